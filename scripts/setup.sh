@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# partnerbus setup: installs what building and testing need on Debian
+# bookworm, then configures and builds into build/.
+#
+#   scripts/setup.sh            apt packages + build
+#   scripts/setup.sh --test     also the test dependencies: Apache Kafka jars
+#                               (Maven Central), the Python venv for the
+#                               agency-client test
+#
+# Environment: PB_BUILD_DIR (default build), PB_CACHE (default
+# ~/.cache/partnerbus), CC (default clang-14, needed for the fuzz targets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${PB_BUILD_DIR:-$ROOT/build}
+CACHE=${PB_CACHE:-$HOME/.cache/partnerbus}
+WANT_TEST=0
+[ "${1:-}" = "--test" ] && WANT_TEST=1
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# Build and run dependencies, all from Debian's packages.
+PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
+      librdkafka-dev libavro-dev libcjson-dev libcurl4-openssl-dev
+      libmicrohttpd-dev libssl-dev libcmocka-dev valgrind kcat curl
+      python3 python3-venv openjdk-17-jdk-headless maven)
+missing=()
+for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO=sudo
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ $WANT_TEST -eq 1 ]; then
+        log "fetching Apache Kafka 3.9.1 from Maven Central (cached in $CACHE)"
+        PB_KAFKA_CACHE=${PB_KAFKA_CACHE:-$CACHE/kafka-3.9.1} tests/kafka/harness.sh fetch
+        if [ -f tests/python/requirements.txt ]; then
+                VENV=${PB_VENV:-$CACHE/venv}
+                if [ ! -x "$VENV/bin/python" ]; then
+                        log "creating Python venv $VENV"
+                        python3 -m venv "$VENV"
+                fi
+                "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
+        fi
+fi
+
+CC=${CC:-clang-14}
+WERROR=OFF
+[ "${CI:-}" = "true" ] && WERROR=ON
+log "building in $BUILD (CC=$CC, -Werror $WERROR)"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DPB_WERROR=$WERROR \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" 2>&1 | grep -E 'error|warning|Error' || true
+test -x "$BUILD/services/partnerbus" || { log "build failed"; cmake --build "$BUILD" -j1; exit 1; }
+log "built $BUILD/services/partnerbus"
