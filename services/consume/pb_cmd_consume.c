@@ -1,0 +1,378 @@
+/* partnerbus consume - events from Kafka topics as JSON lines.
+ *
+ * Each message is decoded by its framing (single-object encoding against
+ * the local schemas, or the Confluent wire format through
+ * --schema-registry) into the natural JSON that `partnerbus produce`
+ * accepts, one object per line on stdout. With --meta each line wraps the
+ * event with its topic, partition, offset, timestamp, key and headers.
+ *
+ * With --group the offsets are committed only after the lines were written
+ * out (stdout flushed): at least once. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pb_cli.h"
+
+static const char *cmd = "consume";
+
+#define PB_CONSUME_MAX_TOPICS 64
+
+static void consume_usage(FILE *fp) {
+        fprintf(
+            fp,
+            "Usage: partnerbus consume --topics TYPE[,TYPE...] [options]\n"
+            "\n"
+            "Reads events from Kafka and writes one JSON object per line to "
+            "stdout: the\nevent as 'partnerbus produce' accepts it, or with "
+            "--meta\n"
+            "  {\"topic\":..,\"partition\":..,\"offset\":..,\"timestamp\":..,"
+            "\"key\":..,\n   \"headers\":{..},\"event\":{..}}\n"
+            "Both framings are read (single-object encoding and, with "
+            "--schema-registry,\nthe Confluent wire format); events written "
+            "with an older schema are resolved\nto the local one. A message "
+            "that cannot be decoded is reported on stderr as\n"
+            "  topic=T partition=P offset=O: reason\nand consuming goes on.\n"
+            "\n"
+            "Topics are event types; with --topic-prefix PREFIX the topic "
+            "read is\nPREFIX+TYPE, as 'partnerbus produce' names it.\n"
+            "\n"
+            "Options:\n"
+            "  -t, --topics LIST          comma-separated event types / topics "
+            "(required)\n"
+            "  -g, --group GROUP          join consumer group GROUP; offsets "
+            "are committed\n"
+            "                             after the events were written "
+            "(env PARTNERBUS_GROUP)\n"
+            "      --from-beginning       start at the oldest event (without "
+            "a group: stop\n"
+            "                             at the end of the partitions)\n"
+            "  -n, --max N                exit after N events\n"
+            "  -m, --meta                 wrap each event with its Kafka "
+            "metadata\n"
+            "  -b, --brokers LIST         Kafka bootstrap servers host:port[,...]"
+            "\n"
+            "                             (env PARTNERBUS_BROKERS)\n"
+            "  -s, --schemas DIR          schema directory (env "
+            "PARTNERBUS_SCHEMAS,\n"
+            "                             default %s)\n"
+            "  -r, --schema-registry URL  registry for Confluent-framed "
+            "messages\n"
+            "                             (env PARTNERBUS_SCHEMA_REGISTRY)\n"
+            "  -p, --topic-prefix PREFIX  prepended to each type (env "
+            "PARTNERBUS_TOPIC_PREFIX)\n"
+            "  -X key=value               librdkafka property, may repeat\n"
+            "  -h, --help                 this help\n"
+            "\n"
+            "Without --group and without --from-beginning, consume starts at "
+            "the end\nand waits for new events until --max or SIGINT/SIGTERM. "
+            "With --group and no\ncommitted offset it starts at the end "
+            "unless --from-beginning.\n"
+            "\n"
+            "Exit status: 0 ok, 1 a Kafka error or a message that could not "
+            "be decoded,\n2 usage error.\n"
+            "\n"
+            "Examples:\n"
+            "  partnerbus consume -t aid.dispatched --from-beginning -b "
+            "127.0.0.1:9092\n"
+            "  partnerbus consume -t aid.dispatched,aid.delivered -g "
+            "lvr-clinics --meta\n"
+            "  partnerbus consume -t funds.granted --from-beginning --max 10 "
+            "| jq .amount\n",
+            pb_schemas_default_dir());
+}
+
+/* Appends s as a JSON string if it is valid UTF-8, else null. */
+static void put_str_or_null(pb_buf_t *b, const void *s, size_t n) {
+        if (s && pb_utf8_valid(s, n))
+                pb_buf_json_str(b, s, n);
+        else
+                pb_buf_puts(b, "null");
+}
+
+/* {"topic":..,"partition":..,...,"event":<event>} into b. */
+static void format_meta(pb_buf_t *b, const pb_message_t *m,
+                        const pb_buf_t *event) {
+        char ts[40];
+        const char *name;
+        const void *val;
+        size_t vlen, i, j;
+        int first = 1;
+        pb_buf_puts(b, "{\"topic\":");
+        pb_buf_json_str(b, m->topic, strlen(m->topic));
+        pb_buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
+                      (int)m->partition, (long long)m->offset);
+        if (m->timestamp_ms >= 0) {
+                time_t t = (time_t)(m->timestamp_ms / 1000);
+                struct tm tm;
+                char d[32];
+                gmtime_r(&t, &tm);
+                strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
+                snprintf(ts, sizeof(ts), "%s.%03dZ", d,
+                         (int)(m->timestamp_ms % 1000));
+                pb_buf_printf(b, "\"%s\"", ts);
+        } else {
+                pb_buf_puts(b, "null");
+        }
+        pb_buf_puts(b, ",\"key\":");
+        put_str_or_null(b, m->key, m->key_len);
+        pb_buf_puts(b, ",\"headers\":{");
+        /* one member per distinct name, its last value (as Kafka readers
+         * usually treat headers) */
+        for (i = 0; pb_message_header_at(m, i, &name, &val, &vlen); i++) {
+                const char *n2;
+                const void *v2;
+                size_t l2;
+                int later = 0;
+                for (j = i + 1; pb_message_header_at(m, j, &n2, &v2, &l2);
+                     j++)
+                        if (!strcmp(n2, name)) {
+                                later = 1;
+                                break;
+                        }
+                if (later)
+                        continue;
+                if (!first)
+                        pb_buf_putc(b, ',');
+                first = 0;
+                pb_buf_json_str(b, name, strlen(name));
+                pb_buf_putc(b, ':');
+                put_str_or_null(b, val, vlen);
+        }
+        pb_buf_puts(b, "},\"event\":");
+        pb_buf_append(b, event->data, event->len);
+        pb_buf_putc(b, '}');
+}
+
+int pb_cmd_consume(int argc, char **argv) {
+        static const struct option opts[] = {
+            {"topics", required_argument, NULL, 't'},
+            {"group", required_argument, NULL, 'g'},
+            {"from-beginning", no_argument, NULL, 'B'},
+            {"max", required_argument, NULL, 'n'},
+            {"meta", no_argument, NULL, 'm'},
+            {"brokers", required_argument, NULL, 'b'},
+            {"schemas", required_argument, NULL, 's'},
+            {"schema-registry", required_argument, NULL, 'r'},
+            {"topic-prefix", required_argument, NULL, 'p'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
+        pb_cli_common_t cc;
+        const char *topics_arg = NULL, *group = NULL;
+        int from_beginning = 0, meta = 0, c, rc = PB_EXIT_FAIL;
+        long long max = -1, seen = 0, bad = 0, since_commit = 0;
+        char *topics_buf = NULL, *tok, *save = NULL;
+        char *topics[PB_CONSUME_MAX_TOPICS];
+        size_t ntopics = 0, i;
+        pb_schemas_t *catalog = NULL;
+        pb_registry_t *registry = NULL;
+        pb_serde_t *serde = NULL;
+        pb_consumer_t *cons = NULL;
+        pb_consumer_opts_t copts;
+        pb_buf_t ev, line;
+        char err[512], name[512];
+        int kafka_failed = 0;
+
+        pb_cli_common_init(&cc);
+        memset(topics, 0, sizeof(topics));
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":t:g:n:mb:s:r:p:X:h", opts,
+                                NULL)) != -1) {
+                switch (c) {
+                case 't':
+                        topics_arg = optarg;
+                        break;
+                case 'g':
+                        group = optarg;
+                        break;
+                case 'B':
+                        from_beginning = 1;
+                        break;
+                case 'n': {
+                        char *end;
+                        errno = 0;
+                        max = strtoll(optarg, &end, 10);
+                        if (errno || *end || end == optarg || max < 1)
+                                return pb_cli_usage_error(
+                                    cmd,
+                                    "--max expects a positive number, got "
+                                    "'%s'",
+                                    optarg);
+                        break;
+                }
+                case 'm':
+                        meta = 1;
+                        break;
+                case 'b':
+                        cc.brokers = optarg;
+                        break;
+                case 's':
+                        cc.schemas_dir = optarg;
+                        break;
+                case 'r':
+                        cc.schema_registry = optarg;
+                        break;
+                case 'p':
+                        cc.topic_prefix = optarg;
+                        break;
+                case 'X':
+                        if (pb_kafka_conf_add(&cc.kconf, optarg) != PB_OK)
+                                return pb_cli_usage_error(
+                                    cmd, "-X expects key=value, got '%s'",
+                                    optarg);
+                        break;
+                case 'h':
+                        consume_usage(stdout);
+                        return PB_EXIT_OK;
+                case ':':
+                        return pb_cli_usage_error(
+                            cmd, "option '%s' needs a value",
+                            argv[optind - 1]);
+                default:
+                        return pb_cli_usage_error(cmd, "unknown option '%s'",
+                                                  argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return pb_cli_usage_error(cmd, "unexpected argument '%s'",
+                                          argv[optind]);
+        if (!topics_arg || !*topics_arg)
+                return pb_cli_usage_error(cmd, "--topics is required");
+        pb_cli_common_finish(&cc);
+        group = pb_cli_setting(group, "GROUP", NULL);
+        if (!pb_cli_require_brokers(cmd, &cc))
+                return PB_EXIT_USAGE;
+
+        topics_buf = strdup(topics_arg);
+        if (!topics_buf)
+                return PB_EXIT_FAIL;
+        for (tok = strtok_r(topics_buf, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+                if (ntopics == PB_CONSUME_MAX_TOPICS) {
+                        free(topics_buf);
+                        for (i = 0; i < ntopics; i++)
+                                free(topics[i]);
+                        return pb_cli_usage_error(
+                            cmd, "at most %d topics", PB_CONSUME_MAX_TOPICS);
+                }
+                pb_kafka_topic(&cc.kconf, tok, name, sizeof(name));
+                topics[ntopics] = strdup(name);
+                if (!topics[ntopics])
+                        break;
+                ntopics++;
+        }
+        free(topics_buf);
+        pb_buf_init(&ev, PB_CODEC_MAX_JSON_OUT);
+        pb_buf_init(&line, 0);
+        if (ntopics == 0) {
+                rc = pb_cli_usage_error(cmd, "--topics is empty");
+                goto done;
+        }
+
+        catalog = pb_cli_load_schemas(cmd, &cc);
+        if (!catalog)
+                goto done;
+        if (cc.schema_registry) {
+                registry = pb_registry_new(cc.schema_registry, err,
+                                           sizeof(err));
+                if (!registry) {
+                        fprintf(stderr,
+                                "partnerbus consume: schema registry: %s\n",
+                                err);
+                        goto done;
+                }
+        }
+        serde = pb_serde_new(catalog, registry, err, sizeof(err));
+        if (!serde) {
+                fprintf(stderr, "partnerbus consume: %s\n", err);
+                goto done;
+        }
+        memset(&copts, 0, sizeof(copts));
+        copts.group = group;
+        copts.from_beginning = from_beginning;
+        copts.stop_at_end = from_beginning && !group;
+        cons = pb_consumer_new(&cc.kconf, &copts, (const char *const *)topics,
+                               ntopics, err, sizeof(err));
+        if (!cons) {
+                fprintf(stderr, "partnerbus consume: %s\n", err);
+                goto done;
+        }
+        pb_cli_trap_signals();
+
+        while (!pb_cli_stop && (max < 0 || seen < max)) {
+                pb_message_t m;
+                pb_resp_t r = pb_consumer_poll(cons, &m, 500, err,
+                                               sizeof(err));
+                if (r == PB_ERR_TRUNCATED)
+                        break; /* end of every partition */
+                if (r == PB_ERR_LIMIT) {
+                        /* idle: make what was printed visible, then commit */
+                        if (fflush(stdout) == 0 && group && since_commit) {
+                                pb_consumer_commit(cons, 1);
+                                since_commit = 0;
+                        }
+                        continue;
+                }
+                if (r != PB_OK) {
+                        fprintf(stderr, "partnerbus consume: %s\n", err);
+                        kafka_failed = 1;
+                        break;
+                }
+                pb_buf_reset(&ev);
+                r = pb_serde_decode(serde, m.value, m.len, NULL, &ev, NULL,
+                                    err, sizeof(err));
+                if (r != PB_OK) {
+                        fprintf(stderr,
+                                "topic=%s partition=%d offset=%lld: %s\n",
+                                m.topic, (int)m.partition,
+                                (long long)m.offset, err);
+                        bad++;
+                } else {
+                        const pb_buf_t *o = &ev;
+                        if (meta) {
+                                pb_buf_reset(&line);
+                                format_meta(&line, &m, &ev);
+                                o = &line;
+                        }
+                        fwrite(o->data, 1, o->len, stdout);
+                        putchar('\n');
+                        seen++;
+                }
+                /* an undecodable message is stored too: it will never
+                 * decode, and the stream goes on */
+                if (group) {
+                        pb_consumer_store(cons, &m);
+                        if (++since_commit >= 1000 && fflush(stdout) == 0) {
+                                pb_consumer_commit(cons, 1);
+                                since_commit = 0;
+                        }
+                }
+                pb_message_release(&m);
+        }
+        if (fflush(stdout) != 0) {
+                fprintf(stderr, "partnerbus consume: write error: %s\n",
+                        strerror(errno));
+                kafka_failed = 1;
+        } else if (group && since_commit &&
+                   pb_consumer_commit(cons, 0) != PB_OK) {
+                fprintf(stderr, "partnerbus consume: commit failed\n");
+                kafka_failed = 1;
+        }
+        rc = (kafka_failed || bad) ? PB_EXIT_FAIL : PB_EXIT_OK;
+done:
+        pb_consumer_destroy(cons);
+        pb_serde_destroy(serde);
+        pb_registry_destroy(registry);
+        pb_schemas_destroy(catalog);
+        pb_buf_free(&ev);
+        pb_buf_free(&line);
+        for (i = 0; i < ntopics; i++)
+                free(topics[i]);
+        return rc;
+}
