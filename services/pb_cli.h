@@ -49,6 +49,10 @@ pb_schemas_t *pb_cli_load_schemas(const char *cmd, const pb_cli_common_t *c);
 void pb_log(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Minimum level pb_log prints: "debug", "info" (default), "warn",
+ * "error". Returns -1 for an unknown level. */
+int pb_log_set_level(const char *level);
+
 /* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
 extern volatile int pb_cli_stop;
 void pb_cli_trap_signals(void);

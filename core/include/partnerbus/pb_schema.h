@@ -55,7 +55,8 @@ pb_resp_t pb_schemas_add(pb_schemas_t *c, pb_schema_t *s, char *errstr,
  * schema to resolve from) but never by pb_schemas_find. Takes ownership. */
 pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s,
                                 char *errstr, size_t errstr_size);
-/* Loads every dir/*.avsc as a current type and every dir/history/*.avsc as
+/* Loads every DIR/NAME.avsc as a current type and every
+ * DIR/history/NAME.avsc as
  * an older writer version. */
 pb_schemas_t *pb_schemas_load_dir(const char *dir, char *errstr,
                                   size_t errstr_size);

@@ -1,0 +1,741 @@
+/* partnerbus - option tables: flags, PARTNERBUS_* environment, config file.
+ * See pb_opts.h for the precedence and the file format. */
+#include "pb_opts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Built-in options shared by every service; the values land in
+ * pb_cli_common_t, not in the service's settings. */
+enum {
+        PB_CO_CONFIG = 1000,
+        PB_CO_BROKERS,
+        PB_CO_SCHEMAS,
+        PB_CO_REGISTRY,
+        PB_CO_PREFIX,
+        PB_CO_LOGLEVEL,
+        PB_CO_PRINT,
+        PB_CO_HELP,
+        PB_CO_X,
+        PB_CO_TABLE = 2000, /* + index into spec->opts */
+};
+
+typedef struct pb_common_opt {
+        const char *name;
+        int id;
+        const char *metavar;
+        const char *help;
+        int kafka; /* only for services that talk to Kafka */
+} pb_common_opt_t;
+
+static const pb_common_opt_t common_opts[] = {
+    {"brokers", PB_CO_BROKERS, "HOST:PORT,...",
+     "Kafka bootstrap servers (default: none; see 'partnerbus broker')", 1},
+    {"schemas", PB_CO_SCHEMAS, "DIR",
+     "directory of the event schemas (*.avsc)", 0},
+    {"schema-registry", PB_CO_REGISTRY, "URL",
+     "Confluent-compatible schema registry; switches the framing to the "
+     "Confluent wire format",
+     1},
+    {"topic-prefix", PB_CO_PREFIX, "PREFIX",
+     "prefix of every topic name (topic = prefix + event type)", 1},
+    {"config", PB_CO_CONFIG, "FILE", "config file (see docs/configuration.md)",
+     0},
+    {"log-level", PB_CO_LOGLEVEL, "LEVEL", "debug, info, warn or error", 0},
+    {"print-config", PB_CO_PRINT, NULL,
+     "print the effective configuration (secrets masked) and exit", 0},
+    {"help", PB_CO_HELP, NULL, "show this help and exit", 0},
+};
+#define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
+
+/* Strings read from the config file live here until pb_opts_free(). */
+static char **owned;
+static size_t nowned, capowned;
+
+static const char *keep(const char *s, size_t n) {
+        char *p;
+        if (nowned == capowned) {
+                size_t nc = capowned ? capowned * 2 : 32;
+                char **no = realloc(owned, nc * sizeof(*no));
+                if (!no)
+                        return NULL;
+                owned = no;
+                capowned = nc;
+        }
+        p = strndup(s, n);
+        if (p)
+                owned[nowned++] = p;
+        return p;
+}
+
+void pb_opts_free(void) {
+        size_t i;
+        for (i = 0; i < nowned; i++)
+                free(owned[i]);
+        free(owned);
+        owned = NULL;
+        nowned = capowned = 0;
+}
+
+int64_t pb_opts_parse_duration(const char *s) {
+        char *end;
+        double v;
+        double mul = 1000.0; /* bare number: seconds */
+        if (!s || !*s)
+                return -1;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || v < 0)
+                return -1;
+        if (!strcmp(end, "ms"))
+                mul = 1;
+        else if (!strcmp(end, "s") || !*end)
+                mul = 1000;
+        else if (!strcmp(end, "m"))
+                mul = 60000;
+        else if (!strcmp(end, "h"))
+                mul = 3600000;
+        else if (!strcmp(end, "d"))
+                mul = 86400000;
+        else
+                return -1;
+        if (v * mul > 9.2e18)
+                return -1;
+        return (int64_t)(v * mul);
+}
+
+size_t pb_opts_parse_size(const char *s) {
+        char *end;
+        unsigned long long v;
+        unsigned long long mul = 1;
+        if (!s || !*s || *s == '-')
+                return (size_t)-1;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s)
+                return (size_t)-1;
+        if (!*end || !strcmp(end, "B"))
+                mul = 1;
+        else if (!strcmp(end, "KiB") || !strcmp(end, "K") ||
+                 !strcmp(end, "k") || !strcmp(end, "KB"))
+                mul = 1024ull;
+        else if (!strcmp(end, "MiB") || !strcmp(end, "M") ||
+                 !strcmp(end, "MB"))
+                mul = 1024ull * 1024;
+        else if (!strcmp(end, "GiB") || !strcmp(end, "G") ||
+                 !strcmp(end, "GB"))
+                mul = 1024ull * 1024 * 1024;
+        else
+                return (size_t)-1;
+        if (v > (unsigned long long)SIZE_MAX / mul)
+                return (size_t)-1;
+        return (size_t)(v * mul);
+}
+
+char *pb_opts_read_secret(const char *path, char *errstr, size_t errstr_size) {
+        FILE *fp = fopen(path, "r");
+        char buf[4096];
+        size_t n;
+        if (!fp) {
+                snprintf(errstr, errstr_size, "cannot open %s: %s", path,
+                         strerror(errno));
+                return NULL;
+        }
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        buf[strcspn(buf, "\r\n")] = 0;
+        if (!buf[0]) {
+                snprintf(errstr, errstr_size, "%s is empty", path);
+                return NULL;
+        }
+        return strdup(buf);
+}
+
+static void env_name(const char *name, char *buf, size_t size) {
+        size_t i, j = 0;
+        const char *p = "PARTNERBUS_";
+        for (i = 0; p[i] && j + 1 < size; i++)
+                buf[j++] = p[i];
+        for (i = 0; name[i] && j + 1 < size; i++)
+                buf[j++] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+        buf[j] = 0;
+}
+
+/* Stores text value v into the field of opt. Returns 0, or -1 with a
+ * message in err. `append`: list values add instead of replacing. */
+static int store(const pb_opt_t *opt, void *settings, const char *v,
+                 int append, char *err, size_t errsz) {
+        char *field = (char *)settings + opt->offset;
+        switch (opt->type) {
+        case PB_OPT_STRING:
+                *(const char **)field = v;
+                return 0;
+        case PB_OPT_INT: {
+                char *end;
+                long n;
+                errno = 0;
+                n = strtol(v, &end, 10);
+                if (errno || end == v || *end) {
+                        snprintf(err, errsz, "--%s: '%s' is not an integer",
+                                 opt->name, v);
+                        return -1;
+                }
+                *(long *)field = n;
+                return 0;
+        }
+        case PB_OPT_BOOL:
+                if (!strcmp(v, "1") || !strcasecmp(v, "true") ||
+                    !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+                        *(int *)field = 1;
+                else if (!strcmp(v, "0") || !strcasecmp(v, "false") ||
+                         !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+                        *(int *)field = 0;
+                else {
+                        snprintf(err, errsz,
+                                 "--%s: '%s' is not a boolean (true/false)",
+                                 opt->name, v);
+                        return -1;
+                }
+                return 0;
+        case PB_OPT_DURATION: {
+                int64_t ms = pb_opts_parse_duration(v);
+                if (ms < 0) {
+                        snprintf(err, errsz,
+                                 "--%s: '%s' is not a duration (e.g. 500ms, "
+                                 "30s, 5m, 24h)",
+                                 opt->name, v);
+                        return -1;
+                }
+                *(int64_t *)field = ms;
+                return 0;
+        }
+        case PB_OPT_SIZE: {
+                size_t sz = pb_opts_parse_size(v);
+                if (sz == (size_t)-1) {
+                        snprintf(err, errsz,
+                                 "--%s: '%s' is not a size (e.g. 512, 64KiB, "
+                                 "1MiB)",
+                                 opt->name, v);
+                        return -1;
+                }
+                *(size_t *)field = sz;
+                return 0;
+        }
+        case PB_OPT_LIST: {
+                pb_strlist_t *l = (pb_strlist_t *)field;
+                if (!append)
+                        l->n = 0;
+                if (l->n >= PB_STRLIST_MAX) {
+                        snprintf(err, errsz, "--%s: more than %d values",
+                                 opt->name, PB_STRLIST_MAX);
+                        return -1;
+                }
+                l->v[l->n++] = v;
+                return 0;
+        }
+        }
+        return -1;
+}
+
+static const pb_opt_t *find_opt(const pb_cmd_spec_t *spec, const char *name,
+                                size_t len) {
+        size_t i;
+        for (i = 0; i < spec->nopts; i++)
+                if (strlen(spec->opts[i].name) == len &&
+                    !strncmp(spec->opts[i].name, name, len))
+                        return &spec->opts[i];
+        return NULL;
+}
+
+static void trim(const char **s, const char **e) {
+        while (*s < *e && isspace((unsigned char)**s))
+                (*s)++;
+        while (*e > *s && isspace((unsigned char)(*e)[-1]))
+                (*e)--;
+}
+
+/* Common settings by name, for the config file and the environment. */
+static const char **common_field(pb_cli_common_t *c, const char *name) {
+        if (!strcmp(name, "brokers"))
+                return &c->brokers;
+        if (!strcmp(name, "schemas"))
+                return &c->schemas_dir;
+        if (!strcmp(name, "schema-registry"))
+                return &c->schema_registry;
+        if (!strcmp(name, "topic-prefix"))
+                return &c->topic_prefix;
+        return NULL;
+}
+
+static const char *log_level_value;
+
+static int read_config(const pb_cmd_spec_t *spec, void *settings,
+                       pb_cli_common_t *common, const char *path, char *err,
+                       size_t errsz) {
+        FILE *fp = fopen(path, "r");
+        char line[4096];
+        int lineno = 0;
+        int active = 1; /* before any section: common */
+        int kafka = 0;
+        /* list options named in the file replace the defaults once */
+        unsigned char list_seen[256] = {0};
+        if (!fp) {
+                snprintf(err, errsz, "cannot open config file %s: %s", path,
+                         strerror(errno));
+                return -1;
+        }
+        while (fgets(line, sizeof(line), fp)) {
+                const char *s = line, *e = line + strlen(line), *eq;
+                const char *k, *ke, *v, *ve;
+                lineno++;
+                if (e > s && e[-1] != '\n' && !feof(fp)) {
+                        snprintf(err, errsz, "%s:%d: line too long", path,
+                                 lineno);
+                        fclose(fp);
+                        return -1;
+                }
+                trim(&s, &e);
+                if (s == e || *s == '#' || *s == ';')
+                        continue;
+                if (*s == '[') {
+                        size_t n;
+                        if (e[-1] != ']') {
+                                snprintf(err, errsz, "%s:%d: bad section",
+                                         path, lineno);
+                                fclose(fp);
+                                return -1;
+                        }
+                        s++;
+                        n = (size_t)(e - 1 - s);
+                        kafka = n == 5 && !strncmp(s, "kafka", 5);
+                        active = kafka || (n == 6 && !strncmp(s, "common", 6)) ||
+                                 (n == strlen(spec->name) &&
+                                  !strncmp(s, spec->name, n));
+                        continue;
+                }
+                if (!active)
+                        continue;
+                eq = memchr(s, '=', (size_t)(e - s));
+                if (!eq) {
+                        snprintf(err, errsz, "%s:%d: expected key = value",
+                                 path, lineno);
+                        fclose(fp);
+                        return -1;
+                }
+                k = s;
+                ke = eq;
+                v = eq + 1;
+                ve = e;
+                trim(&k, &ke);
+                trim(&v, &ve);
+                if (kafka) {
+                        /* librdkafka property: stored as "key=value" */
+                        char kv[4096];
+                        const char *p;
+                        snprintf(kv, sizeof(kv), "%.*s=%.*s", (int)(ke - k), k,
+                                 (int)(ve - v), v);
+                        if (!(p = keep(kv, strlen(kv))) ||
+                            pb_kafka_conf_add(&common->kconf, p) != PB_OK) {
+                                snprintf(err, errsz,
+                                         "%s:%d: bad Kafka property", path,
+                                         lineno);
+                                fclose(fp);
+                                return -1;
+                        }
+                        continue;
+                }
+                {
+                        char name[128];
+                        const pb_opt_t *opt;
+                        const char **cf;
+                        const char *val;
+                        snprintf(name, sizeof(name), "%.*s", (int)(ke - k), k);
+                        val = keep(v, (size_t)(ve - v));
+                        if (!val) {
+                                fclose(fp);
+                                return -1;
+                        }
+                        if ((cf = common_field(common, name))) {
+                                *cf = val;
+                                continue;
+                        }
+                        if (!strcmp(name, "log-level")) {
+                                log_level_value = val;
+                                continue;
+                        }
+                        opt = find_opt(spec, name, strlen(name));
+                        if (!opt) {
+                                /* a [common] key meant for another service
+                                 * is fine; in our own section it is not */
+                                continue;
+                        }
+                        {
+                                size_t idx = (size_t)(opt - spec->opts);
+                                int append = opt->type == PB_OPT_LIST &&
+                                             idx < sizeof(list_seen) &&
+                                             list_seen[idx];
+                                if (idx < sizeof(list_seen))
+                                        list_seen[idx] = 1;
+                                if (store(opt, settings, val, append, err,
+                                          errsz) < 0) {
+                                        char tmp[512];
+                                        snprintf(tmp, sizeof(tmp), "%s:%d: %s",
+                                                 path, lineno, err);
+                                        snprintf(err, errsz, "%s", tmp);
+                                        fclose(fp);
+                                        return -1;
+                                }
+                        }
+                }
+        }
+        fclose(fp);
+        return 0;
+}
+
+static void print_help(const pb_cmd_spec_t *spec) {
+        size_t i;
+        printf("Usage: partnerbus %s %s\n\n%s\n\nOptions:\n", spec->name,
+               spec->usage ? spec->usage : "[options]", spec->summary);
+        for (i = 0; i < spec->nopts; i++) {
+                const pb_opt_t *o = &spec->opts[i];
+                char flag[96], env[96];
+                if (o->short_name)
+                        snprintf(flag, sizeof(flag), "-%c, --%s%s%s",
+                                 o->short_name, o->name, o->metavar ? " " : "",
+                                 o->metavar ? o->metavar : "");
+                else
+                        snprintf(flag, sizeof(flag), "    --%s%s%s", o->name,
+                                 o->metavar ? " " : "",
+                                 o->metavar ? o->metavar : "");
+                env_name(o->name, env, sizeof(env));
+                printf("  %-34s %s\n", flag, o->help);
+                printf("  %-34s [env %s", "", env);
+                if (o->def)
+                        printf(", default %s", o->def);
+                if (o->flags & PB_OPT_REQUIRED)
+                        printf(", required");
+                printf("]\n");
+        }
+        printf("\nCommon options:\n");
+        for (i = 0; i < NCOMMON; i++) {
+                const pb_common_opt_t *c = &common_opts[i];
+                char flag[96];
+                if (c->kafka && !spec->kafka)
+                        continue;
+                snprintf(flag, sizeof(flag), "    --%s%s%s", c->name,
+                         c->metavar ? " " : "", c->metavar ? c->metavar : "");
+                printf("  %-34s %s\n", flag, c->help);
+        }
+        if (spec->kafka)
+                printf("  %-34s %s\n", "-X KEY=VALUE",
+                       "any librdkafka property, e.g. -X security.protocol=SSL"
+                       " (repeatable)");
+        printf("\nEvery option is also an environment variable PARTNERBUS_<NAME>"
+               " and a key in\nthe config file; a flag wins over the "
+               "environment, which wins over the file.\n");
+        if (spec->details)
+                printf("\n%s\n", spec->details);
+}
+
+static void print_value(const pb_opt_t *o, const void *settings) {
+        const char *field = (const char *)settings + o->offset;
+        if (o->flags & PB_OPT_SECRET) {
+                printf("%s = %s\n", o->name,
+                       *(const char *const *)field ? "********" : "");
+                return;
+        }
+        switch (o->type) {
+        case PB_OPT_STRING: {
+                const char *s = *(const char *const *)field;
+                printf("%s = %s\n", o->name, s ? s : "");
+                break;
+        }
+        case PB_OPT_INT:
+                printf("%s = %ld\n", o->name, *(const long *)field);
+                break;
+        case PB_OPT_BOOL:
+                printf("%s = %s\n", o->name,
+                       *(const int *)field ? "true" : "false");
+                break;
+        case PB_OPT_DURATION:
+                printf("%s = %lldms\n", o->name,
+                       (long long)*(const int64_t *)field);
+                break;
+        case PB_OPT_SIZE:
+                printf("%s = %zu\n", o->name, *(const size_t *)field);
+                break;
+        case PB_OPT_LIST: {
+                const pb_strlist_t *l = (const pb_strlist_t *)field;
+                size_t j;
+                if (!l->n)
+                        printf("%s =\n", o->name);
+                for (j = 0; j < l->n; j++)
+                        printf("%s = %s\n", o->name, l->v[j]);
+                break;
+        }
+        }
+}
+
+/* Masks the value of librdkafka properties that hold secrets. */
+static int kafka_prop_secret(const char *kv) {
+        return strstr(kv, "password") || strstr(kv, "secret") ||
+               strstr(kv, "sasl.oauthbearer.config") ||
+               strstr(kv, "ssl.key.pem") || strstr(kv, "ssl_key");
+}
+
+static void print_config(const pb_cmd_spec_t *spec, const void *settings,
+                         const pb_cli_common_t *common) {
+        size_t i;
+        printf("[common]\n");
+        if (spec->kafka) {
+                printf("brokers = %s\n", common->brokers ? common->brokers : "");
+                printf("schema-registry = %s\n",
+                       common->schema_registry ? common->schema_registry : "");
+                printf("topic-prefix = %s\n",
+                       common->topic_prefix ? common->topic_prefix : "");
+        }
+        printf("schemas = %s\n",
+               common->schemas_dir ? common->schemas_dir : "");
+        printf("log-level = %s\n", log_level_value ? log_level_value : "info");
+        printf("\n[%s]\n", spec->name);
+        for (i = 0; i < spec->nopts; i++)
+                print_value(&spec->opts[i], settings);
+        if (spec->kafka) {
+                printf("\n[kafka]\n");
+                for (i = 0; i < common->kconf.nprops; i++) {
+                        const char *kv = common->kconf.props[i];
+                        const char *eq = strchr(kv, '=');
+                        if (kafka_prop_secret(kv) && eq)
+                                printf("%.*s = ********\n", (int)(eq - kv), kv);
+                        else if (eq)
+                                printf("%.*s = %s\n", (int)(eq - kv), kv,
+                                       eq + 1);
+                }
+        }
+}
+
+static int usage_error(const pb_cmd_spec_t *spec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const pb_cmd_spec_t *spec, const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "partnerbus %s: ", spec->name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'partnerbus %s --help'.\n", spec->name);
+        return PB_EXIT_USAGE;
+}
+
+int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
+                  pb_cli_common_t *common, int argc, char **argv,
+                  int *first_arg) {
+        struct option *lo;
+        size_t i, n = 0;
+        char shorts[128];
+        size_t ns = 0;
+        const char *config = NULL;
+        int print = 0, c, ret = -1;
+        char err[600];
+        /* flags seen on the command line, so that list flags replace the
+         * file/env values on first use and append after */
+        unsigned char seen[256] = {0};
+
+        pb_cli_common_init(common);
+        lo = calloc(spec->nopts + NCOMMON + 2, sizeof(*lo));
+        if (!lo)
+                return PB_EXIT_FAIL;
+        for (i = 0; i < NCOMMON; i++) {
+                if (common_opts[i].kafka && !spec->kafka)
+                        continue;
+                lo[n].name = common_opts[i].name;
+                lo[n].has_arg = common_opts[i].metavar ? required_argument
+                                                       : no_argument;
+                lo[n].val = common_opts[i].id;
+                n++;
+        }
+        shorts[ns++] = '+'; /* stop at the first positional argument */
+        shorts[ns++] = ':';
+        if (spec->kafka) {
+                shorts[ns++] = 'X';
+                shorts[ns++] = ':';
+        }
+        shorts[ns++] = 'h';
+        for (i = 0; i < spec->nopts; i++) {
+                const pb_opt_t *o = &spec->opts[i];
+                lo[n].name = o->name;
+                lo[n].has_arg = o->type == PB_OPT_BOOL ? optional_argument
+                                                       : required_argument;
+                lo[n].val = PB_CO_TABLE + (int)i;
+                n++;
+                if (o->short_name && ns + 3 < sizeof(shorts)) {
+                        shorts[ns++] = o->short_name;
+                        if (o->type != PB_OPT_BOOL)
+                                shorts[ns++] = ':';
+                }
+        }
+        shorts[ns] = 0;
+
+        /* 1. defaults */
+        for (i = 0; i < spec->nopts; i++)
+                if (spec->opts[i].def &&
+                    store(&spec->opts[i], settings, spec->opts[i].def, 0, err,
+                          sizeof(err)) < 0) {
+                        fprintf(stderr, "partnerbus %s: bad default: %s\n",
+                                spec->name, err);
+                        free(lo);
+                        return PB_EXIT_FAIL;
+                }
+
+        /* 2. config file: --config wins over PARTNERBUS_CONFIG */
+        for (i = 1; i < (size_t)argc; i++) {
+                if (!strcmp(argv[i], "--"))
+                        break;
+                if (!strcmp(argv[i], "--config") && i + 1 < (size_t)argc)
+                        config = argv[i + 1];
+                else if (!strncmp(argv[i], "--config=", 9))
+                        config = argv[i] + 9;
+        }
+        if (!config)
+                config = getenv("PARTNERBUS_CONFIG");
+        if (config && *config &&
+            read_config(spec, settings, common, config, err, sizeof(err)) < 0) {
+                ret = usage_error(spec, "%s", err);
+                goto out;
+        }
+
+        /* 3. environment */
+        for (i = 0; i < spec->nopts; i++) {
+                char env[128];
+                const char *v;
+                env_name(spec->opts[i].name, env, sizeof(env));
+                if ((v = getenv(env)) && *v &&
+                    store(&spec->opts[i], settings, v, 0, err, sizeof(err)) <
+                        0) {
+                        ret = usage_error(spec, "%s: %s", env, err);
+                        goto out;
+                }
+        }
+        {
+                const char *v;
+                if ((v = getenv("PARTNERBUS_BROKERS")) && *v)
+                        common->brokers = v;
+                if ((v = getenv("PARTNERBUS_SCHEMAS")) && *v)
+                        common->schemas_dir = v;
+                if ((v = getenv("PARTNERBUS_SCHEMA_REGISTRY")) && *v)
+                        common->schema_registry = v;
+                if ((v = getenv("PARTNERBUS_TOPIC_PREFIX")) && *v)
+                        common->topic_prefix = v;
+                if ((v = getenv("PARTNERBUS_LOG_LEVEL")) && *v)
+                        log_level_value = v;
+        }
+
+        /* 4. flags */
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+                const pb_opt_t *o = NULL;
+                if (c >= PB_CO_TABLE)
+                        o = &spec->opts[c - PB_CO_TABLE];
+                else if (c != PB_CO_HELP && c != PB_CO_PRINT && c != '?' &&
+                         c != ':' && c < PB_CO_CONFIG && c != 'X' && c != 'h') {
+                        for (i = 0; i < spec->nopts; i++)
+                                if (spec->opts[i].short_name == c)
+                                        o = &spec->opts[i];
+                }
+                if (o) {
+                        size_t idx = (size_t)(o - spec->opts);
+                        const char *v = optarg;
+                        int append = o->type == PB_OPT_LIST &&
+                                     idx < sizeof(seen) && seen[idx];
+                        if (idx < sizeof(seen))
+                                seen[idx] = 1;
+                        if (o->type == PB_OPT_BOOL && !v)
+                                v = "true";
+                        if (store(o, settings, v, append, err, sizeof(err)) <
+                            0) {
+                                ret = usage_error(spec, "%s", err);
+                                goto out;
+                        }
+                        continue;
+                }
+                switch (c) {
+                case PB_CO_CONFIG:
+                        break; /* read above */
+                case PB_CO_BROKERS:
+                        common->brokers = optarg;
+                        break;
+                case PB_CO_SCHEMAS:
+                        common->schemas_dir = optarg;
+                        break;
+                case PB_CO_REGISTRY:
+                        common->schema_registry = optarg;
+                        break;
+                case PB_CO_PREFIX:
+                        common->topic_prefix = optarg;
+                        break;
+                case PB_CO_LOGLEVEL:
+                        log_level_value = optarg;
+                        break;
+                case PB_CO_PRINT:
+                        print = 1;
+                        break;
+                case 'h':
+                case PB_CO_HELP:
+                        print_help(spec);
+                        ret = PB_EXIT_OK;
+                        goto out;
+                case 'X':
+                        if (pb_kafka_conf_add(&common->kconf, optarg) !=
+                            PB_OK) {
+                                ret = usage_error(
+                                    spec, "-X %s: expected KEY=VALUE", optarg);
+                                goto out;
+                        }
+                        break;
+                case ':':
+                        ret = usage_error(spec, "option %s needs a value",
+                                          argv[optind - 1]);
+                        goto out;
+                default:
+                        ret = usage_error(spec, "unknown option %s",
+                                          argv[optind - 1]);
+                        goto out;
+                }
+        }
+        if (log_level_value && pb_log_set_level(log_level_value) < 0) {
+                ret = usage_error(spec,
+                                  "--log-level %s: expected debug, info, warn "
+                                  "or error",
+                                  log_level_value);
+                goto out;
+        }
+        pb_cli_common_finish(common);
+        if (print) {
+                print_config(spec, settings, common);
+                ret = PB_EXIT_OK;
+                goto out;
+        }
+        for (i = 0; i < spec->nopts; i++) {
+                const pb_opt_t *o = &spec->opts[i];
+                const char *field = (const char *)settings + o->offset;
+                if (!(o->flags & PB_OPT_REQUIRED))
+                        continue;
+                if ((o->type == PB_OPT_STRING &&
+                     !*(const char *const *)field) ||
+                    (o->type == PB_OPT_LIST &&
+                     !((const pb_strlist_t *)field)->n)) {
+                        ret = usage_error(spec, "--%s is required", o->name);
+                        goto out;
+                }
+        }
+        *first_arg = optind;
+out:
+        free(lo);
+        return ret;
+}
