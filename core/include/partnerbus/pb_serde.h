@@ -43,17 +43,34 @@ pb_resp_t pb_frame_write_confluent(pb_buf_t *out, uint32_t schema_id);
 /* --- Confluent Schema Registry client (libcurl + cJSON) --- */
 typedef struct pb_registry pb_registry_t;
 
+/* Bounds and defaults of the client (see docs/schema-registry.md). */
+#define PB_REGISTRY_MAX_BODY (4u << 20)      /* largest response accepted */
+#define PB_REGISTRY_CONNECT_TIMEOUT_MS 5000L /* default connect timeout */
+#define PB_REGISTRY_TIMEOUT_MS 30000L        /* default whole-request timeout */
+#define PB_REGISTRY_MAX_SCHEMAS 1024     /* ids whose schemas are cached */
+#define PB_REGISTRY_MAX_SUBJECT_IDS 1024 /* cached (subject, schema) ids */
+
 /* url: base URL, e.g. http://127.0.0.1:8081 or
- * http://host:8080/apis/ccompat/v7. */
+ * http://host:8080/apis/ccompat/v7 (trailing slash tolerated). Basic auth:
+ * user:password in the URL, else $PARTNERBUS_SCHEMA_REGISTRY_AUTH
+ * ("user:password"); never shown in errors. Thread-safe (one mutex). */
 pb_registry_t *pb_registry_new(const char *url, char *errstr,
                                size_t errstr_size);
 void pb_registry_destroy(pb_registry_t *r);
+/* Overrides the timeouts (ms); a value <= 0 keeps the current one. */
+void pb_registry_set_timeouts(pb_registry_t *r, long connect_timeout_ms,
+                              long timeout_ms);
+/* The base URL without credentials, for messages. */
+const char *pb_registry_url(const pb_registry_t *r);
 /* POST /subjects/{subject}/versions; id cached per fingerprint. */
 pb_resp_t pb_registry_register(pb_registry_t *r, const char *subject,
                                const pb_schema_t *s, uint32_t *id,
                                char *errstr, size_t errstr_size);
 /* GET /schemas/ids/{id}; compiled schema cached per id; the returned
- * schema is owned by the registry. */
+ * schema is owned by the registry and valid until pb_registry_destroy.
+ * PB_ERR_UNKNOWN_SCHEMA if the registry does not know the id (404/40403),
+ * PB_ERR_HTTP for other HTTP and transport errors, PB_ERR_LIMIT for an
+ * oversized response or a full cache, PB_ERR_PARSE for a malformed one. */
 pb_resp_t pb_registry_lookup(pb_registry_t *r, uint32_t id,
                              const pb_schema_t **s, char *errstr,
                              size_t errstr_size);
