@@ -19,11 +19,17 @@ WANT_TEST=0
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-# Build and run dependencies, all from Debian's packages.
+# Build dependencies, all from Debian's packages (deploy/Dockerfile runs this
+# same script in its build stage).
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
       librdkafka-dev libavro-dev libcjson-dev libcurl4-openssl-dev
-      libmicrohttpd-dev libssl-dev libcmocka-dev valgrind kcat curl
-      python3 python3-venv openjdk-17-jdk-headless maven)
+      libmicrohttpd-dev libssl-dev libcmocka-dev ca-certificates)
+# Test dependencies: Java and Maven for the real Kafka broker, kcat, valgrind,
+# Python for the agency-client test, curl, openssl/gnutls for TLS tests, wrk
+# for the benchmarks, chromium for the report screenshot.
+TEST_PKGS=(valgrind kcat curl openssl gnutls-bin python3 python3-venv python3-yaml
+           openjdk-17-jdk-headless maven wrk)
+[ $WANT_TEST -eq 1 ] && PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
