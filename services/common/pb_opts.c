@@ -715,6 +715,32 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                                   log_level_value);
                 goto out;
         }
+        if (spec->kafka) {
+                /* SASL password from a file, never from the command line */
+                const char *pwfile = getenv("PARTNERBUS_SASL_PASSWORD_FILE");
+                if (pwfile && *pwfile) {
+                        char *pw = pb_opts_read_secret(pwfile, err,
+                                                       sizeof(err));
+                        char kv[4200];
+                        const char *p;
+                        if (!pw) {
+                                ret = usage_error(
+                                    spec, "PARTNERBUS_SASL_PASSWORD_FILE: %s",
+                                    err);
+                                goto out;
+                        }
+                        snprintf(kv, sizeof(kv), "sasl.password=%s", pw);
+                        free(pw);
+                        p = keep(kv, strlen(kv));
+                        memset(kv, 0, sizeof(kv));
+                        if (!p || pb_kafka_conf_add(&common->kconf, p) !=
+                                      PB_OK) {
+                                ret = usage_error(spec,
+                                                  "too many Kafka properties");
+                                goto out;
+                        }
+                }
+        }
         pb_cli_common_finish(common);
         if (print) {
                 print_config(spec, settings, common);

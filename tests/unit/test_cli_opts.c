@@ -174,6 +174,26 @@ static void test_help_and_print_config(void **state) {
         pb_opts_free();
 }
 
+static void test_sasl_password_file(void **state) {
+        settings_t s;
+        pb_cli_common_t c;
+        char path[] = "/tmp/pb_test_pw_XXXXXX";
+        int fd = mkstemp(path);
+        char *argv[] = {"testsvc", "--required", "x", NULL};
+        assert_true(write(fd, "s3cret\n", 7) == 7);
+        close(fd);
+        clear_env();
+        setenv("PARTNERBUS_SASL_PASSWORD_FILE", path, 1);
+        assert_int_equal(parse(&s, &c, 3, argv), -1);
+        assert_int_equal(c.kconf.nprops, 1);
+        assert_string_equal(c.kconf.props[0], "sasl.password=s3cret");
+        setenv("PARTNERBUS_SASL_PASSWORD_FILE", "/nonexistent/pw", 1);
+        assert_int_equal(parse(&s, &c, 3, argv), PB_EXIT_USAGE);
+        unsetenv("PARTNERBUS_SASL_PASSWORD_FILE");
+        unlink(path);
+        pb_opts_free();
+}
+
 static void test_units(void **state) {
         assert_int_equal(pb_opts_parse_duration("250ms"), 250);
         assert_int_equal(pb_opts_parse_duration("2"), 2000);
@@ -194,6 +214,7 @@ int main(void) {
             cmocka_unit_test(test_precedence),
             cmocka_unit_test(test_usage_errors),
             cmocka_unit_test(test_help_and_print_config),
+            cmocka_unit_test(test_sasl_password_file),
             cmocka_unit_test(test_units),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
