@@ -1,0 +1,100 @@
+/* partnerbus - the codec object: per-thread scratch shared by the encoder
+ * (pb_codec_encode.c) and the decoder (pb_codec_decode.c).
+ *
+ * Everything here is reused from event to event so that steady-state
+ * encoding and decoding do not call malloc: the JSON parser's arena, the
+ * member slot stack, the segment buffer for resolved records and the cache
+ * of writer->reader field mappings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "partnerbus/pb_json.h"
+#include "pb_codec_int.h"
+
+pb_codec_t *pb_codec_new(void) {
+        pb_codec_t *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->parser = pb_json_parser_new(NULL);
+        if (!c->parser) {
+                free(c);
+                return NULL;
+        }
+        pb_buf_init(&c->seg, PB_CODEC_MAX_JSON_OUT);
+        pb_buf_init(&c->num, 4096);
+        return c;
+}
+
+static void pb_codec_rmaps_clear(pb_codec_t *c) {
+        for (size_t i = 0; i < c->nrmaps; i++) {
+                free(c->rmaps[i].w2r);
+                free(c->rmaps[i].r_from_w);
+        }
+        c->nrmaps = 0;
+}
+
+void pb_codec_destroy(pb_codec_t *c) {
+        if (!c)
+                return;
+        pb_json_parser_destroy(c->parser);
+        free(c->slots);
+        free(c->segs);
+        pb_buf_free(&c->seg);
+        pb_buf_free(&c->num);
+        pb_codec_rmaps_clear(c);
+        free(c);
+}
+
+void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr,
+                      size_t size) {
+        if (!size)
+                return;
+        ptr[0] = 0;
+        if (depth > (int)(sizeof(c->path) / sizeof(c->path[0])))
+                depth = (int)(sizeof(c->path) / sizeof(c->path[0]));
+        for (int i = 0; i < depth; i++) {
+                if (c->path[i].name)
+                        pb_pointer_push(ptr, size, c->path[i].name,
+                                        c->path[i].len);
+                else
+                        pb_pointer_push_index(ptr, size, c->path[i].len);
+        }
+}
+
+int pb_codec_slots_reserve(pb_codec_t *c, size_t n) {
+        if (c->capslots - c->nslots >= n)
+                return 0;
+        size_t ncap = c->capslots ? c->capslots : 64;
+        while (ncap - c->nslots < n) {
+                if (ncap > SIZE_MAX / 2 / sizeof(*c->slots))
+                        return -1;
+                ncap *= 2;
+        }
+        const pb_json_t **ns = realloc(c->slots, ncap * sizeof(*ns));
+        if (!ns)
+                return -1;
+        c->slots = ns;
+        c->capslots = ncap;
+        return 0;
+}
+
+int pb_codec_segs_reserve(pb_codec_t *c, size_t n) {
+        if (c->capsegs - c->nsegs >= n)
+                return 0;
+        size_t ncap = c->capsegs ? c->capsegs : 64;
+        while (ncap - c->nsegs < n) {
+                if (ncap > SIZE_MAX / 2 / sizeof(*c->segs))
+                        return -1;
+                ncap *= 2;
+        }
+        size_t *ns = realloc(c->segs, ncap * sizeof(*ns));
+        if (!ns)
+                return -1;
+        c->segs = ns;
+        c->capsegs = ncap;
+        return 0;
+}
+
+void pb_codec_rmaps_reset(pb_codec_t *c) {
+        pb_codec_rmaps_clear(c);
+}

@@ -1,0 +1,83 @@
+/* partnerbus - internals of the codec shared by pb_codec.c (scratch,
+ * new/destroy, path and buffer helpers), pb_codec_encode.c and
+ * pb_codec_decode.c. Not a public header. */
+#ifndef PB_CODEC_INT_H
+#define PB_CODEC_INT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "partnerbus/pb_codec.h"
+#include "pb_schema_int.h"
+
+/* One step of the path to the value being worked on: a member name or an
+ * array index. The JSON Pointer text is only built when an error is
+ * reported, so the hot path just stores two words per level. */
+typedef struct pb_path_step {
+        const char *name; /* NULL: index step */
+        size_t len;       /* name length, or the index */
+} pb_path_step_t;
+
+/* Cached field mapping of a writer record onto a reader record. */
+typedef struct pb_rmap {
+        const pb_type_t *w, *r;
+        size_t nw, nr; /* field counts, checked on every lookup */
+        int *w2r;      /* per writer field: reader field index or -1 */
+        int *r_from_w; /* per reader field: 1 if some writer field maps */
+        char err[PB_ERRMSG_MAX]; /* non-empty: the records cannot resolve */
+} pb_rmap_t;
+
+#define PB_CODEC_RMAP_MAX 64
+/* Items of a zero-size type (null, empty record) one decode may read. */
+#define PB_CODEC_MAX_ZERO_ITEMS 1000000
+
+struct pb_codec {
+        pb_json_parser_t *parser;
+        /* encoder: per-record member slots, used as a stack */
+        const pb_json_t **slots;
+        size_t nslots, capslots;
+        /* path stack (depth <= PB_CODEC_MAX_DEPTH + a few) */
+        pb_path_step_t path[PB_CODEC_MAX_DEPTH + 8];
+        int depth;
+        /* encoder: last long written at the top level (meta) */
+        int64_t last_long;
+        /* decoder: scratch for resolved records' fields, used as a stack */
+        pb_buf_t seg;
+        size_t *segs; /* (offset, length) pairs */
+        size_t nsegs, capsegs;
+        pb_rmap_t rmaps[PB_CODEC_RMAP_MAX];
+        size_t nrmaps;
+        uint8_t tmp[96];
+        pb_buf_t num; /* numbers too long for tmp, NUL-terminated */
+};
+
+/* Builds the JSON Pointer of path[0..depth) into ptr. */
+void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr,
+                      size_t size);
+
+/* Grows the slot stack to hold `n` more entries. 0 / -1 (ENOMEM). */
+int pb_codec_slots_reserve(pb_codec_t *c, size_t n);
+int pb_codec_segs_reserve(pb_codec_t *c, size_t n);
+/* Empties the writer->reader mapping cache (when full). */
+void pb_codec_rmaps_reset(pb_codec_t *c);
+
+/* Ensures room for n bytes (plus NUL) at the end of b. */
+static inline int pb_cbuf_need(pb_buf_t *b, size_t n) {
+        if (b->cap - b->len > n)
+                return 0;
+        return pb_buf_reserve(b, n) == PB_OK ? 0 : -1;
+}
+
+/* Avro long (zigzag varint) into p (room for 10 bytes); returns bytes. */
+static inline size_t pb_avro_zz(uint8_t *p, int64_t v) {
+        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        size_t n = 0;
+        while (z > 0x7f) {
+                p[n++] = (uint8_t)(z | 0x80);
+                z >>= 7;
+        }
+        p[n++] = (uint8_t)z;
+        return n;
+}
+
+#endif
