@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# java_consumer.sh: the Java example of docs/consumers.md (Apache Avro's
+# BinaryMessageDecoder, generic records) reads what `partnerbus produce`
+# publishes to the real broker, in both framings. tests/java/check.sh checks
+# the doc's code is tests/java/src/main/java/ReadTopic.java and compiles it
+# with Maven; every example must come out with its key, event id and the
+# same field values (decimals, dates and instants compared as values, since
+# Avro's GenericRecord.toString prints them in Java's own notation).
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+
+pb_require_cmd java mvn python3
+B=$(pb_bootstrap)
+BIN=$(pb_bin)
+SCHEMAS=${PARTNERBUS_SCHEMAS:-$PB_SOURCE_DIR/schemas}
+EXAMPLES=$SCHEMAS/examples/valid
+PYDIR=$PB_SOURCE_DIR/tests/python
+OUT=${PB_BINARY_DIR:-${TMPDIR:-/tmp}}/java-example
+pb_tmpdir
+RUN=$(pb_topic_name java)
+
+registry_pid=""
+cleanup() {
+        if [[ -n $registry_pid ]]; then
+                kill "$registry_pid" 2>/dev/null || true
+                wait "$registry_pid" 2>/dev/null || true
+        fi
+        [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"
+}
+trap cleanup EXIT
+
+CP=$("$PB_SOURCE_DIR/tests/java/check.sh" "$OUT") || pb_fail "the Java example does not build (or differs from the doc)"
+
+# compare EXPECTED.jsonl GOT.tsv: GOT lines are "key<TAB>ce_id<TAB>record"
+compare() {
+        python3 - "$SCHEMAS/$1.avsc" "$2" "$3" <<'EOF'
+import datetime, decimal, json, sys
+schema = json.load(open(sys.argv[1], encoding="utf-8"))
+keyfield = schema["partnerbus.key"]
+want = {}
+for line in open(sys.argv[2], encoding="utf-8"):
+    ev = json.loads(line)
+    want[ev["event_id"]] = ev
+def norm(v):
+    # both sides to comparable values: instants as datetimes, numbers exact
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    if isinstance(v, str):
+        try:
+            return datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        try:
+            return decimal.Decimal(v)
+        except decimal.InvalidOperation:
+            return v
+    if isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool):
+        return decimal.Decimal(v)
+    return v
+problems, seen = [], set()
+for n, line in enumerate(open(sys.argv[3], encoding="utf-8"), 1):
+    key, ceid, rec = line.rstrip("\n").split("\t", 2)
+    ev = json.loads(rec, parse_float=decimal.Decimal)
+    eid = ev.get("event_id")
+    if eid not in want:
+        problems.append(f"line {n}: unexpected event {eid}")
+        continue
+    if eid in seen:
+        problems.append(f"line {n}: {eid} twice")
+    seen.add(eid)
+    if ceid != eid:
+        problems.append(f"{eid}: ce_id {ceid}")
+    if key != want[eid][keyfield]:
+        problems.append(f"{eid}: key {key!r}, expected {want[eid][keyfield]!r}")
+    if norm(ev) != norm(want[eid]):
+        problems.append(f"{eid}: differs\n  want {want[eid]}\n  got  {rec}")
+for eid in set(want) - seen:
+    problems.append(f"{eid}: not read")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
+}
+
+types=()
+for d in "$EXAMPLES"/*/; do
+        t=$(basename "$d")
+        python3 -c '
+import json, sys
+for p in sorted(sys.argv[1:]):
+    print(json.dumps(json.load(open(p, encoding="utf-8")), ensure_ascii=False, separators=(",", ":")))
+' "$d"*.json >"$PB_TMP/$t.jsonl"
+        types+=("$t")
+done
+((${#types[@]} > 0)) || pb_fail "no examples under $EXAMPLES"
+
+# roundtrip LABEL PREFIX REGISTRY_URL [produce options]
+roundtrip() {
+        local label=$1 prefix=$2 reg=$3 t n
+        shift 3
+        for t in "${types[@]}"; do
+                n=$(wc -l <"$PB_TMP/$t.jsonl")
+                "$BIN" produce --brokers "$B" --type "$t" --schemas "$SCHEMAS" \
+                        --topic-prefix "$prefix" --file "$PB_TMP/$t.jsonl" "$@" 2>"$PB_TMP/produce.err" ||
+                        { cat "$PB_TMP/produce.err" >&2; pb_fail "$label: partnerbus produce --type $t failed"; }
+                GROUP=$prefix$t timeout 120 java -cp "$CP" ReadTopic "$B" "$prefix$t" "$SCHEMAS" "$reg" "$n" \
+                        >"$PB_TMP/$t.got" 2>"$PB_TMP/java.err" ||
+                        { cat "$PB_TMP/java.err" >&2; pb_fail "$label: ReadTopic failed or timed out on $prefix$t"; }
+                [[ ! -s $PB_TMP/java.err ]] || { cat "$PB_TMP/java.err" >&2; pb_fail "$label: ReadTopic reported errors"; }
+                compare "$t" "$PB_TMP/$t.jsonl" "$PB_TMP/$t.got" >"$PB_TMP/cmp.log" ||
+                        { cat "$PB_TMP/cmp.log" >&2; pb_fail "$label: $prefix$t read back differs"; }
+                pb_log "$label: $prefix$t: $n event(s) equal"
+        done
+}
+
+roundtrip "single-object" "$RUN-soe." ""
+
+PY=$(pb_python_venv)
+"$PY" "$PYDIR/mini_registry.py" --port-file "$PB_TMP/registry.port" &
+registry_pid=$!
+pb_wait_for 20 test -s "$PB_TMP/registry.port"
+REG=http://127.0.0.1:$(cat "$PB_TMP/registry.port")
+roundtrip "confluent" "$RUN-cf." "$REG" --schema-registry "$REG"
+
+pb_log "ok: the Java example reads ${#types[@]} types in both framings"
