@@ -1,0 +1,191 @@
+/* partnerbus - JSON-lines sink: one event per line, natural JSON, to a
+ * file (rotated by size) or stdout ("jsonl:-").
+ *
+ * Settings: max-size (rotate when the file would grow past it; 0 = never,
+ * default 100MiB), keep (rotated files kept as PATH.1 .. PATH.N, newest
+ * first; default 5), meta (wrap each event as {"topic","partition",
+ * "offset","key","event"}).
+ * flush() = fflush + fsync (stdout: fflush only). A write error (disk full)
+ * is retriable: the relay holds the partition and tries again. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pb_connector.h"
+
+struct pb_sink {
+        FILE *fp;
+        char *path; /* NULL for stdout */
+        int64_t max_size;
+        long keep;
+        int meta;
+        int64_t size;
+        pb_buf_t line;
+};
+
+static pb_sink_t *jsonl_init(const char *target,
+                             const pb_sink_settings_t *st, char *errstr,
+                             size_t errstr_size) {
+        pb_sink_t *s;
+        if (!target || !*target) {
+                snprintf(errstr, errstr_size,
+                         "jsonl: expected jsonl:PATH or jsonl:-");
+                return NULL;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        pb_buf_init(&s->line, 0);
+        s->max_size = pb_sink_setting_bytes(st, "max-size", "104857600",
+                                            errstr, errstr_size);
+        s->keep = strtol(pb_sink_setting(st, "keep", "5"), NULL, 10);
+        s->meta = pb_sink_setting_bool(st, "meta", 0);
+        if (s->max_size < 0 || s->keep < 1 || s->keep > 1000) {
+                if (s->keep < 1 || s->keep > 1000)
+                        snprintf(errstr, errstr_size,
+                                 "jsonl: keep must be 1..1000");
+                free(s);
+                return NULL;
+        }
+        if (!strcmp(target, "-")) {
+                s->fp = stdout;
+        } else {
+                struct stat sb;
+                s->path = strdup(target);
+                s->fp = s->path ? fopen(target, "a") : NULL;
+                if (!s->fp) {
+                        snprintf(errstr, errstr_size, "jsonl: open %s: %s",
+                                 target, strerror(errno));
+                        free(s->path);
+                        free(s);
+                        return NULL;
+                }
+                if (fstat(fileno(s->fp), &sb) == 0)
+                        s->size = sb.st_size;
+        }
+        return s;
+}
+
+static size_t jsonl_batch_hint(pb_sink_t *s) {
+        (void)s;
+        return 1000;
+}
+
+static int jsonl_rotate(pb_sink_t *s, char *why, size_t whysz) {
+        char from[4200], to[4200];
+        long k;
+        if (fflush(s->fp) || fsync(fileno(s->fp))) {
+                snprintf(why, whysz, "jsonl: %s: %s", s->path,
+                         strerror(errno));
+                return -1;
+        }
+        fclose(s->fp);
+        s->fp = NULL;
+        for (k = s->keep; k >= 1; k--) {
+                if (k == 1)
+                        snprintf(from, sizeof(from), "%s", s->path);
+                else
+                        snprintf(from, sizeof(from), "%s.%ld", s->path, k - 1);
+                snprintf(to, sizeof(to), "%s.%ld", s->path, k);
+                if (rename(from, to) && errno != ENOENT) {
+                        snprintf(why, whysz, "jsonl: rename %s: %s", from,
+                                 strerror(errno));
+                        break;
+                }
+        }
+        s->fp = fopen(s->path, "a");
+        if (!s->fp) {
+                snprintf(why, whysz, "jsonl: open %s: %s", s->path,
+                         strerror(errno));
+                return -1;
+        }
+        s->size = 0;
+        return 0;
+}
+
+static void jsonl_format(pb_sink_t *s, const pb_sink_event_t *e) {
+        pb_buf_reset(&s->line);
+        if (s->meta) {
+                pb_buf_puts(&s->line, "{\"topic\":");
+                pb_buf_json_str(&s->line, e->topic, strlen(e->topic));
+                pb_buf_printf(&s->line, ",\"partition\":%d,\"offset\":%lld,"
+                              "\"key\":",
+                              (int)e->partition, (long long)e->offset);
+                if (e->key)
+                        pb_buf_json_str(&s->line, e->key, e->key_len);
+                else
+                        pb_buf_puts(&s->line, "null");
+                pb_buf_puts(&s->line, ",\"type\":");
+                pb_buf_json_str(&s->line, e->type, strlen(e->type));
+                pb_buf_puts(&s->line, ",\"event\":");
+                pb_buf_append(&s->line, e->json, e->json_len);
+                pb_buf_putc(&s->line, '}');
+        } else {
+                pb_buf_append(&s->line, e->json, e->json_len);
+        }
+        pb_buf_putc(&s->line, '\n');
+}
+
+static void jsonl_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
+                        pb_sink_status_t *st) {
+        size_t i;
+        st->result = PB_SINK_OK;
+        for (i = 0; i < n; i++) {
+                jsonl_format(s, &ev[i]);
+                if (s->path && s->max_size > 0 && s->size > 0 &&
+                    s->size + (int64_t)s->line.len > s->max_size &&
+                    jsonl_rotate(s, st->reason, sizeof(st->reason))) {
+                        st->result = PB_SINK_RETRY;
+                        return;
+                }
+                if (!s->fp ||
+                    fwrite(s->line.data, 1, s->line.len, s->fp) !=
+                        s->line.len) {
+                        st->result = PB_SINK_RETRY;
+                        snprintf(st->reason, sizeof(st->reason),
+                                 "jsonl: write: %s", strerror(errno));
+                        return;
+                }
+                s->size += (int64_t)s->line.len;
+        }
+}
+
+static pb_resp_t jsonl_flush(pb_sink_t *s, char *errstr, size_t errstr_size) {
+        if (!s->fp || fflush(s->fp) ||
+            (s->path && fsync(fileno(s->fp)))) {
+                snprintf(errstr, errstr_size, "jsonl: flush: %s",
+                         strerror(errno));
+                return PB_ERR_IO;
+        }
+        return PB_OK;
+}
+
+static void jsonl_destroy(pb_sink_t *s) {
+        if (!s)
+                return;
+        if (s->fp) {
+                fflush(s->fp);
+                if (s->path) {
+                        fsync(fileno(s->fp));
+                        fclose(s->fp);
+                }
+        }
+        pb_buf_free(&s->line);
+        free(s->path);
+        free(s);
+}
+
+const pb_sink_plugin_t pb_sink_jsonl = {
+    "jsonl",
+    "JSON lines to a file (rotated by size) or stdout",
+    jsonl_batch_hint,
+    jsonl_init,
+    jsonl_write,
+    jsonl_flush,
+    jsonl_destroy,
+};

@@ -1,0 +1,472 @@
+/* partnerbus - Avro object container files: writer and block scanner.
+ * See pb_avrofile.h for why this is not avro-c's writer. */
+#include "partnerbus/pb_avrofile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static const uint8_t pb_avro_magic[4] = {'O', 'b', 'j', 1};
+
+/* zigzag varint of a long; returns bytes written (<= 10) */
+static size_t pb_zz_put(uint8_t *p, int64_t v) {
+        uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        size_t n = 0;
+        while (u & ~0x7fULL) {
+                p[n++] = (uint8_t)((u & 0x7f) | 0x80);
+                u >>= 7;
+        }
+        p[n++] = (uint8_t)u;
+        return n;
+}
+
+static pb_resp_t pb_zz_buf(pb_buf_t *b, int64_t v) {
+        uint8_t t[10];
+        return pb_buf_append(b, t, pb_zz_put(t, v));
+}
+
+static pb_resp_t pb_str_buf(pb_buf_t *b, const char *s, size_t n) {
+        pb_resp_t r = pb_zz_buf(b, (int64_t)n);
+        return r ? r : pb_buf_append(b, s, n);
+}
+
+/* fsync of the directory holding path, so a new name survives a crash */
+static int pb_fsync_dir(const char *path) {
+        char tmp[4096];
+        int fd, rc;
+        snprintf(tmp, sizeof(tmp), "%s", path);
+        fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
+        if (fd < 0)
+                return -1;
+        rc = fsync(fd);
+        close(fd);
+        return rc;
+}
+
+static int pb_write_all(int fd, struct iovec *iov, int n) {
+        while (n > 0) {
+                ssize_t w = writev(fd, iov, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -1;
+                }
+                while (n > 0 && (size_t)w >= iov->iov_len) {
+                        w -= (ssize_t)iov->iov_len;
+                        iov++;
+                        n--;
+                }
+                if (n > 0) {
+                        iov->iov_base = (uint8_t *)iov->iov_base + w;
+                        iov->iov_len -= (size_t)w;
+                }
+        }
+        return 0;
+}
+
+struct pb_avrofile_writer {
+        int fd;
+        char *path;
+        uint8_t sync[PB_AVROFILE_SYNC_LEN];
+        pb_buf_t block; /* pending encoded objects */
+        int64_t nblock; /* objects in block */
+        size_t block_max;
+        uint64_t written; /* bytes on disk (written, maybe not fsynced) */
+        uint64_t count;
+        int failed; /* a write failed: the file's tail is unknown */
+};
+
+pb_avrofile_writer_t *pb_avrofile_create(const char *path,
+                                         const char *schema_json,
+                                         size_t block_max, int *exists,
+                                         char *errstr, size_t errstr_size) {
+        pb_avrofile_writer_t *w;
+        pb_buf_t h;
+        struct iovec iov[1];
+        size_t slen = schema_json ? strlen(schema_json) : 0;
+        if (exists)
+                *exists = 0;
+        if (!path || !schema_json || slen == 0 ||
+            slen > PB_AVROFILE_MAX_SCHEMA) {
+                snprintf(errstr, errstr_size, "bad path or schema");
+                return NULL;
+        }
+        w = calloc(1, sizeof(*w));
+        if (!w || !(w->path = strdup(path))) {
+                free(w);
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        w->block_max = block_max ? block_max : (1u << 20);
+        pb_buf_init(&w->block, 0);
+        w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (w->fd < 0) {
+                if (exists && errno == EEXIST)
+                        *exists = 1;
+                snprintf(errstr, errstr_size, "create %s: %s", path,
+                         strerror(errno));
+                free(w->path);
+                free(w);
+                return NULL;
+        }
+        /* held while we write; recovery skips locked files */
+        (void)flock(w->fd, LOCK_EX | LOCK_NB);
+        if (getrandom(w->sync, sizeof(w->sync), 0) != sizeof(w->sync)) {
+                /* not secret, only has to be unlikely inside the data */
+                size_t i;
+                for (i = 0; i < sizeof(w->sync); i++)
+                        w->sync[i] = (uint8_t)rand();
+        }
+        pb_buf_init(&h, 0);
+        if (pb_buf_append(&h, pb_avro_magic, 4) || pb_zz_buf(&h, 2) ||
+            pb_str_buf(&h, "avro.schema", 11) ||
+            pb_str_buf(&h, schema_json, slen) ||
+            pb_str_buf(&h, "avro.codec", 10) || pb_str_buf(&h, "null", 4) ||
+            pb_zz_buf(&h, 0) || pb_buf_append(&h, w->sync, sizeof(w->sync))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        iov[0].iov_base = h.data;
+        iov[0].iov_len = h.len;
+        if (pb_write_all(w->fd, iov, 1) || fsync(w->fd) ||
+            pb_fsync_dir(path)) {
+                snprintf(errstr, errstr_size, "write %s: %s", path,
+                         strerror(errno));
+                goto fail;
+        }
+        w->written = h.len;
+        pb_buf_free(&h);
+        return w;
+fail:
+        pb_buf_free(&h);
+        close(w->fd);
+        unlink(path);
+        pb_buf_free(&w->block);
+        free(w->path);
+        free(w);
+        return NULL;
+}
+
+static pb_resp_t pb_avrofile_write_block(pb_avrofile_writer_t *w,
+                                         char *errstr, size_t errstr_size) {
+        uint8_t hdr[20];
+        size_t hl;
+        struct iovec iov[3];
+        if (w->nblock == 0)
+                return PB_OK;
+        if (w->failed) {
+                snprintf(errstr, errstr_size, "%s: an earlier write failed",
+                         w->path);
+                return PB_ERR_IO;
+        }
+        hl = pb_zz_put(hdr, w->nblock);
+        hl += pb_zz_put(hdr + hl, (int64_t)w->block.len);
+        iov[0].iov_base = hdr;
+        iov[0].iov_len = hl;
+        iov[1].iov_base = w->block.data;
+        iov[1].iov_len = w->block.len;
+        iov[2].iov_base = w->sync;
+        iov[2].iov_len = sizeof(w->sync);
+        if (pb_write_all(w->fd, iov, 3)) {
+                /* the tail may hold part of the block: never append
+                 * after it */
+                w->failed = 1;
+                snprintf(errstr, errstr_size, "write %s: %s", w->path,
+                         strerror(errno));
+                return PB_ERR_IO;
+        }
+        w->written += hl + w->block.len + sizeof(w->sync);
+        w->nblock = 0;
+        pb_buf_reset(&w->block);
+        return PB_OK;
+}
+
+pb_resp_t pb_avrofile_append(pb_avrofile_writer_t *w, const void *body,
+                             size_t len, char *errstr, size_t errstr_size) {
+        if (pb_buf_append(&w->block, body, len)) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return PB_ERR_NOMEM;
+        }
+        w->nblock++;
+        w->count++;
+        if (w->block.len >= w->block_max)
+                return pb_avrofile_write_block(w, errstr, errstr_size);
+        return PB_OK;
+}
+
+pb_resp_t pb_avrofile_flush(pb_avrofile_writer_t *w, int do_fsync,
+                            char *errstr, size_t errstr_size) {
+        pb_resp_t r = pb_avrofile_write_block(w, errstr, errstr_size);
+        if (r)
+                return r;
+        if (do_fsync && fsync(w->fd)) {
+                w->failed = 1;
+                snprintf(errstr, errstr_size, "fsync %s: %s", w->path,
+                         strerror(errno));
+                return PB_ERR_IO;
+        }
+        return PB_OK;
+}
+
+uint64_t pb_avrofile_size(const pb_avrofile_writer_t *w) {
+        return w->written + w->block.len + (w->nblock ? 20 : 0);
+}
+
+uint64_t pb_avrofile_count(const pb_avrofile_writer_t *w) {
+        return w->count;
+}
+
+const char *pb_avrofile_path(const pb_avrofile_writer_t *w) {
+        return w->path;
+}
+
+pb_resp_t pb_avrofile_close(pb_avrofile_writer_t *w, char *errstr,
+                            size_t errstr_size) {
+        pb_resp_t r;
+        if (!w)
+                return PB_OK;
+        r = pb_avrofile_flush(w, 1, errstr, errstr_size);
+        if (close(w->fd) && r == PB_OK) {
+                snprintf(errstr, errstr_size, "close %s: %s", w->path,
+                         strerror(errno));
+                r = PB_ERR_IO;
+        }
+        pb_buf_free(&w->block);
+        free(w->path);
+        free(w);
+        return r;
+}
+
+/* --- scanning --- */
+
+struct pb_avrofile_reader {
+        FILE *fp;
+        char *schema;
+        char codec[32];
+        uint8_t sync[PB_AVROFILE_SYNC_LEN];
+        uint8_t *blk;
+        size_t blkcap;
+        uint64_t pos;      /* bytes consumed */
+        uint64_t good_end; /* after the last complete block */
+};
+
+/* reads a zigzag long; 0 ok, -1 EOF/overlong */
+static int pb_zz_read(pb_avrofile_reader_t *r, int64_t *v) {
+        uint64_t u = 0;
+        int shift = 0, c;
+        for (;;) {
+                c = getc(r->fp);
+                if (c == EOF || shift > 63)
+                        return -1;
+                r->pos++;
+                u |= (uint64_t)(c & 0x7f) << shift;
+                if (!(c & 0x80))
+                        break;
+                shift += 7;
+        }
+        *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        return 0;
+}
+
+static int pb_read_n(pb_avrofile_reader_t *r, void *p, size_t n) {
+        if (n && fread(p, 1, n, r->fp) != n)
+                return -1;
+        r->pos += n;
+        return 0;
+}
+
+pb_avrofile_reader_t *pb_avrofile_open(const char *path, char *errstr,
+                                       size_t errstr_size) {
+        pb_avrofile_reader_t *r = calloc(1, sizeof(*r));
+        uint8_t magic[4];
+        int64_t n, i, kl, vl;
+        char key[64];
+        if (!r) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        r->fp = fopen(path, "rb");
+        if (!r->fp) {
+                snprintf(errstr, errstr_size, "open %s: %s", path,
+                         strerror(errno));
+                free(r);
+                return NULL;
+        }
+        if (pb_read_n(r, magic, 4) || memcmp(magic, pb_avro_magic, 4)) {
+                snprintf(errstr, errstr_size, "%s: not an Avro container",
+                         path);
+                goto fail;
+        }
+        snprintf(r->codec, sizeof(r->codec), "null");
+        for (;;) {
+                if (pb_zz_read(r, &n))
+                        goto trunc;
+                if (n == 0)
+                        break;
+                if (n < 0) { /* negative count: a byte size follows */
+                        int64_t skip;
+                        if (pb_zz_read(r, &skip))
+                                goto trunc;
+                        n = -n;
+                }
+                if (n > 1024)
+                        goto bad;
+                for (i = 0; i < n; i++) {
+                        if (pb_zz_read(r, &kl) || kl < 0 ||
+                            kl >= (int64_t)sizeof(key) ||
+                            pb_read_n(r, key, (size_t)kl))
+                                goto bad;
+                        key[kl] = 0;
+                        if (pb_zz_read(r, &vl) || vl < 0 ||
+                            vl > PB_AVROFILE_MAX_SCHEMA)
+                                goto bad;
+                        if (!strcmp(key, "avro.schema")) {
+                                free(r->schema);
+                                r->schema = malloc((size_t)vl + 1);
+                                if (!r->schema ||
+                                    pb_read_n(r, r->schema, (size_t)vl))
+                                        goto trunc;
+                                r->schema[vl] = 0;
+                        } else if (!strcmp(key, "avro.codec") &&
+                                   vl < (int64_t)sizeof(r->codec)) {
+                                if (pb_read_n(r, r->codec, (size_t)vl))
+                                        goto trunc;
+                                r->codec[vl] = 0;
+                        } else if (fseek(r->fp, (long)vl, SEEK_CUR)) {
+                                goto trunc;
+                        } else {
+                                r->pos += (uint64_t)vl;
+                        }
+                }
+        }
+        if (pb_read_n(r, r->sync, sizeof(r->sync)) || !r->schema)
+                goto trunc;
+        r->good_end = r->pos;
+        return r;
+trunc:
+        snprintf(errstr, errstr_size, "%s: incomplete header", path);
+        goto fail;
+bad:
+        snprintf(errstr, errstr_size, "%s: malformed header", path);
+fail:
+        pb_avrofile_reader_destroy(r);
+        return NULL;
+}
+
+void pb_avrofile_reader_destroy(pb_avrofile_reader_t *r) {
+        if (!r)
+                return;
+        if (r->fp)
+                fclose(r->fp);
+        free(r->schema);
+        free(r->blk);
+        free(r);
+}
+
+const char *pb_avrofile_schema(const pb_avrofile_reader_t *r) {
+        return r->schema;
+}
+
+const char *pb_avrofile_codec(const pb_avrofile_reader_t *r) {
+        return r->codec;
+}
+
+uint64_t pb_avrofile_good_end(const pb_avrofile_reader_t *r) {
+        return r->good_end;
+}
+
+pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r,
+                                 const uint8_t **data, size_t *len,
+                                 int64_t *count, int *partial) {
+        int64_t cnt, size;
+        uint8_t sync[PB_AVROFILE_SYNC_LEN];
+        int c;
+        *partial = 0;
+        c = getc(r->fp);
+        if (c == EOF)
+                return ferror(r->fp) ? PB_ERR_IO : PB_ERR_TRUNCATED;
+        ungetc(c, r->fp);
+        if (pb_zz_read(r, &cnt) || pb_zz_read(r, &size) || cnt < 0 ||
+            size < 0 || size > PB_AVROFILE_MAX_BLOCK ||
+            (cnt > 0 && size == 0) || cnt > size)
+                goto partial;
+        if ((size_t)size > r->blkcap) {
+                uint8_t *nb = realloc(r->blk, (size_t)size);
+                if (!nb)
+                        return PB_ERR_NOMEM;
+                r->blk = nb;
+                r->blkcap = (size_t)size;
+        }
+        if (pb_read_n(r, r->blk, (size_t)size) ||
+            pb_read_n(r, sync, sizeof(sync)) ||
+            memcmp(sync, r->sync, sizeof(sync)))
+                goto partial;
+        r->good_end = r->pos;
+        *data = r->blk;
+        *len = (size_t)size;
+        *count = cnt;
+        return PB_OK;
+partial:
+        *partial = 1;
+        return PB_ERR_TRUNCATED;
+}
+
+pb_resp_t pb_avrofile_recover(const char *path, int64_t *cut, char *errstr,
+                              size_t errstr_size) {
+        int fd;
+        pb_avrofile_reader_t *r;
+        const uint8_t *d;
+        size_t l;
+        int64_t n;
+        int partial = 0;
+        pb_resp_t rr;
+        struct stat st;
+        *cut = 0;
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                snprintf(errstr, errstr_size, "open %s: %s", path,
+                         strerror(errno));
+                return PB_ERR_IO;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB)) {
+                close(fd); /* a live writer has it */
+                return PB_OK;
+        }
+        r = pb_avrofile_open(path, errstr, errstr_size);
+        if (!r) {
+                /* crashed while creating: nothing in it was committed */
+                if (fstat(fd, &st) == 0 && st.st_size < 4096 &&
+                    unlink(path) == 0) {
+                        *cut = -1;
+                        close(fd);
+                        return PB_OK;
+                }
+                close(fd);
+                return PB_ERR_INVALID;
+        }
+        while ((rr = pb_avrofile_next_block(r, &d, &l, &n, &partial)) ==
+               PB_OK)
+                ;
+        if (rr == PB_ERR_TRUNCATED && partial && fstat(fd, &st) == 0) {
+                uint64_t end = pb_avrofile_good_end(r);
+                if (ftruncate(fd, (off_t)end) || fsync(fd)) {
+                        snprintf(errstr, errstr_size, "truncate %s: %s",
+                                 path, strerror(errno));
+                        pb_avrofile_reader_destroy(r);
+                        close(fd);
+                        return PB_ERR_IO;
+                }
+                *cut = (int64_t)((uint64_t)st.st_size - end);
+        }
+        pb_avrofile_reader_destroy(r);
+        close(fd);
+        return rr == PB_ERR_TRUNCATED ? PB_OK : rr;
+}
