@@ -37,6 +37,7 @@ typedef struct pb_chunk {
 typedef struct pb_frame {
         pb_json_t *node;
         pb_json_t *last;
+        uint64_t keybits; /* objects: one bit per key seen (a filter) */
 } pb_frame_t;
 
 typedef struct pb_dupent {
@@ -312,6 +313,19 @@ static inline uint64_t pb_special8(uint64_t w) {
         return (lt | q | b | w) & high;
 }
 
+/* Bytes to skip before the first special byte of a pb_special8 mask. The
+ * subtraction tricks can flag false positives only above (more significant
+ * than) a true match, so on little-endian the lowest flagged byte is real.
+ * Big-endian: skip nothing, the byte loop finds it. */
+static inline unsigned pb_first_flagged(uint64_t m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return (unsigned)__builtin_ctzll(m) >> 3;
+#else
+        (void)m;
+        return 0;
+#endif
+}
+
 static int pb_hex4(const unsigned char *s, uint32_t *out) {
         uint32_t v = 0;
         int i;
@@ -339,10 +353,15 @@ static int pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
 
         for (;;) {
                 while ((size_t)(ue - q) >= 8) {
-                        uint64_t w;
+                        uint64_t w, m;
                         memcpy(&w, q, 8);
-                        if (pb_special8(w))
+                        m = pb_special8(w);
+                        if (m) {
+                                /* bytes below the first special one are
+                                 * never flagged, so skip straight to it */
+                                q += pb_first_flagged(m);
                                 break;
+                        }
                         q += 8;
                 }
                 if (q >= ue) {
@@ -633,12 +652,24 @@ static int pb_dup_insert(pb_json_parser_t *p, const pb_json_t *obj,
 
 /* Checks key k (not yet attached) against the members of obj. Returns 1 if
  * duplicate, 0 if new, -1 on out of memory. */
-static int pb_dup_check(pb_json_parser_t *p, const pb_json_t *obj,
-                        const char *k, size_t n) {
-        const pb_json_t *c;
+static int pb_dup_check(pb_json_parser_t *p, pb_frame_t *f, const char *k,
+                        size_t n) {
+        const pb_json_t *obj = f->node, *c;
+        uint64_t bit;
         int r;
 
         if (obj->count < PB_JSON_DUP_LINEAR) {
+                /* filter on length and first/last byte: most new keys
+                 * cannot be duplicates and skip the scan */
+                bit = (uint64_t)1
+                      << ((n * 7 + (n ? (unsigned char)k[0] * 3u +
+                                            (unsigned char)k[n - 1]
+                                      : 0)) &
+                          63);
+                if (!(f->keybits & bit)) {
+                        f->keybits |= bit;
+                        return 0;
+                }
                 for (c = obj->child; c; c = c->next)
                         if (c->keylen == n && memcmp(c->key, k, n) == 0)
                                 return 1;
@@ -656,6 +687,8 @@ static int pb_dup_check(pb_json_parser_t *p, const pb_json_t *obj,
 /* --- the parser --- */
 
 static inline const char *pb_skip_ws(const char *s, const char *e) {
+        if (s < e && (unsigned char)*s > ' ')
+                return s; /* compact JSON: usually no whitespace at all */
         while (s < e && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t'))
                 s++;
         return s;
@@ -760,6 +793,7 @@ value:
                 }
                 p->stack[depth].node = v;
                 p->stack[depth].last = NULL;
+                p->stack[depth].keybits = 0;
                 depth++;
                 s = pb_skip_ws(s + 1, e);
                 if (v->type == PB_JSON_ARRAY) {
@@ -882,7 +916,7 @@ member:
                 int r;
                 if (pb_json_string(p, &s, e, &key, &keylen))
                         return NULL;
-                r = pb_dup_check(p, p->stack[depth - 1].node, key, keylen);
+                r = pb_dup_check(p, &p->stack[depth - 1], key, keylen);
                 if (r) {
                         if (r < 0)
                                 pb_json_fail(p, kat, "out of memory");
