@@ -341,10 +341,15 @@ static long pb_reg_http_error(pb_registry_t *r, const char *what, long status,
                 ec = (long)code->valuedouble;
         if (cJSON_IsString(msg) && msg->valuestring) {
                 pb_reg_sanitize(clean, sizeof(clean), msg->valuestring);
-                snprintf(errstr, errstr_size,
-                         "schema registry %s: %s: HTTP %ld, error_code %ld: "
-                         "%s",
-                         r->base, what, status, ec, clean);
+                if (ec)
+                        snprintf(errstr, errstr_size,
+                                 "schema registry %s: %s: HTTP %ld, "
+                                 "error_code %ld: %s",
+                                 r->base, what, status, ec, clean);
+                else
+                        snprintf(errstr, errstr_size,
+                                 "schema registry %s: %s: HTTP %ld: %s",
+                                 r->base, what, status, clean);
         } else {
                 snprintf(errstr, errstr_size,
                          "schema registry %s: %s: HTTP %ld (no error body)",
