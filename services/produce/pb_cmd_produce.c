@@ -104,7 +104,7 @@ typedef struct line_reader {
         size_t len, cap;
 } line_reader_t;
 
-/* Returns 1 with *line/*len (NUL-terminated, without "\n"), 0 at EOF,
+/* Returns 1 with *line and *len (NUL-terminated, without "\n"), 0 at EOF,
  * -1 for an over-long line (skipped). */
 static int read_line(line_reader_t *lr, char **line, size_t *len) {
         int c, toolong = 0;
