@@ -45,8 +45,7 @@ void pb_codec_destroy(pb_codec_t *c) {
         free(c);
 }
 
-void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr,
-                      size_t size) {
+void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr, size_t size) {
         if (!size)
                 return;
         ptr[0] = 0;

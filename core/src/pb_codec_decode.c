@@ -38,6 +38,7 @@ typedef struct pb_dec {
 } pb_dec_t;
 
 static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
+static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n);
 static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                  pb_buf_t *o);
 static int skip(pb_dec_t *d, const pb_type_t *t);
@@ -121,14 +122,60 @@ static int oquoted(pb_dec_t *d, pb_buf_t *o, const char *s, size_t n) {
         return 0;
 }
 
+/* Any byte of w >= 0x80, < 0x20, '"' or '\\'? (8 bytes at a time) */
+static inline uint64_t swar_special(uint64_t w) {
+        const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        return (w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                ((b - ones) & ~b)) &
+               high;
+}
+
+/* A string value: valid UTF-8 checked, escaped as pb_buf_json_str does.
+ * Plain text (the common case, also with non-ASCII letters) is copied in
+ * one piece; only strings with characters to escape take the general
+ * path. */
 static int ostr(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
+        size_t i = 0;
+        int hi = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (swar_special(w))
+                        break;
+        }
+        for (; i < n; i++) {
+                uint8_t ch = s[i];
+                if (ch >= 0x80)
+                        hi = 1;
+                else if (ch < 0x20 || ch == '"' || ch == '\\')
+                        break;
+        }
+        if (i == n) {
+                if (hi && !pb_utf8_valid((const char *)s, n))
+                        return dfail(d, PB_ERR_INVALID,
+                                     "string is not valid UTF-8");
+                if (oneed(d, o, n + 2))
+                        return -1;
+                uint8_t *w = o->data + o->len;
+                w[0] = '"';
+                memcpy(w + 1, s, n);
+                w[n + 1] = '"';
+                o->len += n + 2;
+                return 0;
+        }
+        return ostr_slow(d, o, s, n);
+}
+
+static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
         if (!pb_utf8_valid((const char *)s, n))
                 return dfail(d, PB_ERR_INVALID, "string is not valid UTF-8");
         pb_resp_t r = pb_buf_json_str(o, (const char *)s, n);
         if (r == PB_OK)
                 return 0;
-        return dfail(d, r, r == PB_ERR_LIMIT ? "JSON output too large"
-                                             : "out of memory");
+        return dfail(d, r,
+                     r == PB_ERR_LIMIT ? "JSON output too large"
+                                       : "out of memory");
 }
 
 static int oi64(pb_dec_t *d, pb_buf_t *o, int64_t v) {
@@ -194,8 +241,8 @@ static int rd_len(pb_dec_t *d, const char *what, size_t *n) {
         if (rd_long(d, &x))
                 return -1;
         if (x < 0)
-                return dfail(d, PB_ERR_INVALID, "negative %s length %lld",
-                             what, (long long)x);
+                return dfail(d, PB_ERR_INVALID, "negative %s length %lld", what,
+                             (long long)x);
         if ((uint64_t)x > left(d))
                 return dfail(d, PB_ERR_TRUNCATED,
                              "%s length %lld exceeds the %zu bytes left", what,
@@ -279,8 +326,59 @@ static int rd_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
 
 /* --- scalar output per (reader) type --- */
 
-static int emit_long(pb_dec_t *d, const pb_type_t *r, int64_t v,
-                     pb_buf_t *o) {
+/* Days since 1970-01-01 to "YYYY-MM-DD" (years 0001..9999, checked by the
+ * callers); the civil-from-days algorithm, no libc formatting in the hot
+ * path. Writes 10 bytes. */
+static void fmt_date(int64_t days, char *b) {
+        int64_t z = days + 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        int64_t doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t y = yoe + era * 400;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        int64_t mp = (5 * doy + 2) / 153;
+        int dd = (int)(doy - (153 * mp + 2) / 5 + 1);
+        int mm = (int)(mp < 10 ? mp + 3 : mp - 9);
+        y += mm <= 2;
+        b[0] = (char)('0' + y / 1000 % 10);
+        b[1] = (char)('0' + y / 100 % 10);
+        b[2] = (char)('0' + y / 10 % 10);
+        b[3] = (char)('0' + y % 10);
+        b[4] = '-';
+        b[5] = (char)('0' + mm / 10);
+        b[6] = (char)('0' + mm % 10);
+        b[7] = '-';
+        b[8] = (char)('0' + dd / 10);
+        b[9] = (char)('0' + dd % 10);
+}
+
+/* ms since the epoch to "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes). */
+static void fmt_instant(int64_t ms, char *b) {
+        int64_t days = ms / 86400000, rem = ms % 86400000;
+        if (rem < 0) {
+                rem += 86400000;
+                days--;
+        }
+        fmt_date(days, b);
+        int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60),
+            sec = (int)(rem / 1000 % 60), f = (int)(rem % 1000);
+        b[10] = 'T';
+        b[11] = (char)('0' + h / 10);
+        b[12] = (char)('0' + h % 10);
+        b[13] = ':';
+        b[14] = (char)('0' + mi / 10);
+        b[15] = (char)('0' + mi % 10);
+        b[16] = ':';
+        b[17] = (char)('0' + sec / 10);
+        b[18] = (char)('0' + sec % 10);
+        b[19] = '.';
+        b[20] = (char)('0' + f / 100);
+        b[21] = (char)('0' + f / 10 % 10);
+        b[22] = (char)('0' + f % 10);
+        b[23] = 'Z';
+}
+
+static int emit_long(pb_dec_t *d, const pb_type_t *r, int64_t v, pb_buf_t *o) {
         if (r->logical == PB_L_TIMESTAMP_MILLIS ||
             r->logical == PB_L_TIMESTAMP_MICROS) {
                 char b[48];
@@ -292,29 +390,28 @@ static int emit_long(pb_dec_t *d, const pb_type_t *r, int64_t v,
                         return dfail(d, PB_ERR_INVALID,
                                      "timestamp %lld out of range",
                                      (long long)v);
-                size_t n = pb_rfc3339_format(ms, b, sizeof(b));
-                return oquoted(d, o, b, n);
+                fmt_instant(ms, b);
+                return oquoted(d, o, b, 24);
         }
         return oi64(d, o, v);
 }
 
-static int emit_int(pb_dec_t *d, const pb_type_t *r, int32_t v,
-                    pb_buf_t *o) {
+static int emit_int(pb_dec_t *d, const pb_type_t *r, int32_t v, pb_buf_t *o) {
         char b[32];
         if (r->logical == PB_L_DATE) {
                 if (v < -719162 || v > 2932896)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "date %d out of range", (int)v);
-                size_t n = pb_date_format(v, b, sizeof(b));
-                return oquoted(d, o, b, n);
+                        return dfail(d, PB_ERR_INVALID, "date %d out of range",
+                                     (int)v);
+                fmt_date(v, b);
+                return oquoted(d, o, b, 10);
         }
         if (r->logical == PB_L_TIME_MILLIS) {
                 if (v < 0 || v >= 86400000)
                         return dfail(d, PB_ERR_INVALID,
                                      "time-millis %d out of range", (int)v);
-                int n = snprintf(b, sizeof(b), "%02d:%02d:%02d.%03d",
-                                 v / 3600000, v / 60000 % 60, v / 1000 % 60,
-                                 v % 1000);
+                int n =
+                    snprintf(b, sizeof(b), "%02d:%02d:%02d.%03d", v / 3600000,
+                             v / 60000 % 60, v / 1000 % 60, v % 1000);
                 return oquoted(d, o, b, (size_t)n);
         }
         if (r->kind == PB_T_LONG || r->kind == PB_T_INT)
@@ -430,7 +527,7 @@ static void meta_take(const pb_dec_top_t *top, size_t fi, const pb_type_t *t,
         pb_event_meta_t *m = top->meta;
         int64_t v = 0;
         size_t k;
-        int which = (int)fi == top->w->idx_event_id     ? 1
+        int which = (int)fi == top->w->idx_event_id      ? 1
                     : (int)fi == top->w->idx_source      ? 2
                     : (int)fi == top->w->key_index       ? 3
                     : (int)fi == top->w->idx_occurred_at ? 4
@@ -449,7 +546,7 @@ static void meta_take(const pb_dec_top_t *top, size_t fi, const pb_type_t *t,
                             : which == 2 ? m->source
                             : which == 3 ? m->key
                                          : NULL;
-                size_t size = which == 1 ? sizeof(m->event_id)
+                size_t size = which == 1   ? sizeof(m->event_id)
                               : which == 2 ? sizeof(m->source)
                                            : sizeof(m->key);
                 if (!dst || !(k = mini_long(p, end, &v)) || v < 0 ||
@@ -533,8 +630,7 @@ static int dec_map(pb_dec_t *d, const pb_type_t *wv, const pb_type_t *rv,
                         if (ostr(d, o, key, kl))
                                 return -1;
                         d->p += kl;
-                        if (oputc(d, o, ':') ||
-                            dpush(d, (const char *)key, kl))
+                        if (oputc(d, o, ':') || dpush(d, (const char *)key, kl))
                                 return -1;
                         if (rv ? dec_r(d, wv, rv, o) : dec(d, wv, o))
                                 return -1;
@@ -558,8 +654,7 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
                 if (*d->p > 1)
                         return dfail(d, PB_ERR_INVALID,
                                      "invalid boolean byte 0x%02x", *d->p);
-                return *d->p++ ? oput(d, o, "true", 4)
-                               : oput(d, o, "false", 5);
+                return *d->p++ ? oput(d, o, "true", 4) : oput(d, o, "false", 5);
         case PB_T_INT:
                 if (rd_int(d, &i32))
                         return -1;
@@ -767,8 +862,8 @@ static int type_match(const pb_type_t *w, const pb_type_t *r, int exact) {
 
 static const char *kind_name(pb_kind_t k) {
         static const char *const n[] = {
-            "null",   "boolean", "int",    "long", "float", "double", "bytes",
-            "string", "record",  "enum",   "array", "map",  "union",  "fixed"};
+            "null",   "boolean", "int",  "long",  "float", "double", "bytes",
+            "string", "record",  "enum", "array", "map",   "union",  "fixed"};
         return (unsigned)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
@@ -1064,8 +1159,8 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
                 errstr[0] = 0;
         if (!c || !writer || !writer->root || !out || (!data && len))
                 return PB_ERR_ARG;
-        if (reader && (reader == writer ||
-                       reader->fingerprint == writer->fingerprint))
+        if (reader &&
+            (reader == writer || reader->fingerprint == writer->fingerprint))
                 reader = NULL;
         if (meta)
                 memset(meta, 0, sizeof(*meta));

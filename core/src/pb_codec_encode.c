@@ -22,9 +22,9 @@
 typedef struct pb_enc {
         pb_codec_t *c;
         pb_buf_t *out;
-        pb_errors_t *errs;   /* may be NULL: errors only counted */
+        pb_errors_t *errs; /* may be NULL: errors only counted */
         size_t nerr;
-        pb_resp_t fail;      /* PB_ERR_NOMEM / PB_ERR_LIMIT from the buffer */
+        pb_resp_t fail; /* PB_ERR_NOMEM / PB_ERR_LIMIT from the buffer */
 } pb_enc_t;
 
 static void enc_value(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v);
@@ -50,8 +50,7 @@ static void enc_err(pb_enc_t *e, const char *fmt, ...) {
 static int enc_push(pb_enc_t *e, const char *name, size_t len) {
         pb_codec_t *c = e->c;
         if (c->depth >= (int)(sizeof(c->path) / sizeof(c->path[0]))) {
-                enc_err(e, "nesting deeper than %d levels",
-                        PB_CODEC_MAX_DEPTH);
+                enc_err(e, "nesting deeper than %d levels", PB_CODEC_MAX_DEPTH);
                 return -1;
         }
         c->path[c->depth].name = name;
@@ -200,8 +199,7 @@ static int json_class_ok(const pb_type_t *t, const pb_json_t *v) {
                 return v->type == PB_JSON_NUMBER;
         case PB_T_FLOAT:
         case PB_T_DOUBLE:
-                return v->type == PB_JSON_NUMBER ||
-                       v->type == PB_JSON_STRING;
+                return v->type == PB_JSON_NUMBER || v->type == PB_JSON_STRING;
         case PB_T_STRING:
         case PB_T_BYTES:
         case PB_T_ENUM:
@@ -249,8 +247,7 @@ static int parse_integer(const char *s, size_t n, int64_t *out) {
         if (neg) {
                 if (m > (uint64_t)INT64_MAX + 1)
                         return -2;
-                *out = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN
-                                                    : -(int64_t)m;
+                *out = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
         } else {
                 if (m > (uint64_t)INT64_MAX)
                         return -2;
@@ -354,8 +351,7 @@ static void enc_int(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 return;
         }
         if (r == -2 || x < INT32_MIN || x > INT32_MAX) {
-                enc_err(e,
-                        "expected an int (-2147483648..2147483647), got %s",
+                enc_err(e, "expected an int (-2147483648..2147483647), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
         }
@@ -458,11 +454,10 @@ static int enc_decimal_bytes(pb_enc_t *e, const pb_type_t *t,
                              const pb_json_t *v, uint8_t b[32]) {
         const char *why = "not a decimal number";
         char sb[64];
-        int n = pb_decimal_parse(v->str, v->len, t->precision, t->scale, b,
-                                 &why);
+        int n =
+            pb_decimal_parse(v->str, v->len, t->precision, t->scale, b, &why);
         if (n < 0)
-                enc_err(e,
-                        "invalid decimal %s (precision %d, scale %d): %s",
+                enc_err(e, "invalid decimal %s (precision %d, scale %d): %s",
                         show(v, sb, sizeof(sb)), t->precision, t->scale,
                         why ? why : "not a decimal number");
         return n;
@@ -582,8 +577,7 @@ static void enc_enum(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
                                       k ? ", " : "", t->symbols[k]);
         }
-        enc_err(e, "expected one of %s, got %s", list,
-                show(v, sb, sizeof(sb)));
+        enc_err(e, "expected one of %s, got %s", list, show(v, sb, sizeof(sb)));
 }
 
 /* --- containers --- */
@@ -652,8 +646,7 @@ static int fits(const pb_type_t *t, const pb_json_t *v) {
         case PB_T_DOUBLE:
                 return v->type == PB_JSON_NUMBER || special_float(v, &d) == 0;
         case PB_T_STRING:
-                return t->logical != PB_L_UUID ||
-                       pb_uuid_valid(v->str, v->len);
+                return t->logical != PB_L_UUID || pb_uuid_valid(v->str, v->len);
         case PB_T_ENUM:
                 return v->len && enum_index(t, v->str, v->len) >= 0;
         case PB_T_BYTES:
@@ -708,7 +701,8 @@ static int field_lookup(const pb_type_t *t, size_t hint, const char *k,
             !memcmp(t->fields[hint].name, k, kl))
                 return (int)hint;
         for (size_t i = 0; i < t->nfields; i++)
-                if (t->fields[i].namelen == kl && t->fields[i].name[0] == k[0] &&
+                if (t->fields[i].namelen == kl &&
+                    t->fields[i].name[0] == k[0] &&
                     !memcmp(t->fields[i].name, k, kl))
                         return (int)i;
         return -1;
@@ -749,8 +743,8 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                 c->slots[base + i] = NULL;
 
         for (const pb_json_t *m = v->child; m; m = m->next) {
-                int idx = m->keylen ? field_lookup(t, hint, m->key, m->keylen)
-                                    : -1;
+                int idx =
+                    m->keylen ? field_lookup(t, hint, m->key, m->keylen) : -1;
                 if (idx < 0) {
                         if (enc_push(e, m->key, m->keylen) == 0) {
                                 enc_err(e, "unknown field");
@@ -823,9 +817,8 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                                                  m->len);
                                 if (fi == top->s->idx_source &&
                                     m->type == PB_JSON_STRING)
-                                        copy_str(mt->source,
-                                                 sizeof(mt->source), m->str,
-                                                 m->len);
+                                        copy_str(mt->source, sizeof(mt->source),
+                                                 m->str, m->len);
                                 if (fi == top->s->key_index &&
                                     (m->type == PB_JSON_STRING ||
                                      m->type == PB_JSON_NUMBER)) {

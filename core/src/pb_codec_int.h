@@ -52,8 +52,7 @@ struct pb_codec {
 };
 
 /* Builds the JSON Pointer of path[0..depth) into ptr. */
-void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr,
-                      size_t size);
+void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr, size_t size);
 
 /* Grows the slot stack to hold `n` more entries. 0 / -1 (ENOMEM). */
 int pb_codec_slots_reserve(pb_codec_t *c, size_t n);

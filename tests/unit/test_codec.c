@@ -112,8 +112,8 @@ static char *dec_ok(const pb_schema_t *w, const pb_schema_t *r,
         char err[512];
         pb_buf_t out;
         pb_buf_init(&out, 0);
-        pb_resp_t rc = pb_codec_avro_to_json(codec, w, r, data, len, &out,
-                                             NULL, err, sizeof(err));
+        pb_resp_t rc = pb_codec_avro_to_json(codec, w, r, data, len, &out, NULL,
+                                             err, sizeof(err));
         if (rc != PB_OK)
                 fail_msg("decode failed (%s): %s", pb_err2str(rc), err);
         return (char *)out.data;
@@ -127,8 +127,8 @@ static void dec_fails(const pb_schema_t *w, const pb_schema_t *r,
         pb_buf_t out;
         pb_buf_init(&out, 0);
         assert_int_equal(pb_buf_puts(&out, "keep"), PB_OK);
-        pb_resp_t rc = pb_codec_avro_to_json(codec, w, r, data, len, &out,
-                                             NULL, err, sizeof(err));
+        pb_resp_t rc = pb_codec_avro_to_json(codec, w, r, data, len, &out, NULL,
+                                             err, sizeof(err));
         if (rc != code)
                 fail_msg("expected %s, got %s (%s)", pb_err2str(code),
                          pb_err2str(rc), err);
@@ -199,11 +199,11 @@ static void test_valid_examples(void **state) {
                                          meta2.occurred_at_ms);
                         assert_true(meta.occurred_at_ms > 1600000000000LL);
                         /* the decoded JSON re-encodes to the same bytes */
-                        assert_int_equal(pb_codec_json_to_avro(
-                                             codec, s, (char *)out.data,
-                                             out.len, NULL, &avro2, NULL,
-                                             &errs),
-                                         PB_OK);
+                        assert_int_equal(
+                            pb_codec_json_to_avro(codec, s, (char *)out.data,
+                                                  out.len, NULL, &avro2, NULL,
+                                                  &errs),
+                            PB_OK);
                         assert_int_equal(avro.len, avro2.len);
                         assert_memory_equal(avro.data, avro2.data, avro.len);
                         free(want);
@@ -266,8 +266,8 @@ static void test_invalid_examples(void **state) {
                                         found = 1;
                         if (!found) {
                                 print_errs(&errs);
-                                fail_msg("%s: no error at '%s' with '%s'",
-                                         path, exp, frag);
+                                fail_msg("%s: no error at '%s' with '%s'", path,
+                                         exp, frag);
                         }
                         free(exp);
                         free(json);
@@ -308,23 +308,24 @@ static void test_encode_bytes(void **state) {
                "\"ea\":[]}",
                &out);
         static const uint8_t want[] = {
-            0x01,                               /* i = -1 */
-            0x06, 'h', 0xc3, 0xa9,              /* s = "hé" */
-            0x04, 0x02, 0x04, 0x00,             /* a = [1,2] */
-            0x04,                               /* e = C */
-            0x02, 0x02, 'x',                    /* u = branch 1, "x" */
-            0, 0, 0, 0, 0, 0, 0xf0, 0x3f,       /* d = 1.0 */
-            0, 0, 0, 0xc0,                      /* f = -2.0 */
-            0x01,                               /* b = true */
-            0x02, 0x02, 'k', 0x06, 0x00,        /* m = {"k":3} */
-            0x00,                               /* ea = [] */
+            0x01,                                        /* i = -1 */
+            0x06, 'h',  0xc3, 0xa9,                      /* s = "hé" */
+            0x04, 0x02, 0x04, 0x00,                      /* a = [1,2] */
+            0x04,                                        /* e = C */
+            0x02, 0x02, 'x',                             /* u = branch 1, "x" */
+            0,    0,    0,    0,    0,    0, 0xf0, 0x3f, /* d = 1.0 */
+            0,    0,    0,    0xc0,                      /* f = -2.0 */
+            0x01,                                        /* b = true */
+            0x02, 0x02, 'k',  0x06, 0x00,                /* m = {"k":3} */
+            0x00,                                        /* ea = [] */
         };
         assert_int_equal(out.len, sizeof(want));
         assert_memory_equal(out.data, want, sizeof(want));
         char *js = dec_ok(s, NULL, out.data, out.len);
-        assert_string_equal(js, "{\"i\":-1,\"s\":\"hé\",\"a\":[1,2],\"e\":\"C\","
-                                "\"u\":\"x\",\"d\":1,\"f\":-2,\"b\":true,"
-                                "\"m\":{\"k\":3},\"ea\":[]}");
+        assert_string_equal(js,
+                            "{\"i\":-1,\"s\":\"hé\",\"a\":[1,2],\"e\":\"C\","
+                            "\"u\":\"x\",\"d\":1,\"f\":-2,\"b\":true,"
+                            "\"m\":{\"k\":3},\"ea\":[]}");
         free(js);
         pb_buf_free(&out);
         pb_schema_destroy(s);
@@ -443,8 +444,7 @@ static void test_strict_errors(void **state) {
         enc_fails(s, "{\"s\":\"\",\"e\":\"\"}", "/e", "expected one of");
         enc_fails(s, "{\"s\":\"\",\"a\":[1,\"x\",3]}", "/a/1", "expected");
         enc_fails(s, "{\"s\":\"\",\"a\":{}}", "/a", "expected array");
-        enc_fails(s, "{\"s\":\"\",\"m\":{\"k/~\":1.5}}", "/m/k~1~0",
-                  "integer");
+        enc_fails(s, "{\"s\":\"\",\"m\":{\"k/~\":1.5}}", "/m/k~1~0", "integer");
         enc_fails(s, "{\"s\":\"\",\"zzz\":1}", "/zzz", "unknown field");
         enc_fails(s, "{\"i\":1}", "/s", "required field missing");
         enc_fails(s, "{\"s\":\"\",\"dec\":\"12345.0\"}", "/dec",
@@ -510,12 +510,12 @@ static void test_encode_opts(void **state) {
         const pb_schema_t *s = pb_schemas_find(cat, "partnership.founded");
         assert_non_null(s);
 #define EV                                                                     \
-            "{\"partnership_id\":\"p-1\",\"kind\":\"REGIONAL\"," \
-            "\"nrw_party\":{\"name\":\"Land NRW\",\"kind\":\"STATE_GOVERNMENT\"," \
-            "\"country\":\"DE\"}," \
-            "\"ukrainian_party\":{\"name\":\"Дніпро\",\"kind\":" \
-            "\"OBLAST_ADMINISTRATION\",\"country\":\"UA\"}," \
-            "\"founded_on\":\"2023-02-28\"%s}"
+        "{\"partnership_id\":\"p-1\",\"kind\":\"REGIONAL\","                   \
+        "\"nrw_party\":{\"name\":\"Land NRW\",\"kind\":\"STATE_GOVERNMENT\","  \
+        "\"country\":\"DE\"},"                                                 \
+        "\"ukrainian_party\":{\"name\":\"Дніпро\",\"kind\":"             \
+        "\"OBLAST_ADMINISTRATION\",\"country\":\"UA\"},"                       \
+        "\"founded_on\":\"2023-02-28\"%s}"
         char json[2048];
         pb_encode_opts_t o = {"land-nrw", 1, 1};
         pb_event_meta_t meta;
@@ -550,8 +550,8 @@ static void test_encode_opts(void **state) {
                  "\"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41\","
                  "\"occurred_at\":\"2023-02-28T10:00:00Z\"");
         pb_buf_reset(&out);
-        assert_int_equal(pb_codec_json_to_avro(codec, s, json, strlen(json),
-                                               &o, &out, &meta, &errs),
+        assert_int_equal(pb_codec_json_to_avro(codec, s, json, strlen(json), &o,
+                                               &out, &meta, &errs),
                          PB_OK);
         assert_string_equal(meta.event_id,
                             "3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41");
@@ -560,8 +560,8 @@ static void test_encode_opts(void **state) {
         /* another organisation's name is refused */
         snprintf(json, sizeof(json), EV, ",\"source\":\"someone-else\"");
         pb_errors_init(&errs);
-        assert_int_equal(pb_codec_json_to_avro(codec, s, json, strlen(json),
-                                               &o, &out, &meta, &errs),
+        assert_int_equal(pb_codec_json_to_avro(codec, s, json, strlen(json), &o,
+                                               &out, &meta, &errs),
                          PB_ERR_INVALID);
         assert_int_equal(errs.count, 1);
         assert_string_equal(errs.items[0].pointer, "/source");
@@ -683,10 +683,10 @@ static void test_resolution(void **state) {
                   "\"symbols\":[\"X\",\"Y\"],\"default\":\"Y\"}}]}",
                   "{\"e\":\"W\"}", "{\"e\":\"Y\"}");
         pb_schema_t *ws = schema(w);
-        pb_schema_t *rs = schema(
-            "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
-            "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
-            "\"symbols\":[\"X\",\"Y\"]}}]}");
+        pb_schema_t *rs =
+            schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                   "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+                   "\"symbols\":[\"X\",\"Y\"]}}]}");
         pb_buf_t out;
         pb_buf_init(&out, 0);
         enc_ok(ws, "{\"e\":\"W\"}", &out);
@@ -869,11 +869,57 @@ static void test_crafted(void **state) {
         pb_schema_destroy(s);
 }
 
+/* The decoder's own date/instant formatting agrees with pb_util's over
+ * the whole range RFC 3339 can express (years 0001..9999). */
+static void test_date_time_formats(void **state) {
+        (void)state;
+        pb_schema_t *s =
+            schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                   "{\"name\":\"d\",\"type\":{\"type\":\"int\",\"logicalType\":"
+                   "\"date\"}},{\"name\":\"t\",\"type\":{\"type\":\"long\","
+                   "\"logicalType\":\"timestamp-millis\"}}]}");
+        const int64_t lo = -62135596800000LL, hi = 253402300799999LL;
+        uint64_t x = 88172645463325252ULL;
+        for (int k = 0; k < 20000; k++) {
+                int64_t ms;
+                if (k < 6) {
+                        const int64_t edge[] = {
+                            lo, hi, 0, -1, 951782400000LL, 4107542400000LL};
+                        ms = edge[k];
+                } else {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        ms = lo + (int64_t)(x % (uint64_t)(hi - lo + 1));
+                }
+                int64_t days = ms / 86400000 - (ms % 86400000 < 0);
+                uint8_t b[32];
+                size_t n = zz(b, days);
+                n += zz(b + n, ms);
+                char want[128], ds[32], ts[48];
+                pb_date_format((int32_t)days, ds, sizeof(ds));
+                pb_rfc3339_format(ms, ts, sizeof(ts));
+                snprintf(want, sizeof(want), "{\"d\":\"%s\",\"t\":\"%s\"}", ds,
+                         ts);
+                char *js = dec_ok(s, NULL, b, n);
+                if (strcmp(js, want))
+                        fail_msg("ms %lld: want %s got %s", (long long)ms, want,
+                                 js);
+                free(js);
+        }
+        /* beyond year 9999: an error, not a wrong text */
+        uint8_t b[32];
+        size_t n = zz(b, 0);
+        n += zz(b + n, hi + 1);
+        dec_fails(s, NULL, b, n, PB_ERR_INVALID, "/t: timestamp");
+        pb_schema_destroy(s);
+}
+
 static void test_deep_nesting(void **state) {
         (void)state;
-        pb_schema_t *s = schema(
-            "{\"type\":\"record\",\"name\":\"N\",\"fields\":["
-            "{\"name\":\"n\",\"type\":[\"null\",\"N\"]}]}");
+        pb_schema_t *s =
+            schema("{\"type\":\"record\",\"name\":\"N\",\"fields\":["
+                   "{\"name\":\"n\",\"type\":[\"null\",\"N\"]}]}");
         uint8_t b[200];
         memset(b, 0x02, sizeof(b));
         b[10] = 0;
@@ -935,8 +981,7 @@ static void test_truncation_and_noise(void **state) {
                                 memcpy(copy, avro.data, cut);
                                 if (pb_codec_avro_to_json(codec, s, NULL, copy,
                                                           cut, &out, NULL, err,
-                                                          sizeof(err)) ==
-                                    PB_OK)
+                                                          sizeof(err)) == PB_OK)
                                         fail_msg("%s: prefix of %zu bytes "
                                                  "accepted",
                                                  path, cut);
@@ -953,10 +998,9 @@ static void test_truncation_and_noise(void **state) {
                                 copy[(seed >> 8) % avro.len] ^=
                                     (uint8_t)(1u << ((seed >> 4) & 7));
                                 pb_buf_reset(&out);
-                                (void)pb_codec_avro_to_json(codec, s, NULL,
-                                                            copy, avro.len,
-                                                            &out, NULL, err,
-                                                            sizeof(err));
+                                (void)pb_codec_avro_to_json(
+                                    codec, s, NULL, copy, avro.len, &out, NULL,
+                                    err, sizeof(err));
                                 free(copy);
                         }
                         free(json);
@@ -980,6 +1024,7 @@ int main(void) {
             cmocka_unit_test(test_resolution),
             cmocka_unit_test(test_resolution_event),
             cmocka_unit_test(test_crafted),
+            cmocka_unit_test(test_date_time_formats),
             cmocka_unit_test(test_deep_nesting),
             cmocka_unit_test(test_truncation_and_noise),
         };
