@@ -14,6 +14,7 @@
  * characters (UTF-8 sequences), and both are computed only on failure. */
 #include "partnerbus/pb_json.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #define PB_JSON_CHUNK 16384
 #define PB_JSON_KEEP_BYTES (4u << 20) /* arena kept across parses */
 #define PB_JSON_DUP_LINEAR 16 /* members searched linearly for dups */
+#define PB_JSON_DUP_KEEP 4096  /* hash set slots kept across parses */
 
 typedef struct pb_chunk {
         struct pb_chunk *next;
@@ -279,7 +281,7 @@ int pb_utf8_valid(const char *str, size_t len) {
 enum { C_OK = 0, C_QUOTE, C_BSLASH, C_CTRL, C_HIGH };
 static unsigned char pb_strclass[256];
 static unsigned char pb_hexval[256]; /* 0xFF = not hex */
-static int pb_tables_ready;
+static pthread_once_t pb_tables_once = PTHREAD_ONCE_INIT;
 
 static void pb_tables_init(void) {
         int i;
@@ -297,8 +299,6 @@ static void pb_tables_init(void) {
                 pb_hexval['a' + i] = (unsigned char)(10 + i);
                 pb_hexval['A' + i] = (unsigned char)(10 + i);
         }
-        /* benign race: every thread writes identical values */
-        __atomic_store_n(&pb_tables_ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Non-zero if any of the 8 bytes is < 0x20, '"', '\\' or >= 0x80. */
@@ -735,8 +735,7 @@ const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
                                  "line 1 col 1: invalid argument");
                 return NULL;
         }
-        if (!__atomic_load_n(&pb_tables_ready, __ATOMIC_ACQUIRE))
-                pb_tables_init();
+        pthread_once(&pb_tables_once, pb_tables_init);
         p->text = text;
         p->len = len;
         p->nodes = 0;
@@ -744,7 +743,14 @@ const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
         p->errsize = errstr_size;
         pb_arena_reset(p);
         if (p->dup_used) {
-                memset(p->dup, 0, p->dup_cap * sizeof(*p->dup));
+                /* a hostile document may have grown the set: drop it */
+                if (p->dup_cap > PB_JSON_DUP_KEEP) {
+                        free(p->dup);
+                        p->dup = NULL;
+                        p->dup_cap = 0;
+                } else {
+                        memset(p->dup, 0, p->dup_cap * sizeof(*p->dup));
+                }
                 p->dup_used = 0;
         }
 
