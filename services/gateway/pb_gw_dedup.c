@@ -1,0 +1,338 @@
+/* partnerbus gateway - the dedup window: event_id -> where it was
+ * published, for ttl, in one gateway process.
+ *
+ * Entries live in a fixed slot array, chained in insertion order (a
+ * doubly linked list: the oldest is evicted first when every slot is in
+ * use, and expired ones are dropped from its head); unused slots form a
+ * free list. An open-addressing index (linear probing, backward-shift
+ * deletion) maps the 16-byte UUID to its slot. Memory is fixed at
+ * creation: capacity * sizeof(entry) + 2 * capacity * 4 bytes or so. The
+ * hash is seeded at random so chosen event_ids cannot pile up in one
+ * probe chain. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "pb_gw.h"
+
+#define PB_DD_NONE UINT32_MAX
+
+enum { PB_DD_FREE = 0, PB_DD_PENDING = 1, PB_DD_DONE = 2 };
+
+typedef struct pb_dd_entry {
+        uint8_t id[16];
+        uint8_t state;
+        uint32_t prev, next; /* insertion order, or free list (next) */
+        int64_t t_ms;        /* when completed (DONE) */
+        pb_gw_result_t res;
+} pb_dd_entry_t;
+
+struct pb_gw_dedup {
+        pthread_mutex_t lock;
+        size_t cap;
+        uint32_t head, tail; /* oldest, newest live entry */
+        uint32_t free_head;
+        size_t live;
+        pb_dd_entry_t *slots;
+        uint32_t *index; /* slot or PB_DD_NONE */
+        size_t mask;     /* index size - 1 */
+        int64_t ttl_ms;
+        uint64_t seed;
+        uint64_t evictions;
+};
+
+pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms) {
+        pb_gw_dedup_t *d;
+        size_t isz = 16, i;
+        if (capacity < 1)
+                capacity = 1;
+        if (capacity > (size_t)1 << 30)
+                return NULL;
+        while (isz < capacity * 2)
+                isz <<= 1;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return NULL;
+        d->slots = calloc(capacity, sizeof(*d->slots));
+        d->index = malloc(isz * sizeof(*d->index));
+        if (!d->slots || !d->index) {
+                free(d->slots);
+                free(d->index);
+                free(d);
+                return NULL;
+        }
+        for (i = 0; i < isz; i++)
+                d->index[i] = PB_DD_NONE;
+        for (i = 0; i < capacity; i++)
+                d->slots[i].next = i + 1 < capacity ? (uint32_t)(i + 1)
+                                                    : PB_DD_NONE;
+        d->free_head = 0;
+        d->head = d->tail = PB_DD_NONE;
+        d->cap = capacity;
+        d->mask = isz - 1;
+        d->ttl_ms = ttl_ms;
+        if (RAND_bytes((unsigned char *)&d->seed, sizeof(d->seed)) != 1)
+                d->seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)d;
+        pthread_mutex_init(&d->lock, NULL);
+        return d;
+}
+
+void pb_gw_dedup_destroy(pb_gw_dedup_t *d) {
+        if (!d)
+                return;
+        pthread_mutex_destroy(&d->lock);
+        free(d->slots);
+        free(d->index);
+        free(d);
+}
+
+static uint64_t mix(uint64_t x) {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        x ^= x >> 33;
+        x *= 0xc4ceb9fe1a85ec53ull;
+        x ^= x >> 33;
+        return x;
+}
+
+static size_t hash_id(const pb_gw_dedup_t *d, const uint8_t id[16]) {
+        uint64_t a, b;
+        memcpy(&a, id, 8);
+        memcpy(&b, id + 8, 8);
+        return (size_t)(mix(a ^ d->seed) ^ mix(b + d->seed)) & d->mask;
+}
+
+/* Index position of id, or the free position where it would go (then
+ * *found = 0). The index is at most half full, so this ends. */
+static size_t find_pos(const pb_gw_dedup_t *d, const uint8_t id[16],
+                       int *found) {
+        size_t i = hash_id(d, id);
+        for (;;) {
+                uint32_t s = d->index[i];
+                if (s == PB_DD_NONE) {
+                        *found = 0;
+                        return i;
+                }
+                if (!memcmp(d->slots[s].id, id, 16)) {
+                        *found = 1;
+                        return i;
+                }
+                i = (i + 1) & d->mask;
+        }
+}
+
+/* Removes index position i, shifting later members of the cluster back
+ * so lookups never stop early at a hole. */
+static void index_delete(pb_gw_dedup_t *d, size_t i) {
+        size_t j = i;
+        d->index[i] = PB_DD_NONE;
+        for (;;) {
+                size_t k;
+                j = (j + 1) & d->mask;
+                if (d->index[j] == PB_DD_NONE)
+                        return;
+                k = hash_id(d, d->slots[d->index[j]].id);
+                /* leave j where it is if its home k lies cyclically in
+                 * (i, j] */
+                if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+                        continue;
+                d->index[i] = d->index[j];
+                d->index[j] = PB_DD_NONE;
+                i = j;
+        }
+}
+
+/* Unlinks slot s, drops it from the index, returns it to the free list. */
+static void entry_remove(pb_gw_dedup_t *d, uint32_t s) {
+        pb_dd_entry_t *e = &d->slots[s];
+        int found;
+        size_t pos;
+        if (e->state == PB_DD_FREE)
+                return;
+        pos = find_pos(d, e->id, &found);
+        if (found)
+                index_delete(d, pos);
+        if (e->prev != PB_DD_NONE)
+                d->slots[e->prev].next = e->next;
+        else
+                d->head = e->next;
+        if (e->next != PB_DD_NONE)
+                d->slots[e->next].prev = e->prev;
+        else
+                d->tail = e->prev;
+        e->state = PB_DD_FREE;
+        e->next = d->free_head;
+        d->free_head = s;
+        d->live--;
+}
+
+static int expired(const pb_gw_dedup_t *d, const pb_dd_entry_t *e,
+                   int64_t now_ms) {
+        return e->state == PB_DD_DONE && now_ms - e->t_ms >= d->ttl_ms;
+}
+
+/* Drops expired entries from the head (oldest first). */
+static void trim_head(pb_gw_dedup_t *d, int64_t now_ms) {
+        while (d->head != PB_DD_NONE && expired(d, &d->slots[d->head], now_ms))
+                entry_remove(d, d->head);
+}
+
+static void insert_pending(pb_gw_dedup_t *d, const uint8_t id[16]) {
+        uint32_t s;
+        pb_dd_entry_t *e;
+        int found;
+        size_t pos;
+        if (d->free_head == PB_DD_NONE) {
+                /* full: evict the oldest, done or pending */
+                d->evictions++;
+                entry_remove(d, d->head);
+        }
+        s = d->free_head;
+        e = &d->slots[s];
+        d->free_head = e->next;
+        memcpy(e->id, id, 16);
+        e->state = PB_DD_PENDING;
+        e->t_ms = 0;
+        e->prev = d->tail;
+        e->next = PB_DD_NONE;
+        if (d->tail != PB_DD_NONE)
+                d->slots[d->tail].next = s;
+        else
+                d->head = s;
+        d->tail = s;
+        pos = find_pos(d, id, &found);
+        d->index[pos] = s;
+        d->live++;
+}
+
+int pb_gw_dedup_claim(pb_gw_dedup_t *d, const uint8_t *const *ids, size_t n,
+                      int64_t now_ms, pb_gw_claim_t *claims,
+                      pb_gw_result_t *results) {
+        size_t i;
+        int conflict = 0;
+        pthread_mutex_lock(&d->lock);
+        trim_head(d, now_ms);
+        for (i = 0; i < n; i++) {
+                int found;
+                size_t pos;
+                claims[i] = PB_GW_NEW;
+                if (!ids[i])
+                        continue;
+                pos = find_pos(d, ids[i], &found);
+                if (!found)
+                        continue;
+                if (d->slots[d->index[pos]].state == PB_DD_PENDING) {
+                        claims[i] = PB_GW_PENDING;
+                        conflict = 1;
+                } else if (expired(d, &d->slots[d->index[pos]], now_ms)) {
+                        entry_remove(d, d->index[pos]);
+                } else {
+                        claims[i] = PB_GW_DONE;
+                        results[i] = d->slots[d->index[pos]].res;
+                }
+        }
+        if (!conflict) {
+                for (i = 0; i < n; i++) {
+                        int found;
+                        if (!ids[i] || claims[i] != PB_GW_NEW)
+                                continue;
+                        (void)find_pos(d, ids[i], &found);
+                        if (found) {
+                                /* the same id twice in one call: the
+                                 * caller rejects such batches before */
+                                claims[i] = PB_GW_PENDING;
+                                conflict = 1;
+                                continue;
+                        }
+                        insert_pending(d, ids[i]);
+                }
+                if (conflict) /* undo this call's claims */
+                        for (i = 0; i < n; i++)
+                                if (ids[i] && claims[i] == PB_GW_NEW) {
+                                        int found;
+                                        size_t pos =
+                                            find_pos(d, ids[i], &found);
+                                        if (found)
+                                                entry_remove(d,
+                                                             d->index[pos]);
+                                }
+        }
+        pthread_mutex_unlock(&d->lock);
+        return conflict ? -1 : 0;
+}
+
+void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
+                          const pb_gw_result_t *res, int64_t now_ms) {
+        int found;
+        size_t pos;
+        pthread_mutex_lock(&d->lock);
+        pos = find_pos(d, id, &found);
+        if (found && d->slots[d->index[pos]].state == PB_DD_PENDING) {
+                pb_dd_entry_t *e = &d->slots[d->index[pos]];
+                e->state = PB_DD_DONE;
+                e->t_ms = now_ms;
+                e->res = *res;
+        }
+        pthread_mutex_unlock(&d->lock);
+}
+
+void pb_gw_dedup_release(pb_gw_dedup_t *d, const uint8_t id[16]) {
+        int found;
+        size_t pos;
+        pthread_mutex_lock(&d->lock);
+        pos = find_pos(d, id, &found);
+        if (found && d->slots[d->index[pos]].state == PB_DD_PENDING)
+                entry_remove(d, d->index[pos]);
+        pthread_mutex_unlock(&d->lock);
+}
+
+size_t pb_gw_dedup_count(pb_gw_dedup_t *d) {
+        size_t n;
+        pthread_mutex_lock(&d->lock);
+        n = d->live;
+        pthread_mutex_unlock(&d->lock);
+        return n;
+}
+
+uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d) {
+        uint64_t n;
+        pthread_mutex_lock(&d->lock);
+        n = d->evictions;
+        pthread_mutex_unlock(&d->lock);
+        return n;
+}
+
+static int hex1(int c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int pb_gw_uuid_parse(const char *s, size_t len, uint8_t out[16]) {
+        size_t i, o = 0;
+        if (len != 36)
+                return -1;
+        for (i = 0; i < 36;) {
+                int hi, lo;
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (s[i] != '-')
+                                return -1;
+                        i++;
+                        continue;
+                }
+                hi = hex1((unsigned char)s[i]);
+                lo = hex1((unsigned char)s[i + 1]);
+                if (hi < 0 || lo < 0 || i + 1 == 8 || i + 1 == 13 ||
+                    i + 1 == 18 || i + 1 == 23)
+                        return -1;
+                out[o++] = (uint8_t)(hi << 4 | lo);
+                i += 2;
+        }
+        return o == 16 ? 0 : -1;
+}
