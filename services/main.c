@@ -15,6 +15,7 @@ static const pb_command_t commands[] = {
     {"consume", pb_cmd_consume, "print events from topics as JSON lines"},
     {"schemas", pb_cmd_schemas, "list, show, fingerprint and check schemas"},
     {"broker", pb_cmd_broker, "run the embedded development broker"},
+    {"relay", pb_cmd_relay, "deliver topics to a webhook, an archive or JSON lines"},
 };
 
 static void usage(FILE *fp) {

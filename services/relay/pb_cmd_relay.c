@@ -1,0 +1,1166 @@
+/* partnerbus relay - consume topics as a consumer group and deliver each
+ * event to a sink (webhook, archive, jsonl); see docs/relay.md.
+ *
+ * One thread. The loop polls messages, decodes them, applies --where and
+ * collects a batch; the batch goes to the sink; what the sink accepted is
+ * marked done per partition, and every commit-interval the sink is flushed
+ * (fsync) and only then the done offsets are stored and committed: at
+ * least once. The consumer's rebalance callback commits stored offsets of
+ * revoked partitions, and stored offsets are always flushed ones.
+ *
+ * Failures hold back only their partition: the partition is paused and
+ * sought back to the failed event, and resumed when its backoff ends
+ * (exponential with jitter, or the peer's Retry-After). A batch that fails
+ * puts its partitions into single-event mode up to the batch's last
+ * offset, so only the bad event is retried. After retry-max-time, or at
+ * once for a permanent failure or an undecodable message, the original
+ * message goes to <topic><dlq-suffix> with headers naming reason, sink and
+ * attempts, and the partition goes on. */
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "partnerbus/pb_filter.h"
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_metrics.h"
+#include "pb_cli.h"
+#include "pb_connector.h"
+#include "pb_opts.h"
+
+static const char *cmd = "relay";
+
+typedef struct relay_settings {
+        const char *group;
+        pb_strlist_t topics;
+        const char *sink;
+        pb_strlist_t where;
+        const char *start;
+        const char *dlq_suffix;
+        int64_t retry_initial;
+        int64_t retry_max_backoff;
+        int64_t retry_max_time;
+        long batch_size;
+        int64_t batch_linger;
+        int64_t commit_interval;
+        const char *ops_listen;
+        long max_events; /* stop after N resolved events (tests, bench) */
+        /* webhook */
+        long wh_batch;
+        int64_t wh_timeout, wh_connect_timeout;
+        const char *wh_secret, *wh_secret_file, *wh_token, *wh_token_file;
+        const char *wh_cert, *wh_key, *wh_ca;
+        int wh_allow_unsigned;
+        /* archive */
+        int64_t ar_roll_interval;
+        size_t ar_roll_size, ar_block_size;
+        /* jsonl */
+        size_t jl_max_size;
+        long jl_keep;
+        int jl_meta;
+} relay_settings_t;
+
+#define O(f) offsetof(relay_settings_t, f)
+static const pb_opt_t relay_opts[] = {
+    {"group", 'g', PB_OPT_STRING, NULL, "GROUP",
+     "consumer group (one per subscription; relays in one group share the "
+     "partitions)",
+     PB_OPT_REQUIRED, O(group)},
+    {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
+     "event types / topics to subscribe to", PB_OPT_REQUIRED, O(topics)},
+    {"sink", 0, PB_OPT_STRING, NULL, "SINK",
+     "webhook:URL, archive:DIR, jsonl:PATH or jsonl:- (stdout)",
+     PB_OPT_REQUIRED, O(sink)},
+    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
+     "deliver only events matching EXPR (repeatable, all must hold; see "
+     "docs/relay.md)",
+     0, O(where)},
+    {"start", 0, PB_OPT_STRING, "earliest", "earliest|latest",
+     "where a new group starts", 0, O(start)},
+    {"dlq-suffix", 0, PB_OPT_STRING, ".dlq", "SUFFIX",
+     "dead-letter topic = topic + SUFFIX", 0, O(dlq_suffix)},
+    {"retry-initial", 0, PB_OPT_DURATION, "500ms", "DURATION",
+     "first retry delay (doubles per attempt, with jitter)", 0,
+     O(retry_initial)},
+    {"retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",
+     "longest delay between two attempts", 0, O(retry_max_backoff)},
+    {"retry-max-time", 0, PB_OPT_DURATION, "15m", "DURATION",
+     "give up on an event after retrying this long (then dead-letter)", 0,
+     O(retry_max_time)},
+    {"batch-size", 0, PB_OPT_INT, "0", "N",
+     "events per sink write (0: the sink's preference)", 0, O(batch_size)},
+    {"batch-linger", 0, PB_OPT_DURATION, "50ms", "DURATION",
+     "wait at most this long to fill a batch", 0, O(batch_linger)},
+    {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
+     "flush the sink and commit offsets this often", 0, O(commit_interval)},
+    {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
+     "serve /healthz /readyz /metrics here (port 0: any free port)", 0,
+     O(ops_listen)},
+    {"max-events", 0, PB_OPT_INT, "0", "N",
+     "exit after N events were handled (0: run until SIGTERM)", 0,
+     O(max_events)},
+    {"webhook-batch-size", 0, PB_OPT_INT, "1", "N",
+     "events per HTTP request (1: one event, CloudEvents headers; N: JSON "
+     "array)",
+     0, O(wh_batch)},
+    {"webhook-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
+     "whole request timeout", 0, O(wh_timeout)},
+    {"webhook-connect-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
+     "connect timeout", 0, O(wh_connect_timeout)},
+    {"webhook-secret", 0, PB_OPT_STRING, NULL, "SECRET",
+     "HMAC-SHA256 signing secret (use the environment or "
+     "--webhook-secret-file)",
+     PB_OPT_SECRET, O(wh_secret)},
+    {"webhook-secret-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the signing secret", 0, O(wh_secret_file)},
+    {"webhook-token", 0, PB_OPT_STRING, NULL, "TOKEN",
+     "bearer token towards the receiver (use the environment or "
+     "--webhook-token-file)",
+     PB_OPT_SECRET, O(wh_token)},
+    {"webhook-token-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the bearer token", 0, O(wh_token_file)},
+    {"webhook-client-cert", 0, PB_OPT_STRING, NULL, "PEM",
+     "client certificate (mutual TLS)", 0, O(wh_cert)},
+    {"webhook-client-key", 0, PB_OPT_STRING, NULL, "PEM",
+     "client certificate key", 0, O(wh_key)},
+    {"webhook-ca-file", 0, PB_OPT_STRING, NULL, "PEM",
+     "CA bundle for the receiver's certificate", 0, O(wh_ca)},
+    {"webhook-allow-unsigned", 0, PB_OPT_BOOL, "false", NULL,
+     "allow a webhook without signing secret", 0, O(wh_allow_unsigned)},
+    {"archive-roll-interval", 0, PB_OPT_DURATION, "1h", "DURATION",
+     "start a new file per topic every DURATION", 0, O(ar_roll_interval)},
+    {"archive-roll-size", 0, PB_OPT_SIZE, "128MiB", "SIZE",
+     "start a new file when one reaches SIZE", 0, O(ar_roll_size)},
+    {"archive-block-size", 0, PB_OPT_SIZE, "1MiB", "SIZE",
+     "Avro block size", 0, O(ar_block_size)},
+    {"jsonl-max-size", 0, PB_OPT_SIZE, "100MiB", "SIZE",
+     "rotate the file at SIZE (0: never)", 0, O(jl_max_size)},
+    {"jsonl-keep", 0, PB_OPT_INT, "5", "N", "rotated files kept (PATH.1..N)",
+     0, O(jl_keep)},
+    {"jsonl-meta", 0, PB_OPT_BOOL, "false", NULL,
+     "wrap each line with topic, partition, offset, key and type", 0,
+     O(jl_meta)},
+};
+#undef O
+
+static const pb_cmd_spec_t relay_spec = {
+    "relay",
+    "deliver subscribed topics to a webhook, an Avro archive or JSON lines",
+    "--brokers B --group G --topics T[,T...] --sink SINK [--where EXPR]...",
+    "Sinks:\n"
+    "  webhook:https://agency.example/events   POST per event (or batch), "
+    "signed\n"
+    "  archive:/var/lib/partnerbus/archive     Avro container files per "
+    "topic and hour\n"
+    "  jsonl:/var/log/events.jsonl, jsonl:-    JSON lines\n"
+    "\n"
+    "Delivery is at least once, in order per partition (key); failed "
+    "events are\nretried with backoff, then sent to <topic>.dlq. Secrets "
+    "come from files or the\nenvironment (PARTNERBUS_WEBHOOK_SECRET), not "
+    "from the command line.\n"
+    "\n"
+    "Examples:\n"
+    "  PARTNERBUS_WEBHOOK_SECRET=$(cat /run/secrets/hook) partnerbus relay "
+    "-b k1:9092 \\\n"
+    "      -g staatskanzlei -t aid.dispatched,aid.delivered \\\n"
+    "      --sink webhook:https://sk.nrw.example/hooks/aid --where "
+    "destination.oblast=Dnipropetrowsk\n"
+    "  partnerbus relay -b k1:9092 -g archive -t aid.dispatched,funds.granted "
+    "--sink archive:/srv/archive\n"
+    "  partnerbus relay -b k1:9092 -g big-grants -t funds.granted --where "
+    "'amount>=100000' --sink jsonl:-\n",
+    relay_opts,
+    sizeof(relay_opts) / sizeof(relay_opts[0]),
+    1,
+};
+
+/* --- per-partition state --- */
+typedef struct rpart {
+        char *topic;
+        int32_t partition;
+        int64_t next_expected; /* last offset seen + 1, -1 unknown */
+        int64_t done_next;     /* resolved through here (exclusive) */
+        int64_t stored_next;   /* stored for commit */
+        int blocked;
+        int64_t fail_offset; /* offset of the event being retried, -1 */
+        int64_t retry_at;    /* monotonic ms */
+        int attempts;
+        int64_t first_fail; /* monotonic ms */
+        int64_t solo_until; /* deliver one by one through this offset */
+} rpart_t;
+
+typedef enum { ENT_DELIVER, ENT_SKIP } ent_kind_t;
+
+typedef struct entry {
+        pb_message_t m; /* held until the batch is resolved */
+        rpart_t *p;
+        ent_kind_t kind;
+        size_t json_off, json_len;
+        const pb_schema_t *writer;
+        const char *type;
+        size_t body_off; /* into m.value */
+        pb_event_meta_t meta;
+} entry_t;
+
+typedef struct relay {
+        relay_settings_t set;
+        pb_cli_common_t cc;
+        const pb_sink_plugin_t *plugin;
+        pb_sink_t *sink;
+        pb_sink_settings_t sink_settings;
+        char *sink_target;
+        pb_schemas_t *catalog;
+        pb_registry_t *registry;
+        pb_serde_t *serde;
+        pb_consumer_t *cons;
+        rd_kafka_t *rk;
+        pb_producer_t *dlq;
+        int dlq_done;
+        pb_resp_t dlq_err;
+        char dlq_errstr[256];
+        pb_filter_t *filter;
+        pb_json_parser_t *jp;
+        pb_metrics_t *metrics;
+        pb_ops_server_t *ops;
+        rpart_t **parts;
+        size_t nparts, capparts;
+        entry_t *batch;
+        size_t nbatch, batch_max;
+        int64_t batch_deadline;
+        pb_buf_t arena; /* JSON of the batch's events */
+        pb_sink_event_t *events;
+        int64_t last_commit, last_lag, last_assign_check;
+        long handled;
+        int ready;
+        int fatal;
+} relay_t;
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static rpart_t *part_get(relay_t *r, const char *topic, int32_t partition) {
+        size_t i;
+        rpart_t *p;
+        for (i = 0; i < r->nparts; i++)
+                if (r->parts[i]->partition == partition &&
+                    !strcmp(r->parts[i]->topic, topic))
+                        return r->parts[i];
+        if (r->nparts == r->capparts) {
+                size_t nc = r->capparts ? r->capparts * 2 : 32;
+                rpart_t **np = realloc(r->parts, nc * sizeof(*np));
+                if (!np)
+                        return NULL;
+                r->parts = np;
+                r->capparts = nc;
+        }
+        p = calloc(1, sizeof(*p));
+        if (!p || !(p->topic = strdup(topic))) {
+                free(p);
+                return NULL;
+        }
+        p->partition = partition;
+        p->next_expected = p->done_next = p->stored_next = -1;
+        p->fail_offset = p->solo_until = -1;
+        r->parts[r->nparts++] = p;
+        return p;
+}
+
+static void part_reset(rpart_t *p) {
+        p->next_expected = p->done_next = p->stored_next = -1;
+        p->blocked = 0;
+        p->fail_offset = p->solo_until = -1;
+        p->attempts = 0;
+}
+
+static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *e;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+            offset;
+        rd_kafka_pause_partitions(r->rk, l);
+        e = rd_kafka_seek_partitions(r->rk, l, 2000);
+        if (e) {
+                pb_log("warn", "topic=%s partition=%d msg=\"seek failed: %s\"",
+                       p->topic, (int)p->partition, rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        p->blocked = 1;
+        p->next_expected = offset;
+}
+
+static void part_resume(relay_t *r, rpart_t *p) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        rd_kafka_resume_partitions(r->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        p->blocked = 0;
+}
+
+/* --- dead-letter topic --- */
+static void dlq_cb(void *opaque, void *msg_opaque, pb_resp_t err,
+                   const char *errstr, const char *topic, int32_t partition,
+                   int64_t offset) {
+        relay_t *r = opaque;
+        (void)msg_opaque;
+        (void)topic;
+        (void)partition;
+        (void)offset;
+        r->dlq_done = 1;
+        r->dlq_err = err;
+        snprintf(r->dlq_errstr, sizeof(r->dlq_errstr), "%s",
+                 errstr ? errstr : "");
+}
+
+/* Sends the original message with reason headers; waits for the ack.
+ * 0 ok, -1 failed (the caller retries the partition). */
+static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
+                    const char *reason, int attempts) {
+        const char *hdrs[2 * 64 + 20];
+        size_t nh = 0, i, vl;
+        const char *name;
+        const void *val;
+        char topic[512], att[32], part[32], off[32], tsb[32], err[256];
+        char *copies[64];
+        size_t ncopies = 0;
+        const char *labels[5];
+        int64_t deadline;
+        int rc = -1;
+        if (!r->dlq) {
+                r->dlq = pb_producer_new(&r->cc.kconf, dlq_cb, r, err,
+                                         sizeof(err));
+                if (!r->dlq) {
+                        pb_log("error", "msg=\"dead-letter producer: %s\"",
+                               err);
+                        return -1;
+                }
+        }
+        snprintf(topic, sizeof(topic), "%s%s", m->topic, r->set.dlq_suffix);
+        /* original headers first (values must be NUL-free text for the
+         * raw API: binary ones are skipped) */
+        for (i = 0; pb_message_header_at(m, i, &name, &val, &vl) && nh < 120;
+             i++) {
+                char *c;
+                if (memchr(val, 0, vl) || ncopies == 64)
+                        continue;
+                c = strndup(val, vl);
+                if (!c)
+                        continue;
+                copies[ncopies++] = c;
+                hdrs[nh++] = name;
+                hdrs[nh++] = c;
+        }
+        snprintf(att, sizeof(att), "%d", attempts);
+        snprintf(part, sizeof(part), "%d", (int)m->partition);
+        snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+        snprintf(tsb, sizeof(tsb), "%lld", (long long)time(NULL));
+        hdrs[nh++] = "partnerbus_dlq_reason";
+        hdrs[nh++] = reason_kind;
+        hdrs[nh++] = "partnerbus_dlq_detail";
+        hdrs[nh++] = reason;
+        hdrs[nh++] = "partnerbus_dlq_sink";
+        hdrs[nh++] = r->plugin->name;
+        hdrs[nh++] = "partnerbus_dlq_attempts";
+        hdrs[nh++] = att;
+        hdrs[nh++] = "partnerbus_dlq_topic";
+        hdrs[nh++] = m->topic;
+        hdrs[nh++] = "partnerbus_dlq_partition";
+        hdrs[nh++] = part;
+        hdrs[nh++] = "partnerbus_dlq_offset";
+        hdrs[nh++] = off;
+        hdrs[nh++] = "partnerbus_dlq_time";
+        hdrs[nh++] = tsb;
+        hdrs[nh] = NULL;
+        r->dlq_done = 0;
+        if (pb_producer_send_raw(r->dlq, topic, m->key, m->key_len, m->value,
+                                 m->len, hdrs, NULL, err,
+                                 sizeof(err)) != PB_OK) {
+                pb_log("error", "topic=%s msg=\"dead-letter send: %s\"",
+                       topic, err);
+                goto out;
+        }
+        deadline = now_ms() + 30000;
+        while (!r->dlq_done && now_ms() < deadline)
+                pb_producer_poll(r->dlq, 100);
+        if (!r->dlq_done || r->dlq_err != PB_OK) {
+                pb_log("error", "topic=%s msg=\"dead-letter not acknowledged: "
+                       "%s\"",
+                       topic, r->dlq_done ? r->dlq_errstr : "timeout");
+                goto out;
+        }
+        labels[0] = "topic";
+        labels[1] = m->topic;
+        labels[2] = "reason";
+        labels[3] = reason_kind;
+        labels[4] = NULL;
+        pb_metrics_add(r->metrics, "partnerbus_relay_dlq_total", labels, 1);
+        pb_log("warn",
+               "topic=%s partition=%d offset=%lld dlq=%s reason=%s "
+               "attempts=%d detail=\"%s\"",
+               m->topic, (int)m->partition, (long long)m->offset, topic,
+               reason_kind, attempts, reason);
+        rc = 0;
+out:
+        for (i = 0; i < ncopies; i++)
+                free(copies[i]);
+        return rc;
+}
+
+/* --- batch --- */
+static void batch_release(relay_t *r, size_t i) {
+        pb_message_release(&r->batch[i].m);
+}
+
+static void batch_clear(relay_t *r) {
+        size_t i;
+        for (i = 0; i < r->nbatch; i++)
+                batch_release(r, i);
+        r->nbatch = 0;
+        pb_buf_reset(&r->arena);
+}
+
+static void resolved(relay_t *r, entry_t *e) {
+        rpart_t *p = e->p;
+        if (e->m.offset + 1 > p->done_next)
+                p->done_next = e->m.offset + 1;
+        if (p->fail_offset >= 0 && e->m.offset >= p->fail_offset) {
+                p->fail_offset = -1;
+                p->attempts = 0;
+        }
+        r->handled++;
+}
+
+static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
+        int64_t b = r->set.retry_initial;
+        int i;
+        for (i = 1; i < p->attempts && b < r->set.retry_max_backoff; i++)
+                b *= 2;
+        if (b > r->set.retry_max_backoff)
+                b = r->set.retry_max_backoff;
+        b = b / 2 + (b > 1 ? (int64_t)(random() % (b / 2 + 1)) : 0);
+        if (retry_after > 0)
+                b = retry_after;
+        return b;
+}
+
+/* Drops entries of partitions that are no longer assigned to us and
+ * forgets their state (the new owner redelivers). */
+static void check_assignment(relay_t *r) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        size_t i, j;
+        if (rd_kafka_assignment(r->rk, &a) || !a)
+                return;
+        for (i = 0; i < r->nparts; i++) {
+                rpart_t *p = r->parts[i];
+                if (rd_kafka_topic_partition_list_find(a, p->topic,
+                                                       p->partition))
+                        continue;
+                if (p->next_expected >= 0 || p->blocked)
+                        pb_log("info",
+                               "topic=%s partition=%d msg=\"partition "
+                               "revoked; its new owner continues\"",
+                               p->topic, (int)p->partition);
+                part_reset(p);
+                for (j = 0; j < r->nbatch;) {
+                        if (r->batch[j].p == p) {
+                                batch_release(r, j);
+                                memmove(&r->batch[j], &r->batch[j + 1],
+                                        (r->nbatch - j - 1) *
+                                            sizeof(*r->batch));
+                                r->nbatch--;
+                        } else {
+                                j++;
+                        }
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(a);
+}
+
+static void deliver_batch(relay_t *r) {
+        size_t i, n = 0;
+        pb_sink_status_t st;
+        int64_t t0, t1;
+        const char *lab[5];
+        if (r->nbatch == 0)
+                return;
+        check_assignment(r);
+        for (i = 0; i < r->nbatch; i++) {
+                entry_t *e = &r->batch[i];
+                pb_sink_event_t *ev;
+                if (e->kind != ENT_DELIVER)
+                        continue;
+                ev = &r->events[n++];
+                ev->topic = e->m.topic;
+                ev->partition = e->m.partition;
+                ev->offset = e->m.offset;
+                ev->timestamp_ms = e->m.timestamp_ms;
+                ev->key = e->m.key;
+                ev->key_len = e->m.key_len;
+                ev->type = e->type;
+                ev->writer = e->writer;
+                ev->body = (const uint8_t *)e->m.value + e->body_off;
+                ev->body_len = e->m.len - e->body_off;
+                ev->json = (const char *)r->arena.data + e->json_off;
+                ev->json_len = e->json_len;
+                ev->meta = &e->meta;
+        }
+        memset(&st, 0, sizeof(st));
+        if (n) {
+                t0 = now_ms();
+                r->plugin->write(r->sink, r->events, n, &st);
+                t1 = now_ms();
+                lab[0] = "sink";
+                lab[1] = r->plugin->name;
+                lab[2] = NULL;
+                pb_metrics_observe(r->metrics,
+                                   "partnerbus_relay_delivery_seconds", lab,
+                                   (double)(t1 - t0) / 1000.0);
+                lab[2] = "outcome";
+                lab[3] = pb_sink_result_name(st.result);
+                lab[4] = NULL;
+                pb_metrics_add(r->metrics, "partnerbus_relay_deliveries_total",
+                               lab, (double)n);
+        }
+        if (st.result == PB_SINK_OK) {
+                struct timespec wall;
+                int64_t wms;
+                clock_gettime(CLOCK_REALTIME, &wall);
+                wms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+                for (i = 0; i < r->nbatch; i++) {
+                        entry_t *e = &r->batch[i];
+                        if (e->kind == ENT_DELIVER && e->m.timestamp_ms > 0 &&
+                            i + 1 == r->nbatch) {
+                                lab[0] = "sink";
+                                lab[1] = r->plugin->name;
+                                lab[2] = NULL;
+                                pb_metrics_observe(
+                                    r->metrics,
+                                    "partnerbus_relay_end_to_end_seconds",
+                                    lab,
+                                    (double)(wms - e->m.timestamp_ms) /
+                                        1000.0);
+                        }
+                        resolved(r, e);
+                }
+                batch_clear(r);
+                return;
+        }
+        lab[0] = "sink";
+        lab[1] = r->plugin->name;
+        lab[2] = NULL;
+        if (n > 1) {
+                /* a batch failed: replay its partitions one event at a
+                 * time so only the bad event is retried / dead-lettered */
+                for (i = 0; i < r->nbatch; i++) {
+                        entry_t *e = &r->batch[i];
+                        rpart_t *p = e->p;
+                        if (p->blocked)
+                                continue; /* first entry of p handled */
+                        if (e->m.offset > p->solo_until)
+                                p->solo_until = e->m.offset;
+                        {
+                                size_t j;
+                                for (j = i + 1; j < r->nbatch; j++)
+                                        if (r->batch[j].p == p &&
+                                            r->batch[j].m.offset >
+                                                p->solo_until)
+                                                p->solo_until =
+                                                    r->batch[j].m.offset;
+                        }
+                        if (p->attempts == 0 || p->fail_offset < 0) {
+                                p->attempts = 0;
+                                p->first_fail = now_ms();
+                        }
+                        p->attempts++;
+                        p->fail_offset = e->m.offset;
+                        p->retry_at =
+                            now_ms() + (st.result == PB_SINK_RETRY
+                                            ? backoff_ms(r, p,
+                                                         st.retry_after_ms)
+                                            : 0);
+                        part_pause_seek(r, p, e->m.offset);
+                }
+                pb_log("warn",
+                       "sink=%s events=%zu result=%s msg=\"batch failed, "
+                       "retrying its partitions event by event\" "
+                       "reason=\"%s\"",
+                       r->plugin->name, n, pb_sink_result_name(st.result),
+                       st.reason);
+                pb_metrics_add(r->metrics, "partnerbus_relay_retries_total",
+                               lab, 1);
+                batch_clear(r);
+                return;
+        }
+        /* one event failed: entries before it (skips) are resolved */
+        for (i = 0; i < r->nbatch; i++) {
+                entry_t *e = &r->batch[i];
+                rpart_t *p = e->p;
+                int64_t now = now_ms();
+                if (e->kind != ENT_DELIVER) {
+                        if (!p->blocked)
+                                resolved(r, e);
+                        continue;
+                }
+                if (p->fail_offset != e->m.offset) {
+                        p->fail_offset = e->m.offset;
+                        p->attempts = 0;
+                        p->first_fail = now;
+                }
+                p->attempts++;
+                if (st.result == PB_SINK_PERMANENT ||
+                    now - p->first_fail >= r->set.retry_max_time) {
+                        char why[300];
+                        snprintf(why, sizeof(why), "%s", st.reason);
+                        if (dlq_send(r, &e->m,
+                                     st.result == PB_SINK_PERMANENT
+                                         ? "permanent"
+                                         : "retries_exhausted",
+                                     why, p->attempts) == 0) {
+                                resolved(r, e);
+                                continue;
+                        }
+                }
+                p->retry_at = now + backoff_ms(r, p, st.retry_after_ms);
+                if (p->retry_at - p->first_fail > r->set.retry_max_time &&
+                    st.result == PB_SINK_RETRY)
+                        p->retry_at = p->first_fail + r->set.retry_max_time;
+                pb_log("warn",
+                       "sink=%s topic=%s partition=%d offset=%lld "
+                       "event_id=%s attempt=%d retry_in_ms=%lld "
+                       "reason=\"%s\"",
+                       r->plugin->name, e->m.topic, (int)e->m.partition,
+                       (long long)e->m.offset, e->meta.event_id, p->attempts,
+                       (long long)(p->retry_at - now), st.reason);
+                pb_metrics_add(r->metrics, "partnerbus_relay_retries_total",
+                               lab, 1);
+                part_pause_seek(r, p, e->m.offset);
+        }
+        batch_clear(r);
+}
+
+/* Flushes the sink, stores and commits what is done. 0 ok, -1 fatal. */
+static int flush_commit(relay_t *r, int sync) {
+        size_t i;
+        int any = 0;
+        char err[256];
+        for (i = 0; i < r->nparts; i++)
+                if (r->parts[i]->done_next > r->parts[i]->stored_next)
+                        any = 1;
+        r->last_commit = now_ms();
+        if (!any)
+                return 0;
+        if (r->plugin->flush(r->sink, err, sizeof(err)) != PB_OK) {
+                pb_log("error",
+                       "sink=%s msg=\"flush failed; stopping without "
+                       "committing (events since the last commit will be "
+                       "redelivered)\" reason=\"%s\"",
+                       r->plugin->name, err);
+                return -1;
+        }
+        for (i = 0; i < r->nparts; i++) {
+                rpart_t *p = r->parts[i];
+                pb_message_t m;
+                if (p->done_next <= p->stored_next)
+                        continue;
+                memset(&m, 0, sizeof(m));
+                m.topic = p->topic;
+                m.partition = p->partition;
+                m.offset = p->done_next - 1;
+                pb_consumer_store(r->cons, &m); /* fails if revoked: fine */
+                p->stored_next = p->done_next;
+        }
+        if (pb_consumer_commit(r->cons, !sync) != PB_OK)
+                pb_log("warn", "msg=\"offset commit failed; will retry\"");
+        return 0;
+}
+
+static void update_lag(relay_t *r) {
+        size_t i, paused = 0;
+        for (i = 0; i < r->nparts; i++) {
+                rpart_t *p = r->parts[i];
+                int64_t lo, hi;
+                char pbuf[16];
+                const char *lab[5];
+                if (p->blocked)
+                        paused++;
+                if (p->next_expected < 0 ||
+                    rd_kafka_get_watermark_offsets(r->rk, p->topic,
+                                                   p->partition, &lo,
+                                                   &hi) != 0)
+                        continue;
+                snprintf(pbuf, sizeof(pbuf), "%d", (int)p->partition);
+                lab[0] = "topic";
+                lab[1] = p->topic;
+                lab[2] = "partition";
+                lab[3] = pbuf;
+                lab[4] = NULL;
+                pb_metrics_set(r->metrics, "partnerbus_relay_consumer_lag",
+                               lab,
+                               (double)(hi > p->done_next && p->done_next >= 0
+                                            ? hi - p->done_next
+                                            : 0));
+        }
+        pb_metrics_set(r->metrics, "partnerbus_relay_paused_partitions", NULL,
+                       (double)paused);
+        r->last_lag = now_ms();
+}
+
+/* Takes ownership of m (released when resolved). */
+static void handle_message(relay_t *r, pb_message_t *m) {
+        rpart_t *p = part_get(r, m->topic, m->partition);
+        entry_t *e;
+        pb_frame_t fr;
+        char err[512];
+        const pb_schema_t *reader = NULL, *writer = NULL;
+        pb_resp_t rc;
+        size_t j;
+        if (!p) {
+                pb_message_release(m);
+                return;
+        }
+        if (p->blocked) {
+                if (m->offset >= p->fail_offset && p->fail_offset >= 0) {
+                        /* should not come while paused: re-seek */
+                        part_pause_seek(r, p, p->fail_offset);
+                        pb_message_release(m);
+                        return;
+                }
+                part_reset(p); /* rewound below (rebalance): start over */
+        }
+        if (p->next_expected >= 0 && m->offset < p->next_expected) {
+                /* rewound (reassigned, or our own seek): forget pending
+                 * entries at or after this offset */
+                for (j = 0; j < r->nbatch;) {
+                        if (r->batch[j].p == p &&
+                            r->batch[j].m.offset >= m->offset) {
+                                batch_release(r, j);
+                                memmove(&r->batch[j], &r->batch[j + 1],
+                                        (r->nbatch - j - 1) *
+                                            sizeof(*r->batch));
+                                r->nbatch--;
+                        } else {
+                                j++;
+                        }
+                }
+                if (p->done_next > m->offset)
+                        p->done_next = m->offset;
+                if (p->stored_next > m->offset)
+                        p->stored_next = m->offset;
+        }
+        p->next_expected = m->offset + 1;
+        if (p->done_next < 0)
+                p->done_next = m->offset;
+        if (p->stored_next < 0)
+                p->stored_next = m->offset;
+
+        if (r->nbatch == 0)
+                r->batch_deadline = now_ms() + r->set.batch_linger;
+        e = &r->batch[r->nbatch];
+        memset(e, 0, sizeof(*e));
+        e->m = *m;
+        e->p = p;
+        e->kind = ENT_SKIP;
+        r->nbatch++;
+
+        rc = pb_frame_parse(m->value, m->len, &fr, err, sizeof(err));
+        if (rc == PB_OK) {
+                if (fr.framing == PB_FRAMING_SINGLE_OBJECT) {
+                        writer = pb_schemas_find_fingerprint(r->catalog,
+                                                             fr.fingerprint);
+                } else if (r->registry) {
+                        if (pb_registry_lookup(r->registry, fr.schema_id,
+                                               &writer, err,
+                                               sizeof(err)) != PB_OK)
+                                writer = NULL;
+                }
+                e->body_off = (size_t)(fr.body - (const uint8_t *)m->value);
+                e->json_off = r->arena.len;
+                rc = pb_serde_decode(r->serde, m->value, m->len, &reader,
+                                     &r->arena, &e->meta, err, sizeof(err));
+                if (rc == PB_OK && !writer) {
+                        rc = PB_ERR_UNKNOWN_SCHEMA;
+                        snprintf(err, sizeof(err), "writer schema unknown");
+                }
+        }
+        if (rc != PB_OK) {
+                r->arena.len = e->json_off;
+                if (dlq_send(r, m, "undecodable", err, 0) != 0) {
+                        /* the DLQ is down: hold the partition, retry */
+                        r->nbatch--;
+                        pb_message_release(&e->m);
+                        p->attempts++;
+                        p->fail_offset = m->offset;
+                        p->retry_at = now_ms() + backoff_ms(r, p, 0);
+                        part_pause_seek(r, p, m->offset);
+                }
+                return;
+        }
+        e->json_len = r->arena.len - e->json_off;
+        e->writer = writer;
+        e->type = pb_schema_type(reader);
+        if (r->filter) {
+                const pb_json_t *doc = NULL;
+                if (pb_filter_needs_event(r->filter))
+                        doc = pb_json_parse(
+                            r->jp, (const char *)r->arena.data + e->json_off,
+                            e->json_len, err, sizeof(err));
+                if (!pb_filter_match(r->filter, e->type, doc)) {
+                        const char *lab[3] = {"topic", m->topic, NULL};
+                        pb_metrics_add(r->metrics,
+                                       "partnerbus_relay_filtered_total", lab,
+                                       1);
+                        r->arena.len = e->json_off;
+                        return;
+                }
+        }
+        e->kind = ENT_DELIVER;
+        if (p->solo_until >= m->offset) {
+                /* after a failed batch: this event on its own */
+                if (r->nbatch > 1) {
+                        entry_t keep = *e;
+                        size_t jo = keep.json_off, jl = keep.json_len;
+                        char *jcopy = malloc(jl ? jl : 1);
+                        r->nbatch--;
+                        if (jcopy)
+                                memcpy(jcopy, r->arena.data + jo, jl);
+                        deliver_batch(r);
+                        if (p->blocked || !jcopy) {
+                                pb_message_release(&keep.m);
+                                free(jcopy);
+                                if (!p->blocked)
+                                        part_pause_seek(r, p, keep.m.offset);
+                                return;
+                        }
+                        keep.json_off = r->arena.len;
+                        pb_buf_append(&r->arena, jcopy, jl);
+                        free(jcopy);
+                        r->batch[0] = keep;
+                        r->nbatch = 1;
+                }
+                deliver_batch(r);
+        }
+}
+
+static int relay_ready(void *opaque, char *reason, size_t reason_size) {
+        relay_t *r = opaque;
+        if (r->fatal) {
+                snprintf(reason, reason_size, "stopping after a fatal error");
+                return 0;
+        }
+        if (!r->ready) {
+                snprintf(reason, reason_size, "joining the consumer group");
+                return 0;
+        }
+        return 1;
+}
+
+static void declare_metrics(pb_metrics_t *m) {
+        pb_metrics_declare(m, "partnerbus_relay_deliveries_total", "counter",
+                           "events handed to the sink, by outcome", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_relay_retries_total", "counter",
+                           "failed deliveries scheduled for a retry", NULL,
+                           0);
+        pb_metrics_declare(m, "partnerbus_relay_dlq_total", "counter",
+                           "events sent to the dead-letter topic", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_relay_filtered_total", "counter",
+                           "events skipped by --where (committed)", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_relay_consumer_lag", "gauge",
+                           "events in the partition not yet delivered", NULL,
+                           0);
+        pb_metrics_declare(m, "partnerbus_relay_paused_partitions", "gauge",
+                           "partitions held back by a failing event", NULL,
+                           0);
+        pb_metrics_declare(m, "partnerbus_relay_delivery_seconds", "histogram",
+                           "duration of one sink write", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_relay_end_to_end_seconds",
+                           "histogram",
+                           "Kafka timestamp to confirmed delivery", NULL, 0);
+}
+
+static int setup_sink(relay_t *r) {
+        relay_settings_t *s = &r->set;
+        pb_sink_settings_t *ss = &r->sink_settings;
+        static char buf[16][32];
+        const char *colon = strchr(s->sink, ':');
+        char name[32], err[512];
+        size_t nl;
+        if (!colon || (nl = (size_t)(colon - s->sink)) >= sizeof(name)) {
+                pb_cli_usage_error(cmd, "--sink expects NAME:TARGET "
+                                        "(webhook:URL, archive:DIR, "
+                                        "jsonl:PATH)");
+                return PB_EXIT_USAGE;
+        }
+        memcpy(name, s->sink, nl);
+        name[nl] = 0;
+        r->plugin = pb_sink_plugin_find(name);
+        if (!r->plugin) {
+                pb_cli_usage_error(cmd, "unknown sink '%s' (webhook, archive, "
+                                        "jsonl)",
+                                   name);
+                return PB_EXIT_USAGE;
+        }
+        r->sink_target = strdup(colon + 1);
+        snprintf(buf[0], 32, "%ld", s->wh_batch);
+        pb_sink_settings_set(ss, "batch-size", buf[0]);
+        snprintf(buf[1], 32, "%lld", (long long)s->wh_timeout);
+        pb_sink_settings_set(ss, "timeout", buf[1]);
+        snprintf(buf[2], 32, "%lld", (long long)s->wh_connect_timeout);
+        pb_sink_settings_set(ss, "connect-timeout", buf[2]);
+        pb_sink_settings_set(ss, "secret", s->wh_secret);
+        pb_sink_settings_set(ss, "secret-file", s->wh_secret_file);
+        pb_sink_settings_set(ss, "token", s->wh_token);
+        pb_sink_settings_set(ss, "token-file", s->wh_token_file);
+        pb_sink_settings_set(ss, "client-cert", s->wh_cert);
+        pb_sink_settings_set(ss, "client-key", s->wh_key);
+        pb_sink_settings_set(ss, "ca-file", s->wh_ca);
+        pb_sink_settings_set(ss, "allow-unsigned",
+                             s->wh_allow_unsigned ? "1" : "0");
+        if (!strcmp(name, "archive")) {
+                snprintf(buf[3], 32, "%lld", (long long)s->ar_roll_interval);
+                pb_sink_settings_set(ss, "roll-interval", buf[3]);
+                snprintf(buf[4], 32, "%zu", s->ar_roll_size);
+                pb_sink_settings_set(ss, "roll-size", buf[4]);
+                snprintf(buf[5], 32, "%zu", s->ar_block_size);
+                pb_sink_settings_set(ss, "block-size", buf[5]);
+        }
+        snprintf(buf[6], 32, "%zu", s->jl_max_size);
+        pb_sink_settings_set(ss, "max-size", buf[6]);
+        snprintf(buf[7], 32, "%ld", s->jl_keep);
+        pb_sink_settings_set(ss, "keep", buf[7]);
+        pb_sink_settings_set(ss, "meta", s->jl_meta ? "1" : "0");
+        r->sink = r->plugin->init(r->sink_target, ss, err, sizeof(err));
+        if (!r->sink) {
+                fprintf(stderr, "partnerbus relay: %s\n", err);
+                return PB_EXIT_USAGE;
+        }
+        return -1;
+}
+
+int pb_cmd_relay(int argc, char **argv) {
+        relay_t *r = calloc(1, sizeof(*r));
+        int first = 0, rc, status = PB_EXIT_FAIL;
+        size_t i;
+        char err[512];
+        char **topics = NULL;
+        size_t ntopics = 0;
+        pb_consumer_opts_t copts;
+        if (!r)
+                return PB_EXIT_FAIL;
+        srandom((unsigned)(time(NULL) ^ getpid()));
+        rc = pb_opts_parse(&relay_spec, &r->set, &r->cc, argc, argv, &first);
+        if (rc >= 0) {
+                free(r);
+                pb_opts_free();
+                return rc;
+        }
+        if (first < argc) {
+                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
+                                            argv[first]);
+                goto done;
+        }
+        if (!pb_cli_require_brokers(cmd, &r->cc)) {
+                status = PB_EXIT_USAGE;
+                goto done;
+        }
+        if (strcmp(r->set.start, "earliest") && strcmp(r->set.start, "latest")) {
+                status = pb_cli_usage_error(cmd,
+                                            "--start expects earliest or "
+                                            "latest");
+                goto done;
+        }
+        if (r->set.where.n) {
+                r->filter = pb_filter_new();
+                r->jp = pb_json_parser_new(NULL);
+                for (i = 0; i < r->set.where.n; i++)
+                        if (!r->filter || !r->jp ||
+                            pb_filter_add(r->filter, r->set.where.v[i], err,
+                                          sizeof(err)) != PB_OK) {
+                                status = pb_cli_usage_error(
+                                    cmd, "--where: %s", err);
+                                goto done;
+                        }
+        }
+        if ((rc = setup_sink(r)) >= 0) {
+                status = rc;
+                goto done;
+        }
+        r->batch_max = r->set.batch_size > 0 ? (size_t)r->set.batch_size
+                                              : r->plugin->batch_hint(r->sink);
+        if (r->batch_max < 1)
+                r->batch_max = 1;
+        if (r->batch_max > 100000)
+                r->batch_max = 100000;
+        r->batch = calloc(r->batch_max, sizeof(*r->batch));
+        r->events = calloc(r->batch_max, sizeof(*r->events));
+        pb_buf_init(&r->arena, 0);
+        r->catalog = pb_cli_load_schemas(cmd, &r->cc);
+        if (!r->batch || !r->events || !r->catalog)
+                goto done;
+        if (r->cc.schema_registry) {
+                r->registry = pb_registry_new(r->cc.schema_registry, err,
+                                              sizeof(err));
+                if (!r->registry) {
+                        pb_log("error", "msg=\"schema registry: %s\"", err);
+                        goto done;
+                }
+        }
+        r->serde = pb_serde_new(r->catalog, r->registry, err, sizeof(err));
+        if (!r->serde) {
+                pb_log("error", "msg=\"%s\"", err);
+                goto done;
+        }
+        r->metrics = pb_metrics_new();
+        if (!r->metrics)
+                goto done;
+        declare_metrics(r->metrics);
+        if (r->set.ops_listen) {
+                r->ops = pb_ops_server_new(r->set.ops_listen, r->metrics,
+                                           relay_ready, r, err, sizeof(err));
+                if (!r->ops) {
+                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
+                        goto done;
+                }
+                pb_log("info", "msg=\"ops endpoint\" port=%d",
+                       pb_ops_server_port(r->ops));
+        }
+        topics = calloc(r->set.topics.n, sizeof(*topics));
+        for (i = 0; topics && i < r->set.topics.n; i++) {
+                char name[512];
+                pb_kafka_topic(&r->cc.kconf, r->set.topics.v[i], name,
+                               sizeof(name));
+                if (!(topics[i] = strdup(name)))
+                        goto done;
+                ntopics++;
+        }
+        memset(&copts, 0, sizeof(copts));
+        copts.group = r->set.group;
+        copts.from_beginning = !strcmp(r->set.start, "earliest");
+        r->cons = pb_consumer_new(&r->cc.kconf, &copts,
+                                  (const char *const *)topics, ntopics, err,
+                                  sizeof(err));
+        if (!r->cons) {
+                pb_log("error", "msg=\"%s\"", err);
+                goto done;
+        }
+        r->rk = pb_consumer_rk(r->cons);
+        pb_cli_trap_signals();
+        pb_log("info", "msg=\"relay started\" group=%s sink=%s topics=%zu "
+               "filters=%zu batch=%zu",
+               r->set.group, r->plugin->name, ntopics,
+               pb_filter_count(r->filter), r->batch_max);
+        r->last_commit = r->last_lag = now_ms();
+        status = PB_EXIT_OK;
+        while (!pb_cli_stop) {
+                int64_t now = now_ms(), wait = 200;
+                pb_message_t m;
+                pb_resp_t pr;
+                for (i = 0; i < r->nparts; i++) {
+                        rpart_t *p = r->parts[i];
+                        if (p->blocked) {
+                                if (now >= p->retry_at)
+                                        part_resume(r, p);
+                                else if (p->retry_at - now < wait)
+                                        wait = p->retry_at - now;
+                        }
+                }
+                if (r->nbatch && (r->nbatch >= r->batch_max ||
+                                  now >= r->batch_deadline))
+                        deliver_batch(r);
+                if (now - r->last_commit >= r->set.commit_interval &&
+                    flush_commit(r, 0)) {
+                        r->fatal = 1;
+                        status = PB_EXIT_FAIL;
+                        break;
+                }
+                if (now - r->last_lag >= 2000)
+                        update_lag(r);
+                if (now - r->last_assign_check >= 1000) {
+                        check_assignment(r);
+                        r->last_assign_check = now;
+                }
+                if (r->set.max_events > 0 &&
+                    r->handled >= r->set.max_events && r->nbatch == 0)
+                        break;
+                if (r->nbatch) {
+                        int64_t left = r->batch_deadline - now;
+                        if (left < wait)
+                                wait = left < 0 ? 0 : left;
+                }
+                pr = pb_consumer_poll(r->cons, &m, (int)wait, err,
+                                      sizeof(err));
+                if (pr == PB_ERR_LIMIT) {
+                        if (!r->ready) {
+                                rd_kafka_topic_partition_list_t *a = NULL;
+                                if (!rd_kafka_assignment(r->rk, &a) && a) {
+                                        if (a->cnt > 0)
+                                                r->ready = 1;
+                                        rd_kafka_topic_partition_list_destroy(
+                                            a);
+                                }
+                        }
+                        continue;
+                }
+                if (pr != PB_OK) {
+                        pb_log("error", "msg=\"consumer: %s\"", err);
+                        r->fatal = 1;
+                        status = PB_EXIT_FAIL;
+                        break;
+                }
+                r->ready = 1;
+                handle_message(r, &m);
+                if (r->nbatch >= r->batch_max)
+                        deliver_batch(r);
+        }
+        if (!r->fatal) {
+                /* SIGTERM: one last attempt at what we hold (no retries),
+                 * then commit everything confirmed */
+                if (r->nbatch) {
+                        size_t k;
+                        for (k = 0; k < r->nparts; k++)
+                                r->parts[k]->solo_until = -1;
+                        deliver_batch(r);
+                }
+                batch_clear(r);
+                if (flush_commit(r, 1))
+                        status = PB_EXIT_FAIL;
+                pb_log("info", "msg=\"relay stopped\" handled=%ld",
+                       r->handled);
+        }
+done:
+        batch_clear(r);
+        pb_consumer_destroy(r->cons);
+        if (r->plugin && r->sink)
+                r->plugin->destroy(r->sink);
+        pb_producer_destroy(r->dlq);
+        pb_ops_server_destroy(r->ops);
+        pb_metrics_destroy(r->metrics);
+        pb_serde_destroy(r->serde);
+        pb_registry_destroy(r->registry);
+        pb_schemas_destroy(r->catalog);
+        pb_filter_destroy(r->filter);
+        pb_json_parser_destroy(r->jp);
+        pb_buf_free(&r->arena);
+        for (i = 0; i < ntopics; i++)
+                free(topics[i]);
+        free(topics);
+        for (i = 0; i < r->nparts; i++) {
+                free(r->parts[i]->topic);
+                free(r->parts[i]);
+        }
+        free(r->parts);
+        free(r->batch);
+        free(r->events);
+        free(r->sink_target);
+        free(r);
+        pb_opts_free();
+        return status;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Webhook receiver for the relay tests: a real HTTP/1.1 server on loopback
+that verifies the relay's signatures and can be told to fail.
+
+    receiver.py --port-file F --out EVENTS.jsonl [--secret-env VAR]
+
+Every accepted request is checked (X-Partnerbus-Signature: t=..,v1=hex
+HMAC-SHA256 of "<t>.<body>" under the secret from $VAR, default
+RECEIVER_SECRET); a bad or missing signature is answered 401 and counted.
+Each event of an accepted request becomes one line in EVENTS.jsonl:
+    {"event": {...}, "headers": {...lower-case...}, "batch": n}
+
+Control (POST /_control with a JSON object, answered 200):
+    {"mode": "ok"}                          accept everything (default)
+    {"mode": "500", "count": N}             next N requests get 500 (N
+                                            omitted: until changed)
+    {"mode": "429", "retry_after": S}       429 with Retry-After: S
+    {"mode": "slow", "delay": S}            sleep S seconds, then accept
+    {"mode": "close"}                       drop the connection, no answer
+    {"reject_field": "shipment_id", "reject_value": "X"}
+                                            400 for events whose field has
+                                            that value (any mode)
+GET /_stats answers {"requests":..,"accepted":..,"failed":..,"bad_sig":..}.
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+STATE = {"mode": "ok", "count": None, "retry_after": 1, "delay": 0,
+         "reject_field": None, "reject_value": None}
+STATS = {"requests": 0, "accepted": 0, "failed": 0, "bad_sig": 0,
+         "rejected": 0}
+OUT = None
+SECRET = b""
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def _answer(self, code, body=b"", headers=None):
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/_stats":
+            with LOCK:
+                b = json.dumps(STATS).encode()
+            self._answer(200, b, {"Content-Type": "application/json"})
+        else:
+            self._answer(404)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        if self.path == "/_control":
+            with LOCK:
+                STATE.update(json.loads(body))
+            self._answer(200, b"ok")
+            return
+        with LOCK:
+            STATS["requests"] += 1
+            mode = STATE["mode"]
+            if STATE["count"] is not None and mode != "ok":
+                if STATE["count"] <= 0:
+                    STATE["mode"], STATE["count"] = "ok", None
+                    mode = "ok"
+                else:
+                    STATE["count"] -= 1
+            delay = STATE["delay"]
+            ra = STATE["retry_after"]
+            rf, rv = STATE["reject_field"], STATE["reject_value"]
+        if mode == "close":
+            with LOCK:
+                STATS["failed"] += 1
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if mode == "500":
+            with LOCK:
+                STATS["failed"] += 1
+            self._answer(500, b"receiver told to fail")
+            return
+        if mode == "429":
+            with LOCK:
+                STATS["failed"] += 1
+            self._answer(429, b"slow down", {"Retry-After": str(ra)})
+            return
+        if mode == "slow":
+            time.sleep(delay)
+        sig = self.headers.get("X-Partnerbus-Signature", "")
+        parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
+        want = hmac.new(SECRET, parts.get("t", "").encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
+        if not SECRET or not hmac.compare_digest(want, parts.get("v1", "")):
+            with LOCK:
+                STATS["bad_sig"] += 1
+            self._answer(401, b"bad signature")
+            return
+        doc = json.loads(body)
+        events = doc if isinstance(doc, list) else [doc]
+        if rf is not None:
+            for ev in events:
+                if str(ev.get(rf)) == rv:
+                    with LOCK:
+                        STATS["rejected"] += 1
+                    self._answer(400, b"event rejected by receiver")
+                    return
+        hdrs = {k.lower(): v for k, v in self.headers.items()
+                if k.lower().startswith(("ce-", "idempotency", "x-partnerbus",
+                                         "content-type", "authorization"))}
+        lines = "".join(json.dumps({"event": ev, "headers": hdrs,
+                                    "batch": len(events)},
+                                   ensure_ascii=False) + "\n"
+                        for ev in events)
+        with LOCK:
+            OUT.write(lines)
+            OUT.flush()
+            STATS["accepted"] += 1
+        self._answer(200, b"")
+
+
+def main():
+    global OUT, SECRET
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--secret-env", default="RECEIVER_SECRET")
+    a = ap.parse_args()
+    SECRET = os.environ.get(a.secret_env, "").encode()
+    OUT = open(a.out, "a", encoding="utf-8")
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    with open(a.port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(a.port_file + ".tmp", a.port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
