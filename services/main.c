@@ -16,6 +16,7 @@ static const pb_command_t commands[] = {
     {"schemas", pb_cmd_schemas, "list, show, fingerprint and check schemas"},
     {"broker", pb_cmd_broker, "run the embedded development broker"},
     {"relay", pb_cmd_relay, "deliver topics to a webhook, an archive or JSON lines"},
+    {"gateway", pb_cmd_gateway, "accept events over HTTP(S) and publish them"},
 };
 
 static void usage(FILE *fp) {

@@ -63,5 +63,6 @@ int pb_cmd_consume(int argc, char **argv);
 int pb_cmd_schemas(int argc, char **argv);
 int pb_cmd_broker(int argc, char **argv);
 int pb_cmd_relay(int argc, char **argv);
+int pb_cmd_gateway(int argc, char **argv);
 
 #endif

@@ -1,0 +1,610 @@
+/* partnerbus gateway - NGOs and municipalities push events over HTTP(S).
+ *
+ * Startup: options (pb_opts: flag > PARTNERBUS_* > config file > default),
+ * schemas, tokens, producer (idempotent, acks=all, message.timeout.ms =
+ * --publish-timeout), the producer's poll thread (delivery reports resume
+ * suspended requests), a readiness thread (Kafka metadata every second),
+ * then libmicrohttpd.
+ *
+ * Signals: SIGHUP re-reads the tokens file (connections stay; a bad file
+ * keeps the old tokens). SIGTERM/SIGINT: stop accepting
+ * (MHD_quiesce_daemon), answer new requests on open connections with 503
+ * + Connection: close, wait for requests in flight, flush the producer,
+ * exit 0. See docs/gateway.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "pb_cli.h"
+#include "pb_gw_server.h"
+#include "pb_opts.h"
+
+#define CMD "gateway"
+#define OFF(f) offsetof(pb_gw_settings_t, f)
+
+static const pb_opt_t gw_opts[] = {
+    {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
+     "address to listen on (port 0: any free port, see --port-file)", 0,
+     OFF(listen)},
+    {"tokens", 't', PB_OPT_STRING, NULL, "FILE",
+     "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
+     "on SIGHUP",
+     PB_OPT_REQUIRED, OFF(tokens)},
+    {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
+     "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
+     OFF(tls_cert)},
+    {"tls-key", 0, PB_OPT_STRING, NULL, "FILE", "TLS private key (PEM)",
+     PB_OPT_SECRET, OFF(tls_key)},
+    {"insecure-http", 0, PB_OPT_BOOL, "false", NULL,
+     "serve plain HTTP without TLS (development, or behind a TLS proxy)", 0,
+     OFF(insecure_http)},
+    {"threads", 0, PB_OPT_INT, "2", "N", "HTTP threads (epoll each)", 0,
+     OFF(threads)},
+    {"max-connections", 0, PB_OPT_INT, "1024", "N",
+     "open connections at most; more are refused", 0, OFF(max_connections)},
+    {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
+     "close a connection idle or stalled this long (whole seconds)", 0,
+     OFF(conn_timeout)},
+    {"conn-memory", 0, PB_OPT_SIZE, "32KiB", "SIZE",
+     "memory per connection for headers and read buffers", 0,
+     OFF(conn_memory)},
+    {"max-body", 0, PB_OPT_SIZE, "4MiB", "SIZE",
+     "largest request body; larger ones get 413 while being read", 0,
+     OFF(max_body)},
+    {"max-batch-events", 0, PB_OPT_INT, "1000", "N",
+     "most events in one application/x-ndjson batch (413 above)", 0,
+     OFF(max_batch_events)},
+    {"rate", 0, PB_OPT_INT, "2000", "EVENTS/S",
+     "events per second per organisation (token bucket; 0 = unlimited)", 0,
+     OFF(rate)},
+    {"burst", 0, PB_OPT_INT, "10000", "EVENTS",
+     "token bucket size (raised to --max-batch-events if smaller)", 0,
+     OFF(burst)},
+    {"dedup-ttl", 0, PB_OPT_DURATION, "24h", "DURATION",
+     "how long an accepted event_id is answered as a duplicate", 0,
+     OFF(dedup_ttl)},
+    {"dedup-capacity", 0, PB_OPT_INT, "1000000", "N",
+     "event_ids remembered at most (oldest dropped first; ~90 bytes each)",
+     0, OFF(dedup_capacity)},
+    {"publish-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
+     "Kafka must acknowledge within this time, else 503 (message.timeout.ms)",
+     0, OFF(publish_timeout)},
+    {"retry-after", 0, PB_OPT_DURATION, "5s", "DURATION",
+     "Retry-After sent with 503 answers", 0, OFF(retry_after)},
+    {"max-inflight-events", 0, PB_OPT_INT, "200000", "N",
+     "events waiting for Kafka at most; more get 503", 0,
+     OFF(max_inflight_events)},
+    {"max-inflight-bytes", 0, PB_OPT_SIZE, "256MiB", "SIZE",
+     "request bodies held in memory at most, all connections together", 0,
+     OFF(max_inflight_bytes)},
+    {"drain-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
+     "on SIGTERM, wait this long for requests in flight", 0,
+     OFF(drain_timeout)},
+    {"openapi", 0, PB_OPT_STRING, NULL, "FILE",
+     "OpenAPI document served at /v1/openapi.json (default: "
+     "SCHEMAS/../docs/openapi.json)",
+     0, OFF(openapi)},
+    {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "write the port listened on into FILE once ready", 0, OFF(port_file)},
+    {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
+     "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
+};
+
+static const pb_cmd_spec_t gw_spec = {
+    CMD,
+    "accept events over HTTP(S) and publish them to Kafka",
+    "--brokers B --listen ADDR:PORT --tokens FILE (--tls-cert F --tls-key F "
+    "| --insecure-http)",
+    "POST /v1/events/{type} with Content-Type application/json (one event)\n"
+    "or application/x-ndjson (a batch, all or nothing) and\n"
+    "'Authorization: Bearer TOKEN'. The answer comes once Kafka acknowledged\n"
+    "every event. See docs/gateway.md and GET /v1/openapi.json.\n\n"
+    "Example:\n"
+    "  printf 'blau-gelbes-kreuz %s *\\n' \\\n"
+    "      \"$(printf %s \"$TOKEN\" | sha256sum | cut -d' ' -f1)\" > "
+    "tokens\n"
+    "  partnerbus gateway --brokers 127.0.0.1:9092 --tokens tokens \\\n"
+    "      --tls-cert cert.pem --tls-key key.pem --listen 0.0.0.0:8443\n",
+    gw_opts,
+    sizeof(gw_opts) / sizeof(gw_opts[0]),
+    1,
+};
+
+static volatile sig_atomic_t got_hup;
+static void on_hup(int sig) {
+        (void)sig;
+        got_hup = 1;
+}
+
+/* --- threads: producer poll, readiness --- */
+static atomic_int threads_stop;
+
+static void *poll_main(void *arg) {
+        pb_gw_t *gw = arg;
+        while (!atomic_load(&threads_stop))
+                pb_producer_poll(gw->producer, 50);
+        return NULL;
+}
+
+static void *ready_main(void *arg) {
+        pb_gw_t *gw = arg;
+        rd_kafka_t *rk = pb_producer_rk(gw->producer);
+        while (!atomic_load(&threads_stop)) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t err =
+                    rd_kafka_metadata(rk, 0, NULL, &md, 2000);
+                int ok = err == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
+                         md->broker_cnt > 0;
+                if (!ok) {
+                        pthread_mutex_lock(&gw->workers_lock);
+                        snprintf(gw->ready_reason, sizeof(gw->ready_reason),
+                                 "Kafka not reachable: %s",
+                                 err ? rd_kafka_err2str(err)
+                                     : "no brokers in metadata");
+                        pthread_mutex_unlock(&gw->workers_lock);
+                }
+                if (ok != atomic_load(&gw->kafka_ready))
+                        pb_log(ok ? "info" : "warn",
+                               "cmd=gateway kafka_ready=%d", ok);
+                atomic_store(&gw->kafka_ready, ok);
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                {
+                        int i;
+                        for (i = 0; i < 10 && !atomic_load(&threads_stop);
+                             i++)
+                                usleep(100 * 1000);
+                }
+        }
+        return NULL;
+}
+
+/* --- startup helpers --- */
+
+/* First (by name) example of type under DIR/examples/valid/TYPE/, compact,
+ * malloc'd; NULL if none. */
+static char *load_example(const char *dir, const char *type) {
+        char path[1024], best[256] = "";
+        DIR *d;
+        struct dirent *de;
+        FILE *fp;
+        char *text = NULL, *out = NULL;
+        size_t n;
+        pb_json_parser_t *jp;
+        const pb_json_t *v;
+        char err[128];
+        pb_buf_t b;
+        snprintf(path, sizeof(path), "%s/examples/valid/%s", dir, type);
+        if (!(d = opendir(path)))
+                return NULL;
+        while ((de = readdir(d))) {
+                size_t l = strlen(de->d_name);
+                if (l > 5 && !strcmp(de->d_name + l - 5, ".json") &&
+                    l < sizeof(best) && (!best[0] || strcmp(de->d_name, best) < 0))
+                        snprintf(best, sizeof(best), "%s", de->d_name);
+        }
+        closedir(d);
+        if (!best[0])
+                return NULL;
+        snprintf(path, sizeof(path), "%s/examples/valid/%s/%s", dir, type,
+                 best);
+        if (!(fp = fopen(path, "rb")))
+                return NULL;
+        text = malloc(1 << 20);
+        n = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
+        fclose(fp);
+        if (!text)
+                return NULL;
+        jp = pb_json_parser_new(NULL);
+        v = jp ? pb_json_parse(jp, text, n, err, sizeof(err)) : NULL;
+        if (v) {
+                pb_buf_init(&b, 0);
+                if (pb_json_write(v, &b) == PB_OK)
+                        out = (char *)b.data;
+                else
+                        pb_buf_free(&b);
+        }
+        pb_json_parser_destroy(jp);
+        free(text);
+        return out;
+}
+
+static int build_types(pb_gw_t *gw, const pb_cli_common_t *cc,
+                       const char *dir) {
+        size_t i;
+        pb_buf_t all;
+        gw->ntypes = pb_schemas_count(gw->catalog);
+        gw->types = calloc(gw->ntypes ? gw->ntypes : 1, sizeof(*gw->types));
+        if (!gw->types)
+                return -1;
+        pb_buf_init(&all, 0);
+        pb_buf_puts(&all, "{\"types\":[");
+        for (i = 0; i < gw->ntypes; i++) {
+                pb_gw_type_t *t = &gw->types[i];
+                const char *type, *key;
+                char *example;
+                pb_buf_t b;
+                t->schema = pb_schemas_at(gw->catalog, i);
+                type = pb_schema_type(t->schema);
+                key = pb_schema_key_field(t->schema);
+                pb_kafka_topic(&cc->kconf, type, t->topic, sizeof(t->topic));
+                pb_buf_init(&b, 0);
+                pb_buf_puts(&b, "{\"type\":");
+                pb_buf_json_str(&b, type, strlen(type));
+                pb_buf_puts(&b, ",\"topic\":");
+                pb_buf_json_str(&b, t->topic, strlen(t->topic));
+                pb_buf_puts(&b, ",\"key\":");
+                if (key)
+                        pb_buf_json_str(&b, key, strlen(key));
+                else
+                        pb_buf_puts(&b, "null");
+                pb_buf_printf(&b, ",\"fingerprint\":\"%016llx\"",
+                              (unsigned long long)pb_schema_fingerprint(
+                                  t->schema));
+                if (i)
+                        pb_buf_putc(&all, ',');
+                pb_buf_append(&all, b.data, b.len);
+                pb_buf_puts(&all, ",\"href\":");
+                {
+                        char href[300];
+                        snprintf(href, sizeof(href), "/v1/schemas/%s", type);
+                        pb_buf_json_str(&all, href, strlen(href));
+                }
+                pb_buf_putc(&all, '}');
+                pb_buf_puts(&b, ",\"schema\":");
+                pb_buf_puts(&b, pb_schema_json(t->schema));
+                pb_buf_puts(&b, ",\"example\":");
+                example = load_example(dir, type);
+                pb_buf_puts(&b, example ? example : "null");
+                free(example);
+                if (pb_buf_puts(&b, "}") != PB_OK) {
+                        pb_buf_free(&b);
+                        pb_buf_free(&all);
+                        return -1;
+                }
+                t->info_json = (char *)b.data;
+        }
+        if (pb_buf_puts(&all, "]}") != PB_OK) {
+                pb_buf_free(&all);
+                return -1;
+        }
+        gw->schemas_json = (char *)all.data;
+        return 0;
+}
+
+static void load_openapi(pb_gw_t *gw, const char *dir) {
+        char path[1100];
+        FILE *fp;
+        long sz;
+        if (gw->set.openapi)
+                snprintf(path, sizeof(path), "%s", gw->set.openapi);
+        else
+                snprintf(path, sizeof(path), "%s/../docs/openapi.json", dir);
+        fp = fopen(path, "rb");
+        if (!fp) {
+                pb_log("warn",
+                       "cmd=gateway msg=\"no OpenAPI document at %s: %s; GET "
+                       "/v1/openapi.json answers 404 (use --openapi)\"",
+                       path, strerror(errno));
+                return;
+        }
+        if (fseek(fp, 0, SEEK_END) == 0 && (sz = ftell(fp)) > 0 &&
+            sz < (8 << 20) && fseek(fp, 0, SEEK_SET) == 0) {
+                gw->openapi_json = malloc((size_t)sz + 1);
+                if (gw->openapi_json &&
+                    fread(gw->openapi_json, 1, (size_t)sz, fp) == (size_t)sz) {
+                        gw->openapi_json[sz] = 0;
+                        gw->openapi_len = (size_t)sz;
+                } else {
+                        free(gw->openapi_json);
+                        gw->openapi_json = NULL;
+                }
+        }
+        fclose(fp);
+}
+
+static void reload_tokens(pb_gw_t *gw) {
+        char err[512];
+        const char *ok[] = {"outcome", "ok", NULL};
+        const char *bad[] = {"outcome", "error", NULL};
+        pb_gw_tokens_t *t = pb_gw_tokens_load(gw->set.tokens, err,
+                                              sizeof(err));
+        pb_gw_tokens_t *old;
+        if (!t) {
+                pb_log("error",
+                       "cmd=gateway msg=\"SIGHUP: keeping the old tokens: "
+                       "%s\"",
+                       err);
+                pb_metrics_add(gw->metrics,
+                               "partnerbus_gateway_token_reloads_total", bad,
+                               1);
+                return;
+        }
+        pthread_rwlock_wrlock(&gw->tokens_lock);
+        old = gw->tokens;
+        gw->tokens = t;
+        pthread_rwlock_unlock(&gw->tokens_lock);
+        pb_gw_tokens_destroy(old);
+        pb_metrics_add(gw->metrics, "partnerbus_gateway_token_reloads_total",
+                       ok, 1);
+        pb_log("info", "cmd=gateway msg=\"tokens re-read\" entries=%zu",
+               t->n);
+}
+
+static void declare_metrics(pb_metrics_t *m) {
+        static const double lat[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05,  0.1,    0.25,  0.5,  1,
+                                     2.5,   5,      10,    30};
+        pb_metrics_declare(m, "partnerbus_gateway_requests_total", "counter",
+                           "HTTP requests by route and status code", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_events_total", "counter",
+                           "events by type, organisation and outcome "
+                           "(published, duplicate, rejected, failed)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_publish_latency_seconds",
+                           "histogram",
+                           "time from handing a request's events to the "
+                           "producer until Kafka acknowledged all of them",
+                           lat, sizeof(lat) / sizeof(lat[0]));
+        pb_metrics_declare(m, "partnerbus_gateway_producer_queue_depth",
+                           "gauge",
+                           "messages in the producer queue, not yet "
+                           "acknowledged",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_inflight_requests", "gauge",
+                           "HTTP requests being handled", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_inflight_events", "gauge",
+                           "events waiting for Kafka", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_dedup_entries", "gauge",
+                           "event_ids in the dedup window", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_dedup_evictions_total",
+                           "counter",
+                           "event_ids dropped before their ttl because the "
+                           "window was full",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_kafka_ready", "gauge",
+                           "1 when Kafka answered the last metadata request",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_token_reloads_total",
+                           "counter", "tokens file re-reads (SIGHUP)", NULL,
+                           0);
+}
+
+static int64_t now_ms(void) {
+        return pb_gw_mono_ms();
+}
+
+int pb_cmd_gateway(int argc, char **argv) {
+        pb_gw_t gw;
+        pb_cli_common_t cc;
+        pb_kafka_conf_t kc;
+        int first = 0, rc, port;
+        size_t i;
+        char err[512], p_timeout[64], p_queue[64];
+        const char *dir;
+        pthread_t poll_thr, ready_thr;
+        int threads_started = 0;
+        struct sigaction sa;
+
+        memset(&gw, 0, sizeof(gw));
+        memset(&cc, 0, sizeof(cc));
+        rc = pb_opts_parse(&gw_spec, &gw.set, &cc, argc, argv, &first);
+        if (rc >= 0) {
+                pb_opts_free();
+                return rc;
+        }
+        if (gw.set.print_routes) {
+                for (i = 0; i < pb_gw_nroutes; i++)
+                        printf("%s %s\n", pb_gw_routes[i].method,
+                               pb_gw_routes[i].path);
+                pb_opts_free();
+                return PB_EXIT_OK;
+        }
+        rc = PB_EXIT_USAGE;
+        if (first < argc) {
+                pb_cli_usage_error(CMD, "unexpected argument '%s'",
+                                   argv[first]);
+                goto out_opts;
+        }
+        if (!gw.set.tokens) {
+                pb_cli_usage_error(CMD, "--tokens FILE is required");
+                goto out_opts;
+        }
+        if (!!gw.set.tls_cert != !!gw.set.tls_key) {
+                pb_cli_usage_error(CMD, "--tls-cert and --tls-key go together");
+                goto out_opts;
+        }
+        if (!gw.set.tls_cert && !gw.set.insecure_http) {
+                pb_cli_usage_error(CMD,
+                                   "refusing to serve plain HTTP: give "
+                                   "--tls-cert and --tls-key, or "
+                                   "--insecure-http explicitly");
+                goto out_opts;
+        }
+        if (gw.set.threads < 1 || gw.set.threads > 64 ||
+            gw.set.max_connections < 1 || gw.set.max_batch_events < 1 ||
+            gw.set.dedup_capacity < 1 || gw.set.dedup_capacity > (1L << 28) ||
+            gw.set.max_inflight_events < 1 || gw.set.rate < 0 ||
+            gw.set.publish_timeout < 1 || gw.set.conn_memory < 4096 ||
+            gw.set.max_body < 1) {
+                pb_cli_usage_error(CMD, "a numeric option is out of range");
+                goto out_opts;
+        }
+        if (gw.set.dedup_capacity < gw.set.max_batch_events)
+                gw.set.dedup_capacity = gw.set.max_batch_events;
+        if (gw.set.burst < gw.set.max_batch_events)
+                gw.set.burst = gw.set.max_batch_events;
+        pb_cli_common_finish(&cc);
+        if (!pb_cli_require_brokers(CMD, &cc))
+                goto out_opts;
+
+        rc = PB_EXIT_FAIL;
+        pthread_rwlock_init(&gw.tokens_lock, NULL);
+        pthread_mutex_init(&gw.workers_lock, NULL);
+        gw.tokens = pb_gw_tokens_load(gw.set.tokens, err, sizeof(err));
+        if (!gw.tokens) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        gw.catalog = pb_cli_load_schemas(CMD, &cc);
+        if (!gw.catalog)
+                goto out;
+        dir = cc.schemas_dir ? cc.schemas_dir : pb_schemas_default_dir();
+        gw.metrics = pb_metrics_new();
+        gw.rl = pb_gw_ratelimit_new((double)gw.set.rate, (double)gw.set.burst);
+        gw.dedup = pb_gw_dedup_new((size_t)gw.set.dedup_capacity,
+                                   gw.set.dedup_ttl);
+        if (!gw.metrics || !gw.rl || !gw.dedup ||
+            build_types(&gw, &cc, dir) < 0) {
+                fprintf(stderr, "partnerbus %s: out of memory\n", CMD);
+                goto out;
+        }
+        declare_metrics(gw.metrics);
+        load_openapi(&gw, dir);
+        if (cc.schema_registry) {
+                gw.registry = pb_registry_new(cc.schema_registry, err,
+                                              sizeof(err));
+                if (!gw.registry) {
+                        fprintf(stderr, "partnerbus %s: schema registry: %s\n",
+                                CMD, err);
+                        goto out;
+                }
+        }
+        /* our producer settings first, -X after them so they can win */
+        memset(&kc, 0, sizeof(kc));
+        kc.brokers = cc.kconf.brokers;
+        kc.topic_prefix = cc.kconf.topic_prefix;
+        snprintf(p_timeout, sizeof(p_timeout), "message.timeout.ms=%lld",
+                 (long long)gw.set.publish_timeout);
+        snprintf(p_queue, sizeof(p_queue),
+                 "queue.buffering.max.messages=%ld",
+                 gw.set.max_inflight_events * 2 + 10000 > 10000000
+                     ? 10000000L
+                     : gw.set.max_inflight_events * 2 + 10000);
+        pb_kafka_conf_add(&kc, p_timeout);
+        pb_kafka_conf_add(&kc, p_queue);
+        for (i = 0; i < cc.kconf.nprops && kc.nprops < PB_KAFKA_MAX_PROPS; i++)
+                kc.props[kc.nprops++] = cc.kconf.props[i];
+        gw.producer = pb_producer_new(&kc, pb_gw_delivery_cb, &gw, err,
+                                      sizeof(err));
+        if (!gw.producer) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        atomic_store(&threads_stop, 0);
+        if (pthread_create(&poll_thr, NULL, poll_main, &gw) != 0) {
+                fprintf(stderr, "partnerbus %s: cannot start a thread\n", CMD);
+                goto out;
+        }
+        if (pthread_create(&ready_thr, NULL, ready_main, &gw) != 0) {
+                atomic_store(&threads_stop, 1);
+                pthread_join(poll_thr, NULL);
+                fprintf(stderr, "partnerbus %s: cannot start a thread\n", CMD);
+                goto out;
+        }
+        threads_started = 1;
+
+        pb_cli_trap_signals();
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_hup;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGHUP, &sa, NULL);
+
+        if (pb_gw_http_start(&gw, err, sizeof(err)) < 0) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        port = pb_gw_http_port(&gw);
+        pb_log("info",
+               "cmd=gateway msg=\"listening\" listen=%s port=%d scheme=%s "
+               "brokers=%s types=%zu orgs=%zu",
+               gw.set.listen, port, gw.set.tls_cert ? "https" : "http",
+               cc.brokers, gw.ntypes, gw.tokens->n);
+        if (gw.set.port_file) {
+                char tmp[1100];
+                FILE *fp;
+                snprintf(tmp, sizeof(tmp), "%s.tmp", gw.set.port_file);
+                fp = fopen(tmp, "w");
+                if (!fp || fprintf(fp, "%d\n", port) < 0 || fclose(fp) != 0 ||
+                    rename(tmp, gw.set.port_file) != 0) {
+                        fprintf(stderr, "partnerbus %s: --port-file %s: %s\n",
+                                CMD, gw.set.port_file, strerror(errno));
+                        goto out;
+                }
+        }
+
+        while (!pb_cli_stop) {
+                if (got_hup) {
+                        got_hup = 0;
+                        reload_tokens(&gw);
+                }
+                usleep(100 * 1000);
+        }
+
+        /* --- drain --- */
+        {
+                int64_t deadline = now_ms() + gw.set.drain_timeout;
+                MHD_socket lfd;
+                pb_resp_t fr;
+                atomic_store(&gw.stopping, 1);
+                pb_log("info", "cmd=gateway msg=\"stopping: no new "
+                               "connections, finishing requests in flight\"");
+                lfd = MHD_quiesce_daemon(gw.daemon);
+                if (lfd != MHD_INVALID_SOCKET)
+                        close(lfd);
+                while (atomic_load(&gw.inflight_requests) > 0 &&
+                       now_ms() < deadline)
+                        usleep(20 * 1000);
+                /* every message gets its report within
+                 * message.timeout.ms; flush waits for them */
+                do {
+                        fr = pb_producer_flush(gw.producer, 1000);
+                } while (fr != PB_OK && now_ms() < deadline +
+                                                       gw.set.publish_timeout);
+                /* answers of requests resumed by the last reports */
+                while (atomic_load(&gw.inflight_requests) > 0 &&
+                       now_ms() < deadline + gw.set.publish_timeout + 2000)
+                        usleep(20 * 1000);
+                if (atomic_load(&gw.inflight_requests) > 0)
+                        pb_log("warn", "cmd=gateway msg=\"%ld requests still "
+                                       "open at exit\"",
+                               atomic_load(&gw.inflight_requests));
+                rc = fr == PB_OK ? PB_EXIT_OK : PB_EXIT_FAIL;
+                pb_log("info", "cmd=gateway msg=\"stopped\" flushed=%s",
+                       fr == PB_OK ? "yes" : "no");
+        }
+
+out:
+        if (gw.daemon)
+                MHD_stop_daemon(gw.daemon);
+        if (threads_started) {
+                atomic_store(&threads_stop, 1);
+                pthread_join(poll_thr, NULL);
+                pthread_join(ready_thr, NULL);
+        }
+        pb_producer_destroy(gw.producer);
+        pb_gw_workers_free(&gw);
+        pb_registry_destroy(gw.registry);
+        for (i = 0; gw.types && i < gw.ntypes; i++)
+                free(gw.types[i].info_json);
+        free(gw.types);
+        free(gw.schemas_json);
+        free(gw.openapi_json);
+        free(gw.tls_cert_pem);
+        free(gw.tls_key_pem);
+        pb_gw_dedup_destroy(gw.dedup);
+        pb_gw_ratelimit_destroy(gw.rl);
+        pb_metrics_destroy(gw.metrics);
+        pb_schemas_destroy(gw.catalog);
+        pb_gw_tokens_destroy(gw.tokens);
+out_opts:
+        pb_opts_free();
+        return rc;
+}

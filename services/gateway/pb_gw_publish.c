@@ -1,0 +1,542 @@
+/* partnerbus gateway - the publish path of POST /v1/events/{type}.
+ *
+ * All or nothing (docs/gateway.md, "Batches"): every event of a request
+ * is parsed, checked against the schema and encoded before anything is
+ * sent. One invalid event, a repeated event_id inside the batch, the rate
+ * limit, an event_id another request is publishing right now, or a full
+ * producer queue answers the whole request and publishes nothing. Then
+ * each new event is sent; events whose event_id was published within the
+ * dedup window are answered with their original result and not sent.
+ *
+ * The answer waits for every delivery report: the connection is suspended
+ * (MHD_suspend_connection) and resumed from the delivery callback, which
+ * runs on the producer's poll thread, so no HTTP thread waits for Kafka.
+ * req->lock orders the two: sends and the suspend happen under it, the
+ * callback takes it before it counts down and resumes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pb_cli.h"
+#include "pb_gw_server.h"
+
+#define mono_ms pb_gw_mono_ms
+
+void pb_gw_error_body(pb_buf_t *b, const char *code, const char *msg) {
+        pb_buf_reset(b);
+        pb_buf_puts(b, "{\"error\":");
+        pb_buf_json_str(b, code, strlen(code));
+        pb_buf_puts(b, ",\"message\":");
+        pb_buf_json_str(b, msg, strlen(msg));
+        pb_buf_puts(b, "}");
+}
+
+static unsigned answer_error(pb_gw_answer_t *ans, unsigned status,
+                             const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static unsigned answer_error(pb_gw_answer_t *ans, unsigned status,
+                             const char *code, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        pb_gw_error_body(&ans->body, code, msg);
+        ans->status = status;
+        return status;
+}
+
+static int blank(const char *s, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                        return 0;
+        return 1;
+}
+
+/* Appends e's errors to agg, each marked with line. */
+static void merge_errors(pb_errors_t *agg, const pb_errors_t *e, long line) {
+        size_t i;
+        for (i = 0; i < e->count; i++) {
+                size_t before = agg->count;
+                pb_errors_add(agg, e->items[i].pointer, "%s",
+                              e->items[i].message);
+                if (agg->count > before)
+                        agg->items[agg->count - 1].line = line;
+        }
+        agg->dropped += e->dropped;
+}
+
+/* Frame header for one event of type t (single-object encoding, or the
+ * Confluent wire format with a registry). */
+static pb_resp_t frame_header(pb_gw_t *gw, const pb_gw_type_t *t,
+                              pb_buf_t *out, pb_errors_t *errs) {
+        if (gw->registry) {
+                char subject[300], why[PB_ERRMSG_MAX];
+                uint32_t id = 0;
+                pb_resp_t r;
+                snprintf(subject, sizeof(subject), "%s-value", t->topic);
+                r = pb_registry_register(gw->registry, subject, t->schema,
+                                         &id, why, sizeof(why));
+                if (r != PB_OK) {
+                        pb_errors_add(errs, "", "schema registry: %s", why);
+                        return r;
+                }
+                return pb_frame_write_confluent(out, id);
+        }
+        return pb_frame_write_soe(out, pb_schema_fingerprint(t->schema));
+}
+
+/* Parses, checks and encodes one event into req->enc. 0 ok, -1 invalid
+ * (errors in w->errs), -2 server-side failure (registry). */
+static int encode_one(pb_gw_req_t *req, pb_gw_worker_t *w, pb_gw_ev_t *ev,
+                      const char *text, size_t len) {
+        pb_gw_t *gw = req->gw;
+        const pb_gw_type_t *t = &gw->types[req->type_idx];
+        pb_encode_opts_t eo;
+        const pb_json_t *root, *id;
+        char perr[PB_ERRMSG_MAX];
+        size_t start = req->enc.len;
+        pb_resp_t r;
+
+        pb_errors_init(&w->errs);
+        root = pb_json_parse(w->parser, text, len, perr, sizeof(perr));
+        if (!root) {
+                pb_errors_add(&w->errs, "", "invalid JSON: %s", perr);
+                return -1;
+        }
+        if (root->type == PB_JSON_OBJECT &&
+            (id = pb_json_get(root, "event_id")) &&
+            id->type == PB_JSON_STRING &&
+            pb_gw_uuid_parse(id->str, id->len, ev->id) == 0)
+                ev->has_id = 1;
+        if (frame_header(gw, t, &req->enc, &w->errs) != PB_OK)
+                return -2;
+        memset(&eo, 0, sizeof(eo));
+        eo.force_source = req->org;
+        eo.fill_event_id = 1;
+        eo.fill_occurred_at = 1;
+        r = pb_codec_value_to_avro(w->codec, t->schema, root, &eo, &req->enc,
+                                   &ev->meta, &w->errs);
+        if (r != PB_OK) {
+                req->enc.len = start;
+                if (req->enc.data)
+                        req->enc.data[start] = 0;
+                if (w->errs.count == 0)
+                        pb_errors_add(&w->errs, "", "%s", pb_err2str(r));
+                return -1;
+        }
+        ev->off = start;
+        ev->len = req->enc.len - start;
+        return 0;
+}
+
+static int cmp_ev_id(const void *a, const void *b) {
+        const pb_gw_ev_t *x = *(pb_gw_ev_t *const *)a;
+        const pb_gw_ev_t *y = *(pb_gw_ev_t *const *)b;
+        int c = memcmp(x->id, y->id, 16);
+        if (c)
+                return c;
+        return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void count_events(pb_gw_t *gw, const char *type, const char *org,
+                         const char *outcome, double n) {
+        const char *labels[] = {"type", type, "org", org,
+                                "outcome", outcome, NULL};
+        if (n > 0)
+                pb_metrics_add(gw->metrics, "partnerbus_gateway_events_total",
+                               labels, n);
+}
+
+unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
+                       pb_gw_answer_t *ans) {
+        pb_gw_t *gw = req->gw;
+        const pb_gw_type_t *t = &gw->types[req->type_idx];
+        const char *type = pb_schema_type(t->schema);
+        const char *p, *end;
+        size_t n = 0, i, nnew = 0, ninvalid = 0;
+        long line = 0;
+        pb_errors_t *agg = NULL;
+        const uint8_t **ids = NULL;
+        pb_gw_claim_t *claims = NULL;
+        pb_gw_result_t *results = NULL;
+        pb_gw_ev_t **sorted = NULL;
+        int64_t wait;
+        unsigned status = 0;
+        long inflight;
+
+        p = (const char *)req->body.data;
+        end = p ? p + req->body.len : p;
+        /* 1. count the events */
+        if (!req->batch) {
+                n = (p && !blank(p, req->body.len)) ? 1 : 0;
+        } else {
+                const char *q = p;
+                while (q && q < end) {
+                        const char *nl = memchr(q, '\n', (size_t)(end - q));
+                        const char *le = nl ? nl : end;
+                        if (!blank(q, (size_t)(le - q)))
+                                n++;
+                        q = nl ? nl + 1 : end;
+                }
+        }
+        if (n == 0)
+                return answer_error(ans, 400, "empty",
+                                    "the body holds no event");
+        if (req->batch && n > (size_t)gw->set.max_batch_events)
+                return answer_error(
+                    ans, 413, "batch_too_large",
+                    "the batch holds %zu events, at most %ld are allowed", n,
+                    gw->set.max_batch_events);
+        req->ev = calloc(n, sizeof(*req->ev));
+        if (!req->ev)
+                return answer_error(ans, 503, "overloaded", "out of memory");
+        pb_buf_init(&req->enc, 0);
+        if (pb_buf_reserve(&req->enc, req->body.len + n * 16) != PB_OK)
+                return answer_error(ans, 503, "overloaded", "out of memory");
+
+        /* 2. parse, check, encode every event */
+        for (i = 0; p && p < end && i < n;) {
+                const char *le;
+                const char *nl = req->batch
+                                     ? memchr(p, '\n', (size_t)(end - p))
+                                     : NULL;
+                pb_gw_ev_t *ev;
+                int rc;
+                le = nl ? nl : end;
+                line++;
+                if (blank(p, (size_t)(le - p))) {
+                        p = nl ? nl + 1 : end;
+                        continue;
+                }
+                ev = &req->ev[i++];
+                ev->req = req;
+                ev->line = req->batch ? line : 0;
+                rc = encode_one(req, w, ev, p, (size_t)(le - p));
+                p = nl ? nl + 1 : end;
+                if (rc == -2) {
+                        char msg[PB_ERRMSG_MAX + 32];
+                        pb_errors_format(&w->errs, msg, sizeof(msg));
+                        free(agg);
+                        return answer_error(ans, 503, "registry_unavailable",
+                                            "%s", msg);
+                }
+                if (rc < 0) {
+                        ninvalid++;
+                        if (!agg && !(agg = malloc(sizeof(*agg))))
+                                return answer_error(ans, 503, "overloaded",
+                                                    "out of memory");
+                        if (ninvalid == 1)
+                                pb_errors_init(agg);
+                        merge_errors(agg, &w->errs, ev->line);
+                }
+        }
+        req->nev = i;
+
+        /* 3. the same event_id twice in one batch */
+        if (!ninvalid && req->nev > 1) {
+                size_t k = 0;
+                sorted = malloc(req->nev * sizeof(*sorted));
+                if (!sorted)
+                        return answer_error(ans, 503, "overloaded",
+                                            "out of memory");
+                for (i = 0; i < req->nev; i++)
+                        if (req->ev[i].has_id)
+                                sorted[k++] = &req->ev[i];
+                qsort(sorted, k, sizeof(*sorted), cmp_ev_id);
+                for (i = 1; i < k; i++)
+                        if (!memcmp(sorted[i - 1]->id, sorted[i]->id, 16)) {
+                                size_t before;
+                                if (!agg && !(agg = malloc(sizeof(*agg)))) {
+                                        free(sorted);
+                                        return answer_error(
+                                            ans, 503, "overloaded",
+                                            "out of memory");
+                                }
+                                if (!ninvalid)
+                                        pb_errors_init(agg);
+                                ninvalid++;
+                                before = agg->count;
+                                pb_errors_add(agg, "/event_id",
+                                              "the same event_id as line %ld "
+                                              "of this batch",
+                                              sorted[i - 1]->line);
+                                if (agg->count > before)
+                                        agg->items[agg->count - 1].line =
+                                            sorted[i]->line;
+                        }
+                free(sorted);
+        }
+        if (ninvalid) {
+                count_events(gw, type, req->org, "rejected", (double)ninvalid);
+                ans->status = 400;
+                pb_buf_reset(&ans->body);
+                pb_buf_printf(&ans->body,
+                              "{\"error\":\"invalid\",\"message\":\"%zu of "
+                              "%zu events invalid; nothing was published\","
+                              "\"errors\":",
+                              ninvalid, n);
+                pb_errors_to_json(agg, &ans->body);
+                if (agg->dropped)
+                        pb_buf_printf(&ans->body, ",\"more_errors\":%zu",
+                                      agg->dropped);
+                pb_buf_puts(&ans->body, "}");
+                free(agg);
+                return 400;
+        }
+        free(agg);
+
+        /* 4. rate limit: one token per event */
+        wait = pb_gw_ratelimit_take(gw->rl, req->org, (double)req->nev,
+                                    mono_ms(), 1);
+        if (wait > 0) {
+                ans->retry_after_ms = wait;
+                return answer_error(ans, 429, "rate_limited",
+                                    "organisation %s exceeds %ld events/s "
+                                    "(burst %ld); retry after %lld ms",
+                                    req->org, gw->set.rate, gw->set.burst,
+                                    (long long)wait);
+        }
+
+        /* 5. dedup window: claim every client event_id at once */
+        ids = calloc(req->nev, sizeof(*ids));
+        claims = calloc(req->nev, sizeof(*claims));
+        results = calloc(req->nev, sizeof(*results));
+        if (!ids || !claims || !results) {
+                status = answer_error(ans, 503, "overloaded", "out of memory");
+                goto out;
+        }
+        for (i = 0; i < req->nev; i++)
+                ids[i] = req->ev[i].has_id ? req->ev[i].id : NULL;
+        if (pb_gw_dedup_claim(gw->dedup, ids, req->nev, pb_gw_mono_ms(),
+                              claims, results) < 0) {
+                for (i = 0; i < req->nev; i++)
+                        if (claims[i] == PB_GW_PENDING)
+                                break;
+                ans->retry_after_ms = 1000;
+                status = answer_error(
+                    ans, 409, "in_flight",
+                    "event_id %s is being published by another request "
+                    "right now; retry to get its result",
+                    i < req->nev ? req->ev[i].meta.event_id : "?");
+                goto out;
+        }
+        for (i = 0; i < req->nev; i++) {
+                req->ev[i].claim = claims[i];
+                if (claims[i] == PB_GW_DONE)
+                        req->ev[i].res = results[i];
+                else
+                        nnew++;
+        }
+
+        /* 6. bound what waits for Kafka */
+        inflight = atomic_fetch_add(&gw->inflight_events, (long)nnew) +
+                   (long)nnew;
+        req->reserved_events = (long)nnew;
+        if (nnew && inflight > gw->set.max_inflight_events) {
+                ans->retry_after_ms = gw->set.retry_after;
+                status = answer_error(
+                    ans, 503, "overloaded",
+                    "%ld events are waiting for Kafka; nothing was "
+                    "published, retry later",
+                    inflight - (long)nnew);
+                goto out_release;
+        }
+
+        /* 7. send; the lock keeps delivery reports from finishing the
+         * request before it is suspended */
+        pthread_mutex_lock(&req->lock);
+        req->t_send_ms = mono_ms();
+        for (i = 0; i < req->nev; i++) {
+                pb_gw_ev_t *ev = &req->ev[i];
+                char err[256];
+                pb_resp_t r;
+                if (ev->claim != PB_GW_NEW)
+                        continue;
+                r = pb_producer_send(gw->producer, gw->types[req->type_idx].topic,
+                                     type, &ev->meta, req->enc.data + ev->off,
+                                     ev->len, NULL, ev, err, sizeof(err));
+                if (r != PB_OK) {
+                        ev->failed = 1;
+                        snprintf(ev->error, sizeof(ev->error), "%s", err);
+                        if (ev->has_id)
+                                pb_gw_dedup_release(gw->dedup, ev->id);
+                        continue;
+                }
+                ev->sent = 1;
+                req->pending++;
+        }
+        if (req->pending == 0) {
+                req->state = PB_GW_ST_DONE;
+                pthread_mutex_unlock(&req->lock);
+                pb_gw_publish_answer(req, ans);
+                status = ans->status;
+                goto out;
+        }
+        req->state = PB_GW_ST_WAITING;
+        req->suspended = 1;
+        MHD_suspend_connection(req->conn);
+        pthread_mutex_unlock(&req->lock);
+        status = 0;
+        goto out;
+
+out_release:
+        for (i = 0; i < req->nev; i++)
+                if (req->ev[i].has_id && req->ev[i].claim == PB_GW_NEW)
+                        pb_gw_dedup_release(gw->dedup, req->ev[i].id);
+out:
+        free(ids);
+        free(claims);
+        free(results);
+        return status;
+}
+
+void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
+                       const char *errstr, const char *topic,
+                       int32_t partition, int64_t offset) {
+        pb_gw_ev_t *ev = msg_opaque;
+        pb_gw_req_t *req = ev->req;
+        pb_gw_t *gw = opaque;
+        (void)topic;
+        if (err == PB_OK) {
+                ev->res.partition = partition;
+                ev->res.offset = offset;
+                ev->res.tag = (uint16_t)req->type_idx;
+                if (ev->has_id)
+                        pb_gw_dedup_complete(gw->dedup, ev->id, &ev->res,
+                                             pb_gw_mono_ms());
+        } else {
+                ev->failed = 1;
+                snprintf(ev->error, sizeof(ev->error), "%s",
+                         errstr ? errstr : pb_err2str(err));
+                if (ev->has_id)
+                        pb_gw_dedup_release(gw->dedup, ev->id);
+        }
+        pthread_mutex_lock(&req->lock);
+        if (req->pending > 0 && --req->pending == 0) {
+                req->state = PB_GW_ST_DONE;
+                if (req->suspended) {
+                        req->suspended = 0;
+                        MHD_resume_connection(req->conn);
+                }
+        }
+        pthread_mutex_unlock(&req->lock);
+}
+
+static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
+                        int with_status) {
+        pb_buf_puts(b, "{\"event_id\":");
+        pb_buf_json_str(b, ev->meta.event_id, strlen(ev->meta.event_id));
+        if (ev->failed) {
+                pb_buf_puts(b, ",\"status\":\"failed\",\"error\":");
+                pb_buf_json_str(b, ev->error, strlen(ev->error));
+                pb_buf_puts(b, "}");
+                return;
+        }
+        pb_buf_puts(b, ",\"topic\":");
+        pb_buf_json_str(b, gw->types[ev->res.tag].topic,
+                        strlen(gw->types[ev->res.tag].topic));
+        pb_buf_printf(b, ",\"partition\":%d,\"offset\":%lld",
+                      (int)ev->res.partition, (long long)ev->res.offset);
+        if (with_status)
+                pb_buf_printf(b, ",\"status\":\"%s\"",
+                              ev->claim == PB_GW_DONE ? "duplicate"
+                                                      : "published");
+        pb_buf_printf(b, ",\"duplicate\":%s}",
+                      ev->claim == PB_GW_DONE ? "true" : "false");
+}
+
+void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
+        pb_gw_t *gw = req->gw;
+        const char *type = pb_schema_type(gw->types[req->type_idx].schema);
+        size_t i, published = 0, dups = 0, failed = 0;
+        for (i = 0; i < req->nev; i++) {
+                if (req->ev[i].failed)
+                        failed++;
+                else if (req->ev[i].claim == PB_GW_DONE)
+                        dups++;
+                else
+                        published++;
+        }
+        count_events(gw, type, req->org, "published", (double)published);
+        count_events(gw, type, req->org, "duplicate", (double)dups);
+        count_events(gw, type, req->org, "failed", (double)failed);
+        if (req->t_send_ms && published + failed > 0)
+                pb_metrics_observe(gw->metrics,
+                                   "partnerbus_gateway_publish_latency_seconds",
+                                   NULL,
+                                   (double)(mono_ms() - req->t_send_ms) /
+                                       1000.0);
+        pb_buf_reset(&ans->body);
+        for (i = 0; i < req->nev; i++) /* a result names its topic */
+                if (req->ev[i].claim != PB_GW_DONE)
+                        req->ev[i].res.tag = (uint16_t)req->type_idx;
+        if (failed) {
+                const char *why = "";
+                for (i = 0; i < req->nev; i++)
+                        if (req->ev[i].failed) {
+                                why = req->ev[i].error;
+                                break;
+                        }
+                ans->status = 503;
+                ans->retry_after_ms = gw->set.retry_after;
+                pb_buf_printf(&ans->body,
+                              "{\"error\":\"kafka_unavailable\",\"message\":"
+                              "\"Kafka did not acknowledge %zu of %zu events "
+                              "(",
+                              failed, req->nev);
+                /* why is from librdkafka: escape it into the message */
+                {
+                        pb_buf_t tmp;
+                        pb_buf_init(&tmp, 0);
+                        pb_buf_json_str(&tmp, why, strlen(why));
+                        if (tmp.len >= 2)
+                                pb_buf_append(&ans->body, tmp.data + 1,
+                                              tmp.len - 2);
+                        pb_buf_free(&tmp);
+                }
+                pb_buf_printf(&ans->body,
+                              "); retry with the same event_ids: events "
+                              "already published are then answered as "
+                              "duplicates\",\"published\":%zu,\"failed\":%zu,"
+                              "\"results\":[",
+                              published + dups, failed);
+                for (i = 0; i < req->nev; i++) {
+                        if (i)
+                                pb_buf_putc(&ans->body, ',');
+                        result_json(&ans->body, gw, &req->ev[i], 1);
+                }
+                pb_buf_puts(&ans->body, "]}");
+                return;
+        }
+        if (!req->batch) {
+                ans->status = dups ? 200 : 201;
+                result_json(&ans->body, gw, &req->ev[0], 0);
+                return;
+        }
+        ans->status = 200;
+        pb_buf_printf(&ans->body,
+                      "{\"published\":%zu,\"duplicates\":%zu,\"results\":[",
+                      published, dups);
+        for (i = 0; i < req->nev; i++) {
+                if (i)
+                        pb_buf_putc(&ans->body, ',');
+                result_json(&ans->body, gw, &req->ev[i], 1);
+        }
+        pb_buf_puts(&ans->body, "]}");
+}
+
+void pb_gw_req_release(pb_gw_req_t *req) {
+        pb_gw_t *gw = req->gw;
+        if (req->reserved_events) {
+                atomic_fetch_sub(&gw->inflight_events, req->reserved_events);
+                req->reserved_events = 0;
+        }
+        if (req->counted_bytes) {
+                atomic_fetch_sub(&gw->inflight_bytes, (long)req->counted_bytes);
+                req->counted_bytes = 0;
+        }
+}

@@ -1,0 +1,173 @@
+/* partnerbus gateway - the running server: settings, shared state, the
+ * per-request state machine. Internal to services/gateway/. */
+#ifndef PB_GW_SERVER_H
+#define PB_GW_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_kafka.h"
+#include "partnerbus/pb_metrics.h"
+#include "partnerbus/pb_schema.h"
+#include "partnerbus/pb_serde.h"
+#include "pb_gw.h"
+
+/* Monotonic milliseconds (dedup ttl, rate limits, latency). */
+static inline int64_t pb_gw_mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Settings: one field per option of the table in pb_cmd_gateway.c. */
+typedef struct pb_gw_settings {
+        const char *listen;
+        const char *tokens;
+        const char *tls_cert;
+        const char *tls_key;
+        int insecure_http;
+        long threads;
+        long max_connections;
+        int64_t conn_timeout;   /* ms */
+        size_t conn_memory;
+        size_t max_body;
+        long max_batch_events;
+        long rate;              /* events/s per org, 0 = unlimited */
+        long burst;
+        int64_t dedup_ttl;      /* ms */
+        long dedup_capacity;
+        int64_t publish_timeout; /* ms: message.timeout.ms */
+        int64_t retry_after;    /* ms, rounded up to seconds */
+        long max_inflight_events;
+        size_t max_inflight_bytes;
+        int64_t drain_timeout;  /* ms */
+        const char *openapi;
+        const char *port_file;
+        int print_routes;
+} pb_gw_settings_t;
+
+/* Per-thread scratch (MHD worker threads): not shared. */
+typedef struct pb_gw_worker {
+        pb_codec_t *codec;
+        pb_json_parser_t *parser;
+        pb_errors_t errs;
+        struct pb_gw_worker *next;
+} pb_gw_worker_t;
+
+typedef struct pb_gw_type {
+        const pb_schema_t *schema;
+        char topic[256];
+        char *info_json; /* GET /v1/schemas/{type} body */
+} pb_gw_type_t;
+
+typedef struct pb_gw {
+        pb_gw_settings_t set;
+        pb_schemas_t *catalog;
+        pb_registry_t *registry; /* NULL: single-object encoding */
+        pb_producer_t *producer;
+        pb_metrics_t *metrics;
+        pb_gw_ratelimit_t *rl;
+        pb_gw_dedup_t *dedup;
+        struct MHD_Daemon *daemon;
+
+        pthread_rwlock_t tokens_lock;
+        pb_gw_tokens_t *tokens;
+
+        pb_gw_type_t *types; /* one per catalog entry, same index */
+        size_t ntypes;
+        char *schemas_json;  /* GET /v1/schemas body */
+        char *openapi_json;  /* GET /v1/openapi.json body, NULL if none */
+        size_t openapi_len;
+
+        pthread_mutex_t workers_lock;
+        pb_gw_worker_t *workers;
+
+        atomic_int stopping;      /* SIGTERM: new requests get 503 */
+        atomic_long inflight_requests;
+        atomic_long inflight_events;
+        atomic_long inflight_bytes;
+        atomic_int kafka_ready;
+        char ready_reason[256];   /* under workers_lock */
+        char *tls_cert_pem, *tls_key_pem; /* kept while the daemon runs */
+} pb_gw_t;
+
+/* One published (or validated) event of a request. */
+typedef struct pb_gw_ev {
+        struct pb_gw_req *req;
+        long line;           /* 1-based line in the body */
+        int has_id;          /* event_id came from the client */
+        uint8_t id[16];
+        pb_gw_claim_t claim;
+        int sent;            /* handed to the producer */
+        int failed;          /* delivery or send failed */
+        char error[160];
+        pb_gw_result_t res;  /* partition, offset once acknowledged */
+        size_t off, len;     /* framed Avro in req->enc */
+        pb_event_meta_t meta;
+} pb_gw_ev_t;
+
+enum { PB_GW_ST_READING = 0, PB_GW_ST_WAITING = 1, PB_GW_ST_DONE = 2 };
+
+typedef struct pb_gw_req {
+        pb_gw_t *gw;
+        struct MHD_Connection *conn;
+        int route;
+        int responded;       /* a response has been queued */
+        size_t type_idx;
+        int batch;
+        char org[PB_GW_ORG_MAX];
+        pb_buf_t body;       /* bounded by max_body */
+        size_t counted_bytes; /* added to gw->inflight_bytes */
+        pb_buf_t enc;        /* framed Avro of every event */
+        pb_gw_ev_t *ev;
+        size_t nev;
+        long reserved_events; /* added to gw->inflight_events */
+        pthread_mutex_t lock; /* state, suspended, pending */
+        int state;
+        int suspended;
+        size_t pending;
+        int64_t t_send_ms;
+} pb_gw_req_t;
+
+/* pb_gw_http.c */
+int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size);
+int pb_gw_http_port(pb_gw_t *gw);
+/* Frees every thread's scratch; after MHD_stop_daemon. */
+void pb_gw_workers_free(pb_gw_t *gw);
+/* Route table: for --print-routes and the OpenAPI consistency test. */
+typedef struct pb_gw_route {
+        const char *method;
+        const char *path;
+} pb_gw_route_t;
+extern const pb_gw_route_t pb_gw_routes[];
+extern const size_t pb_gw_nroutes;
+
+/* pb_gw_publish.c: validate body, claim, send. Returns an HTTP status when
+ * the request is answered at once (response built into *resp / *hdrs),
+ * or 0 when events are in flight (caller suspends). */
+typedef struct pb_gw_answer {
+        unsigned status;
+        pb_buf_t body;
+        int64_t retry_after_ms; /* > 0: send Retry-After */
+} pb_gw_answer_t;
+unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
+                       pb_gw_answer_t *ans);
+/* After every delivery report arrived: the final answer. */
+void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans);
+void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
+                       const char *errstr, const char *topic,
+                       int32_t partition, int64_t offset);
+/* Releases what a request holds in the gateway (claims, counters). */
+void pb_gw_req_release(pb_gw_req_t *req);
+
+/* JSON error body {"error":code,"message":msg}. */
+void pb_gw_error_body(pb_buf_t *b, const char *code, const char *msg);
+
+#endif
