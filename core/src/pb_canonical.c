@@ -49,8 +49,8 @@ uint64_t pb_crc64_avro(const void *data, size_t len) {
 
 typedef struct pb_pcf {
         pb_buf_t out;
-        const pb_type_t **seen; /* named types already defined */
-        size_t nseen, capseen;
+        const pb_type_t **seen; /* open-addressing set of defined types */
+        size_t nseen, capseen;  /* capseen: 0 or a power of two */
         int failed;
 } pb_pcf_t;
 
@@ -65,23 +65,45 @@ static void pb_pcf_quoted(pb_pcf_t *c, const char *s) {
         pb_pcf_puts(c, "\"");
 }
 
+static size_t pb_ptr_hash(const void *p, size_t mask) {
+        uint64_t x = (uint64_t)(uintptr_t)p;
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        return (size_t)x & mask;
+}
+
+static int pb_pcf_insert(const pb_type_t **tab, size_t cap,
+                         const pb_type_t *t) {
+        size_t i = pb_ptr_hash(t, cap - 1);
+        while (tab[i]) {
+                if (tab[i] == t)
+                        return 1;
+                i = (i + 1) & (cap - 1);
+        }
+        tab[i] = t;
+        return 0;
+}
+
 /* 1 if t was defined already; else remembers it and returns 0. */
 static int pb_pcf_seen(pb_pcf_t *c, const pb_type_t *t) {
-        size_t i;
-        for (i = 0; i < c->nseen; i++)
-                if (c->seen[i] == t)
-                        return 1;
-        if (c->nseen == c->capseen) {
-                size_t cap = c->capseen ? c->capseen * 2 : 16;
-                const pb_type_t **a = realloc(c->seen, cap * sizeof(*a));
+        if (2 * (c->nseen + 1) > c->capseen) {
+                size_t cap = c->capseen ? c->capseen * 2 : 64, i;
+                const pb_type_t **a = calloc(cap, sizeof(*a));
                 if (!a) {
                         c->failed = 1;
                         return 1;
                 }
+                for (i = 0; i < c->capseen; i++)
+                        if (c->seen[i])
+                                pb_pcf_insert(a, cap, c->seen[i]);
+                free(c->seen);
                 c->seen = a;
                 c->capseen = cap;
         }
-        c->seen[c->nseen++] = t;
+        if (pb_pcf_insert(c->seen, c->capseen, t))
+                return 1;
+        c->nseen++;
         return 0;
 }
 

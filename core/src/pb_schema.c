@@ -163,18 +163,53 @@ static const cJSON *pb_jget(const cJSON *o, const char *key) {
         return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
+static int pb_strp_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char *pb_find_dup(const char **v, size_t n) {
+        size_t i;
+        if (n < 2)
+                return NULL;
+        qsort(v, n, sizeof(*v), pb_strp_cmp); /* O(n log n), not n^2 */
+        for (i = 1; i < n; i++)
+                if (!strcmp(v[i - 1], v[i]))
+                        return v[i];
+        return NULL;
+}
+
+const char *pb_json_dup_key(const cJSON *o, int *nomem) {
+        const cJSON *e;
+        const char **v, *d;
+        size_t n = 0;
+        *nomem = 0;
+        for (e = o->child; e; e = e->next)
+                n++;
+        if (n < 2)
+                return NULL;
+        v = malloc(n * sizeof(*v));
+        if (!v) {
+                *nomem = 1;
+                return NULL;
+        }
+        n = 0;
+        for (e = o->child; e; e = e->next)
+                v[n++] = e->string ? e->string : "";
+        d = pb_find_dup(v, n);
+        free(v);
+        return d; /* points into o */
+}
+
 /* A schema object may not repeat a key (cJSON would keep both and we
  * would silently read the first). */
 static int pb_check_dup_keys(pb_sparse_t *p, const cJSON *o,
                              const char *where) {
-        const cJSON *a, *b;
-        for (a = o->child; a; a = a->next)
-                for (b = a->next; b; b = b->next)
-                        if (a->string && b->string &&
-                            !strcmp(a->string, b->string))
-                                return pb_sparse_fail(
-                                    p, where, "duplicate key \"%s\"",
-                                    a->string);
+        int nomem;
+        const char *d = pb_json_dup_key(o, &nomem);
+        if (nomem)
+                return pb_sparse_fail(p, where, "out of memory");
+        if (d)
+                return pb_sparse_fail(p, where, "duplicate key \"%s\"", d);
         return 0;
 }
 
@@ -385,10 +420,6 @@ static int pb_parse_fields(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
                          jn->valuestring);
                 if (pb_check_dup_keys(p, e, where))
                         return -1;
-                if (pb_type_field_index(t, jn->valuestring,
-                                        strlen(jn->valuestring)) >= 0)
-                        return pb_sparse_fail(p, where,
-                                              "field defined twice");
                 f->name = pb_strdup_fail(p, jn->valuestring, where);
                 if (!f->name)
                         return -1;
@@ -425,6 +456,24 @@ static int pb_parse_fields(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
                                 return -1;
                 }
         }
+        {
+                const char **v = malloc(t->nfields * sizeof(*v)), *d;
+                size_t i;
+                if (!v)
+                        return pb_sparse_fail(p, t->fullname,
+                                              "out of memory");
+                for (i = 0; i < t->nfields; i++)
+                        v[i] = t->fields[i].name;
+                d = pb_find_dup(v, t->nfields);
+                if (d) {
+                        snprintf(where, sizeof(where), "%s/%s", t->fullname,
+                                 d);
+                        free(v);
+                        return pb_sparse_fail(p, where,
+                                              "field defined twice");
+                }
+                free(v);
+        }
         return 0;
 }
 
@@ -450,16 +499,26 @@ static int pb_parse_symbols(pb_sparse_t *p, pb_type_t *t, const cJSON *j) {
                                               cJSON_IsString(e)
                                                   ? e->valuestring
                                                   : "");
-                for (i = 0; i < t->nsymbols; i++)
-                        if (!strcmp(t->symbols[i], e->valuestring))
-                                return pb_sparse_fail(
-                                    p, t->fullname, "duplicate symbol %s",
-                                    e->valuestring);
                 t->symbols[t->nsymbols] =
                     pb_strdup_fail(p, e->valuestring, t->fullname);
                 if (!t->symbols[t->nsymbols])
                         return -1;
                 t->nsymbols++;
+        }
+        if (t->nsymbols > 1) {
+                const char **v = malloc(t->nsymbols * sizeof(*v)), *d;
+                if (!v)
+                        return pb_sparse_fail(p, t->fullname,
+                                              "out of memory");
+                memcpy(v, t->symbols, t->nsymbols * sizeof(*v));
+                d = pb_find_dup(v, t->nsymbols);
+                if (d) {
+                        pb_sparse_fail(p, t->fullname, "duplicate symbol %s",
+                                       d);
+                        free(v);
+                        return -1;
+                }
+                free(v);
         }
         jd = pb_jget(j, "default");
         if (jd) {
@@ -577,20 +636,32 @@ static pb_type_t *pb_parse_union(pb_sparse_t *p, const cJSON *j,
                 b = pb_parse_type(p, e, ns, where, depth + 1);
                 if (!b)
                         return NULL;
-                for (i = 0; i < t->nbranches; i++) {
-                        const pb_type_t *o = t->branches[i];
-                        int named = b->fullname != NULL;
-                        if (o->kind == b->kind &&
-                            (!named || !strcmp(o->fullname, b->fullname))) {
-                                pb_sparse_fail(p, where,
-                                               "union has two %s branches",
-                                               pb_branch_desc(b));
-                                return NULL;
-                        }
-                }
                 if (b->kind == PB_T_NULL)
                         t->null_branch = (int)t->nbranches;
                 t->branches[t->nbranches++] = b;
+        }
+        if (t->nbranches > 1) {
+                /* two branches of one unnamed kind, or one name twice */
+                static const char *const kinds[] = {
+                    "#null",   "#boolean", "#int",    "#long",  "#float",
+                    "#double", "#bytes",   "#string", "#record", "#enum",
+                    "#array",  "#map",     "#union",  "#fixed"};
+                const char **v = malloc(t->nbranches * sizeof(*v)), *d;
+                if (!v) {
+                        pb_sparse_fail(p, where, "out of memory");
+                        return NULL;
+                }
+                for (i = 0; i < t->nbranches; i++)
+                        v[i] = t->branches[i]->fullname
+                                   ? t->branches[i]->fullname
+                                   : kinds[t->branches[i]->kind];
+                d = pb_find_dup(v, t->nbranches);
+                if (d)
+                        pb_sparse_fail(p, where, "union has two %s branches",
+                                       d[0] == '#' ? d + 1 : d);
+                free(v);
+                if (d)
+                        return NULL;
         }
         return t;
 }
@@ -793,6 +864,7 @@ static int pb_parse_partnerbus_attrs(pb_sparse_t *p, const cJSON *doc) {
 
 static int pb_encode_pending(pb_sparse_t *p) {
         size_t i;
+        pb_sparse_sort_defs(p);
         for (i = 0; i < p->ndefs; i++) {
                 pb_pending_default_t *d = &p->defs[i];
                 pb_buf_t b;

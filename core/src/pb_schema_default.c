@@ -13,6 +13,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pb_schema_priv.h"
@@ -151,14 +152,25 @@ static int pb_default_bytes(pb_sparse_t *p, const pb_type_t *t,
         return 0;
 }
 
-/* Finds the JSON default of field f (kept while parsing). */
+static int pb_def_cmp(const void *a, const void *b) {
+        uintptr_t x = (uintptr_t)((const pb_pending_default_t *)a)->field;
+        uintptr_t y = (uintptr_t)((const pb_pending_default_t *)b)->field;
+        return x < y ? -1 : x > y;
+}
+
+void pb_sparse_sort_defs(pb_sparse_t *p) {
+        if (p->ndefs > 1)
+                qsort(p->defs, p->ndefs, sizeof(*p->defs), pb_def_cmp);
+}
+
+/* Finds the JSON default of field f (kept while parsing); p->defs is
+ * sorted by pb_sparse_sort_defs(). */
 static const cJSON *pb_field_default_json(pb_sparse_t *p,
                                           const pb_field_t *f) {
-        size_t i;
-        for (i = 0; i < p->ndefs; i++)
-                if (p->defs[i].field == f)
-                        return p->defs[i].json;
-        return NULL;
+        pb_pending_default_t key, *d;
+        key.field = (pb_field_t *)(uintptr_t)f;
+        d = bsearch(&key, p->defs, p->ndefs, sizeof(*p->defs), pb_def_cmp);
+        return d ? d->json : NULL;
 }
 
 static int pb_default_record(pb_sparse_t *p, const pb_type_t *t,
@@ -167,11 +179,17 @@ static int pb_default_record(pb_sparse_t *p, const pb_type_t *t,
         const cJSON *e;
         size_t i;
         char sub[512];
+        size_t nkeys = (size_t)cJSON_GetArraySize(j);
         if (!cJSON_IsObject(j))
                 return pb_sparse_fail(p, where,
                                       "default for record %s must be an "
                                       "object",
                                       t->fullname);
+        /* matching keys to fields costs fields x keys: charge it */
+        p->steps -= (long)((nkeys + 1) * (t->nfields + 1) / 8);
+        if (p->steps < 0)
+                return pb_sparse_fail(p, where,
+                                      "defaults too costly to encode");
         cJSON_ArrayForEach(e, j) {
                 if (!e->string ||
                     pb_type_field_index(t, e->string, strlen(e->string)) < 0)
@@ -324,7 +342,7 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
         }
         case PB_T_ARRAY:
         case PB_T_MAP: {
-                const cJSON *e, *o;
+                const cJSON *e;
                 int arr = t->kind == PB_T_ARRAY;
                 int n;
                 char sub[512];
@@ -334,6 +352,18 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                               arr ? "array" : "map",
                                               arr ? "an array" : "an object");
                 n = cJSON_GetArraySize(j);
+                if (!arr) {
+                        int nomem;
+                        const char *d = pb_json_dup_key(j, &nomem);
+                        if (nomem)
+                                return pb_sparse_fail(p, where,
+                                                      "out of memory");
+                        if (d)
+                                return pb_sparse_fail(p, where,
+                                                      "duplicate map key "
+                                                      "\"%s\"",
+                                                      d);
+                }
                 if (n > 0) {
                         if (pb_put(p, pb_avro_put_long(out, n), where))
                                 return -1;
@@ -346,14 +376,6 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                         size_t kl = strlen(e->string);
                                         snprintf(sub, sizeof(sub), "%s/%s",
                                                  where, e->string);
-                                        for (o = j->child; o != e;
-                                             o = o->next)
-                                                if (!strcmp(o->string,
-                                                            e->string))
-                                                        return pb_sparse_fail(
-                                                            p, sub,
-                                                            "duplicate map "
-                                                            "key");
                                         if (!pb_utf8_valid(e->string, kl))
                                                 return pb_sparse_fail(
                                                     p, sub,

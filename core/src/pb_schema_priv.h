@@ -16,7 +16,7 @@
 #define PB_SCHEMA_MAX_FIXED (16u << 20)  /* fixed size in bytes */
 #define PB_DEFAULT_MAX_BYTES (1u << 20)  /* one encoded default */
 #define PB_DEFAULT_MAX_DEPTH 64          /* nesting while encoding */
-#define PB_DEFAULT_MAX_STEPS 1000000     /* work for all defaults */
+#define PB_DEFAULT_MAX_STEPS 10000000    /* work for all defaults */
 #define PB_DECIMAL_MAX_PRECISION 76
 
 /* A field default waiting to be encoded once the whole tree exists. */
@@ -57,6 +57,16 @@ int pb_utf8_valid(const char *s, size_t n);
 
 /* Parsing Canonical Form of a compiled tree, malloc'd; NULL on ENOMEM. */
 char *pb_canonical_of(const pb_type_t *root);
+
+/* Sorts v and returns a string that occurs twice, or NULL. */
+const char *pb_find_dup(const char **v, size_t n);
+/* A key that occurs twice in JSON object o, or NULL (*nomem set if the
+ * check could not run). */
+const char *pb_json_dup_key(const cJSON *o, int *nomem);
+
+/* Sorts p->defs by field so that pb_default_encode finds a field's JSON
+ * default in O(log n). */
+void pb_sparse_sort_defs(pb_sparse_t *p);
 
 /* "int", "record", ... */
 const char *pb_kind_name(pb_kind_t k);

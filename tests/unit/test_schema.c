@@ -578,6 +578,115 @@ static void test_garbage(void **state) {
         free(orig);
 }
 
+/* Schemas built to make a naive compiler or checker take exponential time
+ * or deep recursion: each must finish quickly with a result or an error. */
+static void append(char **b, size_t *n, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void append(char **b, size_t *n, size_t *cap, const char *fmt, ...) {
+        va_list ap;
+        int k;
+        for (;;) {
+                va_start(ap, fmt);
+                k = vsnprintf(*b + *n, *cap - *n, fmt, ap);
+                va_end(ap);
+                assert_true(k >= 0);
+                if ((size_t)k < *cap - *n)
+                        break;
+                *cap *= 2;
+                *b = realloc(*b, *cap);
+                assert_non_null(*b);
+        }
+        *n += (size_t)k;
+}
+
+static void test_hostile(void **state) {
+        size_t cap = 1 << 16, n = 0;
+        char *b = malloc(cap), err[512];
+        pb_schema_t *s;
+        int k;
+        (void)state;
+        assert_non_null(b);
+
+        /* T_k has two fields of type T_(k-1): 2^40 paths through the tree,
+         * 40 distinct record pairs for the resolution check */
+        append(&b, &n, &cap, "{\"type\":\"record\",\"name\":\"R\","
+                             "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
+                             ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
+        for (k = 1; k <= 40; k++)
+                append(&b, &n, &cap,
+                       ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
+                       "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
+                       "\"T%d\"},{\"name\":\"b\",\"type\":\"T%d\"}]}}",
+                       k, k, k - 1, k - 1);
+        append(&b, &n, &cap, "]}");
+        s = pb_schema_new(b, n, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);
+        pb_schema_destroy(s);
+
+        /* the same with defaults {} everywhere: encoding the defaults
+         * would take 2^40 steps, so it is refused */
+        n = 0;
+        append(&b, &n, &cap, "{\"type\":\"record\",\"name\":\"R\","
+                             "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
+                             ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
+        for (k = 1; k <= 40; k++)
+                append(&b, &n, &cap,
+                       ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
+                       "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
+                       "\"T%d\",\"default\":{}},{\"name\":\"b\",\"type\":"
+                       "\"T%d\",\"default\":{}}]}}",
+                       k, k, k - 1, k - 1);
+        append(&b, &n, &cap, "]}");
+        err[0] = 0;
+        assert_null(pb_schema_new(b, n, err, sizeof(err)));
+        assert_non_null(strstr(err, "too costly"));
+        /* without defaults validation the canonical form is still there */
+        {
+                char *c = pb_schema_canonical_form(b, n, err, sizeof(err));
+                assert_non_null(c);
+                free(c);
+        }
+
+        /* a chain of 3000 records, each referring to the one before */
+        n = 0;
+        append(&b, &n, &cap, "{\"type\":\"record\",\"name\":\"R\","
+                             "\"fields\":[{\"name\":\"c0\",\"type\":{\"type\""
+                             ":\"record\",\"name\":\"C0\",\"fields\":[]}}");
+        for (k = 1; k < 3000; k++)
+                append(&b, &n, &cap,
+                       ",{\"name\":\"c%d\",\"type\":{\"type\":\"record\","
+                       "\"name\":\"C%d\",\"fields\":[{\"name\":\"p\",\"type\":"
+                       "\"C%d\"}]}}",
+                       k, k, k - 1);
+        append(&b, &n, &cap, "]}");
+        s = pb_schema_new(b, n, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);
+        pb_schema_destroy(s);
+
+        /* 50,000 custom attributes and a 20,000-symbol enum: duplicate
+         * checks are not quadratic */
+        n = 0;
+        append(&b, &n, &cap, "{\"type\":\"enum\",\"name\":\"E\"");
+        for (k = 0; k < 50000; k++)
+                append(&b, &n, &cap, ",\"x%d\":%d", k, k);
+        append(&b, &n, &cap, ",\"symbols\":[\"S0\"");
+        for (k = 1; k < 20000; k++)
+                append(&b, &n, &cap, ",\"S%d\"", k);
+        append(&b, &n, &cap, "]}");
+        s = pb_schema_new(b, n, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(s->root->nsymbols, 20000);
+        pb_schema_destroy(s);
+        /* ...and a duplicate among them is still found */
+        memcpy(b + n - 10, "\"S0\"]}    ", 10);
+        assert_null(pb_schema_new(b, n, err, sizeof(err)));
+        assert_non_null(strstr(err, "duplicate symbol S0"));
+        free(b);
+}
+
 /* --- the project's schemas --- */
 
 static void test_project_schemas(void **state) {
@@ -907,6 +1016,7 @@ int main(void) {
             cmocka_unit_test(test_defaults),
             cmocka_unit_test(test_bad_schemas),
             cmocka_unit_test(test_garbage),
+            cmocka_unit_test(test_hostile),
             cmocka_unit_test(test_project_schemas),
             cmocka_unit_test(test_avro_c_accepts),
             cmocka_unit_test(test_compat_matrix),
