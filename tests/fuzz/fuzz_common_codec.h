@@ -1,0 +1,47 @@
+/* Shared by the codec fuzz targets: the four event schemas, loaded once
+ * from $PARTNERBUS_SCHEMAS (or the compiled-in directory) and ordered by
+ * type name so that the first input byte picks the same schema on every
+ * machine: 0 aid.delivered, 1 aid.dispatched, 2 funds.granted,
+ * 3 partnership.founded. */
+#ifndef FUZZ_COMMON_CODEC_H
+#define FUZZ_COMMON_CODEC_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partnerbus/pb_schema.h"
+
+#define FZ_MAX_SCHEMAS 16
+
+static pb_schemas_t *fz_cat;
+static const pb_schema_t *fz_schemas[FZ_MAX_SCHEMAS];
+static size_t fz_nschemas;
+
+static int fz_by_type(const void *a, const void *b) {
+        return strcmp(pb_schema_type(*(const pb_schema_t *const *)a),
+                      pb_schema_type(*(const pb_schema_t *const *)b));
+}
+
+/* Aborts when the schemas cannot be loaded: a fuzz run without them would
+ * test nothing. */
+static void fz_load_schemas(void) {
+        char err[512];
+        if (fz_cat)
+                return;
+        fz_cat =
+            pb_schemas_load_dir(pb_schemas_default_dir(), err, sizeof(err));
+        if (!fz_cat) {
+                fprintf(stderr, "fuzz: cannot load schemas from %s: %s\n",
+                        pb_schemas_default_dir(), err);
+                abort();
+        }
+        for (size_t i = 0; i < pb_schemas_count(fz_cat) && i < FZ_MAX_SCHEMAS;
+             i++)
+                fz_schemas[fz_nschemas++] = pb_schemas_at(fz_cat, i);
+        if (!fz_nschemas)
+                abort();
+        qsort(fz_schemas, fz_nschemas, sizeof(fz_schemas[0]), fz_by_type);
+}
+
+#endif
