@@ -16,7 +16,7 @@
 #define PB_SCHEMA_MAX_FIXED (16u << 20)  /* fixed size in bytes */
 #define PB_DEFAULT_MAX_BYTES (1u << 20)  /* one encoded default */
 #define PB_DEFAULT_MAX_DEPTH 64          /* nesting while encoding */
-#define PB_DEFAULT_MAX_STEPS 10000000    /* work for all defaults */
+#define PB_DEFAULT_MAX_STEPS 2000000     /* work for all defaults */
 #define PB_DECIMAL_MAX_PRECISION 76
 
 /* A field default waiting to be encoded once the whole tree exists. */

@@ -48,11 +48,13 @@ char *pb_schema_canonical_form(const char *json, size_t len, char *errstr,
 /* --- catalog --- */
 pb_schemas_t *pb_schemas_new(void);
 void pb_schemas_destroy(pb_schemas_t *c);
-/* Takes ownership of s. Fails on a duplicate type. */
+/* Takes ownership of s, also on failure (s is then destroyed). Fails on a
+ * duplicate type. */
 pb_resp_t pb_schemas_add(pb_schemas_t *c, pb_schema_t *s, char *errstr,
                          size_t errstr_size);
 /* Adds an older version of a type: found by fingerprint (as a writer
- * schema to resolve from) but never by pb_schemas_find. Takes ownership. */
+ * schema to resolve from) but never by pb_schemas_find. Takes ownership
+ * of s, also on failure. */
 pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s,
                                 char *errstr, size_t errstr_size);
 /* Loads every DIR/NAME.avsc as a current type and every
