@@ -4,8 +4,8 @@
  *   0  body read with the writer schema itself
  *   1  read with an evolved reader: fields reversed, two fields added with
  *      defaults
- *   2  read with an evolved reader: every third field dropped, long
- *      promoted to double, a symbol added to top-level enums
+ *   2  read with an evolved reader: every third field dropped (if of a
+ * primitive type), long promoted to double, a symbol added to top-level enums
  *   3  written with variant 1, read with the schema (fields removed,
  *      reordered)
  *   4  the rest is a framed message for pb_serde_decode (single-object or
@@ -29,6 +29,29 @@ static pb_codec_t *fz_codec;
 static pb_serde_t *fz_serde;
 static pb_schema_t *fz_v1[FZ_MAX_SCHEMAS], *fz_v2[FZ_MAX_SCHEMAS];
 
+/* Is a type (JSON) made of primitives only (possibly with a logical type,
+ * or a union of such)? Only those fields are moved: a field defining or
+ * naming a record, enum or fixed must stay where it is. */
+static int fz_primitive(const cJSON *t) {
+        static const char *const prim[] = {"null",  "boolean", "int",
+                                           "long",  "float",   "double",
+                                           "bytes", "string"};
+        const cJSON *c;
+        if (cJSON_IsString(t)) {
+                for (size_t i = 0; i < sizeof(prim) / sizeof(prim[0]); i++)
+                        if (!strcmp(t->valuestring, prim[i]))
+                                return 1;
+                return 0;
+        }
+        if (cJSON_IsObject(t))
+                return fz_primitive(cJSON_GetObjectItem(t, "type"));
+        if (cJSON_IsArray(t)) {
+                cJSON_ArrayForEach(c, t) if (!fz_primitive(c)) return 0;
+                return 1;
+        }
+        return 0;
+}
+
 /* An evolved copy of s (trusted text, so cJSON is fine here). */
 static pb_schema_t *fz_variant(const pb_schema_t *s, int which) {
         char err[512];
@@ -37,10 +60,22 @@ static pb_schema_t *fz_variant(const pb_schema_t *s, int which) {
         cJSON *nf = cJSON_CreateArray();
         int n = cJSON_GetArraySize(fields);
         if (which == 1) {
-                for (int i = n - 1; i >= 0; i--)
+                /* reverse the fields of primitive types among themselves */
+                int *mov = calloc((size_t)n + 1, sizeof(int)), nm = 0;
+                for (int i = 0; i < n; i++)
+                        if (fz_primitive(cJSON_GetObjectItem(
+                                cJSON_GetArrayItem(fields, i), "type")))
+                                mov[nm++] = i;
+                for (int i = 0, k = nm - 1; i < n; i++) {
+                        int src = i;
+                        for (int m = 0; m < nm; m++)
+                                if (mov[m] == i)
+                                        src = mov[k--];
                         cJSON_AddItemToArray(
-                            nf,
-                            cJSON_Duplicate(cJSON_GetArrayItem(fields, i), 1));
+                            nf, cJSON_Duplicate(cJSON_GetArrayItem(fields, src),
+                                                1));
+                }
+                free(mov);
                 cJSON_AddItemToArray(
                     nf, cJSON_Parse("{\"name\":\"fz_added\",\"type\":[\"null\","
                                     "\"string\"],\"default\":null}"));
@@ -49,7 +84,9 @@ static pb_schema_t *fz_variant(const pb_schema_t *s, int which) {
                                     "\"default\":7}"));
         } else {
                 for (int i = 0; i < n; i++) {
-                        if (i % 3 == 2)
+                        if (i % 3 == 2 &&
+                            fz_primitive(cJSON_GetObjectItem(
+                                cJSON_GetArrayItem(fields, i), "type")))
                                 continue;
                         cJSON *f =
                             cJSON_Duplicate(cJSON_GetArrayItem(fields, i), 1);
