@@ -123,7 +123,7 @@ static void pb_pcf_type(pb_pcf_t *c, const pb_type_t *t) {
                 pb_pcf_puts(c, "{\"name\":");
                 pb_pcf_quoted(c, t->fullname);
                 pb_pcf_puts(c, ",\"type\":");
-                pb_pcf_quoted(c, pb_kind_name(t->kind));
+                pb_pcf_quoted(c, pb_schema_kind_name(t->kind));
                 if (t->kind == PB_T_RECORD) {
                         pb_pcf_puts(c, ",\"fields\":[");
                         for (i = 0; i < t->nfields; i++) {
@@ -169,12 +169,12 @@ static void pb_pcf_type(pb_pcf_t *c, const pb_type_t *t) {
                 pb_pcf_puts(c, "]");
                 return;
         default:
-                pb_pcf_quoted(c, pb_kind_name(t->kind));
+                pb_pcf_quoted(c, pb_schema_kind_name(t->kind));
                 return;
         }
 }
 
-char *pb_canonical_of(const pb_type_t *root) {
+char *pb_schema_canonical_of(const pb_type_t *root) {
         pb_pcf_t c;
         memset(&c, 0, sizeof(c));
         pb_buf_init(&c.out, 0);

@@ -25,7 +25,7 @@
 #include "pb_schema_priv.h"
 
 #define PB_COMPAT_MAX_DEPTH 1000 /* records being checked at once */
-#define PB_COMPAT_PATH_MAX 1024
+#define PB_COMPAT_PATH_MAX  1024
 
 typedef struct pb_rpair {
         const pb_type_t *r, *w;
@@ -40,7 +40,7 @@ typedef struct pb_rmemo {
 typedef struct pb_rctx {
         pb_rpair_t *stack; /* record pairs being checked (recursion) */
         size_t n, cap;
-        size_t low; /* lowest stack index whose assumption was used */
+        size_t low;       /* lowest stack index whose assumption was used */
         pb_rmemo_t *memo; /* open addressing; cap 0 or a power of two */
         size_t nmemo, capmemo;
         char path[PB_COMPAT_PATH_MAX];
@@ -61,13 +61,12 @@ static int pb_rfail(pb_rctx_t *c, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        snprintf(c->reason, c->rsize, "%s: %s", c->plen ? c->path : "/",
-                 msg);
+        snprintf(c->reason, c->rsize, "%s: %s", c->plen ? c->path : "/", msg);
         return -1;
 }
 
 static const char *pb_tname(const pb_type_t *t) {
-        return t->fullname ? t->fullname : pb_kind_name(t->kind);
+        return t->fullname ? t->fullname : pb_schema_kind_name(t->kind);
 }
 
 static int pb_names_match(const pb_type_t *r, const pb_type_t *w) {
@@ -107,8 +106,8 @@ static size_t pb_pair_hash(const pb_type_t *r, const pb_type_t *w,
         return (size_t)x & mask;
 }
 
-static pb_rmemo_t *pb_memo_slot(pb_rmemo_t *tab, size_t cap,
-                                const pb_type_t *r, const pb_type_t *w) {
+static pb_rmemo_t *pb_memo_slot(pb_rmemo_t *tab, size_t cap, const pb_type_t *r,
+                                const pb_type_t *w) {
         size_t i = pb_pair_hash(r, w, cap - 1);
         while (tab[i].r && !(tab[i].r == r && tab[i].w == w))
                 i = (i + 1) & (cap - 1);
@@ -248,7 +247,7 @@ static int pb_can_read_named(pb_rctx_t *c, const pb_type_t *r,
                 return pb_rfail(c,
                                 "reader %s %s does not match writer %s "
                                 "(name or alias)",
-                                pb_kind_name(r->kind), r->fullname,
+                                pb_schema_kind_name(r->kind), r->fullname,
                                 w->fullname);
         if (r->kind == PB_T_FIXED) {
                 if (r->size != w->size)
@@ -345,9 +344,9 @@ pb_resp_t pb_schema_can_read(const pb_schema_t *reader,
         return rc ? PB_ERR_INCOMPATIBLE : PB_OK;
 }
 
-pb_compat_t pb_schema_compat(const pb_schema_t *old_s,
-                             const pb_schema_t *new_s, char *backward_reason,
-                             char *forward_reason, size_t reason_size) {
+pb_compat_t pb_schema_compat(const pb_schema_t *old_s, const pb_schema_t *new_s,
+                             char *backward_reason, char *forward_reason,
+                             size_t reason_size) {
         int c = PB_COMPAT_NONE;
         if (pb_schema_can_read(new_s, old_s, backward_reason, reason_size) ==
             PB_OK)

@@ -167,7 +167,7 @@ static int pb_strp_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-const char *pb_find_dup(const char **v, size_t n) {
+const char *pb_schema_find_dup(const char **v, size_t n) {
         size_t i;
         if (n < 2)
                 return NULL;
@@ -178,7 +178,7 @@ const char *pb_find_dup(const char **v, size_t n) {
         return NULL;
 }
 
-const char *pb_json_dup_key(const cJSON *o, int *nomem) {
+const char *pb_schema_json_dup_key(const cJSON *o, int *nomem) {
         const cJSON *e;
         const char **v, *d;
         size_t n = 0;
@@ -195,7 +195,7 @@ const char *pb_json_dup_key(const cJSON *o, int *nomem) {
         n = 0;
         for (e = o->child; e; e = e->next)
                 v[n++] = e->string ? e->string : "";
-        d = pb_find_dup(v, n);
+        d = pb_schema_find_dup(v, n);
         free(v);
         return d; /* points into o */
 }
@@ -205,7 +205,7 @@ const char *pb_json_dup_key(const cJSON *o, int *nomem) {
 static int pb_check_dup_keys(pb_sparse_t *p, const cJSON *o,
                              const char *where) {
         int nomem;
-        const char *d = pb_json_dup_key(o, &nomem);
+        const char *d = pb_schema_json_dup_key(o, &nomem);
         if (nomem)
                 return pb_sparse_fail(p, where, "out of memory");
         if (d)
@@ -301,10 +301,10 @@ static int pb_parse_aliases(pb_sparse_t *p, const cJSON *j, int named,
                 a = e->valuestring;
                 if (named ? !pb_valid_dotted(a) || !*a
                           : !pb_valid_name(a, strlen(a)))
-                        return pb_sparse_fail(p, where,
-                                              "invalid alias \"%s\"", a);
-                (*out)[i] = named && !strchr(a, '.') ? pb_join_name(ns, a)
-                                                     : strdup(a);
+                        return pb_sparse_fail(p, where, "invalid alias \"%s\"",
+                                              a);
+                (*out)[i] =
+                    named && !strchr(a, '.') ? pb_join_name(ns, a) : strdup(a);
                 if (!(*out)[i])
                         return pb_sparse_fail(p, where, "out of memory");
                 *nout = ++i;
@@ -349,14 +349,13 @@ static int pb_parse_name(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
         if (!t->fullname || !t->name || !*ns_out)
                 return pb_sparse_fail(p, where, "out of memory");
         if (pb_primitive_kind(t->fullname, &prim))
-                return pb_sparse_fail(p, where,
-                                      "\"%s\" is a primitive type name",
-                                      t->fullname);
+                return pb_sparse_fail(
+                    p, where, "\"%s\" is a primitive type name", t->fullname);
         if (pb_find_named(p, t->fullname))
                 return pb_sparse_fail(p, where, "type %s is defined twice",
                                       t->fullname);
-        if (pb_parse_aliases(p, pb_jget(j, "aliases"), 1, *ns_out,
-                             &t->aliases, &t->naliases, where))
+        if (pb_parse_aliases(p, pb_jget(j, "aliases"), 1, *ns_out, &t->aliases,
+                             &t->naliases, where))
                 return -1;
         if (p->nnamed == p->capnamed) {
                 size_t cap = p->capnamed ? p->capnamed * 2 : 8;
@@ -427,10 +426,9 @@ static int pb_parse_fields(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
                 t->nfields++; /* from here on f is freed with t */
                 jdoc = pb_jget(e, "doc");
                 if (jdoc && !cJSON_IsString(jdoc))
-                        return pb_sparse_fail(p, where,
-                                              "doc must be a string");
-                if (jdoc && !(f->doc = pb_strdup_fail(p, jdoc->valuestring,
-                                                      where)))
+                        return pb_sparse_fail(p, where, "doc must be a string");
+                if (jdoc &&
+                    !(f->doc = pb_strdup_fail(p, jdoc->valuestring, where)))
                         return -1;
                 jo = pb_jget(e, "order");
                 if (jo && (!cJSON_IsString(jo) ||
@@ -460,17 +458,14 @@ static int pb_parse_fields(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
                 const char **v = malloc(t->nfields * sizeof(*v)), *d;
                 size_t i;
                 if (!v)
-                        return pb_sparse_fail(p, t->fullname,
-                                              "out of memory");
+                        return pb_sparse_fail(p, t->fullname, "out of memory");
                 for (i = 0; i < t->nfields; i++)
                         v[i] = t->fields[i].name;
-                d = pb_find_dup(v, t->nfields);
+                d = pb_schema_find_dup(v, t->nfields);
                 if (d) {
-                        snprintf(where, sizeof(where), "%s/%s", t->fullname,
-                                 d);
+                        snprintf(where, sizeof(where), "%s/%s", t->fullname, d);
                         free(v);
-                        return pb_sparse_fail(p, where,
-                                              "field defined twice");
+                        return pb_sparse_fail(p, where, "field defined twice");
                 }
                 free(v);
         }
@@ -487,18 +482,15 @@ static int pb_parse_symbols(pb_sparse_t *p, pb_type_t *t, const cJSON *j) {
         if (n > 0) {
                 t->symbols = calloc(n, sizeof(char *));
                 if (!t->symbols)
-                        return pb_sparse_fail(p, t->fullname,
-                                              "out of memory");
+                        return pb_sparse_fail(p, t->fullname, "out of memory");
         }
         cJSON_ArrayForEach(e, js) {
                 if (!cJSON_IsString(e) ||
                     !pb_valid_name(e->valuestring, strlen(e->valuestring)))
-                        return pb_sparse_fail(p, t->fullname,
-                                              "invalid enum symbol%s%s",
-                                              cJSON_IsString(e) ? " " : "",
-                                              cJSON_IsString(e)
-                                                  ? e->valuestring
-                                                  : "");
+                        return pb_sparse_fail(
+                            p, t->fullname, "invalid enum symbol%s%s",
+                            cJSON_IsString(e) ? " " : "",
+                            cJSON_IsString(e) ? e->valuestring : "");
                 t->symbols[t->nsymbols] =
                     pb_strdup_fail(p, e->valuestring, t->fullname);
                 if (!t->symbols[t->nsymbols])
@@ -508,10 +500,9 @@ static int pb_parse_symbols(pb_sparse_t *p, pb_type_t *t, const cJSON *j) {
         if (t->nsymbols > 1) {
                 const char **v = malloc(t->nsymbols * sizeof(*v)), *d;
                 if (!v)
-                        return pb_sparse_fail(p, t->fullname,
-                                              "out of memory");
+                        return pb_sparse_fail(p, t->fullname, "out of memory");
                 memcpy(v, t->symbols, t->nsymbols * sizeof(*v));
-                d = pb_find_dup(v, t->nsymbols);
+                d = pb_schema_find_dup(v, t->nsymbols);
                 if (d) {
                         pb_sparse_fail(p, t->fullname, "duplicate symbol %s",
                                        d);
@@ -576,8 +567,7 @@ static int pb_parse_logical(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
                         return pb_sparse_fail(p, where,
                                               "decimal precision %ld is "
                                               "above the supported %d",
-                                              prec,
-                                              PB_DECIMAL_MAX_PRECISION);
+                                              prec, PB_DECIMAL_MAX_PRECISION);
                 t->logical = PB_L_DECIMAL;
                 t->precision = (int)prec;
                 t->scale = (int)scale;
@@ -595,23 +585,21 @@ static int pb_parse_logical(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
         return 0;
 }
 
-const char *pb_kind_name(pb_kind_t k) {
+const char *pb_schema_kind_name(pb_kind_t k) {
         static const char *const names[] = {
-            "null",   "boolean", "int",    "long",   "float",
-            "double", "bytes",   "string", "record", "enum",
-            "array",  "map",     "union",  "fixed"};
+            "null",   "boolean", "int",  "long",  "float", "double", "bytes",
+            "string", "record",  "enum", "array", "map",   "union",  "fixed"};
         if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
                 return "?";
         return names[k];
 }
 
 static const char *pb_branch_desc(const pb_type_t *b) {
-        return b->fullname ? b->fullname : pb_kind_name(b->kind);
+        return b->fullname ? b->fullname : pb_schema_kind_name(b->kind);
 }
 
-static pb_type_t *pb_parse_union(pb_sparse_t *p, const cJSON *j,
-                                 const char *ns, const char *where,
-                                 int depth) {
+static pb_type_t *pb_parse_union(pb_sparse_t *p, const cJSON *j, const char *ns,
+                                 const char *where, int depth) {
         pb_type_t *t = pb_type_alloc(p, PB_T_UNION, where);
         const cJSON *e;
         size_t n, i;
@@ -643,7 +631,7 @@ static pb_type_t *pb_parse_union(pb_sparse_t *p, const cJSON *j,
         if (t->nbranches > 1) {
                 /* two branches of one unnamed kind, or one name twice */
                 static const char *const kinds[] = {
-                    "#null",   "#boolean", "#int",    "#long",  "#float",
+                    "#null",   "#boolean", "#int",    "#long",   "#float",
                     "#double", "#bytes",   "#string", "#record", "#enum",
                     "#array",  "#map",     "#union",  "#fixed"};
                 const char **v = malloc(t->nbranches * sizeof(*v)), *d;
@@ -655,7 +643,7 @@ static pb_type_t *pb_parse_union(pb_sparse_t *p, const cJSON *j,
                         v[i] = t->branches[i]->fullname
                                    ? t->branches[i]->fullname
                                    : kinds[t->branches[i]->kind];
-                d = pb_find_dup(v, t->nbranches);
+                d = pb_schema_find_dup(v, t->nbranches);
                 if (d)
                         pb_sparse_fail(p, where, "union has two %s branches",
                                        d[0] == '#' ? d + 1 : d);
@@ -676,8 +664,9 @@ static pb_type_t *pb_parse_object(pb_sparse_t *p, const cJSON *j,
         if (pb_check_dup_keys(p, j, where))
                 return NULL;
         if (!cJSON_IsString(jt)) {
-                pb_sparse_fail(p, where, "a schema object needs a string "
-                                         "\"type\"");
+                pb_sparse_fail(p, where,
+                               "a schema object needs a string "
+                               "\"type\"");
                 return NULL;
         }
         tn = jt->valuestring;
@@ -703,8 +692,7 @@ static pb_type_t *pb_parse_object(pb_sparse_t *p, const cJSON *j,
                 }
                 if (jdoc && !cJSON_IsString(jdoc)) {
                         free(cns);
-                        pb_sparse_fail(p, t->fullname,
-                                       "doc must be a string");
+                        pb_sparse_fail(p, t->fullname, "doc must be a string");
                         return NULL;
                 }
                 if (kind == PB_T_RECORD) {
@@ -717,8 +705,8 @@ static pb_type_t *pb_parse_object(pb_sparse_t *p, const cJSON *j,
                         return pb_parse_symbols(p, t, j) ? NULL : t;
                 {
                         long size;
-                        if (pb_jint(pb_jget(j, "size"), 0,
-                                    PB_SCHEMA_MAX_FIXED, &size)) {
+                        if (pb_jint(pb_jget(j, "size"), 0, PB_SCHEMA_MAX_FIXED,
+                                    &size)) {
                                 pb_sparse_fail(p, t->fullname,
                                                "fixed needs an integer "
                                                "\"size\" in 0..%u",
@@ -833,8 +821,7 @@ static int pb_parse_partnerbus_attrs(pb_sparse_t *p, const cJSON *doc) {
                             "[A-Za-z0-9._-]");
                 s->type = strdup(jt->valuestring);
         } else {
-                s->type = strdup(r->fullname ? r->fullname
-                                             : pb_branch_desc(r));
+                s->type = strdup(r->fullname ? r->fullname : pb_branch_desc(r));
         }
         if (!s->type)
                 return pb_sparse_fail(p, NULL, "out of memory");
@@ -869,8 +856,8 @@ static int pb_encode_pending(pb_sparse_t *p) {
                 pb_pending_default_t *d = &p->defs[i];
                 pb_buf_t b;
                 pb_buf_init(&b, PB_DEFAULT_MAX_BYTES);
-                if (pb_default_encode(p, d->field->type, d->json, &b,
-                                      d->where, 0)) {
+                if (pb_schema_default_encode(p, d->field->type, d->json, &b,
+                                             d->where, 0)) {
                         pb_buf_free(&b);
                         return -1;
                 }
@@ -920,8 +907,9 @@ pb_schema_t *pb_schema_parse(const char *json, size_t len, int strict,
                 return NULL;
         }
         if (pb_has_escaped_nul(json, len)) {
-                pb_sparse_fail(&p, NULL, "\\u0000 in a JSON string is not "
-                                         "supported");
+                pb_sparse_fail(&p, NULL,
+                               "\\u0000 in a JSON string is not "
+                               "supported");
                 return NULL;
         }
         s = calloc(1, sizeof(*s));
@@ -955,19 +943,18 @@ pb_schema_t *pb_schema_parse(const char *json, size_t len, int strict,
         if (!s->root)
                 goto done;
         if (strict) {
-                if (pb_encode_pending(&p) ||
-                    pb_parse_partnerbus_attrs(&p, doc))
+                if (pb_encode_pending(&p) || pb_parse_partnerbus_attrs(&p, doc))
                         goto done;
-        } else if (!(s->type = strdup(s->root->fullname
-                                          ? s->root->fullname
-                                          : pb_branch_desc(s->root)))) {
+        } else if (!(s->type =
+                         strdup(s->root->fullname ? s->root->fullname
+                                                  : pb_branch_desc(s->root)))) {
                 pb_sparse_fail(&p, NULL, "out of memory");
                 goto done;
         }
         s->idx_event_id = pb_type_field_index(s->root, "event_id", 8);
         s->idx_occurred_at = pb_type_field_index(s->root, "occurred_at", 11);
         s->idx_source = pb_type_field_index(s->root, "source", 6);
-        s->canonical = pb_canonical_of(s->root);
+        s->canonical = pb_schema_canonical_of(s->root);
         if (!s->canonical) {
                 pb_sparse_fail(&p, NULL, "out of memory");
                 goto done;
@@ -1058,8 +1045,7 @@ const char *pb_schema_type(const pb_schema_t *s) {
 const char *pb_schema_fullname(const pb_schema_t *s) {
         if (!s)
                 return NULL;
-        return s->root->fullname ? s->root->fullname
-                                 : pb_branch_desc(s->root);
+        return s->root->fullname ? s->root->fullname : pb_branch_desc(s->root);
 }
 
 const char *pb_schema_key_field(const pb_schema_t *s) {

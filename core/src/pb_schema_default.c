@@ -18,7 +18,7 @@
 
 #include "pb_schema_priv.h"
 
-pb_resp_t pb_avro_put_long(pb_buf_t *out, int64_t v) {
+pb_resp_t pb_schema_put_long(pb_buf_t *out, int64_t v) {
         uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         uint8_t b[10];
         size_t n = 0;
@@ -68,7 +68,7 @@ static size_t pb_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
         return len;
 }
 
-int pb_utf8_valid(const char *s, size_t n) {
+int pb_schema_utf8_valid(const char *s, size_t n) {
         const unsigned char *u = (const unsigned char *)s;
         size_t i = 0;
         uint32_t cp;
@@ -90,8 +90,7 @@ static int pb_uuid_text(const char *s, size_t n) {
                 if (i == 8 || i == 13 || i == 18 || i == 23) {
                         if (c != '-')
                                 return 0;
-                } else if (!((c >= '0' && c <= '9') ||
-                             (c >= 'a' && c <= 'f') ||
+                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
                              (c >= 'A' && c <= 'F'))) {
                         return 0;
                 }
@@ -103,23 +102,21 @@ static int pb_put(pb_sparse_t *p, pb_resp_t r, const char *where) {
         if (r == PB_OK)
                 return 0;
         if (r == PB_ERR_LIMIT)
-                return pb_sparse_fail(p, where,
-                                      "default larger than %u bytes",
+                return pb_sparse_fail(p, where, "default larger than %u bytes",
                                       PB_DEFAULT_MAX_BYTES);
         return pb_sparse_fail(p, where, "out of memory");
 }
 
 /* JSON string of code points 0-255 as raw bytes (bytes and fixed). */
-static int pb_default_bytes(pb_sparse_t *p, const pb_type_t *t,
-                            const cJSON *j, pb_buf_t *out, const char *where) {
+static int pb_default_bytes(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
+                            pb_buf_t *out, const char *where) {
         const unsigned char *s;
         size_t n, i = 0, count = 0;
         uint32_t cp;
         if (!cJSON_IsString(j))
-                return pb_sparse_fail(p, where,
-                                      "default for %s must be a string",
-                                      t->kind == PB_T_FIXED ? "fixed"
-                                                            : "bytes");
+                return pb_sparse_fail(
+                    p, where, "default for %s must be a string",
+                    t->kind == PB_T_FIXED ? "fixed" : "bytes");
         s = (const unsigned char *)j->valuestring;
         n = strlen(j->valuestring);
         while (i < n) {
@@ -140,7 +137,7 @@ static int pb_default_bytes(pb_sparse_t *p, const pb_type_t *t,
                                       "fixed default has %zu bytes, not %zu",
                                       count, t->size);
         if (t->kind == PB_T_BYTES &&
-            pb_put(p, pb_avro_put_long(out, (int64_t)count), where))
+            pb_put(p, pb_schema_put_long(out, (int64_t)count), where))
                 return -1;
         if (pb_put(p, pb_buf_reserve(out, count), where))
                 return -1;
@@ -165,17 +162,15 @@ void pb_sparse_sort_defs(pb_sparse_t *p) {
 
 /* Finds the JSON default of field f (kept while parsing); p->defs is
  * sorted by pb_sparse_sort_defs(). */
-static const cJSON *pb_field_default_json(pb_sparse_t *p,
-                                          const pb_field_t *f) {
+static const cJSON *pb_field_default_json(pb_sparse_t *p, const pb_field_t *f) {
         pb_pending_default_t key, *d;
         key.field = (pb_field_t *)(uintptr_t)f;
         d = bsearch(&key, p->defs, p->ndefs, sizeof(*p->defs), pb_def_cmp);
         return d ? d->json : NULL;
 }
 
-static int pb_default_record(pb_sparse_t *p, const pb_type_t *t,
-                             const cJSON *j, pb_buf_t *out, const char *where,
-                             int depth) {
+static int pb_default_record(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
+                             pb_buf_t *out, const char *where, int depth) {
         const cJSON *e;
         size_t i;
         char sub[512];
@@ -212,14 +207,15 @@ static int pb_default_record(pb_sparse_t *p, const pb_type_t *t,
                                 return pb_sparse_fail(p, sub,
                                                       "field default unknown");
                 }
-                if (pb_default_encode(p, f->type, v, out, sub, depth + 1))
+                if (pb_schema_default_encode(p, f->type, v, out, sub,
+                                             depth + 1))
                         return -1;
         }
         return 0;
 }
 
-int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
-                      pb_buf_t *out, const char *where, int depth) {
+int pb_schema_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
+                             pb_buf_t *out, const char *where, int depth) {
         long v;
         if (depth > PB_DEFAULT_MAX_DEPTH)
                 return pb_sparse_fail(p, where,
@@ -264,10 +260,11 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                            : fabs(d) > 9007199254740992.0)
                         return pb_sparse_fail(p, where,
                                               "default out of range for %s",
-                                              is_int ? "int" : "long "
-                                                               "(|v| <= 2^53 "
-                                                               "here)");
-                return pb_put(p, pb_avro_put_long(out, (int64_t)d), where);
+                                              is_int ? "int"
+                                                     : "long "
+                                                       "(|v| <= 2^53 "
+                                                       "here)");
+                return pb_put(p, pb_schema_put_long(out, (int64_t)d), where);
         }
         case PB_T_FLOAT: {
                 float f;
@@ -308,17 +305,15 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                               "default for string must be "
                                               "a string");
                 n = strlen(j->valuestring);
-                if (!pb_utf8_valid(j->valuestring, n))
+                if (!pb_schema_utf8_valid(j->valuestring, n))
                         return pb_sparse_fail(p, where,
                                               "default is not valid UTF-8");
-                if (t->logical == PB_L_UUID &&
-                    !pb_uuid_text(j->valuestring, n))
+                if (t->logical == PB_L_UUID && !pb_uuid_text(j->valuestring, n))
                         return pb_sparse_fail(p, where,
                                               "default is not a UUID");
-                if (pb_put(p, pb_avro_put_long(out, (int64_t)n), where))
+                if (pb_put(p, pb_schema_put_long(out, (int64_t)n), where))
                         return -1;
-                return pb_put(p, pb_buf_append(out, j->valuestring, n),
-                              where);
+                return pb_put(p, pb_buf_append(out, j->valuestring, n), where);
         }
         case PB_T_BYTES:
         case PB_T_FIXED:
@@ -333,7 +328,7 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                 for (i = 0; i < t->nsymbols; i++)
                         if (!strcmp(t->symbols[i], j->valuestring))
                                 return pb_put(
-                                    p, pb_avro_put_long(out, (int64_t)i),
+                                    p, pb_schema_put_long(out, (int64_t)i),
                                     where);
                 return pb_sparse_fail(p, where,
                                       "default \"%s\" is not a symbol of "
@@ -354,7 +349,7 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                 n = cJSON_GetArraySize(j);
                 if (!arr) {
                         int nomem;
-                        const char *d = pb_json_dup_key(j, &nomem);
+                        const char *d = pb_schema_json_dup_key(j, &nomem);
                         if (nomem)
                                 return pb_sparse_fail(p, where,
                                                       "out of memory");
@@ -365,7 +360,7 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                                       d);
                 }
                 if (n > 0) {
-                        if (pb_put(p, pb_avro_put_long(out, n), where))
+                        if (pb_put(p, pb_schema_put_long(out, n), where))
                                 return -1;
                         v = 0;
                         cJSON_ArrayForEach(e, j) {
@@ -376,23 +371,24 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                         size_t kl = strlen(e->string);
                                         snprintf(sub, sizeof(sub), "%s/%s",
                                                  where, e->string);
-                                        if (!pb_utf8_valid(e->string, kl))
+                                        if (!pb_schema_utf8_valid(e->string,
+                                                                  kl))
                                                 return pb_sparse_fail(
                                                     p, sub,
                                                     "map key is not valid "
                                                     "UTF-8");
                                         if (pb_put(p,
-                                                   pb_avro_put_long(
+                                                   pb_schema_put_long(
                                                        out, (int64_t)kl),
                                                    sub) ||
                                             pb_put(p,
-                                                   pb_buf_append(
-                                                       out, e->string, kl),
+                                                   pb_buf_append(out, e->string,
+                                                                 kl),
                                                    sub))
                                                 return -1;
                                 }
-                                if (pb_default_encode(p, t->items, e, out,
-                                                      sub, depth + 1))
+                                if (pb_schema_default_encode(
+                                        p, t->items, e, out, sub, depth + 1))
                                         return -1;
                                 v++;
                         }
@@ -406,8 +402,8 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                               "default");
                 if (pb_put(p, pb_buf_putc(out, 0), where))
                         return -1;
-                if (pb_default_encode(p, t->branches[0], j, out, where,
-                                      depth + 1)) {
+                if (pb_schema_default_encode(p, t->branches[0], j, out, where,
+                                             depth + 1)) {
                         /* say why, in the spec's words */
                         char inner[256];
                         snprintf(inner, sizeof(inner), "%s", p->err);
@@ -418,7 +414,7 @@ int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                             "(%s) [%s]",
                             t->branches[0]->fullname
                                 ? t->branches[0]->fullname
-                                : pb_kind_name(t->branches[0]->kind),
+                                : pb_schema_kind_name(t->branches[0]->kind),
                             inner);
                 }
                 return 0;

@@ -10,13 +10,13 @@
 #include "pb_schema_int.h"
 
 /* Bounds against hostile schema text (a registry can serve anything). */
-#define PB_SCHEMA_MAX_BYTES (4u << 20)   /* schema JSON text */
-#define PB_SCHEMA_MAX_DEPTH 64           /* nesting of types */
-#define PB_SCHEMA_MAX_TYPES 100000       /* pb_type_t nodes */
-#define PB_SCHEMA_MAX_FIXED (16u << 20)  /* fixed size in bytes */
-#define PB_DEFAULT_MAX_BYTES (1u << 20)  /* one encoded default */
-#define PB_DEFAULT_MAX_DEPTH 64          /* nesting while encoding */
-#define PB_DEFAULT_MAX_STEPS 2000000     /* work for all defaults */
+#define PB_SCHEMA_MAX_BYTES      (4u << 20)  /* schema JSON text */
+#define PB_SCHEMA_MAX_DEPTH      64          /* nesting of types */
+#define PB_SCHEMA_MAX_TYPES      100000      /* pb_type_t nodes */
+#define PB_SCHEMA_MAX_FIXED      (16u << 20) /* fixed size in bytes */
+#define PB_DEFAULT_MAX_BYTES     (1u << 20)  /* one encoded default */
+#define PB_DEFAULT_MAX_DEPTH     64          /* nesting while encoding */
+#define PB_DEFAULT_MAX_STEPS     2000000     /* work for all defaults */
 #define PB_DECIMAL_MAX_PRECISION 76
 
 /* A field default waiting to be encoded once the whole tree exists. */
@@ -46,30 +46,30 @@ int pb_sparse_fail(pb_sparse_t *p, const char *where, const char *fmt, ...)
 
 /* Encodes the JSON default `j` as Avro binary of type `t` into out.
  * 0 on success, -1 with p->err set (out then holds garbage). */
-int pb_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
-                      pb_buf_t *out, const char *where, int depth);
+int pb_schema_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
+                             pb_buf_t *out, const char *where, int depth);
 
 /* Avro binary long (zigzag varint). */
-pb_resp_t pb_avro_put_long(pb_buf_t *out, int64_t v);
+pb_resp_t pb_schema_put_long(pb_buf_t *out, int64_t v);
 
 /* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
-int pb_utf8_valid(const char *s, size_t n);
+int pb_schema_utf8_valid(const char *s, size_t n);
 
 /* Parsing Canonical Form of a compiled tree, malloc'd; NULL on ENOMEM. */
-char *pb_canonical_of(const pb_type_t *root);
+char *pb_schema_canonical_of(const pb_type_t *root);
 
 /* Sorts v and returns a string that occurs twice, or NULL. */
-const char *pb_find_dup(const char **v, size_t n);
+const char *pb_schema_find_dup(const char **v, size_t n);
 /* A key that occurs twice in JSON object o, or NULL (*nomem set if the
  * check could not run). */
-const char *pb_json_dup_key(const cJSON *o, int *nomem);
+const char *pb_schema_json_dup_key(const cJSON *o, int *nomem);
 
-/* Sorts p->defs by field so that pb_default_encode finds a field's JSON
+/* Sorts p->defs by field so that pb_schema_default_encode finds a field's JSON
  * default in O(log n). */
 void pb_sparse_sort_defs(pb_sparse_t *p);
 
 /* "int", "record", ... */
-const char *pb_kind_name(pb_kind_t k);
+const char *pb_schema_kind_name(pb_kind_t k);
 
 /* Parses and compiles; strict as in pb_sparse_t. NULL with errstr. */
 pb_schema_t *pb_schema_parse(const char *json, size_t len, int strict,

@@ -78,8 +78,8 @@ pb_resp_t pb_schemas_add(pb_schemas_t *c, pb_schema_t *s, char *errstr,
         return PB_OK;
 }
 
-pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s,
-                                char *errstr, size_t errstr_size) {
+pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s, char *errstr,
+                                size_t errstr_size) {
         if (!c || !s) {
                 pb_schema_destroy(s);
                 if (errstr && errstr_size)
@@ -107,8 +107,8 @@ static int pb_name_cmp(const void *a, const void *b) {
 /* Loads the .avsc files of dir in name order. A missing dir is an error unless
  * optional. */
 static pb_resp_t pb_schemas_load_into(pb_schemas_t *c, const char *dir,
-                                      int writers, int optional,
-                                      char *errstr, size_t errstr_size) {
+                                      int writers, int optional, char *errstr,
+                                      size_t errstr_size) {
         DIR *d = opendir(dir);
         struct dirent *e;
         char **names = NULL;
@@ -192,16 +192,13 @@ pb_schemas_t *pb_schemas_load_dir(const char *dir, char *errstr,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        if (pb_schemas_load_into(c, dir, 0, 0, errstr, errstr_size) !=
-                PB_OK ||
-            pb_schemas_load_into(c, hist, 1, 1, errstr, errstr_size) !=
-                PB_OK) {
+        if (pb_schemas_load_into(c, dir, 0, 0, errstr, errstr_size) != PB_OK ||
+            pb_schemas_load_into(c, hist, 1, 1, errstr, errstr_size) != PB_OK) {
                 pb_schemas_destroy(c);
                 return NULL;
         }
         if (c->ncur == 0) {
-                snprintf(errstr, errstr_size, "%s: no .avsc schema found",
-                         dir);
+                snprintf(errstr, errstr_size, "%s: no .avsc schema found", dir);
                 pb_schemas_destroy(c);
                 return NULL;
         }

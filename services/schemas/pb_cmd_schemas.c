@@ -161,8 +161,8 @@ static int pb_schemas_resolve(const char *arg, const pb_cli_common_t *common,
                         out->s = pb_schemas_at(*cat, i);
         if (out->s)
                 return 0;
-        fprintf(stderr, "partnerbus %s: unknown event type '%s'; known:",
-                CMD, arg);
+        fprintf(stderr, "partnerbus %s: unknown event type '%s'; known:", CMD,
+                arg);
         for (i = 0; i < pb_schemas_count(*cat); i++)
                 fprintf(stderr, " %s", pb_schema_type(pb_schemas_at(*cat, i)));
         fprintf(stderr, "\n");
@@ -235,8 +235,8 @@ int pb_cmd_schemas(int argc, char **argv) {
                 fprintf(stderr, "partnerbus %s: out of memory\n", CMD);
                 return PB_EXIT_FAIL;
         }
-        rc = pb_opts_parse(&pb_schemas_spec, &set, &common, nargs, args,
-                           &first);
+        rc =
+            pb_opts_parse(&pb_schemas_spec, &set, &common, nargs, args, &first);
         if (rc >= 0)
                 goto out;
         rc = PB_EXIT_OK;
@@ -262,8 +262,7 @@ int pb_cmd_schemas(int argc, char **argv) {
                         goto out;
                 }
                 rc = pb_schemas_list(&common);
-        } else if (!strcmp(action, "show") ||
-                   !strcmp(action, "fingerprint")) {
+        } else if (!strcmp(action, "show") || !strcmp(action, "fingerprint")) {
                 if (npos != 2) {
                         rc = pb_cli_usage_error(CMD, "%s takes one TYPE",
                                                 action);
@@ -274,9 +273,8 @@ int pb_cmd_schemas(int argc, char **argv) {
                         goto out;
                 }
                 if (action[0] == 's') {
-                        const char *j = set.canonical
-                                            ? pb_schema_canonical(a.s)
-                                            : pb_schema_json(a.s);
+                        const char *j = set.canonical ? pb_schema_canonical(a.s)
+                                                      : pb_schema_json(a.s);
                         size_t n = strlen(j);
                         fputs(j, stdout);
                         if (!n || j[n - 1] != '\n')

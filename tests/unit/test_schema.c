@@ -60,8 +60,7 @@ static void rejects(const char *json, const char *want) {
         pb_schema_t *s = pb_schema_new(json, strlen(json), err, sizeof(err));
         if (s) {
                 pb_schema_destroy(s);
-                fail_msg("accepted but must be rejected (%s):\n%s", want,
-                         json);
+                fail_msg("accepted but must be rejected (%s):\n%s", want, json);
         }
         if (!strstr(err, want))
                 fail_msg("error \"%s\" lacks \"%s\" for\n%s", err, want, json);
@@ -102,23 +101,22 @@ static void test_spec_vectors(void **state) {
                 canon = strtok_r(NULL, "\t", &save);
                 fps = strtok_r(NULL, "\t", &save);
                 assert_non_null(fps);
-                got = pb_schema_canonical_form(in, strlen(in), err,
-                                               sizeof(err));
+                got =
+                    pb_schema_canonical_form(in, strlen(in), err, sizeof(err));
                 if (!got)
                         fail_msg("vector %s: %s", id, err);
                 if (strcmp(got, canon))
                         fail_msg("vector %s: canonical %s, want %s", id, got,
                                  canon);
-                want_fp = strcmp(fps, "-")
-                              ? (uint64_t)strtoll(fps, NULL, 10)
-                              : prev_fp;
+                want_fp = strcmp(fps, "-") ? (uint64_t)strtoll(fps, NULL, 10)
+                                           : prev_fp;
                 if (pb_crc64_avro(got, strlen(got)) != want_fp)
-                        fail_msg("vector %s: fingerprint %016llx, want "
-                                 "%016llx",
-                                 id,
-                                 (unsigned long long)pb_crc64_avro(
-                                     got, strlen(got)),
-                                 (unsigned long long)want_fp);
+                        fail_msg(
+                            "vector %s: fingerprint %016llx, want "
+                            "%016llx",
+                            id,
+                            (unsigned long long)pb_crc64_avro(got, strlen(got)),
+                            (unsigned long long)want_fp);
                 prev_fp = want_fp;
                 free(got);
                 /* the compiled schema agrees, except for the two vectors
@@ -214,8 +212,7 @@ static void test_names(void **state) {
         assert_string_equal(r->fields[4].type->fullname, "G");
         assert_string_equal(r->fields[4].type->fields[0].type->fullname, "H");
         /* "H" from namespace x.y falls back to the null namespace */
-        assert_ptr_equal(r->fields[5].type,
-                         r->fields[4].type->fields[0].type);
+        assert_ptr_equal(r->fields[5].type, r->fields[4].type->fields[0].type);
         assert_int_equal(pb_type_field_index(r, "d", 1), 3);
         assert_int_equal(pb_type_field_index(r, "zz", 2), -1);
         assert_int_equal(s->idx_event_id, -1);
@@ -431,9 +428,9 @@ static void test_defaults(void **state) {
                 "nested deeper");
         /* a field without default has none encoded */
         {
-                pb_schema_t *s = parse(
-                    "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{"
-                    "\"name\":\"f\",\"type\":\"int\"}]}");
+                pb_schema_t *s =
+                    parse("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{"
+                          "\"name\":\"f\",\"type\":\"int\"}]}");
                 assert_false(s->root->fields[0].has_default);
                 assert_null(s->root->fields[0].default_avro);
                 pb_schema_destroy(s);
@@ -452,7 +449,8 @@ static void test_bad_schemas(void **state) {
         rejects("\"nope\"", "unknown type \"nope\"");
         rejects("42", "must be a string, object or array");
         rejects("{\"type\":3}", "string \"type\"");
-        rejects("{\"type\":\"record\",\"fields\":[]}", "needs a string \"name\"");
+        rejects("{\"type\":\"record\",\"fields\":[]}",
+                "needs a string \"name\"");
         rejects("{\"type\":\"record\",\"name\":\"1a\",\"fields\":[]}",
                 "invalid name \"1a\"");
         rejects("{\"type\":\"record\",\"name\":\"a..b\",\"fields\":[]}",
@@ -610,9 +608,10 @@ static void test_hostile(void **state) {
 
         /* T_k has two fields of type T_(k-1): 2^40 paths through the tree,
          * 40 distinct record pairs for the resolution check */
-        append(&b, &n, &cap, "{\"type\":\"record\",\"name\":\"R\","
-                             "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
-                             ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
+        append(&b, &n, &cap,
+               "{\"type\":\"record\",\"name\":\"R\","
+               "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
+               ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
         for (k = 1; k <= 40; k++)
                 append(&b, &n, &cap,
                        ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
@@ -628,9 +627,10 @@ static void test_hostile(void **state) {
         /* the same with defaults {} everywhere: encoding the defaults
          * would take 2^40 steps, so it is refused */
         n = 0;
-        append(&b, &n, &cap, "{\"type\":\"record\",\"name\":\"R\","
-                             "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
-                             ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
+        append(&b, &n, &cap,
+               "{\"type\":\"record\",\"name\":\"R\","
+               "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
+               ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
         for (k = 1; k <= 40; k++)
                 append(&b, &n, &cap,
                        ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
@@ -651,9 +651,10 @@ static void test_hostile(void **state) {
 
         /* a chain of 3000 records, each referring to the one before */
         n = 0;
-        append(&b, &n, &cap, "{\"type\":\"record\",\"name\":\"R\","
-                             "\"fields\":[{\"name\":\"c0\",\"type\":{\"type\""
-                             ":\"record\",\"name\":\"C0\",\"fields\":[]}}");
+        append(&b, &n, &cap,
+               "{\"type\":\"record\",\"name\":\"R\","
+               "\"fields\":[{\"name\":\"c0\",\"type\":{\"type\""
+               ":\"record\",\"name\":\"C0\",\"fields\":[]}}");
         for (k = 1; k < 3000; k++)
                 append(&b, &n, &cap,
                        ",{\"name\":\"c%d\",\"type\":{\"type\":\"record\","
@@ -717,18 +718,17 @@ static void test_project_schemas(void **state) {
                 assert_string_equal(pb_schema_type(s), want[i].type);
                 assert_string_equal(pb_schema_fullname(s), want[i].fullname);
                 assert_string_equal(pb_schema_key_field(s), want[i].key);
-                assert_string_equal(
-                    s->root->fields[s->key_index].name, want[i].key);
+                assert_string_equal(s->root->fields[s->key_index].name,
+                                    want[i].key);
                 assert_int_equal(s->idx_event_id, 0);
                 assert_int_equal(s->idx_occurred_at, 1);
                 assert_int_equal(s->idx_source, 2);
-                assert_int_equal(s->root->fields[0].type->logical,
-                                 PB_L_UUID);
+                assert_int_equal(s->root->fields[0].type->logical, PB_L_UUID);
                 assert_int_equal(s->root->fields[1].type->logical,
                                  PB_L_TIMESTAMP_MILLIS);
-                assert_ptr_equal(pb_schemas_find_fingerprint(
-                                     c, pb_schema_fingerprint(s)),
-                                 s);
+                assert_ptr_equal(
+                    pb_schemas_find_fingerprint(c, pb_schema_fingerprint(s)),
+                    s);
                 assert_true(pb_crc64_avro(pb_schema_canonical(s),
                                           strlen(pb_schema_canonical(s))) ==
                             pb_schema_fingerprint(s));
@@ -741,8 +741,8 @@ static void test_project_schemas(void **state) {
                                  PB_OK);
                 for (j = 0; j < i; j++)
                         assert_true(pb_schema_fingerprint(s) !=
-                                    pb_schema_fingerprint(pb_schemas_find(
-                                        c, want[j].type)));
+                                    pb_schema_fingerprint(
+                                        pb_schemas_find(c, want[j].type)));
         }
         assert_null(pb_schemas_find(c, "no.such.type"));
         assert_null(pb_schemas_find_fingerprint(c, 0));
@@ -791,9 +791,9 @@ static void avro_c_accepts(const char *path) {
 }
 
 static void test_avro_c_accepts(void **state) {
-        static const char *const files[] = {
-            "aid.dispatched", "aid.delivered", "funds.granted",
-            "partnership.founded"};
+        static const char *const files[] = {"aid.dispatched", "aid.delivered",
+                                            "funds.granted",
+                                            "partnership.founded"};
         char path[1024];
         size_t i;
         (void)state;
@@ -826,8 +826,8 @@ static void test_compat_matrix(void **state) {
         FILE *fp;
         int n = 0, seen[4] = {0};
         (void)state;
-        snprintf(path, sizeof(path), "%s/tests/unit/data/evolution/expected.txt",
-                 src_dir());
+        snprintf(path, sizeof(path),
+                 "%s/tests/unit/data/evolution/expected.txt", src_dir());
         fp = fopen(path, "r");
         assert_non_null(fp);
         while (fgets(line, sizeof(line), fp)) {
@@ -855,8 +855,8 @@ static void test_compat_matrix(void **state) {
                             !strncmp(extra, "backward=", 9) ? back : fwd;
                         const char *sub = strchr(extra, '=') + 1;
                         if (!strstr(reason, sub))
-                                fail_msg("%s: reason \"%s\" lacks \"%s\"",
-                                         name, reason, sub);
+                                fail_msg("%s: reason \"%s\" lacks \"%s\"", name,
+                                         reason, sub);
                 }
                 /* the directions agree with pb_schema_can_read */
                 assert_int_equal(pb_schema_can_read(nw, o, NULL, 0) == PB_OK,
@@ -998,8 +998,8 @@ static void test_catalog(void **state) {
         assert_string_not_equal(pb_schemas_default_dir(), "/some/where");
 
         /* files: missing file, oversize guard not hit, NULL args */
-        assert_null(pb_schema_new_file("/nonexistent/x.avsc", err,
-                                       sizeof(err)));
+        assert_null(
+            pb_schema_new_file("/nonexistent/x.avsc", err, sizeof(err)));
         assert_non_null(strstr(err, "/nonexistent/x.avsc"));
         assert_null(pb_schema_new(NULL, 0, err, sizeof(err)));
         pb_schema_destroy(NULL);
