@@ -437,13 +437,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 size_t n = *upload_data_size;
                 long total;
                 *upload_data_size = 0;
-                if (req->body.len + n > gw->set.max_body) {
-                        char msg[160];
-                        snprintf(msg, sizeof(msg),
-                                 "body exceeds the limit of %zu bytes",
-                                 gw->set.max_body);
-                        return respond_error(req, 413, "body_too_large", msg,
-                                             0, NULL, NULL);
+                if (req->too_big || req->body.len + n > gw->set.max_body) {
+                        /* MHD cannot answer in the middle of a body: keep
+                         * reading without storing (the buffer is freed
+                         * now), answer 413 at its end; a client that goes
+                         * on past PB_GW_DRAIN_MAX more bytes is cut off */
+                        if (!req->too_big) {
+                                req->too_big = 1;
+                                pb_gw_req_release(req);
+                                pb_buf_free(&req->body);
+                        }
+                        req->drained += n;
+                        if (req->drained > PB_GW_DRAIN_MAX) {
+                                pb_log("info",
+                                       "cmd=gateway org=%s msg=\"body over "
+                                       "the limit still streaming: "
+                                       "connection closed\"",
+                                       req->org);
+                                return MHD_NO;
+                        }
+                        return MHD_YES;
                 }
                 total = atomic_fetch_add(&gw->inflight_bytes, (long)n) +
                         (long)n;
@@ -459,6 +472,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 return MHD_YES;
         }
         /* the whole body is here, or we were resumed */
+        if (req->too_big) {
+                char msg[160];
+                snprintf(msg, sizeof(msg),
+                         "body exceeds the limit of %zu bytes (%zu bytes "
+                         "read and discarded)",
+                         gw->set.max_body, req->drained);
+                return respond_error(req, 413, "body_too_large", msg, 0,
+                                     MHD_HTTP_HEADER_CONNECTION, "close");
+        }
         memset(&ans, 0, sizeof(ans));
         pb_buf_init(&ans.body, 0);
         if (req->state == PB_GW_ST_READING) {

@@ -104,7 +104,19 @@ static int encode_one(pb_gw_req_t *req, pb_gw_worker_t *w, pb_gw_ev_t *ev,
         pb_errors_init(&w->errs);
         root = pb_json_parse(w->parser, text, len, perr, sizeof(perr));
         if (!root) {
-                pb_errors_add(&w->errs, "", "invalid JSON: %s", perr);
+                /* the codec's own parse names the member for some syntax
+                 * errors (invalid UTF-8 in a string): ask it for the
+                 * error, so answers match `partnerbus produce` */
+                pb_buf_t scratch;
+                pb_event_meta_t m;
+                pb_buf_init(&scratch, 0);
+                if (pb_codec_json_to_avro(w->codec, t->schema, text, len, NULL,
+                                          &scratch, &m, &w->errs) == PB_OK ||
+                    w->errs.count == 0) {
+                        pb_errors_init(&w->errs);
+                        pb_errors_add(&w->errs, "", "%s", perr);
+                }
+                pb_buf_free(&scratch);
                 return -1;
         }
         if (root->type == PB_JSON_OBJECT &&

@@ -113,6 +113,10 @@ typedef struct pb_gw_ev {
         pb_event_meta_t meta;
 } pb_gw_ev_t;
 
+/* Bytes of an oversized body read and dropped before the connection is
+ * cut (so ordinary clients get a clean 413, endless streams do not). */
+#define PB_GW_DRAIN_MAX (1u << 20)
+
 enum { PB_GW_ST_READING = 0, PB_GW_ST_WAITING = 1, PB_GW_ST_DONE = 2 };
 
 typedef struct pb_gw_req {
@@ -124,6 +128,8 @@ typedef struct pb_gw_req {
         int batch;
         char org[PB_GW_ORG_MAX];
         pb_buf_t body;       /* bounded by max_body */
+        int too_big;         /* over max_body: reading without storing */
+        size_t drained;      /* bytes read and dropped since */
         size_t counted_bytes; /* added to gw->inflight_bytes */
         pb_buf_t enc;        /* framed Avro of every event */
         pb_gw_ev_t *ev;
