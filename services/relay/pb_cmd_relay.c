@@ -1032,14 +1032,31 @@ int pb_cmd_relay(int argc, char **argv) {
                 pb_log("info", "msg=\"ops endpoint\" port=%d",
                        pb_ops_server_port(r->ops));
         }
-        topics = calloc(r->set.topics.n, sizeof(*topics));
+        /* --topics a,b --topics c: every comma-separated item */
+        topics = calloc(PB_STRLIST_MAX * 8, sizeof(*topics));
         for (i = 0; topics && i < r->set.topics.n; i++) {
-                char name[512];
-                pb_kafka_topic(&r->cc.kconf, r->set.topics.v[i], name,
-                               sizeof(name));
-                if (!(topics[i] = strdup(name)))
-                        goto done;
-                ntopics++;
+                const char *t = r->set.topics.v[i];
+                while (*t) {
+                        size_t l = strcspn(t, ",");
+                        char type[256], name[512];
+                        if (l && l < sizeof(type) &&
+                            ntopics < PB_STRLIST_MAX * 8) {
+                                memcpy(type, t, l);
+                                type[l] = 0;
+                                pb_kafka_topic(&r->cc.kconf, type, name,
+                                               sizeof(name));
+                                if (!(topics[ntopics] = strdup(name)))
+                                        goto done;
+                                ntopics++;
+                        }
+                        t += l;
+                        if (*t == ',')
+                                t++;
+                }
+        }
+        if (ntopics == 0) {
+                status = pb_cli_usage_error(cmd, "--topics is empty");
+                goto done;
         }
         memset(&copts, 0, sizeof(copts));
         copts.group = r->set.group;

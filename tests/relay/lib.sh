@@ -1,0 +1,62 @@
+# tests/relay/lib.sh: helpers shared by tests/integration/relay_*.sh
+# (source after tests/kafka/lib.sh).
+
+RELAY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+
+# relay_compact FILE: a pretty-printed example as one JSON line
+relay_compact() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1], encoding="utf-8")), ensure_ascii=False, separators=(",", ":")))' "$1"; }
+
+# relay_publish_examples BOOTSTRAP PREFIX: every valid example, by type
+relay_publish_examples() {
+        local b=$1 p=$2 d t
+        for d in "$PB_SOURCE_DIR"/schemas/examples/valid/*/; do
+                t=$(basename "$d")
+                for f in "$d"*.json; do relay_compact "$f"; done |
+                        "$PB_BIN" produce --brokers "$b" --type "$t" --topic-prefix "$p" >/dev/null ||
+                        pb_fail "could not publish the $t examples"
+        done
+}
+
+# relay_publish_gen BOOTSTRAP PREFIX N K SEED: N generated aid.dispatched events
+relay_publish_gen() {
+        python3 "$RELAY_DIR/gen_events.py" "$3" "$4" --seed "$5" >"$PB_TMP/gen-$5.jsonl"
+        "$PB_BIN" produce --brokers "$1" --type aid.dispatched --topic-prefix "$2" \
+                <"$PB_TMP/gen-$5.jsonl" >/dev/null || pb_fail "could not publish generated events"
+}
+
+# relay_receiver_start NAME: starts tests/relay/receiver.py, sets RECV_URL_<NAME>
+# (as RECV_URL), RECV_OUT; secret from $RECEIVER_SECRET
+relay_receiver_start() {
+        local name=$1
+        RECV_OUT=$PB_TMP/recv-$name.jsonl
+        : >"$RECV_OUT"
+        python3 "$RELAY_DIR/receiver.py" --port-file "$PB_TMP/recv-$name.port" --out "$RECV_OUT" &
+        RECV_PID=$!
+        pb_wait_for 20 test -s "$PB_TMP/recv-$name.port"
+        RECV_PORT=$(cat "$PB_TMP/recv-$name.port")
+        RECV_URL=http://127.0.0.1:$RECV_PORT
+}
+relay_recv_control() { curl -sf -X POST --data "$1" "$RECV_URL/_control" >/dev/null || pb_fail "receiver control failed"; }
+relay_recv_stats() { curl -sf "$RECV_URL/_stats"; }
+relay_recv_count() { wc -l <"$RECV_OUT"; }
+# distinct event ids received
+relay_recv_distinct() { python3 -c 'import json,sys; print(len({json.loads(l)["event"]["event_id"] for l in open(sys.argv[1])}))' "$RECV_OUT"; }
+
+# relay_wait_ops LOGFILE: prints the ops port the relay logged
+relay_ops_port() { sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$1" | head -n 1; }
+
+# relay_metric PORT NAME_WITH_LABELS: value of a series (0 if absent)
+relay_metric() {
+        curl -sf "http://127.0.0.1:$1/metrics" | awk -v s="$2" 'index($0, s" ") == 1 { print $2; f=1 } END { if (!f) print 0 }'
+}
+
+relay_cleanup() {
+        local p
+        for p in "$@"; do kill "$p" 2>/dev/null || true; done
+        wait 2>/dev/null || true
+}
+relay_has_ops() { [[ -n $(relay_ops_port "$1") ]]; }
+relay_recv_at_least() { [[ $(relay_recv_count) -ge $1 ]]; }
+relay_recv_distinct_at_least() { [[ $(relay_recv_distinct) -ge $1 ]]; }
+# relay_rm_tmp: remove $PB_TMP unless PB_KEEP_TMP is set (for EXIT traps)
+relay_rm_tmp() { [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"; }
