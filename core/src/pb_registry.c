@@ -3,9 +3,9 @@
  * Speaks the subset of the Confluent Schema Registry REST API that the
  * Confluent wire format needs:
  *   POST {url}/subjects/{subject}/versions  {"schema": "..."} -> {"id": N}
- *   GET  {url}/schemas/ids/{id}                               -> {"schema": "..."}
- * and works with any registry that implements it (Confluent's own, Apicurio
- * under /apis/ccompat/v7, Karapace, Redpanda).
+ *   GET  {url}/schemas/ids/{id}                               -> {"schema":
+ * "..."} and works with any registry that implements it (Confluent's own,
+ * Apicurio under /apis/ccompat/v7, Karapace, Redpanda).
  *
  * Caches (both bounded, entries never evicted):
  *  - (subject, fingerprint) -> id: a full cache only means more requests;
@@ -31,7 +31,7 @@
 
 #include "partnerbus/pb_serde.h"
 
-#define PB_REG_ID_SLOTS 2048     /* 2 x PB_REGISTRY_MAX_SUBJECT_IDS */
+#define PB_REG_ID_SLOTS     2048 /* 2 x PB_REGISTRY_MAX_SUBJECT_IDS */
 #define PB_REG_SCHEMA_SLOTS 2048 /* 2 x PB_REGISTRY_MAX_SCHEMAS */
 
 typedef struct pb_reg_ident {
@@ -225,8 +225,7 @@ pb_registry_t *pb_registry_new(const char *url, char *errstr,
                         }
                         r->userpwd = pb_reg_strdup(env);
                         if (!r->userpwd) {
-                                snprintf(errstr, errstr_size,
-                                         "out of memory");
+                                snprintf(errstr, errstr_size, "out of memory");
                                 pb_registry_destroy(r);
                                 return NULL;
                         }
@@ -377,13 +376,14 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
         *status = 0;
 
         curl_easy_reset(c); /* keeps the connection cache */
-        hdrs = curl_slist_append(NULL,
-                                 "Accept: application/vnd.schemaregistry.v1+json, "
-                                 "application/vnd.schemaregistry+json, "
-                                 "application/json");
+        hdrs = curl_slist_append(
+            NULL, "Accept: application/vnd.schemaregistry.v1+json, "
+                  "application/vnd.schemaregistry+json, "
+                  "application/json");
         if (hdrs && post) {
                 h2 = curl_slist_append(
-                    hdrs, "Content-Type: application/vnd.schemaregistry.v1+json");
+                    hdrs,
+                    "Content-Type: application/vnd.schemaregistry.v1+json");
                 if (!h2) {
                         curl_slist_free_all(hdrs);
                         hdrs = NULL;
@@ -407,8 +407,7 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
         curl_easy_setopt(c, CURLOPT_PROTOCOLS,
                          (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-                         (curl_off_t)r->max_body);
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_body);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pb_reg_write_cb);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
@@ -444,8 +443,7 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
                  * (the URL we pass has none) */
                 snprintf(errstr, errstr_size, "schema registry %s: %s: %s",
                          r->base, what,
-                         r->curl_err[0] ? r->curl_err
-                                        : curl_easy_strerror(cc));
+                         r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
                 return PB_ERR_HTTP;
         }
         return PB_OK;
@@ -479,8 +477,8 @@ static char *pb_reg_url(pb_registry_t *r, const char *a, const char *b,
                 if (!esc)
                         return NULL;
         }
-        n = strlen(r->base) + strlen(a) + (esc ? strlen(esc) : 0) +
-            strlen(c) + 1;
+        n = strlen(r->base) + strlen(a) + (esc ? strlen(esc) : 0) + strlen(c) +
+            1;
         u = malloc(n);
         if (u)
                 snprintf(u, n, "%s%s%s%s", r->base, a, esc ? esc : "", c);
@@ -506,7 +504,8 @@ static pb_resp_t pb_reg_register_locked(pb_registry_t *r, const char *subject,
         }
         snprintf(what, sizeof(what), "registering subject '%.200s'", subject);
         req = cJSON_CreateObject();
-        if (!req || !cJSON_AddStringToObject(req, "schema", pb_schema_json(s)) ||
+        if (!req ||
+            !cJSON_AddStringToObject(req, "schema", pb_schema_json(s)) ||
             !(body = cJSON_PrintUnformatted(req)) ||
             !(url = pb_reg_url(r, "/subjects/", subject, "/versions"))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -555,8 +554,8 @@ out:
 }
 
 pb_resp_t pb_registry_register(pb_registry_t *r, const char *subject,
-                               const pb_schema_t *s, uint32_t *id,
-                               char *errstr, size_t errstr_size) {
+                               const pb_schema_t *s, uint32_t *id, char *errstr,
+                               size_t errstr_size) {
         pb_resp_t ret;
         if (!r || !subject || !*subject || !s || !id) {
                 snprintf(errstr, errstr_size,
@@ -605,8 +604,8 @@ static pb_resp_t pb_reg_lookup_locked(pb_registry_t *r, uint32_t id,
         if (ret != PB_OK)
                 return ret;
         if (status < 200 || status > 299) {
-                long ec = pb_reg_http_error(r, what, status, errstr,
-                                            errstr_size);
+                long ec =
+                    pb_reg_http_error(r, what, status, errstr, errstr_size);
                 /* 40403: schema not found - the id is unknown, not a
                  * transport problem */
                 return (status == 404 && ec == 40403) ? PB_ERR_UNKNOWN_SCHEMA

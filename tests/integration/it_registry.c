@@ -164,17 +164,14 @@ static void test_same_schema_same_id(void **state) {
         uint32_t id1 = 0, id2 = 0, id3 = 0;
         (void)state;
         subject_for(subject, sizeof(subject), "funds.granted");
-        assert_int_equal(pb_registry_register(a, subject, s, &id1, err,
-                                              sizeof(err)),
-                         PB_OK);
-        assert_int_equal(pb_registry_register(b, subject, s, &id2, err,
-                                              sizeof(err)),
-                         PB_OK);
+        assert_int_equal(
+            pb_registry_register(a, subject, s, &id1, err, sizeof(err)), PB_OK);
+        assert_int_equal(
+            pb_registry_register(b, subject, s, &id2, err, sizeof(err)), PB_OK);
         assert_int_equal(id1, id2);
         /* cached in a: same answer without asking */
-        assert_int_equal(pb_registry_register(a, subject, s, &id3, err,
-                                              sizeof(err)),
-                         PB_OK);
+        assert_int_equal(
+            pb_registry_register(a, subject, s, &id3, err, sizeof(err)), PB_OK);
         assert_int_equal(id1, id3);
         pb_registry_destroy(a);
         pb_registry_destroy(b);
@@ -238,9 +235,9 @@ static void test_evolution(void **state) {
         (void)state;
         /* its own subject: the compatibility setting stays there */
         snprintf(subject, sizeof(subject), "aid.dispatched-evolution-value");
-        assert_int_equal(pb_registry_register(r, subject, v1, &id1, err,
-                                              sizeof(err)),
-                         PB_OK);
+        assert_int_equal(
+            pb_registry_register(r, subject, v1, &id1, err, sizeof(err)),
+            PB_OK);
         set_compat(subject, "BACKWARD");
 
         /* compatible: an optional field with a default -> new id */
@@ -258,8 +255,7 @@ static void test_evolution(void **state) {
                          PB_OK);
         assert_true(pb_schema_fingerprint(got) == pb_schema_fingerprint(v2));
         /* the new version reads data of the old one */
-        assert_int_equal(pb_schema_can_read(got, v1, err, sizeof(err)),
-                         PB_OK);
+        assert_int_equal(pb_schema_can_read(got, v1, err, sizeof(err)), PB_OK);
 
         /* incompatible under BACKWARD: a new required field, no default */
         j = cJSON_Parse(pb_schema_json(v1));
@@ -274,11 +270,10 @@ static void test_evolution(void **state) {
         free(badjson);
         assert_non_null(bad);
         err[0] = 0;
-        assert_int_equal(pb_registry_register(r, subject, bad, &idbad, err,
-                                              sizeof(err)),
-                         PB_ERR_HTTP);
-        fprintf(stderr, "it_registry: incompatible schema refused: %s\n",
-                err);
+        assert_int_equal(
+            pb_registry_register(r, subject, bad, &idbad, err, sizeof(err)),
+            PB_ERR_HTTP);
+        fprintf(stderr, "it_registry: incompatible schema refused: %s\n", err);
         assert_non_null(strstr(err, "HTTP 409"));
         assert_non_null(strstr(err, subject));
         pb_schema_destroy(bad);
@@ -291,9 +286,9 @@ static void test_unknown_id(void **state) {
         const pb_schema_t *got = NULL;
         char err[512] = "";
         (void)state;
-        assert_int_equal(pb_registry_lookup(r, 987654321u, &got, err,
-                                            sizeof(err)),
-                         PB_ERR_UNKNOWN_SCHEMA);
+        assert_int_equal(
+            pb_registry_lookup(r, 987654321u, &got, err, sizeof(err)),
+            PB_ERR_UNKNOWN_SCHEMA);
         fprintf(stderr, "it_registry: unknown id: %s\n", err);
         assert_non_null(strstr(err, "40403"));
         assert_null(got);

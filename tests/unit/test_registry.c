@@ -232,8 +232,8 @@ static const char *SCHEMA_V1 =
 static pb_registry_t *new_registry(const char *userinfo, const char *path) {
         char url[256], err[256] = "";
         pb_registry_t *r;
-        snprintf(url, sizeof(url), "http://%s127.0.0.1:%d%s", userinfo,
-                 F.port, path);
+        snprintf(url, sizeof(url), "http://%s127.0.0.1:%d%s", userinfo, F.port,
+                 path);
         r = pb_registry_new(url, err, sizeof(err));
         if (!r)
                 fail_msg("pb_registry_new(%s): %s", url, err);
@@ -326,9 +326,9 @@ static void test_register_request_and_cache(void **state) {
         assert_int_equal(id, 7);
         assert_int_equal(fake_nreq(), n0 + 1);
         /* another subject is another request */
-        assert_int_equal(pb_registry_register(r, "other-value", s, &id, err,
-                                              sizeof(err)),
-                         PB_OK);
+        assert_int_equal(
+            pb_registry_register(r, "other-value", s, &id, err, sizeof(err)),
+            PB_OK);
         assert_int_equal(id, 99);
         assert_int_equal(fake_nreq(), n0 + 2);
         pb_schema_destroy(s);
@@ -342,25 +342,24 @@ static void test_subject_is_escaped(void **state) {
         uint32_t id = 0;
         (void)state;
         fake_answer(200, "{\"id\": 1}");
-        assert_int_equal(pb_registry_register(r, "a b/c?d", s, &id, err,
-                                              sizeof(err)),
-                         PB_OK);
+        assert_int_equal(
+            pb_registry_register(r, "a b/c?d", s, &id, err, sizeof(err)),
+            PB_OK);
         assert_string_equal(F.path, "/base/subjects/a%20b%2Fc%3Fd/versions");
         pb_schema_destroy(s);
         pb_registry_destroy(r);
 }
 
 static void test_basic_auth_from_url_never_in_errors(void **state) {
-        pb_registry_t *r =
-            new_registry("alice:s3cret@", "");
+        pb_registry_t *r = new_registry("alice:s3cret@", "");
         pb_schema_t *s = compile(SCHEMA_V1);
         char err[512] = "";
         uint32_t id = 0;
         (void)state;
         fake_answer(401, "{\"error_code\":401,\"message\":\"Unauthorized\"}");
-        assert_int_equal(pb_registry_register(r, "x-value", s, &id, err,
-                                              sizeof(err)),
-                         PB_ERR_HTTP);
+        assert_int_equal(
+            pb_registry_register(r, "x-value", s, &id, err, sizeof(err)),
+            PB_ERR_HTTP);
         assert_non_null(
             strstr(F.headers, "\r\nAuthorization: Basic YWxpY2U6czNjcmV0"));
         assert_non_null(strstr(err, "HTTP 401"));
@@ -392,8 +391,8 @@ static void test_basic_auth_from_env(void **state) {
                          "found\"}");
         assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
-        assert_non_null(strstr(F.headers,
-                               "\r\nAuthorization: Basic Ym9iOnBAc3M6d29yZA=="));
+        assert_non_null(
+            strstr(F.headers, "\r\nAuthorization: Basic Ym9iOnBAc3M6d29yZA=="));
         assert_null(strstr(err, "p@ss"));
         pb_registry_destroy(r);
         /* malformed value is refused */
@@ -416,18 +415,18 @@ static void test_register_conflict_error_body(void **state) {
                          "registered is incompatible with an earlier "
                          "schema\"}");
         n0 = fake_nreq();
-        assert_int_equal(pb_registry_register(r, "c-value", s, &id, err,
-                                              sizeof(err)),
-                         PB_ERR_HTTP);
+        assert_int_equal(
+            pb_registry_register(r, "c-value", s, &id, err, sizeof(err)),
+            PB_ERR_HTTP);
         assert_non_null(strstr(err, "HTTP 409"));
         assert_non_null(strstr(err, "error_code 409"));
         assert_non_null(strstr(err, "incompatible with an earlier schema"));
         assert_non_null(strstr(err, "c-value"));
         /* failures are not cached */
         fake_answer(200, "{\"id\": 3}");
-        assert_int_equal(pb_registry_register(r, "c-value", s, &id, err,
-                                              sizeof(err)),
-                         PB_OK);
+        assert_int_equal(
+            pb_registry_register(r, "c-value", s, &id, err, sizeof(err)),
+            PB_OK);
         assert_int_equal(id, 3);
         assert_int_equal(fake_nreq(), n0 + 2);
         pb_schema_destroy(s);
@@ -455,8 +454,7 @@ static void test_lookup_compiles_and_caches(void **state) {
         assert_non_null(got);
         assert_string_equal(F.method, "GET");
         assert_string_equal(F.path, "/schemas/ids/42");
-        assert_true(pb_schema_fingerprint(got) ==
-                    pb_schema_fingerprint(local));
+        assert_true(pb_schema_fingerprint(got) == pb_schema_fingerprint(local));
         assert_string_equal(pb_schema_type(got), "probe.sent");
         /* cached: same pointer, no request */
         fake_answer(500, "boom");
@@ -665,8 +663,8 @@ static void *lookup_thread(void *p) {
         for (i = 0; i < 20; i++) {
                 const pb_schema_t *got = NULL;
                 char err[256];
-                if (pb_registry_lookup(a->r, (uint32_t)(500 + i % 5), &got,
-                                       err, sizeof(err)) == PB_OK &&
+                if (pb_registry_lookup(a->r, (uint32_t)(500 + i % 5), &got, err,
+                                       sizeof(err)) == PB_OK &&
                     got && strcmp(pb_schema_type(got), "probe.sent") == 0)
                         a->ok++;
         }
