@@ -153,7 +153,7 @@ while True:
 is_ours() {
         local pid=$1 nodedir=$2 cmd
         [[ -r /proc/$pid/cmdline ]] || return 1
-        cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
         [[ $cmd == *kafka.Kafka* && $cmd == *"$nodedir/server.properties"* ]]
 }
 
@@ -177,7 +177,7 @@ our_pids() {
         fi
         for p in /proc/[0-9]*; do
                 pid=${p#/proc/}
-                cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+                cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
                 [[ $cmd == *kafka.Kafka* && $cmd == *"$DIR/node-"*"/server.properties"* ]] && echo "$pid"
         done
         return 0
