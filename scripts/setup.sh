@@ -45,6 +45,10 @@ fi
 if [ $WANT_TEST -eq 1 ]; then
         log "fetching Apache Kafka 3.9.1 from Maven Central (cached in $CACHE)"
         PB_KAFKA_CACHE=${PB_KAFKA_CACHE:-$CACHE/kafka-3.9.1} tests/kafka/harness.sh fetch
+        if [ -x tests/registry/registry.sh ]; then
+                log "building the Apicurio schema registry from Maven Central (cached)"
+                PB_REGISTRY_CACHE=${PB_REGISTRY_CACHE:-$CACHE/apicurio} tests/registry/registry.sh fetch
+        fi
         if [ -f tests/python/requirements.txt ]; then
                 VENV=${PB_VENV:-$CACHE/venv}
                 if [ ! -x "$VENV/bin/python" ]; then
