@@ -1,0 +1,36 @@
+/* partnerbus poll - the in-memory view of the poller's state: per record
+ * key a 64-bit key fingerprint and a 64-bit content fingerprint (16 bytes
+ * a slot) in an open-addressing table (linear probing, power-of-two
+ * capacity, load <= 0.7, backward-shift deletion). 1,000,000 keys take
+ * 2^21 slots = 32 MiB. max_keys bounds it: past it pb_pstate_put fails
+ * with PB_ERR_LIMIT instead of growing (see docs/poll.md, "State").
+ *
+ * Fingerprints are the first 8 bytes of SHA-256: a wrong "unchanged"
+ * needs two different keys (or two versions of one record) to collide in
+ * 64 bits; for 10^7 keys that is about 3e-6 over the table's life. */
+#ifndef PB_POLLSTATE_H
+#define PB_POLLSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "partnerbus/pb_common.h"
+
+typedef struct pb_pstate pb_pstate_t;
+
+pb_pstate_t *pb_pstate_new(size_t max_keys);
+void pb_pstate_destroy(pb_pstate_t *s);
+/* 1 and *hash if the key is known, else 0. */
+int pb_pstate_get(const pb_pstate_t *s, uint64_t kfp, uint64_t *hash);
+pb_resp_t pb_pstate_put(pb_pstate_t *s, uint64_t kfp, uint64_t hash);
+void pb_pstate_del(pb_pstate_t *s, uint64_t kfp);
+size_t pb_pstate_count(const pb_pstate_t *s);
+size_t pb_pstate_bytes(const pb_pstate_t *s);
+
+/* First 8 bytes of SHA-256(data) as a number (never 0), and the first 16
+ * bytes as 32 lowercase hex digits into hex[33] (may be NULL). */
+uint64_t pb_fingerprint(const void *data, size_t len, char *hex);
+/* 32 (or 16) hex digits back to the 64-bit fingerprint; 0 if malformed. */
+uint64_t pb_fingerprint_parse(const char *hex, size_t len);
+
+#endif
