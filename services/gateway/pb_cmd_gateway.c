@@ -35,8 +35,8 @@ static const pb_opt_t gw_opts[] = {
      OFF(listen)},
     {"tokens", 't', PB_OPT_STRING, NULL, "FILE",
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
-     "on SIGHUP",
-     PB_OPT_REQUIRED, OFF(tokens)},
+     "on SIGHUP (required)",
+     0, OFF(tokens)},
     {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
      "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
      OFF(tls_cert)},

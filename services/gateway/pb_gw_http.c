@@ -319,6 +319,23 @@ static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
                              NULL);
 }
 
+/* Records an answer to give once the body was read (and dropped): an
+ * answer queued before the body is read makes MHD close the connection,
+ * and clients that retry (401 after a token change, 429) keep theirs. */
+static enum MHD_Result defer_error(pb_gw_req_t *req, unsigned status,
+                                   const char *code, const char *msg,
+                                   int64_t retry_ms, const char *hname,
+                                   const char *hval) {
+        pb_buf_init(&req->deferred, 0);
+        pb_gw_error_body(&req->deferred, code, msg);
+        req->deferred_status = status;
+        req->deferred_retry_ms = retry_ms;
+        req->deferred_hname = hname;
+        req->deferred_hval = hval;
+        req->too_big = 1; /* read without storing */
+        return MHD_YES;
+}
+
 /* First call for POST /v1/events/{type}: every check that needs only the
  * headers. Returns MHD_YES to go on reading the body. */
 static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
@@ -331,23 +348,23 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
 
         st = authorize(req, NULL, msg, sizeof(msg));
         if (st)
-                return respond_error(req, st, "unauthorized", msg, 0,
+                return defer_error(req, st, "unauthorized", msg, 0,
                                      MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                      "Bearer realm=\"partnerbus\"");
         if (!find_type(gw, type, &req->type_idx))
-                return respond_error(req, 404, "unknown_type",
+                return defer_error(req, 404, "unknown_type",
                                      "no such event type; GET /v1/schemas "
                                      "lists them",
                                      0, NULL, NULL);
         st = authorize(req, type, msg, sizeof(msg));
         if (st)
-                return respond_error(req, st,
+                return defer_error(req, st,
                                      st == 403 ? "forbidden" : "unauthorized",
                                      msg, 0, NULL, NULL);
         kind = content_kind(MHD_lookup_connection_value(
             req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
         if (!kind)
-                return respond_error(req, 415, "unsupported_media_type",
+                return defer_error(req, 415, "unsupported_media_type",
                                      "Content-Type must be application/json "
                                      "(one event) or application/x-ndjson "
                                      "(a batch, one event per line)",
@@ -375,7 +392,7 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
                          "organisation %s exceeds %ld events/s; retry after "
                          "%lld ms",
                          req->org, gw->set.rate, (long long)wait);
-                return respond_error(req, 429, "rate_limited", msg, wait,
+                return defer_error(req, 429, "rate_limited", msg, wait,
                                      NULL, NULL);
         }
         pb_buf_init(&req->body, gw->set.max_body);
@@ -419,8 +436,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                              "use GET", 0,
                                              MHD_HTTP_HEADER_ALLOW,
                                              "GET, HEAD");
-                if (req->route != R_EVENTS)
-                        return serve_get(req, param);
+                if (req->route != R_EVENTS) {
+                        /* answered on the next call: MHD closes the
+                         * connection after an answer queued this early */
+                        req->param = param;
+                        return MHD_YES;
+                }
                 if (atomic_load(&gw->stopping))
                         return respond_error(req, 503, "shutting_down",
                                              "the gateway is shutting down; "
@@ -472,6 +493,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 return MHD_YES;
         }
         /* the whole body is here, or we were resumed */
+        if (req->route != R_EVENTS)
+                return serve_get(req, req->param);
+        if (req->deferred_status) {
+                enum MHD_Result r = respond_json(
+                    req, req->deferred_status, &req->deferred,
+                    req->deferred_retry_ms, req->deferred_hname,
+                    req->deferred_hval);
+                pb_buf_free(&req->deferred);
+                return r;
+        }
         if (req->too_big) {
                 char msg[160];
                 snprintf(msg, sizeof(msg),
@@ -522,6 +553,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
         pb_gw_req_release(req);
         pb_buf_free(&req->body);
         pb_buf_free(&req->enc);
+        pb_buf_free(&req->deferred);
         free(req->ev);
         pthread_mutex_destroy(&req->lock);
         free(req);

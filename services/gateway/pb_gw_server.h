@@ -123,12 +123,18 @@ typedef struct pb_gw_req {
         pb_gw_t *gw;
         struct MHD_Connection *conn;
         int route;
+        const char *param;   /* {type} of the url (MHD keeps the url) */
         int responded;       /* a response has been queued */
         size_t type_idx;
         int batch;
         char org[PB_GW_ORG_MAX];
         pb_buf_t body;       /* bounded by max_body */
-        int too_big;         /* over max_body: reading without storing */
+        int too_big;         /* reading without storing (over max_body,
+                                or answer already decided) */
+        unsigned deferred_status; /* answer decided from the headers */
+        pb_buf_t deferred;
+        int64_t deferred_retry_ms;
+        const char *deferred_hname, *deferred_hval;
         size_t drained;      /* bytes read and dropped since */
         size_t counted_bytes; /* added to gw->inflight_bytes */
         pb_buf_t enc;        /* framed Avro of every event */
