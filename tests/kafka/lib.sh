@@ -51,17 +51,26 @@ pb_bootstrap() {
         printf '%s\n' "$bs"
 }
 
-# pb_start_cluster3: start the three-node cluster in $PB_KAFKA3_DIR (a
-# cluster left there by an earlier run is stopped first) and print its
-# bootstrap servers. The test stops it with pb_stop_cluster3, e.g. in a trap;
-# harness.sh kill-node/start-node --dir "$PB_KAFKA3_DIR" N inject faults.
-pb_start_cluster3() {
+# pb_cluster3_dir: this test's three-node cluster directory,
+# $PB_KAFKA3_DIR/<test name>, so tests that run in parallel (ctest -j) each
+# have their own cluster. Faults: harness.sh kill-node/start-node --dir
+# "$(pb_cluster3_dir)" N.
+pb_cluster3_dir() {
         [[ -n ${PB_KAFKA3_DIR:-} ]] || pb_fail "PB_KAFKA3_DIR is not set"
-        "$PB_HARNESS" start --dir "$PB_KAFKA3_DIR" --nodes 3 >/dev/null ||
-                pb_fail "could not start the three-node cluster in $PB_KAFKA3_DIR"
-        pb_bootstrap "$PB_KAFKA3_DIR"
+        printf '%s/%s\n' "$PB_KAFKA3_DIR" "$(basename "$0" .sh)"
 }
-pb_stop_cluster3() { "$PB_HARNESS" stop --dir "$PB_KAFKA3_DIR" >/dev/null 2>&1 || true; }
+
+# pb_start_cluster3: start this test's three-node cluster (one left there by
+# an earlier run is stopped first) and print its bootstrap servers. The test
+# stops it with pb_stop_cluster3, e.g. in an EXIT trap.
+pb_start_cluster3() {
+        local dir
+        dir=$(pb_cluster3_dir)
+        "$PB_HARNESS" start --dir "$dir" --nodes 3 >/dev/null ||
+                pb_fail "could not start the three-node cluster in $dir"
+        pb_bootstrap "$dir"
+}
+pb_stop_cluster3() { "$PB_HARNESS" stop --dir "$(pb_cluster3_dir)" >/dev/null 2>&1 || true; }
 
 # pb_topic_name PREFIX: a topic name unique to this test run, so tests never
 # see each other's (or an earlier run's) messages: PREFIX-<seconds>-<pid>-<rand>
