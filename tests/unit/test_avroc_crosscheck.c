@@ -235,7 +235,7 @@ static size_t for_each_valid(example_fn fn) {
                 snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
                 char **files = ex_list(sub, ".json", &nf);
                 for (size_t i = 0; i < nf; i++) {
-                        size_t len;
+                        size_t len = 0;
                         snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
                         char *json = ex_read_file(path, &len);
                         assert_non_null(json);

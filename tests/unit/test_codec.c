@@ -157,7 +157,7 @@ static void test_valid_examples(void **state) {
                 snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
                 char **files = ex_list(sub, ".json", &nf);
                 for (size_t i = 0; i < nf; i++) {
-                        size_t len;
+                        size_t len = 0;
                         snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
                         char *json = ex_read_file(path, &len);
                         assert_non_null(json);
@@ -235,7 +235,7 @@ static void test_invalid_examples(void **state) {
                 snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
                 char **files = ex_list(sub, ".json", &nf);
                 for (size_t i = 0; i < nf; i++) {
-                        size_t len, elen;
+                        size_t len = 0, elen = 0;
                         snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
                         char *json = ex_read_file(path, &len);
                         assert_non_null(json);
@@ -969,7 +969,7 @@ static void test_truncation_and_noise(void **state) {
                 snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
                 char **files = ex_list(sub, ".json", &nf);
                 for (size_t i = 0; i < nf; i++) {
-                        size_t len;
+                        size_t len = 0;
                         snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
                         char *json = ex_read_file(path, &len);
                         pb_buf_t avro, out;
