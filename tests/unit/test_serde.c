@@ -129,7 +129,7 @@ static void test_roundtrip_examples(void **state) {
                 files = ex_list(dir, ".json", &n);
                 for (i = 0; i < n; i++) {
                         char path[2048], err[512];
-                        size_t len;
+                        size_t len = 0;
                         char *text;
                         pb_errors_t errs;
                         pb_event_meta_t m1, m2;
