@@ -60,3 +60,5 @@ relay_recv_at_least() { [[ $(relay_recv_count) -ge $1 ]]; }
 relay_recv_distinct_at_least() { [[ $(relay_recv_distinct) -ge $1 ]]; }
 # relay_rm_tmp: remove $PB_TMP unless PB_KEEP_TMP is set (for EXIT traps)
 relay_rm_tmp() { [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"; }
+# events a relay handled, from its "relay stopped handled=N" log line
+relay_metric_from_log() { sed -n 's/.*msg="relay stopped" handled=\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
