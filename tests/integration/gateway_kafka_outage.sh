@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# gateway_kafka_outage.sh: Kafka stops while requests arrive.
+# Own single-node broker (tests/kafka/harness.sh start --dir, kill-node,
+# start-node on the same storage). A client posts events with fresh
+# event_ids from 4 threads and retries every 5xx / failed connection with
+# the same event_id. The broker is killed (SIGKILL) mid-traffic and
+# restarted 8 s later. Expect: 503 answers with Retry-After during the
+# outage, /readyz 503, then recovery; afterwards every event answered 2xx
+# is in the topic exactly once.
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/../gateway/lib_gateway.sh"
+
+pb_require_cmd curl jq python3
+PB_BIN=$(pb_bin)
+pb_tmpdir
+KDIR=$PB_TMP/kafka
+trap 'gw_stop_all; "$PB_HARNESS" stop --dir "$KDIR" >/dev/null 2>&1 || true; rm -rf "$PB_TMP"' EXIT
+"$PB_HARNESS" start --dir "$KDIR" >/dev/null 2>"$PB_TMP/harness.log" || { cat "$PB_TMP/harness.log" >&2; pb_fail "own broker did not start"; }
+B=$(cat "$KDIR/bootstrap")
+PFX=$(pb_topic_name gwout)-
+EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
+gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+gw_start out --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
+        --topic-prefix "$PFX" --rate 0 --publish-timeout 3s --retry-after 1s
+P=$GW_PORT
+pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$P/readyz) == ready ]]"
+
+python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$P" --token tok-blau-gelbes-kreuz \
+        --type aid.dispatched --example "$EX" --threads 4 --seconds 22 --retry --give-up 90 \
+        --out "$PB_TMP/accepted.txt" --stats "$PB_TMP/stats.json" >"$PB_TMP/loadgen.out" &
+LG=$!
+sleep 4
+pb_log "killing the broker"
+"$PB_HARNESS" kill-node --dir "$KDIR" 1 2>/dev/null
+sleep 5
+ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/readyz")
+[[ $ready == 503 ]] || pb_fail "/readyz during the outage: $ready"
+# a request now waits --publish-timeout, then 503 + Retry-After
+jq --arg id "$(cat /proc/sys/kernel/random/uuid)" '.event_id = $id' "$EX" >"$PB_TMP/one.json"
+gw_post "$P" tok-blau-gelbes-kreuz aid.dispatched application/json "$PB_TMP/one.json"
+expect_code 503 "publish while Kafka is down"
+grep -qi '^Retry-After: 1' "$PB_TMP/resp.h" || pb_fail "503 without Retry-After"
+jq -e '.error == "kafka_unavailable" and .results[0].status == "failed"' "$PB_TMP/resp.json" >/dev/null || pb_fail "503 body: $(cat "$PB_TMP/resp.json")"
+pb_log "restarting the broker"
+"$PB_HARNESS" start-node --dir "$KDIR" 1 2>/dev/null || pb_fail "broker did not restart on its storage"
+wait "$LG" || pb_fail "load generator failed"
+cat "$PB_TMP/loadgen.out" >&2
+n503=$(jq '."503" // 0' "$PB_TMP/stats.json")
+((n503 > 0)) || pb_fail "no 503 answers during the outage: $(cat "$PB_TMP/stats.json")"
+sent=$(jq .sent "$PB_TMP/loadgen.out")
+acc=$(wc -l <"$PB_TMP/accepted.txt")
+[[ $acc == "$sent" ]] || pb_fail "only $acc of $sent events were eventually accepted after Kafka came back"
+pb_wait_for 60 bash -c "[[ \$(curl -s http://127.0.0.1:$P/readyz) == ready ]]"
+
+# every 2xx event exactly once (the probe event above was answered 503 and
+# never retried: it may or may not be there, and is not counted)
+timeout 120 "$PB_BIN" consume --brokers "$B" --topic-prefix "$PFX" --topics aid.dispatched \
+        --from-beginning | jq -r .event_id | sort >"$PB_TMP/in-topic.txt"
+sort "$PB_TMP/accepted.txt" >"$PB_TMP/acc.sorted"
+missing=$(comm -23 "$PB_TMP/acc.sorted" <(sort -u "$PB_TMP/in-topic.txt") | wc -l)
+dups=$(uniq -d "$PB_TMP/in-topic.txt" | wc -l)
+pb_log "accepted $acc, answers $(cat "$PB_TMP/stats.json"), in topic $(wc -l <"$PB_TMP/in-topic.txt"), missing $missing, duplicated $dups"
+((missing == 0)) || pb_fail "$missing events answered 2xx are missing from the topic"
+((dups == 0)) || pb_fail "$dups events are in the topic more than once"

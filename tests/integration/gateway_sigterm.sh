@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# gateway_sigterm.sh: SIGTERM with requests in flight. The producer lingers
+# 300 ms (-X linger.ms=300) so requests are waiting for Kafka when the
+# signal comes. Expect: the gateway exits 0, stops accepting connections,
+# and every event it answered 2xx is in the topic (exactly once).
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/../gateway/lib_gateway.sh"
+
+pb_require_cmd curl jq python3
+B=$(pb_bootstrap)
+PB_BIN=$(pb_bin)
+pb_tmpdir
+trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+PFX=$(pb_topic_name gwterm)-
+EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
+gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+gw_start term --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
+        --topic-prefix "$PFX" --rate 0 -X linger.ms=300
+P=$GW_PORT
+PID=$GW_PID
+# warm up (topic creation)
+gw_post "$P" tok-blau-gelbes-kreuz aid.dispatched application/json "$EX"
+expect_code 201 "first event"
+echo "$(jq -r .event_id "$EX")" >"$PB_TMP/warm.txt"
+
+python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$P" --token tok-blau-gelbes-kreuz \
+        --type aid.dispatched --example "$EX" --threads 16 --seconds 4 \
+        --out "$PB_TMP/accepted.txt" --stats "$PB_TMP/stats.json" >"$PB_TMP/loadgen.out" &
+LG=$!
+sleep 2
+inflight=$(curl -s "http://127.0.0.1:$P/metrics" | awk '/^partnerbus_gateway_inflight_requests /{print $2}')
+kill -TERM "$PID"
+set +e
+wait "$PID"
+rc=$?
+set -e
+wait "$LG" || true
+pb_log "exit status $rc; in flight at SIGTERM: $inflight; $(cat "$PB_TMP/loadgen.out")"
+[[ $rc == 0 ]] || { tail -20 "$PB_TMP/term.log" >&2; pb_fail "gateway exited $rc after SIGTERM"; }
+grep -q 'flushed=yes' "$PB_TMP/term.log" || pb_fail "producer not flushed at exit"
+awk -v n="$inflight" 'BEGIN { exit !(n + 0 >= 2) }' || pb_fail "no requests in flight at SIGTERM ($inflight): the test proves nothing"
+curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$P/healthz" && pb_fail "still accepting connections after exit"
+acc=$(wc -l <"$PB_TMP/accepted.txt")
+((acc > 0)) || pb_fail "nothing accepted"
+timeout 120 "$PB_BIN" consume --brokers "$B" --topic-prefix "$PFX" --topics aid.dispatched \
+        --from-beginning | jq -r .event_id | sort >"$PB_TMP/in-topic.txt"
+cat "$PB_TMP/accepted.txt" "$PB_TMP/warm.txt" | sort >"$PB_TMP/acc.sorted"
+missing=$(comm -23 "$PB_TMP/acc.sorted" "$PB_TMP/in-topic.txt" | wc -l)
+dups=$(uniq -d "$PB_TMP/in-topic.txt" | wc -l)
+pb_log "accepted $acc, in topic $(wc -l <"$PB_TMP/in-topic.txt"), missing $missing, duplicated $dups"
+((missing == 0)) || pb_fail "$missing events answered 2xx are not in the topic"
+((dups == 0)) || pb_fail "$dups events twice in the topic"
