@@ -59,14 +59,14 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                         fail_msg("%s: avro-c null, JSON not", path);
                 return;
         case AVRO_BOOLEAN: {
-                int b;
+                int b = 0;
                 assert_int_equal(avro_value_get_boolean(v, &b), 0);
                 if (!!b != !!cJSON_IsTrue(j))
                         fail_msg("%s: boolean differs", path);
                 return;
         }
         case AVRO_INT32: {
-                int32_t x, want;
+                int32_t x = 0, want = 0;
                 assert_int_equal(avro_value_get_int(v, &x), 0);
                 if (t->logical == PB_L_DATE) {
                         assert_true(cJSON_IsString(j));
@@ -82,7 +82,7 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_INT64: {
-                int64_t x, want;
+                int64_t x = 0, want = 0;
                 assert_int_equal(avro_value_get_long(v, &x), 0);
                 if (t->logical == PB_L_TIMESTAMP_MILLIS) {
                         assert_true(cJSON_IsString(j));
@@ -99,22 +99,22 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_DOUBLE: {
-                double x;
+                double x = 0;
                 assert_int_equal(avro_value_get_double(v, &x), 0);
                 if (x != j->valuedouble)
                         fail_msg("%s: double differs", path);
                 return;
         }
         case AVRO_FLOAT: {
-                float x;
+                float x = 0;
                 assert_int_equal(avro_value_get_float(v, &x), 0);
                 if (x != (float)j->valuedouble)
                         fail_msg("%s: float differs", path);
                 return;
         }
         case AVRO_STRING: {
-                const char *s;
-                size_t n;
+                const char *s = NULL;
+                size_t n = 0;
                 assert_int_equal(avro_value_get_string(v, &s, &n), 0);
                 assert_true(cJSON_IsString(j));
                 /* avro-c's size counts the NUL */
@@ -126,8 +126,8 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
         }
         case AVRO_BYTES:
         case AVRO_FIXED: {
-                const void *b;
-                size_t n;
+                const void *b = NULL;
+                size_t n = 0;
                 uint8_t want[4096];
                 long wn;
                 const char *why;
@@ -148,7 +148,7 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_ENUM: {
-                int idx;
+                int idx = 0;
                 assert_int_equal(avro_value_get_enum(v, &idx), 0);
                 const char *sym = avro_schema_enum_get(as, idx);
                 assert_non_null(sym);
@@ -159,13 +159,13 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_RECORD: {
-                size_t n;
+                size_t n = 0;
                 assert_int_equal(avro_value_get_size(v, &n), 0);
                 assert_int_equal(n, t->nfields);
                 assert_int_equal((size_t)cJSON_GetArraySize(j), n);
                 for (size_t i = 0; i < n; i++) {
                         avro_value_t f;
-                        const char *name;
+                        const char *name = NULL;
                         assert_int_equal(
                             avro_value_get_by_index(v, i, &f, &name), 0);
                         const cJSON *m =
@@ -178,7 +178,7 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_ARRAY: {
-                size_t n;
+                size_t n = 0;
                 assert_int_equal(avro_value_get_size(v, &n), 0);
                 assert_int_equal((size_t)cJSON_GetArraySize(j), n);
                 for (size_t i = 0; i < n; i++) {
@@ -191,12 +191,12 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_MAP: {
-                size_t n;
+                size_t n = 0;
                 assert_int_equal(avro_value_get_size(v, &n), 0);
                 assert_int_equal((size_t)cJSON_GetArraySize(j), n);
                 for (size_t i = 0; i < n; i++) {
                         avro_value_t e;
-                        const char *key;
+                        const char *key = NULL;
                         assert_int_equal(
                             avro_value_get_by_index(v, i, &e, &key), 0);
                         snprintf(sub, sizeof(sub), "%s/%s", path, key);
@@ -206,7 +206,7 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                 return;
         }
         case AVRO_UNION: {
-                int disc;
+                int disc = 0;
                 avro_value_t br;
                 assert_int_equal(avro_value_get_discriminant(v, &disc), 0);
                 assert_int_equal(avro_value_get_current_branch(v, &br), 0);
