@@ -49,14 +49,8 @@ if [ $WANT_TEST -eq 1 ]; then
                 log "building the Apicurio schema registry from Maven Central (cached)"
                 PB_REGISTRY_CACHE=${PB_REGISTRY_CACHE:-$CACHE/apicurio} tests/registry/registry.sh fetch
         fi
-        if [ -f tests/python/requirements.txt ]; then
-                VENV=${PB_VENV:-$CACHE/venv}
-                if [ ! -x "$VENV/bin/python" ]; then
-                        log "creating Python venv $VENV"
-                        python3 -m venv "$VENV"
-                fi
-                "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
-        fi
+        log "preparing the Python venv for the agency-client tests (cached)"
+        (source tests/kafka/lib.sh && pb_python_venv >/dev/null)
 fi
 
 CC=${CC:-clang-14}

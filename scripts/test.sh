@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 BUILD=${PB_BUILD_DIR:-$PWD/build}
-export PB_VENV=${PB_VENV:-${PB_CACHE:-$HOME/.cache/partnerbus}/venv}
+# the venv of tests/python/requirements.txt (made by setup.sh --test)
+PB_VENV=$(dirname "$(dirname "$(source tests/kafka/lib.sh && pb_python_venv)")")
+export PB_VENV
 exec ctest --test-dir "$BUILD" --output-on-failure -j2 "$@"

@@ -11,12 +11,14 @@ typedef struct pb_command {
 } pb_command_t;
 
 static const pb_command_t commands[] = {
+    {"dev", pb_cmd_dev, "run broker, gateway and relays on this machine"},
     {"produce", pb_cmd_produce, "publish JSON events from stdin or a file"},
     {"consume", pb_cmd_consume, "print events from topics as JSON lines"},
     {"schemas", pb_cmd_schemas, "list, show, fingerprint and check schemas"},
     {"broker", pb_cmd_broker, "run the embedded development broker"},
     {"relay", pb_cmd_relay, "deliver topics to a webhook, an archive or JSON lines"},
     {"gateway", pb_cmd_gateway, "accept events over HTTP(S) and publish them"},
+    {"poll", pb_cmd_poll, "poll a JSON/NDJSON/CSV feed and publish its changes"},
 };
 
 static void usage(FILE *fp) {

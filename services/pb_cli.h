@@ -58,11 +58,13 @@ extern volatile int pb_cli_stop;
 void pb_cli_trap_signals(void);
 
 /* Subcommands. */
+int pb_cmd_dev(int argc, char **argv);
 int pb_cmd_produce(int argc, char **argv);
 int pb_cmd_consume(int argc, char **argv);
 int pb_cmd_schemas(int argc, char **argv);
 int pb_cmd_broker(int argc, char **argv);
 int pb_cmd_relay(int argc, char **argv);
 int pb_cmd_gateway(int argc, char **argv);
+int pb_cmd_poll(int argc, char **argv);
 
 #endif
