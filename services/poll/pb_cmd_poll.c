@@ -1,0 +1,1226 @@
+/* partnerbus poll - fetch a feed an organisation already publishes (JSON,
+ * NDJSON, CSV) on a schedule, map each record to an event and publish new
+ * and changed records once; see docs/poll.md.
+ *
+ * One poll: fetch every page (conditional request on the first), parse
+ * every page (a body that is HTML, not parseable or truncated fails the
+ * poll before anything is published), then per record: map, fingerprint
+ * the mapped JSON, compare with the state table, encode and send what is
+ * new or changed. When Kafka acknowledges an event, its state record
+ * ("<source>/<type>/<key>" -> content fingerprint) is sent to the
+ * compacted state topic; when every event and state record of the poll is
+ * acknowledged, the feed's validators (ETag, Last-Modified, cursor) are
+ * written under "<source>/<type>". On start the state topic is read to its
+ * end. A record that does not map or validate goes to the dead-letter
+ * topic with its position and the failing JSON Pointer; the poll goes on. */
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../core/src/pb_util.h"
+#include "http_poll/pb_feed.h"
+#include "http_poll/pb_fetch.h"
+#include "http_poll/pb_mapping.h"
+#include "http_poll/pb_pollstate.h"
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_metrics.h"
+#include "pb_cli.h"
+#include "pb_opts.h"
+
+static const char *cmd = "poll";
+
+/* namespace of the event ids (UUIDv5) the poller derives */
+#define PB_POLL_NS "6f1c1a4e-3b9d-5c2a-9e4f-7a8b0c1d2e3f"
+
+typedef struct poll_settings {
+        const char *url, *type, *map;
+        int64_t interval;
+        const char *state_topic, *dlq_topic;
+        int check, once;
+        const char *format, *records, *separator;
+        const char *next_pointer;
+        int follow_link;
+        const char *cursor_param, *cursor_pointer;
+        int cursor_resume;
+        long max_pages;
+        const char *bearer, *bearer_file, *basic, *basic_file, *ca_file;
+        int64_t connect_timeout, timeout, backoff, max_backoff;
+        long retries;
+        size_t max_response, max_record;
+        long max_columns, max_records, max_keys;
+        const char *ops_listen;
+        long state_partitions, state_replication;
+} poll_settings_t;
+
+#define O(f) offsetof(poll_settings_t, f)
+static const pb_opt_t poll_opts[] = {
+    {"url", 'u', PB_OPT_STRING, NULL, "URL", "the feed (http or https)",
+     PB_OPT_REQUIRED, O(url)},
+    {"type", 't', PB_OPT_STRING, NULL, "TYPE",
+     "event type the records become (aid.dispatched, funds.granted, ...)",
+     PB_OPT_REQUIRED, O(type)},
+    {"map", 'm', PB_OPT_STRING, NULL, "FILE",
+     "mapping file (JSON; see docs/poll.md)", PB_OPT_REQUIRED, O(map)},
+    {"interval", 'i', PB_OPT_DURATION, "5m", "DURATION",
+     "time between the start of two polls", 0, O(interval)},
+    {"state-topic", 0, PB_OPT_STRING, "partnerbus.poll-state", "TOPIC",
+     "compacted topic holding hashes and validators (topic prefix applies)",
+     0, O(state_topic)},
+    {"dlq-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
+     "dead-letter topic (default: <type>.dlq)", 0, O(dlq_topic)},
+    {"check", 0, PB_OPT_BOOL, "false", NULL,
+     "fetch once, print what would be published and rejected, publish "
+     "nothing",
+     0, O(check)},
+    {"once", 0, PB_OPT_BOOL, "false", NULL, "poll once, then exit", 0,
+     O(once)},
+    {"format", 'f', PB_OPT_STRING, NULL, "auto|json|ndjson|csv",
+     "feed format (default: the mapping's, else from Content-Type)", 0,
+     O(format)},
+    {"records-pointer", 0, PB_OPT_STRING, NULL, "POINTER",
+     "JSON: the array of records inside the body (default: the mapping's, "
+     "else the body itself)",
+     0, O(records)},
+    {"separator", 0, PB_OPT_STRING, NULL, "CHAR",
+     "CSV separator , or ; (default: the mapping's, else guessed)", 0,
+     O(separator)},
+    {"next-pointer", 0, PB_OPT_STRING, NULL, "POINTER",
+     "JSON: URL of the next page inside the body (e.g. /links/next)", 0,
+     O(next_pointer)},
+    {"follow-link", 0, PB_OPT_BOOL, "true", NULL,
+     "follow Link: <...>; rel=\"next\" response headers", 0, O(follow_link)},
+    {"cursor-param", 0, PB_OPT_STRING, NULL, "NAME",
+     "query parameter carrying the cursor to the next page", 0,
+     O(cursor_param)},
+    {"cursor-pointer", 0, PB_OPT_STRING, NULL, "POINTER",
+     "JSON: the next cursor inside the body (absent/null/empty: last page)",
+     0, O(cursor_pointer)},
+    {"cursor-resume", 0, PB_OPT_BOOL, "false", NULL,
+     "start each poll from the last cursor (incremental feeds)", 0,
+     O(cursor_resume)},
+    {"max-pages", 0, PB_OPT_INT, "1000", "N", "pages per poll", 0,
+     O(max_pages)},
+    {"bearer-token", 0, PB_OPT_STRING, NULL, "TOKEN",
+     "bearer token for the feed (use the environment or "
+     "--bearer-token-file)",
+     PB_OPT_SECRET, O(bearer)},
+    {"bearer-token-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the bearer token", 0, O(bearer_file)},
+    {"basic-auth", 0, PB_OPT_STRING, NULL, "USER:PASSWORD",
+     "basic auth for the feed (use the environment or --basic-auth-file)",
+     PB_OPT_SECRET, O(basic)},
+    {"basic-auth-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding user:password", 0, O(basic_file)},
+    {"ca-file", 0, PB_OPT_STRING, NULL, "PEM",
+     "CA bundle for the feed's certificate (default: system store)", 0,
+     O(ca_file)},
+    {"connect-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
+     "connect timeout", 0, O(connect_timeout)},
+    {"timeout", 0, PB_OPT_DURATION, "120s", "DURATION",
+     "whole request timeout per page", 0, O(timeout)},
+    {"retries", 0, PB_OPT_INT, "3", "N",
+     "extra attempts per page on transport errors, 408, 429, 5xx", 0,
+     O(retries)},
+    {"retry-backoff", 0, PB_OPT_DURATION, "1s", "DURATION",
+     "first retry delay (doubles per attempt)", 0, O(backoff)},
+    {"retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",
+     "longest retry delay", 0, O(max_backoff)},
+    {"max-response-size", 0, PB_OPT_SIZE, "512MiB", "SIZE",
+     "largest body of one page", 0, O(max_response)},
+    {"max-record-size", 0, PB_OPT_SIZE, "1MiB", "SIZE",
+     "largest record (CSV row, NDJSON line)", 0, O(max_record)},
+    {"max-columns", 0, PB_OPT_INT, "1024", "N", "CSV columns", 0,
+     O(max_columns)},
+    {"max-records", 0, PB_OPT_INT, "5000000", "N",
+     "records per poll; a bigger feed fails the poll", 0, O(max_records)},
+    {"max-keys", 0, PB_OPT_INT, "20000000", "N",
+     "record keys held in the state (16 bytes each, about 23 bytes with "
+     "the table's headroom)",
+     0, O(max_keys)},
+    {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
+     "serve /healthz /readyz /metrics here (port 0: any free port)", 0,
+     O(ops_listen)},
+    {"state-partitions", 0, PB_OPT_INT, "1", "N",
+     "partitions when the state topic is created", 0, O(state_partitions)},
+    {"state-replication", 0, PB_OPT_INT, "-1", "N",
+     "replication factor when the state topic is created (-1: broker "
+     "default)",
+     0, O(state_replication)},
+};
+#undef O
+
+static const pb_cmd_spec_t poll_spec = {
+    "poll",
+    "poll a JSON, NDJSON or CSV feed and publish new and changed records",
+    "--brokers B --url URL --type T --map MAPPING [--interval DURATION] "
+    "[--state-topic T] [--check]",
+    "Each record is mapped to an event of --type by the mapping file, gets "
+    "a key from\nits key fields and an event_id derived from source, type, "
+    "key and content, and\nis published only when it is new or changed. "
+    "State (content hashes, ETag,\nLast-Modified, cursor) lives in a "
+    "compacted Kafka topic, written after Kafka\nacknowledged the events. "
+    "Records that do not map or validate go to <type>.dlq\nwith their "
+    "position and the failing field's JSON Pointer.\n"
+    "\n"
+    "Examples:\n"
+    "  partnerbus poll --check --url https://lvr.example/zuschuesse.csv "
+    "--type funds.granted \\\n"
+    "      --map grants.map.json\n"
+    "  PARTNERBUS_BEARER_TOKEN_FILE=/run/secrets/bgk partnerbus poll -b "
+    "k1:9092 \\\n"
+    "      --url https://bgk.example/api/shipments --type aid.dispatched "
+    "--map bgk.map.json \\\n"
+    "      --interval 10m --ops-listen :9101\n",
+    poll_opts,
+    sizeof(poll_opts) / sizeof(poll_opts[0]),
+    1,
+};
+
+/* A message in flight: an event (then its state record follows), a state
+ * record, a dead letter, or the validators record. */
+enum { PM_EVENT, PM_STATE, PM_DLQ, PM_FEED };
+typedef struct pmsg {
+        int kind;
+        uint64_t kfp, hash;
+        char *skey;  /* state key, malloc'd */
+        char hex[33];
+        struct pmsg *next;
+} pmsg_t;
+
+typedef struct pollctx {
+        poll_settings_t set;
+        pb_cli_common_t cc;
+        pb_schemas_t *catalog;
+        const pb_schema_t *schema;
+        pb_serde_t *serde;
+        pb_mapping_t *map;
+        pb_producer_t *prod;
+        pb_metrics_t *metrics;
+        pb_ops_server_t *ops;
+        pb_pstate_t *st;
+        char topic[512], state_topic[512], dlq_topic[512];
+        char prefix[600]; /* "<source>/<type>" */
+        pb_feed_format_t format;
+        const char *records_ptr;
+        char sep;
+        pb_fetch_opts_t fo;
+        char *bearer, *basic;
+        /* validators */
+        char etag[512], last_modified[128], cursor[1024];
+        int have_validators;
+        int ready;
+        /* per poll */
+        pmsg_t *to_state; /* acknowledged events whose state is due */
+        long inflight;
+        long ev_failed, st_failed;
+        long published, unchanged, rejected, records;
+} pollctx_t;
+
+static void count(pollctx_t *p, const char *name, const char *k,
+                  const char *v, double n) {
+        const char *labels[] = {k, v, NULL};
+        pb_metrics_add(p->metrics, name, k ? labels : NULL, n);
+}
+
+static void on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
+                        const char *errstr, const char *topic,
+                        int32_t partition, int64_t offset) {
+        pollctx_t *p = opaque;
+        pmsg_t *m = msg_opaque;
+        p->inflight--;
+        if (!m)
+                return;
+        switch (m->kind) {
+        case PM_EVENT:
+        case PM_DLQ:
+                if (err != PB_OK) {
+                        pb_log("error",
+                               "msg=\"%s not acknowledged\" key=\"%s\" "
+                               "error=\"%s\"",
+                               m->kind == PM_EVENT ? "event" : "dead letter",
+                               m->skey, errstr ? errstr : "");
+                        /* forget the key: the next poll sends it again
+                         * (same content, same event_id) */
+                        pb_pstate_del(p->st, m->kfp);
+                        p->ev_failed++;
+                        free(m->skey);
+                        free(m);
+                        return;
+                }
+                if (m->kind == PM_EVENT)
+                        p->published++;
+                m->kind = PM_STATE;
+                m->next = p->to_state; /* sent from the main loop */
+                p->to_state = m;
+                return;
+        case PM_STATE:
+        case PM_FEED:
+                if (err != PB_OK) {
+                        pb_log("error",
+                               "msg=\"state record not acknowledged\" "
+                               "error=\"%s\"",
+                               errstr ? errstr : "");
+                        p->st_failed++;
+                }
+                break;
+        }
+        free(m->skey);
+        free(m);
+}
+
+/* Sends with backpressure: polls while the local queue is full. */
+static pb_resp_t send_raw(pollctx_t *p, const char *topic, const char *key,
+                          const void *val, size_t len,
+                          const char *const *hdrs, pmsg_t *m) {
+        char err[256];
+        pb_resp_t rc;
+        for (;;) {
+                rc = pb_producer_send_raw(p->prod, topic, key,
+                                          key ? strlen(key) : 0, val, len,
+                                          hdrs, m, err, sizeof(err));
+                if (rc != PB_ERR_LIMIT)
+                        break;
+                pb_producer_poll(p->prod, 50);
+        }
+        if (rc != PB_OK)
+                pb_log("error", "msg=\"send to %s: %s\"", topic, err);
+        else
+                p->inflight++;
+        return rc;
+}
+
+static void drain_state(pollctx_t *p) {
+        while (p->to_state) {
+                pmsg_t *m = p->to_state;
+                p->to_state = m->next;
+                m->next = NULL;
+                if (send_raw(p, p->state_topic, m->skey, m->hex, 32, NULL,
+                             m) != PB_OK) {
+                        p->st_failed++;
+                        free(m->skey);
+                        free(m);
+                }
+        }
+}
+
+/* Waits until every message of this poll got its report. */
+static void settle(pollctx_t *p) {
+        for (;;) {
+                drain_state(p);
+                if (p->inflight <= 0 && !p->to_state)
+                        break;
+                pb_producer_poll(p->prod, 100);
+        }
+}
+
+/* --- state topic --- */
+
+static void create_state_topic(pollctx_t *p) {
+        rd_kafka_t *rk = pb_producer_rk(p->prod);
+        rd_kafka_NewTopic_t *nt;
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev;
+        rd_kafka_AdminOptions_t *ao;
+        char err[256];
+        nt = rd_kafka_NewTopic_new(p->state_topic, (int)p->set.state_partitions,
+                                   (int)p->set.state_replication, err,
+                                   sizeof(err));
+        if (!nt) {
+                pb_log("warn", "msg=\"state topic: %s\"", err);
+                return;
+        }
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+        q = rd_kafka_queue_new(rk);
+        ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, NULL, 0);
+        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+        ev = rd_kafka_queue_poll(q, 20000);
+        if (!ev) {
+                pb_log("warn", "msg=\"state topic %s: no answer to "
+                               "CreateTopics; relying on what exists\"",
+                       p->state_topic);
+        } else {
+                const rd_kafka_CreateTopics_result_t *res =
+                    rd_kafka_event_CreateTopics_result(ev);
+                size_t n = 0;
+                const rd_kafka_topic_result_t **tr =
+                    res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+                if (rd_kafka_event_error(ev))
+                        pb_log("warn", "msg=\"state topic %s: %s\"",
+                               p->state_topic,
+                               rd_kafka_event_error_string(ev));
+                else if (n == 1 && rd_kafka_topic_result_error(tr[0]) ==
+                                       RD_KAFKA_RESP_ERR_NO_ERROR)
+                        pb_log("info",
+                               "msg=\"created state topic\" topic=%s "
+                               "cleanup.policy=compact",
+                               p->state_topic);
+                else if (n == 1 && rd_kafka_topic_result_error(tr[0]) !=
+                                       RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                        pb_log("warn",
+                               "msg=\"state topic %s not created: %s; an "
+                               "auto-created topic is not compacted\"",
+                               p->state_topic,
+                               rd_kafka_topic_result_error_string(tr[0]));
+                rd_kafka_event_destroy(ev);
+        }
+        rd_kafka_AdminOptions_destroy(ao);
+        rd_kafka_NewTopic_destroy(nt);
+        rd_kafka_queue_destroy(q);
+}
+
+static void load_validators(pollctx_t *p, const char *v, size_t n) {
+        pb_json_parser_t *jp = pb_json_parser_new(NULL);
+        const pb_json_t *root, *x;
+        char err[128];
+        if (!jp)
+                return;
+        root = pb_json_parse(jp, v, n, err, sizeof(err));
+        p->etag[0] = p->last_modified[0] = p->cursor[0] = 0;
+        p->have_validators = 0;
+        if (root && root->type == PB_JSON_OBJECT) {
+                if ((x = pb_json_get(root, "etag")) &&
+                    x->type == PB_JSON_STRING && x->len < sizeof(p->etag))
+                        memcpy(p->etag, x->str, x->len + 1);
+                if ((x = pb_json_get(root, "last_modified")) &&
+                    x->type == PB_JSON_STRING &&
+                    x->len < sizeof(p->last_modified))
+                        memcpy(p->last_modified, x->str, x->len + 1);
+                if ((x = pb_json_get(root, "cursor")) &&
+                    x->type == PB_JSON_STRING && x->len < sizeof(p->cursor))
+                        memcpy(p->cursor, x->str, x->len + 1);
+                p->have_validators = 1;
+        }
+        pb_json_parser_destroy(jp);
+}
+
+static int read_state(pollctx_t *p) {
+        pb_consumer_opts_t co = {NULL, 1, 1, 0};
+        const char *topics[1] = {p->state_topic};
+        pb_consumer_t *c;
+        pb_message_t msg;
+        char err[512];
+        size_t plen = strlen(p->prefix);
+        long n = 0, tomb = 0;
+        int64_t t0 = pb_now_ms();
+        c = pb_consumer_new(&p->cc.kconf, &co, topics, 1, err, sizeof(err));
+        if (!c) {
+                pb_log("error", "msg=\"state topic %s: %s\"", p->state_topic,
+                       err);
+                return -1;
+        }
+        for (;;) {
+                pb_resp_t rc = pb_consumer_poll(c, &msg, 1000, err,
+                                                sizeof(err));
+                if (rc == PB_ERR_TRUNCATED)
+                        break;
+                if (rc == PB_ERR_LIMIT) {
+                        if (pb_cli_stop)
+                                break;
+                        continue;
+                }
+                if (rc != PB_OK) {
+                        pb_log("error", "msg=\"reading state: %s\"", err);
+                        pb_consumer_destroy(c);
+                        return -1;
+                }
+                if (msg.key && msg.key_len >= plen &&
+                    !memcmp(msg.key, p->prefix, plen)) {
+                        const char *k = msg.key;
+                        if (msg.key_len == plen) {
+                                if (msg.value && msg.len)
+                                        load_validators(p, msg.value,
+                                                        msg.len);
+                                else
+                                        p->have_validators = 0;
+                        } else if (k[plen] == '/') {
+                                uint64_t kfp =
+                                    pb_fingerprint(k, msg.key_len, NULL);
+                                uint64_t h =
+                                    msg.value ? pb_fingerprint_parse(
+                                                    msg.value, msg.len)
+                                              : 0;
+                                if (!msg.value || !msg.len) {
+                                        pb_pstate_del(p->st, kfp);
+                                        tomb++;
+                                } else if (h &&
+                                           pb_pstate_put(p->st, kfp, h) !=
+                                               PB_OK) {
+                                        pb_log("error",
+                                               "msg=\"state holds more than "
+                                               "--max-keys=%ld keys\"",
+                                               p->set.max_keys);
+                                        pb_message_release(&msg);
+                                        pb_consumer_destroy(c);
+                                        return -1;
+                                }
+                                n++;
+                        }
+                }
+                pb_message_release(&msg);
+        }
+        pb_consumer_destroy(c);
+        pb_log("info",
+               "msg=\"state loaded\" topic=%s records=%ld tombstones=%ld "
+               "keys=%zu table_bytes=%zu etag=\"%s\" ms=%lld",
+               p->state_topic, n, tomb, pb_pstate_count(p->st),
+               pb_pstate_bytes(p->st), p->etag,
+               (long long)(pb_now_ms() - t0));
+        return 0;
+}
+
+/* --- one poll --- */
+
+typedef struct page {
+        pb_fetch_result_t res;
+        pb_feed_t *feed;
+        pb_feed_format_t fmt;
+} page_t;
+
+static const char *fmt_name(pb_feed_format_t f) {
+        return f == PB_FEED_JSON     ? "json"
+               : f == PB_FEED_NDJSON ? "ndjson"
+               : f == PB_FEED_CSV    ? "csv"
+                                     : "auto";
+}
+
+/* Decides the page's format and parses it. 0 or -1 with errstr. */
+static int open_page(pollctx_t *p, page_t *pg, char *errstr, size_t n) {
+        int html = 0;
+        pb_feed_format_t ct =
+            pb_feed_format_from_type(pg->res.content_type, &html);
+        pb_feed_opts_t fo;
+        const char *b = (const char *)pg->res.body.data;
+        size_t len = pg->res.body.len, i = 0;
+        if (!b)
+                b = "";
+        while (i < len && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' ||
+                           b[i] == '\t'))
+                i++;
+        if (html || (i < len && b[i] == '<')) {
+                snprintf(errstr, n,
+                         "the feed answered with HTML (Content-Type '%s'), "
+                         "not data",
+                         pg->res.content_type);
+                return -1;
+        }
+        pg->fmt = p->format != PB_FEED_AUTO ? p->format : ct;
+        if (pg->fmt == PB_FEED_AUTO) {
+                if (i < len && (b[i] == '[' || b[i] == '{'))
+                        pg->fmt = PB_FEED_JSON;
+                else {
+                        snprintf(errstr, n,
+                                 "cannot tell the feed's format from "
+                                 "Content-Type '%s'; set --format",
+                                 pg->res.content_type);
+                        return -1;
+                }
+        }
+        memset(&fo, 0, sizeof(fo));
+        fo.format = pg->fmt;
+        fo.records_pointer = p->records_ptr;
+        fo.separator = p->sep;
+        fo.max_record = p->set.max_record;
+        fo.max_columns = (size_t)p->set.max_columns;
+        fo.max_nodes = 0;
+        pg->feed = pb_feed_new(b, len, pg->fmt, &fo, errstr, n);
+        return pg->feed ? 0 : -1;
+}
+
+static void dead_letter(pollctx_t *p, const page_t *pg,
+                        const pb_record_t *rec, const char *key,
+                        const char *why, const char *pointer) {
+        char pos[64], hex[33], *skey;
+        uint64_t h, kfp, old;
+        size_t l;
+        pmsg_t *m;
+        const char *hdrs[] = {"partnerbus_error",
+                              why,
+                              "partnerbus_error_pointer",
+                              pointer ? pointer : "",
+                              "partnerbus_position",
+                              pos,
+                              "partnerbus_feed_url",
+                              pg->res.url,
+                              "partnerbus_type",
+                              p->set.type,
+                              NULL};
+        snprintf(pos, sizeof(pos), "%s %ld", rec->pos_name ? rec->pos_name
+                                                           : "record",
+                 rec->position);
+        p->rejected++;
+        count(p, "partnerbus_poll_records_total", "outcome", "rejected", 1);
+        if (p->set.check) {
+                pb_buf_t b;
+                pb_buf_init(&b, 0);
+                pb_buf_printf(&b, "{\"would\":\"reject\",\"%s\":%ld,"
+                                  "\"pointer\":",
+                              rec->pos_name ? rec->pos_name : "record",
+                              rec->position);
+                pb_buf_json_str(&b, pointer ? pointer : "",
+                                pointer ? strlen(pointer) : 0);
+                pb_buf_puts(&b, ",\"error\":");
+                pb_buf_json_str(&b, why, strlen(why));
+                pb_buf_puts(&b, ",\"record\":");
+                if (pb_utf8_valid(rec->raw ? rec->raw : "", rec->raw_len))
+                        pb_buf_json_str(&b, rec->raw ? rec->raw : "",
+                                        rec->raw_len);
+                else
+                        pb_buf_puts(&b, "null");
+                pb_buf_puts(&b, "}\n");
+                fwrite(b.data, 1, b.len, stdout);
+                fflush(stdout);
+                pb_buf_free(&b);
+                return;
+        }
+        pb_log("warn", "msg=\"record rejected\" %s error=\"%s\"", pos, why);
+        /* one dead letter per distinct bad record, not one per poll */
+        h = pb_fingerprint(rec->raw ? rec->raw : "", rec->raw_len, hex);
+        l = strlen(p->prefix) + 48;
+        skey = malloc(l);
+        if (!skey)
+                return;
+        snprintf(skey, l, "%s/!rejected/%s", p->prefix, hex);
+        kfp = pb_fingerprint(skey, strlen(skey), NULL);
+        if (pb_pstate_get(p->st, kfp, &old)) {
+                free(skey);
+                return;
+        }
+        count(p, "partnerbus_poll_dead_letters_total", NULL, NULL, 1);
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                free(skey);
+                return;
+        }
+        m->kind = PM_DLQ;
+        m->skey = skey;
+        m->kfp = kfp;
+        m->hash = h;
+        memcpy(m->hex, hex, 33);
+        if (pb_pstate_put(p->st, kfp, h) != PB_OK ||
+            send_raw(p, p->dlq_topic, key, rec->raw ? rec->raw : "",
+                     rec->raw_len, hdrs, m) != PB_OK) {
+                pb_pstate_del(p->st, kfp);
+                free(m);
+                free(skey);
+                return;
+        }
+        /* its state record follows once Kafka acknowledged it */
+}
+
+/* Maps, checks and sends one record. */
+static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
+                       pb_buf_t *json, pb_buf_t *key, pb_buf_t *ev,
+                       pb_buf_t *avro) {
+        pb_errors_t errs;
+        pb_event_meta_t meta;
+        pb_encode_opts_t eo;
+        char hex[33], eid[37], why[1024], ts[40];
+        uint64_t h, kfp, old;
+        size_t skl;
+        char *skey;
+        pb_resp_t rc;
+        pmsg_t *m;
+        pb_buf_reset(json);
+        pb_buf_reset(key);
+        pb_errors_init(&errs);
+        rc = pb_mapping_apply(p->map, rec, json, key, &errs);
+        if (rc != PB_OK) {
+                if (errs.count)
+                        pb_errors_format(&errs, why, sizeof(why));
+                else
+                        snprintf(why, sizeof(why), "mapping: %s",
+                                 pb_err2str(rc));
+                dead_letter(p, pg, rec, NULL, why,
+                            errs.count ? errs.items[0].pointer : "");
+                return;
+        }
+        h = pb_fingerprint(json->data, json->len, hex);
+        skl = strlen(p->prefix) + key->len + 2;
+        skey = malloc(skl);
+        if (!skey)
+                return;
+        snprintf(skey, skl, "%s/%s", p->prefix, (const char *)key->data);
+        kfp = pb_fingerprint(skey, strlen(skey), NULL);
+        if (pb_pstate_get(p->st, kfp, &old) && old == h) {
+                p->unchanged++;
+                count(p, "partnerbus_poll_records_total", "outcome",
+                      "unchanged", 1);
+                free(skey);
+                return;
+        }
+        /* event_id: UUIDv5 of source, type, key and content version */
+        {
+                char name[1200];
+                int nl = snprintf(name, sizeof(name), "%s\n%s\n%s\n%s",
+                                  pb_mapping_source(p->map), p->set.type,
+                                  (const char *)key->data, hex);
+                if (nl < 0 || (size_t)nl >= sizeof(name))
+                        nl = (int)sizeof(name) - 1;
+                pb_uuid_v5(PB_POLL_NS, name, (size_t)nl, eid);
+        }
+        pb_buf_reset(ev);
+        pb_buf_printf(ev, "{\"event_id\":\"%s\",", eid);
+        if (!pb_mapping_maps(p->map, "/occurred_at")) {
+                pb_rfc3339_format(pb_now_ms(), ts, sizeof(ts));
+                pb_buf_printf(ev, "\"occurred_at\":\"%s\",", ts);
+        }
+        pb_buf_append(ev, json->data + 1, json->len - 1);
+        pb_errors_init(&errs);
+        memset(&eo, 0, sizeof(eo));
+        pb_buf_reset(avro);
+        rc = pb_serde_encode(p->serde, p->schema, p->topic,
+                             (const char *)ev->data, ev->len, &eo, avro,
+                             &meta, &errs);
+        if (rc != PB_OK) {
+                if (errs.count)
+                        pb_errors_format(&errs, why, sizeof(why));
+                else
+                        snprintf(why, sizeof(why), "encode: %s",
+                                 pb_err2str(rc));
+                dead_letter(p, pg, rec, (const char *)key->data, why,
+                            errs.count ? errs.items[0].pointer : "");
+                free(skey);
+                return;
+        }
+        if (p->set.check) {
+                {
+                        pb_buf_t b;
+                        pb_buf_init(&b, 0);
+                        pb_buf_printf(&b,
+                                      "{\"would\":\"publish\",\"%s\":%ld,"
+                                      "\"key\":",
+                                      rec->pos_name, rec->position);
+                        pb_buf_json_str(&b, (const char *)key->data,
+                                        key->len);
+                        pb_buf_printf(&b, ",\"change\":\"%s\",\"event\":",
+                                      pb_pstate_get(p->st, kfp, &old)
+                                          ? "changed"
+                                          : "new");
+                        pb_buf_append(&b, ev->data, ev->len);
+                        pb_buf_puts(&b, "}\n");
+                        fwrite(b.data, 1, b.len, stdout);
+                        fflush(stdout);
+                        pb_buf_free(&b);
+                }
+                p->published++;
+                free(skey);
+                return;
+        }
+        if (pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                pb_log("error",
+                       "msg=\"state is full (--max-keys=%ld); record not "
+                       "published\" key=\"%s\"",
+                       p->set.max_keys, skey);
+                p->ev_failed++;
+                free(skey);
+                return;
+        }
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                free(skey);
+                return;
+        }
+        m->kind = PM_EVENT;
+        m->skey = skey;
+        m->kfp = kfp;
+        m->hash = h;
+        memcpy(m->hex, hex, 33);
+        for (;;) {
+                rc = pb_producer_send(p->prod, p->topic, p->set.type, &meta,
+                                      avro->data, avro->len, NULL, m, why,
+                                      sizeof(why));
+                if (rc != PB_ERR_LIMIT)
+                        break;
+                pb_producer_poll(p->prod, 50);
+                drain_state(p);
+        }
+        if (rc != PB_OK) {
+                pb_log("error", "msg=\"send: %s\"", why);
+                pb_pstate_del(p->st, kfp);
+                p->ev_failed++;
+                free(skey);
+                free(m);
+                return;
+        }
+        p->inflight++;
+        if ((p->inflight & 1023) == 0) {
+                pb_producer_poll(p->prod, 0);
+                drain_state(p);
+        }
+}
+
+static void write_validators(pollctx_t *p, const page_t *first,
+                             const char *cursor) {
+        pb_buf_t b;
+        char ts[40];
+        pmsg_t *m;
+        pb_buf_init(&b, 0);
+        pb_buf_puts(&b, "{\"etag\":");
+        pb_buf_json_str(&b, first->res.etag, strlen(first->res.etag));
+        pb_buf_puts(&b, ",\"last_modified\":");
+        pb_buf_json_str(&b, first->res.last_modified,
+                        strlen(first->res.last_modified));
+        pb_buf_puts(&b, ",\"cursor\":");
+        pb_buf_json_str(&b, cursor, strlen(cursor));
+        pb_rfc3339_format(pb_now_ms(), ts, sizeof(ts));
+        pb_buf_printf(&b, ",\"polled_at\":\"%s\",\"url\":", ts);
+        pb_buf_json_str(&b, p->set.url, strlen(p->set.url));
+        pb_buf_puts(&b, "}");
+        m = calloc(1, sizeof(*m));
+        if (m) {
+                m->kind = PM_FEED;
+                if (send_raw(p, p->state_topic, p->prefix,
+                             (const char *)b.data, b.len, NULL, m) != PB_OK) {
+                        free(m);
+                        p->st_failed++;
+                }
+        }
+        pb_buf_free(&b);
+        settle(p);
+        if (!p->st_failed) {
+                snprintf(p->etag, sizeof(p->etag), "%s", first->res.etag);
+                snprintf(p->last_modified, sizeof(p->last_modified), "%s",
+                         first->res.last_modified);
+                snprintf(p->cursor, sizeof(p->cursor), "%s", cursor);
+                p->have_validators = 1;
+        }
+}
+
+/* Returns the outcome label. */
+static const char *poll_once(pollctx_t *p) {
+        page_t *pages;
+        size_t npages = 0, i;
+        char url[4096], err[1024], cursor[1024];
+        const char *outcome = "ok";
+        int64_t t0 = pb_now_ms();
+        long limit_hit = 0;
+        pb_buf_t json, key, ev, avro;
+        pages = calloc((size_t)p->set.max_pages, sizeof(*pages));
+        if (!pages)
+                return "error";
+        cursor[0] = 0;
+        if (p->set.cursor_param && p->set.cursor_resume && p->cursor[0]) {
+                snprintf(cursor, sizeof(cursor), "%s", p->cursor);
+                if (pb_url_with_param(p->set.url, p->set.cursor_param, cursor,
+                                      url, sizeof(url))) {
+                        free(pages);
+                        return "error";
+                }
+        } else {
+                snprintf(url, sizeof(url), "%s", p->set.url);
+        }
+        /* 1. fetch and parse every page before publishing anything */
+        for (;;) {
+                page_t *pg;
+                const char *next = NULL;
+                char nextbuf[4096];
+                pb_resp_t rc;
+                if (npages == (size_t)p->set.max_pages) {
+                        pb_log("error", "msg=\"more than --max-pages=%ld "
+                                        "pages; poll abandoned\"",
+                               p->set.max_pages);
+                        outcome = "limit";
+                        goto out;
+                }
+                pg = &pages[npages++];
+                pb_fetch_result_init(&pg->res, p->set.max_response);
+                rc = pb_fetch(&p->fo, url,
+                              npages == 1 && p->have_validators &&
+                                      !p->set.check
+                                  ? p->etag
+                                  : NULL,
+                              npages == 1 && p->have_validators &&
+                                      !p->set.check
+                                  ? p->last_modified
+                                  : NULL,
+                              &pg->res, err, sizeof(err));
+                if (rc != PB_OK) {
+                        pb_log("error",
+                               "msg=\"fetch failed; state untouched, retried "
+                               "next poll\" url=\"%s\" attempts=%d "
+                               "error=\"%s\"",
+                               url, pg->res.attempts, err);
+                        outcome = rc == PB_ERR_LIMIT ? "too_large"
+                                                     : "unreachable";
+                        goto out;
+                }
+                if (pg->res.status == 304) {
+                        if (npages == 1) {
+                                outcome = "not_modified";
+                                goto out;
+                        }
+                        pb_log("error", "msg=\"304 on page %zu\"", npages);
+                        outcome = "error";
+                        goto out;
+                }
+                if (open_page(p, pg, err, sizeof(err))) {
+                        pb_log("error",
+                               "msg=\"feed unusable; state untouched, "
+                               "retried next poll\" url=\"%s\" error=\"%s\"",
+                               url, err);
+                        outcome = "malformed";
+                        goto out;
+                }
+                /* the next page */
+                if (p->set.next_pointer && pb_feed_root(pg->feed)) {
+                        const pb_json_t *n = pb_pointer_get(
+                            pb_feed_root(pg->feed), p->set.next_pointer);
+                        if (n && n->type == PB_JSON_STRING && n->len &&
+                            !pb_url_resolve(pg->res.url, n->str, nextbuf,
+                                            sizeof(nextbuf)))
+                                next = nextbuf;
+                }
+                if (!next && p->set.follow_link && pg->res.link_next[0])
+                        next = pg->res.link_next;
+                if (!next && p->set.cursor_param && p->set.cursor_pointer &&
+                    pb_feed_root(pg->feed)) {
+                        const pb_json_t *n = pb_pointer_get(
+                            pb_feed_root(pg->feed), p->set.cursor_pointer);
+                        if (n &&
+                            (n->type == PB_JSON_STRING ||
+                             n->type == PB_JSON_NUMBER) &&
+                            n->len && n->len < sizeof(cursor) &&
+                            strcmp(n->str, cursor) &&
+                            !pb_url_with_param(p->set.url,
+                                               p->set.cursor_param, n->str,
+                                               nextbuf, sizeof(nextbuf))) {
+                                memcpy(cursor, n->str, n->len + 1);
+                                next = nextbuf;
+                        }
+                }
+                if (!next)
+                        break;
+                if (!strcmp(next, url)) {
+                        pb_log("error", "msg=\"next page is the same URL\"");
+                        outcome = "malformed";
+                        goto out;
+                }
+                snprintf(url, sizeof(url), "%s", next);
+        }
+        /* 2. records */
+        pb_buf_init(&json, 4 * p->set.max_record + 4096);
+        pb_buf_init(&key, 4096);
+        pb_buf_init(&ev, 4 * p->set.max_record + 8192);
+        pb_buf_init(&avro, 0);
+        p->ev_failed = p->st_failed = 0;
+        for (i = 0; i < npages && strcmp(outcome, "ok") == 0; i++) {
+                page_t *pg = &pages[i];
+                pb_record_t rec;
+                int r;
+                while ((r = pb_feed_next(pg->feed, &rec, err, sizeof(err))) !=
+                       PB_FEED_END) {
+                        if (r == PB_FEED_FATAL) {
+                                pb_log("error",
+                                       "msg=\"feed unusable (truncated?); "
+                                       "validators untouched\" error=\"%s\"",
+                                       err);
+                                outcome = "malformed";
+                                break;
+                        }
+                        if (++p->records > p->set.max_records) {
+                                limit_hit = 1;
+                                outcome = "limit";
+                                pb_log("error", "msg=\"more than "
+                                                "--max-records=%ld records\"",
+                                       p->set.max_records);
+                                break;
+                        }
+                        if (r == PB_FEED_BAD) {
+                                dead_letter(p, pg, &rec, NULL, err, "");
+                                continue;
+                        }
+                        one_record(p, pg, &rec, &json, &key, &ev, &avro);
+                }
+        }
+        pb_buf_free(&json);
+        pb_buf_free(&key);
+        pb_buf_free(&ev);
+        pb_buf_free(&avro);
+        (void)limit_hit;
+        if (p->set.check)
+                goto out;
+        /* 3. every event and its state acknowledged, then the validators */
+        settle(p);
+        if (p->ev_failed || p->st_failed) {
+                outcome = "kafka_error";
+                goto out;
+        }
+        if (!strcmp(outcome, "ok"))
+                write_validators(p, &pages[0], cursor);
+        if (p->st_failed)
+                outcome = "kafka_error";
+out:
+        if (!p->set.check && p->prod)
+                settle(p);
+        for (i = 0; i < npages; i++) {
+                pb_feed_destroy(pages[i].feed);
+                pb_fetch_result_free(&pages[i].res);
+        }
+        free(pages);
+        pb_log(strcmp(outcome, "ok") && strcmp(outcome, "not_modified")
+                   ? "warn"
+                   : "info",
+               "msg=\"poll done\" outcome=%s pages=%zu records=%ld "
+               "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld",
+               outcome, npages, p->records, p->published, p->unchanged,
+               p->rejected, p->st ? pb_pstate_count(p->st) : (size_t)0,
+               (long long)(pb_now_ms() - t0));
+        return outcome;
+}
+
+static int poll_ready(void *opaque, char *reason, size_t reason_size) {
+        pollctx_t *p = opaque;
+        if (!p->ready) {
+                snprintf(reason, reason_size, "loading state");
+                return 0;
+        }
+        return 1;
+}
+
+static void declare_metrics(pb_metrics_t *m) {
+        pb_metrics_declare(m, "partnerbus_poll_polls_total", "counter",
+                           "polls by outcome (ok, not_modified, unreachable, "
+                           "malformed, too_large, limit, kafka_error)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_records_total", "counter",
+                           "records by outcome (published, unchanged, "
+                           "rejected)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_dead_letters_total",
+                           "counter", "records sent to the dead-letter topic",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_last_success_timestamp_seconds",
+                           "gauge", "end of the last successful poll", NULL,
+                           0);
+        pb_metrics_declare(m, "partnerbus_poll_state_keys", "gauge",
+                           "record keys in the state table", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_duration_seconds", "histogram",
+                           "duration of a poll", NULL, 0);
+}
+
+static int read_secret(const char *val, const char *file, char **out) {
+        char err[256];
+        if (file) {
+                *out = pb_opts_read_secret(file, err, sizeof(err));
+                if (!*out) {
+                        pb_log("error", "msg=\"%s\"", err);
+                        return -1;
+                }
+        } else if (val) {
+                *out = strdup(val);
+        }
+        return 0;
+}
+
+int pb_cmd_poll(int argc, char **argv) {
+        pollctx_t *p = calloc(1, sizeof(*p));
+        int first = 0, rc, status = PB_EXIT_FAIL;
+        char err[512];
+        const char *fmt;
+        if (!p)
+                return PB_EXIT_FAIL;
+        rc = pb_opts_parse(&poll_spec, &p->set, &p->cc, argc, argv, &first);
+        if (rc >= 0) {
+                free(p);
+                pb_opts_free();
+                return rc;
+        }
+        if (first < argc) {
+                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
+                                            argv[first]);
+                goto done;
+        }
+        if (!p->set.check && !pb_cli_require_brokers(cmd, &p->cc)) {
+                status = PB_EXIT_USAGE;
+                goto done;
+        }
+        if (p->set.interval <= 0 || p->set.max_pages < 1 ||
+            p->set.max_records < 1 || p->set.max_columns < 1 ||
+            p->set.max_record < 16) {
+                status = pb_cli_usage_error(
+                    cmd, "--interval, --max-pages, --max-records, "
+                         "--max-columns and --max-record-size must be "
+                         "positive");
+                goto done;
+        }
+        p->map = pb_mapping_load(p->set.map, err, sizeof(err));
+        if (!p->map) {
+                status = pb_cli_usage_error(cmd, "--map %s: %s", p->set.map,
+                                            err);
+                goto done;
+        }
+        fmt = p->set.format ? p->set.format : pb_mapping_format(p->map);
+        p->format = pb_feed_format_parse(fmt);
+        if ((int)p->format < 0) {
+                status = pb_cli_usage_error(
+                    cmd, "format '%s': expected auto, json, ndjson or csv",
+                    fmt);
+                goto done;
+        }
+        p->records_ptr = p->set.records ? p->set.records
+                                        : pb_mapping_records(p->map);
+        p->sep = pb_mapping_separator(p->map);
+        if (p->set.separator) {
+                if (strlen(p->set.separator) != 1 ||
+                    p->set.separator[0] == '"') {
+                        status = pb_cli_usage_error(
+                            cmd, "--separator expects one character");
+                        goto done;
+                }
+                p->sep = p->set.separator[0];
+        }
+        if ((p->set.cursor_param != NULL) != (p->set.cursor_pointer != NULL)) {
+                status = pb_cli_usage_error(
+                    cmd, "--cursor-param and --cursor-pointer go together");
+                goto done;
+        }
+        p->catalog = pb_cli_load_schemas(cmd, &p->cc);
+        if (!p->catalog)
+                goto done;
+        p->schema = pb_schemas_find(p->catalog, p->set.type);
+        if (!p->schema) {
+                status = pb_cli_usage_error(cmd, "unknown event type '%s'",
+                                            p->set.type);
+                goto done;
+        }
+        if (pb_schema_key_field(p->schema)) {
+                char kt[300];
+                snprintf(kt, sizeof(kt), "/%s",
+                         pb_schema_key_field(p->schema));
+                pb_mapping_set_default_key(p->map, kt);
+        }
+        p->serde = pb_serde_new(p->catalog, NULL, err, sizeof(err));
+        if (!p->serde) {
+                pb_log("error", "msg=\"%s\"", err);
+                goto done;
+        }
+        if (read_secret(p->set.bearer, p->set.bearer_file, &p->bearer) ||
+            read_secret(p->set.basic, p->set.basic_file, &p->basic))
+                goto done;
+        p->fo.connect_timeout_ms = (long)p->set.connect_timeout;
+        p->fo.timeout_ms = (long)p->set.timeout;
+        p->fo.max_body = p->set.max_response;
+        p->fo.ca_file = p->set.ca_file;
+        p->fo.bearer = p->bearer;
+        p->fo.userpwd = p->basic;
+        p->fo.retries = (int)p->set.retries;
+        p->fo.backoff_ms = (long)p->set.backoff;
+        p->fo.backoff_max_ms = (long)p->set.max_backoff;
+        p->fo.stop = &pb_cli_stop;
+        pb_kafka_topic(&p->cc.kconf, p->set.type, p->topic, sizeof(p->topic));
+        pb_kafka_topic(&p->cc.kconf, p->set.state_topic, p->state_topic,
+                       sizeof(p->state_topic));
+        if (p->set.dlq_topic)
+                pb_kafka_topic(&p->cc.kconf, p->set.dlq_topic, p->dlq_topic,
+                               sizeof(p->dlq_topic));
+        else
+                snprintf(p->dlq_topic, sizeof(p->dlq_topic), "%s.dlq",
+                         p->topic);
+        snprintf(p->prefix, sizeof(p->prefix), "%s/%s",
+                 pb_mapping_source(p->map), p->set.type);
+        p->st = pb_pstate_new((size_t)p->set.max_keys);
+        p->metrics = pb_metrics_new();
+        if (!p->st || !p->metrics)
+                goto done;
+        declare_metrics(p->metrics);
+        pb_cli_trap_signals();
+        if (p->set.ops_listen) {
+                p->ops = pb_ops_server_new(p->set.ops_listen, p->metrics,
+                                           poll_ready, p, err, sizeof(err));
+                if (!p->ops) {
+                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
+                        goto done;
+                }
+                pb_log("info", "msg=\"ops endpoint\" port=%d",
+                       pb_ops_server_port(p->ops));
+        }
+        if (p->cc.brokers) {
+                if (!p->set.check) {
+                        p->prod = pb_producer_new(&p->cc.kconf, on_delivery,
+                                                  p, err, sizeof(err));
+                        if (!p->prod) {
+                                pb_log("error", "msg=\"producer: %s\"", err);
+                                goto done;
+                        }
+                        create_state_topic(p);
+                }
+                if (read_state(p))
+                        goto done;
+        }
+        p->ready = 1;
+        status = PB_EXIT_OK;
+        for (;;) {
+                int64_t start = pb_now_ms();
+                const char *outcome;
+                p->records = p->published = p->unchanged = p->rejected = 0;
+                outcome = poll_once(p);
+                count(p, "partnerbus_poll_polls_total", "outcome", outcome,
+                      1);
+                pb_metrics_observe(p->metrics,
+                                   "partnerbus_poll_duration_seconds", NULL,
+                                   (double)(pb_now_ms() - start) / 1000.0);
+                pb_metrics_set(p->metrics, "partnerbus_poll_state_keys", NULL,
+                               (double)pb_pstate_count(p->st));
+                if (!strcmp(outcome, "ok") ||
+                    !strcmp(outcome, "not_modified"))
+                        pb_metrics_set(
+                            p->metrics,
+                            "partnerbus_poll_last_success_timestamp_seconds",
+                            NULL, (double)pb_now_ms() / 1000.0);
+                if (p->set.check) {
+                        fprintf(stderr,
+                                "partnerbus poll --check: %ld records, %ld "
+                                "would be published, %ld unchanged, %ld "
+                                "rejected (outcome %s)\n",
+                                p->records, p->published, p->unchanged,
+                                p->rejected, outcome);
+                        status = strcmp(outcome, "ok") ? PB_EXIT_FAIL
+                                 : p->rejected         ? PB_EXIT_FAIL
+                                                       : PB_EXIT_OK;
+                        break;
+                }
+                if (p->set.once) {
+                        status = strcmp(outcome, "ok") &&
+                                         strcmp(outcome, "not_modified")
+                                     ? PB_EXIT_FAIL
+                                     : PB_EXIT_OK;
+                        break;
+                }
+                while (!pb_cli_stop &&
+                       pb_now_ms() - start < p->set.interval) {
+                        struct timespec ts = {0, 100 * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+                if (pb_cli_stop)
+                        break;
+        }
+        pb_log("info", "msg=\"stopping\"");
+done:
+        if (p->prod) {
+                settle(p);
+                pb_producer_destroy(p->prod);
+        }
+        pb_ops_server_destroy(p->ops);
+        pb_metrics_destroy(p->metrics);
+        pb_pstate_destroy(p->st);
+        pb_serde_destroy(p->serde);
+        pb_schemas_destroy(p->catalog);
+        pb_mapping_destroy(p->map);
+        if (p->bearer) {
+                memset(p->bearer, 0, strlen(p->bearer));
+                free(p->bearer);
+        }
+        if (p->basic) {
+                memset(p->basic, 0, strlen(p->basic));
+                free(p->basic);
+        }
+        free(p);
+        pb_opts_free();
+        (void)fmt_name;
+        return status;
+}
