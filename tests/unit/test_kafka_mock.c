@@ -162,9 +162,14 @@ static int consume_all(const char *brokers, const char *topic,
                 assert_int_equal(r, PB_OK);
                 assert_string_equal(m.topic, topic);
                 assert_true(m.timestamp_ms > 0);
-                assert_int_equal(sscanf((const char *)m.value, "value-%d",
-                                        &id),
-                                 1);
+                {
+                        /* the payload is not NUL-terminated */
+                        char v[64];
+                        assert_true(m.len < sizeof(v));
+                        memcpy(v, m.value, m.len);
+                        v[m.len] = 0;
+                        assert_int_equal(sscanf(v, "value-%d", &id), 1);
+                }
                 if (seen_ids)
                         seen_ids[id]++;
                 h = pb_message_header(&m, "ce_specversion", &hl);
