@@ -407,6 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         pb_gw_t *gw = cls;
         pb_gw_req_t *req = *con_cls;
         pb_gw_answer_t ans;
+        int state;
         (void)version;
 
         if (!req) {
@@ -514,7 +515,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         }
         memset(&ans, 0, sizeof(ans));
         pb_buf_init(&ans.body, 0);
-        if (req->state == PB_GW_ST_READING) {
+        /* the delivery callback resumes us while holding req->lock: take
+         * it once so its writes are visible and it has let go */
+        pthread_mutex_lock(&req->lock);
+        state = req->state;
+        pthread_mutex_unlock(&req->lock);
+        if (state == PB_GW_ST_READING) {
                 pb_gw_worker_t *w = worker_get(gw);
                 unsigned st;
                 if (!w) {
@@ -527,7 +533,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         pb_buf_free(&ans.body);
                         return MHD_YES;
                 }
-        } else if (req->state == PB_GW_ST_DONE) {
+        } else if (state == PB_GW_ST_DONE) {
                 pb_gw_publish_answer(req, &ans);
         } else {
                 pb_buf_free(&ans.body);
@@ -550,6 +556,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
         (void)toe;
         if (!req)
                 return;
+        /* a delivery callback may still be between MHD_resume_connection
+         * and unlocking: wait for it before freeing */
+        pthread_mutex_lock(&req->lock);
+        pthread_mutex_unlock(&req->lock);
         pb_gw_req_release(req);
         pb_buf_free(&req->body);
         pb_buf_free(&req->enc);
