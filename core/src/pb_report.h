@@ -1,0 +1,52 @@
+/* partnerbus - the figures of `partnerbus report`: exact totals over
+ * decoded events, summary.json and a self-contained report.html. Not a
+ * public header; services/report and the unit tests use it.
+ *
+ * Money and weights are summed as scaled 128-bit integers parsed from the
+ * decimal strings of the natural JSON (never floating point): amounts at
+ * scale 2, weights at scale 1, quantities as integers. A sum that would
+ * overflow is an error, not a wrong figure. Events are counted once per
+ * event_id: a repeated id (at-least-once delivery into the archive, a
+ * retried publish) is skipped and counted as a duplicate. */
+#ifndef PB_REPORT_H
+#define PB_REPORT_H
+
+#include <stdint.h>
+
+#include "partnerbus/pb_common.h"
+#include "partnerbus/pb_json.h"
+
+typedef struct pb_report pb_report_t;
+
+/* asof_ms: the instant the age of unconfirmed shipments is measured at
+ * (the end of the range, or now). */
+pb_report_t *pb_report_new(int64_t asof_ms);
+void pb_report_destroy(pb_report_t *r);
+
+/* Adds one event of `type` (its natural JSON). Unknown types are counted
+ * and otherwise ignored. PB_ERR_INVALID (errstr) when a field the report
+ * needs is missing or malformed, PB_ERR_LIMIT on overflow. */
+pb_resp_t pb_report_add(pb_report_t *r, const char *type,
+                        const pb_json_t *event, char *errstr,
+                        size_t errstr_size);
+
+/* Describes the run in summary.json's "report" member (strings may be
+ * NULL): where the events came from and the range. */
+void pb_report_set_meta(pb_report_t *r, const char *source, const char *since,
+                        const char *until);
+
+/* summary.json: every figure (see docs/report.md for the layout). */
+pb_resp_t pb_report_summary_json(pb_report_t *r, pb_buf_t *out);
+/* report.html: one file, inline CSS and SVG, no scripts, no external
+ * references. */
+pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *out);
+
+/* --- exact decimals (exposed for the unit tests) --- */
+__extension__ typedef __int128 pb_dec_t;
+/* "143000.5" at `scale` -> unscaled value. 0, or -1 if not a decimal with
+ * at most `scale` fraction digits and 36 digits in all. */
+int pb_dec_parse(const char *s, size_t len, int scale, pb_dec_t *v);
+/* Unscaled value -> text with exactly `scale` fraction digits; length. */
+int pb_dec_format(pb_dec_t v, int scale, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,64 @@
+/* partnerbus - report internals shared by pb_report_agg.c (collects) and
+ * pb_report_out.c (writes). */
+#ifndef PB_REPORT_INT_H
+#define PB_REPORT_INT_H
+
+#include "pb_report.h"
+
+/* string -> pointer, open addressing; keys copied */
+typedef struct pb_smap {
+        char **keys;
+        size_t *lens;
+        void **vals;
+        size_t n, cap;
+} pb_smap_t;
+
+void *pb_smap_get(pb_smap_t *m, const char *k, size_t kl);
+int pb_smap_put(pb_smap_t *m, const char *k, size_t kl, void *v);
+void pb_smap_free(pb_smap_t *m, void (*free_val)(void *));
+
+/* sums per currency / unit, at most PB_SUM_MAX keys (then "(other)") */
+#define PB_SUM_MAX 32
+typedef struct pb_summap {
+        size_t n;
+        char *k[PB_SUM_MAX];
+        pb_dec_t v[PB_SUM_MAX];
+} pb_summap_t;
+
+typedef struct pb_agg {
+        char *key, *key2;
+        uint64_t count;          /* grants / shipments / partnerships */
+        uint64_t lines;          /* item lines (categories) */
+        pb_summap_t money;       /* scale 2, by currency */
+        uint64_t undeclared;     /* shipments without declared value */
+        pb_dec_t weight;         /* scale 1, kg */
+        uint64_t weight_unknown; /* shipments without weight */
+        pb_summap_t qty;         /* scale 0, by unit ("" = none given) */
+} pb_agg_t;
+
+typedef struct pb_table {
+        pb_smap_t map; /* "key\x1fkey2" -> pb_agg_t */
+} pb_table_t;
+
+typedef struct pb_ship {
+        char *id, *city, *oblast;
+        int dispatched, delivered;
+        int32_t dispatched_on, delivered_on; /* days since 1970 */
+        int condition;                        /* 0..2, 3 other */
+        uint64_t deliveries;
+} pb_ship_t;
+
+struct pb_report {
+        int64_t asof_ms;
+        char *source, *since, *until;
+        pb_table_t f_prog, f_grantor, f_recipient, f_month, f_total;
+        pb_table_t a_oblast, a_city, a_cat, a_month, a_total;
+        pb_table_t p_kind, p_nrw, p_ua, p_month;
+        pb_table_t d_cond;
+        pb_smap_t ships; /* shipment_id -> pb_ship_t */
+        pb_smap_t seen;  /* event ids */
+        uint64_t partnerships, duplicates, other_events;
+        uint64_t n_funds, n_dispatched, n_delivered, n_partnerships;
+};
+
+#endif
