@@ -71,7 +71,7 @@ static const pb_opt_t gw_opts[] = {
      "how long an accepted event_id is answered as a duplicate", 0,
      OFF(dedup_ttl)},
     {"dedup-capacity", 0, PB_OPT_INT, "1000000", "N",
-     "event_ids remembered at most (oldest dropped first; ~90 bytes each)",
+     "event_ids remembered at most (oldest dropped first; ~72 bytes each)",
      0, OFF(dedup_capacity)},
     {"publish-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
      "Kafka must acknowledge within this time, else 503 (message.timeout.ms)",
