@@ -754,17 +754,21 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         }
 }
 
+/* The validators of a single-page feed: a 304 on the first page of a
+ * paginated feed says nothing about the later pages, so those are always
+ * fetched in full (their records are still compared by hash). */
 static void write_validators(pollctx_t *p, const page_t *first,
-                             const char *cursor) {
+                             size_t npages, const char *cursor) {
         pb_buf_t b;
         char ts[40];
         pmsg_t *m;
+        const char *etag = npages == 1 ? first->res.etag : "";
+        const char *lm = npages == 1 ? first->res.last_modified : "";
         pb_buf_init(&b, 0);
         pb_buf_puts(&b, "{\"etag\":");
-        pb_buf_json_str(&b, first->res.etag, strlen(first->res.etag));
+        pb_buf_json_str(&b, etag, strlen(etag));
         pb_buf_puts(&b, ",\"last_modified\":");
-        pb_buf_json_str(&b, first->res.last_modified,
-                        strlen(first->res.last_modified));
+        pb_buf_json_str(&b, lm, strlen(lm));
         pb_buf_puts(&b, ",\"cursor\":");
         pb_buf_json_str(&b, cursor, strlen(cursor));
         pb_rfc3339_format(pb_now_ms(), ts, sizeof(ts));
@@ -783,9 +787,9 @@ static void write_validators(pollctx_t *p, const page_t *first,
         pb_buf_free(&b);
         settle(p);
         if (!p->st_failed) {
-                snprintf(p->etag, sizeof(p->etag), "%s", first->res.etag);
+                snprintf(p->etag, sizeof(p->etag), "%s", etag);
                 snprintf(p->last_modified, sizeof(p->last_modified), "%s",
-                         first->res.last_modified);
+                         lm);
                 snprintf(p->cursor, sizeof(p->cursor), "%s", cursor);
                 p->have_validators = 1;
         }
@@ -951,7 +955,7 @@ static const char *poll_once(pollctx_t *p) {
                 goto out;
         }
         if (!strcmp(outcome, "ok"))
-                write_validators(p, &pages[0], cursor);
+                write_validators(p, &pages[0], npages, cursor);
         if (p->st_failed)
                 outcome = "kafka_error";
 out:
