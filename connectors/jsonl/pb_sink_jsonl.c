@@ -156,8 +156,9 @@ static void jsonl_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
 }
 
 static pb_resp_t jsonl_flush(pb_sink_t *s, char *errstr, size_t errstr_size) {
+        /* EINVAL: a special file such as /dev/null cannot be synced */
         if (!s->fp || fflush(s->fp) ||
-            (s->path && fsync(fileno(s->fp)))) {
+            (s->path && fsync(fileno(s->fp)) && errno != EINVAL)) {
                 snprintf(errstr, errstr_size, "jsonl: flush: %s",
                          strerror(errno));
                 return PB_ERR_IO;

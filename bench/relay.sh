@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/relay.sh: relay throughput side by side with kcat, on one broker on
+# this machine.
+#   - kcat -C -e reading the topic raw to /dev/null (upper bound)
+#   - archive sink: events/s and MB/s (Avro container files on local disk)
+#   - jsonl sink to /dev/null
+#   - webhook sink to a local libmicrohttpd receiver (bench/relay_receiver.c):
+#     one event per request, and batches of 500
+#   - peak RSS of the relay with the whole backlog waiting
+# Usage: bench/relay.sh [EVENTS]   (default 1000000)
+# Needs: PB_BIN (partnerbus), a broker: PB_KAFKA_DIR (harness) or BROKERS.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+N=${1:-1000000}
+: "${PB_BIN:?set PB_BIN to the partnerbus binary}"
+export PARTNERBUS_SCHEMAS=${PARTNERBUS_SCHEMAS:-$ROOT/schemas}
+B=${BROKERS:-$(head -n 1 "${PB_KAFKA_DIR:?set PB_KAFKA_DIR or BROKERS}/bootstrap")}
+W=$(mktemp -d "${TMPDIR:-/tmp}/pbbench-relay.XXXXXX")
+trap 'kill ${RECV:-} 2>/dev/null || true; rm -rf "$W"' EXIT
+P=bench-relay-$(date +%s)-
+T=${P}aid.dispatched
+cc -O2 -o "$W/recv" "$ROOT/bench/relay_receiver.c" $(pkg-config --cflags --libs libmicrohttpd)
+
+echo "# generating and publishing $N aid.dispatched events to $T ($B)"
+python3 "$ROOT/tests/relay/gen_events.py" "$N" 1000 --seed bench >"$W/ev.jsonl"
+"$PB_BIN" produce --brokers "$B" --type aid.dispatched --topic-prefix "$P" <"$W/ev.jsonl" >/dev/null 2>&1
+bytes=$(kcat -b "$B" -C -t "$T" -e -q -f '%S\n' | awk '{s+=$1} END {print s}')
+echo "# topic holds $N events, $bytes bytes of values ($((bytes / N)) B/event)"
+
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print('%10.0f events/s  %7.1f MB/s  (%.2f s)' % (n/t, float(sys.argv[3])/t/1e6, t))" "$@"; }
+
+t0=$(now); kcat -b "$B" -C -t "$T" -e -o beginning -q >/dev/null; t1=$(now)
+printf '%-34s' "kcat -C raw to /dev/null"; rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes"
+
+relay() { # name, sink, extra...
+        local name=$1 sink=$2; shift 2
+        local t0 t1
+        t0=$(now)
+        /usr/bin/time -f '%M' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name" --topic-prefix "$P" \
+                -t aid.dispatched --sink "$sink" --max-events "$N" "$@" 2>"$W/$name.log" >/dev/null
+        t1=$(now)
+        printf '%-34s' "relay $name"
+        rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
+        echo "  peak RSS $(( $(cat "$W/rss") / 1024 )) MiB"
+}
+relay archive "archive:$W/archive"
+echo "#   archive: $(du -sh "$W/archive" | cut -f1) in $(find "$W/archive" -name '*.avro' | wc -l) files"
+rm -rf "$W/archive"
+relay jsonl "jsonl:/dev/null" --jsonl-max-size 0
+"$W/recv" 18099 "$W/recv.stats" & RECV=$!
+sleep 0.5
+export PARTNERBUS_WEBHOOK_SECRET=bench-secret
+relay webhook-batch500 "webhook:http://127.0.0.1:18099/hook" --webhook-batch-size 500 --batch-size 500
+if [[ ${SINGLE:-1} == 1 ]]; then
+        M=${SINGLE_N:-100000}
+        "$PB_BIN" relay --brokers "$B" --group "${P}single" --topic-prefix "$P" -t aid.dispatched \
+                --sink "webhook:http://127.0.0.1:18099/hook" --max-events "$M" 2>/dev/null >/dev/null &
+        t0=$(now); wait $!; t1=$(now)
+        printf '%-34s' "relay webhook-single ($M events)"; rate "$M" "$(echo "$t1 - $t0" | bc)" "$((bytes / N * M))"
+fi
+kill -TERM $RECV; wait $RECV || true; RECV=
+echo "# receiver: $(cat "$W/recv.stats")"
