@@ -96,63 +96,72 @@ static void produce_dr(void *opaque, void *msg_opaque, pb_resp_t err,
                 (long)(intptr_t)msg_opaque, topic, errstr ? errstr : "");
 }
 
-/* Bounded line reader: a line longer than PB_PRODUCE_MAX_LINE is skipped
- * up to its newline and reported as too long. */
+/* Bounded line reader over fread blocks: one buffer of
+ * PB_PRODUCE_MAX_LINE + one block, allocated once; lines are handed out in
+ * place. A line longer than PB_PRODUCE_MAX_LINE is skipped up to its
+ * newline and reported as too long. */
+#define PB_PRODUCE_BLOCK (64u << 10)
+
 typedef struct line_reader {
         FILE *fp;
         char *buf;
-        size_t len, cap;
+        size_t start, end, cap;
+        int eof, skipping;
 } line_reader_t;
 
-/* Returns 1 with *line and *len (NUL-terminated, without "\n"), 0 at EOF,
- * -1 for an over-long line (skipped). */
+/* Returns 1 with *line and *len (NUL-terminated, without "\n" or a
+ * trailing "\r"), 0 at end of input, -1 for an over-long line. */
 static int read_line(line_reader_t *lr, char **line, size_t *len) {
-        int c, toolong = 0;
-        lr->len = 0;
-        for (;;) {
-                c = getc_unlocked(lr->fp);
-                if (c == EOF) {
-                        if (lr->len == 0 && !toolong)
-                                return 0;
-                        break;
-                }
-                if (c == '\n')
-                        break;
-                if (toolong)
-                        continue;
-                if (lr->len + 2 > lr->cap) {
-                        size_t nc = lr->cap ? lr->cap * 2 : 4096;
-                        char *nb;
-                        if (nc > PB_PRODUCE_MAX_LINE + 2)
-                                nc = PB_PRODUCE_MAX_LINE + 2;
-                        if (lr->len + 2 > nc) {
-                                toolong = 1;
-                                continue;
-                        }
-                        nb = realloc(lr->buf, nc);
-                        if (!nb) {
-                                toolong = 1;
-                                continue;
-                        }
-                        lr->buf = nb;
-                        lr->cap = nc;
-                }
-                lr->buf[lr->len++] = (char)c;
-        }
-        if (toolong)
-                return -1;
         if (!lr->buf) {
-                lr->buf = malloc(1);
+                lr->cap = PB_PRODUCE_MAX_LINE + PB_PRODUCE_BLOCK + 1;
+                lr->buf = malloc(lr->cap);
                 if (!lr->buf)
-                        return -1;
-                lr->cap = 1;
+                        return 0;
         }
-        if (lr->len && lr->buf[lr->len - 1] == '\r')
-                lr->len--;
-        lr->buf[lr->len] = 0;
-        *line = lr->buf;
-        *len = lr->len;
-        return 1;
+        for (;;) {
+                char *s = lr->buf + lr->start;
+                size_t avail = lr->end - lr->start, got;
+                char *nl = avail ? memchr(s, '\n', avail) : NULL;
+                if (nl || (lr->eof && avail)) {
+                        size_t n = nl ? (size_t)(nl - s) : avail;
+                        lr->start += nl ? n + 1 : n;
+                        if (lr->skipping) {
+                                lr->skipping = 0;
+                                return -1;
+                        }
+                        if (n > PB_PRODUCE_MAX_LINE)
+                                return -1;
+                        if (n && s[n - 1] == '\r')
+                                n--;
+                        s[n] = 0; /* over the newline, or the spare byte */
+                        *line = s;
+                        *len = n;
+                        return 1;
+                }
+                if (lr->eof) {
+                        if (lr->skipping) {
+                                lr->skipping = 0;
+                                return -1;
+                        }
+                        return 0;
+                }
+                if (avail > PB_PRODUCE_MAX_LINE) {
+                        /* too long: drop what we have, find its end */
+                        lr->skipping = 1;
+                        lr->start = lr->end = 0;
+                        avail = 0;
+                }
+                if (lr->start) {
+                        memmove(lr->buf, lr->buf + lr->start, avail);
+                        lr->start = 0;
+                        lr->end = avail;
+                }
+                got = fread(lr->buf + lr->end, 1, lr->cap - 1 - lr->end,
+                            lr->fp);
+                if (got == 0)
+                        lr->eof = 1;
+                lr->end += got;
+        }
 }
 
 static int is_blank(const char *s, size_t n) {
@@ -200,7 +209,7 @@ int pb_cmd_produce(int argc, char **argv) {
         pb_producer_t *prod = NULL;
         produce_state_t st = {0, 0, 0};
         pb_encode_opts_t eopts = {NULL, 0, 0};
-        line_reader_t lr = {NULL, NULL, 0, 0};
+        line_reader_t lr = {NULL, NULL, 0, 0, 0, 0, 0};
         pb_buf_t out;
         pb_errors_t errs;
         pb_event_meta_t meta;

@@ -115,4 +115,20 @@ PY
                 >"$PB_TMP/g3.out" 2>"$PB_TMP/g3.err" || pb_fail "group run 3 failed: $(cat "$PB_TMP/g3.err")"
         head -n 1 "$PB_TMP/$t.in" | cmp -s - "$PB_TMP/g3.out" || pb_fail "group run 3 read $(cat "$PB_TMP/g3.out")"
         pb_log "group $G: committed offsets honoured across runs"
+
+        # --- an undecodable message is reported with its position, and
+        # consuming goes on (exit 1 at the end)
+        printf 'not avro\n' | timeout 60 "${KCAT:-kcat}" -b "$B" -P -t "$P$t" -k garbage ||
+                pb_fail "kcat could not publish the garbage message"
+        printf '%s\n' "$(head -n 1 "$PB_TMP/$t.in")" | "$bin" produce -t "$t" -b "$B" -p "$P" "${X[@]}" 2>/dev/null ||
+                pb_fail "produce after the garbage message failed"
+        rc=0
+        timeout 120 "$bin" consume -t "$t" -b "$B" -p "$P" --from-beginning "${X[@]}" \
+                >"$PB_TMP/bad.out" 2>"$PB_TMP/bad.err" || rc=$?
+        ((rc == 1)) || pb_fail "consume over an undecodable message: exit $rc, expected 1"
+        grep -qE "^topic=$P$t partition=[0-9]+ offset=[0-9]+: unknown frame magic 6E" "$PB_TMP/bad.err" ||
+                pb_fail "undecodable message not reported as expected: $(cat "$PB_TMP/bad.err")"
+        [[ $(wc -l <"$PB_TMP/bad.out") -eq $((total + 2)) ]] ||
+                pb_fail "consume did not go on past the undecodable message: $(wc -l <"$PB_TMP/bad.out") events"
+        pb_log "undecodable message reported, consuming went on"
 }
