@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 BUILD=$ROOT/build
 SECS=15
-CONNS=64
+CONNS=256
 while [[ $# -gt 0 ]]; do
         case $1 in
         --build) BUILD=$2; shift 2 ;;
@@ -98,10 +98,10 @@ RATE_PER_CONN=$per_conn run "single at half peak (${half}/s)" "$TMP/single.json"
 stop_gw
 echo "  gateway peak RSS (VmHWM): $HWM"
 start_gw batch
-run "batches of 500 (peak)" "$TMP/batch.ndjson" application/x-ndjson 500 -c 8
+run "batches of 500 (peak)" "$TMP/batch.ndjson" application/x-ndjson 500 -c 16
 BPEAK=$RPS
 half=$(echo "$BPEAK / 2" | bc -l)
-RATE_PER_CONN=$(echo "$half / 8" | bc -l) run "batches at half peak ($(printf %.0f "$(echo "$half * 500" | bc -l)") ev/s)" \
-        "$TMP/batch.ndjson" application/x-ndjson 500 -c 8
+RATE_PER_CONN=$(echo "$half / 16" | bc -l) run "batches at half peak ($(printf %.0f "$(echo "$half * 500" | bc -l)") ev/s)" \
+        "$TMP/batch.ndjson" application/x-ndjson 500 -c 16
 stop_gw
 echo "  gateway peak RSS (VmHWM): $HWM"
