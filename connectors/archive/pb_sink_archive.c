@@ -245,8 +245,8 @@ static pb_arch_file_t *archive_file(pb_sink_t *s, const pb_sink_event_t *e,
         f->schema = e->writer;
         snprintf(dir, sizeof(dir), "%s/%s", s->dir, e->topic);
         if (pb_mkdir_p(dir)) {
-                snprintf(why, whysz, "archive: mkdir %s: %s", dir,
-                         strerror(errno));
+                snprintf(why, whysz, "archive: mkdir %.160s: %.60s",
+                         dir, strerror(errno));
                 return NULL;
         }
         t = (time_t)period;
@@ -265,11 +265,11 @@ static pb_arch_file_t *archive_file(pb_sink_t *s, const pb_sink_event_t *e,
                         return f;
                 }
                 if (!exists) {
-                        snprintf(why, whysz, "archive: %s", err);
+                        snprintf(why, whysz, "archive: %.200s", err);
                         return NULL;
                 }
         }
-        snprintf(why, whysz, "archive: no free file name in %s", dir);
+        snprintf(why, whysz, "archive: no free file name in %.200s", dir);
         return NULL;
 }
 
@@ -283,8 +283,7 @@ static void archive_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
         st->result = PB_SINK_OK;
         if (s->broken) {
                 st->result = PB_SINK_RETRY;
-                snprintf(st->reason, sizeof(st->reason), "archive broken: %s",
-                         s->broken_why);
+                snprintf(st->reason, sizeof(st->reason), "archive broken: %.200s", s->broken_why);
                 return;
         }
         for (i = 0; i < n; i++) {

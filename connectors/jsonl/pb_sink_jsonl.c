@@ -80,7 +80,7 @@ static int jsonl_rotate(pb_sink_t *s, char *why, size_t whysz) {
         char from[4200], to[4200];
         long k;
         if (fflush(s->fp) || fsync(fileno(s->fp))) {
-                snprintf(why, whysz, "jsonl: %s: %s", s->path,
+                snprintf(why, whysz, "jsonl: %.160s: %.60s", s->path,
                          strerror(errno));
                 return -1;
         }
@@ -93,14 +93,14 @@ static int jsonl_rotate(pb_sink_t *s, char *why, size_t whysz) {
                         snprintf(from, sizeof(from), "%s.%ld", s->path, k - 1);
                 snprintf(to, sizeof(to), "%s.%ld", s->path, k);
                 if (rename(from, to) && errno != ENOENT) {
-                        snprintf(why, whysz, "jsonl: rename %s: %s", from,
+                        snprintf(why, whysz, "jsonl: rename %.160s: %.60s", from,
                                  strerror(errno));
                         break;
                 }
         }
         s->fp = fopen(s->path, "a");
         if (!s->fp) {
-                snprintf(why, whysz, "jsonl: open %s: %s", s->path,
+                snprintf(why, whysz, "jsonl: open %.160s: %.60s", s->path,
                          strerror(errno));
                 return -1;
         }
