@@ -13,7 +13,7 @@
  * service only) and `[kafka]` (librdkafka properties, like -X). Keys are
  * the option names (`listen`, `max-batch-events`); list options may repeat.
  *
- * Common options every service gets: --config, --brokers, --schemas,
+ * Common options every service gets: --config, -b/--brokers, --schemas,
  * --schema-registry, --topic-prefix, -X key=value, --log-level,
  * --print-config, --help. */
 #ifndef PB_OPTS_H
@@ -30,7 +30,9 @@ typedef enum pb_opt_type {
         PB_OPT_BOOL,     /* int; a flag without value sets 1 */
         PB_OPT_DURATION, /* int64_t milliseconds: 250ms, 30s, 5m, 24h, 7d */
         PB_OPT_SIZE,     /* size_t bytes: 512, 64KiB, 1MiB, 2GiB */
-        PB_OPT_LIST,     /* pb_strlist_t; repeatable, or comma-separated */
+        PB_OPT_LIST,     /* pb_strlist_t; repeatable (values are kept as
+                            given: a service splits T1,T2 itself where a
+                            comma-separated form makes sense) */
 } pb_opt_type_t;
 
 #define PB_OPT_SECRET 0x1   /* masked in --print-config, never logged */

@@ -428,7 +428,8 @@ static void print_help(const pb_cmd_spec_t *spec) {
                 char flag[96];
                 if (c->kafka && !spec->kafka)
                         continue;
-                snprintf(flag, sizeof(flag), "    --%s%s%s", c->name,
+                snprintf(flag, sizeof(flag), "%s--%s%s%s",
+                         c->id == PB_CO_BROKERS ? "-b, " : "    ", c->name,
                          c->metavar ? " " : "", c->metavar ? c->metavar : "");
                 printf("  %-34s %s\n", flag, c->help);
         }
@@ -562,7 +563,10 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
         shorts[ns++] = '+'; /* stop at the first positional argument */
         shorts[ns++] = ':';
         if (spec->kafka) {
+                /* as in kcat: -b brokers, -X librdkafka property */
                 shorts[ns++] = 'X';
+                shorts[ns++] = ':';
+                shorts[ns++] = 'b';
                 shorts[ns++] = ':';
         }
         shorts[ns++] = 'h';
@@ -643,7 +647,8 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                 if (c >= PB_CO_TABLE)
                         o = &spec->opts[c - PB_CO_TABLE];
                 else if (c != PB_CO_HELP && c != PB_CO_PRINT && c != '?' &&
-                         c != ':' && c < PB_CO_CONFIG && c != 'X' && c != 'h') {
+                         c != ':' && c < PB_CO_CONFIG && c != 'X' &&
+                         c != 'h' && !(c == 'b' && spec->kafka)) {
                         for (i = 0; i < spec->nopts; i++)
                                 if (spec->opts[i].short_name == c)
                                         o = &spec->opts[i];
@@ -667,6 +672,7 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                 switch (c) {
                 case PB_CO_CONFIG:
                         break; /* read above */
+                case 'b':
                 case PB_CO_BROKERS:
                         common->brokers = optarg;
                         break;

@@ -106,7 +106,7 @@ static void test_precedence(void **state) {
         {
                 /* flags replace the file's list, then append */
                 char *argv[] = {"testsvc", "--required=x", "-w", "c=3",
-                                "--where", "d=4", "--brokers", "flag:1", NULL};
+                                "--where", "d=4", "-b", "flag:1", NULL};
                 assert_int_equal(parse(&s, &c, 8, argv), -1);
         }
         assert_int_equal(s.where.n, 2);
