@@ -49,6 +49,8 @@ pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it);
 void pb_merge_end(pb_merge_t *m, uint32_t s);
 /* 1 when stream s has not ended and holds fewer than `window` items. */
 int pb_merge_wants(const pb_merge_t *m, uint32_t s);
+/* Items stream s may still take (0 when ended or full). */
+size_t pb_merge_room(const pb_merge_t *m, uint32_t s);
 /* 1 when pb_merge_pop may hand out an item now. */
 int pb_merge_ready(const pb_merge_t *m);
 /* Removes the smallest item into *it: PB_OK, or PB_ERR_TRUNCATED when
@@ -69,26 +71,26 @@ int pb_merge_cmp(const pb_merge_item_t *a, const pb_merge_item_t *b);
  * Columns are ordered as the fields are in the schema (the decoder writes
  * them in that order), array elements by index. Because the widest array
  * is known only at the end, rows are spooled to a temporary file and the
- * CSV (header and rows) is written by pb_csv_finish. Cells: strings as they
+ * CSV (header and rows) is written by pb_csvout_finish. Cells: strings as they
  * are (decimals are strings, so exact), numbers as their JSON text,
  * true/false, null and absent as an empty cell. Quoting per RFC 4180: a
  * cell with `,` `"` CR or LF is quoted, quotes doubled; CRLF line ends. */
-typedef struct pb_csv pb_csv_t;
+typedef struct pb_csvout pb_csvout_t;
 
-#define PB_CSV_MAX_COLUMNS 100000
+#define PB_CSVOUT_MAX_COLUMNS 100000
 
 /* NULL when the spool file cannot be created (errno). */
-pb_csv_t *pb_csv_new(void);
-void pb_csv_destroy(pb_csv_t *w);
+pb_csvout_t *pb_csvout_new(void);
+void pb_csvout_destroy(pb_csvout_t *w);
 /* Adds the event (a JSON object) as one row. PB_ERR_LIMIT past
- * PB_CSV_MAX_COLUMNS distinct columns or PB_CODEC_MAX_DEPTH nesting,
+ * PB_CSVOUT_MAX_COLUMNS distinct columns or PB_CODEC_MAX_DEPTH nesting,
  * PB_ERR_IO when the spool cannot be written. */
-pb_resp_t pb_csv_add(pb_csv_t *w, const pb_json_t *event);
+pb_resp_t pb_csvout_add(pb_csvout_t *w, const pb_json_t *event);
 /* Writes header and rows to out. */
-pb_resp_t pb_csv_finish(pb_csv_t *w, FILE *out);
-uint64_t pb_csv_rows(const pb_csv_t *w);
+pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out);
+uint64_t pb_csvout_rows(const pb_csvout_t *w);
 /* One cell, quoted when needed, appended to b. */
-pb_resp_t pb_csv_cell(pb_buf_t *b, const char *s, size_t n);
+pb_resp_t pb_csvout_cell(pb_buf_t *b, const char *s, size_t n);
 
 /* --- archive: the relay's Avro container files ---
  * DIR/<topic>/<topic>-<YYYYMMDDTHHMMSSZ>-<NNNNNN>.avro (see

@@ -138,6 +138,12 @@ int pb_merge_wants(const pb_merge_t *m, uint32_t si) {
         return m && si < m->nstreams && is_short(m, &m->streams[si]);
 }
 
+size_t pb_merge_room(const pb_merge_t *m, uint32_t si) {
+        if (!pb_merge_wants(m, si))
+                return 0;
+        return m->window - m->streams[si].buffered;
+}
+
 int pb_merge_ready(const pb_merge_t *m) {
         return m && m->n > 0 && m->nactive_short == 0;
 }

@@ -212,13 +212,13 @@ pb_report_t *pb_report_new(int64_t asof_ms) {
 
 void pb_report_destroy(pb_report_t *r) {
         size_t i;
+        if (!r)
+                return;
         pb_table_t *tabs[] = {&r->f_prog, &r->f_grantor, &r->f_recipient,
                               &r->f_month, &r->f_total, &r->a_oblast,
                               &r->a_city,  &r->a_cat,   &r->a_month,
                               &r->a_total, &r->p_kind,  &r->p_nrw,
                               &r->p_ua,    &r->p_month, &r->d_cond};
-        if (!r)
-                return;
         for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
                 pb_smap_free(&tabs[i]->map, agg_free);
         pb_smap_free(&r->ships, ship_free);

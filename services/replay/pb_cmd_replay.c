@@ -1,0 +1,659 @@
+/* partnerbus replay - a time range of topics, from Kafka or the archive,
+ * in event-time order, to JSON lines, CSV or an Avro container file, back
+ * into a topic, or into a webhook; and --reset-group to move a consumer
+ * group to a point in time. See docs/replay.md. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "partnerbus/pb_avrofile.h"
+#include "partnerbus/pb_filter.h"
+#include "pb_connector.h"
+#include "pb_opts.h"
+#include "../../core/src/pb_replay.h"
+#include "pb_replay_cmd.h"
+#include "pb_replay_src.h"
+#include "../../core/src/pb_util.h"
+
+static const char *cmd = "replay";
+
+#define O(f) offsetof(pb_replay_settings_t, f)
+static const pb_opt_t replay_opts[] = {
+    {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
+     "event types / topics to read (the topic prefix applies)",
+     PB_OPT_REQUIRED, O(topics)},
+    {"since", 0, PB_OPT_STRING, NULL, "TIME",
+     "first event time (occurred_at) included: 2023-02-28, RFC 3339 or ms",
+     0, O(since)},
+    {"until", 0, PB_OPT_STRING, NULL, "TIME",
+     "event time (occurred_at) at which the range ends (excluded)", 0,
+     O(until)},
+    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
+     "only events matching EXPR (repeatable, all must hold; the relay's "
+     "grammar)",
+     0, O(where)},
+    {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro",
+     "output format", 0, O(format)},
+    {"out", 'o', PB_OPT_STRING, NULL, "FILE|DIR",
+     "output file (default stdout; avro needs a file); a directory gets "
+     "one file per type (required for csv/avro of several topics)",
+     0, O(out)},
+    {"from-archive", 0, PB_OPT_STRING, NULL, "DIR",
+     "read the relay's archive (Avro container files) instead of Kafka", 0,
+     O(archive)},
+    {"to-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
+     "re-publish the events (same bytes, key and CloudEvents headers) to "
+     "TOPIC",
+     0, O(to_topic)},
+    {"to", 0, PB_OPT_STRING, NULL, "URL",
+     "re-drive the events into a webhook (the relay's webhook sink)", 0,
+     O(to_url)},
+    {"reset-group", 0, PB_OPT_STRING, NULL, "GROUP",
+     "move GROUP's committed offsets on --topics to --to-time (refused "
+     "while the group has members)",
+     0, O(reset_group)},
+    {"to-time", 0, PB_OPT_STRING, NULL, "TIME",
+     "with --reset-group: the first Kafka timestamp to re-deliver", 0,
+     O(to_time)},
+    {"dry-run", 0, PB_OPT_BOOL, "false", NULL,
+     "with --reset-group: print the new offsets, change nothing", 0,
+     O(dry_run)},
+    {"window", 0, PB_OPT_INT, "1000", "N",
+     "events buffered per partition for the event-time merge", 0,
+     O(window)},
+    {"since-skew", 0, PB_OPT_DURATION, "10m", "DURATION",
+     "start the Kafka scan at since - DURATION (events published before "
+     "they occurred, clock skew)",
+     0, O(skew)},
+    {"idle-timeout", 0, PB_OPT_DURATION, "60s", "DURATION",
+     "fail when Kafka delivers nothing this long before the end offsets", 0,
+     O(idle_timeout)},
+    {"progress", 0, PB_OPT_STRING, "auto", "auto|always|never",
+     "progress bar on stderr (auto: when stderr is a terminal)", 0,
+     O(progress)},
+    {"webhook-batch-size", 0, PB_OPT_INT, "1", "N",
+     "events per HTTP request with --to", 0, O(wh_batch)},
+    {"webhook-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
+     "whole request timeout", 0, O(wh_timeout)},
+    {"webhook-secret", 0, PB_OPT_STRING, NULL, "SECRET",
+     "HMAC-SHA256 signing secret (use the environment or "
+     "--webhook-secret-file)",
+     PB_OPT_SECRET, O(wh_secret)},
+    {"webhook-secret-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the signing secret", 0, O(wh_secret_file)},
+    {"webhook-token", 0, PB_OPT_STRING, NULL, "TOKEN", "bearer token",
+     PB_OPT_SECRET, O(wh_token)},
+    {"webhook-token-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the bearer token", 0, O(wh_token_file)},
+    {"webhook-allow-unsigned", 0, PB_OPT_BOOL, "false", NULL,
+     "allow a webhook without signing secret", 0, O(wh_allow_unsigned)},
+    {"webhook-retry-max-time", 0, PB_OPT_DURATION, "5m", "DURATION",
+     "give up (exit 1) when a batch is still refused after this long", 0,
+     O(wh_retry_max)},
+};
+#undef O
+
+static const pb_cmd_spec_t replay_spec = {
+    "replay",
+    "a time range of topics from Kafka or the archive, in event-time order",
+    "--topics T[,T...] [--since TIME] [--until TIME] [--where EXPR]... "
+    "[--format jsonl|csv|avro] [--out FILE|DIR] [--from-archive DIR] "
+    "[--to-topic T | --to URL]\n"
+    "       partnerbus replay --reset-group G --to-time TIME --topics "
+    "T[,T...]",
+    "The range [--since, --until) applies to the events' occurred_at. Events "
+    "of\nseveral topics are merged by occurred_at (ties: topic, event_id). "
+    "The\nreplay ends at the end offsets the partitions had when it "
+    "started.\n\nExamples:\n"
+    "  partnerbus replay -b k1:9092 -t funds.granted --since 2023-01-01 "
+    "--until 2024-01-01 -f csv -o grants-2023.csv\n"
+    "  partnerbus replay --from-archive /srv/archive -t "
+    "aid.dispatched,aid.delivered -f avro -o /tmp/aid/\n"
+    "  partnerbus replay -b k1:9092 -t aid.dispatched --since 2024-03-01 "
+    "--to https://agency.example/hooks --webhook-secret-file s.txt\n"
+    "  partnerbus replay -b k1:9092 --reset-group sk-aid --to-time "
+    "2024-03-01T00:00:00Z -t aid.dispatched\n",
+    replay_opts,
+    sizeof(replay_opts) / sizeof(replay_opts[0]),
+    1,
+};
+
+/* --- outputs --- */
+typedef struct typed_out {
+        char type[128];
+        pb_csvout_t *csv;
+        pb_avrofile_writer_t *avro;
+        char path[4096];
+} typed_out_t;
+
+#define MAX_TYPES 64
+
+typedef struct out {
+        pb_replay_settings_t *set;
+        int fmt; /* 0 jsonl, 1 csv, 2 avro */
+        int is_dir;
+        FILE *fp; /* jsonl, single csv */
+        typed_out_t types[MAX_TYPES];
+        size_t ntypes;
+        pb_codec_t *codec;
+        pb_buf_t body;
+        pb_producer_t *prod;
+        uint64_t delivered, failed;
+        const pb_sink_plugin_t *sink_plugin;
+        pb_sink_t *sink;
+        pb_sink_settings_t ss;
+        pb_sink_event_t *batch;
+        pb_revent_t *batch_ev;
+        char **batch_json;
+        size_t nbatch, batch_max;
+        uint64_t sent;
+} out_t;
+
+static void on_delivery(void *opaque, void *msg_opaque, pb_resp_t e,
+                        const char *errstr, const char *topic,
+                        int32_t partition, int64_t offset) {
+        out_t *o = opaque;
+        if (e == PB_OK)
+                o->delivered++;
+        else {
+                if (!o->failed)
+                        fprintf(stderr, "partnerbus replay: %s: %s\n", topic,
+                                errstr);
+                o->failed++;
+        }
+}
+
+static typed_out_t *typed(out_t *o, const char *type) {
+        size_t i;
+        for (i = 0; i < o->ntypes; i++)
+                if (!strcmp(o->types[i].type, type))
+                        return &o->types[i];
+        if (o->ntypes == MAX_TYPES)
+                return NULL;
+        memset(&o->types[o->ntypes], 0, sizeof(o->types[0]));
+        snprintf(o->types[o->ntypes].type, sizeof(o->types[0].type), "%s",
+                 type);
+        if (o->is_dir)
+                snprintf(o->types[o->ntypes].path, sizeof(o->types[0].path),
+                         "%s/%s.%s", o->set->out, type,
+                         o->fmt == 1 ? "csv" : "avro");
+        else if (o->set->out)
+                snprintf(o->types[o->ntypes].path, sizeof(o->types[0].path),
+                         "%s", o->set->out);
+        return &o->types[o->ntypes++];
+}
+
+/* webhook: write the pending batch, retrying transient failures */
+static int flush_webhook(out_t *o) {
+        pb_sink_status_t st;
+        int64_t backoff = 500, waited = 0;
+        size_t i;
+        if (!o->nbatch)
+                return 0;
+        for (;;) {
+                memset(&st, 0, sizeof(st));
+                o->sink_plugin->write(o->sink, o->batch, o->nbatch, &st);
+                if (st.result == PB_SINK_OK)
+                        break;
+                if (st.result == PB_SINK_PERMANENT || pb_cli_stop ||
+                    waited >= o->set->wh_retry_max) {
+                        fprintf(stderr,
+                                "partnerbus replay: webhook refused %zu "
+                                "event(s) (%s): %s\n",
+                                o->nbatch, pb_sink_result_name(st.result),
+                                st.reason);
+                        return -1;
+                }
+                {
+                        int64_t d = st.retry_after_ms > 0 ? st.retry_after_ms
+                                                          : backoff;
+                        struct timespec ts = {d / 1000, (d % 1000) * 1000000};
+                        nanosleep(&ts, NULL);
+                        waited += d;
+                        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+                }
+        }
+        o->sent += o->nbatch;
+        for (i = 0; i < o->nbatch; i++)
+                free(o->batch_json[i]);
+        o->nbatch = 0;
+        return 0;
+}
+
+static int out_open(out_t *o, size_t ntopics) {
+        pb_replay_settings_t *s = o->set;
+        char e[512];
+        struct stat sb;
+        o->fmt = !strcmp(s->format, "jsonl") ? 0
+                 : !strcmp(s->format, "csv") ? 1
+                 : !strcmp(s->format, "avro") ? 2
+                                              : -1;
+        if (o->fmt < 0) {
+                pb_cli_usage_error(cmd, "--format expects jsonl, csv or avro");
+                return PB_EXIT_USAGE;
+        }
+        if (s->to_topic) {
+                o->prod = pb_producer_new(&s->cc.kconf, on_delivery, o, e,
+                                          sizeof(e));
+                if (!o->prod) {
+                        fprintf(stderr, "partnerbus replay: %s\n", e);
+                        return PB_EXIT_FAIL;
+                }
+                return -1;
+        }
+        if (s->to_url) {
+                static char buf[3][32];
+                o->sink_plugin = pb_sink_plugin_find("webhook");
+                if (!o->sink_plugin) {
+                        fprintf(stderr, "partnerbus replay: no webhook sink "
+                                        "built in\n");
+                        return PB_EXIT_FAIL;
+                }
+                o->batch_max = s->wh_batch > 0 ? (size_t)s->wh_batch : 1;
+                if (o->batch_max > 10000)
+                        o->batch_max = 10000;
+                snprintf(buf[0], 32, "%zu", o->batch_max);
+                pb_sink_settings_set(&o->ss, "batch-size", buf[0]);
+                snprintf(buf[1], 32, "%lld", (long long)s->wh_timeout);
+                pb_sink_settings_set(&o->ss, "timeout", buf[1]);
+                pb_sink_settings_set(&o->ss, "secret", s->wh_secret);
+                pb_sink_settings_set(&o->ss, "secret-file", s->wh_secret_file);
+                pb_sink_settings_set(&o->ss, "token", s->wh_token);
+                pb_sink_settings_set(&o->ss, "token-file", s->wh_token_file);
+                pb_sink_settings_set(&o->ss, "allow-unsigned",
+                                     s->wh_allow_unsigned ? "1" : "0");
+                o->sink = o->sink_plugin->init(s->to_url, &o->ss, e, sizeof(e));
+                o->batch = calloc(o->batch_max, sizeof(*o->batch));
+                o->batch_ev = calloc(o->batch_max, sizeof(*o->batch_ev));
+                o->batch_json = calloc(o->batch_max, sizeof(*o->batch_json));
+                if (!o->sink) {
+                        fprintf(stderr, "partnerbus replay: %s\n", e);
+                        return PB_EXIT_USAGE;
+                }
+                if (!o->batch || !o->batch_ev || !o->batch_json)
+                        return PB_EXIT_FAIL;
+                return -1;
+        }
+        o->is_dir = s->out && ((!stat(s->out, &sb) && S_ISDIR(sb.st_mode)) ||
+                               s->out[strlen(s->out) - 1] == '/');
+        if (o->fmt && ntopics > 1 && !o->is_dir) {
+                pb_cli_usage_error(cmd, "--format %s of several topics needs "
+                                        "--out DIR (one file per type)",
+                                   s->format);
+                return PB_EXIT_USAGE;
+        }
+        if (o->fmt == 2 && !s->out) {
+                pb_cli_usage_error(cmd, "--format avro needs --out FILE|DIR");
+                return PB_EXIT_USAGE;
+        }
+        if (o->is_dir && mkdir(s->out, 0755) && errno != EEXIST) {
+                fprintf(stderr, "partnerbus replay: %s: %s\n", s->out,
+                        strerror(errno));
+                return PB_EXIT_FAIL;
+        }
+        if (o->fmt == 0) {
+                if (o->is_dir) {
+                        pb_cli_usage_error(cmd, "--format jsonl writes one "
+                                                "file: --out FILE");
+                        return PB_EXIT_USAGE;
+                }
+                o->fp = s->out ? fopen(s->out, "w") : stdout;
+                if (!o->fp) {
+                        fprintf(stderr, "partnerbus replay: %s: %s\n", s->out,
+                                strerror(errno));
+                        return PB_EXIT_FAIL;
+                }
+                setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
+        }
+        o->codec = pb_codec_new();
+        pb_buf_init(&o->body, 0);
+        return o->codec ? -1 : PB_EXIT_FAIL;
+}
+
+/* 0 ok, -1 failed (printed) */
+static int out_write(out_t *o, const pb_revent_t *ev) {
+        char e[512];
+        typed_out_t *t;
+        if (o->prod) {
+                pb_resp_t r;
+                for (;;) {
+                        r = pb_producer_send(o->prod, o->set->to_topic,
+                                             ev->type, &ev->meta, ev->value,
+                                             ev->value_len, NULL, NULL, e,
+                                             sizeof(e));
+                        if (r != PB_ERR_LIMIT)
+                                break;
+                        pb_producer_poll(o->prod, 100);
+                }
+                if (r != PB_OK) {
+                        fprintf(stderr, "partnerbus replay: %s\n", e);
+                        return -1;
+                }
+                pb_producer_poll(o->prod, 0);
+                return 0;
+        }
+        if (o->sink) {
+                pb_sink_event_t *se = &o->batch[o->nbatch];
+                char *j = malloc(ev->json_len + 1);
+                if (!j)
+                        return -1;
+                memcpy(j, ev->json, ev->json_len + 1);
+                o->batch_ev[o->nbatch] = *ev;
+                o->batch_json[o->nbatch] = j;
+                memset(se, 0, sizeof(*se));
+                se->topic = ev->topic;
+                se->partition = ev->partition;
+                se->offset = ev->offset;
+                se->timestamp_ms = ev->timestamp_ms;
+                se->key = o->batch_ev[o->nbatch].meta.key;
+                se->key_len = o->batch_ev[o->nbatch].meta.key_len;
+                se->type = ev->type;
+                se->writer = ev->reader;
+                se->json = j;
+                se->json_len = ev->json_len;
+                se->meta = &o->batch_ev[o->nbatch].meta;
+                o->nbatch++;
+                return o->nbatch >= o->batch_max ? flush_webhook(o) : 0;
+        }
+        if (o->fmt == 0) {
+                if (fwrite(ev->json, 1, ev->json_len, o->fp) != ev->json_len ||
+                    putc('\n', o->fp) == EOF) {
+                        fprintf(stderr, "partnerbus replay: write: %s\n",
+                                strerror(errno));
+                        return -1;
+                }
+                return 0;
+        }
+        t = typed(o, ev->type);
+        if (!t) {
+                fprintf(stderr, "partnerbus replay: more than %d types\n",
+                        MAX_TYPES);
+                return -1;
+        }
+        if (o->fmt == 1) {
+                pb_resp_t r;
+                if (!t->csv && !(t->csv = pb_csvout_new())) {
+                        fprintf(stderr, "partnerbus replay: temporary file: "
+                                        "%s\n",
+                                strerror(errno));
+                        return -1;
+                }
+                if ((r = pb_csvout_add(t->csv, ev->tree)) != PB_OK) {
+                        fprintf(stderr, "partnerbus replay: csv: %s\n",
+                                pb_err2str(r));
+                        return -1;
+                }
+                return 0;
+        }
+        /* avro: the body in the reader schema, the file embeds its JSON */
+        if (!t->avro) {
+                unlink(t->path);
+                t->avro = pb_avrofile_create(t->path, pb_schema_json(ev->reader),
+                                             0, NULL, e, sizeof(e));
+                if (!t->avro) {
+                        fprintf(stderr, "partnerbus replay: %s\n", e);
+                        return -1;
+                }
+        }
+        pb_buf_reset(&o->body);
+        {
+                pb_errors_t errs;
+                pb_errors_init(&errs);
+                if (pb_codec_json_to_avro(o->codec, ev->reader, ev->json,
+                                          ev->json_len, NULL, &o->body, NULL,
+                                          &errs) != PB_OK) {
+                        pb_errors_format(&errs, e, sizeof(e));
+                        fprintf(stderr, "partnerbus replay: avro: %s\n", e);
+                        return -1;
+                }
+        }
+        if (pb_avrofile_append(t->avro, o->body.data, o->body.len, e,
+                               sizeof(e)) != PB_OK) {
+                fprintf(stderr, "partnerbus replay: %s\n", e);
+                return -1;
+        }
+        return 0;
+}
+
+/* finishes every output; 0 ok, -1 failed */
+static int out_close(out_t *o, int ok) {
+        size_t i;
+        char e[512];
+        int rc = ok ? 0 : -1;
+        if (o->prod) {
+                if (pb_producer_flush(o->prod, 60000) != PB_OK || o->failed)
+                        rc = -1;
+                pb_producer_destroy(o->prod);
+                o->prod = NULL;
+        }
+        if (o->sink) {
+                if (ok && flush_webhook(o))
+                        rc = -1;
+                for (i = 0; i < o->nbatch; i++)
+                        free(o->batch_json[i]);
+                o->sink_plugin->destroy(o->sink);
+        }
+        free(o->batch);
+        free(o->batch_ev);
+        free(o->batch_json);
+        for (i = 0; i < o->ntypes; i++) {
+                typed_out_t *t = &o->types[i];
+                if (t->csv) {
+                        FILE *fp = t->path[0] ? fopen(t->path, "w") : stdout;
+                        pb_resp_t r = fp ? pb_csvout_finish(t->csv, fp) : PB_ERR_IO;
+                        if (r != PB_OK) {
+                                fprintf(stderr, "partnerbus replay: %s: %s\n",
+                                        t->path[0] ? t->path : "stdout",
+                                        fp ? pb_err2str(r) : strerror(errno));
+                                rc = -1;
+                        }
+                        if (fp && fp != stdout && fclose(fp))
+                                rc = -1;
+                        pb_csvout_destroy(t->csv);
+                }
+                if (t->avro &&
+                    pb_avrofile_close(t->avro, e, sizeof(e)) != PB_OK) {
+                        fprintf(stderr, "partnerbus replay: %s\n", e);
+                        rc = -1;
+                }
+        }
+        if (o->fp) {
+                if (fflush(o->fp))
+                        rc = -1;
+                if (o->fp != stdout && fclose(o->fp))
+                        rc = -1;
+        }
+        pb_codec_destroy(o->codec);
+        pb_buf_free(&o->body);
+        return rc;
+}
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pb_cmd_replay(int argc, char **argv) {
+        pb_replay_settings_t *s = calloc(1, sizeof(*s));
+        out_t o;
+        pb_rsrc_conf_t rc;
+        pb_rsrc_t *src = NULL;
+        pb_rsrc_stats_t st;
+        pb_schemas_t *catalog = NULL;
+        pb_registry_t *registry = NULL;
+        pb_serde_t *serde = NULL;
+        pb_filter_t *filter = NULL;
+        char **topics = NULL, e[512];
+        size_t ntopics = 0, i;
+        int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
+        int64_t t0;
+        memset(&o, 0, sizeof(o));
+        memset(&rc, 0, sizeof(rc));
+        if (!s)
+                return PB_EXIT_FAIL;
+        r = pb_opts_parse(&replay_spec, s, &s->cc, argc, argv, &first);
+        if (r >= 0) {
+                free(s);
+                pb_opts_free();
+                return r;
+        }
+        o.set = s;
+        if (first < argc) {
+                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
+                                            argv[first]);
+                goto done;
+        }
+        topics = pb_rsrc_topics(&s->cc, &s->topics, &ntopics);
+        if (!topics) {
+                status = pb_cli_usage_error(cmd, "--topics is empty");
+                goto done;
+        }
+        if (s->reset_group) {
+                status = pb_replay_reset_group(s, (const char *const *)topics,
+                                               ntopics);
+                goto done;
+        }
+        if (s->to_time) {
+                status = pb_cli_usage_error(cmd, "--to-time goes with "
+                                                 "--reset-group");
+                goto done;
+        }
+        if (!s->archive && !pb_cli_require_brokers(cmd, &s->cc)) {
+                status = PB_EXIT_USAGE;
+                goto done;
+        }
+        if ((s->to_topic || s->to_url) && strcmp(s->format, "jsonl")) {
+                status = pb_cli_usage_error(cmd, "--format does not go with "
+                                                 "--to-topic / --to");
+                goto done;
+        }
+        if (s->to_topic && s->to_url) {
+                status = pb_cli_usage_error(cmd, "--to-topic or --to, not "
+                                                 "both");
+                goto done;
+        }
+        if (s->to_topic && !pb_cli_require_brokers(cmd, &s->cc)) {
+                status = PB_EXIT_USAGE;
+                goto done;
+        }
+        if (s->since && pb_rsrc_parse_time(s->since, &rc.since_ms)) {
+                status = pb_cli_usage_error(cmd, "--since: not a time: %s",
+                                            s->since);
+                goto done;
+        }
+        if (s->until && pb_rsrc_parse_time(s->until, &rc.until_ms)) {
+                status = pb_cli_usage_error(cmd, "--until: not a time: %s",
+                                            s->until);
+                goto done;
+        }
+        if (s->window < 1 || s->window > 1000000) {
+                status = pb_cli_usage_error(cmd, "--window expects 1..1000000");
+                goto done;
+        }
+        if (strcmp(s->progress, "auto") && strcmp(s->progress, "always") &&
+            strcmp(s->progress, "never")) {
+                status = pb_cli_usage_error(cmd, "--progress expects auto, "
+                                                 "always or never");
+                goto done;
+        }
+        if (s->where.n) {
+                filter = pb_filter_new();
+                for (i = 0; i < s->where.n; i++)
+                        if (!filter || pb_filter_add(filter, s->where.v[i], e,
+                                                     sizeof(e)) != PB_OK) {
+                                status = pb_cli_usage_error(cmd, "--where: %s",
+                                                            e);
+                                goto done;
+                        }
+        }
+        if ((r = out_open(&o, ntopics)) >= 0) {
+                status = r;
+                goto done;
+        }
+        catalog = pb_cli_load_schemas(cmd, &s->cc);
+        if (!catalog)
+                goto done;
+        if (s->cc.schema_registry &&
+            !(registry = pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
+                fprintf(stderr, "partnerbus replay: schema registry: %s\n", e);
+                goto done;
+        }
+        if (!(serde = pb_serde_new(catalog, registry, e, sizeof(e)))) {
+                fprintf(stderr, "partnerbus replay: %s\n", e);
+                goto done;
+        }
+        rc.cmd = cmd;
+        rc.archive_dir = s->archive;
+        rc.cc = &s->cc;
+        rc.topics = (const char *const *)topics;
+        rc.ntopics = ntopics;
+        rc.has_since = s->since != NULL;
+        rc.has_until = s->until != NULL;
+        rc.skew_ms = s->skew;
+        rc.window = (size_t)s->window;
+        rc.filter = filter;
+        rc.serde = serde;
+        rc.catalog = catalog;
+        rc.idle_timeout_ms = s->idle_timeout;
+        rc.progress = !strcmp(s->progress, "always") ||
+                      (!strcmp(s->progress, "auto") && isatty(2));
+        pb_cli_trap_signals();
+        t0 = wall_ms();
+        src = pb_rsrc_new(&rc, o.fmt == 1 && !s->to_topic && !s->to_url);
+        if (!src)
+                goto done;
+        for (;;) {
+                pb_revent_t ev;
+                pb_resp_t pr = pb_rsrc_next(src, &ev);
+                if (pr == PB_ERR_TRUNCATED)
+                        break;
+                if (pr != PB_OK || out_write(&o, &ev)) {
+                        ok = 0;
+                        break;
+                }
+        }
+        pb_rsrc_progress_done(src);
+        pb_rsrc_stats(src, &st);
+        if (out_close(&o, ok))
+                ok = 0;
+        memset(&o, 0, sizeof(o));
+        {
+                double secs = (wall_ms() - t0) / 1000.0;
+                fprintf(stderr,
+                        "partnerbus replay: %llu events written (read %llu, "
+                        "outside the range %llu, filtered %llu, undecodable "
+                        "%llu, merged late %llu) in %.2f s, %.0f events/s%s\n",
+                        (unsigned long long)st.emitted,
+                        (unsigned long long)st.read,
+                        (unsigned long long)st.out_range,
+                        (unsigned long long)st.filtered,
+                        (unsigned long long)st.undecodable,
+                        (unsigned long long)st.late, secs,
+                        secs > 0 ? st.read / secs : 0.0,
+                        ok ? "" : " - FAILED");
+                if (st.late)
+                        fprintf(stderr,
+                                "partnerbus replay: %llu event(s) arrived more "
+                                "than --window=%ld places late in their "
+                                "partition and are out of event-time order\n",
+                                (unsigned long long)st.late, s->window);
+        }
+        status = ok && !st.undecodable ? PB_EXIT_OK : PB_EXIT_FAIL;
+done:
+        if (o.set)
+                out_close(&o, 0);
+        pb_rsrc_destroy(src);
+        pb_serde_destroy(serde);
+        pb_registry_destroy(registry);
+        pb_schemas_destroy(catalog);
+        pb_filter_destroy(filter);
+        pb_rsrc_topics_free(topics, ntopics);
+        free(s);
+        pb_opts_free();
+        return status;
+}

@@ -1,0 +1,39 @@
+/* partnerbus replay - settings shared by the command's files. */
+#ifndef PB_REPLAY_CMD_H
+#define PB_REPLAY_CMD_H
+
+#include "pb_cli.h"
+#include "pb_opts.h"
+
+typedef struct pb_replay_settings {
+        pb_cli_common_t cc;
+        pb_strlist_t topics;
+        const char *since, *until;
+        pb_strlist_t where;
+        const char *format;
+        const char *out;
+        const char *archive;
+        const char *to_topic;
+        const char *to_url;
+        const char *reset_group;
+        const char *to_time;
+        int dry_run;
+        long window;
+        int64_t skew;
+        int64_t idle_timeout;
+        const char *progress;
+        long wh_batch;
+        int64_t wh_timeout;
+        const char *wh_secret, *wh_secret_file, *wh_token, *wh_token_file;
+        int wh_allow_unsigned;
+        int64_t wh_retry_max;
+} pb_replay_settings_t;
+
+/* --reset-group: moves the group's committed offsets on `topics` to the
+ * first offset with a Kafka timestamp >= --to-time (the end offset where
+ * there is none). Refuses (exit 1) while the group has members. Returns
+ * the exit status. */
+int pb_replay_reset_group(pb_replay_settings_t *s, const char *const *topics,
+                          size_t ntopics);
+
+#endif
