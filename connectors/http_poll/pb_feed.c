@@ -177,7 +177,12 @@ static int open_csv(pb_feed_t *f, char *errstr, size_t errstr_size) {
                 }
                 while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
                         n--;
-                f->header[i] = strndup(s, n);
+                /* not strndup: a name may hold a NUL byte */
+                f->header[i] = malloc(n + 1);
+                if (f->header[i]) {
+                        memcpy(f->header[i], s, n);
+                        f->header[i][n] = 0;
+                }
                 if (!f->header[i]) {
                         snprintf(errstr, errstr_size, "out of memory");
                         return -1;

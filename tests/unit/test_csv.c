@@ -1,0 +1,120 @@
+/* Unit tests of the poll connector's CSV reader (connectors/http_poll/
+ * pb_csv.c, compiled in so the sanitized variant covers it too). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../connectors/http_poll/pb_csv.c"
+
+static pb_csv_result_t next(pb_csv_t *c, pb_csv_row_t *r, char *err) {
+        return pb_csv_next(c, r, err, 256);
+}
+
+static void test_bom_crlf_quotes(void **st) {
+        const char in[] = "\xEF\xBB\xBF"
+                          "Aktenzeichen;Betrag;Zweck\r\n"
+                          "SK-1;143.000,00;\"Aggregate; 370 St\xC3\xBC"
+                          "ck\r\nf\xC3\xBCr \"\"Dnipro\"\"\"\r\n"
+                          "SK-2;;\r\n";
+        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', NULL);
+        pb_csv_row_t r;
+        char err[256];
+        (void)st;
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_int_equal(r.n, 3);
+        assert_string_equal(r.fields[0], "Aktenzeichen");
+        assert_int_equal(r.line, 1);
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_int_equal(r.line, 2);
+        assert_string_equal(r.fields[1], "143.000,00");
+        assert_string_equal(r.fields[2],
+                            "Aggregate; 370 St\xC3\xBC"
+                            "ck\r\nf\xC3\xBCr \"Dnipro\"");
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_int_equal(r.line, 4); /* the quoted newline took line 3 */
+        assert_int_equal(r.n, 3);
+        assert_int_equal(r.lens[1], 0);
+        assert_int_equal(r.lens[2], 0);
+        assert_int_equal(next(c, &r, err), PB_CSV_END);
+        pb_csv_destroy(c);
+}
+
+static void test_errors_resync(void **st) {
+        const char in[] = "a,b\nx\"y,1\n\"q\"z,2\nok,3\n\"open,4";
+        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ',', NULL);
+        pb_csv_row_t r;
+        char err[256];
+        (void)st;
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "line 2"));
+        assert_non_null(strstr(err, "quote inside"));
+        assert_int_equal(r.raw_len, 5);
+        assert_memory_equal(r.raw, "x\"y,1", 5);
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "after a closing quote"));
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_string_equal(r.fields[0], "ok");
+        assert_int_equal(r.line, 4);
+        /* an open quote at the end: the body was cut off */
+        assert_int_equal(next(c, &r, err), PB_CSV_FATAL);
+        assert_non_null(strstr(err, "truncated"));
+        pb_csv_destroy(c);
+}
+
+static void test_limits(void **st) {
+        pb_csv_limits_t lim = {8, 3};
+        const char in[] = "a,b,c,d\n123456789\n1234,5678\nx\n";
+        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ',', &lim);
+        pb_csv_row_t r;
+        char err[256];
+        (void)st;
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "too many columns"));
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "too long"));
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW); /* exactly 8 bytes */
+        assert_int_equal(r.n, 2);
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_string_equal(r.fields[0], "x");
+        assert_int_equal(next(c, &r, err), PB_CSV_END);
+        pb_csv_destroy(c);
+}
+
+static void test_utf8_blank_lines_no_final_newline(void **st) {
+        const char in[] = "a;b\n\n\r\n\xC3\x28;x\n1;2";
+        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', NULL);
+        pb_csv_row_t r;
+        char err[256];
+        (void)st;
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "UTF-8"));
+        assert_int_equal(r.line, 4);
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_string_equal(r.fields[1], "2");
+        assert_int_equal(next(c, &r, err), PB_CSV_END);
+        pb_csv_destroy(c);
+}
+
+static void test_sniff(void **st) {
+        (void)st;
+        assert_int_equal(pb_csv_sniff("a;b;c\n1,5;2;3", 13), ';');
+        assert_int_equal(pb_csv_sniff("a,b,\"c;d;e\"\n", 12), ',');
+        assert_int_equal(pb_csv_sniff("\xEF\xBB\xBFx;y", 6), ';');
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_bom_crlf_quotes),
+            cmocka_unit_test(test_errors_resync),
+            cmocka_unit_test(test_limits),
+            cmocka_unit_test(test_utf8_blank_lines_no_final_newline),
+            cmocka_unit_test(test_sniff),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

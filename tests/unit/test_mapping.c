@@ -1,0 +1,240 @@
+/* Unit tests of the poll mapping (connectors/http_poll/pb_mapping.c) and
+ * the feed readers it works on; sources compiled in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../connectors/http_poll/pb_csv.c"
+#include "../../connectors/http_poll/pb_feed.c"
+#include "../../connectors/http_poll/pb_mapping.c"
+
+static void test_german_number(void **st) {
+        char out[64];
+        const char *why;
+        (void)st;
+        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 64, &why), 9);
+        assert_string_equal(out, "143000.00");
+        pb_conv_german_number(" 2.600,00 ", 10, out, 64, &why);
+        assert_string_equal(out, "2600.00");
+        pb_conv_german_number("750000", 6, out, 64, &why);
+        assert_string_equal(out, "750000");
+        pb_conv_german_number("-1.234.567,5", 12, out, 64, &why);
+        assert_string_equal(out, "-1234567.5");
+        assert_int_equal(pb_conv_german_number("1.43,00", 7, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("143000.00", 9, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("1234.000", 8, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number(",5", 2, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("5,", 2, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("1,2,3", 5, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("", 0, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("12 EUR", 6, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 5, &why), -1);
+}
+
+static void test_german_date(void **st) {
+        char out[16];
+        const char *why;
+        (void)st;
+        assert_int_equal(pb_conv_german_date("28.02.2023", 10, out, 16, &why), 10);
+        assert_string_equal(out, "2023-02-28");
+        pb_conv_german_date("1.3.2024", 8, out, 16, &why);
+        assert_string_equal(out, "2024-03-01");
+        pb_conv_german_date("29.02.2024", 10, out, 16, &why);
+        assert_string_equal(out, "2024-02-29");
+        assert_int_equal(pb_conv_german_date("29.02.2023", 10, out, 16, &why), -1);
+        assert_string_equal(why, "not a valid calendar date");
+        assert_int_equal(pb_conv_german_date("2023-02-28", 10, out, 16, &why), -1);
+        assert_int_equal(pb_conv_german_date("28.02.23", 8, out, 16, &why), -1);
+        assert_int_equal(pb_conv_german_date("28.02.2023x", 11, out, 16, &why), -1);
+}
+
+static const char grants_map[] =
+    "{\"source\":\"lvr\",\"fields\":{"
+    "\"/grant_id\":\"Az\","
+    "\"/amount\":{\"from\":\"Betrag\",\"convert\":\"german_number\"},"
+    "\"/granted_on\":{\"from\":\"Datum\",\"convert\":[\"trim\",\"german_date\"]},"
+    "\"/occurred_at\":{\"from\":\"Datum\",\"convert\":[\"german_date\",\"iso_datetime\"]},"
+    "\"/kind\":{\"from\":\"Art\",\"enum\":{\"Solidarit\xC3\xA4tspartnerschaft\":\"SOLIDARITY\"}},"
+    "\"/recurrence\":{\"from\":\"Turnus\",\"default\":\"ONCE\"},"
+    "\"/grantor/name\":{\"const\":\"Landschaftsverband Rheinland\"},"
+    "\"/items/0/quantity\":{\"from\":\"Menge\",\"convert\":\"integer\"}"
+    "}}";
+
+static void map_csv(const char *csv, pb_buf_t *out, pb_buf_t *key,
+                    pb_errors_t *errs, pb_resp_t want) {
+        char err[256];
+        pb_mapping_t *m = pb_mapping_new(grants_map, sizeof(grants_map) - 1,
+                                         err, sizeof(err));
+        pb_feed_opts_t fo = {PB_FEED_CSV, NULL, ';', 0, 0, 0};
+        pb_feed_t *f;
+        pb_record_t rec;
+        assert_non_null(m);
+        pb_mapping_set_default_key(m, "/grant_id");
+        f = pb_feed_new(csv, strlen(csv), PB_FEED_CSV, &fo, err, sizeof(err));
+        assert_non_null(f);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_RECORD);
+        pb_errors_init(errs);
+        assert_int_equal(pb_mapping_apply(m, &rec, out, key, errs), want);
+        pb_feed_destroy(f);
+        pb_mapping_destroy(m);
+}
+
+static void test_apply_csv(void **st) {
+        pb_buf_t out, key;
+        pb_errors_t errs;
+        (void)st;
+        pb_buf_init(&out, 0);
+        pb_buf_init(&key, 0);
+        map_csv("Az;Betrag;Datum;Art;Turnus;Menge\r\n"
+                "LVR-1; 2.600,00 ; 01.11.2023 ;Solidarit\xC3\xA4tspartnerschaft;;12\r\n",
+                &out, &key, &errs, PB_OK);
+        assert_string_equal((char *)out.data,
+                            "{\"source\":\"lvr\",\"grant_id\":\"LVR-1\","
+                            "\"amount\":\"2600.00\",\"granted_on\":\"2023-11-01\","
+                            "\"occurred_at\":\"2023-11-01T00:00:00.000Z\","
+                            "\"kind\":\"SOLIDARITY\",\"recurrence\":\"ONCE\","
+                            "\"grantor\":{\"name\":\"Landschaftsverband Rheinland\"},"
+                            "\"items\":[{\"quantity\":12}]}");
+        assert_string_equal((char *)key.data, "LVR-1");
+        pb_buf_free(&out);
+        pb_buf_free(&key);
+}
+
+static void test_apply_csv_errors(void **st) {
+        pb_buf_t out, key;
+        pb_errors_t errs;
+        (void)st;
+        pb_buf_init(&out, 0);
+        pb_buf_init(&key, 0);
+        map_csv("Az;Betrag;Datum;Art;Turnus;Menge\n"
+                ";1.43,00;31.04.2023;Partnerschaft;;zwölf\n",
+                &out, &key, &errs, PB_ERR_INVALID);
+        assert_int_equal(errs.count, 5);
+        assert_string_equal(errs.items[0].pointer, "/amount");
+        assert_non_null(strstr(errs.items[0].message, "1.43,00"));
+        assert_string_equal(errs.items[1].pointer, "/granted_on");
+        assert_string_equal(errs.items[2].pointer, "/occurred_at");
+        assert_string_equal(errs.items[3].pointer, "/kind");
+        assert_non_null(strstr(errs.items[3].message, "enum table"));
+        assert_string_equal(errs.items[4].pointer, "/items/0/quantity");
+        assert_int_equal(out.len, 0);
+        assert_int_equal(key.len, 0);
+        /* a missing key */
+        pb_errors_init(&errs);
+        map_csv("Az;Betrag;Datum;Art;Turnus;Menge\n;1,00;;;;\n", &out, &key,
+                &errs, PB_ERR_INVALID);
+        assert_int_equal(errs.count, 1);
+        assert_string_equal(errs.items[0].pointer, "/grant_id");
+        pb_buf_free(&out);
+        pb_buf_free(&key);
+}
+
+static void test_apply_json_each(void **st) {
+        static const char map[] =
+            "{\"source\":\"bgk\",\"records\":\"/shipments\",\"key\":[\"/shipment_id\"],"
+            "\"fields\":{\"/shipment_id\":\"/id\",\"/n\":{\"from\":\"/n\",\"convert\":\"string\"},"
+            "\"/items\":{\"each\":\"/load\",\"fields\":{"
+            "\"/category\":{\"from\":\"/k\",\"enum\":{\"Generatoren\":\"GENERATORS\"}},"
+            "\"/quantity\":\"/q\"}}}}";
+        static const char body[] =
+            "{\"shipments\":[{\"id\":\"S1\",\"n\":7,\"load\":[{\"k\":\"Generatoren\",\"q\":370},"
+            "{\"k\":\"Kekse\",\"q\":1}]},42]}";
+        static const char good[] =
+            "{\"shipments\":[{\"id\":\"S1\",\"n\":7,\"load\":[{\"k\":\"Generatoren\",\"q\":370}]}]}";
+        char err[256];
+        pb_mapping_t *m = pb_mapping_new(map, sizeof(map) - 1, err, sizeof(err));
+        pb_feed_opts_t fo = {PB_FEED_JSON, "/shipments", 0, 0, 0, 0};
+        pb_feed_t *f;
+        pb_record_t rec;
+        pb_buf_t out, key;
+        pb_errors_t errs;
+        (void)st;
+        assert_non_null(m);
+        assert_string_equal(pb_mapping_records(m), "/shipments");
+        pb_buf_init(&out, 0);
+        pb_buf_init(&key, 0);
+        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_JSON, &fo, err, sizeof(err));
+        assert_non_null(f);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_RECORD);
+        pb_errors_init(&errs);
+        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs), PB_ERR_INVALID);
+        assert_int_equal(errs.count, 1);
+        assert_string_equal(errs.items[0].pointer, "/items/1/category");
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_BAD);
+        assert_int_equal(rec.position, 1);
+        assert_memory_equal(rec.raw, "42", 2);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_END);
+        pb_feed_destroy(f);
+        /* without the bad line */
+        f = pb_feed_new(good, strlen(good), PB_FEED_JSON, &fo, err, sizeof(err));
+        assert_non_null(f);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_RECORD);
+        pb_errors_init(&errs);
+        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs), PB_OK);
+        assert_string_equal((char *)out.data,
+                            "{\"source\":\"bgk\",\"shipment_id\":\"S1\",\"n\":\"7\","
+                            "\"items\":[{\"category\":\"GENERATORS\",\"quantity\":370}]}");
+        pb_feed_destroy(f);
+        pb_mapping_destroy(m);
+        pb_buf_free(&out);
+        pb_buf_free(&key);
+}
+
+static void test_bad_mappings(void **st) {
+        static const char *bad[] = {
+            "[]",
+            "{\"fields\":{\"/a\":\"b\"}}",                           /* no source */
+            "{\"source\":\"x\"}",                                    /* no fields */
+            "{\"source\":\"x\",\"fields\":{\"a\":\"b\"}}",           /* not a pointer */
+            "{\"source\":\"x\",\"fields\":{\"/a\":{\"from\":\"b\",\"convert\":\"rot13\"}}}",
+            "{\"source\":\"x\",\"fields\":{\"/a\":{\"from\":\"b\",\"const\":1}}}",
+            "{\"source\":\"x\",\"fields\":{\"/a\":{\"enum\":{}}}}",
+            "{\"source\":\"x\",\"fields\":{\"/a\":{\"from\":\"b\",\"colour\":1}}}",
+            "{\"source\":\"x\",\"separator\":\";;\",\"fields\":{\"/a\":\"b\"}}",
+            "{\"source\":\"x\",\"fields\":{\"/a\":\"b\",\"/a\":\"c\"}}",
+            "{\"source\":\"x\",\"fields\":{\"/a\":{\"each\":\"/b\"}}}",
+        };
+        size_t i;
+        char err[256];
+        (void)st;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                pb_mapping_t *m = pb_mapping_new(bad[i], strlen(bad[i]), err, sizeof(err));
+                if (m)
+                        fail_msg("accepted: %s", bad[i]);
+                assert_true(err[0] != 0);
+        }
+}
+
+static void test_pointer_get(void **st) {
+        pb_json_parser_t *jp = pb_json_parser_new(NULL);
+        char err[128];
+        const pb_json_t *r = pb_json_parse(jp, "{\"a/b\":[1,{\"~x\":2}]}", 20, err, sizeof(err));
+        const pb_json_t *v;
+        (void)st;
+        assert_non_null(r);
+        v = pb_pointer_get(r, "/a~1b/1/~0x");
+        assert_non_null(v);
+        assert_string_equal(v->str, "2");
+        assert_null(pb_pointer_get(r, "/a~1b/2"));
+        assert_null(pb_pointer_get(r, "/a~1b/01"));
+        assert_null(pb_pointer_get(r, "a"));
+        assert_null(pb_pointer_get(r, "/a~2b"));
+        pb_json_parser_destroy(jp);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_german_number),
+            cmocka_unit_test(test_german_date),
+            cmocka_unit_test(test_apply_csv),
+            cmocka_unit_test(test_apply_csv_errors),
+            cmocka_unit_test(test_apply_json_each),
+            cmocka_unit_test(test_bad_mappings),
+            cmocka_unit_test(test_pointer_get),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
