@@ -181,12 +181,14 @@ def cmd_verify(a):
               len(lost), len(dup), unexpected_in_topic, len(moved),
               len(content_mismatch)))
     for name, lst in (("lost", lost), ("duplicated_in_topic", dup),
-                      ("offset_mismatch", moved),
-                      ("content_mismatch", content_mismatch)):
+                      ("offset_mismatch", moved)):
         if lst:
-            fails.append("%s: %d, e.g. %s (answered %s, found %s)" % (
+            fails.append("%s: %d, e.g. %s (answered %s, found at %s)" % (
                 name, len(lst), lst[0], acked.get(lst[0]),
                 in_topic.get(lst[0])))
+    if content_mismatch:
+        fails.append("content_mismatch: %d, e.g. %s" % (
+            len(content_mismatch), content_mismatch[0]))
     if unexpected_in_topic:
         fails.append("unexpected_in_topic: %d" % unexpected_in_topic)
 

@@ -134,7 +134,8 @@ at() { # at SECS: sleep until SECS after the load started
 
 at 15
 # the broker leading the most partitions of our topics
-read -r VICTIM LED < <("$PY" "$CL/check.py" leaders --brokers "$B" --topics "$TYPES")
+leaders=$("$PY" "$CL/check.py" leaders --brokers "$B" --topics "$TYPES") || pb_fail "no partition leaders"
+read -r VICTIM LED <<<"$leaders"
 ((LED > 0)) || pb_fail "broker $VICTIM leads no partition"
 "$PB_HARNESS" kill-node --dir "$DIR" "$VICTIM" || pb_fail "kill-node $VICTIM"
 KILLED_AT=$SECONDS
