@@ -412,7 +412,7 @@ static pb_resp_t svg_bars(pb_buf_t *o, pb_agg_t **v, size_t n,
                           const char *title) {
         size_t i;
         double max = 0;
-        int h = 40 + (int)n * 28, labelw = 330, barw = 420;
+        int h = 40 + (int)n * 28, labelw = 420, barw = 330;
         for (i = 0; i < n; i++) {
                 double x = to_d(money_in(&v[i]->money, "EUR"), 2);
                 if (x > max)
@@ -458,7 +458,7 @@ static int month_index(const char *m) {
 static pb_resp_t svg_months(pb_buf_t *o, int first, int nmonths,
                             const double *vals, const char *title,
                             const char *unit, int step) {
-        int W = 900, H = 300, L = 90, R = 20, T = 20, B = 50, i;
+        int W = 900, H = 300, L = 90, R = 50, T = 20, B = 50, i;
         double max = 0, dx;
         for (i = 0; i < nmonths; i++)
                 if (vals[i] > max)

@@ -232,6 +232,38 @@ static int kafka_setup(pb_rsrc_t *s) {
                 for (i = 0; !ke && i < (size_t)times->cnt; i++)
                         if (times->elems[i].err)
                                 ke = times->elems[i].err;
+                /* probe: time 0 must give the first offset of a non-empty
+                 * partition; librdkafka's mock cluster answers every
+                 * time lookup with the end offset instead */
+                if (!ke) {
+                        rd_kafka_topic_partition_list_t *probe =
+                            rd_kafka_topic_partition_list_new((int)s->nst);
+                        for (i = 0; i < s->nst; i++)
+                                if (s->st[i].start < s->st[i].end)
+                                        rd_kafka_topic_partition_list_add(
+                                            probe, s->st[i].topic,
+                                            s->st[i].partition)
+                                            ->offset = 0;
+                        if (probe->cnt)
+                                ke = rd_kafka_offsets_for_times(s->rk, probe,
+                                                                15000);
+                        for (i = 0; !ke && i < (size_t)probe->cnt; i++) {
+                                size_t j;
+                                for (j = 0; j < s->nst; j++)
+                                        if (s->st[j].partition ==
+                                                probe->elems[i].partition &&
+                                            !strcmp(s->st[j].topic,
+                                                    probe->elems[i].topic))
+                                                break;
+                                if (probe->elems[i].err)
+                                        ke = probe->elems[i].err;
+                                else if (j < s->nst &&
+                                         probe->elems[i].offset !=
+                                             s->st[j].start)
+                                        ke = RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
+                        }
+                        rd_kafka_topic_partition_list_destroy(probe);
+                }
                 if (ke) {
                         s->stats.scanned_from_beginning = 1;
                         fprintf(stderr,
