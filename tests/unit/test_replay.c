@@ -1,0 +1,290 @@
+/* Unit tests: replay/report building blocks - CSV flattening and RFC 4180
+ * quoting read back, the event-time merge (order, window guarantee, late
+ * count), exact decimal sums, Avro datum length against the codec. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_schema.h"
+#include "pb_replay.h"
+#include "pb_report.h"
+
+static char *csv_of(const char *const *events, size_t n) {
+        pb_json_parser_t *p = pb_json_parser_new(NULL);
+        pb_csvout_t *w = pb_csvout_new();
+        char err[256], *buf = NULL;
+        size_t len = 0, i;
+        FILE *mem = open_memstream(&buf, &len);
+        assert_non_null(p);
+        assert_non_null(w);
+        for (i = 0; i < n; i++) {
+                const pb_json_t *v =
+                    pb_json_parse(p, events[i], strlen(events[i]), err, sizeof(err));
+                assert_non_null(v);
+                assert_int_equal(pb_csvout_add(w, v), PB_OK);
+        }
+        assert_int_equal(pb_csvout_finish(w, mem), PB_OK);
+        fclose(mem);
+        pb_csvout_destroy(w);
+        pb_json_parser_destroy(p);
+        return buf;
+}
+
+static void test_csv_flatten(void **st) {
+        const char *ev[] = {
+            "{\"id\":\"a\",\"org\":{\"name\":\"K\\u00f6ln, \\\"Rat\\\"\",\"city\":null},"
+            "\"items\":[{\"c\":\"GEN\",\"q\":370}],\"amount\":\"143000.00\",\"ok\":true}",
+            "{\"id\":\"b\",\"org\":{\"name\":\"line1\\nline2\",\"city\":\"Dnipro\"},"
+            "\"items\":[{\"c\":\"MED\",\"q\":1},{\"c\":\"FOOD\",\"q\":2}],"
+            "\"amount\":\"0.10\",\"ok\":false}",
+        };
+        char *csv = csv_of(ev, 2);
+        (void)st;
+        /* columns in field order, array elements by index; city appears
+         * although the first event had null */
+        assert_string_equal(
+            csv,
+            "id,org.name,org.city,items.0.c,items.0.q,items.1.c,items.1.q,"
+            "amount,ok\r\n"
+            "a,\"K\xc3\xb6ln, \"\"Rat\"\"\",,GEN,370,,,143000.00,true\r\n"
+            "b,\"line1\nline2\",Dnipro,MED,1,FOOD,2,0.10,false\r\n");
+        free(csv);
+}
+
+static void test_csv_cell(void **st) {
+        pb_buf_t b;
+        (void)st;
+        pb_buf_init(&b, 0);
+        assert_int_equal(pb_csvout_cell(&b, "plain", 5), PB_OK);
+        assert_int_equal(pb_csvout_cell(&b, "a\"b", 3), PB_OK);
+        assert_int_equal(pb_csvout_cell(&b, "x\r", 2), PB_OK);
+        assert_string_equal((char *)b.data, "plain\"a\"\"b\"\"x\r\"");
+        pb_buf_free(&b);
+}
+
+static pb_merge_item_t item(int64_t t, const char *topic, const char *id,
+                            uint32_t s, int64_t seq) {
+        pb_merge_item_t it;
+        memset(&it, 0, sizeof(it));
+        it.time_ms = t;
+        it.topic = topic;
+        snprintf(it.event_id, sizeof(it.event_id), "%s", id);
+        it.stream = s;
+        it.seq = seq;
+        return it;
+}
+
+/* drives the merge like the source does: fill wanting streams in order */
+static void run_merge(size_t window, const int64_t *const *streams,
+                      const size_t *lens, size_t ns, int64_t *out,
+                      size_t *nout, uint64_t *late) {
+        pb_merge_t *m = pb_merge_new(ns, window);
+        size_t pos[8] = {0}, i;
+        pb_merge_item_t it;
+        assert_non_null(m);
+        *nout = 0;
+        for (;;) {
+                for (i = 0; i < ns; i++) {
+                        while (pb_merge_wants(m, (uint32_t)i)) {
+                                if (pos[i] == lens[i]) {
+                                        pb_merge_end(m, (uint32_t)i);
+                                        break;
+                                }
+                                pb_merge_item_t x = item(streams[i][pos[i]], "t", "e",
+                                                         (uint32_t)i, (int64_t)pos[i]);
+                                pos[i]++;
+                                assert_int_equal(pb_merge_push(m, &x), PB_OK);
+                        }
+                }
+                if (!pb_merge_ready(m))
+                        break;
+                assert_int_equal(pb_merge_pop(m, &it), PB_OK);
+                out[(*nout)++] = it.time_ms;
+        }
+        assert_true(pb_merge_all_ended(m));
+        assert_int_equal(pb_merge_buffered(m), 0);
+        *late = pb_merge_late(m);
+        pb_merge_destroy(m);
+}
+
+static void test_merge_order(void **st) {
+        /* stream 0 has a displacement of 2 places, stream 1 sorted */
+        static const int64_t a[] = {1, 4, 2, 3, 7, 9, 8};
+        static const int64_t b[] = {2, 5, 6, 10};
+        const int64_t *s[] = {a, b};
+        size_t lens[] = {7, 4}, n, i;
+        int64_t out[16];
+        uint64_t late;
+        (void)st;
+        run_merge(3, s, lens, 2, out, &n, &late);
+        assert_int_equal(n, 11);
+        for (i = 1; i < n; i++)
+                assert_true(out[i - 1] <= out[i]);
+        assert_int_equal(late, 0);
+        /* window 1: the displaced events come out late, none is lost */
+        run_merge(1, s, lens, 2, out, &n, &late);
+        assert_int_equal(n, 11);
+        assert_true(late > 0);
+}
+
+static void test_merge_ties(void **st) {
+        pb_merge_t *m = pb_merge_new(2, 4);
+        pb_merge_item_t it, x[4];
+        (void)st;
+        x[0] = item(5, "b", "1", 0, 0);
+        x[1] = item(5, "a", "9", 0, 1);
+        x[2] = item(5, "a", "2", 1, 0);
+        x[3] = item(4, "z", "0", 1, 1);
+        for (int i = 0; i < 4; i++)
+                assert_int_equal(pb_merge_push(m, &x[i]), PB_OK);
+        pb_merge_end(m, 0);
+        pb_merge_end(m, 1);
+        assert_int_equal(pb_merge_push(m, &x[0]), PB_ERR_ARG);
+        assert_true(pb_merge_ready(m));
+        pb_merge_pop(m, &it);
+        assert_string_equal(it.topic, "z");
+        pb_merge_pop(m, &it);
+        assert_string_equal(it.event_id, "2"); /* topic a, id 2 < 9 */
+        pb_merge_pop(m, &it);
+        assert_string_equal(it.event_id, "9");
+        pb_merge_pop(m, &it);
+        assert_string_equal(it.topic, "b");
+        assert_int_equal(pb_merge_pop(m, &it), PB_ERR_TRUNCATED);
+        pb_merge_destroy(m);
+}
+
+static void test_exact_sums(void **st) {
+        pb_dec_t v, acc = 0;
+        char buf[96];
+        int i;
+        (void)st;
+        /* 0.10 + 0.20 ten thousand times: exact, where doubles drift */
+        for (i = 0; i < 10000; i++) {
+                assert_int_equal(pb_dec_parse("0.10", 4, 2, &v), 0);
+                acc += v;
+                assert_int_equal(pb_dec_parse("0.2", 3, 2, &v), 0);
+                acc += v;
+        }
+        pb_dec_format(acc, 2, buf, sizeof(buf));
+        assert_string_equal(buf, "3000.00");
+        assert_int_equal(pb_dec_parse("-143000.5", 9, 2, &v), 0);
+        pb_dec_format(v, 2, buf, sizeof(buf));
+        assert_string_equal(buf, "-143000.50");
+        assert_int_equal(pb_dec_parse("1.234", 5, 2, &v), -1);
+        assert_int_equal(pb_dec_parse("abc", 3, 2, &v), -1);
+        assert_int_equal(pb_dec_parse("99999999999999999999999999999999.99",
+                                      35, 2, &v),
+                         0);
+}
+
+static void test_report_totals(void **st) {
+        const char *ev[] = {
+            "{\"event_id\":\"1\",\"programme\":\"P\",\"grantor\":{\"name\":\"SK\"},"
+            "\"recipient\":{\"name\":\"BGK\"},\"amount\":\"143000.00\","
+            "\"currency\":\"EUR\",\"granted_on\":\"2022-12-05\"}",
+            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":\"SK\"},"
+            "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
+            "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
+            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":\"SK\"},"
+            "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
+            "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
+        };
+        pb_json_parser_t *p = pb_json_parser_new(NULL);
+        pb_report_t *r = pb_report_new(0);
+        pb_buf_t out;
+        char err[256];
+        size_t i;
+        (void)st;
+        pb_buf_init(&out, 0);
+        for (i = 0; i < 3; i++) {
+                const pb_json_t *v = pb_json_parse(p, ev[i], strlen(ev[i]), err,
+                                                   sizeof(err));
+                assert_non_null(v);
+                assert_int_equal(pb_report_add(r, "funds.granted", v, err,
+                                               sizeof(err)),
+                                 PB_OK);
+        }
+        assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
+        assert_non_null(strstr((char *)out.data,
+                               "\"funds\":{\"grants\":2,\"total\":{\"EUR\":"
+                               "\"143000.01\"}"));
+        assert_non_null(strstr((char *)out.data, "\"duplicates_skipped\":1"));
+        assert_non_null(strstr((char *)out.data,
+                               "{\"month\":\"2022-12\",\"grants\":2,"
+                               "\"amount\":{\"EUR\":\"143000.01\"}}"));
+        pb_buf_reset(&out);
+        assert_int_equal(pb_report_html(r, &out), PB_OK);
+        assert_non_null(strstr((char *)out.data, "143 000.01 EUR"));
+        assert_null(strstr((char *)out.data, "<script"));
+        pb_buf_free(&out);
+        pb_report_destroy(r);
+        pb_json_parser_destroy(p);
+}
+
+/* datum length of every valid example equals the codec's encoded size,
+ * also with several datums back to back and truncated */
+static void test_datum_len(void **st) {
+        const char *dir = getenv("PARTNERBUS_SCHEMAS");
+        char err[512], path[4096];
+        pb_schemas_t *cat;
+        pb_codec_t *c = pb_codec_new();
+        const pb_schema_t *s;
+        pb_buf_t b;
+        size_t used = 0;
+        pb_errors_t errs;
+        const char *json =
+            "{\"event_id\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\","
+            "\"occurred_at\":\"2023-02-28T11:00:00Z\",\"source\":\"sk\","
+            "\"partnership_id\":\"NRW\",\"kind\":\"REGIONAL\",\"nrw_party\":"
+            "{\"name\":\"NRW\",\"kind\":\"STATE_GOVERNMENT\",\"city\":null,"
+            "\"region\":null,\"country\":\"DE\"},\"ukrainian_party\":{\"name\":"
+            "\"D\",\"kind\":\"OBLAST_ADMINISTRATION\",\"city\":\"Dnipro\","
+            "\"region\":\"D\",\"country\":\"UA\"},\"founded_on\":\"2023-02-28\","
+            "\"areas\":[\"a\",\"b\"],\"note\":null}";
+        (void)st;
+        snprintf(path, sizeof(path), "%s", dir ? dir : "schemas");
+        cat = pb_schemas_load_dir(path, err, sizeof(err));
+        assert_non_null(cat);
+        s = pb_schemas_find(cat, "partnership.founded");
+        assert_non_null(s);
+        pb_buf_init(&b, 0);
+        pb_errors_init(&errs);
+        assert_int_equal(pb_codec_json_to_avro(c, s, json, strlen(json), NULL,
+                                               &b, NULL, &errs),
+                         PB_OK);
+        size_t one = b.len;
+        assert_int_equal(pb_codec_json_to_avro(c, s, json, strlen(json), NULL,
+                                               &b, NULL, &errs),
+                         PB_OK);
+        assert_int_equal(pb_avro_datum_len(s, b.data, b.len, &used), PB_OK);
+        assert_int_equal(used, one);
+        assert_int_equal(pb_avro_datum_len(s, b.data + one, b.len - one, &used),
+                         PB_OK);
+        assert_int_equal(used, one);
+        for (size_t cut = 0; cut < one; cut++)
+                assert_int_not_equal(pb_avro_datum_len(s, b.data, cut, &used),
+                                     PB_OK);
+        pb_buf_free(&b);
+        pb_codec_destroy(c);
+        pb_schemas_destroy(cat);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_csv_flatten),
+            cmocka_unit_test(test_csv_cell),
+            cmocka_unit_test(test_merge_order),
+            cmocka_unit_test(test_merge_ties),
+            cmocka_unit_test(test_exact_sums),
+            cmocka_unit_test(test_report_totals),
+            cmocka_unit_test(test_datum_len),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
