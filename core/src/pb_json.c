@@ -250,6 +250,56 @@ static inline size_t pb_utf8_seq(const unsigned char *s, size_t avail) {
         return n;
 }
 
+/* Non-zero if the 8 bytes in w (loaded from memory, little-endian) are
+ * four complete 2-byte UTF-8 sequences: leads C2..DF at even offsets,
+ * continuation bytes 80..BF at odd ones. That is how Cyrillic, Greek and
+ * most Latin-extended text looks, and such bytes are never '"', '\\' or a
+ * control character, so a string scan may step over all 8 at once. Per
+ * 16-bit lane: (w & 0xC0E0) == 0x80C0 checks the bit patterns 110xxxxx /
+ * 10xxxxxx; lead & 0x1E != 0 excludes the overlong leads C0 and C1 (the
+ * addition sets bit 15 of a lane iff its low bits are non-zero and cannot
+ * carry into the next lane). Big-endian: always 0, the slow path runs. */
+static inline int pb_utf8_2x4(uint64_t w) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        const uint64_t lane_hi = 0x8000800080008000ULL;
+        uint64_t lead = w & 0x001E001E001E001EULL;
+        return (w & 0xC0E0C0E0C0E0C0E0ULL) == 0x80C080C080C080C0ULL &&
+               ((lead + 0x7FFF7FFF7FFF7FFFULL) & lane_hi) == lane_hi;
+#else
+        (void)w;
+        return 0;
+#endif
+}
+
+/* Validates the run of non-ASCII UTF-8 starting at *qp (*qp[0] >= 0x80)
+ * up to the next ASCII byte or ue, advancing *qp. Four 2-byte sequences at
+ * a time while they last, else one sequence of any length. Returns 0, or
+ * -1 with *qp at the first byte of the invalid sequence. */
+static inline int pb_utf8_run(const unsigned char **qp,
+                              const unsigned char *ue) {
+        const unsigned char *q = *qp;
+        size_t n;
+
+        do {
+                if ((size_t)(ue - q) >= 8) {
+                        uint64_t w;
+                        memcpy(&w, q, 8);
+                        if (pb_utf8_2x4(w)) {
+                                q += 8;
+                                continue;
+                        }
+                }
+                n = pb_utf8_seq(q, (size_t)(ue - q));
+                if (!n) {
+                        *qp = q;
+                        return -1;
+                }
+                q += n;
+        } while (q < ue && *q >= 0x80);
+        *qp = q;
+        return 0;
+}
+
 int pb_utf8_valid(const char *str, size_t len) {
         const unsigned char *s = (const unsigned char *)str;
         const unsigned char *e = s + len;
@@ -267,32 +317,21 @@ int pb_utf8_valid(const char *str, size_t len) {
                         s++;
                         continue;
                 }
-                size_t n = pb_utf8_seq(s, (size_t)(e - s));
-                if (!n)
+                if (pb_utf8_run(&s, e))
                         return 0;
-                s += n;
         }
         return 1;
 }
 
 /* --- strings --- */
 
-/* Byte classes inside a string. */
-enum { C_OK = 0, C_QUOTE, C_BSLASH, C_CTRL, C_HIGH };
-static unsigned char pb_strclass[256];
 static unsigned char pb_hexval[256]; /* 0xFF = not hex */
 static pthread_once_t pb_tables_once = PTHREAD_ONCE_INIT;
 
 static void pb_tables_init(void) {
         int i;
-        for (i = 0; i < 256; i++) {
-                pb_strclass[i] = i < 0x20    ? C_CTRL
-                                 : i >= 0x80 ? C_HIGH
-                                 : i == '"'  ? C_QUOTE
-                                 : i == '\\' ? C_BSLASH
-                                             : C_OK;
+        for (i = 0; i < 256; i++)
                 pb_hexval[i] = 0xFF;
-        }
         for (i = 0; i < 10; i++)
                 pb_hexval['0' + i] = (unsigned char)i;
         for (i = 0; i < 6; i++) {
@@ -341,7 +380,12 @@ static int pb_hex4(const unsigned char *s, uint32_t *out) {
 
 /* Parses the string whose opening quote is at *sp. On success stores the
  * NUL-terminated unescaped copy in the arena, advances *sp past the closing
- * quote and returns 0; on failure reports and returns -1. */
+ * quote and returns 0; on failure reports and returns -1.
+ *
+ * The scan alternates between two fast loops: plain ASCII 8 bytes at a
+ * time up to the first byte that needs a look ('"', '\\', control or
+ * >= 0x80), and a non-ASCII run (pb_utf8_run). Escapes are only stepped
+ * over here and decoded, with their checks, after the closing quote. */
 static int pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
                           const char **out, size_t *outlen) {
         const unsigned char *start = (const unsigned char *)*sp + 1;
@@ -352,6 +396,7 @@ static int pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
         char *d;
 
         for (;;) {
+                unsigned char c;
                 while ((size_t)(ue - q) >= 8) {
                         uint64_t w, m;
                         memcpy(&w, q, 8);
@@ -368,36 +413,31 @@ static int pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
                         pb_json_fail(p, *sp, "unterminated string");
                         return -1;
                 }
-                switch (pb_strclass[*q]) {
-                case C_OK:
-                        q++;
-                        continue;
-                case C_QUOTE:
-                        goto closed;
-                case C_BSLASH:
-                        has_esc = 1;
-                        q += 2; /* the escape is checked when decoding */
-                        if (q > ue)
-                                q = ue;
-                        continue;
-                case C_CTRL:
-                        pb_json_fail(p, (const char *)q,
-                                     "control character U+%04X in string "
-                                     "must be escaped",
-                                     *q);
-                        return -1;
-                default:
-                        n = pb_utf8_seq(q, (size_t)(ue - q));
-                        if (!n) {
+                c = *q;
+                if (c == '"')
+                        break;
+                if (c >= 0x80) {
+                        if (pb_utf8_run(&q, ue)) {
                                 pb_json_fail(p, (const char *)q,
                                              "invalid UTF-8 in string");
                                 return -1;
                         }
-                        q += n;
-                        continue;
+                } else if (c == '\\') {
+                        has_esc = 1;
+                        q += 2; /* the escape is checked when decoding */
+                        if (q > ue)
+                                q = ue;
+                } else if (c < 0x20) {
+                        pb_json_fail(p, (const char *)q,
+                                     "control character U+%04X in string "
+                                     "must be escaped",
+                                     c);
+                        return -1;
+                } else {
+                        q++; /* big-endian: the byte loop finds it */
                 }
         }
-closed:
+        /* q at the closing quote */
         n = (size_t)(q - start);
         d = pb_arena_bytes(p, n + 1);
         if (!d) {
