@@ -30,12 +30,12 @@ pb_resp_t pb_avro_datum_len(const pb_schema_t *s, const uint8_t *data,
  * each late event is counted in pb_merge_late(). Memory: at most
  * window x streams items. */
 typedef struct pb_merge_item {
-        int64_t time_ms;      /* occurred_at */
-        const char *topic;    /* not copied: must outlive the item */
+        int64_t time_ms;   /* occurred_at */
+        const char *topic; /* not copied: must outlive the item */
         char event_id[40];
         uint32_t stream;
-        int64_t seq;          /* Kafka offset, or position in the stream */
-        void *payload;        /* owned by the caller */
+        int64_t seq;   /* Kafka offset, or position in the stream */
+        void *payload; /* owned by the caller */
 } pb_merge_item_t;
 
 typedef struct pb_merge pb_merge_t;
@@ -105,20 +105,20 @@ typedef struct pb_archive_event {
         const pb_schema_t *writer; /* valid until the next call */
         const uint8_t *body;       /* the Avro body, no framing */
         size_t body_len;
-        const char *file;          /* current file's path */
-        int64_t seq;               /* position in the topic, from 0 */
+        const char *file; /* current file's path */
+        int64_t seq;      /* position in the topic, from 0 */
 } pb_archive_event_t;
 
 /* NULL with errstr when DIR/<topic> cannot be listed. A missing topic
  * directory is an empty topic (*missing set to 1). */
-pb_archive_t *pb_archive_open(const char *dir, const char *topic,
-                              int *missing, char *errstr, size_t errstr_size);
+pb_archive_t *pb_archive_open(const char *dir, const char *topic, int *missing,
+                              char *errstr, size_t errstr_size);
 void pb_archive_destroy(pb_archive_t *a);
 /* PB_OK with *ev; PB_ERR_TRUNCATED at the end; PB_ERR_IO / PB_ERR_INVALID
  * with errstr for an unreadable file, a schema that does not compile or a
  * datum that does not fit its block. */
-pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev,
-                          char *errstr, size_t errstr_size);
+pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
+                          size_t errstr_size);
 size_t pb_archive_files(const pb_archive_t *a);
 /* Files in which bytes after the last complete block were skipped. */
 size_t pb_archive_partial_files(const pb_archive_t *a);

@@ -32,8 +32,8 @@ static int ends_with(const char *s, const char *suf) {
         return a >= b && !strcmp(s + a - b, suf);
 }
 
-pb_archive_t *pb_archive_open(const char *dir, const char *topic,
-                              int *missing, char *errstr, size_t errstr_size) {
+pb_archive_t *pb_archive_open(const char *dir, const char *topic, int *missing,
+                              char *errstr, size_t errstr_size) {
         pb_archive_t *a = calloc(1, sizeof(*a));
         char path[4096];
         DIR *d;
@@ -148,8 +148,8 @@ static int open_next(pb_archive_t *a, char *errstr, size_t errstr_size) {
         return 1;
 }
 
-pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev,
-                          char *errstr, size_t errstr_size) {
+pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
+                          size_t errstr_size) {
         for (;;) {
                 size_t used = 0;
                 pb_resp_t r;

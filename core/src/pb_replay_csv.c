@@ -15,7 +15,7 @@ typedef struct csv_col {
         char *name;
         uint32_t *key; /* sort key: member ordinal / array index per level */
         size_t nkey;
-        uint32_t pos;  /* final position */
+        uint32_t pos; /* final position */
 } csv_col_t;
 
 struct pb_csvout {
@@ -76,8 +76,8 @@ static int rehash(pb_csvout_t *w) {
         if (!nh)
                 return -1;
         for (i = 0; i < w->ncols; i++) {
-                size_t j = fnv(w->cols[i].name, strlen(w->cols[i].name)) &
-                           (nc - 1);
+                size_t j =
+                    fnv(w->cols[i].name, strlen(w->cols[i].name)) & (nc - 1);
                 while (nh[j])
                         j = (j + 1) & (nc - 1);
                 nh[j] = (uint32_t)i + 1;
@@ -154,8 +154,8 @@ static int flatten(pb_csvout_t *w, const pb_json_t *v, int depth) {
                         if (mark && pb_buf_putc(&w->path, '.') != PB_OK)
                                 return w->err = PB_ERR_NOMEM, -1;
                         if (v->type == PB_JSON_OBJECT)
-                                r = pb_buf_append(&w->path, c->key, c->keylen) !=
-                                    PB_OK;
+                                r = pb_buf_append(&w->path, c->key,
+                                                  c->keylen) != PB_OK;
                         else {
                                 int l = snprintf(idx, sizeof(idx), "%zu", i);
                                 r = pb_buf_append(&w->path, idx, (size_t)l) !=
@@ -212,7 +212,8 @@ pb_resp_t pb_csvout_cell(pb_buf_t *b, const char *s, size_t n) {
         int quote = 0;
         pb_resp_t r;
         for (i = 0; i < n; i++)
-                if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
+                if (s[i] == ',' || s[i] == '"' || s[i] == '\r' ||
+                    s[i] == '\n') {
                         quote = 1;
                         break;
                 }
@@ -301,8 +302,8 @@ pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out) {
                                 r = PB_ERR_NOMEM;
                                 goto done;
                         }
-                        if (len && fread(rowbuf.data + at, 1, len, w->spool) !=
-                                       len)
+                        if (len &&
+                            fread(rowbuf.data + at, 1, len, w->spool) != len)
                                 goto done;
                         rowbuf.len += len;
                         cell_off[w->cols[id].pos] = at;
@@ -314,9 +315,9 @@ pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out) {
                         if (i && pb_buf_putc(&line, ',') != PB_OK)
                                 goto nomem;
                         if (cell_len[i] != (size_t)-1 &&
-                            pb_csvout_cell(&line,
-                                        (const char *)rowbuf.data + cell_off[i],
-                                        cell_len[i]) != PB_OK)
+                            pb_csvout_cell(
+                                &line, (const char *)rowbuf.data + cell_off[i],
+                                cell_len[i]) != PB_OK)
                                 goto nomem;
                 }
                 if (pb_buf_append(&line, "\r\n", 2) != PB_OK)

@@ -87,7 +87,8 @@ static void sift_down(pb_merge_t *m, size_t i) {
                 if (l >= m->n)
                         break;
                 c = l;
-                if (l + 1 < m->n && pb_merge_cmp(&m->heap[l + 1], &m->heap[l]) < 0)
+                if (l + 1 < m->n &&
+                    pb_merge_cmp(&m->heap[l + 1], &m->heap[l]) < 0)
                         c = l + 1;
                 if (pb_merge_cmp(&m->heap[c], &it) >= 0)
                         break;

@@ -214,11 +214,11 @@ void pb_report_destroy(pb_report_t *r) {
         size_t i;
         if (!r)
                 return;
-        pb_table_t *tabs[] = {&r->f_prog, &r->f_grantor, &r->f_recipient,
-                              &r->f_month, &r->f_total, &r->a_oblast,
-                              &r->a_city,  &r->a_cat,   &r->a_month,
-                              &r->a_total, &r->p_kind,  &r->p_nrw,
-                              &r->p_ua,    &r->p_month, &r->d_cond};
+        pb_table_t *tabs[] = {&r->f_prog,  &r->f_grantor, &r->f_recipient,
+                              &r->f_month, &r->f_total,   &r->a_oblast,
+                              &r->a_city,  &r->a_cat,     &r->a_month,
+                              &r->a_total, &r->p_kind,    &r->p_nrw,
+                              &r->p_ua,    &r->p_month,   &r->d_cond};
         for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
                 pb_smap_free(&tabs[i]->map, agg_free);
         pb_smap_free(&r->ships, ship_free);
@@ -421,7 +421,8 @@ static pb_resp_t add_dispatch(pb_report_t *r, rd_t *d, const pb_json_t *ev,
                                          i);
                         return PB_ERR_INVALID;
                 }
-                for (prev = items->child, j = 0; j < i; prev = prev->next, j++) {
+                for (prev = items->child, j = 0; j < i;
+                     prev = prev->next, j++) {
                         const pb_json_t *pc = pb_json_get(prev, "category");
                         if (pc && pc->type == PB_JSON_STRING &&
                             !strcmp(pc->str, cat))

@@ -44,7 +44,7 @@ typedef struct pb_ship {
         char *id, *city, *oblast;
         int dispatched, delivered;
         int32_t dispatched_on, delivered_on; /* days since 1970 */
-        int condition;                        /* 0..2, 3 other */
+        int condition;                       /* 0..2, 3 other */
         uint64_t deliveries;
 } pb_ship_t;
 

@@ -166,9 +166,9 @@ typedef struct dstat {
 
 static int delivery_stats(const pb_report_t *r, dstat_t *d) {
         size_t i;
-        int64_t asof_days = r->asof_ms >= 0 ? r->asof_ms / 86400000
-                                            : -((-r->asof_ms + 86399999) /
-                                                86400000);
+        int64_t asof_days = r->asof_ms >= 0
+                                ? r->asof_ms / 86400000
+                                : -((-r->asof_ms + 86399999) / 86400000);
         memset(d, 0, sizeof(*d));
         d->list = malloc((r->ships.n ? r->ships.n : 1) * sizeof(*d->list));
         if (!d->list)
@@ -225,8 +225,7 @@ pb_resp_t pb_report_summary_json(pb_report_t *r, pb_buf_t *o) {
             ",\"events\":{\"funds.granted\":%llu,\"aid.dispatched\":%llu,"
             "\"aid.delivered\":%llu,\"partnership.founded\":%llu,"
             "\"other\":%llu,\"duplicates_skipped\":%llu}",
-            (unsigned long long)r->n_funds,
-            (unsigned long long)r->n_dispatched,
+            (unsigned long long)r->n_funds, (unsigned long long)r->n_dispatched,
             (unsigned long long)r->n_delivered,
             (unsigned long long)r->n_partnerships,
             (unsigned long long)r->other_events,
@@ -244,7 +243,8 @@ pb_resp_t pb_report_summary_json(pb_report_t *r, pb_buf_t *o) {
         TRY(json_table(o, "by_month", &r->f_month, "month", NULL, "grants",
                        F_MONEY));
         /* aid */
-        TRY(pb_buf_printf(o, "},\"aid\":{\"shipments\":%llu,\"declared_value\":",
+        TRY(pb_buf_printf(o,
+                          "},\"aid\":{\"shipments\":%llu,\"declared_value\":",
                           (unsigned long long)at->count));
         TRY(json_summap(o, &at->money, 2));
         TRY(pb_buf_printf(o, ",\"undeclared_value\":%llu,\"gross_weight_kg\":",
@@ -280,8 +280,9 @@ pb_resp_t pb_report_summary_json(pb_report_t *r, pb_buf_t *o) {
                 if (rc == PB_OK)
                         rc = pb_buf_json_str(o, s->id, strlen(s->id));
                 if (rc == PB_OK)
-                        rc = pb_buf_printf(o, ",\"dispatched_on\":\"%s\","
-                                              "\"destination_city\":",
+                        rc = pb_buf_printf(o,
+                                           ",\"dispatched_on\":\"%s\","
+                                           "\"destination_city\":",
                                            day);
                 if (rc == PB_OK)
                         rc = pb_buf_json_str(o, s->city, strlen(s->city));
@@ -394,7 +395,8 @@ static double to_d(pb_dec_t v, int scale) {
 
 static int by_money_desc(const void *a, const void *b) {
         const pb_agg_t *x = *(pb_agg_t *const *)a, *y = *(pb_agg_t *const *)b;
-        pb_dec_t mx = money_in(&x->money, "EUR"), my = money_in(&y->money, "EUR");
+        pb_dec_t mx = money_in(&x->money, "EUR"),
+                 my = money_in(&y->money, "EUR");
         if (mx != my)
                 return mx > my ? -1 : 1;
         return strcmp(x->key, y->key);
@@ -434,12 +436,13 @@ static pb_resp_t svg_bars(pb_buf_t *o, pb_agg_t **v, size_t n,
                                   "class=\"lbl\">",
                                   labelw - 8, y + 15));
                 TRY(esc(o, v[i]->key));
-                TRY(pb_buf_printf(o,
-                                  "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" "
-                                  "height=\"20\" class=\"bar\"/>"
-                                  "<text x=\"%.1f\" y=\"%d\" class=\"val\">",
-                                  labelw, y, w < 1 && x > 0 ? 1.0 : w,
-                                  labelw + w + 6, y + 15));
+                TRY(pb_buf_printf(
+                    o,
+                    "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" "
+                    "height=\"20\" class=\"bar\"/>"
+                    "<text x=\"%.1f\" y=\"%d\" class=\"val\">",
+                    labelw, y, w < 1 && x > 0 ? 1.0 : w, labelw + w + 6,
+                    y + 15));
                 TRY(money_text(o, money_in(&v[i]->money, "EUR"), 2));
                 TRY(pb_buf_puts(o, " EUR</text>"));
         }
@@ -553,9 +556,9 @@ static pb_resp_t chart_months(pb_buf_t *o, const pb_table_t *t, int money,
                 int mi = month_index(v[i]->key);
                 if (mi < 0 || mi - first >= nm)
                         continue;
-                vals[mi - first] += money ? to_d(money_in(&v[i]->money, "EUR"),
-                                                 2)
-                                          : (double)v[i]->count;
+                vals[mi - first] += money
+                                        ? to_d(money_in(&v[i]->money, "EUR"), 2)
+                                        : (double)v[i]->count;
         }
         if (cumulative)
                 for (i = 0; i < (size_t)nm; i++) {
@@ -605,8 +608,9 @@ static pb_resp_t html_table(pb_buf_t *o, const pb_table_t *t, const char *h1,
                                        (unsigned long long)a->count)))
                         break;
                 if ((f & F_LINES) &&
-                    ((r = pb_buf_printf(o, "<td class=\"n\">%llu</td>"
-                                           "<td class=\"n\">",
+                    ((r = pb_buf_printf(o,
+                                        "<td class=\"n\">%llu</td>"
+                                        "<td class=\"n\">",
                                         (unsigned long long)a->lines)) ||
                      (r = summap_text(o, &a->qty, 0)) ||
                      (r = pb_buf_puts(o, "</td>"))))
@@ -675,14 +679,16 @@ pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *o) {
         TRY(esc(o, r->since ? r->since : "the beginning"));
         TRY(pb_buf_puts(o, " until "));
         TRY(esc(o, r->until ? r->until : "now"));
-        TRY(pb_buf_printf(o, " (event time) &middot; ages as of %s &middot; "
-                             "%llu duplicate event(s) skipped</p>\n",
+        TRY(pb_buf_printf(o,
+                          " (event time) &middot; ages as of %s &middot; "
+                          "%llu duplicate event(s) skipped</p>\n",
                           ts, (unsigned long long)r->duplicates));
         /* key figures */
         TRY(pb_buf_puts(o, "<div><span class=\"kpi\">funds granted<b>"));
         TRY(summap_text(o, &ft->money, 2));
-        TRY(pb_buf_printf(o, "</b>%llu grants</span><span class=\"kpi\">"
-                             "aid dispatched<b>",
+        TRY(pb_buf_printf(o,
+                          "</b>%llu grants</span><span class=\"kpi\">"
+                          "aid dispatched<b>",
                           (unsigned long long)ft->count));
         TRY(summap_text(o, &at->money, 2));
         TRY(pb_buf_printf(o, "</b>%llu shipments</span>",
@@ -724,8 +730,8 @@ pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *o) {
         if (rc == PB_OK)
                 rc = pb_buf_puts(o, "<h3>By recipient</h3>");
         if (rc == PB_OK)
-                rc = html_table(o, &r->f_recipient, "recipient", NULL,
-                                "grants", F_MONEY, by_money_desc);
+                rc = html_table(o, &r->f_recipient, "recipient", NULL, "grants",
+                                F_MONEY, by_money_desc);
         if (rc == PB_OK)
                 rc = pb_buf_puts(o, "<h3>By month granted</h3>");
         if (rc == PB_OK)
@@ -751,11 +757,12 @@ pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *o) {
                 rc = html_table(o, &r->a_city, "city", "oblast", "shipments",
                                 F_AID, NULL);
         if (rc == PB_OK)
-                rc = pb_buf_puts(o, "<h3>By item category</h3><p class=\"meta\">"
-                                    "A shipment counts in every category it "
-                                    "carries, with its whole declared value "
-                                    "and weight; these columns do not add up "
-                                    "across categories.</p>");
+                rc =
+                    pb_buf_puts(o, "<h3>By item category</h3><p class=\"meta\">"
+                                   "A shipment counts in every category it "
+                                   "carries, with its whole declared value "
+                                   "and weight; these columns do not add up "
+                                   "across categories.</p>");
         if (rc == PB_OK)
                 rc = html_table(o, &r->a_cat, "category", NULL, "shipments",
                                 F_AID | F_LINES, NULL);
@@ -800,16 +807,16 @@ pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *o) {
                                    (long long)d.list[i].age);
         }
         if (rc == PB_OK && d.nlist > 500)
-                rc = pb_buf_printf(o, "<tr><td colspan=\"4\">&hellip; and %zu "
-                                      "more (all in summary.json)</td></tr>",
+                rc = pb_buf_printf(o,
+                                   "<tr><td colspan=\"4\">&hellip; and %zu "
+                                   "more (all in summary.json)</td></tr>",
                                    d.nlist - 500);
         free(d.list);
         TRY(rc);
         TRY(pb_buf_puts(o, "</tbody></table>\n"));
         /* partnerships */
-        TRY(pb_buf_printf(o,
-                          "<h2>Partnerships</h2><h3>Cumulative number of "
-                          "partnerships founded</h3>\n"));
+        TRY(pb_buf_printf(o, "<h2>Partnerships</h2><h3>Cumulative number of "
+                             "partnerships founded</h3>\n"));
         TRY(chart_months(o, &r->p_month, 0, 1,
                          "Cumulative number of partnerships by month "
                          "founded",
@@ -818,8 +825,8 @@ pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *o) {
         TRY(html_table(o, &r->p_kind, "kind", NULL, "partnerships", F_COUNT,
                        by_count_desc));
         TRY(pb_buf_puts(o, "<h3>By NRW party</h3>"));
-        TRY(html_table(o, &r->p_nrw, "NRW party", NULL, "partnerships",
-                       F_COUNT, by_count_desc));
+        TRY(html_table(o, &r->p_nrw, "NRW party", NULL, "partnerships", F_COUNT,
+                       by_count_desc));
         TRY(pb_buf_puts(o, "<h3>By Ukrainian party</h3>"));
         TRY(html_table(o, &r->p_ua, "Ukrainian party", NULL, "partnerships",
                        F_COUNT, by_count_desc));

@@ -10,25 +10,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/src/pb_replay.h"
+#include "../../core/src/pb_util.h"
 #include "partnerbus/pb_avrofile.h"
 #include "partnerbus/pb_filter.h"
 #include "pb_connector.h"
 #include "pb_opts.h"
-#include "../../core/src/pb_replay.h"
 #include "pb_replay_cmd.h"
 #include "pb_replay_src.h"
-#include "../../core/src/pb_util.h"
 
 static const char *cmd = "replay";
 
 #define O(f) offsetof(pb_replay_settings_t, f)
 static const pb_opt_t replay_opts[] = {
     {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
-     "event types / topics to read (the topic prefix applies)",
-     PB_OPT_REQUIRED, O(topics)},
+     "event types / topics to read (the topic prefix applies)", PB_OPT_REQUIRED,
+     O(topics)},
     {"since", 0, PB_OPT_STRING, NULL, "TIME",
-     "first event time (occurred_at) included: 2023-02-28, RFC 3339 or ms",
-     0, O(since)},
+     "first event time (occurred_at) included: 2023-02-28, RFC 3339 or ms", 0,
+     O(since)},
     {"until", 0, PB_OPT_STRING, NULL, "TIME",
      "event time (occurred_at) at which the range ends (excluded)", 0,
      O(until)},
@@ -36,8 +36,8 @@ static const pb_opt_t replay_opts[] = {
      "only events matching EXPR (repeatable, all must hold; the relay's "
      "grammar)",
      0, O(where)},
-    {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro",
-     "output format", 0, O(format)},
+    {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro", "output format",
+     0, O(format)},
     {"out", 'o', PB_OPT_STRING, NULL, "FILE|DIR",
      "output file (default stdout; avro needs a file); a directory gets "
      "one file per type (required for csv/avro of several topics)",
@@ -63,8 +63,7 @@ static const pb_opt_t replay_opts[] = {
      "with --reset-group: print the new offsets, change nothing", 0,
      O(dry_run)},
     {"window", 0, PB_OPT_INT, "1000", "N",
-     "events buffered per partition for the event-time merge", 0,
-     O(window)},
+     "events buffered per partition for the event-time merge", 0, O(window)},
     {"since-skew", 0, PB_OPT_DURATION, "10m", "DURATION",
      "start the Kafka scan at since - DURATION (events published before "
      "they occurred, clock skew)",
@@ -209,8 +208,8 @@ static int flush_webhook(out_t *o) {
                         return -1;
                 }
                 {
-                        int64_t d = st.retry_after_ms > 0 ? st.retry_after_ms
-                                                          : backoff;
+                        int64_t d =
+                            st.retry_after_ms > 0 ? st.retry_after_ms : backoff;
                         struct timespec ts = {d / 1000, (d % 1000) * 1000000};
                         nanosleep(&ts, NULL);
                         waited += d;
@@ -228,8 +227,8 @@ static int out_open(out_t *o, size_t ntopics) {
         pb_replay_settings_t *s = o->set;
         char e[512];
         struct stat sb;
-        o->fmt = !strcmp(s->format, "jsonl") ? 0
-                 : !strcmp(s->format, "csv") ? 1
+        o->fmt = !strcmp(s->format, "jsonl")  ? 0
+                 : !strcmp(s->format, "csv")  ? 1
                  : !strcmp(s->format, "avro") ? 2
                                               : -1;
         if (o->fmt < 0) {
@@ -237,8 +236,8 @@ static int out_open(out_t *o, size_t ntopics) {
                 return PB_EXIT_USAGE;
         }
         if (s->to_topic) {
-                o->prod = pb_producer_new(&s->cc.kconf, on_delivery, o, e,
-                                          sizeof(e));
+                o->prod =
+                    pb_producer_new(&s->cc.kconf, on_delivery, o, e, sizeof(e));
                 if (!o->prod) {
                         fprintf(stderr, "partnerbus replay: %s\n", e);
                         return PB_EXIT_FAIL;
@@ -281,8 +280,9 @@ static int out_open(out_t *o, size_t ntopics) {
         o->is_dir = s->out && ((!stat(s->out, &sb) && S_ISDIR(sb.st_mode)) ||
                                s->out[strlen(s->out) - 1] == '/');
         if (o->fmt && ntopics > 1 && !o->is_dir) {
-                pb_cli_usage_error(cmd, "--format %s of several topics needs "
-                                        "--out DIR (one file per type)",
+                pb_cli_usage_error(cmd,
+                                   "--format %s of several topics needs "
+                                   "--out DIR (one file per type)",
                                    s->format);
                 return PB_EXIT_USAGE;
         }
@@ -321,10 +321,9 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
         if (o->prod) {
                 pb_resp_t r;
                 for (;;) {
-                        r = pb_producer_send(o->prod, o->set->to_topic,
-                                             ev->type, &ev->meta, ev->value,
-                                             ev->value_len, NULL, NULL, e,
-                                             sizeof(e));
+                        r = pb_producer_send(
+                            o->prod, o->set->to_topic, ev->type, &ev->meta,
+                            ev->value, ev->value_len, NULL, NULL, e, sizeof(e));
                         if (r != PB_ERR_LIMIT)
                                 break;
                         pb_producer_poll(o->prod, 100);
@@ -377,8 +376,9 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
         if (o->fmt == 1) {
                 pb_resp_t r;
                 if (!t->csv && !(t->csv = pb_csvout_new())) {
-                        fprintf(stderr, "partnerbus replay: temporary file: "
-                                        "%s\n",
+                        fprintf(stderr,
+                                "partnerbus replay: temporary file: "
+                                "%s\n",
                                 strerror(errno));
                         return -1;
                 }
@@ -392,8 +392,8 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
         /* avro: the body in the reader schema, the file embeds its JSON */
         if (!t->avro) {
                 unlink(t->path);
-                t->avro = pb_avrofile_create(t->path, pb_schema_json(ev->reader),
-                                             0, NULL, e, sizeof(e));
+                t->avro = pb_avrofile_create(
+                    t->path, pb_schema_json(ev->reader), 0, NULL, e, sizeof(e));
                 if (!t->avro) {
                         fprintf(stderr, "partnerbus replay: %s\n", e);
                         return -1;
@@ -444,7 +444,8 @@ static int out_close(out_t *o, int ok) {
                 typed_out_t *t = &o->types[i];
                 if (t->csv) {
                         FILE *fp = t->path[0] ? fopen(t->path, "w") : stdout;
-                        pb_resp_t r = fp ? pb_csvout_finish(t->csv, fp) : PB_ERR_IO;
+                        pb_resp_t r =
+                            fp ? pb_csvout_finish(t->csv, fp) : PB_ERR_IO;
                         if (r != PB_OK) {
                                 fprintf(stderr, "partnerbus replay: %s: %s\n",
                                         t->path[0] ? t->path : "stdout",
@@ -566,8 +567,8 @@ int pb_cmd_replay(int argc, char **argv) {
                 for (i = 0; i < s->where.n; i++)
                         if (!filter || pb_filter_add(filter, s->where.v[i], e,
                                                      sizeof(e)) != PB_OK) {
-                                status = pb_cli_usage_error(cmd, "--where: %s",
-                                                            e);
+                                status =
+                                    pb_cli_usage_error(cmd, "--where: %s", e);
                                 goto done;
                         }
         }
@@ -579,7 +580,8 @@ int pb_cmd_replay(int argc, char **argv) {
         if (!catalog)
                 goto done;
         if (s->cc.schema_registry &&
-            !(registry = pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
+            !(registry =
+                  pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
                 fprintf(stderr, "partnerbus replay: schema registry: %s\n", e);
                 goto done;
         }
@@ -634,8 +636,7 @@ int pb_cmd_replay(int argc, char **argv) {
                         (unsigned long long)st.filtered,
                         (unsigned long long)st.undecodable,
                         (unsigned long long)st.late, secs,
-                        secs > 0 ? st.read / secs : 0.0,
-                        ok ? "" : " - FAILED");
+                        secs > 0 ? st.read / secs : 0.0, ok ? "" : " - FAILED");
                 if (st.late)
                         fprintf(stderr,
                                 "partnerbus replay: %llu event(s) arrived more "

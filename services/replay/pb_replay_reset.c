@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/src/pb_util.h"
 #include "pb_replay_cmd.h"
 #include "pb_replay_src.h"
-#include "../../core/src/pb_util.h"
 
 #define ADMIN_TIMEOUT_MS 30000
 
@@ -27,8 +27,8 @@ static rd_kafka_event_t *wait_result(rd_kafka_queue_t *q) {
 static int group_active(rd_kafka_t *rk, const char *group, char *why,
                         size_t whysz) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *ao =
-            rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+        rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(
+            rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
         const char *groups[1] = {group};
         rd_kafka_event_t *ev;
         const rd_kafka_ConsumerGroupDescription_t **d;
@@ -48,18 +48,20 @@ static int group_active(rd_kafka_t *rk, const char *group, char *why,
                 d = rd_kafka_DescribeConsumerGroups_result_groups(
                     rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
                 if (n != 1) {
-                        snprintf(why, whysz, "DescribeConsumerGroups: no "
-                                             "answer for the group");
+                        snprintf(why, whysz,
+                                 "DescribeConsumerGroups: no "
+                                 "answer for the group");
                 } else if (rd_kafka_ConsumerGroupDescription_error(d[0])) {
-                        snprintf(why, whysz, "DescribeConsumerGroups: %s",
-                                 rd_kafka_error_string(
-                                     rd_kafka_ConsumerGroupDescription_error(
-                                         d[0])));
+                        snprintf(
+                            why, whysz, "DescribeConsumerGroups: %s",
+                            rd_kafka_error_string(
+                                rd_kafka_ConsumerGroupDescription_error(d[0])));
                 } else {
                         rd_kafka_consumer_group_state_t st =
                             rd_kafka_ConsumerGroupDescription_state(d[0]);
                         size_t m =
-                            rd_kafka_ConsumerGroupDescription_member_count(d[0]);
+                            rd_kafka_ConsumerGroupDescription_member_count(
+                                d[0]);
                         snprintf(why, whysz,
                                  "group %s is %s with %zu member(s)", group,
                                  rd_kafka_consumer_group_state_name(st), m);
@@ -190,8 +192,9 @@ int pb_replay_reset_group(pb_replay_settings_t *s, const char *const *topics,
         rd_kafka_AlterConsumerGroupOffsets(rk, &alter, 1, NULL, q);
         ev = wait_result(q);
         if (!ev || rd_kafka_event_error(ev)) {
-                fprintf(stderr, "partnerbus replay: AlterConsumerGroupOffsets: "
-                                "%s\n",
+                fprintf(stderr,
+                        "partnerbus replay: AlterConsumerGroupOffsets: "
+                        "%s\n",
                         ev ? rd_kafka_event_error_string(ev) : "timed out");
                 goto done;
         } else {
@@ -219,11 +222,10 @@ int pb_replay_reset_group(pb_replay_settings_t *s, const char *const *topics,
                 pl = rd_kafka_group_result_partitions(gr[0]);
                 for (i = 0; pl && i < (size_t)pl->cnt; i++)
                         if (pl->elems[i].err) {
-                                fprintf(stderr,
-                                        "partnerbus replay: %s [%d]: %s\n",
-                                        pl->elems[i].topic,
-                                        pl->elems[i].partition,
-                                        rd_kafka_err2str(pl->elems[i].err));
+                                fprintf(
+                                    stderr, "partnerbus replay: %s [%d]: %s\n",
+                                    pl->elems[i].topic, pl->elems[i].partition,
+                                    rd_kafka_err2str(pl->elems[i].err));
                                 goto done;
                         }
         }

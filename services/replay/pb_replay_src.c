@@ -12,18 +12,18 @@
  *
  * Archive: one stream per topic directory (files in name order). */
 #include <errno.h>
-#include <stdarg.h>
 #include <librdkafka/rdkafka.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "partnerbus/pb_json.h"
 #include "../../core/src/pb_replay.h"
-#include "pb_replay_src.h"
 #include "../../core/src/pb_util.h"
+#include "partnerbus/pb_json.h"
+#include "pb_replay_src.h"
 
 #define FETCH_BATCH 1024
 
@@ -180,10 +180,11 @@ static int kafka_setup(pb_rsrc_t *s) {
                 rd_kafka_topic_destroy(rkt);
                 if (ke || !md || md->topic_cnt != 1 || md->topics[0].err) {
                         err(s, "topic %s: %s", s->c.topics[i],
-                            rd_kafka_err2str(ke ? ke
-                                             : md && md->topic_cnt
-                                                 ? md->topics[0].err
-                                                 : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+                            rd_kafka_err2str(
+                                ke ? ke
+                                : md && md->topic_cnt
+                                    ? md->topics[0].err
+                                    : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
                         if (md)
                                 rd_kafka_metadata_destroy(md);
                         return -1;
@@ -257,9 +258,8 @@ static int kafka_setup(pb_rsrc_t *s) {
                                                 break;
                                 if (probe->elems[i].err)
                                         ke = probe->elems[i].err;
-                                else if (j < s->nst &&
-                                         probe->elems[i].offset !=
-                                             s->st[j].start)
+                                else if (j < s->nst && probe->elems[i].offset !=
+                                                           s->st[j].start)
                                         ke = RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
                         }
                         rd_kafka_topic_partition_list_destroy(probe);
@@ -289,8 +289,8 @@ static int kafka_setup(pb_rsrc_t *s) {
                 if (r->start >= r->end)
                         continue;
                 s->stats.total_hint += (uint64_t)(r->end - r->start);
-                r->q = rd_kafka_queue_get_partition(s->rk, r->topic,
-                                                    r->partition);
+                r->q =
+                    rd_kafka_queue_get_partition(s->rk, r->topic, r->partition);
                 if (!r->q) {
                         err(s, "no queue for %s [%d]", r->topic, r->partition);
                         goto done;
@@ -509,8 +509,8 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                         if (m->offset < r->end) {
                                 rd_kafka_topic_partition_list_t *l =
                                     rd_kafka_topic_partition_list_new(1);
-                                rd_kafka_topic_partition_list_add(
-                                    l, r->topic, r->partition)
+                                rd_kafka_topic_partition_list_add(l, r->topic,
+                                                                  r->partition)
                                     ->offset = m->offset;
                                 rd_kafka_seek_partitions(s->rk, l, 5000);
                                 rd_kafka_topic_partition_list_destroy(l);
@@ -569,24 +569,23 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
                         return -1;
                 }
                 s->stats.read++;
-                reader = pb_schemas_find(s->c.catalog, pb_schema_type(ae.writer));
+                reader =
+                    pb_schemas_find(s->c.catalog, pb_schema_type(ae.writer));
                 pb_buf_reset(&s->json);
                 pb_buf_reset(&s->frame);
                 memset(&meta, 0, sizeof(meta));
-                if (pb_codec_avro_to_json(pb_serde_codec(s->c.serde), ae.writer,
-                                          reader, ae.body, ae.body_len,
-                                          &s->json, &meta, e,
-                                          sizeof(e)) != PB_OK) {
+                if (pb_codec_avro_to_json(
+                        pb_serde_codec(s->c.serde), ae.writer, reader, ae.body,
+                        ae.body_len, &s->json, &meta, e, sizeof(e)) != PB_OK) {
                         warn_undecodable(s, r->topic, -1, ae.seq, e);
                         continue;
                 }
                 /* the wire form: single-object encoding of the writer */
-                if (pb_frame_write_soe(&s->frame,
-                                       pb_schema_fingerprint(ae.writer)) !=
-                        PB_OK ||
+                if (pb_frame_write_soe(
+                        &s->frame, pb_schema_fingerprint(ae.writer)) != PB_OK ||
                     pb_buf_append(&s->frame, ae.body, ae.body_len) != PB_OK ||
-                    take(s, si, r->topic, -1, ae.seq, -1, meta.key, meta.key_len,
-                         s->frame.data, s->frame.len,
+                    take(s, si, r->topic, -1, ae.seq, -1, meta.key,
+                         meta.key_len, s->frame.data, s->frame.len,
                          reader ? reader : ae.writer, &meta)) {
                         err(s, "out of memory");
                         return -1;
@@ -652,16 +651,18 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                 for (i = 0; i < s->nst; i++) {
                         if (!pb_merge_wants(s->merge, (uint32_t)i))
                                 continue;
-                        if (s->c.archive_dir ? fill_archive(s, (uint32_t)i)
-                                             : fill_kafka(s, (uint32_t)i,
-                                                          nwant == 1 ? 200 : 20))
+                        if (s->c.archive_dir
+                                ? fill_archive(s, (uint32_t)i)
+                                : fill_kafka(s, (uint32_t)i,
+                                             nwant == 1 ? 200 : 20))
                                 return PB_ERR_IO;
                 }
                 progress(s, 0);
                 if (!s->c.archive_dir && s->c.idle_timeout_ms > 0 &&
                     mono_ms() - s->last_data > s->c.idle_timeout_ms) {
-                        err(s, "no message for %lld ms while %zu partition(s) "
-                               "have not reached their end offset",
+                        err(s,
+                            "no message for %lld ms while %zu partition(s) "
+                            "have not reached their end offset",
                             (long long)s->c.idle_timeout_ms, nwant);
                         return PB_ERR_KAFKA;
                 }

@@ -23,7 +23,7 @@ typedef struct pb_rsrc_conf {
         const pb_filter_t *filter;  /* may be NULL */
         pb_serde_t *serde;
         const pb_schemas_t *catalog;
-        int progress; /* 1: progress bar on stderr */
+        int progress;            /* 1: progress bar on stderr */
         int64_t idle_timeout_ms; /* fail when no message arrives this long */
 } pb_rsrc_conf_t;
 
@@ -56,13 +56,13 @@ void pb_rsrc_destroy(pb_rsrc_t *s);
 pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev);
 
 typedef struct pb_rsrc_stats {
-        uint64_t read;       /* messages read */
-        uint64_t out_range;  /* outside [since, until) */
-        uint64_t filtered;   /* dropped by --where */
+        uint64_t read;      /* messages read */
+        uint64_t out_range; /* outside [since, until) */
+        uint64_t filtered;  /* dropped by --where */
         uint64_t undecodable;
-        uint64_t late;       /* handed out after a later event (window) */
+        uint64_t late; /* handed out after a later event (window) */
         uint64_t emitted;
-        uint64_t total_hint; /* messages between start and end offsets */
+        uint64_t total_hint;        /* messages between start and end offsets */
         int scanned_from_beginning; /* ListOffsets by time unavailable */
 } pb_rsrc_stats_t;
 

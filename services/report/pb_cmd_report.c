@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "partnerbus/pb_filter.h"
-#include "pb_opts.h"
-#include "../replay/pb_replay_src.h"
 #include "../../core/src/pb_report.h"
 #include "../../core/src/pb_util.h"
+#include "../replay/pb_replay_src.h"
+#include "partnerbus/pb_filter.h"
+#include "pb_opts.h"
 
 static const char *cmd = "report";
 
@@ -151,8 +151,8 @@ int pb_cmd_report(int argc, char **argv) {
                 for (i = 0; i < s->where.n; i++)
                         if (!filter || pb_filter_add(filter, s->where.v[i], e,
                                                      sizeof(e)) != PB_OK) {
-                                status = pb_cli_usage_error(cmd, "--where: %s",
-                                                            e);
+                                status =
+                                    pb_cli_usage_error(cmd, "--where: %s", e);
                                 goto done;
                         }
         }
@@ -164,7 +164,8 @@ int pb_cmd_report(int argc, char **argv) {
         if (!(catalog = pb_cli_load_schemas(cmd, &s->cc)))
                 goto done;
         if (s->cc.schema_registry &&
-            !(registry = pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
+            !(registry =
+                  pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
                 fprintf(stderr, "partnerbus report: schema registry: %s\n", e);
                 goto done;
         }

@@ -1,11 +1,11 @@
 /* Unit tests: replay/report building blocks - CSV flattening and RFC 4180
  * quoting read back, the event-time merge (order, window guarantee, late
  * count), exact decimal sums, Avro datum length against the codec. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +25,8 @@ static char *csv_of(const char *const *events, size_t n) {
         assert_non_null(p);
         assert_non_null(w);
         for (i = 0; i < n; i++) {
-                const pb_json_t *v =
-                    pb_json_parse(p, events[i], strlen(events[i]), err, sizeof(err));
+                const pb_json_t *v = pb_json_parse(
+                    p, events[i], strlen(events[i]), err, sizeof(err));
                 assert_non_null(v);
                 assert_int_equal(pb_csvout_add(w, v), PB_OK);
         }
@@ -39,9 +39,12 @@ static char *csv_of(const char *const *events, size_t n) {
 
 static void test_csv_flatten(void **st) {
         const char *ev[] = {
-            "{\"id\":\"a\",\"org\":{\"name\":\"K\\u00f6ln, \\\"Rat\\\"\",\"city\":null},"
-            "\"items\":[{\"c\":\"GEN\",\"q\":370}],\"amount\":\"143000.00\",\"ok\":true}",
-            "{\"id\":\"b\",\"org\":{\"name\":\"line1\\nline2\",\"city\":\"Dnipro\"},"
+            "{\"id\":\"a\",\"org\":{\"name\":\"K\\u00f6ln, "
+            "\\\"Rat\\\"\",\"city\":null},"
+            "\"items\":[{\"c\":\"GEN\",\"q\":370}],\"amount\":\"143000.00\","
+            "\"ok\":true}",
+            "{\"id\":\"b\",\"org\":{\"name\":\"line1\\nline2\",\"city\":"
+            "\"Dnipro\"},"
             "\"items\":[{\"c\":\"MED\",\"q\":1},{\"c\":\"FOOD\",\"q\":2}],"
             "\"amount\":\"0.10\",\"ok\":false}",
         };
@@ -50,11 +53,10 @@ static void test_csv_flatten(void **st) {
         /* columns in field order, array elements by index; city appears
          * although the first event had null */
         assert_string_equal(
-            csv,
-            "id,org.name,org.city,items.0.c,items.0.q,items.1.c,items.1.q,"
-            "amount,ok\r\n"
-            "a,\"K\xc3\xb6ln, \"\"Rat\"\"\",,GEN,370,,,143000.00,true\r\n"
-            "b,\"line1\nline2\",Dnipro,MED,1,FOOD,2,0.10,false\r\n");
+            csv, "id,org.name,org.city,items.0.c,items.0.q,items.1.c,items.1.q,"
+                 "amount,ok\r\n"
+                 "a,\"K\xc3\xb6ln, \"\"Rat\"\"\",,GEN,370,,,143000.00,true\r\n"
+                 "b,\"line1\nline2\",Dnipro,MED,1,FOOD,2,0.10,false\r\n");
         free(csv);
 }
 
@@ -83,8 +85,8 @@ static pb_merge_item_t item(int64_t t, const char *topic, const char *id,
 
 /* drives the merge like the source does: fill wanting streams in order */
 static void run_merge(size_t window, const int64_t *const *streams,
-                      const size_t *lens, size_t ns, int64_t *out,
-                      size_t *nout, uint64_t *late) {
+                      const size_t *lens, size_t ns, int64_t *out, size_t *nout,
+                      uint64_t *late) {
         pb_merge_t *m = pb_merge_new(ns, window);
         size_t pos[8] = {0}, i;
         pb_merge_item_t it;
@@ -97,8 +99,9 @@ static void run_merge(size_t window, const int64_t *const *streams,
                                         pb_merge_end(m, (uint32_t)i);
                                         break;
                                 }
-                                pb_merge_item_t x = item(streams[i][pos[i]], "t", "e",
-                                                         (uint32_t)i, (int64_t)pos[i]);
+                                pb_merge_item_t x =
+                                    item(streams[i][pos[i]], "t", "e",
+                                         (uint32_t)i, (int64_t)pos[i]);
                                 pos[i]++;
                                 assert_int_equal(pb_merge_push(m, &x), PB_OK);
                         }
@@ -179,20 +182,22 @@ static void test_exact_sums(void **st) {
         assert_string_equal(buf, "-143000.50");
         assert_int_equal(pb_dec_parse("1.234", 5, 2, &v), -1);
         assert_int_equal(pb_dec_parse("abc", 3, 2, &v), -1);
-        assert_int_equal(pb_dec_parse("99999999999999999999999999999999.99",
-                                      35, 2, &v),
-                         0);
+        assert_int_equal(
+            pb_dec_parse("99999999999999999999999999999999.99", 35, 2, &v), 0);
 }
 
 static void test_report_totals(void **st) {
         const char *ev[] = {
-            "{\"event_id\":\"1\",\"programme\":\"P\",\"grantor\":{\"name\":\"SK\"},"
+            "{\"event_id\":\"1\",\"programme\":\"P\",\"grantor\":{\"name\":"
+            "\"SK\"},"
             "\"recipient\":{\"name\":\"BGK\"},\"amount\":\"143000.00\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-05\"}",
-            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":\"SK\"},"
+            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":"
+            "\"SK\"},"
             "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
-            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":\"SK\"},"
+            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":"
+            "\"SK\"},"
             "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
         };
@@ -204,12 +209,12 @@ static void test_report_totals(void **st) {
         (void)st;
         pb_buf_init(&out, 0);
         for (i = 0; i < 3; i++) {
-                const pb_json_t *v = pb_json_parse(p, ev[i], strlen(ev[i]), err,
-                                                   sizeof(err));
+                const pb_json_t *v =
+                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
                 assert_non_null(v);
-                assert_int_equal(pb_report_add(r, "funds.granted", v, err,
-                                               sizeof(err)),
-                                 PB_OK);
+                assert_int_equal(
+                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
+                    PB_OK);
         }
         assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
         assert_non_null(strstr((char *)out.data,
@@ -246,7 +251,8 @@ static void test_datum_len(void **st) {
             "{\"name\":\"NRW\",\"kind\":\"STATE_GOVERNMENT\",\"city\":null,"
             "\"region\":null,\"country\":\"DE\"},\"ukrainian_party\":{\"name\":"
             "\"D\",\"kind\":\"OBLAST_ADMINISTRATION\",\"city\":\"Dnipro\","
-            "\"region\":\"D\",\"country\":\"UA\"},\"founded_on\":\"2023-02-28\","
+            "\"region\":\"D\",\"country\":\"UA\"},\"founded_on\":\"2023-02-"
+            "28\","
             "\"areas\":[\"a\",\"b\"],\"note\":null}";
         (void)st;
         snprintf(path, sizeof(path), "%s", dir ? dir : "schemas");
