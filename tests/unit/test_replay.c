@@ -1,11 +1,12 @@
 /* Unit tests: replay/report building blocks - CSV flattening and RFC 4180
  * quoting read back, the event-time merge (order, window guarantee, late
  * count), exact decimal sums, Avro datum length against the codec. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the four headers above first */
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
