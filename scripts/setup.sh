@@ -28,7 +28,7 @@ PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
 # Python for the agency-client test, curl, openssl/gnutls for TLS tests, wrk
 # for the benchmarks, chromium for the report screenshot.
 TEST_PKGS=(valgrind kcat curl jq bc openssl gnutls-bin python3 python3-venv python3-yaml
-           openjdk-17-jdk-headless maven wrk)
+           openjdk-17-jdk-headless maven wrk chromium fonts-dejavu-core)
 [ $WANT_TEST -eq 1 ] && PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
