@@ -3,7 +3,10 @@
  * librdkafka's mock cluster, in this process, on loopback, in memory: it
  * speaks enough of the Kafka protocol for producers (idempotent too),
  * consumers and consumer groups (join, sync, offset commit/fetch). Topics
- * are created on first use by a producer. Nothing survives a restart. For
+ * are created on the first metadata request for them (by a producer or a
+ * consumer), with 4 partitions. The mock coordinator starts a group's next
+ * generation only after the session timeout of a member that left, even
+ * after a clean LeaveGroup. Nothing survives a restart. For
  * anything beyond development and tests use a real Kafka cluster. */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +31,10 @@ static void broker_usage(FILE *fp) {
                 "PARTNERBUS_BROKERS). Topics are created when first produced "
                 "to. Data is lost\nwhen the broker stops. Not for "
                 "production: use a real Kafka cluster there.\n"
+                "Consumer groups work, but after a member leaves, the next "
+                "member's join\nwaits for the group's session timeout "
+                "(45 s by default); consumers that\nrestart often can pass "
+                "-X session.timeout.ms=6000.\n"
                 "\n"
                 "Options:\n"
                 "  -n, --brokers-count N    number of mock brokers, 1-16 "
