@@ -562,20 +562,51 @@ int pb_cmd_gateway(int argc, char **argv) {
                 while (atomic_load(&gw.inflight_requests) > 0 &&
                        now_ms() < deadline)
                         usleep(20 * 1000);
+                /* close the send gate: requests still reading their body
+                 * get 503 from now on, none sends after the flush */
+                atomic_store(&gw.closed, 1);
+                while (atomic_load(&gw.senders) > 0)
+                        usleep(1000);
                 /* every message gets its report within
                  * message.timeout.ms; flush waits for them */
+                deadline = now_ms() + gw.set.publish_timeout;
                 do {
                         fr = pb_producer_flush(gw.producer, 1000);
-                } while (fr != PB_OK && now_ms() < deadline +
-                                                       gw.set.publish_timeout);
+                } while (fr != PB_OK && now_ms() < deadline);
+                if (fr != PB_OK) {
+                        /* -X message.timeout.ms beyond --publish-timeout
+                         * (or 0, infinite): purge, so every waiting
+                         * request gets its report and a 503; MHD cannot
+                         * stop with a connection still suspended */
+                        pb_log("warn",
+                               "cmd=gateway msg=\"%d messages not "
+                               "acknowledged within --publish-timeout: "
+                               "purged, their requests answered 503\"",
+                               pb_producer_outq_len(gw.producer));
+                        rd_kafka_purge(pb_producer_rk(gw.producer),
+                                       RD_KAFKA_PURGE_F_QUEUE |
+                                           RD_KAFKA_PURGE_F_INFLIGHT);
+                        while (atomic_load(&gw.suspended) > 0 &&
+                               now_ms() < deadline + 5000)
+                                pb_producer_poll(gw.producer, 100);
+                }
                 /* answers of requests resumed by the last reports */
+                deadline = now_ms() + 2000;
                 while (atomic_load(&gw.inflight_requests) > 0 &&
-                       now_ms() < deadline + gw.set.publish_timeout + 2000)
+                       now_ms() < deadline)
                         usleep(20 * 1000);
                 if (atomic_load(&gw.inflight_requests) > 0)
                         pb_log("warn", "cmd=gateway msg=\"%ld requests still "
                                        "open at exit\"",
                                atomic_load(&gw.inflight_requests));
+                if (atomic_load(&gw.suspended) > 0) {
+                        /* cannot happen once every report came; if it
+                         * does, MHD_stop_daemon would abort: leave */
+                        pb_log("error", "cmd=gateway msg=\"%ld requests "
+                                        "still wait for Kafka at exit\"",
+                               atomic_load(&gw.suspended));
+                        _exit(PB_EXIT_FAIL);
+                }
                 rc = fr == PB_OK ? PB_EXIT_OK : PB_EXIT_FAIL;
                 pb_log("info", "cmd=gateway msg=\"stopped\" flushed=%s",
                        fr == PB_OK ? "yes" : "no");

@@ -359,7 +359,20 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         }
 
         /* 7. send; the lock keeps delivery reports from finishing the
-         * request before it is suspended */
+         * request before it is suspended. The gate (senders, closed: see
+         * pb_gw_t) keeps sends from starting after the drain's final
+         * flush; seq_cst on both sides, so either the drain sees us in
+         * senders or we see closed. */
+        atomic_fetch_add(&gw->senders, 1);
+        if (nnew && atomic_load(&gw->closed)) {
+                atomic_fetch_sub(&gw->senders, 1);
+                ans->retry_after_ms = gw->set.retry_after;
+                status = answer_error(ans, 503, "shutting_down",
+                                      "the gateway is shutting down; nothing "
+                                      "was published, retry (another "
+                                      "instance)");
+                goto out_release;
+        }
         pthread_mutex_lock(&req->lock);
         req->t_send_ms = mono_ms();
         for (i = 0; i < req->nev; i++) {
@@ -384,14 +397,17 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         if (req->pending == 0) {
                 req->state = PB_GW_ST_DONE;
                 pthread_mutex_unlock(&req->lock);
+                atomic_fetch_sub(&gw->senders, 1);
                 pb_gw_publish_answer(req, ans);
                 status = ans->status;
                 goto out;
         }
         req->state = PB_GW_ST_WAITING;
         req->suspended = 1;
+        atomic_fetch_add(&gw->suspended, 1);
         MHD_suspend_connection(req->conn);
         pthread_mutex_unlock(&req->lock);
+        atomic_fetch_sub(&gw->senders, 1);
         status = 0;
         goto out;
 
@@ -432,6 +448,7 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                 req->state = PB_GW_ST_DONE;
                 if (req->suspended) {
                         req->suspended = 0;
+                        atomic_fetch_sub(&gw->suspended, 1);
                         MHD_resume_connection(req->conn);
                 }
         }

@@ -90,6 +90,14 @@ typedef struct pb_gw {
         pb_gw_worker_t *workers;
 
         atomic_int stopping;      /* SIGTERM: new requests get 503 */
+        /* Send gate for the drain: once closed is set and senders is back
+         * to 0, nothing is handed to the producer any more, so the final
+         * flush (or purge) yields the last delivery report and every
+         * suspended request gets resumed before MHD_stop_daemon (which
+         * aborts the process if a connection is still suspended). */
+        atomic_int closed;
+        atomic_long senders;
+        atomic_long suspended;    /* requests waiting for delivery reports */
         atomic_long inflight_requests;
         atomic_long inflight_events;
         atomic_long inflight_bytes;
