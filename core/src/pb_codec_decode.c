@@ -25,17 +25,9 @@
 #include <string.h>
 
 #include "partnerbus/pb_json.h"
+#include "pb_codec_dec.h"
 #include "pb_codec_int.h"
 #include "pb_util.h"
-
-typedef struct pb_dec {
-        pb_codec_t *c;
-        const uint8_t *p, *end;
-        char *errstr;
-        size_t errsize;
-        pb_resp_t err;
-        long zero_items; /* items of zero-size types read so far */
-} pb_dec_t;
 
 static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
 static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n);
@@ -1212,4 +1204,39 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
         if (out->data)
                 out->data[out->len] = 0;
         return PB_OK;
+}
+
+/* --- the readers, for pb_codec_check.c (see pb_codec_dec.h) --- */
+
+int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
+        char msg[PB_ERRMSG_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return dfail(d, code, "%s", msg);
+}
+
+int pb_dec_push(pb_dec_t *d, const char *name, size_t len) {
+        return dpush(d, name, len);
+}
+
+int pb_dec_long(pb_dec_t *d, int64_t *v) {
+        return rd_long(d, v);
+}
+
+int pb_dec_len(pb_dec_t *d, const char *what, size_t *n) {
+        return rd_len(d, what, n);
+}
+
+int pb_dec_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
+                 int64_t *count) {
+        return rd_block(d, item, extra, count);
+}
+
+void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
+                      const pb_type_t *t, const uint8_t *p,
+                      const uint8_t *end) {
+        pb_dec_top_t top = {w, meta};
+        meta_take(&top, fi, t, p, end);
 }

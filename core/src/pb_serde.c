@@ -157,23 +157,24 @@ pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
         return r;
 }
 
-pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
-                          const pb_schema_t **type_out, pb_buf_t *out,
-                          pb_event_meta_t *meta, char *errstr,
-                          size_t errstr_size) {
+/* Frame, writer (catalog or registry) and reader of a framed message. */
+static pb_resp_t pb_serde_schemas(pb_serde_t *sd, const uint8_t *data,
+                                  size_t len, pb_frame_t *f,
+                                  const pb_schema_t **writer_out,
+                                  const pb_schema_t **reader_out,
+                                  char *errstr, size_t errstr_size) {
         const pb_schema_t *writer = NULL, *reader;
-        pb_frame_t f;
-        pb_resp_t r = pb_frame_parse(data, len, &f, errstr, errstr_size);
+        pb_resp_t r = pb_frame_parse(data, len, f, errstr, errstr_size);
         if (r != PB_OK)
                 return r;
-        if (f.framing == PB_FRAMING_SINGLE_OBJECT) {
+        if (f->framing == PB_FRAMING_SINGLE_OBJECT) {
                 writer = pb_schemas_find_fingerprint(sd->catalog,
-                                                     f.fingerprint);
+                                                     f->fingerprint);
                 if (!writer) {
                         snprintf(errstr, errstr_size,
                                  "unknown schema fingerprint %016llx (not "
                                  "in the local schemas)",
-                                 (unsigned long long)f.fingerprint);
+                                 (unsigned long long)f->fingerprint);
                         return PB_ERR_UNKNOWN_SCHEMA;
                 }
         } else {
@@ -181,10 +182,10 @@ pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
                         snprintf(errstr, errstr_size,
                                  "Confluent-framed message (schema id %u) "
                                  "but no --schema-registry given",
-                                 (unsigned)f.schema_id);
+                                 (unsigned)f->schema_id);
                         return PB_ERR_UNKNOWN_SCHEMA;
                 }
-                r = pb_registry_lookup(sd->registry, f.schema_id, &writer,
+                r = pb_registry_lookup(sd->registry, f->schema_id, &writer,
                                        errstr, errstr_size);
                 if (r != PB_OK)
                         return r;
@@ -193,10 +194,47 @@ pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
         reader = pb_schemas_find(sd->catalog, pb_schema_type(writer));
         if (!reader)
                 reader = writer;
+        *writer_out = writer;
+        *reader_out = reader;
+        return PB_OK;
+}
+
+pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
+                          const pb_schema_t **type_out, pb_buf_t *out,
+                          pb_event_meta_t *meta, char *errstr,
+                          size_t errstr_size) {
+        const pb_schema_t *writer, *reader;
+        pb_frame_t f;
+        pb_resp_t r = pb_serde_schemas(sd, data, len, &f, &writer, &reader,
+                                       errstr, errstr_size);
+        if (r != PB_OK)
+                return r;
         if (type_out)
                 *type_out = reader;
         return pb_codec_avro_to_json(sd->codec, writer,
                                      reader == writer ? NULL : reader, f.body,
                                      f.body_len, out, meta, errstr,
                                      errstr_size);
+}
+
+pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,
+                         const pb_schema_t **type_out,
+                         const pb_schema_t **writer_out, size_t *body_off,
+                         pb_event_meta_t *meta, char *errstr,
+                         size_t errstr_size) {
+        const pb_schema_t *writer, *reader;
+        pb_frame_t f;
+        pb_resp_t r = pb_serde_schemas(sd, data, len, &f, &writer, &reader,
+                                       errstr, errstr_size);
+        if (r != PB_OK)
+                return r;
+        if (type_out)
+                *type_out = reader;
+        if (writer_out)
+                *writer_out = writer;
+        if (body_off)
+                *body_off = (size_t)(f.body - data);
+        return pb_codec_check(sd->codec, writer,
+                              reader == writer ? NULL : reader, f.body,
+                              f.body_len, meta, errstr, errstr_size);
 }

@@ -83,6 +83,15 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
                                 pb_event_meta_t *meta, char *errstr,
                                 size_t errstr_size);
 
+/* Validates an Avro body like pb_codec_avro_to_json() with the same
+ * arguments - same bounds, same verdict, same error code and message in
+ * errstr - and fills meta (may be NULL), but produces no JSON: for callers
+ * that pass the body on as it is (the relay's archive sink). */
+pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
+                         const pb_schema_t *reader, const uint8_t *data,
+                         size_t len, pb_event_meta_t *meta, char *errstr,
+                         size_t errstr_size);
+
 /* Bounds shared by the decoder; exceeding one is PB_ERR_LIMIT. */
 #define PB_CODEC_MAX_DEPTH 64
 #define PB_CODEC_MAX_JSON_OUT (64u << 20) /* bytes of JSON per event */

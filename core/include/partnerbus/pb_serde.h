@@ -100,6 +100,16 @@ pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
                           pb_event_meta_t *meta, char *errstr,
                           size_t errstr_size);
 
+/* Same as pb_serde_decode() - same frame and schema lookup, same verdict
+ * and errstr - without producing JSON (pb_codec_check). *writer_out and
+ * *body_off (each may be NULL) receive the writer schema and the offset
+ * of the Avro body in data. */
+pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,
+                         const pb_schema_t **type_out,
+                         const pb_schema_t **writer_out, size_t *body_off,
+                         pb_event_meta_t *meta, char *errstr,
+                         size_t errstr_size);
+
 pb_codec_t *pb_serde_codec(pb_serde_t *sd);
 
 #ifdef __cplusplus
