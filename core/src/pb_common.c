@@ -35,6 +35,8 @@ const char *pb_err2str(pb_resp_t r) {
                 return "incompatible schemas";
         case PB_ERR_ARG:
                 return "invalid argument";
+        case PB_ERR_UNCERTAIN:
+                return "outcome unknown (may have been stored)";
         }
         return "unknown error";
 }

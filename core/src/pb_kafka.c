@@ -127,7 +127,15 @@ static void pb_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
         (void)rk;
         if (!p || !p->cb)
                 return;
-        p->cb(p->opaque, m->_private, m->err ? PB_ERR_KAFKA : PB_OK,
+        /* A failure after the broker may have stored the message (e.g.
+         * timed out while in flight) is PB_ERR_UNCERTAIN, so that callers
+         * which promise "retry safely" do not forget the event id. */
+        p->cb(p->opaque, m->_private,
+              !m->err ? PB_OK
+              : rd_kafka_message_status(m) ==
+                      RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
+                  ? PB_ERR_UNCERTAIN
+                  : PB_ERR_KAFKA,
               m->err ? rd_kafka_err2str(m->err) : NULL,
               m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition,
               m->offset);

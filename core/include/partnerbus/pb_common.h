@@ -29,6 +29,9 @@ typedef enum pb_resp {
         PB_ERR_HTTP,           /* HTTP peer error (registry, webhook) */
         PB_ERR_INCOMPATIBLE,   /* schemas cannot be resolved */
         PB_ERR_ARG,            /* bad argument from the caller */
+        PB_ERR_UNCERTAIN,      /* a Kafka write failed after it may have been
+                                  stored (timed out in flight): the outcome
+                                  is unknown */
 } pb_resp_t;
 
 const char *pb_err2str(pb_resp_t r);

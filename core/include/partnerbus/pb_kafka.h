@@ -35,7 +35,10 @@ const char *pb_kafka_topic(const pb_kafka_conf_t *c, const char *type,
 typedef struct pb_producer pb_producer_t;
 
 /* Called once per sent message. err PB_OK means acknowledged by all
- * in-sync replicas; errstr describes a failure. */
+ * in-sync replicas; PB_ERR_KAFKA means not stored; PB_ERR_UNCERTAIN means
+ * the write failed after the broker may have stored it (librdkafka's
+ * RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED, e.g. message.timeout.ms expired
+ * while in flight). errstr describes a failure. */
 typedef void(pb_delivery_cb_t)(void *opaque, void *msg_opaque, pb_resp_t err,
                                const char *errstr, const char *topic,
                                int32_t partition, int64_t offset);
