@@ -8,6 +8,8 @@
 #     one event per request, and batches of 500
 #   - peak RSS of the relay with the whole backlog waiting
 # Usage: bench/relay.sh [EVENTS]   (default 1000000)
+#   SINKS="archive jsonl webhook" (default: all three) picks the relay runs;
+#   SINGLE=0 leaves out the one-event-per-request webhook run.
 # Needs: PB_BIN (partnerbus), a broker: PB_KAFKA_DIR (harness) or BROKERS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -44,10 +46,16 @@ relay() { # name, sink, extra...
         rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
         echo "  peak RSS $(( $(cat "$W/rss") / 1024 )) MiB"
 }
-relay archive "archive:$W/archive"
-echo "#   archive: $(du -sh "$W/archive" | cut -f1) in $(find "$W/archive" -name '*.avro' | wc -l) files"
-rm -rf "$W/archive"
-relay jsonl "jsonl:/dev/null" --jsonl-max-size 0
+SINKS=" ${SINKS:-archive jsonl webhook} "
+if [[ $SINKS == *" archive "* ]]; then
+        relay archive "archive:$W/archive"
+        echo "#   archive: $(du -sh "$W/archive" | cut -f1) in $(find "$W/archive" -name '*.avro' | wc -l) files"
+        rm -rf "$W/archive"
+fi
+if [[ $SINKS == *" jsonl "* ]]; then
+        relay jsonl "jsonl:/dev/null" --jsonl-max-size 0
+fi
+[[ $SINKS == *" webhook "* ]] || exit 0
 "$W/recv" 18099 "$W/recv.stats" & RECV=$!
 sleep 0.5
 export PARTNERBUS_WEBHOOK_SECRET=bench-secret

@@ -237,6 +237,10 @@ typedef struct relay {
         long handled;
         int ready;
         int fatal;
+        /* the sink takes the Avro body as it is and no --where needs the
+         * event: validate bodies (pb_serde_check) instead of decoding them
+         * to JSON - same verdict, undecodable ones still go to the DLQ */
+        int check_only;
 } relay_t;
 
 static int64_t now_ms(void) {
@@ -509,7 +513,9 @@ static void deliver_batch(relay_t *r) {
                 ev->writer = e->writer;
                 ev->body = (const uint8_t *)e->m.value + e->body_off;
                 ev->body_len = e->m.len - e->body_off;
-                ev->json = (const char *)r->arena.data + e->json_off;
+                ev->json = e->json_len ? (const char *)r->arena.data +
+                                             e->json_off
+                                       : ""; /* check_only */
                 ev->json_len = e->json_len;
                 ev->meta = &e->meta;
         }
@@ -784,8 +790,14 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                 }
                 e->body_off = (size_t)(fr.body - (const uint8_t *)m->value);
                 e->json_off = r->arena.len;
-                rc = pb_serde_decode(r->serde, m->value, m->len, &reader,
-                                     &r->arena, &e->meta, err, sizeof(err));
+                if (r->check_only)
+                        rc = pb_serde_check(r->serde, m->value, m->len,
+                                            &reader, NULL, NULL, &e->meta,
+                                            err, sizeof(err));
+                else
+                        rc = pb_serde_decode(r->serde, m->value, m->len,
+                                             &reader, &r->arena, &e->meta,
+                                             err, sizeof(err));
                 if (rc == PB_OK && !writer) {
                         rc = PB_ERR_UNKNOWN_SCHEMA;
                         snprintf(err, sizeof(err), "writer schema unknown");
@@ -830,7 +842,7 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                         size_t jo = keep.json_off, jl = keep.json_len;
                         char *jcopy = malloc(jl ? jl : 1);
                         r->nbatch--;
-                        if (jcopy)
+                        if (jcopy && jl)
                                 memcpy(jcopy, r->arena.data + jo, jl);
                         deliver_batch(r);
                         if (p->blocked || !jcopy) {
@@ -993,6 +1005,7 @@ int pb_cmd_relay(int argc, char **argv) {
                 status = rc;
                 goto done;
         }
+        r->check_only = r->plugin == &pb_sink_archive && !r->filter;
         r->batch_max = r->set.batch_size > 0 ? (size_t)r->set.batch_size
                                               : r->plugin->batch_hint(r->sink);
         if (r->batch_max < 1)
