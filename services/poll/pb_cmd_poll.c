@@ -748,7 +748,7 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                 return;
         }
         p->inflight++;
-        if ((p->inflight & 1023) == 0) {
+        if ((p->inflight & 63) == 0) {
                 pb_producer_poll(p->prod, 0);
                 drain_state(p);
         }

@@ -9,7 +9,7 @@ poll_start_server() {
         python3 "$PB_SOURCE_DIR/tests/poll/feed_server.py" "$FEEDS" "$PB_TMP/port" &
         SERVER_PID=$!
         # shellcheck disable=SC2064
-        trap "kill $SERVER_PID 2>/dev/null; rm -rf '$PB_TMP'" EXIT
+        trap "kill $SERVER_PID 2>/dev/null || true; rm -rf '$PB_TMP'" EXIT
         pb_wait_for 20 test -s "$PB_TMP/port"
         PORT=$(cat "$PB_TMP/port")
         BASE=http://127.0.0.1:$PORT
