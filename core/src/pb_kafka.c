@@ -737,7 +737,9 @@ pb_mock_broker_t *pb_mock_broker_new(int brokers, char *errstr,
         }
         rc = rd_kafka_conf_new();
         rd_kafka_conf_set_log_cb(rc, pb_kafka_log_cb);
-        /* the dummy never connects anywhere */
+        /* the dummy never connects anywhere: silence its warning about
+         * having no bootstrap.servers */
+        rd_kafka_conf_set(rc, "log_level", "3", why, sizeof(why));
         m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, why, sizeof(why));
         if (!m->rk) {
                 snprintf(errstr, errstr_size, "mock broker handle: %s", why);

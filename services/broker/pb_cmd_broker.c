@@ -9,48 +9,50 @@
  * after a clean LeaveGroup. Nothing survives a restart. For
  * anything beyond development and tests use a real Kafka cluster. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "pb_cli.h"
+#include "pb_opts.h"
 
 static const char *cmd = "broker";
 
-static void broker_usage(FILE *fp) {
-        fprintf(fp,
-                "Usage: partnerbus broker [options]\n"
-                "\n"
-                "Runs an embedded Kafka-compatible development broker "
-                "(librdkafka's mock\ncluster) on loopback, in memory, until "
-                "SIGINT or SIGTERM. Prints its bootstrap\naddress on stdout; "
-                "pass it to other commands with --brokers (or\n"
-                "PARTNERBUS_BROKERS). Topics are created when first produced "
-                "to. Data is lost\nwhen the broker stops. Not for "
-                "production: use a real Kafka cluster there.\n"
-                "Consumer groups work, but after a member leaves, the next "
-                "member's join\nwaits for the group's session timeout "
-                "(45 s by default); consumers that\nrestart often can pass "
-                "-X session.timeout.ms=6000.\n"
-                "\n"
-                "Options:\n"
-                "  -n, --brokers-count N    number of mock brokers, 1-16 "
-                "(default 1; env\n"
-                "                           PARTNERBUS_BROKERS_COUNT)\n"
-                "  -o, --bootstrap-file F   also write the bootstrap address "
-                "to file F\n"
-                "                           (env PARTNERBUS_BOOTSTRAP_FILE)\n"
-                "  -h, --help               this help\n"
-                "\n"
-                "Examples:\n"
-                "  partnerbus broker\n"
-                "  partnerbus broker --bootstrap-file /tmp/pb.bootstrap &\n"
-                "  partnerbus produce -t aid.dispatched -b \"$(cat "
-                "/tmp/pb.bootstrap)\" < events.jsonl\n");
-}
+typedef struct broker_settings {
+        long count;
+        const char *bootstrap_file;
+} broker_settings_t;
+
+static const pb_opt_t broker_opts[] = {
+    {"brokers-count", 'n', PB_OPT_INT, "1", "N",
+     "number of mock brokers, 1-16", 0,
+     offsetof(broker_settings_t, count)},
+    {"bootstrap-file", 'o', PB_OPT_STRING, NULL, "FILE",
+     "also write the bootstrap address to FILE (removed on exit)", 0,
+     offsetof(broker_settings_t, bootstrap_file)},
+};
+
+static const pb_cmd_spec_t broker_spec = {
+    "broker",
+    "Runs an embedded Kafka-compatible development broker (librdkafka's "
+    "mock\ncluster) on loopback, in memory, until SIGINT or SIGTERM. Prints "
+    "its bootstrap\naddress on stdout; pass it to other commands with "
+    "--brokers (or\nPARTNERBUS_BROKERS). Topics are created on first use "
+    "(4 partitions). Data is\nlost when the broker stops. Not for "
+    "production: use a real Kafka cluster there.",
+    "[options]",
+    "A consumer group member that joins after another left waits for the "
+    "session\ntimeout (45 s by default); use -X session.timeout.ms=6000 on "
+    "the consumers.\n\nExamples:\n"
+    "  partnerbus broker\n"
+    "  partnerbus broker --bootstrap-file /tmp/pb.bootstrap &\n"
+    "  partnerbus produce -t aid.dispatched -b \"$(cat /tmp/pb.bootstrap)\" "
+    "< events.jsonl",
+    broker_opts,
+    sizeof(broker_opts) / sizeof(broker_opts[0]),
+    0};
 
 /* Writes the address to path atomically (temp file + rename) so a
  * reader polling for the file never sees it half written. */
@@ -73,52 +75,28 @@ static int write_bootstrap(const char *path, const char *addr) {
 }
 
 int pb_cmd_broker(int argc, char **argv) {
-        static const struct option opts[] = {
-            {"brokers-count", required_argument, NULL, 'n'},
-            {"bootstrap-file", required_argument, NULL, 'o'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0}};
-        const char *count_arg = NULL, *file = NULL, *addr;
+        broker_settings_t bs;
+        pb_cli_common_t cc;
+        const char *file, *addr;
         long count;
-        char *end;
         char err[512];
         pb_mock_broker_t *mb;
-        int c;
+        int first = 0, rc;
 
-        optind = 1;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":n:o:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'n':
-                        count_arg = optarg;
-                        break;
-                case 'o':
-                        file = optarg;
-                        break;
-                case 'h':
-                        broker_usage(stdout);
-                        return PB_EXIT_OK;
-                case ':':
-                        return pb_cli_usage_error(
-                            cmd, "option '%s' needs a value",
-                            argv[optind - 1]);
-                default:
-                        return pb_cli_usage_error(cmd, "unknown option '%s'",
-                                                  argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
+        memset(&bs, 0, sizeof(bs));
+        if ((rc = pb_opts_parse(&broker_spec, &bs, &cc, argc, argv,
+                                &first)) >= 0)
+                return rc;
+        if (first < argc)
                 return pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                          argv[optind]);
-        count_arg = pb_cli_setting(count_arg, "BROKERS_COUNT", "1");
-        file = pb_cli_setting(file, "BOOTSTRAP_FILE", NULL);
-        errno = 0;
-        count = strtol(count_arg, &end, 10);
-        if (errno || *end || end == count_arg || count < 1 || count > 16)
+                                          argv[first]);
+        count = bs.count;
+        file = bs.bootstrap_file;
+        if (count < 1 || count > 16)
                 return pb_cli_usage_error(
                     cmd, "--brokers-count expects a number from 1 to 16, "
-                         "got '%s'",
-                    count_arg);
+                         "got %ld",
+                    count);
 
         pb_cli_trap_signals();
         mb = pb_mock_broker_new((int)count, err, sizeof(err));

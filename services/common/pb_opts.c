@@ -53,6 +53,42 @@ static const pb_common_opt_t common_opts[] = {
 };
 #define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
 
+/* Short forms of common options: the letter and the long option's id. */
+typedef struct pb_common_short {
+        char c;
+        int id;
+        int kafka;
+} pb_common_short_t;
+
+static const pb_common_short_t common_shorts[] = {
+    {'X', 'X', 1},
+    {'b', PB_CO_BROKERS, 1},
+    {'p', PB_CO_PREFIX, 1},
+    {'r', PB_CO_REGISTRY, 1},
+    {'s', PB_CO_SCHEMAS, 0},
+};
+
+static int table_has_short(const pb_cmd_spec_t *spec, char c) {
+        size_t i;
+        for (i = 0; i < spec->nopts; i++)
+                if (spec->opts[i].short_name == c)
+                        return 1;
+        return 0;
+}
+
+/* The long option id a common short letter stands for, 0 if none. */
+static int common_short_id(const pb_cmd_spec_t *spec, int c) {
+        size_t i;
+        if (c <= 0 || c > 127 || table_has_short(spec, (char)c))
+                return 0;
+        for (i = 0; i < sizeof(common_shorts) / sizeof(common_shorts[0]);
+             i++)
+                if (common_shorts[i].c == c &&
+                    (!common_shorts[i].kafka || spec->kafka))
+                        return common_shorts[i].id;
+        return 0;
+}
+
 /* Strings read from the config file live here until pb_opts_free(). */
 static char **owned;
 static size_t nowned, capowned;
@@ -428,9 +464,20 @@ static void print_help(const pb_cmd_spec_t *spec) {
                 char flag[96];
                 if (c->kafka && !spec->kafka)
                         continue;
-                snprintf(flag, sizeof(flag), "%s--%s%s%s",
-                         c->id == PB_CO_BROKERS ? "-b, " : "    ", c->name,
-                         c->metavar ? " " : "", c->metavar ? c->metavar : "");
+                {
+                        char sh[8] = "    ";
+                        size_t k;
+                        for (k = 0; k < sizeof(common_shorts) /
+                                            sizeof(common_shorts[0]);
+                             k++)
+                                if (common_shorts[k].id == c->id &&
+                                    common_short_id(spec, common_shorts[k].c))
+                                        snprintf(sh, sizeof(sh), "-%c, ",
+                                                 common_shorts[k].c);
+                        snprintf(flag, sizeof(flag), "%s--%s%s%s", sh,
+                                 c->name, c->metavar ? " " : "",
+                                 c->metavar ? c->metavar : "");
+                }
                 printf("  %-34s %s\n", flag, c->help);
         }
         if (spec->kafka)
@@ -562,11 +609,16 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
         }
         shorts[ns++] = '+'; /* stop at the first positional argument */
         shorts[ns++] = ':';
-        if (spec->kafka) {
-                /* as in kcat: -b brokers, -X librdkafka property */
-                shorts[ns++] = 'X';
-                shorts[ns++] = ':';
-                shorts[ns++] = 'b';
+        /* short forms of the common options (as in kcat: -b, -X), unless
+         * the service's own table claims the letter */
+        for (i = 0; i < sizeof(common_shorts) / sizeof(common_shorts[0]);
+             i++) {
+                const pb_common_short_t *cs = &common_shorts[i];
+                if (cs->kafka && !spec->kafka)
+                        continue;
+                if (table_has_short(spec, cs->c))
+                        continue;
+                shorts[ns++] = cs->c;
                 shorts[ns++] = ':';
         }
         shorts[ns++] = 'h';
@@ -644,11 +696,13 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
         opterr = 0;
         while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
                 const pb_opt_t *o = NULL;
+                int cid;
                 if (c >= PB_CO_TABLE)
                         o = &spec->opts[c - PB_CO_TABLE];
-                else if (c != PB_CO_HELP && c != PB_CO_PRINT && c != '?' &&
-                         c != ':' && c < PB_CO_CONFIG && c != 'X' &&
-                         c != 'h' && !(c == 'b' && spec->kafka)) {
+                else if ((cid = common_short_id(spec, c)))
+                        c = cid;
+                else if (c > 0 && c < 128 && c != '?' && c != ':' &&
+                         c != 'h') {
                         for (i = 0; i < spec->nopts; i++)
                                 if (spec->opts[i].short_name == c)
                                         o = &spec->opts[i];
@@ -672,7 +726,6 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                 switch (c) {
                 case PB_CO_CONFIG:
                         break; /* read above */
-                case 'b':
                 case PB_CO_BROKERS:
                         common->brokers = optarg;
                         break;

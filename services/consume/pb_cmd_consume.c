@@ -9,7 +9,7 @@
  * With --group the offsets are committed only after the lines were written
  * out (stdout flushed): at least once. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,75 +17,65 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pb_cli.h"
+#include "pb_opts.h"
 
 static const char *cmd = "consume";
 
 #define PB_CONSUME_MAX_TOPICS 64
 
-static void consume_usage(FILE *fp) {
-        fprintf(
-            fp,
-            "Usage: partnerbus consume --topics TYPE[,TYPE...] [options]\n"
-            "\n"
-            "Reads events from Kafka and writes one JSON object per line to "
-            "stdout: the\nevent as 'partnerbus produce' accepts it, or with "
-            "--meta\n"
-            "  {\"topic\":..,\"partition\":..,\"offset\":..,\"timestamp\":..,"
-            "\"key\":..,\n   \"headers\":{..},\"event\":{..}}\n"
-            "Both framings are read (single-object encoding and, with "
-            "--schema-registry,\nthe Confluent wire format); events written "
-            "with an older schema are resolved\nto the local one. A message "
-            "that cannot be decoded is reported on stderr as\n"
-            "  topic=T partition=P offset=O: reason\nand consuming goes on.\n"
-            "\n"
-            "Topics are event types; with --topic-prefix PREFIX the topic "
-            "read is\nPREFIX+TYPE, as 'partnerbus produce' names it.\n"
-            "\n"
-            "Options:\n"
-            "  -t, --topics LIST          comma-separated event types / topics "
-            "(required)\n"
-            "  -g, --group GROUP          join consumer group GROUP; offsets "
-            "are committed\n"
-            "                             after the events were written "
-            "(env PARTNERBUS_GROUP)\n"
-            "      --from-beginning       start at the oldest event (without "
-            "a group: stop\n"
-            "                             at the end of the partitions)\n"
-            "  -n, --max N                exit after N events\n"
-            "  -m, --meta                 wrap each event with its Kafka "
-            "metadata\n"
-            "  -b, --brokers LIST         Kafka bootstrap servers host:port[,...]"
-            "\n"
-            "                             (env PARTNERBUS_BROKERS)\n"
-            "  -s, --schemas DIR          schema directory (env "
-            "PARTNERBUS_SCHEMAS,\n"
-            "                             default %s)\n"
-            "  -r, --schema-registry URL  registry for Confluent-framed "
-            "messages\n"
-            "                             (env PARTNERBUS_SCHEMA_REGISTRY)\n"
-            "  -p, --topic-prefix PREFIX  prepended to each type (env "
-            "PARTNERBUS_TOPIC_PREFIX)\n"
-            "  -X key=value               librdkafka property, may repeat\n"
-            "  -h, --help                 this help\n"
-            "\n"
-            "Without --group and without --from-beginning, consume starts at "
-            "the end\nand waits for new events until --max or SIGINT/SIGTERM. "
-            "With --group and no\ncommitted offset it starts at the end "
-            "unless --from-beginning.\n"
-            "\n"
-            "Exit status: 0 ok, 1 a Kafka error or a message that could not "
-            "be decoded,\n2 usage error.\n"
-            "\n"
-            "Examples:\n"
-            "  partnerbus consume -t aid.dispatched --from-beginning -b "
-            "127.0.0.1:9092\n"
-            "  partnerbus consume -t aid.dispatched,aid.delivered -g "
-            "lvr-clinics --meta\n"
-            "  partnerbus consume -t funds.granted --from-beginning --max 10 "
-            "| jq .amount\n",
-            pb_schemas_default_dir());
-}
+typedef struct consume_settings {
+        const char *topics;
+        const char *group;
+        int from_beginning;
+        long max;
+        int meta;
+} consume_settings_t;
+
+static const pb_opt_t consume_opts[] = {
+    {"topics", 't', PB_OPT_STRING, NULL, "TYPE[,TYPE...]",
+     "comma-separated event types / topics", PB_OPT_REQUIRED,
+     offsetof(consume_settings_t, topics)},
+    {"group", 'g', PB_OPT_STRING, NULL, "GROUP",
+     "join consumer group GROUP; offsets are committed after the events "
+     "were written",
+     0, offsetof(consume_settings_t, group)},
+    {"from-beginning", 0, PB_OPT_BOOL, "false", NULL,
+     "start at the oldest event (without a group: stop at the end of the "
+     "partitions)",
+     0, offsetof(consume_settings_t, from_beginning)},
+    {"max", 'n', PB_OPT_INT, "0", "N", "exit after N events (0: no limit)",
+     0, offsetof(consume_settings_t, max)},
+    {"meta", 'm', PB_OPT_BOOL, "false", NULL,
+     "wrap each event with its Kafka metadata", 0,
+     offsetof(consume_settings_t, meta)},
+};
+
+static const pb_cmd_spec_t consume_spec = {
+    "consume",
+    "Reads events from Kafka and writes one JSON object per line to stdout: "
+    "the\nevent as 'partnerbus produce' accepts it, or with --meta\n"
+    "  {\"topic\":..,\"partition\":..,\"offset\":..,\"timestamp\":..,"
+    "\"key\":..,\n   \"headers\":{..},\"event\":{..}}\n"
+    "Both framings are read (single-object encoding and, with "
+    "--schema-registry,\nthe Confluent wire format); events written with an "
+    "older schema are resolved\nto the local one. A message that cannot be "
+    "decoded is reported on stderr as\n  topic=T partition=P offset=O: "
+    "reason\nand consuming goes on.\n\nTopics are event types; with "
+    "--topic-prefix PREFIX the topic read is\nPREFIX+TYPE, as 'partnerbus "
+    "produce' names it.",
+    "--topics TYPE[,TYPE...] [options]",
+    "Without --group and without --from-beginning, consume starts at the "
+    "end\nand waits for new events until --max or SIGINT/SIGTERM. With "
+    "--group and no\ncommitted offset it starts at the end unless "
+    "--from-beginning.\n\nExit status: 0, or 1 if a message could not be "
+    "decoded or Kafka failed,\n2 usage error.\n\nExamples:\n"
+    "  partnerbus consume -b 127.0.0.1:9092 -t aid.dispatched "
+    "--from-beginning\n"
+    "  partnerbus consume -t funds.granted,aid.delivered -g chancellery "
+    "--meta",
+    consume_opts,
+    sizeof(consume_opts) / sizeof(consume_opts[0]),
+    1};
 
 /* Appends s as a JSON string if it is valid UTF-8, else null. */
 static void put_str_or_null(pb_buf_t *b, const void *s, size_t n) {
@@ -150,21 +140,10 @@ static void format_meta(pb_buf_t *b, const pb_message_t *m,
 }
 
 int pb_cmd_consume(int argc, char **argv) {
-        static const struct option opts[] = {
-            {"topics", required_argument, NULL, 't'},
-            {"group", required_argument, NULL, 'g'},
-            {"from-beginning", no_argument, NULL, 'B'},
-            {"max", required_argument, NULL, 'n'},
-            {"meta", no_argument, NULL, 'm'},
-            {"brokers", required_argument, NULL, 'b'},
-            {"schemas", required_argument, NULL, 's'},
-            {"schema-registry", required_argument, NULL, 'r'},
-            {"topic-prefix", required_argument, NULL, 'p'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0}};
+        consume_settings_t cs;
         pb_cli_common_t cc;
-        const char *topics_arg = NULL, *group = NULL;
-        int from_beginning = 0, meta = 0, c, rc = PB_EXIT_FAIL;
+        const char *topics_arg, *group;
+        int from_beginning, meta, first = 0, rc = PB_EXIT_FAIL;
         long long max = -1, seen = 0, bad = 0, since_commit = 0;
         char *topics_buf = NULL, *tok, *save = NULL;
         char *topics[PB_CONSUME_MAX_TOPICS];
@@ -178,74 +157,25 @@ int pb_cmd_consume(int argc, char **argv) {
         char err[512], name[512];
         int kafka_failed = 0;
 
-        pb_cli_common_init(&cc);
+        memset(&cs, 0, sizeof(cs));
         memset(topics, 0, sizeof(topics));
-        optind = 1;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":t:g:n:mb:s:r:p:X:h", opts,
-                                NULL)) != -1) {
-                switch (c) {
-                case 't':
-                        topics_arg = optarg;
-                        break;
-                case 'g':
-                        group = optarg;
-                        break;
-                case 'B':
-                        from_beginning = 1;
-                        break;
-                case 'n': {
-                        char *end;
-                        errno = 0;
-                        max = strtoll(optarg, &end, 10);
-                        if (errno || *end || end == optarg || max < 1)
-                                return pb_cli_usage_error(
-                                    cmd,
-                                    "--max expects a positive number, got "
-                                    "'%s'",
-                                    optarg);
-                        break;
-                }
-                case 'm':
-                        meta = 1;
-                        break;
-                case 'b':
-                        cc.brokers = optarg;
-                        break;
-                case 's':
-                        cc.schemas_dir = optarg;
-                        break;
-                case 'r':
-                        cc.schema_registry = optarg;
-                        break;
-                case 'p':
-                        cc.topic_prefix = optarg;
-                        break;
-                case 'X':
-                        if (pb_kafka_conf_add(&cc.kconf, optarg) != PB_OK)
-                                return pb_cli_usage_error(
-                                    cmd, "-X expects key=value, got '%s'",
-                                    optarg);
-                        break;
-                case 'h':
-                        consume_usage(stdout);
-                        return PB_EXIT_OK;
-                case ':':
-                        return pb_cli_usage_error(
-                            cmd, "option '%s' needs a value",
-                            argv[optind - 1]);
-                default:
-                        return pb_cli_usage_error(cmd, "unknown option '%s'",
-                                                  argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
+        if ((rc = pb_opts_parse(&consume_spec, &cs, &cc, argc, argv,
+                                &first)) >= 0)
+                return rc;
+        rc = PB_EXIT_FAIL;
+        if (first < argc)
                 return pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                          argv[optind]);
-        if (!topics_arg || !*topics_arg)
+                                          argv[first]);
+        if (!*cs.topics)
                 return pb_cli_usage_error(cmd, "--topics is required");
-        pb_cli_common_finish(&cc);
-        group = pb_cli_setting(group, "GROUP", NULL);
+        if (cs.max < 0)
+                return pb_cli_usage_error(cmd,
+                                          "--max expects a positive number");
+        topics_arg = cs.topics;
+        group = cs.group;
+        from_beginning = cs.from_beginning;
+        meta = cs.meta;
+        max = cs.max ? cs.max : -1;
         if (!pb_cli_require_brokers(cmd, &cc))
                 return PB_EXIT_USAGE;
 

@@ -8,72 +8,59 @@
  * waited for: the command ends only when Kafka acknowledged (or refused)
  * each one. Exit status 1 if any line was rejected or any delivery failed. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb_cli.h"
+#include "pb_opts.h"
 
 #define PB_PRODUCE_MAX_LINE (1u << 20) /* bytes per input line */
 
 static const char *cmd = "produce";
 
-static void produce_usage(FILE *fp) {
-        fprintf(
-            fp,
-            "Usage: partnerbus produce --type TYPE [options]\n"
-            "\n"
-            "Reads events as JSON lines (one event per line) from stdin or "
-            "--file,\nvalidates each against the schema of TYPE, encodes it "
-            "as Avro and publishes\nit to the topic TYPE (with --topic-prefix: "
-            "PREFIX+TYPE), keyed by the entity\nid the schema names. An "
-            "invalid line is reported on stderr as\n  line N: /pointer: "
-            "message\nand is not published. Blank lines are skipped; a line "
-            "longer than 1 MiB is\nrejected. At the end \"published N, "
-            "rejected M\" goes to stderr, after Kafka\nacknowledged every "
-            "published event (idempotent producer, acks=all).\n"
-            "\n"
-            "Options:\n"
-            "  -t, --type TYPE            event type, e.g. aid.dispatched "
-            "(required)\n"
-            "  -b, --brokers LIST         Kafka bootstrap servers host:port[,...]"
-            "\n"
-            "                             (env PARTNERBUS_BROKERS)\n"
-            "  -f, --file FILE            read FILE instead of stdin ('-' = "
-            "stdin)\n"
-            "  -s, --schemas DIR          schema directory (env "
-            "PARTNERBUS_SCHEMAS,\n"
-            "                             default %s)\n"
-            "  -r, --schema-registry URL  use the Confluent wire format and "
-            "register the\n"
-            "                             schema under \"<topic>-value\" (env\n"
-            "                             PARTNERBUS_SCHEMA_REGISTRY)\n"
-            "  -p, --topic-prefix PREFIX  prepended to the type to name the "
-            "topic\n"
-            "                             (env PARTNERBUS_TOPIC_PREFIX)\n"
-            "      --fill                 set event_id (random UUID) and "
-            "occurred_at (now)\n"
-            "                             when a line lacks them\n"
-            "  -X key=value               librdkafka property, may repeat "
-            "(e.g.\n"
-            "                             -X linger.ms=20 -X "
-            "compression.type=zstd)\n"
-            "  -h, --help                 this help\n"
-            "\n"
-            "Exit status: 0 all published, 1 a line was rejected or a "
-            "delivery failed,\n2 usage error.\n"
-            "\n"
-            "Examples:\n"
-            "  partnerbus produce --type aid.dispatched --brokers "
-            "127.0.0.1:9092 < events.jsonl\n"
-            "  partnerbus produce -t funds.granted -f grants.jsonl --fill\n"
-            "  PARTNERBUS_BROKERS=kafka:9092 partnerbus produce -t "
-            "aid.delivered \\\n"
-            "      --schema-registry http://registry:8081 < deliveries.jsonl\n",
-            pb_schemas_default_dir());
-}
+typedef struct produce_settings {
+        const char *type;
+        const char *file;
+        int fill;
+} produce_settings_t;
+
+static const pb_opt_t produce_opts[] = {
+    {"type", 't', PB_OPT_STRING, NULL, "TYPE",
+     "event type, e.g. aid.dispatched", PB_OPT_REQUIRED,
+     offsetof(produce_settings_t, type)},
+    {"file", 'f', PB_OPT_STRING, "-", "FILE",
+     "read FILE instead of stdin ('-' = stdin)", 0,
+     offsetof(produce_settings_t, file)},
+    {"fill", 0, PB_OPT_BOOL, "false", NULL,
+     "set event_id (random UUID) and occurred_at (now) when a line lacks "
+     "them",
+     0, offsetof(produce_settings_t, fill)},
+};
+
+static const pb_cmd_spec_t produce_spec = {
+    "produce",
+    "Reads events as JSON lines (one event per line) from stdin or --file,\n"
+    "validates each against the schema of TYPE, encodes it as Avro and "
+    "publishes\nit to the topic TYPE (with --topic-prefix: PREFIX+TYPE), "
+    "keyed by the entity\nid the schema names. An invalid line is reported "
+    "on stderr as\n  line N: /pointer: message\nand is not published. "
+    "Blank lines are skipped; a line longer than 1 MiB is\nrejected. At the "
+    "end \"published N, rejected M\" goes to stderr, after Kafka\n"
+    "acknowledged every published event (idempotent producer, acks=all).",
+    "--type TYPE [options]",
+    "Exit status: 0 all published, 1 a line was rejected or a delivery "
+    "failed,\n2 usage error.\n\n"
+    "Examples:\n"
+    "  partnerbus produce --type aid.dispatched --brokers 127.0.0.1:9092 < "
+    "events.jsonl\n"
+    "  partnerbus produce -t funds.granted -f grants.jsonl --fill\n"
+    "  PARTNERBUS_BROKERS=kafka:9092 partnerbus produce -t aid.delivered \\\n"
+    "      --schema-registry http://registry:8081 < deliveries.jsonl",
+    produce_opts,
+    sizeof(produce_opts) / sizeof(produce_opts[0]),
+    1};
 
 typedef struct produce_state {
         long published;  /* acknowledged by Kafka */
@@ -189,19 +176,10 @@ static void report_errors(long lineno, const pb_errors_t *errs) {
 }
 
 int pb_cmd_produce(int argc, char **argv) {
-        static const struct option opts[] = {
-            {"type", required_argument, NULL, 't'},
-            {"brokers", required_argument, NULL, 'b'},
-            {"file", required_argument, NULL, 'f'},
-            {"schemas", required_argument, NULL, 's'},
-            {"schema-registry", required_argument, NULL, 'r'},
-            {"topic-prefix", required_argument, NULL, 'p'},
-            {"fill", no_argument, NULL, 'F'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0}};
+        produce_settings_t ps;
         pb_cli_common_t cc;
-        const char *type = NULL, *file = NULL;
-        int fill = 0, c, rc = PB_EXIT_FAIL;
+        const char *type, *file;
+        int fill, first = 0, rc = PB_EXIT_FAIL;
         pb_schemas_t *catalog = NULL;
         const pb_schema_t *schema;
         pb_registry_t *registry = NULL;
@@ -219,58 +197,18 @@ int pb_cmd_produce(int argc, char **argv) {
         size_t len;
         int got;
 
-        pb_cli_common_init(&cc);
-        pb_buf_init(&out, 0);
-        optind = 1;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":t:b:f:s:r:p:X:h", opts,
-                                NULL)) != -1) {
-                switch (c) {
-                case 't':
-                        type = optarg;
-                        break;
-                case 'b':
-                        cc.brokers = optarg;
-                        break;
-                case 'f':
-                        file = optarg;
-                        break;
-                case 's':
-                        cc.schemas_dir = optarg;
-                        break;
-                case 'r':
-                        cc.schema_registry = optarg;
-                        break;
-                case 'p':
-                        cc.topic_prefix = optarg;
-                        break;
-                case 'F':
-                        fill = 1;
-                        break;
-                case 'X':
-                        if (pb_kafka_conf_add(&cc.kconf, optarg) != PB_OK)
-                                return pb_cli_usage_error(
-                                    cmd, "-X expects key=value, got '%s'",
-                                    optarg);
-                        break;
-                case 'h':
-                        produce_usage(stdout);
-                        return PB_EXIT_OK;
-                case ':':
-                        return pb_cli_usage_error(
-                            cmd, "option '%s' needs a value",
-                            argv[optind - 1]);
-                default:
-                        return pb_cli_usage_error(cmd, "unknown option '%s'",
-                                                  argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
+        memset(&ps, 0, sizeof(ps));
+        if ((rc = pb_opts_parse(&produce_spec, &ps, &cc, argc, argv,
+                                &first)) >= 0)
+                return rc;
+        rc = PB_EXIT_FAIL;
+        if (first < argc)
                 return pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                          argv[optind]);
-        if (!type)
-                return pb_cli_usage_error(cmd, "--type is required");
-        pb_cli_common_finish(&cc);
+                                          argv[first]);
+        type = ps.type;
+        file = ps.file;
+        fill = ps.fill;
+        pb_buf_init(&out, 0);
         if (!pb_cli_require_brokers(cmd, &cc))
                 return PB_EXIT_USAGE;
 
