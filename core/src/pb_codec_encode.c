@@ -463,6 +463,31 @@ static int enc_decimal_bytes(pb_enc_t *e, const pb_type_t *t,
         return n;
 }
 
+/* Writes the two's-complement bytes b[0..n) of decimal v as type t:
+ * bytes with their length, or fixed sign-extended to t->size (an error if
+ * longer). Shared by enc_bytes, enc_fixed and enc_union (which parsed the
+ * decimal already to pick the branch). */
+static void put_decimal(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
+                        const uint8_t *b, int n) {
+        char sb[64];
+        if (t->kind == PB_T_BYTES) {
+                put_bytes(e, b, (size_t)n);
+                return;
+        }
+        if ((size_t)n > t->size) {
+                enc_err(e, "decimal %s does not fit in %zu bytes",
+                        show(v, sb, sizeof(sb)), t->size);
+                return;
+        }
+        if (enc_need(e, t->size))
+                return;
+        uint8_t *o = e->out->data + e->out->len;
+        uint8_t fill = n > 0 && (b[0] & 0x80) ? 0xff : 0;
+        memset(o, fill, t->size - (size_t)n);
+        memcpy(o + t->size - (size_t)n, b, (size_t)n);
+        e->out->len += t->size;
+}
+
 static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         char sb[64];
         if (v->type != PB_JSON_STRING) {
@@ -473,7 +498,7 @@ static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 uint8_t b[32];
                 int n = enc_decimal_bytes(e, t, v, b);
                 if (n >= 0)
-                        put_bytes(e, b, (size_t)n);
+                        put_decimal(e, t, v, b, n);
                 return;
         }
         /* base64 straight into out after room for the length prefix */
@@ -501,20 +526,8 @@ static void enc_fixed(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         if (t->logical == PB_L_DECIMAL) {
                 uint8_t b[32];
                 int n = enc_decimal_bytes(e, t, v, b);
-                if (n < 0)
-                        return;
-                if ((size_t)n > t->size) {
-                        enc_err(e, "decimal %s does not fit in %zu bytes",
-                                show(v, sb, sizeof(sb)), t->size);
-                        return;
-                }
-                if (enc_need(e, t->size))
-                        return;
-                uint8_t *o = e->out->data + e->out->len;
-                uint8_t fill = n > 0 && (b[0] & 0x80) ? 0xff : 0;
-                memset(o, fill, t->size - (size_t)n);
-                memcpy(o + t->size - (size_t)n, b, (size_t)n);
-                e->out->len += t->size;
+                if (n >= 0)
+                        put_decimal(e, t, v, b, n);
                 return;
         }
         size_t max = v->len / 4 * 3 + 3;
@@ -532,13 +545,35 @@ static void enc_fixed(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         e->out->len += t->size;
 }
 
+/* pb_uuid_valid's rule (canonical 8-4-4-4-12 hex digits, either case)
+ * without its conversion to bytes: one table lookup per digit, the loop
+ * unrolled by the compiler with the dash positions known. */
+static const unsigned char hex_digit[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
+
+static int uuid_text_ok(const char *s, size_t n) {
+        unsigned ok = 1;
+        if (n != 36)
+                return 0;
+        for (size_t i = 0; i < 36; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23)
+                        ok &= s[i] == '-';
+                else
+                        ok &= hex_digit[(unsigned char)s[i]];
+        }
+        return (int)ok;
+}
+
 static void enc_string(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         char sb[64];
         if (v->type != PB_JSON_STRING) {
                 type_err(e, t, v);
                 return;
         }
-        if (t->logical == PB_L_UUID && !pb_uuid_valid(v->str, v->len)) {
+        if (t->logical == PB_L_UUID && !uuid_text_ok(v->str, v->len)) {
                 enc_err(e, "expected a UUID (8-4-4-4-12 hex digits), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
@@ -546,10 +581,16 @@ static void enc_string(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         put_bytes(e, v->str, v->len);
 }
 
+/* Symbol index of s[0..n), or -1. One pass per symbol, no strlen: the
+ * loop stops at the symbol's NUL, so sym[n] is read only when sym[0..n)
+ * are all non-NUL (then sym has at least n + 1 bytes). */
 static int enum_index(const pb_type_t *t, const char *s, size_t n) {
         for (size_t i = 0; i < t->nsymbols; i++) {
                 const char *sym = t->symbols[i];
-                if (sym[0] == s[0] && strlen(sym) == n && !memcmp(sym, s, n))
+                size_t k = 0;
+                while (k < n && sym[k] && sym[k] == s[k])
+                        k++;
+                if (k == n && sym[n] == 0)
                         return (int)i;
         }
         return -1;
@@ -646,7 +687,7 @@ static int fits(const pb_type_t *t, const pb_json_t *v) {
         case PB_T_DOUBLE:
                 return v->type == PB_JSON_NUMBER || special_float(v, &d) == 0;
         case PB_T_STRING:
-                return t->logical != PB_L_UUID || pb_uuid_valid(v->str, v->len);
+                return t->logical != PB_L_UUID || uuid_text_ok(v->str, v->len);
         case PB_T_ENUM:
                 return v->len && enum_index(t, v->str, v->len) >= 0;
         case PB_T_BYTES:
@@ -666,9 +707,27 @@ static void enc_union(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 return;
         }
         for (size_t i = 0; i < t->nbranches; i++) {
-                if (fits(t->branches[i], v)) {
+                const pb_type_t *b = t->branches[i];
+                if (b->logical == PB_L_DECIMAL &&
+                    (b->kind == PB_T_BYTES || b->kind == PB_T_FIXED)) {
+                        /* what fits() checks, keeping the bytes so the
+                         * decimal is not parsed a second time */
+                        uint8_t d[32];
+                        const char *why;
+                        int n;
+                        if (v->type != PB_JSON_STRING)
+                                continue;
+                        n = pb_decimal_parse(v->str, v->len, b->precision,
+                                             b->scale, d, &why);
+                        if (n < 0)
+                                continue;
                         put_long(e, (int64_t)i);
-                        enc_value(e, t->branches[i], v);
+                        put_decimal(e, b, v, d, n);
+                        return;
+                }
+                if (fits(b, v)) {
+                        put_long(e, (int64_t)i);
+                        enc_value(e, b, v);
                         return;
                 }
         }
@@ -693,17 +752,46 @@ static void enc_union(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
 
 /* --- records --- */
 
+/* a[0..n) == b[0..n) for short names without a call: for n in 4..16 two
+ * overlapping loads per side (4 or 8 bytes, at the start and ending at n)
+ * cover exactly the n bytes; shorter names byte by byte, longer ones with
+ * memcmp. Reads only inside both ranges. */
+static inline int name_eq(const char *a, const char *b, size_t n) {
+        if (n >= 8 && n <= 16) {
+                uint64_t a0, a1, b0, b1;
+                memcpy(&a0, a, 8);
+                memcpy(&b0, b, 8);
+                memcpy(&a1, a + n - 8, 8);
+                memcpy(&b1, b + n - 8, 8);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n >= 4 && n < 8) {
+                uint32_t a0, a1, b0, b1;
+                memcpy(&a0, a, 4);
+                memcpy(&b0, b, 4);
+                memcpy(&a1, a + n - 4, 4);
+                memcpy(&b1, b + n - 4, 4);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n < 4) {
+                for (size_t i = 0; i < n; i++)
+                        if (a[i] != b[i])
+                                return 0;
+                return 1;
+        }
+        return memcmp(a, b, n) == 0;
+}
+
 /* Field index by name: the expected next field first (members usually
  * come in schema order), then a scan comparing lengths first. */
 static int field_lookup(const pb_type_t *t, size_t hint, const char *k,
                         size_t kl) {
         if (hint < t->nfields && t->fields[hint].namelen == kl &&
-            !memcmp(t->fields[hint].name, k, kl))
+            name_eq(t->fields[hint].name, k, kl))
                 return (int)hint;
         for (size_t i = 0; i < t->nfields; i++)
                 if (t->fields[i].namelen == kl &&
-                    t->fields[i].name[0] == k[0] &&
-                    !memcmp(t->fields[i].name, k, kl))
+                    name_eq(t->fields[i].name, k, kl))
                         return (int)i;
         return -1;
 }
