@@ -33,6 +33,28 @@ typedef struct pb_chk {
 
 static int chk(pb_chk_t *k, const pb_type_t *t);
 
+/* pb_dec_push without the call while below the depth bound. */
+static inline int chk_push(pb_chk_t *k, const char *name, size_t len) {
+        pb_codec_t *c = k->d.c;
+        if (c->depth >= PB_CODEC_MAX_DEPTH)
+                return pb_dec_push(&k->d, name, len); /* the error */
+        c->path[c->depth].name = name;
+        c->path[c->depth].len = len;
+        c->depth++;
+        return 0;
+}
+
+/* pb_dec_len without the call for a one-byte length that fits. */
+static inline int chk_len(pb_chk_t *k, const char *what, size_t *n) {
+        pb_dec_t *d = &k->d;
+        if (d->p < d->end && *d->p < 0x80 && !(*d->p & 1) &&
+            (size_t)(*d->p >> 1) <= (size_t)(d->end - d->p - 1)) {
+                *n = *d->p++ >> 1;
+                return 0;
+        }
+        return pb_dec_len(d, what, n);
+}
+
 static inline int chk_long(pb_chk_t *k, int64_t *v) {
         pb_dec_t *d = &k->d;
         if (d->p < d->end && *d->p < 0x80) {
@@ -129,9 +151,11 @@ static int chk_bytes(pb_chk_t *k, const pb_type_t *t, const uint8_t *p,
                                            "decimal of %zu bytes is too "
                                            "large",
                                            n);
-                /* never fails for a schema's scale (0..PB_DEC_MAX_
-                 * PRECISION), but the decoder asks, so ask too */
-                if (pb_decimal_format(p, n, t->scale, b, sizeof(b)) < 0)
+                /* formatting <= 32 bytes cannot fail for a scale of
+                 * 0..76 (PB_DEC_MAX_PRECISION in pb_util.c: at most 80
+                 * characters); ask only for another scale */
+                if ((t->scale < 0 || t->scale > 76) &&
+                    pb_decimal_format(p, n, t->scale, b, sizeof(b)) < 0)
                         return pb_dec_fail(&k->d, PB_ERR_INVALID,
                                            "decimal of %zu bytes is too "
                                            "large",
@@ -151,12 +175,15 @@ static int chk_record(pb_chk_t *k, const pb_type_t *t, const pb_schema_t *top,
                 const pb_field_t *f = &t->fields[i];
                 const uint8_t *start = d->p;
                 k->json += f->namelen + 4;
-                if (pb_dec_push(d, f->name, f->namelen))
+                if (chk_push(k, f->name, f->namelen))
                         return -1;
                 if (chk(k, f->type))
                         return -1;
                 d->c->depth--;
-                if (meta)
+                if (meta && ((int)i == top->idx_event_id ||
+                             (int)i == top->idx_source ||
+                             (int)i == top->key_index ||
+                             (int)i == top->idx_occurred_at))
                         pb_dec_meta_take(top, meta, i, f->type, start, d->p);
         }
         return 0;
@@ -174,7 +201,7 @@ static int chk_array(pb_chk_t *k, const pb_type_t *t) {
                         return 0;
                 for (int64_t j = 0; j < n; j++, idx++) {
                         k->json += 1;
-                        if (pb_dec_push(d, NULL, idx))
+                        if (chk_push(k, NULL, idx))
                                 return -1;
                         if (chk(k, t->items))
                                 return -1;
@@ -196,13 +223,13 @@ static int chk_map(pb_chk_t *k, const pb_type_t *t) {
                 for (int64_t j = 0; j < n; j++) {
                         const uint8_t *key;
                         k->json += 2;
-                        if (pb_dec_len(d, "map key", &kl))
+                        if (chk_len(k, "map key", &kl))
                                 return -1;
                         key = d->p;
                         if (chk_utf8(k, key, kl))
                                 return -1;
                         d->p += kl;
-                        if (pb_dec_push(d, (const char *)key, kl))
+                        if (chk_push(k, (const char *)key, kl))
                                 return -1;
                         if (chk(k, t->items))
                                 return -1;
@@ -250,12 +277,12 @@ static int chk(pb_chk_t *k, const pb_type_t *t) {
                 k->json += PB_CHK_SCALAR;
                 return 0;
         case PB_T_BYTES:
-                if (pb_dec_len(d, "bytes", &n))
+                if (chk_len(k, "bytes", &n))
                         return -1;
                 d->p += n;
                 return chk_bytes(k, t, d->p - n, n);
         case PB_T_STRING:
-                if (pb_dec_len(d, "string", &n))
+                if (chk_len(k, "string", &n))
                         return -1;
                 d->p += n;
                 return chk_utf8(k, d->p - n, n);

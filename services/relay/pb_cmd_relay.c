@@ -34,6 +34,9 @@
 
 static const char *cmd = "relay";
 
+/* messages taken from the consumer per turn of the main loop */
+#define PB_RELAY_BURST 256
+
 typedef struct relay_settings {
         const char *group;
         pb_strlist_t topics;
@@ -1147,6 +1150,18 @@ int pb_cmd_relay(int argc, char **argv) {
                 }
                 r->ready = 1;
                 handle_message(r, &m);
+                /* take what is already fetched without the bookkeeping
+                 * above (a clock read and a partition scan per message);
+                 * it runs again after at most PB_RELAY_BURST messages */
+                for (i = 1; i < PB_RELAY_BURST && r->nbatch < r->batch_max &&
+                            !pb_cli_stop;
+                     i++) {
+                        pr = pb_consumer_poll(r->cons, &m, 0, err,
+                                              sizeof(err));
+                        if (pr != PB_OK)
+                                break; /* errors: reported above next time */
+                        handle_message(r, &m);
+                }
                 if (r->nbatch >= r->batch_max)
                         deliver_batch(r);
         }
