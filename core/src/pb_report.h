@@ -7,7 +7,14 @@
  * scale 2, weights at scale 1, quantities as integers. A sum that would
  * overflow is an error, not a wrong figure. Events are counted once per
  * event_id: a repeated id (at-least-once delivery into the archive, a
- * retried publish) is skipped and counted as a duplicate. */
+ * retried publish) is skipped and counted as a duplicate. And entities are
+ * counted once: of several events about one grant, shipment dispatch or
+ * partnership (the schema's key: grant_id, shipment_id, partnership_id) —
+ * an update polled from a feed, the same fact reported twice — only the
+ * latest by occurred_at (ties: the one added last) enters the figures; the
+ * others are counted as superseded. The latest version of each entity is
+ * kept (as compact JSON) until pb_report_finish(), so memory grows with the
+ * number of entities in the range, about 1 KiB each. */
 #ifndef PB_REPORT_H
 #define PB_REPORT_H
 
@@ -29,6 +36,13 @@ void pb_report_destroy(pb_report_t *r);
 pb_resp_t pb_report_add(pb_report_t *r, const char *type,
                         const pb_json_t *event, char *errstr,
                         size_t errstr_size);
+
+/* Aggregates the latest version of every entity. Called once, after the
+ * last pb_report_add (the writers below call it if the caller did not;
+ * then an error in an entity's event shows only as their return code).
+ * PB_ERR_INVALID with errstr when a field the report needs is missing or
+ * malformed, PB_ERR_LIMIT on overflow. */
+pb_resp_t pb_report_finish(pb_report_t *r, char *errstr, size_t errstr_size);
 
 /* Describes the run in summary.json's "report" member (strings may be
  * NULL): where the events came from and the range. */

@@ -202,6 +202,13 @@ static int sum_add(pb_summap_t *m, const char *k, pb_dec_t v) {
         return 0;
 }
 
+static void latest_free(void *p) {
+        pb_latest_t *l = p;
+        if (l)
+                free(l->json);
+        free(l);
+}
+
 pb_report_t *pb_report_new(int64_t asof_ms) {
         pb_report_t *r = calloc(1, sizeof(*r));
         if (!r)
@@ -223,6 +230,7 @@ void pb_report_destroy(pb_report_t *r) {
                 pb_smap_free(&tabs[i]->map, agg_free);
         pb_smap_free(&r->ships, ship_free);
         pb_smap_free(&r->seen, NULL);
+        pb_smap_free(&r->latest, latest_free);
         free(r->source);
         free(r->since);
         free(r->until);
@@ -515,37 +523,21 @@ static pb_resp_t add_partnership(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         return PB_OK;
 }
 
-pb_resp_t pb_report_add(pb_report_t *r, const char *type,
-                        const pb_json_t *event, char *errstr,
-                        size_t errstr_size) {
+/* Aggregates one event (the latest version of its entity, or a
+ * delivery confirmation). */
+static pb_resp_t aggregate(pb_report_t *r, const char *type,
+                           const pb_json_t *event, char *errstr,
+                           size_t errstr_size) {
         rd_t d = {errstr, errstr_size, type, 0};
-        const pb_json_t *id;
         pb_resp_t rc;
-        if (!r || !type || !event || event->type != PB_JSON_OBJECT) {
-                snprintf(errstr, errstr_size, "not an event object");
-                return PB_ERR_ARG;
-        }
-        id = pb_json_get(event, "event_id");
-        if (id && id->type == PB_JSON_STRING) {
-                if (pb_smap_get(&r->seen, id->str, id->len)) {
-                        r->duplicates++;
-                        return PB_OK;
-                }
-                if (pb_smap_put(&r->seen, id->str, id->len, (void *)1))
-                        NOMEM();
-        }
         if (!strcmp(type, "funds.granted"))
                 rc = add_funds(r, &d, event, errstr, errstr_size);
         else if (!strcmp(type, "aid.dispatched"))
                 rc = add_dispatch(r, &d, event, errstr, errstr_size);
         else if (!strcmp(type, "aid.delivered"))
                 rc = add_delivery(r, &d, event, errstr, errstr_size);
-        else if (!strcmp(type, "partnership.founded"))
+        else
                 rc = add_partnership(r, &d, event, errstr, errstr_size);
-        else {
-                r->other_events++;
-                return PB_OK;
-        }
         if (rc == PB_OK) {
                 if (!strcmp(type, "funds.granted"))
                         r->n_funds++;
@@ -556,5 +548,131 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
                 else
                         r->n_partnerships++;
         }
+        return rc;
+}
+
+/* The entity key field of the types whose figures count entities. */
+static const char *entity_field(const char *type) {
+        if (!strcmp(type, "funds.granted"))
+                return "grant_id";
+        if (!strcmp(type, "aid.dispatched"))
+                return "shipment_id";
+        if (!strcmp(type, "partnership.founded"))
+                return "partnership_id";
+        return NULL;
+}
+
+/* Keeps event as the latest version of its entity unless a later one is
+ * already kept. */
+static pb_resp_t keep_latest(pb_report_t *r, const char *type,
+                             const char *field, const pb_json_t *event,
+                             char *errstr, size_t errstr_size) {
+        const pb_json_t *key = pb_json_get(event, field);
+        const pb_json_t *at = pb_json_get(event, "occurred_at");
+        char mk[600];
+        int mkl;
+        pb_latest_t *l;
+        pb_buf_t json;
+        if (!key || key->type != PB_JSON_STRING || !at ||
+            at->type != PB_JSON_STRING || at->len >= sizeof(l->occurred_at)) {
+                snprintf(errstr, errstr_size, "%s: /%s or /occurred_at missing",
+                         type, field);
+                return PB_ERR_INVALID;
+        }
+        mkl = snprintf(mk, sizeof(mk), "%s\x1f%.*s", type, (int)key->len,
+                       key->str);
+        if (mkl < 0 || (size_t)mkl >= sizeof(mk)) {
+                snprintf(errstr, errstr_size, "%s: /%s too long", type, field);
+                return PB_ERR_INVALID;
+        }
+        l = pb_smap_get(&r->latest, mk, (size_t)mkl);
+        if (l && strcmp(at->str, l->occurred_at) < 0) {
+                r->superseded++; /* an older version arriving late */
+                return PB_OK;
+        }
+        pb_buf_init(&json, 0);
+        if (pb_json_write(event, &json) != PB_OK || !json.data) {
+                pb_buf_free(&json);
+                snprintf(errstr, errstr_size, "out of memory");
+                return PB_ERR_NOMEM;
+        }
+        if (l) {
+                r->superseded++;
+                free(l->json);
+        } else {
+                if (!(l = calloc(1, sizeof(*l))) ||
+                    pb_smap_put(&r->latest, mk, (size_t)mkl, l)) {
+                        free(l);
+                        pb_buf_free(&json);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return PB_ERR_NOMEM;
+                }
+                snprintf(l->type, sizeof(l->type), "%s", type);
+        }
+        snprintf(l->occurred_at, sizeof(l->occurred_at), "%s", at->str);
+        l->json = (char *)json.data; /* ownership moves to l */
+        l->len = json.len;
+        return PB_OK;
+}
+
+pb_resp_t pb_report_add(pb_report_t *r, const char *type,
+                        const pb_json_t *event, char *errstr,
+                        size_t errstr_size) {
+        const pb_json_t *id;
+        const char *field;
+        if (!r || !type || !event || event->type != PB_JSON_OBJECT) {
+                snprintf(errstr, errstr_size, "not an event object");
+                return PB_ERR_ARG;
+        }
+        if (r->finished) {
+                snprintf(errstr, errstr_size, "report already finished");
+                return PB_ERR_ARG;
+        }
+        id = pb_json_get(event, "event_id");
+        if (id && id->type == PB_JSON_STRING) {
+                if (pb_smap_get(&r->seen, id->str, id->len)) {
+                        r->duplicates++;
+                        return PB_OK;
+                }
+                if (pb_smap_put(&r->seen, id->str, id->len, (void *)1)) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return PB_ERR_NOMEM;
+                }
+        }
+        if (!strcmp(type, "aid.delivered"))
+                return aggregate(r, type, event, errstr, errstr_size);
+        if (!(field = entity_field(type))) {
+                r->other_events++;
+                return PB_OK;
+        }
+        return keep_latest(r, type, field, event, errstr, errstr_size);
+}
+
+pb_resp_t pb_report_finish(pb_report_t *r, char *errstr, size_t errstr_size) {
+        pb_json_parser_t *jp;
+        pb_resp_t rc = PB_OK;
+        size_t i;
+        if (r->finished)
+                return PB_OK;
+        r->finished = 1;
+        if (!(jp = pb_json_parser_new(NULL))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return PB_ERR_NOMEM;
+        }
+        for (i = 0; i < r->latest.cap && rc == PB_OK; i++) {
+                pb_latest_t *l = r->latest.vals ? r->latest.vals[i] : NULL;
+                const pb_json_t *ev;
+                char perr[128];
+                if (!r->latest.keys[i] || !l)
+                        continue;
+                ev = pb_json_parse(jp, l->json, l->len, perr, sizeof(perr));
+                if (!ev) {
+                        snprintf(errstr, errstr_size, "%s: %s", l->type, perr);
+                        rc = PB_ERR_INVALID;
+                        break;
+                }
+                rc = aggregate(r, l->type, ev, errstr, errstr_size);
+        }
+        pb_json_parser_destroy(jp);
         return rc;
 }

@@ -57,8 +57,22 @@ struct pb_report {
         pb_table_t d_cond;
         pb_smap_t ships; /* shipment_id -> pb_ship_t */
         pb_smap_t seen;  /* event ids */
+        /* "type\x1fentity key" -> pb_latest_t: the latest version of each
+         * grant, shipment dispatch and partnership, aggregated by
+         * pb_report_finish() so that an updated entity counts once */
+        pb_smap_t latest;
+        uint64_t superseded; /* older versions of an entity, not counted */
+        int finished;
         uint64_t partnerships, duplicates, other_events;
         uint64_t n_funds, n_dispatched, n_delivered, n_partnerships;
 };
+
+/* One entity's latest version, kept as compact JSON until finish. */
+typedef struct pb_latest {
+        char type[32];
+        char occurred_at[40]; /* canonical RFC 3339, compares as text */
+        char *json;
+        size_t len;
+} pb_latest_t;
 
 #endif

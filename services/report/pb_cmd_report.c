@@ -226,6 +226,10 @@ int pb_cmd_report(int argc, char **argv) {
                         (unsigned long long)st.undecodable);
                 goto done;
         }
+        if (pb_report_finish(rep, e, sizeof(e)) != PB_OK) {
+                fprintf(stderr, "partnerbus report: %s\n", e);
+                goto done;
+        }
         if (pb_report_summary_json(rep, &buf) != PB_OK ||
             write_file(s->out, "summary.json", &buf))
                 goto done;

@@ -119,6 +119,16 @@ def gen(outdir):
             "programme": rng.choice(PROGRAMMES), "purpose": "Zweck; \"Hilfe\", Nr. %d\nzweite Zeile" % i,
             "amount": "%.2f" % amt, "currency": "EUR", "recurrence": rng.choice(["ONCE", "ONCE", "MONTHLY"]),
             "granted_on": t.date().isoformat(), "note": None})
+    # amendments: three grants are reported again later with a corrected
+    # amount (as a poller publishes a changed spreadsheet row); the report
+    # must count each grant once, with its latest amount
+    for i in (5, 6, 7):
+        g = dict(ev["funds.granted"][i])
+        t = parse_time(g["occurred_at"]) + dt.timedelta(days=30)
+        g.update({"event_id": uid(rng), "occurred_at": iso(t.replace(tzinfo=None)),
+                  "amount": "%.2f" % (D(g["amount"]) + D("1000.00")),
+                  "note": "Betrag korrigiert"})
+        ev["funds.granted"].append(g)
     # shipments and confirmations
     for i in range(80):
         t = boundaries[i] if i < 2 else dt.datetime(2022, 12, 1, 6, 0) + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 560))
@@ -178,11 +188,32 @@ def money(m):
     return {k: "%.2f" % v for k, v in sorted(m.items())}
 
 
+ENTITY = {"funds.granted": "grant_id", "aid.dispatched": "shipment_id",
+          "partnership.founded": "partnership_id"}
+
+
+def latest_per_entity(ev):
+    """Each grant / shipment dispatch / partnership once: its latest
+    version by occurred_at (ties: the larger event_id, as the replay merge
+    orders them). Returns the number of older versions dropped."""
+    dropped = 0
+    for t, key in ENTITY.items():
+        best = {}
+        for e in ev[t]:
+            k = e[key]
+            if k not in best or (e["occurred_at"], e["event_id"]) >= (best[k]["occurred_at"], best[k]["event_id"]):
+                best[k] = e
+        dropped += len(ev[t]) - len(best)
+        ev[t] = list(best.values())
+    return dropped
+
+
 def expect(d, since, until, as_of):
     ev = load(d, since, until)
+    superseded = latest_per_entity(ev)
     r = {"events": {"funds.granted": len(ev["funds.granted"]), "aid.dispatched": len(ev["aid.dispatched"]),
                     "aid.delivered": len(ev["aid.delivered"]), "partnership.founded": len(ev["partnership.founded"]),
-                    "other": 0, "duplicates_skipped": 0}}
+                    "other": 0, "duplicates_skipped": 0, "superseded": superseded}}
     # funds
     total = defaultdict(D)
     groups = {k: defaultdict(lambda: [0, defaultdict(D)]) for k in ("programme", "grantor", "recipient", "month")}

@@ -189,15 +189,18 @@ static void test_exact_sums(void **st) {
 
 static void test_report_totals(void **st) {
         const char *ev[] = {
-            "{\"event_id\":\"1\",\"programme\":\"P\",\"grantor\":{\"name\":"
+            "{\"event_id\":\"1\",\"grant_id\":\"G1\",\"occurred_at\":"
+            "\"2022-12-05T12:00:00.000Z\",\"programme\":\"P\",\"grantor\":{\"name\":"
             "\"SK\"},"
             "\"recipient\":{\"name\":\"BGK\"},\"amount\":\"143000.00\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-05\"}",
-            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":"
+            "{\"event_id\":\"2\",\"grant_id\":\"G2\",\"occurred_at\":"
+            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{\"name\":"
             "\"SK\"},"
             "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
-            "{\"event_id\":\"2\",\"programme\":null,\"grantor\":{\"name\":"
+            "{\"event_id\":\"2\",\"grant_id\":\"G2\",\"occurred_at\":"
+            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{\"name\":"
             "\"SK\"},"
             "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
@@ -229,6 +232,67 @@ static void test_report_totals(void **st) {
         assert_int_equal(pb_report_html(r, &out), PB_OK);
         assert_non_null(strstr((char *)out.data, "143 000.01 EUR"));
         assert_null(strstr((char *)out.data, "<script"));
+        pb_buf_free(&out);
+        pb_report_destroy(r);
+        pb_json_parser_destroy(p);
+}
+
+/* an entity reported several times (an update from a feed, the same grant
+ * through two paths) counts once, with its latest version */
+static void test_report_latest_version(void **st) {
+        const char *ev[] = {
+            /* G1 first version, then an update, then a stale copy that
+             * arrives last */
+            "{\"event_id\":\"a\",\"grant_id\":\"G1\",\"occurred_at\":"
+            "\"2023-01-01T00:00:00.000Z\",\"programme\":\"P\","
+            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"BGK\"},"
+            "\"amount\":\"100.00\",\"currency\":\"EUR\",\"granted_on\":"
+            "\"2023-01-01\"}",
+            "{\"event_id\":\"b\",\"grant_id\":\"G1\",\"occurred_at\":"
+            "\"2023-02-01T00:00:00.000Z\",\"programme\":\"P\","
+            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"BGK\"},"
+            "\"amount\":\"150.00\",\"currency\":\"EUR\",\"granted_on\":"
+            "\"2023-01-01\"}",
+            "{\"event_id\":\"c\",\"grant_id\":\"G1\",\"occurred_at\":"
+            "\"2023-01-15T00:00:00.000Z\",\"programme\":\"P\","
+            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"BGK\"},"
+            "\"amount\":\"120.00\",\"currency\":\"EUR\",\"granted_on\":"
+            "\"2023-01-01\"}",
+            "{\"event_id\":\"d\",\"grant_id\":\"G2\",\"occurred_at\":"
+            "\"2023-03-01T00:00:00.000Z\",\"programme\":\"P\","
+            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"X\"},"
+            "\"amount\":\"1.00\",\"currency\":\"EUR\",\"granted_on\":"
+            "\"2023-03-01\"}",
+        };
+        pb_json_parser_t *p = pb_json_parser_new(NULL);
+        pb_report_t *r = pb_report_new(0);
+        pb_buf_t out;
+        char err[256];
+        size_t i;
+        (void)st;
+        pb_buf_init(&out, 0);
+        for (i = 0; i < 4; i++) {
+                const pb_json_t *v =
+                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
+                assert_non_null(v);
+                assert_int_equal(
+                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
+                    PB_OK);
+        }
+        assert_int_equal(pb_report_finish(r, err, sizeof(err)), PB_OK);
+        assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
+        assert_non_null(strstr((char *)out.data,
+                               "\"funds\":{\"grants\":2,\"total\":{\"EUR\":"
+                               "\"151.00\"}"));
+        assert_non_null(strstr((char *)out.data, "\"superseded\":2"));
+        /* after finish, nothing more can be added */
+        {
+                const pb_json_t *v =
+                    pb_json_parse(p, ev[3], strlen(ev[3]), err, sizeof(err));
+                assert_int_equal(
+                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
+                    PB_ERR_ARG);
+        }
         pb_buf_free(&out);
         pb_report_destroy(r);
         pb_json_parser_destroy(p);
@@ -291,6 +355,7 @@ int main(void) {
             cmocka_unit_test(test_merge_ties),
             cmocka_unit_test(test_exact_sums),
             cmocka_unit_test(test_report_totals),
+            cmocka_unit_test(test_report_latest_version),
             cmocka_unit_test(test_datum_len),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
