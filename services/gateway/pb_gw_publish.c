@@ -455,6 +455,20 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
         pthread_mutex_unlock(&req->lock);
 }
 
+/* Decimal v (a batch answer has two per event: no printf). */
+static void put_int(pb_buf_t *b, int64_t v) {
+        char tmp[24];
+        size_t i = sizeof(tmp);
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        do {
+                tmp[--i] = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (v < 0)
+                tmp[--i] = '-';
+        pb_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
 static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
                         int with_status) {
         pb_buf_puts(b, "{\"event_id\":");
@@ -468,14 +482,16 @@ static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
         pb_buf_puts(b, ",\"topic\":");
         pb_buf_json_str(b, gw->types[ev->res.tag].topic,
                         strlen(gw->types[ev->res.tag].topic));
-        pb_buf_printf(b, ",\"partition\":%d,\"offset\":%lld",
-                      (int)ev->res.partition, (long long)ev->res.offset);
+        pb_buf_puts(b, ",\"partition\":");
+        put_int(b, ev->res.partition);
+        pb_buf_puts(b, ",\"offset\":");
+        put_int(b, ev->res.offset);
         if (with_status)
-                pb_buf_printf(b, ",\"status\":\"%s\"",
-                              ev->claim == PB_GW_DONE ? "duplicate"
-                                                      : "published");
-        pb_buf_printf(b, ",\"duplicate\":%s}",
-                      ev->claim == PB_GW_DONE ? "true" : "false");
+                pb_buf_puts(b, ev->claim == PB_GW_DONE
+                                   ? ",\"status\":\"duplicate\""
+                                   : ",\"status\":\"published\"");
+        pb_buf_puts(b, ev->claim == PB_GW_DONE ? ",\"duplicate\":true}"
+                                               : ",\"duplicate\":false}");
 }
 
 void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
@@ -500,6 +516,8 @@ void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
                                    (double)(mono_ms() - req->t_send_ms) /
                                        1000.0);
         pb_buf_reset(&ans->body);
+        /* about 150 bytes per result: one allocation (fails softly) */
+        pb_buf_reserve(&ans->body, req->nev * 160 + 256);
         for (i = 0; i < req->nev; i++) /* a result names its topic */
                 if (req->ev[i].claim != PB_GW_DONE)
                         req->ev[i].res.tag = (uint16_t)req->type_idx;

@@ -176,6 +176,42 @@ gw_post "$T" tok-stadt-essen aid.dispatched application/json "$PB_TMP/e.json"
 expect_code 201 "second organisation under its own bucket"
 jq -cS . "$PB_TMP/e.json" >>"$PB_TMP/want.jsonl"
 
+# the body buffer is allocated from Content-Length when the headers come:
+# that counts against --max-inflight-bytes at once, so clients announcing
+# large bodies and then stalling cannot make the gateway hold more than it
+gw_start mem --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
+        --topic-prefix "$PFX" --max-body 400KiB --max-inflight-bytes 1MiB
+M=$GW_PORT
+python3 - "$M" >"$PB_TMP/stall.out" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+def announce(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /v1/events/aid.dispatched HTTP/1.1\r\nHost: x\r\n"
+              b"Authorization: Bearer tok-blau-gelbes-kreuz\r\n"
+              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n{" % n)
+    return s
+held = [announce(400 * 1024) for _ in range(2)]   # 800 KiB announced, stalled
+time.sleep(0.5)
+s = announce(400 * 1024)                          # would make 1200 KiB
+s.settimeout(5)
+try:
+    ans = s.recv(65536).decode("utf-8", "replace")
+    print(ans.split(" ")[1] if ans else "closed", ans.rsplit("\r\n\r\n", 1)[-1])
+except socket.timeout:
+    print("timeout")
+for h in held:
+    h.close()
+EOF
+read -r st rest <"$PB_TMP/stall.out"
+[[ $st == 503 && $rest == *overloaded* ]] || pb_fail "third announced body over --max-inflight-bytes: got '$st $rest', want 503 overloaded"
+sleep 0.5
+mk aaaaaaaa-0000-4000-8000-000000000041 >"$PB_TMP/m.json"
+gw_post "$M" tok-blau-gelbes-kreuz aid.dispatched application/json "$PB_TMP/m.json"
+expect_code 201 "after the stalled clients left, their bytes are released"
+jq -cS . "$PB_TMP/m.json" >>"$PB_TMP/want.jsonl"
+pb_log "announced bodies count against --max-inflight-bytes: $st, then 201"
+
 # ---------------------------------------------------------------- schemas
 HTTP_CODE=$(curl -s -o "$PB_TMP/resp.json" -w '%{http_code}' "http://127.0.0.1:$P/v1/schemas")
 expect_code 200 "GET /v1/schemas"
