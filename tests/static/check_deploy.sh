@@ -46,6 +46,24 @@ done
 systemd-analyze verify "$tmp"/*.service || fail "systemd-analyze verify"
 echo "systemd: $(ls "$tmp" | wc -l) units verified"
 
+# every shipped config file is read by the services it is meant for:
+# --print-config parses it exactly as they do (unknown values fail)
+python3 - "$SRC" "$tmp" <<'PY'
+import sys, yaml
+src, tmp = sys.argv[1], sys.argv[2]
+for d in yaml.safe_load_all(open(f"{src}/deploy/kubernetes/partnerbus.yaml")):
+    if d and d["kind"] == "ConfigMap":
+        open(f"{tmp}/k8s.conf", "w").write(d["data"]["partnerbus.conf"])
+PY
+for conf in "$tmp/k8s.conf" "$SRC/deploy/compose/partnerbus.conf"; do
+        for svc in gateway relay; do
+                out=$(PARTNERBUS_BROKERS=kafka:9092 "$BIN" "$svc" --config "$conf" --print-config 2>&1) ||
+                        fail "$svc cannot read $conf: $out"
+        done
+        echo "$out" | grep -q '^sink = archive:' || fail "relay settings of $conf not applied"
+done
+echo "config: the Kubernetes and compose configs parse for gateway and relay"
+
 df="$SRC/deploy/Dockerfile"
 grep -q 'scripts/setup.sh' "$df" || fail "Dockerfile does not build with scripts/setup.sh"
 grep -q '^USER ' "$df" || fail "Dockerfile runs as root"
