@@ -54,6 +54,9 @@ typedef struct poll_settings {
         long max_columns, max_records, max_keys;
         const char *ops_listen;
         long state_partitions, state_replication;
+        int transactions;
+        const char *txn_id;
+        long txn_records;
 } poll_settings_t;
 
 #define O(f) offsetof(poll_settings_t, f)
@@ -150,6 +153,19 @@ static const pb_opt_t poll_opts[] = {
      "replication factor when the state topic is created (-1: broker "
      "default)",
      0, O(state_replication)},
+    {"transactions", 0, PB_OPT_BOOL, "true", NULL,
+     "publish events, state and dead letters in Kafka transactions "
+     "(exactly once; false: idempotent producer, a crash may re-send what "
+     "was in flight)",
+     0, O(transactions)},
+    {"transactional-id", 0, PB_OPT_STRING, NULL, "ID",
+     "transactional.id (default: partnerbus-poll/<state topic>/<source>/"
+     "<type>); a poller started with the same id fences the previous one",
+     0, O(txn_id)},
+    {"transaction-records", 0, PB_OPT_INT, "10000", "N",
+     "records (events and dead letters) per transaction; a bigger poll "
+     "commits in several",
+     0, O(txn_records)},
 };
 #undef O
 
@@ -191,6 +207,13 @@ typedef struct pmsg {
         struct pmsg *next;
 } pmsg_t;
 
+/* A state table entry as it was before the open transaction changed it,
+ * restored when the transaction aborts. */
+typedef struct pb_undo {
+        uint64_t kfp, old;
+        int had;
+} pb_undo_t;
+
 typedef struct pollctx {
         poll_settings_t set;
         pb_cli_common_t cc;
@@ -218,6 +241,13 @@ typedef struct pollctx {
         long inflight;
         long ev_failed, st_failed;
         long published, unchanged, rejected, records;
+        /* transactions (txn == 0: idempotent mode, state after the acks) */
+        int txn, txn_open, txn_failed, fenced;
+        long txn_records;   /* events and dead letters in the open one */
+        long txn_published; /* events in the open one */
+        pb_undo_t *undo;    /* state table before the open transaction */
+        size_t nundo, capundo;
+        char txn_id[1200];
 } pollctx_t;
 
 static void count(pollctx_t *p, const char *name, const char *k,
@@ -232,6 +262,17 @@ static void on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
         pollctx_t *p = opaque;
         pmsg_t *m = msg_opaque;
         p->inflight--;
+        if (p->txn) {
+                /* the transaction's commit fails too; nothing to undo
+                 * here (abort_chunk does) */
+                if (err != PB_OK)
+                        p->ev_failed++;
+                if (m) {
+                        free(m->skey);
+                        free(m);
+                }
+                return;
+        }
         if (!m)
                 return;
         switch (m->kind) {
@@ -251,8 +292,11 @@ static void on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
                         free(m);
                         return;
                 }
-                if (m->kind == PM_EVENT)
+                if (m->kind == PM_EVENT) {
                         p->published++;
+                        count(p, "partnerbus_poll_records_total", "outcome",
+                              "published", 1);
+                }
                 m->kind = PM_STATE;
                 m->next = p->to_state; /* sent from the main loop */
                 p->to_state = m;
@@ -315,6 +359,219 @@ static void settle(pollctx_t *p) {
                         break;
                 pb_producer_poll(p->prod, 100);
         }
+}
+
+/* --- transactions ---
+ *
+ * With transactions (the default), a poll's events, their state records,
+ * its dead letters and, last, the validators record go to Kafka in
+ * transactions of at most --transaction-records records: each commits
+ * entirely or not at all, so the state topic says "published" exactly for
+ * the events that are in the topic. The state table in memory is changed
+ * as records are sent; an undo log restores it when a transaction aborts. */
+
+static void txn_error(pollctx_t *p, const char *what, rd_kafka_error_t *e) {
+        int fatal = rd_kafka_error_is_fatal(e);
+        if (fatal)
+                p->fenced = 1; /* producer unusable: fenced or fatal */
+        pb_log("error", "msg=\"%s: %s\" fatal=%s transactional_id=\"%s\"",
+               what, rd_kafka_error_string(e), fatal ? "true" : "false",
+               p->txn_id);
+        rd_kafka_error_destroy(e);
+}
+
+/* Remembers the state entry kfp as it was before the open transaction.
+ * 0, or -1 without memory. */
+static int undo_push(pollctx_t *p, uint64_t kfp) {
+        pb_undo_t *u;
+        if (!p->txn)
+                return 0;
+        if (p->nundo == p->capundo) {
+                size_t cap = p->capundo ? 2 * p->capundo : 1024;
+                pb_undo_t *n = realloc(p->undo, cap * sizeof(*n));
+                if (!n)
+                        return -1;
+                p->undo = n;
+                p->capundo = cap;
+        }
+        u = &p->undo[p->nundo++];
+        u->kfp = kfp;
+        u->had = pb_pstate_get(p->st, kfp, &u->old);
+        return 0;
+}
+
+static void undo_all(pollctx_t *p) {
+        while (p->nundo) {
+                pb_undo_t *u = &p->undo[--p->nundo];
+                if (u->had)
+                        pb_pstate_put(p->st, u->kfp, u->old);
+                else
+                        pb_pstate_del(p->st, u->kfp);
+        }
+}
+
+/* Opens a transaction unless one is open. 0, or -1 (txn_failed set). */
+static int txn_begin(pollctx_t *p) {
+        rd_kafka_error_t *e;
+        if (!p->txn || p->txn_open)
+                return 0;
+        if (p->txn_failed)
+                return -1;
+        e = rd_kafka_begin_transaction(pb_producer_rk(p->prod));
+        if (e) {
+                txn_error(p, "begin transaction", e);
+                p->txn_failed = 1;
+                return -1;
+        }
+        p->txn_open = 1;
+        p->txn_records = p->txn_published = 0;
+        p->nundo = 0;
+        return 0;
+}
+
+/* Aborts the open transaction: Kafka drops its events, state records and
+ * dead letters, the state table goes back to what it was. If the abort
+ * itself fails, what Kafka holds is unknown: fenced is set so that the
+ * process exits and its successor reads the state topic again. */
+static void txn_abort(pollctx_t *p) {
+        rd_kafka_error_t *e;
+        if (!p->txn_open)
+                return;
+        p->txn_open = 0;
+        undo_all(p);
+        p->txn_records = p->txn_published = 0;
+        if (p->fenced)
+                return; /* the broker aborts it (timeout or successor) */
+        e = rd_kafka_abort_transaction(pb_producer_rk(p->prod), 60000);
+        if (e) {
+                txn_error(p, "abort transaction", e);
+                p->fenced = 1;
+        } else {
+                pb_log("warn", "msg=\"transaction aborted; nothing of it is "
+                               "visible to read_committed readers\"");
+        }
+        pb_producer_poll(p->prod, 0);
+}
+
+/* Commits the open transaction (librdkafka flushes it first). 0, or -1
+ * after aborting it. */
+static int txn_commit(pollctx_t *p) {
+        rd_kafka_t *rk = pb_producer_rk(p->prod);
+        rd_kafka_error_t *e;
+        int attempt;
+        if (!p->txn_open)
+                return 0;
+        if (p->txn_failed) {
+                txn_abort(p);
+                return -1;
+        }
+        for (attempt = 1;; attempt++) {
+                e = rd_kafka_commit_transaction(rk, 60000);
+                if (!e)
+                        break;
+                if (rd_kafka_error_is_retriable(e) && attempt < 4) {
+                        pb_log("warn", "msg=\"commit transaction: %s; "
+                                       "retrying\" attempt=%d",
+                               rd_kafka_error_string(e), attempt);
+                        rd_kafka_error_destroy(e);
+                        continue;
+                }
+                txn_error(p, "commit transaction", e);
+                p->txn_failed = 1;
+                txn_abort(p);
+                return -1;
+        }
+        p->txn_open = 0;
+        p->nundo = 0;
+        p->published += p->txn_published;
+        if (p->txn_published)
+                count(p, "partnerbus_poll_records_total", "outcome",
+                      "published", (double)p->txn_published);
+        p->txn_records = p->txn_published = 0;
+        return 0;
+}
+
+/* Creates the producer. With --transactions, a transactional one:
+ * init_transactions fences an older producer with the same
+ * transactional.id (a zombie of this poller) and aborts its open
+ * transaction. A cluster that offers no transactions (or refuses this id)
+ * gets the idempotent producer and a warning. 0 or -1. */
+static int start_producer(pollctx_t *p) {
+        pb_kafka_conf_t kc = p->cc.kconf;
+        const char *user_id = NULL;
+        char prop[1300], err[512];
+        rd_kafka_error_t *e;
+        size_t i;
+        for (i = 0; i < kc.nprops; i++)
+                if (!strncmp(kc.props[i], "transactional.id=", 17))
+                        user_id = kc.props[i] + 17;
+        if (!p->set.transactions) {
+                if (user_id) {
+                        pb_log("error", "msg=\"-X transactional.id needs "
+                                        "--transactions\"");
+                        return -1;
+                }
+                pb_log("warn", "msg=\"--transactions=false: idempotent "
+                               "producer; a crash between the acks and the "
+                               "state write re-sends those events (same "
+                               "event_id)\"");
+        } else {
+                if (p->set.txn_id)
+                        snprintf(p->txn_id, sizeof(p->txn_id), "%s",
+                                 p->set.txn_id);
+                else if (user_id)
+                        snprintf(p->txn_id, sizeof(p->txn_id), "%s",
+                                 user_id);
+                else
+                        snprintf(p->txn_id, sizeof(p->txn_id),
+                                 "partnerbus-poll/%s/%s", p->state_topic,
+                                 p->prefix);
+                snprintf(prop, sizeof(prop), "transactional.id=%s",
+                         p->txn_id);
+                if (pb_kafka_conf_add(&kc, prop) != PB_OK) {
+                        pb_log("error", "msg=\"too many -X properties\"");
+                        return -1;
+                }
+        }
+        p->prod = pb_producer_new(&kc, on_delivery, p, err, sizeof(err));
+        if (!p->prod) {
+                pb_log("error", "msg=\"producer: %s\"", err);
+                return -1;
+        }
+        if (!p->set.transactions)
+                return 0;
+        e = rd_kafka_init_transactions(pb_producer_rk(p->prod), 60000);
+        if (!e) {
+                p->txn = 1;
+                pb_log("info",
+                       "msg=\"transactional producer ready; an older "
+                       "instance with this id is fenced\" "
+                       "transactional_id=\"%s\" records_per_transaction=%ld",
+                       p->txn_id, p->set.txn_records);
+                return 0;
+        }
+        pb_log("warn",
+               "msg=\"Kafka transactions unavailable: %s; falling back to "
+               "the idempotent producer: NOT exactly once, a crash between "
+               "the acks and the state write re-sends those events (same "
+               "event_id)\" transactional_id=\"%s\"",
+               rd_kafka_error_string(e), p->txn_id);
+        rd_kafka_error_destroy(e);
+        pb_producer_destroy(p->prod);
+        p->prod = NULL;
+        if (user_id) {
+                pb_log("error", "msg=\"-X transactional.id given: not "
+                                "falling back\"");
+                return -1;
+        }
+        p->txn_id[0] = 0;
+        p->prod = pb_producer_new(&p->cc.kconf, on_delivery, p, err,
+                                  sizeof(err));
+        if (!p->prod) {
+                pb_log("error", "msg=\"producer: %s\"", err);
+                return -1;
+        }
+        return 0;
 }
 
 /* --- state topic --- */
@@ -398,79 +655,159 @@ static void load_validators(pollctx_t *p, const char *v, size_t n) {
         pb_json_parser_destroy(jp);
 }
 
+/* Applies one state record of this poller's prefix. 0, or -1 when the
+ * table is full. */
+static int apply_state(pollctx_t *p, const char *k, size_t klen,
+                       const void *v, size_t vlen, long *n, long *tomb) {
+        size_t plen = strlen(p->prefix);
+        uint64_t kfp, h;
+        if (!k || klen < plen || memcmp(k, p->prefix, plen))
+                return 0;
+        if (klen == plen) {
+                if (v && vlen)
+                        load_validators(p, v, vlen);
+                else
+                        p->have_validators = 0;
+                return 0;
+        }
+        if (k[plen] != '/')
+                return 0;
+        kfp = pb_fingerprint(k, klen, NULL);
+        h = v ? pb_fingerprint_parse(v, vlen) : 0;
+        (*n)++;
+        if (!v || !vlen) {
+                pb_pstate_del(p->st, kfp);
+                (*tomb)++;
+        } else if (h && pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                pb_log("error", "msg=\"state holds more than --max-keys=%ld "
+                                "keys\"",
+                       p->set.max_keys);
+                return -1;
+        }
+        return 0;
+}
+
+/* Reads the state topic to its end, read_committed: records of aborted
+ * transactions are never seen. "The end" is the high watermark of every
+ * partition as it was when reading began (after init_transactions aborted
+ * the open transaction of a fenced predecessor); a read_committed reader
+ * gets EOF at the last stable offset, which stays below that mark while
+ * another poller sharing the topic has a transaction open, so EOF below
+ * the mark means "wait", not "done". */
 static int read_state(pollctx_t *p) {
         pb_consumer_opts_t co = {NULL, 1, 1, 0};
         const char *topics[1] = {p->state_topic};
+        pb_kafka_conf_t kc = p->cc.kconf;
         pb_consumer_t *c;
-        pb_message_t msg;
+        rd_kafka_t *rk;
+        rd_kafka_topic_partition_list_t *asg = NULL;
+        int64_t *hwm = NULL;
+        char *done = NULL;
         char err[512];
-        size_t plen = strlen(p->prefix);
         long n = 0, tomb = 0;
-        int64_t t0 = pb_now_ms();
-        c = pb_consumer_new(&p->cc.kconf, &co, topics, 1, err, sizeof(err));
+        int64_t t0 = pb_now_ms(), next_note = t0 + 10000;
+        int i, left, rc = -1;
+        /* after the caller's -X: readers of transactional topics must not
+         * see uncommitted or aborted records */
+        if (pb_kafka_conf_add(&kc, "isolation.level=read_committed") !=
+            PB_OK) {
+                pb_log("error", "msg=\"too many -X properties\"");
+                return -1;
+        }
+        c = pb_consumer_new(&kc, &co, topics, 1, err, sizeof(err));
         if (!c) {
                 pb_log("error", "msg=\"state topic %s: %s\"", p->state_topic,
                        err);
                 return -1;
         }
-        for (;;) {
-                pb_resp_t rc = pb_consumer_poll(c, &msg, 1000, err,
-                                                sizeof(err));
-                if (rc == PB_ERR_TRUNCATED)
-                        break;
-                if (rc == PB_ERR_LIMIT) {
-                        if (pb_cli_stop)
-                                break;
-                        continue;
-                }
-                if (rc != PB_OK) {
-                        pb_log("error", "msg=\"reading state: %s\"", err);
-                        pb_consumer_destroy(c);
-                        return -1;
-                }
-                if (msg.key && msg.key_len >= plen &&
-                    !memcmp(msg.key, p->prefix, plen)) {
-                        const char *k = msg.key;
-                        if (msg.key_len == plen) {
-                                if (msg.value && msg.len)
-                                        load_validators(p, msg.value,
-                                                        msg.len);
-                                else
-                                        p->have_validators = 0;
-                        } else if (k[plen] == '/') {
-                                uint64_t kfp =
-                                    pb_fingerprint(k, msg.key_len, NULL);
-                                uint64_t h =
-                                    msg.value ? pb_fingerprint_parse(
-                                                    msg.value, msg.len)
-                                              : 0;
-                                if (!msg.value || !msg.len) {
-                                        pb_pstate_del(p->st, kfp);
-                                        tomb++;
-                                } else if (h &&
-                                           pb_pstate_put(p->st, kfp, h) !=
-                                               PB_OK) {
-                                        pb_log("error",
-                                               "msg=\"state holds more than "
-                                               "--max-keys=%ld keys\"",
-                                               p->set.max_keys);
-                                        pb_message_release(&msg);
-                                        pb_consumer_destroy(c);
-                                        return -1;
-                                }
-                                n++;
-                        }
-                }
-                pb_message_release(&msg);
+        rk = pb_consumer_rk(c);
+        if (rd_kafka_assignment(rk, &asg) || !asg || asg->cnt < 1) {
+                pb_log("error", "msg=\"state topic %s: no partitions\"",
+                       p->state_topic);
+                goto out;
         }
-        pb_consumer_destroy(c);
+        hwm = calloc((size_t)asg->cnt, sizeof(*hwm));
+        done = calloc((size_t)asg->cnt, 1);
+        if (!hwm || !done)
+                goto out;
+        left = asg->cnt;
+        for (i = 0; i < asg->cnt; i++) {
+                int64_t lo = 0, hi = 0;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                    rk, asg->elems[i].topic, asg->elems[i].partition, &lo,
+                    &hi, 10000);
+                if (e) {
+                        pb_log("error",
+                               "msg=\"state topic %s [%d]: watermarks: %s\"",
+                               p->state_topic, asg->elems[i].partition,
+                               rd_kafka_err2str(e));
+                        goto out;
+                }
+                hwm[i] = hi;
+                if (hi <= lo) {
+                        done[i] = 1;
+                        left--;
+                }
+        }
+        while (left > 0) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                if (pb_cli_stop)
+                        goto out;
+                if (pb_now_ms() > next_note) {
+                        pb_log("info", "msg=\"reading the state topic; "
+                                       "waiting for its end (a transaction "
+                                       "of another poller may be open)\" "
+                                       "records=%ld partitions_left=%d",
+                               n, left);
+                        next_note = pb_now_ms() + 10000;
+                }
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        for (i = 0; i < asg->cnt; i++)
+                                if (asg->elems[i].partition == m->partition &&
+                                    !done[i] && m->offset >= hwm[i]) {
+                                        done[i] = 1;
+                                        left--;
+                                }
+                } else if (m->err) {
+                        char fe[256];
+                        if (rd_kafka_fatal_error(rk, fe, sizeof(fe))) {
+                                pb_log("error", "msg=\"reading state: %s\"",
+                                       fe);
+                                rd_kafka_message_destroy(m);
+                                goto out;
+                        }
+                } else if (apply_state(p, m->key, m->key ? m->key_len : 0,
+                                       m->payload, m->payload ? m->len : 0,
+                                       &n, &tomb)) {
+                        rd_kafka_message_destroy(m);
+                        goto out;
+                } else {
+                        for (i = 0; i < asg->cnt; i++)
+                                if (asg->elems[i].partition == m->partition &&
+                                    !done[i] && m->offset + 1 >= hwm[i]) {
+                                        done[i] = 1;
+                                        left--;
+                                }
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rc = 0;
         pb_log("info",
-               "msg=\"state loaded\" topic=%s records=%ld tombstones=%ld "
-               "keys=%zu table_bytes=%zu etag=\"%s\" ms=%lld",
+               "msg=\"state loaded\" topic=%s isolation=read_committed "
+               "records=%ld tombstones=%ld keys=%zu table_bytes=%zu "
+               "etag=\"%s\" ms=%lld",
                p->state_topic, n, tomb, pb_pstate_count(p->st),
                pb_pstate_bytes(p->st), p->etag,
                (long long)(pb_now_ms() - t0));
-        return 0;
+out:
+        if (asg)
+                rd_kafka_topic_partition_list_destroy(asg);
+        free(hwm);
+        free(done);
+        pb_consumer_destroy(c);
+        return rc;
 }
 
 /* --- one poll --- */
@@ -591,6 +928,23 @@ static void dead_letter(pollctx_t *p, const page_t *pg,
                 return;
         }
         count(p, "partnerbus_poll_dead_letters_total", NULL, NULL, 1);
+        if (p->txn) {
+                /* the dead letter and its state record in the open
+                 * transaction */
+                if (txn_begin(p) || undo_push(p, kfp) ||
+                    pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                        free(skey);
+                        return;
+                }
+                if (send_raw(p, p->dlq_topic, key, rec->raw ? rec->raw : "",
+                             rec->raw_len, hdrs, NULL) != PB_OK ||
+                    send_raw(p, p->state_topic, skey, hex, 32, NULL, NULL) !=
+                        PB_OK)
+                        p->txn_failed = 1;
+                p->txn_records++;
+                free(skey);
+                return;
+        }
         m = calloc(1, sizeof(*m));
         if (!m) {
                 free(skey);
@@ -711,6 +1065,11 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                 free(skey);
                 return;
         }
+        if (txn_begin(p) || undo_push(p, kfp)) {
+                p->ev_failed++;
+                free(skey);
+                return;
+        }
         if (pb_pstate_put(p->st, kfp, h) != PB_OK) {
                 pb_log("error",
                        "msg=\"state is full (--max-keys=%ld); record not "
@@ -718,6 +1077,33 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                        p->set.max_keys, skey);
                 p->ev_failed++;
                 free(skey);
+                return;
+        }
+        if (p->txn) {
+                /* the event and its state record in the open transaction:
+                 * both committed or neither */
+                for (;;) {
+                        rc = pb_producer_send(p->prod, p->topic, p->set.type,
+                                              &meta, avro->data, avro->len,
+                                              NULL, NULL, why, sizeof(why));
+                        if (rc != PB_ERR_LIMIT)
+                                break;
+                        pb_producer_poll(p->prod, 50);
+                }
+                if (rc != PB_OK) {
+                        pb_log("error", "msg=\"send: %s\"", why);
+                        p->txn_failed = 1;
+                } else {
+                        p->inflight++;
+                        if (send_raw(p, p->state_topic, skey, hex, 32, NULL,
+                                     NULL) != PB_OK)
+                                p->txn_failed = 1;
+                        p->txn_published++;
+                }
+                p->txn_records++;
+                free(skey);
+                if ((p->inflight & 63) == 0)
+                        pb_producer_poll(p->prod, 0);
                 return;
         }
         m = calloc(1, sizeof(*m));
@@ -775,6 +1161,20 @@ static void write_validators(pollctx_t *p, const page_t *first,
         pb_buf_printf(&b, ",\"polled_at\":\"%s\",\"url\":", ts);
         pb_buf_json_str(&b, p->set.url, strlen(p->set.url));
         pb_buf_puts(&b, "}");
+        if (p->txn) {
+                /* last in the poll's last transaction */
+                if (txn_begin(p) == 0 &&
+                    send_raw(p, p->state_topic, p->prefix,
+                             (const char *)b.data, b.len, NULL,
+                             NULL) != PB_OK)
+                        p->txn_failed = 1;
+                pb_buf_free(&b);
+                if (txn_begin(p) || txn_commit(p)) {
+                        p->st_failed++;
+                        return;
+                }
+                goto done;
+        }
         m = calloc(1, sizeof(*m));
         if (m) {
                 m->kind = PM_FEED;
@@ -786,6 +1186,7 @@ static void write_validators(pollctx_t *p, const page_t *first,
         }
         pb_buf_free(&b);
         settle(p);
+done:
         if (!p->st_failed) {
                 snprintf(p->etag, sizeof(p->etag), "%s", etag);
                 snprintf(p->last_modified, sizeof(p->last_modified), "%s",
@@ -934,11 +1335,20 @@ static const char *poll_once(pollctx_t *p) {
                                        p->set.max_records);
                                 break;
                         }
-                        if (r == PB_FEED_BAD) {
+                        if (r == PB_FEED_BAD)
                                 dead_letter(p, pg, &rec, NULL, err, "");
-                                continue;
+                        else
+                                one_record(p, pg, &rec, &json, &key, &ev,
+                                           &avro);
+                        /* bound the transaction */
+                        if (p->txn && p->txn_open &&
+                            p->txn_records >= p->set.txn_records)
+                                txn_commit(p);
+                        if (p->txn_failed) {
+                                outcome = p->fenced ? "fenced"
+                                                    : "kafka_error";
+                                break;
                         }
-                        one_record(p, pg, &rec, &json, &key, &ev, &avro);
                 }
         }
         pb_buf_free(&json);
@@ -948,6 +1358,25 @@ static const char *poll_once(pollctx_t *p) {
         (void)limit_hit;
         if (p->set.check)
                 goto out;
+        /* 3. transactions: the last one ends with the validators, or is
+         * aborted when the poll failed half-way */
+        if (p->txn) {
+                if (strcmp(outcome, "ok") || p->ev_failed) {
+                        if (p->txn_open && !strcmp(outcome, "ok"))
+                                txn_commit(p); /* records sent so far */
+                        else
+                                txn_abort(p);
+                        if (!strcmp(outcome, "ok"))
+                                outcome = "kafka_error";
+                } else {
+                        write_validators(p, &pages[0], npages, cursor);
+                        if (p->st_failed)
+                                outcome = "kafka_error";
+                }
+                if (p->fenced)
+                        outcome = "fenced";
+                goto out;
+        }
         /* 3. every event and its state acknowledged, then the validators */
         settle(p);
         if (p->ev_failed || p->st_failed) {
@@ -959,7 +1388,7 @@ static const char *poll_once(pollctx_t *p) {
         if (p->st_failed)
                 outcome = "kafka_error";
 out:
-        if (!p->set.check && p->prod)
+        if (!p->set.check && p->prod && !p->fenced)
                 settle(p);
         for (i = 0; i < npages; i++) {
                 pb_feed_destroy(pages[i].feed);
@@ -988,7 +1417,7 @@ static int poll_ready(void *opaque, char *reason, size_t reason_size) {
 
 static void declare_metrics(pb_metrics_t *m) {
         pb_metrics_declare(m, "partnerbus_poll_polls_total", "counter",
-                           "polls by outcome (ok, not_modified, unreachable, "
+                           "polls by outcome (ok, not_modified, unreachable, fenced, "
                            "malformed, too_large, limit, kafka_error)",
                            NULL, 0);
         pb_metrics_declare(m, "partnerbus_poll_records_total", "counter",
@@ -1145,12 +1574,8 @@ int pb_cmd_poll(int argc, char **argv) {
         }
         if (p->cc.brokers) {
                 if (!p->set.check) {
-                        p->prod = pb_producer_new(&p->cc.kconf, on_delivery,
-                                                  p, err, sizeof(err));
-                        if (!p->prod) {
-                                pb_log("error", "msg=\"producer: %s\"", err);
+                        if (start_producer(p))
                                 goto done;
-                        }
                         create_state_topic(p);
                 }
                 if (read_state(p))
@@ -1188,6 +1613,15 @@ int pb_cmd_poll(int argc, char **argv) {
                                                        : PB_EXIT_OK;
                         break;
                 }
+                if (p->fenced) {
+                        pb_log("error",
+                               "msg=\"producer fenced or failed fatally "
+                               "(another poller with transactional.id "
+                               "'%s' started?); exiting\"",
+                               p->txn_id);
+                        status = PB_EXIT_FAIL;
+                        break;
+                }
                 if (p->set.once) {
                         status = strcmp(outcome, "ok") &&
                                          strcmp(outcome, "not_modified")
@@ -1206,9 +1640,12 @@ int pb_cmd_poll(int argc, char **argv) {
         pb_log("info", "msg=\"stopping\"");
 done:
         if (p->prod) {
-                settle(p);
+                txn_abort(p);
+                if (!p->fenced)
+                        settle(p);
                 pb_producer_destroy(p->prod);
         }
+        free(p->undo);
         pb_ops_server_destroy(p->ops);
         pb_metrics_destroy(p->metrics);
         pb_pstate_destroy(p->st);

@@ -69,44 +69,102 @@ rows = [{"id": "BIG-%06d" % i, "from": {"name": "Stadt Köln", "type": "Stadt", 
         for i in range(n)]
 json.dump({"shipments": rows}, open(sys.argv[1], "w"), ensure_ascii=False)
 PY
-BIGPFX=$(pb_topic_name pollkill)-
-bigpoll() { "$PB_BIN" poll --brokers "$B" --topic-prefix "$BIGPFX" --type aid.dispatched --map "$MAP" \
-        --url "$BASE/big.json" --retries 1 --retry-backoff 100ms "$@"; }
-# a small producer queue and a long linger slow the first run down (about
-# 10,000 events/s) so that the kill lands in the middle of publishing
-"$PB_BIN" poll --brokers "$B" --topic-prefix "$BIGPFX" --type aid.dispatched --map "$MAP" \
-        --url "$BASE/big.json" --interval 1h -X linger.ms=100 -X queue.buffering.max.messages=1000 \
-        2>"$PB_TMP/k1.log" &
-PID=$!
-# shellcheck disable=SC2064
-trap "kill -9 $PID 2>/dev/null || true; kill $SERVER_PID 2>/dev/null || true; rm -rf '$PB_TMP'" EXIT
-have_some() { [[ $(timeout 20 kcat -b "$B" -C -t "${BIGPFX}aid.dispatched" -o beginning -e -q -c 1000 2>/dev/null | wc -l) -ge 1000 ]]; }
-pb_wait_for 60 have_some
-kill -9 "$PID"
-wait "$PID" 2>/dev/null || true
-before=$(timeout 60 kcat -b "$B" -C -t "${BIGPFX}aid.dispatched" -o beginning -e -q -f '%k\n' | wc -l)
-pb_log "killed the poller after $before of $N events"
-((before < N)) || pb_fail "the poller finished before it was killed ($before events); make the feed bigger"
-bigpoll --once 2>"$PB_TMP/k2.log" || { cat "$PB_TMP/k2.log" >&2; pb_fail "restarted poll failed"; }
-grep 'poll done' "$PB_TMP/k2.log" >&2
-timeout 120 "$PB_BIN" consume -b "$B" -p "$BIGPFX" -t aid.dispatched --from-beginning --meta >"$PB_TMP/kall"
-python3 - "$PB_TMP/kall" "$N" "$before" <<'PY' || pb_fail "records missed or duplicated after the restart"
+# Each round polls into fresh topics with transactions of 5,000 records
+# (events, their state records): rounds 1-3 SIGKILL the poller after a
+# growing number of committed events and restart it; round 4 starts a
+# second poller with the same transactional.id while the first runs (a
+# "moved" poller), which must fence the first. Afterwards the event topic,
+# read with isolation.level=read_committed, holds every record exactly
+# once: no duplicate, nothing missing. A round says whether the kill
+# landed inside an open transaction (the log then holds uncommitted
+# events that read_uncommitted readers see and read_committed ones never
+# will); at least one round must.
+TXN=5000
+mid_txn=0
+count_topic() { # TOPIC ISOLATION -> number of messages up to the readable end
+        timeout 60 kcat -b "$B" -C -t "$1" -X isolation.level="$2" -o beginning -e -q -f '%k\n' 2>/dev/null | wc -l
+}
+check_exactly_once() { # PFX ROUND
+        local t="${1}aid.dispatched"
+        timeout 120 "$PB_BIN" consume -b "$B" -p "$1" -t aid.dispatched --from-beginning --meta >"$PB_TMP/kall"
+        python3 - "$PB_TMP/kall" "$N" "$2" <<'PY' || pb_fail "round $2: records missed or duplicated"
 import json, sys
-n, before = int(sys.argv[2]), int(sys.argv[3])
+n, rnd = int(sys.argv[2]), sys.argv[3]
 ms = [json.loads(l) for l in open(sys.argv[1])]
 keys = {}
 for m in ms:
-    keys.setdefault(m["event"]["shipment_id"], set()).add(m["event"]["event_id"])
-raw, distinct_ids = len(ms), len({m["event"]["event_id"] for m in ms})
-print("poll_json: after restart: %d messages, %d keys, %d distinct event ids, %d re-sent in-flight duplicates"
-      % (raw, len(keys), distinct_ids, raw - distinct_ids), file=sys.stderr)
+    keys.setdefault(m["event"]["shipment_id"], []).append(m["event"]["event_id"])
+dup = sum(len(v) - 1 for v in keys.values())
+print("poll_json: round %s: read_committed: %d messages, %d distinct records, %d duplicates, %d missing"
+      % (rnd, len(ms), len(keys), dup, n - len(keys)), file=sys.stderr)
 assert len(keys) == n, "missed %d records" % (n - len(keys))
-assert all(len(v) == 1 for v in keys.values()), "a record got two different event ids"
-assert distinct_ids == n
-# duplicates only from the window between Kafka's ack and the state write
-assert raw - n <= 3000, "too many re-sent events: %d" % (raw - n)
+assert dup == 0, "%d duplicates" % dup
+assert len(ms) == n and len({m["event"]["event_id"] for m in ms}) == n
 PY
-bigpoll --once 2>"$PB_TMP/k3.log"
-grep -q "published=0 unchanged=$N" "$PB_TMP/k3.log" || grep -q 'outcome=not_modified' "$PB_TMP/k3.log" ||
-        pb_fail "third poll after restart: $(cat "$PB_TMP/k3.log")"
+        expect_eq "round $2: kcat read_committed count" "$(count_topic "$t" read_committed)" "$N"
+}
+# shellcheck disable=SC2064
+trap "kill -9 \${PID:-} \${PID2:-} 2>/dev/null || true; kill $SERVER_PID 2>/dev/null || true; rm -rf '$PB_TMP'" EXIT
+for round in 1 2 3 4; do
+        BIGPFX=$(pb_topic_name pollkill$round)-
+        T="${BIGPFX}aid.dispatched"
+        BIGARGS=(poll --brokers "$B" --topic-prefix "$BIGPFX" --type aid.dispatched --map "$MAP"
+                --url "$BASE/big.json" --retries 1 --retry-backoff 100ms --transaction-records $TXN)
+        bigpoll() { "$PB_BIN" "${BIGARGS[@]}" "$@"; }
+        # a small producer queue and a long linger slow the first run down
+        # (about 10,000 events/s) so that the kill lands in the middle; $!
+        # must be the poller itself, not a subshell
+        "$PB_BIN" "${BIGARGS[@]}" --interval 1h -X linger.ms=100 -X queue.buffering.max.messages=1000 \
+                2>"$PB_TMP/k1.log" &
+        PID=$!
+        want=$((round == 4 ? 1000 : round * 12000 - 11000)) # 1000, 13000, 25000; round 4: 1000
+        have_some() { (($(timeout 20 kcat -b "$B" -C -t "$T" -X isolation.level=read_committed -o beginning -e -q \
+                -c "$want" -f '%k\n' 2>/dev/null | wc -l) >= want)); }
+        pb_wait_for 90 have_some || { cat "$PB_TMP/k1.log" >&2; pb_fail "round $round: no $want committed events"; }
+        grep -q 'transactional producer ready' "$PB_TMP/k1.log" || pb_fail "round $round: not transactional: $(cat "$PB_TMP/k1.log")"
+        if ((round < 4)); then
+                # committed events appear at a commit: wait a moment so
+                # that the next transaction is under way
+                sleep "0.$((round * 3 - 1))"
+                kill -9 "$PID"
+                wait "$PID" 2>/dev/null || true
+                committed=$(count_topic "$T" read_committed)
+                logged=$(count_topic "$T" read_uncommitted)
+                ((committed < N)) || pb_fail "round $round: the poller finished before it was killed ($committed events)"
+                if ((logged > committed)); then
+                        mid_txn=$((mid_txn + 1))
+                        pb_log "round $round: SIGKILL landed MID-TRANSACTION: $committed committed events, $((logged - committed)) more in the open transaction"
+                else
+                        pb_log "round $round: SIGKILL landed BETWEEN transactions: $committed committed events"
+                fi
+                bigpoll --once 2>"$PB_TMP/k2.log" || { cat "$PB_TMP/k2.log" >&2; pb_fail "round $round: restarted poll failed"; }
+                grep 'poll done' "$PB_TMP/k2.log" >&2
+                expect_eq "round $round: restarted poll published the rest" \
+                        "$(grep -o 'published=[0-9]*' "$PB_TMP/k2.log" | cut -d= -f2)" $((N - committed))
+                aborted=$(($(count_topic "$T" read_uncommitted) - N))
+        else
+                # a second poller with the same id takes over while the first runs
+                bigpoll --once 2>"$PB_TMP/k2.log" || { cat "$PB_TMP/k2.log" >&2; pb_fail "round 4: second poller failed"; }
+                grep 'poll done' "$PB_TMP/k2.log" >&2
+                timeout 60 tail --pid="$PID" -f /dev/null || true
+                if kill -0 "$PID" 2>/dev/null; then
+                        kill -9 "$PID"
+                        pb_fail "round 4: the first poller still runs after the second took over: $(grep 'poll done' "$PB_TMP/k1.log")"
+                fi
+                st=0
+                wait "$PID" || st=$?
+                ((st != 0)) || pb_fail "round 4: the first poller was not fenced: $(grep 'poll done' "$PB_TMP/k1.log")"
+                grep -q 'fenced' "$PB_TMP/k1.log" || pb_fail "round 4: first poller exit $st without fencing: $(tail -5 "$PB_TMP/k1.log")"
+                pb_log "round 4: the first poller was fenced and exited ($st): $(grep -m1 -o 'msg="[a-z ]*transaction: [^"]*"' "$PB_TMP/k1.log" || true)"
+                aborted=$(($(count_topic "$T" read_uncommitted) - N))
+        fi
+        PID=
+        pb_log "round $round: messages of aborted transactions in the log (never visible to read_committed): $aborted"
+        check_exactly_once "$BIGPFX" "$round"
+        bigpoll --once 2>"$PB_TMP/k3.log"
+        grep -q "published=0 unchanged=$N" "$PB_TMP/k3.log" || grep -q 'outcome=not_modified' "$PB_TMP/k3.log" ||
+                pb_fail "round $round: poll after the restart: $(cat "$PB_TMP/k3.log")"
+done
+((mid_txn >= 1)) || pb_fail "no SIGKILL landed inside an open transaction in 3 rounds"
+pb_log "SIGKILL mid-transaction in $mid_txn of 3 rounds"
 pb_log "PASS"
