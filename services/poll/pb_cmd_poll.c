@@ -6,13 +6,17 @@
  * every page (a body that is HTML, not parseable or truncated fails the
  * poll before anything is published), then per record: map, fingerprint
  * the mapped JSON, compare with the state table, encode and send what is
- * new or changed. When Kafka acknowledges an event, its state record
- * ("<source>/<type>/<key>" -> content fingerprint) is sent to the
- * compacted state topic; when every event and state record of the poll is
- * acknowledged, the feed's validators (ETag, Last-Modified, cursor) are
- * written under "<source>/<type>". On start the state topic is read to its
- * end. A record that does not map or validate goes to the dead-letter
- * topic with its position and the failing JSON Pointer; the poll goes on. */
+ * new or changed, together with its state record ("<source>/<type>/<key>"
+ * -> content fingerprint, compacted state topic) in one Kafka transaction
+ * of at most --transaction-records records; the poll's last transaction
+ * ends with the feed's validators (ETag, Last-Modified, cursor) under
+ * "<source>/<type>". Without transactions (--transactions=false, or a
+ * cluster without them) a state record follows its event's ack and the
+ * validators follow every ack of the poll. On start the producer fences
+ * its predecessor (init_transactions), then the state topic is read,
+ * read_committed, to its end. A record that does not map or validate goes
+ * to the dead-letter topic with its position and the failing JSON Pointer;
+ * the poll goes on. */
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -178,7 +182,8 @@ static const pb_cmd_spec_t poll_spec = {
     "a key from\nits key fields and an event_id derived from source, type, "
     "key and content, and\nis published only when it is new or changed. "
     "State (content hashes, ETag,\nLast-Modified, cursor) lives in a "
-    "compacted Kafka topic, written after Kafka\nacknowledged the events. "
+    "compacted Kafka topic, written in the same Kafka\ntransactions as the "
+    "events (exactly once; readers use\nisolation.level=read_committed). "
     "Records that do not map or validate go to <type>.dlq\nwith their "
     "position and the failing field's JSON Pointer.\n"
     "\n"
@@ -1417,7 +1422,8 @@ static int poll_ready(void *opaque, char *reason, size_t reason_size) {
 
 static void declare_metrics(pb_metrics_t *m) {
         pb_metrics_declare(m, "partnerbus_poll_polls_total", "counter",
-                           "polls by outcome (ok, not_modified, unreachable, fenced, "
+                           "polls by outcome (ok, not_modified, unreachable, "
+                           "fenced, "
                            "malformed, too_large, limit, kafka_error)",
                            NULL, 0);
         pb_metrics_declare(m, "partnerbus_poll_records_total", "counter",
@@ -1474,11 +1480,11 @@ int pb_cmd_poll(int argc, char **argv) {
         }
         if (p->set.interval <= 0 || p->set.max_pages < 1 ||
             p->set.max_records < 1 || p->set.max_columns < 1 ||
-            p->set.max_record < 16) {
+            p->set.max_record < 16 || p->set.txn_records < 1) {
                 status = pb_cli_usage_error(
                     cmd, "--interval, --max-pages, --max-records, "
-                         "--max-columns and --max-record-size must be "
-                         "positive");
+                         "--max-columns, --max-record-size and "
+                         "--transaction-records must be positive");
                 goto done;
         }
         p->map = pb_mapping_load(p->set.map, err, sizeof(err));
