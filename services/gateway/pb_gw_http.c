@@ -688,6 +688,13 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
         size_t no = 0;
         char *cert = NULL, *key = NULL;
 
+        /* --threads 1: poll(), not epoll. libmicrohttpd 0.9.75 with one
+         * epoll thread loses resumes of suspended connections under
+         * concurrency (128 keep-alive clients: requests stall for
+         * seconds, tests/integration/gateway_threads1.sh); its thread pool
+         * (an epoll set per worker) does not. */
+        if (gw->set.threads <= 1)
+                flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_POLL;
         if (pb_parse_listen(gw->set.listen, &ss, &sslen, errstr,
                             errstr_size) < 0)
                 return -1;
