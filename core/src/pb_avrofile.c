@@ -1,10 +1,20 @@
 /* partnerbus - Avro object container files: writer and block scanner.
- * See pb_avrofile.h for why this is not avro-c's writer. */
+ * See pb_avrofile.h for why this is not avro-c's writer.
+ *
+ * A full block is written by a helper thread of the writer while the
+ * caller fills the next one (copying 1 MiB into the page cache costs
+ * milliseconds that the relay would otherwise wait for): at most one block
+ * is in flight, blocks go out in order, each in one writev(), and
+ * pb_avrofile_flush() waits for the block in flight before it writes the
+ * rest and fsyncs - so "flushed" still means "on disk". A failed write in
+ * the thread is reported by the next append or flush. Without the thread
+ * (pthread_create failed) blocks are written in the caller's thread. */
 #include "partnerbus/pb_avrofile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +92,79 @@ struct pb_avrofile_writer {
         uint64_t written; /* bytes on disk (written, maybe not fsynced) */
         uint64_t count;
         int failed; /* a write failed: the file's tail is unknown */
+        /* the block writer thread; mu guards busy_*, stop and th_errno */
+        pthread_t th;
+        int th_state; /* 0 not started, 1 running, -1 no thread (mu, cv
+                         initialised), -2 no thread (nothing initialised) */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        pb_buf_t busy;  /* the block in flight: hdr|data|sync, ready */
+        int busy_set;   /* 1 while the thread has (or writes) busy */
+        int stop;
+        int th_errno;   /* the thread's write failed with this */
 };
+
+/* The block thread: writes each handed-over block, one at a time. */
+static void *pb_avrofile_thread(void *arg) {
+        pb_avrofile_writer_t *w = arg;
+        pthread_mutex_lock(&w->mu);
+        for (;;) {
+                struct iovec iov[1];
+                int rc;
+                while (!w->busy_set && !w->stop)
+                        pthread_cond_wait(&w->cv, &w->mu);
+                if (!w->busy_set)
+                        break; /* stop, nothing left */
+                pthread_mutex_unlock(&w->mu);
+                iov[0].iov_base = w->busy.data;
+                iov[0].iov_len = w->busy.len;
+                rc = w->th_errno ? -1 : pb_write_all(w->fd, iov, 1);
+                pthread_mutex_lock(&w->mu);
+                if (rc && !w->th_errno)
+                        w->th_errno = errno ? errno : EIO;
+                w->busy_set = 0;
+                pthread_cond_broadcast(&w->cv);
+        }
+        pthread_mutex_unlock(&w->mu);
+        return NULL;
+}
+
+/* Waits until no block is in flight; -1 with errstr (and w->failed) if
+ * the thread's last write failed. */
+static int pb_avrofile_wait(pb_avrofile_writer_t *w, char *errstr,
+                            size_t errstr_size) {
+        int e;
+        if (w->th_state != 1)
+                return 0;
+        pthread_mutex_lock(&w->mu);
+        while (w->busy_set)
+                pthread_cond_wait(&w->cv, &w->mu);
+        e = w->th_errno;
+        pthread_mutex_unlock(&w->mu);
+        if (e) {
+                w->failed = 1;
+                snprintf(errstr, errstr_size, "write %s: %s", w->path,
+                         strerror(e));
+                return -1;
+        }
+        return 0;
+}
+
+static void pb_avrofile_stop(pb_avrofile_writer_t *w) {
+        if (w->th_state == 1) {
+                pthread_mutex_lock(&w->mu);
+                w->stop = 1;
+                pthread_cond_broadcast(&w->cv);
+                pthread_mutex_unlock(&w->mu);
+                pthread_join(w->th, NULL);
+        }
+        if (w->th_state == 1 || w->th_state == -1) {
+                pthread_mutex_destroy(&w->mu);
+                pthread_cond_destroy(&w->cv);
+        }
+        w->th_state = 0;
+        pb_buf_free(&w->busy);
+}
 
 pb_avrofile_writer_t *pb_avrofile_create(const char *path,
                                          const char *schema_json,
@@ -189,6 +271,54 @@ static pb_resp_t pb_avrofile_write_block(pb_avrofile_writer_t *w,
         return PB_OK;
 }
 
+/* Hands the pending block to the thread (started on first use), after
+ * the previous one is out. Falls back to writing it here. */
+static pb_resp_t pb_avrofile_hand_over(pb_avrofile_writer_t *w, char *errstr,
+                                       size_t errstr_size) {
+        uint8_t hdr[20];
+        size_t hl;
+        if (w->th_state == 0) {
+                pb_buf_init(&w->busy, 0);
+                if (pthread_mutex_init(&w->mu, NULL)) {
+                        w->th_state = -2; /* nothing to destroy */
+                } else if (pthread_cond_init(&w->cv, NULL)) {
+                        pthread_mutex_destroy(&w->mu);
+                        w->th_state = -2;
+                } else {
+                        w->th_state = pthread_create(&w->th, NULL,
+                                                     pb_avrofile_thread, w)
+                                          ? -1
+                                          : 1;
+                }
+        }
+        if (w->th_state != 1)
+                return pb_avrofile_write_block(w, errstr, errstr_size);
+        if (w->failed) {
+                snprintf(errstr, errstr_size, "%s: an earlier write failed",
+                         w->path);
+                return PB_ERR_IO;
+        }
+        if (pb_avrofile_wait(w, errstr, errstr_size))
+                return PB_ERR_IO;
+        /* busy = count|size|data|sync, built here; the thread only writes */
+        hl = pb_zz_put(hdr, w->nblock);
+        hl += pb_zz_put(hdr + hl, (int64_t)w->block.len);
+        pb_buf_reset(&w->busy);
+        if (pb_buf_reserve(&w->busy, hl + w->block.len + sizeof(w->sync)) ||
+            pb_buf_append(&w->busy, hdr, hl) ||
+            pb_buf_append(&w->busy, w->block.data, w->block.len) ||
+            pb_buf_append(&w->busy, w->sync, sizeof(w->sync)))
+                return pb_avrofile_write_block(w, errstr, errstr_size);
+        w->written += w->busy.len;
+        w->nblock = 0;
+        pb_buf_reset(&w->block);
+        pthread_mutex_lock(&w->mu);
+        w->busy_set = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        return PB_OK;
+}
+
 pb_resp_t pb_avrofile_append(pb_avrofile_writer_t *w, const void *body,
                              size_t len, char *errstr, size_t errstr_size) {
         if (pb_buf_append(&w->block, body, len)) {
@@ -198,13 +328,16 @@ pb_resp_t pb_avrofile_append(pb_avrofile_writer_t *w, const void *body,
         w->nblock++;
         w->count++;
         if (w->block.len >= w->block_max)
-                return pb_avrofile_write_block(w, errstr, errstr_size);
+                return pb_avrofile_hand_over(w, errstr, errstr_size);
         return PB_OK;
 }
 
 pb_resp_t pb_avrofile_flush(pb_avrofile_writer_t *w, int do_fsync,
                             char *errstr, size_t errstr_size) {
-        pb_resp_t r = pb_avrofile_write_block(w, errstr, errstr_size);
+        pb_resp_t r;
+        if (pb_avrofile_wait(w, errstr, errstr_size))
+                return PB_ERR_IO;
+        r = pb_avrofile_write_block(w, errstr, errstr_size);
         if (r)
                 return r;
         if (do_fsync && fsync(w->fd)) {
@@ -234,6 +367,7 @@ pb_resp_t pb_avrofile_close(pb_avrofile_writer_t *w, char *errstr,
         if (!w)
                 return PB_OK;
         r = pb_avrofile_flush(w, 1, errstr, errstr_size);
+        pb_avrofile_stop(w);
         if (close(w->fd) && r == PB_OK) {
                 snprintf(errstr, errstr_size, "close %s: %s", w->path,
                          strerror(errno));
