@@ -99,6 +99,7 @@ struct pb_avrofile_writer {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         pb_buf_t busy;  /* the block in flight: hdr|data|sync, ready */
+        uint64_t busy_off; /* its offset in the file */
         int busy_set;   /* 1 while the thread has (or writes) busy */
         int stop;
         int th_errno;   /* the thread's write failed with this */
@@ -119,6 +120,13 @@ static void *pb_avrofile_thread(void *arg) {
                 iov[0].iov_base = w->busy.data;
                 iov[0].iov_len = w->busy.len;
                 rc = w->th_errno ? -1 : pb_write_all(w->fd, iov, 1);
+                /* start the block's writeback now, so that the fsync of
+                 * the next flush has less left to wait for (a hint: errors
+                 * are fsync's to report) */
+                if (rc == 0)
+                        (void)sync_file_range(w->fd, (off_t)w->busy_off,
+                                              (off_t)iov[0].iov_len,
+                                              SYNC_FILE_RANGE_WRITE);
                 pthread_mutex_lock(&w->mu);
                 if (rc && !w->th_errno)
                         w->th_errno = errno ? errno : EIO;
@@ -309,6 +317,7 @@ static pb_resp_t pb_avrofile_hand_over(pb_avrofile_writer_t *w, char *errstr,
             pb_buf_append(&w->busy, w->block.data, w->block.len) ||
             pb_buf_append(&w->busy, w->sync, sizeof(w->sync)))
                 return pb_avrofile_write_block(w, errstr, errstr_size);
+        w->busy_off = w->written;
         w->written += w->busy.len;
         w->nblock = 0;
         pb_buf_reset(&w->block);

@@ -1,8 +1,9 @@
 /* partnerbus relay - consume topics as a consumer group and deliver each
  * event to a sink (webhook, archive, jsonl); see docs/relay.md.
  *
- * One thread. The loop polls messages, decodes them, applies --where and
- * collects a batch; the batch goes to the sink; what the sink accepted is
+ * One thread. The loop polls messages, decodes them (or, for the archive
+ * without --where, only validates them: pb_serde_check, same verdict),
+ * applies --where and collects a batch; the batch goes to the sink; what the sink accepted is
  * marked done per partition, and every commit-interval the sink is flushed
  * (fsync) and only then the done offsets are stored and committed: at
  * least once. The consumer's rebalance callback commits stored offsets of
