@@ -9,7 +9,14 @@
 #   - peak RSS of the relay with the whole backlog waiting
 # Usage: bench/relay.sh [EVENTS]   (default 1000000)
 #   SINKS="archive jsonl webhook" (default: all three) picks the relay runs;
-#   SINGLE=0 leaves out the one-event-per-request webhook run.
+#   SINGLE=0 leaves out the one-event-per-request webhook run;
+#   REPEAT=N (default 3): kcat, archive and jsonl run N rounds, each round
+#   all of them one after the other (same conditions), and the summary gives
+#   the best and the median time of each and the archive/kcat ratio - on a
+#   shared machine single runs vary by 2x. Every timed run starts after a
+#   sync, so it does not pay for the previous run's writeback;
+#   REUSE_PREFIX=bench-relay-NNN- reads the topic an earlier run published
+#   (to compare two binaries on the same data).
 # Needs: PB_BIN (partnerbus), a broker: PB_KAFKA_DIR (harness) or BROKERS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -23,38 +30,69 @@ P=bench-relay-$(date +%s)-
 T=${P}aid.dispatched
 cc -O2 -o "$W/recv" "$ROOT/bench/relay_receiver.c" $(pkg-config --cflags --libs libmicrohttpd)
 
-echo "# generating and publishing $N aid.dispatched events to $T ($B)"
-python3 "$ROOT/tests/relay/gen_events.py" "$N" 1000 --seed bench >"$W/ev.jsonl"
-"$PB_BIN" produce --brokers "$B" --type aid.dispatched --topic-prefix "$P" <"$W/ev.jsonl" >/dev/null 2>&1
+if [[ -n ${REUSE_PREFIX:-} ]]; then # a topic an earlier run published
+        P=$REUSE_PREFIX T=${P}aid.dispatched
+        echo "# reusing $T ($B)"
+else
+        echo "# generating and publishing $N aid.dispatched events to $T ($B)"
+        python3 "$ROOT/tests/relay/gen_events.py" "$N" 1000 --seed bench >"$W/ev.jsonl"
+        "$PB_BIN" produce --brokers "$B" --type aid.dispatched --topic-prefix "$P" <"$W/ev.jsonl" >/dev/null 2>&1
+fi
 bytes=$(kcat -b "$B" -C -t "$T" -e -q -f '%S\n' | awk '{s+=$1} END {print s}')
 echo "# topic holds $N events, $bytes bytes of values ($((bytes / N)) B/event)"
 
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print('%10.0f events/s  %7.1f MB/s  (%.2f s)' % (n/t, float(sys.argv[3])/t/1e6, t))" "$@"; }
 
-t0=$(now); kcat -b "$B" -C -t "$T" -e -o beginning -q >/dev/null; t1=$(now)
-printf '%-34s' "kcat -C raw to /dev/null"; rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes"
+declare -A TIMES
+kcat_run() {
+        local t0 t1
+        sync
+        t0=$(now); kcat -b "$B" -C -t "$T" -e -o beginning -q >/dev/null; t1=$(now)
+        TIMES[kcat]+=" $(echo "$t1 - $t0" | bc)"
+        printf '%-34s' "kcat -C raw to /dev/null"; rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes"
+}
 
 relay() { # name, sink, extra...
         local name=$1 sink=$2; shift 2
         local t0 t1
+        sync
         t0=$(now)
-        /usr/bin/time -f '%M' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name" --topic-prefix "$P" \
+        /usr/bin/time -f '%M' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name-$RANDOM$RANDOM" --topic-prefix "$P" \
                 -t aid.dispatched --sink "$sink" --max-events "$N" "$@" 2>"$W/$name.log" >/dev/null
         t1=$(now)
+        TIMES[$name]+=" $(echo "$t1 - $t0" | bc)"
         printf '%-34s' "relay $name"
         rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
         echo "  peak RSS $(( $(cat "$W/rss") / 1024 )) MiB"
 }
 SINKS=" ${SINKS:-archive jsonl webhook} "
-if [[ $SINKS == *" archive "* ]]; then
-        relay archive "archive:$W/archive"
-        echo "#   archive: $(du -sh "$W/archive" | cut -f1) in $(find "$W/archive" -name '*.avro' | wc -l) files"
-        rm -rf "$W/archive"
-fi
-if [[ $SINKS == *" jsonl "* ]]; then
-        relay jsonl "jsonl:/dev/null" --jsonl-max-size 0
-fi
+for ((round = 1; round <= ${REPEAT:-3}; round++)); do
+        echo "# round $round"
+        kcat_run
+        if [[ $SINKS == *" archive "* ]]; then
+                relay archive "archive:$W/archive"
+                echo "#   archive: $(du -sh "$W/archive" | cut -f1) in $(find "$W/archive" -name '*.avro' | wc -l) files"
+                rm -rf "$W/archive"
+        fi
+        if [[ $SINKS == *" jsonl "* ]]; then
+                relay jsonl "jsonl:/dev/null" --jsonl-max-size 0
+        fi
+done
+echo "# summary over ${REPEAT:-3} rounds (best / median)"
+for name in kcat archive jsonl; do
+        [[ -n ${TIMES[$name]:-} ]] || continue
+        python3 -c "
+import statistics, sys
+n, b = float(sys.argv[1]), float(sys.argv[2])
+t = sorted(float(x) for x in sys.argv[4].split())
+k = sorted(float(x) for x in sys.argv[5].split())
+best, med = t[0], statistics.median(t)
+line = '%-10s best %8.0f events/s %6.1f MB/s (%.2f s)   median %8.0f events/s (%.2f s)' % (sys.argv[3], n / best, b / best / 1e6, best, n / med, med)
+if sys.argv[3] != 'kcat':
+        line += '   vs kcat: best %.2f, median %.2f' % (k[0] / best, statistics.median(k) / med)
+print(line)" "$N" "$bytes" "$name" "${TIMES[$name]}" "${TIMES[kcat]}"
+done
 [[ $SINKS == *" webhook "* ]] || exit 0
 "$W/recv" 18099 "$W/recv.stats" & RECV=$!
 sleep 0.5
