@@ -2,9 +2,9 @@
  *
  * Startup: options (pb_opts: flag > PARTNERBUS_* > config file > default),
  * schemas, tokens, producer (idempotent, acks=all, message.timeout.ms =
- * --publish-timeout), the producer's poll thread (delivery reports resume
- * suspended requests), a readiness thread (Kafka metadata every second),
- * then libmicrohttpd.
+ * --delivery-timeout), the producer's poll thread (delivery reports resume
+ * suspended requests, and so do their --publish-timeout deadlines), a
+ * readiness thread (Kafka metadata every second), then libmicrohttpd.
  *
  * Signals: SIGHUP re-reads the tokens file (connections stay; a bad file
  * keeps the old tokens). SIGTERM/SIGINT: stop accepting
@@ -75,8 +75,14 @@ static const pb_opt_t gw_opts[] = {
      "event_ids remembered at most (oldest dropped first; ~72 bytes each)",
      0, OFF(dedup_capacity)},
     {"publish-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
-     "Kafka must acknowledge within this time, else 503 (message.timeout.ms)",
+     "answer 503 when Kafka has not acknowledged every event of a request "
+     "within this time (the events stay queued; retries get 409 until "
+     "their outcome is known)",
      0, OFF(publish_timeout)},
+    {"delivery-timeout", 0, PB_OPT_DURATION, "5m", "DURATION",
+     "how long the producer keeps trying to deliver an event "
+     "(message.timeout.ms; at least --publish-timeout)",
+     0, OFF(delivery_timeout)},
     {"retry-after", 0, PB_OPT_DURATION, "5s", "DURATION",
      "Retry-After sent with 503 answers", 0, OFF(retry_after)},
     {"max-inflight-events", 0, PB_OPT_INT, "200000", "N",
@@ -127,10 +133,14 @@ static void on_hup(int sig) {
 /* --- threads: producer poll, readiness --- */
 static atomic_int threads_stop;
 
+/* Delivery reports, and the requests whose --publish-timeout passed
+ * (checked at least every 50 ms). */
 static void *poll_main(void *arg) {
         pb_gw_t *gw = arg;
-        while (!atomic_load(&threads_stop))
+        while (!atomic_load(&threads_stop)) {
                 pb_producer_poll(gw->producer, 50);
+                pb_gw_deadlines_run(gw, pb_gw_mono_ms());
+        }
         return NULL;
 }
 
@@ -432,14 +442,25 @@ int pb_cmd_gateway(int argc, char **argv) {
         if (gw.set.threads < 1 || gw.set.threads > 64 ||
             gw.set.max_connections < 1 || gw.set.max_batch_events < 1 ||
             gw.set.dedup_capacity < 1 || gw.set.dedup_capacity > (1L << 28) ||
-            gw.set.max_inflight_events < 1 || gw.set.rate < 0 ||
+            gw.set.max_inflight_events < 1 ||
+            gw.set.max_inflight_events > (1L << 27) || gw.set.rate < 0 ||
             gw.set.publish_timeout < 1 || gw.set.conn_memory < 4096 ||
-            gw.set.max_body < 1) {
+            gw.set.max_body < 1 || gw.set.delivery_timeout > INT32_MAX) {
                 pb_cli_usage_error(CMD, "a numeric option is out of range");
                 goto out_opts;
         }
-        if (gw.set.dedup_capacity < gw.set.max_batch_events)
-                gw.set.dedup_capacity = gw.set.max_batch_events;
+        if (gw.set.delivery_timeout < gw.set.publish_timeout) {
+                pb_cli_usage_error(CMD,
+                                   "--delivery-timeout must be at least "
+                                   "--publish-timeout");
+                goto out_opts;
+        }
+        /* room for every pending claim (at most --max-inflight-events,
+         * they are never evicted) and a batch more */
+        if (gw.set.dedup_capacity <
+            gw.set.max_inflight_events + gw.set.max_batch_events)
+                gw.set.dedup_capacity = gw.set.max_inflight_events +
+                                        gw.set.max_batch_events;
         if (gw.set.burst < gw.set.max_batch_events)
                 gw.set.burst = gw.set.max_batch_events;
         pb_cli_common_finish(&cc);
@@ -449,6 +470,7 @@ int pb_cmd_gateway(int argc, char **argv) {
         rc = PB_EXIT_FAIL;
         pthread_rwlock_init(&gw.tokens_lock, NULL);
         pthread_mutex_init(&gw.workers_lock, NULL);
+        pthread_mutex_init(&gw.dl_lock, NULL);
         gw.tokens = pb_gw_tokens_load(gw.set.tokens, err, sizeof(err));
         if (!gw.tokens) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
@@ -483,7 +505,7 @@ int pb_cmd_gateway(int argc, char **argv) {
         kc.brokers = cc.kconf.brokers;
         kc.topic_prefix = cc.kconf.topic_prefix;
         snprintf(p_timeout, sizeof(p_timeout), "message.timeout.ms=%lld",
-                 (long long)gw.set.publish_timeout);
+                 (long long)gw.set.delivery_timeout);
         snprintf(p_queue, sizeof(p_queue),
                  "queue.buffering.max.messages=%ld",
                  gw.set.max_inflight_events * 2 + 10000 > 10000000
@@ -568,26 +590,35 @@ int pb_cmd_gateway(int argc, char **argv) {
                 atomic_store(&gw.closed, 1);
                 while (atomic_load(&gw.senders) > 0)
                         usleep(1000);
-                /* every message gets its report within
-                 * message.timeout.ms; flush waits for them */
+                /* Flush for --publish-timeout: by then every request sent
+                 * before the gate closed passed its deadline and was
+                 * answered (by its reports, or 503 at the deadline by the
+                 * poll thread, which keeps running). */
                 deadline = now_ms() + gw.set.publish_timeout;
                 do {
                         fr = pb_producer_flush(gw.producer, 1000);
                 } while (fr != PB_OK && now_ms() < deadline);
                 if (fr != PB_OK) {
-                        /* -X message.timeout.ms beyond --publish-timeout
-                         * (or 0, infinite): purge, so every waiting
-                         * request gets its report and a 503; MHD cannot
-                         * stop with a connection still suspended */
+                        /* Kafka still has not acknowledged some (they
+                         * wait up to --delivery-timeout): purge, so every
+                         * message gets its report now: requests still
+                         * waiting are answered (MHD cannot stop with a
+                         * connection suspended) and those answered at
+                         * their deadline are freed. A purged message
+                         * that was in flight may be in Kafka anyway
+                         * (PB_ERR_UNCERTAIN); its client, told 503,
+                         * retries, and a gateway started anew no longer
+                         * remembers its event_id (docs/gateway.md) */
                         pb_log("warn",
                                "cmd=gateway msg=\"%d messages not "
                                "acknowledged within --publish-timeout: "
-                               "purged, their requests answered 503\"",
+                               "purged\"",
                                pb_producer_outq_len(gw.producer));
                         rd_kafka_purge(pb_producer_rk(gw.producer),
                                        RD_KAFKA_PURGE_F_QUEUE |
                                            RD_KAFKA_PURGE_F_INFLIGHT);
-                        while (atomic_load(&gw.suspended) > 0 &&
+                        while ((atomic_load(&gw.suspended) > 0 ||
+                                atomic_load(&gw.awaiting) > 0) &&
                                now_ms() < deadline + 5000)
                                 pb_producer_poll(gw.producer, 100);
                 }
@@ -600,6 +631,11 @@ int pb_cmd_gateway(int argc, char **argv) {
                         pb_log("warn", "cmd=gateway msg=\"%ld requests still "
                                        "open at exit\"",
                                atomic_load(&gw.inflight_requests));
+                if (atomic_load(&gw.awaiting) > 0)
+                        pb_log("warn", "cmd=gateway msg=\"%ld requests "
+                                       "still wait for delivery reports at "
+                                       "exit\"",
+                               atomic_load(&gw.awaiting));
                 if (atomic_load(&gw.suspended) > 0) {
                         /* cannot happen once every report came; if it
                          * does, MHD_stop_daemon would abort: leave */
@@ -623,6 +659,12 @@ out:
         }
         pb_producer_destroy(gw.producer);
         pb_gw_workers_free(&gw);
+        if (atomic_load(&gw.live_reqs) > 0)
+                /* reports that never came (producer destroyed with
+                 * messages left): their requests are not freed, the
+                 * process ends anyway */
+                pb_log("warn", "cmd=gateway msg=\"%ld requests not freed\"",
+                       atomic_load(&gw.live_reqs));
         pb_registry_destroy(gw.registry);
         for (i = 0; gw.types && i < gw.ntypes; i++)
                 free(gw.types[i].info_json);

@@ -81,6 +81,9 @@ typedef enum pb_gw_claim {
         PB_GW_NEW = 0,     /* not seen: now pending, caller publishes */
         PB_GW_PENDING = 1, /* another request is publishing it right now */
         PB_GW_DONE = 2,    /* published before: result holds where */
+        PB_GW_UNKNOWN = 3, /* its publish ended with an unknown outcome
+                              (pb_gw_dedup_hold): not published again
+                              until ttl */
 } pb_gw_claim_t;
 
 typedef struct pb_gw_dedup pb_gw_dedup_t;
@@ -90,9 +93,11 @@ typedef struct pb_gw_dedup pb_gw_dedup_t;
 pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms);
 void pb_gw_dedup_destroy(pb_gw_dedup_t *d);
 /* Claims n ids at once (ids[i] == NULL: skipped, claims[i] = NEW). When
- * any id is PENDING, nothing is claimed and -1 is returned (claims[] says
- * which); otherwise the NEW ones become pending, results[] is filled for
- * DONE ones and 0 is returned. */
+ * any id is PENDING or UNKNOWN, nothing is claimed and -1 is returned
+ * (claims[] says which); otherwise the NEW ones become pending, results[]
+ * is filled for DONE ones and 0 is returned. A pending id stays pending
+ * until complete, release or hold (however long Kafka takes): when the
+ * window is full, the oldest entry that is not pending is dropped. */
 int pb_gw_dedup_claim(pb_gw_dedup_t *d, const uint8_t *const *ids, size_t n,
                       int64_t now_ms, pb_gw_claim_t *claims,
                       pb_gw_result_t *results);
@@ -101,6 +106,11 @@ void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
                           const pb_gw_result_t *res, int64_t now_ms);
 /* A pending id failed to publish: forget it so a retry publishes. */
 void pb_gw_dedup_release(pb_gw_dedup_t *d, const uint8_t id[16]);
+/* A pending id's publish ended and Kafka may or may not have stored it:
+ * keep it from now_ms for ttl, claims answer UNKNOWN (never NEW), so a
+ * retry cannot store it a second time. */
+void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16],
+                      int64_t now_ms);
 size_t pb_gw_dedup_count(pb_gw_dedup_t *d);
 /* Entries dropped before their ttl because the window was full. */
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d);

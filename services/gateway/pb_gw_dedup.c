@@ -1,10 +1,12 @@
 /* partnerbus gateway - the dedup window: event_id -> where it was
  * published, for ttl, in one gateway process.
  *
- * Entries live in a fixed slot array, chained in insertion order (a
- * doubly linked list: the oldest is evicted first when every slot is in
- * use, and expired ones are dropped from its head); unused slots form a
- * free list. An open-addressing index (linear probing, backward-shift
+ * Entries live in a fixed slot array, chained in the order they were
+ * claimed or last completed (a doubly linked list: expired ones are
+ * dropped from its head, and when every slot is in use the oldest entry
+ * that is not pending is evicted; a pending one met on the way moves to
+ * the tail, since its event may still be in Kafka's hands and a retry must
+ * not publish it again); unused slots form a free list. An open-addressing index (linear probing, backward-shift
  * deletion) maps the 16-byte UUID to its slot. Memory is fixed at
  * creation: capacity * sizeof(entry) + 2 * capacity * 4 bytes or so. The
  * hash is seeded at random so chosen event_ids cannot pile up in one
@@ -19,13 +21,13 @@
 
 #define PB_DD_NONE UINT32_MAX
 
-enum { PB_DD_FREE = 0, PB_DD_PENDING = 1, PB_DD_DONE = 2 };
+enum { PB_DD_FREE = 0, PB_DD_PENDING = 1, PB_DD_DONE = 2, PB_DD_UNKNOWN = 3 };
 
 typedef struct pb_dd_entry {
         uint8_t id[16];
         uint8_t state;
         uint32_t prev, next; /* insertion order, or free list (next) */
-        int64_t t_ms;        /* when completed (DONE) */
+        int64_t t_ms;        /* when completed (DONE) or held (UNKNOWN) */
         pb_gw_result_t res;
 } pb_dd_entry_t;
 
@@ -170,7 +172,24 @@ static void entry_remove(pb_gw_dedup_t *d, uint32_t s) {
 
 static int expired(const pb_gw_dedup_t *d, const pb_dd_entry_t *e,
                    int64_t now_ms) {
-        return e->state == PB_DD_DONE && now_ms - e->t_ms >= d->ttl_ms;
+        return (e->state == PB_DD_DONE || e->state == PB_DD_UNKNOWN) &&
+               now_ms - e->t_ms >= d->ttl_ms;
+}
+
+/* Moves live slot s to the tail of the order (newest). */
+static void move_to_tail(pb_gw_dedup_t *d, uint32_t s) {
+        pb_dd_entry_t *e = &d->slots[s];
+        if (d->tail == s)
+                return;
+        if (e->prev != PB_DD_NONE)
+                d->slots[e->prev].next = e->next;
+        else
+                d->head = e->next;
+        d->slots[e->next].prev = e->prev; /* not the tail: next exists */
+        e->prev = d->tail;
+        e->next = PB_DD_NONE;
+        d->slots[d->tail].next = s;
+        d->tail = s;
 }
 
 /* Drops expired entries from the head (oldest first). */
@@ -185,7 +204,14 @@ static void insert_pending(pb_gw_dedup_t *d, const uint8_t id[16]) {
         int found;
         size_t pos;
         if (d->free_head == PB_DD_NONE) {
-                /* full: evict the oldest, done or pending */
+                /* full: evict the oldest entry that is not pending; the
+                 * pending ones passed move to the tail (each at most once
+                 * here, so this ends; if all are pending the oldest goes) */
+                size_t k;
+                for (k = 0; k < d->live &&
+                            d->slots[d->head].state == PB_DD_PENDING;
+                     k++)
+                        move_to_tail(d, d->head);
                 d->evictions++;
                 entry_remove(d, d->head);
         }
@@ -225,6 +251,10 @@ int pb_gw_dedup_claim(pb_gw_dedup_t *d, const uint8_t *const *ids, size_t n,
                         continue;
                 if (d->slots[d->index[pos]].state == PB_DD_PENDING) {
                         claims[i] = PB_GW_PENDING;
+                        conflict = 1;
+                } else if (d->slots[d->index[pos]].state == PB_DD_UNKNOWN &&
+                           !expired(d, &d->slots[d->index[pos]], now_ms)) {
+                        claims[i] = PB_GW_UNKNOWN;
                         conflict = 1;
                 } else if (expired(d, &d->slots[d->index[pos]], now_ms)) {
                         entry_remove(d, d->index[pos]);
@@ -270,10 +300,28 @@ void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
         pthread_mutex_lock(&d->lock);
         pos = find_pos(d, id, &found);
         if (found && d->slots[d->index[pos]].state == PB_DD_PENDING) {
-                pb_dd_entry_t *e = &d->slots[d->index[pos]];
+                uint32_t s = d->index[pos];
+                pb_dd_entry_t *e = &d->slots[s];
                 e->state = PB_DD_DONE;
                 e->t_ms = now_ms;
                 e->res = *res;
+                /* ordered by t_ms from now on, for trim_head */
+                move_to_tail(d, s);
+        }
+        pthread_mutex_unlock(&d->lock);
+}
+
+void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16],
+                      int64_t now_ms) {
+        int found;
+        size_t pos;
+        pthread_mutex_lock(&d->lock);
+        pos = find_pos(d, id, &found);
+        if (found && d->slots[d->index[pos]].state == PB_DD_PENDING) {
+                uint32_t s = d->index[pos];
+                d->slots[s].state = PB_DD_UNKNOWN;
+                d->slots[s].t_ms = now_ms;
+                move_to_tail(d, s);
         }
         pthread_mutex_unlock(&d->lock);
 }

@@ -460,7 +460,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         return MHD_NO;
                 req->gw = gw;
                 req->conn = conn;
+                atomic_init(&req->refs, 1); /* MHD's, until on_completed */
                 pthread_mutex_init(&req->lock, NULL);
+                atomic_fetch_add(&gw->live_reqs, 1);
                 atomic_fetch_add(&gw->inflight_requests, 1);
                 *con_cls = req;
                 req->route = match_route(url, &param);
@@ -565,10 +567,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         }
         memset(&ans, 0, sizeof(ans));
         pb_buf_init(&ans.body, 0);
-        /* the delivery callback resumes us while holding req->lock: take
-         * it once so its writes are visible and it has let go */
+        /* the delivery callback and the deadline resume us while holding
+         * req->lock; after a deadline, reports still arrive: the answer
+         * is built under the lock */
         pthread_mutex_lock(&req->lock);
         state = req->state;
+        if (state == PB_GW_ST_DONE ||
+            (state == PB_GW_ST_WAITING && req->timed_out)) {
+                pb_gw_publish_answer(req, &ans);
+                state = PB_GW_ST_DONE;
+        }
         pthread_mutex_unlock(&req->lock);
         if (state == PB_GW_ST_READING) {
                 pb_gw_worker_t *w = worker_get(gw);
@@ -583,9 +591,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         pb_buf_free(&ans.body);
                         return MHD_YES;
                 }
-        } else if (state == PB_GW_ST_DONE) {
-                pb_gw_publish_answer(req, &ans);
-        } else {
+        } else if (state != PB_GW_ST_DONE) {
                 pb_buf_free(&ans.body);
                 return MHD_YES; /* still waiting */
         }
@@ -610,19 +616,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
         (void)toe;
         if (!req)
                 return;
-        /* a delivery callback may still be between MHD_resume_connection
-         * and unlocking: wait for it before freeing */
-        pthread_mutex_lock(&req->lock);
-        pthread_mutex_unlock(&req->lock);
-        pb_gw_req_release(req);
+        *con_cls = NULL;
+        /* the body, the encoded events (the producer has its own copies)
+         * and the answer are done with: freed now, even when delivery
+         * reports are still to come (answered at the deadline) */
+        if (req->counted_bytes) {
+                atomic_fetch_sub(&gw->inflight_bytes, (long)req->counted_bytes);
+                req->counted_bytes = 0;
+        }
         pb_buf_free(&req->body);
         pb_buf_free(&req->enc);
         pb_buf_free(&req->deferred);
-        free(req->ev);
-        pthread_mutex_destroy(&req->lock);
-        free(req);
-        *con_cls = NULL;
         atomic_fetch_sub(&gw->inflight_requests, 1);
+        /* MHD's reference; a delivery callback or the deadline run may
+         * still hold theirs (they let go after unlocking req->lock), the
+         * last one frees req */
+        pb_gw_req_unref(req);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

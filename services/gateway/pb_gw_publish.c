@@ -8,11 +8,24 @@
  * each new event is sent; events whose event_id was published within the
  * dedup window are answered with their original result and not sent.
  *
- * The answer waits for every delivery report: the connection is suspended
- * (MHD_suspend_connection) and resumed from the delivery callback, which
- * runs on the producer's poll thread, so no HTTP thread waits for Kafka.
- * req->lock orders the two: sends and the suspend happen under it, the
- * callback takes it before it counts down and resumes. */
+ * The answer waits for every delivery report, up to --publish-timeout:
+ * the connection is suspended (MHD_suspend_connection) and resumed either
+ * from the delivery callback (last report), which runs on the producer's
+ * poll thread, or by pb_gw_deadlines_run on that same thread when the
+ * deadline passed first; no HTTP thread waits for Kafka. req->lock orders
+ * them: sends and the suspend happen under it; the callback takes it
+ * before it records a report, counts down and resumes; the deadline resume
+ * and the answer built after it (pb_gw_publish_answer) take it too.
+ *
+ * At the deadline the messages stay in the producer (their own timeout is
+ * --delivery-timeout, librdkafka's message.timeout.ms), and so do their
+ * event_id claims in the dedup window: a retry meanwhile gets 409, and the
+ * delivery report decides what a later retry gets. A success completes the
+ * claim (retry: 200 duplicate, original offset), a definite failure
+ * (PB_ERR_KAFKA: not stored) releases it (retry: published), an unknown
+ * outcome (PB_ERR_UNCERTAIN) holds it for --dedup-ttl (retry: 409
+ * outcome_unknown; docs/gateway.md says why). The request itself lives on
+ * (pb_gw_req_t's references) until that last report. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +339,22 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         if (pb_gw_dedup_claim(gw->dedup, ids, req->nev, pb_gw_mono_ms(),
                               claims, results) < 0) {
                 for (i = 0; i < req->nev; i++)
+                        if (claims[i] == PB_GW_UNKNOWN)
+                                break;
+                if (i < req->nev) {
+                        /* no Retry-After: retrying does not help */
+                        status = answer_error(
+                            ans, 409, "outcome_unknown",
+                            "event_id %s: an earlier publish of it ended "
+                            "without knowing whether Kafka stored it (no "
+                            "acknowledgement within --delivery-timeout); "
+                            "the gateway does not publish it again for "
+                            "--dedup-ttl, so it is never stored twice. "
+                            "Look for it in the topic",
+                            req->ev[i].meta.event_id);
+                        goto out;
+                }
+                for (i = 0; i < req->nev; i++)
                         if (claims[i] == PB_GW_PENDING)
                                 break;
                 ans->retry_after_ms = 1000;
@@ -405,6 +434,22 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         req->state = PB_GW_ST_WAITING;
         req->suspended = 1;
         atomic_fetch_add(&gw->suspended, 1);
+        /* the reports' reference, dropped by the last one */
+        atomic_fetch_add(&req->refs, 1);
+        atomic_fetch_add(&gw->awaiting, 1);
+        /* the deadline list's reference */
+        atomic_fetch_add(&req->refs, 1);
+        pthread_mutex_lock(&gw->dl_lock);
+        req->deadline_ms = mono_ms() + gw->set.publish_timeout;
+        req->in_dl = 1;
+        req->dl_next = NULL;
+        req->dl_prev = gw->dl_tail;
+        if (gw->dl_tail)
+                gw->dl_tail->dl_next = req;
+        else
+                gw->dl_head = req;
+        gw->dl_tail = req;
+        pthread_mutex_unlock(&gw->dl_lock);
         MHD_suspend_connection(req->conn);
         pthread_mutex_unlock(&req->lock);
         atomic_fetch_sub(&gw->senders, 1);
@@ -422,13 +467,36 @@ out:
         return status;
 }
 
+/* Takes req off the deadline list if it is on it; the list's reference
+ * is then the caller's. 1 if it was. Under gw->dl_lock. */
+static int dl_unlink(pb_gw_t *gw, pb_gw_req_t *req) {
+        if (!req->in_dl)
+                return 0;
+        if (req->dl_prev)
+                req->dl_prev->dl_next = req->dl_next;
+        else
+                gw->dl_head = req->dl_next;
+        if (req->dl_next)
+                req->dl_next->dl_prev = req->dl_prev;
+        else
+                gw->dl_tail = req->dl_prev;
+        req->dl_prev = req->dl_next = NULL;
+        req->in_dl = 0;
+        return 1;
+}
+
 void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                        const char *errstr, const char *topic,
                        int32_t partition, int64_t offset) {
         pb_gw_ev_t *ev = msg_opaque;
         pb_gw_req_t *req = ev->req;
         pb_gw_t *gw = opaque;
+        int last = 0;
         (void)topic;
+        /* everything under req->lock: an answer built at the deadline
+         * reads these fields while reports still arrive */
+        pthread_mutex_lock(&req->lock);
+        ev->done = 1;
         if (err == PB_OK) {
                 ev->res.partition = partition;
                 ev->res.offset = offset;
@@ -440,12 +508,29 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                 ev->failed = 1;
                 snprintf(ev->error, sizeof(ev->error), "%s",
                          errstr ? errstr : pb_err2str(err));
-                if (ev->has_id)
+                if (err == PB_ERR_UNCERTAIN) {
+                        /* may be in Kafka: a retry must not store it
+                         * again (docs/gateway.md, "Kafka trouble") */
+                        ev->uncertain = 1;
+                        if (ev->has_id)
+                                pb_gw_dedup_hold(gw->dedup, ev->id,
+                                                 pb_gw_mono_ms());
+                        pb_log("warn",
+                               "cmd=gateway event_id=%s msg=\"outcome "
+                               "unknown: %s; held in the dedup window\"",
+                               ev->meta.event_id, ev->error);
+                } else if (ev->has_id) {
                         pb_gw_dedup_release(gw->dedup, ev->id);
+                }
         }
-        pthread_mutex_lock(&req->lock);
         if (req->pending > 0 && --req->pending == 0) {
+                last = 1;
                 req->state = PB_GW_ST_DONE;
+                pthread_mutex_lock(&gw->dl_lock);
+                if (dl_unlink(gw, req))
+                        /* not the last reference: ours is still held */
+                        atomic_fetch_sub(&req->refs, 1);
+                pthread_mutex_unlock(&gw->dl_lock);
                 if (req->suspended) {
                         req->suspended = 0;
                         atomic_fetch_sub(&gw->suspended, 1);
@@ -453,6 +538,37 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                 }
         }
         pthread_mutex_unlock(&req->lock);
+        if (last) {
+                /* after the unlock: this may free req (answered at its
+                 * deadline and completed by MHD already) */
+                atomic_fetch_sub(&gw->awaiting, 1);
+                pb_gw_req_unref(req);
+        }
+}
+
+void pb_gw_deadlines_run(pb_gw_t *gw, int64_t now_ms) {
+        for (;;) {
+                pb_gw_req_t *req;
+                pthread_mutex_lock(&gw->dl_lock);
+                req = gw->dl_head;
+                if (!req || req->deadline_ms > now_ms) {
+                        pthread_mutex_unlock(&gw->dl_lock);
+                        return;
+                }
+                /* the list's reference becomes ours: req stays valid
+                 * after dl_lock is let go */
+                dl_unlink(gw, req);
+                pthread_mutex_unlock(&gw->dl_lock);
+                pthread_mutex_lock(&req->lock);
+                if (req->suspended) {
+                        req->timed_out = 1;
+                        req->suspended = 0;
+                        atomic_fetch_sub(&gw->suspended, 1);
+                        MHD_resume_connection(req->conn);
+                }
+                pthread_mutex_unlock(&req->lock);
+                pb_gw_req_unref(req);
+        }
 }
 
 /* Decimal v (a batch answer has two per event: no printf). */
@@ -474,9 +590,15 @@ static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
         pb_buf_puts(b, "{\"event_id\":");
         pb_buf_json_str(b, ev->meta.event_id, strlen(ev->meta.event_id));
         if (ev->failed) {
-                pb_buf_puts(b, ",\"status\":\"failed\",\"error\":");
+                pb_buf_puts(b, ev->uncertain
+                                   ? ",\"status\":\"unknown\",\"error\":"
+                                   : ",\"status\":\"failed\",\"error\":");
                 pb_buf_json_str(b, ev->error, strlen(ev->error));
                 pb_buf_puts(b, "}");
+                return;
+        }
+        if (ev->sent && !ev->done) {
+                pb_buf_puts(b, ",\"status\":\"pending\"}");
                 return;
         }
         pb_buf_puts(b, ",\"topic\":");
@@ -497,19 +619,28 @@ static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
 void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         pb_gw_t *gw = req->gw;
         const char *type = pb_schema_type(gw->types[req->type_idx].schema);
-        size_t i, published = 0, dups = 0, failed = 0;
+        size_t i, published = 0, dups = 0, failed = 0, pending = 0,
+                  unknown = 0;
         for (i = 0; i < req->nev; i++) {
-                if (req->ev[i].failed)
+                const pb_gw_ev_t *ev = &req->ev[i];
+                if (ev->failed) {
                         failed++;
-                else if (req->ev[i].claim == PB_GW_DONE)
+                        if (ev->uncertain)
+                                unknown++;
+                } else if (ev->claim == PB_GW_DONE) {
                         dups++;
-                else
+                } else if (ev->sent && !ev->done) {
+                        pending++;
+                } else {
                         published++;
+                }
         }
         count_events(gw, type, req->org, "published", (double)published);
         count_events(gw, type, req->org, "duplicate", (double)dups);
-        count_events(gw, type, req->org, "failed", (double)failed);
-        if (req->t_send_ms && published + failed > 0)
+        count_events(gw, type, req->org, "failed", (double)(failed - unknown));
+        count_events(gw, type, req->org, "unknown", (double)unknown);
+        count_events(gw, type, req->org, "pending", (double)pending);
+        if (req->t_send_ms && published + failed + pending > 0)
                 pb_metrics_observe(gw->metrics,
                                    "partnerbus_gateway_publish_latency_seconds",
                                    NULL,
@@ -521,36 +652,48 @@ void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         for (i = 0; i < req->nev; i++) /* a result names its topic */
                 if (req->ev[i].claim != PB_GW_DONE)
                         req->ev[i].res.tag = (uint16_t)req->type_idx;
-        if (failed) {
-                const char *why = "";
+        if (failed || pending) {
+                char why[200];
+                const char *w = why;
+                why[0] = 0;
                 for (i = 0; i < req->nev; i++)
                         if (req->ev[i].failed) {
-                                why = req->ev[i].error;
+                                w = req->ev[i].error;
                                 break;
                         }
+                if (!failed)
+                        snprintf(why, sizeof(why),
+                                 "no acknowledgement within %lld ms",
+                                 (long long)gw->set.publish_timeout);
                 ans->status = 503;
                 ans->retry_after_ms = gw->set.retry_after;
                 pb_buf_printf(&ans->body,
                               "{\"error\":\"kafka_unavailable\",\"message\":"
                               "\"Kafka did not acknowledge %zu of %zu events "
                               "(",
-                              failed, req->nev);
+                              failed + pending, req->nev);
                 /* why is from librdkafka: escape it into the message */
                 {
                         pb_buf_t tmp;
                         pb_buf_init(&tmp, 0);
-                        pb_buf_json_str(&tmp, why, strlen(why));
+                        pb_buf_json_str(&tmp, w, strlen(w));
                         if (tmp.len >= 2)
                                 pb_buf_append(&ans->body, tmp.data + 1,
                                               tmp.len - 2);
                         pb_buf_free(&tmp);
                 }
+                pb_buf_puts(&ans->body,
+                            "); retry with the same event_ids: events "
+                            "already published are then answered as "
+                            "duplicates");
+                if (pending)
+                        pb_buf_puts(&ans->body,
+                                    "; events still pending stay queued "
+                                    "for Kafka, a retry meanwhile gets 409");
                 pb_buf_printf(&ans->body,
-                              "); retry with the same event_ids: events "
-                              "already published are then answered as "
-                              "duplicates\",\"published\":%zu,\"failed\":%zu,"
-                              "\"results\":[",
-                              published + dups, failed);
+                              "\",\"published\":%zu,\"failed\":%zu,"
+                              "\"pending\":%zu,\"results\":[",
+                              published + dups, failed, pending);
                 for (i = 0; i < req->nev; i++) {
                         if (i)
                                 pb_buf_putc(&ans->body, ',');
@@ -586,4 +729,20 @@ void pb_gw_req_release(pb_gw_req_t *req) {
                 atomic_fetch_sub(&gw->inflight_bytes, (long)req->counted_bytes);
                 req->counted_bytes = 0;
         }
+}
+
+void pb_gw_req_unref(pb_gw_req_t *req) {
+        pb_gw_t *gw = req->gw;
+        if (atomic_fetch_sub(&req->refs, 1) != 1)
+                return;
+        /* the last reference: no connection, no report, no deadline
+         * refers to req any more */
+        pb_gw_req_release(req);
+        pb_buf_free(&req->body);
+        pb_buf_free(&req->enc);
+        pb_buf_free(&req->deferred);
+        free(req->ev);
+        pthread_mutex_destroy(&req->lock);
+        free(req);
+        atomic_fetch_sub(&gw->live_reqs, 1);
 }

@@ -43,7 +43,8 @@ typedef struct pb_gw_settings {
         long burst;
         int64_t dedup_ttl;      /* ms */
         long dedup_capacity;
-        int64_t publish_timeout; /* ms: message.timeout.ms */
+        int64_t publish_timeout; /* ms: HTTP answer deadline */
+        int64_t delivery_timeout; /* ms: message.timeout.ms (>= the above) */
         int64_t retry_after;    /* ms, rounded up to seconds */
         long max_inflight_events;
         size_t max_inflight_bytes;
@@ -97,7 +98,18 @@ typedef struct pb_gw {
          * aborts the process if a connection is still suspended). */
         atomic_int closed;
         atomic_long senders;
-        atomic_long suspended;    /* requests waiting for delivery reports */
+        atomic_long suspended;    /* requests waiting for delivery reports
+                                     or their deadline */
+        atomic_long awaiting;     /* requests with delivery reports still
+                                     to come (answered or not) */
+        atomic_long live_reqs;    /* pb_gw_req_t allocated */
+        /* Deadline list: every suspended request, in deadline order
+         * (deadline = time of sending + --publish-timeout, taken under
+         * dl_lock, so appending keeps the order). Lock order: req->lock,
+         * then dl_lock; pb_gw_deadlines_run takes a request off under
+         * dl_lock alone and only then its req->lock. */
+        pthread_mutex_t dl_lock;
+        struct pb_gw_req *dl_head, *dl_tail;
         atomic_long inflight_requests;
         atomic_long inflight_events;
         atomic_long inflight_bytes;
@@ -114,7 +126,9 @@ typedef struct pb_gw_ev {
         uint8_t id[16];
         pb_gw_claim_t claim;
         int sent;            /* handed to the producer */
+        int done;            /* its delivery report arrived */
         int failed;          /* delivery or send failed */
+        int uncertain;       /* failed, but Kafka may have stored it */
         char error[160];
         pb_gw_result_t res;  /* partition, offset once acknowledged */
         size_t off, len;     /* framed Avro in req->enc */
@@ -149,11 +163,23 @@ typedef struct pb_gw_req {
         pb_gw_ev_t *ev;
         size_t nev;
         long reserved_events; /* added to gw->inflight_events */
-        pthread_mutex_t lock; /* state, suspended, pending */
+        /* Lifetime: references held by libmicrohttpd (from the first
+         * call until on_completed), by the outstanding delivery reports
+         * (one, while pending > 0) and by the deadline list (one, while
+         * in_dl). The last pb_gw_req_unref frees; so a request answered
+         * at its deadline outlives its connection until its last delivery
+         * report, and its in-flight counters are released only then. */
+        atomic_int refs;
+        pthread_mutex_t lock; /* state, suspended, pending, timed_out and
+                                 every ev[] field a delivery report sets */
         int state;
         int suspended;
+        int timed_out;       /* resumed at its deadline, reports pending */
         size_t pending;
         int64_t t_send_ms;
+        int64_t deadline_ms; /* under gw->dl_lock */
+        int in_dl;           /* under gw->dl_lock */
+        struct pb_gw_req *dl_prev, *dl_next;
 } pb_gw_req_t;
 
 /* pb_gw_http.c */
@@ -179,13 +205,22 @@ typedef struct pb_gw_answer {
 } pb_gw_answer_t;
 unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                        pb_gw_answer_t *ans);
-/* After every delivery report arrived: the final answer. */
+/* The answer once every delivery report arrived, or at the deadline
+ * (then events still in flight are "pending" and it is a 503). Called
+ * with req->lock held when reports may still arrive. */
 void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans);
 void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                        const char *errstr, const char *topic,
                        int32_t partition, int64_t offset);
-/* Releases what a request holds in the gateway (claims, counters). */
+/* Releases what a request holds in the gateway (counters). */
 void pb_gw_req_release(pb_gw_req_t *req);
+/* Drops one reference; the last one frees the request (and releases its
+ * counters). Never with req->lock held. */
+void pb_gw_req_unref(pb_gw_req_t *req);
+/* Resumes every suspended request whose deadline is <= now_ms, so it is
+ * answered (503, events still in flight "pending"). The producer's poll
+ * thread calls it between polls. */
+void pb_gw_deadlines_run(pb_gw_t *gw, int64_t now_ms);
 
 /* JSON error body {"error":code,"message":msg}. */
 void pb_gw_error_body(pb_buf_t *b, const char *code, const char *msg);
