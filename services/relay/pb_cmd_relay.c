@@ -969,6 +969,7 @@ int pb_cmd_relay(int argc, char **argv) {
         char **topics = NULL;
         size_t ntopics = 0;
         pb_consumer_opts_t copts;
+        pb_kafka_conf_t ckconf;
         if (!r)
                 return PB_EXIT_FAIL;
         srandom((unsigned)(time(NULL) ^ getpid()));
@@ -1078,7 +1079,20 @@ int pb_cmd_relay(int argc, char **argv) {
         memset(&copts, 0, sizeof(copts));
         copts.group = r->set.group;
         copts.from_beginning = !strcmp(r->set.start, "earliest");
-        r->cons = pb_consumer_new(&r->cc.kconf, &copts,
+        /* The consumer's own defaults, before the -X properties (which
+         * win): librdkafka 2.0 stops fetching a partition whose local
+         * queue holds queued.min.messages (100000) and looks again only
+         * after fetch.error.backoff.ms (500 ms), so a relay that drains a
+         * backlog faster than that idled most of the time. The queue stays
+         * bounded in bytes by queued.max.messages.kbytes (64 MiB). */
+        ckconf = r->cc.kconf;
+        if (ckconf.nprops < PB_KAFKA_MAX_PROPS) {
+                memmove(&ckconf.props[1], &ckconf.props[0],
+                        ckconf.nprops * sizeof(ckconf.props[0]));
+                ckconf.props[0] = "queued.min.messages=1000000";
+                ckconf.nprops++;
+        }
+        r->cons = pb_consumer_new(&ckconf, &copts,
                                   (const char *const *)topics, ntopics, err,
                                   sizeof(err));
         if (!r->cons) {
