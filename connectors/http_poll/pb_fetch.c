@@ -231,8 +231,10 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                 int retry = 0;
                 if (attempt) {
                         wait = backoff;
-                        if (w.retry_after_s >= 0 &&
-                            w.retry_after_s * 1000 <= o->backoff_max_ms)
+                        /* divide, not multiply: Retry-After is the
+                         * peer's number and may be near LONG_MAX */
+                        if (w.retry_after_s >= 0 && o->backoff_max_ms >= 0 &&
+                            w.retry_after_s <= o->backoff_max_ms / 1000)
                                 wait = w.retry_after_s * 1000;
                         sleep_ms(wait, o->stop);
                         if (o->stop && *o->stop)

@@ -1,0 +1,167 @@
+/* Tests of the poll connector's HTTP fetch (connectors/http_poll/pb_fetch.c)
+ * against a small fake server in a thread on a loopback port: the
+ * server's headers are untrusted input. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../connectors/http_poll/pb_fetch.c"
+
+/* --- fake server: answers the i-th connection with resp[i] --- */
+
+typedef struct fake {
+        int lfd, port;
+        pthread_t thr;
+        const char *resp[4];
+        int nresp;
+} fake_t;
+
+static void *fake_main(void *ud) {
+        fake_t *f = ud;
+        int i;
+        for (i = 0; i < f->nresp; i++) {
+                char buf[8192];
+                size_t len = 0;
+                int fd = accept(f->lfd, NULL, NULL);
+                if (fd < 0)
+                        return NULL;
+                for (;;) { /* a GET: headers only */
+                        struct pollfd p = {fd, POLLIN, 0};
+                        ssize_t n;
+                        if (poll(&p, 1, 5000) <= 0)
+                                break;
+                        n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+                        if (n <= 0)
+                                break;
+                        len += (size_t)n;
+                        buf[len] = 0;
+                        if (strstr(buf, "\r\n\r\n") || len >= sizeof(buf) - 1)
+                                break;
+                }
+                if (send(fd, f->resp[i], strlen(f->resp[i]), MSG_NOSIGNAL) <
+                    0) {
+                        close(fd);
+                        return NULL;
+                }
+                close(fd);
+        }
+        return NULL;
+}
+
+static void fake_start(fake_t *f) {
+        struct sockaddr_in a;
+        socklen_t al = sizeof(a);
+        int one = 1;
+        f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(f->lfd >= 0);
+        setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(f->lfd, 8), 0);
+        assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
+        f->port = ntohs(a.sin_port);
+        assert_int_equal(pthread_create(&f->thr, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(fake_t *f) {
+        pthread_join(f->thr, NULL);
+        close(f->lfd);
+}
+
+static long now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* A Retry-After too large to turn into milliseconds must not wrap around
+ * into "retry at once" (nor be undefined behaviour): the backoff holds. */
+static void test_huge_retry_after_keeps_backoff(void **state) {
+        fake_t f;
+        pb_fetch_opts_t o;
+        pb_fetch_result_t res;
+        char url[64], err[256];
+        long t0, took;
+        (void)state;
+        memset(&f, 0, sizeof(f));
+        f.resp[0] = "HTTP/1.1 503 Service Unavailable\r\n"
+                    "Retry-After: 9223372036854776\r\n"
+                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        f.resp[1] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 2\r\nConnection: close\r\n\r\n[]";
+        f.nresp = 2;
+        fake_start(&f);
+        memset(&o, 0, sizeof(o));
+        o.retries = 1;
+        o.backoff_ms = 300;
+        o.backoff_max_ms = 2000;
+        o.max_body = 1024;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
+        pb_fetch_result_init(&res, o.max_body);
+        t0 = now_ms();
+        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        took = now_ms() - t0;
+        assert_int_equal(res.status, 200);
+        assert_int_equal(res.attempts, 2);
+        assert_true(took >= 300);  /* the backoff, not 0 */
+        assert_true(took < 1900); /* and not the peer's absurd delay */
+        pb_fetch_result_free(&res);
+        fake_stop(&f);
+}
+
+/* A Retry-After within backoff_max is honoured (shorter than backoff). */
+static void test_small_retry_after_honoured(void **state) {
+        fake_t f;
+        pb_fetch_opts_t o;
+        pb_fetch_result_t res;
+        char url[64], err[256];
+        long t0, took;
+        (void)state;
+        memset(&f, 0, sizeof(f));
+        f.resp[0] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
+                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        f.resp[1] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                    "Connection: close\r\n\r\n[]";
+        f.nresp = 2;
+        fake_start(&f);
+        memset(&o, 0, sizeof(o));
+        o.retries = 1;
+        o.backoff_ms = 3000;
+        o.backoff_max_ms = 5000;
+        o.max_body = 1024;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
+        pb_fetch_result_init(&res, o.max_body);
+        t0 = now_ms();
+        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        took = now_ms() - t0;
+        assert_int_equal(res.attempts, 2);
+        assert_true(took >= 1000);
+        assert_true(took < 2900);
+        pb_fetch_result_free(&res);
+        fake_stop(&f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_huge_retry_after_keeps_backoff),
+            cmocka_unit_test(test_small_retry_after_honoured),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
