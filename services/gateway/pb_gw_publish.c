@@ -357,7 +357,11 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                 for (i = 0; i < req->nev; i++)
                         if (claims[i] == PB_GW_PENDING)
                                 break;
-                ans->retry_after_ms = 1000;
+                /* pending may mean Kafka trouble (an earlier attempt
+                 * answered 503 at its deadline whose event is still
+                 * queued, up to --delivery-timeout): the same back-off
+                 * as that 503 */
+                ans->retry_after_ms = gw->set.retry_after;
                 status = answer_error(
                     ans, 409, "in_flight",
                     "event_id %s is being published by another request "

@@ -2,10 +2,13 @@
 # gateway_drain_stuck.sh: SIGTERM when requests cannot finish in time.
 #
 # A. A request waits for a broker that never answers, and its message never
-#    times out (-X message.timeout.ms=0 overrides --publish-timeout). The
-#    drain must purge it and answer 503: before, MHD_stop_daemon was called
-#    with the connection still suspended and libmicrohttpd aborted the
-#    process ("called while we have suspended connections").
+#    times out (-X message.timeout.ms=0 overrides --delivery-timeout). The
+#    request is answered 503 at its deadline (--publish-timeout), its
+#    message stays in the producer; the drain must purge it, so its last
+#    delivery report comes and the process exits (1: not flushed) without
+#    an abort: before, MHD_stop_daemon was called with the connection still
+#    suspended and libmicrohttpd aborted the process ("called while we have
+#    suspended connections").
 # B. A slow client finishes its body after the drain deadline: the send
 #    gate is closed by then, it gets 503 shutting_down and nothing of it is
 #    published (nothing may be sent after the final flush).
