@@ -235,8 +235,10 @@ pb_feed_t *pb_feed_new(const char *body, size_t len, pb_feed_format_t format,
                 return NULL;
         }
         if (format == PB_FEED_NDJSON) {
-                if (len >= 3 && (unsigned char)body[0] == 0xEF)
-                        f->pos = 3;
+                if (len >= 3 && (unsigned char)body[0] == 0xEF &&
+                    (unsigned char)body[1] == 0xBB &&
+                    (unsigned char)body[2] == 0xBF)
+                        f->pos = 3; /* UTF-8 byte order mark */
                 return f;
         }
         if (format != PB_FEED_JSON) {

@@ -1,0 +1,63 @@
+/* Tests of the poll connector's record readers (connectors/http_poll/
+ * pb_feed.c) on untrusted bodies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../connectors/http_poll/pb_csv.c"
+#include "../../connectors/http_poll/pb_feed.c"
+
+/* Only a real UTF-8 byte order mark (EF BB BF) is skipped: a body whose
+ * first line merely starts with 0xEF must not lose the next line's first
+ * bytes. */
+static void test_ndjson_bom_only_when_complete(void **state) {
+        static const char body[] = "\xEF\n{\"id\":1}\n";
+        pb_feed_opts_t fo;
+        pb_feed_t *f;
+        pb_record_t rec;
+        char err[256];
+        (void)state;
+        memset(&fo, 0, sizeof(fo));
+        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_NDJSON, &fo, err,
+                        sizeof(err));
+        assert_non_null(f);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_BAD);
+        assert_int_equal(rec.position, 1);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
+                         PB_FEED_RECORD);
+        assert_int_equal(rec.position, 2);
+        assert_int_equal(rec.raw_len, 8);
+        assert_memory_equal(rec.raw, "{\"id\":1}", 8);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_END);
+        pb_feed_destroy(f);
+}
+
+static void test_ndjson_bom_skipped(void **state) {
+        static const char body[] = "\xEF\xBB\xBF{\"id\":1}\n";
+        pb_feed_opts_t fo;
+        pb_feed_t *f;
+        pb_record_t rec;
+        char err[256];
+        (void)state;
+        memset(&fo, 0, sizeof(fo));
+        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_NDJSON, &fo, err,
+                        sizeof(err));
+        assert_non_null(f);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
+                         PB_FEED_RECORD);
+        assert_int_equal(rec.raw_len, 8);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_END);
+        pb_feed_destroy(f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_ndjson_bom_only_when_complete),
+            cmocka_unit_test(test_ndjson_bom_skipped),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
