@@ -65,8 +65,13 @@ static pb_sink_t *jsonl_init(const char *target,
                         free(s);
                         return NULL;
                 }
-                if (fstat(fileno(s->fp), &sb) == 0)
+                if (fstat(fileno(s->fp), &sb) == 0) {
                         s->size = sb.st_size;
+                        /* a pipe or device (/dev/null, a FIFO) cannot be
+                         * renamed away: never rotate it */
+                        if (!S_ISREG(sb.st_mode))
+                                s->max_size = 0;
+                }
         }
         return s;
 }

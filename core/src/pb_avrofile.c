@@ -458,6 +458,8 @@ pb_avrofile_reader_t *pb_avrofile_open(const char *path, char *errstr,
                         int64_t skip;
                         if (pb_zz_read(r, &skip))
                                 goto trunc;
+                        if (n == INT64_MIN)
+                                goto bad; /* -n would overflow */
                         n = -n;
                 }
                 if (n > 1024)
