@@ -527,6 +527,13 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                         pb_gw_dedup_release(gw->dedup, ev->id);
                 }
         }
+        if (req->answered_early)
+                count_events(gw, pb_schema_type(gw->types[req->type_idx].schema),
+                             req->org,
+                             err == PB_OK ? "late_published"
+                             : err == PB_ERR_UNCERTAIN ? "late_unknown"
+                                                       : "late_failed",
+                             1);
         if (req->pending > 0 && --req->pending == 0) {
                 last = 1;
                 req->state = PB_GW_ST_DONE;
@@ -644,6 +651,8 @@ void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         count_events(gw, type, req->org, "failed", (double)(failed - unknown));
         count_events(gw, type, req->org, "unknown", (double)unknown);
         count_events(gw, type, req->org, "pending", (double)pending);
+        if (pending)
+                req->answered_early = 1;
         if (req->t_send_ms && published + failed + pending > 0)
                 pb_metrics_observe(gw->metrics,
                                    "partnerbus_gateway_publish_latency_seconds",

@@ -175,6 +175,8 @@ typedef struct pb_gw_req {
         int state;
         int suspended;
         int timed_out;       /* resumed at its deadline, reports pending */
+        int answered_early;  /* answered with events pending: their
+                                reports are counted as they come */
         size_t pending;
         int64_t t_send_ms;
         int64_t deadline_ms; /* under gw->dl_lock */
