@@ -45,6 +45,13 @@ int pb_cli_require_brokers(const char *cmd, const pb_cli_common_t *c);
  * prints the error and returns NULL on failure. */
 pb_schemas_t *pb_cli_load_schemas(const char *cmd, const pb_cli_common_t *c);
 
+/* The serializer: catalog plus, with --schema-registry, a registry client
+ * (*registry stays NULL without one). Prints the error and returns -1 on
+ * failure; the caller destroys both (NULL allowed). */
+int pb_cli_open_serde(const char *cmd, const pb_cli_common_t *c,
+                      const pb_schemas_t *catalog, pb_registry_t **registry,
+                      pb_serde_t **serde);
+
 /* Log line "ts level=L cmd=C msg..." to stderr (key=value style). */
 void pb_log(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

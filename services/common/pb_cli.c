@@ -72,6 +72,26 @@ pb_schemas_t *pb_cli_load_schemas(const char *cmd, const pb_cli_common_t *c) {
         return s;
 }
 
+int pb_cli_open_serde(const char *cmd, const pb_cli_common_t *c,
+                      const pb_schemas_t *catalog, pb_registry_t **registry,
+                      pb_serde_t **serde) {
+        char err[512];
+        *registry = NULL;
+        *serde = NULL;
+        if (c->schema_registry &&
+            !(*registry = pb_registry_new(c->schema_registry, err,
+                                          sizeof(err)))) {
+                fprintf(stderr, "partnerbus %s: schema registry: %s\n", cmd,
+                        err);
+                return -1;
+        }
+        if (!(*serde = pb_serde_new(catalog, *registry, err, sizeof(err)))) {
+                fprintf(stderr, "partnerbus %s: %s\n", cmd, err);
+                return -1;
+        }
+        return 0;
+}
+
 static int pb_log_min = 1; /* info */
 
 static int pb_log_rank(const char *level) {

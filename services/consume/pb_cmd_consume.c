@@ -208,21 +208,8 @@ int pb_cmd_consume(int argc, char **argv) {
         catalog = pb_cli_load_schemas(cmd, &cc);
         if (!catalog)
                 goto done;
-        if (cc.schema_registry) {
-                registry = pb_registry_new(cc.schema_registry, err,
-                                           sizeof(err));
-                if (!registry) {
-                        fprintf(stderr,
-                                "partnerbus consume: schema registry: %s\n",
-                                err);
-                        goto done;
-                }
-        }
-        serde = pb_serde_new(catalog, registry, err, sizeof(err));
-        if (!serde) {
-                fprintf(stderr, "partnerbus consume: %s\n", err);
+        if (pb_cli_open_serde(cmd, &cc, catalog, &registry, &serde))
                 goto done;
-        }
         memset(&copts, 0, sizeof(copts));
         copts.group = group;
         copts.from_beginning = from_beginning;

@@ -238,21 +238,8 @@ int pb_cmd_produce(int argc, char **argv) {
         } else {
                 lr.fp = stdin;
         }
-        if (cc.schema_registry) {
-                registry = pb_registry_new(cc.schema_registry, err,
-                                           sizeof(err));
-                if (!registry) {
-                        fprintf(stderr,
-                                "partnerbus produce: schema registry: %s\n",
-                                err);
-                        goto done;
-                }
-        }
-        serde = pb_serde_new(catalog, registry, err, sizeof(err));
-        if (!serde) {
-                fprintf(stderr, "partnerbus produce: %s\n", err);
+        if (pb_cli_open_serde(cmd, &cc, catalog, &registry, &serde))
                 goto done;
-        }
         prod = pb_producer_new(&cc.kconf, produce_dr, &st, err, sizeof(err));
         if (!prod) {
                 fprintf(stderr, "partnerbus produce: %s\n", err);

@@ -579,16 +579,8 @@ int pb_cmd_replay(int argc, char **argv) {
         catalog = pb_cli_load_schemas(cmd, &s->cc);
         if (!catalog)
                 goto done;
-        if (s->cc.schema_registry &&
-            !(registry =
-                  pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
-                fprintf(stderr, "partnerbus replay: schema registry: %s\n", e);
+        if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
                 goto done;
-        }
-        if (!(serde = pb_serde_new(catalog, registry, e, sizeof(e)))) {
-                fprintf(stderr, "partnerbus replay: %s\n", e);
-                goto done;
-        }
         rc.cmd = cmd;
         rc.archive_dir = s->archive;
         rc.cc = &s->cc;

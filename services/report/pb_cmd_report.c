@@ -163,16 +163,8 @@ int pb_cmd_report(int argc, char **argv) {
         }
         if (!(catalog = pb_cli_load_schemas(cmd, &s->cc)))
                 goto done;
-        if (s->cc.schema_registry &&
-            !(registry =
-                  pb_registry_new(s->cc.schema_registry, e, sizeof(e)))) {
-                fprintf(stderr, "partnerbus report: schema registry: %s\n", e);
+        if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
                 goto done;
-        }
-        if (!(serde = pb_serde_new(catalog, registry, e, sizeof(e)))) {
-                fprintf(stderr, "partnerbus report: %s\n", e);
-                goto done;
-        }
         if (!(rep = pb_report_new(asof)))
                 goto done;
         pb_report_set_meta(rep, s->archive ? "archive" : "kafka", s->since,
