@@ -42,6 +42,7 @@ PROBE_TOPIC=_pb_ready_probe
 
 log() { printf 'harness: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 usage() {
         sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
@@ -119,22 +120,6 @@ fetch() {
 }
 
 # ---------------------------------------------------------------- helpers
-
-# free_ports N: N distinct free loopback TCP ports, one per line. All are
-# bound at once so none repeats; another process may still take one before
-# Kafka binds it, which start() reports as a failure to start.
-free_ports() {
-        python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
-}
 
 # A KRaft cluster id: 16 random bytes, base64url without padding, as
 # kafka-storage random-uuid prints it (never starting with '-').
@@ -303,31 +288,10 @@ wait_ready() {
 # ---------------------------------------------------------------- commands
 
 do_stop() {
-        local pids=() pid deadline
+        local pids=()
         [[ -d $DIR ]] || return 0
         mapfile -t pids < <(our_pids | sort -u)
-        if ((${#pids[@]})); then
-                kill -TERM "${pids[@]}" 2>/dev/null || true
-                deadline=$((SECONDS + STOP_TIMEOUT))
-                while ((SECONDS < deadline)); do
-                        local alive=()
-                        for pid in "${pids[@]}"; do
-                                kill -0 "$pid" 2>/dev/null && alive+=("$pid")
-                        done
-                        ((${#alive[@]})) || break
-                        sleep 0.2
-                done
-                for pid in "${pids[@]}"; do
-                        if kill -0 "$pid" 2>/dev/null; then
-                                log "pid $pid still running after $STOP_TIMEOUT s: SIGKILL"
-                                kill -KILL "$pid" 2>/dev/null || true
-                        fi
-                done
-                # reap zombies' worth of time: wait until /proc entries vanish
-                for pid in "${pids[@]}"; do
-                        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-                done
-        fi
+        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
         rm -f "$DIR/pids" "$DIR/bootstrap"
 }
 

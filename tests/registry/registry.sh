@@ -49,6 +49,7 @@ API_PATH=/apis/ccompat/v7
 
 log() { printf 'registry: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/../kafka/proc.sh"
 usage() {
         sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
@@ -87,14 +88,6 @@ fetch() {
 }
 
 # ---------------------------------------------------------------- helpers
-
-free_port() {
-        python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 # is_ours PID: the process is a registry started for this DIR
 is_ours() {
@@ -135,27 +128,10 @@ ready() {
 # ---------------------------------------------------------------- commands
 
 do_stop() {
-        local pids=() pid deadline
+        local pids=()
         [[ -d $DIR ]] || return 0
         mapfile -t pids < <(our_pids | sort -u)
-        if ((${#pids[@]})); then
-                kill -TERM "${pids[@]}" 2>/dev/null || true
-                deadline=$((SECONDS + STOP_TIMEOUT))
-                while ((SECONDS < deadline)); do
-                        local alive=()
-                        for pid in "${pids[@]}"; do
-                                kill -0 "$pid" 2>/dev/null && alive+=("$pid")
-                        done
-                        ((${#alive[@]})) || break
-                        sleep 0.2
-                done
-                for pid in "${pids[@]}"; do
-                        if kill -0 "$pid" 2>/dev/null; then
-                                log "pid $pid still running after $STOP_TIMEOUT s: SIGKILL"
-                                kill -KILL "$pid" 2>/dev/null || true
-                        fi
-                done
-        fi
+        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
         rm -f "$DIR/pid" "$DIR/url"
 }
 
@@ -182,7 +158,7 @@ do_start() {
         do_stop # a previous run's registry in this dir
         fetch
         local t0=$SECONDS port url pid deadline
-        port=$(free_port)
+        port=$(free_ports 1)
         url="http://127.0.0.1:$port$API_PATH"
         : >"$DIR/registry.log"
         rm -f "$DIR/pid"
