@@ -578,12 +578,14 @@ static int64_t pb_mono_ms(void) {
 
 pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg,
                            int timeout_ms, char *errstr, size_t errstr_size) {
-        int64_t deadline = pb_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+        /* a non-blocking poll (timeout 0, the relay's drain loop) reads
+         * no clock at all */
+        int64_t deadline = timeout_ms > 0 ? pb_mono_ms() + timeout_ms : 0;
         char fe[256];
         memset(msg, 0, sizeof(*msg));
         for (;;) {
                 rd_kafka_message_t *m;
-                int64_t left = deadline - pb_mono_ms();
+                int64_t left = timeout_ms > 0 ? deadline - pb_mono_ms() : 0;
                 rd_kafka_resp_err_t ferr;
                 if (c->fatal[0]) {
                         snprintf(errstr, errstr_size, "%s", c->fatal);
@@ -595,7 +597,7 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg,
                         left = 0;
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
                 if (!m) {
-                        if (pb_mono_ms() >= deadline)
+                        if (timeout_ms <= 0 || pb_mono_ms() >= deadline)
                                 return PB_ERR_LIMIT;
                         continue;
                 }
@@ -617,7 +619,7 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg,
                         /* transient (broker down, topic not yet there):
                          * librdkafka retries by itself */
                         rd_kafka_message_destroy(m);
-                        if (pb_mono_ms() >= deadline)
+                        if (timeout_ms <= 0 || pb_mono_ms() >= deadline)
                                 return PB_ERR_LIMIT;
                         continue;
                 }
