@@ -47,7 +47,9 @@ typedef struct pb_sink_event {
         const pb_schema_t *writer;  /* schema the body was written with */
         const uint8_t *body;        /* Avro binary body (no framing) */
         size_t body_len;
-        const char *json;           /* natural JSON, one line */
+        const char *json;           /* natural JSON, one line; "" when the
+                                       plugin has needs_json = 0 and no
+                                       filter needed it */
         size_t json_len;
         const pb_event_meta_t *meta; /* event_id, source, occurred_at */
 } pb_sink_event_t;
@@ -94,6 +96,10 @@ typedef struct pb_sink pb_sink_t; /* a plugin's private state */
 typedef struct pb_sink_plugin {
         const char *name;
         const char *description;
+        /* 1: write() reads pb_sink_event_t's JSON; 0: the sink stores the
+         * Avro body as it came (the relay then only validates the body,
+         * unless a --where filter needs the JSON anyway) */
+        int needs_json;
         /* events per write() the sink prefers when batching is on (1 =
          * one event per call) - the relay may pass fewer */
         size_t (*batch_hint)(pb_sink_t *s);

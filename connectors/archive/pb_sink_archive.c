@@ -348,6 +348,7 @@ static void archive_destroy(pb_sink_t *s) {
 const pb_sink_plugin_t pb_sink_archive = {
     "archive",
     "Avro container files per topic and period, fsynced before commit",
+    0,
     archive_batch_hint,
     archive_init,
     archive_write,

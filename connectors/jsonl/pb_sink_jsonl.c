@@ -189,6 +189,7 @@ static void jsonl_destroy(pb_sink_t *s) {
 const pb_sink_plugin_t pb_sink_jsonl = {
     "jsonl",
     "JSON lines to a file (rotated by size) or stdout",
+    1,
     jsonl_batch_hint,
     jsonl_init,
     jsonl_write,

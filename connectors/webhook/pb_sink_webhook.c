@@ -413,6 +413,7 @@ static void webhook_destroy(pb_sink_t *s) {
 const pb_sink_plugin_t pb_sink_webhook = {
     "webhook",
     "HTTP(S) POST per event or batch, signed, CloudEvents headers",
+    1,
     webhook_batch_hint,
     webhook_init,
     webhook_write,

@@ -1010,7 +1010,7 @@ int pb_cmd_relay(int argc, char **argv) {
                 status = rc;
                 goto done;
         }
-        r->check_only = r->plugin == &pb_sink_archive && !r->filter;
+        r->check_only = !r->plugin->needs_json && !r->filter;
         r->batch_max = r->set.batch_size > 0 ? (size_t)r->set.batch_size
                                               : r->plugin->batch_hint(r->sink);
         if (r->batch_max < 1)
