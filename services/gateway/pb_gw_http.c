@@ -535,14 +535,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 } else {
                         total = 0;
                 }
-                if ((size_t)total > gw->set.max_inflight_bytes)
-                        return respond_error(
+                if ((size_t)total > gw->set.max_inflight_bytes ||
+                    pb_buf_append(&req->body, upload_data, n) != PB_OK) {
+                        /* MHD cannot answer in the middle of a body: free
+                         * what we hold, read the rest without storing it
+                         * and answer 503 at its end (as for 413) */
+                        int over = (size_t)total > gw->set.max_inflight_bytes;
+                        pb_gw_req_release(req);
+                        pb_buf_free(&req->body);
+                        return defer_error(
                             req, 503, "overloaded",
-                            "too many request bodies in memory; retry",
+                            over ? "too many request bodies in memory; retry"
+                                 : "out of memory",
                             gw->set.retry_after, NULL, NULL);
-                if (pb_buf_append(&req->body, upload_data, n) != PB_OK)
-                        return respond_error(req, 503, "overloaded",
-                                             "out of memory", 0, NULL, NULL);
+                }
                 return MHD_YES;
         }
         /* the whole body is here, or we were resumed */
