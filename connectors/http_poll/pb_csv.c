@@ -20,6 +20,16 @@ struct pb_csv {
         const char **fields;
 };
 
+/* 3 if data starts with the UTF-8 byte order mark (as spreadsheets
+ * export it), else 0. */
+static size_t bom_len(const char *data, size_t len) {
+        return len >= 3 && (unsigned char)data[0] == 0xEF &&
+                       (unsigned char)data[1] == 0xBB &&
+                       (unsigned char)data[2] == 0xBF
+                   ? 3
+                   : 0;
+}
+
 pb_csv_t *pb_csv_new(const char *data, size_t len, char sep,
                      const pb_csv_limits_t *limits) {
         pb_csv_t *c = calloc(1, sizeof(*c));
@@ -43,9 +53,7 @@ pb_csv_t *pb_csv_new(const char *data, size_t len, char sep,
                 pb_csv_destroy(c);
                 return NULL;
         }
-        if (len >= 3 && (unsigned char)data[0] == 0xEF &&
-            (unsigned char)data[1] == 0xBB && (unsigned char)data[2] == 0xBF)
-                c->pos = 3; /* UTF-8 byte order mark */
+        c->pos = bom_len(data, len);
         return c;
 }
 
@@ -210,11 +218,7 @@ pb_csv_result_t pb_csv_next(pb_csv_t *c, pb_csv_row_t *row, char *errstr,
 char pb_csv_sniff(const char *data, size_t len) {
         size_t i, semi = 0, comma = 0;
         int q = 0;
-        if (len >= 3 && (unsigned char)data[0] == 0xEF)
-                i = 3;
-        else
-                i = 0;
-        for (; i < len && (q || data[i] != '\n'); i++) {
+        for (i = bom_len(data, len); i < len && (q || data[i] != '\n'); i++) {
                 if (data[i] == '"')
                         q = !q;
                 else if (!q && data[i] == ';')
