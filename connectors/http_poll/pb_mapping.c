@@ -38,6 +38,14 @@ static const struct {
     {"number", CV_NUM},         {"string", CV_STR},
 };
 
+static const char *conv_name(conv_t c) {
+        size_t i;
+        for (i = 0; i < sizeof(conv_names) / sizeof(conv_names[0]); i++)
+                if (conv_names[i].c == c)
+                        return conv_names[i].name;
+        return "?";
+}
+
 typedef struct seg {
         char *name;
         size_t len;
@@ -148,6 +156,85 @@ int pb_conv_german_number(const char *s, size_t n, char *out, size_t size,
                                 return -1;
                         out[o++] = s[i];
                 }
+        }
+        out[o] = 0;
+        return (int)o;
+}
+
+int pb_conv_number(const char *s, size_t n, int integer, char *out,
+                   size_t size, const char **why) {
+        size_t i = 0, o = 0, int0, intn, frac0, fracn = 0, exp0 = 0, expn = 0;
+        int neg = 0, eneg = 0, zero = 1;
+        *why = integer ? "not an integer (digits with an optional sign)"
+                       : "not a number (digits with an optional sign, '.' "
+                         "and exponent)";
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+                i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+                neg = s[i++] == '-';
+        while (i + 1 < n && s[i] == '0' && isdigit((unsigned char)s[i + 1]))
+                i++; /* leading zeros: 007 -> 7, 05556.5 -> 5556.5 */
+        for (int0 = i; i < n && isdigit((unsigned char)s[i]); i++)
+                zero &= s[i] == '0';
+        intn = i - int0;
+        frac0 = i;
+        if (i < n && s[i] == '.' && !integer) {
+                for (frac0 = ++i; i < n && isdigit((unsigned char)s[i]); i++)
+                        zero &= s[i] == '0';
+                fracn = i - frac0;
+        }
+        if (!intn && !fracn)
+                return -1;
+        if (i < n && (s[i] == 'e' || s[i] == 'E') && !integer) {
+                i++;
+                if (i < n && (s[i] == '-' || s[i] == '+'))
+                        eneg = s[i++] == '-';
+                while (i + 1 < n && s[i] == '0')
+                        i++;
+                for (exp0 = i; i < n && isdigit((unsigned char)s[i]); i++)
+                        ;
+                expn = i - exp0;
+                if (!expn)
+                        return -1;
+        }
+        if (i != n) {
+                if (memchr(s, ',', n))
+                        *why = integer ? "not an integer (a German number "
+                                         "like 143.000? use german_number "
+                                         "first)"
+                                       : "not a number (a German number like "
+                                         "143.000,00? use german_number "
+                                         "first)";
+                return -1;
+        }
+        if (intn + fracn > (integer ? 18 : 40) || expn > 4) {
+                *why = integer ? "integer too long (more than 18 digits)"
+                               : "number too long (more than 40 digits)";
+                return -1;
+        }
+        if (size < intn + fracn + expn + 8)
+                return -1;
+        if (neg && !zero)
+                out[o++] = '-'; /* -0 and -0.00 lose their sign */
+        if (intn) {
+                memcpy(out + o, s + int0, intn);
+                o += intn;
+        } else {
+                out[o++] = '0'; /* .5 -> 0.5 */
+        }
+        if (fracn) { /* 5. -> 5 */
+                out[o++] = '.';
+                memcpy(out + o, s + frac0, fracn);
+                o += fracn;
+        }
+        if (expn && !(expn == 1 && s[exp0] == '0')) { /* 1e0 -> 1 */
+                out[o++] = 'e';
+                if (eneg)
+                        out[o++] = '-';
+                memcpy(out + o, s + exp0, expn);
+                o += expn;
         }
         out[o] = 0;
         return (int)o;
@@ -845,38 +932,14 @@ static int convert(pb_mapping_t *m, conv_t c, const char **why) {
                 r = (int)pb_rfc3339_format(ms, out, sizeof(out));
                 break;
         case CV_INT:
-                i = (n && s[0] == '-') ? 1 : 0;
-                if (i == n || n - i > 18) {
-                        *why = "not an integer";
+        case CV_NUM:
+                r = pb_conv_number(s, n, c == CV_INT, out, sizeof(out), why);
+                if (r < 0)
                         return -1;
-                }
-                for (; i < n; i++)
-                        if (!isdigit((unsigned char)s[i])) {
-                                *why = "not an integer";
-                                return -1;
-                        }
+                pb_buf_reset(&m->cur);
+                pb_buf_append(&m->cur, out, (size_t)r);
                 m->cur_raw = 1;
                 return 0;
-        case CV_NUM: {
-                size_t dig = 0;
-                int dot = 0;
-                i = (n && s[0] == '-') ? 1 : 0;
-                for (; i < n; i++) {
-                        if (isdigit((unsigned char)s[i]))
-                                dig++;
-                        else if (s[i] == '.' && !dot && dig)
-                                dot = 1;
-                        else
-                                break;
-                }
-                if (i != n || !dig || s[n - 1] == '.' || n > 40) {
-                        *why = "not a number (digits with an optional "
-                               "'.')";
-                        return -1;
-                }
-                m->cur_raw = 1;
-                return 0;
-        }
         case CV_STR:
                 if (m->cur_raw && n && (s[0] == '{' || s[0] == '[' ||
                                         s[0] == '"' || s[0] == 'n')) {
@@ -1046,7 +1109,8 @@ static void apply_rule(pb_mapping_t *m, const rule_t *r, int parent,
                         shown[l] = 0;
                         if (!pb_utf8_valid(shown, l))
                                 snprintf(shown, sizeof(shown), "...");
-                        rule_error(errs, a, r, "\"%s\": %s", shown, why);
+                        rule_error(errs, a, r, "\"%s\": %s (convert \"%s\")",
+                                   shown, why, conv_name(r->conv[i]));
                         return;
                 }
         if (r->enumt) {

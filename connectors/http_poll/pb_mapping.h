@@ -77,6 +77,14 @@ pb_resp_t pb_mapping_apply(pb_mapping_t *m, const pb_record_t *rec,
 
 /* The conversions on their own (unit tests, docs). Return the output
  * length, or -1 with *why set. */
+/* The text of a number as a canonical JSON number in out: optional sign
+ * ('+' dropped, -0 becomes 0), no leading zeros, ".5" -> "0.5", "5." -> "5",
+ * exponent kept (e, no '+', no leading zeros); with integer set, digits and
+ * a sign only (at most 18 digits). Surrounding blanks are ignored. Returns
+ * the length, or -1 with *why (a German number is told to use
+ * german_number). */
+int pb_conv_number(const char *s, size_t n, int integer, char *out,
+                   size_t size, const char **why);
 int pb_conv_german_number(const char *s, size_t n, char *out, size_t size,
                           const char **why);
 int pb_conv_german_date(const char *s, size_t n, char *out, size_t size,

@@ -52,6 +52,147 @@ static void test_german_date(void **st) {
         assert_int_equal(pb_conv_german_date("28.02.2023x", 11, out, 16, &why), -1);
 }
 
+/* "number"/"integer": only canonical JSON numbers come out (a fuzz target
+ * found "05556.5" copied as it was, which is not JSON) */
+static void test_number(void **st) {
+        static const struct {
+                const char *in, *num, *integer; /* NULL: rejected */
+        } cases[] = {
+            {"05556.5", "5556.5", NULL},
+            {"5556.5", "5556.5", NULL},
+            {"007", "7", "7"},
+            {"0", "0", "0"},
+            {"000", "0", "0"},
+            {"-0", "0", "0"},
+            {"-0.00", "0.00", NULL},
+            {"+5", "5", "5"},
+            {"+05.50", "5.50", NULL},
+            {"-012", "-12", "-12"},
+            {".5", "0.5", NULL},
+            {"-.5", "-0.5", NULL},
+            {"5.", "5", NULL},
+            {" 12 ", "12", "12"},
+            {"1e5", "1e5", NULL},
+            {"1E+05", "1e5", NULL},
+            {"2.5e-003", "2.5e-3", NULL},
+            {"1e0", "1", NULL},
+            {"0e7", "0e7", NULL},
+            {"", NULL, NULL},
+            {"-", NULL, NULL},
+            {"+", NULL, NULL},
+            {".", NULL, NULL},
+            {"-.", NULL, NULL},
+            {"1e", NULL, NULL},
+            {"1e+", NULL, NULL},
+            {"e5", NULL, NULL},
+            {"1.2.3", NULL, NULL},
+            {"--1", NULL, NULL},
+            {"+-1", NULL, NULL},
+            {"0x1F", NULL, NULL},
+            {"5556,5", NULL, NULL},
+            {"143.000,00", NULL, NULL},
+            {"1 000", NULL, NULL},
+            {"NaN", NULL, NULL},
+            {"Infinity", NULL, NULL},
+            {"1e12345", NULL, NULL},
+            {"12345678901234567890", "12345678901234567890", NULL},
+        };
+        char out[96];
+        const char *why;
+        size_t i;
+        int k;
+        (void)st;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                for (k = 0; k < 2; k++) {
+                        const char *want = k ? cases[i].integer : cases[i].num;
+                        int r = pb_conv_number(cases[i].in, strlen(cases[i].in),
+                                               k, out, sizeof(out), &why);
+                        if (!want) {
+                                if (r != -1)
+                                        fail_msg("%s \"%s\" accepted as %s",
+                                                 k ? "integer" : "number",
+                                                 cases[i].in, out);
+                                assert_non_null(why);
+                                continue;
+                        }
+                        if (r < 0)
+                                fail_msg("%s \"%s\" rejected: %s",
+                                         k ? "integer" : "number",
+                                         cases[i].in, why);
+                        assert_int_equal(r, (int)strlen(want));
+                        assert_string_equal(out, want);
+                }
+        /* a German number names the conversion that reads it */
+        assert_int_equal(pb_conv_number("143.000,00", 10, 0, out, sizeof(out),
+                                        &why),
+                         -1);
+        assert_non_null(strstr(why, "german_number"));
+        /* too small an output buffer is a rejection, not an overflow */
+        assert_int_equal(pb_conv_number("5556.5", 6, 0, out, 8, &why), -1);
+}
+
+/* The reduced fuzz crash as a whole record: the field is mapped to 5556.5,
+ * and a value that is no number is refused at its pointer, naming the
+ * conversion */
+static void test_apply_number(void **st) {
+        static const char map[] =
+            "{\"source\":\"x\",\"fields\":{\"/id\":\"/id\","
+            "\"/v\":{\"from\":\"/v\",\"convert\":\"number\"},"
+            "\"/q\":{\"from\":\"/q\",\"convert\":\"integer\"}}}";
+        static const struct {
+                const char *body, *want, *bad_pointer;
+        } cases[] = {
+            {"[{\"id\":\"a\",\"v\":\"05556.5\",\"q\":\"007\"}]",
+             "{\"source\":\"x\",\"id\":\"a\",\"v\":5556.5,\"q\":7}", NULL},
+            {"[{\"id\":\"a\",\"v\":\"+.5\",\"q\":\"-0\"}]",
+             "{\"source\":\"x\",\"id\":\"a\",\"v\":0.5,\"q\":0}", NULL},
+            {"[{\"id\":\"a\",\"v\":1E+2,\"q\":12}]",
+             "{\"source\":\"x\",\"id\":\"a\",\"v\":1e2,\"q\":12}", NULL},
+            {"[{\"id\":\"a\",\"v\":\"5556,5\",\"q\":1}]", NULL, "/v"},
+            {"[{\"id\":\"a\",\"v\":1,\"q\":\"1.5\"}]", NULL, "/q"},
+        };
+        char err[256];
+        pb_mapping_t *m = pb_mapping_new(map, sizeof(map) - 1, err, sizeof(err));
+        pb_feed_opts_t fo = {PB_FEED_JSON, NULL, 0, 0, 0, 0};
+        pb_buf_t out, key;
+        pb_errors_t errs;
+        size_t i;
+        (void)st;
+        assert_non_null(m);
+        pb_mapping_set_default_key(m, "/id");
+        pb_buf_init(&out, 0);
+        pb_buf_init(&key, 0);
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                pb_record_t rec;
+                pb_feed_t *f = pb_feed_new(cases[i].body, strlen(cases[i].body),
+                                           PB_FEED_JSON, &fo, err, sizeof(err));
+                assert_non_null(f);
+                assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
+                                 PB_FEED_RECORD);
+                pb_buf_reset(&out);
+                pb_buf_reset(&key);
+                pb_errors_init(&errs);
+                if (cases[i].want) {
+                        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs),
+                                         PB_OK);
+                        pb_buf_putc(&out, 0);
+                        assert_string_equal((char *)out.data, cases[i].want);
+                } else {
+                        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs),
+                                         PB_ERR_INVALID);
+                        assert_int_equal(errs.count, 1);
+                        assert_string_equal(errs.items[0].pointer,
+                                            cases[i].bad_pointer);
+                        if (!strstr(errs.items[0].message, "(convert \""))
+                                fail_msg("message: %s", errs.items[0].message);
+                }
+                pb_feed_destroy(f);
+        }
+        pb_buf_free(&out);
+        pb_buf_free(&key);
+        pb_mapping_destroy(m);
+}
+
 static const char grants_map[] =
     "{\"source\":\"lvr\",\"fields\":{"
     "\"/grant_id\":\"Az\","
@@ -230,6 +371,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_german_number),
             cmocka_unit_test(test_german_date),
+            cmocka_unit_test(test_number),
+            cmocka_unit_test(test_apply_number),
             cmocka_unit_test(test_apply_csv),
             cmocka_unit_test(test_apply_csv_errors),
             cmocka_unit_test(test_apply_json_each),
