@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/src/pb_util.h"
-#include "http_poll/pb_feed.h"
-#include "http_poll/pb_fetch.h"
-#include "http_poll/pb_mapping.h"
-#include "http_poll/pb_pollstate.h"
+#include "partnerbus/pb_util.h"
+#include "pb_feed.h"
+#include "pb_fetch.h"
+#include "pb_mapping.h"
+#include "pb_pollstate.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_metrics.h"
 #include "pb_cli.h"

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/src/pb_replay.h"
-#include "../../core/src/pb_util.h"
+#include "pb_replay.h"
+#include "partnerbus/pb_util.h"
 #include "partnerbus/pb_avrofile.h"
 #include "partnerbus/pb_filter.h"
 #include "pb_connector.h"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pb_csv_limits_t lim;

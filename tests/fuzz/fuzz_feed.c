@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const pb_feed_format_t fmts[3] = {PB_FEED_JSON, PB_FEED_NDJSON,

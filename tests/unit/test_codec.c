@@ -16,7 +16,7 @@
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 #include "pb_schema_int.h"
-#include "pb_util.h"
+#include "partnerbus/pb_util.h"
 
 static pb_schemas_t *cat;
 static pb_codec_t *codec;

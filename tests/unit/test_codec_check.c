@@ -17,7 +17,7 @@
 #include "codec_examples.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
-#include "pb_util.h"
+#include "partnerbus/pb_util.h"
 
 static pb_schemas_t *cat;
 static pb_codec_t *codec;

@@ -1,4 +1,4 @@
-/* Tests of the poll connector's HTTP fetch (connectors/http_poll/pb_fetch.c)
+/* Tests of the poll connector's HTTP fetch (services/poll/pb_fetch.c)
  * against a small fake server in a thread on a loopback port: the
  * server's headers are untrusted input. */
 #include <arpa/inet.h>
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../connectors/http_poll/pb_fetch.c"
+#include "pb_fetch.h"
 
 /* --- fake server: answers the i-th connection with resp[i] --- */
 

@@ -1,5 +1,5 @@
 /* Unit tests for the gateway's dedup window (services/gateway/
- * pb_gw_dedup.c, compiled into this test): claim / complete / release,
+ * pb_gw_dedup.c, linked from partnerbus_svc_gateway): claim / complete / release,
  * ttl, bounded capacity with oldest-first eviction, batch atomicity, and
  * a randomized comparison against a simple model. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/gateway/pb_gw_dedup.c"
+#include "pb_gw.h"
 
 static void id_of(unsigned n, uint8_t id[16]) {
         memset(id, 0, 16);

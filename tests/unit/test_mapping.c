@@ -1,5 +1,5 @@
-/* Unit tests of the poll mapping (connectors/http_poll/pb_mapping.c) and
- * the feed readers it works on; sources compiled in. */
+/* Unit tests of the poll mapping (services/poll/pb_mapping.c) and
+ * the feed readers it works on; linked from partnerbus_svc_poll. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
-#include "../../connectors/http_poll/pb_mapping.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
+#include "pb_mapping.h"
 
 static void test_german_number(void **st) {
         char out[64];

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "pb_util.h"
+#include "partnerbus/pb_util.h"
 
 /* --- RFC 3339 --- */
 
