@@ -28,9 +28,9 @@
 extern "C" {
 #endif
 
-#define PB_AVROFILE_SYNC_LEN 16
-#define PB_AVROFILE_MAX_SCHEMA (1u << 20)   /* bytes of schema JSON */
-#define PB_AVROFILE_MAX_BLOCK (64u << 20)   /* bytes of one block (reader) */
+#define PB_AVROFILE_SYNC_LEN   16
+#define PB_AVROFILE_MAX_SCHEMA (1u << 20)  /* bytes of schema JSON */
+#define PB_AVROFILE_MAX_BLOCK  (64u << 20) /* bytes of one block (reader) */
 
 typedef struct pb_avrofile_writer pb_avrofile_writer_t;
 
@@ -47,8 +47,8 @@ pb_avrofile_writer_t *pb_avrofile_create(const char *path,
 pb_resp_t pb_avrofile_append(pb_avrofile_writer_t *w, const void *body,
                              size_t len, char *errstr, size_t errstr_size);
 /* Writes the pending block (if any); with do_fsync, fsync()s the file. */
-pb_resp_t pb_avrofile_flush(pb_avrofile_writer_t *w, int do_fsync,
-                            char *errstr, size_t errstr_size);
+pb_resp_t pb_avrofile_flush(pb_avrofile_writer_t *w, int do_fsync, char *errstr,
+                            size_t errstr_size);
 /* Bytes in the file including the pending block. */
 uint64_t pb_avrofile_size(const pb_avrofile_writer_t *w);
 /* Objects appended so far. */
@@ -74,9 +74,8 @@ const char *pb_avrofile_codec(const pb_avrofile_reader_t *r);
  * concatenated encoded objects. PB_OK; PB_ERR_TRUNCATED at the end of the
  * file (*partial set to 1 when bytes of an incomplete or damaged block
  * follow the last good one); PB_ERR_IO on a read error. */
-pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r,
-                                 const uint8_t **data, size_t *len,
-                                 int64_t *count, int *partial);
+pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r, const uint8_t **data,
+                                 size_t *len, int64_t *count, int *partial);
 /* File offset just after the last complete block read. */
 uint64_t pb_avrofile_good_end(const pb_avrofile_reader_t *r);
 

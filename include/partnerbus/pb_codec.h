@@ -35,10 +35,10 @@ extern "C" {
  * decode so callers need not re-parse. Strings are NUL-terminated and
  * truncated to fit. */
 typedef struct pb_event_meta {
-        char event_id[40];        /* UUID text */
-        int64_t occurred_at_ms;   /* ms since epoch, 0 if unknown */
+        char event_id[40];      /* UUID text */
+        int64_t occurred_at_ms; /* ms since epoch, 0 if unknown */
         char source[256];
-        char key[256];            /* value of the schema's key field */
+        char key[256]; /* value of the schema's key field */
         size_t key_len;
 } pb_event_meta_t;
 
@@ -102,7 +102,7 @@ pb_resp_t pb_avro_datum_len(const pb_schema_t *s, const uint8_t *data,
                             size_t len, size_t *used);
 
 /* Bounds shared by the decoder; exceeding one is PB_ERR_LIMIT. */
-#define PB_CODEC_MAX_DEPTH 64
+#define PB_CODEC_MAX_DEPTH    64
 #define PB_CODEC_MAX_JSON_OUT (64u << 20) /* bytes of JSON per event */
 
 #ifdef __cplusplus

@@ -66,9 +66,9 @@ pb_resp_t pb_buf_json_str(pb_buf_t *b, const char *s, size_t n);
 /* Validation errors: each names the JSON Pointer (RFC 6901) of the offending
  * value and what was expected. At most PB_ERRORS_MAX are kept; `dropped`
  * counts the rest so a hostile document cannot make the list grow. */
-#define PB_ERRORS_MAX 64
+#define PB_ERRORS_MAX  64
 #define PB_POINTER_MAX 256
-#define PB_ERRMSG_MAX 256
+#define PB_ERRMSG_MAX  256
 
 typedef struct pb_error {
         char pointer[PB_POINTER_MAX];

@@ -38,10 +38,10 @@
 extern "C" {
 #endif
 
-#define PB_FILTER_MAX_EXPR 1024
+#define PB_FILTER_MAX_EXPR     1024
 #define PB_FILTER_MAX_SEGMENTS 16
-#define PB_FILTER_MAX_ALTS 16
-#define PB_FILTER_MAX_CONDS 64
+#define PB_FILTER_MAX_ALTS     16
+#define PB_FILTER_MAX_CONDS    64
 
 typedef struct pb_filter pb_filter_t;
 

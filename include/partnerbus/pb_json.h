@@ -43,8 +43,8 @@ struct pb_json {
 };
 
 typedef struct pb_json_limits {
-        int max_depth;     /* default 64 */
-        size_t max_nodes;  /* default 1,000,000 */
+        int max_depth;    /* default 64 */
+        size_t max_nodes; /* default 1,000,000 */
 } pb_json_limits_t;
 
 typedef struct pb_json_parser pb_json_parser_t;

@@ -45,8 +45,8 @@ typedef void(pb_delivery_cb_t)(void *opaque, void *msg_opaque, pb_resp_t err,
                                int32_t partition, int64_t offset);
 
 pb_producer_t *pb_producer_new(const pb_kafka_conf_t *conf,
-                               pb_delivery_cb_t *cb, void *opaque,
-                               char *errstr, size_t errstr_size);
+                               pb_delivery_cb_t *cb, void *opaque, char *errstr,
+                               size_t errstr_size);
 void pb_producer_destroy(pb_producer_t *p); /* flushes up to 10 s first */
 
 /* Enqueues one event. ce_type is the event type; meta supplies key and
@@ -88,11 +88,11 @@ typedef struct pb_message {
 } pb_message_t;
 
 typedef struct pb_consumer_opts {
-        const char *group;   /* NULL: no group, manual assignment */
-        int from_beginning;  /* auto.offset.reset=earliest / start at
-                                OFFSET_BEGINNING without group */
-        int stop_at_end;     /* report when every assigned partition
-                                reached its end (see pb_consumer_poll) */
+        const char *group;      /* NULL: no group, manual assignment */
+        int from_beginning;     /* auto.offset.reset=earliest / start at
+                                   OFFSET_BEGINNING without group */
+        int stop_at_end;        /* report when every assigned partition
+                                   reached its end (see pb_consumer_poll) */
         int enable_auto_commit; /* default 0: caller commits */
 } pb_consumer_opts_t;
 
@@ -106,15 +106,15 @@ void pb_consumer_destroy(pb_consumer_t *c); /* closes (leaves the group) */
  * the next poll or pb_message_release); PB_ERR_TRUNCATED when, with
  * stop_at_end, every assigned partition reached its end; PB_ERR_LIMIT on
  * timeout; PB_ERR_KAFKA on a fatal error (errstr). */
-pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg,
-                           int timeout_ms, char *errstr, size_t errstr_size);
+pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
+                           char *errstr, size_t errstr_size);
 void pb_message_release(pb_message_t *msg);
 /* Header value by name (last occurrence), NULL if none. */
 const void *pb_message_header(const pb_message_t *msg, const char *name,
                               size_t *len);
 /* Iterate headers: returns 0 when idx is past the end. */
-int pb_message_header_at(const pb_message_t *msg, size_t idx,
-                         const char **name, const void **value, size_t *len);
+int pb_message_header_at(const pb_message_t *msg, size_t idx, const char **name,
+                         const void **value, size_t *len);
 /* Stores offset+1 of msg for the next commit (commit after the sink
  * confirmed). */
 pb_resp_t pb_consumer_store(pb_consumer_t *c, const pb_message_t *msg);

@@ -32,7 +32,7 @@ void pb_schema_destroy(pb_schema_t *s);
 /* "aid.dispatched"; for a schema without partnerbus.type, the Avro full
  * name. */
 const char *pb_schema_type(const pb_schema_t *s);
-const char *pb_schema_fullname(const pb_schema_t *s); /* Avro full name */
+const char *pb_schema_fullname(const pb_schema_t *s);  /* Avro full name */
 const char *pb_schema_key_field(const pb_schema_t *s); /* NULL if none */
 const char *pb_schema_json(const pb_schema_t *s);      /* as loaded */
 const char *pb_schema_canonical(const pb_schema_t *s); /* PCF */
@@ -56,8 +56,8 @@ pb_resp_t pb_schemas_add(pb_schemas_t *c, pb_schema_t *s, char *errstr,
 /* Adds an older version of a type: found by fingerprint (as a writer
  * schema to resolve from) but never by pb_schemas_find. Takes ownership
  * of s, also on failure. */
-pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s,
-                                char *errstr, size_t errstr_size);
+pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s, char *errstr,
+                                size_t errstr_size);
 /* Loads every DIR/NAME.avsc as a current type and every
  * DIR/history/NAME.avsc as
  * an older writer version. */

@@ -31,7 +31,7 @@ typedef struct pb_frame {
         size_t body_len;
 } pb_frame_t;
 
-#define PB_SOE_HEADER_LEN 10
+#define PB_SOE_HEADER_LEN       10
 #define PB_CONFLUENT_HEADER_LEN 5
 
 /* Parses the frame header; body points into data. PB_ERR_TRUNCATED if too
@@ -45,11 +45,11 @@ pb_resp_t pb_frame_write_confluent(pb_buf_t *out, uint32_t schema_id);
 typedef struct pb_registry pb_registry_t;
 
 /* Bounds and defaults of the client (see docs/schema-registry.md). */
-#define PB_REGISTRY_MAX_BODY (4u << 20)      /* largest response accepted */
-#define PB_REGISTRY_CONNECT_TIMEOUT_MS 5000L /* default connect timeout */
-#define PB_REGISTRY_TIMEOUT_MS 30000L        /* default whole-request timeout */
-#define PB_REGISTRY_MAX_SCHEMAS 1024     /* ids whose schemas are cached */
-#define PB_REGISTRY_MAX_SUBJECT_IDS 1024 /* cached (subject, schema) ids */
+#define PB_REGISTRY_MAX_BODY           (4u << 20) /* largest response accepted */
+#define PB_REGISTRY_CONNECT_TIMEOUT_MS 5000L      /* default connect timeout */
+#define PB_REGISTRY_TIMEOUT_MS         30000L /* default whole-request timeout */
+#define PB_REGISTRY_MAX_SCHEMAS        1024   /* ids whose schemas are cached */
+#define PB_REGISTRY_MAX_SUBJECT_IDS    1024   /* cached (subject, schema) ids */
 
 /* url: base URL, e.g. http://127.0.0.1:8081 or
  * http://host:8080/apis/ccompat/v7 (trailing slash tolerated). Basic auth:
@@ -65,8 +65,8 @@ void pb_registry_set_timeouts(pb_registry_t *r, long connect_timeout_ms,
 const char *pb_registry_url(const pb_registry_t *r);
 /* POST /subjects/{subject}/versions; id cached per fingerprint. */
 pb_resp_t pb_registry_register(pb_registry_t *r, const char *subject,
-                               const pb_schema_t *s, uint32_t *id,
-                               char *errstr, size_t errstr_size);
+                               const pb_schema_t *s, uint32_t *id, char *errstr,
+                               size_t errstr_size);
 /* GET /schemas/ids/{id}; compiled schema cached per id; the returned
  * schema is owned by the registry and valid until pb_registry_destroy.
  * PB_ERR_UNKNOWN_SCHEMA if the registry does not know the id (404/40403),

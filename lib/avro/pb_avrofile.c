@@ -98,11 +98,11 @@ struct pb_avrofile_writer {
                          initialised), -2 no thread (nothing initialised) */
         pthread_mutex_t mu;
         pthread_cond_t cv;
-        pb_buf_t busy;  /* the block in flight: hdr|data|sync, ready */
+        pb_buf_t busy;     /* the block in flight: hdr|data|sync, ready */
         uint64_t busy_off; /* its offset in the file */
-        int busy_set;   /* 1 while the thread has (or writes) busy */
+        int busy_set;      /* 1 while the thread has (or writes) busy */
         int stop;
-        int th_errno;   /* the thread's write failed with this */
+        int th_errno; /* the thread's write failed with this */
 };
 
 /* The block thread: writes each handed-over block, one at a time. */
@@ -226,8 +226,7 @@ pb_avrofile_writer_t *pb_avrofile_create(const char *path,
         }
         iov[0].iov_base = h.data;
         iov[0].iov_len = h.len;
-        if (pb_write_all(w->fd, iov, 1) || fsync(w->fd) ||
-            pb_fsync_dir(path)) {
+        if (pb_write_all(w->fd, iov, 1) || fsync(w->fd) || pb_fsync_dir(path)) {
                 snprintf(errstr, errstr_size, "write %s: %s", path,
                          strerror(errno));
                 goto fail;
@@ -245,8 +244,8 @@ fail:
         return NULL;
 }
 
-static pb_resp_t pb_avrofile_write_block(pb_avrofile_writer_t *w,
-                                         char *errstr, size_t errstr_size) {
+static pb_resp_t pb_avrofile_write_block(pb_avrofile_writer_t *w, char *errstr,
+                                         size_t errstr_size) {
         uint8_t hdr[20];
         size_t hl;
         struct iovec iov[3];
@@ -293,10 +292,10 @@ static pb_resp_t pb_avrofile_hand_over(pb_avrofile_writer_t *w, char *errstr,
                         pthread_mutex_destroy(&w->mu);
                         w->th_state = -2;
                 } else {
-                        w->th_state = pthread_create(&w->th, NULL,
-                                                     pb_avrofile_thread, w)
-                                          ? -1
-                                          : 1;
+                        w->th_state =
+                            pthread_create(&w->th, NULL, pb_avrofile_thread, w)
+                                ? -1
+                                : 1;
                 }
         }
         if (w->th_state != 1)
@@ -341,8 +340,8 @@ pb_resp_t pb_avrofile_append(pb_avrofile_writer_t *w, const void *body,
         return PB_OK;
 }
 
-pb_resp_t pb_avrofile_flush(pb_avrofile_writer_t *w, int do_fsync,
-                            char *errstr, size_t errstr_size) {
+pb_resp_t pb_avrofile_flush(pb_avrofile_writer_t *w, int do_fsync, char *errstr,
+                            size_t errstr_size) {
         pb_resp_t r;
         if (pb_avrofile_wait(w, errstr, errstr_size))
                 return PB_ERR_IO;
@@ -528,9 +527,8 @@ uint64_t pb_avrofile_good_end(const pb_avrofile_reader_t *r) {
         return r->good_end;
 }
 
-pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r,
-                                 const uint8_t **data, size_t *len,
-                                 int64_t *count, int *partial) {
+pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r, const uint8_t **data,
+                                 size_t *len, int64_t *count, int *partial) {
         int64_t cnt, size;
         uint8_t sync[PB_AVROFILE_SYNC_LEN];
         int c;
@@ -597,14 +595,13 @@ pb_resp_t pb_avrofile_recover(const char *path, int64_t *cut, char *errstr,
                 close(fd);
                 return PB_ERR_INVALID;
         }
-        while ((rr = pb_avrofile_next_block(r, &d, &l, &n, &partial)) ==
-               PB_OK)
+        while ((rr = pb_avrofile_next_block(r, &d, &l, &n, &partial)) == PB_OK)
                 ;
         if (rr == PB_ERR_TRUNCATED && partial && fstat(fd, &st) == 0) {
                 uint64_t end = pb_avrofile_good_end(r);
                 if (ftruncate(fd, (off_t)end) || fsync(fd)) {
-                        snprintf(errstr, errstr_size, "truncate %s: %s",
-                                 path, strerror(errno));
+                        snprintf(errstr, errstr_size, "truncate %s: %s", path,
+                                 strerror(errno));
                         pb_avrofile_reader_destroy(r);
                         close(fd);
                         return PB_ERR_IO;

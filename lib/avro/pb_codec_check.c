@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb_codec_dec.h"
 #include "partnerbus/pb_util.h"
+#include "pb_codec_dec.h"
 
 /* Upper bounds of the JSON text (and the decoder's reservations) per
  * value, see the emit_* functions of pb_codec_decode.c. */
-#define PB_CHK_SCALAR 32 /* numbers, dates, instants, "-Infinity" */
+#define PB_CHK_SCALAR  32 /* numbers, dates, instants, "-Infinity" */
 #define PB_CHK_DECIMAL 100
-#define PB_CHK_SLACK 64 /* reservations beyond the text written */
+#define PB_CHK_SLACK   64 /* reservations beyond the text written */
 
 typedef struct pb_chk {
         pb_dec_t d;
@@ -104,8 +104,7 @@ static int chk_instant(pb_chk_t *k, const pb_type_t *t, int64_t v) {
                 ms = v / 1000 - (v % 1000 < 0);
         if (ms < -62135596800000LL || ms > 253402300799999LL)
                 return pb_dec_fail(&k->d, PB_ERR_INVALID,
-                                   "timestamp %lld out of range",
-                                   (long long)v);
+                                   "timestamp %lld out of range", (long long)v);
         return 0;
 }
 
@@ -180,10 +179,10 @@ static int chk_record(pb_chk_t *k, const pb_type_t *t, const pb_schema_t *top,
                 if (chk(k, f->type))
                         return -1;
                 d->c->depth--;
-                if (meta && ((int)i == top->idx_event_id ||
-                             (int)i == top->idx_source ||
-                             (int)i == top->key_index ||
-                             (int)i == top->idx_occurred_at))
+                if (meta &&
+                    ((int)i == top->idx_event_id || (int)i == top->idx_source ||
+                     (int)i == top->key_index ||
+                     (int)i == top->idx_occurred_at))
                         pb_dec_meta_take(top, meta, i, f->type, start, d->p);
         }
         return 0;
@@ -322,10 +321,9 @@ static int chk(pb_chk_t *k, const pb_type_t *t) {
 
 /* The decoder's verdict the slow way: decode into a scratch buffer. */
 static pb_resp_t chk_by_decoding(pb_codec_t *c, const pb_schema_t *writer,
-                                 const pb_schema_t *reader,
-                                 const uint8_t *data, size_t len,
-                                 pb_event_meta_t *meta, char *errstr,
-                                 size_t errstr_size) {
+                                 const pb_schema_t *reader, const uint8_t *data,
+                                 size_t len, pb_event_meta_t *meta,
+                                 char *errstr, size_t errstr_size) {
         pb_buf_t out;
         pb_resp_t r;
         pb_buf_init(&out, 0);
@@ -370,8 +368,8 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                 /* the decoder might stop at its output bound first */
                 if (errstr && errstr_size)
                         errstr[0] = 0;
-                return chk_by_decoding(c, writer, NULL, data, len, meta,
-                                       errstr, errstr_size);
+                return chk_by_decoding(c, writer, NULL, data, len, meta, errstr,
+                                       errstr_size);
         }
         if (rc == 0 && k.d.p != k.d.end) {
                 c->depth = 0;

@@ -39,7 +39,6 @@ int pb_dec_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
  * [p, end), into meta when it is event_id, source, occurred_at or the
  * key field. */
 void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
-                      const pb_type_t *t, const uint8_t *p,
-                      const uint8_t *end);
+                      const pb_type_t *t, const uint8_t *p, const uint8_t *end);
 
 #endif

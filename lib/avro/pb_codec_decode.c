@@ -25,9 +25,9 @@
 #include <string.h>
 
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 #include "pb_codec_dec.h"
 #include "pb_codec_int.h"
-#include "partnerbus/pb_util.h"
 
 static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
 static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n);

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "partnerbus/pb_json.h"
-#include "pb_codec_int.h"
 #include "partnerbus/pb_util.h"
+#include "pb_codec_int.h"
 
 typedef struct pb_enc {
         pb_codec_t *c;

@@ -84,11 +84,11 @@ struct pb_type {
 
 struct pb_schema {
         pb_type_t *root;
-        char *type;       /* partnerbus.type or fullname */
-        char *key_field;  /* partnerbus.key, NULL if none */
-        int key_index;    /* index of key_field in root->fields, -1 */
-        char *json;       /* the schema text as loaded */
-        char *canonical;  /* Parsing Canonical Form */
+        char *type;      /* partnerbus.type or fullname */
+        char *key_field; /* partnerbus.key, NULL if none */
+        int key_index;   /* index of key_field in root->fields, -1 */
+        char *json;      /* the schema text as loaded */
+        char *canonical; /* Parsing Canonical Form */
         uint64_t fingerprint;
         /* every pb_type_t of this schema, for freeing (named types are
          * shared by reference within the tree) */

@@ -125,8 +125,7 @@ pb_resp_t pb_buf_printf(pb_buf_t *b, const char *fmt, ...) {
         size_t avail = b->cap > b->len ? b->cap - b->len : 0;
 
         va_start(ap, fmt);
-        n = vsnprintf(avail ? (char *)b->data + b->len : NULL, avail, fmt,
-                      ap);
+        n = vsnprintf(avail ? (char *)b->data + b->len : NULL, avail, fmt, ap);
         va_end(ap);
         if (n < 0) {
                 if (b->data)
@@ -152,12 +151,12 @@ pb_resp_t pb_buf_printf(pb_buf_t *b, const char *fmt, ...) {
 
 /* 0: pass through; 'u': \u00XX; other: \<c>. */
 static const char pb_json_esc[256] = {
-    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
-    [0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u',
-    [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u',
-    [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u',
-    [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u',
+    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u',  [0x04] = 'u',
+    [0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u',  [0x0e] = 'u',
+    [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u',  [0x13] = 'u',
+    [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u',  [0x18] = 'u',
+    [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',  [0x1d] = 'u',
     [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
 };
 
@@ -210,8 +209,7 @@ void pb_errors_init(pb_errors_t *e) {
         e->dropped = 0;
 }
 
-void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt,
-                   ...) {
+void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt, ...) {
         pb_error_t *it;
         va_list ap;
 
@@ -238,16 +236,15 @@ void pb_errors_format(const pb_errors_t *e, char *buf, size_t size) {
         for (i = 0; i < e->count && off < size; i++) {
                 const pb_error_t *it = &e->items[i];
                 /* The root pointer is "": print the message alone. */
-                n = snprintf(buf + off, size - off, "%s%s%s%s",
-                             i ? "; " : "", it->pointer,
-                             it->pointer[0] ? ": " : "", it->message);
+                n = snprintf(buf + off, size - off, "%s%s%s%s", i ? "; " : "",
+                             it->pointer, it->pointer[0] ? ": " : "",
+                             it->message);
                 if (n < 0)
                         break;
                 off += (size_t)n;
         }
         if (e->dropped && off < size)
-                snprintf(buf + off, size - off, "; and %zu more",
-                         e->dropped);
+                snprintf(buf + off, size - off, "; and %zu more", e->dropped);
 }
 
 pb_resp_t pb_errors_to_json(const pb_errors_t *e, pb_buf_t *out) {
@@ -265,11 +262,9 @@ pb_resp_t pb_errors_to_json(const pb_errors_t *e, pb_buf_t *out) {
                 if (i)
                         PB_TRY(pb_buf_putc(out, ','));
                 PB_TRY(pb_buf_puts(out, "{\"pointer\":"));
-                PB_TRY(pb_buf_json_str(out, it->pointer,
-                                       strlen(it->pointer)));
+                PB_TRY(pb_buf_json_str(out, it->pointer, strlen(it->pointer)));
                 PB_TRY(pb_buf_puts(out, ",\"message\":"));
-                PB_TRY(pb_buf_json_str(out, it->message,
-                                       strlen(it->message)));
+                PB_TRY(pb_buf_json_str(out, it->message, strlen(it->message)));
                 if (it->line)
                         PB_TRY(pb_buf_printf(out, ",\"line\":%ld", it->line));
                 PB_TRY(pb_buf_putc(out, '}'));

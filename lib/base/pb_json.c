@@ -25,11 +25,11 @@
 
 #define PB_JSON_DEFAULT_DEPTH 64
 #define PB_JSON_DEFAULT_NODES 1000000
-#define PB_JSON_HARD_DEPTH 4096 /* max_depth is clamped to this */
-#define PB_JSON_CHUNK 16384
-#define PB_JSON_KEEP_BYTES (4u << 20) /* arena kept across parses */
-#define PB_JSON_DUP_LINEAR 16 /* members searched linearly for dups */
-#define PB_JSON_DUP_KEEP 4096  /* hash set slots kept across parses */
+#define PB_JSON_HARD_DEPTH    4096 /* max_depth is clamped to this */
+#define PB_JSON_CHUNK         16384
+#define PB_JSON_KEEP_BYTES    (4u << 20) /* arena kept across parses */
+#define PB_JSON_DUP_LINEAR    16   /* members searched linearly for dups */
+#define PB_JSON_DUP_KEEP      4096 /* hash set slots kept across parses */
 
 typedef struct pb_chunk {
         struct pb_chunk *next;
@@ -383,10 +383,10 @@ static inline const unsigned char *pb_skip_plain(const unsigned char *q,
         const __m128i space = _mm_set1_epi8(0x20);
         while ((size_t)(ue - q) >= 16) {
                 __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-                __m128i m = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                 _mm_cmpeq_epi8(x, bslash)),
-                    _mm_cmplt_epi8(x, space));
+                __m128i m =
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                              _mm_cmpeq_epi8(x, bslash)),
+                                 _mm_cmplt_epi8(x, space));
                 unsigned bits = (unsigned)_mm_movemask_epi8(m);
                 if (bits)
                         return q + __builtin_ctz(bits);
@@ -739,11 +739,10 @@ static int pb_dup_check(pb_json_parser_t *p, pb_frame_t *f, const char *k,
         if (obj->count < PB_JSON_DUP_LINEAR) {
                 /* filter on length and first/last byte: most new keys
                  * cannot be duplicates and skip the scan */
-                bit = (uint64_t)1
-                      << ((n * 7 + (n ? (unsigned char)k[0] * 3u +
-                                            (unsigned char)k[n - 1]
-                                      : 0)) &
-                          63);
+                bit = (uint64_t)1 << ((n * 7 + (n ? (unsigned char)k[0] * 3u +
+                                                        (unsigned char)k[n - 1]
+                                                  : 0)) &
+                                      63);
                 if (!(f->keybits & bit)) {
                         f->keybits |= bit;
                         return 0;
@@ -946,8 +945,9 @@ after:
         if (depth == 0) {
                 s = pb_skip_ws(s, e);
                 if (s < e) {
-                        pb_json_fail(p, s, "unexpected content after the "
-                                           "JSON value");
+                        pb_json_fail(p, s,
+                                     "unexpected content after the "
+                                     "JSON value");
                         return NULL;
                 }
                 return root;
@@ -958,8 +958,9 @@ after:
                 s = pb_skip_ws(s + 1, e);
                 if (top->node->type == PB_JSON_ARRAY) {
                         if (s < e && *s == ']') {
-                                pb_json_fail(p, s, "trailing comma before "
-                                                   "']'");
+                                pb_json_fail(p, s,
+                                             "trailing comma before "
+                                             "']'");
                                 return NULL;
                         }
                         key = NULL;
@@ -1078,8 +1079,8 @@ static pb_resp_t pb_json_write_rec(const pb_json_t *v, pb_buf_t *out,
                 return pb_buf_json_str(out, v->str, v->len);
         case PB_JSON_ARRAY:
         case PB_JSON_OBJECT:
-                if ((r = pb_buf_putc(out, v->type == PB_JSON_ARRAY ? '['
-                                                                   : '{')))
+                if ((r = pb_buf_putc(out,
+                                     v->type == PB_JSON_ARRAY ? '[' : '{')))
                         return r;
                 for (c = v->child; c; c = c->next) {
                         if (c != v->child && (r = pb_buf_putc(out, ',')))
@@ -1115,8 +1116,7 @@ pb_resp_t pb_json_write(const pb_json_t *v, pb_buf_t *out) {
 
 /* --- JSON Pointer --- */
 
-size_t pb_pointer_push(char *ptr, size_t size, const char *tok,
-                       size_t toklen) {
+size_t pb_pointer_push(char *ptr, size_t size, const char *tok, size_t toklen) {
         size_t prev, o, i;
 
         if (!size)

@@ -24,8 +24,8 @@ typedef struct pb_fstr {
 } pb_fstr_t;
 
 typedef struct pb_cond {
-        char *text;   /* owned copy of the expression; segments point in */
-        int is_type;  /* PATH is the pseudo-field `type` */
+        char *text;  /* owned copy of the expression; segments point in */
+        int is_type; /* PATH is the pseudo-field `type` */
         pb_fstr_t seg[PB_FILTER_MAX_SEGMENTS];
         size_t nseg;
         pb_fop_t op;
@@ -81,8 +81,7 @@ pb_resp_t pb_filter_add(pb_filter_t *f, const char *expr, char *errstr,
         }
         len = strlen(expr);
         if (len > PB_FILTER_MAX_EXPR) {
-                snprintf(errstr, errstr_size,
-                         "expression longer than %d bytes",
+                snprintf(errstr, errstr_size, "expression longer than %d bytes",
                          PB_FILTER_MAX_EXPR);
                 return PB_ERR_LIMIT;
         }
@@ -136,8 +135,10 @@ pb_resp_t pb_filter_add(pb_filter_t *f, const char *expr, char *errstr,
         pb_trim(&p, &plen);
         pb_trim(&v, &vlen);
         if (plen == 0) {
-                snprintf(errstr, errstr_size, "'%s': no field before the "
-                         "operator", expr);
+                snprintf(errstr, errstr_size,
+                         "'%s': no field before the "
+                         "operator",
+                         expr);
                 goto bad;
         }
         if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
@@ -158,7 +159,8 @@ pb_resp_t pb_filter_add(pb_filter_t *f, const char *expr, char *errstr,
                         if (sl == 0) {
                                 snprintf(errstr, errstr_size,
                                          "'%s': empty segment in the field "
-                                         "path", expr);
+                                         "path",
+                                         expr);
                                 goto bad;
                         }
                         if (c->nseg == PB_FILTER_MAX_SEGMENTS) {
@@ -381,8 +383,7 @@ static int pb_value_ok(const pb_cond_t *c, const pb_json_t *v) {
                 return 0;
         }
         for (i = 0; i < c->nalt; i++)
-                if (pb_cmp_ok(op, t, tn, v->type == PB_JSON_STRING,
-                              &c->alt[i]))
+                if (pb_cmp_ok(op, t, tn, v->type == PB_JSON_STRING, &c->alt[i]))
                         return 1;
         return 0;
 }

@@ -46,18 +46,16 @@ pb_resp_t pb_kafka_conf_add(pb_kafka_conf_t *c, const char *kv) {
 
 const char *pb_kafka_topic(const pb_kafka_conf_t *c, const char *type,
                            char *buf, size_t size) {
-        snprintf(buf, size, "%s%s",
-                 c && c->topic_prefix ? c->topic_prefix : "", type);
+        snprintf(buf, size, "%s%s", c && c->topic_prefix ? c->topic_prefix : "",
+                 type);
         return buf;
 }
 
 static int pb_conf_set(rd_kafka_conf_t *rc, const char *k, const char *v,
                        char *errstr, size_t errstr_size) {
         char why[256];
-        if (rd_kafka_conf_set(rc, k, v, why, sizeof(why)) !=
-            RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "Kafka property %s: %s", k,
-                         why);
+        if (rd_kafka_conf_set(rc, k, v, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "Kafka property %s: %s", k, why);
                 return -1;
         }
         return 0;
@@ -66,8 +64,8 @@ static int pb_conf_set(rd_kafka_conf_t *rc, const char *k, const char *v,
 /* Applies defaults[] ("k", "v", ..., NULL), then bootstrap.servers, then
  * the caller's -X properties (which win). Returns NULL with errstr set. */
 static rd_kafka_conf_t *pb_conf_build(const pb_kafka_conf_t *conf,
-                                      const char *const *defaults,
-                                      char *errstr, size_t errstr_size) {
+                                      const char *const *defaults, char *errstr,
+                                      size_t errstr_size) {
         rd_kafka_conf_t *rc;
         size_t i;
         if (!conf || !conf->brokers || !*conf->brokers) {
@@ -88,8 +86,7 @@ static rd_kafka_conf_t *pb_conf_build(const pb_kafka_conf_t *conf,
                 size_t kl = eq ? (size_t)(eq - kv) : 0;
                 if (!eq || kl == 0 || kl >= sizeof(key)) {
                         snprintf(errstr, errstr_size,
-                                 "Kafka property '%s': expected key=value",
-                                 kv);
+                                 "Kafka property '%s': expected key=value", kv);
                         goto fail;
                 }
                 memcpy(key, kv, kl);
@@ -109,8 +106,10 @@ static void pb_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                             const char *buf) {
         (void)rk;
         fprintf(stderr, "level=%s component=rdkafka fac=%s msg=\"%s\"\n",
-                level <= 3 ? "error" : level <= 4 ? "warn" : "info", fac,
-                buf);
+                level <= 3   ? "error"
+                : level <= 4 ? "warn"
+                             : "info",
+                fac, buf);
 }
 
 /* --- producer --- */
@@ -142,11 +141,11 @@ static void pb_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
 }
 
 pb_producer_t *pb_producer_new(const pb_kafka_conf_t *conf,
-                               pb_delivery_cb_t *cb, void *opaque,
-                               char *errstr, size_t errstr_size) {
+                               pb_delivery_cb_t *cb, void *opaque, char *errstr,
+                               size_t errstr_size) {
         static const char *const defaults[] = {
-            "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
-            "client.id", "partnerbus", NULL};
+            "enable.idempotence", "true",       "acks", "all", "linger.ms", "5",
+            "client.id",          "partnerbus", NULL};
         char why[256];
         rd_kafka_conf_t *rc;
         pb_producer_t *p = calloc(1, sizeof(*p));
@@ -397,23 +396,22 @@ static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
         rd_kafka_resp_err_t err;
         size_t t;
         for (t = 0; t < ntopics; t++) {
-                rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topics[t],
-                                                           NULL);
+                rd_kafka_topic_t *rkt =
+                    rd_kafka_topic_new(c->rk, topics[t], NULL);
                 const struct rd_kafka_metadata *md = NULL;
                 int attempt, i, done = 0;
                 for (attempt = 0; attempt < 20 && !done; attempt++) {
                         err = rd_kafka_metadata(c->rk, 0, rkt, &md, 5000);
                         if (err) {
                                 snprintf(errstr, errstr_size,
-                                         "metadata for topic %s: %s",
-                                         topics[t], rd_kafka_err2str(err));
+                                         "metadata for topic %s: %s", topics[t],
+                                         rd_kafka_err2str(err));
                         } else if (md->topic_cnt != 1 || md->topics[0].err) {
-                                snprintf(
-                                    errstr, errstr_size, "topic %s: %s",
-                                    topics[t],
-                                    md->topic_cnt ? rd_kafka_err2str(
-                                                        md->topics[0].err)
-                                                  : "not found");
+                                snprintf(errstr, errstr_size, "topic %s: %s",
+                                         topics[t],
+                                         md->topic_cnt ? rd_kafka_err2str(
+                                                             md->topics[0].err)
+                                                       : "not found");
                                 /* a topic that does not exist will not
                                  * appear by waiting */
                                 if (md->topic_cnt &&
@@ -421,8 +419,8 @@ static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
                                         RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
                                         attempt += 4;
                         } else {
-                                for (i = 0;
-                                     i < md->topics[0].partition_cnt; i++)
+                                for (i = 0; i < md->topics[0].partition_cnt;
+                                     i++)
                                         rd_kafka_topic_partition_list_add(
                                             l, topics[t],
                                             md->topics[0].partitions[i].id)
@@ -535,11 +533,11 @@ pb_consumer_t *pb_consumer_new(const pb_kafka_conf_t *conf,
                         pb_consumer_destroy(c);
                         return NULL;
                 }
-        } else if (pb_consumer_assign_all(
-                       c, topics, ntopics,
-                       o.from_beginning ? RD_KAFKA_OFFSET_BEGINNING
-                                        : RD_KAFKA_OFFSET_END,
-                       errstr, errstr_size) != PB_OK) {
+        } else if (pb_consumer_assign_all(c, topics, ntopics,
+                                          o.from_beginning
+                                              ? RD_KAFKA_OFFSET_BEGINNING
+                                              : RD_KAFKA_OFFSET_END,
+                                          errstr, errstr_size) != PB_OK) {
                 pb_consumer_destroy(c);
                 return NULL;
         }
@@ -576,8 +574,8 @@ static int64_t pb_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg,
-                           int timeout_ms, char *errstr, size_t errstr_size) {
+pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
+                           char *errstr, size_t errstr_size) {
         /* a non-blocking poll (timeout 0, the relay's drain loop) reads
          * no clock at all */
         int64_t deadline = timeout_ms > 0 ? pb_mono_ms() + timeout_ms : 0;
@@ -669,8 +667,8 @@ const void *pb_message_header(const pb_message_t *msg, const char *name,
         return v ? v : "";
 }
 
-int pb_message_header_at(const pb_message_t *msg, size_t idx,
-                         const char **name, const void **value, size_t *len) {
+int pb_message_header_at(const pb_message_t *msg, size_t idx, const char **name,
+                         const void **value, size_t *len) {
         rd_kafka_headers_t *hdrs = NULL;
         if (!msg || !msg->_rkmessage ||
             rd_kafka_message_headers(msg->_rkmessage, &hdrs) || !hdrs)

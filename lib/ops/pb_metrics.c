@@ -12,12 +12,11 @@
 #include <string.h>
 
 #define PB_METRICS_MAX_FAMILIES 128
-#define PB_METRICS_MAX_BUCKETS 24
-#define PB_METRICS_HASH_SIZE (PB_METRICS_MAX_SERIES * 2) /* power of two */
+#define PB_METRICS_MAX_BUCKETS  24
+#define PB_METRICS_HASH_SIZE    (PB_METRICS_MAX_SERIES * 2) /* power of two */
 
-static const double default_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                         0.05,  0.1,    0.25,  0.5,  1,
-                                         2.5,   5,      10};
+static const double default_buckets[] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 typedef struct pb_family {
         char *name;
@@ -29,7 +28,7 @@ typedef struct pb_family {
 
 typedef struct pb_series {
         size_t family;
-        char *key;    /* name '\0' labels, for the hash */
+        char *key; /* name '\0' labels, for the hash */
         size_t keylen;
         char *labels; /* rendered: a="x",b="y" (escaped), may be "" */
         double value; /* counter / gauge; histogram: sum */
@@ -242,8 +241,8 @@ void pb_metrics_observe(pb_metrics_t *m, const char *name,
                 memcpy(fam->buckets, default_buckets, sizeof(default_buckets));
         }
         if (!s->bucket_counts &&
-            !(s->bucket_counts = calloc(PB_METRICS_MAX_BUCKETS,
-                                        sizeof(*s->bucket_counts))))
+            !(s->bucket_counts =
+                  calloc(PB_METRICS_MAX_BUCKETS, sizeof(*s->bucket_counts))))
                 goto out;
         for (i = 0; i < fam->nbuckets; i++)
                 if (v <= fam->buckets[i]) {
@@ -278,9 +277,8 @@ static void put_value(pb_buf_t *out, double v) {
                 pb_buf_printf(out, "%.17g", v);
 }
 
-static void put_series_name(pb_buf_t *out, const char *name,
-                            const char *suffix, const char *labels,
-                            const char *extra) {
+static void put_series_name(pb_buf_t *out, const char *name, const char *suffix,
+                            const char *labels, const char *extra) {
         pb_buf_puts(out, name);
         pb_buf_puts(out, suffix);
         if (*labels || extra) {

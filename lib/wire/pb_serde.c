@@ -161,15 +161,15 @@ pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
 static pb_resp_t pb_serde_schemas(pb_serde_t *sd, const uint8_t *data,
                                   size_t len, pb_frame_t *f,
                                   const pb_schema_t **writer_out,
-                                  const pb_schema_t **reader_out,
-                                  char *errstr, size_t errstr_size) {
+                                  const pb_schema_t **reader_out, char *errstr,
+                                  size_t errstr_size) {
         const pb_schema_t *writer = NULL, *reader;
         pb_resp_t r = pb_frame_parse(data, len, f, errstr, errstr_size);
         if (r != PB_OK)
                 return r;
         if (f->framing == PB_FRAMING_SINGLE_OBJECT) {
-                writer = pb_schemas_find_fingerprint(sd->catalog,
-                                                     f->fingerprint);
+                writer =
+                    pb_schemas_find_fingerprint(sd->catalog, f->fingerprint);
                 if (!writer) {
                         snprintf(errstr, errstr_size,
                                  "unknown schema fingerprint %016llx (not "
@@ -211,10 +211,9 @@ pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
                 return r;
         if (type_out)
                 *type_out = reader;
-        return pb_codec_avro_to_json(sd->codec, writer,
-                                     reader == writer ? NULL : reader, f.body,
-                                     f.body_len, out, meta, errstr,
-                                     errstr_size);
+        return pb_codec_avro_to_json(
+            sd->codec, writer, reader == writer ? NULL : reader, f.body,
+            f.body_len, out, meta, errstr, errstr_size);
 }
 
 pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,

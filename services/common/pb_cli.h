@@ -12,8 +12,8 @@
 
 /* Exit statuses: 0 ok, 1 runtime failure (some input rejected, Kafka
  * error), 2 usage error. */
-#define PB_EXIT_OK 0
-#define PB_EXIT_FAIL 1
+#define PB_EXIT_OK    0
+#define PB_EXIT_FAIL  1
 #define PB_EXIT_USAGE 2
 
 /* Prints "partnerbus CMD: msg\nTry 'partnerbus CMD --help'." to stderr,

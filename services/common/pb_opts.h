@@ -35,12 +35,12 @@ typedef enum pb_opt_type {
                             comma-separated form makes sense) */
 } pb_opt_type_t;
 
-#define PB_OPT_SECRET 0x1   /* masked in --print-config, never logged */
+#define PB_OPT_SECRET   0x1 /* masked in --print-config, never logged */
 #define PB_OPT_REQUIRED 0x2 /* error (exit 2) if unset after all sources */
 
 typedef struct pb_opt {
-        const char *name;    /* "listen": --listen, PARTNERBUS_LISTEN, listen */
-        char short_name;     /* 'l' or 0 */
+        const char *name; /* "listen": --listen, PARTNERBUS_LISTEN, listen */
+        char short_name;  /* 'l' or 0 */
         pb_opt_type_t type;
         const char *def;     /* default as text, NULL = unset */
         const char *metavar; /* "ADDR:PORT" for --help */
@@ -58,7 +58,7 @@ typedef struct pb_strlist {
 typedef struct pb_cmd_spec {
         const char *name;    /* "gateway" */
         const char *summary; /* one line */
-        const char *usage;   /* "--brokers B --listen ADDR:PORT --tokens FILE" */
+        const char *usage; /* "--brokers B --listen ADDR:PORT --tokens FILE" */
         const char *details; /* more --help text (examples), may be NULL */
         const pb_opt_t *opts;
         size_t nopts;

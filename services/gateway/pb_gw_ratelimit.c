@@ -61,8 +61,8 @@ static pb_gw_bucket_t *bucket_of(pb_gw_ratelimit_t *rl, const char *org) {
         return &rl->overflow;
 }
 
-int64_t pb_gw_ratelimit_take(pb_gw_ratelimit_t *rl, const char *org,
-                             double n, int64_t now_ms, int take) {
+int64_t pb_gw_ratelimit_take(pb_gw_ratelimit_t *rl, const char *org, double n,
+                             int64_t now_ms, int take) {
         pb_gw_bucket_t *b;
         int64_t wait = 0;
         if (!rl || rl->rate <= 0)

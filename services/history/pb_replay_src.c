@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 #include "pb_archive.h"
 #include "pb_replay.h"
-#include "partnerbus/pb_util.h"
-#include "partnerbus/pb_json.h"
 #include "pb_replay_src.h"
 
 #define FETCH_BATCH 1024

@@ -13,9 +13,9 @@ struct pb_csv {
         long line; /* physical line of data[pos] */
         char sep;
         pb_csv_limits_t lim;
-        char *fb;      /* field bytes, NUL-separated: max_record + ncols */
+        char *fb; /* field bytes, NUL-separated: max_record + ncols */
         size_t fbcap;
-        size_t *offs;  /* field start offsets in fb */
+        size_t *offs; /* field start offsets in fb */
         size_t *lens;
         const char **fields;
 };
@@ -39,8 +39,8 @@ pb_csv_t *pb_csv_new(const char *data, size_t len, char sep,
         c->len = len;
         c->line = 1;
         c->sep = sep;
-        c->lim.max_record = limits && limits->max_record ? limits->max_record
-                                                         : (1u << 20);
+        c->lim.max_record =
+            limits && limits->max_record ? limits->max_record : (1u << 20);
         c->lim.max_columns =
             limits && limits->max_columns ? limits->max_columns : 1024;
         /* the fields' bytes plus one NUL per field */

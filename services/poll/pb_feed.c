@@ -60,8 +60,7 @@ const pb_json_t *pb_pointer_get(const pb_json_t *root, const char *ptr) {
                 tok[n] = 0;
                 if (v->type == PB_JSON_OBJECT) {
                         for (ch = v->child; ch; ch = ch->next)
-                                if (ch->keylen == n &&
-                                    !memcmp(ch->key, tok, n))
+                                if (ch->keylen == n && !memcmp(ch->key, tok, n))
                                         break;
                         v = ch;
                 } else if (v->type == PB_JSON_ARRAY) {
@@ -254,15 +253,13 @@ pb_feed_t *pb_feed_new(const char *body, size_t len, pb_feed_format_t format,
                 return NULL;
         }
         {
-                const char *ptr = f->opts.records_pointer
-                                      ? f->opts.records_pointer
-                                      : "";
+                const char *ptr =
+                    f->opts.records_pointer ? f->opts.records_pointer : "";
                 const pb_json_t *a = pb_pointer_get(f->root, ptr);
                 if (!a || a->type != PB_JSON_ARRAY) {
                         snprintf(errstr, errstr_size,
                                  "no array at JSON Pointer '%s' (%s)", ptr,
-                                 a ? pb_json_type_name(a->type)
-                                   : "absent");
+                                 a ? pb_json_type_name(a->type) : "absent");
                         pb_feed_destroy(f);
                         return NULL;
                 }
@@ -326,9 +323,8 @@ static int next_ndjson(pb_feed_t *f, pb_record_t *rec, char *errstr,
                         break;
         }
         if (n > f->opts.max_record) {
-                snprintf(errstr, errstr_size,
-                         "line %ld: longer than %zu bytes", rec->position,
-                         f->opts.max_record);
+                snprintf(errstr, errstr_size, "line %ld: longer than %zu bytes",
+                         rec->position, f->opts.max_record);
                 rec->raw_len = n < 256 ? n : 256; /* a prefix */
                 return PB_FEED_BAD;
         }

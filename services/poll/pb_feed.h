@@ -49,9 +49,9 @@ typedef struct pb_record {
 } pb_record_t;
 
 #define PB_FEED_RECORD 1
-#define PB_FEED_END 0
-#define PB_FEED_BAD (-1)   /* this record is unreadable; call again */
-#define PB_FEED_FATAL (-2) /* the body is unusable */
+#define PB_FEED_END    0
+#define PB_FEED_BAD    (-1) /* this record is unreadable; call again */
+#define PB_FEED_FATAL  (-2) /* the body is unusable */
 
 typedef struct pb_feed pb_feed_t;
 

@@ -39,8 +39,8 @@ static void copy_value(const char *v, size_t n, char *out, size_t size) {
                 v++;
                 n--;
         }
-        while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
-                     v[n - 1] == ' ' || v[n - 1] == '\t'))
+        while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' ||
+                     v[n - 1] == '\t'))
                 n--;
         if (n >= size) /* too long to keep: keep nothing, not a prefix */
                 n = 0;
@@ -81,11 +81,12 @@ int pb_link_next(const char *v, size_t len, char *out, size_t size) {
                                 while (k < pe && v[k] != ';') {
                                         if (k + 4 <= pe &&
                                             !strncasecmp(v + k, "next", 4) &&
-                                            (k == 0 || !isalnum((unsigned char)
-                                                                    v[k - 1])) &&
+                                            (k == 0 ||
+                                             !isalnum(
+                                                 (unsigned char)v[k - 1])) &&
                                             (k + 4 == pe ||
-                                             !isalnum((unsigned char)
-                                                          v[k + 4]))) {
+                                             !isalnum(
+                                                 (unsigned char)v[k + 4]))) {
                                                 if (ue - us >= size)
                                                         return -1;
                                                 memcpy(out, v + us, ue - us);
@@ -207,7 +208,9 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* gzip etc. */
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "partnerbus-poll/" "0.1");
+        curl_easy_setopt(c, CURLOPT_USERAGENT,
+                         "partnerbus-poll/"
+                         "0.1");
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                          o->connect_timeout_ms > 0 ? o->connect_timeout_ms
                                                    : 10000L);
@@ -259,8 +262,7 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                         snprintf(res->url, sizeof(res->url), "%s", eff);
                 if (w.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
                         snprintf(errstr, errstr_size,
-                                 "response larger than %zu bytes",
-                                 o->max_body);
+                                 "response larger than %zu bytes", o->max_body);
                         rc = PB_ERR_LIMIT;
                         break;
                 }
@@ -268,12 +270,11 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                         snprintf(errstr, errstr_size, "%s",
                                  ebuf[0] ? ebuf : curl_easy_strerror(cc));
                         retry = 1;
-                } else if (status == 304 ||
-                           (status >= 200 && status < 300)) {
+                } else if (status == 304 || (status >= 200 && status < 300)) {
                         res->link_next[0] = 0;
                         if (w.link[0] &&
-                            pb_url_resolve(res->url[0] ? res->url : url,
-                                           w.link, res->link_next,
+                            pb_url_resolve(res->url[0] ? res->url : url, w.link,
+                                           res->link_next,
                                            sizeof(res->link_next)))
                                 res->link_next[0] = 0;
                         rc = PB_OK;
@@ -281,8 +282,7 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                 } else {
                         snprintf(errstr, errstr_size, "HTTP status %ld",
                                  status);
-                        retry = status == 408 || status == 429 ||
-                                status >= 500;
+                        retry = status == 408 || status == 429 || status >= 500;
                 }
                 if (!retry)
                         break;
@@ -292,8 +292,7 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
         return rc;
 }
 
-int pb_url_resolve(const char *base, const char *rel, char *out,
-                   size_t size) {
+int pb_url_resolve(const char *base, const char *rel, char *out, size_t size) {
         CURLU *u = curl_url();
         char *s = NULL;
         int r = -1;

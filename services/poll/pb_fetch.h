@@ -18,18 +18,18 @@ typedef struct pb_fetch_opts {
         long connect_timeout_ms;
         long timeout_ms;
         size_t max_body;
-        const char *ca_file;  /* NULL: the system store */
-        const char *bearer;   /* token, or NULL */
-        const char *userpwd;  /* "user:password" for basic auth, or NULL */
-        int retries;          /* extra attempts after the first */
-        long backoff_ms;      /* first delay */
-        long backoff_max_ms;  /* longest delay */
-        volatile int *stop;   /* when set, give up between attempts */
+        const char *ca_file; /* NULL: the system store */
+        const char *bearer;  /* token, or NULL */
+        const char *userpwd; /* "user:password" for basic auth, or NULL */
+        int retries;         /* extra attempts after the first */
+        long backoff_ms;     /* first delay */
+        long backoff_max_ms; /* longest delay */
+        volatile int *stop;  /* when set, give up between attempts */
 } pb_fetch_opts_t;
 
 typedef struct pb_fetch_result {
-        long status;     /* final HTTP status: 200, 304, ... */
-        pb_buf_t body;   /* bounded by max_body; caller frees */
+        long status;   /* final HTTP status: 200, 304, ... */
+        pb_buf_t body; /* bounded by max_body; caller frees */
         char content_type[128];
         char etag[512];
         char last_modified[128];

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "partnerbus/pb_util.h"
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 
 typedef enum conv {
         CV_TRIM,
@@ -31,11 +31,11 @@ static const struct {
         const char *name;
         conv_t c;
 } conv_names[] = {
-    {"trim", CV_TRIM},          {"lower", CV_LOWER},
-    {"upper", CV_UPPER},        {"german_number", CV_GNUM},
-    {"german_date", CV_GDATE},  {"iso_date", CV_IDATE},
-    {"iso_datetime", CV_IDT},   {"integer", CV_INT},
-    {"number", CV_NUM},         {"string", CV_STR},
+    {"trim", CV_TRIM},         {"lower", CV_LOWER},
+    {"upper", CV_UPPER},       {"german_number", CV_GNUM},
+    {"german_date", CV_GDATE}, {"iso_date", CV_IDATE},
+    {"iso_datetime", CV_IDT},  {"integer", CV_INT},
+    {"number", CV_NUM},        {"string", CV_STR},
 };
 
 static const char *conv_name(conv_t c) {
@@ -161,8 +161,8 @@ int pb_conv_german_number(const char *s, size_t n, char *out, size_t size,
         return (int)o;
 }
 
-int pb_conv_number(const char *s, size_t n, int integer, char *out,
-                   size_t size, const char **why) {
+int pb_conv_number(const char *s, size_t n, int integer, char *out, size_t size,
+                   const char **why) {
         size_t i = 0, o = 0, int0, intn, frac0, fracn = 0, exp0 = 0, expn = 0;
         int neg = 0, eneg = 0, zero = 1;
         *why = integer ? "not an integer (digits with an optional sign)"
@@ -382,8 +382,8 @@ static int load_rules(pb_mapping_t *m, const pb_json_t *fields, rule_t **out,
                       size_t *nout, int depth, char *errstr,
                       size_t errstr_size);
 
-static int load_rule(pb_mapping_t *m, const pb_json_t *f, rule_t *r,
-                     int depth, char *errstr, size_t errstr_size) {
+static int load_rule(pb_mapping_t *m, const pb_json_t *f, rule_t *r, int depth,
+                     char *errstr, size_t errstr_size) {
         const pb_json_t *v, *c;
         seg_t segs[32];
         size_t i;
@@ -483,8 +483,7 @@ static int load_rule(pb_mapping_t *m, const pb_json_t *f, rule_t *r,
                                                      sizeof(conv_names[0]);
                                              k++)
                                                 if (!strcmp(one->str,
-                                                            conv_names[k]
-                                                                .name))
+                                                            conv_names[k].name))
                                                         break;
                                 if (k == sizeof(conv_names) /
                                              sizeof(conv_names[0])) {
@@ -565,8 +564,7 @@ static int load_rules(pb_mapping_t *m, const pb_json_t *fields, rule_t **out,
         *nout = 0;
         for (f = fields->child; f; f = f->next) {
                 (*nout)++;
-                if (load_rule(m, f, &r[*nout - 1], depth, errstr,
-                              errstr_size))
+                if (load_rule(m, f, &r[*nout - 1], depth, errstr, errstr_size))
                         return -1;
         }
         return 0;
@@ -792,8 +790,8 @@ static int place(pb_mapping_t *m, int parent, const seg_t *segs, size_t n,
         for (i = 0; i < n; i++) {
                 const seg_t *s = &segs[i];
                 int last = i + 1 == n;
-                int want = last ? leaf_type
-                                : (segs[i + 1].is_index ? O_ARR : O_OBJ);
+                int want =
+                    last ? leaf_type : (segs[i + 1].is_index ? O_ARR : O_OBJ);
                 onode_t *p = &m->nodes[cur];
                 int ch = -1, k;
                 size_t idx = 0;
@@ -900,8 +898,8 @@ static int convert(pb_mapping_t *m, conv_t c, const char **why) {
                 r = c == CV_GNUM
                         ? pb_conv_german_number(s, n, (char *)m->tmp.data,
                                                 n + 2, why)
-                        : pb_conv_german_date(s, n, (char *)m->tmp.data,
-                                              n + 2, why);
+                        : pb_conv_german_date(s, n, (char *)m->tmp.data, n + 2,
+                                              why);
                 if (r < 0)
                         return -1;
                 pb_buf_reset(&m->cur);
@@ -941,8 +939,9 @@ static int convert(pb_mapping_t *m, conv_t c, const char **why) {
                 m->cur_raw = 1;
                 return 0;
         case CV_STR:
-                if (m->cur_raw && n && (s[0] == '{' || s[0] == '[' ||
-                                        s[0] == '"' || s[0] == 'n')) {
+                if (m->cur_raw && n &&
+                    (s[0] == '{' || s[0] == '[' || s[0] == '"' ||
+                     s[0] == 'n')) {
                         *why = "expected a number or boolean to turn into "
                                "text";
                         return -1;
@@ -965,8 +964,7 @@ static int cur_from_json(pb_mapping_t *m, const pb_json_t *v) {
         pb_buf_reset(&m->cur);
         if (v->type == PB_JSON_STRING) {
                 m->cur_raw = 0;
-                return pb_buf_append(&m->cur, v->str, v->len) == PB_OK ? 0
-                                                                       : -1;
+                return pb_buf_append(&m->cur, v->str, v->len) == PB_OK ? 0 : -1;
         }
         m->cur_raw = 1;
         return pb_json_write(v, &m->cur) == PB_OK ? 0 : -1;
@@ -993,11 +991,10 @@ static void rule_error(pb_errors_t *errs, const actx_t *a, const rule_t *r,
 }
 
 static void apply_rules(pb_mapping_t *m, const rule_t *rules, size_t n,
-                        int parent, actx_t *a, pb_errors_t *errs,
-                        int depth);
+                        int parent, actx_t *a, pb_errors_t *errs, int depth);
 
-static void apply_rule(pb_mapping_t *m, const rule_t *r, int parent,
-                       actx_t *a, pb_errors_t *errs, int depth) {
+static void apply_rule(pb_mapping_t *m, const rule_t *r, int parent, actx_t *a,
+                       pb_errors_t *errs, int depth) {
         const char *why = NULL;
         int missing = 0, node;
         size_t i;
@@ -1034,8 +1031,8 @@ static void apply_rule(pb_mapping_t *m, const rule_t *r, int parent,
                         w->col = col;
                 }
                 if (col < 0 || (size_t)col >= a->rec->ncols) {
-                        rule_error(errs, a, r, "no column '%s' in the header row",
-                                   r->from);
+                        rule_error(errs, a, r,
+                                   "no column '%s' in the header row", r->from);
                         return;
                 }
                 pb_buf_reset(&m->cur);
@@ -1045,8 +1042,7 @@ static void apply_rule(pb_mapping_t *m, const rule_t *r, int parent,
                         rule_error(errs, a, r, "value too long");
                         return;
                 }
-                for (i = 0; i < m->cur.len && is_ws((char)m->cur.data[i]);
-                     i++)
+                for (i = 0; i < m->cur.len && is_ws((char)m->cur.data[i]); i++)
                         ;
                 if (i == m->cur.len)
                         missing = 1; /* empty cell: no value */
@@ -1129,8 +1125,8 @@ static void apply_rule(pb_mapping_t *m, const rule_t *r, int parent,
                         shown[l] = 0;
                         if (!pb_utf8_valid(shown, l))
                                 snprintf(shown, sizeof(shown), "...");
-                        rule_error(errs, a, r, "\"%s\" is not in the enum table",
-                                   shown);
+                        rule_error(errs, a, r,
+                                   "\"%s\" is not in the enum table", shown);
                         return;
                 }
                 pb_buf_reset(&m->cur);
@@ -1152,8 +1148,7 @@ place_leaf:
 }
 
 static void apply_rules(pb_mapping_t *m, const rule_t *rules, size_t n,
-                        int parent, actx_t *a, pb_errors_t *errs,
-                        int depth) {
+                        int parent, actx_t *a, pb_errors_t *errs, int depth) {
         size_t i;
         if (depth > PB_MAPPING_MAX_DEPTH)
                 return;
@@ -1167,8 +1162,8 @@ static pb_resp_t emit(pb_mapping_t *m, int n, pb_buf_t *out) {
         pb_resp_t rc = PB_OK;
         switch (x->type) {
         case O_STR:
-                return pb_buf_json_str(out, (const char *)m->vals.data + x->voff,
-                                       x->vlen);
+                return pb_buf_json_str(
+                    out, (const char *)m->vals.data + x->voff, x->vlen);
         case O_RAW:
                 return pb_buf_append(out, m->vals.data + x->voff, x->vlen);
         case O_OBJ:
@@ -1240,8 +1235,8 @@ pb_resp_t pb_mapping_apply(pb_mapping_t *m, const pb_record_t *rec,
                 src = place(m, 0, &m->srcseg, 1, O_STR, &why);
                 m->nodes[src].voff = 0;
                 m->nodes[src].vlen = strlen(m->source);
-                if (pb_buf_append(&m->vals, m->source,
-                                  m->nodes[src].vlen) != PB_OK)
+                if (pb_buf_append(&m->vals, m->source, m->nodes[src].vlen) !=
+                    PB_OK)
                         return PB_ERR_NOMEM;
         }
         apply_rules(m, m->rules, m->nrules, 0, &a, errs, 0);
@@ -1249,8 +1244,8 @@ pb_resp_t pb_mapping_apply(pb_mapping_t *m, const pb_record_t *rec,
                 return PB_ERR_INVALID;
         for (i = 0; i < m->nkeys; i++) {
                 int k = find(m, m->keys[i], m->keyn[i]);
-                if (k < 0 || (m->nodes[k].type != O_STR &&
-                              m->nodes[k].type != O_RAW) ||
+                if (k < 0 ||
+                    (m->nodes[k].type != O_STR && m->nodes[k].type != O_RAW) ||
                     !m->nodes[k].vlen) {
                         pb_errors_add(errs, m->keytext[i],
                                       "record key field is missing or empty");
@@ -1258,8 +1253,7 @@ pb_resp_t pb_mapping_apply(pb_mapping_t *m, const pb_record_t *rec,
                 }
                 if ((i && pb_buf_putc(key, '|') != PB_OK) ||
                     pb_buf_append(key,
-                                  (const char *)m->vals.data +
-                                      m->nodes[k].voff,
+                                  (const char *)m->vals.data + m->nodes[k].voff,
                                   m->nodes[k].vlen) != PB_OK) {
                         key->len = key0;
                         return PB_ERR_LIMIT;

@@ -45,9 +45,9 @@
 
 #define PB_MAPPING_MAX_NODES 4096 /* output values per record */
 #define PB_MAPPING_MAX_RULES 1024
-#define PB_MAPPING_MAX_CONV 8
+#define PB_MAPPING_MAX_CONV  8
 #define PB_MAPPING_MAX_DEPTH 4 /* nested "each" */
-#define PB_MAPPING_MAX_KEYS 8
+#define PB_MAPPING_MAX_KEYS  8
 
 typedef struct pb_mapping pb_mapping_t;
 
@@ -83,8 +83,8 @@ pb_resp_t pb_mapping_apply(pb_mapping_t *m, const pb_record_t *rec,
  * a sign only (at most 18 digits). Surrounding blanks are ignored. Returns
  * the length, or -1 with *why (a German number is told to use
  * german_number). */
-int pb_conv_number(const char *s, size_t n, int integer, char *out,
-                   size_t size, const char **why);
+int pb_conv_number(const char *s, size_t n, int integer, char *out, size_t size,
+                   const char **why);
 int pb_conv_german_number(const char *s, size_t n, char *out, size_t size,
                           const char **why);
 int pb_conv_german_date(const char *s, size_t n, char *out, size_t size,

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb_report_int.h"
 #include "partnerbus/pb_util.h"
+#include "pb_report_int.h"
 
 /* --- exact decimals --- */
 int pb_dec_parse(const char *s, size_t len, int scale, pb_dec_t *v) {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb_report_int.h"
 #include "partnerbus/pb_util.h"
+#include "pb_report_int.h"
 
 #define TRY(x)                                                                 \
         do {                                                                   \

@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 r = pb_csv_next(c, &row, err, sizeof(err));
                 if (r == PB_CSV_END || r == PB_CSV_FATAL)
                         break;
-                if (row.raw && (row.raw < body ||
-                                row.raw + row.raw_len > body + size - 1))
+                if (row.raw &&
+                    (row.raw < body || row.raw + row.raw_len > body + size - 1))
                         abort();
                 if (r == PB_CSV_ROW) {
                         size_t tot = 0;

@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (rec.json) {
                         pb_buf_reset(&w);
                         if (pb_json_write(rec.json, &w) == PB_OK &&
-                            !pb_json_parse(jp, (const char *)w.data, w.len,
-                                           err, sizeof(err)))
+                            !pb_json_parse(jp, (const char *)w.data, w.len, err,
+                                           sizeof(err)))
                                 abort();
                 } else {
                         if (rec.ncols != rec.nheader)

@@ -31,9 +31,8 @@ static void test_bom_crlf_quotes(void **st) {
         assert_int_equal(next(c, &r, err), PB_CSV_ROW);
         assert_int_equal(r.line, 2);
         assert_string_equal(r.fields[1], "143.000,00");
-        assert_string_equal(r.fields[2],
-                            "Aggregate; 370 St\xC3\xBC"
-                            "ck\r\nf\xC3\xBCr \"Dnipro\"");
+        assert_string_equal(r.fields[2], "Aggregate; 370 St\xC3\xBC"
+                                         "ck\r\nf\xC3\xBCr \"Dnipro\"");
         assert_int_equal(next(c, &r, err), PB_CSV_ROW);
         assert_int_equal(r.line, 4); /* the quoted newline took line 3 */
         assert_int_equal(r.n, 3);

@@ -119,7 +119,7 @@ static void test_huge_retry_after_keeps_backoff(void **state) {
         took = now_ms() - t0;
         assert_int_equal(res.status, 200);
         assert_int_equal(res.attempts, 2);
-        assert_true(took >= 300);  /* the backoff, not 0 */
+        assert_true(took >= 300); /* the backoff, not 0 */
         assert_true(took < 1900); /* and not the peer's absurd delay */
         pb_fetch_result_free(&res);
         fake_stop(&f);

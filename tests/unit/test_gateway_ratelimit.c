@@ -1,6 +1,6 @@
 /* Unit tests for the gateway's per-organisation token bucket
- * (services/gateway/pb_gw_ratelimit.c, linked from partnerbus_svc_gateway). Time is
- * passed in, so the tests are exact. */
+ * (services/gateway/pb_gw_ratelimit.c, linked from partnerbus_svc_gateway).
+ * Time is passed in, so the tests are exact. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

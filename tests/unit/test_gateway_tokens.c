@@ -15,7 +15,6 @@
 
 #include "pb_gw.h"
 
-
 static void hex_of(const char *tok, char out[65]) {
         uint8_t d[32];
         int i;
