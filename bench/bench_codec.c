@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../tests/unit/avroc_fill.h"
-#include "../tests/unit/codec_examples.h"
+#include "avroc_fill.h"
+#include "codec_examples.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 #include "pb_schema_int.h"

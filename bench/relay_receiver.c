@@ -71,8 +71,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 return MHD_YES;
         }
         {
-                struct MHD_Response *r =
-                    MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+                struct MHD_Response *r = MHD_create_response_from_buffer(
+                    0, "", MHD_RESPMEM_PERSISTENT);
                 enum MHD_Result ret;
                 atomic_fetch_add(&reqs, 1);
                 atomic_fetch_add(&events, st->array ? st->elems + 1 : 1);
@@ -101,8 +101,8 @@ int main(int argc, char **argv) {
         signal(SIGTERM, on_term);
         signal(SIGINT, on_term);
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
-                             (uint16_t)atoi(argv[1]), NULL, NULL, handler,
-                             NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+                             (uint16_t)atoi(argv[1]), NULL, NULL, handler, NULL,
+                             MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
                              MHD_OPTION_THREAD_POOL_SIZE, 2,
                              MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
         if (!d) {

@@ -43,13 +43,13 @@ typedef struct pb_sink_event {
         int64_t timestamp_ms; /* Kafka timestamp, -1 if none */
         const void *key;
         size_t key_len;
-        const char *type;           /* partnerbus type, "aid.dispatched" */
-        const pb_schema_t *writer;  /* schema the body was written with */
-        const uint8_t *body;        /* Avro binary body (no framing) */
+        const char *type;          /* partnerbus type, "aid.dispatched" */
+        const pb_schema_t *writer; /* schema the body was written with */
+        const uint8_t *body;       /* Avro binary body (no framing) */
         size_t body_len;
-        const char *json;           /* natural JSON, one line; "" when the
-                                       plugin has needs_json = 0 and no
-                                       filter needed it */
+        const char *json; /* natural JSON, one line; "" when the
+                             plugin has needs_json = 0 and no
+                             filter needed it */
         size_t json_len;
         const pb_event_meta_t *meta; /* event_id, source, occurred_at */
 } pb_sink_event_t;
@@ -88,8 +88,7 @@ int64_t pb_sink_setting_ms(const pb_sink_settings_t *s, const char *key,
 int64_t pb_sink_setting_bytes(const pb_sink_settings_t *s, const char *key,
                               const char *def, char *errstr,
                               size_t errstr_size);
-int pb_sink_setting_bool(const pb_sink_settings_t *s, const char *key,
-                         int def);
+int pb_sink_setting_bool(const pb_sink_settings_t *s, const char *key, int def);
 
 typedef struct pb_sink pb_sink_t; /* a plugin's private state */
 

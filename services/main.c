@@ -16,11 +16,15 @@ static const pb_command_t commands[] = {
     {"consume", pb_cmd_consume, "print events from topics as JSON lines"},
     {"schemas", pb_cmd_schemas, "list, show, fingerprint and check schemas"},
     {"broker", pb_cmd_broker, "run the embedded development broker"},
-    {"relay", pb_cmd_relay, "deliver topics to a webhook, an archive or JSON lines"},
-    {"replay", pb_cmd_replay, "replay a time range of topics to JSONL/CSV/Avro, a topic or a webhook"},
-    {"report", pb_cmd_report, "exact totals and charts: summary.json and report.html"},
+    {"relay", pb_cmd_relay,
+     "deliver topics to a webhook, an archive or JSON lines"},
+    {"replay", pb_cmd_replay,
+     "replay a time range of topics to JSONL/CSV/Avro, a topic or a webhook"},
+    {"report", pb_cmd_report,
+     "exact totals and charts: summary.json and report.html"},
     {"gateway", pb_cmd_gateway, "accept events over HTTP(S) and publish them"},
-    {"poll", pb_cmd_poll, "poll a JSON/NDJSON/CSV feed and publish its changes"},
+    {"poll", pb_cmd_poll,
+     "poll a JSON/NDJSON/CSV feed and publish its changes"},
 };
 
 static void usage(FILE *fp) {

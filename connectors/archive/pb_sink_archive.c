@@ -30,7 +30,7 @@
 #include "partnerbus/pb_avrofile.h"
 #include "pb_connector.h"
 
-#define PB_ARCHIVE_MAX_TOPICS 256
+#define PB_ARCHIVE_MAX_TOPICS     256
 #define PB_ARCHIVE_RECOVER_NEWEST 16 /* files per topic checked at start */
 
 typedef struct pb_arch_file {
@@ -145,9 +145,8 @@ static void archive_recover(const char *dir) {
         closedir(d);
 }
 
-static pb_sink_t *archive_init(const char *target,
-                               const pb_sink_settings_t *st, char *errstr,
-                               size_t errstr_size) {
+static pb_sink_t *archive_init(const char *target, const pb_sink_settings_t *st,
+                               char *errstr, size_t errstr_size) {
         pb_sink_t *s;
         if (!target || !*target) {
                 snprintf(errstr, errstr_size, "archive: expected archive:DIR");
@@ -159,15 +158,14 @@ static pb_sink_t *archive_init(const char *target,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        s->roll_ms = pb_sink_setting_ms(st, "roll-interval", "3600000",
-                                        errstr, errstr_size);
+        s->roll_ms = pb_sink_setting_ms(st, "roll-interval", "3600000", errstr,
+                                        errstr_size);
         s->roll_size = pb_sink_setting_bytes(st, "roll-size", "134217728",
                                              errstr, errstr_size);
         s->block_size = pb_sink_setting_bytes(st, "block-size", "1048576",
                                               errstr, errstr_size);
         if (s->roll_ms < 1000 || s->roll_size < 4096 || s->block_size < 1) {
-                if (s->roll_ms >= 0 && s->roll_size >= 0 &&
-                    s->block_size >= 0)
+                if (s->roll_ms >= 0 && s->roll_size >= 0 && s->block_size >= 0)
                         snprintf(errstr, errstr_size,
                                  "archive: roll-interval must be >= 1s, "
                                  "roll-size >= 4KiB, block-size > 0");
@@ -245,8 +243,8 @@ static pb_arch_file_t *archive_file(pb_sink_t *s, const pb_sink_event_t *e,
         f->schema = e->writer;
         snprintf(dir, sizeof(dir), "%s/%s", s->dir, e->topic);
         if (pb_mkdir_p(dir)) {
-                snprintf(why, whysz, "archive: mkdir %.160s: %.60s",
-                         dir, strerror(errno));
+                snprintf(why, whysz, "archive: mkdir %.160s: %.60s", dir,
+                         strerror(errno));
                 return NULL;
         }
         t = (time_t)period;
@@ -283,7 +281,8 @@ static void archive_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
         st->result = PB_SINK_OK;
         if (s->broken) {
                 st->result = PB_SINK_RETRY;
-                snprintf(st->reason, sizeof(st->reason), "archive broken: %.200s", s->broken_why);
+                snprintf(st->reason, sizeof(st->reason),
+                         "archive broken: %.200s", s->broken_why);
                 return;
         }
         for (i = 0; i < n; i++) {
@@ -296,8 +295,7 @@ static void archive_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                                  "archive: event without writer schema");
                         return;
                 }
-                f = archive_file(s, e, now_ms, st->reason,
-                                 sizeof(st->reason));
+                f = archive_file(s, e, now_ms, st->reason, sizeof(st->reason));
                 if (!f) {
                         st->result = PB_SINK_RETRY;
                         return;
@@ -314,8 +312,7 @@ static void archive_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
         }
 }
 
-static pb_resp_t archive_flush(pb_sink_t *s, char *errstr,
-                               size_t errstr_size) {
+static pb_resp_t archive_flush(pb_sink_t *s, char *errstr, size_t errstr_size) {
         size_t i;
         if (s->broken) {
                 snprintf(errstr, errstr_size, "archive: %s", s->broken_why);

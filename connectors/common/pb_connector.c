@@ -22,8 +22,7 @@ const pb_sink_plugin_t *pb_sink_plugin_find(const char *name) {
 }
 
 const pb_sink_plugin_t *pb_sink_plugin_at(size_t i) {
-        return i < sizeof(pb_sinks) / sizeof(pb_sinks[0]) ? pb_sinks[i]
-                                                          : NULL;
+        return i < sizeof(pb_sinks) / sizeof(pb_sinks[0]) ? pb_sinks[i] : NULL;
 }
 
 const char *pb_sink_result_name(pb_sink_result_t r) {
@@ -77,8 +76,8 @@ int64_t pb_sink_setting_ms(const pb_sink_settings_t *s, const char *key,
         else if (*end && strcmp(end, "ms"))
                 end = (char *)v; /* bad suffix */
         if (errno || end == v || x < 0 || x * mul > 9e15) {
-                snprintf(errstr, errstr_size, "%s: '%s' is not a duration",
-                         key, v);
+                snprintf(errstr, errstr_size, "%s: '%s' is not a duration", key,
+                         v);
                 return -1;
         }
         return (int64_t)(x * mul);
@@ -103,8 +102,7 @@ int64_t pb_sink_setting_bytes(const pb_sink_settings_t *s, const char *key,
         else if (*end)
                 end = (char *)v;
         if (errno || end == v || *v == '-' || x > (1ull << 50) / mul) {
-                snprintf(errstr, errstr_size, "%s: '%s' is not a size", key,
-                         v);
+                snprintf(errstr, errstr_size, "%s: '%s' is not a size", key, v);
                 return -1;
         }
         return (int64_t)(x * mul);

@@ -26,9 +26,8 @@ struct pb_sink {
         pb_buf_t line;
 };
 
-static pb_sink_t *jsonl_init(const char *target,
-                             const pb_sink_settings_t *st, char *errstr,
-                             size_t errstr_size) {
+static pb_sink_t *jsonl_init(const char *target, const pb_sink_settings_t *st,
+                             char *errstr, size_t errstr_size) {
         pb_sink_t *s;
         if (!target || !*target) {
                 snprintf(errstr, errstr_size,
@@ -41,8 +40,8 @@ static pb_sink_t *jsonl_init(const char *target,
                 return NULL;
         }
         pb_buf_init(&s->line, 0);
-        s->max_size = pb_sink_setting_bytes(st, "max-size", "104857600",
-                                            errstr, errstr_size);
+        s->max_size = pb_sink_setting_bytes(st, "max-size", "104857600", errstr,
+                                            errstr_size);
         s->keep = strtol(pb_sink_setting(st, "keep", "5"), NULL, 10);
         s->meta = pb_sink_setting_bool(st, "meta", 0);
         if (s->max_size < 0 || s->keep < 1 || s->keep > 1000) {
@@ -98,8 +97,8 @@ static int jsonl_rotate(pb_sink_t *s, char *why, size_t whysz) {
                         snprintf(from, sizeof(from), "%s.%ld", s->path, k - 1);
                 snprintf(to, sizeof(to), "%s.%ld", s->path, k);
                 if (rename(from, to) && errno != ENOENT) {
-                        snprintf(why, whysz, "jsonl: rename %.160s: %.60s", from,
-                                 strerror(errno));
+                        snprintf(why, whysz, "jsonl: rename %.160s: %.60s",
+                                 from, strerror(errno));
                         break;
                 }
         }
@@ -118,7 +117,8 @@ static void jsonl_format(pb_sink_t *s, const pb_sink_event_t *e) {
         if (s->meta) {
                 pb_buf_puts(&s->line, "{\"topic\":");
                 pb_buf_json_str(&s->line, e->topic, strlen(e->topic));
-                pb_buf_printf(&s->line, ",\"partition\":%d,\"offset\":%lld,"
+                pb_buf_printf(&s->line,
+                              ",\"partition\":%d,\"offset\":%lld,"
                               "\"key\":",
                               (int)e->partition, (long long)e->offset);
                 if (e->key)
@@ -148,9 +148,8 @@ static void jsonl_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                         st->result = PB_SINK_RETRY;
                         return;
                 }
-                if (!s->fp ||
-                    fwrite(s->line.data, 1, s->line.len, s->fp) !=
-                        s->line.len) {
+                if (!s->fp || fwrite(s->line.data, 1, s->line.len, s->fp) !=
+                                  s->line.len) {
                         st->result = PB_SINK_RETRY;
                         snprintf(st->reason, sizeof(st->reason),
                                  "jsonl: write: %s", strerror(errno));
@@ -187,12 +186,8 @@ static void jsonl_destroy(pb_sink_t *s) {
 }
 
 const pb_sink_plugin_t pb_sink_jsonl = {
-    "jsonl",
-    "JSON lines to a file (rotated by size) or stdout",
-    1,
-    jsonl_batch_hint,
-    jsonl_init,
-    jsonl_write,
-    jsonl_flush,
-    jsonl_destroy,
+    "jsonl",     "JSON lines to a file (rotated by size) or stdout",
+    1,           jsonl_batch_hint,
+    jsonl_init,  jsonl_write,
+    jsonl_flush, jsonl_destroy,
 };

@@ -57,8 +57,7 @@ static char *read_secret_file(const char *path, size_t *len, char *errstr,
         char buf[8192];
         size_t n;
         if (!fp) {
-                snprintf(errstr, errstr_size, "webhook: cannot read %s",
-                         path);
+                snprintf(errstr, errstr_size, "webhook: cannot read %s", path);
                 return NULL;
         }
         n = fread(buf, 1, sizeof(buf) - 1, fp);
@@ -130,15 +129,14 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
         return len;
 }
 
-static pb_sink_t *webhook_init(const char *target,
-                               const pb_sink_settings_t *st, char *errstr,
-                               size_t errstr_size) {
+static pb_sink_t *webhook_init(const char *target, const pb_sink_settings_t *st,
+                               char *errstr, size_t errstr_size) {
         pb_sink_t *s;
         int err = 0;
         const char *v;
         size_t toklen = 0;
-        if (!target || (strncmp(target, "http://", 7) &&
-                        strncmp(target, "https://", 8))) {
+        if (!target ||
+            (strncmp(target, "http://", 7) && strncmp(target, "https://", 8))) {
                 snprintf(errstr, errstr_size,
                          "webhook: expected webhook:http(s)://HOST/PATH");
                 return NULL;
@@ -161,14 +159,14 @@ static pb_sink_t *webhook_init(const char *target,
         pb_buf_init(&s->body, 0);
         pb_buf_init(&s->scratch, 0);
         s->url = strdup(target);
-        s->timeout_ms = (long)pb_sink_setting_ms(st, "timeout", "10000",
-                                                 errstr, errstr_size);
+        s->timeout_ms = (long)pb_sink_setting_ms(st, "timeout", "10000", errstr,
+                                                 errstr_size);
         s->connect_timeout_ms = (long)pb_sink_setting_ms(
             st, "connect-timeout", "5000", errstr, errstr_size);
         v = pb_sink_setting(st, "batch-size", "1");
         s->batch = (size_t)strtoul(v, NULL, 10);
-        if (s->timeout_ms <= 0 || s->connect_timeout_ms <= 0 ||
-            s->batch < 1 || s->batch > 100000) {
+        if (s->timeout_ms <= 0 || s->connect_timeout_ms <= 0 || s->batch < 1 ||
+            s->batch > 100000) {
                 if (s->batch < 1 || s->batch > 100000)
                         snprintf(errstr, errstr_size,
                                  "webhook: batch-size must be 1..100000");
@@ -188,8 +186,8 @@ static pb_sink_t *webhook_init(const char *target,
                          "--webhook-allow-unsigned)");
                 goto fail;
         }
-        s->token = setting_secret(st, "token", &toklen, &err, errstr,
-                                  errstr_size);
+        s->token =
+            setting_secret(st, "token", &toklen, &err, errstr, errstr_size);
         if (err)
                 goto fail;
         s->curl = curl_easy_init();
@@ -299,8 +297,7 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
         if (n == 1 && s->batch == 1) {
                 const pb_event_meta_t *m = ev[0].meta;
                 char tbuf[40];
-                h = hdr(h, "Idempotency-Key", m->event_id,
-                        strlen(m->event_id));
+                h = hdr(h, "Idempotency-Key", m->event_id, strlen(m->event_id));
                 h = hdr(h, "ce-specversion", "1.0", 3);
                 h = hdr(h, "ce-id", m->event_id, strlen(m->event_id));
                 h = hdr(h, "ce-type", ev[0].type, strlen(ev[0].type));
@@ -379,8 +376,7 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                         s->resp[i] = ' ';
         snprintf(st->reason, sizeof(st->reason), "HTTP %ld: %s", status,
                  s->resp);
-        if (status == 408 || status == 425 || status == 429 ||
-            status >= 500) {
+        if (status == 408 || status == 425 || status == 429 || status >= 500) {
                 st->result = PB_SINK_RETRY;
                 st->retry_after_ms = s->retry_after_ms;
         } else {
@@ -388,8 +384,7 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
         }
 }
 
-static pb_resp_t webhook_flush(pb_sink_t *s, char *errstr,
-                               size_t errstr_size) {
+static pb_resp_t webhook_flush(pb_sink_t *s, char *errstr, size_t errstr_size) {
         (void)s;
         (void)errstr;
         (void)errstr_size;

@@ -26,9 +26,8 @@ typedef struct broker_settings {
 } broker_settings_t;
 
 static const pb_opt_t broker_opts[] = {
-    {"brokers-count", 'n', PB_OPT_INT, "1", "N",
-     "number of mock brokers, 1-16", 0,
-     offsetof(broker_settings_t, count)},
+    {"brokers-count", 'n', PB_OPT_INT, "1", "N", "number of mock brokers, 1-16",
+     0, offsetof(broker_settings_t, count)},
     {"bootstrap-file", 'o', PB_OPT_STRING, NULL, "FILE",
      "also write the bootstrap address to FILE (removed on exit)", 0,
      offsetof(broker_settings_t, bootstrap_file)},
@@ -84,8 +83,8 @@ int pb_cmd_broker(int argc, char **argv) {
         int first = 0, rc;
 
         memset(&bs, 0, sizeof(bs));
-        if ((rc = pb_opts_parse(&broker_spec, &bs, &cc, argc, argv,
-                                &first)) >= 0)
+        if ((rc = pb_opts_parse(&broker_spec, &bs, &cc, argc, argv, &first)) >=
+            0)
                 return rc;
         if (first < argc)
                 return pb_cli_usage_error(cmd, "unexpected argument '%s'",
@@ -94,8 +93,9 @@ int pb_cmd_broker(int argc, char **argv) {
         file = bs.bootstrap_file;
         if (count < 1 || count > 16)
                 return pb_cli_usage_error(
-                    cmd, "--brokers-count expects a number from 1 to 16, "
-                         "got %ld",
+                    cmd,
+                    "--brokers-count expects a number from 1 to 16, "
+                    "got %ld",
                     count);
 
         pb_cli_trap_signals();
@@ -113,8 +113,9 @@ int pb_cmd_broker(int argc, char **argv) {
         }
         printf("%s\n", addr);
         fflush(stdout);
-        pb_log("info", "cmd=broker msg=\"embedded broker running\" "
-                       "bootstrap=%s brokers=%ld",
+        pb_log("info",
+               "cmd=broker msg=\"embedded broker running\" "
+               "bootstrap=%s brokers=%ld",
                addr, count);
         while (!pb_cli_stop) {
                 struct timespec ts = {0, 200 * 1000000L};

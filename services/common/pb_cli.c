@@ -67,8 +67,8 @@ pb_schemas_t *pb_cli_load_schemas(const char *cmd, const pb_cli_common_t *c) {
             c->schemas_dir ? c->schemas_dir : pb_schemas_default_dir();
         pb_schemas_t *s = pb_schemas_load_dir(dir, err, sizeof(err));
         if (!s)
-                fprintf(stderr, "partnerbus %s: schemas in %s: %s\n", cmd,
-                        dir, err);
+                fprintf(stderr, "partnerbus %s: schemas in %s: %s\n", cmd, dir,
+                        err);
         return s;
 }
 
@@ -79,8 +79,8 @@ int pb_cli_open_serde(const char *cmd, const pb_cli_common_t *c,
         *registry = NULL;
         *serde = NULL;
         if (c->schema_registry &&
-            !(*registry = pb_registry_new(c->schema_registry, err,
-                                          sizeof(err)))) {
+            !(*registry =
+                  pb_registry_new(c->schema_registry, err, sizeof(err)))) {
                 fprintf(stderr, "partnerbus %s: schema registry: %s\n", cmd,
                         err);
                 return -1;
@@ -95,8 +95,7 @@ int pb_cli_open_serde(const char *cmd, const pb_cli_common_t *c,
 static int pb_log_min = 1; /* info */
 
 static int pb_log_rank(const char *level) {
-        static const char *const names[] = {"debug", "info", "warn",
-                                            "error"};
+        static const char *const names[] = {"debug", "info", "warn", "error"};
         int i;
         for (i = 0; i < 4; i++)
                 if (level && !strcmp(level, names[i]))

@@ -36,8 +36,8 @@ typedef struct pb_common_opt {
 static const pb_common_opt_t common_opts[] = {
     {"brokers", PB_CO_BROKERS, "HOST:PORT,...",
      "Kafka bootstrap servers (default: none; see 'partnerbus broker')", 1},
-    {"schemas", PB_CO_SCHEMAS, "DIR",
-     "directory of the event schemas (*.avsc)", 0},
+    {"schemas", PB_CO_SCHEMAS, "DIR", "directory of the event schemas (*.avsc)",
+     0},
     {"schema-registry", PB_CO_REGISTRY, "URL",
      "Confluent-compatible schema registry; switches the framing to the "
      "Confluent wire format",
@@ -61,10 +61,8 @@ typedef struct pb_common_short {
 } pb_common_short_t;
 
 static const pb_common_short_t common_shorts[] = {
-    {'X', 'X', 1},
-    {'b', PB_CO_BROKERS, 1},
-    {'p', PB_CO_PREFIX, 1},
-    {'r', PB_CO_REGISTRY, 1},
+    {'X', 'X', 1},           {'b', PB_CO_BROKERS, 1},
+    {'p', PB_CO_PREFIX, 1},  {'r', PB_CO_REGISTRY, 1},
     {'s', PB_CO_SCHEMAS, 0},
 };
 
@@ -81,8 +79,7 @@ static int common_short_id(const pb_cmd_spec_t *spec, int c) {
         size_t i;
         if (c <= 0 || c > 127 || table_has_short(spec, (char)c))
                 return 0;
-        for (i = 0; i < sizeof(common_shorts) / sizeof(common_shorts[0]);
-             i++)
+        for (i = 0; i < sizeof(common_shorts) / sizeof(common_shorts[0]); i++)
                 if (common_shorts[i].c == c &&
                     (!common_shorts[i].kafka || spec->kafka))
                         return common_shorts[i].id;
@@ -160,11 +157,9 @@ size_t pb_opts_parse_size(const char *s) {
         else if (!strcmp(end, "KiB") || !strcmp(end, "K") ||
                  !strcmp(end, "k") || !strcmp(end, "KB"))
                 mul = 1024ull;
-        else if (!strcmp(end, "MiB") || !strcmp(end, "M") ||
-                 !strcmp(end, "MB"))
+        else if (!strcmp(end, "MiB") || !strcmp(end, "M") || !strcmp(end, "MB"))
                 mul = 1024ull * 1024;
-        else if (!strcmp(end, "GiB") || !strcmp(end, "G") ||
-                 !strcmp(end, "GB"))
+        else if (!strcmp(end, "GiB") || !strcmp(end, "G") || !strcmp(end, "GB"))
                 mul = 1024ull * 1024 * 1024;
         else
                 return (size_t)-1;
@@ -199,14 +194,16 @@ static void env_name(const char *name, char *buf, size_t size) {
         for (i = 0; p[i] && j + 1 < size; i++)
                 buf[j++] = p[i];
         for (i = 0; name[i] && j + 1 < size; i++)
-                buf[j++] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+                buf[j++] = name[i] == '-'
+                               ? '_'
+                               : (char)toupper((unsigned char)name[i]);
         buf[j] = 0;
 }
 
 /* Stores text value v into the field of opt. Returns 0, or -1 with a
  * message in err. `append`: list values add instead of replacing. */
-static int store(const pb_opt_t *opt, void *settings, const char *v,
-                 int append, char *err, size_t errsz) {
+static int store(const pb_opt_t *opt, void *settings, const char *v, int append,
+                 char *err, size_t errsz) {
         char *field = (char *)settings + opt->offset;
         switch (opt->type) {
         case PB_OPT_STRING:
@@ -342,15 +339,16 @@ static int read_config(const pb_cmd_spec_t *spec, void *settings,
                 if (*s == '[') {
                         size_t n;
                         if (e[-1] != ']') {
-                                snprintf(err, errsz, "%s:%d: bad section",
-                                         path, lineno);
+                                snprintf(err, errsz, "%s:%d: bad section", path,
+                                         lineno);
                                 fclose(fp);
                                 return -1;
                         }
                         s++;
                         n = (size_t)(e - 1 - s);
                         kafka = n == 5 && !strncmp(s, "kafka", 5);
-                        active = kafka || (n == 6 && !strncmp(s, "common", 6)) ||
+                        active = kafka ||
+                                 (n == 6 && !strncmp(s, "common", 6)) ||
                                  (n == strlen(spec->name) &&
                                   !strncmp(s, spec->name, n));
                         continue;
@@ -474,8 +472,8 @@ static void print_help(const pb_cmd_spec_t *spec) {
                                     common_short_id(spec, common_shorts[k].c))
                                         snprintf(sh, sizeof(sh), "-%c, ",
                                                  common_shorts[k].c);
-                        snprintf(flag, sizeof(flag), "%s--%s%s%s", sh,
-                                 c->name, c->metavar ? " " : "",
+                        snprintf(flag, sizeof(flag), "%s--%s%s%s", sh, c->name,
+                                 c->metavar ? " " : "",
                                  c->metavar ? c->metavar : "");
                 }
                 printf("  %-34s %s\n", flag, c->help);
@@ -484,9 +482,10 @@ static void print_help(const pb_cmd_spec_t *spec) {
                 printf("  %-34s %s\n", "-X KEY=VALUE",
                        "any librdkafka property, e.g. -X security.protocol=SSL"
                        " (repeatable)");
-        printf("\nEvery option is also an environment variable PARTNERBUS_<NAME>"
-               " and a key in\nthe config file; a flag wins over the "
-               "environment, which wins over the file.\n");
+        printf(
+            "\nEvery option is also an environment variable PARTNERBUS_<NAME>"
+            " and a key in\nthe config file; a flag wins over the "
+            "environment, which wins over the file.\n");
         if (spec->details)
                 printf("\n%s\n", spec->details);
 }
@@ -542,7 +541,8 @@ static void print_config(const pb_cmd_spec_t *spec, const void *settings,
         size_t i;
         printf("[common]\n");
         if (spec->kafka) {
-                printf("brokers = %s\n", common->brokers ? common->brokers : "");
+                printf("brokers = %s\n",
+                       common->brokers ? common->brokers : "");
                 printf("schema-registry = %s\n",
                        common->schema_registry ? common->schema_registry : "");
                 printf("topic-prefix = %s\n",
@@ -602,8 +602,8 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                 if (common_opts[i].kafka && !spec->kafka)
                         continue;
                 lo[n].name = common_opts[i].name;
-                lo[n].has_arg = common_opts[i].metavar ? required_argument
-                                                       : no_argument;
+                lo[n].has_arg =
+                    common_opts[i].metavar ? required_argument : no_argument;
                 lo[n].val = common_opts[i].id;
                 n++;
         }
@@ -611,8 +611,7 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
         shorts[ns++] = ':';
         /* short forms of the common options (as in kcat: -b, -X), unless
          * the service's own table claims the letter */
-        for (i = 0; i < sizeof(common_shorts) / sizeof(common_shorts[0]);
-             i++) {
+        for (i = 0; i < sizeof(common_shorts) / sizeof(common_shorts[0]); i++) {
                 const pb_common_short_t *cs = &common_shorts[i];
                 if (cs->kafka && !spec->kafka)
                         continue;
@@ -701,8 +700,7 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                         o = &spec->opts[c - PB_CO_TABLE];
                 else if ((cid = common_short_id(spec, c)))
                         c = cid;
-                else if (c > 0 && c < 128 && c != '?' && c != ':' &&
-                         c != 'h') {
+                else if (c > 0 && c < 128 && c != '?' && c != ':' && c != 'h') {
                         for (i = 0; i < spec->nopts; i++)
                                 if (spec->opts[i].short_name == c)
                                         o = &spec->opts[i];
@@ -778,8 +776,8 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                 /* SASL password from a file, never from the command line */
                 const char *pwfile = getenv("PARTNERBUS_SASL_PASSWORD_FILE");
                 if (pwfile && *pwfile) {
-                        char *pw = pb_opts_read_secret(pwfile, err,
-                                                       sizeof(err));
+                        char *pw =
+                            pb_opts_read_secret(pwfile, err, sizeof(err));
                         char kv[4200];
                         const char *p;
                         if (!pw) {
@@ -792,8 +790,8 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                         free(pw);
                         p = keep(kv, strlen(kv));
                         memset(kv, 0, sizeof(kv));
-                        if (!p || pb_kafka_conf_add(&common->kconf, p) !=
-                                      PB_OK) {
+                        if (!p ||
+                            pb_kafka_conf_add(&common->kconf, p) != PB_OK) {
                                 ret = usage_error(spec,
                                                   "too many Kafka properties");
                                 goto out;

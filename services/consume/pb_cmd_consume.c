@@ -43,8 +43,8 @@ static const pb_opt_t consume_opts[] = {
      "start at the oldest event (without a group: stop at the end of the "
      "partitions)",
      0, offsetof(consume_settings_t, from_beginning)},
-    {"max", 'n', PB_OPT_INT, "0", "N", "exit after N events (0: no limit)",
-     0, offsetof(consume_settings_t, max)},
+    {"max", 'n', PB_OPT_INT, "0", "N", "exit after N events (0: no limit)", 0,
+     offsetof(consume_settings_t, max)},
     {"meta", 'm', PB_OPT_BOOL, "false", NULL,
      "wrap each event with its Kafka metadata", 0,
      offsetof(consume_settings_t, meta)},
@@ -119,8 +119,7 @@ static void format_meta(pb_buf_t *b, const pb_message_t *m,
                 const void *v2;
                 size_t l2;
                 int later = 0;
-                for (j = i + 1; pb_message_header_at(m, j, &n2, &v2, &l2);
-                     j++)
+                for (j = i + 1; pb_message_header_at(m, j, &n2, &v2, &l2); j++)
                         if (!strcmp(n2, name)) {
                                 later = 1;
                                 break;
@@ -159,8 +158,8 @@ int pb_cmd_consume(int argc, char **argv) {
 
         memset(&cs, 0, sizeof(cs));
         memset(topics, 0, sizeof(topics));
-        if ((rc = pb_opts_parse(&consume_spec, &cs, &cc, argc, argv,
-                                &first)) >= 0)
+        if ((rc = pb_opts_parse(&consume_spec, &cs, &cc, argc, argv, &first)) >=
+            0)
                 return rc;
         rc = PB_EXIT_FAIL;
         if (first < argc)
@@ -188,8 +187,8 @@ int pb_cmd_consume(int argc, char **argv) {
                         free(topics_buf);
                         for (i = 0; i < ntopics; i++)
                                 free(topics[i]);
-                        return pb_cli_usage_error(
-                            cmd, "at most %d topics", PB_CONSUME_MAX_TOPICS);
+                        return pb_cli_usage_error(cmd, "at most %d topics",
+                                                  PB_CONSUME_MAX_TOPICS);
                 }
                 pb_kafka_topic(&cc.kconf, tok, name, sizeof(name));
                 topics[ntopics] = strdup(name);
@@ -224,8 +223,7 @@ int pb_cmd_consume(int argc, char **argv) {
 
         while (!pb_cli_stop && (max < 0 || seen < max)) {
                 pb_message_t m;
-                pb_resp_t r = pb_consumer_poll(cons, &m, 500, err,
-                                               sizeof(err));
+                pb_resp_t r = pb_consumer_poll(cons, &m, 500, err, sizeof(err));
                 if (r == PB_ERR_TRUNCATED)
                         break; /* end of every partition */
                 if (r == PB_ERR_LIMIT) {
@@ -242,13 +240,13 @@ int pb_cmd_consume(int argc, char **argv) {
                         break;
                 }
                 pb_buf_reset(&ev);
-                r = pb_serde_decode(serde, m.value, m.len, NULL, &ev, NULL,
-                                    err, sizeof(err));
+                r = pb_serde_decode(serde, m.value, m.len, NULL, &ev, NULL, err,
+                                    sizeof(err));
                 if (r != PB_OK) {
                         fprintf(stderr,
                                 "topic=%s partition=%d offset=%lld: %s\n",
-                                m.topic, (int)m.partition,
-                                (long long)m.offset, err);
+                                m.topic, (int)m.partition, (long long)m.offset,
+                                err);
                         bad++;
                 } else {
                         const pb_buf_t *o = &ev;

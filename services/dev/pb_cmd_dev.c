@@ -70,7 +70,7 @@ static const pb_cmd_spec_t dev_spec = {
     0};
 
 #define DEV_MAX_CHILDREN 4
-#define DEV_MAX_ORGS 32
+#define DEV_MAX_ORGS     32
 
 typedef struct dev_child {
         const char *name;
@@ -447,8 +447,8 @@ int pb_cmd_dev(int argc, char **argv) {
 
         memset(&s, 0, sizeof(s));
         memset(&orgs, 0, sizeof(orgs));
-        if ((ret = pb_opts_parse(&dev_spec, &s, &common, argc, argv,
-                                 &first)) >= 0)
+        if ((ret = pb_opts_parse(&dev_spec, &s, &common, argc, argv, &first)) >=
+            0)
                 return ret;
         if (first < argc)
                 return pb_cli_usage_error("dev", "unexpected argument '%s'",
@@ -462,8 +462,7 @@ int pb_cmd_dev(int argc, char **argv) {
                         "'partnerbus dev'?).\nChoose another port, e.g. "
                         "'partnerbus dev --listen 127.0.0.1:%d', or set "
                         "PARTNERBUS_LISTEN.\n",
-                        s.listen,
-                        atoi(strrchr(s.listen, ':') + 1) + 1);
+                        s.listen, atoi(strrchr(s.listen, ':') + 1) + 1);
                 pb_opts_free();
                 return PB_EXIT_FAIL;
         }
@@ -471,8 +470,8 @@ int pb_cmd_dev(int argc, char **argv) {
                 pb_opts_free();
                 return PB_EXIT_FAIL;
         }
-        schemas_dir = common.schemas_dir ? common.schemas_dir
-                                         : pb_schemas_default_dir();
+        schemas_dir =
+            common.schemas_dir ? common.schemas_dir : pb_schemas_default_dir();
         for (i = 0; i < pb_schemas_count(catalog); i++) {
                 const char *t = pb_schema_type(pb_schemas_at(catalog, i));
                 if (strlen(topics) + strlen(t) + 2 >= sizeof(topics))
@@ -514,43 +513,46 @@ int pb_cmd_dev(int argc, char **argv) {
         unsetenv("PARTNERBUS_CONFIG");
 
         {
-                char *av[] = {"partnerbus", "broker", "--bootstrap-file",
-                              path, NULL};
+                char *av[] = {"partnerbus", "broker", "--bootstrap-file", path,
+                              NULL};
                 spawn("broker", av, logs);
         }
         deadline = now_ms() + s.start_timeout;
         while (read_file_line(path, bootstrap, sizeof(bootstrap)) < 0) {
                 if (dev_stop || now_ms() > deadline || (died = child_died())) {
-                        fprintf(stderr, "partnerbus dev: the embedded broker "
-                                        "did not start (see %s)\n",
+                        fprintf(stderr,
+                                "partnerbus dev: the embedded broker "
+                                "did not start (see %s)\n",
                                 logs);
                         goto fail;
                 }
                 usleep(50000);
         }
         {
-                char *av[] = {"partnerbus",  "gateway",       "--brokers",
-                              bootstrap,     "--listen",      (char *)s.listen,
-                              "--tokens",    tokens,          "--insecure-http",
-                              "--port-file", port_file,       NULL};
+                char *av[] = {"partnerbus",  "gateway",  "--brokers",
+                              bootstrap,     "--listen", (char *)s.listen,
+                              "--tokens",    tokens,     "--insecure-http",
+                              "--port-file", port_file,  NULL};
                 spawn("gateway", av, logs);
         }
         {
                 char sink[4300];
-                char *av[] = {"partnerbus", "relay",  "--brokers",
-                              bootstrap,    "--group", "dev-archive",
-                              "--topics",   topics,   "--sink",
-                              sink,         "-X", "allow.auto.create.topics=true",
-                              NULL};
+                char *av[] = {
+                    "partnerbus", "relay",   "--brokers",
+                    bootstrap,    "--group", "dev-archive",
+                    "--topics",   topics,    "--sink",
+                    sink,         "-X",      "allow.auto.create.topics=true",
+                    NULL};
                 snprintf(sink, sizeof(sink), "archive:%s", archive);
                 spawn("relay-archive", av, logs);
         }
         if (s.tail) {
-                char *av[] = {"partnerbus", "relay",   "--brokers",
-                              bootstrap,    "--group", "dev-tail",
-                              "--topics",   topics,    "--sink",
-                              "jsonl:-",    "-X", "allow.auto.create.topics=true",
-                              NULL};
+                char *av[] = {
+                    "partnerbus", "relay",   "--brokers",
+                    bootstrap,    "--group", "dev-tail",
+                    "--topics",   topics,    "--sink",
+                    "jsonl:-",    "-X",      "allow.auto.create.topics=true",
+                    NULL};
                 spawn("relay-tail", av, logs);
         }
 

@@ -26,7 +26,7 @@
 #include "pb_gw_server.h"
 #include "pb_opts.h"
 
-#define CMD "gateway"
+#define CMD    "gateway"
 #define OFF(f) offsetof(pb_gw_settings_t, f)
 
 static const pb_opt_t gw_opts[] = {
@@ -54,8 +54,7 @@ static const pb_opt_t gw_opts[] = {
      "close a connection idle or stalled this long (whole seconds)", 0,
      OFF(conn_timeout)},
     {"conn-memory", 0, PB_OPT_SIZE, "32KiB", "SIZE",
-     "memory per connection for headers and read buffers", 0,
-     OFF(conn_memory)},
+     "memory per connection for headers and read buffers", 0, OFF(conn_memory)},
     {"max-body", 0, PB_OPT_SIZE, "4MiB", "SIZE",
      "largest request body; larger ones get 413 while being read", 0,
      OFF(max_body)},
@@ -72,8 +71,8 @@ static const pb_opt_t gw_opts[] = {
      "how long an accepted event_id is answered as a duplicate", 0,
      OFF(dedup_ttl)},
     {"dedup-capacity", 0, PB_OPT_INT, "1000000", "N",
-     "event_ids remembered at most (oldest dropped first; ~72 bytes each)",
-     0, OFF(dedup_capacity)},
+     "event_ids remembered at most (oldest dropped first; ~72 bytes each)", 0,
+     OFF(dedup_capacity)},
     {"publish-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
      "answer 503 when Kafka has not acknowledged every event of a request "
      "within this time (the events stay queued; retries get 409 until "
@@ -170,8 +169,7 @@ static void *ready_main(void *arg) {
                         rd_kafka_metadata_destroy(md);
                 {
                         int i;
-                        for (i = 0; i < 10 && !atomic_load(&threads_stop);
-                             i++)
+                        for (i = 0; i < 10 && !atomic_load(&threads_stop); i++)
                                 usleep(100 * 1000);
                 }
         }
@@ -199,7 +197,8 @@ static char *load_example(const char *dir, const char *type) {
         while ((de = readdir(d))) {
                 size_t l = strlen(de->d_name);
                 if (l > 5 && !strcmp(de->d_name + l - 5, ".json") &&
-                    l < sizeof(best) && (!best[0] || strcmp(de->d_name, best) < 0))
+                    l < sizeof(best) &&
+                    (!best[0] || strcmp(de->d_name, best) < 0))
                         snprintf(best, sizeof(best), "%s", de->d_name);
         }
         closedir(d);
@@ -257,9 +256,9 @@ static int build_types(pb_gw_t *gw, const pb_cli_common_t *cc,
                         pb_buf_json_str(&b, key, strlen(key));
                 else
                         pb_buf_puts(&b, "null");
-                pb_buf_printf(&b, ",\"fingerprint\":\"%016llx\"",
-                              (unsigned long long)pb_schema_fingerprint(
-                                  t->schema));
+                pb_buf_printf(
+                    &b, ",\"fingerprint\":\"%016llx\"",
+                    (unsigned long long)pb_schema_fingerprint(t->schema));
                 if (i)
                         pb_buf_putc(&all, ',');
                 pb_buf_append(&all, b.data, b.len);
@@ -326,8 +325,7 @@ static void reload_tokens(pb_gw_t *gw) {
         char err[512];
         const char *ok[] = {"outcome", "ok", NULL};
         const char *bad[] = {"outcome", "error", NULL};
-        pb_gw_tokens_t *t = pb_gw_tokens_load(gw->set.tokens, err,
-                                              sizeof(err));
+        pb_gw_tokens_t *t = pb_gw_tokens_load(gw->set.tokens, err, sizeof(err));
         pb_gw_tokens_t *old;
         if (!t) {
                 pb_log("error",
@@ -346,8 +344,7 @@ static void reload_tokens(pb_gw_t *gw) {
         pb_gw_tokens_destroy(old);
         pb_metrics_add(gw->metrics, "partnerbus_gateway_token_reloads_total",
                        ok, 1);
-        pb_log("info", "cmd=gateway msg=\"tokens re-read\" entries=%zu",
-               t->n);
+        pb_log("info", "cmd=gateway msg=\"tokens re-read\" entries=%zu", t->n);
 }
 
 static void declare_metrics(pb_metrics_t *m) {
@@ -385,8 +382,7 @@ static void declare_metrics(pb_metrics_t *m) {
                            "1 when Kafka answered the last metadata request",
                            NULL, 0);
         pb_metrics_declare(m, "partnerbus_gateway_token_reloads_total",
-                           "counter", "tokens file re-reads (SIGHUP)", NULL,
-                           0);
+                           "counter", "tokens file re-reads (SIGHUP)", NULL, 0);
 }
 
 static int64_t now_ms(void) {
@@ -434,10 +430,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out_opts;
         }
         if (!gw.set.tls_cert && !gw.set.insecure_http) {
-                pb_cli_usage_error(CMD,
-                                   "refusing to serve plain HTTP: give "
-                                   "--tls-cert and --tls-key, or "
-                                   "--insecure-http explicitly");
+                pb_cli_usage_error(CMD, "refusing to serve plain HTTP: give "
+                                        "--tls-cert and --tls-key, or "
+                                        "--insecure-http explicitly");
                 goto out_opts;
         }
         if (gw.set.threads < 1 || gw.set.threads > 64 ||
@@ -451,17 +446,16 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out_opts;
         }
         if (gw.set.delivery_timeout < gw.set.publish_timeout) {
-                pb_cli_usage_error(CMD,
-                                   "--delivery-timeout must be at least "
-                                   "--publish-timeout");
+                pb_cli_usage_error(CMD, "--delivery-timeout must be at least "
+                                        "--publish-timeout");
                 goto out_opts;
         }
         /* room for every pending claim (at most --max-inflight-events,
          * they are never evicted) and a batch more */
         if (gw.set.dedup_capacity <
             gw.set.max_inflight_events + gw.set.max_batch_events)
-                gw.set.dedup_capacity = gw.set.max_inflight_events +
-                                        gw.set.max_batch_events;
+                gw.set.dedup_capacity =
+                    gw.set.max_inflight_events + gw.set.max_batch_events;
         if (gw.set.burst < gw.set.max_batch_events)
                 gw.set.burst = gw.set.max_batch_events;
         pb_cli_common_finish(&cc);
@@ -483,8 +477,8 @@ int pb_cmd_gateway(int argc, char **argv) {
         dir = cc.schemas_dir ? cc.schemas_dir : pb_schemas_default_dir();
         gw.metrics = pb_metrics_new();
         gw.rl = pb_gw_ratelimit_new((double)gw.set.rate, (double)gw.set.burst);
-        gw.dedup = pb_gw_dedup_new((size_t)gw.set.dedup_capacity,
-                                   gw.set.dedup_ttl);
+        gw.dedup =
+            pb_gw_dedup_new((size_t)gw.set.dedup_capacity, gw.set.dedup_ttl);
         if (!gw.metrics || !gw.rl || !gw.dedup ||
             build_types(&gw, &cc, dir) < 0) {
                 fprintf(stderr, "partnerbus %s: out of memory\n", CMD);
@@ -493,8 +487,8 @@ int pb_cmd_gateway(int argc, char **argv) {
         declare_metrics(gw.metrics);
         load_openapi(&gw, dir);
         if (cc.schema_registry) {
-                gw.registry = pb_registry_new(cc.schema_registry, err,
-                                              sizeof(err));
+                gw.registry =
+                    pb_registry_new(cc.schema_registry, err, sizeof(err));
                 if (!gw.registry) {
                         fprintf(stderr, "partnerbus %s: schema registry: %s\n",
                                 CMD, err);
@@ -507,8 +501,7 @@ int pb_cmd_gateway(int argc, char **argv) {
         kc.topic_prefix = cc.kconf.topic_prefix;
         snprintf(p_timeout, sizeof(p_timeout), "message.timeout.ms=%lld",
                  (long long)gw.set.delivery_timeout);
-        snprintf(p_queue, sizeof(p_queue),
-                 "queue.buffering.max.messages=%ld",
+        snprintf(p_queue, sizeof(p_queue), "queue.buffering.max.messages=%ld",
                  gw.set.max_inflight_events * 2 + 10000 > 10000000
                      ? 10000000L
                      : gw.set.max_inflight_events * 2 + 10000);
@@ -516,8 +509,8 @@ int pb_cmd_gateway(int argc, char **argv) {
         pb_kafka_conf_add(&kc, p_queue);
         for (i = 0; i < cc.kconf.nprops && kc.nprops < PB_KAFKA_MAX_PROPS; i++)
                 kc.props[kc.nprops++] = cc.kconf.props[i];
-        gw.producer = pb_producer_new(&kc, pb_gw_delivery_cb, &gw, err,
-                                      sizeof(err));
+        gw.producer =
+            pb_producer_new(&kc, pb_gw_delivery_cb, &gw, err, sizeof(err));
         if (!gw.producer) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
@@ -629,19 +622,22 @@ int pb_cmd_gateway(int argc, char **argv) {
                        now_ms() < deadline)
                         usleep(20 * 1000);
                 if (atomic_load(&gw.inflight_requests) > 0)
-                        pb_log("warn", "cmd=gateway msg=\"%ld requests still "
-                                       "open at exit\"",
+                        pb_log("warn",
+                               "cmd=gateway msg=\"%ld requests still "
+                               "open at exit\"",
                                atomic_load(&gw.inflight_requests));
                 if (atomic_load(&gw.awaiting) > 0)
-                        pb_log("warn", "cmd=gateway msg=\"%ld requests "
-                                       "still wait for delivery reports at "
-                                       "exit\"",
+                        pb_log("warn",
+                               "cmd=gateway msg=\"%ld requests "
+                               "still wait for delivery reports at "
+                               "exit\"",
                                atomic_load(&gw.awaiting));
                 if (atomic_load(&gw.suspended) > 0) {
                         /* cannot happen once every report came; if it
                          * does, MHD_stop_daemon would abort: leave */
-                        pb_log("error", "cmd=gateway msg=\"%ld requests "
-                                        "still wait for Kafka at exit\"",
+                        pb_log("error",
+                               "cmd=gateway msg=\"%ld requests "
+                               "still wait for Kafka at exit\"",
                                atomic_load(&gw.suspended));
                         _exit(PB_EXIT_FAIL);
                 }

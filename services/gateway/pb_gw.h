@@ -18,15 +18,15 @@
 
 /* ------------------------------------------------------------ tokens */
 
-#define PB_GW_ORG_MAX 128    /* org id length limit, including NUL */
-#define PB_GW_TYPES_MAX 1024 /* length of the types column */
-#define PB_GW_TOKENS_MAX 100000
+#define PB_GW_ORG_MAX         128  /* org id length limit, including NUL */
+#define PB_GW_TYPES_MAX       1024 /* length of the types column */
+#define PB_GW_TOKENS_MAX      100000
 #define PB_GW_TOKENS_FILE_MAX (16u << 20)
 
 typedef struct pb_gw_token {
         char org[PB_GW_ORG_MAX];
-        uint8_t digest[32]; /* SHA-256 of the bearer token */
-        int all_types;      /* types column was "*" */
+        uint8_t digest[32];          /* SHA-256 of the bearer token */
+        int all_types;               /* types column was "*" */
         char types[PB_GW_TYPES_MAX]; /* ",t1,t2," for a cheap lookup */
 } pb_gw_token_t;
 
@@ -66,8 +66,8 @@ void pb_gw_ratelimit_destroy(pb_gw_ratelimit_t *rl);
 /* Takes n tokens from org's bucket at now_ms (monotonic). Returns 0 when
  * taken, otherwise the milliseconds until n tokens will be there (>= 1;
  * nothing taken). With take == 0 only checks. */
-int64_t pb_gw_ratelimit_take(pb_gw_ratelimit_t *rl, const char *org,
-                             double n, int64_t now_ms, int take);
+int64_t pb_gw_ratelimit_take(pb_gw_ratelimit_t *rl, const char *org, double n,
+                             int64_t now_ms, int take);
 
 /* ------------------------------------------------------ dedup window */
 
@@ -109,8 +109,7 @@ void pb_gw_dedup_release(pb_gw_dedup_t *d, const uint8_t id[16]);
 /* A pending id's publish ended and Kafka may or may not have stored it:
  * keep it from now_ms for ttl, claims answer UNKNOWN (never NEW), so a
  * retry cannot store it a second time. */
-void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16],
-                      int64_t now_ms);
+void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16], int64_t now_ms);
 size_t pb_gw_dedup_count(pb_gw_dedup_t *d);
 /* Entries dropped before their ttl because the window was full. */
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d);

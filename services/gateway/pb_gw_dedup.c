@@ -6,11 +6,11 @@
  * dropped from its head, and when every slot is in use the oldest entry
  * that is not pending is evicted; a pending one met on the way moves to
  * the tail, since its event may still be in Kafka's hands and a retry must
- * not publish it again); unused slots form a free list. An open-addressing index (linear probing, backward-shift
- * deletion) maps the 16-byte UUID to its slot. Memory is fixed at
- * creation: capacity * sizeof(entry) + 2 * capacity * 4 bytes or so. The
- * hash is seeded at random so chosen event_ids cannot pile up in one
- * probe chain. */
+ * not publish it again); unused slots form a free list. An open-addressing
+ * index (linear probing, backward-shift deletion) maps the 16-byte UUID to its
+ * slot. Memory is fixed at creation: capacity * sizeof(entry) + 2 * capacity *
+ * 4 bytes or so. The hash is seeded at random so chosen event_ids cannot pile
+ * up in one probe chain. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +68,8 @@ pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms) {
         for (i = 0; i < isz; i++)
                 d->index[i] = PB_DD_NONE;
         for (i = 0; i < capacity; i++)
-                d->slots[i].next = i + 1 < capacity ? (uint32_t)(i + 1)
-                                                    : PB_DD_NONE;
+                d->slots[i].next =
+                    i + 1 < capacity ? (uint32_t)(i + 1) : PB_DD_NONE;
         d->free_head = 0;
         d->head = d->tail = PB_DD_NONE;
         d->cap = capacity;
@@ -208,8 +208,8 @@ static void insert_pending(pb_gw_dedup_t *d, const uint8_t id[16]) {
                  * pending ones passed move to the tail (each at most once
                  * here, so this ends; if all are pending the oldest goes) */
                 size_t k;
-                for (k = 0; k < d->live &&
-                            d->slots[d->head].state == PB_DD_PENDING;
+                for (k = 0;
+                     k < d->live && d->slots[d->head].state == PB_DD_PENDING;
                      k++)
                         move_to_tail(d, d->head);
                 d->evictions++;
@@ -285,8 +285,7 @@ int pb_gw_dedup_claim(pb_gw_dedup_t *d, const uint8_t *const *ids, size_t n,
                                         size_t pos =
                                             find_pos(d, ids[i], &found);
                                         if (found)
-                                                entry_remove(d,
-                                                             d->index[pos]);
+                                                entry_remove(d, d->index[pos]);
                                 }
         }
         pthread_mutex_unlock(&d->lock);
@@ -311,8 +310,7 @@ void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
         pthread_mutex_unlock(&d->lock);
 }
 
-void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16],
-                      int64_t now_ms) {
+void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16], int64_t now_ms) {
         int found;
         size_t pos;
         pthread_mutex_lock(&d->lock);

@@ -124,8 +124,8 @@ static enum MHD_Result respond_ex(pb_gw_req_t *req, unsigned status,
                 if (resp)
                         *owned = NULL;
         } else {
-                resp = MHD_create_response_from_buffer(
-                    len, (void *)body, MHD_RESPMEM_MUST_COPY);
+                resp = MHD_create_response_from_buffer(len, (void *)body,
+                                                       MHD_RESPMEM_MUST_COPY);
         }
         if (!resp)
                 return MHD_NO;
@@ -135,8 +135,7 @@ static enum MHD_Result respond_ex(pb_gw_req_t *req, unsigned status,
                 char ra[32];
                 snprintf(ra, sizeof(ra), "%lld",
                          (long long)((retry_after_ms + 999) / 1000));
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
-                                        ra);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
         }
         if (hname)
                 MHD_add_response_header(resp, hname, hval);
@@ -149,8 +148,8 @@ static enum MHD_Result respond_ex(pb_gw_req_t *req, unsigned status,
         snprintf(code, sizeof(code), "%u", status);
         if (req->route != R_NONE)
                 labels[1] = pb_gw_routes[req->route].path;
-        pb_metrics_add(gw->metrics, "partnerbus_gateway_requests_total",
-                       labels, 1);
+        pb_metrics_add(gw->metrics, "partnerbus_gateway_requests_total", labels,
+                       1);
         if (status >= 500)
                 pb_log("warn", "cmd=gateway route=%s status=%u org=%s",
                        labels[1], status, req->org[0] ? req->org : "-");
@@ -161,11 +160,11 @@ static enum MHD_Result respond_ex(pb_gw_req_t *req, unsigned status,
 }
 
 static enum MHD_Result respond(pb_gw_req_t *req, unsigned status,
-                               const char *ctype, const void *body,
-                               size_t len, int64_t retry_after_ms,
-                               const char *hname, const char *hval) {
-        return respond_ex(req, status, ctype, body, len, retry_after_ms,
-                          hname, hval, NULL);
+                               const char *ctype, const void *body, size_t len,
+                               int64_t retry_after_ms, const char *hname,
+                               const char *hval) {
+        return respond_ex(req, status, ctype, body, len, retry_after_ms, hname,
+                          hval, NULL);
 }
 
 static enum MHD_Result respond_json(pb_gw_req_t *req, unsigned status,
@@ -199,8 +198,9 @@ static unsigned authorize(pb_gw_req_t *req, const char *type, char *msg,
         const pb_gw_token_t *e;
         unsigned st = 0;
         if (!h || strncasecmp(h, "Bearer ", 7)) {
-                snprintf(msg, msgsz, "missing 'Authorization: Bearer "
-                                     "<token>' header");
+                snprintf(msg, msgsz,
+                         "missing 'Authorization: Bearer "
+                         "<token>' header");
                 return 401;
         }
         h += 7;
@@ -215,8 +215,8 @@ static unsigned authorize(pb_gw_req_t *req, const char *type, char *msg,
                 snprintf(req->org, sizeof(req->org), "%s", e->org);
                 if (type && !pb_gw_token_allows(e, type)) {
                         snprintf(msg, msgsz,
-                                 "organisation %s may not publish %s",
-                                 e->org, type);
+                                 "organisation %s may not publish %s", e->org,
+                                 type);
                         st = 403;
                 }
         }
@@ -248,13 +248,12 @@ static enum MHD_Result serve_metrics(pb_gw_req_t *req) {
                        NULL, (double)pb_producer_outq_len(gw->producer));
         pb_metrics_set(gw->metrics, "partnerbus_gateway_inflight_requests",
                        NULL, (double)atomic_load(&gw->inflight_requests));
-        pb_metrics_set(gw->metrics, "partnerbus_gateway_inflight_events",
-                       NULL, (double)atomic_load(&gw->inflight_events));
+        pb_metrics_set(gw->metrics, "partnerbus_gateway_inflight_events", NULL,
+                       (double)atomic_load(&gw->inflight_events));
         pb_metrics_set(gw->metrics, "partnerbus_gateway_dedup_entries", NULL,
                        (double)pb_gw_dedup_count(gw->dedup));
-        pb_metrics_set(gw->metrics,
-                       "partnerbus_gateway_dedup_evictions_total", NULL,
-                       (double)pb_gw_dedup_evictions(gw->dedup));
+        pb_metrics_set(gw->metrics, "partnerbus_gateway_dedup_evictions_total",
+                       NULL, (double)pb_gw_dedup_evictions(gw->dedup));
         pb_metrics_set(gw->metrics, "partnerbus_gateway_kafka_ready", NULL,
                        atomic_load(&gw->kafka_ready) ? 1 : 0);
         pb_buf_init(&b, 0);
@@ -262,8 +261,8 @@ static enum MHD_Result serve_metrics(pb_gw_req_t *req) {
         {
                 const char *labels[] = {"route", "/metrics", "code", "200",
                                         NULL};
-                pb_metrics_add(gw->metrics,
-                               "partnerbus_gateway_requests_total", labels, 1);
+                pb_metrics_add(gw->metrics, "partnerbus_gateway_requests_total",
+                               labels, 1);
         }
         pb_metrics_render(gw->metrics, &b);
         r = MHD_NO;
@@ -296,8 +295,8 @@ static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
                         return respond(req, 503, "text/plain",
                                        "shutting down\n", 14, 0, NULL, NULL);
                 if (atomic_load(&gw->kafka_ready))
-                        return respond(req, 200, "text/plain", "ready\n", 6,
-                                       0, NULL, NULL);
+                        return respond(req, 200, "text/plain", "ready\n", 6, 0,
+                                       NULL, NULL);
                 {
                         char why[300];
                         pthread_mutex_lock(&gw->workers_lock);
@@ -305,15 +304,14 @@ static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
                                  gw->ready_reason[0] ? gw->ready_reason
                                                      : "Kafka not reachable");
                         pthread_mutex_unlock(&gw->workers_lock);
-                        return respond(req, 503, "text/plain", why,
-                                       strlen(why), 0, NULL, NULL);
+                        return respond(req, 503, "text/plain", why, strlen(why),
+                                       0, NULL, NULL);
                 }
         case R_METRICS:
                 return serve_metrics(req);
         case R_SCHEMAS:
-                return respond(req, 200, "application/json",
-                               gw->schemas_json, strlen(gw->schemas_json), 0,
-                               NULL, NULL);
+                return respond(req, 200, "application/json", gw->schemas_json,
+                               strlen(gw->schemas_json), 0, NULL, NULL);
         case R_SCHEMA:
                 if (!find_type(gw, param, &idx))
                         return respond_error(req, 404, "unknown_type",
@@ -322,17 +320,15 @@ static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
                                              0, NULL, NULL);
                 return respond(req, 200, "application/json",
                                gw->types[idx].info_json,
-                               strlen(gw->types[idx].info_json), 0, NULL,
-                               NULL);
+                               strlen(gw->types[idx].info_json), 0, NULL, NULL);
         case R_OPENAPI:
                 if (!gw->openapi_json)
                         return respond_error(req, 404, "no_openapi",
                                              "this gateway was started "
                                              "without its OpenAPI document",
                                              0, NULL, NULL);
-                return respond(req, 200, "application/json",
-                               gw->openapi_json, gw->openapi_len, 0, NULL,
-                               NULL);
+                return respond(req, 200, "application/json", gw->openapi_json,
+                               gw->openapi_len, 0, NULL, NULL);
         }
         return respond_error(req, 404, "not_found", "no such route", 0, NULL,
                              NULL);
@@ -369,26 +365,26 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
         st = authorize(req, NULL, msg, sizeof(msg));
         if (st)
                 return defer_error(req, st, "unauthorized", msg, 0,
-                                     MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                     "Bearer realm=\"partnerbus\"");
+                                   MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                   "Bearer realm=\"partnerbus\"");
         if (!find_type(gw, type, &req->type_idx))
                 return defer_error(req, 404, "unknown_type",
-                                     "no such event type; GET /v1/schemas "
-                                     "lists them",
-                                     0, NULL, NULL);
+                                   "no such event type; GET /v1/schemas "
+                                   "lists them",
+                                   0, NULL, NULL);
         st = authorize(req, type, msg, sizeof(msg));
         if (st)
                 return defer_error(req, st,
-                                     st == 403 ? "forbidden" : "unauthorized",
-                                     msg, 0, NULL, NULL);
+                                   st == 403 ? "forbidden" : "unauthorized",
+                                   msg, 0, NULL, NULL);
         kind = content_kind(MHD_lookup_connection_value(
             req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
         if (!kind)
                 return defer_error(req, 415, "unsupported_media_type",
-                                     "Content-Type must be application/json "
-                                     "(one event) or application/x-ndjson "
-                                     "(a batch, one event per line)",
-                                     0, NULL, NULL);
+                                   "Content-Type must be application/json "
+                                   "(one event) or application/x-ndjson "
+                                   "(a batch, one event per line)",
+                                   0, NULL, NULL);
         req->batch = kind == 2;
         cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -404,8 +400,8 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
                                  "body of %llu bytes exceeds the limit of %zu "
                                  "bytes",
                                  v, gw->set.max_body);
-                        return respond_error(req, 413, "body_too_large", msg,
-                                             0, NULL, NULL);
+                        return respond_error(req, 413, "body_too_large", msg, 0,
+                                             NULL, NULL);
                 }
         }
         wait = pb_gw_ratelimit_take(gw->rl, req->org, 1, pb_gw_mono_ms(), 0);
@@ -414,8 +410,8 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
                          "organisation %s exceeds %ld events/s; retry after "
                          "%lld ms",
                          req->org, gw->set.rate, (long long)wait);
-                return defer_error(req, 429, "rate_limited", msg, wait,
-                                     NULL, NULL);
+                return defer_error(req, 429, "rate_limited", msg, wait, NULL,
+                                   NULL);
         }
         pb_buf_init(&req->body, gw->set.max_body);
         /* one allocation for the whole body when its length is announced
@@ -424,9 +420,9 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
          * against --max-inflight-bytes at once, so clients that announce
          * large bodies and stall cannot hold more than that. */
         if (cl_len > 0) {
-                long total = atomic_fetch_add(&gw->inflight_bytes,
-                                              (long)cl_len) +
-                             (long)cl_len;
+                long total =
+                    atomic_fetch_add(&gw->inflight_bytes, (long)cl_len) +
+                    (long)cl_len;
                 req->counted_bytes = cl_len;
                 if ((size_t)total > gw->set.max_inflight_bytes)
                         return respond_error(
@@ -443,8 +439,7 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
         pb_gw_t *gw = cls;
         pb_gw_req_t *req = *con_cls;
@@ -477,10 +472,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                              "use POST", 0,
                                              MHD_HTTP_HEADER_ALLOW, "POST");
                 if (req->route != R_EVENTS && !is_get)
-                        return respond_error(req, 405, "method_not_allowed",
-                                             "use GET", 0,
-                                             MHD_HTTP_HEADER_ALLOW,
-                                             "GET, HEAD");
+                        return respond_error(
+                            req, 405, "method_not_allowed", "use GET", 0,
+                            MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
                 if (req->route != R_EVENTS) {
                         /* answered on the next call: MHD closes the
                          * connection after an answer queued this early */
@@ -528,9 +522,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                  * them without Content-Length, chunked uploads) */
                 if (req->body.len + n > req->counted_bytes) {
                         size_t extra = req->body.len + n - req->counted_bytes;
-                        total = atomic_fetch_add(&gw->inflight_bytes,
-                                                 (long)extra) +
-                                (long)extra;
+                        total =
+                            atomic_fetch_add(&gw->inflight_bytes, (long)extra) +
+                            (long)extra;
                         req->counted_bytes += extra;
                 } else {
                         total = 0;
@@ -555,10 +549,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         if (req->route != R_EVENTS)
                 return serve_get(req, req->param);
         if (req->deferred_status) {
-                enum MHD_Result r = respond_json(
-                    req, req->deferred_status, &req->deferred,
-                    req->deferred_retry_ms, req->deferred_hname,
-                    req->deferred_hval);
+                enum MHD_Result r =
+                    respond_json(req, req->deferred_status, &req->deferred,
+                                 req->deferred_retry_ms, req->deferred_hname,
+                                 req->deferred_hval);
                 pb_buf_free(&req->deferred);
                 return r;
         }
@@ -604,18 +598,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         {
                 /* the answer (up to ~150 bytes per event of a batch) is
                  * handed to MHD rather than copied */
-                enum MHD_Result r = respond_ex(
-                    req, ans.status, "application/json",
-                    ans.body.data ? (const char *)ans.body.data : "",
-                    ans.body.len, ans.retry_after_ms, NULL, NULL,
-                    &ans.body.data);
+                enum MHD_Result r =
+                    respond_ex(req, ans.status, "application/json",
+                               ans.body.data ? (const char *)ans.body.data : "",
+                               ans.body.len, ans.retry_after_ms, NULL, NULL,
+                               &ans.body.data);
                 pb_buf_free(&ans.body);
                 return r;
         }
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
         pb_gw_t *gw = cls;
         pb_gw_req_t *req = *con_cls;
         (void)conn;
@@ -668,8 +662,8 @@ static char *read_file(const char *path, char *errstr, size_t errstr_size) {
                         char *nb;
                         cap = cap ? cap * 2 : 8192;
                         if (cap > (16u << 20)) {
-                                snprintf(errstr, errstr_size,
-                                         "%s: too large", path);
+                                snprintf(errstr, errstr_size, "%s: too large",
+                                         path);
                                 free(buf);
                                 fclose(fp);
                                 return NULL;
@@ -710,8 +704,8 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
          * (an epoll set per worker) does not. */
         if (gw->set.threads <= 1)
                 flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_POLL;
-        if (pb_parse_listen(gw->set.listen, &ss, &sslen, errstr,
-                            errstr_size) < 0)
+        if (pb_parse_listen(gw->set.listen, &ss, &sslen, errstr, errstr_size) <
+            0)
                 return -1;
         if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
@@ -730,25 +724,25 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
                         return -1;
                 }
                 flags |= MHD_USE_TLS;
-                ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY,
-                                                    0, key};
-                ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
-                                                    0, cert};
+                ops[no++] =
+                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+                ops[no++] =
+                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
         }
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
         if (gw->set.threads > 1)
-                ops[no++] = (struct MHD_OptionItem){
-                    MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)gw->set.threads,
-                    NULL};
-        ops[no++] = (struct MHD_OptionItem){
-            MHD_OPTION_CONNECTION_LIMIT, (intptr_t)gw->set.max_connections,
-            NULL};
+                ops[no++] =
+                    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                            (intptr_t)gw->set.threads, NULL};
+        ops[no++] =
+            (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                    (intptr_t)gw->set.max_connections, NULL};
         ops[no++] = (struct MHD_OptionItem){
             MHD_OPTION_CONNECTION_TIMEOUT,
             (intptr_t)((gw->set.conn_timeout + 999) / 1000), NULL};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                            (intptr_t)gw->set.conn_memory,
-                                            NULL};
+        ops[no++] =
+            (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                    (intptr_t)gw->set.conn_memory, NULL};
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
                                             (intptr_t)on_completed, gw};
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,

@@ -84,15 +84,15 @@ static void merge_errors(pb_errors_t *agg, const pb_errors_t *e, long line) {
 
 /* Frame header for one event of type t (single-object encoding, or the
  * Confluent wire format with a registry). */
-static pb_resp_t frame_header(pb_gw_t *gw, const pb_gw_type_t *t,
-                              pb_buf_t *out, pb_errors_t *errs) {
+static pb_resp_t frame_header(pb_gw_t *gw, const pb_gw_type_t *t, pb_buf_t *out,
+                              pb_errors_t *errs) {
         if (gw->registry) {
                 char subject[300], why[PB_ERRMSG_MAX];
                 uint32_t id = 0;
                 pb_resp_t r;
                 snprintf(subject, sizeof(subject), "%s-value", t->topic);
-                r = pb_registry_register(gw->registry, subject, t->schema,
-                                         &id, why, sizeof(why));
+                r = pb_registry_register(gw->registry, subject, t->schema, &id,
+                                         why, sizeof(why));
                 if (r != PB_OK) {
                         pb_errors_add(errs, "", "schema registry: %s", why);
                         return r;
@@ -169,7 +169,7 @@ static int cmp_ev_id(const void *a, const void *b) {
 
 static void count_events(pb_gw_t *gw, const char *type, const char *org,
                          const char *outcome, double n) {
-        const char *labels[] = {"type", type, "org", org,
+        const char *labels[] = {"type",    type,    "org", org,
                                 "outcome", outcome, NULL};
         if (n > 0)
                 pb_metrics_add(gw->metrics, "partnerbus_gateway_events_total",
@@ -226,9 +226,8 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         /* 2. parse, check, encode every event */
         for (i = 0; p && p < end && i < n;) {
                 const char *le;
-                const char *nl = req->batch
-                                     ? memchr(p, '\n', (size_t)(end - p))
-                                     : NULL;
+                const char *nl =
+                    req->batch ? memchr(p, '\n', (size_t)(end - p)) : NULL;
                 pb_gw_ev_t *ev;
                 int rc;
                 le = nl ? nl : end;
@@ -277,9 +276,9 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                                 size_t before;
                                 if (!agg && !(agg = malloc(sizeof(*agg)))) {
                                         free(sorted);
-                                        return answer_error(
-                                            ans, 503, "overloaded",
-                                            "out of memory");
+                                        return answer_error(ans, 503,
+                                                            "overloaded",
+                                                            "out of memory");
                                 }
                                 if (!ninvalid)
                                         pb_errors_init(agg);
@@ -336,8 +335,8 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         }
         for (i = 0; i < req->nev; i++)
                 ids[i] = req->ev[i].has_id ? req->ev[i].id : NULL;
-        if (pb_gw_dedup_claim(gw->dedup, ids, req->nev, pb_gw_mono_ms(),
-                              claims, results) < 0) {
+        if (pb_gw_dedup_claim(gw->dedup, ids, req->nev, pb_gw_mono_ms(), claims,
+                              results) < 0) {
                 for (i = 0; i < req->nev; i++)
                         if (claims[i] == PB_GW_UNKNOWN)
                                 break;
@@ -378,8 +377,8 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         }
 
         /* 6. bound what waits for Kafka */
-        inflight = atomic_fetch_add(&gw->inflight_events, (long)nnew) +
-                   (long)nnew;
+        inflight =
+            atomic_fetch_add(&gw->inflight_events, (long)nnew) + (long)nnew;
         req->reserved_events = (long)nnew;
         if (nnew && inflight > gw->set.max_inflight_events) {
                 ans->retry_after_ms = gw->set.retry_after;
@@ -414,8 +413,9 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                 pb_resp_t r;
                 if (ev->claim != PB_GW_NEW)
                         continue;
-                r = pb_producer_send(gw->producer, gw->types[req->type_idx].topic,
-                                     type, &ev->meta, req->enc.data + ev->off,
+                r = pb_producer_send(gw->producer,
+                                     gw->types[req->type_idx].topic, type,
+                                     &ev->meta, req->enc.data + ev->off,
                                      ev->len, NULL, ev, err, sizeof(err));
                 if (r != PB_OK) {
                         ev->failed = 1;
@@ -490,8 +490,8 @@ static int dl_unlink(pb_gw_t *gw, pb_gw_req_t *req) {
 }
 
 void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
-                       const char *errstr, const char *topic,
-                       int32_t partition, int64_t offset) {
+                       const char *errstr, const char *topic, int32_t partition,
+                       int64_t offset) {
         pb_gw_ev_t *ev = msg_opaque;
         pb_gw_req_t *req = ev->req;
         pb_gw_t *gw = opaque;
@@ -528,9 +528,10 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                 }
         }
         if (req->answered_early)
-                count_events(gw, pb_schema_type(gw->types[req->type_idx].schema),
+                count_events(gw,
+                             pb_schema_type(gw->types[req->type_idx].schema),
                              req->org,
-                             err == PB_OK ? "late_published"
+                             err == PB_OK              ? "late_published"
                              : err == PB_ERR_UNCERTAIN ? "late_unknown"
                                                        : "late_failed",
                              1);
@@ -630,8 +631,7 @@ static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
 void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         pb_gw_t *gw = req->gw;
         const char *type = pb_schema_type(gw->types[req->type_idx].schema);
-        size_t i, published = 0, dups = 0, failed = 0, pending = 0,
-                  unknown = 0;
+        size_t i, published = 0, dups = 0, failed = 0, pending = 0, unknown = 0;
         for (i = 0; i < req->nev; i++) {
                 const pb_gw_ev_t *ev = &req->ev[i];
                 if (ev->failed) {
@@ -654,11 +654,9 @@ void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         if (pending)
                 req->answered_early = 1;
         if (req->t_send_ms && published + failed + pending > 0)
-                pb_metrics_observe(gw->metrics,
-                                   "partnerbus_gateway_publish_latency_seconds",
-                                   NULL,
-                                   (double)(mono_ms() - req->t_send_ms) /
-                                       1000.0);
+                pb_metrics_observe(
+                    gw->metrics, "partnerbus_gateway_publish_latency_seconds",
+                    NULL, (double)(mono_ms() - req->t_send_ms) / 1000.0);
         pb_buf_reset(&ans->body);
         /* about 150 bytes per result: one allocation (fails softly) */
         pb_buf_reserve(&ans->body, req->nev * 160 + 256);

@@ -11,22 +11,7 @@
 #include <string.h>
 
 #include "pb_gw.h"
-
-#define PB_GW_RL_SLOTS 4096 /* power of two */
-
-typedef struct pb_gw_bucket {
-        char org[PB_GW_ORG_MAX]; /* "" = free slot */
-        double tokens;
-        int64_t last_ms;
-} pb_gw_bucket_t;
-
-struct pb_gw_ratelimit {
-        pthread_mutex_t lock;
-        double rate, burst;
-        size_t used;
-        pb_gw_bucket_t overflow;
-        pb_gw_bucket_t slots[PB_GW_RL_SLOTS];
-};
+#include "pb_gw_ratelimit_int.h"
 
 pb_gw_ratelimit_t *pb_gw_ratelimit_new(double rate, double burst) {
         pb_gw_ratelimit_t *rl = calloc(1, sizeof(*rl));
@@ -76,8 +61,8 @@ static pb_gw_bucket_t *bucket_of(pb_gw_ratelimit_t *rl, const char *org) {
         return &rl->overflow;
 }
 
-int64_t pb_gw_ratelimit_take(pb_gw_ratelimit_t *rl, const char *org,
-                             double n, int64_t now_ms, int take) {
+int64_t pb_gw_ratelimit_take(pb_gw_ratelimit_t *rl, const char *org, double n,
+                             int64_t now_ms, int take) {
         pb_gw_bucket_t *b;
         int64_t wait = 0;
         if (!rl || rl->rate <= 0)

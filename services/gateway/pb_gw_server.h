@@ -35,20 +35,20 @@ typedef struct pb_gw_settings {
         int insecure_http;
         long threads;
         long max_connections;
-        int64_t conn_timeout;   /* ms */
+        int64_t conn_timeout; /* ms */
         size_t conn_memory;
         size_t max_body;
         long max_batch_events;
-        long rate;              /* events/s per org, 0 = unlimited */
+        long rate; /* events/s per org, 0 = unlimited */
         long burst;
-        int64_t dedup_ttl;      /* ms */
+        int64_t dedup_ttl; /* ms */
         long dedup_capacity;
-        int64_t publish_timeout; /* ms: HTTP answer deadline */
+        int64_t publish_timeout;  /* ms: HTTP answer deadline */
         int64_t delivery_timeout; /* ms: message.timeout.ms (>= the above) */
-        int64_t retry_after;    /* ms, rounded up to seconds */
+        int64_t retry_after;      /* ms, rounded up to seconds */
         long max_inflight_events;
         size_t max_inflight_bytes;
-        int64_t drain_timeout;  /* ms */
+        int64_t drain_timeout; /* ms */
         const char *openapi;
         const char *port_file;
         int print_routes;
@@ -83,14 +83,14 @@ typedef struct pb_gw {
 
         pb_gw_type_t *types; /* one per catalog entry, same index */
         size_t ntypes;
-        char *schemas_json;  /* GET /v1/schemas body */
-        char *openapi_json;  /* GET /v1/openapi.json body, NULL if none */
+        char *schemas_json; /* GET /v1/schemas body */
+        char *openapi_json; /* GET /v1/openapi.json body, NULL if none */
         size_t openapi_len;
 
         pthread_mutex_t workers_lock;
         pb_gw_worker_t *workers;
 
-        atomic_int stopping;      /* SIGTERM: new requests get 503 */
+        atomic_int stopping; /* SIGTERM: new requests get 503 */
         /* Send gate for the drain: once closed is set and senders is back
          * to 0, nothing is handed to the producer any more, so the final
          * flush (or purge) yields the last delivery report and every
@@ -98,11 +98,11 @@ typedef struct pb_gw {
          * aborts the process if a connection is still suspended). */
         atomic_int closed;
         atomic_long senders;
-        atomic_long suspended;    /* requests waiting for delivery reports
-                                     or their deadline */
-        atomic_long awaiting;     /* requests with delivery reports still
-                                     to come (answered or not) */
-        atomic_long live_reqs;    /* pb_gw_req_t allocated */
+        atomic_long suspended; /* requests waiting for delivery reports
+                                  or their deadline */
+        atomic_long awaiting;  /* requests with delivery reports still
+                                  to come (answered or not) */
+        atomic_long live_reqs; /* pb_gw_req_t allocated */
         /* Deadline list: every suspended request, in deadline order
          * (deadline = time of sending + --publish-timeout, taken under
          * dl_lock, so appending keeps the order). Lock order: req->lock,
@@ -114,24 +114,24 @@ typedef struct pb_gw {
         atomic_long inflight_events;
         atomic_long inflight_bytes;
         atomic_int kafka_ready;
-        char ready_reason[256];   /* under workers_lock */
+        char ready_reason[256];           /* under workers_lock */
         char *tls_cert_pem, *tls_key_pem; /* kept while the daemon runs */
 } pb_gw_t;
 
 /* One published (or validated) event of a request. */
 typedef struct pb_gw_ev {
         struct pb_gw_req *req;
-        long line;           /* 1-based line in the body */
-        int has_id;          /* event_id came from the client */
+        long line;  /* 1-based line in the body */
+        int has_id; /* event_id came from the client */
         uint8_t id[16];
         pb_gw_claim_t claim;
-        int sent;            /* handed to the producer */
-        int done;            /* its delivery report arrived */
-        int failed;          /* delivery or send failed */
-        int uncertain;       /* failed, but Kafka may have stored it */
+        int sent;      /* handed to the producer */
+        int done;      /* its delivery report arrived */
+        int failed;    /* delivery or send failed */
+        int uncertain; /* failed, but Kafka may have stored it */
         char error[160];
-        pb_gw_result_t res;  /* partition, offset once acknowledged */
-        size_t off, len;     /* framed Avro in req->enc */
+        pb_gw_result_t res; /* partition, offset once acknowledged */
+        size_t off, len;    /* framed Avro in req->enc */
         pb_event_meta_t meta;
 } pb_gw_ev_t;
 
@@ -145,21 +145,21 @@ typedef struct pb_gw_req {
         pb_gw_t *gw;
         struct MHD_Connection *conn;
         int route;
-        const char *param;   /* {type} of the url (MHD keeps the url) */
-        int responded;       /* a response has been queued */
+        const char *param; /* {type} of the url (MHD keeps the url) */
+        int responded;     /* a response has been queued */
         size_t type_idx;
         int batch;
         char org[PB_GW_ORG_MAX];
-        pb_buf_t body;       /* bounded by max_body */
-        int too_big;         /* reading without storing (over max_body,
-                                or answer already decided) */
+        pb_buf_t body;            /* bounded by max_body */
+        int too_big;              /* reading without storing (over max_body,
+                                     or answer already decided) */
         unsigned deferred_status; /* answer decided from the headers */
         pb_buf_t deferred;
         int64_t deferred_retry_ms;
         const char *deferred_hname, *deferred_hval;
-        size_t drained;      /* bytes read and dropped since */
+        size_t drained;       /* bytes read and dropped since */
         size_t counted_bytes; /* added to gw->inflight_bytes */
-        pb_buf_t enc;        /* framed Avro of every event */
+        pb_buf_t enc;         /* framed Avro of every event */
         pb_gw_ev_t *ev;
         size_t nev;
         long reserved_events; /* added to gw->inflight_events */
@@ -174,9 +174,9 @@ typedef struct pb_gw_req {
                                  every ev[] field a delivery report sets */
         int state;
         int suspended;
-        int timed_out;       /* resumed at its deadline, reports pending */
-        int answered_early;  /* answered with events pending: their
-                                reports are counted as they come */
+        int timed_out;      /* resumed at its deadline, reports pending */
+        int answered_early; /* answered with events pending: their
+                               reports are counted as they come */
         size_t pending;
         int64_t t_send_ms;
         int64_t deadline_ms; /* under gw->dl_lock */
@@ -212,8 +212,8 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
  * with req->lock held when reports may still arrive. */
 void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans);
 void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
-                       const char *errstr, const char *topic,
-                       int32_t partition, int64_t offset);
+                       const char *errstr, const char *topic, int32_t partition,
+                       int64_t offset);
 /* Releases what a request holds in the gateway (counters). */
 void pb_gw_req_release(pb_gw_req_t *req);
 /* Drops one reference; the last one frees the request (and releases its

@@ -152,8 +152,8 @@ pb_gw_tokens_t *pb_gw_tokens_parse(const char *text, size_t len,
                 if (s == le || *s == '#')
                         continue;
                 if (memchr(s, 0, (size_t)(le - s))) {
-                        snprintf(errstr, errstr_size, "%s:%ld: NUL byte",
-                                 name, lineno);
+                        snprintf(errstr, errstr_size, "%s:%ld: NUL byte", name,
+                                 lineno);
                         goto fail;
                 }
                 if (parse_line(s, le, &e, &why) < 0) {
@@ -172,8 +172,7 @@ pb_gw_tokens_t *pb_gw_tokens_parse(const char *text, size_t len,
                         }
                         nv = realloc(t->v, nc * sizeof(*nv));
                         if (!nv) {
-                                snprintf(errstr, errstr_size,
-                                         "out of memory");
+                                snprintf(errstr, errstr_size, "out of memory");
                                 goto fail;
                         }
                         t->v = nv;

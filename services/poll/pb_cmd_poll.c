@@ -25,15 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/src/pb_util.h"
-#include "http_poll/pb_feed.h"
-#include "http_poll/pb_fetch.h"
-#include "http_poll/pb_mapping.h"
-#include "http_poll/pb_pollstate.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_metrics.h"
+#include "partnerbus/pb_util.h"
 #include "pb_cli.h"
+#include "pb_feed.h"
+#include "pb_fetch.h"
+#include "pb_mapping.h"
 #include "pb_opts.h"
+#include "pb_pollstate.h"
 
 static const char *cmd = "poll";
 
@@ -75,16 +75,15 @@ static const pb_opt_t poll_opts[] = {
     {"interval", 'i', PB_OPT_DURATION, "5m", "DURATION",
      "time between the start of two polls", 0, O(interval)},
     {"state-topic", 0, PB_OPT_STRING, "partnerbus.poll-state", "TOPIC",
-     "compacted topic holding hashes and validators (topic prefix applies)",
-     0, O(state_topic)},
+     "compacted topic holding hashes and validators (topic prefix applies)", 0,
+     O(state_topic)},
     {"dlq-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
      "dead-letter topic (default: <type>.dlq)", 0, O(dlq_topic)},
     {"check", 0, PB_OPT_BOOL, "false", NULL,
      "fetch once, print what would be published and rejected, publish "
      "nothing",
      0, O(check)},
-    {"once", 0, PB_OPT_BOOL, "false", NULL, "poll once, then exit", 0,
-     O(once)},
+    {"once", 0, PB_OPT_BOOL, "false", NULL, "poll once, then exit", 0, O(once)},
     {"format", 'f', PB_OPT_STRING, NULL, "auto|json|ndjson|csv",
      "feed format (default: the mapping's, else from Content-Type)", 0,
      O(format)},
@@ -104,8 +103,8 @@ static const pb_opt_t poll_opts[] = {
      "query parameter carrying the cursor to the next page", 0,
      O(cursor_param)},
     {"cursor-pointer", 0, PB_OPT_STRING, NULL, "POINTER",
-     "JSON: the next cursor inside the body (absent/null/empty: last page)",
-     0, O(cursor_pointer)},
+     "JSON: the next cursor inside the body (absent/null/empty: last page)", 0,
+     O(cursor_pointer)},
     {"cursor-resume", 0, PB_OPT_BOOL, "false", NULL,
      "start each poll from the last cursor (incremental feeds)", 0,
      O(cursor_resume)},
@@ -207,7 +206,7 @@ enum { PM_EVENT, PM_STATE, PM_DLQ, PM_FEED };
 typedef struct pmsg {
         int kind;
         uint64_t kfp, hash;
-        char *skey;  /* state key, malloc'd */
+        char *skey; /* state key, malloc'd */
         char hex[33];
         struct pmsg *next;
 } pmsg_t;
@@ -255,8 +254,8 @@ typedef struct pollctx {
         char txn_id[1200];
 } pollctx_t;
 
-static void count(pollctx_t *p, const char *name, const char *k,
-                  const char *v, double n) {
+static void count(pollctx_t *p, const char *name, const char *k, const char *v,
+                  double n) {
         const char *labels[] = {k, v, NULL};
         pb_metrics_add(p->metrics, name, k ? labels : NULL, n);
 }
@@ -323,14 +322,14 @@ static void on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
 
 /* Sends with backpressure: polls while the local queue is full. */
 static pb_resp_t send_raw(pollctx_t *p, const char *topic, const char *key,
-                          const void *val, size_t len,
-                          const char *const *hdrs, pmsg_t *m) {
+                          const void *val, size_t len, const char *const *hdrs,
+                          pmsg_t *m) {
         char err[256];
         pb_resp_t rc;
         for (;;) {
                 rc = pb_producer_send_raw(p->prod, topic, key,
-                                          key ? strlen(key) : 0, val, len,
-                                          hdrs, m, err, sizeof(err));
+                                          key ? strlen(key) : 0, val, len, hdrs,
+                                          m, err, sizeof(err));
                 if (rc != PB_ERR_LIMIT)
                         break;
                 pb_producer_poll(p->prod, 50);
@@ -347,8 +346,8 @@ static void drain_state(pollctx_t *p) {
                 pmsg_t *m = p->to_state;
                 p->to_state = m->next;
                 m->next = NULL;
-                if (send_raw(p, p->state_topic, m->skey, m->hex, 32, NULL,
-                             m) != PB_OK) {
+                if (send_raw(p, p->state_topic, m->skey, m->hex, 32, NULL, m) !=
+                    PB_OK) {
                         p->st_failed++;
                         free(m->skey);
                         free(m);
@@ -379,9 +378,8 @@ static void txn_error(pollctx_t *p, const char *what, rd_kafka_error_t *e) {
         int fatal = rd_kafka_error_is_fatal(e);
         if (fatal)
                 p->fenced = 1; /* producer unusable: fenced or fatal */
-        pb_log("error", "msg=\"%s: %s\" fatal=%s transactional_id=\"%s\"",
-               what, rd_kafka_error_string(e), fatal ? "true" : "false",
-               p->txn_id);
+        pb_log("error", "msg=\"%s: %s\" fatal=%s transactional_id=\"%s\"", what,
+               rd_kafka_error_string(e), fatal ? "true" : "false", p->txn_id);
         rd_kafka_error_destroy(e);
 }
 
@@ -475,8 +473,9 @@ static int txn_commit(pollctx_t *p) {
                 if (!e)
                         break;
                 if (rd_kafka_error_is_retriable(e) && attempt < 4) {
-                        pb_log("warn", "msg=\"commit transaction: %s; "
-                                       "retrying\" attempt=%d",
+                        pb_log("warn",
+                               "msg=\"commit transaction: %s; "
+                               "retrying\" attempt=%d",
                                rd_kafka_error_string(e), attempt);
                         rd_kafka_error_destroy(e);
                         continue;
@@ -525,14 +524,12 @@ static int start_producer(pollctx_t *p) {
                         snprintf(p->txn_id, sizeof(p->txn_id), "%s",
                                  p->set.txn_id);
                 else if (user_id)
-                        snprintf(p->txn_id, sizeof(p->txn_id), "%s",
-                                 user_id);
+                        snprintf(p->txn_id, sizeof(p->txn_id), "%s", user_id);
                 else
                         snprintf(p->txn_id, sizeof(p->txn_id),
                                  "partnerbus-poll/%s/%s", p->state_topic,
                                  p->prefix);
-                snprintf(prop, sizeof(prop), "transactional.id=%s",
-                         p->txn_id);
+                snprintf(prop, sizeof(prop), "transactional.id=%s", p->txn_id);
                 if (pb_kafka_conf_add(&kc, prop) != PB_OK) {
                         pb_log("error", "msg=\"too many -X properties\"");
                         return -1;
@@ -570,8 +567,8 @@ static int start_producer(pollctx_t *p) {
                 return -1;
         }
         p->txn_id[0] = 0;
-        p->prod = pb_producer_new(&p->cc.kconf, on_delivery, p, err,
-                                  sizeof(err));
+        p->prod =
+            pb_producer_new(&p->cc.kconf, on_delivery, p, err, sizeof(err));
         if (!p->prod) {
                 pb_log("error", "msg=\"producer: %s\"", err);
                 return -1;
@@ -602,8 +599,9 @@ static void create_state_topic(pollctx_t *p) {
         rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
         ev = rd_kafka_queue_poll(q, 20000);
         if (!ev) {
-                pb_log("warn", "msg=\"state topic %s: no answer to "
-                               "CreateTopics; relying on what exists\"",
+                pb_log("warn",
+                       "msg=\"state topic %s: no answer to "
+                       "CreateTopics; relying on what exists\"",
                        p->state_topic);
         } else {
                 const rd_kafka_CreateTopics_result_t *res =
@@ -613,8 +611,7 @@ static void create_state_topic(pollctx_t *p) {
                     res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
                 if (rd_kafka_event_error(ev))
                         pb_log("warn", "msg=\"state topic %s: %s\"",
-                               p->state_topic,
-                               rd_kafka_event_error_string(ev));
+                               p->state_topic, rd_kafka_event_error_string(ev));
                 else if (n == 1 && rd_kafka_topic_result_error(tr[0]) ==
                                        RD_KAFKA_RESP_ERR_NO_ERROR)
                         pb_log("info",
@@ -662,8 +659,8 @@ static void load_validators(pollctx_t *p, const char *v, size_t n) {
 
 /* Applies one state record of this poller's prefix. 0, or -1 when the
  * table is full. */
-static int apply_state(pollctx_t *p, const char *k, size_t klen,
-                       const void *v, size_t vlen, long *n, long *tomb) {
+static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
+                       size_t vlen, long *n, long *tomb) {
         size_t plen = strlen(p->prefix);
         uint64_t kfp, h;
         if (!k || klen < plen || memcmp(k, p->prefix, plen))
@@ -684,8 +681,9 @@ static int apply_state(pollctx_t *p, const char *k, size_t klen,
                 pb_pstate_del(p->st, kfp);
                 (*tomb)++;
         } else if (h && pb_pstate_put(p->st, kfp, h) != PB_OK) {
-                pb_log("error", "msg=\"state holds more than --max-keys=%ld "
-                                "keys\"",
+                pb_log("error",
+                       "msg=\"state holds more than --max-keys=%ld "
+                       "keys\"",
                        p->set.max_keys);
                 return -1;
         }
@@ -714,8 +712,7 @@ static int read_state(pollctx_t *p) {
         int i, left, rc = -1;
         /* after the caller's -X: readers of transactional topics must not
          * see uncommitted or aborted records */
-        if (pb_kafka_conf_add(&kc, "isolation.level=read_committed") !=
-            PB_OK) {
+        if (pb_kafka_conf_add(&kc, "isolation.level=read_committed") != PB_OK) {
                 pb_log("error", "msg=\"too many -X properties\"");
                 return -1;
         }
@@ -739,8 +736,8 @@ static int read_state(pollctx_t *p) {
         for (i = 0; i < asg->cnt; i++) {
                 int64_t lo = 0, hi = 0;
                 rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-                    rk, asg->elems[i].topic, asg->elems[i].partition, &lo,
-                    &hi, 10000);
+                    rk, asg->elems[i].topic, asg->elems[i].partition, &lo, &hi,
+                    10000);
                 if (e) {
                         pb_log("error",
                                "msg=\"state topic %s [%d]: watermarks: %s\"",
@@ -759,10 +756,11 @@ static int read_state(pollctx_t *p) {
                 if (pb_cli_stop)
                         goto out;
                 if (pb_now_ms() > next_note) {
-                        pb_log("info", "msg=\"reading the state topic; "
-                                       "waiting for its end (a transaction "
-                                       "of another poller may be open)\" "
-                                       "records=%ld partitions_left=%d",
+                        pb_log("info",
+                               "msg=\"reading the state topic; "
+                               "waiting for its end (a transaction "
+                               "of another poller may be open)\" "
+                               "records=%ld partitions_left=%d",
                                n, left);
                         next_note = pb_now_ms() + 10000;
                 }
@@ -784,8 +782,8 @@ static int read_state(pollctx_t *p) {
                                 goto out;
                         }
                 } else if (apply_state(p, m->key, m->key ? m->key_len : 0,
-                                       m->payload, m->payload ? m->len : 0,
-                                       &n, &tomb)) {
+                                       m->payload, m->payload ? m->len : 0, &n,
+                                       &tomb)) {
                         rd_kafka_message_destroy(m);
                         goto out;
                 } else {
@@ -804,8 +802,7 @@ static int read_state(pollctx_t *p) {
                "records=%ld tombstones=%ld keys=%zu table_bytes=%zu "
                "etag=\"%s\" ms=%lld",
                p->state_topic, n, tomb, pb_pstate_count(p->st),
-               pb_pstate_bytes(p->st), p->etag,
-               (long long)(pb_now_ms() - t0));
+               pb_pstate_bytes(p->st), p->etag, (long long)(pb_now_ms() - t0));
 out:
         if (asg)
                 rd_kafka_topic_partition_list_destroy(asg);
@@ -840,8 +837,8 @@ static int open_page(pollctx_t *p, page_t *pg, char *errstr, size_t n) {
         size_t len = pg->res.body.len, i = 0;
         if (!b)
                 b = "";
-        while (i < len && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' ||
-                           b[i] == '\t'))
+        while (i < len &&
+               (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
                 i++;
         if (html || (i < len && b[i] == '<')) {
                 snprintf(errstr, n,
@@ -873,9 +870,8 @@ static int open_page(pollctx_t *p, page_t *pg, char *errstr, size_t n) {
         return pg->feed ? 0 : -1;
 }
 
-static void dead_letter(pollctx_t *p, const page_t *pg,
-                        const pb_record_t *rec, const char *key,
-                        const char *why, const char *pointer) {
+static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
+                        const char *key, const char *why, const char *pointer) {
         char pos[64], hex[33], *skey;
         uint64_t h, kfp, old;
         size_t l;
@@ -891,16 +887,16 @@ static void dead_letter(pollctx_t *p, const page_t *pg,
                               "partnerbus_type",
                               p->set.type,
                               NULL};
-        snprintf(pos, sizeof(pos), "%s %ld", rec->pos_name ? rec->pos_name
-                                                           : "record",
-                 rec->position);
+        snprintf(pos, sizeof(pos), "%s %ld",
+                 rec->pos_name ? rec->pos_name : "record", rec->position);
         p->rejected++;
         count(p, "partnerbus_poll_records_total", "outcome", "rejected", 1);
         if (p->set.check) {
                 pb_buf_t b;
                 pb_buf_init(&b, 0);
-                pb_buf_printf(&b, "{\"would\":\"reject\",\"%s\":%ld,"
-                                  "\"pointer\":",
+                pb_buf_printf(&b,
+                              "{\"would\":\"reject\",\"%s\":%ld,"
+                              "\"pointer\":",
                               rec->pos_name ? rec->pos_name : "record",
                               rec->position);
                 pb_buf_json_str(&b, pointer ? pointer : "",
@@ -1033,8 +1029,8 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         memset(&eo, 0, sizeof(eo));
         pb_buf_reset(avro);
         rc = pb_serde_encode(p->serde, p->schema, p->topic,
-                             (const char *)ev->data, ev->len, &eo, avro,
-                             &meta, &errs);
+                             (const char *)ev->data, ev->len, &eo, avro, &meta,
+                             &errs);
         if (rc != PB_OK) {
                 if (errs.count)
                         pb_errors_format(&errs, why, sizeof(why));
@@ -1054,8 +1050,7 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                                       "{\"would\":\"publish\",\"%s\":%ld,"
                                       "\"key\":",
                                       rec->pos_name, rec->position);
-                        pb_buf_json_str(&b, (const char *)key->data,
-                                        key->len);
+                        pb_buf_json_str(&b, (const char *)key->data, key->len);
                         pb_buf_printf(&b, ",\"change\":\"%s\",\"event\":",
                                       pb_pstate_get(p->st, kfp, &old)
                                           ? "changed"
@@ -1148,8 +1143,8 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
 /* The validators of a single-page feed: a 304 on the first page of a
  * paginated feed says nothing about the later pages, so those are always
  * fetched in full (their records are still compared by hash). */
-static void write_validators(pollctx_t *p, const page_t *first,
-                             size_t npages, const char *cursor) {
+static void write_validators(pollctx_t *p, const page_t *first, size_t npages,
+                             const char *cursor) {
         pb_buf_t b;
         char ts[40];
         pmsg_t *m;
@@ -1169,9 +1164,8 @@ static void write_validators(pollctx_t *p, const page_t *first,
         if (p->txn) {
                 /* last in the poll's last transaction */
                 if (txn_begin(p) == 0 &&
-                    send_raw(p, p->state_topic, p->prefix,
-                             (const char *)b.data, b.len, NULL,
-                             NULL) != PB_OK)
+                    send_raw(p, p->state_topic, p->prefix, (const char *)b.data,
+                             b.len, NULL, NULL) != PB_OK)
                         p->txn_failed = 1;
                 pb_buf_free(&b);
                 if (txn_begin(p) || txn_commit(p)) {
@@ -1183,8 +1177,8 @@ static void write_validators(pollctx_t *p, const page_t *first,
         m = calloc(1, sizeof(*m));
         if (m) {
                 m->kind = PM_FEED;
-                if (send_raw(p, p->state_topic, p->prefix,
-                             (const char *)b.data, b.len, NULL, m) != PB_OK) {
+                if (send_raw(p, p->state_topic, p->prefix, (const char *)b.data,
+                             b.len, NULL, m) != PB_OK) {
                         free(m);
                         p->st_failed++;
                 }
@@ -1194,8 +1188,7 @@ static void write_validators(pollctx_t *p, const page_t *first,
 done:
         if (!p->st_failed) {
                 snprintf(p->etag, sizeof(p->etag), "%s", etag);
-                snprintf(p->last_modified, sizeof(p->last_modified), "%s",
-                         lm);
+                snprintf(p->last_modified, sizeof(p->last_modified), "%s", lm);
                 snprintf(p->cursor, sizeof(p->cursor), "%s", cursor);
                 p->have_validators = 1;
         }
@@ -1231,8 +1224,9 @@ static const char *poll_once(pollctx_t *p) {
                 char nextbuf[4096];
                 pb_resp_t rc;
                 if (npages == (size_t)p->set.max_pages) {
-                        pb_log("error", "msg=\"more than --max-pages=%ld "
-                                        "pages; poll abandoned\"",
+                        pb_log("error",
+                               "msg=\"more than --max-pages=%ld "
+                               "pages; poll abandoned\"",
                                p->set.max_pages);
                         outcome = "limit";
                         goto out;
@@ -1240,12 +1234,10 @@ static const char *poll_once(pollctx_t *p) {
                 pg = &pages[npages++];
                 pb_fetch_result_init(&pg->res, p->set.max_response);
                 rc = pb_fetch(&p->fo, url,
-                              npages == 1 && p->have_validators &&
-                                      !p->set.check
+                              npages == 1 && p->have_validators && !p->set.check
                                   ? p->etag
                                   : NULL,
-                              npages == 1 && p->have_validators &&
-                                      !p->set.check
+                              npages == 1 && p->have_validators && !p->set.check
                                   ? p->last_modified
                                   : NULL,
                               &pg->res, err, sizeof(err));
@@ -1255,8 +1247,8 @@ static const char *poll_once(pollctx_t *p) {
                                "next poll\" url=\"%s\" attempts=%d "
                                "error=\"%s\"",
                                url, pg->res.attempts, err);
-                        outcome = rc == PB_ERR_LIMIT ? "too_large"
-                                                     : "unreachable";
+                        outcome =
+                            rc == PB_ERR_LIMIT ? "too_large" : "unreachable";
                         goto out;
                 }
                 if (pg->res.status == 304) {
@@ -1296,9 +1288,9 @@ static const char *poll_once(pollctx_t *p) {
                              n->type == PB_JSON_NUMBER) &&
                             n->len && n->len < sizeof(cursor) &&
                             strcmp(n->str, cursor) &&
-                            !pb_url_with_param(p->set.url,
-                                               p->set.cursor_param, n->str,
-                                               nextbuf, sizeof(nextbuf))) {
+                            !pb_url_with_param(p->set.url, p->set.cursor_param,
+                                               n->str, nextbuf,
+                                               sizeof(nextbuf))) {
                                 memcpy(cursor, n->str, n->len + 1);
                                 next = nextbuf;
                         }
@@ -1335,8 +1327,9 @@ static const char *poll_once(pollctx_t *p) {
                         if (++p->records > p->set.max_records) {
                                 limit_hit = 1;
                                 outcome = "limit";
-                                pb_log("error", "msg=\"more than "
-                                                "--max-records=%ld records\"",
+                                pb_log("error",
+                                       "msg=\"more than "
+                                       "--max-records=%ld records\"",
                                        p->set.max_records);
                                 break;
                         }
@@ -1350,8 +1343,7 @@ static const char *poll_once(pollctx_t *p) {
                             p->txn_records >= p->set.txn_records)
                                 txn_commit(p);
                         if (p->txn_failed) {
-                                outcome = p->fenced ? "fenced"
-                                                    : "kafka_error";
+                                outcome = p->fenced ? "fenced" : "kafka_error";
                                 break;
                         }
                 }
@@ -1430,12 +1422,10 @@ static void declare_metrics(pb_metrics_t *m) {
                            "records by outcome (published, unchanged, "
                            "rejected)",
                            NULL, 0);
-        pb_metrics_declare(m, "partnerbus_poll_dead_letters_total",
-                           "counter", "records sent to the dead-letter topic",
-                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_dead_letters_total", "counter",
+                           "records sent to the dead-letter topic", NULL, 0);
         pb_metrics_declare(m, "partnerbus_poll_last_success_timestamp_seconds",
-                           "gauge", "end of the last successful poll", NULL,
-                           0);
+                           "gauge", "end of the last successful poll", NULL, 0);
         pb_metrics_declare(m, "partnerbus_poll_state_keys", "gauge",
                            "record keys in the state table", NULL, 0);
         pb_metrics_declare(m, "partnerbus_poll_duration_seconds", "histogram",
@@ -1489,8 +1479,8 @@ int pb_cmd_poll(int argc, char **argv) {
         }
         p->map = pb_mapping_load(p->set.map, err, sizeof(err));
         if (!p->map) {
-                status = pb_cli_usage_error(cmd, "--map %s: %s", p->set.map,
-                                            err);
+                status =
+                    pb_cli_usage_error(cmd, "--map %s: %s", p->set.map, err);
                 goto done;
         }
         fmt = p->set.format ? p->set.format : pb_mapping_format(p->map);
@@ -1501,8 +1491,8 @@ int pb_cmd_poll(int argc, char **argv) {
                     fmt);
                 goto done;
         }
-        p->records_ptr = p->set.records ? p->set.records
-                                        : pb_mapping_records(p->map);
+        p->records_ptr =
+            p->set.records ? p->set.records : pb_mapping_records(p->map);
         p->sep = pb_mapping_separator(p->map);
         if (p->set.separator) {
                 if (strlen(p->set.separator) != 1 ||
@@ -1529,8 +1519,7 @@ int pb_cmd_poll(int argc, char **argv) {
         }
         if (pb_schema_key_field(p->schema)) {
                 char kt[300];
-                snprintf(kt, sizeof(kt), "/%s",
-                         pb_schema_key_field(p->schema));
+                snprintf(kt, sizeof(kt), "/%s", pb_schema_key_field(p->schema));
                 pb_mapping_set_default_key(p->map, kt);
         }
         p->serde = pb_serde_new(p->catalog, NULL, err, sizeof(err));
@@ -1594,15 +1583,13 @@ int pb_cmd_poll(int argc, char **argv) {
                 const char *outcome;
                 p->records = p->published = p->unchanged = p->rejected = 0;
                 outcome = poll_once(p);
-                count(p, "partnerbus_poll_polls_total", "outcome", outcome,
-                      1);
+                count(p, "partnerbus_poll_polls_total", "outcome", outcome, 1);
                 pb_metrics_observe(p->metrics,
                                    "partnerbus_poll_duration_seconds", NULL,
                                    (double)(pb_now_ms() - start) / 1000.0);
                 pb_metrics_set(p->metrics, "partnerbus_poll_state_keys", NULL,
                                (double)pb_pstate_count(p->st));
-                if (!strcmp(outcome, "ok") ||
-                    !strcmp(outcome, "not_modified"))
+                if (!strcmp(outcome, "ok") || !strcmp(outcome, "not_modified"))
                         pb_metrics_set(
                             p->metrics,
                             "partnerbus_poll_last_success_timestamp_seconds",
@@ -1635,8 +1622,7 @@ int pb_cmd_poll(int argc, char **argv) {
                                      : PB_EXIT_OK;
                         break;
                 }
-                while (!pb_cli_stop &&
-                       pb_now_ms() - start < p->set.interval) {
+                while (!pb_cli_stop && pb_now_ms() - start < p->set.interval) {
                         struct timespec ts = {0, 100 * 1000000L};
                         nanosleep(&ts, NULL);
                 }

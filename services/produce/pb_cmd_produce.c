@@ -63,14 +63,14 @@ static const pb_cmd_spec_t produce_spec = {
     1};
 
 typedef struct produce_state {
-        long published;  /* acknowledged by Kafka */
-        long failed;     /* delivery failed */
-        long rejected;   /* invalid input lines */
+        long published; /* acknowledged by Kafka */
+        long failed;    /* delivery failed */
+        long rejected;  /* invalid input lines */
 } produce_state_t;
 
 static void produce_dr(void *opaque, void *msg_opaque, pb_resp_t err,
-                       const char *errstr, const char *topic,
-                       int32_t partition, int64_t offset) {
+                       const char *errstr, const char *topic, int32_t partition,
+                       int64_t offset) {
         produce_state_t *st = opaque;
         (void)partition;
         (void)offset;
@@ -143,8 +143,8 @@ static int read_line(line_reader_t *lr, char **line, size_t *len) {
                         lr->start = 0;
                         lr->end = avail;
                 }
-                got = fread(lr->buf + lr->end, 1, lr->cap - 1 - lr->end,
-                            lr->fp);
+                got =
+                    fread(lr->buf + lr->end, 1, lr->cap - 1 - lr->end, lr->fp);
                 if (got == 0)
                         lr->eof = 1;
                 lr->end += got;
@@ -164,8 +164,7 @@ static void report_errors(long lineno, const pb_errors_t *errs) {
         for (i = 0; i < errs->count; i++) {
                 if (errs->items[i].pointer[0])
                         fprintf(stderr, "line %ld: %s: %s\n", lineno,
-                                errs->items[i].pointer,
-                                errs->items[i].message);
+                                errs->items[i].pointer, errs->items[i].message);
                 else
                         fprintf(stderr, "line %ld: %s\n", lineno,
                                 errs->items[i].message);
@@ -198,8 +197,8 @@ int pb_cmd_produce(int argc, char **argv) {
         int got;
 
         memset(&ps, 0, sizeof(ps));
-        if ((rc = pb_opts_parse(&produce_spec, &ps, &cc, argc, argv,
-                                &first)) >= 0)
+        if ((rc = pb_opts_parse(&produce_spec, &ps, &cc, argc, argv, &first)) >=
+            0)
                 return rc;
         rc = PB_EXIT_FAIL;
         if (first < argc)
@@ -218,8 +217,9 @@ int pb_cmd_produce(int argc, char **argv) {
         schema = pb_schemas_find(catalog, type);
         if (!schema) {
                 size_t i;
-                fprintf(stderr, "partnerbus produce: unknown event type '%s'. "
-                                "Known types:",
+                fprintf(stderr,
+                        "partnerbus produce: unknown event type '%s'. "
+                        "Known types:",
                         type);
                 for (i = 0; i < pb_schemas_count(catalog); i++)
                         fprintf(stderr, " %s",
@@ -246,8 +246,7 @@ int pb_cmd_produce(int argc, char **argv) {
                 goto done;
         }
         pb_cli_trap_signals();
-        pb_kafka_topic(&cc.kconf, pb_schema_type(schema), topic,
-                       sizeof(topic));
+        pb_kafka_topic(&cc.kconf, pb_schema_type(schema), topic, sizeof(topic));
         eopts.fill_event_id = fill;
         eopts.fill_occurred_at = fill;
 
@@ -255,8 +254,7 @@ int pb_cmd_produce(int argc, char **argv) {
                 pb_resp_t r;
                 lineno++;
                 if (got < 0) {
-                        fprintf(stderr,
-                                "line %ld: line longer than %u bytes\n",
+                        fprintf(stderr, "line %ld: line longer than %u bytes\n",
                                 lineno, PB_PRODUCE_MAX_LINE);
                         st.rejected++;
                         continue;
@@ -269,8 +267,7 @@ int pb_cmd_produce(int argc, char **argv) {
                                     &out, &meta, &errs);
                 if (r != PB_OK) {
                         if (errs.count == 0)
-                                pb_errors_add(&errs, "", "%s",
-                                              pb_err2str(r));
+                                pb_errors_add(&errs, "", "%s", pb_err2str(r));
                         report_errors(lineno, &errs);
                         st.rejected++;
                         continue;
@@ -278,8 +275,8 @@ int pb_cmd_produce(int argc, char **argv) {
                 for (;;) {
                         r = pb_producer_send(
                             prod, topic, pb_schema_type(schema), &meta,
-                            out.data, out.len, NULL,
-                            (void *)(intptr_t)lineno, err, sizeof(err));
+                            out.data, out.len, NULL, (void *)(intptr_t)lineno,
+                            err, sizeof(err));
                         if (r != PB_ERR_LIMIT || pb_cli_stop)
                                 break;
                         pb_producer_poll(prod, 100); /* queue full */

@@ -3,11 +3,11 @@
  *
  * One thread. The loop polls messages, decodes them (or, for the archive
  * without --where, only validates them: pb_serde_check, same verdict),
- * applies --where and collects a batch; the batch goes to the sink; what the sink accepted is
- * marked done per partition, and every commit-interval the sink is flushed
- * (fsync) and only then the done offsets are stored and committed: at
- * least once. The consumer's rebalance callback commits stored offsets of
- * revoked partitions, and stored offsets are always flushed ones.
+ * applies --where and collects a batch; the batch goes to the sink; what the
+ * sink accepted is marked done per partition, and every commit-interval the
+ * sink is flushed (fsync) and only then the done offsets are stored and
+ * committed: at least once. The consumer's rebalance callback commits stored
+ * offsets of revoked partitions, and stored offsets are always flushed ones.
  *
  * Failures hold back only their partition: the partition is paused and
  * sought back to the failed event, and resumed when its backoff ends
@@ -139,12 +139,12 @@ static const pb_opt_t relay_opts[] = {
      "start a new file per topic every DURATION", 0, O(ar_roll_interval)},
     {"archive-roll-size", 0, PB_OPT_SIZE, "128MiB", "SIZE",
      "start a new file when one reaches SIZE", 0, O(ar_roll_size)},
-    {"archive-block-size", 0, PB_OPT_SIZE, "1MiB", "SIZE",
-     "Avro block size", 0, O(ar_block_size)},
+    {"archive-block-size", 0, PB_OPT_SIZE, "1MiB", "SIZE", "Avro block size", 0,
+     O(ar_block_size)},
     {"jsonl-max-size", 0, PB_OPT_SIZE, "100MiB", "SIZE",
      "rotate the file at SIZE (0: never)", 0, O(jl_max_size)},
-    {"jsonl-keep", 0, PB_OPT_INT, "5", "N", "rotated files kept (PATH.1..N)",
-     0, O(jl_keep)},
+    {"jsonl-keep", 0, PB_OPT_INT, "5", "N", "rotated files kept (PATH.1..N)", 0,
+     O(jl_keep)},
     {"jsonl-meta", 0, PB_OPT_BOOL, "false", NULL,
      "wrap each line with topic, partition, offset, key and type", 0,
      O(jl_meta)},
@@ -344,8 +344,8 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
         int64_t deadline;
         int rc = -1;
         if (!r->dlq) {
-                r->dlq = pb_producer_new(&r->cc.kconf, dlq_cb, r, err,
-                                         sizeof(err));
+                r->dlq =
+                    pb_producer_new(&r->cc.kconf, dlq_cb, r, err, sizeof(err));
                 if (!r->dlq) {
                         pb_log("error", "msg=\"dead-letter producer: %s\"",
                                err);
@@ -392,15 +392,16 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
         if (pb_producer_send_raw(r->dlq, topic, m->key, m->key_len, m->value,
                                  m->len, hdrs, NULL, err,
                                  sizeof(err)) != PB_OK) {
-                pb_log("error", "topic=%s msg=\"dead-letter send: %s\"",
-                       topic, err);
+                pb_log("error", "topic=%s msg=\"dead-letter send: %s\"", topic,
+                       err);
                 goto out;
         }
         deadline = now_ms() + 30000;
         while (!r->dlq_done && now_ms() < deadline)
                 pb_producer_poll(r->dlq, 100);
         if (!r->dlq_done || r->dlq_err != PB_OK) {
-                pb_log("error", "topic=%s msg=\"dead-letter not acknowledged: "
+                pb_log("error",
+                       "topic=%s msg=\"dead-letter not acknowledged: "
                        "%s\"",
                        topic, r->dlq_done ? r->dlq_errstr : "timeout");
                 goto out;
@@ -517,9 +518,9 @@ static void deliver_batch(relay_t *r) {
                 ev->writer = e->writer;
                 ev->body = (const uint8_t *)e->m.value + e->body_off;
                 ev->body_len = e->m.len - e->body_off;
-                ev->json = e->json_len ? (const char *)r->arena.data +
-                                             e->json_off
-                                       : ""; /* check_only */
+                ev->json = e->json_len
+                               ? (const char *)r->arena.data + e->json_off
+                               : ""; /* check_only */
                 ev->json_len = e->json_len;
                 ev->meta = &e->meta;
         }
@@ -554,10 +555,8 @@ static void deliver_batch(relay_t *r) {
                                 lab[2] = NULL;
                                 pb_metrics_observe(
                                     r->metrics,
-                                    "partnerbus_relay_end_to_end_seconds",
-                                    lab,
-                                    (double)(wms - e->m.timestamp_ms) /
-                                        1000.0);
+                                    "partnerbus_relay_end_to_end_seconds", lab,
+                                    (double)(wms - e->m.timestamp_ms) / 1000.0);
                         }
                         resolved(r, e);
                 }
@@ -592,11 +591,10 @@ static void deliver_batch(relay_t *r) {
                         }
                         p->attempts++;
                         p->fail_offset = e->m.offset;
-                        p->retry_at =
-                            now_ms() + (st.result == PB_SINK_RETRY
-                                            ? backoff_ms(r, p,
-                                                         st.retry_after_ms)
-                                            : 0);
+                        p->retry_at = now_ms() +
+                                      (st.result == PB_SINK_RETRY
+                                           ? backoff_ms(r, p, st.retry_after_ms)
+                                           : 0);
                         part_pause_seek(r, p, e->m.offset);
                 }
                 pb_log("warn",
@@ -704,8 +702,7 @@ static void update_lag(relay_t *r) {
                         paused++;
                 if (p->next_expected < 0 ||
                     rd_kafka_get_watermark_offsets(r->rk, p->topic,
-                                                   p->partition, &lo,
-                                                   &hi) != 0)
+                                                   p->partition, &lo, &hi) != 0)
                         continue;
                 snprintf(pbuf, sizeof(pbuf), "%d", (int)p->partition);
                 lab[0] = "topic";
@@ -713,8 +710,7 @@ static void update_lag(relay_t *r) {
                 lab[2] = "partition";
                 lab[3] = pbuf;
                 lab[4] = NULL;
-                pb_metrics_set(r->metrics, "partnerbus_relay_consumer_lag",
-                               lab,
+                pb_metrics_set(r->metrics, "partnerbus_relay_consumer_lag", lab,
                                (double)(hi > p->done_next && p->done_next >= 0
                                             ? hi - p->done_next
                                             : 0));
@@ -795,13 +791,13 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                 e->body_off = (size_t)(fr.body - (const uint8_t *)m->value);
                 e->json_off = r->arena.len;
                 if (r->check_only)
-                        rc = pb_serde_check(r->serde, m->value, m->len,
-                                            &reader, NULL, NULL, &e->meta,
-                                            err, sizeof(err));
+                        rc = pb_serde_check(r->serde, m->value, m->len, &reader,
+                                            NULL, NULL, &e->meta, err,
+                                            sizeof(err));
                 else
                         rc = pb_serde_decode(r->serde, m->value, m->len,
-                                             &reader, &r->arena, &e->meta,
-                                             err, sizeof(err));
+                                             &reader, &r->arena, &e->meta, err,
+                                             sizeof(err));
                 if (rc == PB_OK && !writer) {
                         rc = PB_ERR_UNKNOWN_SCHEMA;
                         snprintf(err, sizeof(err), "writer schema unknown");
@@ -883,8 +879,7 @@ static void declare_metrics(pb_metrics_t *m) {
         pb_metrics_declare(m, "partnerbus_relay_deliveries_total", "counter",
                            "events handed to the sink, by outcome", NULL, 0);
         pb_metrics_declare(m, "partnerbus_relay_retries_total", "counter",
-                           "failed deliveries scheduled for a retry", NULL,
-                           0);
+                           "failed deliveries scheduled for a retry", NULL, 0);
         pb_metrics_declare(m, "partnerbus_relay_dlq_total", "counter",
                            "events sent to the dead-letter topic", NULL, 0);
         pb_metrics_declare(m, "partnerbus_relay_filtered_total", "counter",
@@ -893,13 +888,12 @@ static void declare_metrics(pb_metrics_t *m) {
                            "events in the partition not yet delivered", NULL,
                            0);
         pb_metrics_declare(m, "partnerbus_relay_paused_partitions", "gauge",
-                           "partitions held back by a failing event", NULL,
-                           0);
+                           "partitions held back by a failing event", NULL, 0);
         pb_metrics_declare(m, "partnerbus_relay_delivery_seconds", "histogram",
                            "duration of one sink write", NULL, 0);
         pb_metrics_declare(m, "partnerbus_relay_end_to_end_seconds",
-                           "histogram",
-                           "Kafka timestamp to confirmed delivery", NULL, 0);
+                           "histogram", "Kafka timestamp to confirmed delivery",
+                           NULL, 0);
 }
 
 static int setup_sink(relay_t *r) {
@@ -919,8 +913,9 @@ static int setup_sink(relay_t *r) {
         name[nl] = 0;
         r->plugin = pb_sink_plugin_find(name);
         if (!r->plugin) {
-                pb_cli_usage_error(cmd, "unknown sink '%s' (webhook, archive, "
-                                        "jsonl)",
+                pb_cli_usage_error(cmd,
+                                   "unknown sink '%s' (webhook, archive, "
+                                   "jsonl)",
                                    name);
                 return PB_EXIT_USAGE;
         }
@@ -988,10 +983,10 @@ int pb_cmd_relay(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (strcmp(r->set.start, "earliest") && strcmp(r->set.start, "latest")) {
-                status = pb_cli_usage_error(cmd,
-                                            "--start expects earliest or "
-                                            "latest");
+        if (strcmp(r->set.start, "earliest") &&
+            strcmp(r->set.start, "latest")) {
+                status = pb_cli_usage_error(cmd, "--start expects earliest or "
+                                                 "latest");
                 goto done;
         }
         if (r->set.where.n) {
@@ -1001,8 +996,8 @@ int pb_cmd_relay(int argc, char **argv) {
                         if (!r->filter || !r->jp ||
                             pb_filter_add(r->filter, r->set.where.v[i], err,
                                           sizeof(err)) != PB_OK) {
-                                status = pb_cli_usage_error(
-                                    cmd, "--where: %s", err);
+                                status =
+                                    pb_cli_usage_error(cmd, "--where: %s", err);
                                 goto done;
                         }
         }
@@ -1012,7 +1007,7 @@ int pb_cmd_relay(int argc, char **argv) {
         }
         r->check_only = !r->plugin->needs_json && !r->filter;
         r->batch_max = r->set.batch_size > 0 ? (size_t)r->set.batch_size
-                                              : r->plugin->batch_hint(r->sink);
+                                             : r->plugin->batch_hint(r->sink);
         if (r->batch_max < 1)
                 r->batch_max = 1;
         if (r->batch_max > 100000)
@@ -1024,8 +1019,8 @@ int pb_cmd_relay(int argc, char **argv) {
         if (!r->batch || !r->events || !r->catalog)
                 goto done;
         if (r->cc.schema_registry) {
-                r->registry = pb_registry_new(r->cc.schema_registry, err,
-                                              sizeof(err));
+                r->registry =
+                    pb_registry_new(r->cc.schema_registry, err, sizeof(err));
                 if (!r->registry) {
                         pb_log("error", "msg=\"schema registry: %s\"", err);
                         goto done;
@@ -1092,16 +1087,16 @@ int pb_cmd_relay(int argc, char **argv) {
                 ckconf.props[0] = "queued.min.messages=1000000";
                 ckconf.nprops++;
         }
-        r->cons = pb_consumer_new(&ckconf, &copts,
-                                  (const char *const *)topics, ntopics, err,
-                                  sizeof(err));
+        r->cons = pb_consumer_new(&ckconf, &copts, (const char *const *)topics,
+                                  ntopics, err, sizeof(err));
         if (!r->cons) {
                 pb_log("error", "msg=\"%s\"", err);
                 goto done;
         }
         r->rk = pb_consumer_rk(r->cons);
         pb_cli_trap_signals();
-        pb_log("info", "msg=\"relay started\" group=%s sink=%s topics=%zu "
+        pb_log("info",
+               "msg=\"relay started\" group=%s sink=%s topics=%zu "
                "filters=%zu batch=%zu",
                r->set.group, r->plugin->name, ntopics,
                pb_filter_count(r->filter), r->batch_max);
@@ -1120,8 +1115,8 @@ int pb_cmd_relay(int argc, char **argv) {
                                         wait = p->retry_at - now;
                         }
                 }
-                if (r->nbatch && (r->nbatch >= r->batch_max ||
-                                  now >= r->batch_deadline))
+                if (r->nbatch &&
+                    (r->nbatch >= r->batch_max || now >= r->batch_deadline))
                         deliver_batch(r);
                 if (now - r->last_commit >= r->set.commit_interval &&
                     flush_commit(r, 0)) {
@@ -1135,16 +1130,15 @@ int pb_cmd_relay(int argc, char **argv) {
                         check_assignment(r);
                         r->last_assign_check = now;
                 }
-                if (r->set.max_events > 0 &&
-                    r->handled >= r->set.max_events && r->nbatch == 0)
+                if (r->set.max_events > 0 && r->handled >= r->set.max_events &&
+                    r->nbatch == 0)
                         break;
                 if (r->nbatch) {
                         int64_t left = r->batch_deadline - now;
                         if (left < wait)
                                 wait = left < 0 ? 0 : left;
                 }
-                pr = pb_consumer_poll(r->cons, &m, (int)wait, err,
-                                      sizeof(err));
+                pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
                 if (pr == PB_ERR_LIMIT) {
                         if (!r->ready) {
                                 rd_kafka_topic_partition_list_t *a = NULL;
@@ -1171,8 +1165,7 @@ int pb_cmd_relay(int argc, char **argv) {
                 for (i = 1; i < PB_RELAY_BURST && r->nbatch < r->batch_max &&
                             !pb_cli_stop;
                      i++) {
-                        pr = pb_consumer_poll(r->cons, &m, 0, err,
-                                              sizeof(err));
+                        pr = pb_consumer_poll(r->cons, &m, 0, err, sizeof(err));
                         if (pr != PB_OK)
                                 break; /* errors: reported above next time */
                         handle_message(r, &m);
@@ -1192,8 +1185,7 @@ int pb_cmd_relay(int argc, char **argv) {
                 batch_clear(r);
                 if (flush_commit(r, 1))
                         status = PB_EXIT_FAIL;
-                pb_log("info", "msg=\"relay stopped\" handled=%ld",
-                       r->handled);
+                pb_log("info", "msg=\"relay stopped\" handled=%ld", r->handled);
         }
 done:
         batch_clear(r);

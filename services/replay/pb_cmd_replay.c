@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/src/pb_replay.h"
-#include "../../core/src/pb_util.h"
 #include "partnerbus/pb_avrofile.h"
 #include "partnerbus/pb_filter.h"
+#include "partnerbus/pb_util.h"
 #include "pb_connector.h"
 #include "pb_opts.h"
+#include "pb_replay.h"
 #include "pb_replay_cmd.h"
 #include "pb_replay_src.h"
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/src/pb_util.h"
+#include "partnerbus/pb_util.h"
 #include "pb_replay_cmd.h"
 #include "pb_replay_src.h"
 

@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../core/src/pb_report.h"
-#include "../../core/src/pb_util.h"
-#include "../replay/pb_replay_src.h"
 #include "partnerbus/pb_filter.h"
+#include "partnerbus/pb_util.h"
 #include "pb_opts.h"
+#include "pb_replay_src.h"
+#include "pb_report.h"
 
 static const char *cmd = "report";
 

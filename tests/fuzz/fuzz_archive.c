@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "partnerbus/pb_codec.h"
-#include "pb_replay.h"
+#include "pb_archive.h"
 
 static char fz_dir[64];
 static char fz_file[128];

@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (t1 != t2 || (r2 == PB_OK && (!w || off > blen)))
                         abort();
         } else {
-                r1 = pb_codec_avro_to_json(fz_codec, s, NULL, body, blen,
-                                           &json, &m1, e1, sizeof(e1));
+                r1 = pb_codec_avro_to_json(fz_codec, s, NULL, body, blen, &json,
+                                           &m1, e1, sizeof(e1));
                 r2 = pb_codec_check(fz_codec, s, NULL, body, blen, &m2, e2,
                                     sizeof(e2));
                 if (r1 != r2 || strcmp(e1, e2))

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pb_csv_limits_t lim;
@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 r = pb_csv_next(c, &row, err, sizeof(err));
                 if (r == PB_CSV_END || r == PB_CSV_FATAL)
                         break;
-                if (row.raw && (row.raw < body ||
-                                row.raw + row.raw_len > body + size - 1))
+                if (row.raw &&
+                    (row.raw < body || row.raw + row.raw_len > body + size - 1))
                         abort();
                 if (r == PB_CSV_ROW) {
                         size_t tot = 0;

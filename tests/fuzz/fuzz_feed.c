@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const pb_feed_format_t fmts[3] = {PB_FEED_JSON, PB_FEED_NDJSON,
@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (rec.json) {
                         pb_buf_reset(&w);
                         if (pb_json_write(rec.json, &w) == PB_OK &&
-                            !pb_json_parse(jp, (const char *)w.data, w.len,
-                                           err, sizeof(err)))
+                            !pb_json_parse(jp, (const char *)w.data, w.len, err,
+                                           sizeof(err)))
                                 abort();
                 } else {
                         if (rec.ncols != rec.nheader)

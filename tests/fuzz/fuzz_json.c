@@ -55,8 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!pb_fz_p1 || !pb_fz_p2)
                         abort();
         }
-        v = pb_json_parse(pb_fz_p1, (const char *)data, size, err,
-                          sizeof(err));
+        v = pb_json_parse(pb_fz_p1, (const char *)data, size, err, sizeof(err));
         if (!v) {
                 if (strncmp(err, "line ", 5) != 0)
                         abort(); /* every rejection says where */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
-#include "../../connectors/http_poll/pb_mapping.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
+#include "pb_mapping.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t *nul = memchr(data, 0, size);

@@ -11,7 +11,6 @@
 
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_schema.h"
-#include "pb_replay.h"
 
 static pb_codec_t *fz_codec;
 

@@ -12,8 +12,8 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
-#include "pb_util.h"
 
 static int avroc_fill(avro_value_t *v, const pb_type_t *t, const cJSON *j) {
         switch (t->kind) {

@@ -8,8 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
 #include <avro.h>
+#include <cmocka.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,8 +100,8 @@ static void encode_event(fx_t *f, int i) {
         (void)err;
         pb_errors_init(&errs);
         pb_buf_reset(&f->body);
-        r = pb_codec_json_to_avro(f->codec, f->schema, json, strlen(json),
-                                  NULL, &f->body, &meta, &errs);
+        r = pb_codec_json_to_avro(f->codec, f->schema, json, strlen(json), NULL,
+                                  &f->body, &meta, &errs);
         if (r != PB_OK) {
                 char e[1024];
                 pb_errors_format(&errs, e, sizeof(e));
@@ -155,11 +156,11 @@ static void test_write_read_avroc(void **state) {
                 encode_event(f, i);
                 assert_int_equal(pb_avrofile_append(w, f->body.data,
                                                     f->body.len, err,
-                                                    sizeof(err)), PB_OK);
+                                                    sizeof(err)),
+                                 PB_OK);
                 if (i % 37 == 0)
-                        assert_int_equal(pb_avrofile_flush(w, 1, err,
-                                                           sizeof(err)),
-                                         PB_OK);
+                        assert_int_equal(
+                            pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
         }
         assert_int_equal(pb_avrofile_count(w), 250);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
@@ -199,12 +200,13 @@ static void test_codec_roundtrip(void **state) {
         size_t l;
         int64_t cnt;
         int partial;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL,
-                               err, sizeof(err));
+        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
+                               sizeof(err));
         assert_non_null(w);
         encode_event(f, 7);
-        assert_int_equal(pb_avrofile_append(w, f->body.data, f->body.len,
-                                            err, sizeof(err)), PB_OK);
+        assert_int_equal(
+            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
+            PB_OK);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
         r = pb_avrofile_open(f->path, err, sizeof(err));
         assert_non_null(r);
@@ -214,9 +216,9 @@ static void test_codec_roundtrip(void **state) {
         assert_int_equal(l, f->body.len);
         assert_memory_equal(d, f->body.data, l);
         pb_buf_init(&js, 0);
-        assert_int_equal(pb_codec_avro_to_json(f->codec, f->schema, NULL, d,
-                                               l, &js, NULL, err,
-                                               sizeof(err)), PB_OK);
+        assert_int_equal(pb_codec_avro_to_json(f->codec, f->schema, NULL, d, l,
+                                               &js, NULL, err, sizeof(err)),
+                         PB_OK);
         assert_non_null(strstr((char *)js.data, "\"amount\":\"1007.07\""));
         assert_non_null(strstr((char *)js.data, "\"grant_id\":\"G-7\""));
         pb_buf_free(&js);
@@ -234,18 +236,18 @@ static void test_partial_tail(void **state) {
         size_t len;
         char *data;
         int fd;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL,
-                               err, sizeof(err));
+        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
+                               sizeof(err));
         assert_non_null(w);
         for (i = 0; i < 30; i++) {
                 encode_event(f, i);
                 assert_int_equal(pb_avrofile_append(w, f->body.data,
                                                     f->body.len, err,
-                                                    sizeof(err)), PB_OK);
+                                                    sizeof(err)),
+                                 PB_OK);
                 if (i == 19)
-                        assert_int_equal(pb_avrofile_flush(w, 1, err,
-                                                           sizeof(err)),
-                                         PB_OK);
+                        assert_int_equal(
+                            pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
         }
         assert_int_equal(pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
         assert_int_equal(stat(f->path, &st1), 0);
@@ -281,12 +283,13 @@ static void test_recover_skips_locked(void **state) {
         char err[256];
         pb_avrofile_writer_t *w;
         int64_t cut = 5;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL,
-                               err, sizeof(err));
+        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
+                               sizeof(err));
         assert_non_null(w);
         encode_event(f, 1);
-        assert_int_equal(pb_avrofile_append(w, f->body.data, f->body.len,
-                                            err, sizeof(err)), PB_OK);
+        assert_int_equal(
+            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
+            PB_OK);
         assert_int_equal(pb_avrofile_recover(f->path, &cut, err, sizeof(err)),
                          PB_OK);
         assert_int_equal(cut, 0);
@@ -320,8 +323,7 @@ int main(void) {
                                             teardown),
             cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup,
                                             teardown),
-            cmocka_unit_test_setup_teardown(test_partial_tail, setup,
-                                            teardown),
+            cmocka_unit_test_setup_teardown(test_partial_tail, setup, teardown),
             cmocka_unit_test_setup_teardown(test_recover_skips_locked, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_not_a_container, setup,

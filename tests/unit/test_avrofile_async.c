@@ -56,9 +56,8 @@ static void test_order(void **state) {
                     pb_avrofile_append(w, b, datum(b, i), err, sizeof(err)),
                     PB_OK);
                 if (i % 7919 == 0)
-                        assert_int_equal(pb_avrofile_flush(w, 1, err,
-                                                           sizeof(err)),
-                                         PB_OK);
+                        assert_int_equal(
+                            pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
         }
         assert_int_equal(pb_avrofile_count(w), 20000);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
@@ -88,8 +87,8 @@ static void test_write_failure(void **state) {
         unsigned i;
         (void)state;
         tmp_path(path, sizeof(path), "efbig");
-        pb_avrofile_writer_t *w = pb_avrofile_create(path, schema_json, 4096,
-                                                     NULL, err, sizeof(err));
+        pb_avrofile_writer_t *w =
+            pb_avrofile_create(path, schema_json, 4096, NULL, err, sizeof(err));
         assert_non_null(w);
         /* from now on the file may not grow beyond 64 KiB */
         signal(SIGXFSZ, SIG_IGN);
@@ -104,8 +103,7 @@ static void test_write_failure(void **state) {
         assert_int_equal(rc, PB_ERR_IO);
         assert_non_null(strstr(err, "write"));
         /* stays failed: nothing after it is ever called flushed */
-        assert_int_not_equal(pb_avrofile_flush(w, 1, err, sizeof(err)),
-                             PB_OK);
+        assert_int_not_equal(pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
         assert_int_not_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
         signal(SIGXFSZ, SIG_DFL);

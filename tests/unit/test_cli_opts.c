@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,12 @@ static const pb_opt_t opts[] = {
     {"required", 0, PB_OPT_STRING, NULL, "R", "required", PB_OPT_REQUIRED,
      offsetof(settings_t, required)},
 };
-static const pb_cmd_spec_t spec = {"testsvc", "A test service.", "[options]",
-                                   NULL, opts, sizeof(opts) / sizeof(opts[0]),
+static const pb_cmd_spec_t spec = {"testsvc",
+                                   "A test service.",
+                                   "[options]",
+                                   NULL,
+                                   opts,
+                                   sizeof(opts) / sizeof(opts[0]),
                                    1};
 
 static int parse(settings_t *s, pb_cli_common_t *c, int argc, char **argv) {
@@ -91,7 +96,7 @@ static void test_precedence(void **state) {
         setenv("PARTNERBUS_MAX_EVENTS", "9", 1);
         {
                 char *argv[] = {"testsvc", "--required=x", "-l", "1.2.3.4:5",
-                                "-X", "linger.ms=7", NULL};
+                                "-X",      "linger.ms=7",  NULL};
                 assert_int_equal(parse(&s, &c, 6, argv), -1);
         }
         assert_string_equal(s.listen, "1.2.3.4:5"); /* flag */
@@ -105,8 +110,9 @@ static void test_precedence(void **state) {
         assert_string_equal(c.kconf.props[1], "linger.ms=7");
         {
                 /* flags replace the file's list, then append */
-                char *argv[] = {"testsvc", "--required=x", "-w", "c=3",
-                                "--where", "d=4", "-b", "flag:1", NULL};
+                char *argv[] = {"testsvc", "--required=x", "-w",
+                                "c=3",     "--where",      "d=4",
+                                "-b",      "flag:1",       NULL};
                 assert_int_equal(parse(&s, &c, 8, argv), -1);
         }
         assert_int_equal(s.where.n, 2);
@@ -131,18 +137,18 @@ static void test_usage_errors(void **state) {
                 assert_int_equal(parse(&s, &c, 4, argv), PB_EXIT_USAGE);
         }
         {
-                char *argv[] = {"testsvc", "--required", "x", "--max-events",
-                                "many", NULL};
+                char *argv[] = {"testsvc",      "--required", "x",
+                                "--max-events", "many",       NULL};
                 assert_int_equal(parse(&s, &c, 5, argv), PB_EXIT_USAGE);
         }
         {
-                char *argv[] = {"testsvc", "--required", "x", "--timeout",
-                                "soon", NULL};
+                char *argv[] = {"testsvc",   "--required", "x",
+                                "--timeout", "soon",       NULL};
                 assert_int_equal(parse(&s, &c, 5, argv), PB_EXIT_USAGE);
         }
         {
-                char *argv[] = {"testsvc", "--required", "x", "-X", "novalue",
-                                NULL};
+                char *argv[] = {"testsvc", "--required", "x",
+                                "-X",      "novalue",    NULL};
                 assert_int_equal(parse(&s, &c, 5, argv), PB_EXIT_USAGE);
         }
         {
@@ -150,8 +156,8 @@ static void test_usage_errors(void **state) {
                 assert_int_equal(parse(&s, &c, 2, argv), PB_EXIT_USAGE);
         }
         {
-                char *argv[] = {"testsvc", "--config", "/nonexistent/x.conf",
-                                "--required", "x", NULL};
+                char *argv[] = {"testsvc",    "--config", "/nonexistent/x.conf",
+                                "--required", "x",        NULL};
                 assert_int_equal(parse(&s, &c, 5, argv), PB_EXIT_USAGE);
         }
         pb_opts_free();
@@ -166,9 +172,13 @@ static void test_help_and_print_config(void **state) {
                 assert_int_equal(parse(&s, &c, 2, argv), PB_EXIT_OK);
         }
         {
-                char *argv[] = {"testsvc", "--secret", "hunter2",
-                                "-X", "sasl.password=hunter3",
-                                "--print-config", NULL};
+                char *argv[] = {"testsvc",
+                                "--secret",
+                                "hunter2",
+                                "-X",
+                                "sasl.password=hunter3",
+                                "--print-config",
+                                NULL};
                 assert_int_equal(parse(&s, &c, 6, argv), PB_EXIT_OK);
         }
         pb_opts_free();
@@ -205,7 +215,8 @@ static void test_units(void **state) {
         assert_int_equal(pb_opts_parse_size("2GiB"), 2147483648ull);
         assert_true(pb_opts_parse_size("-5") == (size_t)-1);
         assert_true(pb_opts_parse_size("5XB") == (size_t)-1);
-        assert_true(pb_opts_parse_size("99999999999999999999GiB") == (size_t)-1);
+        assert_true(pb_opts_parse_size("99999999999999999999GiB") ==
+                    (size_t)-1);
 }
 
 int main(void) {

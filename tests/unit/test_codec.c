@@ -15,8 +15,8 @@
 #include "codec_examples.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
-#include "pb_util.h"
 
 static pb_schemas_t *cat;
 static pb_codec_t *codec;

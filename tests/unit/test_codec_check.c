@@ -17,7 +17,7 @@
 #include "codec_examples.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
-#include "pb_util.h"
+#include "partnerbus/pb_util.h"
 
 static pb_schemas_t *cat;
 static pb_codec_t *codec;
@@ -111,8 +111,8 @@ static pb_resp_t agree_framed(const uint8_t *msg, size_t len) {
         memset(&m2, 0, sizeof(m2));
         pb_buf_init(&out, 0);
         r1 = pb_serde_decode(serde, msg, len, &t1, &out, &m1, e1, sizeof(e1));
-        r2 = pb_serde_check(serde, msg, len, &t2, &w, &off, &m2, e2,
-                            sizeof(e2));
+        r2 =
+            pb_serde_check(serde, msg, len, &t2, &w, &off, &m2, e2, sizeof(e2));
         pb_buf_free(&out);
         if (r1 != r2 || strcmp(e1, e2))
                 fail_msg("framed, %zu bytes: decode %s '%s', check %s '%s'",
@@ -161,8 +161,7 @@ static ex_body_t *examples(size_t *n) {
                         v[cnt].s = s;
                         assert_int_equal(pb_codec_json_to_avro(
                                              codec, s, json, len, NULL,
-                                             &v[cnt].avro, &v[cnt].meta,
-                                             &errs),
+                                             &v[cnt].avro, &v[cnt].meta, &errs),
                                          PB_OK);
                         free(json);
                         cnt++;
@@ -189,9 +188,8 @@ static void test_valid_examples(void **state) {
                 pb_event_meta_t m;
                 char err[256];
                 assert_int_equal(pb_codec_check(codec, ex[i].s, NULL,
-                                                ex[i].avro.data,
-                                                ex[i].avro.len, &m, err,
-                                                sizeof(err)),
+                                                ex[i].avro.data, ex[i].avro.len,
+                                                &m, err, sizeof(err)),
                                  PB_OK);
                 assert_string_equal(err, "");
                 /* the meta the encoder saw */
@@ -201,17 +199,17 @@ static void test_valid_examples(void **state) {
                 assert_int_equal(m.key_len, ex[i].meta.key_len);
                 assert_true(m.key_len > 0);
                 assert_int_equal(m.occurred_at_ms, ex[i].meta.occurred_at_ms);
-                assert_int_equal(agree(ex[i].s, NULL, ex[i].avro.data,
-                                       ex[i].avro.len),
-                                 PB_OK);
+                assert_int_equal(
+                    agree(ex[i].s, NULL, ex[i].avro.data, ex[i].avro.len),
+                    PB_OK);
                 /* with the writer given as reader: no resolution */
-                assert_int_equal(agree(ex[i].s, ex[i].s, ex[i].avro.data,
-                                       ex[i].avro.len),
-                                 PB_OK);
+                assert_int_equal(
+                    agree(ex[i].s, ex[i].s, ex[i].avro.data, ex[i].avro.len),
+                    PB_OK);
                 /* meta may be NULL */
                 assert_int_equal(pb_codec_check(codec, ex[i].s, NULL,
-                                                ex[i].avro.data,
-                                                ex[i].avro.len, NULL, NULL, 0),
+                                                ex[i].avro.data, ex[i].avro.len,
+                                                NULL, NULL, 0),
                                  PB_OK);
         }
         examples_free(ex, n);
@@ -232,8 +230,7 @@ static void test_truncations(void **state) {
                         uint8_t *p = malloc(l ? l : 1);
                         assert_non_null(p);
                         memcpy(p, a->data, l);
-                        assert_int_not_equal(agree(ex[i].s, NULL, p, l),
-                                             PB_OK);
+                        assert_int_not_equal(agree(ex[i].s, NULL, p, l), PB_OK);
                         free(p);
                 }
                 memcpy(copy, a->data, a->len);
@@ -249,10 +246,9 @@ static void test_truncations(void **state) {
  * negative and huge varints, union and enum indexes, UTF-8 breakers):
  * check and decode agree on each. */
 static void test_crafted_bytes(void **state) {
-        static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x03, 0x3f, 0x40,
-                                       0x7e, 0x7f, 0x80, 0x81, 0xc0, 0xc3,
-                                       0xe2, 0xed, 0xf4, 0xf8, 0xfe, 0xff,
-                                       '"',  '\\'};
+        static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x03, 0x3f, 0x40, 0x7e,
+                                       0x7f, 0x80, 0x81, 0xc0, 0xc3, 0xe2, 0xed,
+                                       0xf4, 0xf8, 0xfe, 0xff, '"',  '\\'};
         size_t n;
         long bad = 0;
         ex_body_t *ex = examples(&n);
@@ -267,8 +263,7 @@ static void test_crafted_bytes(void **state) {
                                 if (p[pos] == vals[k])
                                         continue;
                                 p[pos] = vals[k];
-                                bad += agree(ex[i].s, NULL, p, a->len) !=
-                                       PB_OK;
+                                bad += agree(ex[i].s, NULL, p, a->len) != PB_OK;
                         }
                 /* a long varint spliced in at every position */
                 for (size_t pos = 0; pos + 10 <= a->len; pos += 3) {
@@ -345,8 +340,7 @@ static void test_rules(void **state) {
                 uint8_t b[] = {0x01, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00,
                                0x02, 0x02, 0xff, 0,    0,    0,    0,
                                0x00, 0x12, 0x34, 0x00, 0x00};
-                assert_int_equal(agree(s, NULL, b, sizeof(b)),
-                                 PB_ERR_INVALID);
+                assert_int_equal(agree(s, NULL, b, sizeof(b)), PB_ERR_INVALID);
                 b[9] = 'k';
                 assert_int_equal(agree(s, NULL, b, sizeof(b)), PB_OK);
         }

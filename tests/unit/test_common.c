@@ -129,8 +129,8 @@ static void test_errors(void **state) {
         pb_errors_add(&e, "/amount", "expected %s", "a decimal string");
         pb_errors_add(&e, "", "not an object");
         pb_errors_format(&e, buf, sizeof(buf));
-        assert_string_equal(buf,
-                            "/amount: expected a decimal string; not an object");
+        assert_string_equal(
+            buf, "/amount: expected a decimal string; not an object");
         pb_errors_format(&e, buf, 10);
         assert_string_equal(buf, "/amount: ");
         pb_errors_format(&e, buf, 1);
@@ -180,10 +180,8 @@ static void test_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_err2str),
-            cmocka_unit_test(test_buf_basic),
-            cmocka_unit_test(test_buf_max),
-            cmocka_unit_test(test_buf_json_str),
+            cmocka_unit_test(test_err2str), cmocka_unit_test(test_buf_basic),
+            cmocka_unit_test(test_buf_max), cmocka_unit_test(test_buf_json_str),
             cmocka_unit_test(test_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
-/* Unit tests of the poll connector's CSV reader (connectors/http_poll/
- * pb_csv.c, compiled in so the sanitized variant covers it too). */
+/* Unit tests of the poll connector's CSV reader (services/poll/
+ * pb_csv.c, linked from partnerbus_svc_poll and its _san variant). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
+#include "pb_csv.h"
 
 static pb_csv_result_t next(pb_csv_t *c, pb_csv_row_t *r, char *err) {
         return pb_csv_next(c, r, err, 256);
@@ -31,9 +31,8 @@ static void test_bom_crlf_quotes(void **st) {
         assert_int_equal(next(c, &r, err), PB_CSV_ROW);
         assert_int_equal(r.line, 2);
         assert_string_equal(r.fields[1], "143.000,00");
-        assert_string_equal(r.fields[2],
-                            "Aggregate; 370 St\xC3\xBC"
-                            "ck\r\nf\xC3\xBCr \"Dnipro\"");
+        assert_string_equal(r.fields[2], "Aggregate; 370 St\xC3\xBC"
+                                         "ck\r\nf\xC3\xBCr \"Dnipro\"");
         assert_int_equal(next(c, &r, err), PB_CSV_ROW);
         assert_int_equal(r.line, 4); /* the quoted newline took line 3 */
         assert_int_equal(r.n, 3);

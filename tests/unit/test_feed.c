@@ -1,4 +1,4 @@
-/* Tests of the poll connector's record readers (connectors/http_poll/
+/* Tests of the poll connector's record readers (services/poll/
  * pb_feed.c) on untrusted bodies. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
 
 /* Only a real UTF-8 byte order mark (EF BB BF) is skipped: a body whose
  * first line merely starts with 0xEF must not lose the next line's first

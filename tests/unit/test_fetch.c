@@ -1,4 +1,4 @@
-/* Tests of the poll connector's HTTP fetch (connectors/http_poll/pb_fetch.c)
+/* Tests of the poll connector's HTTP fetch (services/poll/pb_fetch.c)
  * against a small fake server in a thread on a loopback port: the
  * server's headers are untrusted input. */
 #include <arpa/inet.h>
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../connectors/http_poll/pb_fetch.c"
+#include "pb_fetch.h"
 
 /* --- fake server: answers the i-th connection with resp[i] --- */
 
@@ -119,7 +119,7 @@ static void test_huge_retry_after_keeps_backoff(void **state) {
         took = now_ms() - t0;
         assert_int_equal(res.status, 200);
         assert_int_equal(res.attempts, 2);
-        assert_true(took >= 300);  /* the backoff, not 0 */
+        assert_true(took >= 300); /* the backoff, not 0 */
         assert_true(took < 1900); /* and not the peer's absurd delay */
         pb_fetch_result_free(&res);
         fake_stop(&f);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,8 +62,8 @@ static void test_decimal(void **state) {
         assert_int_equal(dcmp("0.1", "0.09"), 1);
         assert_int_equal(dcmp("-2", "1"), -1);
         /* beyond double precision: still exact */
-        assert_int_equal(dcmp("12345678901234567890.01",
-                              "12345678901234567890.02"), -1);
+        assert_int_equal(
+            dcmp("12345678901234567890.01", "12345678901234567890.02"), -1);
         assert_int_equal(dcmp("9007199254740993", "9007199254740992"), 1);
         assert_int_equal(dcmp("abc", "1"), 99);
         assert_int_equal(dcmp("1.2.3", "1"), 99);
@@ -77,8 +78,8 @@ static void test_equality(void **state) {
         assert_int_equal(eval("destination.oblast=Poltawa", NULL), 0);
         assert_int_equal(eval("destination.oblast = \"Dnipropetrowsk\"", NULL),
                          1);
-        assert_int_equal(eval("destination.oblast=Poltawa|Dnipropetrowsk",
-                              NULL), 1);
+        assert_int_equal(
+            eval("destination.oblast=Poltawa|Dnipropetrowsk", NULL), 1);
         assert_int_equal(eval("destination.oblast!=Poltawa", NULL), 1);
         assert_int_equal(eval("destination.oblast!=Dnipropetrowsk", NULL), 0);
         assert_int_equal(eval("amount=143000", NULL), 1);
@@ -127,8 +128,8 @@ static void test_type(void **state) {
         assert_int_equal(eval("type=aid.dispatched", "aid.dispatched"), 1);
         assert_int_equal(eval("type=aid.dispatched", "funds.granted"), 0);
         assert_int_equal(eval("type!=aid.dispatched", "funds.granted"), 1);
-        assert_int_equal(eval("type=funds.granted|aid.dispatched",
-                              "aid.dispatched"), 1);
+        assert_int_equal(
+            eval("type=funds.granted|aid.dispatched", "aid.dispatched"), 1);
         assert_int_equal(eval("type=aid.dispatched", NULL), 0);
         /* a member named "type" */
         assert_int_equal(eval(".type=inner", "aid.dispatched"), 1);
@@ -142,8 +143,7 @@ static void test_syntax(void **state) {
         assert_int_equal(eval("a..b=1", NULL), -1);
         assert_int_equal(eval("a.=1", NULL), -1);
         assert_int_equal(eval("amount>=", NULL), -1);
-        assert_int_equal(eval("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1", NULL),
-                         -1);
+        assert_int_equal(eval("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1", NULL), -1);
 }
 
 static void test_and_and_bounds(void **state) {
@@ -156,22 +156,20 @@ static void test_and_and_bounds(void **state) {
         ev = pb_json_parse(p, ev_text, strlen(ev_text), err, sizeof(err));
         assert_int_equal(pb_filter_match(f, NULL, ev), 1); /* empty */
         assert_int_equal(pb_filter_needs_event(f), 0);
-        assert_int_equal(pb_filter_add(f, "type=aid.dispatched", err,
-                                       sizeof(err)), PB_OK);
+        assert_int_equal(
+            pb_filter_add(f, "type=aid.dispatched", err, sizeof(err)), PB_OK);
         assert_int_equal(pb_filter_needs_event(f), 0);
         assert_int_equal(pb_filter_add(f, "amount>=100000", err, sizeof(err)),
                          PB_OK);
         assert_int_equal(pb_filter_needs_event(f), 1);
         assert_int_equal(pb_filter_match(f, "aid.dispatched", ev), 1);
         assert_int_equal(pb_filter_match(f, "funds.granted", ev), 0);
-        assert_int_equal(pb_filter_add(f, "count>12", err, sizeof(err)),
-                         PB_OK);
+        assert_int_equal(pb_filter_add(f, "count>12", err, sizeof(err)), PB_OK);
         assert_int_equal(pb_filter_match(f, "aid.dispatched", ev), 0);
         memset(big, 'a', sizeof(big) - 1);
         big[sizeof(big) - 1] = 0;
         big[3] = '=';
-        assert_int_equal(pb_filter_add(f, big, err, sizeof(err)),
-                         PB_ERR_LIMIT);
+        assert_int_equal(pb_filter_add(f, big, err, sizeof(err)), PB_ERR_LIMIT);
         for (i = (int)pb_filter_count(f); i < PB_FILTER_MAX_CONDS; i++)
                 assert_int_equal(pb_filter_add(f, "a=1", err, sizeof(err)),
                                  PB_OK);
@@ -183,9 +181,12 @@ static void test_and_and_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_decimal),  cmocka_unit_test(test_equality),
-            cmocka_unit_test(test_order),    cmocka_unit_test(test_arrays),
-            cmocka_unit_test(test_type),     cmocka_unit_test(test_syntax),
+            cmocka_unit_test(test_decimal),
+            cmocka_unit_test(test_equality),
+            cmocka_unit_test(test_order),
+            cmocka_unit_test(test_arrays),
+            cmocka_unit_test(test_type),
+            cmocka_unit_test(test_syntax),
             cmocka_unit_test(test_and_and_bounds),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* Unit tests for the gateway's dedup window (services/gateway/
- * pb_gw_dedup.c, compiled into this test): claim / complete / release,
- * ttl, bounded capacity with oldest-first eviction, batch atomicity, and
- * a randomized comparison against a simple model. */
+ * pb_gw_dedup.c, linked from partnerbus_svc_gateway): claim / complete /
+ * release, ttl, bounded capacity with oldest-first eviction, batch atomicity,
+ * and a randomized comparison against a simple model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/gateway/pb_gw_dedup.c"
+#include "pb_gw.h"
 
 static void id_of(unsigned n, uint8_t id[16]) {
         memset(id, 0, 16);
@@ -173,9 +173,9 @@ static void test_uuid_parse(void **state) {
         assert_int_equal(pb_gw_uuid_parse(ok, strlen(ok), id), 0);
         assert_int_equal(id[0], 0x3f);
         assert_int_equal(id[15], 0x41);
-        assert_int_equal(pb_gw_uuid_parse("3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4",
-                                          35, id),
-                         -1);
+        assert_int_equal(
+            pb_gw_uuid_parse("3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4", 35, id),
+            -1);
         assert_int_equal(
             pb_gw_uuid_parse("3f1c9a526-b1e-4c07-9d2a-8e5b7c1d0a41", 36, id),
             -1);

@@ -1,7 +1,7 @@
 /* Unit tests for the dedup window's handling of long publishes
- * (services/gateway/pb_gw_dedup.c, compiled into this test): an unknown
- * outcome (pb_gw_dedup_hold) blocks the id for ttl, a pending id is never
- * the one evicted when the window is full, and an id completed late
+ * (services/gateway/pb_gw_dedup.c, linked from partnerbus_svc_gateway): an
+ * unknown outcome (pb_gw_dedup_hold) blocks the id for ttl, a pending id is
+ * never the one evicted when the window is full, and an id completed late
  * expires ttl after its completion. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/gateway/pb_gw_dedup.c"
+#include "pb_gw.h"
 
 static void id_of(unsigned n, uint8_t id[16]) {
         memset(id, 0, 16);

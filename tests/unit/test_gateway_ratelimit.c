@@ -1,6 +1,6 @@
 /* Unit tests for the gateway's per-organisation token bucket
- * (services/gateway/pb_gw_ratelimit.c, compiled into this test). Time is
- * passed in, so the tests are exact. */
+ * (services/gateway/pb_gw_ratelimit.c, linked from partnerbus_svc_gateway).
+ * Time is passed in, so the tests are exact. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../services/gateway/pb_gw_ratelimit.c"
+#include "pb_gw.h"
+#include "pb_gw_ratelimit_int.h"
 
 static void test_burst_then_refill(void **state) {
         /* 10 events/s, bucket of 5 */

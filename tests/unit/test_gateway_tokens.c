@@ -1,5 +1,5 @@
 /* Unit tests for the gateway's tokens file (services/gateway/
- * pb_gw_tokens.c, compiled into this test): format, errors with line
+ * pb_gw_tokens.c, linked from partnerbus_svc_gateway): format, errors with line
  * numbers, lookup by SHA-256, allowed types. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/sha.h>
 
-#include "../../services/gateway/pb_gw_tokens.c"
-
+#include "pb_gw.h"
 
 static void hex_of(const char *tok, char out[65]) {
         uint8_t d[32];

@@ -67,8 +67,7 @@ static const char *written(const pb_json_t *v) {
         do {                                                                   \
                 const pb_json_t *r_ = parse_n(text, n);                        \
                 if (r_)                                                        \
-                        fail_msg("accepted input of %zu bytes",                \
-                                 (size_t)(n));                                 \
+                        fail_msg("accepted input of %zu bytes", (size_t)(n));  \
                 if (!strstr(err, reason))                                      \
                         fail_msg("message '%s' lacks '%s'", err, reason);      \
         } while (0)
@@ -348,8 +347,7 @@ static void test_duplicate_keys(void **state) {
                 /* a nested large object with the same keys is fine */
                 pb_buf_puts(&b, ",\"nested\":{");
                 for (int i = 0; i < 100; i++)
-                        pb_buf_printf(&b, "%s\"key%d\":%d", i ? "," : "", i,
-                                      i);
+                        pb_buf_printf(&b, "%s\"key%d\":%d", i ? "," : "", i, i);
                 pb_buf_puts(&b, "}}");
                 const pb_json_t *v = parse_n((char *)b.data, b.len);
                 if (dup < 0) {
@@ -379,7 +377,8 @@ static void test_error_positions(void **state) {
         assert_string_equal(err, "line 1 col 4: trailing comma before ']'");
         /* columns count characters, not bytes */
         assert_null(parse("[\"\xd0\xa0\xd1\x96\", x]"));
-        assert_string_equal(err, "line 1 col 8: unexpected 'x', expected a value");
+        assert_string_equal(err,
+                            "line 1 col 8: unexpected 'x', expected a value");
         assert_null(parse("{\"a\":1,\n\"a\":2}"));
         assert_string_equal(err, "line 2 col 1: duplicate key \"a\"");
         /* tiny error buffers are truncated, not overflowed */
@@ -428,8 +427,8 @@ static void test_depth_limit(void **state) {
         memset(deep + n, ']', n);
         assert_null(pb_json_parse(q, deep, 2 * n, err, sizeof(err)));
         assert_non_null(strstr(err, "nesting deeper than 4096"));
-        assert_non_null(pb_json_parse(q, deep + n - 4000, 8000, err,
-                                      sizeof(err)));
+        assert_non_null(
+            pb_json_parse(q, deep + n - 4000, 8000, err, sizeof(err)));
         pb_json_parser_destroy(q);
         free(deep);
 }
@@ -440,13 +439,13 @@ static void test_node_limit(void **state) {
         (void)state;
         assert_non_null(q);
         /* 1 array + 9 elements = 10 nodes */
-        assert_non_null(pb_json_parse(q, "[1,2,3,4,5,6,7,8,9]", 19, err,
-                                      sizeof(err)));
-        assert_null(pb_json_parse(q, "[1,2,3,4,5,6,7,8,9,0]", 21, err,
-                                  sizeof(err)));
+        assert_non_null(
+            pb_json_parse(q, "[1,2,3,4,5,6,7,8,9]", 19, err, sizeof(err)));
+        assert_null(
+            pb_json_parse(q, "[1,2,3,4,5,6,7,8,9,0]", 21, err, sizeof(err)));
         assert_non_null(strstr(err, "more than 10 values"));
-        assert_null(pb_json_parse(q, "[[[[[[[[[]]]]]]]]]", 18, err,
-                                  sizeof(err)));
+        assert_null(
+            pb_json_parse(q, "[[[[[[[[[]]]]]]]]]", 18, err, sizeof(err)));
         assert_non_null(strstr(err, "nesting deeper than 8"));
         pb_json_parser_destroy(q);
 }
@@ -578,8 +577,8 @@ static void test_utf8_valid(void **state) {
         for (int a = 0x80; a < 0x100; a++)
                 for (int c = 0; c < 0x100; c++) {
                         char s2[2] = {(char)a, (char)c};
-                        int want = a >= 0xC2 && a <= 0xDF && c >= 0x80 &&
-                                   c <= 0xBF;
+                        int want =
+                            a >= 0xC2 && a <= 0xDF && c >= 0x80 && c <= 0xBF;
                         assert_int_equal(pb_utf8_valid(s2, 2), want);
                 }
 }

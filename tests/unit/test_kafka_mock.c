@@ -60,13 +60,13 @@ static void test_conf(void **state) {
         assert_int_equal(pb_kafka_conf_add(&c, "nokey"), PB_ERR_ARG);
         assert_int_equal(pb_kafka_conf_add(&c, "=v"), PB_ERR_ARG);
         assert_int_equal(c.nprops, 1);
-        assert_string_equal(pb_kafka_topic(&c, "aid.dispatched", buf,
-                                           sizeof(buf)),
-                            "aid.dispatched");
+        assert_string_equal(
+            pb_kafka_topic(&c, "aid.dispatched", buf, sizeof(buf)),
+            "aid.dispatched");
         c.topic_prefix = "test-";
-        assert_string_equal(pb_kafka_topic(&c, "aid.dispatched", buf,
-                                           sizeof(buf)),
-                            "test-aid.dispatched");
+        assert_string_equal(
+            pb_kafka_topic(&c, "aid.dispatched", buf, sizeof(buf)),
+            "test-aid.dispatched");
 }
 
 static void test_producer_needs_brokers(void **state) {
@@ -102,8 +102,7 @@ static void produce_n(const char *brokers, const char *topic, int first,
                 int len = snprintf(value, sizeof(value), "value-%d", i);
                 meta_fill(&m, i);
                 assert_int_equal(pb_producer_send(p, topic, "aid.dispatched",
-                                                  &m, value, (size_t)len,
-                                                  extra,
+                                                  &m, value, (size_t)len, extra,
                                                   (void *)(intptr_t)(i + 1),
                                                   err, sizeof(err)),
                                  PB_OK);
@@ -149,8 +148,7 @@ static int consume_all(const char *brokers, const char *topic,
                 size_t hl = 0;
                 const void *h;
                 int id;
-                pb_resp_t r = pb_consumer_poll(cons, &m, 500, err,
-                                               sizeof(err));
+                pb_resp_t r = pb_consumer_poll(cons, &m, 500, err, sizeof(err));
                 if (r == PB_ERR_TRUNCATED)
                         break;
                 if (r == PB_ERR_LIMIT) {
@@ -188,8 +186,7 @@ static int consume_all(const char *brokers, const char *topic,
                 assert_null(pb_message_header(&m, "nope", &hl));
                 {
                         char key[32];
-                        int kl = snprintf(key, sizeof(key), "ship-%d",
-                                          id % 3);
+                        int kl = snprintf(key, sizeof(key), "ship-%d", id % 3);
                         assert_int_equal(m.key_len, kl);
                         assert_memory_equal(m.key, key, (size_t)kl);
                 }
@@ -221,8 +218,8 @@ static void test_roundtrip_no_group(void **state) {
         assert_non_null(strstr(pb_mock_broker_bootstraps(mb), "127.0.0.1"));
         produce_n(pb_mock_broker_bootstraps(mb), "t-nogroup", 0, 50);
         /* stop_at_end: returns once every partition reached its end */
-        assert_int_equal(consume_all(pb_mock_broker_bootstraps(mb),
-                                     "t-nogroup", NULL, 50, seen),
+        assert_int_equal(consume_all(pb_mock_broker_bootstraps(mb), "t-nogroup",
+                                     NULL, 50, seen),
                          50);
         for (i = 0; i < 50; i++)
                 assert_int_equal(seen[i], 1);
@@ -282,8 +279,8 @@ static void test_queue_full(void **state) {
         assert_non_null(p);
         meta_fill(&m, 1);
         for (i = 0; i < 10 && r == PB_OK; i++)
-                r = pb_producer_send(p, "t-full", "aid.dispatched", &m, "v",
-                                     1, NULL, NULL, err, sizeof(err));
+                r = pb_producer_send(p, "t-full", "aid.dispatched", &m, "v", 1,
+                                     NULL, NULL, err, sizeof(err));
         assert_int_equal(r, PB_ERR_LIMIT);
         assert_non_null(strstr(err, "t-full"));
         assert_int_equal(pb_producer_flush(p, 10000), PB_OK);

@@ -1,5 +1,5 @@
-/* Unit tests of the poll mapping (connectors/http_poll/pb_mapping.c) and
- * the feed readers it works on; sources compiled in. */
+/* Unit tests of the poll mapping (services/poll/pb_mapping.c) and
+ * the feed readers it works on; linked from partnerbus_svc_poll. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,15 +8,16 @@
 
 #include <cmocka.h>
 
-#include "../../connectors/http_poll/pb_csv.c"
-#include "../../connectors/http_poll/pb_feed.c"
-#include "../../connectors/http_poll/pb_mapping.c"
+#include "pb_csv.h"
+#include "pb_feed.h"
+#include "pb_mapping.h"
 
 static void test_german_number(void **st) {
         char out[64];
         const char *why;
         (void)st;
-        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 64, &why), 9);
+        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 64, &why),
+                         9);
         assert_string_equal(out, "143000.00");
         pb_conv_german_number(" 2.600,00 ", 10, out, 64, &why);
         assert_string_equal(out, "2600.00");
@@ -24,32 +25,40 @@ static void test_german_number(void **st) {
         assert_string_equal(out, "750000");
         pb_conv_german_number("-1.234.567,5", 12, out, 64, &why);
         assert_string_equal(out, "-1234567.5");
-        assert_int_equal(pb_conv_german_number("1.43,00", 7, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("143000.00", 9, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("1234.000", 8, out, 64, &why), -1);
+        assert_int_equal(pb_conv_german_number("1.43,00", 7, out, 64, &why),
+                         -1);
+        assert_int_equal(pb_conv_german_number("143000.00", 9, out, 64, &why),
+                         -1);
+        assert_int_equal(pb_conv_german_number("1234.000", 8, out, 64, &why),
+                         -1);
         assert_int_equal(pb_conv_german_number(",5", 2, out, 64, &why), -1);
         assert_int_equal(pb_conv_german_number("5,", 2, out, 64, &why), -1);
         assert_int_equal(pb_conv_german_number("1,2,3", 5, out, 64, &why), -1);
         assert_int_equal(pb_conv_german_number("", 0, out, 64, &why), -1);
         assert_int_equal(pb_conv_german_number("12 EUR", 6, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 5, &why), -1);
+        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 5, &why),
+                         -1);
 }
 
 static void test_german_date(void **st) {
         char out[16];
         const char *why;
         (void)st;
-        assert_int_equal(pb_conv_german_date("28.02.2023", 10, out, 16, &why), 10);
+        assert_int_equal(pb_conv_german_date("28.02.2023", 10, out, 16, &why),
+                         10);
         assert_string_equal(out, "2023-02-28");
         pb_conv_german_date("1.3.2024", 8, out, 16, &why);
         assert_string_equal(out, "2024-03-01");
         pb_conv_german_date("29.02.2024", 10, out, 16, &why);
         assert_string_equal(out, "2024-02-29");
-        assert_int_equal(pb_conv_german_date("29.02.2023", 10, out, 16, &why), -1);
+        assert_int_equal(pb_conv_german_date("29.02.2023", 10, out, 16, &why),
+                         -1);
         assert_string_equal(why, "not a valid calendar date");
-        assert_int_equal(pb_conv_german_date("2023-02-28", 10, out, 16, &why), -1);
+        assert_int_equal(pb_conv_german_date("2023-02-28", 10, out, 16, &why),
+                         -1);
         assert_int_equal(pb_conv_german_date("28.02.23", 8, out, 16, &why), -1);
-        assert_int_equal(pb_conv_german_date("28.02.2023x", 11, out, 16, &why), -1);
+        assert_int_equal(pb_conv_german_date("28.02.2023x", 11, out, 16, &why),
+                         -1);
 }
 
 /* "number"/"integer": only canonical JSON numbers come out (a fuzz target
@@ -117,15 +126,14 @@ static void test_number(void **st) {
                         }
                         if (r < 0)
                                 fail_msg("%s \"%s\" rejected: %s",
-                                         k ? "integer" : "number",
-                                         cases[i].in, why);
+                                         k ? "integer" : "number", cases[i].in,
+                                         why);
                         assert_int_equal(r, (int)strlen(want));
                         assert_string_equal(out, want);
                 }
         /* a German number names the conversion that reads it */
-        assert_int_equal(pb_conv_number("143.000,00", 10, 0, out, sizeof(out),
-                                        &why),
-                         -1);
+        assert_int_equal(
+            pb_conv_number("143.000,00", 10, 0, out, sizeof(out), &why), -1);
         assert_non_null(strstr(why, "german_number"));
         /* too small an output buffer is a rejection, not an overflow */
         assert_int_equal(pb_conv_number("5556.5", 6, 0, out, 8, &why), -1);
@@ -152,7 +160,8 @@ static void test_apply_number(void **st) {
             {"[{\"id\":\"a\",\"v\":1,\"q\":\"1.5\"}]", NULL, "/q"},
         };
         char err[256];
-        pb_mapping_t *m = pb_mapping_new(map, sizeof(map) - 1, err, sizeof(err));
+        pb_mapping_t *m =
+            pb_mapping_new(map, sizeof(map) - 1, err, sizeof(err));
         pb_feed_opts_t fo = {PB_FEED_JSON, NULL, 0, 0, 0, 0};
         pb_buf_t out, key;
         pb_errors_t errs;
@@ -173,13 +182,15 @@ static void test_apply_number(void **st) {
                 pb_buf_reset(&key);
                 pb_errors_init(&errs);
                 if (cases[i].want) {
-                        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs),
-                                         PB_OK);
+                        assert_int_equal(
+                            pb_mapping_apply(m, &rec, &out, &key, &errs),
+                            PB_OK);
                         pb_buf_putc(&out, 0);
                         assert_string_equal((char *)out.data, cases[i].want);
                 } else {
-                        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs),
-                                         PB_ERR_INVALID);
+                        assert_int_equal(
+                            pb_mapping_apply(m, &rec, &out, &key, &errs),
+                            PB_ERR_INVALID);
                         assert_int_equal(errs.count, 1);
                         assert_string_equal(errs.items[0].pointer,
                                             cases[i].bad_pointer);
@@ -197,9 +208,14 @@ static const char grants_map[] =
     "{\"source\":\"lvr\",\"fields\":{"
     "\"/grant_id\":\"Az\","
     "\"/amount\":{\"from\":\"Betrag\",\"convert\":\"german_number\"},"
-    "\"/granted_on\":{\"from\":\"Datum\",\"convert\":[\"trim\",\"german_date\"]},"
-    "\"/occurred_at\":{\"from\":\"Datum\",\"convert\":[\"german_date\",\"iso_datetime\"]},"
-    "\"/kind\":{\"from\":\"Art\",\"enum\":{\"Solidarit\xC3\xA4tspartnerschaft\":\"SOLIDARITY\"}},"
+    "\"/"
+    "granted_on\":{\"from\":\"Datum\",\"convert\":[\"trim\",\"german_date\"]},"
+    "\"/"
+    "occurred_at\":{\"from\":\"Datum\",\"convert\":[\"german_date\",\"iso_"
+    "datetime\"]},"
+    "\"/"
+    "kind\":{\"from\":\"Art\",\"enum\":{\"Solidarit\xC3\xA4tspartnerschaft\":"
+    "\"SOLIDARITY\"}},"
     "\"/recurrence\":{\"from\":\"Turnus\",\"default\":\"ONCE\"},"
     "\"/grantor/name\":{\"const\":\"Landschaftsverband Rheinland\"},"
     "\"/items/0/quantity\":{\"from\":\"Menge\",\"convert\":\"integer\"}"
@@ -217,7 +233,8 @@ static void map_csv(const char *csv, pb_buf_t *out, pb_buf_t *key,
         pb_mapping_set_default_key(m, "/grant_id");
         f = pb_feed_new(csv, strlen(csv), PB_FEED_CSV, &fo, err, sizeof(err));
         assert_non_null(f);
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_RECORD);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
+                         PB_FEED_RECORD);
         pb_errors_init(errs);
         assert_int_equal(pb_mapping_apply(m, &rec, out, key, errs), want);
         pb_feed_destroy(f);
@@ -231,15 +248,17 @@ static void test_apply_csv(void **st) {
         pb_buf_init(&out, 0);
         pb_buf_init(&key, 0);
         map_csv("Az;Betrag;Datum;Art;Turnus;Menge\r\n"
-                "LVR-1; 2.600,00 ; 01.11.2023 ;Solidarit\xC3\xA4tspartnerschaft;;12\r\n",
+                "LVR-1; 2.600,00 ; 01.11.2023 "
+                ";Solidarit\xC3\xA4tspartnerschaft;;12\r\n",
                 &out, &key, &errs, PB_OK);
-        assert_string_equal((char *)out.data,
-                            "{\"source\":\"lvr\",\"grant_id\":\"LVR-1\","
-                            "\"amount\":\"2600.00\",\"granted_on\":\"2023-11-01\","
-                            "\"occurred_at\":\"2023-11-01T00:00:00.000Z\","
-                            "\"kind\":\"SOLIDARITY\",\"recurrence\":\"ONCE\","
-                            "\"grantor\":{\"name\":\"Landschaftsverband Rheinland\"},"
-                            "\"items\":[{\"quantity\":12}]}");
+        assert_string_equal(
+            (char *)out.data,
+            "{\"source\":\"lvr\",\"grant_id\":\"LVR-1\","
+            "\"amount\":\"2600.00\",\"granted_on\":\"2023-11-01\","
+            "\"occurred_at\":\"2023-11-01T00:00:00.000Z\","
+            "\"kind\":\"SOLIDARITY\",\"recurrence\":\"ONCE\","
+            "\"grantor\":{\"name\":\"Landschaftsverband Rheinland\"},"
+            "\"items\":[{\"quantity\":12}]}");
         assert_string_equal((char *)key.data, "LVR-1");
         pb_buf_free(&out);
         pb_buf_free(&key);
@@ -276,18 +295,24 @@ static void test_apply_csv_errors(void **st) {
 
 static void test_apply_json_each(void **st) {
         static const char map[] =
-            "{\"source\":\"bgk\",\"records\":\"/shipments\",\"key\":[\"/shipment_id\"],"
-            "\"fields\":{\"/shipment_id\":\"/id\",\"/n\":{\"from\":\"/n\",\"convert\":\"string\"},"
+            "{\"source\":\"bgk\",\"records\":\"/shipments\",\"key\":[\"/"
+            "shipment_id\"],"
+            "\"fields\":{\"/shipment_id\":\"/id\",\"/n\":{\"from\":\"/"
+            "n\",\"convert\":\"string\"},"
             "\"/items\":{\"each\":\"/load\",\"fields\":{"
-            "\"/category\":{\"from\":\"/k\",\"enum\":{\"Generatoren\":\"GENERATORS\"}},"
+            "\"/category\":{\"from\":\"/"
+            "k\",\"enum\":{\"Generatoren\":\"GENERATORS\"}},"
             "\"/quantity\":\"/q\"}}}}";
         static const char body[] =
-            "{\"shipments\":[{\"id\":\"S1\",\"n\":7,\"load\":[{\"k\":\"Generatoren\",\"q\":370},"
+            "{\"shipments\":[{\"id\":\"S1\",\"n\":7,\"load\":[{\"k\":"
+            "\"Generatoren\",\"q\":370},"
             "{\"k\":\"Kekse\",\"q\":1}]},42]}";
         static const char good[] =
-            "{\"shipments\":[{\"id\":\"S1\",\"n\":7,\"load\":[{\"k\":\"Generatoren\",\"q\":370}]}]}";
+            "{\"shipments\":[{\"id\":\"S1\",\"n\":7,\"load\":[{\"k\":"
+            "\"Generatoren\",\"q\":370}]}]}";
         char err[256];
-        pb_mapping_t *m = pb_mapping_new(map, sizeof(map) - 1, err, sizeof(err));
+        pb_mapping_t *m =
+            pb_mapping_new(map, sizeof(map) - 1, err, sizeof(err));
         pb_feed_opts_t fo = {PB_FEED_JSON, "/shipments", 0, 0, 0, 0};
         pb_feed_t *f;
         pb_record_t rec;
@@ -298,11 +323,14 @@ static void test_apply_json_each(void **st) {
         assert_string_equal(pb_mapping_records(m), "/shipments");
         pb_buf_init(&out, 0);
         pb_buf_init(&key, 0);
-        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_JSON, &fo, err, sizeof(err));
+        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_JSON, &fo, err,
+                        sizeof(err));
         assert_non_null(f);
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_RECORD);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
+                         PB_FEED_RECORD);
         pb_errors_init(&errs);
-        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs), PB_ERR_INVALID);
+        assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs),
+                         PB_ERR_INVALID);
         assert_int_equal(errs.count, 1);
         assert_string_equal(errs.items[0].pointer, "/items/1/category");
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_BAD);
@@ -311,14 +339,17 @@ static void test_apply_json_each(void **st) {
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_END);
         pb_feed_destroy(f);
         /* without the bad line */
-        f = pb_feed_new(good, strlen(good), PB_FEED_JSON, &fo, err, sizeof(err));
+        f = pb_feed_new(good, strlen(good), PB_FEED_JSON, &fo, err,
+                        sizeof(err));
         assert_non_null(f);
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_RECORD);
+        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
+                         PB_FEED_RECORD);
         pb_errors_init(&errs);
         assert_int_equal(pb_mapping_apply(m, &rec, &out, &key, &errs), PB_OK);
-        assert_string_equal((char *)out.data,
-                            "{\"source\":\"bgk\",\"shipment_id\":\"S1\",\"n\":\"7\","
-                            "\"items\":[{\"category\":\"GENERATORS\",\"quantity\":370}]}");
+        assert_string_equal(
+            (char *)out.data,
+            "{\"source\":\"bgk\",\"shipment_id\":\"S1\",\"n\":\"7\","
+            "\"items\":[{\"category\":\"GENERATORS\",\"quantity\":370}]}");
         pb_feed_destroy(f);
         pb_mapping_destroy(m);
         pb_buf_free(&out);
@@ -328,13 +359,16 @@ static void test_apply_json_each(void **st) {
 static void test_bad_mappings(void **st) {
         static const char *bad[] = {
             "[]",
-            "{\"fields\":{\"/a\":\"b\"}}",                           /* no source */
-            "{\"source\":\"x\"}",                                    /* no fields */
-            "{\"source\":\"x\",\"fields\":{\"a\":\"b\"}}",           /* not a pointer */
-            "{\"source\":\"x\",\"fields\":{\"/a\":{\"from\":\"b\",\"convert\":\"rot13\"}}}",
-            "{\"source\":\"x\",\"fields\":{\"/a\":{\"from\":\"b\",\"const\":1}}}",
+            "{\"fields\":{\"/a\":\"b\"}}",                 /* no source */
+            "{\"source\":\"x\"}",                          /* no fields */
+            "{\"source\":\"x\",\"fields\":{\"a\":\"b\"}}", /* not a pointer */
+            "{\"source\":\"x\",\"fields\":{\"/"
+            "a\":{\"from\":\"b\",\"convert\":\"rot13\"}}}",
+            "{\"source\":\"x\",\"fields\":{\"/"
+            "a\":{\"from\":\"b\",\"const\":1}}}",
             "{\"source\":\"x\",\"fields\":{\"/a\":{\"enum\":{}}}}",
-            "{\"source\":\"x\",\"fields\":{\"/a\":{\"from\":\"b\",\"colour\":1}}}",
+            "{\"source\":\"x\",\"fields\":{\"/"
+            "a\":{\"from\":\"b\",\"colour\":1}}}",
             "{\"source\":\"x\",\"separator\":\";;\",\"fields\":{\"/a\":\"b\"}}",
             "{\"source\":\"x\",\"fields\":{\"/a\":\"b\",\"/a\":\"c\"}}",
             "{\"source\":\"x\",\"fields\":{\"/a\":{\"each\":\"/b\"}}}",
@@ -343,7 +377,8 @@ static void test_bad_mappings(void **st) {
         char err[256];
         (void)st;
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                pb_mapping_t *m = pb_mapping_new(bad[i], strlen(bad[i]), err, sizeof(err));
+                pb_mapping_t *m =
+                    pb_mapping_new(bad[i], strlen(bad[i]), err, sizeof(err));
                 if (m)
                         fail_msg("accepted: %s", bad[i]);
                 assert_true(err[0] != 0);
@@ -353,7 +388,8 @@ static void test_bad_mappings(void **st) {
 static void test_pointer_get(void **st) {
         pb_json_parser_t *jp = pb_json_parser_new(NULL);
         char err[128];
-        const pb_json_t *r = pb_json_parse(jp, "{\"a/b\":[1,{\"~x\":2}]}", 20, err, sizeof(err));
+        const pb_json_t *r =
+            pb_json_parse(jp, "{\"a/b\":[1,{\"~x\":2}]}", 20, err, sizeof(err));
         const pb_json_t *v;
         (void)st;
         assert_non_null(r);

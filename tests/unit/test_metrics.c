@@ -3,11 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <curl/curl.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "partnerbus/pb_metrics.h"
 
@@ -22,8 +23,8 @@ static void test_counter_labels_escaped(void **state) {
         pb_buf_t b;
         const char *l1[] = {"org", "köln \"x\"\\", "status", "200", NULL};
         pb_buf_init(&b, 0);
-        pb_metrics_declare(m, "pb_requests_total", "counter", "Requests.",
-                           NULL, 0);
+        pb_metrics_declare(m, "pb_requests_total", "counter", "Requests.", NULL,
+                           0);
         pb_metrics_add(m, "pb_requests_total", l1, 1);
         pb_metrics_add(m, "pb_requests_total", l1, 2);
         assert_true(pb_metrics_get(m, "pb_requests_total", l1) == 3);
@@ -67,8 +68,8 @@ static void test_series_bounded(void **state) {
                 snprintf(v, sizeof(v), "%d", i);
                 pb_metrics_add(m, "c", l, 1);
         }
-        assert_non_null(strstr(render(m, &b),
-                               "partnerbus_metrics_dropped_series_total 100\n"));
+        assert_non_null(strstr(
+            render(m, &b), "partnerbus_metrics_dropped_series_total 100\n"));
         pb_buf_free(&b);
         pb_metrics_destroy(m);
 }
@@ -128,14 +129,22 @@ static void test_parse_listen(void **state) {
         struct sockaddr_storage ss;
         unsigned len;
         char err[128];
-        assert_int_equal(pb_parse_listen("127.0.0.1:8080", &ss, &len, err, sizeof(err)), 0);
-        assert_int_equal(pb_parse_listen(":9090", &ss, &len, err, sizeof(err)), 0);
-        assert_int_equal(pb_parse_listen("[::1]:9090", &ss, &len, err, sizeof(err)), 0);
-        assert_int_equal(pb_parse_listen("localhost:1", &ss, &len, err, sizeof(err)), 0);
-        assert_int_equal(pb_parse_listen("9090", &ss, &len, err, sizeof(err)), -1);
-        assert_int_equal(pb_parse_listen("1.2.3.4:99999", &ss, &len, err, sizeof(err)), -1);
-        assert_int_equal(pb_parse_listen("example.org:80", &ss, &len, err, sizeof(err)), -1);
-        assert_int_equal(pb_parse_listen("[::1:80", &ss, &len, err, sizeof(err)), -1);
+        assert_int_equal(
+            pb_parse_listen("127.0.0.1:8080", &ss, &len, err, sizeof(err)), 0);
+        assert_int_equal(pb_parse_listen(":9090", &ss, &len, err, sizeof(err)),
+                         0);
+        assert_int_equal(
+            pb_parse_listen("[::1]:9090", &ss, &len, err, sizeof(err)), 0);
+        assert_int_equal(
+            pb_parse_listen("localhost:1", &ss, &len, err, sizeof(err)), 0);
+        assert_int_equal(pb_parse_listen("9090", &ss, &len, err, sizeof(err)),
+                         -1);
+        assert_int_equal(
+            pb_parse_listen("1.2.3.4:99999", &ss, &len, err, sizeof(err)), -1);
+        assert_int_equal(
+            pb_parse_listen("example.org:80", &ss, &len, err, sizeof(err)), -1);
+        assert_int_equal(
+            pb_parse_listen("[::1:80", &ss, &len, err, sizeof(err)), -1);
 }
 
 int main(void) {

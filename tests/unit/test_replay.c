@@ -190,17 +190,20 @@ static void test_exact_sums(void **st) {
 static void test_report_totals(void **st) {
         const char *ev[] = {
             "{\"event_id\":\"1\",\"grant_id\":\"G1\",\"occurred_at\":"
-            "\"2022-12-05T12:00:00.000Z\",\"programme\":\"P\",\"grantor\":{\"name\":"
+            "\"2022-12-05T12:00:00.000Z\",\"programme\":\"P\",\"grantor\":{"
+            "\"name\":"
             "\"SK\"},"
             "\"recipient\":{\"name\":\"BGK\"},\"amount\":\"143000.00\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-05\"}",
             "{\"event_id\":\"2\",\"grant_id\":\"G2\",\"occurred_at\":"
-            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{\"name\":"
+            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{"
+            "\"name\":"
             "\"SK\"},"
             "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
             "{\"event_id\":\"2\",\"grant_id\":\"G2\",\"occurred_at\":"
-            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{\"name\":"
+            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{"
+            "\"name\":"
             "\"SK\"},"
             "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
             "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",

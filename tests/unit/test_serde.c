@@ -26,27 +26,26 @@ static void test_frame_parse_errors(void **state) {
                          PB_ERR_TRUNCATED);
         assert_int_equal(pb_frame_parse(soe_short, 1, &f, err, sizeof(err)),
                          PB_ERR_TRUNCATED);
-        assert_int_equal(pb_frame_parse(soe_short, sizeof(soe_short), &f,
-                                        err, sizeof(err)),
-                         PB_ERR_TRUNCATED);
+        assert_int_equal(
+            pb_frame_parse(soe_short, sizeof(soe_short), &f, err, sizeof(err)),
+            PB_ERR_TRUNCATED);
         assert_non_null(strstr(err, "truncated"));
-        assert_int_equal(pb_frame_parse(soe_bad, sizeof(soe_bad), &f, err,
-                                        sizeof(err)),
-                         PB_ERR_INVALID);
+        assert_int_equal(
+            pb_frame_parse(soe_bad, sizeof(soe_bad), &f, err, sizeof(err)),
+            PB_ERR_INVALID);
         assert_non_null(strstr(err, "C3 02"));
-        assert_int_equal(pb_frame_parse(conf_short, sizeof(conf_short), &f,
-                                        err, sizeof(err)),
-                         PB_ERR_TRUNCATED);
-        assert_int_equal(pb_frame_parse(json, sizeof(json) - 1, &f, err,
+        assert_int_equal(pb_frame_parse(conf_short, sizeof(conf_short), &f, err,
                                         sizeof(err)),
-                         PB_ERR_INVALID);
+                         PB_ERR_TRUNCATED);
+        assert_int_equal(
+            pb_frame_parse(json, sizeof(json) - 1, &f, err, sizeof(err)),
+            PB_ERR_INVALID);
         assert_non_null(strstr(err, "unknown frame magic 7B"));
 }
 
 static void test_frame_write_parse(void **state) {
-        static const uint8_t want_soe[] = {0xC3, 0x01, 0xEF, 0xCD, 0xAB,
-                                           0x89, 0x67, 0x45, 0x23, 0x01,
-                                           'x'};
+        static const uint8_t want_soe[] = {0xC3, 0x01, 0xEF, 0xCD, 0xAB, 0x89,
+                                           0x67, 0x45, 0x23, 0x01, 'x'};
         static const uint8_t want_conf[] = {0x00, 0x01, 0x02, 0x03, 0x04};
         pb_buf_t b;
         pb_frame_t f;
@@ -156,8 +155,7 @@ static void test_roundtrip_examples(void **state) {
                         assert_true(f.fingerprint == pb_schema_fingerprint(s));
                         assert_int_equal(pb_serde_decode(fx->sd, enc.data,
                                                          enc.len, &rt, &dec,
-                                                         &m2, err,
-                                                         sizeof(err)),
+                                                         &m2, err, sizeof(err)),
                                          PB_OK);
                         assert_ptr_equal(rt, s);
                         assert_string_equal(m1.event_id, m2.event_id);
@@ -174,19 +172,17 @@ static void test_roundtrip_examples(void **state) {
                                          (char *)want.data, (char *)dec.data);
                         /* and encodes to the same bytes again */
                         pb_errors_init(&errs);
-                        assert_int_equal(pb_serde_encode(fx->sd, s, "t",
-                                                         (char *)dec.data,
-                                                         dec.len, NULL, &enc2,
-                                                         NULL, &errs),
-                                         PB_OK);
+                        assert_int_equal(
+                            pb_serde_encode(fx->sd, s, "t", (char *)dec.data,
+                                            dec.len, NULL, &enc2, NULL, &errs),
+                            PB_OK);
                         assert_int_equal(enc.len, enc2.len);
                         assert_memory_equal(enc.data, enc2.data, enc.len);
                         /* a truncated body is an error, never a crash */
                         pb_buf_reset(&dec);
                         assert_int_not_equal(
-                            pb_serde_decode(fx->sd, enc.data, enc.len - 1,
-                                            NULL, &dec, NULL, err,
-                                            sizeof(err)),
+                            pb_serde_decode(fx->sd, enc.data, enc.len - 1, NULL,
+                                            &dec, NULL, err, sizeof(err)),
                             PB_OK);
                         free(text);
                         total++;
@@ -212,8 +208,8 @@ static void test_decode_unknown(void **state) {
                                          NULL, err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
         assert_non_null(strstr(err, "fingerprint"));
-        assert_int_equal(pb_serde_decode(fx->sd, conf, sizeof(conf), NULL,
-                                         &out, NULL, err, sizeof(err)),
+        assert_int_equal(pb_serde_decode(fx->sd, conf, sizeof(conf), NULL, &out,
+                                         NULL, err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
         assert_non_null(strstr(err, "no --schema-registry given"));
         assert_int_equal(out.len, 0);
@@ -239,9 +235,9 @@ static void test_encode_invalid(void **state) {
         assert_int_equal(out.len, 4);
         assert_string_equal((char *)out.data, "keep");
         pb_errors_init(&errs);
-        assert_int_equal(pb_serde_encode(fx->sd, s, "t", "{", 1, NULL, &out,
-                                         &m, &errs),
-                         PB_ERR_PARSE);
+        assert_int_equal(
+            pb_serde_encode(fx->sd, s, "t", "{", 1, NULL, &out, &m, &errs),
+            PB_ERR_PARSE);
         assert_int_equal(out.len, 4);
         pb_buf_free(&out);
 }

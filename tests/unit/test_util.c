@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "pb_util.h"
+#include "partnerbus/pb_util.h"
 
 /* --- RFC 3339 --- */
 
@@ -63,20 +63,20 @@ static void test_rfc3339_reject(void **state) {
         (void)state;
         rfc_bad("");
         rfc_bad("2023-02-28");
-        rfc_bad("2023-02-28T10:00:00");      /* no offset */
-        rfc_bad("2023-02-28T10:00:00.123");  /* no offset */
-        rfc_bad("2023-02-29T10:00:00Z");     /* not a leap year */
-        rfc_bad("1900-02-29T10:00:00Z");     /* century rule */
+        rfc_bad("2023-02-28T10:00:00");     /* no offset */
+        rfc_bad("2023-02-28T10:00:00.123"); /* no offset */
+        rfc_bad("2023-02-29T10:00:00Z");    /* not a leap year */
+        rfc_bad("1900-02-29T10:00:00Z");    /* century rule */
         rfc_bad("2023-02-30T10:00:00Z");
         rfc_bad("2023-04-31T10:00:00Z");
         rfc_bad("2023-13-01T10:00:00Z");
         rfc_bad("2023-00-01T10:00:00Z");
         rfc_bad("2023-01-00T10:00:00Z");
-        rfc_bad("0000-01-01T00:00:00Z");     /* year 0 */
+        rfc_bad("0000-01-01T00:00:00Z"); /* year 0 */
         rfc_bad("2023-02-28T24:00:00Z");
         rfc_bad("2023-02-28T10:60:00Z");
-        rfc_bad("2023-02-28T23:59:60Z");     /* leap second: rejected */
-        rfc_bad("2023-02-28 10:00:00Z");     /* space separator */
+        rfc_bad("2023-02-28T23:59:60Z"); /* leap second: rejected */
+        rfc_bad("2023-02-28 10:00:00Z"); /* space separator */
         rfc_bad("2023-02-28T10:00:00.Z");
         rfc_bad("2023-02-28T10:00:00.1234567890Z"); /* 10 digits */
         rfc_bad("2023-02-28T10:00:00+2:00");
@@ -97,8 +97,8 @@ static void test_rfc3339_reject(void **state) {
                          0);
         assert_int_equal(ms, 1677578400000LL);
         assert_int_equal(pb_rfc3339_parse("2023-02-28T10:00:00Z", 19, &ms), -1);
-        assert_int_equal(
-            pb_rfc3339_parse("2023-02-28T10:00:00.12Z", 22, &ms), -1);
+        assert_int_equal(pb_rfc3339_parse("2023-02-28T10:00:00.12Z", 22, &ms),
+                         -1);
 }
 
 static void test_rfc3339_format(void **state) {
@@ -252,8 +252,7 @@ static int ref_decimal_bytes(const char *digits, int neg, uint8_t *out) {
         return n - s;
 }
 
-static int dec(const char *s, int p, int sc, uint8_t *out,
-               const char **why) {
+static int dec(const char *s, int p, int sc, uint8_t *out, const char **why) {
         return pb_decimal_parse(s, strlen(s), p, sc, out, why);
 }
 
@@ -427,8 +426,8 @@ static void test_decimal_random(void **state) {
                 char id[80], fd[80];
                 for (int i = 0; i < ni; i++) {
                         uint64_t r = rnd() % 12;
-                        id[i] = r >= 10 ? (r == 10 ? '0' : '9')
-                                        : (char)('0' + r);
+                        id[i] =
+                            r >= 10 ? (r == 10 ? '0' : '9') : (char)('0' + r);
                 }
                 if (ni)
                         id[0] = (char)('1' + rnd() % 9);
@@ -483,11 +482,11 @@ static void test_decimal_random(void **state) {
                 }
                 norm[o] = 0;
                 char back[80];
-                int bl = pb_decimal_format(got, (size_t)n, sc, back,
-                                           sizeof(back));
+                int bl =
+                    pb_decimal_format(got, (size_t)n, sc, back, sizeof(back));
                 if (bl < 0 || strcmp(back, norm))
-                        fail_msg("%s at %d/%d: formatted %s, want %s", text,
-                                 p, sc, bl < 0 ? "(error)" : back, norm);
+                        fail_msg("%s at %d/%d: formatted %s, want %s", text, p,
+                                 sc, bl < 0 ? "(error)" : back, norm);
                 assert_int_equal(bl, (int)strlen(norm));
 
                 /* one digit too many on either side is rejected */
@@ -517,8 +516,12 @@ static void test_base64(void **state) {
         (void)state;
         /* RFC 4648 section 10 test vectors */
         static const char *vec[][2] = {
-            {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-            {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+            {"", ""},
+            {"f", "Zg=="},
+            {"fo", "Zm8="},
+            {"foo", "Zm9v"},
+            {"foob", "Zm9vYg=="},
+            {"fooba", "Zm9vYmE="},
             {"foobar", "Zm9vYmFy"},
         };
         for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
@@ -533,9 +536,9 @@ static void test_base64(void **state) {
                 assert_memory_equal(dec_, vec[i][0], n);
         }
         /* invalid input */
-        static const char *bad[] = {"Zg=",  "Zg",   "Z===", "Zm9v=",
-                                    "Zm 9", "Zm9-", "Zm9_", "=Zm9",
-                                    "Zh==", "Zm9=", "Zg==Zg==", "Zm=v"};
+        static const char *bad[] = {
+            "Zg=",  "Zg",   "Z===", "Zm9v=", "Zm 9",     "Zm9-",
+            "Zm9_", "=Zm9", "Zh==", "Zm9=",  "Zg==Zg==", "Zm=v"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (pb_base64_decode(bad[i], strlen(bad[i]), dec_,
                                      sizeof(dec_)) != -1)
@@ -570,10 +573,12 @@ static void test_uuid(void **state) {
         assert_true(pb_uuid_valid("6ba7b810-9dad-11d1-80b4-00c04fd430c8", 36));
         assert_true(pb_uuid_valid("6BA7B810-9DAD-11D1-80B4-00C04FD430C8", 36));
         assert_false(pb_uuid_valid("6ba7b810-9dad-11d1-80b4-00c04fd430c", 35));
-        assert_false(pb_uuid_valid("6ba7b810-9dad-11d1-80b4-00c04fd430c8x", 37));
+        assert_false(
+            pb_uuid_valid("6ba7b810-9dad-11d1-80b4-00c04fd430c8x", 37));
         assert_false(pb_uuid_valid("6ba7b8109dad-11d1-80b4-00c04fd430c8a", 36));
         assert_false(pb_uuid_valid("6ba7b810-9dad-11d1-80b4-00c04fd430g8", 36));
-        assert_false(pb_uuid_valid("{ba7b810-9dad-11d1-80b4-00c04fd430c8}", 36));
+        assert_false(
+            pb_uuid_valid("{ba7b810-9dad-11d1-80b4-00c04fd430c8}", 36));
         assert_false(pb_uuid_valid("6ba7b810_9dad_11d1_80b4_00c04fd430c8", 36));
         assert_false(pb_uuid_valid("", 0));
 

@@ -1,0 +1,96 @@
+/* Library: partnerbus_base (lib/base). */
+/* partnerbus - common result codes, byte buffers and error lists.
+ *
+ * Conventions (see README "Code conventions"):
+ *  - every fallible core call returns pb_resp_t; constructors take an
+ *    errstr buffer and return NULL on failure;
+ *  - one _new/_destroy pair per object, _destroy accepts NULL;
+ *  - nothing in the core exits or prints; callers decide. */
+#ifndef PB_COMMON_H
+#define PB_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pb_resp {
+        PB_OK = 0,
+        PB_ERR_INVALID,        /* input does not conform to the schema */
+        PB_ERR_PARSE,          /* malformed JSON / syntax error */
+        PB_ERR_TRUNCATED,      /* binary input ends early */
+        PB_ERR_LIMIT,          /* a configured bound was exceeded */
+        PB_ERR_UNKNOWN_SCHEMA, /* type / fingerprint / id not known */
+        PB_ERR_NOMEM,          /* allocation failed */
+        PB_ERR_IO,             /* file or socket error */
+        PB_ERR_KAFKA,          /* Kafka client error */
+        PB_ERR_HTTP,           /* HTTP peer error (registry, webhook) */
+        PB_ERR_INCOMPATIBLE,   /* schemas cannot be resolved */
+        PB_ERR_ARG,            /* bad argument from the caller */
+        PB_ERR_UNCERTAIN,      /* a Kafka write failed after it may have been
+                                  stored (timed out in flight): the outcome
+                                  is unknown */
+} pb_resp_t;
+
+const char *pb_err2str(pb_resp_t r);
+
+/* Growable byte buffer. `max` (0 = unlimited) bounds growth: an append that
+ * would exceed it fails with PB_ERR_LIMIT and leaves the buffer unchanged.
+ * The buffer is always NUL-terminated after data[len] when data != NULL. */
+typedef struct pb_buf {
+        uint8_t *data;
+        size_t len;
+        size_t cap;
+        size_t max;
+} pb_buf_t;
+
+void pb_buf_init(pb_buf_t *b, size_t max);
+void pb_buf_free(pb_buf_t *b);
+static inline void pb_buf_reset(pb_buf_t *b) {
+        b->len = 0;
+        if (b->data)
+                b->data[0] = 0;
+}
+pb_resp_t pb_buf_reserve(pb_buf_t *b, size_t extra);
+pb_resp_t pb_buf_append(pb_buf_t *b, const void *p, size_t n);
+pb_resp_t pb_buf_putc(pb_buf_t *b, uint8_t c);
+pb_resp_t pb_buf_puts(pb_buf_t *b, const char *s);
+pb_resp_t pb_buf_printf(pb_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (with quotes), escaping as RFC 8259. */
+pb_resp_t pb_buf_json_str(pb_buf_t *b, const char *s, size_t n);
+
+/* Validation errors: each names the JSON Pointer (RFC 6901) of the offending
+ * value and what was expected. At most PB_ERRORS_MAX are kept; `dropped`
+ * counts the rest so a hostile document cannot make the list grow. */
+#define PB_ERRORS_MAX  64
+#define PB_POINTER_MAX 256
+#define PB_ERRMSG_MAX  256
+
+typedef struct pb_error {
+        char pointer[PB_POINTER_MAX];
+        char message[PB_ERRMSG_MAX];
+        long line; /* 1-based line in a batch / input file, 0 when n/a */
+} pb_error_t;
+
+typedef struct pb_errors {
+        pb_error_t items[PB_ERRORS_MAX];
+        size_t count;
+        size_t dropped;
+} pb_errors_t;
+
+void pb_errors_init(pb_errors_t *e);
+void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "pointer: message; pointer: message" into buf (truncated to size). */
+void pb_errors_format(const pb_errors_t *e, char *buf, size_t size);
+/* Appends the errors as a JSON array of {"pointer","message"[,"line"]}. */
+pb_resp_t pb_errors_to_json(const pb_errors_t *e, pb_buf_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

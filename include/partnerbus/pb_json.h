@@ -1,0 +1,84 @@
+/* Library: partnerbus_base (lib/base). */
+/* partnerbus - a strict, bounded JSON parser into an arena-allocated tree.
+ *
+ * Why not cJSON for untrusted input: cJSON accepts invalid UTF-8 and
+ * duplicate keys and mallocs per node. This parser
+ *  - validates UTF-8 (rejects overlong forms, surrogates, > U+10FFFF),
+ *    including the result of \u escapes (unpaired surrogates are errors);
+ *  - rejects duplicate object keys, trailing garbage, leading zeros, NaN;
+ *  - bounds nesting depth and total nodes/bytes (pb_json_limits_t);
+ *  - allocates from one arena that is reset between documents, so parsing
+ *    many events costs no malloc in the steady state.
+ * cJSON is still fine for trusted config files. */
+#ifndef PB_JSON_H
+#define PB_JSON_H
+
+#include "pb_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pb_json_type {
+        PB_JSON_NULL,
+        PB_JSON_FALSE,
+        PB_JSON_TRUE,
+        PB_JSON_NUMBER, /* str/len hold the literal text, e.g. "-12.50e3" */
+        PB_JSON_STRING, /* str/len hold the unescaped UTF-8 (NUL-terminated,
+                           may contain embedded NUL from \u0000) */
+        PB_JSON_ARRAY,
+        PB_JSON_OBJECT,
+} pb_json_type_t;
+
+typedef struct pb_json pb_json_t;
+struct pb_json {
+        pb_json_type_t type;
+        const char *str; /* NUMBER and STRING */
+        size_t len;
+        const char *key; /* member name when the parent is an OBJECT */
+        size_t keylen;
+        pb_json_t *child; /* first element / member (ARRAY, OBJECT) */
+        pb_json_t *next;  /* next sibling */
+        size_t count;     /* number of children (ARRAY, OBJECT) */
+};
+
+typedef struct pb_json_limits {
+        int max_depth;    /* default 64 */
+        size_t max_nodes; /* default 1,000,000 */
+} pb_json_limits_t;
+
+typedef struct pb_json_parser pb_json_parser_t;
+
+/* limits NULL = defaults. */
+pb_json_parser_t *pb_json_parser_new(const pb_json_limits_t *limits);
+void pb_json_parser_destroy(pb_json_parser_t *p);
+
+/* Parses text[0..len) as exactly one JSON value (surrounding whitespace
+ * allowed). The returned tree lives until the next parse or destroy.
+ * On error returns NULL and writes "line L col C: reason" into errstr. */
+const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
+                               size_t len, char *errstr, size_t errstr_size);
+
+/* Object member by name, NULL if absent (or o is not an object). */
+const pb_json_t *pb_json_get(const pb_json_t *o, const char *name);
+
+/* Appends the value re-serialized compactly (for error messages, passing
+ * through). */
+pb_resp_t pb_json_write(const pb_json_t *v, pb_buf_t *out);
+
+/* Name of a type for messages: "null", "boolean", "number", ... */
+const char *pb_json_type_name(pb_json_type_t t);
+
+/* Appends one JSON Pointer reference token to ptr (escaping ~ and /),
+ * truncating safely. Returns the previous length so the caller can restore
+ * with ptr[prev] = 0. */
+size_t pb_pointer_push(char *ptr, size_t size, const char *tok, size_t toklen);
+size_t pb_pointer_push_index(char *ptr, size_t size, size_t index);
+
+/* UTF-8 validation (RFC 3629), shared by the codec's binary decoder. */
+int pb_utf8_valid(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

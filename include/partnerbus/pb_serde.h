@@ -1,0 +1,119 @@
+/* Library: partnerbus_wire (lib/wire). */
+/* partnerbus - framing and the serializer/deserializer every service uses.
+ *
+ * Two framings on the wire (DESIGN.md, "Avro on the wire"):
+ *  - single-object encoding (default): C3 01, the 8-byte little-endian
+ *    CRC-64-AVRO fingerprint of the writer schema's canonical form, body;
+ *  - Confluent wire format (with a schema registry): 00, the 4-byte
+ *    big-endian schema id, body.
+ * Readers detect the framing by the first byte. */
+#ifndef PB_SERDE_H
+#define PB_SERDE_H
+
+#include "pb_codec.h"
+#include "pb_common.h"
+#include "pb_schema.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pb_framing {
+        PB_FRAMING_SINGLE_OBJECT = 0,
+        PB_FRAMING_CONFLUENT = 1,
+} pb_framing_t;
+
+typedef struct pb_frame {
+        pb_framing_t framing;
+        uint64_t fingerprint; /* SINGLE_OBJECT */
+        uint32_t schema_id;   /* CONFLUENT */
+        const uint8_t *body;
+        size_t body_len;
+} pb_frame_t;
+
+#define PB_SOE_HEADER_LEN       10
+#define PB_CONFLUENT_HEADER_LEN 5
+
+/* Parses the frame header; body points into data. PB_ERR_TRUNCATED if too
+ * short, PB_ERR_INVALID with errstr on an unknown magic. */
+pb_resp_t pb_frame_parse(const uint8_t *data, size_t len, pb_frame_t *f,
+                         char *errstr, size_t errstr_size);
+pb_resp_t pb_frame_write_soe(pb_buf_t *out, uint64_t fingerprint);
+pb_resp_t pb_frame_write_confluent(pb_buf_t *out, uint32_t schema_id);
+
+/* --- Confluent Schema Registry client (libcurl + cJSON) --- */
+typedef struct pb_registry pb_registry_t;
+
+/* Bounds and defaults of the client (see docs/schema-registry.md). */
+#define PB_REGISTRY_MAX_BODY           (4u << 20) /* largest response accepted */
+#define PB_REGISTRY_CONNECT_TIMEOUT_MS 5000L      /* default connect timeout */
+#define PB_REGISTRY_TIMEOUT_MS         30000L /* default whole-request timeout */
+#define PB_REGISTRY_MAX_SCHEMAS        1024   /* ids whose schemas are cached */
+#define PB_REGISTRY_MAX_SUBJECT_IDS    1024   /* cached (subject, schema) ids */
+
+/* url: base URL, e.g. http://127.0.0.1:8081 or
+ * http://host:8080/apis/ccompat/v7 (trailing slash tolerated). Basic auth:
+ * user:password in the URL, else $PARTNERBUS_SCHEMA_REGISTRY_AUTH
+ * ("user:password"); never shown in errors. Thread-safe (one mutex). */
+pb_registry_t *pb_registry_new(const char *url, char *errstr,
+                               size_t errstr_size);
+void pb_registry_destroy(pb_registry_t *r);
+/* Overrides the timeouts (ms); a value <= 0 keeps the current one. */
+void pb_registry_set_timeouts(pb_registry_t *r, long connect_timeout_ms,
+                              long timeout_ms);
+/* The base URL without credentials, for messages. */
+const char *pb_registry_url(const pb_registry_t *r);
+/* POST /subjects/{subject}/versions; id cached per fingerprint. */
+pb_resp_t pb_registry_register(pb_registry_t *r, const char *subject,
+                               const pb_schema_t *s, uint32_t *id, char *errstr,
+                               size_t errstr_size);
+/* GET /schemas/ids/{id}; compiled schema cached per id; the returned
+ * schema is owned by the registry and valid until pb_registry_destroy.
+ * PB_ERR_UNKNOWN_SCHEMA if the registry does not know the id (404/40403),
+ * PB_ERR_HTTP for other HTTP and transport errors, PB_ERR_LIMIT for an
+ * oversized response or a full cache, PB_ERR_PARSE for a malformed one. */
+pb_resp_t pb_registry_lookup(pb_registry_t *r, uint32_t id,
+                             const pb_schema_t **s, char *errstr,
+                             size_t errstr_size);
+
+/* --- serde: schema catalog + optional registry + codec scratch --- */
+typedef struct pb_serde pb_serde_t;
+
+/* catalog: the local schemas (reader schemas, and writer schemas for
+ * single-object encoding); not owned. registry may be NULL (then
+ * single-object encoding); not owned. */
+pb_serde_t *pb_serde_new(const pb_schemas_t *catalog, pb_registry_t *registry,
+                         char *errstr, size_t errstr_size);
+void pb_serde_destroy(pb_serde_t *sd);
+
+/* JSON event of type s -> framed Avro in out (appended). Subject for the
+ * registry: "<topic>-value" (TopicNameStrategy), topic given by caller. */
+pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
+                          const char *topic, const char *json, size_t len,
+                          const pb_encode_opts_t *opts, pb_buf_t *out,
+                          pb_event_meta_t *meta, pb_errors_t *errs);
+
+/* Framed Avro -> natural JSON of the local reader schema with the same
+ * partnerbus.type as the writer (or the writer itself if none), appended to
+ * out. *type_out (may be NULL) receives the reader schema. */
+pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
+                          const pb_schema_t **type_out, pb_buf_t *out,
+                          pb_event_meta_t *meta, char *errstr,
+                          size_t errstr_size);
+
+/* Same as pb_serde_decode() - same frame and schema lookup, same verdict
+ * and errstr - without producing JSON (pb_codec_check). *writer_out and
+ * *body_off (each may be NULL) receive the writer schema and the offset
+ * of the Avro body in data. */
+pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,
+                         const pb_schema_t **type_out,
+                         const pb_schema_t **writer_out, size_t *body_off,
+                         pb_event_meta_t *meta, char *errstr,
+                         size_t errstr_size);
+
+pb_codec_t *pb_serde_codec(pb_serde_t *sd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* Library: partnerbus_base (lib/base). */
+/* partnerbus - small conversions shared by the libraries and services:
+ * instants, dates, decimals, base64, UUIDs, hashes. All functions are
+ * bounded: they never read past the given length nor write past size. */
+#ifndef PB_UTIL_H
+#define PB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "partnerbus/pb_common.h"
+
+/* --- instants and dates --- */
+/* RFC 3339 date-time ("2023-02-28T10:00:00Z", "...T10:00:00.123+02:00",
+ * fraction up to 9 digits, truncated to ms; a lowercase t/z is accepted) to
+ * ms since the epoch. Returns 0 on success, -1 if not valid (including
+ * impossible dates like 2023-02-30 and a missing offset). */
+int pb_rfc3339_parse(const char *s, size_t len, int64_t *ms);
+/* Formats as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC); returns length; buf >= 32. */
+size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size);
+/* "YYYY-MM-DD" to days since 1970-01-01 (may be negative); 0 / -1. */
+int pb_date_parse(const char *s, size_t len, int32_t *days);
+size_t pb_date_format(int32_t days, char *buf, size_t size); /* buf >= 16 */
+/* Now, ms since the epoch. */
+int64_t pb_now_ms(void);
+
+/* --- decimals (Avro decimal: two's-complement big-endian unscaled int) --- */
+/* Parses a decimal string ("-143000.5", "143000.00", no exponent, no
+ * leading '+', at most `scale` fraction digits, at most precision-scale
+ * integer digits) into the unscaled value as minimal two's-complement
+ * big-endian bytes (out must hold 32 bytes; precision <= 76). Returns the
+ * byte count, or -1 with *why set to a static message
+ * ("more than 2 fraction digits", "more than 12 integer digits",
+ * "not a decimal number"). */
+int pb_decimal_parse(const char *s, size_t len, int precision, int scale,
+                     uint8_t *out, const char **why);
+/* Unscaled two's-complement bytes to text with exactly `scale` fraction
+ * digits. Returns length or -1 if the bytes are longer than 32 (larger than
+ * any precision the codec supports). buf >= 80. */
+int pb_decimal_format(const uint8_t *b, size_t n, int scale, char *buf,
+                      size_t size);
+
+/* --- base64 (RFC 4648, with padding) --- */
+size_t pb_base64_encode(const uint8_t *in, size_t n, char *out, size_t size);
+/* Returns decoded length or -1 on invalid input; out >= 3*n/4. */
+long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size);
+
+/* --- UUIDs --- */
+/* Checks the canonical text form 8-4-4-4-12 hex (either case). */
+int pb_uuid_valid(const char *s, size_t len);
+/* Random version 4, lowercase text into out[37]. */
+void pb_uuid_v4(char out[37]);
+/* Name-based version 5 (SHA-1) in namespace ns (text form), out[37]. */
+int pb_uuid_v5(const char *ns, const void *name, size_t len, char out[37]);
+
+#endif

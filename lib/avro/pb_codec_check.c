@@ -1,0 +1,386 @@
+/* partnerbus - validate an Avro body without producing JSON.
+ *
+ * pb_codec_check() walks the body with the writer schema exactly as
+ * pb_codec_avro_to_json() does - the same readers (pb_codec_dec.h), the
+ * same bounds (lengths and counts against the bytes left, zero-size items,
+ * depth), the same value checks (int range, boolean byte, enum and union
+ * index, UTF-8 of strings and map keys, date / time / timestamp ranges,
+ * decimal size, trailing bytes) and the same error code and message - but
+ * writes nothing. It fills the event meta like the decoder.
+ *
+ * Two cases are left to the full decoder, so that the verdict is always
+ * the decoder's: a reader schema other than the writer (resolution can
+ * fail on the schemas alone), and a body whose JSON might reach
+ * PB_CODEC_MAX_JSON_OUT (the walk keeps an upper bound of the JSON the
+ * decoder would write; only huge or pathological bodies come near it).
+ * Then the body is decoded into a scratch buffer that is freed again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "partnerbus/pb_util.h"
+#include "pb_codec_dec.h"
+
+/* Upper bounds of the JSON text (and the decoder's reservations) per
+ * value, see the emit_* functions of pb_codec_decode.c. */
+#define PB_CHK_SCALAR  32 /* numbers, dates, instants, "-Infinity" */
+#define PB_CHK_DECIMAL 100
+#define PB_CHK_SLACK   64 /* reservations beyond the text written */
+
+typedef struct pb_chk {
+        pb_dec_t d;
+        uint64_t json; /* upper bound of the JSON the decoder writes */
+} pb_chk_t;
+
+static int chk(pb_chk_t *k, const pb_type_t *t);
+
+/* pb_dec_push without the call while below the depth bound. */
+static inline int chk_push(pb_chk_t *k, const char *name, size_t len) {
+        pb_codec_t *c = k->d.c;
+        if (c->depth >= PB_CODEC_MAX_DEPTH)
+                return pb_dec_push(&k->d, name, len); /* the error */
+        c->path[c->depth].name = name;
+        c->path[c->depth].len = len;
+        c->depth++;
+        return 0;
+}
+
+/* pb_dec_len without the call for a one-byte length that fits. */
+static inline int chk_len(pb_chk_t *k, const char *what, size_t *n) {
+        pb_dec_t *d = &k->d;
+        if (d->p < d->end && *d->p < 0x80 && !(*d->p & 1) &&
+            (size_t)(*d->p >> 1) <= (size_t)(d->end - d->p - 1)) {
+                *n = *d->p++ >> 1;
+                return 0;
+        }
+        return pb_dec_len(d, what, n);
+}
+
+static inline int chk_long(pb_chk_t *k, int64_t *v) {
+        pb_dec_t *d = &k->d;
+        if (d->p < d->end && *d->p < 0x80) {
+                uint64_t z = *d->p++;
+                *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+                return 0;
+        }
+        return pb_dec_long(d, v);
+}
+
+static inline int chk_fixed(pb_chk_t *k, size_t n, const char *what) {
+        pb_dec_t *d = &k->d;
+        if (n > (size_t)(d->end - d->p))
+                return pb_dec_fail(d, PB_ERR_TRUNCATED,
+                                   "%s needs %zu bytes, %zu left", what, n,
+                                   (size_t)(d->end - d->p));
+        return 0;
+}
+
+/* Text must be valid UTF-8 (checked only from the first non-ASCII byte:
+ * an ASCII prefix is valid on its own). */
+static int chk_utf8(pb_chk_t *k, const uint8_t *s, size_t n) {
+        size_t i = 0;
+        const uint64_t high = 0x8080808080808080ULL;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & high)
+                        break;
+        }
+        while (i < n && s[i] < 0x80)
+                i++;
+        k->json += 2 + 6 * (uint64_t)n; /* worst case: all \u00XX */
+        if (i < n && !pb_utf8_valid((const char *)s + i, n - i))
+                return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                   "string is not valid UTF-8");
+        return 0;
+}
+
+/* An instant of a timestamp-millis/-micros long (or int). */
+static int chk_instant(pb_chk_t *k, const pb_type_t *t, int64_t v) {
+        int64_t ms = v;
+        if (t->logical != PB_L_TIMESTAMP_MILLIS &&
+            t->logical != PB_L_TIMESTAMP_MICROS)
+                return 0;
+        if (t->logical == PB_L_TIMESTAMP_MICROS)
+                ms = v / 1000 - (v % 1000 < 0);
+        if (ms < -62135596800000LL || ms > 253402300799999LL)
+                return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                   "timestamp %lld out of range", (long long)v);
+        return 0;
+}
+
+static int chk_int(pb_chk_t *k, const pb_type_t *t) {
+        int64_t x;
+        int32_t v;
+        if (chk_long(k, &x))
+                return -1;
+        if (x < INT32_MIN || x > INT32_MAX)
+                return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                   "int %lld out of range", (long long)x);
+        v = (int32_t)x;
+        k->json += PB_CHK_SCALAR;
+        if (t->logical == PB_L_DATE) {
+                if (v < -719162 || v > 2932896)
+                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                           "date %d out of range", (int)v);
+                return 0;
+        }
+        if (t->logical == PB_L_TIME_MILLIS) {
+                if (v < 0 || v >= 86400000)
+                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                           "time-millis %d out of range",
+                                           (int)v);
+                return 0;
+        }
+        return chk_instant(k, t, v);
+}
+
+/* Bytes or fixed content: a decimal must format, anything else is
+ * base64. */
+static int chk_bytes(pb_chk_t *k, const pb_type_t *t, const uint8_t *p,
+                     size_t n) {
+        if (t->logical == PB_L_DECIMAL) {
+                char b[96];
+                static const uint8_t zero = 0;
+                if (n == 0) {
+                        p = &zero;
+                        n = 1;
+                }
+                if (n > 32)
+                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                           "decimal of %zu bytes is too "
+                                           "large",
+                                           n);
+                /* formatting <= 32 bytes cannot fail for a scale of
+                 * 0..76 (PB_DEC_MAX_PRECISION in pb_util.c: at most 80
+                 * characters); ask only for another scale */
+                if ((t->scale < 0 || t->scale > 76) &&
+                    pb_decimal_format(p, n, t->scale, b, sizeof(b)) < 0)
+                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                           "decimal of %zu bytes is too "
+                                           "large",
+                                           n);
+                k->json += PB_CHK_DECIMAL;
+                return 0;
+        }
+        k->json += ((uint64_t)n + 2) / 3 * 4 + 2;
+        return 0;
+}
+
+static int chk_record(pb_chk_t *k, const pb_type_t *t, const pb_schema_t *top,
+                      pb_event_meta_t *meta) {
+        pb_dec_t *d = &k->d;
+        k->json += 2;
+        for (size_t i = 0; i < t->nfields; i++) {
+                const pb_field_t *f = &t->fields[i];
+                const uint8_t *start = d->p;
+                k->json += f->namelen + 4;
+                if (chk_push(k, f->name, f->namelen))
+                        return -1;
+                if (chk(k, f->type))
+                        return -1;
+                d->c->depth--;
+                if (meta &&
+                    ((int)i == top->idx_event_id || (int)i == top->idx_source ||
+                     (int)i == top->key_index ||
+                     (int)i == top->idx_occurred_at))
+                        pb_dec_meta_take(top, meta, i, f->type, start, d->p);
+        }
+        return 0;
+}
+
+static int chk_array(pb_chk_t *k, const pb_type_t *t) {
+        pb_dec_t *d = &k->d;
+        size_t idx = 0;
+        int64_t n;
+        k->json += 2;
+        for (;;) {
+                if (pb_dec_block(d, t->items, 0, &n))
+                        return -1;
+                if (!n)
+                        return 0;
+                for (int64_t j = 0; j < n; j++, idx++) {
+                        k->json += 1;
+                        if (chk_push(k, NULL, idx))
+                                return -1;
+                        if (chk(k, t->items))
+                                return -1;
+                        d->c->depth--;
+                }
+        }
+}
+
+static int chk_map(pb_chk_t *k, const pb_type_t *t) {
+        pb_dec_t *d = &k->d;
+        size_t kl;
+        int64_t n;
+        k->json += 2;
+        for (;;) {
+                if (pb_dec_block(d, t->items, 1, &n))
+                        return -1;
+                if (!n)
+                        return 0;
+                for (int64_t j = 0; j < n; j++) {
+                        const uint8_t *key;
+                        k->json += 2;
+                        if (chk_len(k, "map key", &kl))
+                                return -1;
+                        key = d->p;
+                        if (chk_utf8(k, key, kl))
+                                return -1;
+                        d->p += kl;
+                        if (chk_push(k, (const char *)key, kl))
+                                return -1;
+                        if (chk(k, t->items))
+                                return -1;
+                        d->c->depth--;
+                }
+        }
+}
+
+static int chk(pb_chk_t *k, const pb_type_t *t) {
+        pb_dec_t *d = &k->d;
+        int64_t v = 0;
+        size_t n;
+
+        switch (t->kind) {
+        case PB_T_NULL:
+                k->json += 4;
+                return 0;
+        case PB_T_BOOLEAN:
+                if (chk_fixed(k, 1, "boolean"))
+                        return -1;
+                if (*d->p > 1)
+                        return pb_dec_fail(d, PB_ERR_INVALID,
+                                           "invalid boolean byte 0x%02x",
+                                           *d->p);
+                d->p++;
+                k->json += 5;
+                return 0;
+        case PB_T_INT:
+                return chk_int(k, t);
+        case PB_T_LONG:
+                if (chk_long(k, &v))
+                        return -1;
+                k->json += PB_CHK_SCALAR;
+                return chk_instant(k, t, v);
+        case PB_T_FLOAT:
+                if (chk_fixed(k, 4, "float"))
+                        return -1;
+                d->p += 4;
+                k->json += PB_CHK_SCALAR;
+                return 0;
+        case PB_T_DOUBLE:
+                if (chk_fixed(k, 8, "double"))
+                        return -1;
+                d->p += 8;
+                k->json += PB_CHK_SCALAR;
+                return 0;
+        case PB_T_BYTES:
+                if (chk_len(k, "bytes", &n))
+                        return -1;
+                d->p += n;
+                return chk_bytes(k, t, d->p - n, n);
+        case PB_T_STRING:
+                if (chk_len(k, "string", &n))
+                        return -1;
+                d->p += n;
+                return chk_utf8(k, d->p - n, n);
+        case PB_T_RECORD:
+                return chk_record(k, t, NULL, NULL);
+        case PB_T_ENUM:
+                if (chk_long(k, &v))
+                        return -1;
+                if (v < 0 || (uint64_t)v >= t->nsymbols)
+                        return pb_dec_fail(d, PB_ERR_INVALID,
+                                           "enum index %lld out of range "
+                                           "(%zu symbols)",
+                                           (long long)v, t->nsymbols);
+                k->json += strlen(t->symbols[v]) + 2;
+                return 0;
+        case PB_T_ARRAY:
+                return chk_array(k, t);
+        case PB_T_MAP:
+                return chk_map(k, t);
+        case PB_T_UNION:
+                if (chk_long(k, &v))
+                        return -1;
+                if (v < 0 || (uint64_t)v >= t->nbranches)
+                        return pb_dec_fail(d, PB_ERR_INVALID,
+                                           "union index %lld out of range "
+                                           "(%zu branches)",
+                                           (long long)v, t->nbranches);
+                return chk(k, t->branches[v]);
+        case PB_T_FIXED:
+                if (chk_fixed(k, t->size, "fixed"))
+                        return -1;
+                d->p += t->size;
+                return chk_bytes(k, t, d->p - t->size, t->size);
+        }
+        return pb_dec_fail(d, PB_ERR_INVALID, "unknown type");
+}
+
+/* The decoder's verdict the slow way: decode into a scratch buffer. */
+static pb_resp_t chk_by_decoding(pb_codec_t *c, const pb_schema_t *writer,
+                                 const pb_schema_t *reader, const uint8_t *data,
+                                 size_t len, pb_event_meta_t *meta,
+                                 char *errstr, size_t errstr_size) {
+        pb_buf_t out;
+        pb_resp_t r;
+        pb_buf_init(&out, 0);
+        r = pb_codec_avro_to_json(c, writer, reader, data, len, &out, meta,
+                                  errstr, errstr_size);
+        pb_buf_free(&out);
+        return r;
+}
+
+pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
+                         const pb_schema_t *reader, const uint8_t *data,
+                         size_t len, pb_event_meta_t *meta, char *errstr,
+                         size_t errstr_size) {
+        pb_chk_t k;
+        const pb_type_t *w;
+        int rc;
+
+        if (errstr && errstr_size)
+                errstr[0] = 0;
+        if (!c || !writer || !writer->root || (!data && len))
+                return PB_ERR_ARG;
+        if (reader &&
+            (reader == writer || reader->fingerprint == writer->fingerprint))
+                reader = NULL;
+        if (reader)
+                return chk_by_decoding(c, writer, reader, data, len, meta,
+                                       errstr, errstr_size);
+        if (meta)
+                memset(meta, 0, sizeof(*meta));
+        memset(&k, 0, sizeof(k));
+        k.d.c = c;
+        k.d.p = data;
+        k.d.end = data + len;
+        k.d.errstr = errstr;
+        k.d.errsize = errstr_size;
+        c->depth = 0;
+
+        w = writer->root;
+        rc = w->kind == PB_T_RECORD ? chk_record(&k, w, writer, meta)
+                                    : chk(&k, w);
+        if (k.json + PB_CHK_SLACK > PB_CODEC_MAX_JSON_OUT) {
+                /* the decoder might stop at its output bound first */
+                if (errstr && errstr_size)
+                        errstr[0] = 0;
+                return chk_by_decoding(c, writer, NULL, data, len, meta, errstr,
+                                       errstr_size);
+        }
+        if (rc == 0 && k.d.p != k.d.end) {
+                c->depth = 0;
+                rc = pb_dec_fail(&k.d, PB_ERR_INVALID,
+                                 "%zu trailing bytes after the record",
+                                 (size_t)(k.d.end - k.d.p));
+        }
+        if (rc) {
+                if (meta)
+                        memset(meta, 0, sizeof(*meta));
+                return k.d.err != PB_OK ? k.d.err : PB_ERR_INVALID;
+        }
+        return PB_OK;
+}

@@ -1,0 +1,44 @@
+/* partnerbus - the Avro reader state of pb_codec_decode.c, shared with the
+ * validate-only walk in pb_codec_check.c so that both read, bound and
+ * report errors the same way. Not a public header.
+ *
+ * Every reader returns 0, or -1 after recording the first error in d (code
+ * and "<json pointer>: what" in d->errstr); later errors are ignored. */
+#ifndef PB_CODEC_DEC_H
+#define PB_CODEC_DEC_H
+
+#include <stdint.h>
+
+#include "pb_codec_int.h"
+
+typedef struct pb_dec {
+        pb_codec_t *c;
+        const uint8_t *p, *end;
+        char *errstr;
+        size_t errsize;
+        pb_resp_t err;
+        long zero_items; /* items of zero-size types read so far */
+} pb_dec_t;
+
+/* Records an error at the current path (c->path[0..c->depth)). */
+int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Enters a member (name) or array item (name NULL, len = index); fails
+ * beyond PB_CODEC_MAX_DEPTH. Leave with d->c->depth--. */
+int pb_dec_push(pb_dec_t *d, const char *name, size_t len);
+/* Avro long (zigzag varint, at most 64 bits). */
+int pb_dec_long(pb_dec_t *d, int64_t *v);
+/* A string/bytes length: non-negative and within the bytes left. */
+int pb_dec_len(pb_dec_t *d, const char *what, size_t *n);
+/* Count of the next array/map block (0 at the end), bounded by the bytes
+ * left (each item at least its minimal size + extra) or, for items of
+ * zero size, by PB_CODEC_MAX_ZERO_ITEMS per decode. */
+int pb_dec_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
+                 int64_t *count);
+/* Copies the envelope field fi of top-level record w, whose encoding is
+ * [p, end), into meta when it is event_id, source, occurred_at or the
+ * key field. */
+void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
+                      const pb_type_t *t, const uint8_t *p, const uint8_t *end);
+
+#endif

@@ -1,0 +1,79 @@
+/* partnerbus - what every subcommand shares: usage errors, -X, settings
+ * from flags / PARTNERBUS_* environment, logging. */
+#ifndef PB_CLI_H
+#define PB_CLI_H
+
+#include <stdio.h>
+
+#include "partnerbus/pb_common.h"
+#include "partnerbus/pb_kafka.h"
+#include "partnerbus/pb_schema.h"
+#include "partnerbus/pb_serde.h"
+
+/* Exit statuses: 0 ok, 1 runtime failure (some input rejected, Kafka
+ * error), 2 usage error. */
+#define PB_EXIT_OK    0
+#define PB_EXIT_FAIL  1
+#define PB_EXIT_USAGE 2
+
+/* Prints "partnerbus CMD: msg\nTry 'partnerbus CMD --help'." to stderr,
+ * returns PB_EXIT_USAGE. */
+int pb_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Value of a setting: the flag value if given, else $PARTNERBUS_<NAME>,
+ * else def. */
+const char *pb_cli_setting(const char *flag_value, const char *env_name,
+                           const char *def);
+
+/* Common options every Kafka-facing command takes. */
+typedef struct pb_cli_common {
+        const char *brokers;
+        const char *schemas_dir;
+        const char *schema_registry;
+        const char *topic_prefix;
+        pb_kafka_conf_t kconf;
+} pb_cli_common_t;
+
+void pb_cli_common_init(pb_cli_common_t *c);
+/* Fills defaults from the environment after option parsing. */
+void pb_cli_common_finish(pb_cli_common_t *c);
+/* When brokers are missing: prints how to get one and returns 0. */
+int pb_cli_require_brokers(const char *cmd, const pb_cli_common_t *c);
+
+/* Loads the schema catalog (--schemas / PARTNERBUS_SCHEMAS / default);
+ * prints the error and returns NULL on failure. */
+pb_schemas_t *pb_cli_load_schemas(const char *cmd, const pb_cli_common_t *c);
+
+/* The serializer: catalog plus, with --schema-registry, a registry client
+ * (*registry stays NULL without one). Prints the error and returns -1 on
+ * failure; the caller destroys both (NULL allowed). */
+int pb_cli_open_serde(const char *cmd, const pb_cli_common_t *c,
+                      const pb_schemas_t *catalog, pb_registry_t **registry,
+                      pb_serde_t **serde);
+
+/* Log line "ts level=L cmd=C msg..." to stderr (key=value style). */
+void pb_log(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Minimum level pb_log prints: "debug", "info" (default), "warn",
+ * "error". Returns -1 for an unknown level. */
+int pb_log_set_level(const char *level);
+
+/* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
+extern volatile int pb_cli_stop;
+void pb_cli_trap_signals(void);
+
+/* Subcommands. */
+int pb_cmd_dev(int argc, char **argv);
+int pb_cmd_produce(int argc, char **argv);
+int pb_cmd_consume(int argc, char **argv);
+int pb_cmd_schemas(int argc, char **argv);
+int pb_cmd_broker(int argc, char **argv);
+int pb_cmd_relay(int argc, char **argv);
+int pb_cmd_gateway(int argc, char **argv);
+int pb_cmd_replay(int argc, char **argv);
+int pb_cmd_report(int argc, char **argv);
+int pb_cmd_poll(int argc, char **argv);
+
+#endif

@@ -1,0 +1,704 @@
+/* partnerbus - event source of replay and report (see pb_replay_src.h).
+ *
+ * Kafka: one stream per partition. At start the end offset (high
+ * watermark) of every partition is captured; a partition is done when
+ * the message before that offset was read (or EOF is reported), so a
+ * replay ends while producers keep writing. The start is the first offset
+ * whose Kafka timestamp is >= since - skew (ListOffsets by time); a broker
+ * that cannot answer (the embedded development broker) makes us scan from
+ * the beginning, and we say so. Each partition gets its own queue
+ * (rd_kafka_queue_get_partition, not forwarded to the consumer queue), so
+ * the merge can read exactly the partition it waits for.
+ *
+ * Archive: one stream per topic directory (files in name order). */
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
+#include "pb_archive.h"
+#include "pb_replay.h"
+#include "pb_replay_src.h"
+
+#define FETCH_BATCH 1024
+
+typedef struct rbuf {
+        const char *topic;
+        int32_t partition;
+        int64_t offset, ts;
+        const pb_schema_t *reader;
+        size_t key_len, value_len, json_len;
+        pb_event_meta_t meta;
+        char *key, *value, *json;
+        char data[];
+} rbuf_t;
+
+typedef struct rstream {
+        const char *topic;
+        int32_t partition;
+        int64_t start, end; /* Kafka offsets */
+        rd_kafka_queue_t *q;
+        pb_archive_t *ar;
+} rstream_t;
+
+struct pb_rsrc {
+        pb_rsrc_conf_t c;
+        int parse_json;
+        pb_consumer_t *cons;
+        rd_kafka_t *rk;
+        rstream_t *st;
+        size_t nst;
+        pb_merge_t *merge;
+        pb_buf_t json, frame;
+        pb_json_parser_t *jp, *jp_out;
+        rbuf_t *cur;
+        pb_rsrc_stats_t stats;
+        int64_t last_progress, started, last_data;
+        int progress_shown;
+        rd_kafka_message_t *msgs[FETCH_BATCH];
+};
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pb_rsrc_parse_time(const char *s, int64_t *ms) {
+        size_t n = strlen(s);
+        int32_t days;
+        char *end;
+        long long v;
+        if (!pb_rfc3339_parse(s, n, ms))
+                return 0;
+        if (n == 10 && !pb_date_parse(s, n, &days)) {
+                *ms = (int64_t)days * 86400000;
+                return 0;
+        }
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (n && !*end && !errno && v >= 0) {
+                *ms = v;
+                return 0;
+        }
+        return -1;
+}
+
+char **pb_rsrc_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
+                      size_t *n) {
+        char **t = calloc(PB_STRLIST_MAX * 8 + 1, sizeof(*t));
+        size_t i, k = 0;
+        *n = 0;
+        if (!t)
+                return NULL;
+        for (i = 0; i < l->n; i++) {
+                const char *p = l->v[i];
+                while (*p) {
+                        size_t len = strcspn(p, ",");
+                        char type[256], name[512];
+                        if (len && len < sizeof(type) &&
+                            k < PB_STRLIST_MAX * 8) {
+                                memcpy(type, p, len);
+                                type[len] = 0;
+                                pb_kafka_topic(&cc->kconf, type, name,
+                                               sizeof(name));
+                                if (!(t[k] = strdup(name))) {
+                                        pb_rsrc_topics_free(t, k);
+                                        return NULL;
+                                }
+                                k++;
+                        }
+                        p += len;
+                        if (*p == ',')
+                                p++;
+                }
+        }
+        if (!k) {
+                free(t);
+                return NULL;
+        }
+        *n = k;
+        return t;
+}
+
+void pb_rsrc_topics_free(char **t, size_t n) {
+        size_t i;
+        if (!t)
+                return;
+        for (i = 0; i < n; i++)
+                free(t[i]);
+        free(t);
+}
+
+static void err(const pb_rsrc_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void err(const pb_rsrc_t *s, const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "partnerbus %s: ", s->c.cmd);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* --- Kafka setup --- */
+static int kafka_setup(pb_rsrc_t *s) {
+        pb_consumer_opts_t co;
+        char e[512];
+        size_t i, cap = 0;
+        rd_kafka_topic_partition_list_t *times = NULL, *assign = NULL;
+        rd_kafka_resp_err_t ke;
+        int ok = 0;
+        memset(&co, 0, sizeof(co));
+        co.from_beginning = 1;
+        co.stop_at_end = 1; /* enable.partition.eof */
+        s->cons = pb_consumer_new(&s->c.cc->kconf, &co, s->c.topics,
+                                  s->c.ntopics, e, sizeof(e));
+        if (!s->cons) {
+                err(s, "%s", e);
+                return -1;
+        }
+        s->rk = pb_consumer_rk(s->cons);
+        /* drop the consumer's own assignment: we assign per partition */
+        rd_kafka_assign(s->rk, NULL);
+        for (i = 0; i < s->c.ntopics; i++) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_topic_t *rkt =
+                    rd_kafka_topic_new(s->rk, s->c.topics[i], NULL);
+                int p;
+                if (!rkt) {
+                        err(s, "topic %s: %s", s->c.topics[i],
+                            rd_kafka_err2str(rd_kafka_last_error()));
+                        return -1;
+                }
+                ke = rd_kafka_metadata(s->rk, 0, rkt, &md, 15000);
+                rd_kafka_topic_destroy(rkt);
+                if (ke || !md || md->topic_cnt != 1 || md->topics[0].err) {
+                        err(s, "topic %s: %s", s->c.topics[i],
+                            rd_kafka_err2str(
+                                ke ? ke
+                                : md && md->topic_cnt
+                                    ? md->topics[0].err
+                                    : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+                        if (md)
+                                rd_kafka_metadata_destroy(md);
+                        return -1;
+                }
+                for (p = 0; p < md->topics[0].partition_cnt; p++) {
+                        rstream_t *r;
+                        int64_t lo = 0, hi = 0;
+                        if (s->nst == cap) {
+                                size_t nc = cap ? cap * 2 : 16;
+                                rstream_t *ns =
+                                    realloc(s->st, nc * sizeof(*ns));
+                                if (!ns) {
+                                        rd_kafka_metadata_destroy(md);
+                                        return -1;
+                                }
+                                s->st = ns;
+                                cap = nc;
+                        }
+                        r = &s->st[s->nst++];
+                        memset(r, 0, sizeof(*r));
+                        r->topic = s->c.topics[i];
+                        r->partition = md->topics[0].partitions[p].id;
+                        ke = rd_kafka_query_watermark_offsets(
+                            s->rk, r->topic, r->partition, &lo, &hi, 15000);
+                        if (ke) {
+                                err(s, "end offsets of %s [%d]: %s", r->topic,
+                                    r->partition, rd_kafka_err2str(ke));
+                                rd_kafka_metadata_destroy(md);
+                                return -1;
+                        }
+                        r->start = lo;
+                        r->end = hi;
+                }
+                rd_kafka_metadata_destroy(md);
+        }
+        /* start by time */
+        if (s->c.has_since) {
+                times = rd_kafka_topic_partition_list_new((int)s->nst);
+                for (i = 0; i < s->nst; i++)
+                        rd_kafka_topic_partition_list_add(times, s->st[i].topic,
+                                                          s->st[i].partition)
+                            ->offset = s->c.since_ms - s->c.skew_ms < 0
+                                           ? 0
+                                           : s->c.since_ms - s->c.skew_ms;
+                ke = rd_kafka_offsets_for_times(s->rk, times, 15000);
+                for (i = 0; !ke && i < (size_t)times->cnt; i++)
+                        if (times->elems[i].err)
+                                ke = times->elems[i].err;
+                /* probe: time 0 must give the first offset of a non-empty
+                 * partition; librdkafka's mock cluster answers every
+                 * time lookup with the end offset instead */
+                if (!ke) {
+                        rd_kafka_topic_partition_list_t *probe =
+                            rd_kafka_topic_partition_list_new((int)s->nst);
+                        for (i = 0; i < s->nst; i++)
+                                if (s->st[i].start < s->st[i].end)
+                                        rd_kafka_topic_partition_list_add(
+                                            probe, s->st[i].topic,
+                                            s->st[i].partition)
+                                            ->offset = 0;
+                        if (probe->cnt)
+                                ke = rd_kafka_offsets_for_times(s->rk, probe,
+                                                                15000);
+                        for (i = 0; !ke && i < (size_t)probe->cnt; i++) {
+                                size_t j;
+                                for (j = 0; j < s->nst; j++)
+                                        if (s->st[j].partition ==
+                                                probe->elems[i].partition &&
+                                            !strcmp(s->st[j].topic,
+                                                    probe->elems[i].topic))
+                                                break;
+                                if (probe->elems[i].err)
+                                        ke = probe->elems[i].err;
+                                else if (j < s->nst && probe->elems[i].offset !=
+                                                           s->st[j].start)
+                                        ke = RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
+                        }
+                        rd_kafka_topic_partition_list_destroy(probe);
+                }
+                if (ke) {
+                        s->stats.scanned_from_beginning = 1;
+                        fprintf(stderr,
+                                "partnerbus %s: the broker cannot look up "
+                                "offsets by time (ListOffsets: %s); scanning "
+                                "from the beginning of each partition\n",
+                                s->c.cmd, rd_kafka_err2str(ke));
+                } else {
+                        for (i = 0; i < s->nst; i++) {
+                                int64_t o = times->elems[i].offset;
+                                /* -1: no message at or after the time */
+                                if (o < 0)
+                                        o = s->st[i].end;
+                                if (o > s->st[i].start)
+                                        s->st[i].start = o;
+                        }
+                }
+                rd_kafka_topic_partition_list_destroy(times);
+        }
+        assign = rd_kafka_topic_partition_list_new((int)s->nst);
+        for (i = 0; i < s->nst; i++) {
+                rstream_t *r = &s->st[i];
+                if (r->start >= r->end)
+                        continue;
+                s->stats.total_hint += (uint64_t)(r->end - r->start);
+                r->q =
+                    rd_kafka_queue_get_partition(s->rk, r->topic, r->partition);
+                if (!r->q) {
+                        err(s, "no queue for %s [%d]", r->topic, r->partition);
+                        goto done;
+                }
+                rd_kafka_queue_forward(r->q, NULL);
+                rd_kafka_topic_partition_list_add(assign, r->topic,
+                                                  r->partition)
+                    ->offset = r->start;
+        }
+        if (assign->cnt && (ke = rd_kafka_assign(s->rk, assign))) {
+                err(s, "assign: %s", rd_kafka_err2str(ke));
+                goto done;
+        }
+        ok = 1;
+done:
+        rd_kafka_topic_partition_list_destroy(assign);
+        return ok ? 0 : -1;
+}
+
+static int archive_setup(pb_rsrc_t *s) {
+        size_t i;
+        char e[512];
+        s->st = calloc(s->c.ntopics, sizeof(*s->st));
+        if (!s->st)
+                return -1;
+        for (i = 0; i < s->c.ntopics; i++) {
+                int missing = 0;
+                rstream_t *r = &s->st[s->nst++];
+                r->topic = s->c.topics[i];
+                r->partition = -1;
+                r->ar = pb_archive_open(s->c.archive_dir, r->topic, &missing, e,
+                                        sizeof(e));
+                if (!r->ar) {
+                        err(s, "archive: %s", e);
+                        return -1;
+                }
+                if (missing)
+                        fprintf(stderr,
+                                "partnerbus %s: archive %s has no directory "
+                                "for topic %s (no events)\n",
+                                s->c.cmd, s->c.archive_dir, r->topic);
+        }
+        return 0;
+}
+
+pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json) {
+        pb_rsrc_t *s = calloc(1, sizeof(*s));
+        size_t i;
+        if (!s)
+                return NULL;
+        s->c = *conf;
+        s->parse_json = parse_json;
+        if (!s->c.window)
+                s->c.window = 1;
+        pb_buf_init(&s->json, 0);
+        pb_buf_init(&s->frame, 0);
+        s->jp = pb_json_parser_new(NULL);
+        s->jp_out = pb_json_parser_new(NULL);
+        if (!s->jp || !s->jp_out)
+                goto fail;
+        if (s->c.archive_dir ? archive_setup(s) : kafka_setup(s))
+                goto fail;
+        s->merge = pb_merge_new(s->nst ? s->nst : 1, s->c.window);
+        if (!s->merge)
+                goto fail;
+        for (i = 0; i < s->nst; i++)
+                if (!s->c.archive_dir && !s->st[i].q)
+                        pb_merge_end(s->merge, (uint32_t)i);
+        if (!s->nst)
+                pb_merge_end(s->merge, 0);
+        s->started = s->last_data = mono_ms();
+        return s;
+fail:
+        pb_rsrc_destroy(s);
+        return NULL;
+}
+
+void pb_rsrc_destroy(pb_rsrc_t *s) {
+        size_t i;
+        pb_merge_item_t it;
+        if (!s)
+                return;
+        while (s->merge && pb_merge_pop(s->merge, &it) == PB_OK)
+                free(it.payload);
+        pb_merge_destroy(s->merge);
+        free(s->cur);
+        for (i = 0; i < s->nst; i++) {
+                if (s->st[i].q)
+                        rd_kafka_queue_destroy(s->st[i].q);
+                pb_archive_destroy(s->st[i].ar);
+        }
+        free(s->st);
+        pb_consumer_destroy(s->cons);
+        pb_buf_free(&s->json);
+        pb_buf_free(&s->frame);
+        pb_json_parser_destroy(s->jp);
+        pb_json_parser_destroy(s->jp_out);
+        free(s);
+}
+
+/* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
+static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
+                int64_t off, int64_t ts, const void *key, size_t klen,
+                const uint8_t *value, size_t vlen, const pb_schema_t *reader,
+                const pb_event_meta_t *meta) {
+        rbuf_t *b;
+        pb_merge_item_t it;
+        const char *type = pb_schema_type(reader);
+        if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
+            (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
+                s->stats.out_range++;
+                return 0;
+        }
+        if (s->c.filter && pb_filter_count(s->c.filter)) {
+                const pb_json_t *tree = NULL;
+                if (pb_filter_needs_event(s->c.filter)) {
+                        char e[256];
+                        tree = pb_json_parse(s->jp, (const char *)s->json.data,
+                                             s->json.len, e, sizeof(e));
+                        if (!tree) {
+                                s->stats.undecodable++;
+                                return 0;
+                        }
+                }
+                if (!pb_filter_match(s->c.filter, type, tree)) {
+                        s->stats.filtered++;
+                        return 0;
+                }
+        }
+        b = malloc(sizeof(*b) + klen + vlen + s->json.len + 3);
+        if (!b)
+                return -1;
+        b->topic = topic;
+        b->partition = part;
+        b->offset = off;
+        b->ts = ts;
+        b->reader = reader;
+        b->meta = *meta;
+        b->key = b->data;
+        b->key_len = klen;
+        if (klen)
+                memcpy(b->key, key, klen);
+        b->key[klen] = 0;
+        b->value = b->key + klen + 1;
+        b->value_len = vlen;
+        if (vlen)
+                memcpy(b->value, value, vlen);
+        b->value[vlen] = 0;
+        b->json = b->value + vlen + 1;
+        b->json_len = s->json.len;
+        memcpy(b->json, s->json.data, s->json.len);
+        b->json[s->json.len] = 0;
+        memset(&it, 0, sizeof(it));
+        it.time_ms = meta->occurred_at_ms;
+        it.topic = topic;
+        snprintf(it.event_id, sizeof(it.event_id), "%s", meta->event_id);
+        it.stream = si;
+        it.seq = off;
+        it.payload = b;
+        if (pb_merge_push(s->merge, &it) != PB_OK) {
+                free(b);
+                return -1;
+        }
+        return 0;
+}
+
+static void warn_undecodable(pb_rsrc_t *s, const char *topic, int32_t part,
+                             int64_t off, const char *why) {
+        s->stats.undecodable++;
+        if (s->stats.undecodable <= 10)
+                fprintf(stderr,
+                        "partnerbus %s: %s [%d] offset %lld: cannot decode: "
+                        "%s\n",
+                        s->c.cmd, topic, part, (long long)off, why);
+}
+
+/* reads what stream si can give now; 0 ok, -1 fatal */
+static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
+        rstream_t *r = &s->st[si];
+        ssize_t n, i;
+        size_t want = pb_merge_room(s->merge, si);
+        if (want > FETCH_BATCH)
+                want = FETCH_BATCH;
+        if (!want)
+                return 0;
+        n = rd_kafka_consume_batch_queue(r->q, timeout_ms, s->msgs, want);
+        if (n < 0) {
+                err(s, "%s [%d]: %s", r->topic, r->partition,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        if (n > 0)
+                s->last_data = mono_ms();
+        for (i = 0; i < n; i++) {
+                rd_kafka_message_t *m = s->msgs[i];
+                const pb_schema_t *reader = NULL;
+                pb_event_meta_t meta;
+                char e[512];
+                rd_kafka_timestamp_type_t tt;
+                int64_t ts;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        pb_merge_end(s->merge, si);
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->err) {
+                        fprintf(stderr, "partnerbus %s: %s [%d]: %s\n",
+                                s->c.cmd, r->topic, r->partition,
+                                rd_kafka_message_errstr(m));
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (!pb_merge_wants(s->merge, si) || m->offset >= r->end) {
+                        /* past the end captured at start, or beyond the
+                         * window: the rest of the batch is re-read */
+                        if (m->offset < r->end) {
+                                rd_kafka_topic_partition_list_t *l =
+                                    rd_kafka_topic_partition_list_new(1);
+                                rd_kafka_topic_partition_list_add(l, r->topic,
+                                                                  r->partition)
+                                    ->offset = m->offset;
+                                rd_kafka_seek_partitions(s->rk, l, 5000);
+                                rd_kafka_topic_partition_list_destroy(l);
+                                for (; i < n; i++)
+                                        rd_kafka_message_destroy(s->msgs[i]);
+                                break;
+                        }
+                        pb_merge_end(s->merge, si);
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                s->stats.read++;
+                ts = rd_kafka_message_timestamp(m, &tt);
+                pb_buf_reset(&s->json);
+                if (pb_serde_decode(s->c.serde, m->payload, m->len, &reader,
+                                    &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                        warn_undecodable(s, r->topic, r->partition, m->offset,
+                                         e);
+                } else if (take(s, si, r->topic, r->partition, m->offset, ts,
+                                m->key, m->key ? m->key_len : 0, m->payload,
+                                m->len, reader, &meta)) {
+                        rd_kafka_message_destroy(m);
+                        for (i++; i < n; i++)
+                                rd_kafka_message_destroy(s->msgs[i]);
+                        err(s, "out of memory");
+                        return -1;
+                }
+                if (m->offset + 1 >= r->end)
+                        pb_merge_end(s->merge, si);
+                rd_kafka_message_destroy(m);
+        }
+        return 0;
+}
+
+static int fill_archive(pb_rsrc_t *s, uint32_t si) {
+        rstream_t *r = &s->st[si];
+        while (pb_merge_wants(s->merge, si)) {
+                pb_archive_event_t ae;
+                const pb_schema_t *reader;
+                pb_event_meta_t meta;
+                char e[512];
+                pb_resp_t rc = pb_archive_next(r->ar, &ae, e, sizeof(e));
+                if (rc == PB_ERR_TRUNCATED) {
+                        pb_merge_end(s->merge, si);
+                        if (pb_archive_partial_files(r->ar))
+                                fprintf(stderr,
+                                        "partnerbus %s: %s: skipped an "
+                                        "incomplete last block in %zu "
+                                        "file(s)\n",
+                                        s->c.cmd, r->topic,
+                                        pb_archive_partial_files(r->ar));
+                        return 0;
+                }
+                if (rc != PB_OK) {
+                        err(s, "archive: %s", e);
+                        return -1;
+                }
+                s->stats.read++;
+                reader =
+                    pb_schemas_find(s->c.catalog, pb_schema_type(ae.writer));
+                pb_buf_reset(&s->json);
+                pb_buf_reset(&s->frame);
+                memset(&meta, 0, sizeof(meta));
+                if (pb_codec_avro_to_json(
+                        pb_serde_codec(s->c.serde), ae.writer, reader, ae.body,
+                        ae.body_len, &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                        warn_undecodable(s, r->topic, -1, ae.seq, e);
+                        continue;
+                }
+                /* the wire form: single-object encoding of the writer */
+                if (pb_frame_write_soe(
+                        &s->frame, pb_schema_fingerprint(ae.writer)) != PB_OK ||
+                    pb_buf_append(&s->frame, ae.body, ae.body_len) != PB_OK ||
+                    take(s, si, r->topic, -1, ae.seq, -1, meta.key,
+                         meta.key_len, s->frame.data, s->frame.len,
+                         reader ? reader : ae.writer, &meta)) {
+                        err(s, "out of memory");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static void progress(pb_rsrc_t *s, int force) {
+        int64_t now = mono_ms(), el;
+        double rate;
+        if (!s->c.progress || (!force && now - s->last_progress < 250))
+                return;
+        s->last_progress = now;
+        el = now - s->started;
+        rate = el > 0 ? s->stats.read * 1000.0 / el : 0;
+        if (s->stats.total_hint) {
+                double f = (double)s->stats.read / s->stats.total_hint;
+                int i, w = 30, fill;
+                char bar[40];
+                if (f > 1)
+                        f = 1;
+                fill = (int)(f * w);
+                for (i = 0; i < w; i++)
+                        bar[i] = i < fill ? '#' : '.';
+                bar[w] = 0;
+                fprintf(stderr,
+                        "\r[%s] %3.0f%% %llu/%llu  %.0f events/s  ETA %.0fs ",
+                        bar, f * 100, (unsigned long long)s->stats.read,
+                        (unsigned long long)s->stats.total_hint, rate,
+                        rate > 0 ? (s->stats.total_hint - s->stats.read) / rate
+                                 : 0);
+        } else
+                fprintf(stderr, "\r%llu events read  %.0f events/s ",
+                        (unsigned long long)s->stats.read, rate);
+        s->progress_shown = 1;
+}
+
+void pb_rsrc_progress_done(pb_rsrc_t *s) {
+        if (s && s->progress_shown) {
+                progress(s, 1);
+                fputc('\n', stderr);
+                s->progress_shown = 0;
+        }
+}
+
+pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
+        pb_merge_item_t it;
+        rbuf_t *b;
+        free(s->cur);
+        s->cur = NULL;
+        while (!pb_merge_ready(s->merge)) {
+                size_t i, nwant = 0;
+                if (pb_cli_stop) {
+                        err(s, "interrupted");
+                        return PB_ERR_IO;
+                }
+                if (pb_merge_all_ended(s->merge) &&
+                    !pb_merge_buffered(s->merge))
+                        return PB_ERR_TRUNCATED;
+                for (i = 0; i < s->nst; i++)
+                        nwant += pb_merge_wants(s->merge, (uint32_t)i);
+                for (i = 0; i < s->nst; i++) {
+                        if (!pb_merge_wants(s->merge, (uint32_t)i))
+                                continue;
+                        if (s->c.archive_dir
+                                ? fill_archive(s, (uint32_t)i)
+                                : fill_kafka(s, (uint32_t)i,
+                                             nwant == 1 ? 200 : 20))
+                                return PB_ERR_IO;
+                }
+                progress(s, 0);
+                if (!s->c.archive_dir && s->c.idle_timeout_ms > 0 &&
+                    mono_ms() - s->last_data > s->c.idle_timeout_ms) {
+                        err(s,
+                            "no message for %lld ms while %zu partition(s) "
+                            "have not reached their end offset",
+                            (long long)s->c.idle_timeout_ms, nwant);
+                        return PB_ERR_KAFKA;
+                }
+        }
+        if (pb_merge_pop(s->merge, &it) != PB_OK)
+                return PB_ERR_TRUNCATED;
+        s->stats.emitted++;
+        b = s->cur = it.payload;
+        memset(ev, 0, sizeof(*ev));
+        ev->topic = b->topic;
+        ev->partition = b->partition;
+        ev->offset = b->offset;
+        ev->timestamp_ms = b->ts;
+        ev->reader = b->reader;
+        ev->type = pb_schema_type(b->reader);
+        ev->key = b->key;
+        ev->key_len = b->key_len;
+        ev->value = (const uint8_t *)b->value;
+        ev->value_len = b->value_len;
+        ev->json = b->json;
+        ev->json_len = b->json_len;
+        ev->meta = b->meta;
+        if (s->parse_json) {
+                char e[256];
+                ev->tree = pb_json_parse(s->jp_out, b->json, b->json_len, e,
+                                         sizeof(e));
+                if (!ev->tree) {
+                        err(s, "event JSON: %s", e);
+                        return PB_ERR_PARSE;
+                }
+        }
+        return PB_OK;
+}
+
+void pb_rsrc_stats(const pb_rsrc_t *s, pb_rsrc_stats_t *st) {
+        *st = s->stats;
+        st->late = pb_merge_late(s->merge);
+}

@@ -1,0 +1,337 @@
+/* partnerbus poll - HTTP GET of a feed page; see pb_fetch.h. */
+#include "pb_fetch.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+void pb_fetch_result_init(pb_fetch_result_t *r, size_t max_body) {
+        memset(r, 0, sizeof(*r));
+        pb_buf_init(&r->body, max_body);
+}
+
+void pb_fetch_result_free(pb_fetch_result_t *r) {
+        pb_buf_free(&r->body);
+}
+
+typedef struct wctx {
+        pb_fetch_result_t *res;
+        int too_big;
+        long retry_after_s;
+        char link[4096];
+} wctx_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
+        wctx_t *w = ud;
+        if (pb_buf_append(&w->res->body, p, sz * n) != PB_OK) {
+                w->too_big = 1;
+                return 0; /* aborts the transfer */
+        }
+        return sz * n;
+}
+
+static void copy_value(const char *v, size_t n, char *out, size_t size) {
+        while (n && (*v == ' ' || *v == '\t')) {
+                v++;
+                n--;
+        }
+        while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' ||
+                     v[n - 1] == '\t'))
+                n--;
+        if (n >= size) /* too long to keep: keep nothing, not a prefix */
+                n = 0;
+        memcpy(out, v, n);
+        out[n] = 0;
+}
+
+int pb_link_next(const char *v, size_t len, char *out, size_t size) {
+        size_t i = 0;
+        /* entries: <uri> *( ; param ) separated by ',' */
+        while (i < len) {
+                size_t us, ue, pe;
+                while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
+                        i++;
+                if (i >= len || v[i] != '<')
+                        return -1;
+                us = ++i;
+                while (i < len && v[i] != '>')
+                        i++;
+                if (i >= len)
+                        return -1;
+                ue = i++;
+                pe = i;
+                while (pe < len && v[pe] != ',' && v[pe] != '<')
+                        pe++;
+                /* look for rel=next / rel="next" / rel="prev next" */
+                {
+                        size_t k;
+                        for (k = i; k + 3 < pe; k++) {
+                                if (strncasecmp(v + k, "rel", 3))
+                                        continue;
+                                k += 3;
+                                while (k < pe && v[k] == ' ')
+                                        k++;
+                                if (k >= pe || v[k] != '=')
+                                        continue;
+                                k++;
+                                while (k < pe && v[k] != ';') {
+                                        if (k + 4 <= pe &&
+                                            !strncasecmp(v + k, "next", 4) &&
+                                            (k == 0 ||
+                                             !isalnum(
+                                                 (unsigned char)v[k - 1])) &&
+                                            (k + 4 == pe ||
+                                             !isalnum(
+                                                 (unsigned char)v[k + 4]))) {
+                                                if (ue - us >= size)
+                                                        return -1;
+                                                memcpy(out, v + us, ue - us);
+                                                out[ue - us] = 0;
+                                                return 0;
+                                        }
+                                        k++;
+                                }
+                        }
+                }
+                i = pe;
+        }
+        return -1;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+        wctx_t *w = ud;
+        size_t len = sz * n, nl;
+        const char *colon;
+        if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+                /* a new response (redirect, 100-continue): forget the
+                 * previous one's headers */
+                w->res->etag[0] = 0;
+                w->res->last_modified[0] = 0;
+                w->res->content_type[0] = 0;
+                w->link[0] = 0;
+                w->retry_after_s = -1;
+                return len;
+        }
+        colon = memchr(p, ':', len);
+        if (!colon)
+                return len;
+        nl = (size_t)(colon - p);
+        colon++;
+        if (nl == 4 && !strncasecmp(p, "etag", 4))
+                copy_value(colon, len - nl - 1, w->res->etag,
+                           sizeof(w->res->etag));
+        else if (nl == 13 && !strncasecmp(p, "last-modified", 13))
+                copy_value(colon, len - nl - 1, w->res->last_modified,
+                           sizeof(w->res->last_modified));
+        else if (nl == 12 && !strncasecmp(p, "content-type", 12))
+                copy_value(colon, len - nl - 1, w->res->content_type,
+                           sizeof(w->res->content_type));
+        else if (nl == 4 && !strncasecmp(p, "link", 4)) {
+                char v[4096];
+                copy_value(colon, len - nl - 1, v, sizeof(v));
+                if (!w->link[0])
+                        pb_link_next(v, strlen(v), w->link, sizeof(w->link));
+        } else if (nl == 11 && !strncasecmp(p, "retry-after", 11)) {
+                char v[64];
+                char *end;
+                long s;
+                copy_value(colon, len - nl - 1, v, sizeof(v));
+                s = strtol(v, &end, 10);
+                if (end != v && !*end && s >= 0)
+                        w->retry_after_s = s;
+        }
+        return len;
+}
+
+static void sleep_ms(long ms, volatile int *stop) {
+        while (ms > 0 && !(stop && *stop)) {
+                long step = ms > 100 ? 100 : ms;
+                struct timespec ts = {0, step * 1000000L};
+                nanosleep(&ts, NULL);
+                ms -= step;
+        }
+}
+
+pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
+                   const char *if_none_match, const char *if_modified_since,
+                   pb_fetch_result_t *res, char *errstr, size_t errstr_size) {
+        CURL *c;
+        struct curl_slist *hdrs = NULL;
+        char ebuf[CURL_ERROR_SIZE], line[1024];
+        long backoff = o->backoff_ms > 0 ? o->backoff_ms : 500;
+        int attempt;
+        pb_resp_t rc = PB_ERR_HTTP;
+        wctx_t w;
+        memset(&w, 0, sizeof(w));
+        w.res = res;
+        c = curl_easy_init();
+        if (!c) {
+                snprintf(errstr, errstr_size, "curl_easy_init failed");
+                return PB_ERR_NOMEM;
+        }
+        hdrs = curl_slist_append(hdrs, "Accept: application/json, "
+                                       "application/x-ndjson, text/csv;q=0.9, "
+                                       "*/*;q=0.1");
+        if (if_none_match && *if_none_match) {
+                snprintf(line, sizeof(line), "If-None-Match: %s",
+                         if_none_match);
+                hdrs = curl_slist_append(hdrs, line);
+        }
+        if (if_modified_since && *if_modified_since) {
+                snprintf(line, sizeof(line), "If-Modified-Since: %s",
+                         if_modified_since);
+                hdrs = curl_slist_append(hdrs, line);
+        }
+        if (o->bearer) {
+                char *h = malloc(strlen(o->bearer) + 32);
+                if (h) {
+                        sprintf(h, "Authorization: Bearer %s", o->bearer);
+                        hdrs = curl_slist_append(hdrs, h);
+                        memset(h, 0, strlen(h));
+                        free(h);
+                }
+        }
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &w);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* gzip etc. */
+        curl_easy_setopt(c, CURLOPT_USERAGENT,
+                         "partnerbus-poll/"
+                         "0.1");
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                         o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+                                                   : 10000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                         o->timeout_ms > 0 ? o->timeout_ms : 60000L);
+        if (o->max_body)
+                curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                                 (curl_off_t)o->max_body);
+        if (o->ca_file)
+                curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+        if (o->userpwd) {
+                curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+                curl_easy_setopt(c, CURLOPT_USERPWD, o->userpwd);
+                /* credentials only to the feed's own host */
+                curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+        }
+        for (attempt = 0; attempt <= o->retries; attempt++) {
+                CURLcode cc;
+                long status = 0, wait;
+                char *eff = NULL;
+                int retry = 0;
+                if (attempt) {
+                        wait = backoff;
+                        /* divide, not multiply: Retry-After is the
+                         * peer's number and may be near LONG_MAX */
+                        if (w.retry_after_s >= 0 && o->backoff_max_ms >= 0 &&
+                            w.retry_after_s <= o->backoff_max_ms / 1000)
+                                wait = w.retry_after_s * 1000;
+                        sleep_ms(wait, o->stop);
+                        if (o->stop && *o->stop)
+                                break;
+                        backoff *= 2;
+                        if (o->backoff_max_ms > 0 &&
+                            backoff > o->backoff_max_ms)
+                                backoff = o->backoff_max_ms;
+                }
+                res->attempts = attempt + 1;
+                pb_buf_reset(&res->body);
+                w.too_big = 0;
+                w.retry_after_s = -1;
+                w.link[0] = 0;
+                ebuf[0] = 0;
+                cc = curl_easy_perform(c);
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                res->status = status;
+                if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) ==
+                        CURLE_OK &&
+                    eff)
+                        snprintf(res->url, sizeof(res->url), "%s", eff);
+                if (w.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+                        snprintf(errstr, errstr_size,
+                                 "response larger than %zu bytes", o->max_body);
+                        rc = PB_ERR_LIMIT;
+                        break;
+                }
+                if (cc != CURLE_OK) {
+                        snprintf(errstr, errstr_size, "%s",
+                                 ebuf[0] ? ebuf : curl_easy_strerror(cc));
+                        retry = 1;
+                } else if (status == 304 || (status >= 200 && status < 300)) {
+                        res->link_next[0] = 0;
+                        if (w.link[0] &&
+                            pb_url_resolve(res->url[0] ? res->url : url, w.link,
+                                           res->link_next,
+                                           sizeof(res->link_next)))
+                                res->link_next[0] = 0;
+                        rc = PB_OK;
+                        break;
+                } else {
+                        snprintf(errstr, errstr_size, "HTTP status %ld",
+                                 status);
+                        retry = status == 408 || status == 429 || status >= 500;
+                }
+                if (!retry)
+                        break;
+        }
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(c);
+        return rc;
+}
+
+int pb_url_resolve(const char *base, const char *rel, char *out, size_t size) {
+        CURLU *u = curl_url();
+        char *s = NULL;
+        int r = -1;
+        if (!u)
+                return -1;
+        if (curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+            curl_url_set(u, CURLUPART_URL, rel, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK &&
+            strlen(s) < size) {
+                strcpy(out, s);
+                r = 0;
+        }
+        curl_free(s);
+        curl_url_cleanup(u);
+        return r;
+}
+
+int pb_url_with_param(const char *url, const char *name, const char *value,
+                      char *out, size_t size) {
+        CURLU *u = curl_url();
+        char *s = NULL, *q;
+        int r = -1;
+        if (!u)
+                return -1;
+        q = malloc(strlen(name) + strlen(value) + 2);
+        if (q) {
+                sprintf(q, "%s=%s", name, value);
+                if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+                    curl_url_set(u, CURLUPART_QUERY, q,
+                                 CURLU_APPENDQUERY | CURLU_URLENCODE) ==
+                        CURLUE_OK &&
+                    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK &&
+                    strlen(s) < size) {
+                        strcpy(out, s);
+                        r = 0;
+                }
+        }
+        free(q);
+        curl_free(s);
+        curl_url_cleanup(u);
+        return r;
+}

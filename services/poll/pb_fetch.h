@@ -1,0 +1,59 @@
+/* partnerbus poll - one HTTP GET of a feed page with libcurl: conditional
+ * headers, auth, timeouts, retries with exponential backoff, a bounded
+ * body, and the response's validators and next link.
+ *
+ * Retried (up to retries times, backoff doubling up to backoff_max, or the
+ * peer's Retry-After when shorter than backoff_max): transport errors
+ * (refused, timeout, a body shorter than its Content-Length), 408, 429 and
+ * 5xx. Not retried: other 4xx, a body larger than max_body. Credentials
+ * never appear in errors or logs. */
+#ifndef PB_FETCH_H
+#define PB_FETCH_H
+
+#include <stddef.h>
+
+#include "partnerbus/pb_common.h"
+
+typedef struct pb_fetch_opts {
+        long connect_timeout_ms;
+        long timeout_ms;
+        size_t max_body;
+        const char *ca_file; /* NULL: the system store */
+        const char *bearer;  /* token, or NULL */
+        const char *userpwd; /* "user:password" for basic auth, or NULL */
+        int retries;         /* extra attempts after the first */
+        long backoff_ms;     /* first delay */
+        long backoff_max_ms; /* longest delay */
+        volatile int *stop;  /* when set, give up between attempts */
+} pb_fetch_opts_t;
+
+typedef struct pb_fetch_result {
+        long status;   /* final HTTP status: 200, 304, ... */
+        pb_buf_t body; /* bounded by max_body; caller frees */
+        char content_type[128];
+        char etag[512];
+        char last_modified[128];
+        char link_next[4096]; /* rel="next" of the Link header, resolved */
+        char url[4096];       /* effective URL (after redirects) */
+        int attempts;
+} pb_fetch_result_t;
+
+void pb_fetch_result_init(pb_fetch_result_t *r, size_t max_body);
+void pb_fetch_result_free(pb_fetch_result_t *r);
+
+/* GET url. if_none_match / if_modified_since may be NULL. PB_OK with a
+ * 2xx or 304 status; PB_ERR_HTTP (status or transport, errstr) after the
+ * retries; PB_ERR_LIMIT for an oversized body. */
+pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
+                   const char *if_none_match, const char *if_modified_since,
+                   pb_fetch_result_t *res, char *errstr, size_t errstr_size);
+
+/* rel resolved against base into out (absolute). 0 or -1. */
+int pb_url_resolve(const char *base, const char *rel, char *out, size_t size);
+/* url with name=value set in its query (URL-encoded) into out. 0 or -1. */
+int pb_url_with_param(const char *url, const char *name, const char *value,
+                      char *out, size_t size);
+/* The rel="next" target of a Link header value, into out; 0 or -1. */
+int pb_link_next(const char *value, size_t len, char *out, size_t size);
+
+#endif
