@@ -869,6 +869,10 @@ static int convert(pb_mapping_t *m, conv_t c, const char **why) {
                                "array";
                         return -1;
                 }
+                /* true, false and null become text: upper would turn
+                 * them into TRUE, which is no JSON (found by fuzz_mapping) */
+                if (n && s[0] != '-' && !isdigit((unsigned char)s[0]))
+                        m->cur_raw = 0;
         }
         switch (c) {
         case CV_TRIM:

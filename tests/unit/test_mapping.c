@@ -146,7 +146,9 @@ static void test_apply_number(void **st) {
         static const char map[] =
             "{\"source\":\"x\",\"fields\":{\"/id\":\"/id\","
             "\"/v\":{\"from\":\"/v\",\"convert\":\"number\"},"
-            "\"/q\":{\"from\":\"/q\",\"convert\":\"integer\"}}}";
+            "\"/q\":{\"from\":\"/q\",\"convert\":\"integer\"},"
+            "\"/t\":{\"from\":\"/t\",\"convert\":\"upper\"},"
+            "\"/u\":{\"from\":\"/u\",\"convert\":[\"trim\",\"lower\"]}}}";
         static const struct {
                 const char *body, *want, *bad_pointer;
         } cases[] = {
@@ -157,6 +159,10 @@ static void test_apply_number(void **st) {
             {"[{\"id\":\"a\",\"v\":1E+2,\"q\":12}]",
              "{\"source\":\"x\",\"id\":\"a\",\"v\":1e2,\"q\":12}", NULL},
             {"[{\"id\":\"a\",\"v\":\"5556,5\",\"q\":1}]", NULL, "/v"},
+            /* a text conversion of true gives text; null stays no value */
+            {"[{\"id\":\"a\",\"v\":1,\"q\":2,\"t\":true,\"u\":null}]",
+             "{\"source\":\"x\",\"id\":\"a\",\"v\":1,\"q\":2,\"t\":\"TRUE\"}",
+             NULL},
             {"[{\"id\":\"a\",\"v\":1,\"q\":\"1.5\"}]", NULL, "/q"},
         };
         char err[256];
