@@ -78,20 +78,52 @@ static size_t eol_at(const pb_csv_t *c, size_t p) {
         return 0;
 }
 
-/* After an error inside a record: skip to just past the next line end. */
-static void resync(pb_csv_t *c) {
-        while (c->pos < c->len && c->data[c->pos] != '\n')
-                c->pos++;
-        if (c->pos < c->len) {
-                c->pos++;
-                c->line++;
+/* After an error inside the record that began at start (on line `line`):
+ * skip to just past its end, scanning it again the way the reader does, so
+ * that a line end inside a quoted field does not end it. Without this, text
+ * inside an over-long quoted field (a "Bemerkung" with line breaks) was
+ * read as the next rows. A quoted field never closed runs to the end. */
+static void resync(pb_csv_t *c, size_t start, long line) {
+        size_t p = start, e;
+        int field_start = 1;
+        c->line = line;
+        while (p < c->len) {
+                if (field_start && c->data[p] == '"') {
+                        for (p++; p < c->len; p++) {
+                                if (c->data[p] == '\n')
+                                        c->line++;
+                                else if (c->data[p] == '"') {
+                                        if (p + 1 < c->len &&
+                                            c->data[p + 1] == '"')
+                                                p++;
+                                        else
+                                                break;
+                                }
+                        }
+                        if (p < c->len)
+                                p++; /* the closing quote */
+                        field_start = 0;
+                        continue;
+                }
+                field_start = 0;
+                if (c->data[p] == c->sep) {
+                        field_start = 1;
+                        p++;
+                } else if ((e = eol_at(c, p)) != 0) {
+                        c->pos = p + e;
+                        c->line++;
+                        return;
+                } else {
+                        p++;
+                }
         }
+        c->pos = c->len;
 }
 
 static pb_csv_result_t bad(pb_csv_t *c, pb_csv_row_t *row, size_t start,
                            char *errstr, size_t errstr_size, const char *why) {
         snprintf(errstr, errstr_size, "line %ld: %s", row->line, why);
-        resync(c);
+        resync(c, start, row->line);
         row->raw = c->data + start;
         row->raw_len = c->pos - start;
         while (row->raw_len && (row->raw[row->raw_len - 1] == '\n' ||

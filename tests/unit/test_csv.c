@@ -84,6 +84,40 @@ static void test_limits(void **st) {
         pb_csv_destroy(c);
 }
 
+/* A quoted field over the record limit: the reader skips the whole record,
+ * line breaks inside the quotes included; text in the field never becomes a
+ * row of its own (the CSV row injection of the trust issue). */
+static void test_resync_respects_quotes(void **st) {
+        pb_csv_limits_t lim = {16, 8};
+        const char in[] = "id;note\n"
+                          "1;\"long text, long enough\n"
+                          "EVIL;\"\"injected\"\"\n"
+                          "more\"\n"
+                          "2;ok\n"
+                          "3;\"a\nEVIL2;b\";x;y;z;w;v;u;t\n"
+                          "4;fine\n";
+        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', &lim);
+        pb_csv_row_t r;
+        char err[256];
+        (void)st;
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "line 2"));
+        assert_non_null(strstr(err, "too long"));
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_string_equal(r.fields[0], "2");
+        assert_int_equal(r.line, 5);
+        /* too many columns after a quoted line break: the whole record is
+         * skipped, not only its first line */
+        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
+        assert_non_null(strstr(err, "too many columns"));
+        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
+        assert_string_equal(r.fields[0], "4");
+        assert_int_equal(r.line, 8);
+        assert_int_equal(next(c, &r, err), PB_CSV_END);
+        pb_csv_destroy(c);
+}
+
 static void test_utf8_blank_lines_no_final_newline(void **st) {
         const char in[] = "a;b\n\n\r\n\xC3\x28;x\n1;2";
         pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', NULL);
@@ -112,6 +146,7 @@ int main(void) {
             cmocka_unit_test(test_bom_crlf_quotes),
             cmocka_unit_test(test_errors_resync),
             cmocka_unit_test(test_limits),
+            cmocka_unit_test(test_resync_respects_quotes),
             cmocka_unit_test(test_utf8_blank_lines_no_final_newline),
             cmocka_unit_test(test_sniff),
         };
