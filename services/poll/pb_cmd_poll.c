@@ -52,6 +52,7 @@ typedef struct poll_settings {
         int cursor_resume;
         long max_pages;
         const char *bearer, *bearer_file, *basic, *basic_file, *ca_file;
+        const char *auth_allow;
         int64_t connect_timeout, timeout, backoff, max_backoff;
         long retries;
         size_t max_response, max_record;
@@ -121,6 +122,11 @@ static const pb_opt_t poll_opts[] = {
      PB_OPT_SECRET, O(basic)},
     {"basic-auth-file", 0, PB_OPT_STRING, NULL, "FILE",
      "file holding user:password", 0, O(basic_file)},
+    {"auth-allow-origin", 0, PB_OPT_STRING, NULL, "URL[,URL...]",
+     "other origins (scheme://host[:port]) that may receive the feed's "
+     "credentials when a next page points there (default: only the origin "
+     "of --url)",
+     0, O(auth_allow)},
     {"ca-file", 0, PB_OPT_STRING, NULL, "PEM",
      "CA bundle for the feed's certificate (default: system store)", 0,
      O(ca_file)},
@@ -1251,6 +1257,12 @@ static const char *poll_once(pollctx_t *p) {
                             rc == PB_ERR_LIMIT ? "too_large" : "unreachable";
                         goto out;
                 }
+                if (pg->res.creds_withheld)
+                        pb_log("warn",
+                               "msg=\"page on another origin fetched without "
+                               "the feed's credentials (see "
+                               "--auth-allow-origin)\" page=%zu",
+                               npages);
                 if (pg->res.status == 304) {
                         if (npages == 1) {
                                 outcome = "not_modified";
@@ -1536,6 +1548,8 @@ int pb_cmd_poll(int argc, char **argv) {
         p->fo.ca_file = p->set.ca_file;
         p->fo.bearer = p->bearer;
         p->fo.userpwd = p->basic;
+        p->fo.auth_origin = p->set.url; /* credentials to its origin only */
+        p->fo.auth_allow = p->set.auth_allow;
         p->fo.retries = (int)p->set.retries;
         p->fo.backoff_ms = (long)p->set.backoff;
         p->fo.backoff_max_ms = (long)p->set.max_backoff;

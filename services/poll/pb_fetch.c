@@ -156,6 +156,63 @@ static void sleep_ms(long ms, volatile int *stop) {
         }
 }
 
+/* scheme://host:port of an http(s) URL, lower case, into out */
+static int origin_of(const char *url, char *out, size_t size) {
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+        int ok = 0;
+        size_t i;
+        if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+                CURLUE_OK &&
+            (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https"))) {
+                int n = snprintf(out, size, "%s://%s:%s", scheme, host, port);
+                ok = n > 0 && (size_t)n < size;
+                for (i = 0; ok && out[i]; i++)
+                        out[i] = (char)tolower((unsigned char)out[i]);
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return ok;
+}
+
+int pb_url_same_origin(const char *a, const char *b) {
+        char oa[1024], ob[1024];
+        return a && b && origin_of(a, oa, sizeof(oa)) &&
+               origin_of(b, ob, sizeof(ob)) && !strcmp(oa, ob);
+}
+
+/* May credentials go to url? (see pb_fetch_opts_t.auth_origin) */
+static int creds_allowed(const pb_fetch_opts_t *o, const char *url) {
+        const char *p = o->auth_allow;
+        if (!o->auth_origin || pb_url_same_origin(o->auth_origin, url))
+                return 1;
+        while (p && *p) {
+                char one[1024];
+                size_t n = strcspn(p, ",");
+                while (n && (*p == ' ' || *p == '\t')) {
+                        p++;
+                        n--;
+                }
+                if (n && n < sizeof(one)) {
+                        memcpy(one, p, n);
+                        while (n && (one[n - 1] == ' ' || one[n - 1] == '\t'))
+                                n--;
+                        one[n] = 0;
+                        if (pb_url_same_origin(one, url))
+                                return 1;
+                }
+                p += strcspn(p, ",");
+                if (*p == ',')
+                        p++;
+        }
+        return 0;
+}
+
 pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                    const char *if_none_match, const char *if_modified_since,
                    pb_fetch_result_t *res, char *errstr, size_t errstr_size) {
@@ -163,7 +220,7 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
         struct curl_slist *hdrs = NULL;
         char ebuf[CURL_ERROR_SIZE], line[1024];
         long backoff = o->backoff_ms > 0 ? o->backoff_ms : 500;
-        int attempt;
+        int attempt, creds;
         pb_resp_t rc = PB_ERR_HTTP;
         wctx_t w;
         memset(&w, 0, sizeof(w));
@@ -186,7 +243,9 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                          if_modified_since);
                 hdrs = curl_slist_append(hdrs, line);
         }
-        if (o->bearer) {
+        creds = creds_allowed(o, url);
+        res->creds_withheld = !creds && (o->bearer || o->userpwd);
+        if (o->bearer && creds) {
                 char *h = malloc(strlen(o->bearer) + 32);
                 if (h) {
                         sprintf(h, "Authorization: Bearer %s", o->bearer);
@@ -221,7 +280,7 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                                  (curl_off_t)o->max_body);
         if (o->ca_file)
                 curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
-        if (o->userpwd) {
+        if (o->userpwd && creds) {
                 curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
                 curl_easy_setopt(c, CURLOPT_USERPWD, o->userpwd);
                 /* credentials only to the feed's own host */

@@ -21,6 +21,12 @@ typedef struct pb_fetch_opts {
         const char *ca_file; /* NULL: the system store */
         const char *bearer;  /* token, or NULL */
         const char *userpwd; /* "user:password" for basic auth, or NULL */
+        /* Credentials (bearer, userpwd) go only to the origin (scheme, host,
+         * port) of auth_origin and of the comma-separated origins in
+         * auth_allow; a next page elsewhere is fetched without them. NULL
+         * auth_origin: the origin of the URL being fetched. */
+        const char *auth_origin;
+        const char *auth_allow;
         int retries;         /* extra attempts after the first */
         long backoff_ms;     /* first delay */
         long backoff_max_ms; /* longest delay */
@@ -36,10 +42,16 @@ typedef struct pb_fetch_result {
         char link_next[4096]; /* rel="next" of the Link header, resolved */
         char url[4096];       /* effective URL (after redirects) */
         int attempts;
+        int creds_withheld; /* credentials set but not sent: other origin */
 } pb_fetch_result_t;
 
 void pb_fetch_result_init(pb_fetch_result_t *r, size_t max_body);
 void pb_fetch_result_free(pb_fetch_result_t *r);
+
+/* 1 when a and b have the same origin: scheme, host (case-insensitive)
+ * and port (the scheme's default when absent); 0 otherwise or when either
+ * is not an http(s) URL. */
+int pb_url_same_origin(const char *a, const char *b);
 
 /* GET url. if_none_match / if_modified_since may be NULL. PB_OK with a
  * 2xx or 304 status; PB_ERR_HTTP (status or transport, errstr) after the

@@ -27,6 +27,7 @@ typedef struct fake {
         pthread_t thr;
         const char *resp[4];
         int nresp;
+        char req[4][8192]; /* the request head of each connection */
 } fake_t;
 
 static void *fake_main(void *ud) {
@@ -35,6 +36,7 @@ static void *fake_main(void *ud) {
         for (i = 0; i < f->nresp; i++) {
                 char buf[8192];
                 size_t len = 0;
+                buf[0] = 0;
                 int fd = accept(f->lfd, NULL, NULL);
                 if (fd < 0)
                         return NULL;
@@ -51,6 +53,7 @@ static void *fake_main(void *ud) {
                         if (strstr(buf, "\r\n\r\n") || len >= sizeof(buf) - 1)
                                 break;
                 }
+                memcpy(f->req[i], buf, len + 1);
                 if (send(fd, f->resp[i], strlen(f->resp[i]), MSG_NOSIGNAL) <
                     0) {
                         close(fd);
@@ -158,10 +161,94 @@ static void test_small_retry_after_honoured(void **state) {
         fake_stop(&f);
 }
 
+/* A next page on another origin (another port here) gets neither the
+ * bearer token nor basic credentials, unless that origin is allowed. */
+static void test_credentials_only_to_origin(void **state) {
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                 "Connection: close\r\n\r\n[]";
+        fake_t a, b;
+        pb_fetch_opts_t o;
+        pb_fetch_result_t res;
+        char ua[64], ub[64], allow[64], err[256];
+        (void)state;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        a.resp[0] = ok;
+        a.nresp = 1;
+        b.resp[0] = b.resp[1] = b.resp[2] = ok;
+        b.nresp = 3;
+        fake_start(&a);
+        fake_start(&b);
+        snprintf(ua, sizeof(ua), "http://127.0.0.1:%d/feed", a.port);
+        snprintf(ub, sizeof(ub), "http://127.0.0.1:%d/page2", b.port);
+        snprintf(allow, sizeof(allow), "https://x.example, HTTP://127.0.0.1:%d",
+                 b.port);
+        memset(&o, 0, sizeof(o));
+        o.max_body = 1024;
+        o.bearer = "sekret-token";
+        o.auth_origin = ua;
+        /* the feed's own origin: the token goes */
+        pb_fetch_result_init(&res, o.max_body);
+        assert_int_equal(pb_fetch(&o, ua, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        assert_int_equal(res.creds_withheld, 0);
+        pb_fetch_result_free(&res);
+        /* another origin: fetched, without the token */
+        pb_fetch_result_init(&res, o.max_body);
+        assert_int_equal(pb_fetch(&o, ub, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        assert_int_equal(res.creds_withheld, 1);
+        pb_fetch_result_free(&res);
+        /* basic credentials likewise */
+        o.bearer = NULL;
+        o.userpwd = "user:pass";
+        pb_fetch_result_init(&res, o.max_body);
+        assert_int_equal(pb_fetch(&o, ub, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        assert_int_equal(res.creds_withheld, 1);
+        pb_fetch_result_free(&res);
+        /* an allowed origin receives them */
+        o.auth_allow = allow;
+        pb_fetch_result_init(&res, o.max_body);
+        assert_int_equal(pb_fetch(&o, ub, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        assert_int_equal(res.creds_withheld, 0);
+        pb_fetch_result_free(&res);
+        fake_stop(&a);
+        fake_stop(&b);
+        assert_non_null(strstr(a.req[0], "Authorization: Bearer sekret-token"));
+        assert_null(strstr(b.req[0], "Authorization"));
+        assert_null(strstr(b.req[0], "sekret"));
+        assert_null(strstr(b.req[1], "Authorization"));
+        assert_non_null(strstr(b.req[2], "Authorization: Basic "));
+}
+
+static void test_same_origin(void **state) {
+        (void)state;
+        assert_true(pb_url_same_origin("http://Feed.example/a",
+                                       "http://feed.example:80/b?c"));
+        assert_true(pb_url_same_origin("https://feed.example/",
+                                       "https://feed.example:443/x"));
+        assert_false(pb_url_same_origin("https://feed.example/",
+                                        "http://feed.example/"));
+        assert_false(pb_url_same_origin("https://feed.example/",
+                                        "https://feed.example:8443/"));
+        assert_false(pb_url_same_origin("https://feed.example/",
+                                        "https://feed.example.evil/"));
+        assert_false(pb_url_same_origin("https://feed.example/",
+                                        "https://evil@other.example/"));
+        assert_false(
+            pb_url_same_origin("ftp://feed.example/", "ftp://feed.example/"));
+        assert_false(pb_url_same_origin("https://feed.example/", "not a url"));
+        assert_false(pb_url_same_origin(NULL, "https://feed.example/"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_huge_retry_after_keeps_backoff),
             cmocka_unit_test(test_small_retry_after_honoured),
+            cmocka_unit_test(test_credentials_only_to_origin),
+            cmocka_unit_test(test_same_origin),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
