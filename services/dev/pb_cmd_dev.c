@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -130,10 +131,15 @@ static int port_busy(const char *listen, char *errstr, size_t errsz) {
 }
 
 static pid_t spawn(const char *name, char *const argv[], const char *log) {
-        pid_t pid = fork();
+        pid_t parent = getpid(), pid = fork();
         if (pid < 0)
                 return -1;
         if (pid == 0) {
+                /* die with dev, however it ends (SIGKILL, a closed
+                 * terminal): the kernel sends SIGTERM when the parent goes,
+                 * so the child still drains; if dev is already gone, go */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(1);
                 if (log) {
                         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
                         if (fd >= 0) {
@@ -336,6 +342,20 @@ static void collect_org(void *ctx, const char *type, const char *path,
         org_add(ctx, source);
 }
 
+/* Opens path for writing with mode 0600, whatever mode an older file had
+ * (fopen keeps the old mode of an existing file). */
+static FILE *fopen_secret(const char *path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        FILE *fp;
+        if (fd < 0)
+                return NULL;
+        if (fchmod(fd, 0600) < 0 || !(fp = fdopen(fd, "w"))) {
+                close(fd);
+                return NULL;
+        }
+        return fp;
+}
+
 /* Tokens file for the gateway (digests only) and, for the developer, the
  * plain tokens beside it (mode 0600). */
 static int write_tokens(const char *dir, org_ctx_t *orgs, char *tokens_path,
@@ -347,9 +367,7 @@ static int write_tokens(const char *dir, org_ctx_t *orgs, char *tokens_path,
         snprintf(plain, sizeof(plain), "%s/dev-tokens.txt", dir);
         if (!(fp = fopen(tokens_path, "w")))
                 return -1;
-        umask(077);
-        pp = fopen(plain, "w");
-        umask(022);
+        pp = fopen_secret(plain);
         fprintf(fp, "# partnerbus dev: development tokens (SHA-256 digests)\n");
         if (pp)
                 fprintf(pp, "# partnerbus dev: plain development tokens, "
@@ -508,6 +526,7 @@ int pb_cmd_dev(int argc, char **argv) {
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL); /* the terminal closed: stop as well */
         setenv("PARTNERBUS_SCHEMAS", schemas_dir, 1);
         /* the children read their settings from flags only */
         unsetenv("PARTNERBUS_CONFIG");
