@@ -16,8 +16,12 @@
  * fsyncs every open file; the relay commits offsets only after it.
  * At start the newest files of every topic are recovered: a partial block
  * a crash left behind is cut off (files another live writer holds are
- * skipped). A failed write breaks the sink: flush() then fails and the
- * relay stops without committing, so nothing uncommitted is lost. */
+ * skipped). Recovery looks only at files named as above in a directory
+ * named as a legal topic, and moves one whose header cannot be read aside
+ * to NAME.damaged; it deletes nothing. Topic names that are not legal
+ * Kafka topic names (which could climb out of DIR) are refused. A failed write
+ * breaks the sink: flush() then fails and the relay stops without committing,
+ * so nothing uncommitted is lost. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include "partnerbus/pb_avrofile.h"
+#include "partnerbus/pb_util.h"
 #include "pb_connector.h"
 
 #define PB_ARCHIVE_MAX_TOPICS     256
@@ -72,8 +77,41 @@ static int pb_name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Is name one of ours in the directory of topic: the scheme above,
+ * <topic>-<YYYYMMDDTHHMMSSZ>-<NNNNNN>.avro? Recovery touches nothing else. */
+static int archive_own_name(const char *topic, const char *name) {
+        size_t t = strlen(topic), i;
+        static const char shape[] = "-99999999T999999Z-999999.avro";
+        if (strncmp(name, topic, t) || strlen(name + t) != sizeof(shape) - 1)
+                return 0;
+        for (i = 0; shape[i]; i++) {
+                char c = name[t + i];
+                if (shape[i] == '9' ? (c < '0' || c > '9') : c != shape[i])
+                        return 0;
+        }
+        return 1;
+}
+
+/* A file of ours whose header cannot be read is moved aside to
+ * NAME.damaged (never deleted: it may hold something of value). */
+static void archive_move_aside(const char *path) {
+        char to[4700];
+        snprintf(to, sizeof(to), "%s.damaged", path);
+        if (rename(path, to) == 0)
+                fprintf(stderr,
+                        "level=warn sink=archive msg=\"moved aside a file "
+                        "whose header cannot be read\" file=%s to=%s\n",
+                        path, to);
+        else
+                fprintf(stderr,
+                        "level=warn sink=archive msg=\"cannot move aside a "
+                        "file whose header cannot be read\" file=%s "
+                        "reason=\"%s\"\n",
+                        path, strerror(errno));
+}
+
 /* cut partial tails off the newest files of one topic directory */
-static void archive_recover_dir(const char *dir) {
+static void archive_recover_dir(const char *dir, const char *topic) {
         DIR *d = opendir(dir);
         struct dirent *de;
         char **names = NULL;
@@ -81,8 +119,7 @@ static void archive_recover_dir(const char *dir) {
         if (!d)
                 return;
         while ((de = readdir(d))) {
-                size_t l = strlen(de->d_name);
-                if (l < 6 || strcmp(de->d_name + l - 5, ".avro"))
+                if (!archive_own_name(topic, de->d_name))
                         continue;
                 if (n == cap) {
                         size_t nc = cap ? cap * 2 : 64;
@@ -101,10 +138,13 @@ static void archive_recover_dir(const char *dir) {
                 qsort(names, n, sizeof(*names), pb_name_cmp);
         for (i = 0; i < n; i++) {
                 if (i + PB_ARCHIVE_RECOVER_NEWEST >= n) {
-                        char p[4600], err[256];
+                        char p[4600], err[256] = "";
                         int64_t cut = 0;
                         snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-                        if (pb_avrofile_recover(p, &cut, err, sizeof(err)))
+                        if (pb_avrofile_recover(p, &cut, err, sizeof(err)) ==
+                            PB_ERR_INVALID)
+                                archive_move_aside(p);
+                        else if (cut == 0 && err[0])
                                 fprintf(stderr,
                                         "level=warn sink=archive "
                                         "msg=\"cannot recover\" file=%s "
@@ -116,12 +156,6 @@ static void archive_recover_dir(const char *dir) {
                                         "msg=\"cut partial last block left "
                                         "by a crash\" file=%s bytes=%lld\n",
                                         p, (long long)cut);
-                        else if (cut < 0)
-                                fprintf(stderr,
-                                        "level=warn sink=archive "
-                                        "msg=\"removed file with incomplete "
-                                        "header\" file=%s\n",
-                                        p);
                 }
                 free(names[i]);
         }
@@ -139,8 +173,9 @@ static void archive_recover(const char *dir) {
                 if (de->d_name[0] == '.')
                         continue;
                 snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        archive_recover_dir(p);
+                if (pb_topic_name_valid(de->d_name) && lstat(p, &st) == 0 &&
+                    S_ISDIR(st.st_mode))
+                        archive_recover_dir(p, de->d_name);
         }
         closedir(d);
 }
@@ -293,6 +328,14 @@ static void archive_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                         st->result = PB_SINK_PERMANENT;
                         snprintf(st->reason, sizeof(st->reason),
                                  "archive: event without writer schema");
+                        return;
+                }
+                if (!pb_topic_name_valid(e->topic)) {
+                        /* the name becomes a directory and file name */
+                        st->result = PB_SINK_PERMANENT;
+                        snprintf(st->reason, sizeof(st->reason),
+                                 "archive: topic name not a legal Kafka "
+                                 "topic name, not usable as a file name");
                         return;
                 }
                 f = archive_file(s, e, now_ms, st->reason, sizeof(st->reason));

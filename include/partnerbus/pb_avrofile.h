@@ -80,8 +80,9 @@ pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r, const uint8_t **data,
 uint64_t pb_avrofile_good_end(const pb_avrofile_reader_t *r);
 
 /* Cuts a partial last block off `path` unless another process holds the
- * file's lock (then PB_OK and *cut = 0). A file whose header is incomplete
- * is removed (*cut = -1). *cut = bytes removed. */
+ * file's lock (then PB_OK and *cut = 0). *cut = bytes removed. A file whose
+ * header cannot be read (incomplete, or not a container this reader takes)
+ * is left as it is: PB_ERR_INVALID with errstr. Nothing is ever deleted. */
 pb_resp_t pb_avrofile_recover(const char *path, int64_t *cut, char *errstr,
                               size_t errstr_size);
 

@@ -53,4 +53,9 @@ void pb_uuid_v4(char out[37]);
 /* Name-based version 5 (SHA-1) in namespace ns (text form), out[37]. */
 int pb_uuid_v5(const char *ns, const void *name, size_t len, char out[37]);
 
+/* --- names from outside --- */
+/* A legal Kafka topic name: [A-Za-z0-9._-]{1,249}, not "." or "..". Safe
+ * as one path component (no '/', no control characters). */
+int pb_topic_name_valid(const char *s);
+
 #endif

@@ -585,13 +585,8 @@ pb_resp_t pb_avrofile_recover(const char *path, int64_t *cut, char *errstr,
         }
         r = pb_avrofile_open(path, errstr, errstr_size);
         if (!r) {
-                /* crashed while creating: nothing in it was committed */
-                if (fstat(fd, &st) == 0 && st.st_size < 4096 &&
-                    unlink(path) == 0) {
-                        *cut = -1;
-                        close(fd);
-                        return PB_OK;
-                }
+                /* a crash while creating, or not a file we can read: never
+                 * removed here (the caller may move it aside) */
                 close(fd);
                 return PB_ERR_INVALID;
         }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_schema_priv.h"
 
 static const char *const pb_primitives[] = {
@@ -790,21 +791,6 @@ static int pb_has_escaped_nul(const char *s, size_t n) {
         return 0;
 }
 
-/* partnerbus.type is a Kafka topic name: [A-Za-z0-9._-]{1,249}. */
-static int pb_valid_topic(const char *s) {
-        size_t n = strlen(s), i;
-        if (n == 0 || n > 249)
-                return 0;
-        for (i = 0; i < n; i++) {
-                char c = s[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                      c == '-'))
-                        return 0;
-        }
-        return 1;
-}
-
 static int pb_parse_partnerbus_attrs(pb_sparse_t *p, const cJSON *doc) {
         pb_schema_t *s = p->s;
         const pb_type_t *r = s->root;
@@ -814,7 +800,8 @@ static int pb_parse_partnerbus_attrs(pb_sparse_t *p, const cJSON *doc) {
                 jk = pb_jget(doc, "partnerbus.key");
         }
         if (jt) {
-                if (!cJSON_IsString(jt) || !pb_valid_topic(jt->valuestring))
+                if (!cJSON_IsString(jt) ||
+                    !pb_topic_name_valid(jt->valuestring))
                         return pb_sparse_fail(
                             p, "partnerbus.type",
                             "must be a topic name of 1..249 characters "

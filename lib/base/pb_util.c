@@ -685,3 +685,20 @@ int pb_uuid_v5(const char *ns, const void *name, size_t len, char out[37]) {
         pb_uuid_text(u, out);
         return 0;
 }
+
+int pb_topic_name_valid(const char *s) {
+        size_t n, i;
+        if (!s)
+                return 0;
+        n = strlen(s);
+        if (n == 0 || n > 249 || !strcmp(s, ".") || !strcmp(s, ".."))
+                return 0;
+        for (i = 0; i < n; i++) {
+                char c = s[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                      c == '-'))
+                        return 0;
+        }
+        return 1;
+}
