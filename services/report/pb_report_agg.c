@@ -231,6 +231,7 @@ void pb_report_destroy(pb_report_t *r) {
         pb_smap_free(&r->ships, ship_free);
         pb_smap_free(&r->seen, NULL);
         pb_smap_free(&r->latest, latest_free);
+        free(r->conflict_list);
         free(r->source);
         free(r->since);
         free(r->until);
@@ -562,13 +563,43 @@ static const char *entity_field(const char *type) {
         return NULL;
 }
 
+/* An event about an entity from another source than its owner: counted
+ * and listed, never aggregated. */
+static pb_resp_t conflict(pb_report_t *r, const char *type,
+                          const pb_json_t *key, const pb_latest_t *l,
+                          const pb_json_t *event, const char *src) {
+        const pb_json_t *id = pb_json_get(event, "event_id");
+        const pb_json_t *at = pb_json_get(event, "occurred_at");
+        pb_conflict_t *c;
+        r->conflicts++;
+        if (r->nconflict_list == PB_CONFLICTS_LISTED)
+                return PB_OK;
+        if (!r->conflict_list &&
+            !(r->conflict_list =
+                  calloc(PB_CONFLICTS_LISTED, sizeof(*r->conflict_list))))
+                return PB_ERR_NOMEM;
+        c = &r->conflict_list[r->nconflict_list++];
+        snprintf(c->type, sizeof(c->type), "%s", type);
+        snprintf(c->entity, sizeof(c->entity), "%.*s", (int)key->len, key->str);
+        snprintf(c->owner, sizeof(c->owner), "%s", l->owner);
+        snprintf(c->source, sizeof(c->source), "%s", src);
+        snprintf(c->event_id, sizeof(c->event_id), "%s",
+                 id && id->type == PB_JSON_STRING ? id->str : "");
+        snprintf(c->occurred_at, sizeof(c->occurred_at), "%s",
+                 at && at->type == PB_JSON_STRING ? at->str : "");
+        return PB_OK;
+}
+
 /* Keeps event as the latest version of its entity unless a later one is
- * already kept. */
+ * already kept. The source of an entity's first version owns it: a version
+ * from another source is a conflict, never the latest version. */
 static pb_resp_t keep_latest(pb_report_t *r, const char *type,
                              const char *field, const pb_json_t *event,
                              char *errstr, size_t errstr_size) {
         const pb_json_t *key = pb_json_get(event, field);
         const pb_json_t *at = pb_json_get(event, "occurred_at");
+        const pb_json_t *src;
+        const char *srcs;
         char mk[600];
         int mkl;
         pb_latest_t *l;
@@ -585,7 +616,16 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
                 snprintf(errstr, errstr_size, "%s: /%s too long", type, field);
                 return PB_ERR_INVALID;
         }
+        src = pb_json_get(event, "source");
+        srcs = src && src->type == PB_JSON_STRING ? src->str : "";
         l = pb_smap_get(&r->latest, mk, (size_t)mkl);
+        if (l && strcmp(srcs, l->owner)) {
+                if (conflict(r, type, key, l, event, srcs) != PB_OK) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return PB_ERR_NOMEM;
+                }
+                return PB_OK;
+        }
         if (l && strcmp(at->str, l->occurred_at) < 0) {
                 r->superseded++; /* an older version arriving late */
                 return PB_OK;
@@ -608,6 +648,7 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
                         return PB_ERR_NOMEM;
                 }
                 snprintf(l->type, sizeof(l->type), "%s", type);
+                snprintf(l->owner, sizeof(l->owner), "%s", srcs);
         }
         snprintf(l->occurred_at, sizeof(l->occurred_at), "%s", at->str);
         l->json = (char *)json.data; /* ownership moves to l */

@@ -62,15 +62,27 @@ struct pb_report {
          * pb_report_finish() so that an updated entity counts once */
         pb_smap_t latest;
         uint64_t superseded; /* older versions of an entity, not counted */
+        /* events about an entity from another source than its owner (the
+         * source of its first version): never supersede it, listed here */
+        uint64_t conflicts;
+        struct pb_conflict *conflict_list; /* the first PB_CONFLICTS_LISTED */
+        size_t nconflict_list;
         int finished;
         uint64_t partnerships, duplicates, other_events;
         uint64_t n_funds, n_dispatched, n_delivered, n_partnerships;
 };
 
+#define PB_CONFLICTS_LISTED 1000
+typedef struct pb_conflict {
+        char type[32], entity[128], owner[128], source[128], event_id[40];
+        char occurred_at[40];
+} pb_conflict_t;
+
 /* One entity's latest version, kept as compact JSON until finish. */
 typedef struct pb_latest {
         char type[32];
         char occurred_at[40]; /* canonical RFC 3339, compares as text */
+        char owner[128];      /* source of the entity's first version */
         char *json;
         size_t len;
 } pb_latest_t;

@@ -43,6 +43,18 @@ cum = {c["month"]: c["cumulative"] for c in s["partnerships"]["cumulative"]}
 at = lambda m: max([v for k, v in cum.items() if k <= m] or [0])
 assert (at("2022-02"), at("2023-11"), s["partnerships"]["total"]) == (6, 36, 44), (at("2022-02"), at("2023-11"))
 EOF
+# another organisation's version of one of the State's grants (EUR 1.00) is a
+# conflict naming both sources, never the grant's figure
+python3 - "$PB_TMP/rep/summary.json" "$PB_TMP/rep/report.html" <<'EOF' || pb_fail "the overwrite attempt was not reported as a conflict"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["events"]["conflicts"] == 1, s["events"]
+c = s["conflicts"][0]
+assert (c["type"], c["event_id"], c["owner"], c["source"]) == \
+    ("funds.granted", "6f0c2a1e-8d3b-4c55-9a7e-0b1d2c3e4f50", "staatskanzlei-nrw", "blau-gelbes-kreuz"), c
+html = open(sys.argv[2], encoding="utf-8").read()
+assert "Conflicts between organisations" in html and "blau-gelbes-kreuz" in html
+EOF
 "$PB_BIN" report --brokers "$B" --out "$PB_TMP/rep-range" --since 2023-01-01 \
         --until 2023-07-01T00:00:00Z 2>"$PB_TMP/report2.log" || pb_fail "range report: $(cat "$PB_TMP/report2.log")"
 $HIST expect "$H" --since 2023-01-01 --until 2023-07-01T00:00:00Z --as-of 2023-07-01T00:00:00Z >"$PB_TMP/expected-range.json"

@@ -129,6 +129,13 @@ def gen(outdir):
                   "amount": "%.2f" % (D(g["amount"]) + D("1000.00")),
                   "note": "Betrag korrigiert"})
         ev["funds.granted"].append(g)
+    # a conflict: another organisation reports one of the State's grants again
+    # with EUR 1.00; the report must keep the owner's figure and list it
+    g = dict(ev["funds.granted"][8])
+    t = parse_time(g["occurred_at"]) + dt.timedelta(days=60)
+    g.update({"event_id": "6f0c2a1e-8d3b-4c55-9a7e-0b1d2c3e4f50", "occurred_at": iso(t.replace(tzinfo=None)),
+              "source": "blau-gelbes-kreuz", "amount": "1.00", "note": "overwrite attempt"})
+    ev["funds.granted"].append(g)
     # shipments and confirmations
     for i in range(80):
         t = boundaries[i] if i < 2 else dt.datetime(2022, 12, 1, 6, 0) + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 560))
@@ -195,25 +202,36 @@ ENTITY = {"funds.granted": "grant_id", "aid.dispatched": "shipment_id",
 def latest_per_entity(ev):
     """Each grant / shipment dispatch / partnership once: its latest
     version by occurred_at (ties: the larger event_id, as the replay merge
-    orders them). Returns the number of older versions dropped."""
-    dropped = 0
+    orders them), among the versions from its owner: the source of its
+    first version in that order. Versions from another source are
+    conflicts. Returns (older versions dropped, conflicts)."""
+    dropped, conflicts = 0, []
     for t, key in ENTITY.items():
-        best = {}
-        for e in ev[t]:
+        best, owner, kept = {}, {}, []
+        for e in sorted(ev[t], key=lambda e: (e["occurred_at"], e["event_id"])):
             k = e[key]
+            owner.setdefault(k, e["source"])
+            if e["source"] != owner[k]:
+                conflicts.append({"type": t, "entity": k, "owner": owner[k], "source": e["source"],
+                                  "event_id": e["event_id"], "occurred_at": e["occurred_at"]})
+                continue
+            kept.append(e)
             if k not in best or (e["occurred_at"], e["event_id"]) >= (best[k]["occurred_at"], best[k]["event_id"]):
                 best[k] = e
-        dropped += len(ev[t]) - len(best)
+        dropped += len(kept) - len(best)
         ev[t] = list(best.values())
-    return dropped
+    return dropped, conflicts
 
 
 def expect(d, since, until, as_of):
     ev = load(d, since, until)
-    superseded = latest_per_entity(ev)
-    r = {"events": {"funds.granted": len(ev["funds.granted"]), "aid.dispatched": len(ev["aid.dispatched"]),
-                    "aid.delivered": len(ev["aid.delivered"]), "partnership.founded": len(ev["partnership.founded"]),
-                    "other": 0, "duplicates_skipped": 0, "superseded": superseded}}
+    superseded, conflicts = latest_per_entity(ev)
+    counts = {t: len(ev[t]) for t in TYPES}
+    r = {"events": {"funds.granted": counts["funds.granted"], "aid.dispatched": counts["aid.dispatched"],
+                    "aid.delivered": counts["aid.delivered"], "partnership.founded": counts["partnership.founded"],
+                    "other": 0, "duplicates_skipped": 0, "superseded": superseded,
+                    "conflicts": len(conflicts)},
+         "conflicts": conflicts}
     # funds
     total = defaultdict(D)
     groups = {k: defaultdict(lambda: [0, defaultdict(D)]) for k in ("programme", "grantor", "recipient", "month")}
