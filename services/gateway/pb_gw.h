@@ -110,6 +110,13 @@ void pb_gw_dedup_release(pb_gw_dedup_t *d, const uint8_t id[16]);
  * keep it from now_ms for ttl, claims answer UNKNOWN (never NEW), so a
  * retry cannot store it a second time. */
 void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16], int64_t now_ms);
+/* Scopes an event_id to the organisation sending it, in place: id becomes
+ * id XOR a per-organisation key derived from a secret chosen at random
+ * when the window was made. So the same event_id from two organisations
+ * are two entries (a duplicate answer only ever points at the caller's
+ * own event), and nobody can compute an id that collides with another
+ * organisation's. Call on every id before claim/complete/release/hold. */
+void pb_gw_dedup_scope(const pb_gw_dedup_t *d, const char *org, uint8_t id[16]);
 size_t pb_gw_dedup_count(pb_gw_dedup_t *d);
 /* Entries dropped before their ttl because the window was full. */
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "pb_gw.h"
@@ -43,6 +45,7 @@ struct pb_gw_dedup {
         int64_t ttl_ms;
         uint64_t seed;
         uint64_t evictions;
+        uint8_t scope_secret[32]; /* pb_gw_dedup_scope */
 };
 
 pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms) {
@@ -75,8 +78,13 @@ pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms) {
         d->cap = capacity;
         d->mask = isz - 1;
         d->ttl_ms = ttl_ms;
-        if (RAND_bytes((unsigned char *)&d->seed, sizeof(d->seed)) != 1)
-                d->seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)d;
+        if (RAND_bytes((unsigned char *)&d->seed, sizeof(d->seed)) != 1 ||
+            RAND_bytes(d->scope_secret, sizeof(d->scope_secret)) != 1) {
+                free(d->slots);
+                free(d->index);
+                free(d);
+                return NULL; /* no randomness: ids could be made to collide */
+        }
         pthread_mutex_init(&d->lock, NULL);
         return d;
 }
@@ -381,4 +389,18 @@ int pb_gw_uuid_parse(const char *s, size_t len, uint8_t out[16]) {
                 i += 2;
         }
         return o == 16 ? 0 : -1;
+}
+
+void pb_gw_dedup_scope(const pb_gw_dedup_t *d, const char *org,
+                       uint8_t id[16]) {
+        uint8_t k[EVP_MAX_MD_SIZE];
+        unsigned kl = 0;
+        size_t i;
+        if (!HMAC(EVP_sha256(), d->scope_secret, sizeof(d->scope_secret),
+                  (const unsigned char *)(org ? org : ""),
+                  org ? strlen(org) : 0, k, &kl) ||
+            kl < 16)
+                return; /* cannot happen with SHA-256; then unscoped */
+        for (i = 0; i < 16; i++)
+                id[i] ^= k[i];
 }

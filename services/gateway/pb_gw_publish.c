@@ -135,8 +135,11 @@ static int encode_one(pb_gw_req_t *req, pb_gw_worker_t *w, pb_gw_ev_t *ev,
         if (root->type == PB_JSON_OBJECT &&
             (id = pb_json_get(root, "event_id")) &&
             id->type == PB_JSON_STRING &&
-            pb_gw_uuid_parse(id->str, id->len, ev->id) == 0)
+            pb_gw_uuid_parse(id->str, id->len, ev->id) == 0) {
+                /* dedup per organisation: another's id is not a duplicate */
+                pb_gw_dedup_scope(gw->dedup, req->org, ev->id);
                 ev->has_id = 1;
+        }
         if (frame_header(gw, t, &req->enc, &w->errs) != PB_OK)
                 return -2;
         memset(&eo, 0, sizeof(eo));

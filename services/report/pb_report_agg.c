@@ -671,11 +671,24 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
         }
         id = pb_json_get(event, "event_id");
         if (id && id->type == PB_JSON_STRING) {
-                if (pb_smap_get(&r->seen, id->str, id->len)) {
+                /* a duplicate is the same id from the same source: another
+                 * organisation's reuse of an id suppresses nothing */
+                const pb_json_t *src = pb_json_get(event, "source");
+                char sk[600];
+                int skl = snprintf(
+                    sk, sizeof(sk), "%.*s\x1f%.*s",
+                    src && src->type == PB_JSON_STRING ? (int)src->len : 0,
+                    src && src->type == PB_JSON_STRING ? src->str : "",
+                    (int)id->len, id->str);
+                if (skl < 0)
+                        skl = 0;
+                if ((size_t)skl >= sizeof(sk))     /* a giant source: its */
+                        skl = (int)sizeof(sk) - 1; /* first bytes serve */
+                if (pb_smap_get(&r->seen, sk, (size_t)skl)) {
                         r->duplicates++;
                         return PB_OK;
                 }
-                if (pb_smap_put(&r->seen, id->str, id->len, (void *)1)) {
+                if (pb_smap_put(&r->seen, sk, (size_t)skl, (void *)1)) {
                         snprintf(errstr, errstr_size, "out of memory");
                         return PB_ERR_NOMEM;
                 }
