@@ -66,6 +66,12 @@ pb_resp_t pb_codec_json_to_avro(pb_codec_t *c, const pb_schema_t *s,
                                 const pb_encode_opts_t *opts, pb_buf_t *out,
                                 pb_event_meta_t *meta, pb_errors_t *errs);
 
+/* After pb_json_parse() of json failed with errstr: adds that error to
+ * errs as pb_codec_json_to_avro() does - at the JSON Pointer of the first
+ * string holding invalid UTF-8, else at "" - without parsing again. */
+void pb_codec_parse_error(const char *json, size_t len, const char *errstr,
+                          pb_errors_t *errs);
+
 /* Same, from an already parsed tree. */
 pb_resp_t pb_codec_value_to_avro(pb_codec_t *c, const pb_schema_t *s,
                                  const pb_json_t *value,

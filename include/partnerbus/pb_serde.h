@@ -113,6 +113,61 @@ pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,
 
 pb_codec_t *pb_serde_codec(pb_serde_t *sd);
 
+/* --- one pass at the boundary: each message parsed and framed once --- */
+
+/* One event to encode, and what the call found out. */
+typedef struct pb_serde_enc {
+        const pb_schema_t *schema;    /* writer schema of the event */
+        const char *topic;            /* subject "<topic>-value"; NULL: the
+                                         type name */
+        const pb_encode_opts_t *opts; /* may be NULL */
+        /* the calling thread's codec scratch; NULL: the serde's own. With
+         * a codec (and a parser for _text) of its own, a thread uses the
+         * serde only to read it, so one serde may serve many threads. */
+        pb_codec_t *codec;
+        /* out: 1 when the call failed on the schema registry (a server
+         * side failure, errs says why), 0 when the event was at fault */
+        int registry_failed;
+        /* out (_text): the parsed event, NULL if the text is not JSON;
+         * valid until the next parse with the same parser */
+        const pb_json_t *tree;
+} pb_serde_enc_t;
+
+/* Parsed JSON event -> frame header and Avro body appended to out in one
+ * pass; on failure out is cut back to its length on entry. Errors name
+ * their JSON Pointer (PB_ERR_INVALID lists every schema violation). */
+pb_resp_t pb_serde_encode_value(pb_serde_t *sd, pb_serde_enc_t *e,
+                                const pb_json_t *value, pb_buf_t *out,
+                                pb_event_meta_t *meta, pb_errors_t *errs);
+
+/* JSON text parsed once with jp (NULL: the serde's own parser), then
+ * pb_serde_encode_value(). A syntax error is PB_ERR_PARSE with one error,
+ * at the member whose string holds invalid UTF-8 or at "" - the same
+ * errors as pb_serde_encode(), with no second parse. */
+pb_resp_t pb_serde_encode_text(pb_serde_t *sd, pb_serde_enc_t *e,
+                               pb_json_parser_t *jp, const char *json,
+                               size_t len, pb_buf_t *out, pb_event_meta_t *meta,
+                               pb_errors_t *errs);
+
+/* One framed message, unframed once. */
+typedef struct pb_serde_msg {
+        pb_frame_t frame;
+        const pb_schema_t *writer; /* from the catalog or the registry */
+        const pb_schema_t *reader; /* local schema of the writer's type, or
+                                      the writer */
+        size_t body_off;           /* offset of the Avro body in data */
+} pb_serde_msg_t;
+
+/* Parses the frame and looks the writer up once, fills msg, then decodes
+ * the body to natural JSON appended to out - or, with out NULL, only
+ * validates it (pb_codec_check: same verdict and errstr). Same errors as
+ * pb_serde_decode(); msg is filled as far as the call got (writer NULL
+ * when the frame or the schema lookup failed). */
+pb_resp_t pb_serde_read(pb_serde_t *sd, const uint8_t *data, size_t len,
+                        pb_serde_msg_t *msg, pb_buf_t *out,
+                        pb_event_meta_t *meta, char *errstr,
+                        size_t errstr_size);
+
 #ifdef __cplusplus
 }
 #endif

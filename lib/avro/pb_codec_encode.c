@@ -1104,13 +1104,18 @@ pb_resp_t pb_codec_json_to_avro(pb_codec_t *c, const pb_schema_t *s,
         if (!v) {
                 if (meta)
                         memset(meta, 0, sizeof(*meta));
-                if (errs) {
-                        char ptr[PB_POINTER_MAX] = "";
-                        if (utf8_error_pointer(json, len, ptr, sizeof(ptr)))
-                                ptr[0] = 0;
-                        pb_errors_add(errs, ptr, "%s", errstr);
-                }
+                pb_codec_parse_error(json, len, errstr, errs);
                 return PB_ERR_PARSE;
         }
         return pb_codec_value_to_avro(c, s, v, opts, out, meta, errs);
+}
+
+void pb_codec_parse_error(const char *json, size_t len, const char *errstr,
+                          pb_errors_t *errs) {
+        char ptr[PB_POINTER_MAX] = "";
+        if (!errs)
+                return;
+        if (!json || utf8_error_pointer(json, len, ptr, sizeof(ptr)))
+                ptr[0] = 0;
+        pb_errors_add(errs, ptr, "%s", errstr);
 }

@@ -89,6 +89,7 @@ struct pb_serde {
         const pb_schemas_t *catalog; /* not owned */
         pb_registry_t *registry;     /* not owned, may be NULL */
         pb_codec_t *codec;
+        pb_json_parser_t *parser; /* for pb_serde_encode(_text) */
 };
 
 pb_serde_t *pb_serde_new(const pb_schemas_t *catalog, pb_registry_t *registry,
@@ -99,7 +100,10 @@ pb_serde_t *pb_serde_new(const pb_schemas_t *catalog, pb_registry_t *registry,
                 return NULL;
         }
         sd = calloc(1, sizeof(*sd));
-        if (!sd || !(sd->codec = pb_codec_new())) {
+        if (!sd || !(sd->codec = pb_codec_new()) ||
+            !(sd->parser = pb_json_parser_new(NULL))) {
+                if (sd)
+                        pb_codec_destroy(sd->codec);
                 free(sd);
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
@@ -113,6 +117,7 @@ void pb_serde_destroy(pb_serde_t *sd) {
         if (!sd)
                 return;
         pb_codec_destroy(sd->codec);
+        pb_json_parser_destroy(sd->parser);
         free(sd);
 }
 
@@ -120,35 +125,44 @@ pb_codec_t *pb_serde_codec(pb_serde_t *sd) {
         return sd ? sd->codec : NULL;
 }
 
-pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
-                          const char *topic, const char *json, size_t len,
-                          const pb_encode_opts_t *opts, pb_buf_t *out,
-                          pb_event_meta_t *meta, pb_errors_t *errs) {
-        size_t start = out->len;
+/* The frame header of one event of e->schema. */
+static pb_resp_t frame_header(pb_serde_t *sd, pb_serde_enc_t *e, pb_buf_t *out,
+                              pb_errors_t *errs) {
         pb_resp_t r;
-        /* The header goes first and the codec appends the body; on any
-         * failure the buffer is cut back to where it was. */
         if (sd->registry) {
                 char subject[512], why[PB_ERRMSG_MAX];
                 uint32_t id = 0;
                 snprintf(subject, sizeof(subject), "%s-value",
-                         topic ? topic : pb_schema_type(s));
-                r = pb_registry_register(sd->registry, subject, s, &id, why,
-                                         sizeof(why));
+                         e->topic ? e->topic : pb_schema_type(e->schema));
+                r = pb_registry_register(sd->registry, subject, e->schema, &id,
+                                         why, sizeof(why));
                 if (r != PB_OK) {
+                        e->registry_failed = 1;
                         pb_errors_add(errs, "", "schema registry: %s", why);
                         return r;
                 }
                 r = pb_frame_write_confluent(out, id);
         } else {
-                r = pb_frame_write_soe(out, pb_schema_fingerprint(s));
+                r = pb_frame_write_soe(out, pb_schema_fingerprint(e->schema));
         }
-        if (r != PB_OK) {
+        if (r != PB_OK)
                 pb_errors_add(errs, "", "%s", pb_err2str(r));
+        return r;
+}
+
+pb_resp_t pb_serde_encode_value(pb_serde_t *sd, pb_serde_enc_t *e,
+                                const pb_json_t *value, pb_buf_t *out,
+                                pb_event_meta_t *meta, pb_errors_t *errs) {
+        size_t start = out->len;
+        pb_resp_t r;
+        e->registry_failed = 0;
+        /* The header goes first and the codec appends the body; on any
+         * failure the buffer is cut back to where it was. */
+        r = frame_header(sd, e, out, errs);
+        if (r != PB_OK)
                 return r;
-        }
-        r = pb_codec_json_to_avro(sd->codec, s, json, len, opts, out, meta,
-                                  errs);
+        r = pb_codec_value_to_avro(e->codec ? e->codec : sd->codec, e->schema,
+                                   value, e->opts, out, meta, errs);
         if (r != PB_OK) {
                 out->len = start;
                 if (out->data)
@@ -157,16 +171,48 @@ pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
         return r;
 }
 
+pb_resp_t pb_serde_encode_text(pb_serde_t *sd, pb_serde_enc_t *e,
+                               pb_json_parser_t *jp, const char *json,
+                               size_t len, pb_buf_t *out, pb_event_meta_t *meta,
+                               pb_errors_t *errs) {
+        char why[PB_ERRMSG_MAX];
+        e->registry_failed = 0;
+        e->tree = NULL;
+        if (!json)
+                return PB_ERR_ARG;
+        e->tree =
+            pb_json_parse(jp ? jp : sd->parser, json, len, why, sizeof(why));
+        if (!e->tree) {
+                if (meta)
+                        memset(meta, 0, sizeof(*meta));
+                pb_codec_parse_error(json, len, why, errs);
+                return PB_ERR_PARSE;
+        }
+        return pb_serde_encode_value(sd, e, e->tree, out, meta, errs);
+}
+
+pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
+                          const char *topic, const char *json, size_t len,
+                          const pb_encode_opts_t *opts, pb_buf_t *out,
+                          pb_event_meta_t *meta, pb_errors_t *errs) {
+        pb_serde_enc_t e;
+        memset(&e, 0, sizeof(e));
+        e.schema = s;
+        e.topic = topic;
+        e.opts = opts;
+        return pb_serde_encode_text(sd, &e, NULL, json, len, out, meta, errs);
+}
+
 /* Frame, writer (catalog or registry) and reader of a framed message. */
-static pb_resp_t pb_serde_schemas(pb_serde_t *sd, const uint8_t *data,
-                                  size_t len, pb_frame_t *f,
-                                  const pb_schema_t **writer_out,
-                                  const pb_schema_t **reader_out, char *errstr,
-                                  size_t errstr_size) {
-        const pb_schema_t *writer = NULL, *reader;
+static pb_resp_t unframe(pb_serde_t *sd, const uint8_t *data, size_t len,
+                         pb_serde_msg_t *msg, char *errstr,
+                         size_t errstr_size) {
+        const pb_schema_t *writer = NULL;
+        pb_frame_t *f = &msg->frame;
         pb_resp_t r = pb_frame_parse(data, len, f, errstr, errstr_size);
         if (r != PB_OK)
                 return r;
+        msg->body_off = (size_t)(f->body - data);
         if (f->framing == PB_FRAMING_SINGLE_OBJECT) {
                 writer =
                     pb_schemas_find_fingerprint(sd->catalog, f->fingerprint);
@@ -191,29 +237,45 @@ static pb_resp_t pb_serde_schemas(pb_serde_t *sd, const uint8_t *data,
                         return r;
         }
         /* read as the current local version of the writer's type */
-        reader = pb_schemas_find(sd->catalog, pb_schema_type(writer));
-        if (!reader)
-                reader = writer;
-        *writer_out = writer;
-        *reader_out = reader;
+        msg->writer = writer;
+        msg->reader = pb_schemas_find(sd->catalog, pb_schema_type(writer));
+        if (!msg->reader)
+                msg->reader = writer;
         return PB_OK;
+}
+
+pb_resp_t pb_serde_read(pb_serde_t *sd, const uint8_t *data, size_t len,
+                        pb_serde_msg_t *msg, pb_buf_t *out,
+                        pb_event_meta_t *meta, char *errstr,
+                        size_t errstr_size) {
+        const pb_schema_t *reader;
+        pb_resp_t r;
+        memset(msg, 0, sizeof(*msg));
+        r = unframe(sd, data, len, msg, errstr, errstr_size);
+        if (r != PB_OK)
+                return r;
+        reader = msg->reader == msg->writer ? NULL : msg->reader;
+        if (!out)
+                return pb_codec_check(sd->codec, msg->writer, reader,
+                                      msg->frame.body, msg->frame.body_len,
+                                      meta, errstr, errstr_size);
+        return pb_codec_avro_to_json(sd->codec, msg->writer, reader,
+                                     msg->frame.body, msg->frame.body_len, out,
+                                     meta, errstr, errstr_size);
 }
 
 pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
                           const pb_schema_t **type_out, pb_buf_t *out,
                           pb_event_meta_t *meta, char *errstr,
                           size_t errstr_size) {
-        const pb_schema_t *writer, *reader;
-        pb_frame_t f;
-        pb_resp_t r = pb_serde_schemas(sd, data, len, &f, &writer, &reader,
-                                       errstr, errstr_size);
-        if (r != PB_OK)
-                return r;
-        if (type_out)
-                *type_out = reader;
-        return pb_codec_avro_to_json(
-            sd->codec, writer, reader == writer ? NULL : reader, f.body,
-            f.body_len, out, meta, errstr, errstr_size);
+        pb_serde_msg_t msg;
+        pb_resp_t r;
+        if (!out)
+                return PB_ERR_ARG;
+        r = pb_serde_read(sd, data, len, &msg, out, meta, errstr, errstr_size);
+        if (type_out && msg.reader)
+                *type_out = msg.reader;
+        return r;
 }
 
 pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,
@@ -221,19 +283,16 @@ pb_resp_t pb_serde_check(pb_serde_t *sd, const uint8_t *data, size_t len,
                          const pb_schema_t **writer_out, size_t *body_off,
                          pb_event_meta_t *meta, char *errstr,
                          size_t errstr_size) {
-        const pb_schema_t *writer, *reader;
-        pb_frame_t f;
-        pb_resp_t r = pb_serde_schemas(sd, data, len, &f, &writer, &reader,
-                                       errstr, errstr_size);
-        if (r != PB_OK)
-                return r;
-        if (type_out)
-                *type_out = reader;
-        if (writer_out)
-                *writer_out = writer;
-        if (body_off)
-                *body_off = (size_t)(f.body - data);
-        return pb_codec_check(sd->codec, writer,
-                              reader == writer ? NULL : reader, f.body,
-                              f.body_len, meta, errstr, errstr_size);
+        pb_serde_msg_t msg;
+        pb_resp_t r =
+            pb_serde_read(sd, data, len, &msg, NULL, meta, errstr, errstr_size);
+        if (msg.writer) {
+                if (type_out)
+                        *type_out = msg.reader;
+                if (writer_out)
+                        *writer_out = msg.writer;
+                if (body_off)
+                        *body_off = msg.body_off;
+        }
+        return r;
 }

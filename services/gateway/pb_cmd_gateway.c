@@ -495,6 +495,11 @@ int pb_cmd_gateway(int argc, char **argv) {
                         goto out;
                 }
         }
+        gw.serde = pb_serde_new(gw.catalog, gw.registry, err, sizeof(err));
+        if (!gw.serde) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
         /* our producer settings first, -X after them so they can win */
         memset(&kc, 0, sizeof(kc));
         kc.brokers = cc.kconf.brokers;
@@ -662,6 +667,7 @@ out:
                  * process ends anyway */
                 pb_log("warn", "cmd=gateway msg=\"%ld requests not freed\"",
                        atomic_load(&gw.live_reqs));
+        pb_serde_destroy(gw.serde);
         pb_registry_destroy(gw.registry);
         for (i = 0; gw.types && i < gw.ntypes; i++)
                 free(gw.types[i].info_json);

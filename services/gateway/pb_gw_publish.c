@@ -82,76 +82,42 @@ static void merge_errors(pb_errors_t *agg, const pb_errors_t *e, long line) {
         agg->dropped += e->dropped;
 }
 
-/* Frame header for one event of type t (single-object encoding, or the
- * Confluent wire format with a registry). */
-static pb_resp_t frame_header(pb_gw_t *gw, const pb_gw_type_t *t, pb_buf_t *out,
-                              pb_errors_t *errs) {
-        if (gw->registry) {
-                char subject[300], why[PB_ERRMSG_MAX];
-                uint32_t id = 0;
-                pb_resp_t r;
-                snprintf(subject, sizeof(subject), "%s-value", t->topic);
-                r = pb_registry_register(gw->registry, subject, t->schema, &id,
-                                         why, sizeof(why));
-                if (r != PB_OK) {
-                        pb_errors_add(errs, "", "schema registry: %s", why);
-                        return r;
-                }
-                return pb_frame_write_confluent(out, id);
-        }
-        return pb_frame_write_soe(out, pb_schema_fingerprint(t->schema));
-}
-
-/* Parses, checks and encodes one event into req->enc. 0 ok, -1 invalid
- * (errors in w->errs), -2 server-side failure (registry). */
+/* Parses, checks, encodes and frames one event into req->enc (one parse,
+ * one codec pass). 0 ok, -1 invalid (errors in w->errs), -2 server-side
+ * failure (registry). */
 static int encode_one(pb_gw_req_t *req, pb_gw_worker_t *w, pb_gw_ev_t *ev,
                       const char *text, size_t len) {
         pb_gw_t *gw = req->gw;
         const pb_gw_type_t *t = &gw->types[req->type_idx];
         pb_encode_opts_t eo;
-        const pb_json_t *root, *id;
-        char perr[PB_ERRMSG_MAX];
+        pb_serde_enc_t se;
+        const pb_json_t *id;
         size_t start = req->enc.len;
         pb_resp_t r;
 
+        memset(&eo, 0, sizeof(eo));
+        eo.force_source = req->org;
+        eo.fill_event_id = 1;
+        eo.fill_occurred_at = 1;
+        memset(&se, 0, sizeof(se));
+        se.schema = t->schema;
+        se.topic = t->topic;
+        se.opts = &eo;
+        se.codec = w->codec;
         pb_errors_init(&w->errs);
-        root = pb_json_parse(w->parser, text, len, perr, sizeof(perr));
-        if (!root) {
-                /* the codec's own parse names the member for some syntax
-                 * errors (invalid UTF-8 in a string): ask it for the
-                 * error, so answers match `partnerbus produce` */
-                pb_buf_t scratch;
-                pb_event_meta_t m;
-                pb_buf_init(&scratch, 0);
-                if (pb_codec_json_to_avro(w->codec, t->schema, text, len, NULL,
-                                          &scratch, &m, &w->errs) == PB_OK ||
-                    w->errs.count == 0) {
-                        pb_errors_init(&w->errs);
-                        pb_errors_add(&w->errs, "", "%s", perr);
-                }
-                pb_buf_free(&scratch);
-                return -1;
-        }
-        if (root->type == PB_JSON_OBJECT &&
-            (id = pb_json_get(root, "event_id")) &&
+        r = pb_serde_encode_text(gw->serde, &se, w->parser, text, len,
+                                 &req->enc, &ev->meta, &w->errs);
+        if (se.tree && se.tree->type == PB_JSON_OBJECT &&
+            (id = pb_json_get(se.tree, "event_id")) &&
             id->type == PB_JSON_STRING &&
             pb_gw_uuid_parse(id->str, id->len, ev->id) == 0) {
                 /* dedup per organisation: another's id is not a duplicate */
                 pb_gw_dedup_scope(gw->dedup, req->org, ev->id);
                 ev->has_id = 1;
         }
-        if (frame_header(gw, t, &req->enc, &w->errs) != PB_OK)
-                return -2;
-        memset(&eo, 0, sizeof(eo));
-        eo.force_source = req->org;
-        eo.fill_event_id = 1;
-        eo.fill_occurred_at = 1;
-        r = pb_codec_value_to_avro(w->codec, t->schema, root, &eo, &req->enc,
-                                   &ev->meta, &w->errs);
         if (r != PB_OK) {
-                req->enc.len = start;
-                if (req->enc.data)
-                        req->enc.data[start] = 0;
+                if (se.registry_failed)
+                        return -2;
                 if (w->errs.count == 0)
                         pb_errors_add(&w->errs, "", "%s", pb_err2str(r));
                 return -1;

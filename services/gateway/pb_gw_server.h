@@ -72,6 +72,9 @@ typedef struct pb_gw {
         pb_gw_settings_t set;
         pb_schemas_t *catalog;
         pb_registry_t *registry; /* NULL: single-object encoding */
+        /* framing and encoding; shared by the workers, each passing its
+         * own codec and parser (pb_serde_enc_t) */
+        pb_serde_t *serde;
         pb_producer_t *producer;
         pb_metrics_t *metrics;
         pb_gw_ratelimit_t *rl;

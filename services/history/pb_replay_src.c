@@ -32,8 +32,8 @@ typedef struct rbuf {
         const char *topic;
         int32_t partition;
         int64_t offset, ts;
-        const pb_schema_t *reader;
-        size_t key_len, value_len, json_len;
+        const pb_schema_t *reader, *writer;
+        size_t key_len, value_len, json_len, body_off;
         pb_event_meta_t meta;
         char *key, *value, *json;
         char data[];
@@ -395,11 +395,11 @@ void pb_rsrc_destroy(pb_rsrc_t *s) {
 /* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
 static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
                 int64_t off, int64_t ts, const void *key, size_t klen,
-                const uint8_t *value, size_t vlen, const pb_schema_t *reader,
+                const uint8_t *value, size_t vlen, const pb_serde_msg_t *msg,
                 const pb_event_meta_t *meta) {
         rbuf_t *b;
         pb_merge_item_t it;
-        const char *type = pb_schema_type(reader);
+        const char *type = pb_schema_type(msg->reader);
         if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
             (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
                 s->stats.out_range++;
@@ -428,7 +428,9 @@ static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
         b->partition = part;
         b->offset = off;
         b->ts = ts;
-        b->reader = reader;
+        b->reader = msg->reader;
+        b->writer = msg->writer;
+        b->body_off = msg->body_off;
         b->meta = *meta;
         b->key = b->data;
         b->key_len = klen;
@@ -487,7 +489,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                 s->last_data = mono_ms();
         for (i = 0; i < n; i++) {
                 rd_kafka_message_t *m = s->msgs[i];
-                const pb_schema_t *reader = NULL;
+                pb_serde_msg_t msg;
                 pb_event_meta_t meta;
                 char e[512];
                 rd_kafka_timestamp_type_t tt;
@@ -526,13 +528,13 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                 s->stats.read++;
                 ts = rd_kafka_message_timestamp(m, &tt);
                 pb_buf_reset(&s->json);
-                if (pb_serde_decode(s->c.serde, m->payload, m->len, &reader,
-                                    &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                if (pb_serde_read(s->c.serde, m->payload, m->len, &msg,
+                                  &s->json, &meta, e, sizeof(e)) != PB_OK) {
                         warn_undecodable(s, r->topic, r->partition, m->offset,
                                          e);
                 } else if (take(s, si, r->topic, r->partition, m->offset, ts,
                                 m->key, m->key ? m->key_len : 0, m->payload,
-                                m->len, reader, &meta)) {
+                                m->len, &msg, &meta)) {
                         rd_kafka_message_destroy(m);
                         for (i++; i < n; i++)
                                 rd_kafka_message_destroy(s->msgs[i]);
@@ -551,6 +553,7 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
         while (pb_merge_wants(s->merge, si)) {
                 pb_archive_event_t ae;
                 const pb_schema_t *reader;
+                pb_serde_msg_t msg;
                 pb_event_meta_t meta;
                 char e[512];
                 pb_resp_t rc = pb_archive_next(r->ar, &ae, e, sizeof(e));
@@ -582,12 +585,16 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
                         continue;
                 }
                 /* the wire form: single-object encoding of the writer */
+                memset(&msg, 0, sizeof(msg));
+                msg.writer = ae.writer;
+                msg.reader = reader ? reader : ae.writer;
+                msg.body_off = PB_SOE_HEADER_LEN;
                 if (pb_frame_write_soe(
                         &s->frame, pb_schema_fingerprint(ae.writer)) != PB_OK ||
                     pb_buf_append(&s->frame, ae.body, ae.body_len) != PB_OK ||
                     take(s, si, r->topic, -1, ae.seq, -1, meta.key,
-                         meta.key_len, s->frame.data, s->frame.len,
-                         reader ? reader : ae.writer, &meta)) {
+                         meta.key_len, s->frame.data, s->frame.len, &msg,
+                         &meta)) {
                         err(s, "out of memory");
                         return -1;
                 }
@@ -678,6 +685,8 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
         ev->offset = b->offset;
         ev->timestamp_ms = b->ts;
         ev->reader = b->reader;
+        ev->writer = b->writer;
+        ev->body_off = b->body_off;
         ev->type = pb_schema_type(b->reader);
         ev->key = b->key;
         ev->key_len = b->key_len;

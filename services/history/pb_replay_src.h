@@ -35,11 +35,13 @@ typedef struct pb_revent {
         int64_t timestamp_ms;
         const char *type; /* partnerbus type */
         const pb_schema_t *reader;
+        const pb_schema_t *writer; /* the body's own schema */
         const void *key;
         size_t key_len;
         const uint8_t *value; /* framed bytes as on the wire (archive: SOE
                                  frame built from the file's body) */
         size_t value_len;
+        size_t body_off; /* the Avro body: value + body_off (validated) */
         const char *json;
         size_t json_len;
         const pb_json_t *tree; /* parsed JSON (when parse_json was set) */

@@ -724,9 +724,8 @@ static void update_lag(relay_t *r) {
 static void handle_message(relay_t *r, pb_message_t *m) {
         rpart_t *p = part_get(r, m->topic, m->partition);
         entry_t *e;
-        pb_frame_t fr;
+        pb_serde_msg_t msg;
         char err[512];
-        const pb_schema_t *reader = NULL, *writer = NULL;
         pb_resp_t rc;
         size_t j;
         if (!p) {
@@ -777,32 +776,12 @@ static void handle_message(relay_t *r, pb_message_t *m) {
         e->kind = ENT_SKIP;
         r->nbatch++;
 
-        rc = pb_frame_parse(m->value, m->len, &fr, err, sizeof(err));
-        if (rc == PB_OK) {
-                if (fr.framing == PB_FRAMING_SINGLE_OBJECT) {
-                        writer = pb_schemas_find_fingerprint(r->catalog,
-                                                             fr.fingerprint);
-                } else if (r->registry) {
-                        if (pb_registry_lookup(r->registry, fr.schema_id,
-                                               &writer, err,
-                                               sizeof(err)) != PB_OK)
-                                writer = NULL;
-                }
-                e->body_off = (size_t)(fr.body - (const uint8_t *)m->value);
-                e->json_off = r->arena.len;
-                if (r->check_only)
-                        rc = pb_serde_check(r->serde, m->value, m->len, &reader,
-                                            NULL, NULL, &e->meta, err,
-                                            sizeof(err));
-                else
-                        rc = pb_serde_decode(r->serde, m->value, m->len,
-                                             &reader, &r->arena, &e->meta, err,
-                                             sizeof(err));
-                if (rc == PB_OK && !writer) {
-                        rc = PB_ERR_UNKNOWN_SCHEMA;
-                        snprintf(err, sizeof(err), "writer schema unknown");
-                }
-        }
+        /* one frame parse and schema lookup; decoded to JSON, or only
+         * validated when nothing needs the JSON */
+        e->json_off = r->arena.len;
+        rc = pb_serde_read(r->serde, m->value, m->len, &msg,
+                           r->check_only ? NULL : &r->arena, &e->meta, err,
+                           sizeof(err));
         if (rc != PB_OK) {
                 r->arena.len = e->json_off;
                 if (dlq_send(r, m, "undecodable", err, 0) != 0) {
@@ -817,8 +796,9 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                 return;
         }
         e->json_len = r->arena.len - e->json_off;
-        e->writer = writer;
-        e->type = pb_schema_type(reader);
+        e->body_off = msg.body_off;
+        e->writer = msg.writer;
+        e->type = pb_schema_type(msg.reader);
         if (r->filter) {
                 const pb_json_t *doc = NULL;
                 if (pb_filter_needs_event(r->filter))

@@ -314,6 +314,34 @@ static int out_open(out_t *o, size_t ntopics) {
         return o->codec ? -1 : PB_EXIT_FAIL;
 }
 
+/* The event's Avro body in its reader schema into o->body. When the body
+ * was written with the reader schema itself it is copied as it is (the
+ * source validated it); otherwise it is resolved through its JSON. */
+static int avro_body(out_t *o, const pb_revent_t *ev) {
+        pb_errors_t errs;
+        char e[512];
+        pb_buf_reset(&o->body);
+        if (ev->writer &&
+            (ev->writer == ev->reader ||
+             strcmp(pb_schema_json(ev->writer), pb_schema_json(ev->reader)) ==
+                 0) &&
+            ev->body_off <= ev->value_len) {
+                if (pb_buf_append(&o->body, ev->value + ev->body_off,
+                                  ev->value_len - ev->body_off) == PB_OK)
+                        return 0;
+                fprintf(stderr, "partnerbus replay: avro: out of memory\n");
+                return -1;
+        }
+        pb_errors_init(&errs);
+        if (pb_codec_json_to_avro(o->codec, ev->reader, ev->json, ev->json_len,
+                                  NULL, &o->body, NULL, &errs) != PB_OK) {
+                pb_errors_format(&errs, e, sizeof(e));
+                fprintf(stderr, "partnerbus replay: avro: %s\n", e);
+                return -1;
+        }
+        return 0;
+}
+
 /* 0 ok, -1 failed (printed) */
 static int out_write(out_t *o, const pb_revent_t *ev) {
         char e[512];
@@ -399,18 +427,8 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                         return -1;
                 }
         }
-        pb_buf_reset(&o->body);
-        {
-                pb_errors_t errs;
-                pb_errors_init(&errs);
-                if (pb_codec_json_to_avro(o->codec, ev->reader, ev->json,
-                                          ev->json_len, NULL, &o->body, NULL,
-                                          &errs) != PB_OK) {
-                        pb_errors_format(&errs, e, sizeof(e));
-                        fprintf(stderr, "partnerbus replay: avro: %s\n", e);
-                        return -1;
-                }
-        }
+        if (avro_body(o, ev) != 0)
+                return -1;
         if (pb_avrofile_append(t->avro, o->body.data, o->body.len, e,
                                sizeof(e)) != PB_OK) {
                 fprintf(stderr, "partnerbus replay: %s\n", e);
