@@ -15,7 +15,8 @@ pb_tmpdir
 bin=$(pb_bin)
 "$bin" broker --bootstrap-file "$PB_TMP/bootstrap" >/dev/null 2>"$PB_TMP/broker.err" &
 broker_pid=$!
-trap 'relay_cleanup ${RELAY_PID:-}; kill -TERM $broker_pid 2>/dev/null || true; wait $broker_pid 2>/dev/null || true; relay_rm_tmp' EXIT
+# (relay_cleanup waits for every child: stop the broker first)
+trap 'kill -TERM $broker_pid 2>/dev/null || true; relay_cleanup ${RELAY_PID:-}; relay_rm_tmp' EXIT
 pb_wait_for 20 test -s "$PB_TMP/bootstrap"
 B=$(head -n 1 "$PB_TMP/bootstrap")
 
