@@ -1,9 +1,18 @@
-/* partnerbus poll - key -> content fingerprint table; see pb_pollstate.h. */
-#include "pb_pollstate.h"
+/* partnerbus poll - the poller's state: the key -> content fingerprint
+ * table in memory (see pb_poll_state.h), and, at start, its replay from
+ * the compacted state topic, read_committed, together with the feed's
+ * validators. */
+#include "pb_poll_state.h"
 
+#include <librdkafka/rdkafka.h>
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
+#include "pb_poll.h"
 
 typedef struct slot {
         uint64_t k; /* 0 = empty */
@@ -160,4 +169,186 @@ uint64_t pb_fingerprint_parse(const char *hex, size_t len) {
                       (hex[i] >= 'a' && hex[i] <= 'f')))
                         return 0;
         return v ? v : 1;
+}
+
+/* --- the state topic --- */
+
+static void load_validators(pollctx_t *p, const char *v, size_t n) {
+        pb_json_parser_t *jp = pb_json_parser_new(NULL);
+        const pb_json_t *root, *x;
+        char err[128];
+        if (!jp)
+                return;
+        root = pb_json_parse(jp, v, n, err, sizeof(err));
+        p->etag[0] = p->last_modified[0] = p->cursor[0] = 0;
+        p->have_validators = 0;
+        if (root && root->type == PB_JSON_OBJECT) {
+                if ((x = pb_json_get(root, "etag")) &&
+                    x->type == PB_JSON_STRING && x->len < sizeof(p->etag))
+                        memcpy(p->etag, x->str, x->len + 1);
+                if ((x = pb_json_get(root, "last_modified")) &&
+                    x->type == PB_JSON_STRING &&
+                    x->len < sizeof(p->last_modified))
+                        memcpy(p->last_modified, x->str, x->len + 1);
+                if ((x = pb_json_get(root, "cursor")) &&
+                    x->type == PB_JSON_STRING && x->len < sizeof(p->cursor))
+                        memcpy(p->cursor, x->str, x->len + 1);
+                p->have_validators = 1;
+        }
+        pb_json_parser_destroy(jp);
+}
+
+/* Applies one state record of this poller's prefix. 0, or -1 when the
+ * table is full. */
+static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
+                       size_t vlen, long *n, long *tomb) {
+        size_t plen = strlen(p->prefix);
+        uint64_t kfp, h;
+        if (!k || klen < plen || memcmp(k, p->prefix, plen))
+                return 0;
+        if (klen == plen) {
+                if (v && vlen)
+                        load_validators(p, v, vlen);
+                else
+                        p->have_validators = 0;
+                return 0;
+        }
+        if (k[plen] != '/')
+                return 0;
+        kfp = pb_fingerprint(k, klen, NULL);
+        h = v ? pb_fingerprint_parse(v, vlen) : 0;
+        (*n)++;
+        if (!v || !vlen) {
+                pb_pstate_del(p->st, kfp);
+                (*tomb)++;
+        } else if (h && pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                pb_log("error",
+                       "msg=\"state holds more than --max-keys=%ld "
+                       "keys\"",
+                       p->set.max_keys);
+                return -1;
+        }
+        return 0;
+}
+
+/* Reads the state topic to its end, read_committed: records of aborted
+ * transactions are never seen. "The end" is the high watermark of every
+ * partition as it was when reading began (after init_transactions aborted
+ * the open transaction of a fenced predecessor); a read_committed reader
+ * gets EOF at the last stable offset, which stays below that mark while
+ * another poller sharing the topic has a transaction open, so EOF below
+ * the mark means "wait", not "done". */
+int pb_poll_read_state(pollctx_t *p) {
+        pb_consumer_opts_t co = {NULL, 1, 1, 0};
+        const char *topics[1] = {p->state_topic};
+        pb_kafka_conf_t kc = p->cc.kconf;
+        pb_consumer_t *c;
+        rd_kafka_t *rk;
+        rd_kafka_topic_partition_list_t *asg = NULL;
+        int64_t *hwm = NULL;
+        char *done = NULL;
+        char err[512];
+        long n = 0, tomb = 0;
+        int64_t t0 = pb_now_ms(), next_note = t0 + 10000;
+        int i, left, rc = -1;
+        /* after the caller's -X: readers of transactional topics must not
+         * see uncommitted or aborted records */
+        if (pb_kafka_conf_add(&kc, "isolation.level=read_committed") != PB_OK) {
+                pb_log("error", "msg=\"too many -X properties\"");
+                return -1;
+        }
+        c = pb_consumer_new(&kc, &co, topics, 1, err, sizeof(err));
+        if (!c) {
+                pb_log("error", "msg=\"state topic %s: %s\"", p->state_topic,
+                       err);
+                return -1;
+        }
+        rk = pb_consumer_rk(c);
+        if (rd_kafka_assignment(rk, &asg) || !asg || asg->cnt < 1) {
+                pb_log("error", "msg=\"state topic %s: no partitions\"",
+                       p->state_topic);
+                goto out;
+        }
+        hwm = calloc((size_t)asg->cnt, sizeof(*hwm));
+        done = calloc((size_t)asg->cnt, 1);
+        if (!hwm || !done)
+                goto out;
+        left = asg->cnt;
+        for (i = 0; i < asg->cnt; i++) {
+                int64_t lo = 0, hi = 0;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                    rk, asg->elems[i].topic, asg->elems[i].partition, &lo, &hi,
+                    10000);
+                if (e) {
+                        pb_log("error",
+                               "msg=\"state topic %s [%d]: watermarks: %s\"",
+                               p->state_topic, asg->elems[i].partition,
+                               rd_kafka_err2str(e));
+                        goto out;
+                }
+                hwm[i] = hi;
+                if (hi <= lo) {
+                        done[i] = 1;
+                        left--;
+                }
+        }
+        while (left > 0) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                if (pb_cli_stop)
+                        goto out;
+                if (pb_now_ms() > next_note) {
+                        pb_log("info",
+                               "msg=\"reading the state topic; "
+                               "waiting for its end (a transaction "
+                               "of another poller may be open)\" "
+                               "records=%ld partitions_left=%d",
+                               n, left);
+                        next_note = pb_now_ms() + 10000;
+                }
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        for (i = 0; i < asg->cnt; i++)
+                                if (asg->elems[i].partition == m->partition &&
+                                    !done[i] && m->offset >= hwm[i]) {
+                                        done[i] = 1;
+                                        left--;
+                                }
+                } else if (m->err) {
+                        char fe[256];
+                        if (rd_kafka_fatal_error(rk, fe, sizeof(fe))) {
+                                pb_log("error", "msg=\"reading state: %s\"",
+                                       fe);
+                                rd_kafka_message_destroy(m);
+                                goto out;
+                        }
+                } else if (apply_state(p, m->key, m->key ? m->key_len : 0,
+                                       m->payload, m->payload ? m->len : 0, &n,
+                                       &tomb)) {
+                        rd_kafka_message_destroy(m);
+                        goto out;
+                } else {
+                        for (i = 0; i < asg->cnt; i++)
+                                if (asg->elems[i].partition == m->partition &&
+                                    !done[i] && m->offset + 1 >= hwm[i]) {
+                                        done[i] = 1;
+                                        left--;
+                                }
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rc = 0;
+        pb_log("info",
+               "msg=\"state loaded\" topic=%s isolation=read_committed "
+               "records=%ld tombstones=%ld keys=%zu table_bytes=%zu "
+               "etag=\"%s\" ms=%lld",
+               p->state_topic, n, tomb, pb_pstate_count(p->st),
+               pb_pstate_bytes(p->st), p->etag, (long long)(pb_now_ms() - t0));
+out:
+        if (asg)
+                rd_kafka_topic_partition_list_destroy(asg);
+        free(hwm);
+        free(done);
+        pb_consumer_destroy(c);
+        return rc;
 }
