@@ -231,6 +231,63 @@ static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
         return 0;
 }
 
+/* Partition `partition` reached `next` (the offset after the last record
+ * read, or the EOF offset): done once that is the mark. */
+static void reached(const pb_kafka_offsets_t *o, char *done, int *left,
+                    int32_t partition, int64_t next) {
+        size_t i;
+        for (i = 0; i < o->n; i++)
+                if (o->p[i].partition == partition && !done[i] &&
+                    next >= o->p[i].high) {
+                        done[i] = 1;
+                        (*left)--;
+                }
+}
+
+/* Reads until every partition reached its mark. 0 or -1. */
+static int consume_to_end(pollctx_t *p, rd_kafka_t *rk,
+                          const pb_kafka_offsets_t *o, char *done, int left,
+                          long *n, long *tomb) {
+        int64_t next_note = pb_now_ms() + 10000;
+        while (left > 0) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                int rc = 0;
+                if (pb_cli_stop)
+                        return -1;
+                if (pb_now_ms() > next_note) {
+                        pb_log("info",
+                               "msg=\"reading the state topic; "
+                               "waiting for its end (a transaction "
+                               "of another poller may be open)\" "
+                               "records=%ld partitions_left=%d",
+                               *n, left);
+                        next_note = pb_now_ms() + 10000;
+                }
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        reached(o, done, &left, m->partition, m->offset);
+                } else if (m->err) {
+                        char fe[256];
+                        if (rd_kafka_fatal_error(rk, fe, sizeof(fe))) {
+                                pb_log("error", "msg=\"reading state: %s\"",
+                                       fe);
+                                rc = -1;
+                        }
+                } else if (apply_state(p, m->key, m->key ? m->key_len : 0,
+                                       m->payload, m->payload ? m->len : 0, n,
+                                       tomb)) {
+                        rc = -1;
+                } else {
+                        reached(o, done, &left, m->partition, m->offset + 1);
+                }
+                rd_kafka_message_destroy(m);
+                if (rc)
+                        return -1;
+        }
+        return 0;
+}
+
 /* Reads the state topic to its end, read_committed: records of aborted
  * transactions are never seen. "The end" is the high watermark of every
  * partition as it was when reading began (after init_transactions aborted
@@ -243,14 +300,13 @@ int pb_poll_read_state(pollctx_t *p) {
         const char *topics[1] = {p->state_topic};
         pb_kafka_conf_t kc = p->cc.kconf;
         pb_consumer_t *c;
-        rd_kafka_t *rk;
-        rd_kafka_topic_partition_list_t *asg = NULL;
-        int64_t *hwm = NULL;
+        pb_kafka_offsets_t *o = NULL;
         char *done = NULL;
         char err[512];
         long n = 0, tomb = 0;
-        int64_t t0 = pb_now_ms(), next_note = t0 + 10000;
-        int i, left, rc = -1;
+        int64_t t0 = pb_now_ms();
+        int left = 0, rc = -1;
+        size_t i;
         /* after the caller's -X: readers of transactional topics must not
          * see uncommitted or aborted records */
         if (pb_kafka_conf_add(&kc, "isolation.level=read_committed") != PB_OK) {
@@ -263,80 +319,25 @@ int pb_poll_read_state(pollctx_t *p) {
                        err);
                 return -1;
         }
-        rk = pb_consumer_rk(c);
-        if (rd_kafka_assignment(rk, &asg) || !asg || asg->cnt < 1) {
-                pb_log("error", "msg=\"state topic %s: no partitions\"",
-                       p->state_topic);
+        /* the partitions the consumer was given, with their watermarks */
+        o = pb_kafka_offsets_new(pb_consumer_rk(c), topics, 1, 10000, err,
+                                 sizeof(err));
+        if (!o || o->n < 1) {
+                pb_log("error", "msg=\"state topic %s: %s\"", p->state_topic,
+                       o ? "no partitions" : err);
                 goto out;
         }
-        hwm = calloc((size_t)asg->cnt, sizeof(*hwm));
-        done = calloc((size_t)asg->cnt, 1);
-        if (!hwm || !done)
+        done = calloc(o->n, 1);
+        if (!done)
                 goto out;
-        left = asg->cnt;
-        for (i = 0; i < asg->cnt; i++) {
-                int64_t lo = 0, hi = 0;
-                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-                    rk, asg->elems[i].topic, asg->elems[i].partition, &lo, &hi,
-                    10000);
-                if (e) {
-                        pb_log("error",
-                               "msg=\"state topic %s [%d]: watermarks: %s\"",
-                               p->state_topic, asg->elems[i].partition,
-                               rd_kafka_err2str(e));
-                        goto out;
-                }
-                hwm[i] = hi;
-                if (hi <= lo) {
+        for (i = 0; i < o->n; i++) {
+                if (o->p[i].high <= o->p[i].low)
                         done[i] = 1;
-                        left--;
-                }
+                else
+                        left++;
         }
-        while (left > 0) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-                if (pb_cli_stop)
-                        goto out;
-                if (pb_now_ms() > next_note) {
-                        pb_log("info",
-                               "msg=\"reading the state topic; "
-                               "waiting for its end (a transaction "
-                               "of another poller may be open)\" "
-                               "records=%ld partitions_left=%d",
-                               n, left);
-                        next_note = pb_now_ms() + 10000;
-                }
-                if (!m)
-                        continue;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        for (i = 0; i < asg->cnt; i++)
-                                if (asg->elems[i].partition == m->partition &&
-                                    !done[i] && m->offset >= hwm[i]) {
-                                        done[i] = 1;
-                                        left--;
-                                }
-                } else if (m->err) {
-                        char fe[256];
-                        if (rd_kafka_fatal_error(rk, fe, sizeof(fe))) {
-                                pb_log("error", "msg=\"reading state: %s\"",
-                                       fe);
-                                rd_kafka_message_destroy(m);
-                                goto out;
-                        }
-                } else if (apply_state(p, m->key, m->key ? m->key_len : 0,
-                                       m->payload, m->payload ? m->len : 0, &n,
-                                       &tomb)) {
-                        rd_kafka_message_destroy(m);
-                        goto out;
-                } else {
-                        for (i = 0; i < asg->cnt; i++)
-                                if (asg->elems[i].partition == m->partition &&
-                                    !done[i] && m->offset + 1 >= hwm[i]) {
-                                        done[i] = 1;
-                                        left--;
-                                }
-                }
-                rd_kafka_message_destroy(m);
-        }
+        if (consume_to_end(p, pb_consumer_rk(c), o, done, left, &n, &tomb))
+                goto out;
         rc = 0;
         pb_log("info",
                "msg=\"state loaded\" topic=%s isolation=read_committed "
@@ -345,9 +346,7 @@ int pb_poll_read_state(pollctx_t *p) {
                p->state_topic, n, tomb, pb_pstate_count(p->st),
                pb_pstate_bytes(p->st), p->etag, (long long)(pb_now_ms() - t0));
 out:
-        if (asg)
-                rd_kafka_topic_partition_list_destroy(asg);
-        free(hwm);
+        pb_kafka_offsets_destroy(o);
         free(done);
         pb_consumer_destroy(c);
         return rc;
