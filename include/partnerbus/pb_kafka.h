@@ -1,5 +1,6 @@
 /* Library: partnerbus_kafka (lib/kafka). */
-/* partnerbus - Kafka producer and consumer on librdkafka.
+/* partnerbus - Kafka producer, consumer, admin helpers and transactions
+ * on librdkafka.
  *
  * The producer is idempotent with acks=all; every send gets exactly one
  * delivery report through the callback (from pb_producer_poll/flush, on
@@ -120,6 +121,115 @@ int pb_message_header_at(const pb_message_t *msg, size_t idx, const char **name,
 pb_resp_t pb_consumer_store(pb_consumer_t *c, const pb_message_t *msg);
 pb_resp_t pb_consumer_commit(pb_consumer_t *c, int async);
 void *pb_consumer_rk(pb_consumer_t *c);
+
+/* Makes rk stop fetching: drops a group-less consumer's assignment (the
+ * history source assigns per partition itself, --reset-group only uses
+ * the consumer's connections). PB_ERR_KAFKA on failure. */
+pb_resp_t pb_consumer_unassign(pb_consumer_t *c);
+
+/* --- admin helpers (lib/kafka/pb_kafka_admin.c) ---
+ *
+ * They take the librdkafka handle of a producer or consumer
+ * (pb_producer_rk / pb_consumer_rk) and use its connections; none makes a
+ * client of its own. errstr (may be NULL) describes a failure. */
+
+/* Topic creation. A topic that exists is left as it is (its config is not
+ * changed). */
+typedef struct pb_topic_spec {
+        const char *name;
+        int partitions;  /* -1: broker default */
+        int replication; /* -1: broker default */
+        /* topic config "name", "value" pairs, NULL-terminated; may be NULL */
+        const char *const *config;
+        int timeout_ms; /* broker operation timeout; the answer is awaited
+                           twice as long */
+} pb_topic_spec_t;
+
+typedef enum pb_topic_res {
+        PB_TOPIC_CREATED = 0,
+        PB_TOPIC_EXISTS,    /* it existed already */
+        PB_TOPIC_ERROR,     /* the request failed (errstr) */
+        PB_TOPIC_REFUSED,   /* the broker refused to create it (errstr) */
+        PB_TOPIC_NO_ANSWER, /* no answer in time: it may or may not exist */
+} pb_topic_res_t;
+
+pb_topic_res_t pb_kafka_topic_ensure(void *rk, const pb_topic_spec_t *spec,
+                                     char *errstr, size_t errstr_size);
+
+/* Offsets per partition: every partition of some topics with its
+ * watermarks, then (on request) the offset for a point in time or a
+ * group's committed offset. */
+typedef struct pb_partition_offset {
+        const char *topic; /* the caller's string, not copied */
+        int32_t partition;
+        int64_t low, high; /* watermarks when listed */
+        int64_t offset;    /* set by the calls below; -1 until then */
+} pb_partition_offset_t;
+
+typedef struct pb_kafka_offsets {
+        pb_partition_offset_t *p;
+        size_t n;
+} pb_kafka_offsets_t;
+
+/* Lists the partitions of the topics (metadata) and their watermarks.
+ * NULL with errstr ("topic T: ...", "end offsets of T [P]: ..."). */
+pb_kafka_offsets_t *pb_kafka_offsets_new(void *rk, const char *const *topics,
+                                         size_t ntopics, int timeout_ms,
+                                         char *errstr, size_t errstr_size);
+void pb_kafka_offsets_destroy(pb_kafka_offsets_t *o); /* NULL is fine */
+
+/* Time -> offsets (ListOffsets by time): per partition the first offset
+ * whose Kafka timestamp is >= time_ms, the high watermark where there is
+ * none. A broker that cannot look offsets up by time answers with
+ * errors, or (librdkafka's mock cluster) with the end offset for every
+ * time: a probe with time 0 on every non-empty partition, which must give
+ * its low watermark, detects the latter. PB_OK; PB_ERR_KAFKA with errstr
+ * (librdkafka's text) when offsets by time are not available: the
+ * offsets are then left as they were. */
+pb_resp_t pb_kafka_offsets_for_time(void *rk, pb_kafka_offsets_t *o,
+                                    int64_t time_ms, int timeout_ms,
+                                    char *errstr, size_t errstr_size);
+
+/* Consumer groups. pb_kafka_group_active: *active 1 when the group has
+ * members or a state other than Empty, Dead or Unknown, 0 when not (also
+ * when it does not exist); why describes the group ("group G is Empty
+ * with 0 member(s)") or the error (PB_ERR_KAFKA). */
+pb_resp_t pb_kafka_group_active(void *rk, const char *group, int timeout_ms,
+                                int *active, char *why, size_t why_size);
+/* Commits o's offsets for the group (AlterConsumerGroupOffsets; the
+ * broker refuses while the group has members). Every partition's result
+ * is checked. PB_OK or PB_ERR_KAFKA with errstr. */
+pb_resp_t pb_kafka_group_commit(void *rk, const char *group,
+                                const pb_kafka_offsets_t *o, int timeout_ms,
+                                char *errstr, size_t errstr_size);
+/* Reads the group's committed offsets of o's partitions into o (-1 where
+ * none is committed). PB_OK or PB_ERR_KAFKA with errstr. */
+pb_resp_t pb_kafka_group_read(void *rk, const char *group,
+                              pb_kafka_offsets_t *o, int timeout_ms,
+                              char *errstr, size_t errstr_size);
+
+/* --- transactions ---
+ *
+ * For a producer made with transactional.id=... (-X or added to the conf).
+ * init fences an older producer with the same id and aborts its open
+ * transaction; pb_producer_send and pb_producer_send_raw between begin
+ * and commit join the open transaction; commit flushes first. */
+typedef enum pb_txn_res {
+        PB_TXN_OK = 0,
+        PB_TXN_RETRIABLE, /* the same call may be repeated */
+        PB_TXN_ABORTABLE, /* abort the transaction; the producer stays usable */
+        PB_TXN_FATAL,     /* fenced by a newer producer with the id, or fatal:
+                             the producer is unusable */
+} pb_txn_res_t;
+
+pb_txn_res_t pb_producer_txn_init(pb_producer_t *p, int timeout_ms,
+                                  char *errstr, size_t errstr_size);
+pb_txn_res_t pb_producer_txn_begin(pb_producer_t *p, char *errstr,
+                                   size_t errstr_size);
+pb_txn_res_t pb_producer_txn_commit(pb_producer_t *p, int timeout_ms,
+                                    char *errstr, size_t errstr_size);
+pb_txn_res_t pb_producer_txn_abort(pb_producer_t *p, int timeout_ms,
+                                   char *errstr, size_t errstr_size);
 
 /* --- embedded development broker (librdkafka mock cluster) --- */
 typedef struct pb_mock_broker pb_mock_broker_t;

@@ -713,6 +713,12 @@ void *pb_consumer_rk(pb_consumer_t *c) {
         return c ? c->rk : NULL;
 }
 
+pb_resp_t pb_consumer_unassign(pb_consumer_t *c) {
+        if (!c)
+                return PB_ERR_ARG;
+        return rd_kafka_assign(c->rk, NULL) ? PB_ERR_KAFKA : PB_OK;
+}
+
 /* --- embedded development broker --- */
 
 struct pb_mock_broker {

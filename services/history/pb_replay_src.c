@@ -148,11 +148,57 @@ static void err(const pb_rsrc_t *s, const char *fmt, ...) {
 }
 
 /* --- Kafka setup --- */
+
+/* One stream per partition of the topics, from its low to its high
+ * watermark; with --since, from the first offset at or after since - skew
+ * (lib/kafka's time -> offsets lookup), or from the beginning when the
+ * broker cannot say. 0 or -1. */
+static int kafka_streams(pb_rsrc_t *s) {
+        pb_kafka_offsets_t *o;
+        char e[512];
+        size_t i;
+        o = pb_kafka_offsets_new(s->rk, s->c.topics, s->c.ntopics, 15000, e,
+                                 sizeof(e));
+        if (!o) {
+                err(s, "%s", e);
+                return -1;
+        }
+        if (s->c.has_since &&
+            pb_kafka_offsets_for_time(s->rk, o,
+                                      s->c.since_ms - s->c.skew_ms < 0
+                                          ? 0
+                                          : s->c.since_ms - s->c.skew_ms,
+                                      15000, e, sizeof(e)) != PB_OK) {
+                s->stats.scanned_from_beginning = 1;
+                fprintf(stderr,
+                        "partnerbus %s: the broker cannot look up "
+                        "offsets by time (ListOffsets: %s); scanning "
+                        "from the beginning of each partition\n",
+                        s->c.cmd, e);
+        }
+        s->st = calloc(o->n ? o->n : 1, sizeof(*s->st));
+        if (!s->st) {
+                pb_kafka_offsets_destroy(o);
+                return -1;
+        }
+        for (i = 0; i < o->n; i++) {
+                rstream_t *r = &s->st[s->nst++];
+                r->topic = o->p[i].topic;
+                r->partition = o->p[i].partition;
+                r->start = o->p[i].low;
+                r->end = o->p[i].high;
+                if (o->p[i].offset > r->start) /* -1 without --since */
+                        r->start = o->p[i].offset;
+        }
+        pb_kafka_offsets_destroy(o);
+        return 0;
+}
+
 static int kafka_setup(pb_rsrc_t *s) {
         pb_consumer_opts_t co;
         char e[512];
-        size_t i, cap = 0;
-        rd_kafka_topic_partition_list_t *times = NULL, *assign = NULL;
+        size_t i;
+        rd_kafka_topic_partition_list_t *assign = NULL;
         rd_kafka_resp_err_t ke;
         int ok = 0;
         memset(&co, 0, sizeof(co));
@@ -166,124 +212,9 @@ static int kafka_setup(pb_rsrc_t *s) {
         }
         s->rk = pb_consumer_rk(s->cons);
         /* drop the consumer's own assignment: we assign per partition */
-        rd_kafka_assign(s->rk, NULL);
-        for (i = 0; i < s->c.ntopics; i++) {
-                const struct rd_kafka_metadata *md = NULL;
-                rd_kafka_topic_t *rkt =
-                    rd_kafka_topic_new(s->rk, s->c.topics[i], NULL);
-                int p;
-                if (!rkt) {
-                        err(s, "topic %s: %s", s->c.topics[i],
-                            rd_kafka_err2str(rd_kafka_last_error()));
-                        return -1;
-                }
-                ke = rd_kafka_metadata(s->rk, 0, rkt, &md, 15000);
-                rd_kafka_topic_destroy(rkt);
-                if (ke || !md || md->topic_cnt != 1 || md->topics[0].err) {
-                        err(s, "topic %s: %s", s->c.topics[i],
-                            rd_kafka_err2str(
-                                ke ? ke
-                                : md && md->topic_cnt
-                                    ? md->topics[0].err
-                                    : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-                        if (md)
-                                rd_kafka_metadata_destroy(md);
-                        return -1;
-                }
-                for (p = 0; p < md->topics[0].partition_cnt; p++) {
-                        rstream_t *r;
-                        int64_t lo = 0, hi = 0;
-                        if (s->nst == cap) {
-                                size_t nc = cap ? cap * 2 : 16;
-                                rstream_t *ns =
-                                    realloc(s->st, nc * sizeof(*ns));
-                                if (!ns) {
-                                        rd_kafka_metadata_destroy(md);
-                                        return -1;
-                                }
-                                s->st = ns;
-                                cap = nc;
-                        }
-                        r = &s->st[s->nst++];
-                        memset(r, 0, sizeof(*r));
-                        r->topic = s->c.topics[i];
-                        r->partition = md->topics[0].partitions[p].id;
-                        ke = rd_kafka_query_watermark_offsets(
-                            s->rk, r->topic, r->partition, &lo, &hi, 15000);
-                        if (ke) {
-                                err(s, "end offsets of %s [%d]: %s", r->topic,
-                                    r->partition, rd_kafka_err2str(ke));
-                                rd_kafka_metadata_destroy(md);
-                                return -1;
-                        }
-                        r->start = lo;
-                        r->end = hi;
-                }
-                rd_kafka_metadata_destroy(md);
-        }
-        /* start by time */
-        if (s->c.has_since) {
-                times = rd_kafka_topic_partition_list_new((int)s->nst);
-                for (i = 0; i < s->nst; i++)
-                        rd_kafka_topic_partition_list_add(times, s->st[i].topic,
-                                                          s->st[i].partition)
-                            ->offset = s->c.since_ms - s->c.skew_ms < 0
-                                           ? 0
-                                           : s->c.since_ms - s->c.skew_ms;
-                ke = rd_kafka_offsets_for_times(s->rk, times, 15000);
-                for (i = 0; !ke && i < (size_t)times->cnt; i++)
-                        if (times->elems[i].err)
-                                ke = times->elems[i].err;
-                /* probe: time 0 must give the first offset of a non-empty
-                 * partition; librdkafka's mock cluster answers every
-                 * time lookup with the end offset instead */
-                if (!ke) {
-                        rd_kafka_topic_partition_list_t *probe =
-                            rd_kafka_topic_partition_list_new((int)s->nst);
-                        for (i = 0; i < s->nst; i++)
-                                if (s->st[i].start < s->st[i].end)
-                                        rd_kafka_topic_partition_list_add(
-                                            probe, s->st[i].topic,
-                                            s->st[i].partition)
-                                            ->offset = 0;
-                        if (probe->cnt)
-                                ke = rd_kafka_offsets_for_times(s->rk, probe,
-                                                                15000);
-                        for (i = 0; !ke && i < (size_t)probe->cnt; i++) {
-                                size_t j;
-                                for (j = 0; j < s->nst; j++)
-                                        if (s->st[j].partition ==
-                                                probe->elems[i].partition &&
-                                            !strcmp(s->st[j].topic,
-                                                    probe->elems[i].topic))
-                                                break;
-                                if (probe->elems[i].err)
-                                        ke = probe->elems[i].err;
-                                else if (j < s->nst && probe->elems[i].offset !=
-                                                           s->st[j].start)
-                                        ke = RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
-                        }
-                        rd_kafka_topic_partition_list_destroy(probe);
-                }
-                if (ke) {
-                        s->stats.scanned_from_beginning = 1;
-                        fprintf(stderr,
-                                "partnerbus %s: the broker cannot look up "
-                                "offsets by time (ListOffsets: %s); scanning "
-                                "from the beginning of each partition\n",
-                                s->c.cmd, rd_kafka_err2str(ke));
-                } else {
-                        for (i = 0; i < s->nst; i++) {
-                                int64_t o = times->elems[i].offset;
-                                /* -1: no message at or after the time */
-                                if (o < 0)
-                                        o = s->st[i].end;
-                                if (o > s->st[i].start)
-                                        s->st[i].start = o;
-                        }
-                }
-                rd_kafka_topic_partition_list_destroy(times);
-        }
+        pb_consumer_unassign(s->cons);
+        if (kafka_streams(s))
+                return -1;
         assign = rd_kafka_topic_partition_list_new((int)s->nst);
         for (i = 0; i < s->nst; i++) {
                 rstream_t *r = &s->st[i];

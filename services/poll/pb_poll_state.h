@@ -8,8 +8,8 @@
  * Fingerprints are the first 8 bytes of SHA-256: a wrong "unchanged"
  * needs two different keys (or two versions of one record) to collide in
  * 64 bits; for 10^7 keys that is about 3e-6 over the table's life. */
-#ifndef PB_POLLSTATE_H
-#define PB_POLLSTATE_H
+#ifndef PB_POLL_STATE_H
+#define PB_POLL_STATE_H
 
 #include <stddef.h>
 #include <stdint.h>

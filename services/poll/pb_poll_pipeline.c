@@ -1,0 +1,383 @@
+/* partnerbus poll - the record pipeline: per record of a parsed page,
+ * map it (pb_mapping), fingerprint the mapped JSON and compare it with the
+ * state table, derive the event id, encode and frame it (codec + serde)
+ * and produce it with its state record (pb_poll_tx.c); a record that does
+ * not map or validate becomes a dead letter with its position and the
+ * failing JSON Pointer, once per distinct bad record. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
+#include "pb_poll.h"
+
+/* the buffers one record goes through, reused across records */
+typedef struct bufs {
+        pb_buf_t json, key, ev, avro;
+} bufs_t;
+
+/* --check: what would be rejected, as a JSON line on stdout. */
+static void print_reject(const pb_record_t *rec, const char *why,
+                         const char *pointer) {
+        pb_buf_t b;
+        pb_buf_init(&b, 0);
+        pb_buf_printf(&b,
+                      "{\"would\":\"reject\",\"%s\":%ld,"
+                      "\"pointer\":",
+                      rec->pos_name ? rec->pos_name : "record", rec->position);
+        pb_buf_json_str(&b, pointer ? pointer : "",
+                        pointer ? strlen(pointer) : 0);
+        pb_buf_puts(&b, ",\"error\":");
+        pb_buf_json_str(&b, why, strlen(why));
+        pb_buf_puts(&b, ",\"record\":");
+        if (pb_utf8_valid(rec->raw ? rec->raw : "", rec->raw_len))
+                pb_buf_json_str(&b, rec->raw ? rec->raw : "", rec->raw_len);
+        else
+                pb_buf_puts(&b, "null");
+        pb_buf_puts(&b, "}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        fflush(stdout);
+        pb_buf_free(&b);
+}
+
+static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
+                        const char *key, const char *why, const char *pointer) {
+        char pos[64], hex[33], *skey;
+        uint64_t h, kfp, old;
+        size_t l;
+        pmsg_t *m;
+        const char *hdrs[] = {"partnerbus_error",
+                              why,
+                              "partnerbus_error_pointer",
+                              pointer ? pointer : "",
+                              "partnerbus_position",
+                              pos,
+                              "partnerbus_feed_url",
+                              pg->res.url,
+                              "partnerbus_type",
+                              p->set.type,
+                              NULL};
+        snprintf(pos, sizeof(pos), "%s %ld",
+                 rec->pos_name ? rec->pos_name : "record", rec->position);
+        p->rejected++;
+        pb_poll_count(p, "partnerbus_poll_records_total", "outcome", "rejected",
+                      1);
+        if (p->set.check) {
+                print_reject(rec, why, pointer);
+                return;
+        }
+        pb_log("warn", "msg=\"record rejected\" %s error=\"%s\"", pos, why);
+        /* one dead letter per distinct bad record, not one per poll */
+        h = pb_fingerprint(rec->raw ? rec->raw : "", rec->raw_len, hex);
+        l = strlen(p->prefix) + 48;
+        skey = malloc(l);
+        if (!skey)
+                return;
+        snprintf(skey, l, "%s/!rejected/%s", p->prefix, hex);
+        kfp = pb_fingerprint(skey, strlen(skey), NULL);
+        if (pb_pstate_get(p->st, kfp, &old)) {
+                free(skey);
+                return;
+        }
+        pb_poll_count(p, "partnerbus_poll_dead_letters_total", NULL, NULL, 1);
+        if (p->txn) {
+                /* the dead letter and its state record in the open
+                 * transaction */
+                if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, kfp) ||
+                    pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                        free(skey);
+                        return;
+                }
+                if (pb_poll_send_raw(p, p->dlq_topic, key,
+                                     rec->raw ? rec->raw : "", rec->raw_len,
+                                     hdrs, NULL) != PB_OK ||
+                    pb_poll_send_raw(p, p->state_topic, skey, hex, 32, NULL,
+                                     NULL) != PB_OK)
+                        p->txn_failed = 1;
+                p->txn_records++;
+                free(skey);
+                return;
+        }
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                free(skey);
+                return;
+        }
+        m->kind = PM_DLQ;
+        m->skey = skey;
+        m->kfp = kfp;
+        m->hash = h;
+        memcpy(m->hex, hex, 33);
+        if (pb_pstate_put(p->st, kfp, h) != PB_OK ||
+            pb_poll_send_raw(p, p->dlq_topic, key, rec->raw ? rec->raw : "",
+                             rec->raw_len, hdrs, m) != PB_OK) {
+                pb_pstate_del(p->st, kfp);
+                free(m);
+                free(skey);
+                return;
+        }
+        /* its state record follows once Kafka acknowledged it */
+}
+
+/* --check: what would be published, as a JSON line on stdout. */
+static void print_publish(pollctx_t *p, const pb_record_t *rec,
+                          const pb_buf_t *key, const pb_buf_t *ev,
+                          uint64_t kfp) {
+        pb_buf_t b;
+        uint64_t old;
+        pb_buf_init(&b, 0);
+        pb_buf_printf(&b,
+                      "{\"would\":\"publish\",\"%s\":%ld,"
+                      "\"key\":",
+                      rec->pos_name, rec->position);
+        pb_buf_json_str(&b, (const char *)key->data, key->len);
+        pb_buf_printf(&b, ",\"change\":\"%s\",\"event\":",
+                      pb_pstate_get(p->st, kfp, &old) ? "changed" : "new");
+        pb_buf_append(&b, ev->data, ev->len);
+        pb_buf_puts(&b, "}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        fflush(stdout);
+        pb_buf_free(&b);
+}
+
+/* The event of a mapped record: event_id (UUIDv5 of source, type, key and
+ * content version), occurred_at unless mapped, the mapped fields; then
+ * encoded and framed into b->avro. PB_OK, or the error with why. */
+static pb_resp_t encode_event(pollctx_t *p, bufs_t *b, const char *hex,
+                              pb_event_meta_t *meta, pb_errors_t *errs,
+                              char *why, size_t whysz) {
+        pb_encode_opts_t eo;
+        char eid[37], ts[40], name[1200];
+        pb_resp_t rc;
+        int nl = snprintf(name, sizeof(name), "%s\n%s\n%s\n%s",
+                          pb_mapping_source(p->map), p->set.type,
+                          (const char *)b->key.data, hex);
+        if (nl < 0 || (size_t)nl >= sizeof(name))
+                nl = (int)sizeof(name) - 1;
+        pb_uuid_v5(PB_POLL_NS, name, (size_t)nl, eid);
+        pb_buf_reset(&b->ev);
+        pb_buf_printf(&b->ev, "{\"event_id\":\"%s\",", eid);
+        if (!pb_mapping_maps(p->map, "/occurred_at")) {
+                pb_rfc3339_format(pb_now_ms(), ts, sizeof(ts));
+                pb_buf_printf(&b->ev, "\"occurred_at\":\"%s\",", ts);
+        }
+        pb_buf_append(&b->ev, b->json.data + 1, b->json.len - 1);
+        pb_errors_init(errs);
+        memset(&eo, 0, sizeof(eo));
+        pb_buf_reset(&b->avro);
+        rc = pb_serde_encode(p->serde, p->schema, p->topic,
+                             (const char *)b->ev.data, b->ev.len, &eo, &b->avro,
+                             meta, errs);
+        if (rc != PB_OK) {
+                if (errs->count)
+                        pb_errors_format(errs, why, whysz);
+                else
+                        snprintf(why, whysz, "encode: %s", pb_err2str(rc));
+        }
+        return rc;
+}
+
+/* The event and its state record in the open transaction: both committed
+ * or neither. */
+static void send_in_txn(pollctx_t *p, const char *skey, const char *hex,
+                        const pb_event_meta_t *meta, const pb_buf_t *avro) {
+        char why[1024];
+        pb_resp_t rc;
+        for (;;) {
+                rc = pb_producer_send(p->prod, p->topic, p->set.type, meta,
+                                      avro->data, avro->len, NULL, NULL, why,
+                                      sizeof(why));
+                if (rc != PB_ERR_LIMIT)
+                        break;
+                pb_producer_poll(p->prod, 50);
+        }
+        if (rc != PB_OK) {
+                pb_log("error", "msg=\"send: %s\"", why);
+                p->txn_failed = 1;
+        } else {
+                p->inflight++;
+                if (pb_poll_send_raw(p, p->state_topic, skey, hex, 32, NULL,
+                                     NULL) != PB_OK)
+                        p->txn_failed = 1;
+                p->txn_published++;
+        }
+        p->txn_records++;
+        if ((p->inflight & 63) == 0)
+                pb_producer_poll(p->prod, 0);
+}
+
+/* Without transactions: the event now, its state record once Kafka
+ * acknowledged it (pb_poll_on_delivery, pb_poll_drain_state). Takes
+ * skey. */
+static void send_acked(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
+                       const char *hex, const pb_event_meta_t *meta,
+                       const pb_buf_t *avro) {
+        char why[1024];
+        pb_resp_t rc;
+        pmsg_t *m = calloc(1, sizeof(*m));
+        if (!m) {
+                free(skey);
+                return;
+        }
+        m->kind = PM_EVENT;
+        m->skey = skey;
+        m->kfp = kfp;
+        m->hash = h;
+        memcpy(m->hex, hex, 33);
+        for (;;) {
+                rc = pb_producer_send(p->prod, p->topic, p->set.type, meta,
+                                      avro->data, avro->len, NULL, m, why,
+                                      sizeof(why));
+                if (rc != PB_ERR_LIMIT)
+                        break;
+                pb_producer_poll(p->prod, 50);
+                pb_poll_drain_state(p);
+        }
+        if (rc != PB_OK) {
+                pb_log("error", "msg=\"send: %s\"", why);
+                pb_pstate_del(p->st, kfp);
+                p->ev_failed++;
+                free(skey);
+                free(m);
+                return;
+        }
+        p->inflight++;
+        if ((p->inflight & 63) == 0) {
+                pb_producer_poll(p->prod, 0);
+                pb_poll_drain_state(p);
+        }
+}
+
+/* Sends the encoded event of a new or changed record with its state
+ * record. Takes skey. */
+static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
+                    const char *hex, const pb_event_meta_t *meta,
+                    const pb_buf_t *avro) {
+        if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, kfp)) {
+                p->ev_failed++;
+                free(skey);
+                return;
+        }
+        if (pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                pb_log("error",
+                       "msg=\"state is full (--max-keys=%ld); record not "
+                       "published\" key=\"%s\"",
+                       p->set.max_keys, skey);
+                p->ev_failed++;
+                free(skey);
+                return;
+        }
+        if (p->txn) {
+                send_in_txn(p, skey, hex, meta, avro);
+                free(skey);
+                return;
+        }
+        send_acked(p, skey, kfp, h, hex, meta, avro);
+}
+
+/* Maps, checks and sends one record. */
+static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
+                       bufs_t *b) {
+        pb_errors_t errs;
+        pb_event_meta_t meta;
+        char hex[33], why[1024];
+        uint64_t h, kfp, old;
+        size_t skl;
+        char *skey;
+        pb_resp_t rc;
+        pb_buf_reset(&b->json);
+        pb_buf_reset(&b->key);
+        pb_errors_init(&errs);
+        rc = pb_mapping_apply(p->map, rec, &b->json, &b->key, &errs);
+        if (rc != PB_OK) {
+                if (errs.count)
+                        pb_errors_format(&errs, why, sizeof(why));
+                else
+                        snprintf(why, sizeof(why), "mapping: %s",
+                                 pb_err2str(rc));
+                dead_letter(p, pg, rec, NULL, why,
+                            errs.count ? errs.items[0].pointer : "");
+                return;
+        }
+        h = pb_fingerprint(b->json.data, b->json.len, hex);
+        skl = strlen(p->prefix) + b->key.len + 2;
+        skey = malloc(skl);
+        if (!skey)
+                return;
+        snprintf(skey, skl, "%s/%s", p->prefix, (const char *)b->key.data);
+        kfp = pb_fingerprint(skey, strlen(skey), NULL);
+        if (pb_pstate_get(p->st, kfp, &old) && old == h) {
+                p->unchanged++;
+                pb_poll_count(p, "partnerbus_poll_records_total", "outcome",
+                              "unchanged", 1);
+                free(skey);
+                return;
+        }
+        if (encode_event(p, b, hex, &meta, &errs, why, sizeof(why)) != PB_OK) {
+                dead_letter(p, pg, rec, (const char *)b->key.data, why,
+                            errs.count ? errs.items[0].pointer : "");
+                free(skey);
+                return;
+        }
+        if (p->set.check) {
+                print_publish(p, rec, &b->key, &b->ev, kfp);
+                p->published++;
+                free(skey);
+                return;
+        }
+        publish(p, skey, kfp, h, hex, &meta, &b->avro);
+}
+
+/* The records of one page. "ok" or the outcome that ends the poll. */
+static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
+        char err[1024];
+        pb_record_t rec;
+        int r;
+        while ((r = pb_feed_next(pg->feed, &rec, err, sizeof(err))) !=
+               PB_FEED_END) {
+                if (r == PB_FEED_FATAL) {
+                        pb_log("error",
+                               "msg=\"feed unusable (truncated?); "
+                               "validators untouched\" error=\"%s\"",
+                               err);
+                        return "malformed";
+                }
+                if (++p->records > p->set.max_records) {
+                        pb_log("error",
+                               "msg=\"more than "
+                               "--max-records=%ld records\"",
+                               p->set.max_records);
+                        return "limit";
+                }
+                if (r == PB_FEED_BAD)
+                        dead_letter(p, pg, &rec, NULL, err, "");
+                else
+                        one_record(p, pg, &rec, b);
+                /* bound the transaction */
+                if (p->txn && p->txn_open &&
+                    p->txn_records >= p->set.txn_records)
+                        pb_poll_txn_commit(p);
+                if (p->txn_failed)
+                        return p->fenced ? "fenced" : "kafka_error";
+        }
+        return "ok";
+}
+
+const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
+        const char *outcome = "ok";
+        bufs_t b;
+        size_t i;
+        pb_buf_init(&b.json, 4 * p->set.max_record + 4096);
+        pb_buf_init(&b.key, 4096);
+        pb_buf_init(&b.ev, 4 * p->set.max_record + 8192);
+        pb_buf_init(&b.avro, 0);
+        p->ev_failed = p->st_failed = 0;
+        for (i = 0; i < pg->n && !strcmp(outcome, "ok"); i++)
+                outcome = page_records(p, &pg->v[i], &b);
+        pb_buf_free(&b.json);
+        pb_buf_free(&b.key);
+        pb_buf_free(&b.ev);
+        pb_buf_free(&b.avro);
+        return outcome;
+}

@@ -1,0 +1,353 @@
+/* partnerbus poll - the poller's state: the key -> content fingerprint
+ * table in memory (see pb_poll_state.h), and, at start, its replay from
+ * the compacted state topic, read_committed, together with the feed's
+ * validators. */
+#include "pb_poll_state.h"
+
+#include <librdkafka/rdkafka.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
+#include "pb_poll.h"
+
+typedef struct slot {
+        uint64_t k; /* 0 = empty */
+        uint64_t h;
+} slot_t;
+
+struct pb_pstate {
+        slot_t *slots;
+        size_t cap; /* power of two */
+        size_t n;
+        size_t max;
+};
+
+pb_pstate_t *pb_pstate_new(size_t max_keys) {
+        pb_pstate_t *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->cap = 1024;
+        s->max = max_keys ? max_keys : (size_t)-1;
+        s->slots = calloc(s->cap, sizeof(*s->slots));
+        if (!s->slots) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+void pb_pstate_destroy(pb_pstate_t *s) {
+        if (!s)
+                return;
+        free(s->slots);
+        free(s);
+}
+
+static size_t find(const pb_pstate_t *s, uint64_t k) {
+        size_t m = s->cap - 1, i = (size_t)(k * 0x9E3779B97F4A7C15ull) & m;
+        while (s->slots[i].k && s->slots[i].k != k)
+                i = (i + 1) & m;
+        return i;
+}
+
+int pb_pstate_get(const pb_pstate_t *s, uint64_t kfp, uint64_t *hash) {
+        size_t i = find(s, kfp);
+        if (!s->slots[i].k)
+                return 0;
+        *hash = s->slots[i].h;
+        return 1;
+}
+
+static pb_resp_t grow(pb_pstate_t *s) {
+        size_t ncap = s->cap * 2, i;
+        slot_t *old = s->slots;
+        size_t ocap = s->cap;
+        slot_t *ns = calloc(ncap, sizeof(*ns));
+        if (!ns)
+                return PB_ERR_NOMEM;
+        s->slots = ns;
+        s->cap = ncap;
+        for (i = 0; i < ocap; i++)
+                if (old[i].k)
+                        s->slots[find(s, old[i].k)] = old[i];
+        free(old);
+        return PB_OK;
+}
+
+pb_resp_t pb_pstate_put(pb_pstate_t *s, uint64_t kfp, uint64_t hash) {
+        size_t i;
+        if (!kfp)
+                kfp = 1;
+        i = find(s, kfp);
+        if (s->slots[i].k) {
+                s->slots[i].h = hash;
+                return PB_OK;
+        }
+        if (s->n >= s->max)
+                return PB_ERR_LIMIT;
+        if ((s->n + 1) * 10 > s->cap * 7) {
+                if (grow(s) != PB_OK)
+                        return PB_ERR_NOMEM;
+                i = find(s, kfp);
+        }
+        s->slots[i].k = kfp;
+        s->slots[i].h = hash;
+        s->n++;
+        return PB_OK;
+}
+
+void pb_pstate_del(pb_pstate_t *s, uint64_t kfp) {
+        size_t m = s->cap - 1, i = find(s, kfp), j;
+        if (!s->slots[i].k)
+                return;
+        /* backward shift: move later members of the run into the hole
+         * when their home slot is not between the hole and them */
+        j = i;
+        for (;;) {
+                size_t home;
+                j = (j + 1) & m;
+                if (!s->slots[j].k)
+                        break;
+                home = (size_t)(s->slots[j].k * 0x9E3779B97F4A7C15ull) & m;
+                if ((j > i && (home <= i || home > j)) ||
+                    (j < i && (home <= i && home > j))) {
+                        s->slots[i] = s->slots[j];
+                        i = j;
+                }
+        }
+        s->slots[i].k = 0;
+        s->slots[i].h = 0;
+        s->n--;
+}
+
+size_t pb_pstate_count(const pb_pstate_t *s) {
+        return s->n;
+}
+
+size_t pb_pstate_bytes(const pb_pstate_t *s) {
+        return s->cap * sizeof(slot_t) + sizeof(*s);
+}
+
+uint64_t pb_fingerprint(const void *data, size_t len, char *hex) {
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        uint64_t v = 0;
+        int i;
+        static const char hx[] = "0123456789abcdef";
+        SHA256(data, len, d);
+        for (i = 0; i < 8; i++)
+                v = (v << 8) | d[i];
+        if (hex) {
+                for (i = 0; i < 16; i++) {
+                        hex[2 * i] = hx[d[i] >> 4];
+                        hex[2 * i + 1] = hx[d[i] & 15];
+                }
+                hex[32] = 0;
+        }
+        return v ? v : 1;
+}
+
+uint64_t pb_fingerprint_parse(const char *hex, size_t len) {
+        uint64_t v = 0;
+        size_t i;
+        if (len != 32 && len != 16)
+                return 0;
+        for (i = 0; i < 16; i++) {
+                char c = hex[i];
+                int d = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                               : -1;
+                if (d < 0)
+                        return 0;
+                v = (v << 4) | (uint64_t)d;
+        }
+        for (; i < len; i++)
+                if (!((hex[i] >= '0' && hex[i] <= '9') ||
+                      (hex[i] >= 'a' && hex[i] <= 'f')))
+                        return 0;
+        return v ? v : 1;
+}
+
+/* --- the state topic --- */
+
+static void load_validators(pollctx_t *p, const char *v, size_t n) {
+        pb_json_parser_t *jp = pb_json_parser_new(NULL);
+        const pb_json_t *root, *x;
+        char err[128];
+        if (!jp)
+                return;
+        root = pb_json_parse(jp, v, n, err, sizeof(err));
+        p->etag[0] = p->last_modified[0] = p->cursor[0] = 0;
+        p->have_validators = 0;
+        if (root && root->type == PB_JSON_OBJECT) {
+                if ((x = pb_json_get(root, "etag")) &&
+                    x->type == PB_JSON_STRING && x->len < sizeof(p->etag))
+                        memcpy(p->etag, x->str, x->len + 1);
+                if ((x = pb_json_get(root, "last_modified")) &&
+                    x->type == PB_JSON_STRING &&
+                    x->len < sizeof(p->last_modified))
+                        memcpy(p->last_modified, x->str, x->len + 1);
+                if ((x = pb_json_get(root, "cursor")) &&
+                    x->type == PB_JSON_STRING && x->len < sizeof(p->cursor))
+                        memcpy(p->cursor, x->str, x->len + 1);
+                p->have_validators = 1;
+        }
+        pb_json_parser_destroy(jp);
+}
+
+/* Applies one state record of this poller's prefix. 0, or -1 when the
+ * table is full. */
+static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
+                       size_t vlen, long *n, long *tomb) {
+        size_t plen = strlen(p->prefix);
+        uint64_t kfp, h;
+        if (!k || klen < plen || memcmp(k, p->prefix, plen))
+                return 0;
+        if (klen == plen) {
+                if (v && vlen)
+                        load_validators(p, v, vlen);
+                else
+                        p->have_validators = 0;
+                return 0;
+        }
+        if (k[plen] != '/')
+                return 0;
+        kfp = pb_fingerprint(k, klen, NULL);
+        h = v ? pb_fingerprint_parse(v, vlen) : 0;
+        (*n)++;
+        if (!v || !vlen) {
+                pb_pstate_del(p->st, kfp);
+                (*tomb)++;
+        } else if (h && pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                pb_log("error",
+                       "msg=\"state holds more than --max-keys=%ld "
+                       "keys\"",
+                       p->set.max_keys);
+                return -1;
+        }
+        return 0;
+}
+
+/* Partition `partition` reached `next` (the offset after the last record
+ * read, or the EOF offset): done once that is the mark. */
+static void reached(const pb_kafka_offsets_t *o, char *done, int *left,
+                    int32_t partition, int64_t next) {
+        size_t i;
+        for (i = 0; i < o->n; i++)
+                if (o->p[i].partition == partition && !done[i] &&
+                    next >= o->p[i].high) {
+                        done[i] = 1;
+                        (*left)--;
+                }
+}
+
+/* Reads until every partition reached its mark. 0 or -1. */
+static int consume_to_end(pollctx_t *p, rd_kafka_t *rk,
+                          const pb_kafka_offsets_t *o, char *done, int left,
+                          long *n, long *tomb) {
+        int64_t next_note = pb_now_ms() + 10000;
+        while (left > 0) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                int rc = 0;
+                if (pb_cli_stop)
+                        return -1;
+                if (pb_now_ms() > next_note) {
+                        pb_log("info",
+                               "msg=\"reading the state topic; "
+                               "waiting for its end (a transaction "
+                               "of another poller may be open)\" "
+                               "records=%ld partitions_left=%d",
+                               *n, left);
+                        next_note = pb_now_ms() + 10000;
+                }
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        reached(o, done, &left, m->partition, m->offset);
+                } else if (m->err) {
+                        char fe[256];
+                        if (rd_kafka_fatal_error(rk, fe, sizeof(fe))) {
+                                pb_log("error", "msg=\"reading state: %s\"",
+                                       fe);
+                                rc = -1;
+                        }
+                } else if (apply_state(p, m->key, m->key ? m->key_len : 0,
+                                       m->payload, m->payload ? m->len : 0, n,
+                                       tomb)) {
+                        rc = -1;
+                } else {
+                        reached(o, done, &left, m->partition, m->offset + 1);
+                }
+                rd_kafka_message_destroy(m);
+                if (rc)
+                        return -1;
+        }
+        return 0;
+}
+
+/* Reads the state topic to its end, read_committed: records of aborted
+ * transactions are never seen. "The end" is the high watermark of every
+ * partition as it was when reading began (after init_transactions aborted
+ * the open transaction of a fenced predecessor); a read_committed reader
+ * gets EOF at the last stable offset, which stays below that mark while
+ * another poller sharing the topic has a transaction open, so EOF below
+ * the mark means "wait", not "done". */
+int pb_poll_read_state(pollctx_t *p) {
+        pb_consumer_opts_t co = {NULL, 1, 1, 0};
+        const char *topics[1] = {p->state_topic};
+        pb_kafka_conf_t kc = p->cc.kconf;
+        pb_consumer_t *c;
+        pb_kafka_offsets_t *o = NULL;
+        char *done = NULL;
+        char err[512];
+        long n = 0, tomb = 0;
+        int64_t t0 = pb_now_ms();
+        int left = 0, rc = -1;
+        size_t i;
+        /* after the caller's -X: readers of transactional topics must not
+         * see uncommitted or aborted records */
+        if (pb_kafka_conf_add(&kc, "isolation.level=read_committed") != PB_OK) {
+                pb_log("error", "msg=\"too many -X properties\"");
+                return -1;
+        }
+        c = pb_consumer_new(&kc, &co, topics, 1, err, sizeof(err));
+        if (!c) {
+                pb_log("error", "msg=\"state topic %s: %s\"", p->state_topic,
+                       err);
+                return -1;
+        }
+        /* the partitions the consumer was given, with their watermarks */
+        o = pb_kafka_offsets_new(pb_consumer_rk(c), topics, 1, 10000, err,
+                                 sizeof(err));
+        if (!o || o->n < 1) {
+                pb_log("error", "msg=\"state topic %s: %s\"", p->state_topic,
+                       o ? "no partitions" : err);
+                goto out;
+        }
+        done = calloc(o->n, 1);
+        if (!done)
+                goto out;
+        for (i = 0; i < o->n; i++) {
+                if (o->p[i].high <= o->p[i].low)
+                        done[i] = 1;
+                else
+                        left++;
+        }
+        if (consume_to_end(p, pb_consumer_rk(c), o, done, left, &n, &tomb))
+                goto out;
+        rc = 0;
+        pb_log("info",
+               "msg=\"state loaded\" topic=%s isolation=read_committed "
+               "records=%ld tombstones=%ld keys=%zu table_bytes=%zu "
+               "etag=\"%s\" ms=%lld",
+               p->state_topic, n, tomb, pb_pstate_count(p->st),
+               pb_pstate_bytes(p->st), p->etag, (long long)(pb_now_ms() - t0));
+out:
+        pb_kafka_offsets_destroy(o);
+        free(done);
+        pb_consumer_destroy(c);
+        return rc;
+}
