@@ -37,6 +37,7 @@ TYPES=aid.dispatched,partnership.founded,funds.granted,aid.delivered
 gw_start main --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0
 P=$GW_PORT
+O=$GW_OPS
 pb_log "gateway on port $P, topics $PFX*"
 
 # ---------------------------------------------------------------- valid
@@ -243,7 +244,9 @@ HTTP_CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/v1/schem
 expect_code 404 "unknown schema"
 
 # ---------------------------------------------------------------- metrics
-curl -s "http://127.0.0.1:$P/metrics" >"$PB_TMP/metrics"
+curl -s "http://127.0.0.1:$O/metrics" >"$PB_TMP/metrics"
+# only on the ops listener: the public port names no organisation
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/metrics") == 404 ]] || pb_fail "/metrics served on the public port"
 grep -q 'partnerbus_gateway_requests_total{route="/v1/events/{type}",code="201"}' "$PB_TMP/metrics" || pb_fail "requests metric missing"
 grep -q 'partnerbus_gateway_events_total{type="aid.dispatched",org="blau-gelbes-kreuz",outcome="rejected"}' "$PB_TMP/metrics" || pb_fail "events metric missing"
 grep -q '^partnerbus_gateway_publish_latency_seconds_count [1-9]' "$PB_TMP/metrics" || pb_fail "latency histogram missing"
