@@ -70,8 +70,15 @@ static pb_gw_worker_t *worker_get(pb_gw_t *gw) {
                 return NULL;
         w->codec = pb_codec_new();
         {
+                /* both parse request bodies (the codec when the first
+                 * parse failed, for its error message) */
                 pb_json_limits_t lim = {0, pb_gw_json_max_nodes(gw)};
                 w->parser = pb_json_parser_new(&lim);
+                if (w->codec &&
+                    pb_codec_set_json_limits(w->codec, &lim) != PB_OK) {
+                        pb_codec_destroy(w->codec);
+                        w->codec = NULL;
+                }
         }
         if (!w->codec || !w->parser) {
                 pb_codec_destroy(w->codec);
@@ -790,14 +797,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         return respond_error(req, 503, "overloaded",
                                              "out of memory", 0, NULL, NULL);
                 }
+                int large = req->body.len >= PB_GW_TRIM_BODY;
                 st = pb_gw_publish(req, w, &ans);
-                if (req->body.len >= PB_GW_TRIM_BODY ||
-                    req->drained >= PB_GW_TRIM_BODY) {
+                if (large) {
                         /* a large body: its parse tree (up to 64 bytes a
                          * value) goes back to the system now, not at the
                          * next request of this thread, and so do the
                          * freed pages of every malloc arena */
                         pb_json_parser_trim(w->parser, PB_GW_ARENA_KEEP);
+                        pb_codec_trim(w->codec, PB_GW_ARENA_KEEP);
                         malloc_trim(0);
                 }
                 if (st == 0) { /* suspended until Kafka answered */
