@@ -13,6 +13,7 @@
  * exit 0. See docs/gateway.md. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -532,6 +533,13 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out_opts;
 
         rc = PB_EXIT_FAIL;
+        /* Request bodies (up to --max-body) and large answers straight
+         * from mmap, returned to the system when freed. Left to itself,
+         * glibc raises the threshold to the largest block freed so far,
+         * later bodies come from the HTTP threads' malloc arenas, and
+         * malloc_trim does not shrink the top of those arenas: a few
+         * large requests kept tens of MB (gateway_parser_memory.sh). */
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         pthread_rwlock_init(&gw.tokens_lock, NULL);
         pthread_mutex_init(&gw.workers_lock, NULL);
         pthread_mutex_init(&gw.dl_lock, NULL);
