@@ -57,6 +57,12 @@ typedef struct pb_codec pb_codec_t; /* per-thread scratch; not shareable */
 
 pb_codec_t *pb_codec_new(void);
 void pb_codec_destroy(pb_codec_t *c);
+/* Limits of the codec's own JSON parser (default: pb_json's). PB_OK, or
+ * PB_ERR_NOMEM with the old parser kept. */
+pb_resp_t pb_codec_set_json_limits(pb_codec_t *c, const pb_json_limits_t *lim);
+/* Hands memory of the last (large) document back: see
+ * pb_json_parser_trim. */
+void pb_codec_trim(pb_codec_t *c, size_t keep);
 
 /* JSON text -> Avro binary body appended to out. opts may be NULL.
  * Returns PB_ERR_PARSE (bad JSON, one error at pointer ""),

@@ -53,6 +53,11 @@ typedef struct pb_json_parser pb_json_parser_t;
 pb_json_parser_t *pb_json_parser_new(const pb_json_limits_t *limits);
 void pb_json_parser_destroy(pb_json_parser_t *p);
 
+/* Drops the last tree and frees the arena's chunks beyond keep bytes (0:
+ * all of them), so memory taken by one large document goes back to the
+ * allocator now rather than at the next parse. */
+void pb_json_parser_trim(pb_json_parser_t *p, size_t keep);
+
 /* Parses text[0..len) as exactly one JSON value (surrounding whitespace
  * allowed). The returned tree lives until the next parse or destroy.
  * On error returns NULL and writes "line L col C: reason" into errstr. */

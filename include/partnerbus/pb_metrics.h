@@ -57,6 +57,13 @@ typedef struct pb_ops_server pb_ops_server_t;
 pb_ops_server_t *pb_ops_server_new(const char *listen, pb_metrics_t *m,
                                    pb_ready_cb_t *ready, void *opaque,
                                    char *errstr, size_t errstr_size);
+/* As pb_ops_server_new; render (may be NULL) is called with opaque before
+ * every GET /metrics, to refresh gauges. */
+typedef void(pb_render_cb_t)(void *opaque);
+pb_ops_server_t *pb_ops_server_new2(const char *listen, pb_metrics_t *m,
+                                    pb_ready_cb_t *ready,
+                                    pb_render_cb_t *render, void *opaque,
+                                    char *errstr, size_t errstr_size);
 int pb_ops_server_port(const pb_ops_server_t *s);
 void pb_ops_server_destroy(pb_ops_server_t *s);
 

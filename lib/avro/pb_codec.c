@@ -25,6 +25,20 @@ pb_codec_t *pb_codec_new(void) {
         return c;
 }
 
+pb_resp_t pb_codec_set_json_limits(pb_codec_t *c, const pb_json_limits_t *lim) {
+        pb_json_parser_t *p = pb_json_parser_new(lim);
+        if (!p)
+                return PB_ERR_NOMEM;
+        pb_json_parser_destroy(c->parser);
+        c->parser = p;
+        return PB_OK;
+}
+
+void pb_codec_trim(pb_codec_t *c, size_t keep) {
+        if (c)
+                pb_json_parser_trim(c->parser, keep);
+}
+
 static void pb_codec_rmaps_clear(pb_codec_t *c) {
         for (size_t i = 0; i < c->nrmaps; i++) {
                 free(c->rmaps[i].w2r);

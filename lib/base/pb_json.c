@@ -130,14 +130,12 @@ static inline pb_json_t *pb_arena_node(pb_json_parser_t *p) {
         return pb_arena_grow(p, sizeof(pb_json_t)); /* chunk start aligned */
 }
 
-static void pb_arena_reset(pb_json_parser_t *p) {
+static void pb_arena_keep(pb_json_parser_t *p, size_t keep) {
         size_t total = 0;
         pb_chunk_t *c, **pp = &p->head;
 
-        /* Keep up to PB_JSON_KEEP_BYTES of chunks; drop the rest so one
-         * huge document does not pin its memory forever. */
         while ((c = *pp)) {
-                if (total + c->size > PB_JSON_KEEP_BYTES) {
+                if (total + c->size > keep) {
                         *pp = c->next;
                         free(c);
                         continue;
@@ -148,6 +146,24 @@ static void pb_arena_reset(pb_json_parser_t *p) {
         p->cur = NULL;
         p->pos = NULL;
         p->end = NULL;
+}
+
+/* Keep up to PB_JSON_KEEP_BYTES of chunks; drop the rest so one huge
+ * document does not pin its memory forever. */
+static void pb_arena_reset(pb_json_parser_t *p) {
+        pb_arena_keep(p, PB_JSON_KEEP_BYTES);
+}
+
+void pb_json_parser_trim(pb_json_parser_t *p, size_t keep) {
+        if (!p)
+                return;
+        pb_arena_keep(p, keep);
+        if (p->dup_cap > PB_JSON_DUP_KEEP) {
+                free(p->dup);
+                p->dup = NULL;
+                p->dup_cap = 0;
+                p->dup_used = 0;
+        }
 }
 
 /* --- parser object --- */

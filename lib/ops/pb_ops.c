@@ -14,6 +14,7 @@ struct pb_ops_server {
         struct MHD_Daemon *d;
         pb_metrics_t *m;
         pb_ready_cb_t *ready;
+        pb_render_cb_t *render;
         void *opaque;
         int port;
 };
@@ -119,6 +120,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         if (!strcmp(url, "/metrics")) {
                 pb_buf_t b;
                 enum MHD_Result ret;
+                if (s->render)
+                        s->render(s->opaque);
                 pb_buf_init(&b, 0);
                 pb_metrics_render(s->m, &b);
                 ret = reply(conn, 200, "text/plain; version=0.0.4",
@@ -132,6 +135,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 pb_ops_server_t *pb_ops_server_new(const char *listen, pb_metrics_t *m,
                                    pb_ready_cb_t *ready, void *opaque,
                                    char *errstr, size_t errstr_size) {
+        return pb_ops_server_new2(listen, m, ready, NULL, opaque, errstr,
+                                  errstr_size);
+}
+
+pb_ops_server_t *pb_ops_server_new2(const char *listen, pb_metrics_t *m,
+                                    pb_ready_cb_t *ready,
+                                    pb_render_cb_t *render, void *opaque,
+                                    char *errstr, size_t errstr_size) {
         pb_ops_server_t *s;
         struct sockaddr_storage ss;
         unsigned sslen;
@@ -145,6 +156,7 @@ pb_ops_server_t *pb_ops_server_new(const char *listen, pb_metrics_t *m,
         }
         s->m = m;
         s->ready = ready;
+        s->render = render;
         s->opaque = opaque;
         if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;

@@ -13,6 +13,7 @@
  * exit 0. See docs/gateway.md. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -42,6 +43,14 @@ static const pb_opt_t gw_opts[] = {
      OFF(tls_cert)},
     {"tls-key", 0, PB_OPT_STRING, NULL, "FILE", "TLS private key (PEM)",
      PB_OPT_SECRET, OFF(tls_key)},
+    {"tls-priorities", 0, PB_OPT_STRING,
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"
+     "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:"
+     "+ECDHE-RSA:%SERVER_PRECEDENCE",
+     "STRING",
+     "GnuTLS priority string (default: TLS 1.2 and 1.3 only, AEAD ciphers, "
+     "ECDHE)",
+     0, OFF(tls_priorities)},
     {"insecure-http", 0, PB_OPT_BOOL, "false", NULL,
      "serve plain HTTP without TLS (development, or behind a TLS proxy)", 0,
      OFF(insecure_http)},
@@ -50,6 +59,18 @@ static const pb_opt_t gw_opts[] = {
      OFF(threads)},
     {"max-connections", 0, PB_OPT_INT, "1024", "N",
      "open connections at most; more are refused", 0, OFF(max_connections)},
+    {"max-connections-per-address", 0, PB_OPT_INT, "-1", "N",
+     "open connections from one client address at most (-1: "
+     "max(4, --max-connections/8); 0: no limit, e.g. behind a proxy)",
+     0, OFF(max_conn_per_address)},
+    {"header-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
+     "close a connection whose request head is not complete this long after "
+     "it was opened (however slowly bytes trickle in)",
+     0, OFF(header_timeout)},
+    {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
+     "serve /metrics and /readyz with its reason on this address (never on "
+     "--listen)",
+     0, OFF(ops_listen)},
     {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
      "close a connection idle or stalled this long (whole seconds)", 0,
      OFF(conn_timeout)},
@@ -140,6 +161,7 @@ static void *poll_main(void *arg) {
         while (!atomic_load(&threads_stop)) {
                 pb_producer_poll(gw->producer, 50);
                 pb_gw_deadlines_run(gw, pb_gw_mono_ms());
+                pb_gw_heads_run(gw, pb_gw_mono_ms());
         }
         return NULL;
 }
@@ -174,6 +196,28 @@ static void *ready_main(void *arg) {
                 }
         }
         return NULL;
+}
+
+/* --- the ops listener (--ops-listen) --- */
+
+static int ops_ready(void *opaque, char *reason, size_t reason_size) {
+        pb_gw_t *gw = opaque;
+        if (atomic_load(&gw->stopping)) {
+                snprintf(reason, reason_size, "shutting down");
+                return 0;
+        }
+        if (atomic_load(&gw->kafka_ready))
+                return 1;
+        pthread_mutex_lock(&gw->workers_lock);
+        snprintf(reason, reason_size, "%s",
+                 gw->ready_reason[0] ? gw->ready_reason
+                                     : "Kafka not reachable");
+        pthread_mutex_unlock(&gw->workers_lock);
+        return 0;
+}
+
+static void ops_render(void *opaque) {
+        pb_gw_metrics_refresh(opaque);
 }
 
 /* --- startup helpers --- */
@@ -215,9 +259,28 @@ static char *load_example(const char *dir, const char *type) {
                 return NULL;
         jp = pb_json_parser_new(NULL);
         v = jp ? pb_json_parse(jp, text, n, err, sizeof(err)) : NULL;
-        if (v) {
+        if (v && v->type == PB_JSON_OBJECT) {
+                /* without event_id (a copied fixed id would be answered
+                 * as a duplicate of the example: the gateway generates
+                 * one when absent) and without source (set from the
+                 * token; the example's is another organisation) */
+                const pb_json_t *m;
+                int first = 1, ok = 1;
                 pb_buf_init(&b, 0);
-                if (pb_json_write(v, &b) == PB_OK)
+                pb_buf_putc(&b, '{');
+                for (m = v->child; m && ok; m = m->next) {
+                        if ((m->keylen == 8 &&
+                             !memcmp(m->key, "event_id", 8)) ||
+                            (m->keylen == 6 && !memcmp(m->key, "source", 6)))
+                                continue;
+                        if (!first)
+                                pb_buf_putc(&b, ',');
+                        first = 0;
+                        pb_buf_json_str(&b, m->key, m->keylen);
+                        pb_buf_putc(&b, ':');
+                        ok = pb_json_write(m, &b) == PB_OK;
+                }
+                if (ok && pb_buf_putc(&b, '}') == PB_OK)
                         out = (char *)b.data;
                 else
                         pb_buf_free(&b);
@@ -274,6 +337,12 @@ static int build_types(pb_gw_t *gw, const pb_cli_common_t *cc,
                 pb_buf_puts(&b, ",\"example\":");
                 example = load_example(dir, type);
                 pb_buf_puts(&b, example ? example : "null");
+                pb_buf_puts(&b, ",\"example_note\":\"event_id and source are "
+                                "left out: without event_id the gateway "
+                                "generates one and returns it (send your own "
+                                "UUID, new for each event, to make retries "
+                                "safe); source is always set from your "
+                                "token\"");
                 free(example);
                 if (pb_buf_puts(&b, "}") != PB_OK) {
                         pb_buf_free(&b);
@@ -441,7 +510,8 @@ int pb_cmd_gateway(int argc, char **argv) {
             gw.set.max_inflight_events < 1 ||
             gw.set.max_inflight_events > (1L << 27) || gw.set.rate < 0 ||
             gw.set.publish_timeout < 1 || gw.set.conn_memory < 4096 ||
-            gw.set.max_body < 1 || gw.set.delivery_timeout > INT32_MAX) {
+            gw.set.max_body < 1 || gw.set.delivery_timeout > INT32_MAX ||
+            gw.set.max_conn_per_address < -1 || gw.set.header_timeout < 1) {
                 pb_cli_usage_error(CMD, "a numeric option is out of range");
                 goto out_opts;
         }
@@ -463,9 +533,17 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out_opts;
 
         rc = PB_EXIT_FAIL;
+        /* Request bodies (up to --max-body) and large answers straight
+         * from mmap, returned to the system when freed. Left to itself,
+         * glibc raises the threshold to the largest block freed so far,
+         * later bodies come from the HTTP threads' malloc arenas, and
+         * malloc_trim does not shrink the top of those arenas: a few
+         * large requests kept tens of MB (gateway_parser_memory.sh). */
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         pthread_rwlock_init(&gw.tokens_lock, NULL);
         pthread_mutex_init(&gw.workers_lock, NULL);
         pthread_mutex_init(&gw.dl_lock, NULL);
+        pthread_mutex_init(&gw.heads_lock, NULL);
         gw.tokens = pb_gw_tokens_load(gw.set.tokens, err, sizeof(err));
         if (!gw.tokens) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
@@ -544,6 +622,18 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out;
         }
         port = pb_gw_http_port(&gw);
+        if (gw.set.ops_listen) {
+                gw.ops =
+                    pb_ops_server_new2(gw.set.ops_listen, gw.metrics, ops_ready,
+                                       ops_render, &gw, err, sizeof(err));
+                if (!gw.ops) {
+                        fprintf(stderr, "partnerbus %s: --ops-listen: %s\n",
+                                CMD, err);
+                        goto out;
+                }
+                pb_log("info", "cmd=gateway msg=\"ops endpoint\" port=%d",
+                       pb_ops_server_port(gw.ops));
+        }
         pb_log("info",
                "cmd=gateway msg=\"listening\" listen=%s port=%d scheme=%s "
                "brokers=%s types=%zu orgs=%zu",
@@ -652,6 +742,7 @@ int pb_cmd_gateway(int argc, char **argv) {
         }
 
 out:
+        pb_ops_server_destroy(gw.ops);
         if (gw.daemon)
                 MHD_stop_daemon(gw.daemon);
         if (threads_started) {

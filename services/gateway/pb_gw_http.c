@@ -10,6 +10,7 @@
  * (--conn-memory); the body is copied into req->body, bounded by
  * --max-body per request and --max-inflight-bytes for the process. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,6 @@ enum {
         R_OPENAPI,
         R_HEALTHZ,
         R_READYZ,
-        R_METRICS,
         R_NONE,
 };
 
@@ -39,11 +39,27 @@ const pb_gw_route_t pb_gw_routes[] = {
     [R_OPENAPI] = {"GET", "/v1/openapi.json"},
     [R_HEALTHZ] = {"GET", "/healthz"},
     [R_READYZ] = {"GET", "/readyz"},
-    [R_METRICS] = {"GET", "/metrics"},
 };
+/* /metrics and the reason why /readyz is 503 are served only on
+ * --ops-listen (pb_ops): they name every organisation and Kafka's own
+ * error text, which the public port does not give to anyone. */
 const size_t pb_gw_nroutes = sizeof(pb_gw_routes) / sizeof(pb_gw_routes[0]);
 
 static __thread pb_gw_worker_t *tls_worker;
+
+/* JSON values one parse may hold: a value takes at least 2 bytes of the
+ * body ("0,"), and a node 64 bytes of the parser's arena, so the cap
+ * keeps the arena of one parse near --max-body (not 64 MB for a 2 MB
+ * "[0,0,...]"), with room for any real event (at least 4096 values). */
+size_t pb_gw_json_max_nodes(const pb_gw_t *gw) {
+        size_t n = gw->set.max_body / 64;
+        return n < 4096 ? 4096 : n;
+}
+
+/* Bodies at least this large have their memory handed back to the
+ * system after the request (parser arena trimmed, malloc_trim). */
+#define PB_GW_TRIM_BODY  (256u << 10)
+#define PB_GW_ARENA_KEEP (256u << 10)
 
 static pb_gw_worker_t *worker_get(pb_gw_t *gw) {
         pb_gw_worker_t *w = tls_worker;
@@ -53,7 +69,17 @@ static pb_gw_worker_t *worker_get(pb_gw_t *gw) {
         if (!w)
                 return NULL;
         w->codec = pb_codec_new();
-        w->parser = pb_json_parser_new(NULL);
+        {
+                /* both parse request bodies (the codec when the first
+                 * parse failed, for its error message) */
+                pb_json_limits_t lim = {0, pb_gw_json_max_nodes(gw)};
+                w->parser = pb_json_parser_new(&lim);
+                if (w->codec &&
+                    pb_codec_set_json_limits(w->codec, &lim) != PB_OK) {
+                        pb_codec_destroy(w->codec);
+                        w->codec = NULL;
+                }
+        }
         if (!w->codec || !w->parser) {
                 pb_codec_destroy(w->codec);
                 pb_json_parser_destroy(w->parser);
@@ -90,8 +116,6 @@ static int match_route(const char *url, const char **param) {
                 return R_HEALTHZ;
         if (!strcmp(url, "/readyz"))
                 return R_READYZ;
-        if (!strcmp(url, "/metrics"))
-                return R_METRICS;
         return R_NONE;
 }
 
@@ -193,21 +217,30 @@ static enum MHD_Result respond_error(pb_gw_req_t *req, unsigned status,
 static unsigned authorize(pb_gw_req_t *req, const char *type, char *msg,
                           size_t msgsz) {
         pb_gw_t *gw = req->gw;
-        const char *h = MHD_lookup_connection_value(
-            req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *h = NULL;
+        size_t hlen = 0;
         const pb_gw_token_t *e;
         unsigned st = 0;
-        if (!h || strncasecmp(h, "Bearer ", 7)) {
+        /* the value's full length: "Bearer <token>\0junk" must not match
+         * <token> (check_head refuses NUL already; this holds anyway) */
+        if (MHD_lookup_connection_value_n(
+                req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                strlen(MHD_HTTP_HEADER_AUTHORIZATION), &h, &hlen) != MHD_YES)
+                h = NULL;
+        if (!h || hlen < 7 || strncasecmp(h, "Bearer ", 7)) {
                 snprintf(msg, msgsz,
                          "missing 'Authorization: Bearer "
                          "<token>' header");
                 return 401;
         }
         h += 7;
-        while (*h == ' ')
+        hlen -= 7;
+        while (hlen && *h == ' ') {
                 h++;
+                hlen--;
+        }
         pthread_rwlock_rdlock(&gw->tokens_lock);
-        e = pb_gw_tokens_find(gw->tokens, h, strlen(h));
+        e = memchr(h, 0, hlen) ? NULL : pb_gw_tokens_find(gw->tokens, h, hlen);
         if (!e) {
                 snprintf(msg, msgsz, "unknown bearer token");
                 st = 401;
@@ -240,10 +273,7 @@ static int content_kind(const char *ct) {
         return 0;
 }
 
-static enum MHD_Result serve_metrics(pb_gw_req_t *req) {
-        pb_gw_t *gw = req->gw;
-        pb_buf_t b;
-        enum MHD_Result r;
+void pb_gw_metrics_refresh(pb_gw_t *gw) {
         pb_metrics_set(gw->metrics, "partnerbus_gateway_producer_queue_depth",
                        NULL, (double)pb_producer_outq_len(gw->producer));
         pb_metrics_set(gw->metrics, "partnerbus_gateway_inflight_requests",
@@ -256,31 +286,6 @@ static enum MHD_Result serve_metrics(pb_gw_req_t *req) {
                        NULL, (double)pb_gw_dedup_evictions(gw->dedup));
         pb_metrics_set(gw->metrics, "partnerbus_gateway_kafka_ready", NULL,
                        atomic_load(&gw->kafka_ready) ? 1 : 0);
-        pb_buf_init(&b, 0);
-        /* the request is counted before rendering so it shows itself */
-        {
-                const char *labels[] = {"route", "/metrics", "code", "200",
-                                        NULL};
-                pb_metrics_add(gw->metrics, "partnerbus_gateway_requests_total",
-                               labels, 1);
-        }
-        pb_metrics_render(gw->metrics, &b);
-        r = MHD_NO;
-        {
-                struct MHD_Response *resp = MHD_create_response_from_buffer(
-                    b.len, b.data ? (void *)b.data : (void *)"",
-                    MHD_RESPMEM_MUST_COPY);
-                if (resp) {
-                        MHD_add_response_header(
-                            resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8");
-                        r = MHD_queue_response(req->conn, 200, resp);
-                        MHD_destroy_response(resp);
-                        req->responded = 1;
-                }
-        }
-        pb_buf_free(&b);
-        return r;
 }
 
 static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
@@ -297,18 +302,9 @@ static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
                 if (atomic_load(&gw->kafka_ready))
                         return respond(req, 200, "text/plain", "ready\n", 6, 0,
                                        NULL, NULL);
-                {
-                        char why[300];
-                        pthread_mutex_lock(&gw->workers_lock);
-                        snprintf(why, sizeof(why), "%s\n",
-                                 gw->ready_reason[0] ? gw->ready_reason
-                                                     : "Kafka not reachable");
-                        pthread_mutex_unlock(&gw->workers_lock);
-                        return respond(req, 503, "text/plain", why, strlen(why),
-                                       0, NULL, NULL);
-                }
-        case R_METRICS:
-                return serve_metrics(req);
+                /* the reason (Kafka's error text) only on --ops-listen */
+                return respond(req, 503, "text/plain", "not ready\n", 10, 0,
+                               NULL, NULL);
         case R_SCHEMAS:
                 return respond(req, 200, "application/json", gw->schemas_json,
                                strlen(gw->schemas_json), 0, NULL, NULL);
@@ -349,6 +345,206 @@ static enum MHD_Result defer_error(pb_gw_req_t *req, unsigned status,
         req->deferred_hval = hval;
         req->too_big = 1; /* read without storing */
         return MHD_YES;
+}
+
+#define PB_GW_HEAD_SCAN 128 /* header lines whose ends are checked */
+
+/* What check_head finds in the request's header lines. */
+typedef struct head_scan {
+        const char *key[PB_GW_HEAD_SCAN];  /* where each line starts */
+        const char *vend[PB_GW_HEAD_SCAN]; /* where MHD says its value ends */
+        size_t n;
+        int nul;        /* a name or value contains NUL */
+        int n_cl;       /* Content-Length lines */
+        int cl_differ;  /* ... with different values */
+        int te;         /* a Transfer-Encoding line */
+        const char *cl; /* the first Content-Length value */
+        size_t cl_len;
+} head_scan_t;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, size_t key_size,
+                                   const char *value, size_t value_size) {
+        head_scan_t *h = cls;
+        (void)kind;
+        if ((key && memchr(key, 0, key_size)) ||
+            (value && memchr(value, 0, value_size)))
+                h->nul = 1;
+        if (!key)
+                return MHD_YES;
+        if (h->n < PB_GW_HEAD_SCAN && value) {
+                h->key[h->n] = key;
+                h->vend[h->n] = value + value_size;
+                h->n++;
+        }
+        if (key_size == 14 && !strncasecmp(key, "Content-Length", 14)) {
+                if (h->n_cl++ == 0) {
+                        h->cl = value;
+                        h->cl_len = value_size;
+                } else if (value_size != h->cl_len ||
+                           (value && memcmp(value, h->cl, value_size))) {
+                        h->cl_differ = 1;
+                }
+        } else if (key_size == 17 &&
+                   !strncasecmp(key, "Transfer-Encoding", 17)) {
+                h->te = 1;
+        }
+        return MHD_YES;
+}
+
+/* Request framing and header hygiene, for every route: a NUL inside a
+ * header name or value (a value is otherwise read up to its NUL:
+ * "Bearer <token>\0junk"), Content-Length together with
+ * Transfer-Encoding, or Content-Length given more than once (equal or
+ * not) are what request smuggling past a proxy is built from: 400, and
+ * the connection is closed. Returns the status, 0 when fine. */
+static int line_end_byte(char c) {
+        return c == 0 || c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+/* libmicrohttpd 0.9.75 keeps a header value only up to a NUL inside it
+ * (its size too): what follows the NUL is still in the request head it
+ * read, between the end of the value and the next line. Every byte there
+ * must belong to the line end (CR, LF, or the NULs MHD wrote over them)
+ * or be trailing blanks. head/head_size: the request head as read. */
+static int hidden_nul(const head_scan_t *h, const char *head,
+                      size_t head_size) {
+        const char *end = head + head_size;
+        size_t i, j;
+        if (!head || !head_size || !line_end_byte(end[-1]))
+                return 0; /* not the layout expected: nothing to say */
+        for (i = 0; i < h->n; i++) {
+                const char *stop = end, *p;
+                if (h->vend[i] < head || h->vend[i] >= end)
+                        continue;
+                for (j = 0; j < h->n; j++)
+                        if (h->key[j] > h->vend[i] && h->key[j] < stop)
+                                stop = h->key[j];
+                for (p = h->vend[i]; p < stop; p++)
+                        if (!line_end_byte(*p))
+                                return 1;
+        }
+        return 0;
+}
+
+static unsigned check_head(pb_gw_req_t *req, const char *method,
+                           const char **why) {
+        head_scan_t h;
+        const union MHD_ConnectionInfo *ci;
+        memset(&h, 0, sizeof(h));
+        MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, scan_header,
+                                    &h);
+        ci = MHD_get_connection_info(req->conn,
+                                     MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (ci && hidden_nul(&h, method, ci->header_size))
+                h.nul = 1;
+        if (h.nul) {
+                *why = "a header contains a NUL byte";
+                return 400;
+        }
+        if (h.te && h.n_cl) {
+                *why = "Content-Length together with Transfer-Encoding";
+                return 400;
+        }
+        if (h.n_cl > 1) {
+                *why = h.cl_differ ? "conflicting Content-Length headers"
+                                   : "Content-Length given more than once";
+                return 400;
+        }
+        return 0;
+}
+
+/* --- the request-head deadline (--header-timeout) ---
+ * libmicrohttpd's --conn-timeout starts again with every byte, so a
+ * client sending a header line every few seconds holds its connection
+ * for ever. Every connection is listed from its accept until its request
+ * head is complete (the first call of on_request), and again after each
+ * answer until the next head is; the producer's poll thread shuts down
+ * the socket of one past its deadline, and MHD closes it. */
+static void heads_add(pb_gw_t *gw, pb_gw_conn_t *c, int64_t deadline) {
+        pthread_mutex_lock(&gw->heads_lock);
+        c->head_deadline = deadline;
+        if (!c->waiting) {
+                c->prev = NULL;
+                c->next = gw->heads;
+                if (gw->heads)
+                        gw->heads->prev = c;
+                gw->heads = c;
+                c->waiting = 1;
+        }
+        pthread_mutex_unlock(&gw->heads_lock);
+}
+
+static void heads_del_locked(pb_gw_t *gw, pb_gw_conn_t *c) {
+        if (!c->waiting)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                gw->heads = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        c->waiting = 0;
+}
+
+static pb_gw_conn_t *conn_ctx(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+void pb_gw_heads_run(pb_gw_t *gw, int64_t now_ms) {
+        pb_gw_conn_t *c, *next;
+        int n = 0;
+        pthread_mutex_lock(&gw->heads_lock);
+        for (c = gw->heads; c; c = next) {
+                next = c->next;
+                if (c->head_deadline > now_ms)
+                        continue;
+                heads_del_locked(gw, c);
+                /* MHD closes the socket only after NOTIFY_CLOSED, which
+                 * takes heads_lock: the fd is still this connection's */
+                shutdown(c->fd, SHUT_RDWR);
+                n++;
+        }
+        pthread_mutex_unlock(&gw->heads_lock);
+        if (n)
+                pb_log("info",
+                       "cmd=gateway msg=\"request head not complete within "
+                       "--header-timeout: connection closed\" connections=%d",
+                       n);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        pb_gw_t *gw = cls;
+        pb_gw_conn_t *c = *socket_context;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                c = calloc(1, sizeof(*c));
+                *socket_context = c;
+                if (!c || !ci)
+                        return; /* no deadline for this one */
+                c->fd = ci->connect_fd;
+                heads_add(gw, c, pb_gw_mono_ms() + gw->set.header_timeout);
+                return;
+        }
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED && c) {
+                pthread_mutex_lock(&gw->heads_lock);
+                heads_del_locked(gw, c);
+                pthread_mutex_unlock(&gw->heads_lock);
+                free(c);
+                *socket_context = NULL;
+        }
+}
+
+long pb_gw_per_address_limit(const pb_gw_settings_t *s) {
+        if (s->max_conn_per_address >= 0)
+                return s->max_conn_per_address;
+        return s->max_connections / 8 > 4 ? s->max_connections / 8 : 4;
 }
 
 /* First call for POST /v1/events/{type}: every check that needs only the
@@ -460,7 +656,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 atomic_fetch_add(&gw->live_reqs, 1);
                 atomic_fetch_add(&gw->inflight_requests, 1);
                 *con_cls = req;
-                req->route = match_route(url, &param);
+                {
+                        /* the head is complete: off the deadline list */
+                        pb_gw_conn_t *c = conn_ctx(conn);
+                        const char *why = NULL;
+                        unsigned bad;
+                        if (c) {
+                                pthread_mutex_lock(&gw->heads_lock);
+                                heads_del_locked(gw, c);
+                                pthread_mutex_unlock(&gw->heads_lock);
+                        }
+                        req->route = match_route(url, &param);
+                        if ((bad = check_head(req, method, &why)))
+                                return respond_error(
+                                    req, bad, "bad_request", why, 0,
+                                    MHD_HTTP_HEADER_CONNECTION, "close");
+                }
                 if (req->route == R_NONE)
                         return respond_error(req, 404, "not_found",
                                              "no such route; see GET "
@@ -586,7 +797,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         return respond_error(req, 503, "overloaded",
                                              "out of memory", 0, NULL, NULL);
                 }
+                int large = req->body.len >= PB_GW_TRIM_BODY;
                 st = pb_gw_publish(req, w, &ans);
+                if (large) {
+                        /* a large body: its parse tree (up to 64 bytes a
+                         * value) goes back to the system now, not at the
+                         * next request of this thread, and so do the
+                         * freed pages of every malloc arena */
+                        pb_json_parser_trim(w->parser, PB_GW_ARENA_KEEP);
+                        pb_codec_trim(w->codec, PB_GW_ARENA_KEEP);
+                        malloc_trim(0);
+                }
                 if (st == 0) { /* suspended until Kafka answered */
                         pb_buf_free(&ans.body);
                         return MHD_YES;
@@ -612,11 +833,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
         pb_gw_t *gw = cls;
         pb_gw_req_t *req = *con_cls;
-        (void)conn;
+        int large;
         (void)toe;
         if (!req)
                 return;
         *con_cls = NULL;
+        {
+                /* keep-alive: the next head is due within --conn-timeout
+                 * (idle time, as before) plus --header-timeout */
+                pb_gw_conn_t *c = conn_ctx(conn);
+                if (c)
+                        heads_add(gw, c,
+                                  pb_gw_mono_ms() + gw->set.conn_timeout +
+                                      gw->set.header_timeout);
+        }
+        large =
+            req->body.cap >= PB_GW_TRIM_BODY || req->enc.cap >= PB_GW_TRIM_BODY;
         /* the body, the encoded events (the producer has its own copies)
          * and the answer are done with: freed now, even when delivery
          * reports are still to come (answered at the deadline) */
@@ -627,6 +859,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pb_buf_free(&req->body);
         pb_buf_free(&req->enc);
         pb_buf_free(&req->deferred);
+        if (large)
+                malloc_trim(0);
         atomic_fetch_sub(&gw->inflight_requests, 1);
         /* MHD's reference; a delivery callback or the deadline run may
          * still hold theirs (they let go after unlocking req->lock), the
@@ -693,7 +927,7 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                          MHD_USE_TURBO;
-        struct MHD_OptionItem ops[16];
+        struct MHD_OptionItem ops[20];
         size_t no = 0;
         char *cert = NULL, *key = NULL;
 
@@ -724,6 +958,11 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
                         return -1;
                 }
                 flags |= MHD_USE_TLS;
+                /* TLS 1.2 and 1.3 only, AEAD ciphers, forward secrecy
+                 * (--tls-priorities) */
+                ops[no++] =
+                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)gw->set.tls_priorities};
                 ops[no++] =
                     (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
                 ops[no++] =
@@ -743,8 +982,14 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
         ops[no++] =
             (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                     (intptr_t)gw->set.conn_memory, NULL};
+        if (pb_gw_per_address_limit(&gw->set) > 0)
+                ops[no++] = (struct MHD_OptionItem){
+                    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                    (intptr_t)pb_gw_per_address_limit(&gw->set), NULL};
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
                                             (intptr_t)on_completed, gw};
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+                                            (intptr_t)on_connection, gw};
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
                                             (intptr_t)on_mhd_log, gw};
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};

@@ -32,10 +32,14 @@ typedef struct pb_gw_settings {
         const char *tokens;
         const char *tls_cert;
         const char *tls_key;
+        const char *tls_priorities; /* GnuTLS priority string */
         int insecure_http;
+        const char *ops_listen; /* /metrics, detailed /readyz */
         long threads;
         long max_connections;
-        int64_t conn_timeout; /* ms */
+        long max_conn_per_address; /* -1: default (max(4, max/8)), 0: off */
+        int64_t header_timeout;    /* ms: request head complete by then */
+        int64_t conn_timeout;      /* ms */
         size_t conn_memory;
         size_t max_body;
         long max_batch_events;
@@ -119,7 +123,21 @@ typedef struct pb_gw {
         atomic_int kafka_ready;
         char ready_reason[256];           /* under workers_lock */
         char *tls_cert_pem, *tls_key_pem; /* kept while the daemon runs */
+        pb_ops_server_t *ops;             /* --ops-listen, or NULL */
+        /* Connections whose request head is not complete yet, with the
+         * time it must be by (--header-timeout): pb_gw_heads_run shuts
+         * down the late ones. Under heads_lock. */
+        pthread_mutex_t heads_lock;
+        struct pb_gw_conn *heads;
 } pb_gw_t;
+
+/* One TCP connection (MHD_OPTION_NOTIFY_CONNECTION's socket context). */
+typedef struct pb_gw_conn {
+        struct pb_gw_conn *prev, *next; /* in gw->heads while waiting */
+        int fd;
+        int waiting;           /* in gw->heads */
+        int64_t head_deadline; /* monotonic ms */
+} pb_gw_conn_t;
 
 /* One published (or validated) event of a request. */
 typedef struct pb_gw_ev {
@@ -189,6 +207,16 @@ typedef struct pb_gw_req {
 
 /* pb_gw_http.c */
 int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size);
+/* Shuts down every connection whose request head is not complete by its
+ * deadline (--header-timeout); MHD then closes it. Called by the
+ * producer's poll thread. */
+void pb_gw_heads_run(pb_gw_t *gw, int64_t now_ms);
+/* Per-address connection limit in effect (0: none). */
+long pb_gw_per_address_limit(const pb_gw_settings_t *s);
+/* JSON values one parse of a request body may hold (from --max-body). */
+size_t pb_gw_json_max_nodes(const pb_gw_t *gw);
+/* Refreshes the gauges /metrics shows (queue depth, in flight, ...). */
+void pb_gw_metrics_refresh(pb_gw_t *gw);
 int pb_gw_http_port(pb_gw_t *gw);
 /* Frees every thread's scratch; after MHD_stop_daemon. */
 void pb_gw_workers_free(pb_gw_t *gw);

@@ -11,12 +11,16 @@ gw_hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 gw_token_line() { printf '%s %s %s\n' "$1" "$(gw_hash "tok-$1")" "$2"; }
 
 # gw_start NAME ARGS...: start a gateway (logs in $PB_TMP/NAME.log), wait
-# until it listens; sets GW_PID and GW_PORT. Plain HTTP unless ARGS say
-# otherwise.
+# until it listens; sets GW_PID, GW_PORT and GW_OPS (the port of its ops
+# listener: /metrics, /readyz with the reason; empty if it has none). Plain
+# HTTP unless ARGS say otherwise. The ops listener is asked for through the
+# environment (GW_OPS_LISTEN, default 127.0.0.1:0; empty: none), which a
+# gateway without one ignores.
 gw_start() {
         local name=$1
         shift
         rm -f "$PB_TMP/$name.port"
+        PARTNERBUS_OPS_LISTEN=${GW_OPS_LISTEN-127.0.0.1:0} \
         "$PB_BIN" gateway --listen 127.0.0.1:0 --port-file "$PB_TMP/$name.port" \
                 --openapi "$PB_SOURCE_DIR/docs/openapi.json" "$@" \
                 >"$PB_TMP/$name.log" 2>&1 &
@@ -29,6 +33,7 @@ gw_start() {
         done
         [[ -s $PB_TMP/$name.port ]] || pb_fail "gateway $name did not start"
         GW_PORT=$(cat "$PB_TMP/$name.port")
+        GW_OPS=$(sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$PB_TMP/$name.log" | head -n 1)
         GW_PIDS+=("$GW_PID")
 }
 

@@ -29,13 +29,14 @@ dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 gw_start stuck --brokers "127.0.0.1:$dead" --tokens "$PB_TMP/tokens" --insecure-http \
         --rate 0 --publish-timeout 2s --drain-timeout 1s -X message.timeout.ms=0
 P=$GW_PORT
+O=$GW_OPS
 PID=$GW_PID
 curl -s -o "$PB_TMP/a.json" -D "$PB_TMP/a.h" -w '%{http_code}' --max-time 60 \
         -H 'Authorization: Bearer tok-blau-gelbes-kreuz' -H 'Content-Type: application/json' \
         --data-binary @"$EX" "http://127.0.0.1:$P/v1/events/aid.dispatched" >"$PB_TMP/a.code" &
 C=$!
 pb_wait_for 10 bash -c \
-        "curl -s http://127.0.0.1:$P/metrics | awk '/^partnerbus_gateway_inflight_events /{f=\$2} END {exit !(f+0 >= 1)}'"
+        "curl -s http://127.0.0.1:$O/metrics | awk '/^partnerbus_gateway_inflight_events /{f=\$2} END {exit !(f+0 >= 1)}'"
 t0=$(date +%s)
 kill -TERM "$PID"
 set +e

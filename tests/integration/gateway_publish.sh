@@ -37,6 +37,7 @@ TYPES=aid.dispatched,partnership.founded,funds.granted,aid.delivered
 gw_start main --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0
 P=$GW_PORT
+O=$GW_OPS
 pb_log "gateway on port $P, topics $PFX*"
 
 # ---------------------------------------------------------------- valid
@@ -236,14 +237,16 @@ expect_code 200 "GET /v1/schemas"
 [[ $(jq '.types | length' "$PB_TMP/resp.json") == 4 ]] || pb_fail "schemas list: $(cat "$PB_TMP/resp.json")"
 HTTP_CODE=$(curl -s -o "$PB_TMP/resp.json" -w '%{http_code}' "http://127.0.0.1:$P/v1/schemas/funds.granted")
 expect_code 200 "GET /v1/schemas/funds.granted"
-jq -e '.schema.type == "record" and .example.event_id != null and .key != null' "$PB_TMP/resp.json" >/dev/null || pb_fail "schema body"
+jq -e '.schema.type == "record" and .example.occurred_at != null and (.example | has("event_id") or has("source") | not) and .key != null' "$PB_TMP/resp.json" >/dev/null || pb_fail "schema body"
 # the served example is accepted as it is
 jq .example "$PB_TMP/resp.json" >"$PB_TMP/served-example.json"
 HTTP_CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/v1/schemas/nope")
 expect_code 404 "unknown schema"
 
 # ---------------------------------------------------------------- metrics
-curl -s "http://127.0.0.1:$P/metrics" >"$PB_TMP/metrics"
+curl -s "http://127.0.0.1:$O/metrics" >"$PB_TMP/metrics"
+# only on the ops listener: the public port names no organisation
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/metrics") == 404 ]] || pb_fail "/metrics served on the public port"
 grep -q 'partnerbus_gateway_requests_total{route="/v1/events/{type}",code="201"}' "$PB_TMP/metrics" || pb_fail "requests metric missing"
 grep -q 'partnerbus_gateway_events_total{type="aid.dispatched",org="blau-gelbes-kreuz",outcome="rejected"}' "$PB_TMP/metrics" || pb_fail "events metric missing"
 grep -q '^partnerbus_gateway_publish_latency_seconds_count [1-9]' "$PB_TMP/metrics" || pb_fail "latency histogram missing"

@@ -50,7 +50,7 @@ gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
 # event FILE ID: the example with event_id ID
 event() { jq -c --arg id "$2" '.event_id = $id' "$EX" >"$1"; }
 now() { date +%s.%N; }
-# inflight_zero PORT: the gateway's in-flight events gauge is 0
+# inflight_zero OPS-PORT: the gateway's in-flight events gauge is 0
 inflight_zero() {
         curl -s "http://127.0.0.1:$1/metrics" |
                 awk '/^partnerbus_gateway_inflight_events /{f=$2} END {exit !(f != "" && f+0 == 0)}'
@@ -72,6 +72,7 @@ stop_gw() {
 gw_start a --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --retry-after 1s
 PA=$GW_PORT
+OA=$GW_OPS
 PIDA=$GW_PID
 pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$PA/readyz) == ready ]]"
 # warm up: topic, leader and connection known, so the next message is sent
@@ -118,8 +119,8 @@ expect_code 200 "A: retry after the broker resumed"
 jq -e --arg id "$IDA" '.duplicate == true and .event_id == $id' "$PB_TMP/resp.json" >/dev/null ||
         pb_fail "A: want a duplicate answer: $(cat "$PB_TMP/resp.json")"
 want="$(jq -r '"\(.partition) \(.offset)"' "$PB_TMP/resp.json")"
-pb_wait_for 30 inflight_zero "$PA"
-curl -s "http://127.0.0.1:$PA/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$' ||
+pb_wait_for 30 inflight_zero "$OA"
+curl -s "http://127.0.0.1:$OA/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$' ||
         pb_fail "A: late publish not counted"
 got=$(in_topic "$IDA")
 pb_log "A: in the topic at: ${got//$'\n'/; } (answered $want)"
@@ -131,6 +132,7 @@ stop_gw "$PIDA" a
 gw_start b --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --delivery-timeout 4s --retry-after 1s
 PBB=$GW_PORT
+OB=$GW_OPS
 PIDB=$GW_PID
 pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$PBB/readyz) == ready ]]"
 event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
@@ -154,11 +156,11 @@ pb_log "B: broker resumed"
 pb_wait_for 60 bash -c "[[ \$(curl -s http://127.0.0.1:$PBB/readyz) == ready ]]"
 gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/b.json"
 expect_code 409 "B: retry after the broker resumed (still unknown)"
-pb_wait_for 30 inflight_zero "$PBB"
+pb_wait_for 30 inflight_zero "$OB"
 nb=$(in_topic "$IDB" | grep -c . || true)
 pb_log "B: the event whose outcome was unknown is in the topic $nb time(s)"
 ((nb <= 1)) || pb_fail "B: event $IDB in the topic $nb times"
-curl -s "http://127.0.0.1:$PBB/metrics" >"$PB_TMP/b.metrics"
+curl -s "http://127.0.0.1:$OB/metrics" >"$PB_TMP/b.metrics"
 grep -q 'partnerbus_gateway_events_total{.*outcome="pending"} 1$' "$PB_TMP/b.metrics" ||
         pb_fail "B: pending outcome not counted: $(grep events_total "$PB_TMP/b.metrics")"
 grep -q 'partnerbus_gateway_events_total{.*outcome="late_unknown"} 1$' "$PB_TMP/b.metrics" ||
@@ -169,6 +171,7 @@ stop_gw "$PIDB" b
 gw_start c --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --delivery-timeout 4s --retry-after 1s
 PC=$GW_PORT
+OC=$GW_OPS
 PIDC=$GW_PID
 pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$PC/readyz) == ready ]]"
 BPID=
@@ -210,7 +213,7 @@ done
 pb_log "C: retries after the restart answered ${codes[*]}"
 [[ $HTTP_CODE == 2* ]] || pb_fail "C: no 2xx after the broker came back"
 want="$(jq -r '"\(.partition) \(.offset)"' "$PB_TMP/resp.json")"
-pb_wait_for 30 inflight_zero "$PC"
+pb_wait_for 30 inflight_zero "$OC"
 got=$(in_topic "$IDC")
 [[ $got == "$want" ]] || pb_fail "C: event $IDC in the topic at '${got//$'\n'/; }', want exactly once at '$want'"
 stop_gw "$PIDC" c

@@ -18,6 +18,7 @@ gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
 gw_start term --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 -X linger.ms=300
 P=$GW_PORT
+O=$GW_OPS
 PID=$GW_PID
 # warm up (topic creation)
 gw_post "$P" tok-blau-gelbes-kreuz aid.dispatched application/json "$EX"
@@ -29,7 +30,7 @@ python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$P" --token tok-blau-ge
         --out "$PB_TMP/accepted.txt" --stats "$PB_TMP/stats.json" >"$PB_TMP/loadgen.out" &
 LG=$!
 sleep 2
-inflight=$(curl -s "http://127.0.0.1:$P/metrics" | awk '/^partnerbus_gateway_inflight_requests /{print $2}')
+inflight=$(curl -s "http://127.0.0.1:$O/metrics" | awk '/^partnerbus_gateway_inflight_requests /{print $2}')
 kill -TERM "$PID"
 set +e
 wait "$PID"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# gateway_ops_listener.sh (issue 11, finding 8): the public API port gives
+# no organisation ids, volumes or Kafka error text to anyone:
+#  - GET /metrics on --listen: 404; on --ops-listen: the metrics, with the
+#    organisations that published;
+#  - GET /readyz on --listen while Kafka is unreachable: 503 "not ready"
+#    only; on --ops-listen: 503 with the reason.
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/../gateway/lib_gateway.sh"
+
+pb_require_cmd curl jq python3
+B=$(pb_bootstrap)
+PB_BIN=$(pb_bin)
+pb_tmpdir
+trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+PFX=$(pb_topic_name gwops)-
+gw_token_line stadt-koeln '*' >"$PB_TMP/tokens"
+gw_start ops --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0
+P=$GW_PORT
+O=$GW_OPS
+pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$P/readyz) == ready ]]"
+jq -c 'del(.event_id) | .source = "stadt-koeln"' \
+        "$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json" >"$PB_TMP/ev.json"
+gw_post "$P" tok-stadt-koeln aid.dispatched application/json "$PB_TMP/ev.json"
+expect_code 201 "publish"
+
+code=$(curl -s -o "$PB_TMP/public.metrics" -w '%{http_code}' "http://127.0.0.1:$P/metrics")
+[[ $code == 404 ]] || pb_fail "/metrics on the public port: $code"
+! grep -q stadt-koeln "$PB_TMP/public.metrics" || pb_fail "the public port names an organisation"
+[[ -n $O ]] || pb_fail "no ops listener"
+curl -sf "http://127.0.0.1:$O/metrics" >"$PB_TMP/ops.metrics" || pb_fail "/metrics on the ops listener"
+grep -q 'partnerbus_gateway_events_total{type="aid.dispatched",org="stadt-koeln",outcome="published"} 1' "$PB_TMP/ops.metrics" ||
+        pb_fail "events metric on the ops listener: $(grep events_total "$PB_TMP/ops.metrics")"
+grep -q '^partnerbus_gateway_inflight_requests ' "$PB_TMP/ops.metrics" || pb_fail "gauges on the ops listener"
+[[ $(curl -s "http://127.0.0.1:$O/readyz") == ready ]] || pb_fail "/readyz on the ops listener"
+
+# Kafka unreachable: the reason only on the ops listener
+dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+gw_start dead --brokers "127.0.0.1:$dead" --tokens "$PB_TMP/tokens" --insecure-http
+pb_wait_for 30 bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$GW_PORT/readyz) == 503 ]]"
+body=$(curl -s "http://127.0.0.1:$GW_PORT/readyz")
+[[ $body == "not ready" ]] || pb_fail "public /readyz body: '$body'"
+[[ -n $GW_OPS ]] || pb_fail "no ops listener (dead)"
+why=$(curl -s "http://127.0.0.1:$GW_OPS/readyz")
+[[ $why == *Kafka* ]] || pb_fail "ops /readyz gives no reason: '$why'"
+pb_log "public /readyz: '$body'; ops /readyz: '$why'"
+pb_log "ok"
