@@ -12,8 +12,13 @@ devpid=
 kids=()
 cleanup() {
         # anything left is this test's failure, but must not outlive it
-        [[ -n $devpid ]] && kids+=($(children_of "$devpid")) && kill -KILL "$devpid" 2>/dev/null
-        [[ ${#kids[@]} -gt 0 ]] && kill -KILL "${kids[@]}" 2>/dev/null
+        if [[ -n $devpid ]]; then
+                kids+=($(children_of "$devpid"))
+                kill -KILL "$devpid" 2>/dev/null || true
+        fi
+        if [[ ${#kids[@]} -gt 0 ]]; then
+                kill -KILL "${kids[@]}" 2>/dev/null || true
+        fi
         rm -rf "$work"
 }
 trap cleanup EXIT
