@@ -811,6 +811,26 @@ static void copy_str(char *dst, size_t size, const char *s, size_t n) {
         dst[n] = 0;
 }
 
+/* The Kafka key is the key field's text as it is: a control character
+ * (an escaped NUL cut it short) or a value longer than the key buffer
+ * would make a key other than the value, one that may collide with
+ * another entity's. Such a value is refused at its pointer. */
+static int key_ok(pb_enc_t *e, const pb_json_t *m) {
+        size_t i;
+        if (m->len >= sizeof(((pb_event_meta_t *)0)->key)) {
+                enc_err(e, "too long for the event's key (at most %zu bytes)",
+                        sizeof(((pb_event_meta_t *)0)->key) - 1);
+                return 0;
+        }
+        for (i = 0; i < m->len; i++)
+                if ((unsigned char)m->str[i] < 0x20 || m->str[i] == 0x7f) {
+                        enc_err(e, "the event's key must not contain control "
+                                   "characters");
+                        return 0;
+                }
+        return 1;
+}
+
 static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                        const pb_enc_top_t *top) {
         pb_codec_t *c = e->c;
@@ -909,10 +929,11 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                                                  m->str, m->len);
                                 if (fi == top->s->key_index &&
                                     (m->type == PB_JSON_STRING ||
-                                     m->type == PB_JSON_NUMBER)) {
+                                     m->type == PB_JSON_NUMBER) &&
+                                    key_ok(e, m)) {
                                         copy_str(mt->key, sizeof(mt->key),
                                                  m->str, m->len);
-                                        mt->key_len = strlen(mt->key);
+                                        mt->key_len = m->len;
                                 }
                                 if (fi == top->s->idx_occurred_at) {
                                         c->last_long = 0;

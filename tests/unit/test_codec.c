@@ -594,6 +594,47 @@ static void enc_dec_r(const char *wschema, const char *rschema,
         pb_schema_destroy(r);
 }
 
+/* The Kafka key is the key field as it is: an escaped NUL cut it short
+ * ("SHIP\u0000EVIL" became key "SHIP", another entity's); control
+ * characters and values longer than the key are refused at the field. */
+static void test_key_refused(void **state) {
+        static const char *bad[] = {"P\\u0000EVIL", "P\\u001fX", "P\\tX",
+                                    "P\\u007f"};
+        const pb_schema_t *s = pb_schemas_find(cat, "partnership.founded");
+        char json[2048], longid[300];
+        pb_encode_opts_t o = {"land-nrw", 1, 1};
+        pb_event_meta_t meta;
+        pb_errors_t errs;
+        pb_buf_t out;
+        size_t i;
+        (void)state;
+        assert_non_null(s);
+        pb_buf_init(&out, 0);
+        memset(longid, 'x', sizeof(longid) - 1);
+        longid[sizeof(longid) - 1] = 0;
+        for (i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
+                const char *id =
+                    i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : longid;
+                snprintf(json, sizeof(json),
+                         "{\"partnership_id\":\"%s\",\"kind\":\"REGIONAL\","
+                         "\"nrw_party\":{\"name\":\"Land NRW\",\"kind\":"
+                         "\"STATE_GOVERNMENT\",\"country\":\"DE\"},"
+                         "\"ukrainian_party\":{\"name\":\"Dnipro\",\"kind\":"
+                         "\"OBLAST_ADMINISTRATION\",\"country\":\"UA\"},"
+                         "\"founded_on\":\"2023-02-28\"}",
+                         id);
+                pb_errors_init(&errs);
+                pb_buf_reset(&out);
+                if (pb_codec_json_to_avro(codec, s, json, strlen(json), &o,
+                                          &out, &meta, &errs) != PB_ERR_INVALID)
+                        fail_msg("key accepted: %s", id);
+                assert_int_equal(errs.count, 1);
+                assert_string_equal(errs.items[0].pointer, "/partnership_id");
+                assert_non_null(strstr(errs.items[0].message, "key"));
+        }
+        pb_buf_free(&out);
+}
+
 static void test_resolution(void **state) {
         (void)state;
         /* fields reordered, removed (incl. complex ones), added with a
@@ -1021,6 +1062,7 @@ int main(void) {
             cmocka_unit_test(test_all_types_roundtrip),
             cmocka_unit_test(test_strict_errors),
             cmocka_unit_test(test_encode_opts),
+            cmocka_unit_test(test_key_refused),
             cmocka_unit_test(test_resolution),
             cmocka_unit_test(test_resolution_event),
             cmocka_unit_test(test_crafted),
