@@ -58,4 +58,11 @@ int pb_uuid_v5(const char *ns, const void *name, size_t len, char out[37]);
  * as one path component (no '/', no control characters). */
 int pb_topic_name_valid(const char *s);
 
+/* A URL fit for logs and --print-config: user:password@ becomes ***@, and
+ * the values of query parameters that carry secrets (token, access_token,
+ * api_key, apikey, key, password, pass, secret, signature, sig; any case)
+ * become ***. Always NUL-terminates out (cut if it is too small). Returns
+ * out. Every log line and config print that shows a URL goes through it. */
+const char *pb_redact_url(const char *url, char *out, size_t size);
+
 #endif

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -701,4 +702,79 @@ int pb_topic_name_valid(const char *s) {
                         return 0;
         }
         return 1;
+}
+
+static int secret_param(const char *name, size_t n) {
+        static const char *names[] = {
+            "token",     "access_token", "api_key", "apikey",
+            "key",       "password",     "pass",    "secret",
+            "signature", "sig",          "auth",    "client_secret"};
+        size_t i;
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strlen(names[i]) == n && !strncasecmp(name, names[i], n))
+                        return 1;
+        return 0;
+}
+
+const char *pb_redact_url(const char *url, char *out, size_t size) {
+        const char *p = url, *auth, *at, *end, *q;
+        size_t o = 0;
+#define PUT(s, n)                                                              \
+        do {                                                                   \
+                size_t n_ = (n);                                               \
+                if (o + n_ >= size)                                            \
+                        n_ = size - 1 - o;                                     \
+                memcpy(out + o, (s), n_);                                      \
+                o += n_;                                                       \
+        } while (0)
+        if (!size)
+                return out;
+        if (!url) {
+                out[0] = 0;
+                return out;
+        }
+        /* userinfo: between "://" and the first '@' before the path */
+        auth = strstr(p, "://");
+        if (auth) {
+                auth += 3;
+                end = auth + strcspn(auth, "/?#");
+                at = NULL; /* the last '@' ends the userinfo */
+                for (q = auth; q < end; q++)
+                        if (*q == '@')
+                                at = q;
+                if (at) {
+                        PUT(p, (size_t)(auth - p));
+                        PUT("***", 3);
+                        p = at;
+                }
+        }
+        q = strchr(p, '?');
+        if (!q) {
+                PUT(p, strlen(p));
+                out[o] = 0;
+                return out;
+        }
+        PUT(p, (size_t)(q - p) + 1);
+        p = q + 1;
+        while (*p) {
+                size_t n = strcspn(p, "&#"), k = strcspn(p, "=&#");
+                if (k < n && secret_param(p, k)) {
+                        PUT(p, k + 1);
+                        PUT("***", 3);
+                } else {
+                        PUT(p, n);
+                }
+                p += n;
+                if (*p == '#') {
+                        PUT(p, strlen(p));
+                        break;
+                }
+                if (*p == '&') {
+                        PUT("&", 1);
+                        p++;
+                }
+        }
+        out[o] = 0;
+        return out;
+#undef PUT
 }

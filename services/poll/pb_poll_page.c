@@ -96,11 +96,13 @@ static const char *fetch_page(pollctx_t *p, page_t *pg, size_t number,
                       cond ? p->last_modified : NULL, &pg->res, err,
                       sizeof(err));
         if (rc != PB_OK) {
+                char shown[1024];
                 pb_log("error",
                        "msg=\"fetch failed; state untouched, retried "
                        "next poll\" url=\"%s\" attempts=%d "
                        "error=\"%s\"",
-                       url, pg->res.attempts, err);
+                       pb_redact_url(url, shown, sizeof(shown)),
+                       pg->res.attempts, err);
                 return rc == PB_ERR_LIMIT ? "too_large" : "unreachable";
         }
         if (pg->res.creds_withheld)
@@ -112,10 +114,11 @@ static const char *fetch_page(pollctx_t *p, page_t *pg, size_t number,
         if (pg->res.status == 304)
                 return "not_modified";
         if (open_page(p, pg, err, sizeof(err))) {
+                char shown[1024];
                 pb_log("error",
                        "msg=\"feed unusable; state untouched, "
                        "retried next poll\" url=\"%s\" error=\"%s\"",
-                       url, err);
+                       pb_redact_url(url, shown, sizeof(shown)), err);
                 return "malformed";
         }
         return "ok";

@@ -610,8 +610,37 @@ static void test_uuid(void **state) {
         }
 }
 
+static void test_redact_url(void **state) {
+        static const char *cases[][2] = {
+            {"https://user:pass@registry.example/apis",
+             "https://***@registry.example/apis"},
+            {"http://u:p@feed/x.csv?token=abc&page=2",
+             "http://***@feed/x.csv?token=***&page=2"},
+            {"http://u:p@w@feed:8080/", "http://***@feed:8080/"},
+            {"https://feed.example/a?API_KEY=k1&q=1&sig=zz#frag",
+             "https://feed.example/a?API_KEY=***&q=1&sig=***#frag"},
+            {"https://feed.example/a/b@c", "https://feed.example/a/b@c"},
+            {"https://feed.example/a?tokens=1&key",
+             "https://feed.example/a?tokens=1&key"},
+            {"127.0.0.1:9092", "127.0.0.1:9092"},
+            {"", ""},
+        };
+        char out[256], small[12];
+        size_t i;
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                assert_string_equal(
+                    pb_redact_url(cases[i][0], out, sizeof(out)), cases[i][1]);
+        /* cut, never overrun, never the secret */
+        pb_redact_url("http://user:secretpass@h/", small, sizeof(small));
+        assert_int_equal(strlen(small), sizeof(small) - 1);
+        assert_null(strstr(small, "secret"));
+        assert_string_equal(pb_redact_url(NULL, out, sizeof(out)), "");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_redact_url),
             cmocka_unit_test(test_rfc3339_parse),
             cmocka_unit_test(test_rfc3339_reject),
             cmocka_unit_test(test_rfc3339_format),
