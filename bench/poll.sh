@@ -67,7 +67,7 @@ run() { # LABEL ARGS... -> prints the poll line and peak RSS
         local label=$1
         shift
         /usr/bin/time -f "maxrss_kb=%M" "$BIN" poll --brokers "$B" --topic-prefix "$PFX" --type funds.granted \
-                --map "$W/feeds/grants.map.json" --once --max-keys 5000000 "$@" 2>"$W/$label.log" || true
+                --map "$W/feeds/grants.map.json" --organisation staatskanzlei-nrw --once --max-keys 5000000 "$@" 2>"$W/$label.log" || true
         grep -h 'state loaded\|poll done' "$W/$label.log" | sed 's/^/  /'
         echo "  $label peak RSS: $(( $(grep -o 'maxrss_kb=[0-9]*' "$W/$label.log" | cut -d= -f2) / 1024 )) MiB"
 }

@@ -44,6 +44,10 @@ static const pb_opt_t poll_opts[] = {
      PB_OPT_REQUIRED, O(type)},
     {"map", 'm', PB_OPT_STRING, NULL, "FILE",
      "mapping file (JSON; see docs/poll.md)", PB_OPT_REQUIRED, O(map)},
+    {"organisation", 0, PB_OPT_STRING, NULL, "ORG",
+     "the organisation whose feed this is: the source of every event "
+     "(required unless --check; the mapping's \"source\" must name it)",
+     0, O(organisation)},
     {"interval", 'i', PB_OPT_DURATION, "5m", "DURATION",
      "time between the start of two polls", 0, O(interval)},
     {"state-topic", 0, PB_OPT_STRING, "partnerbus.poll-state", "TOPIC",
@@ -288,6 +292,23 @@ static int setup(pollctx_t *p, int argc, char **argv, int first) {
         if (!p->map) {
                 status =
                     pb_cli_usage_error(cmd, "--map %s: %s", p->set.map, err);
+                goto done;
+        }
+        /* the operator's setting decides in whose name the feed publishes;
+         * the mapping file (perhaps the organisation's own) only declares */
+        if (!p->set.check && !p->set.organisation) {
+                status = pb_cli_usage_error(
+                    cmd, "--organisation is required: the organisation "
+                         "whose feed this is (the source of its events)");
+                goto done;
+        }
+        if (p->set.organisation &&
+            strcmp(p->set.organisation, pb_mapping_source(p->map))) {
+                status = pb_cli_usage_error(
+                    cmd,
+                    "--map %s names source '%s', but this poller publishes "
+                    "for --organisation '%s'",
+                    p->set.map, pb_mapping_source(p->map), p->set.organisation);
                 goto done;
         }
         fmt = p->set.format ? p->set.format : pb_mapping_format(p->map);

@@ -698,6 +698,13 @@ pb_mapping_t *pb_mapping_new(const char *json, size_t len, char *errstr,
                          "missing");
                 goto fail;
         }
+        if (pb_mapping_maps(m, "/source")) {
+                /* a feed must not choose in whose name it publishes */
+                snprintf(errstr, errstr_size,
+                         "\"/source\" cannot be mapped from the feed: the "
+                         "source is the poller's organisation");
+                goto fail;
+        }
         return m;
 fail:
         pb_mapping_destroy(m);
@@ -1234,15 +1241,12 @@ pb_resp_t pb_mapping_apply(pb_mapping_t *m, const pb_record_t *rec,
         a.j = rec->json;
         a.prefix[0] = 0;
         (void)root;
-        /* "source" first, from the file, unless a rule maps it */
-        if (!pb_mapping_maps(m, "/source")) {
-                src = place(m, 0, &m->srcseg, 1, O_STR, &why);
-                m->nodes[src].voff = 0;
-                m->nodes[src].vlen = strlen(m->source);
-                if (pb_buf_append(&m->vals, m->source, m->nodes[src].vlen) !=
-                    PB_OK)
-                        return PB_ERR_NOMEM;
-        }
+        /* "source" first: the organisation, never a value from the feed */
+        src = place(m, 0, &m->srcseg, 1, O_STR, &why);
+        m->nodes[src].voff = 0;
+        m->nodes[src].vlen = strlen(m->source);
+        if (pb_buf_append(&m->vals, m->source, m->nodes[src].vlen) != PB_OK)
+                return PB_ERR_NOMEM;
         apply_rules(m, m->rules, m->nrules, 0, &a, errs, 0);
         if (errs->count || errs->dropped)
                 return PB_ERR_INVALID;

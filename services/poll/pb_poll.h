@@ -43,6 +43,7 @@ typedef struct poll_settings {
         long max_pages;
         const char *bearer, *bearer_file, *basic, *basic_file, *ca_file;
         const char *auth_allow;
+        const char *organisation;
         int64_t connect_timeout, timeout, backoff, max_backoff;
         long retries;
         size_t max_response, max_record;

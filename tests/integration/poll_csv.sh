@@ -17,7 +17,7 @@ poll_start_server
 PFX=$(pb_topic_name pollcsv)-
 MAP=$FEEDS/grants.map.json
 poll() { "$PB_BIN" poll --brokers "$B" --topic-prefix "$PFX" --url "$BASE/grants.csv" --type funds.granted \
-        --map "$MAP" --once --retries 1 --retry-backoff 100ms "$@"; }
+        --map "$MAP" --organisation staatskanzlei-nrw --once --retries 1 --retry-backoff 100ms "$@"; }
 
 # 1. first poll: all three grants, exact amounts and dates
 poll 2>"$PB_TMP/p1.log" || { cat "$PB_TMP/p1.log" >&2; pb_fail "first poll failed"; }
@@ -103,7 +103,7 @@ grep -q 'outcome=malformed' "$PB_TMP/p7.log" && grep -q 'HTML' "$PB_TMP/p7.log" 
 rm "$FEEDS/grants.csv.ctype"
 cp "$PB_TMP/grants.keep" "$FEEDS/grants.csv"
 "$PB_BIN" poll --brokers "$B" --topic-prefix "$PFX" --url "http://127.0.0.1:1/grants.csv" --type funds.granted \
-        --map "$MAP" --once --retries 1 --retry-backoff 100ms 2>"$PB_TMP/p8.log" && pb_fail "unreachable feed succeeded"
+        --map "$MAP" --organisation staatskanzlei-nrw --once --retries 1 --retry-backoff 100ms 2>"$PB_TMP/p8.log" && pb_fail "unreachable feed succeeded"
 grep -q 'outcome=unreachable' "$PB_TMP/p8.log" || pb_fail "unreachable: $(cat "$PB_TMP/p8.log")"
 expect_eq "events after the failed polls" "$(poll_count funds.granted)" 5
 pb_log "ok: truncated, HTML and unreachable polls published nothing"
@@ -112,4 +112,20 @@ pb_log "ok: truncated, HTML and unreachable polls published nothing"
 poll 2>"$PB_TMP/p9.log" || { cat "$PB_TMP/p9.log" >&2; pb_fail "recovery poll failed"; }
 grep -q 'published=1 unchanged=3 rejected=3' "$PB_TMP/p9.log" || pb_fail "recovery: $(cat "$PB_TMP/p9.log")"
 expect_eq "events after recovery" "$(poll_count funds.granted)" 6
+
+# the poller's --organisation decides the source, not the mapping file: a
+# mapping naming another organisation, or taking /source from the feed, is
+# refused at start and publishes nothing
+jq '.source = "blau-gelbes-kreuz"' "$MAP" >"$PB_TMP/other.map.json"
+poll --map "$PB_TMP/other.map.json" 2>"$PB_TMP/p10.log" && pb_fail "a mapping in another organisation's name was accepted"
+grep -q "names source 'blau-gelbes-kreuz', but this poller publishes for --organisation 'staatskanzlei-nrw'" "$PB_TMP/p10.log" ||
+        pb_fail "mapping source: $(cat "$PB_TMP/p10.log")"
+jq '.fields["/source"] = "Zuwendungsgeber"' "$MAP" >"$PB_TMP/src.map.json"
+poll --map "$PB_TMP/src.map.json" 2>"$PB_TMP/p11.log" && pb_fail "a mapping of /source from the feed was accepted"
+grep -q '"/source" cannot be mapped from the feed' "$PB_TMP/p11.log" || pb_fail "/source rule: $(cat "$PB_TMP/p11.log")"
+"$PB_BIN" poll --brokers "$B" --topic-prefix "$PFX" --url "$BASE/grants.csv" --type funds.granted \
+        --map "$MAP" --once 2>"$PB_TMP/p12.log" && pb_fail "a poller without --organisation was accepted"
+grep -q -- '--organisation is required' "$PB_TMP/p12.log" || pb_fail "no organisation: $(cat "$PB_TMP/p12.log")"
+expect_eq "events after the refused pollers" "$(poll_count funds.granted)" 6
+pb_log "ok: the source is the poller's organisation"
 pb_log "PASS"

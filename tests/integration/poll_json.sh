@@ -15,6 +15,7 @@ poll_start_server
 PFX=$(pb_topic_name polljson)-
 MAP=$FEEDS/shipments.map.json
 poll() { "$PB_BIN" poll --brokers "$B" --topic-prefix "$PFX" --type aid.dispatched --map "$MAP" \
+        --organisation blau-gelbes-kreuz \
         --once --retries 1 --retry-backoff 100ms "$@"; }
 
 # 1. JSON list
@@ -108,7 +109,7 @@ trap "kill -9 \${PID:-} \${PID2:-} 2>/dev/null || true; kill $SERVER_PID 2>/dev/
 for round in 1 2 3 4; do
         BIGPFX=$(pb_topic_name pollkill$round)-
         T="${BIGPFX}aid.dispatched"
-        BIGARGS=(poll --brokers "$B" --topic-prefix "$BIGPFX" --type aid.dispatched --map "$MAP"
+        BIGARGS=(poll --brokers "$B" --topic-prefix "$BIGPFX" --type aid.dispatched --map "$MAP" --organisation blau-gelbes-kreuz
                 --url "$BASE/big.json" --retries 1 --retry-backoff 100ms --transaction-records $TXN)
         bigpoll() { "$PB_BIN" "${BIGARGS[@]}" "$@"; }
         # a small producer queue and a long linger slow the first run down

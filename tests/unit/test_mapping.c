@@ -378,6 +378,8 @@ static void test_bad_mappings(void **st) {
             "{\"source\":\"x\",\"separator\":\";;\",\"fields\":{\"/a\":\"b\"}}",
             "{\"source\":\"x\",\"fields\":{\"/a\":\"b\",\"/a\":\"c\"}}",
             "{\"source\":\"x\",\"fields\":{\"/a\":{\"each\":\"/b\"}}}",
+            /* the feed must not choose in whose name it publishes */
+            "{\"source\":\"x\",\"fields\":{\"/source\":\"/org\"}}",
         };
         size_t i;
         char err[256];
