@@ -761,9 +761,9 @@ void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp) {
                 fprintf(fp, "| ");
                 if (o->short_name)
                         fprintf(fp, "`-%c`, ", o->short_name);
-                fprintf(fp, "`--%s%s%s` | `%s` / `%s` | %s%s | %s%s%s | ",
-                        o->name, o->metavar ? " " : "",
-                        o->metavar ? o->metavar : "", env, o->name,
+                fprintf(fp, "`--%s%s", o->name, o->metavar ? " " : "");
+                md_cell(fp, o->metavar);
+                fprintf(fp, "` | `%s` / `%s` | %s%s | %s%s%s | ", env, o->name,
                         pb_optmap_type_name(o->type),
                         o->flags & PB_OPT_SECRET ? ", secret" : "",
                         o->def ? "`" : "", o->def ? o->def : "",
