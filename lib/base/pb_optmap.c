@@ -167,7 +167,7 @@ static int apply_member(const pb_opt_t *o, void *settings, const pb_json_t *m,
                 return pb_optmap_store(o, settings, m->str, 0, err, errsz);
         case PB_JSON_NUMBER:
                 if (o->type == PB_OPT_STRING || o->type == PB_OPT_LIST ||
-                    m->len >= sizeof(num))
+                    o->type == PB_OPT_BOOL || m->len >= sizeof(num))
                         break;
                 memcpy(num, m->str, m->len);
                 num[m->len] = 0;
