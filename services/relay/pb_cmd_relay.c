@@ -31,6 +31,7 @@
 #include "partnerbus/pb_metrics.h"
 #include "pb_cli.h"
 #include "pb_connector.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 
 static const char *cmd = "relay";
@@ -83,8 +84,7 @@ static const pb_opt_t relay_opts[] = {
     {"retry-initial", 0, PB_OPT_DURATION, "500ms", "DURATION",
      "first retry delay (doubles per attempt, with jitter)", 0,
      O(retry_initial)},
-    {"retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",
-     "longest delay between two attempts", 0, O(retry_max_backoff)},
+    PB_OPTG_RETRY_MAX_BACKOFF(O(retry_max_backoff)),
     {"retry-max-time", 0, PB_OPT_DURATION, "15m", "DURATION",
      "give up on an event after retrying this long (then dead-letter)", 0,
      O(retry_max_time)},
@@ -94,9 +94,7 @@ static const pb_opt_t relay_opts[] = {
      "wait at most this long to fill a batch", 0, O(batch_linger)},
     {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
      "flush the sink and commit offsets this often", 0, O(commit_interval)},
-    {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
-     "serve /healthz /readyz /metrics here (port 0: any free port)", 0,
-     O(ops_listen)},
+    PB_OPTG_OPS_LISTEN(O(ops_listen)),
     {"max-events", 0, PB_OPT_INT, "0", "N",
      "exit after N events were handled (0: run until SIGTERM)", 0,
      O(max_events)},

@@ -14,6 +14,7 @@
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
 #include "pb_connector.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay.h"
 #include "pb_replay_cmd.h"
@@ -26,12 +27,8 @@ static const pb_opt_t replay_opts[] = {
     {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
      "event types / topics to read (the topic prefix applies)", PB_OPT_REQUIRED,
      O(topics)},
-    {"since", 0, PB_OPT_STRING, NULL, "TIME",
-     "first event time (occurred_at) included: 2023-02-28, RFC 3339 or ms", 0,
-     O(since)},
-    {"until", 0, PB_OPT_STRING, NULL, "TIME",
-     "event time (occurred_at) at which the range ends (excluded)", 0,
-     O(until)},
+    PB_OPTG_SINCE(O(since)),
+    PB_OPTG_UNTIL(O(until)),
     {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
      "only events matching EXPR (repeatable, all must hold; the relay's "
      "grammar)",
@@ -42,9 +39,7 @@ static const pb_opt_t replay_opts[] = {
      "output file (default stdout; avro needs a file); a directory gets "
      "one file per type (required for csv/avro of several topics)",
      0, O(out)},
-    {"from-archive", 0, PB_OPT_STRING, NULL, "DIR",
-     "read the relay's archive (Avro container files) instead of Kafka", 0,
-     O(archive)},
+    PB_OPTG_FROM_ARCHIVE(O(archive)),
     {"to-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
      "re-publish the events (same bytes, key and CloudEvents headers) to "
      "TOPIC",
@@ -64,16 +59,9 @@ static const pb_opt_t replay_opts[] = {
      O(dry_run)},
     {"window", 0, PB_OPT_INT, "1000", "N",
      "events buffered per partition for the event-time merge", 0, O(window)},
-    {"since-skew", 0, PB_OPT_DURATION, "10m", "DURATION",
-     "start the Kafka scan at since - DURATION (events published before "
-     "they occurred, clock skew)",
-     0, O(skew)},
-    {"idle-timeout", 0, PB_OPT_DURATION, "60s", "DURATION",
-     "fail when Kafka delivers nothing this long before the end offsets", 0,
-     O(idle_timeout)},
-    {"progress", 0, PB_OPT_STRING, "auto", "auto|always|never",
-     "progress bar on stderr (auto: when stderr is a terminal)", 0,
-     O(progress)},
+    PB_OPTG_SINCE_SKEW(O(skew)),
+    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
+    PB_OPTG_PROGRESS(O(progress)),
     {"webhook-retry-max-time", 0, PB_OPT_DURATION, "5m", "DURATION",
      "give up (exit 1) when a batch is still refused after this long", 0,
      O(wh_retry_max)},
