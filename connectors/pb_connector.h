@@ -6,9 +6,16 @@
  * the Kafka side (offsets, retries, dead-letter topic); a sink only writes
  * batches and says how it went:
  *
+ *   opts / settings_size    the sink's own option table (pb_optmap.h):
+ *                           name, type, default, help, secret; offsets
+ *                           into the sink's settings struct. The relay
+ *                           composes it into its flags, environment and
+ *                           config file as <opt_prefix><name>
+ *                           (--webhook-timeout, PARTNERBUS_WEBHOOK_TIMEOUT);
+ *                           a JSON object configures it with
+ *                           pb_sink_settings_json()
  *   init(target, settings)  the part after "name:" in --sink, plus the
- *                           sink's settings (key/value, from the relay's
- *                           option table: flags > env > config file)
+ *                           sink's settings struct, already parsed
  *   write(batch)            PB_SINK_OK: every event in the batch is
  *                           accepted (not necessarily durable yet);
  *                           PB_SINK_RETRY: transient, try again later,
@@ -29,6 +36,8 @@
 
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_common.h"
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_optmap.h"
 #include "partnerbus/pb_schema.h"
 
 #ifdef __cplusplus
@@ -67,29 +76,6 @@ typedef struct pb_sink_status {
         char reason[256];       /* why (no secrets) */
 } pb_sink_status_t;
 
-/* Sink settings: key/value pairs, both owned by the caller and valid until
- * destroy(). Keys are the relay option names without the sink prefix
- * ("timeout", "secret", "max-size"). */
-#define PB_SINK_MAX_SETTINGS 64
-typedef struct pb_sink_settings {
-        const char *key[PB_SINK_MAX_SETTINGS];
-        const char *value[PB_SINK_MAX_SETTINGS];
-        size_t n;
-} pb_sink_settings_t;
-
-void pb_sink_settings_set(pb_sink_settings_t *s, const char *key,
-                          const char *value);
-/* Last value for key, or def. */
-const char *pb_sink_setting(const pb_sink_settings_t *s, const char *key,
-                            const char *def);
-/* Parsed values; -1 / 0 on a malformed value (errstr). */
-int64_t pb_sink_setting_ms(const pb_sink_settings_t *s, const char *key,
-                           const char *def, char *errstr, size_t errstr_size);
-int64_t pb_sink_setting_bytes(const pb_sink_settings_t *s, const char *key,
-                              const char *def, char *errstr,
-                              size_t errstr_size);
-int pb_sink_setting_bool(const pb_sink_settings_t *s, const char *key, int def);
-
 typedef struct pb_sink pb_sink_t; /* a plugin's private state */
 
 typedef struct pb_sink_plugin {
@@ -102,9 +88,16 @@ typedef struct pb_sink_plugin {
         /* events per write() the sink prefers when batching is on (1 =
          * one event per call) - the relay may pass fewer */
         size_t (*batch_hint)(pb_sink_t *s);
-        pb_sink_t *(*init)(const char *target,
-                           const pb_sink_settings_t *settings, char *errstr,
-                           size_t errstr_size);
+        /* the sink's options; settings_size bytes hold the struct the
+         * offsets point into; the relay's names are opt_prefix + name */
+        const pb_opt_t *opts;
+        size_t nopts;
+        size_t settings_size;
+        const char *opt_prefix; /* "webhook-" */
+        /* settings: the struct described by opts, parsed (valid until
+         * destroy(): strings in it are not copied) */
+        pb_sink_t *(*init)(const char *target, const void *settings,
+                           char *errstr, size_t errstr_size);
         void (*write)(pb_sink_t *s, const pb_sink_event_t *events, size_t n,
                       pb_sink_status_t *status);
         pb_resp_t (*flush)(pb_sink_t *s, char *errstr, size_t errstr_size);
@@ -120,6 +113,18 @@ extern const pb_sink_plugin_t pb_sink_archive;
 extern const pb_sink_plugin_t pb_sink_jsonl;
 
 const char *pb_sink_result_name(pb_sink_result_t r);
+
+/* A settings struct for plugin p with every default applied (free()); NULL
+ * with errstr on failure. */
+void *pb_sink_settings_new(const pb_sink_plugin_t *p, char *errstr,
+                           size_t errstr_size);
+/* Configures settings from a JSON object whose members are the sink's
+ * option names without prefix ({"timeout": "10s", "batch-size": 20}):
+ * see pb_optmap_apply_json() (errors carry JSON Pointers below ptr).
+ * Strings point into the JSON tree. Returns the number of errors. */
+int pb_sink_settings_json(const pb_sink_plugin_t *p, void *settings,
+                          const pb_json_t *obj, const char *ptr, char *errstr,
+                          size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
  * so nothing uncommitted is lost. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,8 +181,25 @@ static void archive_recover(const char *dir) {
         closedir(d);
 }
 
-static pb_sink_t *archive_init(const char *target, const pb_sink_settings_t *st,
+typedef struct archive_settings {
+        int64_t roll_interval;
+        size_t roll_size, block_size;
+} archive_settings_t;
+
+#define O(f) offsetof(archive_settings_t, f)
+static const pb_opt_t archive_opts[] = {
+    {"roll-interval", 0, PB_OPT_DURATION, "1h", "DURATION",
+     "start a new file per topic every DURATION", 0, O(roll_interval)},
+    {"roll-size", 0, PB_OPT_SIZE, "128MiB", "SIZE",
+     "start a new file when one reaches SIZE", 0, O(roll_size)},
+    {"block-size", 0, PB_OPT_SIZE, "1MiB", "SIZE", "Avro block size", 0,
+     O(block_size)},
+};
+#undef O
+
+static pb_sink_t *archive_init(const char *target, const void *settings,
                                char *errstr, size_t errstr_size) {
+        const archive_settings_t *st = settings;
         pb_sink_t *s;
         if (!target || !*target) {
                 snprintf(errstr, errstr_size, "archive: expected archive:DIR");
@@ -193,17 +211,15 @@ static pb_sink_t *archive_init(const char *target, const pb_sink_settings_t *st,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        s->roll_ms = pb_sink_setting_ms(st, "roll-interval", "3600000", errstr,
-                                        errstr_size);
-        s->roll_size = pb_sink_setting_bytes(st, "roll-size", "134217728",
-                                             errstr, errstr_size);
-        s->block_size = pb_sink_setting_bytes(st, "block-size", "1048576",
-                                              errstr, errstr_size);
-        if (s->roll_ms < 1000 || s->roll_size < 4096 || s->block_size < 1) {
-                if (s->roll_ms >= 0 && s->roll_size >= 0 && s->block_size >= 0)
-                        snprintf(errstr, errstr_size,
-                                 "archive: roll-interval must be >= 1s, "
-                                 "roll-size >= 4KiB, block-size > 0");
+        s->roll_ms = st->roll_interval;
+        s->roll_size = (int64_t)st->roll_size;
+        s->block_size = (int64_t)st->block_size;
+        if (s->roll_ms < 1000 || s->roll_size < 4096 || s->block_size < 1 ||
+            st->roll_size > ((size_t)1 << 50) ||
+            st->block_size > ((size_t)1 << 50)) {
+                snprintf(errstr, errstr_size,
+                         "archive: roll-interval must be >= 1s, "
+                         "roll-size 4KiB..1PiB, block-size 1..1PiB");
                 free(s->dir);
                 free(s);
                 return NULL;
@@ -390,6 +406,10 @@ const pb_sink_plugin_t pb_sink_archive = {
     "Avro container files per topic and period, fsynced before commit",
     0,
     archive_batch_hint,
+    archive_opts,
+    sizeof(archive_opts) / sizeof(archive_opts[0]),
+    sizeof(archive_settings_t),
+    "archive-",
     archive_init,
     archive_write,
     archive_flush,

@@ -1,11 +1,9 @@
 /* partnerbus - the sink registry and settings helpers (pb_connector.h). */
 #include "pb_connector.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const pb_sink_plugin_t *const pb_sinks[] = {
     &pb_sink_webhook,
@@ -37,87 +35,24 @@ const char *pb_sink_result_name(pb_sink_result_t r) {
         return "?";
 }
 
-void pb_sink_settings_set(pb_sink_settings_t *s, const char *key,
-                          const char *value) {
-        if (s->n < PB_SINK_MAX_SETTINGS && key && value) {
-                s->key[s->n] = key;
-                s->value[s->n] = value;
-                s->n++;
+void *pb_sink_settings_new(const pb_sink_plugin_t *p, char *errstr,
+                           size_t errstr_size) {
+        void *st = calloc(1, p->settings_size ? p->settings_size : 1);
+        if (!st) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
         }
-}
-
-const char *pb_sink_setting(const pb_sink_settings_t *s, const char *key,
-                            const char *def) {
-        size_t i;
-        const char *v = def;
-        for (i = 0; s && i < s->n; i++)
-                if (!strcmp(s->key[i], key))
-                        v = s->value[i];
-        return v;
-}
-
-int64_t pb_sink_setting_ms(const pb_sink_settings_t *s, const char *key,
-                           const char *def, char *errstr, size_t errstr_size) {
-        const char *v = pb_sink_setting(s, key, def);
-        char *end;
-        double x, mul = 1;
-        if (!v)
-                return -1;
-        errno = 0;
-        x = strtod(v, &end);
-        if (!strcmp(end, "s"))
-                mul = 1000;
-        else if (!strcmp(end, "m"))
-                mul = 60000;
-        else if (!strcmp(end, "h"))
-                mul = 3600000;
-        else if (!strcmp(end, "d"))
-                mul = 86400000;
-        else if (*end && strcmp(end, "ms"))
-                end = (char *)v; /* bad suffix */
-        if (errno || end == v || x < 0 || x * mul > 9e15) {
-                snprintf(errstr, errstr_size, "%s: '%s' is not a duration", key,
-                         v);
-                return -1;
+        if (pb_optmap_defaults(p->opts, p->nopts, st, errstr, errstr_size) <
+            0) {
+                free(st);
+                return NULL;
         }
-        return (int64_t)(x * mul);
+        return st;
 }
 
-int64_t pb_sink_setting_bytes(const pb_sink_settings_t *s, const char *key,
-                              const char *def, char *errstr,
-                              size_t errstr_size) {
-        const char *v = pb_sink_setting(s, key, def);
-        char *end;
-        unsigned long long x, mul = 1;
-        if (!v)
-                return -1;
-        errno = 0;
-        x = strtoull(v, &end, 10);
-        if (!strcmp(end, "KiB") || !strcmp(end, "K"))
-                mul = 1024;
-        else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
-                mul = 1024 * 1024;
-        else if (!strcmp(end, "GiB") || !strcmp(end, "G"))
-                mul = 1024ull * 1024 * 1024;
-        else if (*end)
-                end = (char *)v;
-        if (errno || end == v || *v == '-' || x > (1ull << 50) / mul) {
-                snprintf(errstr, errstr_size, "%s: '%s' is not a size", key, v);
-                return -1;
-        }
-        return (int64_t)(x * mul);
-}
-
-int pb_sink_setting_bool(const pb_sink_settings_t *s, const char *key,
-                         int def) {
-        const char *v = pb_sink_setting(s, key, NULL);
-        if (!v)
-                return def;
-        if (!strcasecmp(v, "1") || !strcasecmp(v, "true") ||
-            !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
-                return 1;
-        if (!strcasecmp(v, "0") || !strcasecmp(v, "false") ||
-            !strcasecmp(v, "no") || !strcasecmp(v, "off"))
-                return 0;
-        return def;
+int pb_sink_settings_json(const pb_sink_plugin_t *p, void *settings,
+                          const pb_json_t *obj, const char *ptr, char *errstr,
+                          size_t errstr_size) {
+        return pb_optmap_apply_json(p->opts, p->nopts, settings, obj, ptr,
+                                    errstr, errstr_size);
 }

@@ -8,6 +8,7 @@
  * flush() = fflush + fsync (stdout: fflush only). A write error (disk full)
  * is retriable: the relay holds the partition and tries again. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,26 @@ struct pb_sink {
         pb_buf_t line;
 };
 
-static pb_sink_t *jsonl_init(const char *target, const pb_sink_settings_t *st,
+typedef struct jsonl_settings {
+        size_t max_size;
+        long keep;
+        int meta;
+} jsonl_settings_t;
+
+#define O(f) offsetof(jsonl_settings_t, f)
+static const pb_opt_t jsonl_opts[] = {
+    {"max-size", 0, PB_OPT_SIZE, "100MiB", "SIZE",
+     "rotate the file at SIZE (0: never)", 0, O(max_size)},
+    {"keep", 0, PB_OPT_INT, "5", "N", "rotated files kept (PATH.1..N)", 0,
+     O(keep)},
+    {"meta", 0, PB_OPT_BOOL, "false", NULL,
+     "wrap each line with topic, partition, offset, key and type", 0, O(meta)},
+};
+#undef O
+
+static pb_sink_t *jsonl_init(const char *target, const void *settings,
                              char *errstr, size_t errstr_size) {
+        const jsonl_settings_t *st = settings;
         pb_sink_t *s;
         if (!target || !*target) {
                 snprintf(errstr, errstr_size,
@@ -40,14 +59,12 @@ static pb_sink_t *jsonl_init(const char *target, const pb_sink_settings_t *st,
                 return NULL;
         }
         pb_buf_init(&s->line, 0);
-        s->max_size = pb_sink_setting_bytes(st, "max-size", "104857600", errstr,
-                                            errstr_size);
-        s->keep = strtol(pb_sink_setting(st, "keep", "5"), NULL, 10);
-        s->meta = pb_sink_setting_bool(st, "meta", 0);
+        s->max_size = (int64_t)st->max_size;
+        s->keep = st->keep;
+        s->meta = st->meta;
         if (s->max_size < 0 || s->keep < 1 || s->keep > 1000) {
-                if (s->keep < 1 || s->keep > 1000)
-                        snprintf(errstr, errstr_size,
-                                 "jsonl: keep must be 1..1000");
+                snprintf(errstr, errstr_size,
+                         "jsonl: keep must be 1..1000, max-size below 8EiB");
                 free(s);
                 return NULL;
         }
@@ -186,8 +203,16 @@ static void jsonl_destroy(pb_sink_t *s) {
 }
 
 const pb_sink_plugin_t pb_sink_jsonl = {
-    "jsonl",     "JSON lines to a file (rotated by size) or stdout",
-    1,           jsonl_batch_hint,
-    jsonl_init,  jsonl_write,
-    jsonl_flush, jsonl_destroy,
+    "jsonl",
+    "JSON lines to a file (rotated by size) or stdout",
+    1,
+    jsonl_batch_hint,
+    jsonl_opts,
+    sizeof(jsonl_opts) / sizeof(jsonl_opts[0]),
+    sizeof(jsonl_settings_t),
+    "jsonl-",
+    jsonl_init,
+    jsonl_write,
+    jsonl_flush,
+    jsonl_destroy,
 };

@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,21 +70,57 @@ static char *read_secret_file(const char *path, size_t *len, char *errstr,
         return strndup(buf, n);
 }
 
-/* value from "<name>" or from the file named by "<name>-file" */
-static char *setting_secret(const pb_sink_settings_t *st, const char *name,
-                            size_t *len, int *err, char *errstr,
-                            size_t errstr_size) {
-        char key[64];
-        const char *v = pb_sink_setting(st, name, NULL);
+typedef struct webhook_settings {
+        long batch;
+        int64_t timeout, connect_timeout;
+        const char *secret, *secret_file, *token, *token_file;
+        const char *cert, *key, *ca;
+        int allow_unsigned;
+} webhook_settings_t;
+
+#define O(f) offsetof(webhook_settings_t, f)
+static const pb_opt_t webhook_opts[] = {
+    {"batch-size", 0, PB_OPT_INT, "1", "N",
+     "events per HTTP request (1: one event, CloudEvents headers; N: JSON "
+     "array)",
+     0, O(batch)},
+    {"timeout", 0, PB_OPT_DURATION, "10s", "DURATION", "whole request timeout",
+     0, O(timeout)},
+    {"connect-timeout", 0, PB_OPT_DURATION, "5s", "DURATION", "connect timeout",
+     0, O(connect_timeout)},
+    {"secret", 0, PB_OPT_STRING, NULL, "SECRET",
+     "HMAC-SHA256 signing secret (use the environment or "
+     "--webhook-secret-file)",
+     PB_OPT_SECRET, O(secret)},
+    {"secret-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the signing secret", 0, O(secret_file)},
+    {"token", 0, PB_OPT_STRING, NULL, "TOKEN",
+     "bearer token towards the receiver (use the environment or "
+     "--webhook-token-file)",
+     PB_OPT_SECRET, O(token)},
+    {"token-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "file holding the bearer token", 0, O(token_file)},
+    {"client-cert", 0, PB_OPT_STRING, NULL, "PEM",
+     "client certificate (mutual TLS)", 0, O(cert)},
+    {"client-key", 0, PB_OPT_STRING, NULL, "PEM", "client certificate key", 0,
+     O(key)},
+    {"ca-file", 0, PB_OPT_STRING, NULL, "PEM",
+     "CA bundle for the receiver's certificate", 0, O(ca)},
+    {"allow-unsigned", 0, PB_OPT_BOOL, "false", NULL,
+     "allow a webhook without signing secret", 0, O(allow_unsigned)},
+};
+#undef O
+
+/* the value itself, or the content of the file naming it */
+static char *setting_secret(const char *v, const char *file, size_t *len,
+                            int *err, char *errstr, size_t errstr_size) {
         *err = 0;
-        snprintf(key, sizeof(key), "%s-file", name);
         if (v && *v) {
                 *len = strlen(v);
                 return strdup(v);
         }
-        v = pb_sink_setting(st, key, NULL);
-        if (v && *v) {
-                char *s = read_secret_file(v, len, errstr, errstr_size);
+        if (file && *file) {
+                char *s = read_secret_file(file, len, errstr, errstr_size);
                 if (!s)
                         *err = 1;
                 return s;
@@ -129,11 +166,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
         return len;
 }
 
-static pb_sink_t *webhook_init(const char *target, const pb_sink_settings_t *st,
+static pb_sink_t *webhook_init(const char *target, const void *settings,
                                char *errstr, size_t errstr_size) {
+        const webhook_settings_t *st = settings;
         pb_sink_t *s;
         int err = 0;
-        const char *v;
         size_t toklen = 0;
         if (!target ||
             (strncmp(target, "http://", 7) && strncmp(target, "https://", 8))) {
@@ -159,35 +196,31 @@ static pb_sink_t *webhook_init(const char *target, const pb_sink_settings_t *st,
         pb_buf_init(&s->body, 0);
         pb_buf_init(&s->scratch, 0);
         s->url = strdup(target);
-        s->timeout_ms = (long)pb_sink_setting_ms(st, "timeout", "10000", errstr,
-                                                 errstr_size);
-        s->connect_timeout_ms = (long)pb_sink_setting_ms(
-            st, "connect-timeout", "5000", errstr, errstr_size);
-        v = pb_sink_setting(st, "batch-size", "1");
-        s->batch = (size_t)strtoul(v, NULL, 10);
-        if (s->timeout_ms <= 0 || s->connect_timeout_ms <= 0 || s->batch < 1 ||
-            s->batch > 100000) {
-                if (s->batch < 1 || s->batch > 100000)
-                        snprintf(errstr, errstr_size,
-                                 "webhook: batch-size must be 1..100000");
-                else if (s->timeout_ms == 0 || s->connect_timeout_ms == 0)
-                        snprintf(errstr, errstr_size,
-                                 "webhook: timeouts must be > 0");
+        s->timeout_ms = (long)st->timeout;
+        s->connect_timeout_ms = (long)st->connect_timeout;
+        s->batch = st->batch > 0 ? (size_t)st->batch : 0;
+        if (s->batch < 1 || s->batch > 100000) {
+                snprintf(errstr, errstr_size,
+                         "webhook: batch-size must be 1..100000");
                 goto fail;
         }
-        s->secret = setting_secret(st, "secret", &s->secret_len, &err, errstr,
-                                   errstr_size);
+        if (s->timeout_ms <= 0 || s->connect_timeout_ms <= 0) {
+                snprintf(errstr, errstr_size, "webhook: timeouts must be > 0");
+                goto fail;
+        }
+        s->secret = setting_secret(st->secret, st->secret_file, &s->secret_len,
+                                   &err, errstr, errstr_size);
         if (err)
                 goto fail;
-        if (!s->secret && !pb_sink_setting_bool(st, "allow-unsigned", 0)) {
+        if (!s->secret && !st->allow_unsigned) {
                 snprintf(errstr, errstr_size,
                          "webhook: no signing secret: set webhook-secret-file "
                          "or PARTNERBUS_WEBHOOK_SECRET (or "
                          "--webhook-allow-unsigned)");
                 goto fail;
         }
-        s->token =
-            setting_secret(st, "token", &toklen, &err, errstr, errstr_size);
+        s->token = setting_secret(st->token, st->token_file, &toklen, &err,
+                                  errstr, errstr_size);
         if (err)
                 goto fail;
         s->curl = curl_easy_init();
@@ -210,12 +243,12 @@ static pb_sink_t *webhook_init(const char *target, const pb_sink_settings_t *st,
         curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
         curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
         curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "partnerbus-relay/1");
-        if ((v = pb_sink_setting(st, "client-cert", NULL)) && *v)
-                curl_easy_setopt(s->curl, CURLOPT_SSLCERT, v);
-        if ((v = pb_sink_setting(st, "client-key", NULL)) && *v)
-                curl_easy_setopt(s->curl, CURLOPT_SSLKEY, v);
-        if ((v = pb_sink_setting(st, "ca-file", NULL)) && *v)
-                curl_easy_setopt(s->curl, CURLOPT_CAINFO, v);
+        if (st->cert && *st->cert)
+                curl_easy_setopt(s->curl, CURLOPT_SSLCERT, st->cert);
+        if (st->key && *st->key)
+                curl_easy_setopt(s->curl, CURLOPT_SSLKEY, st->key);
+        if (st->ca && *st->ca)
+                curl_easy_setopt(s->curl, CURLOPT_CAINFO, st->ca);
         return s;
 fail:
         if (s->curl)
@@ -410,6 +443,10 @@ const pb_sink_plugin_t pb_sink_webhook = {
     "HTTP(S) POST per event or batch, signed, CloudEvents headers",
     1,
     webhook_batch_hint,
+    webhook_opts,
+    sizeof(webhook_opts) / sizeof(webhook_opts[0]),
+    sizeof(webhook_settings_t),
+    "webhook-",
     webhook_init,
     webhook_write,
     webhook_flush,

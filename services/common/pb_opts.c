@@ -21,6 +21,7 @@ enum {
         PB_CO_LOGLEVEL,
         PB_CO_PRINT,
         PB_CO_HELP,
+        PB_CO_MARKDOWN,
         PB_CO_X,
         PB_CO_TABLE = 2000, /* + index into spec->opts */
 };
@@ -50,6 +51,7 @@ static const pb_common_opt_t common_opts[] = {
     {"print-config", PB_CO_PRINT, NULL,
      "print the effective configuration (secrets masked) and exit", 0},
     {"help", PB_CO_HELP, NULL, "show this help and exit", 0},
+    {"help-markdown", PB_CO_MARKDOWN, NULL, NULL, 0}, /* hidden: docs/ */
 };
 #define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
 
@@ -115,59 +117,6 @@ void pb_opts_free(void) {
         nowned = capowned = 0;
 }
 
-int64_t pb_opts_parse_duration(const char *s) {
-        char *end;
-        double v;
-        double mul = 1000.0; /* bare number: seconds */
-        if (!s || !*s)
-                return -1;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || end == s || v < 0)
-                return -1;
-        if (!strcmp(end, "ms"))
-                mul = 1;
-        else if (!strcmp(end, "s") || !*end)
-                mul = 1000;
-        else if (!strcmp(end, "m"))
-                mul = 60000;
-        else if (!strcmp(end, "h"))
-                mul = 3600000;
-        else if (!strcmp(end, "d"))
-                mul = 86400000;
-        else
-                return -1;
-        if (v * mul > 9.2e18)
-                return -1;
-        return (int64_t)(v * mul);
-}
-
-size_t pb_opts_parse_size(const char *s) {
-        char *end;
-        unsigned long long v;
-        unsigned long long mul = 1;
-        if (!s || !*s || *s == '-')
-                return (size_t)-1;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || end == s)
-                return (size_t)-1;
-        if (!*end || !strcmp(end, "B"))
-                mul = 1;
-        else if (!strcmp(end, "KiB") || !strcmp(end, "K") ||
-                 !strcmp(end, "k") || !strcmp(end, "KB"))
-                mul = 1024ull;
-        else if (!strcmp(end, "MiB") || !strcmp(end, "M") || !strcmp(end, "MB"))
-                mul = 1024ull * 1024;
-        else if (!strcmp(end, "GiB") || !strcmp(end, "G") || !strcmp(end, "GB"))
-                mul = 1024ull * 1024 * 1024;
-        else
-                return (size_t)-1;
-        if (v > (unsigned long long)SIZE_MAX / mul)
-                return (size_t)-1;
-        return (size_t)(v * mul);
-}
-
 char *pb_opts_read_secret(const char *path, char *errstr, size_t errstr_size) {
         FILE *fp = fopen(path, "r");
         char buf[4096];
@@ -200,80 +149,11 @@ static void env_name(const char *name, char *buf, size_t size) {
         buf[j] = 0;
 }
 
-/* Stores text value v into the field of opt. Returns 0, or -1 with a
- * message in err. `append`: list values add instead of replacing. */
+/* Stores text value v into the field of opt (the one grammar of
+ * pb_optmap.h). */
 static int store(const pb_opt_t *opt, void *settings, const char *v, int append,
                  char *err, size_t errsz) {
-        char *field = (char *)settings + opt->offset;
-        switch (opt->type) {
-        case PB_OPT_STRING:
-                *(const char **)field = v;
-                return 0;
-        case PB_OPT_INT: {
-                char *end;
-                long n;
-                errno = 0;
-                n = strtol(v, &end, 10);
-                if (errno || end == v || *end) {
-                        snprintf(err, errsz, "--%s: '%s' is not an integer",
-                                 opt->name, v);
-                        return -1;
-                }
-                *(long *)field = n;
-                return 0;
-        }
-        case PB_OPT_BOOL:
-                if (!strcmp(v, "1") || !strcasecmp(v, "true") ||
-                    !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
-                        *(int *)field = 1;
-                else if (!strcmp(v, "0") || !strcasecmp(v, "false") ||
-                         !strcasecmp(v, "no") || !strcasecmp(v, "off"))
-                        *(int *)field = 0;
-                else {
-                        snprintf(err, errsz,
-                                 "--%s: '%s' is not a boolean (true/false)",
-                                 opt->name, v);
-                        return -1;
-                }
-                return 0;
-        case PB_OPT_DURATION: {
-                int64_t ms = pb_opts_parse_duration(v);
-                if (ms < 0) {
-                        snprintf(err, errsz,
-                                 "--%s: '%s' is not a duration (e.g. 500ms, "
-                                 "30s, 5m, 24h)",
-                                 opt->name, v);
-                        return -1;
-                }
-                *(int64_t *)field = ms;
-                return 0;
-        }
-        case PB_OPT_SIZE: {
-                size_t sz = pb_opts_parse_size(v);
-                if (sz == (size_t)-1) {
-                        snprintf(err, errsz,
-                                 "--%s: '%s' is not a size (e.g. 512, 64KiB, "
-                                 "1MiB)",
-                                 opt->name, v);
-                        return -1;
-                }
-                *(size_t *)field = sz;
-                return 0;
-        }
-        case PB_OPT_LIST: {
-                pb_strlist_t *l = (pb_strlist_t *)field;
-                if (!append)
-                        l->n = 0;
-                if (l->n >= PB_STRLIST_MAX) {
-                        snprintf(err, errsz, "--%s: more than %d values",
-                                 opt->name, PB_STRLIST_MAX);
-                        return -1;
-                }
-                l->v[l->n++] = v;
-                return 0;
-        }
-        }
-        return -1;
+        return pb_optmap_store(opt, settings, v, append, err, errsz);
 }
 
 static const pb_opt_t *find_opt(const pb_cmd_spec_t *spec, const char *name,
@@ -460,7 +340,7 @@ static void print_help(const pb_cmd_spec_t *spec) {
         for (i = 0; i < NCOMMON; i++) {
                 const pb_common_opt_t *c = &common_opts[i];
                 char flag[96];
-                if (c->kafka && !spec->kafka)
+                if ((c->kafka && !spec->kafka) || !c->help)
                         continue;
                 {
                         char sh[8] = "    ";
@@ -742,6 +622,10 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                 case PB_CO_PRINT:
                         print = 1;
                         break;
+                case PB_CO_MARKDOWN:
+                        pb_opts_print_markdown(spec, stdout);
+                        ret = PB_EXIT_OK;
+                        goto out;
                 case 'h':
                 case PB_CO_HELP:
                         print_help(spec);
@@ -821,4 +705,72 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
 out:
         free(lo);
         return ret;
+}
+
+pb_opt_t *pb_opts_compose(const pb_opts_part_t *parts, size_t nparts,
+                          size_t *n) {
+        size_t i, j, k = 0, total = 0;
+        pb_opt_t *t;
+        for (i = 0; i < nparts; i++)
+                total += parts[i].n;
+        if (!(t = calloc(total ? total : 1, sizeof(*t))))
+                return NULL;
+        for (i = 0; i < nparts; i++)
+                for (j = 0; j < parts[i].n; j++, k++) {
+                        const char *pre =
+                            parts[i].prefix ? parts[i].prefix : "";
+                        size_t l = strlen(pre) + strlen(parts[i].opts[j].name);
+                        char *name = malloc(l + 1);
+                        t[k] = parts[i].opts[j];
+                        t[k].offset += parts[i].base;
+                        if (!name) {
+                                pb_opts_compose_free(t, k);
+                                return NULL;
+                        }
+                        snprintf(name, l + 1, "%s%s", pre, t[k].name);
+                        t[k].name = name;
+                }
+        *n = total;
+        return t;
+}
+
+void pb_opts_compose_free(pb_opt_t *opts, size_t n) {
+        size_t i;
+        for (i = 0; opts && i < n; i++)
+                free((char *)opts[i].name);
+        free(opts);
+}
+
+/* Markdown cell text: '|' escaped. */
+static void md_cell(FILE *fp, const char *s) {
+        for (; s && *s; s++) {
+                if (*s == '|')
+                        fputc('\\', fp);
+                fputc(*s == '\n' ? ' ' : *s, fp);
+        }
+}
+
+void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp) {
+        size_t i;
+        char env[128];
+        fprintf(fp, "| flag | environment / config key | type | default | "
+                    "meaning |\n| --- | --- | --- | --- | --- |\n");
+        for (i = 0; i < spec->nopts; i++) {
+                const pb_opt_t *o = &spec->opts[i];
+                env_name(o->name, env, sizeof(env));
+                fprintf(fp, "| ");
+                if (o->short_name)
+                        fprintf(fp, "`-%c`, ", o->short_name);
+                fprintf(fp, "`--%s%s", o->name, o->metavar ? " " : "");
+                md_cell(fp, o->metavar);
+                fprintf(fp, "` | `%s` / `%s` | %s%s | %s%s%s | ", env, o->name,
+                        pb_optmap_type_name(o->type),
+                        o->flags & PB_OPT_SECRET ? ", secret" : "",
+                        o->def ? "`" : "", o->def ? o->def : "",
+                        o->def                       ? "`"
+                        : o->flags & PB_OPT_REQUIRED ? "required"
+                                                     : "-");
+                md_cell(fp, o->help);
+                fprintf(fp, " |\n");
+        }
 }

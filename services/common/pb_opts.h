@@ -15,45 +15,17 @@
  *
  * Common options every service gets: --config, -b/--brokers, --schemas,
  * --schema-registry, --topic-prefix, -X key=value, --log-level,
- * --print-config, --help. */
+ * --print-config, --help (and the hidden --help-markdown, which prints the
+ * option table as Markdown for docs/: scripts/gen-option-docs.sh). */
 #ifndef PB_OPTS_H
 #define PB_OPTS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "partnerbus/pb_optmap.h"
 #include "pb_cli.h"
-
-typedef enum pb_opt_type {
-        PB_OPT_STRING,   /* const char * */
-        PB_OPT_INT,      /* long */
-        PB_OPT_BOOL,     /* int; a flag without value sets 1 */
-        PB_OPT_DURATION, /* int64_t milliseconds: 250ms, 30s, 5m, 24h, 7d */
-        PB_OPT_SIZE,     /* size_t bytes: 512, 64KiB, 1MiB, 2GiB */
-        PB_OPT_LIST,     /* pb_strlist_t; repeatable (values are kept as
-                            given: a service splits T1,T2 itself where a
-                            comma-separated form makes sense) */
-} pb_opt_type_t;
-
-#define PB_OPT_SECRET   0x1 /* masked in --print-config, never logged */
-#define PB_OPT_REQUIRED 0x2 /* error (exit 2) if unset after all sources */
-
-typedef struct pb_opt {
-        const char *name; /* "listen": --listen, PARTNERBUS_LISTEN, listen */
-        char short_name;  /* 'l' or 0 */
-        pb_opt_type_t type;
-        const char *def;     /* default as text, NULL = unset */
-        const char *metavar; /* "ADDR:PORT" for --help */
-        const char *help;
-        int flags;
-        size_t offset; /* offsetof(settings struct, field) */
-} pb_opt_t;
-
-#define PB_STRLIST_MAX 64
-typedef struct pb_strlist {
-        const char *v[PB_STRLIST_MAX];
-        size_t n;
-} pb_strlist_t;
 
 typedef struct pb_cmd_spec {
         const char *name;    /* "gateway" */
@@ -76,10 +48,27 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                   int *first_arg);
 void pb_opts_free(void);
 
-/* "30s" -> 30000; -1 if invalid. */
-int64_t pb_opts_parse_duration(const char *s);
-/* "1MiB" -> 1048576; (size_t)-1 if invalid. */
-size_t pb_opts_parse_size(const char *s);
+/* Run-time composition of a table from parts (a service's rows, a shared
+ * group, a sink's table): names get `prefix` (NULL: none), offsets are
+ * shifted by `base` (where the part's struct sits inside the settings).
+ * Returns a malloc'd table of *n rows (pb_opts_compose_free), NULL when
+ * out of memory. */
+typedef struct pb_opts_part {
+        const pb_opt_t *opts;
+        size_t n;
+        const char *prefix;
+        size_t base;
+} pb_opts_part_t;
+pb_opt_t *pb_opts_compose(const pb_opts_part_t *parts, size_t nparts,
+                          size_t *n);
+void pb_opts_compose_free(pb_opt_t *opts, size_t n);
+
+/* The Markdown table of a service's options (flag, environment, config key,
+ * type, default, meaning), as --help-markdown prints it and docs/ holds it
+ * between <!-- options:NAME begin --> and <!-- options:NAME end -->. */
+void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp);
+
+/* pb_opts_parse_duration() and pb_opts_parse_size(): pb_optmap.h. */
 /* Reads a secret from a file (first line, trailing newline stripped);
  * malloc'd, NULL with errstr on failure. */
 char *pb_opts_read_secret(const char *path, char *errstr, size_t errstr_size);

@@ -31,6 +31,7 @@
 
 #include "partnerbus/pb_metrics.h"
 #include "partnerbus/pb_util.h"
+#include "pb_optgroups.h"
 #include "pb_poll.h"
 
 static const char *cmd = "poll";
@@ -114,8 +115,7 @@ static const pb_opt_t poll_opts[] = {
      O(retries)},
     {"retry-backoff", 0, PB_OPT_DURATION, "1s", "DURATION",
      "first retry delay (doubles per attempt)", 0, O(backoff)},
-    {"retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",
-     "longest retry delay", 0, O(max_backoff)},
+    PB_OPTG_RETRY_MAX_BACKOFF(O(max_backoff)),
     {"max-response-size", 0, PB_OPT_SIZE, "512MiB", "SIZE",
      "largest body of one page", 0, O(max_response)},
     {"max-record-size", 0, PB_OPT_SIZE, "1MiB", "SIZE",
@@ -128,9 +128,7 @@ static const pb_opt_t poll_opts[] = {
      "record keys held in the state (16 bytes each, about 23 bytes with "
      "the table's headroom)",
      0, O(max_keys)},
-    {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
-     "serve /healthz /readyz /metrics here (port 0: any free port)", 0,
-     O(ops_listen)},
+    PB_OPTG_OPS_LISTEN(O(ops_listen)),
     {"state-partitions", 0, PB_OPT_INT, "1", "N",
      "partitions when the state topic is created", 0, O(state_partitions)},
     {"state-replication", 0, PB_OPT_INT, "-1", "N",

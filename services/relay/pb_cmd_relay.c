@@ -31,12 +31,16 @@
 #include "partnerbus/pb_metrics.h"
 #include "pb_cli.h"
 #include "pb_connector.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 
 static const char *cmd = "relay";
 
 /* messages taken from the consumer per turn of the main loop */
 #define PB_RELAY_BURST 256
+/* bytes for every sink's settings struct */
+#define PB_RELAY_SINK_AREA 1024
+#define PB_RELAY_MAX_SINKS 16
 
 typedef struct relay_settings {
         const char *group;
@@ -53,19 +57,9 @@ typedef struct relay_settings {
         int64_t commit_interval;
         const char *ops_listen;
         long max_events; /* stop after N resolved events (tests, bench) */
-        /* webhook */
-        long wh_batch;
-        int64_t wh_timeout, wh_connect_timeout;
-        const char *wh_secret, *wh_secret_file, *wh_token, *wh_token_file;
-        const char *wh_cert, *wh_key, *wh_ca;
-        int wh_allow_unsigned;
-        /* archive */
-        int64_t ar_roll_interval;
-        size_t ar_roll_size, ar_block_size;
-        /* jsonl */
-        size_t jl_max_size;
-        long jl_keep;
-        int jl_meta;
+        /* the sinks' settings structs, one after the other (each sink's
+         * table is composed into the relay's at sink_base[i]) */
+        _Alignas(16) unsigned char sink_area[PB_RELAY_SINK_AREA];
 } relay_settings_t;
 
 #define O(f) offsetof(relay_settings_t, f)
@@ -90,8 +84,7 @@ static const pb_opt_t relay_opts[] = {
     {"retry-initial", 0, PB_OPT_DURATION, "500ms", "DURATION",
      "first retry delay (doubles per attempt, with jitter)", 0,
      O(retry_initial)},
-    {"retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",
-     "longest delay between two attempts", 0, O(retry_max_backoff)},
+    PB_OPTG_RETRY_MAX_BACKOFF(O(retry_max_backoff)),
     {"retry-max-time", 0, PB_OPT_DURATION, "15m", "DURATION",
      "give up on an event after retrying this long (then dead-letter)", 0,
      O(retry_max_time)},
@@ -101,57 +94,14 @@ static const pb_opt_t relay_opts[] = {
      "wait at most this long to fill a batch", 0, O(batch_linger)},
     {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
      "flush the sink and commit offsets this often", 0, O(commit_interval)},
-    {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
-     "serve /healthz /readyz /metrics here (port 0: any free port)", 0,
-     O(ops_listen)},
+    PB_OPTG_OPS_LISTEN(O(ops_listen)),
     {"max-events", 0, PB_OPT_INT, "0", "N",
      "exit after N events were handled (0: run until SIGTERM)", 0,
      O(max_events)},
-    {"webhook-batch-size", 0, PB_OPT_INT, "1", "N",
-     "events per HTTP request (1: one event, CloudEvents headers; N: JSON "
-     "array)",
-     0, O(wh_batch)},
-    {"webhook-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
-     "whole request timeout", 0, O(wh_timeout)},
-    {"webhook-connect-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
-     "connect timeout", 0, O(wh_connect_timeout)},
-    {"webhook-secret", 0, PB_OPT_STRING, NULL, "SECRET",
-     "HMAC-SHA256 signing secret (use the environment or "
-     "--webhook-secret-file)",
-     PB_OPT_SECRET, O(wh_secret)},
-    {"webhook-secret-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "file holding the signing secret", 0, O(wh_secret_file)},
-    {"webhook-token", 0, PB_OPT_STRING, NULL, "TOKEN",
-     "bearer token towards the receiver (use the environment or "
-     "--webhook-token-file)",
-     PB_OPT_SECRET, O(wh_token)},
-    {"webhook-token-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "file holding the bearer token", 0, O(wh_token_file)},
-    {"webhook-client-cert", 0, PB_OPT_STRING, NULL, "PEM",
-     "client certificate (mutual TLS)", 0, O(wh_cert)},
-    {"webhook-client-key", 0, PB_OPT_STRING, NULL, "PEM",
-     "client certificate key", 0, O(wh_key)},
-    {"webhook-ca-file", 0, PB_OPT_STRING, NULL, "PEM",
-     "CA bundle for the receiver's certificate", 0, O(wh_ca)},
-    {"webhook-allow-unsigned", 0, PB_OPT_BOOL, "false", NULL,
-     "allow a webhook without signing secret", 0, O(wh_allow_unsigned)},
-    {"archive-roll-interval", 0, PB_OPT_DURATION, "1h", "DURATION",
-     "start a new file per topic every DURATION", 0, O(ar_roll_interval)},
-    {"archive-roll-size", 0, PB_OPT_SIZE, "128MiB", "SIZE",
-     "start a new file when one reaches SIZE", 0, O(ar_roll_size)},
-    {"archive-block-size", 0, PB_OPT_SIZE, "1MiB", "SIZE", "Avro block size", 0,
-     O(ar_block_size)},
-    {"jsonl-max-size", 0, PB_OPT_SIZE, "100MiB", "SIZE",
-     "rotate the file at SIZE (0: never)", 0, O(jl_max_size)},
-    {"jsonl-keep", 0, PB_OPT_INT, "5", "N", "rotated files kept (PATH.1..N)", 0,
-     O(jl_keep)},
-    {"jsonl-meta", 0, PB_OPT_BOOL, "false", NULL,
-     "wrap each line with topic, partition, offset, key and type", 0,
-     O(jl_meta)},
 };
 #undef O
 
-static const pb_cmd_spec_t relay_spec = {
+static pb_cmd_spec_t relay_spec = {
     "relay",
     "deliver subscribed topics to a webhook, an Avro archive or JSON lines",
     "--brokers B --group G --topics T[,T...] --sink SINK [--where EXPR]...",
@@ -177,10 +127,39 @@ static const pb_cmd_spec_t relay_spec = {
     "--sink archive:/srv/archive\n"
     "  partnerbus relay -b k1:9092 -g big-grants -t funds.granted --where "
     "'amount>=100000' --sink jsonl:-\n",
-    relay_opts,
-    sizeof(relay_opts) / sizeof(relay_opts[0]),
+    NULL, /* composed by relay_opts_compose() */
+    0,
     1,
 };
+
+/* where each registered sink's settings sit inside relay_settings_t */
+static size_t sink_base[PB_RELAY_MAX_SINKS];
+
+/* The relay's table: its own rows, then each sink's, prefixed
+ * (--webhook-timeout) and placed in sink_area. 0, or -1. */
+static int relay_opts_compose(void) {
+        pb_opts_part_t parts[1 + PB_RELAY_MAX_SINKS] = {
+            {relay_opts, sizeof(relay_opts) / sizeof(relay_opts[0]), NULL, 0}};
+        size_t np = 1, i, used = 0, n;
+        const pb_sink_plugin_t *p;
+        for (i = 0; (p = pb_sink_plugin_at(i)) && i < PB_RELAY_MAX_SINKS; i++) {
+                sink_base[i] = offsetof(relay_settings_t, sink_area) + used;
+                used += (p->settings_size + 15) & ~(size_t)15;
+                if (used > PB_RELAY_SINK_AREA)
+                        return -1;
+                parts[np++] = (pb_opts_part_t){p->opts, p->nopts, p->opt_prefix,
+                                               sink_base[i]};
+        }
+        relay_spec.opts = pb_opts_compose(parts, np, &n);
+        relay_spec.nopts = n;
+        return relay_spec.opts ? 0 : -1;
+}
+
+static void relay_opts_free(void) {
+        pb_opts_compose_free((pb_opt_t *)relay_spec.opts, relay_spec.nopts);
+        relay_spec.opts = NULL;
+        pb_opts_free();
+}
 
 /* --- per-partition state --- */
 typedef struct rpart {
@@ -215,7 +194,6 @@ typedef struct relay {
         pb_cli_common_t cc;
         const pb_sink_plugin_t *plugin;
         pb_sink_t *sink;
-        pb_sink_settings_t sink_settings;
         char *sink_target;
         pb_schemas_t *catalog;
         pb_registry_t *registry;
@@ -876,13 +854,13 @@ static void declare_metrics(pb_metrics_t *m) {
                            NULL, 0);
 }
 
+/* The sink named by --sink, initialised with its part of the settings. */
 static int setup_sink(relay_t *r) {
         relay_settings_t *s = &r->set;
-        pb_sink_settings_t *ss = &r->sink_settings;
-        static char buf[16][32];
         const char *colon = strchr(s->sink, ':');
+        const pb_sink_plugin_t *p;
         char name[32], err[512];
-        size_t nl;
+        size_t nl, i;
         if (!colon || (nl = (size_t)(colon - s->sink)) >= sizeof(name)) {
                 pb_cli_usage_error(cmd, "--sink expects NAME:TARGET "
                                         "(webhook:URL, archive:DIR, "
@@ -892,7 +870,9 @@ static int setup_sink(relay_t *r) {
         memcpy(name, s->sink, nl);
         name[nl] = 0;
         r->plugin = pb_sink_plugin_find(name);
-        if (!r->plugin) {
+        for (i = 0; (p = pb_sink_plugin_at(i)) && p != r->plugin; i++)
+                ;
+        if (!r->plugin || i >= PB_RELAY_MAX_SINKS) {
                 pb_cli_usage_error(cmd,
                                    "unknown sink '%s' (webhook, archive, "
                                    "jsonl)",
@@ -900,35 +880,8 @@ static int setup_sink(relay_t *r) {
                 return PB_EXIT_USAGE;
         }
         r->sink_target = strdup(colon + 1);
-        snprintf(buf[0], 32, "%ld", s->wh_batch);
-        pb_sink_settings_set(ss, "batch-size", buf[0]);
-        snprintf(buf[1], 32, "%lld", (long long)s->wh_timeout);
-        pb_sink_settings_set(ss, "timeout", buf[1]);
-        snprintf(buf[2], 32, "%lld", (long long)s->wh_connect_timeout);
-        pb_sink_settings_set(ss, "connect-timeout", buf[2]);
-        pb_sink_settings_set(ss, "secret", s->wh_secret);
-        pb_sink_settings_set(ss, "secret-file", s->wh_secret_file);
-        pb_sink_settings_set(ss, "token", s->wh_token);
-        pb_sink_settings_set(ss, "token-file", s->wh_token_file);
-        pb_sink_settings_set(ss, "client-cert", s->wh_cert);
-        pb_sink_settings_set(ss, "client-key", s->wh_key);
-        pb_sink_settings_set(ss, "ca-file", s->wh_ca);
-        pb_sink_settings_set(ss, "allow-unsigned",
-                             s->wh_allow_unsigned ? "1" : "0");
-        if (!strcmp(name, "archive")) {
-                snprintf(buf[3], 32, "%lld", (long long)s->ar_roll_interval);
-                pb_sink_settings_set(ss, "roll-interval", buf[3]);
-                snprintf(buf[4], 32, "%zu", s->ar_roll_size);
-                pb_sink_settings_set(ss, "roll-size", buf[4]);
-                snprintf(buf[5], 32, "%zu", s->ar_block_size);
-                pb_sink_settings_set(ss, "block-size", buf[5]);
-        }
-        snprintf(buf[6], 32, "%zu", s->jl_max_size);
-        pb_sink_settings_set(ss, "max-size", buf[6]);
-        snprintf(buf[7], 32, "%ld", s->jl_keep);
-        pb_sink_settings_set(ss, "keep", buf[7]);
-        pb_sink_settings_set(ss, "meta", s->jl_meta ? "1" : "0");
-        r->sink = r->plugin->init(r->sink_target, ss, err, sizeof(err));
+        r->sink = r->plugin->init(
+            r->sink_target, (const char *)s + sink_base[i], err, sizeof(err));
         if (!r->sink) {
                 fprintf(stderr, "partnerbus relay: %s\n", err);
                 return PB_EXIT_USAGE;
@@ -948,10 +901,14 @@ int pb_cmd_relay(int argc, char **argv) {
         if (!r)
                 return PB_EXIT_FAIL;
         srandom((unsigned)(time(NULL) ^ getpid()));
+        if (relay_opts_compose() < 0) {
+                free(r);
+                return PB_EXIT_FAIL;
+        }
         rc = pb_opts_parse(&relay_spec, &r->set, &r->cc, argc, argv, &first);
         if (rc >= 0) {
                 free(r);
-                pb_opts_free();
+                relay_opts_free();
                 return rc;
         }
         if (first < argc) {
@@ -1193,6 +1150,6 @@ done:
         free(r->events);
         free(r->sink_target);
         free(r);
-        pb_opts_free();
+        relay_opts_free();
         return status;
 }

@@ -14,6 +14,7 @@
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
 #include "pb_connector.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay.h"
 #include "pb_replay_cmd.h"
@@ -26,12 +27,8 @@ static const pb_opt_t replay_opts[] = {
     {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
      "event types / topics to read (the topic prefix applies)", PB_OPT_REQUIRED,
      O(topics)},
-    {"since", 0, PB_OPT_STRING, NULL, "TIME",
-     "first event time (occurred_at) included: 2023-02-28, RFC 3339 or ms", 0,
-     O(since)},
-    {"until", 0, PB_OPT_STRING, NULL, "TIME",
-     "event time (occurred_at) at which the range ends (excluded)", 0,
-     O(until)},
+    PB_OPTG_SINCE(O(since)),
+    PB_OPTG_UNTIL(O(until)),
     {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
      "only events matching EXPR (repeatable, all must hold; the relay's "
      "grammar)",
@@ -42,9 +39,7 @@ static const pb_opt_t replay_opts[] = {
      "output file (default stdout; avro needs a file); a directory gets "
      "one file per type (required for csv/avro of several topics)",
      0, O(out)},
-    {"from-archive", 0, PB_OPT_STRING, NULL, "DIR",
-     "read the relay's archive (Avro container files) instead of Kafka", 0,
-     O(archive)},
+    PB_OPTG_FROM_ARCHIVE(O(archive)),
     {"to-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
      "re-publish the events (same bytes, key and CloudEvents headers) to "
      "TOPIC",
@@ -64,39 +59,16 @@ static const pb_opt_t replay_opts[] = {
      O(dry_run)},
     {"window", 0, PB_OPT_INT, "1000", "N",
      "events buffered per partition for the event-time merge", 0, O(window)},
-    {"since-skew", 0, PB_OPT_DURATION, "10m", "DURATION",
-     "start the Kafka scan at since - DURATION (events published before "
-     "they occurred, clock skew)",
-     0, O(skew)},
-    {"idle-timeout", 0, PB_OPT_DURATION, "60s", "DURATION",
-     "fail when Kafka delivers nothing this long before the end offsets", 0,
-     O(idle_timeout)},
-    {"progress", 0, PB_OPT_STRING, "auto", "auto|always|never",
-     "progress bar on stderr (auto: when stderr is a terminal)", 0,
-     O(progress)},
-    {"webhook-batch-size", 0, PB_OPT_INT, "1", "N",
-     "events per HTTP request with --to", 0, O(wh_batch)},
-    {"webhook-timeout", 0, PB_OPT_DURATION, "10s", "DURATION",
-     "whole request timeout", 0, O(wh_timeout)},
-    {"webhook-secret", 0, PB_OPT_STRING, NULL, "SECRET",
-     "HMAC-SHA256 signing secret (use the environment or "
-     "--webhook-secret-file)",
-     PB_OPT_SECRET, O(wh_secret)},
-    {"webhook-secret-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "file holding the signing secret", 0, O(wh_secret_file)},
-    {"webhook-token", 0, PB_OPT_STRING, NULL, "TOKEN", "bearer token",
-     PB_OPT_SECRET, O(wh_token)},
-    {"webhook-token-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "file holding the bearer token", 0, O(wh_token_file)},
-    {"webhook-allow-unsigned", 0, PB_OPT_BOOL, "false", NULL,
-     "allow a webhook without signing secret", 0, O(wh_allow_unsigned)},
+    PB_OPTG_SINCE_SKEW(O(skew)),
+    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
+    PB_OPTG_PROGRESS(O(progress)),
     {"webhook-retry-max-time", 0, PB_OPT_DURATION, "5m", "DURATION",
      "give up (exit 1) when a batch is still refused after this long", 0,
      O(wh_retry_max)},
 };
 #undef O
 
-static const pb_cmd_spec_t replay_spec = {
+static pb_cmd_spec_t replay_spec = {
     "replay",
     "a time range of topics from Kafka or the archive, in event-time order",
     "--topics T[,T...] [--since TIME] [--until TIME] [--where EXPR]... "
@@ -116,10 +88,32 @@ static const pb_cmd_spec_t replay_spec = {
     "--to https://agency.example/hooks --webhook-secret-file s.txt\n"
     "  partnerbus replay -b k1:9092 --reset-group sk-aid --to-time "
     "2024-03-01T00:00:00Z -t aid.dispatched\n",
-    replay_opts,
-    sizeof(replay_opts) / sizeof(replay_opts[0]),
+    NULL, /* composed by replay_opts_compose() */
+    0,
     1,
 };
+
+/* replay's rows plus the webhook sink's table as --webhook-*. 0 or -1. */
+static int replay_opts_compose(void) {
+        const pb_sink_plugin_t *wh = pb_sink_plugin_find("webhook");
+        pb_opts_part_t parts[2] = {
+            {replay_opts, sizeof(replay_opts) / sizeof(replay_opts[0]), NULL,
+             0},
+            {wh->opts, wh->nopts, wh->opt_prefix,
+             offsetof(pb_replay_settings_t, webhook)}};
+        size_t n;
+        if (wh->settings_size > sizeof(((pb_replay_settings_t *)0)->webhook))
+                return -1;
+        replay_spec.opts = pb_opts_compose(parts, 2, &n);
+        replay_spec.nopts = n;
+        return replay_spec.opts ? 0 : -1;
+}
+
+static void replay_opts_free(void) {
+        pb_opts_compose_free((pb_opt_t *)replay_spec.opts, replay_spec.nopts);
+        replay_spec.opts = NULL;
+        pb_opts_free();
+}
 
 /* --- outputs --- */
 typedef struct typed_out {
@@ -144,7 +138,6 @@ typedef struct out {
         uint64_t delivered, failed;
         const pb_sink_plugin_t *sink_plugin;
         pb_sink_t *sink;
-        pb_sink_settings_t ss;
         pb_sink_event_t *batch;
         pb_revent_t *batch_ev;
         char **batch_json;
@@ -245,34 +238,24 @@ static int out_open(out_t *o, size_t ntopics) {
                 return -1;
         }
         if (s->to_url) {
-                static char buf[3][32];
                 o->sink_plugin = pb_sink_plugin_find("webhook");
                 if (!o->sink_plugin) {
                         fprintf(stderr, "partnerbus replay: no webhook sink "
                                         "built in\n");
                         return PB_EXIT_FAIL;
                 }
-                o->batch_max = s->wh_batch > 0 ? (size_t)s->wh_batch : 1;
-                if (o->batch_max > 10000)
-                        o->batch_max = 10000;
-                snprintf(buf[0], 32, "%zu", o->batch_max);
-                pb_sink_settings_set(&o->ss, "batch-size", buf[0]);
-                snprintf(buf[1], 32, "%lld", (long long)s->wh_timeout);
-                pb_sink_settings_set(&o->ss, "timeout", buf[1]);
-                pb_sink_settings_set(&o->ss, "secret", s->wh_secret);
-                pb_sink_settings_set(&o->ss, "secret-file", s->wh_secret_file);
-                pb_sink_settings_set(&o->ss, "token", s->wh_token);
-                pb_sink_settings_set(&o->ss, "token-file", s->wh_token_file);
-                pb_sink_settings_set(&o->ss, "allow-unsigned",
-                                     s->wh_allow_unsigned ? "1" : "0");
-                o->sink = o->sink_plugin->init(s->to_url, &o->ss, e, sizeof(e));
-                o->batch = calloc(o->batch_max, sizeof(*o->batch));
-                o->batch_ev = calloc(o->batch_max, sizeof(*o->batch_ev));
-                o->batch_json = calloc(o->batch_max, sizeof(*o->batch_json));
+                o->sink =
+                    o->sink_plugin->init(s->to_url, s->webhook, e, sizeof(e));
                 if (!o->sink) {
                         fprintf(stderr, "partnerbus replay: %s\n", e);
                         return PB_EXIT_USAGE;
                 }
+                o->batch_max = o->sink_plugin->batch_hint(o->sink);
+                if (o->batch_max > 10000)
+                        o->batch_max = 10000;
+                o->batch = calloc(o->batch_max, sizeof(*o->batch));
+                o->batch_ev = calloc(o->batch_max, sizeof(*o->batch_ev));
+                o->batch_json = calloc(o->batch_max, sizeof(*o->batch_json));
                 if (!o->batch || !o->batch_ev || !o->batch_json)
                         return PB_EXIT_FAIL;
                 return -1;
@@ -515,10 +498,14 @@ int pb_cmd_replay(int argc, char **argv) {
         memset(&rc, 0, sizeof(rc));
         if (!s)
                 return PB_EXIT_FAIL;
+        if (replay_opts_compose() < 0) {
+                free(s);
+                return PB_EXIT_FAIL;
+        }
         r = pb_opts_parse(&replay_spec, s, &s->cc, argc, argv, &first);
         if (r >= 0) {
                 free(s);
-                pb_opts_free();
+                replay_opts_free();
                 return r;
         }
         o.set = s;
@@ -665,6 +652,6 @@ done:
         pb_filter_destroy(filter);
         pb_rsrc_topics_free(topics, ntopics);
         free(s);
-        pb_opts_free();
+        replay_opts_free();
         return status;
 }

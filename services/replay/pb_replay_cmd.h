@@ -22,11 +22,10 @@ typedef struct pb_replay_settings {
         int64_t skew;
         int64_t idle_timeout;
         const char *progress;
-        long wh_batch;
-        int64_t wh_timeout;
-        const char *wh_secret, *wh_secret_file, *wh_token, *wh_token_file;
-        int wh_allow_unsigned;
         int64_t wh_retry_max;
+        /* --to: the webhook sink's settings (its own option table,
+         * composed in as --webhook-*) */
+        _Alignas(16) unsigned char webhook[256];
 } pb_replay_settings_t;
 
 /* --reset-group: moves the group's committed offsets on `topics` to the

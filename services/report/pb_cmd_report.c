@@ -10,6 +10,7 @@
 
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay_src.h"
 #include "pb_report.h"
@@ -38,27 +39,18 @@ static const pb_opt_t report_opts[] = {
      "funds.granted,aid.dispatched,aid.delivered,partnership.founded",
      "TYPE[,TYPE...]", "event types to read (the topic prefix applies)", 0,
      O(topics)},
-    {"since", 0, PB_OPT_STRING, NULL, "TIME",
-     "first event time (occurred_at) included", 0, O(since)},
-    {"until", 0, PB_OPT_STRING, NULL, "TIME",
-     "event time (occurred_at) at which the range ends (excluded)", 0,
-     O(until)},
+    PB_OPTG_SINCE(O(since)),
+    PB_OPTG_UNTIL(O(until)),
     {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
      "only events matching EXPR (repeatable)", 0, O(where)},
-    {"from-archive", 0, PB_OPT_STRING, NULL, "DIR",
-     "read the relay's archive instead of Kafka", 0, O(archive)},
+    PB_OPTG_FROM_ARCHIVE(O(archive)),
     {"as-of", 0, PB_OPT_STRING, NULL, "TIME",
      "instant the age of unconfirmed shipments is measured at (default: "
      "--until, else now)",
      0, O(as_of)},
-    {"since-skew", 0, PB_OPT_DURATION, "10m", "DURATION",
-     "start the Kafka scan at since - DURATION", 0, O(skew)},
-    {"idle-timeout", 0, PB_OPT_DURATION, "60s", "DURATION",
-     "fail when Kafka delivers nothing this long before the end offsets", 0,
-     O(idle_timeout)},
-    {"progress", 0, PB_OPT_STRING, "auto", "auto|always|never",
-     "progress bar on stderr (auto: when stderr is a terminal)", 0,
-     O(progress)},
+    PB_OPTG_SINCE_SKEW(O(skew)),
+    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
+    PB_OPTG_PROGRESS(O(progress)),
 };
 #undef O
 

@@ -1,0 +1,83 @@
+/* partnerbus - shared option groups: rows that several services offer with
+ * the same name, type, default and meaning, defined once here and placed
+ * into each service's const table (pb_opts.h) by these macros. The
+ * argument is the offsetof() of the service's field, so settings structs
+ * keep their own layout.
+ *
+ *   ops      --ops-listen                                  relay, poll
+ *   retry    --retry-max-backoff                           relay, poll
+ *   history  --since --until --from-archive --since-skew
+ *            --idle-timeout --progress                     replay, report
+ *   webhook  --webhook-*: the webhook sink's own table
+ *            (connectors/webhook), composed at run time     relay, replay
+ *   kafka    --brokers, -X, --schema-registry ...: the common options of
+ *            pb_opts.c                                      every Kafka service
+ */
+#ifndef PB_OPTGROUPS_H
+#define PB_OPTGROUPS_H
+
+#include "pb_opts.h"
+
+/* --- ops --- */
+#define PB_OPTG_OPS_LISTEN(off)                                                \
+        {                                                                      \
+                "ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",             \
+                    "serve /healthz /readyz /metrics here (port 0: any free "  \
+                    "port)",                                                   \
+                    0, (off)                                                   \
+        }
+
+/* --- retry --- */
+#define PB_OPTG_RETRY_MAX_BACKOFF(off)                                         \
+        {                                                                      \
+                "retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",    \
+                    "longest delay between two attempts", 0, (off)             \
+        }
+
+/* --- history: a time range of events, from Kafka or the archive --- */
+#define PB_OPTG_SINCE(off)                                                     \
+        {                                                                      \
+                "since", 0, PB_OPT_STRING, NULL, "TIME",                       \
+                    "first event time (occurred_at) included: 2023-02-28, "    \
+                    "RFC 3339 or "                                             \
+                    "ms",                                                      \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_UNTIL(off)                                                     \
+        {                                                                      \
+                "until", 0, PB_OPT_STRING, NULL, "TIME",                       \
+                    "event time (occurred_at) at which the range ends "        \
+                    "(excluded)",                                              \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_FROM_ARCHIVE(off)                                              \
+        {                                                                      \
+                "from-archive", 0, PB_OPT_STRING, NULL, "DIR",                 \
+                    "read the relay's archive (Avro container files) instead " \
+                    "of Kafka",                                                \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_SINCE_SKEW(off)                                                \
+        {                                                                      \
+                "since-skew", 0, PB_OPT_DURATION, "10m", "DURATION",           \
+                    "start the Kafka scan at since - DURATION (events "        \
+                    "published before "                                        \
+                    "they occurred, clock skew)",                              \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_IDLE_TIMEOUT(off)                                              \
+        {                                                                      \
+                "idle-timeout", 0, PB_OPT_DURATION, "60s", "DURATION",         \
+                    "fail when Kafka delivers nothing this long before the "   \
+                    "end offsets",                                             \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_PROGRESS(off)                                                  \
+        {                                                                      \
+                "progress", 0, PB_OPT_STRING, "auto", "auto|always|never",     \
+                    "progress bar on stderr (auto: when stderr is a "          \
+                    "terminal)",                                               \
+                    0, (off)                                                   \
+        }
+
+#endif
