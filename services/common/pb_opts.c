@@ -1,6 +1,7 @@
 /* partnerbus - option tables: flags, PARTNERBUS_* environment, config file.
  * See pb_opts.h for the precedence and the file format. */
 #include "pb_opts.h"
+#include "partnerbus/pb_util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -370,6 +371,13 @@ static void print_help(const pb_cmd_spec_t *spec) {
                 printf("\n%s\n", spec->details);
 }
 
+/* A value as --print-config shows it: credentials inside URLs masked
+ * (pb_redact_url: user:password@, secret query parameters). */
+static const char *shown(const char *s) {
+        static char buf[4096];
+        return s ? pb_redact_url(s, buf, sizeof(buf)) : "";
+}
+
 static void print_value(const pb_opt_t *o, const void *settings) {
         const char *field = (const char *)settings + o->offset;
         if (o->flags & PB_OPT_SECRET) {
@@ -380,7 +388,7 @@ static void print_value(const pb_opt_t *o, const void *settings) {
         switch (o->type) {
         case PB_OPT_STRING: {
                 const char *s = *(const char *const *)field;
-                printf("%s = %s\n", o->name, s ? s : "");
+                printf("%s = %s\n", o->name, shown(s));
                 break;
         }
         case PB_OPT_INT:
@@ -403,7 +411,7 @@ static void print_value(const pb_opt_t *o, const void *settings) {
                 if (!l->n)
                         printf("%s =\n", o->name);
                 for (j = 0; j < l->n; j++)
-                        printf("%s = %s\n", o->name, l->v[j]);
+                        printf("%s = %s\n", o->name, shown(l->v[j]));
                 break;
         }
         }
@@ -424,7 +432,7 @@ static void print_config(const pb_cmd_spec_t *spec, const void *settings,
                 printf("brokers = %s\n",
                        common->brokers ? common->brokers : "");
                 printf("schema-registry = %s\n",
-                       common->schema_registry ? common->schema_registry : "");
+                       shown(common->schema_registry));
                 printf("topic-prefix = %s\n",
                        common->topic_prefix ? common->topic_prefix : "");
         }
@@ -443,7 +451,7 @@ static void print_config(const pb_cmd_spec_t *spec, const void *settings,
                                 printf("%.*s = ********\n", (int)(eq - kv), kv);
                         else if (eq)
                                 printf("%.*s = %s\n", (int)(eq - kv), kv,
-                                       eq + 1);
+                                       shown(eq + 1));
                 }
         }
 }
