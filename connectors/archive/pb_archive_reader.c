@@ -189,7 +189,7 @@ pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
                                 a->blk_left = count;
                                 continue;
                         }
-                        if (r != PB_ERR_TRUNCATED) {
+                        if (r != PB_END && r != PB_ERR_TRUNCATED) {
                                 snprintf(errstr, errstr_size, "%s: read error",
                                          a->cur);
                                 return PB_ERR_IO;
@@ -199,7 +199,7 @@ pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
                 }
                 switch (open_next(a, errstr, errstr_size)) {
                 case 0:
-                        return PB_ERR_TRUNCATED;
+                        return PB_END;
                 case -1:
                         return PB_ERR_IO;
                 default:

@@ -21,8 +21,10 @@ typedef enum pb_resp {
         PB_OK = 0,
         PB_ERR_INVALID,        /* input does not conform to the schema */
         PB_ERR_PARSE,          /* malformed JSON / syntax error */
-        PB_ERR_TRUNCATED,      /* binary input ends early */
-        PB_ERR_LIMIT,          /* a configured bound was exceeded */
+        PB_ERR_TRUNCATED,      /* binary input ends early (never end of
+                                  stream: that is PB_END) */
+        PB_ERR_LIMIT,          /* a configured bound was exceeded (never a
+                                  timeout or a full queue) */
         PB_ERR_UNKNOWN_SCHEMA, /* type / fingerprint / id not known */
         PB_ERR_NOMEM,          /* allocation failed */
         PB_ERR_IO,             /* file or socket error */
@@ -33,6 +35,10 @@ typedef enum pb_resp {
         PB_ERR_UNCERTAIN,      /* a Kafka write failed after it may have been
                                   stored (timed out in flight): the outcome
                                   is unknown */
+        PB_END,                /* not an error: the stream, file or queue has
+                                  no more items (end of input) */
+        PB_ERR_TIMEOUT,        /* nothing arrived before the deadline / idle */
+        PB_ERR_QUEUE_FULL,     /* a bounded queue has no room; retry later */
 } pb_resp_t;
 
 const char *pb_err2str(pb_resp_t r);

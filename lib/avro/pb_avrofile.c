@@ -535,7 +535,7 @@ pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r, const uint8_t **data,
         *partial = 0;
         c = getc(r->fp);
         if (c == EOF)
-                return ferror(r->fp) ? PB_ERR_IO : PB_ERR_TRUNCATED;
+                return ferror(r->fp) ? PB_ERR_IO : PB_END;
         ungetc(c, r->fp);
         if (pb_zz_read(r, &cnt) || pb_zz_read(r, &size) || cnt < 0 ||
             size < 0 || size > PB_AVROFILE_MAX_BLOCK ||
@@ -605,5 +605,5 @@ pb_resp_t pb_avrofile_recover(const char *path, int64_t *cut, char *errstr,
         }
         pb_avrofile_reader_destroy(r);
         close(fd);
-        return rr == PB_ERR_TRUNCATED ? PB_OK : rr;
+        return rr == PB_END || rr == PB_ERR_TRUNCATED ? PB_OK : rr;
 }

@@ -37,6 +37,12 @@ const char *pb_err2str(pb_resp_t r) {
                 return "invalid argument";
         case PB_ERR_UNCERTAIN:
                 return "outcome unknown (may have been stored)";
+        case PB_END:
+                return "end of stream";
+        case PB_ERR_TIMEOUT:
+                return "timed out";
+        case PB_ERR_QUEUE_FULL:
+                return "queue full";
         }
         return "unknown error";
 }

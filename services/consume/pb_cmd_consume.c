@@ -224,9 +224,9 @@ int pb_cmd_consume(int argc, char **argv) {
         while (!pb_cli_stop && (max < 0 || seen < max)) {
                 pb_message_t m;
                 pb_resp_t r = pb_consumer_poll(cons, &m, 500, err, sizeof(err));
-                if (r == PB_ERR_TRUNCATED)
+                if (r == PB_END)
                         break; /* end of every partition */
-                if (r == PB_ERR_LIMIT) {
+                if (r == PB_ERR_TIMEOUT) {
                         /* idle: make what was printed visible, then commit */
                         if (fflush(stdout) == 0 && group && since_commit) {
                                 pb_consumer_commit(cons, 1);

@@ -33,7 +33,7 @@ typedef struct pb_merge pb_merge_t;
 
 pb_merge_t *pb_merge_new(size_t nstreams, size_t window);
 void pb_merge_destroy(pb_merge_t *m); /* payloads are not freed */
-/* PB_ERR_LIMIT when the item's stream already holds `window` items,
+/* PB_ERR_QUEUE_FULL when the item's stream already holds `window` items,
  * PB_ERR_ARG for an unknown or ended stream, PB_ERR_NOMEM. */
 pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it);
 /* No more items will come from stream s. */
@@ -44,7 +44,7 @@ int pb_merge_wants(const pb_merge_t *m, uint32_t s);
 size_t pb_merge_room(const pb_merge_t *m, uint32_t s);
 /* 1 when pb_merge_pop may hand out an item now. */
 int pb_merge_ready(const pb_merge_t *m);
-/* Removes the smallest item into *it: PB_OK, or PB_ERR_TRUNCATED when
+/* Removes the smallest item into *it: PB_OK, or PB_END when
  * nothing is buffered. Call only when pb_merge_ready() (else ordering is
  * not guaranteed). */
 pb_resp_t pb_merge_pop(pb_merge_t *m, pb_merge_item_t *it);

@@ -106,7 +106,7 @@ pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it) {
         if (s->ended)
                 return PB_ERR_ARG;
         if (s->buffered >= m->window)
-                return PB_ERR_LIMIT;
+                return PB_ERR_QUEUE_FULL;
         if (m->n == m->cap) {
                 size_t nc = m->cap ? m->cap * 2 : 64;
                 pb_merge_item_t *nh = realloc(m->heap, nc * sizeof(*nh));
@@ -152,7 +152,7 @@ int pb_merge_ready(const pb_merge_t *m) {
 pb_resp_t pb_merge_pop(pb_merge_t *m, pb_merge_item_t *it) {
         mstream_t *s;
         if (!m || m->n == 0)
-                return PB_ERR_TRUNCATED;
+                return PB_END;
         *it = m->heap[0];
         m->heap[0] = m->heap[--m->n];
         if (m->n)

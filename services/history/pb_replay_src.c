@@ -488,7 +488,7 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
                 pb_event_meta_t meta;
                 char e[512];
                 pb_resp_t rc = pb_archive_next(r->ar, &ae, e, sizeof(e));
-                if (rc == PB_ERR_TRUNCATED) {
+                if (rc == PB_END) {
                         pb_merge_end(s->merge, si);
                         if (pb_archive_partial_files(r->ar))
                                 fprintf(stderr,
@@ -584,7 +584,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                 }
                 if (pb_merge_all_ended(s->merge) &&
                     !pb_merge_buffered(s->merge))
-                        return PB_ERR_TRUNCATED;
+                        return PB_END;
                 for (i = 0; i < s->nst; i++)
                         nwant += pb_merge_wants(s->merge, (uint32_t)i);
                 for (i = 0; i < s->nst; i++) {
@@ -607,7 +607,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                 }
         }
         if (pb_merge_pop(s->merge, &it) != PB_OK)
-                return PB_ERR_TRUNCATED;
+                return PB_END;
         s->stats.emitted++;
         b = s->cur = it.payload;
         memset(ev, 0, sizeof(*ev));

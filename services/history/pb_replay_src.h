@@ -53,7 +53,7 @@ typedef struct pb_rsrc pb_rsrc_t;
 /* NULL after printing the reason. parse_json: hand out ev->tree too. */
 pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json);
 void pb_rsrc_destroy(pb_rsrc_t *s);
-/* PB_OK with *ev; PB_ERR_TRUNCATED at the end; another code after printing
+/* PB_OK with *ev; PB_END at the end; another code after printing
  * the reason (Kafka failure, interrupted). */
 pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev);
 

@@ -188,7 +188,7 @@ static void send_in_txn(pollctx_t *p, const char *skey, const char *hex,
                 rc = pb_producer_send(p->prod, p->topic, p->set.type, meta,
                                       avro->data, avro->len, NULL, NULL, why,
                                       sizeof(why));
-                if (rc != PB_ERR_LIMIT)
+                if (rc != PB_ERR_QUEUE_FULL)
                         break;
                 pb_producer_poll(p->prod, 50);
         }
@@ -229,7 +229,7 @@ static void send_acked(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
                 rc = pb_producer_send(p->prod, p->topic, p->set.type, meta,
                                       avro->data, avro->len, NULL, m, why,
                                       sizeof(why));
-                if (rc != PB_ERR_LIMIT)
+                if (rc != PB_ERR_QUEUE_FULL)
                         break;
                 pb_producer_poll(p->prod, 50);
                 pb_poll_drain_state(p);

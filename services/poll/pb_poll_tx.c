@@ -81,7 +81,7 @@ pb_resp_t pb_poll_send_raw(pollctx_t *p, const char *topic, const char *key,
                 rc = pb_producer_send_raw(p->prod, topic, key,
                                           key ? strlen(key) : 0, val, len, hdrs,
                                           m, err, sizeof(err));
-                if (rc != PB_ERR_LIMIT)
+                if (rc != PB_ERR_QUEUE_FULL)
                         break;
                 pb_producer_poll(p->prod, 50);
         }

@@ -1076,7 +1076,7 @@ int pb_cmd_relay(int argc, char **argv) {
                                 wait = left < 0 ? 0 : left;
                 }
                 pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
-                if (pr == PB_ERR_LIMIT) {
+                if (pr == PB_ERR_TIMEOUT) {
                         if (!r->ready) {
                                 rd_kafka_topic_partition_list_t *a = NULL;
                                 if (!rd_kafka_assignment(r->rk, &a) && a) {

@@ -335,7 +335,7 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                         r = pb_producer_send(
                             o->prod, o->set->to_topic, ev->type, &ev->meta,
                             ev->value, ev->value_len, NULL, NULL, e, sizeof(e));
-                        if (r != PB_ERR_LIMIT)
+                        if (r != PB_ERR_QUEUE_FULL)
                                 break;
                         pb_producer_poll(o->prod, 100);
                 }
@@ -609,7 +609,7 @@ int pb_cmd_replay(int argc, char **argv) {
         for (;;) {
                 pb_revent_t ev;
                 pb_resp_t pr = pb_rsrc_next(src, &ev);
-                if (pr == PB_ERR_TRUNCATED)
+                if (pr == PB_END)
                         break;
                 if (pr != PB_OK || out_write(&o, &ev)) {
                         ok = 0;

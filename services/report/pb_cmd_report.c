@@ -182,7 +182,7 @@ int pb_cmd_report(int argc, char **argv) {
         for (;;) {
                 pb_revent_t ev;
                 pb_resp_t pr = pb_rsrc_next(src, &ev);
-                if (pr == PB_ERR_TRUNCATED)
+                if (pr == PB_END)
                         break;
                 if (pr != PB_OK) {
                         ok = 0;

@@ -23,6 +23,25 @@ static void test_err2str(void **state) {
         assert_string_equal(pb_err2str((pb_resp_t)999), "unknown error");
 }
 
+/* end of stream, timeout and a full queue are not errors of their own
+ * neighbours: each has its own code and message */
+static void test_distinct_codes(void **state) {
+        const pb_resp_t codes[] = {PB_ERR_TRUNCATED, PB_ERR_LIMIT, PB_END,
+                                   PB_ERR_TIMEOUT, PB_ERR_QUEUE_FULL};
+        size_t a, b, n = sizeof(codes) / sizeof(codes[0]);
+        (void)state;
+        assert_string_equal(pb_err2str(PB_END), "end of stream");
+        assert_string_equal(pb_err2str(PB_ERR_TIMEOUT), "timed out");
+        assert_string_equal(pb_err2str(PB_ERR_QUEUE_FULL), "queue full");
+        for (a = PB_OK; a <= PB_ERR_QUEUE_FULL; a++)
+                for (b = a + 1; b <= PB_ERR_QUEUE_FULL; b++)
+                        assert_string_not_equal(pb_err2str((pb_resp_t)a),
+                                                pb_err2str((pb_resp_t)b));
+        for (a = 0; a < n; a++)
+                for (b = a + 1; b < n; b++)
+                        assert_int_not_equal(codes[a], codes[b]);
+}
+
 static void test_buf_basic(void **state) {
         pb_buf_t b;
         (void)state;
@@ -180,8 +199,11 @@ static void test_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_err2str), cmocka_unit_test(test_buf_basic),
-            cmocka_unit_test(test_buf_max), cmocka_unit_test(test_buf_json_str),
+            cmocka_unit_test(test_err2str),
+            cmocka_unit_test(test_distinct_codes),
+            cmocka_unit_test(test_buf_basic),
+            cmocka_unit_test(test_buf_max),
+            cmocka_unit_test(test_buf_json_str),
             cmocka_unit_test(test_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

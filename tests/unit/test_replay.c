@@ -160,7 +160,26 @@ static void test_merge_ties(void **st) {
         assert_string_equal(it.event_id, "9");
         pb_merge_pop(m, &it);
         assert_string_equal(it.topic, "b");
-        assert_int_equal(pb_merge_pop(m, &it), PB_ERR_TRUNCATED);
+        assert_int_equal(pb_merge_pop(m, &it), PB_END);
+        pb_merge_destroy(m);
+}
+
+/* a stream's window full is PB_ERR_QUEUE_FULL; an empty heap is PB_END */
+static void test_merge_full_and_end(void **st) {
+        pb_merge_t *m = pb_merge_new(1, 2);
+        pb_merge_item_t it, x[3];
+        (void)st;
+        x[0] = item(1, "a", "1", 0, 0);
+        x[1] = item(2, "a", "2", 0, 1);
+        x[2] = item(3, "a", "3", 0, 2);
+        assert_int_equal(pb_merge_pop(m, &it), PB_END);
+        assert_int_equal(pb_merge_push(m, &x[0]), PB_OK);
+        assert_int_equal(pb_merge_push(m, &x[1]), PB_OK);
+        assert_int_equal(pb_merge_push(m, &x[2]), PB_ERR_QUEUE_FULL);
+        pb_merge_end(m, 0);
+        assert_int_equal(pb_merge_pop(m, &it), PB_OK);
+        assert_int_equal(pb_merge_pop(m, &it), PB_OK);
+        assert_int_equal(pb_merge_pop(m, &it), PB_END);
         pb_merge_destroy(m);
 }
 
@@ -356,6 +375,7 @@ int main(void) {
             cmocka_unit_test(test_csv_cell),
             cmocka_unit_test(test_merge_order),
             cmocka_unit_test(test_merge_ties),
+            cmocka_unit_test(test_merge_full_and_end),
             cmocka_unit_test(test_exact_sums),
             cmocka_unit_test(test_report_totals),
             cmocka_unit_test(test_report_latest_version),
