@@ -43,6 +43,23 @@ typedef enum pb_resp {
 
 const char *pb_err2str(pb_resp_t r);
 
+/* Clocks, in milliseconds. pb_now_ms is the wall clock (since the Unix
+ * epoch: timestamps, event times, log lines); pb_mono_ms is monotonic (an
+ * arbitrary origin: durations, deadlines, timeouts, rate limits). Never
+ * compare one with the other. */
+int64_t pb_now_ms(void);
+int64_t pb_mono_ms(void);
+/* Formats ms since the epoch (negative: before 1970) as
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC); returns the length, 0 when buf (>= 32)
+ * is too small. */
+size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size);
+
+/* UUID text: the canonical form 8-4-4-4-12 hex digits, either case.
+ * pb_uuid_valid: 1 when s is one; pb_uuid_parse: its 16 bytes into out,
+ * 0, or -1 when s is not one. */
+int pb_uuid_valid(const char *s, size_t len);
+int pb_uuid_parse(const char *s, size_t len, uint8_t out[16]);
+
 /* Growable byte buffer. `max` (0 = unlimited) bounds growth: an append that
  * would exceed it fails with PB_ERR_LIMIT and leaves the buffer unchanged.
  * The buffer is always NUL-terminated after data[len] when data != NULL. */

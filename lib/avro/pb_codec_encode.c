@@ -545,35 +545,13 @@ static void enc_fixed(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         e->out->len += t->size;
 }
 
-/* pb_uuid_valid's rule (canonical 8-4-4-4-12 hex digits, either case)
- * without its conversion to bytes: one table lookup per digit, the loop
- * unrolled by the compiler with the dash positions known. */
-static const unsigned char hex_digit[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
-    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
-    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
-
-static int uuid_text_ok(const char *s, size_t n) {
-        unsigned ok = 1;
-        if (n != 36)
-                return 0;
-        for (size_t i = 0; i < 36; i++) {
-                if (i == 8 || i == 13 || i == 18 || i == 23)
-                        ok &= s[i] == '-';
-                else
-                        ok &= hex_digit[(unsigned char)s[i]];
-        }
-        return (int)ok;
-}
-
 static void enc_string(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         char sb[64];
         if (v->type != PB_JSON_STRING) {
                 type_err(e, t, v);
                 return;
         }
-        if (t->logical == PB_L_UUID && !uuid_text_ok(v->str, v->len)) {
+        if (t->logical == PB_L_UUID && !pb_uuid_valid(v->str, v->len)) {
                 enc_err(e, "expected a UUID (8-4-4-4-12 hex digits), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
@@ -687,7 +665,7 @@ static int fits(const pb_type_t *t, const pb_json_t *v) {
         case PB_T_DOUBLE:
                 return v->type == PB_JSON_NUMBER || special_float(v, &d) == 0;
         case PB_T_STRING:
-                return t->logical != PB_L_UUID || uuid_text_ok(v->str, v->len);
+                return t->logical != PB_L_UUID || pb_uuid_valid(v->str, v->len);
         case PB_T_ENUM:
                 return v->len && enum_index(t, v->str, v->len) >= 0;
         case PB_T_BYTES:

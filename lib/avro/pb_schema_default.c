@@ -81,23 +81,6 @@ int pb_schema_utf8_valid(const char *s, size_t n) {
         return 1;
 }
 
-static int pb_uuid_text(const char *s, size_t n) {
-        size_t i;
-        if (n != 36)
-                return 0;
-        for (i = 0; i < 36; i++) {
-                char c = s[i];
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (c != '-')
-                                return 0;
-                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                             (c >= 'A' && c <= 'F'))) {
-                        return 0;
-                }
-        }
-        return 1;
-}
-
 static int pb_put(pb_sparse_t *p, pb_resp_t r, const char *where) {
         if (r == PB_OK)
                 return 0;
@@ -308,7 +291,8 @@ int pb_schema_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                 if (!pb_schema_utf8_valid(j->valuestring, n))
                         return pb_sparse_fail(p, where,
                                               "default is not valid UTF-8");
-                if (t->logical == PB_L_UUID && !pb_uuid_text(j->valuestring, n))
+                if (t->logical == PB_L_UUID &&
+                    !pb_uuid_valid(j->valuestring, n))
                         return pb_sparse_fail(p, where,
                                               "default is not a UUID");
                 if (pb_put(p, pb_schema_put_long(out, (int64_t)n), where))

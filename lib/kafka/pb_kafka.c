@@ -568,12 +568,6 @@ static int pb_all_eof(const pb_consumer_t *c) {
         return 1;
 }
 
-static int64_t pb_mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                            char *errstr, size_t errstr_size) {
         /* a non-blocking poll (timeout 0, the relay's drain loop) reads

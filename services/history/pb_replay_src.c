@@ -64,12 +64,6 @@ struct pb_rsrc {
         rd_kafka_message_t *msgs[FETCH_BATCH];
 };
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pb_rsrc_parse_time(const char *s, int64_t *ms) {
         size_t n = strlen(s);
         int32_t days;
@@ -293,7 +287,7 @@ pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json) {
                         pb_merge_end(s->merge, (uint32_t)i);
         if (!s->nst)
                 pb_merge_end(s->merge, 0);
-        s->started = s->last_data = mono_ms();
+        s->started = s->last_data = pb_mono_ms();
         return s;
 fail:
         pb_rsrc_destroy(s);
@@ -417,7 +411,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                 return -1;
         }
         if (n > 0)
-                s->last_data = mono_ms();
+                s->last_data = pb_mono_ms();
         for (i = 0; i < n; i++) {
                 rd_kafka_message_t *m = s->msgs[i];
                 pb_serde_msg_t msg;
@@ -534,7 +528,7 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
 }
 
 static void progress(pb_rsrc_t *s, int force) {
-        int64_t now = mono_ms(), el;
+        int64_t now = pb_mono_ms(), el;
         double rate;
         if (!s->c.progress || (!force && now - s->last_progress < 250))
                 return;
@@ -598,7 +592,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                 }
                 progress(s, 0);
                 if (!s->c.archive_dir && s->c.idle_timeout_ms > 0 &&
-                    mono_ms() - s->last_data > s->c.idle_timeout_ms) {
+                    pb_mono_ms() - s->last_data > s->c.idle_timeout_ms) {
                         err(s,
                             "no message for %lld ms while %zu partition(s) "
                             "have not reached their end offset",

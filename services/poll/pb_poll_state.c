@@ -248,20 +248,20 @@ static void reached(const pb_kafka_offsets_t *o, char *done, int *left,
 static int consume_to_end(pollctx_t *p, rd_kafka_t *rk,
                           const pb_kafka_offsets_t *o, char *done, int left,
                           long *n, long *tomb) {
-        int64_t next_note = pb_now_ms() + 10000;
+        int64_t next_note = pb_mono_ms() + 10000;
         while (left > 0) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
                 int rc = 0;
                 if (pb_cli_stop)
                         return -1;
-                if (pb_now_ms() > next_note) {
+                if (pb_mono_ms() > next_note) {
                         pb_log("info",
                                "msg=\"reading the state topic; "
                                "waiting for its end (a transaction "
                                "of another poller may be open)\" "
                                "records=%ld partitions_left=%d",
                                *n, left);
-                        next_note = pb_now_ms() + 10000;
+                        next_note = pb_mono_ms() + 10000;
                 }
                 if (!m)
                         continue;
@@ -304,7 +304,7 @@ int pb_poll_read_state(pollctx_t *p) {
         char *done = NULL;
         char err[512];
         long n = 0, tomb = 0;
-        int64_t t0 = pb_now_ms();
+        int64_t t0 = pb_mono_ms();
         int left = 0, rc = -1;
         size_t i;
         /* after the caller's -X: readers of transactional topics must not
@@ -344,7 +344,7 @@ int pb_poll_read_state(pollctx_t *p) {
                "records=%ld tombstones=%ld keys=%zu table_bytes=%zu "
                "etag=\"%s\" ms=%lld",
                p->state_topic, n, tomb, pb_pstate_count(p->st),
-               pb_pstate_bytes(p->st), p->etag, (long long)(pb_now_ms() - t0));
+               pb_pstate_bytes(p->st), p->etag, (long long)(pb_mono_ms() - t0));
 out:
         pb_kafka_offsets_destroy(o);
         free(done);

@@ -474,12 +474,6 @@ static int out_close(out_t *o, int ok) {
         return rc;
 }
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pb_cmd_replay(int argc, char **argv) {
         pb_replay_settings_t *s = calloc(1, sizeof(*s));
         out_t o;
@@ -602,7 +596,7 @@ int pb_cmd_replay(int argc, char **argv) {
         rc.progress = !strcmp(s->progress, "always") ||
                       (!strcmp(s->progress, "auto") && isatty(2));
         pb_cli_trap_signals();
-        t0 = wall_ms();
+        t0 = pb_mono_ms();
         src = pb_rsrc_new(&rc, o.fmt == 1 && !s->to_topic && !s->to_url);
         if (!src)
                 goto done;
@@ -622,7 +616,7 @@ int pb_cmd_replay(int argc, char **argv) {
                 ok = 0;
         memset(&o, 0, sizeof(o));
         {
-                double secs = (wall_ms() - t0) / 1000.0;
+                double secs = (pb_mono_ms() - t0) / 1000.0;
                 fprintf(stderr,
                         "partnerbus replay: %llu events written (read %llu, "
                         "outside the range %llu, filtered %llu, undecodable "
