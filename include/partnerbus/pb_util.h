@@ -22,6 +22,47 @@ int pb_date_parse(const char *s, size_t len, int32_t *days);
 size_t pb_date_format(int32_t days, char *buf, size_t size); /* buf >= 16 */
 /* pb_now_ms (wall clock) and pb_mono_ms (monotonic): see pb_common.h. */
 
+/* --- Avro longs (zigzag varints): the one encoder and decoder --- */
+/* Writes v into p (room for 10 bytes); returns the byte count. */
+static inline size_t pb_zz_encode(uint8_t *p, int64_t v) {
+        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        size_t n = 0;
+        while (z > 0x7f) {
+                p[n++] = (uint8_t)(z | 0x80);
+                z >>= 7;
+        }
+        p[n++] = (uint8_t)z;
+        return n;
+}
+/* Reads one from [p, end) into *v and its length into *used: PB_OK,
+ * PB_ERR_TRUNCATED when the input ends inside it, PB_ERR_INVALID when it
+ * is longer than 64 bits. */
+static inline pb_resp_t pb_zz_decode(const uint8_t *p, const uint8_t *end,
+                                     int64_t *v, size_t *used) {
+        uint64_t z = 0;
+        if (p < end && *p < 0x80) {
+                z = *p;
+                *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+                *used = 1;
+                return PB_OK;
+        }
+        for (size_t i = 0; i < 10; i++) {
+                uint8_t b;
+                if (p + i >= end)
+                        return PB_ERR_TRUNCATED;
+                b = p[i];
+                if (i == 9 && b > 1)
+                        return PB_ERR_INVALID;
+                z |= (uint64_t)(b & 0x7f) << (7 * i);
+                if (!(b & 0x80)) {
+                        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+                        *used = i + 1;
+                        return PB_OK;
+                }
+        }
+        return PB_ERR_INVALID;
+}
+
 /* --- decimals (Avro decimal: two's-complement big-endian unscaled int) --- */
 /* Parses a decimal string ("-143000.5", "143000.00", no exponent, no
  * leading '+', at most `scale` fraction digits, at most precision-scale

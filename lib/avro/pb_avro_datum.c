@@ -5,6 +5,7 @@
 
 #include "partnerbus/pb_codec.h"
 #include "pb_schema_int.h"
+#include "partnerbus/pb_util.h" /* pb_zz_decode */
 
 #define PB_SKIP_MAX_ITEMS 10000000L
 
@@ -14,22 +15,11 @@ typedef struct skip {
 } skip_t;
 
 static pb_resp_t rd_long(skip_t *s, int64_t *v) {
-        uint64_t z = 0;
-        int shift = 0;
-        for (;;) {
-                uint8_t b;
-                if (s->p >= s->end)
-                        return PB_ERR_TRUNCATED;
-                if (shift > 63)
-                        return PB_ERR_INVALID;
-                b = *s->p++;
-                z |= (uint64_t)(b & 0x7f) << shift;
-                if (!(b & 0x80))
-                        break;
-                shift += 7;
-        }
-        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-        return PB_OK;
+        size_t n;
+        pb_resp_t r = pb_zz_decode(s->p, s->end, v, &n);
+        if (r == PB_OK)
+                s->p += n;
+        return r;
 }
 
 static pb_resp_t advance(skip_t *s, int64_t n) {

@@ -80,7 +80,7 @@ static inline int enc_need(pb_enc_t *e, size_t n) {
 static inline void put_long(pb_enc_t *e, int64_t v) {
         if (enc_need(e, 10))
                 return;
-        e->out->len += pb_avro_zz(e->out->data + e->out->len, v);
+        e->out->len += pb_zz_encode(e->out->data + e->out->len, v);
 }
 
 static inline void put_raw(pb_enc_t *e, const void *p, size_t n) {
@@ -95,7 +95,7 @@ static inline void put_bytes(pb_enc_t *e, const void *p, size_t n) {
         if (enc_need(e, n + 10))
                 return;
         uint8_t *o = e->out->data + e->out->len;
-        size_t h = pb_avro_zz(o, (int64_t)n);
+        size_t h = pb_zz_encode(o, (int64_t)n);
         if (n)
                 memcpy(o + h, p, n);
         e->out->len += h + n;
@@ -512,7 +512,7 @@ static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                         show(v, sb, sizeof(sb)));
                 return;
         }
-        size_t h = pb_avro_zz(o, n);
+        size_t h = pb_zz_encode(o, n);
         memmove(o + h, o + 10, (size_t)n);
         e->out->len += h + (size_t)n;
 }
