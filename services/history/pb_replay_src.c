@@ -47,24 +47,24 @@ typedef struct rstream {
         pb_archive_t *ar;
 } rstream_t;
 
-struct pb_rsrc {
-        pb_rsrc_conf_t c;
+struct pb_replay_src {
+        pb_replay_src_conf_t c;
         int parse_json;
         pb_consumer_t *cons;
         rd_kafka_t *rk;
         rstream_t *st;
         size_t nst;
-        pb_merge_t *merge;
+        pb_replay_merge_t *merge;
         pb_buf_t json, frame;
         pb_json_parser_t *jp, *jp_out;
         rbuf_t *cur;
-        pb_rsrc_stats_t stats;
+        pb_replay_src_stats_t stats;
         int64_t last_progress, started, last_data;
         int progress_shown;
         rd_kafka_message_t *msgs[FETCH_BATCH];
 };
 
-int pb_rsrc_parse_time(const char *s, int64_t *ms) {
+int pb_replay_src_parse_time(const char *s, int64_t *ms) {
         size_t n = strlen(s);
         int32_t days;
         char *end;
@@ -84,8 +84,8 @@ int pb_rsrc_parse_time(const char *s, int64_t *ms) {
         return -1;
 }
 
-char **pb_rsrc_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
-                      size_t *n) {
+char **pb_replay_src_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
+                            size_t *n) {
         char **t = calloc(PB_STRLIST_MAX * 8 + 1, sizeof(*t));
         size_t i, k = 0;
         *n = 0;
@@ -103,7 +103,7 @@ char **pb_rsrc_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
                                 pb_kafka_topic(&cc->kconf, type, name,
                                                sizeof(name));
                                 if (!(t[k] = strdup(name))) {
-                                        pb_rsrc_topics_free(t, k);
+                                        pb_replay_src_topics_free(t, k);
                                         return NULL;
                                 }
                                 k++;
@@ -121,7 +121,7 @@ char **pb_rsrc_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
         return t;
 }
 
-void pb_rsrc_topics_free(char **t, size_t n) {
+void pb_replay_src_topics_free(char **t, size_t n) {
         size_t i;
         if (!t)
                 return;
@@ -130,9 +130,9 @@ void pb_rsrc_topics_free(char **t, size_t n) {
         free(t);
 }
 
-static void err(const pb_rsrc_t *s, const char *fmt, ...)
+static void err(const pb_replay_src_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void err(const pb_rsrc_t *s, const char *fmt, ...) {
+static void err(const pb_replay_src_t *s, const char *fmt, ...) {
         va_list ap;
         fprintf(stderr, "partnerbus %s: ", s->c.cmd);
         va_start(ap, fmt);
@@ -147,7 +147,7 @@ static void err(const pb_rsrc_t *s, const char *fmt, ...) {
  * watermark; with --since, from the first offset at or after since - skew
  * (lib/kafka's time -> offsets lookup), or from the beginning when the
  * broker cannot say. 0 or -1. */
-static int kafka_streams(pb_rsrc_t *s) {
+static int kafka_streams(pb_replay_src_t *s) {
         pb_kafka_offsets_t *o;
         char e[512];
         size_t i;
@@ -188,7 +188,7 @@ static int kafka_streams(pb_rsrc_t *s) {
         return 0;
 }
 
-static int kafka_setup(pb_rsrc_t *s) {
+static int kafka_setup(pb_replay_src_t *s) {
         pb_consumer_opts_t co;
         char e[512];
         size_t i;
@@ -236,7 +236,7 @@ done:
         return ok ? 0 : -1;
 }
 
-static int archive_setup(pb_rsrc_t *s) {
+static int archive_setup(pb_replay_src_t *s) {
         size_t i;
         char e[512];
         s->st = calloc(s->c.ntopics, sizeof(*s->st));
@@ -262,8 +262,9 @@ static int archive_setup(pb_rsrc_t *s) {
         return 0;
 }
 
-pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json) {
-        pb_rsrc_t *s = calloc(1, sizeof(*s));
+pb_replay_src_t *pb_replay_src_new(const pb_replay_src_conf_t *conf,
+                                   int parse_json) {
+        pb_replay_src_t *s = calloc(1, sizeof(*s));
         size_t i;
         if (!s)
                 return NULL;
@@ -279,29 +280,29 @@ pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json) {
                 goto fail;
         if (s->c.archive_dir ? archive_setup(s) : kafka_setup(s))
                 goto fail;
-        s->merge = pb_merge_new(s->nst ? s->nst : 1, s->c.window);
+        s->merge = pb_replay_merge_new(s->nst ? s->nst : 1, s->c.window);
         if (!s->merge)
                 goto fail;
         for (i = 0; i < s->nst; i++)
                 if (!s->c.archive_dir && !s->st[i].q)
-                        pb_merge_end(s->merge, (uint32_t)i);
+                        pb_replay_merge_end(s->merge, (uint32_t)i);
         if (!s->nst)
-                pb_merge_end(s->merge, 0);
+                pb_replay_merge_end(s->merge, 0);
         s->started = s->last_data = pb_mono_ms();
         return s;
 fail:
-        pb_rsrc_destroy(s);
+        pb_replay_src_destroy(s);
         return NULL;
 }
 
-void pb_rsrc_destroy(pb_rsrc_t *s) {
+void pb_replay_src_destroy(pb_replay_src_t *s) {
         size_t i;
-        pb_merge_item_t it;
+        pb_replay_merge_item_t it;
         if (!s)
                 return;
-        while (s->merge && pb_merge_pop(s->merge, &it) == PB_OK)
+        while (s->merge && pb_replay_merge_pop(s->merge, &it) == PB_OK)
                 free(it.payload);
-        pb_merge_destroy(s->merge);
+        pb_replay_merge_destroy(s->merge);
         free(s->cur);
         for (i = 0; i < s->nst; i++) {
                 if (s->st[i].q)
@@ -318,12 +319,12 @@ void pb_rsrc_destroy(pb_rsrc_t *s) {
 }
 
 /* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
-static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
-                int64_t off, int64_t ts, const void *key, size_t klen,
-                const uint8_t *value, size_t vlen, const pb_serde_msg_t *msg,
-                const pb_event_meta_t *meta) {
+static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
+                int32_t part, int64_t off, int64_t ts, const void *key,
+                size_t klen, const uint8_t *value, size_t vlen,
+                const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
         rbuf_t *b;
-        pb_merge_item_t it;
+        pb_replay_merge_item_t it;
         const char *type = pb_schema_type(msg->reader);
         if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
             (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
@@ -378,15 +379,15 @@ static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
         it.stream = si;
         it.seq = off;
         it.payload = b;
-        if (pb_merge_push(s->merge, &it) != PB_OK) {
+        if (pb_replay_merge_push(s->merge, &it) != PB_OK) {
                 free(b);
                 return -1;
         }
         return 0;
 }
 
-static void warn_undecodable(pb_rsrc_t *s, const char *topic, int32_t part,
-                             int64_t off, const char *why) {
+static void warn_undecodable(pb_replay_src_t *s, const char *topic,
+                             int32_t part, int64_t off, const char *why) {
         s->stats.undecodable++;
         if (s->stats.undecodable <= 10)
                 fprintf(stderr,
@@ -396,10 +397,10 @@ static void warn_undecodable(pb_rsrc_t *s, const char *topic, int32_t part,
 }
 
 /* reads what stream si can give now; 0 ok, -1 fatal */
-static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
+static int fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms) {
         rstream_t *r = &s->st[si];
         ssize_t n, i;
-        size_t want = pb_merge_room(s->merge, si);
+        size_t want = pb_replay_merge_room(s->merge, si);
         if (want > FETCH_BATCH)
                 want = FETCH_BATCH;
         if (!want)
@@ -420,7 +421,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                 rd_kafka_timestamp_type_t tt;
                 int64_t ts;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -431,7 +432,8 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                         rd_kafka_message_destroy(m);
                         continue;
                 }
-                if (!pb_merge_wants(s->merge, si) || m->offset >= r->end) {
+                if (!pb_replay_merge_wants(s->merge, si) ||
+                    m->offset >= r->end) {
                         /* past the end captured at start, or beyond the
                          * window: the rest of the batch is re-read */
                         if (m->offset < r->end) {
@@ -446,7 +448,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                                         rd_kafka_message_destroy(s->msgs[i]);
                                 break;
                         }
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -467,15 +469,15 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                         return -1;
                 }
                 if (m->offset + 1 >= r->end)
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                 rd_kafka_message_destroy(m);
         }
         return 0;
 }
 
-static int fill_archive(pb_rsrc_t *s, uint32_t si) {
+static int fill_archive(pb_replay_src_t *s, uint32_t si) {
         rstream_t *r = &s->st[si];
-        while (pb_merge_wants(s->merge, si)) {
+        while (pb_replay_merge_wants(s->merge, si)) {
                 pb_archive_event_t ae;
                 const pb_schema_t *reader;
                 pb_serde_msg_t msg;
@@ -483,7 +485,7 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
                 char e[512];
                 pb_resp_t rc = pb_archive_next(r->ar, &ae, e, sizeof(e));
                 if (rc == PB_END) {
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                         if (pb_archive_partial_files(r->ar))
                                 fprintf(stderr,
                                         "partnerbus %s: %s: skipped an "
@@ -527,7 +529,7 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
         return 0;
 }
 
-static void progress(pb_rsrc_t *s, int force) {
+static void progress(pb_replay_src_t *s, int force) {
         int64_t now = pb_mono_ms(), el;
         double rate;
         if (!s->c.progress || (!force && now - s->last_progress < 250))
@@ -557,7 +559,7 @@ static void progress(pb_rsrc_t *s, int force) {
         s->progress_shown = 1;
 }
 
-void pb_rsrc_progress_done(pb_rsrc_t *s) {
+void pb_replay_src_progress_done(pb_replay_src_t *s) {
         if (s && s->progress_shown) {
                 progress(s, 1);
                 fputc('\n', stderr);
@@ -565,24 +567,24 @@ void pb_rsrc_progress_done(pb_rsrc_t *s) {
         }
 }
 
-pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
-        pb_merge_item_t it;
+pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
+        pb_replay_merge_item_t it;
         rbuf_t *b;
         free(s->cur);
         s->cur = NULL;
-        while (!pb_merge_ready(s->merge)) {
+        while (!pb_replay_merge_ready(s->merge)) {
                 size_t i, nwant = 0;
                 if (pb_cli_stop) {
                         err(s, "interrupted");
                         return PB_ERR_IO;
                 }
-                if (pb_merge_all_ended(s->merge) &&
-                    !pb_merge_buffered(s->merge))
+                if (pb_replay_merge_all_ended(s->merge) &&
+                    !pb_replay_merge_buffered(s->merge))
                         return PB_END;
                 for (i = 0; i < s->nst; i++)
-                        nwant += pb_merge_wants(s->merge, (uint32_t)i);
+                        nwant += pb_replay_merge_wants(s->merge, (uint32_t)i);
                 for (i = 0; i < s->nst; i++) {
-                        if (!pb_merge_wants(s->merge, (uint32_t)i))
+                        if (!pb_replay_merge_wants(s->merge, (uint32_t)i))
                                 continue;
                         if (s->c.archive_dir
                                 ? fill_archive(s, (uint32_t)i)
@@ -600,7 +602,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                         return PB_ERR_KAFKA;
                 }
         }
-        if (pb_merge_pop(s->merge, &it) != PB_OK)
+        if (pb_replay_merge_pop(s->merge, &it) != PB_OK)
                 return PB_END;
         s->stats.emitted++;
         b = s->cur = it.payload;
@@ -632,7 +634,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
         return PB_OK;
 }
 
-void pb_rsrc_stats(const pb_rsrc_t *s, pb_rsrc_stats_t *st) {
+void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st) {
         *st = s->stats;
-        st->late = pb_merge_late(s->merge);
+        st->late = pb_replay_merge_late(s->merge);
 }

@@ -213,7 +213,7 @@ out:
                "msg=\"poll done\" outcome=%s pages=%zu records=%ld "
                "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld",
                outcome, pg.n, p->records, p->published, p->unchanged,
-               p->rejected, p->st ? pb_pstate_count(p->st) : (size_t)0,
+               p->rejected, p->st ? pb_poll_state_count(p->st) : (size_t)0,
                (long long)(pb_mono_ms() - t0));
         pb_poll_pages_free(&pg);
         return outcome;
@@ -389,7 +389,7 @@ static int start(pollctx_t *p) {
                          p->topic);
         snprintf(p->prefix, sizeof(p->prefix), "%s/%s",
                  pb_mapping_source(p->map), p->set.type);
-        p->st = pb_pstate_new((size_t)p->set.max_keys);
+        p->st = pb_poll_state_new((size_t)p->set.max_keys);
         p->metrics = pb_metrics_new();
         if (!p->st || !p->metrics)
                 return -1;
@@ -433,7 +433,7 @@ static int run(pollctx_t *p) {
                                    "partnerbus_poll_duration_seconds", NULL,
                                    (double)(pb_mono_ms() - start) / 1000.0);
                 pb_metrics_set(p->metrics, "partnerbus_poll_state_keys", NULL,
-                               (double)pb_pstate_count(p->st));
+                               (double)pb_poll_state_count(p->st));
                 if (!strcmp(outcome, "ok") || !strcmp(outcome, "not_modified"))
                         pb_metrics_set(
                             p->metrics,
@@ -506,7 +506,7 @@ done:
         free(p->undo);
         pb_ops_server_destroy(p->ops);
         pb_metrics_destroy(p->metrics);
-        pb_pstate_destroy(p->st);
+        pb_poll_state_destroy(p->st);
         pb_serde_destroy(p->serde);
         pb_schemas_destroy(p->catalog);
         pb_mapping_destroy(p->map);
