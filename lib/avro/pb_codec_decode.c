@@ -1199,6 +1199,10 @@ int pb_dec_push(pb_dec_t *d, const char *name, size_t len) {
         return dpush(d, name, len);
 }
 
+int pb_dec_skip(pb_dec_t *d, const pb_type_t *t) {
+        return skip(d, t);
+}
+
 int pb_dec_long(pb_dec_t *d, int64_t *v) {
         return rd_long(d, v);
 }

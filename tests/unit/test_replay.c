@@ -358,14 +358,14 @@ static void test_datum_len(void **st) {
         assert_int_equal(pb_codec_json_to_avro(c, s, json, strlen(json), NULL,
                                                &b, NULL, &errs),
                          PB_OK);
-        assert_int_equal(pb_avro_datum_len(s, b.data, b.len, &used), PB_OK);
+        assert_int_equal(pb_avro_datum_len(c, s, b.data, b.len, &used), PB_OK);
         assert_int_equal(used, one);
-        assert_int_equal(pb_avro_datum_len(s, b.data + one, b.len - one, &used),
-                         PB_OK);
+        assert_int_equal(
+            pb_avro_datum_len(c, s, b.data + one, b.len - one, &used), PB_OK);
         assert_int_equal(used, one);
         for (size_t cut = 0; cut < one; cut++)
-                assert_int_not_equal(pb_avro_datum_len(s, b.data, cut, &used),
-                                     PB_OK);
+                assert_int_not_equal(
+                    pb_avro_datum_len(c, s, b.data, cut, &used), PB_OK);
         pb_buf_free(&b);
         pb_codec_destroy(c);
         pb_schemas_destroy(cat);
