@@ -1,7 +1,7 @@
 /* Library: partnerbus_base (lib/base). */
 /* partnerbus - common result codes, byte buffers and error lists.
  *
- * Conventions (see README "Code conventions"):
+ * Conventions:
  *  - every fallible core call returns pb_resp_t; constructors take an
  *    errstr buffer and return NULL on failure;
  *  - one _new/_destroy pair per object, _destroy accepts NULL;

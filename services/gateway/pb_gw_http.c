@@ -31,7 +31,7 @@ enum {
 };
 
 /* Every route the gateway serves; docs/openapi.json must list exactly
- * these (tests/integration/gateway_openapi.sh checks it). */
+ * these (tests/integration/gateway_tls_openapi.sh checks it). */
 const pb_gw_route_t pb_gw_routes[] = {
     [R_EVENTS] = {"POST", "/v1/events/{type}"},
     [R_SCHEMAS] = {"GET", "/v1/schemas"},
