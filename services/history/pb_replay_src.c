@@ -84,52 +84,6 @@ int pb_replay_src_parse_time(const char *s, int64_t *ms) {
         return -1;
 }
 
-char **pb_replay_src_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
-                            size_t *n) {
-        char **t = calloc(PB_STRLIST_MAX * 8 + 1, sizeof(*t));
-        size_t i, k = 0;
-        *n = 0;
-        if (!t)
-                return NULL;
-        for (i = 0; i < l->n; i++) {
-                const char *p = l->v[i];
-                while (*p) {
-                        size_t len = strcspn(p, ",");
-                        char type[256], name[512];
-                        if (len && len < sizeof(type) &&
-                            k < PB_STRLIST_MAX * 8) {
-                                memcpy(type, p, len);
-                                type[len] = 0;
-                                pb_kafka_topic(&cc->kconf, type, name,
-                                               sizeof(name));
-                                if (!(t[k] = strdup(name))) {
-                                        pb_replay_src_topics_free(t, k);
-                                        return NULL;
-                                }
-                                k++;
-                        }
-                        p += len;
-                        if (*p == ',')
-                                p++;
-                }
-        }
-        if (!k) {
-                free(t);
-                return NULL;
-        }
-        *n = k;
-        return t;
-}
-
-void pb_replay_src_topics_free(char **t, size_t n) {
-        size_t i;
-        if (!t)
-                return;
-        for (i = 0; i < n; i++)
-                free(t[i]);
-        free(t);
-}
-
 static void err(const pb_replay_src_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void err(const pb_replay_src_t *s, const char *fmt, ...) {

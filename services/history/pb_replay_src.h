@@ -78,11 +78,4 @@ void pb_replay_src_progress_done(pb_replay_src_t *s);
  * 0 / -1. A date alone means its midnight UTC. */
 int pb_replay_src_parse_time(const char *s, int64_t *ms);
 
-/* Splits --topics (repeatable, comma-separated) into full topic names
- * (prefix applied); malloc'd array of malloc'd strings, *n set. NULL if
- * empty or out of memory. */
-char **pb_replay_src_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
-                            size_t *n);
-void pb_replay_src_topics_free(char **t, size_t n);
-
 #endif

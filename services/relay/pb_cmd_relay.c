@@ -917,17 +917,13 @@ int pb_cmd_relay(int argc, char **argv) {
                                                  "latest");
                 goto done;
         }
-        if (r->set.where.n) {
-                r->filter = pb_filter_new();
-                r->jp = pb_json_parser_new(NULL);
-                for (i = 0; i < r->set.where.n; i++)
-                        if (!r->filter || !r->jp ||
-                            pb_filter_add(r->filter, r->set.where.v[i], err,
-                                          sizeof(err)) != PB_OK) {
-                                status =
-                                    pb_cli_usage_error(cmd, "--where: %s", err);
-                                goto done;
-                        }
+        if ((rc = pb_opts_where(cmd, &r->set.where, &r->filter)) >= 0) {
+                status = rc;
+                goto done;
+        }
+        if (r->filter && !(r->jp = pb_json_parser_new(NULL))) {
+                status = pb_cli_usage_error(cmd, "--where: out of memory");
+                goto done;
         }
         if ((rc = setup_sink(r)) >= 0) {
                 status = rc;
@@ -974,27 +970,7 @@ int pb_cmd_relay(int argc, char **argv) {
                        pb_ops_server_port(r->ops));
         }
         /* --topics a,b --topics c: every comma-separated item */
-        topics = calloc(PB_STRLIST_MAX * 8, sizeof(*topics));
-        for (i = 0; topics && i < r->set.topics.n; i++) {
-                const char *t = r->set.topics.v[i];
-                while (*t) {
-                        size_t l = strcspn(t, ",");
-                        char type[256], name[512];
-                        if (l && l < sizeof(type) &&
-                            ntopics < PB_STRLIST_MAX * 8) {
-                                memcpy(type, t, l);
-                                type[l] = 0;
-                                pb_kafka_topic(&r->cc.kconf, type, name,
-                                               sizeof(name));
-                                if (!(topics[ntopics] = strdup(name)))
-                                        goto done;
-                                ntopics++;
-                        }
-                        t += l;
-                        if (*t == ',')
-                                t++;
-                }
-        }
+        topics = pb_opts_topics(&r->cc, &r->set.topics, &ntopics);
         if (ntopics == 0) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
@@ -1129,9 +1105,7 @@ done:
         pb_filter_destroy(r->filter);
         pb_json_parser_destroy(r->jp);
         pb_buf_free(&r->arena);
-        for (i = 0; i < ntopics; i++)
-                free(topics[i]);
-        free(topics);
+        pb_opts_topics_free(topics, ntopics);
         for (i = 0; i < r->nparts; i++) {
                 free(r->parts[i]->topic);
                 free(r->parts[i]);

@@ -484,8 +484,8 @@ int pb_cmd_replay(int argc, char **argv) {
         pb_registry_t *registry = NULL;
         pb_serde_t *serde = NULL;
         pb_filter_t *filter = NULL;
-        char **topics = NULL, e[512];
-        size_t ntopics = 0, i;
+        char **topics = NULL;
+        size_t ntopics = 0;
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
         int64_t t0;
         memset(&o, 0, sizeof(o));
@@ -508,7 +508,7 @@ int pb_cmd_replay(int argc, char **argv) {
                                             argv[first]);
                 goto done;
         }
-        topics = pb_replay_src_topics(&s->cc, &s->topics, &ntopics);
+        topics = pb_opts_topics(&s->cc, &s->topics, &ntopics);
         if (!topics) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
@@ -561,15 +561,9 @@ int pb_cmd_replay(int argc, char **argv) {
                                                  "always or never");
                 goto done;
         }
-        if (s->where.n) {
-                filter = pb_filter_new();
-                for (i = 0; i < s->where.n; i++)
-                        if (!filter || pb_filter_add(filter, s->where.v[i], e,
-                                                     sizeof(e)) != PB_OK) {
-                                status =
-                                    pb_cli_usage_error(cmd, "--where: %s", e);
-                                goto done;
-                        }
+        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+                status = r;
+                goto done;
         }
         if ((r = out_open(&o, ntopics)) >= 0) {
                 status = r;
@@ -644,7 +638,7 @@ done:
         pb_registry_destroy(registry);
         pb_schemas_destroy(catalog);
         pb_filter_destroy(filter);
-        pb_replay_src_topics_free(topics, ntopics);
+        pb_opts_topics_free(topics, ntopics);
         free(s);
         replay_opts_free();
         return status;

@@ -101,7 +101,7 @@ int pb_cmd_report(int argc, char **argv) {
         pb_report_t *rep = NULL;
         pb_buf_t buf;
         char **topics = NULL, e[512];
-        size_t ntopics = 0, i;
+        size_t ntopics = 0;
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
         int64_t asof;
         memset(&rc, 0, sizeof(rc));
@@ -123,7 +123,7 @@ int pb_cmd_report(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (!(topics = pb_replay_src_topics(&s->cc, &s->topics, &ntopics))) {
+        if (!(topics = pb_opts_topics(&s->cc, &s->topics, &ntopics))) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
@@ -138,15 +138,9 @@ int pb_cmd_report(int argc, char **argv) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
                 goto done;
         }
-        if (s->where.n) {
-                filter = pb_filter_new();
-                for (i = 0; i < s->where.n; i++)
-                        if (!filter || pb_filter_add(filter, s->where.v[i], e,
-                                                     sizeof(e)) != PB_OK) {
-                                status =
-                                    pb_cli_usage_error(cmd, "--where: %s", e);
-                                goto done;
-                        }
+        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+                status = r;
+                goto done;
         }
         if (mkdir(s->out, 0755) && errno != EEXIST) {
                 fprintf(stderr, "partnerbus report: %s: %s\n", s->out,
@@ -236,7 +230,7 @@ done:
         pb_registry_destroy(registry);
         pb_schemas_destroy(catalog);
         pb_filter_destroy(filter);
-        pb_replay_src_topics_free(topics, ntopics);
+        pb_opts_topics_free(topics, ntopics);
         free(s);
         pb_opts_free();
         return status;
