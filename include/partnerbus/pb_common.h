@@ -54,6 +54,9 @@ int64_t pb_mono_ms(void);
  * is too small. */
 size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size);
 
+/* Value of the hex digit c (either case), -1 when c is not one. */
+int pb_hex_value(int c);
+
 /* UUID text: the canonical form 8-4-4-4-12 hex digits, either case.
  * pb_uuid_valid: 1 when s is one; pb_uuid_parse: its 16 bytes into out,
  * 0, or -1 when s is not one. */

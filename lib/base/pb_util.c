@@ -545,9 +545,9 @@ long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size) {
         return (long)o;
 }
 
-/* --- UUIDs --- */
+/* --- hex digits and UUIDs --- */
 
-static int pb_hexnib(unsigned char c) {
+int pb_hex_value(int c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -568,8 +568,8 @@ int pb_uuid_parse(const char *s, size_t len, uint8_t u[16]) {
                         i++;
                         continue;
                 }
-                int hi = pb_hexnib((unsigned char)s[i]);
-                int lo = pb_hexnib((unsigned char)s[i + 1]);
+                int hi = pb_hex_value((unsigned char)s[i]);
+                int lo = pb_hex_value((unsigned char)s[i + 1]);
                 if (hi < 0 || lo < 0)
                         return -1;
                 u[k++] = (uint8_t)(hi << 4 | lo);
