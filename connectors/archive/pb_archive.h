@@ -31,7 +31,7 @@ typedef struct pb_archive_event {
 pb_archive_t *pb_archive_open(const char *dir, const char *topic, int *missing,
                               char *errstr, size_t errstr_size);
 void pb_archive_destroy(pb_archive_t *a);
-/* PB_OK with *ev; PB_ERR_TRUNCATED at the end; PB_ERR_IO / PB_ERR_INVALID
+/* PB_OK with *ev; PB_END at the end; PB_ERR_IO / PB_ERR_INVALID
  * with errstr for an unreadable file, a schema that does not compile or a
  * datum that does not fit its block. */
 pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,

@@ -17,6 +17,7 @@ struct pb_archive {
         size_t partial;
         pb_avrofile_reader_t *rd;
         pb_schema_t *writer;
+        pb_codec_t *codec; /* scratch of pb_avro_datum_len */
         const uint8_t *blk;
         size_t blk_len, blk_pos;
         int64_t blk_left;
@@ -107,6 +108,7 @@ void pb_archive_destroy(pb_archive_t *a) {
         if (!a)
                 return;
         close_file(a);
+        pb_codec_destroy(a->codec);
         for (i = 0; i < a->nfiles; i++)
                 free(a->files[i]);
         free(a->files);
@@ -155,7 +157,12 @@ pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
                 size_t used = 0;
                 pb_resp_t r;
                 if (a->rd && a->blk_left > 0) {
-                        r = pb_avro_datum_len(a->writer, a->blk + a->blk_pos,
+                        if (!a->codec && !(a->codec = pb_codec_new())) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return PB_ERR_NOMEM;
+                        }
+                        r = pb_avro_datum_len(a->codec, a->writer,
+                                              a->blk + a->blk_pos,
                                               a->blk_len - a->blk_pos, &used);
                         if (r != PB_OK) {
                                 snprintf(errstr, errstr_size,
@@ -189,7 +196,7 @@ pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
                                 a->blk_left = count;
                                 continue;
                         }
-                        if (r != PB_ERR_TRUNCATED) {
+                        if (r != PB_END && r != PB_ERR_TRUNCATED) {
                                 snprintf(errstr, errstr_size, "%s: read error",
                                          a->cur);
                                 return PB_ERR_IO;
@@ -199,7 +206,7 @@ pb_resp_t pb_archive_next(pb_archive_t *a, pb_archive_event_t *ev, char *errstr,
                 }
                 switch (open_next(a, errstr, errstr_size)) {
                 case 0:
-                        return PB_ERR_TRUNCATED;
+                        return PB_END;
                 case -1:
                         return PB_ERR_IO;
                 default:

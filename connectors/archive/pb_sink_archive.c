@@ -325,10 +325,7 @@ static pb_arch_file_t *archive_file(pb_sink_t *s, const pb_sink_event_t *e,
 static void archive_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                           pb_sink_status_t *st) {
         size_t i;
-        struct timespec now;
-        int64_t now_ms;
-        clock_gettime(CLOCK_REALTIME, &now);
-        now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        int64_t now_ms = pb_now_ms();
         st->result = PB_SINK_OK;
         if (s->broken) {
                 st->result = PB_SINK_RETRY;

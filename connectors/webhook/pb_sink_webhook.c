@@ -276,15 +276,6 @@ static void hexify(const unsigned char *d, size_t n, char *out) {
         out[2 * n] = 0;
 }
 
-static void rfc3339_ms(int64_t ms, char *out, size_t size) {
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-        char d[32];
-        gmtime_r(&t, &tm);
-        strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, size, "%s.%03dZ", d, (int)(ms % 1000));
-}
-
 /* appends "Name: value" unless value has CR/LF (it would split headers) */
 static struct curl_slist *hdr(struct curl_slist *l, const char *name,
                               const char *value, size_t vlen) {
@@ -336,7 +327,8 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                 h = hdr(h, "ce-type", ev[0].type, strlen(ev[0].type));
                 h = hdr(h, "ce-source", m->source, strlen(m->source));
                 if (m->occurred_at_ms) {
-                        rfc3339_ms(m->occurred_at_ms, tbuf, sizeof(tbuf));
+                        pb_rfc3339_format(m->occurred_at_ms, tbuf,
+                                          sizeof(tbuf));
                         h = hdr(h, "ce-time", tbuf, strlen(tbuf));
                 }
                 if (ev[0].key && ev[0].key_len)

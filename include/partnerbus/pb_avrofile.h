@@ -71,9 +71,9 @@ void pb_avrofile_reader_destroy(pb_avrofile_reader_t *r);
 const char *pb_avrofile_schema(const pb_avrofile_reader_t *r);
 const char *pb_avrofile_codec(const pb_avrofile_reader_t *r);
 /* Next complete block: *data (valid until the next call) holds *count
- * concatenated encoded objects. PB_OK; PB_ERR_TRUNCATED at the end of the
- * file (*partial set to 1 when bytes of an incomplete or damaged block
- * follow the last good one); PB_ERR_IO on a read error. */
+ * concatenated encoded objects. PB_OK; PB_END at the end of the file;
+ * PB_ERR_TRUNCATED (and *partial set to 1) when bytes of an incomplete or
+ * damaged block follow the last good one; PB_ERR_IO on a read error. */
 pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r, const uint8_t **data,
                                  size_t *len, int64_t *count, int *partial);
 /* File offset just after the last complete block read. */

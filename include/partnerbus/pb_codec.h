@@ -106,12 +106,13 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                          size_t errstr_size);
 
 /* --- length of one encoded Avro datum ---
- * Walks the binary encoding of `s` from data without decoding it and sets
- * *used to the bytes the datum occupies. PB_ERR_TRUNCATED if data ends
- * early, PB_ERR_INVALID for a bad union index or negative length,
- * PB_ERR_LIMIT past PB_CODEC_MAX_DEPTH nesting or 10^7 array/map items. */
-pb_resp_t pb_avro_datum_len(const pb_schema_t *s, const uint8_t *data,
-                            size_t len, size_t *used);
+ * Walks the binary encoding of `s` from data without decoding it (with the
+ * decoder's skip, c its scratch) and sets *used to the bytes the datum
+ * occupies. PB_ERR_TRUNCATED if data ends early, PB_ERR_INVALID for a bad
+ * union index or negative length, PB_ERR_LIMIT past PB_CODEC_MAX_DEPTH
+ * nesting or the decoder's item bounds. */
+pb_resp_t pb_avro_datum_len(pb_codec_t *c, const pb_schema_t *s,
+                            const uint8_t *data, size_t len, size_t *used);
 
 /* Bounds shared by the decoder; exceeding one is PB_ERR_LIMIT. */
 #define PB_CODEC_MAX_DEPTH    64

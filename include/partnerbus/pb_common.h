@@ -1,7 +1,7 @@
 /* Library: partnerbus_base (lib/base). */
 /* partnerbus - common result codes, byte buffers and error lists.
  *
- * Conventions (see README "Code conventions"):
+ * Conventions:
  *  - every fallible core call returns pb_resp_t; constructors take an
  *    errstr buffer and return NULL on failure;
  *  - one _new/_destroy pair per object, _destroy accepts NULL;
@@ -21,8 +21,10 @@ typedef enum pb_resp {
         PB_OK = 0,
         PB_ERR_INVALID,        /* input does not conform to the schema */
         PB_ERR_PARSE,          /* malformed JSON / syntax error */
-        PB_ERR_TRUNCATED,      /* binary input ends early */
-        PB_ERR_LIMIT,          /* a configured bound was exceeded */
+        PB_ERR_TRUNCATED,      /* binary input ends early (never end of
+                                  stream: that is PB_END) */
+        PB_ERR_LIMIT,          /* a configured bound was exceeded (never a
+                                  timeout or a full queue) */
         PB_ERR_UNKNOWN_SCHEMA, /* type / fingerprint / id not known */
         PB_ERR_NOMEM,          /* allocation failed */
         PB_ERR_IO,             /* file or socket error */
@@ -33,9 +35,33 @@ typedef enum pb_resp {
         PB_ERR_UNCERTAIN,      /* a Kafka write failed after it may have been
                                   stored (timed out in flight): the outcome
                                   is unknown */
+        PB_END,                /* not an error: the stream, file or queue has
+                                  no more items (end of input) */
+        PB_ERR_TIMEOUT,        /* nothing arrived before the deadline / idle */
+        PB_ERR_QUEUE_FULL,     /* a bounded queue has no room; retry later */
 } pb_resp_t;
 
 const char *pb_err2str(pb_resp_t r);
+
+/* Clocks, in milliseconds. pb_now_ms is the wall clock (since the Unix
+ * epoch: timestamps, event times, log lines); pb_mono_ms is monotonic (an
+ * arbitrary origin: durations, deadlines, timeouts, rate limits). Never
+ * compare one with the other. */
+int64_t pb_now_ms(void);
+int64_t pb_mono_ms(void);
+/* Formats ms since the epoch (negative: before 1970) as
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC); returns the length, 0 when buf (>= 32)
+ * is too small. */
+size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size);
+
+/* Value of the hex digit c (either case), -1 when c is not one. */
+int pb_hex_value(int c);
+
+/* UUID text: the canonical form 8-4-4-4-12 hex digits, either case.
+ * pb_uuid_valid: 1 when s is one; pb_uuid_parse: its 16 bytes into out,
+ * 0, or -1 when s is not one. */
+int pb_uuid_valid(const char *s, size_t len);
+int pb_uuid_parse(const char *s, size_t len, uint8_t out[16]);
 
 /* Growable byte buffer. `max` (0 = unlimited) bounds growth: an append that
  * would exceed it fails with PB_ERR_LIMIT and leaves the buffer unchanged.

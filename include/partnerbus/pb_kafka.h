@@ -52,8 +52,8 @@ void pb_producer_destroy(pb_producer_t *p); /* flushes up to 10 s first */
 
 /* Enqueues one event. ce_type is the event type; meta supplies key and
  * CloudEvents headers; extra_headers (may be NULL) are "name", "value"
- * pairs, NULL-terminated. Copies value. PB_ERR_LIMIT when the local queue
- * is full (poll and retry). */
+ * pairs, NULL-terminated. Copies value. PB_ERR_QUEUE_FULL when the local
+ * queue is full (poll and retry). */
 pb_resp_t pb_producer_send(pb_producer_t *p, const char *topic,
                            const char *ce_type, const pb_event_meta_t *meta,
                            const void *value, size_t len,
@@ -104,9 +104,9 @@ pb_consumer_t *pb_consumer_new(const pb_kafka_conf_t *conf,
 void pb_consumer_destroy(pb_consumer_t *c); /* closes (leaves the group) */
 
 /* Waits up to timeout_ms for a message. PB_OK with *msg filled (valid until
- * the next poll or pb_message_release); PB_ERR_TRUNCATED when, with
- * stop_at_end, every assigned partition reached its end; PB_ERR_LIMIT on
- * timeout; PB_ERR_KAFKA on a fatal error (errstr). */
+ * the next poll or pb_message_release); PB_END when, with stop_at_end,
+ * every assigned partition reached its end; PB_ERR_TIMEOUT when nothing
+ * came within timeout_ms; PB_ERR_KAFKA on a fatal error (errstr). */
 pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                            char *errstr, size_t errstr_size);
 void pb_message_release(pb_message_t *msg);
@@ -193,17 +193,20 @@ pb_resp_t pb_kafka_offsets_for_time(void *rk, pb_kafka_offsets_t *o,
 /* Consumer groups. pb_kafka_group_active: *active 1 when the group has
  * members or a state other than Empty, Dead or Unknown, 0 when not (also
  * when it does not exist); why describes the group ("group G is Empty
- * with 0 member(s)") or the error (PB_ERR_KAFKA). */
+ * with 0 member(s)") or the error (PB_ERR_KAFKA; PB_ERR_TIMEOUT when
+ * no answer came). */
 pb_resp_t pb_kafka_group_active(void *rk, const char *group, int timeout_ms,
                                 int *active, char *why, size_t why_size);
 /* Commits o's offsets for the group (AlterConsumerGroupOffsets; the
  * broker refuses while the group has members). Every partition's result
- * is checked. PB_OK or PB_ERR_KAFKA with errstr. */
+ * is checked. PB_OK, PB_ERR_KAFKA or PB_ERR_TIMEOUT (no answer) with
+ * errstr. */
 pb_resp_t pb_kafka_group_commit(void *rk, const char *group,
                                 const pb_kafka_offsets_t *o, int timeout_ms,
                                 char *errstr, size_t errstr_size);
 /* Reads the group's committed offsets of o's partitions into o (-1 where
- * none is committed). PB_OK or PB_ERR_KAFKA with errstr. */
+ * none is committed). PB_OK, PB_ERR_KAFKA or PB_ERR_TIMEOUT (no answer)
+ * with errstr. */
 pb_resp_t pb_kafka_group_read(void *rk, const char *group,
                               pb_kafka_offsets_t *o, int timeout_ms,
                               char *errstr, size_t errstr_size);

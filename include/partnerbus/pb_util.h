@@ -16,13 +16,52 @@
  * ms since the epoch. Returns 0 on success, -1 if not valid (including
  * impossible dates like 2023-02-30 and a missing offset). */
 int pb_rfc3339_parse(const char *s, size_t len, int64_t *ms);
-/* Formats as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC); returns length; buf >= 32. */
-size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size);
+/* pb_rfc3339_format (the reverse) is public: see pb_common.h. */
 /* "YYYY-MM-DD" to days since 1970-01-01 (may be negative); 0 / -1. */
 int pb_date_parse(const char *s, size_t len, int32_t *days);
 size_t pb_date_format(int32_t days, char *buf, size_t size); /* buf >= 16 */
-/* Now, ms since the epoch. */
-int64_t pb_now_ms(void);
+/* pb_now_ms (wall clock) and pb_mono_ms (monotonic): see pb_common.h. */
+
+/* --- Avro longs (zigzag varints): the one encoder and decoder --- */
+/* Writes v into p (room for 10 bytes); returns the byte count. */
+static inline size_t pb_zz_encode(uint8_t *p, int64_t v) {
+        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        size_t n = 0;
+        while (z > 0x7f) {
+                p[n++] = (uint8_t)(z | 0x80);
+                z >>= 7;
+        }
+        p[n++] = (uint8_t)z;
+        return n;
+}
+/* Reads one from [p, end) into *v and its length into *used: PB_OK,
+ * PB_ERR_TRUNCATED when the input ends inside it, PB_ERR_INVALID when it
+ * is longer than 64 bits. */
+static inline pb_resp_t pb_zz_decode(const uint8_t *p, const uint8_t *end,
+                                     int64_t *v, size_t *used) {
+        uint64_t z = 0;
+        if (p < end && *p < 0x80) {
+                z = *p;
+                *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+                *used = 1;
+                return PB_OK;
+        }
+        for (size_t i = 0; i < 10; i++) {
+                uint8_t b;
+                if (p + i >= end)
+                        return PB_ERR_TRUNCATED;
+                b = p[i];
+                if (i == 9 && b > 1)
+                        return PB_ERR_INVALID;
+                z |= (uint64_t)(b & 0x7f) << (7 * i);
+                if (!(b & 0x80)) {
+                        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+                        *used = i + 1;
+                        return PB_OK;
+                }
+        }
+        return PB_ERR_INVALID;
+}
 
 /* --- decimals (Avro decimal: two's-complement big-endian unscaled int) --- */
 /* Parses a decimal string ("-143000.5", "143000.00", no exponent, no
@@ -46,8 +85,7 @@ size_t pb_base64_encode(const uint8_t *in, size_t n, char *out, size_t size);
 long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size);
 
 /* --- UUIDs --- */
-/* Checks the canonical text form 8-4-4-4-12 hex (either case). */
-int pb_uuid_valid(const char *s, size_t len);
+/* pb_uuid_valid and pb_uuid_parse (text form checks): see pb_common.h. */
 /* Random version 4, lowercase text into out[37]. */
 void pb_uuid_v4(char out[37]);
 /* Name-based version 5 (SHA-1) in namespace ns (text form), out[37]. */

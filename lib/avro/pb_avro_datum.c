@@ -1,131 +1,26 @@
 /* partnerbus - length of one Avro datum (for splitting container-file
- * blocks into objects). Bounds: never reads past len, depth limited,
- * array/map item counts limited. */
+ * blocks into objects): the decoder's own skip (pb_dec_skip), so it is
+ * bounded exactly like decoding: never past len, depth and item counts
+ * limited. */
 #include <string.h>
 
 #include "partnerbus/pb_codec.h"
+#include "pb_codec_dec.h"
 #include "pb_schema_int.h"
 
-#define PB_SKIP_MAX_ITEMS 10000000L
-
-typedef struct skip {
-        const uint8_t *p, *end;
-        long items;
-} skip_t;
-
-static pb_resp_t rd_long(skip_t *s, int64_t *v) {
-        uint64_t z = 0;
-        int shift = 0;
-        for (;;) {
-                uint8_t b;
-                if (s->p >= s->end)
-                        return PB_ERR_TRUNCATED;
-                if (shift > 63)
-                        return PB_ERR_INVALID;
-                b = *s->p++;
-                z |= (uint64_t)(b & 0x7f) << shift;
-                if (!(b & 0x80))
-                        break;
-                shift += 7;
-        }
-        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-        return PB_OK;
-}
-
-static pb_resp_t advance(skip_t *s, int64_t n) {
-        if (n < 0)
-                return PB_ERR_INVALID;
-        if ((uint64_t)n > (uint64_t)(s->end - s->p))
-                return PB_ERR_TRUNCATED;
-        s->p += n;
-        return PB_OK;
-}
-
-static pb_resp_t skip_type(skip_t *s, const pb_type_t *t, int depth) {
-        int64_t v;
-        pb_resp_t r;
-        size_t i;
-        if (depth > PB_CODEC_MAX_DEPTH)
-                return PB_ERR_LIMIT;
-        switch (t->kind) {
-        case PB_T_NULL:
-                return PB_OK;
-        case PB_T_BOOLEAN:
-                return advance(s, 1);
-        case PB_T_INT:
-        case PB_T_LONG:
-        case PB_T_ENUM:
-                return rd_long(s, &v);
-        case PB_T_FLOAT:
-                return advance(s, 4);
-        case PB_T_DOUBLE:
-                return advance(s, 8);
-        case PB_T_BYTES:
-        case PB_T_STRING:
-                if ((r = rd_long(s, &v)) != PB_OK)
-                        return r;
-                return advance(s, v);
-        case PB_T_FIXED:
-                return advance(s, (int64_t)t->size);
-        case PB_T_RECORD:
-                for (i = 0; i < t->nfields; i++)
-                        if ((r = skip_type(s, t->fields[i].type, depth + 1)) !=
-                            PB_OK)
-                                return r;
-                return PB_OK;
-        case PB_T_UNION:
-                if ((r = rd_long(s, &v)) != PB_OK)
-                        return r;
-                if (v < 0 || (uint64_t)v >= t->nbranches)
-                        return PB_ERR_INVALID;
-                return skip_type(s, t->branches[v], depth + 1);
-        case PB_T_ARRAY:
-        case PB_T_MAP:
-                for (;;) {
-                        int64_t n;
-                        if ((r = rd_long(s, &n)) != PB_OK)
-                                return r;
-                        if (n == 0)
-                                return PB_OK;
-                        if (n < 0) { /* block with its byte size */
-                                int64_t bytes;
-                                if (n == INT64_MIN)
-                                        return PB_ERR_INVALID;
-                                n = -n;
-                                if ((r = rd_long(s, &bytes)) != PB_OK)
-                                        return r;
-                                if (bytes < 0)
-                                        return PB_ERR_INVALID;
-                        }
-                        if (n > PB_SKIP_MAX_ITEMS - s->items)
-                                return PB_ERR_LIMIT;
-                        s->items += (long)n;
-                        while (n-- > 0) {
-                                if (t->kind == PB_T_MAP) {
-                                        if ((r = rd_long(s, &v)) != PB_OK ||
-                                            (r = advance(s, v)) != PB_OK)
-                                                return r;
-                                }
-                                if ((r = skip_type(s, t->items, depth + 1)) !=
-                                    PB_OK)
-                                        return r;
-                        }
-                }
-        }
-        return PB_ERR_INVALID;
-}
-
-pb_resp_t pb_avro_datum_len(const pb_schema_t *sc, const uint8_t *data,
-                            size_t len, size_t *used) {
-        skip_t s;
-        pb_resp_t r;
-        if (!sc || !sc->root || (!data && len))
+pb_resp_t pb_avro_datum_len(pb_codec_t *c, const pb_schema_t *sc,
+                            const uint8_t *data, size_t len, size_t *used) {
+        pb_dec_t d;
+        if (!c || !sc || !sc->root || (!data && len))
                 return PB_ERR_ARG;
-        s.p = data;
-        s.end = data + len;
-        s.items = 0;
-        r = skip_type(&s, sc->root, 0);
-        if (r == PB_OK)
-                *used = (size_t)(s.p - data);
-        return r;
+        memset(&d, 0, sizeof(d));
+        d.c = c;
+        d.p = data;
+        d.end = data + len;
+        d.err = PB_OK;
+        c->depth = 0;
+        if (pb_dec_skip(&d, sc->root))
+                return d.err;
+        *used = (size_t)(d.p - data);
+        return PB_OK;
 }

@@ -24,23 +24,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static const uint8_t pb_avro_magic[4] = {'O', 'b', 'j', 1};
+#include "partnerbus/pb_util.h" /* pb_zz_encode */
 
-/* zigzag varint of a long; returns bytes written (<= 10) */
-static size_t pb_zz_put(uint8_t *p, int64_t v) {
-        uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        size_t n = 0;
-        while (u & ~0x7fULL) {
-                p[n++] = (uint8_t)((u & 0x7f) | 0x80);
-                u >>= 7;
-        }
-        p[n++] = (uint8_t)u;
-        return n;
-}
+static const uint8_t pb_avro_magic[4] = {'O', 'b', 'j', 1};
 
 static pb_resp_t pb_zz_buf(pb_buf_t *b, int64_t v) {
         uint8_t t[10];
-        return pb_buf_append(b, t, pb_zz_put(t, v));
+        return pb_buf_append(b, t, pb_zz_encode(t, v));
 }
 
 static pb_resp_t pb_str_buf(pb_buf_t *b, const char *s, size_t n) {
@@ -256,8 +246,8 @@ static pb_resp_t pb_avrofile_write_block(pb_avrofile_writer_t *w, char *errstr,
                          w->path);
                 return PB_ERR_IO;
         }
-        hl = pb_zz_put(hdr, w->nblock);
-        hl += pb_zz_put(hdr + hl, (int64_t)w->block.len);
+        hl = pb_zz_encode(hdr, w->nblock);
+        hl += pb_zz_encode(hdr + hl, (int64_t)w->block.len);
         iov[0].iov_base = hdr;
         iov[0].iov_len = hl;
         iov[1].iov_base = w->block.data;
@@ -308,8 +298,8 @@ static pb_resp_t pb_avrofile_hand_over(pb_avrofile_writer_t *w, char *errstr,
         if (pb_avrofile_wait(w, errstr, errstr_size))
                 return PB_ERR_IO;
         /* busy = count|size|data|sync, built here; the thread only writes */
-        hl = pb_zz_put(hdr, w->nblock);
-        hl += pb_zz_put(hdr + hl, (int64_t)w->block.len);
+        hl = pb_zz_encode(hdr, w->nblock);
+        hl += pb_zz_encode(hdr + hl, (int64_t)w->block.len);
         pb_buf_reset(&w->busy);
         if (pb_buf_reserve(&w->busy, hl + w->block.len + sizeof(w->sync)) ||
             pb_buf_append(&w->busy, hdr, hl) ||
@@ -535,7 +525,7 @@ pb_resp_t pb_avrofile_next_block(pb_avrofile_reader_t *r, const uint8_t **data,
         *partial = 0;
         c = getc(r->fp);
         if (c == EOF)
-                return ferror(r->fp) ? PB_ERR_IO : PB_ERR_TRUNCATED;
+                return ferror(r->fp) ? PB_ERR_IO : PB_END;
         ungetc(c, r->fp);
         if (pb_zz_read(r, &cnt) || pb_zz_read(r, &size) || cnt < 0 ||
             size < 0 || size > PB_AVROFILE_MAX_BLOCK ||
@@ -605,5 +595,5 @@ pb_resp_t pb_avrofile_recover(const char *path, int64_t *cut, char *errstr,
         }
         pb_avrofile_reader_destroy(r);
         close(fd);
-        return rr == PB_ERR_TRUNCATED ? PB_OK : rr;
+        return rr == PB_END || rr == PB_ERR_TRUNCATED ? PB_OK : rr;
 }

@@ -26,6 +26,8 @@ int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...)
 /* Enters a member (name) or array item (name NULL, len = index); fails
  * beyond PB_CODEC_MAX_DEPTH. Leave with d->c->depth--. */
 int pb_dec_push(pb_dec_t *d, const char *name, size_t len);
+/* Steps over one value of type t (bounds-checked like reading it). */
+int pb_dec_skip(pb_dec_t *d, const pb_type_t *t);
 /* Avro long (zigzag varint, at most 64 bits). */
 int pb_dec_long(pb_dec_t *d, int64_t *v);
 /* A string/bytes length: non-negative and within the bytes left. */

@@ -190,30 +190,15 @@ static inline size_t left(const pb_dec_t *d) {
 }
 
 static int rd_long(pb_dec_t *d, int64_t *v) {
-        const uint8_t *p = d->p;
-        if (p < d->end && *p < 0x80) {
-                uint64_t z = *p;
-                *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-                d->p = p + 1;
+        size_t n;
+        pb_resp_t r = pb_zz_decode(d->p, d->end, v, &n);
+        if (r == PB_OK) {
+                d->p += n;
                 return 0;
         }
-        uint64_t z = 0;
-        for (int shift = 0; shift < 70; shift += 7) {
-                if (p >= d->end)
-                        return dfail(d, PB_ERR_TRUNCATED,
-                                     "input ends inside a number");
-                uint8_t b = *p++;
-                if (shift == 63 && b > 1)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "number longer than 64 bits");
-                z |= (uint64_t)(b & 0x7f) << shift;
-                if (!(b & 0x80)) {
-                        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-                        d->p = p;
-                        return 0;
-                }
-        }
-        return dfail(d, PB_ERR_INVALID, "number longer than 64 bits");
+        return dfail(d, r, "%s",
+                     r == PB_ERR_TRUNCATED ? "input ends inside a number"
+                                           : "number longer than 64 bits");
 }
 
 static int rd_int(pb_dec_t *d, int32_t *v) {
@@ -503,15 +488,8 @@ typedef struct pb_dec_top {
 } pb_dec_top_t;
 
 static size_t mini_long(const uint8_t *p, const uint8_t *end, int64_t *v) {
-        uint64_t z = 0;
-        for (size_t i = 0; i < 10 && p + i < end; i++) {
-                z |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-                if (!(p[i] & 0x80)) {
-                        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-                        return i + 1;
-                }
-        }
-        return 0;
+        size_t n;
+        return pb_zz_decode(p, end, v, &n) == PB_OK ? n : 0;
 }
 
 static void meta_take(const pb_dec_top_t *top, size_t fi, const pb_type_t *t,
@@ -1219,6 +1197,10 @@ int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
 
 int pb_dec_push(pb_dec_t *d, const char *name, size_t len) {
         return dpush(d, name, len);
+}
+
+int pb_dec_skip(pb_dec_t *d, const pb_type_t *t) {
+        return skip(d, t);
 }
 
 int pb_dec_long(pb_dec_t *d, int64_t *v) {

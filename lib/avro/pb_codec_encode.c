@@ -80,7 +80,7 @@ static inline int enc_need(pb_enc_t *e, size_t n) {
 static inline void put_long(pb_enc_t *e, int64_t v) {
         if (enc_need(e, 10))
                 return;
-        e->out->len += pb_avro_zz(e->out->data + e->out->len, v);
+        e->out->len += pb_zz_encode(e->out->data + e->out->len, v);
 }
 
 static inline void put_raw(pb_enc_t *e, const void *p, size_t n) {
@@ -95,7 +95,7 @@ static inline void put_bytes(pb_enc_t *e, const void *p, size_t n) {
         if (enc_need(e, n + 10))
                 return;
         uint8_t *o = e->out->data + e->out->len;
-        size_t h = pb_avro_zz(o, (int64_t)n);
+        size_t h = pb_zz_encode(o, (int64_t)n);
         if (n)
                 memcpy(o + h, p, n);
         e->out->len += h + n;
@@ -512,7 +512,7 @@ static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                         show(v, sb, sizeof(sb)));
                 return;
         }
-        size_t h = pb_avro_zz(o, n);
+        size_t h = pb_zz_encode(o, n);
         memmove(o + h, o + 10, (size_t)n);
         e->out->len += h + (size_t)n;
 }
@@ -545,35 +545,13 @@ static void enc_fixed(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         e->out->len += t->size;
 }
 
-/* pb_uuid_valid's rule (canonical 8-4-4-4-12 hex digits, either case)
- * without its conversion to bytes: one table lookup per digit, the loop
- * unrolled by the compiler with the dash positions known. */
-static const unsigned char hex_digit[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
-    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
-    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
-
-static int uuid_text_ok(const char *s, size_t n) {
-        unsigned ok = 1;
-        if (n != 36)
-                return 0;
-        for (size_t i = 0; i < 36; i++) {
-                if (i == 8 || i == 13 || i == 18 || i == 23)
-                        ok &= s[i] == '-';
-                else
-                        ok &= hex_digit[(unsigned char)s[i]];
-        }
-        return (int)ok;
-}
-
 static void enc_string(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         char sb[64];
         if (v->type != PB_JSON_STRING) {
                 type_err(e, t, v);
                 return;
         }
-        if (t->logical == PB_L_UUID && !uuid_text_ok(v->str, v->len)) {
+        if (t->logical == PB_L_UUID && !pb_uuid_valid(v->str, v->len)) {
                 enc_err(e, "expected a UUID (8-4-4-4-12 hex digits), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
@@ -687,7 +665,7 @@ static int fits(const pb_type_t *t, const pb_json_t *v) {
         case PB_T_DOUBLE:
                 return v->type == PB_JSON_NUMBER || special_float(v, &d) == 0;
         case PB_T_STRING:
-                return t->logical != PB_L_UUID || uuid_text_ok(v->str, v->len);
+                return t->logical != PB_L_UUID || pb_uuid_valid(v->str, v->len);
         case PB_T_ENUM:
                 return v->len && enum_index(t, v->str, v->len) >= 0;
         case PB_T_BYTES:

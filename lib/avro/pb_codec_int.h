@@ -67,16 +67,4 @@ static inline int pb_cbuf_need(pb_buf_t *b, size_t n) {
         return pb_buf_reserve(b, n) == PB_OK ? 0 : -1;
 }
 
-/* Avro long (zigzag varint) into p (room for 10 bytes); returns bytes. */
-static inline size_t pb_avro_zz(uint8_t *p, int64_t v) {
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        size_t n = 0;
-        while (z > 0x7f) {
-                p[n++] = (uint8_t)(z | 0x80);
-                z >>= 7;
-        }
-        p[n++] = (uint8_t)z;
-        return n;
-}
-
 #endif

@@ -16,20 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_json.h" /* pb_utf8_valid */
+#include "partnerbus/pb_util.h" /* pb_zz_encode */
 #include "pb_schema_priv.h"
 
 pb_resp_t pb_schema_put_long(pb_buf_t *out, int64_t v) {
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         uint8_t b[10];
-        size_t n = 0;
-        do {
-                uint8_t c = z & 0x7f;
-                z >>= 7;
-                if (z)
-                        c |= 0x80;
-                b[n++] = c;
-        } while (z);
-        return pb_buf_append(out, b, n);
+        return pb_buf_append(out, b, pb_zz_encode(b, v));
 }
 
 /* Next code point of UTF-8 text; returns its length, 0 if invalid. */
@@ -66,36 +59,6 @@ static size_t pb_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
                 return 0;
         *cp = c;
         return len;
-}
-
-int pb_schema_utf8_valid(const char *s, size_t n) {
-        const unsigned char *u = (const unsigned char *)s;
-        size_t i = 0;
-        uint32_t cp;
-        while (i < n) {
-                size_t l = pb_utf8_next(u + i, n - i, &cp);
-                if (!l)
-                        return 0;
-                i += l;
-        }
-        return 1;
-}
-
-static int pb_uuid_text(const char *s, size_t n) {
-        size_t i;
-        if (n != 36)
-                return 0;
-        for (i = 0; i < 36; i++) {
-                char c = s[i];
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (c != '-')
-                                return 0;
-                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                             (c >= 'A' && c <= 'F'))) {
-                        return 0;
-                }
-        }
-        return 1;
 }
 
 static int pb_put(pb_sparse_t *p, pb_resp_t r, const char *where) {
@@ -305,10 +268,11 @@ int pb_schema_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                               "default for string must be "
                                               "a string");
                 n = strlen(j->valuestring);
-                if (!pb_schema_utf8_valid(j->valuestring, n))
+                if (!pb_utf8_valid(j->valuestring, n))
                         return pb_sparse_fail(p, where,
                                               "default is not valid UTF-8");
-                if (t->logical == PB_L_UUID && !pb_uuid_text(j->valuestring, n))
+                if (t->logical == PB_L_UUID &&
+                    !pb_uuid_valid(j->valuestring, n))
                         return pb_sparse_fail(p, where,
                                               "default is not a UUID");
                 if (pb_put(p, pb_schema_put_long(out, (int64_t)n), where))
@@ -371,8 +335,7 @@ int pb_schema_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
                                         size_t kl = strlen(e->string);
                                         snprintf(sub, sizeof(sub), "%s/%s",
                                                  where, e->string);
-                                        if (!pb_schema_utf8_valid(e->string,
-                                                                  kl))
+                                        if (!pb_utf8_valid(e->string, kl))
                                                 return pb_sparse_fail(
                                                     p, sub,
                                                     "map key is not valid "

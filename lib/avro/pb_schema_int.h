@@ -1,5 +1,6 @@
 /* partnerbus - the compiled schema tree, shared by pb_schema.c (builds it)
- * and pb_codec.c / pb_resolve.c (walk it). Not a public header. */
+ * and the codec (pb_codec_*.c), pb_compat.c, pb_canonical.c and
+ * pb_schema_default.c (walk it). Not a public header. */
 #ifndef PB_SCHEMA_INT_H
 #define PB_SCHEMA_INT_H
 

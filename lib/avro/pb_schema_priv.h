@@ -52,9 +52,6 @@ int pb_schema_default_encode(pb_sparse_t *p, const pb_type_t *t, const cJSON *j,
 /* Avro binary long (zigzag varint). */
 pb_resp_t pb_schema_put_long(pb_buf_t *out, int64_t v);
 
-/* 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
-int pb_schema_utf8_valid(const char *s, size_t n);
-
 /* Parsing Canonical Form of a compiled tree, malloc'd; NULL on ENOMEM. */
 char *pb_schema_canonical_of(const pb_type_t *root);
 

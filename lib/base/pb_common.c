@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *pb_err2str(pb_resp_t r) {
         switch (r) {
@@ -37,8 +38,30 @@ const char *pb_err2str(pb_resp_t r) {
                 return "invalid argument";
         case PB_ERR_UNCERTAIN:
                 return "outcome unknown (may have been stored)";
+        case PB_END:
+                return "end of stream";
+        case PB_ERR_TIMEOUT:
+                return "timed out";
+        case PB_ERR_QUEUE_FULL:
+                return "queue full";
         }
         return "unknown error";
+}
+
+/* --- clocks --- */
+
+static int64_t pb_clock_ms(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t pb_now_ms(void) {
+        return pb_clock_ms(CLOCK_REALTIME);
+}
+
+int64_t pb_mono_ms(void) {
+        return pb_clock_ms(CLOCK_MONOTONIC);
 }
 
 /* --- pb_buf_t --- */

@@ -193,12 +193,6 @@ size_t pb_date_format(int32_t days, char *buf, size_t size) {
         return (size_t)n;
 }
 
-int64_t pb_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- decimals --- */
 
 #define PB_DEC_MAX_PRECISION 76
@@ -551,9 +545,9 @@ long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size) {
         return (long)o;
 }
 
-/* --- UUIDs --- */
+/* --- hex digits and UUIDs --- */
 
-static int pb_hexnib(unsigned char c) {
+int pb_hex_value(int c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -563,8 +557,7 @@ static int pb_hexnib(unsigned char c) {
         return -1;
 }
 
-/* Text form to 16 bytes; -1 if not canonical 8-4-4-4-12 hex. */
-static int pb_uuid_bytes(const char *s, size_t len, uint8_t u[16]) {
+int pb_uuid_parse(const char *s, size_t len, uint8_t u[16]) {
         size_t i, k = 0;
         if (len != 36)
                 return -1;
@@ -575,8 +568,8 @@ static int pb_uuid_bytes(const char *s, size_t len, uint8_t u[16]) {
                         i++;
                         continue;
                 }
-                int hi = pb_hexnib((unsigned char)s[i]);
-                int lo = pb_hexnib((unsigned char)s[i + 1]);
+                int hi = pb_hex_value((unsigned char)s[i]);
+                int lo = pb_hex_value((unsigned char)s[i + 1]);
                 if (hi < 0 || lo < 0)
                         return -1;
                 u[k++] = (uint8_t)(hi << 4 | lo);
@@ -585,9 +578,26 @@ static int pb_uuid_bytes(const char *s, size_t len, uint8_t u[16]) {
         return 0;
 }
 
+/* pb_uuid_parse's rule without the conversion to bytes (the encoder checks
+ * every uuid field): one table lookup per digit, the loop unrolled by the
+ * compiler with the dash positions known. */
+static const unsigned char pb_hex_digit[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
+
 int pb_uuid_valid(const char *s, size_t len) {
-        uint8_t u[16];
-        return pb_uuid_bytes(s, len, u) == 0;
+        unsigned ok = 1;
+        if (len != 36)
+                return 0;
+        for (size_t i = 0; i < 36; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23)
+                        ok &= s[i] == '-';
+                else
+                        ok &= pb_hex_digit[(unsigned char)s[i]];
+        }
+        return (int)ok;
 }
 
 static void pb_uuid_text(const uint8_t u[16], char out[37]) {
@@ -668,7 +678,7 @@ int pb_uuid_v5(const char *ns, const void *name, size_t len, char out[37]) {
         int ok;
 
         out[0] = 0;
-        if (!ns || pb_uuid_bytes(ns, strlen(ns), u))
+        if (!ns || pb_uuid_parse(ns, strlen(ns), u))
                 return -1;
         ctx = EVP_MD_CTX_new();
         if (!ctx)

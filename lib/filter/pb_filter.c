@@ -227,14 +227,14 @@ bad:
 
 #define PB_DEC_MAX_DIGITS 256
 
-typedef struct pb_dec {
+typedef struct pb_filter_num {
         int sign; /* -1, 0 (zero), 1 */
         long exp; /* value = 0.D x 10^exp */
         char d[PB_DEC_MAX_DIGITS];
         size_t nd;
-} pb_dec_t;
+} pb_filter_num_t;
 
-static int pb_dec_parse(const char *s, size_t n, pb_dec_t *x) {
+static int pb_filter_num_parse(const char *s, size_t n, pb_filter_num_t *x) {
         size_t i = 0, intdigits = 0, lead = 0;
         int neg = 0, seen_digit = 0, in_frac = 0;
         long e = 0;
@@ -294,10 +294,11 @@ static int pb_dec_parse(const char *s, size_t n, pb_dec_t *x) {
 
 int pb_decimal_cmp(const char *a, size_t alen, const char *b, size_t blen,
                    int *cmp) {
-        pb_dec_t x, y;
+        pb_filter_num_t x, y;
         size_t i;
         int mag = 0;
-        if (pb_dec_parse(a, alen, &x) || pb_dec_parse(b, blen, &y))
+        if (pb_filter_num_parse(a, alen, &x) ||
+            pb_filter_num_parse(b, blen, &y))
                 return -1;
         if (x.sign != y.sign) {
                 *cmp = x.sign < y.sign ? -1 : 1;

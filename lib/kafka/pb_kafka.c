@@ -205,7 +205,7 @@ static pb_resp_t pb_produce(pb_producer_t *p, const char *topic,
         rd_kafka_headers_destroy(hdrs);
         snprintf(errstr, errstr_size, "produce to %s: %s", topic,
                  rd_kafka_err2str(err));
-        return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? PB_ERR_LIMIT
+        return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? PB_ERR_QUEUE_FULL
                                                     : PB_ERR_KAFKA;
 }
 
@@ -568,12 +568,6 @@ static int pb_all_eof(const pb_consumer_t *c) {
         return 1;
 }
 
-static int64_t pb_mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                            char *errstr, size_t errstr_size) {
         /* a non-blocking poll (timeout 0, the relay's drain loop) reads
@@ -590,13 +584,13 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                         return PB_ERR_KAFKA;
                 }
                 if (c->stop_at_end && pb_all_eof(c))
-                        return PB_ERR_TRUNCATED;
+                        return PB_END;
                 if (left < 0)
                         left = 0;
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
                 if (!m) {
                         if (timeout_ms <= 0 || pb_mono_ms() >= deadline)
-                                return PB_ERR_LIMIT;
+                                return PB_ERR_TIMEOUT;
                         continue;
                 }
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -618,7 +612,7 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                          * librdkafka retries by itself */
                         rd_kafka_message_destroy(m);
                         if (timeout_ms <= 0 || pb_mono_ms() >= deadline)
-                                return PB_ERR_LIMIT;
+                                return PB_ERR_TIMEOUT;
                         continue;
                 }
                 if (c->stop_at_end) {

@@ -308,6 +308,7 @@ pb_resp_t pb_kafka_group_active(void *rk, const char *group, int timeout_ms,
         ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
         if (!ev) {
                 seterr(why, n, "DescribeConsumerGroups: timed out");
+                rc = PB_ERR_TIMEOUT;
         } else if (rd_kafka_event_error(ev)) {
                 seterr(why, n, "DescribeConsumerGroups: %s",
                        rd_kafka_event_error_string(ev));
@@ -386,6 +387,8 @@ pb_resp_t pb_kafka_group_commit(void *rk, const char *group,
         if (!ev || rd_kafka_event_error(ev)) {
                 seterr(errstr, n, "AlterConsumerGroupOffsets: %s",
                        ev ? rd_kafka_event_error_string(ev) : "timed out");
+                if (!ev)
+                        rc = PB_ERR_TIMEOUT;
         } else {
                 size_t cnt = 0;
                 const rd_kafka_group_result_t **gr =
@@ -430,6 +433,8 @@ pb_resp_t pb_kafka_group_read(void *rk, const char *group,
         if (!ev || rd_kafka_event_error(ev)) {
                 seterr(errstr, n, "ListConsumerGroupOffsets: %s",
                        ev ? rd_kafka_event_error_string(ev) : "timed out");
+                if (!ev)
+                        rc = PB_ERR_TIMEOUT;
         } else {
                 size_t cnt = 0;
                 const rd_kafka_group_result_t **gr =

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_filter.h"
+
 /* Built-in options shared by every service; the values land in
  * pb_cli_common_t, not in the service's settings. */
 enum {
@@ -781,4 +783,72 @@ void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp) {
                 md_cell(fp, o->help);
                 fprintf(fp, " |\n");
         }
+}
+
+/* --- --topics lists --- */
+
+char **pb_opts_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
+                      size_t *n) {
+        char **t = calloc(PB_STRLIST_MAX * 8 + 1, sizeof(*t));
+        size_t i, k = 0;
+        *n = 0;
+        if (!t)
+                return NULL;
+        for (i = 0; i < l->n; i++) {
+                const char *p = l->v[i];
+                while (*p) {
+                        size_t len = strcspn(p, ",");
+                        char type[256], name[512];
+                        if (len && len < sizeof(type) &&
+                            k < PB_STRLIST_MAX * 8) {
+                                memcpy(type, p, len);
+                                type[len] = 0;
+                                pb_kafka_topic(&cc->kconf, type, name,
+                                               sizeof(name));
+                                if (!(t[k] = strdup(name))) {
+                                        pb_opts_topics_free(t, k);
+                                        return NULL;
+                                }
+                                k++;
+                        }
+                        p += len;
+                        if (*p == ',')
+                                p++;
+                }
+        }
+        if (!k) {
+                free(t);
+                return NULL;
+        }
+        *n = k;
+        return t;
+}
+
+void pb_opts_topics_free(char **t, size_t n) {
+        size_t i;
+        if (!t)
+                return;
+        for (i = 0; i < n; i++)
+                free(t[i]);
+        free(t);
+}
+
+/* --- --where --- */
+
+int pb_opts_where(const char *cmd, const pb_strlist_t *where,
+                  pb_filter_t **out) {
+        char e[512];
+        size_t i;
+        *out = NULL;
+        if (!where->n)
+                return -1;
+        *out = pb_filter_new();
+        for (i = 0; i < where->n; i++) {
+                if (!*out)
+                        return pb_cli_usage_error(cmd, "--where: out of "
+                                                       "memory");
+                if (pb_filter_add(*out, where->v[i], e, sizeof(e)) != PB_OK)
+                        return pb_cli_usage_error(cmd, "--where: %s", e);
+        }
+        return -1;
 }

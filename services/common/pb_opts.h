@@ -73,4 +73,19 @@ void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp);
  * malloc'd, NULL with errstr on failure. */
 char *pb_opts_read_secret(const char *path, char *errstr, size_t errstr_size);
 
+/* Splits --topics (repeatable, comma-separated) into full topic names
+ * (prefix applied); malloc'd array of malloc'd strings, *n set. NULL if
+ * empty or out of memory. Used by relay, replay and report. */
+char **pb_opts_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
+                      size_t *n);
+void pb_opts_topics_free(char **t, size_t n);
+
+/* --where EXPR (repeatable): *out the filter of every expression (NULL
+ * when there is none; the caller destroys it, also after a failure).
+ * -1, or PB_EXIT_USAGE after printing why. Used by relay, replay and
+ * report. */
+typedef struct pb_filter pb_filter_t;
+int pb_opts_where(const char *cmd, const pb_strlist_t *where,
+                  pb_filter_t **out);
+
 #endif

@@ -98,13 +98,7 @@ static void format_meta(pb_buf_t *b, const pb_message_t *m,
         pb_buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
                       (int)m->partition, (long long)m->offset);
         if (m->timestamp_ms >= 0) {
-                time_t t = (time_t)(m->timestamp_ms / 1000);
-                struct tm tm;
-                char d[32];
-                gmtime_r(&t, &tm);
-                strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
-                snprintf(ts, sizeof(ts), "%s.%03dZ", d,
-                         (int)(m->timestamp_ms % 1000));
+                pb_rfc3339_format(m->timestamp_ms, ts, sizeof(ts));
                 pb_buf_printf(b, "\"%s\"", ts);
         } else {
                 pb_buf_puts(b, "null");
@@ -224,9 +218,9 @@ int pb_cmd_consume(int argc, char **argv) {
         while (!pb_cli_stop && (max < 0 || seen < max)) {
                 pb_message_t m;
                 pb_resp_t r = pb_consumer_poll(cons, &m, 500, err, sizeof(err));
-                if (r == PB_ERR_TRUNCATED)
+                if (r == PB_END)
                         break; /* end of every partition */
-                if (r == PB_ERR_LIMIT) {
+                if (r == PB_ERR_TIMEOUT) {
                         /* idle: make what was printed visible, then commit */
                         if (fflush(stdout) == 0 && group && since_commit) {
                                 pb_consumer_commit(cons, 1);

@@ -92,12 +92,6 @@ static void on_signal(int sig) {
         dev_stop = 1;
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int mkdirs(const char *path) {
         char tmp[4096];
         size_t i;
@@ -165,17 +159,17 @@ static pid_t spawn(const char *name, char *const argv[], const char *log) {
 static void stop_children(void) {
         size_t i;
         for (i = nchildren; i-- > 0;) {
-                int64_t deadline = now_ms() + 15000;
+                int64_t deadline = pb_mono_ms() + 15000;
                 if (children[i].pid <= 0)
                         continue;
                 kill(children[i].pid, SIGTERM);
-                while (now_ms() < deadline) {
+                while (pb_mono_ms() < deadline) {
                         if (waitpid(children[i].pid, NULL, WNOHANG) ==
                             children[i].pid)
                                 break;
                         usleep(50000);
                 }
-                if (now_ms() >= deadline) {
+                if (pb_mono_ms() >= deadline) {
                         fprintf(stderr, "dev: %s did not stop, killing it\n",
                                 children[i].name);
                         kill(children[i].pid, SIGKILL);
@@ -219,7 +213,7 @@ static void random_token(char *out, size_t size) {
         if (!fp || fread(b, 1, sizeof(b), fp) != sizeof(b)) {
                 /* fall back to the clock: fine for a development token */
                 for (i = 0; i < sizeof(b); i++)
-                        b[i] = (unsigned char)(rand() ^ (now_ms() >> i));
+                        b[i] = (unsigned char)(rand() ^ (pb_mono_ms() >> i));
         }
         if (fp)
                 fclose(fp);
@@ -536,9 +530,10 @@ int pb_cmd_dev(int argc, char **argv) {
                               NULL};
                 spawn("broker", av, logs);
         }
-        deadline = now_ms() + s.start_timeout;
+        deadline = pb_mono_ms() + s.start_timeout;
         while (read_file_line(path, bootstrap, sizeof(bootstrap)) < 0) {
-                if (dev_stop || now_ms() > deadline || (died = child_died())) {
+                if (dev_stop || pb_mono_ms() > deadline ||
+                    (died = child_died())) {
                         fprintf(stderr,
                                 "partnerbus dev: the embedded broker "
                                 "did not start (see %s)\n",
@@ -578,7 +573,8 @@ int pb_cmd_dev(int argc, char **argv) {
         /* the gateway is up when it answers /readyz (Kafka reachable) */
         for (;;) {
                 char port[32];
-                if (dev_stop || now_ms() > deadline || (died = child_died())) {
+                if (dev_stop || pb_mono_ms() > deadline ||
+                    (died = child_died())) {
                         fprintf(stderr,
                                 "partnerbus dev: the gateway did not become "
                                 "ready (see %s)\n",

@@ -160,8 +160,8 @@ static void *poll_main(void *arg) {
         pb_gw_t *gw = arg;
         while (!atomic_load(&threads_stop)) {
                 pb_producer_poll(gw->producer, 50);
-                pb_gw_deadlines_run(gw, pb_gw_mono_ms());
-                pb_gw_heads_run(gw, pb_gw_mono_ms());
+                pb_gw_deadlines_run(gw, pb_mono_ms());
+                pb_gw_heads_run(gw, pb_mono_ms());
         }
         return NULL;
 }
@@ -454,10 +454,6 @@ static void declare_metrics(pb_metrics_t *m) {
                            "counter", "tokens file re-reads (SIGHUP)", NULL, 0);
 }
 
-static int64_t now_ms(void) {
-        return pb_gw_mono_ms();
-}
-
 int pb_cmd_gateway(int argc, char **argv) {
         pb_gw_t gw;
         pb_cli_common_t cc;
@@ -662,7 +658,7 @@ int pb_cmd_gateway(int argc, char **argv) {
 
         /* --- drain --- */
         {
-                int64_t deadline = now_ms() + gw.set.drain_timeout;
+                int64_t deadline = pb_mono_ms() + gw.set.drain_timeout;
                 MHD_socket lfd;
                 pb_resp_t fr;
                 atomic_store(&gw.stopping, 1);
@@ -672,7 +668,7 @@ int pb_cmd_gateway(int argc, char **argv) {
                 if (lfd != MHD_INVALID_SOCKET)
                         close(lfd);
                 while (atomic_load(&gw.inflight_requests) > 0 &&
-                       now_ms() < deadline)
+                       pb_mono_ms() < deadline)
                         usleep(20 * 1000);
                 /* close the send gate: requests still reading their body
                  * get 503 from now on, none sends after the flush */
@@ -683,10 +679,10 @@ int pb_cmd_gateway(int argc, char **argv) {
                  * before the gate closed passed its deadline and was
                  * answered (by its reports, or 503 at the deadline by the
                  * poll thread, which keeps running). */
-                deadline = now_ms() + gw.set.publish_timeout;
+                deadline = pb_mono_ms() + gw.set.publish_timeout;
                 do {
                         fr = pb_producer_flush(gw.producer, 1000);
-                } while (fr != PB_OK && now_ms() < deadline);
+                } while (fr != PB_OK && pb_mono_ms() < deadline);
                 if (fr != PB_OK) {
                         /* Kafka still has not acknowledged some (they
                          * wait up to --delivery-timeout): purge, so every
@@ -708,13 +704,13 @@ int pb_cmd_gateway(int argc, char **argv) {
                                            RD_KAFKA_PURGE_F_INFLIGHT);
                         while ((atomic_load(&gw.suspended) > 0 ||
                                 atomic_load(&gw.awaiting) > 0) &&
-                               now_ms() < deadline + 5000)
+                               pb_mono_ms() < deadline + 5000)
                                 pb_producer_poll(gw.producer, 100);
                 }
                 /* answers of requests resumed by the last reports */
-                deadline = now_ms() + 2000;
+                deadline = pb_mono_ms() + 2000;
                 while (atomic_load(&gw.inflight_requests) > 0 &&
-                       now_ms() < deadline)
+                       pb_mono_ms() < deadline)
                         usleep(20 * 1000);
                 if (atomic_load(&gw.inflight_requests) > 0)
                         pb_log("warn",

@@ -121,8 +121,4 @@ size_t pb_gw_dedup_count(pb_gw_dedup_t *d);
 /* Entries dropped before their ttl because the window was full. */
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d);
 
-/* "3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41" (either case) -> 16 bytes.
- * 0 or -1 if not a canonical UUID. */
-int pb_gw_uuid_parse(const char *s, size_t len, uint8_t out[16]);
-
 #endif

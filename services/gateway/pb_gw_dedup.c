@@ -358,39 +358,6 @@ uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d) {
         return n;
 }
 
-static int hex1(int c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-int pb_gw_uuid_parse(const char *s, size_t len, uint8_t out[16]) {
-        size_t i, o = 0;
-        if (len != 36)
-                return -1;
-        for (i = 0; i < 36;) {
-                int hi, lo;
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (s[i] != '-')
-                                return -1;
-                        i++;
-                        continue;
-                }
-                hi = hex1((unsigned char)s[i]);
-                lo = hex1((unsigned char)s[i + 1]);
-                if (hi < 0 || lo < 0 || i + 1 == 8 || i + 1 == 13 ||
-                    i + 1 == 18 || i + 1 == 23)
-                        return -1;
-                out[o++] = (uint8_t)(hi << 4 | lo);
-                i += 2;
-        }
-        return o == 16 ? 0 : -1;
-}
-
 void pb_gw_dedup_scope(const pb_gw_dedup_t *d, const char *org,
                        uint8_t id[16]) {
         uint8_t k[EVP_MAX_MD_SIZE];

@@ -31,7 +31,7 @@ enum {
 };
 
 /* Every route the gateway serves; docs/openapi.json must list exactly
- * these (tests/integration/gateway_openapi.sh checks it). */
+ * these (tests/integration/gateway_tls_openapi.sh checks it). */
 const pb_gw_route_t pb_gw_routes[] = {
     [R_EVENTS] = {"POST", "/v1/events/{type}"},
     [R_SCHEMAS] = {"GET", "/v1/schemas"},
@@ -529,7 +529,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                 if (!c || !ci)
                         return; /* no deadline for this one */
                 c->fd = ci->connect_fd;
-                heads_add(gw, c, pb_gw_mono_ms() + gw->set.header_timeout);
+                heads_add(gw, c, pb_mono_ms() + gw->set.header_timeout);
                 return;
         }
         if (code == MHD_CONNECTION_NOTIFY_CLOSED && c) {
@@ -600,7 +600,7 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
                                              NULL, NULL);
                 }
         }
-        wait = pb_gw_ratelimit_take(gw->rl, req->org, 1, pb_gw_mono_ms(), 0);
+        wait = pb_gw_ratelimit_take(gw->rl, req->org, 1, pb_mono_ms(), 0);
         if (wait > 0) {
                 snprintf(msg, sizeof(msg),
                          "organisation %s exceeds %ld events/s; retry after "
@@ -844,7 +844,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 pb_gw_conn_t *c = conn_ctx(conn);
                 if (c)
                         heads_add(gw, c,
-                                  pb_gw_mono_ms() + gw->set.conn_timeout +
+                                  pb_mono_ms() + gw->set.conn_timeout +
                                       gw->set.header_timeout);
         }
         large =

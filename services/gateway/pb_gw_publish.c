@@ -34,8 +34,6 @@
 #include "pb_cli.h"
 #include "pb_gw_server.h"
 
-#define mono_ms pb_gw_mono_ms
-
 void pb_gw_error_body(pb_buf_t *b, const char *code, const char *msg) {
         pb_buf_reset(b);
         pb_buf_puts(b, "{\"error\":");
@@ -110,7 +108,7 @@ static int encode_one(pb_gw_req_t *req, pb_gw_worker_t *w, pb_gw_ev_t *ev,
         if (se.tree && se.tree->type == PB_JSON_OBJECT &&
             (id = pb_json_get(se.tree, "event_id")) &&
             id->type == PB_JSON_STRING &&
-            pb_gw_uuid_parse(id->str, id->len, ev->id) == 0) {
+            pb_uuid_parse(id->str, id->len, ev->id) == 0) {
                 /* dedup per organisation: another's id is not a duplicate */
                 pb_gw_dedup_scope(gw->dedup, req->org, ev->id);
                 ev->has_id = 1;
@@ -284,7 +282,7 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
 
         /* 4. rate limit: one token per event */
         wait = pb_gw_ratelimit_take(gw->rl, req->org, (double)req->nev,
-                                    mono_ms(), 1);
+                                    pb_mono_ms(), 1);
         if (wait > 0) {
                 ans->retry_after_ms = wait;
                 return answer_error(ans, 429, "rate_limited",
@@ -304,7 +302,7 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         }
         for (i = 0; i < req->nev; i++)
                 ids[i] = req->ev[i].has_id ? req->ev[i].id : NULL;
-        if (pb_gw_dedup_claim(gw->dedup, ids, req->nev, pb_gw_mono_ms(), claims,
+        if (pb_gw_dedup_claim(gw->dedup, ids, req->nev, pb_mono_ms(), claims,
                               results) < 0) {
                 for (i = 0; i < req->nev; i++)
                         if (claims[i] == PB_GW_UNKNOWN)
@@ -375,7 +373,7 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                 goto out_release;
         }
         pthread_mutex_lock(&req->lock);
-        req->t_send_ms = mono_ms();
+        req->t_send_ms = pb_mono_ms();
         for (i = 0; i < req->nev; i++) {
                 pb_gw_ev_t *ev = &req->ev[i];
                 char err[256];
@@ -413,7 +411,7 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         /* the deadline list's reference */
         atomic_fetch_add(&req->refs, 1);
         pthread_mutex_lock(&gw->dl_lock);
-        req->deadline_ms = mono_ms() + gw->set.publish_timeout;
+        req->deadline_ms = pb_mono_ms() + gw->set.publish_timeout;
         req->in_dl = 1;
         req->dl_next = NULL;
         req->dl_prev = gw->dl_tail;
@@ -476,7 +474,7 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                 ev->res.tag = (uint16_t)req->type_idx;
                 if (ev->has_id)
                         pb_gw_dedup_complete(gw->dedup, ev->id, &ev->res,
-                                             pb_gw_mono_ms());
+                                             pb_mono_ms());
         } else {
                 ev->failed = 1;
                 snprintf(ev->error, sizeof(ev->error), "%s",
@@ -487,7 +485,7 @@ void pb_gw_delivery_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                         ev->uncertain = 1;
                         if (ev->has_id)
                                 pb_gw_dedup_hold(gw->dedup, ev->id,
-                                                 pb_gw_mono_ms());
+                                                 pb_mono_ms());
                         pb_log("warn",
                                "cmd=gateway event_id=%s msg=\"outcome "
                                "unknown: %s; held in the dedup window\"",
@@ -625,7 +623,7 @@ void pb_gw_publish_answer(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         if (req->t_send_ms && published + failed + pending > 0)
                 pb_metrics_observe(
                     gw->metrics, "partnerbus_gateway_publish_latency_seconds",
-                    NULL, (double)(mono_ms() - req->t_send_ms) / 1000.0);
+                    NULL, (double)(pb_mono_ms() - req->t_send_ms) / 1000.0);
         pb_buf_reset(&ans->body);
         /* about 150 bytes per result: one allocation (fails softly) */
         pb_buf_reserve(&ans->body, req->nev * 160 + 256);

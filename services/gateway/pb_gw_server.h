@@ -19,13 +19,6 @@
 #include "partnerbus/pb_serde.h"
 #include "pb_gw.h"
 
-/* Monotonic milliseconds (dedup ttl, rate limits, latency). */
-static inline int64_t pb_gw_mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Settings: one field per option of the table in pb_cmd_gateway.c. */
 typedef struct pb_gw_settings {
         const char *listen;

@@ -12,17 +12,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "partnerbus/pb_common.h" /* pb_hex_value */
 #include "pb_gw.h"
-
-static int hexval(int c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 static int org_char(int c) {
         return isalnum(c) || c == '.' || c == '_' || c == '-';
@@ -78,8 +69,8 @@ static int parse_line(const char *s, const char *end, pb_gw_token_t *e,
                 return -1;
         }
         for (i = 0; i < 32; i++) {
-                int hi = hexval((unsigned char)f[2 * i]);
-                int lo = hexval((unsigned char)f[2 * i + 1]);
+                int hi = pb_hex_value((unsigned char)f[2 * i]);
+                int lo = pb_hex_value((unsigned char)f[2 * i + 1]);
                 if (hi < 0 || lo < 0) {
                         *why = "digest is not hexadecimal";
                         return -1;

@@ -18,42 +18,44 @@
  * when every stream that has not ended holds `window` events. So the output
  * is exactly sorted when no event arrives `window` or more places after an
  * event of its stream with a later time; otherwise it is still complete and
- * each late event is counted in pb_merge_late(). Memory: at most
+ * each late event is counted in pb_replay_merge_late(). Memory: at most
  * window x streams items. */
-typedef struct pb_merge_item {
+typedef struct pb_replay_merge_item {
         int64_t time_ms;   /* occurred_at */
         const char *topic; /* not copied: must outlive the item */
         char event_id[40];
         uint32_t stream;
         int64_t seq;   /* Kafka offset, or position in the stream */
         void *payload; /* owned by the caller */
-} pb_merge_item_t;
+} pb_replay_merge_item_t;
 
-typedef struct pb_merge pb_merge_t;
+typedef struct pb_replay_merge pb_replay_merge_t;
 
-pb_merge_t *pb_merge_new(size_t nstreams, size_t window);
-void pb_merge_destroy(pb_merge_t *m); /* payloads are not freed */
-/* PB_ERR_LIMIT when the item's stream already holds `window` items,
+pb_replay_merge_t *pb_replay_merge_new(size_t nstreams, size_t window);
+void pb_replay_merge_destroy(pb_replay_merge_t *m); /* payloads are not freed */
+/* PB_ERR_QUEUE_FULL when the item's stream already holds `window` items,
  * PB_ERR_ARG for an unknown or ended stream, PB_ERR_NOMEM. */
-pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it);
+pb_resp_t pb_replay_merge_push(pb_replay_merge_t *m,
+                               const pb_replay_merge_item_t *it);
 /* No more items will come from stream s. */
-void pb_merge_end(pb_merge_t *m, uint32_t s);
+void pb_replay_merge_end(pb_replay_merge_t *m, uint32_t s);
 /* 1 when stream s has not ended and holds fewer than `window` items. */
-int pb_merge_wants(const pb_merge_t *m, uint32_t s);
+int pb_replay_merge_wants(const pb_replay_merge_t *m, uint32_t s);
 /* Items stream s may still take (0 when ended or full). */
-size_t pb_merge_room(const pb_merge_t *m, uint32_t s);
-/* 1 when pb_merge_pop may hand out an item now. */
-int pb_merge_ready(const pb_merge_t *m);
-/* Removes the smallest item into *it: PB_OK, or PB_ERR_TRUNCATED when
- * nothing is buffered. Call only when pb_merge_ready() (else ordering is
+size_t pb_replay_merge_room(const pb_replay_merge_t *m, uint32_t s);
+/* 1 when pb_replay_merge_pop may hand out an item now. */
+int pb_replay_merge_ready(const pb_replay_merge_t *m);
+/* Removes the smallest item into *it: PB_OK, or PB_END when
+ * nothing is buffered. Call only when pb_replay_merge_ready() (else ordering is
  * not guaranteed). */
-pb_resp_t pb_merge_pop(pb_merge_t *m, pb_merge_item_t *it);
-size_t pb_merge_buffered(const pb_merge_t *m);
-int pb_merge_all_ended(const pb_merge_t *m);
+pb_resp_t pb_replay_merge_pop(pb_replay_merge_t *m, pb_replay_merge_item_t *it);
+size_t pb_replay_merge_buffered(const pb_replay_merge_t *m);
+int pb_replay_merge_all_ended(const pb_replay_merge_t *m);
 /* Items handed out with a time earlier than an item handed out before. */
-uint64_t pb_merge_late(const pb_merge_t *m);
+uint64_t pb_replay_merge_late(const pb_replay_merge_t *m);
 /* Total order used by the merge: <0, 0, >0. */
-int pb_merge_cmp(const pb_merge_item_t *a, const pb_merge_item_t *b);
+int pb_replay_merge_cmp(const pb_replay_merge_item_t *a,
+                        const pb_replay_merge_item_t *b);
 
 /* --- CSV: one row per event, nested fields as dotted columns ---
  * A record member becomes `parent.child`; array element i of `items`
@@ -62,25 +64,25 @@ int pb_merge_cmp(const pb_merge_item_t *a, const pb_merge_item_t *b);
  * Columns are ordered as the fields are in the schema (the decoder writes
  * them in that order), array elements by index. Because the widest array
  * is known only at the end, rows are spooled to a temporary file and the
- * CSV (header and rows) is written by pb_csvout_finish. Cells: strings as they
- * are (decimals are strings, so exact), numbers as their JSON text,
+ * CSV (header and rows) is written by pb_replay_csv_finish. Cells: strings as
+ * they are (decimals are strings, so exact), numbers as their JSON text,
  * true/false, null and absent as an empty cell. Quoting per RFC 4180: a
  * cell with `,` `"` CR or LF is quoted, quotes doubled; CRLF line ends. */
-typedef struct pb_csvout pb_csvout_t;
+typedef struct pb_replay_csv pb_replay_csv_t;
 
 #define PB_CSVOUT_MAX_COLUMNS 100000
 
 /* NULL when the spool file cannot be created (errno). */
-pb_csvout_t *pb_csvout_new(void);
-void pb_csvout_destroy(pb_csvout_t *w);
+pb_replay_csv_t *pb_replay_csv_new(void);
+void pb_replay_csv_destroy(pb_replay_csv_t *w);
 /* Adds the event (a JSON object) as one row. PB_ERR_LIMIT past
  * PB_CSVOUT_MAX_COLUMNS distinct columns or PB_CODEC_MAX_DEPTH nesting,
  * PB_ERR_IO when the spool cannot be written. */
-pb_resp_t pb_csvout_add(pb_csvout_t *w, const pb_json_t *event);
+pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event);
 /* Writes header and rows to out. */
-pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out);
-uint64_t pb_csvout_rows(const pb_csvout_t *w);
+pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out);
+uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w);
 /* One cell, quoted when needed, appended to b. */
-pb_resp_t pb_csvout_cell(pb_buf_t *b, const char *s, size_t n);
+pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n);
 
 #endif

@@ -18,7 +18,7 @@ typedef struct csv_col {
         uint32_t pos; /* final position */
 } csv_col_t;
 
-struct pb_csvout {
+struct pb_replay_csv {
         FILE *spool;
         csv_col_t *cols;
         size_t ncols, capcols;
@@ -30,8 +30,8 @@ struct pb_csvout {
         int err;
 };
 
-pb_csvout_t *pb_csvout_new(void) {
-        pb_csvout_t *w = calloc(1, sizeof(*w));
+pb_replay_csv_t *pb_replay_csv_new(void) {
+        pb_replay_csv_t *w = calloc(1, sizeof(*w));
         if (!w)
                 return NULL;
         w->spool = tmpfile();
@@ -43,7 +43,7 @@ pb_csvout_t *pb_csvout_new(void) {
         return w;
 }
 
-void pb_csvout_destroy(pb_csvout_t *w) {
+void pb_replay_csv_destroy(pb_replay_csv_t *w) {
         size_t i;
         if (!w)
                 return;
@@ -59,7 +59,7 @@ void pb_csvout_destroy(pb_csvout_t *w) {
         free(w);
 }
 
-uint64_t pb_csvout_rows(const pb_csvout_t *w) {
+uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w) {
         return w ? w->rows : 0;
 }
 
@@ -70,7 +70,7 @@ static uint64_t fnv(const char *s, size_t n) {
         return h;
 }
 
-static int rehash(pb_csvout_t *w) {
+static int rehash(pb_replay_csv_t *w) {
         size_t nc = w->hcap ? w->hcap * 2 : 256, i;
         uint32_t *nh = calloc(nc, sizeof(*nh));
         if (!nh)
@@ -90,7 +90,7 @@ static int rehash(pb_csvout_t *w) {
 
 /* column id of the current path (w->path, w->key[0..depth)), created on
  * first sight; -1 on failure (w->err set) */
-static long col_id(pb_csvout_t *w, int depth) {
+static long col_id(pb_replay_csv_t *w, int depth) {
         const char *name = (const char *)w->path.data;
         size_t n = w->path.len, j;
         csv_col_t *c;
@@ -129,7 +129,7 @@ static long col_id(pb_csvout_t *w, int depth) {
         return (long)w->ncols++;
 }
 
-static int put_u32(pb_csvout_t *w, uint32_t v) {
+static int put_u32(pb_replay_csv_t *w, uint32_t v) {
         if (fwrite(&v, sizeof(v), 1, w->spool) != 1) {
                 w->err = PB_ERR_IO;
                 return -1;
@@ -137,7 +137,7 @@ static int put_u32(pb_csvout_t *w, uint32_t v) {
         return 0;
 }
 
-static int flatten(pb_csvout_t *w, const pb_json_t *v, int depth) {
+static int flatten(pb_replay_csv_t *w, const pb_json_t *v, int depth) {
         size_t mark = w->path.len, i;
         const pb_json_t *c;
         const char *cell;
@@ -195,7 +195,7 @@ static int flatten(pb_csvout_t *w, const pb_json_t *v, int depth) {
         return 0;
 }
 
-pb_resp_t pb_csvout_add(pb_csvout_t *w, const pb_json_t *event) {
+pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event) {
         if (!w || !event)
                 return PB_ERR_ARG;
         if (w->err)
@@ -207,7 +207,7 @@ pb_resp_t pb_csvout_add(pb_csvout_t *w, const pb_json_t *event) {
         return PB_OK;
 }
 
-pb_resp_t pb_csvout_cell(pb_buf_t *b, const char *s, size_t n) {
+pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n) {
         size_t i;
         int quote = 0;
         pb_resp_t r;
@@ -230,7 +230,7 @@ pb_resp_t pb_csvout_cell(pb_buf_t *b, const char *s, size_t n) {
         return pb_buf_putc(b, '"');
 }
 
-static pb_csvout_t *sort_ctx;
+static pb_replay_csv_t *sort_ctx;
 static int col_cmp(const void *pa, const void *pb) {
         const csv_col_t *a = &sort_ctx->cols[*(const uint32_t *)pa];
         const csv_col_t *b = &sort_ctx->cols[*(const uint32_t *)pb];
@@ -247,7 +247,7 @@ static int rd_u32(FILE *f, uint32_t *v) {
         return fread(v, sizeof(*v), 1, f) == 1 ? 0 : -1;
 }
 
-pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out) {
+pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
         uint32_t *order = NULL, id, len;
         /* per final position: offset into rowbuf and length, -1 = empty */
         size_t *cell_off = NULL, *cell_len = NULL, i;
@@ -273,7 +273,7 @@ pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out) {
         for (i = 0; i < w->ncols; i++) {
                 const char *nm = w->cols[order[i]].name;
                 if ((i && pb_buf_putc(&line, ',') != PB_OK) ||
-                    pb_csvout_cell(&line, nm, strlen(nm)) != PB_OK)
+                    pb_replay_csv_cell(&line, nm, strlen(nm)) != PB_OK)
                         goto done;
         }
         if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
@@ -315,7 +315,7 @@ pb_resp_t pb_csvout_finish(pb_csvout_t *w, FILE *out) {
                         if (i && pb_buf_putc(&line, ',') != PB_OK)
                                 goto nomem;
                         if (cell_len[i] != (size_t)-1 &&
-                            pb_csvout_cell(
+                            pb_replay_csv_cell(
                                 &line, (const char *)rowbuf.data + cell_off[i],
                                 cell_len[i]) != PB_OK)
                                 goto nomem;

@@ -11,17 +11,18 @@ typedef struct mstream {
         int ended;
 } mstream_t;
 
-struct pb_merge {
+struct pb_replay_merge {
         mstream_t *streams;
         size_t nstreams, window, nactive_short;
-        pb_merge_item_t *heap;
+        pb_replay_merge_item_t *heap;
         size_t n, cap;
         int64_t last_time;
         int have_last;
         uint64_t late;
 };
 
-int pb_merge_cmp(const pb_merge_item_t *a, const pb_merge_item_t *b) {
+int pb_replay_merge_cmp(const pb_replay_merge_item_t *a,
+                        const pb_replay_merge_item_t *b) {
         int c;
         if (a->time_ms != b->time_ms)
                 return a->time_ms < b->time_ms ? -1 : 1;
@@ -38,8 +39,8 @@ int pb_merge_cmp(const pb_merge_item_t *a, const pb_merge_item_t *b) {
         return 0;
 }
 
-pb_merge_t *pb_merge_new(size_t nstreams, size_t window) {
-        pb_merge_t *m;
+pb_replay_merge_t *pb_replay_merge_new(size_t nstreams, size_t window) {
+        pb_replay_merge_t *m;
         if (nstreams == 0 || window == 0)
                 return NULL;
         m = calloc(1, sizeof(*m));
@@ -56,7 +57,7 @@ pb_merge_t *pb_merge_new(size_t nstreams, size_t window) {
         return m;
 }
 
-void pb_merge_destroy(pb_merge_t *m) {
+void pb_replay_merge_destroy(pb_replay_merge_t *m) {
         if (!m)
                 return;
         free(m->streams);
@@ -64,15 +65,15 @@ void pb_merge_destroy(pb_merge_t *m) {
         free(m);
 }
 
-static int is_short(const pb_merge_t *m, const mstream_t *s) {
+static int is_short(const pb_replay_merge_t *m, const mstream_t *s) {
         return !s->ended && s->buffered < m->window;
 }
 
-static void sift_up(pb_merge_t *m, size_t i) {
-        pb_merge_item_t it = m->heap[i];
+static void sift_up(pb_replay_merge_t *m, size_t i) {
+        pb_replay_merge_item_t it = m->heap[i];
         while (i > 0) {
                 size_t p = (i - 1) / 2;
-                if (pb_merge_cmp(&m->heap[p], &it) <= 0)
+                if (pb_replay_merge_cmp(&m->heap[p], &it) <= 0)
                         break;
                 m->heap[i] = m->heap[p];
                 i = p;
@@ -80,17 +81,17 @@ static void sift_up(pb_merge_t *m, size_t i) {
         m->heap[i] = it;
 }
 
-static void sift_down(pb_merge_t *m, size_t i) {
-        pb_merge_item_t it = m->heap[i];
+static void sift_down(pb_replay_merge_t *m, size_t i) {
+        pb_replay_merge_item_t it = m->heap[i];
         for (;;) {
                 size_t l = 2 * i + 1, c;
                 if (l >= m->n)
                         break;
                 c = l;
                 if (l + 1 < m->n &&
-                    pb_merge_cmp(&m->heap[l + 1], &m->heap[l]) < 0)
+                    pb_replay_merge_cmp(&m->heap[l + 1], &m->heap[l]) < 0)
                         c = l + 1;
-                if (pb_merge_cmp(&m->heap[c], &it) >= 0)
+                if (pb_replay_merge_cmp(&m->heap[c], &it) >= 0)
                         break;
                 m->heap[i] = m->heap[c];
                 i = c;
@@ -98,7 +99,8 @@ static void sift_down(pb_merge_t *m, size_t i) {
         m->heap[i] = it;
 }
 
-pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it) {
+pb_resp_t pb_replay_merge_push(pb_replay_merge_t *m,
+                               const pb_replay_merge_item_t *it) {
         mstream_t *s;
         if (!m || !it || it->stream >= m->nstreams)
                 return PB_ERR_ARG;
@@ -106,10 +108,10 @@ pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it) {
         if (s->ended)
                 return PB_ERR_ARG;
         if (s->buffered >= m->window)
-                return PB_ERR_LIMIT;
+                return PB_ERR_QUEUE_FULL;
         if (m->n == m->cap) {
                 size_t nc = m->cap ? m->cap * 2 : 64;
-                pb_merge_item_t *nh = realloc(m->heap, nc * sizeof(*nh));
+                pb_replay_merge_item_t *nh = realloc(m->heap, nc * sizeof(*nh));
                 if (!nh)
                         return PB_ERR_NOMEM;
                 m->heap = nh;
@@ -123,7 +125,7 @@ pb_resp_t pb_merge_push(pb_merge_t *m, const pb_merge_item_t *it) {
         return PB_OK;
 }
 
-void pb_merge_end(pb_merge_t *m, uint32_t si) {
+void pb_replay_merge_end(pb_replay_merge_t *m, uint32_t si) {
         mstream_t *s;
         if (!m || si >= m->nstreams)
                 return;
@@ -135,24 +137,25 @@ void pb_merge_end(pb_merge_t *m, uint32_t si) {
         s->ended = 1;
 }
 
-int pb_merge_wants(const pb_merge_t *m, uint32_t si) {
+int pb_replay_merge_wants(const pb_replay_merge_t *m, uint32_t si) {
         return m && si < m->nstreams && is_short(m, &m->streams[si]);
 }
 
-size_t pb_merge_room(const pb_merge_t *m, uint32_t si) {
-        if (!pb_merge_wants(m, si))
+size_t pb_replay_merge_room(const pb_replay_merge_t *m, uint32_t si) {
+        if (!pb_replay_merge_wants(m, si))
                 return 0;
         return m->window - m->streams[si].buffered;
 }
 
-int pb_merge_ready(const pb_merge_t *m) {
+int pb_replay_merge_ready(const pb_replay_merge_t *m) {
         return m && m->n > 0 && m->nactive_short == 0;
 }
 
-pb_resp_t pb_merge_pop(pb_merge_t *m, pb_merge_item_t *it) {
+pb_resp_t pb_replay_merge_pop(pb_replay_merge_t *m,
+                              pb_replay_merge_item_t *it) {
         mstream_t *s;
         if (!m || m->n == 0)
-                return PB_ERR_TRUNCATED;
+                return PB_END;
         *it = m->heap[0];
         m->heap[0] = m->heap[--m->n];
         if (m->n)
@@ -169,11 +172,11 @@ pb_resp_t pb_merge_pop(pb_merge_t *m, pb_merge_item_t *it) {
         return PB_OK;
 }
 
-size_t pb_merge_buffered(const pb_merge_t *m) {
+size_t pb_replay_merge_buffered(const pb_replay_merge_t *m) {
         return m ? m->n : 0;
 }
 
-int pb_merge_all_ended(const pb_merge_t *m) {
+int pb_replay_merge_all_ended(const pb_replay_merge_t *m) {
         size_t i;
         for (i = 0; i < m->nstreams; i++)
                 if (!m->streams[i].ended)
@@ -181,6 +184,6 @@ int pb_merge_all_ended(const pb_merge_t *m) {
         return 1;
 }
 
-uint64_t pb_merge_late(const pb_merge_t *m) {
+uint64_t pb_replay_merge_late(const pb_replay_merge_t *m) {
         return m ? m->late : 0;
 }

@@ -47,30 +47,24 @@ typedef struct rstream {
         pb_archive_t *ar;
 } rstream_t;
 
-struct pb_rsrc {
-        pb_rsrc_conf_t c;
+struct pb_replay_src {
+        pb_replay_src_conf_t c;
         int parse_json;
         pb_consumer_t *cons;
         rd_kafka_t *rk;
         rstream_t *st;
         size_t nst;
-        pb_merge_t *merge;
+        pb_replay_merge_t *merge;
         pb_buf_t json, frame;
         pb_json_parser_t *jp, *jp_out;
         rbuf_t *cur;
-        pb_rsrc_stats_t stats;
+        pb_replay_src_stats_t stats;
         int64_t last_progress, started, last_data;
         int progress_shown;
         rd_kafka_message_t *msgs[FETCH_BATCH];
 };
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int pb_rsrc_parse_time(const char *s, int64_t *ms) {
+int pb_replay_src_parse_time(const char *s, int64_t *ms) {
         size_t n = strlen(s);
         int32_t days;
         char *end;
@@ -90,55 +84,9 @@ int pb_rsrc_parse_time(const char *s, int64_t *ms) {
         return -1;
 }
 
-char **pb_rsrc_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
-                      size_t *n) {
-        char **t = calloc(PB_STRLIST_MAX * 8 + 1, sizeof(*t));
-        size_t i, k = 0;
-        *n = 0;
-        if (!t)
-                return NULL;
-        for (i = 0; i < l->n; i++) {
-                const char *p = l->v[i];
-                while (*p) {
-                        size_t len = strcspn(p, ",");
-                        char type[256], name[512];
-                        if (len && len < sizeof(type) &&
-                            k < PB_STRLIST_MAX * 8) {
-                                memcpy(type, p, len);
-                                type[len] = 0;
-                                pb_kafka_topic(&cc->kconf, type, name,
-                                               sizeof(name));
-                                if (!(t[k] = strdup(name))) {
-                                        pb_rsrc_topics_free(t, k);
-                                        return NULL;
-                                }
-                                k++;
-                        }
-                        p += len;
-                        if (*p == ',')
-                                p++;
-                }
-        }
-        if (!k) {
-                free(t);
-                return NULL;
-        }
-        *n = k;
-        return t;
-}
-
-void pb_rsrc_topics_free(char **t, size_t n) {
-        size_t i;
-        if (!t)
-                return;
-        for (i = 0; i < n; i++)
-                free(t[i]);
-        free(t);
-}
-
-static void err(const pb_rsrc_t *s, const char *fmt, ...)
+static void err(const pb_replay_src_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void err(const pb_rsrc_t *s, const char *fmt, ...) {
+static void err(const pb_replay_src_t *s, const char *fmt, ...) {
         va_list ap;
         fprintf(stderr, "partnerbus %s: ", s->c.cmd);
         va_start(ap, fmt);
@@ -153,7 +101,7 @@ static void err(const pb_rsrc_t *s, const char *fmt, ...) {
  * watermark; with --since, from the first offset at or after since - skew
  * (lib/kafka's time -> offsets lookup), or from the beginning when the
  * broker cannot say. 0 or -1. */
-static int kafka_streams(pb_rsrc_t *s) {
+static int kafka_streams(pb_replay_src_t *s) {
         pb_kafka_offsets_t *o;
         char e[512];
         size_t i;
@@ -194,7 +142,7 @@ static int kafka_streams(pb_rsrc_t *s) {
         return 0;
 }
 
-static int kafka_setup(pb_rsrc_t *s) {
+static int kafka_setup(pb_replay_src_t *s) {
         pb_consumer_opts_t co;
         char e[512];
         size_t i;
@@ -242,7 +190,7 @@ done:
         return ok ? 0 : -1;
 }
 
-static int archive_setup(pb_rsrc_t *s) {
+static int archive_setup(pb_replay_src_t *s) {
         size_t i;
         char e[512];
         s->st = calloc(s->c.ntopics, sizeof(*s->st));
@@ -268,8 +216,9 @@ static int archive_setup(pb_rsrc_t *s) {
         return 0;
 }
 
-pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json) {
-        pb_rsrc_t *s = calloc(1, sizeof(*s));
+pb_replay_src_t *pb_replay_src_new(const pb_replay_src_conf_t *conf,
+                                   int parse_json) {
+        pb_replay_src_t *s = calloc(1, sizeof(*s));
         size_t i;
         if (!s)
                 return NULL;
@@ -285,29 +234,29 @@ pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json) {
                 goto fail;
         if (s->c.archive_dir ? archive_setup(s) : kafka_setup(s))
                 goto fail;
-        s->merge = pb_merge_new(s->nst ? s->nst : 1, s->c.window);
+        s->merge = pb_replay_merge_new(s->nst ? s->nst : 1, s->c.window);
         if (!s->merge)
                 goto fail;
         for (i = 0; i < s->nst; i++)
                 if (!s->c.archive_dir && !s->st[i].q)
-                        pb_merge_end(s->merge, (uint32_t)i);
+                        pb_replay_merge_end(s->merge, (uint32_t)i);
         if (!s->nst)
-                pb_merge_end(s->merge, 0);
-        s->started = s->last_data = mono_ms();
+                pb_replay_merge_end(s->merge, 0);
+        s->started = s->last_data = pb_mono_ms();
         return s;
 fail:
-        pb_rsrc_destroy(s);
+        pb_replay_src_destroy(s);
         return NULL;
 }
 
-void pb_rsrc_destroy(pb_rsrc_t *s) {
+void pb_replay_src_destroy(pb_replay_src_t *s) {
         size_t i;
-        pb_merge_item_t it;
+        pb_replay_merge_item_t it;
         if (!s)
                 return;
-        while (s->merge && pb_merge_pop(s->merge, &it) == PB_OK)
+        while (s->merge && pb_replay_merge_pop(s->merge, &it) == PB_OK)
                 free(it.payload);
-        pb_merge_destroy(s->merge);
+        pb_replay_merge_destroy(s->merge);
         free(s->cur);
         for (i = 0; i < s->nst; i++) {
                 if (s->st[i].q)
@@ -324,12 +273,12 @@ void pb_rsrc_destroy(pb_rsrc_t *s) {
 }
 
 /* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
-static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
-                int64_t off, int64_t ts, const void *key, size_t klen,
-                const uint8_t *value, size_t vlen, const pb_serde_msg_t *msg,
-                const pb_event_meta_t *meta) {
+static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
+                int32_t part, int64_t off, int64_t ts, const void *key,
+                size_t klen, const uint8_t *value, size_t vlen,
+                const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
         rbuf_t *b;
-        pb_merge_item_t it;
+        pb_replay_merge_item_t it;
         const char *type = pb_schema_type(msg->reader);
         if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
             (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
@@ -384,15 +333,15 @@ static int take(pb_rsrc_t *s, uint32_t si, const char *topic, int32_t part,
         it.stream = si;
         it.seq = off;
         it.payload = b;
-        if (pb_merge_push(s->merge, &it) != PB_OK) {
+        if (pb_replay_merge_push(s->merge, &it) != PB_OK) {
                 free(b);
                 return -1;
         }
         return 0;
 }
 
-static void warn_undecodable(pb_rsrc_t *s, const char *topic, int32_t part,
-                             int64_t off, const char *why) {
+static void warn_undecodable(pb_replay_src_t *s, const char *topic,
+                             int32_t part, int64_t off, const char *why) {
         s->stats.undecodable++;
         if (s->stats.undecodable <= 10)
                 fprintf(stderr,
@@ -402,10 +351,10 @@ static void warn_undecodable(pb_rsrc_t *s, const char *topic, int32_t part,
 }
 
 /* reads what stream si can give now; 0 ok, -1 fatal */
-static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
+static int fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms) {
         rstream_t *r = &s->st[si];
         ssize_t n, i;
-        size_t want = pb_merge_room(s->merge, si);
+        size_t want = pb_replay_merge_room(s->merge, si);
         if (want > FETCH_BATCH)
                 want = FETCH_BATCH;
         if (!want)
@@ -417,7 +366,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                 return -1;
         }
         if (n > 0)
-                s->last_data = mono_ms();
+                s->last_data = pb_mono_ms();
         for (i = 0; i < n; i++) {
                 rd_kafka_message_t *m = s->msgs[i];
                 pb_serde_msg_t msg;
@@ -426,7 +375,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                 rd_kafka_timestamp_type_t tt;
                 int64_t ts;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -437,7 +386,8 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                         rd_kafka_message_destroy(m);
                         continue;
                 }
-                if (!pb_merge_wants(s->merge, si) || m->offset >= r->end) {
+                if (!pb_replay_merge_wants(s->merge, si) ||
+                    m->offset >= r->end) {
                         /* past the end captured at start, or beyond the
                          * window: the rest of the batch is re-read */
                         if (m->offset < r->end) {
@@ -452,7 +402,7 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                                         rd_kafka_message_destroy(s->msgs[i]);
                                 break;
                         }
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -473,23 +423,23 @@ static int fill_kafka(pb_rsrc_t *s, uint32_t si, int timeout_ms) {
                         return -1;
                 }
                 if (m->offset + 1 >= r->end)
-                        pb_merge_end(s->merge, si);
+                        pb_replay_merge_end(s->merge, si);
                 rd_kafka_message_destroy(m);
         }
         return 0;
 }
 
-static int fill_archive(pb_rsrc_t *s, uint32_t si) {
+static int fill_archive(pb_replay_src_t *s, uint32_t si) {
         rstream_t *r = &s->st[si];
-        while (pb_merge_wants(s->merge, si)) {
+        while (pb_replay_merge_wants(s->merge, si)) {
                 pb_archive_event_t ae;
                 const pb_schema_t *reader;
                 pb_serde_msg_t msg;
                 pb_event_meta_t meta;
                 char e[512];
                 pb_resp_t rc = pb_archive_next(r->ar, &ae, e, sizeof(e));
-                if (rc == PB_ERR_TRUNCATED) {
-                        pb_merge_end(s->merge, si);
+                if (rc == PB_END) {
+                        pb_replay_merge_end(s->merge, si);
                         if (pb_archive_partial_files(r->ar))
                                 fprintf(stderr,
                                         "partnerbus %s: %s: skipped an "
@@ -533,8 +483,8 @@ static int fill_archive(pb_rsrc_t *s, uint32_t si) {
         return 0;
 }
 
-static void progress(pb_rsrc_t *s, int force) {
-        int64_t now = mono_ms(), el;
+static void progress(pb_replay_src_t *s, int force) {
+        int64_t now = pb_mono_ms(), el;
         double rate;
         if (!s->c.progress || (!force && now - s->last_progress < 250))
                 return;
@@ -563,7 +513,7 @@ static void progress(pb_rsrc_t *s, int force) {
         s->progress_shown = 1;
 }
 
-void pb_rsrc_progress_done(pb_rsrc_t *s) {
+void pb_replay_src_progress_done(pb_replay_src_t *s) {
         if (s && s->progress_shown) {
                 progress(s, 1);
                 fputc('\n', stderr);
@@ -571,24 +521,24 @@ void pb_rsrc_progress_done(pb_rsrc_t *s) {
         }
 }
 
-pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
-        pb_merge_item_t it;
+pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
+        pb_replay_merge_item_t it;
         rbuf_t *b;
         free(s->cur);
         s->cur = NULL;
-        while (!pb_merge_ready(s->merge)) {
+        while (!pb_replay_merge_ready(s->merge)) {
                 size_t i, nwant = 0;
                 if (pb_cli_stop) {
                         err(s, "interrupted");
                         return PB_ERR_IO;
                 }
-                if (pb_merge_all_ended(s->merge) &&
-                    !pb_merge_buffered(s->merge))
-                        return PB_ERR_TRUNCATED;
+                if (pb_replay_merge_all_ended(s->merge) &&
+                    !pb_replay_merge_buffered(s->merge))
+                        return PB_END;
                 for (i = 0; i < s->nst; i++)
-                        nwant += pb_merge_wants(s->merge, (uint32_t)i);
+                        nwant += pb_replay_merge_wants(s->merge, (uint32_t)i);
                 for (i = 0; i < s->nst; i++) {
-                        if (!pb_merge_wants(s->merge, (uint32_t)i))
+                        if (!pb_replay_merge_wants(s->merge, (uint32_t)i))
                                 continue;
                         if (s->c.archive_dir
                                 ? fill_archive(s, (uint32_t)i)
@@ -598,7 +548,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                 }
                 progress(s, 0);
                 if (!s->c.archive_dir && s->c.idle_timeout_ms > 0 &&
-                    mono_ms() - s->last_data > s->c.idle_timeout_ms) {
+                    pb_mono_ms() - s->last_data > s->c.idle_timeout_ms) {
                         err(s,
                             "no message for %lld ms while %zu partition(s) "
                             "have not reached their end offset",
@@ -606,8 +556,8 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
                         return PB_ERR_KAFKA;
                 }
         }
-        if (pb_merge_pop(s->merge, &it) != PB_OK)
-                return PB_ERR_TRUNCATED;
+        if (pb_replay_merge_pop(s->merge, &it) != PB_OK)
+                return PB_END;
         s->stats.emitted++;
         b = s->cur = it.payload;
         memset(ev, 0, sizeof(*ev));
@@ -638,7 +588,7 @@ pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev) {
         return PB_OK;
 }
 
-void pb_rsrc_stats(const pb_rsrc_t *s, pb_rsrc_stats_t *st) {
+void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st) {
         *st = s->stats;
-        st->late = pb_merge_late(s->merge);
+        st->late = pb_replay_merge_late(s->merge);
 }

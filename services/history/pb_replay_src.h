@@ -2,7 +2,8 @@
  * from Kafka (per-partition queues, start found by ListOffsets by time,
  * end offsets captured at start) or from the archive, decoded to natural
  * JSON, cut to [since, until) on occurred_at, filtered by --where and
- * merged in event-time order (pb_merge, services/history/pb_replay.h). */
+ * merged in event-time order (pb_replay_merge, services/history/pb_replay.h).
+ */
 #ifndef PB_REPLAY_SRC_H
 #define PB_REPLAY_SRC_H
 
@@ -10,7 +11,7 @@
 #include "pb_cli.h"
 #include "pb_opts.h"
 
-typedef struct pb_rsrc_conf {
+typedef struct pb_replay_src_conf {
         const char *cmd;
         const char *archive_dir; /* NULL: Kafka (cc->kconf) */
         pb_cli_common_t *cc;
@@ -25,9 +26,9 @@ typedef struct pb_rsrc_conf {
         const pb_schemas_t *catalog;
         int progress;            /* 1: progress bar on stderr */
         int64_t idle_timeout_ms; /* fail when no message arrives this long */
-} pb_rsrc_conf_t;
+} pb_replay_src_conf_t;
 
-/* One event in output order; valid until the next pb_rsrc_next. */
+/* One event in output order; valid until the next pb_replay_src_next. */
 typedef struct pb_revent {
         const char *topic;
         int32_t partition; /* -1 from the archive */
@@ -48,16 +49,17 @@ typedef struct pb_revent {
         pb_event_meta_t meta;
 } pb_revent_t;
 
-typedef struct pb_rsrc pb_rsrc_t;
+typedef struct pb_replay_src pb_replay_src_t;
 
 /* NULL after printing the reason. parse_json: hand out ev->tree too. */
-pb_rsrc_t *pb_rsrc_new(const pb_rsrc_conf_t *conf, int parse_json);
-void pb_rsrc_destroy(pb_rsrc_t *s);
-/* PB_OK with *ev; PB_ERR_TRUNCATED at the end; another code after printing
+pb_replay_src_t *pb_replay_src_new(const pb_replay_src_conf_t *conf,
+                                   int parse_json);
+void pb_replay_src_destroy(pb_replay_src_t *s);
+/* PB_OK with *ev; PB_END at the end; another code after printing
  * the reason (Kafka failure, interrupted). */
-pb_resp_t pb_rsrc_next(pb_rsrc_t *s, pb_revent_t *ev);
+pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev);
 
-typedef struct pb_rsrc_stats {
+typedef struct pb_replay_src_stats {
         uint64_t read;      /* messages read */
         uint64_t out_range; /* outside [since, until) */
         uint64_t filtered;  /* dropped by --where */
@@ -66,21 +68,14 @@ typedef struct pb_rsrc_stats {
         uint64_t emitted;
         uint64_t total_hint;        /* messages between start and end offsets */
         int scanned_from_beginning; /* ListOffsets by time unavailable */
-} pb_rsrc_stats_t;
+} pb_replay_src_stats_t;
 
-void pb_rsrc_stats(const pb_rsrc_t *s, pb_rsrc_stats_t *st);
+void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st);
 /* Ends the progress line (if any). */
-void pb_rsrc_progress_done(pb_rsrc_t *s);
+void pb_replay_src_progress_done(pb_replay_src_t *s);
 
 /* "2023-02-28", "2023-02-28T10:00:00Z" or ms since the epoch -> ms.
  * 0 / -1. A date alone means its midnight UTC. */
-int pb_rsrc_parse_time(const char *s, int64_t *ms);
-
-/* Splits --topics (repeatable, comma-separated) into full topic names
- * (prefix applied); malloc'd array of malloc'd strings, *n set. NULL if
- * empty or out of memory. */
-char **pb_rsrc_topics(const pb_cli_common_t *cc, const pb_strlist_t *l,
-                      size_t *n);
-void pb_rsrc_topics_free(char **t, size_t n);
+int pb_replay_src_parse_time(const char *s, int64_t *ms);
 
 #endif

@@ -190,7 +190,7 @@ void pb_poll_count(pollctx_t *p, const char *name, const char *k, const char *v,
 static const char *poll_once(pollctx_t *p) {
         pages_t pg;
         const char *outcome;
-        int64_t t0 = pb_now_ms();
+        int64_t t0 = pb_mono_ms();
         memset(&pg, 0, sizeof(pg));
         /* 1. fetch and parse every page before publishing anything */
         outcome = pb_poll_fetch_pages(p, &pg);
@@ -213,8 +213,8 @@ out:
                "msg=\"poll done\" outcome=%s pages=%zu records=%ld "
                "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld",
                outcome, pg.n, p->records, p->published, p->unchanged,
-               p->rejected, p->st ? pb_pstate_count(p->st) : (size_t)0,
-               (long long)(pb_now_ms() - t0));
+               p->rejected, p->st ? pb_poll_state_count(p->st) : (size_t)0,
+               (long long)(pb_mono_ms() - t0));
         pb_poll_pages_free(&pg);
         return outcome;
 }
@@ -389,7 +389,7 @@ static int start(pollctx_t *p) {
                          p->topic);
         snprintf(p->prefix, sizeof(p->prefix), "%s/%s",
                  pb_mapping_source(p->map), p->set.type);
-        p->st = pb_pstate_new((size_t)p->set.max_keys);
+        p->st = pb_poll_state_new((size_t)p->set.max_keys);
         p->metrics = pb_metrics_new();
         if (!p->st || !p->metrics)
                 return -1;
@@ -423,7 +423,7 @@ static int start(pollctx_t *p) {
 static int run(pollctx_t *p) {
         int status = PB_EXIT_OK;
         for (;;) {
-                int64_t start = pb_now_ms();
+                int64_t start = pb_mono_ms();
                 const char *outcome;
                 p->records = p->published = p->unchanged = p->rejected = 0;
                 outcome = poll_once(p);
@@ -431,9 +431,9 @@ static int run(pollctx_t *p) {
                               outcome, 1);
                 pb_metrics_observe(p->metrics,
                                    "partnerbus_poll_duration_seconds", NULL,
-                                   (double)(pb_now_ms() - start) / 1000.0);
+                                   (double)(pb_mono_ms() - start) / 1000.0);
                 pb_metrics_set(p->metrics, "partnerbus_poll_state_keys", NULL,
-                               (double)pb_pstate_count(p->st));
+                               (double)pb_poll_state_count(p->st));
                 if (!strcmp(outcome, "ok") || !strcmp(outcome, "not_modified"))
                         pb_metrics_set(
                             p->metrics,
@@ -467,7 +467,7 @@ static int run(pollctx_t *p) {
                                      : PB_EXIT_OK;
                         break;
                 }
-                while (!pb_cli_stop && pb_now_ms() - start < p->set.interval) {
+                while (!pb_cli_stop && pb_mono_ms() - start < p->set.interval) {
                         struct timespec ts = {0, 100 * 1000000L};
                         nanosleep(&ts, NULL);
                 }
@@ -506,7 +506,7 @@ done:
         free(p->undo);
         pb_ops_server_destroy(p->ops);
         pb_metrics_destroy(p->metrics);
-        pb_pstate_destroy(p->st);
+        pb_poll_state_destroy(p->st);
         pb_serde_destroy(p->serde);
         pb_schemas_destroy(p->catalog);
         pb_mapping_destroy(p->map);

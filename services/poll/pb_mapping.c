@@ -1,7 +1,8 @@
 /* partnerbus poll - mapping file and record -> event mapping; see
  * pb_mapping.h. The mapping's pb_json tree is kept for the mapping's life:
- * rules point into it (names, constants, enum tables). Each apply() builds
- * a small output tree in a node pool (reset per record) and writes it. */
+ * rules point into it (names, constants, enum tables). Each call of
+ * pb_mapping_apply() builds a small output tree in a node pool (reset per
+ * record) and writes it. */
 #include "pb_mapping.h"
 
 #include <ctype.h>

@@ -32,9 +32,9 @@
  * "enum" maps the text through a table (unlisted values are errors unless
  * "enum_default" is set).
  *
- * The mapping file is parsed with the strict pb_json parser; apply() is
- * bounded (PB_MAPPING_MAX_NODES output nodes) and never reads past a
- * record. Not thread-safe: one mapping per thread. */
+ * The mapping file is parsed with the strict pb_json parser;
+ * pb_mapping_apply() is bounded (PB_MAPPING_MAX_NODES output nodes) and never
+ * reads past a record. Not thread-safe: one mapping per thread. */
 #ifndef PB_MAPPING_H
 #define PB_MAPPING_H
 

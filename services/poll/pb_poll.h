@@ -83,7 +83,7 @@ typedef struct pollctx {
         pb_producer_t *prod;
         pb_metrics_t *metrics;
         pb_ops_server_t *ops;
-        pb_pstate_t *st;
+        pb_poll_state_t *st;
         char topic[512], state_topic[512], dlq_topic[512];
         char prefix[600]; /* "<source>/<type>" */
         pb_feed_format_t format;

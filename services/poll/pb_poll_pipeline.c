@@ -69,14 +69,15 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
         }
         pb_log("warn", "msg=\"record rejected\" %s error=\"%s\"", pos, why);
         /* one dead letter per distinct bad record, not one per poll */
-        h = pb_fingerprint(rec->raw ? rec->raw : "", rec->raw_len, hex);
+        h = pb_poll_state_fingerprint(rec->raw ? rec->raw : "", rec->raw_len,
+                                      hex);
         l = strlen(p->prefix) + 48;
         skey = malloc(l);
         if (!skey)
                 return;
         snprintf(skey, l, "%s/!rejected/%s", p->prefix, hex);
-        kfp = pb_fingerprint(skey, strlen(skey), NULL);
-        if (pb_pstate_get(p->st, kfp, &old)) {
+        kfp = pb_poll_state_fingerprint(skey, strlen(skey), NULL);
+        if (pb_poll_state_get(p->st, kfp, &old)) {
                 free(skey);
                 return;
         }
@@ -85,7 +86,7 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
                 /* the dead letter and its state record in the open
                  * transaction */
                 if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, kfp) ||
-                    pb_pstate_put(p->st, kfp, h) != PB_OK) {
+                    pb_poll_state_put(p->st, kfp, h) != PB_OK) {
                         free(skey);
                         return;
                 }
@@ -109,10 +110,10 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
         m->kfp = kfp;
         m->hash = h;
         memcpy(m->hex, hex, 33);
-        if (pb_pstate_put(p->st, kfp, h) != PB_OK ||
+        if (pb_poll_state_put(p->st, kfp, h) != PB_OK ||
             pb_poll_send_raw(p, p->dlq_topic, key, rec->raw ? rec->raw : "",
                              rec->raw_len, hdrs, m) != PB_OK) {
-                pb_pstate_del(p->st, kfp);
+                pb_poll_state_del(p->st, kfp);
                 free(m);
                 free(skey);
                 return;
@@ -133,7 +134,7 @@ static void print_publish(pollctx_t *p, const pb_record_t *rec,
                       rec->pos_name, rec->position);
         pb_buf_json_str(&b, (const char *)key->data, key->len);
         pb_buf_printf(&b, ",\"change\":\"%s\",\"event\":",
-                      pb_pstate_get(p->st, kfp, &old) ? "changed" : "new");
+                      pb_poll_state_get(p->st, kfp, &old) ? "changed" : "new");
         pb_buf_append(&b, ev->data, ev->len);
         pb_buf_puts(&b, "}\n");
         fwrite(b.data, 1, b.len, stdout);
@@ -188,7 +189,7 @@ static void send_in_txn(pollctx_t *p, const char *skey, const char *hex,
                 rc = pb_producer_send(p->prod, p->topic, p->set.type, meta,
                                       avro->data, avro->len, NULL, NULL, why,
                                       sizeof(why));
-                if (rc != PB_ERR_LIMIT)
+                if (rc != PB_ERR_QUEUE_FULL)
                         break;
                 pb_producer_poll(p->prod, 50);
         }
@@ -229,14 +230,14 @@ static void send_acked(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
                 rc = pb_producer_send(p->prod, p->topic, p->set.type, meta,
                                       avro->data, avro->len, NULL, m, why,
                                       sizeof(why));
-                if (rc != PB_ERR_LIMIT)
+                if (rc != PB_ERR_QUEUE_FULL)
                         break;
                 pb_producer_poll(p->prod, 50);
                 pb_poll_drain_state(p);
         }
         if (rc != PB_OK) {
                 pb_log("error", "msg=\"send: %s\"", why);
-                pb_pstate_del(p->st, kfp);
+                pb_poll_state_del(p->st, kfp);
                 p->ev_failed++;
                 free(skey);
                 free(m);
@@ -259,7 +260,7 @@ static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
                 free(skey);
                 return;
         }
-        if (pb_pstate_put(p->st, kfp, h) != PB_OK) {
+        if (pb_poll_state_put(p->st, kfp, h) != PB_OK) {
                 pb_log("error",
                        "msg=\"state is full (--max-keys=%ld); record not "
                        "published\" key=\"%s\"",
@@ -300,14 +301,14 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                             errs.count ? errs.items[0].pointer : "");
                 return;
         }
-        h = pb_fingerprint(b->json.data, b->json.len, hex);
+        h = pb_poll_state_fingerprint(b->json.data, b->json.len, hex);
         skl = strlen(p->prefix) + b->key.len + 2;
         skey = malloc(skl);
         if (!skey)
                 return;
         snprintf(skey, skl, "%s/%s", p->prefix, (const char *)b->key.data);
-        kfp = pb_fingerprint(skey, strlen(skey), NULL);
-        if (pb_pstate_get(p->st, kfp, &old) && old == h) {
+        kfp = pb_poll_state_fingerprint(skey, strlen(skey), NULL);
+        if (pb_poll_state_get(p->st, kfp, &old) && old == h) {
                 p->unchanged++;
                 pb_poll_count(p, "partnerbus_poll_records_total", "outcome",
                               "unchanged", 1);

@@ -19,15 +19,15 @@ typedef struct slot {
         uint64_t h;
 } slot_t;
 
-struct pb_pstate {
+struct pb_poll_state {
         slot_t *slots;
         size_t cap; /* power of two */
         size_t n;
         size_t max;
 };
 
-pb_pstate_t *pb_pstate_new(size_t max_keys) {
-        pb_pstate_t *s = calloc(1, sizeof(*s));
+pb_poll_state_t *pb_poll_state_new(size_t max_keys) {
+        pb_poll_state_t *s = calloc(1, sizeof(*s));
         if (!s)
                 return NULL;
         s->cap = 1024;
@@ -40,21 +40,21 @@ pb_pstate_t *pb_pstate_new(size_t max_keys) {
         return s;
 }
 
-void pb_pstate_destroy(pb_pstate_t *s) {
+void pb_poll_state_destroy(pb_poll_state_t *s) {
         if (!s)
                 return;
         free(s->slots);
         free(s);
 }
 
-static size_t find(const pb_pstate_t *s, uint64_t k) {
+static size_t find(const pb_poll_state_t *s, uint64_t k) {
         size_t m = s->cap - 1, i = (size_t)(k * 0x9E3779B97F4A7C15ull) & m;
         while (s->slots[i].k && s->slots[i].k != k)
                 i = (i + 1) & m;
         return i;
 }
 
-int pb_pstate_get(const pb_pstate_t *s, uint64_t kfp, uint64_t *hash) {
+int pb_poll_state_get(const pb_poll_state_t *s, uint64_t kfp, uint64_t *hash) {
         size_t i = find(s, kfp);
         if (!s->slots[i].k)
                 return 0;
@@ -62,7 +62,7 @@ int pb_pstate_get(const pb_pstate_t *s, uint64_t kfp, uint64_t *hash) {
         return 1;
 }
 
-static pb_resp_t grow(pb_pstate_t *s) {
+static pb_resp_t grow(pb_poll_state_t *s) {
         size_t ncap = s->cap * 2, i;
         slot_t *old = s->slots;
         size_t ocap = s->cap;
@@ -78,7 +78,7 @@ static pb_resp_t grow(pb_pstate_t *s) {
         return PB_OK;
 }
 
-pb_resp_t pb_pstate_put(pb_pstate_t *s, uint64_t kfp, uint64_t hash) {
+pb_resp_t pb_poll_state_put(pb_poll_state_t *s, uint64_t kfp, uint64_t hash) {
         size_t i;
         if (!kfp)
                 kfp = 1;
@@ -100,7 +100,7 @@ pb_resp_t pb_pstate_put(pb_pstate_t *s, uint64_t kfp, uint64_t hash) {
         return PB_OK;
 }
 
-void pb_pstate_del(pb_pstate_t *s, uint64_t kfp) {
+void pb_poll_state_del(pb_poll_state_t *s, uint64_t kfp) {
         size_t m = s->cap - 1, i = find(s, kfp), j;
         if (!s->slots[i].k)
                 return;
@@ -124,15 +124,15 @@ void pb_pstate_del(pb_pstate_t *s, uint64_t kfp) {
         s->n--;
 }
 
-size_t pb_pstate_count(const pb_pstate_t *s) {
+size_t pb_poll_state_count(const pb_poll_state_t *s) {
         return s->n;
 }
 
-size_t pb_pstate_bytes(const pb_pstate_t *s) {
+size_t pb_poll_state_bytes(const pb_poll_state_t *s) {
         return s->cap * sizeof(slot_t) + sizeof(*s);
 }
 
-uint64_t pb_fingerprint(const void *data, size_t len, char *hex) {
+uint64_t pb_poll_state_fingerprint(const void *data, size_t len, char *hex) {
         unsigned char d[SHA256_DIGEST_LENGTH];
         uint64_t v = 0;
         int i;
@@ -150,7 +150,7 @@ uint64_t pb_fingerprint(const void *data, size_t len, char *hex) {
         return v ? v : 1;
 }
 
-uint64_t pb_fingerprint_parse(const char *hex, size_t len) {
+uint64_t pb_poll_state_fingerprint_parse(const char *hex, size_t len) {
         uint64_t v = 0;
         size_t i;
         if (len != 32 && len != 16)
@@ -215,13 +215,13 @@ static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
         }
         if (k[plen] != '/')
                 return 0;
-        kfp = pb_fingerprint(k, klen, NULL);
-        h = v ? pb_fingerprint_parse(v, vlen) : 0;
+        kfp = pb_poll_state_fingerprint(k, klen, NULL);
+        h = v ? pb_poll_state_fingerprint_parse(v, vlen) : 0;
         (*n)++;
         if (!v || !vlen) {
-                pb_pstate_del(p->st, kfp);
+                pb_poll_state_del(p->st, kfp);
                 (*tomb)++;
-        } else if (h && pb_pstate_put(p->st, kfp, h) != PB_OK) {
+        } else if (h && pb_poll_state_put(p->st, kfp, h) != PB_OK) {
                 pb_log("error",
                        "msg=\"state holds more than --max-keys=%ld "
                        "keys\"",
@@ -248,20 +248,20 @@ static void reached(const pb_kafka_offsets_t *o, char *done, int *left,
 static int consume_to_end(pollctx_t *p, rd_kafka_t *rk,
                           const pb_kafka_offsets_t *o, char *done, int left,
                           long *n, long *tomb) {
-        int64_t next_note = pb_now_ms() + 10000;
+        int64_t next_note = pb_mono_ms() + 10000;
         while (left > 0) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
                 int rc = 0;
                 if (pb_cli_stop)
                         return -1;
-                if (pb_now_ms() > next_note) {
+                if (pb_mono_ms() > next_note) {
                         pb_log("info",
                                "msg=\"reading the state topic; "
                                "waiting for its end (a transaction "
                                "of another poller may be open)\" "
                                "records=%ld partitions_left=%d",
                                *n, left);
-                        next_note = pb_now_ms() + 10000;
+                        next_note = pb_mono_ms() + 10000;
                 }
                 if (!m)
                         continue;
@@ -304,7 +304,7 @@ int pb_poll_read_state(pollctx_t *p) {
         char *done = NULL;
         char err[512];
         long n = 0, tomb = 0;
-        int64_t t0 = pb_now_ms();
+        int64_t t0 = pb_mono_ms();
         int left = 0, rc = -1;
         size_t i;
         /* after the caller's -X: readers of transactional topics must not
@@ -343,8 +343,9 @@ int pb_poll_read_state(pollctx_t *p) {
                "msg=\"state loaded\" topic=%s isolation=read_committed "
                "records=%ld tombstones=%ld keys=%zu table_bytes=%zu "
                "etag=\"%s\" ms=%lld",
-               p->state_topic, n, tomb, pb_pstate_count(p->st),
-               pb_pstate_bytes(p->st), p->etag, (long long)(pb_now_ms() - t0));
+               p->state_topic, n, tomb, pb_poll_state_count(p->st),
+               pb_poll_state_bytes(p->st), p->etag,
+               (long long)(pb_mono_ms() - t0));
 out:
         pb_kafka_offsets_destroy(o);
         free(done);

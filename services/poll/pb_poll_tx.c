@@ -41,7 +41,7 @@ void pb_poll_on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
                                m->skey, errstr ? errstr : "");
                         /* forget the key: the next poll sends it again
                          * (same content, same event_id) */
-                        pb_pstate_del(p->st, m->kfp);
+                        pb_poll_state_del(p->st, m->kfp);
                         p->ev_failed++;
                         free(m->skey);
                         free(m);
@@ -81,7 +81,7 @@ pb_resp_t pb_poll_send_raw(pollctx_t *p, const char *topic, const char *key,
                 rc = pb_producer_send_raw(p->prod, topic, key,
                                           key ? strlen(key) : 0, val, len, hdrs,
                                           m, err, sizeof(err));
-                if (rc != PB_ERR_LIMIT)
+                if (rc != PB_ERR_QUEUE_FULL)
                         break;
                 pb_producer_poll(p->prod, 50);
         }
@@ -153,7 +153,7 @@ int pb_poll_undo_push(pollctx_t *p, uint64_t kfp) {
         }
         u = &p->undo[p->nundo++];
         u->kfp = kfp;
-        u->had = pb_pstate_get(p->st, kfp, &u->old);
+        u->had = pb_poll_state_get(p->st, kfp, &u->old);
         return 0;
 }
 
@@ -161,9 +161,9 @@ static void undo_all(pollctx_t *p) {
         while (p->nundo) {
                 pb_undo_t *u = &p->undo[--p->nundo];
                 if (u->had)
-                        pb_pstate_put(p->st, u->kfp, u->old);
+                        pb_poll_state_put(p->st, u->kfp, u->old);
                 else
-                        pb_pstate_del(p->st, u->kfp);
+                        pb_poll_state_del(p->st, u->kfp);
         }
 }
 

@@ -277,7 +277,7 @@ int pb_cmd_produce(int argc, char **argv) {
                             prod, topic, pb_schema_type(schema), &meta,
                             out.data, out.len, NULL, (void *)(intptr_t)lineno,
                             err, sizeof(err));
-                        if (r != PB_ERR_LIMIT || pb_cli_stop)
+                        if (r != PB_ERR_QUEUE_FULL || pb_cli_stop)
                                 break;
                         pb_producer_poll(prod, 100); /* queue full */
                 }

@@ -225,12 +225,6 @@ typedef struct relay {
         int check_only;
 } relay_t;
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static rpart_t *part_get(relay_t *r, const char *topic, int32_t partition) {
         size_t i;
         rpart_t *p;
@@ -374,8 +368,8 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
                        err);
                 goto out;
         }
-        deadline = now_ms() + 30000;
-        while (!r->dlq_done && now_ms() < deadline)
+        deadline = pb_mono_ms() + 30000;
+        while (!r->dlq_done && pb_mono_ms() < deadline)
                 pb_producer_poll(r->dlq, 100);
         if (!r->dlq_done || r->dlq_err != PB_OK) {
                 pb_log("error",
@@ -504,9 +498,9 @@ static void deliver_batch(relay_t *r) {
         }
         memset(&st, 0, sizeof(st));
         if (n) {
-                t0 = now_ms();
+                t0 = pb_mono_ms();
                 r->plugin->write(r->sink, r->events, n, &st);
-                t1 = now_ms();
+                t1 = pb_mono_ms();
                 lab[0] = "sink";
                 lab[1] = r->plugin->name;
                 lab[2] = NULL;
@@ -520,10 +514,7 @@ static void deliver_batch(relay_t *r) {
                                lab, (double)n);
         }
         if (st.result == PB_SINK_OK) {
-                struct timespec wall;
-                int64_t wms;
-                clock_gettime(CLOCK_REALTIME, &wall);
-                wms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+                int64_t wms = pb_now_ms();
                 for (i = 0; i < r->nbatch; i++) {
                         entry_t *e = &r->batch[i];
                         if (e->kind == ENT_DELIVER && e->m.timestamp_ms > 0 &&
@@ -565,11 +556,11 @@ static void deliver_batch(relay_t *r) {
                         }
                         if (p->attempts == 0 || p->fail_offset < 0) {
                                 p->attempts = 0;
-                                p->first_fail = now_ms();
+                                p->first_fail = pb_mono_ms();
                         }
                         p->attempts++;
                         p->fail_offset = e->m.offset;
-                        p->retry_at = now_ms() +
+                        p->retry_at = pb_mono_ms() +
                                       (st.result == PB_SINK_RETRY
                                            ? backoff_ms(r, p, st.retry_after_ms)
                                            : 0);
@@ -590,7 +581,7 @@ static void deliver_batch(relay_t *r) {
         for (i = 0; i < r->nbatch; i++) {
                 entry_t *e = &r->batch[i];
                 rpart_t *p = e->p;
-                int64_t now = now_ms();
+                int64_t now = pb_mono_ms();
                 if (e->kind != ENT_DELIVER) {
                         if (!p->blocked)
                                 resolved(r, e);
@@ -641,7 +632,7 @@ static int flush_commit(relay_t *r, int sync) {
         for (i = 0; i < r->nparts; i++)
                 if (r->parts[i]->done_next > r->parts[i]->stored_next)
                         any = 1;
-        r->last_commit = now_ms();
+        r->last_commit = pb_mono_ms();
         if (!any)
                 return 0;
         if (r->plugin->flush(r->sink, err, sizeof(err)) != PB_OK) {
@@ -695,7 +686,7 @@ static void update_lag(relay_t *r) {
         }
         pb_metrics_set(r->metrics, "partnerbus_relay_paused_partitions", NULL,
                        (double)paused);
-        r->last_lag = now_ms();
+        r->last_lag = pb_mono_ms();
 }
 
 /* Takes ownership of m (released when resolved). */
@@ -746,7 +737,7 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                 p->stored_next = m->offset;
 
         if (r->nbatch == 0)
-                r->batch_deadline = now_ms() + r->set.batch_linger;
+                r->batch_deadline = pb_mono_ms() + r->set.batch_linger;
         e = &r->batch[r->nbatch];
         memset(e, 0, sizeof(*e));
         e->m = *m;
@@ -768,7 +759,7 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                         pb_message_release(&e->m);
                         p->attempts++;
                         p->fail_offset = m->offset;
-                        p->retry_at = now_ms() + backoff_ms(r, p, 0);
+                        p->retry_at = pb_mono_ms() + backoff_ms(r, p, 0);
                         part_pause_seek(r, p, m->offset);
                 }
                 return;
@@ -926,17 +917,13 @@ int pb_cmd_relay(int argc, char **argv) {
                                                  "latest");
                 goto done;
         }
-        if (r->set.where.n) {
-                r->filter = pb_filter_new();
-                r->jp = pb_json_parser_new(NULL);
-                for (i = 0; i < r->set.where.n; i++)
-                        if (!r->filter || !r->jp ||
-                            pb_filter_add(r->filter, r->set.where.v[i], err,
-                                          sizeof(err)) != PB_OK) {
-                                status =
-                                    pb_cli_usage_error(cmd, "--where: %s", err);
-                                goto done;
-                        }
+        if ((rc = pb_opts_where(cmd, &r->set.where, &r->filter)) >= 0) {
+                status = rc;
+                goto done;
+        }
+        if (r->filter && !(r->jp = pb_json_parser_new(NULL))) {
+                status = pb_cli_usage_error(cmd, "--where: out of memory");
+                goto done;
         }
         if ((rc = setup_sink(r)) >= 0) {
                 status = rc;
@@ -983,27 +970,7 @@ int pb_cmd_relay(int argc, char **argv) {
                        pb_ops_server_port(r->ops));
         }
         /* --topics a,b --topics c: every comma-separated item */
-        topics = calloc(PB_STRLIST_MAX * 8, sizeof(*topics));
-        for (i = 0; topics && i < r->set.topics.n; i++) {
-                const char *t = r->set.topics.v[i];
-                while (*t) {
-                        size_t l = strcspn(t, ",");
-                        char type[256], name[512];
-                        if (l && l < sizeof(type) &&
-                            ntopics < PB_STRLIST_MAX * 8) {
-                                memcpy(type, t, l);
-                                type[l] = 0;
-                                pb_kafka_topic(&r->cc.kconf, type, name,
-                                               sizeof(name));
-                                if (!(topics[ntopics] = strdup(name)))
-                                        goto done;
-                                ntopics++;
-                        }
-                        t += l;
-                        if (*t == ',')
-                                t++;
-                }
-        }
+        topics = pb_opts_topics(&r->cc, &r->set.topics, &ntopics);
         if (ntopics == 0) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
@@ -1037,10 +1004,10 @@ int pb_cmd_relay(int argc, char **argv) {
                "filters=%zu batch=%zu",
                r->set.group, r->plugin->name, ntopics,
                pb_filter_count(r->filter), r->batch_max);
-        r->last_commit = r->last_lag = now_ms();
+        r->last_commit = r->last_lag = pb_mono_ms();
         status = PB_EXIT_OK;
         while (!pb_cli_stop) {
-                int64_t now = now_ms(), wait = 200;
+                int64_t now = pb_mono_ms(), wait = 200;
                 pb_message_t m;
                 pb_resp_t pr;
                 for (i = 0; i < r->nparts; i++) {
@@ -1076,7 +1043,7 @@ int pb_cmd_relay(int argc, char **argv) {
                                 wait = left < 0 ? 0 : left;
                 }
                 pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
-                if (pr == PB_ERR_LIMIT) {
+                if (pr == PB_ERR_TIMEOUT) {
                         if (!r->ready) {
                                 rd_kafka_topic_partition_list_t *a = NULL;
                                 if (!rd_kafka_assignment(r->rk, &a) && a) {
@@ -1138,9 +1105,7 @@ done:
         pb_filter_destroy(r->filter);
         pb_json_parser_destroy(r->jp);
         pb_buf_free(&r->arena);
-        for (i = 0; i < ntopics; i++)
-                free(topics[i]);
-        free(topics);
+        pb_opts_topics_free(topics, ntopics);
         for (i = 0; i < r->nparts; i++) {
                 free(r->parts[i]->topic);
                 free(r->parts[i]);

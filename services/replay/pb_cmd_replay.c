@@ -118,7 +118,7 @@ static void replay_opts_free(void) {
 /* --- outputs --- */
 typedef struct typed_out {
         char type[128];
-        pb_csvout_t *csv;
+        pb_replay_csv_t *csv;
         pb_avrofile_writer_t *avro;
         char path[4096];
 } typed_out_t;
@@ -335,7 +335,7 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                         r = pb_producer_send(
                             o->prod, o->set->to_topic, ev->type, &ev->meta,
                             ev->value, ev->value_len, NULL, NULL, e, sizeof(e));
-                        if (r != PB_ERR_LIMIT)
+                        if (r != PB_ERR_QUEUE_FULL)
                                 break;
                         pb_producer_poll(o->prod, 100);
                 }
@@ -386,14 +386,14 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
         }
         if (o->fmt == 1) {
                 pb_resp_t r;
-                if (!t->csv && !(t->csv = pb_csvout_new())) {
+                if (!t->csv && !(t->csv = pb_replay_csv_new())) {
                         fprintf(stderr,
                                 "partnerbus replay: temporary file: "
                                 "%s\n",
                                 strerror(errno));
                         return -1;
                 }
-                if ((r = pb_csvout_add(t->csv, ev->tree)) != PB_OK) {
+                if ((r = pb_replay_csv_add(t->csv, ev->tree)) != PB_OK) {
                         fprintf(stderr, "partnerbus replay: csv: %s\n",
                                 pb_err2str(r));
                         return -1;
@@ -446,7 +446,7 @@ static int out_close(out_t *o, int ok) {
                 if (t->csv) {
                         FILE *fp = t->path[0] ? fopen(t->path, "w") : stdout;
                         pb_resp_t r =
-                            fp ? pb_csvout_finish(t->csv, fp) : PB_ERR_IO;
+                            fp ? pb_replay_csv_finish(t->csv, fp) : PB_ERR_IO;
                         if (r != PB_OK) {
                                 fprintf(stderr, "partnerbus replay: %s: %s\n",
                                         t->path[0] ? t->path : "stdout",
@@ -455,7 +455,7 @@ static int out_close(out_t *o, int ok) {
                         }
                         if (fp && fp != stdout && fclose(fp))
                                 rc = -1;
-                        pb_csvout_destroy(t->csv);
+                        pb_replay_csv_destroy(t->csv);
                 }
                 if (t->avro &&
                     pb_avrofile_close(t->avro, e, sizeof(e)) != PB_OK) {
@@ -474,24 +474,18 @@ static int out_close(out_t *o, int ok) {
         return rc;
 }
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pb_cmd_replay(int argc, char **argv) {
         pb_replay_settings_t *s = calloc(1, sizeof(*s));
         out_t o;
-        pb_rsrc_conf_t rc;
-        pb_rsrc_t *src = NULL;
-        pb_rsrc_stats_t st;
+        pb_replay_src_conf_t rc;
+        pb_replay_src_t *src = NULL;
+        pb_replay_src_stats_t st;
         pb_schemas_t *catalog = NULL;
         pb_registry_t *registry = NULL;
         pb_serde_t *serde = NULL;
         pb_filter_t *filter = NULL;
-        char **topics = NULL, e[512];
-        size_t ntopics = 0, i;
+        char **topics = NULL;
+        size_t ntopics = 0;
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
         int64_t t0;
         memset(&o, 0, sizeof(o));
@@ -514,7 +508,7 @@ int pb_cmd_replay(int argc, char **argv) {
                                             argv[first]);
                 goto done;
         }
-        topics = pb_rsrc_topics(&s->cc, &s->topics, &ntopics);
+        topics = pb_opts_topics(&s->cc, &s->topics, &ntopics);
         if (!topics) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
@@ -547,12 +541,12 @@ int pb_cmd_replay(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (s->since && pb_rsrc_parse_time(s->since, &rc.since_ms)) {
+        if (s->since && pb_replay_src_parse_time(s->since, &rc.since_ms)) {
                 status = pb_cli_usage_error(cmd, "--since: not a time: %s",
                                             s->since);
                 goto done;
         }
-        if (s->until && pb_rsrc_parse_time(s->until, &rc.until_ms)) {
+        if (s->until && pb_replay_src_parse_time(s->until, &rc.until_ms)) {
                 status = pb_cli_usage_error(cmd, "--until: not a time: %s",
                                             s->until);
                 goto done;
@@ -567,15 +561,9 @@ int pb_cmd_replay(int argc, char **argv) {
                                                  "always or never");
                 goto done;
         }
-        if (s->where.n) {
-                filter = pb_filter_new();
-                for (i = 0; i < s->where.n; i++)
-                        if (!filter || pb_filter_add(filter, s->where.v[i], e,
-                                                     sizeof(e)) != PB_OK) {
-                                status =
-                                    pb_cli_usage_error(cmd, "--where: %s", e);
-                                goto done;
-                        }
+        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+                status = r;
+                goto done;
         }
         if ((r = out_open(&o, ntopics)) >= 0) {
                 status = r;
@@ -602,27 +590,27 @@ int pb_cmd_replay(int argc, char **argv) {
         rc.progress = !strcmp(s->progress, "always") ||
                       (!strcmp(s->progress, "auto") && isatty(2));
         pb_cli_trap_signals();
-        t0 = wall_ms();
-        src = pb_rsrc_new(&rc, o.fmt == 1 && !s->to_topic && !s->to_url);
+        t0 = pb_mono_ms();
+        src = pb_replay_src_new(&rc, o.fmt == 1 && !s->to_topic && !s->to_url);
         if (!src)
                 goto done;
         for (;;) {
                 pb_revent_t ev;
-                pb_resp_t pr = pb_rsrc_next(src, &ev);
-                if (pr == PB_ERR_TRUNCATED)
+                pb_resp_t pr = pb_replay_src_next(src, &ev);
+                if (pr == PB_END)
                         break;
                 if (pr != PB_OK || out_write(&o, &ev)) {
                         ok = 0;
                         break;
                 }
         }
-        pb_rsrc_progress_done(src);
-        pb_rsrc_stats(src, &st);
+        pb_replay_src_progress_done(src);
+        pb_replay_src_stats(src, &st);
         if (out_close(&o, ok))
                 ok = 0;
         memset(&o, 0, sizeof(o));
         {
-                double secs = (wall_ms() - t0) / 1000.0;
+                double secs = (pb_mono_ms() - t0) / 1000.0;
                 fprintf(stderr,
                         "partnerbus replay: %llu events written (read %llu, "
                         "outside the range %llu, filtered %llu, undecodable "
@@ -645,12 +633,12 @@ int pb_cmd_replay(int argc, char **argv) {
 done:
         if (o.set)
                 out_close(&o, 0);
-        pb_rsrc_destroy(src);
+        pb_replay_src_destroy(src);
         pb_serde_destroy(serde);
         pb_registry_destroy(registry);
         pb_schemas_destroy(catalog);
         pb_filter_destroy(filter);
-        pb_rsrc_topics_free(topics, ntopics);
+        pb_opts_topics_free(topics, ntopics);
         free(s);
         replay_opts_free();
         return status;

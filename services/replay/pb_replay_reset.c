@@ -27,7 +27,7 @@ static int check_options(pb_replay_settings_t *s, int64_t *when) {
         const char *cmd = "replay";
         if (!s->to_time)
                 return pb_cli_usage_error(cmd, "--reset-group needs --to-time");
-        if (pb_rsrc_parse_time(s->to_time, when))
+        if (pb_replay_src_parse_time(s->to_time, when))
                 return pb_cli_usage_error(cmd, "--to-time: not a time: %s",
                                           s->to_time);
         if (s->since || s->until || s->archive || s->to_topic || s->to_url ||

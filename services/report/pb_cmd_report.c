@@ -91,9 +91,9 @@ static int write_file(const char *dir, const char *name, const pb_buf_t *b) {
 
 int pb_cmd_report(int argc, char **argv) {
         report_settings_t *s = calloc(1, sizeof(*s));
-        pb_rsrc_conf_t rc;
-        pb_rsrc_t *src = NULL;
-        pb_rsrc_stats_t st;
+        pb_replay_src_conf_t rc;
+        pb_replay_src_t *src = NULL;
+        pb_replay_src_stats_t st;
         pb_schemas_t *catalog = NULL;
         pb_registry_t *registry = NULL;
         pb_serde_t *serde = NULL;
@@ -101,7 +101,7 @@ int pb_cmd_report(int argc, char **argv) {
         pb_report_t *rep = NULL;
         pb_buf_t buf;
         char **topics = NULL, e[512];
-        size_t ntopics = 0, i;
+        size_t ntopics = 0;
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
         int64_t asof;
         memset(&rc, 0, sizeof(rc));
@@ -123,30 +123,24 @@ int pb_cmd_report(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (!(topics = pb_rsrc_topics(&s->cc, &s->topics, &ntopics))) {
+        if (!(topics = pb_opts_topics(&s->cc, &s->topics, &ntopics))) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
-        if ((s->since && pb_rsrc_parse_time(s->since, &rc.since_ms)) ||
-            (s->until && pb_rsrc_parse_time(s->until, &rc.until_ms))) {
+        if ((s->since && pb_replay_src_parse_time(s->since, &rc.since_ms)) ||
+            (s->until && pb_replay_src_parse_time(s->until, &rc.until_ms))) {
                 status = pb_cli_usage_error(cmd, "--since/--until: not a "
                                                  "time");
                 goto done;
         }
         asof = s->until ? rc.until_ms : pb_now_ms();
-        if (s->as_of && pb_rsrc_parse_time(s->as_of, &asof)) {
+        if (s->as_of && pb_replay_src_parse_time(s->as_of, &asof)) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
                 goto done;
         }
-        if (s->where.n) {
-                filter = pb_filter_new();
-                for (i = 0; i < s->where.n; i++)
-                        if (!filter || pb_filter_add(filter, s->where.v[i], e,
-                                                     sizeof(e)) != PB_OK) {
-                                status =
-                                    pb_cli_usage_error(cmd, "--where: %s", e);
-                                goto done;
-                        }
+        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+                status = r;
+                goto done;
         }
         if (mkdir(s->out, 0755) && errno != EEXIST) {
                 fprintf(stderr, "partnerbus report: %s: %s\n", s->out,
@@ -177,12 +171,12 @@ int pb_cmd_report(int argc, char **argv) {
         rc.progress = !strcmp(s->progress, "always") ||
                       (!strcmp(s->progress, "auto") && isatty(2));
         pb_cli_trap_signals();
-        if (!(src = pb_rsrc_new(&rc, 1)))
+        if (!(src = pb_replay_src_new(&rc, 1)))
                 goto done;
         for (;;) {
                 pb_revent_t ev;
-                pb_resp_t pr = pb_rsrc_next(src, &ev);
-                if (pr == PB_ERR_TRUNCATED)
+                pb_resp_t pr = pb_replay_src_next(src, &ev);
+                if (pr == PB_END)
                         break;
                 if (pr != PB_OK) {
                         ok = 0;
@@ -198,8 +192,8 @@ int pb_cmd_report(int argc, char **argv) {
                         break;
                 }
         }
-        pb_rsrc_progress_done(src);
-        pb_rsrc_stats(src, &st);
+        pb_replay_src_progress_done(src);
+        pb_replay_src_stats(src, &st);
         if (!ok)
                 goto done;
         if (st.undecodable) {
@@ -231,12 +225,12 @@ int pb_cmd_report(int argc, char **argv) {
 done:
         pb_buf_free(&buf);
         pb_report_destroy(rep);
-        pb_rsrc_destroy(src);
+        pb_replay_src_destroy(src);
         pb_serde_destroy(serde);
         pb_registry_destroy(registry);
         pb_schemas_destroy(catalog);
         pb_filter_destroy(filter);
-        pb_rsrc_topics_free(topics, ntopics);
+        pb_opts_topics_free(topics, ntopics);
         free(s);
         pb_opts_free();
         return status;

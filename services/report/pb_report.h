@@ -56,11 +56,12 @@ pb_resp_t pb_report_summary_json(pb_report_t *r, pb_buf_t *out);
 pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *out);
 
 /* --- exact decimals (exposed for the unit tests) --- */
-__extension__ typedef __int128 pb_dec_t;
+__extension__ typedef __int128 pb_report_dec_t;
 /* "143000.5" at `scale` -> unscaled value. 0, or -1 if not a decimal with
  * at most `scale` fraction digits and 36 digits in all. */
-int pb_dec_parse(const char *s, size_t len, int scale, pb_dec_t *v);
+int pb_report_dec_parse(const char *s, size_t len, int scale,
+                        pb_report_dec_t *v);
 /* Unscaled value -> text with exactly `scale` fraction digits; length. */
-int pb_dec_format(pb_dec_t v, int scale, char *buf, size_t size);
+int pb_report_dec_format(pb_report_dec_t v, int scale, char *buf, size_t size);
 
 #endif

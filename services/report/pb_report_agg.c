@@ -9,11 +9,12 @@
 #include "pb_report_int.h"
 
 /* --- exact decimals --- */
-int pb_dec_parse(const char *s, size_t len, int scale, pb_dec_t *v) {
+int pb_report_dec_parse(const char *s, size_t len, int scale,
+                        pb_report_dec_t *v) {
         uint8_t b[32];
         const char *why = NULL;
         int n, i;
-        pb_dec_t x;
+        pb_report_dec_t x;
         if (scale < 0 || scale > 18)
                 return -1;
         n = pb_decimal_parse(s, len, 36, scale, b, &why);
@@ -21,12 +22,12 @@ int pb_dec_parse(const char *s, size_t len, int scale, pb_dec_t *v) {
                 return -1;
         x = (b[0] & 0x80) ? -1 : 0; /* sign extension */
         for (i = 0; i < n; i++)
-                x = (pb_dec_t)(((unsigned __int128)x << 8) | b[i]);
+                x = (pb_report_dec_t)(((unsigned __int128)x << 8) | b[i]);
         *v = x;
         return 0;
 }
 
-int pb_dec_format(pb_dec_t v, int scale, char *buf, size_t size) {
+int pb_report_dec_format(pb_report_dec_t v, int scale, char *buf, size_t size) {
         uint8_t b[16];
         int i;
         unsigned __int128 u = (unsigned __int128)v;
@@ -37,8 +38,8 @@ int pb_dec_format(pb_dec_t v, int scale, char *buf, size_t size) {
         return pb_decimal_format(b, 16, scale, buf, size);
 }
 
-static int dec_add(pb_dec_t *acc, pb_dec_t v) {
-        pb_dec_t r;
+static int dec_add(pb_report_dec_t *acc, pb_report_dec_t v) {
+        pb_report_dec_t r;
         if (__builtin_add_overflow(*acc, v, &r))
                 return -1;
         *acc = r;
@@ -53,7 +54,7 @@ static uint64_t fnv(const char *s, size_t n) {
         return h;
 }
 
-void *pb_smap_get(pb_smap_t *m, const char *k, size_t kl) {
+void *pb_report_smap_get(pb_report_smap_t *m, const char *k, size_t kl) {
         size_t j;
         if (!m->cap)
                 return NULL;
@@ -66,7 +67,7 @@ void *pb_smap_get(pb_smap_t *m, const char *k, size_t kl) {
         return NULL;
 }
 
-static int smap_grow(pb_smap_t *m) {
+static int smap_grow(pb_report_smap_t *m) {
         size_t nc = m->cap ? m->cap * 2 : 64, i, j;
         char **nk = calloc(nc, sizeof(*nk));
         size_t *nl = calloc(nc, sizeof(*nl));
@@ -98,7 +99,7 @@ static int smap_grow(pb_smap_t *m) {
 }
 
 /* inserts (k copied); the value pointer is stored as given. -1 on ENOMEM */
-int pb_smap_put(pb_smap_t *m, const char *k, size_t kl, void *v) {
+int pb_report_smap_put(pb_report_smap_t *m, const char *k, size_t kl, void *v) {
         size_t j;
         char *kc;
         if ((m->n + 1) * 2 > m->cap && smap_grow(m))
@@ -118,7 +119,7 @@ int pb_smap_put(pb_smap_t *m, const char *k, size_t kl, void *v) {
         return 0;
 }
 
-void pb_smap_free(pb_smap_t *m, void (*free_val)(void *)) {
+void pb_report_smap_free(pb_report_smap_t *m, void (*free_val)(void *)) {
         size_t i;
         for (i = 0; i < m->cap; i++)
                 if (m->keys[i]) {
@@ -166,7 +167,7 @@ static pb_agg_t *group(pb_table_t *t, const char *key, const char *key2) {
                 return NULL;
         if ((size_t)l >= sizeof(buf))
                 l = (int)sizeof(buf) - 1;
-        if ((a = pb_smap_get(&t->map, buf, (size_t)l)))
+        if ((a = pb_report_smap_get(&t->map, buf, (size_t)l)))
                 return a;
         a = calloc(1, sizeof(*a));
         if (!a)
@@ -174,14 +175,14 @@ static pb_agg_t *group(pb_table_t *t, const char *key, const char *key2) {
         a->key = strdup(key);
         a->key2 = key2 ? strdup(key2) : NULL;
         if (!a->key || (key2 && !a->key2) ||
-            pb_smap_put(&t->map, buf, (size_t)l, a)) {
+            pb_report_smap_put(&t->map, buf, (size_t)l, a)) {
                 agg_free(a);
                 return NULL;
         }
         return a;
 }
 
-static int sum_add(pb_summap_t *m, const char *k, pb_dec_t v) {
+static int sum_add(pb_summap_t *m, const char *k, pb_report_dec_t v) {
         size_t i;
         for (i = 0; i < m->n; i++)
                 if (!strcmp(m->k[i], k))
@@ -227,10 +228,10 @@ void pb_report_destroy(pb_report_t *r) {
                               &r->a_total, &r->p_kind,    &r->p_nrw,
                               &r->p_ua,    &r->p_month,   &r->d_cond};
         for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
-                pb_smap_free(&tabs[i]->map, agg_free);
-        pb_smap_free(&r->ships, ship_free);
-        pb_smap_free(&r->seen, NULL);
-        pb_smap_free(&r->latest, latest_free);
+                pb_report_smap_free(&tabs[i]->map, agg_free);
+        pb_report_smap_free(&r->ships, ship_free);
+        pb_report_smap_free(&r->seen, NULL);
+        pb_report_smap_free(&r->latest, latest_free);
         free(r->conflict_list);
         free(r->source);
         free(r->since);
@@ -290,12 +291,12 @@ static const char *str_of(rd_t *d, const pb_json_t *ev, const char *path,
 
 /* decimal string field at scale; 1 found, 0 null (optional), -1 error */
 static int dec_of(rd_t *d, const pb_json_t *ev, const char *path, int scale,
-                  pb_dec_t *out) {
+                  pb_report_dec_t *out) {
         const pb_json_t *v = path_get(ev, path);
         if (!v || v->type == PB_JSON_NULL)
                 return 0;
         if ((v->type == PB_JSON_STRING || v->type == PB_JSON_NUMBER) &&
-            !pb_dec_parse(v->str, v->len, scale, out))
+            !pb_report_dec_parse(v->str, v->len, scale, out))
                 return 1;
         if (!d->bad)
                 snprintf(d->errstr, d->errsize,
@@ -333,7 +334,7 @@ static pb_resp_t add_funds(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         const char *cur = str_of(d, ev, "currency", 0);
         const char *on = str_of(d, ev, "granted_on", 0);
         pb_agg_t *g[5];
-        pb_dec_t amt = 0;
+        pb_report_dec_t amt = 0;
         char month[8];
         size_t i;
         if (dec_of(d, ev, "amount", 2, &amt) != 1 && !d->bad) {
@@ -359,12 +360,12 @@ static pb_resp_t add_funds(pb_report_t *r, rd_t *d, const pb_json_t *ev,
 }
 
 static pb_ship_t *ship(pb_report_t *r, const char *id) {
-        pb_ship_t *s = pb_smap_get(&r->ships, id, strlen(id));
+        pb_ship_t *s = pb_report_smap_get(&r->ships, id, strlen(id));
         if (s)
                 return s;
         s = calloc(1, sizeof(*s));
         if (!s || !(s->id = strdup(id)) ||
-            pb_smap_put(&r->ships, id, strlen(id), s)) {
+            pb_report_smap_put(&r->ships, id, strlen(id), s)) {
                 ship_free(s);
                 return NULL;
         }
@@ -379,7 +380,7 @@ static pb_resp_t add_dispatch(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         const char *cur = str_of(d, ev, "currency", 0);
         const char *on = str_of(d, ev, "dispatched_on", 0);
         const pb_json_t *items = pb_json_get(ev, "items"), *it;
-        pb_dec_t val = 0, kg = 0;
+        pb_report_dec_t val = 0, kg = 0;
         int hv, hw;
         pb_agg_t *g[5];
         pb_ship_t *s;
@@ -419,10 +420,10 @@ static pb_resp_t add_dispatch(pb_report_t *r, rd_t *d, const pb_json_t *ev,
                 const char *unit = str_of(d, it, "unit", 1);
                 const pb_json_t *q = pb_json_get(it, "quantity");
                 const pb_json_t *prev;
-                pb_dec_t qty = 0;
+                pb_report_dec_t qty = 0;
                 int first = 1;
                 if (d->bad || !q || q->type != PB_JSON_NUMBER ||
-                    pb_dec_parse(q->str, q->len, 0, &qty)) {
+                    pb_report_dec_parse(q->str, q->len, 0, &qty)) {
                         if (!d->bad)
                                 snprintf(errstr, errstr_size,
                                          "aid.dispatched: /items/%zu is "
@@ -618,7 +619,7 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
         }
         src = pb_json_get(event, "source");
         srcs = src && src->type == PB_JSON_STRING ? src->str : "";
-        l = pb_smap_get(&r->latest, mk, (size_t)mkl);
+        l = pb_report_smap_get(&r->latest, mk, (size_t)mkl);
         if (l && strcmp(srcs, l->owner)) {
                 if (conflict(r, type, key, l, event, srcs) != PB_OK) {
                         snprintf(errstr, errstr_size, "out of memory");
@@ -641,7 +642,7 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
                 free(l->json);
         } else {
                 if (!(l = calloc(1, sizeof(*l))) ||
-                    pb_smap_put(&r->latest, mk, (size_t)mkl, l)) {
+                    pb_report_smap_put(&r->latest, mk, (size_t)mkl, l)) {
                         free(l);
                         pb_buf_free(&json);
                         snprintf(errstr, errstr_size, "out of memory");
@@ -684,11 +685,11 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
                         skl = 0;
                 if ((size_t)skl >= sizeof(sk))     /* a giant source: its */
                         skl = (int)sizeof(sk) - 1; /* first bytes serve */
-                if (pb_smap_get(&r->seen, sk, (size_t)skl)) {
+                if (pb_report_smap_get(&r->seen, sk, (size_t)skl)) {
                         r->duplicates++;
                         return PB_OK;
                 }
-                if (pb_smap_put(&r->seen, sk, (size_t)skl, (void *)1)) {
+                if (pb_report_smap_put(&r->seen, sk, (size_t)skl, (void *)1)) {
                         snprintf(errstr, errstr_size, "out of memory");
                         return PB_ERR_NOMEM;
                 }

@@ -6,23 +6,23 @@
 #include "pb_report.h"
 
 /* string -> pointer, open addressing; keys copied */
-typedef struct pb_smap {
+typedef struct pb_report_smap {
         char **keys;
         size_t *lens;
         void **vals;
         size_t n, cap;
-} pb_smap_t;
+} pb_report_smap_t;
 
-void *pb_smap_get(pb_smap_t *m, const char *k, size_t kl);
-int pb_smap_put(pb_smap_t *m, const char *k, size_t kl, void *v);
-void pb_smap_free(pb_smap_t *m, void (*free_val)(void *));
+void *pb_report_smap_get(pb_report_smap_t *m, const char *k, size_t kl);
+int pb_report_smap_put(pb_report_smap_t *m, const char *k, size_t kl, void *v);
+void pb_report_smap_free(pb_report_smap_t *m, void (*free_val)(void *));
 
 /* sums per currency / unit, at most PB_SUM_MAX keys (then "(other)") */
 #define PB_SUM_MAX 32
 typedef struct pb_summap {
         size_t n;
         char *k[PB_SUM_MAX];
-        pb_dec_t v[PB_SUM_MAX];
+        pb_report_dec_t v[PB_SUM_MAX];
 } pb_summap_t;
 
 typedef struct pb_agg {
@@ -31,13 +31,13 @@ typedef struct pb_agg {
         uint64_t lines;          /* item lines (categories) */
         pb_summap_t money;       /* scale 2, by currency */
         uint64_t undeclared;     /* shipments without declared value */
-        pb_dec_t weight;         /* scale 1, kg */
+        pb_report_dec_t weight;  /* scale 1, kg */
         uint64_t weight_unknown; /* shipments without weight */
         pb_summap_t qty;         /* scale 0, by unit ("" = none given) */
 } pb_agg_t;
 
 typedef struct pb_table {
-        pb_smap_t map; /* "key\x1fkey2" -> pb_agg_t */
+        pb_report_smap_t map; /* "key\x1fkey2" -> pb_agg_t */
 } pb_table_t;
 
 typedef struct pb_ship {
@@ -55,12 +55,12 @@ struct pb_report {
         pb_table_t a_oblast, a_city, a_cat, a_month, a_total;
         pb_table_t p_kind, p_nrw, p_ua, p_month;
         pb_table_t d_cond;
-        pb_smap_t ships; /* shipment_id -> pb_ship_t */
-        pb_smap_t seen;  /* event ids */
+        pb_report_smap_t ships; /* shipment_id -> pb_ship_t */
+        pb_report_smap_t seen;  /* event ids */
         /* "type\x1fentity key" -> pb_latest_t: the latest version of each
          * grant, shipment dispatch and partnership, aggregated by
          * pb_report_finish() so that an updated entity counts once */
-        pb_smap_t latest;
+        pb_report_smap_t latest;
         uint64_t superseded; /* older versions of an entity, not counted */
         /* events about an entity from another source than its owner (the
          * source of its first version): never supersede it, listed here */

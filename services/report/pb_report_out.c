@@ -44,7 +44,7 @@ static pb_agg_t **sorted(const pb_table_t *t, size_t *n) {
         return v;
 }
 
-static pb_dec_t money_in(const pb_summap_t *m, const char *cur) {
+static pb_report_dec_t money_in(const pb_summap_t *m, const char *cur) {
         size_t i;
         for (i = 0; i < m->n; i++)
                 if (!strcmp(m->k[i], cur))
@@ -52,9 +52,10 @@ static pb_dec_t money_in(const pb_summap_t *m, const char *cur) {
         return 0;
 }
 
-static pb_resp_t put_dec(pb_buf_t *o, pb_dec_t v, int scale, int quoted) {
+static pb_resp_t put_dec(pb_buf_t *o, pb_report_dec_t v, int scale,
+                         int quoted) {
         char b[96];
-        int l = pb_dec_format(v, scale, b, sizeof(b));
+        int l = pb_report_dec_format(v, scale, b, sizeof(b));
         if (l < 0)
                 return PB_ERR_LIMIT;
         if (quoted)
@@ -142,7 +143,7 @@ static pb_resp_t json_table(pb_buf_t *o, const char *name, const pb_table_t *t,
 }
 
 static const pb_agg_t *total_of(const pb_table_t *t) {
-        return pb_smap_get((pb_smap_t *)&t->map, "all\x1f", 4);
+        return pb_report_smap_get((pb_report_smap_t *)&t->map, "all\x1f", 4);
 }
 
 /* shipments dispatched but not confirmed, oldest first */
@@ -413,9 +414,9 @@ static pb_resp_t html_conflicts(pb_buf_t *o, const pb_report_t *r) {
 }
 
 /* "1.234.567,89"-free plain form with thin grouping: 1 234 567.89 */
-static pb_resp_t money_text(pb_buf_t *o, pb_dec_t v, int scale) {
+static pb_resp_t money_text(pb_buf_t *o, pb_report_dec_t v, int scale) {
         char b[96], g[160];
-        int l = pb_dec_format(v, scale, b, sizeof(b)), i, k = 0, intlen;
+        int l = pb_report_dec_format(v, scale, b, sizeof(b)), i, k = 0, intlen;
         const char *dot;
         if (l < 0)
                 return PB_ERR_LIMIT;
@@ -447,7 +448,7 @@ static pb_resp_t summap_text(pb_buf_t *o, const pb_summap_t *m, int scale) {
         return PB_OK;
 }
 
-static double to_d(pb_dec_t v, int scale) {
+static double to_d(pb_report_dec_t v, int scale) {
         double d = (double)v;
         while (scale-- > 0)
                 d /= 10;
@@ -456,8 +457,8 @@ static double to_d(pb_dec_t v, int scale) {
 
 static int by_money_desc(const void *a, const void *b) {
         const pb_agg_t *x = *(pb_agg_t *const *)a, *y = *(pb_agg_t *const *)b;
-        pb_dec_t mx = money_in(&x->money, "EUR"),
-                 my = money_in(&y->money, "EUR");
+        pb_report_dec_t mx = money_in(&x->money, "EUR"),
+                        my = money_in(&y->money, "EUR");
         if (mx != my)
                 return mx > my ? -1 : 1;
         return strcmp(x->key, y->key);

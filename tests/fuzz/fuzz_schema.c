@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memset(&meta, 0, sizeof(meta));
         (void)pb_codec_check(fz_codec, s, NULL, body, blen, &meta, err,
                              sizeof(err));
-        if (pb_avro_datum_len(s, body, blen, &used) == PB_OK && used > blen)
+        if (pb_avro_datum_len(fz_codec, s, body, blen, &used) == PB_OK &&
+            used > blen)
                 abort();
         pb_buf_free(&out);
         pb_schema_destroy(s);

@@ -277,6 +277,58 @@ static void test_partial_tail(void **state) {
         assert_int_equal(cut, 0);
 }
 
+/* the reader tells a clean end (PB_END) from a damaged tail
+ * (PB_ERR_TRUNCATED with *partial) */
+static void test_end_vs_truncated(void **state) {
+        fx_t *f = *state;
+        char err[256];
+        pb_avrofile_writer_t *w;
+        pb_avrofile_reader_t *r;
+        const uint8_t *d;
+        size_t l, len;
+        int64_t cnt;
+        int partial = -1, fd;
+        char *data;
+        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
+                               sizeof(err));
+        assert_non_null(w);
+        encode_event(f, 1);
+        assert_int_equal(
+            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
+            PB_OK);
+        assert_int_equal(pb_avrofile_flush(w, 0, err, sizeof(err)), PB_OK);
+        encode_event(f, 2);
+        assert_int_equal(
+            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
+            PB_OK);
+        assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
+        r = pb_avrofile_open(f->path, err, sizeof(err));
+        assert_non_null(r);
+        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
+                         PB_OK);
+        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
+                         PB_OK);
+        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
+                         PB_END);
+        assert_int_equal(partial, 0);
+        pb_avrofile_reader_destroy(r);
+        /* cut into the second block */
+        data = slurp(f->path, &len);
+        fd = open(f->path, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len - 5), (ssize_t)(len - 5));
+        close(fd);
+        free(data);
+        r = pb_avrofile_open(f->path, err, sizeof(err));
+        assert_non_null(r);
+        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
+                         PB_OK);
+        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
+                         PB_ERR_TRUNCATED);
+        assert_int_equal(partial, 1);
+        pb_avrofile_reader_destroy(r);
+}
+
 /* recovery leaves files alone that a writer still holds */
 static void test_recover_skips_locked(void **state) {
         fx_t *f = *state;
@@ -325,6 +377,8 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_partial_tail, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_end_vs_truncated, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_recover_skips_locked, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_not_a_container, setup,

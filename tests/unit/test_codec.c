@@ -805,17 +805,6 @@ static void test_resolution_event(void **state) {
 
 /* --- crafted binary --- */
 
-static size_t zz(uint8_t *p, int64_t v) {
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        size_t n = 0;
-        while (z > 0x7f) {
-                p[n++] = (uint8_t)(z | 0x80);
-                z >>= 7;
-        }
-        p[n++] = (uint8_t)z;
-        return n;
-}
-
 static void test_crafted(void **state) {
         (void)state;
         uint8_t b[64];
@@ -825,11 +814,11 @@ static void test_crafted(void **state) {
                                 "\"string\"}]}");
         b[0] = 0x01; /* length -1 */
         dec_fails(s, NULL, b, 1, PB_ERR_INVALID, "/s: negative string length");
-        n = zz(b, 4000000);
+        n = pb_zz_encode(b, 4000000);
         memcpy(b + n, "abcdefghijkl", 12);
         dec_fails(s, NULL, b, n + 12, PB_ERR_TRUNCATED,
                   "/s: string length 4000000 exceeds the 12 bytes left");
-        n = zz(b, INT64_MAX);
+        n = pb_zz_encode(b, INT64_MAX);
         dec_fails(s, NULL, b, n, PB_ERR_TRUNCATED, "exceeds");
         memset(b, 0xff, 11);
         dec_fails(s, NULL, b, 11, PB_ERR_INVALID, "longer than 64 bits");
@@ -850,29 +839,29 @@ static void test_crafted(void **state) {
                    "\"null\"}},"
                    "{\"name\":\"l\",\"type\":{\"type\":\"array\",\"items\":"
                    "\"long\"}}]}");
-        n = zz(b, 2000000000);
+        n = pb_zz_encode(b, 2000000000);
         b[n++] = 0;
         b[n++] = 0;
         dec_fails(s, NULL, b, n, PB_ERR_LIMIT, "/n: more than");
-        n = zz(b, 3);
+        n = pb_zz_encode(b, 3);
         b[n++] = 0;
-        n += zz(b + n, 1000000000);
+        n += pb_zz_encode(b + n, 1000000000);
         b[n++] = 2;
         dec_fails(s, NULL, b, n, PB_ERR_TRUNCATED,
                   "/l: block count 1000000000 exceeds the 1 bytes left");
-        n = zz(b, 2);
+        n = pb_zz_encode(b, 2);
         b[n++] = 0;
-        n += zz(b + n, -2); /* block of 2 items with its byte size */
-        n += zz(b + n, 2);
-        n += zz(b + n, 5);
-        n += zz(b + n, -6);
+        n += pb_zz_encode(b + n, -2); /* block of 2 items with its byte size */
+        n += pb_zz_encode(b + n, 2);
+        n += pb_zz_encode(b + n, 5);
+        n += pb_zz_encode(b + n, -6);
         b[n++] = 0;
         char *js = dec_ok(s, NULL, b, n);
         assert_string_equal(js, "{\"n\":[null,null],\"l\":[5,-6]}");
         free(js);
-        n = zz(b, 0);
-        n += zz(b + n, -1);
-        n += zz(b + n, -1); /* negative block size */
+        n = pb_zz_encode(b, 0);
+        n += pb_zz_encode(b + n, -1);
+        n += pb_zz_encode(b + n, -1); /* negative block size */
         b[n++] = 2;
         dec_fails(s, NULL, b, n, PB_ERR_INVALID, "block size");
         pb_schema_destroy(s);
@@ -896,7 +885,7 @@ static void test_crafted(void **state) {
         /* the caller's buffer bound holds */
         s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
                    "{\"name\":\"s\",\"type\":\"string\"}]}");
-        n = zz(b, 40);
+        n = pb_zz_encode(b, 40);
         memset(b + n, 'x', 40);
         char err[256];
         pb_buf_t out;
@@ -935,8 +924,8 @@ static void test_date_time_formats(void **state) {
                 }
                 int64_t days = ms / 86400000 - (ms % 86400000 < 0);
                 uint8_t b[32];
-                size_t n = zz(b, days);
-                n += zz(b + n, ms);
+                size_t n = pb_zz_encode(b, days);
+                n += pb_zz_encode(b + n, ms);
                 char want[128], ds[32], ts[48];
                 pb_date_format((int32_t)days, ds, sizeof(ds));
                 pb_rfc3339_format(ms, ts, sizeof(ts));
@@ -950,8 +939,8 @@ static void test_date_time_formats(void **state) {
         }
         /* beyond year 9999: an error, not a wrong text */
         uint8_t b[32];
-        size_t n = zz(b, 0);
-        n += zz(b + n, hi + 1);
+        size_t n = pb_zz_encode(b, 0);
+        n += pb_zz_encode(b + n, hi + 1);
         dec_fails(s, NULL, b, n, PB_ERR_INVALID, "/t: timestamp");
         pb_schema_destroy(s);
 }

@@ -56,18 +56,6 @@ static pb_schema_t *schema(const char *json) {
         return s;
 }
 
-/* Avro long (zigzag varint) into p; returns bytes. */
-static size_t pb_avro_zz_test(uint8_t *p, int64_t v) {
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        size_t n = 0;
-        while (z > 0x7f) {
-                p[n++] = (uint8_t)(z | 0x80);
-                z >>= 7;
-        }
-        p[n++] = (uint8_t)z;
-        return n;
-}
-
 static int ex_type_cmp(const void *a, const void *b) {
         return strcmp(pb_schema_type(*(const pb_schema_t *const *)a),
                       pb_schema_type(*(const pb_schema_t *const *)b));
@@ -361,25 +349,25 @@ static void test_rules(void **state) {
                 uint8_t b[32];
                 size_t l = 0;
                 b[l++] = 1;
-                l += pb_avro_zz_test(b + l, (int64_t)INT32_MAX + 1);
+                l += pb_zz_encode(b + l, (int64_t)INT32_MAX + 1);
                 memcpy(b + l, good + 2, sizeof(good) - 2);
                 assert_int_equal(agree(s, NULL, b, l + sizeof(good) - 2),
                                  PB_ERR_INVALID);
                 l = 0;
                 memcpy(b, good, 4);
                 l = 4;
-                l += pb_avro_zz_test(b + l, 253402300800000000LL);
+                l += pb_zz_encode(b + l, 253402300800000000LL);
                 memcpy(b + l, good + 5, sizeof(good) - 5);
                 assert_int_equal(agree(s, NULL, b, l + sizeof(good) - 5),
                                  PB_ERR_INVALID);
                 l = 4;
-                l += pb_avro_zz_test(b + l, 253402300799999999LL);
+                l += pb_zz_encode(b + l, 253402300799999999LL);
                 memcpy(b + l, good + 5, sizeof(good) - 5);
                 assert_int_equal(agree(s, NULL, b, l + sizeof(good) - 5),
                                  PB_OK);
                 /* date out of range */
                 memcpy(b, good, sizeof(good));
-                l = pb_avro_zz_test(b + 2, 2932897);
+                l = pb_zz_encode(b + 2, 2932897);
                 memcpy(b + 2 + l, good + 3, sizeof(good) - 3);
                 assert_int_equal(agree(s, NULL, b, 2 + l + sizeof(good) - 3),
                                  PB_ERR_INVALID);
@@ -395,15 +383,15 @@ static void test_limits(void **state) {
         size_t l;
         (void)state;
         pb_schema_t *nulls = schema("{\"type\":\"array\",\"items\":\"null\"}");
-        l = pb_avro_zz_test(b, 1000000);
+        l = pb_zz_encode(b, 1000000);
         b[l++] = 0;
         assert_int_equal(agree(nulls, NULL, b, l), PB_OK);
-        l = pb_avro_zz_test(b, 1000001);
+        l = pb_zz_encode(b, 1000001);
         b[l++] = 0;
         assert_int_equal(agree(nulls, NULL, b, l), PB_ERR_LIMIT);
         /* two blocks over the budget together */
-        l = pb_avro_zz_test(b, 600000);
-        l += pb_avro_zz_test(b + l, 600000);
+        l = pb_zz_encode(b, 600000);
+        l += pb_zz_encode(b + l, 600000);
         b[l++] = 0;
         assert_int_equal(agree(nulls, NULL, b, l), PB_ERR_LIMIT);
         pb_schema_destroy(nulls);
@@ -417,10 +405,10 @@ static void test_limits(void **state) {
                  name);
         pb_schema_t *wide = schema(js);
         /* ~306 bytes of JSON per item: 1000 fine, 300000 over 64 MiB */
-        l = pb_avro_zz_test(b, 1000);
+        l = pb_zz_encode(b, 1000);
         b[l++] = 0;
         assert_int_equal(agree(wide, NULL, b, l), PB_OK);
-        l = pb_avro_zz_test(b, 300000);
+        l = pb_zz_encode(b, 300000);
         b[l++] = 0;
         assert_int_equal(agree(wide, NULL, b, l), PB_ERR_LIMIT);
         pb_schema_destroy(wide);
@@ -430,7 +418,7 @@ static void test_limits(void **state) {
         size_t big = 12u << 20;
         uint8_t *p = malloc(big + 8);
         assert_non_null(p);
-        l = pb_avro_zz_test(p, (int64_t)big);
+        l = pb_zz_encode(p, (int64_t)big);
         memset(p + l, 0x01, big);
         assert_int_equal(agree(str, NULL, p, l + big), PB_ERR_LIMIT);
         memset(p + l, 'a', big);

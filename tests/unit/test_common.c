@@ -23,6 +23,68 @@ static void test_err2str(void **state) {
         assert_string_equal(pb_err2str((pb_resp_t)999), "unknown error");
 }
 
+/* end of stream, timeout and a full queue are not errors of their own
+ * neighbours: each has its own code and message */
+static void test_distinct_codes(void **state) {
+        const pb_resp_t codes[] = {PB_ERR_TRUNCATED, PB_ERR_LIMIT, PB_END,
+                                   PB_ERR_TIMEOUT, PB_ERR_QUEUE_FULL};
+        size_t a, b, n = sizeof(codes) / sizeof(codes[0]);
+        (void)state;
+        assert_string_equal(pb_err2str(PB_END), "end of stream");
+        assert_string_equal(pb_err2str(PB_ERR_TIMEOUT), "timed out");
+        assert_string_equal(pb_err2str(PB_ERR_QUEUE_FULL), "queue full");
+        for (a = PB_OK; a <= PB_ERR_QUEUE_FULL; a++)
+                for (b = a + 1; b <= PB_ERR_QUEUE_FULL; b++)
+                        assert_string_not_equal(pb_err2str((pb_resp_t)a),
+                                                pb_err2str((pb_resp_t)b));
+        for (a = 0; a < n; a++)
+                for (b = a + 1; b < n; b++)
+                        assert_int_not_equal(codes[a], codes[b]);
+}
+
+/* the webhook's ce-time and the codec share this formatter: before 1970
+ * the seconds and milliseconds are floored, not truncated toward zero */
+static void test_rfc3339_before_1970(void **state) {
+        char buf[32];
+        (void)state;
+        assert_int_equal(pb_rfc3339_format(-1, buf, sizeof(buf)), 24);
+        assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+        pb_rfc3339_format(-1500, buf, sizeof(buf));
+        assert_string_equal(buf, "1969-12-31T23:59:58.500Z");
+        pb_rfc3339_format(-86400000, buf, sizeof(buf));
+        assert_string_equal(buf, "1969-12-31T00:00:00.000Z");
+        pb_rfc3339_format(0, buf, sizeof(buf));
+        assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+}
+
+/* two clocks: wall (after 2024) and monotonic (never goes back) */
+static void test_clocks(void **state) {
+        int64_t m1, m2;
+        (void)state;
+        assert_true(pb_now_ms() > 1704067200000LL);
+        m1 = pb_mono_ms();
+        m2 = pb_mono_ms();
+        assert_true(m2 >= m1);
+}
+
+/* the gateway parses event ids to bytes with this (its own copy is gone) */
+static void test_uuid_parse(void **state) {
+        uint8_t id[16];
+        const char *ok = "3F1C9A52-6b1e-4c07-9d2a-8e5b7c1d0a41";
+        (void)state;
+        assert_int_equal(pb_uuid_parse(ok, strlen(ok), id), 0);
+        assert_int_equal(id[0], 0x3f);
+        assert_int_equal(id[15], 0x41);
+        assert_int_equal(
+            pb_uuid_parse("3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4", 35, id), -1);
+        assert_int_equal(
+            pb_uuid_parse("3f1c9a526-b1e-4c07-9d2a-8e5b7c1d0a41", 36, id), -1);
+        assert_int_equal(
+            pb_uuid_parse("3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4g", 36, id), -1);
+        assert_int_equal(
+            pb_uuid_parse("3f1c9a52x6b1e-4c07-9d2a-8e5b7c1d0a41", 36, id), -1);
+}
+
 static void test_buf_basic(void **state) {
         pb_buf_t b;
         (void)state;
@@ -180,8 +242,14 @@ static void test_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_err2str), cmocka_unit_test(test_buf_basic),
-            cmocka_unit_test(test_buf_max), cmocka_unit_test(test_buf_json_str),
+            cmocka_unit_test(test_err2str),
+            cmocka_unit_test(test_distinct_codes),
+            cmocka_unit_test(test_rfc3339_before_1970),
+            cmocka_unit_test(test_clocks),
+            cmocka_unit_test(test_uuid_parse),
+            cmocka_unit_test(test_buf_basic),
+            cmocka_unit_test(test_buf_max),
+            cmocka_unit_test(test_buf_json_str),
             cmocka_unit_test(test_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,9 +87,7 @@ static void fake_stop(fake_t *f) {
 }
 
 static long now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+        return (long)pb_mono_ms();
 }
 
 /* A Retry-After too large to turn into milliseconds must not wrap around

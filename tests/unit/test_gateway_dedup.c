@@ -166,34 +166,12 @@ static void test_random_against_model(void **state) {
         pb_gw_dedup_destroy(d);
 }
 
-static void test_uuid_parse(void **state) {
-        uint8_t id[16];
-        const char *ok = "3F1C9A52-6b1e-4c07-9d2a-8e5b7c1d0a41";
-        (void)state;
-        assert_int_equal(pb_gw_uuid_parse(ok, strlen(ok), id), 0);
-        assert_int_equal(id[0], 0x3f);
-        assert_int_equal(id[15], 0x41);
-        assert_int_equal(
-            pb_gw_uuid_parse("3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4", 35, id),
-            -1);
-        assert_int_equal(
-            pb_gw_uuid_parse("3f1c9a526-b1e-4c07-9d2a-8e5b7c1d0a41", 36, id),
-            -1);
-        assert_int_equal(
-            pb_gw_uuid_parse("3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4g", 36, id),
-            -1);
-        assert_int_equal(
-            pb_gw_uuid_parse("3f1c9a52x6b1e-4c07-9d2a-8e5b7c1d0a41", 36, id),
-            -1);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_lifecycle),
             cmocka_unit_test(test_batch_is_atomic),
             cmocka_unit_test(test_capacity_evicts_oldest),
             cmocka_unit_test(test_random_against_model),
-            cmocka_unit_test(test_uuid_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

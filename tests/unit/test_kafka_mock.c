@@ -149,9 +149,9 @@ static int consume_all(const char *brokers, const char *topic,
                 const void *h;
                 int id;
                 pb_resp_t r = pb_consumer_poll(cons, &m, 500, err, sizeof(err));
-                if (r == PB_ERR_TRUNCATED)
+                if (r == PB_END)
                         break;
-                if (r == PB_ERR_LIMIT) {
+                if (r == PB_ERR_TIMEOUT) {
                         /* with a group: give the join time, then stop */
                         if (++idle > (n >= expect ? 4 : 30))
                                 break;
@@ -239,6 +239,53 @@ static void test_empty_topic_reaches_end(void **state) {
         pb_mock_broker_destroy(mb);
 }
 
+/* the poll's three outcomes without a message are distinct codes: nothing
+ * yet (PB_ERR_TIMEOUT), every partition at its end (PB_END) */
+static pb_resp_t poll_until_not_timeout(pb_consumer_t *cons, pb_message_t *m) {
+        char err[256];
+        pb_resp_t r = PB_ERR_TIMEOUT;
+        int i;
+        for (i = 0; i < 60 && r == PB_ERR_TIMEOUT; i++)
+                r = pb_consumer_poll(cons, m, 250, err, sizeof(err));
+        return r;
+}
+
+static void test_poll_timeout_and_end(void **state) {
+        pb_kafka_conf_t c;
+        pb_consumer_opts_t o;
+        pb_consumer_t *cons;
+        pb_message_t m;
+        const char *topics[1] = {"t-codes"};
+        char err[256] = "";
+        pb_mock_broker_t *mb = pb_mock_broker_new(1, err, sizeof(err));
+        (void)state;
+        assert_non_null(mb);
+        produce_n(pb_mock_broker_bootstraps(mb), "t-codes", 0, 1);
+        memset(&c, 0, sizeof(c));
+        memset(&o, 0, sizeof(o));
+        c.brokers = pb_mock_broker_bootstraps(mb);
+        o.from_beginning = 1;
+        /* without stop_at_end: the message, then a timeout */
+        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
+        assert_non_null(cons);
+        assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
+        pb_message_release(&m);
+        assert_int_equal(pb_consumer_poll(cons, &m, 100, err, sizeof(err)),
+                         PB_ERR_TIMEOUT);
+        assert_int_equal(pb_consumer_poll(cons, &m, 0, err, sizeof(err)),
+                         PB_ERR_TIMEOUT);
+        pb_consumer_destroy(cons);
+        /* with stop_at_end: the message, then the end */
+        o.stop_at_end = 1;
+        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
+        assert_non_null(cons);
+        assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
+        pb_message_release(&m);
+        assert_int_equal(poll_until_not_timeout(cons, &m), PB_END);
+        pb_consumer_destroy(cons);
+        pb_mock_broker_destroy(mb);
+}
+
 static void test_group_commit(void **state) {
         char err[256];
         int seen[40] = {0}, i;
@@ -281,7 +328,7 @@ static void test_queue_full(void **state) {
         for (i = 0; i < 10 && r == PB_OK; i++)
                 r = pb_producer_send(p, "t-full", "aid.dispatched", &m, "v", 1,
                                      NULL, NULL, err, sizeof(err));
-        assert_int_equal(r, PB_ERR_LIMIT);
+        assert_int_equal(r, PB_ERR_QUEUE_FULL);
         assert_non_null(strstr(err, "t-full"));
         assert_int_equal(pb_producer_flush(p, 10000), PB_OK);
         assert_int_equal(st.ok, i - 1);
@@ -301,6 +348,7 @@ int main(void) {
             cmocka_unit_test(test_producer_needs_brokers),
             cmocka_unit_test(test_roundtrip_no_group),
             cmocka_unit_test(test_empty_topic_reaches_end),
+            cmocka_unit_test(test_poll_timeout_and_end),
             cmocka_unit_test(test_group_commit),
             cmocka_unit_test(test_queue_full),
         };

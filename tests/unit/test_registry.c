@@ -4,7 +4,7 @@
  * and answers each request with the response the test set up (status,
  * body, or misbehaviour: stall, oversized body, close without answer). It
  * records every request so the tests can check what the client sent. The
- * real-registry test is tests/integration/registry_apicurio.sh. */
+ * real-registry test is tests/integration/registry_e2e.sh. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -19,7 +19,7 @@
 
 static char *csv_of(const char *const *events, size_t n) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
-        pb_csvout_t *w = pb_csvout_new();
+        pb_replay_csv_t *w = pb_replay_csv_new();
         char err[256], *buf = NULL;
         size_t len = 0, i;
         FILE *mem = open_memstream(&buf, &len);
@@ -29,11 +29,11 @@ static char *csv_of(const char *const *events, size_t n) {
                 const pb_json_t *v = pb_json_parse(
                     p, events[i], strlen(events[i]), err, sizeof(err));
                 assert_non_null(v);
-                assert_int_equal(pb_csvout_add(w, v), PB_OK);
+                assert_int_equal(pb_replay_csv_add(w, v), PB_OK);
         }
-        assert_int_equal(pb_csvout_finish(w, mem), PB_OK);
+        assert_int_equal(pb_replay_csv_finish(w, mem), PB_OK);
         fclose(mem);
-        pb_csvout_destroy(w);
+        pb_replay_csv_destroy(w);
         pb_json_parser_destroy(p);
         return buf;
 }
@@ -65,16 +65,16 @@ static void test_csv_cell(void **st) {
         pb_buf_t b;
         (void)st;
         pb_buf_init(&b, 0);
-        assert_int_equal(pb_csvout_cell(&b, "plain", 5), PB_OK);
-        assert_int_equal(pb_csvout_cell(&b, "a\"b", 3), PB_OK);
-        assert_int_equal(pb_csvout_cell(&b, "x\r", 2), PB_OK);
+        assert_int_equal(pb_replay_csv_cell(&b, "plain", 5), PB_OK);
+        assert_int_equal(pb_replay_csv_cell(&b, "a\"b", 3), PB_OK);
+        assert_int_equal(pb_replay_csv_cell(&b, "x\r", 2), PB_OK);
         assert_string_equal((char *)b.data, "plain\"a\"\"b\"\"x\r\"");
         pb_buf_free(&b);
 }
 
-static pb_merge_item_t item(int64_t t, const char *topic, const char *id,
-                            uint32_t s, int64_t seq) {
-        pb_merge_item_t it;
+static pb_replay_merge_item_t item(int64_t t, const char *topic, const char *id,
+                                   uint32_t s, int64_t seq) {
+        pb_replay_merge_item_t it;
         memset(&it, 0, sizeof(it));
         it.time_ms = t;
         it.topic = topic;
@@ -88,34 +88,35 @@ static pb_merge_item_t item(int64_t t, const char *topic, const char *id,
 static void run_merge(size_t window, const int64_t *const *streams,
                       const size_t *lens, size_t ns, int64_t *out, size_t *nout,
                       uint64_t *late) {
-        pb_merge_t *m = pb_merge_new(ns, window);
+        pb_replay_merge_t *m = pb_replay_merge_new(ns, window);
         size_t pos[8] = {0}, i;
-        pb_merge_item_t it;
+        pb_replay_merge_item_t it;
         assert_non_null(m);
         *nout = 0;
         for (;;) {
                 for (i = 0; i < ns; i++) {
-                        while (pb_merge_wants(m, (uint32_t)i)) {
+                        while (pb_replay_merge_wants(m, (uint32_t)i)) {
                                 if (pos[i] == lens[i]) {
-                                        pb_merge_end(m, (uint32_t)i);
+                                        pb_replay_merge_end(m, (uint32_t)i);
                                         break;
                                 }
-                                pb_merge_item_t x =
+                                pb_replay_merge_item_t x =
                                     item(streams[i][pos[i]], "t", "e",
                                          (uint32_t)i, (int64_t)pos[i]);
                                 pos[i]++;
-                                assert_int_equal(pb_merge_push(m, &x), PB_OK);
+                                assert_int_equal(pb_replay_merge_push(m, &x),
+                                                 PB_OK);
                         }
                 }
-                if (!pb_merge_ready(m))
+                if (!pb_replay_merge_ready(m))
                         break;
-                assert_int_equal(pb_merge_pop(m, &it), PB_OK);
+                assert_int_equal(pb_replay_merge_pop(m, &it), PB_OK);
                 out[(*nout)++] = it.time_ms;
         }
-        assert_true(pb_merge_all_ended(m));
-        assert_int_equal(pb_merge_buffered(m), 0);
-        *late = pb_merge_late(m);
-        pb_merge_destroy(m);
+        assert_true(pb_replay_merge_all_ended(m));
+        assert_int_equal(pb_replay_merge_buffered(m), 0);
+        *late = pb_replay_merge_late(m);
+        pb_replay_merge_destroy(m);
 }
 
 static void test_merge_order(void **st) {
@@ -139,52 +140,72 @@ static void test_merge_order(void **st) {
 }
 
 static void test_merge_ties(void **st) {
-        pb_merge_t *m = pb_merge_new(2, 4);
-        pb_merge_item_t it, x[4];
+        pb_replay_merge_t *m = pb_replay_merge_new(2, 4);
+        pb_replay_merge_item_t it, x[4];
         (void)st;
         x[0] = item(5, "b", "1", 0, 0);
         x[1] = item(5, "a", "9", 0, 1);
         x[2] = item(5, "a", "2", 1, 0);
         x[3] = item(4, "z", "0", 1, 1);
         for (int i = 0; i < 4; i++)
-                assert_int_equal(pb_merge_push(m, &x[i]), PB_OK);
-        pb_merge_end(m, 0);
-        pb_merge_end(m, 1);
-        assert_int_equal(pb_merge_push(m, &x[0]), PB_ERR_ARG);
-        assert_true(pb_merge_ready(m));
-        pb_merge_pop(m, &it);
+                assert_int_equal(pb_replay_merge_push(m, &x[i]), PB_OK);
+        pb_replay_merge_end(m, 0);
+        pb_replay_merge_end(m, 1);
+        assert_int_equal(pb_replay_merge_push(m, &x[0]), PB_ERR_ARG);
+        assert_true(pb_replay_merge_ready(m));
+        pb_replay_merge_pop(m, &it);
         assert_string_equal(it.topic, "z");
-        pb_merge_pop(m, &it);
+        pb_replay_merge_pop(m, &it);
         assert_string_equal(it.event_id, "2"); /* topic a, id 2 < 9 */
-        pb_merge_pop(m, &it);
+        pb_replay_merge_pop(m, &it);
         assert_string_equal(it.event_id, "9");
-        pb_merge_pop(m, &it);
+        pb_replay_merge_pop(m, &it);
         assert_string_equal(it.topic, "b");
-        assert_int_equal(pb_merge_pop(m, &it), PB_ERR_TRUNCATED);
-        pb_merge_destroy(m);
+        assert_int_equal(pb_replay_merge_pop(m, &it), PB_END);
+        pb_replay_merge_destroy(m);
+}
+
+/* a stream's window full is PB_ERR_QUEUE_FULL; an empty heap is PB_END */
+static void test_merge_full_and_end(void **st) {
+        pb_replay_merge_t *m = pb_replay_merge_new(1, 2);
+        pb_replay_merge_item_t it, x[3];
+        (void)st;
+        x[0] = item(1, "a", "1", 0, 0);
+        x[1] = item(2, "a", "2", 0, 1);
+        x[2] = item(3, "a", "3", 0, 2);
+        assert_int_equal(pb_replay_merge_pop(m, &it), PB_END);
+        assert_int_equal(pb_replay_merge_push(m, &x[0]), PB_OK);
+        assert_int_equal(pb_replay_merge_push(m, &x[1]), PB_OK);
+        assert_int_equal(pb_replay_merge_push(m, &x[2]), PB_ERR_QUEUE_FULL);
+        pb_replay_merge_end(m, 0);
+        assert_int_equal(pb_replay_merge_pop(m, &it), PB_OK);
+        assert_int_equal(pb_replay_merge_pop(m, &it), PB_OK);
+        assert_int_equal(pb_replay_merge_pop(m, &it), PB_END);
+        pb_replay_merge_destroy(m);
 }
 
 static void test_exact_sums(void **st) {
-        pb_dec_t v, acc = 0;
+        pb_report_dec_t v, acc = 0;
         char buf[96];
         int i;
         (void)st;
         /* 0.10 + 0.20 ten thousand times: exact, where doubles drift */
         for (i = 0; i < 10000; i++) {
-                assert_int_equal(pb_dec_parse("0.10", 4, 2, &v), 0);
+                assert_int_equal(pb_report_dec_parse("0.10", 4, 2, &v), 0);
                 acc += v;
-                assert_int_equal(pb_dec_parse("0.2", 3, 2, &v), 0);
+                assert_int_equal(pb_report_dec_parse("0.2", 3, 2, &v), 0);
                 acc += v;
         }
-        pb_dec_format(acc, 2, buf, sizeof(buf));
+        pb_report_dec_format(acc, 2, buf, sizeof(buf));
         assert_string_equal(buf, "3000.00");
-        assert_int_equal(pb_dec_parse("-143000.5", 9, 2, &v), 0);
-        pb_dec_format(v, 2, buf, sizeof(buf));
+        assert_int_equal(pb_report_dec_parse("-143000.5", 9, 2, &v), 0);
+        pb_report_dec_format(v, 2, buf, sizeof(buf));
         assert_string_equal(buf, "-143000.50");
-        assert_int_equal(pb_dec_parse("1.234", 5, 2, &v), -1);
-        assert_int_equal(pb_dec_parse("abc", 3, 2, &v), -1);
-        assert_int_equal(
-            pb_dec_parse("99999999999999999999999999999999.99", 35, 2, &v), 0);
+        assert_int_equal(pb_report_dec_parse("1.234", 5, 2, &v), -1);
+        assert_int_equal(pb_report_dec_parse("abc", 3, 2, &v), -1);
+        assert_int_equal(pb_report_dec_parse(
+                             "99999999999999999999999999999999.99", 35, 2, &v),
+                         0);
 }
 
 static void test_report_totals(void **st) {
@@ -337,14 +358,14 @@ static void test_datum_len(void **st) {
         assert_int_equal(pb_codec_json_to_avro(c, s, json, strlen(json), NULL,
                                                &b, NULL, &errs),
                          PB_OK);
-        assert_int_equal(pb_avro_datum_len(s, b.data, b.len, &used), PB_OK);
+        assert_int_equal(pb_avro_datum_len(c, s, b.data, b.len, &used), PB_OK);
         assert_int_equal(used, one);
-        assert_int_equal(pb_avro_datum_len(s, b.data + one, b.len - one, &used),
-                         PB_OK);
+        assert_int_equal(
+            pb_avro_datum_len(c, s, b.data + one, b.len - one, &used), PB_OK);
         assert_int_equal(used, one);
         for (size_t cut = 0; cut < one; cut++)
-                assert_int_not_equal(pb_avro_datum_len(s, b.data, cut, &used),
-                                     PB_OK);
+                assert_int_not_equal(
+                    pb_avro_datum_len(c, s, b.data, cut, &used), PB_OK);
         pb_buf_free(&b);
         pb_codec_destroy(c);
         pb_schemas_destroy(cat);
@@ -356,6 +377,7 @@ int main(void) {
             cmocka_unit_test(test_csv_cell),
             cmocka_unit_test(test_merge_order),
             cmocka_unit_test(test_merge_ties),
+            cmocka_unit_test(test_merge_full_and_end),
             cmocka_unit_test(test_exact_sums),
             cmocka_unit_test(test_report_totals),
             cmocka_unit_test(test_report_latest_version),

@@ -201,6 +201,49 @@ static void test_now(void **state) {
         assert_true(pb_now_ms() >= a);
 }
 
+/* --- zigzag varints (Avro long): fixed vectors from the spec --- */
+
+static void test_zigzag(void **state) {
+        static const struct {
+                int64_t v;
+                uint8_t b[10];
+                size_t n;
+        } vec[] = {
+            {0, {0x00}, 1},
+            {-1, {0x01}, 1},
+            {1, {0x02}, 1},
+            {-64, {0x7f}, 1},
+            {64, {0x80, 0x01}, 2},
+            {INT64_MAX,
+             {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+             10},
+            {INT64_MIN,
+             {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+             10},
+        };
+        static const uint8_t overlong[10] = {0xff, 0xff, 0xff, 0xff, 0xff,
+                                             0xff, 0xff, 0xff, 0xff, 0x02};
+        uint8_t b[10];
+        int64_t v;
+        size_t used, i;
+        (void)state;
+        for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+                assert_int_equal(pb_zz_encode(b, vec[i].v), vec[i].n);
+                assert_memory_equal(b, vec[i].b, vec[i].n);
+                assert_int_equal(pb_zz_decode(b, b + vec[i].n, &v, &used),
+                                 PB_OK);
+                assert_true(v == vec[i].v);
+                assert_int_equal(used, vec[i].n);
+                if (vec[i].n > 1)
+                        assert_int_equal(
+                            pb_zz_decode(b, b + vec[i].n - 1, &v, &used),
+                            PB_ERR_TRUNCATED);
+        }
+        assert_int_equal(pb_zz_decode(b, b, &v, &used), PB_ERR_TRUNCATED);
+        assert_int_equal(pb_zz_decode(overlong, overlong + 10, &v, &used),
+                         PB_ERR_INVALID);
+}
+
 /* --- decimals --- */
 
 /* Reference: unscaled decimal digit string (no sign) to minimal two's
@@ -646,6 +689,7 @@ int main(void) {
             cmocka_unit_test(test_rfc3339_format),
             cmocka_unit_test(test_dates),
             cmocka_unit_test(test_now),
+            cmocka_unit_test(test_zigzag),
             cmocka_unit_test(test_decimal_parse),
             cmocka_unit_test(test_decimal_reject),
             cmocka_unit_test(test_decimal_format),
