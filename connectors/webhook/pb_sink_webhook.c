@@ -9,13 +9,17 @@
  * first 32 hex digits of SHA-256 over the events' ids (the same batch gets
  * the same key); receivers deduplicate each element by its event_id.
  *
- * Every request carries
+ * Every request carries two signatures under the subscription's secret
+ * (secret or secret-file; PARTNERBUS_WEBHOOK_SECRET in the environment):
  *   X-Partnerbus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
- * of the string "<t>.<body>" under the subscription's secret (secret or
- * secret-file; PARTNERBUS_WEBHOOK_SECRET in the environment), so the
- * receiver can check sender and freshness; optional bearer token (token /
- * token-file) and client certificate (client-cert, client-key, ca-file).
- * The handle is kept, so connections are reused (HTTP keep-alive).
+ * of the string "<t>.<body>" (kept for existing receivers), and
+ *   X-Partnerbus-Signature-V2: t=<unix seconds>,v2=<hex HMAC-SHA256>
+ * of "v2\n<t>\n<Idempotency-Key>\n<ce-type>\n<body>", which also binds
+ * the event id and type headers (ce-type is empty for a batch, which has
+ * none; newlines cannot occur in header values, so no field can shift
+ * into another). The receiver can check sender and freshness; optional bearer
+ * token (token / token-file) and client certificate (client-cert, client-key,
+ * ca-file). The handle is kept, so connections are reused (HTTP keep-alive).
  *
  * Outcome: 2xx OK; 408, 425, 429, 5xx and transport errors (connect,
  * timeout, reset) RETRY, with Retry-After (seconds or HTTP date) passed
@@ -297,6 +301,9 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                           pb_sink_status_t *st) {
         struct curl_slist *h = NULL;
         char line[512], sig[2 * EVP_MAX_MD_SIZE + 1], ts[24];
+        /* the signed values of the Idempotency-Key and ce-type headers */
+        char idem[64] = "";
+        const char *ctype = "";
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         long status = 0;
@@ -321,6 +328,8 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
         if (n == 1 && s->batch == 1) {
                 const pb_event_meta_t *m = ev[0].meta;
                 char tbuf[40];
+                snprintf(idem, sizeof(idem), "%s", m->event_id);
+                ctype = ev[0].type;
                 h = hdr(h, "Idempotency-Key", m->event_id, strlen(m->event_id));
                 h = hdr(h, "ce-specversion", "1.0", 3);
                 h = hdr(h, "ce-id", m->event_id, strlen(m->event_id));
@@ -346,12 +355,26 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                         memset(d, 0, sizeof(d));
                 hexify(d, 16, hx);
                 snprintf(k, sizeof(k), "batch-%s", hx);
+                snprintf(idem, sizeof(idem), "%s", k);
                 h = hdr(h, "Idempotency-Key", k, strlen(k));
                 snprintf(k, sizeof(k), "%zu", n);
                 h = hdr(h, "X-Partnerbus-Batch-Size", k, strlen(k));
         }
         if (s->secret) {
                 snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+                pb_buf_reset(&s->scratch);
+                mdlen = 0;
+                if (pb_buf_printf(&s->scratch, "v2\n%s\n%s\n%s\n", ts, idem,
+                                  ctype) == PB_OK &&
+                    pb_buf_append(&s->scratch, s->body.data, s->body.len) ==
+                        PB_OK &&
+                    HMAC(EVP_sha256(), s->secret, (int)s->secret_len,
+                         s->scratch.data, s->scratch.len, md, &mdlen)) {
+                        hexify(md, mdlen, sig);
+                        snprintf(line, sizeof(line), "t=%s,v2=%s", ts, sig);
+                        h = hdr(h, "X-Partnerbus-Signature-V2", line,
+                                strlen(line));
+                }
                 pb_buf_reset(&s->scratch);
                 if (pb_buf_printf(&s->scratch, "%s.", ts) == PB_OK &&
                     pb_buf_append(&s->scratch, s->body.data, s->body.len) ==

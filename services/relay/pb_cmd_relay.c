@@ -9,6 +9,12 @@
  * committed: at least once. The consumer's rebalance callback commits stored
  * offsets of revoked partitions, and stored offsets are always flushed ones.
  *
+ * An event goes to the dead-letter topic at once, without reaching the
+ * sink, when it cannot be decoded, when its writer schema's type does not
+ * belong on its topic (topic = prefix + type), or when --where needs its
+ * JSON and the filter's parser refuses it (depth, nodes, memory): such an
+ * event is never counted as filtered.
+ *
  * Failures hold back only their partition: the partition is paused and
  * sought back to the failed event, and resumed when its backoff ends
  * (exponential with jitter, or the peer's Retry-After). A batch that fails
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,7 +337,10 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
         for (i = 0; pb_message_header_at(m, i, &name, &val, &vl) && nh < 120;
              i++) {
                 char *c;
-                if (memchr(val, 0, vl) || ncopies == 64)
+                /* the relay's own partnerbus_dlq_* headers follow; incoming
+                 * ones (a producer pre-seeding reasons) are dropped */
+                if (memchr(val, 0, vl) || ncopies == 64 ||
+                    !strncasecmp(name, "partnerbus_dlq_", 15))
                         continue;
                 c = strndup(val, vl);
                 if (!c)
@@ -689,6 +699,27 @@ static void update_lag(relay_t *r) {
         r->last_lag = pb_mono_ms();
 }
 
+/* The batch's last entry e (a skip) is dead-lettered before the sink: on
+ * success it stays a skip and is resolved with the batch; if the DLQ
+ * cannot be written, the entry is dropped and its partition held and
+ * retried. */
+static void reject_entry(relay_t *r, entry_t *e, const char *reason_kind,
+                         const char *detail) {
+        rpart_t *p = e->p;
+        int64_t offset = e->m.offset;
+        r->arena.len = e->json_off;
+        e->kind = ENT_SKIP;
+        e->json_len = 0;
+        if (dlq_send(r, &e->m, reason_kind, detail, 0) == 0)
+                return;
+        r->nbatch--;
+        pb_message_release(&e->m);
+        p->attempts++;
+        p->fail_offset = offset;
+        p->retry_at = pb_mono_ms() + backoff_ms(r, p, 0);
+        part_pause_seek(r, p, offset);
+}
+
 /* Takes ownership of m (released when resolved). */
 static void handle_message(relay_t *r, pb_message_t *m) {
         rpart_t *p = part_get(r, m->topic, m->partition);
@@ -752,28 +783,46 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                            r->check_only ? NULL : &r->arena, &e->meta, err,
                            sizeof(err));
         if (rc != PB_OK) {
-                r->arena.len = e->json_off;
-                if (dlq_send(r, m, "undecodable", err, 0) != 0) {
-                        /* the DLQ is down: hold the partition, retry */
-                        r->nbatch--;
-                        pb_message_release(&e->m);
-                        p->attempts++;
-                        p->fail_offset = m->offset;
-                        p->retry_at = pb_mono_ms() + backoff_ms(r, p, 0);
-                        part_pause_seek(r, p, m->offset);
-                }
+                reject_entry(r, e, "undecodable", err);
                 return;
         }
         e->json_len = r->arena.len - e->json_off;
         e->body_off = msg.body_off;
         e->writer = msg.writer;
         e->type = pb_schema_type(msg.reader);
+        {
+                /* the payload's type must belong on this topic: a
+                 * funds.granted body on aid.dispatched is not delivered
+                 * as a shipment */
+                char want[512];
+                const char *wt = pb_schema_type(msg.writer);
+                pb_kafka_topic(&r->cc.kconf, wt, want, sizeof(want));
+                if (strcmp(want, m->topic)) {
+                        snprintf(err, sizeof(err),
+                                 "payload type %s belongs on topic %s, not "
+                                 "%s",
+                                 wt, want, m->topic);
+                        reject_entry(r, e, "type_mismatch", err);
+                        return;
+                }
+        }
         if (r->filter) {
                 const pb_json_t *doc = NULL;
-                if (pb_filter_needs_event(r->filter))
+                if (pb_filter_needs_event(r->filter)) {
                         doc = pb_json_parse(
                             r->jp, (const char *)r->arena.data + e->json_off,
                             e->json_len, err, sizeof(err));
+                        if (!doc) {
+                                /* not "filtered": the filter could not
+                                 * look at it */
+                                char why[600];
+                                snprintf(why, sizeof(why),
+                                         "--where cannot parse the event: %s",
+                                         err);
+                                reject_entry(r, e, "unfilterable", why);
+                                return;
+                        }
+                }
                 if (!pb_filter_match(r->filter, e->type, doc)) {
                         const char *lab[3] = {"topic", m->topic, NULL};
                         pb_metrics_add(r->metrics,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # relay_webhook.sh: every valid example published to real Kafka reaches a
 # real HTTP receiver through `partnerbus relay --sink webhook:` with the
-# CloudEvents headers, Idempotency-Key = event id and an HMAC signature the
-# receiver verifies; /healthz, /readyz, /metrics answer; --where filters
+# CloudEvents headers, Idempotency-Key = event id and HMAC signatures (v1
+# and v2) the receiver verifies; /healthz, /readyz, /metrics answer; --where filters
 # (filtered events are committed); SIGTERM exits 0 and commits, so a
 # restarted relay in the same group delivers nothing again; batches arrive
 # as JSON arrays.
@@ -59,6 +59,7 @@ for g in got:
     assert h["ce-type"] in ("aid.dispatched", "aid.delivered", "funds.granted", "partnership.founded"), h
     assert h["content-type"] == "application/json"
     assert h["x-partnerbus-signature"].startswith("t="), h
+    assert ",v2=" in h["x-partnerbus-signature-v2"], h  # verified by the receiver
 assert {g["event"]["event_id"] for g in got} == set(pub)
 print("ok: 13 events, headers and bodies match")
 PY
@@ -86,6 +87,9 @@ want=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if (l
 got=$(relay_recv_count)
 [[ $want -ge 1 && $got -eq $want ]] || pb_fail "filter delivered $got, expected $want"
 grep -q '"batch": ' "$RECV_OUT" && grep -q '"idempotency-key": "batch-' "$RECV_OUT" || pb_fail "batch requests lack their Idempotency-Key"
+grep -q '"x-partnerbus-signature-v2": "t=' "$RECV_OUT" || pb_fail "batch requests lack the v2 signature"
+st=$(relay_recv_stats)
+[[ $st == *'"bad_sig": 0'* ]] || pb_fail "receiver saw bad signatures on batches: $st"
 timeout 20 "$PB_BIN" relay --brokers "$B" --group "${P}f" --topic-prefix "$P" -t $TYPES \
         --where type=aid.dispatched --sink "webhook:$RECV_URL/hook" --max-events 1 2>/dev/null &
 RELAY_PID=$!

@@ -7,6 +7,10 @@ that verifies the relay's signatures and can be told to fail.
 Every accepted request is checked (X-Partnerbus-Signature: t=..,v1=hex
 HMAC-SHA256 of "<t>.<body>" under the secret from $VAR, default
 RECEIVER_SECRET); a bad or missing signature is answered 401 and counted.
+When X-Partnerbus-Signature-V2: t=..,v2=hex is present it is checked too:
+HMAC-SHA256 of "v2\n<t>\n<Idempotency-Key>\n<ce-type>\n<body>" (ce-type
+empty when absent, as in batches); a bad one is a bad signature. With
+{"require_v2": true} a request without it is a bad signature as well.
 Each event of an accepted request becomes one line in EVENTS.jsonl:
     {"event": {...}, "headers": {...lower-case...}, "batch": n}
 
@@ -20,7 +24,9 @@ Control (POST /_control with a JSON object, answered 200):
     {"reject_field": "shipment_id", "reject_value": "X"}
                                             400 for events whose field has
                                             that value (any mode)
-GET /_stats answers {"requests":..,"accepted":..,"failed":..,"bad_sig":..}.
+    {"require_v2": true}                    refuse requests without v2
+GET /_stats answers {"requests":..,"accepted":..,"failed":..,"bad_sig":..,
+"v2_ok":..} (v2_ok: requests whose v2 signature was verified).
 """
 import argparse
 import hashlib
@@ -34,9 +40,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 STATE = {"mode": "ok", "count": None, "retry_after": 1, "delay": 0,
-         "reject_field": None, "reject_value": None}
+         "reject_field": None, "reject_value": None, "require_v2": False}
 STATS = {"requests": 0, "accepted": 0, "failed": 0, "bad_sig": 0,
-         "rejected": 0}
+         "rejected": 0, "v2_ok": 0}
 OUT = None
 SECRET = b""
 
@@ -83,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
             delay = STATE["delay"]
             ra = STATE["retry_after"]
             rf, rv = STATE["reject_field"], STATE["reject_value"]
+            require_v2 = STATE["require_v2"]
         if mode == "close":
             with LOCK:
                 STATS["failed"] += 1
@@ -105,11 +112,27 @@ class Handler(BaseHTTPRequestHandler):
         parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
         want = hmac.new(SECRET, parts.get("t", "").encode() + b"." + body,
                         hashlib.sha256).hexdigest()
-        if not SECRET or not hmac.compare_digest(want, parts.get("v1", "")):
+        ok = bool(SECRET) and hmac.compare_digest(want, parts.get("v1", ""))
+        sig2 = self.headers.get("X-Partnerbus-Signature-V2")
+        v2_ok = False
+        if sig2 is not None:
+            p2 = dict(p.split("=", 1) for p in sig2.split(",") if "=" in p)
+            signed = ("v2\n%s\n%s\n%s\n" % (
+                p2.get("t", ""), self.headers.get("Idempotency-Key", ""),
+                self.headers.get("ce-type", ""))).encode() + body
+            want2 = hmac.new(SECRET, signed, hashlib.sha256).hexdigest()
+            v2_ok = hmac.compare_digest(want2, p2.get("v2", ""))
+            ok = ok and v2_ok
+        elif require_v2:
+            ok = False
+        if not ok:
             with LOCK:
                 STATS["bad_sig"] += 1
             self._answer(401, b"bad signature")
             return
+        if v2_ok:
+            with LOCK:
+                STATS["v2_ok"] += 1
         doc = json.loads(body)
         events = doc if isinstance(doc, list) else [doc]
         if rf is not None:
