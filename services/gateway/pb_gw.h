@@ -116,7 +116,7 @@ void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16], int64_t now_ms);
  * are two entries (a duplicate answer only ever points at the caller's
  * own event), and nobody can compute an id that collides with another
  * organisation's. Call on every id before claim/complete/release/hold. */
-void pb_gw_dedup_scope(const pb_gw_dedup_t *d, const char *org, uint8_t id[16]);
+void pb_gw_dedup_scope(pb_gw_dedup_t *d, const char *org, uint8_t id[16]);
 size_t pb_gw_dedup_count(pb_gw_dedup_t *d);
 /* Entries dropped before their ttl because the window was full. */
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d);

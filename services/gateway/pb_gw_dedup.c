@@ -21,7 +21,9 @@
 
 #include "pb_gw.h"
 
-#define PB_DD_NONE UINT32_MAX
+#define PB_DD_NONE        UINT32_MAX
+#define PB_DD_SCOPE_CACHE 1024 /* organisations whose scope key is kept */
+#define PB_DD_SCOPE_PROBE 8
 
 enum { PB_DD_FREE = 0, PB_DD_PENDING = 1, PB_DD_DONE = 2, PB_DD_UNKNOWN = 3 };
 
@@ -46,6 +48,13 @@ struct pb_gw_dedup {
         uint64_t seed;
         uint64_t evictions;
         uint8_t scope_secret[32]; /* pb_gw_dedup_scope */
+        /* organisation -> its 16-byte scope key: the HMAC costs ~20,000
+         * instructions, an event's whole publish path about as much */
+        pthread_mutex_t scope_lock;
+        struct pb_dd_scope {
+                char *org;
+                uint8_t key[16];
+        } scope[PB_DD_SCOPE_CACHE];
 };
 
 pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms) {
@@ -86,12 +95,17 @@ pb_gw_dedup_t *pb_gw_dedup_new(size_t capacity, int64_t ttl_ms) {
                 return NULL; /* no randomness: ids could be made to collide */
         }
         pthread_mutex_init(&d->lock, NULL);
+        pthread_mutex_init(&d->scope_lock, NULL);
         return d;
 }
 
 void pb_gw_dedup_destroy(pb_gw_dedup_t *d) {
+        size_t i;
         if (!d)
                 return;
+        for (i = 0; i < PB_DD_SCOPE_CACHE; i++)
+                free(d->scope[i].org);
+        pthread_mutex_destroy(&d->scope_lock);
         pthread_mutex_destroy(&d->lock);
         free(d->slots);
         free(d->index);
@@ -358,15 +372,46 @@ uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d) {
         return n;
 }
 
-void pb_gw_dedup_scope(const pb_gw_dedup_t *d, const char *org,
-                       uint8_t id[16]) {
+/* The organisation's scope key: from the cache, or HMAC-SHA256(secret,
+ * org) cut to 16 bytes (kept when a slot in its probe window is free). */
+static int scope_key(pb_gw_dedup_t *d, const char *org, uint8_t key[16]) {
         uint8_t k[EVP_MAX_MD_SIZE];
         unsigned kl = 0;
-        size_t i;
+        uint64_t h = 1469598103934665603ull;
+        size_t i, n = strlen(org), slot, free_slot = PB_DD_SCOPE_CACHE;
+        for (i = 0; i < n; i++)
+                h = (h ^ (unsigned char)org[i]) * 1099511628211ull;
+        pthread_mutex_lock(&d->scope_lock);
+        for (i = 0; i < PB_DD_SCOPE_PROBE; i++) {
+                slot = (size_t)(h + i) & (PB_DD_SCOPE_CACHE - 1);
+                if (!d->scope[slot].org) {
+                        if (free_slot == PB_DD_SCOPE_CACHE)
+                                free_slot = slot;
+                } else if (!strcmp(d->scope[slot].org, org)) {
+                        memcpy(key, d->scope[slot].key, 16);
+                        pthread_mutex_unlock(&d->scope_lock);
+                        return 0;
+                }
+        }
+        pthread_mutex_unlock(&d->scope_lock);
         if (!HMAC(EVP_sha256(), d->scope_secret, sizeof(d->scope_secret),
-                  (const unsigned char *)(org ? org : ""),
-                  org ? strlen(org) : 0, k, &kl) ||
+                  (const unsigned char *)org, n, k, &kl) ||
             kl < 16)
+                return -1;
+        memcpy(key, k, 16);
+        if (free_slot == PB_DD_SCOPE_CACHE)
+                return 0; /* window full: computed each time */
+        pthread_mutex_lock(&d->scope_lock);
+        if (!d->scope[free_slot].org && (d->scope[free_slot].org = strdup(org)))
+                memcpy(d->scope[free_slot].key, key, 16);
+        pthread_mutex_unlock(&d->scope_lock);
+        return 0;
+}
+
+void pb_gw_dedup_scope(pb_gw_dedup_t *d, const char *org, uint8_t id[16]) {
+        uint8_t k[16];
+        size_t i;
+        if (scope_key(d, org ? org : "", k))
                 return; /* cannot happen with SHA-256; then unscoped */
         for (i = 0; i < 16; i++)
                 id[i] ^= k[i];

@@ -166,12 +166,52 @@ static void test_random_against_model(void **state) {
         pb_gw_dedup_destroy(d);
 }
 
+/* An event_id scoped by organisation: the same org always gives the same
+ * id (cached or not), two orgs give different ids, and a second window
+ * (another secret) gives another scoping. */
+static void test_scope_per_organisation(void **state) {
+        pb_gw_dedup_t *d = pb_gw_dedup_new(16, 1000);
+        pb_gw_dedup_t *d2 = pb_gw_dedup_new(16, 1000);
+        uint8_t raw[16], a1[16], a2[16], b[16], c[16];
+        char org[32];
+        int i;
+        (void)state;
+        assert_non_null(d);
+        assert_non_null(d2);
+        for (i = 0; i < 16; i++)
+                raw[i] = (uint8_t)(i * 17);
+        memcpy(a1, raw, 16);
+        memcpy(a2, raw, 16);
+        memcpy(b, raw, 16);
+        memcpy(c, raw, 16);
+        pb_gw_dedup_scope(d, "org-a", a1);
+        pb_gw_dedup_scope(d, "org-a", a2); /* from the cache */
+        pb_gw_dedup_scope(d, "org-b", b);
+        pb_gw_dedup_scope(d2, "org-a", c);
+        assert_memory_equal(a1, a2, 16);
+        assert_memory_not_equal(a1, raw, 16);
+        assert_memory_not_equal(a1, b, 16);
+        assert_memory_not_equal(a1, c, 16);
+        /* more organisations than the cache keeps: still consistent */
+        for (i = 0; i < 3000; i++) {
+                snprintf(org, sizeof(org), "org-%d", i);
+                memcpy(a1, raw, 16);
+                memcpy(a2, raw, 16);
+                pb_gw_dedup_scope(d, org, a1);
+                pb_gw_dedup_scope(d, org, a2);
+                assert_memory_equal(a1, a2, 16);
+        }
+        pb_gw_dedup_destroy(d);
+        pb_gw_dedup_destroy(d2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_lifecycle),
             cmocka_unit_test(test_batch_is_atomic),
             cmocka_unit_test(test_capacity_evicts_oldest),
             cmocka_unit_test(test_random_against_model),
+            cmocka_unit_test(test_scope_per_organisation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
