@@ -44,3 +44,29 @@ stop_pids() {
                 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         done
 }
+
+# cache_fresh CACHE KEY [FILE]: CACHE/.complete holds KEY (and FILE exists)
+cache_fresh() {
+        [[ -f $1/.complete && $(cat "$1/.complete") == "$2" && ( -z ${3:-} || -f ${3:-} ) ]]
+}
+
+# cache_once CACHE KEY FILE FN: unless cache_fresh CACHE KEY FILE, run FN
+# (it fills CACHE with maven, $MVN, and fails with die) and record KEY in
+# CACHE/.complete. Several build dirs may start a server at once: FN runs
+# under a lock on CACHE/.lock, and the check is made again once it is held.
+cache_once() {
+        local cache=$1 want=$2 file=$3 fn=$4
+        mkdir -p "$cache"
+        cache_fresh "$cache" "$want" "$file" && return 0
+        command -v "$MVN" >/dev/null || die "maven ($MVN) not found; install it (apt-get install maven)"
+        exec 9>"$cache/.lock"
+        flock 9
+        if cache_fresh "$cache" "$want" "$file"; then
+                exec 9>&-
+                return 0
+        fi
+        rm -f "$cache/.complete"
+        "$fn"
+        echo "$want" >"$cache/.complete"
+        exec 9>&-
+}
