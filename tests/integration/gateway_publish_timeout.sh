@@ -59,18 +59,30 @@ stop_gw() {
         ((GW_RC == 0)) || { tail -5 "$PB_TMP/$2.log" >&2; pb_fail "gateway $2 exited $GW_RC on SIGTERM"; }
 }
 
+# start_gw NAME ARGS...: a gateway on the own broker (plain HTTP, no rate
+# limit, --publish-timeout 2s, --retry-after 1s, then ARGS), ready
+start_gw() {
+        local name=$1
+        shift
+        gw_start "$name" --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
+                --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --retry-after 1s "$@"
+        gw_wait_ready "$GW_PORT"
+}
+# warm_up PORT WHAT: publish one event, so that topic, leader and connection
+# are known and the next message is sent to the broker at once (in flight)
+# rather than queued
+warm_up() {
+        event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
+        gw_post "$1" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
+        expect_code 201 "$2: warm-up event"
+}
+
 # ------------------------------------------------------------------ A
-gw_start a --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --retry-after 1s
+start_gw a
 PA=$GW_PORT
 OA=$GW_OPS
 PIDA=$GW_PID
-gw_wait_ready "$PA"
-# warm up: topic, leader and connection known, so the next message is sent
-# to the broker at once (in flight) rather than queued
-event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
-gw_post "$PA" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
-expect_code 201 "A: warm-up event"
+warm_up "$PA" A
 
 IDA=$(cat /proc/sys/kernel/random/uuid)
 event "$PB_TMP/a.json" "$IDA"
@@ -120,15 +132,11 @@ pb_log "A: in the topic at: ${got//$'\n'/; } (answered $want)"
 stop_gw "$PIDA" a
 
 # ------------------------------------------------------------------ B
-gw_start b --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --delivery-timeout 4s --retry-after 1s
+start_gw b --delivery-timeout 4s
 PBB=$GW_PORT
 OB=$GW_OPS
 PIDB=$GW_PID
-gw_wait_ready "$PBB"
-event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
-gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
-expect_code 201 "B: warm-up event"
+warm_up "$PBB" B
 IDB=$(cat /proc/sys/kernel/random/uuid)
 event "$PB_TMP/b.json" "$IDB"
 kill -STOP "$BPID"
@@ -159,12 +167,10 @@ grep -q 'partnerbus_gateway_events_total{.*outcome="late_unknown"} 1$' "$PB_TMP/
 stop_gw "$PIDB" b
 
 # ------------------------------------------------------------------ C
-gw_start c --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --delivery-timeout 4s --retry-after 1s
+start_gw c --delivery-timeout 4s
 PC=$GW_PORT
 OC=$GW_OPS
 PIDC=$GW_PID
-gw_wait_ready "$PC"
 BPID=
 "$PB_HARNESS" kill-node --dir "$KDIR" 1 2>/dev/null
 pb_log "C: broker killed"
