@@ -40,13 +40,8 @@ DEFAULT_JVM_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
 JVM_OPTS=${PB_KAFKA_JVM_OPTS:-$DEFAULT_JVM_OPTS}
 PROBE_TOPIC=_pb_ready_probe
 
-log() { printf 'harness: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+PROC_NAME=harness PROC_USAGE_LAST=9
 source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
-usage() {
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-        exit 2
-}
 
 # ---------------------------------------------------------------- fetch
 

@@ -1,6 +1,16 @@
 # proc.sh: process helpers shared by the test servers' scripts
-# (tests/kafka/harness.sh, tests/registry/registry.sh). Sourced; expects the
-# caller's log() for messages.
+# (tests/kafka/harness.sh, tests/registry/registry.sh). Sourced after the
+# caller sets PROC_NAME (the prefix of its messages) and PROC_USAGE_LAST
+# (the last line of its usage comment, which starts at line 2).
+
+# log MSG...: a message on stderr; die MSG...: log it as an error, exit 1;
+# usage: the script's usage comment on stderr, exit 2
+log() { printf '%s: %s\n' "$PROC_NAME" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() {
+        sed -n "2,${PROC_USAGE_LAST}p" "$0" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+}
 
 # free_ports N: N distinct free loopback TCP ports, one per line. All are
 # bound at once so none repeats; another process may still take one before

@@ -47,13 +47,8 @@ DEFAULT_JVM_OPTS="-Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
 JVM_OPTS=${PB_REGISTRY_JVM_OPTS:-$DEFAULT_JVM_OPTS}
 API_PATH=/apis/ccompat/v7
 
-log() { printf 'registry: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+PROC_NAME=registry PROC_USAGE_LAST=13
 source "$(dirname "${BASH_SOURCE[0]}")/../kafka/proc.sh"
-usage() {
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
-        exit 2
-}
 
 # ---------------------------------------------------------------- fetch
 
