@@ -11,32 +11,8 @@
 # tests/kafka/harness.sh in a temporary directory and stopped at the end.
 # Results go to stdout (and are recorded in bench/README.md, "produce").
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd -P)
-src=$(cd "$here/.." && pwd -P)
-N=1000000 B= BIN=${PB_BIN:-$src/build/services/partnerbus}
-while (($#)); do
-        case $1 in
-        --events) N=$2; shift 2 ;;
-        --brokers) B=$2; shift 2 ;;
-        --bin) BIN=$2; shift 2 ;;
-        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "produce.sh: unknown option $1" >&2; exit 2 ;;
-        esac
-done
-[[ -x $BIN ]] || { echo "produce.sh: partnerbus binary $BIN not found (--bin)" >&2; exit 1; }
-command -v kcat >/dev/null || { echo "produce.sh: kcat not found" >&2; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pbbench.XXXXXX")
-kdir=
-cleanup() {
-        [[ -n $kdir ]] && "$src/tests/kafka/harness.sh" stop --dir "$kdir" >/dev/null 2>&1 || true
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-if [[ -z $B ]]; then
-        kdir=$tmp/kafka
-        B=$("$src/tests/kafka/harness.sh" start --dir "$kdir" | tail -n 1)
-fi
-export PARTNERBUS_SCHEMAS=${PARTNERBUS_SCHEMAS:-$src/schemas}
+source "$(dirname "$0")/lib.sh"
+bench_init 12 "$@"
 
 # N distinct events from the medical-truck example: own event_id,
 # shipment_id (the key) and quantity

@@ -13,32 +13,8 @@
 # with `partnerbus produce` (not timed). Target: JSON lines at no less than
 # half of kcat's raw rate.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd -P)
-src=$(cd "$here/.." && pwd -P)
-N=1000000 B= BIN=${PB_BIN:-$src/build/services/partnerbus}
-while (($#)); do
-        case $1 in
-        --events) N=$2; shift 2 ;;
-        --brokers) B=$2; shift 2 ;;
-        --bin) BIN=$2; shift 2 ;;
-        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
-        *) echo "replay.sh: unknown option $1" >&2; exit 2 ;;
-        esac
-done
-[[ -x $BIN ]] || { echo "replay.sh: partnerbus binary $BIN not found (--bin)" >&2; exit 1; }
-command -v kcat >/dev/null || { echo "replay.sh: kcat not found" >&2; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pbbench.XXXXXX")
-kdir=
-cleanup() {
-        [[ -n $kdir ]] && "$src/tests/kafka/harness.sh" stop --dir "$kdir" >/dev/null 2>&1 || true
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-if [[ -z $B ]]; then
-        kdir=$tmp/kafka
-        B=$("$src/tests/kafka/harness.sh" start --dir "$kdir" | tail -n 1)
-fi
-export PARTNERBUS_SCHEMAS=${PARTNERBUS_SCHEMAS:-$src/schemas}
+source "$(dirname "$0")/lib.sh"
+bench_init 14 "$@"
 P=bench-replay-$(date +%s)-$$-
 T=${P}aid.dispatched
 python3 "$src/tests/relay/gen_events.py" "$N" 500 --seed bench-replay >"$tmp/events.jsonl"

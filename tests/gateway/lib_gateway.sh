@@ -3,6 +3,73 @@
 
 GW_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 EXAMPLES=${PB_SOURCE_DIR}/schemas/examples
+# the example event most gateway tests publish
+GW_EXAMPLE=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
+
+# gw_setup CMD...: the common start of a gateway test against the fixture's
+# broker: fail unless every CMD is on PATH; set B (bootstrap servers) and
+# PB_BIN; make PB_TMP; at exit stop every gateway started and remove PB_TMP.
+# Call it plainly, not in $(...): the EXIT trap must belong to the test.
+gw_setup() {
+        pb_require_cmd "$@"
+        B=$(pb_bootstrap)
+        PB_BIN=$(pb_bin)
+        pb_tmpdir
+        trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+}
+
+# gw_setup_own_broker CMD...: like gw_setup, but against a broker of the
+# test's own (to stop, pause or kill), started in KDIR; B names it. At exit
+# gw_cleanup_own_broker; a test that needs more sets its own EXIT trap after
+# this call and calls gw_cleanup_own_broker from it.
+gw_setup_own_broker() {
+        pb_require_cmd "$@"
+        PB_BIN=$(pb_bin)
+        pb_tmpdir
+        KDIR=$PB_TMP/kafka
+        trap gw_cleanup_own_broker EXIT
+        "$PB_HARNESS" start --dir "$KDIR" >/dev/null 2>"$PB_TMP/harness.log" ||
+                { cat "$PB_TMP/harness.log" >&2; pb_fail "own broker did not start"; }
+        B=$(cat "$KDIR/bootstrap")
+}
+
+# gw_cleanup_own_broker: stop every gateway, then the own broker; remove PB_TMP
+gw_cleanup_own_broker() {
+        gw_stop_all
+        "$PB_HARNESS" stop --dir "$KDIR" >/dev/null 2>&1 || true
+        rm -rf "$PB_TMP"
+}
+
+# gw_wait_ready PORT [SECONDS]: wait (default 30 s) until /readyz on PORT
+# answers "ready"
+gw_wait_ready() {
+        pb_wait_for "${2:-30}" bash -c "[[ \$(curl -s http://127.0.0.1:$1/readyz) == ready ]]"
+}
+
+# gw_term PID: SIGTERM the gateway PID and wait for it to exit; its exit
+# status in GW_RC
+gw_term() {
+        kill -TERM "$1"
+        GW_RC=0
+        wait "$1" || GW_RC=$?
+}
+
+# gw_tokens ORG...: write $PB_TMP/tokens, each ORG allowed every type with
+# the token tok-ORG
+gw_tokens() {
+        local org
+        for org in "$@"; do
+                gw_token_line "$org" '*'
+        done >"$PB_TMP/tokens"
+}
+
+# gw_self_signed: a self-signed certificate for localhost and 127.0.0.1 in
+# $PB_TMP/cert.pem, its key in $PB_TMP/key.pem
+gw_self_signed() {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+                -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+                -keyout "$PB_TMP/key.pem" -out "$PB_TMP/cert.pem" 2>/dev/null
+}
 
 # gw_hash TOKEN: SHA-256 hex of TOKEN, as the tokens file stores it
 gw_hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }

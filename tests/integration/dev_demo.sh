@@ -21,12 +21,7 @@ cd "$work"
 
 "$PB_BIN" dev --demo --listen 127.0.0.1:0 --dir "$work/var" >out.jsonl 2>err.txt &
 devpid=$!
-for _ in $(seq 1 600); do
-        grep -q '^demo: published' err.txt 2>/dev/null && break
-        kill -0 $devpid 2>/dev/null || { cat err.txt >&2; pb_fail "dev exited early"; }
-        sleep 0.1
-done
-grep -q '^demo: published' err.txt || { cat err.txt >&2; pb_fail "demo did not finish in 60 s"; }
+pb_wait_line $devpid err.txt '^demo: published' "dev exited early" "demo did not finish in 60 s"
 nexamples=$(ls "$PB_SOURCE_DIR"/schemas/examples/valid/*/*.json | wc -l)
 grep -q "^demo: published $nexamples example events through the gateway (0 failed)" err.txt ||
         { cat err.txt >&2; pb_fail "demo did not publish all $nexamples examples"; }

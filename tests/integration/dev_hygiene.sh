@@ -37,12 +37,7 @@ start_dev() {
         : >err.txt
         "$PB_BIN" dev --listen 127.0.0.1:0 --dir "$work/var" >out.jsonl 2>err.txt &
         devpid=$!
-        for _ in $(seq 1 600); do
-                grep -q 'partnerbus dev is running' err.txt 2>/dev/null && break
-                kill -0 $devpid 2>/dev/null || { cat err.txt >&2; pb_fail "dev exited early"; }
-                sleep 0.1
-        done
-        grep -q 'partnerbus dev is running' err.txt || { cat err.txt >&2; pb_fail "dev did not start in 60 s"; }
+        pb_wait_line $devpid err.txt 'partnerbus dev is running' "dev exited early" "dev did not start in 60 s"
         port=$(cat "$work/var/gateway.port")
 }
 

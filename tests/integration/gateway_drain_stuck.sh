@@ -16,13 +16,9 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
-EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+gw_setup curl jq python3
+EX=$GW_EXAMPLE
+gw_tokens blau-gelbes-kreuz
 
 # --- A: broker unreachable, message without timeout
 dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -38,11 +34,8 @@ C=$!
 pb_wait_for 10 bash -c \
         "curl -s http://127.0.0.1:$O/metrics | awk '/^partnerbus_gateway_inflight_events /{f=\$2} END {exit !(f+0 >= 1)}'"
 t0=$(date +%s)
-kill -TERM "$PID"
-set +e
-wait "$PID"
-rc=$?
-set -e
+gw_term "$PID"
+rc=$GW_RC
 took=$(($(date +%s) - t0))
 wait "$C" || true
 code=$(cat "$PB_TMP/a.code")
@@ -84,11 +77,8 @@ except OSError:
 EOF
 PY=$!
 sleep 1
-kill -TERM "$PID"
-set +e
-wait "$PID"
-rc=$?
-set -e
+gw_term "$PID"
+rc=$GW_RC
 wait "$PY" || true
 pb_log "B: gateway exit $rc; client: $(head -c 200 "$PB_TMP/b.out" | tr '\n' ' ')"
 ((rc == 0)) || { tail -5 "$PB_TMP/late.log" >&2; pb_fail "B: gateway exited $rc"; }

@@ -10,12 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd python3
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+gw_setup python3
+gw_tokens blau-gelbes-kreuz
 gw_start framing --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http
 python3 "$GW_HELPERS/framing.py" "$GW_PORT" tok-blau-gelbes-kreuz >"$PB_TMP/framing.out" ||
         pb_fail "$(cat "$PB_TMP/framing.out")"

@@ -11,20 +11,14 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3
-PB_BIN=$(pb_bin)
-pb_tmpdir
-KDIR=$PB_TMP/kafka
-trap 'gw_stop_all; "$PB_HARNESS" stop --dir "$KDIR" >/dev/null 2>&1 || true; rm -rf "$PB_TMP"' EXIT
-"$PB_HARNESS" start --dir "$KDIR" >/dev/null 2>"$PB_TMP/harness.log" || { cat "$PB_TMP/harness.log" >&2; pb_fail "own broker did not start"; }
-B=$(cat "$KDIR/bootstrap")
+gw_setup_own_broker curl jq python3
 PFX=$(pb_topic_name gwout)-
-EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+EX=$GW_EXAMPLE
+gw_tokens blau-gelbes-kreuz
 gw_start out --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 --publish-timeout 3s --retry-after 1s
 P=$GW_PORT
-pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$P/readyz) == ready ]]"
+gw_wait_ready "$P"
 
 python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$P" --token tok-blau-gelbes-kreuz \
         --type aid.dispatched --example "$EX" --threads 4 --seconds 22 --retry --give-up 90 \
@@ -52,7 +46,7 @@ n503=$(jq '."503" // 0' "$PB_TMP/stats.json")
 sent=$(jq .sent "$PB_TMP/loadgen.out")
 acc=$(wc -l <"$PB_TMP/accepted.txt")
 [[ $acc == "$sent" ]] || pb_fail "only $acc of $sent events were eventually accepted after Kafka came back"
-pb_wait_for 60 bash -c "[[ \$(curl -s http://127.0.0.1:$P/readyz) == ready ]]"
+gw_wait_ready "$P" 60
 
 # every 2xx event exactly once (the probe event above was answered 503 and
 # never retried: it may or may not be there, and is not counted)

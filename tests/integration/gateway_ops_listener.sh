@@ -9,17 +9,13 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+gw_setup curl jq python3
 PFX=$(pb_topic_name gwops)-
-gw_token_line stadt-koeln '*' >"$PB_TMP/tokens"
+gw_tokens stadt-koeln
 gw_start ops --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0
 P=$GW_PORT
 O=$GW_OPS
-pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$P/readyz) == ready ]]"
+gw_wait_ready "$P"
 jq -c 'del(.event_id) | .source = "stadt-koeln"' \
         "$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json" >"$PB_TMP/ev.json"
 gw_post "$P" tok-stadt-koeln aid.dispatched application/json "$PB_TMP/ev.json"

@@ -14,11 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3 sha256sum
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+gw_setup curl jq python3 sha256sum
 PFX=$(pb_topic_name gw)-
 TYPES=aid.dispatched,partnership.founded,funds.granted,aid.delivered
 

@@ -26,26 +26,19 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3
-PB_BIN=$(pb_bin)
-pb_tmpdir
-KDIR=$PB_TMP/kafka
+gw_setup_own_broker curl jq python3
 BPID=
 cleanup() {
         [[ -n $BPID ]] && kill -CONT "$BPID" 2>/dev/null || true
-        gw_stop_all
-        "$PB_HARNESS" stop --dir "$KDIR" >/dev/null 2>&1 || true
-        rm -rf "$PB_TMP"
+        gw_cleanup_own_broker
 }
 trap cleanup EXIT
-"$PB_HARNESS" start --dir "$KDIR" >/dev/null 2>"$PB_TMP/harness.log" || { cat "$PB_TMP/harness.log" >&2; pb_fail "own broker did not start"; }
-B=$(cat "$KDIR/bootstrap")
 BPID=$(cat "$KDIR/node-1/pid")
 kill -0 "$BPID" || pb_fail "no broker process $BPID"
 PFX=$(pb_topic_name gwpt)-
-EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
+EX=$GW_EXAMPLE
 TOK=tok-blau-gelbes-kreuz
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+gw_tokens blau-gelbes-kreuz
 
 # event FILE ID: the example with event_id ID
 event() { jq -c --arg id "$2" '.event_id = $id' "$EX" >"$1"; }
@@ -62,24 +55,34 @@ in_topic() {
 }
 # stop_gw PID NAME: SIGTERM, want exit 0
 stop_gw() {
-        kill -TERM "$1"
-        local rc=0
-        wait "$1" || rc=$?
-        ((rc == 0)) || { tail -5 "$PB_TMP/$2.log" >&2; pb_fail "gateway $2 exited $rc on SIGTERM"; }
+        gw_term "$1"
+        ((GW_RC == 0)) || { tail -5 "$PB_TMP/$2.log" >&2; pb_fail "gateway $2 exited $GW_RC on SIGTERM"; }
+}
+
+# start_gw NAME ARGS...: a gateway on the own broker (plain HTTP, no rate
+# limit, --publish-timeout 2s, --retry-after 1s, then ARGS), ready
+start_gw() {
+        local name=$1
+        shift
+        gw_start "$name" --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
+                --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --retry-after 1s "$@"
+        gw_wait_ready "$GW_PORT"
+}
+# warm_up PORT WHAT: publish one event, so that topic, leader and connection
+# are known and the next message is sent to the broker at once (in flight)
+# rather than queued
+warm_up() {
+        event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
+        gw_post "$1" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
+        expect_code 201 "$2: warm-up event"
 }
 
 # ------------------------------------------------------------------ A
-gw_start a --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --retry-after 1s
+start_gw a
 PA=$GW_PORT
 OA=$GW_OPS
 PIDA=$GW_PID
-pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$PA/readyz) == ready ]]"
-# warm up: topic, leader and connection known, so the next message is sent
-# to the broker at once (in flight) rather than queued
-event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
-gw_post "$PA" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
-expect_code 201 "A: warm-up event"
+warm_up "$PA" A
 
 IDA=$(cat /proc/sys/kernel/random/uuid)
 event "$PB_TMP/a.json" "$IDA"
@@ -129,15 +132,11 @@ pb_log "A: in the topic at: ${got//$'\n'/; } (answered $want)"
 stop_gw "$PIDA" a
 
 # ------------------------------------------------------------------ B
-gw_start b --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --delivery-timeout 4s --retry-after 1s
+start_gw b --delivery-timeout 4s
 PBB=$GW_PORT
 OB=$GW_OPS
 PIDB=$GW_PID
-pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$PBB/readyz) == ready ]]"
-event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
-gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
-expect_code 201 "B: warm-up event"
+warm_up "$PBB" B
 IDB=$(cat /proc/sys/kernel/random/uuid)
 event "$PB_TMP/b.json" "$IDB"
 kill -STOP "$BPID"
@@ -153,7 +152,7 @@ jq -e '.error == "outcome_unknown"' "$PB_TMP/resp.json" >/dev/null || pb_fail "B
 grep -q "event_id=$IDB.*outcome unknown" "$PB_TMP/b.log" || pb_fail "B: unknown outcome not logged"
 kill -CONT "$BPID"
 pb_log "B: broker resumed"
-pb_wait_for 60 bash -c "[[ \$(curl -s http://127.0.0.1:$PBB/readyz) == ready ]]"
+gw_wait_ready "$PBB" 60
 gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/b.json"
 expect_code 409 "B: retry after the broker resumed (still unknown)"
 pb_wait_for 30 inflight_zero "$OB"
@@ -168,12 +167,10 @@ grep -q 'partnerbus_gateway_events_total{.*outcome="late_unknown"} 1$' "$PB_TMP/
 stop_gw "$PIDB" b
 
 # ------------------------------------------------------------------ C
-gw_start c --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --delivery-timeout 4s --retry-after 1s
+start_gw c --delivery-timeout 4s
 PC=$GW_PORT
 OC=$GW_OPS
 PIDC=$GW_PID
-pb_wait_for 30 bash -c "[[ \$(curl -s http://127.0.0.1:$PC/readyz) == ready ]]"
 BPID=
 "$PB_HARNESS" kill-node --dir "$KDIR" 1 2>/dev/null
 pb_log "C: broker killed"

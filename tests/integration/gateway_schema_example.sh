@@ -11,13 +11,9 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+gw_setup curl jq
 PFX=$(pb_topic_name gwex)-
-gw_token_line stadt-koeln '*' >"$PB_TMP/tokens"
+gw_tokens stadt-koeln
 gw_start ex --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0
 P=$GW_PORT
 

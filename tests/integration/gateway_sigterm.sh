@@ -7,14 +7,10 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+gw_setup curl jq python3
 PFX=$(pb_topic_name gwterm)-
-EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+EX=$GW_EXAMPLE
+gw_tokens blau-gelbes-kreuz
 gw_start term --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 -X linger.ms=300
 P=$GW_PORT
@@ -31,11 +27,8 @@ python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$P" --token tok-blau-ge
 LG=$!
 sleep 2
 inflight=$(curl -s "http://127.0.0.1:$O/metrics" | awk '/^partnerbus_gateway_inflight_requests /{print $2}')
-kill -TERM "$PID"
-set +e
-wait "$PID"
-rc=$?
-set -e
+gw_term "$PID"
+rc=$GW_RC
 wait "$LG" || true
 pb_log "exit status $rc; in flight at SIGTERM: $inflight; $(cat "$PB_TMP/loadgen.out")"
 [[ $rc == 0 ]] || { tail -20 "$PB_TMP/term.log" >&2; pb_fail "gateway exited $rc after SIGTERM"; }

@@ -12,12 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd python3
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+gw_setup python3
+gw_tokens blau-gelbes-kreuz
 PARTNERBUS_HEADER_TIMEOUT=3s gw_start slow --brokers "$B" --tokens "$PB_TMP/tokens" \
         --insecure-http --max-connections 20 --conn-timeout 30s
 P=$GW_PORT

@@ -9,14 +9,10 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd wrk jq
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+gw_setup wrk jq
 PFX=$(pb_topic_name gwthreads1)-
-EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+EX=$GW_EXAMPLE
+gw_tokens blau-gelbes-kreuz
 gw_start one --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
         --topic-prefix "$PFX" --rate 0 --threads 1
 gw_post "$GW_PORT" tok-blau-gelbes-kreuz aid.dispatched application/json "$EX"

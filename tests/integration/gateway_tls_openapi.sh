@@ -10,19 +10,13 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3 openssl
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+gw_setup curl jq python3 openssl
 PFX=$(pb_topic_name gwtls)-
-EX=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
+EX=$GW_EXAMPLE
+gw_tokens blau-gelbes-kreuz
 
 # ---------------------------------------------------------------- TLS
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-        -keyout "$PB_TMP/key.pem" -out "$PB_TMP/cert.pem" 2>/dev/null
+gw_self_signed
 set +e
 "$PB_BIN" gateway --brokers "$B" --tokens "$PB_TMP/tokens" --listen 127.0.0.1:0 >"$PB_TMP/refuse.log" 2>&1
 rc=$?

@@ -8,15 +8,9 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd openssl curl
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
-gw_token_line blau-gelbes-kreuz '*' >"$PB_TMP/tokens"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-        -keyout "$PB_TMP/key.pem" -out "$PB_TMP/cert.pem" 2>/dev/null
+gw_setup openssl curl
+gw_tokens blau-gelbes-kreuz
+gw_self_signed
 gw_start tls --brokers "$B" --tokens "$PB_TMP/tokens" \
         --tls-cert "$PB_TMP/cert.pem" --tls-key "$PB_TMP/key.pem"
 S=$GW_PORT

@@ -8,26 +8,14 @@
 # Avro's GenericRecord.toString prints them in Java's own notation).
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/consumer_common.bash"
 
 pb_require_cmd java mvn python3
 B=$(pb_bootstrap)
 BIN=$(pb_bin)
-SCHEMAS=${PARTNERBUS_SCHEMAS:-$PB_SOURCE_DIR/schemas}
-EXAMPLES=$SCHEMAS/examples/valid
-PYDIR=$PB_SOURCE_DIR/tests/python
 OUT=${PB_BINARY_DIR:-${TMPDIR:-/tmp}}/java-example
-pb_tmpdir
+consumer_tmpdir
 RUN=$(pb_topic_name java)
-
-registry_pid=""
-cleanup() {
-        if [[ -n $registry_pid ]]; then
-                kill "$registry_pid" 2>/dev/null || true
-                wait "$registry_pid" 2>/dev/null || true
-        fi
-        [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"
-}
-trap cleanup EXIT
 
 CP=$("$PB_SOURCE_DIR/tests/java/check.sh" "$OUT") || pb_fail "the Java example does not build (or differs from the doc)"
 
@@ -86,17 +74,7 @@ sys.exit(1 if problems else 0)
 EOF
 }
 
-types=()
-for d in "$EXAMPLES"/*/; do
-        t=$(basename "$d")
-        python3 -c '
-import json, sys
-for p in sorted(sys.argv[1:]):
-    print(json.dumps(json.load(open(p, encoding="utf-8")), ensure_ascii=False, separators=(",", ":")))
-' "$d"*.json >"$PB_TMP/$t.jsonl"
-        types+=("$t")
-done
-((${#types[@]} > 0)) || pb_fail "no examples under $EXAMPLES"
+consumer_examples
 
 # roundtrip LABEL PREFIX REGISTRY_URL [produce options]: publish every type
 # with PREFIX, then one ReadTopic run reads all the topics
@@ -122,10 +100,7 @@ roundtrip() {
 roundtrip "single-object" "$RUN-soe." ""
 
 PY=$(pb_python_venv)
-"$PY" "$PYDIR/mini_registry.py" --port-file "$PB_TMP/registry.port" &
-registry_pid=$!
-pb_wait_for 20 test -s "$PB_TMP/registry.port"
-REG=http://127.0.0.1:$(cat "$PB_TMP/registry.port")
+consumer_start_registry "$PY"
 roundtrip "confluent" "$RUN-cf." "$REG" --schema-registry "$REG"
 
 pb_log "ok: the Java example reads ${#types[@]} types in both framings"

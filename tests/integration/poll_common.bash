@@ -2,6 +2,17 @@
 # Starts tests/poll/feed_server.py on a free loopback port over a copy of
 # tests/poll/feeds in $PB_TMP/feeds, and stops it when the test exits.
 
+# poll_setup NAME: the common start of a poll test: B, PB_BIN, PB_TMP, the
+# feed server (poll_start_server) and PFX, a topic prefix unique to the run
+# made from NAME. Call it plainly, not in $(...).
+poll_setup() {
+        B=$(pb_bootstrap)
+        PB_BIN=$(pb_bin)
+        pb_tmpdir
+        poll_start_server
+        PFX=$(pb_topic_name "$1")-
+}
+
 poll_start_server() {
         FEEDS=$PB_TMP/feeds
         mkdir -p "$FEEDS"

@@ -10,11 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/poll_common.bash"
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-poll_start_server
-PFX=$(pb_topic_name pollcsv)-
+poll_setup pollcsv
 MAP=$FEEDS/grants.map.json
 poll() { "$PB_BIN" poll --brokers "$B" --topic-prefix "$PFX" --url "$BASE/grants.csv" --type funds.granted \
         --map "$MAP" --organisation staatskanzlei-nrw --once --retries 1 --retry-backoff 100ms "$@"; }

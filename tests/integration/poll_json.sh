@@ -8,11 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/poll_common.bash"
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-poll_start_server
-PFX=$(pb_topic_name polljson)-
+poll_setup polljson
 MAP=$FEEDS/shipments.map.json
 poll() { "$PB_BIN" poll --brokers "$B" --topic-prefix "$PFX" --type aid.dispatched --map "$MAP" \
         --organisation blau-gelbes-kreuz \

@@ -16,46 +16,21 @@
 # pb_python_venv in tests/kafka/lib.sh.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/consumer_common.bash"
 
 pb_require_cmd kcat python3 od
 B=$(pb_bootstrap)
 BIN=$(pb_bin)
 PY=$(pb_python_venv)
-SCHEMAS=${PARTNERBUS_SCHEMAS:-$PB_SOURCE_DIR/schemas}
-EXAMPLES=$SCHEMAS/examples/valid
-PYDIR=$PB_SOURCE_DIR/tests/python
-pb_tmpdir
+consumer_tmpdir
 RUN=$(pb_topic_name pyc)
-
-registry_pid=""
-cleanup() {
-        if [[ -n $registry_pid ]]; then
-                kill "$registry_pid" 2>/dev/null || true
-                wait "$registry_pid" 2>/dev/null || true
-        fi
-        [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"
-}
-trap cleanup EXIT
 
 # --- 1. fingerprints
 "$PY" "$PYDIR/check_fingerprint.py" "$SCHEMAS" >"$PB_TMP/fp.log" ||
         { cat "$PB_TMP/fp.log" >&2; pb_fail "fastavro's CRC-64-AVRO disagrees with the specification"; }
 
 # --- the examples, one compact JSON line per event, per type
-types=()
-for d in "$EXAMPLES"/*/; do
-        t=$(basename "$d")
-        [[ -f $SCHEMAS/$t.avsc ]] || pb_fail "examples for $t but no $SCHEMAS/$t.avsc"
-        "$PY" -c '
-import json, sys
-for p in sorted(sys.argv[1:]):
-    with open(p, encoding="utf-8") as f:
-        print(json.dumps(json.load(f), ensure_ascii=False, separators=(",", ":")))
-' "$d"*.json >"$PB_TMP/$t.jsonl"
-        [[ -s $PB_TMP/$t.jsonl ]] || pb_fail "no examples in $d"
-        types+=("$t")
-done
-((${#types[@]} > 0)) || pb_fail "no examples under $EXAMPLES"
+consumer_examples
 pb_log "broker $B; types: ${types[*]}"
 
 # first_bytes TOPIC N: hex of the first N bytes of the first message
@@ -94,10 +69,7 @@ roundtrip() {
 roundtrip "single-object" "$RUN-soe." c301
 
 # --- 3. Confluent wire format through a registry speaking Confluent's API
-"$PY" "$PYDIR/mini_registry.py" --port-file "$PB_TMP/registry.port" &
-registry_pid=$!
-pb_wait_for 20 test -s "$PB_TMP/registry.port"
-REG=http://127.0.0.1:$(cat "$PB_TMP/registry.port")
+consumer_start_registry "$PY"
 roundtrip "confluent" "$RUN-cf." 00 --schema-registry "$REG"
 # the producer registered one schema per type, under <topic>-value
 subjects=$("$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$REG/subjects") ||

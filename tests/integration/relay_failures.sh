@@ -8,13 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../relay/lib.sh"
-pb_require_cmd curl python3 kcat
-B=$(pb_bootstrap)
-P=$(pb_topic_name rfail)-
-pb_tmpdir
-export RECEIVER_SECRET=k-$RANDOM PARTNERBUS_WEBHOOK_SECRET
-PARTNERBUS_WEBHOOK_SECRET=$RECEIVER_SECRET
-relay_receiver_start a
+relay_setup_webhook rfail kcat
 trap 'relay_cleanup ${RELAY_PID:-} $RECV_PID; relay_rm_tmp' EXIT
 N=300
 relay_publish_gen "$B" "$P" $N 12 fail

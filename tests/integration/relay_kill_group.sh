@@ -6,13 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../relay/lib.sh"
-pb_require_cmd curl python3
-B=$(pb_bootstrap)
-P=$(pb_topic_name rkill)-
-pb_tmpdir
-export RECEIVER_SECRET=k-$RANDOM
-export PARTNERBUS_WEBHOOK_SECRET=$RECEIVER_SECRET
-relay_receiver_start a
+relay_setup_webhook rkill
 trap 'relay_cleanup ${RELAY_PID:-} ${R2:-} $RECV_PID; relay_rm_tmp' EXIT
 N=3000
 relay_publish_gen "$B" "$P" $N 30 kill

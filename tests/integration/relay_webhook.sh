@@ -9,14 +9,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../relay/lib.sh"
-pb_require_cmd curl python3
-B=$(pb_bootstrap)
-P=$(pb_topic_name rwh)-
-pb_tmpdir
-export RECEIVER_SECRET=s3cr3t-$RANDOM
-export PARTNERBUS_WEBHOOK_SECRET=$RECEIVER_SECRET
+relay_setup_webhook rwh
 TYPES=aid.dispatched,aid.delivered,funds.granted,partnership.founded
-relay_receiver_start a
 trap 'relay_cleanup ${RELAY_PID:-} $RECV_PID; relay_rm_tmp' EXIT
 
 relay_publish_examples "$B" "$P"

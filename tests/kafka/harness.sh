@@ -40,13 +40,8 @@ DEFAULT_JVM_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
 JVM_OPTS=${PB_KAFKA_JVM_OPTS:-$DEFAULT_JVM_OPTS}
 PROBE_TOPIC=_pb_ready_probe
 
-log() { printf 'harness: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+PROC_NAME=harness PROC_USAGE_LAST=9
 source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
-usage() {
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-        exit 2
-}
 
 # ---------------------------------------------------------------- fetch
 
@@ -84,24 +79,16 @@ EOF
 }
 
 fetch() {
-        mkdir -p "$CACHE"
         local want
         want=$(write_pom /dev/stdout | cksum | cut -d' ' -f1)
-        # fast path: a complete fetch of the same pom is there
-        if [[ -f $CACHE/.complete && $(cat "$CACHE/.complete") == "$want" ]]; then
-                return 0
-        fi
-        command -v "$MVN" >/dev/null || die "maven ($MVN) not found; install it (apt-get install maven)"
-        # several build dirs may start the harness at once: one fetch at a time
-        exec 9>"$CACHE/.lock"
-        flock 9
-        if [[ -f $CACHE/.complete && $(cat "$CACHE/.complete") == "$want" ]]; then
-                exec 9>&-
-                return 0
-        fi
+        cache_once "$CACHE" "$want" "" fetch_jars
+}
+
+# fetch_jars: the Kafka jars into LIBS (cache_once holds the lock)
+fetch_jars() {
         log "fetching Apache Kafka $KAFKA_VERSION jars into $LIBS (maven)"
         local t0=$SECONDS
-        rm -rf "$LIBS" "$CACHE/.complete"
+        rm -rf "$LIBS"
         write_pom "$CACHE/pom.xml"
         if ! "$MVN" -B -q -f "$CACHE/pom.xml" dependency:copy-dependencies \
                 -DincludeScope=runtime -DoutputDirectory="$LIBS" >"$CACHE/mvn.log" 2>&1; then
@@ -114,9 +101,7 @@ fetch() {
         for j in "$LIBS"/reload4j-*.jar; do
                 [[ $j == */reload4j-$RELOAD4J_VERSION.jar ]] || rm -f "$j"
         done
-        echo "$want" >"$CACHE/.complete"
         log "fetched $(ls "$LIBS" | wc -l) jars in $((SECONDS - t0)) s"
-        exec 9>&-
 }
 
 # ---------------------------------------------------------------- helpers

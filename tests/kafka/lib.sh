@@ -110,6 +110,19 @@ pb_wait_for() {
         done
 }
 
+# pb_wait_line PID FILE PATTERN EXITED TIMEOUT: wait up to 60 s until a line
+# of FILE matches PATTERN (grep); fail the test with FILE on stderr and the
+# message EXITED when process PID ends first, TIMEOUT when the time is up
+pb_wait_line() {
+        local pid=$1 file=$2 pat=$3 i
+        for i in $(seq 1 600); do
+                grep -q "$pat" "$file" 2>/dev/null && return 0
+                kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; pb_fail "$4"; }
+                sleep 0.1
+        done
+        grep -q "$pat" "$file" || { cat "$file" >&2; pb_fail "$5"; }
+}
+
 # pb_kcat_produce BOOTSTRAP TOPIC [kcat args]: publish stdin, one message per
 # line, acks=all; fails the test if any message is not acknowledged
 pb_kcat_produce() {

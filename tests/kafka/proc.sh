@@ -1,6 +1,16 @@
 # proc.sh: process helpers shared by the test servers' scripts
-# (tests/kafka/harness.sh, tests/registry/registry.sh). Sourced; expects the
-# caller's log() for messages.
+# (tests/kafka/harness.sh, tests/registry/registry.sh). Sourced after the
+# caller sets PROC_NAME (the prefix of its messages) and PROC_USAGE_LAST
+# (the last line of its usage comment, which starts at line 2).
+
+# log MSG...: a message on stderr; die MSG...: log it as an error, exit 1;
+# usage: the script's usage comment on stderr, exit 2
+log() { printf '%s: %s\n' "$PROC_NAME" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() {
+        sed -n "2,${PROC_USAGE_LAST}p" "$0" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+}
 
 # free_ports N: N distinct free loopback TCP ports, one per line. All are
 # bound at once so none repeats; another process may still take one before
@@ -43,4 +53,30 @@ stop_pids() {
         for pid in "$@"; do
                 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         done
+}
+
+# cache_fresh CACHE KEY [FILE]: CACHE/.complete holds KEY (and FILE exists)
+cache_fresh() {
+        [[ -f $1/.complete && $(cat "$1/.complete") == "$2" && ( -z ${3:-} || -f ${3:-} ) ]]
+}
+
+# cache_once CACHE KEY FILE FN: unless cache_fresh CACHE KEY FILE, run FN
+# (it fills CACHE with maven, $MVN, and fails with die) and record KEY in
+# CACHE/.complete. Several build dirs may start a server at once: FN runs
+# under a lock on CACHE/.lock, and the check is made again once it is held.
+cache_once() {
+        local cache=$1 want=$2 file=$3 fn=$4
+        mkdir -p "$cache"
+        cache_fresh "$cache" "$want" "$file" && return 0
+        command -v "$MVN" >/dev/null || die "maven ($MVN) not found; install it (apt-get install maven)"
+        exec 9>"$cache/.lock"
+        flock 9
+        if cache_fresh "$cache" "$want" "$file"; then
+                exec 9>&-
+                return 0
+        fi
+        rm -f "$cache/.complete"
+        "$fn"
+        echo "$want" >"$cache/.complete"
+        exec 9>&-
 }

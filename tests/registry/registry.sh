@@ -47,34 +47,22 @@ DEFAULT_JVM_OPTS="-Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
 JVM_OPTS=${PB_REGISTRY_JVM_OPTS:-$DEFAULT_JVM_OPTS}
 API_PATH=/apis/ccompat/v7
 
-log() { printf 'registry: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+PROC_NAME=registry PROC_USAGE_LAST=13
 source "$(dirname "${BASH_SOURCE[0]}")/../kafka/proc.sh"
-usage() {
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
-        exit 2
-}
 
 # ---------------------------------------------------------------- fetch
 
 fetch() {
-        mkdir -p "$CACHE"
         local want
         want=$(cksum <"$POM" | cut -d' ' -f1)
-        if [[ -f $CACHE/.complete && $(cat "$CACHE/.complete") == "$want" && -f $RUNNER ]]; then
-                return 0
-        fi
-        command -v "$MVN" >/dev/null || die "maven ($MVN) not found; install it (apt-get install maven)"
-        # several build dirs may start a registry at once: one fetch at a time
-        exec 9>"$CACHE/.lock"
-        flock 9
-        if [[ -f $CACHE/.complete && $(cat "$CACHE/.complete") == "$want" && -f $RUNNER ]]; then
-                exec 9>&-
-                return 0
-        fi
+        cache_once "$CACHE" "$want" "$RUNNER" build_registry
+}
+
+# build_registry: the registry runner into BUILD (cache_once holds the lock)
+build_registry() {
         log "building Apicurio Registry from Maven Central into $BUILD (maven; first time only)"
         local t0=$SECONDS
-        rm -rf "$BUILD" "$CACHE/.complete"
+        rm -rf "$BUILD"
         # the pom is copied so that the source tree stays untouched
         cp "$POM" "$CACHE/pom.xml"
         if ! "$MVN" -B -f "$CACHE/pom.xml" -Dpb.out="$BUILD" package >"$CACHE/mvn.log" 2>&1; then
@@ -82,9 +70,7 @@ fetch() {
                 die "maven could not build the registry (log: $CACHE/mvn.log)"
         fi
         [[ -f $RUNNER ]] || die "$RUNNER missing after the build (log: $CACHE/mvn.log)"
-        echo "$want" >"$CACHE/.complete"
         log "built in $((SECONDS - t0)) s"
-        exec 9>&-
 }
 
 # ---------------------------------------------------------------- helpers

@@ -11,32 +11,18 @@ Every published event must be in the archive (duplicates allowed, counted);
 fastavro's records, converted to natural JSON, equal the published events;
 avro-c's re-encoded records equal the Kafka bodies byte for byte; file
 names sort by time and each holds its topic's schema with logical types."""
-import datetime, decimal, glob, json, os, sys, uuid
+import datetime, glob, json, os, sys
 import fastavro
+
+# natural JSON of fastavro values: the reader of the Python consumer test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from read_topic import natural_json as natural  # noqa: E402
 
 arch, pub_f, bodies_f, avroc_f = sys.argv[1:5]
 pub = {}
 for l in open(pub_f, encoding="utf-8"):
     e = json.loads(l)
     pub[e["event_id"]] = e
-
-
-def natural(v):
-    if isinstance(v, dict):
-        return {k: natural(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [natural(x) for x in v]
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, datetime.datetime):
-        v = v.astimezone(datetime.timezone.utc)
-        return v.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (v.microsecond // 1000)
-    if isinstance(v, datetime.date):
-        return v.isoformat()
-    if isinstance(v, uuid.UUID):
-        return str(v)
-    return v
-
 
 files = sorted(glob.glob(os.path.join(arch, "*", "*.avro")))
 assert files, "no archive files"

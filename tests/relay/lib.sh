@@ -6,6 +6,23 @@ RELAY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # relay_compact FILE: a pretty-printed example as one JSON line
 relay_compact() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1], encoding="utf-8")), ensure_ascii=False, separators=(",", ":")))' "$1"; }
 
+# relay_setup_webhook NAME [CMD...]: the common start of a webhook relay
+# test: fail unless curl, python3 and every CMD are on PATH; set B, P (a
+# topic prefix unique to the run, from NAME) and PB_TMP; export a shared
+# webhook secret (RECEIVER_SECRET = PARTNERBUS_WEBHOOK_SECRET); start
+# receiver "a" (relay_receiver_start). The test sets its EXIT trap after.
+relay_setup_webhook() {
+        local name=$1
+        shift
+        pb_require_cmd curl python3 "$@"
+        B=$(pb_bootstrap)
+        P=$(pb_topic_name "$name")-
+        pb_tmpdir
+        export RECEIVER_SECRET=k-$RANDOM
+        export PARTNERBUS_WEBHOOK_SECRET=$RECEIVER_SECRET
+        relay_receiver_start a
+}
+
 # relay_publish_examples BOOTSTRAP PREFIX: every valid example, by type
 relay_publish_examples() {
         local b=$1 p=$2 d t

@@ -11,19 +11,24 @@
 #include "pb_csv.h"
 #include "pb_feed.h"
 
+/* ndjson_open: an NDJSON feed over BODY (LEN bytes), default options */
+static pb_feed_t *ndjson_open(const char *body, size_t len, char *err,
+                              size_t errlen) {
+        pb_feed_opts_t fo;
+        memset(&fo, 0, sizeof(fo));
+        return pb_feed_new(body, len, PB_FEED_NDJSON, &fo, err, errlen);
+}
+
 /* Only a real UTF-8 byte order mark (EF BB BF) is skipped: a body whose
  * first line merely starts with 0xEF must not lose the next line's first
  * bytes. */
 static void test_ndjson_bom_only_when_complete(void **state) {
         static const char body[] = "\xEF\n{\"id\":1}\n";
-        pb_feed_opts_t fo;
         pb_feed_t *f;
         pb_record_t rec;
         char err[256];
         (void)state;
-        memset(&fo, 0, sizeof(fo));
-        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_NDJSON, &fo, err,
-                        sizeof(err));
+        f = ndjson_open(body, sizeof(body) - 1, err, sizeof(err));
         assert_non_null(f);
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_BAD);
         assert_int_equal(rec.position, 1);
@@ -38,14 +43,11 @@ static void test_ndjson_bom_only_when_complete(void **state) {
 
 static void test_ndjson_bom_skipped(void **state) {
         static const char body[] = "\xEF\xBB\xBF{\"id\":1}\n";
-        pb_feed_opts_t fo;
         pb_feed_t *f;
         pb_record_t rec;
         char err[256];
         (void)state;
-        memset(&fo, 0, sizeof(fo));
-        f = pb_feed_new(body, sizeof(body) - 1, PB_FEED_NDJSON, &fo, err,
-                        sizeof(err));
+        f = ndjson_open(body, sizeof(body) - 1, err, sizeof(err));
         assert_non_null(f);
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
                          PB_FEED_RECORD);

@@ -90,14 +90,33 @@ static long now_ms(void) {
         return (long)pb_mono_ms();
 }
 
+/* fetch_retry: GET /feed from F with one retry, a first backoff of
+ * BACKOFF ms and at most BACKOFF_MAX ms; wants PB_OK; how long it took in
+ * *TOOK (ms). The caller frees RES. */
+static void fetch_retry(const fake_t *f, long backoff, long backoff_max,
+                        pb_fetch_result_t *res, long *took) {
+        pb_fetch_opts_t o;
+        char url[64], err[256];
+        long t0;
+        memset(&o, 0, sizeof(o));
+        o.retries = 1;
+        o.backoff_ms = backoff;
+        o.backoff_max_ms = backoff_max;
+        o.max_body = 1024;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f->port);
+        pb_fetch_result_init(res, o.max_body);
+        t0 = now_ms();
+        assert_int_equal(pb_fetch(&o, url, NULL, NULL, res, err, sizeof(err)),
+                         PB_OK);
+        *took = now_ms() - t0;
+}
+
 /* A Retry-After too large to turn into milliseconds must not wrap around
  * into "retry at once" (nor be undefined behaviour): the backoff holds. */
 static void test_huge_retry_after_keeps_backoff(void **state) {
         fake_t f;
-        pb_fetch_opts_t o;
         pb_fetch_result_t res;
-        char url[64], err[256];
-        long t0, took;
+        long took;
         (void)state;
         memset(&f, 0, sizeof(f));
         f.resp[0] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -107,17 +126,7 @@ static void test_huge_retry_after_keeps_backoff(void **state) {
                     "Content-Length: 2\r\nConnection: close\r\n\r\n[]";
         f.nresp = 2;
         fake_start(&f);
-        memset(&o, 0, sizeof(o));
-        o.retries = 1;
-        o.backoff_ms = 300;
-        o.backoff_max_ms = 2000;
-        o.max_body = 1024;
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
-        pb_fetch_result_init(&res, o.max_body);
-        t0 = now_ms();
-        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
-        took = now_ms() - t0;
+        fetch_retry(&f, 300, 2000, &res, &took);
         assert_int_equal(res.status, 200);
         assert_int_equal(res.attempts, 2);
         assert_true(took >= 300); /* the backoff, not 0 */
@@ -129,10 +138,8 @@ static void test_huge_retry_after_keeps_backoff(void **state) {
 /* A Retry-After within backoff_max is honoured (shorter than backoff). */
 static void test_small_retry_after_honoured(void **state) {
         fake_t f;
-        pb_fetch_opts_t o;
         pb_fetch_result_t res;
-        char url[64], err[256];
-        long t0, took;
+        long took;
         (void)state;
         memset(&f, 0, sizeof(f));
         f.resp[0] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
@@ -141,17 +148,7 @@ static void test_small_retry_after_honoured(void **state) {
                     "Connection: close\r\n\r\n[]";
         f.nresp = 2;
         fake_start(&f);
-        memset(&o, 0, sizeof(o));
-        o.retries = 1;
-        o.backoff_ms = 3000;
-        o.backoff_max_ms = 5000;
-        o.max_body = 1024;
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
-        pb_fetch_result_init(&res, o.max_body);
-        t0 = now_ms();
-        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
-        took = now_ms() - t0;
+        fetch_retry(&f, 3000, 5000, &res, &took);
         assert_int_equal(res.attempts, 2);
         assert_true(took >= 1000);
         assert_true(took < 2900);

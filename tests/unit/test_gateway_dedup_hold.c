@@ -15,32 +15,10 @@
 
 #include "pb_gw.h"
 
-static void id_of(unsigned n, uint8_t id[16]) {
-        memset(id, 0, 16);
-        memcpy(id, &n, sizeof(n));
-        id[15] = 0x17;
-}
-
-static pb_gw_claim_t claim1(pb_gw_dedup_t *d, unsigned n, int64_t now,
-                            pb_gw_result_t *res) {
-        uint8_t id[16];
-        const uint8_t *ids[1] = {id};
-        pb_gw_claim_t c;
-        pb_gw_result_t r;
-        id_of(n, id);
-        memset(&r, 0, sizeof(r));
-        pb_gw_dedup_claim(d, ids, 1, now, &c, &r);
-        if (res)
-                *res = r;
-        return c;
-}
-
-static void done1(pb_gw_dedup_t *d, unsigned n, int64_t off, int64_t now) {
-        uint8_t id[16];
-        pb_gw_result_t r = {0, off, 1};
-        id_of(n, id);
-        pb_gw_dedup_complete(d, id, &r, now);
-}
+#define DEDUP_ID_TAG    0x17
+#define DEDUP_PARTITION 0
+#define DEDUP_TYPE_TAG  1
+#include "gw_dedup_fixture.h"
 
 static void hold1(pb_gw_dedup_t *d, unsigned n, int64_t now) {
         uint8_t id[16];
