@@ -241,16 +241,24 @@ pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         spec.timeout_ms = 10000;
         tr = pb_kafka_topic_ensure(pb_producer_rk(o->producer), &spec, errstr,
                                    errstr_size);
-        if (tr != PB_TOPIC_CREATED && tr != PB_TOPIC_EXISTS) {
+        if (tr == PB_TOPIC_REFUSED) {
                 char tmp[512];
                 snprintf(tmp, sizeof(tmp), "ownership topic %s: %s", o->topic,
                          errstr);
                 snprintf(errstr, errstr_size, "%s", tmp);
                 goto fail;
         }
+        if (tr != PB_TOPIC_CREATED && tr != PB_TOPIC_EXISTS)
+                /* e.g. the embedded development broker: the consumer's
+                 * metadata request creates it (not compacted) */
+                pb_log("warn",
+                       "cmd=gateway topic=%s msg=\"ownership topic not "
+                       "created: %s; relying on automatic creation\"",
+                       o->topic, errstr);
         memset(&cc, 0, sizeof(cc));
         cc.brokers = conf->brokers;
         pb_kafka_conf_add(&cc, "fetch.wait.max.ms=20");
+        pb_kafka_conf_add(&cc, "allow.auto.create.topics=true");
         for (i = 0; i < conf->nprops && cc.nprops < PB_KAFKA_MAX_PROPS; i++)
                 cc.props[cc.nprops++] = conf->props[i];
         memset(&co, 0, sizeof(co));

@@ -79,8 +79,9 @@ pb_log "$n_invalid invalid examples rejected with their documented errors"
 
 # ---------------------------------------------------------------- source
 ex=$EXAMPLES/valid/partnership.founded/essen-rivne-solidarity.json
-# absent source: set to the organisation
-jq 'del(.source) | .event_id = "11111111-2222-4333-8444-555555555555"' "$ex" >"$PB_TMP/nosrc.json"
+# absent source: set to the organisation (a partnership of its own: the
+# example's belongs to stadt-essen, which published it above)
+jq 'del(.source) | .event_id = "11111111-2222-4333-8444-555555555555" | .partnership_id = "KOELN-SRC-TEST"' "$ex" >"$PB_TMP/nosrc.json"
 gw_post "$P" tok-stadt-koeln partnership.founded application/json "$PB_TMP/nosrc.json"
 expect_code 201 "event without source"
 jq -cS '.source = "stadt-koeln"' "$PB_TMP/nosrc.json" >>"$PB_TMP/want.jsonl"
