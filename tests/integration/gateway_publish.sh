@@ -169,7 +169,7 @@ done
 grep -qi '^Retry-After: [1-9]' "$PB_TMP/resp.h" || pb_fail "429 without Retry-After"
 pb_log "rate limit answers: $codes"
 # another organisation is not limited by the first one's bucket
-mk aaaaaaaa-0000-4000-8000-000000000031 | jq '.source = "stadt-essen"' >"$PB_TMP/e.json"
+mk aaaaaaaa-0000-4000-8000-000000000031 | jq '.source = "stadt-essen" | .shipment_id = "E-ESSEN-31"' >"$PB_TMP/e.json"
 gw_post "$T" tok-stadt-essen aid.dispatched application/json "$PB_TMP/e.json"
 expect_code 201 "second organisation under its own bucket"
 jq -cS . "$PB_TMP/e.json" >>"$PB_TMP/want.jsonl"
