@@ -121,6 +121,14 @@ static const pb_opt_t gw_opts[] = {
      0, OFF(openapi)},
     {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
      "write the port listened on into FILE once ready", 0, OFF(port_file)},
+    {"owners-topic", 0, PB_OPT_STRING, "partnerbus.owners", "NAME",
+     "compacted topic holding who owns each grant, shipment and partnership "
+     "(after --topic-prefix; shared by every gateway)",
+     0, OFF(owners_topic)},
+    {"owners-capacity", 0, PB_OPT_INT, "4000000", "N",
+     "entities held in the ownership map at most (~100 bytes each); when "
+     "full, events about entities not held get 503",
+     0, OFF(owners_capacity)},
     {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
      "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
 };
@@ -175,7 +183,14 @@ static void *ready_main(void *arg) {
                     rd_kafka_metadata(rk, 0, NULL, &md, 2000);
                 int ok = err == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
                          md->broker_cnt > 0;
-                if (!ok) {
+                if (ok && !pb_gw_owners_ready(gw->owners)) {
+                        /* not ready before the ownership topic was read */
+                        ok = 0;
+                        pthread_mutex_lock(&gw->workers_lock);
+                        snprintf(gw->ready_reason, sizeof(gw->ready_reason),
+                                 "the ownership topic is still being read");
+                        pthread_mutex_unlock(&gw->workers_lock);
+                } else if (!ok) {
                         pthread_mutex_lock(&gw->workers_lock);
                         snprintf(gw->ready_reason, sizeof(gw->ready_reason),
                                  "Kafka not reachable: %s",
@@ -507,7 +522,9 @@ int pb_cmd_gateway(int argc, char **argv) {
             gw.set.max_inflight_events > (1L << 27) || gw.set.rate < 0 ||
             gw.set.publish_timeout < 1 || gw.set.conn_memory < 4096 ||
             gw.set.max_body < 1 || gw.set.delivery_timeout > INT32_MAX ||
-            gw.set.max_conn_per_address < -1 || gw.set.header_timeout < 1) {
+            gw.set.max_conn_per_address < -1 || gw.set.header_timeout < 1 ||
+            gw.set.owners_capacity < 1 || gw.set.owners_capacity > (1L << 28) ||
+            !gw.set.owners_topic || !gw.set.owners_topic[0]) {
                 pb_cli_usage_error(CMD, "a numeric option is out of range");
                 goto out_opts;
         }
@@ -591,6 +608,13 @@ int pb_cmd_gateway(int argc, char **argv) {
         gw.producer =
             pb_producer_new(&kc, pb_gw_delivery_cb, &gw, err, sizeof(err));
         if (!gw.producer) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        gw.owners =
+            pb_gw_owners_new(&cc.kconf, gw.set.owners_topic,
+                             (size_t)gw.set.owners_capacity, err, sizeof(err));
+        if (!gw.owners) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
@@ -747,6 +771,7 @@ out:
                 pthread_join(ready_thr, NULL);
         }
         pb_producer_destroy(gw.producer);
+        pb_gw_owners_destroy(gw.owners);
         pb_gw_workers_free(&gw);
         if (atomic_load(&gw.live_reqs) > 0)
                 /* reports that never came (producer destroyed with

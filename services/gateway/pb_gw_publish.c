@@ -143,6 +143,58 @@ static void count_events(pb_gw_t *gw, const char *type, const char *org,
                                labels, n);
 }
 
+/* Ownership (pb_gw_owners.c): first every event is looked up, so an
+ * event about another organisation's entity refuses the request before
+ * anything is claimed; then entities nobody owns are claimed for the
+ * caller. 0 when every event may be published, else the status. */
+static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
+        pb_gw_t *gw = req->gw;
+        const char *type = pb_schema_type(gw->types[req->type_idx].schema);
+        const char *ptr = pb_gw_owners_pointer(type);
+        int64_t deadline = pb_mono_ms() + gw->set.publish_timeout;
+        char owner[PB_GW_ORG_MAX], why[256];
+        int claim;
+        size_t i;
+        if (!ptr || !gw->owners)
+                return 0;
+        for (claim = 0; claim < 2; claim++)
+                for (i = 0; i < req->nev; i++) {
+                        const pb_gw_ev_t *ev = &req->ev[i];
+                        pb_gw_own_check_t c = pb_gw_owners_check(
+                            gw->owners, type, ev->meta.key, ev->meta.key_len,
+                            req->org, claim, deadline, owner, why, sizeof(why));
+                        if (c == PB_GW_OWN_UNSURE) {
+                                ans->retry_after_ms = gw->set.retry_after;
+                                return answer_error(
+                                    ans, 503, "ownership_unavailable",
+                                    "cannot tell who owns %s %.*s (%s); "
+                                    "nothing was published, retry",
+                                    ptr + 1, (int)ev->meta.key_len,
+                                    ev->meta.key, why);
+                        }
+                        if (c != PB_GW_FOREIGN)
+                                continue;
+                        count_events(gw, type, req->org, "not_owner", 1);
+                        answer_error(ans, 409, "not_owner",
+                                     "%s %.*s belongs to organisation %s: "
+                                     "only it may publish events about it; "
+                                     "nothing was published",
+                                     ptr + 1, (int)ev->meta.key_len,
+                                     ev->meta.key, owner);
+                        ans->body.len--; /* the closing brace */
+                        pb_buf_puts(&ans->body, ",\"owner\":");
+                        pb_buf_json_str(&ans->body, owner, strlen(owner));
+                        pb_buf_puts(&ans->body, ",\"pointer\":");
+                        pb_buf_json_str(&ans->body, ptr, strlen(ptr));
+                        if (ev->line)
+                                pb_buf_printf(&ans->body, ",\"line\":%ld",
+                                              ev->line);
+                        pb_buf_puts(&ans->body, "}");
+                        return 409;
+                }
+        return 0;
+}
+
 unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                        pb_gw_answer_t *ans) {
         pb_gw_t *gw = req->gw;
@@ -291,6 +343,10 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                                     req->org, gw->set.rate, gw->set.burst,
                                     (long long)wait);
         }
+
+        /* 4b. entity ownership: 409 not_owner, nothing published */
+        if ((status = check_owners(req, ans)) != 0)
+                return status;
 
         /* 5. dedup window: claim every client event_id at once */
         ids = calloc(req->nev, sizeof(*ids));

@@ -79,8 +79,9 @@ pb_log "$n_invalid invalid examples rejected with their documented errors"
 
 # ---------------------------------------------------------------- source
 ex=$EXAMPLES/valid/partnership.founded/essen-rivne-solidarity.json
-# absent source: set to the organisation
-jq 'del(.source) | .event_id = "11111111-2222-4333-8444-555555555555"' "$ex" >"$PB_TMP/nosrc.json"
+# absent source: set to the organisation (a partnership of its own: the
+# example's belongs to stadt-essen, which published it above)
+jq 'del(.source) | .event_id = "11111111-2222-4333-8444-555555555555" | .partnership_id = "KOELN-SRC-TEST"' "$ex" >"$PB_TMP/nosrc.json"
 gw_post "$P" tok-stadt-koeln partnership.founded application/json "$PB_TMP/nosrc.json"
 expect_code 201 "event without source"
 jq -cS '.source = "stadt-koeln"' "$PB_TMP/nosrc.json" >>"$PB_TMP/want.jsonl"
@@ -168,7 +169,7 @@ done
 grep -qi '^Retry-After: [1-9]' "$PB_TMP/resp.h" || pb_fail "429 without Retry-After"
 pb_log "rate limit answers: $codes"
 # another organisation is not limited by the first one's bucket
-mk aaaaaaaa-0000-4000-8000-000000000031 | jq '.source = "stadt-essen"' >"$PB_TMP/e.json"
+mk aaaaaaaa-0000-4000-8000-000000000031 | jq '.source = "stadt-essen" | .shipment_id = "E-ESSEN-31"' >"$PB_TMP/e.json"
 gw_post "$T" tok-stadt-essen aid.dispatched application/json "$PB_TMP/e.json"
 expect_code 201 "second organisation under its own bucket"
 jq -cS . "$PB_TMP/e.json" >>"$PB_TMP/want.jsonl"

@@ -1,0 +1,402 @@
+/* partnerbus gateway - entity ownership, kept in a compacted Kafka topic.
+ *
+ * The organisation that first publishes a grant, shipment or partnership
+ * owns it; the gateway refuses another organisation's event about it
+ * (409 not_owner). The state is the topic --owners-topic (default
+ * partnerbus.owners, after --topic-prefix), cleanup.policy=compact: key
+ * "TYPE/ENTITY-ID" (the event's Kafka key), value the owner organisation.
+ *
+ * Every gateway reads it from the beginning at start (/readyz says not
+ * ready until it reached the end offsets taken at start) and follows it
+ * into a bounded map (pb_gw_ownmap.c) on its own thread.
+ *
+ * Rule: the first claim for a key in its partition wins. Readers keep the
+ * first claim they read per key and ignore later different ones. An
+ * entity nobody owns is claimed by producing ORG under its key (acks=all,
+ * waiting for the delivery report), then waiting until this gateway's
+ * consumer has read past that claim's offset: if the map then names org,
+ * the claim won; if it names another organisation, a claim before ours
+ * (another gateway, same moment) won and the event gets 409. Every
+ * gateway decides the same, because all read the same partition in the
+ * same order.
+ *
+ * Compaction keeps the latest value per key, which after such a race may
+ * be the losing claim: a reader that sees a later conflicting claim marks
+ * the key and, once caught up, produces the first owner again, so the
+ * latest value is the winner's again (min.compaction.lag.ms on the topic
+ * gives that an hour before the first claim may be compacted away).
+ * Tombstones and malformed values are ignored.
+ *
+ * The claim wait runs on the HTTP thread that handles the request (only
+ * for entities not seen before), bounded by the request's deadline. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "pb_cli.h"
+#include "pb_gw_server.h"
+
+static const struct {
+        const char *type, *pointer;
+} owned_types[] = {
+    {"funds.granted", "/grant_id"},
+    {"aid.dispatched", "/shipment_id"},
+    {"partnership.founded", "/partnership_id"},
+};
+
+const char *pb_gw_owners_pointer(const char *type) {
+        size_t i;
+        for (i = 0; i < sizeof(owned_types) / sizeof(owned_types[0]); i++)
+                if (!strcmp(owned_types[i].type, type))
+                        return owned_types[i].pointer;
+        return NULL;
+}
+
+struct pb_gw_owners {
+        char topic[256];
+        pb_gw_ownmap_t *map;
+        pb_producer_t *producer;
+        pb_consumer_t *consumer;
+        pthread_t thr;
+        int thr_started;
+        atomic_int stop;
+        atomic_int ready;
+        /* per partition: the next offset the consumer will read, and the
+         * end offset taken at start (ready once every next >= end) */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int64_t *next, *end;
+        int32_t nparts;
+};
+
+typedef struct claim {
+        atomic_int done;
+        pb_resp_t err;
+        int32_t partition;
+        int64_t offset;
+        char errstr[160];
+} claim_t;
+
+static void claim_cb(void *opaque, void *msg_opaque, pb_resp_t err,
+                     const char *errstr, const char *topic, int32_t partition,
+                     int64_t offset) {
+        claim_t *c = msg_opaque;
+        (void)opaque;
+        (void)topic;
+        if (!c) /* a re-assertion: nobody waits for it */
+                return;
+        c->err = err;
+        c->partition = partition;
+        c->offset = offset;
+        snprintf(c->errstr, sizeof(c->errstr), "%s",
+                 errstr ? errstr : pb_err2str(err));
+        atomic_store(&c->done, 1);
+}
+
+static void reassert_one(void *opaque, const char *key, const char *owner) {
+        pb_gw_owners_t *o = opaque;
+        char err[256];
+        pb_log("warn",
+               "cmd=gateway owners_key=\"%s\" owner=%s msg=\"a later "
+               "conflicting claim was read: the first claim is produced "
+               "again\"",
+               key, owner);
+        if (pb_producer_send_raw(o->producer, o->topic, key, strlen(key), owner,
+                                 strlen(owner), NULL, NULL, err,
+                                 sizeof(err)) != PB_OK)
+                pb_log("warn", "cmd=gateway msg=\"re-assertion: %s\"", err);
+}
+
+static int all_caught_up(pb_gw_owners_t *o) {
+        int32_t i;
+        for (i = 0; i < o->nparts; i++)
+                if (o->next[i] < o->end[i])
+                        return 0;
+        return 1;
+}
+
+static void *owners_main(void *arg) {
+        pb_gw_owners_t *o = arg;
+        char err[512];
+        while (!atomic_load(&o->stop)) {
+                pb_message_t msg;
+                pb_resp_t r =
+                    pb_consumer_poll(o->consumer, &msg, 100, err, sizeof(err));
+                pb_producer_poll(o->producer, 0);
+                if (r == PB_OK) {
+                        if (msg.key && msg.value) {
+                                pb_gw_own_t a = pb_gw_ownmap_apply(
+                                    o->map, msg.key, msg.key_len, msg.value,
+                                    msg.len);
+                                if (a == PB_GW_OWN_FULL)
+                                        pb_log("warn",
+                                               "cmd=gateway msg=\"ownership "
+                                               "map full (--owners-capacity):"
+                                               " entity not held; events "
+                                               "about it get 503\"");
+                        }
+                        pthread_mutex_lock(&o->lock);
+                        if (msg.partition >= 0 && msg.partition < o->nparts &&
+                            msg.offset + 1 > o->next[msg.partition])
+                                o->next[msg.partition] = msg.offset + 1;
+                        pthread_cond_broadcast(&o->cond);
+                        pthread_mutex_unlock(&o->lock);
+                        pb_message_release(&msg);
+                        continue;
+                }
+                if (r == PB_ERR_KAFKA) {
+                        pb_log("warn", "cmd=gateway msg=\"owners topic: %s\"",
+                               err);
+                        continue;
+                }
+                /* nothing more for now: positions past gaps (compaction) */
+                {
+                        rd_kafka_t *rk = pb_consumer_rk(o->consumer);
+                        rd_kafka_topic_partition_list_t *l =
+                            rd_kafka_topic_partition_list_new(o->nparts);
+                        int32_t i;
+                        for (i = 0; i < o->nparts; i++)
+                                rd_kafka_topic_partition_list_add(l, o->topic,
+                                                                  i);
+                        if (rd_kafka_position(rk, l) ==
+                            RD_KAFKA_RESP_ERR_NO_ERROR) {
+                                pthread_mutex_lock(&o->lock);
+                                for (i = 0; i < l->cnt; i++) {
+                                        int32_t p = l->elems[i].partition;
+                                        if (p >= 0 && p < o->nparts &&
+                                            l->elems[i].offset > o->next[p])
+                                                o->next[p] = l->elems[i].offset;
+                                }
+                                pthread_cond_broadcast(&o->cond);
+                                pthread_mutex_unlock(&o->lock);
+                        }
+                        rd_kafka_topic_partition_list_destroy(l);
+                }
+                if (!atomic_load(&o->ready)) {
+                        int ok;
+                        pthread_mutex_lock(&o->lock);
+                        ok = all_caught_up(o);
+                        pthread_mutex_unlock(&o->lock);
+                        if (ok) {
+                                atomic_store(&o->ready, 1);
+                                pb_log("info",
+                                       "cmd=gateway msg=\"ownership loaded\" "
+                                       "topic=%s entities=%zu",
+                                       o->topic, pb_gw_ownmap_count(o->map));
+                        }
+                }
+                if (atomic_load(&o->ready))
+                        pb_gw_ownmap_reassert(o->map, reassert_one, o);
+        }
+        return NULL;
+}
+
+pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
+                                 size_t capacity, char *errstr,
+                                 size_t errstr_size) {
+        pb_gw_owners_t *o = calloc(1, sizeof(*o));
+        pb_kafka_conf_t pc, cc;
+        static const char *const tconf[] = {"cleanup.policy", "compact",
+                                            "min.compaction.lag.ms", "3600000",
+                                            NULL};
+        pb_topic_spec_t spec;
+        pb_consumer_opts_t co;
+        pb_kafka_offsets_t *offs;
+        const char *topics[1];
+        pb_topic_res_t tr;
+        size_t i;
+        if (!o) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        pthread_mutex_init(&o->lock, NULL);
+        pthread_cond_init(&o->cond, NULL);
+        pb_kafka_topic(conf, topic, o->topic, sizeof(o->topic));
+        o->map = pb_gw_ownmap_new(capacity);
+        if (!o->map) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        /* claims: our settings first, -X after them */
+        memset(&pc, 0, sizeof(pc));
+        pc.brokers = conf->brokers;
+        pb_kafka_conf_add(&pc, "linger.ms=0");
+        /* the HTTP thread that claims waits for the report: bounded */
+        pb_kafka_conf_add(&pc, "message.timeout.ms=10000");
+        for (i = 0; i < conf->nprops && pc.nprops < PB_KAFKA_MAX_PROPS; i++)
+                pc.props[pc.nprops++] = conf->props[i];
+        o->producer = pb_producer_new(&pc, claim_cb, o, errstr, errstr_size);
+        if (!o->producer)
+                goto fail;
+        memset(&spec, 0, sizeof(spec));
+        spec.name = o->topic;
+        spec.partitions = -1;
+        spec.replication = -1;
+        spec.config = tconf;
+        spec.timeout_ms = 10000;
+        tr = pb_kafka_topic_ensure(pb_producer_rk(o->producer), &spec, errstr,
+                                   errstr_size);
+        if (tr == PB_TOPIC_REFUSED) {
+                char tmp[512];
+                snprintf(tmp, sizeof(tmp), "ownership topic %s: %s", o->topic,
+                         errstr);
+                snprintf(errstr, errstr_size, "%s", tmp);
+                goto fail;
+        }
+        if (tr != PB_TOPIC_CREATED && tr != PB_TOPIC_EXISTS)
+                /* e.g. the embedded development broker: the consumer's
+                 * metadata request creates it (not compacted) */
+                pb_log("warn",
+                       "cmd=gateway topic=%s msg=\"ownership topic not "
+                       "created: %s; relying on automatic creation\"",
+                       o->topic, errstr);
+        memset(&cc, 0, sizeof(cc));
+        cc.brokers = conf->brokers;
+        pb_kafka_conf_add(&cc, "fetch.wait.max.ms=20");
+        pb_kafka_conf_add(&cc, "allow.auto.create.topics=true");
+        for (i = 0; i < conf->nprops && cc.nprops < PB_KAFKA_MAX_PROPS; i++)
+                cc.props[cc.nprops++] = conf->props[i];
+        memset(&co, 0, sizeof(co));
+        co.from_beginning = 1;
+        topics[0] = o->topic;
+        o->consumer = pb_consumer_new(&cc, &co, topics, 1, errstr, errstr_size);
+        if (!o->consumer)
+                goto fail;
+        /* a topic just created has no leader for a moment: retry */
+        for (i = 0; i < 40; i++) {
+                offs = pb_kafka_offsets_new(pb_consumer_rk(o->consumer), topics,
+                                            1, 10000, errstr, errstr_size);
+                if (offs)
+                        break;
+                usleep(250 * 1000);
+        }
+        if (!offs)
+                goto fail;
+        o->nparts = 0;
+        for (i = 0; i < offs->n; i++)
+                if (offs->p[i].partition + 1 > o->nparts)
+                        o->nparts = offs->p[i].partition + 1;
+        o->next = calloc((size_t)o->nparts + 1, sizeof(*o->next));
+        o->end = calloc((size_t)o->nparts + 1, sizeof(*o->end));
+        if (!o->next || !o->end) {
+                pb_kafka_offsets_destroy(offs);
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        for (i = 0; i < offs->n; i++) {
+                o->next[offs->p[i].partition] = offs->p[i].low;
+                o->end[offs->p[i].partition] = offs->p[i].high;
+        }
+        pb_kafka_offsets_destroy(offs);
+        if (pthread_create(&o->thr, NULL, owners_main, o) != 0) {
+                snprintf(errstr, errstr_size, "cannot start a thread");
+                goto fail;
+        }
+        o->thr_started = 1;
+        return o;
+fail:
+        pb_gw_owners_destroy(o);
+        return NULL;
+}
+
+void pb_gw_owners_destroy(pb_gw_owners_t *o) {
+        if (!o)
+                return;
+        atomic_store(&o->stop, 1);
+        if (o->thr_started)
+                pthread_join(o->thr, NULL);
+        pb_consumer_destroy(o->consumer);
+        pb_producer_destroy(o->producer);
+        pb_gw_ownmap_destroy(o->map);
+        free(o->next);
+        free(o->end);
+        pthread_mutex_destroy(&o->lock);
+        pthread_cond_destroy(&o->cond);
+        free(o);
+}
+
+int pb_gw_owners_ready(pb_gw_owners_t *o) {
+        return o && atomic_load(&o->ready);
+}
+
+size_t pb_gw_owners_count(pb_gw_owners_t *o) {
+        return o ? pb_gw_ownmap_count(o->map) : 0;
+}
+
+pb_gw_own_check_t pb_gw_owners_check(pb_gw_owners_t *o, const char *type,
+                                     const char *key, size_t klen,
+                                     const char *org, int claim,
+                                     int64_t deadline_ms, char *owner,
+                                     char *why, size_t why_size) {
+        char k[512];
+        int n;
+        claim_t c;
+        char err[256];
+        owner[0] = 0;
+        if (!pb_gw_owners_pointer(type))
+                return PB_GW_OWNED;
+        /* a request right after the start waits for the load */
+        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
+                usleep(20 * 1000);
+        if (!atomic_load(&o->ready)) {
+                snprintf(why, why_size,
+                         "the ownership table is still being loaded");
+                return PB_GW_OWN_UNSURE;
+        }
+        n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
+        if (n < 0 || (size_t)n >= sizeof(k)) {
+                snprintf(why, why_size, "entity id too long");
+                return PB_GW_OWN_UNSURE;
+        }
+        if (pb_gw_ownmap_get(o->map, k, (size_t)n, owner, PB_GW_ORG_MAX))
+                return strcmp(owner, org) ? PB_GW_FOREIGN : PB_GW_OWNED;
+        if (pb_gw_ownmap_dropped(o->map) > 0) {
+                /* an entity not held may be owned by anyone */
+                snprintf(why, why_size,
+                         "the ownership table is full (--owners-capacity)");
+                return PB_GW_OWN_UNSURE;
+        }
+        if (!claim)
+                return PB_GW_OWNED;
+        /* claim it, then read the partition past the claim */
+        memset(&c, 0, sizeof(c));
+        if (pb_producer_send_raw(o->producer, o->topic, k, (size_t)n, org,
+                                 strlen(org), NULL, &c, err,
+                                 sizeof(err)) != PB_OK) {
+                snprintf(why, why_size, "ownership claim: %s", err);
+                return PB_GW_OWN_UNSURE;
+        }
+        while (!atomic_load(&c.done))
+                pb_producer_poll(o->producer, 10);
+        /* the report always comes (message.timeout.ms); the deadline
+         * decides how long the answer waits for the read-back */
+        if (c.err != PB_OK) {
+                snprintf(why, why_size, "ownership claim not stored: %s",
+                         c.errstr);
+                return PB_GW_OWN_UNSURE;
+        }
+        pthread_mutex_lock(&o->lock);
+        while (c.partition >= 0 && c.partition < o->nparts &&
+               o->next[c.partition] <= c.offset && !atomic_load(&o->stop) &&
+               pb_mono_ms() < deadline_ms) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 20 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+        }
+        pthread_mutex_unlock(&o->lock);
+        if (pb_gw_ownmap_get(o->map, k, (size_t)n, owner, PB_GW_ORG_MAX))
+                return strcmp(owner, org) ? PB_GW_FOREIGN : PB_GW_OWNED;
+        snprintf(why, why_size,
+                 "ownership claim stored but not read back in time");
+        return PB_GW_OWN_UNSURE;
+}

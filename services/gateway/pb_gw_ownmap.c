@@ -1,0 +1,185 @@
+/* partnerbus gateway - the ownership map: "type/entity id" -> owner.
+ *
+ * Chained hash table under one rwlock (lookups from the HTTP threads,
+ * inserts from the ownership consumer). One allocation per key holds the
+ * key and the owner. Nothing is ever removed: ownership does not expire,
+ * so the map is bounded by count (capacity), not by age. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pb_gw.h"
+
+#define OWNER_MAX PB_GW_ORG_MAX
+#define KEY_MAX   512
+
+typedef struct own_e {
+        struct own_e *next;
+        uint32_t hash;
+        uint16_t klen;
+        uint8_t olen;
+        uint8_t reassert; /* the latest claim read was another's */
+        char data[];      /* key, NUL, owner, NUL */
+} own_e_t;
+
+struct pb_gw_ownmap {
+        pthread_rwlock_t lock;
+        own_e_t **b;
+        size_t nb; /* power of two */
+        size_t n, capacity, nreassert;
+        uint64_t dropped;
+};
+
+static uint32_t fnv1a(const char *s, size_t n) {
+        uint32_t h = 2166136261u;
+        size_t i;
+        for (i = 0; i < n; i++) {
+                h ^= (uint8_t)s[i];
+                h *= 16777619u;
+        }
+        return h;
+}
+
+pb_gw_ownmap_t *pb_gw_ownmap_new(size_t capacity) {
+        pb_gw_ownmap_t *m = calloc(1, sizeof(*m));
+        size_t nb = 16;
+        if (!m || capacity < 1)
+                goto fail;
+        while (nb < capacity / 2 && nb < ((size_t)1 << 30))
+                nb <<= 1;
+        m->b = calloc(nb, sizeof(*m->b));
+        if (!m->b)
+                goto fail;
+        m->nb = nb;
+        m->capacity = capacity;
+        pthread_rwlock_init(&m->lock, NULL);
+        return m;
+fail:
+        free(m);
+        return NULL;
+}
+
+void pb_gw_ownmap_destroy(pb_gw_ownmap_t *m) {
+        size_t i;
+        if (!m)
+                return;
+        for (i = 0; i < m->nb; i++) {
+                own_e_t *e = m->b[i], *nx;
+                for (; e; e = nx) {
+                        nx = e->next;
+                        free(e);
+                }
+        }
+        free(m->b);
+        pthread_rwlock_destroy(&m->lock);
+        free(m);
+}
+
+static own_e_t *find(pb_gw_ownmap_t *m, const char *key, size_t klen,
+                     uint32_t h) {
+        own_e_t *e;
+        for (e = m->b[h & (m->nb - 1)]; e; e = e->next)
+                if (e->hash == h && e->klen == klen &&
+                    !memcmp(e->data, key, klen))
+                        return e;
+        return NULL;
+}
+
+pb_gw_own_t pb_gw_ownmap_apply(pb_gw_ownmap_t *m, const char *key, size_t klen,
+                               const char *owner, size_t olen) {
+        uint32_t h;
+        own_e_t *e;
+        pb_gw_own_t r;
+        if (klen == 0 || klen >= KEY_MAX || olen == 0 || olen >= OWNER_MAX ||
+            memchr(key, 0, klen) || memchr(owner, 0, olen))
+                return PB_GW_OWN_INVALID;
+        h = fnv1a(key, klen);
+        pthread_rwlock_wrlock(&m->lock);
+        e = find(m, key, klen, h);
+        if (e) {
+                int same = e->olen == olen &&
+                           !memcmp(e->data + e->klen + 1, owner, olen);
+                if (same && e->reassert) {
+                        e->reassert = 0;
+                        m->nreassert--;
+                } else if (!same && !e->reassert) {
+                        e->reassert = 1;
+                        m->nreassert++;
+                }
+                r = same ? PB_GW_OWN_SAME : PB_GW_OWN_CONFLICT;
+        } else if (m->n >= m->capacity) {
+                m->dropped++;
+                r = PB_GW_OWN_FULL;
+        } else if (!(e = malloc(sizeof(*e) + klen + olen + 2))) {
+                m->dropped++;
+                r = PB_GW_OWN_FULL;
+        } else {
+                size_t bi = h & (m->nb - 1);
+                e->hash = h;
+                e->klen = (uint16_t)klen;
+                e->olen = (uint8_t)olen;
+                e->reassert = 0;
+                memcpy(e->data, key, klen);
+                e->data[klen] = 0;
+                memcpy(e->data + klen + 1, owner, olen);
+                e->data[klen + 1 + olen] = 0;
+                e->next = m->b[bi];
+                m->b[bi] = e;
+                m->n++;
+                r = PB_GW_OWN_NEW;
+        }
+        pthread_rwlock_unlock(&m->lock);
+        return r;
+}
+
+int pb_gw_ownmap_get(pb_gw_ownmap_t *m, const char *key, size_t klen,
+                     char *owner, size_t owner_size) {
+        own_e_t *e;
+        int found = 0;
+        if (klen == 0 || klen >= KEY_MAX)
+                return 0;
+        pthread_rwlock_rdlock(&m->lock);
+        e = find(m, key, klen, fnv1a(key, klen));
+        if (e && owner_size > e->olen) {
+                memcpy(owner, e->data + e->klen + 1, (size_t)e->olen + 1);
+                found = 1;
+        }
+        pthread_rwlock_unlock(&m->lock);
+        return found;
+}
+
+size_t pb_gw_ownmap_reassert(pb_gw_ownmap_t *m,
+                             void (*fn)(void *opaque, const char *key,
+                                        const char *owner),
+                             void *opaque) {
+        size_t i, k = 0;
+        pthread_rwlock_wrlock(&m->lock);
+        for (i = 0; i < m->nb && m->nreassert > 0; i++) {
+                own_e_t *e;
+                for (e = m->b[i]; e; e = e->next)
+                        if (e->reassert) {
+                                e->reassert = 0;
+                                m->nreassert--;
+                                fn(opaque, e->data, e->data + e->klen + 1);
+                                k++;
+                        }
+        }
+        pthread_rwlock_unlock(&m->lock);
+        return k;
+}
+
+size_t pb_gw_ownmap_count(pb_gw_ownmap_t *m) {
+        size_t n;
+        pthread_rwlock_rdlock(&m->lock);
+        n = m->n;
+        pthread_rwlock_unlock(&m->lock);
+        return n;
+}
+
+uint64_t pb_gw_ownmap_dropped(pb_gw_ownmap_t *m) {
+        uint64_t n;
+        pthread_rwlock_rdlock(&m->lock);
+        n = m->dropped;
+        pthread_rwlock_unlock(&m->lock);
+        return n;
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# gateway_ownership.sh: the organisation that first publishes a grant,
+# shipment or partnership owns it; the gateway refuses another
+# organisation's event about it with 409 not_owner naming the owner, and
+# publishes nothing. The state lives in the compacted ownership topic
+# (PREFIX + partnerbus.owners): a second gateway started later and a
+# restarted first gateway refuse too. A confirmation by the receiver
+# (aid.delivered) stays allowed for anyone. Two gateways claiming the same
+# new entity at the same moment: exactly one wins.
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/../gateway/lib_gateway.sh"
+
+pb_require_cmd curl jq
+B=$(pb_bootstrap)
+PB_BIN=$(pb_bin)
+pb_tmpdir
+trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
+PFX=$(pb_topic_name gwown)-
+{
+        gw_token_line org-a '*'
+        gw_token_line org-b '*'
+} >"$PB_TMP/tokens"
+GW_ARGS=(--brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0)
+gw_start one "${GW_ARGS[@]}"
+P1=$GW_PORT
+PID1=$GW_PID
+
+G=G-$RANDOM$RANDOM
+S=S-$RANDOM$RANDOM
+# grant G: org-a's version and org-b's overwrite attempt (another amount)
+jq --arg g "$G" '.grant_id = $g | del(.source, .event_id)' \
+        "$EXAMPLES/valid/funds.granted/prosthetics-workshop-750000.json" >"$PB_TMP/a.json"
+jq '.amount = "1.00" | .occurred_at = "2030-01-01T00:00:00.000Z"' "$PB_TMP/a.json" >"$PB_TMP/b.json"
+jq '.amount = "760000.00"' "$PB_TMP/a.json" >"$PB_TMP/a2.json"
+
+# expect_not_owner OWNER POINTER: the last answer was 409 not_owner
+expect_not_owner() {
+        expect_code 409 "$3"
+        jq -e --arg o "$1" --arg p "$2" \
+                '.error == "not_owner" and .owner == $o and .pointer == $p and (.message | type == "string")' \
+                "$PB_TMP/resp.json" >/dev/null || pb_fail "$3: $(cat "$PB_TMP/resp.json")"
+}
+
+gw_post "$P1" tok-org-a funds.granted application/json "$PB_TMP/a.json"
+expect_code 201 "org-a publishes grant $G"
+gw_post "$P1" tok-org-b funds.granted application/json "$PB_TMP/b.json"
+expect_not_owner org-a /grant_id "org-b sends org-a's grant"
+gw_post "$P1" tok-org-a funds.granted application/json "$PB_TMP/a2.json"
+expect_code 201 "org-a updates its grant"
+# in a batch: one foreign event refuses the whole batch
+jq -c --arg g "N-$G" '.grant_id = $g' "$PB_TMP/b.json" >"$PB_TMP/batch.ndjson"
+jq -c . "$PB_TMP/b.json" >>"$PB_TMP/batch.ndjson"
+gw_post "$P1" tok-org-b funds.granted application/x-ndjson "$PB_TMP/batch.ndjson"
+expect_not_owner org-a /grant_id "a batch of org-b with org-a's grant on line 2"
+jq -e '.line == 2' "$PB_TMP/resp.json" >/dev/null || pb_fail "batch answer: $(cat "$PB_TMP/resp.json")"
+
+# shipment S of org-a: org-b may confirm its delivery, not dispatch it
+jq --arg s "$S" '.shipment_id = $s | del(.source, .event_id)' \
+        "$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json" >"$PB_TMP/s.json"
+jq --arg s "$S" '.shipment_id = $s | del(.source, .event_id)' \
+        "$EXAMPLES/valid/aid.delivered/dnipro-generators-partial.json" >"$PB_TMP/d.json"
+gw_post "$P1" tok-org-a aid.dispatched application/json "$PB_TMP/s.json"
+expect_code 201 "org-a dispatches shipment $S"
+gw_post "$P1" tok-org-b aid.dispatched application/json "$PB_TMP/s.json"
+expect_not_owner org-a /shipment_id "org-b sends org-a's shipment"
+gw_post "$P1" tok-org-b aid.delivered application/json "$PB_TMP/d.json"
+expect_code 201 "org-b confirms the delivery of org-a's shipment"
+
+# a second gateway started afterwards knows the owner from Kafka
+gw_start two "${GW_ARGS[@]}"
+P2=$GW_PORT
+gw_post "$P2" tok-org-b funds.granted application/json "$PB_TMP/b.json"
+expect_not_owner org-a /grant_id "second gateway: org-b sends org-a's grant"
+gw_post "$P2" tok-org-a funds.granted application/json "$PB_TMP/a2.json"
+expect_code 201 "second gateway: org-a updates its grant"
+
+# the first gateway restarted: the same
+kill -TERM "$PID1"
+wait "$PID1" 2>/dev/null || true
+gw_start one-again "${GW_ARGS[@]}"
+P1=$GW_PORT
+gw_post "$P1" tok-org-b funds.granted application/json "$PB_TMP/b.json"
+expect_not_owner org-a /grant_id "restarted gateway: org-b sends org-a's grant"
+gw_post "$P1" tok-org-b aid.dispatched application/json "$PB_TMP/s.json"
+expect_not_owner org-a /shipment_id "restarted gateway: org-b sends org-a's shipment"
+
+# a partnership nobody owns yet, claimed at the same moment through both
+# gateways: the first claim in the partition wins, on both
+R=R-$RANDOM$RANDOM
+jq --arg r "$R" '.partnership_id = $r | del(.source, .event_id)' \
+        "$(ls "$EXAMPLES"/valid/partnership.founded/*.json | head -n 1)" >"$PB_TMP/r.json"
+race() { # PORT TOKEN OUT
+        curl -s -o "$PB_TMP/$3.json" -w '%{http_code}' -H "Authorization: Bearer $2" \
+                -H 'Content-Type: application/json' --data-binary "@$PB_TMP/r.json" \
+                "http://127.0.0.1:$1/v1/events/partnership.founded" >"$PB_TMP/$3.code"
+}
+race "$P1" tok-org-a ra &
+RA=$!
+race "$P2" tok-org-b rb &
+wait "$RA" "$!" || true
+codes="$(cat "$PB_TMP/ra.code") $(cat "$PB_TMP/rb.code")"
+case $codes in
+"201 409") winner=org-a ;;
+"409 201") winner=org-b ;;
+*) pb_fail "race for $R: answers $codes: $(cat "$PB_TMP/ra.json" "$PB_TMP/rb.json")" ;;
+esac
+for p in "$P1" "$P2"; do
+        for t in tok-org-a tok-org-b; do
+                gw_post "$p" "$t" partnership.founded application/json "$PB_TMP/r.json"
+                if [[ $t == "tok-$winner" ]]; then
+                        expect_code 201 "after the race, $winner on port $p"
+                else
+                        expect_not_owner "$winner" /partnership_id "after the race, the loser on port $p"
+                fi
+        done
+done
+
+# nothing of org-b's about G or S reached Kafka; org-a's three versions did
+n=$(gw_consume "$B" "$PFX" funds.granted | jq -r --arg g "$G" 'select(.grant_id == $g) | .source' | sort | uniq -c | tr -s ' ')
+[[ $n == " 3 org-a" ]] || pb_fail "grant $G in Kafka: '$n', want 3 from org-a only"
+n=$(gw_consume "$B" "$PFX" aid.dispatched | jq -r --arg s "$S" 'select(.shipment_id == $s) | .source' | sort | uniq -c | tr -s ' ')
+[[ $n == " 1 org-a" ]] || pb_fail "shipment $S in Kafka: '$n', want 1 from org-a"
+pb_log "ok: entities owned by their first publisher, across gateways and restarts; receivers still confirm"
