@@ -61,11 +61,13 @@ struct pb_gw_owners {
         char topic[256];
         pb_gw_ownmap_t *map;
         pb_producer_t *producer;
-        pb_consumer_t *consumer;
+        pb_consumer_t *consumer; /* made by the thread (may block) */
+        pb_kafka_conf_t cc;      /* its settings (strings not owned) */
         pthread_t thr;
         int thr_started;
         atomic_int stop;
         atomic_int ready;
+        atomic_int loading; /* the thread is in load_offsets() */
         /* per partition: the next offset the consumer will read, and the
          * end offset taken at start (ready once every next >= end) */
         pthread_mutex_t lock;
@@ -120,9 +122,94 @@ static int all_caught_up(pb_gw_owners_t *o) {
         return 1;
 }
 
+/* Creates the topic if it can and learns its partitions and end offsets;
+ * retried in the background until Kafka answers, so a gateway starts (and
+ * answers 503 for owned types) while Kafka is away. 0, or -1 on stop. */
+static int load_offsets(pb_gw_owners_t *o) {
+        static const char *const tconf[] = {"cleanup.policy", "compact",
+                                            "min.compaction.lag.ms", "3600000",
+                                            NULL};
+        pb_topic_spec_t spec;
+        pb_kafka_offsets_t *offs = NULL;
+        const char *topics[1];
+        pb_topic_res_t tr;
+        char errstr[512];
+        int64_t *next, *end;
+        int32_t nparts = 0;
+        size_t i;
+        int64_t warned = 0;
+        memset(&spec, 0, sizeof(spec));
+        spec.name = o->topic;
+        spec.partitions = -1;
+        spec.replication = -1;
+        spec.config = tconf;
+        spec.timeout_ms = 10000;
+        tr = pb_kafka_topic_ensure(pb_producer_rk(o->producer), &spec, errstr,
+                                   sizeof(errstr));
+        if (tr != PB_TOPIC_CREATED && tr != PB_TOPIC_EXISTS)
+                /* e.g. the embedded development broker, or Kafka away: the
+                 * consumer's metadata request creates it (not compacted) */
+                pb_log("warn",
+                       "cmd=gateway topic=%s msg=\"ownership topic not "
+                       "created: %s; relying on automatic creation\"",
+                       o->topic, errstr);
+        topics[0] = o->topic;
+        while (!o->consumer && !atomic_load(&o->stop)) {
+                pb_consumer_opts_t co;
+                memset(&co, 0, sizeof(co));
+                co.from_beginning = 1;
+                o->consumer = pb_consumer_new(&o->cc, &co, topics, 1, errstr,
+                                              sizeof(errstr));
+                if (!o->consumer)
+                        usleep(500 * 1000);
+        }
+        while (!atomic_load(&o->stop)) {
+                offs = pb_kafka_offsets_new(pb_consumer_rk(o->consumer), topics,
+                                            1, 2000, errstr, sizeof(errstr));
+                if (offs)
+                        break;
+                if (pb_mono_ms() - warned > 30000) {
+                        warned = pb_mono_ms();
+                        pb_log("warn",
+                               "cmd=gateway topic=%s msg=\"ownership topic "
+                               "not readable yet; owned types answer 503 "
+                               "until it is\" error=\"%s\"",
+                               o->topic, errstr);
+                }
+                usleep(250 * 1000);
+        }
+        if (!offs)
+                return -1;
+        for (i = 0; i < offs->n; i++)
+                if (offs->p[i].partition + 1 > nparts)
+                        nparts = offs->p[i].partition + 1;
+        next = calloc((size_t)nparts + 1, sizeof(*next));
+        end = calloc((size_t)nparts + 1, sizeof(*end));
+        if (!next || !end) {
+                free(next);
+                free(end);
+                pb_kafka_offsets_destroy(offs);
+                return -1;
+        }
+        for (i = 0; i < offs->n; i++) {
+                next[offs->p[i].partition] = offs->p[i].low;
+                end[offs->p[i].partition] = offs->p[i].high;
+        }
+        pb_kafka_offsets_destroy(offs);
+        pthread_mutex_lock(&o->lock);
+        o->next = next;
+        o->end = end;
+        o->nparts = nparts;
+        pthread_mutex_unlock(&o->lock);
+        return 0;
+}
+
 static void *owners_main(void *arg) {
         pb_gw_owners_t *o = arg;
         char err[512];
+        if (load_offsets(o))
+                return NULL;
+        atomic_store(&o->loading, 0);
         while (!atomic_load(&o->stop)) {
                 pb_message_t msg;
                 pb_resp_t r =
@@ -201,14 +288,6 @@ pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
                                  size_t errstr_size) {
         pb_gw_owners_t *o = calloc(1, sizeof(*o));
         pb_kafka_conf_t pc, cc;
-        static const char *const tconf[] = {"cleanup.policy", "compact",
-                                            "min.compaction.lag.ms", "3600000",
-                                            NULL};
-        pb_topic_spec_t spec;
-        pb_consumer_opts_t co;
-        pb_kafka_offsets_t *offs;
-        const char *topics[1];
-        pb_topic_res_t tr;
         size_t i;
         if (!o) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -233,66 +312,16 @@ pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         o->producer = pb_producer_new(&pc, claim_cb, o, errstr, errstr_size);
         if (!o->producer)
                 goto fail;
-        memset(&spec, 0, sizeof(spec));
-        spec.name = o->topic;
-        spec.partitions = -1;
-        spec.replication = -1;
-        spec.config = tconf;
-        spec.timeout_ms = 10000;
-        tr = pb_kafka_topic_ensure(pb_producer_rk(o->producer), &spec, errstr,
-                                   errstr_size);
-        if (tr == PB_TOPIC_REFUSED) {
-                char tmp[512];
-                snprintf(tmp, sizeof(tmp), "ownership topic %s: %s", o->topic,
-                         errstr);
-                snprintf(errstr, errstr_size, "%s", tmp);
-                goto fail;
-        }
-        if (tr != PB_TOPIC_CREATED && tr != PB_TOPIC_EXISTS)
-                /* e.g. the embedded development broker: the consumer's
-                 * metadata request creates it (not compacted) */
-                pb_log("warn",
-                       "cmd=gateway topic=%s msg=\"ownership topic not "
-                       "created: %s; relying on automatic creation\"",
-                       o->topic, errstr);
         memset(&cc, 0, sizeof(cc));
         cc.brokers = conf->brokers;
         pb_kafka_conf_add(&cc, "fetch.wait.max.ms=20");
         pb_kafka_conf_add(&cc, "allow.auto.create.topics=true");
         for (i = 0; i < conf->nprops && cc.nprops < PB_KAFKA_MAX_PROPS; i++)
                 cc.props[cc.nprops++] = conf->props[i];
-        memset(&co, 0, sizeof(co));
-        co.from_beginning = 1;
-        topics[0] = o->topic;
-        o->consumer = pb_consumer_new(&cc, &co, topics, 1, errstr, errstr_size);
-        if (!o->consumer)
-                goto fail;
-        /* a topic just created has no leader for a moment: retry */
-        for (i = 0; i < 40; i++) {
-                offs = pb_kafka_offsets_new(pb_consumer_rk(o->consumer), topics,
-                                            1, 10000, errstr, errstr_size);
-                if (offs)
-                        break;
-                usleep(250 * 1000);
-        }
-        if (!offs)
-                goto fail;
-        o->nparts = 0;
-        for (i = 0; i < offs->n; i++)
-                if (offs->p[i].partition + 1 > o->nparts)
-                        o->nparts = offs->p[i].partition + 1;
-        o->next = calloc((size_t)o->nparts + 1, sizeof(*o->next));
-        o->end = calloc((size_t)o->nparts + 1, sizeof(*o->end));
-        if (!o->next || !o->end) {
-                pb_kafka_offsets_destroy(offs);
-                snprintf(errstr, errstr_size, "out of memory");
-                goto fail;
-        }
-        for (i = 0; i < offs->n; i++) {
-                o->next[offs->p[i].partition] = offs->p[i].low;
-                o->end[offs->p[i].partition] = offs->p[i].high;
-        }
-        pb_kafka_offsets_destroy(offs);
+        o->cc = cc; /* the consumer is made by the thread: its assignment
+                       asks Kafka for metadata, which blocks while Kafka is
+                       away, and the gateway must start all the same */
+        atomic_store(&o->loading, 1);
         if (pthread_create(&o->thr, NULL, owners_main, o) != 0) {
                 snprintf(errstr, errstr_size, "cannot start a thread");
                 goto fail;
@@ -308,6 +337,14 @@ void pb_gw_owners_destroy(pb_gw_owners_t *o) {
         if (!o)
                 return;
         atomic_store(&o->stop, 1);
+        if (o->thr_started && atomic_load(&o->loading)) {
+                /* Kafka never answered: the thread is inside a blocking
+                 * metadata call that may last tens of seconds. Shutdown
+                 * does not wait for it; the thread ends with the process,
+                 * and what it uses is not freed. */
+                pthread_detach(o->thr);
+                return;
+        }
         if (o->thr_started)
                 pthread_join(o->thr, NULL);
         pb_consumer_destroy(o->consumer);

@@ -27,9 +27,13 @@ gw_start stuck --brokers "127.0.0.1:$dead" --tokens "$PB_TMP/tokens" --insecure-
 P=$GW_PORT
 O=$GW_OPS
 PID=$GW_PID
+# a confirmation (aid.delivered): owned types would wait for the ownership
+# table, which a dead broker never delivers (503 ownership_unavailable)
+# before anything is in flight
+DEL=$(ls "$EXAMPLES"/valid/aid.delivered/*.json | head -n 1)
 curl -s -o "$PB_TMP/a.json" -D "$PB_TMP/a.h" -w '%{http_code}' --max-time 60 \
         -H 'Authorization: Bearer tok-blau-gelbes-kreuz' -H 'Content-Type: application/json' \
-        --data-binary @"$EX" "http://127.0.0.1:$P/v1/events/aid.dispatched" >"$PB_TMP/a.code" &
+        --data-binary @<(jq -c 'del(.source)' "$DEL") "http://127.0.0.1:$P/v1/events/aid.delivered" >"$PB_TMP/a.code" &
 C=$!
 pb_wait_for 10 bash -c \
         "curl -s http://127.0.0.1:$O/metrics | awk '/^partnerbus_gateway_inflight_events /{f=\$2} END {exit !(f+0 >= 1)}'"
