@@ -32,7 +32,7 @@ total=$(cat "$H"/*.jsonl | wc -l)
 pb_log "published $total events under prefix $P"
 
 # --- 1. report from Kafka, whole history and a range
-"$PB_BIN" report --brokers "$B" --out "$PB_TMP/rep" --as-of 2024-07-01 2>"$PB_TMP/report.log" ||
+"$PB_BIN" report --brokers "$B" --lang en --out "$PB_TMP/rep" --as-of 2024-07-01 2>"$PB_TMP/report.log" ||
         pb_fail "report: $(cat "$PB_TMP/report.log")"
 $HIST expect "$H" --as-of 2024-07-01 >"$PB_TMP/expected.json"
 $HIST compare "$PB_TMP/expected.json" "$PB_TMP/rep/summary.json" || pb_fail "report figures differ from the independent computation"
