@@ -487,8 +487,36 @@ static pb_resp_t trace_json(pb_report_t *r, pb_buf_t *o) {
                 TRY(pb_buf_puts(o, ",\"event_id\":"));
                 TRY(pb_buf_json_str(o, s->delivered_id,
                                     strlen(s->delivered_id)));
+                TRY(pb_buf_printf(o, ",\"condition\":\"%s\"",
+                                  s->condition == 0   ? "COMPLETE"
+                                  : s->condition == 1 ? "PARTIAL"
+                                  : s->condition == 2 ? "DAMAGED"
+                                                      : "OTHER"));
                 TRY(pb_buf_puts(o, ",\"not_counted\":"));
                 TRY(json_strv(o, s->more_delivered, s->nmore));
+                TRY(pb_buf_putc(o, '}'));
+        }
+        /* unconfirmed: the dispatch event counted per shipment */
+        TRY(pb_buf_puts(o, "],\"unconfirmed\":["));
+        first = 1;
+        for (i = 0; i < r->ships.cap; i++) {
+                const pb_ship_t *s = r->ships.keys ? r->ships.vals[i] : NULL;
+                const pb_latest_t *l;
+                char mk[600];
+                int mkl;
+                if (!r->ships.keys || !r->ships.keys[i] || s->delivered ||
+                    !s->dispatched)
+                        continue;
+                mkl = snprintf(mk, sizeof(mk), "aid.dispatched\x1f%s", s->id);
+                l = mkl > 0 && (size_t)mkl < sizeof(mk)
+                        ? pb_report_smap_get(&r->latest, mk, (size_t)mkl)
+                        : NULL;
+                TRY(pb_buf_puts(o, first ? "{\"shipment_id\":"
+                                         : ",{\"shipment_id\":"));
+                first = 0;
+                TRY(pb_buf_json_str(o, s->id, strlen(s->id)));
+                TRY(pb_buf_puts(o, ",\"event_id\":"));
+                TRY(json_str_or_null(o, l ? l->event_id : NULL));
                 TRY(pb_buf_putc(o, '}'));
         }
         TRY(pb_buf_puts(o, "]},\"partnerships\":"));
