@@ -415,10 +415,11 @@ static pb_resp_t month_axis(doc_t *d, int first, int nm, int L, double dx,
                 int m = (first + i) % 12, y = (first + i) / 12;
                 char iso[16], mon[64], full[64];
                 double x = L + dx * (i + 0.5);
-                if ((first + i) % step && i)
-                        continue;
-                if (step >= 3 && m % step && i)
-                        continue;
+                if (m % step) { /* the first month only when the next
+                                   aligned label is far enough away */
+                        if (i || (step - m % step) * dx < 40)
+                                continue;
+                }
                 snprintf(iso, sizeof(iso), "%04d-%02d", y, m + 1);
                 month_s(d, iso, full, sizeof(full));
                 /* the month name alone: the text before the last space */
@@ -537,9 +538,12 @@ static pb_resp_t chart_aid(doc_t *d) {
                 if (m[i].v > max)
                         max = m[i].v;
         step = nice_step(max > 0 ? max : 1);
-        max = step * 4;
-        while (max < 0)
-                max += step;
+        {
+                double top = step;
+                while (top < max)
+                        top += step;
+                max = top;
+        }
         dx = (double)(R - L) / nm;
         bw = dx * 0.7 < 1 ? 1 : dx * 0.7;
         if (svg_open(d, W, H, "report.chart_aid") != PB_OK ||
@@ -625,7 +629,7 @@ static pb_resp_t chart_partnerships(doc_t *d) {
         step = nice_step(acc > 0 ? acc : 1);
         if (step < 1)
                 step = 1;
-        max = step * 4;
+        max = step;
         while (max < acc)
                 max += step;
         dx = (double)(R - L) / nm;
@@ -833,7 +837,7 @@ static const char *jstr(const pb_json_t *ev, const char *a, const char *b) {
 /* "reported by" and "earlier versions" cells of an entity */
 static pb_resp_t put_provenance_cells(doc_t *d, const pb_latest_t *l) {
         char n[64];
-        TRY(pb_buf_puts(d->o, "<td>"));
+        TRY(pb_buf_puts(d->o, "<td class=\"src\">"));
         TRY(esc(d->o, l->owner));
         TRY(pb_buf_puts(d->o, "<br><span class=\"id\">"));
         TRY(esc(d->o, l->event_id));
@@ -1156,13 +1160,13 @@ static pb_resp_t sec_funds(doc_t *d) {
         TRY(h2(d, "mittel", 2, "report.sec_funds"));
         TRY(chart_programmes(d));
         TRY(h3(d, "report.by_programme"));
-        TRY(fig_table(d, &d->r->f_prog, "report.col_purpose", K_PROGRAMME, NULL,
-                      "report.col_count_grants", F_MONEY, by_money_desc));
+        TRY(fig_table(d, &d->r->f_prog, "report.col_programme", K_PROGRAMME,
+                      NULL, "report.col_count_grants", F_MONEY, by_money_desc));
         TRY(h3(d, "report.by_grantor"));
-        TRY(fig_table(d, &d->r->f_grantor, "report.col_parties", K_PLAIN, NULL,
+        TRY(fig_table(d, &d->r->f_grantor, "report.col_grantor", K_PLAIN, NULL,
                       "report.col_count_grants", F_MONEY, by_money_desc));
         TRY(h3(d, "report.by_recipient"));
-        TRY(fig_table(d, &d->r->f_recipient, "report.col_parties", K_PLAIN,
+        TRY(fig_table(d, &d->r->f_recipient, "report.col_recipient", K_PLAIN,
                       NULL, "report.col_count_grants", F_MONEY, by_money_desc));
         TRY(h3(d, "report.by_month_granted"));
         TRY(fig_table(d, &d->r->f_month, "report.col_month", K_MONTH, NULL,
@@ -1183,17 +1187,17 @@ static pb_resp_t sec_aid(doc_t *d, const pb_dstat_t *ds) {
         TRY(h2(d, "hilfe", 3, "report.sec_aid"));
         TRY(chart_aid(d));
         TRY(h3(d, "report.by_oblast"));
-        TRY(fig_table(d, &d->r->a_oblast, "report.by_oblast", K_PLAIN, NULL,
+        TRY(fig_table(d, &d->r->a_oblast, "report.col_oblast", K_PLAIN, NULL,
                       "report.col_count_shipments", F_AID, NULL));
         TRY(h3(d, "report.by_city"));
-        TRY(fig_table(d, &d->r->a_city, "report.col_parties", K_PLAIN,
-                      "report.by_oblast", "report.col_count_shipments", F_AID,
+        TRY(fig_table(d, &d->r->a_city, "report.col_city", K_PLAIN,
+                      "report.col_oblast", "report.col_count_shipments", F_AID,
                       NULL));
         TRY(h3(d, "report.by_category"));
         TRY(pb_buf_puts(d->o, "<p class=\"note\">"));
         TRY(msg(d, "report.by_category_note"));
         TRY(pb_buf_puts(d->o, "</p>"));
-        TRY(fig_table(d, &d->r->a_cat, "report.col_goods", K_CATEGORY, NULL,
+        TRY(fig_table(d, &d->r->a_cat, "report.col_category", K_CATEGORY, NULL,
                       "report.col_count_shipments", F_AID | F_LINES, NULL));
         TRY(h3(d, "report.by_month_dispatched"));
         TRY(fig_table(d, &d->r->a_month, "report.col_month", K_MONTH, NULL,
@@ -1269,19 +1273,19 @@ static pb_resp_t sec_aid(doc_t *d, const pb_dstat_t *ds) {
 
 static pb_resp_t sec_partnerships(doc_t *d) {
         static const char *cols[] = {"report.col_date", "report.col_parties",
-                                     "report.by_kind", "report.col_reported",
+                                     "report.col_kind", "report.col_reported",
                                      "report.col_versions"};
         static const int num[] = {0, 0, 0, 0, 0};
         TRY(h2(d, "partnerschaften", 4, "report.sec_partnerships"));
         TRY(chart_partnerships(d));
         TRY(h3(d, "report.by_kind"));
-        TRY(fig_table(d, &d->r->p_kind, "report.by_kind", K_KIND, NULL,
+        TRY(fig_table(d, &d->r->p_kind, "report.col_kind", K_KIND, NULL,
                       "report.col_count_partnerships", F_COUNT, by_count_desc));
         TRY(h3(d, "report.by_nrw_party"));
-        TRY(fig_table(d, &d->r->p_nrw, "report.col_parties", K_PLAIN, NULL,
+        TRY(fig_table(d, &d->r->p_nrw, "report.col_nrw_party", K_PLAIN, NULL,
                       "report.col_count_partnerships", F_COUNT, by_count_desc));
         TRY(h3(d, "report.by_ua_party"));
-        TRY(fig_table(d, &d->r->p_ua, "report.col_parties", K_PLAIN, NULL,
+        TRY(fig_table(d, &d->r->p_ua, "report.col_ua_party", K_PLAIN, NULL,
                       "report.col_count_partnerships", F_COUNT, by_count_desc));
         TRY(line_items(d, "partnership.founded",
                        "report.line_items_partnerships", cols, num, 5,
@@ -1474,7 +1478,7 @@ static const char *css =
     "vertical-align:top}thead th{background:#e6e6e6}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;"
     "white-space:nowrap}th.in{padding-left:22px;font-weight:normal}"
-    "table.items{width:100%;font-size:11.5px}"
+    "table.items{width:100%;font-size:11.5px}td.src{min-width:150px}"
     ".nw{white-space:nowrap}.q{color:#444;font-size:92%}"
     ".id{font-family:'DejaVu Sans Mono',monospace;font-size:10px;"
     "word-break:break-all}"
@@ -1501,7 +1505,8 @@ static const char *css =
     "section#kennzahlen{break-before:auto;page-break-before:auto}"
     "thead{display:table-header-group}tr,figure,.kpi{break-inside:avoid;"
     "page-break-inside:avoid}table{font-size:8.5pt}"
-    "table.items{font-size:8pt}a{color:#000;text-decoration:none}}";
+    "table.items{font-size:8pt}td.src{min-width:30mm}"
+    ".id{font-size:6.5pt}a{color:#000;text-decoration:none}}";
 
 pb_resp_t pb_report_html_doc(pb_report_t *r, pb_buf_t *o) {
         static const pb_agg_t zero;
