@@ -317,6 +317,13 @@ static void test_report_document(void **st) {
             "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
             "0123456789abcdef",
             "Stand",
+            /* the period and the as-of instant in words */
+            "Ereignisse vom 01.01.2022 bis zum",
+            "01.07.2024, 12:30 UTC (ausschließlich)",
+            "14.11.2023, 22:13 Uhr (UTC)",
+            /* the coverage note: unconfirmed shipments, conflicts */
+            "2 von 4 Lieferungen sind noch nicht",
+            "Es gab keine widersprüchlichen Meldungen",
         };
         const char *dir = getenv("PARTNERBUS_SCHEMAS");
         const char *bin = getenv("PB_BINARY_DIR");
@@ -329,6 +336,7 @@ static void test_report_document(void **st) {
         (void)st;
         pb_buf_init(&out, 0);
         pb_report_set_labels(r, de);
+        pb_report_set_range(r, 1, 1640995200000LL, 1, 1719837000000LL);
         pb_report_note_schema(r, "funds.granted", 0x0123456789abcdefULL);
         for (k = 0; k < 4; k++) {
                 static const char *files[4][4] = {
