@@ -1238,7 +1238,7 @@ static pb_resp_t sec_aid(doc_t *d, const pb_dstat_t *ds) {
                                   pb_labels_msg(d->L, "ui.none")));
         else {
                 TRY(pb_buf_puts(d->o, "<table class=\"fig\"><thead><tr>"));
-                TRY(th(d, "report.col_entity", 0));
+                TRY(th(d, "report.col_shipment", 0));
                 TRY(th(d, "report.col_date", 0));
                 TRY(th(d, "report.col_parties", 0));
                 TRY(th(d, "report.col_age", 1));
