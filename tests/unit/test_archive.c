@@ -11,6 +11,8 @@
 
 #include <avro.h>
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,19 +372,10 @@ static void test_not_a_container(void **state) {
         assert_null(pb_avrofile_open(f->path, err, sizeof(err)));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_write_read_avroc, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_partial_tail, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_end_vs_truncated, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_recover_skips_locked, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_not_a_container, setup,
-                                            teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_write_read_avroc, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_partial_tail, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_end_vs_truncated, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_recover_skips_locked, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_not_a_container, setup, teardown))

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,14 +221,8 @@ static void test_units(void **state) {
                     (size_t)-1);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_defaults),
-            cmocka_unit_test(test_precedence),
-            cmocka_unit_test(test_usage_errors),
-            cmocka_unit_test(test_help_and_print_config),
-            cmocka_unit_test(test_sasl_password_file),
-            cmocka_unit_test(test_units),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_defaults), cmocka_unit_test(test_precedence),
+             cmocka_unit_test(test_usage_errors),
+             cmocka_unit_test(test_help_and_print_config),
+             cmocka_unit_test(test_sasl_password_file),
+             cmocka_unit_test(test_units))

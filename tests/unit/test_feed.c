@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_csv.h"
 #include "pb_feed.h"
 
@@ -56,10 +58,5 @@ static void test_ndjson_bom_skipped(void **state) {
         pb_feed_destroy(f);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_ndjson_bom_only_when_complete),
-            cmocka_unit_test(test_ndjson_bom_skipped),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_ndjson_bom_only_when_complete),
+             cmocka_unit_test(test_ndjson_bom_skipped))

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,16 +270,11 @@ static void test_compose_and_markdown(void **state) {
         pb_opts_compose_free(t, n);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_duration_grammar),
-            cmocka_unit_test(test_size_grammar),
-            cmocka_unit_test(test_bool_grammar),
-            cmocka_unit_test(test_store_and_defaults),
-            cmocka_unit_test(test_apply_json),
-            cmocka_unit_test(test_apply_json_errors),
-            cmocka_unit_test(test_sink_tables_json),
-            cmocka_unit_test(test_compose_and_markdown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_duration_grammar),
+             cmocka_unit_test(test_size_grammar),
+             cmocka_unit_test(test_bool_grammar),
+             cmocka_unit_test(test_store_and_defaults),
+             cmocka_unit_test(test_apply_json),
+             cmocka_unit_test(test_apply_json_errors),
+             cmocka_unit_test(test_sink_tables_json),
+             cmocka_unit_test(test_compose_and_markdown))

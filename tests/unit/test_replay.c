@@ -7,6 +7,8 @@
 #include <stdint.h>
 /* cmocka needs the four headers above first */
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,17 +373,12 @@ static void test_datum_len(void **st) {
         pb_schemas_destroy(cat);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_csv_flatten),
-            cmocka_unit_test(test_csv_cell),
-            cmocka_unit_test(test_merge_order),
-            cmocka_unit_test(test_merge_ties),
-            cmocka_unit_test(test_merge_full_and_end),
-            cmocka_unit_test(test_exact_sums),
-            cmocka_unit_test(test_report_totals),
-            cmocka_unit_test(test_report_latest_version),
-            cmocka_unit_test(test_datum_len),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_csv_flatten),
+             cmocka_unit_test(test_csv_cell),
+             cmocka_unit_test(test_merge_order),
+             cmocka_unit_test(test_merge_ties),
+             cmocka_unit_test(test_merge_full_and_end),
+             cmocka_unit_test(test_exact_sums),
+             cmocka_unit_test(test_report_totals),
+             cmocka_unit_test(test_report_latest_version),
+             cmocka_unit_test(test_datum_len))

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include <avro.h>
 
 #include "partnerbus/pb_schema.h"
@@ -1006,22 +1008,11 @@ static void test_catalog(void **state) {
         pb_schemas_destroy(NULL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_crc64),
-            cmocka_unit_test(test_spec_vectors),
-            cmocka_unit_test(test_canonical_transforms),
-            cmocka_unit_test(test_names),
-            cmocka_unit_test(test_logical),
-            cmocka_unit_test(test_defaults),
-            cmocka_unit_test(test_bad_schemas),
-            cmocka_unit_test(test_garbage),
-            cmocka_unit_test(test_hostile),
-            cmocka_unit_test(test_project_schemas),
-            cmocka_unit_test(test_avro_c_accepts),
-            cmocka_unit_test(test_compat_matrix),
-            cmocka_unit_test(test_can_read_unions),
-            cmocka_unit_test(test_catalog),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(
+    cmocka_unit_test(test_crc64), cmocka_unit_test(test_spec_vectors),
+    cmocka_unit_test(test_canonical_transforms), cmocka_unit_test(test_names),
+    cmocka_unit_test(test_logical), cmocka_unit_test(test_defaults),
+    cmocka_unit_test(test_bad_schemas), cmocka_unit_test(test_garbage),
+    cmocka_unit_test(test_hostile), cmocka_unit_test(test_project_schemas),
+    cmocka_unit_test(test_avro_c_accepts), cmocka_unit_test(test_compat_matrix),
+    cmocka_unit_test(test_can_read_unions), cmocka_unit_test(test_catalog))
