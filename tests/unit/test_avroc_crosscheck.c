@@ -19,32 +19,11 @@
 
 #include "avroc_fill.h"
 #include "codec_examples.h"
+#include "codec_fixture.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
-
-static pb_schemas_t *cat;
-static pb_codec_t *codec;
-
-static int setup(void **state) {
-        char err[512];
-        (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "schemas: %s\n", err);
-                return -1;
-        }
-        codec = pb_codec_new();
-        return codec ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        pb_codec_destroy(codec);
-        pb_schemas_destroy(cat);
-        return 0;
-}
 
 /* Compares what avro-c read (v) with the JSON (j), guided by our schema
  * tree only for the logical types; names and symbols come from avro-c's
@@ -355,5 +334,6 @@ int main(void) {
             cmocka_unit_test(test_ours_read_by_avroc),
             cmocka_unit_test(test_avroc_read_by_ours),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, codec_fixture_setup,
+                                      codec_fixture_teardown);
 }

@@ -13,41 +13,11 @@
 #include <cmocka.h>
 
 #include "codec_examples.h"
+#include "codec_fixture.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
-
-static pb_schemas_t *cat;
-static pb_codec_t *codec;
-
-static int setup(void **state) {
-        char err[512];
-        (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "cannot load schemas from %s: %s\n",
-                        ex_schema_dir(), err);
-                return -1;
-        }
-        codec = pb_codec_new();
-        return codec ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        pb_codec_destroy(codec);
-        pb_schemas_destroy(cat);
-        return 0;
-}
-
-static pb_schema_t *schema(const char *json) {
-        char err[512];
-        pb_schema_t *s = pb_schema_new(json, strlen(json), err, sizeof(err));
-        if (!s)
-                fail_msg("schema rejected: %s", err);
-        return s;
-}
 
 /* Compact form of a JSON text, as pb_json_write produces it. */
 static char *compact(const char *json, size_t len) {
@@ -1059,5 +1029,6 @@ int main(void) {
             cmocka_unit_test(test_deep_nesting),
             cmocka_unit_test(test_truncation_and_noise),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, codec_fixture_setup,
+                                      codec_fixture_teardown);
 }

@@ -15,27 +15,21 @@
 #include <cmocka.h>
 
 #include "codec_examples.h"
+#include "codec_fixture.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 #include "partnerbus/pb_util.h"
 
-static pb_schemas_t *cat;
-static pb_codec_t *codec;
 static pb_serde_t *serde;
 static long n_compared, n_rejected;
 
 static int setup(void **state) {
         char err[512];
         (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "cannot load schemas from %s: %s\n",
-                        ex_schema_dir(), err);
+        if (codec_fixture_setup(state))
                 return -1;
-        }
-        codec = pb_codec_new();
         serde = pb_serde_new(cat, NULL, err, sizeof(err));
-        return codec && serde ? 0 : -1;
+        return serde ? 0 : -1;
 }
 
 static int teardown(void **state) {
@@ -43,17 +37,7 @@ static int teardown(void **state) {
         fprintf(stderr, "compared %ld inputs, %ld rejected\n", n_compared,
                 n_rejected);
         pb_serde_destroy(serde);
-        pb_codec_destroy(codec);
-        pb_schemas_destroy(cat);
-        return 0;
-}
-
-static pb_schema_t *schema(const char *json) {
-        char err[512];
-        pb_schema_t *s = pb_schema_new(json, strlen(json), err, sizeof(err));
-        if (!s)
-                fail_msg("schema rejected: %s", err);
-        return s;
+        return codec_fixture_teardown(state);
 }
 
 static int ex_type_cmp(const void *a, const void *b) {

@@ -29,25 +29,6 @@ static const char *src_dir(void) {
         return d;
 }
 
-static char *slurp(const char *path, size_t *len) {
-        FILE *fp = fopen(path, "rb");
-        char *b;
-        long n;
-        if (!fp)
-                fail_msg("cannot open %s", path);
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        b = malloc((size_t)n + 1);
-        assert_non_null(b);
-        assert_int_equal(fread(b, 1, (size_t)n, fp), (size_t)n);
-        b[n] = 0;
-        fclose(fp);
-        if (len)
-                *len = (size_t)n;
-        return b;
-}
-
 static pb_schema_t *parse(const char *json) {
         char err[512] = "";
         pb_schema_t *s = pb_schema_new(json, strlen(json), err, sizeof(err));
@@ -546,7 +527,7 @@ static void test_garbage(void **state) {
         (void)state;
         snprintf(path, sizeof(path), "%s/schemas/aid.dispatched.avsc",
                  src_dir());
-        orig = slurp(path, &len);
+        orig = pb_test_slurp(path, &len);
         buf = malloc(len + 1);
         assert_non_null(buf);
         for (i = 0; i < 3000; i++) {
@@ -783,7 +764,7 @@ static void test_project_schemas(void **state) {
  * evolution fixture. */
 static void avro_c_accepts(const char *path) {
         size_t len;
-        char *json = slurp(path, &len);
+        char *json = pb_test_slurp(path, &len);
         avro_schema_t sch = NULL;
         if (avro_schema_from_json_length(json, len, &sch) != 0)
                 fail_msg("avro-c rejects %s: %s", path, avro_strerror());
