@@ -202,30 +202,11 @@ typedef void (*example_fn)(const pb_schema_t *s, const char *path,
                            const char *json, size_t len);
 
 static size_t for_each_valid(example_fn fn) {
-        char dir[1024], sub[1536], path[2048];
-        size_t ntypes, total = 0;
-        ex_dir(dir, sizeof(dir), "valid");
-        char **types = ex_list(dir, "", &ntypes);
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                size_t nf;
-                if (!s)
-                        fail_msg("no schema for %s", types[t]);
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf; i++) {
-                        size_t len = 0;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        assert_non_null(json);
-                        fn(s, path, json, len);
-                        free(json);
-                        total++;
-                }
-                ex_free_list(files, nf);
-        }
-        ex_free_list(types, ntypes);
-        return total;
+        ex_iter_t it;
+        ex_iter_start(&it, "valid");
+        while (ex_iter_next(&it))
+                fn(it.s, it.path, it.json, it.len);
+        return it.total;
 }
 
 static avro_schema_t avroc_schema(const pb_schema_t *s) {

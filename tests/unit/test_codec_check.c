@@ -109,38 +109,28 @@ typedef struct ex_body {
 } ex_body_t;
 
 static ex_body_t *examples(size_t *n) {
-        char dir[1024], sub[1536], path[2048];
-        size_t ntypes, cnt = 0;
+        size_t cnt = 0;
+        ex_iter_t it;
         ex_body_t *v = calloc(256, sizeof(*v));
         assert_non_null(v);
-        ex_dir(dir, sizeof(dir), "valid");
-        char **types = ex_list(dir, "", &ntypes);
-        assert_true(ntypes >= 4);
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                size_t nf;
-                assert_non_null(s);
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf && cnt < 256; i++) {
-                        size_t len = 0;
-                        pb_errors_t errs;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        assert_non_null(json);
-                        pb_errors_init(&errs);
-                        pb_buf_init(&v[cnt].avro, 0);
-                        v[cnt].s = s;
-                        assert_int_equal(pb_codec_json_to_avro(
-                                             codec, s, json, len, NULL,
-                                             &v[cnt].avro, &v[cnt].meta, &errs),
-                                         PB_OK);
-                        free(json);
-                        cnt++;
-                }
-                ex_free_list(files, nf);
+        ex_iter_start(&it, "valid");
+        assert_true(it.ntypes >= 4);
+        while (ex_iter_next(&it)) {
+                const pb_schema_t *s = it.s;
+                const char *json = it.json;
+                size_t len = it.len;
+                if (cnt == 256)
+                        continue;
+                pb_errors_t errs;
+                pb_errors_init(&errs);
+                pb_buf_init(&v[cnt].avro, 0);
+                v[cnt].s = s;
+                assert_int_equal(pb_codec_json_to_avro(codec, s, json, len,
+                                                       NULL, &v[cnt].avro,
+                                                       &v[cnt].meta, &errs),
+                                 PB_OK);
+                cnt++;
         }
-        ex_free_list(types, ntypes);
         *n = cnt;
         return v;
 }
