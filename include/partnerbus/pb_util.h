@@ -84,6 +84,10 @@ size_t pb_base64_encode(const uint8_t *in, size_t n, char *out, size_t size);
 /* Returns decoded length or -1 on invalid input; out >= 3*n/4. */
 long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size);
 
+/* --- text --- */
+/* 1 if s[0..n) holds only spaces, tabs and CRs (a blank NDJSON line). */
+int pb_blank_line(const char *s, size_t n);
+
 /* --- hashes for in-memory tables: FNV-1a, the one implementation --- */
 #define PB_FNV1A64_INIT 1469598103934665603ull
 /* Continues a 64-bit FNV-1a hash h over n bytes (start with

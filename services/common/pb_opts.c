@@ -751,6 +751,20 @@ void pb_opts_compose_free(pb_opt_t *opts, size_t n) {
         free(opts);
 }
 
+int pb_opts_compose_spec(pb_cmd_spec_t *spec, const pb_opts_part_t *parts,
+                         size_t nparts) {
+        size_t n = 0;
+        spec->opts = pb_opts_compose(parts, nparts, &n);
+        spec->nopts = n;
+        return spec->opts ? 0 : -1;
+}
+
+void pb_opts_compose_spec_free(pb_cmd_spec_t *spec) {
+        pb_opts_compose_free((pb_opt_t *)spec->opts, spec->nopts);
+        spec->opts = NULL;
+        pb_opts_free();
+}
+
 /* Markdown cell text: '|' escaped. */
 static void md_cell(FILE *fp, const char *s) {
         for (; s && *s; s++) {

@@ -62,6 +62,12 @@ typedef struct pb_opts_part {
 pb_opt_t *pb_opts_compose(const pb_opts_part_t *parts, size_t nparts,
                           size_t *n);
 void pb_opts_compose_free(pb_opt_t *opts, size_t n);
+/* A service whose table is composed at run time: spec->opts and nopts
+ * from the parts (0, or -1 when out of memory); the _free gives back the
+ * table and what pb_opts_parse kept (pb_opts_free). */
+int pb_opts_compose_spec(pb_cmd_spec_t *spec, const pb_opts_part_t *parts,
+                         size_t nparts);
+void pb_opts_compose_spec_free(pb_cmd_spec_t *spec);
 
 /* The Markdown table of a service's options (flag, environment, config key,
  * type, default, meaning), as --help-markdown prints it and docs/ holds it
