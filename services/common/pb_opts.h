@@ -74,7 +74,7 @@ void pb_opts_compose_spec_free(pb_cmd_spec_t *spec);
  * between <!-- options:NAME begin --> and <!-- options:NAME end -->. */
 void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp);
 
-/* pb_opts_parse_duration() and pb_opts_parse_size(): pb_optmap.h. */
+/* pb_optmap_parse_duration() and pb_optmap_parse_size(): pb_optmap.h. */
 /* Reads a secret from a file (first line, trailing newline stripped);
  * malloc'd, NULL with errstr on failure. */
 char *pb_opts_read_secret(const char *path, char *errstr, size_t errstr_size);

@@ -122,8 +122,7 @@ while True:
 # (guards against a pid reused by an unrelated process).
 is_ours() {
         local pid=$1 nodedir=$2 cmd
-        [[ -r /proc/$pid/cmdline ]] || return 1
-        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+        cmd=$(cmdline "$pid") || return 1
         [[ $cmd == *kafka.Kafka* && $cmd == *"$nodedir/server.properties"* ]]
 }
 
@@ -139,28 +138,20 @@ set_pid() {
 # Every process of ours in DIR: from the pids file, and any left behind by a
 # run whose pids file was lost (matched by the full path of its config).
 our_pids() {
-        local n pid p cmd
+        local n pid cmd
         if [[ -f $DIR/pids ]]; then
                 while read -r n pid; do
                         is_ours "$pid" "$DIR/node-$n" && echo "$pid"
                 done <"$DIR/pids"
         fi
-        for p in /proc/[0-9]*; do
-                pid=${p#/proc/}
-                cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+        for pid in $(all_pids); do
+                cmd=$(cmdline "$pid") || continue
                 [[ $cmd == *kafka.Kafka* && $cmd == *"$DIR/node-"*"/server.properties"* ]] && echo "$pid"
         done
         return 0
 }
 
-log_tail() {
-        local f
-        for f in "$DIR"/node-*/server.log "$DIR"/node-*/stdout; do
-                [[ -s $f ]] || continue
-                printf '\n==== %s (last 30 lines) ====\n' "$f" >&2
-                tail -n 30 "$f" >&2
-        done
-}
+log_tail() { tail_log "$DIR"/node-*/server.log "$DIR"/node-*/stdout; }
 
 write_node_config() {
         local n=$1 port=$2 cport=$3 voters=$4 nodes=$5 nd="$DIR/node-$1"
@@ -272,13 +263,7 @@ wait_ready() {
 
 # ---------------------------------------------------------------- commands
 
-do_stop() {
-        local pids=()
-        [[ -d $DIR ]] || return 0
-        mapfile -t pids < <(our_pids | sort -u)
-        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
-        rm -f "$DIR/pids" "$DIR/bootstrap"
-}
+do_stop() { stop_ours "$DIR/pids" "$DIR/bootstrap"; }
 
 do_start() {
         local nodes=$1

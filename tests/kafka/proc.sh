@@ -55,6 +55,36 @@ stop_pids() {
         done
 }
 
+# cmdline PID: the process's command line, arguments joined by spaces
+# (fails when it is gone or not readable)
+cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline"; }
+
+# all_pids: every process id in /proc
+all_pids() {
+        local p
+        for p in /proc/[0-9]*; do echo "${p#/proc/}"; done
+}
+
+# stop_ours FILE...: stop every process the caller's our_pids names (see
+# stop_pids, with STOP_TIMEOUT), then remove FILE...
+stop_ours() {
+        local pids=()
+        [[ -d $DIR ]] || return 0
+        mapfile -t pids < <(our_pids | sort -u)
+        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
+        rm -f "$@"
+}
+
+# tail_log FILE...: the last 30 lines of each non-empty FILE on stderr
+tail_log() {
+        local f
+        for f in "$@"; do
+                [[ -s $f ]] || continue
+                printf '\n==== %s (last 30 lines) ====\n' "$f" >&2
+                tail -n 30 "$f" >&2
+        done
+}
+
 # cache_fresh CACHE KEY [FILE]: CACHE/.complete holds KEY (and FILE exists)
 cache_fresh() {
         [[ -f $1/.complete && $(cat "$1/.complete") == "$2" && ( -z ${3:-} || -f ${3:-} ) ]]

@@ -77,32 +77,25 @@ build_registry() {
 
 # is_ours PID: the process is a registry started for this DIR
 is_ours() {
-        local pid=$1 cmd
-        [[ -r /proc/$pid/cmdline ]] || return 1
-        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+        local cmd
+        cmd=$(cmdline "$1") || return 1
         [[ $cmd == *"-Dpb.registry.dir=$DIR "* ]]
 }
 
 # every registry of ours in DIR, including one whose pid file was lost
 our_pids() {
-        local p pid cmd
+        local pid
         if [[ -s $DIR/pid ]]; then
                 pid=$(cat "$DIR/pid")
                 is_ours "$pid" && echo "$pid"
         fi
-        for p in /proc/[0-9]*; do
-                pid=${p#/proc/}
-                cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-                [[ $cmd == *"-Dpb.registry.dir=$DIR "* ]] && echo "$pid"
+        for pid in $(all_pids); do
+                is_ours "$pid" && echo "$pid"
         done
         return 0
 }
 
-log_tail() {
-        [[ -s $DIR/registry.log ]] || return 0
-        printf '\n==== %s (last 30 lines) ====\n' "$DIR/registry.log" >&2
-        tail -n 30 "$DIR/registry.log" >&2
-}
+log_tail() { tail_log "$DIR/registry.log"; }
 
 # ready URL: the subjects list answers with a JSON array
 ready() {
@@ -113,13 +106,7 @@ ready() {
 
 # ---------------------------------------------------------------- commands
 
-do_stop() {
-        local pids=()
-        [[ -d $DIR ]] || return 0
-        mapfile -t pids < <(our_pids | sort -u)
-        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
-        rm -f "$DIR/pid" "$DIR/url"
-}
+do_stop() { stop_ours "$DIR/pid" "$DIR/url"; }
 
 # watchdog OWNER REGPID: stop the registry when OWNER exits (or when the
 # registry itself is gone, then just leave)
