@@ -42,14 +42,8 @@ void pb_schemas_destroy(pb_schemas_t *c) {
 
 static pb_resp_t pb_schemas_push(pb_schema_t ***v, size_t *n, size_t *cap,
                                  pb_schema_t *s) {
-        if (*n == *cap) {
-                size_t nc = *cap ? *cap * 2 : 8;
-                pb_schema_t **a = realloc(*v, nc * sizeof(*a));
-                if (!a)
-                        return PB_ERR_NOMEM;
-                *v = a;
-                *cap = nc;
-        }
+        if (PB_ARRAY_RESERVE(*v, *cap, *n, 1, 8))
+                return PB_ERR_NOMEM;
         (*v)[(*n)++] = s;
         return PB_OK;
 }
@@ -123,15 +117,9 @@ static pb_resp_t pb_schemas_load_into(pb_schemas_t *c, const char *dir,
         while ((e = readdir(d))) {
                 if (!pb_is_avsc(e->d_name))
                         continue;
-                if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 16;
-                        char **a = realloc(names, nc * sizeof(*a));
-                        if (!a) {
-                                r = PB_ERR_NOMEM;
-                                break;
-                        }
-                        names = a;
-                        cap = nc;
+                if (PB_ARRAY_RESERVE(names, cap, n, 1, 16)) {
+                        r = PB_ERR_NOMEM;
+                        break;
                 }
                 if (!(names[n] = strdup(e->d_name))) {
                         r = PB_ERR_NOMEM;

@@ -101,17 +101,7 @@ void pb_kafka_offsets_destroy(pb_kafka_offsets_t *o) {
 }
 
 static int offsets_grow(pb_kafka_offsets_t *o, size_t *cap) {
-        pb_partition_offset_t *np;
-        size_t nc;
-        if (o->n < *cap)
-                return 0;
-        nc = *cap ? *cap * 2 : 16;
-        np = realloc(o->p, nc * sizeof(*np));
-        if (!np)
-                return -1;
-        o->p = np;
-        *cap = nc;
-        return 0;
+        return PB_ARRAY_RESERVE(o->p, *cap, o->n, 1, 16);
 }
 
 /* Appends the partitions of one topic with their watermarks. 0 or -1. */

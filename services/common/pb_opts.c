@@ -97,14 +97,8 @@ static size_t nowned, capowned;
 
 static const char *keep(const char *s, size_t n) {
         char *p;
-        if (nowned == capowned) {
-                size_t nc = capowned ? capowned * 2 : 32;
-                char **no = realloc(owned, nc * sizeof(*no));
-                if (!no)
-                        return NULL;
-                owned = no;
-                capowned = nc;
-        }
+        if (PB_ARRAY_RESERVE(owned, capowned, nowned, 1, 32))
+                return NULL;
         p = strndup(s, n);
         if (p)
                 owned[nowned++] = p;

@@ -99,14 +99,8 @@ static long col_id(pb_replay_csv_t *w, int depth) {
         }
         if (w->ncols >= PB_CSVOUT_MAX_COLUMNS)
                 return w->err = PB_ERR_LIMIT, -1;
-        if (w->ncols == w->capcols) {
-                size_t nc = w->capcols ? w->capcols * 2 : 64;
-                csv_col_t *ncol = realloc(w->cols, nc * sizeof(*ncol));
-                if (!ncol)
-                        return w->err = PB_ERR_NOMEM, -1;
-                w->cols = ncol;
-                w->capcols = nc;
-        }
+        if (PB_ARRAY_RESERVE(w->cols, w->capcols, w->ncols, 1, 64))
+                return w->err = PB_ERR_NOMEM, -1;
         c = &w->cols[w->ncols];
         c->name = malloc(n + 1);
         c->key = malloc((size_t)(depth ? depth : 1) * sizeof(uint32_t));

@@ -28,20 +28,16 @@ set -euo pipefail
 KAFKA_VERSION=3.9.1
 SLF4J_VERSION=1.7.36
 RELOAD4J_VERSION=1.2.25
+PROC_NAME=harness PROC_USAGE_LAST=9
+source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
+
 CACHE=${PB_KAFKA_CACHE:-${HOME:-/tmp}/.cache/partnerbus/kafka-$KAFKA_VERSION}
 LIBS=$CACHE/libs
-JAVA=${JAVA:-java}
-MVN=${MVN:-mvn}
 KCAT=${KCAT:-kcat}
 START_TIMEOUT=${PB_KAFKA_START_TIMEOUT:-180}
 STOP_TIMEOUT=${PB_KAFKA_STOP_TIMEOUT:-30}
-DEFAULT_JVM_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
--XX:-UsePerfData -Djava.awt.headless=true -Dfile.encoding=UTF-8"
-JVM_OPTS=${PB_KAFKA_JVM_OPTS:-$DEFAULT_JVM_OPTS}
+JVM_OPTS=${PB_KAFKA_JVM_OPTS:-$(jvm_opts 512m)}
 PROBE_TOPIC=_pb_ready_probe
-
-PROC_NAME=harness PROC_USAGE_LAST=9
-source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 
 # ---------------------------------------------------------------- fetch
 
@@ -201,24 +197,14 @@ EOF
 
 classpath() { echo "$LIBS/*"; }
 
-# launch_node N: start node N in its own session (so ctest's process group
-# and pipes are not tied to it); its pid goes into DIR/pids.
+# launch_node N: start node N (see launch); its pid goes into DIR/pids.
 launch_node() {
-        local n=$1 nd="$DIR/node-$1" pid
-        rm -f "$nd/pid"
+        local n=$1 nd="$DIR/node-$1"
         # shellcheck disable=SC2086
-        setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' _ "$nd" \
+        launch "$nd" "$nd/stdout" "node $n" \
                 "$JAVA" $JVM_OPTS -Dlog4j.configuration="file:$nd/log4j.properties" \
-                -Dkafka.logs.dir="$nd" -cp "$(classpath)" kafka.Kafka "$nd/server.properties" \
-                </dev/null >>"$nd/stdout" 2>&1 &
-        local i
-        for i in $(seq 50); do
-                [[ -s $nd/pid ]] && break
-                sleep 0.1
-        done
-        [[ -s $nd/pid ]] || die "node $n did not start"
-        pid=$(cat "$nd/pid")
-        set_pid "$n" "$pid"
+                -Dkafka.logs.dir="$nd" -cp "$(classpath)" kafka.Kafka "$nd/server.properties"
+        set_pid "$n" "$(cat "$nd/pid")"
 }
 
 # ready BOOTSTRAP NODES: the cluster lists all its brokers, and a message

@@ -3,6 +3,17 @@
 # caller sets PROC_NAME (the prefix of its messages) and PROC_USAGE_LAST
 # (the last line of its usage comment, which starts at line 2).
 
+# the programs (the environment may name others)
+JAVA=${JAVA:-java}
+MVN=${MVN:-mvn}
+
+# jvm_opts XMX: the test servers' JVM options with heap XMX (small, serial
+# GC, quick start), unless the caller's environment gave its own
+jvm_opts() {
+        echo "-Xms64m -Xmx$1 -XX:+UseSerialGC -XX:TieredStopAtLevel=1" \
+                "-XX:-UsePerfData -Djava.awt.headless=true -Dfile.encoding=UTF-8"
+}
+
 # log MSG...: a message on stderr; die MSG...: log it as an error, exit 1;
 # usage: the script's usage comment on stderr, exit 2
 log() { printf '%s: %s\n' "$PROC_NAME" "$*" >&2; }
@@ -73,6 +84,23 @@ stop_ours() {
         mapfile -t pids < <(our_pids | sort -u)
         stop_pids "$STOP_TIMEOUT" "${pids[@]}"
         rm -f "$@"
+}
+
+# launch DIR LOG WHAT CMD...: start CMD in its own session (so ctest's
+# process group and pipes are not tied to it), stdin from /dev/null and
+# output appended to LOG; its pid goes into DIR/pid. Dies with "WHAT did
+# not start" when that file does not appear within 5 s.
+launch() {
+        local dir=$1 out=$2 what=$3
+        shift 3
+        rm -f "$dir/pid"
+        setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' _ "$dir" "$@" \
+                </dev/null >>"$out" 2>&1 &
+        for _ in $(seq 50); do
+                [[ -s $dir/pid ]] && break
+                sleep 0.1
+        done
+        [[ -s $dir/pid ]] || die "$what did not start"
 }
 
 # tail_log FILE...: the last 30 lines of each non-empty FILE on stderr

@@ -349,6 +349,15 @@ static void test_rules(void **state) {
         pb_schema_destroy(s);
 }
 
+/* agree() on an array body of one block of n items of zero size (s's
+ * items must be null or a record of nulls). */
+static pb_resp_t agree_items(const pb_schema_t *s, int64_t n) {
+        uint8_t b[16];
+        size_t l = pb_zz_encode(b, n);
+        b[l++] = 0;
+        return agree(s, NULL, b, l);
+}
+
 /* Items of zero size: the per-decode budget; an array whose JSON would
  * exceed PB_CODEC_MAX_JSON_OUT: the decoder's PB_ERR_LIMIT. */
 static void test_limits(void **state) {
@@ -357,12 +366,8 @@ static void test_limits(void **state) {
         size_t l;
         (void)state;
         pb_schema_t *nulls = schema("{\"type\":\"array\",\"items\":\"null\"}");
-        l = pb_zz_encode(b, 1000000);
-        b[l++] = 0;
-        assert_int_equal(agree(nulls, NULL, b, l), PB_OK);
-        l = pb_zz_encode(b, 1000001);
-        b[l++] = 0;
-        assert_int_equal(agree(nulls, NULL, b, l), PB_ERR_LIMIT);
+        assert_int_equal(agree_items(nulls, 1000000), PB_OK);
+        assert_int_equal(agree_items(nulls, 1000001), PB_ERR_LIMIT);
         /* two blocks over the budget together */
         l = pb_zz_encode(b, 600000);
         l += pb_zz_encode(b + l, 600000);
@@ -379,12 +384,8 @@ static void test_limits(void **state) {
                  name);
         pb_schema_t *wide = schema(js);
         /* ~306 bytes of JSON per item: 1000 fine, 300000 over 64 MiB */
-        l = pb_zz_encode(b, 1000);
-        b[l++] = 0;
-        assert_int_equal(agree(wide, NULL, b, l), PB_OK);
-        l = pb_zz_encode(b, 300000);
-        b[l++] = 0;
-        assert_int_equal(agree(wide, NULL, b, l), PB_ERR_LIMIT);
+        assert_int_equal(agree_items(wide, 1000), PB_OK);
+        assert_int_equal(agree_items(wide, 300000), PB_ERR_LIMIT);
         pb_schema_destroy(wide);
 
         /* a string of control characters: JSON 6x the bytes */
