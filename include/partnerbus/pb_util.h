@@ -86,7 +86,13 @@ long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size);
 
 /* --- text --- */
 /* 1 if s[0..n) holds only spaces, tabs and CRs (a blank NDJSON line). */
-int pb_blank_line(const char *s, size_t n);
+static inline int pb_blank_line(const char *s, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                        return 0;
+        return 1;
+}
 
 /* --- hashes for in-memory tables: FNV-1a, the one implementation --- */
 #define PB_FNV1A64_INIT 1469598103934665603ull

@@ -788,11 +788,3 @@ const char *pb_redact_url(const char *url, char *out, size_t size) {
         return out;
 #undef PUT
 }
-
-int pb_blank_line(const char *s, size_t n) {
-        size_t i;
-        for (i = 0; i < n; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-                        return 0;
-        return 1;
-}

@@ -16,14 +16,9 @@ static pb_codec_t *codec;
 /* cmocka group set-up: loads the catalog and makes the codec; -1 (said
  * on stderr) if not. */
 static int codec_fixture_setup(void **state) {
-        char err[512];
         (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "cannot load schemas from %s: %s\n",
-                        ex_schema_dir(), err);
+        if (!(cat = ex_catalog()))
                 return -1;
-        }
         codec = pb_codec_new();
         return codec ? 0 : -1;
 }
