@@ -365,11 +365,7 @@ while [[ $# -gt 0 ]]; do
         *) ARGS+=("$1"); shift ;;
         esac
 done
-if [[ $cmd != fetch ]]; then
-        [[ -n $DIR ]] || { log "--dir is required"; usage; }
-        mkdir -p "$DIR"
-        DIR=$(cd "$DIR" && pwd -P)
-fi
+use_dir "$cmd"
 node_arg() {
         [[ ${#ARGS[@]} -eq 1 && ${ARGS[0]} =~ ^[1-9]$ ]] || { log "$cmd needs a node number"; exit 2; }
         echo "${ARGS[0]}"

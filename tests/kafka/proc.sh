@@ -66,6 +66,15 @@ stop_pids() {
         done
 }
 
+# use_dir CMD: unless CMD is fetch, DIR (from --dir) must be given; it is
+# created and made absolute
+use_dir() {
+        [[ $1 == fetch ]] && return 0
+        [[ -n $DIR ]] || { log "--dir is required"; usage; }
+        mkdir -p "$DIR"
+        DIR=$(cd "$DIR" && pwd -P)
+}
+
 # cmdline PID: the process's command line, arguments joined by spaces
 # (fails when it is gone or not readable)
 cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline"; }

@@ -183,11 +183,7 @@ while [[ $# -gt 0 ]]; do
         *) log "unknown argument $1"; usage ;;
         esac
 done
-if [[ $cmd != fetch ]]; then
-        [[ -n $DIR ]] || { log "--dir is required"; usage; }
-        mkdir -p "$DIR"
-        DIR=$(cd "$DIR" && pwd -P)
-fi
+use_dir "$cmd"
 
 case $cmd in
 fetch) fetch ;;
