@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_util.h"
 #include "pb_replay.h"
 
 #define ROW_END 0xFFFFFFFFu
@@ -63,21 +64,14 @@ uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w) {
         return w ? w->rows : 0;
 }
 
-static uint64_t fnv(const char *s, size_t n) {
-        uint64_t h = 1469598103934665603ull;
-        while (n--)
-                h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-        return h;
-}
-
 static int rehash(pb_replay_csv_t *w) {
         size_t nc = w->hcap ? w->hcap * 2 : 256, i;
         uint32_t *nh = calloc(nc, sizeof(*nh));
         if (!nh)
                 return -1;
         for (i = 0; i < w->ncols; i++) {
-                size_t j =
-                    fnv(w->cols[i].name, strlen(w->cols[i].name)) & (nc - 1);
+                size_t j = pb_fnv1a(w->cols[i].name, strlen(w->cols[i].name)) &
+                           (nc - 1);
                 while (nh[j])
                         j = (j + 1) & (nc - 1);
                 nh[j] = (uint32_t)i + 1;
@@ -96,7 +90,7 @@ static long col_id(pb_replay_csv_t *w, int depth) {
         csv_col_t *c;
         if (w->ncols * 2 >= w->hcap && rehash(w))
                 return w->err = PB_ERR_NOMEM, -1;
-        j = fnv(name, n) & (w->hcap - 1);
+        j = pb_fnv1a(name, n) & (w->hcap - 1);
         while (w->hash[j]) {
                 c = &w->cols[w->hash[j] - 1];
                 if (strlen(c->name) == n && !memcmp(c->name, name, n))
@@ -105,14 +99,8 @@ static long col_id(pb_replay_csv_t *w, int depth) {
         }
         if (w->ncols >= PB_CSVOUT_MAX_COLUMNS)
                 return w->err = PB_ERR_LIMIT, -1;
-        if (w->ncols == w->capcols) {
-                size_t nc = w->capcols ? w->capcols * 2 : 64;
-                csv_col_t *ncol = realloc(w->cols, nc * sizeof(*ncol));
-                if (!ncol)
-                        return w->err = PB_ERR_NOMEM, -1;
-                w->cols = ncol;
-                w->capcols = nc;
-        }
+        if (PB_ARRAY_RESERVE(w->cols, w->capcols, w->ncols, 1, 64))
+                return w->err = PB_ERR_NOMEM, -1;
         c = &w->cols[w->ncols];
         c->name = malloc(n + 1);
         c->key = malloc((size_t)(depth ? depth : 1) * sizeof(uint32_t));

@@ -101,18 +101,9 @@ static int replay_opts_compose(void) {
              0},
             {wh->opts, wh->nopts, wh->opt_prefix,
              offsetof(pb_replay_settings_t, webhook)}};
-        size_t n;
         if (wh->settings_size > sizeof(((pb_replay_settings_t *)0)->webhook))
                 return -1;
-        replay_spec.opts = pb_opts_compose(parts, 2, &n);
-        replay_spec.nopts = n;
-        return replay_spec.opts ? 0 : -1;
-}
-
-static void replay_opts_free(void) {
-        pb_opts_compose_free((pb_opt_t *)replay_spec.opts, replay_spec.nopts);
-        replay_spec.opts = NULL;
-        pb_opts_free();
+        return pb_opts_compose_spec(&replay_spec, parts, 2);
 }
 
 /* --- outputs --- */
@@ -499,7 +490,7 @@ int pb_cmd_replay(int argc, char **argv) {
         r = pb_opts_parse(&replay_spec, s, &s->cc, argc, argv, &first);
         if (r >= 0) {
                 free(s);
-                replay_opts_free();
+                pb_opts_compose_spec_free(&replay_spec);
                 return r;
         }
         o.set = s;
@@ -640,6 +631,6 @@ done:
         pb_filter_destroy(filter);
         pb_opts_topics_free(topics, ntopics);
         free(s);
-        replay_opts_free();
+        pb_opts_compose_spec_free(&replay_spec);
         return status;
 }

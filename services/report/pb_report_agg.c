@@ -47,18 +47,11 @@ static int dec_add(pb_report_dec_t *acc, pb_report_dec_t v) {
 }
 
 /* --- string hash map --- */
-static uint64_t fnv(const char *s, size_t n) {
-        uint64_t h = 1469598103934665603ull;
-        while (n--)
-                h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-        return h;
-}
-
 void *pb_report_smap_get(pb_report_smap_t *m, const char *k, size_t kl) {
         size_t j;
         if (!m->cap)
                 return NULL;
-        j = fnv(k, kl) & (m->cap - 1);
+        j = pb_fnv1a(k, kl) & (m->cap - 1);
         while (m->keys[j]) {
                 if (m->lens[j] == kl && !memcmp(m->keys[j], k, kl))
                         return m->vals[j];
@@ -81,7 +74,7 @@ static int smap_grow(pb_report_smap_t *m) {
         for (i = 0; i < m->cap; i++) {
                 if (!m->keys[i])
                         continue;
-                j = fnv(m->keys[i], m->lens[i]) & (nc - 1);
+                j = pb_fnv1a(m->keys[i], m->lens[i]) & (nc - 1);
                 while (nk[j])
                         j = (j + 1) & (nc - 1);
                 nk[j] = m->keys[i];
@@ -109,7 +102,7 @@ int pb_report_smap_put(pb_report_smap_t *m, const char *k, size_t kl, void *v) {
                 return -1;
         memcpy(kc, k, kl);
         kc[kl] = 0;
-        j = fnv(k, kl) & (m->cap - 1);
+        j = pb_fnv1a(k, kl) & (m->cap - 1);
         while (m->keys[j])
                 j = (j + 1) & (m->cap - 1);
         m->keys[j] = kc;

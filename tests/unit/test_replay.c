@@ -8,6 +8,8 @@
 #include <stdint.h>
 /* cmocka needs the four headers above first */
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +188,22 @@ static void test_merge_full_and_end(void **st) {
         pb_replay_merge_destroy(m);
 }
 
+/* Adds the funds.granted events ev[0..n) to r; each must parse and be
+ * accepted. */
+static void add_granted(pb_json_parser_t *p, pb_report_t *r,
+                        const char *const *ev, size_t n) {
+        char err[256];
+        size_t i;
+        for (i = 0; i < n; i++) {
+                const pb_json_t *v =
+                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
+                assert_non_null(v);
+                assert_int_equal(
+                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
+                    PB_OK);
+        }
+}
+
 static void test_exact_sums(void **st) {
         pb_report_dec_t v, acc = 0;
         char buf[96];
@@ -244,18 +262,9 @@ static void test_report_totals(void **st) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         pb_report_t *r = pb_report_new(0);
         pb_buf_t out;
-        char err[256];
-        size_t i;
         (void)st;
         pb_buf_init(&out, 0);
-        for (i = 0; i < 3; i++) {
-                const pb_json_t *v =
-                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
-                assert_non_null(v);
-                assert_int_equal(
-                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
-                    PB_OK);
-        }
+        add_granted(p, r, ev, 3);
         assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
         assert_non_null(strstr((char *)out.data,
                                "\"funds\":{\"grants\":2,\"total\":{\"EUR\":"
@@ -441,17 +450,9 @@ static void test_report_latest_version(void **st) {
         pb_report_t *r = pb_report_new(0);
         pb_buf_t out;
         char err[256];
-        size_t i;
         (void)st;
         pb_buf_init(&out, 0);
-        for (i = 0; i < 4; i++) {
-                const pb_json_t *v =
-                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
-                assert_non_null(v);
-                assert_int_equal(
-                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
-                    PB_OK);
-        }
+        add_granted(p, r, ev, 4);
         assert_int_equal(pb_report_finish(r, err, sizeof(err)), PB_OK);
         assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
         assert_non_null(strstr((char *)out.data,
@@ -520,18 +521,13 @@ static void test_datum_len(void **st) {
         pb_schemas_destroy(cat);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_csv_flatten),
-            cmocka_unit_test(test_csv_cell),
-            cmocka_unit_test(test_merge_order),
-            cmocka_unit_test(test_merge_ties),
-            cmocka_unit_test(test_merge_full_and_end),
-            cmocka_unit_test(test_exact_sums),
-            cmocka_unit_test(test_report_totals),
-            cmocka_unit_test(test_report_latest_version),
-            cmocka_unit_test(test_report_document),
-            cmocka_unit_test(test_datum_len),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_csv_flatten),
+             cmocka_unit_test(test_csv_cell),
+             cmocka_unit_test(test_merge_order),
+             cmocka_unit_test(test_merge_ties),
+             cmocka_unit_test(test_merge_full_and_end),
+             cmocka_unit_test(test_exact_sums),
+             cmocka_unit_test(test_report_totals),
+             cmocka_unit_test(test_report_latest_version),
+             cmocka_unit_test(test_report_document),
+             cmocka_unit_test(test_datum_len))
