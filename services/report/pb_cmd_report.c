@@ -142,7 +142,10 @@ static int write_iati(const report_settings_t *s, pb_report_t *rep) {
         ic.generated = now;
         pb_buf_init(&b, 0);
         rc = pb_report_iati(rep, &ic, &b, e, sizeof(e));
-        if (rc)
+        if (rc > 0) { /* nothing to publish: said, not an error */
+                fprintf(stderr, "partnerbus report: %s\n", e);
+                rc = 0;
+        } else if (rc)
                 fprintf(stderr, "partnerbus report: %s\n", e);
         else
                 rc = write_file(s->out, "iati-activities.xml", &b);
