@@ -9,12 +9,14 @@
 # 28 February 2023, Köln - Dnipro known by 20 April 2023, municipal
 # partnerships 6 (February 2022) -> 36 (8 November 2023) -> 44 (18 November
 # 2024), 7 of them with Dnipropetrowsk oblast on 29 February 2024, the
-# EUR 750,000 prosthetics workshop; the fixture is deterministic.
+# EUR 750,000 prosthetics workshop; the fixture is deterministic; its
+# report.xlsx holds the grants at their amounts, its IATI file is valid.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
-pb_require_cmd python3
+pb_require_cmd python3 xmllint
+PY=$(pb_python_venv)
 pb_tmpdir
 trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
 P=$(pb_topic_name seed)-
@@ -40,7 +42,7 @@ rep() {
                 2>"$PB_TMP/$name.log" || pb_fail "report $name: $(cat "$PB_TMP/$name.log")"
         n=$((n + 1))
 }
-rep all
+rep all --format html,xlsx,iati --iati-org-ref XI-EXAMPLE-NRW
 rep dec2022 --since 2022-12-01 --until 2023-01-01
 rep until2023 --until 2023-01-01
 rep mar2022 --since 2022-03-01 --until 2022-04-01 --where shipment_id=NRWHILFT-2022-W10
@@ -148,5 +150,21 @@ check("nothing superseded, no conflicts", (S("all")["events"]["superseded"], S("
 if fails:
     print("\n".join(fails), file=sys.stderr)
     sys.exit(1)
+EOF
+# the same history as the documents the analysts attach: a valid IATI file
+# and a workbook whose grant rows are the documents' amounts
+xmllint --noout --schema "$PB_SOURCE_DIR/tests/standards/iati-2.03/iati-activities-schema.xsd" \
+        "$PB_TMP/all/iati-activities.xml" 2>"$PB_TMP/xmllint.log" ||
+        pb_fail "IATI file of the seed history invalid: $(head -3 "$PB_TMP/xmllint.log")"
+"$PY" - "$PB_TMP/all/report.xlsx" <<'EOF' || pb_fail "report.xlsx of the seed history wrong"
+import sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb["Bewilligungen"]
+hdr = [c.value for c in ws[1]]
+rows = [dict(zip(hdr, r)) for r in ws.iter_rows(min_row=2, values_only=True) if r[1]]
+got = [(r["Datum"].date().isoformat(), r["Vorgang"], r["Betrag"]) for r in rows]
+assert got == [("2022-12-05", "SK-2022-UA-BGK", 143000), ("2023-11-01", "LVR-UA-EURO-2023", 2600),
+               ("2024-11-18", "SK-2024-PROTHETIK", 750000)], got
+assert wb["Lieferungen"].max_row >= 146 + 1, wb["Lieferungen"].max_row
 EOF
 pb_log "ok: every seed figure at its date"
