@@ -246,7 +246,18 @@ static void summary_sheet(xw_t *x, const pb_json_t *s) {
         period_text(x, rep, &b);
         put_str(x, ws, r++, 1, b.data ? (const char *)b.data : "", NULL);
         put_str(x, ws, r, 0, M(x, "report.as_of"), x->bold);
-        put_str(x, ws, r++, 1, js(rep, "as_of"), NULL);
+        {
+                /* the as-of instant's day in the language's style */
+                const char *asof = js(rep, "as_of");
+                char day[16], shown[64];
+                if (asof && strlen(asof) >= 10) {
+                        snprintf(day, sizeof(day), "%.10s", asof);
+                        if (pb_labels_date(x->L, day, shown, sizeof(shown)) < 0)
+                                snprintf(shown, sizeof(shown), "%s", day);
+                        put_str(x, ws, r, 1, shown, NULL);
+                }
+                put_str(x, ws, r++, 2, asof, NULL);
+        }
         put_str(x, ws, r, 0, M(x, "report.read_from"), x->bold);
         put_str(x, ws, r++, 1,
                 M(x, js(rep, "source") && !strcmp(js(rep, "source"), "archive")
