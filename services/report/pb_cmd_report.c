@@ -168,7 +168,7 @@ int pb_cmd_report(int argc, char **argv) {
         size_t ntopics = 0;
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
         int want_html = 0, want_xlsx = 0, want_iati = 0;
-        size_t i;
+        size_t fi;
         int64_t asof;
         memset(&rc, 0, sizeof(rc));
         pb_buf_init(&buf, 0);
@@ -204,8 +204,8 @@ int pb_cmd_report(int argc, char **argv) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
                 goto done;
         }
-        for (i = 0; i < s->formats.n; i++) {
-                const char *f = s->formats.v[i];
+        for (fi = 0; fi < s->formats.n; fi++) {
+                const char *f = s->formats.v[fi];
                 while (*f) { /* --format html,xlsx or repeated */
                         size_t n = strcspn(f, ",");
                         if (n == 4 && !strncmp(f, "html", 4))
