@@ -34,7 +34,7 @@ kprod() { timeout 60 kcat -b "$B" -P -t "$T" -X acks=all -X message.timeout.ms=3
 for f in "$PB_SOURCE_DIR"/schemas/examples/valid/aid.dispatched/*.json; do relay_compact "$f"; done |
         "$PB_BIN" produce --brokers "$B" --type aid.dispatched --topic-prefix "$P" >/dev/null ||
         pb_fail "could not publish the examples"
-python3 - "$PB_SOURCE_DIR"/schemas/examples/valid/aid.dispatched/fire-rescue-vehicles-16.json >"$PB_TMP/marker.json" <<'PY'
+python3 - "$PB_SOURCE_DIR"/schemas/examples/valid/aid.dispatched/fire-rescue-vehicles-koeln.json >"$PB_TMP/marker.json" <<'PY'
 import json, sys, uuid
 e = json.load(open(sys.argv[1], encoding="utf-8"))
 e["event_id"] = str(uuid.uuid4())
