@@ -232,7 +232,8 @@ int pb_cmd_report(int argc, char **argv) {
         }
         if (strcmp(s->lang, "de") && strcmp(s->lang, "uk") &&
             strcmp(s->lang, "en")) {
-                status = pb_cli_usage_error(cmd, "--lang expects de, uk or en");
+                status = pb_cli_usage_error(
+                    cmd, "--lang: '%s' is not de, uk or en", s->lang);
                 goto done;
         }
         if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
