@@ -25,7 +25,19 @@ typedef struct xw {
         size_t ncur;
         lxw_error err;
         pb_buf_t tmp;
+        char msg[160]; /* why a sheet could not be written */
 } xw_t;
+
+/* Excel's rows: a header, the items, a blank row and totals per currency */
+static int too_many(xw_t *x, size_t n, const char *what) {
+        if (n + 2 + MAX_CUR < LXW_ROW_MAX)
+                return 0;
+        snprintf(x->msg, sizeof(x->msg),
+                 "%zu %s: more than an Excel sheet holds (%u rows); narrow "
+                 "the range",
+                 n, what, (unsigned)LXW_ROW_MAX);
+        return 1;
+}
 
 static const char *M(const xw_t *x, const char *key) {
         return pb_labels_msg(x->L, key);
@@ -387,6 +399,10 @@ static int funds_sheet(xw_t *x, const pb_report_t *rep,
         const double w[] = {11, 20, 34, 34, 30, 48, 16, 8, 12, 22, 38};
         if (pb_report_items(rep, "funds.granted", &it, &n) != PB_OK)
                 return -1;
+        if (too_many(x, n, "grants")) {
+                free(it);
+                return -1;
+        }
         ws = sheet(x, M(x, "report.kf_grants"));
         if (!ws) {
                 free(it);
@@ -458,6 +474,10 @@ static int aid_sheet(xw_t *x, const pb_report_t *rep, const pb_json_t *summary,
         const double w[] = {11, 20, 34, 30, 16, 16, 52, 16, 8, 12, 28, 22, 38};
         if (pb_report_items(rep, "aid.dispatched", &it, &n) != PB_OK)
                 return -1;
+        if (too_many(x, n, "shipments")) {
+                free(it);
+                return -1;
+        }
         ws = sheet(x, M(x, "report.kf_shipments"));
         if (!ws) {
                 free(it);
@@ -530,6 +550,10 @@ static int partnerships_sheet(xw_t *x, const pb_report_t *rep,
         const double w[] = {11, 22, 16, 40, 44, 18, 30, 22, 38};
         if (pb_report_items(rep, "partnership.founded", &it, &n) != PB_OK)
                 return -1;
+        if (too_many(x, n, "partnerships")) {
+                free(it);
+                return -1;
+        }
         ws = sheet(x, M(x, "report.sec_partnerships"));
         if (!ws) {
                 free(it);
@@ -590,6 +614,10 @@ int pb_report_xlsx(pb_report_t *r, const pb_labels_t *labels, const char *path,
                 snprintf(errstr, errstr_size, "report.xlsx: out of memory");
                 goto done;
         }
+        /* rows go out in order, each row once: constant memory keeps one
+         * row per sheet in memory (and writes strings inline), so a long
+         * history does not need its whole workbook in RAM */
+        opt.constant_memory = LXW_TRUE;
         if (!(x.wb = workbook_new_opt(path, &opt))) {
                 snprintf(errstr, errstr_size, "%s: cannot create", path);
                 goto done;
@@ -630,7 +658,8 @@ int pb_report_xlsx(pb_report_t *r, const pb_labels_t *labels, const char *path,
         summary_sheet(&x, summary);
         if (funds_sheet(&x, r, summary, jp) || aid_sheet(&x, r, summary, jp) ||
             partnerships_sheet(&x, r, jp)) {
-                snprintf(errstr, errstr_size, "%s: out of memory", path);
+                snprintf(errstr, errstr_size, "%s: %s", path,
+                         x.msg[0] ? x.msg : "out of memory");
                 workbook_close(x.wb);
                 goto done;
         }
