@@ -16,7 +16,8 @@ typedef struct pb_report_item {
         size_t len;
         const char *owner; /* the source of its first version */
         char date[16];     /* granted_on / dispatched_on / founded_on */
-        char id[128];      /* grant_id / shipment_id / partnership_id */
+        char id[640];      /* grant_id / shipment_id / partnership_id (keys are
+                            * at most ~590 bytes: pb_report_agg.c) */
 } pb_report_item_t;
 
 /* The entities of `type` that enter the figures, sorted by business date,
