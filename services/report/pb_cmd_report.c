@@ -1,6 +1,7 @@
 /* partnerbus report - exact totals over a time range of the four event
  * topics, from Kafka or the archive, written as DIR/summary.json and one
  * self-contained DIR/report.html. See docs/report.md. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "partnerbus/pb_filter.h"
+#include "partnerbus/pb_labels.h"
 #include "partnerbus/pb_util.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
@@ -31,6 +33,7 @@ typedef struct report_settings {
         const char *progress;
         pb_strlist_t formats;
         const char *lang;
+        const char *trace;
         const char *iati_org_ref, *iati_org_name, *iati_org_type;
 } report_settings_t;
 
@@ -55,14 +58,18 @@ static const pb_opt_t report_opts[] = {
     PB_OPTG_SINCE_SKEW(O(skew)),
     PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
     PB_OPTG_PROGRESS(O(progress)),
+    {"lang", 0, PB_OPT_STRING, "de", "de|uk|en",
+     "language of report.html and report.xlsx (labels from schemas/labels/)", 0,
+     O(lang)},
+    {"trace", 0, PB_OPT_STRING, NULL, "FILE",
+     "where trace.json goes (the event ids behind every figure; default "
+     "DIR/trace.json)",
+     0, O(trace)},
     {"format", 'f', PB_OPT_LIST, "html", "html|xlsx|iati[,...]",
      "what to write besides summary.json: html (report.html), xlsx "
      "(report.xlsx, a summary sheet and line items per area), iati "
      "(iati-activities.xml, IATI 2.03)",
      0, O(formats)},
-    {"lang", 0, PB_OPT_STRING, "de", "de|uk|en",
-     "language of the texts (labels from the schemas directory's labels/)", 0,
-     O(lang)},
     {"iati-org-ref", 0, PB_OPT_STRING, NULL, "ID",
      "--format iati: IATI organisation identifier of the reporting "
      "organisation (required with iati)",
@@ -79,8 +86,8 @@ static const pb_opt_t report_opts[] = {
 static const pb_cmd_spec_t report_spec = {
     "report",
     "exact totals and charts: summary.json and a self-contained report.html",
-    "--out DIR [--since TIME] [--until TIME] [--brokers B | --from-archive "
-    "DIR] [--format html,xlsx,iati] [--lang de|uk|en]",
+    "--out DIR [--lang de|uk|en] [--format html,xlsx,iati] [--since TIME] "
+    "[--until TIME] [--brokers B | --from-archive DIR]",
     "Totals to the cent: funds by programme, grantor, recipient and month;\n"
     "aid by destination oblast and city, item category and month; "
     "deliveries\nconfirmed vs dispatched; partnerships by kind and party and "
@@ -92,10 +99,64 @@ static const pb_cmd_spec_t report_spec = {
     1,
 };
 
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the archive files of each topic, in the reader's (name) order */
+static int note_archive_files(pb_report_t *rep, const char *dir, char **topics,
+                              size_t ntopics) {
+        size_t t, i;
+        for (t = 0; t < ntopics; t++) {
+                char path[4096], **names = NULL;
+                size_t n = 0, cap = 0;
+                struct dirent *e;
+                DIR *d;
+                snprintf(path, sizeof(path), "%s/%s", dir, topics[t]);
+                if (!(d = opendir(path)))
+                        continue; /* a missing topic is an empty topic */
+                while ((e = readdir(d))) {
+                        size_t l = strlen(e->d_name);
+                        if (l < 6 || e->d_name[0] == '.' ||
+                            strcmp(e->d_name + l - 5, ".avro"))
+                                continue;
+                        if (n == cap) {
+                                char **nn = realloc(
+                                    names, (cap ? cap * 2 : 16) * sizeof(*nn));
+                                if (!nn)
+                                        break;
+                                names = nn;
+                                cap = cap ? cap * 2 : 16;
+                        }
+                        if (!(names[n] = strdup(e->d_name)))
+                                break;
+                        n++;
+                }
+                closedir(d);
+                if (n)
+                        qsort(names, n, sizeof(*names), name_cmp);
+                for (i = 0; i < n; i++) {
+                        char fp[4400];
+                        struct stat st;
+                        snprintf(fp, sizeof(fp), "%s/%s/%s", dir, topics[t],
+                                 names[i]);
+                        if (!stat(fp, &st))
+                                pb_report_note_file(rep, fp,
+                                                    (int64_t)st.st_size);
+                        free(names[i]);
+                }
+                free(names);
+        }
+        return 0;
+}
+
 static int write_file(const char *dir, const char *name, const pb_buf_t *b) {
         char path[4096], tmp[4200];
         FILE *fp;
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (name)
+                snprintf(path, sizeof(path), "%s/%s", dir, name);
+        else
+                snprintf(path, sizeof(path), "%s", dir);
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         fp = fopen(tmp, "w");
         if (!fp || fwrite(b->data, 1, b->len, fp) != b->len || fclose(fp)) {
@@ -163,6 +224,7 @@ int pb_cmd_report(int argc, char **argv) {
         pb_serde_t *serde = NULL;
         pb_filter_t *filter = NULL;
         pb_report_t *rep = NULL;
+        pb_labels_t *labels = NULL;
         pb_buf_t buf;
         char **topics = NULL, e[512];
         size_t ntopics = 0;
@@ -247,12 +309,48 @@ int pb_cmd_report(int argc, char **argv) {
         }
         if (!(catalog = pb_cli_load_schemas(cmd, &s->cc)))
                 goto done;
+        {
+                char ldir[4096], lerr[512];
+                snprintf(ldir, sizeof(ldir), "%s/labels",
+                         s->cc.schemas_dir ? s->cc.schemas_dir
+                                           : pb_schemas_default_dir());
+                if (strcmp(s->lang, "de") && strcmp(s->lang, "uk") &&
+                    strcmp(s->lang, "en")) {
+                        status = pb_cli_usage_error(
+                            cmd, "--lang: '%s' is not de, uk or en", s->lang);
+                        goto done;
+                }
+                if (!(labels =
+                          pb_labels_load(ldir, s->lang, lerr, sizeof(lerr)))) {
+                        fprintf(stderr, "partnerbus report: %s\n", lerr);
+                        goto done;
+                }
+        }
         if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
                 goto done;
         if (!(rep = pb_report_new(asof)))
                 goto done;
         pb_report_set_meta(rep, s->archive ? "archive" : "kafka", s->since,
                            s->until);
+        pb_report_set_range(rep, s->since != NULL, rc.since_ms,
+                            s->until != NULL, rc.until_ms);
+        pb_report_set_labels(rep, labels);
+        {
+                size_t i;
+                for (i = 0; i < ntopics; i++) {
+                        const char *ty = topics[i];
+                        const pb_schema_t *sc;
+                        if (s->cc.topic_prefix &&
+                            !strncmp(ty, s->cc.topic_prefix,
+                                     strlen(s->cc.topic_prefix)))
+                                ty += strlen(s->cc.topic_prefix);
+                        if ((sc = pb_schemas_find(catalog, ty)))
+                                pb_report_note_schema(
+                                    rep, ty, pb_schema_fingerprint(sc));
+                }
+        }
+        if (s->archive)
+                note_archive_files(rep, s->archive, topics, ntopics);
         rc.cmd = cmd;
         rc.archive_dir = s->archive;
         rc.cc = &s->cc;
@@ -280,8 +378,13 @@ int pb_cmd_report(int argc, char **argv) {
                         ok = 0;
                         break;
                 }
-                if (pb_report_add(rep, ev.type, ev.tree, e, sizeof(e)) !=
-                    PB_OK) {
+                if (ev.writer)
+                        pb_report_note_schema(rep, ev.type,
+                                              pb_schema_fingerprint(ev.writer));
+                if (pb_report_note_read(rep, ev.topic, ev.partition,
+                                        ev.offset) != PB_OK ||
+                    pb_report_add(rep, ev.type, ev.tree, e, sizeof(e)) !=
+                        PB_OK) {
                         fprintf(stderr,
                                 "partnerbus report: %s [%d] offset %lld: %s\n",
                                 ev.topic, ev.partition, (long long)ev.offset,
@@ -317,6 +420,11 @@ int pb_cmd_report(int argc, char **argv) {
                 goto done;
         if (want_iati && write_iati(s, rep))
                 goto done;
+        pb_buf_reset(&buf);
+        if (pb_report_trace_json(rep, &buf) != PB_OK ||
+            write_file(s->trace ? s->trace : s->out,
+                       s->trace ? NULL : "trace.json", &buf))
+                goto done;
         fprintf(stderr,
                 "partnerbus report: %llu events (read %llu, outside the range "
                 "%llu, filtered %llu) -> %s/summary.json%s%s%s\n",
@@ -330,6 +438,7 @@ int pb_cmd_report(int argc, char **argv) {
 done:
         pb_buf_free(&buf);
         pb_report_destroy(rep);
+        pb_labels_destroy(labels);
         pb_replay_src_destroy(src);
         pb_serde_destroy(serde);
         pb_registry_destroy(registry);

@@ -1,6 +1,7 @@
 /* Unit tests: replay/report building blocks - CSV flattening and RFC 4180
  * quoting read back, the event-time merge (order, window guarantee, late
- * count), exact decimal sums, Avro datum length against the codec. */
+ * count), exact decimal sums, the report document in German and English
+ * (labels, line items, provenance), Avro datum length against the codec. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_labels.h"
 #include "partnerbus/pb_schema.h"
 #include "pb_replay.h"
 #include "pb_report.h"
@@ -271,6 +273,16 @@ static void test_exact_sums(void **st) {
                          0);
 }
 
+static pb_labels_t *labels(const char *lang) {
+        char dir[4096], err[256];
+        pb_labels_t *l;
+        snprintf(dir, sizeof(dir), "%s/labels", getenv("PARTNERBUS_SCHEMAS"));
+        l = pb_labels_load(dir, lang, err, sizeof(err));
+        if (!l)
+                fail_msg("labels %s: %s", lang, err);
+        return l;
+}
+
 static void test_report_totals(void **st) {
         const char *ev[] = {
             "{\"event_id\":\"1\",\"grant_id\":\"G1\",\"occurred_at\":"
@@ -315,12 +327,149 @@ static void test_report_totals(void **st) {
         assert_non_null(strstr((char *)out.data,
                                "{\"month\":\"2022-12\",\"grants\":2,"
                                "\"amount\":{\"EUR\":\"143000.01\"}}"));
-        pb_buf_reset(&out);
-        assert_int_equal(pb_report_html(r, &out), PB_OK);
-        assert_non_null(strstr((char *)out.data, "143 000.01 EUR"));
-        assert_null(strstr((char *)out.data, "<script"));
+        /* English: the English money format; German: the German one */
+        {
+                pb_labels_t *en = labels("en"), *de = labels("de");
+                pb_buf_reset(&out);
+                pb_report_set_labels(r, en);
+                assert_int_equal(pb_report_html(r, &out), PB_OK);
+                assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+                assert_non_null(strstr((char *)out.data, "€143,000.01"));
+                assert_non_null(strstr((char *)out.data, "<html lang=\"en\">"));
+                assert_null(strstr((char *)out.data, "<script"));
+                pb_buf_reset(&out);
+                pb_report_set_labels(r, de);
+                assert_int_equal(pb_report_html(r, &out), PB_OK);
+                assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+                assert_non_null(
+                    strstr((char *)out.data, "143.000,01\xc2\xa0€"));
+                assert_non_null(strstr((char *)out.data, "<html lang=\"de\">"));
+                pb_labels_destroy(en);
+                pb_labels_destroy(de);
+        }
         pb_buf_free(&out);
         pb_report_destroy(r);
+        pb_json_parser_destroy(p);
+}
+
+/* the seed examples as a German document: headings, line items with
+ * dates, amounts and who reported them, enum symbols translated; the file
+ * is kept in the build directory for a look */
+static void test_report_document(void **st) {
+        static const char *types[] = {"funds.granted", "aid.dispatched",
+                                      "aid.delivered", "partnership.founded"};
+        static const char *want[] = {
+            "<html lang=\"de\">",
+            "Unterstützung Nordrhein-Westfalens für die Ukraine",
+            "1. Kennzahlen",
+            "2. Finanzielle Mittel",
+            "3. Hilfslieferungen und Zustellungen",
+            "4. Partnerschaften",
+            "5. Erfassungsbereich der Zahlen",
+            "6. Herkunft und Nachvollziehbarkeit",
+            "Einzelne Bewilligungen",
+            "Einzelne Lieferungen",
+            "Einzelne Partnerschaften",
+            "143.000,00\xc2\xa0€",
+            "750.000,00\xc2\xa0€",
+            "28.02.2023",
+            "05.12.2022",
+            "Regionalpartnerschaft",
+            "Notstromaggregate",
+            "staatskanzlei-nrw",
+            "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
+            "0123456789abcdef",
+            "Stand",
+            /* the period and the as-of instant in words */
+            "Ereignisse vom 01.01.2022 bis zum",
+            "01.07.2024, 12:30 UTC (ausschließlich)",
+            "14.11.2023, 22:13 Uhr (UTC)",
+            /* the coverage note: unconfirmed shipments, conflicts */
+            "2 von 4 Lieferungen sind noch nicht",
+            "Es gab keine widersprüchlichen Meldungen",
+        };
+        const char *dir = getenv("PARTNERBUS_SCHEMAS");
+        const char *bin = getenv("PB_BINARY_DIR");
+        pb_json_parser_t *p = pb_json_parser_new(NULL);
+        pb_report_t *r = pb_report_new(1700000000000LL);
+        pb_labels_t *de = labels("de");
+        pb_buf_t out;
+        char path[4096], err[256], *text;
+        size_t i, k, n = 0;
+        (void)st;
+        pb_buf_init(&out, 0);
+        pb_report_set_labels(r, de);
+        pb_report_set_range(r, 1, 1640995200000LL, 1, 1719837000000LL);
+        pb_report_note_schema(r, "funds.granted", 0x0123456789abcdefULL);
+        for (k = 0; k < 4; k++) {
+                static const char *files[4][4] = {
+                    {"bgk-generators-143000", "lvr-ukraine-euro-monthly",
+                     "prosthetics-workshop-750000", NULL},
+                    {"fire-rescue-vehicles-koeln", "generators-bgk-2022-12",
+                     "medical-truck-poltava-2023-03",
+                     "water4ukraine-transport-6"},
+                    {"dnipro-generators-partial", "poltava-hospital-confirms",
+                     NULL, NULL},
+                    {"bav-poltava-operator", "essen-rivne-solidarity",
+                     "koeln-dnipro-project", "nrw-dnipropetrowsk-regional"}};
+                for (i = 0; i < 4 && files[k][i]; i++) {
+                        FILE *f;
+                        size_t len;
+                        const pb_json_t *v;
+                        snprintf(path, sizeof(path),
+                                 "%s/examples/valid/%s/%s.json", dir, types[k],
+                                 files[k][i]);
+                        f = fopen(path, "rb");
+                        assert_non_null(f);
+                        text = malloc(1 << 16);
+                        len = fread(text, 1, 1 << 16, f);
+                        fclose(f);
+                        v = pb_json_parse(p, text, len, err, sizeof(err));
+                        if (!v)
+                                fail_msg("%s: %s", path, err);
+                        assert_int_equal(
+                            pb_report_add(r, types[k], v, err, sizeof(err)),
+                            PB_OK);
+                        free(text);
+                        n++;
+                }
+        }
+        assert_int_equal(n, 13);
+        assert_int_equal(pb_report_finish(r, err, sizeof(err)), PB_OK);
+        assert_int_equal(pb_report_html(r, &out), PB_OK);
+        assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+        if (bin) {
+                FILE *f;
+                snprintf(path, sizeof(path), "%s/report_unit_de.html", bin);
+                if ((f = fopen(path, "w"))) {
+                        fwrite(out.data, 1, out.len - 1, f);
+                        fclose(f);
+                }
+        }
+        for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                if (!strstr((char *)out.data, want[i]))
+                        fail_msg("report.html lacks \"%s\"", want[i]);
+        /* no enum symbol shows raw in the German text */
+        {
+                static const char *raw[] = {
+                    ">MEDICAL_SUPPLIES", ">REGIONAL<", ">GENERATORS",
+                    "STATE_GOVERNMENT",  ">COMPLETE<", "report.col_",
+                    "report.sec_",       "report.kf_", "report.by_",
+                    "report.cov_"};
+                for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+                        if (strstr((char *)out.data, raw[i]))
+                                fail_msg("raw \"%s\" in report.html", raw[i]);
+        }
+        /* trace.json: the 143,000 grant's event id is behind the total */
+        pb_buf_reset(&out);
+        assert_int_equal(pb_report_trace_json(r, &out), PB_OK);
+        assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+        assert_non_null(strstr((char *)out.data, "\"funds\":{\"total\":[\""));
+        assert_non_null(
+            strstr((char *)out.data, "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901"));
+        pb_buf_free(&out);
+        pb_report_destroy(r);
+        pb_labels_destroy(de);
         pb_json_parser_destroy(p);
 }
 
@@ -446,6 +595,7 @@ int main(void) {
             cmocka_unit_test(test_exact_sums),
             cmocka_unit_test(test_report_totals),
             cmocka_unit_test(test_report_latest_version),
+            cmocka_unit_test(test_report_document),
             cmocka_unit_test(test_datum_len),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
