@@ -23,15 +23,16 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # same script in its build stage).
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
       librdkafka-dev libavro-dev libcjson-dev libcurl4-openssl-dev
-      libmicrohttpd-dev libssl-dev libcmocka-dev ca-certificates)
+      libmicrohttpd-dev libssl-dev libcmocka-dev libxlsxwriter-dev ca-certificates)
 # Test dependencies: Java and Maven for the real Kafka broker, kcat, valgrind,
 # Python for the agency-client test, curl, openssl/gnutls for TLS tests, wrk
 # for the benchmarks, chromium for the report screenshot and PDF, poppler-utils
 # (pdftotext, pdfinfo) to read the PDF back, clang-format-14 for the
-# formatting check (static.format).
+# formatting check (static.format), xmllint for the IATI schema check
+# (it.report_iati).
 TEST_PKGS=(valgrind kcat curl jq bc openssl gnutls-bin python3 python3-venv python3-yaml
            openjdk-17-jdk-headless maven wrk chromium fonts-dejavu-core clang-format-14
-           poppler-utils)
+           poppler-utils libxml2-utils)
 [ $WANT_TEST -eq 1 ] && PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do

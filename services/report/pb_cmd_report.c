@@ -16,6 +16,7 @@
 #include "pb_opts.h"
 #include "pb_replay_src.h"
 #include "pb_report.h"
+#include "pb_report_exp.h"
 
 static const char *cmd = "report";
 
@@ -30,8 +31,10 @@ typedef struct report_settings {
         int64_t skew;
         int64_t idle_timeout;
         const char *progress;
+        pb_strlist_t formats;
         const char *lang;
         const char *trace;
+        const char *iati_org_ref, *iati_org_name, *iati_org_type;
 } report_settings_t;
 
 #define O(f) offsetof(report_settings_t, f)
@@ -56,19 +59,35 @@ static const pb_opt_t report_opts[] = {
     PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
     PB_OPTG_PROGRESS(O(progress)),
     {"lang", 0, PB_OPT_STRING, "de", "de|uk|en",
-     "language of report.html (labels from schemas/labels/)", 0, O(lang)},
+     "language of report.html and report.xlsx (labels from schemas/labels/)", 0,
+     O(lang)},
     {"trace", 0, PB_OPT_STRING, NULL, "FILE",
      "where trace.json goes (the event ids behind every figure; default "
      "DIR/trace.json)",
      0, O(trace)},
+    {"format", 'f', PB_OPT_LIST, "html", "html|xlsx|iati[,...]",
+     "what to write besides summary.json: html (report.html), xlsx "
+     "(report.xlsx, a summary sheet and line items per area), iati "
+     "(iati-activities.xml, IATI 2.03)",
+     0, O(formats)},
+    {"iati-org-ref", 0, PB_OPT_STRING, NULL, "ID",
+     "--format iati: IATI organisation identifier of the reporting "
+     "organisation (required with iati)",
+     0, O(iati_org_ref)},
+    {"iati-org-name", 0, PB_OPT_STRING,
+     "Staatskanzlei des Landes Nordrhein-Westfalen", "NAME",
+     "--format iati: name of the reporting organisation", 0, O(iati_org_name)},
+    {"iati-org-type", 0, PB_OPT_STRING, "10", "CODE",
+     "--format iati: its IATI OrganisationType code (10 government)", 0,
+     O(iati_org_type)},
 };
 #undef O
 
 static const pb_cmd_spec_t report_spec = {
     "report",
     "exact totals and charts: summary.json and a self-contained report.html",
-    "--out DIR [--lang de|uk|en] [--since TIME] [--until TIME] [--brokers B "
-    "| --from-archive DIR]",
+    "--out DIR [--lang de|uk|en] [--format html,xlsx,iati] [--since TIME] "
+    "[--until TIME] [--brokers B | --from-archive DIR]",
     "Totals to the cent: funds by programme, grantor, recipient and month;\n"
     "aid by destination oblast and city, item category and month; "
     "deliveries\nconfirmed vs dispatched; partnerships by kind and party and "
@@ -153,6 +172,48 @@ static int write_file(const char *dir, const char *name, const pb_buf_t *b) {
         return 0;
 }
 
+static int write_xlsx(const report_settings_t *s, pb_report_t *rep) {
+        char dir[4096], path[4200], e[600];
+        pb_labels_t *L;
+        const char *sd =
+            s->cc.schemas_dir ? s->cc.schemas_dir : pb_schemas_default_dir();
+        int rc;
+        snprintf(dir, sizeof(dir), "%s/labels", sd);
+        if (!(L = pb_labels_load(dir, s->lang, e, sizeof(e)))) {
+                fprintf(stderr, "partnerbus report: %s\n", e);
+                return -1;
+        }
+        snprintf(path, sizeof(path), "%s/report.xlsx", s->out);
+        rc = pb_report_xlsx(rep, L, path, e, sizeof(e));
+        if (rc)
+                fprintf(stderr, "partnerbus report: %s\n", e);
+        pb_labels_destroy(L);
+        return rc;
+}
+
+static int write_iati(const report_settings_t *s, pb_report_t *rep) {
+        pb_report_iati_conf_t ic;
+        char now[40], e[600];
+        pb_buf_t b;
+        int rc;
+        pb_rfc3339_format(pb_now_ms(), now, sizeof(now));
+        ic.org_ref = s->iati_org_ref;
+        ic.org_name = s->iati_org_name;
+        ic.org_type = s->iati_org_type;
+        ic.generated = now;
+        pb_buf_init(&b, 0);
+        rc = pb_report_iati(rep, &ic, &b, e, sizeof(e));
+        if (rc > 0) { /* nothing to publish: said, not an error */
+                fprintf(stderr, "partnerbus report: %s\n", e);
+                rc = 0;
+        } else if (rc)
+                fprintf(stderr, "partnerbus report: %s\n", e);
+        else
+                rc = write_file(s->out, "iati-activities.xml", &b);
+        pb_buf_free(&b);
+        return rc;
+}
+
 int pb_cmd_report(int argc, char **argv) {
         report_settings_t *s = calloc(1, sizeof(*s));
         pb_replay_src_conf_t rc;
@@ -168,6 +229,8 @@ int pb_cmd_report(int argc, char **argv) {
         char **topics = NULL, e[512];
         size_t ntopics = 0;
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
+        int want_html = 0, want_xlsx = 0, want_iati = 0;
+        size_t fi;
         int64_t asof;
         memset(&rc, 0, sizeof(rc));
         pb_buf_init(&buf, 0);
@@ -201,6 +264,38 @@ int pb_cmd_report(int argc, char **argv) {
         asof = s->until ? rc.until_ms : pb_now_ms();
         if (s->as_of && pb_replay_src_parse_time(s->as_of, &asof)) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
+                goto done;
+        }
+        for (fi = 0; fi < s->formats.n; fi++) {
+                const char *f = s->formats.v[fi];
+                while (*f) { /* --format html,xlsx or repeated */
+                        size_t n = strcspn(f, ",");
+                        if (n == 4 && !strncmp(f, "html", 4))
+                                want_html = 1;
+                        else if (n == 4 && !strncmp(f, "xlsx", 4))
+                                want_xlsx = 1;
+                        else if (n == 4 && !strncmp(f, "iati", 4))
+                                want_iati = 1;
+                        else if (n) {
+                                status = pb_cli_usage_error(
+                                    cmd,
+                                    "--format expects html, xlsx or iati, "
+                                    "not '%.*s'",
+                                    (int)n, f);
+                                goto done;
+                        }
+                        f += n + (f[n] == ',');
+                }
+        }
+        if (want_iati && !s->iati_org_ref) {
+                status = pb_cli_usage_error(cmd, "--format iati needs "
+                                                 "--iati-org-ref");
+                goto done;
+        }
+        if (strcmp(s->lang, "de") && strcmp(s->lang, "uk") &&
+            strcmp(s->lang, "en")) {
+                status = pb_cli_usage_error(
+                    cmd, "--lang: '%s' is not de, uk or en", s->lang);
                 goto done;
         }
         if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
@@ -318,8 +413,12 @@ int pb_cmd_report(int argc, char **argv) {
             write_file(s->out, "summary.json", &buf))
                 goto done;
         pb_buf_reset(&buf);
-        if (pb_report_html(rep, &buf) != PB_OK ||
-            write_file(s->out, "report.html", &buf))
+        if (want_html && (pb_report_html(rep, &buf) != PB_OK ||
+                          write_file(s->out, "report.html", &buf)))
+                goto done;
+        if (want_xlsx && write_xlsx(s, rep))
+                goto done;
+        if (want_iati && write_iati(s, rep))
                 goto done;
         pb_buf_reset(&buf);
         if (pb_report_trace_json(rep, &buf) != PB_OK ||
@@ -328,10 +427,13 @@ int pb_cmd_report(int argc, char **argv) {
                 goto done;
         fprintf(stderr,
                 "partnerbus report: %llu events (read %llu, outside the range "
-                "%llu, filtered %llu) -> %s/summary.json, %s/report.html\n",
+                "%llu, filtered %llu) -> %s/summary.json%s%s%s\n",
                 (unsigned long long)st.emitted, (unsigned long long)st.read,
                 (unsigned long long)st.out_range,
-                (unsigned long long)st.filtered, s->out, s->out);
+                (unsigned long long)st.filtered, s->out,
+                want_html ? ", report.html" : "",
+                want_xlsx ? ", report.xlsx" : "",
+                want_iati ? ", iati-activities.xml" : "");
         status = PB_EXIT_OK;
 done:
         pb_buf_free(&buf);

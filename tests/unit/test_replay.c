@@ -21,7 +21,8 @@
 #include "pb_replay.h"
 #include "pb_report.h"
 
-static char *csv_of(const char *const *events, size_t n) {
+static char *csv_of_dialect(const char *const *events, size_t n,
+                            pb_csv_dialect_t d, const char *schema) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         pb_replay_csv_t *w = pb_replay_csv_new();
         char err[256], *buf = NULL;
@@ -29,6 +30,7 @@ static char *csv_of(const char *const *events, size_t n) {
         FILE *mem = open_memstream(&buf, &len);
         assert_non_null(p);
         assert_non_null(w);
+        assert_int_equal(pb_replay_csv_set_dialect(w, d, schema), PB_OK);
         for (i = 0; i < n; i++) {
                 const pb_json_t *v = pb_json_parse(
                     p, events[i], strlen(events[i]), err, sizeof(err));
@@ -40,6 +42,67 @@ static char *csv_of(const char *const *events, size_t n) {
         pb_replay_csv_destroy(w);
         pb_json_parser_destroy(p);
         return buf;
+}
+
+static char *csv_of(const char *const *events, size_t n) {
+        return csv_of_dialect(events, n, PB_CSV_RFC4180, NULL);
+}
+
+/* excel-de: BOM, `;`, decimal comma in the schema's decimal fields (also
+ * inside arrays and named types used again) and JSON numbers, never in
+ * text that looks like a number; formulas neutralised; quoting on `;` */
+static void test_csv_excel_de(void **st) {
+        const char *schema =
+            "{\"type\":\"record\",\"name\":\"E\",\"namespace\":\"x\","
+            "\"fields\":["
+            "{\"name\":\"id\",\"type\":\"string\"},"
+            "{\"name\":\"amount\",\"type\":{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"precision\":14,\"scale\":2}},"
+            "{\"name\":\"kg\",\"type\":[\"null\",{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"precision\":10,\"scale\":1}]},"
+            "{\"name\":\"lines\",\"type\":{\"type\":\"array\",\"items\":"
+            "{\"type\":\"record\",\"name\":\"L\",\"fields\":["
+            "{\"name\":\"v\",\"type\":{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"precision\":9,\"scale\":2}},"
+            "{\"name\":\"t\",\"type\":\"string\"}]}}},"
+            "{\"name\":\"again\",\"type\":\"x.L\"},"
+            "{\"name\":\"ratio\",\"type\":\"double\"}]}";
+        const char *ev[] = {
+            "{\"id\":\"1.5\",\"amount\":\"143000.00\",\"kg\":null,"
+            "\"lines\":[{\"v\":\"-1.25\",\"t\":\"=SUM(A1)\"},"
+            "{\"v\":\"2.00\",\"t\":\"a;b\"}],"
+            "\"again\":{\"v\":\"0.10\",\"t\":\"+49 211\"},\"ratio\":0.5}",
+            "{\"id\":\"K\u00f6ln\",\"amount\":\"-5.50\",\"kg\":\"40000.0\","
+            "\"lines\":[],\"again\":{\"v\":\"1.00\",\"t\":\"x\"},"
+            "\"ratio\":2}",
+        };
+        char *csv = csv_of_dialect(ev, 2, PB_CSV_EXCEL_DE, schema);
+        (void)st;
+        assert_string_equal(
+            csv, "\xEF\xBB\xBFid;amount;kg;lines.0.v;lines.0.t;lines.1.v;"
+                 "lines.1.t;again.v;again.t;ratio\r\n"
+                 "1.5;143000,00;;-1,25;'=SUM(A1);2,00;\"a;b\";0,10;'+49 211;"
+                 "0,5\r\n"
+                 "K\xc3\xb6ln;-5,50;40000,0;;;;;1,00;x;2\r\n");
+        free(csv);
+}
+
+static void test_csv_dialect_names(void **st) {
+        pb_csv_dialect_t d = PB_CSV_EXCEL_DE;
+        pb_buf_t b;
+        (void)st;
+        assert_int_equal(pb_replay_csv_dialect_parse("rfc4180", &d), 0);
+        assert_int_equal(d, PB_CSV_RFC4180);
+        assert_int_equal(pb_replay_csv_dialect_parse("excel-de", &d), 0);
+        assert_int_equal(d, PB_CSV_EXCEL_DE);
+        assert_int_equal(pb_replay_csv_dialect_parse("excel", &d), -1);
+        /* the default dialect is the RFC 4180 cell, numbers unchanged */
+        pb_buf_init(&b, 0);
+        assert_int_equal(
+            pb_replay_csv_cell_dialect(&b, PB_CSV_RFC4180, "1.5;=", 5, 1),
+            PB_OK);
+        assert_string_equal((char *)b.data, "1.5;=");
+        pb_buf_free(&b);
 }
 
 static void test_csv_flatten(void **st) {
@@ -523,6 +586,8 @@ static void test_datum_len(void **st) {
 
 PB_TEST_MAIN(cmocka_unit_test(test_csv_flatten),
              cmocka_unit_test(test_csv_cell),
+             cmocka_unit_test(test_csv_excel_de),
+             cmocka_unit_test(test_csv_dialect_names),
              cmocka_unit_test(test_merge_order),
              cmocka_unit_test(test_merge_ties),
              cmocka_unit_test(test_merge_full_and_end),
