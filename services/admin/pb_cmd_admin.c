@@ -294,7 +294,7 @@ out:
 
 int pb_cmd_admin(int argc, char **argv) {
         if (argc >= 2 && pb_adm_cli_is_command(argv[1]))
-                return pb_adm_cli(argc - 1, argv + 1);
+                return pb_adm_cli(argc, argv);
         if (argc >= 2 && !strcmp(argv[1], "serve")) {
                 argv[1] = argv[0];
                 return serve(argc - 1, argv + 1);
