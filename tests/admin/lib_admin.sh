@@ -80,3 +80,20 @@ adm_event() {
         jq --arg s "S-$RANDOM$RANDOM$RANDOM" '.shipment_id = $s | del(.source, .event_id)' \
                 "$GW_EXAMPLE" >"$1"
 }
+
+# adm_receiver NAME MODE: start tests/admin/echo_receiver.py (MODE: echo,
+# plain, noecho, wrong, fail); its URL in RECV_URL, requests logged to
+# $PB_TMP/NAME.requests
+adm_receiver() {
+        local name=$1 mode=$2 i
+        rm -f "$PB_TMP/$name.rport"
+        python3 "$PB_SOURCE_DIR/tests/admin/echo_receiver.py" "$mode" "$PB_TMP/$name.rport" \
+                "$PB_TMP/$name.requests" >"$PB_TMP/$name.rlog" 2>&1 &
+        GW_PIDS+=("$!")
+        for i in $(seq 100); do
+                [[ -s $PB_TMP/$name.rport ]] && break
+                sleep 0.05
+        done
+        [[ -s $PB_TMP/$name.rport ]] || pb_fail "receiver $name did not start"
+        RECV_URL=http://127.0.0.1:$(cat "$PB_TMP/$name.rport")/hook
+}
