@@ -65,7 +65,9 @@ static void fail(call_t *c, unsigned status, const char *code,
         va_end(ap);
         cJSON_AddStringToObject(b, "error", code);
         cJSON_AddStringToObject(b, "message", msg);
-        if (pointer) {
+        if (!pointer)
+                pointer = ""; /* the request as a whole */
+        {
                 cJSON_AddStringToObject(b, "pointer", pointer);
                 errs = cJSON_AddArrayToObject(b, "errors");
                 e = cJSON_CreateObject();
