@@ -34,18 +34,13 @@ adm_start() {
 }
 
 # adm_call TOKEN METHOD PATH [BODY]: one API call; HTTP_CODE set, the
-# answer in $PB_TMP/resp.json
+# answer in $PB_TMP/resp.json, its headers in $PB_TMP/resp.h
 adm_call() {
         local tok=$1 method=$2 path=$3 body=${4-}
-        local args=(-s -o "$PB_TMP/resp.json" -w '%{http_code}' -X "$method")
+        local args=(-s -o "$PB_TMP/resp.json" -D "$PB_TMP/resp.h" -w '%{http_code}' -X "$method")
         [[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
-        if [[ -n $body ]]; then
-                if [[ ${body:0:1} == @ ]]; then
-                        args+=(-H 'Content-Type: application/json' --data-binary "$body")
-                else
-                        args+=(-H 'Content-Type: application/json' --data-binary "$body")
-                fi
-        fi
+        # BODY "@FILE" sends FILE
+        [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
         HTTP_CODE=$(curl "${args[@]}" "$ADM$path")
 }
 
@@ -97,3 +92,6 @@ adm_receiver() {
         [[ -s $PB_TMP/$name.rport ]] || pb_fail "receiver $name did not start"
         RECV_URL=http://127.0.0.1:$(cat "$PB_TMP/$name.rport")/hook
 }
+
+# adm_request_id: X-Request-Id of the last answer
+adm_request_id() { tr -d '\r' <"$PB_TMP/resp.h" | awk -F': ' 'tolower($1) == "x-request-id" {print $2}'; }
