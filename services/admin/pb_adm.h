@@ -147,6 +147,7 @@ typedef struct pb_adm_settings {
         const char *subs_topic;
         const char *status_topic;
         const char *audit_topic;
+        int print_routes;
 } pb_adm_settings_t;
 
 typedef struct pb_adm {
@@ -181,6 +182,13 @@ typedef struct pb_adm_response {
 
 void pb_adm_handle(pb_adm_t *adm, const pb_adm_request_t *rq,
                    pb_adm_response_t *rs);
+/* The routes served, for --print-routes and the OpenAPI check. */
+typedef struct pb_adm_route {
+        const char *method;
+        const char *path;
+} pb_adm_route_t;
+extern const pb_adm_route_t pb_adm_routes[];
+extern const size_t pb_adm_nroutes;
 
 /* pb_adm_http.c */
 int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size);

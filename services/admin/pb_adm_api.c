@@ -822,6 +822,33 @@ static void write_audit(call_t *c) {
 
 /* --------------------------------------------------------------- routes */
 
+#define ORG "/v1/admin/orgs/{org}"
+#define SUB ORG "/subscriptions/{id}"
+const pb_adm_route_t pb_adm_routes[] = {
+    {"GET", "/v1/admin/whoami"},
+    {"GET", "/v1/admin/audit"},
+    {"GET", "/v1/admin/orgs"},
+    {"POST", "/v1/admin/orgs"},
+    {"GET", ORG},
+    {"PATCH", ORG},
+    {"POST", ORG "/disable"},
+    {"POST", ORG "/enable"},
+    {"GET", ORG "/tokens"},
+    {"POST", ORG "/tokens"},
+    {"DELETE", ORG "/tokens/{id}"},
+    {"GET", ORG "/subscriptions"},
+    {"POST", ORG "/subscriptions"},
+    {"GET", SUB},
+    {"PATCH", SUB},
+    {"DELETE", SUB},
+    {"GET", SUB "/status"},
+    {"POST", SUB "/suspend"},
+    {"POST", SUB "/resume"},
+    {"POST", SUB "/retransmit"},
+    {"POST", SUB "/rotate-secret"},
+};
+const size_t pb_adm_nroutes = sizeof(pb_adm_routes) / sizeof(pb_adm_routes[0]);
+
 /* Splits path after /v1/admin/ into at most 6 segments; -1 if too many
  * or a segment is too long. */
 static int split(const char *path, char seg[6][128]) {

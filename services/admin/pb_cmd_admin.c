@@ -37,7 +37,7 @@ static const pb_opt_t adm_opts[] = {
     {"operator-token-file", 0, PB_OPT_STRING, NULL, "FILE",
      "the operator's token: its first line is the token itself, or "
      "sha256:HEX of it (required)",
-     PB_OPT_REQUIRED, OFF(operator_token_file)},
+     0, OFF(operator_token_file)},
     {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
      "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
      OFF(tls_cert)},
@@ -92,6 +92,8 @@ static const pb_opt_t adm_opts[] = {
      0, OFF(status_topic)},
     {"audit-topic", 0, PB_OPT_STRING, "partnerbus.admin.audit", "NAME",
      "append-only audit topic", 0, OFF(audit_topic)},
+    {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
+     "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
 };
 
 static const pb_cmd_spec_t adm_spec = {
@@ -192,10 +194,22 @@ static int serve(int argc, char **argv) {
                 pb_opts_free();
                 return rc;
         }
+        if (adm.set.print_routes) {
+                size_t i;
+                for (i = 0; i < pb_adm_nroutes; i++)
+                        printf("%s %s\n", pb_adm_routes[i].method,
+                               pb_adm_routes[i].path);
+                pb_opts_free();
+                return PB_EXIT_OK;
+        }
         rc = PB_EXIT_USAGE;
         if (first < argc) {
                 pb_cli_usage_error(CMD, "unexpected argument '%s'",
                                    argv[first]);
+                goto out;
+        }
+        if (!adm.set.operator_token_file) {
+                pb_cli_usage_error(CMD, "--operator-token-file is required");
                 goto out;
         }
         if (!!adm.set.tls_cert != !!adm.set.tls_key) {

@@ -167,6 +167,21 @@ adm_expect 401 "no token"
 adm_call "not-a-token" POST /v1/admin/orgs "{$ORG}"
 adm_expect 401 "unknown token"
 
+# the routes served are exactly the /v1/admin paths of docs/openapi.json,
+# and each answers (not 404 "no such route", not 405) on the running server
+"$PB_BIN" admin --print-routes | sort >"$PB_TMP/routes"
+jq -r '.paths | to_entries[] | select(.key | startswith("/v1/admin/")) | .key as $p | .value | keys[] |
+        select(. != "servers" and . != "parameters") | "\(ascii_upcase) \($p)"' \
+        "$PB_SOURCE_DIR/docs/openapi.json" | sort >"$PB_TMP/openapi-routes"
+diff -u "$PB_TMP/routes" "$PB_TMP/openapi-routes" >&2 || pb_fail "admin routes and docs/openapi.json differ"
+while read -r method path; do
+        p=${path//\{org\}/org-a}
+        p=${p//\{id\}/no-such-id}
+        adm_call "$ATOK" "$method" "$p" '{"unknown_member":1}'
+        [[ $HTTP_CODE != 405 ]] && ! jq -e '.message == "no such route"' "$PB_TMP/resp.json" >/dev/null ||
+                pb_fail "$method $path documented but answers $HTTP_CODE $(cat "$PB_TMP/resp.json")"
+done <"$PB_TMP/openapi-routes"
+
 snapshot >"$PB_TMP/after"
 diff "$PB_TMP/before" "$PB_TMP/after" >&2 || pb_fail "bad input changed the state"
 pb_log "ok: $N bad requests refused with a pointer, nothing changed"
