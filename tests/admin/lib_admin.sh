@@ -95,3 +95,11 @@ adm_receiver() {
 
 # adm_request_id: X-Request-Id of the last answer
 adm_request_id() { tr -d '\r' <"$PB_TMP/resp.h" | awk -F': ' 'tolower($1) == "x-request-id" {print $2}'; }
+
+# adm_topic NAME: every record of the topic PREFIX+NAME, read to its end,
+# as lines "KEY<TAB>VALUE<TAB>VALUE-SIZE" (a tombstone: empty VALUE, size
+# -1); kcat's stderr in $PB_TMP/kcat.err
+adm_topic() {
+        timeout 30 "$KCAT" -b "$B" -C -o beginning -t "${PFX}$1" -e -q -K '\t' \
+                -f '%k\t%s\t%S\n' 2>"$PB_TMP/kcat.err"
+}
