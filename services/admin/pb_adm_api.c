@@ -160,7 +160,11 @@ static int write_rec(call_t *c, int topic, const char *key, const cJSON *v) {
         char err[300];
         if (pb_adm_state_write(c->adm->state, topic, key, v, err, sizeof(err)) <
             0) {
+                const char *labels[] = {"kind", "state", NULL};
                 pb_log("warn", "cmd=admin msg=\"write failed: %s\"", err);
+                pb_metrics_add(c->adm->metrics,
+                               "partnerbus_admin_writes_failed_total", labels,
+                               1);
                 fail(c, 503, "unavailable", NULL, "Kafka: %s", err);
                 return -1;
         }
@@ -812,11 +816,16 @@ static void write_audit(call_t *c) {
         cJSON_AddStringToObject(a, "result", ok ? "ok" : "refused");
         cJSON_AddNumberToObject(a, "status", c->rs->status);
         if (pb_adm_state_write(c->adm->state, PB_ADM_T_AUDIT, key, a, err,
-                               sizeof(err)) < 0)
+                               sizeof(err)) < 0) {
+                const char *labels[] = {"kind", "audit", NULL};
                 pb_log("error",
                        "cmd=admin msg=\"audit record not written: %s\" "
                        "request_id=%s action=%s",
                        err, c->rs->request_id, c->action);
+                pb_metrics_add(c->adm->metrics,
+                               "partnerbus_admin_writes_failed_total", labels,
+                               1);
+        }
         cJSON_Delete(a);
 }
 

@@ -90,6 +90,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         pb_log(rs.status >= 500 ? "warn" : "info",
                "cmd=admin method=%s path=\"%.200s\" status=%u request_id=%s",
                method, url, rs.status, rs.request_id);
+        {
+                char code[8];
+                const char *labels[] = {"method", method, "code", code, NULL};
+                snprintf(code, sizeof(code), "%u", rs.status);
+                pb_metrics_add(adm->metrics, "partnerbus_admin_requests_total",
+                               labels, 1);
+        }
         ret = respond(conn, &rs);
         free(rs.body);
         return ret;

@@ -115,7 +115,7 @@ static const pb_cmd_spec_t adm_spec = {
     "  partnerbus admin org create blau-gelbes-kreuz --name 'Blau-Gelbes "
     "Kreuz' \\\n"
     "      --kind ngo --publish aid.dispatched --token-file operator.token\n\n"
-    "Deutsch: Verwaltungsdienst fuer Organisationen, Tokens, Abonnements\n"
+    "Deutsch: Verwaltungsdienst für Organisationen, Tokens, Abonnements\n"
     "und Audit; der Zustand liegt nur in Kafka.\n"
     "Українською: служба керування організаціями, токенами, підписками й\n"
     "аудитом; стан зберігається лише в Kafka.\n",
@@ -256,6 +256,18 @@ static int serve(int argc, char **argv) {
                 goto out;
         }
         adm.metrics = pb_metrics_new();
+        if (!adm.metrics) {
+                fprintf(stderr, "partnerbus %s: out of memory\n", CMD);
+                goto out;
+        }
+        pb_metrics_declare(adm.metrics, "partnerbus_admin_requests_total",
+                           "counter", "API requests by method and status code",
+                           NULL, 0);
+        pb_metrics_declare(adm.metrics, "partnerbus_admin_writes_failed_total",
+                           "counter",
+                           "records Kafka did not acknowledge (kind: state "
+                           "or audit)",
+                           NULL, 0);
         pb_cli_trap_signals();
         if (pb_adm_http_start(&adm, err, sizeof(err)) < 0) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);

@@ -13,7 +13,9 @@ source "$(dirname "$0")/../admin/lib_admin.sh"
 
 gw_setup curl jq python3
 adm_setup
-adm_start adm --allow-http-endpoints --allow-private-endpoints
+adm_start adm --allow-http-endpoints --allow-private-endpoints --ops-listen 127.0.0.1:0
+OPS=$(sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$PB_TMP/adm.log" | head -n 1)
+[[ -n $OPS ]] || pb_fail "no ops endpoint"
 adm_org org-a '["aid.dispatched"]' '[{"type":"aid.dispatched"}]'
 adm_org org-b '["aid.dispatched"]' '[{"type":"aid.dispatched"}]'
 ATOK=$(adm_token org-a admin org-admin)
@@ -183,5 +185,9 @@ while read -r method path; do
 done <"$PB_TMP/openapi-routes"
 
 snapshot >"$PB_TMP/after"
+[[ $(curl -s "http://127.0.0.1:$OPS/readyz") == ready ]] || pb_fail "admin /readyz"
+curl -s "http://127.0.0.1:$OPS/metrics" >"$PB_TMP/metrics"
+grep -q '^partnerbus_admin_requests_total{method="POST",code="400"} [1-9]' "$PB_TMP/metrics" ||
+        pb_fail "metrics: $(grep partnerbus_admin "$PB_TMP/metrics")"
 diff "$PB_TMP/before" "$PB_TMP/after" >&2 || pb_fail "bad input changed the state"
 pb_log "ok: $N bad requests refused with a pointer, nothing changed"
