@@ -13,9 +13,10 @@
 #include "partnerbus/pb_util.h"
 #include "pb_adm.h"
 
-#define MAX_STR   1024
-#define MAX_ARRAY 256
-#define MAX_URL   2048
+#define MAX_STR      1024
+#define MAX_ARRAY    256
+#define MAX_URL      2048
+#define MAX_POINTERS 64 /* per projection list, as the fleet */
 
 void pb_adm_err(pb_adm_errors_t *errs, const char *pointer, const char *fmt,
                 ...) {
@@ -121,21 +122,56 @@ static int want_type(ctx_t *c, const pb_json_t *v, const char *ptr) {
         return 0;
 }
 
-static int want_where(ctx_t *c, const pb_json_t *v, const char *ptr) {
+static int want_cond(ctx_t *c, const pb_json_t *v, const char *ptr,
+                     pb_filter_t *f) {
         const char *w = want_str(c, v, ptr, PB_FILTER_MAX_EXPR);
-        pb_filter_t *f;
         char err[200];
-        int rc = 0;
         if (!w)
                 return -1;
-        f = pb_filter_new();
-        if (!f || pb_filter_add(f, w, err, sizeof(err)) != PB_OK) {
-                pb_adm_err(c->errs, ptr, "not a --where expression: %s",
-                           f ? err : "out of memory");
-                rc = -1;
+        if (pb_filter_add(f, w, err, sizeof(err)) != PB_OK) {
+                pb_adm_err(c->errs, ptr, "not a --where expression: %s", err);
+                return -1;
+        }
+        return 0;
+}
+
+/* A filter: one --where expression, or an array of them (ANDed, as
+ * repeated --where). The value as cJSON, NULL after an error. */
+static cJSON *where_value(ctx_t *c, const pb_json_t *v, const char *ptr) {
+        pb_filter_t *f = pb_filter_new();
+        cJSON *out = NULL;
+        if (!f) {
+                pb_adm_err(c->errs, ptr, "out of memory");
+                return NULL;
+        }
+        if (v->type == PB_JSON_ARRAY) {
+                const pb_json_t *e;
+                size_t i = 0;
+                char p[200];
+                int bad = 0;
+                if (v->count < 1 || v->count > 16) {
+                        pb_adm_err(c->errs, ptr,
+                                   "expected 1 to 16 --where expressions");
+                        pb_filter_destroy(f);
+                        return NULL;
+                }
+                for (e = v->child; e; e = e->next, i++) {
+                        snprintf(p, sizeof(p), "%s", ptr);
+                        pb_pointer_push_index(p, sizeof(p), i);
+                        if (want_cond(c, e, p, f) < 0)
+                                bad = 1;
+                }
+                if (!bad) {
+                        out = cJSON_CreateArray();
+                        for (e = v->child; e; e = e->next)
+                                cJSON_AddItemToArray(
+                                    out, cJSON_CreateString(e->str));
+                }
+        } else if (want_cond(c, v, ptr, f) == 0) {
+                out = cJSON_CreateString(v->str);
         }
         pb_filter_destroy(f);
-        return rc;
+        return out;
 }
 
 /* An array of event types, without duplicates; as a cJSON array. */
@@ -176,10 +212,10 @@ static cJSON *pointers_array(ctx_t *c, const pb_json_t *v, const char *ptr) {
         size_t i = 0;
         char p[160];
         cJSON *a;
-        if (v->type != PB_JSON_ARRAY || v->count > MAX_ARRAY) {
+        if (v->type != PB_JSON_ARRAY || v->count > MAX_POINTERS) {
                 pb_adm_err(c->errs, ptr,
                            "expected an array of at most %d JSON Pointers",
-                           MAX_ARRAY);
+                           MAX_POINTERS);
                 return NULL;
         }
         a = cJSON_CreateArray();
@@ -194,6 +230,16 @@ static cJSON *pointers_array(ctx_t *c, const pb_json_t *v, const char *ptr) {
                         pb_adm_err(c->errs, p,
                                    "expected a JSON Pointer starting with '/'");
                         continue;
+                }
+                {
+                        size_t k, tokens = 0;
+                        for (k = 0; k < e->len; k++)
+                                tokens += s[k] == '/';
+                        if (tokens > 16) {
+                                pb_adm_err(c->errs, p,
+                                           "at most 16 reference tokens");
+                                continue;
+                        }
                 }
                 cJSON_AddItemToArray(a, cJSON_CreateString(s));
         }
@@ -247,9 +293,10 @@ static cJSON *read_array(ctx_t *c, const pb_json_t *v, const char *ptr) {
                 o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "type", t->str);
                 if ((t = pb_json_get(e, "where"))) {
+                        cJSON *w;
                         ptr_of(q, sizeof(q), p, "where");
-                        if (want_where(c, t, q) == 0)
-                                cJSON_AddStringToObject(o, "where", t->str);
+                        if ((w = where_value(c, t, q)))
+                                cJSON_AddItemToObject(o, "where", w);
                 }
                 cJSON_AddItemToArray(a, o);
         }
@@ -352,8 +399,8 @@ static void member(ctx_t *c, pb_adm_body_kind_t kind, const pb_json_t *m) {
         } else if (!strcmp(m->key, "where")) {
                 if (m->type == PB_JSON_NULL)
                         add(c, "where", cJSON_CreateNull());
-                else if (want_where(c, m, p) == 0)
-                        add(c, "where", cJSON_CreateString(m->str));
+                else
+                        add(c, "where", where_value(c, m, p));
         } else if (!strcmp(m->key, "agreement")) {
                 if (m->type == PB_JSON_NULL)
                         add(c, "agreement", cJSON_CreateNull());

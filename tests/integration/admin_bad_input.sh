@@ -118,7 +118,10 @@ bad 400 /endpoint "$ATOK" POST $SP '{"name":"s2","topics":["aid.dispatched"]}'
 bad 400 /endpoint "$ATOK" POST $SP '{"name":"s2","topics":["aid.dispatched"],"endpoint":5}'
 bad 400 /endpoint "$ATOK" POST $SP '{"name":"s2","topics":["aid.dispatched"],"endpoint":"no url"}'
 bad 400 /where "$ATOK" POST $SP "{$S,\"where\":\"nonsense\"}"
-bad 400 /where "$ATOK" POST $SP "{$S,\"where\":[\"a=1\"]}"
+bad 400 /where/1 "$ATOK" POST $SP "{$S,\"where\":[\"a=1\",\"bogus\"]}"
+bad 400 /where "$ATOK" POST $SP "{$S,\"where\":[]}"
+bad 400 /where "$ATOK" POST $SP "{$S,\"where\":5}"
+bad 400 /projection/exclude/0 "$ATOK" POST $SP "{$S,\"projection\":{\"exclude\":[\"$(printf '/a%.0s' $(seq 17))\"]}}"
 bad 400 /projection/include/0 "$ATOK" POST $SP "{$S,\"projection\":{\"include\":[\"items\"]}}"
 bad 400 /projection/only "$ATOK" POST $SP "{$S,\"projection\":{\"only\":[\"/items\"]}}"
 bad 400 /projection "$ATOK" POST $SP "{$S,\"projection\":[\"/items\"]}"

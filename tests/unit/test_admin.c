@@ -111,6 +111,13 @@ static void test_bodies(void **state) {
         assert_string_equal(cJSON_GetObjectItem(v, "from")->valuestring,
                             "2026-12-01T00:00:00.000Z");
         cJSON_Delete(v);
+        v = parse(PB_ADM_BODY_SUB_PATCH,
+                  "{\"where\":[\"items.category=FOOD\",\"amount>=10\"]}",
+                  &errs);
+        assert_non_null(v);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(v, "where")),
+                         2);
+        cJSON_Delete(v);
         v = parse(PB_ADM_BODY_EMPTY, "  ", &errs);
         assert_non_null(v);
         cJSON_Delete(v);
@@ -140,6 +147,8 @@ static void test_bodies(void **state) {
                    "\"x\"}",
                    "/topics/1");
         want_error(PB_ADM_BODY_SUB_PATCH, "{\"secret\":\"x\"}", "/secret");
+        want_error(PB_ADM_BODY_SUB_PATCH, "{\"where\":[\"a=1\",\"b\"]}",
+                   "/where/1");
         want_error(PB_ADM_BODY_RETRANSMIT, "{\"from\":\"2026-13-01\"}",
                    "/from");
         want_error(PB_ADM_BODY_EMPTY, "{\"a\":1}", "/a");
