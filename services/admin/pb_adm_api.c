@@ -227,11 +227,12 @@ static int authenticate(call_t *c) {
                          sget(t, "name") ? sget(t, "name") : "");
                 c->authed = 1;
                 if (!role || strcmp(role, "org-admin")) {
-                        cJSON_Delete(t);
+                        /* role points into t: answer, then free */
                         fail(c, 403, "forbidden", NULL,
                              "the management API needs an org-admin token "
                              "(this one is a %s token)",
                              role ? role : "?");
+                        cJSON_Delete(t);
                         return -1;
                 }
         }
