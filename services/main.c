@@ -25,6 +25,8 @@ static const pb_command_t commands[] = {
     {"gateway", pb_cmd_gateway, "accept events over HTTP(S) and publish them"},
     {"poll", pb_cmd_poll,
      "poll a JSON/NDJSON/CSV feed and publish its changes"},
+    {"admin", pb_cmd_admin,
+     "self-service API and CLI: organisations, tokens, subscriptions"},
 };
 
 static void usage(FILE *fp) {

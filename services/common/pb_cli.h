@@ -75,5 +75,6 @@ int pb_cmd_gateway(int argc, char **argv);
 int pb_cmd_replay(int argc, char **argv);
 int pb_cmd_report(int argc, char **argv);
 int pb_cmd_poll(int argc, char **argv);
+int pb_cmd_admin(int argc, char **argv);
 
 #endif
