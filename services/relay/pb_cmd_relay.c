@@ -241,6 +241,7 @@ typedef struct relay {
         pb_buf_t proj_buf;
         int64_t rate_next; /* monotonic ms: the next write may start */
         const char *first_topic;
+        int64_t rt_from, rt_until; /* a retransmit to do; until 0: none */
 } relay_t;
 
 static int relay_stopping(const relay_t *r) {
@@ -1110,19 +1111,19 @@ static int setup_sink(relay_t *r) {
  * or after from_ms and commits that position (so a crash right after does
  * not lose the retransmit); other members do the same for theirs. What the
  * batch holds is dropped: it comes again or is skipped, as the seek says. */
-static void retransmit(relay_t *r, int64_t from_ms) {
+static int retransmit(relay_t *r, int64_t from_ms) {
         rd_kafka_topic_partition_list_t *a = NULL, *c;
         rd_kafka_resp_err_t e;
         rd_kafka_error_t *se;
         int i;
         size_t k;
-        batch_clear(r);
         if (rd_kafka_assignment(r->rk, &a) || !a)
-                return;
+                return -1;
         if (a->cnt == 0) {
                 rd_kafka_topic_partition_list_destroy(a);
-                return;
+                return -1; /* not (yet) assigned: try again */
         }
+        batch_clear(r);
         for (i = 0; i < a->cnt; i++)
                 a->elems[i].offset = from_ms;
         e = rd_kafka_offsets_for_times(r->rk, a, 10000);
@@ -1132,7 +1133,7 @@ static void retransmit(relay_t *r, int64_t from_ms) {
                        "%s\"",
                        r->set.group, rd_kafka_err2str(e));
                 rd_kafka_topic_partition_list_destroy(a);
-                return;
+                return -1;
         }
         c = rd_kafka_topic_partition_list_new(a->cnt);
         for (i = 0; i < a->cnt; i++) {
@@ -1158,6 +1159,10 @@ static void retransmit(relay_t *r, int64_t from_ms) {
                        r->set.group, rd_kafka_error_string(se));
                 rd_kafka_error_destroy(se);
         }
+        /* stored too: a revocation commits the stored offsets, which
+         * must not be the old, later ones */
+        if (c->cnt)
+                rd_kafka_offsets_store(r->rk, c);
         if (c->cnt && (e = rd_kafka_commit(r->rk, c, 0)))
                 pb_log("warn", "group=%s msg=\"retransmit: commit: %s\"",
                        r->set.group, rd_kafka_err2str(e));
@@ -1165,6 +1170,7 @@ static void retransmit(relay_t *r, int64_t from_ms) {
                r->set.group, a->cnt, (long long)from_ms);
         rd_kafka_topic_partition_list_destroy(c);
         rd_kafka_topic_partition_list_destroy(a);
+        return 0;
 }
 
 /* fleet: takes a new delivery configuration and a retransmit request from
@@ -1207,8 +1213,15 @@ static void link_take(relay_t *r) {
                 pb_log("info", "group=%s msg=\"subscription settings applied\"",
                        r->set.group);
         }
-        if (from >= 0)
-                retransmit(r, from);
+        if (from >= 0) {
+                /* kept until this member has partitions (a new worker is
+                 * still joining), for at most 30 s */
+                r->rt_from = from;
+                r->rt_until = pb_mono_ms() + 30000;
+        }
+        if (r->rt_until &&
+            (retransmit(r, r->rt_from) == 0 || pb_mono_ms() > r->rt_until))
+                r->rt_until = 0;
 }
 
 /* The main loop (see the top of the file). 0, or -1 after a fatal error
@@ -1321,6 +1334,12 @@ int pb_cmd_relay(int argc, char **argv) {
         pb_kafka_conf_t ckconf;
         if (!r)
                 return PB_EXIT_FAIL;
+        if (argc > 1 && !strcmp(argv[1], "--fleet")) {
+                /* partnerbus relay --fleet ... = partnerbus fleet ... */
+                free(r);
+                argv[1] = argv[0];
+                return pb_cmd_fleet(argc - 1, argv + 1);
+        }
         srandom((unsigned)(time(NULL) ^ getpid()));
         if (relay_opts_compose() < 0) {
                 free(r);

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# fleet_basic.sh: `partnerbus fleet` runs subscriptions from records written
+# straight into the compacted topics (as `partnerbus admin` writes them), to
+# a real HTTP receiver: every matching event arrives, signed (v1 and v2,
+# verified by the receiver), without the projected-away fields, with the
+# agreement header; a changed filter applies within 5 s; the organisation's
+# mandatory read filter cannot be widened by the subscription's filter;
+# suspend -> nothing, resume -> the backlog; retransmit from T -> redelivered
+# from T; status records HEALTHY, SUSPENDED, and UNREACHABLE for a
+# subscription whose receiver is down; a deleted subscription stops.
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/../relay/lib.sh"
+source "$(dirname "$0")/../relay/fleet_lib.sh"
+relay_setup_webhook flb "$KCAT"
+fleet_topics
+trap 'relay_cleanup ${FLEET_PID:-} $RECV_PID; relay_rm_tmp' EXIT
+
+SID=$(fleet_uuid)
+DEAD=$(fleet_uuid)
+DEAD_URL=http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/hook
+# the oblast administration reads shipments to its oblast only
+ORG=$(fleet_org oblast-dnipro 'read=[{"type":"aid.dispatched","where":"destination.oblast=Dnipropetrowsk"}]')
+sub1() {
+        fleet_sub "$SID" oblast-dnipro "$RECV_URL/hook" \
+                'projection={"exclude":["/sender","/declared_value"]}' \
+                'agreement="DSA-2026-007"' "$@"
+}
+
+fleet_start f1
+fleet_publish 20 b1
+fleet_record "$ORGS" oblast-dnipro "$ORG"
+fleet_record "$SUBS" "$SID" "$(sub1 'where="items.category=GENERATORS"')"
+fleet_record "$SUBS" "$DEAD" "$(fleet_sub "$DEAD" oblast-dnipro "$DEAD_URL")"
+
+# b1: Dnipropetrowsk (mandatory) AND GENERATORS (the subscription's filter)
+b1='e["shipment_id"].startswith("S-b1-")'
+pb_wait_for 60 fleet_count_is "$b1" 5
+pb_wait_for 30 fleet_state_is "$SID" HEALTHY
+pb_wait_for 30 fleet_state_is "$DEAD" UNREACHABLE
+python3 - "$RECV_OUT" <<'PY' || pb_fail "delivered events wrong (projection, agreement, filter)"
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert got
+for g in got:
+    e, h = g["event"], g["headers"]
+    assert "sender" not in e and "declared_value" not in e, e
+    assert e["event_id"] and e["destination"]["oblast"] == "Dnipropetrowsk", e
+    assert e["items"][0]["category"] == "GENERATORS", e
+    assert h["x-partnerbus-agreement"] == "DSA-2026-007", h
+    assert h["idempotency-key"] == e["event_id"] and h["ce-type"] == "aid.dispatched", h
+    assert ",v2=" in h["x-partnerbus-signature-v2"], h
+print("ok: projected, filtered, agreement header")
+PY
+st=$(relay_recv_stats)
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["bad_sig"]==0 and s["v2_ok"]==s["accepted"]>=5, s' "$st" ||
+        pb_fail "signatures not verified: $st"
+
+# a deleted subscription stops (its worker leaves; nothing more is tried)
+fleet_tombstone "$SUBS" "$DEAD"
+pb_wait_line $FLEET_PID "$PB_TMP/fleet-f1.log" "subscription=$DEAD msg=\"stopping\"" \
+        "fleet exited" "deleted subscription not stopped"
+
+# change the filter: the subscription tries to widen the mandatory filter
+# (Poltava too) and drops the category; 5 s later it applies, Poltava does not
+fleet_record "$SUBS" "$SID" "$(sub1 'where="destination.oblast=Poltava|Dnipropetrowsk"' version=2)"
+sleep 5
+T2=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+sleep 1
+fleet_publish 20 b2
+b2='e["shipment_id"].startswith("S-b2-")'
+pb_wait_for 30 fleet_count_is "$b2" 10
+[[ $(fleet_count "$b2 and e[\"destination\"][\"oblast\"] != \"Dnipropetrowsk\"") == 0 ]] ||
+        pb_fail "the subscription's filter widened the organisation's mandatory filter"
+[[ $(fleet_count "$b2 and e[\"items\"][0][\"category\"] == \"MEDICINES\"") == 5 ]] ||
+        pb_fail "the changed filter was not applied within 5 s"
+
+# suspend: nothing is delivered; resume: the backlog arrives
+fleet_record "$SUBS" "$SID" "$(sub1 'where="destination.oblast=Poltava|Dnipropetrowsk"' 'state="suspended"' version=3)"
+pb_wait_for 30 fleet_state_is "$SID" SUSPENDED
+before=$(relay_recv_count)
+fleet_publish 10 b3
+sleep 6
+[[ $(relay_recv_count) == "$before" ]] || pb_fail "a suspended subscription delivered events"
+fleet_record "$SUBS" "$SID" "$(sub1 'where="destination.oblast=Poltava|Dnipropetrowsk"' version=4)"
+b3='e["shipment_id"].startswith("S-b3-")'
+pb_wait_for 60 fleet_count_is "$b3" 5
+pb_wait_for 30 fleet_state_is "$SID" HEALTHY
+
+# retransmit from T2: b2 and b3 again, b1 not
+fleet_record "$SUBS" "$SID" "$(sub1 'where="destination.oblast=Poltava|Dnipropetrowsk"' \
+        "retransmit={\"from\":\"$T2\",\"seq\":1}" version=5)"
+pb_wait_for 60 fleet_count_is "$b3" 10
+pb_wait_for 30 fleet_count_is "$b2" 20
+sleep 3
+[[ $(fleet_count "$b1") == 5 ]] || pb_fail "retransmit from $T2 redelivered earlier events"
+[[ $(fleet_count "$b2") == 20 && $(fleet_count "$b3") == 10 ]] ||
+        pb_fail "retransmit delivered more than once: b2 $(fleet_count "$b2") b3 $(fleet_count "$b3")"
+
+kill -TERM $FLEET_PID
+wait $FLEET_PID || pb_fail "fleet exited $? after SIGTERM, expected 0"
+FLEET_PID=
+grep -q "$RECEIVER_SECRET" "$PB_TMP"/fleet-f1.log && pb_fail "the log shows a secret"
+echo "ok: fleet basic"
