@@ -202,7 +202,7 @@ static sub_t *sub_find(fleet_t *f, const char *id) {
         return NULL;
 }
 
-/* --- JSON helpers --- */
+/* --- JSON access --- */
 static const char *jstr(const pb_json_t *o, const char *name) {
         const pb_json_t *v = pb_json_get(o, name);
         return v && v->type == PB_JSON_STRING && !memchr(v->str, 0, v->len)

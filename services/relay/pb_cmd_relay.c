@@ -387,6 +387,10 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
         hdrs[nh++] = off;
         hdrs[nh++] = "partnerbus_dlq_time";
         hdrs[nh++] = tsb;
+        if (r->set.group) { /* the fleet: which subscription */
+                hdrs[nh++] = "partnerbus_dlq_group";
+                hdrs[nh++] = r->set.group;
+        }
         hdrs[nh] = NULL;
         r->dlq_done = 0;
         if (pb_producer_send_raw(r->dlq, topic, m->key, m->key_len, m->value,
@@ -1317,8 +1321,8 @@ static int relay_loop(relay_t *r) {
                 batch_clear(r);
                 if (flush_commit(r, 1))
                         status = -1;
-                pb_log("info", "msg=\"relay stopped\" group=%s handled=%ld",
-                       r->set.group, r->handled);
+                pb_log("info", "msg=\"relay stopped\" handled=%ld group=%s",
+                       r->handled, r->set.group);
         }
         return status;
 }

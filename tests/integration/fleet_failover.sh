@@ -2,7 +2,7 @@
 # fleet_failover.sh: two `partnerbus fleet` processes share a subscription
 # (consumer group partnerbus.sub.<id>, both deliver); one is SIGKILLed while
 # a backlog is being delivered to a real HTTP receiver; the other takes over
-# its partitions and every event arrives - none lost. Duplicates (events
+# its partitions and every event arrives - none lost. Repeated deliveries (events
 # confirmed by the receiver but not yet committed by the killed process) are
 # allowed: they are counted and printed.
 set -euo pipefail
@@ -50,7 +50,7 @@ got = {json.loads(l)["event"]["event_id"] for l in open(sys.argv[1], encoding="u
 pub = {json.loads(l)["event_id"] for l in open(sys.argv[2], encoding="utf-8")}
 assert got == pub, (len(got - pub), len(pub - got))
 PY
-echo "ok: $N events delivered after SIGKILL of one fleet process; duplicates: $((total - distinct))"
+echo "ok: $N events delivered after SIGKILL of one fleet process; delivered twice: $((total - distinct))"
 kill -TERM $F2
 wait $F2 || pb_fail "f2 exited $? after SIGTERM, expected 0"
 F2=

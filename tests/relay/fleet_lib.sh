@@ -1,4 +1,4 @@
-# tests/relay/fleet_lib.sh: helpers of the relay fleet tests (source after
+# tests/relay/fleet_lib.sh: functions shared by the relay fleet tests (source after
 # tests/kafka/lib.sh and tests/relay/lib.sh; needs B, P and PB_TMP).
 # Records go straight into the compacted topics with kcat, as the
 # management API would write them (docs/admin.md, ADMIN contract).
