@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,7 +99,7 @@ static const pb_opt_t fleet_opts[] = {
      O(max_subscriptions)},
     {"max-batch", 0, PB_OPT_INT, "1000", "N",
      "largest batch_size a subscription may ask for", 0, O(max_batch)},
-    {"queue-size", 0, PB_OPT_SIZE, "4MiB", "SIZE",
+    {"queue-size", 0, PB_OPT_SIZE, "1MiB", "SIZE",
      "events fetched ahead per subscription (librdkafka "
      "queued.max.messages.kbytes)",
      0, O(queue_kbytes)},
@@ -160,8 +161,8 @@ struct worker {
         char *group;
         char **topics;
         size_t ntopics;
-        const char *props[4];
-        char propbuf[3][64];
+        const char *props[6];
+        char propbuf[5][64];
         volatile int exited;
         int failed;
         worker_t *next; /* in the stopping list */
@@ -490,20 +491,32 @@ static worker_t *worker_start(fleet_t *f, const char *id,
                         goto fail;
                 w->ntopics++;
         }
-        snprintf(w->propbuf[0], sizeof(w->propbuf[0]),
-                 "queued.max.messages.kbytes=%zu",
-                 f->set.queue_kbytes / 1024 ? f->set.queue_kbytes / 1024 : 1);
-        snprintf(w->propbuf[1], sizeof(w->propbuf[1]),
-                 "session.timeout.ms=%lld", (long long)f->set.session_timeout);
-        snprintf(w->propbuf[2], sizeof(w->propbuf[2]),
-                 "heartbeat.interval.ms=%lld",
-                 (long long)(f->set.session_timeout / 4 > 100
-                                 ? f->set.session_timeout / 4
-                                 : 100));
-        w->props[0] = w->propbuf[0];
-        w->props[1] = w->propbuf[1];
-        w->props[2] = w->propbuf[2];
-        w->props[3] = "queued.min.messages=10000";
+        {
+                /* what a subscription fetches ahead stays near
+                 * --queue-size: the local queue, and each fetch (at least
+                 * librdkafka's message.max.bytes) */
+                size_t q = f->set.queue_kbytes;
+                size_t fmax = q < 1048576 ? 1048576 : q;
+                snprintf(w->propbuf[0], sizeof(w->propbuf[0]),
+                         "queued.max.messages.kbytes=%zu",
+                         q / 1024 ? q / 1024 : 1);
+                snprintf(w->propbuf[1], sizeof(w->propbuf[1]),
+                         "fetch.max.bytes=%zu", fmax);
+                snprintf(w->propbuf[2], sizeof(w->propbuf[2]),
+                         "max.partition.fetch.bytes=%zu",
+                         q / 4 > 65536 ? q / 4 : 65536);
+                snprintf(w->propbuf[3], sizeof(w->propbuf[3]),
+                         "session.timeout.ms=%lld",
+                         (long long)f->set.session_timeout);
+                snprintf(w->propbuf[4], sizeof(w->propbuf[4]),
+                         "heartbeat.interval.ms=%lld",
+                         (long long)(f->set.session_timeout / 4 > 100
+                                         ? f->set.session_timeout / 4
+                                         : 100));
+                for (i = 0; i < 5; i++)
+                        w->props[i] = w->propbuf[i];
+                w->props[5] = "queued.min.messages=10000";
+        }
         w->spec.cc = &f->cc;
         w->spec.group = w->group;
         w->spec.topics = (const char *const *)w->topics;
@@ -516,7 +529,7 @@ static worker_t *worker_start(fleet_t *f, const char *id,
         w->spec.batch_linger = f->set.batch_linger;
         w->spec.commit_interval = f->set.commit_interval;
         w->spec.props = w->props;
-        w->spec.nprops = 4;
+        w->spec.nprops = 6;
         pthread_attr_init(&at);
         /* the core's frames are small; librdkafka's threads are its own */
         pthread_attr_setstacksize(&at, 512 * 1024);
@@ -1016,6 +1029,28 @@ int pb_cmd_fleet(int argc, char **argv) {
                 host[sizeof(host) - 1] = 0;
                 snprintf(f->member, sizeof(f->member), "%s-%d", host,
                          (int)getpid());
+        }
+        {
+                /* each subscription holds about 10 descriptors (broker
+                 * connections, librdkafka's wake-up pipes, the receiver's
+                 * connection): take the hard limit */
+                struct rlimit rl;
+                if (!getrlimit(RLIMIT_NOFILE, &rl) &&
+                    rl.rlim_cur < rl.rlim_max) {
+                        rl.rlim_cur = rl.rlim_max;
+                        setrlimit(RLIMIT_NOFILE, &rl);
+                }
+                if (!getrlimit(RLIMIT_NOFILE, &rl) &&
+                    rl.rlim_cur != RLIM_INFINITY &&
+                    rl.rlim_cur / 12 < (rlim_t)f->set.max_subscriptions)
+                        pb_log("warn",
+                               "open_files=%llu max_subscriptions=%ld "
+                               "msg=\"the open-file limit allows about %llu "
+                               "subscriptions; raise it (LimitNOFILE=) or "
+                               "lower --max-subscriptions\"",
+                               (unsigned long long)rl.rlim_cur,
+                               f->set.max_subscriptions,
+                               (unsigned long long)(rl.rlim_cur / 12));
         }
         if (!(f->catalog = pb_cli_load_schemas(cmd, &f->cc)))
                 goto done;
