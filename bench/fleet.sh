@@ -50,7 +50,7 @@ sub_json() { # ID PORT STATE [AGREEMENT]
 "$BIN" fleet --brokers "$B" --topic-prefix "$P" --subscriptions-topic "$SUBT" --orgs-topic "$ORGT" \
         --status-topic "$STT" --ops-listen 127.0.0.1:0 ${FLEET_ARGS:-} 2>"$tmp/fleet.log" &
 FLEET=$!
-for _ in $(seq 100); do grep -q 'msg="fleet started"' "$tmp/fleet.log" && break; sleep 0.2; done
+for _ in $(seq 100); do grep -q 'msg="fleet started"' "$tmp/fleet.log" 2>/dev/null && break; sleep 0.2; done
 OPS=$(sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$tmp/fleet.log" | head -n 1)
 read -r rss0 thr0 _ < <(procstat)
 echo "fleet with no subscription: RSS $((rss0 / 1024)) MiB, $thr0 threads"
@@ -62,10 +62,13 @@ IDS=()
 for i in $(seq 1 "$NSUB"); do IDS+=("$(python3 -c 'import uuid; print(uuid.uuid4())')"); done
 for i in $(seq 0 $((NSUB - 1))); do
         printf '%s\t%s\n' "${IDS[$i]}" "$(sub_json "${IDS[$i]}" "${ports[$((i % 10))]}" active)"
-done | kcat -b "$B" -P -t "$SUBT" -K $'\t' -X acks=all
+done >"$tmp/subs.tsv"
+tc=$(now)
+kcat -b "$B" -P -t "$SUBT" -K $'\t' -X acks=all <"$tmp/subs.tsv"
 # joined: every subscription delivered that event
 okd() { metric 'partnerbus_relay_deliveries_total{sink="webhook",outcome="ok"}'; }
-for _ in $(seq 600); do (($(okd) >= NSUB)) && break; sleep 0.2; done
+for _ in $(seq 600); do (($(okd) >= NSUB)) && break; sleep 0.1; done
+python3 -c "import sys,time; print('%d subscriptions created at once -> each delivered its first event: %.1f s' % ($NSUB, time.time()-float(sys.argv[1])))" "$tc"
 sleep 10
 read -r rss1 thr1 c1 < <(procstat)
 sleep 20

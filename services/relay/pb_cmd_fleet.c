@@ -756,6 +756,20 @@ static void reconcile_one(fleet_t *f, sub_t *s) {
         }
         if (!s->text) {
                 sub_stop(f, s);
+                if (s->last_status) {
+                        /* deleted: so is its status */
+                        char e[256];
+                        if (pb_producer_send_raw(f->status, f->set.status_topic,
+                                                 s->id, strlen(s->id), NULL, 0,
+                                                 NULL, NULL, e,
+                                                 sizeof(e)) != PB_OK)
+                                pb_log("warn",
+                                       "subscription=%s msg=\"status: %s\"",
+                                       s->id, e);
+                        free(s->last_status);
+                        s->last_status = NULL;
+                        s->last_state = NULL;
+                }
                 return;
         }
         doc = pb_json_parse(f->jp, s->text, strlen(s->text), err, sizeof(err));
@@ -781,8 +795,9 @@ static void reconcile_one(fleet_t *f, sub_t *s) {
         }
         if (s->suspended) {
                 sub_stop(f, s);
+                /* a retransmit asked for while suspended is done when it
+                 * runs again */
                 set_error(s, NULL);
-                s->rt_seq = seq; /* while suspended: from the resume on */
                 return;
         }
         pb_buf_init(&kb, 0);

@@ -60,6 +60,7 @@ python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["bad_sig"]==0 a
 fleet_tombstone "$SUBS" "$DEAD"
 pb_wait_line $FLEET_PID "$PB_TMP/fleet-f1.log" "subscription=$DEAD msg=\"stopping\"" \
         "fleet exited" "deleted subscription not stopped"
+pb_wait_for 30 fleet_state_is "$DEAD" NONE # its status is deleted too
 
 # change the filter: the subscription tries to widen the mandatory filter
 # (Poltava too) and drops the category; 5 s later it applies, Poltava does not

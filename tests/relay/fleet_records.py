@@ -5,6 +5,7 @@
     fleet_records.py org ID [NAME=JSON ...]           an organisation record
     fleet_records.py events N SEED                    aid.dispatched events
     fleet_records.py status ID < kcat -f '%k\\t%s\\n'  the last status of ID
+                                                      (NONE: none or deleted)
 
 A subscription defaults to topics ["aid.dispatched"], state active,
 batch_size 1, the secret from $RECEIVER_SECRET; NAME=JSON sets or replaces a
@@ -62,8 +63,8 @@ def main():
         last = None
         for line in sys.stdin:
             k, _, v = line.rstrip("\n").partition("\t")
-            if k == sys.argv[2] and v:
-                last = v
+            if k == sys.argv[2]:
+                last = v or None  # a tombstone deletes it
         print(json.loads(last)["state"] if last else "NONE")
     else:
         sys.exit("unknown command " + cmd)
