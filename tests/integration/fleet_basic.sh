@@ -14,13 +14,19 @@ source "$(dirname "$0")/../relay/lib.sh"
 source "$(dirname "$0")/../relay/fleet_lib.sh"
 relay_setup_webhook flb "$KCAT"
 fleet_topics
-trap 'relay_cleanup ${FLEET_PID:-} $RECV_PID; relay_rm_tmp' EXIT
+# receiver b for a batching subscription; a stays RECV_URL / RECV_OUT
+RECV_A=$RECV_PID URL_A=$RECV_URL OUT_A=$RECV_OUT
+relay_receiver_start b
+RECV_B=$RECV_PID URL_B=$RECV_URL OUT_B=$RECV_OUT
+RECV_PID=$RECV_A RECV_URL=$URL_A RECV_OUT=$OUT_A
+trap 'relay_cleanup ${FLEET_PID:-} $RECV_A $RECV_B; relay_rm_tmp' EXIT
 
 SID=$(fleet_uuid)
 DEAD=$(fleet_uuid)
+BSUB=$(fleet_uuid)
 DEAD_URL=http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/hook
 # the oblast administration reads shipments to its oblast only
-ORG=$(fleet_org oblast-dnipro 'read=[{"type":"aid.dispatched","where":"destination.oblast=Dnipropetrowsk"}]')
+ORG=$(fleet_org oblast-dnipro 'read=[{"type":"aid.dispatched","where":"destination.oblast=Dnipropetrowsk"},{"type":"aid.delivered"}]')
 sub1() {
         fleet_sub "$SID" oblast-dnipro "$RECV_URL/hook" \
                 'projection={"exclude":["/sender","/declared_value"]}' \
@@ -29,9 +35,20 @@ sub1() {
 
 fleet_start f1
 fleet_publish 20 b1
+# 12 confirmations of one shipment (one key, one partition), waiting
+python3 - "$PB_SOURCE_DIR/schemas/examples/valid/aid.delivered/dnipro-generators-partial.json" <<'PY' |
+import json, sys, uuid
+base = json.load(open(sys.argv[1], encoding="utf-8"))
+for i in range(12):
+    base["event_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, "fleet-basic-delivered/%d" % i))
+    print(json.dumps(base, ensure_ascii=False, separators=(",", ":")))
+PY
+        "$PB_BIN" produce --brokers "$B" --type aid.delivered --topic-prefix "$P" >/dev/null ||
+        pb_fail "could not publish aid.delivered"
 fleet_record "$ORGS" oblast-dnipro "$ORG"
 fleet_record "$SUBS" "$SID" "$(sub1 'where="items.category=GENERATORS"')"
 fleet_record "$SUBS" "$DEAD" "$(fleet_sub "$DEAD" oblast-dnipro "$DEAD_URL")"
+fleet_record "$SUBS" "$BSUB" "$(fleet_sub "$BSUB" oblast-dnipro "$URL_B/hook" 'topics=["aid.delivered"]' batch_size=4 rate_limit_per_s=50)"
 
 # b1: Dnipropetrowsk (mandatory) AND GENERATORS (the subscription's filter)
 b1='e["shipment_id"].startswith("S-b1-")'
@@ -52,6 +69,22 @@ for g in got:
     assert ",v2=" in h["x-partnerbus-signature-v2"], h
 print("ok: projected, filtered, agreement header")
 PY
+# the batching subscription: the 12 confirmations in JSON arrays of at
+# most 4 (a backlog in one partition fills them), signed
+b_ok() { [[ $(RECV_OUT=$OUT_B relay_recv_distinct) == 12 ]]; }
+pb_wait_for 60 b_ok
+python3 - "$OUT_B" <<'PY' || pb_fail "batches wrong"
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert all(1 <= g["batch"] <= 4 for g in got), [g["batch"] for g in got]
+assert any(g["batch"] == 4 for g in got), [g["batch"] for g in got]
+assert all(g["event"]["shipment_id"] == "BGK-2022-12-GEN" for g in got)
+assert all(g["headers"]["x-partnerbus-batch-size"] == str(g["batch"]) for g in got)
+print("ok: batches", sorted({g["batch"] for g in got}))
+PY
+st=$(RECV_URL=$URL_B relay_recv_stats)
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["bad_sig"]==0 and s["v2_ok"]==s["accepted"]>=3, s' "$st" ||
+        pb_fail "batch signatures not verified: $st"
 st=$(relay_recv_stats)
 python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["bad_sig"]==0 and s["v2_ok"]==s["accepted"]>=5, s' "$st" ||
         pb_fail "signatures not verified: $st"
