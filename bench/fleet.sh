@@ -58,8 +58,7 @@ echo "fleet with no subscription: RSS $((rss0 / 1024)) MiB, $thr0 threads"
 python3 "$src/tests/relay/gen_events.py" 1 1 --seed fleetbench-first |
         "$BIN" produce --brokers "$B" --type aid.dispatched --topic-prefix "$P" >/dev/null 2>&1
 record "$ORGT" bench '{"id":"bench","read":[{"type":"aid.dispatched"}]}'
-IDS=()
-for i in $(seq 1 "$NSUB"); do IDS+=("$(python3 -c 'import uuid; print(uuid.uuid4())')"); done
+mapfile -t IDS < <(python3 -c "import uuid; [print(uuid.uuid4()) for _ in range($NSUB)]")
 for i in $(seq 0 $((NSUB - 1))); do
         printf '%s\t%s\n' "${IDS[$i]}" "$(sub_json "${IDS[$i]}" "${ports[$((i % 10))]}" active)"
 done >"$tmp/subs.tsv"

@@ -161,7 +161,7 @@ struct worker {
         char *group;
         char **topics;
         size_t ntopics;
-        const char *props[6];
+        const char *props[7];
         char propbuf[5][64];
         volatile int exited;
         int failed;
@@ -516,6 +516,9 @@ static worker_t *worker_start(fleet_t *f, const char *id,
                 for (i = 0; i < 5; i++)
                         w->props[i] = w->propbuf[i];
                 w->props[5] = "queued.min.messages=10000";
+                /* a topic that appears after the subscription (no event
+                 * of the type published yet) is found within a minute */
+                w->props[6] = "topic.metadata.refresh.interval.ms=60000";
         }
         w->spec.cc = &f->cc;
         w->spec.group = w->group;
@@ -529,7 +532,7 @@ static worker_t *worker_start(fleet_t *f, const char *id,
         w->spec.batch_linger = f->set.batch_linger;
         w->spec.commit_interval = f->set.commit_interval;
         w->spec.props = w->props;
-        w->spec.nprops = 6;
+        w->spec.nprops = 7;
         pthread_attr_init(&at);
         /* the core's frames are small; librdkafka's threads are its own */
         pthread_attr_setstacksize(&at, 512 * 1024);
