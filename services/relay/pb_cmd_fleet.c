@@ -824,6 +824,7 @@ static void reconcile_one(fleet_t *f, sub_t *s) {
                 goto retransmit; /* nothing changed */
         if (!orec) {
                 set_error(s, "organisation unknown");
+                s->suspended = 1; /* reported as SUSPENDED, with why */
                 sub_stop(f, s);
                 goto out;
         }
@@ -841,6 +842,7 @@ static void reconcile_one(fleet_t *f, sub_t *s) {
                     (dis && dis->type == PB_JSON_TRUE)) {
                         pb_json_parser_destroy(ojp);
                         set_error(s, "organisation disabled");
+                        s->suspended = 1;
                         sub_stop(f, s);
                         goto out;
                 }
