@@ -89,6 +89,29 @@ st=$(relay_recv_stats)
 python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["bad_sig"]==0 and s["v2_ok"]==s["accepted"]>=5, s' "$st" ||
         pb_fail "signatures not verified: $st"
 
+# an event the receiver refuses (400) is dead-lettered at once: the
+# batching subscription turns MALFUNCTIONING and its status names it
+RECV_URL=$URL_B relay_recv_control '{"reject_field": "note", "reject_value": "refuse-me"}'
+python3 - "$PB_SOURCE_DIR/schemas/examples/valid/aid.delivered/dnipro-generators-partial.json" <<'PY' |
+import json, sys
+e = json.load(open(sys.argv[1], encoding="utf-8"))
+e["event_id"] = "0b5e2f4c-1d3a-4e6f-9a8b-7c6d5e4f3a2b"
+e["note"] = "refuse-me"
+print(json.dumps(e, ensure_ascii=False, separators=(",", ":")))
+PY
+        "$PB_BIN" produce --brokers "$B" --type aid.delivered --topic-prefix "$P" >/dev/null ||
+        pb_fail "could not publish the refused event"
+pb_wait_for 30 fleet_state_is "$BSUB" MALFUNCTIONING
+fleet_status "$BSUB" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+d = s["dead_letters"]
+assert d and d[-1]["event_id"] == "0b5e2f4c-1d3a-4e6f-9a8b-7c6d5e4f3a2b", s
+assert "400" in d[-1]["reason"] and d[-1]["topic"].endswith("aid.delivered"), s
+assert s["errors"] and s["errors"][-1]["status"] == 400, s
+assert s["delivered"] >= 12 and s["member"] == "f1", s
+' || pb_fail "status of the dead-lettering subscription: $(fleet_status "$BSUB")"
+
 # a deleted subscription stops (its worker leaves; nothing more is tried)
 fleet_tombstone "$SUBS" "$DEAD"
 pb_wait_line $FLEET_PID "$PB_TMP/fleet-f1.log" "subscription=$DEAD msg=\"stopping\"" \

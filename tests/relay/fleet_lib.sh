@@ -38,6 +38,11 @@ fleet_state() {
         timeout 30 "$KCAT" -b "$B" -C -t "$STATUS" -o beginning -e -q -f '%k\t%s\n' 2>/dev/null |
                 python3 "$FLEET_PY" status "$1"
 }
+# fleet_status ID: the last status record of subscription ID (null)
+fleet_status() {
+        timeout 30 "$KCAT" -b "$B" -C -t "$STATUS" -o beginning -e -q -f '%k\t%s\n' 2>/dev/null |
+                python3 "$FLEET_PY" status "$1" json
+}
 fleet_state_is() { [[ $(fleet_state "$1") == "$2" ]]; }
 
 # fleet_publish N SEED: publishes `fleet_records.py events N SEED`

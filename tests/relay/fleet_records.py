@@ -4,7 +4,8 @@
     fleet_records.py sub ID ORG URL [NAME=JSON ...]   a subscription record
     fleet_records.py org ID [NAME=JSON ...]           an organisation record
     fleet_records.py events N SEED                    aid.dispatched events
-    fleet_records.py status ID < kcat -f '%k\\t%s\\n'  the last status of ID
+    fleet_records.py status ID [json] < kcat -f '%k\\t%s\\n'
+                                                      the last status of ID
                                                       (NONE: none or deleted)
 
 A subscription defaults to topics ["aid.dispatched"], state active,
@@ -65,7 +66,10 @@ def main():
             k, _, v = line.rstrip("\n").partition("\t")
             if k == sys.argv[2]:
                 last = v or None  # a tombstone deletes it
-        print(json.loads(last)["state"] if last else "NONE")
+        if len(sys.argv) > 3:  # the whole record
+            print(last or "null")
+        else:
+            print(json.loads(last)["state"] if last else "NONE")
     else:
         sys.exit("unknown command " + cmd)
 
