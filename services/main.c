@@ -18,6 +18,8 @@ static const pb_command_t commands[] = {
     {"broker", pb_cmd_broker, "run the embedded development broker"},
     {"relay", pb_cmd_relay,
      "deliver topics to a webhook, an archive or JSON lines"},
+    {"fleet", pb_cmd_fleet,
+     "run every subscription of the self-service records (relay fleet)"},
     {"replay", pb_cmd_replay,
      "replay a time range of topics to JSONL/CSV/Avro, a topic or a webhook"},
     {"report", pb_cmd_report,
