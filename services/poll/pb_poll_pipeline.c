@@ -2,7 +2,8 @@
  * map it (pb_mapping), fingerprint the mapped JSON and compare it with the
  * state table, derive the event id, encode and frame it (codec + serde)
  * and produce it with its state record (pb_poll_tx.c); a record that does
- * not map or validate becomes a dead letter with its position and the
+ * not map or validate, or that is about an entity another organisation
+ * owns (pb_owners.h), becomes a dead letter with its position and the
  * failing JSON Pointer, once per distinct bad record. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,15 @@ static void print_reject(const pb_record_t *rec, const char *why,
         pb_buf_free(&b);
 }
 
+/* How long one record waits for the ownership topic (loading at start,
+ * reading a claim back) before it is left for the next poll. */
+#define OWNER_WAIT_MS 30000
+
+/* owner: the organisation owning the entity (header partnerbus_owner),
+ * NULL for a record that is not about another's entity. */
 static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
-                        const char *key, const char *why, const char *pointer) {
+                        const char *key, const char *why, const char *pointer,
+                        const char *owner) {
         char pos[64], hex[33], *skey;
         uint64_t h, kfp, old;
         size_t l;
@@ -57,6 +65,8 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
                               pg->res.url,
                               "partnerbus_type",
                               p->set.type,
+                              owner ? "partnerbus_owner" : NULL,
+                              owner,
                               NULL};
         snprintf(pos, sizeof(pos), "%s %ld",
                  rec->pos_name ? rec->pos_name : "record", rec->position);
@@ -277,6 +287,46 @@ static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
         send_acked(p, skey, kfp, h, hex, meta, avro);
 }
 
+/* Entity ownership, as at the gateway: a record about a grant, shipment
+ * or partnership another organisation owns is refused (a dead letter
+ * naming the owner); one nobody owns is claimed for --organisation. When
+ * ownership cannot be told (Kafka away, topic not loaded), the record is
+ * not published and the poll fails, so the next one retries it. 1: the
+ * record may be published. */
+static int owner_allows(pollctx_t *p, page_t *pg, const pb_record_t *rec,
+                        const pb_event_meta_t *meta) {
+        const char *ptr = pb_owners_pointer(p->set.type);
+        char owner[PB_OWNERS_ORG_MAX], why[256], msg[1024];
+        if (!p->owners || !ptr)
+                return 1;
+        if (!p->owners_unsure) {
+                switch (pb_owners_check(p->owners, p->set.type, meta->key,
+                                        meta->key_len, p->set.organisation, 1,
+                                        pb_mono_ms() + OWNER_WAIT_MS, owner,
+                                        why, sizeof(why))) {
+                case PB_OWNED:
+                        return 1;
+                case PB_FOREIGN:
+                        snprintf(msg, sizeof(msg),
+                                 "not_owner: %s %.*s belongs to organisation "
+                                 "%s: only it may publish events about it",
+                                 ptr + 1, (int)meta->key_len, meta->key, owner);
+                        dead_letter(p, pg, rec, meta->key, msg, ptr, owner);
+                        return 0;
+                case PB_OWN_UNSURE:
+                        pb_log("error",
+                               "msg=\"cannot tell who owns %s %.*s (%s); "
+                               "records of owned entities are not published "
+                               "by this poll, the next poll retries\"",
+                               ptr + 1, (int)meta->key_len, meta->key, why);
+                        p->owners_unsure = 1;
+                        break;
+                }
+        }
+        p->ev_failed++;
+        return 0;
+}
+
 /* Maps, checks and sends one record. */
 static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                        bufs_t *b) {
@@ -298,7 +348,7 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                         snprintf(why, sizeof(why), "mapping: %s",
                                  pb_err2str(rc));
                 dead_letter(p, pg, rec, NULL, why,
-                            errs.count ? errs.items[0].pointer : "");
+                            errs.count ? errs.items[0].pointer : "", NULL);
                 return;
         }
         h = pb_poll_state_fingerprint(b->json.data, b->json.len, hex);
@@ -317,7 +367,11 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         }
         if (encode_event(p, b, hex, &meta, &errs, why, sizeof(why)) != PB_OK) {
                 dead_letter(p, pg, rec, (const char *)b->key.data, why,
-                            errs.count ? errs.items[0].pointer : "");
+                            errs.count ? errs.items[0].pointer : "", NULL);
+                free(skey);
+                return;
+        }
+        if (!owner_allows(p, pg, rec, &meta)) {
                 free(skey);
                 return;
         }
@@ -352,7 +406,7 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
                         return "limit";
                 }
                 if (r == PB_FEED_BAD)
-                        dead_letter(p, pg, &rec, NULL, err, "");
+                        dead_letter(p, pg, &rec, NULL, err, "", NULL);
                 else
                         one_record(p, pg, &rec, b);
                 /* bound the transaction */
@@ -374,6 +428,7 @@ const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
         pb_buf_init(&b.ev, 4 * p->set.max_record + 8192);
         pb_buf_init(&b.avro, 0);
         p->ev_failed = p->st_failed = 0;
+        p->owners_unsure = 0;
         for (i = 0; i < pg->n && !strcmp(outcome, "ok"); i++)
                 outcome = page_records(p, &pg->v[i], &b);
         pb_buf_free(&b.json);
