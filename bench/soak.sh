@@ -175,7 +175,7 @@ while read -r t what; do
         ((d <= 0)) || sleep "$d"
         case $what in
         kill_broker)
-                read -r VICTIM _ < <("$PY" "$CL/check.py" leaders --brokers "$B" --topics "$TYPES")
+                VICTIM=$("$PY" "$CL/check.py" leaders --brokers "$B" --topics "$TYPES" | awk 'NR == 1 {print $1}')
                 "$PB_HARNESS" kill-node --dir "$DIR" "$VICTIM"
                 FAULTS+=("${t}s:SIGKILL-broker$VICTIM") ;;
         start_broker)
