@@ -319,7 +319,10 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         /* the HTTP thread that claims waits for the report: bounded */
         pb_kafka_conf_add(&pc, "message.timeout.ms=10000");
         for (i = 0; i < conf->nprops && pc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                pc.props[pc.nprops++] = conf->props[i];
+                /* claims are never transactional (poll's -X
+                 * transactional.id belongs to its event producer) */
+                if (strncmp(conf->props[i], "transactional.id=", 17))
+                        pc.props[pc.nprops++] = conf->props[i];
         o->producer = pb_producer_new(&pc, claim_cb, o, errstr, errstr_size);
         if (!o->producer)
                 goto fail;
