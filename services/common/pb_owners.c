@@ -468,6 +468,153 @@ pb_own_check_t pb_owners_check(pb_owners_t *o, const char *type,
         return r;
 }
 
+int pb_owners_lookup(pb_owners_t *o, const char *type, const char *key,
+                     size_t klen, char *owner) {
+        char k[512];
+        int n;
+        owner[0] = 0;
+        if (!pb_owners_pointer(type))
+                return 0;
+        if (!atomic_load(&o->ready))
+                return -1;
+        n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
+        if (n < 0 || (size_t)n >= sizeof(k))
+                return -1;
+        if (pb_ownmap_get(o->map, k, (size_t)n, owner, PB_OWNERS_ORG_MAX))
+                return 1;
+        return pb_ownmap_dropped(o->map) > 0 ? -1 : 0;
+}
+
+void pb_owners_check_many(pb_owners_t *o, const char *type,
+                          pb_owners_item_t *items, size_t n, const char *org,
+                          int64_t deadline_ms, char *why, size_t why_size) {
+        claim_t *c = calloc(n ? n : 1, sizeof(*c));
+        int64_t *want = NULL;
+        char k[512], err[256];
+        size_t i;
+        int32_t pi;
+        why[0] = 0;
+        for (i = 0; i < n; i++)
+                items[i].res = PB_OWN_UNSURE;
+        if (!c) {
+                snprintf(why, why_size, "out of memory");
+                goto count;
+        }
+        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
+                usleep(20 * 1000);
+        if (!atomic_load(&o->ready)) {
+                snprintf(why, why_size,
+                         "the ownership table is still being loaded");
+                goto count;
+        }
+        /* look up, and produce a claim for each entity nobody owns */
+        for (i = 0; i < n; i++) {
+                pb_owners_item_t *it = &items[i];
+                int r = pb_owners_lookup(o, type, it->key, it->klen, it->owner);
+                int kl;
+                c[i].partition = -1;
+                atomic_store(&c[i].done, 1);
+                if (r > 0) {
+                        it->res =
+                            strcmp(it->owner, org) ? PB_FOREIGN : PB_OWNED;
+                        continue;
+                }
+                if (r < 0 || !pb_owners_pointer(type)) {
+                        if (!pb_owners_pointer(type))
+                                it->res = PB_OWNED;
+                        else
+                                snprintf(why, why_size,
+                                         "the ownership table is full "
+                                         "(--owners-capacity)");
+                        continue;
+                }
+                kl = snprintf(k, sizeof(k), "%s/%.*s", type, (int)it->klen,
+                              it->key);
+                if (kl < 0 || (size_t)kl >= sizeof(k))
+                        continue;
+                atomic_store(&c[i].done, 0);
+                for (;;) {
+                        pb_resp_t rc = pb_producer_send_raw(
+                            o->producer, o->topic, k, (size_t)kl, org,
+                            strlen(org), NULL, &c[i], err, sizeof(err));
+                        if (rc == PB_OK)
+                                break;
+                        if (rc != PB_ERR_QUEUE_FULL) {
+                                snprintf(why, why_size, "ownership claim: %s",
+                                         err);
+                                atomic_store(&c[i].done, 1);
+                                c[i].err = rc;
+                                break;
+                        }
+                        pb_producer_poll(o->producer, 10);
+                }
+        }
+        /* every report (they always come: message.timeout.ms) */
+        for (i = 0; i < n; i++)
+                while (!atomic_load(&c[i].done))
+                        pb_producer_poll(o->producer, 10);
+        /* read back past the last claim of each partition */
+        pthread_mutex_lock(&o->lock);
+        want = calloc((size_t)o->nparts + 1, sizeof(*want));
+        if (want) {
+                for (pi = 0; pi < o->nparts; pi++)
+                        want[pi] = -1;
+                for (i = 0; i < n; i++)
+                        if (c[i].partition >= 0 && c[i].partition < o->nparts &&
+                            c[i].err == PB_OK &&
+                            c[i].offset > want[c[i].partition])
+                                want[c[i].partition] = c[i].offset;
+                for (pi = 0; pi < o->nparts; pi++)
+                        while (want[pi] >= 0 && o->next[pi] <= want[pi] &&
+                               !atomic_load(&o->stop) &&
+                               pb_mono_ms() < deadline_ms) {
+                                struct timespec ts;
+                                clock_gettime(CLOCK_REALTIME, &ts);
+                                ts.tv_nsec += 20 * 1000000L;
+                                if (ts.tv_nsec >= 1000000000L) {
+                                        ts.tv_sec++;
+                                        ts.tv_nsec -= 1000000000L;
+                                }
+                                pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+                        }
+        }
+        pthread_mutex_unlock(&o->lock);
+        free(want);
+        for (i = 0; i < n; i++) {
+                pb_owners_item_t *it = &items[i];
+                if (c[i].partition < 0 && c[i].err == PB_OK)
+                        continue; /* decided above */
+                if (c[i].err != PB_OK) {
+                        snprintf(why, why_size,
+                                 "ownership claim not stored: %s",
+                                 c[i].errstr[0] ? c[i].errstr
+                                                : pb_err2str(c[i].err));
+                        continue;
+                }
+                if (pb_owners_lookup(o, type, it->key, it->klen, it->owner) >
+                    0) {
+                        if (strcmp(it->owner, org)) {
+                                it->res = PB_FOREIGN; /* a claim before */
+                        } else {
+                                it->res = PB_OWNED;
+                                atomic_fetch_add(&o->claims, 1);
+                        }
+                } else {
+                        snprintf(why, why_size,
+                                 "ownership claim stored but not read back "
+                                 "in time");
+                }
+        }
+count:
+        for (i = 0; i < n; i++) {
+                if (items[i].res == PB_FOREIGN)
+                        atomic_fetch_add(&o->refusals, 1);
+                else if (items[i].res == PB_OWN_UNSURE)
+                        atomic_fetch_add(&o->unavailable, 1);
+        }
+        free(c);
+}
+
 /* Loaded, and no partition's high watermark (as the consumer last heard
  * it from Kafka, no request made) is past what it has read. */
 static int caught_up(pb_owners_t *o) {
@@ -487,6 +634,11 @@ static int caught_up(pb_owners_t *o) {
         }
         pthread_mutex_unlock(&o->lock);
         return ok;
+}
+
+void pb_owners_note_refusal(pb_owners_t *o) {
+        if (o)
+                atomic_fetch_add(&o->refusals, 1);
 }
 
 void pb_owners_stats(pb_owners_t *o, pb_owners_stats_t *st) {

@@ -86,6 +86,25 @@ pb_own_check_t pb_owners_check(pb_owners_t *o, const char *type,
                                char *why, size_t why_size);
 size_t pb_owners_count(pb_owners_t *o);
 
+/* Without waiting or claiming: 1 and the owner when type/key is held, 0
+ * when it is not (or type has no owner: owner ""), -1 when the answer
+ * could not be trusted yet (not loaded, map full). */
+int pb_owners_lookup(pb_owners_t *o, const char *type, const char *key,
+                     size_t klen, char *owner);
+
+/* Many entities of one type at once (poll): as pb_owners_check with claim
+ * for each, but every claim is produced before any is waited for, so n
+ * new entities cost one round trip, not n. */
+typedef struct pb_owners_item {
+        const char *key; /* in */
+        size_t klen;
+        pb_own_check_t res; /* out */
+        char owner[PB_OWNERS_ORG_MAX];
+} pb_owners_item_t;
+void pb_owners_check_many(pb_owners_t *o, const char *type,
+                          pb_owners_item_t *items, size_t n, const char *org,
+                          int64_t deadline_ms, char *why, size_t why_size);
+
 /* Counters for the services' metrics. */
 typedef struct pb_owners_stats {
         uint64_t claims;      /* entities claimed (claims that won) */
@@ -97,5 +116,7 @@ typedef struct pb_owners_stats {
                                  Kafka reported (cached high watermarks) */
 } pb_owners_stats_t;
 void pb_owners_stats(pb_owners_t *o, pb_owners_stats_t *st);
+/* Counts a refusal decided by the caller from pb_owners_lookup. */
+void pb_owners_note_refusal(pb_owners_t *o);
 
 #endif
