@@ -10,6 +10,8 @@
  *            --idle-timeout --progress                     replay, report
  *   webhook  --webhook-*: the webhook sink's own table
  *            (connectors/webhook), composed at run time     relay, replay
+ *   owners   --owners-topic --owners-capacity: entity ownership
+ *            (pb_owners.h)                                 gateway, poll
  *   kafka    --brokers, -X, --schema-registry ...: the common options of
  *            pb_opts.c                                      every Kafka service
  */
@@ -77,6 +79,24 @@
                 "progress", 0, PB_OPT_STRING, "auto", "auto|always|never",     \
                     "progress bar on stderr (auto: when stderr is a "          \
                     "terminal)",                                               \
+                    0, (off)                                                   \
+        }
+
+/* --- owners: entity ownership (pb_owners.h) --- */
+#define PB_OPTG_OWNERS_TOPIC(off)                                              \
+        {                                                                      \
+                "owners-topic", 0, PB_OPT_STRING, "partnerbus.owners", "NAME", \
+                    "compacted topic holding who owns each grant, shipment "   \
+                    "and partnership (after --topic-prefix; shared by every "  \
+                    "gateway and poller)",                                     \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_OWNERS_CAPACITY(off)                                           \
+        {                                                                      \
+                "owners-capacity", 0, PB_OPT_INT, "4000000", "N",              \
+                    "entities held in the ownership map at most (~100 bytes "  \
+                    "each); when full, events about entities not held are "    \
+                    "not published (gateway: 503)",                            \
                     0, (off)                                                   \
         }
 

@@ -25,6 +25,7 @@
 
 #include "pb_cli.h"
 #include "pb_gw_server.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 
 #define CMD    "gateway"
@@ -121,14 +122,8 @@ static const pb_opt_t gw_opts[] = {
      0, OFF(openapi)},
     {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
      "write the port listened on into FILE once ready", 0, OFF(port_file)},
-    {"owners-topic", 0, PB_OPT_STRING, "partnerbus.owners", "NAME",
-     "compacted topic holding who owns each grant, shipment and partnership "
-     "(after --topic-prefix; shared by every gateway)",
-     0, OFF(owners_topic)},
-    {"owners-capacity", 0, PB_OPT_INT, "4000000", "N",
-     "entities held in the ownership map at most (~100 bytes each); when "
-     "full, events about entities not held get 503",
-     0, OFF(owners_capacity)},
+    PB_OPTG_OWNERS_TOPIC(OFF(owners_topic)),
+    PB_OPTG_OWNERS_CAPACITY(OFF(owners_capacity)),
     {"admin-topics", 0, PB_OPT_BOOL, "false", NULL,
      "also take organisations and tokens from the admin topics written by "
      "partnerbus admin (applied within seconds, no SIGHUP; --tokens is then "
@@ -198,7 +193,7 @@ static void *ready_main(void *arg) {
                     rd_kafka_metadata(rk, 0, NULL, &md, 2000);
                 int ok = err == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
                          md->broker_cnt > 0;
-                if (ok && !pb_gw_owners_ready(gw->owners)) {
+                if (ok && !pb_owners_ready(gw->owners)) {
                         /* not ready before the ownership topic was read */
                         ok = 0;
                         pthread_mutex_lock(&gw->workers_lock);
@@ -488,6 +483,35 @@ static void declare_metrics(pb_metrics_t *m) {
                            NULL, 0);
         pb_metrics_declare(m, "partnerbus_gateway_token_reloads_total",
                            "counter", "tokens file re-reads (SIGHUP)", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_owner_claims_total",
+                           "counter",
+                           "entities (grant, shipment, partnership) this "
+                           "gateway claimed for the organisation sending "
+                           "their first event",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_owner_refusals_total",
+                           "counter",
+                           "requests refused with 409 not_owner (another "
+                           "organisation owns the entity)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_owner_unavailable_total",
+                           "counter",
+                           "requests answered 503 ownership_unavailable "
+                           "(ownership topic not loaded, Kafka away, map "
+                           "full)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_owner_entries", "gauge",
+                           "entities in the ownership map", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_owner_dropped_total",
+                           "counter",
+                           "entities not held because the ownership map was "
+                           "full (--owners-capacity)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_gateway_owner_caught_up", "gauge",
+                           "1 when the ownership topic was read to its end "
+                           "(loaded at start, no claim Kafka reported left "
+                           "unread)",
+                           NULL, 0);
 }
 
 int pb_cmd_gateway(int argc, char **argv) {
@@ -635,9 +659,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
-        gw.owners =
-            pb_gw_owners_new(&cc.kconf, gw.set.owners_topic,
-                             (size_t)gw.set.owners_capacity, err, sizeof(err));
+        gw.owners = pb_owners_new(&cc.kconf, gw.set.owners_topic,
+                                  (size_t)gw.set.owners_capacity, CMD, err,
+                                  sizeof(err));
         if (!gw.owners) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
@@ -806,7 +830,7 @@ out:
                 pthread_join(ready_thr, NULL);
         }
         pb_producer_destroy(gw.producer);
-        pb_gw_owners_destroy(gw.owners);
+        pb_owners_destroy(gw.owners);
         pb_gw_admin_destroy(gw.admin);
         pb_gw_workers_free(&gw);
         if (atomic_load(&gw.live_reqs) > 0)

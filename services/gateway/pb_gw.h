@@ -4,8 +4,6 @@
  *                      the event types it may publish
  *   pb_gw_ratelimit.c  token bucket per organisation
  *   pb_gw_dedup.c      bounded event_id -> original result window
- *   pb_gw_ownmap.c     bounded "type/entity id" -> owner organisation map
- *   pb_gw_owners.c     the ownership topic: load, follow, claim, check
  *   pb_gw_http.c       libmicrohttpd: routes, limits, suspend/resume
  *   pb_gw_publish.c    validate, encode, send, delivery reports
  *   pb_cmd_gateway.c   options, start, signals, drain and exit
@@ -122,41 +120,5 @@ void pb_gw_dedup_scope(pb_gw_dedup_t *d, const char *org, uint8_t id[16]);
 size_t pb_gw_dedup_count(pb_gw_dedup_t *d);
 /* Entries dropped before their ttl because the window was full. */
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d);
-
-/* ------------------------------------------------------ ownership map
- *
- * "type/entity id" -> the organisation that owns it, as read from the
- * ownership topic: the first claim read for a key wins, later different
- * claims are conflicts (the key is marked for re-assertion, see
- * pb_gw_owners.c). Bounded: when capacity keys are held, new keys are
- * dropped (counted); the caller must then refuse unknown entities. */
-
-typedef enum pb_gw_own {
-        PB_GW_OWN_NEW = 0,      /* first claim for the key: stored */
-        PB_GW_OWN_SAME = 1,     /* the owner again (clears a re-assertion) */
-        PB_GW_OWN_CONFLICT = 2, /* another organisation: ignored, marked */
-        PB_GW_OWN_FULL = 3,     /* not held: the map is full */
-        PB_GW_OWN_INVALID = 4,  /* empty or too long key or owner */
-} pb_gw_own_t;
-
-typedef struct pb_gw_ownmap pb_gw_ownmap_t;
-
-pb_gw_ownmap_t *pb_gw_ownmap_new(size_t capacity);
-void pb_gw_ownmap_destroy(pb_gw_ownmap_t *m);
-/* A claim read from the topic. Thread-safe. */
-pb_gw_own_t pb_gw_ownmap_apply(pb_gw_ownmap_t *m, const char *key, size_t klen,
-                               const char *owner, size_t olen);
-/* 1 and the owner (NUL-terminated) into owner when key is held, else 0. */
-int pb_gw_ownmap_get(pb_gw_ownmap_t *m, const char *key, size_t klen,
-                     char *owner, size_t owner_size);
-/* Calls fn for every key whose latest claim read is not its owner's
- * (after a conflicting claim), and unmarks it. Returns how many. */
-size_t pb_gw_ownmap_reassert(pb_gw_ownmap_t *m,
-                             void (*fn)(void *opaque, const char *key,
-                                        const char *owner),
-                             void *opaque);
-size_t pb_gw_ownmap_count(pb_gw_ownmap_t *m);
-/* Keys dropped because the map was full. */
-uint64_t pb_gw_ownmap_dropped(pb_gw_ownmap_t *m);
 
 #endif

@@ -318,6 +318,27 @@ void pb_gw_metrics_refresh(pb_gw_t *gw) {
                        NULL, (double)pb_gw_dedup_evictions(gw->dedup));
         pb_metrics_set(gw->metrics, "partnerbus_gateway_kafka_ready", NULL,
                        atomic_load(&gw->kafka_ready) ? 1 : 0);
+        if (gw->owners) {
+                pb_owners_stats_t os;
+                pb_owners_stats(gw->owners, &os);
+                pb_metrics_set(gw->metrics,
+                               "partnerbus_gateway_owner_claims_total", NULL,
+                               (double)os.claims);
+                pb_metrics_set(gw->metrics,
+                               "partnerbus_gateway_owner_refusals_total", NULL,
+                               (double)os.refusals);
+                pb_metrics_set(gw->metrics,
+                               "partnerbus_gateway_owner_unavailable_total",
+                               NULL, (double)os.unavailable);
+                pb_metrics_set(gw->metrics, "partnerbus_gateway_owner_entries",
+                               NULL, (double)os.entries);
+                pb_metrics_set(gw->metrics,
+                               "partnerbus_gateway_owner_dropped_total", NULL,
+                               (double)os.dropped);
+                pb_metrics_set(gw->metrics,
+                               "partnerbus_gateway_owner_caught_up", NULL,
+                               os.caught_up ? 1 : 0);
+        }
 }
 
 static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {

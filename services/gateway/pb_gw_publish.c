@@ -136,16 +136,16 @@ static void count_events(pb_gw_t *gw, const char *type, const char *org,
                                labels, n);
 }
 
-/* Ownership (pb_gw_owners.c): first every event is looked up, so an
- * event about another organisation's entity refuses the request before
+/* Ownership (services/common/pb_owners.c): first every event is looked up, so
+ * an event about another organisation's entity refuses the request before
  * anything is claimed; then entities nobody owns are claimed for the
  * caller. 0 when every event may be published, else the status. */
 static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         pb_gw_t *gw = req->gw;
         const char *type = pb_schema_type(gw->types[req->type_idx].schema);
-        const char *ptr = pb_gw_owners_pointer(type);
+        const char *ptr = pb_owners_pointer(type);
         int64_t deadline = pb_mono_ms() + gw->set.publish_timeout;
-        char owner[PB_GW_ORG_MAX], why[256];
+        char owner[PB_OWNERS_ORG_MAX], why[256];
         int claim;
         size_t i;
         if (!ptr || !gw->owners)
@@ -153,10 +153,10 @@ static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         for (claim = 0; claim < 2; claim++)
                 for (i = 0; i < req->nev; i++) {
                         const pb_gw_ev_t *ev = &req->ev[i];
-                        pb_gw_own_check_t c = pb_gw_owners_check(
+                        pb_own_check_t c = pb_owners_check(
                             gw->owners, type, ev->meta.key, ev->meta.key_len,
                             req->org, claim, deadline, owner, why, sizeof(why));
-                        if (c == PB_GW_OWN_UNSURE) {
+                        if (c == PB_OWN_UNSURE) {
                                 ans->retry_after_ms = gw->set.retry_after;
                                 return answer_error(
                                     ans, 503, "ownership_unavailable",
@@ -165,7 +165,7 @@ static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
                                     ptr + 1, (int)ev->meta.key_len,
                                     ev->meta.key, why);
                         }
-                        if (c != PB_GW_FOREIGN)
+                        if (c != PB_FOREIGN)
                                 continue;
                         count_events(gw, type, req->org, "not_owner", 1);
                         answer_error(ans, 409, "not_owner",

@@ -18,6 +18,7 @@
 #include "partnerbus/pb_schema.h"
 #include "partnerbus/pb_serde.h"
 #include "pb_gw.h"
+#include "pb_owners.h"
 
 /* Settings: one field per option of the table in pb_cmd_gateway.c. */
 typedef struct pb_gw_settings {
@@ -88,35 +89,8 @@ pb_gw_admin_auth_t pb_gw_admin_find(pb_gw_admin_t *a, const char *token,
                                     size_t len, const char *type, char *org,
                                     size_t org_size);
 
-/* pb_gw_owners.c: entity ownership (docs/gateway.md, "Ownership"). */
-typedef struct pb_gw_owners pb_gw_owners_t;
-/* Creates the compacted topic (prefix applied) if missing, a producer for
- * claims and a consumer that reads it from the beginning and then follows
- * it (its own thread). conf: brokers, prefix and -X properties. */
-pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
-                                 size_t capacity, char *errstr,
-                                 size_t errstr_size);
-void pb_gw_owners_destroy(pb_gw_owners_t *o);
-/* 1 once the topic was read up to its end as of the start. */
-int pb_gw_owners_ready(pb_gw_owners_t *o);
-/* The field whose value keys an owned entity of type ("/grant_id"), NULL
- * for a type without ownership (aid.delivered). */
-const char *pb_gw_owners_pointer(const char *type);
-typedef enum pb_gw_own_check {
-        PB_GW_OWNED = 0,     /* org owns it (now, or claimed it now) */
-        PB_GW_FOREIGN = 1,   /* another organisation owns it: owner */
-        PB_GW_OWN_UNSURE = 2 /* cannot tell (Kafka, not loaded, full): why */
-} pb_gw_own_check_t;
-/* Looks up type/key; with claim, an entity nobody owns is claimed for
- * org (produced with acks=all, then read back until the consumer passed
- * the claim: the first claim in the partition wins). Waits at most until
- * deadline_ms (monotonic). owner: PB_GW_ORG_MAX bytes. */
-pb_gw_own_check_t pb_gw_owners_check(pb_gw_owners_t *o, const char *type,
-                                     const char *key, size_t klen,
-                                     const char *org, int claim,
-                                     int64_t deadline_ms, char *owner,
-                                     char *why, size_t why_size);
-size_t pb_gw_owners_count(pb_gw_owners_t *o);
+/* Entity ownership: services/common/pb_owners.h (docs/gateway.md,
+ * "Ownership"). */
 
 /* Per-thread scratch (MHD worker threads): not shared. */
 typedef struct pb_gw_worker {
@@ -143,7 +117,7 @@ typedef struct pb_gw {
         pb_metrics_t *metrics;
         pb_gw_ratelimit_t *rl;
         pb_gw_dedup_t *dedup;
-        pb_gw_owners_t *owners;
+        pb_owners_t *owners;
         pb_gw_admin_t *admin; /* --admin-topics, or NULL */
         struct MHD_Daemon *daemon;
 

@@ -129,6 +129,8 @@ static const pb_opt_t poll_opts[] = {
      "the table's headroom)",
      0, O(max_keys)},
     PB_OPTG_OPS_LISTEN(O(ops_listen)),
+    PB_OPTG_OWNERS_TOPIC(O(owners_topic)),
+    PB_OPTG_OWNERS_CAPACITY(O(owners_capacity)),
     {"state-partitions", 0, PB_OPT_INT, "1", "N",
      "partitions when the state topic is created", 0, O(state_partitions)},
     {"state-replication", 0, PB_OPT_INT, "-1", "N",
@@ -246,6 +248,19 @@ static void declare_metrics(pb_metrics_t *m) {
                            "record keys in the state table", NULL, 0);
         pb_metrics_declare(m, "partnerbus_poll_duration_seconds", "histogram",
                            "duration of a poll", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_owner_claims_total", "counter",
+                           "entities claimed for --organisation", NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_owner_refusals_total", "counter",
+                           "records about an entity another organisation "
+                           "owns (not published, dead letter)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_owner_unavailable_total",
+                           "counter",
+                           "records not published because ownership could "
+                           "not be told (retried by the next poll)",
+                           NULL, 0);
+        pb_metrics_declare(m, "partnerbus_poll_owner_entries", "gauge",
+                           "entities in the ownership map", NULL, 0);
 }
 
 static int read_secret(const char *val, const char *file, char **out) {
@@ -284,6 +299,13 @@ static int setup(pollctx_t *p, int argc, char **argv, int first) {
                     cmd, "--interval, --max-pages, --max-records, "
                          "--max-columns, --max-record-size and "
                          "--transaction-records must be positive");
+                goto done;
+        }
+        if (p->set.owners_capacity < 1 || p->set.owners_capacity > (1L << 28) ||
+            !p->set.owners_topic || !p->set.owners_topic[0]) {
+                status = pb_cli_usage_error(
+                    cmd, "--owners-capacity must be 1 to 2^28 and "
+                         "--owners-topic not empty");
                 goto done;
         }
         p->map = pb_mapping_load(p->set.map, err, sizeof(err));
@@ -411,6 +433,16 @@ static int start(pollctx_t *p) {
                                 return -1;
                         pb_poll_create_state_topic(p);
                 }
+                if (!p->set.check && pb_owners_pointer(p->set.type)) {
+                        p->owners =
+                            pb_owners_new(&p->cc.kconf, p->set.owners_topic,
+                                          (size_t)p->set.owners_capacity, cmd,
+                                          err, sizeof(err));
+                        if (!p->owners) {
+                                pb_log("error", "msg=\"ownership: %s\"", err);
+                                return -1;
+                        }
+                }
                 if (pb_poll_read_state(p))
                         return -1;
         }
@@ -434,6 +466,23 @@ static int run(pollctx_t *p) {
                                    (double)(pb_mono_ms() - start) / 1000.0);
                 pb_metrics_set(p->metrics, "partnerbus_poll_state_keys", NULL,
                                (double)pb_poll_state_count(p->st));
+                if (p->owners) {
+                        pb_owners_stats_t os;
+                        pb_owners_stats(p->owners, &os);
+                        pb_metrics_set(p->metrics,
+                                       "partnerbus_poll_owner_claims_total",
+                                       NULL, (double)os.claims);
+                        pb_metrics_set(p->metrics,
+                                       "partnerbus_poll_owner_refusals_total",
+                                       NULL, (double)os.refusals);
+                        pb_metrics_set(
+                            p->metrics,
+                            "partnerbus_poll_owner_unavailable_total", NULL,
+                            (double)os.unavailable);
+                        pb_metrics_set(p->metrics,
+                                       "partnerbus_poll_owner_entries", NULL,
+                                       (double)os.entries);
+                }
                 if (!strcmp(outcome, "ok") || !strcmp(outcome, "not_modified"))
                         pb_metrics_set(
                             p->metrics,
@@ -503,6 +552,7 @@ done:
                         pb_poll_settle(p);
                 pb_producer_destroy(p->prod);
         }
+        pb_owners_destroy(p->owners);
         free(p->undo);
         pb_ops_server_destroy(p->ops);
         pb_metrics_destroy(p->metrics);

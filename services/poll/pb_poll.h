@@ -25,6 +25,7 @@
 #include "pb_fetch.h"
 #include "pb_mapping.h"
 #include "pb_opts.h"
+#include "pb_owners.h"
 #include "pb_poll_state.h"
 
 /* namespace of the event ids (UUIDv5) the poller derives */
@@ -53,6 +54,8 @@ typedef struct poll_settings {
         int transactions;
         const char *txn_id;
         long txn_records;
+        const char *owners_topic; /* before the topic prefix */
+        long owners_capacity;
 } poll_settings_t;
 
 /* A message in flight: an event (then its state record follows), a state
@@ -84,6 +87,7 @@ typedef struct pollctx {
         pb_metrics_t *metrics;
         pb_ops_server_t *ops;
         pb_poll_state_t *st;
+        pb_owners_t *owners; /* NULL: the type has no owner, or --check */
         char topic[512], state_topic[512], dlq_topic[512];
         char prefix[600]; /* "<source>/<type>" */
         pb_feed_format_t format;
@@ -100,6 +104,7 @@ typedef struct pollctx {
         long inflight;
         long ev_failed, st_failed;
         long published, unchanged, rejected, records;
+        int owners_unsure; /* ownership could not be told in this poll */
         /* transactions (txn == 0: idempotent mode, state after the acks) */
         int txn, txn_open, txn_failed, fenced;
         long txn_records;   /* events and dead letters in the open one */

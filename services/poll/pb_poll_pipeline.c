@@ -2,7 +2,8 @@
  * map it (pb_mapping), fingerprint the mapped JSON and compare it with the
  * state table, derive the event id, encode and frame it (codec + serde)
  * and produce it with its state record (pb_poll_tx.c); a record that does
- * not map or validate becomes a dead letter with its position and the
+ * not map or validate, or that is about an entity another organisation
+ * owns (pb_owners.h), becomes a dead letter with its position and the
  * failing JSON Pointer, once per distinct bad record. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,26 @@
 #include "pb_poll.h"
 
 /* the buffers one record goes through, reused across records */
+/* A record about an entity not yet in the ownership map, held until a
+ * batch of claims decides it (flush_deferred): what publish() and
+ * dead_letter() need, copied. */
+typedef struct deferred {
+        char *skey, *raw;
+        uint64_t kfp, h;
+        char hex[33];
+        long position;
+        const char *pos_name;
+        page_t *pg;
+        pb_event_meta_t meta;
+        pb_buf_t avro;
+} deferred_t;
+
+#define DEFER_MAX 1024 /* records per batch of claims */
+
 typedef struct bufs {
         pb_buf_t json, key, ev, avro;
+        deferred_t *dv;
+        size_t nd;
 } bufs_t;
 
 /* --check: what would be rejected, as a JSON line on stdout. */
@@ -41,8 +60,15 @@ static void print_reject(const pb_record_t *rec, const char *why,
         pb_buf_free(&b);
 }
 
+/* How long one record waits for the ownership topic (loading at start,
+ * reading a claim back) before it is left for the next poll. */
+#define OWNER_WAIT_MS 30000
+
+/* owner: the organisation owning the entity (header partnerbus_owner),
+ * NULL for a record that is not about another's entity. */
 static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
-                        const char *key, const char *why, const char *pointer) {
+                        const char *key, const char *why, const char *pointer,
+                        const char *owner) {
         char pos[64], hex[33], *skey;
         uint64_t h, kfp, old;
         size_t l;
@@ -57,6 +83,8 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
                               pg->res.url,
                               "partnerbus_type",
                               p->set.type,
+                              owner ? "partnerbus_owner" : NULL,
+                              owner,
                               NULL};
         snprintf(pos, sizeof(pos), "%s %ld",
                  rec->pos_name ? rec->pos_name : "record", rec->position);
@@ -277,6 +305,170 @@ static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
         send_acked(p, skey, kfp, h, hex, meta, avro);
 }
 
+/* Entity ownership, as at the gateway: a record about a grant, shipment
+ * or partnership another organisation owns is refused (a dead letter
+ * naming the owner); one nobody owns is claimed for --organisation. Known
+ * entities are decided at once; records about entities not in the map
+ * are held and claimed in batches (flush_deferred), so n new entities
+ * cost one round trip to Kafka, not n. When ownership cannot be told
+ * (Kafka away, topic not loaded), the records of owned entities are not
+ * published and the poll fails, so the next one retries them. */
+enum { GATE_PUBLISH, GATE_DONE, GATE_DEFER };
+
+static void refuse_foreign(pollctx_t *p, page_t *pg, const pb_record_t *rec,
+                           const pb_event_meta_t *meta, const char *owner) {
+        const char *ptr = pb_owners_pointer(p->set.type);
+        char msg[1024];
+        snprintf(msg, sizeof(msg),
+                 "not_owner: %s %.*s belongs to organisation %s: only it "
+                 "may publish events about it",
+                 ptr + 1, (int)meta->key_len, meta->key, owner);
+        dead_letter(p, pg, rec, meta->key, msg, ptr, owner);
+}
+
+static void unsure(pollctx_t *p, const pb_event_meta_t *meta, const char *why) {
+        if (!p->owners_unsure)
+                pb_log("error",
+                       "msg=\"cannot tell who owns %s %.*s (%s); records of "
+                       "owned entities are not published by this poll, the "
+                       "next poll retries\"",
+                       pb_owners_pointer(p->set.type) + 1, (int)meta->key_len,
+                       meta->key, why);
+        p->owners_unsure = 1;
+        p->ev_failed++;
+}
+
+static int owner_gate(pollctx_t *p, page_t *pg, const pb_record_t *rec,
+                      const pb_event_meta_t *meta) {
+        char owner[PB_OWNERS_ORG_MAX];
+        if (!p->owners || !pb_owners_pointer(p->set.type))
+                return GATE_PUBLISH;
+        if (p->owners_unsure) {
+                p->ev_failed++;
+                return GATE_DONE;
+        }
+        if (pb_owners_lookup(p->owners, p->set.type, meta->key, meta->key_len,
+                             owner) <= 0)
+                return GATE_DEFER; /* unknown, or not loaded yet */
+        if (!strcmp(owner, p->set.organisation))
+                return GATE_PUBLISH;
+        pb_owners_note_refusal(p->owners);
+        refuse_foreign(p, pg, rec, meta, owner);
+        return GATE_DONE;
+}
+
+static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
+                    const char *hex, const pb_event_meta_t *meta,
+                    const pb_buf_t *avro);
+
+/* Holds a record (takes skey). */
+static void defer(pollctx_t *p, bufs_t *b, page_t *pg, const pb_record_t *rec,
+                  char *skey, uint64_t kfp, uint64_t h, const char *hex,
+                  const pb_event_meta_t *meta) {
+        deferred_t *d;
+        if (!b->dv)
+                b->dv = calloc(DEFER_MAX, sizeof(*b->dv));
+        if (!b->dv) {
+                free(skey);
+                p->ev_failed++;
+                return;
+        }
+        d = &b->dv[b->nd];
+        memset(d, 0, sizeof(*d));
+        d->raw = malloc(rec->raw_len + 1);
+        pb_buf_init(&d->avro, 0);
+        if (!d->raw || pb_buf_append(&d->avro, b->avro.data, b->avro.len)) {
+                free(d->raw);
+                pb_buf_free(&d->avro);
+                free(skey);
+                p->ev_failed++;
+                return;
+        }
+        if (rec->raw_len)
+                memcpy(d->raw, rec->raw, rec->raw_len);
+        d->raw[rec->raw_len] = 0;
+        d->skey = skey;
+        d->kfp = kfp;
+        d->h = h;
+        memcpy(d->hex, hex, 33);
+        d->position = rec->position;
+        d->pos_name = rec->pos_name;
+        d->pg = pg;
+        d->meta = *meta;
+        b->nd++;
+}
+
+/* Claims the held records' entities in one batch, then publishes or
+ * refuses each, in feed order. */
+static void flush_deferred(pollctx_t *p, bufs_t *b) {
+        pb_owners_item_t *items;
+        char why[256] = "";
+        size_t i;
+        if (!b->nd)
+                return;
+        items = calloc(b->nd, sizeof(*items));
+        for (i = 0; items && i < b->nd; i++) {
+                items[i].key = b->dv[i].meta.key;
+                items[i].klen = b->dv[i].meta.key_len;
+                items[i].res = PB_OWN_UNSURE;
+        }
+        if (!items)
+                snprintf(why, sizeof(why), "out of memory");
+        else if (!p->owners_unsure)
+                pb_owners_check_many(
+                    p->owners, p->set.type, items, b->nd, p->set.organisation,
+                    pb_mono_ms() + OWNER_WAIT_MS, why, sizeof(why));
+        for (i = 0; i < b->nd; i++) {
+                deferred_t *d = &b->dv[i];
+                pb_own_check_t r = items ? items[i].res : PB_OWN_UNSURE;
+                uint64_t old;
+                if (r == PB_OWNED && !p->owners_unsure) {
+                        /* an identical earlier row of this batch */
+                        if (pb_poll_state_get(p->st, d->kfp, &old) &&
+                            old == d->h) {
+                                p->unchanged++;
+                                pb_poll_count(p,
+                                              "partnerbus_poll_records_total",
+                                              "outcome", "unchanged", 1);
+                                free(d->skey);
+                        } else {
+                                publish(p, d->skey, d->kfp, d->h, d->hex,
+                                        &d->meta, &d->avro);
+                        }
+                } else if (r == PB_FOREIGN) {
+                        pb_record_t rec;
+                        memset(&rec, 0, sizeof(rec));
+                        rec.position = d->position;
+                        rec.pos_name = d->pos_name;
+                        rec.raw = d->raw;
+                        rec.raw_len = strlen(d->raw);
+                        refuse_foreign(p, d->pg, &rec, &d->meta,
+                                       items[i].owner);
+                        free(d->skey);
+                } else {
+                        unsure(p, &d->meta, why[0] ? why : "unknown");
+                        free(d->skey);
+                }
+                free(d->raw);
+                pb_buf_free(&d->avro);
+        }
+        free(items);
+        b->nd = 0;
+}
+
+/* Drops held records (a poll that ends early publishes nothing more). */
+static void drop_deferred(bufs_t *b) {
+        size_t i;
+        for (i = 0; i < b->nd; i++) {
+                free(b->dv[i].skey);
+                free(b->dv[i].raw);
+                pb_buf_free(&b->dv[i].avro);
+        }
+        b->nd = 0;
+        free(b->dv);
+        b->dv = NULL;
+}
+
 /* Maps, checks and sends one record. */
 static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                        bufs_t *b) {
@@ -298,7 +490,7 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                         snprintf(why, sizeof(why), "mapping: %s",
                                  pb_err2str(rc));
                 dead_letter(p, pg, rec, NULL, why,
-                            errs.count ? errs.items[0].pointer : "");
+                            errs.count ? errs.items[0].pointer : "", NULL);
                 return;
         }
         h = pb_poll_state_fingerprint(b->json.data, b->json.len, hex);
@@ -317,9 +509,19 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         }
         if (encode_event(p, b, hex, &meta, &errs, why, sizeof(why)) != PB_OK) {
                 dead_letter(p, pg, rec, (const char *)b->key.data, why,
-                            errs.count ? errs.items[0].pointer : "");
+                            errs.count ? errs.items[0].pointer : "", NULL);
                 free(skey);
                 return;
+        }
+        switch (owner_gate(p, pg, rec, &meta)) {
+        case GATE_DONE:
+                free(skey);
+                return;
+        case GATE_DEFER:
+                defer(p, b, pg, rec, skey, kfp, h, hex, &meta);
+                return;
+        default:
+                break;
         }
         if (p->set.check) {
                 print_publish(p, rec, &b->key, &b->ev, kfp);
@@ -352,9 +554,11 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
                         return "limit";
                 }
                 if (r == PB_FEED_BAD)
-                        dead_letter(p, pg, &rec, NULL, err, "");
+                        dead_letter(p, pg, &rec, NULL, err, "", NULL);
                 else
                         one_record(p, pg, &rec, b);
+                if (b->nd >= DEFER_MAX)
+                        flush_deferred(p, b);
                 /* bound the transaction */
                 if (p->txn && p->txn_open &&
                     p->txn_records >= p->set.txn_records)
@@ -362,6 +566,9 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
                 if (p->txn_failed)
                         return p->fenced ? "fenced" : "kafka_error";
         }
+        flush_deferred(p, b);
+        if (p->txn_failed)
+                return p->fenced ? "fenced" : "kafka_error";
         return "ok";
 }
 
@@ -373,9 +580,13 @@ const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
         pb_buf_init(&b.key, 4096);
         pb_buf_init(&b.ev, 4 * p->set.max_record + 8192);
         pb_buf_init(&b.avro, 0);
+        b.dv = NULL;
+        b.nd = 0;
         p->ev_failed = p->st_failed = 0;
+        p->owners_unsure = 0;
         for (i = 0; i < pg->n && !strcmp(outcome, "ok"); i++)
                 outcome = page_records(p, &pg->v[i], &b);
+        drop_deferred(&b);
         pb_buf_free(&b.json);
         pb_buf_free(&b.key);
         pb_buf_free(&b.ev);

@@ -25,6 +25,7 @@ GW_ARGS=(--brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix
 gw_start one "${GW_ARGS[@]}"
 P1=$GW_PORT
 PID1=$GW_PID
+O1=$GW_OPS
 
 G=G-$RANDOM$RANDOM
 S=S-$RANDOM$RANDOM
@@ -66,6 +67,19 @@ gw_post "$P1" tok-org-b aid.dispatched application/json "$PB_TMP/s.json"
 expect_not_owner org-a /shipment_id "org-b sends org-a's shipment"
 gw_post "$P1" tok-org-b aid.delivered application/json "$PB_TMP/d.json"
 expect_code 201 "org-b confirms the delivery of org-a's shipment"
+
+# the ownership metrics on the ops listener: two entities claimed (G, S),
+# three requests refused (org-b's grant, its batch, its shipment), the map
+# holds the two, the topic is caught up
+metric() { # NAME: its value on the first gateway's ops listener
+        curl -sf "http://127.0.0.1:$O1/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+[[ -n $O1 ]] || pb_fail "no ops listener"
+for m in claims_total:2 refusals_total:3 unavailable_total:0 entries:2 dropped_total:0 caught_up:1; do
+        got=$(metric "partnerbus_gateway_owner_${m%%:*}")
+        [[ $got == "${m#*:}" ]] || pb_fail "partnerbus_gateway_owner_${m%%:*} = '$got', want ${m#*:}"
+done
+pb_log "ok: ownership metrics: 2 claims, 3 refusals, 0 unavailable, 2 entries, caught up"
 
 # a second gateway started afterwards knows the owner from Kafka
 gw_start two "${GW_ARGS[@]}"

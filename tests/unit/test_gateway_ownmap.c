@@ -1,5 +1,5 @@
-/* Unit tests for the gateway's ownership map
- * (services/gateway/pb_gw_ownmap.c): the first claim per key wins, later
+/* Unit tests for the ownership map (gateway and poll)
+ * (services/common/pb_ownmap.c): the first claim per key wins, later
  * different claims are conflicts marked for re-assertion until the
  * owner's claim is read again, and the map is bounded. */
 #include <setjmp.h>
@@ -13,30 +13,27 @@
 
 #include "pb_test.h"
 
-#include "pb_gw.h"
+#include "pb_owners.h"
 
-#define APPLY(m, k, o) pb_gw_ownmap_apply(m, k, strlen(k), o, strlen(o))
+#define APPLY(m, k, o) pb_ownmap_apply(m, k, strlen(k), o, strlen(o))
 
 static void test_first_claim_wins(void **state) {
-        pb_gw_ownmap_t *m = pb_gw_ownmap_new(10);
-        char owner[PB_GW_ORG_MAX];
+        pb_ownmap_t *m = pb_ownmap_new(10);
+        char owner[PB_OWNERS_ORG_MAX];
         (void)state;
         assert_non_null(m);
         assert_int_equal(
-            pb_gw_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)),
-            0);
-        assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_GW_OWN_NEW);
-        assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_GW_OWN_SAME);
-        assert_int_equal(APPLY(m, "funds.granted/G", "org-b"),
-                         PB_GW_OWN_CONFLICT);
+            pb_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)), 0);
+        assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_OWN_NEW);
+        assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_OWN_SAME);
+        assert_int_equal(APPLY(m, "funds.granted/G", "org-b"), PB_OWN_CONFLICT);
         assert_int_equal(
-            pb_gw_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)),
-            1);
+            pb_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)), 1);
         assert_string_equal(owner, "org-a");
         /* the same id of another type is another entity */
-        assert_int_equal(APPLY(m, "aid.dispatched/G", "org-b"), PB_GW_OWN_NEW);
-        assert_int_equal(pb_gw_ownmap_count(m), 2);
-        pb_gw_ownmap_destroy(m);
+        assert_int_equal(APPLY(m, "aid.dispatched/G", "org-b"), PB_OWN_NEW);
+        assert_int_equal(pb_ownmap_count(m), 2);
+        pb_ownmap_destroy(m);
 }
 
 static size_t nre;
@@ -49,7 +46,7 @@ static void on_reassert(void *opaque, const char *key, const char *owner) {
 }
 
 static void test_reassert(void **state) {
-        pb_gw_ownmap_t *m = pb_gw_ownmap_new(10);
+        pb_ownmap_t *m = pb_ownmap_new(10);
         (void)state;
         APPLY(m, "k1", "org-a");
         APPLY(m, "k2", "org-a");
@@ -59,43 +56,40 @@ static void test_reassert(void **state) {
         APPLY(m, "k2", "org-b");
         APPLY(m, "k2", "org-a");
         nre = 0;
-        assert_int_equal(pb_gw_ownmap_reassert(m, on_reassert, NULL), 1);
+        assert_int_equal(pb_ownmap_reassert(m, on_reassert, NULL), 1);
         assert_int_equal(nre, 1);
         assert_string_equal(re_key, "k1");
         assert_string_equal(re_owner, "org-a");
         /* done once */
-        assert_int_equal(pb_gw_ownmap_reassert(m, on_reassert, NULL), 0);
-        pb_gw_ownmap_destroy(m);
+        assert_int_equal(pb_ownmap_reassert(m, on_reassert, NULL), 0);
+        pb_ownmap_destroy(m);
 }
 
 static void test_bounded(void **state) {
-        pb_gw_ownmap_t *m = pb_gw_ownmap_new(3);
-        char owner[PB_GW_ORG_MAX];
+        pb_ownmap_t *m = pb_ownmap_new(3);
+        char owner[PB_OWNERS_ORG_MAX];
         (void)state;
-        assert_int_equal(APPLY(m, "a", "o"), PB_GW_OWN_NEW);
-        assert_int_equal(APPLY(m, "b", "o"), PB_GW_OWN_NEW);
-        assert_int_equal(APPLY(m, "c", "o"), PB_GW_OWN_NEW);
-        assert_int_equal(APPLY(m, "d", "o"), PB_GW_OWN_FULL);
-        assert_int_equal(pb_gw_ownmap_dropped(m), 1);
-        assert_int_equal(pb_gw_ownmap_get(m, "d", 1, owner, sizeof(owner)), 0);
+        assert_int_equal(APPLY(m, "a", "o"), PB_OWN_NEW);
+        assert_int_equal(APPLY(m, "b", "o"), PB_OWN_NEW);
+        assert_int_equal(APPLY(m, "c", "o"), PB_OWN_NEW);
+        assert_int_equal(APPLY(m, "d", "o"), PB_OWN_FULL);
+        assert_int_equal(pb_ownmap_dropped(m), 1);
+        assert_int_equal(pb_ownmap_get(m, "d", 1, owner, sizeof(owner)), 0);
         /* keys held still answer */
-        assert_int_equal(APPLY(m, "a", "p"), PB_GW_OWN_CONFLICT);
-        assert_int_equal(pb_gw_ownmap_count(m), 3);
-        pb_gw_ownmap_destroy(m);
+        assert_int_equal(APPLY(m, "a", "p"), PB_OWN_CONFLICT);
+        assert_int_equal(pb_ownmap_count(m), 3);
+        pb_ownmap_destroy(m);
 }
 
 static void test_invalid(void **state) {
-        pb_gw_ownmap_t *m = pb_gw_ownmap_new(3);
+        pb_ownmap_t *m = pb_ownmap_new(3);
         (void)state;
-        assert_int_equal(pb_gw_ownmap_apply(m, "", 0, "o", 1),
-                         PB_GW_OWN_INVALID);
-        assert_int_equal(pb_gw_ownmap_apply(m, "k", 1, "", 0),
-                         PB_GW_OWN_INVALID);
-        assert_int_equal(pb_gw_ownmap_apply(m, "k\0x", 3, "o", 1),
-                         PB_GW_OWN_INVALID);
-        assert_int_equal(pb_gw_ownmap_count(m), 0);
-        pb_gw_ownmap_destroy(m);
-        pb_gw_ownmap_destroy(NULL);
+        assert_int_equal(pb_ownmap_apply(m, "", 0, "o", 1), PB_OWN_INVALID);
+        assert_int_equal(pb_ownmap_apply(m, "k", 1, "", 0), PB_OWN_INVALID);
+        assert_int_equal(pb_ownmap_apply(m, "k\0x", 3, "o", 1), PB_OWN_INVALID);
+        assert_int_equal(pb_ownmap_count(m), 0);
+        pb_ownmap_destroy(m);
+        pb_ownmap_destroy(NULL);
 }
 
 PB_TEST_MAIN(cmocka_unit_test(test_first_claim_wins),

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "partnerbus/pb_util.h"
-#include "pb_gw.h"
+#include "pb_owners.h"
 
-#define OWNER_MAX PB_GW_ORG_MAX
+#define OWNER_MAX PB_OWNERS_ORG_MAX
 #define KEY_MAX   512
 
 typedef struct own_e {
@@ -23,7 +23,7 @@ typedef struct own_e {
         char data[];      /* key, NUL, owner, NUL */
 } own_e_t;
 
-struct pb_gw_ownmap {
+struct pb_ownmap {
         pthread_rwlock_t lock;
         own_e_t **b;
         size_t nb; /* power of two */
@@ -31,8 +31,8 @@ struct pb_gw_ownmap {
         uint64_t dropped;
 };
 
-pb_gw_ownmap_t *pb_gw_ownmap_new(size_t capacity) {
-        pb_gw_ownmap_t *m = calloc(1, sizeof(*m));
+pb_ownmap_t *pb_ownmap_new(size_t capacity) {
+        pb_ownmap_t *m = calloc(1, sizeof(*m));
         size_t nb = 16;
         if (!m || capacity < 1)
                 goto fail;
@@ -50,7 +50,7 @@ fail:
         return NULL;
 }
 
-void pb_gw_ownmap_destroy(pb_gw_ownmap_t *m) {
+void pb_ownmap_destroy(pb_ownmap_t *m) {
         size_t i;
         if (!m)
                 return;
@@ -66,8 +66,7 @@ void pb_gw_ownmap_destroy(pb_gw_ownmap_t *m) {
         free(m);
 }
 
-static own_e_t *find(pb_gw_ownmap_t *m, const char *key, size_t klen,
-                     uint32_t h) {
+static own_e_t *find(pb_ownmap_t *m, const char *key, size_t klen, uint32_t h) {
         own_e_t *e;
         for (e = m->b[h & (m->nb - 1)]; e; e = e->next)
                 if (e->hash == h && e->klen == klen &&
@@ -76,14 +75,14 @@ static own_e_t *find(pb_gw_ownmap_t *m, const char *key, size_t klen,
         return NULL;
 }
 
-pb_gw_own_t pb_gw_ownmap_apply(pb_gw_ownmap_t *m, const char *key, size_t klen,
-                               const char *owner, size_t olen) {
+pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
+                         const char *owner, size_t olen) {
         uint32_t h;
         own_e_t *e;
-        pb_gw_own_t r;
+        pb_own_t r;
         if (klen == 0 || klen >= KEY_MAX || olen == 0 || olen >= OWNER_MAX ||
             memchr(key, 0, klen) || memchr(owner, 0, olen))
-                return PB_GW_OWN_INVALID;
+                return PB_OWN_INVALID;
         h = pb_fnv1a32(key, klen);
         pthread_rwlock_wrlock(&m->lock);
         e = find(m, key, klen, h);
@@ -97,13 +96,13 @@ pb_gw_own_t pb_gw_ownmap_apply(pb_gw_ownmap_t *m, const char *key, size_t klen,
                         e->reassert = 1;
                         m->nreassert++;
                 }
-                r = same ? PB_GW_OWN_SAME : PB_GW_OWN_CONFLICT;
+                r = same ? PB_OWN_SAME : PB_OWN_CONFLICT;
         } else if (m->n >= m->capacity) {
                 m->dropped++;
-                r = PB_GW_OWN_FULL;
+                r = PB_OWN_FULL;
         } else if (!(e = malloc(sizeof(*e) + klen + olen + 2))) {
                 m->dropped++;
-                r = PB_GW_OWN_FULL;
+                r = PB_OWN_FULL;
         } else {
                 size_t bi = h & (m->nb - 1);
                 e->hash = h;
@@ -117,14 +116,14 @@ pb_gw_own_t pb_gw_ownmap_apply(pb_gw_ownmap_t *m, const char *key, size_t klen,
                 e->next = m->b[bi];
                 m->b[bi] = e;
                 m->n++;
-                r = PB_GW_OWN_NEW;
+                r = PB_OWN_NEW;
         }
         pthread_rwlock_unlock(&m->lock);
         return r;
 }
 
-int pb_gw_ownmap_get(pb_gw_ownmap_t *m, const char *key, size_t klen,
-                     char *owner, size_t owner_size) {
+int pb_ownmap_get(pb_ownmap_t *m, const char *key, size_t klen, char *owner,
+                  size_t owner_size) {
         own_e_t *e;
         int found = 0;
         if (klen == 0 || klen >= KEY_MAX)
@@ -139,10 +138,10 @@ int pb_gw_ownmap_get(pb_gw_ownmap_t *m, const char *key, size_t klen,
         return found;
 }
 
-size_t pb_gw_ownmap_reassert(pb_gw_ownmap_t *m,
-                             void (*fn)(void *opaque, const char *key,
-                                        const char *owner),
-                             void *opaque) {
+size_t pb_ownmap_reassert(pb_ownmap_t *m,
+                          void (*fn)(void *opaque, const char *key,
+                                     const char *owner),
+                          void *opaque) {
         size_t i, k = 0;
         pthread_rwlock_wrlock(&m->lock);
         for (i = 0; i < m->nb && m->nreassert > 0; i++) {
@@ -159,7 +158,7 @@ size_t pb_gw_ownmap_reassert(pb_gw_ownmap_t *m,
         return k;
 }
 
-size_t pb_gw_ownmap_count(pb_gw_ownmap_t *m) {
+size_t pb_ownmap_count(pb_ownmap_t *m) {
         size_t n;
         pthread_rwlock_rdlock(&m->lock);
         n = m->n;
@@ -167,7 +166,7 @@ size_t pb_gw_ownmap_count(pb_gw_ownmap_t *m) {
         return n;
 }
 
-uint64_t pb_gw_ownmap_dropped(pb_gw_ownmap_t *m) {
+uint64_t pb_ownmap_dropped(pb_ownmap_t *m) {
         uint64_t n;
         pthread_rwlock_rdlock(&m->lock);
         n = m->dropped;

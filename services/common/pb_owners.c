@@ -1,14 +1,16 @@
-/* partnerbus gateway - entity ownership, kept in a compacted Kafka topic.
+/* partnerbus services - entity ownership, kept in a compacted Kafka topic
+ * (the gateway and poll).
  *
  * The organisation that first publishes a grant, shipment or partnership
  * owns it; the gateway refuses another organisation's event about it
- * (409 not_owner). The state is the topic --owners-topic (default
- * partnerbus.owners, after --topic-prefix), cleanup.policy=compact: key
- * "TYPE/ENTITY-ID" (the event's Kafka key), value the owner organisation.
+ * (409 not_owner), poll makes such a record a dead letter. The state is the
+ * topic --owners-topic (default partnerbus.owners, after --topic-prefix),
+ * cleanup.policy=compact: key "TYPE/ENTITY-ID" (the event's Kafka key), value
+ * the owner organisation.
  *
- * Every gateway reads it from the beginning at start (/readyz says not
- * ready until it reached the end offsets taken at start) and follows it
- * into a bounded map (pb_gw_ownmap.c) on its own thread.
+ * Every gateway (and poller) reads it from the beginning at start (/readyz says
+ * not ready until it reached the end offsets taken at start) and follows it
+ * into a bounded map (pb_ownmap.c) on its own thread.
  *
  * Rule: the first claim for a key in its partition wins. Readers keep the
  * first claim they read per key and ignore later different ones. An
@@ -27,19 +29,22 @@
  * gives that an hour before the first claim may be compacted away).
  * Tombstones and malformed values are ignored.
  *
- * The claim wait runs on the HTTP thread that handles the request (only
- * for entities not seen before), bounded by the request's deadline. */
+ * The claim wait runs on the caller's thread (the gateway: the HTTP thread
+ * that handles the request; poll: its main loop), only for entities not
+ * seen before, bounded by the caller's deadline. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "pb_cli.h"
-#include "pb_gw_server.h"
+#include "pb_owners.h"
 
 static const struct {
         const char *type, *pointer;
@@ -49,7 +54,7 @@ static const struct {
     {"partnership.founded", "/partnership_id"},
 };
 
-const char *pb_gw_owners_pointer(const char *type) {
+const char *pb_owners_pointer(const char *type) {
         size_t i;
         for (i = 0; i < sizeof(owned_types) / sizeof(owned_types[0]); i++)
                 if (!strcmp(owned_types[i].type, type))
@@ -57,9 +62,11 @@ const char *pb_gw_owners_pointer(const char *type) {
         return NULL;
 }
 
-struct pb_gw_owners {
+struct pb_owners {
         char topic[256];
-        pb_gw_ownmap_t *map;
+        char cmd[32];
+        atomic_ullong claims, refusals, unavailable;
+        pb_ownmap_t *map;
         pb_producer_t *producer;
         pb_consumer_t *consumer; /* made by the thread (may block) */
         pb_kafka_conf_t cc;      /* its settings (strings not owned) */
@@ -101,20 +108,20 @@ static void claim_cb(void *opaque, void *msg_opaque, pb_resp_t err,
 }
 
 static void reassert_one(void *opaque, const char *key, const char *owner) {
-        pb_gw_owners_t *o = opaque;
+        pb_owners_t *o = opaque;
         char err[256];
         pb_log("warn",
-               "cmd=gateway owners_key=\"%s\" owner=%s msg=\"a later "
+               "cmd=%s owners_key=\"%s\" owner=%s msg=\"a later "
                "conflicting claim was read: the first claim is produced "
                "again\"",
-               key, owner);
+               o->cmd, key, owner);
         if (pb_producer_send_raw(o->producer, o->topic, key, strlen(key), owner,
                                  strlen(owner), NULL, NULL, err,
                                  sizeof(err)) != PB_OK)
-                pb_log("warn", "cmd=gateway msg=\"re-assertion: %s\"", err);
+                pb_log("warn", "cmd=%s msg=\"re-assertion: %s\"", o->cmd, err);
 }
 
-static int all_caught_up(pb_gw_owners_t *o) {
+static int all_caught_up(pb_owners_t *o) {
         int32_t i;
         for (i = 0; i < o->nparts; i++)
                 if (o->next[i] < o->end[i])
@@ -125,7 +132,7 @@ static int all_caught_up(pb_gw_owners_t *o) {
 /* Creates the topic if it can and learns its partitions and end offsets;
  * retried in the background until Kafka answers, so a gateway starts (and
  * answers 503 for owned types) while Kafka is away. 0, or -1 on stop. */
-static int load_offsets(pb_gw_owners_t *o) {
+static int load_offsets(pb_owners_t *o) {
         static const char *const tconf[] = {"cleanup.policy", "compact",
                                             "min.compaction.lag.ms", "3600000",
                                             NULL};
@@ -150,9 +157,9 @@ static int load_offsets(pb_gw_owners_t *o) {
                 /* e.g. the embedded development broker, or Kafka away: the
                  * consumer's metadata request creates it (not compacted) */
                 pb_log("warn",
-                       "cmd=gateway topic=%s msg=\"ownership topic not "
+                       "cmd=%s topic=%s msg=\"ownership topic not "
                        "created: %s; relying on automatic creation\"",
-                       o->topic, errstr);
+                       o->cmd, o->topic, errstr);
         topics[0] = o->topic;
         while (!o->consumer && !atomic_load(&o->stop)) {
                 pb_consumer_opts_t co;
@@ -171,10 +178,10 @@ static int load_offsets(pb_gw_owners_t *o) {
                 if (pb_mono_ms() - warned > 30000) {
                         warned = pb_mono_ms();
                         pb_log("warn",
-                               "cmd=gateway topic=%s msg=\"ownership topic "
+                               "cmd=%s topic=%s msg=\"ownership topic "
                                "not readable yet; owned types answer 503 "
                                "until it is\" error=\"%s\"",
-                               o->topic, errstr);
+                               o->cmd, o->topic, errstr);
                 }
                 usleep(250 * 1000);
         }
@@ -205,7 +212,7 @@ static int load_offsets(pb_gw_owners_t *o) {
 }
 
 static void *owners_main(void *arg) {
-        pb_gw_owners_t *o = arg;
+        pb_owners_t *o = arg;
         char err[512];
         if (load_offsets(o))
                 return NULL;
@@ -217,15 +224,17 @@ static void *owners_main(void *arg) {
                 pb_producer_poll(o->producer, 0);
                 if (r == PB_OK) {
                         if (msg.key && msg.value) {
-                                pb_gw_own_t a = pb_gw_ownmap_apply(
+                                pb_own_t a = pb_ownmap_apply(
                                     o->map, msg.key, msg.key_len, msg.value,
                                     msg.len);
-                                if (a == PB_GW_OWN_FULL)
-                                        pb_log("warn",
-                                               "cmd=gateway msg=\"ownership "
-                                               "map full (--owners-capacity):"
-                                               " entity not held; events "
-                                               "about it get 503\"");
+                                if (a == PB_OWN_FULL)
+                                        pb_log(
+                                            "warn",
+                                            "cmd=%s msg=\"ownership "
+                                            "map full (--owners-capacity):"
+                                            " entity not held; events "
+                                            "about it are refused as unsure\"",
+                                            o->cmd);
                         }
                         pthread_mutex_lock(&o->lock);
                         if (msg.partition >= 0 && msg.partition < o->nparts &&
@@ -237,8 +246,8 @@ static void *owners_main(void *arg) {
                         continue;
                 }
                 if (r == PB_ERR_KAFKA) {
-                        pb_log("warn", "cmd=gateway msg=\"owners topic: %s\"",
-                               err);
+                        pb_log("warn", "cmd=%s msg=\"owners topic: %s\"",
+                               o->cmd, err);
                         continue;
                 }
                 /* nothing more for now: positions past gaps (compaction) */
@@ -272,21 +281,22 @@ static void *owners_main(void *arg) {
                         if (ok) {
                                 atomic_store(&o->ready, 1);
                                 pb_log("info",
-                                       "cmd=gateway msg=\"ownership loaded\" "
+                                       "cmd=%s msg=\"ownership loaded\" "
                                        "topic=%s entities=%zu",
-                                       o->topic, pb_gw_ownmap_count(o->map));
+                                       o->cmd, o->topic,
+                                       pb_ownmap_count(o->map));
                         }
                 }
                 if (atomic_load(&o->ready))
-                        pb_gw_ownmap_reassert(o->map, reassert_one, o);
+                        pb_ownmap_reassert(o->map, reassert_one, o);
         }
         return NULL;
 }
 
-pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
-                                 size_t capacity, char *errstr,
-                                 size_t errstr_size) {
-        pb_gw_owners_t *o = calloc(1, sizeof(*o));
+pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
+                           size_t capacity, const char *cmd, char *errstr,
+                           size_t errstr_size) {
+        pb_owners_t *o = calloc(1, sizeof(*o));
         pb_kafka_conf_t pc, cc;
         size_t i;
         if (!o) {
@@ -295,8 +305,9 @@ pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         }
         pthread_mutex_init(&o->lock, NULL);
         pthread_cond_init(&o->cond, NULL);
+        snprintf(o->cmd, sizeof(o->cmd), "%s", cmd ? cmd : "owners");
         pb_kafka_topic(conf, topic, o->topic, sizeof(o->topic));
-        o->map = pb_gw_ownmap_new(capacity);
+        o->map = pb_ownmap_new(capacity);
         if (!o->map) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
@@ -308,7 +319,10 @@ pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         /* the HTTP thread that claims waits for the report: bounded */
         pb_kafka_conf_add(&pc, "message.timeout.ms=10000");
         for (i = 0; i < conf->nprops && pc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                pc.props[pc.nprops++] = conf->props[i];
+                /* claims are never transactional (poll's -X
+                 * transactional.id belongs to its event producer) */
+                if (strncmp(conf->props[i], "transactional.id=", 17))
+                        pc.props[pc.nprops++] = conf->props[i];
         o->producer = pb_producer_new(&pc, claim_cb, o, errstr, errstr_size);
         if (!o->producer)
                 goto fail;
@@ -329,11 +343,11 @@ pb_gw_owners_t *pb_gw_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         o->thr_started = 1;
         return o;
 fail:
-        pb_gw_owners_destroy(o);
+        pb_owners_destroy(o);
         return NULL;
 }
 
-void pb_gw_owners_destroy(pb_gw_owners_t *o) {
+void pb_owners_destroy(pb_owners_t *o) {
         if (!o)
                 return;
         atomic_store(&o->stop, 1);
@@ -349,7 +363,7 @@ void pb_gw_owners_destroy(pb_gw_owners_t *o) {
                 pthread_join(o->thr, NULL);
         pb_consumer_destroy(o->consumer);
         pb_producer_destroy(o->producer);
-        pb_gw_ownmap_destroy(o->map);
+        pb_ownmap_destroy(o->map);
         free(o->next);
         free(o->end);
         pthread_mutex_destroy(&o->lock);
@@ -357,56 +371,55 @@ void pb_gw_owners_destroy(pb_gw_owners_t *o) {
         free(o);
 }
 
-int pb_gw_owners_ready(pb_gw_owners_t *o) {
+int pb_owners_ready(pb_owners_t *o) {
         return o && atomic_load(&o->ready);
 }
 
-size_t pb_gw_owners_count(pb_gw_owners_t *o) {
-        return o ? pb_gw_ownmap_count(o->map) : 0;
+size_t pb_owners_count(pb_owners_t *o) {
+        return o ? pb_ownmap_count(o->map) : 0;
 }
 
-pb_gw_own_check_t pb_gw_owners_check(pb_gw_owners_t *o, const char *type,
-                                     const char *key, size_t klen,
-                                     const char *org, int claim,
-                                     int64_t deadline_ms, char *owner,
-                                     char *why, size_t why_size) {
+static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
+                            size_t klen, const char *org, int claim,
+                            int64_t deadline_ms, char *owner, char *why,
+                            size_t why_size) {
         char k[512];
         int n;
         claim_t c;
         char err[256];
         owner[0] = 0;
-        if (!pb_gw_owners_pointer(type))
-                return PB_GW_OWNED;
+        if (!pb_owners_pointer(type))
+                return PB_OWNED;
         /* a request right after the start waits for the load */
         while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
                 usleep(20 * 1000);
         if (!atomic_load(&o->ready)) {
                 snprintf(why, why_size,
                          "the ownership table is still being loaded");
-                return PB_GW_OWN_UNSURE;
+                return PB_OWN_UNSURE;
         }
         n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
         if (n < 0 || (size_t)n >= sizeof(k)) {
                 snprintf(why, why_size, "entity id too long");
-                return PB_GW_OWN_UNSURE;
+                return PB_OWN_UNSURE;
         }
-        if (pb_gw_ownmap_get(o->map, k, (size_t)n, owner, PB_GW_ORG_MAX))
-                return strcmp(owner, org) ? PB_GW_FOREIGN : PB_GW_OWNED;
-        if (pb_gw_ownmap_dropped(o->map) > 0) {
+        if (pb_ownmap_get(o->map, k, (size_t)n, owner, PB_OWNERS_ORG_MAX))
+                return strcmp(owner, org) ? PB_FOREIGN : PB_OWNED;
+        if (pb_ownmap_dropped(o->map) > 0) {
                 /* an entity not held may be owned by anyone */
                 snprintf(why, why_size,
                          "the ownership table is full (--owners-capacity)");
-                return PB_GW_OWN_UNSURE;
+                return PB_OWN_UNSURE;
         }
         if (!claim)
-                return PB_GW_OWNED;
+                return PB_OWNED;
         /* claim it, then read the partition past the claim */
         memset(&c, 0, sizeof(c));
         if (pb_producer_send_raw(o->producer, o->topic, k, (size_t)n, org,
                                  strlen(org), NULL, &c, err,
                                  sizeof(err)) != PB_OK) {
                 snprintf(why, why_size, "ownership claim: %s", err);
-                return PB_GW_OWN_UNSURE;
+                return PB_OWN_UNSURE;
         }
         while (!atomic_load(&c.done))
                 pb_producer_poll(o->producer, 10);
@@ -415,7 +428,7 @@ pb_gw_own_check_t pb_gw_owners_check(pb_gw_owners_t *o, const char *type,
         if (c.err != PB_OK) {
                 snprintf(why, why_size, "ownership claim not stored: %s",
                          c.errstr);
-                return PB_GW_OWN_UNSURE;
+                return PB_OWN_UNSURE;
         }
         pthread_mutex_lock(&o->lock);
         while (c.partition >= 0 && c.partition < o->nparts &&
@@ -431,9 +444,211 @@ pb_gw_own_check_t pb_gw_owners_check(pb_gw_owners_t *o, const char *type,
                 pthread_cond_timedwait(&o->cond, &o->lock, &ts);
         }
         pthread_mutex_unlock(&o->lock);
-        if (pb_gw_ownmap_get(o->map, k, (size_t)n, owner, PB_GW_ORG_MAX))
-                return strcmp(owner, org) ? PB_GW_FOREIGN : PB_GW_OWNED;
+        if (pb_ownmap_get(o->map, k, (size_t)n, owner, PB_OWNERS_ORG_MAX)) {
+                if (strcmp(owner, org))
+                        return PB_FOREIGN; /* an earlier claim won */
+                atomic_fetch_add(&o->claims, 1);
+                return PB_OWNED;
+        }
         snprintf(why, why_size,
                  "ownership claim stored but not read back in time");
-        return PB_GW_OWN_UNSURE;
+        return PB_OWN_UNSURE;
+}
+
+pb_own_check_t pb_owners_check(pb_owners_t *o, const char *type,
+                               const char *key, size_t klen, const char *org,
+                               int claim, int64_t deadline_ms, char *owner,
+                               char *why, size_t why_size) {
+        pb_own_check_t r = check(o, type, key, klen, org, claim, deadline_ms,
+                                 owner, why, why_size);
+        if (r == PB_FOREIGN)
+                atomic_fetch_add(&o->refusals, 1);
+        else if (r == PB_OWN_UNSURE)
+                atomic_fetch_add(&o->unavailable, 1);
+        return r;
+}
+
+int pb_owners_lookup(pb_owners_t *o, const char *type, const char *key,
+                     size_t klen, char *owner) {
+        char k[512];
+        int n;
+        owner[0] = 0;
+        if (!pb_owners_pointer(type))
+                return 0;
+        if (!atomic_load(&o->ready))
+                return -1;
+        n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
+        if (n < 0 || (size_t)n >= sizeof(k))
+                return -1;
+        if (pb_ownmap_get(o->map, k, (size_t)n, owner, PB_OWNERS_ORG_MAX))
+                return 1;
+        return pb_ownmap_dropped(o->map) > 0 ? -1 : 0;
+}
+
+void pb_owners_check_many(pb_owners_t *o, const char *type,
+                          pb_owners_item_t *items, size_t n, const char *org,
+                          int64_t deadline_ms, char *why, size_t why_size) {
+        claim_t *c = calloc(n ? n : 1, sizeof(*c));
+        int64_t *want = NULL;
+        char k[512], err[256];
+        size_t i;
+        int32_t pi;
+        why[0] = 0;
+        for (i = 0; i < n; i++)
+                items[i].res = PB_OWN_UNSURE;
+        if (!c) {
+                snprintf(why, why_size, "out of memory");
+                goto count;
+        }
+        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
+                usleep(20 * 1000);
+        if (!atomic_load(&o->ready)) {
+                snprintf(why, why_size,
+                         "the ownership table is still being loaded");
+                goto count;
+        }
+        /* look up, and produce a claim for each entity nobody owns */
+        for (i = 0; i < n; i++) {
+                pb_owners_item_t *it = &items[i];
+                int r = pb_owners_lookup(o, type, it->key, it->klen, it->owner);
+                int kl;
+                c[i].partition = -1;
+                atomic_store(&c[i].done, 1);
+                if (r > 0) {
+                        it->res =
+                            strcmp(it->owner, org) ? PB_FOREIGN : PB_OWNED;
+                        continue;
+                }
+                if (r < 0 || !pb_owners_pointer(type)) {
+                        if (!pb_owners_pointer(type))
+                                it->res = PB_OWNED;
+                        else
+                                snprintf(why, why_size,
+                                         "the ownership table is full "
+                                         "(--owners-capacity)");
+                        continue;
+                }
+                kl = snprintf(k, sizeof(k), "%s/%.*s", type, (int)it->klen,
+                              it->key);
+                if (kl < 0 || (size_t)kl >= sizeof(k))
+                        continue;
+                atomic_store(&c[i].done, 0);
+                for (;;) {
+                        pb_resp_t rc = pb_producer_send_raw(
+                            o->producer, o->topic, k, (size_t)kl, org,
+                            strlen(org), NULL, &c[i], err, sizeof(err));
+                        if (rc == PB_OK)
+                                break;
+                        if (rc != PB_ERR_QUEUE_FULL) {
+                                snprintf(why, why_size, "ownership claim: %s",
+                                         err);
+                                atomic_store(&c[i].done, 1);
+                                c[i].err = rc;
+                                break;
+                        }
+                        pb_producer_poll(o->producer, 10);
+                }
+        }
+        /* every report (they always come: message.timeout.ms) */
+        for (i = 0; i < n; i++)
+                while (!atomic_load(&c[i].done))
+                        pb_producer_poll(o->producer, 10);
+        /* read back past the last claim of each partition */
+        pthread_mutex_lock(&o->lock);
+        want = calloc((size_t)o->nparts + 1, sizeof(*want));
+        if (want) {
+                for (pi = 0; pi < o->nparts; pi++)
+                        want[pi] = -1;
+                for (i = 0; i < n; i++)
+                        if (c[i].partition >= 0 && c[i].partition < o->nparts &&
+                            c[i].err == PB_OK &&
+                            c[i].offset > want[c[i].partition])
+                                want[c[i].partition] = c[i].offset;
+                for (pi = 0; pi < o->nparts; pi++)
+                        while (want[pi] >= 0 && o->next[pi] <= want[pi] &&
+                               !atomic_load(&o->stop) &&
+                               pb_mono_ms() < deadline_ms) {
+                                struct timespec ts;
+                                clock_gettime(CLOCK_REALTIME, &ts);
+                                ts.tv_nsec += 20 * 1000000L;
+                                if (ts.tv_nsec >= 1000000000L) {
+                                        ts.tv_sec++;
+                                        ts.tv_nsec -= 1000000000L;
+                                }
+                                pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+                        }
+        }
+        pthread_mutex_unlock(&o->lock);
+        free(want);
+        for (i = 0; i < n; i++) {
+                pb_owners_item_t *it = &items[i];
+                if (c[i].partition < 0 && c[i].err == PB_OK)
+                        continue; /* decided above */
+                if (c[i].err != PB_OK) {
+                        snprintf(why, why_size,
+                                 "ownership claim not stored: %s",
+                                 c[i].errstr[0] ? c[i].errstr
+                                                : pb_err2str(c[i].err));
+                        continue;
+                }
+                if (pb_owners_lookup(o, type, it->key, it->klen, it->owner) >
+                    0) {
+                        if (strcmp(it->owner, org)) {
+                                it->res = PB_FOREIGN; /* a claim before */
+                        } else {
+                                it->res = PB_OWNED;
+                                atomic_fetch_add(&o->claims, 1);
+                        }
+                } else {
+                        snprintf(why, why_size,
+                                 "ownership claim stored but not read back "
+                                 "in time");
+                }
+        }
+count:
+        for (i = 0; i < n; i++) {
+                if (items[i].res == PB_FOREIGN)
+                        atomic_fetch_add(&o->refusals, 1);
+                else if (items[i].res == PB_OWN_UNSURE)
+                        atomic_fetch_add(&o->unavailable, 1);
+        }
+        free(c);
+}
+
+/* Loaded, and no partition's high watermark (as the consumer last heard
+ * it from Kafka, no request made) is past what it has read. */
+static int caught_up(pb_owners_t *o) {
+        rd_kafka_t *rk;
+        int32_t i;
+        int ok = 1;
+        if (!atomic_load(&o->ready) || !o->consumer)
+                return 0;
+        rk = pb_consumer_rk(o->consumer);
+        pthread_mutex_lock(&o->lock);
+        for (i = 0; i < o->nparts && ok; i++) {
+                int64_t lo = -1, hi = -1;
+                if (rd_kafka_get_watermark_offsets(rk, o->topic, i, &lo, &hi) ==
+                        RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    hi >= 0 && o->next[i] < hi)
+                        ok = 0;
+        }
+        pthread_mutex_unlock(&o->lock);
+        return ok;
+}
+
+void pb_owners_note_refusal(pb_owners_t *o) {
+        if (o)
+                atomic_fetch_add(&o->refusals, 1);
+}
+
+void pb_owners_stats(pb_owners_t *o, pb_owners_stats_t *st) {
+        memset(st, 0, sizeof(*st));
+        if (!o)
+                return;
+        st->claims = atomic_load(&o->claims);
+        st->refusals = atomic_load(&o->refusals);
+        st->unavailable = atomic_load(&o->unavailable);
+        st->dropped = pb_ownmap_dropped(o->map);
+        st->entries = pb_ownmap_count(o->map);
+        st->caught_up = caught_up(o);
 }
