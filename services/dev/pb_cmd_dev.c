@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -816,6 +817,7 @@ int pb_cmd_dev(int argc, char **argv) {
         struct sigaction sa;
         tail_reader_t tail;
         int tail_pipe[2] = {-1, -1};
+        int lock_fd = -1;
 
         memset(&s, 0, sizeof(s));
         memset(&orgs, 0, sizeof(orgs));
@@ -866,6 +868,25 @@ int pb_cmd_dev(int argc, char **argv) {
                 fail_msg("cannot create %s: %s", s.dir, strerror(errno));
                 goto out;
         }
+        /* one dev per directory: a second would share Kafka's data */
+        snprintf(path, sizeof(path), "%s/dev.lock", dir);
+        lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                char other[32] = "?";
+                if (lock_fd >= 0) {
+                        ssize_t n = pread(lock_fd, other, sizeof(other) - 1, 0);
+                        other[n > 0 ? n : 0] = 0;
+                        other[strcspn(other, "\n")] = 0;
+                }
+                fail_msg("another partnerbus dev (pid %s) uses %s; stop it "
+                         "or choose another --dir",
+                         other, dir);
+                goto out;
+        }
+        snprintf(err, sizeof(err), "%ld\n", (long)getpid());
+        if (ftruncate(lock_fd, 0) < 0 ||
+            pwrite(lock_fd, err, strlen(err), 0) < 0)
+                fail_msg("cannot write %s: %s", path, strerror(errno));
         if (!realpath("/proc/self/exe", exe))
                 snprintf(exe, sizeof(exe), "partnerbus");
         snprintf(logs, sizeof(logs), "%s/dev.log", dir);
@@ -902,12 +923,8 @@ int pb_cmd_dev(int argc, char **argv) {
                 char *av[] = {"partnerbus", "broker",      "--bootstrap-file",
                               bfile,        "--log-level", "warn",
                               NULL};
-                fprintf(stderr,
-                        "partnerbus dev: WARNING: --mock: librdkafka's mock "
-                        "broker keeps events in memory only;\n  they are "
-                        "gone when dev stops, and it drops a partition's "
-                        "oldest messages\n  beyond about 5 MB. For trials "
-                        "only: without --mock, dev runs Apache Kafka.\n");
+                /* the broker warns on the terminal, at start and
+                 * whenever it drops messages */
                 snprintf(archive, sizeof(archive), "%s/mock/archive", dir);
                 snprintf(bfile, sizeof(bfile), "%s/mock/bootstrap", dir);
                 /* the mock's data is gone: so is its archive */
@@ -1101,6 +1118,8 @@ out:
         if (tail_pipe[1] >= 0)
                 close(tail_pipe[1]);
         pb_json_parser_destroy(tail.jp);
+        if (lock_fd >= 0)
+                close(lock_fd);
         pb_schemas_destroy(catalog);
         pb_opts_free();
         return rc;
