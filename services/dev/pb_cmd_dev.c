@@ -423,6 +423,24 @@ static int name_cmp(const struct dirent **a, const struct dirent **b) {
         return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/* The demo tells the story in order: partnerships, grants, shipments,
+ * deliveries; other types after them by name. */
+static int story_rank(const char *type) {
+        static const char *const order[] = {"partnership.founded",
+                                            "funds.granted", "aid.dispatched",
+                                            "aid.delivered"};
+        int i;
+        for (i = 0; i < 4; i++)
+                if (!strcmp(type, order[i]))
+                        return i;
+        return 4;
+}
+
+static int type_cmp(const struct dirent **a, const struct dirent **b) {
+        int ra = story_rank((*a)->d_name), rb = story_rank((*b)->d_name);
+        return ra != rb ? ra - rb : name_cmp(a, b);
+}
+
 static size_t for_each_example(const char *schemas_dir, example_fn *fn,
                                void *ctx) {
         char base[4096];
@@ -431,7 +449,7 @@ static size_t for_each_example(const char *schemas_dir, example_fn *fn,
         int nt, i;
         pb_json_parser_t *jp = pb_json_parser_new(NULL);
         snprintf(base, sizeof(base), "%s/examples/valid", schemas_dir);
-        if (!jp || (nt = scandir(base, &types, NULL, name_cmp)) < 0) {
+        if (!jp || (nt = scandir(base, &types, NULL, type_cmp)) < 0) {
                 pb_json_parser_destroy(jp);
                 return 0;
         }
@@ -686,7 +704,8 @@ typedef struct banner {
         const char *broker_what, *token, *org, *org_token;
 } banner_t;
 
-/* The three next steps, as shell commands (also DIR/NEXT-STEPS.txt). */
+/* The three next steps, as shell commands (also DIR/NEXT-STEPS.txt):
+ * absolute paths, so that they work from any directory. */
 static int next_steps(const banner_t *b, char *out, size_t size) {
         return snprintf(
             out, size,
@@ -699,27 +718,42 @@ static int next_steps(const banner_t *b, char *out, size_t size) {
             "# 2. The grants as CSV rows, from Kafka:\n"
             "%s replay \\\n"
             "  --brokers %s --topics funds.granted --format csv\n"
-            "# 3. Totals and charts from the archive; then open "
-            "%s/report/report.html\n"
+            "# 3. Totals and charts from the archive, in report/report.html:\n"
             "%s report \\\n"
-            "  --from-archive %s --out %s/report\n",
-            b->org, b->org_token, b->dir, b->base, b->exe, b->bootstrap, b->dir,
-            b->exe, b->archive, b->dir);
+            "  --from-archive %s \\\n"
+            "  --out %s/report\n",
+            b->org, b->org_token, b->dir, b->base, b->exe, b->bootstrap, b->exe,
+            b->archive, b->dir);
 }
 
+/* path relative to the working directory when it lies below it */
+static const char *shown(const char *path) {
+        static char cwd[PATH_MAX];
+        size_t n;
+        if (!getcwd(cwd, sizeof(cwd)))
+                return path;
+        n = strlen(cwd);
+        if (!strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
+                return path + n + 1;
+        return path;
+}
+
+/* First and compact: with the start line before it and the demo's line
+ * after it, it fits a terminal of 80 x 24 (tests/integration/dev_demo.sh). */
 static void print_banner(const banner_t *b, const char *steps) {
         const char *p;
-        fprintf(stderr,
-                "partnerbus dev is running; Ctrl-C stops it. Kept in %s:\n"
-                "  gateway  %s   API %s/v1/openapi.json\n"
-                "  kafka    %s  %s\n"
-                "  archive  %s  (relay group %s)\n"
-                "  operator token %s  (%s/operator-token)\n"
-                "  tokens   %s/dev-tokens.txt   logs %s/dev.log\n"
-                "Next steps, in another terminal (also in "
-                "%s/NEXT-STEPS.txt):\n",
-                b->dir, b->base, b->base, b->bootstrap, b->broker_what,
-                b->archive, b->group, b->token, b->dir, b->dir, b->dir, b->dir);
+        char d[PATH_MAX], arch[PATH_MAX];
+        snprintf(d, sizeof(d), "%s", shown(b->dir));
+        snprintf(arch, sizeof(arch), "%s", shown(b->archive));
+        fprintf(
+            stderr,
+            "partnerbus dev is running (Ctrl-C stops it); data, tokens, logs: "
+            "%s\n"
+            "  gateway  %s  (API /v1/openapi.json)\n"
+            "  kafka    %s  (%s; archive %s)\n"
+            "  operator token  %s\n"
+            "Next steps, in another terminal (also in %s/NEXT-STEPS.txt):\n",
+            d, b->base, b->bootstrap, b->broker_what, arch, b->token, d);
         /* the steps file, indented: comment lines become headings */
         for (p = steps; *p;) {
                 const char *nl = strchr(p, '\n');
@@ -965,9 +999,9 @@ int pb_cmd_dev(int argc, char **argv) {
                                  "%s/.cache/partnerbus/kafka-3.9.1/libs",
                                  home && *home ? home : "/tmp");
                 fprintf(stderr,
-                        "partnerbus dev: starting Apache Kafka (data in "
-                        "%s/kafka), the gateway and the relays ...\n",
-                        dir);
+                        "partnerbus dev: starting Apache Kafka (in %s/kafka), "
+                        "the gateway and the relays ...\n",
+                        shown(dir));
                 if (pb_dev_kafka_prepare(&kafka, dir, libs, s.java, s.jvm_opts,
                                          s.kafka_port, s.kafka_controller_port,
                                          err, sizeof(err)) < 0 ||
@@ -982,9 +1016,8 @@ int pb_cmd_dev(int argc, char **argv) {
                         goto out;
                 }
                 snprintf(bootstrap, sizeof(bootstrap), "%s", kafka.bootstrap);
-                snprintf(broker_what, sizeof(broker_what),
-                         "Apache Kafka %s, data in %s/kafka", kafka.version,
-                         dir);
+                snprintf(broker_what, sizeof(broker_what), "Apache Kafka %s",
+                         kafka.version);
                 snprintf(archive, sizeof(archive), "%s/archive", dir);
                 if (prepare_archive(archive, kafka.cluster_id, group,
                                     sizeof(group)) < 0) {
