@@ -42,13 +42,17 @@ pb_dev_org_t *pb_dev_org_add(pb_dev_orgs_t *o, const char *id) {
         return org_put(o, id, NULL);
 }
 
-/* A token as dev makes them (or an older dev made them): pbdev_ and hex. */
+/* A token as dev makes them: pbdev_ (pbdev_op_ for the operator) and at
+ * least 32 hex digits. */
 static int token_ok(const char *t) {
         size_t n = strlen(t), i;
         if (n < strlen(TOKEN_PREFIX) + 32 || n >= 80 ||
             strncmp(t, TOKEN_PREFIX, strlen(TOKEN_PREFIX)))
                 return 0;
-        for (i = strlen(TOKEN_PREFIX); i < n; i++)
+        i = strlen(TOKEN_PREFIX);
+        if (!strncmp(t + i, "op_", 3))
+                i += 3;
+        for (; i < n; i++)
                 if (!strchr("0123456789abcdef", t[i]))
                         return 0;
         return 1;
