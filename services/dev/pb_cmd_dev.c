@@ -1111,7 +1111,16 @@ int pb_cmd_dev(int argc, char **argv) {
                 print_banner(&b, steps);
         }
 
-        if (s.demo) {
+        /* The demo once per Kafka: its events keep their event ids, and
+         * the gateway's duplicate window does not outlive a restart, so a
+         * second demo would store every example twice. */
+        snprintf(path, sizeof(path), "%s/kafka/demo-published", dir);
+        if (s.demo && !s.mock &&
+            pb_dev_read_line(path, err, sizeof(err)) == 0 &&
+            !strcmp(err, kafka.cluster_id)) {
+                fprintf(stderr, "demo: the examples are in Kafka since the "
+                                "first start; not sent again\n");
+        } else if (s.demo) {
                 demo_ctx_t d;
                 memset(&d, 0, sizeof(d));
                 d.orgs = &orgs;
@@ -1125,6 +1134,10 @@ int pb_cmd_dev(int argc, char **argv) {
                         "demo: published %zu example events through the "
                         "gateway (%zu failed)\n",
                         d.ok, d.failed);
+                if (!s.mock && d.ok && !d.failed) {
+                        snprintf(err, sizeof(err), "%s\n", kafka.cluster_id);
+                        pb_dev_write_file(path, err, 0644);
+                }
         }
         if (tail.fd >= 0)
                 fprintf(stderr, "Events as they arrive (topic, key, "
