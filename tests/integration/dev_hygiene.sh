@@ -3,7 +3,8 @@
 # relays) end when dev is SIGKILLed or its terminal closes (SIGHUP), so the
 # gateway's port is free and the next start finds Kafka's data; the plain
 # tokens file and the operator token are mode 0600 even when an older file
-# had another mode, and they stay the same across restarts.
+# had another mode, and they stay the same across restarts; --kafka-port
+# puts Kafka where it is told.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/dev_common.bash"
@@ -30,9 +31,15 @@ mkdir -p "$DEVDIR"
 echo old >"$DEVDIR/dev-tokens.txt"
 chmod 0644 "$DEVDIR/dev-tokens.txt"
 
-first_tokens= first_op=
+first_tokens= first_op= kport=
 for how in KILL HUP; do
-        dev_start out.txt err.txt
+        if [[ -z $kport ]]; then
+                dev_start out.txt err.txt
+                kport=${B##*:}
+        else # the second start on the port given: Kafka finds its data there
+                dev_start out.txt err.txt --kafka-port "$kport"
+                [[ $B == "127.0.0.1:$kport" ]] || pb_fail "--kafka-port $kport: Kafka at $B"
+        fi
         for f in dev-tokens.txt operator-token NEXT-STEPS.txt; do
                 mode=$(stat -c %a "$DEVDIR/$f")
                 [[ $mode == 600 ]] || pb_fail "$f has mode $mode, want 600"

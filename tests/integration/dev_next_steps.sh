@@ -5,7 +5,7 @@
 # each time (never "duplicate"); the CSV holds the demo's grants, one row
 # each; the report counts what the archive holds. After a restart (with
 # --demo again, which must not publish the examples twice) the file still
-# works.
+# works. When Kafka's data is deleted, the archive is moved aside.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/dev_common.bash"
@@ -71,5 +71,16 @@ for round in 1 2; do
                 split_steps
         fi
 done
+dev_stop
+
+# Kafka's data deleted: the archive filled from it must not outlive it
+# (the report from the archive would count events Kafka no longer has)
+rm -rf "$DEVDIR/kafka"
+dev_start out3.txt err3.txt
+grep -q "was filled from another Kafka (its data is gone); moved it to $DEVDIR/archive.old-" err3.txt ||
+        { cat err3.txt >&2; pb_fail "the old archive was not moved aside"; }
+n=$(archived)
+((n == 0)) || pb_fail "the new archive holds $n events of the deleted Kafka"
+ls -d "$DEVDIR"/archive.old-* >/dev/null || pb_fail "no archive.old-*"
 dev_stop
 echo "dev_next_steps: ok"
