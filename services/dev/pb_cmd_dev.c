@@ -702,6 +702,7 @@ static const char new_shipment[] =
 typedef struct banner {
         const char *exe, *dir, *base, *bootstrap, *archive, *group;
         const char *broker_what, *token, *org, *org_token;
+        const char *console; /* the console's URL once admin runs; NULL */
 } banner_t;
 
 /* The three next steps, as shell commands (also DIR/NEXT-STEPS.txt):
@@ -751,9 +752,16 @@ static void print_banner(const banner_t *b, const char *steps) {
             "%s\n"
             "  gateway  %s  (API /v1/openapi.json)\n"
             "  kafka    %s  (%s; archive %s)\n"
-            "  operator token  %s\n"
+            "  operator token  %s\n",
+            d, b->base, b->bootstrap, b->broker_what, arch, b->token);
+        if (b->console) /* one line more: the banner still fits 80 x 24 */
+                fprintf(stderr,
+                        "  console  %s  (sign in with the operator token)\n",
+                        b->console);
+        fprintf(
+            stderr,
             "Next steps, in another terminal (also in %s/NEXT-STEPS.txt):\n",
-            d, b->base, b->bootstrap, b->broker_what, arch, b->token, d);
+            d);
         /* the steps file, indented: comment lines become headings */
         for (p = steps; *p;) {
                 const char *nl = strchr(p, '\n');
@@ -828,7 +836,9 @@ static int start_services(const dev_settings_t *s, const char *bootstrap,
                                  tail_fd) < 0)
                         return -1;
         }
-        /* partnerbus admin and the relay fleet go here */
+        /* partnerbus admin (with --operator-token-file DIR/operator-token;
+         * its console URL then goes into banner_t.console) and the relay
+         * fleet go here */
         return 0;
 }
 
