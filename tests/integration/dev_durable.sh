@@ -44,7 +44,7 @@ pb_log "published $N to dev's Kafka in $((SECONDS - t1)) s"
 # the archive relay catches up, then the stack stops
 archived() { "$PB_BIN" replay --from-archive "$DEVDIR/archive" --topics "$TOPICS" --format jsonl 2>/dev/null | wc -l; }
 archive_full() { (($(archived) >= N)); }
-pb_wait_for 120 archive_full
+pb_wait_for 300 archive_full
 t1=$SECONDS
 dev_stop
 pb_log "stopped in $((SECONDS - t1)) s"
