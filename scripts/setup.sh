@@ -58,8 +58,9 @@ fi
 if [ $WANT_KAFKA -eq 1 ]; then
         # the same jars for partnerbus dev and the test harness
         # (partnerbus dev --kafka-libs; default ~/.cache/partnerbus/kafka-3.9.1/libs)
-        log "fetching Apache Kafka 3.9.1 from Maven Central (cached in $CACHE)"
-        PB_KAFKA_CACHE=${PB_KAFKA_CACHE:-$CACHE/kafka-3.9.1} tests/kafka/harness.sh fetch
+        KAFKA_CACHE=${PB_KAFKA_CACHE:-$CACHE/kafka-3.9.1}
+        log "fetching Apache Kafka 3.9.1 from Maven Central (cached in $KAFKA_CACHE)"
+        PB_KAFKA_CACHE=$KAFKA_CACHE tests/kafka/harness.sh fetch
 fi
 if [ $WANT_TEST -eq 1 ]; then
         if [ -x tests/registry/registry.sh ]; then
