@@ -112,10 +112,16 @@ gateway() { # LABEL BIN MODE
         GW=$!
         for _ in $(seq 600); do [[ -s $OUT/port ]] && break; sleep 0.2; done
         port=$(cat "$OUT/port")
-        # warm-up (creates the topic), then zero the counters
-        curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-                --data-binary "$(jq -c 'del(.event_id)' "$ROOT/schemas/examples/valid/aid.dispatched/generators-bgk-2022-12.json")" \
-                "http://127.0.0.1:$port/v1/events/aid.dispatched"
+        # warm-up (creates the topic; answered 503 until the ownership map
+        # is loaded), then zero the counters
+        local ok=0
+        for _ in $(seq 120); do
+                curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+                        --data-binary "$(jq -c 'del(.event_id)' "$ROOT/schemas/examples/valid/aid.dispatched/generators-bgk-2022-12.json")" \
+                        "http://127.0.0.1:$port/v1/events/aid.dispatched" && { ok=1; break; }
+                sleep 0.5
+        done
+        ((ok)) || { echo "gateway ($label) never accepted the warm-up event" >&2; exit 1; }
         callgrind_control -z "$GW" >/dev/null
         post "$mode" "$port"
         kill -TERM "$GW"

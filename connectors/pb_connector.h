@@ -104,6 +104,26 @@ typedef struct pb_sink_plugin {
         void (*destroy)(pb_sink_t *s);
 } pb_sink_plugin_t;
 
+/* Defines the plugin pb_sink_NAME from what its file names by convention:
+ * the option table NAME_opts, the settings type NAME_settings_t, the
+ * prefix "NAME-" and the functions NAME_batch_hint, NAME_init,
+ * NAME_write, NAME_flush and NAME_destroy. */
+#define PB_SINK_PLUGIN(NAME, DESCRIPTION, NEEDS_JSON)                          \
+        const pb_sink_plugin_t pb_sink_##NAME = {                              \
+            #NAME,                                                             \
+            DESCRIPTION,                                                       \
+            NEEDS_JSON,                                                        \
+            NAME##_batch_hint,                                                 \
+            NAME##_opts,                                                       \
+            sizeof(NAME##_opts) / sizeof(NAME##_opts[0]),                      \
+            sizeof(NAME##_settings_t),                                         \
+            #NAME "-",                                                         \
+            NAME##_init,                                                       \
+            NAME##_write,                                                      \
+            NAME##_flush,                                                      \
+            NAME##_destroy,                                                    \
+        }
+
 /* The registry. */
 const pb_sink_plugin_t *pb_sink_plugin_find(const char *name);
 const pb_sink_plugin_t *pb_sink_plugin_at(size_t i); /* NULL past the end */

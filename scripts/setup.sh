@@ -32,13 +32,16 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # same script in its build stage).
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
       librdkafka-dev libavro-dev libcjson-dev libcurl4-openssl-dev
-      libmicrohttpd-dev libssl-dev libcmocka-dev ca-certificates)
+      libmicrohttpd-dev libssl-dev libcmocka-dev libxlsxwriter-dev ca-certificates)
 # Test dependencies: Java and Maven for the real Kafka broker, kcat, valgrind,
 # Python for the agency-client test, curl, openssl/gnutls for TLS tests, wrk
-# for the benchmarks, chromium for the report screenshot, clang-format-14 for
-# the formatting check (static.format).
+# for the benchmarks, chromium for the report screenshot and PDF, poppler-utils
+# (pdftotext, pdfinfo) to read the PDF back, clang-format-14 for the
+# formatting check (static.format), xmllint for the IATI schema check
+# (it.report_iati).
 TEST_PKGS=(valgrind kcat curl jq bc openssl gnutls-bin python3 python3-venv python3-yaml
-           openjdk-17-jdk-headless maven wrk chromium fonts-dejavu-core clang-format-14)
+           openjdk-17-jdk-headless maven wrk chromium fonts-dejavu-core clang-format-14
+           poppler-utils libxml2-utils)
 # What partnerbus dev runs: Apache Kafka on Java, its jars fetched by Maven.
 KAFKA_PKGS=(openjdk-17-jre-headless maven python3)
 [ $WANT_KAFKA -eq 1 ] && PKGS+=("${KAFKA_PKGS[@]}")

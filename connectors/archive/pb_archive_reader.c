@@ -68,14 +68,8 @@ pb_archive_t *pb_archive_open(const char *dir, const char *topic, int *missing,
                 char *full;
                 if (de->d_name[0] == '.' || !ends_with(de->d_name, ".avro"))
                         continue;
-                if (a->nfiles == cap) {
-                        size_t nc = cap ? cap * 2 : 16;
-                        char **nf = realloc(a->files, nc * sizeof(*nf));
-                        if (!nf)
-                                goto nomem;
-                        a->files = nf;
-                        cap = nc;
-                }
+                if (PB_ARRAY_RESERVE(a->files, cap, a->nfiles, 1, 16))
+                        goto nomem;
                 full = malloc(strlen(path) + strlen(de->d_name) + 2);
                 if (!full)
                         goto nomem;

@@ -122,14 +122,8 @@ static void archive_recover_dir(const char *dir, const char *topic) {
         while ((de = readdir(d))) {
                 if (!archive_own_name(topic, de->d_name))
                         continue;
-                if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 64;
-                        char **nn = realloc(names, nc * sizeof(*nn));
-                        if (!nn)
-                                break;
-                        names = nn;
-                        cap = nc;
-                }
+                if (PB_ARRAY_RESERVE(names, cap, n, 1, 64))
+                        break;
                 if (!(names[n] = strdup(de->d_name)))
                         break;
                 n++;
@@ -398,17 +392,6 @@ static void archive_destroy(pb_sink_t *s) {
         free(s);
 }
 
-const pb_sink_plugin_t pb_sink_archive = {
-    "archive",
-    "Avro container files per topic and period, fsynced before commit",
-    0,
-    archive_batch_hint,
-    archive_opts,
-    sizeof(archive_opts) / sizeof(archive_opts[0]),
-    sizeof(archive_settings_t),
-    "archive-",
-    archive_init,
-    archive_write,
-    archive_flush,
-    archive_destroy,
-};
+PB_SINK_PLUGIN(
+    archive, "Avro container files per topic and period, fsynced before commit",
+    0);

@@ -202,17 +202,4 @@ static void jsonl_destroy(pb_sink_t *s) {
         free(s);
 }
 
-const pb_sink_plugin_t pb_sink_jsonl = {
-    "jsonl",
-    "JSON lines to a file (rotated by size) or stdout",
-    1,
-    jsonl_batch_hint,
-    jsonl_opts,
-    sizeof(jsonl_opts) / sizeof(jsonl_opts[0]),
-    sizeof(jsonl_settings_t),
-    "jsonl-",
-    jsonl_init,
-    jsonl_write,
-    jsonl_flush,
-    jsonl_destroy,
-};
+PB_SINK_PLUGIN(jsonl, "JSON lines to a file (rotated by size) or stdout", 1);

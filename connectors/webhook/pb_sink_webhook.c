@@ -453,17 +453,6 @@ static void webhook_destroy(pb_sink_t *s) {
         free(s);
 }
 
-const pb_sink_plugin_t pb_sink_webhook = {
-    "webhook",
-    "HTTP(S) POST per event or batch, signed, CloudEvents headers",
-    1,
-    webhook_batch_hint,
-    webhook_opts,
-    sizeof(webhook_opts) / sizeof(webhook_opts[0]),
-    sizeof(webhook_settings_t),
-    "webhook-",
-    webhook_init,
-    webhook_write,
-    webhook_flush,
-    webhook_destroy,
-};
+PB_SINK_PLUGIN(webhook,
+               "HTTP(S) POST per event or batch, signed, CloudEvents headers",
+               1);

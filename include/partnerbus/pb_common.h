@@ -81,6 +81,20 @@ static inline void pb_buf_reset(pb_buf_t *b) {
                 b->data[0] = 0;
 }
 pb_resp_t pb_buf_reserve(pb_buf_t *b, size_t extra);
+
+/* Growable arrays: makes room for n more elements of elem bytes after the
+ * used ones in the array whose pointer is at parr (a T ** passed as void
+ * *) with *cap allocated; the capacity doubles, starting at first. 0, or
+ * -1 when out of memory or too large (the array is then unchanged).
+ * PB_ARRAY_RESERVE(ptr, cap, used, n, first) names the pointer and the
+ * capacity themselves (and checks for room inline; its arguments are
+ * evaluated more than once). */
+int pb_array_reserve(void *parr, size_t *cap, size_t used, size_t n,
+                     size_t elem, size_t first);
+#define PB_ARRAY_RESERVE(ptr, cap, used, n, first)                             \
+        ((cap) - (used) >= (n) ? 0                                             \
+                               : pb_array_reserve(&(ptr), &(cap), (used), (n), \
+                                                  sizeof(*(ptr)), (first)))
 pb_resp_t pb_buf_append(pb_buf_t *b, const void *p, size_t n);
 pb_resp_t pb_buf_putc(pb_buf_t *b, uint8_t c);
 pb_resp_t pb_buf_puts(pb_buf_t *b, const char *s);

@@ -58,11 +58,16 @@ typedef struct pb_strlist {
 } pb_strlist_t;
 
 /* "30s" -> 30000, "30" -> 30000 (bare number: seconds); -1 if invalid. */
-int64_t pb_opts_parse_duration(const char *s);
+int64_t pb_optmap_parse_duration(const char *s);
 /* "1MiB" -> 1048576, "512" -> 512; (size_t)-1 if invalid. */
-size_t pb_opts_parse_size(const char *s);
+size_t pb_optmap_parse_size(const char *s);
 /* 1 / 0, -1 if not a boolean. */
-int pb_opts_parse_bool(const char *s);
+int pb_optmap_parse_bool(const char *s);
+/* The former names (pb_opts_ is services/common's prefix), kept until
+ * the branches still using them are merged; new code uses pb_optmap_. */
+#define pb_opts_parse_duration pb_optmap_parse_duration
+#define pb_opts_parse_size     pb_optmap_parse_size
+#define pb_opts_parse_bool     pb_optmap_parse_bool
 
 /* Option `name` of the table, NULL if none. */
 const pb_opt_t *pb_optmap_find(const pb_opt_t *opts, size_t n,

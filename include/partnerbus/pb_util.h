@@ -84,6 +84,39 @@ size_t pb_base64_encode(const uint8_t *in, size_t n, char *out, size_t size);
 /* Returns decoded length or -1 on invalid input; out >= 3*n/4. */
 long pb_base64_decode(const char *in, size_t n, uint8_t *out, size_t size);
 
+/* --- text --- */
+/* 1 if s[0..n) holds only spaces, tabs and CRs (a blank NDJSON line). */
+static inline int pb_blank_line(const char *s, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                        return 0;
+        return 1;
+}
+
+/* --- hashes for in-memory tables: FNV-1a, the one implementation --- */
+#define PB_FNV1A64_INIT 1469598103934665603ull
+/* Continues a 64-bit FNV-1a hash h over n bytes (start with
+ * PB_FNV1A64_INIT, or that value mixed with a seed). */
+static inline uint64_t pb_fnv1a_more(uint64_t h, const void *p, size_t n) {
+        const uint8_t *s = (const uint8_t *)p;
+        while (n--)
+                h = (h ^ *s++) * 1099511628211ull;
+        return h;
+}
+/* 64-bit FNV-1a of n bytes. */
+static inline uint64_t pb_fnv1a(const void *p, size_t n) {
+        return pb_fnv1a_more(PB_FNV1A64_INIT, p, n);
+}
+/* 32-bit FNV-1a of n bytes. */
+static inline uint32_t pb_fnv1a32(const void *p, size_t n) {
+        const uint8_t *s = (const uint8_t *)p;
+        uint32_t h = 2166136261u;
+        while (n--)
+                h = (h ^ *s++) * 16777619u;
+        return h;
+}
+
 /* --- UUIDs --- */
 /* pb_uuid_valid and pb_uuid_parse (text form checks): see pb_common.h. */
 /* Random version 4, lowercase text into out[37]. */

@@ -77,35 +77,13 @@ void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr, size_t size) {
 int pb_codec_slots_reserve(pb_codec_t *c, size_t n) {
         if (c->capslots - c->nslots >= n)
                 return 0;
-        size_t ncap = c->capslots ? c->capslots : 64;
-        while (ncap - c->nslots < n) {
-                if (ncap > SIZE_MAX / 2 / sizeof(*c->slots))
-                        return -1;
-                ncap *= 2;
-        }
-        const pb_json_t **ns = realloc(c->slots, ncap * sizeof(*ns));
-        if (!ns)
-                return -1;
-        c->slots = ns;
-        c->capslots = ncap;
-        return 0;
+        return PB_ARRAY_RESERVE(c->slots, c->capslots, c->nslots, n, 64);
 }
 
 int pb_codec_segs_reserve(pb_codec_t *c, size_t n) {
         if (c->capsegs - c->nsegs >= n)
                 return 0;
-        size_t ncap = c->capsegs ? c->capsegs : 64;
-        while (ncap - c->nsegs < n) {
-                if (ncap > SIZE_MAX / 2 / sizeof(*c->segs))
-                        return -1;
-                ncap *= 2;
-        }
-        size_t *ns = realloc(c->segs, ncap * sizeof(*ns));
-        if (!ns)
-                return -1;
-        c->segs = ns;
-        c->capsegs = ncap;
-        return 0;
+        return PB_ARRAY_RESERVE(c->segs, c->capsegs, c->nsegs, n, 64);
 }
 
 void pb_codec_rmaps_reset(pb_codec_t *c) {

@@ -211,15 +211,9 @@ static int pb_can_read_rec_pair(pb_rctx_t *c, const pb_type_t *r,
         if (c->n >= PB_COMPAT_MAX_DEPTH)
                 return pb_rfail(c, "records nested deeper than %d",
                                 PB_COMPAT_MAX_DEPTH);
-        if (c->n == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 16;
-                pb_rpair_t *a = realloc(c->stack, cap * sizeof(*a));
-                if (!a) {
-                        c->nomem = 1;
-                        return pb_rfail(c, "out of memory");
-                }
-                c->stack = a;
-                c->cap = cap;
+        if (PB_ARRAY_RESERVE(c->stack, c->cap, c->n, 1, 16)) {
+                c->nomem = 1;
+                return pb_rfail(c, "out of memory");
         }
         k = c->n;
         c->stack[c->n].r = r;

@@ -89,24 +89,14 @@ int pb_type_field_index(const pb_type_t *rec, const char *name, size_t len) {
 static pb_type_t *pb_type_alloc(pb_sparse_t *p, pb_kind_t kind,
                                 const char *where) {
         pb_schema_t *s = p->s;
-        pb_type_t *t;
+        pb_type_t *t = NULL;
         if (s->nall >= PB_SCHEMA_MAX_TYPES) {
                 pb_sparse_fail(p, where, "more than %d types",
                                PB_SCHEMA_MAX_TYPES);
                 return NULL;
         }
-        if (s->nall == s->capall) {
-                size_t cap = s->capall ? s->capall * 2 : 16;
-                pb_type_t **a = realloc(s->all, cap * sizeof(*a));
-                if (!a) {
-                        pb_sparse_fail(p, where, "out of memory");
-                        return NULL;
-                }
-                s->all = a;
-                s->capall = cap;
-        }
-        t = calloc(1, sizeof(*t));
-        if (!t) {
+        if (PB_ARRAY_RESERVE(s->all, s->capall, s->nall, 1, 16) ||
+            !(t = calloc(1, sizeof(*t)))) {
                 pb_sparse_fail(p, where, "out of memory");
                 return NULL;
         }
@@ -358,28 +348,16 @@ static int pb_parse_name(pb_sparse_t *p, pb_type_t *t, const cJSON *j,
         if (pb_parse_aliases(p, pb_jget(j, "aliases"), 1, *ns_out, &t->aliases,
                              &t->naliases, where))
                 return -1;
-        if (p->nnamed == p->capnamed) {
-                size_t cap = p->capnamed ? p->capnamed * 2 : 8;
-                pb_type_t **a = realloc(p->named, cap * sizeof(*a));
-                if (!a)
-                        return pb_sparse_fail(p, where, "out of memory");
-                p->named = a;
-                p->capnamed = cap;
-        }
+        if (PB_ARRAY_RESERVE(p->named, p->capnamed, p->nnamed, 1, 8))
+                return pb_sparse_fail(p, where, "out of memory");
         p->named[p->nnamed++] = t;
         return 0;
 }
 
 static int pb_add_pending(pb_sparse_t *p, pb_field_t *f, const cJSON *j,
                           const char *where) {
-        if (p->ndefs == p->capdefs) {
-                size_t cap = p->capdefs ? p->capdefs * 2 : 16;
-                pb_pending_default_t *a = realloc(p->defs, cap * sizeof(*a));
-                if (!a)
-                        return pb_sparse_fail(p, where, "out of memory");
-                p->defs = a;
-                p->capdefs = cap;
-        }
+        if (PB_ARRAY_RESERVE(p->defs, p->capdefs, p->ndefs, 1, 16))
+                return pb_sparse_fail(p, where, "out of memory");
         p->defs[p->ndefs].field = f;
         p->defs[p->ndefs].json = j;
         p->defs[p->ndefs].where = strdup(where);

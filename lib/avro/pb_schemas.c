@@ -42,57 +42,51 @@ void pb_schemas_destroy(pb_schemas_t *c) {
 
 static pb_resp_t pb_schemas_push(pb_schema_t ***v, size_t *n, size_t *cap,
                                  pb_schema_t *s) {
-        if (*n == *cap) {
-                size_t nc = *cap ? *cap * 2 : 8;
-                pb_schema_t **a = realloc(*v, nc * sizeof(*a));
-                if (!a)
-                        return PB_ERR_NOMEM;
-                *v = a;
-                *cap = nc;
-        }
+        if (PB_ARRAY_RESERVE(*v, *cap, *n, 1, 8))
+                return PB_ERR_NOMEM;
         (*v)[(*n)++] = s;
         return PB_OK;
 }
 
+/* Adds s (owned from here) as a current type (writer 0) or an older
+ * writer version (writer 1). */
+static pb_resp_t pb_schemas_add_as(pb_schemas_t *c, pb_schema_t *s, int writer,
+                                   char *errstr, size_t errstr_size) {
+        const char *why = NULL;
+        pb_resp_t r = PB_OK;
+        if (!c || !s) {
+                why = "no catalog or schema";
+                r = PB_ERR_ARG;
+        } else if (!writer && pb_schemas_find(c, s->type)) {
+                why = "is defined twice";
+                r = PB_ERR_INVALID;
+        } else if ((writer ? pb_schemas_push(&c->old, &c->nold, &c->capold, s)
+                           : pb_schemas_push(&c->cur, &c->ncur, &c->capcur,
+                                             s)) != PB_OK) {
+                why = "out of memory";
+                r = PB_ERR_NOMEM;
+        }
+        if (r == PB_OK)
+                return PB_OK;
+        if (errstr && errstr_size) {
+                if (r == PB_ERR_INVALID)
+                        snprintf(errstr, errstr_size, "event type %s %s",
+                                 s->type, why);
+                else
+                        snprintf(errstr, errstr_size, "%s", why);
+        }
+        pb_schema_destroy(s);
+        return r;
+}
+
 pb_resp_t pb_schemas_add(pb_schemas_t *c, pb_schema_t *s, char *errstr,
                          size_t errstr_size) {
-        if (!c || !s) {
-                pb_schema_destroy(s);
-                if (errstr && errstr_size)
-                        snprintf(errstr, errstr_size, "no catalog or schema");
-                return PB_ERR_ARG;
-        }
-        if (pb_schemas_find(c, s->type)) {
-                if (errstr && errstr_size)
-                        snprintf(errstr, errstr_size,
-                                 "event type %s is defined twice", s->type);
-                pb_schema_destroy(s);
-                return PB_ERR_INVALID;
-        }
-        if (pb_schemas_push(&c->cur, &c->ncur, &c->capcur, s) != PB_OK) {
-                pb_schema_destroy(s);
-                if (errstr && errstr_size)
-                        snprintf(errstr, errstr_size, "out of memory");
-                return PB_ERR_NOMEM;
-        }
-        return PB_OK;
+        return pb_schemas_add_as(c, s, 0, errstr, errstr_size);
 }
 
 pb_resp_t pb_schemas_add_writer(pb_schemas_t *c, pb_schema_t *s, char *errstr,
                                 size_t errstr_size) {
-        if (!c || !s) {
-                pb_schema_destroy(s);
-                if (errstr && errstr_size)
-                        snprintf(errstr, errstr_size, "no catalog or schema");
-                return PB_ERR_ARG;
-        }
-        if (pb_schemas_push(&c->old, &c->nold, &c->capold, s) != PB_OK) {
-                pb_schema_destroy(s);
-                if (errstr && errstr_size)
-                        snprintf(errstr, errstr_size, "out of memory");
-                return PB_ERR_NOMEM;
-        }
-        return PB_OK;
+        return pb_schemas_add_as(c, s, 1, errstr, errstr_size);
 }
 
 static int pb_is_avsc(const char *name) {
@@ -123,15 +117,9 @@ static pb_resp_t pb_schemas_load_into(pb_schemas_t *c, const char *dir,
         while ((e = readdir(d))) {
                 if (!pb_is_avsc(e->d_name))
                         continue;
-                if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 16;
-                        char **a = realloc(names, nc * sizeof(*a));
-                        if (!a) {
-                                r = PB_ERR_NOMEM;
-                                break;
-                        }
-                        names = a;
-                        cap = nc;
+                if (PB_ARRAY_RESERVE(names, cap, n, 1, 16)) {
+                        r = PB_ERR_NOMEM;
+                        break;
                 }
                 if (!(names[n] = strdup(e->d_name))) {
                         r = PB_ERR_NOMEM;

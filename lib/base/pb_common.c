@@ -117,6 +117,29 @@ pb_resp_t pb_buf_reserve(pb_buf_t *b, size_t extra) {
         return PB_OK;
 }
 
+int pb_array_reserve(void *parr, size_t *cap, size_t used, size_t n,
+                     size_t elem, size_t first) {
+        size_t ncap = *cap ? *cap : (first ? first : 1);
+        void *v, *nv;
+        if (*cap >= used && *cap - used >= n)
+                return 0;
+        if (used > SIZE_MAX - n)
+                return -1;
+        while (ncap < used + n) {
+                if (ncap > SIZE_MAX / 2 / elem)
+                        return -1;
+                ncap *= 2;
+        }
+        /* the pointer is copied, not accessed as void *, whatever T is */
+        memcpy(&v, parr, sizeof(v));
+        nv = realloc(v, ncap * elem);
+        if (!nv)
+                return -1;
+        memcpy(parr, &nv, sizeof(nv));
+        *cap = ncap;
+        return 0;
+}
+
 pb_resp_t pb_buf_append(pb_buf_t *b, const void *p, size_t n) {
         pb_resp_t r = pb_buf_reserve(b, n);
         if (r != PB_OK)

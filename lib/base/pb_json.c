@@ -13,6 +13,7 @@
  * Error messages are "line L col C: reason"; L and C are 1-based, C counts
  * characters (UTF-8 sequences), and both are computed only on failure. */
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -694,12 +695,8 @@ static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
 
 static inline uint32_t pb_keyhash(const pb_json_t *obj, const char *k,
                                   size_t n) {
-        uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)obj;
-        size_t i;
-        for (i = 0; i < n; i++) {
-                h ^= (unsigned char)k[i];
-                h *= 1099511628211ULL;
-        }
+        uint64_t h =
+            pb_fnv1a_more(PB_FNV1A64_INIT ^ (uint64_t)(uintptr_t)obj, k, n);
         return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-int64_t pb_opts_parse_duration(const char *s) {
+int64_t pb_optmap_parse_duration(const char *s) {
         char *end;
         double v, mul;
         if (!s || !*s)
@@ -53,7 +53,7 @@ static unsigned long long size_unit(const char *u) {
         return 0;
 }
 
-size_t pb_opts_parse_size(const char *s) {
+size_t pb_optmap_parse_size(const char *s) {
         char *end;
         unsigned long long v, mul;
         if (!s || *s < '0' || *s > '9')
@@ -67,7 +67,7 @@ size_t pb_opts_parse_size(const char *s) {
         return (size_t)(v * mul);
 }
 
-int pb_opts_parse_bool(const char *s) {
+int pb_optmap_parse_bool(const char *s) {
         if (!s)
                 return -1;
         if (!strcmp(s, "1") || !strcasecmp(s, "true") ||
@@ -122,18 +122,18 @@ int pb_optmap_store(const pb_opt_t *o, void *settings, const char *v,
                         return bad(o, v, "an integer", err, errsz);
                 return 0;
         case PB_OPT_BOOL:
-                if (pb_opts_parse_bool(v) < 0)
+                if (pb_optmap_parse_bool(v) < 0)
                         return bad(o, v, "a boolean (true/false)", err, errsz);
-                *(int *)field = pb_opts_parse_bool(v);
+                *(int *)field = pb_optmap_parse_bool(v);
                 return 0;
         case PB_OPT_DURATION:
-                if ((*(int64_t *)field = pb_opts_parse_duration(v)) < 0)
+                if ((*(int64_t *)field = pb_optmap_parse_duration(v)) < 0)
                         return bad(o, v,
                                    "a duration (e.g. 500ms, 30s, 5m, 24h)", err,
                                    errsz);
                 return 0;
         case PB_OPT_SIZE:
-                if ((*(size_t *)field = pb_opts_parse_size(v)) == (size_t)-1)
+                if ((*(size_t *)field = pb_optmap_parse_size(v)) == (size_t)-1)
                         return bad(o, v, "a size (e.g. 512, 64KiB, 1MiB)", err,
                                    errsz);
                 return 0;

@@ -300,14 +300,8 @@ static void pb_parts_add(pb_consumer_t *c,
                 const rd_kafka_topic_partition_t *tp = &l->elems[i];
                 if (pb_part_find(c, tp->topic, tp->partition))
                         continue;
-                if (c->nparts == c->capparts) {
-                        size_t nc = c->capparts ? c->capparts * 2 : 16;
-                        pb_part_t *np = realloc(c->parts, nc * sizeof(*np));
-                        if (!np)
-                                return; /* tracking degrades: no EOF stop */
-                        c->parts = np;
-                        c->capparts = nc;
-                }
+                if (PB_ARRAY_RESERVE(c->parts, c->capparts, c->nparts, 1, 16))
+                        return; /* tracking degrades: no EOF stop */
                 c->parts[c->nparts].topic = strdup(tp->topic);
                 if (!c->parts[c->nparts].topic)
                         return;

@@ -101,17 +101,7 @@ void pb_kafka_offsets_destroy(pb_kafka_offsets_t *o) {
 }
 
 static int offsets_grow(pb_kafka_offsets_t *o, size_t *cap) {
-        pb_partition_offset_t *np;
-        size_t nc;
-        if (o->n < *cap)
-                return 0;
-        nc = *cap ? *cap * 2 : 16;
-        np = realloc(o->p, nc * sizeof(*np));
-        if (!np)
-                return -1;
-        o->p = np;
-        *cap = nc;
-        return 0;
+        return PB_ARRAY_RESERVE(o->p, *cap, o->n, 1, 16);
 }
 
 /* Appends the partitions of one topic with their watermarks. 0 or -1. */
@@ -369,40 +359,76 @@ static int group_result(const rd_kafka_group_result_t **gr, size_t cnt,
         return 0;
 }
 
-pb_resp_t pb_kafka_group_commit(void *rk, const char *group,
-                                const pb_kafka_offsets_t *o, int timeout_ms,
-                                char *errstr, size_t n) {
-        rd_kafka_topic_partition_list_t *l;
-        rd_kafka_queue_t *q;
-        rd_kafka_AlterConsumerGroupOffsets_t *alter;
+/* Commits (into NULL) or reads (into the offsets to fill) the offsets of
+ * l for group with one admin request, waiting for its answer. */
+static pb_resp_t group_offsets(void *rk, const char *group,
+                               rd_kafka_topic_partition_list_t *l,
+                               pb_kafka_offsets_t *into, int timeout_ms,
+                               char *errstr, size_t n) {
+        const char *op =
+            into ? "ListConsumerGroupOffsets" : "AlterConsumerGroupOffsets";
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_AlterConsumerGroupOffsets_t *alter = NULL;
+        rd_kafka_ListConsumerGroupOffsets_t *list = NULL;
+        rd_kafka_AdminOptions_t *ao = NULL;
         rd_kafka_event_t *ev;
         pb_resp_t rc = PB_ERR_KAFKA;
-        if (!rk || !group || !o)
-                return PB_ERR_ARG;
-        l = to_list(o, 1, 0, 0);
-        q = rd_kafka_queue_new(rk);
-        alter = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
-        rd_kafka_AlterConsumerGroupOffsets(rk, &alter, 1, NULL, q);
+        char e[256];
+        if (into) {
+                ao = rd_kafka_AdminOptions_new(
+                    rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+                rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, e,
+                                                          sizeof(e));
+                list = rd_kafka_ListConsumerGroupOffsets_new(group, l);
+                rd_kafka_ListConsumerGroupOffsets(rk, &list, 1, ao, q);
+        } else {
+                alter = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
+                rd_kafka_AlterConsumerGroupOffsets(rk, &alter, 1, NULL, q);
+        }
         ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
         if (!ev || rd_kafka_event_error(ev)) {
-                seterr(errstr, n, "AlterConsumerGroupOffsets: %s",
+                seterr(errstr, n, "%s: %s", op,
                        ev ? rd_kafka_event_error_string(ev) : "timed out");
                 if (!ev)
                         rc = PB_ERR_TIMEOUT;
         } else {
                 size_t cnt = 0;
                 const rd_kafka_group_result_t **gr =
-                    rd_kafka_AlterConsumerGroupOffsets_result_groups(
-                        rd_kafka_event_AlterConsumerGroupOffsets_result(ev),
-                        &cnt);
-                if (!group_result(gr, cnt, "moving the offsets", group, NULL,
-                                  errstr, n))
+                    into ? rd_kafka_ListConsumerGroupOffsets_result_groups(
+                               rd_kafka_event_ListConsumerGroupOffsets_result(
+                                   ev),
+                               &cnt)
+                         : rd_kafka_AlterConsumerGroupOffsets_result_groups(
+                               rd_kafka_event_AlterConsumerGroupOffsets_result(
+                                   ev),
+                               &cnt);
+                if (!group_result(gr, cnt,
+                                  into ? "reading the offsets"
+                                       : "moving the offsets",
+                                  group, into, errstr, n))
                         rc = PB_OK;
         }
         if (ev)
                 rd_kafka_event_destroy(ev);
-        rd_kafka_AlterConsumerGroupOffsets_destroy(alter);
+        if (alter)
+                rd_kafka_AlterConsumerGroupOffsets_destroy(alter);
+        if (list)
+                rd_kafka_ListConsumerGroupOffsets_destroy(list);
+        if (ao)
+                rd_kafka_AdminOptions_destroy(ao);
         rd_kafka_queue_destroy(q);
+        return rc;
+}
+
+pb_resp_t pb_kafka_group_commit(void *rk, const char *group,
+                                const pb_kafka_offsets_t *o, int timeout_ms,
+                                char *errstr, size_t n) {
+        rd_kafka_topic_partition_list_t *l;
+        pb_resp_t rc;
+        if (!rk || !group || !o)
+                return PB_ERR_ARG;
+        l = to_list(o, 1, 0, 0);
+        rc = group_offsets(rk, group, l, NULL, timeout_ms, errstr, n);
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
 }
@@ -411,45 +437,14 @@ pb_resp_t pb_kafka_group_read(void *rk, const char *group,
                               pb_kafka_offsets_t *o, int timeout_ms,
                               char *errstr, size_t n) {
         rd_kafka_topic_partition_list_t *l;
-        rd_kafka_queue_t *q;
-        rd_kafka_ListConsumerGroupOffsets_t *list;
-        rd_kafka_AdminOptions_t *ao;
-        rd_kafka_event_t *ev;
-        pb_resp_t rc = PB_ERR_KAFKA;
-        char e[256];
+        pb_resp_t rc;
         size_t i;
         if (!rk || !group || !o)
                 return PB_ERR_ARG;
         for (i = 0; i < o->n; i++)
                 o->p[i].offset = -1;
         l = to_list(o, 0, RD_KAFKA_OFFSET_INVALID, 0);
-        q = rd_kafka_queue_new(rk);
-        ao = rd_kafka_AdminOptions_new(
-            rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-        rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, e, sizeof(e));
-        list = rd_kafka_ListConsumerGroupOffsets_new(group, l);
-        rd_kafka_ListConsumerGroupOffsets(rk, &list, 1, ao, q);
-        ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-        if (!ev || rd_kafka_event_error(ev)) {
-                seterr(errstr, n, "ListConsumerGroupOffsets: %s",
-                       ev ? rd_kafka_event_error_string(ev) : "timed out");
-                if (!ev)
-                        rc = PB_ERR_TIMEOUT;
-        } else {
-                size_t cnt = 0;
-                const rd_kafka_group_result_t **gr =
-                    rd_kafka_ListConsumerGroupOffsets_result_groups(
-                        rd_kafka_event_ListConsumerGroupOffsets_result(ev),
-                        &cnt);
-                if (!group_result(gr, cnt, "reading the offsets", group, o,
-                                  errstr, n))
-                        rc = PB_OK;
-        }
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        rd_kafka_ListConsumerGroupOffsets_destroy(list);
-        rd_kafka_AdminOptions_destroy(ao);
-        rd_kafka_queue_destroy(q);
+        rc = group_offsets(rk, group, l, o, timeout_ms, errstr, n);
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
 }

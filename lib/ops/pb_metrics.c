@@ -4,6 +4,7 @@
  * series is found through an open-addressing hash of its key
  * "name\0labels". Memory is bounded by PB_METRICS_MAX_SERIES. */
 #include "partnerbus/pb_metrics.h"
+#include "partnerbus/pb_util.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -147,16 +148,6 @@ static void render_labels(const char *const *labels, pb_buf_t *b) {
         }
 }
 
-static uint32_t fnv1a(const char *p, size_t n) {
-        uint32_t h = 2166136261u;
-        size_t i;
-        for (i = 0; i < n; i++) {
-                h ^= (uint8_t)p[i];
-                h *= 16777619u;
-        }
-        return h;
-}
-
 /* Series for name+labels, created if new; NULL when the bound is hit or
  * memory runs out. Called with the lock held. */
 static pb_series_t *series_get(pb_metrics_t *m, const char *name,
@@ -173,7 +164,7 @@ static pb_series_t *series_get(pb_metrics_t *m, const char *name,
         render_labels(labels, &key);
         if (!key.data)
                 goto out;
-        h = fnv1a((const char *)key.data, key.len);
+        h = pb_fnv1a32(key.data, key.len);
         for (i = h & (PB_METRICS_HASH_SIZE - 1);;
              i = (i + 1) & (PB_METRICS_HASH_SIZE - 1)) {
                 uint32_t idx = m->hash[i];

@@ -22,6 +22,7 @@
  * be shared by threads; requests are then serialised. */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include <curl/curl.h>
 
 #include "partnerbus/pb_serde.h"
+#include "partnerbus/pb_util.h"
 
 #define PB_REG_ID_SLOTS     2048 /* 2 x PB_REGISTRY_MAX_SUBJECT_IDS */
 #define PB_REG_SCHEMA_SLOTS 2048 /* 2 x PB_REGISTRY_MAX_SCHEMAS */
@@ -276,11 +278,7 @@ void pb_registry_destroy(pb_registry_t *r) {
 /* --- caches (open addressing, linear probing, no deletion) --- */
 
 static uint64_t pb_reg_hash(const char *s, uint64_t seed) {
-        uint64_t h = 1469598103934665603ULL ^ seed; /* FNV-1a */
-        while (*s) {
-                h ^= (unsigned char)*s++;
-                h *= 1099511628211ULL;
-        }
+        uint64_t h = pb_fnv1a_more(PB_FNV1A64_INIT ^ seed, s, strlen(s));
         h ^= h >> 29;
         return h;
 }
@@ -325,6 +323,22 @@ static void pb_reg_sanitize(char *dst, size_t size, const char *src) {
 /* Builds the error for an HTTP status >= 300 from the registry's error
  * body {"error_code": N, "message": "..."} when it has one. Returns
  * the registry's error_code, or 0 when the body has none. */
+/* "schema registry BASE: WHAT: <fmt ...>" into errstr. */
+static void pb_reg_fail(const pb_registry_t *r, const char *what, char *errstr,
+                        size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void pb_reg_fail(const pb_registry_t *r, const char *what, char *errstr,
+                        size_t errstr_size, const char *fmt, ...) {
+        int n = snprintf(errstr, errstr_size,
+                         "schema registry %s: %s: ", r->base, what);
+        va_list ap;
+        if (n < 0 || (size_t)n >= errstr_size)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(errstr + n, errstr_size - (size_t)n, fmt, ap);
+        va_end(ap);
+}
+
 static long pb_reg_http_error(pb_registry_t *r, const char *what, long status,
                               char *errstr, size_t errstr_size) {
         cJSON *j = NULL, *code, *msg;
@@ -341,18 +355,15 @@ static long pb_reg_http_error(pb_registry_t *r, const char *what, long status,
         if (cJSON_IsString(msg) && msg->valuestring) {
                 pb_reg_sanitize(clean, sizeof(clean), msg->valuestring);
                 if (ec)
-                        snprintf(errstr, errstr_size,
-                                 "schema registry %s: %s: HTTP %ld, "
-                                 "error_code %ld: %s",
-                                 r->base, what, status, ec, clean);
+                        pb_reg_fail(r, what, errstr, errstr_size,
+                                    "HTTP %ld, error_code %ld: %s", status, ec,
+                                    clean);
                 else
-                        snprintf(errstr, errstr_size,
-                                 "schema registry %s: %s: HTTP %ld: %s",
-                                 r->base, what, status, clean);
+                        pb_reg_fail(r, what, errstr, errstr_size,
+                                    "HTTP %ld: %s", status, clean);
         } else {
-                snprintf(errstr, errstr_size,
-                         "schema registry %s: %s: HTTP %ld (no error body)",
-                         r->base, what, status);
+                pb_reg_fail(r, what, errstr, errstr_size,
+                            "HTTP %ld (no error body)", status);
         }
         cJSON_Delete(j);
         return ec;
@@ -432,18 +443,16 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
         curl_slist_free_all(hdrs);
 
         if (r->body_over || cc == CURLE_FILESIZE_EXCEEDED) {
-                snprintf(errstr, errstr_size,
-                         "schema registry %s: %s: response larger than %zu "
-                         "bytes",
-                         r->base, what, r->max_body);
+                pb_reg_fail(r, what, errstr, errstr_size,
+                            "response larger than %zu bytes", r->max_body);
                 return PB_ERR_LIMIT;
         }
         if (cc != CURLE_OK) {
                 /* curl's messages name host and port, never the userinfo
                  * (the URL we pass has none) */
-                snprintf(errstr, errstr_size, "schema registry %s: %s: %s",
-                         r->base, what,
-                         r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
+                pb_reg_fail(r, what, errstr, errstr_size, "%s",
+                            r->curl_err[0] ? r->curl_err
+                                           : curl_easy_strerror(cc));
                 return PB_ERR_HTTP;
         }
         return PB_OK;
@@ -457,10 +466,8 @@ static cJSON *pb_reg_parse_body(pb_registry_t *r, const char *what,
                 j = cJSON_ParseWithLength((const char *)r->body.data,
                                           r->body.len);
         if (!cJSON_IsObject(j)) {
-                snprintf(errstr, errstr_size,
-                         "schema registry %s: %s: response is not a JSON "
-                         "object",
-                         r->base, what);
+                pb_reg_fail(r, what, errstr, errstr_size,
+                            "response is not a JSON object");
                 cJSON_Delete(j);
                 return NULL;
         }
@@ -528,10 +535,8 @@ static pb_resp_t pb_reg_register_locked(pb_registry_t *r, const char *subject,
         if (!cJSON_IsNumber(jid) || jid->valuedouble < 0 ||
             jid->valuedouble > 4294967295.0 ||
             jid->valuedouble != (double)(uint32_t)jid->valuedouble) {
-                snprintf(errstr, errstr_size,
-                         "schema registry %s: %s: response has no valid "
-                         "\"id\"",
-                         r->base, what);
+                pb_reg_fail(r, what, errstr, errstr_size,
+                            "response has no valid \"id\"");
                 ret = PB_ERR_PARSE;
                 goto out;
         }
@@ -627,10 +632,8 @@ static pb_resp_t pb_reg_lookup_locked(pb_registry_t *r, uint32_t id,
         }
         js = cJSON_GetObjectItemCaseSensitive(resp, "schema");
         if (!cJSON_IsString(js) || !js->valuestring) {
-                snprintf(errstr, errstr_size,
-                         "schema registry %s: %s: response has no "
-                         "\"schema\" string",
-                         r->base, what);
+                pb_reg_fail(r, what, errstr, errstr_size,
+                            "response has no \"schema\" string");
                 cJSON_Delete(resp);
                 return PB_ERR_PARSE;
         }

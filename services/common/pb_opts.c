@@ -97,14 +97,8 @@ static size_t nowned, capowned;
 
 static const char *keep(const char *s, size_t n) {
         char *p;
-        if (nowned == capowned) {
-                size_t nc = capowned ? capowned * 2 : 32;
-                char **no = realloc(owned, nc * sizeof(*no));
-                if (!no)
-                        return NULL;
-                owned = no;
-                capowned = nc;
-        }
+        if (PB_ARRAY_RESERVE(owned, capowned, nowned, 1, 32))
+                return NULL;
         p = strndup(s, n);
         if (p)
                 owned[nowned++] = p;
@@ -749,6 +743,20 @@ void pb_opts_compose_free(pb_opt_t *opts, size_t n) {
         for (i = 0; opts && i < n; i++)
                 free((char *)opts[i].name);
         free(opts);
+}
+
+int pb_opts_compose_spec(pb_cmd_spec_t *spec, const pb_opts_part_t *parts,
+                         size_t nparts) {
+        size_t n = 0;
+        spec->opts = pb_opts_compose(parts, nparts, &n);
+        spec->nopts = n;
+        return spec->opts ? 0 : -1;
+}
+
+void pb_opts_compose_spec_free(pb_cmd_spec_t *spec) {
+        pb_opts_compose_free((pb_opt_t *)spec->opts, spec->nopts);
+        spec->opts = NULL;
+        pb_opts_free();
 }
 
 /* Markdown cell text: '|' escaped. */

@@ -62,13 +62,19 @@ typedef struct pb_opts_part {
 pb_opt_t *pb_opts_compose(const pb_opts_part_t *parts, size_t nparts,
                           size_t *n);
 void pb_opts_compose_free(pb_opt_t *opts, size_t n);
+/* A service whose table is composed at run time: spec->opts and nopts
+ * from the parts (0, or -1 when out of memory); the _free gives back the
+ * table and what pb_opts_parse kept (pb_opts_free). */
+int pb_opts_compose_spec(pb_cmd_spec_t *spec, const pb_opts_part_t *parts,
+                         size_t nparts);
+void pb_opts_compose_spec_free(pb_cmd_spec_t *spec);
 
 /* The Markdown table of a service's options (flag, environment, config key,
  * type, default, meaning), as --help-markdown prints it and docs/ holds it
  * between <!-- options:NAME begin --> and <!-- options:NAME end -->. */
 void pb_opts_print_markdown(const pb_cmd_spec_t *spec, FILE *fp);
 
-/* pb_opts_parse_duration() and pb_opts_parse_size(): pb_optmap.h. */
+/* pb_optmap_parse_duration() and pb_optmap_parse_size(): pb_optmap.h. */
 /* Reads a secret from a file (first line, trailing newline stripped);
  * malloc'd, NULL with errstr on failure. */
 char *pb_opts_read_secret(const char *path, char *errstr, size_t errstr_size);

@@ -19,6 +19,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_gw.h"
 
 #define PB_DD_NONE        UINT32_MAX
@@ -377,10 +378,8 @@ uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d) {
 static int scope_key(pb_gw_dedup_t *d, const char *org, uint8_t key[16]) {
         uint8_t k[EVP_MAX_MD_SIZE];
         unsigned kl = 0;
-        uint64_t h = 1469598103934665603ull;
         size_t i, n = strlen(org), slot, free_slot = PB_DD_SCOPE_CACHE;
-        for (i = 0; i < n; i++)
-                h = (h ^ (unsigned char)org[i]) * 1099511628211ull;
+        uint64_t h = pb_fnv1a(org, n);
         pthread_mutex_lock(&d->scope_lock);
         for (i = 0; i < PB_DD_SCOPE_PROBE; i++) {
                 slot = (size_t)(h + i) & (PB_DD_SCOPE_CACHE - 1);

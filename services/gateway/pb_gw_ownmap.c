@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_gw.h"
 
 #define OWNER_MAX PB_GW_ORG_MAX
@@ -29,16 +30,6 @@ struct pb_gw_ownmap {
         size_t n, capacity, nreassert;
         uint64_t dropped;
 };
-
-static uint32_t fnv1a(const char *s, size_t n) {
-        uint32_t h = 2166136261u;
-        size_t i;
-        for (i = 0; i < n; i++) {
-                h ^= (uint8_t)s[i];
-                h *= 16777619u;
-        }
-        return h;
-}
 
 pb_gw_ownmap_t *pb_gw_ownmap_new(size_t capacity) {
         pb_gw_ownmap_t *m = calloc(1, sizeof(*m));
@@ -93,7 +84,7 @@ pb_gw_own_t pb_gw_ownmap_apply(pb_gw_ownmap_t *m, const char *key, size_t klen,
         if (klen == 0 || klen >= KEY_MAX || olen == 0 || olen >= OWNER_MAX ||
             memchr(key, 0, klen) || memchr(owner, 0, olen))
                 return PB_GW_OWN_INVALID;
-        h = fnv1a(key, klen);
+        h = pb_fnv1a32(key, klen);
         pthread_rwlock_wrlock(&m->lock);
         e = find(m, key, klen, h);
         if (e) {
@@ -139,7 +130,7 @@ int pb_gw_ownmap_get(pb_gw_ownmap_t *m, const char *key, size_t klen,
         if (klen == 0 || klen >= KEY_MAX)
                 return 0;
         pthread_rwlock_rdlock(&m->lock);
-        e = find(m, key, klen, fnv1a(key, klen));
+        e = find(m, key, klen, pb_fnv1a32(key, klen));
         if (e && owner_size > e->olen) {
                 memcpy(owner, e->data + e->klen + 1, (size_t)e->olen + 1);
                 found = 1;

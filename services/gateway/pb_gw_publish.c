@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_cli.h"
 #include "pb_gw_server.h"
 
@@ -57,14 +58,6 @@ static unsigned answer_error(pb_gw_answer_t *ans, unsigned status,
         pb_gw_error_body(&ans->body, code, msg);
         ans->status = status;
         return status;
-}
-
-static int blank(const char *s, size_t n) {
-        size_t i;
-        for (i = 0; i < n; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-                        return 0;
-        return 1;
 }
 
 /* Appends e's errors to agg, each marked with line. */
@@ -216,13 +209,13 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         end = p ? p + req->body.len : p;
         /* 1. count the events */
         if (!req->batch) {
-                n = (p && !blank(p, req->body.len)) ? 1 : 0;
+                n = (p && !pb_blank_line(p, req->body.len)) ? 1 : 0;
         } else {
                 const char *q = p;
                 while (q && q < end) {
                         const char *nl = memchr(q, '\n', (size_t)(end - q));
                         const char *le = nl ? nl : end;
-                        if (!blank(q, (size_t)(le - q)))
+                        if (!pb_blank_line(q, (size_t)(le - q)))
                                 n++;
                         q = nl ? nl + 1 : end;
                 }
@@ -251,7 +244,7 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                 int rc;
                 le = nl ? nl : end;
                 line++;
-                if (blank(p, (size_t)(le - p))) {
+                if (pb_blank_line(p, (size_t)(le - p))) {
                         p = nl ? nl + 1 : end;
                         continue;
                 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_gw.h"
 #include "pb_gw_ratelimit_int.h"
 
@@ -32,15 +33,8 @@ void pb_gw_ratelimit_destroy(pb_gw_ratelimit_t *rl) {
         free(rl);
 }
 
-static uint32_t str_hash(const char *s) {
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (; *s; s++)
-                h = (h ^ (uint8_t)*s) * 16777619u;
-        return h;
-}
-
 static pb_gw_bucket_t *bucket_of(pb_gw_ratelimit_t *rl, const char *org) {
-        uint32_t i = str_hash(org) & (PB_GW_RL_SLOTS - 1);
+        uint32_t i = pb_fnv1a32(org, strlen(org)) & (PB_GW_RL_SLOTS - 1);
         size_t probes;
         for (probes = 0; probes < PB_GW_RL_SLOTS; probes++) {
                 pb_gw_bucket_t *b = &rl->slots[i];

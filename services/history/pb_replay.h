@@ -85,4 +85,31 @@ uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w);
 /* One cell, quoted when needed, appended to b. */
 pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n);
 
+/* Dialects (`replay --dialect`):
+ *   PB_CSV_RFC4180   the default above: `,`, `.` decimals, no BOM, CRLF.
+ *   PB_CSV_EXCEL_DE  what German Excel opens by double-click: UTF-8 with a
+ *                    byte-order mark, `;` between cells, decimal comma in
+ *                    numbers (the schema's decimal fields and JSON
+ *                    numbers: "143000.00" -> 143000,00), CRLF; a cell with
+ *                    `;` `"` CR or LF is quoted; a text cell that Excel
+ *                    would take for a formula (starting with = + - @ TAB
+ *                    CR) gets a leading apostrophe. */
+typedef enum pb_csv_dialect {
+        PB_CSV_RFC4180 = 0,
+        PB_CSV_EXCEL_DE = 1
+} pb_csv_dialect_t;
+
+/* "rfc4180" or "excel-de" -> *d; 0, or -1 for another name. */
+int pb_replay_csv_dialect_parse(const char *name, pb_csv_dialect_t *d);
+/* Sets the dialect before the first row. schema_json: the event type's
+ * Avro schema (its decimal fields are numbers in excel-de); may be NULL
+ * (then only JSON numbers are). PB_ERR_NOMEM, PB_ERR_PARSE for a schema
+ * that is not JSON. */
+pb_resp_t pb_replay_csv_set_dialect(pb_replay_csv_t *w, pb_csv_dialect_t d,
+                                    const char *schema_json);
+/* One cell in the dialect; numeric: the value is a number (decimal point
+ * becomes the dialect's). */
+pb_resp_t pb_replay_csv_cell_dialect(pb_buf_t *b, pb_csv_dialect_t d,
+                                     const char *s, size_t n, int numeric);
+
 #endif

@@ -7,9 +7,14 @@
 #include <string.h>
 
 #include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_util.h"
 #include "pb_replay.h"
 
 #define ROW_END 0xFFFFFFFFu
+/* in a spooled cell length: the cell is a JSON number */
+#define CELL_NUMERIC  0x80000000u
+#define MAX_DEC_PATHS 1024
+#define MAX_NAMED     256
 
 typedef struct csv_col {
         char *name;
@@ -28,6 +33,9 @@ struct pb_replay_csv {
         pb_buf_t path;
         uint32_t key[PB_CODEC_MAX_DEPTH + 1];
         int err;
+        pb_csv_dialect_t dialect;
+        char **dec; /* the schema's decimal fields, array indices left out */
+        size_t ndec;
 };
 
 pb_replay_csv_t *pb_replay_csv_new(void) {
@@ -56,18 +64,14 @@ void pb_replay_csv_destroy(pb_replay_csv_t *w) {
         free(w->cols);
         free(w->hash);
         pb_buf_free(&w->path);
+        for (i = 0; i < w->ndec; i++)
+                free(w->dec[i]);
+        free(w->dec);
         free(w);
 }
 
 uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w) {
         return w ? w->rows : 0;
-}
-
-static uint64_t fnv(const char *s, size_t n) {
-        uint64_t h = 1469598103934665603ull;
-        while (n--)
-                h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-        return h;
 }
 
 static int rehash(pb_replay_csv_t *w) {
@@ -76,8 +80,8 @@ static int rehash(pb_replay_csv_t *w) {
         if (!nh)
                 return -1;
         for (i = 0; i < w->ncols; i++) {
-                size_t j =
-                    fnv(w->cols[i].name, strlen(w->cols[i].name)) & (nc - 1);
+                size_t j = pb_fnv1a(w->cols[i].name, strlen(w->cols[i].name)) &
+                           (nc - 1);
                 while (nh[j])
                         j = (j + 1) & (nc - 1);
                 nh[j] = (uint32_t)i + 1;
@@ -96,7 +100,7 @@ static long col_id(pb_replay_csv_t *w, int depth) {
         csv_col_t *c;
         if (w->ncols * 2 >= w->hcap && rehash(w))
                 return w->err = PB_ERR_NOMEM, -1;
-        j = fnv(name, n) & (w->hcap - 1);
+        j = pb_fnv1a(name, n) & (w->hcap - 1);
         while (w->hash[j]) {
                 c = &w->cols[w->hash[j] - 1];
                 if (strlen(c->name) == n && !memcmp(c->name, name, n))
@@ -105,14 +109,8 @@ static long col_id(pb_replay_csv_t *w, int depth) {
         }
         if (w->ncols >= PB_CSVOUT_MAX_COLUMNS)
                 return w->err = PB_ERR_LIMIT, -1;
-        if (w->ncols == w->capcols) {
-                size_t nc = w->capcols ? w->capcols * 2 : 64;
-                csv_col_t *ncol = realloc(w->cols, nc * sizeof(*ncol));
-                if (!ncol)
-                        return w->err = PB_ERR_NOMEM, -1;
-                w->cols = ncol;
-                w->capcols = nc;
-        }
+        if (PB_ARRAY_RESERVE(w->cols, w->capcols, w->ncols, 1, 64))
+                return w->err = PB_ERR_NOMEM, -1;
         c = &w->cols[w->ncols];
         c->name = malloc(n + 1);
         c->key = malloc((size_t)(depth ? depth : 1) * sizeof(uint32_t));
@@ -142,6 +140,7 @@ static int flatten(pb_replay_csv_t *w, const pb_json_t *v, int depth) {
         const pb_json_t *c;
         const char *cell;
         size_t celllen;
+        uint32_t numeric = 0;
         long id;
         if (depth > PB_CODEC_MAX_DEPTH)
                 return w->err = PB_ERR_LIMIT, -1;
@@ -178,6 +177,10 @@ static int flatten(pb_replay_csv_t *w, const pb_json_t *v, int depth) {
         case PB_JSON_FALSE:
                 cell = "false", celllen = 5;
                 break;
+        case PB_JSON_NUMBER:
+                cell = v->str, celllen = v->len;
+                numeric = CELL_NUMERIC;
+                break;
         default:
                 cell = v->str, celllen = v->len;
                 break;
@@ -188,7 +191,7 @@ static int flatten(pb_replay_csv_t *w, const pb_json_t *v, int depth) {
                 return -1;
         if (celllen > 0x7fffffff)
                 return w->err = PB_ERR_LIMIT, -1;
-        if (put_u32(w, (uint32_t)id) || put_u32(w, (uint32_t)celllen))
+        if (put_u32(w, (uint32_t)id) || put_u32(w, (uint32_t)celllen | numeric))
                 return -1;
         if (celllen && fwrite(cell, 1, celllen, w->spool) != celllen)
                 return w->err = PB_ERR_IO, -1;
@@ -230,6 +233,224 @@ pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n) {
         return pb_buf_putc(b, '"');
 }
 
+int pb_replay_csv_dialect_parse(const char *name, pb_csv_dialect_t *d) {
+        if (!name || !d)
+                return -1;
+        if (!strcmp(name, "rfc4180"))
+                *d = PB_CSV_RFC4180;
+        else if (!strcmp(name, "excel-de"))
+                *d = PB_CSV_EXCEL_DE;
+        else
+                return -1;
+        return 0;
+}
+
+static int formula_start(char c) {
+        return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' ||
+               c == '\r';
+}
+
+pb_resp_t pb_replay_csv_cell_dialect(pb_buf_t *b, pb_csv_dialect_t d,
+                                     const char *s, size_t n, int numeric) {
+        size_t i;
+        int quote = 0, guard;
+        pb_resp_t r;
+        if (d != PB_CSV_EXCEL_DE)
+                return pb_replay_csv_cell(b, s, n);
+        guard = !numeric && n && formula_start(s[0]);
+        for (i = 0; i < n; i++)
+                if (s[i] == ';' || s[i] == '"' || s[i] == '\r' ||
+                    s[i] == '\n') {
+                        quote = 1;
+                        break;
+                }
+        if (quote && (r = pb_buf_putc(b, '"')) != PB_OK)
+                return r;
+        if (guard && (r = pb_buf_putc(b, '\'')) != PB_OK)
+                return r;
+        for (i = 0; i < n; i++) {
+                uint8_t c = (uint8_t)s[i];
+                if (numeric && c == '.')
+                        c = ',';
+                if (quote && c == '"' && (r = pb_buf_putc(b, '"')) != PB_OK)
+                        return r;
+                if ((r = pb_buf_putc(b, c)) != PB_OK)
+                        return r;
+        }
+        return quote ? pb_buf_putc(b, '"') : PB_OK;
+}
+
+/* --- the schema's decimal fields, as dotted paths without array indices */
+typedef struct dec_named {
+        const pb_json_t *def;
+        char full[256]; /* namespace.name */
+} dec_named_t;
+
+typedef struct dec_walk {
+        pb_replay_csv_t *w;
+        dec_named_t named[MAX_NAMED];
+        size_t nnamed;
+        pb_buf_t path;
+        pb_resp_t err;
+} dec_walk_t;
+
+static int str_is(const pb_json_t *v, const char *s) {
+        return v && v->type == PB_JSON_STRING && v->len == strlen(s) &&
+               !memcmp(v->str, s, v->len);
+}
+
+/* the full name of a name or reference seen in namespace ns */
+static void full_name(char *out, size_t size, const char *nm, size_t nmlen,
+                      const char *ns, size_t nslen) {
+        if (memchr(nm, '.', nmlen) || !nslen)
+                snprintf(out, size, "%.*s", (int)nmlen, nm);
+        else
+                snprintf(out, size, "%.*s.%.*s", (int)nslen, ns, (int)nmlen,
+                         nm);
+}
+
+static void dec_walk(dec_walk_t *k, const pb_json_t *t, const char *ns,
+                     size_t nslen, int depth) {
+        const pb_json_t *c, *nm, *tns;
+        size_t i;
+        if (!t || k->err || depth > PB_CODEC_MAX_DEPTH)
+                return;
+        if (t->type == PB_JSON_STRING) {
+                char full[256];
+                full_name(full, sizeof(full), t->str, t->len, ns, nslen);
+                for (i = 0; i < k->nnamed; i++)
+                        if (!strcmp(k->named[i].full, full)) {
+                                const char *dot = strrchr(full, '.');
+                                dec_walk(k, k->named[i].def, full,
+                                         dot ? (size_t)(dot - full) : 0,
+                                         depth + 1);
+                                return;
+                        }
+                return;
+        }
+        if (t->type == PB_JSON_ARRAY) {
+                for (c = t->child; c; c = c->next)
+                        dec_walk(k, c, ns, nslen, depth + 1);
+                return;
+        }
+        if (t->type != PB_JSON_OBJECT)
+                return;
+        if (str_is(pb_json_get(t, "logicalType"), "decimal")) {
+                char *p;
+                if (k->w->ndec >= MAX_DEC_PATHS)
+                        return;
+                p = malloc(k->path.len + 1);
+                if (!p) {
+                        k->err = PB_ERR_NOMEM;
+                        return;
+                }
+                memcpy(p, k->path.data ? (const char *)k->path.data : "",
+                       k->path.len);
+                p[k->path.len] = 0;
+                k->w->dec[k->w->ndec++] = p;
+                return;
+        }
+        c = pb_json_get(t, "type");
+        if (str_is(c, "array")) {
+                dec_walk(k, pb_json_get(t, "items"), ns, nslen, depth + 1);
+                return;
+        }
+        if (!str_is(c, "record") && !str_is(c, "error")) {
+                if (c && c->type != PB_JSON_STRING)
+                        dec_walk(k, c, ns, nslen, depth + 1);
+                return;
+        }
+        nm = pb_json_get(t, "name");
+        tns = pb_json_get(t, "namespace");
+        if (tns && tns->type == PB_JSON_STRING)
+                ns = tns->str, nslen = tns->len;
+        if (nm && nm->type == PB_JSON_STRING && k->nnamed < MAX_NAMED) {
+                dec_named_t *d = &k->named[k->nnamed++];
+                const char *dot;
+                d->def = t;
+                full_name(d->full, sizeof(d->full), nm->str, nm->len, ns,
+                          nslen);
+                dot = strrchr(d->full, '.');
+                ns = d->full, nslen = dot ? (size_t)(dot - d->full) : 0;
+        }
+        c = pb_json_get(t, "fields");
+        if (!c || c->type != PB_JSON_ARRAY)
+                return;
+        for (c = c->child; c; c = c->next) {
+                const pb_json_t *fn = pb_json_get(c, "name");
+                size_t mark = k->path.len;
+                if (!fn || fn->type != PB_JSON_STRING)
+                        continue;
+                if ((mark && pb_buf_putc(&k->path, '.') != PB_OK) ||
+                    pb_buf_append(&k->path, fn->str, fn->len) != PB_OK) {
+                        k->err = PB_ERR_NOMEM;
+                        return;
+                }
+                dec_walk(k, pb_json_get(c, "type"), ns, nslen, depth + 1);
+                k->path.len = mark;
+        }
+}
+
+pb_resp_t pb_replay_csv_set_dialect(pb_replay_csv_t *w, pb_csv_dialect_t d,
+                                    const char *schema_json) {
+        pb_json_parser_t *p;
+        const pb_json_t *root;
+        dec_walk_t *k;
+        pb_resp_t r;
+        if (!w)
+                return PB_ERR_ARG;
+        w->dialect = d;
+        if (!schema_json || w->dec)
+                return PB_OK;
+        w->dec = calloc(MAX_DEC_PATHS, sizeof(*w->dec));
+        k = calloc(1, sizeof(*k));
+        p = pb_json_parser_new(NULL);
+        if (!w->dec || !k || !p) {
+                free(k);
+                pb_json_parser_destroy(p);
+                return PB_ERR_NOMEM;
+        }
+        pb_buf_init(&k->path, 0);
+        k->w = w;
+        root = pb_json_parse(p, schema_json, strlen(schema_json), NULL, 0);
+        if (root)
+                dec_walk(k, root, "", 0, 0);
+        r = root ? k->err : PB_ERR_PARSE;
+        pb_buf_free(&k->path);
+        free(k);
+        pb_json_parser_destroy(p);
+        return r;
+}
+
+/* 1 when the column (items.0.x -> items.x) is one of the decimal fields */
+static int is_decimal_col(const pb_replay_csv_t *w, const char *name) {
+        char g[1024];
+        size_t n = 0, i;
+        const char *s = name;
+        while (*s) {
+                const char *e = strchr(s, '.');
+                size_t l = e ? (size_t)(e - s) : strlen(s), j;
+                int digits = l > 0;
+                for (j = 0; j < l; j++)
+                        if (s[j] < '0' || s[j] > '9')
+                                digits = 0;
+                if (!digits) {
+                        if (n + l + 2 > sizeof(g))
+                                return 0;
+                        if (n)
+                                g[n++] = '.';
+                        memcpy(g + n, s, l);
+                        n += l;
+                }
+                s += l + (e ? 1 : 0);
+        }
+        g[n] = 0;
+        for (i = 0; i < w->ndec; i++)
+                if (!strcmp(w->dec[i], g))
+                        return 1;
+        return 0;
+}
+
 static pb_replay_csv_t *sort_ctx;
 static int col_cmp(const void *pa, const void *pb) {
         const csv_col_t *a = &sort_ctx->cols[*(const uint32_t *)pa];
@@ -251,6 +472,10 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
         uint32_t *order = NULL, id, len;
         /* per final position: offset into rowbuf and length, -1 = empty */
         size_t *cell_off = NULL, *cell_len = NULL, i;
+        /* per final position: 1 = a decimal column; 2 = a JSON number in
+         * the current row */
+        unsigned char *num = NULL;
+        const char sep = w && w->dialect == PB_CSV_EXCEL_DE ? ';' : ',';
         pb_buf_t line, rowbuf;
         pb_resp_t r = PB_ERR_NOMEM;
         if (!w || !out)
@@ -262,18 +487,26 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
         order = malloc((w->ncols ? w->ncols : 1) * sizeof(*order));
         cell_off = malloc((w->ncols ? w->ncols : 1) * sizeof(*cell_off));
         cell_len = malloc((w->ncols ? w->ncols : 1) * sizeof(*cell_len));
-        if (!order || !cell_off || !cell_len)
+        num = calloc(w->ncols ? w->ncols : 1, 1);
+        if (!order || !cell_off || !cell_len || !num)
                 goto done;
         for (i = 0; i < w->ncols; i++)
                 order[i] = (uint32_t)i;
         sort_ctx = w;
         qsort(order, w->ncols, sizeof(*order), col_cmp);
-        for (i = 0; i < w->ncols; i++)
+        for (i = 0; i < w->ncols; i++) {
                 w->cols[order[i]].pos = (uint32_t)i;
+                num[i] =
+                    (unsigned char)is_decimal_col(w, w->cols[order[i]].name);
+        }
+        if (w->dialect == PB_CSV_EXCEL_DE &&
+            pb_buf_append(&line, "\xEF\xBB\xBF", 3) != PB_OK)
+                goto done;
         for (i = 0; i < w->ncols; i++) {
                 const char *nm = w->cols[order[i]].name;
-                if ((i && pb_buf_putc(&line, ',') != PB_OK) ||
-                    pb_replay_csv_cell(&line, nm, strlen(nm)) != PB_OK)
+                if ((i && pb_buf_putc(&line, (uint8_t)sep) != PB_OK) ||
+                    pb_replay_csv_cell_dialect(&line, w->dialect, nm,
+                                               strlen(nm), 0) != PB_OK)
                         goto done;
         }
         if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
@@ -297,6 +530,9 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                         size_t at;
                         if (id >= w->ncols || rd_u32(w->spool, &len))
                                 goto done;
+                        if (len & CELL_NUMERIC)
+                                num[w->cols[id].pos] |= 2;
+                        len &= ~CELL_NUMERIC;
                         at = rowbuf.len;
                         if (pb_buf_reserve(&rowbuf, len) != PB_OK) {
                                 r = PB_ERR_NOMEM;
@@ -312,13 +548,15 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                                 goto done;
                 }
                 for (i = 0; i < w->ncols; i++) {
-                        if (i && pb_buf_putc(&line, ',') != PB_OK)
+                        if (i && pb_buf_putc(&line, (uint8_t)sep) != PB_OK)
                                 goto nomem;
                         if (cell_len[i] != (size_t)-1 &&
-                            pb_replay_csv_cell(
-                                &line, (const char *)rowbuf.data + cell_off[i],
-                                cell_len[i]) != PB_OK)
+                            pb_replay_csv_cell_dialect(
+                                &line, w->dialect,
+                                (const char *)rowbuf.data + cell_off[i],
+                                cell_len[i], num[i] != 0) != PB_OK)
                                 goto nomem;
+                        num[i] &= 1; /* the JSON-number mark is per row */
                 }
                 if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
                         goto nomem;
@@ -333,6 +571,7 @@ done:
         free(order);
         free(cell_off);
         free(cell_len);
+        free(num);
         pb_buf_free(&line);
         pb_buf_free(&rowbuf);
         return r;

@@ -109,14 +109,8 @@ pb_resp_t pb_replay_merge_push(pb_replay_merge_t *m,
                 return PB_ERR_ARG;
         if (s->buffered >= m->window)
                 return PB_ERR_QUEUE_FULL;
-        if (m->n == m->cap) {
-                size_t nc = m->cap ? m->cap * 2 : 64;
-                pb_replay_merge_item_t *nh = realloc(m->heap, nc * sizeof(*nh));
-                if (!nh)
-                        return PB_ERR_NOMEM;
-                m->heap = nh;
-                m->cap = nc;
-        }
+        if (PB_ARRAY_RESERVE(m->heap, m->cap, m->n, 1, 64))
+                return PB_ERR_NOMEM;
         m->heap[m->n] = *it;
         sift_up(m, m->n++);
         s->buffered++;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_opts.h"
 
 #define PB_PRODUCE_MAX_LINE (1u << 20) /* bytes per input line */
@@ -151,14 +152,6 @@ static int read_line(line_reader_t *lr, char **line, size_t *len) {
         }
 }
 
-static int is_blank(const char *s, size_t n) {
-        size_t i;
-        for (i = 0; i < n; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-                        return 0;
-        return 1;
-}
-
 static void report_errors(long lineno, const pb_errors_t *errs) {
         size_t i;
         for (i = 0; i < errs->count; i++) {
@@ -259,7 +252,7 @@ int pb_cmd_produce(int argc, char **argv) {
                         st.rejected++;
                         continue;
                 }
-                if (is_blank(line, len))
+                if (pb_blank_line(line, len))
                         continue;
                 pb_buf_reset(&out);
                 pb_errors_init(&errs);

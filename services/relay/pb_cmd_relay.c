@@ -147,7 +147,7 @@ static size_t sink_base[PB_RELAY_MAX_SINKS];
 static int relay_opts_compose(void) {
         pb_opts_part_t parts[1 + PB_RELAY_MAX_SINKS] = {
             {relay_opts, sizeof(relay_opts) / sizeof(relay_opts[0]), NULL, 0}};
-        size_t np = 1, i, used = 0, n;
+        size_t np = 1, i, used = 0;
         const pb_sink_plugin_t *p;
         for (i = 0; (p = pb_sink_plugin_at(i)) && i < PB_RELAY_MAX_SINKS; i++) {
                 sink_base[i] = offsetof(relay_settings_t, sink_area) + used;
@@ -157,15 +157,7 @@ static int relay_opts_compose(void) {
                 parts[np++] = (pb_opts_part_t){p->opts, p->nopts, p->opt_prefix,
                                                sink_base[i]};
         }
-        relay_spec.opts = pb_opts_compose(parts, np, &n);
-        relay_spec.nopts = n;
-        return relay_spec.opts ? 0 : -1;
-}
-
-static void relay_opts_free(void) {
-        pb_opts_compose_free((pb_opt_t *)relay_spec.opts, relay_spec.nopts);
-        relay_spec.opts = NULL;
-        pb_opts_free();
+        return pb_opts_compose_spec(&relay_spec, parts, np);
 }
 
 /* --- per-partition state --- */
@@ -953,7 +945,7 @@ int pb_cmd_relay(int argc, char **argv) {
         rc = pb_opts_parse(&relay_spec, &r->set, &r->cc, argc, argv, &first);
         if (rc >= 0) {
                 free(r);
-                relay_opts_free();
+                pb_opts_compose_spec_free(&relay_spec);
                 return rc;
         }
         if (first < argc) {
@@ -1169,6 +1161,6 @@ done:
         free(r->events);
         free(r->sink_target);
         free(r);
-        relay_opts_free();
+        pb_opts_compose_spec_free(&relay_spec);
         return status;
 }

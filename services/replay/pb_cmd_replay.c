@@ -35,6 +35,10 @@ static const pb_opt_t replay_opts[] = {
      0, O(where)},
     {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro", "output format",
      0, O(format)},
+    {"dialect", 0, PB_OPT_STRING, "rfc4180", "rfc4180|excel-de",
+     "CSV dialect: rfc4180 (`,`, `.` decimals, no BOM) or excel-de (`;`, "
+     "decimal comma, UTF-8 with BOM, CRLF: opens in German Excel)",
+     0, O(dialect)},
     {"out", 'o', PB_OPT_STRING, NULL, "FILE|DIR",
      "output file (default stdout; avro needs a file); a directory gets "
      "one file per type (required for csv/avro of several topics)",
@@ -72,8 +76,8 @@ static pb_cmd_spec_t replay_spec = {
     "replay",
     "a time range of topics from Kafka or the archive, in event-time order",
     "--topics T[,T...] [--since TIME] [--until TIME] [--where EXPR]... "
-    "[--format jsonl|csv|avro] [--out FILE|DIR] [--from-archive DIR] "
-    "[--to-topic T | --to URL]\n"
+    "[--format jsonl|csv|avro] [--dialect excel-de] [--out FILE|DIR] "
+    "[--from-archive DIR] [--to-topic T | --to URL]\n"
     "       partnerbus replay --reset-group G --to-time TIME --topics "
     "T[,T...]",
     "The range [--since, --until) applies to the events' occurred_at. Events "
@@ -82,6 +86,8 @@ static pb_cmd_spec_t replay_spec = {
     "started.\n\nExamples:\n"
     "  partnerbus replay -b k1:9092 -t funds.granted --since 2023-01-01 "
     "--until 2024-01-01 -f csv -o grants-2023.csv\n"
+    "  partnerbus replay -b k1:9092 -t funds.granted -f csv --dialect "
+    "excel-de -o grants.csv\n"
     "  partnerbus replay --from-archive /srv/archive -t "
     "aid.dispatched,aid.delivered -f avro -o /tmp/aid/\n"
     "  partnerbus replay -b k1:9092 -t aid.dispatched --since 2024-03-01 "
@@ -101,18 +107,9 @@ static int replay_opts_compose(void) {
              0},
             {wh->opts, wh->nopts, wh->opt_prefix,
              offsetof(pb_replay_settings_t, webhook)}};
-        size_t n;
         if (wh->settings_size > sizeof(((pb_replay_settings_t *)0)->webhook))
                 return -1;
-        replay_spec.opts = pb_opts_compose(parts, 2, &n);
-        replay_spec.nopts = n;
-        return replay_spec.opts ? 0 : -1;
-}
-
-static void replay_opts_free(void) {
-        pb_opts_compose_free((pb_opt_t *)replay_spec.opts, replay_spec.nopts);
-        replay_spec.opts = NULL;
-        pb_opts_free();
+        return pb_opts_compose_spec(&replay_spec, parts, 2);
 }
 
 /* --- outputs --- */
@@ -128,6 +125,7 @@ typedef struct typed_out {
 typedef struct out {
         pb_replay_settings_t *set;
         int fmt; /* 0 jsonl, 1 csv, 2 avro */
+        pb_csv_dialect_t dialect;
         int is_dir;
         FILE *fp; /* jsonl, single csv */
         typed_out_t types[MAX_TYPES];
@@ -226,6 +224,15 @@ static int out_open(out_t *o, size_t ntopics) {
                                               : -1;
         if (o->fmt < 0) {
                 pb_cli_usage_error(cmd, "--format expects jsonl, csv or avro");
+                return PB_EXIT_USAGE;
+        }
+        if (pb_replay_csv_dialect_parse(s->dialect, &o->dialect)) {
+                pb_cli_usage_error(cmd,
+                                   "--dialect expects rfc4180 or excel-de");
+                return PB_EXIT_USAGE;
+        }
+        if (o->dialect != PB_CSV_RFC4180 && o->fmt != 1) {
+                pb_cli_usage_error(cmd, "--dialect goes with --format csv");
                 return PB_EXIT_USAGE;
         }
         if (s->to_topic) {
@@ -386,12 +393,22 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
         }
         if (o->fmt == 1) {
                 pb_resp_t r;
-                if (!t->csv && !(t->csv = pb_replay_csv_new())) {
-                        fprintf(stderr,
-                                "partnerbus replay: temporary file: "
-                                "%s\n",
-                                strerror(errno));
-                        return -1;
+                if (!t->csv) {
+                        if (!(t->csv = pb_replay_csv_new())) {
+                                fprintf(stderr,
+                                        "partnerbus replay: temporary file: "
+                                        "%s\n",
+                                        strerror(errno));
+                                return -1;
+                        }
+                        r = pb_replay_csv_set_dialect(
+                            t->csv, o->dialect,
+                            ev->reader ? pb_schema_json(ev->reader) : NULL);
+                        if (r != PB_OK) {
+                                fprintf(stderr, "partnerbus replay: csv: %s\n",
+                                        pb_err2str(r));
+                                return -1;
+                        }
                 }
                 if ((r = pb_replay_csv_add(t->csv, ev->tree)) != PB_OK) {
                         fprintf(stderr, "partnerbus replay: csv: %s\n",
@@ -499,7 +516,7 @@ int pb_cmd_replay(int argc, char **argv) {
         r = pb_opts_parse(&replay_spec, s, &s->cc, argc, argv, &first);
         if (r >= 0) {
                 free(s);
-                replay_opts_free();
+                pb_opts_compose_spec_free(&replay_spec);
                 return r;
         }
         o.set = s;
@@ -640,6 +657,6 @@ done:
         pb_filter_destroy(filter);
         pb_opts_topics_free(topics, ntopics);
         free(s);
-        replay_opts_free();
+        pb_opts_compose_spec_free(&replay_spec);
         return status;
 }

@@ -11,6 +11,7 @@ typedef struct pb_replay_settings {
         const char *since, *until;
         pb_strlist_t where;
         const char *format;
+        const char *dialect;
         const char *out;
         const char *archive;
         const char *to_topic;

@@ -49,11 +49,33 @@ pb_resp_t pb_report_finish(pb_report_t *r, char *errstr, size_t errstr_size);
 void pb_report_set_meta(pb_report_t *r, const char *source, const char *since,
                         const char *until);
 
+/* The range as instants (for the text of the report). */
+void pb_report_set_range(pb_report_t *r, int has_since, int64_t since_ms,
+                         int has_until, int64_t until_ms);
+/* Language of report.html (labels from schemas/labels, pb_labels.h); the
+ * labels must outlive the report. NULL: message keys and English number
+ * formats (tests). */
+struct pb_labels;
+void pb_report_set_labels(pb_report_t *r, const struct pb_labels *l);
+/* Provenance, stated in summary.json ("report") and report.html: each
+ * event read (topic, partition, offset; partition -1 from the archive),
+ * each archive file, each schema's fingerprint. */
+pb_resp_t pb_report_note_read(pb_report_t *r, const char *topic,
+                              int32_t partition, int64_t offset);
+pb_resp_t pb_report_note_file(pb_report_t *r, const char *path, int64_t size);
+void pb_report_note_schema(pb_report_t *r, const char *type,
+                           uint64_t fingerprint);
+
 /* summary.json: every figure (see docs/report.md for the layout). */
 pb_resp_t pb_report_summary_json(pb_report_t *r, pb_buf_t *out);
 /* report.html: one file, inline CSS and SVG, no scripts, no external
  * references. */
 pb_resp_t pb_report_html(pb_report_t *r, pb_buf_t *out);
+
+/* trace.json: for every row of summary.json the event ids that make it,
+ * and for every entity the id counted, the superseded and the conflicting
+ * ones. */
+pb_resp_t pb_report_trace_json(pb_report_t *r, pb_buf_t *out);
 
 /* --- exact decimals (exposed for the unit tests) --- */
 __extension__ typedef __int128 pb_report_dec_t;

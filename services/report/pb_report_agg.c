@@ -47,18 +47,11 @@ static int dec_add(pb_report_dec_t *acc, pb_report_dec_t v) {
 }
 
 /* --- string hash map --- */
-static uint64_t fnv(const char *s, size_t n) {
-        uint64_t h = 1469598103934665603ull;
-        while (n--)
-                h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-        return h;
-}
-
 void *pb_report_smap_get(pb_report_smap_t *m, const char *k, size_t kl) {
         size_t j;
         if (!m->cap)
                 return NULL;
-        j = fnv(k, kl) & (m->cap - 1);
+        j = pb_fnv1a(k, kl) & (m->cap - 1);
         while (m->keys[j]) {
                 if (m->lens[j] == kl && !memcmp(m->keys[j], k, kl))
                         return m->vals[j];
@@ -81,7 +74,7 @@ static int smap_grow(pb_report_smap_t *m) {
         for (i = 0; i < m->cap; i++) {
                 if (!m->keys[i])
                         continue;
-                j = fnv(m->keys[i], m->lens[i]) & (nc - 1);
+                j = pb_fnv1a(m->keys[i], m->lens[i]) & (nc - 1);
                 while (nk[j])
                         j = (j + 1) & (nc - 1);
                 nk[j] = m->keys[i];
@@ -109,7 +102,7 @@ int pb_report_smap_put(pb_report_smap_t *m, const char *k, size_t kl, void *v) {
                 return -1;
         memcpy(kc, k, kl);
         kc[kl] = 0;
-        j = fnv(k, kl) & (m->cap - 1);
+        j = pb_fnv1a(k, kl) & (m->cap - 1);
         while (m->keys[j])
                 j = (j + 1) & (m->cap - 1);
         m->keys[j] = kc;
@@ -145,7 +138,48 @@ static void agg_free(void *p) {
                 free(a->qty.k[i]);
         free(a->key);
         free(a->key2);
+        free(a->items);
         free(a);
+}
+
+static void strv_free(char **v, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* appends a copy of s to *v (n entries); -1 on ENOMEM */
+static int strv_add(char ***v, size_t *n, const char *s) {
+        char **nv, *c;
+        if (!(c = strdup(s)))
+                return -1;
+        if (!(*n & (*n - 1)) || !*n) { /* grow at powers of two */
+                nv = realloc(*v, (*n ? *n * 2 : 1) * sizeof(*nv));
+                if (!nv) {
+                        free(c);
+                        return -1;
+                }
+                *v = nv;
+        }
+        (*v)[(*n)++] = c;
+        return 0;
+}
+
+/* the entity l counts in row a */
+static int item_add(pb_agg_t *a, pb_latest_t *l) {
+        if (!l)
+                return 0;
+        if (a->nitems == a->capitems) {
+                size_t nc = a->capitems ? a->capitems * 2 : 4;
+                pb_latest_t **ni = realloc(a->items, nc * sizeof(*ni));
+                if (!ni)
+                        return -1;
+                a->items = ni;
+                a->capitems = nc;
+        }
+        a->items[a->nitems++] = l;
+        return 0;
 }
 
 static void ship_free(void *p) {
@@ -155,6 +189,7 @@ static void ship_free(void *p) {
         free(s->id);
         free(s->city);
         free(s->oblast);
+        strv_free(s->more_delivered, s->nmore);
         free(s);
 }
 
@@ -205,8 +240,12 @@ static int sum_add(pb_summap_t *m, const char *k, pb_report_dec_t v) {
 
 static void latest_free(void *p) {
         pb_latest_t *l = p;
-        if (l)
+        if (l) {
                 free(l->json);
+                free(l->key);
+                strv_free(l->old_ids, l->nold);
+                strv_free(l->conflict_ids, l->nconflict);
+        }
         free(l);
 }
 
@@ -233,6 +272,11 @@ void pb_report_destroy(pb_report_t *r) {
         pb_report_smap_free(&r->seen, NULL);
         pb_report_smap_free(&r->latest, latest_free);
         free(r->conflict_list);
+        pb_report_smap_free(&r->sources, free);
+        for (i = 0; i < r->nfiles; i++)
+                free(r->files[i].path);
+        free(r->files);
+        free(r->parts);
         free(r->source);
         free(r->since);
         free(r->until);
@@ -247,6 +291,80 @@ void pb_report_set_meta(pb_report_t *r, const char *source, const char *since,
         r->source = source ? strdup(source) : NULL;
         r->since = since ? strdup(since) : NULL;
         r->until = until ? strdup(until) : NULL;
+}
+
+void pb_report_set_range(pb_report_t *r, int has_since, int64_t since_ms,
+                         int has_until, int64_t until_ms) {
+        r->has_since = has_since;
+        r->since_ms = since_ms;
+        r->has_until = has_until;
+        r->until_ms = until_ms;
+}
+
+void pb_report_set_labels(pb_report_t *r, const struct pb_labels *l) {
+        r->labels = l;
+}
+
+pb_resp_t pb_report_note_read(pb_report_t *r, const char *topic,
+                              int32_t partition, int64_t offset) {
+        size_t i;
+        pb_report_part_t *p;
+        for (i = r->nparts; i-- > 0;) {
+                p = &r->parts[i];
+                if (p->partition == partition && !strcmp(p->topic, topic)) {
+                        if (offset < p->first)
+                                p->first = offset;
+                        if (offset > p->last)
+                                p->last = offset;
+                        p->events++;
+                        return PB_OK;
+                }
+        }
+        if (r->nparts == 4096) /* bounded: more partitions go unlisted */
+                return PB_OK;
+        if (r->nparts == r->capparts) {
+                size_t nc = r->capparts ? r->capparts * 2 : 16;
+                pb_report_part_t *np = realloc(r->parts, nc * sizeof(*np));
+                if (!np)
+                        return PB_ERR_NOMEM;
+                r->parts = np;
+                r->capparts = nc;
+        }
+        p = &r->parts[r->nparts++];
+        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        p->partition = partition;
+        p->first = p->last = offset;
+        p->events = 1;
+        return PB_OK;
+}
+
+pb_resp_t pb_report_note_file(pb_report_t *r, const char *path, int64_t size) {
+        if (r->nfiles == r->capfiles) {
+                size_t nc = r->capfiles ? r->capfiles * 2 : 16;
+                pb_report_file_t *nf = realloc(r->files, nc * sizeof(*nf));
+                if (!nf)
+                        return PB_ERR_NOMEM;
+                r->files = nf;
+                r->capfiles = nc;
+        }
+        if (!(r->files[r->nfiles].path = strdup(path)))
+                return PB_ERR_NOMEM;
+        r->files[r->nfiles++].size = size;
+        return PB_OK;
+}
+
+void pb_report_note_schema(pb_report_t *r, const char *type,
+                           uint64_t fingerprint) {
+        size_t n = sizeof(r->schemas) / sizeof(r->schemas[0]), i;
+        for (i = 0; i < r->nschemas; i++)
+                if (r->schemas[i].fingerprint == fingerprint &&
+                    !strcmp(r->schemas[i].type, type))
+                        return;
+        if (r->nschemas == n)
+                return;
+        snprintf(r->schemas[r->nschemas].type,
+                 sizeof(r->schemas[r->nschemas].type), "%s", type);
+        r->schemas[r->nschemas++].fingerprint = fingerprint;
 }
 
 /* --- reading fields --- */
@@ -327,7 +445,7 @@ static void month_of(const char *date, char out[8]) {
         } while (0)
 
 static pb_resp_t add_funds(pb_report_t *r, rd_t *d, const pb_json_t *ev,
-                           char *errstr, size_t errstr_size) {
+                           pb_latest_t *l, char *errstr, size_t errstr_size) {
         const char *prog = str_of(d, ev, "programme", 1);
         const char *grantor = str_of(d, ev, "grantor.name", 0);
         const char *recip = str_of(d, ev, "recipient.name", 0);
@@ -350,7 +468,7 @@ static pb_resp_t add_funds(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         g[3] = group(&r->f_month, month, NULL);
         g[4] = group(&r->f_total, "all", NULL);
         for (i = 0; i < 5; i++) {
-                if (!g[i])
+                if (!g[i] || item_add(g[i], l))
                         NOMEM();
                 g[i]->count++;
                 if (sum_add(&g[i]->money, cur, amt))
@@ -373,7 +491,8 @@ static pb_ship_t *ship(pb_report_t *r, const char *id) {
 }
 
 static pb_resp_t add_dispatch(pb_report_t *r, rd_t *d, const pb_json_t *ev,
-                              char *errstr, size_t errstr_size) {
+                              pb_latest_t *l, char *errstr,
+                              size_t errstr_size) {
         const char *id = str_of(d, ev, "shipment_id", 0);
         const char *city = str_of(d, ev, "destination.city", 0);
         const char *oblast = str_of(d, ev, "destination.oblast", 0);
@@ -400,7 +519,7 @@ static pb_resp_t add_dispatch(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         g[2] = group(&r->a_month, month, NULL);
         g[3] = group(&r->a_total, "all", NULL);
         for (i = 0; i < 4; i++) {
-                if (!g[i])
+                if (!g[i] || item_add(g[i], l))
                         NOMEM();
                 g[i]->count++;
                 if (hv == 1 && sum_add(&g[i]->money, cur, val))
@@ -445,6 +564,8 @@ static pb_resp_t add_dispatch(pb_report_t *r, rd_t *d, const pb_json_t *ev,
                         OVERFLOW();
                 if (!first)
                         continue;
+                if (item_add(g[4], l))
+                        NOMEM();
                 g[4]->count++;
                 if (hv == 1 && sum_add(&g[4]->money, cur, val))
                         OVERFLOW();
@@ -485,8 +606,20 @@ static pb_resp_t add_delivery(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         if (!(s = ship(r, id)))
                 NOMEM();
         s->deliveries++;
-        if (s->delivered)
-                return PB_OK; /* a second confirmation of one shipment */
+        {
+                const pb_json_t *eid = pb_json_get(ev, "event_id");
+                const pb_json_t *src = pb_json_get(ev, "source");
+                const char *ids =
+                    eid && eid->type == PB_JSON_STRING ? eid->str : "";
+                if (s->delivered) { /* a second confirmation */
+                        if (strv_add(&s->more_delivered, &s->nmore, ids))
+                                NOMEM();
+                        return PB_OK;
+                }
+                snprintf(s->delivered_id, sizeof(s->delivered_id), "%s", ids);
+                snprintf(s->delivered_by, sizeof(s->delivered_by), "%s",
+                         src && src->type == PB_JSON_STRING ? src->str : "");
+        }
         s->delivered = 1;
         s->condition = 3;
         for (i = 0; i < 3; i++)
@@ -501,7 +634,8 @@ static pb_resp_t add_delivery(pb_report_t *r, rd_t *d, const pb_json_t *ev,
 }
 
 static pb_resp_t add_partnership(pb_report_t *r, rd_t *d, const pb_json_t *ev,
-                                 char *errstr, size_t errstr_size) {
+                                 pb_latest_t *l, char *errstr,
+                                 size_t errstr_size) {
         const char *kind = str_of(d, ev, "kind", 0);
         const char *nrw = str_of(d, ev, "nrw_party.name", 0);
         const char *ua = str_of(d, ev, "ukrainian_party.name", 0);
@@ -517,7 +651,7 @@ static pb_resp_t add_partnership(pb_report_t *r, rd_t *d, const pb_json_t *ev,
         g[2] = group(&r->p_ua, ua, NULL);
         g[3] = group(&r->p_month, month, NULL);
         for (i = 0; i < 4; i++) {
-                if (!g[i])
+                if (!g[i] || item_add(g[i], l))
                         NOMEM();
                 g[i]->count++;
         }
@@ -528,18 +662,18 @@ static pb_resp_t add_partnership(pb_report_t *r, rd_t *d, const pb_json_t *ev,
 /* Aggregates one event (the latest version of its entity, or a
  * delivery confirmation). */
 static pb_resp_t aggregate(pb_report_t *r, const char *type,
-                           const pb_json_t *event, char *errstr,
+                           const pb_json_t *event, pb_latest_t *l, char *errstr,
                            size_t errstr_size) {
         rd_t d = {errstr, errstr_size, type, 0};
         pb_resp_t rc;
         if (!strcmp(type, "funds.granted"))
-                rc = add_funds(r, &d, event, errstr, errstr_size);
+                rc = add_funds(r, &d, event, l, errstr, errstr_size);
         else if (!strcmp(type, "aid.dispatched"))
-                rc = add_dispatch(r, &d, event, errstr, errstr_size);
+                rc = add_dispatch(r, &d, event, l, errstr, errstr_size);
         else if (!strcmp(type, "aid.delivered"))
                 rc = add_delivery(r, &d, event, errstr, errstr_size);
         else
-                rc = add_partnership(r, &d, event, errstr, errstr_size);
+                rc = add_partnership(r, &d, event, l, errstr, errstr_size);
         if (rc == PB_OK) {
                 if (!strcmp(type, "funds.granted"))
                         r->n_funds++;
@@ -564,15 +698,58 @@ static const char *entity_field(const char *type) {
         return NULL;
 }
 
+/* The business date of the types whose figures count entities. */
+static const char *date_field(const char *type) {
+        if (!strcmp(type, "funds.granted"))
+                return "granted_on";
+        if (!strcmp(type, "aid.dispatched"))
+                return "dispatched_on";
+        return "founded_on";
+}
+
+static int by_date_key(const void *a, const void *b) {
+        const pb_latest_t *x = *(pb_latest_t *const *)a,
+                          *y = *(pb_latest_t *const *)b;
+        int c = strcmp(x->date, y->date);
+        return c ? c : strcmp(x->key, y->key);
+}
+
+pb_latest_t **pb_report_entities(const pb_report_t *r, const char *type,
+                                 size_t *n) {
+        pb_latest_t **v;
+        size_t i, k = 0;
+        *n = 0;
+        for (i = 0; i < r->latest.cap; i++)
+                if (r->latest.keys[i] &&
+                    !strcmp(((pb_latest_t *)r->latest.vals[i])->type, type))
+                        k++;
+        if (!k)
+                return NULL;
+        *n = k;
+        if (!(v = malloc(k * sizeof(*v))))
+                return NULL;
+        for (i = 0, k = 0; i < r->latest.cap; i++)
+                if (r->latest.keys[i] &&
+                    !strcmp(((pb_latest_t *)r->latest.vals[i])->type, type))
+                        v[k++] = r->latest.vals[i];
+        qsort(v, k, sizeof(*v), by_date_key);
+        return v;
+}
+
 /* An event about an entity from another source than its owner: counted
  * and listed, never aggregated. */
 static pb_resp_t conflict(pb_report_t *r, const char *type,
-                          const pb_json_t *key, const pb_latest_t *l,
+                          const pb_json_t *key, pb_latest_t *l,
                           const pb_json_t *event, const char *src) {
         const pb_json_t *id = pb_json_get(event, "event_id");
         const pb_json_t *at = pb_json_get(event, "occurred_at");
         pb_conflict_t *c;
         r->conflicts++;
+        if (!l->nconflict)
+                snprintf(l->conflict_by, sizeof(l->conflict_by), "%s", src);
+        if (strv_add(&l->conflict_ids, &l->nconflict,
+                     id && id->type == PB_JSON_STRING ? id->str : ""))
+                return PB_ERR_NOMEM;
         if (r->nconflict_list == PB_CONFLICTS_LISTED)
                 return PB_OK;
         if (!r->conflict_list &&
@@ -627,9 +804,22 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
                 }
                 return PB_OK;
         }
-        if (l && strcmp(at->str, l->occurred_at) < 0) {
-                r->superseded++; /* an older version arriving late */
-                return PB_OK;
+        {
+                const pb_json_t *eid = pb_json_get(event, "event_id");
+                const char *ids =
+                    eid && eid->type == PB_JSON_STRING ? eid->str : "";
+                if (l && strcmp(at->str, l->occurred_at) < 0) {
+                        r->superseded++; /* an older version arriving late */
+                        if (strv_add(&l->old_ids, &l->nold, ids)) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return PB_ERR_NOMEM;
+                        }
+                        return PB_OK;
+                }
+                if (l && strv_add(&l->old_ids, &l->nold, l->event_id)) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return PB_ERR_NOMEM;
+                }
         }
         pb_buf_init(&json, 0);
         if (pb_json_write(event, &json) != PB_OK || !json.data) {
@@ -650,8 +840,23 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
                 }
                 snprintf(l->type, sizeof(l->type), "%s", type);
                 snprintf(l->owner, sizeof(l->owner), "%s", srcs);
+                if (!(l->key = strndup(key->str, key->len))) {
+                        pb_buf_free(&json);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return PB_ERR_NOMEM;
+                }
         }
         snprintf(l->occurred_at, sizeof(l->occurred_at), "%s", at->str);
+        {
+                const pb_json_t *dt = pb_json_get(event, date_field(type));
+                snprintf(l->date, sizeof(l->date), "%s",
+                         dt && dt->type == PB_JSON_STRING ? dt->str : "");
+        }
+        {
+                const pb_json_t *eid = pb_json_get(event, "event_id");
+                snprintf(l->event_id, sizeof(l->event_id), "%s",
+                         eid && eid->type == PB_JSON_STRING ? eid->str : "");
+        }
         l->json = (char *)json.data; /* ownership moves to l */
         l->len = json.len;
         return PB_OK;
@@ -694,8 +899,24 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
                         return PB_ERR_NOMEM;
                 }
         }
+        { /* events per reporting organisation */
+                const pb_json_t *src = pb_json_get(event, "source");
+                const char *ss =
+                    src && src->type == PB_JSON_STRING ? src->str : "";
+                size_t sl = strnlen(ss, 127);
+                uint64_t *cnt = pb_report_smap_get(&r->sources, ss, sl);
+                if (!cnt) {
+                        if (!(cnt = calloc(1, sizeof(*cnt))) ||
+                            pb_report_smap_put(&r->sources, ss, sl, cnt)) {
+                                free(cnt);
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return PB_ERR_NOMEM;
+                        }
+                }
+                (*cnt)++;
+        }
         if (!strcmp(type, "aid.delivered"))
-                return aggregate(r, type, event, errstr, errstr_size);
+                return aggregate(r, type, event, NULL, errstr, errstr_size);
         if (!(field = entity_field(type))) {
                 r->other_events++;
                 return PB_OK;
@@ -726,7 +947,7 @@ pb_resp_t pb_report_finish(pb_report_t *r, char *errstr, size_t errstr_size) {
                         rc = PB_ERR_INVALID;
                         break;
                 }
-                rc = aggregate(r, l->type, ev, errstr, errstr_size);
+                rc = aggregate(r, l->type, ev, l, errstr, errstr_size);
         }
         pb_json_parser_destroy(jp);
         return rc;

@@ -25,8 +25,14 @@ typedef struct pb_summap {
         pb_report_dec_t v[PB_SUM_MAX];
 } pb_summap_t;
 
+struct pb_latest;
+
 typedef struct pb_agg {
         char *key, *key2;
+        /* the entities counted in this row (their latest versions), for
+         * trace.json */
+        struct pb_latest **items;
+        size_t nitems, capitems;
         uint64_t count;          /* grants / shipments / partnerships */
         uint64_t lines;          /* item lines (categories) */
         pb_summap_t money;       /* scale 2, by currency */
@@ -46,11 +52,43 @@ typedef struct pb_ship {
         int32_t dispatched_on, delivered_on; /* days since 1970 */
         int condition;                       /* 0..2, 3 other */
         uint64_t deliveries;
+        char delivered_id[40];  /* event id of the confirmation counted */
+        char delivered_by[128]; /* its source */
+        char **more_delivered;  /* ids of later confirmations (not counted) */
+        size_t nmore;
 } pb_ship_t;
+
+/* where the events came from, for the report's provenance section */
+typedef struct pb_report_part {
+        char topic[200];
+        int32_t partition;
+        int64_t first, last; /* offsets of the first and last event read */
+        uint64_t events;
+} pb_report_part_t;
+
+typedef struct pb_report_file {
+        char *path;
+        int64_t size;
+} pb_report_file_t;
+
+typedef struct pb_report_schema {
+        char type[64];
+        uint64_t fingerprint;
+} pb_report_schema_t;
 
 struct pb_report {
         int64_t asof_ms;
         char *source, *since, *until;
+        int has_since, has_until;
+        int64_t since_ms, until_ms;
+        const struct pb_labels *labels; /* NULL: English keys */
+        pb_report_smap_t sources;       /* source -> (uintptr_t) events */
+        pb_report_part_t *parts;
+        size_t nparts, capparts;
+        pb_report_file_t *files;
+        size_t nfiles, capfiles;
+        pb_report_schema_t schemas[16];
+        size_t nschemas;
         pb_table_t f_prog, f_grantor, f_recipient, f_month, f_total;
         pb_table_t a_oblast, a_city, a_cat, a_month, a_total;
         pb_table_t p_kind, p_nrw, p_ua, p_month;
@@ -83,8 +121,38 @@ typedef struct pb_latest {
         char type[32];
         char occurred_at[40]; /* canonical RFC 3339, compares as text */
         char owner[128];      /* source of the entity's first version */
+        char event_id[40];    /* of the version counted */
+        char date[16];        /* its business date (granted_on, ...) */
+        char *key;            /* the entity's id */
         char *json;
         size_t len;
+        char **old_ids; /* event ids of superseded versions */
+        size_t nold;
+        char **conflict_ids; /* event ids of other organisations' versions */
+        size_t nconflict;
+        char conflict_by[128]; /* the first of them's source */
 } pb_latest_t;
+
+/* --- shared by the writers (pb_report_out.c, pb_report_html.c) --- */
+pb_agg_t **pb_report_sorted(const pb_table_t *t, size_t *n);
+pb_report_dec_t pb_report_money_in(const pb_summap_t *m, const char *cur);
+const pb_agg_t *pb_report_total_of(const pb_table_t *t);
+
+typedef struct pb_unconf {
+        const pb_ship_t *s;
+        int64_t age;
+} pb_unconf_t;
+
+typedef struct pb_dstat {
+        uint64_t dispatched, confirmed, unconfirmed, orphan, cond[4];
+        pb_unconf_t *list;
+        size_t nlist;
+} pb_dstat_t;
+int pb_report_delivery_stats(const pb_report_t *r, pb_dstat_t *d);
+/* the latest versions of one type, sorted by business date then key;
+ * malloc'd, NULL when none (*n 0) or out of memory (*n set) */
+pb_latest_t **pb_report_entities(const pb_report_t *r, const char *type,
+                                 size_t *n);
+pb_resp_t pb_report_html_doc(pb_report_t *r, pb_buf_t *o);
 
 #endif

@@ -6,6 +6,14 @@ SCHEMAS=${PARTNERBUS_SCHEMAS:-$PB_SOURCE_DIR/schemas}
 EXAMPLES=$SCHEMAS/examples/valid
 PYDIR=$PB_SOURCE_DIR/tests/python
 
+# consumer_setup CMD...: the commands are required; B is the broker's
+# bootstrap, BIN the partnerbus binary
+consumer_setup() {
+        pb_require_cmd "$@"
+        B=$(pb_bootstrap)
+        BIN=$(pb_bin)
+}
+
 # consumer_tmpdir: PB_TMP (pb_tmpdir); at exit stop the registry, if one was
 # started, and remove PB_TMP (kept with PB_KEEP_TMP=1). Call it plainly.
 consumer_tmpdir() {

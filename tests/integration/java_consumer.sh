@@ -10,9 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/consumer_common.bash"
 
-pb_require_cmd java mvn python3
-B=$(pb_bootstrap)
-BIN=$(pb_bin)
+consumer_setup java mvn python3
 OUT=${PB_BINARY_DIR:-${TMPDIR:-/tmp}}/java-example
 consumer_tmpdir
 RUN=$(pb_topic_name java)

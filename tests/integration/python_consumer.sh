@@ -18,9 +18,7 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/consumer_common.bash"
 
-pb_require_cmd kcat python3 od
-B=$(pb_bootstrap)
-BIN=$(pb_bin)
+consumer_setup kcat python3 od
 PY=$(pb_python_venv)
 consumer_tmpdir
 RUN=$(pb_topic_name pyc)

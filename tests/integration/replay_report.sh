@@ -32,7 +32,7 @@ total=$(cat "$H"/*.jsonl | wc -l)
 pb_log "published $total events under prefix $P"
 
 # --- 1. report from Kafka, whole history and a range
-"$PB_BIN" report --brokers "$B" --out "$PB_TMP/rep" --as-of 2024-07-01 2>"$PB_TMP/report.log" ||
+"$PB_BIN" report --brokers "$B" --lang en --out "$PB_TMP/rep" --as-of 2024-07-01 2>"$PB_TMP/report.log" ||
         pb_fail "report: $(cat "$PB_TMP/report.log")"
 $HIST expect "$H" --as-of 2024-07-01 >"$PB_TMP/expected.json"
 $HIST compare "$PB_TMP/expected.json" "$PB_TMP/rep/summary.json" || pb_fail "report figures differ from the independent computation"
@@ -162,6 +162,17 @@ cmp "$PB_TMP/range.jsonl" "$PB_TMP/range-archive.jsonl" || pb_fail "range from t
 "$PB_BIN" report --from-archive "$PB_TMP/archive" --out "$PB_TMP/rep-ar" --as-of 2024-07-01 2>>"$PB_TMP/replay-ar.log" ||
         pb_fail "report from the archive: $(tail -3 "$PB_TMP/replay-ar.log")"
 $HIST compare "$PB_TMP/expected.json" "$PB_TMP/rep-ar/summary.json" || pb_fail "report from the archive differs"
+# the report names the archive files it read (every one, with its size)
+python3 - "$PB_TMP/archive" "$PB_TMP/rep-ar/summary.json" "$PB_TMP/rep-ar/report.html" <<'EOF' || pb_fail "archive files not named"
+import glob, json, os, sys
+arch, summ, html = sys.argv[1:4]
+files = json.load(open(summ, encoding="utf-8"))["report"]["archive_files"]
+want = sorted(glob.glob(arch + "/*/*.avro"))
+assert sorted(f["path"] for f in files) == want, (files, want)
+assert all(f["size"] == os.path.getsize(f["path"]) for f in files)
+h = open(html, encoding="utf-8").read()
+assert "Gelesene Archivdateien" in h and all(f["path"] in h for f in files)
+EOF
 
 # --- 5. --to-topic and --to URL
 "$PB_BIN" replay --brokers "$B" -t funds.granted --since 2023-01-01 --to-topic "${P}copy" 2>"$PB_TMP/copy.log" ||

@@ -28,20 +28,16 @@ set -euo pipefail
 KAFKA_VERSION=3.9.1
 SLF4J_VERSION=1.7.36
 RELOAD4J_VERSION=1.2.25
+PROC_NAME=harness PROC_USAGE_LAST=9
+source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
+
 CACHE=${PB_KAFKA_CACHE:-${HOME:-/tmp}/.cache/partnerbus/kafka-$KAFKA_VERSION}
 LIBS=$CACHE/libs
-JAVA=${JAVA:-java}
-MVN=${MVN:-mvn}
 KCAT=${KCAT:-kcat}
 START_TIMEOUT=${PB_KAFKA_START_TIMEOUT:-180}
 STOP_TIMEOUT=${PB_KAFKA_STOP_TIMEOUT:-30}
-DEFAULT_JVM_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
--XX:-UsePerfData -Djava.awt.headless=true -Dfile.encoding=UTF-8"
-JVM_OPTS=${PB_KAFKA_JVM_OPTS:-$DEFAULT_JVM_OPTS}
+JVM_OPTS=${PB_KAFKA_JVM_OPTS:-$(jvm_opts 512m)}
 PROBE_TOPIC=_pb_ready_probe
-
-PROC_NAME=harness PROC_USAGE_LAST=9
-source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 
 # ---------------------------------------------------------------- fetch
 
@@ -122,8 +118,7 @@ while True:
 # (guards against a pid reused by an unrelated process).
 is_ours() {
         local pid=$1 nodedir=$2 cmd
-        [[ -r /proc/$pid/cmdline ]] || return 1
-        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+        cmd=$(cmdline "$pid") || return 1
         [[ $cmd == *kafka.Kafka* && $cmd == *"$nodedir/server.properties"* ]]
 }
 
@@ -139,28 +134,20 @@ set_pid() {
 # Every process of ours in DIR: from the pids file, and any left behind by a
 # run whose pids file was lost (matched by the full path of its config).
 our_pids() {
-        local n pid p cmd
+        local n pid cmd
         if [[ -f $DIR/pids ]]; then
                 while read -r n pid; do
                         is_ours "$pid" "$DIR/node-$n" && echo "$pid"
                 done <"$DIR/pids"
         fi
-        for p in /proc/[0-9]*; do
-                pid=${p#/proc/}
-                cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+        for pid in $(all_pids); do
+                cmd=$(cmdline "$pid") || continue
                 [[ $cmd == *kafka.Kafka* && $cmd == *"$DIR/node-"*"/server.properties"* ]] && echo "$pid"
         done
         return 0
 }
 
-log_tail() {
-        local f
-        for f in "$DIR"/node-*/server.log "$DIR"/node-*/stdout; do
-                [[ -s $f ]] || continue
-                printf '\n==== %s (last 30 lines) ====\n' "$f" >&2
-                tail -n 30 "$f" >&2
-        done
-}
+log_tail() { tail_log "$DIR"/node-*/server.log "$DIR"/node-*/stdout; }
 
 write_node_config() {
         local n=$1 port=$2 cport=$3 voters=$4 nodes=$5 nd="$DIR/node-$1"
@@ -210,24 +197,14 @@ EOF
 
 classpath() { echo "$LIBS/*"; }
 
-# launch_node N: start node N in its own session (so ctest's process group
-# and pipes are not tied to it); its pid goes into DIR/pids.
+# launch_node N: start node N (see launch); its pid goes into DIR/pids.
 launch_node() {
-        local n=$1 nd="$DIR/node-$1" pid
-        rm -f "$nd/pid"
+        local n=$1 nd="$DIR/node-$1"
         # shellcheck disable=SC2086
-        setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' _ "$nd" \
+        launch "$nd" "$nd/stdout" "node $n" \
                 "$JAVA" $JVM_OPTS -Dlog4j.configuration="file:$nd/log4j.properties" \
-                -Dkafka.logs.dir="$nd" -cp "$(classpath)" kafka.Kafka "$nd/server.properties" \
-                </dev/null >>"$nd/stdout" 2>&1 &
-        local i
-        for i in $(seq 50); do
-                [[ -s $nd/pid ]] && break
-                sleep 0.1
-        done
-        [[ -s $nd/pid ]] || die "node $n did not start"
-        pid=$(cat "$nd/pid")
-        set_pid "$n" "$pid"
+                -Dkafka.logs.dir="$nd" -cp "$(classpath)" kafka.Kafka "$nd/server.properties"
+        set_pid "$n" "$(cat "$nd/pid")"
 }
 
 # ready BOOTSTRAP NODES: the cluster lists all its brokers, and a message
@@ -272,13 +249,7 @@ wait_ready() {
 
 # ---------------------------------------------------------------- commands
 
-do_stop() {
-        local pids=()
-        [[ -d $DIR ]] || return 0
-        mapfile -t pids < <(our_pids | sort -u)
-        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
-        rm -f "$DIR/pids" "$DIR/bootstrap"
-}
+do_stop() { stop_ours "$DIR/pids" "$DIR/bootstrap"; }
 
 do_start() {
         local nodes=$1
@@ -394,11 +365,7 @@ while [[ $# -gt 0 ]]; do
         *) ARGS+=("$1"); shift ;;
         esac
 done
-if [[ $cmd != fetch ]]; then
-        [[ -n $DIR ]] || { log "--dir is required"; usage; }
-        mkdir -p "$DIR"
-        DIR=$(cd "$DIR" && pwd -P)
-fi
+use_dir "$cmd"
 node_arg() {
         [[ ${#ARGS[@]} -eq 1 && ${ARGS[0]} =~ ^[1-9]$ ]] || { log "$cmd needs a node number"; exit 2; }
         echo "${ARGS[0]}"

@@ -3,6 +3,17 @@
 # caller sets PROC_NAME (the prefix of its messages) and PROC_USAGE_LAST
 # (the last line of its usage comment, which starts at line 2).
 
+# the programs (the environment may name others)
+JAVA=${JAVA:-java}
+MVN=${MVN:-mvn}
+
+# jvm_opts XMX: the test servers' JVM options with heap XMX (small, serial
+# GC, quick start), unless the caller's environment gave its own
+jvm_opts() {
+        echo "-Xms64m -Xmx$1 -XX:+UseSerialGC -XX:TieredStopAtLevel=1" \
+                "-XX:-UsePerfData -Djava.awt.headless=true -Dfile.encoding=UTF-8"
+}
+
 # log MSG...: a message on stderr; die MSG...: log it as an error, exit 1;
 # usage: the script's usage comment on stderr, exit 2
 log() { printf '%s: %s\n' "$PROC_NAME" "$*" >&2; }
@@ -52,6 +63,62 @@ stop_pids() {
         done
         for pid in "$@"; do
                 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        done
+}
+
+# use_dir CMD: unless CMD is fetch, DIR (from --dir) must be given; it is
+# created and made absolute
+use_dir() {
+        [[ $1 == fetch ]] && return 0
+        [[ -n $DIR ]] || { log "--dir is required"; usage; }
+        mkdir -p "$DIR"
+        DIR=$(cd "$DIR" && pwd -P)
+}
+
+# cmdline PID: the process's command line, arguments joined by spaces
+# (fails when it is gone or not readable)
+cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline"; }
+
+# all_pids: every process id in /proc
+all_pids() {
+        local p
+        for p in /proc/[0-9]*; do echo "${p#/proc/}"; done
+}
+
+# stop_ours FILE...: stop every process the caller's our_pids names (see
+# stop_pids, with STOP_TIMEOUT), then remove FILE...
+stop_ours() {
+        local pids=()
+        [[ -d $DIR ]] || return 0
+        mapfile -t pids < <(our_pids | sort -u)
+        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
+        rm -f "$@"
+}
+
+# launch DIR LOG WHAT CMD...: start CMD in its own session (so ctest's
+# process group and pipes are not tied to it), stdin from /dev/null and
+# output appended to LOG; its pid goes into DIR/pid. Dies with "WHAT did
+# not start" when that file does not appear within 5 s.
+launch() {
+        local dir=$1 out=$2 what=$3
+        shift 3
+        rm -f "$dir/pid"
+        setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' _ "$dir" "$@" \
+                </dev/null >>"$out" 2>&1 &
+        for _ in $(seq 50); do
+                [[ -s $dir/pid ]] && break
+                sleep 0.1
+        done
+        [[ -s $dir/pid ]] || die "$what did not start"
+}
+
+# tail_log FILE...: the last 30 lines of each non-empty FILE on stderr
+tail_log() {
+        local f
+        for f in "$@"; do
+                [[ -s $f ]] || continue
+                printf '\n==== %s (last 30 lines) ====\n' "$f" >&2
+                tail -n 30 "$f" >&2
         done
 }
 

@@ -32,23 +32,19 @@
 # stderr); 2 on a usage error.
 set -euo pipefail
 
+PROC_NAME=registry PROC_USAGE_LAST=13
+source "$(dirname "${BASH_SOURCE[0]}")/../kafka/proc.sh"
+
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 POM=$HERE/pom.xml
 CACHE=${PB_REGISTRY_CACHE:-${HOME:-/tmp}/.cache/partnerbus/apicurio}
 BUILD=$CACHE/build
 RUNNER=$BUILD/apicurio-registry-runner-1-runner.jar
-JAVA=${JAVA:-java}
-MVN=${MVN:-mvn}
 CURL=${CURL:-curl}
 START_TIMEOUT=${PB_REGISTRY_START_TIMEOUT:-180}
 STOP_TIMEOUT=${PB_REGISTRY_STOP_TIMEOUT:-20}
-DEFAULT_JVM_OPTS="-Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
--XX:-UsePerfData -Djava.awt.headless=true -Dfile.encoding=UTF-8"
-JVM_OPTS=${PB_REGISTRY_JVM_OPTS:-$DEFAULT_JVM_OPTS}
+JVM_OPTS=${PB_REGISTRY_JVM_OPTS:-$(jvm_opts 384m)}
 API_PATH=/apis/ccompat/v7
-
-PROC_NAME=registry PROC_USAGE_LAST=13
-source "$(dirname "${BASH_SOURCE[0]}")/../kafka/proc.sh"
 
 # ---------------------------------------------------------------- fetch
 
@@ -77,32 +73,25 @@ build_registry() {
 
 # is_ours PID: the process is a registry started for this DIR
 is_ours() {
-        local pid=$1 cmd
-        [[ -r /proc/$pid/cmdline ]] || return 1
-        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+        local cmd
+        cmd=$(cmdline "$1") || return 1
         [[ $cmd == *"-Dpb.registry.dir=$DIR "* ]]
 }
 
 # every registry of ours in DIR, including one whose pid file was lost
 our_pids() {
-        local p pid cmd
+        local pid
         if [[ -s $DIR/pid ]]; then
                 pid=$(cat "$DIR/pid")
                 is_ours "$pid" && echo "$pid"
         fi
-        for p in /proc/[0-9]*; do
-                pid=${p#/proc/}
-                cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-                [[ $cmd == *"-Dpb.registry.dir=$DIR "* ]] && echo "$pid"
+        for pid in $(all_pids); do
+                is_ours "$pid" && echo "$pid"
         done
         return 0
 }
 
-log_tail() {
-        [[ -s $DIR/registry.log ]] || return 0
-        printf '\n==== %s (last 30 lines) ====\n' "$DIR/registry.log" >&2
-        tail -n 30 "$DIR/registry.log" >&2
-}
+log_tail() { tail_log "$DIR/registry.log"; }
 
 # ready URL: the subjects list answers with a JSON array
 ready() {
@@ -113,13 +102,7 @@ ready() {
 
 # ---------------------------------------------------------------- commands
 
-do_stop() {
-        local pids=()
-        [[ -d $DIR ]] || return 0
-        mapfile -t pids < <(our_pids | sort -u)
-        stop_pids "$STOP_TIMEOUT" "${pids[@]}"
-        rm -f "$DIR/pid" "$DIR/url"
-}
+do_stop() { stop_ours "$DIR/pid" "$DIR/url"; }
 
 # watchdog OWNER REGPID: stop the registry when OWNER exits (or when the
 # registry itself is gone, then just leave)
@@ -147,20 +130,13 @@ do_start() {
         port=$(free_ports 1)
         url="http://127.0.0.1:$port$API_PATH"
         : >"$DIR/registry.log"
-        rm -f "$DIR/pid"
-        # its own session, so ctest's process group and pipes are not tied
-        # to it; the marker property identifies it for stop
+        # the marker property identifies it for stop
         # shellcheck disable=SC2086
-        setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' _ "$DIR" \
+        launch "$DIR" "$DIR/registry.log" "the registry" \
                 "$JAVA" $JVM_OPTS -Dpb.registry.dir="$DIR" \
                 -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$port" \
                 -Dquarkus.http.access-log.enabled=false \
-                -jar "$RUNNER" </dev/null >>"$DIR/registry.log" 2>&1 &
-        for _ in $(seq 50); do
-                [[ -s $DIR/pid ]] && break
-                sleep 0.1
-        done
-        [[ -s $DIR/pid ]] || die "the registry did not start"
+                -jar "$RUNNER"
         pid=$(cat "$DIR/pid")
         [[ -n $OWNER ]] && start_watchdog "$OWNER" "$pid"
         deadline=$((SECONDS + START_TIMEOUT))
@@ -207,11 +183,7 @@ while [[ $# -gt 0 ]]; do
         *) log "unknown argument $1"; usage ;;
         esac
 done
-if [[ $cmd != fetch ]]; then
-        [[ -n $DIR ]] || { log "--dir is required"; usage; }
-        mkdir -p "$DIR"
-        DIR=$(cd "$DIR" && pwd -P)
-fi
+use_dir "$cmd"
 
 case $cmd in
 fetch) fetch ;;

@@ -74,7 +74,7 @@ for lib in $(ldd "$BIN" | awk '/=> \//{print $3}'); do
         pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -1 | cut -d: -f1) || true
         [ -z "$pkg" ] && pkg=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1) || true
         case "$pkg" in
-        librdkafka1|libavro23|libcjson1|libcurl4|libmicrohttpd12|libssl3)
+        librdkafka1|libavro23|libcjson1|libcurl4|libmicrohttpd12|libssl3|libxlsxwriter4)
                 echo "$runtime_line" | grep -qw "$pkg" || fail "Dockerfile runtime stage lacks $pkg (for $lib)";;
         esac
 done

@@ -79,6 +79,18 @@ static const char *ex_schema_dir(void) {
         return pb_schemas_default_dir();
 }
 
+/* The catalog of the schemas directory; NULL (said on stderr) if it
+ * cannot be loaded. */
+static inline pb_schemas_t *ex_catalog(void) {
+        char err[512];
+        pb_schemas_t *cat =
+            pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
+        if (!cat)
+                fprintf(stderr, "cannot load schemas from %s: %s\n",
+                        ex_schema_dir(), err);
+        return cat;
+}
+
 /* schemas/examples/<kind>  (kind: "valid" or "invalid") */
 static void ex_dir(char *buf, size_t size, const char *kind) {
         snprintf(buf, size, "%s/examples/%s", ex_schema_dir(), kind);

@@ -11,6 +11,8 @@
 
 #include <avro.h>
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,23 +23,6 @@
 #include "partnerbus/pb_avrofile.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_schema.h"
-
-static char *slurp(const char *path, size_t *len) {
-        FILE *fp = fopen(path, "rb");
-        char *b;
-        long n;
-        assert_non_null(fp);
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        b = malloc((size_t)n + 1);
-        assert_non_null(b);
-        assert_int_equal(fread(b, 1, (size_t)n, fp), (size_t)n);
-        b[n] = 0;
-        fclose(fp);
-        *len = (size_t)n;
-        return b;
-}
 
 typedef struct fx {
         char dir[64];
@@ -253,7 +238,7 @@ static void test_partial_tail(void **state) {
         assert_int_equal(stat(f->path, &st1), 0);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
         /* simulate the crash: keep only half of the second block */
-        data = slurp(f->path, &len);
+        data = pb_test_slurp(f->path, &len);
         fd = open(f->path, O_WRONLY | O_TRUNC);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, data, len - 200), (ssize_t)(len - 200));
@@ -313,7 +298,7 @@ static void test_end_vs_truncated(void **state) {
         assert_int_equal(partial, 0);
         pb_avrofile_reader_destroy(r);
         /* cut into the second block */
-        data = slurp(f->path, &len);
+        data = pb_test_slurp(f->path, &len);
         fd = open(f->path, O_WRONLY | O_TRUNC);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, data, len - 5), (ssize_t)(len - 5));
@@ -370,19 +355,10 @@ static void test_not_a_container(void **state) {
         assert_null(pb_avrofile_open(f->path, err, sizeof(err)));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_write_read_avroc, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_partial_tail, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_end_vs_truncated, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_recover_skips_locked, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_not_a_container, setup,
-                                            teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_write_read_avroc, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_partial_tail, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_end_vs_truncated, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_recover_skips_locked, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_not_a_container, setup, teardown))

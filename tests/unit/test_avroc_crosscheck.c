@@ -19,32 +19,11 @@
 
 #include "avroc_fill.h"
 #include "codec_examples.h"
+#include "codec_fixture.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
-
-static pb_schemas_t *cat;
-static pb_codec_t *codec;
-
-static int setup(void **state) {
-        char err[512];
-        (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "schemas: %s\n", err);
-                return -1;
-        }
-        codec = pb_codec_new();
-        return codec ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        pb_codec_destroy(codec);
-        pb_schemas_destroy(cat);
-        return 0;
-}
 
 /* Compares what avro-c read (v) with the JSON (j), guided by our schema
  * tree only for the logical types; names and symbols come from avro-c's
@@ -223,30 +202,11 @@ typedef void (*example_fn)(const pb_schema_t *s, const char *path,
                            const char *json, size_t len);
 
 static size_t for_each_valid(example_fn fn) {
-        char dir[1024], sub[1536], path[2048];
-        size_t ntypes, total = 0;
-        ex_dir(dir, sizeof(dir), "valid");
-        char **types = ex_list(dir, "", &ntypes);
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                size_t nf;
-                if (!s)
-                        fail_msg("no schema for %s", types[t]);
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf; i++) {
-                        size_t len = 0;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        assert_non_null(json);
-                        fn(s, path, json, len);
-                        free(json);
-                        total++;
-                }
-                ex_free_list(files, nf);
-        }
-        ex_free_list(types, ntypes);
-        return total;
+        ex_iter_t it;
+        ex_iter_start(&it, "valid");
+        while (ex_iter_next(&it))
+                fn(it.s, it.path, it.json, it.len);
+        return it.total;
 }
 
 static avro_schema_t avroc_schema(const pb_schema_t *s) {
@@ -355,5 +315,6 @@ int main(void) {
             cmocka_unit_test(test_ours_read_by_avroc),
             cmocka_unit_test(test_avroc_read_by_ours),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, codec_fixture_setup,
+                                      codec_fixture_teardown);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,10 +133,4 @@ static void test_write_failure(void **state) {
         unlink(path);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_order),
-            cmocka_unit_test(test_write_failure),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_order), cmocka_unit_test(test_write_failure))

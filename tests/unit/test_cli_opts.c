@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,28 +207,22 @@ static void test_sasl_password_file(void **state) {
 }
 
 static void test_units(void **state) {
-        assert_int_equal(pb_opts_parse_duration("250ms"), 250);
-        assert_int_equal(pb_opts_parse_duration("2"), 2000);
-        assert_int_equal(pb_opts_parse_duration("24h"), 86400000);
-        assert_int_equal(pb_opts_parse_duration("1.5s"), 1500);
-        assert_int_equal(pb_opts_parse_duration("-1s"), -1);
-        assert_int_equal(pb_opts_parse_duration("5 parsecs"), -1);
-        assert_int_equal(pb_opts_parse_size("64KiB"), 65536);
-        assert_int_equal(pb_opts_parse_size("2GiB"), 2147483648ull);
-        assert_true(pb_opts_parse_size("-5") == (size_t)-1);
-        assert_true(pb_opts_parse_size("5XB") == (size_t)-1);
-        assert_true(pb_opts_parse_size("99999999999999999999GiB") ==
+        assert_int_equal(pb_optmap_parse_duration("250ms"), 250);
+        assert_int_equal(pb_optmap_parse_duration("2"), 2000);
+        assert_int_equal(pb_optmap_parse_duration("24h"), 86400000);
+        assert_int_equal(pb_optmap_parse_duration("1.5s"), 1500);
+        assert_int_equal(pb_optmap_parse_duration("-1s"), -1);
+        assert_int_equal(pb_optmap_parse_duration("5 parsecs"), -1);
+        assert_int_equal(pb_optmap_parse_size("64KiB"), 65536);
+        assert_int_equal(pb_optmap_parse_size("2GiB"), 2147483648ull);
+        assert_true(pb_optmap_parse_size("-5") == (size_t)-1);
+        assert_true(pb_optmap_parse_size("5XB") == (size_t)-1);
+        assert_true(pb_optmap_parse_size("99999999999999999999GiB") ==
                     (size_t)-1);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_defaults),
-            cmocka_unit_test(test_precedence),
-            cmocka_unit_test(test_usage_errors),
-            cmocka_unit_test(test_help_and_print_config),
-            cmocka_unit_test(test_sasl_password_file),
-            cmocka_unit_test(test_units),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_defaults), cmocka_unit_test(test_precedence),
+             cmocka_unit_test(test_usage_errors),
+             cmocka_unit_test(test_help_and_print_config),
+             cmocka_unit_test(test_sasl_password_file),
+             cmocka_unit_test(test_units))

@@ -13,41 +13,11 @@
 #include <cmocka.h>
 
 #include "codec_examples.h"
+#include "codec_fixture.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
-
-static pb_schemas_t *cat;
-static pb_codec_t *codec;
-
-static int setup(void **state) {
-        char err[512];
-        (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "cannot load schemas from %s: %s\n",
-                        ex_schema_dir(), err);
-                return -1;
-        }
-        codec = pb_codec_new();
-        return codec ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        pb_codec_destroy(codec);
-        pb_schemas_destroy(cat);
-        return 0;
-}
-
-static pb_schema_t *schema(const char *json) {
-        char err[512];
-        pb_schema_t *s = pb_schema_new(json, strlen(json), err, sizeof(err));
-        if (!s)
-                fail_msg("schema rejected: %s", err);
-        return s;
-}
 
 /* Compact form of a JSON text, as pb_json_write produces it. */
 static char *compact(const char *json, size_t len) {
@@ -142,142 +112,108 @@ static void dec_fails(const pb_schema_t *w, const pb_schema_t *r,
 /* --- the examples --- */
 
 static void test_valid_examples(void **state) {
-        char dir[1024], path[2048];
-        size_t ntypes, total = 0;
+        ex_iter_t it;
         (void)state;
-        ex_dir(dir, sizeof(dir), "valid");
-        char **types = ex_list(dir, "", &ntypes);
-        assert_true(ntypes >= 4);
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                if (!s)
-                        fail_msg("no schema for example type %s", types[t]);
-                char sub[1536];
-                size_t nf;
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf; i++) {
-                        size_t len = 0;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        assert_non_null(json);
-                        pb_buf_t avro, avro2;
-                        pb_event_meta_t meta, meta2;
-                        pb_errors_t errs;
-                        pb_errors_init(&errs);
-                        pb_buf_init(&avro, 0);
-                        pb_buf_init(&avro2, 0);
-                        pb_resp_t r = pb_codec_json_to_avro(
-                            codec, s, json, len, NULL, &avro, &meta, &errs);
-                        if (r != PB_OK) {
-                                print_errs(&errs);
-                                fail_msg("%s: %s", path, pb_err2str(r));
-                        }
-                        char err[512];
-                        pb_buf_t out;
-                        pb_buf_init(&out, 0);
-                        r = pb_codec_avro_to_json(codec, s, NULL, avro.data,
-                                                  avro.len, &out, &meta2, err,
-                                                  sizeof(err));
-                        if (r != PB_OK)
-                                fail_msg("%s: decode: %s", path, err);
-                        char *want = compact(json, len);
-                        if (strcmp(want, (char *)out.data))
-                                fail_msg("%s round trip differs:\n want %s\n "
-                                         "got  %s",
-                                         path, want, (char *)out.data);
-                        /* the meta of both directions agree with the JSON */
-                        char ev[128];
-                        snprintf(ev, sizeof(ev), "\"event_id\":\"%s\"",
-                                 meta.event_id);
-                        assert_non_null(strstr(want, ev));
-                        assert_string_equal(meta.event_id, meta2.event_id);
-                        assert_string_equal(meta.source, meta2.source);
-                        assert_string_equal(meta.key, meta2.key);
-                        assert_true(meta.key_len > 0);
-                        assert_int_equal(meta.occurred_at_ms,
-                                         meta2.occurred_at_ms);
-                        assert_true(meta.occurred_at_ms > 1600000000000LL);
-                        /* the decoded JSON re-encodes to the same bytes */
-                        assert_int_equal(
-                            pb_codec_json_to_avro(codec, s, (char *)out.data,
-                                                  out.len, NULL, &avro2, NULL,
-                                                  &errs),
-                            PB_OK);
-                        assert_int_equal(avro.len, avro2.len);
-                        assert_memory_equal(avro.data, avro2.data, avro.len);
-                        free(want);
-                        free(json);
-                        pb_buf_free(&out);
-                        pb_buf_free(&avro);
-                        pb_buf_free(&avro2);
-                        total++;
+        ex_iter_start(&it, "valid");
+        assert_true(it.ntypes >= 4);
+        while (ex_iter_next(&it)) {
+                const pb_schema_t *s = it.s;
+                const char *path = it.path, *json = it.json;
+                size_t len = it.len;
+                pb_buf_t avro, avro2;
+                pb_event_meta_t meta, meta2;
+                pb_errors_t errs;
+                pb_errors_init(&errs);
+                pb_buf_init(&avro, 0);
+                pb_buf_init(&avro2, 0);
+                pb_resp_t r = pb_codec_json_to_avro(codec, s, json, len, NULL,
+                                                    &avro, &meta, &errs);
+                if (r != PB_OK) {
+                        print_errs(&errs);
+                        fail_msg("%s: %s", path, pb_err2str(r));
                 }
-                ex_free_list(files, nf);
+                char err[512];
+                pb_buf_t out;
+                pb_buf_init(&out, 0);
+                r = pb_codec_avro_to_json(codec, s, NULL, avro.data, avro.len,
+                                          &out, &meta2, err, sizeof(err));
+                if (r != PB_OK)
+                        fail_msg("%s: decode: %s", path, err);
+                char *want = compact(json, len);
+                if (strcmp(want, (char *)out.data))
+                        fail_msg("%s round trip differs:\n want %s\n "
+                                 "got  %s",
+                                 path, want, (char *)out.data);
+                /* the meta of both directions agree with the JSON */
+                char ev[128];
+                snprintf(ev, sizeof(ev), "\"event_id\":\"%s\"", meta.event_id);
+                assert_non_null(strstr(want, ev));
+                assert_string_equal(meta.event_id, meta2.event_id);
+                assert_string_equal(meta.source, meta2.source);
+                assert_string_equal(meta.key, meta2.key);
+                assert_true(meta.key_len > 0);
+                assert_int_equal(meta.occurred_at_ms, meta2.occurred_at_ms);
+                assert_true(meta.occurred_at_ms > 1600000000000LL);
+                /* the decoded JSON re-encodes to the same bytes */
+                assert_int_equal(
+                    pb_codec_json_to_avro(codec, s, (char *)out.data, out.len,
+                                          NULL, &avro2, NULL, &errs),
+                    PB_OK);
+                assert_int_equal(avro.len, avro2.len);
+                assert_memory_equal(avro.data, avro2.data, avro.len);
+                free(want);
+                pb_buf_free(&out);
+                pb_buf_free(&avro);
+                pb_buf_free(&avro2);
         }
-        ex_free_list(types, ntypes);
-        assert_true(total >= 13);
+        assert_true(it.total >= 13);
 }
 
 static void test_invalid_examples(void **state) {
-        char dir[1024], path[2048];
-        size_t ntypes, total = 0;
+        ex_iter_t it;
         (void)state;
-        ex_dir(dir, sizeof(dir), "invalid");
-        char **types = ex_list(dir, "", &ntypes);
-        assert_true(ntypes >= 1);
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                if (!s)
-                        fail_msg("no schema for example type %s", types[t]);
-                char sub[1536];
-                size_t nf;
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf; i++) {
-                        size_t len = 0, elen = 0;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        assert_non_null(json);
-                        strcpy(path + strlen(path) - 5, ".error");
-                        char *exp = ex_read_file(path, &elen);
-                        if (!exp)
-                                fail_msg("missing %s", path);
-                        char *nl = strchr(exp, '\n');
-                        assert_non_null(nl);
-                        *nl = 0;
-                        char *frag = nl + 1;
-                        char *nl2 = strchr(frag, '\n');
-                        if (nl2)
-                                *nl2 = 0;
-                        pb_buf_t avro;
-                        pb_errors_t errs;
-                        pb_errors_init(&errs);
-                        pb_buf_init(&avro, 0);
-                        pb_resp_t r = pb_codec_json_to_avro(
-                            codec, s, json, len, NULL, &avro, NULL, &errs);
-                        if (r == PB_OK)
-                                fail_msg("%s accepted", path);
-                        assert_int_equal(avro.len, 0);
-                        int found = 0;
-                        for (size_t k = 0; k < errs.count; k++)
-                                if (!strcmp(errs.items[k].pointer, exp) &&
-                                    strstr(errs.items[k].message, frag))
-                                        found = 1;
-                        if (!found) {
-                                print_errs(&errs);
-                                fail_msg("%s: no error at '%s' with '%s'", path,
-                                         exp, frag);
-                        }
-                        free(exp);
-                        free(json);
-                        pb_buf_free(&avro);
-                        total++;
+        ex_iter_start(&it, "invalid");
+        assert_true(it.ntypes >= 1);
+        while (ex_iter_next(&it)) {
+                const pb_schema_t *s = it.s;
+                char *path = it.path;
+                const char *json = it.json;
+                size_t len = it.len;
+                size_t elen = 0;
+                strcpy(path + strlen(path) - 5, ".error");
+                char *exp = ex_read_file(path, &elen);
+                if (!exp)
+                        fail_msg("missing %s", path);
+                char *nl = strchr(exp, '\n');
+                assert_non_null(nl);
+                *nl = 0;
+                char *frag = nl + 1;
+                char *nl2 = strchr(frag, '\n');
+                if (nl2)
+                        *nl2 = 0;
+                pb_buf_t avro;
+                pb_errors_t errs;
+                pb_errors_init(&errs);
+                pb_buf_init(&avro, 0);
+                pb_resp_t r = pb_codec_json_to_avro(codec, s, json, len, NULL,
+                                                    &avro, NULL, &errs);
+                if (r == PB_OK)
+                        fail_msg("%s accepted", path);
+                assert_int_equal(avro.len, 0);
+                int found = 0;
+                for (size_t k = 0; k < errs.count; k++)
+                        if (!strcmp(errs.items[k].pointer, exp) &&
+                            strstr(errs.items[k].message, frag))
+                                found = 1;
+                if (!found) {
+                        print_errs(&errs);
+                        fail_msg("%s: no error at '%s' with '%s'", path, exp,
+                                 frag);
                 }
-                ex_free_list(files, nf);
+                free(exp);
+                pb_buf_free(&avro);
         }
-        ex_free_list(types, ntypes);
-        assert_true(total >= 10);
+        assert_true(it.total >= 10);
 }
 
 /* --- encoding against hand-computed bytes --- */
@@ -984,62 +920,49 @@ static void test_deep_nesting(void **state) {
 /* Every proper prefix of every example's encoding is an error, never a
  * crash; random bytes likewise never crash (run under ASan/valgrind). */
 static void test_truncation_and_noise(void **state) {
-        char dir[1024], path[2048], err[256];
-        size_t ntypes;
-        (void)state;
-        ex_dir(dir, sizeof(dir), "valid");
-        char **types = ex_list(dir, "", &ntypes);
+        char err[256];
         unsigned seed = 12345;
         size_t checked = 0;
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                char sub[1536];
-                size_t nf;
-                assert_non_null(s);
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf; i++) {
-                        size_t len = 0;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        pb_buf_t avro, out;
-                        pb_buf_init(&avro, 0);
-                        pb_buf_init(&out, 0);
-                        enc_ok(s, json, &avro);
-                        for (size_t cut = 0; cut < avro.len; cut++) {
-                                uint8_t *copy = malloc(cut + 1);
-                                memcpy(copy, avro.data, cut);
-                                if (pb_codec_avro_to_json(codec, s, NULL, copy,
-                                                          cut, &out, NULL, err,
-                                                          sizeof(err)) == PB_OK)
-                                        fail_msg("%s: prefix of %zu bytes "
-                                                 "accepted",
-                                                 path, cut);
-                                assert_int_equal(out.len, 0);
-                                assert_true(err[0] != 0);
-                                free(copy);
-                                checked++;
-                        }
-                        /* flip bytes: must decode or fail cleanly */
-                        for (int k = 0; k < 300; k++) {
-                                uint8_t *copy = malloc(avro.len);
-                                memcpy(copy, avro.data, avro.len);
-                                seed = seed * 1103515245u + 12345u;
-                                copy[(seed >> 8) % avro.len] ^=
-                                    (uint8_t)(1u << ((seed >> 4) & 7));
-                                pb_buf_reset(&out);
-                                (void)pb_codec_avro_to_json(
-                                    codec, s, NULL, copy, avro.len, &out, NULL,
-                                    err, sizeof(err));
-                                free(copy);
-                        }
-                        free(json);
-                        pb_buf_free(&avro);
-                        pb_buf_free(&out);
+        ex_iter_t it;
+        (void)state;
+        ex_iter_start(&it, "valid");
+        while (ex_iter_next(&it)) {
+                const pb_schema_t *s = it.s;
+                const char *path = it.path, *json = it.json;
+                pb_buf_t avro, out;
+                pb_buf_init(&avro, 0);
+                pb_buf_init(&out, 0);
+                enc_ok(s, json, &avro);
+                for (size_t cut = 0; cut < avro.len; cut++) {
+                        uint8_t *copy = malloc(cut + 1);
+                        memcpy(copy, avro.data, cut);
+                        if (pb_codec_avro_to_json(codec, s, NULL, copy, cut,
+                                                  &out, NULL, err,
+                                                  sizeof(err)) == PB_OK)
+                                fail_msg("%s: prefix of %zu bytes "
+                                         "accepted",
+                                         path, cut);
+                        assert_int_equal(out.len, 0);
+                        assert_true(err[0] != 0);
+                        free(copy);
+                        checked++;
                 }
-                ex_free_list(files, nf);
+                /* flip bytes: must decode or fail cleanly */
+                for (int k = 0; k < 300; k++) {
+                        uint8_t *copy = malloc(avro.len);
+                        memcpy(copy, avro.data, avro.len);
+                        seed = seed * 1103515245u + 12345u;
+                        copy[(seed >> 8) % avro.len] ^=
+                            (uint8_t)(1u << ((seed >> 4) & 7));
+                        pb_buf_reset(&out);
+                        (void)pb_codec_avro_to_json(codec, s, NULL, copy,
+                                                    avro.len, &out, NULL, err,
+                                                    sizeof(err));
+                        free(copy);
+                }
+                pb_buf_free(&avro);
+                pb_buf_free(&out);
         }
-        ex_free_list(types, ntypes);
         assert_true(checked > 1000);
 }
 
@@ -1059,5 +982,6 @@ int main(void) {
             cmocka_unit_test(test_deep_nesting),
             cmocka_unit_test(test_truncation_and_noise),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, codec_fixture_setup,
+                                      codec_fixture_teardown);
 }

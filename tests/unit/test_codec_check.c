@@ -15,27 +15,21 @@
 #include <cmocka.h>
 
 #include "codec_examples.h"
+#include "codec_fixture.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 #include "partnerbus/pb_util.h"
 
-static pb_schemas_t *cat;
-static pb_codec_t *codec;
 static pb_serde_t *serde;
 static long n_compared, n_rejected;
 
 static int setup(void **state) {
         char err[512];
         (void)state;
-        cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!cat) {
-                fprintf(stderr, "cannot load schemas from %s: %s\n",
-                        ex_schema_dir(), err);
+        if (codec_fixture_setup(state))
                 return -1;
-        }
-        codec = pb_codec_new();
         serde = pb_serde_new(cat, NULL, err, sizeof(err));
-        return codec && serde ? 0 : -1;
+        return serde ? 0 : -1;
 }
 
 static int teardown(void **state) {
@@ -43,17 +37,7 @@ static int teardown(void **state) {
         fprintf(stderr, "compared %ld inputs, %ld rejected\n", n_compared,
                 n_rejected);
         pb_serde_destroy(serde);
-        pb_codec_destroy(codec);
-        pb_schemas_destroy(cat);
-        return 0;
-}
-
-static pb_schema_t *schema(const char *json) {
-        char err[512];
-        pb_schema_t *s = pb_schema_new(json, strlen(json), err, sizeof(err));
-        if (!s)
-                fail_msg("schema rejected: %s", err);
-        return s;
+        return codec_fixture_teardown(state);
 }
 
 static int ex_type_cmp(const void *a, const void *b) {
@@ -125,38 +109,28 @@ typedef struct ex_body {
 } ex_body_t;
 
 static ex_body_t *examples(size_t *n) {
-        char dir[1024], sub[1536], path[2048];
-        size_t ntypes, cnt = 0;
+        size_t cnt = 0;
+        ex_iter_t it;
         ex_body_t *v = calloc(256, sizeof(*v));
         assert_non_null(v);
-        ex_dir(dir, sizeof(dir), "valid");
-        char **types = ex_list(dir, "", &ntypes);
-        assert_true(ntypes >= 4);
-        for (size_t t = 0; t < ntypes; t++) {
-                const pb_schema_t *s = pb_schemas_find(cat, types[t]);
-                size_t nf;
-                assert_non_null(s);
-                snprintf(sub, sizeof(sub), "%s/%s", dir, types[t]);
-                char **files = ex_list(sub, ".json", &nf);
-                for (size_t i = 0; i < nf && cnt < 256; i++) {
-                        size_t len = 0;
-                        pb_errors_t errs;
-                        snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-                        char *json = ex_read_file(path, &len);
-                        assert_non_null(json);
-                        pb_errors_init(&errs);
-                        pb_buf_init(&v[cnt].avro, 0);
-                        v[cnt].s = s;
-                        assert_int_equal(pb_codec_json_to_avro(
-                                             codec, s, json, len, NULL,
-                                             &v[cnt].avro, &v[cnt].meta, &errs),
-                                         PB_OK);
-                        free(json);
-                        cnt++;
-                }
-                ex_free_list(files, nf);
+        ex_iter_start(&it, "valid");
+        assert_true(it.ntypes >= 4);
+        while (ex_iter_next(&it)) {
+                const pb_schema_t *s = it.s;
+                const char *json = it.json;
+                size_t len = it.len;
+                if (cnt == 256)
+                        continue;
+                pb_errors_t errs;
+                pb_errors_init(&errs);
+                pb_buf_init(&v[cnt].avro, 0);
+                v[cnt].s = s;
+                assert_int_equal(pb_codec_json_to_avro(codec, s, json, len,
+                                                       NULL, &v[cnt].avro,
+                                                       &v[cnt].meta, &errs),
+                                 PB_OK);
+                cnt++;
         }
-        ex_free_list(types, ntypes);
         *n = cnt;
         return v;
 }
@@ -375,6 +349,15 @@ static void test_rules(void **state) {
         pb_schema_destroy(s);
 }
 
+/* agree() on an array body of one block of n items of zero size (s's
+ * items must be null or a record of nulls). */
+static pb_resp_t agree_items(const pb_schema_t *s, int64_t n) {
+        uint8_t b[16];
+        size_t l = pb_zz_encode(b, n);
+        b[l++] = 0;
+        return agree(s, NULL, b, l);
+}
+
 /* Items of zero size: the per-decode budget; an array whose JSON would
  * exceed PB_CODEC_MAX_JSON_OUT: the decoder's PB_ERR_LIMIT. */
 static void test_limits(void **state) {
@@ -383,12 +366,8 @@ static void test_limits(void **state) {
         size_t l;
         (void)state;
         pb_schema_t *nulls = schema("{\"type\":\"array\",\"items\":\"null\"}");
-        l = pb_zz_encode(b, 1000000);
-        b[l++] = 0;
-        assert_int_equal(agree(nulls, NULL, b, l), PB_OK);
-        l = pb_zz_encode(b, 1000001);
-        b[l++] = 0;
-        assert_int_equal(agree(nulls, NULL, b, l), PB_ERR_LIMIT);
+        assert_int_equal(agree_items(nulls, 1000000), PB_OK);
+        assert_int_equal(agree_items(nulls, 1000001), PB_ERR_LIMIT);
         /* two blocks over the budget together */
         l = pb_zz_encode(b, 600000);
         l += pb_zz_encode(b + l, 600000);
@@ -405,12 +384,8 @@ static void test_limits(void **state) {
                  name);
         pb_schema_t *wide = schema(js);
         /* ~306 bytes of JSON per item: 1000 fine, 300000 over 64 MiB */
-        l = pb_zz_encode(b, 1000);
-        b[l++] = 0;
-        assert_int_equal(agree(wide, NULL, b, l), PB_OK);
-        l = pb_zz_encode(b, 300000);
-        b[l++] = 0;
-        assert_int_equal(agree(wide, NULL, b, l), PB_ERR_LIMIT);
+        assert_int_equal(agree_items(wide, 1000), PB_OK);
+        assert_int_equal(agree_items(wide, 300000), PB_ERR_LIMIT);
         pb_schema_destroy(wide);
 
         /* a string of control characters: JSON 6x the bytes */

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "partnerbus/pb_common.h"
 
 static void test_err2str(void **state) {
@@ -240,17 +242,9 @@ static void test_errors(void **state) {
         pb_buf_free(&b);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_err2str),
-            cmocka_unit_test(test_distinct_codes),
-            cmocka_unit_test(test_rfc3339_before_1970),
-            cmocka_unit_test(test_clocks),
-            cmocka_unit_test(test_uuid_parse),
-            cmocka_unit_test(test_buf_basic),
-            cmocka_unit_test(test_buf_max),
-            cmocka_unit_test(test_buf_json_str),
-            cmocka_unit_test(test_errors),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_err2str),
+             cmocka_unit_test(test_distinct_codes),
+             cmocka_unit_test(test_rfc3339_before_1970),
+             cmocka_unit_test(test_clocks), cmocka_unit_test(test_uuid_parse),
+             cmocka_unit_test(test_buf_basic), cmocka_unit_test(test_buf_max),
+             cmocka_unit_test(test_buf_json_str), cmocka_unit_test(test_errors))

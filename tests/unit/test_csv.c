@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_csv.h"
 
 static pb_csv_result_t next(pb_csv_t *c, pb_csv_row_t *r, char *err) {
@@ -141,14 +143,9 @@ static void test_sniff(void **st) {
         assert_int_equal(pb_csv_sniff("\xEF\xBB\xBFx;y", 6), ';');
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_bom_crlf_quotes),
-            cmocka_unit_test(test_errors_resync),
-            cmocka_unit_test(test_limits),
-            cmocka_unit_test(test_resync_respects_quotes),
-            cmocka_unit_test(test_utf8_blank_lines_no_final_newline),
-            cmocka_unit_test(test_sniff),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_bom_crlf_quotes),
+             cmocka_unit_test(test_errors_resync),
+             cmocka_unit_test(test_limits),
+             cmocka_unit_test(test_resync_respects_quotes),
+             cmocka_unit_test(test_utf8_blank_lines_no_final_newline),
+             cmocka_unit_test(test_sniff))

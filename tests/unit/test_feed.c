@@ -8,15 +8,21 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_csv.h"
 #include "pb_feed.h"
 
-/* ndjson_open: an NDJSON feed over BODY (LEN bytes), default options */
-static pb_feed_t *ndjson_open(const char *body, size_t len, char *err,
-                              size_t errlen) {
+/* ndjson_open: an NDJSON feed over BODY (LEN bytes), default options;
+ * fails the test if there is none */
+static pb_feed_t *ndjson_open(const char *body, size_t len) {
         pb_feed_opts_t fo;
+        char err[256];
+        pb_feed_t *f;
         memset(&fo, 0, sizeof(fo));
-        return pb_feed_new(body, len, PB_FEED_NDJSON, &fo, err, errlen);
+        f = pb_feed_new(body, len, PB_FEED_NDJSON, &fo, err, sizeof(err));
+        assert_non_null(f);
+        return f;
 }
 
 /* Only a real UTF-8 byte order mark (EF BB BF) is skipped: a body whose
@@ -24,12 +30,10 @@ static pb_feed_t *ndjson_open(const char *body, size_t len, char *err,
  * bytes. */
 static void test_ndjson_bom_only_when_complete(void **state) {
         static const char body[] = "\xEF\n{\"id\":1}\n";
-        pb_feed_t *f;
+        pb_feed_t *f = ndjson_open(body, sizeof(body) - 1);
         pb_record_t rec;
         char err[256];
         (void)state;
-        f = ndjson_open(body, sizeof(body) - 1, err, sizeof(err));
-        assert_non_null(f);
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_BAD);
         assert_int_equal(rec.position, 1);
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
@@ -43,12 +47,10 @@ static void test_ndjson_bom_only_when_complete(void **state) {
 
 static void test_ndjson_bom_skipped(void **state) {
         static const char body[] = "\xEF\xBB\xBF{\"id\":1}\n";
-        pb_feed_t *f;
+        pb_feed_t *f = ndjson_open(body, sizeof(body) - 1);
         pb_record_t rec;
         char err[256];
         (void)state;
-        f = ndjson_open(body, sizeof(body) - 1, err, sizeof(err));
-        assert_non_null(f);
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
                          PB_FEED_RECORD);
         assert_int_equal(rec.raw_len, 8);
@@ -56,10 +58,5 @@ static void test_ndjson_bom_skipped(void **state) {
         pb_feed_destroy(f);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_ndjson_bom_only_when_complete),
-            cmocka_unit_test(test_ndjson_bom_skipped),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_ndjson_bom_only_when_complete),
+             cmocka_unit_test(test_ndjson_bom_skipped))

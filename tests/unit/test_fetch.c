@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_fetch.h"
 
 /* --- fake server: answers the i-th connection with resp[i] --- */
@@ -238,12 +240,7 @@ static void test_same_origin(void **state) {
         assert_false(pb_url_same_origin(NULL, "https://feed.example/"));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_huge_retry_after_keeps_backoff),
-            cmocka_unit_test(test_small_retry_after_honoured),
-            cmocka_unit_test(test_credentials_only_to_origin),
-            cmocka_unit_test(test_same_origin),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_huge_retry_after_keeps_backoff),
+             cmocka_unit_test(test_small_retry_after_honoured),
+             cmocka_unit_test(test_credentials_only_to_origin),
+             cmocka_unit_test(test_same_origin))

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -179,15 +181,7 @@ static void test_and_and_bounds(void **state) {
         pb_json_parser_destroy(p);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_decimal),
-            cmocka_unit_test(test_equality),
-            cmocka_unit_test(test_order),
-            cmocka_unit_test(test_arrays),
-            cmocka_unit_test(test_type),
-            cmocka_unit_test(test_syntax),
-            cmocka_unit_test(test_and_and_bounds),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_decimal), cmocka_unit_test(test_equality),
+             cmocka_unit_test(test_order), cmocka_unit_test(test_arrays),
+             cmocka_unit_test(test_type), cmocka_unit_test(test_syntax),
+             cmocka_unit_test(test_and_and_bounds))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_gw.h"
 
 #define DEDUP_ID_TAG    0x42
@@ -183,13 +185,8 @@ static void test_scope_per_organisation(void **state) {
         pb_gw_dedup_destroy(d2);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_lifecycle),
-            cmocka_unit_test(test_batch_is_atomic),
-            cmocka_unit_test(test_capacity_evicts_oldest),
-            cmocka_unit_test(test_random_against_model),
-            cmocka_unit_test(test_scope_per_organisation),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_lifecycle),
+             cmocka_unit_test(test_batch_is_atomic),
+             cmocka_unit_test(test_capacity_evicts_oldest),
+             cmocka_unit_test(test_random_against_model),
+             cmocka_unit_test(test_scope_per_organisation))

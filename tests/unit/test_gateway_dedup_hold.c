@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_gw.h"
 
 #define DEDUP_ID_TAG    0x17
@@ -120,13 +122,8 @@ static void test_late_completion_expires_from_completion(void **state) {
         pb_gw_dedup_destroy(d);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_hold_until_ttl),
-            cmocka_unit_test(test_hold_blocks_batch),
-            cmocka_unit_test(test_pending_survives_full_window),
-            cmocka_unit_test(test_all_pending_evicts_oldest),
-            cmocka_unit_test(test_late_completion_expires_from_completion),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_hold_until_ttl),
+             cmocka_unit_test(test_hold_blocks_batch),
+             cmocka_unit_test(test_pending_survives_full_window),
+             cmocka_unit_test(test_all_pending_evicts_oldest),
+             cmocka_unit_test(test_late_completion_expires_from_completion))

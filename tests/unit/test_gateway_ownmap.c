@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_gw.h"
 
 #define APPLY(m, k, o) pb_gw_ownmap_apply(m, k, strlen(k), o, strlen(o))
@@ -96,12 +98,6 @@ static void test_invalid(void **state) {
         pb_gw_ownmap_destroy(NULL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_first_claim_wins),
-            cmocka_unit_test(test_reassert),
-            cmocka_unit_test(test_bounded),
-            cmocka_unit_test(test_invalid),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_first_claim_wins),
+             cmocka_unit_test(test_reassert), cmocka_unit_test(test_bounded),
+             cmocka_unit_test(test_invalid))

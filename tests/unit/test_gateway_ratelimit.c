@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_gw.h"
 #include "pb_gw_ratelimit_int.h"
 
@@ -80,12 +82,7 @@ static void test_unlimited_and_many_orgs(void **state) {
         pb_gw_ratelimit_destroy(rl);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_burst_then_refill),
-            cmocka_unit_test(test_orgs_are_separate),
-            cmocka_unit_test(test_batch_cost_and_check_only),
-            cmocka_unit_test(test_unlimited_and_many_orgs),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_burst_then_refill),
+             cmocka_unit_test(test_orgs_are_separate),
+             cmocka_unit_test(test_batch_cost_and_check_only),
+             cmocka_unit_test(test_unlimited_and_many_orgs))

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <openssl/sha.h>
 
 #include "pb_gw.h"
@@ -133,11 +135,5 @@ static void test_load_file(void **state) {
         assert_non_null(strstr(err, "cannot open"));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_parse_and_find),
-            cmocka_unit_test(test_errors),
-            cmocka_unit_test(test_load_file),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_parse_and_find),
+             cmocka_unit_test(test_errors), cmocka_unit_test(test_load_file))

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "partnerbus/pb_kafka.h"
 
 typedef struct dr_state {
@@ -234,12 +236,7 @@ static void test_transactions(void **state) {
         pb_mock_broker_destroy(m);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_null_and_args),
-            cmocka_unit_test(test_topic_ensure),
-            cmocka_unit_test(test_offsets),
-            cmocka_unit_test(test_transactions),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_null_and_args),
+             cmocka_unit_test(test_topic_ensure),
+             cmocka_unit_test(test_offsets),
+             cmocka_unit_test(test_transactions))

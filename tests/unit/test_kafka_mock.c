@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "partnerbus/pb_kafka.h"
 
 typedef struct dr_state {
@@ -342,15 +344,10 @@ static void test_queue_full(void **state) {
         pb_mock_broker_destroy(mb);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_conf),
-            cmocka_unit_test(test_producer_needs_brokers),
-            cmocka_unit_test(test_roundtrip_no_group),
-            cmocka_unit_test(test_empty_topic_reaches_end),
-            cmocka_unit_test(test_poll_timeout_and_end),
-            cmocka_unit_test(test_group_commit),
-            cmocka_unit_test(test_queue_full),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_conf),
+             cmocka_unit_test(test_producer_needs_brokers),
+             cmocka_unit_test(test_roundtrip_no_group),
+             cmocka_unit_test(test_empty_topic_reaches_end),
+             cmocka_unit_test(test_poll_timeout_and_end),
+             cmocka_unit_test(test_group_commit),
+             cmocka_unit_test(test_queue_full))

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "pb_csv.h"
 #include "pb_feed.h"
 #include "pb_mapping.h"
@@ -411,17 +413,11 @@ static void test_pointer_get(void **st) {
         pb_json_parser_destroy(jp);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_german_number),
-            cmocka_unit_test(test_german_date),
-            cmocka_unit_test(test_number),
-            cmocka_unit_test(test_apply_number),
-            cmocka_unit_test(test_apply_csv),
-            cmocka_unit_test(test_apply_csv_errors),
-            cmocka_unit_test(test_apply_json_each),
-            cmocka_unit_test(test_bad_mappings),
-            cmocka_unit_test(test_pointer_get),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_german_number),
+             cmocka_unit_test(test_german_date), cmocka_unit_test(test_number),
+             cmocka_unit_test(test_apply_number),
+             cmocka_unit_test(test_apply_csv),
+             cmocka_unit_test(test_apply_csv_errors),
+             cmocka_unit_test(test_apply_json_each),
+             cmocka_unit_test(test_bad_mappings),
+             cmocka_unit_test(test_pointer_get))

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,13 +149,8 @@ static void test_parse_listen(void **state) {
             pb_parse_listen("[::1:80", &ss, &len, err, sizeof(err)), -1);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_counter_labels_escaped),
-            cmocka_unit_test(test_histogram_cumulative),
-            cmocka_unit_test(test_series_bounded),
-            cmocka_unit_test(test_ops_server),
-            cmocka_unit_test(test_parse_listen),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_counter_labels_escaped),
+             cmocka_unit_test(test_histogram_cumulative),
+             cmocka_unit_test(test_series_bounded),
+             cmocka_unit_test(test_ops_server),
+             cmocka_unit_test(test_parse_listen))

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,48 +20,48 @@
 
 static void test_duration_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_opts_parse_duration("30"), 30000); /* seconds */
-        assert_int_equal(pb_opts_parse_duration("30s"), 30000);
-        assert_int_equal(pb_opts_parse_duration("250ms"), 250);
-        assert_int_equal(pb_opts_parse_duration("1.5s"), 1500);
-        assert_int_equal(pb_opts_parse_duration("5m"), 300000);
-        assert_int_equal(pb_opts_parse_duration("24h"), 86400000);
-        assert_int_equal(pb_opts_parse_duration("7d"), 604800000);
-        assert_int_equal(pb_opts_parse_duration("0"), 0);
-        assert_int_equal(pb_opts_parse_duration(""), -1);
-        assert_int_equal(pb_opts_parse_duration("-1s"), -1);
-        assert_int_equal(pb_opts_parse_duration("10x"), -1);
-        assert_int_equal(pb_opts_parse_duration("s"), -1);
-        assert_int_equal(pb_opts_parse_duration("nan"), -1);
-        assert_int_equal(pb_opts_parse_duration("1e30d"), -1);
+        assert_int_equal(pb_optmap_parse_duration("30"), 30000); /* seconds */
+        assert_int_equal(pb_optmap_parse_duration("30s"), 30000);
+        assert_int_equal(pb_optmap_parse_duration("250ms"), 250);
+        assert_int_equal(pb_optmap_parse_duration("1.5s"), 1500);
+        assert_int_equal(pb_optmap_parse_duration("5m"), 300000);
+        assert_int_equal(pb_optmap_parse_duration("24h"), 86400000);
+        assert_int_equal(pb_optmap_parse_duration("7d"), 604800000);
+        assert_int_equal(pb_optmap_parse_duration("0"), 0);
+        assert_int_equal(pb_optmap_parse_duration(""), -1);
+        assert_int_equal(pb_optmap_parse_duration("-1s"), -1);
+        assert_int_equal(pb_optmap_parse_duration("10x"), -1);
+        assert_int_equal(pb_optmap_parse_duration("s"), -1);
+        assert_int_equal(pb_optmap_parse_duration("nan"), -1);
+        assert_int_equal(pb_optmap_parse_duration("1e30d"), -1);
 }
 
 static void test_size_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_opts_parse_size("512"), 512); /* bytes */
-        assert_int_equal(pb_opts_parse_size("512B"), 512);
-        assert_int_equal(pb_opts_parse_size("64KiB"), 65536);
-        assert_int_equal(pb_opts_parse_size("64K"), 65536);
-        assert_int_equal(pb_opts_parse_size("1MiB"), 1048576);
-        assert_int_equal(pb_opts_parse_size("1MB"), 1048576);
-        assert_int_equal(pb_opts_parse_size("2GiB"), 2147483648ull);
-        assert_true(pb_opts_parse_size("-1") == (size_t)-1);
-        assert_true(pb_opts_parse_size("1TiB") == (size_t)-1);
-        assert_true(pb_opts_parse_size(" 1") == (size_t)-1);
-        assert_true(pb_opts_parse_size("") == (size_t)-1);
-        assert_true(pb_opts_parse_size("99999999999999999999") == (size_t)-1);
+        assert_int_equal(pb_optmap_parse_size("512"), 512); /* bytes */
+        assert_int_equal(pb_optmap_parse_size("512B"), 512);
+        assert_int_equal(pb_optmap_parse_size("64KiB"), 65536);
+        assert_int_equal(pb_optmap_parse_size("64K"), 65536);
+        assert_int_equal(pb_optmap_parse_size("1MiB"), 1048576);
+        assert_int_equal(pb_optmap_parse_size("1MB"), 1048576);
+        assert_int_equal(pb_optmap_parse_size("2GiB"), 2147483648ull);
+        assert_true(pb_optmap_parse_size("-1") == (size_t)-1);
+        assert_true(pb_optmap_parse_size("1TiB") == (size_t)-1);
+        assert_true(pb_optmap_parse_size(" 1") == (size_t)-1);
+        assert_true(pb_optmap_parse_size("") == (size_t)-1);
+        assert_true(pb_optmap_parse_size("99999999999999999999") == (size_t)-1);
 }
 
 static void test_bool_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_opts_parse_bool("true"), 1);
-        assert_int_equal(pb_opts_parse_bool("YES"), 1);
-        assert_int_equal(pb_opts_parse_bool("on"), 1);
-        assert_int_equal(pb_opts_parse_bool("1"), 1);
-        assert_int_equal(pb_opts_parse_bool("off"), 0);
-        assert_int_equal(pb_opts_parse_bool("0"), 0);
-        assert_int_equal(pb_opts_parse_bool("maybe"), -1);
-        assert_int_equal(pb_opts_parse_bool(NULL), -1);
+        assert_int_equal(pb_optmap_parse_bool("true"), 1);
+        assert_int_equal(pb_optmap_parse_bool("YES"), 1);
+        assert_int_equal(pb_optmap_parse_bool("on"), 1);
+        assert_int_equal(pb_optmap_parse_bool("1"), 1);
+        assert_int_equal(pb_optmap_parse_bool("off"), 0);
+        assert_int_equal(pb_optmap_parse_bool("0"), 0);
+        assert_int_equal(pb_optmap_parse_bool("maybe"), -1);
+        assert_int_equal(pb_optmap_parse_bool(NULL), -1);
 }
 
 typedef struct conf {
@@ -268,16 +270,11 @@ static void test_compose_and_markdown(void **state) {
         pb_opts_compose_free(t, n);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_duration_grammar),
-            cmocka_unit_test(test_size_grammar),
-            cmocka_unit_test(test_bool_grammar),
-            cmocka_unit_test(test_store_and_defaults),
-            cmocka_unit_test(test_apply_json),
-            cmocka_unit_test(test_apply_json_errors),
-            cmocka_unit_test(test_sink_tables_json),
-            cmocka_unit_test(test_compose_and_markdown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_duration_grammar),
+             cmocka_unit_test(test_size_grammar),
+             cmocka_unit_test(test_bool_grammar),
+             cmocka_unit_test(test_store_and_defaults),
+             cmocka_unit_test(test_apply_json),
+             cmocka_unit_test(test_apply_json_errors),
+             cmocka_unit_test(test_sink_tables_json),
+             cmocka_unit_test(test_compose_and_markdown))

@@ -1,23 +1,28 @@
 /* Unit tests: replay/report building blocks - CSV flattening and RFC 4180
  * quoting read back, the event-time merge (order, window guarantee, late
- * count), exact decimal sums, Avro datum length against the codec. */
+ * count), exact decimal sums, the report document in German and English
+ * (labels, line items, provenance), Avro datum length against the codec. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 /* cmocka needs the four headers above first */
 #include <cmocka.h>
+
+#include "pb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_labels.h"
 #include "partnerbus/pb_schema.h"
 #include "pb_replay.h"
 #include "pb_report.h"
 
-static char *csv_of(const char *const *events, size_t n) {
+static char *csv_of_dialect(const char *const *events, size_t n,
+                            pb_csv_dialect_t d, const char *schema) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         pb_replay_csv_t *w = pb_replay_csv_new();
         char err[256], *buf = NULL;
@@ -25,6 +30,7 @@ static char *csv_of(const char *const *events, size_t n) {
         FILE *mem = open_memstream(&buf, &len);
         assert_non_null(p);
         assert_non_null(w);
+        assert_int_equal(pb_replay_csv_set_dialect(w, d, schema), PB_OK);
         for (i = 0; i < n; i++) {
                 const pb_json_t *v = pb_json_parse(
                     p, events[i], strlen(events[i]), err, sizeof(err));
@@ -36,6 +42,67 @@ static char *csv_of(const char *const *events, size_t n) {
         pb_replay_csv_destroy(w);
         pb_json_parser_destroy(p);
         return buf;
+}
+
+static char *csv_of(const char *const *events, size_t n) {
+        return csv_of_dialect(events, n, PB_CSV_RFC4180, NULL);
+}
+
+/* excel-de: BOM, `;`, decimal comma in the schema's decimal fields (also
+ * inside arrays and named types used again) and JSON numbers, never in
+ * text that looks like a number; formulas neutralised; quoting on `;` */
+static void test_csv_excel_de(void **st) {
+        const char *schema =
+            "{\"type\":\"record\",\"name\":\"E\",\"namespace\":\"x\","
+            "\"fields\":["
+            "{\"name\":\"id\",\"type\":\"string\"},"
+            "{\"name\":\"amount\",\"type\":{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"precision\":14,\"scale\":2}},"
+            "{\"name\":\"kg\",\"type\":[\"null\",{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"precision\":10,\"scale\":1}]},"
+            "{\"name\":\"lines\",\"type\":{\"type\":\"array\",\"items\":"
+            "{\"type\":\"record\",\"name\":\"L\",\"fields\":["
+            "{\"name\":\"v\",\"type\":{\"type\":\"bytes\","
+            "\"logicalType\":\"decimal\",\"precision\":9,\"scale\":2}},"
+            "{\"name\":\"t\",\"type\":\"string\"}]}}},"
+            "{\"name\":\"again\",\"type\":\"x.L\"},"
+            "{\"name\":\"ratio\",\"type\":\"double\"}]}";
+        const char *ev[] = {
+            "{\"id\":\"1.5\",\"amount\":\"143000.00\",\"kg\":null,"
+            "\"lines\":[{\"v\":\"-1.25\",\"t\":\"=SUM(A1)\"},"
+            "{\"v\":\"2.00\",\"t\":\"a;b\"}],"
+            "\"again\":{\"v\":\"0.10\",\"t\":\"+49 211\"},\"ratio\":0.5}",
+            "{\"id\":\"K\u00f6ln\",\"amount\":\"-5.50\",\"kg\":\"40000.0\","
+            "\"lines\":[],\"again\":{\"v\":\"1.00\",\"t\":\"x\"},"
+            "\"ratio\":2}",
+        };
+        char *csv = csv_of_dialect(ev, 2, PB_CSV_EXCEL_DE, schema);
+        (void)st;
+        assert_string_equal(
+            csv, "\xEF\xBB\xBFid;amount;kg;lines.0.v;lines.0.t;lines.1.v;"
+                 "lines.1.t;again.v;again.t;ratio\r\n"
+                 "1.5;143000,00;;-1,25;'=SUM(A1);2,00;\"a;b\";0,10;'+49 211;"
+                 "0,5\r\n"
+                 "K\xc3\xb6ln;-5,50;40000,0;;;;;1,00;x;2\r\n");
+        free(csv);
+}
+
+static void test_csv_dialect_names(void **st) {
+        pb_csv_dialect_t d = PB_CSV_EXCEL_DE;
+        pb_buf_t b;
+        (void)st;
+        assert_int_equal(pb_replay_csv_dialect_parse("rfc4180", &d), 0);
+        assert_int_equal(d, PB_CSV_RFC4180);
+        assert_int_equal(pb_replay_csv_dialect_parse("excel-de", &d), 0);
+        assert_int_equal(d, PB_CSV_EXCEL_DE);
+        assert_int_equal(pb_replay_csv_dialect_parse("excel", &d), -1);
+        /* the default dialect is the RFC 4180 cell, numbers unchanged */
+        pb_buf_init(&b, 0);
+        assert_int_equal(
+            pb_replay_csv_cell_dialect(&b, PB_CSV_RFC4180, "1.5;=", 5, 1),
+            PB_OK);
+        assert_string_equal((char *)b.data, "1.5;=");
+        pb_buf_free(&b);
 }
 
 static void test_csv_flatten(void **st) {
@@ -184,6 +251,22 @@ static void test_merge_full_and_end(void **st) {
         pb_replay_merge_destroy(m);
 }
 
+/* Adds the funds.granted events ev[0..n) to r; each must parse and be
+ * accepted. */
+static void add_granted(pb_json_parser_t *p, pb_report_t *r,
+                        const char *const *ev, size_t n) {
+        char err[256];
+        size_t i;
+        for (i = 0; i < n; i++) {
+                const pb_json_t *v =
+                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
+                assert_non_null(v);
+                assert_int_equal(
+                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
+                    PB_OK);
+        }
+}
+
 static void test_exact_sums(void **st) {
         pb_report_dec_t v, acc = 0;
         char buf[96];
@@ -206,6 +289,16 @@ static void test_exact_sums(void **st) {
         assert_int_equal(pb_report_dec_parse(
                              "99999999999999999999999999999999.99", 35, 2, &v),
                          0);
+}
+
+static pb_labels_t *labels(const char *lang) {
+        char dir[4096], err[256];
+        pb_labels_t *l;
+        snprintf(dir, sizeof(dir), "%s/labels", getenv("PARTNERBUS_SCHEMAS"));
+        l = pb_labels_load(dir, lang, err, sizeof(err));
+        if (!l)
+                fail_msg("labels %s: %s", lang, err);
+        return l;
 }
 
 static void test_report_totals(void **st) {
@@ -232,18 +325,9 @@ static void test_report_totals(void **st) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         pb_report_t *r = pb_report_new(0);
         pb_buf_t out;
-        char err[256];
-        size_t i;
         (void)st;
         pb_buf_init(&out, 0);
-        for (i = 0; i < 3; i++) {
-                const pb_json_t *v =
-                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
-                assert_non_null(v);
-                assert_int_equal(
-                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
-                    PB_OK);
-        }
+        add_granted(p, r, ev, 3);
         assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
         assert_non_null(strstr((char *)out.data,
                                "\"funds\":{\"grants\":2,\"total\":{\"EUR\":"
@@ -252,12 +336,149 @@ static void test_report_totals(void **st) {
         assert_non_null(strstr((char *)out.data,
                                "{\"month\":\"2022-12\",\"grants\":2,"
                                "\"amount\":{\"EUR\":\"143000.01\"}}"));
-        pb_buf_reset(&out);
-        assert_int_equal(pb_report_html(r, &out), PB_OK);
-        assert_non_null(strstr((char *)out.data, "143 000.01 EUR"));
-        assert_null(strstr((char *)out.data, "<script"));
+        /* English: the English money format; German: the German one */
+        {
+                pb_labels_t *en = labels("en"), *de = labels("de");
+                pb_buf_reset(&out);
+                pb_report_set_labels(r, en);
+                assert_int_equal(pb_report_html(r, &out), PB_OK);
+                assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+                assert_non_null(strstr((char *)out.data, "€143,000.01"));
+                assert_non_null(strstr((char *)out.data, "<html lang=\"en\">"));
+                assert_null(strstr((char *)out.data, "<script"));
+                pb_buf_reset(&out);
+                pb_report_set_labels(r, de);
+                assert_int_equal(pb_report_html(r, &out), PB_OK);
+                assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+                assert_non_null(
+                    strstr((char *)out.data, "143.000,01\xc2\xa0€"));
+                assert_non_null(strstr((char *)out.data, "<html lang=\"de\">"));
+                pb_labels_destroy(en);
+                pb_labels_destroy(de);
+        }
         pb_buf_free(&out);
         pb_report_destroy(r);
+        pb_json_parser_destroy(p);
+}
+
+/* the seed examples as a German document: headings, line items with
+ * dates, amounts and who reported them, enum symbols translated; the file
+ * is kept in the build directory for a look */
+static void test_report_document(void **st) {
+        static const char *types[] = {"funds.granted", "aid.dispatched",
+                                      "aid.delivered", "partnership.founded"};
+        static const char *want[] = {
+            "<html lang=\"de\">",
+            "Unterstützung Nordrhein-Westfalens für die Ukraine",
+            "1. Kennzahlen",
+            "2. Finanzielle Mittel",
+            "3. Hilfslieferungen und Zustellungen",
+            "4. Partnerschaften",
+            "5. Erfassungsbereich der Zahlen",
+            "6. Herkunft und Nachvollziehbarkeit",
+            "Einzelne Bewilligungen",
+            "Einzelne Lieferungen",
+            "Einzelne Partnerschaften",
+            "143.000,00\xc2\xa0€",
+            "750.000,00\xc2\xa0€",
+            "28.02.2023",
+            "05.12.2022",
+            "Regionalpartnerschaft",
+            "Notstromaggregate",
+            "staatskanzlei-nrw",
+            "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
+            "0123456789abcdef",
+            "Stand",
+            /* the period and the as-of instant in words */
+            "Ereignisse vom 01.01.2022 bis zum",
+            "01.07.2024, 12:30 UTC (ausschließlich)",
+            "14.11.2023, 22:13 Uhr (UTC)",
+            /* the coverage note: unconfirmed shipments, conflicts */
+            "2 von 4 Lieferungen sind noch nicht",
+            "Es gab keine widersprüchlichen Meldungen",
+        };
+        const char *dir = getenv("PARTNERBUS_SCHEMAS");
+        const char *bin = getenv("PB_BINARY_DIR");
+        pb_json_parser_t *p = pb_json_parser_new(NULL);
+        pb_report_t *r = pb_report_new(1700000000000LL);
+        pb_labels_t *de = labels("de");
+        pb_buf_t out;
+        char path[4096], err[256], *text;
+        size_t i, k, n = 0;
+        (void)st;
+        pb_buf_init(&out, 0);
+        pb_report_set_labels(r, de);
+        pb_report_set_range(r, 1, 1640995200000LL, 1, 1719837000000LL);
+        pb_report_note_schema(r, "funds.granted", 0x0123456789abcdefULL);
+        for (k = 0; k < 4; k++) {
+                static const char *files[4][4] = {
+                    {"bgk-generators-143000", "lvr-ukraine-euro-monthly",
+                     "prosthetics-workshop-750000", NULL},
+                    {"fire-rescue-vehicles-koeln", "generators-bgk-2022-12",
+                     "medical-truck-poltava-2023-03",
+                     "water4ukraine-transport-6"},
+                    {"dnipro-generators-partial", "poltava-hospital-confirms",
+                     NULL, NULL},
+                    {"bav-poltava-operator", "essen-rivne-solidarity",
+                     "koeln-dnipro-project", "nrw-dnipropetrowsk-regional"}};
+                for (i = 0; i < 4 && files[k][i]; i++) {
+                        FILE *f;
+                        size_t len;
+                        const pb_json_t *v;
+                        snprintf(path, sizeof(path),
+                                 "%s/examples/valid/%s/%s.json", dir, types[k],
+                                 files[k][i]);
+                        f = fopen(path, "rb");
+                        assert_non_null(f);
+                        text = malloc(1 << 16);
+                        len = fread(text, 1, 1 << 16, f);
+                        fclose(f);
+                        v = pb_json_parse(p, text, len, err, sizeof(err));
+                        if (!v)
+                                fail_msg("%s: %s", path, err);
+                        assert_int_equal(
+                            pb_report_add(r, types[k], v, err, sizeof(err)),
+                            PB_OK);
+                        free(text);
+                        n++;
+                }
+        }
+        assert_int_equal(n, 13);
+        assert_int_equal(pb_report_finish(r, err, sizeof(err)), PB_OK);
+        assert_int_equal(pb_report_html(r, &out), PB_OK);
+        assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+        if (bin) {
+                FILE *f;
+                snprintf(path, sizeof(path), "%s/report_unit_de.html", bin);
+                if ((f = fopen(path, "w"))) {
+                        fwrite(out.data, 1, out.len - 1, f);
+                        fclose(f);
+                }
+        }
+        for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                if (!strstr((char *)out.data, want[i]))
+                        fail_msg("report.html lacks \"%s\"", want[i]);
+        /* no enum symbol shows raw in the German text */
+        {
+                static const char *raw[] = {
+                    ">MEDICAL_SUPPLIES", ">REGIONAL<", ">GENERATORS",
+                    "STATE_GOVERNMENT",  ">COMPLETE<", "report.col_",
+                    "report.sec_",       "report.kf_", "report.by_",
+                    "report.cov_"};
+                for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+                        if (strstr((char *)out.data, raw[i]))
+                                fail_msg("raw \"%s\" in report.html", raw[i]);
+        }
+        /* trace.json: the 143,000 grant's event id is behind the total */
+        pb_buf_reset(&out);
+        assert_int_equal(pb_report_trace_json(r, &out), PB_OK);
+        assert_int_equal(pb_buf_putc(&out, 0), PB_OK);
+        assert_non_null(strstr((char *)out.data, "\"funds\":{\"total\":[\""));
+        assert_non_null(
+            strstr((char *)out.data, "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901"));
+        pb_buf_free(&out);
+        pb_report_destroy(r);
+        pb_labels_destroy(de);
         pb_json_parser_destroy(p);
 }
 
@@ -292,17 +513,9 @@ static void test_report_latest_version(void **st) {
         pb_report_t *r = pb_report_new(0);
         pb_buf_t out;
         char err[256];
-        size_t i;
         (void)st;
         pb_buf_init(&out, 0);
-        for (i = 0; i < 4; i++) {
-                const pb_json_t *v =
-                    pb_json_parse(p, ev[i], strlen(ev[i]), err, sizeof(err));
-                assert_non_null(v);
-                assert_int_equal(
-                    pb_report_add(r, "funds.granted", v, err, sizeof(err)),
-                    PB_OK);
-        }
+        add_granted(p, r, ev, 4);
         assert_int_equal(pb_report_finish(r, err, sizeof(err)), PB_OK);
         assert_int_equal(pb_report_summary_json(r, &out), PB_OK);
         assert_non_null(strstr((char *)out.data,
@@ -371,17 +584,15 @@ static void test_datum_len(void **st) {
         pb_schemas_destroy(cat);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_csv_flatten),
-            cmocka_unit_test(test_csv_cell),
-            cmocka_unit_test(test_merge_order),
-            cmocka_unit_test(test_merge_ties),
-            cmocka_unit_test(test_merge_full_and_end),
-            cmocka_unit_test(test_exact_sums),
-            cmocka_unit_test(test_report_totals),
-            cmocka_unit_test(test_report_latest_version),
-            cmocka_unit_test(test_datum_len),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_csv_flatten),
+             cmocka_unit_test(test_csv_cell),
+             cmocka_unit_test(test_csv_excel_de),
+             cmocka_unit_test(test_csv_dialect_names),
+             cmocka_unit_test(test_merge_order),
+             cmocka_unit_test(test_merge_ties),
+             cmocka_unit_test(test_merge_full_and_end),
+             cmocka_unit_test(test_exact_sums),
+             cmocka_unit_test(test_report_totals),
+             cmocka_unit_test(test_report_latest_version),
+             cmocka_unit_test(test_report_document),
+             cmocka_unit_test(test_datum_len))

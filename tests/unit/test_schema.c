@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include <avro.h>
 
 #include "partnerbus/pb_schema.h"
@@ -25,25 +27,6 @@ static const char *src_dir(void) {
         /* set by ctest; without it the data cannot be found: fail */
         assert_non_null(d);
         return d;
-}
-
-static char *slurp(const char *path, size_t *len) {
-        FILE *fp = fopen(path, "rb");
-        char *b;
-        long n;
-        if (!fp)
-                fail_msg("cannot open %s", path);
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        b = malloc((size_t)n + 1);
-        assert_non_null(b);
-        assert_int_equal(fread(b, 1, (size_t)n, fp), (size_t)n);
-        b[n] = 0;
-        fclose(fp);
-        if (len)
-                *len = (size_t)n;
-        return b;
 }
 
 static pb_schema_t *parse(const char *json) {
@@ -544,7 +527,7 @@ static void test_garbage(void **state) {
         (void)state;
         snprintf(path, sizeof(path), "%s/schemas/aid.dispatched.avsc",
                  src_dir());
-        orig = slurp(path, &len);
+        orig = pb_test_slurp(path, &len);
         buf = malloc(len + 1);
         assert_non_null(buf);
         for (i = 0; i < 3000; i++) {
@@ -781,7 +764,7 @@ static void test_project_schemas(void **state) {
  * evolution fixture. */
 static void avro_c_accepts(const char *path) {
         size_t len;
-        char *json = slurp(path, &len);
+        char *json = pb_test_slurp(path, &len);
         avro_schema_t sch = NULL;
         if (avro_schema_from_json_length(json, len, &sch) != 0)
                 fail_msg("avro-c rejects %s: %s", path, avro_strerror());
@@ -1006,22 +989,11 @@ static void test_catalog(void **state) {
         pb_schemas_destroy(NULL);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_crc64),
-            cmocka_unit_test(test_spec_vectors),
-            cmocka_unit_test(test_canonical_transforms),
-            cmocka_unit_test(test_names),
-            cmocka_unit_test(test_logical),
-            cmocka_unit_test(test_defaults),
-            cmocka_unit_test(test_bad_schemas),
-            cmocka_unit_test(test_garbage),
-            cmocka_unit_test(test_hostile),
-            cmocka_unit_test(test_project_schemas),
-            cmocka_unit_test(test_avro_c_accepts),
-            cmocka_unit_test(test_compat_matrix),
-            cmocka_unit_test(test_can_read_unions),
-            cmocka_unit_test(test_catalog),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(
+    cmocka_unit_test(test_crc64), cmocka_unit_test(test_spec_vectors),
+    cmocka_unit_test(test_canonical_transforms), cmocka_unit_test(test_names),
+    cmocka_unit_test(test_logical), cmocka_unit_test(test_defaults),
+    cmocka_unit_test(test_bad_schemas), cmocka_unit_test(test_garbage),
+    cmocka_unit_test(test_hostile), cmocka_unit_test(test_project_schemas),
+    cmocka_unit_test(test_avro_c_accepts), cmocka_unit_test(test_compat_matrix),
+    cmocka_unit_test(test_can_read_unions), cmocka_unit_test(test_catalog))

@@ -87,11 +87,8 @@ typedef struct fixture {
 static int setup(void **state) {
         static fixture_t fx;
         char err[512];
-        fx.cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!fx.cat) {
-                fprintf(stderr, "schemas: %s\n", err);
+        if (!(fx.cat = ex_catalog()))
                 return -1;
-        }
         fx.sd = pb_serde_new(fx.cat, NULL, err, sizeof(err));
         if (!fx.sd)
                 return -1;

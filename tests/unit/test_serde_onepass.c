@@ -29,11 +29,8 @@ static int setup(void **state) {
         char err[512], base[1024], dir[1280], path[2048];
         char **files;
         size_t n;
-        fx.cat = pb_schemas_load_dir(ex_schema_dir(), err, sizeof(err));
-        if (!fx.cat) {
-                fprintf(stderr, "schemas: %s\n", err);
+        if (!(fx.cat = ex_catalog()))
                 return -1;
-        }
         fx.sd = pb_serde_new(fx.cat, NULL, err, sizeof(err));
         fx.s = pb_schemas_find(fx.cat, "aid.dispatched");
         if (!fx.sd || !fx.s)

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "pb_test.h"
+
 #include "partnerbus/pb_util.h"
 
 /* --- RFC 3339 --- */
@@ -681,21 +683,14 @@ static void test_redact_url(void **state) {
         assert_string_equal(pb_redact_url(NULL, out, sizeof(out)), "");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_redact_url),
-            cmocka_unit_test(test_rfc3339_parse),
-            cmocka_unit_test(test_rfc3339_reject),
-            cmocka_unit_test(test_rfc3339_format),
-            cmocka_unit_test(test_dates),
-            cmocka_unit_test(test_now),
-            cmocka_unit_test(test_zigzag),
-            cmocka_unit_test(test_decimal_parse),
-            cmocka_unit_test(test_decimal_reject),
-            cmocka_unit_test(test_decimal_format),
-            cmocka_unit_test(test_decimal_random),
-            cmocka_unit_test(test_base64),
-            cmocka_unit_test(test_uuid),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_redact_url),
+             cmocka_unit_test(test_rfc3339_parse),
+             cmocka_unit_test(test_rfc3339_reject),
+             cmocka_unit_test(test_rfc3339_format),
+             cmocka_unit_test(test_dates), cmocka_unit_test(test_now),
+             cmocka_unit_test(test_zigzag),
+             cmocka_unit_test(test_decimal_parse),
+             cmocka_unit_test(test_decimal_reject),
+             cmocka_unit_test(test_decimal_format),
+             cmocka_unit_test(test_decimal_random),
+             cmocka_unit_test(test_base64), cmocka_unit_test(test_uuid))
