@@ -18,6 +18,8 @@ static const pb_command_t commands[] = {
     {"broker", pb_cmd_broker, "run the embedded development broker"},
     {"relay", pb_cmd_relay,
      "deliver topics to a webhook, an archive or JSON lines"},
+    {"fleet", pb_cmd_fleet,
+     "run every subscription of the self-service records (relay fleet)"},
     {"replay", pb_cmd_replay,
      "replay a time range of topics to JSONL/CSV/Avro, a topic or a webhook"},
     {"report", pb_cmd_report,
@@ -25,6 +27,8 @@ static const pb_command_t commands[] = {
     {"gateway", pb_cmd_gateway, "accept events over HTTP(S) and publish them"},
     {"poll", pb_cmd_poll,
      "poll a JSON/NDJSON/CSV feed and publish its changes"},
+    {"admin", pb_cmd_admin,
+     "self-service API and CLI: organisations, tokens, subscriptions"},
 };
 
 static void usage(FILE *fp) {

@@ -44,6 +44,7 @@ struct pb_sink {
         char *secret;
         size_t secret_len;
         char *token;
+        char *agreement; /* X-Partnerbus-Agreement, NULL if none */
         size_t batch;
         long timeout_ms, connect_timeout_ms;
         pb_buf_t body;
@@ -80,6 +81,7 @@ typedef struct webhook_settings {
         const char *secret, *secret_file, *token, *token_file;
         const char *cert, *key, *ca;
         int allow_unsigned;
+        const char *agreement;
 } webhook_settings_t;
 
 #define O(f) offsetof(webhook_settings_t, f)
@@ -112,6 +114,9 @@ static const pb_opt_t webhook_opts[] = {
      "CA bundle for the receiver's certificate", 0, O(ca)},
     {"allow-unsigned", 0, PB_OPT_BOOL, "false", NULL,
      "allow a webhook without signing secret", 0, O(allow_unsigned)},
+    {"agreement", 0, PB_OPT_STRING, NULL, "ID",
+     "data-sharing agreement id, sent as header X-Partnerbus-Agreement", 0,
+     O(agreement)},
 };
 #undef O
 
@@ -227,6 +232,11 @@ static pb_sink_t *webhook_init(const char *target, const void *settings,
                                   errstr, errstr_size);
         if (err)
                 goto fail;
+        if (st->agreement && *st->agreement &&
+            !(s->agreement = strdup(st->agreement))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
         s->curl = curl_easy_init();
         if (!s->url || !s->curl) {
                 snprintf(errstr, errstr_size, "webhook: curl init failed");
@@ -260,6 +270,7 @@ fail:
         free(s->url);
         free(s->secret);
         free(s->token);
+        free(s->agreement);
         pb_buf_free(&s->body);
         pb_buf_free(&s->scratch);
         free(s);
@@ -387,6 +398,9 @@ static void webhook_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                                 strlen(line));
                 }
         }
+        if (s->agreement)
+                h = hdr(h, "X-Partnerbus-Agreement", s->agreement,
+                        strlen(s->agreement));
         if (s->token) {
                 snprintf(line, sizeof(line), "Bearer %s", s->token);
                 h = hdr(h, "Authorization", line, strlen(line));
@@ -448,6 +462,7 @@ static void webhook_destroy(pb_sink_t *s) {
                 memset(s->secret, 0, s->secret_len);
         free(s->secret);
         free(s->token);
+        free(s->agreement);
         pb_buf_free(&s->body);
         pb_buf_free(&s->scratch);
         free(s);

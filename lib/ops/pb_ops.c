@@ -147,7 +147,11 @@ pb_ops_server_t *pb_ops_server_new2(const char *listen, pb_metrics_t *m,
         struct sockaddr_storage ss;
         unsigned sslen;
         const union MHD_DaemonInfo *info;
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        /* poll(), not select(): a process with many sockets (the relay
+         * fleet: several per subscription) gets descriptors beyond
+         * FD_SETSIZE, which select() cannot watch */
+        unsigned flags =
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
         if (pb_parse_listen(listen, &ss, &sslen, errstr, errstr_size) < 0)
                 return NULL;
         if (!(s = calloc(1, sizeof(*s)))) {

@@ -71,9 +71,11 @@ int pb_cmd_consume(int argc, char **argv);
 int pb_cmd_schemas(int argc, char **argv);
 int pb_cmd_broker(int argc, char **argv);
 int pb_cmd_relay(int argc, char **argv);
+int pb_cmd_fleet(int argc, char **argv);
 int pb_cmd_gateway(int argc, char **argv);
 int pb_cmd_replay(int argc, char **argv);
 int pb_cmd_report(int argc, char **argv);
 int pb_cmd_poll(int argc, char **argv);
+int pb_cmd_admin(int argc, char **argv);
 
 #endif

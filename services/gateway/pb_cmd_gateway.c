@@ -36,7 +36,7 @@ static const pb_opt_t gw_opts[] = {
      OFF(listen)},
     {"tokens", 't', PB_OPT_STRING, NULL, "FILE",
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
-     "on SIGHUP (required)",
+     "on SIGHUP (required unless --admin-topics)",
      0, OFF(tokens)},
     {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
      "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
@@ -129,6 +129,21 @@ static const pb_opt_t gw_opts[] = {
      "entities held in the ownership map at most (~100 bytes each); when "
      "full, events about entities not held get 503",
      0, OFF(owners_capacity)},
+    {"admin-topics", 0, PB_OPT_BOOL, "false", NULL,
+     "also take organisations and tokens from the admin topics written by "
+     "partnerbus admin (applied within seconds, no SIGHUP; --tokens is then "
+     "optional)",
+     0, OFF(admin_topics)},
+    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "NAME",
+     "compacted organisations topic (after --topic-prefix)", 0,
+     OFF(orgs_topic)},
+    {"tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens", "NAME",
+     "compacted tokens topic (after --topic-prefix)", 0, OFF(tokens_topic)},
+    {"token-usage-topic", 0, PB_OPT_STRING, "partnerbus.admin.token-usage",
+     "NAME",
+     "compacted topic the last use of each token is written to (at most "
+     "every 60 s per token)",
+     0, OFF(usage_topic)},
     {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
      "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
 };
@@ -189,6 +204,12 @@ static void *ready_main(void *arg) {
                         pthread_mutex_lock(&gw->workers_lock);
                         snprintf(gw->ready_reason, sizeof(gw->ready_reason),
                                  "the ownership topic is still being read");
+                        pthread_mutex_unlock(&gw->workers_lock);
+                } else if (ok && !pb_gw_admin_ready(gw->admin)) {
+                        ok = 0;
+                        pthread_mutex_lock(&gw->workers_lock);
+                        snprintf(gw->ready_reason, sizeof(gw->ready_reason),
+                                 "the admin topics are still being read");
                         pthread_mutex_unlock(&gw->workers_lock);
                 } else if (!ok) {
                         pthread_mutex_lock(&gw->workers_lock);
@@ -501,8 +522,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                                    argv[first]);
                 goto out_opts;
         }
-        if (!gw.set.tokens) {
-                pb_cli_usage_error(CMD, "--tokens FILE is required");
+        if (!gw.set.tokens && !gw.set.admin_topics) {
+                pb_cli_usage_error(CMD, "--tokens FILE (or --admin-topics) is "
+                                        "required");
                 goto out_opts;
         }
         if (!!gw.set.tls_cert != !!gw.set.tls_key) {
@@ -557,8 +579,10 @@ int pb_cmd_gateway(int argc, char **argv) {
         pthread_mutex_init(&gw.workers_lock, NULL);
         pthread_mutex_init(&gw.dl_lock, NULL);
         pthread_mutex_init(&gw.heads_lock, NULL);
-        gw.tokens = pb_gw_tokens_load(gw.set.tokens, err, sizeof(err));
-        if (!gw.tokens) {
+        gw.tokens = gw.set.tokens
+                        ? pb_gw_tokens_load(gw.set.tokens, err, sizeof(err))
+                        : NULL;
+        if (gw.set.tokens && !gw.tokens) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
@@ -618,6 +642,16 @@ int pb_cmd_gateway(int argc, char **argv) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
+        if (gw.set.admin_topics) {
+                gw.admin = pb_gw_admin_new(
+                    &cc.kconf, gw.set.orgs_topic, gw.set.tokens_topic,
+                    gw.set.usage_topic, err, sizeof(err));
+                if (!gw.admin) {
+                        fprintf(stderr, "partnerbus %s: admin topics: %s\n",
+                                CMD, err);
+                        goto out;
+                }
+        }
         atomic_store(&threads_stop, 0);
         if (pthread_create(&poll_thr, NULL, poll_main, &gw) != 0) {
                 fprintf(stderr, "partnerbus %s: cannot start a thread\n", CMD);
@@ -658,7 +692,7 @@ int pb_cmd_gateway(int argc, char **argv) {
                "cmd=gateway msg=\"listening\" listen=%s port=%d scheme=%s "
                "brokers=%s types=%zu orgs=%zu",
                gw.set.listen, port, gw.set.tls_cert ? "https" : "http",
-               cc.brokers, gw.ntypes, gw.tokens->n);
+               cc.brokers, gw.ntypes, gw.tokens ? gw.tokens->n : 0);
         if (gw.set.port_file) {
                 char tmp[1100];
                 FILE *fp;
@@ -675,7 +709,8 @@ int pb_cmd_gateway(int argc, char **argv) {
         while (!pb_cli_stop) {
                 if (got_hup) {
                         got_hup = 0;
-                        reload_tokens(&gw);
+                        if (gw.set.tokens)
+                                reload_tokens(&gw);
                 }
                 usleep(100 * 1000);
         }
@@ -772,6 +807,7 @@ out:
         }
         pb_producer_destroy(gw.producer);
         pb_gw_owners_destroy(gw.owners);
+        pb_gw_admin_destroy(gw.admin);
         pb_gw_workers_free(&gw);
         if (atomic_load(&gw.live_reqs) > 0)
                 /* reports that never came (producer destroyed with

@@ -239,8 +239,40 @@ static unsigned authorize(pb_gw_req_t *req, const char *type, char *msg,
                 h++;
                 hlen--;
         }
+        if (memchr(h, 0, hlen))
+                hlen = 0;
+        if (gw->admin && hlen) {
+                /* tokens issued through partnerbus admin first */
+                char org[PB_GW_ORG_MAX];
+                switch (pb_gw_admin_find(gw->admin, h, hlen, type, org,
+                                         sizeof(org))) {
+                case PB_GW_ADMIN_OK:
+                        snprintf(req->org, sizeof(req->org), "%s", org);
+                        return 0;
+                case PB_GW_ADMIN_REVOKED:
+                        snprintf(msg, msgsz, "bearer token revoked");
+                        return 401;
+                case PB_GW_ADMIN_ORG_DISABLED:
+                        snprintf(msg, msgsz,
+                                 "organisation %s is disabled or unknown", org);
+                        return 401;
+                case PB_GW_ADMIN_NO_PUBLISH_ROLE:
+                        snprintf(req->org, sizeof(req->org), "%s", org);
+                        snprintf(msg, msgsz,
+                                 "a subscriber token may not publish");
+                        return 403;
+                case PB_GW_ADMIN_TYPE_FORBIDDEN:
+                        snprintf(req->org, sizeof(req->org), "%s", org);
+                        snprintf(msg, msgsz,
+                                 "organisation %s may not publish %s", org,
+                                 type);
+                        return 403;
+                case PB_GW_ADMIN_UNKNOWN:
+                        break;
+                }
+        }
         pthread_rwlock_rdlock(&gw->tokens_lock);
-        e = memchr(h, 0, hlen) ? NULL : pb_gw_tokens_find(gw->tokens, h, hlen);
+        e = hlen && gw->tokens ? pb_gw_tokens_find(gw->tokens, h, hlen) : NULL;
         if (!e) {
                 snprintf(msg, msgsz, "unknown bearer token");
                 st = 401;

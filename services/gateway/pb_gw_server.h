@@ -51,7 +51,42 @@ typedef struct pb_gw_settings {
         int print_routes;
         const char *owners_topic; /* before the topic prefix */
         long owners_capacity;
+        int admin_topics;         /* follow the admin topics */
+        const char *orgs_topic;   /* before the topic prefix */
+        const char *tokens_topic; /* before the topic prefix */
+        const char *usage_topic;  /* before the topic prefix */
 } pb_gw_settings_t;
+
+/* pb_gw_admin.c: organisations and tokens from the admin topics
+ * (--admin-topics; docs/admin.md). */
+typedef struct pb_gw_admin pb_gw_admin_t;
+enum {
+        PB_GW_ROLE_PUBLISHER = 0,
+        PB_GW_ROLE_SUBSCRIBER = 1,
+        PB_GW_ROLE_ORG_ADMIN = 2
+};
+typedef enum pb_gw_admin_auth {
+        PB_GW_ADMIN_OK = 0,
+        PB_GW_ADMIN_UNKNOWN,         /* no such token: try the file */
+        PB_GW_ADMIN_REVOKED,         /* 401 */
+        PB_GW_ADMIN_ORG_DISABLED,    /* 401: org disabled or deleted */
+        PB_GW_ADMIN_NO_PUBLISH_ROLE, /* 403: a subscriber token */
+        PB_GW_ADMIN_TYPE_FORBIDDEN,  /* 403: not in the org's publish */
+} pb_gw_admin_auth_t;
+pb_gw_admin_t *pb_gw_admin_new(const pb_kafka_conf_t *conf,
+                               const char *orgs_topic, const char *tokens_topic,
+                               const char *usage_topic, char *errstr,
+                               size_t errstr_size);
+void pb_gw_admin_destroy(pb_gw_admin_t *a);
+/* 1 once both topics were read (also when a is NULL). */
+int pb_gw_admin_ready(pb_gw_admin_t *a);
+/* Tokens held; *orgs: organisations held. */
+size_t pb_gw_admin_count(pb_gw_admin_t *a, size_t *orgs);
+/* The token's organisation into org (unless UNKNOWN) and whether it may
+ * publish type (NULL: only whether the token is valid). Records usage. */
+pb_gw_admin_auth_t pb_gw_admin_find(pb_gw_admin_t *a, const char *token,
+                                    size_t len, const char *type, char *org,
+                                    size_t org_size);
 
 /* pb_gw_owners.c: entity ownership (docs/gateway.md, "Ownership"). */
 typedef struct pb_gw_owners pb_gw_owners_t;
@@ -109,6 +144,7 @@ typedef struct pb_gw {
         pb_gw_ratelimit_t *rl;
         pb_gw_dedup_t *dedup;
         pb_gw_owners_t *owners;
+        pb_gw_admin_t *admin; /* --admin-topics, or NULL */
         struct MHD_Daemon *daemon;
 
         pthread_rwlock_t tokens_lock;

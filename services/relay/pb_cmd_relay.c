@@ -25,6 +25,7 @@
  * attempts, and the partition goes on. */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 #include "pb_connector.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
+#include "pb_relay_int.h"
 
 static const char *cmd = "relay";
 
@@ -173,6 +175,8 @@ typedef struct rpart {
         int attempts;
         int64_t first_fail; /* monotonic ms */
         int64_t solo_until; /* deliver one by one through this offset */
+        int64_t pending_ts; /* Kafka timestamp of the oldest event not yet
+                               resolved, -1 none (status lag_seconds) */
 } rpart_t;
 
 typedef enum { ENT_DELIVER, ENT_SKIP } ent_kind_t;
@@ -210,7 +214,7 @@ typedef struct relay {
         rpart_t **parts;
         size_t nparts, capparts;
         entry_t *batch;
-        size_t nbatch, batch_max;
+        size_t nbatch, batch_max, batch_cap;
         int64_t batch_deadline;
         pb_buf_t arena; /* JSON of the batch's events */
         pb_sink_event_t *events;
@@ -222,7 +226,19 @@ typedef struct relay {
          * event: validate bodies (pb_serde_check) instead of decoding them
          * to JSON - same verdict, undecodable ones still go to the DLQ */
         int check_only;
+        /* fleet worker (NULL for the static relay): its link to the
+         * fleet's control thread and its subscription's settings */
+        pb_relay_link_t *link;
+        pb_relay_subconf_t *conf;
+        pb_buf_t proj_buf;
+        int64_t rate_next; /* monotonic ms: the next write may start */
+        const char *first_topic;
+        int64_t rt_from, rt_until; /* a retransmit to do; until 0: none */
 } relay_t;
+
+static int relay_stopping(const relay_t *r) {
+        return pb_cli_stop || (r->link && r->link->stop);
+}
 
 static rpart_t *part_get(relay_t *r, const char *topic, int32_t partition) {
         size_t i;
@@ -247,6 +263,7 @@ static rpart_t *part_get(relay_t *r, const char *topic, int32_t partition) {
         p->partition = partition;
         p->next_expected = p->done_next = p->stored_next = -1;
         p->fail_offset = p->solo_until = -1;
+        p->pending_ts = -1;
         r->parts[r->nparts++] = p;
         return p;
 }
@@ -256,6 +273,7 @@ static void part_reset(rpart_t *p) {
         p->blocked = 0;
         p->fail_offset = p->solo_until = -1;
         p->attempts = 0;
+        p->pending_ts = -1;
 }
 
 static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
@@ -361,6 +379,10 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
         hdrs[nh++] = off;
         hdrs[nh++] = "partnerbus_dlq_time";
         hdrs[nh++] = tsb;
+        if (r->set.group) { /* the fleet: which subscription */
+                hdrs[nh++] = "partnerbus_dlq_group";
+                hdrs[nh++] = r->set.group;
+        }
         hdrs[nh] = NULL;
         r->dlq_done = 0;
         if (pb_producer_send_raw(r->dlq, topic, m->key, m->key_len, m->value,
@@ -386,6 +408,28 @@ static int dlq_send(relay_t *r, const pb_message_t *m, const char *reason_kind,
         labels[3] = reason_kind;
         labels[4] = NULL;
         pb_metrics_add(r->metrics, "partnerbus_relay_dlq_total", labels, 1);
+        if (r->link) {
+                pb_relay_stats_t *st = &r->link->stats;
+                pb_relay_dead_t *d;
+                pthread_mutex_lock(&r->link->mu);
+                d = &st->dead[st->ndead++ % PB_RELAY_RING];
+                memset(d, 0, sizeof(*d));
+                d->at_ms = pb_now_ms();
+                st->last_dead_ms = d->at_ms;
+                {
+                        size_t il = 0;
+                        const void *idv = pb_message_header(m, "ce_id", &il);
+                        if (idv && il < sizeof(d->event_id) &&
+                            !memchr(idv, 0, il))
+                                memcpy(d->event_id, idv, il);
+                }
+                snprintf(d->topic, sizeof(d->topic), "%s", m->topic);
+                d->partition = m->partition;
+                d->offset = m->offset;
+                snprintf(d->reason, sizeof(d->reason), "%s: %s", reason_kind,
+                         reason);
+                pthread_mutex_unlock(&r->link->mu);
+        }
         pb_log("warn",
                "topic=%s partition=%d offset=%lld dlq=%s reason=%s "
                "attempts=%d detail=\"%s\"",
@@ -413,8 +457,10 @@ static void batch_clear(relay_t *r) {
 
 static void resolved(relay_t *r, entry_t *e) {
         rpart_t *p = e->p;
-        if (e->m.offset + 1 > p->done_next)
+        if (e->m.offset + 1 > p->done_next) {
                 p->done_next = e->m.offset + 1;
+                p->pending_ts = -1;
+        }
         if (p->fail_offset >= 0 && e->m.offset >= p->fail_offset) {
                 p->fail_offset = -1;
                 p->attempts = 0;
@@ -468,6 +514,51 @@ static void check_assignment(relay_t *r) {
         rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* fleet: a subscription's rate limit (events per second) - waits until
+ * the n events may go, in steps that notice a stop */
+static void rate_wait(relay_t *r, size_t n) {
+        int64_t now;
+        double rate = r->conf ? r->conf->rate_per_s : 0;
+        if (rate <= 0)
+                return;
+        now = pb_mono_ms();
+        while (r->rate_next > now && !relay_stopping(r)) {
+                int64_t d = r->rate_next - now;
+                struct timespec ts = {0, (long)((d > 100 ? 100 : d) * 1000000)};
+                nanosleep(&ts, NULL);
+                now = pb_mono_ms();
+        }
+        if (r->rate_next < now)
+                r->rate_next = now;
+        r->rate_next += (int64_t)((double)n * 1000.0 / rate);
+}
+
+/* fleet: the outcome of one sink write, for the status records */
+static void stats_write(relay_t *r, size_t n, const pb_sink_status_t *st) {
+        pb_relay_stats_t *s;
+        int64_t now;
+        if (!r->link)
+                return;
+        s = &r->link->stats;
+        now = pb_now_ms();
+        pthread_mutex_lock(&r->link->mu);
+        s->last_delivery_ms = now;
+        if (st->result == PB_SINK_OK) {
+                s->delivered += (long)n;
+                s->last_success_ms = now;
+                s->consecutive_failures = 0;
+        } else {
+                pb_relay_err_t *e = &s->errors[s->nerrors++ % PB_RELAY_RING];
+                s->failed += (long)n;
+                s->consecutive_failures++;
+                s->last_failure_transport = st->http_status == 0;
+                e->at_ms = now;
+                e->status = st->http_status;
+                snprintf(e->message, sizeof(e->message), "%s", st->reason);
+        }
+        pthread_mutex_unlock(&r->link->mu);
+}
+
 static void deliver_batch(relay_t *r) {
         size_t i, n = 0;
         pb_sink_status_t st;
@@ -500,9 +591,11 @@ static void deliver_batch(relay_t *r) {
         }
         memset(&st, 0, sizeof(st));
         if (n) {
+                rate_wait(r, n);
                 t0 = pb_mono_ms();
                 r->plugin->write(r->sink, r->events, n, &st);
                 t1 = pb_mono_ms();
+                stats_write(r, n, &st);
                 lab[0] = "sink";
                 lab[1] = r->plugin->name;
                 lab[2] = NULL;
@@ -662,6 +755,44 @@ static int flush_commit(relay_t *r, int sync) {
         return 0;
 }
 
+/* fleet: lag in events and seconds over this member's partitions, and
+ * whether it holds partition 0 of the first topic (that member writes the
+ * subscription's status) */
+static void stats_lag(relay_t *r) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        int64_t lag = 0, lag_s = 0, now = pb_now_ms();
+        int assigned = 0, first = 0, i;
+        size_t k;
+        if (!rd_kafka_assignment(r->rk, &a) && a) {
+                assigned = a->cnt;
+                for (i = 0; i < a->cnt; i++)
+                        if (a->elems[i].partition == 0 &&
+                            !strcmp(a->elems[i].topic, r->first_topic))
+                                first = 1;
+                rd_kafka_topic_partition_list_destroy(a);
+        }
+        for (k = 0; k < r->nparts; k++) {
+                rpart_t *p = r->parts[k];
+                int64_t lo, hi;
+                if (p->next_expected < 0 || p->done_next < 0 ||
+                    rd_kafka_get_watermark_offsets(r->rk, p->topic,
+                                                   p->partition, &lo, &hi) != 0)
+                        continue;
+                if (hi > p->done_next) {
+                        lag += hi - p->done_next;
+                        if (p->pending_ts > 0 &&
+                            (now - p->pending_ts) / 1000 > lag_s)
+                                lag_s = (now - p->pending_ts) / 1000;
+                }
+        }
+        pthread_mutex_lock(&r->link->mu);
+        r->link->stats.lag_events = lag;
+        r->link->stats.lag_seconds = lag_s;
+        r->link->stats.assigned = assigned;
+        r->link->stats.holds_first = first;
+        pthread_mutex_unlock(&r->link->mu);
+}
+
 static void update_lag(relay_t *r) {
         size_t i, paused = 0;
         for (i = 0; i < r->nparts; i++) {
@@ -689,6 +820,8 @@ static void update_lag(relay_t *r) {
         pb_metrics_set(r->metrics, "partnerbus_relay_paused_partitions", NULL,
                        (double)paused);
         r->last_lag = pb_mono_ms();
+        if (r->link)
+                stats_lag(r);
 }
 
 /* The batch's last entry e (a skip) is dead-lettered before the sink: on
@@ -710,6 +843,29 @@ static void reject_entry(relay_t *r, entry_t *e, const char *reason_kind,
         p->fail_offset = offset;
         p->retry_at = pb_mono_ms() + backoff_ms(r, p, 0);
         part_pause_seek(r, p, offset);
+}
+
+/* The filter for an event of `type`: the static relay's --where; a fleet
+ * worker's per-type filter (subscription AND organisation), *deny when
+ * the subscription may not receive the type at all. NULL: no filter. */
+static const pb_filter_t *filter_for(relay_t *r, const char *type, int *deny) {
+        size_t i;
+        *deny = 0;
+        if (!r->conf)
+                return r->filter;
+        for (i = 0; i < r->conf->ntypes; i++)
+                if (!strcmp(r->conf->types[i], type))
+                        return r->conf->filters[i];
+        *deny = 1;
+        return NULL;
+}
+
+/* e (the batch's last entry) does not pass the filter: counted, and
+ * resolved with the batch */
+static void filtered(relay_t *r, entry_t *e, const pb_message_t *m) {
+        const char *lab[3] = {"topic", m->topic, NULL};
+        pb_metrics_add(r->metrics, "partnerbus_relay_filtered_total", lab, 1);
+        r->arena.len = e->json_off;
 }
 
 /* Takes ownership of m (released when resolved). */
@@ -754,6 +910,8 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                         p->stored_next = m->offset;
         }
         p->next_expected = m->offset + 1;
+        if (p->pending_ts < 0)
+                p->pending_ts = m->timestamp_ms;
         if (p->done_next < 0)
                 p->done_next = m->offset;
         if (p->stored_next < 0)
@@ -803,9 +961,17 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                         return;
                 }
         }
-        if (r->filter) {
+        {
+                int deny = 0;
+                const pb_filter_t *f = filter_for(r, e->type, &deny);
+                const pb_projection_t *proj = r->conf ? r->conf->proj : NULL;
                 const pb_json_t *doc = NULL;
-                if (pb_filter_needs_event(r->filter)) {
+                if (deny) {
+                        filtered(r, e, m);
+                        return;
+                }
+                if ((f && pb_filter_needs_event(f)) ||
+                    !pb_projection_is_identity(proj)) {
                         doc = pb_json_parse(
                             r->jp, (const char *)r->arena.data + e->json_off,
                             e->json_len, err, sizeof(err));
@@ -820,13 +986,24 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                                 return;
                         }
                 }
-                if (!pb_filter_match(r->filter, e->type, doc)) {
-                        const char *lab[3] = {"topic", m->topic, NULL};
-                        pb_metrics_add(r->metrics,
-                                       "partnerbus_relay_filtered_total", lab,
-                                       1);
-                        r->arena.len = e->json_off;
+                if (f && !pb_filter_match(f, e->type, doc)) {
+                        filtered(r, e, m);
                         return;
+                }
+                if (!pb_projection_is_identity(proj)) {
+                        /* fields the agreement does not share are gone
+                         * before the sink signs and sends the body */
+                        pb_buf_reset(&r->proj_buf);
+                        r->arena.len = e->json_off;
+                        if (pb_projection_apply(proj, doc, &r->proj_buf) !=
+                                PB_OK ||
+                            pb_buf_append(&r->arena, r->proj_buf.data,
+                                          r->proj_buf.len) != PB_OK) {
+                                reject_entry(r, e, "unfilterable",
+                                             "projection: out of memory");
+                                return;
+                        }
+                        e->json_len = r->proj_buf.len;
                 }
         }
         e->kind = ENT_DELIVER;
@@ -926,6 +1103,222 @@ static int setup_sink(relay_t *r) {
         return -1;
 }
 
+/* fleet: seeks every partition this member holds to the first offset at
+ * or after from_ms and commits that position (so a crash right after does
+ * not lose the retransmit); other members do the same for theirs. What the
+ * batch holds is dropped: it comes again or is skipped, as the seek says. */
+static int retransmit(relay_t *r, int64_t from_ms) {
+        rd_kafka_topic_partition_list_t *a = NULL, *c;
+        rd_kafka_resp_err_t e;
+        rd_kafka_error_t *se;
+        int i;
+        size_t k;
+        if (rd_kafka_assignment(r->rk, &a) || !a)
+                return -1;
+        if (a->cnt == 0) {
+                rd_kafka_topic_partition_list_destroy(a);
+                return -1; /* not (yet) assigned: try again */
+        }
+        batch_clear(r);
+        for (i = 0; i < a->cnt; i++)
+                a->elems[i].offset = from_ms;
+        e = rd_kafka_offsets_for_times(r->rk, a, 10000);
+        if (e) {
+                pb_log("warn",
+                       "group=%s msg=\"retransmit: offsets for time: "
+                       "%s\"",
+                       r->set.group, rd_kafka_err2str(e));
+                rd_kafka_topic_partition_list_destroy(a);
+                return -1;
+        }
+        c = rd_kafka_topic_partition_list_new(a->cnt);
+        for (i = 0; i < a->cnt; i++) {
+                rd_kafka_topic_partition_t *t = &a->elems[i];
+                int64_t lo = 0, hi = 0;
+                if (t->offset < 0) /* nothing at or after from: the end */
+                        t->offset =
+                            rd_kafka_query_watermark_offsets(
+                                r->rk, t->topic, t->partition, &lo, &hi, 5000)
+                                ? RD_KAFKA_OFFSET_END
+                                : hi;
+                if (t->offset >= 0)
+                        rd_kafka_topic_partition_list_add(c, t->topic,
+                                                          t->partition)
+                            ->offset = t->offset;
+        }
+        for (k = 0; k < r->nparts; k++)
+                part_reset(r->parts[k]);
+        rd_kafka_resume_partitions(r->rk, a);
+        se = rd_kafka_seek_partitions(r->rk, a, 5000);
+        if (se) {
+                pb_log("warn", "group=%s msg=\"retransmit: seek: %s\"",
+                       r->set.group, rd_kafka_error_string(se));
+                rd_kafka_error_destroy(se);
+        }
+        /* stored too: a revocation commits the stored offsets, which
+         * must not be the old, later ones */
+        if (c->cnt)
+                rd_kafka_offsets_store(r->rk, c);
+        if (c->cnt && (e = rd_kafka_commit(r->rk, c, 0)))
+                pb_log("warn", "group=%s msg=\"retransmit: commit: %s\"",
+                       r->set.group, rd_kafka_err2str(e));
+        pb_log("info", "group=%s partitions=%d msg=\"retransmit\" from_ms=%lld",
+               r->set.group, a->cnt, (long long)from_ms);
+        rd_kafka_topic_partition_list_destroy(c);
+        rd_kafka_topic_partition_list_destroy(a);
+        return 0;
+}
+
+/* fleet: takes a new delivery configuration and a retransmit request from
+ * the control thread. The batch in hand goes out with the settings it was
+ * filtered by; then the sink is flushed and the offsets committed, and the
+ * new settings apply from the next event on. */
+static void link_take(relay_t *r) {
+        pb_relay_subconf_t *nc;
+        int64_t from;
+        pthread_mutex_lock(&r->link->mu);
+        nc = r->link->pending;
+        r->link->pending = NULL;
+        from = r->link->retransmit_from;
+        r->link->retransmit_from = -1;
+        pthread_mutex_unlock(&r->link->mu);
+        if (nc) {
+                size_t want = nc->batch_max ? nc->batch_max : 1;
+                if (r->nbatch)
+                        deliver_batch(r);
+                batch_clear(r);
+                if (flush_commit(r, 0))
+                        r->fatal = 1;
+                if (want > r->batch_cap) {
+                        entry_t *b = realloc(r->batch, want * sizeof(*b));
+                        pb_sink_event_t *ev;
+                        if (b)
+                                r->batch = b;
+                        ev = b ? realloc(r->events, want * sizeof(*ev)) : NULL;
+                        if (ev) {
+                                r->events = ev;
+                                r->batch_cap = want;
+                        }
+                }
+                pb_relay_subconf_free(r->conf);
+                r->conf = nc;
+                r->plugin = nc->plugin;
+                r->sink = nc->sink;
+                r->set.retry_max_time = nc->retry_max_time;
+                r->batch_max = want <= r->batch_cap ? want : r->batch_cap;
+                pb_log("info", "group=%s msg=\"subscription settings applied\"",
+                       r->set.group);
+        }
+        if (from >= 0) {
+                /* kept until this member has partitions (a new worker is
+                 * still joining), for at most 30 s */
+                r->rt_from = from;
+                r->rt_until = pb_mono_ms() + 30000;
+        }
+        if (r->rt_until &&
+            (retransmit(r, r->rt_from) == 0 || pb_mono_ms() > r->rt_until))
+                r->rt_until = 0;
+}
+
+/* The main loop (see the top of the file). 0, or -1 after a fatal error
+ * (sink flush, consumer). */
+static int relay_loop(relay_t *r) {
+        int status = 0;
+        size_t i;
+        char err[512];
+        r->last_commit = r->last_lag = pb_mono_ms();
+        while (!relay_stopping(r)) {
+                int64_t now = pb_mono_ms(), wait = 200;
+                pb_message_t m;
+                pb_resp_t pr;
+                if (r->link)
+                        link_take(r);
+                for (i = 0; i < r->nparts; i++) {
+                        rpart_t *p = r->parts[i];
+                        if (p->blocked) {
+                                if (now >= p->retry_at)
+                                        part_resume(r, p);
+                                else if (p->retry_at - now < wait)
+                                        wait = p->retry_at - now;
+                        }
+                }
+                if (r->nbatch &&
+                    (r->nbatch >= r->batch_max || now >= r->batch_deadline))
+                        deliver_batch(r);
+                if (now - r->last_commit >= r->set.commit_interval &&
+                    flush_commit(r, 0)) {
+                        r->fatal = 1;
+                        status = -1;
+                        break;
+                }
+                if (now - r->last_lag >= 2000)
+                        update_lag(r);
+                if (now - r->last_assign_check >= 1000) {
+                        check_assignment(r);
+                        r->last_assign_check = now;
+                }
+                if (r->set.max_events > 0 && r->handled >= r->set.max_events &&
+                    r->nbatch == 0)
+                        break;
+                if (r->nbatch) {
+                        int64_t left = r->batch_deadline - now;
+                        if (left < wait)
+                                wait = left < 0 ? 0 : left;
+                }
+                pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
+                if (pr == PB_ERR_TIMEOUT) {
+                        if (!r->ready) {
+                                rd_kafka_topic_partition_list_t *a = NULL;
+                                if (!rd_kafka_assignment(r->rk, &a) && a) {
+                                        if (a->cnt > 0)
+                                                r->ready = 1;
+                                        rd_kafka_topic_partition_list_destroy(
+                                            a);
+                                }
+                        }
+                        continue;
+                }
+                if (pr != PB_OK) {
+                        pb_log("error", "group=%s msg=\"consumer: %s\"",
+                               r->set.group, err);
+                        r->fatal = 1;
+                        status = -1;
+                        break;
+                }
+                r->ready = 1;
+                handle_message(r, &m);
+                /* take what is already fetched without the bookkeeping
+                 * above (a clock read and a partition scan per message);
+                 * it runs again after at most PB_RELAY_BURST messages */
+                for (i = 1; i < PB_RELAY_BURST && r->nbatch < r->batch_max &&
+                            !relay_stopping(r);
+                     i++) {
+                        pr = pb_consumer_poll(r->cons, &m, 0, err, sizeof(err));
+                        if (pr != PB_OK)
+                                break; /* errors: reported above next time */
+                        handle_message(r, &m);
+                }
+                if (r->nbatch >= r->batch_max)
+                        deliver_batch(r);
+        }
+        if (!r->fatal) {
+                /* SIGTERM: one last attempt at what we hold (no retries),
+                 * then commit everything confirmed */
+                if (r->nbatch) {
+                        size_t k;
+                        for (k = 0; k < r->nparts; k++)
+                                r->parts[k]->solo_until = -1;
+                        deliver_batch(r);
+                }
+                batch_clear(r);
+                if (flush_commit(r, 1))
+                        status = -1;
+                pb_log("info", "msg=\"relay stopped\" handled=%ld group=%s",
+                       r->handled, r->set.group);
+        }
+        return status;
+}
+
 int pb_cmd_relay(int argc, char **argv) {
         relay_t *r = calloc(1, sizeof(*r));
         int first = 0, rc, status = PB_EXIT_FAIL;
@@ -937,6 +1330,12 @@ int pb_cmd_relay(int argc, char **argv) {
         pb_kafka_conf_t ckconf;
         if (!r)
                 return PB_EXIT_FAIL;
+        if (argc > 1 && !strcmp(argv[1], "--fleet")) {
+                /* partnerbus relay --fleet ... = partnerbus fleet ... */
+                free(r);
+                argv[1] = argv[0];
+                return pb_cmd_fleet(argc - 1, argv + 1);
+        }
         srandom((unsigned)(time(NULL) ^ getpid()));
         if (relay_opts_compose() < 0) {
                 free(r);
@@ -982,6 +1381,7 @@ int pb_cmd_relay(int argc, char **argv) {
                 r->batch_max = 1;
         if (r->batch_max > 100000)
                 r->batch_max = 100000;
+        r->batch_cap = r->batch_max;
         r->batch = calloc(r->batch_max, sizeof(*r->batch));
         r->events = calloc(r->batch_max, sizeof(*r->events));
         pb_buf_init(&r->arena, 0);
@@ -1050,93 +1450,7 @@ int pb_cmd_relay(int argc, char **argv) {
                "filters=%zu batch=%zu",
                r->set.group, r->plugin->name, ntopics,
                pb_filter_count(r->filter), r->batch_max);
-        r->last_commit = r->last_lag = pb_mono_ms();
-        status = PB_EXIT_OK;
-        while (!pb_cli_stop) {
-                int64_t now = pb_mono_ms(), wait = 200;
-                pb_message_t m;
-                pb_resp_t pr;
-                for (i = 0; i < r->nparts; i++) {
-                        rpart_t *p = r->parts[i];
-                        if (p->blocked) {
-                                if (now >= p->retry_at)
-                                        part_resume(r, p);
-                                else if (p->retry_at - now < wait)
-                                        wait = p->retry_at - now;
-                        }
-                }
-                if (r->nbatch &&
-                    (r->nbatch >= r->batch_max || now >= r->batch_deadline))
-                        deliver_batch(r);
-                if (now - r->last_commit >= r->set.commit_interval &&
-                    flush_commit(r, 0)) {
-                        r->fatal = 1;
-                        status = PB_EXIT_FAIL;
-                        break;
-                }
-                if (now - r->last_lag >= 2000)
-                        update_lag(r);
-                if (now - r->last_assign_check >= 1000) {
-                        check_assignment(r);
-                        r->last_assign_check = now;
-                }
-                if (r->set.max_events > 0 && r->handled >= r->set.max_events &&
-                    r->nbatch == 0)
-                        break;
-                if (r->nbatch) {
-                        int64_t left = r->batch_deadline - now;
-                        if (left < wait)
-                                wait = left < 0 ? 0 : left;
-                }
-                pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
-                if (pr == PB_ERR_TIMEOUT) {
-                        if (!r->ready) {
-                                rd_kafka_topic_partition_list_t *a = NULL;
-                                if (!rd_kafka_assignment(r->rk, &a) && a) {
-                                        if (a->cnt > 0)
-                                                r->ready = 1;
-                                        rd_kafka_topic_partition_list_destroy(
-                                            a);
-                                }
-                        }
-                        continue;
-                }
-                if (pr != PB_OK) {
-                        pb_log("error", "msg=\"consumer: %s\"", err);
-                        r->fatal = 1;
-                        status = PB_EXIT_FAIL;
-                        break;
-                }
-                r->ready = 1;
-                handle_message(r, &m);
-                /* take what is already fetched without the bookkeeping
-                 * above (a clock read and a partition scan per message);
-                 * it runs again after at most PB_RELAY_BURST messages */
-                for (i = 1; i < PB_RELAY_BURST && r->nbatch < r->batch_max &&
-                            !pb_cli_stop;
-                     i++) {
-                        pr = pb_consumer_poll(r->cons, &m, 0, err, sizeof(err));
-                        if (pr != PB_OK)
-                                break; /* errors: reported above next time */
-                        handle_message(r, &m);
-                }
-                if (r->nbatch >= r->batch_max)
-                        deliver_batch(r);
-        }
-        if (!r->fatal) {
-                /* SIGTERM: one last attempt at what we hold (no retries),
-                 * then commit everything confirmed */
-                if (r->nbatch) {
-                        size_t k;
-                        for (k = 0; k < r->nparts; k++)
-                                r->parts[k]->solo_until = -1;
-                        deliver_batch(r);
-                }
-                batch_clear(r);
-                if (flush_commit(r, 1))
-                        status = PB_EXIT_FAIL;
-                pb_log("info", "msg=\"relay stopped\" handled=%ld", r->handled);
-        }
+        status = relay_loop(r) ? PB_EXIT_FAIL : PB_EXIT_OK;
 done:
         batch_clear(r);
         pb_consumer_destroy(r->cons);
@@ -1163,4 +1477,116 @@ done:
         free(r);
         pb_opts_compose_spec_free(&relay_spec);
         return status;
+}
+
+/* --- fleet workers (pb_relay_int.h) --- */
+
+void pb_relay_declare_metrics(pb_metrics_t *m) {
+        declare_metrics(m);
+}
+
+void pb_relay_subconf_free(pb_relay_subconf_t *c) {
+        size_t i;
+        if (!c)
+                return;
+        for (i = 0; i < c->ntypes; i++) {
+                free(c->types[i]);
+                pb_filter_destroy(c->filters[i]);
+        }
+        pb_projection_destroy(c->proj);
+        if (c->plugin && c->sink)
+                c->plugin->destroy(c->sink);
+        free(c->sink_settings);
+        pb_json_parser_destroy(c->sink_jp);
+        free(c);
+}
+
+relay_t *pb_relay_worker_new(const pb_relay_worker_spec_t *spec,
+                             pb_relay_subconf_t *conf, pb_relay_link_t *link,
+                             char *err, size_t errsz) {
+        relay_t *r = calloc(1, sizeof(*r));
+        pb_consumer_opts_t copts;
+        pb_kafka_conf_t ck;
+        size_t i;
+        if (!r) {
+                pb_relay_subconf_free(conf);
+                snprintf(err, errsz, "out of memory");
+                return NULL;
+        }
+        r->link = link;
+        r->conf = conf;
+        r->cc = *spec->cc;
+        r->plugin = conf->plugin;
+        r->sink = conf->sink;
+        r->first_topic = spec->topics[0];
+        r->set.group = spec->group;
+        r->set.dlq_suffix = spec->dlq_suffix;
+        r->set.retry_initial = spec->retry_initial;
+        r->set.retry_max_backoff = spec->retry_max_backoff;
+        r->set.retry_max_time = conf->retry_max_time;
+        r->set.batch_linger = spec->batch_linger;
+        r->set.commit_interval = spec->commit_interval;
+        r->metrics = spec->metrics;
+        r->catalog = (pb_schemas_t *)spec->catalog; /* not owned */
+        r->batch_max = r->batch_cap = conf->batch_max ? conf->batch_max : 1;
+        r->batch = calloc(r->batch_cap, sizeof(*r->batch));
+        r->events = calloc(r->batch_cap, sizeof(*r->events));
+        pb_buf_init(&r->arena, 0);
+        pb_buf_init(&r->proj_buf, 0);
+        r->jp = pb_json_parser_new(NULL);
+        if (!r->batch || !r->events || !r->jp) {
+                snprintf(err, errsz, "out of memory");
+                goto fail;
+        }
+        if (r->cc.schema_registry &&
+            !(r->registry = pb_registry_new(r->cc.schema_registry, err, errsz)))
+                goto fail;
+        if (!(r->serde = pb_serde_new(r->catalog, r->registry, err, errsz)))
+                goto fail;
+        memset(&copts, 0, sizeof(copts));
+        copts.group = spec->group;
+        copts.from_beginning = 1;
+        ck = r->cc.kconf;
+        ck.nprops = 0;
+        for (i = 0; i < spec->nprops && ck.nprops < PB_KAFKA_MAX_PROPS; i++)
+                ck.props[ck.nprops++] = spec->props[i];
+        for (i = 0; i < r->cc.kconf.nprops && ck.nprops < PB_KAFKA_MAX_PROPS;
+             i++)
+                ck.props[ck.nprops++] = r->cc.kconf.props[i];
+        r->cons = pb_consumer_new(&ck, &copts, spec->topics, spec->ntopics, err,
+                                  errsz);
+        if (!r->cons)
+                goto fail;
+        r->rk = pb_consumer_rk(r->cons);
+        return r;
+fail:
+        pb_relay_worker_destroy(r);
+        return NULL;
+}
+
+int pb_relay_worker_run(relay_t *r) {
+        return relay_loop(r);
+}
+
+void pb_relay_worker_destroy(relay_t *r) {
+        size_t i;
+        if (!r)
+                return;
+        batch_clear(r);
+        pb_consumer_destroy(r->cons);
+        pb_relay_subconf_free(r->conf);
+        pb_producer_destroy(r->dlq);
+        pb_serde_destroy(r->serde);
+        pb_registry_destroy(r->registry);
+        pb_json_parser_destroy(r->jp);
+        pb_buf_free(&r->arena);
+        pb_buf_free(&r->proj_buf);
+        for (i = 0; i < r->nparts; i++) {
+                free(r->parts[i]->topic);
+                free(r->parts[i]);
+        }
+        free(r->parts);
+        free(r->batch);
+        free(r->events);
+        free(r);
 }

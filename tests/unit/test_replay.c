@@ -584,15 +584,12 @@ static void test_datum_len(void **st) {
         pb_schemas_destroy(cat);
 }
 
-PB_TEST_MAIN(cmocka_unit_test(test_csv_flatten),
-             cmocka_unit_test(test_csv_cell),
-             cmocka_unit_test(test_csv_excel_de),
-             cmocka_unit_test(test_csv_dialect_names),
-             cmocka_unit_test(test_merge_order),
-             cmocka_unit_test(test_merge_ties),
-             cmocka_unit_test(test_merge_full_and_end),
-             cmocka_unit_test(test_exact_sums),
-             cmocka_unit_test(test_report_totals),
-             cmocka_unit_test(test_report_latest_version),
-             cmocka_unit_test(test_report_document),
-             cmocka_unit_test(test_datum_len))
+PB_TEST_MAIN(
+    cmocka_unit_test(test_csv_flatten), cmocka_unit_test(test_csv_cell),
+    cmocka_unit_test(test_csv_excel_de),
+    cmocka_unit_test(test_csv_dialect_names),
+    cmocka_unit_test(test_merge_order), cmocka_unit_test(test_merge_ties),
+    cmocka_unit_test(test_merge_full_and_end),
+    cmocka_unit_test(test_exact_sums), cmocka_unit_test(test_report_totals),
+    cmocka_unit_test(test_report_latest_version),
+    cmocka_unit_test(test_report_document), cmocka_unit_test(test_datum_len))

@@ -1,0 +1,211 @@
+/* partnerbus admin - libmicrohttpd glue: a thread pool (--threads), the
+ * body read up to --max-body (413 beyond, the rest drained), one call to
+ * pb_adm_handle per request. Answers carry Cache-Control: no-store (a
+ * token or secret is shown once) and X-Request-Id (also in the audit
+ * record). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "partnerbus/pb_common.h"
+#include "pb_adm.h"
+#include "pb_cli.h"
+
+typedef struct hreq {
+        pb_buf_t body;
+        int too_big;
+} hreq_t;
+
+static enum MHD_Result respond(struct MHD_Connection *conn,
+                               pb_adm_response_t *rs) {
+        struct MHD_Response *r;
+        enum MHD_Result ret;
+        size_t n = strlen(rs->body);
+        char *b = malloc(n + 2);
+        if (!b)
+                return MHD_NO;
+        memcpy(b, rs->body, n);
+        b[n] = '\n';
+        b[n + 1] = 0;
+        r = MHD_create_response_from_buffer(n + 1, b, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(b);
+                return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        MHD_add_response_header(r, "X-Request-Id", rs->request_id);
+        if (rs->status == 401)
+                MHD_add_response_header(r, "WWW-Authenticate",
+                                        "Bearer realm=\"partnerbus-admin\"");
+        ret = MHD_queue_response(conn, rs->status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **ctx) {
+        pb_adm_t *adm = cls;
+        hreq_t *h = *ctx;
+        pb_adm_request_t rq;
+        pb_adm_response_t rs;
+        enum MHD_Result ret;
+        (void)version;
+        if (!h) {
+                h = calloc(1, sizeof(*h));
+                if (!h)
+                        return MHD_NO;
+                pb_buf_init(&h->body, adm->set.max_body);
+                *ctx = h;
+                return MHD_YES;
+        }
+        if (*upload_size) {
+                if (!h->too_big &&
+                    pb_buf_append(&h->body, upload, *upload_size) != PB_OK) {
+                        h->too_big = 1;
+                        pb_buf_free(&h->body);
+                }
+                *upload_size = 0;
+                return MHD_YES;
+        }
+        memset(&rq, 0, sizeof(rq));
+        rq.method = method;
+        rq.path = url;
+        rq.query_org =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "org");
+        rq.query_limit =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+        rq.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                              MHD_HTTP_HEADER_AUTHORIZATION);
+        rq.body = h->body.data ? (const char *)h->body.data : "";
+        rq.body_len = h->body.len;
+        rq.body_too_large = h->too_big;
+        pb_adm_handle(adm, &rq, &rs);
+        pb_log(rs.status >= 500 ? "warn" : "info",
+               "cmd=admin method=%s path=\"%.200s\" status=%u request_id=%s",
+               method, url, rs.status, rs.request_id);
+        {
+                char code[8];
+                const char *labels[] = {"method", method, "code", code, NULL};
+                snprintf(code, sizeof(code), "%u", rs.status);
+                pb_metrics_add(adm->metrics, "partnerbus_admin_requests_total",
+                               labels, 1);
+        }
+        ret = respond(conn, &rs);
+        free(rs.body);
+        return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
+                         enum MHD_RequestTerminationCode toe) {
+        hreq_t *h = *ctx;
+        (void)cls;
+        (void)conn;
+        (void)toe;
+        if (h) {
+                pb_buf_free(&h->body);
+                free(h);
+                *ctx = NULL;
+        }
+}
+
+static char *read_pem(const char *path, char *errstr, size_t errstr_size) {
+        FILE *fp = fopen(path, "rb");
+        char *buf;
+        size_t n;
+        if (!fp) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                return NULL;
+        }
+        buf = malloc(1 << 20);
+        n = buf ? fread(buf, 1, (1 << 20) - 1, fp) : 0;
+        fclose(fp);
+        if (!buf) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        buf[n] = 0;
+        return buf;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[512];
+        size_t n;
+        (void)cls;
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = strlen(buf);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = 0;
+        pb_log("debug", "cmd=admin mhd=\"%s\"", buf);
+}
+
+int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size) {
+        struct sockaddr_storage ss;
+        unsigned sslen = 0;
+        unsigned flags =
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        struct MHD_OptionItem ops[16];
+        int no = 0;
+        if (pb_parse_listen(adm->set.listen, &ss, &sslen, errstr, errstr_size) <
+            0)
+                return -1;
+        if (ss.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        if (adm->set.tls_cert) {
+                adm->tls_cert_pem =
+                    read_pem(adm->set.tls_cert, errstr, errstr_size);
+                if (!adm->tls_cert_pem)
+                        return -1;
+                adm->tls_key_pem =
+                    read_pem(adm->set.tls_key, errstr, errstr_size);
+                if (!adm->tls_key_pem)
+                        return -1;
+                flags |= MHD_USE_TLS;
+                ops[no++] =
+                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)adm->set.tls_priorities};
+                ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                                    adm->tls_key_pem};
+                ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
+                                                    0, adm->tls_cert_pem};
+        }
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+        if (adm->set.threads > 1)
+                ops[no++] =
+                    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                            (intptr_t)adm->set.threads, NULL};
+        ops[no++] = (struct MHD_OptionItem){
+            MHD_OPTION_CONNECTION_TIMEOUT,
+            (intptr_t)((adm->set.conn_timeout + 999) / 1000), NULL};
+        ops[no++] =
+            (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 256, NULL};
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+                                            (intptr_t)on_completed, NULL};
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+                                            (intptr_t)on_mhd_log, NULL};
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        adm->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, adm,
+                                       MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+        if (!adm->daemon) {
+                snprintf(errstr, errstr_size,
+                         "cannot listen on %s (address in use, bad TLS "
+                         "certificate or key?)",
+                         adm->set.listen);
+                return -1;
+        }
+        return 0;
+}
+
+int pb_adm_http_port(pb_adm_t *adm) {
+        const union MHD_DaemonInfo *i =
+            MHD_get_daemon_info(adm->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        return i ? i->port : -1;
+}

@@ -1,0 +1,329 @@
+/* partnerbus admin - the management service and its CLI.
+ *
+ *   partnerbus admin serve [options]      run the REST API (also: options
+ *                                         without a command)
+ *   partnerbus admin org|token|sub|audit|call ...   call it (pb_adm_cli.c)
+ *
+ * The service is stateless: organisations, tokens, token usage,
+ * subscriptions, subscription status and the audit log live in Kafka
+ * topics (docs/admin.md, "Records in Kafka"), read into memory at start
+ * and followed. Several copies can run behind a load balancer. */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "partnerbus/pb_common.h"
+#include "partnerbus/pb_schema.h"
+#include "pb_adm.h"
+#include "pb_cli.h"
+#include "pb_optgroups.h"
+#include "pb_opts.h"
+#include <openssl/sha.h>
+
+#define CMD    "admin"
+#define OFF(f) offsetof(pb_adm_settings_t, f)
+
+static const pb_opt_t adm_opts[] = {
+    {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8090", "ADDR:PORT",
+     "address to listen on (port 0: any free port, see --port-file)", 0,
+     OFF(listen)},
+    {"operator-token-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "the operator's token: its first line is the token itself, or "
+     "sha256:HEX of it (required)",
+     0, OFF(operator_token_file)},
+    {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
+     "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
+     OFF(tls_cert)},
+    {"tls-key", 0, PB_OPT_STRING, NULL, "FILE", "TLS private key (PEM)",
+     PB_OPT_SECRET, OFF(tls_key)},
+    {"tls-priorities", 0, PB_OPT_STRING,
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"
+     "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:"
+     "+ECDHE-RSA:%SERVER_PRECEDENCE",
+     "STRING", "GnuTLS priority string (default: TLS 1.2 and 1.3, AEAD)", 0,
+     OFF(tls_priorities)},
+    {"insecure-http", 0, PB_OPT_BOOL, "false", NULL,
+     "serve plain HTTP without TLS (development, or behind a TLS proxy)", 0,
+     OFF(insecure_http)},
+    {"threads", 0, PB_OPT_INT, "4", "N", "HTTP threads", 0, OFF(threads)},
+    {"max-body", 0, PB_OPT_SIZE, "64KiB", "SIZE",
+     "largest request body; larger ones get 413", 0, OFF(max_body)},
+    {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
+     "close a connection idle this long", 0, OFF(conn_timeout)},
+    PB_OPTG_OPS_LISTEN(OFF(ops_listen)),
+    {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
+     "write the port listened on into FILE once ready", 0, OFF(port_file)},
+    {"allow-http-endpoints", 0, PB_OPT_BOOL, "false", NULL,
+     "accept subscription endpoints with http:// (default: https only)", 0,
+     OFF(allow_http_endpoints)},
+    {"allow-private-endpoints", 0, PB_OPT_BOOL, "false", NULL,
+     "accept endpoints whose host resolves to loopback, private, link-local "
+     "or reserved addresses (development only)",
+     0, OFF(allow_private_endpoints)},
+    {"verify-endpoints", 0, PB_OPT_BOOL, "true", NULL,
+     "send a new endpoint the verification request and refuse it unless it "
+     "echoes the challenge",
+     0, OFF(verify_endpoints)},
+    {"verify-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
+     "how long the verification request may take", 0, OFF(verify_timeout)},
+    {"audit-keep", 0, PB_OPT_INT, "100000", "N",
+     "newest audit records held in memory for GET /v1/admin/audit", 0,
+     OFF(audit_keep)},
+    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "NAME",
+     "compacted organisations topic (after --topic-prefix)", 0,
+     OFF(orgs_topic)},
+    {"tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens", "NAME",
+     "compacted tokens topic", 0, OFF(tokens_topic)},
+    {"token-usage-topic", 0, PB_OPT_STRING, "partnerbus.admin.token-usage",
+     "NAME", "compacted token usage topic (written by gateways)", 0,
+     OFF(usage_topic)},
+    {"subscriptions-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscriptions",
+     "NAME", "compacted subscriptions topic (read by the relay fleet)", 0,
+     OFF(subs_topic)},
+    {"status-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscription-status",
+     "NAME", "compacted subscription status topic (written by the relay fleet)",
+     0, OFF(status_topic)},
+    {"audit-topic", 0, PB_OPT_STRING, "partnerbus.admin.audit", "NAME",
+     "append-only audit topic", 0, OFF(audit_topic)},
+    {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
+     "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
+};
+
+static const pb_cmd_spec_t adm_spec = {
+    CMD,
+    "self-service management API: organisations, tokens, subscriptions, "
+    "audit",
+    "[serve] --brokers B --operator-token-file F (--tls-cert F --tls-key F "
+    "| --insecure-http)\n"
+    "       partnerbus admin org|token|sub|audit|call ... (see "
+    "'partnerbus admin org --help')",
+    "Serves the JSON API under /v1/admin (docs/admin.md, docs/openapi.json).\n"
+    "State lives in Kafka topics only; run as many copies as you like.\n"
+    "Gateways started with --admin-topics apply organisations and tokens\n"
+    "within seconds; 'partnerbus relay --fleet' runs the subscriptions.\n\n"
+    "Example:\n"
+    "  head -c 32 /dev/urandom | base64 > operator.token\n"
+    "  partnerbus admin serve --brokers 127.0.0.1:9092 --insecure-http \\\n"
+    "      --operator-token-file operator.token\n"
+    "  partnerbus admin org create blau-gelbes-kreuz --name 'Blau-Gelbes "
+    "Kreuz' \\\n"
+    "      --kind ngo --publish aid.dispatched --token-file operator.token\n\n"
+    "Deutsch: Verwaltungsdienst für Organisationen, Tokens, Abonnements\n"
+    "und Audit; der Zustand liegt nur in Kafka.\n"
+    "Українською: служба керування організаціями, токенами, підписками й\n"
+    "аудитом; стан зберігається лише в Kafka.\n",
+    adm_opts,
+    sizeof(adm_opts) / sizeof(adm_opts[0]),
+    1,
+};
+
+static int type_known(void *opaque, const char *type) {
+        pb_schemas_t *cat = opaque;
+        size_t i, n = pb_schemas_count(cat);
+        for (i = 0; i < n; i++)
+                if (!strcmp(pb_schema_type(pb_schemas_at(cat, i)), type))
+                        return 1;
+        return 0;
+}
+
+static int ops_ready(void *opaque, char *reason, size_t reason_size) {
+        pb_adm_t *adm = opaque;
+        if (pb_adm_state_ready(adm->state))
+                return 1;
+        snprintf(reason, reason_size, "the admin topics are still being read");
+        return 0;
+}
+
+static int load_operator(pb_adm_t *adm, char *err, size_t errsz) {
+        char *t = pb_opts_read_secret(adm->set.operator_token_file, err, errsz);
+        size_t i, n;
+        if (!t)
+                return -1;
+        n = strlen(t);
+        if (n == 71 && !strncmp(t, "sha256:", 7)) {
+                for (i = 0; i < 32; i++) {
+                        int hi = pb_hex_value((unsigned char)t[7 + 2 * i]);
+                        int lo = pb_hex_value((unsigned char)t[8 + 2 * i]);
+                        if (hi < 0 || lo < 0) {
+                                snprintf(err, errsz,
+                                         "%s: sha256: is not followed by 64 "
+                                         "hex digits",
+                                         adm->set.operator_token_file);
+                                free(t);
+                                return -1;
+                        }
+                        adm->operator_digest[i] = (uint8_t)(hi << 4 | lo);
+                }
+        } else if (n < 16) {
+                snprintf(err, errsz,
+                         "%s: the operator token must have at least 16 "
+                         "characters",
+                         adm->set.operator_token_file);
+                memset(t, 0, n);
+                free(t);
+                return -1;
+        } else {
+                SHA256((const unsigned char *)t, n, adm->operator_digest);
+        }
+        memset(t, 0, n);
+        free(t);
+        adm->have_operator = 1;
+        return 0;
+}
+
+static int serve(int argc, char **argv) {
+        pb_adm_t adm;
+        pb_cli_common_t cc;
+        pb_schemas_t *cat = NULL;
+        pb_ops_server_t *ops = NULL;
+        int first = 0, rc;
+        char err[512];
+        const char *topics[PB_ADM_NTOPICS];
+
+        memset(&adm, 0, sizeof(adm));
+        memset(&cc, 0, sizeof(cc));
+        rc = pb_opts_parse(&adm_spec, &adm.set, &cc, argc, argv, &first);
+        if (rc >= 0) {
+                pb_opts_free();
+                return rc;
+        }
+        if (adm.set.print_routes) {
+                size_t i;
+                for (i = 0; i < pb_adm_nroutes; i++)
+                        printf("%s %s\n", pb_adm_routes[i].method,
+                               pb_adm_routes[i].path);
+                pb_opts_free();
+                return PB_EXIT_OK;
+        }
+        rc = PB_EXIT_USAGE;
+        if (first < argc) {
+                pb_cli_usage_error(CMD, "unexpected argument '%s'",
+                                   argv[first]);
+                goto out;
+        }
+        if (!adm.set.operator_token_file) {
+                pb_cli_usage_error(CMD, "--operator-token-file is required");
+                goto out;
+        }
+        if (!!adm.set.tls_cert != !!adm.set.tls_key) {
+                pb_cli_usage_error(CMD, "--tls-cert and --tls-key go together");
+                goto out;
+        }
+        if (!adm.set.tls_cert && !adm.set.insecure_http) {
+                pb_cli_usage_error(CMD, "refusing to serve plain HTTP: give "
+                                        "--tls-cert and --tls-key, or "
+                                        "--insecure-http explicitly");
+                goto out;
+        }
+        if (adm.set.threads < 1 || adm.set.threads > 64 ||
+            adm.set.max_body < 64 || adm.set.max_body > (16u << 20) ||
+            adm.set.audit_keep < 1 || adm.set.audit_keep > 10000000 ||
+            adm.set.verify_timeout < 100) {
+                pb_cli_usage_error(CMD, "a numeric option is out of range");
+                goto out;
+        }
+        pb_cli_common_finish(&cc);
+        if (!pb_cli_require_brokers(CMD, &cc))
+                goto out;
+        rc = PB_EXIT_FAIL;
+        if (load_operator(&adm, err, sizeof(err)) < 0) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        cat = pb_cli_load_schemas(CMD, &cc);
+        if (!cat)
+                goto out;
+        adm.type_known = type_known;
+        adm.type_opaque = cat;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        topics[PB_ADM_T_ORGS] = adm.set.orgs_topic;
+        topics[PB_ADM_T_TOKENS] = adm.set.tokens_topic;
+        topics[PB_ADM_T_USAGE] = adm.set.usage_topic;
+        topics[PB_ADM_T_SUBS] = adm.set.subs_topic;
+        topics[PB_ADM_T_STATUS] = adm.set.status_topic;
+        topics[PB_ADM_T_AUDIT] = adm.set.audit_topic;
+        adm.state = pb_adm_state_new(
+            &cc.kconf, topics, (size_t)adm.set.audit_keep, err, sizeof(err));
+        if (!adm.state) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        adm.metrics = pb_metrics_new();
+        if (!adm.metrics) {
+                fprintf(stderr, "partnerbus %s: out of memory\n", CMD);
+                goto out;
+        }
+        pb_metrics_declare(adm.metrics, "partnerbus_admin_requests_total",
+                           "counter", "API requests by method and status code",
+                           NULL, 0);
+        pb_metrics_declare(adm.metrics, "partnerbus_admin_writes_failed_total",
+                           "counter",
+                           "records Kafka did not acknowledge (kind: state "
+                           "or audit)",
+                           NULL, 0);
+        pb_cli_trap_signals();
+        if (pb_adm_http_start(&adm, err, sizeof(err)) < 0) {
+                fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                goto out;
+        }
+        if (adm.set.ops_listen) {
+                ops = pb_ops_server_new(adm.set.ops_listen, adm.metrics,
+                                        ops_ready, &adm, err, sizeof(err));
+                if (!ops) {
+                        fprintf(stderr, "partnerbus %s: --ops-listen: %s\n",
+                                CMD, err);
+                        goto out;
+                }
+                pb_log("info", "cmd=admin msg=\"ops endpoint\" port=%d",
+                       pb_ops_server_port(ops));
+        }
+        pb_log("info",
+               "cmd=admin msg=\"listening\" listen=%s port=%d scheme=%s "
+               "brokers=%s",
+               adm.set.listen, pb_adm_http_port(&adm),
+               adm.set.tls_cert ? "https" : "http", cc.brokers);
+        if (adm.set.port_file) {
+                char tmp[1100];
+                FILE *fp;
+                snprintf(tmp, sizeof(tmp), "%s.tmp", adm.set.port_file);
+                fp = fopen(tmp, "w");
+                if (!fp || fprintf(fp, "%d\n", pb_adm_http_port(&adm)) < 0 ||
+                    fclose(fp) != 0 || rename(tmp, adm.set.port_file) != 0) {
+                        fprintf(stderr, "partnerbus %s: --port-file %s: %s\n",
+                                CMD, adm.set.port_file, strerror(errno));
+                        goto out;
+                }
+        }
+        while (!pb_cli_stop)
+                usleep(100 * 1000);
+        pb_log("info", "cmd=admin msg=\"stopping\"");
+        rc = PB_EXIT_OK;
+out:
+        pb_ops_server_destroy(ops);
+        if (adm.daemon)
+                MHD_stop_daemon(adm.daemon);
+        pb_adm_state_destroy(adm.state);
+        pb_metrics_destroy(adm.metrics);
+        pb_schemas_destroy(cat);
+        free(adm.tls_cert_pem);
+        free(adm.tls_key_pem);
+        pb_opts_free();
+        return rc;
+}
+
+int pb_cmd_admin(int argc, char **argv) {
+        if (argc >= 2 && pb_adm_cli_is_command(argv[1]))
+                return pb_adm_cli(argc, argv);
+        if (argc >= 2 && !strcmp(argv[1], "serve")) {
+                argv[1] = argv[0];
+                return serve(argc - 1, argv + 1);
+        }
+        return serve(argc, argv);
+}
