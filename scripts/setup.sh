@@ -3,9 +3,11 @@
 # bookworm, then configures and builds into build/.
 #
 #   scripts/setup.sh            apt packages + build
-#   scripts/setup.sh --test     also the test dependencies: Apache Kafka jars
-#                               (Maven Central), the Python venv for the
-#                               agency-client test
+#   scripts/setup.sh --kafka    also what 'partnerbus dev' runs: Java and
+#                               Apache Kafka's jars (Maven Central, with
+#                               Maven); scripts/run.sh uses this
+#   scripts/setup.sh --test     also every test dependency (Kafka included),
+#                               the Python venv for the agency-client test
 #
 # Environment: PB_BUILD_DIR (default build), PB_CACHE (default
 # ~/.cache/partnerbus), CC (default clang-14, needed for the fuzz targets).
@@ -15,7 +17,14 @@ ROOT=$PWD
 BUILD=${PB_BUILD_DIR:-$ROOT/build}
 CACHE=${PB_CACHE:-$HOME/.cache/partnerbus}
 WANT_TEST=0
-[ "${1:-}" = "--test" ] && WANT_TEST=1
+WANT_KAFKA=0
+for a in "$@"; do
+        case $a in
+        --test) WANT_TEST=1 WANT_KAFKA=1 ;;
+        --kafka) WANT_KAFKA=1 ;;
+        *) printf 'setup: unknown option %s (--kafka, --test)\n' "$a" >&2; exit 2 ;;
+        esac
+done
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -33,6 +42,9 @@ PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
 TEST_PKGS=(valgrind kcat curl jq bc openssl gnutls-bin python3 python3-venv python3-yaml
            openjdk-17-jdk-headless maven wrk chromium fonts-dejavu-core clang-format-14
            poppler-utils libxml2-utils)
+# What partnerbus dev runs: Apache Kafka on Java, its jars fetched by Maven.
+KAFKA_PKGS=(openjdk-17-jre-headless maven python3)
+[ $WANT_KAFKA -eq 1 ] && PKGS+=("${KAFKA_PKGS[@]}")
 [ $WANT_TEST -eq 1 ] && PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
@@ -46,9 +58,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if [ $WANT_KAFKA -eq 1 ]; then
+        # the same jars for partnerbus dev and the test harness
+        # (partnerbus dev --kafka-libs; default ~/.cache/partnerbus/kafka-3.9.1/libs)
+        KAFKA_CACHE=${PB_KAFKA_CACHE:-$CACHE/kafka-3.9.1}
+        log "fetching Apache Kafka 3.9.1 from Maven Central (cached in $KAFKA_CACHE)"
+        PB_KAFKA_CACHE=$KAFKA_CACHE tests/kafka/harness.sh fetch
+fi
 if [ $WANT_TEST -eq 1 ]; then
-        log "fetching Apache Kafka 3.9.1 from Maven Central (cached in $CACHE)"
-        PB_KAFKA_CACHE=${PB_KAFKA_CACHE:-$CACHE/kafka-3.9.1} tests/kafka/harness.sh fetch
         if [ -x tests/registry/registry.sh ]; then
                 log "building the Apicurio schema registry from Maven Central (cached)"
                 PB_REGISTRY_CACHE=${PB_REGISTRY_CACHE:-$CACHE/apicurio} tests/registry/registry.sh fetch

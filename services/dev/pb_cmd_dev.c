@@ -1,25 +1,32 @@
 /* partnerbus dev - the whole bus on one machine, in one command.
  *
- * Starts, as child processes of this same binary (so each piece is exactly
- * what production runs):
- *   - the embedded development broker (partnerbus broker),
- *   - a gateway on 127.0.0.1 with development tokens it prints,
- *   - a relay archiving every topic to DIR/archive,
- *   - a relay writing every event as JSON lines to the terminal.
- * --demo then publishes the seed examples through the gateway. Ctrl-C stops
- * everything (relays and gateway first, so they commit and flush, the
- * broker last). */
-#include <arpa/inet.h>
+ * Starts, as child processes that die with dev:
+ *   - a real single-node Apache Kafka (KRaft) with its data under
+ *     DIR/kafka, kept across restarts (pb_dev_kafka.c); or, with --mock,
+ *     librdkafka's in-memory mock cluster (partnerbus broker), which loses
+ *     everything at a restart and drops old messages, and says so;
+ *   - a gateway on 127.0.0.1 with development tokens kept in DIR;
+ *   - a relay archiving every topic to DIR/archive;
+ *   - a relay whose events dev prints one short line each.
+ * The services are this same binary, so each piece is what production runs.
+ * dev prints a compact banner (URLs, the operator token, three next steps,
+ * also in DIR/NEXT-STEPS.txt); --demo then publishes the seed examples
+ * through the gateway. Ctrl-C stops everything: relays and gateway first,
+ * so they commit and flush, the broker last. */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,7 +36,12 @@
 
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_metrics.h"
+#include "pb_dev.h"
 #include "pb_opts.h"
+
+#define DEFAULT_JVM_OPTS                                                       \
+        "-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "           \
+        "-XX:-UsePerfData -Djava.awt.headless=true -Dfile.encoding=UTF-8"
 
 typedef struct dev_settings {
         const char *listen;
@@ -37,129 +49,156 @@ typedef struct dev_settings {
         int demo;
         int tail;
         int64_t start_timeout;
+        int mock;
+        long kafka_port;
+        long kafka_controller_port;
+        const char *kafka_libs;
+        const char *java;
+        const char *jvm_opts;
 } dev_settings_t;
 
+#define O(f) offsetof(dev_settings_t, f)
 static const pb_opt_t dev_opts[] = {
     {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
-     "where the gateway listens (port 0: any free port)", 0,
-     offsetof(dev_settings_t, listen)},
+     "where the gateway listens (port 0: any free port)", 0, O(listen)},
     {"dir", 'd', PB_OPT_STRING, "./var", "DIR",
-     "working directory: archive, development tokens, logs", 0,
-     offsetof(dev_settings_t, dir)},
+     "working directory: Kafka's data, archive, tokens, logs (kept)", 0,
+     O(dir)},
     {"demo", 0, PB_OPT_BOOL, "false", NULL,
-     "publish the seed examples through the gateway once it is up", 0,
-     offsetof(dev_settings_t, demo)},
+     "publish the seed examples through the gateway once it is up", 0, O(demo)},
     {"tail", 0, PB_OPT_BOOL, "true", NULL,
-     "run the relay that prints every event to the terminal", 0,
-     offsetof(dev_settings_t, tail)},
-    {"start-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
-     "give up when the services are not up within this time", 0,
-     offsetof(dev_settings_t, start_timeout)},
+     "print every event as it arrives, one short line each", 0, O(tail)},
+    {"start-timeout", 0, PB_OPT_DURATION, "180s", "DURATION",
+     "give up when Kafka and the services are not up within this time", 0,
+     O(start_timeout)},
+    {"mock", 0, PB_OPT_BOOL, "false", NULL,
+     "librdkafka's in-memory mock broker instead of Kafka: starts faster, "
+     "loses everything at a restart and drops a partition's oldest "
+     "messages beyond about 5 MB",
+     0, O(mock)},
+    {"kafka-port", 0, PB_OPT_INT, "0", "PORT",
+     "Kafka's port on 127.0.0.1 (0: the previous run's if free, else any "
+     "free port)",
+     0, O(kafka_port)},
+    {"kafka-controller-port", 0, PB_OPT_INT, "0", "PORT",
+     "Kafka's KRaft controller port on 127.0.0.1 (0: as --kafka-port)", 0,
+     O(kafka_controller_port)},
+    {"kafka-libs", 0, PB_OPT_STRING, NULL, "DIR",
+     "Apache Kafka's jars (default ~/.cache/partnerbus/kafka-3.9.1/libs, "
+     "where scripts/setup.sh --kafka puts them)",
+     0, O(kafka_libs)},
+    {"java", 0, PB_OPT_STRING, "java", "PATH", "the Java runtime for Kafka", 0,
+     O(java)},
+    {"kafka-jvm-opts", 0, PB_OPT_STRING, DEFAULT_JVM_OPTS, "OPTS",
+     "JVM options of the Kafka broker (space-separated)", 0, O(jvm_opts)},
 };
+#undef O
 
 static const pb_cmd_spec_t dev_spec = {
     "dev",
-    "Run the whole bus on this machine: the embedded broker, a gateway, a\n"
-    "relay archiving every topic and a relay printing every event.",
-    "[--demo] [--listen ADDR:PORT] [--dir DIR]",
-    "Everything runs in memory except DIR/archive; Ctrl-C stops it all.\n"
+    "Run the whole bus on this machine: Apache Kafka (data kept in DIR), a\n"
+    "gateway, a relay archiving every topic and a relay printing every "
+    "event.",
+    "[--demo] [--listen ADDR:PORT] [--dir DIR] [--mock]",
+    "Kafka's data, the archive and the tokens stay in DIR across restarts;\n"
+    "Ctrl-C stops it all. The next steps are in DIR/NEXT-STEPS.txt.\n"
     "Examples:\n"
     "  partnerbus dev --demo\n"
-    "  partnerbus dev --listen 127.0.0.1:8081 --dir /tmp/pbdev",
+    "  partnerbus dev --listen 127.0.0.1:8081 --dir /tmp/pbdev\n"
+    "  partnerbus dev --kafka-port 9092\n"
+    "  partnerbus dev --mock      # in memory: for quick trials only",
     dev_opts,
     sizeof(dev_opts) / sizeof(dev_opts[0]),
     0};
 
-#define DEV_MAX_CHILDREN 4
-#define DEV_MAX_ORGS     32
+/* --- child processes ---
+ *
+ * Every service dev runs is a child in this table, started in order and
+ * stopped in reverse. A new service (admin, the relay fleet) is one more
+ * pb_dev_spawn() call in start_services() below. */
+
+#define DEV_MAX_CHILDREN 12
 
 typedef struct dev_child {
         const char *name;
         pid_t pid;
+        int64_t stop_ms;
+        int own_group;
 } dev_child_t;
-
-typedef struct dev_org {
-        char id[128];
-        char token[80];
-} dev_org_t;
 
 static dev_child_t children[DEV_MAX_CHILDREN];
 static size_t nchildren;
-static volatile sig_atomic_t dev_stop;
+volatile sig_atomic_t pb_dev_stop;
 
 static void on_signal(int sig) {
         (void)sig;
-        dev_stop = 1;
+        pb_dev_stop = 1;
 }
 
-static int mkdirs(const char *path) {
-        char tmp[4096];
-        size_t i;
-        snprintf(tmp, sizeof(tmp), "%s", path);
-        for (i = 1; tmp[i]; i++) {
-                if (tmp[i] != '/')
-                        continue;
-                tmp[i] = 0;
-                if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                        return -1;
-                tmp[i] = '/';
+/* In the child: die with dev, output to log (or the fds dev keeps). */
+static void child_setup(pid_t parent, const char *log, int flags,
+                        int stdout_fd) {
+        /* die with dev, however it ends (SIGKILL, a closed terminal): the
+         * kernel sends SIGTERM when the parent goes, so the child still
+         * drains; if dev is already gone, go */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                _exit(1);
+        if (flags & PB_DEV_OWN_GROUP)
+                setpgid(0, 0);
+        signal(SIGPIPE, SIG_DFL);
+        if (stdout_fd >= 0)
+                dup2(stdout_fd, STDOUT_FILENO);
+        if (log) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+                if (fd >= 0) {
+                        if (!(flags & PB_DEV_KEEP_STDERR))
+                                dup2(fd, STDERR_FILENO);
+                        if (stdout_fd < 0 && !(flags & PB_DEV_KEEP_STDOUT))
+                                dup2(fd, STDOUT_FILENO);
+                        close(fd);
+                }
         }
-        return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+        {
+                int null = open("/dev/null", O_RDONLY);
+                if (null >= 0) {
+                        dup2(null, STDIN_FILENO);
+                        close(null);
+                }
+        }
 }
 
-/* Is the gateway's address free? Binding it ourselves is the only honest
- * test; the socket is closed again at once. */
-static int port_busy(const char *listen, char *errstr, size_t errsz) {
-        struct sockaddr_storage ss;
-        unsigned len;
-        int fd, one = 1, busy;
-        if (pb_parse_listen(listen, &ss, &len, errstr, errsz) < 0)
+pid_t pb_dev_spawn(const char *name, const char *exe, char *const argv[],
+                   const char *log, int flags, int64_t stop_ms, int stdout_fd) {
+        pid_t parent = getpid(), pid;
+        if (nchildren == DEV_MAX_CHILDREN) {
+                errno = ENOSPC;
                 return -1;
-        fd = socket(ss.ss_family, SOCK_STREAM, 0);
-        if (fd < 0)
-                return 0;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        busy = bind(fd, (struct sockaddr *)&ss, len) < 0 && errno == EADDRINUSE;
-        close(fd);
-        return busy;
-}
-
-static pid_t spawn(const char *name, char *const argv[], const char *log) {
-        pid_t parent = getpid(), pid = fork();
+        }
+        pid = fork();
         if (pid < 0)
                 return -1;
         if (pid == 0) {
-                /* die with dev, however it ends (SIGKILL, a closed
-                 * terminal): the kernel sends SIGTERM when the parent goes,
-                 * so the child still drains; if dev is already gone, go */
-                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-                        _exit(1);
-                if (log) {
-                        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-                        if (fd >= 0) {
-                                dup2(fd, STDERR_FILENO);
-                                if (strcmp(name, "relay-tail"))
-                                        dup2(fd, STDOUT_FILENO);
-                                close(fd);
-                        }
-                }
-                execv("/proc/self/exe", argv);
+                child_setup(parent, log, flags, stdout_fd);
+                if (exe)
+                        execvp(exe, argv);
+                else
+                        execv("/proc/self/exe", argv);
                 _exit(127);
         }
-        if (nchildren < DEV_MAX_CHILDREN) {
-                children[nchildren].name = name;
-                children[nchildren].pid = pid;
-                nchildren++;
-        }
+        if (flags & PB_DEV_OWN_GROUP)
+                setpgid(pid, pid); /* also here: no race with a Ctrl-C */
+        children[nchildren].name = name;
+        children[nchildren].pid = pid;
+        children[nchildren].stop_ms = stop_ms;
+        children[nchildren].own_group = !!(flags & PB_DEV_OWN_GROUP);
+        nchildren++;
         return pid;
 }
 
-/* Stops children in reverse start order: relays and gateway commit and
- * flush before the broker goes. */
-static void stop_children(void) {
+void pb_dev_stop_children(void) {
         size_t i;
         for (i = nchildren; i-- > 0;) {
-                int64_t deadline = pb_mono_ms() + 15000;
+                int64_t deadline = pb_mono_ms() + children[i].stop_ms;
                 if (children[i].pid <= 0)
                         continue;
                 kill(children[i].pid, SIGTERM);
@@ -180,7 +219,7 @@ static void stop_children(void) {
 }
 
 /* A child that exited on its own is a failure of the whole dev setup. */
-static const char *child_died(void) {
+const char *pb_dev_child_died(void) {
         size_t i;
         int status;
         for (i = 0; i < nchildren; i++)
@@ -193,7 +232,109 @@ static const char *child_died(void) {
         return NULL;
 }
 
-static int read_file_line(const char *path, char *buf, size_t size) {
+int pb_dev_run(const char *exe, char *const argv[], const char *log,
+               int64_t timeout_ms) {
+        pid_t parent = getpid(), pid = fork();
+        int64_t deadline = pb_mono_ms() + timeout_ms;
+        int status;
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                child_setup(parent, log, 0, -1);
+                execvp(exe, argv);
+                _exit(127);
+        }
+        while (waitpid(pid, &status, WNOHANG) != pid) {
+                if (pb_dev_stop || pb_mono_ms() > deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        return -1;
+                }
+                usleep(50000);
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* --- small file and port helpers --- */
+
+int pb_dev_mkdirs(const char *path) {
+        char tmp[4096];
+        size_t i;
+        snprintf(tmp, sizeof(tmp), "%s", path);
+        for (i = 1; tmp[i]; i++) {
+                if (tmp[i] != '/')
+                        continue;
+                tmp[i] = 0;
+                if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                        return -1;
+                tmp[i] = '/';
+        }
+        return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int bind_test(const struct sockaddr *sa, socklen_t len, int *port) {
+        int fd = socket(sa->sa_family, SOCK_STREAM, 0), one = 1, ok;
+        if (fd < 0)
+                return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        ok = bind(fd, sa, len) == 0;
+        if (ok && port) {
+                struct sockaddr_in got;
+                socklen_t gl = sizeof(got);
+                if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0)
+                        *port = ntohs(got.sin_port);
+        }
+        close(fd);
+        return ok;
+}
+
+int pb_dev_port_free(int port) {
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return bind_test((struct sockaddr *)&sa, sizeof(sa), NULL) == 1;
+}
+
+int pb_dev_free_port(void) {
+        struct sockaddr_in sa;
+        int port = 0;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return bind_test((struct sockaddr *)&sa, sizeof(sa), &port) == 1 ? port
+                                                                         : 0;
+}
+
+/* Is the gateway's address free? Binding it ourselves is the only honest
+ * test; the socket is closed again at once. */
+static int listen_busy(const char *listen, char *errstr, size_t errsz) {
+        struct sockaddr_storage ss;
+        unsigned len;
+        int r;
+        if (pb_parse_listen(listen, &ss, &len, errstr, errsz) < 0)
+                return -1;
+        r = bind_test((struct sockaddr *)&ss, len, NULL);
+        return r == 0 && errno == EADDRINUSE;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+        (void)sb;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
+int pb_dev_rmtree(const char *path) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -1;
+        return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int pb_dev_read_line(const char *path, char *buf, size_t size) {
         FILE *fp = fopen(path, "r");
         if (!fp)
                 return -1;
@@ -206,29 +347,44 @@ static int read_file_line(const char *path, char *buf, size_t size) {
         return buf[0] ? 0 : -1;
 }
 
-static void random_token(char *out, size_t size) {
-        unsigned char b[24];
-        size_t i;
+int pb_dev_write_file(const char *path, const char *text, int mode) {
+        char tmp[4200];
+        size_t n = strlen(text);
+        int fd;
+        snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -1;
+        if (fchmod(fd, (mode_t)mode) < 0 || write(fd, text, n) != (ssize_t)n ||
+            close(fd) < 0) {
+                unlink(tmp);
+                return -1;
+        }
+        if (rename(tmp, path) < 0) {
+                unlink(tmp);
+                return -1;
+        }
+        return 0;
+}
+
+void pb_dev_random_hex(const char *prefix, size_t nbytes, char *out,
+                       size_t size) {
+        unsigned char b[64];
+        size_t i, len;
         FILE *fp = fopen("/dev/urandom", "rb");
-        if (!fp || fread(b, 1, sizeof(b), fp) != sizeof(b)) {
+        if (nbytes > sizeof(b))
+                nbytes = sizeof(b);
+        if (!fp || fread(b, 1, nbytes, fp) != nbytes) {
                 /* fall back to the clock: fine for a development token */
-                for (i = 0; i < sizeof(b); i++)
+                for (i = 0; i < nbytes; i++)
                         b[i] = (unsigned char)(rand() ^ (pb_mono_ms() >> i));
         }
         if (fp)
                 fclose(fp);
-        snprintf(out, size, "pbdev_");
-        for (i = 0; i < sizeof(b) && strlen(out) + 3 < size; i++)
-                sprintf(out + strlen(out), "%02x", b[i]);
-}
-
-static void sha256_hex(const char *s, char out[65]) {
-        unsigned char md[32];
-        unsigned int n = 0;
-        size_t i;
-        EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-        for (i = 0; i < 32; i++)
-                sprintf(out + 2 * i, "%02x", md[i]);
+        snprintf(out, size, "%s", prefix);
+        len = strlen(out);
+        for (i = 0; i < nbytes && len + 3 <= size; i++, len += 2)
+                snprintf(out + len, size - len, "%02x", b[i]);
 }
 
 static size_t slurp(const char *path, char **out) {
@@ -256,127 +412,92 @@ static size_t slurp(const char *path, char **out) {
         return buf ? n : 0;
 }
 
-/* The examples: DIR/examples/valid/<type>/<name>.json under the schemas
- * directory. For each one, calls fn with its type, path and source. */
+/* --- the examples --- */
+
+/* DIR/examples/valid/<type>/<name>.json under the schemas directory, in
+ * name order. For each one, calls fn with its type, path and source. */
 typedef void(example_fn)(void *ctx, const char *type, const char *path,
                          const char *source);
+
+static int name_cmp(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* The demo tells the story in order: partnerships, grants, shipments,
+ * deliveries; other types after them by name. */
+static int story_rank(const char *type) {
+        static const char *const order[] = {"partnership.founded",
+                                            "funds.granted", "aid.dispatched",
+                                            "aid.delivered"};
+        int i;
+        for (i = 0; i < 4; i++)
+                if (!strcmp(type, order[i]))
+                        return i;
+        return 4;
+}
+
+static int type_cmp(const struct dirent **a, const struct dirent **b) {
+        int ra = story_rank((*a)->d_name), rb = story_rank((*b)->d_name);
+        return ra != rb ? ra - rb : name_cmp(a, b);
+}
 
 static size_t for_each_example(const char *schemas_dir, example_fn *fn,
                                void *ctx) {
         char base[4096];
-        DIR *d;
-        struct dirent *t;
+        struct dirent **types = NULL;
         size_t count = 0;
+        int nt, i;
         pb_json_parser_t *jp = pb_json_parser_new(NULL);
         snprintf(base, sizeof(base), "%s/examples/valid", schemas_dir);
-        if (!jp || !(d = opendir(base))) {
+        if (!jp || (nt = scandir(base, &types, NULL, type_cmp)) < 0) {
                 pb_json_parser_destroy(jp);
                 return 0;
         }
-        while ((t = readdir(d))) {
+        for (i = 0; i < nt; i++) {
                 char tdir[4200];
-                DIR *td;
-                struct dirent *e;
-                if (t->d_name[0] == '.')
-                        continue;
-                snprintf(tdir, sizeof(tdir), "%s/%s", base, t->d_name);
-                if (!(td = opendir(tdir)))
-                        continue;
-                while ((e = readdir(td))) {
+                struct dirent **files = NULL;
+                int nf, j;
+                if (types[i]->d_name[0] == '.')
+                        goto next_type;
+                snprintf(tdir, sizeof(tdir), "%s/%s", base, types[i]->d_name);
+                if ((nf = scandir(tdir, &files, NULL, name_cmp)) < 0)
+                        goto next_type;
+                for (j = 0; j < nf; j++) {
                         char path[4500], err[128], *text;
                         const pb_json_t *doc, *src;
-                        size_t n, len = strlen(e->d_name);
-                        if (len < 6 || strcmp(e->d_name + len - 5, ".json"))
-                                continue;
-                        snprintf(path, sizeof(path), "%s/%s", tdir, e->d_name);
-                        n = slurp(path, &text);
-                        doc = n ? pb_json_parse(jp, text, n, err, sizeof(err))
-                                : NULL;
-                        src = doc ? pb_json_get(doc, "source") : NULL;
-                        if (src && src->type == PB_JSON_STRING) {
-                                fn(ctx, t->d_name, path, src->str);
-                                count++;
+                        const char *name = files[j]->d_name;
+                        size_t n, len = strlen(name);
+                        if (len >= 6 && !strcmp(name + len - 5, ".json")) {
+                                snprintf(path, sizeof(path), "%s/%s", tdir,
+                                         name);
+                                n = slurp(path, &text);
+                                doc = n ? pb_json_parse(jp, text, n, err,
+                                                        sizeof(err))
+                                        : NULL;
+                                src = doc ? pb_json_get(doc, "source") : NULL;
+                                if (src && src->type == PB_JSON_STRING) {
+                                        fn(ctx, types[i]->d_name, path,
+                                           src->str);
+                                        count++;
+                                }
+                                free(text);
                         }
-                        free(text);
+                        free(files[j]);
                 }
-                closedir(td);
+                free(files);
+        next_type:
+                free(types[i]);
         }
-        closedir(d);
+        free(types);
         pb_json_parser_destroy(jp);
         return count;
-}
-
-typedef struct org_ctx {
-        dev_org_t orgs[DEV_MAX_ORGS];
-        size_t n;
-} org_ctx_t;
-
-static dev_org_t *org_find(org_ctx_t *o, const char *id) {
-        size_t i;
-        for (i = 0; i < o->n; i++)
-                if (!strcmp(o->orgs[i].id, id))
-                        return &o->orgs[i];
-        return NULL;
-}
-
-static dev_org_t *org_add(org_ctx_t *o, const char *id) {
-        dev_org_t *g = org_find(o, id);
-        if (g || o->n == DEV_MAX_ORGS)
-                return g;
-        g = &o->orgs[o->n++];
-        snprintf(g->id, sizeof(g->id), "%s", id);
-        random_token(g->token, sizeof(g->token));
-        return g;
 }
 
 static void collect_org(void *ctx, const char *type, const char *path,
                         const char *source) {
         (void)type;
         (void)path;
-        org_add(ctx, source);
-}
-
-/* Opens path for writing with mode 0600, whatever mode an older file had
- * (fopen keeps the old mode of an existing file). */
-static FILE *fopen_secret(const char *path) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        FILE *fp;
-        if (fd < 0)
-                return NULL;
-        if (fchmod(fd, 0600) < 0 || !(fp = fdopen(fd, "w"))) {
-                close(fd);
-                return NULL;
-        }
-        return fp;
-}
-
-/* Tokens file for the gateway (digests only) and, for the developer, the
- * plain tokens beside it (mode 0600). */
-static int write_tokens(const char *dir, org_ctx_t *orgs, char *tokens_path,
-                        size_t tpsize) {
-        char plain[4200];
-        FILE *fp, *pp;
-        size_t i;
-        snprintf(tokens_path, tpsize, "%s/dev-tokens.conf", dir);
-        snprintf(plain, sizeof(plain), "%s/dev-tokens.txt", dir);
-        if (!(fp = fopen(tokens_path, "w")))
-                return -1;
-        pp = fopen_secret(plain);
-        fprintf(fp, "# partnerbus dev: development tokens (SHA-256 digests)\n");
-        if (pp)
-                fprintf(pp, "# partnerbus dev: plain development tokens, "
-                            "valid until dev stops\n");
-        for (i = 0; i < orgs->n; i++) {
-                char hex[65];
-                sha256_hex(orgs->orgs[i].token, hex);
-                fprintf(fp, "%s %s *\n", orgs->orgs[i].id, hex);
-                if (pp)
-                        fprintf(pp, "%s %s\n", orgs->orgs[i].id,
-                                orgs->orgs[i].token);
-        }
-        if (pp)
-                fclose(pp);
-        return fclose(fp) == 0 ? 0 : -1;
+        pb_dev_org_add(ctx, source);
 }
 
 static size_t discard(char *p, size_t sz, size_t n, void *ud) {
@@ -400,7 +521,7 @@ static long http_get(const char *url) {
 }
 
 typedef struct demo_ctx {
-        org_ctx_t *orgs;
+        pb_dev_orgs_t *orgs;
         const char *base;
         CURL *curl;
         size_t ok, failed;
@@ -409,7 +530,7 @@ typedef struct demo_ctx {
 static void publish_example(void *ctx, const char *type, const char *path,
                             const char *source) {
         demo_ctx_t *d = ctx;
-        dev_org_t *org = org_find(d->orgs, source);
+        pb_dev_org_t *org = pb_dev_org_find(d->orgs, source);
         char url[512], auth[256], *body;
         struct curl_slist *h = NULL;
         long code = 0;
@@ -427,7 +548,7 @@ static void publish_example(void *ctx, const char *type, const char *path,
         curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)n);
-        curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 15000L);
+        curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 30000L);
         curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, discard);
         if (curl_easy_perform(d->curl) == CURLE_OK)
                 curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -442,31 +563,323 @@ static void publish_example(void *ctx, const char *type, const char *path,
         free(body);
 }
 
+/* --- the archive belongs to one Kafka ---
+ *
+ * DIR/archive/.partnerbus-dev names the Kafka cluster the archive was
+ * filled from and the archiving relay's consumer group. An archive of
+ * another cluster (Kafka's data was deleted; the mock's data is gone at
+ * every restart) would hold events Kafka no longer has and get the new
+ * ones on top: it is moved aside. A new archive gets a new group, which
+ * starts at the beginning of the topics, so it holds all Kafka has. */
+static int prepare_archive(const char *archive, const char *cluster,
+                           char *group, size_t gsize) {
+        char marker[4200], line[256], want[128], text[512], hex[16];
+        DIR *d;
+        struct dirent *e;
+        int used = 0;
+        snprintf(marker, sizeof(marker), "%s/.partnerbus-dev", archive);
+        snprintf(want, sizeof(want), "cluster=%s ", cluster);
+        if (pb_dev_read_line(marker, line, sizeof(line)) == 0 &&
+            !strncmp(line, want, strlen(want)) &&
+            sscanf(line + strlen(want), "group=%63s", text) == 1) {
+                snprintf(group, gsize, "%s", text);
+                return 0;
+        }
+        if ((d = opendir(archive))) {
+                while ((e = readdir(d)))
+                        if (e->d_name[0] != '.')
+                                used = 1;
+                closedir(d);
+        }
+        if (used) {
+                char aside[4300], ts[32];
+                time_t now = time(NULL);
+                struct tm tm;
+                gmtime_r(&now, &tm);
+                strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+                snprintf(aside, sizeof(aside), "%s.old-%s", archive, ts);
+                if (rename(archive, aside) < 0)
+                        return -1;
+                fprintf(stderr,
+                        "partnerbus dev: %s was filled from another Kafka "
+                        "(its data is gone); moved it to %s\n",
+                        archive, aside);
+        }
+        if (pb_dev_mkdirs(archive) < 0)
+                return -1;
+        pb_dev_random_hex("", 4, hex, sizeof(hex));
+        snprintf(group, gsize, "dev-archive-%s", hex);
+        snprintf(text, sizeof(text), "cluster=%s group=%s\n", cluster, group);
+        return pb_dev_write_file(marker, text, 0644);
+}
+
+/* --- the terminal: one short line per event --- */
+
+typedef struct tail_reader {
+        int fd;
+        char buf[65536];
+        size_t len;
+        int skipping; /* inside a line too long for buf */
+        pb_json_parser_t *jp;
+} tail_reader_t;
+
+static void tail_line(tail_reader_t *t, const char *line, size_t n) {
+        char err[128];
+        const pb_json_t *doc, *topic, *key, *ev, *src;
+        if (!t->jp || !(doc = pb_json_parse(t->jp, line, n, err, sizeof(err))))
+                return;
+        topic = pb_json_get(doc, "topic");
+        key = pb_json_get(doc, "key");
+        ev = pb_json_get(doc, "event");
+        src = ev ? pb_json_get(ev, "source") : NULL;
+        fprintf(stdout, "  %-19.19s %-26.26s %.30s\n",
+                topic && topic->type == PB_JSON_STRING ? topic->str : "?",
+                key && key->type == PB_JSON_STRING ? key->str : "-",
+                src && src->type == PB_JSON_STRING ? src->str : "");
+}
+
+/* Reads what the tail relay wrote, waiting up to timeout_ms. */
+static void tail_pump(tail_reader_t *t, int timeout_ms) {
+        struct pollfd pfd;
+        ssize_t r;
+        if (t->fd < 0) {
+                usleep((useconds_t)timeout_ms * 1000);
+                return;
+        }
+        pfd.fd = t->fd;
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, timeout_ms) <= 0)
+                return;
+        while ((r = read(t->fd, t->buf + t->len, sizeof(t->buf) - t->len)) >
+               0) {
+                size_t start = 0, i;
+                t->len += (size_t)r;
+                for (i = 0; i < t->len; i++) {
+                        if (t->buf[i] != '\n')
+                                continue;
+                        if (!t->skipping)
+                                tail_line(t, t->buf + start, i - start);
+                        t->skipping = 0;
+                        start = i + 1;
+                }
+                memmove(t->buf, t->buf + start, t->len - start);
+                t->len -= start;
+                if (t->len == sizeof(t->buf)) { /* a huge line: skip it */
+                        t->len = 0;
+                        t->skipping = 1;
+                }
+        }
+        if (r == 0) { /* the relay closed its end */
+                close(t->fd);
+                t->fd = -1;
+        }
+        fflush(stdout);
+}
+
+/* --- banner and next steps --- */
+
+/* An event no example holds: the gateway sets event_id, occurred_at and
+ * source, so every run of the printed curl publishes a new event. */
+static const char new_shipment[] =
+    "{\n"
+    "  \"shipment_id\": \"BGK-DEV-GENERATORS\",\n"
+    "  \"sender\": {\"name\": \"Blau-Gelbes Kreuz Deutsch-Ukrainischer "
+    "Verein e.V.\",\n"
+    "             \"kind\": \"NGO\", \"city\": \"Köln\", \"region\": "
+    "\"Nordrhein-Westfalen\",\n"
+    "             \"country\": \"DE\"},\n"
+    "  \"destination\": {\"facility\": \"Лікарня\", \"city\": "
+    "\"Дніпро\",\n"
+    "                  \"oblast\": \"Dnipropetrowsk\", \"country\": "
+    "\"UA\"},\n"
+    "  \"dispatched_on\": \"2024-02-01\",\n"
+    "  \"items\": [{\"category\": \"GENERATORS\", \"description\": "
+    "\"Notstromaggregate\",\n"
+    "             \"quantity\": 20, \"unit\": null}],\n"
+    "  \"currency\": \"EUR\"\n"
+    "}\n";
+
+typedef struct banner {
+        const char *exe, *dir, *base, *bootstrap, *archive, *group;
+        const char *broker_what, *token, *org, *org_token;
+        const char *console; /* the console's URL once admin runs; NULL */
+} banner_t;
+
+/* The three next steps, as shell commands (also DIR/NEXT-STEPS.txt):
+ * absolute paths, so that they work from any directory. */
+static int next_steps(const banner_t *b, char *out, size_t size) {
+        return snprintf(
+            out, size,
+            "# 1. Publish a new aid shipment as %s (each run a new event):\n"
+            "curl -sS --fail-with-body -H 'Content-Type: application/json' "
+            "\\\n"
+            "  -H 'Authorization: Bearer %s' \\\n"
+            "  --data-binary @%s/new-shipment.json \\\n"
+            "  %s/v1/events/aid.dispatched\n"
+            "# 2. The grants as CSV rows, from Kafka:\n"
+            "%s replay \\\n"
+            "  --brokers %s --topics funds.granted --format csv\n"
+            "# 3. Totals and charts from the archive, in report/report.html:\n"
+            "%s report \\\n"
+            "  --from-archive %s \\\n"
+            "  --out %s/report\n",
+            b->org, b->org_token, b->dir, b->base, b->exe, b->bootstrap, b->exe,
+            b->archive, b->dir);
+}
+
+/* path relative to the working directory when it lies below it */
+static const char *shown(const char *path) {
+        static char cwd[PATH_MAX];
+        size_t n;
+        if (!getcwd(cwd, sizeof(cwd)))
+                return path;
+        n = strlen(cwd);
+        if (!strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
+                return path + n + 1;
+        return path;
+}
+
+/* First and compact: with the start line before it and the demo's line
+ * after it, it fits a terminal of 80 x 24 (tests/integration/dev_demo.sh). */
+static void print_banner(const banner_t *b, const char *steps) {
+        const char *p;
+        char d[PATH_MAX], arch[PATH_MAX];
+        snprintf(d, sizeof(d), "%s", shown(b->dir));
+        snprintf(arch, sizeof(arch), "%s", shown(b->archive));
+        fprintf(
+            stderr,
+            "partnerbus dev is running (Ctrl-C stops it); data, tokens, logs: "
+            "%s\n"
+            "  gateway  %s  (API /v1/openapi.json)\n"
+            "  kafka    %s  (%s; archive %s)\n"
+            "  operator token  %s\n",
+            d, b->base, b->bootstrap, b->broker_what, arch, b->token);
+        if (b->console) /* one line more: the banner still fits 80 x 24 */
+                fprintf(stderr,
+                        "  console  %s  (sign in with the operator token)\n",
+                        b->console);
+        fprintf(
+            stderr,
+            "Next steps, in another terminal (also in %s/NEXT-STEPS.txt):\n",
+            d);
+        /* the steps file, indented: comment lines become headings */
+        for (p = steps; *p;) {
+                const char *nl = strchr(p, '\n');
+                int n = nl ? (int)(nl - p) : (int)strlen(p);
+                if (p[0] == '#')
+                        fprintf(stderr, "%.*s\n", n - 2, p + 2);
+                else
+                        fprintf(stderr, "   %.*s\n", n, p);
+                p += n + (nl ? 1 : 0);
+        }
+        fflush(stderr);
+}
+
+/* --- main --- */
+
+static void fail_msg(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static void fail_msg(const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "partnerbus dev: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\n");
+}
+
+/* Starts the services on the broker at bootstrap. The place to add a
+ * service dev runs: one pb_dev_spawn() each, in start order. */
+static int start_services(const dev_settings_t *s, const char *bootstrap,
+                          const char *tokens, const char *port_file,
+                          const char *archive, const char *group,
+                          const char *topics, const char *logs, int tail_fd) {
+        char sink[4300];
+        {
+                char *av[] = {
+                    "partnerbus",      "gateway",         "--brokers",
+                    (char *)bootstrap, "--listen",        (char *)s->listen,
+                    "--tokens",        (char *)tokens,    "--insecure-http",
+                    "--port-file",     (char *)port_file, NULL};
+                if (pb_dev_spawn("gateway", NULL, av, logs, 0, 30000, -1) < 0)
+                        return -1;
+        }
+        {
+                char *av[] = {"partnerbus", "relay",
+                              "--brokers",  (char *)bootstrap,
+                              "--group",    (char *)group,
+                              "--topics",   (char *)topics,
+                              "--sink",     sink,
+                              "-X",         "allow.auto.create.topics=true",
+                              NULL};
+                snprintf(sink, sizeof(sink), "archive:%s", archive);
+                if (pb_dev_spawn("relay-archive", NULL, av, logs, 0, 30000,
+                                 -1) < 0)
+                        return -1;
+        }
+        if (tail_fd >= 0) {
+                char *av[] = {"partnerbus",
+                              "relay",
+                              "--brokers",
+                              (char *)bootstrap,
+                              "--group",
+                              "dev-tail",
+                              "--topics",
+                              (char *)topics,
+                              "--sink",
+                              "jsonl:-",
+                              "--jsonl-meta",
+                              "-X",
+                              "allow.auto.create.topics=true",
+                              NULL};
+                if (pb_dev_spawn("relay-tail", NULL, av, logs, 0, 30000,
+                                 tail_fd) < 0)
+                        return -1;
+        }
+        /* partnerbus admin (with --operator-token-file DIR/operator-token;
+         * its console URL then goes into banner_t.console) and the relay
+         * fleet go here */
+        return 0;
+}
+
 int pb_cmd_dev(int argc, char **argv) {
         dev_settings_t s;
         pb_cli_common_t common;
-        int first = 0, ret;
-        char err[512], path[4200], bootstrap[512], tokens[4200];
-        char archive[4200], logs[4200], port_file[4200], base[300];
-        char topics[1024] = "";
-        const char *schemas_dir;
-        pb_schemas_t *catalog;
-        org_ctx_t orgs;
+        int first = 0, ret, rc = PB_EXIT_FAIL;
+        char err[1024], dir[PATH_MAX], exe[PATH_MAX], bootstrap[512];
+        char tokens[4200], archive[4200], logs[4200], port_file[4200];
+        char base[300], path[4300], libs[4200], group[80];
+        char topics[1024] = "", broker_what[256], steps[8192];
+        const char *topic_list[64];
+        size_t ntopics = 0;
+        const char *schemas_dir, *died;
+        pb_schemas_t *catalog = NULL;
+        pb_dev_orgs_t orgs;
+        pb_dev_kafka_t kafka;
         int64_t deadline;
         size_t i;
-        const char *died;
         struct sigaction sa;
+        tail_reader_t tail;
+        int tail_pipe[2] = {-1, -1};
+        int lock_fd = -1;
 
         memset(&s, 0, sizeof(s));
         memset(&orgs, 0, sizeof(orgs));
+        memset(&kafka, 0, sizeof(kafka));
+        memset(&tail, 0, sizeof(tail));
+        tail.fd = -1;
         if ((ret = pb_opts_parse(&dev_spec, &s, &common, argc, argv, &first)) >=
             0)
                 return ret;
         if (first < argc)
                 return pb_cli_usage_error("dev", "unexpected argument '%s'",
                                           argv[first]);
+        if (s.kafka_port < 0 || s.kafka_port > 65535 ||
+            s.kafka_controller_port < 0 || s.kafka_controller_port > 65535)
+                return pb_cli_usage_error("dev", "a port is 0 to 65535");
 
-        if ((ret = port_busy(s.listen, err, sizeof(err))) != 0) {
+        if ((ret = listen_busy(s.listen, err, sizeof(err))) != 0) {
+                const char *colon = strrchr(s.listen, ':');
                 if (ret < 0)
                         return pb_cli_usage_error("dev", "--listen: %s", err);
                 fprintf(stderr,
@@ -474,7 +887,7 @@ int pb_cmd_dev(int argc, char **argv) {
                         "'partnerbus dev'?).\nChoose another port, e.g. "
                         "'partnerbus dev --listen 127.0.0.1:%d', or set "
                         "PARTNERBUS_LISTEN.\n",
-                        s.listen, atoi(strrchr(s.listen, ':') + 1) + 1);
+                        s.listen, colon ? atoi(colon + 1) + 1 : 8081);
                 pb_opts_free();
                 return PB_EXIT_FAIL;
         }
@@ -484,106 +897,180 @@ int pb_cmd_dev(int argc, char **argv) {
         }
         schemas_dir =
             common.schemas_dir ? common.schemas_dir : pb_schemas_default_dir();
-        for (i = 0; i < pb_schemas_count(catalog); i++) {
+        for (i = 0; i < pb_schemas_count(catalog) &&
+                    ntopics < sizeof(topic_list) / sizeof(topic_list[0]);
+             i++) {
                 const char *t = pb_schema_type(pb_schemas_at(catalog, i));
                 if (strlen(topics) + strlen(t) + 2 >= sizeof(topics))
                         break;
                 if (topics[0])
                         strcat(topics, ",");
                 strcat(topics, t);
+                topic_list[ntopics++] = t;
         }
-        snprintf(archive, sizeof(archive), "%s/archive", s.dir);
-        snprintf(logs, sizeof(logs), "%s/dev.log", s.dir);
-        snprintf(path, sizeof(path), "%s/bootstrap", s.dir);
-        snprintf(port_file, sizeof(port_file), "%s/gateway.port", s.dir);
-        if (mkdirs(archive) < 0) {
-                fprintf(stderr, "partnerbus dev: cannot create %s: %s\n",
-                        archive, strerror(errno));
-                pb_schemas_destroy(catalog);
-                pb_opts_free();
-                return PB_EXIT_FAIL;
+        if (pb_dev_mkdirs(s.dir) < 0 || !realpath(s.dir, dir)) {
+                fail_msg("cannot create %s: %s", s.dir, strerror(errno));
+                goto out;
         }
+        /* one dev per directory: a second would share Kafka's data */
+        snprintf(path, sizeof(path), "%s/dev.lock", dir);
+        lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                char other[32] = "?";
+                if (lock_fd >= 0) {
+                        ssize_t n = pread(lock_fd, other, sizeof(other) - 1, 0);
+                        other[n > 0 ? n : 0] = 0;
+                        other[strcspn(other, "\n")] = 0;
+                }
+                fail_msg("another partnerbus dev (pid %s) uses %s; stop it "
+                         "or choose another --dir",
+                         other, dir);
+                goto out;
+        }
+        snprintf(err, sizeof(err), "%ld\n", (long)getpid());
+        if (ftruncate(lock_fd, 0) < 0 ||
+            pwrite(lock_fd, err, strlen(err), 0) < 0)
+                fail_msg("cannot write %s: %s", path, strerror(errno));
+        if (!realpath("/proc/self/exe", exe))
+                snprintf(exe, sizeof(exe), "partnerbus");
+        snprintf(logs, sizeof(logs), "%s/dev.log", dir);
+        snprintf(port_file, sizeof(port_file), "%s/gateway.port", dir);
+        snprintf(path, sizeof(path), "%s/bootstrap", dir);
         unlink(path);
         unlink(port_file);
 
-        /* one token per organisation of the examples, plus one to try */
-        org_add(&orgs, "dev-org");
+        /* tokens: one per organisation of the examples, plus one to try,
+         * and the operator's; the same as last time where there was one */
+        pb_dev_tokens_load(&orgs, dir);
+        pb_dev_org_add(&orgs, "dev-org");
         for_each_example(schemas_dir, collect_org, &orgs);
-        if (write_tokens(s.dir, &orgs, tokens, sizeof(tokens)) < 0) {
-                fprintf(stderr, "partnerbus dev: cannot write %s\n", tokens);
-                pb_schemas_destroy(catalog);
-                pb_opts_free();
-                return PB_EXIT_FAIL;
+        if (pb_dev_tokens_save(&orgs, dir, tokens, sizeof(tokens)) < 0) {
+                fail_msg("cannot write the tokens in %s", dir);
+                goto out;
         }
+        snprintf(path, sizeof(path), "%s/new-shipment.json", dir);
+        pb_dev_write_file(path, new_shipment, 0644);
 
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL); /* the terminal closed: stop as well */
+        signal(SIGPIPE, SIG_IGN);
         setenv("PARTNERBUS_SCHEMAS", schemas_dir, 1);
         /* the children read their settings from flags only */
         unsetenv("PARTNERBUS_CONFIG");
-
-        {
-                char *av[] = {"partnerbus", "broker", "--bootstrap-file", path,
-                              NULL};
-                spawn("broker", av, logs);
-        }
         deadline = pb_mono_ms() + s.start_timeout;
-        while (read_file_line(path, bootstrap, sizeof(bootstrap)) < 0) {
-                if (dev_stop || pb_mono_ms() > deadline ||
-                    (died = child_died())) {
-                        fprintf(stderr,
-                                "partnerbus dev: the embedded broker "
-                                "did not start (see %s)\n",
-                                logs);
-                        goto fail;
+
+        if (s.mock) {
+                char bfile[4300];
+                char *av[] = {"partnerbus", "broker",      "--bootstrap-file",
+                              bfile,        "--log-level", "warn",
+                              NULL};
+                /* the broker warns on the terminal, at start and
+                 * whenever it drops messages */
+                snprintf(archive, sizeof(archive), "%s/mock/archive", dir);
+                snprintf(bfile, sizeof(bfile), "%s/mock/bootstrap", dir);
+                /* the mock's data is gone: so is its archive */
+                if (pb_dev_rmtree(archive) < 0 || pb_dev_mkdirs(archive) < 0) {
+                        fail_msg("cannot empty %s: %s", archive,
+                                 strerror(errno));
+                        goto out;
                 }
-                usleep(50000);
+                unlink(bfile);
+                /* its warnings (dropped messages) go to the terminal */
+                if (pb_dev_spawn("broker", NULL, av, logs,
+                                 PB_DEV_OWN_GROUP | PB_DEV_KEEP_STDERR, 15000,
+                                 -1) < 0) {
+                        fail_msg("cannot start the mock broker: %s",
+                                 strerror(errno));
+                        goto out;
+                }
+                while (pb_dev_read_line(bfile, bootstrap, sizeof(bootstrap)) <
+                       0) {
+                        if (pb_dev_stop || pb_mono_ms() > deadline ||
+                            pb_dev_child_died()) {
+                                fail_msg("the mock broker did not start "
+                                         "(see %s)",
+                                         logs);
+                                goto out;
+                        }
+                        usleep(50000);
+                }
+                snprintf(broker_what, sizeof(broker_what),
+                         "MOCK broker, in memory: LOSES EVENTS");
+                snprintf(group, sizeof(group), "dev-archive");
+        } else {
+                const char *home = getenv("HOME");
+                if (s.kafka_libs)
+                        snprintf(libs, sizeof(libs), "%s", s.kafka_libs);
+                else
+                        snprintf(libs, sizeof(libs),
+                                 "%s/.cache/partnerbus/kafka-3.9.1/libs",
+                                 home && *home ? home : "/tmp");
+                fprintf(stderr,
+                        "partnerbus dev: starting Apache Kafka (in %s/kafka), "
+                        "the gateway and the relays ...\n",
+                        shown(dir));
+                if (pb_dev_kafka_prepare(&kafka, dir, libs, s.java, s.jvm_opts,
+                                         s.kafka_port, s.kafka_controller_port,
+                                         err, sizeof(err)) < 0 ||
+                    pb_dev_kafka_start(&kafka, err, sizeof(err)) < 0 ||
+                    pb_dev_kafka_wait_ready(&kafka, topic_list, ntopics,
+                                            deadline, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "partnerbus dev: %s\n", err);
+                        if (kafka.dir[0])
+                                fprintf(stderr,
+                                        "  Kafka's log: %s/server.log\n",
+                                        kafka.dir);
+                        goto out;
+                }
+                snprintf(bootstrap, sizeof(bootstrap), "%s", kafka.bootstrap);
+                snprintf(broker_what, sizeof(broker_what), "Apache Kafka %s",
+                         kafka.version);
+                snprintf(archive, sizeof(archive), "%s/archive", dir);
+                if (prepare_archive(archive, kafka.cluster_id, group,
+                                    sizeof(group)) < 0) {
+                        fail_msg("cannot prepare %s: %s", archive,
+                                 strerror(errno));
+                        goto out;
+                }
         }
-        {
-                char *av[] = {"partnerbus",  "gateway",  "--brokers",
-                              bootstrap,     "--listen", (char *)s.listen,
-                              "--tokens",    tokens,     "--insecure-http",
-                              "--port-file", port_file,  NULL};
-                spawn("gateway", av, logs);
-        }
-        {
-                char sink[4300];
-                char *av[] = {
-                    "partnerbus", "relay",   "--brokers",
-                    bootstrap,    "--group", "dev-archive",
-                    "--topics",   topics,    "--sink",
-                    sink,         "-X",      "allow.auto.create.topics=true",
-                    NULL};
-                snprintf(sink, sizeof(sink), "archive:%s", archive);
-                spawn("relay-archive", av, logs);
-        }
+        snprintf(path, sizeof(path), "%s/bootstrap", dir);
+        snprintf(err, sizeof(err), "%s\n", bootstrap);
+        pb_dev_write_file(path, err, 0644);
+
         if (s.tail) {
-                char *av[] = {
-                    "partnerbus", "relay",   "--brokers",
-                    bootstrap,    "--group", "dev-tail",
-                    "--topics",   topics,    "--sink",
-                    "jsonl:-",    "-X",      "allow.auto.create.topics=true",
-                    NULL};
-                spawn("relay-tail", av, logs);
+                if (pipe2(tail_pipe, O_CLOEXEC) < 0) {
+                        fail_msg("pipe: %s", strerror(errno));
+                        goto out;
+                }
+                tail.fd = tail_pipe[0];
+                fcntl(tail.fd, F_SETFL, O_NONBLOCK);
+                tail.jp = pb_json_parser_new(NULL);
+        }
+        if (start_services(&s, bootstrap, tokens, port_file, archive, group,
+                           topics, logs, tail_pipe[1]) < 0) {
+                fail_msg("cannot start the services: %s", strerror(errno));
+                goto out;
+        }
+        if (tail_pipe[1] >= 0) {
+                close(tail_pipe[1]);
+                tail_pipe[1] = -1;
         }
 
         /* the gateway is up when it answers /readyz (Kafka reachable) */
         for (;;) {
                 char port[32];
-                if (dev_stop || pb_mono_ms() > deadline ||
-                    (died = child_died())) {
-                        fprintf(stderr,
-                                "partnerbus dev: the gateway did not become "
-                                "ready (see %s)\n",
-                                logs);
-                        goto fail;
+                if (pb_dev_stop || pb_mono_ms() > deadline ||
+                    (died = pb_dev_child_died())) {
+                        fail_msg("the gateway did not become ready (see "
+                                 "%s)",
+                                 logs);
+                        goto out;
                 }
-                if (read_file_line(port_file, port, sizeof(port)) == 0) {
-                        char url[400];
-                        char host[256];
+                if (pb_dev_read_line(port_file, port, sizeof(port)) == 0) {
+                        char url[400], host[256];
                         const char *colon = strrchr(s.listen, ':');
                         snprintf(host, sizeof(host), "%.*s",
                                  (int)(colon - s.listen), s.listen);
@@ -599,33 +1086,51 @@ int pb_cmd_dev(int argc, char **argv) {
         }
 
         {
-                dev_org_t *show = org_find(&orgs, "blau-gelbes-kreuz");
+                banner_t b;
+                pb_dev_org_t *show =
+                    pb_dev_org_find(&orgs, "blau-gelbes-kreuz");
                 if (!show)
                         show = &orgs.orgs[0];
-                fprintf(stderr,
-                        "\npartnerbus dev is running. Ctrl-C stops "
-                        "everything.\n"
-                        "  broker    %s (embedded, in memory: gone when dev "
-                        "stops)\n"
-                        "  gateway   %s  (API: %s/v1/openapi.json)\n"
-                        "  archive   %s (relay group dev-archive)\n"
-                        "  terminal  every event below as JSON (relay group "
-                        "dev-tail)\n"
-                        "  logs      %s\n"
-                        "  tokens    %s/dev-tokens.txt (one per "
-                        "organisation)\n\n"
-                        "Publish an event as %s:\n"
-                        "  curl -sS %s/v1/events/aid.dispatched \\\n"
-                        "    -H 'Authorization: Bearer %s' \\\n"
-                        "    -H 'Content-Type: application/json' \\\n"
-                        "    --data-binary "
-                        "@%s/examples/valid/aid.dispatched/"
-                        "generators-bgk-2022-12.json\n\n",
-                        bootstrap, base, base, archive, logs, s.dir, show->id,
-                        base, show->token, schemas_dir);
+                memset(&b, 0, sizeof(b));
+                b.exe = exe;
+                b.dir = dir;
+                b.base = base;
+                b.bootstrap = bootstrap;
+                b.archive = archive;
+                b.group = group;
+                b.broker_what = broker_what;
+                b.token = orgs.operator_token;
+                b.org = show->id;
+                b.org_token = show->token;
+                next_steps(&b, steps, sizeof(steps));
+                snprintf(path, sizeof(path), "%s/NEXT-STEPS.txt", dir);
+                snprintf(err, sizeof(err),
+                         "# partnerbus dev: next steps (rewritten at every "
+                         "start of dev)\n");
+                {
+                        size_t n = strlen(err);
+                        char *all = malloc(n + strlen(steps) + 1);
+                        if (all) {
+                                memcpy(all, err, n);
+                                strcpy(all + n, steps);
+                                /* it holds a token */
+                                pb_dev_write_file(path, all, 0600);
+                                free(all);
+                        }
+                }
+                print_banner(&b, steps);
         }
 
-        if (s.demo) {
+        /* The demo once per Kafka: its events keep their event ids, and
+         * the gateway's duplicate window does not outlive a restart, so a
+         * second demo would store every example twice. */
+        snprintf(path, sizeof(path), "%s/kafka/demo-published", dir);
+        if (s.demo && !s.mock &&
+            pb_dev_read_line(path, err, sizeof(err)) == 0 &&
+            !strcmp(err, kafka.cluster_id)) {
+                fprintf(stderr, "demo: the examples are in Kafka since the "
+                                "first start; not sent again\n");
+        } else if (s.demo) {
                 demo_ctx_t d;
                 memset(&d, 0, sizeof(d));
                 d.orgs = &orgs;
@@ -639,36 +1144,39 @@ int pb_cmd_dev(int argc, char **argv) {
                         "demo: published %zu example events through the "
                         "gateway (%zu failed)\n",
                         d.ok, d.failed);
-                fprintf(stderr,
-                        "\nTry next, in another terminal (the archive fills "
-                        "within a second or two):\n"
-                        "  partnerbus replay --from-archive %s --format csv "
-                        "--topics %s\n"
-                        "  partnerbus report --from-archive %s --out %s/report"
-                        "   # then open %s/report/report.html\n"
-                        "  partnerbus consume --brokers %s --topics "
-                        "funds.granted --from-beginning\n\n",
-                        archive, topics, archive, s.dir, s.dir, bootstrap);
+                if (!s.mock && d.ok && !d.failed) {
+                        snprintf(err, sizeof(err), "%s\n", kafka.cluster_id);
+                        pb_dev_write_file(path, err, 0644);
+                }
         }
+        if (tail.fd >= 0)
+                fprintf(stderr, "Events as they arrive (topic, key, "
+                                "source):\n");
 
-        while (!dev_stop) {
-                if ((died = child_died())) {
+        while (!pb_dev_stop) {
+                if ((died = pb_dev_child_died())) {
                         fprintf(stderr,
                                 "partnerbus dev: %s exited unexpectedly (see "
                                 "%s); stopping\n",
                                 died, logs);
-                        goto fail;
+                        goto out;
                 }
-                usleep(200000);
+                tail_pump(&tail, 200);
         }
         fprintf(stderr, "\npartnerbus dev: stopping\n");
-        stop_children();
+        rc = PB_EXIT_OK;
+out:
+        pb_dev_stop_children();
+        if (tail.fd >= 0) {
+                tail_pump(&tail, 0);
+                close(tail.fd);
+        }
+        if (tail_pipe[1] >= 0)
+                close(tail_pipe[1]);
+        pb_json_parser_destroy(tail.jp);
+        if (lock_fd >= 0)
+                close(lock_fd);
         pb_schemas_destroy(catalog);
         pb_opts_free();
-        return PB_EXIT_OK;
-fail:
-        stop_children();
-        pb_schemas_destroy(catalog);
-        pb_opts_free();
-        return PB_EXIT_FAIL;
+        return rc;
 }

@@ -301,8 +301,7 @@ int pb_poll_start_producer(pollctx_t *p) {
             PB_TXN_OK) {
                 p->txn = 1;
                 pb_log("info",
-                       "msg=\"transactional producer ready; an older "
-                       "instance with this id is fenced\" "
+                       "msg=\"transactional producer ready\" "
                        "transactional_id=\"%s\" records_per_transaction=%ld",
                        p->txn_id, p->set.txn_records);
                 return 0;

@@ -1,71 +1,75 @@
 #!/usr/bin/env bash
-# partnerbus dev --demo: the README's first command, end to end. The
-# embedded broker, the gateway, the archive relay and the terminal relay
-# come up; the demo publishes every valid example through the gateway; the
-# terminal shows each one once; the archive holds each one; the printed curl
-# command works; a second dev on a busy port says which port; Ctrl-C stops
-# everything with exit status 0.
+# partnerbus dev --demo: the README's first command, end to end. Apache
+# Kafka, the gateway, the archive relay and the terminal relay come up; the
+# banner comes first and fits an 80x24 terminal; the demo publishes every
+# valid example through the gateway; the terminal shows each one once, one
+# short line each; Kafka and the archive hold each one, equal to the
+# example; a second dev on a busy port says which port, a second dev on the
+# same directory says so; Ctrl-C stops everything with exit status 0.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
-pb_require_cmd curl python3
+source "$(dirname "$0")/dev_common.bash"
 PY=$(pb_python_venv)
+dev_setup
 
-work=$(mktemp -d)
-devpid=
-cleanup() {
-        [[ -n $devpid ]] && kill -INT "$devpid" 2>/dev/null && sleep 1 && kill -KILL "$devpid" 2>/dev/null
-        rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-"$PB_BIN" dev --demo --listen 127.0.0.1:0 --dir "$work/var" >out.jsonl 2>err.txt &
-devpid=$!
-pb_wait_line $devpid err.txt '^demo: published' "dev exited early" "demo did not finish in 60 s"
+dev_start out.txt err.txt --demo
+pb_wait_line "$devpid" err.txt '^demo: published' "dev exited early" "demo did not finish in 60 s"
 nexamples=$(ls "$PB_SOURCE_DIR"/schemas/examples/valid/*/*.json | wc -l)
 grep -q "^demo: published $nexamples example events through the gateway (0 failed)" err.txt ||
         { cat err.txt >&2; pb_fail "demo did not publish all $nexamples examples"; }
 
-# the terminal relay prints every example once; the archive relay stores it
+# the banner is the first thing on the terminal and, with the start line
+# before it and the demo line after it, fits 24 rows of 80 columns
+rows=$(awk '/^demo: published/{exit} {r += (length($0) > 80 ? int((length($0) + 79) / 80) : 1)} END{print r}' err.txt)
+sed '/^demo: published/q' err.txt >&2
+((rows + 1 <= 24)) || pb_fail "banner and demo line take $((rows + 1)) rows of an 80x24 terminal"
+grep -q "^  operator token  *pbdev_op_[0-9a-f]\{32\}" err.txt || pb_fail "banner shows no operator token"
+pb_log "banner: $rows rows before the demo line"
+
+# the terminal shows every example once, one short line each (topic, key, source)
 for _ in $(seq 1 300); do
-        [[ $(wc -l <out.jsonl) -ge $nexamples ]] && break
+        [[ $(wc -l <out.txt) -ge $nexamples ]] && break
         sleep 0.1
 done
 sleep 2 # anything extra would show now; the archive relay commits each second
-"$PY" - "$PB_SOURCE_DIR/schemas/examples/valid" out.jsonl "$work/var/archive" <<'PY'
-import glob, json, sys, os
+awk 'length($0) > 80 {print "line longer than 80 columns: " $0; bad=1} END{exit bad}' out.txt ||
+        pb_fail "event lines are not short"
+"$PB_BIN" consume -b "$B" --topics aid.dispatched,aid.delivered,funds.granted,partnership.founded \
+        --from-beginning >kafka.jsonl 2>consume.err || { cat consume.err >&2; pb_fail "consume failed"; }
+"$PY" - "$PB_SOURCE_DIR/schemas/examples/valid" out.txt kafka.jsonl "$DEVDIR/archive" <<'PY'
+import glob, json, os, sys
 import fastavro
-want = {}
+want, keys = {}, {}
 for f in glob.glob(sys.argv[1] + "/*/*.json"):
     ev = json.load(open(f))
+    t = os.path.basename(os.path.dirname(f))
     want[ev["event_id"]] = json.dumps(ev, separators=(",", ":"), ensure_ascii=False)
-lines = [l for l in open(sys.argv[2], encoding="utf-8").read().splitlines() if l.strip()]
+    key = ev.get("shipment_id") or ev.get("grant_id") or ev.get("partnership_id")
+    keys[(t, key, ev["source"])] = keys.get((t, key, ev["source"]), 0) + 1
+shown = {}
+for l in open(sys.argv[2], encoding="utf-8").read().splitlines():
+    if not l.strip():
+        continue
+    f = l.split()
+    assert len(f) == 3, "not a short event line: %r" % l
+    shown[tuple(f)] = shown.get(tuple(f), 0) + 1
+assert shown == keys, "terminal lines differ:\nshown %s\nwant  %s" % (sorted(shown.items()), sorted(keys.items()))
 got = {}
-for l in lines:
+for l in open(sys.argv[3], encoding="utf-8").read().splitlines():
     ev = json.loads(l)
-    assert ev["event_id"] not in got, "terminal shows %s twice" % ev["event_id"]
+    assert ev["event_id"] not in got, "Kafka holds %s twice" % ev["event_id"]
     got[ev["event_id"]] = l
-assert set(got) == set(want), "terminal: missing %s extra %s" % (set(want) - set(got), set(got) - set(want))
-for k in want:
-    assert got[k] == want[k], "terminal line differs from the example:\n%s\n%s" % (got[k], want[k])
+assert got == want, "Kafka: missing %s, extra %s, or differing" % (set(want) - set(got), set(got) - set(want))
 archived = {}
-for f in glob.glob(sys.argv[3] + "/*/*.avro"):
+for f in glob.glob(sys.argv[4] + "/*/*.avro"):
     with open(f, "rb") as fp:
         for rec in fastavro.reader(fp):
-            archived.setdefault(str(rec["event_id"]), 0)
-            archived[str(rec["event_id"])] += 1
+            archived[str(rec["event_id"])] = archived.get(str(rec["event_id"]), 0) + 1
 assert set(archived) == set(want), "archive: missing %s" % (set(want) - set(archived))
-print("terminal: %d events equal to the examples; archive: %d events in %d files" %
-      (len(got), sum(archived.values()), len(glob.glob(sys.argv[3] + "/*/*.avro"))))
+assert all(n == 1 for n in archived.values()), "archive holds an event twice"
+print("terminal: %d short lines; Kafka: %d events equal to the examples; archive: %d events" %
+      (sum(shown.values()), len(got), len(archived)))
 PY
-
-# the curl command dev prints publishes (the example is already in: the
-# gateway answers it as a duplicate, still 2xx)
-cmd=$(sed -n '/^  curl -sS/,/--data-binary/p' err.txt | sed 's/\\$//' | tr '\n' ' ')
-[[ -n $cmd ]] || pb_fail "dev printed no curl command"
-code=$(eval "$cmd -o /dev/null -w '%{http_code}'")
-[[ $code == 2* ]] || pb_fail "the printed curl command got HTTP $code"
-pb_log "printed curl command: HTTP $code"
 
 # a second dev on a busy port names the port and how to choose another
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -73,7 +77,7 @@ python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); 
 holder=$!
 sleep 0.5
 set +e
-"$PB_BIN" dev --listen 127.0.0.1:$port --dir "$work/var2" >/dev/null 2>busy.txt
+"$PB_BIN" dev --listen 127.0.0.1:$port --dir "$WORK/var2" >/dev/null 2>busy.txt
 rc=$?
 set -e
 kill $holder 2>/dev/null || true
@@ -81,15 +85,14 @@ kill $holder 2>/dev/null || true
 grep -q "127.0.0.1:$port is already in use" busy.txt || { cat busy.txt >&2; pb_fail "busy-port message does not name the port"; }
 grep -q -- "--listen" busy.txt || pb_fail "busy-port message does not say how to choose another port"
 
+# a second dev on the same directory would share Kafka's data: refused
+set +e
+timeout 30 "$PB_BIN" dev --listen 127.0.0.1:0 --dir "$DEVDIR" >/dev/null 2>same.txt
+rc=$?
+set -e
+[[ $rc -eq 1 ]] || { cat same.txt >&2; pb_fail "second dev on the same directory exited $rc"; }
+grep -q "another partnerbus dev (pid $devpid) uses" same.txt || { cat same.txt >&2; pb_fail "no clear message for a second dev on the same directory"; }
+
 # Ctrl-C stops everything, exit status 0, no child left behind
-kill -INT $devpid
-rc=0
-for _ in $(seq 1 300); do kill -0 $devpid 2>/dev/null || break; sleep 0.1; done
-kill -0 $devpid 2>/dev/null && pb_fail "dev did not stop within 30 s of SIGINT"
-wait $devpid || rc=$?
-devpid=
-[[ $rc -eq 0 ]] || pb_fail "dev exited $rc after SIGINT"
-if pgrep -f -- "--dir $work/var" >/dev/null || pgrep -f -- "$work/var/bootstrap" >/dev/null; then
-        pb_fail "children of dev still running"
-fi
+dev_stop
 echo "dev_demo: ok"
