@@ -45,6 +45,7 @@
 
 typedef struct dev_settings {
         const char *listen;
+        const char *admin_listen;
         const char *dir;
         int demo;
         int tail;
@@ -61,6 +62,11 @@ typedef struct dev_settings {
 static const pb_opt_t dev_opts[] = {
     {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
      "where the gateway listens (port 0: any free port)", 0, O(listen)},
+    {"admin-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
+     "where partnerbus admin (the management API) listens (default: the "
+     "gateway's host, port 8090, or any free port when --listen has port 0; "
+     "not with --mock)",
+     0, O(admin_listen)},
     {"dir", 'd', PB_OPT_STRING, "./var", "DIR",
      "working directory: Kafka's data, archive, tokens, logs (kept)", 0,
      O(dir)},
@@ -756,7 +762,8 @@ static void print_banner(const banner_t *b, const char *steps) {
             d, b->base, b->bootstrap, b->broker_what, arch, b->token);
         if (b->console) /* one line more: the banner still fits 80 x 24 */
                 fprintf(stderr,
-                        "  console  %s  (sign in with the operator token)\n",
+                        "  admin    %s/v1/admin  (operator token; "
+                        "docs/admin.md)\n",
                         b->console);
         fprintf(
             stderr,
@@ -788,19 +795,77 @@ static void fail_msg(const char *fmt, ...) {
         fprintf(stderr, "\n");
 }
 
+/* --admin-listen, or the gateway's host with port 8090 (0 when the
+ * gateway's port is 0, so that tests on free ports never collide). */
+static void admin_listen_of(const dev_settings_t *s, char *out, size_t size) {
+        const char *colon = strrchr(s->listen, ':');
+        if (s->admin_listen) {
+                snprintf(out, size, "%s", s->admin_listen);
+                return;
+        }
+        if (!colon) {
+                snprintf(out, size, "127.0.0.1:8090");
+                return;
+        }
+        snprintf(out, size, "%.*s:%s", (int)(colon - s->listen), s->listen,
+                 atoi(colon + 1) == 0 ? "0" : "8090");
+}
+
 /* Starts the services on the broker at bootstrap. The place to add a
  * service dev runs: one pb_dev_spawn() each, in start order. */
-static int start_services(const dev_settings_t *s, const char *bootstrap,
-                          const char *tokens, const char *port_file,
+static int start_services(const dev_settings_t *s, const char *dir,
+                          const char *bootstrap, const char *tokens,
+                          const char *port_file, const char *admin_listen,
                           const char *archive, const char *group,
                           const char *topics, const char *logs, int tail_fd) {
-        char sink[4300];
+        char sink[4300], op_file[4300], admin_port[4300];
+        if (!s->mock) {
+                /* the management API and the relay fleet: organisations,
+                 * tokens and subscriptions at run time (docs/admin.md);
+                 * endpoints on this machine and plain http allowed, as
+                 * befits a development stack */
+                char *av[] = {"partnerbus",
+                              "admin",
+                              "serve",
+                              "--brokers",
+                              (char *)bootstrap,
+                              "--listen",
+                              (char *)admin_listen,
+                              "--operator-token-file",
+                              op_file,
+                              "--insecure-http",
+                              "--allow-http-endpoints",
+                              "--allow-private-endpoints",
+                              "--port-file",
+                              admin_port,
+                              NULL};
+                char *fav[] = {"partnerbus", "fleet", "--brokers",
+                               (char *)bootstrap, NULL};
+                snprintf(op_file, sizeof(op_file), "%s/operator-token", dir);
+                snprintf(admin_port, sizeof(admin_port), "%s/admin.port", dir);
+                unlink(admin_port);
+                if (pb_dev_spawn("admin", NULL, av, logs, 0, 30000, -1) < 0 ||
+                    pb_dev_spawn("fleet", NULL, fav, logs, 0, 30000, -1) < 0)
+                        return -1;
+        }
         {
-                char *av[] = {
-                    "partnerbus",      "gateway",         "--brokers",
-                    (char *)bootstrap, "--listen",        (char *)s->listen,
-                    "--tokens",        (char *)tokens,    "--insecure-http",
-                    "--port-file",     (char *)port_file, NULL};
+                /* with Kafka, the gateway also takes organisations and
+                 * tokens from the admin topics */
+                char *av[] = {"partnerbus",
+                              "gateway",
+                              "--brokers",
+                              (char *)bootstrap,
+                              "--listen",
+                              (char *)s->listen,
+                              "--tokens",
+                              (char *)tokens,
+                              "--insecure-http",
+                              "--port-file",
+                              (char *)port_file,
+                              "--admin-topics",
+                              NULL};
+                if (s->mock)
+                        av[11] = NULL;
                 if (pb_dev_spawn("gateway", NULL, av, logs, 0, 30000, -1) < 0)
                         return -1;
         }
@@ -836,9 +901,6 @@ static int start_services(const dev_settings_t *s, const char *bootstrap,
                                  tail_fd) < 0)
                         return -1;
         }
-        /* partnerbus admin (with --operator-token-file DIR/operator-token;
-         * its console URL then goes into banner_t.console) and the relay
-         * fleet go here */
         return 0;
 }
 
@@ -848,6 +910,7 @@ int pb_cmd_dev(int argc, char **argv) {
         int first = 0, ret, rc = PB_EXIT_FAIL;
         char err[1024], dir[PATH_MAX], exe[PATH_MAX], bootstrap[512];
         char tokens[4200], archive[4200], logs[4200], port_file[4200];
+        char admin_listen[300], admin_base[300] = "", more[2048];
         char base[300], path[4300], libs[4200], group[80];
         char topics[1024] = "", broker_what[256], steps[8192];
         const char *topic_list[64];
@@ -1049,8 +1112,9 @@ int pb_cmd_dev(int argc, char **argv) {
                 fcntl(tail.fd, F_SETFL, O_NONBLOCK);
                 tail.jp = pb_json_parser_new(NULL);
         }
-        if (start_services(&s, bootstrap, tokens, port_file, archive, group,
-                           topics, logs, tail_pipe[1]) < 0) {
+        admin_listen_of(&s, admin_listen, sizeof(admin_listen));
+        if (start_services(&s, dir, bootstrap, tokens, port_file, admin_listen,
+                           archive, group, topics, logs, tail_pipe[1]) < 0) {
                 fail_msg("cannot start the services: %s", strerror(errno));
                 goto out;
         }
@@ -1084,6 +1148,29 @@ int pb_cmd_dev(int argc, char **argv) {
                 }
                 usleep(100000);
         }
+        /* and admin once it wrote its port (it has read its topics) */
+        snprintf(path, sizeof(path), "%s/admin.port", dir);
+        while (!s.mock) {
+                char port[32], host[256];
+                const char *colon = strrchr(admin_listen, ':');
+                if (pb_dev_stop || pb_mono_ms() > deadline ||
+                    (died = pb_dev_child_died())) {
+                        fail_msg("partnerbus admin did not become ready (see "
+                                 "%s)",
+                                 logs);
+                        goto out;
+                }
+                if (pb_dev_read_line(path, port, sizeof(port)) == 0) {
+                        snprintf(host, sizeof(host), "%.*s",
+                                 (int)(colon - admin_listen), admin_listen);
+                        if (!host[0] || !strcmp(host, "0.0.0.0"))
+                                snprintf(host, sizeof(host), "127.0.0.1");
+                        snprintf(admin_base, sizeof(admin_base), "http://%s:%s",
+                                 host, port);
+                        break;
+                }
+                usleep(100000);
+        }
 
         {
                 banner_t b;
@@ -1100,6 +1187,8 @@ int pb_cmd_dev(int argc, char **argv) {
                 b.group = group;
                 b.broker_what = broker_what;
                 b.token = orgs.operator_token;
+                if (admin_base[0])
+                        b.console = admin_base;
                 b.org = show->id;
                 b.org_token = show->token;
                 next_steps(&b, steps, sizeof(steps));
@@ -1107,12 +1196,30 @@ int pb_cmd_dev(int argc, char **argv) {
                 snprintf(err, sizeof(err),
                          "# partnerbus dev: next steps (rewritten at every "
                          "start of dev)\n");
+                more[0] = 0;
+                if (admin_base[0])
+                        snprintf(
+                            more, sizeof(more),
+                            "# More: organisations, tokens and subscriptions "
+                            "at run time, without editing a\n"
+                            "# file (docs/admin.md). The management API "
+                            "is %s/v1/admin; the operator:\n"
+                            "#   curl -sS -H \"Authorization: Bearer "
+                            "$(cat %s/operator-token)\" \\\n"
+                            "#     %s/v1/admin/orgs\n"
+                            "# A first subscription: POST "
+                            "%s/v1/admin/subscriptions (docs/admin.md,\n"
+                            "# \"Subscriptions\"); its endpoint must echo "
+                            "the verification challenge.\n",
+                            admin_base, dir, admin_base, admin_base);
                 {
                         size_t n = strlen(err);
-                        char *all = malloc(n + strlen(steps) + 1);
+                        char *all =
+                            malloc(n + strlen(steps) + strlen(more) + 1);
                         if (all) {
                                 memcpy(all, err, n);
                                 strcpy(all + n, steps);
+                                strcat(all, more);
                                 /* it holds a token */
                                 pb_dev_write_file(path, all, 0600);
                                 free(all);
