@@ -411,4 +411,7 @@ const pb_sink_plugin_t pb_sink_archive = {
     archive_write,
     archive_flush,
     archive_destroy,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -215,4 +215,7 @@ const pb_sink_plugin_t pb_sink_jsonl = {
     jsonl_write,
     jsonl_flush,
     jsonl_destroy,
+    NULL,
+    NULL,
+    NULL,
 };
