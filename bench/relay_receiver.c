@@ -6,7 +6,8 @@
  * It also checks order per key: every event of tests/relay/gen_events.py
  * carries "seq=<i> key=<k>" in its note, and the bytes of that text are the
  * same in the JSON the relay posts and in the Avro value another sink may
- * post as it is. For a single-event request the receiver finds the first
+ * post as it is. For a single-event request (a body that is no array, or
+ * an array without a comma at its top level) the receiver finds the first
  * "seq=" in the body and remembers the highest seq per key: a seq below it
  * is an order violation ("out_of_order"), an equal one a redelivery
  * ("repeats"); "in_order" counts the rest (so, without repeats, the number
@@ -15,9 +16,10 @@
  * the order a receiver processes them.
  *
  * Prints "requests=N events=N bytes=N in_order=N out_of_order=N repeats=N
- * unchecked=N" to the file given on SIGTERM, and the same line to
- * STATS_FILE.live every second (so a script can wait for a count).
- *     relay_receiver PORT STATS_FILE */
+ * unchecked=N span_s=S" (S: seconds from the first request to the latest,
+ * so a rate leaves out every side's start-up) to the file given on SIGTERM, and
+ * the same line to STATS_FILE.live every second (so a script can wait for a
+ * count). relay_receiver PORT STATS_FILE */
 #define _GNU_SOURCE
 #include <microhttpd.h>
 #include <pthread.h>
@@ -26,10 +28,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_long reqs, events, bytes, in_order, out_of_order, repeats,
     unchecked;
+/* CLOCK_MONOTONIC microseconds of the first and the latest request */
+static atomic_long first_us, last_us;
+
+static long mono_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 static volatile sig_atomic_t stop;
 
 /* highest seq seen per key (keys 0..PB_RECV_KEYS-1), -1 none */
@@ -48,8 +59,9 @@ typedef struct conn {
         int found;
 } conn_t;
 
-/* looks for "seq=<digits> key=<digits>" in the text */
-static void find_seq(conn_t *st, const char *p, size_t n) {
+/* looks for "seq=<digits> key=<digits>" in the text; the key's digits
+ * may end the text only when it is the end of the body (final) */
+static void find_seq(conn_t *st, const char *p, size_t n, int final) {
         const char *q = p, *end = p + n;
         while (!st->found && (q = memmem(q, (size_t)(end - q), "seq=", 4))) {
                 char *e;
@@ -57,7 +69,7 @@ static void find_seq(conn_t *st, const char *p, size_t n) {
                 if (e > q + 4 && e + 5 < end && !memcmp(e, " key=", 5)) {
                         char *e2;
                         key = strtol(e + 5, &e2, 10);
-                        if (e2 > e + 5 && e2 < end) {
+                        if (e2 > e + 5 && (e2 < end || final)) {
                                 st->seq = seq;
                                 st->key = key;
                                 st->found = 1;
@@ -79,15 +91,17 @@ static void scan_seq(conn_t *st, const char *data, size_t n) {
                                                    : sizeof(buf) - st->tail_len;
                 memcpy(buf, st->tail, st->tail_len);
                 memcpy(buf + st->tail_len, data, k);
-                find_seq(st, buf, st->tail_len + k);
+                find_seq(st, buf, st->tail_len + k, 0);
         }
-        find_seq(st, data, n);
+        find_seq(st, data, n, 0);
         k = n < sizeof(st->tail) ? n : sizeof(st->tail);
         memcpy(st->tail, data + n - k, k);
         st->tail_len = k;
 }
 
 static void check_seq(conn_t *st) {
+        if (!st->found)
+                find_seq(st, st->tail, st->tail_len, 1);
         if (!st->found || st->key < 0 || st->key >= PB_RECV_KEYS) {
                 atomic_fetch_add(&unchecked, 1);
                 return;
@@ -107,10 +121,11 @@ static void check_seq(conn_t *st) {
 static void print_stats(FILE *fp) {
         fprintf(fp,
                 "requests=%ld events=%ld bytes=%ld in_order=%ld "
-                "out_of_order=%ld repeats=%ld unchecked=%ld\n",
+                "out_of_order=%ld repeats=%ld unchecked=%ld span_s=%.3f\n",
                 atomic_load(&reqs), atomic_load(&events), atomic_load(&bytes),
                 atomic_load(&in_order), atomic_load(&out_of_order),
-                atomic_load(&repeats), atomic_load(&unchecked));
+                atomic_load(&repeats), atomic_load(&unchecked),
+                (double)(atomic_load(&last_us) - atomic_load(&first_us)) / 1e6);
 }
 
 static void on_term(int s) {
@@ -158,8 +173,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                                 st->elems++;
                         }
                 }
-                if (!st->array)
-                        scan_seq(st, data, *size);
+                scan_seq(st, data, *size);
                 atomic_fetch_add(&bytes, (long)*size);
                 *size = 0;
                 return MHD_YES;
@@ -168,9 +182,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 struct MHD_Response *r = MHD_create_response_from_buffer(
                     0, "", MHD_RESPMEM_PERSISTENT);
                 enum MHD_Result ret;
+                long now = mono_us(), zero = 0;
+                atomic_compare_exchange_strong(&first_us, &zero, now);
+                atomic_store(&last_us, now);
                 atomic_fetch_add(&reqs, 1);
                 atomic_fetch_add(&events, st->array ? st->elems + 1 : 1);
-                if (!st->array)
+                /* one event: a plain body or an array of one element
+                 * (a peer's batch of one) */
+                if (!st->array || st->elems == 0)
                         check_seq(st);
                 ret = MHD_queue_response(c, 204, r);
                 MHD_destroy_response(r);

@@ -263,7 +263,9 @@ static int req_setup(pb_sink_t *s, wh_req_t *q) {
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, s->http_version);
         /* over HTTP/2 wait for the connection being set up and share it
          * instead of opening one per request */
-        if (s->http_version != CURL_HTTP_VERSION_1_1)
+        if (s->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
+            (s->http_version == CURL_HTTP_VERSION_2TLS &&
+             !strncmp(s->url, "https://", 8)))
                 curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
         if (s->cert && *s->cert)
                 curl_easy_setopt(c, CURLOPT_SSLCERT, s->cert);
