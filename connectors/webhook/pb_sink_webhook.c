@@ -48,9 +48,15 @@
 #define PB_WEBHOOK_REASON_BODY 160
 
 /* one request slot: an easy handle kept for reuse, its body and headers */
+#define PB_WEBHOOK_MAX_HEADERS 16
 typedef struct wh_req {
         CURL *easy;
+        /* the request's headers: lines in hbuf, the list curl reads built
+         * over them in place (no allocation per request) */
         struct curl_slist *hdrs;
+        struct curl_slist nodes[PB_WEBHOOK_MAX_HEADERS];
+        size_t nh, hlen;
+        char hbuf[4096];
         pb_buf_t body;
         uint64_t tag;
         int busy;
@@ -230,7 +236,7 @@ static void webhook_destroy(pb_sink_t *s);
 static int header_ok(const char *h) {
         const char *c = strchr(h, ':');
         const char *p;
-        if (!c || c == h || strlen(h) > 900)
+        if (!c || c == h || c - h >= 128 || strlen(h) > 900)
                 return 0;
         for (p = h; p < c; p++)
                 if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
@@ -342,7 +348,8 @@ static pb_sink_t *webhook_init(const char *target, const void *settings,
                 if (!header_ok(st->header)) {
                         snprintf(errstr, errstr_size,
                                  "webhook: header must be NAME: VALUE "
-                                 "(token name, no line breaks, < 900 bytes)");
+                                 "(token name under 128 bytes, no line "
+                                 "breaks, < 900 bytes)");
                         goto fail;
                 }
                 s->extra_header = st->header;
@@ -416,20 +423,46 @@ static void hexify(const unsigned char *d, size_t n, char *out) {
         out[2 * n] = 0;
 }
 
-/* appends "Name: value" unless value has CR/LF (it would split headers) */
-static struct curl_slist *hdr(struct curl_slist *l, const char *name,
-                              const char *value, size_t vlen) {
-        char line[1024];
-        struct curl_slist *n;
-        if (!l || !value || memchr(value, '\r', vlen) ||
-            memchr(value, '\n', vlen) || vlen > 900)
-                return l;
-        snprintf(line, sizeof(line), "%s: %.*s", name, (int)vlen, value);
-        n = curl_slist_append(l, line);
-        if (!n) {
-                curl_slist_free_all(l);
-                return NULL;
+/* adds "Name: value" unless value has CR/LF (it would split headers) or
+ * is too long; an empty value gives "Name:", which tells curl to leave out
+ * a header of its own. -1 when the request has no room left. */
+static int hdr(wh_req_t *q, const char *name, const char *value, size_t vlen) {
+        size_t nl = strlen(name), need = nl + 2 + vlen + 1;
+        char *line;
+        if (!value || memchr(value, '\r', vlen) || memchr(value, '\n', vlen) ||
+            vlen > 900)
+                return 0;
+        if (q->nh == PB_WEBHOOK_MAX_HEADERS || need > sizeof(q->hbuf) - q->hlen)
+                return -1;
+        line = q->hbuf + q->hlen;
+        memcpy(line, name, nl);
+        line[nl] = ':';
+        if (vlen) {
+                line[nl + 1] = ' ';
+                memcpy(line + nl + 2, value, vlen);
+                line[nl + 2 + vlen] = 0;
+        } else {
+                line[nl + 1] = 0;
         }
+        q->hlen += need;
+        q->nodes[q->nh].data = line;
+        q->nodes[q->nh].next = NULL;
+        if (q->nh)
+                q->nodes[q->nh - 1].next = &q->nodes[q->nh];
+        q->nh++;
+        return 0;
+}
+
+static size_t dec(char *out, long long v) {
+        char t[24];
+        size_t n = 0, i;
+        do {
+                t[n++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v > 0 && n < sizeof(t));
+        for (i = 0; i < n; i++)
+                out[i] = t[n - 1 - i];
+        out[n] = 0;
         return n;
 }
 
@@ -448,14 +481,16 @@ static int sign(pb_sink_t *s, char *hex) {
 /* Body and headers of one request into q; 0, or -1 out of memory. */
 static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                  size_t n) {
-        struct curl_slist *h = NULL;
         char line[512], sig[2 * EVP_MAX_MD_SIZE + 1], ts[24];
         /* the signed values of the Idempotency-Key and ce-type headers */
         char idem[64] = "";
         const char *ctype = "";
-        size_t i;
+        size_t i, tl;
+        int err = 0;
 
         pb_buf_reset(&q->body);
+        q->nh = q->hlen = 0;
+        q->hdrs = NULL;
         if (n == 1 && s->batch == 1) {
                 if (pb_buf_append(&q->body, ev[0].json, ev[0].json_len) !=
                     PB_OK)
@@ -470,25 +505,29 @@ static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                 if (pb_buf_putc(&q->body, ']') != PB_OK)
                         return -1;
         }
-        h = curl_slist_append(NULL, "Content-Type: application/json");
-        h = hdr(h, "Expect", "", 0); /* no 100-continue round trip */
+        err |= hdr(q, "Content-Type", "application/json", 16);
+        err |= hdr(q, "Expect", "", 0); /* no 100-continue round trip */
         if (n == 1 && s->batch == 1) {
                 const pb_event_meta_t *m = ev[0].meta;
+                size_t il = strlen(m->event_id);
                 char tbuf[40];
-                snprintf(idem, sizeof(idem), "%s", m->event_id);
+                if (il >= sizeof(idem))
+                        il = sizeof(idem) - 1;
+                memcpy(idem, m->event_id, il);
+                idem[il] = 0;
                 ctype = ev[0].type;
-                h = hdr(h, "Idempotency-Key", m->event_id, strlen(m->event_id));
-                h = hdr(h, "ce-specversion", "1.0", 3);
-                h = hdr(h, "ce-id", m->event_id, strlen(m->event_id));
-                h = hdr(h, "ce-type", ev[0].type, strlen(ev[0].type));
-                h = hdr(h, "ce-source", m->source, strlen(m->source));
+                err |= hdr(q, "Idempotency-Key", idem, il);
+                err |= hdr(q, "ce-specversion", "1.0", 3);
+                err |= hdr(q, "ce-id", idem, il);
+                err |= hdr(q, "ce-type", ev[0].type, strlen(ev[0].type));
+                err |= hdr(q, "ce-source", m->source, strlen(m->source));
                 if (m->occurred_at_ms) {
                         pb_rfc3339_format(m->occurred_at_ms, tbuf,
                                           sizeof(tbuf));
-                        h = hdr(h, "ce-time", tbuf, strlen(tbuf));
+                        err |= hdr(q, "ce-time", tbuf, strlen(tbuf));
                 }
                 if (ev[0].key && ev[0].key_len)
-                        h = hdr(h, "ce-subject", ev[0].key, ev[0].key_len);
+                        err |= hdr(q, "ce-subject", ev[0].key, ev[0].key_len);
         } else {
                 unsigned char d[EVP_MAX_MD_SIZE];
                 unsigned int dl = 0;
@@ -503,45 +542,76 @@ static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                 hexify(d, 16, hx);
                 snprintf(k, sizeof(k), "batch-%s", hx);
                 snprintf(idem, sizeof(idem), "%s", k);
-                h = hdr(h, "Idempotency-Key", k, strlen(k));
+                err |= hdr(q, "Idempotency-Key", k, strlen(k));
                 snprintf(k, sizeof(k), "%zu", n);
-                h = hdr(h, "X-Partnerbus-Batch-Size", k, strlen(k));
+                err |= hdr(q, "X-Partnerbus-Batch-Size", k, strlen(k));
         }
         if (s->secret) {
-                snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+                size_t il = strlen(idem), cl = strlen(ctype);
+                tl = dec(ts, (long long)time(NULL));
+                /* v2: "v2" LF t LF Idempotency-Key LF ce-type LF body */
                 pb_buf_reset(&s->scratch);
-                if (pb_buf_printf(&s->scratch, "v2\n%s\n%s\n%s\n", ts, idem,
-                                  ctype) == PB_OK &&
-                    pb_buf_append(&s->scratch, q->body.data, q->body.len) ==
-                        PB_OK &&
-                    sign(s, sig) == 0) {
-                        snprintf(line, sizeof(line), "t=%s,v2=%s", ts, sig);
-                        h = hdr(h, "X-Partnerbus-Signature-V2", line,
-                                strlen(line));
+                if (pb_buf_reserve(&s->scratch,
+                                   q->body.len + tl + il + cl + 8) != PB_OK)
+                        return -1;
+                pb_buf_append(&s->scratch, "v2\n", 3);
+                pb_buf_append(&s->scratch, ts, tl);
+                pb_buf_putc(&s->scratch, '\n');
+                pb_buf_append(&s->scratch, idem, il);
+                pb_buf_putc(&s->scratch, '\n');
+                pb_buf_append(&s->scratch, ctype, cl);
+                pb_buf_putc(&s->scratch, '\n');
+                pb_buf_append(&s->scratch, q->body.data, q->body.len);
+                if (sign(s, sig) == 0) {
+                        size_t ll = 0;
+                        memcpy(line, "t=", 2);
+                        ll = 2;
+                        memcpy(line + ll, ts, tl);
+                        ll += tl;
+                        memcpy(line + ll, ",v2=", 4);
+                        ll += 4;
+                        memcpy(line + ll, sig, strlen(sig) + 1);
+                        ll += strlen(sig);
+                        err |= hdr(q, "X-Partnerbus-Signature-V2", line, ll);
                 }
+                /* v1: t "." body */
                 pb_buf_reset(&s->scratch);
-                if (pb_buf_printf(&s->scratch, "%s.", ts) == PB_OK &&
-                    pb_buf_append(&s->scratch, q->body.data, q->body.len) ==
-                        PB_OK &&
-                    sign(s, sig) == 0) {
-                        snprintf(line, sizeof(line), "t=%s,v1=%s", ts, sig);
-                        h = hdr(h, "X-Partnerbus-Signature", line,
-                                strlen(line));
+                pb_buf_append(&s->scratch, ts, tl);
+                pb_buf_putc(&s->scratch, '.');
+                pb_buf_append(&s->scratch, q->body.data, q->body.len);
+                if (sign(s, sig) == 0) {
+                        size_t ll = 0;
+                        memcpy(line, "t=", 2);
+                        ll = 2;
+                        memcpy(line + ll, ts, tl);
+                        ll += tl;
+                        memcpy(line + ll, ",v1=", 4);
+                        ll += 4;
+                        memcpy(line + ll, sig, strlen(sig) + 1);
+                        ll += strlen(sig);
+                        err |= hdr(q, "X-Partnerbus-Signature", line, ll);
                 }
         }
         if (s->token) {
                 snprintf(line, sizeof(line), "Bearer %s", s->token);
-                h = hdr(h, "Authorization", line, strlen(line));
+                err |= hdr(q, "Authorization", line, strlen(line));
         }
-        if (h && s->extra_header) {
-                struct curl_slist *nh = curl_slist_append(h, s->extra_header);
-                if (!nh)
-                        curl_slist_free_all(h);
-                h = nh;
+        if (s->extra_header) {
+                /* checked at init: "Name: value", fits */
+                const char *c = strchr(s->extra_header, ':');
+                char name[128];
+                size_t nl = (size_t)(c - s->extra_header);
+                if (nl < sizeof(name)) {
+                        memcpy(name, s->extra_header, nl);
+                        name[nl] = 0;
+                        c++;
+                        c += strspn(c, " \t");
+                        err |= hdr(q, name, c, strlen(c));
+                }
         }
-        if (!h)
+        if (err)
                 return -1;
-        q->hdrs = h;
+        q->hdrs = &q->nodes[0];
         return 0;
 }
 
@@ -594,7 +664,6 @@ static int webhook_submit(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                 snprintf(d->status.reason, sizeof(d->status.reason),
                          "curl: cannot start the request");
                 s->inflight_bytes -= q->body.len;
-                curl_slist_free_all(q->hdrs);
                 q->hdrs = NULL;
                 q->busy = 0;
         }
@@ -611,7 +680,6 @@ static void finish(pb_sink_t *s, wh_req_t *q, CURLcode cc) {
         d->tag = q->tag;
         d->elapsed_ms = mono_ms() - q->started_ms;
         curl_multi_remove_handle(s->multi, q->easy);
-        curl_slist_free_all(q->hdrs);
         q->hdrs = NULL;
         curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, NULL);
         s->inflight_bytes -= q->body.len;
@@ -733,7 +801,6 @@ static void webhook_destroy(pb_sink_t *s) {
                                 curl_multi_remove_handle(s->multi, q->easy);
                         curl_easy_cleanup(q->easy);
                 }
-                curl_slist_free_all(q->hdrs);
                 pb_buf_free(&q->body);
         }
         free(s->reqs);
