@@ -99,9 +99,9 @@ run_side() { # side round
                 pid=$!
                 ;;
         connect | asaint)
-                local conv=ByteArrayConverter jar=${CONNECT_JAR:-} props
+                local conv=org.apache.kafka.connect.converters.ByteArrayConverter jar=${CONNECT_JAR:-} props
                 if [[ $side == asaint ]]; then
-                        conv=StringConverter jar=$ASAINT_JAR
+                        conv=org.apache.kafka.connect.storage.StringConverter jar=$ASAINT_JAR
                         props="connector.class=asaintsever.httpsinkconnector.HttpSinkConnector
 http.endpoint=http://127.0.0.1:$port/hook
 event.batch.maxsize=1
@@ -113,7 +113,7 @@ http.url=http://127.0.0.1:$port/hook"
                 cat >"$tmp/worker-$side-$round.properties" <<W
 bootstrap.servers=$B
 key.converter=org.apache.kafka.connect.storage.StringConverter
-value.converter=org.apache.kafka.connect.converters.$conv
+value.converter=$conv
 offset.storage.file.filename=$tmp/connect-offsets-$side-$round
 offset.flush.interval.ms=1000
 listeners=http://127.0.0.1:$(free_port)
