@@ -34,7 +34,7 @@ for l in open(path, encoding="utf-8"):
 for k, seqs in per_key.items():
     assert seqs == sorted(seqs), ("order broken for", k, seqs[:20])
 assert len(ids) == n, ("events", len(ids), "expected", n)
-assert len(set(ids)) == n, ("duplicates", len(ids) - len(set(ids)))
+assert len(set(ids)) == n, ("delivered twice", len(ids) - len(set(ids)))
 print("ok: %d keys in order, %d events once each" % (len(per_key), n))
 PY
 }
