@@ -24,10 +24,13 @@
  * Requests run in parallel on one libcurl multi handle: up to max-in-flight
  * requests and max-in-flight-bytes of bodies at once (submit/poll of
  * pb_connector.h; the relay keeps one event per key in flight). Connections
- * are kept alive and reused; over https HTTP/2 is used when the receiver
- * offers it (ALPN) and then the requests share one connection
- * (multiplexed); http-version 1.1 or h2c (HTTP/2 without TLS, prior
- * knowledge) pins it. write() is submit + wait for that one request.
+ * are kept alive and reused (HTTP/1.1 by default, one connection per
+ * request in flight); http-version auto uses HTTP/2 over https when the
+ * receiver offers it (ALPN), h2c HTTP/2 without TLS, and then the requests
+ * share one connection (multiplexed) - but libcurl 7.88.1 (Debian 12)
+ * fails multiplexed HTTP/2 POSTs with "Error in the HTTP2 framing layer"
+ * (its own command line tool does too, with --parallel), so HTTP/2 is not
+ * the default. write() is submit + wait for that one request.
  *
  * Outcome: 2xx OK; 408, 425, 429, 5xx and transport errors (connect,
  * timeout, reset) RETRY, with Retry-After (seconds or HTTP date) passed
@@ -165,9 +168,10 @@ static const pb_opt_t webhook_opts[] = {
      "request bodies in flight at once (one larger request still goes "
      "alone)",
      0, O(max_in_flight_bytes)},
-    {"http-version", 0, PB_OPT_STRING, "auto", "auto|1.1|h2c",
-     "auto: HTTP/2 over https when the receiver offers it, else HTTP/1.1; "
-     "1.1: never HTTP/2; h2c: HTTP/2 without TLS (prior knowledge)",
+    {"http-version", 0, PB_OPT_STRING, "1.1", "1.1|auto|h2c",
+     "1.1: HTTP/1.1, a kept-alive connection per request in flight; auto: "
+     "HTTP/2 over https when the receiver offers it; h2c: HTTP/2 without "
+     "TLS (prior knowledge) - see docs/relay.md before using HTTP/2",
      0, O(http_version)},
     {"header", 0, PB_OPT_STRING, NULL, "NAME:VALUE",
      "one extra header on every request (e.g. X-Partnerbus-Agreement: ID)", 0,
@@ -269,9 +273,8 @@ static int req_setup(pb_sink_t *s, wh_req_t *q) {
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, s->http_version);
         /* over HTTP/2 wait for the connection being set up and share it
          * instead of opening one per request */
-        if (s->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE ||
-            (s->http_version == CURL_HTTP_VERSION_2TLS &&
-             !strncmp(s->url, "https://", 8)))
+        if (s->http_version == CURL_HTTP_VERSION_2TLS &&
+            !strncmp(s->url, "https://", 8))
                 curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
         if (s->cert && *s->cert)
                 curl_easy_setopt(c, CURLOPT_SSLCERT, s->cert);
