@@ -26,6 +26,24 @@
  *                           the relay commits offsets only after it
  *   destroy()               flushes what it can and frees (NULL ok)
  *
+ * Optionally a sink keeps several writes in flight (the webhook: one HTTP
+ * request each, over libcurl multi). The relay then hands it events one
+ * write at a time with submit() and collects outcomes with poll(); it
+ * alone decides what may run at the same time (one event per key in
+ * flight, so order per key holds):
+ *   submit(events, n, tag)  starts one write of n events; copies what it
+ *                           needs (the events may go away after the call);
+ *                           1: taken; 0: not taken, the sink's bound on
+ *                           writes or bytes in flight is reached (poll
+ *                           first); never calls back
+ *   poll(timeout_ms, done, max)
+ *                           drives the writes for at most timeout_ms
+ *                           (0: only what is ready) and returns up to max
+ *                           finished ones as (tag, status), each once
+ *   in_flight()             writes submitted and not yet returned by poll
+ * write() stays usable on such a sink (it submits and waits for its own
+ * outcome; other writes' outcomes stay queued for poll()).
+ *
  * Callbacks are called from one thread. Sinks never print secrets: reasons
  * and log lines name URLs without credentials. */
 #ifndef PB_CONNECTOR_H
@@ -78,6 +96,13 @@ typedef struct pb_sink_status {
 
 typedef struct pb_sink pb_sink_t; /* a plugin's private state */
 
+/* One finished asynchronous write (submit/poll). */
+typedef struct pb_sink_done {
+        uint64_t tag; /* as given to submit() */
+        pb_sink_status_t status;
+        int64_t elapsed_ms; /* submit to outcome */
+} pb_sink_done_t;
+
 typedef struct pb_sink_plugin {
         const char *name;
         const char *description;
@@ -102,6 +127,12 @@ typedef struct pb_sink_plugin {
                       pb_sink_status_t *status);
         pb_resp_t (*flush)(pb_sink_t *s, char *errstr, size_t errstr_size);
         void (*destroy)(pb_sink_t *s);
+        /* optional (NULL: write() only); see above */
+        int (*submit)(pb_sink_t *s, const pb_sink_event_t *events, size_t n,
+                      uint64_t tag);
+        size_t (*poll)(pb_sink_t *s, int timeout_ms, pb_sink_done_t *done,
+                       size_t max);
+        size_t (*in_flight)(pb_sink_t *s);
 } pb_sink_plugin_t;
 
 /* Defines the plugin pb_sink_NAME from what its file names by convention:
@@ -122,6 +153,9 @@ typedef struct pb_sink_plugin {
             NAME##_write,                                                      \
             NAME##_flush,                                                      \
             NAME##_destroy,                                                    \
+            NULL,                                                              \
+            NULL,                                                              \
+            NULL,                                                              \
         }
 
 /* The registry. */

@@ -66,6 +66,9 @@ typedef struct relay_settings {
         int64_t commit_interval;
         const char *ops_listen;
         long max_events; /* stop after N resolved events (tests, bench) */
+        const char *order;
+        long max_pending;
+        size_t max_pending_bytes;
         /* the sinks' settings structs, one after the other (each sink's
          * table is composed into the relay's at sink_base[i]) */
         _Alignas(16) unsigned char sink_area[PB_RELAY_SINK_AREA];
@@ -107,6 +110,17 @@ static const pb_opt_t relay_opts[] = {
     {"max-events", 0, PB_OPT_INT, "0", "N",
      "exit after N events were handled (0: run until SIGTERM)", 0,
      O(max_events)},
+    {"order", 0, PB_OPT_STRING, "key", "key|partition",
+     "with a sink that keeps several requests in flight (webhook): key = one "
+     "event per key in flight; partition = one per partition",
+     0, O(order)},
+    {"max-pending", 0, PB_OPT_INT, "10000", "N",
+     "events held from the oldest unconfirmed one on (in flight, waiting "
+     "for their key, or confirmed but not yet committable); above it the "
+     "relay pauses its partitions",
+     0, O(max_pending)},
+    {"max-pending-bytes", 0, PB_OPT_SIZE, "64MiB", "SIZE",
+     "bytes of those events (messages and JSON)", 0, O(max_pending_bytes)},
 };
 #undef O
 
@@ -177,7 +191,54 @@ typedef struct rpart {
         int64_t solo_until; /* deliver one by one through this offset */
         int64_t pending_ts; /* Kafka timestamp of the oldest event not yet
                                resolved, -1 none (status lag_seconds) */
+        /* pipeline (sinks with submit/poll) */
+        struct pitem *whead, *wtail; /* window: unfinished and not yet
+                                        committable events, offset order */
+        struct pitem *rhead, *rtail; /* key heads ready to submit */
+        struct kslot **keys;         /* key hash -> its events in order */
+        int64_t hold_until;          /* a retried event holds back new keys */
+        int flow_paused;
 } rpart_t;
+
+/* One event in the pipeline. Its key's events form a queue (knext): only
+ * the head may be in flight, so a key's events reach the sink in order.
+ * The window (next) holds a partition's events in offset order until the
+ * lowest unfinished one: done_next (committed) never passes it. */
+typedef enum {
+        PI_WAIT,    /* behind an unfinished event of its key */
+        PI_READY,   /* key head, in its partition's ready queue */
+        PI_FLIGHT,  /* submitted to the sink */
+        PI_BACKOFF, /* failed, in the retry list until retry_at */
+        PI_DONE,    /* confirmed or dead-lettered (or a skip) */
+        PI_ORPHAN,  /* in flight, but its partition was revoked/rewound:
+                       freed when the outcome comes, nothing else */
+        PI_DROP,    /* being freed */
+} pi_state_t;
+
+typedef struct pitem {
+        struct pitem *next, *knext, *qnext;
+        rpart_t *p;
+        uint64_t kh;
+        int64_t offset;
+        pi_state_t state;
+        int attempts;
+        int64_t first_fail, retry_at;
+        size_t bytes;
+        pb_message_t m; /* released when done */
+        char *json;
+        size_t json_len;
+        const pb_schema_t *writer;
+        const char *type;
+        size_t body_off;
+        pb_event_meta_t meta;
+} pitem_t;
+
+#define PB_RELAY_KEY_BUCKETS 1024
+typedef struct kslot {
+        uint64_t h;
+        pitem_t *head, *tail;
+        struct kslot *next;
+} kslot_t;
 
 typedef enum { ENT_DELIVER, ENT_SKIP } ent_kind_t;
 
@@ -234,6 +295,14 @@ typedef struct relay {
         int64_t rate_next; /* monotonic ms: the next write may start */
         const char *first_topic;
         int64_t rt_from, rt_until; /* a retransmit to do; until 0: none */
+        /* pipeline: the sink keeps several writes in flight */
+        int async;
+        int order_partition;
+        int stopping;
+        pitem_t *backoff; /* failed events waiting for retry_at */
+        size_t pend_count, pend_bytes;
+        size_t rr; /* partition the next submit round starts at */
+        pb_sink_done_t done[64];
 } relay_t;
 
 static int relay_stopping(const relay_t *r) {
@@ -270,6 +339,8 @@ static rpart_t *part_get(relay_t *r, const char *topic, int32_t partition) {
 
 static void part_reset(rpart_t *p) {
         p->next_expected = p->done_next = p->stored_next = -1;
+        p->hold_until = 0;
+        p->flow_paused = 0;
         p->blocked = 0;
         p->fail_offset = p->solo_until = -1;
         p->attempts = 0;
@@ -442,6 +513,9 @@ out:
         return rc;
 }
 
+static void pipe_take(relay_t *r);
+static void pipe_drop_from(relay_t *r, rpart_t *p, int64_t from);
+
 /* --- batch --- */
 static void batch_release(relay_t *r, size_t i) {
         pb_message_release(&r->batch[i].m);
@@ -498,6 +572,8 @@ static void check_assignment(relay_t *r) {
                                "topic=%s partition=%d msg=\"partition "
                                "revoked; its new owner continues\"",
                                p->topic, (int)p->partition);
+                if (r->async)
+                        pipe_drop_from(r, p, -1);
                 part_reset(p);
                 for (j = 0; j < r->nbatch;) {
                         if (r->batch[j].p == p) {
@@ -566,6 +642,11 @@ static void deliver_batch(relay_t *r) {
         const char *lab[5];
         if (r->nbatch == 0)
                 return;
+        if (r->async) {
+                /* the main loop checks the assignment every second */
+                pipe_take(r);
+                return;
+        }
         check_assignment(r);
         for (i = 0; i < r->nbatch; i++) {
                 entry_t *e = &r->batch[i];
@@ -719,6 +800,497 @@ static void deliver_batch(relay_t *r) {
         batch_clear(r);
 }
 
+/* --- pipeline: sinks that keep several writes in flight ---
+ *
+ * Each event to deliver becomes a pitem_t in its partition's window and in
+ * its key's queue. A key's head is submitted when the sink has room (its
+ * own bound on requests and bytes in flight); the next event of the key
+ * becomes ready only when the head is confirmed or dead-lettered, so the
+ * receiver sees every key in offset order however the requests overlap.
+ * A failed event stays its key's head: it is retried after its backoff
+ * (the key's later events wait), and until then no new key of its
+ * partition is started (a receiver in trouble gets the retries, not new
+ * load). done_next, the offset committed next, is the offset of the oldest
+ * unfinished event of the window, so a commit never passes an event that
+ * was not confirmed. */
+
+static uint64_t key_hash(const relay_t *r, const void *key, size_t len) {
+        const unsigned char *k = key;
+        uint64_t h = 1469598103934665603ull;
+        size_t i;
+        if (r->order_partition)
+                return 0;
+        for (i = 0; i < len; i++)
+                h = (h ^ k[i]) * 1099511628211ull;
+        return h;
+}
+
+static kslot_t **kslot_find(rpart_t *p, uint64_t h) {
+        kslot_t **kp = &p->keys[h & (PB_RELAY_KEY_BUCKETS - 1)];
+        while (*kp && (*kp)->h != h)
+                kp = &(*kp)->next;
+        return kp;
+}
+
+static void ready_push(rpart_t *p, pitem_t *it) {
+        it->state = PI_READY;
+        it->qnext = NULL;
+        if (p->rtail)
+                p->rtail->qnext = it;
+        else
+                p->rhead = it;
+        p->rtail = it;
+}
+
+static void pitem_release(pitem_t *it) {
+        pb_message_release(&it->m);
+        free(it->json);
+        it->json = NULL;
+}
+
+/* Appends it to its key's queue; a new head is ready. -1 out of memory. */
+static int key_enqueue(rpart_t *p, pitem_t *it) {
+        kslot_t **kp = kslot_find(p, it->kh), *k = *kp;
+        it->knext = NULL;
+        if (k) {
+                k->tail->knext = it;
+                k->tail = it;
+                if (it->state != PI_FLIGHT && it->state != PI_BACKOFF)
+                        it->state = PI_WAIT;
+                return 0;
+        }
+        if (!(k = calloc(1, sizeof(*k))))
+                return -1;
+        k->h = it->kh;
+        k->head = k->tail = it;
+        *kp = k;
+        if (it->state != PI_FLIGHT && it->state != PI_BACKOFF)
+                ready_push(p, it);
+        return 0;
+}
+
+/* The window's finished head events become committable. */
+static void window_advance(relay_t *r, rpart_t *p) {
+        while (p->whead && p->whead->state == PI_DONE) {
+                pitem_t *it = p->whead;
+                p->whead = it->next;
+                if (!p->whead)
+                        p->wtail = NULL;
+                if (it->offset + 1 > p->done_next)
+                        p->done_next = it->offset + 1;
+                r->pend_count--;
+                free(it);
+        }
+}
+
+/* it is confirmed or dead-lettered: its key's next event becomes ready */
+static void pitem_done(relay_t *r, pitem_t *it) {
+        rpart_t *p = it->p;
+        kslot_t **kp = kslot_find(p, it->kh), *k = *kp;
+        it->state = PI_DONE;
+        r->pend_bytes -= it->bytes;
+        it->bytes = 0;
+        pitem_release(it);
+        r->handled++;
+        if (k && k->head == it) {
+                k->head = it->knext;
+                if (!k->head) {
+                        *kp = k->next;
+                        free(k);
+                } else if (k->head->state == PI_WAIT) {
+                        ready_push(p, k->head);
+                }
+        }
+        window_advance(r, p);
+}
+
+static void keys_free(rpart_t *p) {
+        size_t i;
+        for (i = 0; p->keys && i < PB_RELAY_KEY_BUCKETS; i++)
+                while (p->keys[i]) {
+                        kslot_t *k = p->keys[i];
+                        p->keys[i] = k->next;
+                        free(k);
+                }
+}
+
+/* Forgets p's events at or after offset `from` (all: -1): revoked or
+ * rewound. Events in flight are orphaned (freed when their outcome comes,
+ * which is then ignored); key queues and the ready queue are rebuilt from
+ * what stays. */
+static void pipe_drop_from(relay_t *r, rpart_t *p, int64_t from) {
+        pitem_t *it, *next, *keep = NULL, *ktail = NULL, **bp;
+        if (!p->whead)
+                return;
+        for (it = p->whead; it; it = next) {
+                next = it->next;
+                if (from >= 0 && it->offset < from) {
+                        it->next = NULL;
+                        if (ktail)
+                                ktail->next = it;
+                        else
+                                keep = it;
+                        ktail = it;
+                        continue;
+                }
+                r->pend_count--;
+                r->pend_bytes -= it->bytes;
+                it->bytes = 0;
+                if (it->state == PI_FLIGHT) {
+                        it->state = PI_ORPHAN;
+                        it->p = NULL;
+                } else {
+                        it->state = PI_DROP;
+                }
+        }
+        /* the retry list loses the dropped events */
+        for (bp = &r->backoff; *bp;) {
+                if ((*bp)->state == PI_DROP) {
+                        *bp = (*bp)->qnext; /* freed below */
+                } else {
+                        bp = &(*bp)->qnext;
+                }
+        }
+        for (it = p->whead; it; it = next) {
+                next = it->next;
+                if (it->state == PI_DROP) {
+                        pitem_release(it);
+                        free(it);
+                }
+        }
+        p->whead = keep;
+        p->wtail = ktail;
+        p->rhead = p->rtail = NULL;
+        keys_free(p);
+        for (it = keep; it; it = it->next)
+                if (it->state != PI_DONE && key_enqueue(p, it) < 0)
+                        pb_log("error", "msg=\"out of memory\"");
+        window_advance(r, p);
+}
+
+static void flow_pause(relay_t *r, rpart_t *p, int pause) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        if (pause) {
+                rd_kafka_error_t *e;
+                tp->offset = p->next_expected;
+                rd_kafka_pause_partitions(r->rk, l);
+                /* what is fetched beyond is dropped; fetched again later */
+                if (p->next_expected >= 0 &&
+                    (e = rd_kafka_seek_partitions(r->rk, l, 2000)))
+                        rd_kafka_error_destroy(e);
+        } else {
+                rd_kafka_resume_partitions(r->rk, l);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        p->flow_paused = pause;
+}
+
+/* Above max-pending the partitions pause; below half they go on. */
+static void pipe_flow(relay_t *r) {
+        size_t i;
+        int over = r->pend_count >= (size_t)r->set.max_pending ||
+                   r->pend_bytes >= r->set.max_pending_bytes;
+        int under = r->pend_count <= (size_t)r->set.max_pending / 2 &&
+                    r->pend_bytes <= r->set.max_pending_bytes / 2;
+        for (i = 0; i < r->nparts; i++) {
+                rpart_t *p = r->parts[i];
+                if (over && !p->flow_paused && p->next_expected >= 0)
+                        flow_pause(r, p, 1);
+                else if (under && p->flow_paused)
+                        flow_pause(r, p, 0);
+        }
+}
+
+/* The batch's entries move into the pipeline (deliver_batch's part when
+ * the sink has submit/poll). */
+static void pipe_take(relay_t *r) {
+        size_t i;
+        for (i = 0; i < r->nbatch; i++) {
+                entry_t *e = &r->batch[i];
+                rpart_t *p = e->p;
+                pitem_t *it;
+                if (e->kind != ENT_DELIVER && !p->whead) {
+                        resolved(r, e);
+                        pb_message_release(&e->m);
+                        continue;
+                }
+                it = calloc(1, sizeof(*it));
+                if (it && e->kind == ENT_DELIVER && e->json_len &&
+                    !(it->json = malloc(e->json_len))) {
+                        free(it);
+                        it = NULL;
+                }
+                if (!it) {
+                        /* fetched again after the backoff */
+                        pb_message_release(&e->m);
+                        pb_log("error",
+                               "topic=%s partition=%d msg=\"out of "
+                               "memory; partition held\"",
+                               p->topic, (int)p->partition);
+                        pipe_drop_from(r, p, e->m.offset);
+                        p->retry_at = pb_mono_ms() + 1000;
+                        part_pause_seek(r, p, e->m.offset);
+                        continue;
+                }
+                if (!p->keys && !(p->keys = calloc(PB_RELAY_KEY_BUCKETS,
+                                                   sizeof(*p->keys)))) {
+                        free(it->json);
+                        free(it);
+                        pb_message_release(&e->m);
+                        p->retry_at = pb_mono_ms() + 1000;
+                        part_pause_seek(r, p, e->m.offset);
+                        continue;
+                }
+                it->p = p;
+                it->offset = e->m.offset;
+                it->m = e->m;
+                if (p->wtail)
+                        p->wtail->next = it;
+                else
+                        p->whead = it;
+                p->wtail = it;
+                r->pend_count++;
+                if (e->kind != ENT_DELIVER) {
+                        /* a skip behind unfinished events */
+                        it->state = PI_DONE;
+                        r->handled++;
+                        pitem_release(it);
+                        continue;
+                }
+                if (e->json_len)
+                        memcpy(it->json, r->arena.data + e->json_off,
+                               e->json_len);
+                it->json_len = e->json_len;
+                it->writer = e->writer;
+                it->type = e->type;
+                it->body_off = e->body_off;
+                it->meta = e->meta;
+                it->kh = key_hash(r, e->m.key, e->m.key_len);
+                it->bytes = e->m.len + e->json_len + sizeof(*it);
+                r->pend_bytes += it->bytes;
+                it->state = PI_WAIT;
+                if (key_enqueue(p, it) < 0) {
+                        pb_log("error", "msg=\"out of memory\"");
+                        ready_push(p, it); /* goes out of key order only
+                                              when memory is gone */
+                }
+        }
+        r->nbatch = 0;
+        pb_buf_reset(&r->arena);
+        pipe_flow(r);
+}
+
+static int pipe_submit(relay_t *r, pitem_t *it) {
+        pb_sink_event_t ev;
+        ev.topic = it->m.topic;
+        ev.partition = it->m.partition;
+        ev.offset = it->m.offset;
+        ev.timestamp_ms = it->m.timestamp_ms;
+        ev.key = it->m.key;
+        ev.key_len = it->m.key_len;
+        ev.type = it->type;
+        ev.writer = it->writer;
+        ev.body = (const uint8_t *)it->m.value + it->body_off;
+        ev.body_len = it->m.len - it->body_off;
+        ev.json = it->json ? it->json : "";
+        ev.json_len = it->json_len;
+        ev.meta = &it->meta;
+        if (!r->plugin->submit(r->sink, &ev, 1, (uint64_t)(uintptr_t)it))
+                return 0;
+        it->state = PI_FLIGHT;
+        return 1;
+}
+
+/* Submits due retries, then ready events, while the sink takes them. */
+static void pipe_submit_all(relay_t *r) {
+        int64_t now = pb_mono_ms();
+        pitem_t **bp;
+        size_t i, np = r->nparts;
+        if (r->stopping)
+                return;
+        for (bp = &r->backoff; *bp;) {
+                pitem_t *it = *bp;
+                if (it->retry_at > now) {
+                        bp = &it->qnext;
+                        continue;
+                }
+                if (!pipe_submit(r, it))
+                        return;
+                *bp = it->qnext;
+        }
+        for (i = 0; i < np; i++) {
+                rpart_t *p = r->parts[(r->rr + i) % np];
+                if (p->hold_until > now)
+                        continue;
+                while (p->rhead) {
+                        pitem_t *it = p->rhead;
+                        if (!pipe_submit(r, it)) {
+                                r->rr = (r->rr + i) % np;
+                                return;
+                        }
+                        p->rhead = it->qnext;
+                        if (!p->rhead)
+                                p->rtail = NULL;
+                }
+        }
+        if (np)
+                r->rr = (r->rr + 1) % np;
+}
+
+static int64_t pipe_backoff(relay_t *r, int attempts, int64_t retry_after) {
+        int64_t b = r->set.retry_initial;
+        int i;
+        for (i = 1; i < attempts && b < r->set.retry_max_backoff; i++)
+                b *= 2;
+        if (b > r->set.retry_max_backoff)
+                b = r->set.retry_max_backoff;
+        b = b / 2 + (b > 1 ? (int64_t)(random() % (b / 2 + 1)) : 0);
+        if (retry_after > 0)
+                b = retry_after;
+        return b;
+}
+
+static void pipe_outcome(relay_t *r, const pb_sink_done_t *d) {
+        pitem_t *it = (pitem_t *)(uintptr_t)d->tag;
+        const pb_sink_status_t *st = &d->status;
+        const char *lab[5];
+        rpart_t *p;
+        int64_t now;
+        if (it->state == PI_ORPHAN) {
+                pitem_release(it);
+                free(it);
+                return;
+        }
+        p = it->p;
+        lab[0] = "sink";
+        lab[1] = r->plugin->name;
+        lab[2] = NULL;
+        pb_metrics_observe(r->metrics, "partnerbus_relay_delivery_seconds", lab,
+                           (double)d->elapsed_ms / 1000.0);
+        lab[2] = "outcome";
+        lab[3] = pb_sink_result_name(st->result);
+        lab[4] = NULL;
+        pb_metrics_add(r->metrics, "partnerbus_relay_deliveries_total", lab, 1);
+        lab[2] = NULL;
+        if (st->result == PB_SINK_OK) {
+                if (it->m.timestamp_ms > 0)
+                        pb_metrics_observe(
+                            r->metrics, "partnerbus_relay_end_to_end_seconds",
+                            lab,
+                            (double)(pb_now_ms() - it->m.timestamp_ms) /
+                                1000.0);
+                if (it->attempts)
+                        p->hold_until = 0; /* the receiver is back */
+                pitem_done(r, it);
+                return;
+        }
+        now = pb_mono_ms();
+        if (it->attempts == 0)
+                it->first_fail = now;
+        it->attempts++;
+        if (r->stopping) {
+                /* no more attempts: not committed, delivered again */
+                it->state = PI_BACKOFF;
+                it->retry_at = INT64_MAX;
+                return;
+        }
+        if (st->result == PB_SINK_PERMANENT ||
+            now - it->first_fail >= r->set.retry_max_time) {
+                char why[300];
+                snprintf(why, sizeof(why), "%s", st->reason);
+                if (dlq_send(r, &it->m,
+                             st->result == PB_SINK_PERMANENT
+                                 ? "permanent"
+                                 : "retries_exhausted",
+                             why, it->attempts) == 0) {
+                        pitem_done(r, it);
+                        return;
+                }
+        }
+        it->retry_at = now + pipe_backoff(r, it->attempts, st->retry_after_ms);
+        if (it->retry_at - it->first_fail > r->set.retry_max_time &&
+            st->result == PB_SINK_RETRY)
+                it->retry_at = it->first_fail + r->set.retry_max_time;
+        if (it->retry_at > p->hold_until)
+                p->hold_until = it->retry_at;
+        it->state = PI_BACKOFF;
+        it->qnext = r->backoff;
+        r->backoff = it;
+        pb_log("warn",
+               "sink=%s topic=%s partition=%d offset=%lld event_id=%s "
+               "attempt=%d retry_in_ms=%lld reason=\"%s\"",
+               r->plugin->name, it->m.topic, (int)it->m.partition,
+               (long long)it->m.offset, it->meta.event_id, it->attempts,
+               (long long)(it->retry_at - now), st->reason);
+        pb_metrics_add(r->metrics, "partnerbus_relay_retries_total", lab, 1);
+}
+
+/* Submits what may go, then collects outcomes for at most timeout_ms
+ * (returns early when one comes); repeats while outcomes free room. */
+static void pipe_pump(relay_t *r, int timeout_ms) {
+        size_t n, i;
+        int rounds = 0;
+        do {
+                pipe_submit_all(r);
+                if (!r->plugin->in_flight(r->sink))
+                        break;
+                n = r->plugin->poll(r->sink, rounds ? 0 : timeout_ms, r->done,
+                                    sizeof(r->done) / sizeof(r->done[0]));
+                for (i = 0; i < n; i++)
+                        pipe_outcome(r, &r->done[i]);
+        } while (n && ++rounds < 64);
+        pipe_flow(r);
+}
+
+/* the earliest retry, for the main loop's wait (INT64_MAX: none) */
+static int64_t pipe_next_retry(relay_t *r) {
+        int64_t t = INT64_MAX;
+        pitem_t *it;
+        size_t i;
+        for (it = r->backoff; it; it = it->qnext)
+                if (it->retry_at < t)
+                        t = it->retry_at;
+        for (i = 0; i < r->nparts; i++)
+                if (r->parts[i]->rhead && r->parts[i]->hold_until < t)
+                        t = r->parts[i]->hold_until;
+        return t;
+}
+
+/* SIGTERM / --max-events: what is in flight finishes (the sink's timeout
+ * bounds it); nothing new starts, failures are not retried. */
+static void pipe_drain(relay_t *r) {
+        r->stopping = 1;
+        while (r->plugin->in_flight(r->sink)) {
+                size_t n =
+                    r->plugin->poll(r->sink, 200, r->done,
+                                    sizeof(r->done) / sizeof(r->done[0]));
+                size_t i;
+                for (i = 0; i < n; i++)
+                        pipe_outcome(r, &r->done[i]);
+        }
+}
+
+static void pipe_free(relay_t *r) {
+        size_t i;
+        for (i = 0; i < r->nparts; i++) {
+                rpart_t *p = r->parts[i];
+                pitem_t *it, *next;
+                for (it = p->whead; it; it = next) {
+                        next = it->next;
+                        pitem_release(it);
+                        free(it);
+                }
+                p->whead = p->wtail = p->rhead = p->rtail = NULL;
+                keys_free(p);
+                free(p->keys);
+                p->keys = NULL;
+        }
+        r->backoff = NULL;
+}
+
 /* Flushes the sink, stores and commits what is done. 0 ok, -1 fatal. */
 static int flush_commit(relay_t *r, int sync) {
         size_t i;
@@ -800,7 +1372,7 @@ static void update_lag(relay_t *r) {
                 int64_t lo, hi;
                 char pbuf[16];
                 const char *lab[5];
-                if (p->blocked)
+                if (p->blocked || p->hold_until > pb_mono_ms())
                         paused++;
                 if (p->next_expected < 0 ||
                     rd_kafka_get_watermark_offsets(r->rk, p->topic,
@@ -887,6 +1459,8 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                         pb_message_release(m);
                         return;
                 }
+                if (r->async)
+                        pipe_drop_from(r, p, m->offset);
                 part_reset(p); /* rewound below (rebalance): start over */
         }
         if (p->next_expected >= 0 && m->offset < p->next_expected) {
@@ -904,6 +1478,8 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                                 j++;
                         }
                 }
+                if (r->async)
+                        pipe_drop_from(r, p, m->offset);
                 if (p->done_next > m->offset)
                         p->done_next = m->offset;
                 if (p->stored_next > m->offset)
@@ -1265,7 +1841,22 @@ static int relay_loop(relay_t *r) {
                         if (left < wait)
                                 wait = left < 0 ? 0 : left;
                 }
+                if (r->async) {
+                        int64_t t = pipe_next_retry(r);
+                        pipe_pump(r, 0);
+                        if (t != INT64_MAX && t - now < wait)
+                                wait = t <= now ? 0 : t - now;
+                        /* requests in flight: look at Kafka without
+                         * waiting, then wait for the receiver instead */
+                        if (r->plugin->in_flight(r->sink))
+                                wait = 0;
+                }
                 pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
+                if (pr == PB_ERR_TIMEOUT && r->async &&
+                    r->plugin->in_flight(r->sink)) {
+                        pipe_pump(r, 10);
+                        continue;
+                }
                 if (pr == PB_ERR_TIMEOUT) {
                         if (!r->ready) {
                                 rd_kafka_topic_partition_list_t *a = NULL;
@@ -1287,6 +1878,8 @@ static int relay_loop(relay_t *r) {
                 }
                 r->ready = 1;
                 handle_message(r, &m);
+                if (r->async)
+                        deliver_batch(r);
                 /* take what is already fetched without the bookkeeping
                  * above (a clock read and a partition scan per message);
                  * it runs again after at most PB_RELAY_BURST messages */
@@ -1297,9 +1890,13 @@ static int relay_loop(relay_t *r) {
                         if (pr != PB_OK)
                                 break; /* errors: reported above next time */
                         handle_message(r, &m);
+                        if (r->async)
+                                deliver_batch(r);
                 }
                 if (r->nbatch >= r->batch_max)
                         deliver_batch(r);
+                if (r->async)
+                        pipe_pump(r, 0);
         }
         if (!r->fatal) {
                 /* SIGTERM: one last attempt at what we hold (no retries),
@@ -1311,6 +1908,8 @@ static int relay_loop(relay_t *r) {
                         deliver_batch(r);
                 }
                 batch_clear(r);
+                if (r->async)
+                        pipe_drain(r);
                 if (flush_commit(r, 1))
                         status = -1;
                 pb_log("info", "msg=\"relay stopped\" handled=%ld group=%s",
@@ -1375,6 +1974,16 @@ int pb_cmd_relay(int argc, char **argv) {
                 goto done;
         }
         r->check_only = !r->plugin->needs_json && !r->filter;
+        if (strcmp(r->set.order, "key") && strcmp(r->set.order, "partition")) {
+                status = pb_cli_usage_error(cmd, "--order expects key or "
+                                                 "partition");
+                goto done;
+        }
+        r->order_partition = !strcmp(r->set.order, "partition");
+        if (r->set.max_pending < 1) {
+                status = pb_cli_usage_error(cmd, "--max-pending must be >= 1");
+                goto done;
+        }
         r->batch_max = r->set.batch_size > 0 ? (size_t)r->set.batch_size
                                              : r->plugin->batch_hint(r->sink);
         if (r->batch_max < 1)
@@ -1382,6 +1991,10 @@ int pb_cmd_relay(int argc, char **argv) {
         if (r->batch_max > 100000)
                 r->batch_max = 100000;
         r->batch_cap = r->batch_max;
+        /* one event per write and a sink that overlaps writes: the
+         * pipeline (one event per key in flight) */
+        r->async = r->batch_max == 1 && r->plugin->submit && r->plugin->poll &&
+                   r->plugin->in_flight;
         r->batch = calloc(r->batch_max, sizeof(*r->batch));
         r->events = calloc(r->batch_max, sizeof(*r->events));
         pb_buf_init(&r->arena, 0);
@@ -1447,12 +2060,14 @@ int pb_cmd_relay(int argc, char **argv) {
         pb_cli_trap_signals();
         pb_log("info",
                "msg=\"relay started\" group=%s sink=%s topics=%zu "
-               "filters=%zu batch=%zu",
+               "filters=%zu batch=%zu pipeline=%s",
                r->set.group, r->plugin->name, ntopics,
-               pb_filter_count(r->filter), r->batch_max);
+               pb_filter_count(r->filter), r->batch_max,
+               r->async ? r->set.order : "off");
         status = relay_loop(r) ? PB_EXIT_FAIL : PB_EXIT_OK;
 done:
         batch_clear(r);
+        pipe_free(r);
         pb_consumer_destroy(r->cons);
         if (r->plugin && r->sink)
                 r->plugin->destroy(r->sink);

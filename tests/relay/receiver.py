@@ -20,19 +20,30 @@ Control (POST /_control with a JSON object, answered 200):
                                             omitted: until changed)
     {"mode": "429", "retry_after": S}       429 with Retry-After: S
     {"mode": "slow", "delay": S}            sleep S seconds, then accept
+    {"mode": "jitter", "delay": S, "seed": N}
+                                            sleep a random 0..S seconds
+                                            (random.Random(N), drawn in
+                                            arrival order), then accept:
+                                            answers come out of order
     {"mode": "close"}                       drop the connection, no answer
     {"reject_field": "shipment_id", "reject_value": "X"}
                                             400 for events whose field has
                                             that value (any mode)
     {"require_v2": true}                    refuse requests without v2
+    {"fail_field": "note", "fail_value": "X", "fail_count": N}
+                                            500 for the first N requests
+                                            holding an event whose field
+                                            has that value (any mode)
 GET /_stats answers {"requests":..,"accepted":..,"failed":..,"bad_sig":..,
-"v2_ok":..} (v2_ok: requests whose v2 signature was verified).
+"v2_ok":..,"max_concurrent":..} (v2_ok: requests whose v2 signature was
+verified; max_concurrent: most requests in the handler at once).
 """
 import argparse
 import hashlib
 import hmac
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -40,9 +51,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 STATE = {"mode": "ok", "count": None, "retry_after": 1, "delay": 0,
-         "reject_field": None, "reject_value": None, "require_v2": False}
+         "reject_field": None, "reject_value": None, "require_v2": False,
+         "seed": 0, "fail_field": None, "fail_value": None, "fail_count": 0}
 STATS = {"requests": 0, "accepted": 0, "failed": 0, "bad_sig": 0,
-         "rejected": 0, "v2_ok": 0}
+         "rejected": 0, "v2_ok": 0, "max_concurrent": 0}
+RNG = {"rng": None, "seed": None}
+CONC = {"now": 0}
 OUT = None
 SECRET = b""
 
@@ -70,6 +84,16 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(404)
 
     def do_POST(self):
+        with LOCK:
+            CONC["now"] += 1
+            STATS["max_concurrent"] = max(STATS["max_concurrent"], CONC["now"])
+        try:
+            self._post()
+        finally:
+            with LOCK:
+                CONC["now"] -= 1
+
+    def _post(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
         if self.path == "/_control":
@@ -90,6 +114,10 @@ class Handler(BaseHTTPRequestHandler):
             ra = STATE["retry_after"]
             rf, rv = STATE["reject_field"], STATE["reject_value"]
             require_v2 = STATE["require_v2"]
+            if mode == "jitter":
+                if RNG["seed"] != STATE["seed"]:
+                    RNG["rng"], RNG["seed"] = random.Random(STATE["seed"]), STATE["seed"]
+                delay = RNG["rng"].uniform(0, STATE["delay"])
         if mode == "close":
             with LOCK:
                 STATS["failed"] += 1
@@ -106,7 +134,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATS["failed"] += 1
             self._answer(429, b"slow down", {"Retry-After": str(ra)})
             return
-        if mode == "slow":
+        if mode in ("slow", "jitter"):
             time.sleep(delay)
         sig = self.headers.get("X-Partnerbus-Signature", "")
         parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
@@ -135,6 +163,16 @@ class Handler(BaseHTTPRequestHandler):
                 STATS["v2_ok"] += 1
         doc = json.loads(body)
         events = doc if isinstance(doc, list) else [doc]
+        with LOCK:
+            ff, fv = STATE["fail_field"], STATE["fail_value"]
+            hit = ff is not None and STATE["fail_count"] > 0 and any(
+                str(ev.get(ff)) == fv for ev in events)
+            if hit:
+                STATE["fail_count"] -= 1
+                STATS["failed"] += 1
+        if hit:
+            self._answer(500, b"receiver told to fail this event")
+            return
         if rf is not None:
             for ev in events:
                 if str(ev.get(rf)) == rv:
