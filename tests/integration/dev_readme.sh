@@ -70,11 +70,14 @@ pb_log "walk-through 2: $want signed deliveries, all to Dnipropetrowsk"
 walk 3
 grep -q '3 records, 3 would be published, 0 unchanged, 0 rejected' "$WORK/walk-3.err" ||
         pb_fail "walk-through 3: poll --check: $(cat "$WORK/walk-3.err")"
-pb_wait_for 30 grep -q 'msg="poll done" outcome=ok .*published=3' "$WORK/tmp/poll.log"
+# the LVR's grant belongs to lvr (the demo published it): refused
+pb_wait_for 30 grep -q 'msg="poll done" outcome=ok .*published=2 .*rejected=1' "$WORK/tmp/poll.log"
+grep -q 'not_owner: grant_id LVR-UA-EURO-2023 belongs to organisation lvr' "$WORK/tmp/poll.log" ||
+        pb_fail "walk-through 3: the LVR's grant was not refused as another organisation's"
 grep -q 'fenced' "$WORK/tmp/poll.log" && pb_fail "walk-through 3: the poller talks of fencing on its first start"
 grep -q 'no answer to CreateTopics' "$WORK/tmp/poll.log" && pb_fail "walk-through 3: CreateTopics unanswered"
 stop_bg
-pb_log "walk-through 3: the export's grants published at once"
+pb_log "walk-through 3: the export's own grants published at once, the LVR's refused"
 
 # 4: an analyst replays and reports; the archive has caught up with Kafka first
 ngrants=$("$PB_BIN" consume -b "$B" -t funds.granted --from-beginning 2>/dev/null | wc -l)
