@@ -212,16 +212,9 @@ static int serve(int argc, char **argv) {
                 pb_cli_usage_error(CMD, "--operator-token-file is required");
                 goto out;
         }
-        if (!!adm.set.tls_cert != !!adm.set.tls_key) {
-                pb_cli_usage_error(CMD, "--tls-cert and --tls-key go together");
+        if (!pb_cli_check_tls(CMD, adm.set.tls_cert, adm.set.tls_key,
+                              adm.set.insecure_http))
                 goto out;
-        }
-        if (!adm.set.tls_cert && !adm.set.insecure_http) {
-                pb_cli_usage_error(CMD, "refusing to serve plain HTTP: give "
-                                        "--tls-cert and --tls-key, or "
-                                        "--insecure-http explicitly");
-                goto out;
-        }
         if (adm.set.threads < 1 || adm.set.threads > 64 ||
             adm.set.max_body < 64 || adm.set.max_body > (16u << 20) ||
             adm.set.audit_keep < 1 || adm.set.audit_keep > 10000000 ||
@@ -289,18 +282,10 @@ static int serve(int argc, char **argv) {
                "brokers=%s",
                adm.set.listen, pb_adm_http_port(&adm),
                adm.set.tls_cert ? "https" : "http", cc.brokers);
-        if (adm.set.port_file) {
-                char tmp[1100];
-                FILE *fp;
-                snprintf(tmp, sizeof(tmp), "%s.tmp", adm.set.port_file);
-                fp = fopen(tmp, "w");
-                if (!fp || fprintf(fp, "%d\n", pb_adm_http_port(&adm)) < 0 ||
-                    fclose(fp) != 0 || rename(tmp, adm.set.port_file) != 0) {
-                        fprintf(stderr, "partnerbus %s: --port-file %s: %s\n",
-                                CMD, adm.set.port_file, strerror(errno));
-                        goto out;
-                }
-        }
+        if (adm.set.port_file &&
+            pb_cli_write_port_file(CMD, adm.set.port_file,
+                                   pb_adm_http_port(&adm)) < 0)
+                goto out;
         while (!pb_cli_stop)
                 usleep(100 * 1000);
         pb_log("info", "cmd=admin msg=\"stopping\"");

@@ -551,16 +551,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                                         "required");
                 goto out_opts;
         }
-        if (!!gw.set.tls_cert != !!gw.set.tls_key) {
-                pb_cli_usage_error(CMD, "--tls-cert and --tls-key go together");
+        if (!pb_cli_check_tls(CMD, gw.set.tls_cert, gw.set.tls_key,
+                              gw.set.insecure_http))
                 goto out_opts;
-        }
-        if (!gw.set.tls_cert && !gw.set.insecure_http) {
-                pb_cli_usage_error(CMD, "refusing to serve plain HTTP: give "
-                                        "--tls-cert and --tls-key, or "
-                                        "--insecure-http explicitly");
-                goto out_opts;
-        }
         if (gw.set.threads < 1 || gw.set.threads > 64 ||
             gw.set.max_connections < 1 || gw.set.max_batch_events < 1 ||
             gw.set.dedup_capacity < 1 || gw.set.dedup_capacity > (1L << 28) ||
@@ -717,18 +710,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                "brokers=%s types=%zu orgs=%zu",
                gw.set.listen, port, gw.set.tls_cert ? "https" : "http",
                cc.brokers, gw.ntypes, gw.tokens ? gw.tokens->n : 0);
-        if (gw.set.port_file) {
-                char tmp[1100];
-                FILE *fp;
-                snprintf(tmp, sizeof(tmp), "%s.tmp", gw.set.port_file);
-                fp = fopen(tmp, "w");
-                if (!fp || fprintf(fp, "%d\n", port) < 0 || fclose(fp) != 0 ||
-                    rename(tmp, gw.set.port_file) != 0) {
-                        fprintf(stderr, "partnerbus %s: --port-file %s: %s\n",
-                                CMD, gw.set.port_file, strerror(errno));
-                        goto out;
-                }
-        }
+        if (gw.set.port_file &&
+            pb_cli_write_port_file(CMD, gw.set.port_file, port) < 0)
+                goto out;
 
         while (!pb_cli_stop) {
                 if (got_hup) {
