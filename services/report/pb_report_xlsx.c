@@ -177,6 +177,20 @@ static void header(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
         }
 }
 
+/* a money row's first cells: the month (or label), the count */
+static void row_head(xw_t *x, lxw_worksheet *ws, lxw_row_t r, const char *label,
+                     const char *month, const pb_json_t *count_row,
+                     const char *count_name) {
+        if (month)
+                put_date(x, ws, r, 0, month, x->month);
+        else
+                put_str(x, ws, r, 0, label, NULL);
+        if (count_row)
+                check(x, worksheet_write_number(ws, r, 1,
+                                                num_of(count_row, count_name),
+                                                x->count));
+}
+
 /* one row per currency of a {"EUR": "1.00"} object */
 static lxw_row_t money_rows(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                             const char *label, const pb_json_t *m,
@@ -189,28 +203,14 @@ static lxw_row_t money_rows(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                 if (c->type != PB_JSON_STRING)
                         continue;
                 snprintf(cur, sizeof(cur), "%.*s", (int)c->keylen, c->key);
-                if (month)
-                        put_date(x, ws, r, 0, month, x->month);
-                else
-                        put_str(x, ws, r, 0, label, NULL);
-                if (count_row)
-                        check(x, worksheet_write_number(
-                                     ws, r, 1, num_of(count_row, count_name),
-                                     x->count));
+                row_head(x, ws, r, label, month, count_row, count_name);
                 put_num(x, ws, r, 2, c->str, money_fmt(x, cur));
                 put_str(x, ws, r, 3, cur, NULL);
                 r++;
                 any = 1;
         }
         if (!any) { /* no amount (e.g. no shipment with a declared value) */
-                if (month)
-                        put_date(x, ws, r, 0, month, x->month);
-                else
-                        put_str(x, ws, r, 0, label, NULL);
-                if (count_row)
-                        check(x, worksheet_write_number(
-                                     ws, r, 1, num_of(count_row, count_name),
-                                     x->count));
+                row_head(x, ws, r, label, month, count_row, count_name);
                 r++;
         }
         return r;
@@ -382,6 +382,33 @@ static void finish_sheet(xw_t *x, lxw_worksheet *ws, size_t ncols,
                                               (lxw_col_t)(ncols - 1)));
 }
 
+/* a sheet of the line items of one event type, its header row written;
+ * NULL (and nothing to free) if there are too many or on error */
+static lxw_worksheet *items_sheet(xw_t *x, const pb_report_t *rep,
+                                  const char *type, const char *what,
+                                  const char *title, const char *const *cols,
+                                  const double *w, size_t ncols,
+                                  pb_report_item_t **it, size_t *n) {
+        lxw_worksheet *ws;
+        if (pb_report_items(rep, type, it, n) != PB_OK)
+                return NULL;
+        ws = too_many(x, *n, what) ? NULL : sheet(x, title);
+        if (!ws) {
+                free(*it);
+                *it = NULL;
+                return NULL;
+        }
+        header(x, ws, 0, cols, w, ncols);
+        return ws;
+}
+
+/* the last two cells of a line item: where it was reported, its event */
+static void put_origin(xw_t *x, lxw_worksheet *ws, lxw_row_t r, lxw_col_t col,
+                       const pb_json_t *e) {
+        put_str(x, ws, r, col, js(e, "source"), NULL);
+        put_str(x, ws, r, col + 1, js(e, "event_id"), NULL);
+}
+
 static int funds_sheet(xw_t *x, const pb_report_t *rep,
                        const pb_json_t *summary, pb_json_parser_t *jp) {
         pb_report_item_t *it;
@@ -397,18 +424,11 @@ static int funds_sheet(xw_t *x, const pb_report_t *rep,
             F(x, R, "recurrence"),     M(x, "report.col_reported"),
             M(x, "report.col_event")};
         const double w[] = {11, 20, 34, 34, 30, 48, 16, 8, 12, 22, 38};
-        if (pb_report_items(rep, "funds.granted", &it, &n) != PB_OK)
+        ws = items_sheet(x, rep, "funds.granted", "grants",
+                         M(x, "report.kf_grants"), cols, w,
+                         sizeof(w) / sizeof(*w), &it, &n);
+        if (!ws)
                 return -1;
-        if (too_many(x, n, "grants")) {
-                free(it);
-                return -1;
-        }
-        ws = sheet(x, M(x, "report.kf_grants"));
-        if (!ws) {
-                free(it);
-                return -1;
-        }
-        header(x, ws, 0, cols, w, 11);
         for (i = 0; i < n; i++, r++) {
                 const pb_json_t *e =
                     pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
@@ -427,10 +447,9 @@ static int funds_sheet(xw_t *x, const pb_report_t *rep,
                 rc = js(e, "recurrence");
                 put_str(x, ws, r, 8, rc ? E(x, NS "Recurrence", rc) : NULL,
                         NULL);
-                put_str(x, ws, r, 9, js(e, "source"), NULL);
-                put_str(x, ws, r, 10, js(e, "event_id"), NULL);
+                put_origin(x, ws, r, 9, e);
         }
-        finish_sheet(x, ws, 11, (lxw_row_t)n);
+        finish_sheet(x, ws, sizeof(w) / sizeof(*w), (lxw_row_t)n);
         if (n)
                 totals(x, ws, r + 1, 6, 7, 1, (lxw_row_t)n,
                        pb_json_get(pb_json_get(summary, "funds"), "total"));
@@ -472,19 +491,12 @@ static int aid_sheet(xw_t *x, const pb_report_t *rep, const pb_json_t *summary,
             M(x, "report.col_status"), M(x, "report.col_reported"),
             M(x, "report.col_event")};
         const double w[] = {11, 20, 34, 30, 16, 16, 52, 16, 8, 12, 28, 22, 38};
-        if (pb_report_items(rep, "aid.dispatched", &it, &n) != PB_OK)
+        ws = items_sheet(x, rep, "aid.dispatched", "shipments",
+                         M(x, "report.kf_shipments"), cols, w,
+                         sizeof(w) / sizeof(*w), &it, &n);
+        if (!ws)
                 return -1;
-        if (too_many(x, n, "shipments")) {
-                free(it);
-                return -1;
-        }
-        ws = sheet(x, M(x, "report.kf_shipments"));
-        if (!ws) {
-                free(it);
-                return -1;
-        }
         pb_buf_init(&b, 0);
-        header(x, ws, 0, cols, w, 13);
         for (i = 0; i < n; i++, r++) {
                 const pb_json_t *e =
                     pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
@@ -517,10 +529,9 @@ static int aid_sheet(xw_t *x, const pb_report_t *rep, const pb_json_t *summary,
                 } else
                         pb_buf_puts(&b, M(x, "report.unconfirmed"));
                 put_str(x, ws, r, 10, b.data ? (const char *)b.data : "", NULL);
-                put_str(x, ws, r, 11, js(e, "source"), NULL);
-                put_str(x, ws, r, 12, js(e, "event_id"), NULL);
+                put_origin(x, ws, r, 11, e);
         }
-        finish_sheet(x, ws, 13, (lxw_row_t)n);
+        finish_sheet(x, ws, sizeof(w) / sizeof(*w), (lxw_row_t)n);
         if (n)
                 totals(
                     x, ws, r + 1, 7, 8, 1, (lxw_row_t)n,
@@ -548,19 +559,12 @@ static int partnerships_sheet(xw_t *x, const pb_report_t *rep,
                               M(x, "report.col_reported"),
                               M(x, "report.col_event")};
         const double w[] = {11, 22, 16, 40, 44, 18, 30, 22, 38};
-        if (pb_report_items(rep, "partnership.founded", &it, &n) != PB_OK)
+        ws = items_sheet(x, rep, "partnership.founded", "partnerships",
+                         M(x, "report.sec_partnerships"), cols, w,
+                         sizeof(w) / sizeof(*w), &it, &n);
+        if (!ws)
                 return -1;
-        if (too_many(x, n, "partnerships")) {
-                free(it);
-                return -1;
-        }
-        ws = sheet(x, M(x, "report.sec_partnerships"));
-        if (!ws) {
-                free(it);
-                return -1;
-        }
         pb_buf_init(&b, 0);
-        header(x, ws, 0, cols, w, 9);
         for (i = 0; i < n; i++, r++) {
                 const pb_json_t *e =
                     pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
@@ -582,10 +586,9 @@ static int partnerships_sheet(xw_t *x, const pb_report_t *rep,
                                 pb_buf_printf(&b, "%s%s", b.len ? ", " : "",
                                               c->str);
                 put_str(x, ws, r, 6, b.data ? (const char *)b.data : "", NULL);
-                put_str(x, ws, r, 7, js(e, "source"), NULL);
-                put_str(x, ws, r, 8, js(e, "event_id"), NULL);
+                put_origin(x, ws, r, 7, e);
         }
-        finish_sheet(x, ws, 9, (lxw_row_t)n);
+        finish_sheet(x, ws, sizeof(w) / sizeof(*w), (lxw_row_t)n);
         pb_buf_free(&b);
         free(it);
         return 0;
