@@ -1397,18 +1397,18 @@ static pb_resp_t sec_coverage(doc_t *d, const pb_agg_t *at,
         }
         for (i = 0; i < d->r->nconflict_list; i++) {
                 const pb_conflict_t *c = &d->r->conflict_list[i];
+                const char *cells[] = {c->owner, c->source, c->event_id,
+                                       c->occurred_at};
+                size_t k;
                 TRY(pb_buf_puts(d->o, "<tr><td>"));
                 TRY(esc(d->o, c->type));
                 TRY(pb_buf_puts(d->o, " "));
                 TRY(esc(d->o, c->entity));
-                TRY(pb_buf_puts(d->o, "</td><td>"));
-                TRY(esc(d->o, c->owner));
-                TRY(pb_buf_puts(d->o, "</td><td>"));
-                TRY(esc(d->o, c->source));
-                TRY(pb_buf_puts(d->o, "</td><td class=\"id\">"));
-                TRY(esc(d->o, c->event_id));
-                TRY(pb_buf_puts(d->o, "</td><td>"));
-                TRY(esc(d->o, c->occurred_at));
+                for (k = 0; k < 4; k++) {
+                        TRY(pb_buf_puts(d->o, k == 2 ? "</td><td class=\"id\">"
+                                                     : "</td><td>"));
+                        TRY(esc(d->o, cells[k]));
+                }
                 TRY(pb_buf_puts(d->o, "</td></tr>"));
         }
         TRY(pb_buf_puts(d->o, "</tbody></table>\n"));
