@@ -39,22 +39,10 @@ static const pb_opt_t gw_opts[] = {
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
      "on SIGHUP (required unless --admin-topics)",
      0, OFF(tokens)},
-    {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
-     "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
-     OFF(tls_cert)},
-    {"tls-key", 0, PB_OPT_STRING, NULL, "FILE", "TLS private key (PEM)",
-     PB_OPT_SECRET, OFF(tls_key)},
-    {"tls-priorities", 0, PB_OPT_STRING,
-     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"
-     "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:"
-     "+ECDHE-RSA:%SERVER_PRECEDENCE",
-     "STRING",
-     "GnuTLS priority string (default: TLS 1.2 and 1.3 only, AEAD ciphers, "
-     "ECDHE)",
-     0, OFF(tls_priorities)},
-    {"insecure-http", 0, PB_OPT_BOOL, "false", NULL,
-     "serve plain HTTP without TLS (development, or behind a TLS proxy)", 0,
-     OFF(insecure_http)},
+    PB_OPTG_TLS_CERT(OFF(tls_cert)),
+    PB_OPTG_TLS_KEY(OFF(tls_key)),
+    PB_OPTG_TLS_PRIORITIES(OFF(tls_priorities)),
+    PB_OPTG_INSECURE_HTTP(OFF(insecure_http)),
     {"threads", 0, PB_OPT_INT, "2", "N",
      "HTTP threads (an epoll set each; 1: one thread with poll())", 0,
      OFF(threads)},
@@ -120,8 +108,7 @@ static const pb_opt_t gw_opts[] = {
      "OpenAPI document served at /v1/openapi.json (default: "
      "SCHEMAS/../docs/openapi.json)",
      0, OFF(openapi)},
-    {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "write the port listened on into FILE once ready", 0, OFF(port_file)},
+    PB_OPTG_PORT_FILE(OFF(port_file)),
     PB_OPTG_OWNERS_TOPIC(OFF(owners_topic)),
     PB_OPTG_OWNERS_CAPACITY(OFF(owners_capacity)),
     {"admin-topics", 0, PB_OPT_BOOL, "false", NULL,
