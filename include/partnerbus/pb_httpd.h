@@ -6,6 +6,7 @@
 #ifndef PB_HTTPD_H
 #define PB_HTTPD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -62,6 +63,15 @@ struct MHD_Daemon *pb_httpd_start(pb_httpd_setup_t *s,
 /* A whole file (at most PB_HTTPD_MAX_FILE bytes), NUL-terminated, or NULL
  * with errstr. */
 char *pb_httpd_read_file(const char *path, char *errstr, size_t errstr_size);
+
+/* A route an HTTP API serves (--print-routes, the OpenAPI checks). */
+typedef struct pb_httpd_route {
+        const char *method;
+        const char *path;
+} pb_httpd_route_t;
+
+/* Prints the routes as lines "METHOD PATH" to stdout. */
+void pb_httpd_print_routes(const pb_httpd_route_t *routes, size_t n);
 
 /* The port the daemon listens on, or -1. */
 int pb_httpd_port(struct MHD_Daemon *d);

@@ -116,6 +116,12 @@ char *pb_httpd_read_file(const char *path, char *errstr, size_t errstr_size) {
         return buf;
 }
 
+void pb_httpd_print_routes(const pb_httpd_route_t *routes, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++)
+                printf("%s %s\n", routes[i].method, routes[i].path);
+}
+
 int pb_httpd_port(struct MHD_Daemon *d) {
         const union MHD_DaemonInfo *i =
             d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;

@@ -184,10 +184,7 @@ static int serve(int argc, char **argv) {
                 return rc;
         }
         if (adm.set.print_routes) {
-                size_t i;
-                for (i = 0; i < pb_adm_nroutes; i++)
-                        printf("%s %s\n", pb_adm_routes[i].method,
-                               pb_adm_routes[i].path);
+                pb_httpd_print_routes(pb_adm_routes, pb_adm_nroutes);
                 pb_opts_free();
                 return PB_EXIT_OK;
         }

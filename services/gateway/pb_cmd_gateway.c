@@ -521,9 +521,7 @@ int pb_cmd_gateway(int argc, char **argv) {
                 return rc;
         }
         if (gw.set.print_routes) {
-                for (i = 0; i < pb_gw_nroutes; i++)
-                        printf("%s %s\n", pb_gw_routes[i].method,
-                               pb_gw_routes[i].path);
+                pb_httpd_print_routes(pb_gw_routes, pb_gw_nroutes);
                 pb_opts_free();
                 return PB_EXIT_OK;
         }
