@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "partnerbus/pb_httpd.h"
 #include "partnerbus/pb_kafka.h"
 #include "partnerbus/pb_metrics.h"
 
@@ -183,10 +184,7 @@ typedef struct pb_adm_response {
 void pb_adm_handle(pb_adm_t *adm, const pb_adm_request_t *rq,
                    pb_adm_response_t *rs);
 /* The routes served, for --print-routes and the OpenAPI check. */
-typedef struct pb_adm_route {
-        const char *method;
-        const char *path;
-} pb_adm_route_t;
+typedef pb_httpd_route_t pb_adm_route_t;
 extern const pb_adm_route_t pb_adm_routes[];
 extern const size_t pb_adm_nroutes;
 

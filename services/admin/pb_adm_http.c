@@ -3,15 +3,14 @@
  * pb_adm_handle per request. Answers carry Cache-Control: no-store (a
  * token or secret is shown once) and X-Request-Id (also in the audit
  * record). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <microhttpd.h>
 
 #include "partnerbus/pb_common.h"
+#include "partnerbus/pb_httpd.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
 
@@ -115,97 +114,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
         }
 }
 
-static char *read_pem(const char *path, char *errstr, size_t errstr_size) {
-        FILE *fp = fopen(path, "rb");
-        char *buf;
-        size_t n;
-        if (!fp) {
-                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-                return NULL;
-        }
-        buf = malloc(1 << 20);
-        n = buf ? fread(buf, 1, (1 << 20) - 1, fp) : 0;
-        fclose(fp);
-        if (!buf) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        buf[n] = 0;
-        return buf;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
-        char buf[512];
-        size_t n;
-        (void)cls;
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        n = strlen(buf);
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                buf[--n] = 0;
-        pb_log("debug", "cmd=admin mhd=\"%s\"", buf);
-}
-
 int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size) {
-        struct sockaddr_storage ss;
-        unsigned sslen = 0;
-        unsigned flags =
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-        struct MHD_OptionItem ops[16];
-        int no = 0;
-        if (pb_parse_listen(adm->set.listen, &ss, &sslen, errstr, errstr_size) <
-            0)
+        pb_httpd_setup_t hs;
+        const pb_httpd_conf_t hc = {adm->set.listen,  adm->set.tls_cert,
+                                    adm->set.tls_key, adm->set.tls_priorities,
+                                    adm->set.threads, adm->set.conn_timeout};
+        if (pb_httpd_setup(&hs, &hc,
+                           MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                               MHD_USE_ERROR_LOG,
+                           errstr, errstr_size) < 0)
                 return -1;
-        if (ss.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6;
-        if (adm->set.tls_cert) {
-                adm->tls_cert_pem =
-                    read_pem(adm->set.tls_cert, errstr, errstr_size);
-                if (!adm->tls_cert_pem)
-                        return -1;
-                adm->tls_key_pem =
-                    read_pem(adm->set.tls_key, errstr, errstr_size);
-                if (!adm->tls_key_pem)
-                        return -1;
-                flags |= MHD_USE_TLS;
-                ops[no++] =
-                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-                                            (void *)adm->set.tls_priorities};
-                ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
-                                                    adm->tls_key_pem};
-                ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
-                                                    0, adm->tls_cert_pem};
-        }
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
-        if (adm->set.threads > 1)
-                ops[no++] =
-                    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-                                            (intptr_t)adm->set.threads, NULL};
-        ops[no++] = (struct MHD_OptionItem){
-            MHD_OPTION_CONNECTION_TIMEOUT,
-            (intptr_t)((adm->set.conn_timeout + 999) / 1000), NULL};
-        ops[no++] =
-            (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 256, NULL};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-                                            (intptr_t)on_completed, NULL};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
-                                            (intptr_t)on_mhd_log, NULL};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-        adm->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, adm,
-                                       MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
-        if (!adm->daemon) {
-                snprintf(errstr, errstr_size,
-                         "cannot listen on %s (address in use, bad TLS "
-                         "certificate or key?)",
-                         adm->set.listen);
-                return -1;
-        }
-        return 0;
+        adm->tls_cert_pem = hs.cert_pem;
+        adm->tls_key_pem = hs.key_pem;
+        pb_httpd_option(&hs, MHD_OPTION_CONNECTION_LIMIT, 256, NULL);
+        pb_httpd_option(&hs, MHD_OPTION_NOTIFY_COMPLETED,
+                        (intptr_t)on_completed, NULL);
+        adm->daemon =
+            pb_httpd_start(&hs, on_request, adm, pb_log_mhd, (void *)"admin",
+                           adm->set.listen, errstr, errstr_size);
+        return adm->daemon ? 0 : -1;
 }
 
 int pb_adm_http_port(pb_adm_t *adm) {
-        const union MHD_DaemonInfo *i =
-            MHD_get_daemon_info(adm->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        return i ? i->port : -1;
+        return pb_httpd_port(adm->daemon);
 }

@@ -38,28 +38,17 @@ static const pb_opt_t adm_opts[] = {
      "the operator's token: its first line is the token itself, or "
      "sha256:HEX of it (required)",
      0, OFF(operator_token_file)},
-    {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
-     "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
-     OFF(tls_cert)},
-    {"tls-key", 0, PB_OPT_STRING, NULL, "FILE", "TLS private key (PEM)",
-     PB_OPT_SECRET, OFF(tls_key)},
-    {"tls-priorities", 0, PB_OPT_STRING,
-     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"
-     "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:"
-     "+ECDHE-RSA:%SERVER_PRECEDENCE",
-     "STRING", "GnuTLS priority string (default: TLS 1.2 and 1.3, AEAD)", 0,
-     OFF(tls_priorities)},
-    {"insecure-http", 0, PB_OPT_BOOL, "false", NULL,
-     "serve plain HTTP without TLS (development, or behind a TLS proxy)", 0,
-     OFF(insecure_http)},
+    PB_OPTG_TLS_CERT(OFF(tls_cert)),
+    PB_OPTG_TLS_KEY(OFF(tls_key)),
+    PB_OPTG_TLS_PRIORITIES(OFF(tls_priorities)),
+    PB_OPTG_INSECURE_HTTP(OFF(insecure_http)),
     {"threads", 0, PB_OPT_INT, "4", "N", "HTTP threads", 0, OFF(threads)},
     {"max-body", 0, PB_OPT_SIZE, "64KiB", "SIZE",
      "largest request body; larger ones get 413", 0, OFF(max_body)},
     {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
      "close a connection idle this long", 0, OFF(conn_timeout)},
     PB_OPTG_OPS_LISTEN(OFF(ops_listen)),
-    {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "write the port listened on into FILE once ready", 0, OFF(port_file)},
+    PB_OPTG_PORT_FILE(OFF(port_file)),
     {"allow-http-endpoints", 0, PB_OPT_BOOL, "false", NULL,
      "accept subscription endpoints with http:// (default: https only)", 0,
      OFF(allow_http_endpoints)},
@@ -195,10 +184,7 @@ static int serve(int argc, char **argv) {
                 return rc;
         }
         if (adm.set.print_routes) {
-                size_t i;
-                for (i = 0; i < pb_adm_nroutes; i++)
-                        printf("%s %s\n", pb_adm_routes[i].method,
-                               pb_adm_routes[i].path);
+                pb_httpd_print_routes(pb_adm_routes, pb_adm_nroutes);
                 pb_opts_free();
                 return PB_EXIT_OK;
         }
@@ -212,16 +198,9 @@ static int serve(int argc, char **argv) {
                 pb_cli_usage_error(CMD, "--operator-token-file is required");
                 goto out;
         }
-        if (!!adm.set.tls_cert != !!adm.set.tls_key) {
-                pb_cli_usage_error(CMD, "--tls-cert and --tls-key go together");
+        if (!pb_cli_check_tls(CMD, adm.set.tls_cert, adm.set.tls_key,
+                              adm.set.insecure_http))
                 goto out;
-        }
-        if (!adm.set.tls_cert && !adm.set.insecure_http) {
-                pb_cli_usage_error(CMD, "refusing to serve plain HTTP: give "
-                                        "--tls-cert and --tls-key, or "
-                                        "--insecure-http explicitly");
-                goto out;
-        }
         if (adm.set.threads < 1 || adm.set.threads > 64 ||
             adm.set.max_body < 64 || adm.set.max_body > (16u << 20) ||
             adm.set.audit_keep < 1 || adm.set.audit_keep > 10000000 ||
@@ -289,18 +268,10 @@ static int serve(int argc, char **argv) {
                "brokers=%s",
                adm.set.listen, pb_adm_http_port(&adm),
                adm.set.tls_cert ? "https" : "http", cc.brokers);
-        if (adm.set.port_file) {
-                char tmp[1100];
-                FILE *fp;
-                snprintf(tmp, sizeof(tmp), "%s.tmp", adm.set.port_file);
-                fp = fopen(tmp, "w");
-                if (!fp || fprintf(fp, "%d\n", pb_adm_http_port(&adm)) < 0 ||
-                    fclose(fp) != 0 || rename(tmp, adm.set.port_file) != 0) {
-                        fprintf(stderr, "partnerbus %s: --port-file %s: %s\n",
-                                CMD, adm.set.port_file, strerror(errno));
-                        goto out;
-                }
-        }
+        if (adm.set.port_file &&
+            pb_cli_write_port_file(CMD, adm.set.port_file,
+                                   pb_adm_http_port(&adm)) < 0)
+                goto out;
         while (!pb_cli_stop)
                 usleep(100 * 1000);
         pb_log("info", "cmd=admin msg=\"stopping\"");

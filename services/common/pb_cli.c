@@ -1,6 +1,7 @@
 /* partnerbus - what every subcommand shares: usage errors, settings from
  * flags or PARTNERBUS_* environment variables, key=value logging, signal
  * trapping. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,6 +129,45 @@ void pb_log(const char *level, const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+}
+
+void pb_log_mhd(void *cmd, const char *fmt, va_list ap) {
+        char buf[512];
+        size_t n;
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = strlen(buf);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = 0;
+        pb_log("debug", "cmd=%s mhd=\"%s\"", (const char *)cmd, buf);
+}
+
+int pb_cli_check_tls(const char *cmd, const char *tls_cert, const char *tls_key,
+                     int insecure_http) {
+        if (!!tls_cert != !!tls_key) {
+                pb_cli_usage_error(cmd, "--tls-cert and --tls-key go together");
+                return 0;
+        }
+        if (!tls_cert && !insecure_http) {
+                pb_cli_usage_error(cmd, "refusing to serve plain HTTP: give "
+                                        "--tls-cert and --tls-key, or "
+                                        "--insecure-http explicitly");
+                return 0;
+        }
+        return 1;
+}
+
+int pb_cli_write_port_file(const char *cmd, const char *path, int port) {
+        char tmp[1100];
+        FILE *fp;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        fp = fopen(tmp, "w");
+        if (!fp || fprintf(fp, "%d\n", port) < 0 || fclose(fp) != 0 ||
+            rename(tmp, path) != 0) {
+                fprintf(stderr, "partnerbus %s: --port-file %s: %s\n", cmd,
+                        path, strerror(errno));
+                return -1;
+        }
+        return 0;
 }
 
 static void pb_cli_on_signal(int sig) {

@@ -3,6 +3,7 @@
 #ifndef PB_CLI_H
 #define PB_CLI_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "partnerbus/pb_common.h"
@@ -59,6 +60,22 @@ void pb_log(const char *level, const char *fmt, ...)
 /* Minimum level pb_log prints: "debug", "info" (default), "warn",
  * "error". Returns -1 for an unknown level. */
 int pb_log_set_level(const char *level);
+
+/* A library's log callback (libmicrohttpd's external logger): the line
+ * it is given, trailing newlines cut, as "cmd=<cmd> mhd=\"...\"" at level
+ * debug; cmd is a const char *. */
+void pb_log_mhd(void *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* The TLS flags of the HTTP servers: --tls-cert and --tls-key together,
+ * and plain HTTP only with --insecure-http. Returns 1 if they are
+ * acceptable, else prints a usage error and returns 0. */
+int pb_cli_check_tls(const char *cmd, const char *tls_cert, const char *tls_key,
+                     int insecure_http);
+
+/* Writes "port\n" to path (through path.tmp, renamed). Returns 0, or -1
+ * after printing the error as "partnerbus CMD: --port-file ...". */
+int pb_cli_write_port_file(const char *cmd, const char *path, int port);
 
 /* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
 extern volatile int pb_cli_stop;

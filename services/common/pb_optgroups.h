@@ -10,6 +10,8 @@
  *            --idle-timeout --progress                     replay, report
  *   webhook  --webhook-*: the webhook sink's own table
  *            (connectors/webhook), composed at run time     relay, replay
+ *   https    --tls-cert --tls-key --tls-priorities
+ *            --insecure-http --port-file: the HTTP API servers gateway, admin
  *   owners   --owners-topic --owners-capacity: entity ownership
  *            (pb_owners.h)                                 gateway, poll
  *   kafka    --brokers, -X, --schema-registry ...: the common options of
@@ -27,6 +29,45 @@
                     "serve /healthz /readyz /metrics here (port 0: any free "  \
                     "port)",                                                   \
                     0, (off)                                                   \
+        }
+
+/* --- https: the HTTP API servers (pb_httpd.h) --- */
+#define PB_OPTG_TLS_CERT(off)                                                  \
+        {                                                                      \
+                "tls-cert", 0, PB_OPT_STRING, NULL, "FILE",                    \
+                    "TLS certificate chain (PEM); with --tls-key serves "      \
+                    "HTTPS",                                                   \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_TLS_KEY(off)                                                   \
+        {                                                                      \
+                "tls-key", 0, PB_OPT_STRING, NULL, "FILE",                     \
+                    "TLS private key (PEM)", PB_OPT_SECRET, (off)              \
+        }
+#define PB_OPTG_TLS_PRIORITIES(off)                                            \
+        {                                                                      \
+                "tls-priorities", 0, PB_OPT_STRING,                            \
+                    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"  \
+                    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:"   \
+                    "+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_"           \
+                    "PRECEDENCE",                                              \
+                    "STRING",                                                  \
+                    "GnuTLS priority string (default: TLS 1.2 and 1.3 only, "  \
+                    "AEAD ciphers, ECDHE)",                                    \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_INSECURE_HTTP(off)                                             \
+        {                                                                      \
+                "insecure-http", 0, PB_OPT_BOOL, "false", NULL,                \
+                    "serve plain HTTP without TLS (development, or behind a "  \
+                    "TLS proxy)",                                              \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_PORT_FILE(off)                                                 \
+        {                                                                      \
+                "port-file", 0, PB_OPT_STRING, NULL, "FILE",                   \
+                    "write the port listened on into FILE once ready", 0,      \
+                    (off)                                                      \
         }
 
 /* --- retry --- */

@@ -39,22 +39,10 @@ static const pb_opt_t gw_opts[] = {
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
      "on SIGHUP (required unless --admin-topics)",
      0, OFF(tokens)},
-    {"tls-cert", 0, PB_OPT_STRING, NULL, "FILE",
-     "TLS certificate chain (PEM); with --tls-key serves HTTPS", 0,
-     OFF(tls_cert)},
-    {"tls-key", 0, PB_OPT_STRING, NULL, "FILE", "TLS private key (PEM)",
-     PB_OPT_SECRET, OFF(tls_key)},
-    {"tls-priorities", 0, PB_OPT_STRING,
-     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"
-     "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:"
-     "+ECDHE-RSA:%SERVER_PRECEDENCE",
-     "STRING",
-     "GnuTLS priority string (default: TLS 1.2 and 1.3 only, AEAD ciphers, "
-     "ECDHE)",
-     0, OFF(tls_priorities)},
-    {"insecure-http", 0, PB_OPT_BOOL, "false", NULL,
-     "serve plain HTTP without TLS (development, or behind a TLS proxy)", 0,
-     OFF(insecure_http)},
+    PB_OPTG_TLS_CERT(OFF(tls_cert)),
+    PB_OPTG_TLS_KEY(OFF(tls_key)),
+    PB_OPTG_TLS_PRIORITIES(OFF(tls_priorities)),
+    PB_OPTG_INSECURE_HTTP(OFF(insecure_http)),
     {"threads", 0, PB_OPT_INT, "2", "N",
      "HTTP threads (an epoll set each; 1: one thread with poll())", 0,
      OFF(threads)},
@@ -120,8 +108,7 @@ static const pb_opt_t gw_opts[] = {
      "OpenAPI document served at /v1/openapi.json (default: "
      "SCHEMAS/../docs/openapi.json)",
      0, OFF(openapi)},
-    {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
-     "write the port listened on into FILE once ready", 0, OFF(port_file)},
+    PB_OPTG_PORT_FILE(OFF(port_file)),
     PB_OPTG_OWNERS_TOPIC(OFF(owners_topic)),
     PB_OPTG_OWNERS_CAPACITY(OFF(owners_capacity)),
     {"admin-topics", 0, PB_OPT_BOOL, "false", NULL,
@@ -534,9 +521,7 @@ int pb_cmd_gateway(int argc, char **argv) {
                 return rc;
         }
         if (gw.set.print_routes) {
-                for (i = 0; i < pb_gw_nroutes; i++)
-                        printf("%s %s\n", pb_gw_routes[i].method,
-                               pb_gw_routes[i].path);
+                pb_httpd_print_routes(pb_gw_routes, pb_gw_nroutes);
                 pb_opts_free();
                 return PB_EXIT_OK;
         }
@@ -551,16 +536,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                                         "required");
                 goto out_opts;
         }
-        if (!!gw.set.tls_cert != !!gw.set.tls_key) {
-                pb_cli_usage_error(CMD, "--tls-cert and --tls-key go together");
+        if (!pb_cli_check_tls(CMD, gw.set.tls_cert, gw.set.tls_key,
+                              gw.set.insecure_http))
                 goto out_opts;
-        }
-        if (!gw.set.tls_cert && !gw.set.insecure_http) {
-                pb_cli_usage_error(CMD, "refusing to serve plain HTTP: give "
-                                        "--tls-cert and --tls-key, or "
-                                        "--insecure-http explicitly");
-                goto out_opts;
-        }
         if (gw.set.threads < 1 || gw.set.threads > 64 ||
             gw.set.max_connections < 1 || gw.set.max_batch_events < 1 ||
             gw.set.dedup_capacity < 1 || gw.set.dedup_capacity > (1L << 28) ||
@@ -717,18 +695,9 @@ int pb_cmd_gateway(int argc, char **argv) {
                "brokers=%s types=%zu orgs=%zu",
                gw.set.listen, port, gw.set.tls_cert ? "https" : "http",
                cc.brokers, gw.ntypes, gw.tokens ? gw.tokens->n : 0);
-        if (gw.set.port_file) {
-                char tmp[1100];
-                FILE *fp;
-                snprintf(tmp, sizeof(tmp), "%s.tmp", gw.set.port_file);
-                fp = fopen(tmp, "w");
-                if (!fp || fprintf(fp, "%d\n", port) < 0 || fclose(fp) != 0 ||
-                    rename(tmp, gw.set.port_file) != 0) {
-                        fprintf(stderr, "partnerbus %s: --port-file %s: %s\n",
-                                CMD, gw.set.port_file, strerror(errno));
-                        goto out;
-                }
-        }
+        if (gw.set.port_file &&
+            pb_cli_write_port_file(CMD, gw.set.port_file, port) < 0)
+                goto out;
 
         while (!pb_cli_stop) {
                 if (got_hup) {

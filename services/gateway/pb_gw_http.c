@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "partnerbus/pb_httpd.h"
 #include "pb_cli.h"
 #include "pb_gw_server.h"
 
@@ -921,68 +922,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pb_gw_req_unref(req);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
-        char buf[512];
-        size_t n;
-        (void)cls;
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        n = strlen(buf);
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                buf[--n] = 0;
-        pb_log("debug", "cmd=gateway mhd=\"%s\"", buf);
-}
-
-static char *read_file(const char *path, char *errstr, size_t errstr_size) {
-        FILE *fp = fopen(path, "rb");
-        char *buf = NULL;
-        size_t n = 0, cap = 0;
-        if (!fp) {
-                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-                return NULL;
-        }
-        for (;;) {
-                size_t got;
-                if (n + 4096 + 1 > cap) {
-                        char *nb;
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (16u << 20)) {
-                                snprintf(errstr, errstr_size, "%s: too large",
-                                         path);
-                                free(buf);
-                                fclose(fp);
-                                return NULL;
-                        }
-                        nb = realloc(buf, cap);
-                        if (!nb) {
-                                free(buf);
-                                fclose(fp);
-                                snprintf(errstr, errstr_size, "out of memory");
-                                return NULL;
-                        }
-                        buf = nb;
-                }
-                got = fread(buf + n, 1, 4096, fp);
-                n += got;
-                if (got < 4096)
-                        break;
-        }
-        fclose(fp);
-        buf[n] = 0;
-        return buf;
-}
-
 int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
-        struct sockaddr_storage ss;
-        unsigned sslen = 0;
+        pb_httpd_setup_t hs;
+        const pb_httpd_conf_t hc = {gw->set.listen,  gw->set.tls_cert,
+                                    gw->set.tls_key, gw->set.tls_priorities,
+                                    gw->set.threads, gw->set.conn_timeout};
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                          MHD_USE_TURBO;
-        struct MHD_OptionItem ops[20];
-        size_t no = 0;
-        char *cert = NULL, *key = NULL;
 
         /* --threads 1: poll(), not epoll. libmicrohttpd 0.9.75 with one
          * epoll thread loses resumes of suspended connections under
@@ -991,74 +938,26 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
          * (an epoll set per worker) does not. */
         if (gw->set.threads <= 1)
                 flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_POLL;
-        if (pb_parse_listen(gw->set.listen, &ss, &sslen, errstr, errstr_size) <
-            0)
+        if (pb_httpd_setup(&hs, &hc, flags, errstr, errstr_size) < 0)
                 return -1;
-        if (ss.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6;
-        if (gw->set.tls_cert) {
-                if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
-                        snprintf(errstr, errstr_size,
-                                 "libmicrohttpd was built without TLS");
-                        return -1;
-                }
-                cert = read_file(gw->set.tls_cert, errstr, errstr_size);
-                if (!cert)
-                        return -1;
-                key = read_file(gw->set.tls_key, errstr, errstr_size);
-                if (!key) {
-                        free(cert);
-                        return -1;
-                }
-                flags |= MHD_USE_TLS;
-                /* TLS 1.2 and 1.3 only, AEAD ciphers, forward secrecy
-                 * (--tls-priorities) */
-                ops[no++] =
-                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-                                            (void *)gw->set.tls_priorities};
-                ops[no++] =
-                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
-                ops[no++] =
-                    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
-        }
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
-        if (gw->set.threads > 1)
-                ops[no++] =
-                    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-                                            (intptr_t)gw->set.threads, NULL};
-        ops[no++] =
-            (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-                                    (intptr_t)gw->set.max_connections, NULL};
-        ops[no++] = (struct MHD_OptionItem){
-            MHD_OPTION_CONNECTION_TIMEOUT,
-            (intptr_t)((gw->set.conn_timeout + 999) / 1000), NULL};
-        ops[no++] =
-            (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                    (intptr_t)gw->set.conn_memory, NULL};
+        gw->tls_cert_pem = hs.cert_pem;
+        gw->tls_key_pem = hs.key_pem;
+        pb_httpd_option(&hs, MHD_OPTION_CONNECTION_LIMIT,
+                        (intptr_t)gw->set.max_connections, NULL);
+        pb_httpd_option(&hs, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                        (intptr_t)gw->set.conn_memory, NULL);
         if (pb_gw_per_address_limit(&gw->set) > 0)
-                ops[no++] = (struct MHD_OptionItem){
-                    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                    (intptr_t)pb_gw_per_address_limit(&gw->set), NULL};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-                                            (intptr_t)on_completed, gw};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
-                                            (intptr_t)on_connection, gw};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
-                                            (intptr_t)on_mhd_log, gw};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-
-        gw->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, gw,
-                                      MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
-        gw->tls_cert_pem = cert;
-        gw->tls_key_pem = key;
-        if (!gw->daemon) {
-                snprintf(errstr, errstr_size,
-                         "cannot listen on %s (address in use, bad TLS "
-                         "certificate or key?)",
-                         gw->set.listen);
-                return -1;
-        }
-        return 0;
+                pb_httpd_option(&hs, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                (intptr_t)pb_gw_per_address_limit(&gw->set),
+                                NULL);
+        pb_httpd_option(&hs, MHD_OPTION_NOTIFY_COMPLETED,
+                        (intptr_t)on_completed, gw);
+        pb_httpd_option(&hs, MHD_OPTION_NOTIFY_CONNECTION,
+                        (intptr_t)on_connection, gw);
+        gw->daemon =
+            pb_httpd_start(&hs, on_request, gw, pb_log_mhd, (void *)"gateway",
+                           gw->set.listen, errstr, errstr_size);
+        return gw->daemon ? 0 : -1;
 }
 
 void pb_gw_workers_free(pb_gw_t *gw) {
@@ -1073,7 +972,5 @@ void pb_gw_workers_free(pb_gw_t *gw) {
 }
 
 int pb_gw_http_port(pb_gw_t *gw) {
-        const union MHD_DaemonInfo *i =
-            MHD_get_daemon_info(gw->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        return i ? (int)i->port : -1;
+        return pb_httpd_port(gw->daemon);
 }

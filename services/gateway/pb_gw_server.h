@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_httpd.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_kafka.h"
 #include "partnerbus/pb_metrics.h"
@@ -257,10 +258,7 @@ int pb_gw_http_port(pb_gw_t *gw);
 /* Frees every thread's scratch; after MHD_stop_daemon. */
 void pb_gw_workers_free(pb_gw_t *gw);
 /* Route table: for --print-routes and the OpenAPI consistency test. */
-typedef struct pb_gw_route {
-        const char *method;
-        const char *path;
-} pb_gw_route_t;
+typedef pb_httpd_route_t pb_gw_route_t;
 extern const pb_gw_route_t pb_gw_routes[];
 extern const size_t pb_gw_nroutes;
 

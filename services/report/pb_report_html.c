@@ -8,6 +8,7 @@
  * no external references, A4 print styles. Chart geometry uses doubles for
  * pixel positions only; every figure printed is the exact decimal. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,33 +35,19 @@ typedef struct doc {
 } doc_t;
 
 /* --- text --- */
+/* the characters HTML gives a meaning to, and their entities */
+static const char html_special[] = "<>&\"'";
+static const char *const html_entity[] = {"&lt;", "&gt;", "&amp;", "&quot;",
+                                          "&#39;"};
+
 static pb_resp_t esc_n(pb_buf_t *o, const char *s, size_t n) {
         size_t i;
         for (i = 0; i < n; i++) {
-                pb_resp_t r;
-                switch (s[i]) {
-                case '<':
-                        r = pb_buf_puts(o, "&lt;");
-                        break;
-                case '>':
-                        r = pb_buf_puts(o, "&gt;");
-                        break;
-                case '&':
-                        r = pb_buf_puts(o, "&amp;");
-                        break;
-                case '"':
-                        r = pb_buf_puts(o, "&quot;");
-                        break;
-                case '\'':
-                        r = pb_buf_puts(o, "&#39;");
-                        break;
-                case 0:
-                        r = PB_OK; /* an embedded NUL shows as nothing */
-                        break;
-                default:
-                        r = pb_buf_putc(o, (uint8_t)s[i]);
-                }
-                TRY(r);
+                const char *sp = s[i] ? strchr(html_special, s[i]) : NULL;
+                if (sp)
+                        TRY(pb_buf_puts(o, html_entity[sp - html_special]));
+                else if (s[i]) /* an embedded NUL shows as nothing */
+                        TRY(pb_buf_putc(o, (uint8_t)s[i]));
         }
         return PB_OK;
 }
@@ -98,6 +85,11 @@ static pb_resp_t msgf(doc_t *d, const char *key, int n, ...) {
         for (i = 0; i < n; i++)
                 pb_buf_free(&a[i]);
         return rc;
+}
+
+static pb_resp_t none_in_range(doc_t *d) {
+        return pb_buf_printf(d->o, "<p class=\"none\">%s</p>",
+                             pb_labels_msg(d->L, "report.none_in_range"));
 }
 
 static const char *num_s(doc_t *d, uint64_t v, char *b, size_t size) {
@@ -341,9 +333,7 @@ static pb_resp_t chart_programmes(doc_t *d) {
         char b[200];
         pb_resp_t rc = PB_OK;
         if (!n)
-                return pb_buf_printf(
-                    d->o, "<p class=\"none\">%s</p>",
-                    pb_labels_msg(d->L, "report.none_in_range"));
+                return none_in_range(d);
         if (!v)
                 return PB_ERR_NOMEM;
         qsort(v, n, sizeof(*v), by_money_desc);
@@ -531,9 +521,7 @@ static pb_resp_t chart_aid(doc_t *d) {
         double max = 0, step, dx, bw;
         char b[64];
         if (!m)
-                return pb_buf_printf(
-                    d->o, "<p class=\"none\">%s</p>",
-                    pb_labels_msg(d->L, "report.none_in_range"));
+                return none_in_range(d);
         for (i = 0; i < nm; i++)
                 if (m[i].v > max)
                         max = m[i].v;
@@ -621,9 +609,7 @@ static pb_resp_t chart_partnerships(doc_t *d) {
         double max, step, dx, acc = 0;
         pb_resp_t rc;
         if (!m)
-                return pb_buf_printf(
-                    d->o, "<p class=\"none\">%s</p>",
-                    pb_labels_msg(d->L, "report.none_in_range"));
+                return none_in_range(d);
         for (i = 0; i < nm; i++)
                 acc += (double)m[i].n;
         step = nice_step(acc > 0 ? acc : 1);
@@ -697,28 +683,36 @@ static pb_resp_t put_key(doc_t *d, const char *k, int kind) {
 
 /* the weight of a row: "–" when no shipment states one; a note when
  * some do not */
+/* a note under a cell's value */
+static pb_resp_t put_note(doc_t *d, const char *text) {
+        TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
+        TRY(esc(d->o, text));
+        return pb_buf_puts(d->o, "</span>");
+}
+
+/* "(n unknown)" under a cell's value */
+static pb_resp_t put_n_unknown(doc_t *d, uint64_t count) {
+        char n[64];
+        TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
+        TRY(msgf(d, "report.n_unknown", 1, num_s(d, count, n, sizeof(n))));
+        return pb_buf_puts(d->o, "</span>");
+}
+
 static pb_resp_t put_weight(doc_t *d, const pb_agg_t *a) {
-        char b[200], n[64];
+        char b[200];
         if (a->weight_unknown >= a->count)
                 return pb_buf_puts(d->o, "&ndash;");
         TRY(esc(d->o, kg_s(d, a->weight, b, sizeof(b))));
         if (a->weight_unknown) {
-                TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
-                TRY(msgf(d, "report.n_unknown", 1,
-                         num_s(d, a->weight_unknown, n, sizeof(n))));
-                TRY(pb_buf_puts(d->o, "</span>"));
+                TRY(put_n_unknown(d, a->weight_unknown));
         }
         return PB_OK;
 }
 
 static pb_resp_t put_value(doc_t *d, const pb_agg_t *a) {
-        char n[64];
         TRY(put_summap(d, &a->money));
         if (a->undeclared && a->money.n) {
-                TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
-                TRY(msgf(d, "report.n_unknown", 1,
-                         num_s(d, a->undeclared, n, sizeof(n))));
-                TRY(pb_buf_puts(d->o, "</span>"));
+                TRY(put_n_unknown(d, a->undeclared));
         }
         return PB_OK;
 }
@@ -747,6 +741,17 @@ static pb_resp_t th(doc_t *d, const char *key, int num) {
         return pb_buf_puts(d->o, "</th>");
 }
 
+/* <table class="cls"><thead> with one column heading per key (num[i]:
+ * right-aligned; num NULL: none is), up to <tbody> */
+static pb_resp_t table_head(doc_t *d, const char *cls, const char *const *keys,
+                            const int *num, size_t n) {
+        size_t i;
+        TRY(pb_buf_printf(d->o, "<table class=\"%s\"><thead><tr>", cls));
+        for (i = 0; i < n; i++)
+                TRY(th(d, keys[i], num ? num[i] : 0));
+        return pb_buf_puts(d->o, "</tr></thead><tbody>");
+}
+
 static pb_resp_t fig_table(doc_t *d, const pb_table_t *t, const char *h1,
                            int k1, const char *h2, const char *hcount, int f,
                            int (*order)(const void *, const void *)) {
@@ -754,9 +759,7 @@ static pb_resp_t fig_table(doc_t *d, const pb_table_t *t, const char *h1,
         pb_agg_t **v = pb_report_sorted(t, &n);
         pb_resp_t r = PB_OK;
         if (!n)
-                return pb_buf_printf(
-                    d->o, "<p class=\"none\">%s</p>",
-                    pb_labels_msg(d->L, "report.none_in_range"));
+                return none_in_range(d);
         if (!v)
                 return PB_ERR_NOMEM;
         if (order)
@@ -873,6 +876,23 @@ static pb_resp_t put_org(doc_t *d, const pb_json_t *ev, const char *field) {
 typedef pb_resp_t (*item_row_t)(doc_t *d, const pb_latest_t *l,
                                 const pb_json_t *ev);
 
+/* a line item's date cell and its first party up to sep */
+static pb_resp_t row_open(doc_t *d, const pb_latest_t *l, const pb_json_t *ev,
+                          const char *party, const char *sep) {
+        char b[200];
+        TRY(pb_buf_puts(d->o, "<tr><td class=\"nw\">"));
+        TRY(esc(d->o, date_s(d, l->date, b, sizeof(b))));
+        TRY(pb_buf_puts(d->o, "</td><td>"));
+        TRY(put_org(d, ev, party));
+        return pb_buf_puts(d->o, sep);
+}
+
+static pb_resp_t row_close(doc_t *d, const pb_latest_t *l) {
+        TRY(pb_buf_puts(d->o, "</td>"));
+        TRY(put_provenance_cells(d, l));
+        return pb_buf_puts(d->o, "</tr>\n");
+}
+
 static pb_resp_t row_grant(doc_t *d, const pb_latest_t *l,
                            const pb_json_t *ev) {
         const char *prog = jstr(ev, "programme", NULL),
@@ -881,34 +901,22 @@ static pb_resp_t row_grant(doc_t *d, const pb_latest_t *l,
                    *cur = jstr(ev, "currency", NULL),
                    *rec = jstr(ev, "recurrence", NULL);
         char b[200];
-        TRY(pb_buf_puts(d->o, "<tr><td class=\"nw\">"));
-        TRY(esc(d->o, date_s(d, l->date, b, sizeof(b))));
-        TRY(pb_buf_puts(d->o, "</td><td>"));
-        TRY(put_org(d, ev, "grantor"));
-        TRY(pb_buf_puts(d->o, " &rarr; "));
+        TRY(row_open(d, l, ev, "grantor", " &rarr; "));
         TRY(put_org(d, ev, "recipient"));
         TRY(pb_buf_puts(d->o, "</td><td>"));
         if (purpose)
                 TRY(esc(d->o, purpose));
-        if (prog) {
-                TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
-                TRY(esc(d->o, prog));
-                TRY(pb_buf_puts(d->o, "</span>"));
-        }
+        if (prog)
+                TRY(put_note(d, prog));
         TRY(pb_buf_puts(d->o, "</td><td class=\"n\">"));
         if (amount && cur &&
             pb_labels_money(d->L, amount, cur, b, sizeof(b)) > 0)
                 TRY(esc(d->o, b));
         else
                 TRY(esc(d->o, amount ? amount : "?"));
-        if (rec && strcmp(rec, "ONCE")) {
-                TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
-                TRY(esc(d->o, enum_s(d, "Recurrence", rec)));
-                TRY(pb_buf_puts(d->o, "</span>"));
-        }
-        TRY(pb_buf_puts(d->o, "</td>"));
-        TRY(put_provenance_cells(d, l));
-        return pb_buf_puts(d->o, "</tr>\n");
+        if (rec && strcmp(rec, "ONCE"))
+                TRY(put_note(d, enum_s(d, "Recurrence", rec)));
+        return row_close(d, l);
 }
 
 static pb_resp_t row_shipment(doc_t *d, const pb_latest_t *l,
@@ -924,11 +932,7 @@ static pb_resp_t row_shipment(doc_t *d, const pb_latest_t *l,
             l->key ? pb_report_smap_get(&d->r->ships, l->key, strlen(l->key))
                    : NULL;
         char b[200], n[96];
-        TRY(pb_buf_puts(d->o, "<tr><td class=\"nw\">"));
-        TRY(esc(d->o, date_s(d, l->date, b, sizeof(b))));
-        TRY(pb_buf_puts(d->o, "</td><td>"));
-        TRY(put_org(d, ev, "sender"));
-        TRY(pb_buf_puts(d->o, " &rarr; "));
+        TRY(row_open(d, l, ev, "sender", " &rarr; "));
         if (fac) {
                 TRY(esc(d->o, fac));
                 TRY(pb_buf_puts(d->o, ", "));
@@ -988,31 +992,22 @@ static pb_resp_t row_shipment(doc_t *d, const pb_latest_t *l,
                 if (s->condition < 3) {
                         static const char *c[] = {"COMPLETE", "PARTIAL",
                                                   "DAMAGED"};
-                        TRY(pb_buf_puts(d->o, "<br><span class=\"q\">"));
-                        TRY(esc(d->o, enum_s(d, "DeliveryCondition",
-                                             c[s->condition])));
-                        TRY(pb_buf_puts(d->o, "</span>"));
+                        TRY(put_note(d, enum_s(d, "DeliveryCondition",
+                                               c[s->condition])));
                 }
         } else {
                 TRY(pb_buf_puts(d->o, "<span class=\"warn\">"));
                 TRY(msg(d, "report.unconfirmed"));
                 TRY(pb_buf_puts(d->o, "</span>"));
         }
-        TRY(pb_buf_puts(d->o, "</td>"));
-        TRY(put_provenance_cells(d, l));
-        return pb_buf_puts(d->o, "</tr>\n");
+        return row_close(d, l);
 }
 
 static pb_resp_t row_partnership(doc_t *d, const pb_latest_t *l,
                                  const pb_json_t *ev) {
         const char *kind = jstr(ev, "kind", NULL);
         const pb_json_t *areas = pb_json_get(ev, "areas"), *a;
-        char b[200];
-        TRY(pb_buf_puts(d->o, "<tr><td class=\"nw\">"));
-        TRY(esc(d->o, date_s(d, l->date, b, sizeof(b))));
-        TRY(pb_buf_puts(d->o, "</td><td>"));
-        TRY(put_org(d, ev, "nrw_party"));
-        TRY(pb_buf_puts(d->o, " &ndash; "));
+        TRY(row_open(d, l, ev, "nrw_party", " &ndash; "));
         TRY(put_org(d, ev, "ukrainian_party"));
         TRY(pb_buf_puts(d->o, "</td><td>"));
         TRY(esc(d->o, kind ? enum_s(d, "PartnershipKind", kind) : "?"));
@@ -1026,9 +1021,7 @@ static pb_resp_t row_partnership(doc_t *d, const pb_latest_t *l,
                         }
                 TRY(pb_buf_puts(d->o, "</span>"));
         }
-        TRY(pb_buf_puts(d->o, "</td>"));
-        TRY(put_provenance_cells(d, l));
-        return pb_buf_puts(d->o, "</tr>\n");
+        return row_close(d, l);
 }
 
 static pb_resp_t line_items(doc_t *d, const char *type, const char *title,
@@ -1040,16 +1033,12 @@ static pb_resp_t line_items(doc_t *d, const char *type, const char *title,
         char perr[128], cnt[64];
         TRY(h3(d, title));
         if (!n)
-                return pb_buf_printf(
-                    d->o, "<p class=\"none\">%s</p>",
-                    pb_labels_msg(d->L, "report.none_in_range"));
+                return none_in_range(d);
         if (!v)
                 return PB_ERR_NOMEM;
-        rc = pb_buf_puts(d->o, "<table class=\"items\"><thead><tr>");
-        for (i = 0; rc == PB_OK && i < ncols; i++)
-                rc = th(d, cols[i], numeric[i]);
+        rc = table_head(d, "items", cols, numeric, ncols);
         if (rc == PB_OK)
-                rc = pb_buf_puts(d->o, "</tr></thead><tbody>\n");
+                rc = pb_buf_putc(d->o, '\n');
         for (i = 0; rc == PB_OK && i < n && i < LINE_ITEMS_MAX; i++) {
                 const pb_json_t *ev = pb_json_parse(
                     d->jp, v[i]->json, v[i]->len, perr, sizeof(perr));
@@ -1074,6 +1063,34 @@ static pb_resp_t line_items(doc_t *d, const char *type, const char *title,
 }
 
 /* --- sections --- */
+
+/* one figure table of a section under its heading (and a note) */
+typedef struct fig_spec {
+        const char *title, *note;
+        size_t table; /* offset of the pb_table_t in pb_report_t */
+        const char *h1;
+        int k1;
+        const char *h2, *hcount;
+        int f;
+        int (*order)(const void *, const void *);
+} fig_spec_t;
+
+static pb_resp_t fig_tables(doc_t *d, const fig_spec_t *s, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++) {
+                TRY(h3(d, s[i].title));
+                if (s[i].note) {
+                        TRY(pb_buf_puts(d->o, "<p class=\"note\">"));
+                        TRY(msg(d, s[i].note));
+                        TRY(pb_buf_puts(d->o, "</p>"));
+                }
+                TRY(fig_table(
+                    d, (const pb_table_t *)((const char *)d->r + s[i].table),
+                    s[i].h1, s[i].k1, s[i].h2, s[i].hcount, s[i].f,
+                    s[i].order));
+        }
+        return PB_OK;
+}
 static pb_resp_t h2(doc_t *d, const char *id, int no, const char *key) {
         TRY(pb_buf_printf(d->o, "<section id=\"%s\"><h2>%d. ", id, no));
         TRY(msg(d, key));
@@ -1159,18 +1176,24 @@ static pb_resp_t sec_funds(doc_t *d) {
         static const int num[] = {0, 0, 0, 1, 0, 0};
         TRY(h2(d, "mittel", 2, "report.sec_funds"));
         TRY(chart_programmes(d));
-        TRY(h3(d, "report.by_programme"));
-        TRY(fig_table(d, &d->r->f_prog, "report.col_programme", K_PROGRAMME,
-                      NULL, "report.col_count_grants", F_MONEY, by_money_desc));
-        TRY(h3(d, "report.by_grantor"));
-        TRY(fig_table(d, &d->r->f_grantor, "report.col_grantor", K_PLAIN, NULL,
-                      "report.col_count_grants", F_MONEY, by_money_desc));
-        TRY(h3(d, "report.by_recipient"));
-        TRY(fig_table(d, &d->r->f_recipient, "report.col_recipient", K_PLAIN,
-                      NULL, "report.col_count_grants", F_MONEY, by_money_desc));
-        TRY(h3(d, "report.by_month_granted"));
-        TRY(fig_table(d, &d->r->f_month, "report.col_month", K_MONTH, NULL,
-                      "report.col_count_grants", F_MONEY, NULL));
+        {
+                static const fig_spec_t figs[] = {
+                    {"report.by_programme", NULL, offsetof(pb_report_t, f_prog),
+                     "report.col_programme", K_PROGRAMME, NULL,
+                     "report.col_count_grants", F_MONEY, by_money_desc},
+                    {"report.by_grantor", NULL,
+                     offsetof(pb_report_t, f_grantor), "report.col_grantor",
+                     K_PLAIN, NULL, "report.col_count_grants", F_MONEY,
+                     by_money_desc},
+                    {"report.by_recipient", NULL,
+                     offsetof(pb_report_t, f_recipient), "report.col_recipient",
+                     K_PLAIN, NULL, "report.col_count_grants", F_MONEY,
+                     by_money_desc},
+                    {"report.by_month_granted", NULL,
+                     offsetof(pb_report_t, f_month), "report.col_month",
+                     K_MONTH, NULL, "report.col_count_grants", F_MONEY, NULL}};
+                TRY(fig_tables(d, figs, sizeof(figs) / sizeof(*figs)));
+        }
         TRY(line_items(d, "funds.granted", "report.line_items_funds", cols, num,
                        6, row_grant));
         return pb_buf_puts(d->o, "</section>\n");
@@ -1186,22 +1209,17 @@ static pb_resp_t sec_aid(doc_t *d, const pb_dstat_t *ds) {
         char b[64], day[16], dd[48];
         TRY(h2(d, "hilfe", 3, "report.sec_aid"));
         TRY(chart_aid(d));
-        TRY(h3(d, "report.by_oblast"));
-        TRY(fig_table(d, &d->r->a_oblast, "report.col_oblast", K_PLAIN, NULL,
-                      "report.col_count_shipments", F_AID, NULL));
-        TRY(h3(d, "report.by_city"));
-        TRY(fig_table(d, &d->r->a_city, "report.col_city", K_PLAIN,
-                      "report.col_oblast", "report.col_count_shipments", F_AID,
-                      NULL));
-        TRY(h3(d, "report.by_category"));
-        TRY(pb_buf_puts(d->o, "<p class=\"note\">"));
-        TRY(msg(d, "report.by_category_note"));
-        TRY(pb_buf_puts(d->o, "</p>"));
-        TRY(fig_table(d, &d->r->a_cat, "report.col_category", K_CATEGORY, NULL,
-                      "report.col_count_shipments", F_AID | F_LINES, NULL));
-        TRY(h3(d, "report.by_month_dispatched"));
-        TRY(fig_table(d, &d->r->a_month, "report.col_month", K_MONTH, NULL,
-                      "report.col_count_shipments", F_AID, NULL));
+        {
+                static const fig_spec_t figs[] = {
+                    {"report.by_oblast", "report.by_category_note",
+                     offsetof(pb_report_t, a_cat), "report.col_category",
+                     K_CATEGORY, NULL, "report.col_count_shipments",
+                     F_AID | F_LINES, NULL},
+                    {"report.by_month_dispatched", NULL,
+                     offsetof(pb_report_t, a_month), "report.col_month",
+                     K_MONTH, NULL, "report.col_count_shipments", F_AID, NULL}};
+                TRY(fig_tables(d, figs, sizeof(figs) / sizeof(*figs)));
+        }
         /* deliveries */
         TRY(h3(d, "report.deliveries"));
         TRY(pb_buf_puts(d->o, "<table class=\"fig\"><tbody>"));
@@ -1237,12 +1255,11 @@ static pb_resp_t sec_aid(doc_t *d, const pb_dstat_t *ds) {
                 TRY(pb_buf_printf(d->o, "<p class=\"none\">%s</p>",
                                   pb_labels_msg(d->L, "ui.none")));
         else {
-                TRY(pb_buf_puts(d->o, "<table class=\"fig\"><thead><tr>"));
-                TRY(th(d, "report.col_shipment", 0));
-                TRY(th(d, "report.col_date", 0));
-                TRY(th(d, "report.col_parties", 0));
-                TRY(th(d, "report.col_age", 1));
-                TRY(pb_buf_puts(d->o, "</tr></thead><tbody>"));
+                static const char *cols[] = {
+                    "report.col_shipment", "report.col_date",
+                    "report.col_parties", "report.col_age"};
+                static const int num[] = {0, 0, 0, 1};
+                TRY(table_head(d, "fig", cols, num, 4));
                 for (i = 0; i < ds->nlist && i < 500; i++) {
                         const pb_ship_t *s = ds->list[i].s;
                         pb_date_format(s->dispatched_on, day, sizeof(day));
@@ -1278,15 +1295,19 @@ static pb_resp_t sec_partnerships(doc_t *d) {
         static const int num[] = {0, 0, 0, 0, 0};
         TRY(h2(d, "partnerschaften", 4, "report.sec_partnerships"));
         TRY(chart_partnerships(d));
-        TRY(h3(d, "report.by_kind"));
-        TRY(fig_table(d, &d->r->p_kind, "report.col_kind", K_KIND, NULL,
-                      "report.col_count_partnerships", F_COUNT, by_count_desc));
-        TRY(h3(d, "report.by_nrw_party"));
-        TRY(fig_table(d, &d->r->p_nrw, "report.col_nrw_party", K_PLAIN, NULL,
-                      "report.col_count_partnerships", F_COUNT, by_count_desc));
-        TRY(h3(d, "report.by_ua_party"));
-        TRY(fig_table(d, &d->r->p_ua, "report.col_ua_party", K_PLAIN, NULL,
-                      "report.col_count_partnerships", F_COUNT, by_count_desc));
+        {
+                static const fig_spec_t figs[] = {
+                    {"report.by_kind", NULL, offsetof(pb_report_t, p_kind),
+                     "report.col_kind", K_KIND, NULL,
+                     "report.col_count_partnerships", F_COUNT, by_count_desc},
+                    {"report.by_nrw_party", NULL, offsetof(pb_report_t, p_nrw),
+                     "report.col_nrw_party", K_PLAIN, NULL,
+                     "report.col_count_partnerships", F_COUNT, by_count_desc},
+                    {"report.by_ua_party", NULL, offsetof(pb_report_t, p_ua),
+                     "report.col_ua_party", K_PLAIN, NULL,
+                     "report.col_count_partnerships", F_COUNT, by_count_desc}};
+                TRY(fig_tables(d, figs, sizeof(figs) / sizeof(*figs)));
+        }
         TRY(line_items(d, "partnership.founded",
                        "report.line_items_partnerships", cols, num, 5,
                        row_partnership));
@@ -1367,27 +1388,27 @@ static pb_resp_t sec_coverage(doc_t *d, const pb_agg_t *at,
                  num_s(d, d->r->conflicts, n1, sizeof(n1))));
         TRY(pb_buf_puts(d->o, "</li></ul>\n"));
         TRY(h3(d, "report.conflicts_title"));
-        TRY(pb_buf_puts(d->o, "<table class=\"items\"><thead><tr>"));
-        TRY(th(d, "report.col_entity", 0));
-        TRY(th(d, "report.col_owner", 0));
-        TRY(th(d, "report.col_conflicting", 0));
-        TRY(th(d, "report.col_event", 0));
-        TRY(th(d, "report.col_occurred", 0));
-        TRY(pb_buf_puts(d->o, "</tr></thead><tbody>"));
+        {
+                static const char *cols[] = {
+                    "report.col_entity", "report.col_owner",
+                    "report.col_conflicting", "report.col_event",
+                    "report.col_occurred"};
+                TRY(table_head(d, "items", cols, NULL, 5));
+        }
         for (i = 0; i < d->r->nconflict_list; i++) {
                 const pb_conflict_t *c = &d->r->conflict_list[i];
+                const char *cells[] = {c->owner, c->source, c->event_id,
+                                       c->occurred_at};
+                size_t k;
                 TRY(pb_buf_puts(d->o, "<tr><td>"));
                 TRY(esc(d->o, c->type));
                 TRY(pb_buf_puts(d->o, " "));
                 TRY(esc(d->o, c->entity));
-                TRY(pb_buf_puts(d->o, "</td><td>"));
-                TRY(esc(d->o, c->owner));
-                TRY(pb_buf_puts(d->o, "</td><td>"));
-                TRY(esc(d->o, c->source));
-                TRY(pb_buf_puts(d->o, "</td><td class=\"id\">"));
-                TRY(esc(d->o, c->event_id));
-                TRY(pb_buf_puts(d->o, "</td><td>"));
-                TRY(esc(d->o, c->occurred_at));
+                for (k = 0; k < 4; k++) {
+                        TRY(pb_buf_puts(d->o, k == 2 ? "</td><td class=\"id\">"
+                                                     : "</td><td>"));
+                        TRY(esc(d->o, cells[k]));
+                }
                 TRY(pb_buf_puts(d->o, "</td></tr>"));
         }
         TRY(pb_buf_puts(d->o, "</tbody></table>\n"));
@@ -1403,10 +1424,11 @@ static pb_resp_t sec_provenance(doc_t *d) {
         TRY(msg(d, "report.prov_intro"));
         TRY(pb_buf_puts(d->o, "</p>"));
         TRY(h3(d, "report.prov_schemas"));
-        TRY(pb_buf_puts(d->o, "<table class=\"fig\"><thead><tr>"));
-        TRY(th(d, "report.col_type", 0));
-        TRY(th(d, "report.prov_fingerprint", 0));
-        TRY(pb_buf_puts(d->o, "</tr></thead><tbody>"));
+        {
+                static const char *cols[] = {"report.col_type",
+                                             "report.prov_fingerprint"};
+                TRY(table_head(d, "fig", cols, NULL, 2));
+        }
         for (i = 0; i < r->nschemas; i++) {
                 TRY(pb_buf_puts(d->o, "<tr><td>"));
                 TRY(esc(d->o, r->schemas[i].type));
@@ -1417,10 +1439,10 @@ static pb_resp_t sec_provenance(doc_t *d) {
         TRY(pb_buf_puts(d->o, "</tbody></table>\n"));
         if (r->nfiles) {
                 TRY(h3(d, "report.prov_files"));
-                TRY(pb_buf_puts(d->o, "<table class=\"fig\"><thead><tr>"));
-                TRY(th(d, "report.prov_file", 0));
-                TRY(th(d, "report.col_size", 1));
-                TRY(pb_buf_puts(d->o, "</tr></thead><tbody>"));
+                static const char *cols[] = {"report.prov_file",
+                                             "report.col_size"};
+                static const int num[] = {0, 1};
+                TRY(table_head(d, "fig", cols, num, 2));
                 for (i = 0; i < r->nfiles; i++) {
                         TRY(pb_buf_puts(d->o, "<tr><td class=\"id\">"));
                         TRY(esc(d->o, r->files[i].path));
@@ -1432,13 +1454,12 @@ static pb_resp_t sec_provenance(doc_t *d) {
         }
         if (r->nparts && r->parts[0].partition >= 0) {
                 TRY(h3(d, "report.prov_offsets"));
-                TRY(pb_buf_puts(d->o, "<table class=\"fig\"><thead><tr>"));
-                TRY(th(d, "report.prov_topic", 0));
-                TRY(th(d, "report.prov_partition", 1));
-                TRY(th(d, "report.prov_offset_from", 1));
-                TRY(th(d, "report.prov_offset_to", 1));
-                TRY(th(d, "report.col_events", 1));
-                TRY(pb_buf_puts(d->o, "</tr></thead><tbody>"));
+                static const char *cols[] = {
+                    "report.prov_topic", "report.prov_partition",
+                    "report.prov_offset_from", "report.prov_offset_to",
+                    "report.col_events"};
+                static const int num[] = {0, 1, 1, 1, 1};
+                TRY(table_head(d, "fig", cols, num, 5));
                 for (i = 0; i < r->nparts; i++) {
                         const pb_report_part_t *p = &r->parts[i];
                         TRY(pb_buf_puts(d->o, "<tr><td>"));

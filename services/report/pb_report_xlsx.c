@@ -177,6 +177,20 @@ static void header(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
         }
 }
 
+/* a money row's first cells: the month (or label), the count */
+static void row_head(xw_t *x, lxw_worksheet *ws, lxw_row_t r, const char *label,
+                     const char *month, const pb_json_t *count_row,
+                     const char *count_name) {
+        if (month)
+                put_date(x, ws, r, 0, month, x->month);
+        else
+                put_str(x, ws, r, 0, label, NULL);
+        if (count_row)
+                check(x, worksheet_write_number(ws, r, 1,
+                                                num_of(count_row, count_name),
+                                                x->count));
+}
+
 /* one row per currency of a {"EUR": "1.00"} object */
 static lxw_row_t money_rows(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                             const char *label, const pb_json_t *m,
@@ -189,28 +203,14 @@ static lxw_row_t money_rows(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                 if (c->type != PB_JSON_STRING)
                         continue;
                 snprintf(cur, sizeof(cur), "%.*s", (int)c->keylen, c->key);
-                if (month)
-                        put_date(x, ws, r, 0, month, x->month);
-                else
-                        put_str(x, ws, r, 0, label, NULL);
-                if (count_row)
-                        check(x, worksheet_write_number(
-                                     ws, r, 1, num_of(count_row, count_name),
-                                     x->count));
+                row_head(x, ws, r, label, month, count_row, count_name);
                 put_num(x, ws, r, 2, c->str, money_fmt(x, cur));
                 put_str(x, ws, r, 3, cur, NULL);
                 r++;
                 any = 1;
         }
         if (!any) { /* no amount (e.g. no shipment with a declared value) */
-                if (month)
-                        put_date(x, ws, r, 0, month, x->month);
-                else
-                        put_str(x, ws, r, 0, label, NULL);
-                if (count_row)
-                        check(x, worksheet_write_number(
-                                     ws, r, 1, num_of(count_row, count_name),
-                                     x->count));
+                row_head(x, ws, r, label, month, count_row, count_name);
                 r++;
         }
         return r;
@@ -382,12 +382,75 @@ static void finish_sheet(xw_t *x, lxw_worksheet *ws, size_t ncols,
                                               (lxw_col_t)(ncols - 1)));
 }
 
+/* one line item's row r: e is its event, b a scratch buffer */
+typedef void(item_row_t)(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
+                         const pb_report_t *rep, const pb_report_item_t *it,
+                         const pb_json_t *e, pb_buf_t *b);
+
+/* a sheet of the line items of one event type: the header row, a row per
+ * item (row 1 on), the filter and the frozen header; *rows: how many
+ * items. NULL if there are too many or on error. */
+static lxw_worksheet *items_sheet(xw_t *x, const pb_report_t *rep,
+                                  pb_json_parser_t *jp, const char *type,
+                                  const char *what, const char *title,
+                                  const char *const *cols, const double *w,
+                                  size_t ncols, item_row_t *row, size_t *rows) {
+        pb_report_item_t *it;
+        lxw_worksheet *ws;
+        pb_buf_t b;
+        size_t n, i;
+        if (pb_report_items(rep, type, &it, &n) != PB_OK)
+                return NULL;
+        ws = too_many(x, n, what) ? NULL : sheet(x, title);
+        if (!ws) {
+                free(it);
+                return NULL;
+        }
+        header(x, ws, 0, cols, w, ncols);
+        pb_buf_init(&b, 0);
+        for (i = 0; i < n; i++) {
+                const pb_json_t *e =
+                    pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
+                if (e)
+                        row(x, ws, (lxw_row_t)i + 1, rep, &it[i], e, &b);
+        }
+        finish_sheet(x, ws, ncols, (lxw_row_t)n);
+        pb_buf_free(&b);
+        free(it);
+        *rows = n;
+        return ws;
+}
+
+/* the last two cells of a line item: where it was reported, its event */
+static void put_origin(xw_t *x, lxw_worksheet *ws, lxw_row_t r, lxw_col_t col,
+                       const pb_json_t *e) {
+        put_str(x, ws, r, col, js(e, "source"), NULL);
+        put_str(x, ws, r, col + 1, js(e, "event_id"), NULL);
+}
+
+static void row_grant(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
+                      const pb_report_t *rep, const pb_report_item_t *it,
+                      const pb_json_t *e, pb_buf_t *b) {
+        const char *cur = js(e, "currency"), *rc;
+        (void)rep;
+        (void)b;
+        put_date(x, ws, r, 0, js(e, "granted_on"), x->date);
+        put_str(x, ws, r, 1, it->id, NULL);
+        put_str(x, ws, r, 2, js(e, "grantor.name"), NULL);
+        put_str(x, ws, r, 3, js(e, "recipient.name"), NULL);
+        put_str(x, ws, r, 4, js(e, "programme"), NULL);
+        put_str(x, ws, r, 5, js(e, "purpose"), x->wrap);
+        put_num(x, ws, r, 6, js(e, "amount"), money_fmt(x, cur ? cur : "EUR"));
+        put_str(x, ws, r, 7, cur, NULL);
+        rc = js(e, "recurrence");
+        put_str(x, ws, r, 8, rc ? E(x, NS "Recurrence", rc) : NULL, NULL);
+        put_origin(x, ws, r, 9, e);
+}
+
 static int funds_sheet(xw_t *x, const pb_report_t *rep,
                        const pb_json_t *summary, pb_json_parser_t *jp) {
-        pb_report_item_t *it;
-        size_t n, i;
+        size_t n;
         lxw_worksheet *ws;
-        lxw_row_t r = 1;
         const char *R = NS "FundsGranted";
         const char *cols[] = {
             M(x, "report.col_date"),   M(x, "report.col_entity"),
@@ -397,44 +460,14 @@ static int funds_sheet(xw_t *x, const pb_report_t *rep,
             F(x, R, "recurrence"),     M(x, "report.col_reported"),
             M(x, "report.col_event")};
         const double w[] = {11, 20, 34, 34, 30, 48, 16, 8, 12, 22, 38};
-        if (pb_report_items(rep, "funds.granted", &it, &n) != PB_OK)
+        ws = items_sheet(x, rep, jp, "funds.granted", "grants",
+                         M(x, "report.kf_grants"), cols, w,
+                         sizeof(w) / sizeof(*w), row_grant, &n);
+        if (!ws)
                 return -1;
-        if (too_many(x, n, "grants")) {
-                free(it);
-                return -1;
-        }
-        ws = sheet(x, M(x, "report.kf_grants"));
-        if (!ws) {
-                free(it);
-                return -1;
-        }
-        header(x, ws, 0, cols, w, 11);
-        for (i = 0; i < n; i++, r++) {
-                const pb_json_t *e =
-                    pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
-                const char *cur = js(e, "currency"), *rc;
-                if (!e)
-                        continue;
-                put_date(x, ws, r, 0, js(e, "granted_on"), x->date);
-                put_str(x, ws, r, 1, it[i].id, NULL);
-                put_str(x, ws, r, 2, js(e, "grantor.name"), NULL);
-                put_str(x, ws, r, 3, js(e, "recipient.name"), NULL);
-                put_str(x, ws, r, 4, js(e, "programme"), NULL);
-                put_str(x, ws, r, 5, js(e, "purpose"), x->wrap);
-                put_num(x, ws, r, 6, js(e, "amount"),
-                        money_fmt(x, cur ? cur : "EUR"));
-                put_str(x, ws, r, 7, cur, NULL);
-                rc = js(e, "recurrence");
-                put_str(x, ws, r, 8, rc ? E(x, NS "Recurrence", rc) : NULL,
-                        NULL);
-                put_str(x, ws, r, 9, js(e, "source"), NULL);
-                put_str(x, ws, r, 10, js(e, "event_id"), NULL);
-        }
-        finish_sheet(x, ws, 11, (lxw_row_t)n);
         if (n)
-                totals(x, ws, r + 1, 6, 7, 1, (lxw_row_t)n,
+                totals(x, ws, (lxw_row_t)n + 2, 6, 7, 1, (lxw_row_t)n,
                        pb_json_get(pb_json_get(summary, "funds"), "total"));
-        free(it);
         return 0;
 }
 
@@ -455,13 +488,41 @@ static void goods_text(xw_t *x, const pb_json_t *items, pb_buf_t *b) {
         }
 }
 
+static void row_shipment(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
+                         const pb_report_t *rep, const pb_report_item_t *it,
+                         const pb_json_t *e, pb_buf_t *b) {
+        const char *cur = js(e, "currency"), *cond;
+        char on[16];
+        put_date(x, ws, r, 0, js(e, "dispatched_on"), x->date);
+        put_str(x, ws, r, 1, it->id, NULL);
+        put_str(x, ws, r, 2, js(e, "sender.name"), NULL);
+        put_str(x, ws, r, 3, js(e, "destination.facility"), NULL);
+        put_str(x, ws, r, 4, js(e, "destination.city"), NULL);
+        put_str(x, ws, r, 5, js(e, "destination.oblast"), NULL);
+        goods_text(x, pb_json_get(e, "items"), b);
+        put_str(x, ws, r, 6, b->data ? (const char *)b->data : "", x->wrap);
+        put_num(x, ws, r, 7, js(e, "declared_value"),
+                money_fmt(x, cur ? cur : "EUR"));
+        put_str(x, ws, r, 8, cur, NULL);
+        put_num(x, ws, r, 9, js(e, "gross_weight_kg"), x->kg);
+        pb_buf_reset(b);
+        if (pb_report_delivery(rep, it->id, on, &cond)) {
+                char d[64];
+                const char *args[2] = {
+                    d, *cond ? E(x, NS "DeliveryCondition", cond) : ""};
+                if (pb_labels_date(x->L, on, d, sizeof(d)) < 0)
+                        snprintf(d, sizeof(d), "%s", on);
+                pb_labels_msgf(x->L, b, "report.confirmed_on", args, 2);
+        } else
+                pb_buf_puts(b, M(x, "report.unconfirmed"));
+        put_str(x, ws, r, 10, b->data ? (const char *)b->data : "", NULL);
+        put_origin(x, ws, r, 11, e);
+}
+
 static int aid_sheet(xw_t *x, const pb_report_t *rep, const pb_json_t *summary,
                      pb_json_parser_t *jp) {
-        pb_report_item_t *it;
-        size_t n, i;
+        size_t n;
         lxw_worksheet *ws;
-        lxw_row_t r = 1;
-        pb_buf_t b;
         const char *R = NS "AidDispatched", *D = NS "Destination";
         const char *cols[] = {
             M(x, "report.col_date"),   M(x, "report.col_entity"),
@@ -472,71 +533,44 @@ static int aid_sheet(xw_t *x, const pb_report_t *rep, const pb_json_t *summary,
             M(x, "report.col_status"), M(x, "report.col_reported"),
             M(x, "report.col_event")};
         const double w[] = {11, 20, 34, 30, 16, 16, 52, 16, 8, 12, 28, 22, 38};
-        if (pb_report_items(rep, "aid.dispatched", &it, &n) != PB_OK)
+        ws = items_sheet(x, rep, jp, "aid.dispatched", "shipments",
+                         M(x, "report.kf_shipments"), cols, w,
+                         sizeof(w) / sizeof(*w), row_shipment, &n);
+        if (!ws)
                 return -1;
-        if (too_many(x, n, "shipments")) {
-                free(it);
-                return -1;
-        }
-        ws = sheet(x, M(x, "report.kf_shipments"));
-        if (!ws) {
-                free(it);
-                return -1;
-        }
-        pb_buf_init(&b, 0);
-        header(x, ws, 0, cols, w, 13);
-        for (i = 0; i < n; i++, r++) {
-                const pb_json_t *e =
-                    pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
-                const char *cur = js(e, "currency"), *cond;
-                char on[16];
-                if (!e)
-                        continue;
-                put_date(x, ws, r, 0, js(e, "dispatched_on"), x->date);
-                put_str(x, ws, r, 1, it[i].id, NULL);
-                put_str(x, ws, r, 2, js(e, "sender.name"), NULL);
-                put_str(x, ws, r, 3, js(e, "destination.facility"), NULL);
-                put_str(x, ws, r, 4, js(e, "destination.city"), NULL);
-                put_str(x, ws, r, 5, js(e, "destination.oblast"), NULL);
-                goods_text(x, pb_json_get(e, "items"), &b);
-                put_str(x, ws, r, 6, b.data ? (const char *)b.data : "",
-                        x->wrap);
-                put_num(x, ws, r, 7, js(e, "declared_value"),
-                        money_fmt(x, cur ? cur : "EUR"));
-                put_str(x, ws, r, 8, cur, NULL);
-                put_num(x, ws, r, 9, js(e, "gross_weight_kg"), x->kg);
-                pb_buf_reset(&b);
-                if (pb_report_delivery(rep, it[i].id, on, &cond)) {
-                        char d[64];
-                        const char *args[2] = {
-                            d, *cond ? E(x, NS "DeliveryCondition", cond) : ""};
-                        if (pb_labels_date(x->L, on, d, sizeof(d)) < 0)
-                                snprintf(d, sizeof(d), "%s", on);
-                        pb_labels_msgf(x->L, &b, "report.confirmed_on", args,
-                                       2);
-                } else
-                        pb_buf_puts(&b, M(x, "report.unconfirmed"));
-                put_str(x, ws, r, 10, b.data ? (const char *)b.data : "", NULL);
-                put_str(x, ws, r, 11, js(e, "source"), NULL);
-                put_str(x, ws, r, 12, js(e, "event_id"), NULL);
-        }
-        finish_sheet(x, ws, 13, (lxw_row_t)n);
         if (n)
                 totals(
-                    x, ws, r + 1, 7, 8, 1, (lxw_row_t)n,
+                    x, ws, (lxw_row_t)n + 2, 7, 8, 1, (lxw_row_t)n,
                     pb_json_get(pb_json_get(summary, "aid"), "declared_value"));
-        pb_buf_free(&b);
-        free(it);
         return 0;
+}
+
+static void row_partnership(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
+                            const pb_report_t *rep, const pb_report_item_t *it,
+                            const pb_json_t *e, pb_buf_t *b) {
+        const pb_json_t *a, *c;
+        const char *kind = js(e, "kind");
+        (void)rep;
+        put_date(x, ws, r, 0, js(e, "founded_on"), x->date);
+        put_str(x, ws, r, 1, it->id, NULL);
+        put_str(x, ws, r, 2, kind ? E(x, NS "PartnershipKind", kind) : NULL,
+                NULL);
+        put_str(x, ws, r, 3, js(e, "nrw_party.name"), NULL);
+        put_str(x, ws, r, 4, js(e, "ukrainian_party.name"), NULL);
+        put_str(x, ws, r, 5, js(e, "ukrainian_party.region"), NULL);
+        pb_buf_reset(b);
+        a = pb_json_get(e, "areas");
+        for (c = a ? a->child : NULL; c; c = c->next)
+                if (c->type == PB_JSON_STRING)
+                        pb_buf_printf(b, "%s%s", b->len ? ", " : "", c->str);
+        put_str(x, ws, r, 6, b->data ? (const char *)b->data : "", NULL);
+        put_origin(x, ws, r, 7, e);
 }
 
 static int partnerships_sheet(xw_t *x, const pb_report_t *rep,
                               pb_json_parser_t *jp) {
-        pb_report_item_t *it;
-        size_t n, i;
+        size_t n;
         lxw_worksheet *ws;
-        lxw_row_t r = 1;
-        pb_buf_t b;
         const char *R = NS "PartnershipFounded", *O = NS "Organisation";
         const char *cols[] = {M(x, "report.col_date"),
                               M(x, "report.col_entity"),
@@ -548,46 +582,11 @@ static int partnerships_sheet(xw_t *x, const pb_report_t *rep,
                               M(x, "report.col_reported"),
                               M(x, "report.col_event")};
         const double w[] = {11, 22, 16, 40, 44, 18, 30, 22, 38};
-        if (pb_report_items(rep, "partnership.founded", &it, &n) != PB_OK)
+        ws = items_sheet(x, rep, jp, "partnership.founded", "partnerships",
+                         M(x, "report.sec_partnerships"), cols, w,
+                         sizeof(w) / sizeof(*w), row_partnership, &n);
+        if (!ws)
                 return -1;
-        if (too_many(x, n, "partnerships")) {
-                free(it);
-                return -1;
-        }
-        ws = sheet(x, M(x, "report.sec_partnerships"));
-        if (!ws) {
-                free(it);
-                return -1;
-        }
-        pb_buf_init(&b, 0);
-        header(x, ws, 0, cols, w, 9);
-        for (i = 0; i < n; i++, r++) {
-                const pb_json_t *e =
-                    pb_json_parse(jp, it[i].json, it[i].len, NULL, 0);
-                const pb_json_t *a, *c;
-                const char *kind = js(e, "kind");
-                if (!e)
-                        continue;
-                put_date(x, ws, r, 0, js(e, "founded_on"), x->date);
-                put_str(x, ws, r, 1, it[i].id, NULL);
-                put_str(x, ws, r, 2,
-                        kind ? E(x, NS "PartnershipKind", kind) : NULL, NULL);
-                put_str(x, ws, r, 3, js(e, "nrw_party.name"), NULL);
-                put_str(x, ws, r, 4, js(e, "ukrainian_party.name"), NULL);
-                put_str(x, ws, r, 5, js(e, "ukrainian_party.region"), NULL);
-                pb_buf_reset(&b);
-                a = pb_json_get(e, "areas");
-                for (c = a ? a->child : NULL; c; c = c->next)
-                        if (c->type == PB_JSON_STRING)
-                                pb_buf_printf(&b, "%s%s", b.len ? ", " : "",
-                                              c->str);
-                put_str(x, ws, r, 6, b.data ? (const char *)b.data : "", NULL);
-                put_str(x, ws, r, 7, js(e, "source"), NULL);
-                put_str(x, ws, r, 8, js(e, "event_id"), NULL);
-        }
-        finish_sheet(x, ws, 9, (lxw_row_t)n);
-        pb_buf_free(&b);
-        free(it);
         return 0;
 }
 

@@ -1,8 +1,13 @@
-# lib_admin.sh: helpers for tests/integration/admin_*.sh. Source after
-# tests/kafka/lib.sh, tests/gateway/lib_gateway.sh and pb_tmpdir.
+# lib_admin.sh: helpers for tests/integration/admin_*.sh. Sources
+# tests/kafka/lib.sh and tests/gateway/lib_gateway.sh itself.
 
-# adm_setup: operator token in $PB_TMP/operator.token (OP), topic prefix PFX
+source "$(dirname "${BASH_SOURCE[0]}")/../kafka/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../gateway/lib_gateway.sh"
+
+# adm_setup CMD...: gw_setup CMD... (call it plainly, not in $(...)), then
+# an operator token in $PB_TMP/operator.token (OP) and a topic prefix PFX
 adm_setup() {
+        gw_setup "$@"
         OP=op-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
         printf '%s\n' "$OP" >"$PB_TMP/operator.token"
         PFX=$(pb_topic_name adm)-
@@ -68,6 +73,26 @@ adm_token() {
         adm_expect 201 "issue token $2 of $1"
         jq -r .id "$PB_TMP/resp.json" >"$PB_TMP/last_token_id"
         jq -r .token "$PB_TMP/resp.json"
+}
+
+# adm_until CODE WHAT CMD...: run CMD (which sets HTTP_CODE) up to 50
+# times, 0.1 s apart, until HTTP_CODE is CODE; fail with WHAT otherwise
+adm_until() {
+        local code=$1 what=$2
+        shift 2
+        for _ in $(seq 50); do
+                "$@"
+                [[ $HTTP_CODE == "$code" ]] && return 0
+                sleep 0.1
+        done
+        pb_fail "$what: $HTTP_CODE $(head -c 800 "$PB_TMP/resp.json")"
+}
+
+# adm_publish PORT TOKEN: publish a fresh aid.dispatched event
+# ($PB_TMP/ev.json, see adm_event) at the gateway on PORT
+adm_publish() {
+        adm_event "$PB_TMP/ev.json"
+        gw_post "$1" "$2" aid.dispatched application/json "$PB_TMP/ev.json"
 }
 
 # adm_event FILE: an aid.dispatched event with a shipment id of its own

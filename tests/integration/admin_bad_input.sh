@@ -7,12 +7,9 @@
 # changes nothing: the state read back and the records in the state topics
 # are the same before and after.
 set -euo pipefail
-source "$(dirname "$0")/../kafka/lib.sh"
-source "$(dirname "$0")/../gateway/lib_gateway.sh"
 source "$(dirname "$0")/../admin/lib_admin.sh"
 
-gw_setup curl jq python3
-adm_setup
+adm_setup curl jq python3
 adm_start adm --allow-http-endpoints --allow-private-endpoints --ops-listen 127.0.0.1:0
 OPS=$(sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$PB_TMP/adm.log" | head -n 1)
 [[ -n $OPS ]] || pb_fail "no ops endpoint"

@@ -8,12 +8,9 @@
 # (written by the gateway) but never the digest; the tokens file keeps
 # working next to the admin topics; the CLI issues and revokes too.
 set -euo pipefail
-source "$(dirname "$0")/../kafka/lib.sh"
-source "$(dirname "$0")/../gateway/lib_gateway.sh"
 source "$(dirname "$0")/../admin/lib_admin.sh"
 
-gw_setup curl jq
-adm_setup
+adm_setup curl jq
 adm_start adm
 gw_token_line file-org aid.dispatched >"$PB_TMP/tokens"
 gw_start gw1 --brokers "$B" --topic-prefix "$PFX" --insecure-http --rate 0 --admin-topics
@@ -29,44 +26,29 @@ TOK_ID=$(cat "$PB_TMP/last_token_id")
 [[ $TOK =~ ^pbt_[A-Za-z0-9_-]{43}$ ]] || pb_fail "token text '$TOK' is not pbt_ + 43 base64url characters"
 SUBTOK=$(adm_token ngo-a reader subscriber)
 
-adm_event "$PB_TMP/ev.json"
 jq 'del(.source, .event_id)' "$EXAMPLES/valid/aid.delivered/dnipro-generators-partial.json" >"$PB_TMP/del.json"
 # applied within 5 s at both gateways
 for p in "$P1" "$P2"; do
-        ok=
-        for _ in $(seq 50); do
-                adm_event "$PB_TMP/ev.json"
-                gw_post "$p" "$TOK" aid.dispatched application/json "$PB_TMP/ev.json"
-                [[ $HTTP_CODE == 201 ]] && { ok=1; break; }
-                sleep 0.1
-        done
-        [[ -n $ok ]] || pb_fail "new token does not publish at port $p within 5 s: $HTTP_CODE $(cat "$PB_TMP/resp.json")"
+        adm_until 201 "new token does not publish at port $p within 5 s" adm_publish "$p" "$TOK"
         jq -e '.topic | endswith("aid.dispatched")' "$PB_TMP/resp.json" >/dev/null || pb_fail "publish answer: $(cat "$PB_TMP/resp.json")"
 done
 gw_post "$P1" "$TOK" aid.delivered application/json "$PB_TMP/del.json"
 expect_code 403 "type the organisation may not publish"
 jq -e '.error == "forbidden"' "$PB_TMP/resp.json" >/dev/null || pb_fail "403 body: $(cat "$PB_TMP/resp.json")"
-adm_event "$PB_TMP/ev.json"
-gw_post "$P1" "$SUBTOK" aid.dispatched application/json "$PB_TMP/ev.json"
+adm_publish "$P1" "$SUBTOK"
 expect_code 403 "a subscriber token publishes"
 gw_post "$P1" "pbt_not-a-token-at-all" aid.dispatched application/json "$PB_TMP/ev.json"
 expect_code 401 "unknown token"
 # the tokens file still works next to the admin topics
-adm_event "$PB_TMP/ev.json"
-gw_post "$P2" tok-file-org aid.dispatched application/json "$PB_TMP/ev.json"
+adm_publish "$P2" tok-file-org
 expect_code 201 "tokens-file token at the gateway with --tokens and --admin-topics"
 
 # permissions changed by the operator apply without a restart
 adm_call "$OP" PATCH /v1/admin/orgs/ngo-a '{"publish":["aid.dispatched","aid.delivered"]}'
 adm_expect 200 "operator widens publish"
 adm_jq '.version == 2' "version bumped"
-ok=
-for _ in $(seq 50); do
+adm_until 201 "widened publish not applied within 5 s" \
         gw_post "$P1" "$TOK" aid.delivered application/json "$PB_TMP/del.json"
-        [[ $HTTP_CODE == 201 ]] && { ok=1; break; }
-        sleep 0.1
-done
-[[ -n $ok ]] || pb_fail "widened publish not applied within 5 s: $HTTP_CODE"
 
 # the list: name, prefix, created, last used (the gateway wrote it); no digest
 ok=
@@ -100,8 +82,7 @@ adm_jq '.revoked_at != null' "revoked_at set"
 for p in "$P1" "$P2"; do
         ok=
         while (( $(date +%s%N) - t0 < 5000000000 )); do
-                adm_event "$PB_TMP/ev.json"
-                gw_post "$p" "$TOK" aid.dispatched application/json "$PB_TMP/ev.json"
+                adm_publish "$p" "$TOK"
                 [[ $HTTP_CODE == 401 ]] && { ok=1; break; }
                 sleep 0.05
         done
@@ -114,28 +95,14 @@ TOK2=$(adm_token ngo-a second publisher)
 adm_call "$OP" POST /v1/admin/orgs/ngo-a/disable
 adm_expect 200 "disable"
 adm_jq '.disabled == true' "disabled"
-ok=
-for _ in $(seq 50); do
-        adm_event "$PB_TMP/ev.json"
-        gw_post "$P2" "$TOK2" aid.dispatched application/json "$PB_TMP/ev.json"
-        [[ $HTTP_CODE == 401 ]] && { ok=1; break; }
-        sleep 0.1
-done
-[[ -n $ok ]] || pb_fail "disabled organisation still publishes: $HTTP_CODE"
+adm_until 401 "disabled organisation still publishes" adm_publish "$P2" "$TOK2"
 # nor does its org-admin token manage anything
 ADMTOK=$(adm_token ngo-a boss org-admin)
 adm_call "$ADMTOK" GET /v1/admin/orgs/ngo-a/tokens
 adm_expect 401 "org-admin token of a disabled organisation"
 adm_call "$OP" POST /v1/admin/orgs/ngo-a/enable
 adm_expect 200 "enable"
-ok=
-for _ in $(seq 50); do
-        adm_event "$PB_TMP/ev.json"
-        gw_post "$P2" "$TOK2" aid.dispatched application/json "$PB_TMP/ev.json"
-        [[ $HTTP_CODE == 201 ]] && { ok=1; break; }
-        sleep 0.1
-done
-[[ -n $ok ]] || pb_fail "enabled organisation does not publish again: $HTTP_CODE"
+adm_until 201 "enabled organisation does not publish again" adm_publish "$P2" "$TOK2"
 
 # the org-admin manages its own tokens, not another organisation's
 adm_org ngo-b '["aid.dispatched"]' '[]'
@@ -155,14 +122,7 @@ export PARTNERBUS_ADMIN_URL=$ADM
         pb_fail "CLI token issue failed"
 CLI_TOK=$(jq -r .token "$PB_TMP/cli.json")
 CLI_ID=$(jq -r .id "$PB_TMP/cli.json")
-ok=
-for _ in $(seq 50); do
-        adm_event "$PB_TMP/ev.json"
-        gw_post "$P1" "$CLI_TOK" aid.dispatched application/json "$PB_TMP/ev.json"
-        [[ $HTTP_CODE == 201 ]] && { ok=1; break; }
-        sleep 0.1
-done
-[[ -n $ok ]] || pb_fail "CLI-issued token does not publish: $HTTP_CODE"
+adm_until 201 "CLI-issued token does not publish" adm_publish "$P1" "$CLI_TOK"
 "$PB_BIN" admin token list ngo-b --token-file "$PB_TMP/operator.token" | jq -e '.tokens | length == 1' >/dev/null ||
         pb_fail "CLI token list"
 "$PB_BIN" admin token revoke ngo-b "$CLI_ID" --token-file "$PB_TMP/operator.token" >/dev/null || pb_fail "CLI revoke"

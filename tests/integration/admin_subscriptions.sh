@@ -9,12 +9,9 @@
 # --allow-private-endpoints and http without --allow-http-endpoints (400),
 # another organisation's subscription (404).
 set -euo pipefail
-source "$(dirname "$0")/../kafka/lib.sh"
-source "$(dirname "$0")/../gateway/lib_gateway.sh"
 source "$(dirname "$0")/../admin/lib_admin.sh"
 
-gw_setup curl jq python3
-adm_setup
+adm_setup curl jq python3
 # the strict one first: https only, public addresses only
 adm_start strict
 STRICT=$ADM
