@@ -124,7 +124,7 @@ jq -e --arg id "$IDA" '.duplicate == true and .event_id == $id' "$PB_TMP/resp.js
 want="$(jq -r '"\(.partition) \(.offset)"' "$PB_TMP/resp.json")"
 pb_wait_for 30 inflight_zero "$OA"
 curl -s "http://127.0.0.1:$OA/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$' ||
-        pb_fail "A: late publish not counted"
+        pb_fail "A: late publish not counted: $(curl -s "http://127.0.0.1:$OA/metrics" | grep -E 'events_total.*late|inflight' | tr '\n' ' ') log: $(grep -E 'outcome unknown|late|delivery' "$PB_TMP"/*.log 2>/dev/null | tail -5)"
 got=$(in_topic "$IDA")
 pb_log "A: in the topic at: ${got//$'\n'/; } (answered $want)"
 [[ $got == "$want" ]] || pb_fail "A: event $IDA in the topic at '${got//$'\n'/; }', want exactly once at '$want'"
