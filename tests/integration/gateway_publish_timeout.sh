@@ -123,7 +123,9 @@ jq -e --arg id "$IDA" '.duplicate == true and .event_id == $id' "$PB_TMP/resp.js
         pb_fail "A: want a duplicate answer: $(cat "$PB_TMP/resp.json")"
 want="$(jq -r '"\(.partition) \(.offset)"' "$PB_TMP/resp.json")"
 pb_wait_for 30 inflight_zero "$OA"
-curl -s "http://127.0.0.1:$OA/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$' ||
+# the late outcome is counted just after the in-flight gauge drops
+late_counted() { curl -s "http://127.0.0.1:$OA/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$'; }
+pb_wait_for 5 late_counted ||
         pb_fail "A: late publish not counted: $(curl -s "http://127.0.0.1:$OA/metrics" | grep -E 'events_total.*late|inflight' | tr '\n' ' ') log: $(grep -E 'outcome unknown|late|delivery' "$PB_TMP"/*.log 2>/dev/null | tail -5)"
 got=$(in_topic "$IDA")
 pb_log "A: in the topic at: ${got//$'\n'/; } (answered $want)"
