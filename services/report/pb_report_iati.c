@@ -175,7 +175,7 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                      size_t n, int aid) {
         pb_buf_t *b = w->out;
         char first[16] = "", updated[40] = "";
-        const char *title_src = NULL;
+        int is_prog = 0; /* a programme's activity: title = the programme */
         orgs_t funders, impl;
         /* sectors: DAC code -> item lines */
         const char *sec_code[8];
@@ -228,7 +228,10 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                                  org_type(js(e, "recipient.kind"),
                                           js(e, "recipient.country")));
                         if (i == 0) {
-                                title_src = js(e, "programme");
+                                const char *title_src = js(e, "programme");
+                                /* copied: the parse tree is reused for the
+                                 * next member */
+                                is_prog = title_src != NULL;
                                 title =
                                     strdup(title_src          ? title_src
                                            : js(e, "purpose") ? js(e, "purpose")
@@ -253,14 +256,14 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                               (int)(w->tmp.len > 40 ? 40 : w->tmp.len),
                               w->tmp.data ? (const char *)w->tmp.data : "",
                               fnv32(title ? title : ""));
-        } else if (title_src) {
+        } else if (is_prog) {
                 pb_buf_puts(b, "-PROG-");
                 pb_buf_reset(&w->tmp);
-                id_part(&w->tmp, title_src);
+                id_part(&w->tmp, title ? title : "");
                 pb_buf_printf(b, "%.*s-%08x",
                               (int)(w->tmp.len > 40 ? 40 : w->tmp.len),
                               w->tmp.data ? (const char *)w->tmp.data : "",
-                              fnv32(title_src));
+                              fnv32(title ? title : ""));
         } else {
                 pb_buf_puts(b, "-GRANT-");
                 pb_buf_reset(&w->tmp);
@@ -290,7 +293,7 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                               "angegebenen Warenwert), gemeldet über "
                               "partnerbus.",
                               n, (unsigned long long)undeclared);
-        else if (title_src)
+        else if (is_prog)
                 pb_buf_printf(&w->tmp,
                               "Förderprogramm mit %zu Bewilligung(en).", n);
         else
