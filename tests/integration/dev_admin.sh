@@ -75,6 +75,6 @@ done
 [[ $(jq -r '.entries[0].action' <<<"$audit") == token.revoke ]] || pb_fail "the newest audit entry is not the revocation"
 grep -q 'pbs_' <<<"$audit" && pb_fail "a signing secret in the audit log"
 grep -q '"disabled":true' "$out" || pb_fail "the organisation was not disabled"
-pb_log "dev_admin: organisation, tokens, publish, subscription delivered and HEALTHY, revocation 401, audit"
+pb_log "organisation, tokens, publish, subscription delivered and HEALTHY, revocation 401, audit"
 dev_stop
 echo "dev_admin: ok"
