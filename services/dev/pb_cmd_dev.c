@@ -1208,9 +1208,10 @@ int pb_cmd_dev(int argc, char **argv) {
                             "$(cat %s/operator-token)\" \\\n"
                             "#     %s/v1/admin/orgs\n"
                             "# A first subscription: POST "
-                            "%s/v1/admin/subscriptions (docs/admin.md,\n"
-                            "# \"Subscriptions\"); its endpoint must echo "
-                            "the verification challenge.\n",
+                            "%s/v1/admin/orgs/ORG/subscriptions\n"
+                            "# (docs/admin.md, \"Walk-through with curl\"); "
+                            "its endpoint must echo the verification "
+                            "challenge.\n",
                             admin_base, dir, admin_base, admin_base);
                 {
                         size_t n = strlen(err);
