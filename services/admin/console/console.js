@@ -222,6 +222,11 @@
       input = el("input", {id: id, type: "text", readonly: "readonly"});
       input.value = crypto.randomUUID ? crypto.randomUUID() : uuid();
       get = function () { return input.value; };
+    } else if (name === "source" && ptr === "/source" && who && who.org) {
+      /* the gateway sets it to the caller's organisation anyway */
+      input = el("input", {id: id, type: "text", readonly: "readonly"});
+      input.value = who.org;
+      get = function () { return input.value; };
     } else if (t && t.type === "record") {
       var fs = el("fieldset", {"class": "group", "data-ptr": ptr});
       fs.appendChild(el("legend", {text: label + (optional ? " (" + msg("ui.console.optional") + ")" : "")}));
@@ -316,6 +321,7 @@
       var x = field(f.name, nn.t, ns, t.fullName, ptr + "/" + f.name,
                     nn.optional || f["default"] !== undefined, f.doc);
       x.name = f.name;
+      x.nullable = nn.optional;
       node.appendChild(x.node);
       return x;
     });
@@ -323,7 +329,11 @@
       var o = {};
       var errs = [];
       fs.forEach(function (x) {
-        try { o[x.name] = x.get(); } catch (e) {
+        try {
+          var v = x.get();
+          /* a field with a default but no null: left out, the default applies */
+          if (v !== null || x.nullable) o[x.name] = v;
+        } catch (e) {
           if (e.errs) errs = errs.concat(e.errs); else errs.push(e);
         }
       });
