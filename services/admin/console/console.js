@@ -174,7 +174,8 @@
           el("td", {"class": "state", text: msg("ui.console.state_" + s.state)}),
           health, el("td", {}, [b])]));
         api("GET", base + "/" + encodeURIComponent(s.id) + "/status").then(function (st) {
-          health.textContent = st.status === 200 && st.body ? st.body.state : "?";
+          var h = st.status === 200 && st.body ? st.body.state : "UNKNOWN";
+          health.textContent = msg("ui.console.health_" + h) === "ui.console.health_" + h ? h : msg("ui.console.health_" + h);
         });
       });
     });
@@ -245,6 +246,8 @@
         var r = {};
         var i = rows.length;
         r.f = field(String(i), t.items, ns, recFull + "[]", ptr + "/" + i, false, "");
+        var lg = r.f.node.querySelector("legend");
+        if (lg) lg.textContent = label + " " + (i + 1);
         var rm = el("button", {type: "button", "class": "remove", text: msg("ui.console.remove")});
         r.node = el("div", {"class": "row"}, [r.f.node, rm]);
         rm.addEventListener("click", function () {
