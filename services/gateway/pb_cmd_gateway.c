@@ -120,6 +120,10 @@ static const pb_opt_t gw_opts[] = {
      "OpenAPI document served at /v1/openapi.json (default: "
      "SCHEMAS/../docs/openapi.json)",
      0, OFF(openapi)},
+    {"console-url", 0, PB_OPT_STRING, NULL, "URL",
+     "the web console (partnerbus admin's /console/) that the page at / "
+     "links to",
+     0, OFF(console_url)},
     {"port-file", 0, PB_OPT_STRING, NULL, "FILE",
      "write the port listened on into FILE once ready", 0, OFF(port_file)},
     PB_OPTG_OWNERS_TOPIC(OFF(owners_topic)),

@@ -69,6 +69,13 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$CONSOLE/console/labels/de.json"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$CONSOLE/v1/console/events/aid.dispatched" --data '{}')
 [[ $code == 401 ]] || pb_fail "publishing without a token answered $code"
 
+# the gateway's landing page links to the schemas and the API description
+curl -fsS -D "$WORK/gh.txt" -o "$WORK/landing.html" "$GW/"
+grep -qi '^content-type: text/html' "$WORK/gh.txt" || pb_fail "GET / of the gateway is not HTML"
+grep -qi "^content-security-policy: default-src 'none'" "$WORK/gh.txt" || pb_fail "no CSP on the gateway's landing page"
+grep -q 'href="/v1/schemas"' "$WORK/landing.html" || pb_fail "the landing page does not link to /v1/schemas"
+grep -q 'href="/v1/openapi.json"' "$WORK/landing.html" || pb_fail "the landing page does not link to /v1/openapi.json"
+
 SUB=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions" -H "$(auth "$(cat "$WORK/token")")" \
         --data-binary '{"name":"console-sub","topics":["aid.delivered"],"endpoint":"http://127.0.0.1:9/hook"}' |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || pb_fail "could not create the subscription"
