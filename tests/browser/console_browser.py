@@ -154,9 +154,19 @@ try:
     wait.until(lambda d: err_at("/declared_value") != "")
     if "Keine gültige Zahl" not in err_at("/declared_value"):
         fail("wrong message at the invalid decimal: " + err_at("/declared_value"))
+    first_err = err_at("/declared_value")
     if field("/declared_value").get_attribute("aria-invalid") != "true":
         fail("the invalid decimal is not marked aria-invalid")
     page("publish-invalid")
+
+    # a decimal the page accepts but the gateway refuses (more digits than
+    # the schema's precision 14): the gateway's message at its pointer
+    field("/declared_value").clear()
+    field("/declared_value").send_keys("1.000.000.000.000.000,00")
+    drv.find_element(By.ID, "publish-btn").click()
+    wait.until(lambda d: err_at("/declared_value") not in ("", first_err))
+    print("gateway at /declared_value: " + err_at("/declared_value"))
+    page("publish-gateway-error")
 
     # German input: 143.000,00
     field("/declared_value").clear()
