@@ -46,6 +46,38 @@ const pb_adm_asset_t *pb_adm_asset_find(const char *url) {
         return NULL;
 }
 
+/* ["aid.delivered",...]: the names of /console/schemas/TYPE.avsc. */
+static char *types_json(void) {
+        const pb_adm_asset_t *a;
+        size_t n = 3, at = 0;
+        char *j;
+        for (a = pb_adm_assets; a->url; a++)
+                n += strlen(a->url) + 3;
+        j = malloc(n);
+        if (!j)
+                return NULL;
+        j[at++] = '[';
+        for (a = pb_adm_assets; a->url; a++) {
+                const char *t = a->url;
+                size_t len;
+                if (strncmp(t, "/console/schemas/", 17))
+                        continue;
+                t += 17;
+                len = strlen(t);
+                if (len < 6 || strcmp(t + len - 5, ".avsc"))
+                        continue;
+                if (at > 1)
+                        j[at++] = ',';
+                j[at++] = '"';
+                memcpy(j + at, t, len - 5);
+                at += len - 5;
+                j[at++] = '"';
+        }
+        j[at++] = ']';
+        j[at] = 0;
+        return j;
+}
+
 /* GET / and /console/...: the web console's files (no token needed: they
  * hold no data; the page asks for the token and sends it as a Bearer
  * header to /v1/admin/...). 0 if url is not the console's. */
@@ -60,7 +92,19 @@ static int serve_console(struct MHD_Connection *conn, const char *method,
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
                 return 0;
         a = pb_adm_asset_find(url);
-        if (!strcmp(url, "/")) {
+        if (!strcmp(url, "/console/types.json")) {
+                /* the event types of the built-in schemas: a new schema
+                 * gets its form without a change to the page */
+                char *j = types_json();
+                r = j ? MHD_create_response_from_buffer(strlen(j), j,
+                                                        MHD_RESPMEM_MUST_FREE)
+                      : NULL;
+                if (r)
+                        MHD_add_response_header(r, "Content-Type",
+                                                "application/json");
+                else
+                        free(j);
+        } else if (!strcmp(url, "/")) {
                 status = 302;
                 r = MHD_create_response_from_buffer(0, (void *)"",
                                                     MHD_RESPMEM_PERSISTENT);

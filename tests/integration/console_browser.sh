@@ -66,6 +66,11 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$CONSOLE/console/nothing.js")
 [[ $code == 404 ]] || pb_fail "unknown asset answered $code"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$CONSOLE/console/labels/de.json")
 [[ $code == 200 ]] || pb_fail "labels not served ($code)"
+curl -fsS "$CONSOLE/console/types.json" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+assert sorted(t) == ["aid.delivered", "aid.dispatched", "funds.granted", "partnership.founded"], t' ||
+        pb_fail "/console/types.json does not list the built-in schemas"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$CONSOLE/v1/console/events/aid.dispatched" --data '{}')
 [[ $code == 401 ]] || pb_fail "publishing without a token answered $code"
 

@@ -5,8 +5,6 @@
 "use strict";
 
 (function () {
-  var TYPES = ["aid.dispatched", "aid.delivered", "funds.granted",
-               "partnership.founded"];
   var L = null;       /* the labels of the current language */
   var LEN = null;     /* English, the fallback */
   var who = null;
@@ -429,7 +427,6 @@
 
   /* ------------------------------------------------------------ wiring */
   document.addEventListener("DOMContentLoaded", function () {
-    TYPES.forEach(function (t) { $("etype").appendChild(el("option", {value: t, text: t})); });
     $("lang").addEventListener("change", function () { setLang($("lang").value); });
     $("signin").addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -445,7 +442,10 @@
     });
     $("etype").addEventListener("change", renderForm);
     $("pubform").addEventListener("submit", publish);
-    getJSON("/console/labels/en.json").then(function (en) {
+    getJSON("/console/types.json").then(function (types) {
+      types.forEach(function (t) { $("etype").appendChild(el("option", {value: t, text: t})); });
+      return getJSON("/console/labels/en.json");
+    }).then(function (en) {
       LEN = en;
       return setLang(chooseLang());
     }).then(function () {
