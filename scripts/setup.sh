@@ -38,10 +38,11 @@ PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev
 # for the benchmarks, chromium for the report screenshot and PDF, poppler-utils
 # (pdftotext, pdfinfo) to read the PDF back, clang-format-14 for the
 # formatting check (static.format), xmllint for the IATI schema check
-# (it.report_iati).
+# (it.report_iati), chromium-driver and npm for the console's browser test
+# (it.console_browser: Selenium from the venv, axe-core from npm).
 TEST_PKGS=(valgrind kcat curl jq bc openssl gnutls-bin python3 python3-venv python3-yaml
            openjdk-17-jdk-headless maven wrk chromium fonts-dejavu-core clang-format-14
-           poppler-utils libxml2-utils)
+           poppler-utils libxml2-utils chromium-driver npm)
 # What partnerbus dev runs: Apache Kafka on Java, its jars fetched by Maven.
 KAFKA_PKGS=(openjdk-17-jre-headless maven python3)
 [ $WANT_KAFKA -eq 1 ] && PKGS+=("${KAFKA_PKGS[@]}")
@@ -72,6 +73,8 @@ if [ $WANT_TEST -eq 1 ]; then
         fi
         log "preparing the Python venv for the agency-client tests (cached)"
         (source tests/kafka/lib.sh && pb_python_venv >/dev/null)
+        log "installing axe-core for the browser test (tests/browser, npm cache)"
+        (cd tests/browser && npm ci --prefer-offline --no-audit --no-fund >/dev/null)
 fi
 
 CC=${CC:-clang-14}

@@ -138,6 +138,7 @@ typedef struct pb_adm_settings {
         const char *port_file;
         const char *operator_token_file;
         int allow_http_endpoints;
+        const char *gateway_url; /* --gateway-url, or NULL */
         int allow_private_endpoints;
         int verify_endpoints;
         int64_t verify_timeout;
@@ -187,6 +188,13 @@ void pb_adm_handle(pb_adm_t *adm, const pb_adm_request_t *rq,
 typedef pb_httpd_route_t pb_adm_route_t;
 extern const pb_adm_route_t pb_adm_routes[];
 extern const size_t pb_adm_nroutes;
+
+/* pb_adm_console.c: POST /v1/console/events/{type} forwarded to the
+ * gateway (--gateway-url) with the caller's Authorization header; the
+ * gateway's status and JSON body come back unchanged. */
+void pb_adm_console_publish(pb_adm_t *adm, const char *type, const char *auth,
+                            const char *body, size_t body_len,
+                            pb_adm_response_t *rs);
 
 /* pb_adm_http.c */
 int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size);

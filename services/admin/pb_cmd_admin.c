@@ -62,6 +62,11 @@ static const pb_opt_t adm_opts[] = {
      0, OFF(verify_endpoints)},
     {"verify-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
      "how long the verification request may take", 0, OFF(verify_timeout)},
+    {"gateway-url", 0, PB_OPT_STRING, NULL, "URL",
+     "the gateway the web console publishes through "
+     "(POST /v1/console/events/TYPE is forwarded to URL/v1/events/TYPE "
+     "with the caller's token; unset: the console cannot publish)",
+     0, OFF(gateway_url)},
     {"audit-keep", 0, PB_OPT_INT, "100000", "N",
      "newest audit records held in memory for GET /v1/admin/audit", 0,
      OFF(audit_keep)},

@@ -108,6 +108,10 @@ static const pb_opt_t gw_opts[] = {
      "OpenAPI document served at /v1/openapi.json (default: "
      "SCHEMAS/../docs/openapi.json)",
      0, OFF(openapi)},
+    {"console-url", 0, PB_OPT_STRING, NULL, "URL",
+     "the web console (partnerbus admin's /console/) that the page at / "
+     "links to",
+     0, OFF(console_url)},
     PB_OPTG_PORT_FILE(OFF(port_file)),
     PB_OPTG_OWNERS_TOPIC(OFF(owners_topic)),
     PB_OPTG_OWNERS_CAPACITY(OFF(owners_capacity)),

@@ -28,6 +28,7 @@ enum {
         R_OPENAPI,
         R_HEALTHZ,
         R_READYZ,
+        R_LANDING,
         R_NONE,
 };
 
@@ -40,6 +41,7 @@ const pb_gw_route_t pb_gw_routes[] = {
     [R_OPENAPI] = {"GET", "/v1/openapi.json"},
     [R_HEALTHZ] = {"GET", "/healthz"},
     [R_READYZ] = {"GET", "/readyz"},
+    [R_LANDING] = {"GET", "/"},
 };
 /* /metrics and the reason why /readyz is 503 are served only on
  * --ops-listen (pb_ops): they name every organisation and Kafka's own
@@ -117,6 +119,8 @@ static int match_route(const char *url, const char **param) {
                 return R_HEALTHZ;
         if (!strcmp(url, "/readyz"))
                 return R_READYZ;
+        if (!strcmp(url, "/"))
+                return R_LANDING;
         return R_NONE;
 }
 
@@ -156,6 +160,7 @@ static enum MHD_Result respond_ex(pb_gw_req_t *req, unsigned status,
                 return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
         MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         if (retry_after_ms > 0) {
                 char ra[32];
                 snprintf(ra, sizeof(ra), "%lld",
@@ -342,6 +347,57 @@ void pb_gw_metrics_refresh(pb_gw_t *gw) {
         }
 }
 
+/* Appends s to b with &, <, > and " escaped for HTML. */
+static void html_esc(pb_buf_t *b, const char *s) {
+        for (; *s; s++) {
+                if (*s == '&')
+                        pb_buf_puts(b, "&amp;");
+                else if (*s == '<')
+                        pb_buf_puts(b, "&lt;");
+                else if (*s == '>')
+                        pb_buf_puts(b, "&gt;");
+                else if (*s == '"')
+                        pb_buf_puts(b, "&quot;");
+                else
+                        pb_buf_append(b, s, 1);
+        }
+}
+
+/* GET /: a page linking to the web console (--console-url), the schemas
+ * and the API description; no script, no style, nothing from elsewhere. */
+static enum MHD_Result serve_landing(pb_gw_req_t *req) {
+        pb_gw_t *gw = req->gw;
+        pb_buf_t b;
+        enum MHD_Result r;
+        pb_buf_init(&b, 16384);
+        pb_buf_puts(&b,
+                    "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+                    "<meta charset=\"utf-8\"><title>partnerbus</title>"
+                    "</head><body><main><h1>partnerbus</h1>"
+                    "<p lang=\"de\">Ereignisse zwischen Nordrhein-Westfalen "
+                    "und der Ukraine.</p>"
+                    "<p lang=\"uk\">Події між Північним Рейном-Вестфалією "
+                    "та Україною.</p><ul>");
+        if (gw->set.console_url) {
+                pb_buf_puts(&b, "<li><a href=\"");
+                html_esc(&b, gw->set.console_url);
+                pb_buf_puts(&b, "\">Web console / Webkonsole / "
+                                "Вебконсоль</a></li>");
+        }
+        pb_buf_puts(&b, "<li><a href=\"/v1/schemas\">/v1/schemas</a> "
+                        "(event types, Avro schemas)</li>"
+                        "<li><a href=\"/v1/openapi.json\">/v1/openapi.json</a> "
+                        "(API description, OpenAPI 3)</li>"
+                        "</ul></main></body></html>\n");
+        r = respond(req, b.data ? 200 : 500, "text/html; charset=utf-8",
+                    b.data ? (const char *)b.data : "", b.len, 0,
+                    "Content-Security-Policy",
+                    "default-src 'none'; frame-ancestors 'none'; "
+                    "base-uri 'none'; form-action 'none'");
+        pb_buf_free(&b);
+        return r;
+}
+
 static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
         pb_gw_t *gw = req->gw;
         size_t idx;
@@ -371,6 +427,8 @@ static enum MHD_Result serve_get(pb_gw_req_t *req, const char *param) {
                 return respond(req, 200, "application/json",
                                gw->types[idx].info_json,
                                strlen(gw->types[idx].info_json), 0, NULL, NULL);
+        case R_LANDING:
+                return serve_landing(req);
         case R_OPENAPI:
                 if (!gw->openapi_json)
                         return respond_error(req, 404, "no_openapi",

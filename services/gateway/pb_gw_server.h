@@ -49,6 +49,7 @@ typedef struct pb_gw_settings {
         size_t max_inflight_bytes;
         int64_t drain_timeout; /* ms */
         const char *openapi;
+        const char *console_url; /* --console-url: linked from GET / */
         const char *port_file;
         int print_routes;
         const char *owners_topic; /* before the topic prefix */

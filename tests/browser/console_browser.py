@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""The web console in a real Chromium (docs/console.md): sign in with a
+token, publish an aid shipment through the schema-generated form with German
+input, an invalid decimal shown at its field, Ukrainian and back, suspend a
+subscription. Every page is screenshotted into --shots and checked with
+axe-core (serious or critical violations fail). Run by
+tests/integration/console_browser.sh."""
+import argparse
+import json
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--admin", required=True)
+ap.add_argument("--token-file", required=True)
+ap.add_argument("--org", required=True)
+ap.add_argument("--org-name", required=True)
+ap.add_argument("--subscription", required=True)
+ap.add_argument("--shipment", required=True)
+ap.add_argument("--axe", required=True)
+ap.add_argument("--shots", required=True)
+ap.add_argument("--result", required=True)
+a = ap.parse_args()
+os.makedirs(a.shots, exist_ok=True)
+token = open(a.token_file).read().strip()
+axe_src = open(a.axe).read()
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for o in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+          "--window-size=1280,1600", "--lang=de-DE"):
+    opts.add_argument(o)
+opts.add_experimental_option("prefs", {"intl.accept_languages": "de-DE,de,en"})
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+drv = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"),
+                       options=opts)
+wait = WebDriverWait(drv, 20)
+failures = []
+nshot = 0
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    failures.append(msg)
+
+
+def page(name):
+    """Screenshot and axe-core check of what is shown now."""
+    global nshot
+    nshot += 1
+    drv.save_screenshot(os.path.join(a.shots, "%02d-%s.png" % (nshot, name)))
+    drv.execute_script(axe_src)
+    res = drv.execute_async_script(
+        "var cb = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+        ".then(function (r) { cb(r.violations.map(function (v) {"
+        " return {id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(function (n) { return n.target.join(' '); })};"
+        "})); }, function (e) { cb([{id: 'axe-error', impact: 'critical',"
+        " help: String(e), nodes: []}]); });")
+    for v in res:
+        print("axe %s: %s %s: %s (%s)" % (name, v["impact"], v["id"], v["help"],
+                                          ", ".join(v["nodes"][:5])))
+        if v["impact"] in ("serious", "critical"):
+            fail("axe %s on page %s" % (v["id"], name))
+    if not res:
+        print("axe %s: no violations" % name)
+
+
+def text_is(by, sel, want):
+    wait.until(EC.text_to_be_present_in_element((by, sel), want))
+
+
+def field(ptr):
+    return drv.find_element(By.CSS_SELECTOR, '#pubform [name="%s"]' % ptr)
+
+
+def err_at(ptr):
+    return drv.find_element(
+        By.CSS_SELECTOR, '#pubform .field[data-ptr="%s"] .err' % ptr).text
+
+
+try:
+    drv.set_script_timeout(30)
+    drv.get(a.admin + "/console/")
+    # German by default: the browser prefers it
+    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
+    text_is(By.CSS_SELECTOR, "#page-signin h1", "Anmelden")
+    if drv.find_element(By.TAG_NAME, "html").get_attribute("lang") != "de":
+        fail("the page is not German for a German browser")
+    page("signin")
+
+    # a wrong token: refused, a message, still the sign-in page
+    drv.find_element(By.ID, "token").send_keys("pbt_not-a-token")
+    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
+    text_is(By.ID, "status", "Anmeldung fehlgeschlagen")
+    page("signin-failed")
+
+    drv.find_element(By.ID, "token").send_keys(token)
+    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "page-home")))
+    text_is(By.ID, "who", a.org_name)
+    who = drv.find_element(By.ID, "who").text
+    if "aid.dispatched" not in who:
+        fail("the overview does not say the org may publish aid.dispatched: " + who)
+    if token in drv.current_url:
+        fail("the token is in the URL")
+    if drv.get_cookies():
+        fail("the console set cookies: %s" % drv.get_cookies())
+    page("home")
+
+    # publish: the form of aid.dispatched, built from its schema
+    drv.find_element(By.ID, "nav-publish").click()
+    Select(drv.find_element(By.ID, "etype")).select_by_value("aid.dispatched")
+    wait.until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, '#pubform [name="/declared_value"]')))
+    eid = field("/event_id").get_attribute("value")
+    if len(eid) != 36:
+        fail("no event_id generated: %r" % eid)
+    # an enum as a select with German labels
+    kinds = [o.text for o in Select(field("/sender/kind")).options]
+    if "Nichtregierungsorganisation" not in kinds:
+        fail("sender kind not labelled in German: %s" % kinds)
+    field("/shipment_id").send_keys(a.shipment)
+    field("/sender/name").send_keys("Blau-Gelbes Kreuz e.V.")
+    Select(field("/sender/kind")).select_by_value("NGO")
+    field("/sender/country").send_keys("DE")
+    field("/destination/city").send_keys("Дніпро")
+    field("/destination/oblast").send_keys("Dnipropetrowsk")
+    drv.execute_script("arguments[0].value = '2026-12-01'",
+                       field("/dispatched_on"))
+    Select(field("/items/0/category")).select_by_value("GENERATORS")
+    field("/items/0/description").send_keys("Notstromaggregate")
+    field("/items/0/quantity").send_keys("370")
+    # arrays: add a second line, remove it again
+    drv.find_element(By.CSS_SELECTOR, "#pubform fieldset.array .add").click()
+    field("/items/1/description")
+    drv.find_elements(By.CSS_SELECTOR, "#pubform fieldset.array .remove")[1].click()
+    if drv.find_elements(By.CSS_SELECTOR, '#pubform [name="/items/1/description"]'):
+        fail("removing the second item left it in the form")
+    Select(field("/currency")).select_by_value("EUR")
+
+    # an invalid decimal: the message at that field, nothing published
+    field("/declared_value").send_keys("143.000,0,0")
+    drv.find_element(By.ID, "publish-btn").click()
+    wait.until(lambda d: err_at("/declared_value") != "")
+    if "Keine gültige Zahl" not in err_at("/declared_value"):
+        fail("wrong message at the invalid decimal: " + err_at("/declared_value"))
+    first_err = err_at("/declared_value")
+    if field("/declared_value").get_attribute("aria-invalid") != "true":
+        fail("the invalid decimal is not marked aria-invalid")
+    page("publish-invalid")
+
+    # a decimal the page accepts but the gateway refuses (more digits than
+    # the schema's precision 14): the gateway's message at its pointer
+    field("/declared_value").clear()
+    field("/declared_value").send_keys("1.000.000.000.000.000,00")
+    drv.find_element(By.ID, "publish-btn").click()
+    wait.until(lambda d: err_at("/declared_value") not in ("", first_err))
+    print("gateway at /declared_value: " + err_at("/declared_value"))
+    page("publish-gateway-error")
+
+    # German input: 143.000,00
+    field("/declared_value").clear()
+    field("/declared_value").send_keys("143.000,00")
+    drv.find_element(By.ID, "publish-btn").click()
+    text_is(By.ID, "pubresult", "Gespeichert: aid.dispatched")
+    stored = drv.find_element(By.ID, "pubresult").text
+    print("console: " + stored)
+    page("publish-stored")
+    with open(a.result, "w") as f:
+        json.dump({"event_id": eid, "stored": stored}, f)
+
+    # Ukrainian and back
+    Select(drv.find_element(By.ID, "lang")).select_by_value("uk")
+    text_is(By.ID, "nav-publish", "Опублікувати")
+    if drv.find_element(By.TAG_NAME, "html").get_attribute("lang") != "uk":
+        fail("html lang is not uk after switching")
+    kinds = [o.text for o in Select(field("/sender/kind")).options]
+    print("uk kinds: %s" % kinds[:3])
+    page("publish-uk")
+    Select(drv.find_element(By.ID, "lang")).select_by_value("de")
+    text_is(By.ID, "nav-publish", "Veröffentlichen")
+
+    # subscriptions: suspend one
+    drv.find_element(By.ID, "nav-subs").click()
+    row = '#subs tr[data-sub="%s"]' % a.subscription
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, row)))
+    text_is(By.CSS_SELECTOR, row + " .state", "aktiv")
+    page("subscriptions")
+    drv.find_element(By.CSS_SELECTOR, row + " button").click()
+    text_is(By.CSS_SELECTOR, row + " .state", "angehalten")
+    page("subscriptions-suspended")
+except Exception:
+    drv.save_screenshot(os.path.join(a.shots, "99-failure.png"))
+    print("status: %r" % drv.find_element(By.ID, "status").text)
+    for e in drv.find_elements(By.CSS_SELECTOR, ".err"):
+        if e.text:
+            print("field error: %s" % e.text)
+    raise
+finally:
+    try:
+        for e in drv.get_log("browser"):
+            print("browser console: %s %s" % (e.get("level"), e.get("message")))
+    except Exception as e:  # not every driver keeps the log
+        print("browser console log unavailable: %s" % e)
+    drv.quit()
+
+if failures:
+    sys.exit("console_browser: %d failure(s): %s" % (len(failures), "; ".join(failures)))
+print("console_browser: ok (%d pages)" % nshot)

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The web console (docs/console.md) in a real Chromium against partnerbus dev
+# and its real Kafka: tests/browser/console_browser.py signs in with an
+# org-admin token, publishes an aid shipment through the form with German
+# input (143.000,00), sees an invalid decimal refused at its field, switches
+# to Ukrainian and back and suspends a subscription; axe-core checks every
+# page. Here: the console's headers (CSP, nosniff), and the shipment is in
+# Kafka with the amount 143000.00. The browser talks to a second
+# `partnerbus admin` beside dev's (admin is stateless: same topics) started
+# with --gateway-url, as dev's admin has none. Screenshots are kept under
+# the build dir (console-shots/).
+set -euo pipefail
+source "$(dirname "$0")/../kafka/lib.sh"
+source "$(dirname "$0")/dev_common.bash"
+pb_require_cmd /usr/bin/chromium /usr/bin/chromedriver npm
+dev_setup
+PY=$(pb_python_venv)
+SHOTS=${PB_BINARY_DIR:-$PB_SOURCE_DIR/build}/console-shots
+rm -rf "$SHOTS"
+mkdir -p "$SHOTS"
+AXE=$PB_SOURCE_DIR/tests/browser/node_modules/axe-core/axe.min.js
+if [[ ! -f $AXE ]]; then
+        (cd "$PB_SOURCE_DIR/tests/browser" && npm ci --prefer-offline --no-audit --no-fund >&2) ||
+                pb_fail "npm ci in tests/browser failed (axe-core)"
+fi
+
+dev_start out.txt err.txt
+ADMIN=$(awk '$1 == "admin" {print $2; exit}' err.txt)
+ADMIN=${ADMIN%/v1/admin}
+[[ $ADMIN == http://* ]] || { cat err.txt >&2; pb_fail "no admin URL in dev's banner"; }
+OP=$(head -1 "$DEVDIR/operator-token")
+auth() { printf 'Authorization: Bearer %s' "$1"; }
+
+ORG=console-$RANDOM
+ORGNAME="Kreis Konsole $ORG"
+curl -fsS "$ADMIN/v1/admin/orgs" -H "$(auth "$OP")" --data-binary "{\"id\":\"$ORG\",
+  \"name\":\"$ORGNAME\",\"kind\":\"municipality\",\"publish\":[\"aid.dispatched\"],
+  \"read\":[{\"type\":\"aid.delivered\"}]}" >/dev/null || pb_fail "could not create the organisation"
+curl -fsS "$ADMIN/v1/admin/orgs/$ORG/tokens" -H "$(auth "$OP")" \
+        --data-binary '{"name":"console","role":"org-admin"}' |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' >"$WORK/token"
+
+# the console's admin: same topics, forwarding publishing to dev's gateway
+"$PB_BIN" admin serve --brokers "$B" --listen 127.0.0.1:0 --port-file "$WORK/admin2.port" \
+        --operator-token-file "$DEVDIR/operator-token" --insecure-http \
+        --allow-http-endpoints --allow-private-endpoints --verify-endpoints=false \
+        --gateway-url "$GW" 2>"$WORK/admin2.log" &
+admin2=$!
+dev_kids+=("$admin2")
+have_port() { [[ -s $WORK/admin2.port ]]; }
+pb_wait_for 60 have_port || { cat "$WORK/admin2.log" >&2; pb_fail "the console's admin did not start"; }
+CONSOLE=http://127.0.0.1:$(cat "$WORK/admin2.port")
+# it has read the topics, the new organisation and its token too
+knows_token() { curl -fsS -o /dev/null "$CONSOLE/v1/admin/whoami" -H "$(auth "$(cat "$WORK/token")")"; }
+pb_wait_for 60 knows_token || { cat "$WORK/admin2.log" >&2; pb_fail "the console's admin does not know the token"; }
+
+# the headers of the console and of the API
+curl -fsS -D "$WORK/h.txt" -o "$WORK/index.html" "$CONSOLE/console/"
+grep -qi "^content-security-policy: default-src 'self'; script-src 'self';" "$WORK/h.txt" ||
+        { cat "$WORK/h.txt" >&2; pb_fail "no strict Content-Security-Policy on /console/"; }
+grep -qi '^x-content-type-options: nosniff' "$WORK/h.txt" || pb_fail "no nosniff on /console/"
+grep -qi '^content-type: text/html' "$WORK/h.txt" || pb_fail "/console/ is not text/html"
+grep -q '<script>' "$WORK/index.html" && pb_fail "inline script in the console"
+grep -Eq '(src|href)="https?://' "$WORK/index.html" && pb_fail "the console loads from another host"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$CONSOLE/console/nothing.js")
+[[ $code == 404 ]] || pb_fail "unknown asset answered $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$CONSOLE/console/labels/de.json")
+[[ $code == 200 ]] || pb_fail "labels not served ($code)"
+curl -fsS "$CONSOLE/console/types.json" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+assert sorted(t) == ["aid.delivered", "aid.dispatched", "funds.granted", "partnership.founded"], t' ||
+        pb_fail "/console/types.json does not list the built-in schemas"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$CONSOLE/v1/console/events/aid.dispatched" --data '{}')
+[[ $code == 401 ]] || pb_fail "publishing without a token answered $code"
+
+# the gateway's landing page links to the schemas and the API description
+curl -fsS -D "$WORK/gh.txt" -o "$WORK/landing.html" "$GW/"
+grep -qi '^content-type: text/html' "$WORK/gh.txt" || pb_fail "GET / of the gateway is not HTML"
+grep -qi "^content-security-policy: default-src 'none'" "$WORK/gh.txt" || pb_fail "no CSP on the gateway's landing page"
+grep -q 'href="/v1/schemas"' "$WORK/landing.html" || pb_fail "the landing page does not link to /v1/schemas"
+grep -q 'href="/v1/openapi.json"' "$WORK/landing.html" || pb_fail "the landing page does not link to /v1/openapi.json"
+
+SUB=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions" -H "$(auth "$(cat "$WORK/token")")" \
+        --data-binary '{"name":"console-sub","topics":["aid.delivered"],"endpoint":"http://127.0.0.1:9/hook"}' |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || pb_fail "could not create the subscription"
+
+SHIP=CONSOLE-$RANDOM-$RANDOM
+"$PY" "$PB_SOURCE_DIR/tests/browser/console_browser.py" --admin "$CONSOLE" \
+        --token-file "$WORK/token" --org "$ORG" --org-name "$ORGNAME" --subscription "$SUB" \
+        --shipment "$SHIP" --axe "$AXE" --shots "$SHOTS" --result "$WORK/result.json" ||
+        pb_fail "the browser test failed (screenshots in $SHOTS)"
+
+# the shipment is in Kafka, with the German amount as its decimal
+"$PB_BIN" consume --brokers "$B" --schemas "$PB_SOURCE_DIR/schemas" --topics aid.dispatched \
+        --from-beginning >"$WORK/events.jsonl"
+python3 - "$WORK/events.jsonl" "$SHIP" "$ORG" <<'PY' || pb_fail "the published shipment is not in Kafka as entered"
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+e = [x for x in evs if x.get("shipment_id") == sys.argv[2]]
+assert len(e) == 1, "found %d events of %s" % (len(e), sys.argv[2])
+e = e[0]
+assert e["declared_value"] == "143000.00", e["declared_value"]
+assert e["source"] == sys.argv[3], e["source"]
+assert e["items"][0]["quantity"] == 370 and len(e["items"]) == 1, e["items"]
+assert e["dispatched_on"] == "2026-12-01", e["dispatched_on"]
+print("kafka: %s %s %s" % (e["event_id"], e["shipment_id"], e["declared_value"]))
+PY
+# the suspension reached the API
+state=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions/$SUB" -H "$(auth "$(cat "$WORK/token")")" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+[[ $state == suspended ]] || pb_fail "the subscription is $state after suspending it in the console"
+# no token in any log
+for f in "$WORK/admin2.log" "$DEVDIR"/logs/* err.txt; do
+        [[ -f $f ]] || continue
+        grep -qF "$(cat "$WORK/token")" "$f" && pb_fail "the token is in $f"
+done
+kill "$admin2"
+wait "$admin2" 2>/dev/null || true
+dev_stop
+echo "ok: console in Chromium ($(ls "$SHOTS" | wc -l) screenshots in $SHOTS)"
