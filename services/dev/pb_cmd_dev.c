@@ -762,8 +762,8 @@ static void print_banner(const banner_t *b, const char *steps) {
             d, b->base, b->bootstrap, b->broker_what, arch, b->token);
         if (b->console) /* one line more: the banner still fits 80 x 24 */
                 fprintf(stderr,
-                        "  admin    %s/v1/admin  (operator token; "
-                        "docs/admin.md)\n",
+                        "  admin    %s/v1/admin  (console: /console/, "
+                        "operator token)\n",
                         b->console);
         fprintf(
             stderr,
@@ -818,7 +818,8 @@ static int start_services(const dev_settings_t *s, const char *dir,
                           const char *port_file, const char *admin_listen,
                           const char *archive, const char *group,
                           const char *topics, const char *logs, int tail_fd) {
-        char sink[4300], op_file[4300], admin_port[4300];
+        char sink[4300], op_file[4300], admin_port[4300], gw_url[300];
+        char console_url[400];
         if (!s->mock) {
                 /* the management API and the relay fleet: organisations,
                  * tokens and subscriptions at run time (docs/admin.md);
@@ -838,10 +839,27 @@ static int start_services(const dev_settings_t *s, const char *dir,
                               "--allow-private-endpoints",
                               "--port-file",
                               admin_port,
+                              NULL,
+                              NULL,
                               NULL};
                 char *fav[] = {"partnerbus", "fleet", "--brokers",
                                (char *)bootstrap, NULL};
+                const char *colon = strrchr(s->listen, ':');
                 snprintf(op_file, sizeof(op_file), "%s/operator-token", dir);
+                if (colon && atoi(colon + 1) > 0) {
+                        /* the console publishes through the gateway; its
+                         * port is known up front unless it is 0 */
+                        const char *host = s->listen;
+                        int hl = (int)(colon - s->listen);
+                        if (hl == 0 || !strncmp(host, "0.0.0.0", 7)) {
+                                host = "127.0.0.1";
+                                hl = 9;
+                        }
+                        snprintf(gw_url, sizeof(gw_url), "http://%.*s:%s", hl,
+                                 host, colon + 1);
+                        av[14] = "--gateway-url";
+                        av[15] = gw_url;
+                }
                 snprintf(admin_port, sizeof(admin_port), "%s/admin.port", dir);
                 unlink(admin_port);
                 if (pb_dev_spawn("admin", NULL, av, logs, 0, 30000, -1) < 0 ||
@@ -863,9 +881,26 @@ static int start_services(const dev_settings_t *s, const char *dir,
                               "--port-file",
                               (char *)port_file,
                               "--admin-topics",
+                              NULL,
+                              NULL,
                               NULL};
-                if (s->mock)
+                const char *colon = strrchr(admin_listen, ':');
+                if (s->mock) {
                         av[11] = NULL;
+                } else if (colon && atoi(colon + 1) > 0) {
+                        /* the page at / links to the console */
+                        int hl = (int)(colon - admin_listen);
+                        const char *host = admin_listen;
+                        if (hl == 0 || !strncmp(host, "0.0.0.0", 7)) {
+                                host = "127.0.0.1";
+                                hl = 9;
+                        }
+                        snprintf(console_url, sizeof(console_url),
+                                 "http://%.*s:%s/console/", hl, host,
+                                 colon + 1);
+                        av[12] = "--console-url";
+                        av[13] = console_url;
+                }
                 if (pb_dev_spawn("gateway", NULL, av, logs, 0, 30000, -1) < 0)
                         return -1;
         }
