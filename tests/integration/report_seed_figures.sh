@@ -167,4 +167,16 @@ assert got == [("2022-12-05", "SK-2022-UA-BGK", 143000), ("2023-11-01", "LVR-UA-
                ("2024-11-18", "SK-2024-PROTHETIK", 750000)], got
 assert wb["Lieferungen"].max_row >= 146 + 1, wb["Lieferungen"].max_row
 EOF
+# and the German report itself says them, in German notation
+"$PY" - "$PB_TMP/all/report.html" <<'EOF' || pb_fail "report.html of the seed history lacks a seed figure"
+import html, re, sys
+t = open(sys.argv[1], encoding="utf-8").read()
+assert '<html lang="de"' in t, "not German"
+text = html.unescape(re.sub(r"<[^>]+>", " ", t)).replace("\u00a0", " ").replace("\u202f", " ")
+text = re.sub(r"\s+", " ", text)
+want = ["143.000,00 €", "750.000,00 €", "895.600,00 €", "2.600,00 €",
+        "05.12.2022", "18.11.2024", "28.02.2023"]
+missing = [w for w in want if w not in text]
+assert not missing, missing
+EOF
 pb_log "ok: every seed figure at its date"
