@@ -49,6 +49,9 @@ KAFKA_PKGS=(openjdk-17-jre-headless maven python3)
 [ $WANT_TEST -eq 1 ] && PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
+        # a Node.js that brings its own npm (NodeSource's nodejs conflicts
+        # with Debian's npm package) is enough
+        [ "$p" = npm ] && command -v npm >/dev/null && continue
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
