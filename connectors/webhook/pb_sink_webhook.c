@@ -492,9 +492,23 @@ static int sign(pb_sink_t *s, char *hex) {
 }
 
 /* Body and headers of one request into q; 0, or -1 out of memory. */
+/* Signs the scratch buffer and adds the header "t=TS,VER=HEX" (no
+ * header when signing failed, as before). */
+static int sign_header(pb_sink_t *s, wh_req_t *q, const char *name,
+                       const char *ver, const char *ts, size_t tl) {
+        char sig[2 * EVP_MAX_MD_SIZE + 1], line[128];
+        int n;
+        if (sign(s, sig) != 0)
+                return 0;
+        n = snprintf(line, sizeof(line), "t=%.*s,%s=%s", (int)tl, ts, ver, sig);
+        if (n < 0 || (size_t)n >= sizeof(line))
+                return -1;
+        return hdr(q, name, line, (size_t)n);
+}
+
 static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                  size_t n) {
-        char line[512], sig[2 * EVP_MAX_MD_SIZE + 1], ts[24];
+        char line[512], ts[24];
         /* the signed values of the Idempotency-Key and ce-type headers */
         char idem[64] = "";
         const char *ctype = "";
@@ -575,35 +589,15 @@ static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                 pb_buf_append(&s->scratch, ctype, cl);
                 pb_buf_putc(&s->scratch, '\n');
                 pb_buf_append(&s->scratch, q->body.data, q->body.len);
-                if (sign(s, sig) == 0) {
-                        size_t ll = 0;
-                        memcpy(line, "t=", 2);
-                        ll = 2;
-                        memcpy(line + ll, ts, tl);
-                        ll += tl;
-                        memcpy(line + ll, ",v2=", 4);
-                        ll += 4;
-                        memcpy(line + ll, sig, strlen(sig) + 1);
-                        ll += strlen(sig);
-                        err |= hdr(q, "X-Partnerbus-Signature-V2", line, ll);
-                }
+                err |= sign_header(s, q, "X-Partnerbus-Signature-V2", "v2", ts,
+                                   tl);
                 /* v1: t "." body */
                 pb_buf_reset(&s->scratch);
                 pb_buf_append(&s->scratch, ts, tl);
                 pb_buf_putc(&s->scratch, '.');
                 pb_buf_append(&s->scratch, q->body.data, q->body.len);
-                if (sign(s, sig) == 0) {
-                        size_t ll = 0;
-                        memcpy(line, "t=", 2);
-                        ll = 2;
-                        memcpy(line + ll, ts, tl);
-                        ll += tl;
-                        memcpy(line + ll, ",v1=", 4);
-                        ll += 4;
-                        memcpy(line + ll, sig, strlen(sig) + 1);
-                        ll += strlen(sig);
-                        err |= hdr(q, "X-Partnerbus-Signature", line, ll);
-                }
+                err |=
+                    sign_header(s, q, "X-Partnerbus-Signature", "v1", ts, tl);
         }
         if (s->agreement)
                 err |= hdr(q, "X-Partnerbus-Agreement", s->agreement,
