@@ -8,6 +8,7 @@
  *   pb_adm_endpoint.c  endpoint safety: scheme, address ranges,
  *                      verification request
  *   pb_adm_api.c       the REST API: authentication, routes, audit
+ *   pb_adm_events.c    the history of events (GET .../events)
  *   pb_adm_http.c      libmicrohttpd glue
  *   pb_adm_cli.c       the CLI that calls the API (libcurl)
  *   pb_cmd_admin.c     options, start, stop
@@ -22,9 +23,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_httpd.h"
 #include "partnerbus/pb_kafka.h"
 #include "partnerbus/pb_metrics.h"
+#include "partnerbus/pb_schema.h"
 
 /* ------------------------------------------------------------ bodies */
 
@@ -150,6 +153,8 @@ typedef struct pb_adm_settings {
         const char *status_topic;
         const char *audit_topic;
         int print_routes;
+        long history_scan_max;   /* messages read per history request */
+        int64_t history_timeout; /* ms per history request */
 } pb_adm_settings_t;
 
 typedef struct pb_adm {
@@ -160,6 +165,9 @@ typedef struct pb_adm {
         pb_adm_type_known_t *type_known;
         void *type_opaque;
         pb_metrics_t *metrics;
+        const pb_kafka_conf_t *kconf; /* for the history's consumers */
+        const pb_schemas_t *catalog;  /* to decode events */
+        atomic_int history_active;    /* history requests running */
         struct MHD_Daemon *daemon;
         char *tls_cert_pem, *tls_key_pem;
         atomic_long requests;
@@ -168,9 +176,11 @@ typedef struct pb_adm {
 typedef struct pb_adm_request {
         const char *method;
         const char *path;
-        const char *query_org;   /* ?org= of GET /v1/admin/audit */
-        const char *query_limit; /* ?limit= */
-        const char *auth;        /* Authorization header value, or NULL */
+        const char *query_org;    /* ?org= of GET /v1/admin/audit */
+        const char *query_limit;  /* ?limit= */
+        const char *query_type;   /* ?type= of .../events */
+        const char *query_entity; /* ?entity= of .../events */
+        const char *auth;         /* Authorization header value, or NULL */
         const char *body;
         size_t body_len;
         int body_too_large;
@@ -195,6 +205,25 @@ extern const size_t pb_adm_nroutes;
 void pb_adm_console_publish(pb_adm_t *adm, const char *type, const char *auth,
                             const char *body, size_t body_len,
                             pb_adm_response_t *rs);
+
+/* pb_adm_events.c: the newest events of some types, or every version of
+ * one entity (the Kafka key), each with where it is stored. */
+#define PB_ADM_EVENTS_MAX_TYPES  32
+#define PB_ADM_EVENTS_MAX_ACTIVE 4 /* history requests at once */
+typedef struct pb_adm_events_query {
+        const char *types[PB_ADM_EVENTS_MAX_TYPES];
+        pb_filter_t *where[PB_ADM_EVENTS_MAX_TYPES]; /* NULL: all */
+        size_t ntypes;
+        const char *entity; /* NULL: the latest events */
+        size_t limit;       /* events answered (latest), versions kept */
+        size_t scan_max;    /* messages read at most */
+        int64_t timeout_ms;
+} pb_adm_events_query_t;
+
+/* {"events":[...],"truncated":B,"scanned":N,...}: newest first, or (with
+ * entity) oldest first. NULL with err when Kafka could not be read. */
+cJSON *pb_adm_events_scan(pb_adm_t *adm, const pb_adm_events_query_t *q,
+                          char *err, size_t errsz);
 
 /* pb_adm_http.c */
 int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size);

@@ -830,6 +830,167 @@ static void write_audit(call_t *c) {
         cJSON_Delete(a);
 }
 
+/* --------------------------------------------------------------- history */
+
+/* ?entity=: an entity id as the Kafka key holds it (shipment, grant,
+ * partnership id): 1 to 128 printable ASCII characters without spaces,
+ * quotes, backslash or angle brackets. */
+static int entity_valid(const char *s) {
+        size_t n = strlen(s), i;
+        if (n < 1 || n > 128)
+                return 0;
+        for (i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (ch <= ' ' || ch >= 127 || strchr("\"'\\<>`", ch))
+                        return 0;
+        }
+        return 1;
+}
+
+/* Adds type (readable, with its where filter) to q; -1 after an answer. */
+static int add_type(call_t *c, pb_adm_events_query_t *q, const char *type,
+                    const cJSON *where) {
+        const cJSON *w;
+        char err[200];
+        if (q->ntypes == PB_ADM_EVENTS_MAX_TYPES)
+                return 0;
+        q->types[q->ntypes] = type;
+        q->where[q->ntypes] = NULL;
+        if (where && !cJSON_IsNull(where)) {
+                pb_filter_t *f = pb_filter_new();
+                if (!f) {
+                        fail(c, 500, "internal", NULL, "out of memory");
+                        return -1;
+                }
+                q->where[q->ntypes] = f;
+                if (cJSON_IsString(where))
+                        w = where;
+                else
+                        w = where->child;
+                for (; w; w = cJSON_IsString(where) ? NULL : w->next)
+                        if (!cJSON_IsString(w) ||
+                            pb_filter_add(f, w->valuestring, err,
+                                          sizeof(err)) != PB_OK) {
+                                q->ntypes++;
+                                fail(c, 500, "internal", NULL,
+                                     "the read filter of %s: %s", type,
+                                     cJSON_IsString(w) ? err : "not text");
+                                return -1;
+                        }
+        }
+        q->ntypes++;
+        return 0;
+}
+
+/* GET /v1/admin/orgs/{org}/events (org NULL: /v1/admin/events, the
+ * operator's view of every type): ?type=T&limit=N, the newest N events;
+ * ?entity=ID, every version of one entity. Only the types the
+ * organisation may read, through its read filters. */
+static void events_get(call_t *c, const char *org) {
+        pb_adm_events_query_t q;
+        const char *type = c->rq->query_type, *entity = c->rq->query_entity;
+        cJSON *o = NULL, *out = NULL, *r, *types;
+        long limit = entity ? 1000 : 50, max = entity ? 1000 : 500;
+        char err[300];
+        size_t i;
+        int busy;
+        memset(&q, 0, sizeof(q));
+        if (org ? !may_manage(c, org) : !need_operator(c))
+                return;
+        if (c->rq->query_limit) {
+                char *end;
+                limit = strtol(c->rq->query_limit, &end, 10);
+                if (*end || limit < 1 || limit > max) {
+                        fail(c, 400, "invalid", "/query/limit",
+                             "limit: a number from 1 to %ld", max);
+                        return;
+                }
+        }
+        if (type && !type_known_state(c->adm, type)) {
+                fail(c, 400, "invalid", "/query/type", "not an event type");
+                return;
+        }
+        if (entity && !entity_valid(entity)) {
+                fail(c, 400, "invalid", "/query/entity",
+                     "entity: 1 to 128 printable characters, no spaces or "
+                     "quotes");
+                return;
+        }
+        if (org && !(o = get_org(c, org)))
+                return;
+        if (!org || !o) {
+                /* the operator: every type of the catalog */
+                const pb_schemas_t *cat = c->adm->catalog;
+                size_t n = cat ? pb_schemas_count(cat) : 0;
+                for (i = 0; i < n; i++) {
+                        const char *t = pb_schema_type(pb_schemas_at(cat, i));
+                        if (!type || !strcmp(t, type))
+                                if (add_type(c, &q, t, NULL) < 0)
+                                        goto out;
+                }
+        } else {
+                int found = 0;
+                cJSON_ArrayForEach(r, cJSON_GetObjectItem(o, "read")) {
+                        const char *t = sget(r, "type");
+                        if (!t || (type && strcmp(t, type)))
+                                continue;
+                        found = 1;
+                        if (add_type(c, &q, t,
+                                     cJSON_GetObjectItem(r, "where")) < 0)
+                                goto out;
+                }
+                if (type && !found) {
+                        fail(c, 403, "forbidden", "/query/type",
+                             "organisation %s may not read %s", org, type);
+                        goto out;
+                }
+        }
+        q.entity = entity;
+        q.limit = (size_t)limit;
+        q.scan_max = (size_t)c->adm->set.history_scan_max;
+        q.timeout_ms = c->adm->set.history_timeout;
+        busy = atomic_fetch_add(&c->adm->history_active, 1);
+        if (busy >= PB_ADM_EVENTS_MAX_ACTIVE) {
+                atomic_fetch_sub(&c->adm->history_active, 1);
+                fail(c, 503, "busy", NULL,
+                     "%d history requests are running; try again shortly",
+                     PB_ADM_EVENTS_MAX_ACTIVE);
+                goto out;
+        }
+        out = q.ntypes ? pb_adm_events_scan(c->adm, &q, err, sizeof(err))
+                       : cJSON_CreateObject();
+        atomic_fetch_sub(&c->adm->history_active, 1);
+        if (!out) {
+                pb_log("warn", "cmd=admin msg=\"history: %s\"", err);
+                fail(c, 503, "unavailable", NULL, "Kafka: %s", err);
+                goto out;
+        }
+        if (!q.ntypes) {
+                cJSON_AddItemToObject(out, "events", cJSON_CreateArray());
+                cJSON_AddBoolToObject(out, "truncated", 0);
+                cJSON_AddNumberToObject(out, "scanned", 0);
+        }
+        types = cJSON_CreateArray();
+        for (i = 0; i < q.ntypes; i++)
+                cJSON_AddItemToArray(types, cJSON_CreateString(q.types[i]));
+        cJSON_AddItemToObject(out, "types", types);
+        if (org)
+                cJSON_AddStringToObject(out, "org", org);
+        else
+                cJSON_AddNullToObject(out, "org");
+        if (entity)
+                cJSON_AddStringToObject(out, "entity", entity);
+        else
+                cJSON_AddNullToObject(out, "entity");
+        cJSON_AddNumberToObject(out, "limit", (double)limit);
+        cJSON_AddNumberToObject(out, "scan_max", (double)q.scan_max);
+        answer(c, 200, out);
+out:
+        for (i = 0; i < q.ntypes; i++)
+                pb_filter_destroy(q.where[i]);
+        cJSON_Delete(o);
+}
+
 /* --------------------------------------------------------------- routes */
 
 #define ORG "/v1/admin/orgs/{org}"
@@ -837,12 +998,14 @@ static void write_audit(call_t *c) {
 const pb_adm_route_t pb_adm_routes[] = {
     {"GET", "/v1/admin/whoami"},
     {"GET", "/v1/admin/audit"},
+    {"GET", "/v1/admin/events"},
     {"GET", "/v1/admin/orgs"},
     {"POST", "/v1/admin/orgs"},
     {"GET", ORG},
     {"PATCH", ORG},
     {"POST", ORG "/disable"},
     {"POST", ORG "/enable"},
+    {"GET", ORG "/events"},
     {"GET", ORG "/tokens"},
     {"POST", ORG "/tokens"},
     {"DELETE", ORG "/tokens/{id}"},
@@ -905,6 +1068,12 @@ static void route(call_t *c) {
                 audit_get(c);
                 return;
         }
+        if (n == 1 && !strcmp(seg[0], "events")) {
+                if (strcmp(m, "GET"))
+                        goto nm;
+                events_get(c, NULL);
+                return;
+        }
         if (strcmp(seg[0], "orgs"))
                 goto nf;
         if (n == 1) {
@@ -957,6 +1126,14 @@ static void route(call_t *c) {
                 c->object_type = "organisation";
                 org_update(c, seg[1], PB_ADM_BODY_EMPTY,
                            !strcmp(seg[2], "disable"));
+                return;
+        }
+        if (!strcmp(seg[2], "events")) {
+                if (n != 3)
+                        goto nf;
+                if (strcmp(m, "GET"))
+                        goto nm;
+                events_get(c, seg[1]);
                 return;
         }
         if (!strcmp(seg[2], "tokens")) {

@@ -200,6 +200,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "org");
         rq.query_limit =
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+        rq.query_type =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
+        rq.query_entity =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "entity");
         rq.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
         rq.body = h->body.data ? (const char *)h->body.data : "";

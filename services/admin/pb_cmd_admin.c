@@ -86,6 +86,12 @@ static const pb_opt_t adm_opts[] = {
      0, OFF(status_topic)},
     {"audit-topic", 0, PB_OPT_STRING, "partnerbus.admin.audit", "NAME",
      "append-only audit topic", 0, OFF(audit_topic)},
+    {"history-scan-max", 0, PB_OPT_INT, "20000", "N",
+     "messages a history request (GET .../events) reads at most; beyond, "
+     "its answer says truncated",
+     0, OFF(history_scan_max)},
+    {"history-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
+     "how long a history request may read Kafka", 0, OFF(history_timeout)},
     {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
      "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
 };
@@ -209,7 +215,9 @@ static int serve(int argc, char **argv) {
         if (adm.set.threads < 1 || adm.set.threads > 64 ||
             adm.set.max_body < 64 || adm.set.max_body > (16u << 20) ||
             adm.set.audit_keep < 1 || adm.set.audit_keep > 10000000 ||
-            adm.set.verify_timeout < 100) {
+            adm.set.verify_timeout < 100 || adm.set.history_scan_max < 1 ||
+            adm.set.history_scan_max > 10000000 ||
+            adm.set.history_timeout < 100 || adm.set.history_timeout > 600000) {
                 pb_cli_usage_error(CMD, "a numeric option is out of range");
                 goto out;
         }
@@ -226,6 +234,8 @@ static int serve(int argc, char **argv) {
                 goto out;
         adm.type_known = type_known;
         adm.type_opaque = cat;
+        adm.catalog = cat;
+        adm.kconf = &cc.kconf;
         curl_global_init(CURL_GLOBAL_DEFAULT);
         topics[PB_ADM_T_ORGS] = adm.set.orgs_topic;
         topics[PB_ADM_T_TOKENS] = adm.set.tokens_topic;

@@ -97,7 +97,7 @@
 
   /* ------------------------------------------------------------ pages */
   function show(page) {
-    ["signin", "home", "publish", "subs"].forEach(function (p) {
+    ["signin", "home", "publish", "subs", "history"].forEach(function (p) {
       $("page-" + p).hidden = p !== page;
     });
     $("nav").hidden = page === "signin";
@@ -424,6 +424,11 @@
       }
     });
   }
+
+  /* the helpers history.js (the History page) uses */
+  window.pbConsole = {msg: msg, el: el, api: api, status: status, errText: errText,
+    show: show, renderForm: renderForm, recordLabel: recordLabel, enumLabel: enumLabel,
+    fieldText: fieldText, who: function () { return who; }, labels: function () { return L; }};
 
   /* ------------------------------------------------------------ wiring */
   document.addEventListener("DOMContentLoaded", function () {
