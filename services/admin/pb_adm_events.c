@@ -61,58 +61,78 @@ static int64_t remaining(int64_t deadline) {
         return r > 0 ? r : 0;
 }
 
-/* Partitions and watermarks of every topic that exists. */
-static int plan(scan_t *s, rd_kafka_t *rk, int64_t deadline, char *err,
-                size_t errsz) {
-        size_t t;
-        for (t = 0; t < s->q->ntypes; t++) {
-                rd_kafka_topic_t *rkt =
-                    rd_kafka_topic_new(rk, s->topics[t], NULL);
-                const struct rd_kafka_metadata *md = NULL;
-                rd_kafka_resp_err_t e;
-                int i;
-                if (!rkt) {
-                        snprintf(err, errsz, "topic %s: no handle",
-                                 s->topics[t]);
-                        return -1;
-                }
-                e = rd_kafka_metadata(rk, 0, rkt, &md,
-                                      (int)remaining(deadline) + 1);
-                rd_kafka_topic_destroy(rkt);
-                if (e) {
-                        snprintf(err, errsz, "metadata of %s: %s", s->topics[t],
-                                 rd_kafka_err2str(e));
-                        return -1;
-                }
-                if (md->topic_cnt != 1 || md->topics[0].err) {
-                        /* no such topic: nothing was published yet */
-                        rd_kafka_metadata_destroy(md);
-                        continue;
-                }
-                for (i = 0; i < md->topics[0].partition_cnt; i++) {
-                        part_t *p;
-                        if (s->nparts == MAX_PARTS) {
-                                s->truncated = 1;
-                                break;
-                        }
-                        p = &s->parts[s->nparts++];
-                        p->ti = t;
-                        p->partition = md->topics[0].partitions[i].id;
-                        e = rd_kafka_query_watermark_offsets(
-                            rk, s->topics[t], p->partition, &p->low, &p->high,
-                            (int)remaining(deadline) + 1);
-                        if (e) {
-                                snprintf(err, errsz,
-                                         "watermarks of %s [%d]: %s",
-                                         s->topics[t], (int)p->partition,
-                                         rd_kafka_err2str(e));
-                                rd_kafka_metadata_destroy(md);
-                                return -1;
-                        }
-                }
-                rd_kafka_metadata_destroy(md);
+/* Sets low (which == RD_KAFKA_OFFSET_BEGINNING) or high of every
+ * partition. 0, or -1 with err. */
+static int watermarks(scan_t *s, rd_kafka_t *rk, int64_t which,
+                      int64_t deadline, char *err, size_t errsz) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_resp_err_t e;
+        size_t i;
+        if (!s->nparts)
+                return 0;
+        l = rd_kafka_topic_partition_list_new((int)s->nparts);
+        for (i = 0; i < s->nparts; i++)
+                rd_kafka_topic_partition_list_add(l, s->topics[s->parts[i].ti],
+                                                  s->parts[i].partition)
+                    ->offset = which;
+        e = rd_kafka_offsets_for_times(rk, l, (int)remaining(deadline) + 1);
+        for (i = 0; !e && i < s->nparts; i++) {
+                const rd_kafka_topic_partition_t *r = &l->elems[i];
+                if (r->err)
+                        e = r->err;
+                else if (which == RD_KAFKA_OFFSET_BEGINNING)
+                        s->parts[i].low = r->offset;
+                else
+                        s->parts[i].high = r->offset;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) {
+                snprintf(err, errsz, "offsets: %s", rd_kafka_err2str(e));
+                return -1;
         }
         return 0;
+}
+
+/* Partitions and watermarks of every topic that exists: one metadata
+ * request for the cluster's topics (one per topic cost up to half a
+ * second each on an idle client). */
+static int plan(scan_t *s, rd_kafka_t *rk, int64_t deadline, char *err,
+                size_t errsz) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e;
+        size_t t;
+        int k, i;
+        e = rd_kafka_metadata(rk, 1, NULL, &md, (int)remaining(deadline) + 1);
+        if (e) {
+                snprintf(err, errsz, "metadata: %s", rd_kafka_err2str(e));
+                return -1;
+        }
+        for (t = 0; t < s->q->ntypes; t++)
+                for (k = 0; k < md->topic_cnt; k++) {
+                        const struct rd_kafka_metadata_topic *mt =
+                            &md->topics[k];
+                        /* no such topic: nothing was published yet */
+                        if (mt->err || strcmp(mt->topic, s->topics[t]))
+                                continue;
+                        for (i = 0; i < mt->partition_cnt; i++) {
+                                part_t *p;
+                                if (s->nparts == MAX_PARTS) {
+                                        s->truncated = 1;
+                                        break;
+                                }
+                                p = &s->parts[s->nparts++];
+                                p->ti = t;
+                                p->partition = mt->partitions[i].id;
+                        }
+                }
+        rd_kafka_metadata_destroy(md);
+        /* the watermarks of all partitions in one request per broker
+         * (ListOffsets for the times "earliest" and "latest"); one
+         * rd_kafka_query_watermark_offsets call per partition took up to
+         * half a second each */
+        return watermarks(s, rk, RD_KAFKA_OFFSET_BEGINNING, deadline, err,
+                          errsz) ||
+               watermarks(s, rk, RD_KAFKA_OFFSET_END, deadline, err, errsz);
 }
 
 /* Where each partition's scan starts: the latest list needs at most
@@ -347,6 +367,7 @@ cJSON *pb_adm_events_scan(pb_adm_t *adm, const pb_adm_events_query_t *q,
         scan_t *s;
         pb_consumer_t *cons = NULL;
         pb_consumer_opts_t co;
+        pb_kafka_conf_t kc;
         char orgs[256];
         const char *first;
         int64_t started = pb_mono_ms(), deadline = started + q->timeout_ms;
@@ -385,7 +406,16 @@ cJSON *pb_adm_events_scan(pb_adm_t *adm, const pb_adm_events_query_t *q,
             pb_kafka_topic(adm->kconf, adm->set.orgs_topic, orgs, sizeof(orgs));
         memset(&co, 0, sizeof(co));
         co.stop_at_end = 1; /* partition EOF events end an empty range */
-        cons = pb_consumer_new(adm->kconf, &co, &first, 1, err, errsz);
+        /* a fetch waits on the broker for up to fetch.wait.max.ms (500 ms
+         * by default) and holds up every later request on the connection
+         * (the watermarks, the next fetch): a request here wants its
+         * answer at once */
+        kc = *adm->kconf;
+        if (pb_kafka_conf_add(&kc, "fetch.wait.max.ms=10") != PB_OK) {
+                snprintf(err, errsz, "too many Kafka properties");
+                goto out;
+        }
+        cons = pb_consumer_new(&kc, &co, &first, 1, err, errsz);
         if (!cons)
                 goto out;
         if (plan(s, pb_consumer_rk(cons), deadline, err, errsz) < 0)

@@ -78,7 +78,7 @@ adm_call "$SEND" GET "/v1/admin/orgs/hist-sender/events?entity=$SHIP"
 adm_expect 200 "timeline of the shipment"
 jq -e --arg s "$SHIP" '.entity == $s and .truncated == false and
         ([.events[] | [.type, .source]] == [["aid.dispatched","hist-sender"],["aid.delivered","hist-receiver"]]) and
-        (.events | all(.entity == $s and (.topic | endswith(.type)) and .partition >= 0 and .offset >= 0 and (.event_id | length) == 36))' \
+        (.events | all(.entity == $s and (.type as $t | .topic | endswith($t)) and .partition >= 0 and .offset >= 0 and (.event_id | length) == 36))' \
         "$PB_TMP/resp.json" >/dev/null || pb_fail "shipment timeline: $(head -c 1500 "$PB_TMP/resp.json")"
 # the grant's timeline: two versions by the sender, oldest first
 adm_call "$SEND" GET "/v1/admin/orgs/hist-sender/events?entity=$GRANT"
