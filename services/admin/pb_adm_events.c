@@ -25,6 +25,7 @@
 
 #define MAX_PARTS      256
 #define MAX_EVENT_JSON (1u << 20)
+#define MAX_KEPT_JSON  (8u << 20) /* the events of one answer, as JSON */
 
 typedef struct part {
         size_t ti; /* index into q->types */
@@ -38,7 +39,8 @@ typedef struct item {
         size_t ti;
         int32_t partition;
         int64_t offset;
-        cJSON *ev; /* the answer's entry */
+        size_t bytes; /* its event's JSON */
+        cJSON *ev;    /* the answer's entry */
 } item_t;
 
 typedef struct scan {
@@ -49,7 +51,7 @@ typedef struct scan {
         size_t nparts;
         item_t *items;
         size_t nitems, cap;
-        size_t scanned, undecodable;
+        size_t scanned, undecodable, kept_bytes;
         int truncated;
         pb_serde_t *sd;
         pb_json_parser_t *jp;
@@ -234,6 +236,12 @@ static void take(scan_t *s, const rd_kafka_message_t *m, part_t *p) {
                     !pb_filter_match(q->where[p->ti], q->types[p->ti], tree))
                         return;
         }
+        if (s->kept_bytes + s->json.len -
+                (slot < s->nitems ? s->items[slot].bytes : 0) >
+            MAX_KEPT_JSON) {
+                s->truncated = 1; /* the answer would grow too large */
+                return;
+        }
         ev = cJSON_ParseWithLength((const char *)s->json.data, s->json.len);
         if (!ev) {
                 s->undecodable++;
@@ -272,10 +280,13 @@ static void take(scan_t *s, const rd_kafka_message_t *m, part_t *p) {
         cJSON_AddNumberToObject(e, "partition", p->partition);
         cJSON_AddNumberToObject(e, "offset", (double)m->offset);
         cJSON_AddItemToObject(e, "event", ev);
-        if (slot < s->nitems)
+        if (slot < s->nitems) {
                 cJSON_Delete(s->items[slot].ev);
-        else
+                s->kept_bytes -= s->items[slot].bytes;
+        } else
                 s->nitems++;
+        s->kept_bytes += s->json.len;
+        s->items[slot].bytes = s->json.len;
         s->items[slot].ts = ts;
         s->items[slot].ti = p->ti;
         s->items[slot].partition = p->partition;
