@@ -31,6 +31,9 @@ ADMIN=${ADMIN%/v1/admin}
 [[ $ADMIN == http://* ]] || { cat err.txt >&2; pb_fail "no admin URL in dev's banner"; }
 OP=$(head -1 "$DEVDIR/operator-token")
 auth() { printf 'Authorization: Bearer %s' "$1"; }
+# dev's admin may still be reading its topics (503) just after the banner
+admin_ready() { curl -fsS -o /dev/null "$ADMIN/v1/admin/whoami" -H "$(auth "$OP")" 2>/dev/null; }
+pb_wait_for 60 admin_ready || pb_fail "dev's admin did not become ready"
 
 N=$RANDOM
 ORG=hist-$N
@@ -56,13 +59,13 @@ jq --arg s "$SHIP" '.shipment_id = $s | del(.source, .event_id)' \
         "$EX/aid.delivered/dnipro-generators-partial.json" >"$WORK/delivered.json"
 jq --arg g "$GRANT" '.grant_id = $g | del(.source, .event_id)' \
         "$EX/funds.granted/bgk-generators-143000.json" >"$WORK/grant.json"
-publish() { # ORG TYPE FILE: through dev's gateway (it learns new tokens within a second)
+publish() { # ORG TYPE FILE: through dev's gateway (it learns new tokens within a second; 401 and 503 until then)
         local code
         for _ in $(seq 100); do
                 code=$(curl -sS -o "$WORK/pub.json" -w '%{http_code}' "$GW/v1/events/$2" \
                         -H "$(auth "$(cat "$WORK/$1.token")")" -H 'Content-Type: application/json' \
                         --data-binary "@$3")
-                [[ $code == 401 ]] || break
+                [[ $code == 401 || $code == 503 ]] || break
                 sleep 0.1
         done
         [[ $code == 200 || $code == 201 ]] || pb_fail "publish $2 as $1: HTTP $code $(head -c 600 "$WORK/pub.json")"

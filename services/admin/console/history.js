@@ -95,6 +95,11 @@
     var who = C.who();
     return !who.operator && who.orgInfo && (who.orgInfo.publish || []).indexOf(type) >= 0;
   }
+  /* "Name (id)" for the signed-in organisation, else the id */
+  function reporter(src) {
+    var who = C.who();
+    return src === (who.org || "") && who.orgInfo && who.orgInfo.name ? who.orgInfo.name + " (" + src + ")" : src;
+  }
   function note(r) {
     var n = $("hist-note");
     n.textContent = r && r.body && r.body.truncated ? m("ui.console.history.truncated", [String(r.body.scanned)]) : "";
@@ -141,7 +146,7 @@
         C.el("td", {text: fmtInstant(e.occurred_at || e.stored_at)}),
         C.el("td", {text: typeLabel(e.type)}),
         C.el("th", {scope: "row"}, [b]),
-        C.el("td", {"class": "source", text: e.source}),
+        C.el("td", {"class": "source", text: reporter(e.source)}),
         C.el("td", {text: summary(e.type, e.event)})]));
     });
   }
@@ -182,8 +187,7 @@
         C.el("th", {scope: "row", text: String(i + 1)}),
         C.el("td", {text: typeLabel(e.type)}),
         C.el("td", {text: fmtInstant(e.occurred_at || e.stored_at)}),
-        C.el("td", {"class": "source", text: e.source === (who.org || "") && who.orgInfo && who.orgInfo.name
-                                             ? who.orgInfo.name + " (" + e.source + ")" : e.source}),
+        C.el("td", {"class": "source", text: reporter(e.source)}),
         C.el("td", {text: summary(e.type, e.event)}),
         C.el("td", {"class": "where", text: e.topic + " / " + e.partition + " / " + e.offset}),
         act]));
