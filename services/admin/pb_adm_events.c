@@ -52,7 +52,8 @@ typedef struct scan {
         item_t *items;
         size_t nitems, cap;
         size_t scanned, undecodable, kept_bytes;
-        int truncated;
+        int truncated; /* a bound cut the scan short */
+        int partial;   /* some partition was not read from its start */
         pb_serde_t *sd;
         pb_json_parser_t *jp;
         pb_buf_t json;
@@ -156,10 +157,10 @@ static void set_starts(scan_t *s) {
                 if (!s->q->entity && !filtered && (int64_t)s->q->limit < want)
                         want = (int64_t)s->q->limit;
                 p->start = p->high - want > p->low ? p->high - want : p->low;
-                /* older messages were not read: more may exist */
+                /* older messages are not read: more may exist */
                 if (p->start > p->low &&
                     (s->q->entity || filtered || want < (int64_t)s->q->limit))
-                        s->truncated = 1;
+                        s->partial = 1;
                 p->done = p->start >= p->high;
         }
 }
@@ -434,6 +435,10 @@ cJSON *pb_adm_events_scan(pb_adm_t *adm, const pb_adm_events_query_t *q,
         set_starts(s);
         if (consume(s, pb_consumer_rk(cons), deadline, err, errsz) < 0)
                 goto out;
+        /* a timeline may lack older versions; a latest list only when it
+         * found fewer events than asked for */
+        if (s->partial && (q->entity || s->nitems < q->limit))
+                s->truncated = 1;
         qsort(s->items, s->nitems, sizeof(item_t),
               q->entity ? cmp_asc : cmp_desc);
         out = cJSON_CreateObject();
