@@ -152,6 +152,8 @@ try:
     wait.until(EC.visibility_of_element_located((By.ID, "page-publish")))
     wait.until(EC.presence_of_element_located((By.ID, "hist-editing")))
     wait.until(lambda d: field("/grant_id").get_attribute("value") == a.grant)
+    if field("/grant_id").get_attribute("readonly") is None:
+        fail("the grant id can be changed in a new version")
     if Select(drv.find_element(By.ID, "etype")).first_selected_option.get_attribute("value") != "funds.granted":
         fail("edit did not open the funds.granted form")
     eid = field("/event_id").get_attribute("value")

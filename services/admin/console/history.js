@@ -237,6 +237,10 @@
         var inp = form.querySelector('[name="/' + k + '"]');
         if (inp) inp.value = e.event_id;
       });
+      /* the entity id stays: a new version of the same entity */
+      Array.prototype.forEach.call(form.querySelectorAll("input"), function (inp) {
+        if (/^\/[a-z_]+_id$/.test(inp.name) && inp.value === e.entity) inp.readOnly = true;
+      });
       var ver = form.querySelector('[name="/version"]');
       if (ver && typeof ev.version === "number") ver.value = String(ev.version + 1);
       var p = C.el("p", {"class": "note", id: "hist-editing",
