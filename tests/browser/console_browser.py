@@ -2,14 +2,19 @@
 """The web console in a real Chromium (docs/console.md): sign in with a
 token, publish an aid shipment through the schema-generated form with German
 input, an invalid decimal shown at its field, Ukrainian and back, suspend a
-subscription. Every page is screenshotted into --shots and checked with
+subscription; create a subscription to a receiver of this test through the
+form, see it turn HEALTHY, its details, edit it, retransmit from a date,
+suspend it. Every page is screenshotted into --shots and checked with
 axe-core (serious or critical violations fail). Run by
 tests/integration/console_browser.sh."""
 import argparse
+import http.server
 import json
 import os
 import sys
+import threading
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -27,6 +32,7 @@ ap.add_argument("--shipment", required=True)
 ap.add_argument("--axe", required=True)
 ap.add_argument("--shots", required=True)
 ap.add_argument("--result", required=True)
+ap.add_argument("--api-result", required=True)
 a = ap.parse_args()
 os.makedirs(a.shots, exist_ok=True)
 token = open(a.token_file).read().strip()
@@ -44,6 +50,7 @@ drv = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"),
 wait = WebDriverWait(drv, 20)
 failures = []
 nshot = 0
+T0 = time.time()
 
 
 def fail(msg):
@@ -55,6 +62,7 @@ def page(name):
     """Screenshot and axe-core check of what is shown now."""
     global nshot
     nshot += 1
+    print("%5.1f s: page %s" % (time.time() - T0, name))
     drv.save_screenshot(os.path.join(a.shots, "%02d-%s.png" % (nshot, name)))
     drv.execute_script(axe_src)
     res = drv.execute_async_script(
@@ -73,6 +81,49 @@ def page(name):
             fail("axe %s on page %s" % (v["id"], name))
     if not res:
         print("axe %s: no violations" % name)
+
+
+def call(method, path, tok=None, body=None):
+    """The management API as the test itself sees it: (status, JSON)."""
+    req = urllib.request.Request(a.admin + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    req.add_header("Authorization", "Bearer " + (tok or token))
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+# a receiver for the subscription the console creates: it echoes the
+# verification challenge and keeps every delivery
+deliveries = []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        ch = self.headers.get("X-Partnerbus-Challenge")
+        if ch:
+            out = json.dumps({"challenge": ch}).encode()
+        else:
+            d = json.loads(body)
+            deliveries.extend(d if isinstance(d, list) else [d])
+            out = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+recv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=recv.serve_forever, daemon=True).start()
+RECV = "http://127.0.0.1:%d/partnerbus" % recv.server_address[1]
+api_result = {}
 
 
 def text_is(by, sel, want):
@@ -196,9 +247,95 @@ try:
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, row)))
     text_is(By.CSS_SELECTOR, row + " .state", "aktiv")
     page("subscriptions")
-    drv.find_element(By.CSS_SELECTOR, row + " button").click()
+    drv.find_element(By.CSS_SELECTOR, row + " button.act").click()
     text_is(By.CSS_SELECTOR, row + " .state", "angehalten")
     page("subscriptions-suspended")
+
+    # a new subscription to the test's receiver, through the form: a field
+    # left out, a filter; first with a mistake the API refuses at its field
+    drv.find_element(By.ID, "sub-new").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "subform")))
+    page("subscription-new")
+    drv.find_element(By.ID, "sub-name").send_keys("console-receiver")
+    drv.find_element(By.CSS_SELECTOR, '#sub-topics input[value="aid.delivered"]').click()
+    drv.find_element(By.ID, "sub-endpoint").send_keys(RECV)
+    drv.find_element(By.ID, "sub-where").send_keys("condition")
+    drv.find_element(By.ID, "sub-exclude").send_keys("/note")
+    drv.find_element(By.ID, "sub-save").click()
+    wait.until(lambda d: d.find_element(By.ID, "sub-where-e").text != "")
+    print("where refused: " + drv.find_element(By.ID, "sub-where-e").text)
+    if drv.find_element(By.ID, "sub-where").get_attribute("aria-invalid") != "true":
+        fail("the refused filter is not marked aria-invalid")
+    if not drv.find_element(By.ID, "status").text.startswith("Die Eingabe wurde abgelehnt"):
+        fail("admin's 'invalid' not translated: " + drv.find_element(By.ID, "status").text)
+    page("subscription-refused")
+    drv.find_element(By.ID, "sub-where").clear()
+    drv.find_element(By.ID, "sub-where").send_keys("recipient.name!=nobody")
+    drv.find_element(By.ID, "sub-save").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "sub-secret")))
+    secret = drv.find_element(By.ID, "sub-secret-v").get_attribute("value")
+    if not secret.startswith("pbs_"):
+        fail("the signing secret is not shown once: %r" % secret)
+    st, lst = call("GET", "/v1/admin/orgs/%s/subscriptions" % a.org)
+    mine = [x for x in lst["subscriptions"] if x["name"] == "console-receiver"]
+    if len(mine) != 1:
+        fail("the API lists %d subscriptions console-receiver" % len(mine))
+    sub = mine[0]
+    if sub["endpoint"] != RECV or sub["topics"] != ["aid.delivered"] or \
+            sub.get("projection") != {"exclude": ["/note"]} or \
+            sub.get("where") != "recipient.name!=nobody":
+        fail("the subscription is not as entered: %s" % sub)
+    row2 = '#subs tr[data-sub="%s"]' % sub["id"]
+    # the relay fleet runs it: the console turns it HEALTHY by itself
+    WebDriverWait(drv, 40).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, row2 + " .health").get_attribute("data-state") == "HEALTHY")
+    if drv.find_element(By.CSS_SELECTOR, row2 + " .health").text != "gesund":
+        fail("HEALTHY not shown in German")
+    page("subscription-healthy")
+
+    # details: the status (numbers in German), failures, dead letters
+    drv.find_element(By.CSS_SELECTOR, row2 + " button.details").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "subdetail")))
+    text_is(By.ID, "sub-status", "Zugestellt")
+    text_is(By.ID, "sub-conf", "recipient.name!=nobody")
+    print("status: " + drv.find_element(By.ID, "sub-status").text.replace("\n", " | "))
+    page("subscription-details")
+
+    # edit: the projection; only the change is sent
+    drv.find_element(By.CSS_SELECTOR, row2 + " button.edit").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "subform")))
+    if drv.find_element(By.ID, "sub-exclude").get_attribute("value") != "/note":
+        fail("the edit form does not start from the subscription")
+    drv.find_element(By.ID, "sub-include").send_keys("/shipment_id\n/delivered_on")
+    drv.find_element(By.ID, "sub-save").click()
+    # saved: the list is loaded again, the form closed
+    wait.until(EC.invisibility_of_element_located((By.ID, "subform")))
+    text_is(By.ID, "status", "Abonnement console-receiver gespeichert.")
+    st, sub = call("GET", "/v1/admin/orgs/%s/subscriptions/%s" % (a.org, sub["id"]))
+    if sub.get("projection") != {"include": ["/shipment_id", "/delivered_on"], "exclude": ["/note"]}:
+        fail("the edit did not reach the API: %s" % sub.get("projection"))
+    if sub.get("version") != 2:
+        fail("the edit wrote %s versions" % sub.get("version"))
+
+    # retransmit from a date
+    wait.until(EC.visibility_of_element_located((By.ID, "rt-from")))
+    drv.execute_script("arguments[0].value = '2026-11-28'", drv.find_element(By.ID, "rt-from"))
+    drv.find_element(By.ID, "rt-go").click()
+    text_is(By.ID, "status", "ab dem 28.11.2026 erneut gesendet")
+    text_is(By.ID, "sub-conf", "28.11.2026, 00:00:00 Uhr (UTC)")
+    st, sub = call("GET", "/v1/admin/orgs/%s/subscriptions/%s" % (a.org, sub["id"]))
+    if (sub.get("retransmit") or {}).get("from") != "2026-11-28T00:00:00.000Z":
+        fail("retransmit did not reach the API: %s" % sub.get("retransmit"))
+    page("subscription-retransmit")
+
+    # and suspend it
+    drv.find_element(By.CSS_SELECTOR, row2 + " button.act").click()
+    text_is(By.CSS_SELECTOR, row2 + " .state", "angehalten")
+    WebDriverWait(drv, 20).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, row2 + " .health").get_attribute("data-state") == "SUSPENDED")
+    api_result["subscription"] = sub["id"]
+    api_result["deliveries"] = len(deliveries)
+    print("receiver got %d deliveries" % len(deliveries))
 except Exception:
     drv.save_screenshot(os.path.join(a.shots, "99-failure.png"))
     print("status: %r" % drv.find_element(By.ID, "status").text)
@@ -207,6 +344,8 @@ except Exception:
             print("field error: %s" % e.text)
     raise
 finally:
+    with open(a.api_result, "w") as f:
+        json.dump(api_result, f)
     try:
         for e in drv.get_log("browser"):
             print("browser console: %s %s" % (e.get("level"), e.get("message")))

@@ -86,9 +86,11 @@ SUB=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions" -H "$(auth "$(cat "$
         python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || pb_fail "could not create the subscription"
 
 SHIP=CONSOLE-$RANDOM-$RANDOM
+echo "dev, the console's admin and the curl checks: ${SECONDS} s"
 "$PY" "$PB_SOURCE_DIR/tests/browser/console_browser.py" --admin "$CONSOLE" \
         --token-file "$WORK/token" --org "$ORG" --org-name "$ORGNAME" --subscription "$SUB" \
-        --shipment "$SHIP" --axe "$AXE" --shots "$SHOTS" --result "$WORK/result.json" ||
+        --shipment "$SHIP" --axe "$AXE" --shots "$SHOTS" --result "$WORK/result.json" \
+        --api-result "$WORK/api.json" ||
         pb_fail "the browser test failed (screenshots in $SHOTS)"
 
 # the shipment is in Kafka, with the German amount as its decimal
@@ -110,6 +112,11 @@ PY
 state=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions/$SUB" -H "$(auth "$(cat "$WORK/token")")" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
 [[ $state == suspended ]] || pb_fail "the subscription is $state after suspending it in the console"
+# ... and so did the one the console created (and saw HEALTHY)
+SUB2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["subscription"])' "$WORK/api.json")
+state=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions/$SUB2" -H "$(auth "$(cat "$WORK/token")")" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+[[ $state == suspended ]] || pb_fail "the console's subscription is $state after suspending it"
 # no token in any log
 for f in "$WORK/admin2.log" "$DEVDIR"/logs/* err.txt; do
         [[ -f $f ]] || continue
