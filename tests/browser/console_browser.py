@@ -4,7 +4,7 @@ token, publish an aid shipment through the schema-generated form with German
 input, an invalid decimal shown at its field, Ukrainian and back, suspend a
 subscription; create a subscription to a receiver of this test through the
 form, see it turn HEALTHY, its details, edit it, retransmit from a date,
-suspend it. Every page is screenshotted into --shots and checked with
+suspend it; issue a publisher token (shown once) and revoke it. Every page is screenshotted into --shots and checked with
 axe-core (serious or critical violations fail). Run by
 tests/integration/console_browser.sh."""
 import argparse
@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import sys
+import re
 import threading
 import time
 import urllib.request
@@ -286,6 +287,49 @@ try:
             sub.get("where") != "recipient.name!=nobody":
         fail("the subscription is not as entered: %s" % sub)
     row2 = '#subs tr[data-sub="%s"]' % sub["id"]
+    # (while the fleet takes it up: tokens)
+    # tokens: issue a publisher token (shown once), it works; revoke it in
+    # the console, the API refuses it
+    drv.find_element(By.ID, "nav-tokens").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "page-tokens")))
+    trow = '#tokens tr[data-name="console"]'
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, trow)))
+    created = drv.find_element(By.CSS_SELECTOR, trow + " .created").text
+    if not re.match(r"^[0-9]{2}\.[0-9]{2}\.20[0-9]{2}, [0-9]{2}:[0-9]{2}:[0-9]{2} Uhr \(UTC\)$", created):
+        fail("token issued at not in German notation: %r" % created)
+    page("tokens")
+    drv.find_element(By.ID, "tok-name").send_keys("console-publisher")
+    Select(drv.find_element(By.ID, "tok-role")).select_by_value("publisher")
+    drv.find_element(By.ID, "tok-issue").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "tok-once")))
+    pub = drv.find_element(By.ID, "tok-once-v").get_attribute("value")
+    if not pub.startswith("pbt_") or len(pub) != 47:
+        fail("the new token is not shown: %r" % pub)
+    if "kopieren" not in drv.find_element(By.ID, "tok-once-h").text:
+        fail("no copy hint beside the new token")
+    page("token-issued")
+    st, _ = call("GET", "/v1/admin/whoami", tok=pub)
+    if st != 403:  # a valid publisher token: known, but not for management
+        fail("the new publisher token answered %d at whoami" % st)
+    # the same name again: refused with the translated code
+    drv.find_element(By.ID, "tok-name").send_keys("console-publisher")
+    drv.find_element(By.ID, "tok-issue").click()
+    text_is(By.ID, "status", "Das gibt es schon")
+    if drv.find_element(By.ID, "tok-once").is_displayed():
+        fail("the token stays on the page after the next issue")
+    prow = '#tokens tr[data-name="console-publisher"]'
+    drv.find_element(By.CSS_SELECTOR, prow + " button.revoke").click()
+    text_is(By.CSS_SELECTOR, prow + " button.revoke", "console-publisher")
+    drv.find_element(By.CSS_SELECTOR, prow + " button.revoke").click()
+    text_is(By.CSS_SELECTOR, prow + " .state", "widerrufen")
+    page("token-revoked")
+    st, body = call("GET", "/v1/admin/whoami", tok=pub)
+    if st != 401:
+        fail("the revoked token answered %d at admin" % st)
+    api_result["revoked_token"] = pub
+
+    drv.find_element(By.ID, "nav-subs").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, row2)))
     # the relay fleet runs it: the console turns it HEALTHY by itself
     WebDriverWait(drv, 40).until(lambda d: d.find_element(
         By.CSS_SELECTOR, row2 + " .health").get_attribute("data-state") == "HEALTHY")
@@ -334,6 +378,7 @@ try:
     WebDriverWait(drv, 20).until(lambda d: d.find_element(
         By.CSS_SELECTOR, row2 + " .health").get_attribute("data-state") == "SUSPENDED")
     api_result["subscription"] = sub["id"]
+
     api_result["deliveries"] = len(deliveries)
     print("receiver got %d deliveries" % len(deliveries))
 except Exception:

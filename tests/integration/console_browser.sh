@@ -117,6 +117,18 @@ SUB2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["subscrip
 state=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions/$SUB2" -H "$(auth "$(cat "$WORK/token")")" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
 [[ $state == suspended ]] || pb_fail "the console's subscription is $state after suspending it"
+# the token revoked in the console: the gateway refuses it too (within 5 s)
+PUBTOK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["revoked_token"])' "$WORK/api.json")
+jq_ev() { python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); e["source"]=sys.argv[2]; print(json.dumps(e))' \
+        "$PB_SOURCE_DIR/schemas/examples/valid/aid.dispatched/$(ls "$PB_SOURCE_DIR/schemas/examples/valid/aid.dispatched" | head -1)" "$ORG"; }
+jq_ev >"$WORK/ev.json"
+for i in $(seq 50); do
+        code=$(curl -sS -o /dev/null -w '%{http_code}' "$GW/v1/events/aid.dispatched" -H "$(auth "$PUBTOK")" \
+                -H 'Content-Type: application/json' --data-binary @"$WORK/ev.json")
+        [[ $code == 401 ]] && break
+        sleep 0.1
+done
+[[ $code == 401 ]] || pb_fail "the gateway answers $code to the token revoked in the console"
 # no token in any log
 for f in "$WORK/admin2.log" "$DEVDIR"/logs/* err.txt; do
         [[ -f $f ]] || continue

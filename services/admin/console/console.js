@@ -411,7 +411,69 @@
     });
   }
 
-  function loadTokens() {}
+  /* ------------------------------------------------------------- tokens */
+  function loadTokens() {
+    var tb = document.querySelector("#tokens tbody");
+    if (!ctxOrg()) { tb.textContent = ""; status(msg("ui.console.subs_operator")); return Promise.resolve(); }
+    return api("GET", base() + "/tokens").then(function (r) {
+      tb.textContent = "";
+      if (r.status !== 200) { status(errText(r), true); return; }
+      r.body.tokens.forEach(function (t) {
+        var cell = el("td", {});
+        if (!t.revoked_at) {
+          /* two steps: the first click asks, the second revokes */
+          var b = el("button", {type: "button", "class": "revoke", text: msg("ui.console.tok_revoke")});
+          b.addEventListener("click", function () {
+            if (b.getAttribute("data-armed") !== "1") {
+              b.setAttribute("data-armed", "1");
+              b.textContent = msg("ui.console.tok_revoke_confirm", [t.name]);
+              return;
+            }
+            api("DELETE", base() + "/tokens/" + encodeURIComponent(t.id)).then(function (x) {
+              status(x.status < 300 ? msg("ui.console.tok_revoked", [t.name]) : errText(x), x.status >= 300);
+              loadTokens();
+            });
+          });
+          cell.appendChild(b);
+        }
+        tb.appendChild(el("tr", {"data-token": t.id, "data-name": t.name}, [
+          el("th", {scope: "row", text: t.name}),
+          el("td", {text: has("ui.console.role_" + t.role) ? msg("ui.console.role_" + t.role) : t.role}),
+          el("td", {"class": "mono", text: t.prefix + "…"}),
+          el("td", {"class": "created", text: fmtTime(t.created_at)}),
+          el("td", {text: t.last_used_at ? fmtTime(t.last_used_at) : msg("ui.console.tok_never")}),
+          el("td", {"class": "state", text: t.revoked_at ? msg("ui.console.tok_revoked_at", [fmtTime(t.revoked_at)]) : msg("ui.console.state_active")}),
+          cell]));
+      });
+    });
+  }
+  function issueToken(ev) {
+    ev.preventDefault();
+    var b = {name: $("tok-name").value.trim(), role: $("tok-role").value};
+    $("tok-once").hidden = true;
+    if (!b.name) { showErrors($("tokform"), [{pointer: "/name", message: msg("ui.console.required")}]); return; }
+    clearErrors($("tokform"));
+    api("POST", base() + "/tokens", b).then(function (r) {
+      if (r.status >= 300) { showErrors($("tokform"), (r.body && r.body.errors) || []); status(errText(r), true); return; }
+      $("tok-name").value = "";
+      loadTokens().then(function () {
+        status(msg("ui.console.tok_issued", [b.name]));
+        $("tok-once-v").value = r.body.token;
+        $("tok-once").hidden = false;
+        $("tok-once-v").focus();
+        $("tok-once-v").select();
+      });
+    });
+  }
+  function copyToken() {
+    var v = $("tok-once-v");
+    v.focus();
+    v.select();
+    var done = function () { status(msg("ui.console.copied")); };
+    if (navigator.clipboard && navigator.clipboard.writeText)
+      navigator.clipboard.writeText(v.value).then(done, function () { status(msg("ui.console.copy_by_hand")); });
+    else status(msg("ui.console.copy_by_hand"));
+  }
   function loadOrgs() {}
   function loadAudit() {}
 
@@ -737,10 +799,17 @@
       if (!ctxOrg()) { status(msg("ui.console.subs_operator"), true); return; }
       newSub();
     });
+    $("nav-tokens").addEventListener("click", function () {
+      status(""); $("tok-once").hidden = true; show("tokens"); loadOrgCtx().then(loadTokens);
+    });
+    $("tokform").addEventListener("submit", issueToken);
+    $("tok-copy").addEventListener("click", copyToken);
     $("sub-cancel").addEventListener("click", function () { $("subform").hidden = true; status(""); });
     $("subform").addEventListener("submit", saveSub);
     $("retransmit").addEventListener("submit", retransmit);
     $("nav-signout").addEventListener("click", function () {
+      $("tok-once-v").value = ""; $("tok-once").hidden = true;
+      $("sub-secret-v").value = ""; $("sub-secret").hidden = true;
       sessionStorage.removeItem("pb.token"); who = null; ctxInfo = null; stopSubTimer();
       $("orgctx").value = ""; status(""); show("signin");
     });
