@@ -4,7 +4,9 @@ token, publish an aid shipment through the schema-generated form with German
 input, an invalid decimal shown at its field, Ukrainian and back, suspend a
 subscription; create a subscription to a receiver of this test through the
 form, see it turn HEALTHY, its details, edit it, retransmit from a date,
-suspend it; issue a publisher token (shown once) and revoke it. Every page is screenshotted into --shots and checked with
+suspend it; issue a publisher token (shown once) and revoke it; as the
+operator, create an organisation and change its permissions, read the audit
+log page by page. Every page is screenshotted into --shots and checked with
 axe-core (serious or critical violations fail). Run by
 tests/integration/console_browser.sh."""
 import argparse
@@ -34,9 +36,11 @@ ap.add_argument("--axe", required=True)
 ap.add_argument("--shots", required=True)
 ap.add_argument("--result", required=True)
 ap.add_argument("--api-result", required=True)
+ap.add_argument("--op-token-file", required=True)
 a = ap.parse_args()
 os.makedirs(a.shots, exist_ok=True)
 token = open(a.token_file).read().strip()
+op = open(a.op_token_file).readline().strip()
 axe_src = open(a.axe).read()
 
 opts = webdriver.ChromeOptions()
@@ -59,12 +63,15 @@ def fail(msg):
     failures.append(msg)
 
 
-def page(name):
-    """Screenshot and axe-core check of what is shown now."""
+def page(name, axe=True):
+    """Screenshot and axe-core check of what is shown now (axe=False: a
+    later state of a page axe already checked)."""
     global nshot
     nshot += 1
     print("%5.1f s: page %s" % (time.time() - T0, name))
     drv.save_screenshot(os.path.join(a.shots, "%02d-%s.png" % (nshot, name)))
+    if not axe:
+        return
     drv.execute_script(axe_src)
     res = drv.execute_async_script(
         "var cb = arguments[arguments.length - 1];"
@@ -322,7 +329,7 @@ try:
     text_is(By.CSS_SELECTOR, prow + " button.revoke", "console-publisher")
     drv.find_element(By.CSS_SELECTOR, prow + " button.revoke").click()
     text_is(By.CSS_SELECTOR, prow + " .state", "widerrufen")
-    page("token-revoked")
+    page("token-revoked", axe=False)
     st, body = call("GET", "/v1/admin/whoami", tok=pub)
     if st != 401:
         fail("the revoked token answered %d at admin" % st)
@@ -370,17 +377,103 @@ try:
     st, sub = call("GET", "/v1/admin/orgs/%s/subscriptions/%s" % (a.org, sub["id"]))
     if (sub.get("retransmit") or {}).get("from") != "2026-11-28T00:00:00.000Z":
         fail("retransmit did not reach the API: %s" % sub.get("retransmit"))
-    page("subscription-retransmit")
+    page("subscription-retransmit", axe=False)
 
     # and suspend it
     drv.find_element(By.CSS_SELECTOR, row2 + " button.act").click()
     text_is(By.CSS_SELECTOR, row2 + " .state", "angehalten")
-    WebDriverWait(drv, 20).until(lambda d: d.find_element(
-        By.CSS_SELECTOR, row2 + " .health").get_attribute("data-state") == "SUSPENDED")
     api_result["subscription"] = sub["id"]
 
     api_result["deliveries"] = len(deliveries)
     print("receiver got %d deliveries" % len(deliveries))
+
+    # the operator: organisations, permissions, the audit log
+    drv.find_element(By.ID, "nav-signout").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
+    drv.find_element(By.ID, "token").send_keys(op)
+    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "nav-orgs")))
+    drv.find_element(By.ID, "nav-orgs").click()
+    orow = '#orgs tr[data-org="%s"]' % a.org
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, orow)))
+    if "aid.dispatched" not in drv.find_element(By.CSS_SELECTOR, orow + " .publish").text:
+        fail("the organisations list does not show what %s may publish" % a.org)
+    page("orgs")
+    new_org = a.org + "-b"
+    drv.find_element(By.ID, "org-new").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "orgform")))
+    drv.find_element(By.ID, "org-id").send_keys("Kein Bezeichner")
+    drv.find_element(By.ID, "org-name").send_keys("Oblast Konsole")
+    Select(drv.find_element(By.ID, "org-kind")).select_by_value("ua_partner")
+    drv.find_element(By.CSS_SELECTOR, '#org-publish input[value="aid.delivered"]').click()
+    drv.find_element(By.CSS_SELECTOR, '#org-read input[value="aid.dispatched"]').click()
+    drv.find_element(By.CSS_SELECTOR, '#org-read input[data-type="aid.dispatched"]').send_keys(
+        "destination.oblast")
+    drv.find_element(By.ID, "org-save").click()
+    wait.until(lambda d: d.find_element(By.ID, "org-id-e").text != "")
+    wd = drv.find_element(By.CSS_SELECTOR, '#org-read input[data-type="aid.dispatched"]')
+    if wd.get_attribute("aria-invalid") != "true":
+        fail("the refused read filter is not marked at its type (%s)" %
+             drv.find_element(By.ID, "status").text)
+    page("org-refused")
+    drv.find_element(By.ID, "org-id").clear()
+    drv.find_element(By.ID, "org-id").send_keys(new_org)
+    wd.clear()
+    wd.send_keys("destination.oblast=Dnipropetrowsk")
+    drv.find_element(By.ID, "org-save").click()
+    nrow = '#orgs tr[data-org="%s"]' % new_org
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, nrow)))
+    st, o = call("GET", "/v1/admin/orgs/" + new_org, tok=op)
+    if st != 200 or o["publish"] != ["aid.delivered"] or o["kind"] != "ua_partner" or \
+            o["read"] != [{"type": "aid.dispatched", "where": "destination.oblast=Dnipropetrowsk"}]:
+        fail("the organisation is not as entered: %s %s" % (st, o))
+    # permissions: may read funds.granted too
+    drv.find_element(By.CSS_SELECTOR, nrow + " button.edit").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "orgform")))
+    drv.find_element(By.CSS_SELECTOR, '#org-read input[value="funds.granted"]').click()
+    page("org-permissions", axe=False)
+    drv.find_element(By.ID, "org-save").click()
+    text_is(By.CSS_SELECTOR, nrow + " .read", "funds.granted")
+    st, o = call("GET", "/v1/admin/orgs/" + new_org, tok=op)
+    if [r["type"] for r in o.get("read", [])] != ["aid.dispatched", "funds.granted"] or \
+            o["read"][0].get("where") != "destination.oblast=Dnipropetrowsk":
+        fail("the permissions did not reach the API: %s" % o.get("read"))
+
+    # the audit log: newest first, 20 a page (a few more entries first,
+    # refused calls are audited too, so that there is a second page)
+    for i in range(6):
+        call("POST", "/v1/admin/orgs/%s/tokens" % new_org, tok=op, body={"name": "x", "role": "bad"})
+    drv.find_element(By.CSS_SELECTOR, nrow + " button.act").click()
+    text_is(By.CSS_SELECTOR, nrow + " .state", "gesperrt")
+    if call("GET", "/v1/admin/orgs/" + new_org, tok=op)[1].get("disabled") is not True:
+        fail("disabling in the console did not reach the API")
+    st, au = call("GET", "/v1/admin/audit?limit=100", tok=op)
+    drv.find_element(By.ID, "nav-audit").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#audit tbody tr[data-at]")))
+    rows = drv.find_elements(By.CSS_SELECTOR, "#audit tbody tr[data-at]")
+    ats = [r.get_attribute("data-at") for r in rows]
+    if ats != sorted(ats, reverse=True) or len(rows) != min(20, len(au["entries"])):
+        fail("audit page 1 not the newest 20 first: %s" % ats)
+    if rows[0].get_attribute("data-action") != "org.disable" or \
+            "Organisation gesperrt" not in rows[0].text:
+        fail("the newest audit entry is not the disable: %s" % rows[0].text)
+    page("audit")
+    if len(au["entries"]) <= 20:
+        fail("only %d audit entries: no second page to test" % len(au["entries"]))
+    drv.find_element(By.ID, "audit-older").click()
+    text_is(By.ID, "audit-page", "Seite 2")
+    rows2 = [r.get_attribute("data-at") for r in
+             drv.find_elements(By.CSS_SELECTOR, "#audit tbody tr[data-at]")]
+    if not rows2 or rows2[0] > ats[-1] or rows2 != sorted(rows2, reverse=True):
+        fail("audit page 2 is not older than page 1: %s" % rows2)
+    if rows2 != [e["at"] for e in au["entries"][20:40]]:
+        fail("audit page 2 is not entries 21-40 of the API")
+    page("audit-page2", axe=False)
+    # one organisation's entries
+    Select(drv.find_element(By.ID, "audit-org")).select_by_value(a.org)
+    text_is(By.ID, "audit-page", "Seite 1")
+    wait.until(lambda d: all(a.org in r.text for r in
+                             d.find_elements(By.CSS_SELECTOR, "#audit tbody tr[data-at]")))
 except Exception:
     drv.save_screenshot(os.path.join(a.shots, "99-failure.png"))
     print("status: %r" % drv.find_element(By.ID, "status").text)

@@ -90,7 +90,7 @@ echo "dev, the console's admin and the curl checks: ${SECONDS} s"
 "$PY" "$PB_SOURCE_DIR/tests/browser/console_browser.py" --admin "$CONSOLE" \
         --token-file "$WORK/token" --org "$ORG" --org-name "$ORGNAME" --subscription "$SUB" \
         --shipment "$SHIP" --axe "$AXE" --shots "$SHOTS" --result "$WORK/result.json" \
-        --api-result "$WORK/api.json" ||
+        --api-result "$WORK/api.json" --op-token-file "$DEVDIR/operator-token" ||
         pb_fail "the browser test failed (screenshots in $SHOTS)"
 
 # the shipment is in Kafka, with the German amount as its decimal

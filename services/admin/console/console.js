@@ -110,6 +110,7 @@
       if ($("page-" + p)) $("page-" + p).hidden = p !== page;
     });
     $("nav").hidden = page === "signin";
+    $("nav-orgs").hidden = !(who && who.operator);
     $("orgctx-l").hidden = !(who && who.operator) || ["subs", "tokens"].indexOf(page) < 0;
     $("main").focus();
   }
@@ -474,8 +475,137 @@
       navigator.clipboard.writeText(v.value).then(done, function () { status(msg("ui.console.copy_by_hand")); });
     else status(msg("ui.console.copy_by_hand"));
   }
-  function loadOrgs() {}
-  function loadAudit() {}
+  /* ------------------------------------------------- operator: orgs */
+  var allTypes = [];
+  var orgEditing = null;
+  function readText(r) { return r.type + (r.where ? " [" + [].concat(r.where).join(" && ") + "]" : ""); }
+  function loadOrgs() {
+    return loadOrgCtx().then(function () {
+      var tb = document.querySelector("#orgs tbody");
+      tb.textContent = "";
+      orgList.forEach(function (o) {
+        var ed = el("button", {type: "button", "class": "edit remove", text: msg("ui.console.org_permissions")});
+        ed.addEventListener("click", function () { orgForm(o); });
+        var act = o.disabled ? "enable" : "disable";
+        var dis = el("button", {type: "button", "class": "act", text: msg("ui.console.org_" + act)});
+        dis.addEventListener("click", function () {
+          api("POST", base(o.id) + "/" + act, {}).then(function (x) {
+            status(x.status < 300 ? msg("ui.console.done") : errText(x), x.status >= 300);
+            loadOrgs();
+          });
+        });
+        tb.appendChild(el("tr", {"data-org": o.id}, [
+          el("th", {scope: "row", text: o.id}),
+          el("td", {text: o.name}),
+          el("td", {text: has("ui.console.kind_" + o.kind) ? msg("ui.console.kind_" + o.kind) : o.kind}),
+          el("td", {"class": "publish", text: (o.publish || []).join(", ") || msg("ui.none")}),
+          el("td", {"class": "read", text: (o.read || []).map(readText).join(", ") || msg("ui.none")}),
+          el("td", {"class": "state", text: msg(o.disabled ? "ui.console.org_disabled" : "ui.console.state_active")}),
+          el("td", {"class": "acts"}, [ed, dis])]));
+      });
+    });
+  }
+  function orgForm(o) {
+    orgEditing = o;
+    o = o || {};
+    clearErrors($("orgform"));
+    $("orgform-h").textContent = o.id ? msg("ui.console.org_permissions") + ": " + o.id : msg("ui.console.org_new");
+    $("org-id").value = o.id || "";
+    $("org-id").readOnly = !!o.id;
+    $("org-name").value = o.name || "";
+    $("org-kind").value = o.kind || "ngo";
+    var pub = $("org-publish"), rd = $("org-read");
+    pub.textContent = "";
+    rd.textContent = "";
+    pub.appendChild(el("legend", {text: msg("ui.console.may_publish")}));
+    rd.appendChild(el("legend", {text: msg("ui.console.may_read")}));
+    rd.appendChild(el("p", {"class": "help", text: msg("ui.console.org_read_help")}));
+    var reads = {};
+    (o.read || []).forEach(function (r) { reads[r.type] = r; });
+    allTypes.forEach(function (t, i) {
+      var c = el("input", {type: "checkbox", id: "org-pub-" + i, value: t});
+      c.checked = (o.publish || []).indexOf(t) >= 0;
+      pub.appendChild(el("div", {"class": "check"}, [c, el("label", {"for": "org-pub-" + i, text: t})]));
+      var rc = el("input", {type: "checkbox", id: "org-read-" + i, value: t});
+      rc.checked = !!reads[t];
+      var w = el("input", {type: "text", id: "org-where-" + i, "data-type": t, "aria-describedby": "org-where-" + i + "-e"});
+      w.value = reads[t] && reads[t].where ? [].concat(reads[t].where).join(" && ") : "";
+      rd.appendChild(el("div", {"class": "check", "data-ptr": "/read/" + t}, [rc, el("label", {"for": "org-read-" + i, text: t}),
+        el("span", {"class": "check", "data-ptr": "/read/" + t + "/where"}, [
+          el("label", {"for": "org-where-" + i, "class": "sub", text: msg("ui.console.sub_where")}), w,
+          el("span", {"class": "err", id: "org-where-" + i + "-e"})])]));
+    });
+    pub.appendChild(el("p", {"class": "err"}));
+    rd.appendChild(el("p", {"class": "err"}));
+    $("orgform").hidden = false;
+    (o.id ? $("org-name") : $("org-id")).focus();
+  }
+  function saveOrg(ev) {
+    ev.preventDefault();
+    var b = {name: $("org-name").value.trim(), kind: $("org-kind").value,
+             publish: Array.prototype.filter.call(document.querySelectorAll("#org-publish input"), function (c) {
+               return c.checked; }).map(function (c) { return c.value; }),
+             read: []};
+    allTypes.forEach(function (t, i) {
+      if (!$("org-read-" + i).checked) return;
+      var w = $("org-where-" + i).value.trim(), r = {type: t};
+      /* several conditions (all must hold): "a && b" */
+      if (w) r.where = w.indexOf(" && ") >= 0 ? w.split(" && ").map(function (x) { return x.trim(); }) : w;
+      b.read.push(r);
+    });
+    var req;
+    if (orgEditing) req = api("PATCH", base(orgEditing.id), b);
+    else { b.id = $("org-id").value.trim(); req = api("POST", "/v1/admin/orgs", b); }
+    req.then(function (r) {
+      if (r.status >= 300) {
+        /* /read/N points at the Nth entry sent: at its type's row */
+        var errs = ((r.body && r.body.errors) || []).map(function (e) {
+          var m = /^\/read\/([0-9]+)(.*)$/.exec(e.pointer || "");
+          if (m && b.read[Number(m[1])]) return {pointer: "/read/" + b.read[Number(m[1])].type + m[2], message: e.message};
+          return e;
+        });
+        showErrors($("orgform"), errs);
+        status(errText(r), true);
+        return;
+      }
+      $("orgform").hidden = true;
+      loadOrgs().then(function () { status(msg("ui.console.org_saved", [b.name])); });
+    });
+  }
+
+  /* ----------------------------------------------- audit log, paged */
+  var AUDIT_PAGE = 20;
+  var auditPage = 0;
+  function loadAudit() {
+    var q = "?limit=" + ((auditPage + 1) * AUDIT_PAGE + 1);
+    if (who.operator && $("audit-org").value) q += "&org=" + encodeURIComponent($("audit-org").value);
+    return api("GET", "/v1/admin/audit" + q).then(function (r) {
+      var tb = document.querySelector("#audit tbody");
+      tb.textContent = "";
+      if (r.status !== 200) { status(errText(r), true); return; }
+      /* newest first: this page is a slice of the newest entries */
+      var all = r.body.entries || [];
+      var rows = all.slice(auditPage * AUDIT_PAGE, (auditPage + 1) * AUDIT_PAGE);
+      rows.forEach(function (e) {
+        var actor = (e.actor_org ? e.actor_org : msg("ui.console.operator_short")) + " / " + (e.actor_token || "");
+        var act = has("ui.console.action_" + e.action) ? msg("ui.console.action_" + e.action) : e.action;
+        tb.appendChild(el("tr", {"data-at": e.at || "", "data-action": e.action || ""}, [
+          el("td", {text: fmtTime(e.at)}),
+          el("td", {text: actor}),
+          el("td", {text: act}),
+          el("td", {text: (has("ui.console.obj_" + e.object_type) ? msg("ui.console.obj_" + e.object_type) : e.object_type || "") +
+                          " " + (e.object_id || "")}),
+          el("td", {text: e.org || "—"}),
+          el("td", {"class": e.result === "ok" ? "" : "bad",
+                    text: msg(e.result === "ok" ? "ui.console.audit_ok" : "ui.console.audit_refused") + " (" + e.status + ")"})]));
+      });
+      if (!rows.length) tb.appendChild(el("tr", {}, [el("td", {colspan: "6", text: msg("ui.none")})]));
+      $("audit-newer").disabled = auditPage === 0;
+      $("audit-older").disabled = all.length <= (auditPage + 1) * AUDIT_PAGE ||
+        (auditPage + 2) * AUDIT_PAGE + 1 > 10000;
+      $("audit-page").textContent = msg("ui.console.audit_page", [fmtNumber(auditPage + 1)]);
+    });
+  }
 
   /* --------------------------------------------------- error messages */
   /* The error code of an answer (admin's or the gateway's) in the
@@ -804,6 +934,29 @@
     });
     $("tokform").addEventListener("submit", issueToken);
     $("tok-copy").addEventListener("click", copyToken);
+    $("nav-orgs").addEventListener("click", function () {
+      status(""); $("orgform").hidden = true; show("orgs"); loadOrgs();
+    });
+    $("org-new").addEventListener("click", function () { orgForm(null); });
+    $("org-cancel").addEventListener("click", function () { $("orgform").hidden = true; status(""); });
+    $("orgform").addEventListener("submit", saveOrg);
+    $("nav-audit").addEventListener("click", function () {
+      status(""); auditPage = 0; show("audit");
+      $("audit-org-f").hidden = !who.operator;
+      loadOrgCtx().then(function () {
+        if (who.operator) {
+          var sel = $("audit-org"), keep = sel.value;
+          sel.textContent = "";
+          sel.appendChild(el("option", {value: "", text: msg("ui.console.audit_all")}));
+          orgList.forEach(function (o) { sel.appendChild(el("option", {value: o.id, text: o.id})); });
+          sel.value = keep;
+        }
+        loadAudit();
+      });
+    });
+    $("audit-org").addEventListener("change", function () { auditPage = 0; loadAudit(); });
+    $("audit-newer").addEventListener("click", function () { if (auditPage > 0) { auditPage--; loadAudit(); } });
+    $("audit-older").addEventListener("click", function () { auditPage++; loadAudit(); });
     $("sub-cancel").addEventListener("click", function () { $("subform").hidden = true; status(""); });
     $("subform").addEventListener("submit", saveSub);
     $("retransmit").addEventListener("submit", retransmit);
@@ -816,6 +969,7 @@
     $("etype").addEventListener("change", renderForm);
     $("pubform").addEventListener("submit", publish);
     getJSON("/console/types.json").then(function (types) {
+      allTypes = types;
       types.forEach(function (t) { $("etype").appendChild(el("option", {value: t, text: t})); });
       return getJSON("/console/labels/en.json");
     }).then(function (en) {
