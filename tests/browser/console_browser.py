@@ -230,6 +230,11 @@ try:
     # German input: 143.000,00
     field("/declared_value").clear()
     field("/declared_value").send_keys("143.000,00")
+    # what the form understood, in German notation with the currency
+    prev = drv.find_element(By.CSS_SELECTOR, '#pubform .field[data-ptr="/declared_value"] .preview'
+                            ).get_attribute("textContent")
+    if prev != "= 143.000,00\u00a0€":
+        fail("the amount is not previewed in German notation: %r" % prev)
     drv.find_element(By.ID, "publish-btn").click()
     text_is(By.ID, "pubresult", "Gespeichert: aid.dispatched")
     stored = drv.find_element(By.ID, "pubresult").text
@@ -469,6 +474,20 @@ try:
     if rows2 != [e["at"] for e in au["entries"][20:40]]:
         fail("audit page 2 is not entries 21-40 of the API")
     page("audit-page2", axe=False)
+    # the same entries in English and in Ukrainian notation
+    Select(drv.find_element(By.ID, "lang")).select_by_value("en")
+    text_is(By.ID, "audit-page", "Page 2, newest first")
+    t = drv.find_element(By.CSS_SELECTOR, "#audit tbody tr[data-at] td").get_attribute("textContent")
+    if not re.match(r"^[0-9]{1,2}\u00a0[A-Z][a-z]{2}\u00a020[0-9]{2}, [0-9:]{8} \(UTC\)$", t):
+        fail("audit time not in English notation: %r" % t)
+    page("audit-en", axe=False)
+    Select(drv.find_element(By.ID, "lang")).select_by_value("uk")
+    text_is(By.ID, "audit-page", "Сторінка 2")
+    t = drv.find_element(By.CSS_SELECTOR, "#audit tbody tr[data-at] td").get_attribute("textContent")
+    if not re.match(r"^[0-9]{2}\.[0-9]{2}\.20[0-9]{2}, [0-9:]{8} \(UTC\)$", t):
+        fail("audit time not in Ukrainian notation: %r" % t)
+    Select(drv.find_element(By.ID, "lang")).select_by_value("de")
+    text_is(By.ID, "audit-page", "Seite 2")
     # one organisation's entries
     Select(drv.find_element(By.ID, "audit-org")).select_by_value(a.org)
     text_is(By.ID, "audit-page", "Seite 1")

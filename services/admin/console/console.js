@@ -717,7 +717,7 @@
     var helpN = help ? el("p", {"class": "help", id: id + "-h", text: help}) : null;
     var errN = el("p", {"class": "err", id: id + "-e"});
     var wrap = el("div", {"class": "field", "data-ptr": ptr});
-    var input, get;
+    var input, get, preview = null;
     if (name === "event_id") {
       input = el("input", {id: id, type: "text", readonly: "readonly"});
       input.value = crypto.randomUUID ? crypto.randomUUID() : uuid();
@@ -791,6 +791,15 @@
           if (v === null) throw {ptr: ptr, message: msg("ui.console.bad_decimal")};
           return v;
         };
+        /* what was understood, in the language's notation (with the
+         * record's currency when it has one): "= 143.000,00 €" */
+        preview = el("p", {"class": "help preview", id: id + "-p"});
+        wrap.updatePreview = function () {
+          var v = input.value.trim() ? parseDecimal(input.value, t.scale || 0) : null;
+          var cur = wrap.currency ? wrap.currency() : "";
+          preview.textContent = v === null ? "" : "= " + (cur ? fmtMoney(v, cur) : fmtNumber(v));
+        };
+        input.addEventListener("input", wrap.updatePreview);
       } else if (base === "int" || base === "long") {
         input = el("input", {id: id, type: "number", step: "1"});
         get = function () { return input.value === "" ? null : Number(input.value); };
@@ -803,11 +812,12 @@
       }
     }
     if (!optional) input.setAttribute("required", "required");
-    var desc = (helpN ? id + "-h " : "") + id + "-e";
+    var desc = (preview ? id + "-p " : "") + (helpN ? id + "-h " : "") + id + "-e";
     input.setAttribute("aria-describedby", desc);
     input.setAttribute("name", ptr);
     wrap.appendChild(lab);
     wrap.appendChild(input);
+    if (preview) wrap.appendChild(preview);
     if (helpN) wrap.appendChild(helpN);
     wrap.appendChild(errN);
     return {node: wrap, optional: optional, get: function () {
@@ -826,6 +836,14 @@
       x.nullable = nn.optional;
       node.appendChild(x.node);
       return x;
+    });
+    /* amounts beside a currency: their preview names it */
+    var cur = fs.filter(function (x) { return x.name === "currency"; })[0];
+    var sel = cur && cur.node.querySelector("select");
+    if (sel) fs.forEach(function (x) {
+      if (!x.node.updatePreview) return;
+      x.node.currency = function () { return sel.value; };
+      sel.addEventListener("change", x.node.updatePreview);
     });
     return {node: node, get: function () {
       var o = {};
