@@ -4,7 +4,8 @@ token, publish an aid shipment through the schema-generated form with German
 input, an invalid decimal shown at its field, Ukrainian and back, suspend a
 subscription; create a subscription to a receiver of this test through the
 form, see it turn HEALTHY, its details, edit it, retransmit from a date,
-suspend it; issue a publisher token (shown once) and revoke it; as the
+suspend it; issue a publisher token (shown once) and revoke it; sign in
+with a publisher token (publish only); as the
 operator, create an organisation and change its permissions, read the audit
 log page by page. Every page is screenshotted into --shots and checked with
 axe-core (serious or critical violations fail). Run by
@@ -320,9 +321,12 @@ try:
     if "kopieren" not in drv.find_element(By.ID, "tok-once-h").text:
         fail("no copy hint beside the new token")
     page("token-issued")
-    st, _ = call("GET", "/v1/admin/whoami", tok=pub)
-    if st != 403:  # a valid publisher token: known, but not for management
-        fail("the new publisher token answered %d at whoami" % st)
+    st, me = call("GET", "/v1/admin/whoami", tok=pub)
+    if st != 200 or me.get("role") != "publisher":  # valid, says what it is
+        fail("the new publisher token answered %d %s at whoami" % (st, me))
+    st, _ = call("GET", "/v1/admin/orgs/%s/tokens" % a.org, tok=pub)
+    if st != 403:  # but manages nothing
+        fail("a publisher token listed tokens: %d" % st)
     # the same name again: refused with the translated code
     drv.find_element(By.ID, "tok-name").send_keys("console-publisher")
     drv.find_element(By.ID, "tok-issue").click()
@@ -391,6 +395,24 @@ try:
 
     api_result["deliveries"] = len(deliveries)
     print("receiver got %d deliveries" % len(deliveries))
+
+    # a publisher token signs in: it may publish, nothing else
+    st, issued = call("POST", "/v1/admin/orgs/%s/tokens" % a.org,
+                      body={"name": "console-pub2", "role": "publisher"})
+    drv.find_element(By.ID, "nav-signout").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
+    drv.find_element(By.ID, "token").send_keys(issued["token"])
+    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "page-home")))
+    text_is(By.ID, "who", "aid.dispatched")
+    if not drv.find_element(By.ID, "nav-publish").is_displayed() or any(
+            drv.find_element(By.ID, n).is_displayed()
+            for n in ("nav-subs", "nav-tokens", "nav-audit", "nav-orgs")):
+        fail("a publisher sees the wrong pages")
+    page("home-publisher", axe=False)
+    drv.find_element(By.ID, "nav-publish").click()
+    wait.until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, '#pubform [name="/event_id"]')))
 
     # the operator: organisations, permissions, the audit log
     drv.find_element(By.ID, "nav-signout").click()

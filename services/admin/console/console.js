@@ -111,6 +111,8 @@
     });
     $("nav").hidden = page === "signin";
     $("nav-orgs").hidden = !(who && who.operator);
+    ["nav-subs", "nav-tokens", "nav-audit"].forEach(function (n) { $(n).hidden = !manager(); });
+    $("nav-publish").hidden = !!(who && who.role === "subscriber");
     $("orgctx-l").hidden = !(who && who.operator) || ["subs", "tokens"].indexOf(page) < 0;
     $("main").focus();
   }
@@ -144,6 +146,15 @@
         return;
       }
       who = r.body;
+      if (!who.operator && who.role && who.role !== "org-admin") {
+        /* a publisher (or subscriber) token: whoami says what its
+         * organisation may do; it may publish, not manage */
+        who.orgInfo = {name: who.org_name, publish: who.publish || [], read: who.read || []};
+        status("");
+        renderWho();
+        show("home");
+        return;
+      }
       if (!who.operator) {
         return api("GET", "/v1/admin/orgs/" + encodeURIComponent(who.org)).then(function (o) {
           who.orgInfo = o.status === 200 ? o.body : null;
@@ -159,6 +170,8 @@
     });
   }
 
+  /* the operator or an org-admin token (the others only publish) */
+  function manager() { return !!who && (who.operator || !who.role || who.role === "org-admin"); }
   function renderWho() {
     var dl = $("who");
     dl.textContent = "";
@@ -173,7 +186,7 @@
       row("ui.console.may_read", (o.read || []).map(function (r) {
         return r.type + (r.where ? " [" + r.where + "]" : "");
       }).join(", ") || msg("ui.none"));
-      row("ui.console.may_manage", msg("ui.console.may_manage_text"));
+      row("ui.console.may_manage", msg(manager() ? "ui.console.may_manage_text" : "ui.console.may_manage_none"));
     }
     row("ui.console.token", who.token || "");
   }
