@@ -3,9 +3,14 @@
 # and its real Kafka: tests/browser/console_browser.py signs in with an
 # org-admin token, publishes an aid shipment through the form with German
 # input (143.000,00), sees an invalid decimal refused at its field, switches
-# to Ukrainian and back and suspends a subscription; axe-core checks every
-# page. Here: the console's headers (CSP, nosniff), and the shipment is in
-# Kafka with the amount 143000.00. The browser talks to a second
+# to Ukrainian and back and suspends a subscription; creates, watches (until
+# HEALTHY), edits, retransmits and suspends a subscription to a receiver of
+# its own; issues and revokes a token; signs a publisher token in; as the
+# operator, creates an organisation, changes its permissions and pages
+# through the audit log; axe-core checks every page. Here: the console's
+# headers (CSP, nosniff), the shipment is in Kafka with the amount
+# 143000.00, both suspensions reached the API, and the gateway refuses the
+# token revoked in the console. The browser talks to a second
 # `partnerbus admin` beside dev's (admin is stateless: same topics) started
 # with --gateway-url, as dev's admin has none. Screenshots are kept under
 # the build dir (console-shots/).
