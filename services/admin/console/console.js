@@ -947,6 +947,8 @@
     $("nav-home").addEventListener("click", function () { show("home"); });
     $("nav-publish").addEventListener("click", function () { show("publish"); renderForm(); });
     $("nav-subs").addEventListener("click", function () {
+      /* a signing secret is shown once: not again when coming back */
+      $("sub-secret-v").value = ""; $("sub-secret").hidden = true;
       status(""); show("subs"); loadOrgCtx().then(loadSubs); startSubTimer();
     });
     $("orgctx").addEventListener("change", function () {
@@ -961,7 +963,8 @@
       newSub();
     });
     $("nav-tokens").addEventListener("click", function () {
-      status(""); $("tok-once").hidden = true; show("tokens"); loadOrgCtx().then(loadTokens);
+      $("tok-once-v").value = ""; $("tok-once").hidden = true;
+      status(""); show("tokens"); loadOrgCtx().then(loadTokens);
     });
     $("tokform").addEventListener("submit", issueToken);
     $("tok-copy").addEventListener("click", copyToken);
