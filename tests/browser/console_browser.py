@@ -38,6 +38,7 @@ ap.add_argument("--shots", required=True)
 ap.add_argument("--result", required=True)
 ap.add_argument("--api-result", required=True)
 ap.add_argument("--op-token-file", required=True)
+ap.add_argument("--delivered", required=True)
 a = ap.parse_args()
 os.makedirs(a.shots, exist_ok=True)
 token = open(a.token_file).read().strip()
@@ -261,6 +262,15 @@ try:
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, row)))
     text_is(By.CSS_SELECTOR, row + " .state", "aktiv")
     page("subscriptions")
+    # its endpoint refuses connections: the fleet's failures in its details
+    drv.find_element(By.CSS_SELECTOR, row + " button.details").click()
+    WebDriverWait(drv, 30).until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#sub-errors tbody tr td:nth-child(3)"))
+    ferr = drv.find_element(By.CSS_SELECTOR, "#sub-errors tbody tr").text
+    print("failure shown: " + ferr)
+    if not re.match(r"^[0-9]{2}\.[0-9]{2}\.20[0-9]{2}, ", ferr):
+        fail("the failure's time is not in German notation: " + ferr)
+    page("subscription-failures", axe=False)
     drv.find_element(By.CSS_SELECTOR, row + " button.act").click()
     text_is(By.CSS_SELECTOR, row + " .state", "angehalten")
     page("subscriptions-suspended")
@@ -352,6 +362,13 @@ try:
     if drv.find_element(By.CSS_SELECTOR, row2 + " .health").text != "gesund":
         fail("HEALTHY not shown in German")
     page("subscription-healthy")
+    # the receiver got the delivery (before the edit below), without the
+    # left-out field
+    WebDriverWait(drv, 20).until(lambda d: any(
+        e.get("event_id") == a.delivered for e in deliveries))
+    got = [e for e in deliveries if e.get("event_id") == a.delivered][0]
+    if "note" in got or "recipient" not in got:
+        fail("the delivery does not follow the projection: %s" % sorted(got))
 
     # details: the status (numbers in German), failures, dead letters
     drv.find_element(By.CSS_SELECTOR, row2 + " button.details").click()
