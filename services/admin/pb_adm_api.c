@@ -27,6 +27,7 @@ typedef struct actor {
         int op;         /* the operator */
         char org[64];   /* the token's organisation ("" for operator) */
         char name[128]; /* token name or "operator" */
+        char role[16];  /* the token's role ("" for operator) */
 } actor_t;
 
 typedef struct call {
@@ -173,6 +174,32 @@ static int write_rec(call_t *c, int topic, const char *key, const cJSON *v) {
 
 /* ----------------------------------------------------- authentication */
 
+/* GET /v1/admin/whoami: operator, or organisation, token name and role;
+ * with org (the organisation's record) also what it may publish and read */
+static cJSON *whoami(call_t *c, const cJSON *org) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "operator", c->who.op);
+        if (!c->who.op)
+                cJSON_AddStringToObject(o, "org", c->who.org);
+        cJSON_AddStringToObject(o, "token", c->who.name);
+        cJSON_AddStringToObject(o, "role",
+                                c->who.op ? "operator" : c->who.role);
+        if (org) {
+                static const char *const keep[] = {"name", "publish", "read",
+                                                   NULL};
+                size_t i;
+                for (i = 0; keep[i]; i++) {
+                        const cJSON *x =
+                            cJSON_GetObjectItemCaseSensitive(org, keep[i]);
+                        if (x)
+                                cJSON_AddItemToObject(o,
+                                                      i ? keep[i] : "org_name",
+                                                      cJSON_Duplicate(x, 1));
+                }
+        }
+        return o;
+}
+
 static int authenticate(call_t *c) {
         const char *h = c->rq->auth;
         size_t n;
@@ -221,11 +248,24 @@ static int authenticate(call_t *c) {
                              "disabled");
                         return -1;
                 }
-                cJSON_Delete(o);
                 snprintf(c->who.org, sizeof(c->who.org), "%s", org);
                 snprintf(c->who.name, sizeof(c->who.name), "%s",
                          sget(t, "name") ? sget(t, "name") : "");
+                snprintf(c->who.role, sizeof(c->who.role), "%s",
+                         role ? role : "");
                 c->authed = 1;
+                if (role && strcmp(role, "org-admin") &&
+                    !strcmp(c->rq->method, "GET") &&
+                    !strcmp(c->rq->path, "/v1/admin/whoami")) {
+                        /* any valid token learns who it is and what its
+                         * organisation may publish and read (the console
+                         * signs publishers in with it); nothing else here */
+                        answer(c, 200, whoami(c, o));
+                        cJSON_Delete(o);
+                        cJSON_Delete(t);
+                        return -1;
+                }
+                cJSON_Delete(o);
                 if (!role || strcmp(role, "org-admin")) {
                         /* role points into t: answer, then free */
                         fail(c, 403, "forbidden", NULL,
@@ -1056,12 +1096,7 @@ static void route(call_t *c) {
                 return;
         }
         if (n == 1 && !strcmp(seg[0], "whoami") && !strcmp(m, "GET")) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddBoolToObject(o, "operator", c->who.op);
-                if (!c->who.op)
-                        cJSON_AddStringToObject(o, "org", c->who.org);
-                cJSON_AddStringToObject(o, "token", c->who.name);
-                answer(c, 200, o);
+                answer(c, 200, whoami(c, NULL));
                 return;
         }
         if (n == 1 && !strcmp(seg[0], "audit") && !strcmp(m, "GET")) {

@@ -3,9 +3,14 @@
 # and its real Kafka: tests/browser/console_browser.py signs in with an
 # org-admin token, publishes an aid shipment through the form with German
 # input (143.000,00), sees an invalid decimal refused at its field, switches
-# to Ukrainian and back and suspends a subscription; axe-core checks every
-# page. Here: the console's headers (CSP, nosniff), and the shipment is in
-# Kafka with the amount 143000.00. The browser talks to a second
+# to Ukrainian and back and suspends a subscription; creates, watches (until
+# HEALTHY), edits, retransmits and suspends a subscription to a receiver of
+# its own; issues and revokes a token; signs a publisher token in; as the
+# operator, creates an organisation, changes its permissions and pages
+# through the audit log; axe-core checks every page. Here: the console's
+# headers (CSP, nosniff), the shipment is in Kafka with the amount
+# 143000.00, both suspensions reached the API, and the gateway refuses the
+# token revoked in the console. The browser talks to a second
 # `partnerbus admin` beside dev's (admin is stateless: same topics) started
 # with --gateway-url, as dev's admin has none. Screenshots are kept under
 # the build dir (console-shots/).
@@ -34,7 +39,7 @@ auth() { printf 'Authorization: Bearer %s' "$1"; }
 ORG=console-$RANDOM
 ORGNAME="Kreis Konsole $ORG"
 curl -fsS "$ADMIN/v1/admin/orgs" -H "$(auth "$OP")" --data-binary "{\"id\":\"$ORG\",
-  \"name\":\"$ORGNAME\",\"kind\":\"municipality\",\"publish\":[\"aid.dispatched\"],
+  \"name\":\"$ORGNAME\",\"kind\":\"municipality\",\"publish\":[\"aid.dispatched\",\"aid.delivered\"],
   \"read\":[{\"type\":\"aid.delivered\"}]}" >/dev/null || pb_fail "could not create the organisation"
 curl -fsS "$ADMIN/v1/admin/orgs/$ORG/tokens" -H "$(auth "$OP")" \
         --data-binary '{"name":"console","role":"org-admin"}' |
@@ -81,14 +86,33 @@ grep -qi "^content-security-policy: default-src 'none'" "$WORK/gh.txt" || pb_fai
 grep -q 'href="/v1/schemas"' "$WORK/landing.html" || pb_fail "the landing page does not link to /v1/schemas"
 grep -q 'href="/v1/openapi.json"' "$WORK/landing.html" || pb_fail "the landing page does not link to /v1/openapi.json"
 
+# a delivery for the subscriptions: console-sub (its endpoint refuses
+# connections) fails on it, the one the browser creates receives it
+python3 - "$PB_SOURCE_DIR/schemas/examples/valid/aid.delivered/dnipro-generators-partial.json" "$ORG" \
+        >"$WORK/delivered.json" <<'PY'
+import json, sys, uuid
+e = json.load(open(sys.argv[1]))
+e.update(event_id=str(uuid.uuid4()), source=sys.argv[2], shipment_id="CONSOLE-DLV-" + uuid.uuid4().hex[:8])
+print(json.dumps(e))
+PY
+DELIVERED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["event_id"])' "$WORK/delivered.json")
+publish_delivered() {
+        curl -fsS -o /dev/null "$GW/v1/events/aid.delivered" -H "$(auth "$(cat "$WORK/token")")" \
+                -H 'Content-Type: application/json' --data-binary @"$WORK/delivered.json" 2>/dev/null
+}
+pb_wait_for 30 publish_delivered
+
 SUB=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions" -H "$(auth "$(cat "$WORK/token")")" \
         --data-binary '{"name":"console-sub","topics":["aid.delivered"],"endpoint":"http://127.0.0.1:9/hook"}' |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || pb_fail "could not create the subscription"
 
 SHIP=CONSOLE-$RANDOM-$RANDOM
+echo "dev, the console's admin and the curl checks: ${SECONDS} s"
 "$PY" "$PB_SOURCE_DIR/tests/browser/console_browser.py" --admin "$CONSOLE" \
         --token-file "$WORK/token" --org "$ORG" --org-name "$ORGNAME" --subscription "$SUB" \
-        --shipment "$SHIP" --axe "$AXE" --shots "$SHOTS" --result "$WORK/result.json" ||
+        --shipment "$SHIP" --axe "$AXE" --shots "$SHOTS" --result "$WORK/result.json" \
+        --api-result "$WORK/api.json" --op-token-file "$DEVDIR/operator-token" \
+        --delivered "$DELIVERED" ||
         pb_fail "the browser test failed (screenshots in $SHOTS)"
 
 # the shipment is in Kafka, with the German amount as its decimal
@@ -110,6 +134,23 @@ PY
 state=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions/$SUB" -H "$(auth "$(cat "$WORK/token")")" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
 [[ $state == suspended ]] || pb_fail "the subscription is $state after suspending it in the console"
+# ... and so did the one the console created (and saw HEALTHY)
+SUB2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["subscription"])' "$WORK/api.json")
+state=$(curl -fsS "$CONSOLE/v1/admin/orgs/$ORG/subscriptions/$SUB2" -H "$(auth "$(cat "$WORK/token")")" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+[[ $state == suspended ]] || pb_fail "the console's subscription is $state after suspending it"
+# the token revoked in the console: the gateway refuses it too (within 5 s)
+PUBTOK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["revoked_token"])' "$WORK/api.json")
+jq_ev() { python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); e["source"]=sys.argv[2]; print(json.dumps(e))' \
+        "$PB_SOURCE_DIR/schemas/examples/valid/aid.dispatched/$(ls "$PB_SOURCE_DIR/schemas/examples/valid/aid.dispatched" | head -1)" "$ORG"; }
+jq_ev >"$WORK/ev.json"
+for i in $(seq 50); do
+        code=$(curl -sS -o /dev/null -w '%{http_code}' "$GW/v1/events/aid.dispatched" -H "$(auth "$PUBTOK")" \
+                -H 'Content-Type: application/json' --data-binary @"$WORK/ev.json")
+        [[ $code == 401 ]] && break
+        sleep 0.1
+done
+[[ $code == 401 ]] || pb_fail "the gateway answers $code to the token revoked in the console"
 # no token in any log
 for f in "$WORK/admin2.log" "$DEVDIR"/logs/* err.txt; do
         [[ -f $f ]] || continue
