@@ -13,8 +13,9 @@
  *
  * Input: the valid examples of each type, turned into 1024 distinct events
  * exactly as bench_codec does (event_id and key varied), cycled until N.
- * Before the measured rounds each type runs for WARMUP seconds of CPU in
- * both directions, so the JIT has compiled the paths. Time is the process's
+ * Before the measured rounds the types run in turn, in both directions,
+ * for WARMUP seconds of CPU each, then one unmeasured round, so the JIT
+ * has compiled the paths. Time is the process's
  * CPU time (garbage collection and JIT threads included; bench_codec's
  * thread is the whole of its process). Prints one line per measurement:
  *   raw ROUND TYPE SIDE EVENTS_PER_S
@@ -364,16 +365,24 @@ public final class CodecBench {
             if (only == null || only.equals(t.name))
                 types.add(t);
         }
-        for (Type t : types) {
-            double spent = 0;
-            while (spent < warmup)
+        /* warm-up: every type in turn, so the JIT compiles the shared code
+         * with the profile of all of them, until each had WARMUP seconds;
+         * then one unmeasured round of the measured size, so compilations
+         * still under way do not land in the first measured type */
+        double spent = 0;
+        while (spent < warmup * types.size())
+            for (Type t : types)
                 spent += encode(t, 20000) + decode(t, 20000);
+        for (Type t : types)
+            spent += encode(t, n) + decode(t, n);
+        for (Type t : types) {
             long jb = 0;
             for (byte[] e : t.events)
                 jb += e.length;
-            System.out.printf("# java %s: avg JSON %d B, Avro %d B (with header), warm-up %.1f s CPU%n",
-                    t.name, jb / RING, t.encoded[0].length, spent);
+            System.out.printf("# java %s: avg JSON %d B, Avro %d B (with header)%n",
+                    t.name, jb / RING, t.encoded[0].length);
         }
+        System.out.printf("# java warm-up %.1f s CPU%n", spent);
         for (int r = 0; r < rounds; r++) {
             for (Type t : types) {
                 double e = encode(t, n), d = decode(t, n);
