@@ -19,7 +19,11 @@
 #      connections;
 #   3. batches of 500, peak: application/x-ndjson, closed loop, 16
 #      connections;
-#   4. batches at half of that peak, open loop, 16 connections.
+#   4. batches at half of that peak, open loop, 16 connections;
+#   5. (unless KNOWN=0) runs 1-4 again about 2,000 entities the gateway
+#      already knows (gw_load --keys 2000, claimed by a first few batches):
+#      every event above is about a new entity and costs an ownership
+#      claim, these show the path without it.
 # Several --build options interleave: each round runs every build, the
 # order rotating from round to round. The summary gives, per build and run,
 # the median and min-max over the rounds; the load average is printed on
@@ -34,6 +38,7 @@ SECS=15
 ROUNDS=5
 CONNS=128
 PARTS=6
+KNOWN=${KNOWN:-1}
 while [[ $# -gt 0 ]]; do
         case $1 in
         --build) BUILDS+=("$2"); shift 2 ;;
@@ -108,11 +113,11 @@ load() {
         shift
         t0=$(awk '{print $14 + $15}' "/proc/$GW/stat")
         out=$("$LOAD" --url "$URL" --token "$TOKEN" --template "$TMP/event.tmpl" \
-                --seconds "$SECS" "$@") || { echo "$LABEL $name: failed: $out" >&2; }
+                --seconds "${RUN_SECS:-$SECS}" "$@") || { echo "$LABEL $name: failed: $out" >&2; }
         t1=$(awk '{print $14 + $15}' "/proc/$GW/stat")
         EVS=$(sed -n 's/.*events_s=\([0-9]*\).*/\1/p' <<<"$out")
         # the gateway's CPU (user + system) per answered event, in us
-        cpu=$(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / ($EVS * $SECS + 1)" | bc -l)
+        cpu=$(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / ($EVS * ${RUN_SECS:-$SECS} + 1)" | bc -l)
         echo "$LABEL $name $out gw_cpu_us_ev=$(printf %.1f "$cpu") load=$(cut -d' ' -f1 /proc/loadavg)" |
                 tee -a "$TMP/results"
 }
@@ -132,6 +137,17 @@ for ((r = 0; r < ROUNDS; r++)); do
                 load single-half --connections 64 --rate "$(echo "r = $EVS / 2; if (r < 1) r = 1; r" | bc -l)"
                 load batch-peak --connections 16 --batch 500 --threads 2
                 load batch-half --connections 16 --batch 500 --rate "$(echo "r = $EVS / 1000; if (r < 0.5) r = 0.5; r" | bc -l)"
+                if [[ $KNOWN == 1 ]]; then
+                        # the same runs about 2,000 entities the gateway
+                        # already knows (claimed by the first batches)
+                        RUN_SECS=3 load claim-2000 --connections 1 --batch 500 --keys 2000 >/dev/null
+                        load known-single-peak --connections "$CONNS" --threads 2 --keys 2000
+                        load known-single-half --connections 64 --keys 2000 \
+                                --rate "$(echo "r = $EVS / 2; if (r < 1) r = 1; r" | bc -l)"
+                        load known-batch-peak --connections 16 --batch 500 --threads 2 --keys 2000
+                        load known-batch-half --connections 16 --batch 500 --keys 2000 \
+                                --rate "$(echo "r = $EVS / 1000; if (r < 0.5) r = 0.5; r" | bc -l)"
+                fi
                 stop_gw
                 echo "$LABEL gateway peak RSS (VmHWM): $HWM kB" | tee -a "$TMP/results"
         done
@@ -144,6 +160,8 @@ for line in open(sys.argv[1]):
     f = line.split()
     if "gateway" in f[:2]:
         runs.setdefault((f[0], "rss_MiB"), []).append(int(f[-2]) / 1024)
+        continue
+    if f[1].startswith("claim"):
         continue
     kv = dict(x.split("=", 1) for x in f[2:] if "=" in x)
     for k in ("events_s", "p50_ms", "p95_ms", "p99_ms", "gw_cpu_us_ev", "load"):

@@ -2,11 +2,13 @@
  *
  *   gw_load --url http://HOST:PORT/PATH --token T --template FILE
  *           [--batch K] [--rate REQ_PER_S] [--seconds S] [--connections C]
- *           [--threads N]
+ *           [--threads N] [--keys K]
  *   gw_load --create-topic NAME --partitions P --brokers HOST:PORT
  *
  * FILE holds one event (one JSON line) in which every "@K@" is replaced by
- * a 12-digit hex counter per event, so every event has its own Kafka key.
+ * a 12-character counter per event, so every event has its own Kafka key
+ * (a new entity); with --keys K the keys cycle through K fixed values
+ * (the same in every run: entities known after the first pass).
  * --batch 1 posts application/json, --batch K > 1 posts K events per
  * request as application/x-ndjson.
  *
@@ -92,6 +94,7 @@ static char *head_fmt; /* request head up to Content-Length value */
 static char **tparts;  /* template split at "@K@" */
 static size_t ntparts, body_len;
 static int batch = 1;
+static uint64_t nkeys; /* --keys K: cycle through K keys (0: a new one each) */
 
 static int connect_one(void) {
         int fd = socket(addr.ss_family, SOCK_STREAM, 0), one = 1;
@@ -112,8 +115,12 @@ static void build(struct worker *w, struct conn *c) {
         size_t n = (size_t)sprintf(c->out, "%s%zu\r\n\r\n", head_fmt, body_len);
         for (int e = 0; e < batch; e++) {
                 char k[16];
-                snprintf(k, sizeof(k), "%04x%08llx", w->id & 0xffff,
-                         (unsigned long long)(w->key++ & 0xffffffffu));
+                if (nkeys) /* known entities: the same K keys again */
+                        snprintf(k, sizeof(k), "kk%010llx",
+                                 (unsigned long long)(w->key++ % nkeys));
+                else
+                        snprintf(k, sizeof(k), "%04x%08llx", w->id & 0xffff,
+                                 (unsigned long long)(w->key++ & 0xffffffffu));
                 for (size_t p = 0; p < ntparts; p++) {
                         size_t l = strlen(tparts[p]);
                         memcpy(c->out + n, tparts[p], l);
@@ -361,6 +368,8 @@ int main(int argc, char **argv) {
                         secs = atof(v);
                 else if (!strcmp(o, "--connections"))
                         conns = atoi(v);
+                else if (!strcmp(o, "--keys"))
+                        nkeys = strtoull(v, NULL, 10);
                 else if (!strcmp(o, "--threads"))
                         threads = atoi(v);
                 else if (!strcmp(o, "--create-topic"))
