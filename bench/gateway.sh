@@ -15,11 +15,11 @@
 #      closed loop over C connections (default 128), 2 client threads;
 #   2. single events at half of that peak: open loop at a constant rate
 #      (gw_load --rate: requests due at fixed times whether or not earlier
-#      ones were answered; latency counted from when each was due), 64
-#      connections;
+#      ones were answered; latency counted from when each was due), the
+#      same connections and client threads;
 #   3. batches of 500, peak: application/x-ndjson, closed loop, 16
 #      connections;
-#   4. batches at half of that peak, open loop, 16 connections;
+#   4. batches at half of that peak, open loop, 16 connections, 2 threads;
 #   5. (unless KNOWN=0) runs 1-4 again about 2,000 entities the gateway
 #      already knows (gw_load --keys 2000, claimed by a first few batches):
 #      every event above is about a new entity and costs an ownership
@@ -134,18 +134,18 @@ for ((r = 0; r < ROUNDS; r++)); do
                 start_gw "$LABEL-r$r"
                 load single-peak --connections "$CONNS" --threads 2
                 # (--rate 0 would be a closed loop: at least 1 and 0.5 req/s)
-                load single-half --connections 64 --rate "$(echo "r = $EVS / 2; if (r < 1) r = 1; r" | bc -l)"
+                load single-half --connections "$CONNS" --threads 2 --rate "$(echo "r = $EVS / 2; if (r < 1) r = 1; r" | bc -l)"
                 load batch-peak --connections 16 --batch 500 --threads 2
-                load batch-half --connections 16 --batch 500 --rate "$(echo "r = $EVS / 1000; if (r < 0.5) r = 0.5; r" | bc -l)"
+                load batch-half --connections 16 --batch 500 --threads 2 --rate "$(echo "r = $EVS / 1000; if (r < 0.5) r = 0.5; r" | bc -l)"
                 if [[ $KNOWN == 1 ]]; then
                         # the same runs about 2,000 entities the gateway
                         # already knows (claimed by the first batches)
                         RUN_SECS=3 load claim-2000 --connections 1 --batch 500 --keys 2000 >/dev/null
                         load known-single-peak --connections "$CONNS" --threads 2 --keys 2000
-                        load known-single-half --connections 64 --keys 2000 \
+                        load known-single-half --connections "$CONNS" --threads 2 --keys 2000 \
                                 --rate "$(echo "r = $EVS / 2; if (r < 1) r = 1; r" | bc -l)"
                         load known-batch-peak --connections 16 --batch 500 --threads 2 --keys 2000
-                        load known-batch-half --connections 16 --batch 500 --keys 2000 \
+                        load known-batch-half --connections 16 --batch 500 --threads 2 --keys 2000 \
                                 --rate "$(echo "r = $EVS / 1000; if (r < 0.5) r = 0.5; r" | bc -l)"
                 fi
                 stop_gw
