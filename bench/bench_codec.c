@@ -1,19 +1,29 @@
 /* bench_codec: the codec on one core, side by side with avro-c's generic
  * path doing the same work, per event type.
  *
- *   partnerbus encode: JSON text -> pb_json parse + schema-driven encode
- *                      + 10-byte single-object header
- *   partnerbus decode: framed Avro -> header check + decode to natural JSON
- *   avro-c encode:     cJSON_Parse + fill a generic avro_value_t (same
- *                      logical-type conversions) + avro_value_write
- *   avro-c decode:     avro_value_read + avro_value_to_json
+ *   pb-encode:    JSON text -> pb_json parse + schema-driven encode
+ *                 + 10-byte single-object header
+ *   pb-decode:    framed Avro -> header check + decode to natural JSON
+ *   avroc-encode: cJSON_Parse + fill a generic avro_value_t (same
+ *                 logical-type conversions) + avro_value_write
+ *   avroc-json:   avro_value_read + avro_value_to_json (Avro's own JSON
+ *                 encoding through jansson: not the same output as
+ *                 pb-decode, so NOT a decode peer; only with
+ *                 BENCH_AVROC_JSON=1). The decode peer is Apache Avro for
+ *                 Java (bench/java-avro, run by bench/codec.sh).
  *
  * Input: the valid examples of each type (schemas/examples/valid/<type>),
  * turned into RING distinct events (event_id and key varied), cycled until
- * N events; each measurement is repeated ROUNDS times and the best taken.
- * Time is the thread's CPU time. Usage: bench_codec [N] [type]. Prints one
- * line per type and direction: events/s, MB/s of JSON, and the ratio to
- * avro-c. */
+ * N events. BENCH_ROUNDS rounds (default 5); in each the sides run in turn,
+ * A/B interleaved, the order rotating from round to round (BENCH_ROUND0
+ * shifts it, for bench/codec.sh which runs one round per process). Time is
+ * the thread's CPU time. Prints a "raw ROUND TYPE SIDE EVENTS_PER_S" line
+ * per measurement and, per type, the median (min-max) of each side and the
+ * median of the per-round ratios. Each side's per-event work is one
+ * non-inlined function (bench_pb_encode_one, bench_pb_decode_one,
+ * bench_avroc_encode_one, bench_avroc_json_one) for callgrind's
+ * --toggle-collect. BENCH_SIDES=pb-encode,... runs only those sides.
+ * Usage: bench_codec [N] [type]. */
 #include <avro.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -21,14 +31,15 @@
 #include <string.h>
 #include <time.h>
 
+#define MAX_ROUNDS 64
+
 #include "avroc_fill.h"
 #include "codec_examples.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 #include "pb_schema_int.h"
 
-#define RING   1024
-#define ROUNDS 3
+#define RING 1024
 
 /* CPU time of this thread: the machine the figures come from is shared,
  * and wall time would count the time other processes had the core. */
@@ -88,87 +99,153 @@ static char **make_events(const pb_schema_t *s, const char *type,
         return ev;
 }
 
-static void report(const char *type, const char *what, long n, double secs,
-                   double json_bytes) {
-        printf("%-20s %-18s %10.0f events/s %8.1f MB/s (JSON)\n", type, what,
-               (double)n / secs, json_bytes / secs / 1e6);
+/* one type's state, shared by the per-event functions */
+struct bench {
+        const pb_schema_t *s;
+        pb_codec_t *c;
+        pb_buf_t out, js;
+        pb_errors_t errs;
+        char **ev;
+        uint8_t **enc;
+        size_t *enclen;
+        avro_value_t val;
+        avro_writer_t w;
+        avro_reader_t r;
+};
+
+__attribute__((noinline)) int bench_pb_encode_one(struct bench *b,
+                                                  const char *j) {
+        pb_buf_reset(&b->out);
+        pb_frame_write_soe(&b->out, b->s->fingerprint);
+        return pb_codec_json_to_avro(b->c, b->s, j, strlen(j), NULL, &b->out,
+                                     NULL, &b->errs) != PB_OK;
 }
 
-static int bench_type(const pb_schema_t *s, long n) {
+__attribute__((noinline)) int
+bench_pb_decode_one(struct bench *b, const uint8_t *e, size_t len) {
+        pb_frame_t f;
+        char err[256];
+        if (pb_frame_parse(e, len, &f, err, sizeof(err)) != PB_OK)
+                return 1;
+        pb_buf_reset(&b->js);
+        if (pb_codec_avro_to_json(b->c, b->s, NULL, f.body, f.body_len, &b->js,
+                                  NULL, err, sizeof(err)) != PB_OK) {
+                fprintf(stderr, "decode: %s\n", err);
+                return 1;
+        }
+        return 0;
+}
+
+__attribute__((noinline)) int bench_avroc_encode_one(struct bench *b,
+                                                     const char *text) {
+        cJSON *j = cJSON_Parse(text);
+        avro_value_reset(&b->val);
+        avro_writer_reset(b->w);
+        uint8_t hdr[10] = {0xc3, 0x01};
+        uint64_t fp = b->s->fingerprint;
+        for (int k = 0; k < 8; k++)
+                hdr[2 + k] = (uint8_t)(fp >> (8 * k));
+        avro_write(b->w, hdr, 10);
+        if (!j || avroc_fill(&b->val, b->s->root, j) ||
+            avro_value_write(b->w, &b->val)) {
+                fprintf(stderr, "avro-c encode failed: %s\n", avro_strerror());
+                cJSON_Delete(j);
+                return 1;
+        }
+        cJSON_Delete(j);
+        return 0;
+}
+
+__attribute__((noinline)) int
+bench_avroc_json_one(struct bench *b, const uint8_t *e, size_t len) {
+        char *text = NULL;
+        avro_reader_memory_set_source(b->r, (const char *)e + 10,
+                                      (int64_t)len - 10);
+        avro_value_reset(&b->val);
+        if (avro_value_read(b->r, &b->val) ||
+            avro_value_to_json(&b->val, 1, &text)) {
+                fprintf(stderr, "avro-c decode failed: %s\n", avro_strerror());
+                return 1;
+        }
+        free(text);
+        return 0;
+}
+
+enum { S_PB_ENC, S_AVROC_ENC, S_PB_DEC, S_AVROC_JSON, NSIDES };
+static const char *side_name[NSIDES] = {"pb-encode", "avroc-encode",
+                                        "pb-decode", "avroc-json"};
+static int side_on[NSIDES];
+
+/* N events of one side; returns the CPU seconds, or -1 */
+static double run_side(struct bench *b, int side, long n) {
+        double t0 = now_s();
+        for (long i = 0; i < n; i++) {
+                size_t k = (size_t)i % RING;
+                int bad = 0;
+                switch (side) {
+                case S_PB_ENC:
+                        bad = bench_pb_encode_one(b, b->ev[k]);
+                        break;
+                case S_AVROC_ENC:
+                        bad = bench_avroc_encode_one(b, b->ev[k]);
+                        break;
+                case S_PB_DEC:
+                        bad = bench_pb_decode_one(b, b->enc[k], b->enclen[k]);
+                        break;
+                default:
+                        bad = bench_avroc_json_one(b, b->enc[k], b->enclen[k]);
+                }
+                if (bad)
+                        return -1;
+        }
+        return now_s() - t0;
+}
+
+static int cmp_d(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n, double *lo, double *hi) {
+        double t[MAX_ROUNDS];
+        memcpy(t, v, sizeof(double) * (size_t)n);
+        qsort(t, (size_t)n, sizeof(double), cmp_d);
+        *lo = t[0];
+        *hi = t[n - 1];
+        return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+static int bench_type(const pb_schema_t *s, long n, int rounds, int round0) {
         const char *type = pb_schema_type(s);
         size_t ring_bytes;
-        char **ev = make_events(s, type, &ring_bytes);
-        if (!ev) {
+        struct bench b = {.s = s};
+        char err[512];
+        b.ev = make_events(s, type, &ring_bytes);
+        if (!b.ev) {
                 fprintf(stderr, "%s: no examples\n", type);
                 return -1;
         }
-        double avg = (double)ring_bytes / RING, jb = avg * (double)n;
-        pb_codec_t *c = pb_codec_new();
-        pb_buf_t out, js;
-        pb_errors_t errs;
-        char err[512];
-        pb_buf_init(&out, 0);
-        pb_buf_init(&js, 0);
+        double avg = (double)ring_bytes / RING;
+        b.c = pb_codec_new();
+        pb_buf_init(&b.out, 0);
+        pb_buf_init(&b.js, 0);
+        pb_errors_init(&b.errs);
 
         /* encoded ring for the decoders (ours and avro-c's agree: the
          * cross-check test asserts that) */
-        uint8_t **enc = calloc(RING, sizeof(*enc));
-        size_t *enclen = calloc(RING, sizeof(*enclen));
+        b.enc = calloc(RING, sizeof(*b.enc));
+        b.enclen = calloc(RING, sizeof(*b.enclen));
         for (size_t k = 0; k < RING; k++) {
-                pb_buf_reset(&out);
-                pb_errors_init(&errs);
-                pb_frame_write_soe(&out, pb_schema_fingerprint(s));
-                if (pb_codec_json_to_avro(c, s, ev[k], strlen(ev[k]), NULL,
-                                          &out, NULL, &errs) != PB_OK) {
-                        pb_errors_format(&errs, err, sizeof(err));
+                if (bench_pb_encode_one(&b, b.ev[k])) {
+                        pb_errors_format(&b.errs, err, sizeof(err));
                         fprintf(stderr, "%s: %s\n", type, err);
                         return -1;
                 }
-                enc[k] = malloc(out.len);
-                memcpy(enc[k], out.data, out.len);
-                enclen[k] = out.len;
+                b.enc[k] = malloc(b.out.len);
+                memcpy(b.enc[k], b.out.data, b.out.len);
+                b.enclen[k] = b.out.len;
         }
 
-        /* ours: encode */
-        double t0, pe = 1e30, pd = 1e30, ae = 1e30, ad = 1e30, dt;
-        for (int round = 0; round < ROUNDS; round++) {
-                t0 = now_s();
-                for (long i = 0; i < n; i++) {
-                        const char *j = ev[i % RING];
-                        pb_buf_reset(&out);
-                        pb_frame_write_soe(&out, s->fingerprint);
-                        if (pb_codec_json_to_avro(c, s, j, strlen(j), NULL,
-                                                  &out, NULL, &errs) != PB_OK)
-                                return -1;
-                }
-                dt = now_s() - t0;
-                if (dt < pe)
-                        pe = dt;
-
-                /* ours: decode */
-                t0 = now_s();
-                for (long i = 0; i < n; i++) {
-                        pb_frame_t f;
-                        size_t k = (size_t)i % RING;
-                        if (pb_frame_parse(enc[k], enclen[k], &f, err,
-                                           sizeof(err)) != PB_OK)
-                                return -1;
-                        pb_buf_reset(&js);
-                        if (pb_codec_avro_to_json(c, s, NULL, f.body,
-                                                  f.body_len, &js, NULL, err,
-                                                  sizeof(err)) != PB_OK) {
-                                fprintf(stderr, "decode: %s\n", err);
-                                return -1;
-                        }
-                }
-                dt = now_s() - t0;
-                if (dt < pd)
-                        pd = dt;
-        }
-        report(type, "partnerbus encode", n, pe, jb);
-        report(type, "partnerbus decode", n, pd, jb);
-
-        /* avro-c: encode */
         avro_schema_t as;
         if (avro_schema_from_json_length(pb_schema_json(s),
                                          strlen(pb_schema_json(s)), &as)) {
@@ -176,77 +253,70 @@ static int bench_type(const pb_schema_t *s, long n) {
                 return -1;
         }
         avro_value_iface_t *iface = avro_generic_class_from_schema(as);
-        avro_value_t val;
-        avro_generic_value_new(iface, &val);
+        avro_generic_value_new(iface, &b.val);
         static char wbuf[1 << 16];
-        avro_writer_t w = avro_writer_memory(wbuf, sizeof(wbuf));
-        avro_reader_t r = avro_reader_memory((const char *)enc[0], 1);
-        for (int round = 0; round < ROUNDS; round++) {
-                t0 = now_s();
-                for (long i = 0; i < n; i++) {
-                        cJSON *j = cJSON_Parse(ev[i % RING]);
-                        avro_value_reset(&val);
-                        avro_writer_reset(w);
-                        uint8_t hdr[10] = {0xc3, 0x01};
-                        uint64_t fp = s->fingerprint;
-                        for (int b = 0; b < 8; b++)
-                                hdr[2 + b] = (uint8_t)(fp >> (8 * b));
-                        avro_write(w, hdr, 10);
-                        if (!j || avroc_fill(&val, s->root, j) ||
-                            avro_value_write(w, &val)) {
-                                fprintf(stderr, "avro-c encode failed: %s\n",
-                                        avro_strerror());
-                                return -1;
-                        }
-                        cJSON_Delete(j);
-                }
-                dt = now_s() - t0;
-                if (dt < ae)
-                        ae = dt;
+        b.w = avro_writer_memory(wbuf, sizeof(wbuf));
+        b.r = avro_reader_memory((const char *)b.enc[0], 1);
 
-                /* avro-c: decode */
-                t0 = now_s();
-                for (long i = 0; i < n; i++) {
-                        size_t k = (size_t)i % RING;
-                        char *text = NULL;
-                        avro_reader_memory_set_source(r,
-                                                      (const char *)enc[k] + 10,
-                                                      (int64_t)enclen[k] - 10);
-                        avro_value_reset(&val);
-                        if (avro_value_read(r, &val) ||
-                            avro_value_to_json(&val, 1, &text)) {
-                                fprintf(stderr, "avro-c decode failed: %s\n",
-                                        avro_strerror());
+        /* warm-up: one pass of the ring per side (caches, allocator) */
+        for (int sd = 0; sd < NSIDES; sd++)
+                if (side_on[sd] && run_side(&b, sd, RING) < 0)
+                        return -1;
+
+        double rate[NSIDES][MAX_ROUNDS];
+        for (int r = 0; r < rounds; r++) {
+                /* rotate the order: round r starts with side (r + round0) */
+                for (int i = 0; i < NSIDES; i++) {
+                        int sd = (i + r + round0) % NSIDES;
+                        if (!side_on[sd])
+                                continue;
+                        double dt = run_side(&b, sd, n);
+                        if (dt < 0)
                                 return -1;
-                        }
-                        free(text);
+                        rate[sd][r] = (double)n / dt;
+                        printf("raw %d %s %s %.0f\n", r + round0, type,
+                               side_name[sd], rate[sd][r]);
                 }
-                dt = now_s() - t0;
-                if (dt < ad)
-                        ad = dt;
         }
-        report(type, "avro-c encode", n, ae, jb);
-        report(type, "avro-c decode", n, ad, jb);
-        printf("%-20s ratio              encode %.2fx   decode %.2fx   "
-               "(avg JSON %.0f B, Avro %zu B)\n",
-               type, ae / pe, ad / pd, avg, enclen[0]);
+        printf("# %s: avg JSON %.0f B, Avro %zu B (with header)\n", type, avg,
+               b.enclen[0]);
+        if (rounds > 1) {
+                for (int sd = 0; sd < NSIDES; sd++) {
+                        double lo, hi, m;
+                        if (!side_on[sd])
+                                continue;
+                        m = median(rate[sd], rounds, &lo, &hi);
+                        printf("%-20s %-13s median %9.0f events/s "
+                               "(%.0f-%.0f) %7.1f MB/s JSON\n",
+                               type, side_name[sd], m, lo, hi, m * avg / 1e6);
+                }
+                if (side_on[S_PB_ENC] && side_on[S_AVROC_ENC]) {
+                        double q[MAX_ROUNDS], lo, hi, m;
+                        for (int r = 0; r < rounds; r++)
+                                q[r] = rate[S_PB_ENC][r] / rate[S_AVROC_ENC][r];
+                        m = median(q, rounds, &lo, &hi);
+                        printf("%-20s encode pb/avro-c median of per-round "
+                               "ratios %.2fx (%.2f-%.2f)\n",
+                               type, m, lo, hi);
+                }
+        }
         fflush(stdout);
 
-        avro_reader_free(r);
-        avro_writer_free(w);
-        avro_value_decref(&val);
+        avro_reader_free(b.r);
+        avro_writer_free(b.w);
+        avro_value_decref(&b.val);
         avro_value_iface_decref(iface);
         avro_schema_decref(as);
         for (size_t k = 0; k < RING; k++) {
-                free(ev[k]);
-                free(enc[k]);
+                free(b.ev[k]);
+                free(b.enc[k]);
         }
-        free(ev);
-        free(enc);
-        free(enclen);
-        pb_buf_free(&out);
-        pb_buf_free(&js);
-        pb_codec_destroy(c);
+        free(b.ev);
+        free(b.enc);
+        free(b.enclen);
+        pb_buf_free(&b.out);
+        pb_buf_free(&b.js);
+        pb_codec_destroy(b.c);
         return 0;
 }
 
@@ -260,14 +330,28 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "schemas: %s\n", err);
                 return 1;
         }
-        printf("bench_codec: %ld events per type and direction, one thread\n",
-               n);
+        const char *e = getenv("BENCH_ROUNDS");
+        int rounds = e ? atoi(e) : 5;
+        if (rounds < 1 || rounds > MAX_ROUNDS)
+                rounds = 5;
+        e = getenv("BENCH_ROUND0");
+        int round0 = e ? atoi(e) : 0;
+        const char *sides = getenv("BENCH_SIDES");
+        for (int sd = 0; sd < NSIDES; sd++)
+                side_on[sd] = sides ? strstr(sides, side_name[sd]) != NULL
+                                    : sd != S_AVROC_JSON;
+        e = getenv("BENCH_AVROC_JSON");
+        if (e && *e == '1')
+                side_on[S_AVROC_JSON] = 1;
+        printf("# bench_codec: %ld events per type and side, %d round(s), "
+               "one thread\n",
+               n, rounds);
         int rc = 0;
         for (size_t i = 0; i < pb_schemas_count(cat); i++) {
                 const pb_schema_t *s = pb_schemas_at(cat, i);
                 if (only && strcmp(only, pb_schema_type(s)))
                         continue;
-                if (bench_type(s, n))
+                if (bench_type(s, n, rounds, round0))
                         rc = 1;
         }
         pb_schemas_destroy(cat);

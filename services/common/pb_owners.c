@@ -81,6 +81,11 @@ struct pb_owners {
         pthread_cond_t cond;
         int64_t *next, *end;
         int32_t nparts;
+        /* claim reports: one waiting thread at a time polls the claim
+         * producer, the others sleep on rcond until it served a report */
+        pthread_mutex_t rlock;
+        pthread_cond_t rcond;
+        int rpolling;
 };
 
 typedef struct claim {
@@ -105,6 +110,42 @@ static void claim_cb(void *opaque, void *msg_opaque, pb_resp_t err,
         snprintf(c->errstr, sizeof(c->errstr), "%s",
                  errstr ? errstr : pb_err2str(err));
         atomic_store(&c->done, 1);
+}
+
+/* Waits until claims c[0..n) have their delivery reports. Whoever waits
+ * polls the producer, one thread at a time: a report served by another
+ * thread's poll would otherwise leave its own waiter asleep in
+ * rd_kafka_poll until that poll's timeout (10 ms per claim, the claim
+ * rate of the gateway bounded by its HTTP threads / 10 ms). The poller
+ * wakes the others after each poll; they look at their claims and one of
+ * them polls next. */
+static void wait_reports(pb_owners_t *o, claim_t *c, size_t n) {
+        size_t i = 0;
+        pthread_mutex_lock(&o->rlock);
+        for (;;) {
+                while (i < n && atomic_load(&c[i].done))
+                        i++;
+                if (i == n)
+                        break;
+                if (!o->rpolling) {
+                        o->rpolling = 1;
+                        pthread_mutex_unlock(&o->rlock);
+                        pb_producer_poll(o->producer, 10);
+                        pthread_mutex_lock(&o->rlock);
+                        o->rpolling = 0;
+                        pthread_cond_broadcast(&o->rcond);
+                } else {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 10 * 1000000L;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&o->rcond, &o->rlock, &ts);
+                }
+        }
+        pthread_mutex_unlock(&o->rlock);
 }
 
 static void reassert_one(void *opaque, const char *key, const char *owner) {
@@ -305,6 +346,8 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         }
         pthread_mutex_init(&o->lock, NULL);
         pthread_cond_init(&o->cond, NULL);
+        pthread_mutex_init(&o->rlock, NULL);
+        pthread_cond_init(&o->rcond, NULL);
         snprintf(o->cmd, sizeof(o->cmd), "%s", cmd ? cmd : "owners");
         pb_kafka_topic(conf, topic, o->topic, sizeof(o->topic));
         o->map = pb_ownmap_new(capacity);
@@ -368,6 +411,8 @@ void pb_owners_destroy(pb_owners_t *o) {
         free(o->end);
         pthread_mutex_destroy(&o->lock);
         pthread_cond_destroy(&o->cond);
+        pthread_mutex_destroy(&o->rlock);
+        pthread_cond_destroy(&o->rcond);
         free(o);
 }
 
@@ -421,8 +466,7 @@ static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
                 snprintf(why, why_size, "ownership claim: %s", err);
                 return PB_OWN_UNSURE;
         }
-        while (!atomic_load(&c.done))
-                pb_producer_poll(o->producer, 10);
+        wait_reports(o, &c, 1);
         /* the report always comes (message.timeout.ms); the deadline
          * decides how long the answer waits for the read-back */
         if (c.err != PB_OK) {
@@ -550,9 +594,7 @@ void pb_owners_check_many(pb_owners_t *o, const char *type,
                 }
         }
         /* every report (they always come: message.timeout.ms) */
-        for (i = 0; i < n; i++)
-                while (!atomic_load(&c[i].done))
-                        pb_producer_poll(o->producer, 10);
+        wait_reports(o, c, n);
         /* read back past the last claim of each partition */
         pthread_mutex_lock(&o->lock);
         want = calloc((size_t)o->nparts + 1, sizeof(*want));

@@ -136,56 +136,87 @@ static void count_events(pb_gw_t *gw, const char *type, const char *org,
                                labels, n);
 }
 
+/* The answer for event ev whose ownership check said c (PB_OWN_UNSURE:
+ * 503, PB_FOREIGN: 409 naming the owner); 0 for PB_OWNED. */
+static unsigned owner_answer(pb_gw_req_t *req, pb_gw_answer_t *ans,
+                             const char *type, const char *ptr,
+                             const pb_gw_ev_t *ev, pb_own_check_t c,
+                             const char *owner, const char *why) {
+        pb_gw_t *gw = req->gw;
+        if (c == PB_OWN_UNSURE) {
+                ans->retry_after_ms = gw->set.retry_after;
+                return answer_error(ans, 503, "ownership_unavailable",
+                                    "cannot tell who owns %s %.*s (%s); "
+                                    "nothing was published, retry",
+                                    ptr + 1, (int)ev->meta.key_len,
+                                    ev->meta.key, why);
+        }
+        if (c != PB_FOREIGN)
+                return 0;
+        count_events(gw, type, req->org, "not_owner", 1);
+        answer_error(ans, 409, "not_owner",
+                     "%s %.*s belongs to organisation %s: "
+                     "only it may publish events about it; "
+                     "nothing was published",
+                     ptr + 1, (int)ev->meta.key_len, ev->meta.key, owner);
+        ans->body.len--; /* the closing brace */
+        pb_buf_puts(&ans->body, ",\"owner\":");
+        pb_buf_json_str(&ans->body, owner, strlen(owner));
+        pb_buf_puts(&ans->body, ",\"pointer\":");
+        pb_buf_json_str(&ans->body, ptr, strlen(ptr));
+        if (ev->line)
+                pb_buf_printf(&ans->body, ",\"line\":%ld", ev->line);
+        pb_buf_puts(&ans->body, "}");
+        return 409;
+}
+
 /* Ownership (services/common/pb_owners.c): first every event is looked up, so
  * an event about another organisation's entity refuses the request before
  * anything is claimed; then entities nobody owns are claimed for the
- * caller. 0 when every event may be published, else the status. */
+ * caller: one at a time for a single event, all of a batch at once
+ * (pb_owners_check_many: every claim produced before any is waited for,
+ * one round trip to Kafka for the batch instead of one per new entity).
+ * 0 when every event may be published, else the status. */
 static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         pb_gw_t *gw = req->gw;
         const char *type = pb_schema_type(gw->types[req->type_idx].schema);
         const char *ptr = pb_owners_pointer(type);
         int64_t deadline = pb_mono_ms() + gw->set.publish_timeout;
         char owner[PB_OWNERS_ORG_MAX], why[256];
-        int claim;
+        pb_owners_item_t *items;
+        unsigned st = 0;
         size_t i;
         if (!ptr || !gw->owners)
                 return 0;
-        for (claim = 0; claim < 2; claim++)
-                for (i = 0; i < req->nev; i++) {
-                        const pb_gw_ev_t *ev = &req->ev[i];
-                        pb_own_check_t c = pb_owners_check(
-                            gw->owners, type, ev->meta.key, ev->meta.key_len,
-                            req->org, claim, deadline, owner, why, sizeof(why));
-                        if (c == PB_OWN_UNSURE) {
-                                ans->retry_after_ms = gw->set.retry_after;
-                                return answer_error(
-                                    ans, 503, "ownership_unavailable",
-                                    "cannot tell who owns %s %.*s (%s); "
-                                    "nothing was published, retry",
-                                    ptr + 1, (int)ev->meta.key_len,
-                                    ev->meta.key, why);
-                        }
-                        if (c != PB_FOREIGN)
-                                continue;
-                        count_events(gw, type, req->org, "not_owner", 1);
-                        answer_error(ans, 409, "not_owner",
-                                     "%s %.*s belongs to organisation %s: "
-                                     "only it may publish events about it; "
-                                     "nothing was published",
-                                     ptr + 1, (int)ev->meta.key_len,
-                                     ev->meta.key, owner);
-                        ans->body.len--; /* the closing brace */
-                        pb_buf_puts(&ans->body, ",\"owner\":");
-                        pb_buf_json_str(&ans->body, owner, strlen(owner));
-                        pb_buf_puts(&ans->body, ",\"pointer\":");
-                        pb_buf_json_str(&ans->body, ptr, strlen(ptr));
-                        if (ev->line)
-                                pb_buf_printf(&ans->body, ",\"line\":%ld",
-                                              ev->line);
-                        pb_buf_puts(&ans->body, "}");
-                        return 409;
-                }
-        return 0;
+        for (i = 0; i < req->nev; i++) {
+                const pb_gw_ev_t *ev = &req->ev[i];
+                pb_own_check_t c = pb_owners_check(
+                    gw->owners, type, ev->meta.key, ev->meta.key_len, req->org,
+                    req->nev > 1 ? 0 : 1, deadline, owner, why, sizeof(why));
+                if ((st = owner_answer(req, ans, type, ptr, ev, c, owner, why)))
+                        return st;
+        }
+        if (req->nev <= 1)
+                return 0; /* checked with its claim above */
+        items = calloc(req->nev, sizeof(*items));
+        if (!items) {
+                ans->retry_after_ms = gw->set.retry_after;
+                return answer_error(ans, 503, "ownership_unavailable",
+                                    "out of memory; nothing was published, "
+                                    "retry");
+        }
+        for (i = 0; i < req->nev; i++) {
+                items[i].key = req->ev[i].meta.key;
+                items[i].klen = req->ev[i].meta.key_len;
+        }
+        pb_owners_check_many(gw->owners, type, items, req->nev, req->org,
+                             deadline, why, sizeof(why));
+        for (i = 0; i < req->nev && !st; i++)
+                st =
+                    owner_answer(req, ans, type, ptr, &req->ev[i], items[i].res,
+                                 items[i].owner, why[0] ? why : "unknown");
+        free(items);
+        return st;
 }
 
 unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,

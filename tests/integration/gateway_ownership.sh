@@ -81,6 +81,21 @@ for m in claims_total:2 refusals_total:3 unavailable_total:0 entries:2 dropped_t
 done
 pb_log "ok: ownership metrics: 2 claims, 3 refusals, 0 unavailable, 2 entries, caught up"
 
+# a batch of new entities is claimed at once (every claim produced before
+# any is waited for): org-b owns both afterwards, org-a is refused
+: >"$PB_TMP/newbatch.ndjson"
+for g in "B1-$G" "B2-$G"; do
+        jq -c --arg g "$g" '.grant_id = $g' "$PB_TMP/a.json" >>"$PB_TMP/newbatch.ndjson"
+done
+gw_post "$P1" tok-org-b funds.granted application/x-ndjson "$PB_TMP/newbatch.ndjson"
+expect_code 200 "org-b publishes a batch of two new grants"
+jq -e '.published == 2' "$PB_TMP/resp.json" >/dev/null || pb_fail "new batch: $(cat "$PB_TMP/resp.json")"
+jq --arg g "B2-$G" '.grant_id = $g' "$PB_TMP/a.json" >"$PB_TMP/b2.json"
+gw_post "$P1" tok-org-a funds.granted application/json "$PB_TMP/b2.json"
+expect_not_owner org-b /grant_id "org-a sends org-b's grant claimed in a batch"
+got=$(metric partnerbus_gateway_owner_claims_total)
+[[ $got == 4 ]] || pb_fail "partnerbus_gateway_owner_claims_total = '$got' after the batch, want 4"
+
 # a second gateway started afterwards knows the owner from Kafka
 gw_start two "${GW_ARGS[@]}"
 P2=$GW_PORT
