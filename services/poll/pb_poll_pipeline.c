@@ -536,6 +536,7 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
 static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
         char err[1024];
         pb_record_t rec;
+        long n = 0;
         int r;
         while ((r = pb_feed_next(pg->feed, &rec, err, sizeof(err))) !=
                PB_FEED_END) {
@@ -557,6 +558,9 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
                         dead_letter(p, pg, &rec, NULL, err, "", NULL);
                 else
                         one_record(p, pg, &rec, b);
+                /* the body before this record is not read again */
+                if ((++n & 1023) == 0 && rec.raw)
+                        pb_fetch_release(&pg->res, rec.raw);
                 if (b->nd >= DEFER_MAX)
                         flush_deferred(p, b);
                 /* bound the transaction */
@@ -573,9 +577,8 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
 }
 
 const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
-        const char *outcome = "ok";
+        const char *outcome;
         bufs_t b;
-        size_t i;
         pb_buf_init(&b.json, 4 * p->set.max_record + 4096);
         pb_buf_init(&b.key, 4096);
         pb_buf_init(&b.ev, 4 * p->set.max_record + 8192);
@@ -584,8 +587,15 @@ const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
         b.nd = 0;
         p->ev_failed = p->st_failed = 0;
         p->owners_unsure = 0;
-        for (i = 0; i < pg->n && !strcmp(outcome, "ok"); i++)
-                outcome = page_records(p, &pg->v[i], &b);
+        /* page by page: a page's records go out before the next page is
+         * fetched (docs/poll.md, "Exactly once") */
+        while (!strcmp(outcome = pb_poll_next_page(p, pg), "ok")) {
+                outcome = page_records(p, &pg->cur, &b);
+                if (strcmp(outcome, "ok"))
+                        break;
+        }
+        if (!strcmp(outcome, "end"))
+                outcome = "ok";
         drop_deferred(&b);
         pb_buf_free(&b.json);
         pb_buf_free(&b.key);
