@@ -3,7 +3,8 @@
  *
  *   pb_cmd_poll.c       options, setup and the main loop; one poll
  *                       (poll_once) calls the layers below in order
- *   pb_poll_page.c      fetch and parse every page of the feed (paging)
+ *   pb_poll_page.c      fetch and open the pages one at a time (paging);
+ *                       a page's body is spooled to a file and mapped
  *   pb_poll_pipeline.c  per record: map, fingerprint, compare, encode,
  *                       produce; dead letters
  *   pb_poll_tx.c        the producer, Kafka transactions (undo log,
