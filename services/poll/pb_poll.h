@@ -108,9 +108,10 @@ typedef struct pollctx {
         int owners_unsure; /* ownership could not be told in this poll */
         /* transactions (txn == 0: idempotent mode, state after the acks) */
         int txn, txn_open, txn_failed, fenced;
-        long txn_records;   /* events and dead letters in the open one */
-        long txn_published; /* events in the open one */
-        pb_undo_t *undo;    /* state table before the open transaction */
+        long txn_records;     /* events and dead letters in the open one */
+        long txn_published;   /* events in the open one */
+        int64_t txn_begun_ms; /* when the open one began (pb_mono_ms) */
+        pb_undo_t *undo;      /* state table before the open transaction */
         size_t nundo, capundo;
         char txn_id[1200];
 } pollctx_t;

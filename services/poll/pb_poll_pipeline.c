@@ -30,12 +30,20 @@ typedef struct deferred {
 } deferred_t;
 
 #define DEFER_MAX 1024 /* records per batch of claims */
+/* A batch of held records is claimed after at most HOLD_MAX_MS, and an
+ * open transaction committed after at most TXN_MAX_AGE_MS, also when few
+ * records change among many unchanged ones: a transaction open longer than
+ * transaction.timeout.ms (60 s by default) is aborted by the broker, which
+ * fences the poller. */
+#define HOLD_MAX_MS    1000
+#define TXN_MAX_AGE_MS 10000
 
 typedef struct bufs {
         pb_buf_t json, key, ev, avro, skey;
         pb_buf_t arena; /* the held records' bytes: no allocation each */
         deferred_t *dv;
         size_t nd;
+        int64_t held_since_ms; /* when the first held record was held */
 } bufs_t;
 
 /* --check: what would be rejected, as a JSON line on stdout. */
@@ -386,6 +394,8 @@ static void defer(pollctx_t *p, bufs_t *b, page_t *pg, const pb_record_t *rec,
         }
         d = &b->dv[b->nd];
         memset(d, 0, sizeof(*d));
+        if (!b->nd)
+                b->held_since_ms = pb_mono_ms();
         d->skey_off = arena_put(&b->arena, skey, strlen(skey));
         d->raw_off = arena_put(&b->arena, rec->raw ? rec->raw : "",
                                rec->raw ? rec->raw_len : 0);
@@ -572,10 +582,18 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
                         pb_fetch_release(&pg->res, rec.raw);
                 if (b->nd >= DEFER_MAX)
                         flush_deferred(p, b);
-                /* bound the transaction */
+                /* bound the transaction: in records, and in time */
                 if (p->txn && p->txn_open &&
                     p->txn_records >= p->set.txn_records)
                         pb_poll_txn_commit(p);
+                if ((n & 255) == 0 && (b->nd || p->txn_open)) {
+                        int64_t now = pb_mono_ms();
+                        if (b->nd && now - b->held_since_ms >= HOLD_MAX_MS)
+                                flush_deferred(p, b);
+                        if (p->txn && p->txn_open &&
+                            now - p->txn_begun_ms >= TXN_MAX_AGE_MS)
+                                pb_poll_txn_commit(p);
+                }
                 if (p->txn_failed)
                         return p->fenced ? "fenced" : "kafka_error";
         }
@@ -596,6 +614,7 @@ const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
         pb_buf_init(&b.arena, 0);
         b.dv = NULL;
         b.nd = 0;
+        b.held_since_ms = 0;
         p->ev_failed = p->st_failed = 0;
         p->owners_unsure = 0;
         /* page by page: a page's records go out before the next page is

@@ -182,6 +182,7 @@ int pb_poll_txn_begin(pollctx_t *p) {
                 return -1;
         }
         p->txn_open = 1;
+        p->txn_begun_ms = pb_mono_ms();
         p->txn_records = p->txn_published = 0;
         p->nundo = 0;
         return 0;
