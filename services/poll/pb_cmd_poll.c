@@ -194,11 +194,7 @@ static const char *poll_once(pollctx_t *p) {
         const char *outcome;
         int64_t t0 = pb_mono_ms();
         memset(&pg, 0, sizeof(pg));
-        /* 1. fetch and parse every page before publishing anything */
-        outcome = pb_poll_fetch_pages(p, &pg);
-        if (strcmp(outcome, "ok"))
-                goto out;
-        /* 2. records */
+        /* 1., 2. page by page: fetch, parse, map and send the records */
         outcome = pb_poll_records(p, &pg);
         if (p->set.check)
                 goto out;
@@ -400,6 +396,7 @@ static int start(pollctx_t *p) {
         p->fo.backoff_ms = (long)p->set.backoff;
         p->fo.backoff_max_ms = (long)p->set.max_backoff;
         p->fo.stop = &pb_cli_stop;
+        p->fo.spool = 1; /* a page's body in a file, not in memory */
         pb_kafka_topic(&p->cc.kconf, p->set.type, p->topic, sizeof(p->topic));
         pb_kafka_topic(&p->cc.kconf, p->set.state_topic, p->state_topic,
                        sizeof(p->state_topic));

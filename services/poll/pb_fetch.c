@@ -3,35 +3,138 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 void pb_fetch_result_init(pb_fetch_result_t *r, size_t max_body) {
         memset(r, 0, sizeof(*r));
+        r->fd = -1;
+        r->data = "";
         pb_buf_init(&r->body, max_body);
 }
 
+static void unmap(pb_fetch_result_t *r) {
+        if (r->map)
+                munmap(r->map, r->len + 1);
+        r->map = NULL;
+        r->released = 0;
+        r->data = "";
+        r->len = 0;
+}
+
 void pb_fetch_result_free(pb_fetch_result_t *r) {
+        unmap(r);
+        if (r->fd >= 0)
+                close(r->fd);
+        r->fd = -1;
         pb_buf_free(&r->body);
+}
+
+void pb_fetch_release(pb_fetch_result_t *r, const char *upto) {
+        const char *base = r->map;
+        size_t off, page = (size_t)sysconf(_SC_PAGESIZE);
+        if (!base || upto < base || upto > base + r->len)
+                return;
+        off = (size_t)(upto - base) / page * page;
+        if (off <= r->released)
+                return;
+        madvise((char *)r->map + r->released, off - r->released, MADV_DONTNEED);
+        r->released = off;
 }
 
 typedef struct wctx {
         pb_fetch_result_t *res;
-        int too_big;
+        size_t max_body;
+        int too_big, write_failed;
         long retry_after_s;
         char link[4096];
 } wctx_t;
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
         wctx_t *w = ud;
-        if (pb_buf_append(&w->res->body, p, sz * n) != PB_OK) {
-                w->too_big = 1;
-                return 0; /* aborts the transfer */
+        pb_fetch_result_t *r = w->res;
+        size_t len = sz * n, done = 0;
+        if (r->fd < 0) {
+                if (pb_buf_append(&r->body, p, len) != PB_OK) {
+                        w->too_big = 1;
+                        return 0; /* aborts the transfer */
+                }
+                return len;
         }
-        return sz * n;
+        if (w->max_body && len > w->max_body - r->spooled) {
+                w->too_big = 1;
+                return 0;
+        }
+        while (done < len) {
+                ssize_t k = write(r->fd, p + done, len - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        w->write_failed = errno ? errno : EIO;
+                        return 0;
+                }
+                done += (size_t)k;
+        }
+        r->spooled += len;
+        return len;
+}
+
+/* An unlinked temporary file for the body. 0 or -1 (errno). */
+static int spool_open(pb_fetch_result_t *r) {
+        const char *dir = getenv("TMPDIR");
+        char path[4096];
+        if (!dir || !*dir)
+                dir = "/tmp";
+        snprintf(path, sizeof(path), "%s/partnerbus-poll-XXXXXX", dir);
+        r->fd = mkstemp(path);
+        if (r->fd < 0)
+                return -1;
+        unlink(path);
+        return 0;
+}
+
+/* Before an attempt: an empty body. */
+static int body_reset(pb_fetch_result_t *r) {
+        pb_buf_reset(&r->body);
+        unmap(r);
+        r->spooled = 0;
+        if (r->fd >= 0 &&
+            (ftruncate(r->fd, 0) || lseek(r->fd, 0, SEEK_SET) != 0))
+                return -1;
+        return 0;
+}
+
+/* After a complete 2xx body: data and len. 0 or -1 (errno). */
+static int body_finish(pb_fetch_result_t *r) {
+        if (r->fd < 0) {
+                r->data = r->body.data ? (const char *)r->body.data : "";
+                r->len = r->body.len;
+                return 0;
+        }
+        r->len = r->spooled;
+        if (!r->len) {
+                r->data = "";
+                return 0;
+        }
+        /* a NUL after the body, as a body in memory has */
+        if (write(r->fd, "", 1) != 1)
+                return -1;
+        r->map = mmap(NULL, r->len + 1, PROT_READ, MAP_PRIVATE, r->fd, 0);
+        if (r->map == MAP_FAILED) {
+                r->map = NULL;
+                r->len = 0;
+                return -1;
+        }
+        madvise(r->map, r->len + 1, MADV_SEQUENTIAL);
+        r->data = r->map;
+        return 0;
 }
 
 static void copy_value(const char *v, size_t n, char *out, size_t size) {
@@ -225,6 +328,12 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
         wctx_t w;
         memset(&w, 0, sizeof(w));
         w.res = res;
+        w.max_body = o->max_body;
+        if (o->spool && res->fd < 0 && spool_open(res)) {
+                snprintf(errstr, errstr_size, "temporary file for the body: %s",
+                         strerror(errno));
+                return PB_ERR_IO;
+        }
         c = curl_easy_init();
         if (!c) {
                 snprintf(errstr, errstr_size, "curl_easy_init failed");
@@ -307,8 +416,14 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                                 backoff = o->backoff_max_ms;
                 }
                 res->attempts = attempt + 1;
-                pb_buf_reset(&res->body);
-                w.too_big = 0;
+                if (body_reset(res)) {
+                        snprintf(errstr, errstr_size,
+                                 "temporary file for the body: %s",
+                                 strerror(errno));
+                        rc = PB_ERR_IO;
+                        break;
+                }
+                w.too_big = w.write_failed = 0;
                 w.retry_after_s = -1;
                 w.link[0] = 0;
                 ebuf[0] = 0;
@@ -325,6 +440,13 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                         rc = PB_ERR_LIMIT;
                         break;
                 }
+                if (w.write_failed) {
+                        snprintf(errstr, errstr_size,
+                                 "temporary file for the body: %s",
+                                 strerror(w.write_failed));
+                        rc = PB_ERR_IO;
+                        break;
+                }
                 if (cc != CURLE_OK) {
                         snprintf(errstr, errstr_size, "%s",
                                  ebuf[0] ? ebuf : curl_easy_strerror(cc));
@@ -337,6 +459,12 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
                                            sizeof(res->link_next)))
                                 res->link_next[0] = 0;
                         rc = PB_OK;
+                        if (body_finish(res)) {
+                                snprintf(errstr, errstr_size,
+                                         "mapping the body: %s",
+                                         strerror(errno));
+                                rc = PB_ERR_IO;
+                        }
                         break;
                 } else {
                         snprintf(errstr, errstr_size, "HTTP status %ld",

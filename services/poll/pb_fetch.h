@@ -31,11 +31,22 @@ typedef struct pb_fetch_opts {
         long backoff_ms;     /* first delay */
         long backoff_max_ms; /* longest delay */
         volatile int *stop;  /* when set, give up between attempts */
+        /* 1: the body goes to an unlinked temporary file ($TMPDIR, else
+         * /tmp) instead of memory and is mapped read-only once complete;
+         * pb_fetch_release gives back the pages a reader is done with, so
+         * the memory a big page holds stays flat in its size. */
+        int spool;
 } pb_fetch_opts_t;
 
 typedef struct pb_fetch_result {
-        long status;   /* final HTTP status: 200, 304, ... */
-        pb_buf_t body; /* bounded by max_body; caller frees */
+        long status;      /* final HTTP status: 200, 304, ... */
+        const char *data; /* the body after PB_OK (NUL after its end), */
+        size_t len;       /* in memory or mapped; valid until _free */
+        pb_buf_t body;    /* the body in memory (not spooled) */
+        int fd;           /* spool file, or -1 */
+        size_t spooled;   /* bytes written to it */
+        void *map;        /* its mapping (len + 1 bytes), or NULL */
+        size_t released;  /* bytes of the mapping given back */
         char content_type[128];
         char etag[512];
         char last_modified[128];
@@ -47,6 +58,10 @@ typedef struct pb_fetch_result {
 
 void pb_fetch_result_init(pb_fetch_result_t *r, size_t max_body);
 void pb_fetch_result_free(pb_fetch_result_t *r);
+/* A spooled body's pages before upto (a pointer into data) are not read
+ * again: they leave the process's memory (the file keeps them). No-op for
+ * a body in memory or a pointer outside it. */
+void pb_fetch_release(pb_fetch_result_t *r, const char *upto);
 
 /* 1 when a and b have the same origin: scheme, host (case-insensitive)
  * and port (the scheme's default when absent); 0 otherwise or when either

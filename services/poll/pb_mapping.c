@@ -264,7 +264,18 @@ int pb_conv_german_date(const char *s, size_t n, char *out, size_t size,
                 y = y * 10 + (unsigned)(s[i++] - '0');
         if (k != 4 || i != n || size < 11)
                 return -1;
-        snprintf(buf, sizeof(buf), "%04u-%02u-%02u", y, mo, d);
+        /* "%04u-%02u-%02u" without stdio (on every record of a feed) */
+        buf[0] = (char)('0' + y / 1000);
+        buf[1] = (char)('0' + y / 100 % 10);
+        buf[2] = (char)('0' + y / 10 % 10);
+        buf[3] = (char)('0' + y % 10);
+        buf[4] = '-';
+        buf[5] = (char)('0' + mo / 10 % 10);
+        buf[6] = (char)('0' + mo % 10);
+        buf[7] = '-';
+        buf[8] = (char)('0' + d / 10 % 10);
+        buf[9] = (char)('0' + d % 10);
+        buf[10] = 0;
         if (pb_date_parse(buf, 10, &days)) {
                 *why = "not a valid calendar date";
                 return -1;

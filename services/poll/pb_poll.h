@@ -3,7 +3,8 @@
  *
  *   pb_cmd_poll.c       options, setup and the main loop; one poll
  *                       (poll_once) calls the layers below in order
- *   pb_poll_page.c      fetch and parse every page of the feed (paging)
+ *   pb_poll_page.c      fetch and open the pages one at a time (paging);
+ *                       a page's body is spooled to a file and mapped
  *   pb_poll_pipeline.c  per record: map, fingerprint, compare, encode,
  *                       produce; dead letters
  *   pb_poll_tx.c        the producer, Kafka transactions (undo log,
@@ -107,9 +108,10 @@ typedef struct pollctx {
         int owners_unsure; /* ownership could not be told in this poll */
         /* transactions (txn == 0: idempotent mode, state after the acks) */
         int txn, txn_open, txn_failed, fenced;
-        long txn_records;   /* events and dead letters in the open one */
-        long txn_published; /* events in the open one */
-        pb_undo_t *undo;    /* state table before the open transaction */
+        long txn_records;     /* events and dead letters in the open one */
+        long txn_published;   /* events in the open one */
+        int64_t txn_begun_ms; /* when the open one began (pb_mono_ms) */
+        pb_undo_t *undo;      /* state table before the open transaction */
         size_t nundo, capundo;
         char txn_id[1200];
 } pollctx_t;
@@ -120,22 +122,28 @@ typedef struct page {
         pb_feed_format_t fmt;
 } page_t;
 
-/* the pages of one poll (pb_poll_page.c) */
+/* The pages of one poll (pb_poll_page.c), one at a time: a page's
+ * records are published before the next page is fetched, and a page is
+ * freed once the next is asked for. */
 typedef struct pages {
-        page_t *v;
-        size_t n;
+        page_t cur;        /* the page being read (n >= 1) */
+        size_t n;          /* pages fetched so far */
         char cursor[1024]; /* cursor of the last page fetched */
+        char url[4096];    /* URL of the current page */
+        /* validators of the first page */
+        char etag[512], last_modified[128];
 } pages_t;
 
 void pb_poll_count(pollctx_t *p, const char *name, const char *k, const char *v,
                    double n);
 
-/* pb_poll_page.c: fetches and parses every page (none is published before
- * all are parsed). "ok", or the poll's outcome label. */
-const char *pb_poll_fetch_pages(pollctx_t *p, pages_t *pg);
+/* pb_poll_page.c: fetches and opens the next page of the poll (the
+ * first when pg->n is 0) into pg->cur, freeing the page before it. "ok",
+ * "end" after the last page, or the poll's outcome label. */
+const char *pb_poll_next_page(pollctx_t *p, pages_t *pg);
 void pb_poll_pages_free(pages_t *pg);
 
-/* pb_poll_pipeline.c: maps, checks and sends the records of every page.
+/* pb_poll_pipeline.c: page by page, maps, checks and sends the records.
  * "ok", or the poll's outcome label. */
 const char *pb_poll_records(pollctx_t *p, pages_t *pg);
 

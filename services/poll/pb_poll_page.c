@@ -1,7 +1,9 @@
-/* partnerbus poll - paging: fetch every page of the feed (a conditional
- * request on the first), follow the next page (a JSON pointer, a Link
- * header or a cursor), and parse each page; a poll publishes nothing
- * before every page parsed. */
+/* partnerbus poll - paging: fetch the pages of the feed one at a time (a
+ * conditional request on the first), follow the next page (a JSON pointer,
+ * a Link header or a cursor) and open each page for its records. A page's
+ * body is spooled to a temporary file and mapped (pb_fetch.h, spool), so
+ * the memory a page holds does not grow with its size; the records of a
+ * page are published before the next page is fetched. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +18,8 @@ static int open_page(pollctx_t *p, page_t *pg, char *errstr, size_t n) {
         pb_feed_format_t ct =
             pb_feed_format_from_type(pg->res.content_type, &html);
         pb_feed_opts_t fo;
-        const char *b = (const char *)pg->res.body.data;
-        size_t len = pg->res.body.len, i = 0;
-        if (!b)
-                b = "";
+        const char *b = pg->res.data;
+        size_t len = pg->res.len, i = 0;
         while (i < len &&
                (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
                 i++;
@@ -124,58 +124,65 @@ static const char *fetch_page(pollctx_t *p, page_t *pg, size_t number,
         return "ok";
 }
 
-const char *pb_poll_fetch_pages(pollctx_t *p, pages_t *pgs) {
-        char url[4096], nextbuf[4096];
-        pgs->n = 0;
-        pgs->cursor[0] = 0;
-        pgs->v = calloc((size_t)p->set.max_pages, sizeof(*pgs->v));
-        if (!pgs->v)
-                return "error";
-        if (p->set.cursor_param && p->set.cursor_resume && p->cursor[0]) {
-                snprintf(pgs->cursor, sizeof(pgs->cursor), "%s", p->cursor);
-                if (pb_url_with_param(p->set.url, p->set.cursor_param,
-                                      pgs->cursor, url, sizeof(url)))
-                        return "error";
+static void page_free(page_t *pg) {
+        pb_feed_destroy(pg->feed);
+        pg->feed = NULL;
+        pb_fetch_result_free(&pg->res);
+}
+
+const char *pb_poll_next_page(pollctx_t *p, pages_t *pgs) {
+        char nextbuf[4096];
+        const char *outcome;
+        if (!pgs->n) {
+                pgs->cursor[0] = 0;
+                pgs->etag[0] = pgs->last_modified[0] = 0;
+                if (p->set.cursor_param && p->set.cursor_resume &&
+                    p->cursor[0]) {
+                        snprintf(pgs->cursor, sizeof(pgs->cursor), "%s",
+                                 p->cursor);
+                        if (pb_url_with_param(p->set.url, p->set.cursor_param,
+                                              pgs->cursor, pgs->url,
+                                              sizeof(pgs->url)))
+                                return "error";
+                } else {
+                        snprintf(pgs->url, sizeof(pgs->url), "%s", p->set.url);
+                }
         } else {
-                snprintf(url, sizeof(url), "%s", p->set.url);
-        }
-        for (;;) {
-                const char *outcome, *next;
-                page_t *pg;
-                if (pgs->n == (size_t)p->set.max_pages) {
-                        pb_log("error",
-                               "msg=\"more than --max-pages=%ld "
-                               "pages; poll abandoned\"",
-                               p->set.max_pages);
-                        return "limit";
-                }
-                pg = &pgs->v[pgs->n++];
-                outcome = fetch_page(p, pg, pgs->n, url);
-                if (!strcmp(outcome, "not_modified") && pgs->n > 1) {
-                        pb_log("error", "msg=\"304 on page %zu\"", pgs->n);
-                        return "error";
-                }
-                if (strcmp(outcome, "ok"))
-                        return outcome;
-                next = next_page(p, pg, pgs->cursor, sizeof(pgs->cursor),
-                                 nextbuf, sizeof(nextbuf));
+                const char *next =
+                    next_page(p, &pgs->cur, pgs->cursor, sizeof(pgs->cursor),
+                              nextbuf, sizeof(nextbuf));
                 if (!next)
-                        return "ok";
-                if (!strcmp(next, url)) {
+                        return "end";
+                if (!strcmp(next, pgs->url)) {
                         pb_log("error", "msg=\"next page is the same URL\"");
                         return "malformed";
                 }
-                snprintf(url, sizeof(url), "%s", next);
+                snprintf(pgs->url, sizeof(pgs->url), "%s", next);
+                page_free(&pgs->cur);
         }
+        if (pgs->n == (size_t)p->set.max_pages) {
+                pb_log("error",
+                       "msg=\"more than --max-pages=%ld "
+                       "pages; poll abandoned\"",
+                       p->set.max_pages);
+                return "limit";
+        }
+        pgs->n++;
+        outcome = fetch_page(p, &pgs->cur, pgs->n, pgs->url);
+        if (pgs->n == 1) {
+                snprintf(pgs->etag, sizeof(pgs->etag), "%s", pgs->cur.res.etag);
+                snprintf(pgs->last_modified, sizeof(pgs->last_modified), "%s",
+                         pgs->cur.res.last_modified);
+        }
+        if (!strcmp(outcome, "not_modified") && pgs->n > 1) {
+                pb_log("error", "msg=\"304 on page %zu\"", pgs->n);
+                return "error";
+        }
+        return outcome;
 }
 
 void pb_poll_pages_free(pages_t *pgs) {
-        size_t i;
-        for (i = 0; i < pgs->n; i++) {
-                pb_feed_destroy(pgs->v[i].feed);
-                pb_fetch_result_free(&pgs->v[i].res);
-        }
-        free(pgs->v);
-        pgs->v = NULL;
+        if (pgs->n)
+                page_free(&pgs->cur);
         pgs->n = 0;
 }

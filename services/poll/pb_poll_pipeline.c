@@ -18,22 +18,32 @@
  * batch of claims decides it (flush_deferred): what publish() and
  * dead_letter() need, copied. */
 typedef struct deferred {
-        char *skey, *raw;
+        /* state key, raw record (both NUL-terminated) and the framed
+         * event, in the batch's arena (bufs_t.arena) */
+        size_t skey_off, raw_off, raw_len, avro_off, avro_len;
         uint64_t kfp, h;
         char hex[33];
         long position;
         const char *pos_name;
         page_t *pg;
         pb_event_meta_t meta;
-        pb_buf_t avro;
 } deferred_t;
 
 #define DEFER_MAX 1024 /* records per batch of claims */
+/* A batch of held records is claimed after at most HOLD_MAX_MS, and an
+ * open transaction committed after at most TXN_MAX_AGE_MS, also when few
+ * records change among many unchanged ones: a transaction open longer than
+ * transaction.timeout.ms (60 s by default) is aborted by the broker, which
+ * fences the poller. */
+#define HOLD_MAX_MS    1000
+#define TXN_MAX_AGE_MS 10000
 
 typedef struct bufs {
-        pb_buf_t json, key, ev, avro;
+        pb_buf_t json, key, ev, avro, skey;
+        pb_buf_t arena; /* the held records' bytes: no allocation each */
         deferred_t *dv;
         size_t nd;
+        int64_t held_since_ms; /* when the first held record was held */
 } bufs_t;
 
 /* --check: what would be rejected, as a JSON line on stdout. */
@@ -237,16 +247,17 @@ static void send_in_txn(pollctx_t *p, const char *skey, const char *hex,
 }
 
 /* Without transactions: the event now, its state record once Kafka
- * acknowledged it (pb_poll_on_delivery, pb_poll_drain_state). Takes
- * skey. */
-static void send_acked(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
-                       const char *hex, const pb_event_meta_t *meta,
+ * acknowledged it (pb_poll_on_delivery, pb_poll_drain_state). */
+static void send_acked(pollctx_t *p, const char *skey0, uint64_t kfp,
+                       uint64_t h, const char *hex, const pb_event_meta_t *meta,
                        const pb_buf_t *avro) {
         char why[1024];
         pb_resp_t rc;
-        pmsg_t *m = calloc(1, sizeof(*m));
+        char *skey = strdup(skey0);
+        pmsg_t *m = skey ? calloc(1, sizeof(*m)) : NULL;
         if (!m) {
                 free(skey);
+                p->ev_failed++;
                 return;
         }
         m->kind = PM_EVENT;
@@ -279,13 +290,12 @@ static void send_acked(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
 }
 
 /* Sends the encoded event of a new or changed record with its state
- * record. Takes skey. */
-static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
+ * record. */
+static void publish(pollctx_t *p, const char *skey, uint64_t kfp, uint64_t h,
                     const char *hex, const pb_event_meta_t *meta,
                     const pb_buf_t *avro) {
         if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, kfp)) {
                 p->ev_failed++;
-                free(skey);
                 return;
         }
         if (pb_poll_state_put(p->st, kfp, h) != PB_OK) {
@@ -294,12 +304,10 @@ static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
                        "published\" key=\"%s\"",
                        p->set.max_keys, skey);
                 p->ev_failed++;
-                free(skey);
                 return;
         }
         if (p->txn) {
                 send_in_txn(p, skey, hex, meta, avro);
-                free(skey);
                 return;
         }
         send_acked(p, skey, kfp, h, hex, meta, avro);
@@ -357,37 +365,49 @@ static int owner_gate(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         return GATE_DONE;
 }
 
-static void publish(pollctx_t *p, char *skey, uint64_t kfp, uint64_t h,
+static void publish(pollctx_t *p, const char *skey, uint64_t kfp, uint64_t h,
                     const char *hex, const pb_event_meta_t *meta,
                     const pb_buf_t *avro);
 
-/* Holds a record (takes skey). */
+/* Appends n bytes and a NUL to the arena; their offset, or (size_t)-1. */
+static size_t arena_put(pb_buf_t *a, const void *v, size_t n) {
+        size_t off = a->len;
+        if ((n && pb_buf_append(a, v, n) != PB_OK) ||
+            pb_buf_append(a, "", 1) != PB_OK) {
+                a->len = off;
+                return (size_t)-1;
+        }
+        return off;
+}
+
+/* Holds a record: its bytes are copied into the batch's arena. */
 static void defer(pollctx_t *p, bufs_t *b, page_t *pg, const pb_record_t *rec,
-                  char *skey, uint64_t kfp, uint64_t h, const char *hex,
+                  const char *skey, uint64_t kfp, uint64_t h, const char *hex,
                   const pb_event_meta_t *meta) {
         deferred_t *d;
+        size_t mark = b->arena.len;
         if (!b->dv)
                 b->dv = calloc(DEFER_MAX, sizeof(*b->dv));
         if (!b->dv) {
-                free(skey);
                 p->ev_failed++;
                 return;
         }
         d = &b->dv[b->nd];
         memset(d, 0, sizeof(*d));
-        d->raw = malloc(rec->raw_len + 1);
-        pb_buf_init(&d->avro, 0);
-        if (!d->raw || pb_buf_append(&d->avro, b->avro.data, b->avro.len)) {
-                free(d->raw);
-                pb_buf_free(&d->avro);
-                free(skey);
+        if (!b->nd)
+                b->held_since_ms = pb_mono_ms();
+        d->skey_off = arena_put(&b->arena, skey, strlen(skey));
+        d->raw_off = arena_put(&b->arena, rec->raw ? rec->raw : "",
+                               rec->raw ? rec->raw_len : 0);
+        d->avro_off = arena_put(&b->arena, b->avro.data, b->avro.len);
+        if (d->skey_off == (size_t)-1 || d->raw_off == (size_t)-1 ||
+            d->avro_off == (size_t)-1) {
+                b->arena.len = mark;
                 p->ev_failed++;
                 return;
         }
-        if (rec->raw_len)
-                memcpy(d->raw, rec->raw, rec->raw_len);
-        d->raw[rec->raw_len] = 0;
-        d->skey = skey;
+        d->raw_len = rec->raw ? rec->raw_len : 0;
+        d->avro_len = b->avro.len;
         d->kfp = kfp;
         d->h = h;
         memcpy(d->hex, hex, 33);
@@ -421,6 +441,7 @@ static void flush_deferred(pollctx_t *p, bufs_t *b) {
         for (i = 0; i < b->nd; i++) {
                 deferred_t *d = &b->dv[i];
                 pb_own_check_t r = items ? items[i].res : PB_OWN_UNSURE;
+                const char *skey = (const char *)b->arena.data + d->skey_off;
                 uint64_t old;
                 if (r == PB_OWNED && !p->owners_unsure) {
                         /* an identical earlier row of this batch */
@@ -430,41 +451,36 @@ static void flush_deferred(pollctx_t *p, bufs_t *b) {
                                 pb_poll_count(p,
                                               "partnerbus_poll_records_total",
                                               "outcome", "unchanged", 1);
-                                free(d->skey);
                         } else {
-                                publish(p, d->skey, d->kfp, d->h, d->hex,
-                                        &d->meta, &d->avro);
+                                pb_buf_t avro;
+                                memset(&avro, 0, sizeof(avro));
+                                avro.data = b->arena.data + d->avro_off;
+                                avro.len = avro.cap = d->avro_len;
+                                publish(p, skey, d->kfp, d->h, d->hex, &d->meta,
+                                        &avro);
                         }
                 } else if (r == PB_FOREIGN) {
                         pb_record_t rec;
                         memset(&rec, 0, sizeof(rec));
                         rec.position = d->position;
                         rec.pos_name = d->pos_name;
-                        rec.raw = d->raw;
-                        rec.raw_len = strlen(d->raw);
+                        rec.raw = (const char *)b->arena.data + d->raw_off;
+                        rec.raw_len = d->raw_len;
                         refuse_foreign(p, d->pg, &rec, &d->meta,
                                        items[i].owner);
-                        free(d->skey);
                 } else {
                         unsure(p, &d->meta, why[0] ? why : "unknown");
-                        free(d->skey);
                 }
-                free(d->raw);
-                pb_buf_free(&d->avro);
         }
         free(items);
         b->nd = 0;
+        pb_buf_reset(&b->arena);
 }
 
 /* Drops held records (a poll that ends early publishes nothing more). */
 static void drop_deferred(bufs_t *b) {
-        size_t i;
-        for (i = 0; i < b->nd; i++) {
-                free(b->dv[i].skey);
-                free(b->dv[i].raw);
-                pb_buf_free(&b->dv[i].avro);
-        }
         b->nd = 0;
+        pb_buf_reset(&b->arena);
         free(b->dv);
         b->dv = NULL;
 }
@@ -476,8 +492,8 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         pb_event_meta_t meta;
         char hex[33], why[1024];
         uint64_t h, kfp, old;
-        size_t skl;
-        char *skey;
+        const char *skey;
+        size_t klen;
         pb_resp_t rc;
         pb_buf_reset(&b->json);
         pb_buf_reset(&b->key);
@@ -494,28 +510,32 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                 return;
         }
         h = pb_poll_state_fingerprint(b->json.data, b->json.len, hex);
-        skl = strlen(p->prefix) + b->key.len + 2;
-        skey = malloc(skl);
-        if (!skey)
+        /* "<source>/<type>/<record key>", NUL-terminated (the key up to a
+         * NUL in it, as the state topic's keys are) */
+        klen = b->key.data ? strnlen((const char *)b->key.data, b->key.len) : 0;
+        pb_buf_reset(&b->skey);
+        if (pb_buf_append(&b->skey, p->prefix, strlen(p->prefix)) != PB_OK ||
+            pb_buf_append(&b->skey, "/", 1) != PB_OK ||
+            (klen && pb_buf_append(&b->skey, b->key.data, klen) != PB_OK) ||
+            pb_buf_append(&b->skey, "", 1) != PB_OK) {
+                p->ev_failed++;
                 return;
-        snprintf(skey, skl, "%s/%s", p->prefix, (const char *)b->key.data);
-        kfp = pb_poll_state_fingerprint(skey, strlen(skey), NULL);
+        }
+        skey = (const char *)b->skey.data;
+        kfp = pb_poll_state_fingerprint(skey, b->skey.len - 1, NULL);
         if (pb_poll_state_get(p->st, kfp, &old) && old == h) {
                 p->unchanged++;
                 pb_poll_count(p, "partnerbus_poll_records_total", "outcome",
                               "unchanged", 1);
-                free(skey);
                 return;
         }
         if (encode_event(p, b, hex, &meta, &errs, why, sizeof(why)) != PB_OK) {
                 dead_letter(p, pg, rec, (const char *)b->key.data, why,
                             errs.count ? errs.items[0].pointer : "", NULL);
-                free(skey);
                 return;
         }
         switch (owner_gate(p, pg, rec, &meta)) {
         case GATE_DONE:
-                free(skey);
                 return;
         case GATE_DEFER:
                 defer(p, b, pg, rec, skey, kfp, h, hex, &meta);
@@ -526,7 +546,6 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         if (p->set.check) {
                 print_publish(p, rec, &b->key, &b->ev, kfp);
                 p->published++;
-                free(skey);
                 return;
         }
         publish(p, skey, kfp, h, hex, &meta, &b->avro);
@@ -536,6 +555,7 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
 static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
         char err[1024];
         pb_record_t rec;
+        long n = 0;
         int r;
         while ((r = pb_feed_next(pg->feed, &rec, err, sizeof(err))) !=
                PB_FEED_END) {
@@ -557,12 +577,23 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
                         dead_letter(p, pg, &rec, NULL, err, "", NULL);
                 else
                         one_record(p, pg, &rec, b);
+                /* the body before this record is not read again */
+                if ((++n & 1023) == 0 && rec.raw)
+                        pb_fetch_release(&pg->res, rec.raw);
                 if (b->nd >= DEFER_MAX)
                         flush_deferred(p, b);
-                /* bound the transaction */
+                /* bound the transaction: in records, and in time */
                 if (p->txn && p->txn_open &&
                     p->txn_records >= p->set.txn_records)
                         pb_poll_txn_commit(p);
+                if ((n & 255) == 0 && (b->nd || p->txn_open)) {
+                        int64_t now = pb_mono_ms();
+                        if (b->nd && now - b->held_since_ms >= HOLD_MAX_MS)
+                                flush_deferred(p, b);
+                        if (p->txn && p->txn_open &&
+                            now - p->txn_begun_ms >= TXN_MAX_AGE_MS)
+                                pb_poll_txn_commit(p);
+                }
                 if (p->txn_failed)
                         return p->fenced ? "fenced" : "kafka_error";
         }
@@ -573,23 +604,34 @@ static const char *page_records(pollctx_t *p, page_t *pg, bufs_t *b) {
 }
 
 const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
-        const char *outcome = "ok";
+        const char *outcome;
         bufs_t b;
-        size_t i;
         pb_buf_init(&b.json, 4 * p->set.max_record + 4096);
         pb_buf_init(&b.key, 4096);
         pb_buf_init(&b.ev, 4 * p->set.max_record + 8192);
         pb_buf_init(&b.avro, 0);
+        pb_buf_init(&b.skey, 0);
+        pb_buf_init(&b.arena, 0);
         b.dv = NULL;
         b.nd = 0;
+        b.held_since_ms = 0;
         p->ev_failed = p->st_failed = 0;
         p->owners_unsure = 0;
-        for (i = 0; i < pg->n && !strcmp(outcome, "ok"); i++)
-                outcome = page_records(p, &pg->v[i], &b);
+        /* page by page: a page's records go out before the next page is
+         * fetched (docs/poll.md, "Exactly once") */
+        while (!strcmp(outcome = pb_poll_next_page(p, pg), "ok")) {
+                outcome = page_records(p, &pg->cur, &b);
+                if (strcmp(outcome, "ok"))
+                        break;
+        }
+        if (!strcmp(outcome, "end"))
+                outcome = "ok";
         drop_deferred(&b);
         pb_buf_free(&b.json);
         pb_buf_free(&b.key);
         pb_buf_free(&b.ev);
         pb_buf_free(&b.avro);
+        pb_buf_free(&b.skey);
+        pb_buf_free(&b.arena);
         return outcome;
 }

@@ -182,6 +182,7 @@ int pb_poll_txn_begin(pollctx_t *p) {
                 return -1;
         }
         p->txn_open = 1;
+        p->txn_begun_ms = pb_mono_ms();
         p->txn_records = p->txn_published = 0;
         p->nundo = 0;
         return 0;
@@ -373,13 +374,14 @@ void pb_poll_create_state_topic(pollctx_t *p) {
 /* The validators of a single-page feed: a 304 on the first page of a
  * paginated feed says nothing about the later pages, so those are always
  * fetched in full (their records are still compared by hash). */
-static void write_validators(pollctx_t *p, const page_t *first, size_t npages,
-                             const char *cursor) {
+static void write_validators(pollctx_t *p, const pages_t *pg) {
+        size_t npages = pg->n;
+        const char *cursor = pg->cursor;
         pb_buf_t b;
         char ts[40];
         pmsg_t *m;
-        const char *etag = npages == 1 ? first->res.etag : "";
-        const char *lm = npages == 1 ? first->res.last_modified : "";
+        const char *etag = npages == 1 ? pg->etag : "";
+        const char *lm = npages == 1 ? pg->last_modified : "";
         pb_buf_init(&b, 0);
         pb_buf_puts(&b, "{\"etag\":");
         pb_buf_json_str(&b, etag, strlen(etag));
@@ -438,7 +440,7 @@ static const char *finish_txn(pollctx_t *p, const char *outcome,
                 if (!strcmp(outcome, "ok"))
                         outcome = "kafka_error";
         } else {
-                write_validators(p, &pg->v[0], pg->n, pg->cursor);
+                write_validators(p, pg);
                 if (p->st_failed)
                         outcome = "kafka_error";
         }
@@ -456,7 +458,7 @@ const char *pb_poll_finish(pollctx_t *p, const char *outcome,
         if (p->ev_failed || p->st_failed)
                 return "kafka_error";
         if (!strcmp(outcome, "ok"))
-                write_validators(p, &pg->v[0], pg->n, pg->cursor);
+                write_validators(p, pg);
         if (p->st_failed)
                 outcome = "kafka_error";
         return outcome;

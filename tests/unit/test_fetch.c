@@ -240,7 +240,94 @@ static void test_same_origin(void **state) {
         assert_false(pb_url_same_origin(NULL, "https://feed.example/"));
 }
 
-PB_TEST_MAIN(cmocka_unit_test(test_huge_retry_after_keeps_backoff),
+/* A spooled body (the poller's way: a temporary file, mapped) is the
+ * body, NUL after its end; a retried attempt starts the file afresh, so
+ * nothing of a cut-off first answer stays in it; the pages given back with
+ * pb_fetch_release read the same afterwards (from the file). */
+static void test_spooled_body(void **state) {
+        fake_t f;
+        pb_fetch_opts_t o;
+        pb_fetch_result_t res;
+        char url[64], err[256], *ok, *body;
+        size_t i, n = 3 * 4096 + 123, head;
+        (void)state;
+        body = malloc(n + 1);
+        ok = malloc(n + 256);
+        assert_non_null(body);
+        assert_non_null(ok);
+        for (i = 0; i < n; i++)
+                body[i] = (char)('a' + i % 26);
+        body[n] = 0;
+        head = (size_t)snprintf(ok, 256,
+                                "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n"
+                                "Content-Length: %zu\r\nConnection: "
+                                "close\r\n\r\n",
+                                n);
+        memcpy(ok + head, body, n + 1);
+        memset(&f, 0, sizeof(f));
+        /* announces 100 bytes, sends 10: a transport error, retried */
+        f.resp[0] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+                    "Connection: close\r\n\r\nXXXXXXXXXX";
+        f.resp[1] = ok;
+        f.nresp = 2;
+        fake_start(&f);
+        memset(&o, 0, sizeof(o));
+        o.retries = 1;
+        o.backoff_ms = 10;
+        o.max_body = 1 << 20;
+        o.spool = 1;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
+        pb_fetch_result_init(&res, o.max_body);
+        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
+                         PB_OK);
+        assert_int_equal(res.attempts, 2);
+        assert_true(res.fd >= 0);
+        assert_non_null(res.map);
+        assert_int_equal(res.body.len, 0); /* nothing in memory */
+        assert_int_equal(res.len, n);
+        assert_memory_equal(res.data, body, n);
+        assert_int_equal(res.data[n], 0);
+        pb_fetch_release(&res, res.data + 2 * 4096 + 5);
+        assert_int_equal(res.released, 2 * 4096);
+        pb_fetch_release(&res, res.data + 10); /* behind: nothing */
+        pb_fetch_release(&res, body);          /* not in it: nothing */
+        assert_int_equal(res.released, 2 * 4096);
+        assert_memory_equal(res.data, body, n);
+        pb_fetch_result_free(&res);
+        assert_int_equal(res.fd, -1);
+        fake_stop(&f);
+        free(ok);
+        free(body);
+}
+
+/* A spooled body is bounded like one in memory, also without a
+ * Content-Length. */
+static void test_spooled_body_bounded(void **state) {
+        fake_t f;
+        pb_fetch_opts_t o;
+        pb_fetch_result_t res;
+        char url[64], err[256];
+        (void)state;
+        memset(&f, 0, sizeof(f));
+        f.resp[0] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                    "0123456789012345678901234567890123456789";
+        f.nresp = 1;
+        fake_start(&f);
+        memset(&o, 0, sizeof(o));
+        o.max_body = 16;
+        o.spool = 1;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
+        pb_fetch_result_init(&res, o.max_body);
+        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
+                         PB_ERR_LIMIT);
+        assert_true(res.spooled <= 16);
+        pb_fetch_result_free(&res);
+        fake_stop(&f);
+}
+
+PB_TEST_MAIN(cmocka_unit_test(test_spooled_body),
+             cmocka_unit_test(test_spooled_body_bounded),
+             cmocka_unit_test(test_huge_retry_after_keeps_backoff),
              cmocka_unit_test(test_small_retry_after_honoured),
              cmocka_unit_test(test_credentials_only_to_origin),
              cmocka_unit_test(test_same_origin))
