@@ -43,3 +43,57 @@ bench_cleanup() {
         [[ -n $bench_kdir ]] && "$src/tests/kafka/harness.sh" stop --dir "$bench_kdir" >/dev/null 2>&1 || true
         rm -rf "$tmp"
 }
+
+# bench_now: wall clock in seconds (for timing one side of a round)
+bench_now() { date +%s.%N; }
+
+# bench_load: the 1-minute load average (printed with every round)
+bench_load() { cut -d' ' -f1 /proc/loadavg; }
+
+# bench_topics_create B TOPIC...: creates the topics (the broker's
+# auto-create: 3 partitions) and waits until every partition has a leader,
+# so no timed run pays for topic creation or a cold metadata cache.
+bench_topics_create() {
+        local b=$1 t i
+        shift
+        for t in "$@"; do
+                for ((i = 0; i < 50; i++)); do
+                        kcat -L -b "$b" -t "$t" 2>/dev/null | grep -q "partition 2, leader [0-9]" && break
+                        sleep 0.2
+                done
+        done
+}
+
+# bench_topic_count B TOPIC: messages in TOPIC (sum of end offsets; the
+# topics here are never truncated)
+bench_topic_count() {
+        local p s=0 o
+        for p in 0 1 2; do
+                o=$(kcat -Q -b "$1" -t "$2:$p:-1" 2>/dev/null | awk '{print $NF}')
+                s=$((s + ${o:-0}))
+        done
+        echo "$s"
+}
+
+# bench_summary N NAME:"T1 T2 .." ... : per side the median rate with
+# min-max over the rounds, and each later side's median rate over the
+# first side's (the peer) with the range of the per-round ratios. Times are
+# seconds for N events; the k-th time of every side is from round k.
+bench_summary() {
+        python3 - "$@" <<'PY'
+import statistics, sys
+n = float(sys.argv[1])
+sides = [a.split(":", 1) for a in sys.argv[2:]]
+sides = [(name, [float(x) for x in t.split()]) for name, t in sides]
+peer_name, peer = sides[0]
+for name, t in sides:
+    r = [n / x for x in t]
+    line = "%-26s median %9.0f events/s  (min %9.0f, max %9.0f; %d rounds)" % (
+        name, statistics.median(r), min(r), max(r), len(r))
+    if name != peer_name and len(t) == len(peer):
+        q = [p / x for p, x in zip(peer, t)]
+        line += "  / %s: median %.2f (%.2f-%.2f)" % (
+            peer_name, statistics.median(r) / statistics.median([n / x for x in peer]), min(q), max(q))
+    print(line)
+PY
+}
