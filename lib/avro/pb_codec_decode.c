@@ -114,11 +114,11 @@ static int oquoted(pb_dec_t *d, pb_buf_t *o, const char *s, size_t n) {
         return 0;
 }
 
-/* Any byte of w >= 0x80, < 0x20, '"' or '\\'? (8 bytes at a time) */
-static inline uint64_t swar_special(uint64_t w) {
+/* Any ASCII byte of w < 0x20, '"' or '\\'? (bytes >= 0x80 never count) */
+static inline uint64_t swar_escape(uint64_t w) {
         const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
         uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        return (w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+        return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
                 ((b - ones) & ~b)) &
                high;
 }
@@ -130,12 +130,17 @@ static inline uint64_t swar_special(uint64_t w) {
 static int ostr(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
         size_t i = 0;
         int hi = 0;
+        uint64_t high8 = 0;
+        /* non-ASCII bytes (Cyrillic names) stay on the 8-byte path: only
+         * a byte to escape leaves it */
         for (; i + 8 <= n; i += 8) {
                 uint64_t w;
                 memcpy(&w, s + i, 8);
-                if (swar_special(w))
+                if (swar_escape(w))
                         break;
+                high8 |= w;
         }
+        hi = (high8 & 0x8080808080808080ULL) != 0;
         for (; i < n; i++) {
                 uint8_t ch = s[i];
                 if (ch >= 0x80)
