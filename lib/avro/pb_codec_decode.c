@@ -140,6 +140,15 @@ static int ostr(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
                         break;
                 high8 |= w;
         }
+        if (i < n && n >= 8 && i + 8 > n) {
+                /* the tail: the last 8 bytes, overlapping checked ones */
+                uint64_t w;
+                memcpy(&w, s + n - 8, 8);
+                if (!swar_escape(w)) {
+                        high8 |= w;
+                        i = n;
+                }
+        }
         hi = (high8 & 0x8080808080808080ULL) != 0;
         for (; i < n; i++) {
                 uint8_t ch = s[i];
