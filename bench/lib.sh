@@ -50,6 +50,35 @@ bench_now() { date +%s.%N; }
 # bench_load: the 1-minute load average (printed with every round)
 bench_load() { cut -d' ' -f1 /proc/loadavg; }
 
+# bench_cpu FILE CMD...: runs CMD (a command or a shell function), its
+# CPU seconds (user + system of every process it ran, all threads) to
+# FILE: the shell's `times` for its children before and after. On a
+# machine shared with other work, wall time follows the load; CPU time
+# much less.
+bench_cpu() {
+        local f=$1
+        shift
+        times >"$f.a"
+        "$@"
+        times >"$f.b"
+        awk 'function s(x) { split(x, a, "m"); return a[1] * 60 + a[2] }
+             FNR == 2 { c[FILENAME] = s($1) + s($2) }
+             END { printf "%.2f\n", c[ARGV[2]] - c[ARGV[1]] }' "$f.a" "$f.b" >"$f"
+}
+
+# bench_cpu_summary N NAME:"C1 C2 .." ...: per side the median CPU time
+# per event (µs) with min-max
+bench_cpu_summary() {
+        python3 - "$@" <<'PY'
+import statistics, sys
+n = float(sys.argv[1])
+for a in sys.argv[2:]:
+    name, t = a.split(":", 1)
+    c = [float(x) * 1e6 / n for x in t.split()]
+    print("%-26s CPU (user+sys) median %6.2f us/event  (min %6.2f, max %6.2f)" % (name, statistics.median(c), min(c), max(c)))
+PY
+}
+
 # bench_topics_create B TOPIC...: creates the topics (the broker's
 # auto-create: 3 partitions) and waits until every partition has a leader,
 # so no timed run pays for topic creation or a cold metadata cache.

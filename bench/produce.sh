@@ -63,19 +63,21 @@ jbytes=$(stat -c %s "$tmp/events.jsonl")
 echo "events: $N, JSON in $((jbytes / N)) B/event, Avro value $((vbytes / N)) B/event, key $(((kvbytes - vbytes) / N)) B/event, 6 CloudEvents headers on both"
 echo "producer settings of both sides: ${XK[*]} (partnerbus: built in) ${X[*]}"
 
-TK= TP=
+TK= TP= CK= CP=
 for ((r = 1; r <= ROUNDS; r++)); do
         bench_topics_create "$B" "${P}r$r.kcat" "${P}r$r.aid.dispatched"
         sync
         l0=$(bench_load)
         t0=$(bench_now)
-        kcat -P -b "$B" -t "${P}r$r.kcat" -K "$KD" -D "$D" "${H[@]}" "${XK[@]}" "${X[@]}" <"$tmp/values.bin"
+        bench_cpu "$tmp/cpu" kcat -P -b "$B" -t "${P}r$r.kcat" -K "$KD" -D "$D" "${H[@]}" "${XK[@]}" "${X[@]}" <"$tmp/values.bin"
         t1=$(bench_now)
+        CK+=" $(cat "$tmp/cpu")"
         sync
         l1=$(bench_load)
         t2=$(bench_now)
-        "$BIN" produce -t aid.dispatched -b "$B" -p "${P}r$r." "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
+        bench_cpu "$tmp/cpu" "$BIN" produce -t aid.dispatched -b "$B" -p "${P}r$r." "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
         t3=$(bench_now)
+        CP+=" $(cat "$tmp/cpu")"
         grep -qx "published $N, rejected 0" "$tmp/produce.err" || { echo "produce.sh: partnerbus produce did not publish all" >&2; exit 1; }
         for t in "${P}r$r.kcat" "${P}r$r.aid.dispatched"; do
                 got=$(bench_topic_count "$B" "$t")
@@ -90,3 +92,4 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 'BEGIN { printf "round %d: kcat -P %6.2f s %9.0f events/s (load %s)   partnerbus produce %6.2f s %9.0f events/s (load %s)   ratio %.2f\n", r, a, n / a, la, b, n / b, lb, a / b }'
 done
 bench_summary "$N" "kcat -P (pre-encoded):$TK" "partnerbus produce:$TP"
+bench_cpu_summary "$N" "kcat -P (pre-encoded):$CK" "partnerbus produce:$CP"

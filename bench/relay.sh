@@ -47,12 +47,15 @@ echo "# topic holds $N events, $bytes bytes of values ($((bytes / N)) B/event)"
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print('%10.0f events/s  %7.1f MB/s  (%.2f s)' % (n/t, float(sys.argv[3])/t/1e6, t))" "$@"; }
 
-declare -A TIMES
+declare -A TIMES CPU
 kcat_run() {
         local t0 t1
         sync
         LOAD=$(cut -d' ' -f1 /proc/loadavg)
-        t0=$(now); kcat -b "$B" -C -t "$T" -e -o beginning -q -X queued.min.messages=1000000 >/dev/null; t1=$(now)
+        t0=$(now)
+        /usr/bin/time -f '%U %S' -o "$W/cpu" kcat -b "$B" -C -t "$T" -e -o beginning -q -X queued.min.messages=1000000 >/dev/null
+        t1=$(now)
+        CPU[kcat]+=" $(awk '{ print $1 + $2 }' "$W/cpu")"
         TIMES[kcat]+=" $(echo "$t1 - $t0" | bc)"
         printf '%-34s' "kcat -C raw to /dev/null"; rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
         echo "  load $LOAD"
@@ -64,13 +67,14 @@ relay() { # name, sink, extra...
         sync
         LOAD=$(cut -d' ' -f1 /proc/loadavg)
         t0=$(now)
-        /usr/bin/time -f '%M' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name-$RANDOM$RANDOM" --topic-prefix "$P" \
+        /usr/bin/time -f '%M %U %S' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name-$RANDOM$RANDOM" --topic-prefix "$P" \
                 -t aid.dispatched --sink "$sink" --max-events "$N" "$@" 2>"$W/$name.log" >/dev/null
         t1=$(now)
         TIMES[$name]+=" $(echo "$t1 - $t0" | bc)"
+        CPU[$name]+=" $(awk '{ print $2 + $3 }' "$W/rss")"
         printf '%-34s' "relay $name"
         rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
-        echo "  peak RSS $(( $(cat "$W/rss") / 1024 )) MiB  load $LOAD"
+        echo "  peak RSS $(($(cut -d' ' -f1 "$W/rss") / 1024)) MiB  load $LOAD"
 }
 SINKS=" ${SINKS:-archive jsonl webhook} "
 for ((round = 1; round <= ${REPEAT:-5}; round++)); do
@@ -98,7 +102,9 @@ line = '%-10s median %8.0f events/s %6.1f MB/s (min %8.0f, max %8.0f)' % (sys.ar
 if sys.argv[3] != 'kcat' and len(k) == len(t):
         q = [a / x for a, x in zip(k, t)]
         line += '   vs kcat: median %.2f (%.2f-%.2f)' % (statistics.median(r) / statistics.median([n / x for x in k]), min(q), max(q))
-print(line)" "$N" "$bytes" "$name" "${TIMES[$name]}" "${TIMES[kcat]}"
+c = sorted(float(x) * 1e6 / n for x in sys.argv[6].split())
+line += '   CPU (user+sys) median %.2f us/event (%.2f-%.2f)' % (statistics.median(c), c[0], c[-1])
+print(line)" "$N" "$bytes" "$name" "${TIMES[$name]}" "${TIMES[kcat]}" "${CPU[$name]}"
 done
 [[ $SINKS == *" webhook "* ]] || exit 0
 "$W/recv" 18099 "$W/recv.stats" & RECV=$!

@@ -61,7 +61,7 @@ nk=$(kcat -b "$B" -C -t "$T" -e -o beginning -q -f '\n' 2>/dev/null | wc -l)
 echo "replay of $N aid.dispatched events (3 partitions), broker $B; kcat reads $nk messages"
 echo "consumer settings of both sides: ${X[*]}; output: $(o '*')"
 [[ $OUT == null ]] || echo "partnerbus writes $(wc -l <"$odir/out.jsonl") JSON lines"
-TK= TJ= TC=
+TK= TJ= TC= CK= CJ= CC=
 for ((r = 1; r <= ROUNDS; r++)); do
         line="round $r:"
         for side in kcat jsonl csv; do
@@ -70,15 +70,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 sync
                 l=$(bench_load)
                 t0=$(bench_now)
-                "${side}_run"
+                bench_cpu "$tmp/cpu" "${side}_run"
                 t1=$(bench_now)
-                d=$(echo "$t1 - $t0" | bc)
-                case $side in kcat) TK+=" $d" ;; jsonl) TJ+=" $d" ;; csv) TC+=" $d" ;; esac
-                line+=$(awk -v s="$side" -v n="$N" -v d="$d" -v l="$l" 'BEGIN { printf "  %s %.2f s %.0f ev/s (load %s)", s, d, n / d, l }')
+                d=$(echo "$t1 - $t0" | bc) c=$(cat "$tmp/cpu")
+                case $side in kcat) TK+=" $d" CK+=" $c" ;; jsonl) TJ+=" $d" CJ+=" $c" ;; csv) TC+=" $d" CC+=" $c" ;; esac
+                line+=$(awk -v s="$side" -v n="$N" -v d="$d" -v l="$l" -v c="$c" 'BEGIN { printf "  %s %.2f s %.0f ev/s (cpu %.2f s, load %s)", s, d, n / d, c, l }')
         done
         echo "$line"
 done
 args=("$N" "kcat -C -e (raw):$TK" "partnerbus replay jsonl:$TJ")
 [[ ${CSV:-1} == 0 ]] || args+=("partnerbus replay csv:$TC")
 bench_summary "${args[@]}"
+cargs=("$N" "kcat -C -e (raw):$CK" "partnerbus replay jsonl:$CJ")
+[[ ${CSV:-1} == 0 ]] || cargs+=("partnerbus replay csv:$CC")
+bench_cpu_summary "${cargs[@]}"
 tail -n 1 "$tmp/jsonl.log"
