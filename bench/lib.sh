@@ -43,3 +43,86 @@ bench_cleanup() {
         [[ -n $bench_kdir ]] && "$src/tests/kafka/harness.sh" stop --dir "$bench_kdir" >/dev/null 2>&1 || true
         rm -rf "$tmp"
 }
+
+# bench_now: wall clock in seconds (for timing one side of a round)
+bench_now() { date +%s.%N; }
+
+# bench_load: the 1-minute load average (printed with every round)
+bench_load() { cut -d' ' -f1 /proc/loadavg; }
+
+# bench_cpu FILE CMD...: runs CMD (a command or a shell function), its
+# CPU seconds (user + system of every process it ran, all threads) to
+# FILE: the shell's `times` for its children before and after. On a
+# machine shared with other work, wall time follows the load; CPU time
+# much less.
+bench_cpu() {
+        local f=$1
+        shift
+        times >"$f.a"
+        "$@"
+        times >"$f.b"
+        awk 'function s(x) { split(x, a, "m"); return a[1] * 60 + a[2] }
+             FNR == 2 { c[FILENAME] = s($1) + s($2) }
+             END { printf "%.2f\n", c[ARGV[2]] - c[ARGV[1]] }' "$f.a" "$f.b" >"$f"
+}
+
+# bench_cpu_summary N NAME:"C1 C2 .." ...: per side the median CPU time
+# per event (µs) with min-max
+bench_cpu_summary() {
+        python3 - "$@" <<'PY'
+import statistics, sys
+n = float(sys.argv[1])
+for a in sys.argv[2:]:
+    name, t = a.split(":", 1)
+    c = [float(x) * 1e6 / n for x in t.split()]
+    print("%-26s CPU (user+sys) median %6.2f us/event  (min %6.2f, max %6.2f)" % (name, statistics.median(c), min(c), max(c)))
+PY
+}
+
+# bench_topics_create B TOPIC...: creates the topics (the broker's
+# auto-create: 3 partitions) and waits until every partition has a leader,
+# so no timed run pays for topic creation or a cold metadata cache.
+bench_topics_create() {
+        local b=$1 t i
+        shift
+        for t in "$@"; do
+                for ((i = 0; i < 50; i++)); do
+                        kcat -L -b "$b" -t "$t" 2>/dev/null | grep -q "partition 2, leader [0-9]" && break
+                        sleep 0.2
+                done
+        done
+}
+
+# bench_topic_count B TOPIC: messages in TOPIC (sum of end offsets; the
+# topics here are never truncated)
+bench_topic_count() {
+        local p s=0 o
+        for p in 0 1 2; do
+                o=$(kcat -Q -b "$1" -t "$2:$p:-1" 2>/dev/null | awk '{print $NF}')
+                s=$((s + ${o:-0}))
+        done
+        echo "$s"
+}
+
+# bench_summary N NAME:"T1 T2 .." ... : per side the median rate with
+# min-max over the rounds, and each later side's median rate over the
+# first side's (the peer) with the range of the per-round ratios. Times are
+# seconds for N events; the k-th time of every side is from round k.
+bench_summary() {
+        python3 - "$@" <<'PY'
+import statistics, sys
+n = float(sys.argv[1])
+sides = [a.split(":", 1) for a in sys.argv[2:]]
+sides = [(name, [float(x) for x in t.split()]) for name, t in sides]
+peer_name, peer = sides[0]
+for name, t in sides:
+    r = [n / x for x in t]
+    line = "%-26s median %9.0f events/s  (min %9.0f, max %9.0f; %d rounds)" % (
+        name, statistics.median(r), min(r), max(r), len(r))
+    if name != peer_name and len(t) == len(peer):
+        q = [p / x for p, x in zip(peer, t)]
+        line += "  / %s: median %.2f (%.2f-%.2f)" % (
+            peer_name, statistics.median(r) / statistics.median([n / x for x in peer]), min(q), max(q))
+    print(line)
+PY
+}

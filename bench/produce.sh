@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # bench/produce.sh: publish N aid.dispatched events (default 1,000,000) to a
-# real Apache Kafka broker with `partnerbus produce`, and side by side in
-# the same run the same number of pre-encoded messages of the same size
-# with `kcat -P`. Both use the same producer settings (idempotent, acks=all,
-# linger.ms=5) and wait for every acknowledgement.
+# real Apache Kafka broker with `partnerbus produce`, side by side with
+# `kcat -P` publishing the same keys and pre-encoded Avro values with the
+# same six header names and sizes. Both get the same producer settings
+# (-X below: idempotent, acks=all, linger.ms=5, batch sizes) and wait for
+# every acknowledgement; rounds alternate kcat, partnerbus, kcat, ...
 #
 #   bench/produce.sh [--events N] [--brokers HOST:PORT] [--bin PATH]
+#   ROUNDS=5 (default) rounds; each side writes to its own topic per round,
+#   created (and its leaders known) before the timed runs.
 #
 # Without --brokers a single-node Kafka is started with
 # tests/kafka/harness.sh in a temporary directory and stopped at the end.
 # Results go to stdout (and are recorded in bench/README.md, "produce").
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-bench_init 12 "$@"
+bench_init 15 "$@"
+ROUNDS=${ROUNDS:-5}
 
 # N distinct events from the medical-truck example: own event_id,
 # shipment_id (the key) and quantity
@@ -30,16 +34,19 @@ for i in range(n):
     out.write("\n")
 PY
 P=bench-$(date +%s)-$$.
-T1=${P}aid.dispatched T2=${P}kcat
-now() { date +%s.%N; }
-X=(-X linger.ms=5)
+# the producer settings of both sides: partnerbus's built-in defaults
+# (enable.idempotence=true, acks=all; given to kcat only: repeating
+# acks=all with -X made librdkafka 2.0 hold partnerbus's first batch ~1 s)
+# and, for both, linger and librdkafka's batch defaults spelled out
+X=(-X linger.ms=5 -X batch.num.messages=10000 -X batch.size=1000000)
+XK=(-X enable.idempotence=true -X acks=all)
 
-t0=$(now)
-"$BIN" produce -t aid.dispatched -b "$B" -p "$P" "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
-t1=$(now)
-tail -n 1 "$tmp/produce.err"
-grep -qx "published $N, rejected 0" "$tmp/produce.err" || { echo "produce.sh: partnerbus produce did not publish all" >&2; exit 1; }
-
+# not timed: partnerbus publishes the events once (this also warms up the
+# broker); its keys, values and headers are what kcat sends
+bench_topics_create "$B" "${P}src.aid.dispatched"
+"$BIN" produce -t aid.dispatched -b "$B" -p "${P}src." "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
+grep -qx "published $N, rejected 0" "$tmp/produce.err" || { tail -3 "$tmp/produce.err" >&2; echo "produce.sh: partnerbus produce did not publish all" >&2; exit 1; }
+T1=${P}src.aid.dispatched
 # the same keys and Avro values, as published, dumped raw with delimiters
 # no key or value contains (checked by counting below); kcat cannot vary
 # headers per message, so it sends the first message's CloudEvents headers
@@ -52,22 +59,37 @@ H=()
 IFS=, read -r -a hs < <(kcat -C -b "$B" -t "$T1" -o beginning -c 1 -q -f '%h\n')
 for h in "${hs[@]}"; do H+=(-H "$h"); done
 ((${#H[@]} == 12)) || { echo "produce.sh: expected 6 CloudEvents headers, got: ${hs[*]}" >&2; exit 1; }
-
-t2=$(now)
-kcat -P -b "$B" -t "$T2" -K "$KD" -D "$D" "${H[@]}" -X enable.idempotence=true -X acks=all -X linger.ms=5 <"$tmp/values.bin"
-t3=$(now)
-got=$(kcat -C -b "$B" -t "$T2" -o beginning -e -q -f '%S\n' | wc -l)
-[[ $got -eq $N ]] || { echo "produce.sh: kcat published $got messages, expected $N" >&2; exit 1; }
-kbytes=$(kcat -C -b "$B" -t "$T2" -o beginning -e -q -f '%S\n' | awk '{s+=$1} END {print s}')
-[[ $kbytes -eq $vbytes ]] || { echo "produce.sh: kcat value bytes $kbytes != $vbytes" >&2; exit 1; }
-
 jbytes=$(stat -c %s "$tmp/events.jsonl")
-python3 - "$N" "$t0" "$t1" "$t2" "$t3" "$jbytes" "$vbytes" "$kvbytes" <<'PY'
-import sys
-n = int(sys.argv[1]); t0, t1, t2, t3 = map(float, sys.argv[2:6]); jb, vb, kvb = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
-pb, kc = t1 - t0, t3 - t2
-print(f"events: {n}, JSON in {jb/n:.0f} B/event, Avro value {vb/n:.0f} B/event, key {(kvb-vb)/n:.0f} B/event, 6 CloudEvents headers on both")
-print(f"partnerbus produce (JSON -> validate -> Avro -> Kafka): {pb:6.2f} s  {n/pb:10.0f} events/s  {vb/pb/1e6:6.1f} MB/s of values")
-print(f"kcat -P (pre-encoded values):                          {kc:6.2f} s  {n/kc:10.0f} events/s  {vb/kc/1e6:6.1f} MB/s of values")
-print(f"ratio partnerbus/kcat: {(n/pb)/(n/kc):.2f}")
-PY
+echo "events: $N, JSON in $((jbytes / N)) B/event, Avro value $((vbytes / N)) B/event, key $(((kvbytes - vbytes) / N)) B/event, 6 CloudEvents headers on both"
+echo "producer settings of both sides: ${XK[*]} (partnerbus: built in) ${X[*]}"
+
+TK= TP= CK= CP=
+for ((r = 1; r <= ROUNDS; r++)); do
+        bench_topics_create "$B" "${P}r$r.kcat" "${P}r$r.aid.dispatched"
+        sync
+        l0=$(bench_load)
+        t0=$(bench_now)
+        bench_cpu "$tmp/cpu" kcat -P -b "$B" -t "${P}r$r.kcat" -K "$KD" -D "$D" "${H[@]}" "${XK[@]}" "${X[@]}" <"$tmp/values.bin"
+        t1=$(bench_now)
+        CK+=" $(cat "$tmp/cpu")"
+        sync
+        l1=$(bench_load)
+        t2=$(bench_now)
+        bench_cpu "$tmp/cpu" "$BIN" produce -t aid.dispatched -b "$B" -p "${P}r$r." "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
+        t3=$(bench_now)
+        CP+=" $(cat "$tmp/cpu")"
+        grep -qx "published $N, rejected 0" "$tmp/produce.err" || { echo "produce.sh: partnerbus produce did not publish all" >&2; exit 1; }
+        for t in "${P}r$r.kcat" "${P}r$r.aid.dispatched"; do
+                got=$(bench_topic_count "$B" "$t")
+                [[ $got -eq $N ]] || { echo "produce.sh: $t holds $got messages, expected $N" >&2; exit 1; }
+        done
+        if ((r == 1)); then
+                kb=$(kcat -C -b "$B" -t "${P}r1.kcat" -o beginning -e -q -f '%S\n' | awk '{s+=$1} END {print s}')
+                [[ $kb -eq $vbytes ]] || { echo "produce.sh: kcat value bytes $kb != $vbytes" >&2; exit 1; }
+        fi
+        TK+=" $(echo "$t1 - $t0" | bc)" TP+=" $(echo "$t3 - $t2" | bc)"
+        awk -v r="$r" -v n="$N" -v a="$(echo "$t1 - $t0" | bc)" -v b="$(echo "$t3 - $t2" | bc)" -v la="$l0" -v lb="$l1" \
+                'BEGIN { printf "round %d: kcat -P %6.2f s %9.0f events/s (load %s)   partnerbus produce %6.2f s %9.0f events/s (load %s)   ratio %.2f\n", r, a, n / a, la, b, n / b, lb, a / b }'
+done
+bench_summary "$N" "kcat -P (pre-encoded):$TK" "partnerbus produce:$TP"
+bench_cpu_summary "$N" "kcat -P (pre-encoded):$CK" "partnerbus produce:$CP"

@@ -10,11 +10,14 @@
 # Usage: bench/relay.sh [EVENTS]   (default 1000000)
 #   SINKS="archive jsonl webhook" (default: all three) picks the relay runs;
 #   SINGLE=0 leaves out the one-event-per-request webhook run;
-#   REPEAT=N (default 3): kcat, archive and jsonl run N rounds, each round
-#   all of them one after the other (same conditions), and the summary gives
-#   the best and the median time of each and the archive/kcat ratio - on a
-#   shared machine single runs vary by 2x. Every timed run starts after a
-#   sync, so it does not pay for the previous run's writeback;
+#   REPEAT=N (default 5): kcat, archive and jsonl run N rounds, each round
+#   all of them one after the other (interleaved: kcat, archive, jsonl,
+#   kcat, ...), and the summary gives the median rate with min-max of each
+#   and its ratio to kcat - on a shared machine single runs vary by 2x.
+#   kcat gets the relay's consumer settings (queued.min.messages=1000000,
+#   which the relay sets by default; fetch sizes: librdkafka's defaults on
+#   both). Every timed run starts after a sync, so it does not pay for the
+#   previous run's writeback; each prints the load average;
 #   REUSE_PREFIX=bench-relay-NNN- reads the topic an earlier run published
 #   (to compare two binaries on the same data).
 # Needs: PB_BIN (partnerbus), a broker: PB_KAFKA_DIR (harness) or BROKERS.
@@ -44,30 +47,37 @@ echo "# topic holds $N events, $bytes bytes of values ($((bytes / N)) B/event)"
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print('%10.0f events/s  %7.1f MB/s  (%.2f s)' % (n/t, float(sys.argv[3])/t/1e6, t))" "$@"; }
 
-declare -A TIMES
+declare -A TIMES CPU
 kcat_run() {
         local t0 t1
         sync
-        t0=$(now); kcat -b "$B" -C -t "$T" -e -o beginning -q >/dev/null; t1=$(now)
+        LOAD=$(cut -d' ' -f1 /proc/loadavg)
+        t0=$(now)
+        /usr/bin/time -f '%U %S' -o "$W/cpu" kcat -b "$B" -C -t "$T" -e -o beginning -q -X queued.min.messages=1000000 >/dev/null
+        t1=$(now)
+        CPU[kcat]+=" $(awk '{ print $1 + $2 }' "$W/cpu")"
         TIMES[kcat]+=" $(echo "$t1 - $t0" | bc)"
-        printf '%-34s' "kcat -C raw to /dev/null"; rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes"
+        printf '%-34s' "kcat -C raw to /dev/null"; rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
+        echo "  load $LOAD"
 }
 
 relay() { # name, sink, extra...
         local name=$1 sink=$2; shift 2
         local t0 t1
         sync
+        LOAD=$(cut -d' ' -f1 /proc/loadavg)
         t0=$(now)
-        /usr/bin/time -f '%M' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name-$RANDOM$RANDOM" --topic-prefix "$P" \
+        /usr/bin/time -f '%M %U %S' -o "$W/rss" "$PB_BIN" relay --brokers "$B" --group "${P}$name-$RANDOM$RANDOM" --topic-prefix "$P" \
                 -t aid.dispatched --sink "$sink" --max-events "$N" "$@" 2>"$W/$name.log" >/dev/null
         t1=$(now)
         TIMES[$name]+=" $(echo "$t1 - $t0" | bc)"
+        CPU[$name]+=" $(awk '{ print $2 + $3 }' "$W/rss")"
         printf '%-34s' "relay $name"
         rate "$N" "$(echo "$t1 - $t0" | bc)" "$bytes" | tr -d '\n'
-        echo "  peak RSS $(( $(cat "$W/rss") / 1024 )) MiB"
+        echo "  peak RSS $(($(cut -d' ' -f1 "$W/rss") / 1024)) MiB  load $LOAD"
 }
 SINKS=" ${SINKS:-archive jsonl webhook} "
-for ((round = 1; round <= ${REPEAT:-3}; round++)); do
+for ((round = 1; round <= ${REPEAT:-5}; round++)); do
         echo "# round $round"
         kcat_run
         if [[ $SINKS == *" archive "* ]]; then
@@ -79,19 +89,22 @@ for ((round = 1; round <= ${REPEAT:-3}; round++)); do
                 relay jsonl "jsonl:/dev/null" --jsonl-max-size 0
         fi
 done
-echo "# summary over ${REPEAT:-3} rounds (best / median)"
+echo "# summary over ${REPEAT:-5} rounds (median rate, min-max; ratio of medians to kcat, min-max of the per-round ratios)"
 for name in kcat archive jsonl; do
         [[ -n ${TIMES[$name]:-} ]] || continue
         python3 -c "
 import statistics, sys
 n, b = float(sys.argv[1]), float(sys.argv[2])
-t = sorted(float(x) for x in sys.argv[4].split())
-k = sorted(float(x) for x in sys.argv[5].split())
-best, med = t[0], statistics.median(t)
-line = '%-10s best %8.0f events/s %6.1f MB/s (%.2f s)   median %8.0f events/s (%.2f s)' % (sys.argv[3], n / best, b / best / 1e6, best, n / med, med)
-if sys.argv[3] != 'kcat':
-        line += '   vs kcat: best %.2f, median %.2f' % (k[0] / best, statistics.median(k) / med)
-print(line)" "$N" "$bytes" "$name" "${TIMES[$name]}" "${TIMES[kcat]}"
+t = [float(x) for x in sys.argv[4].split()]
+k = [float(x) for x in sys.argv[5].split()]
+r = [n / x for x in t]
+line = '%-10s median %8.0f events/s %6.1f MB/s (min %8.0f, max %8.0f)' % (sys.argv[3], statistics.median(r), statistics.median(r) * b / n / 1e6, min(r), max(r))
+if sys.argv[3] != 'kcat' and len(k) == len(t):
+        q = [a / x for a, x in zip(k, t)]
+        line += '   vs kcat: median %.2f (%.2f-%.2f)' % (statistics.median(r) / statistics.median([n / x for x in k]), min(q), max(q))
+c = sorted(float(x) * 1e6 / n for x in sys.argv[6].split())
+line += '   CPU (user+sys) median %.2f us/event (%.2f-%.2f)' % (statistics.median(c), c[0], c[-1])
+print(line)" "$N" "$bytes" "$name" "${TIMES[$name]}" "${TIMES[kcat]}" "${CPU[$name]}"
 done
 [[ $SINKS == *" webhook "* ]] || exit 0
 "$W/recv" 18099 "$W/recv.stats" & RECV=$!

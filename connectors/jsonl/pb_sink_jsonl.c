@@ -17,9 +17,12 @@
 
 #include "pb_connector.h"
 
+#define JSONL_IOBUF (1 << 20)
+
 struct pb_sink {
         FILE *fp;
-        char *path; /* NULL for stdout */
+        char *iobuf; /* fp's buffer: glibc would write 4 KiB at a time */
+        char *path;  /* NULL for stdout */
         int64_t max_size;
         long keep;
         int meta;
@@ -71,16 +74,20 @@ static pb_sink_t *jsonl_init(const char *target, const void *settings,
         if (!strcmp(target, "-")) {
                 s->fp = stdout;
         } else {
+                s->iobuf = malloc(JSONL_IOBUF);
                 struct stat sb;
                 s->path = strdup(target);
                 s->fp = s->path ? fopen(target, "a") : NULL;
                 if (!s->fp) {
                         snprintf(errstr, errstr_size, "jsonl: open %s: %s",
                                  target, strerror(errno));
+                        free(s->iobuf);
                         free(s->path);
                         free(s);
                         return NULL;
                 }
+                if (s->iobuf)
+                        setvbuf(s->fp, s->iobuf, _IOFBF, JSONL_IOBUF);
                 if (fstat(fileno(s->fp), &sb) == 0) {
                         s->size = sb.st_size;
                         /* a pipe or device (/dev/null, a FIFO) cannot be
@@ -125,6 +132,8 @@ static int jsonl_rotate(pb_sink_t *s, char *why, size_t whysz) {
                          strerror(errno));
                 return -1;
         }
+        if (s->iobuf)
+                setvbuf(s->fp, s->iobuf, _IOFBF, JSONL_IOBUF);
         s->size = 0;
         return 0;
 }
@@ -153,26 +162,40 @@ static void jsonl_format(pb_sink_t *s, const pb_sink_event_t *e) {
         pb_buf_putc(&s->line, '\n');
 }
 
+/* The line of e: formatted into s->line with --meta, else the event's
+ * JSON as it is (its newline is written after it). */
+static size_t jsonl_line(pb_sink_t *s, const pb_sink_event_t *e,
+                         const char **p) {
+        if (s->meta) {
+                jsonl_format(s, e);
+                *p = (const char *)s->line.data;
+                return s->line.len - 1;
+        }
+        *p = e->json;
+        return e->json_len;
+}
+
 static void jsonl_write(pb_sink_t *s, const pb_sink_event_t *ev, size_t n,
                         pb_sink_status_t *st) {
         size_t i;
         st->result = PB_SINK_OK;
         for (i = 0; i < n; i++) {
-                jsonl_format(s, &ev[i]);
+                const char *p;
+                size_t len = jsonl_line(s, &ev[i], &p);
                 if (s->path && s->max_size > 0 && s->size > 0 &&
-                    s->size + (int64_t)s->line.len > s->max_size &&
+                    s->size + (int64_t)len + 1 > s->max_size &&
                     jsonl_rotate(s, st->reason, sizeof(st->reason))) {
                         st->result = PB_SINK_RETRY;
                         return;
                 }
-                if (!s->fp || fwrite(s->line.data, 1, s->line.len, s->fp) !=
-                                  s->line.len) {
+                if (!s->fp || fwrite(p, 1, len, s->fp) != len ||
+                    putc('\n', s->fp) == EOF) {
                         st->result = PB_SINK_RETRY;
                         snprintf(st->reason, sizeof(st->reason),
                                  "jsonl: write: %s", strerror(errno));
                         return;
                 }
-                s->size += (int64_t)s->line.len;
+                s->size += (int64_t)len + 1;
         }
 }
 
@@ -198,6 +221,7 @@ static void jsonl_destroy(pb_sink_t *s) {
                 }
         }
         pb_buf_free(&s->line);
+        free(s->iobuf);
         free(s->path);
         free(s);
 }

@@ -114,11 +114,11 @@ static int oquoted(pb_dec_t *d, pb_buf_t *o, const char *s, size_t n) {
         return 0;
 }
 
-/* Any byte of w >= 0x80, < 0x20, '"' or '\\'? (8 bytes at a time) */
-static inline uint64_t swar_special(uint64_t w) {
+/* Any ASCII byte of w < 0x20, '"' or '\\'? (bytes >= 0x80 never count) */
+static inline uint64_t swar_escape(uint64_t w) {
         const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
         uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        return (w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+        return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
                 ((b - ones) & ~b)) &
                high;
 }
@@ -130,12 +130,26 @@ static inline uint64_t swar_special(uint64_t w) {
 static int ostr(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
         size_t i = 0;
         int hi = 0;
+        uint64_t high8 = 0;
+        /* non-ASCII bytes (Cyrillic names) stay on the 8-byte path: only
+         * a byte to escape leaves it */
         for (; i + 8 <= n; i += 8) {
                 uint64_t w;
                 memcpy(&w, s + i, 8);
-                if (swar_special(w))
+                if (swar_escape(w))
                         break;
+                high8 |= w;
         }
+        if (i < n && n >= 8 && i + 8 > n) {
+                /* the tail: the last 8 bytes, overlapping checked ones */
+                uint64_t w;
+                memcpy(&w, s + n - 8, 8);
+                if (!swar_escape(w)) {
+                        high8 |= w;
+                        i = n;
+                }
+        }
+        hi = (high8 & 0x8080808080808080ULL) != 0;
         for (; i < n; i++) {
                 uint8_t ch = s[i];
                 if (ch >= 0x80)
@@ -552,7 +566,11 @@ static int dec_record(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o,
                 if (dec(d, f->type, o))
                         return -1;
                 dpop(d);
-                if (top)
+                /* checked here: the call cost ~40 instructions per field */
+                if (top && ((int)i == top->w->idx_event_id ||
+                            (int)i == top->w->idx_source ||
+                            (int)i == top->w->key_index ||
+                            (int)i == top->w->idx_occurred_at))
                         meta_take(top, i, f->type, start, d->p);
         }
         return oputc(d, o, '}');

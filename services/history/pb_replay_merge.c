@@ -26,9 +26,12 @@ int pb_replay_merge_cmp(const pb_replay_merge_item_t *a,
         int c;
         if (a->time_ms != b->time_ms)
                 return a->time_ms < b->time_ms ? -1 : 1;
-        c = strcmp(a->topic ? a->topic : "", b->topic ? b->topic : "");
-        if (c)
-                return c;
+        /* the streams of one topic share its name: no strcmp */
+        if (a->topic != b->topic) {
+                c = strcmp(a->topic ? a->topic : "", b->topic ? b->topic : "");
+                if (c)
+                        return c;
+        }
         c = strcmp(a->event_id, b->event_id);
         if (c)
                 return c;

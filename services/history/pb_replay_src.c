@@ -29,6 +29,8 @@
 #define FETCH_BATCH 1024
 
 typedef struct rbuf {
+        struct rbuf *next_free; /* in pb_replay_src.free_bufs */
+        size_t cap;             /* bytes in data[] */
         const char *topic;
         int32_t partition;
         int64_t offset, ts;
@@ -58,6 +60,8 @@ struct pb_replay_src {
         pb_buf_t json, frame;
         pb_json_parser_t *jp, *jp_out;
         rbuf_t *cur;
+        rbuf_t *free_bufs; /* handed-out buffers, reused by take() */
+        size_t wait_next;  /* the stream fill waits on next */
         pb_replay_src_stats_t stats;
         int64_t last_progress, started, last_data;
         int progress_shown;
@@ -258,6 +262,11 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
                 free(it.payload);
         pb_replay_merge_destroy(s->merge);
         free(s->cur);
+        while (s->free_bufs) {
+                rbuf_t *b = s->free_bufs;
+                s->free_bufs = b->next_free;
+                free(b);
+        }
         for (i = 0; i < s->nst; i++) {
                 if (s->st[i].q)
                         rd_kafka_queue_destroy(s->st[i].q);
@@ -270,6 +279,33 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
         pb_json_parser_destroy(s->jp);
         pb_json_parser_destroy(s->jp_out);
         free(s);
+}
+
+/* A buffer with room for `need` bytes of data: one handed out before
+ * (the free list holds at most as many as were ever buffered at once, so
+ * no more memory than before), or a new one with some headroom, so the
+ * steady state allocates nothing per event. */
+static rbuf_t *rbuf_get(pb_replay_src_t *s, size_t need) {
+        rbuf_t *b = s->free_bufs;
+        size_t cap;
+        if (b) {
+                s->free_bufs = b->next_free;
+                if (b->cap >= need)
+                        return b;
+                free(b);
+        }
+        cap = need + need / 4 + 64;
+        b = malloc(sizeof(*b) + cap);
+        if (b)
+                b->cap = cap;
+        return b;
+}
+
+static void rbuf_put(pb_replay_src_t *s, rbuf_t *b) {
+        if (!b)
+                return;
+        b->next_free = s->free_bufs;
+        s->free_bufs = b;
 }
 
 /* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
@@ -301,7 +337,7 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                         return 0;
                 }
         }
-        b = malloc(sizeof(*b) + klen + vlen + s->json.len + 3);
+        b = rbuf_get(s, klen + vlen + s->json.len + 3);
         if (!b)
                 return -1;
         b->topic = topic;
@@ -329,12 +365,16 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         memset(&it, 0, sizeof(it));
         it.time_ms = meta->occurred_at_ms;
         it.topic = topic;
-        snprintf(it.event_id, sizeof(it.event_id), "%s", meta->event_id);
+        {
+                size_t n = strnlen(meta->event_id, sizeof(it.event_id) - 1);
+                memcpy(it.event_id, meta->event_id, n);
+                it.event_id[n] = 0;
+        }
         it.stream = si;
         it.seq = off;
         it.payload = b;
         if (pb_replay_merge_push(s->merge, &it) != PB_OK) {
-                free(b);
+                rbuf_put(s, b);
                 return -1;
         }
         return 0;
@@ -350,13 +390,17 @@ static void warn_undecodable(pb_replay_src_t *s, const char *topic,
                         s->c.cmd, topic, part, (long long)off, why);
 }
 
-/* reads what stream si can give now; 0 ok, -1 fatal */
-static int fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms) {
+/* Reads what stream si can give, at most `max` messages: waits up to
+ * timeout_ms for them (rd_kafka_consume_batch_queue returns early only
+ * when all `max` are there, so a wait asks for one). The number taken
+ * from the queue, or -1 (fatal). */
+static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
+                          size_t max) {
         rstream_t *r = &s->st[si];
         ssize_t n, i;
         size_t want = pb_replay_merge_room(s->merge, si);
-        if (want > FETCH_BATCH)
-                want = FETCH_BATCH;
+        if (want > max)
+                want = max;
         if (!want)
                 return 0;
         n = rd_kafka_consume_batch_queue(r->q, timeout_ms, s->msgs, want);
@@ -426,7 +470,7 @@ static int fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms) {
                         pb_replay_merge_end(s->merge, si);
                 rd_kafka_message_destroy(m);
         }
-        return 0;
+        return n;
 }
 
 static int fill_archive(pb_replay_src_t *s, uint32_t si) {
@@ -524,7 +568,7 @@ void pb_replay_src_progress_done(pb_replay_src_t *s) {
 pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         pb_replay_merge_item_t it;
         rbuf_t *b;
-        free(s->cur);
+        rbuf_put(s, s->cur);
         s->cur = NULL;
         while (!pb_replay_merge_ready(s->merge)) {
                 size_t i, nwant = 0;
@@ -537,14 +581,37 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
                         return PB_END;
                 for (i = 0; i < s->nst; i++)
                         nwant += pb_replay_merge_wants(s->merge, (uint32_t)i);
-                for (i = 0; i < s->nst; i++) {
-                        if (!pb_replay_merge_wants(s->merge, (uint32_t)i))
-                                continue;
-                        if (s->c.archive_dir
-                                ? fill_archive(s, (uint32_t)i)
-                                : fill_kafka(s, (uint32_t)i,
-                                             nwant == 1 ? 200 : 20))
-                                return PB_ERR_IO;
+                if (s->c.archive_dir) {
+                        for (i = 0; i < s->nst; i++)
+                                if (pb_replay_merge_wants(s->merge,
+                                                          (uint32_t)i) &&
+                                    fill_archive(s, (uint32_t)i))
+                                        return PB_ERR_IO;
+                } else {
+                        /* take what every partition has without waiting;
+                         * only when none had anything, wait for the next
+                         * message of one that is short (in turn) */
+                        ssize_t got = 0, n;
+                        for (i = 0; i < s->nst; i++) {
+                                if (!pb_replay_merge_wants(s->merge,
+                                                           (uint32_t)i))
+                                        continue;
+                                n = fill_kafka(s, (uint32_t)i, 0, FETCH_BATCH);
+                                if (n < 0)
+                                        return PB_ERR_IO;
+                                got += n;
+                        }
+                        for (i = 0; !got && i < s->nst; i++) {
+                                uint32_t k =
+                                    (uint32_t)((s->wait_next + i) % s->nst);
+                                if (!pb_replay_merge_wants(s->merge, k))
+                                        continue;
+                                s->wait_next = k + 1;
+                                if (fill_kafka(s, k, nwant == 1 ? 200 : 20, 1) <
+                                    0)
+                                        return PB_ERR_IO;
+                                break;
+                        }
                 }
                 progress(s, 0);
                 if (!s->c.archive_dir && s->c.idle_timeout_ms > 0 &&

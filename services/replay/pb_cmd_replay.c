@@ -127,7 +127,8 @@ typedef struct out {
         int fmt; /* 0 jsonl, 1 csv, 2 avro */
         pb_csv_dialect_t dialect;
         int is_dir;
-        FILE *fp; /* jsonl, single csv */
+        FILE *fp;    /* jsonl, single csv */
+        char *iobuf; /* fp's buffer (a file; stdout uses a static one) */
         typed_out_t types[MAX_TYPES];
         size_t ntypes;
         pb_codec_t *codec;
@@ -297,7 +298,13 @@ static int out_open(out_t *o, size_t ntopics) {
                                 strerror(errno));
                         return PB_EXIT_FAIL;
                 }
-                setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
+                /* glibc ignores the size without a buffer and writes
+                 * 4 KiB at a time: give it one of 1 MiB */
+                if (o->fp == stdout) {
+                        static char stdout_buf[1 << 20];
+                        setvbuf(o->fp, stdout_buf, _IOFBF, sizeof(stdout_buf));
+                } else if ((o->iobuf = malloc(1 << 20)) != NULL)
+                        setvbuf(o->fp, o->iobuf, _IOFBF, 1 << 20);
         }
         o->codec = pb_codec_new();
         pb_buf_init(&o->body, 0);
@@ -485,7 +492,10 @@ static int out_close(out_t *o, int ok) {
                         rc = -1;
                 if (o->fp != stdout && fclose(o->fp))
                         rc = -1;
+                o->fp = NULL;
         }
+        free(o->iobuf);
+        o->iobuf = NULL;
         pb_codec_destroy(o->codec);
         pb_buf_free(&o->body);
         return rc;
