@@ -50,6 +50,7 @@ typedef struct rstream {
 struct pb_replay_src {
         pb_replay_src_conf_t c;
         int parse_json;
+        int json_always; /* decode every event to JSON */
         pb_consumer_t *cons;
         rd_kafka_t *rk;
         rstream_t *st;
@@ -224,6 +225,9 @@ pb_replay_src_t *pb_replay_src_new(const pb_replay_src_conf_t *conf,
                 return NULL;
         s->c = *conf;
         s->parse_json = parse_json;
+        s->json_always = !s->c.json_to_resolve_only || parse_json ||
+                         (s->c.filter && pb_filter_count(s->c.filter) &&
+                          pb_filter_needs_event(s->c.filter));
         if (!s->c.window)
                 s->c.window = 1;
         pb_buf_init(&s->json, 0);
@@ -270,6 +274,12 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
         pb_json_parser_destroy(s->jp);
         pb_json_parser_destroy(s->jp_out);
         free(s);
+}
+
+/* 1 when a body written with w is read with r as it is */
+static int same_schema(const pb_schema_t *w, const pb_schema_t *r) {
+        return w && r &&
+               (w == r || pb_schema_fingerprint(w) == pb_schema_fingerprint(r));
 }
 
 /* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
@@ -410,7 +420,14 @@ static int fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms) {
                 ts = rd_kafka_message_timestamp(m, &tt);
                 pb_buf_reset(&s->json);
                 if (pb_serde_read(s->c.serde, m->payload, m->len, &msg,
-                                  &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                                  s->json_always ? &s->json : NULL, &meta, e,
+                                  sizeof(e)) != PB_OK ||
+                    (!s->json_always && !same_schema(msg.writer, msg.reader) &&
+                     pb_codec_avro_to_json(
+                         pb_serde_codec(s->c.serde), msg.writer, msg.reader,
+                         (const uint8_t *)m->payload + msg.body_off,
+                         m->len - msg.body_off, &s->json, NULL, e,
+                         sizeof(e)) != PB_OK)) {
                         warn_undecodable(s, r->topic, r->partition, m->offset,
                                          e);
                 } else if (take(s, si, r->topic, r->partition, m->offset, ts,
@@ -459,9 +476,15 @@ static int fill_archive(pb_replay_src_t *s, uint32_t si) {
                 pb_buf_reset(&s->json);
                 pb_buf_reset(&s->frame);
                 memset(&meta, 0, sizeof(meta));
-                if (pb_codec_avro_to_json(
-                        pb_serde_codec(s->c.serde), ae.writer, reader, ae.body,
-                        ae.body_len, &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                if (!s->json_always &&
+                            same_schema(ae.writer, reader ? reader : ae.writer)
+                        ? pb_codec_check(pb_serde_codec(s->c.serde), ae.writer,
+                                         NULL, ae.body, ae.body_len, &meta, e,
+                                         sizeof(e)) != PB_OK
+                        : pb_codec_avro_to_json(pb_serde_codec(s->c.serde),
+                                                ae.writer, reader, ae.body,
+                                                ae.body_len, &s->json, &meta, e,
+                                                sizeof(e)) != PB_OK) {
                         warn_undecodable(s, r->topic, -1, ae.seq, e);
                         continue;
                 }
