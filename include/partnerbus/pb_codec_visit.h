@@ -55,11 +55,16 @@ typedef struct pb_codec_visitor {
                           size_t len);
 } pb_codec_visitor_t;
 
+/* flags of pb_codec_visit: the body already passed pb_codec_check() (or
+ * the decoder) with this writer, so text is not checked for valid UTF-8
+ * again (every other bound still is) */
+#define PB_VISIT_CHECKED 1u
+
 /* Walks data[0..len) written with `writer` (c: the codec's scratch). PB_OK,
  * a callback's code, or the decoder's error (errstr: "<pointer>: what").
  * After an error the visitor may have seen part of the event. */
 pb_resp_t pb_codec_visit(pb_codec_t *c, const pb_schema_t *writer,
-                         const uint8_t *data, size_t len,
+                         const uint8_t *data, size_t len, unsigned flags,
                          const pb_codec_visitor_t *v, void *ctx, char *errstr,
                          size_t errstr_size);
 

@@ -13,6 +13,7 @@ typedef struct vis {
         pb_dec_t d;
         const pb_codec_visitor_t *v;
         void *ctx;
+        unsigned flags;
         pb_resp_t cb; /* a callback's code, PB_OK */
 } vis_t;
 
@@ -26,6 +27,8 @@ static int cb_fail(vis_t *k, pb_resp_t r) {
 /* UTF-8 check as the decoder's string output does it */
 static int text_ok(vis_t *k, const uint8_t *s, size_t n) {
         size_t i = 0;
+        if (k->flags & PB_VISIT_CHECKED)
+                return 0;
         for (; i + 8 <= n; i += 8) {
                 uint64_t w;
                 memcpy(&w, s + i, 8);
@@ -154,7 +157,7 @@ static int walk(vis_t *k, const pb_type_t *t) {
 }
 
 pb_resp_t pb_codec_visit(pb_codec_t *c, const pb_schema_t *writer,
-                         const uint8_t *data, size_t len,
+                         const uint8_t *data, size_t len, unsigned flags,
                          const pb_codec_visitor_t *v, void *ctx, char *errstr,
                          size_t errstr_size) {
         vis_t k;
@@ -172,6 +175,7 @@ pb_resp_t pb_codec_visit(pb_codec_t *c, const pb_schema_t *writer,
         k.d.errsize = errstr_size;
         k.v = v;
         k.ctx = ctx;
+        k.flags = flags;
         c->depth = 0;
         rc = walk(&k, writer->root);
         if (rc == 0 && k.d.p != k.d.end) {

@@ -84,13 +84,15 @@ pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event);
 /* The same row straight from the event's Avro body written with `writer`
  * (read with that schema itself, no resolution), flattened while it is
  * decoded (pb_codec_visit.h): the same columns and cells as
- * pb_replay_csv_add() of the event's natural JSON. c: a codec (scratch).
+ * pb_replay_csv_add() of the event's natural JSON. c: a codec (scratch);
+ * flags: PB_VISIT_CHECKED when the body was validated before.
  * Besides the errors above, the decoder's error for a bad body (errstr
  * says where; the column table may then hold the columns of the part
  * before the error, no row is added). */
 pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  const pb_schema_t *writer, const uint8_t *body,
-                                 size_t len, char *errstr, size_t errstr_size);
+                                 size_t len, unsigned flags, char *errstr,
+                                 size_t errstr_size);
 /* Writes header and rows to out. */
 pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out);
 uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w);

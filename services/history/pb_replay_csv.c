@@ -196,9 +196,13 @@ static int put_cell(pb_replay_csv_t *w, long id, const char *cell,
                 return w->err = PB_ERR_LIMIT, -1;
         hd[0] = (uint32_t)id;
         hd[1] = (uint32_t)celllen | numeric;
-        if (pb_buf_append(&w->row, hd, sizeof(hd)) != PB_OK ||
-            pb_buf_append(&w->row, cell, celllen) != PB_OK)
+        if (w->row.len + sizeof(hd) + celllen >= w->row.cap &&
+            pb_buf_reserve(&w->row, sizeof(hd) + celllen) != PB_OK)
                 return w->err = PB_ERR_NOMEM, -1;
+        memcpy(w->row.data + w->row.len, hd, sizeof(hd));
+        if (celllen)
+                memcpy(w->row.data + w->row.len + sizeof(hd), cell, celllen);
+        w->row.len += sizeof(hd) + celllen;
         return 0;
 }
 
@@ -409,7 +413,8 @@ static const pb_codec_visitor_t csv_visitor = {v_enter, v_leave, v_leaf};
 
 pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  const pb_schema_t *writer, const uint8_t *body,
-                                 size_t len, char *errstr, size_t errstr_size) {
+                                 size_t len, unsigned flags, char *errstr,
+                                 size_t errstr_size) {
         pb_resp_t r;
         if (errstr && errstr_size)
                 errstr[0] = 0;
@@ -420,7 +425,7 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
         pb_buf_reset(&w->row);
         w->cur = &w->root;
         w->depth = 0;
-        r = pb_codec_visit(c, writer, body, len, &csv_visitor, w, errstr,
+        r = pb_codec_visit(c, writer, body, len, flags, &csv_visitor, w, errstr,
                            errstr_size);
         if (r != PB_OK) {
                 if (w->err && errstr && errstr_size)
@@ -431,25 +436,44 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
         return end_row(w);
 }
 
+/* any byte of x equal to c? (8 bytes at a time) */
+static inline uint64_t has_byte(uint64_t x, uint8_t c) {
+        const uint64_t ones = 0x0101010101010101ULL;
+        uint64_t v = x ^ (ones * c);
+        return (v - ones) & ~v & (ones * 0x80);
+}
+
+/* 1 when s[0..n) holds `sep`, '"', CR or LF: the cell must be quoted */
+static int needs_quotes(const char *s, size_t n, char sep) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                if (has_byte(x, (uint8_t)sep) | has_byte(x, '"') |
+                    has_byte(x, '\r') | has_byte(x, '\n'))
+                        return 1;
+        }
+        for (; i < n; i++)
+                if (s[i] == sep || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+                        return 1;
+        return 0;
+}
+
 pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n) {
         size_t i;
-        int quote = 0;
         pb_resp_t r;
-        for (i = 0; i < n; i++)
-                if (s[i] == ',' || s[i] == '"' || s[i] == '\r' ||
-                    s[i] == '\n') {
-                        quote = 1;
-                        break;
-                }
-        if (!quote)
+        if (!needs_quotes(s, n, ','))
                 return pb_buf_append(b, s, n);
         if ((r = pb_buf_putc(b, '"')) != PB_OK)
                 return r;
-        for (i = 0; i < n; i++) {
-                if (s[i] == '"' && (r = pb_buf_putc(b, '"')) != PB_OK)
+        /* spans up to and including each quote, which is doubled */
+        for (i = 0; i < n;) {
+                const char *q = memchr(s + i, '"', n - i);
+                size_t end = q ? (size_t)(q - s) + 1 : n;
+                if ((r = pb_buf_append(b, s + i, end - i)) != PB_OK ||
+                    (q && (r = pb_buf_putc(b, '"')) != PB_OK))
                         return r;
-                if ((r = pb_buf_putc(b, (uint8_t)s[i])) != PB_OK)
-                        return r;
+                i = end;
         }
         return pb_buf_putc(b, '"');
 }
@@ -474,17 +498,14 @@ static int formula_start(char c) {
 pb_resp_t pb_replay_csv_cell_dialect(pb_buf_t *b, pb_csv_dialect_t d,
                                      const char *s, size_t n, int numeric) {
         size_t i;
-        int quote = 0, guard;
+        int quote, guard;
         pb_resp_t r;
         if (d != PB_CSV_EXCEL_DE)
                 return pb_replay_csv_cell(b, s, n);
         guard = !numeric && n && formula_start(s[0]);
-        for (i = 0; i < n; i++)
-                if (s[i] == ';' || s[i] == '"' || s[i] == '\r' ||
-                    s[i] == '\n') {
-                        quote = 1;
-                        break;
-                }
+        quote = needs_quotes(s, n, ';');
+        if (!quote && !guard && !(numeric && memchr(s, '.', n)))
+                return pb_buf_append(b, s, n);
         if (quote && (r = pb_buf_putc(b, '"')) != PB_OK)
                 return r;
         if (guard && (r = pb_buf_putc(b, '\'')) != PB_OK)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "partnerbus/pb_avrofile.h"
+#include "partnerbus/pb_codec_visit.h"
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
 #include "pb_connector.h"
@@ -421,7 +422,8 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                         r = pb_replay_csv_add_avro(t->csv, o->codec, ev->writer,
                                                    ev->value + ev->body_off,
                                                    ev->value_len - ev->body_off,
-                                                   e, sizeof(e));
+                                                   PB_VISIT_CHECKED, e,
+                                                   sizeof(e));
                 else {
                         /* read with another schema: flattened from the
                          * resolved event's JSON */

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pb_buf_init(&json, 0);
         r1 = pb_codec_avro_to_json(fz_codec, s, NULL, data + 2, size - 2, &json,
                                    NULL, e1, sizeof(e1));
-        r2 = pb_replay_csv_add_avro(neu, fz_codec, s, data + 2, size - 2, e2,
+        r2 = pb_replay_csv_add_avro(neu, fz_codec, s, data + 2, size - 2, 0, e2,
                                     sizeof(e2));
         if (r1 != r2 || strcmp(e1, e2)) {
                 fprintf(stderr, "decode %s '%s', walk %s '%s'\n",

@@ -96,10 +96,11 @@ static void compare(const pb_schema_t *s, const bodies_t *v,
                         fail_msg("%s: event %zu: %s", pb_schema_type(s), i,
                                  err);
                 assert_int_equal(pb_replay_csv_add(old, tree), PB_OK);
-                assert_int_equal(pb_replay_csv_add_avro(neu, c, s, v->b[i].data,
-                                                        v->b[i].len, err,
-                                                        sizeof(err)),
-                                 PB_OK);
+                assert_int_equal(
+                    pb_replay_csv_add_avro(neu, c, s, v->b[i].data, v->b[i].len,
+                                           i % 2 ? PB_VISIT_CHECKED : 0, err,
+                                           sizeof(err)),
+                    PB_OK);
         }
         assert_int_equal(pb_replay_csv_rows(old), pb_replay_csv_rows(neu));
         a = finish(old);
@@ -475,7 +476,7 @@ static void test_bad_bodies(void **st) {
                 pb_buf_reset(&json);
                 r1 = pb_codec_avro_to_json(c, s, NULL, o.data, o.len, &json,
                                            NULL, e1, sizeof(e1));
-                r2 = pb_replay_csv_add_avro(w, c, s, o.data, o.len, e2,
+                r2 = pb_replay_csv_add_avro(w, c, s, o.data, o.len, 0, e2,
                                             sizeof(e2));
                 assert_int_equal(r1, r2);
                 assert_string_equal(e1, e2);
