@@ -693,6 +693,17 @@ static int is_decimal_col(const pb_replay_csv_t *w, const char *name) {
         return 0;
 }
 
+/* 1 when the cell is written as it is in dialect d (no quotes, no guard,
+ * no decimal comma) */
+static inline int plain_cell(pb_csv_dialect_t d, const char *s, size_t n,
+                             int numeric) {
+        if (d != PB_CSV_EXCEL_DE)
+                return !needs_quotes(s, n, ',');
+        if (numeric ? memchr(s, '.', n) != NULL : n && formula_start(s[0]))
+                return 0;
+        return !needs_quotes(s, n, ';');
+}
+
 static pb_replay_csv_t *sort_ctx;
 static int col_cmp(const void *pa, const void *pb) {
         const csv_col_t *a = &sort_ctx->cols[*(const uint32_t *)pa];
@@ -791,17 +802,32 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                         cell_len[pos] = hd[1];
                         at += hd[1];
                 }
+                /* room for the row's cells unquoted and the separators */
+                if (pb_buf_reserve(&line, rowlen + w->ncols + 2) != PB_OK)
+                        goto nomem;
                 for (i = 0; i < w->ncols; i++) {
-                        if (i && pb_buf_putc(&line, (uint8_t)sep) != PB_OK)
-                                goto nomem;
-                        if (cell_len[i] != (size_t)-1 &&
-                            pb_replay_csv_cell_dialect(
-                                &line, w->dialect,
-                                (const char *)rowbuf.data + cell_off[i],
-                                cell_len[i], num[i] != 0) != PB_OK)
+                        const char *cs =
+                            (const char *)rowbuf.data + cell_off[i];
+                        size_t cn = cell_len[i];
+                        if (i) {
+                                if (line.len + 1 >= line.cap &&
+                                    pb_buf_reserve(&line, 1) != PB_OK)
+                                        goto nomem;
+                                line.data[line.len++] = (uint8_t)sep;
+                        }
+                        if (cn == (size_t)-1)
+                                ;
+                        else if (plain_cell(w->dialect, cs, cn, num[i] != 0) &&
+                                 line.len + cn < line.cap) {
+                                memcpy(line.data + line.len, cs, cn);
+                                line.len += cn;
+                        } else if (pb_replay_csv_cell_dialect(
+                                       &line, w->dialect, cs, cn,
+                                       num[i] != 0) != PB_OK)
                                 goto nomem;
                         num[i] &= 1; /* the JSON-number mark is per row */
                 }
+                line.data[line.len] = 0;
                 if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
                         goto nomem;
                 if (fwrite(line.data, 1, line.len, out) != line.len)
