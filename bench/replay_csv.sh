@@ -36,7 +36,7 @@ while (($#)); do
         *) args+=("$1"); shift ;;
         esac
 done
-bench_init 29 "${args[@]}"
+bench_init 26 "${args[@]}"
 [[ -z $BASE || -x $BASE ]] || { echo "replay_csv.sh: --base-bin $BASE not found" >&2; exit 1; }
 P=bench-rcsv-$(date +%s)-$$-
 T=${P}aid.dispatched
@@ -62,7 +62,6 @@ readers=(kcat csv)
 [[ -n $BASE ]] && readers+=(base)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in "${readers[@]}"; do run "$r" >/dev/null; done # warm-up
-nk=$(wc -l <"$tmp/kcat.raw")
 nc=$(($(wc -l <"$tmp/csv.csv") - 1))
 [[ $nc -eq $N ]] || { echo "replay_csv.sh: $nc CSV rows, expected $N" >&2; exit 1; }
 if [[ -n $BASE ]]; then
@@ -87,7 +86,7 @@ for ((i = 0; i < R; i++)); do
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "replay to CSV of $N aid.dispatched events (3 partitions), broker $B, $R rounds interleaved"
-echo "kcat read $nk messages; partnerbus wrote $nc CSV rows"
+echo "kcat wrote $(stat -c %s "$tmp/kcat.raw") bytes of raw values; partnerbus wrote $nc CSV rows"
 echo "load average before: $load0; after: $load1"
 stats() { # stats READER -> "median min max"
         tr ' ' '\n' <<<"${T_[$1]}" | grep . | sort -g |
