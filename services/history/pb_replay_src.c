@@ -334,7 +334,8 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         b->value[vlen] = 0;
         b->json = b->value + vlen + 1;
         b->json_len = s->json.len;
-        memcpy(b->json, s->json.data, s->json.len);
+        if (s->json.len) /* none when the caller reads the Avro body */
+                memcpy(b->json, s->json.data, s->json.len);
         b->json[s->json.len] = 0;
         memset(&it, 0, sizeof(it));
         it.time_ms = meta->occurred_at_ms;
