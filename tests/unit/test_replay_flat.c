@@ -4,8 +4,7 @@
  * over the example events of every schema and over randomized bodies of
  * every schema plus a schema with every kind of type (deterministic
  * seed), also with some rows of one file added from JSON; and the walk
- * refuses a bad body with the decoder's code and
- * message. */
+ * refuses a bad body with the decoder's code and message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
