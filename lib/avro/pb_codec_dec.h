@@ -37,6 +37,9 @@ int pb_dec_len(pb_dec_t *d, const char *what, size_t *n);
  * zero size, by PB_CODEC_MAX_ZERO_ITEMS per decode. */
 int pb_dec_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
                  int64_t *count);
+/* One value of type t (no resolution) as the decoder's JSON text,
+ * appended to o: what pb_codec_visit() reports for scalars. */
+int pb_dec_value(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
 /* Copies the envelope field fi of top-level record w, whose encoding is
  * [p, end), into meta when it is event_id, source, occurred_at or the
  * key field. */

@@ -1234,6 +1234,10 @@ int pb_dec_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
         return rd_block(d, item, extra, count);
 }
 
+int pb_dec_value(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
+        return dec(d, t, o);
+}
+
 void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
                       const pb_type_t *t, const uint8_t *p,
                       const uint8_t *end) {

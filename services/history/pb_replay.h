@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_common.h"
 #include "partnerbus/pb_json.h"
 
@@ -63,8 +64,9 @@ int pb_replay_merge_cmp(const pb_replay_merge_item_t *a,
  * `areas.0`, `areas.1` for arrays of strings); a map entry `m.<key>`.
  * Columns are ordered as the fields are in the schema (the decoder writes
  * them in that order), array elements by index. Because the widest array
- * is known only at the end, rows are spooled to a temporary file and the
- * CSV (header and rows) is written by pb_replay_csv_finish. Cells: strings as
+ * (and which columns are ever non-null) is known only at the end, rows
+ * are spooled to a temporary file, one write per row, and the CSV (header
+ * and rows) is written by pb_replay_csv_finish. Cells: strings as
  * they are (decimals are strings, so exact), numbers as their JSON text,
  * true/false, null and absent as an empty cell. Quoting per RFC 4180: a
  * cell with `,` `"` CR or LF is quoted, quotes doubled; CRLF line ends. */
@@ -79,6 +81,18 @@ void pb_replay_csv_destroy(pb_replay_csv_t *w);
  * PB_CSVOUT_MAX_COLUMNS distinct columns or PB_CODEC_MAX_DEPTH nesting,
  * PB_ERR_IO when the spool cannot be written. */
 pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event);
+/* The same row straight from the event's Avro body written with `writer`
+ * (read with that schema itself, no resolution), flattened while it is
+ * decoded (pb_codec_visit.h): the same columns and cells as
+ * pb_replay_csv_add() of the event's natural JSON. c: a codec (scratch);
+ * flags: PB_VISIT_CHECKED when the body was validated before.
+ * Besides the errors above, the decoder's error for a bad body (errstr
+ * says where; the column table may then hold the columns of the part
+ * before the error, no row is added). */
+pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
+                                 const pb_schema_t *writer, const uint8_t *body,
+                                 size_t len, unsigned flags, char *errstr,
+                                 size_t errstr_size);
 /* Writes header and rows to out. */
 pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out);
 uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w);

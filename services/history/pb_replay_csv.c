@@ -1,20 +1,35 @@
 /* partnerbus - events to CSV (see pb_replay.h): flatten each event into
  * (column, cell) pairs, spool them, and write header + rows at the end
- * when every column is known. */
+ * when every column is known.
+ *
+ * Two ways in, one column table: pb_replay_csv_add_avro() walks the Avro
+ * body with the codec's visitor (pb_codec_visit.h) and finds each leaf's
+ * column through a plan - a tree of the paths seen so far (record member,
+ * array index, union branch) whose leaves remember their column id, so a
+ * path is spelled out and hashed only the first time; pb_replay_csv_add()
+ * flattens a parsed JSON event (events read with another schema than
+ * their own, and the reference the unit test compares the walk with).
+ * Both give a column the same name and sort key, so rows of either kind
+ * share one file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_codec_visit.h"
 #include "partnerbus/pb_util.h"
 #include "pb_replay.h"
 
-#define ROW_END 0xFFFFFFFFu
 /* in a spooled cell length: the cell is a JSON number */
 #define CELL_NUMERIC  0x80000000u
 #define MAX_DEC_PATHS 1024
 #define MAX_NAMED     256
+/* plan nodes kept (beyond, paths are looked up by name every time) */
+#define MAX_PLAN_NODES (1u << 18)
+/* array elements per array whose paths the plan keeps */
+#define MAX_PLAN_INDEX 4096
+#define SPOOL_BUF      (1u << 20)
 
 typedef struct csv_col {
         char *name;
@@ -23,8 +38,24 @@ typedef struct csv_col {
         uint32_t pos; /* final position */
 } csv_col_t;
 
+/* One step of a path in the plan. Nodes in `kids` are kept; a node made
+ * for a map entry (or past the bounds above) is temporary: it lives on
+ * the walk's stack and its leaves are looked up by name. */
+typedef struct plan_node {
+        struct plan_node *parent;
+        struct plan_node **kids; /* by member ordinal, index or branch */
+        size_t nkids;
+        char *seg; /* member name or map key (not for items, branches) */
+        size_t seglen;
+        uint32_t ord; /* the step's sort key (ordinal or index) */
+        uint8_t step; /* pb_visit_step_t; the root: PB_VISIT_BRANCH */
+        uint8_t temp;
+        int32_t col; /* a leaf's column id, -1 not yet known */
+} plan_node_t;
+
 struct pb_replay_csv {
         FILE *spool;
+        char *spoolbuf;
         csv_col_t *cols;
         size_t ncols, capcols;
         uint32_t *hash; /* col id + 1, 0 = empty */
@@ -32,10 +63,18 @@ struct pb_replay_csv {
         uint64_t rows;
         pb_buf_t path;
         uint32_t key[PB_CODEC_MAX_DEPTH + 1];
+        pb_buf_t row; /* the row being added: (id, len, bytes)... */
         int err;
         pb_csv_dialect_t dialect;
         char **dec; /* the schema's decimal fields, array indices left out */
         size_t ndec;
+        /* the plan of pb_replay_csv_add_avro */
+        plan_node_t root;
+        plan_node_t *cur;
+        size_t nnodes;
+        plan_node_t tmp[2 * PB_CODEC_MAX_DEPTH + 8]; /* temporary nodes */
+        int depth;                                   /* of cur */
+        char itoa[24];
 };
 
 pb_replay_csv_t *pb_replay_csv_new(void) {
@@ -43,12 +82,31 @@ pb_replay_csv_t *pb_replay_csv_new(void) {
         if (!w)
                 return NULL;
         w->spool = tmpfile();
-        if (!w->spool) {
+        w->spoolbuf = malloc(SPOOL_BUF);
+        if (!w->spool || !w->spoolbuf) {
+                if (w->spool)
+                        fclose(w->spool);
+                free(w->spoolbuf);
                 free(w);
                 return NULL;
         }
+        setvbuf(w->spool, w->spoolbuf, _IOFBF, SPOOL_BUF);
         pb_buf_init(&w->path, 0);
+        pb_buf_init(&w->row, 0);
+        w->root.step = PB_VISIT_BRANCH;
+        w->root.col = -1;
         return w;
+}
+
+static void plan_free(plan_node_t *n) {
+        size_t i;
+        for (i = 0; i < n->nkids; i++)
+                if (n->kids[i]) {
+                        plan_free(n->kids[i]);
+                        free(n->kids[i]);
+                }
+        free(n->kids);
+        free(n->seg);
 }
 
 void pb_replay_csv_destroy(pb_replay_csv_t *w) {
@@ -57,6 +115,7 @@ void pb_replay_csv_destroy(pb_replay_csv_t *w) {
                 return;
         if (w->spool)
                 fclose(w->spool);
+        free(w->spoolbuf);
         for (i = 0; i < w->ncols; i++) {
                 free(w->cols[i].name);
                 free(w->cols[i].key);
@@ -64,6 +123,8 @@ void pb_replay_csv_destroy(pb_replay_csv_t *w) {
         free(w->cols);
         free(w->hash);
         pb_buf_free(&w->path);
+        pb_buf_free(&w->row);
+        plan_free(&w->root);
         for (i = 0; i < w->ndec; i++)
                 free(w->dec[i]);
         free(w->dec);
@@ -95,7 +156,7 @@ static int rehash(pb_replay_csv_t *w) {
 /* column id of the current path (w->path, w->key[0..depth)), created on
  * first sight; -1 on failure (w->err set) */
 static long col_id(pb_replay_csv_t *w, int depth) {
-        const char *name = (const char *)w->path.data;
+        const char *name = w->path.data ? (const char *)w->path.data : "";
         size_t n = w->path.len, j;
         csv_col_t *c;
         if (w->ncols * 2 >= w->hcap && rehash(w))
@@ -127,12 +188,34 @@ static long col_id(pb_replay_csv_t *w, int depth) {
         return (long)w->ncols++;
 }
 
-static int put_u32(pb_replay_csv_t *w, uint32_t v) {
-        if (fwrite(&v, sizeof(v), 1, w->spool) != 1) {
-                w->err = PB_ERR_IO;
-                return -1;
-        }
+/* one cell of the current row */
+static int put_cell(pb_replay_csv_t *w, long id, const char *cell,
+                    size_t celllen, uint32_t numeric) {
+        uint32_t hd[2];
+        if (celllen > 0x7fffffff)
+                return w->err = PB_ERR_LIMIT, -1;
+        hd[0] = (uint32_t)id;
+        hd[1] = (uint32_t)celllen | numeric;
+        if (w->row.len + sizeof(hd) + celllen >= w->row.cap &&
+            pb_buf_reserve(&w->row, sizeof(hd) + celllen) != PB_OK)
+                return w->err = PB_ERR_NOMEM, -1;
+        memcpy(w->row.data + w->row.len, hd, sizeof(hd));
+        if (celllen)
+                memcpy(w->row.data + w->row.len + sizeof(hd), cell, celllen);
+        w->row.len += sizeof(hd) + celllen;
         return 0;
+}
+
+/* the current row to the spool: its length, then its cells */
+static pb_resp_t end_row(pb_replay_csv_t *w) {
+        uint32_t n = (uint32_t)w->row.len;
+        if (w->row.len > 0xffffffffu)
+                return (pb_resp_t)(w->err = PB_ERR_LIMIT);
+        if (fwrite(&n, sizeof(n), 1, w->spool) != 1 ||
+            (n && fwrite(w->row.data, 1, n, w->spool) != n))
+                return (pb_resp_t)(w->err = PB_ERR_IO);
+        w->rows++;
+        return PB_OK;
 }
 
 static int flatten(pb_replay_csv_t *w, const pb_json_t *v, int depth) {
@@ -189,13 +272,7 @@ static int flatten(pb_replay_csv_t *w, const pb_json_t *v, int depth) {
                 return w->err = PB_ERR_NOMEM, -1;
         if ((id = col_id(w, depth)) < 0)
                 return -1;
-        if (celllen > 0x7fffffff)
-                return w->err = PB_ERR_LIMIT, -1;
-        if (put_u32(w, (uint32_t)id) || put_u32(w, (uint32_t)celllen | numeric))
-                return -1;
-        if (celllen && fwrite(cell, 1, celllen, w->spool) != celllen)
-                return w->err = PB_ERR_IO, -1;
-        return 0;
+        return put_cell(w, id, cell, celllen, numeric);
 }
 
 pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event) {
@@ -204,31 +281,199 @@ pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event) {
         if (w->err)
                 return (pb_resp_t)w->err;
         pb_buf_reset(&w->path);
-        if (flatten(w, event, 0) || put_u32(w, ROW_END))
+        pb_buf_reset(&w->row);
+        if (flatten(w, event, 0))
                 return (pb_resp_t)w->err;
-        w->rows++;
+        return end_row(w);
+}
+
+/* --- from the Avro body through the plan --- */
+
+/* Spells out the path of leaf n into w->path and w->key; its depth, or -1
+ * (w->err set). */
+static int plan_path(pb_replay_csv_t *w, const plan_node_t *n) {
+        const plan_node_t *chain[PB_CODEC_MAX_DEPTH + 8];
+        int k = 0, depth = 0;
+        for (; n && n->parent; n = n->parent) {
+                if (n->step == PB_VISIT_BRANCH)
+                        continue;
+                if (k == PB_CODEC_MAX_DEPTH + 1)
+                        return w->err = PB_ERR_LIMIT, -1;
+                chain[k++] = n;
+        }
+        pb_buf_reset(&w->path);
+        if (pb_buf_reserve(&w->path, 16) != PB_OK)
+                return w->err = PB_ERR_NOMEM, -1;
+        while (k--) {
+                const plan_node_t *s = chain[k];
+                char idx[24];
+                const char *seg = s->seg;
+                size_t len = s->seglen;
+                if (s->step == PB_VISIT_ITEM) {
+                        len = (size_t)snprintf(idx, sizeof(idx), "%u", s->ord);
+                        seg = idx;
+                }
+                if ((depth && pb_buf_putc(&w->path, '.') != PB_OK) ||
+                    pb_buf_append(&w->path, seg, len) != PB_OK)
+                        return w->err = PB_ERR_NOMEM, -1;
+                w->key[depth++] = s->ord;
+        }
+        return depth;
+}
+
+static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
+                         size_t namelen, size_t index) {
+        pb_replay_csv_t *w = ctx;
+        plan_node_t *p = w->cur, *n;
+        if (w->depth >= 2 * PB_CODEC_MAX_DEPTH + 6)
+                return (pb_resp_t)(w->err = PB_ERR_LIMIT);
+        if (!p->temp && st != PB_VISIT_KEY && index < MAX_PLAN_INDEX &&
+            index <= 0x7fffffff) {
+                if (index < p->nkids && p->kids[index]) {
+                        w->cur = p->kids[index];
+                        w->depth++;
+                        return PB_OK;
+                }
+                if (w->nnodes < MAX_PLAN_NODES) {
+                        if (index >= p->nkids) {
+                                size_t nk = p->nkids ? p->nkids : 4;
+                                plan_node_t **nkids;
+                                while (nk <= index)
+                                        nk *= 2;
+                                nkids = realloc(p->kids, nk * sizeof(*nkids));
+                                if (!nkids)
+                                        return (pb_resp_t)(w->err =
+                                                               PB_ERR_NOMEM);
+                                memset(nkids + p->nkids, 0,
+                                       (nk - p->nkids) * sizeof(*nkids));
+                                p->kids = nkids;
+                                p->nkids = nk;
+                        }
+                        n = calloc(1, sizeof(*n));
+                        if (!n || (namelen && !(n->seg = malloc(namelen)))) {
+                                free(n);
+                                return (pb_resp_t)(w->err = PB_ERR_NOMEM);
+                        }
+                        if (namelen)
+                                memcpy(n->seg, name, namelen);
+                        n->seglen = namelen;
+                        n->parent = p;
+                        n->ord = (uint32_t)index;
+                        n->step = (uint8_t)st;
+                        n->col = -1;
+                        p->kids[index] = n;
+                        w->nnodes++;
+                        w->cur = n;
+                        w->depth++;
+                        return PB_OK;
+                }
+        }
+        /* a temporary node: the name points into the body being walked */
+        n = &w->tmp[w->depth];
+        memset(n, 0, sizeof(*n));
+        n->parent = p;
+        n->seg = (char *)name;
+        n->seglen = namelen;
+        n->ord = (uint32_t)index;
+        n->step = (uint8_t)st;
+        n->temp = 1;
+        n->col = -1;
+        w->cur = n;
+        w->depth++;
         return PB_OK;
+}
+
+static void v_leave(void *ctx) {
+        pb_replay_csv_t *w = ctx;
+        w->cur = w->cur->parent;
+        w->depth--;
+}
+
+static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
+                        size_t len) {
+        pb_replay_csv_t *w = ctx;
+        plan_node_t *n = w->cur;
+        long id = n->col;
+        if (kind == PB_VISIT_NULL)
+                return PB_OK; /* empty cell */
+        if (id < 0) {
+                int depth = plan_path(w, n);
+                if (depth < 0 || (id = col_id(w, depth)) < 0)
+                        return (pb_resp_t)w->err;
+                if (!n->temp)
+                        n->col = (int32_t)id;
+        }
+        if (put_cell(w, id, text, len,
+                     kind == PB_VISIT_NUMBER ? CELL_NUMERIC : 0))
+                return (pb_resp_t)w->err;
+        return PB_OK;
+}
+
+static const pb_codec_visitor_t csv_visitor = {v_enter, v_leave, v_leaf};
+
+pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
+                                 const pb_schema_t *writer, const uint8_t *body,
+                                 size_t len, unsigned flags, char *errstr,
+                                 size_t errstr_size) {
+        pb_resp_t r;
+        if (errstr && errstr_size)
+                errstr[0] = 0;
+        if (!w || !c || !writer)
+                return PB_ERR_ARG;
+        if (w->err)
+                return (pb_resp_t)w->err;
+        pb_buf_reset(&w->row);
+        w->cur = &w->root;
+        w->depth = 0;
+        r = pb_codec_visit(c, writer, body, len, flags, &csv_visitor, w, errstr,
+                           errstr_size);
+        if (r != PB_OK) {
+                if (w->err && errstr && errstr_size)
+                        snprintf(errstr, errstr_size, "%s",
+                                 pb_err2str((pb_resp_t)w->err));
+                return r;
+        }
+        return end_row(w);
+}
+
+/* any byte of x equal to c? (8 bytes at a time) */
+static inline uint64_t has_byte(uint64_t x, uint8_t c) {
+        const uint64_t ones = 0x0101010101010101ULL;
+        uint64_t v = x ^ (ones * c);
+        return (v - ones) & ~v & (ones * 0x80);
+}
+
+/* 1 when s[0..n) holds `sep`, '"', CR or LF: the cell must be quoted */
+static int needs_quotes(const char *s, size_t n, char sep) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                if (has_byte(x, (uint8_t)sep) | has_byte(x, '"') |
+                    has_byte(x, '\r') | has_byte(x, '\n'))
+                        return 1;
+        }
+        for (; i < n; i++)
+                if (s[i] == sep || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+                        return 1;
+        return 0;
 }
 
 pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n) {
         size_t i;
-        int quote = 0;
         pb_resp_t r;
-        for (i = 0; i < n; i++)
-                if (s[i] == ',' || s[i] == '"' || s[i] == '\r' ||
-                    s[i] == '\n') {
-                        quote = 1;
-                        break;
-                }
-        if (!quote)
+        if (!needs_quotes(s, n, ','))
                 return pb_buf_append(b, s, n);
         if ((r = pb_buf_putc(b, '"')) != PB_OK)
                 return r;
-        for (i = 0; i < n; i++) {
-                if (s[i] == '"' && (r = pb_buf_putc(b, '"')) != PB_OK)
+        /* spans up to and including each quote, which is doubled */
+        for (i = 0; i < n;) {
+                const char *q = memchr(s + i, '"', n - i);
+                size_t end = q ? (size_t)(q - s) + 1 : n;
+                if ((r = pb_buf_append(b, s + i, end - i)) != PB_OK ||
+                    (q && (r = pb_buf_putc(b, '"')) != PB_OK))
                         return r;
-                if ((r = pb_buf_putc(b, (uint8_t)s[i])) != PB_OK)
-                        return r;
+                i = end;
         }
         return pb_buf_putc(b, '"');
 }
@@ -253,17 +498,14 @@ static int formula_start(char c) {
 pb_resp_t pb_replay_csv_cell_dialect(pb_buf_t *b, pb_csv_dialect_t d,
                                      const char *s, size_t n, int numeric) {
         size_t i;
-        int quote = 0, guard;
+        int quote, guard;
         pb_resp_t r;
         if (d != PB_CSV_EXCEL_DE)
                 return pb_replay_csv_cell(b, s, n);
         guard = !numeric && n && formula_start(s[0]);
-        for (i = 0; i < n; i++)
-                if (s[i] == ';' || s[i] == '"' || s[i] == '\r' ||
-                    s[i] == '\n') {
-                        quote = 1;
-                        break;
-                }
+        quote = needs_quotes(s, n, ';');
+        if (!quote && !guard && !(numeric && memchr(s, '.', n)))
+                return pb_buf_append(b, s, n);
         if (quote && (r = pb_buf_putc(b, '"')) != PB_OK)
                 return r;
         if (guard && (r = pb_buf_putc(b, '\'')) != PB_OK)
@@ -451,6 +693,17 @@ static int is_decimal_col(const pb_replay_csv_t *w, const char *name) {
         return 0;
 }
 
+/* 1 when the cell is written as it is in dialect d (no quotes, no guard,
+ * no decimal comma) */
+static inline int plain_cell(pb_csv_dialect_t d, const char *s, size_t n,
+                             int numeric) {
+        if (d != PB_CSV_EXCEL_DE)
+                return !needs_quotes(s, n, ',');
+        if (numeric ? memchr(s, '.', n) != NULL : n && formula_start(s[0]))
+                return 0;
+        return !needs_quotes(s, n, ';');
+}
+
 static pb_replay_csv_t *sort_ctx;
 static int col_cmp(const void *pa, const void *pb) {
         const csv_col_t *a = &sort_ctx->cols[*(const uint32_t *)pa];
@@ -464,12 +717,8 @@ static int col_cmp(const void *pa, const void *pb) {
         return strcmp(a->name, b->name);
 }
 
-static int rd_u32(FILE *f, uint32_t *v) {
-        return fread(v, sizeof(*v), 1, f) == 1 ? 0 : -1;
-}
-
 pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
-        uint32_t *order = NULL, id, len;
+        uint32_t *order = NULL, rowlen;
         /* per final position: offset into rowbuf and length, -1 = empty */
         size_t *cell_off = NULL, *cell_len = NULL, i;
         /* per final position: 1 = a decimal column; 2 = a JSON number in
@@ -517,47 +766,68 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
         if (fflush(w->spool) || fseek(w->spool, 0, SEEK_SET))
                 goto done;
         for (;;) {
+                size_t at = 0;
                 for (i = 0; i < w->ncols; i++)
                         cell_len[i] = (size_t)-1;
                 pb_buf_reset(&rowbuf);
                 pb_buf_reset(&line);
-                if (rd_u32(w->spool, &id)) {
+                if (fread(&rowlen, sizeof(rowlen), 1, w->spool) != 1) {
                         if (feof(w->spool))
                                 break;
                         goto done;
                 }
-                while (id != ROW_END) {
-                        size_t at;
-                        if (id >= w->ncols || rd_u32(w->spool, &len))
-                                goto done;
-                        if (len & CELL_NUMERIC)
-                                num[w->cols[id].pos] |= 2;
-                        len &= ~CELL_NUMERIC;
-                        at = rowbuf.len;
-                        if (pb_buf_reserve(&rowbuf, len) != PB_OK) {
-                                r = PB_ERR_NOMEM;
-                                goto done;
-                        }
-                        if (len &&
-                            fread(rowbuf.data + at, 1, len, w->spool) != len)
-                                goto done;
-                        rowbuf.len += len;
-                        cell_off[w->cols[id].pos] = at;
-                        cell_len[w->cols[id].pos] = len;
-                        if (rd_u32(w->spool, &id))
-                                goto done;
+                if (pb_buf_reserve(&rowbuf, rowlen) != PB_OK) {
+                        r = PB_ERR_NOMEM;
+                        goto done;
                 }
+                if (rowlen && fread(rowbuf.data, 1, rowlen, w->spool) != rowlen)
+                        goto done;
+                rowbuf.len = rowlen;
+                /* the cells: (id, length | numeric, bytes)... */
+                while (at < rowlen) {
+                        uint32_t hd[2], pos;
+                        if (rowlen - at < sizeof(hd))
+                                goto done;
+                        memcpy(hd, rowbuf.data + at, sizeof(hd));
+                        at += sizeof(hd);
+                        if (hd[0] >= w->ncols)
+                                goto done;
+                        pos = w->cols[hd[0]].pos;
+                        if (hd[1] & CELL_NUMERIC)
+                                num[pos] |= 2;
+                        hd[1] &= ~CELL_NUMERIC;
+                        if (hd[1] > rowlen - at)
+                                goto done;
+                        cell_off[pos] = at;
+                        cell_len[pos] = hd[1];
+                        at += hd[1];
+                }
+                /* room for the row's cells unquoted and the separators */
+                if (pb_buf_reserve(&line, rowlen + w->ncols + 2) != PB_OK)
+                        goto nomem;
                 for (i = 0; i < w->ncols; i++) {
-                        if (i && pb_buf_putc(&line, (uint8_t)sep) != PB_OK)
-                                goto nomem;
-                        if (cell_len[i] != (size_t)-1 &&
-                            pb_replay_csv_cell_dialect(
-                                &line, w->dialect,
-                                (const char *)rowbuf.data + cell_off[i],
-                                cell_len[i], num[i] != 0) != PB_OK)
+                        const char *cs =
+                            (const char *)rowbuf.data + cell_off[i];
+                        size_t cn = cell_len[i];
+                        if (i) {
+                                if (line.len + 1 >= line.cap &&
+                                    pb_buf_reserve(&line, 1) != PB_OK)
+                                        goto nomem;
+                                line.data[line.len++] = (uint8_t)sep;
+                        }
+                        if (cn == (size_t)-1)
+                                ;
+                        else if (plain_cell(w->dialect, cs, cn, num[i] != 0) &&
+                                 line.len + cn < line.cap) {
+                                memcpy(line.data + line.len, cs, cn);
+                                line.len += cn;
+                        } else if (pb_replay_csv_cell_dialect(
+                                       &line, w->dialect, cs, cn,
+                                       num[i] != 0) != PB_OK)
                                 goto nomem;
                         num[i] &= 1; /* the JSON-number mark is per row */
                 }
+                line.data[line.len] = 0;
                 if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
                         goto nomem;
                 if (fwrite(line.data, 1, line.len, out) != line.len)

@@ -52,6 +52,7 @@ typedef struct rstream {
 struct pb_replay_src {
         pb_replay_src_conf_t c;
         int parse_json;
+        int json_always; /* decode every event to JSON */
         pb_consumer_t *cons;
         rd_kafka_t *rk;
         rstream_t *st;
@@ -228,6 +229,9 @@ pb_replay_src_t *pb_replay_src_new(const pb_replay_src_conf_t *conf,
                 return NULL;
         s->c = *conf;
         s->parse_json = parse_json;
+        s->json_always = !s->c.json_to_resolve_only || parse_json ||
+                         (s->c.filter && pb_filter_count(s->c.filter) &&
+                          pb_filter_needs_event(s->c.filter));
         if (!s->c.window)
                 s->c.window = 1;
         pb_buf_init(&s->json, 0);
@@ -308,6 +312,12 @@ static void rbuf_put(pb_replay_src_t *s, rbuf_t *b) {
         s->free_bufs = b;
 }
 
+/* 1 when a body written with w is read with r as it is */
+static int same_schema(const pb_schema_t *w, const pb_schema_t *r) {
+        return w && r &&
+               (w == r || pb_schema_fingerprint(w) == pb_schema_fingerprint(r));
+}
+
 /* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
 static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                 int32_t part, int64_t off, int64_t ts, const void *key,
@@ -360,7 +370,8 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         b->value[vlen] = 0;
         b->json = b->value + vlen + 1;
         b->json_len = s->json.len;
-        memcpy(b->json, s->json.data, s->json.len);
+        if (s->json.len) /* none when the caller reads the Avro body */
+                memcpy(b->json, s->json.data, s->json.len);
         b->json[s->json.len] = 0;
         memset(&it, 0, sizeof(it));
         it.time_ms = meta->occurred_at_ms;
@@ -454,7 +465,14 @@ static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                 ts = rd_kafka_message_timestamp(m, &tt);
                 pb_buf_reset(&s->json);
                 if (pb_serde_read(s->c.serde, m->payload, m->len, &msg,
-                                  &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                                  s->json_always ? &s->json : NULL, &meta, e,
+                                  sizeof(e)) != PB_OK ||
+                    (!s->json_always && !same_schema(msg.writer, msg.reader) &&
+                     pb_codec_avro_to_json(
+                         pb_serde_codec(s->c.serde), msg.writer, msg.reader,
+                         (const uint8_t *)m->payload + msg.body_off,
+                         m->len - msg.body_off, &s->json, NULL, e,
+                         sizeof(e)) != PB_OK)) {
                         warn_undecodable(s, r->topic, r->partition, m->offset,
                                          e);
                 } else if (take(s, si, r->topic, r->partition, m->offset, ts,
@@ -503,9 +521,15 @@ static int fill_archive(pb_replay_src_t *s, uint32_t si) {
                 pb_buf_reset(&s->json);
                 pb_buf_reset(&s->frame);
                 memset(&meta, 0, sizeof(meta));
-                if (pb_codec_avro_to_json(
-                        pb_serde_codec(s->c.serde), ae.writer, reader, ae.body,
-                        ae.body_len, &s->json, &meta, e, sizeof(e)) != PB_OK) {
+                if (!s->json_always &&
+                            same_schema(ae.writer, reader ? reader : ae.writer)
+                        ? pb_codec_check(pb_serde_codec(s->c.serde), ae.writer,
+                                         NULL, ae.body, ae.body_len, &meta, e,
+                                         sizeof(e)) != PB_OK
+                        : pb_codec_avro_to_json(pb_serde_codec(s->c.serde),
+                                                ae.writer, reader, ae.body,
+                                                ae.body_len, &s->json, &meta, e,
+                                                sizeof(e)) != PB_OK) {
                         warn_undecodable(s, r->topic, -1, ae.seq, e);
                         continue;
                 }

@@ -26,6 +26,11 @@ typedef struct pb_replay_src_conf {
         const pb_schemas_t *catalog;
         int progress;            /* 1: progress bar on stderr */
         int64_t idle_timeout_ms; /* fail when no message arrives this long */
+        /* 1: the caller reads the Avro body of events whose writer schema
+         * is their reader schema (CSV): those come validated but without
+         * JSON (ev->json "", json_len 0) unless the filter needs the
+         * event; events to resolve still come with their JSON. */
+        int json_to_resolve_only;
 } pb_replay_src_conf_t;
 
 /* One event in output order; valid until the next pb_replay_src_next. */
@@ -42,8 +47,8 @@ typedef struct pb_revent {
         const uint8_t *value; /* framed bytes as on the wire (archive: SOE
                                  frame built from the file's body) */
         size_t value_len;
-        size_t body_off; /* the Avro body: value + body_off (validated) */
-        const char *json;
+        size_t body_off;  /* the Avro body: value + body_off (validated) */
+        const char *json; /* "" when not decoded (json_to_resolve_only) */
         size_t json_len;
         const pb_json_t *tree; /* parsed JSON (when parse_json was set) */
         pb_event_meta_t meta;

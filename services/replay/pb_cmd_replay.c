@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "partnerbus/pb_avrofile.h"
+#include "partnerbus/pb_codec_visit.h"
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
 #include "pb_connector.h"
@@ -132,6 +133,7 @@ typedef struct out {
         typed_out_t types[MAX_TYPES];
         size_t ntypes;
         pb_codec_t *codec;
+        pb_json_parser_t *jp; /* csv: events read with another schema */
         pb_buf_t body;
         pb_producer_t *prod;
         uint64_t delivered, failed;
@@ -307,8 +309,9 @@ static int out_open(out_t *o, size_t ntopics) {
                         setvbuf(o->fp, o->iobuf, _IOFBF, 1 << 20);
         }
         o->codec = pb_codec_new();
+        o->jp = o->fmt == 1 ? pb_json_parser_new(NULL) : NULL;
         pb_buf_init(&o->body, 0);
-        return o->codec ? -1 : PB_EXIT_FAIL;
+        return o->codec && (o->fmt != 1 || o->jp) ? -1 : PB_EXIT_FAIL;
 }
 
 /* The event's Avro body in its reader schema into o->body. When the body
@@ -417,9 +420,28 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                                 return -1;
                         }
                 }
-                if ((r = pb_replay_csv_add(t->csv, ev->tree)) != PB_OK) {
-                        fprintf(stderr, "partnerbus replay: csv: %s\n",
-                                pb_err2str(r));
+                e[0] = 0;
+                if (ev->writer && ev->reader &&
+                    (ev->writer == ev->reader ||
+                     pb_schema_fingerprint(ev->writer) ==
+                         pb_schema_fingerprint(ev->reader)) &&
+                    ev->body_off <= ev->value_len)
+                        r = pb_replay_csv_add_avro(t->csv, o->codec, ev->writer,
+                                                   ev->value + ev->body_off,
+                                                   ev->value_len - ev->body_off,
+                                                   PB_VISIT_CHECKED, e,
+                                                   sizeof(e));
+                else {
+                        /* read with another schema: flattened from the
+                         * resolved event's JSON */
+                        const pb_json_t *tree = pb_json_parse(
+                            o->jp, ev->json, ev->json_len, e, sizeof(e));
+                        r = tree ? pb_replay_csv_add(t->csv, tree)
+                                 : PB_ERR_PARSE;
+                }
+                if (r != PB_OK) {
+                        fprintf(stderr, "partnerbus replay: csv: %s%s%s\n",
+                                pb_err2str(r), e[0] ? ": " : "", e);
                         return -1;
                 }
                 return 0;
@@ -469,8 +491,10 @@ static int out_close(out_t *o, int ok) {
                 typed_out_t *t = &o->types[i];
                 if (t->csv) {
                         FILE *fp = t->path[0] ? fopen(t->path, "w") : stdout;
-                        pb_resp_t r =
-                            fp ? pb_replay_csv_finish(t->csv, fp) : PB_ERR_IO;
+                        pb_resp_t r;
+                        if (fp && fp != stdout)
+                                setvbuf(fp, NULL, _IOFBF, 1 << 20);
+                        r = fp ? pb_replay_csv_finish(t->csv, fp) : PB_ERR_IO;
                         if (r != PB_OK) {
                                 fprintf(stderr, "partnerbus replay: %s: %s\n",
                                         t->path[0] ? t->path : "stdout",
@@ -497,6 +521,7 @@ static int out_close(out_t *o, int ok) {
         free(o->iobuf);
         o->iobuf = NULL;
         pb_codec_destroy(o->codec);
+        pb_json_parser_destroy(o->jp);
         pb_buf_free(&o->body);
         return rc;
 }
@@ -618,7 +643,9 @@ int pb_cmd_replay(int argc, char **argv) {
                       (!strcmp(s->progress, "auto") && isatty(2));
         pb_cli_trap_signals();
         t0 = pb_mono_ms();
-        src = pb_replay_src_new(&rc, o.fmt == 1 && !s->to_topic && !s->to_url);
+        /* CSV flattens the Avro body; only events to resolve come as JSON */
+        rc.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
+        src = pb_replay_src_new(&rc, 0);
         if (!src)
                 goto done;
         for (;;) {

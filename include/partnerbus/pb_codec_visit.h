@@ -1,0 +1,74 @@
+/* partnerbus - a walk over one Avro body that reports every value to a
+ * visitor instead of writing JSON (lib/avro/pb_codec_visit.c).
+ *
+ * The walk reads the body with the writer schema alone (no resolution)
+ * with the decoder's readers, bounds and value checks, so it accepts and
+ * refuses what pb_codec_avro_to_json() does with reader == writer, with
+ * the same error code and message (only the decoder's bound of
+ * PB_CODEC_MAX_JSON_OUT bytes of JSON does not apply: nothing is written;
+ * pb_codec_check() gives that verdict too). What the visitor sees is the
+ * natural JSON of the event, one step at a time:
+ *
+ *   enter(FIELD, name, i)  record member i (every member, null ones too)
+ *   enter(ITEM, -, i)      array element i
+ *   enter(KEY, key, i)     map entry i (key: its UTF-8 bytes, not escaped)
+ *   enter(BRANCH, -, b)    the union branch b (no step in the JSON)
+ *   leaf(kind, text)       a scalar: its JSON text, strings unquoted and
+ *                          unescaped (raw UTF-8, may contain NUL)
+ *   leave()                after each enter
+ *
+ * Leaf kinds: NULL (text ""), BOOL ("true"/"false"), NUMBER (the JSON
+ * number text: int, long, float, double), TEXT (string, enum symbol,
+ * decimal, date, time, instant, base64 of bytes/fixed, NaN/Infinity).
+ * A callback returning anything but PB_OK stops the walk with that code. */
+#ifndef PB_CODEC_VISIT_H
+#define PB_CODEC_VISIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "partnerbus/pb_codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pb_visit_step {
+        PB_VISIT_FIELD,
+        PB_VISIT_ITEM,
+        PB_VISIT_KEY,
+        PB_VISIT_BRANCH
+} pb_visit_step_t;
+
+typedef enum pb_visit_leaf {
+        PB_VISIT_NULL,
+        PB_VISIT_BOOL,
+        PB_VISIT_NUMBER,
+        PB_VISIT_TEXT
+} pb_visit_leaf_t;
+
+typedef struct pb_codec_visitor {
+        pb_resp_t (*enter)(void *ctx, pb_visit_step_t step, const char *name,
+                           size_t namelen, size_t index);
+        void (*leave)(void *ctx);
+        pb_resp_t (*leaf)(void *ctx, pb_visit_leaf_t kind, const char *text,
+                          size_t len);
+} pb_codec_visitor_t;
+
+/* flags of pb_codec_visit: the body already passed pb_codec_check() (or
+ * the decoder) with this writer, so text is not checked for valid UTF-8
+ * again (every other bound still is) */
+#define PB_VISIT_CHECKED 1u
+
+/* Walks data[0..len) written with `writer` (c: the codec's scratch). PB_OK,
+ * a callback's code, or the decoder's error (errstr: "<pointer>: what").
+ * After an error the visitor may have seen part of the event. */
+pb_resp_t pb_codec_visit(pb_codec_t *c, const pb_schema_t *writer,
+                         const uint8_t *data, size_t len, unsigned flags,
+                         const pb_codec_visitor_t *v, void *ctx, char *errstr,
+                         size_t errstr_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

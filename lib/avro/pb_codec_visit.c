@@ -1,0 +1,194 @@
+/* partnerbus - the visitor walk over an Avro body (see
+ * partnerbus/pb_codec_visit.h). Containers are walked here with the
+ * decoder's readers (pb_codec_dec.h); scalars other than strings are
+ * formatted by the decoder itself (pb_dec_value), so a leaf's text is
+ * byte for byte what the JSON output holds. */
+#include <string.h>
+
+#include "partnerbus/pb_codec_visit.h"
+#include "partnerbus/pb_json.h"
+#include "pb_codec_dec.h"
+
+typedef struct vis {
+        pb_dec_t d;
+        const pb_codec_visitor_t *v;
+        void *ctx;
+        unsigned flags;
+        pb_resp_t cb; /* a callback's code, PB_OK */
+} vis_t;
+
+static int walk(vis_t *k, const pb_type_t *t);
+
+static int cb_fail(vis_t *k, pb_resp_t r) {
+        k->cb = r;
+        return -1;
+}
+
+/* UTF-8 check as the decoder's string output does it */
+static int text_ok(vis_t *k, const uint8_t *s, size_t n) {
+        size_t i = 0;
+        if (k->flags & PB_VISIT_CHECKED)
+                return 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ULL)
+                        break;
+        }
+        for (; i < n; i++)
+                if (s[i] >= 0x80)
+                        break;
+        if (i < n && !pb_utf8_valid((const char *)s, n))
+                return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                   "string is not valid UTF-8");
+        return 0;
+}
+
+static int step(vis_t *k, pb_visit_step_t st, const char *name, size_t len,
+                size_t index, const pb_type_t *t) {
+        pb_resp_t r = k->v->enter(k->ctx, st, name, len, index);
+        if (r != PB_OK)
+                return cb_fail(k, r);
+        if (walk(k, t))
+                return -1;
+        k->v->leave(k->ctx);
+        return 0;
+}
+
+static int walk_record(vis_t *k, const pb_type_t *t) {
+        for (size_t i = 0; i < t->nfields; i++) {
+                const pb_field_t *f = &t->fields[i];
+                if (pb_dec_push(&k->d, f->name, f->namelen) ||
+                    step(k, PB_VISIT_FIELD, f->name, f->namelen, i, f->type))
+                        return -1;
+                k->d.c->depth--;
+        }
+        return 0;
+}
+
+static int walk_array(vis_t *k, const pb_type_t *t) {
+        size_t idx = 0;
+        int64_t n;
+        for (;;) {
+                if (pb_dec_block(&k->d, t->items, 0, &n))
+                        return -1;
+                if (!n)
+                        return 0;
+                for (int64_t j = 0; j < n; j++, idx++) {
+                        if (pb_dec_push(&k->d, NULL, idx) ||
+                            step(k, PB_VISIT_ITEM, NULL, 0, idx, t->items))
+                                return -1;
+                        k->d.c->depth--;
+                }
+        }
+}
+
+/* map keys are strings (>= 1 byte each), hence extra = 1 */
+static int walk_map(vis_t *k, const pb_type_t *t) {
+        size_t idx = 0, kl;
+        int64_t n;
+        for (;;) {
+                if (pb_dec_block(&k->d, t->items, 1, &n))
+                        return -1;
+                if (!n)
+                        return 0;
+                for (int64_t j = 0; j < n; j++, idx++) {
+                        const uint8_t *key;
+                        if (pb_dec_len(&k->d, "map key", &kl))
+                                return -1;
+                        key = k->d.p;
+                        if (text_ok(k, key, kl))
+                                return -1;
+                        k->d.p += kl;
+                        if (pb_dec_push(&k->d, (const char *)key, kl) ||
+                            step(k, PB_VISIT_KEY, (const char *)key, kl, idx,
+                                 t->items))
+                                return -1;
+                        k->d.c->depth--;
+                }
+        }
+}
+
+static int leaf(vis_t *k, pb_visit_leaf_t kind, const void *s, size_t n) {
+        pb_resp_t r = k->v->leaf(k->ctx, kind, (const char *)s, n);
+        return r == PB_OK ? 0 : cb_fail(k, r);
+}
+
+static int walk(vis_t *k, const pb_type_t *t) {
+        pb_buf_t *o = &k->d.c->seg;
+        int64_t v;
+        size_t n;
+        switch (t->kind) {
+        case PB_T_NULL:
+                return leaf(k, PB_VISIT_NULL, "", 0);
+        case PB_T_STRING:
+                if (pb_dec_len(&k->d, "string", &n) || text_ok(k, k->d.p, n))
+                        return -1;
+                k->d.p += n;
+                return leaf(k, PB_VISIT_TEXT, k->d.p - n, n);
+        case PB_T_RECORD:
+                return walk_record(k, t);
+        case PB_T_ARRAY:
+                return walk_array(k, t);
+        case PB_T_MAP:
+                return walk_map(k, t);
+        case PB_T_UNION:
+                if (pb_dec_long(&k->d, &v))
+                        return -1;
+                if (v < 0 || (uint64_t)v >= t->nbranches)
+                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
+                                           "union index %lld out of range "
+                                           "(%zu branches)",
+                                           (long long)v, t->nbranches);
+                return step(k, PB_VISIT_BRANCH, NULL, 0, (size_t)v,
+                            t->branches[v]);
+        default:
+                break;
+        }
+        /* the other scalars: the decoder's own text */
+        pb_buf_reset(o);
+        if (pb_dec_value(&k->d, t, o))
+                return -1;
+        if (o->len >= 2 && o->data[0] == '"')
+                return leaf(k, PB_VISIT_TEXT, o->data + 1, o->len - 2);
+        if (t->kind == PB_T_BOOLEAN)
+                return leaf(k, PB_VISIT_BOOL, o->data, o->len);
+        return leaf(k, PB_VISIT_NUMBER, o->data, o->len);
+}
+
+pb_resp_t pb_codec_visit(pb_codec_t *c, const pb_schema_t *writer,
+                         const uint8_t *data, size_t len, unsigned flags,
+                         const pb_codec_visitor_t *v, void *ctx, char *errstr,
+                         size_t errstr_size) {
+        vis_t k;
+        int rc;
+        if (errstr && errstr_size)
+                errstr[0] = 0;
+        if (!c || !writer || !writer->root || !v || !v->enter || !v->leave ||
+            !v->leaf || (!data && len))
+                return PB_ERR_ARG;
+        memset(&k, 0, sizeof(k));
+        k.d.c = c;
+        k.d.p = data;
+        k.d.end = data + len;
+        k.d.errstr = errstr;
+        k.d.errsize = errstr_size;
+        k.v = v;
+        k.ctx = ctx;
+        k.flags = flags;
+        c->depth = 0;
+        rc = walk(&k, writer->root);
+        if (rc == 0 && k.d.p != k.d.end) {
+                c->depth = 0;
+                rc = pb_dec_fail(&k.d, PB_ERR_INVALID,
+                                 "%zu trailing bytes after the record",
+                                 (size_t)(k.d.end - k.d.p));
+        }
+        if (c->seg.cap > (1u << 20))
+                pb_buf_free(&c->seg);
+        if (!rc)
+                return PB_OK;
+        if (k.cb != PB_OK)
+                return k.cb;
+        return k.d.err != PB_OK ? k.d.err : PB_ERR_INVALID;
+}
