@@ -538,10 +538,12 @@ static void resolved(relay_t *r, entry_t *e) {
         r->handled++;
 }
 
-static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
+/* The delay before attempt `attempts` + 1: doubling from retry-initial up
+ * to retry-max-backoff, half of it jitter; the peer's Retry-After wins. */
+static int64_t pipe_backoff(relay_t *r, int attempts, int64_t retry_after) {
         int64_t b = r->set.retry_initial;
         int i;
-        for (i = 1; i < p->attempts && b < r->set.retry_max_backoff; i++)
+        for (i = 1; i < attempts && b < r->set.retry_max_backoff; i++)
                 b *= 2;
         if (b > r->set.retry_max_backoff)
                 b = r->set.retry_max_backoff;
@@ -549,6 +551,10 @@ static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
         if (retry_after > 0)
                 b = retry_after;
         return b;
+}
+
+static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
+        return pipe_backoff(r, p->attempts, retry_after);
 }
 
 /* Drops entries of partitions that are no longer assigned to us and
@@ -1138,19 +1144,6 @@ static void pipe_submit_all(relay_t *r) {
         }
         if (np)
                 r->rr = (r->rr + 1) % np;
-}
-
-static int64_t pipe_backoff(relay_t *r, int attempts, int64_t retry_after) {
-        int64_t b = r->set.retry_initial;
-        int i;
-        for (i = 1; i < attempts && b < r->set.retry_max_backoff; i++)
-                b *= 2;
-        if (b > r->set.retry_max_backoff)
-                b = r->set.retry_max_backoff;
-        b = b / 2 + (b > 1 ? (int64_t)(random() % (b / 2 + 1)) : 0);
-        if (retry_after > 0)
-                b = retry_after;
-        return b;
 }
 
 static void pipe_outcome(relay_t *r, const pb_sink_done_t *d) {
@@ -1979,7 +1972,6 @@ static int relay_build(relay_t *r, const relay_build_t *b, char *err,
                        size_t errsz) {
         pb_consumer_opts_t copts;
         pb_kafka_conf_t ck;
-        size_t i;
         if (r->batch_max < 1)
                 r->batch_max = 1;
         if (r->batch_max > 100000)
@@ -2008,15 +2000,8 @@ static int relay_build(relay_t *r, const relay_build_t *b, char *err,
         memset(&copts, 0, sizeof(copts));
         copts.group = r->set.group;
         copts.from_beginning = b->from_beginning;
-        ck = r->cc.kconf;
-        ck.nprops = 0;
-        for (i = 0; i < b->nprops &&
-                    ck.nprops + r->cc.kconf.nprops < PB_KAFKA_MAX_PROPS;
-             i++)
-                ck.props[ck.nprops++] = b->props[i];
-        for (i = 0; i < r->cc.kconf.nprops && ck.nprops < PB_KAFKA_MAX_PROPS;
-             i++)
-                ck.props[ck.nprops++] = r->cc.kconf.props[i];
+        pb_kafka_conf_layer(&ck, &r->cc.kconf, b->props, b->nprops, NULL);
+        ck.topic_prefix = r->cc.kconf.topic_prefix;
         r->cons =
             pb_consumer_new(&ck, &copts, b->topics, b->ntopics, err, errsz);
         if (!r->cons)
