@@ -25,6 +25,7 @@
 #include "partnerbus/pb_httpd.h"
 #include "partnerbus/pb_kafka.h"
 #include "partnerbus/pb_metrics.h"
+#include "pb_cli.h"
 
 /* ------------------------------------------------------------ bodies */
 
@@ -126,16 +127,7 @@ int pb_adm_addr_private(const struct sockaddr *sa);
 /* ---------------------------------------------------------------- API */
 
 typedef struct pb_adm_settings {
-        const char *listen;
-        const char *tls_cert;
-        const char *tls_key;
-        const char *tls_priorities;
-        int insecure_http;
-        long threads;
-        size_t max_body;
-        int64_t conn_timeout;
-        const char *ops_listen;
-        const char *port_file;
+        pb_cli_http_t http; /* --listen, TLS, threads, ... */
         const char *operator_token_file;
         int allow_http_endpoints;
         const char *gateway_url; /* --gateway-url, or NULL */
@@ -149,7 +141,6 @@ typedef struct pb_adm_settings {
         const char *subs_topic;
         const char *status_topic;
         const char *audit_topic;
-        int print_routes;
 } pb_adm_settings_t;
 
 typedef struct pb_adm {

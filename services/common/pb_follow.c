@@ -253,6 +253,9 @@ static void *follow_main(void *arg) {
         return NULL;
 }
 
+const char *const pb_follow_consumer_defaults[2] = {
+    "fetch.wait.max.ms=20", "allow.auto.create.topics=true"};
+
 pb_follow_t *pb_follow_new(const char *who, const pb_kafka_conf_t *conf,
                            const pb_follow_topic_t *topics, size_t ntopics,
                            pb_follow_apply_t *apply, void *opaque, char *errstr,
@@ -282,11 +285,7 @@ pb_follow_t *pb_follow_new(const char *who, const pb_kafka_conf_t *conf,
                         goto fail;
                 }
         }
-        f->cc.brokers = conf->brokers;
-        pb_kafka_conf_add(&f->cc, "fetch.wait.max.ms=20");
-        pb_kafka_conf_add(&f->cc, "allow.auto.create.topics=true");
-        for (i = 0; i < conf->nprops && f->cc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                f->cc.props[f->cc.nprops++] = conf->props[i];
+        pb_kafka_conf_layer(&f->cc, conf, pb_follow_consumer_defaults, 2, NULL);
         atomic_store(&f->loading, 1);
         if (pthread_create(&f->thr, NULL, follow_main, f) != 0) {
                 snprintf(errstr, errstr_size, "cannot start a thread");

@@ -31,6 +31,10 @@ typedef struct pb_follow_topic {
         int compact;      /* 1: created with cleanup.policy=compact */
 } pb_follow_topic_t;
 
+/* The consumer properties of a follower, before the -X ones: fetches
+ * answered within 20 ms, topics created on first use. */
+extern const char *const pb_follow_consumer_defaults[2];
+
 /* who: the service name for log lines. Starts the thread; NULL on error. */
 pb_follow_t *pb_follow_new(const char *who, const pb_kafka_conf_t *conf,
                            const pb_follow_topic_t *topics, size_t ntopics,
