@@ -375,16 +375,8 @@ size_t pb_owners_count(pb_owners_t *o) {
 static void read_past(pb_owners_t *o, int32_t partition, int64_t offset,
                       int64_t deadline_ms) {
         while (o->next[partition] <= offset && !atomic_load(&o->stop) &&
-               pb_mono_ms() < deadline_ms) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 20 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&o->cond, &o->lock, &ts);
-        }
+               pb_mono_ms() < deadline_ms)
+                pb_follow_nap(&o->cond, &o->lock);
 }
 
 static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
