@@ -76,12 +76,15 @@ struct pb_sink {
         char *secret;
         size_t secret_len;
         char *token;
-        char *agreement; /* X-Partnerbus-Agreement, NULL if none */
         size_t batch;
         long timeout_ms, connect_timeout_ms;
         long http_version; /* CURL_HTTP_VERSION_* */
         const char *cert, *key, *ca;
-        const char *extra_header; /* "Name: value" or NULL */
+        /* headers on every request: X-Partnerbus-Agreement (agreement),
+         * then the one of `header`; names split from values at init */
+        char xh_name[2][128];
+        char *xh_value[2];
+        size_t nxh;
         EVP_MAC *mac;
         EVP_MAC_CTX *mac_ctx; /* keyed once, re-initialised per request */
         wh_req_t *reqs;
@@ -254,6 +257,20 @@ static int header_ok(const char *h) {
         return !strpbrk(h, "\r\n");
 }
 
+/* one more header for every request: name (nl bytes, under 128) and a
+ * copy of value. -1 out of memory. */
+static int add_xh(pb_sink_t *s, const char *name, size_t nl,
+                  const char *value) {
+        if (s->nxh == 2 || nl >= sizeof(s->xh_name[0]))
+                return 0; /* cannot happen: two callers, names checked */
+        if (!(s->xh_value[s->nxh] = strdup(value)))
+                return -1;
+        memcpy(s->xh_name[s->nxh], name, nl);
+        s->xh_name[s->nxh][nl] = 0;
+        s->nxh++;
+        return 0;
+}
+
 static int req_setup(pb_sink_t *s, wh_req_t *q) {
         CURL *c = curl_easy_init();
         if (!c)
@@ -352,7 +369,13 @@ static pb_sink_t *webhook_init(const char *target, const void *settings,
                          "webhook: http-version must be auto, 1.1 or h2c");
                 goto fail;
         }
+        if (st->agreement && *st->agreement &&
+            add_xh(s, "X-Partnerbus-Agreement", 22, st->agreement) < 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
         if (st->header && *st->header) {
+                const char *c = strchr(st->header, ':');
                 if (!header_ok(st->header)) {
                         snprintf(errstr, errstr_size,
                                  "webhook: header must be NAME: VALUE "
@@ -360,7 +383,11 @@ static pb_sink_t *webhook_init(const char *target, const void *settings,
                                  "breaks, < 900 bytes)");
                         goto fail;
                 }
-                s->extra_header = st->header;
+                if (add_xh(s, st->header, (size_t)(c - st->header),
+                           c + 1 + strspn(c + 1, " \t")) < 0) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto fail;
+                }
         }
         s->secret = setting_secret(st->secret, st->secret_file, &s->secret_len,
                                    &err, errstr, errstr_size);
@@ -392,11 +419,6 @@ static pb_sink_t *webhook_init(const char *target, const void *settings,
                                   errstr, errstr_size);
         if (err)
                 goto fail;
-        if (st->agreement && *st->agreement &&
-            !(s->agreement = strdup(st->agreement))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto fail;
-        }
         s->multi = curl_multi_init();
         s->reqs = calloc(s->nreqs, sizeof(*s->reqs));
         s->done = calloc(s->nreqs + 1, sizeof(*s->done));
@@ -599,26 +621,13 @@ static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                 err |=
                     sign_header(s, q, "X-Partnerbus-Signature", "v1", ts, tl);
         }
-        if (s->agreement)
-                err |= hdr(q, "X-Partnerbus-Agreement", s->agreement,
-                           strlen(s->agreement));
         if (s->token) {
                 snprintf(line, sizeof(line), "Bearer %s", s->token);
                 err |= hdr(q, "Authorization", line, strlen(line));
         }
-        if (s->extra_header) {
-                /* checked at init: "Name: value", fits */
-                const char *c = strchr(s->extra_header, ':');
-                char name[128];
-                size_t nl = (size_t)(c - s->extra_header);
-                if (nl < sizeof(name)) {
-                        memcpy(name, s->extra_header, nl);
-                        name[nl] = 0;
-                        c++;
-                        c += strspn(c, " \t");
-                        err |= hdr(q, name, c, strlen(c));
-                }
-        }
+        for (i = 0; i < s->nxh; i++)
+                err |= hdr(q, s->xh_name[i], s->xh_value[i],
+                           strlen(s->xh_value[i]));
         if (err)
                 return -1;
         q->hdrs = &q->nodes[0];
@@ -824,7 +833,8 @@ static void webhook_destroy(pb_sink_t *s) {
                 memset(s->secret, 0, s->secret_len);
         free(s->secret);
         free(s->token);
-        free(s->agreement);
+        for (i = 0; i < s->nxh; i++)
+                free(s->xh_value[i]);
         pb_buf_free(&s->scratch);
         free(s);
 }

@@ -16,6 +16,9 @@
 extern "C" {
 #endif
 
+struct pb_metrics;
+struct pb_ops_server;
+
 #define PB_HTTPD_MAX_OPTIONS 24
 
 /* Largest PEM file pb_httpd_read_file reads. */
@@ -75,6 +78,37 @@ void pb_httpd_print_routes(const pb_httpd_route_t *routes, size_t n);
 
 /* The port the daemon listens on, or -1. */
 int pb_httpd_port(struct MHD_Daemon *d);
+
+/* What an HTTP API service does once its daemon listens: the ops endpoint
+ * (when ops_listen is set), the "listening" log line, the port file (when
+ * port_file is set). */
+typedef struct pb_httpd_announce {
+        const char *cmd; /* the log lines' cmd= */
+        const char *listen;
+        int port;
+        int tls;
+        const char *brokers;
+        const char *extra; /* appended to the "listening" line, or NULL */
+        const char *ops_listen;
+        struct pb_metrics *metrics;
+        int (*ready)(void *opaque, char *reason, size_t reason_size);
+        void (*render)(void *opaque); /* may be NULL */
+        void *opaque;
+        const char *port_file;
+        /* the service's logger (level, printf format) */
+        void (*log)(const char *level, const char *fmt, ...)
+            __attribute__((format(printf, 2, 3)));
+} pb_httpd_announce_t;
+
+/* 0, or -1 with errstr ("--ops-listen: ..." or "--port-file PATH: ...").
+ * *ops is the endpoint started (or NULL), the caller's to destroy. */
+int pb_httpd_announce(const pb_httpd_announce_t *a, struct pb_ops_server **ops,
+                      char *errstr, size_t errstr_size);
+
+/* Writes "PORT\n" to path through path.tmp renamed into place, so a
+ * reader never sees it half-written. 0, or -1 with errstr. */
+int pb_httpd_write_port_file(const char *path, int port, char *errstr,
+                             size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,12 @@ typedef struct pb_kafka_conf {
 
 /* Adds "key=value" (pointer kept, not copied). PB_ERR_ARG if malformed. */
 pb_resp_t pb_kafka_conf_add(pb_kafka_conf_t *c, const char *kv);
+/* out: base's brokers (no topic prefix), our defaults (ndefaults
+ * "key=value" strings, kept as pointers), then base's -X properties after
+ * them so they win - except those starting with skip (NULL: none). */
+void pb_kafka_conf_layer(pb_kafka_conf_t *out, const pb_kafka_conf_t *base,
+                         const char *const *defaults, size_t ndefaults,
+                         const char *skip);
 /* topic for an event type: prefix + type, into buf. */
 const char *pb_kafka_topic(const pb_kafka_conf_t *c, const char *type,
                            char *buf, size_t size);

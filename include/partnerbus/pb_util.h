@@ -136,4 +136,11 @@ int pb_topic_name_valid(const char *s);
  * out. Every log line and config print that shows a URL goes through it. */
 const char *pb_redact_url(const char *url, char *out, size_t size);
 
+/* --- files --- */
+/* The whole file at path, NUL-terminated (*len bytes before the NUL), at
+ * most max bytes; malloc'd, or NULL with errstr ("cannot open PATH: ...",
+ * "PATH: reason"). */
+char *pb_read_file(const char *path, size_t max, size_t *len, char *errstr,
+                   size_t errstr_size);
+
 #endif

@@ -150,43 +150,49 @@ static int tok_match_index(const char *t, size_t tl, size_t idx) {
 
 typedef uint64_t set_t;
 
+/* The pointers of list (n of them, those of `in` still in play) whose
+ * token at depth d matches this member/element; *ends: one of them ends
+ * here. */
+static set_t matching(const ptr_t *list, size_t n, set_t in, size_t d,
+                      const char *key, size_t keylen, size_t idx, int is_index,
+                      int *ends) {
+        set_t out = 0;
+        size_t i;
+        *ends = 0;
+        for (i = 0; i < n; i++) {
+                const ptr_t *x = &list[i];
+                int m;
+                if (!(in >> i & 1) || d >= x->ntok)
+                        continue;
+                m = is_index ? tok_match_index(x->tok[d], x->len[d], idx)
+                             : tok_match_key(x->tok[d], x->len[d], key, keylen);
+                if (!m)
+                        continue;
+                if (x->ntok == d + 1)
+                        *ends = 1;
+                out |= (set_t)1 << i;
+        }
+        return out;
+}
+
 /* Child sets for one member/element at depth d. Returns 0 to drop it, 1 to
  * keep it; *full: kept whole (no include restriction below). */
 static int step(const pb_projection_t *p, size_t d, int full, set_t inc,
                 set_t exc, const char *key, size_t keylen, size_t idx,
                 int is_index, int *cfull, set_t *cinc, set_t *cexc) {
-        size_t i;
+        int ends;
         *cfull = full;
         *cinc = 0;
-        *cexc = 0;
-        for (i = 0; i < p->nexc; i++) {
-                const ptr_t *x = &p->exc[i];
-                int m;
-                if (!(exc >> i & 1) || d >= x->ntok)
-                        continue;
-                m = is_index ? tok_match_index(x->tok[d], x->len[d], idx)
-                             : tok_match_key(x->tok[d], x->len[d], key, keylen);
-                if (!m)
-                        continue;
-                if (x->ntok == d + 1)
-                        return 0;
-                *cexc |= (set_t)1 << i;
-        }
+        *cexc = matching(p->exc, p->nexc, exc, d, key, keylen, idx, is_index,
+                         &ends);
+        if (ends) /* an exclude pointer names this one */
+                return 0;
         if (full)
                 return 1;
-        for (i = 0; i < p->ninc; i++) {
-                const ptr_t *x = &p->inc[i];
-                int m;
-                if (!(inc >> i & 1) || d >= x->ntok)
-                        continue;
-                m = is_index ? tok_match_index(x->tok[d], x->len[d], idx)
-                             : tok_match_key(x->tok[d], x->len[d], key, keylen);
-                if (!m)
-                        continue;
-                if (x->ntok == d + 1)
-                        *cfull = 1;
-                *cinc |= (set_t)1 << i;
-        }
+        *cinc = matching(p->inc, p->ninc, inc, d, key, keylen, idx, is_index,
+                         &ends);
+        if (ends)
+                *cfull = 1;
         return *cfull || *cinc;
 }
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -821,4 +822,47 @@ const char *pb_redact_url(const char *url, char *out, size_t size) {
         out[o] = 0;
         return out;
 #undef PUT
+}
+
+char *pb_read_file(const char *path, size_t max, size_t *len, char *errstr,
+                   size_t errstr_size) {
+        FILE *fp = fopen(path, "rb");
+        char *buf = NULL;
+        size_t n = 0, cap = 0;
+        if (!fp) {
+                snprintf(errstr, errstr_size, "cannot open %s: %s", path,
+                         strerror(errno));
+                return NULL;
+        }
+        for (;;) {
+                size_t got;
+                if (n > max)
+                        break; /* too large: said below */
+                if (cap - n < 4096 + 1) {
+                        char *nb = realloc(buf, cap ? cap * 2 : 8192);
+                        if (!nb) {
+                                free(buf);
+                                fclose(fp);
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return NULL;
+                        }
+                        buf = nb;
+                        cap = cap ? cap * 2 : 8192;
+                }
+                got = fread(buf + n, 1, 4096, fp);
+                n += got;
+                if (got < 4096)
+                        break;
+        }
+        if (ferror(fp) || n > max) {
+                snprintf(errstr, errstr_size, "%s: %s", path,
+                         ferror(fp) ? strerror(errno) : "file too large");
+                free(buf);
+                fclose(fp);
+                return NULL;
+        }
+        fclose(fp);
+        buf[n] = 0;
+        *len = n;
+        return buf;
 }

@@ -33,6 +33,19 @@
 
 /* --- configuration --- */
 
+void pb_kafka_conf_layer(pb_kafka_conf_t *out, const pb_kafka_conf_t *base,
+                         const char *const *defaults, size_t ndefaults,
+                         const char *skip) {
+        size_t i;
+        memset(out, 0, sizeof(*out));
+        out->brokers = base->brokers;
+        for (i = 0; i < ndefaults && out->nprops < PB_KAFKA_MAX_PROPS; i++)
+                out->props[out->nprops++] = defaults[i];
+        for (i = 0; i < base->nprops && out->nprops < PB_KAFKA_MAX_PROPS; i++)
+                if (!skip || strncmp(base->props[i], skip, strlen(skip)))
+                        out->props[out->nprops++] = base->props[i];
+}
+
 pb_resp_t pb_kafka_conf_add(pb_kafka_conf_t *c, const char *kv) {
         const char *eq;
         if (!c || !kv)

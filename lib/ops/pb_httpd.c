@@ -6,6 +6,7 @@
 
 #include "partnerbus/pb_httpd.h"
 #include "partnerbus/pb_metrics.h"
+#include "partnerbus/pb_util.h"
 
 void pb_httpd_option(pb_httpd_setup_t *s, enum MHD_OPTION option,
                      intptr_t value, void *ptr_value) {
@@ -78,42 +79,8 @@ struct MHD_Daemon *pb_httpd_start(pb_httpd_setup_t *s,
 }
 
 char *pb_httpd_read_file(const char *path, char *errstr, size_t errstr_size) {
-        FILE *fp = fopen(path, "rb");
-        char *buf = NULL;
-        size_t n = 0, cap = 0;
-        if (!fp) {
-                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-                return NULL;
-        }
-        for (;;) {
-                size_t got;
-                if (n + 4096 + 1 > cap) {
-                        char *nb;
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > PB_HTTPD_MAX_FILE) {
-                                snprintf(errstr, errstr_size, "%s: too large",
-                                         path);
-                                free(buf);
-                                fclose(fp);
-                                return NULL;
-                        }
-                        nb = realloc(buf, cap);
-                        if (!nb) {
-                                free(buf);
-                                fclose(fp);
-                                snprintf(errstr, errstr_size, "out of memory");
-                                return NULL;
-                        }
-                        buf = nb;
-                }
-                got = fread(buf + n, 1, 4096, fp);
-                n += got;
-                if (got < 4096)
-                        break;
-        }
-        fclose(fp);
-        buf[n] = 0;
-        return buf;
+        size_t n;
+        return pb_read_file(path, PB_HTTPD_MAX_FILE, &n, errstr, errstr_size);
 }
 
 void pb_httpd_print_routes(const pb_httpd_route_t *routes, size_t n) {
@@ -126,4 +93,44 @@ int pb_httpd_port(struct MHD_Daemon *d) {
         const union MHD_DaemonInfo *i =
             d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
         return i ? (int)i->port : -1;
+}
+
+int pb_httpd_write_port_file(const char *path, int port, char *errstr,
+                             size_t errstr_size) {
+        char tmp[1100];
+        FILE *fp;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        fp = fopen(tmp, "w");
+        if (!fp || fprintf(fp, "%d\n", port) < 0 || fclose(fp) != 0 ||
+            rename(tmp, path) != 0) {
+                snprintf(errstr, errstr_size, "--port-file %s: %s", path,
+                         strerror(errno));
+                return -1;
+        }
+        return 0;
+}
+
+int pb_httpd_announce(const pb_httpd_announce_t *a, pb_ops_server_t **ops,
+                      char *errstr, size_t errstr_size) {
+        char e[512];
+        *ops = NULL;
+        if (a->ops_listen) {
+                *ops = pb_ops_server_new2(a->ops_listen, a->metrics, a->ready,
+                                          a->render, a->opaque, e, sizeof(e));
+                if (!*ops) {
+                        snprintf(errstr, errstr_size, "--ops-listen: %s", e);
+                        return -1;
+                }
+                a->log("info", "cmd=%s msg=\"ops endpoint\" port=%d", a->cmd,
+                       pb_ops_server_port(*ops));
+        }
+        a->log("info",
+               "cmd=%s msg=\"listening\" listen=%s port=%d scheme=%s "
+               "brokers=%s%s",
+               a->cmd, a->listen, a->port, a->tls ? "https" : "http",
+               a->brokers, a->extra ? a->extra : "");
+        if (a->port_file && pb_httpd_write_port_file(a->port_file, a->port,
+                                                     errstr, errstr_size) < 0)
+                return -1;
+        return 0;
 }

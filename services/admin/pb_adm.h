@@ -28,6 +28,7 @@
 #include "partnerbus/pb_kafka.h"
 #include "partnerbus/pb_metrics.h"
 #include "partnerbus/pb_schema.h"
+#include "pb_cli.h"
 
 /* ------------------------------------------------------------ bodies */
 
@@ -129,16 +130,7 @@ int pb_adm_addr_private(const struct sockaddr *sa);
 /* ---------------------------------------------------------------- API */
 
 typedef struct pb_adm_settings {
-        const char *listen;
-        const char *tls_cert;
-        const char *tls_key;
-        const char *tls_priorities;
-        int insecure_http;
-        long threads;
-        size_t max_body;
-        int64_t conn_timeout;
-        const char *ops_listen;
-        const char *port_file;
+        pb_cli_http_t http; /* --listen, TLS, threads, ... */
         const char *operator_token_file;
         int allow_http_endpoints;
         const char *gateway_url; /* --gateway-url, or NULL */
@@ -152,7 +144,6 @@ typedef struct pb_adm_settings {
         const char *subs_topic;
         const char *status_topic;
         const char *audit_topic;
-        int print_routes;
         long history_scan_max;   /* messages read per history request */
         int64_t history_timeout; /* ms per history request */
 } pb_adm_settings_t;

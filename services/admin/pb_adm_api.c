@@ -307,7 +307,7 @@ static cJSON *parse_body(call_t *c, pb_adm_body_kind_t kind) {
         if (c->rq->body_too_large) {
                 fail(c, 413, "body_too_large", "",
                      "request body larger than --max-body (%zu bytes)",
-                     c->adm->set.max_body);
+                     c->adm->set.http.max_body);
                 return NULL;
         }
         b = pb_adm_body_parse(kind, c->rq->body ? c->rq->body : "",

@@ -178,7 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 h = calloc(1, sizeof(*h));
                 if (!h)
                         return MHD_NO;
-                pb_buf_init(&h->body, adm->set.max_body);
+                pb_buf_init(&h->body, adm->set.http.max_body);
                 *ctx = h;
                 return MHD_YES;
         }
@@ -257,9 +257,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
 
 int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size) {
         pb_httpd_setup_t hs;
-        const pb_httpd_conf_t hc = {adm->set.listen,  adm->set.tls_cert,
-                                    adm->set.tls_key, adm->set.tls_priorities,
-                                    adm->set.threads, adm->set.conn_timeout};
+        const pb_httpd_conf_t hc = {
+            adm->set.http.listen,  adm->set.http.tls_cert,
+            adm->set.http.tls_key, adm->set.http.tls_priorities,
+            adm->set.http.threads, adm->set.http.conn_timeout};
         if (pb_httpd_setup(&hs, &hc,
                            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                                MHD_USE_ERROR_LOG,
@@ -272,7 +273,7 @@ int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size) {
                         (intptr_t)on_completed, NULL);
         adm->daemon =
             pb_httpd_start(&hs, on_request, adm, pb_log_mhd, (void *)"admin",
-                           adm->set.listen, errstr, errstr_size);
+                           adm->set.http.listen, errstr, errstr_size);
         return adm->daemon ? 0 : -1;
 }
 

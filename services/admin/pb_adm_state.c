@@ -102,6 +102,8 @@ static void on_record(void *opaque, size_t t, const char *key, size_t klen,
 pb_adm_state_t *pb_adm_state_new(const pb_kafka_conf_t *conf,
                                  const char *const *topics, size_t audit_keep,
                                  char *errstr, size_t errstr_size) {
+        static const char *const pdefaults[] = {"linger.ms=0",
+                                                "message.timeout.ms=10000"};
         pb_adm_state_t *s = calloc(1, sizeof(*s));
         pb_follow_topic_t ft[PB_ADM_NTOPICS];
         pb_kafka_conf_t pc;
@@ -124,12 +126,7 @@ pb_adm_state_t *pb_adm_state_new(const pb_kafka_conf_t *conf,
                         goto fail;
                 }
         }
-        memset(&pc, 0, sizeof(pc));
-        pc.brokers = conf->brokers;
-        pb_kafka_conf_add(&pc, "linger.ms=0");
-        pb_kafka_conf_add(&pc, "message.timeout.ms=10000");
-        for (i = 0; i < conf->nprops && pc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                pc.props[pc.nprops++] = conf->props[i];
+        pb_kafka_conf_layer(&pc, conf, pdefaults, 2, NULL);
         s->producer = pb_producer_new(&pc, on_delivery, s, errstr, errstr_size);
         if (!s->producer)
                 goto fail;

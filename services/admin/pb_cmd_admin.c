@@ -33,22 +33,22 @@
 static const pb_opt_t adm_opts[] = {
     {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8090", "ADDR:PORT",
      "address to listen on (port 0: any free port, see --port-file)", 0,
-     OFF(listen)},
+     OFF(http.listen)},
     {"operator-token-file", 0, PB_OPT_STRING, NULL, "FILE",
      "the operator's token: its first line is the token itself, or "
      "sha256:HEX of it (required)",
      0, OFF(operator_token_file)},
-    PB_OPTG_TLS_CERT(OFF(tls_cert)),
-    PB_OPTG_TLS_KEY(OFF(tls_key)),
-    PB_OPTG_TLS_PRIORITIES(OFF(tls_priorities)),
-    PB_OPTG_INSECURE_HTTP(OFF(insecure_http)),
-    {"threads", 0, PB_OPT_INT, "4", "N", "HTTP threads", 0, OFF(threads)},
+    PB_OPTG_TLS_CERT(OFF(http.tls_cert)),
+    PB_OPTG_TLS_KEY(OFF(http.tls_key)),
+    PB_OPTG_TLS_PRIORITIES(OFF(http.tls_priorities)),
+    PB_OPTG_INSECURE_HTTP(OFF(http.insecure_http)),
+    {"threads", 0, PB_OPT_INT, "4", "N", "HTTP threads", 0, OFF(http.threads)},
     {"max-body", 0, PB_OPT_SIZE, "64KiB", "SIZE",
-     "largest request body; larger ones get 413", 0, OFF(max_body)},
+     "largest request body; larger ones get 413", 0, OFF(http.max_body)},
     {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
-     "close a connection idle this long", 0, OFF(conn_timeout)},
-    PB_OPTG_OPS_LISTEN(OFF(ops_listen)),
-    PB_OPTG_PORT_FILE(OFF(port_file)),
+     "close a connection idle this long", 0, OFF(http.conn_timeout)},
+    PB_OPTG_OPS_LISTEN(OFF(http.ops_listen)),
+    PB_OPTG_PORT_FILE(OFF(http.port_file)),
     {"allow-http-endpoints", 0, PB_OPT_BOOL, "false", NULL,
      "accept subscription endpoints with http:// (default: https only)", 0,
      OFF(allow_http_endpoints)},
@@ -93,7 +93,8 @@ static const pb_opt_t adm_opts[] = {
     {"history-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
      "how long a history request may read Kafka", 0, OFF(history_timeout)},
     {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
-     "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
+     "print the routes served (METHOD PATH) and exit", 0,
+     OFF(http.print_routes)},
 };
 
 static const pb_cmd_spec_t adm_spec = {
@@ -178,42 +179,31 @@ static int load_operator(pb_adm_t *adm, char *err, size_t errsz) {
         return 0;
 }
 
+static void print_routes(void) {
+        pb_httpd_print_routes(pb_adm_routes, pb_adm_nroutes);
+}
+
 static int serve(int argc, char **argv) {
         pb_adm_t adm;
         pb_cli_common_t cc;
         pb_schemas_t *cat = NULL;
         pb_ops_server_t *ops = NULL;
-        int first = 0, rc;
+        int rc;
         char err[512];
         const char *topics[PB_ADM_NTOPICS];
 
         memset(&adm, 0, sizeof(adm));
         memset(&cc, 0, sizeof(cc));
-        rc = pb_opts_parse(&adm_spec, &adm.set, &cc, argc, argv, &first);
-        if (rc >= 0) {
-                pb_opts_free();
+        rc = pb_opts_parse_serve(&adm_spec, &adm.set, &adm.set.http, &cc, argc,
+                                 argv, print_routes);
+        if (rc >= 0)
                 return rc;
-        }
-        if (adm.set.print_routes) {
-                pb_httpd_print_routes(pb_adm_routes, pb_adm_nroutes);
-                pb_opts_free();
-                return PB_EXIT_OK;
-        }
         rc = PB_EXIT_USAGE;
-        if (first < argc) {
-                pb_cli_usage_error(CMD, "unexpected argument '%s'",
-                                   argv[first]);
-                goto out;
-        }
         if (!adm.set.operator_token_file) {
                 pb_cli_usage_error(CMD, "--operator-token-file is required");
                 goto out;
         }
-        if (!pb_cli_check_tls(CMD, adm.set.tls_cert, adm.set.tls_key,
-                              adm.set.insecure_http))
-                goto out;
-        if (adm.set.threads < 1 || adm.set.threads > 64 ||
-            adm.set.max_body < 64 || adm.set.max_body > (16u << 20) ||
+        if (adm.set.http.max_body < 64 || adm.set.http.max_body > (16u << 20) ||
             adm.set.audit_keep < 1 || adm.set.audit_keep > 10000000 ||
             adm.set.verify_timeout < 100 || adm.set.history_scan_max < 1 ||
             adm.set.history_scan_max > 10000000 ||
@@ -267,26 +257,25 @@ static int serve(int argc, char **argv) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
-        if (adm.set.ops_listen) {
-                ops = pb_ops_server_new(adm.set.ops_listen, adm.metrics,
-                                        ops_ready, &adm, err, sizeof(err));
-                if (!ops) {
-                        fprintf(stderr, "partnerbus %s: --ops-listen: %s\n",
-                                CMD, err);
+        {
+                const pb_httpd_announce_t an = {CMD,
+                                                adm.set.http.listen,
+                                                pb_adm_http_port(&adm),
+                                                adm.set.http.tls_cert != NULL,
+                                                cc.brokers,
+                                                NULL,
+                                                adm.set.http.ops_listen,
+                                                adm.metrics,
+                                                ops_ready,
+                                                NULL,
+                                                &adm,
+                                                adm.set.http.port_file,
+                                                pb_log};
+                if (pb_httpd_announce(&an, &ops, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                         goto out;
                 }
-                pb_log("info", "cmd=admin msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(ops));
         }
-        pb_log("info",
-               "cmd=admin msg=\"listening\" listen=%s port=%d scheme=%s "
-               "brokers=%s",
-               adm.set.listen, pb_adm_http_port(&adm),
-               adm.set.tls_cert ? "https" : "http", cc.brokers);
-        if (adm.set.port_file &&
-            pb_cli_write_port_file(CMD, adm.set.port_file,
-                                   pb_adm_http_port(&adm)) < 0)
-                goto out;
         while (!pb_cli_stop)
                 usleep(100 * 1000);
         pb_log("info", "cmd=admin msg=\"stopping\"");

@@ -156,20 +156,6 @@ int pb_cli_check_tls(const char *cmd, const char *tls_cert, const char *tls_key,
         return 1;
 }
 
-int pb_cli_write_port_file(const char *cmd, const char *path, int port) {
-        char tmp[1100];
-        FILE *fp;
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        fp = fopen(tmp, "w");
-        if (!fp || fprintf(fp, "%d\n", port) < 0 || fclose(fp) != 0 ||
-            rename(tmp, path) != 0) {
-                fprintf(stderr, "partnerbus %s: --port-file %s: %s\n", cmd,
-                        path, strerror(errno));
-                return -1;
-        }
-        return 0;
-}
-
 static void pb_cli_on_signal(int sig) {
         (void)sig;
         pb_cli_stop = 1;

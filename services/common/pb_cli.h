@@ -73,9 +73,21 @@ void pb_log_mhd(void *cmd, const char *fmt, va_list ap)
 int pb_cli_check_tls(const char *cmd, const char *tls_cert, const char *tls_key,
                      int insecure_http);
 
-/* Writes "port\n" to path (through path.tmp, renamed). Returns 0, or -1
- * after printing the error as "partnerbus CMD: --port-file ...". */
-int pb_cli_write_port_file(const char *cmd, const char *path, int port);
+/* The settings every HTTP API service (admin, gateway) has, a member of
+ * its settings struct (the rows differ in defaults and help). */
+typedef struct pb_cli_http {
+        const char *listen;
+        const char *tls_cert;
+        const char *tls_key;
+        const char *tls_priorities; /* GnuTLS priority string */
+        int insecure_http;
+        long threads;
+        int64_t conn_timeout; /* ms */
+        size_t max_body;
+        const char *ops_listen; /* /metrics, /readyz */
+        const char *port_file;
+        int print_routes;
+} pb_cli_http_t;
 
 /* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
 extern volatile int pb_cli_stop;

@@ -253,6 +253,20 @@ static void *follow_main(void *arg) {
         return NULL;
 }
 
+void pb_follow_nap(pthread_cond_t *cond, pthread_mutex_t *lock) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(cond, lock, &ts);
+}
+
+const char *const pb_follow_consumer_defaults[2] = {
+    "fetch.wait.max.ms=20", "allow.auto.create.topics=true"};
+
 pb_follow_t *pb_follow_new(const char *who, const pb_kafka_conf_t *conf,
                            const pb_follow_topic_t *topics, size_t ntopics,
                            pb_follow_apply_t *apply, void *opaque, char *errstr,
@@ -282,11 +296,7 @@ pb_follow_t *pb_follow_new(const char *who, const pb_kafka_conf_t *conf,
                         goto fail;
                 }
         }
-        f->cc.brokers = conf->brokers;
-        pb_kafka_conf_add(&f->cc, "fetch.wait.max.ms=20");
-        pb_kafka_conf_add(&f->cc, "allow.auto.create.topics=true");
-        for (i = 0; i < conf->nprops && f->cc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                f->cc.props[f->cc.nprops++] = conf->props[i];
+        pb_kafka_conf_layer(&f->cc, conf, pb_follow_consumer_defaults, 2, NULL);
         atomic_store(&f->loading, 1);
         if (pthread_create(&f->thr, NULL, follow_main, f) != 0) {
                 snprintf(errstr, errstr_size, "cannot start a thread");
@@ -334,7 +344,6 @@ int pb_follow_wait(pb_follow_t *f, size_t t, int32_t partition, int64_t offset,
                 return -1;
         pthread_mutex_lock(&f->lock);
         for (;;) {
-                struct timespec ts;
                 if (partition >= 0 && partition < f->nparts[t] &&
                     f->next[t][partition] > offset) {
                         ok = 1;
@@ -342,13 +351,7 @@ int pb_follow_wait(pb_follow_t *f, size_t t, int32_t partition, int64_t offset,
                 }
                 if (atomic_load(&f->stop) || pb_mono_ms() >= deadline_ms)
                         break;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 20 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+                pb_follow_nap(&f->cond, &f->lock);
         }
         pthread_mutex_unlock(&f->lock);
         return ok ? 0 : -1;

@@ -13,6 +13,7 @@
 #ifndef PB_FOLLOW_H
 #define PB_FOLLOW_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,14 @@ typedef struct pb_follow_topic {
         const char *name; /* full name (prefix applied); copied */
         int compact;      /* 1: created with cleanup.policy=compact */
 } pb_follow_topic_t;
+
+/* With lock held: waits on cond for at most 20 ms (a reader waiting for
+ * the follower thread to read past an offset). */
+void pb_follow_nap(pthread_cond_t *cond, pthread_mutex_t *lock);
+
+/* The consumer properties of a follower, before the -X ones: fetches
+ * answered within 20 ms, topics created on first use. */
+extern const char *const pb_follow_consumer_defaults[2];
 
 /* who: the service name for log lines. Starts the thread; NULL on error. */
 pb_follow_t *pb_follow_new(const char *who, const pb_kafka_conf_t *conf,

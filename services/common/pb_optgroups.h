@@ -76,6 +76,24 @@
                 "retry-max-backoff", 0, PB_OPT_DURATION, "60s", "DURATION",    \
                     "longest delay between two attempts", 0, (off)             \
         }
+#define PB_OPTG_RETRY_INITIAL(off)                                             \
+        {                                                                      \
+                "retry-initial", 0, PB_OPT_DURATION, "500ms", "DURATION",      \
+                    "first retry delay (doubles per attempt, with jitter)", 0, \
+                    (off)                                                      \
+        }
+
+/* --- delivery (relay, fleet) --- */
+#define PB_OPTG_DLQ_SUFFIX(off)                                                \
+        {                                                                      \
+                "dlq-suffix", 0, PB_OPT_STRING, ".dlq", "SUFFIX",              \
+                    "dead-letter topic = topic + SUFFIX", 0, (off)             \
+        }
+#define PB_OPTG_BATCH_LINGER(off)                                              \
+        {                                                                      \
+                "batch-linger", 0, PB_OPT_DURATION, "50ms", "DURATION",        \
+                    "wait at most this long to fill a batch", 0, (off)         \
+        }
 
 /* --- history: a time range of events, from Kafka or the archive --- */
 #define PB_OPTG_SINCE(off)                                                     \

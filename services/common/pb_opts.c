@@ -860,3 +860,28 @@ int pb_opts_where(const char *cmd, const pb_strlist_t *where,
         }
         return -1;
 }
+
+int pb_opts_parse_serve(const pb_cmd_spec_t *spec, void *settings,
+                        const pb_cli_http_t *http, pb_cli_common_t *common,
+                        int argc, char **argv, void (*print_routes)(void)) {
+        const char *cmd = spec->name;
+        int first = 0, rc;
+        rc = pb_opts_parse(spec, settings, common, argc, argv, &first);
+        if (rc < 0 && http->print_routes) {
+                print_routes();
+                rc = PB_EXIT_OK;
+        } else if (rc < 0 && first < argc) {
+                rc = pb_cli_usage_error(cmd, "unexpected argument '%s'",
+                                        argv[first]);
+        } else if (rc < 0 &&
+                   !pb_cli_check_tls(cmd, http->tls_cert, http->tls_key,
+                                     http->insecure_http)) {
+                rc = PB_EXIT_USAGE;
+        } else if (rc < 0 && (http->threads < 1 || http->threads > 64)) {
+                rc =
+                    pb_cli_usage_error(cmd, "a numeric option is out of range");
+        }
+        if (rc >= 0)
+                pb_opts_free();
+        return rc;
+}

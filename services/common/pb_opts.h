@@ -48,6 +48,15 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                   int *first_arg);
 void pb_opts_free(void);
 
+/* pb_opts_parse for an HTTP API service whose settings hold *http, then
+ * its common checks: --print-routes (print_routes() prints them), no
+ * stray argument, --tls-cert with --tls-key or --insecure-http, 1 to 64
+ * --threads. Returns -1 to go on, else the exit status (the options
+ * freed). */
+int pb_opts_parse_serve(const pb_cmd_spec_t *spec, void *settings,
+                        const pb_cli_http_t *http, pb_cli_common_t *common,
+                        int argc, char **argv, void (*print_routes)(void));
+
 /* Run-time composition of a table from parts (a service's rows, a shared
  * group, a sink's table): names get `prefix` (NULL: none), offsets are
  * shifted by `base` (where the part's struct sits inside the settings).

@@ -44,6 +44,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "pb_cli.h"
+#include "pb_follow.h"
 #include "pb_owners.h"
 
 static const struct {
@@ -337,9 +338,11 @@ static void *owners_main(void *arg) {
 pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
                            size_t capacity, const char *cmd, char *errstr,
                            size_t errstr_size) {
+        /* the HTTP thread that claims waits for the report: bounded */
+        static const char *const pdefaults[] = {"linger.ms=0",
+                                                "message.timeout.ms=10000"};
         pb_owners_t *o = calloc(1, sizeof(*o));
         pb_kafka_conf_t pc, cc;
-        size_t i;
         if (!o) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
@@ -356,25 +359,13 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
                 goto fail;
         }
         /* claims: our settings first, -X after them */
-        memset(&pc, 0, sizeof(pc));
-        pc.brokers = conf->brokers;
-        pb_kafka_conf_add(&pc, "linger.ms=0");
-        /* the HTTP thread that claims waits for the report: bounded */
-        pb_kafka_conf_add(&pc, "message.timeout.ms=10000");
-        for (i = 0; i < conf->nprops && pc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                /* claims are never transactional (poll's -X
-                 * transactional.id belongs to its event producer) */
-                if (strncmp(conf->props[i], "transactional.id=", 17))
-                        pc.props[pc.nprops++] = conf->props[i];
+        /* claims are never transactional (poll's -X transactional.id
+         * belongs to its event producer) */
+        pb_kafka_conf_layer(&pc, conf, pdefaults, 2, "transactional.id=");
         o->producer = pb_producer_new(&pc, claim_cb, o, errstr, errstr_size);
         if (!o->producer)
                 goto fail;
-        memset(&cc, 0, sizeof(cc));
-        cc.brokers = conf->brokers;
-        pb_kafka_conf_add(&cc, "fetch.wait.max.ms=20");
-        pb_kafka_conf_add(&cc, "allow.auto.create.topics=true");
-        for (i = 0; i < conf->nprops && cc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                cc.props[cc.nprops++] = conf->props[i];
+        pb_kafka_conf_layer(&cc, conf, pb_follow_consumer_defaults, 2, NULL);
         o->cc = cc; /* the consumer is made by the thread: its assignment
                        asks Kafka for metadata, which blocks while Kafka is
                        away, and the gateway must start all the same */
@@ -422,6 +413,15 @@ int pb_owners_ready(pb_owners_t *o) {
 
 size_t pb_owners_count(pb_owners_t *o) {
         return o ? pb_ownmap_count(o->map) : 0;
+}
+
+/* With o->lock held: waits until the thread has read partition past
+ * offset, at most until deadline_ms (or the stop). */
+static void read_past(pb_owners_t *o, int32_t partition, int64_t offset,
+                      int64_t deadline_ms) {
+        while (o->next[partition] <= offset && !atomic_load(&o->stop) &&
+               pb_mono_ms() < deadline_ms)
+                pb_follow_nap(&o->cond, &o->lock);
 }
 
 static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
@@ -475,18 +475,8 @@ static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
                 return PB_OWN_UNSURE;
         }
         pthread_mutex_lock(&o->lock);
-        while (c.partition >= 0 && c.partition < o->nparts &&
-               o->next[c.partition] <= c.offset && !atomic_load(&o->stop) &&
-               pb_mono_ms() < deadline_ms) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 20 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&o->cond, &o->lock, &ts);
-        }
+        if (c.partition >= 0 && c.partition < o->nparts)
+                read_past(o, c.partition, c.offset, deadline_ms);
         pthread_mutex_unlock(&o->lock);
         if (pb_ownmap_get(o->map, k, (size_t)n, owner, PB_OWNERS_ORG_MAX)) {
                 if (strcmp(owner, org))
@@ -607,18 +597,8 @@ void pb_owners_check_many(pb_owners_t *o, const char *type,
                             c[i].offset > want[c[i].partition])
                                 want[c[i].partition] = c[i].offset;
                 for (pi = 0; pi < o->nparts; pi++)
-                        while (want[pi] >= 0 && o->next[pi] <= want[pi] &&
-                               !atomic_load(&o->stop) &&
-                               pb_mono_ms() < deadline_ms) {
-                                struct timespec ts;
-                                clock_gettime(CLOCK_REALTIME, &ts);
-                                ts.tv_nsec += 20 * 1000000L;
-                                if (ts.tv_nsec >= 1000000000L) {
-                                        ts.tv_sec++;
-                                        ts.tv_nsec -= 1000000000L;
-                                }
-                                pthread_cond_timedwait(&o->cond, &o->lock, &ts);
-                        }
+                        if (want[pi] >= 0)
+                                read_past(o, pi, want[pi], deadline_ms);
         }
         pthread_mutex_unlock(&o->lock);
         free(want);

@@ -5,6 +5,7 @@
  * key and the owner. Nothing is ever removed: ownership does not expire,
  * so the map is bounded by count (capacity), not by age. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +28,10 @@ struct pb_ownmap {
         pthread_rwlock_t lock;
         own_e_t **b;
         size_t nb; /* power of two */
-        size_t n, capacity, nreassert;
-        uint64_t dropped;
+        size_t capacity, nreassert;
+        /* written under the lock, read without it */
+        atomic_size_t n;
+        atomic_uint_least64_t dropped;
 };
 
 pb_ownmap_t *pb_ownmap_new(size_t capacity) {
@@ -159,17 +162,9 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
 }
 
 size_t pb_ownmap_count(pb_ownmap_t *m) {
-        size_t n;
-        pthread_rwlock_rdlock(&m->lock);
-        n = m->n;
-        pthread_rwlock_unlock(&m->lock);
-        return n;
+        return atomic_load(&m->n);
 }
 
 uint64_t pb_ownmap_dropped(pb_ownmap_t *m) {
-        uint64_t n;
-        pthread_rwlock_rdlock(&m->lock);
-        n = m->dropped;
-        pthread_rwlock_unlock(&m->lock);
-        return n;
+        return atomic_load(&m->dropped);
 }

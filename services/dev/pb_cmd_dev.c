@@ -811,6 +811,24 @@ static void admin_listen_of(const dev_settings_t *s, char *out, size_t size) {
                  atoi(colon + 1) == 0 ? "0" : "8090");
 }
 
+/* "http://HOST:PORT" for a listen address ("host:port", ":port",
+ * "0.0.0.0:port"; no host or the wildcard: 127.0.0.1), with port instead
+ * of the address's own when port is not NULL. */
+static void base_url(char *out, size_t size, const char *listen,
+                     const char *port) {
+        const char *colon = strrchr(listen, ':');
+        const char *host = listen;
+        int hl = colon ? (int)(colon - listen) : 0;
+        if (hl == 0 || (hl == 7 && !strncmp(host, "0.0.0.0", 7))) {
+                host = "127.0.0.1";
+                hl = 9;
+        }
+        snprintf(out, size, "http://%.*s:%s", hl, host,
+                 port    ? port
+                 : colon ? colon + 1
+                         : "0");
+}
+
 /* Starts the services on the broker at bootstrap. The place to add a
  * service dev runs: one pb_dev_spawn() each, in start order. */
 static int start_services(const dev_settings_t *s, const char *dir,
@@ -849,14 +867,7 @@ static int start_services(const dev_settings_t *s, const char *dir,
                 if (colon && atoi(colon + 1) > 0) {
                         /* the console publishes through the gateway; its
                          * port is known up front unless it is 0 */
-                        const char *host = s->listen;
-                        int hl = (int)(colon - s->listen);
-                        if (hl == 0 || !strncmp(host, "0.0.0.0", 7)) {
-                                host = "127.0.0.1";
-                                hl = 9;
-                        }
-                        snprintf(gw_url, sizeof(gw_url), "http://%.*s:%s", hl,
-                                 host, colon + 1);
+                        base_url(gw_url, sizeof(gw_url), s->listen, NULL);
                         av[14] = "--gateway-url";
                         av[15] = gw_url;
                 }
@@ -889,15 +900,10 @@ static int start_services(const dev_settings_t *s, const char *dir,
                         av[11] = NULL;
                 } else if (colon && atoi(colon + 1) > 0) {
                         /* the page at / links to the console */
-                        int hl = (int)(colon - admin_listen);
-                        const char *host = admin_listen;
-                        if (hl == 0 || !strncmp(host, "0.0.0.0", 7)) {
-                                host = "127.0.0.1";
-                                hl = 9;
-                        }
+                        char b[300];
+                        base_url(b, sizeof(b), admin_listen, NULL);
                         snprintf(console_url, sizeof(console_url),
-                                 "http://%.*s:%s/console/", hl, host,
-                                 colon + 1);
+                                 "%s/console/", b);
                         av[12] = "--console-url";
                         av[13] = console_url;
                 }
@@ -1169,14 +1175,8 @@ int pb_cmd_dev(int argc, char **argv) {
                         goto out;
                 }
                 if (pb_dev_read_line(port_file, port, sizeof(port)) == 0) {
-                        char url[400], host[256];
-                        const char *colon = strrchr(s.listen, ':');
-                        snprintf(host, sizeof(host), "%.*s",
-                                 (int)(colon - s.listen), s.listen);
-                        if (!host[0] || !strcmp(host, "0.0.0.0"))
-                                snprintf(host, sizeof(host), "127.0.0.1");
-                        snprintf(base, sizeof(base), "http://%s:%s", host,
-                                 port);
+                        char url[400];
+                        base_url(base, sizeof(base), s.listen, port);
                         snprintf(url, sizeof(url), "%s/readyz", base);
                         if (http_get(url) == 200)
                                 break;
@@ -1186,8 +1186,7 @@ int pb_cmd_dev(int argc, char **argv) {
         /* and admin once it wrote its port (it has read its topics) */
         snprintf(path, sizeof(path), "%s/admin.port", dir);
         while (!s.mock) {
-                char port[32], host[256];
-                const char *colon = strrchr(admin_listen, ':');
+                char port[32];
                 if (pb_dev_stop || pb_mono_ms() > deadline ||
                     (died = pb_dev_child_died())) {
                         fail_msg("partnerbus admin did not become ready (see "
@@ -1196,12 +1195,8 @@ int pb_cmd_dev(int argc, char **argv) {
                         goto out;
                 }
                 if (pb_dev_read_line(path, port, sizeof(port)) == 0) {
-                        snprintf(host, sizeof(host), "%.*s",
-                                 (int)(colon - admin_listen), admin_listen);
-                        if (!host[0] || !strcmp(host, "0.0.0.0"))
-                                snprintf(host, sizeof(host), "127.0.0.1");
-                        snprintf(admin_base, sizeof(admin_base), "http://%s:%s",
-                                 host, port);
+                        base_url(admin_base, sizeof(admin_base), admin_listen,
+                                 port);
                         break;
                 }
                 usleep(100000);

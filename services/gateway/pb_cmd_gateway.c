@@ -34,18 +34,18 @@
 static const pb_opt_t gw_opts[] = {
     {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
      "address to listen on (port 0: any free port, see --port-file)", 0,
-     OFF(listen)},
+     OFF(http.listen)},
     {"tokens", 't', PB_OPT_STRING, NULL, "FILE",
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
      "on SIGHUP (required unless --admin-topics)",
      0, OFF(tokens)},
-    PB_OPTG_TLS_CERT(OFF(tls_cert)),
-    PB_OPTG_TLS_KEY(OFF(tls_key)),
-    PB_OPTG_TLS_PRIORITIES(OFF(tls_priorities)),
-    PB_OPTG_INSECURE_HTTP(OFF(insecure_http)),
+    PB_OPTG_TLS_CERT(OFF(http.tls_cert)),
+    PB_OPTG_TLS_KEY(OFF(http.tls_key)),
+    PB_OPTG_TLS_PRIORITIES(OFF(http.tls_priorities)),
+    PB_OPTG_INSECURE_HTTP(OFF(http.insecure_http)),
     {"threads", 0, PB_OPT_INT, "2", "N",
      "HTTP threads (an epoll set each; 1: one thread with poll())", 0,
-     OFF(threads)},
+     OFF(http.threads)},
     {"max-connections", 0, PB_OPT_INT, "1024", "N",
      "open connections at most; more are refused", 0, OFF(max_connections)},
     {"max-connections-per-address", 0, PB_OPT_INT, "-1", "N",
@@ -59,15 +59,15 @@ static const pb_opt_t gw_opts[] = {
     {"ops-listen", 0, PB_OPT_STRING, NULL, "ADDR:PORT",
      "serve /metrics and /readyz with its reason on this address (never on "
      "--listen)",
-     0, OFF(ops_listen)},
+     0, OFF(http.ops_listen)},
     {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
      "close a connection idle or stalled this long (whole seconds)", 0,
-     OFF(conn_timeout)},
+     OFF(http.conn_timeout)},
     {"conn-memory", 0, PB_OPT_SIZE, "32KiB", "SIZE",
      "memory per connection for headers and read buffers", 0, OFF(conn_memory)},
     {"max-body", 0, PB_OPT_SIZE, "4MiB", "SIZE",
      "largest request body; larger ones get 413 while being read", 0,
-     OFF(max_body)},
+     OFF(http.max_body)},
     {"max-batch-events", 0, PB_OPT_INT, "1000", "N",
      "most events in one application/x-ndjson batch (413 above)", 0,
      OFF(max_batch_events)},
@@ -112,7 +112,7 @@ static const pb_opt_t gw_opts[] = {
      "the web console (partnerbus admin's /console/) that the page at / "
      "links to",
      0, OFF(console_url)},
-    PB_OPTG_PORT_FILE(OFF(port_file)),
+    PB_OPTG_PORT_FILE(OFF(http.port_file)),
     PB_OPTG_OWNERS_TOPIC(OFF(owners_topic)),
     PB_OPTG_OWNERS_CAPACITY(OFF(owners_capacity)),
     {"admin-topics", 0, PB_OPT_BOOL, "false", NULL,
@@ -131,7 +131,8 @@ static const pb_opt_t gw_opts[] = {
      "every 60 s per token)",
      0, OFF(usage_topic)},
     {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
-     "print the routes served (METHOD PATH) and exit", 0, OFF(print_routes)},
+     "print the routes served (METHOD PATH) and exit", 0,
+     OFF(http.print_routes)},
 };
 
 static const pb_cmd_spec_t gw_spec = {
@@ -505,11 +506,15 @@ static void declare_metrics(pb_metrics_t *m) {
                            NULL, 0);
 }
 
+static void print_routes(void) {
+        pb_httpd_print_routes(pb_gw_routes, pb_gw_nroutes);
+}
+
 int pb_cmd_gateway(int argc, char **argv) {
         pb_gw_t gw;
         pb_cli_common_t cc;
         pb_kafka_conf_t kc;
-        int first = 0, rc, port;
+        int rc, port;
         size_t i;
         char err[512], p_timeout[64], p_queue[64];
         const char *dir;
@@ -519,37 +524,22 @@ int pb_cmd_gateway(int argc, char **argv) {
 
         memset(&gw, 0, sizeof(gw));
         memset(&cc, 0, sizeof(cc));
-        rc = pb_opts_parse(&gw_spec, &gw.set, &cc, argc, argv, &first);
-        if (rc >= 0) {
-                pb_opts_free();
+        rc = pb_opts_parse_serve(&gw_spec, &gw.set, &gw.set.http, &cc, argc,
+                                 argv, print_routes);
+        if (rc >= 0)
                 return rc;
-        }
-        if (gw.set.print_routes) {
-                pb_httpd_print_routes(pb_gw_routes, pb_gw_nroutes);
-                pb_opts_free();
-                return PB_EXIT_OK;
-        }
         rc = PB_EXIT_USAGE;
-        if (first < argc) {
-                pb_cli_usage_error(CMD, "unexpected argument '%s'",
-                                   argv[first]);
-                goto out_opts;
-        }
         if (!gw.set.tokens && !gw.set.admin_topics) {
                 pb_cli_usage_error(CMD, "--tokens FILE (or --admin-topics) is "
                                         "required");
                 goto out_opts;
         }
-        if (!pb_cli_check_tls(CMD, gw.set.tls_cert, gw.set.tls_key,
-                              gw.set.insecure_http))
-                goto out_opts;
-        if (gw.set.threads < 1 || gw.set.threads > 64 ||
-            gw.set.max_connections < 1 || gw.set.max_batch_events < 1 ||
+        if (gw.set.max_connections < 1 || gw.set.max_batch_events < 1 ||
             gw.set.dedup_capacity < 1 || gw.set.dedup_capacity > (1L << 28) ||
             gw.set.max_inflight_events < 1 ||
             gw.set.max_inflight_events > (1L << 27) || gw.set.rate < 0 ||
             gw.set.publish_timeout < 1 || gw.set.conn_memory < 4096 ||
-            gw.set.max_body < 1 || gw.set.delivery_timeout > INT32_MAX ||
+            gw.set.http.max_body < 1 || gw.set.delivery_timeout > INT32_MAX ||
             gw.set.max_conn_per_address < -1 || gw.set.header_timeout < 1 ||
             gw.set.owners_capacity < 1 || gw.set.owners_capacity > (1L << 28) ||
             !gw.set.owners_topic || !gw.set.owners_topic[0]) {
@@ -622,19 +612,17 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out;
         }
         /* our producer settings first, -X after them so they can win */
-        memset(&kc, 0, sizeof(kc));
-        kc.brokers = cc.kconf.brokers;
-        kc.topic_prefix = cc.kconf.topic_prefix;
         snprintf(p_timeout, sizeof(p_timeout), "message.timeout.ms=%lld",
                  (long long)gw.set.delivery_timeout);
         snprintf(p_queue, sizeof(p_queue), "queue.buffering.max.messages=%ld",
                  gw.set.max_inflight_events * 2 + 10000 > 10000000
                      ? 10000000L
                      : gw.set.max_inflight_events * 2 + 10000);
-        pb_kafka_conf_add(&kc, p_timeout);
-        pb_kafka_conf_add(&kc, p_queue);
-        for (i = 0; i < cc.kconf.nprops && kc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                kc.props[kc.nprops++] = cc.kconf.props[i];
+        {
+                const char *const pdef[] = {p_timeout, p_queue};
+                pb_kafka_conf_layer(&kc, &cc.kconf, pdef, 2, NULL);
+                kc.topic_prefix = cc.kconf.topic_prefix;
+        }
         gw.producer =
             pb_producer_new(&kc, pb_gw_delivery_cb, &gw, err, sizeof(err));
         if (!gw.producer) {
@@ -682,26 +670,28 @@ int pb_cmd_gateway(int argc, char **argv) {
                 goto out;
         }
         port = pb_gw_http_port(&gw);
-        if (gw.set.ops_listen) {
-                gw.ops =
-                    pb_ops_server_new2(gw.set.ops_listen, gw.metrics, ops_ready,
-                                       ops_render, &gw, err, sizeof(err));
-                if (!gw.ops) {
-                        fprintf(stderr, "partnerbus %s: --ops-listen: %s\n",
-                                CMD, err);
+        {
+                char extra[64];
+                const pb_httpd_announce_t an = {CMD,
+                                                gw.set.http.listen,
+                                                port,
+                                                gw.set.http.tls_cert != NULL,
+                                                cc.brokers,
+                                                extra,
+                                                gw.set.http.ops_listen,
+                                                gw.metrics,
+                                                ops_ready,
+                                                ops_render,
+                                                &gw,
+                                                gw.set.http.port_file,
+                                                pb_log};
+                snprintf(extra, sizeof(extra), " types=%zu orgs=%zu", gw.ntypes,
+                         gw.tokens ? gw.tokens->n : 0);
+                if (pb_httpd_announce(&an, &gw.ops, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                         goto out;
                 }
-                pb_log("info", "cmd=gateway msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(gw.ops));
         }
-        pb_log("info",
-               "cmd=gateway msg=\"listening\" listen=%s port=%d scheme=%s "
-               "brokers=%s types=%zu orgs=%zu",
-               gw.set.listen, port, gw.set.tls_cert ? "https" : "http",
-               cc.brokers, gw.ntypes, gw.tokens ? gw.tokens->n : 0);
-        if (gw.set.port_file &&
-            pb_cli_write_port_file(CMD, gw.set.port_file, port) < 0)
-                goto out;
 
         while (!pb_cli_stop) {
                 if (got_hup) {

@@ -229,11 +229,11 @@ pb_gw_admin_t *pb_gw_admin_new(const pb_kafka_conf_t *conf,
                                const char *orgs_topic, const char *tokens_topic,
                                const char *usage_topic, char *errstr,
                                size_t errstr_size) {
+        static const char *const pdefaults[] = {"linger.ms=100"};
         pb_gw_admin_t *a = calloc(1, sizeof(*a));
         pb_follow_topic_t t[2];
         char on[256], tn[256];
         pb_kafka_conf_t pc;
-        size_t i;
         if (!a) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
@@ -244,11 +244,7 @@ pb_gw_admin_t *pb_gw_admin_new(const pb_kafka_conf_t *conf,
         pb_kafka_topic(conf, tokens_topic, tn, sizeof(tn));
         pb_kafka_topic(conf, usage_topic, a->usage_topic,
                        sizeof(a->usage_topic));
-        memset(&pc, 0, sizeof(pc));
-        pc.brokers = conf->brokers;
-        pb_kafka_conf_add(&pc, "linger.ms=100");
-        for (i = 0; i < conf->nprops && pc.nprops < PB_KAFKA_MAX_PROPS; i++)
-                pc.props[pc.nprops++] = conf->props[i];
+        pb_kafka_conf_layer(&pc, conf, pdefaults, 1, NULL);
         a->producer = pb_producer_new(&pc, NULL, NULL, errstr, errstr_size);
         if (!a->producer)
                 goto fail;

@@ -12,6 +12,7 @@
  * 4 bytes or so. The hash is seeded at random so chosen event_ids cannot pile
  * up in one probe chain. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,13 +42,13 @@ struct pb_gw_dedup {
         size_t cap;
         uint32_t head, tail; /* oldest, newest live entry */
         uint32_t free_head;
-        size_t live;
+        atomic_size_t live; /* written under the lock, read without */
         pb_dd_entry_t *slots;
         uint32_t *index; /* slot or PB_DD_NONE */
         size_t mask;     /* index size - 1 */
         int64_t ttl_ms;
         uint64_t seed;
-        uint64_t evictions;
+        atomic_uint_least64_t evictions;
         uint8_t scope_secret[32]; /* pb_gw_dedup_scope */
         /* organisation -> its 16-byte scope key: the HMAC costs ~20,000
          * instructions, an event's whole publish path about as much */
@@ -315,8 +316,10 @@ int pb_gw_dedup_claim(pb_gw_dedup_t *d, const uint8_t *const *ids, size_t n,
         return conflict ? -1 : 0;
 }
 
-void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
-                          const pb_gw_result_t *res, int64_t now_ms) {
+/* id's pending entry, if any, becomes `state` (DONE with res, or
+ * UNKNOWN) as of now_ms */
+static void settle(pb_gw_dedup_t *d, const uint8_t id[16], uint8_t state,
+                   const pb_gw_result_t *res, int64_t now_ms) {
         int found;
         size_t pos;
         pthread_mutex_lock(&d->lock);
@@ -324,27 +327,23 @@ void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
         if (found && d->slots[d->index[pos]].state == PB_DD_PENDING) {
                 uint32_t s = d->index[pos];
                 pb_dd_entry_t *e = &d->slots[s];
-                e->state = PB_DD_DONE;
+                e->state = state;
                 e->t_ms = now_ms;
-                e->res = *res;
+                if (res)
+                        e->res = *res;
                 /* ordered by t_ms from now on, for trim_head */
                 move_to_tail(d, s);
         }
         pthread_mutex_unlock(&d->lock);
 }
 
+void pb_gw_dedup_complete(pb_gw_dedup_t *d, const uint8_t id[16],
+                          const pb_gw_result_t *res, int64_t now_ms) {
+        settle(d, id, PB_DD_DONE, res, now_ms);
+}
+
 void pb_gw_dedup_hold(pb_gw_dedup_t *d, const uint8_t id[16], int64_t now_ms) {
-        int found;
-        size_t pos;
-        pthread_mutex_lock(&d->lock);
-        pos = find_pos(d, id, &found);
-        if (found && d->slots[d->index[pos]].state == PB_DD_PENDING) {
-                uint32_t s = d->index[pos];
-                d->slots[s].state = PB_DD_UNKNOWN;
-                d->slots[s].t_ms = now_ms;
-                move_to_tail(d, s);
-        }
-        pthread_mutex_unlock(&d->lock);
+        settle(d, id, PB_DD_UNKNOWN, NULL, now_ms);
 }
 
 void pb_gw_dedup_release(pb_gw_dedup_t *d, const uint8_t id[16]) {
@@ -358,19 +357,11 @@ void pb_gw_dedup_release(pb_gw_dedup_t *d, const uint8_t id[16]) {
 }
 
 size_t pb_gw_dedup_count(pb_gw_dedup_t *d) {
-        size_t n;
-        pthread_mutex_lock(&d->lock);
-        n = d->live;
-        pthread_mutex_unlock(&d->lock);
-        return n;
+        return atomic_load(&d->live);
 }
 
 uint64_t pb_gw_dedup_evictions(pb_gw_dedup_t *d) {
-        uint64_t n;
-        pthread_mutex_lock(&d->lock);
-        n = d->evictions;
-        pthread_mutex_unlock(&d->lock);
-        return n;
+        return atomic_load(&d->evictions);
 }
 
 /* The organisation's scope key: from the cache, or HMAC-SHA256(secret,

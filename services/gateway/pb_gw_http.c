@@ -55,7 +55,7 @@ static __thread pb_gw_worker_t *tls_worker;
  * keeps the arena of one parse near --max-body (not 64 MB for a 2 MB
  * "[0,0,...]"), with room for any real event (at least 4096 values). */
 size_t pb_gw_json_max_nodes(const pb_gw_t *gw) {
-        size_t n = gw->set.max_body / 64;
+        size_t n = gw->set.http.max_body / 64;
         return n < 4096 ? 4096 : n;
 }
 
@@ -701,13 +701,13 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
                 unsigned long long v;
                 errno = 0;
                 v = strtoull(cl, &end, 10);
-                if (!errno && end != cl && !*end && v <= gw->set.max_body)
+                if (!errno && end != cl && !*end && v <= gw->set.http.max_body)
                         cl_len = (size_t)v;
-                if (!errno && end != cl && v > gw->set.max_body) {
+                if (!errno && end != cl && v > gw->set.http.max_body) {
                         snprintf(msg, sizeof(msg),
                                  "body of %llu bytes exceeds the limit of %zu "
                                  "bytes",
-                                 v, gw->set.max_body);
+                                 v, gw->set.http.max_body);
                         return respond_error(req, 413, "body_too_large", msg, 0,
                                              NULL, NULL);
                 }
@@ -721,7 +721,7 @@ static enum MHD_Result events_headers(pb_gw_req_t *req, const char *type) {
                 return defer_error(req, 429, "rate_limited", msg, wait, NULL,
                                    NULL);
         }
-        pb_buf_init(&req->body, gw->set.max_body);
+        pb_buf_init(&req->body, gw->set.http.max_body);
         /* one allocation for the whole body when its length is announced
          * (at most --max-body, checked above), instead of doubling from
          * 64 bytes and copying (14 times for a batch of 500). It counts
@@ -820,7 +820,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 size_t n = *upload_data_size;
                 long total;
                 *upload_data_size = 0;
-                if (req->too_big || req->body.len + n > gw->set.max_body) {
+                if (req->too_big || req->body.len + n > gw->set.http.max_body) {
                         /* MHD cannot answer in the middle of a body: keep
                          * reading without storing (the buffer is freed
                          * now), answer 413 at its end; a client that goes
@@ -884,7 +884,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 snprintf(msg, sizeof(msg),
                          "body exceeds the limit of %zu bytes (%zu bytes "
                          "read and discarded)",
-                         gw->set.max_body, req->drained);
+                         gw->set.http.max_body, req->drained);
                 return respond_error(req, 413, "body_too_large", msg, 0,
                                      MHD_HTTP_HEADER_CONNECTION, "close");
         }
@@ -956,7 +956,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 pb_gw_conn_t *c = conn_ctx(conn);
                 if (c)
                         heads_add(gw, c,
-                                  pb_mono_ms() + gw->set.conn_timeout +
+                                  pb_mono_ms() + gw->set.http.conn_timeout +
                                       gw->set.header_timeout);
         }
         large =
@@ -982,9 +982,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
         pb_httpd_setup_t hs;
-        const pb_httpd_conf_t hc = {gw->set.listen,  gw->set.tls_cert,
-                                    gw->set.tls_key, gw->set.tls_priorities,
-                                    gw->set.threads, gw->set.conn_timeout};
+        const pb_httpd_conf_t hc = {
+            gw->set.http.listen,  gw->set.http.tls_cert,
+            gw->set.http.tls_key, gw->set.http.tls_priorities,
+            gw->set.http.threads, gw->set.http.conn_timeout};
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                          MHD_USE_TURBO;
@@ -994,7 +995,7 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
          * concurrency (128 keep-alive clients: requests stall for
          * seconds, tests/integration/gateway_threads1.sh); its thread pool
          * (an epoll set per worker) does not. */
-        if (gw->set.threads <= 1)
+        if (gw->set.http.threads <= 1)
                 flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_POLL;
         if (pb_httpd_setup(&hs, &hc, flags, errstr, errstr_size) < 0)
                 return -1;
@@ -1014,7 +1015,7 @@ int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
                         (intptr_t)on_connection, gw);
         gw->daemon =
             pb_httpd_start(&hs, on_request, gw, pb_log_mhd, (void *)"gateway",
-                           gw->set.listen, errstr, errstr_size);
+                           gw->set.http.listen, errstr, errstr_size);
         return gw->daemon ? 0 : -1;
 }
 

@@ -18,25 +18,18 @@
 #include "partnerbus/pb_metrics.h"
 #include "partnerbus/pb_schema.h"
 #include "partnerbus/pb_serde.h"
+#include "pb_cli.h"
 #include "pb_gw.h"
 #include "pb_owners.h"
 
 /* Settings: one field per option of the table in pb_cmd_gateway.c. */
 typedef struct pb_gw_settings {
-        const char *listen;
+        pb_cli_http_t http; /* --listen, TLS, threads, ... */
         const char *tokens;
-        const char *tls_cert;
-        const char *tls_key;
-        const char *tls_priorities; /* GnuTLS priority string */
-        int insecure_http;
-        const char *ops_listen; /* /metrics, detailed /readyz */
-        long threads;
         long max_connections;
         long max_conn_per_address; /* -1: default (max(4, max/8)), 0: off */
         int64_t header_timeout;    /* ms: request head complete by then */
-        int64_t conn_timeout;      /* ms */
         size_t conn_memory;
-        size_t max_body;
         long max_batch_events;
         long rate; /* events/s per org, 0 = unlimited */
         long burst;
@@ -49,9 +42,7 @@ typedef struct pb_gw_settings {
         size_t max_inflight_bytes;
         int64_t drain_timeout; /* ms */
         const char *openapi;
-        const char *console_url; /* --console-url: linked from GET / */
-        const char *port_file;
-        int print_routes;
+        const char *console_url;  /* --console-url: linked from GET / */
         const char *owners_topic; /* before the topic prefix */
         long owners_capacity;
         int admin_topics;         /* follow the admin topics */

@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "partnerbus/pb_common.h" /* pb_hex_value */
+#include "partnerbus/pb_util.h"
 #include "pb_gw.h"
 
 static int org_char(int c) {
@@ -186,30 +187,12 @@ fail:
 
 pb_gw_tokens_t *pb_gw_tokens_load(const char *path, char *errstr,
                                   size_t errstr_size) {
-        FILE *fp = fopen(path, "rb");
-        char *buf;
         size_t n;
         pb_gw_tokens_t *t;
-        if (!fp) {
-                snprintf(errstr, errstr_size, "cannot open tokens file %s: %s",
-                         path, strerror(errno));
+        char *buf =
+            pb_read_file(path, PB_GW_TOKENS_FILE_MAX, &n, errstr, errstr_size);
+        if (!buf)
                 return NULL;
-        }
-        buf = malloc(PB_GW_TOKENS_FILE_MAX + 1);
-        if (!buf) {
-                fclose(fp);
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        n = fread(buf, 1, PB_GW_TOKENS_FILE_MAX + 1, fp);
-        if (ferror(fp) || n > PB_GW_TOKENS_FILE_MAX) {
-                snprintf(errstr, errstr_size, "%s: %s", path,
-                         ferror(fp) ? strerror(errno) : "file too large");
-                fclose(fp);
-                free(buf);
-                return NULL;
-        }
-        fclose(fp);
         t = pb_gw_tokens_parse(buf, n, path, errstr, errstr_size);
         free(buf);
         return t;

@@ -725,28 +725,12 @@ fail:
 
 pb_mapping_t *pb_mapping_load(const char *path, char *errstr,
                               size_t errstr_size) {
-        FILE *fp = fopen(path, "rb");
-        char *buf;
         size_t n;
         pb_mapping_t *m;
-        if (!fp) {
-                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        /* less than 1 MiB */
+        char *buf = pb_read_file(path, (1u << 20) - 1, &n, errstr, errstr_size);
+        if (!buf)
                 return NULL;
-        }
-        buf = malloc(1u << 20);
-        if (!buf) {
-                fclose(fp);
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        n = fread(buf, 1, 1u << 20, fp);
-        if (n == 1u << 20) {
-                snprintf(errstr, errstr_size, "%s: larger than 1 MiB", path);
-                fclose(fp);
-                free(buf);
-                return NULL;
-        }
-        fclose(fp);
         m = pb_mapping_new(buf, n, errstr, errstr_size);
         free(buf);
         return m;

@@ -73,14 +73,10 @@ static const pb_opt_t fleet_opts[] = {
     {"member", 0, PB_OPT_STRING, NULL, "NAME",
      "this process's name in status records (default: HOSTNAME-PID)", 0,
      O(member)},
-    {"dlq-suffix", 0, PB_OPT_STRING, ".dlq", "SUFFIX",
-     "dead-letter topic = topic + SUFFIX", 0, O(dlq_suffix)},
-    {"retry-initial", 0, PB_OPT_DURATION, "500ms", "DURATION",
-     "first retry delay (doubles per attempt, with jitter)", 0,
-     O(retry_initial)},
+    PB_OPTG_DLQ_SUFFIX(O(dlq_suffix)),
+    PB_OPTG_RETRY_INITIAL(O(retry_initial)),
     PB_OPTG_RETRY_MAX_BACKOFF(O(retry_max_backoff)),
-    {"batch-linger", 0, PB_OPT_DURATION, "50ms", "DURATION",
-     "wait at most this long to fill a batch", 0, O(batch_linger)},
+    PB_OPTG_BATCH_LINGER(O(batch_linger)),
     {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
      "commit delivered offsets this often", 0, O(commit_interval)},
     {"status-interval", 0, PB_OPT_DURATION, "2s", "DURATION",
@@ -442,8 +438,6 @@ static void *worker_main(void *arg) {
                 pb_log("error", "group=%s msg=\"worker: %s\"", w->group, err);
                 w->failed = 1;
         } else {
-                pb_log("info", "group=%s msg=\"subscription started\"",
-                       w->group);
                 if (pb_relay_worker_run(r))
                         w->failed = 1;
                 pb_relay_worker_destroy(r);
@@ -531,6 +525,9 @@ static worker_t *worker_start(fleet_t *f, const char *id,
         w->spec.retry_max_backoff = f->set.retry_max_backoff;
         w->spec.batch_linger = f->set.batch_linger;
         w->spec.commit_interval = f->set.commit_interval;
+        /* the pipeline holds about what --queue-size fetches ahead */
+        w->spec.max_pending = 10000;
+        w->spec.max_pending_bytes = f->set.queue_kbytes;
         w->spec.props = w->props;
         w->spec.nprops = 7;
         pthread_attr_init(&at);

@@ -91,19 +91,15 @@ static const pb_opt_t relay_opts[] = {
      0, O(where)},
     {"start", 0, PB_OPT_STRING, "earliest", "earliest|latest",
      "where a new group starts", 0, O(start)},
-    {"dlq-suffix", 0, PB_OPT_STRING, ".dlq", "SUFFIX",
-     "dead-letter topic = topic + SUFFIX", 0, O(dlq_suffix)},
-    {"retry-initial", 0, PB_OPT_DURATION, "500ms", "DURATION",
-     "first retry delay (doubles per attempt, with jitter)", 0,
-     O(retry_initial)},
+    PB_OPTG_DLQ_SUFFIX(O(dlq_suffix)),
+    PB_OPTG_RETRY_INITIAL(O(retry_initial)),
     PB_OPTG_RETRY_MAX_BACKOFF(O(retry_max_backoff)),
     {"retry-max-time", 0, PB_OPT_DURATION, "15m", "DURATION",
      "give up on an event after retrying this long (then dead-letter)", 0,
      O(retry_max_time)},
     {"batch-size", 0, PB_OPT_INT, "0", "N",
      "events per sink write (0: the sink's preference)", 0, O(batch_size)},
-    {"batch-linger", 0, PB_OPT_DURATION, "50ms", "DURATION",
-     "wait at most this long to fill a batch", 0, O(batch_linger)},
+    PB_OPTG_BATCH_LINGER(O(batch_linger)),
     {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
      "flush the sink and commit offsets this often", 0, O(commit_interval)},
     PB_OPTG_OPS_LISTEN(O(ops_listen)),
@@ -542,10 +538,12 @@ static void resolved(relay_t *r, entry_t *e) {
         r->handled++;
 }
 
-static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
+/* The delay before attempt `attempts` + 1: doubling from retry-initial up
+ * to retry-max-backoff, half of it jitter; the peer's Retry-After wins. */
+static int64_t pipe_backoff(relay_t *r, int attempts, int64_t retry_after) {
         int64_t b = r->set.retry_initial;
         int i;
-        for (i = 1; i < p->attempts && b < r->set.retry_max_backoff; i++)
+        for (i = 1; i < attempts && b < r->set.retry_max_backoff; i++)
                 b *= 2;
         if (b > r->set.retry_max_backoff)
                 b = r->set.retry_max_backoff;
@@ -553,6 +551,10 @@ static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
         if (retry_after > 0)
                 b = retry_after;
         return b;
+}
+
+static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
+        return pipe_backoff(r, p->attempts, retry_after);
 }
 
 /* Drops entries of partitions that are no longer assigned to us and
@@ -871,6 +873,7 @@ static int key_enqueue(rpart_t *p, pitem_t *it) {
 
 /* The window's finished head events become committable. */
 static void window_advance(relay_t *r, rpart_t *p) {
+        int moved = 0;
         while (p->whead && p->whead->state == PI_DONE) {
                 pitem_t *it = p->whead;
                 p->whead = it->next;
@@ -880,7 +883,10 @@ static void window_advance(relay_t *r, rpart_t *p) {
                         p->done_next = it->offset + 1;
                 r->pend_count--;
                 free(it);
+                moved = 1;
         }
+        if (moved) /* the oldest unresolved event, for a fleet's lag */
+                p->pending_ts = p->whead ? p->whead->m.timestamp_ms : -1;
 }
 
 /* it is confirmed or dead-lettered: its key's next event becomes ready */
@@ -1140,19 +1146,6 @@ static void pipe_submit_all(relay_t *r) {
                 r->rr = (r->rr + 1) % np;
 }
 
-static int64_t pipe_backoff(relay_t *r, int attempts, int64_t retry_after) {
-        int64_t b = r->set.retry_initial;
-        int i;
-        for (i = 1; i < attempts && b < r->set.retry_max_backoff; i++)
-                b *= 2;
-        if (b > r->set.retry_max_backoff)
-                b = r->set.retry_max_backoff;
-        b = b / 2 + (b > 1 ? (int64_t)(random() % (b / 2 + 1)) : 0);
-        if (retry_after > 0)
-                b = retry_after;
-        return b;
-}
-
 static void pipe_outcome(relay_t *r, const pb_sink_done_t *d) {
         pitem_t *it = (pitem_t *)(uintptr_t)d->tag;
         const pb_sink_status_t *st = &d->status;
@@ -1174,6 +1167,7 @@ static void pipe_outcome(relay_t *r, const pb_sink_done_t *d) {
         lab[3] = pb_sink_result_name(st->result);
         lab[4] = NULL;
         pb_metrics_add(r->metrics, "partnerbus_relay_deliveries_total", lab, 1);
+        stats_write(r, 1, st);
         lab[2] = NULL;
         if (st->result == PB_SINK_OK) {
                 if (it->m.timestamp_ms > 0)
@@ -1289,6 +1283,37 @@ static void pipe_free(relay_t *r) {
                 p->keys = NULL;
         }
         r->backoff = NULL;
+}
+
+/* fleet: new settings bring a new sink. What is in flight on the old one
+ * finishes; what is not confirmed yet is dropped and its partition sought
+ * back to it, so it goes out again under the new settings. */
+static void pipe_settle(relay_t *r) {
+        size_t i;
+        pipe_drain(r);
+        for (i = 0; i < r->nparts; i++) {
+                rpart_t *p = r->parts[i];
+                int64_t from = p->whead ? p->whead->offset : -1;
+                pipe_drop_from(r, p, -1);
+                p->hold_until = 0;
+                if (from >= 0) {
+                        part_pause_seek(r, p, from); /* the loop resumes it */
+                        p->fail_offset = -1;
+                        p->retry_at = 0;
+                } else if (p->flow_paused) {
+                        flow_pause(r, p, 0);
+                }
+                p->flow_paused = 0;
+        }
+        r->stopping = 0;
+}
+
+/* The pipeline serves one event per write to a sink that overlaps writes.
+ * A fleet subscription's rate limit paces whole writes, so a rate-limited
+ * subscription is delivered one write at a time. */
+static int relay_pipelined(const relay_t *r) {
+        return r->batch_max == 1 && r->plugin->submit && r->plugin->poll &&
+               r->plugin->in_flight && !(r->conf && r->conf->rate_per_s > 0);
 }
 
 /* Flushes the sink, stores and commits what is done. 0 ok, -1 fatal. */
@@ -1722,8 +1747,11 @@ static int retransmit(relay_t *r, int64_t from_ms) {
                                                           t->partition)
                             ->offset = t->offset;
         }
-        for (k = 0; k < r->nparts; k++)
+        for (k = 0; k < r->nparts; k++) {
+                if (r->async) /* in flight: its outcome is ignored */
+                        pipe_drop_from(r, r->parts[k], -1);
                 part_reset(r->parts[k]);
+        }
         rd_kafka_resume_partitions(r->rk, a);
         se = rd_kafka_seek_partitions(r->rk, a, 5000);
         if (se) {
@@ -1763,6 +1791,8 @@ static void link_take(relay_t *r) {
                 if (r->nbatch)
                         deliver_batch(r);
                 batch_clear(r);
+                if (r->async)
+                        pipe_settle(r);
                 if (flush_commit(r, 0))
                         r->fatal = 1;
                 if (want > r->batch_cap) {
@@ -1782,8 +1812,11 @@ static void link_take(relay_t *r) {
                 r->sink = nc->sink;
                 r->set.retry_max_time = nc->retry_max_time;
                 r->batch_max = want <= r->batch_cap ? want : r->batch_cap;
-                pb_log("info", "group=%s msg=\"subscription settings applied\"",
-                       r->set.group);
+                r->async = relay_pipelined(r);
+                pb_log("info",
+                       "group=%s msg=\"subscription settings applied\" "
+                       "pipeline=%s",
+                       r->set.group, r->async ? r->set.order : "off");
         }
         if (from >= 0) {
                 /* kept until this member has partitions (a new worker is
@@ -1918,15 +1951,113 @@ static int relay_loop(relay_t *r) {
         return status;
 }
 
+/* What a relay is built from besides r->set, r->cc, its sink (r->plugin,
+ * r->sink, r->batch_max) and its filter (r->filter, or a fleet worker's
+ * r->conf): the static relay's command line or a fleet subscription. */
+typedef struct relay_build {
+        const char *const *topics; /* full topic names */
+        size_t ntopics;
+        /* consumer properties before the -X ones (which win) */
+        const char *const *props;
+        size_t nprops;
+        int from_beginning;
+} relay_build_t;
+
+/* The parts every relay has: its batch, the JSON parser its filters need,
+ * registry and serde over r->catalog, the pipeline when the sink and the
+ * settings allow it, and the consumer (which joins the group at once).
+ * The dead-letter producer comes with the first dead letter. 0, or -1
+ * with err; relay_free() takes what was made either way. */
+static int relay_build(relay_t *r, const relay_build_t *b, char *err,
+                       size_t errsz) {
+        pb_consumer_opts_t copts;
+        pb_kafka_conf_t ck;
+        if (r->batch_max < 1)
+                r->batch_max = 1;
+        if (r->batch_max > 100000)
+                r->batch_max = 100000;
+        r->batch_cap = r->batch_max;
+        r->async = relay_pipelined(r);
+        r->order_partition = r->set.order && !strcmp(r->set.order, "partition");
+        r->check_only = !r->plugin->needs_json && !r->filter && !r->conf;
+        r->batch = calloc(r->batch_cap, sizeof(*r->batch));
+        r->events = calloc(r->batch_cap, sizeof(*r->events));
+        pb_buf_init(&r->arena, 0);
+        pb_buf_init(&r->proj_buf, 0);
+        if ((r->filter || r->conf) && !(r->jp = pb_json_parser_new(NULL))) {
+                snprintf(err, errsz, "out of memory");
+                return -1;
+        }
+        if (!r->batch || !r->events) {
+                snprintf(err, errsz, "out of memory");
+                return -1;
+        }
+        if (r->cc.schema_registry &&
+            !(r->registry = pb_registry_new(r->cc.schema_registry, err, errsz)))
+                return -1;
+        if (!(r->serde = pb_serde_new(r->catalog, r->registry, err, errsz)))
+                return -1;
+        memset(&copts, 0, sizeof(copts));
+        copts.group = r->set.group;
+        copts.from_beginning = b->from_beginning;
+        pb_kafka_conf_layer(&ck, &r->cc.kconf, b->props, b->nprops, NULL);
+        ck.topic_prefix = r->cc.kconf.topic_prefix;
+        r->cons =
+            pb_consumer_new(&ck, &copts, b->topics, b->ntopics, err, errsz);
+        if (!r->cons)
+                return -1;
+        r->rk = pb_consumer_rk(r->cons);
+        return 0;
+}
+
+/* Frees r and what relay_build() and the loop made, the sink (a fleet
+ * worker's with its settings) and the filter; not r->catalog, r->metrics
+ * or r->ops, which are the caller's. */
+static void relay_free(relay_t *r) {
+        size_t i;
+        if (!r)
+                return;
+        batch_clear(r);
+        pipe_free(r);
+        pb_consumer_destroy(r->cons);
+        if (r->conf)
+                pb_relay_subconf_free(r->conf);
+        else if (r->plugin && r->sink)
+                r->plugin->destroy(r->sink);
+        pb_producer_destroy(r->dlq);
+        pb_serde_destroy(r->serde);
+        pb_registry_destroy(r->registry);
+        pb_filter_destroy(r->filter);
+        pb_json_parser_destroy(r->jp);
+        pb_buf_free(&r->arena);
+        pb_buf_free(&r->proj_buf);
+        for (i = 0; i < r->nparts; i++) {
+                free(r->parts[i]->topic);
+                free(r->parts[i]);
+        }
+        free(r->parts);
+        free(r->batch);
+        free(r->events);
+        free(r->sink_target);
+        free(r);
+}
+
 int pb_cmd_relay(int argc, char **argv) {
         relay_t *r = calloc(1, sizeof(*r));
         int first = 0, rc, status = PB_EXIT_FAIL;
-        size_t i;
         char err[512];
         char **topics = NULL;
         size_t ntopics = 0;
-        pb_consumer_opts_t copts;
-        pb_kafka_conf_t ckconf;
+        pb_metrics_t *metrics;
+        pb_schemas_t *catalog;
+        /* The consumer's own default: librdkafka 2.0 stops fetching a
+         * partition whose local queue holds queued.min.messages (100000)
+         * and looks again only after fetch.error.backoff.ms (500 ms), so a
+         * relay that drains a backlog faster than that idled most of the
+         * time. The queue stays bounded in bytes by
+         * queued.max.messages.kbytes (64 MiB). */
+        static const char *const props[] = {"queued.min.messages=1000000"};
+        relay_build_t b = {NULL, 0, props, 1, 0};
         if (!r)
                 return PB_EXIT_FAIL;
         if (argc > 1 && !strcmp(argv[1], "--fleet")) {
@@ -1965,57 +2096,24 @@ int pb_cmd_relay(int argc, char **argv) {
                 status = rc;
                 goto done;
         }
-        if (r->filter && !(r->jp = pb_json_parser_new(NULL))) {
-                status = pb_cli_usage_error(cmd, "--where: out of memory");
-                goto done;
-        }
         if ((rc = setup_sink(r)) >= 0) {
                 status = rc;
                 goto done;
         }
-        r->check_only = !r->plugin->needs_json && !r->filter;
         if (strcmp(r->set.order, "key") && strcmp(r->set.order, "partition")) {
                 status = pb_cli_usage_error(cmd, "--order expects key or "
                                                  "partition");
                 goto done;
         }
-        r->order_partition = !strcmp(r->set.order, "partition");
         if (r->set.max_pending < 1) {
                 status = pb_cli_usage_error(cmd, "--max-pending must be >= 1");
                 goto done;
         }
         r->batch_max = r->set.batch_size > 0 ? (size_t)r->set.batch_size
                                              : r->plugin->batch_hint(r->sink);
-        if (r->batch_max < 1)
-                r->batch_max = 1;
-        if (r->batch_max > 100000)
-                r->batch_max = 100000;
-        r->batch_cap = r->batch_max;
-        /* one event per write and a sink that overlaps writes: the
-         * pipeline (one event per key in flight) */
-        r->async = r->batch_max == 1 && r->plugin->submit && r->plugin->poll &&
-                   r->plugin->in_flight;
-        r->batch = calloc(r->batch_max, sizeof(*r->batch));
-        r->events = calloc(r->batch_max, sizeof(*r->events));
-        pb_buf_init(&r->arena, 0);
-        r->catalog = pb_cli_load_schemas(cmd, &r->cc);
-        if (!r->batch || !r->events || !r->catalog)
+        if (!(r->catalog = pb_cli_load_schemas(cmd, &r->cc)))
                 goto done;
-        if (r->cc.schema_registry) {
-                r->registry =
-                    pb_registry_new(r->cc.schema_registry, err, sizeof(err));
-                if (!r->registry) {
-                        pb_log("error", "msg=\"schema registry: %s\"", err);
-                        goto done;
-                }
-        }
-        r->serde = pb_serde_new(r->catalog, r->registry, err, sizeof(err));
-        if (!r->serde) {
-                pb_log("error", "msg=\"%s\"", err);
-                goto done;
-        }
-        r->metrics = pb_metrics_new();
-        if (!r->metrics)
+        if (!(r->metrics = pb_metrics_new()))
                 goto done;
         declare_metrics(r->metrics);
         if (r->set.ops_listen) {
@@ -2034,29 +2132,13 @@ int pb_cmd_relay(int argc, char **argv) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
-        memset(&copts, 0, sizeof(copts));
-        copts.group = r->set.group;
-        copts.from_beginning = !strcmp(r->set.start, "earliest");
-        /* The consumer's own defaults, before the -X properties (which
-         * win): librdkafka 2.0 stops fetching a partition whose local
-         * queue holds queued.min.messages (100000) and looks again only
-         * after fetch.error.backoff.ms (500 ms), so a relay that drains a
-         * backlog faster than that idled most of the time. The queue stays
-         * bounded in bytes by queued.max.messages.kbytes (64 MiB). */
-        ckconf = r->cc.kconf;
-        if (ckconf.nprops < PB_KAFKA_MAX_PROPS) {
-                memmove(&ckconf.props[1], &ckconf.props[0],
-                        ckconf.nprops * sizeof(ckconf.props[0]));
-                ckconf.props[0] = "queued.min.messages=1000000";
-                ckconf.nprops++;
-        }
-        r->cons = pb_consumer_new(&ckconf, &copts, (const char *const *)topics,
-                                  ntopics, err, sizeof(err));
-        if (!r->cons) {
+        b.topics = (const char *const *)topics;
+        b.ntopics = ntopics;
+        b.from_beginning = !strcmp(r->set.start, "earliest");
+        if (relay_build(r, &b, err, sizeof(err))) {
                 pb_log("error", "msg=\"%s\"", err);
                 goto done;
         }
-        r->rk = pb_consumer_rk(r->cons);
         pb_cli_trap_signals();
         pb_log("info",
                "msg=\"relay started\" group=%s sink=%s topics=%zu "
@@ -2066,30 +2148,13 @@ int pb_cmd_relay(int argc, char **argv) {
                r->async ? r->set.order : "off");
         status = relay_loop(r) ? PB_EXIT_FAIL : PB_EXIT_OK;
 done:
-        batch_clear(r);
-        pipe_free(r);
-        pb_consumer_destroy(r->cons);
-        if (r->plugin && r->sink)
-                r->plugin->destroy(r->sink);
-        pb_producer_destroy(r->dlq);
         pb_ops_server_destroy(r->ops);
-        pb_metrics_destroy(r->metrics);
-        pb_serde_destroy(r->serde);
-        pb_registry_destroy(r->registry);
-        pb_schemas_destroy(r->catalog);
-        pb_filter_destroy(r->filter);
-        pb_json_parser_destroy(r->jp);
-        pb_buf_free(&r->arena);
+        metrics = r->metrics;
+        catalog = r->catalog;
+        relay_free(r); /* the serde before the catalog it reads */
+        pb_metrics_destroy(metrics);
+        pb_schemas_destroy(catalog);
         pb_opts_topics_free(topics, ntopics);
-        for (i = 0; i < r->nparts; i++) {
-                free(r->parts[i]->topic);
-                free(r->parts[i]);
-        }
-        free(r->parts);
-        free(r->batch);
-        free(r->events);
-        free(r->sink_target);
-        free(r);
         pb_opts_compose_spec_free(&relay_spec);
         return status;
 }
@@ -2120,9 +2185,8 @@ relay_t *pb_relay_worker_new(const pb_relay_worker_spec_t *spec,
                              pb_relay_subconf_t *conf, pb_relay_link_t *link,
                              char *err, size_t errsz) {
         relay_t *r = calloc(1, sizeof(*r));
-        pb_consumer_opts_t copts;
-        pb_kafka_conf_t ck;
-        size_t i;
+        relay_build_t b = {spec->topics, spec->ntopics, spec->props,
+                           spec->nprops, 1};
         if (!r) {
                 pb_relay_subconf_free(conf);
                 snprintf(err, errsz, "out of memory");
@@ -2141,42 +2205,19 @@ relay_t *pb_relay_worker_new(const pb_relay_worker_spec_t *spec,
         r->set.retry_max_time = conf->retry_max_time;
         r->set.batch_linger = spec->batch_linger;
         r->set.commit_interval = spec->commit_interval;
+        r->set.order = "key";
+        r->set.max_pending = spec->max_pending;
+        r->set.max_pending_bytes = spec->max_pending_bytes;
         r->metrics = spec->metrics;
         r->catalog = (pb_schemas_t *)spec->catalog; /* not owned */
-        r->batch_max = r->batch_cap = conf->batch_max ? conf->batch_max : 1;
-        r->batch = calloc(r->batch_cap, sizeof(*r->batch));
-        r->events = calloc(r->batch_cap, sizeof(*r->events));
-        pb_buf_init(&r->arena, 0);
-        pb_buf_init(&r->proj_buf, 0);
-        r->jp = pb_json_parser_new(NULL);
-        if (!r->batch || !r->events || !r->jp) {
-                snprintf(err, errsz, "out of memory");
-                goto fail;
+        r->batch_max = conf->batch_max;
+        if (relay_build(r, &b, err, errsz)) {
+                relay_free(r);
+                return NULL;
         }
-        if (r->cc.schema_registry &&
-            !(r->registry = pb_registry_new(r->cc.schema_registry, err, errsz)))
-                goto fail;
-        if (!(r->serde = pb_serde_new(r->catalog, r->registry, err, errsz)))
-                goto fail;
-        memset(&copts, 0, sizeof(copts));
-        copts.group = spec->group;
-        copts.from_beginning = 1;
-        ck = r->cc.kconf;
-        ck.nprops = 0;
-        for (i = 0; i < spec->nprops && ck.nprops < PB_KAFKA_MAX_PROPS; i++)
-                ck.props[ck.nprops++] = spec->props[i];
-        for (i = 0; i < r->cc.kconf.nprops && ck.nprops < PB_KAFKA_MAX_PROPS;
-             i++)
-                ck.props[ck.nprops++] = r->cc.kconf.props[i];
-        r->cons = pb_consumer_new(&ck, &copts, spec->topics, spec->ntopics, err,
-                                  errsz);
-        if (!r->cons)
-                goto fail;
-        r->rk = pb_consumer_rk(r->cons);
+        pb_log("info", "group=%s msg=\"subscription started\" pipeline=%s",
+               r->set.group, r->async ? r->set.order : "off");
         return r;
-fail:
-        pb_relay_worker_destroy(r);
-        return NULL;
 }
 
 int pb_relay_worker_run(relay_t *r) {
@@ -2184,24 +2225,5 @@ int pb_relay_worker_run(relay_t *r) {
 }
 
 void pb_relay_worker_destroy(relay_t *r) {
-        size_t i;
-        if (!r)
-                return;
-        batch_clear(r);
-        pb_consumer_destroy(r->cons);
-        pb_relay_subconf_free(r->conf);
-        pb_producer_destroy(r->dlq);
-        pb_serde_destroy(r->serde);
-        pb_registry_destroy(r->registry);
-        pb_json_parser_destroy(r->jp);
-        pb_buf_free(&r->arena);
-        pb_buf_free(&r->proj_buf);
-        for (i = 0; i < r->nparts; i++) {
-                free(r->parts[i]->topic);
-                free(r->parts[i]);
-        }
-        free(r->parts);
-        free(r->batch);
-        free(r->events);
-        free(r);
+        relay_free(r);
 }

@@ -95,6 +95,10 @@ typedef struct pb_relay_worker_spec {
         pb_metrics_t *metrics;       /* shared */
         const char *dlq_suffix;
         int64_t retry_initial, retry_max_backoff, batch_linger, commit_interval;
+        /* the pipeline's bound (a subscription delivered one event per
+         * request, without a rate limit, keeps several in flight) */
+        long max_pending;
+        size_t max_pending_bytes;
         /* consumer properties applied before the -X ones */
         const char *const *props;
         size_t nprops;

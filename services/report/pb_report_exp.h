@@ -33,6 +33,9 @@ pb_resp_t pb_report_items(const pb_report_t *r, const char *type,
 int pb_report_delivery(const pb_report_t *r, const char *shipment_id,
                        char date[16], const char **condition);
 
+/* The string member at a dotted path ("sender.name") of o, or NULL. */
+const char *pb_report_str(const pb_json_t *o, const char *path);
+
 /* The report as an .xlsx workbook at path: a summary sheet (key figures,
  * funds and aid by month, funds by programme, from summary.json) and one
  * sheet of line items per area, amounts as numbers with a currency format;

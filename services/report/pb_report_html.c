@@ -17,13 +17,6 @@
 #include "partnerbus/pb_util.h"
 #include "pb_report_int.h"
 
-#define TRY(x)                                                                 \
-        do {                                                                   \
-                pb_resp_t _r = (x);                                            \
-                if (_r != PB_OK)                                               \
-                        return _r;                                             \
-        } while (0)
-
 #define NS             "de.nrw.partnerbus."
 #define LINE_ITEMS_MAX 5000
 
@@ -216,19 +209,7 @@ static int str_cmp(const void *a, const void *b) {
 }
 
 static char **source_names(const pb_report_t *r, size_t *n) {
-        char **v;
-        size_t i, k = 0;
-        *n = 0;
-        if (!r->sources.n)
-                return NULL;
-        if (!(v = malloc(r->sources.n * sizeof(*v))))
-                return NULL;
-        for (i = 0; i < r->sources.cap; i++)
-                if (r->sources.keys[i])
-                        v[k++] = r->sources.keys[i];
-        qsort(v, k, sizeof(*v), str_cmp);
-        *n = k;
-        return v;
+        return (char **)pb_report_smap_sorted(&r->sources, 1, str_cmp, n);
 }
 
 static pb_resp_t put_sources(doc_t *d) {

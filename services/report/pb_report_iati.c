@@ -84,23 +84,25 @@ static void esc(pb_buf_t *b, const char *s) {
         }
 }
 
+/* <el type="CODE"><narrative>NAME</narrative></el> of the party at
+ * member who ("sender": sender.name, sender.kind, sender.country) */
+static void party(pb_buf_t *b, const char *el, const pb_json_t *e,
+                  const char *who) {
+        char k[64], c[64], n[64];
+        snprintf(k, sizeof(k), "%s.kind", who);
+        snprintf(c, sizeof(c), "%s.country", who);
+        snprintf(n, sizeof(n), "%s.name", who);
+        pb_buf_printf(b, "    <%s type=\"%s\"><narrative>", el,
+                      org_type(pb_report_str(e, k), pb_report_str(e, c)));
+        esc(b, pb_report_str(e, n));
+        pb_buf_printf(b, "</narrative></%s>\n", el);
+}
+
 static void narrative(pb_buf_t *b, const char *el, const char *attrs,
                       const char *text) {
         pb_buf_printf(b, "   <%s%s><narrative>", el, attrs ? attrs : "");
         esc(b, text);
         pb_buf_printf(b, "</narrative></%s>\n", el);
-}
-
-static const char *js(const pb_json_t *o, const char *path) {
-        char seg[64];
-        const char *dot;
-        while (o && (dot = strchr(path, '.'))) {
-                snprintf(seg, sizeof(seg), "%.*s", (int)(dot - path), path);
-                o = pb_json_get(o, seg);
-                path = dot + 1;
-        }
-        o = o ? pb_json_get(o, path) : NULL;
-        return o && o->type == PB_JSON_STRING ? o->str : NULL;
 }
 
 /* an identifier part: ASCII letters, digits and '-', '.', '_' kept,
@@ -188,7 +190,7 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
         for (i = 0; i < n; i++) {
                 const pb_report_item_t *it = &items[m[i].item];
                 const pb_json_t *e = parse(w, it), *c, *arr;
-                const char *at = js(e, "occurred_at");
+                const char *at = pb_report_str(e, "occurred_at");
                 if (!e)
                         continue;
                 if (!first[0] || strcmp(it->date, first) < 0)
@@ -196,14 +198,15 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                 if (at && strcmp(at, updated) > 0)
                         snprintf(updated, sizeof(updated), "%s", at);
                 if (aid) {
-                        orgs_add(&impl, js(e, "sender.name"),
-                                 org_type(js(e, "sender.kind"),
-                                          js(e, "sender.country")));
-                        if (!js(e, "declared_value"))
+                        orgs_add(&impl, pb_report_str(e, "sender.name"),
+                                 org_type(pb_report_str(e, "sender.kind"),
+                                          pb_report_str(e, "sender.country")));
+                        if (!pb_report_str(e, "declared_value"))
                                 undeclared++;
                         arr = pb_json_get(e, "items");
                         for (c = arr ? arr->child : NULL; c; c = c->next) {
-                                const char *code = sector_of(js(c, "category"));
+                                const char *code =
+                                    sector_of(pb_report_str(c, "category"));
                                 for (k = 0; k < nsec; k++)
                                         if (!strcmp(sec_code[k], code))
                                                 break;
@@ -217,27 +220,31 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                                 }
                         }
                         if (i == 0)
-                                title = strdup(js(e, "sender.name")
-                                                   ? js(e, "sender.name")
-                                                   : "");
+                                title =
+                                    strdup(pb_report_str(e, "sender.name")
+                                               ? pb_report_str(e, "sender.name")
+                                               : "");
                 } else {
-                        orgs_add(&funders, js(e, "grantor.name"),
-                                 org_type(js(e, "grantor.kind"),
-                                          js(e, "grantor.country")));
-                        orgs_add(&impl, js(e, "recipient.name"),
-                                 org_type(js(e, "recipient.kind"),
-                                          js(e, "recipient.country")));
+                        orgs_add(&funders, pb_report_str(e, "grantor.name"),
+                                 org_type(pb_report_str(e, "grantor.kind"),
+                                          pb_report_str(e, "grantor.country")));
+                        orgs_add(
+                            &impl, pb_report_str(e, "recipient.name"),
+                            org_type(pb_report_str(e, "recipient.kind"),
+                                     pb_report_str(e, "recipient.country")));
                         if (i == 0) {
-                                const char *title_src = js(e, "programme");
+                                const char *title_src =
+                                    pb_report_str(e, "programme");
                                 /* copied: the parse tree is reused for the
                                  * next member */
                                 is_prog = title_src != NULL;
-                                title =
-                                    strdup(title_src          ? title_src
-                                           : js(e, "purpose") ? js(e, "purpose")
-                                                              : "");
-                                desc = strdup(
-                                    js(e, "purpose") ? js(e, "purpose") : "");
+                                title = strdup(title_src ? title_src
+                                               : pb_report_str(e, "purpose")
+                                                   ? pb_report_str(e, "purpose")
+                                                   : "");
+                                desc = strdup(pb_report_str(e, "purpose")
+                                                  ? pb_report_str(e, "purpose")
+                                                  : "");
                         }
                 }
         }
@@ -248,16 +255,8 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                       "humanitarian=\"1\">\n   <iati-identifier>",
                       updated[0] ? updated : "1970-01-01T00:00:00");
         esc(b, w->conf->org_ref);
-        if (aid) {
-                pb_buf_puts(b, "-AID-");
-                pb_buf_reset(&w->tmp);
-                id_part(&w->tmp, title ? title : "");
-                pb_buf_printf(b, "%.*s-%08x",
-                              (int)(w->tmp.len > 40 ? 40 : w->tmp.len),
-                              w->tmp.data ? (const char *)w->tmp.data : "",
-                              fnv32(title ? title : ""));
-        } else if (is_prog) {
-                pb_buf_puts(b, "-PROG-");
+        if (aid || is_prog) {
+                pb_buf_puts(b, aid ? "-AID-" : "-PROG-");
                 pb_buf_reset(&w->tmp);
                 id_part(&w->tmp, title ? title : "");
                 pb_buf_printf(b, "%.*s-%08x",
@@ -352,9 +351,9 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                 const char *val, *cur, *eid;
                 if (!e)
                         continue;
-                val = js(e, aid ? "declared_value" : "amount");
-                cur = js(e, "currency");
-                eid = js(e, "event_id");
+                val = pb_report_str(e, aid ? "declared_value" : "amount");
+                cur = pb_report_str(e, "currency");
+                eid = pb_report_str(e, "event_id");
                 if (!val)
                         continue; /* no declared value: no transaction */
                 pb_buf_puts(b, "   <transaction ref=\"");
@@ -380,13 +379,16 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                                                                    : 0,
                                     q && q->type == PB_JSON_NUMBER ? q->str
                                                                    : "",
-                                    js(c, "description") ? js(c, "description")
-                                                         : "");
+                                    pb_report_str(c, "description")
+                                        ? pb_report_str(c, "description")
+                                        : "");
                         }
                 } else {
-                        const char *rc = js(e, "recurrence");
+                        const char *rc = pb_report_str(e, "recurrence");
                         pb_buf_printf(&w->tmp, "%s: %s%s", it->id,
-                                      js(e, "purpose") ? js(e, "purpose") : "",
+                                      pb_report_str(e, "purpose")
+                                          ? pb_report_str(e, "purpose")
+                                          : "",
                                       rc && strcmp(rc, "ONCE")
                                           ? (!strcmp(rc, "MONTHLY")
                                                  ? " (Betrag je Monat)"
@@ -397,41 +399,25 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                 esc(b, w->tmp.data ? (const char *)w->tmp.data : "");
                 pb_buf_puts(b, "</narrative></description>\n");
                 if (aid) {
-                        const char *fac = js(e, "destination.facility");
-                        pb_buf_printf(b,
-                                      "    <provider-org type=\"%s\">"
-                                      "<narrative>",
-                                      org_type(js(e, "sender.kind"),
-                                               js(e, "sender.country")));
-                        esc(b, js(e, "sender.name"));
-                        pb_buf_puts(b, "</narrative></provider-org>\n"
-                                       "    <receiver-org><narrative>");
+                        const char *fac =
+                            pb_report_str(e, "destination.facility");
+                        party(b, "provider-org", e, "sender");
+                        pb_buf_puts(b, "    <receiver-org><narrative>");
                         pb_buf_reset(&w->tmp);
-                        pb_buf_printf(&w->tmp, "%s%s%s (%s)", fac ? fac : "",
-                                      fac ? ", " : "",
-                                      js(e, "destination.city")
-                                          ? js(e, "destination.city")
-                                          : "",
-                                      js(e, "destination.oblast")
-                                          ? js(e, "destination.oblast")
-                                          : "");
+                        pb_buf_printf(
+                            &w->tmp, "%s%s%s (%s)", fac ? fac : "",
+                            fac ? ", " : "",
+                            pb_report_str(e, "destination.city")
+                                ? pb_report_str(e, "destination.city")
+                                : "",
+                            pb_report_str(e, "destination.oblast")
+                                ? pb_report_str(e, "destination.oblast")
+                                : "");
                         esc(b, w->tmp.data ? (const char *)w->tmp.data : "");
                         pb_buf_puts(b, "</narrative></receiver-org>\n");
                 } else {
-                        pb_buf_printf(b,
-                                      "    <provider-org type=\"%s\">"
-                                      "<narrative>",
-                                      org_type(js(e, "grantor.kind"),
-                                               js(e, "grantor.country")));
-                        esc(b, js(e, "grantor.name"));
-                        pb_buf_printf(b,
-                                      "</narrative></provider-org>\n"
-                                      "    <receiver-org type=\"%s\">"
-                                      "<narrative>",
-                                      org_type(js(e, "recipient.kind"),
-                                               js(e, "recipient.country")));
-                        esc(b, js(e, "recipient.name"));
-                        pb_buf_puts(b, "</narrative></receiver-org>\n");
+                        party(b, "provider-org", e, "grantor");
+                        party(b, "receiver-org", e, "recipient");
                 }
                 pb_buf_puts(b, "   </transaction>\n");
         }
@@ -456,8 +442,10 @@ static int activities(iw_t *w, pb_report_t *r, const char *type, int aid) {
         }
         for (i = 0; i < n; i++) {
                 const pb_json_t *e = parse(w, &items[i]);
-                const char *prog = e && !aid ? js(e, "programme") : NULL;
-                const char *snd = e && aid ? js(e, "sender.name") : NULL;
+                const char *prog =
+                    e && !aid ? pb_report_str(e, "programme") : NULL;
+                const char *snd =
+                    e && aid ? pb_report_str(e, "sender.name") : NULL;
                 pb_buf_reset(&w->tmp);
                 if (aid)
                         pb_buf_printf(&w->tmp, "S\x1f%s", snd ? snd : "");

@@ -5,6 +5,14 @@
 
 #include "pb_report.h"
 
+/* returns from the calling function when x is not PB_OK */
+#define TRY(x)                                                                 \
+        do {                                                                   \
+                pb_resp_t _r = (x);                                            \
+                if (_r != PB_OK)                                               \
+                        return _r;                                             \
+        } while (0)
+
 /* string -> pointer, open addressing; keys copied */
 typedef struct pb_report_smap {
         char **keys;
@@ -16,6 +24,10 @@ typedef struct pb_report_smap {
 void *pb_report_smap_get(pb_report_smap_t *m, const char *k, size_t kl);
 int pb_report_smap_put(pb_report_smap_t *m, const char *k, size_t kl, void *v);
 void pb_report_smap_free(pb_report_smap_t *m, void (*free_val)(void *));
+/* malloc'd array of m's keys (keys 1) or values (keys 0) sorted by cmp
+ * (qsort's, over the array's elements); NULL (*n 0) if empty */
+void **pb_report_smap_sorted(const pb_report_smap_t *m, int keys,
+                             int (*cmp)(const void *, const void *), size_t *n);
 
 /* sums per currency / unit, at most PB_SUM_MAX keys (then "(other)") */
 #define PB_SUM_MAX 32

@@ -1,5 +1,6 @@
 /* partnerbus report - line items: the latest version of every entity in
  * the figures, sorted, for the exports (pb_report_exp.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,4 +95,16 @@ int pb_report_delivery(const pb_report_t *r, const char *shipment_id,
         *condition =
             conds[s->condition >= 0 && s->condition < 3 ? s->condition : 3];
         return 1;
+}
+
+const char *pb_report_str(const pb_json_t *o, const char *path) {
+        char seg[64];
+        const char *dot;
+        while (o && (dot = strchr(path, '.'))) {
+                snprintf(seg, sizeof(seg), "%.*s", (int)(dot - path), path);
+                o = pb_json_get(o, seg);
+                path = dot + 1;
+        }
+        o = o ? pb_json_get(o, path) : NULL;
+        return o && o->type == PB_JSON_STRING ? o->str : NULL;
 }

@@ -9,13 +9,6 @@
 #include "partnerbus/pb_util.h"
 #include "pb_report_int.h"
 
-#define TRY(x)                                                                 \
-        do {                                                                   \
-                pb_resp_t _r = (x);                                            \
-                if (_r != PB_OK)                                               \
-                        return _r;                                             \
-        } while (0)
-
 typedef int (*agg_cmp_t)(const void *, const void *);
 
 static int by_key(const void *a, const void *b) {
@@ -28,18 +21,21 @@ static int by_key(const void *a, const void *b) {
 
 /* malloc'd array of the table's groups sorted by key; NULL if empty */
 pb_agg_t **pb_report_sorted(const pb_table_t *t, size_t *n) {
-        pb_agg_t **v;
+        return (pb_agg_t **)pb_report_smap_sorted(&t->map, 0, by_key, n);
+}
+
+void **pb_report_smap_sorted(const pb_report_smap_t *m, int keys,
+                             int (*cmp)(const void *, const void *),
+                             size_t *n) {
+        void **v;
         size_t i, k = 0;
         *n = 0;
-        if (!t->map.n)
+        if (!m->n || !(v = malloc(m->n * sizeof(*v))))
                 return NULL;
-        v = malloc(t->map.n * sizeof(*v));
-        if (!v)
-                return NULL;
-        for (i = 0; i < t->map.cap; i++)
-                if (t->map.keys[i])
-                        v[k++] = t->map.vals[i];
-        qsort(v, k, sizeof(*v), by_key);
+        for (i = 0; i < m->cap; i++)
+                if (m->keys[i])
+                        v[k++] = keys ? (void *)m->keys[i] : m->vals[i];
+        qsort(v, k, sizeof(*v), cmp);
         *n = k;
         return v;
 }

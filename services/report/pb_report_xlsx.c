@@ -130,18 +130,6 @@ static lxw_format *money_fmt(xw_t *x, const char *cur) {
         return x->money[x->ncur++];
 }
 
-static const char *js(const pb_json_t *o, const char *path) {
-        char seg[64];
-        const char *dot;
-        while (o && (dot = strchr(path, '.'))) {
-                snprintf(seg, sizeof(seg), "%.*s", (int)(dot - path), path);
-                o = pb_json_get(o, seg);
-                path = dot + 1;
-        }
-        o = o ? pb_json_get(o, path) : NULL;
-        return o && o->type == PB_JSON_STRING ? o->str : NULL;
-}
-
 static double num_of(const pb_json_t *o, const char *name) {
         const pb_json_t *v = pb_json_get(o, name);
         return v && v->type == PB_JSON_NUMBER ? strtod(v->str, NULL) : 0;
@@ -217,7 +205,8 @@ static lxw_row_t money_rows(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
 }
 
 static void period_text(xw_t *x, const pb_json_t *rep, pb_buf_t *out) {
-        const char *since = js(rep, "since"), *until = js(rep, "until");
+        const char *since = pb_report_str(rep, "since"),
+                   *until = pb_report_str(rep, "until");
         char a[64], b[64];
         const char *args[2] = {a, b};
         if (!since || pb_labels_date(x->L, since, a, sizeof(a)) < 0)
@@ -260,7 +249,7 @@ static void summary_sheet(xw_t *x, const pb_json_t *s) {
         put_str(x, ws, r, 0, M(x, "report.as_of"), x->bold);
         {
                 /* the as-of instant's day in the language's style */
-                const char *asof = js(rep, "as_of");
+                const char *asof = pb_report_str(rep, "as_of");
                 char day[16], shown[64];
                 if (asof && strlen(asof) >= 10) {
                         snprintf(day, sizeof(day), "%.10s", asof);
@@ -272,7 +261,8 @@ static void summary_sheet(xw_t *x, const pb_json_t *s) {
         }
         put_str(x, ws, r, 0, M(x, "report.read_from"), x->bold);
         put_str(x, ws, r++, 1,
-                M(x, js(rep, "source") && !strcmp(js(rep, "source"), "archive")
+                M(x, pb_report_str(rep, "source") &&
+                             !strcmp(pb_report_str(rep, "source"), "archive")
                          ? "report.read_archive"
                          : "report.read_kafka"),
                 NULL);
@@ -293,7 +283,8 @@ static void summary_sheet(xw_t *x, const pb_json_t *s) {
                      ws, r++, 1, num_of(aid, "undeclared_value"), x->count));
         put_str(x, ws, r, 0, M(x, "report.kf_weight"), NULL);
         if (num_of(aid, "unknown_weight") < num_of(aid, "shipments"))
-                put_num(x, ws, r++, 2, js(aid, "gross_weight_kg"), x->kg);
+                put_num(x, ws, r++, 2, pb_report_str(aid, "gross_weight_kg"),
+                        x->kg);
         else /* no shipment gave a weight: unknown, not 0 kg */
                 put_str(x, ws, r++, 2, M(x, "ui.unknown"), NULL);
         put_str(x, ws, r, 0, M(x, "report.kf_unknown_weight"), NULL);
@@ -326,9 +317,9 @@ static void summary_sheet(xw_t *x, const pb_json_t *s) {
                                 F(x, NS "FundsGranted", "currency"), x->head);
                         t = pb_json_get(area[k], "by_month");
                         for (row = t ? t->child : NULL; row; row = row->next)
-                                r = money_rows(x, ws, r, NULL,
-                                               pb_json_get(row, amt[k]),
-                                               js(row, "month"), row, cnt[k]);
+                                r = money_rows(
+                                    x, ws, r, NULL, pb_json_get(row, amt[k]),
+                                    pb_report_str(row, "month"), row, cnt[k]);
                 }
         }
         r++;
@@ -339,7 +330,7 @@ static void summary_sheet(xw_t *x, const pb_json_t *s) {
         put_str(x, ws, r++, 3, F(x, NS "FundsGranted", "currency"), x->head);
         t = pb_json_get(fu, "by_programme");
         for (row = t ? t->child : NULL; row; row = row->next) {
-                const char *p = js(row, "programme");
+                const char *p = pb_report_str(row, "programme");
                 r = money_rows(x, ws, r,
                                p && strcmp(p, "(no programme)")
                                    ? p
@@ -424,25 +415,26 @@ static lxw_worksheet *items_sheet(xw_t *x, const pb_report_t *rep,
 /* the last two cells of a line item: where it was reported, its event */
 static void put_origin(xw_t *x, lxw_worksheet *ws, lxw_row_t r, lxw_col_t col,
                        const pb_json_t *e) {
-        put_str(x, ws, r, col, js(e, "source"), NULL);
-        put_str(x, ws, r, col + 1, js(e, "event_id"), NULL);
+        put_str(x, ws, r, col, pb_report_str(e, "source"), NULL);
+        put_str(x, ws, r, col + 1, pb_report_str(e, "event_id"), NULL);
 }
 
 static void row_grant(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                       const pb_report_t *rep, const pb_report_item_t *it,
                       const pb_json_t *e, pb_buf_t *b) {
-        const char *cur = js(e, "currency"), *rc;
+        const char *cur = pb_report_str(e, "currency"), *rc;
         (void)rep;
         (void)b;
-        put_date(x, ws, r, 0, js(e, "granted_on"), x->date);
+        put_date(x, ws, r, 0, pb_report_str(e, "granted_on"), x->date);
         put_str(x, ws, r, 1, it->id, NULL);
-        put_str(x, ws, r, 2, js(e, "grantor.name"), NULL);
-        put_str(x, ws, r, 3, js(e, "recipient.name"), NULL);
-        put_str(x, ws, r, 4, js(e, "programme"), NULL);
-        put_str(x, ws, r, 5, js(e, "purpose"), x->wrap);
-        put_num(x, ws, r, 6, js(e, "amount"), money_fmt(x, cur ? cur : "EUR"));
+        put_str(x, ws, r, 2, pb_report_str(e, "grantor.name"), NULL);
+        put_str(x, ws, r, 3, pb_report_str(e, "recipient.name"), NULL);
+        put_str(x, ws, r, 4, pb_report_str(e, "programme"), NULL);
+        put_str(x, ws, r, 5, pb_report_str(e, "purpose"), x->wrap);
+        put_num(x, ws, r, 6, pb_report_str(e, "amount"),
+                money_fmt(x, cur ? cur : "EUR"));
         put_str(x, ws, r, 7, cur, NULL);
-        rc = js(e, "recurrence");
+        rc = pb_report_str(e, "recurrence");
         put_str(x, ws, r, 8, rc ? E(x, NS "Recurrence", rc) : NULL, NULL);
         put_origin(x, ws, r, 9, e);
 }
@@ -475,13 +467,16 @@ static void goods_text(xw_t *x, const pb_json_t *items, pb_buf_t *b) {
         const pb_json_t *c;
         pb_buf_reset(b);
         for (c = items ? items->child : NULL; c; c = c->next) {
-                const char *cat = js(c, "category"), *unit = js(c, "unit");
+                const char *cat = pb_report_str(c, "category"),
+                           *unit = pb_report_str(c, "unit");
                 const pb_json_t *q = pb_json_get(c, "quantity");
                 if (b->len)
                         pb_buf_putc(b, '\n');
                 pb_buf_printf(b, "%s: %s (%.*s%s%s)",
                               cat ? E(x, NS "ItemCategory", cat) : "",
-                              js(c, "description") ? js(c, "description") : "",
+                              pb_report_str(c, "description")
+                                  ? pb_report_str(c, "description")
+                                  : "",
                               q && q->type == PB_JSON_NUMBER ? (int)q->len : 0,
                               q && q->type == PB_JSON_NUMBER ? q->str : "",
                               unit ? " " : "", unit ? unit : "");
@@ -491,20 +486,20 @@ static void goods_text(xw_t *x, const pb_json_t *items, pb_buf_t *b) {
 static void row_shipment(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                          const pb_report_t *rep, const pb_report_item_t *it,
                          const pb_json_t *e, pb_buf_t *b) {
-        const char *cur = js(e, "currency"), *cond;
+        const char *cur = pb_report_str(e, "currency"), *cond;
         char on[16];
-        put_date(x, ws, r, 0, js(e, "dispatched_on"), x->date);
+        put_date(x, ws, r, 0, pb_report_str(e, "dispatched_on"), x->date);
         put_str(x, ws, r, 1, it->id, NULL);
-        put_str(x, ws, r, 2, js(e, "sender.name"), NULL);
-        put_str(x, ws, r, 3, js(e, "destination.facility"), NULL);
-        put_str(x, ws, r, 4, js(e, "destination.city"), NULL);
-        put_str(x, ws, r, 5, js(e, "destination.oblast"), NULL);
+        put_str(x, ws, r, 2, pb_report_str(e, "sender.name"), NULL);
+        put_str(x, ws, r, 3, pb_report_str(e, "destination.facility"), NULL);
+        put_str(x, ws, r, 4, pb_report_str(e, "destination.city"), NULL);
+        put_str(x, ws, r, 5, pb_report_str(e, "destination.oblast"), NULL);
         goods_text(x, pb_json_get(e, "items"), b);
         put_str(x, ws, r, 6, b->data ? (const char *)b->data : "", x->wrap);
-        put_num(x, ws, r, 7, js(e, "declared_value"),
+        put_num(x, ws, r, 7, pb_report_str(e, "declared_value"),
                 money_fmt(x, cur ? cur : "EUR"));
         put_str(x, ws, r, 8, cur, NULL);
-        put_num(x, ws, r, 9, js(e, "gross_weight_kg"), x->kg);
+        put_num(x, ws, r, 9, pb_report_str(e, "gross_weight_kg"), x->kg);
         pb_buf_reset(b);
         if (pb_report_delivery(rep, it->id, on, &cond)) {
                 char d[64];
@@ -549,15 +544,15 @@ static void row_partnership(xw_t *x, lxw_worksheet *ws, lxw_row_t r,
                             const pb_report_t *rep, const pb_report_item_t *it,
                             const pb_json_t *e, pb_buf_t *b) {
         const pb_json_t *a, *c;
-        const char *kind = js(e, "kind");
+        const char *kind = pb_report_str(e, "kind");
         (void)rep;
-        put_date(x, ws, r, 0, js(e, "founded_on"), x->date);
+        put_date(x, ws, r, 0, pb_report_str(e, "founded_on"), x->date);
         put_str(x, ws, r, 1, it->id, NULL);
         put_str(x, ws, r, 2, kind ? E(x, NS "PartnershipKind", kind) : NULL,
                 NULL);
-        put_str(x, ws, r, 3, js(e, "nrw_party.name"), NULL);
-        put_str(x, ws, r, 4, js(e, "ukrainian_party.name"), NULL);
-        put_str(x, ws, r, 5, js(e, "ukrainian_party.region"), NULL);
+        put_str(x, ws, r, 3, pb_report_str(e, "nrw_party.name"), NULL);
+        put_str(x, ws, r, 4, pb_report_str(e, "ukrainian_party.name"), NULL);
+        put_str(x, ws, r, 5, pb_report_str(e, "ukrainian_party.region"), NULL);
         pb_buf_reset(b);
         a = pb_json_get(e, "areas");
         for (c = a ? a->child : NULL; c; c = c->next)
@@ -629,7 +624,8 @@ int pb_report_xlsx(pb_report_t *r, const pb_labels_t *labels, const char *path,
                 /* the file's creation time: the report's as-of, so the same
                  * events give the same workbook */
                 int64_t ms = 0;
-                const char *asof = js(pb_json_get(summary, "report"), "as_of");
+                const char *asof =
+                    pb_report_str(pb_json_get(summary, "report"), "as_of");
                 if (asof && !pb_rfc3339_parse(asof, strlen(asof), &ms))
                         props.created = (time_t)(ms / 1000);
         }

@@ -7,7 +7,10 @@
 # mandatory read filter cannot be widened by the subscription's filter;
 # suspend -> nothing, resume -> the backlog; retransmit from T -> redelivered
 # from T; status records HEALTHY, SUSPENDED, and UNREACHABLE for a
-# subscription whose receiver is down; a deleted subscription stops.
+# subscription whose receiver is down; a deleted subscription stops; a
+# subscription of single events without a rate limit keeps several requests
+# in flight (a receiver answering after 0.5 s sees them overlap), a batching
+# or rate-limited one sends one request at a time.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../relay/lib.sh"
@@ -46,6 +49,7 @@ PY
         "$PB_BIN" produce --brokers "$B" --type aid.delivered --topic-prefix "$P" >/dev/null ||
         pb_fail "could not publish aid.delivered"
 fleet_record "$ORGS" oblast-dnipro "$ORG"
+relay_recv_control '{"mode": "slow", "delay": 0.5}'
 fleet_record "$SUBS" "$SID" "$(sub1 'where="items.category=GENERATORS"')"
 fleet_record "$SUBS" "$DEAD" "$(fleet_sub "$DEAD" oblast-dnipro "$DEAD_URL")"
 fleet_record "$SUBS" "$BSUB" "$(fleet_sub "$BSUB" oblast-dnipro "$URL_B/hook" 'topics=["aid.delivered"]' batch_size=4 rate_limit_per_s=50)"
@@ -53,6 +57,13 @@ fleet_record "$SUBS" "$BSUB" "$(fleet_sub "$BSUB" oblast-dnipro "$URL_B/hook" 't
 # b1: Dnipropetrowsk (mandatory) AND GENERATORS (the subscription's filter)
 b1='e["shipment_id"].startswith("S-b1-")'
 pb_wait_for 60 fleet_count_is "$b1" 5
+relay_recv_control '{"mode": "ok"}'
+conc=$(relay_recv_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_concurrent"])')
+[[ $conc -ge 2 ]] || pb_fail "the subscription's webhook had at most $conc request in flight, expected overlapping requests"
+grep -q "group=partnerbus.sub.$SID msg=\"subscription started\" pipeline=key" "$PB_TMP/fleet-f1.log" ||
+        pb_fail "the subscription of single events did not use the pipeline"
+grep -q "group=partnerbus.sub.$BSUB msg=\"subscription started\" pipeline=off" "$PB_TMP/fleet-f1.log" ||
+        pb_fail "the batching, rate-limited subscription used the pipeline"
 pb_wait_for 30 fleet_state_is "$SID" HEALTHY
 pb_wait_for 30 fleet_state_is "$DEAD" UNREACHABLE
 python3 - "$RECV_OUT" <<'PY' || pb_fail "delivered events wrong (projection, agreement, filter)"
