@@ -62,7 +62,12 @@ struct pb_replay_src {
         pb_json_parser_t *jp, *jp_out;
         rbuf_t *cur;
         rbuf_t *free_bufs; /* handed-out buffers, reused by take() */
-        size_t wait_next;  /* the stream fill waits on next */
+        /* copies of archive files' writer schemas that the catalog does not
+         * hold: an archive's own is valid only until its next event, but a
+         * buffered event outlives that (one per distinct schema read) */
+        pb_schema_t **own;
+        size_t nown;
+        size_t wait_next; /* the stream fill waits on next */
         pb_replay_src_stats_t stats;
         int64_t last_progress, started, last_data;
         int progress_shown;
@@ -282,6 +287,9 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
         pb_buf_free(&s->frame);
         pb_json_parser_destroy(s->jp);
         pb_json_parser_destroy(s->jp_out);
+        while (s->nown)
+                pb_schema_destroy(s->own[--s->nown]);
+        free(s->own);
         free(s);
 }
 
@@ -389,6 +397,35 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                 return -1;
         }
         return 0;
+}
+
+/* A schema equal to w (an archive file's writer, valid only until the
+ * archive's next event) that lives as long as s: the catalog's when it
+ * has the same fingerprint, else a copy kept in s->own. NULL: no memory. */
+static const pb_schema_t *stable_schema(pb_replay_src_t *s,
+                                        const pb_schema_t *w,
+                                        const pb_schema_t *catalog) {
+        uint64_t fp = pb_schema_fingerprint(w);
+        const char *j;
+        pb_schema_t *copy, **grown;
+        size_t i;
+        if (catalog && pb_schema_fingerprint(catalog) == fp)
+                return catalog;
+        for (i = 0; i < s->nown; i++)
+                if (pb_schema_fingerprint(s->own[i]) == fp)
+                        return s->own[i];
+        j = pb_schema_json(w);
+        copy = pb_schema_new(j, strlen(j), NULL, 0);
+        if (!copy)
+                return NULL;
+        grown = realloc(s->own, (s->nown + 1) * sizeof(*grown));
+        if (!grown) {
+                pb_schema_destroy(copy);
+                return NULL;
+        }
+        s->own = grown;
+        s->own[s->nown++] = copy;
+        return copy;
 }
 
 static void warn_undecodable(pb_replay_src_t *s, const char *topic,
@@ -535,9 +572,13 @@ static int fill_archive(pb_replay_src_t *s, uint32_t si) {
                 }
                 /* the wire form: single-object encoding of the writer */
                 memset(&msg, 0, sizeof(msg));
-                msg.writer = ae.writer;
-                msg.reader = reader ? reader : ae.writer;
+                msg.writer = stable_schema(s, ae.writer, reader);
+                msg.reader = reader ? reader : msg.writer;
                 msg.body_off = PB_SOE_HEADER_LEN;
+                if (!msg.writer) {
+                        err(s, "out of memory");
+                        return -1;
+                }
                 if (pb_frame_write_soe(
                         &s->frame, pb_schema_fingerprint(ae.writer)) != PB_OK ||
                     pb_buf_append(&s->frame, ae.body, ae.body_len) != PB_OK ||
