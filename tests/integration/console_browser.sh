@@ -35,6 +35,9 @@ ADMIN=${ADMIN%/v1/admin}
 [[ $ADMIN == http://* ]] || { cat err.txt >&2; pb_fail "no admin URL in dev's banner"; }
 OP=$(head -1 "$DEVDIR/operator-token")
 auth() { printf 'Authorization: Bearer %s' "$1"; }
+# dev's admin may still be reading its topics (503) just after the banner
+admin_ready() { curl -fsS -o /dev/null "$ADMIN/v1/admin/whoami" -H "$(auth "$OP")" 2>/dev/null; }
+pb_wait_for 60 admin_ready || pb_fail "dev's admin did not become ready"
 
 ORG=console-$RANDOM
 ORGNAME="Kreis Konsole $ORG"
