@@ -10,11 +10,11 @@ import argparse
 import os
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
+
+import pbbrowser
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--admin", required=True)
@@ -27,55 +27,10 @@ ap.add_argument("--grant", required=True)
 ap.add_argument("--axe", required=True)
 ap.add_argument("--shots", required=True)
 a = ap.parse_args()
-os.makedirs(a.shots, exist_ok=True)
 token = open(a.token_file).read().strip()
-axe_src = open(a.axe).read()
-
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for o in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-          "--window-size=1280,1600", "--lang=de-DE"):
-    opts.add_argument(o)
-opts.add_experimental_option("prefs", {"intl.accept_languages": "de-DE,de,en"})
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-drv = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"),
-                       options=opts)
-wait = WebDriverWait(drv, 20)
-failures = []
-nshot = 0
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    failures.append(msg)
-
-
-def page(name):
-    """Screenshot and axe-core check of what is shown now."""
-    global nshot
-    nshot += 1
-    drv.save_screenshot(os.path.join(a.shots, "%02d-%s.png" % (nshot, name)))
-    drv.execute_script(axe_src)
-    res = drv.execute_async_script(
-        "var cb = arguments[arguments.length - 1];"
-        "axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
-        ".then(function (r) { cb(r.violations.map(function (v) {"
-        " return {id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(function (n) { return n.target.join(' '); })};"
-        "})); }, function (e) { cb([{id: 'axe-error', impact: 'critical',"
-        " help: String(e), nodes: []}]); });")
-    for v in res:
-        print("axe %s: %s %s: %s (%s)" % (name, v["impact"], v["id"], v["help"],
-                                          ", ".join(v["nodes"][:5])))
-        if v["impact"] in ("serious", "critical"):
-            fail("axe %s on page %s" % (v["id"], name))
-    if not res:
-        print("axe %s: no violations" % name)
-
-
-def text_is(by, sel, want):
-    wait.until(EC.text_to_be_present_in_element((by, sel), want))
+browser = pbbrowser.Browser(a.shots, a.axe)
+drv, wait, failures = browser.drv, browser.wait, browser.failures
+fail, page, text_is = browser.fail, browser.page, browser.text_is
 
 
 def field(ptr):
@@ -218,4 +173,4 @@ finally:
 
 if failures:
     sys.exit("console_history: %d failure(s): %s" % (len(failures), "; ".join(failures)))
-print("console_history: ok (%d pages)" % nshot)
+print("console_history: ok (%d pages)" % browser.nshot)

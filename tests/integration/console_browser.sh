@@ -20,24 +20,7 @@ source "$(dirname "$0")/dev_common.bash"
 pb_require_cmd /usr/bin/chromium /usr/bin/chromedriver npm
 dev_setup
 PY=$(pb_python_venv)
-SHOTS=${PB_BINARY_DIR:-$PB_SOURCE_DIR/build}/console-shots
-rm -rf "$SHOTS"
-mkdir -p "$SHOTS"
-AXE=$PB_SOURCE_DIR/tests/browser/node_modules/axe-core/axe.min.js
-if [[ ! -f $AXE ]]; then
-        (cd "$PB_SOURCE_DIR/tests/browser" && npm ci --prefer-offline --no-audit --no-fund >&2) ||
-                pb_fail "npm ci in tests/browser failed (axe-core)"
-fi
-
-dev_start out.txt err.txt
-ADMIN=$(awk '$1 == "admin" {print $2; exit}' err.txt)
-ADMIN=${ADMIN%/v1/admin}
-[[ $ADMIN == http://* ]] || { cat err.txt >&2; pb_fail "no admin URL in dev's banner"; }
-OP=$(head -1 "$DEVDIR/operator-token")
-auth() { printf 'Authorization: Bearer %s' "$1"; }
-# dev's admin may still be reading its topics (503) just after the banner
-admin_ready() { curl -fsS -o /dev/null "$ADMIN/v1/admin/whoami" -H "$(auth "$OP")" 2>/dev/null; }
-pb_wait_for 60 admin_ready || pb_fail "dev's admin did not become ready"
+console_dev_start console-shots
 
 ORG=console-$RANDOM
 ORGNAME="Kreis Konsole $ORG"

@@ -93,3 +93,28 @@ dev_stop() {
         [[ -z $(procs_of_dir "$DEVDIR") ]] || { ps -o pid,args -p "$(procs_of_dir "$DEVDIR" | tr '\n' ',' | sed 's/,$//')" >&2; pb_fail "processes of dev still running"; }
         dev_kids=()
 }
+
+# console_dev_start SHOTS_NAME: for the console's browser tests: a clean
+# screenshot folder under the build dir ($SHOTS), axe-core from
+# tests/browser ($AXE), `partnerbus dev` started (out.txt, err.txt), its
+# admin's URL ($ADMIN) and operator token ($OP) once the admin answers,
+# and auth TOKEN for curl's -H
+console_dev_start() {
+        SHOTS=${PB_BINARY_DIR:-$PB_SOURCE_DIR/build}/$1
+        rm -rf "$SHOTS"
+        mkdir -p "$SHOTS"
+        AXE=$PB_SOURCE_DIR/tests/browser/node_modules/axe-core/axe.min.js
+        if [[ ! -f $AXE ]]; then
+                (cd "$PB_SOURCE_DIR/tests/browser" && npm ci --prefer-offline --no-audit --no-fund >&2) ||
+                        pb_fail "npm ci in tests/browser failed (axe-core)"
+        fi
+        dev_start out.txt err.txt
+        ADMIN=$(awk '$1 == "admin" {print $2; exit}' err.txt)
+        ADMIN=${ADMIN%/v1/admin}
+        [[ $ADMIN == http://* ]] || { cat err.txt >&2; pb_fail "no admin URL in dev's banner"; }
+        OP=$(head -1 "$DEVDIR/operator-token")
+        # dev's admin may still be reading its topics (503) just after the banner
+        pb_wait_for 60 console_admin_ready || pb_fail "dev's admin did not become ready"
+}
+auth() { printf 'Authorization: Bearer %s' "$1"; }
+console_admin_ready() { curl -fsS -o /dev/null "$ADMIN/v1/admin/whoami" -H "$(auth "$OP")" 2>/dev/null; }
