@@ -149,6 +149,16 @@ static int64_t pb_floordiv(int64_t a, int64_t b) {
         return q;
 }
 
+/* the n lowest decimal digits of v at p, zero-padded; p + n */
+static char *put_digits(char *p, unsigned v, int n) {
+        int i;
+        for (i = n - 1; i >= 0; i--) {
+                p[i] = (char)('0' + v % 10);
+                v /= 10;
+        }
+        return p + n;
+}
+
 size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size) {
         int64_t secs = pb_floordiv(ms, 1000), days, y;
         int64_t msr = ms % 1000, sod;
@@ -163,36 +173,23 @@ size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size) {
         if (y >= 0 && y <= 9999 && size > 24) {
                 /* what the snprintf below prints, without stdio (this is
                  * on every produced message's ce_time header) */
-                static const char dig[] = "0123456789";
-                unsigned h = (unsigned)(sod / 3600),
-                         mi = (unsigned)(sod / 60 % 60),
-                         se = (unsigned)(sod % 60), ml = (unsigned)msr;
-                buf[0] = dig[y / 1000];
-                buf[1] = dig[y / 100 % 10];
-                buf[2] = dig[y / 10 % 10];
-                buf[3] = dig[y % 10];
-                buf[4] = '-';
-                buf[5] = dig[m / 10];
-                buf[6] = dig[m % 10];
-                buf[7] = '-';
-                buf[8] = dig[d / 10];
-                buf[9] = dig[d % 10];
-                buf[10] = 'T';
-                buf[11] = dig[h / 10];
-                buf[12] = dig[h % 10];
-                buf[13] = ':';
-                buf[14] = dig[mi / 10];
-                buf[15] = dig[mi % 10];
-                buf[16] = ':';
-                buf[17] = dig[se / 10];
-                buf[18] = dig[se % 10];
-                buf[19] = '.';
-                buf[20] = dig[ml / 100];
-                buf[21] = dig[ml / 10 % 10];
-                buf[22] = dig[ml % 10];
-                buf[23] = 'Z';
-                buf[24] = 0;
-                return 24;
+                char *p = buf;
+                p = put_digits(p, (unsigned)y, 4);
+                *p++ = '-';
+                p = put_digits(p, (unsigned)m, 2);
+                *p++ = '-';
+                p = put_digits(p, (unsigned)d, 2);
+                *p++ = 'T';
+                p = put_digits(p, (unsigned)(sod / 3600), 2);
+                *p++ = ':';
+                p = put_digits(p, (unsigned)(sod / 60 % 60), 2);
+                *p++ = ':';
+                p = put_digits(p, (unsigned)(sod % 60), 2);
+                *p++ = '.';
+                p = put_digits(p, (unsigned)msr, 3);
+                *p++ = 'Z';
+                *p = 0;
+                return (size_t)(p - buf);
         }
         n = snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
                      (long long)y, m, d, (int)(sod / 3600),
