@@ -233,6 +233,7 @@ try:
     page("subscription-new")
     drv.find_element(By.ID, "sub-name").send_keys("console-receiver")
     drv.find_element(By.CSS_SELECTOR, '#sub-topics input[value="aid.delivered"]').click()
+    drv.find_element(By.CSS_SELECTOR, '#sub-topics input[value="aid.dispatched"]').click()
     drv.find_element(By.ID, "sub-endpoint").send_keys(RECV)
     drv.find_element(By.ID, "sub-where").send_keys("condition")
     drv.find_element(By.ID, "sub-exclude").send_keys("/note")
@@ -256,7 +257,7 @@ try:
     if len(mine) != 1:
         fail("the API lists %d subscriptions console-receiver" % len(mine))
     sub = mine[0]
-    if sub["endpoint"] != RECV or sub["topics"] != ["aid.delivered"] or \
+    if sub["endpoint"] != RECV or sorted(sub["topics"]) != ["aid.delivered", "aid.dispatched"] or \
             sub.get("projection") != {"exclude": ["/note"]} or \
             sub.get("where") != "recipient.name!=nobody":
         fail("the subscription is not as entered: %s" % sub)
@@ -320,6 +321,14 @@ try:
     got = [e for e in deliveries if e.get("event_id") == a.delivered][0]
     if "note" in got or "recipient" not in got:
         fail("the delivery does not follow the projection: %s" % sorted(got))
+    # and the shipment published through the form above, with its German
+    # amount as the decimal (a new subscription starts at the beginning)
+    WebDriverWait(drv, 20).until(lambda d: any(
+        e.get("shipment_id") == a.shipment for e in deliveries))
+    got = [e for e in deliveries if e.get("shipment_id") == a.shipment][0]
+    if got.get("declared_value") != "143000.00" or got.get("source") != a.org:
+        fail("the form's shipment reached the receiver as %s" % got)
+    print("receiver got the form's shipment %s: %s" % (a.shipment, got.get("declared_value")))
 
     # details: the status (numbers in German), failures, dead letters
     drv.find_element(By.CSS_SELECTOR, row2 + " button.details").click()

@@ -26,7 +26,7 @@ ORG=console-$RANDOM
 ORGNAME="Kreis Konsole $ORG"
 curl -fsS "$ADMIN/v1/admin/orgs" -H "$(auth "$OP")" --data-binary "{\"id\":\"$ORG\",
   \"name\":\"$ORGNAME\",\"kind\":\"municipality\",\"publish\":[\"aid.dispatched\",\"aid.delivered\"],
-  \"read\":[{\"type\":\"aid.delivered\"}]}" >/dev/null || pb_fail "could not create the organisation"
+  \"read\":[{\"type\":\"aid.delivered\"},{\"type\":\"aid.dispatched\"}]}" >/dev/null || pb_fail "could not create the organisation"
 curl -fsS "$ADMIN/v1/admin/orgs/$ORG/tokens" -H "$(auth "$OP")" \
         --data-binary '{"name":"console","role":"org-admin"}' |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' >"$WORK/token"
