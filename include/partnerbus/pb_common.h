@@ -106,13 +106,20 @@ pb_resp_t pb_buf_json_str(pb_buf_t *b, const char *s, size_t n);
 /* Validation errors: each names the JSON Pointer (RFC 6901) of the offending
  * value and what was expected. At most PB_ERRORS_MAX are kept; `dropped`
  * counts the rest so a hostile document cannot make the list grow. */
-#define PB_ERRORS_MAX  64
-#define PB_POINTER_MAX 256
-#define PB_ERRMSG_MAX  256
+#define PB_ERRORS_MAX    64
+#define PB_POINTER_MAX   256
+#define PB_ERRMSG_MAX    256
+#define PB_ERRPARAMS_MAX 256
 
+/* `code` is a stable machine-readable name of the kind of error (see
+ * docs/gateway.md, "Error codes"), a static string or NULL; `params` the
+ * values a translation of it needs as a JSON object text, or "" for none.
+ * The English `message` stays the text for people and logs. */
 typedef struct pb_error {
         char pointer[PB_POINTER_MAX];
         char message[PB_ERRMSG_MAX];
+        const char *code;
+        char params[PB_ERRPARAMS_MAX];
         long line; /* 1-based line in a batch / input file, 0 when n/a */
 } pb_error_t;
 
@@ -125,9 +132,16 @@ typedef struct pb_errors {
 void pb_errors_init(pb_errors_t *e);
 void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* As pb_errors_add, with a code (static string) and params: a complete JSON
+ * object text or NULL. Params longer than PB_ERRPARAMS_MAX - 1 are left out
+ * (never cut), so the item's JSON stays valid. */
+void pb_errors_add_code(pb_errors_t *e, const char *pointer, const char *code,
+                        const char *params, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* "pointer: message; pointer: message" into buf (truncated to size). */
 void pb_errors_format(const pb_errors_t *e, char *buf, size_t size);
-/* Appends the errors as a JSON array of {"pointer","message"[,"line"]}. */
+/* Appends the errors as a JSON array of
+ * {"pointer","message"[,"code"[,"params"]][,"line"]}. */
 pb_resp_t pb_errors_to_json(const pb_errors_t *e, pb_buf_t *out);
 
 #ifdef __cplusplus

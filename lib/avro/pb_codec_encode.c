@@ -29,9 +29,83 @@ typedef struct pb_enc {
 
 static void enc_value(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v);
 
-static void enc_err(pb_enc_t *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void enc_err(pb_enc_t *e, const char *fmt, ...) {
+/* The params of an error (docs/gateway.md, "Error codes"): a JSON object
+ * built in a fixed buffer. A member that does not fit is left out whole,
+ * so the text is always a complete object. */
+typedef struct prm {
+        char s[PB_ERRPARAMS_MAX];
+        size_t n;
+} prm_t;
+
+static void prm_init(prm_t *p) {
+        p->s[0] = '{';
+        p->n = 1;
+}
+
+/* Appends n bytes, keeping room for the closing brace and the NUL. */
+static int prm_raw(prm_t *p, const char *s, size_t n) {
+        if (p->n + n + 2 > sizeof(p->s))
+                return -1;
+        memcpy(p->s + p->n, s, n);
+        p->n += n;
+        return 0;
+}
+
+/* s[0..n) as a JSON string: quote, backslash and controls escaped. */
+static int prm_esc(prm_t *p, const char *s, size_t n) {
+        char u[8];
+        if (prm_raw(p, "\"", 1))
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (ch == '"' || ch == '\\') {
+                        u[0] = '\\';
+                        u[1] = (char)ch;
+                        if (prm_raw(p, u, 2))
+                                return -1;
+                } else if (ch < 0x20) {
+                        snprintf(u, sizeof(u), "\\u%04x", ch);
+                        if (prm_raw(p, u, 6))
+                                return -1;
+                } else if (prm_raw(p, s + i, 1)) {
+                        return -1;
+                }
+        }
+        return prm_raw(p, "\"", 1);
+}
+
+static int prm_key(prm_t *p, const char *k) {
+        if (p->n > 1 && prm_raw(p, ",", 1))
+                return -1;
+        return prm_esc(p, k, strlen(k)) || prm_raw(p, ":", 1) ? -1 : 0;
+}
+
+static void prm_int(prm_t *p, const char *k, long long v) {
+        char num[24];
+        size_t at = p->n;
+        int n = snprintf(num, sizeof(num), "%lld", v);
+        if (prm_key(p, k) || prm_raw(p, num, (size_t)n))
+                p->n = at;
+}
+
+static void prm_str(prm_t *p, const char *k, const char *v) {
+        size_t at = p->n;
+        if (prm_key(p, k) || prm_esc(p, v, strlen(v)))
+                p->n = at;
+}
+
+static const char *prm_end(prm_t *p) {
+        p->s[p->n] = '}';
+        p->s[p->n + 1] = 0;
+        return p->n > 1 ? p->s : NULL;
+}
+
+/* Reports an error of kind `code` at the current path; p (may be NULL)
+ * holds its params. */
+static void enc_err(pb_enc_t *e, const char *code, prm_t *p, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+static void enc_err(pb_enc_t *e, const char *code, prm_t *p, const char *fmt,
+                    ...) {
         char ptr[PB_POINTER_MAX], msg[PB_ERRMSG_MAX];
         va_list ap;
 
@@ -42,7 +116,8 @@ static void enc_err(pb_enc_t *e, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        pb_errors_add(e->errs, ptr, "%s", msg);
+        pb_errors_add_code(e->errs, ptr, code, p ? prm_end(p) : NULL, "%s",
+                           msg);
 }
 
 /* Path steps; the depth is bounded by the JSON parser's depth limit, and
@@ -50,7 +125,11 @@ static void enc_err(pb_enc_t *e, const char *fmt, ...) {
 static int enc_push(pb_enc_t *e, const char *name, size_t len) {
         pb_codec_t *c = e->c;
         if (c->depth >= (int)(sizeof(c->path) / sizeof(c->path[0]))) {
-                enc_err(e, "nesting deeper than %d levels", PB_CODEC_MAX_DEPTH);
+                prm_t p;
+                prm_init(&p);
+                prm_int(&p, "max_depth", PB_CODEC_MAX_DEPTH);
+                enc_err(e, "too_deep", &p, "nesting deeper than %d levels",
+                        PB_CODEC_MAX_DEPTH);
                 return -1;
         }
         c->path[c->depth].name = name;
@@ -177,7 +256,11 @@ static const char *expect_name(const pb_type_t *t) {
 }
 
 static void type_err(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
-        enc_err(e, "expected %s, got %s", expect_name(t),
+        prm_t p;
+        prm_init(&p);
+        prm_str(&p, "expected", expect_name(t));
+        prm_str(&p, "got", pb_json_type_name(v->type));
+        enc_err(e, "type_mismatch", &p, "expected %s, got %s", expect_name(t),
                 pb_json_type_name(v->type));
 }
 
@@ -326,7 +409,8 @@ static void enc_int(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         if (t->logical == PB_L_DATE) {
                 int32_t days;
                 if (pb_date_parse(v->str, v->len, &days) != 0) {
-                        enc_err(e, "expected a date YYYY-MM-DD, got %s",
+                        enc_err(e, "date_invalid", NULL,
+                                "expected a date YYYY-MM-DD, got %s",
                                 show(v, sb, sizeof(sb)));
                         return;
                 }
@@ -336,7 +420,8 @@ static void enc_int(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         if (t->logical == PB_L_TIME_MILLIS) {
                 int32_t ms;
                 if (parse_time_ms(v->str, v->len, &ms) != 0) {
-                        enc_err(e, "expected a time HH:MM:SS.mmm, got %s",
+                        enc_err(e, "time_invalid", NULL,
+                                "expected a time HH:MM:SS.mmm, got %s",
                                 show(v, sb, sizeof(sb)));
                         return;
                 }
@@ -346,12 +431,17 @@ static void enc_int(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         int64_t x;
         int r = parse_integer(v->str, v->len, &x);
         if (r == -1) {
-                enc_err(e, "expected an integer, got %s",
-                        show(v, sb, sizeof(sb)));
+                enc_err(e, "integer_invalid", NULL,
+                        "expected an integer, got %s", show(v, sb, sizeof(sb)));
                 return;
         }
         if (r == -2 || x < INT32_MIN || x > INT32_MAX) {
-                enc_err(e, "expected an int (-2147483648..2147483647), got %s",
+                prm_t p;
+                prm_init(&p);
+                prm_str(&p, "min", "-2147483648");
+                prm_str(&p, "max", "2147483647");
+                enc_err(e, "integer_range", &p,
+                        "expected an int (-2147483648..2147483647), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
         }
@@ -368,7 +458,7 @@ static void enc_long(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         if (t->logical == PB_L_TIMESTAMP_MILLIS ||
             t->logical == PB_L_TIMESTAMP_MICROS) {
                 if (pb_rfc3339_parse(v->str, v->len, &x) != 0) {
-                        enc_err(e,
+                        enc_err(e, "timestamp_invalid", NULL,
                                 "expected an RFC 3339 timestamp "
                                 "(2023-02-28T10:00:00Z), got %s",
                                 show(v, sb, sizeof(sb)));
@@ -377,7 +467,8 @@ static void enc_long(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 e->c->last_long = x;
                 if (t->logical == PB_L_TIMESTAMP_MICROS) {
                         if (x > INT64_MAX / 1000 || x < INT64_MIN / 1000) {
-                                enc_err(e, "timestamp out of range");
+                                enc_err(e, "timestamp_range", NULL,
+                                        "timestamp out of range");
                                 return;
                         }
                         x *= 1000;
@@ -387,12 +478,17 @@ static void enc_long(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         }
         int r = parse_integer(v->str, v->len, &x);
         if (r == -1) {
-                enc_err(e, "expected an integer, got %s",
-                        show(v, sb, sizeof(sb)));
+                enc_err(e, "integer_invalid", NULL,
+                        "expected an integer, got %s", show(v, sb, sizeof(sb)));
                 return;
         }
         if (r == -2) {
-                enc_err(e, "expected a long (64-bit integer), got %s",
+                prm_t p;
+                prm_init(&p);
+                prm_str(&p, "min", "-9223372036854775808");
+                prm_str(&p, "max", "9223372036854775807");
+                enc_err(e, "integer_range", &p,
+                        "expected a long (64-bit integer), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
         }
@@ -406,7 +502,7 @@ static void enc_real(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         float f;
         if (v->type == PB_JSON_STRING) {
                 if (special_float(v, &d) != 0) {
-                        enc_err(e,
+                        enc_err(e, "number_invalid", NULL,
                                 "expected a number (or \"NaN\", "
                                 "\"Infinity\", \"-Infinity\"), got %s",
                                 show(v, sb, sizeof(sb)));
@@ -416,7 +512,8 @@ static void enc_real(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         } else if (v->type == PB_JSON_NUMBER) {
                 const char *s = num_cstr(e, v);
                 if (!s) {
-                        enc_err(e, "number literal too long");
+                        enc_err(e, "number_too_long", NULL,
+                                "number literal too long");
                         return;
                 }
                 errno = 0;
@@ -428,7 +525,11 @@ static void enc_real(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                         f = 0;
                 }
                 if (isinf(d)) {
-                        enc_err(e, "%s out of range for %s",
+                        prm_t p;
+                        prm_init(&p);
+                        prm_str(&p, "type",
+                                t->kind == PB_T_FLOAT ? "float" : "double");
+                        enc_err(e, "number_range", &p, "%s out of range for %s",
                                 show(v, sb, sizeof(sb)),
                                 t->kind == PB_T_FLOAT ? "float" : "double");
                         return;
@@ -456,10 +557,27 @@ static int enc_decimal_bytes(pb_enc_t *e, const pb_type_t *t,
         char sb[64];
         int n =
             pb_decimal_parse(v->str, v->len, t->precision, t->scale, b, &why);
-        if (n < 0)
-                enc_err(e, "invalid decimal %s (precision %d, scale %d): %s",
-                        show(v, sb, sizeof(sb)), t->precision, t->scale,
-                        why ? why : "not a decimal number");
+        if (n < 0) {
+                /* the reason as a code: too many integer digits, too many
+                 * fraction digits, or no decimal number at all */
+                const char *code = "decimal_invalid";
+                prm_t p;
+                if (!why)
+                        why = "not a decimal number";
+                prm_init(&p);
+                prm_int(&p, "precision", t->precision);
+                prm_int(&p, "scale", t->scale);
+                if (strstr(why, "integer digits")) {
+                        code = "decimal_integer_digits";
+                        prm_int(&p, "max_integer_digits",
+                                t->precision - t->scale);
+                } else if (strstr(why, "fraction digits")) {
+                        code = "decimal_fraction_digits";
+                }
+                enc_err(e, code, &p,
+                        "invalid decimal %s (precision %d, scale %d): %s",
+                        show(v, sb, sizeof(sb)), t->precision, t->scale, why);
+        }
         return n;
 }
 
@@ -475,7 +593,11 @@ static void put_decimal(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                 return;
         }
         if ((size_t)n > t->size) {
-                enc_err(e, "decimal %s does not fit in %zu bytes",
+                prm_t p;
+                prm_init(&p);
+                prm_int(&p, "bytes", (long long)t->size);
+                enc_err(e, "decimal_too_large", &p,
+                        "decimal %s does not fit in %zu bytes",
                         show(v, sb, sizeof(sb)), t->size);
                 return;
         }
@@ -508,7 +630,8 @@ static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         uint8_t *o = e->out->data + e->out->len;
         long n = pb_base64_decode(v->str, v->len, o + 10, max);
         if (n < 0) {
-                enc_err(e, "expected base64 (RFC 4648), got %s",
+                enc_err(e, "base64_invalid", NULL,
+                        "expected base64 (RFC 4648), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
         }
@@ -538,8 +661,12 @@ static void enc_fixed(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         uint8_t *o = e->out->data + e->out->len;
         long n = pb_base64_decode(v->str, v->len, o, max);
         if (n < 0 || (size_t)n != t->size) {
-                enc_err(e, "expected base64 of exactly %zu bytes, got %s",
-                        t->size, show(v, sb, sizeof(sb)));
+                prm_t p;
+                prm_init(&p);
+                prm_int(&p, "bytes", (long long)t->size);
+                enc_err(e, "base64_size", &p,
+                        "expected base64 of exactly %zu bytes, got %s", t->size,
+                        show(v, sb, sizeof(sb)));
                 return;
         }
         e->out->len += t->size;
@@ -552,7 +679,8 @@ static void enc_string(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 return;
         }
         if (t->logical == PB_L_UUID && !pb_uuid_valid(v->str, v->len)) {
-                enc_err(e, "expected a UUID (8-4-4-4-12 hex digits), got %s",
+                enc_err(e, "uuid_invalid", NULL,
+                        "expected a UUID (8-4-4-4-12 hex digits), got %s",
                         show(v, sb, sizeof(sb)));
                 return;
         }
@@ -596,7 +724,30 @@ static void enc_enum(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
                                       k ? ", " : "", t->symbols[k]);
         }
-        enc_err(e, "expected one of %s, got %s", list, show(v, sb, sizeof(sb)));
+        /* params: the symbols that fit, "more": true if not all did */
+        prm_t p;
+        size_t at;
+        prm_init(&p);
+        if (prm_key(&p, "allowed") || prm_raw(&p, "[", 1)) {
+                p.n = 1;
+        } else {
+                size_t k;
+                for (k = 0; k < t->nsymbols; k++) {
+                        at = p.n;
+                        /* room for "]" and a ',"more":true' after it */
+                        if ((k && prm_raw(&p, ",", 1)) ||
+                            prm_esc(&p, t->symbols[k], strlen(t->symbols[k])) ||
+                            p.n + 14 + 2 > sizeof(p.s)) {
+                                p.n = at;
+                                break;
+                        }
+                }
+                prm_raw(&p, "]", 1);
+                if (k < t->nsymbols)
+                        prm_raw(&p, ",\"more\":true", 12);
+        }
+        enc_err(e, "enum_unknown", &p, "expected one of %s, got %s", list,
+                show(v, sb, sizeof(sb)));
 }
 
 /* --- containers --- */
@@ -725,7 +876,12 @@ static void enc_union(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
                 o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
                                       i ? " or " : "",
                                       expect_name(t->branches[i]));
-        enc_err(e, "expected %s, got %s", list, pb_json_type_name(v->type));
+        prm_t p;
+        prm_init(&p);
+        prm_str(&p, "expected", list);
+        prm_str(&p, "got", pb_json_type_name(v->type));
+        enc_err(e, "type_mismatch", &p, "expected %s, got %s", list,
+                pb_json_type_name(v->type));
 }
 
 /* --- records --- */
@@ -796,14 +952,20 @@ static void copy_str(char *dst, size_t size, const char *s, size_t n) {
 static int key_ok(pb_enc_t *e, const pb_json_t *m) {
         size_t i;
         if (m->len >= sizeof(((pb_event_meta_t *)0)->key)) {
-                enc_err(e, "too long for the event's key (at most %zu bytes)",
+                prm_t p;
+                prm_init(&p);
+                prm_int(&p, "max_bytes",
+                        (long long)sizeof(((pb_event_meta_t *)0)->key) - 1);
+                enc_err(e, "key_too_long", &p,
+                        "too long for the event's key (at most %zu bytes)",
                         sizeof(((pb_event_meta_t *)0)->key) - 1);
                 return 0;
         }
         for (i = 0; i < m->len; i++)
                 if ((unsigned char)m->str[i] < 0x20 || m->str[i] == 0x7f) {
-                        enc_err(e, "the event's key must not contain control "
-                                   "characters");
+                        enc_err(e, "key_control", NULL,
+                                "the event's key must not contain control "
+                                "characters");
                         return 0;
                 }
         return 1;
@@ -833,7 +995,8 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                     m->keylen ? field_lookup(t, hint, m->key, m->keylen) : -1;
                 if (idx < 0) {
                         if (enc_push(e, m->key, m->keylen) == 0) {
-                                enc_err(e, "unknown field");
+                                enc_err(e, "unknown_field", NULL,
+                                        "unknown field");
                                 enc_pop(e);
                         }
                         continue;
@@ -865,7 +1028,11 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                                            (m->len != fl ||
                                             memcmp(m->str, o->force_source,
                                                    fl))) {
-                                        enc_err(e,
+                                        prm_t p;
+                                        prm_init(&p);
+                                        prm_str(&p, "organisation",
+                                                o->force_source);
+                                        enc_err(e, "source_mismatch", &p,
                                                 "must be the authenticated "
                                                 "organisation '%s'",
                                                 o->force_source);
@@ -930,7 +1097,8 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                          f->type->null_branch >= 0)
                         put_long(e, f->type->null_branch);
                 else
-                        enc_err(e, "required field missing");
+                        enc_err(e, "required_missing", NULL,
+                                "required field missing");
                 enc_pop(e);
         }
         c->nslots = base;
@@ -1116,5 +1284,5 @@ void pb_codec_parse_error(const char *json, size_t len, const char *errstr,
                 return;
         if (!json || utf8_error_pointer(json, len, ptr, sizeof(ptr)))
                 ptr[0] = 0;
-        pb_errors_add(errs, ptr, "%s", errstr);
+        pb_errors_add_code(errs, ptr, "json_invalid", NULL, "%s", errstr);
 }

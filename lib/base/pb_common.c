@@ -269,6 +269,32 @@ void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(it->message, sizeof(it->message), fmt, ap);
         va_end(ap);
+        it->code = NULL;
+        it->params[0] = 0;
+        it->line = 0;
+}
+
+void pb_errors_add_code(pb_errors_t *e, const char *pointer, const char *code,
+                        const char *params, const char *fmt, ...) {
+        pb_error_t *it;
+        va_list ap;
+        size_t pl = params ? strlen(params) : 0;
+
+        if (e->count >= PB_ERRORS_MAX) {
+                e->dropped++;
+                return;
+        }
+        it = &e->items[e->count++];
+        snprintf(it->pointer, sizeof(it->pointer), "%s",
+                 pointer ? pointer : "");
+        va_start(ap, fmt);
+        vsnprintf(it->message, sizeof(it->message), fmt, ap);
+        va_end(ap);
+        it->code = code;
+        if (pl && pl < sizeof(it->params))
+                memcpy(it->params, params, pl + 1);
+        else
+                it->params[0] = 0;
         it->line = 0;
 }
 
@@ -311,6 +337,15 @@ pb_resp_t pb_errors_to_json(const pb_errors_t *e, pb_buf_t *out) {
                 PB_TRY(pb_buf_json_str(out, it->pointer, strlen(it->pointer)));
                 PB_TRY(pb_buf_puts(out, ",\"message\":"));
                 PB_TRY(pb_buf_json_str(out, it->message, strlen(it->message)));
+                if (it->code) {
+                        PB_TRY(pb_buf_puts(out, ",\"code\":"));
+                        PB_TRY(
+                            pb_buf_json_str(out, it->code, strlen(it->code)));
+                        if (it->params[0]) {
+                                PB_TRY(pb_buf_puts(out, ",\"params\":"));
+                                PB_TRY(pb_buf_puts(out, it->params));
+                        }
+                }
                 if (it->line)
                         PB_TRY(pb_buf_printf(out, ",\"line\":%ld", it->line));
                 PB_TRY(pb_buf_putc(out, '}'));

@@ -65,8 +65,9 @@ static void merge_errors(pb_errors_t *agg, const pb_errors_t *e, long line) {
         size_t i;
         for (i = 0; i < e->count; i++) {
                 size_t before = agg->count;
-                pb_errors_add(agg, e->items[i].pointer, "%s",
-                              e->items[i].message);
+                pb_errors_add_code(agg, e->items[i].pointer, e->items[i].code,
+                                   e->items[i].params, "%s",
+                                   e->items[i].message);
                 if (agg->count > before)
                         agg->items[agg->count - 1].line = line;
         }

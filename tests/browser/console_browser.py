@@ -178,6 +178,12 @@ try:
     drv.find_element(By.ID, "publish-btn").click()
     wait.until(lambda d: err_at("/declared_value") not in ("", first_err))
     print("gateway at /declared_value: " + err_at("/declared_value"))
+    # translated by the error's code, the gateway's English message beside it
+    gw_err = err_at("/declared_value")
+    if not gw_err.startswith("Zu groß: höchstens 12 Stellen vor dem Komma."):
+        fail("the gateway's error is not in German: " + gw_err)
+    if "(invalid decimal" not in gw_err or "more than 12 integer digits" not in gw_err:
+        fail("the gateway's own message is not kept beside it: " + gw_err)
     page("publish-gateway-error")
 
     # German input: 143.000,00

@@ -3,7 +3,8 @@
  * event. Any input must be encoded or rejected without a crash, leak or
  * unbounded allocation; whenever encoding succeeds, the bytes must decode,
  * and the decoded JSON must encode again to exactly the same bytes (the
- * decoder's canonical output is a fixed point). abort() otherwise. */
+ * decoder's canonical output is a fixed point); a rejected one's errors
+ * render as JSON that parses, each with a code. abort() otherwise. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,8 +13,33 @@
 
 #include "fuzz_common_codec.h"
 #include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_json.h"
 
 static pb_codec_t *fz_codec;
+static pb_json_parser_t *fz_parser;
+
+/* The errors as the gateway answers them must be JSON, and every error
+ * of the codec must carry its code. */
+static void check_errors_json(const pb_errors_t *errs) {
+        char err[256];
+        pb_buf_t b;
+        size_t i;
+        for (i = 0; i < errs->count; i++)
+                if (!errs->items[i].code)
+                        abort();
+        if (!fz_parser && !(fz_parser = pb_json_parser_new(NULL)))
+                abort();
+        pb_buf_init(&b, 0);
+        if (pb_errors_to_json(errs, &b) != PB_OK)
+                abort();
+        if (!pb_json_parse(fz_parser, (const char *)b.data, b.len, err,
+                           sizeof(err))) {
+                fprintf(stderr, "errors are not JSON (%s): %s\n", err,
+                        (const char *)b.data);
+                abort();
+        }
+        pb_buf_free(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -38,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 /* a rejected event leaves nothing behind and says why */
                 if (avro.len != 0 || (errs.count == 0 && r != PB_ERR_NOMEM))
                         abort();
+                check_errors_json(&errs);
                 goto out;
         }
         r = pb_codec_avro_to_json(fz_codec, s, NULL, avro.data, avro.len, &json,

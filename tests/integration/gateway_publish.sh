@@ -77,6 +77,31 @@ for f in "$EXAMPLES"/invalid/*/*.json; do
 done
 pb_log "$n_invalid invalid examples rejected with their documented errors"
 
+# the errors' machine-readable codes and params (docs/gateway.md, "Error
+# codes"), which the console translates
+want_code() { # type example pointer jq-condition-on-the-error
+        local f=$EXAMPLES/invalid/$1/$2.json org
+        org=$(jq -r '.source? // empty' "$f" 2>/dev/null || true)
+        [[ $org =~ ^[A-Za-z0-9._-]+$ ]] || org=blau-gelbes-kreuz
+        gw_post "$P" "tok-$org" "$1" application/json "$f"
+        expect_code 400 "invalid example $f"
+        jq -e --arg p "$3" "any(.errors[]; .pointer == \$p and ($4))" "$PB_TMP/resp.json" >/dev/null ||
+                pb_fail "$f: want at '$3' an error with $4, got $(cat "$PB_TMP/resp.json")"
+}
+want_code aid.dispatched decimal-too-many-fraction-digits /declared_value \
+        '.code == "decimal_fraction_digits" and .params == {"precision":14,"scale":2}'
+want_code funds.granted amount-too-many-integer-digits /amount \
+        '.code == "decimal_integer_digits" and .params.max_integer_digits == .params.precision - .params.scale'
+want_code aid.dispatched bad-item-category /items/0/category \
+        '.code == "enum_unknown" and (.params.allowed | index("GENERATORS") != null)'
+want_code aid.dispatched missing-shipment-id /shipment_id '.code == "required_missing" and (has("params") | not)'
+want_code aid.dispatched unknown-field /weight_tons '.code == "unknown_field"'
+want_code aid.dispatched impossible-date /dispatched_on '.code == "date_invalid"'
+want_code aid.dispatched quantity-as-string /items/0/quantity '.code == "type_mismatch" and .params.got == "string"'
+want_code aid.dispatched bad-event-id /event_id '.code == "uuid_invalid"'
+want_code aid.dispatched truncated-json "" '.code == "json_invalid"'
+pb_log "error codes and params as documented"
+
 # ---------------------------------------------------------------- source
 ex=$EXAMPLES/valid/partnership.founded/essen-rivne-solidarity.json
 # absent source: set to the organisation (a partnership of its own: the
@@ -89,7 +114,7 @@ jq -cS '.source = "stadt-koeln"' "$PB_TMP/nosrc.json" >>"$PB_TMP/want.jsonl"
 jq '.event_id = "11111111-2222-4333-8444-666666666666"' "$ex" >"$PB_TMP/othersrc.json"
 gw_post "$P" tok-stadt-koeln partnership.founded application/json "$PB_TMP/othersrc.json"
 expect_code 400 "publishing in another organisation's name"
-jq -e 'any(.errors[]; .pointer == "/source")' "$PB_TMP/resp.json" >/dev/null || pb_fail "no /source error: $(cat "$PB_TMP/resp.json")"
+jq -e 'any(.errors[]; .pointer == "/source" and .code == "source_mismatch" and .params.organisation == "stadt-koeln")' "$PB_TMP/resp.json" >/dev/null || pb_fail "no /source error: $(cat "$PB_TMP/resp.json")"
 
 # ---------------------------------------------------------------- batches
 g=$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json
@@ -98,7 +123,7 @@ mk() { jq -c --arg id "$1" '.event_id = $id | .shipment_id = ("B-" + $id[0:8])' 
   jq -c '.items[0].quantity = "many"' "$g"; } >"$PB_TMP/bad.ndjson"
 gw_post "$P" tok-blau-gelbes-kreuz aid.dispatched application/x-ndjson "$PB_TMP/bad.ndjson"
 expect_code 400 "batch with one invalid line"
-jq -e '.errors | length == 1 and .[0].line == 4 and .[0].pointer == "/items/0/quantity"' "$PB_TMP/resp.json" >/dev/null ||
+jq -e '.errors | length == 1 and .[0].line == 4 and .[0].pointer == "/items/0/quantity" and .[0].code == "type_mismatch"' "$PB_TMP/resp.json" >/dev/null ||
         pb_fail "batch error should name line 4: $(cat "$PB_TMP/resp.json")"
 { mk aaaaaaaa-0000-4000-8000-000000000003; mk aaaaaaaa-0000-4000-8000-000000000003; } >"$PB_TMP/dupbatch.ndjson"
 gw_post "$P" tok-blau-gelbes-kreuz aid.dispatched application/x-ndjson "$PB_TMP/dupbatch.ndjson"

@@ -439,6 +439,152 @@ static void test_strict_errors(void **state) {
         pb_schema_destroy(s);
 }
 
+/* Encodes json (with opts, may be NULL); expects an error at `ptr` with
+ * `code` whose params are exactly `params` ("" for none), and a JSON answer
+ * of all errors that parses. */
+static void enc_code(const pb_schema_t *s, const char *json,
+                     const pb_encode_opts_t *o, const char *ptr,
+                     const char *code, const char *params) {
+        pb_errors_t errs;
+        pb_event_meta_t meta;
+        pb_buf_t out, ans;
+        char err[256];
+        size_t i;
+        pb_errors_init(&errs);
+        pb_buf_init(&out, 0);
+        pb_buf_init(&ans, 0);
+        if (pb_codec_json_to_avro(codec, s, json, strlen(json), o, &out, &meta,
+                                  &errs) == PB_OK)
+                fail_msg("accepted: %s", json);
+        assert_int_equal(pb_errors_to_json(&errs, &ans), PB_OK);
+        pb_json_parser_t *jp = pb_json_parser_new(NULL);
+        if (!pb_json_parse(jp, (char *)ans.data, ans.len, err, sizeof(err)))
+                fail_msg("errors are not JSON (%s): %s", err, (char *)ans.data);
+        pb_json_parser_destroy(jp);
+        for (i = 0; i < errs.count; i++)
+                if (!strcmp(errs.items[i].pointer, ptr) && errs.items[i].code &&
+                    !strcmp(errs.items[i].code, code) &&
+                    !strcmp(errs.items[i].params, params))
+                        break;
+        if (i == errs.count) {
+                fprintf(stderr, "%s\n", (char *)ans.data);
+                fail_msg("no %s at '%s' with params %s for %s", code, ptr,
+                         params, json);
+        }
+        pb_buf_free(&out);
+        pb_buf_free(&ans);
+}
+
+/* Every kind of encoding error carries its code and params. */
+static void test_error_codes(void **state) {
+        (void)state;
+        pb_schema_t *s = schema(all_types);
+        enc_code(s, "{\"s\":5}", NULL, "/s", "type_mismatch",
+                 "{\"expected\":\"string\",\"got\":\"number\"}");
+        enc_code(s, "{\"s\":\"\",\"u\":true}", NULL, "/u", "type_mismatch",
+                 "{\"expected\":\"null or number (integer) or string\","
+                 "\"got\":\"boolean\"}");
+        enc_code(s, "{\"i\":1}", NULL, "/s", "required_missing", "");
+        enc_code(s, "{\"s\":\"\",\"zzz\":1}", NULL, "/zzz", "unknown_field",
+                 "");
+        enc_code(s, "{\"s\":\"\",\"dt\":\"2023-02-30\"}", NULL, "/dt",
+                 "date_invalid", "");
+        enc_code(s, "{\"s\":\"\",\"i\":1.5}", NULL, "/i", "integer_invalid",
+                 "");
+        enc_code(s, "{\"s\":\"\",\"l\":1e3}", NULL, "/l", "integer_invalid",
+                 "");
+        enc_code(s, "{\"s\":\"\",\"i\":2147483648}", NULL, "/i",
+                 "integer_range",
+                 "{\"min\":\"-2147483648\",\"max\":\"2147483647\"}");
+        enc_code(s, "{\"s\":\"\",\"l\":9223372036854775808}", NULL, "/l",
+                 "integer_range",
+                 "{\"min\":\"-9223372036854775808\","
+                 "\"max\":\"9223372036854775807\"}");
+        enc_code(s, "{\"s\":\"\",\"ts\":\"2023-02-28 10:00\"}", NULL, "/ts",
+                 "timestamp_invalid", "");
+        enc_code(s, "{\"s\":\"\",\"d\":\"1.5\"}", NULL, "/d", "number_invalid",
+                 "");
+        enc_code(s, "{\"s\":\"\",\"f\":1e39}", NULL, "/f", "number_range",
+                 "{\"type\":\"float\"}");
+        enc_code(s, "{\"s\":\"\",\"d\":1e400}", NULL, "/d", "number_range",
+                 "{\"type\":\"double\"}");
+        enc_code(s, "{\"s\":\"\",\"dec\":\"1,5\"}", NULL, "/dec",
+                 "decimal_invalid", "{\"precision\":6,\"scale\":2}");
+        enc_code(s, "{\"s\":\"\",\"dec\":\"12345.0\"}", NULL, "/dec",
+                 "decimal_integer_digits",
+                 "{\"precision\":6,\"scale\":2,\"max_integer_digits\":4}");
+        enc_code(s, "{\"s\":\"\",\"dec\":\"1.234\"}", NULL, "/dec",
+                 "decimal_fraction_digits", "{\"precision\":6,\"scale\":2}");
+        enc_code(s, "{\"s\":\"\",\"by\":\"***\"}", NULL, "/by",
+                 "base64_invalid", "");
+        enc_code(s, "{\"s\":\"\",\"fx\":\"AQID\"}", NULL, "/fx", "base64_size",
+                 "{\"bytes\":4}");
+        enc_code(s, "{\"s\":\"\",\"id\":\"3f1c9a52\"}", NULL, "/id",
+                 "uuid_invalid", "");
+        enc_code(s, "{\"s\":\"\",\"e\":\"D\"}", NULL, "/e", "enum_unknown",
+                 "{\"allowed\":[\"A\",\"B\",\"C\"]}");
+        enc_code(s, "{\"s\":\"\",", NULL, "", "json_invalid", "");
+        pb_schema_destroy(s);
+
+        /* time-millis; a fixed; many symbols */
+        s = schema("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                   "{\"name\":\"t\",\"type\":{\"type\":\"int\",\"logicalType\":"
+                   "\"time-millis\"}},{\"name\":\"x\",\"type\":{\"type\":"
+                   "\"fixed\",\"name\":\"F1\",\"size\":1,\"logicalType\":"
+                   "\"decimal\",\"precision\":4,\"scale\":0}}]}");
+        enc_code(s, "{\"t\":\"25:00:00.000\",\"x\":\"0\"}", NULL, "/t",
+                 "time_invalid", "");
+        /* a precision the fixed cannot hold makes it a plain fixed (the
+         * schema check keeps decimal_too_large from happening) */
+        enc_code(s, "{\"t\":\"10:00:00.000\",\"x\":\"1000\"}", NULL, "/x",
+                 "base64_size", "{\"bytes\":1}");
+        pb_schema_destroy(s);
+        pb_buf_t sc;
+        pb_buf_init(&sc, 0);
+        pb_buf_puts(&sc, "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                         "{\"name\":\"e\",\"type\":{\"type\":\"enum\","
+                         "\"name\":\"E\",\"symbols\":[");
+        for (int k = 0; k < 40; k++)
+                pb_buf_printf(&sc, "%s\"SYMBOL_NUMBER_%02d\"", k ? "," : "", k);
+        pb_buf_puts(&sc, "]}}]}");
+        s = schema((char *)sc.data);
+        enc_code(s, "{\"e\":\"X\"}", NULL, "/e", "enum_unknown",
+                 "{\"allowed\":[\"SYMBOL_NUMBER_00\",\"SYMBOL_NUMBER_01\","
+                 "\"SYMBOL_NUMBER_02\",\"SYMBOL_NUMBER_03\","
+                 "\"SYMBOL_NUMBER_04\",\"SYMBOL_NUMBER_05\","
+                 "\"SYMBOL_NUMBER_06\",\"SYMBOL_NUMBER_07\","
+                 "\"SYMBOL_NUMBER_08\",\"SYMBOL_NUMBER_09\","
+                 "\"SYMBOL_NUMBER_10\",\"SYMBOL_NUMBER_11\"],\"more\":true}");
+        pb_schema_destroy(s);
+        pb_buf_free(&sc);
+
+        /* the event's key and source (real schema, options) */
+        const pb_schema_t *ev = pb_schemas_find(cat, "partnership.founded");
+        pb_encode_opts_t o = {"land-\"nrw\"", 1, 1};
+        char json[2048], longid[300];
+        assert_non_null(ev);
+        memset(longid, 'x', sizeof(longid) - 1);
+        longid[sizeof(longid) - 1] = 0;
+#define EVK(id, src)                                                           \
+        snprintf(json, sizeof(json),                                           \
+                 "{\"partnership_id\":\"%s\",\"kind\":\"REGIONAL\","           \
+                 "\"nrw_party\":{\"name\":\"Land NRW\",\"kind\":"              \
+                 "\"STATE_GOVERNMENT\",\"country\":\"DE\"},"                   \
+                 "\"ukrainian_party\":{\"name\":\"Dnipro\",\"kind\":"          \
+                 "\"OBLAST_ADMINISTRATION\",\"country\":\"UA\"},"              \
+                 "\"founded_on\":\"2023-02-28\"%s}",                           \
+                 id, src)
+        EVK(longid, "");
+        enc_code(ev, json, &o, "/partnership_id", "key_too_long",
+                 "{\"max_bytes\":255}");
+        EVK("P\\tX", "");
+        enc_code(ev, json, &o, "/partnership_id", "key_control", "");
+        EVK("p-1", ",\"source\":\"other\"");
+        enc_code(ev, json, &o, "/source", "source_mismatch",
+                 "{\"organisation\":\"land-\\\"nrw\\\"\"}");
+#undef EVK
+}
+
 /* --- options and meta on the real event schemas --- */
 
 static void test_encode_opts(void **state) {
@@ -973,6 +1119,7 @@ int main(void) {
             cmocka_unit_test(test_encode_bytes),
             cmocka_unit_test(test_all_types_roundtrip),
             cmocka_unit_test(test_strict_errors),
+            cmocka_unit_test(test_error_codes),
             cmocka_unit_test(test_encode_opts),
             cmocka_unit_test(test_key_refused),
             cmocka_unit_test(test_resolution),

@@ -632,6 +632,29 @@
     if (b.error && has(key)) return msg(key) + (detail ? " (" + detail + ")" : "");
     return detail || (msg("ui.console.error") + " " + r.status);
   }
+  /* A schema violation the gateway reported, in the language shown, by
+   * its code (docs/gateway.md, "Error codes"), with the params the
+   * sentence takes in this order; an unknown code: the English message. */
+  var FIELD_ERR_ARGS = {
+    type_mismatch: ["expected", "got"], integer_range: ["min", "max"],
+    decimal_invalid: ["precision", "scale"],
+    decimal_integer_digits: ["max_integer_digits"],
+    decimal_fraction_digits: ["scale"], base64_size: ["bytes"],
+    enum_unknown: ["allowed"], too_deep: ["max_depth"],
+    key_too_long: ["max_bytes"], source_mismatch: ["organisation"]
+  };
+  function fieldErrText(e) {
+    var key = "ui.console.field_err_" + (e.code || "");
+    if (!e.code || !/^[a-z0-9_]+$/.test(e.code) || !has(key)) return e.message || "";
+    var p = e.params || {};
+    return msg(key, (FIELD_ERR_ARGS[e.code] || []).map(function (n) {
+      var v = p[n];
+      if (Array.isArray(v)) return v.join(", ") + (p.more ? ", …" : "");
+      if (v === undefined || v === null) return "?";
+      if (typeof v === "number" || n === "min" || n === "max") return fmtNumber(v);
+      return String(v);
+    }));
+  }
   function clearErrors(form) {
     Array.prototype.forEach.call(form.querySelectorAll(".err"), function (e) { e.textContent = ""; });
     Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (e) { e.removeAttribute("aria-invalid"); });
@@ -648,9 +671,16 @@
         target = form.querySelector('[data-ptr="' + ptr.replace(/"/g, "") + '"]');
         if (!target) ptr = ptr.indexOf("/") >= 0 ? ptr.slice(0, ptr.lastIndexOf("/")) : null;
       }
-      if (!target) { status(e.message, true); return; }
+      var t = fieldErrText(e);
+      /* the message as the gateway sent it stays beside the translation */
+      var orig = e.message && t !== e.message ? " (" + e.message + ")" : "";
+      if (!target) { status(t + orig, true); return; }
       var m = target.querySelector(".err");
-      if (m) m.textContent = (m.textContent ? m.textContent + "; " : "") + e.message;
+      if (m) {
+        if (m.textContent) m.appendChild(document.createTextNode("; "));
+        m.appendChild(document.createTextNode(t));
+        if (orig) m.appendChild(el("span", {"class": "orig", lang: "en", text: orig}));
+      }
       var inp = target.querySelector("input,select,textarea");
       if (inp) { inp.setAttribute("aria-invalid", "true"); first = first || inp; }
     });
