@@ -11,7 +11,8 @@
  *    message once it is handled (pb_consumer_store) and commits
  *    (pb_consumer_commit). On a revocation the stored offsets are committed
  *    before the partitions are given up, so a rebalance does not replay
- *    what was already handled.
+ *    what was already handled. Newly assigned partitions start unpaused
+ *    (librdkafka would keep an earlier pause of the same partition).
  *  - without a group: every partition of the topics (from metadata) is
  *    assigned by hand, from the beginning or the end. librdkafka's
  *    high-level consumer still needs a group.id to poll, so a private one
@@ -357,6 +358,15 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
+                /* A partition comes to this member unpaused. librdkafka
+                 * keeps a pause across a revocation and a later
+                 * assignment of the same partition, but the caller forgot
+                 * the partition when it was revoked (its pause with it),
+                 * so nobody would resume it: a relay paused for back
+                 * pressure or a retry, then given the partition back (a
+                 * member left), never fetched it again. */
+                if (!e && !aerr)
+                        rd_kafka_resume_partitions(rk, parts);
                 pb_parts_add(c, parts);
                 c->assigned_once = 1;
         } else {

@@ -558,7 +558,9 @@ static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
 }
 
 /* Drops entries of partitions that are no longer assigned to us and
- * forgets their state (the new owner redelivers). */
+ * forgets their state (the new owner redelivers), a pause included: the
+ * consumer resumes a partition when it is assigned to us again
+ * (pb_kafka.c, rebalance callback). */
 static void check_assignment(relay_t *r) {
         rd_kafka_topic_partition_list_t *a = NULL;
         size_t i, j;
