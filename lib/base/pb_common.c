@@ -255,29 +255,14 @@ void pb_errors_init(pb_errors_t *e) {
         e->dropped = 0;
 }
 
-void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt, ...) {
+/* one error item: pointer, message, and the optional code and params
+ * (params that do not fit are left out whole, never cut) */
+static void errors_vadd(pb_errors_t *e, const char *pointer, const char *code,
+                        const char *params, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+static void errors_vadd(pb_errors_t *e, const char *pointer, const char *code,
+                        const char *params, const char *fmt, va_list ap) {
         pb_error_t *it;
-        va_list ap;
-
-        if (e->count >= PB_ERRORS_MAX) {
-                e->dropped++;
-                return;
-        }
-        it = &e->items[e->count++];
-        snprintf(it->pointer, sizeof(it->pointer), "%s",
-                 pointer ? pointer : "");
-        va_start(ap, fmt);
-        vsnprintf(it->message, sizeof(it->message), fmt, ap);
-        va_end(ap);
-        it->code = NULL;
-        it->params[0] = 0;
-        it->line = 0;
-}
-
-void pb_errors_add_code(pb_errors_t *e, const char *pointer, const char *code,
-                        const char *params, const char *fmt, ...) {
-        pb_error_t *it;
-        va_list ap;
         size_t pl = params ? strlen(params) : 0;
 
         if (e->count >= PB_ERRORS_MAX) {
@@ -287,15 +272,28 @@ void pb_errors_add_code(pb_errors_t *e, const char *pointer, const char *code,
         it = &e->items[e->count++];
         snprintf(it->pointer, sizeof(it->pointer), "%s",
                  pointer ? pointer : "");
-        va_start(ap, fmt);
         vsnprintf(it->message, sizeof(it->message), fmt, ap);
-        va_end(ap);
         it->code = code;
         if (pl && pl < sizeof(it->params))
                 memcpy(it->params, params, pl + 1);
         else
                 it->params[0] = 0;
         it->line = 0;
+}
+
+void pb_errors_add(pb_errors_t *e, const char *pointer, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        errors_vadd(e, pointer, NULL, NULL, fmt, ap);
+        va_end(ap);
+}
+
+void pb_errors_add_code(pb_errors_t *e, const char *pointer, const char *code,
+                        const char *params, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        errors_vadd(e, pointer, code, params, fmt, ap);
+        va_end(ap);
 }
 
 void pb_errors_format(const pb_errors_t *e, char *buf, size_t size) {
