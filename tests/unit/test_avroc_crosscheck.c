@@ -24,6 +24,7 @@
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
+#include "pb_test.h"
 
 /* Compares what avro-c read (v) with the JSON (j), guided by our schema
  * tree only for the logical types; names and symbols come from avro-c's
@@ -310,11 +311,6 @@ static void test_avroc_read_by_ours(void **state) {
         assert_true(for_each_valid(avroc_to_ours) >= 13);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_ours_read_by_avroc),
-            cmocka_unit_test(test_avroc_read_by_ours),
-        };
-        return cmocka_run_group_tests(tests, codec_fixture_setup,
-                                      codec_fixture_teardown);
-}
+PB_TEST_MAIN_WITH(codec_fixture_setup, codec_fixture_teardown,
+                  cmocka_unit_test(test_ours_read_by_avroc),
+                  cmocka_unit_test(test_avroc_read_by_ours))

@@ -18,6 +18,7 @@
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
+#include "pb_test.h"
 
 /* Compact form of a JSON text, as pb_json_write produces it. */
 static char *compact(const char *json, size_t len) {
@@ -1113,23 +1114,15 @@ static void test_truncation_and_noise(void **state) {
         assert_true(checked > 1000);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_valid_examples),
-            cmocka_unit_test(test_invalid_examples),
-            cmocka_unit_test(test_encode_bytes),
-            cmocka_unit_test(test_all_types_roundtrip),
-            cmocka_unit_test(test_strict_errors),
-            cmocka_unit_test(test_error_codes),
-            cmocka_unit_test(test_encode_opts),
-            cmocka_unit_test(test_key_refused),
-            cmocka_unit_test(test_resolution),
-            cmocka_unit_test(test_resolution_event),
-            cmocka_unit_test(test_crafted),
-            cmocka_unit_test(test_date_time_formats),
-            cmocka_unit_test(test_deep_nesting),
-            cmocka_unit_test(test_truncation_and_noise),
-        };
-        return cmocka_run_group_tests(tests, codec_fixture_setup,
-                                      codec_fixture_teardown);
-}
+PB_TEST_MAIN_WITH(
+    codec_fixture_setup, codec_fixture_teardown,
+    cmocka_unit_test(test_valid_examples),
+    cmocka_unit_test(test_invalid_examples),
+    cmocka_unit_test(test_encode_bytes),
+    cmocka_unit_test(test_all_types_roundtrip),
+    cmocka_unit_test(test_strict_errors), cmocka_unit_test(test_error_codes),
+    cmocka_unit_test(test_encode_opts), cmocka_unit_test(test_key_refused),
+    cmocka_unit_test(test_resolution), cmocka_unit_test(test_resolution_event),
+    cmocka_unit_test(test_crafted), cmocka_unit_test(test_date_time_formats),
+    cmocka_unit_test(test_deep_nesting),
+    cmocka_unit_test(test_truncation_and_noise))
