@@ -142,6 +142,20 @@ pb_kcat_consume() {
                 pb_fail "kcat did not read $count message(s) from $topic at $bs"
 }
 
+# pb_history_examples SHIP GRANT DIR: the examples of an aid shipment and a
+# grant (schemas/examples/valid) for shipment id SHIP and grant id GRANT,
+# without source and event id, as DIR/dispatched.json, DIR/delivered.json
+# (its delivery) and DIR/grant.json; needs jq
+pb_history_examples() {
+        local ex=$PB_SOURCE_DIR/schemas/examples/valid
+        jq --arg s "$1" '.shipment_id = $s | del(.source, .event_id)' \
+                "$ex/aid.dispatched/generators-bgk-2022-12.json" >"$3/dispatched.json"
+        jq --arg s "$1" '.shipment_id = $s | del(.source, .event_id)' \
+                "$ex/aid.delivered/dnipro-generators-partial.json" >"$3/delivered.json"
+        jq --arg g "$2" '.grant_id = $g | del(.source, .event_id)' \
+                "$ex/funds.granted/bgk-generators-143000.json" >"$3/grant.json"
+}
+
 # pb_python_venv: create (once per requirements file, in the cache) the
 # Python virtual environment for the agency-side tests, and print the path of
 # its python. Location: ${PB_PY_VENV:-~/.cache/partnerbus/pyvenv-<python>-<hash>};
