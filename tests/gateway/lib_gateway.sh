@@ -137,3 +137,32 @@ gw_consume() {
                 --topics "$3" --from-beginning | jq -cS . ||
                 pb_fail "consume from $2$3 failed"
 }
+
+# gw_loadgen PORT ARGS...: loadgen.py in the background against the gateway
+# on PORT: aid.dispatched events made from $GW_EXAMPLE with fresh event_ids,
+# as tok-blau-gelbes-kreuz; the ids answered 2xx in $PB_TMP/accepted.txt,
+# answers by status in $PB_TMP/stats.json, its summary in
+# $PB_TMP/loadgen.out; sets LG to its pid
+gw_loadgen() {
+        local port=$1
+        shift
+        python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$port" --token tok-blau-gelbes-kreuz \
+                --type aid.dispatched --example "$GW_EXAMPLE" "$@" \
+                --out "$PB_TMP/accepted.txt" --stats "$PB_TMP/stats.json" >"$PB_TMP/loadgen.out" &
+        LG=$!
+}
+
+# gw_exactly_once BOOTSTRAP PREFIX IDS_FILE...: every event id listed in the
+# files (one a line) is in the topic PREFIX+aid.dispatched, and no event is
+# there more than once
+gw_exactly_once() {
+        local bs=$1 pfx=$2 missing dups
+        shift 2
+        gw_consume "$bs" "$pfx" aid.dispatched | jq -r .event_id | sort >"$PB_TMP/in-topic.txt"
+        sort "$@" >"$PB_TMP/acc.sorted"
+        missing=$(comm -23 "$PB_TMP/acc.sorted" <(sort -u "$PB_TMP/in-topic.txt") | wc -l)
+        dups=$(uniq -d "$PB_TMP/in-topic.txt" | wc -l)
+        pb_log "accepted $(wc -l <"$PB_TMP/acc.sorted"), in topic $(wc -l <"$PB_TMP/in-topic.txt"), missing $missing, duplicated $dups"
+        ((missing == 0)) || pb_fail "$missing events answered 2xx are missing from the topic"
+        ((dups == 0)) || pb_fail "$dups events are in the topic more than once"
+}
