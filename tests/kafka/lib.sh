@@ -142,6 +142,27 @@ pb_kcat_consume() {
                 pb_fail "kcat did not read $count message(s) from $topic at $bs"
 }
 
+# pb_topic_prefix NAME: P, a topic prefix unique to this test run
+# (pb_topic_name NAME, then "-"), exported as PARTNERBUS_TOPIC_PREFIX for
+# the partnerbus commands the test runs. Call it plainly, not in $(...).
+pb_topic_prefix() {
+        P=$(pb_topic_name "$1")-
+        export PARTNERBUS_TOPIC_PREFIX=$P
+}
+
+# pb_produce_history DIR [TYPE...]: publish DIR/TYPE.jsonl for each TYPE
+# (default: the four event types) to $B with `partnerbus produce` (under
+# PARTNERBUS_TOPIC_PREFIX); its messages in $PB_TMP/produce.log
+pb_produce_history() {
+        local dir=$1 t
+        shift
+        (($#)) || set -- funds.granted aid.dispatched aid.delivered partnership.founded
+        for t in "$@"; do
+                "$PB_BIN" produce --brokers "$B" --type "$t" --file "$dir/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
+                        pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
+        done
+}
+
 # pb_history_examples SHIP GRANT DIR: the examples of an aid shipment and a
 # grant (schemas/examples/valid) for shipment id SHIP and grant id GRANT,
 # without source and event id, as DIR/dispatched.json, DIR/delivered.json
