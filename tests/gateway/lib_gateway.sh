@@ -92,13 +92,7 @@ gw_start() {
                 --openapi "$PB_SOURCE_DIR/docs/openapi.json" "$@" \
                 >"$PB_TMP/$name.log" 2>&1 &
         GW_PID=$!
-        local i
-        for i in $(seq 100); do
-                [[ -s $PB_TMP/$name.port ]] && break
-                kill -0 "$GW_PID" 2>/dev/null || { cat "$PB_TMP/$name.log" >&2; pb_fail "gateway $name exited at start"; }
-                sleep 0.1
-        done
-        [[ -s $PB_TMP/$name.port ]] || pb_fail "gateway $name did not start"
+        pb_wait_port "$PB_TMP/$name.port" "$GW_PID" "$PB_TMP/$name.log" "gateway $name"
         GW_PORT=$(cat "$PB_TMP/$name.port")
         GW_OPS=$(sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$PB_TMP/$name.log" | head -n 1)
         GW_PIDS+=("$GW_PID")

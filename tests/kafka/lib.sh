@@ -110,6 +110,20 @@ pb_wait_for() {
         done
 }
 
+# pb_wait_port FILE PID LOG WHAT [TENTHS]: wait until process PID has
+# written its port to FILE, at most TENTHS tenths of a second (default 100);
+# fail the test, with LOG on stderr, when PID ends first, or when the time
+# is up ("WHAT exited at start", "WHAT did not start")
+pb_wait_port() {
+        local i
+        for i in $(seq "${5:-100}"); do
+                [[ -s $1 ]] && return 0
+                kill -0 "$2" 2>/dev/null || { cat "$3" >&2; pb_fail "$4 exited at start"; }
+                sleep 0.1
+        done
+        [[ -s $1 ]] || pb_fail "$4 did not start"
+}
+
 # pb_wait_line PID FILE PATTERN EXITED TIMEOUT: wait up to 60 s until a line
 # of FILE matches PATTERN (grep); fail the test with FILE on stderr and the
 # message EXITED when process PID ends first, TIMEOUT when the time is up
