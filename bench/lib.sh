@@ -1,6 +1,6 @@
 # bench/lib.sh: what the benchmarks share. bench_init is the common start of
 # bench/produce.sh, bench/replay.sh and others with the same options;
-# scripts with options of their own use bench_kafka and the helpers below.
+# scripts with options of their own use bench_kafka and the functions below.
 # Source it after `set -euo pipefail` and call bench_init LAST "$@" plainly
 # (not in $(...): the EXIT trap must belong to the script). It
 #  - parses --events N (default 1,000,000), --brokers HOST:PORT and
