@@ -15,6 +15,7 @@
 # (produce with acks=all + read-back by the admin process).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+source "$ROOT/bench/lib.sh"
 BUILD=$ROOT/build
 ROUNDS=30
 GWS=2
@@ -29,23 +30,17 @@ done
 BIN=$BUILD/services/partnerbus
 [[ -x $BIN ]] || { echo "no $BIN: build first" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/pbbench.XXXXXX)
-OWN_KAFKA=""
+bench_kdir=
 PIDS=()
 cleanup() {
         local p
         for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill -TERM "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
-        [[ -n $OWN_KAFKA ]] && "$ROOT/tests/kafka/harness.sh" stop --dir "$TMP/kafka" >/dev/null 2>&1
+        bench_kafka_stop
         rm -rf "$TMP"
 }
 trap cleanup EXIT
-if [[ -n ${PB_KAFKA_DIR:-} && -s ${PB_KAFKA_DIR}/bootstrap ]]; then
-        B=$(cat "$PB_KAFKA_DIR/bootstrap")
-else
-        "$ROOT/tests/kafka/harness.sh" start --dir "$TMP/kafka" >/dev/null
-        OWN_KAFKA=1
-        B=$(cat "$TMP/kafka/bootstrap")
-fi
+bench_kafka "$TMP/kafka"
 export PARTNERBUS_SCHEMAS=$ROOT/schemas
 PFX=bench-admin-$(date +%s)-$$-
 OP=op-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')

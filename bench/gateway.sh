@@ -33,6 +33,7 @@
 # tests/kafka/harness.sh unless PB_KAFKA_DIR points at a running one.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+source "$ROOT/bench/lib.sh"
 BUILDS=()
 SECS=15
 ROUNDS=5
@@ -58,21 +59,15 @@ done
 LOAD=${GW_LOAD:-$LOAD}
 [[ -x $LOAD ]] || { echo "no bench/gw_load in the builds (cmake --build DIR --target gw_load), or set GW_LOAD" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/pbbench.XXXXXX)
-OWN_KAFKA=""
+bench_kdir=
 GW=""
 cleanup() {
         [[ -n $GW ]] && kill -TERM "$GW" 2>/dev/null && wait "$GW" 2>/dev/null
-        [[ -n $OWN_KAFKA ]] && "$ROOT/tests/kafka/harness.sh" stop --dir "$TMP/kafka" >/dev/null 2>&1
+        bench_kafka_stop
         rm -rf "$TMP"
 }
 trap cleanup EXIT
-if [[ -n ${PB_KAFKA_DIR:-} && -s ${PB_KAFKA_DIR}/bootstrap ]]; then
-        B=$(cat "$PB_KAFKA_DIR/bootstrap")
-else
-        "$ROOT/tests/kafka/harness.sh" start --dir "$TMP/kafka" >/dev/null
-        OWN_KAFKA=1
-        B=$(cat "$TMP/kafka/bootstrap")
-fi
+bench_kafka "$TMP/kafka"
 # the load generator's connections all come from 127.0.0.1: lift the
 # gateway's limit of connections per client address
 export PARTNERBUS_MAX_CONNECTIONS_PER_ADDRESS=${PARTNERBUS_MAX_CONNECTIONS_PER_ADDRESS:-0}

@@ -1,4 +1,6 @@
-# bench/lib.sh: the common start of bench/produce.sh and bench/replay.sh.
+# bench/lib.sh: what the benchmarks share. bench_init is the common start of
+# bench/produce.sh, bench/replay.sh and others with the same options;
+# scripts with options of their own use bench_kafka and the functions below.
 # Source it after `set -euo pipefail` and call bench_init LAST "$@" plainly
 # (not in $(...): the EXIT trap must belong to the script). It
 #  - parses --events N (default 1,000,000), --brokers HOST:PORT and
@@ -31,17 +33,36 @@ bench_init() {
         tmp=$(mktemp -d "${TMPDIR:-/tmp}/pbbench.XXXXXX")
         bench_kdir=
         trap bench_cleanup EXIT
-        if [[ -z $B ]]; then
-                bench_kdir=$tmp/kafka
-                B=$("$src/tests/kafka/harness.sh" start --dir "$bench_kdir" | tail -n 1)
-        fi
+        [[ -n $B ]] || bench_kafka_start "$tmp/kafka"
         export PARTNERBUS_SCHEMAS=${PARTNERBUS_SCHEMAS:-$src/schemas}
 }
 
 # bench_cleanup: stop the Kafka bench_init started, remove $tmp
 bench_cleanup() {
-        [[ -n $bench_kdir ]] && "$src/tests/kafka/harness.sh" stop --dir "$bench_kdir" >/dev/null 2>&1 || true
+        bench_kafka_stop
         rm -rf "$tmp"
+}
+
+# bench_kafka_start DIR: start a single-node Kafka in DIR
+# (tests/kafka/harness.sh) and set B to its bootstrap servers;
+# bench_kafka_stop stops it (and nothing when none was started)
+bench_kafka_start() {
+        bench_kdir=$1
+        B=$("$src/tests/kafka/harness.sh" start --dir "$bench_kdir" | tail -n 1)
+}
+bench_kafka_stop() {
+        [[ -n ${bench_kdir:-} ]] && "$src/tests/kafka/harness.sh" stop --dir "$bench_kdir" >/dev/null 2>&1 || true
+}
+
+# bench_kafka DIR: B, the bootstrap servers of the harness broker in
+# $PB_KAFKA_DIR when one runs there, else of one started in DIR
+bench_kafka() {
+        bench_kdir=
+        if [[ -n ${PB_KAFKA_DIR:-} && -s ${PB_KAFKA_DIR}/bootstrap ]]; then
+                B=$(cat "$PB_KAFKA_DIR/bootstrap")
+        else
+                bench_kafka_start "$1"
+        fi
 }
 
 # bench_now: wall clock in seconds (for timing one side of a round)

@@ -17,7 +17,7 @@ adm_setup() {
 # $PB_TMP/NAME.log) on a free port, wait until it answers; sets ADM_PID,
 # ADM_PORT, ADM (its base URL)
 adm_start() {
-        local name=$1 i
+        local name=$1
         shift
         rm -f "$PB_TMP/$name.port"
         "$PB_BIN" admin serve --brokers "$B" --topic-prefix "$PFX" \
@@ -26,12 +26,7 @@ adm_start() {
                 >"$PB_TMP/$name.log" 2>&1 &
         ADM_PID=$!
         GW_PIDS+=("$ADM_PID")
-        for i in $(seq 150); do
-                [[ -s $PB_TMP/$name.port ]] && break
-                kill -0 "$ADM_PID" 2>/dev/null || { cat "$PB_TMP/$name.log" >&2; pb_fail "admin $name exited at start"; }
-                sleep 0.1
-        done
-        [[ -s $PB_TMP/$name.port ]] || pb_fail "admin $name did not start"
+        pb_wait_port "$PB_TMP/$name.port" "$ADM_PID" "$PB_TMP/$name.log" "admin $name" 150
         ADM_PORT=$(cat "$PB_TMP/$name.port")
         ADM=http://127.0.0.1:$ADM_PORT
         pb_wait_for 60 bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $OP' $ADM/v1/admin/whoami) == 200 ]]" ||

@@ -10,14 +10,10 @@ operator, create an organisation and change its permissions, read the audit
 log page by page. Every page is screenshotted into --shots and checked with
 axe-core (serious or critical violations fail). Run by
 tests/integration/console_browser.sh."""
-import argparse
 import http.server
 import json
-import os
-import sys
 import re
 import threading
-import time
 import urllib.request
 
 from selenium.webdriver.common.by import By
@@ -26,25 +22,11 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import pbbrowser
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--admin", required=True)
-ap.add_argument("--token-file", required=True)
-ap.add_argument("--org", required=True)
-ap.add_argument("--org-name", required=True)
-ap.add_argument("--subscription", required=True)
-ap.add_argument("--shipment", required=True)
-ap.add_argument("--axe", required=True)
-ap.add_argument("--shots", required=True)
-ap.add_argument("--result", required=True)
-ap.add_argument("--api-result", required=True)
-ap.add_argument("--op-token-file", required=True)
-ap.add_argument("--delivered", required=True)
-a = ap.parse_args()
-token = open(a.token_file).read().strip()
+a, token, browser = pbbrowser.session("--subscription", "--result", "--api-result",
+                                      "--op-token-file", "--delivered")
 op = open(a.op_token_file).readline().strip()
-browser = pbbrowser.Browser(a.shots, a.axe)
-drv, wait, failures = browser.drv, browser.wait, browser.failures
-fail, page, text_is = browser.fail, browser.page, browser.text_is
+drv, wait, fail, page, text_is = browser.drv, browser.wait, browser.fail, browser.page, browser.text_is
+visible, field, lang, sign_in = browser.visible, browser.field, browser.lang, browser.sign_in
 
 
 def call(method, path, tok=None, body=None):
@@ -91,34 +73,30 @@ api_result = {}
 
 
 
-def field(ptr):
-    return drv.find_element(By.CSS_SELECTOR, '#pubform [name="%s"]' % ptr)
-
-
 def err_at(ptr):
     return drv.find_element(
         By.CSS_SELECTOR, '#pubform .field[data-ptr="%s"] .err' % ptr).text
 
 
-try:
-    drv.set_script_timeout(30)
-    drv.get(a.admin + "/console/")
+def write_api_result():
+    with open(a.api_result, "w") as f:
+        json.dump(api_result, f)
+
+
+with browser.run("console_browser", at_end=write_api_result):
     # German by default: the browser prefers it
-    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
+    browser.open_console(a.admin)
     text_is(By.CSS_SELECTOR, "#page-signin h1", "Anmelden")
     if drv.find_element(By.TAG_NAME, "html").get_attribute("lang") != "de":
         fail("the page is not German for a German browser")
     page("signin")
 
     # a wrong token: refused, a message, still the sign-in page
-    drv.find_element(By.ID, "token").send_keys("pbt_not-a-token")
-    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
+    sign_in("pbt_not-a-token", shown=None)
     text_is(By.ID, "status", "Anmeldung fehlgeschlagen")
     page("signin-failed")
 
-    drv.find_element(By.ID, "token").send_keys(token)
-    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-home")))
+    sign_in(token)
     text_is(By.ID, "who", a.org_name)
     who = drv.find_element(By.ID, "who").text
     if "aid.dispatched" not in who:
@@ -203,14 +181,14 @@ try:
         json.dump({"event_id": eid, "stored": stored}, f)
 
     # Ukrainian and back
-    Select(drv.find_element(By.ID, "lang")).select_by_value("uk")
+    lang("uk")
     text_is(By.ID, "nav-publish", "Опублікувати")
     if drv.find_element(By.TAG_NAME, "html").get_attribute("lang") != "uk":
         fail("html lang is not uk after switching")
     kinds = [o.text for o in Select(field("/sender/kind")).options]
     print("uk kinds: %s" % kinds[:3])
     page("publish-uk")
-    Select(drv.find_element(By.ID, "lang")).select_by_value("de")
+    lang("de")
     text_is(By.ID, "nav-publish", "Veröffentlichen")
 
     # subscriptions: suspend one
@@ -235,7 +213,7 @@ try:
     # a new subscription to the test's receiver, through the form: a field
     # left out, a filter; first with a mistake the API refuses at its field
     drv.find_element(By.ID, "sub-new").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "subform")))
+    visible("subform")
     page("subscription-new")
     drv.find_element(By.ID, "sub-name").send_keys("console-receiver")
     drv.find_element(By.CSS_SELECTOR, '#sub-topics input[value="aid.delivered"]').click()
@@ -254,7 +232,7 @@ try:
     drv.find_element(By.ID, "sub-where").clear()
     drv.find_element(By.ID, "sub-where").send_keys("recipient.name!=nobody")
     drv.find_element(By.ID, "sub-save").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "sub-secret")))
+    visible("sub-secret")
     secret = drv.find_element(By.ID, "sub-secret-v").get_attribute("value")
     if not secret.startswith("pbs_"):
         fail("the signing secret is not shown once: %r" % secret)
@@ -272,7 +250,7 @@ try:
     # tokens: issue a publisher token (shown once), it works; revoke it in
     # the console, the API refuses it
     drv.find_element(By.ID, "nav-tokens").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-tokens")))
+    visible("page-tokens")
     trow = '#tokens tr[data-name="console"]'
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, trow)))
     created = drv.find_element(By.CSS_SELECTOR, trow + " .created").text
@@ -282,7 +260,7 @@ try:
     drv.find_element(By.ID, "tok-name").send_keys("console-publisher")
     Select(drv.find_element(By.ID, "tok-role")).select_by_value("publisher")
     drv.find_element(By.ID, "tok-issue").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "tok-once")))
+    visible("tok-once")
     pub = drv.find_element(By.ID, "tok-once-v").get_attribute("value")
     if not pub.startswith("pbt_") or len(pub) != 47:
         fail("the new token is not shown: %r" % pub)
@@ -338,7 +316,7 @@ try:
 
     # details: the status (numbers in German), failures, dead letters
     drv.find_element(By.CSS_SELECTOR, row2 + " button.details").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "subdetail")))
+    visible("subdetail")
     text_is(By.ID, "sub-status", "Zugestellt")
     text_is(By.ID, "sub-conf", "recipient.name!=nobody")
     print("status: " + drv.find_element(By.ID, "sub-status").text.replace("\n", " | "))
@@ -346,7 +324,7 @@ try:
 
     # edit: the projection; only the change is sent
     drv.find_element(By.CSS_SELECTOR, row2 + " button.edit").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "subform")))
+    visible("subform")
     if drv.find_element(By.ID, "sub-exclude").get_attribute("value") != "/note":
         fail("the edit form does not start from the subscription")
     drv.find_element(By.ID, "sub-include").send_keys("/shipment_id\n/delivered_on")
@@ -361,7 +339,7 @@ try:
         fail("the edit wrote %s versions" % sub.get("version"))
 
     # retransmit from a date
-    wait.until(EC.visibility_of_element_located((By.ID, "rt-from")))
+    visible("rt-from")
     drv.execute_script("arguments[0].value = '2026-11-28'", drv.find_element(By.ID, "rt-from"))
     drv.find_element(By.ID, "rt-go").click()
     text_is(By.ID, "status", "ab dem 28.11.2026 erneut gesendet")
@@ -383,10 +361,8 @@ try:
     st, issued = call("POST", "/v1/admin/orgs/%s/tokens" % a.org,
                       body={"name": "console-pub2", "role": "publisher"})
     drv.find_element(By.ID, "nav-signout").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
-    drv.find_element(By.ID, "token").send_keys(issued["token"])
-    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-home")))
+    visible("page-signin")
+    sign_in(issued["token"])
     text_is(By.ID, "who", "aid.dispatched")
     if not drv.find_element(By.ID, "nav-publish").is_displayed() or any(
             drv.find_element(By.ID, n).is_displayed()
@@ -399,10 +375,8 @@ try:
 
     # the operator: organisations, permissions, the audit log
     drv.find_element(By.ID, "nav-signout").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
-    drv.find_element(By.ID, "token").send_keys(op)
-    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "nav-orgs")))
+    visible("page-signin")
+    sign_in(op, shown="nav-orgs")
     drv.find_element(By.ID, "nav-orgs").click()
     orow = '#orgs tr[data-org="%s"]' % a.org
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, orow)))
@@ -411,7 +385,7 @@ try:
     page("orgs")
     new_org = a.org + "-b"
     drv.find_element(By.ID, "org-new").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "orgform")))
+    visible("orgform")
     drv.find_element(By.ID, "org-id").send_keys("Kein Bezeichner")
     drv.find_element(By.ID, "org-name").send_keys("Oblast Konsole")
     Select(drv.find_element(By.ID, "org-kind")).select_by_value("ua_partner")
@@ -439,7 +413,7 @@ try:
         fail("the organisation is not as entered: %s %s" % (st, o))
     # permissions: may read funds.granted too
     drv.find_element(By.CSS_SELECTOR, nrow + " button.edit").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "orgform")))
+    visible("orgform")
     drv.find_element(By.CSS_SELECTOR, '#org-read input[value="funds.granted"]').click()
     page("org-permissions", axe=False)
     drv.find_element(By.ID, "org-save").click()
@@ -480,41 +454,22 @@ try:
         fail("audit page 2 is not entries 21-40 of the API")
     page("audit-page2", axe=False)
     # the same entries in English and in Ukrainian notation
-    Select(drv.find_element(By.ID, "lang")).select_by_value("en")
-    text_is(By.ID, "audit-page", "Page 2, newest first")
-    t = drv.find_element(By.CSS_SELECTOR, "#audit tbody tr[data-at] td").get_attribute("textContent")
-    if not re.match(r"^[0-9]{1,2}\u00a0[A-Z][a-z]{2}\u00a020[0-9]{2}, [0-9:]{8} \(UTC\)$", t):
-        fail("audit time not in English notation: %r" % t)
-    page("audit-en", axe=False)
-    Select(drv.find_element(By.ID, "lang")).select_by_value("uk")
-    text_is(By.ID, "audit-page", "Сторінка 2")
-    t = drv.find_element(By.CSS_SELECTOR, "#audit tbody tr[data-at] td").get_attribute("textContent")
-    if not re.match(r"^[0-9]{2}\.[0-9]{2}\.20[0-9]{2}, [0-9:]{8} \(UTC\)$", t):
-        fail("audit time not in Ukrainian notation: %r" % t)
-    Select(drv.find_element(By.ID, "lang")).select_by_value("de")
+    for code, page_title, notation, time_re, shot in (
+            ("en", "Page 2, newest first", "English",
+             r"^[0-9]{1,2}\u00a0[A-Z][a-z]{2}\u00a020[0-9]{2}, [0-9:]{8} \(UTC\)$", "audit-en"),
+            ("uk", "Сторінка 2", "Ukrainian",
+             r"^[0-9]{2}\.[0-9]{2}\.20[0-9]{2}, [0-9:]{8} \(UTC\)$", None)):
+        lang(code)
+        text_is(By.ID, "audit-page", page_title)
+        t = drv.find_element(By.CSS_SELECTOR, "#audit tbody tr[data-at] td").get_attribute("textContent")
+        if not re.match(time_re, t):
+            fail("audit time not in %s notation: %r" % (notation, t))
+        if shot:
+            page(shot, axe=False)
+    lang("de")
     text_is(By.ID, "audit-page", "Seite 2")
     # one organisation's entries
     Select(drv.find_element(By.ID, "audit-org")).select_by_value(a.org)
     text_is(By.ID, "audit-page", "Seite 1")
     wait.until(lambda d: all(a.org in r.text for r in
                              d.find_elements(By.CSS_SELECTOR, "#audit tbody tr[data-at]")))
-except Exception:
-    drv.save_screenshot(os.path.join(a.shots, "99-failure.png"))
-    print("status: %r" % drv.find_element(By.ID, "status").text)
-    for e in drv.find_elements(By.CSS_SELECTOR, ".err"):
-        if e.text:
-            print("field error: %s" % e.text)
-    raise
-finally:
-    with open(a.api_result, "w") as f:
-        json.dump(api_result, f)
-    try:
-        for e in drv.get_log("browser"):
-            print("browser console: %s %s" % (e.get("level"), e.get("message")))
-    except Exception as e:  # not every driver keeps the log
-        print("browser console log unavailable: %s" % e)
-    drv.quit()
-
-if failures:
-    sys.exit("console_browser: %d failure(s): %s" % (len(failures), "; ".join(failures)))
-print("console_browser: ok (%d pages)" % browser.nshot)

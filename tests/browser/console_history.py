@@ -6,35 +6,15 @@ latest version), a new amount in German notation published, the timeline
 with the second version. Every page is screenshotted into --shots and
 checked with axe-core (serious or critical violations fail). Run by
 tests/integration/console_history.sh."""
-import argparse
-import os
-import sys
-
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 import pbbrowser
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--admin", required=True)
-ap.add_argument("--token-file", required=True)
-ap.add_argument("--org", required=True)
-ap.add_argument("--org-name", required=True)
-ap.add_argument("--receiver", required=True)
-ap.add_argument("--shipment", required=True)
-ap.add_argument("--grant", required=True)
-ap.add_argument("--axe", required=True)
-ap.add_argument("--shots", required=True)
-a = ap.parse_args()
-token = open(a.token_file).read().strip()
-browser = pbbrowser.Browser(a.shots, a.axe)
-drv, wait, failures = browser.drv, browser.wait, browser.failures
-fail, page, text_is = browser.fail, browser.page, browser.text_is
-
-
-def field(ptr):
-    return drv.find_element(By.CSS_SELECTOR, '#pubform [name="%s"]' % ptr)
+a, token, browser = pbbrowser.session("--receiver", "--grant")
+drv, wait, fail, page, text_is = browser.drv, browser.wait, browser.fail, browser.page, browser.text_is
+visible, field, lang = browser.visible, browser.field, browser.lang
 
 
 def timeline():
@@ -52,18 +32,14 @@ def search(entity, versions):
                and entity in d.find_element(By.ID, "hist-tl-title").text)
 
 
-try:
-    drv.set_script_timeout(30)
-    drv.get(a.admin + "/console/")
-    wait.until(EC.visibility_of_element_located((By.ID, "page-signin")))
-    drv.find_element(By.ID, "token").send_keys(token)
-    drv.find_element(By.CSS_SELECTOR, "#signin button").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-home")))
+with browser.run("console_history"):
+    browser.open_console(a.admin)
+    browser.sign_in(token)
     text_is(By.ID, "who", a.org_name)
 
     # History: the latest events of the readable types, newest first
     drv.find_element(By.ID, "nav-history").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-history")))
+    visible("page-history")
     text_is(By.CSS_SELECTOR, "#page-history h1", "Verlauf")
     grant_row = '#hist-table tbody tr[data-entity="%s"]' % a.grant
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, grant_row)))
@@ -104,7 +80,7 @@ try:
     page("history-timeline-grant")
     first_event = drv.find_element(By.CSS_SELECTOR, "#hist-tl tbody tr").get_attribute("data-event")
     drv.find_element(By.CSS_SELECTOR, "#hist-tl button.hist-edit").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-publish")))
+    visible("page-publish")
     wait.until(EC.presence_of_element_located((By.ID, "hist-editing")))
     wait.until(lambda d: field("/grant_id").get_attribute("value") == a.grant)
     if field("/grant_id").get_attribute("readonly") is None:
@@ -134,7 +110,7 @@ try:
 
     # back to the history: the grant has two versions now, ours both
     drv.find_element(By.ID, "nav-history").click()
-    wait.until(EC.visibility_of_element_located((By.ID, "page-history")))
+    visible("page-history")
     search(a.grant, 2)
     tl = timeline()
     print("grant timeline: %s" % tl)
@@ -150,27 +126,9 @@ try:
     page("history-timeline-grant-2")
 
     # Ukrainian: labels and notation follow
-    Select(drv.find_element(By.ID, "lang")).select_by_value("uk")
+    lang("uk")
     text_is(By.CSS_SELECTOR, "#page-history h1", "Історія")
     wait.until(lambda d: "150\u00a0500,00" in d.find_element(By.CSS_SELECTOR, "#hist-tl").get_attribute("textContent"))
     page("history-uk")
-    Select(drv.find_element(By.ID, "lang")).select_by_value("de")
+    lang("de")
     text_is(By.CSS_SELECTOR, "#page-history h1", "Verlauf")
-except Exception:
-    drv.save_screenshot(os.path.join(a.shots, "99-failure.png"))
-    print("status: %r" % drv.find_element(By.ID, "status").text)
-    for e in drv.find_elements(By.CSS_SELECTOR, ".err"):
-        if e.text:
-            print("field error: %s" % e.text)
-    raise
-finally:
-    try:
-        for e in drv.get_log("browser"):
-            print("browser console: %s %s" % (e.get("level"), e.get("message")))
-    except Exception as e:  # not every driver keeps the log
-        print("browser console log unavailable: %s" % e)
-    drv.quit()
-
-if failures:
-    sys.exit("console_history: %d failure(s): %s" % (len(failures), "; ".join(failures)))
-print("console_history: ok (%d pages)" % browser.nshot)

@@ -92,13 +92,7 @@ gw_start() {
                 --openapi "$PB_SOURCE_DIR/docs/openapi.json" "$@" \
                 >"$PB_TMP/$name.log" 2>&1 &
         GW_PID=$!
-        local i
-        for i in $(seq 100); do
-                [[ -s $PB_TMP/$name.port ]] && break
-                kill -0 "$GW_PID" 2>/dev/null || { cat "$PB_TMP/$name.log" >&2; pb_fail "gateway $name exited at start"; }
-                sleep 0.1
-        done
-        [[ -s $PB_TMP/$name.port ]] || pb_fail "gateway $name did not start"
+        pb_wait_port "$PB_TMP/$name.port" "$GW_PID" "$PB_TMP/$name.log" "gateway $name"
         GW_PORT=$(cat "$PB_TMP/$name.port")
         GW_OPS=$(sed -n 's/.*msg="ops endpoint" port=\([0-9]*\).*/\1/p' "$PB_TMP/$name.log" | head -n 1)
         GW_PIDS+=("$GW_PID")
@@ -136,4 +130,33 @@ gw_consume() {
         timeout 120 "$PB_BIN" consume --brokers "$1" --topic-prefix "$2" \
                 --topics "$3" --from-beginning | jq -cS . ||
                 pb_fail "consume from $2$3 failed"
+}
+
+# gw_loadgen PORT ARGS...: loadgen.py in the background against the gateway
+# on PORT: aid.dispatched events made from $GW_EXAMPLE with fresh event_ids,
+# as tok-blau-gelbes-kreuz; the ids answered 2xx in $PB_TMP/accepted.txt,
+# answers by status in $PB_TMP/stats.json, its summary in
+# $PB_TMP/loadgen.out; sets LG to its pid
+gw_loadgen() {
+        local port=$1
+        shift
+        python3 "$GW_HELPERS/loadgen.py" --url "http://127.0.0.1:$port" --token tok-blau-gelbes-kreuz \
+                --type aid.dispatched --example "$GW_EXAMPLE" "$@" \
+                --out "$PB_TMP/accepted.txt" --stats "$PB_TMP/stats.json" >"$PB_TMP/loadgen.out" &
+        LG=$!
+}
+
+# gw_exactly_once BOOTSTRAP PREFIX IDS_FILE...: every event id listed in the
+# files (one a line) is in the topic PREFIX+aid.dispatched, and no event is
+# there more than once
+gw_exactly_once() {
+        local bs=$1 pfx=$2 missing dups
+        shift 2
+        gw_consume "$bs" "$pfx" aid.dispatched | jq -r .event_id | sort >"$PB_TMP/in-topic.txt"
+        sort "$@" >"$PB_TMP/acc.sorted"
+        missing=$(comm -23 "$PB_TMP/acc.sorted" <(sort -u "$PB_TMP/in-topic.txt") | wc -l)
+        dups=$(uniq -d "$PB_TMP/in-topic.txt" | wc -l)
+        pb_log "accepted $(wc -l <"$PB_TMP/acc.sorted"), in topic $(wc -l <"$PB_TMP/in-topic.txt"), missing $missing, duplicated $dups"
+        ((missing == 0)) || pb_fail "$missing events answered 2xx are missing from the topic"
+        ((dups == 0)) || pb_fail "$dups events are in the topic more than once"
 }

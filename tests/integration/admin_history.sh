@@ -27,15 +27,8 @@ OUT=$(adm_token hist-outsider admin org-admin)
 N=$RANDOM$RANDOM
 SHIP=HIST-S-$N
 GRANT=HIST-G-$N
-EX=$PB_SOURCE_DIR/schemas/examples/valid
-jq --arg s "$SHIP" '.shipment_id = $s | del(.source, .event_id)' \
-        "$EX/aid.dispatched/generators-bgk-2022-12.json" >"$PB_TMP/dispatched.json"
-jq --arg s "$SHIP" '.shipment_id = $s | del(.source, .event_id)' \
-        "$EX/aid.delivered/dnipro-generators-partial.json" >"$PB_TMP/delivered.json"
-jq --arg g "$GRANT" '.grant_id = $g | del(.source, .event_id)' \
-        "$EX/funds.granted/bgk-generators-143000.json" >"$PB_TMP/grant1.json"
-jq --arg g "$GRANT" '.grant_id = $g | .amount = "150500.00" | .note = "amended"' \
-        "$PB_TMP/grant1.json" >"$PB_TMP/grant2.json"
+pb_history_examples "$SHIP" "$GRANT" "$PB_TMP"
+jq '.amount = "150500.00" | .note = "amended"' "$PB_TMP/grant.json" >"$PB_TMP/grant2.json"
 
 publish() { # TOKEN TYPE FILE
         local i
@@ -48,7 +41,7 @@ publish() { # TOKEN TYPE FILE
 }
 publish "$SEND" aid.dispatched "$PB_TMP/dispatched.json"
 publish "$RECV" aid.delivered "$PB_TMP/delivered.json"
-publish "$SEND" funds.granted "$PB_TMP/grant1.json"
+publish "$SEND" funds.granted "$PB_TMP/grant.json"
 sleep 0.01 # distinct Kafka timestamps for the two versions
 publish "$SEND" funds.granted "$PB_TMP/grant2.json"
 

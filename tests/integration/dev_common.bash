@@ -96,10 +96,12 @@ dev_stop() {
 
 # console_dev_start SHOTS_NAME: for the console's browser tests: a clean
 # screenshot folder under the build dir ($SHOTS), axe-core from
-# tests/browser ($AXE), `partnerbus dev` started (out.txt, err.txt), its
+# tests/browser ($AXE), the Python with selenium ($PY), `partnerbus dev`
+# started (out.txt, err.txt), its
 # admin's URL ($ADMIN) and operator token ($OP) once the admin answers,
 # and auth TOKEN for curl's -H
 console_dev_start() {
+        PY=$(pb_python_venv)
         SHOTS=${PB_BINARY_DIR:-$PB_SOURCE_DIR/build}/$1
         rm -rf "$SHOTS"
         mkdir -p "$SHOTS"
@@ -117,4 +119,48 @@ console_dev_start() {
         pb_wait_for 60 console_admin_ready || pb_fail "dev's admin did not become ready"
 }
 auth() { printf 'Authorization: Bearer %s' "$1"; }
+
+# console_admin_start TOKEN_FILE: the browser's `partnerbus admin` beside
+# dev's (admin is stateless: same topics), forwarding publishing to dev's
+# gateway, as dev's admin has none: at $CONSOLE (pid $admin2, log
+# $WORK/admin2.log), once it has read the topics and knows the token in
+# TOKEN_FILE. console_admin_stop TOKEN_FILE stops it after checking that the
+# token is in none of the logs.
+console_admin_start() {
+        "$PB_BIN" admin serve --brokers "$B" --listen 127.0.0.1:0 --port-file "$WORK/admin2.port" \
+                --operator-token-file "$DEVDIR/operator-token" --insecure-http \
+                --allow-http-endpoints --allow-private-endpoints --verify-endpoints=false \
+                --gateway-url "$GW" 2>"$WORK/admin2.log" &
+        admin2=$!
+        dev_kids+=("$admin2")
+        pb_wait_for 60 test -s "$WORK/admin2.port" ||
+                { cat "$WORK/admin2.log" >&2; pb_fail "the console's admin did not start"; }
+        CONSOLE=http://127.0.0.1:$(cat "$WORK/admin2.port")
+        pb_wait_for 60 console_knows_token "$1" ||
+                { cat "$WORK/admin2.log" >&2; pb_fail "the console's admin does not know the token"; }
+}
+console_knows_token() { curl -fsS -o /dev/null "$CONSOLE/v1/admin/whoami" -H "$(auth "$(cat "$1")")"; }
+# console_browser_test NAME OPTION...: tests/browser/NAME.py in Chromium
+# against the console at $CONSOLE, screenshots in $SHOTS
+console_browser_test() {
+        local name=$1
+        shift
+        "$PY" "$PB_SOURCE_DIR/tests/browser/$name.py" --admin "$CONSOLE" --axe "$AXE" --shots "$SHOTS" "$@" ||
+                pb_fail "the browser test failed (screenshots in $SHOTS)"
+}
+# console_events TOPIC FIELD VALUE: the events in TOPIC whose FIELD is VALUE,
+# oldest first, one JSON object a line
+console_events() {
+        "$PB_BIN" consume --brokers "$B" --schemas "$PB_SOURCE_DIR/schemas" --topics "$1" \
+                --from-beginning | jq -c --arg v "$3" "select(.$2 == \$v)"
+}
+console_admin_stop() {
+        local f
+        for f in "$WORK/admin2.log" "$DEVDIR"/logs/* err.txt; do
+                [[ -f $f ]] || continue
+                grep -qF "$(cat "$1")" "$f" && pb_fail "the token is in $f"
+        done
+        kill "$admin2"
+        wait "$admin2" 2>/dev/null || true
+}
 console_admin_ready() { curl -fsS -o /dev/null "$ADMIN/v1/admin/whoami" -H "$(auth "$OP")" 2>/dev/null; }

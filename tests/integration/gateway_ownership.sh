@@ -35,25 +35,39 @@ jq --arg g "$G" '.grant_id = $g | del(.source, .event_id)' \
 jq '.amount = "1.00" | .occurred_at = "2030-01-01T00:00:00.000Z"' "$PB_TMP/a.json" >"$PB_TMP/b.json"
 jq '.amount = "760000.00"' "$PB_TMP/a.json" >"$PB_TMP/a2.json"
 
-# expect_not_owner OWNER POINTER: the last answer was 409 not_owner
+# expect_not_owner OWNER POINTER WHAT: the last answer was 409 not_owner
 expect_not_owner() {
         expect_code 409 "$3"
         jq -e --arg o "$1" --arg p "$2" \
                 '.error == "not_owner" and .owner == $o and .pointer == $p and (.message | type == "string")' \
                 "$PB_TMP/resp.json" >/dev/null || pb_fail "$3: $(cat "$PB_TMP/resp.json")"
 }
+# send PORT ORG TYPE FILE: gw_post with ORG's token; FILE is one event, or
+# a batch when its name ends in .ndjson
+send() {
+        local ctype=application/json
+        [[ $4 == *.ndjson ]] && ctype=application/x-ndjson
+        gw_post "$1" "tok-$2" "$3" "$ctype" "$4"
+}
+# accepted PORT ORG TYPE FILE WHAT: send, answered 201
+accepted() {
+        send "$1" "$2" "$3" "$4"
+        expect_code 201 "$5"
+}
+# refused PORT ORG TYPE FILE OWNER POINTER WHAT: send, answered 409
+# not_owner naming OWNER and the POINTER of the entity id
+refused() {
+        send "$1" "$2" "$3" "$4"
+        expect_not_owner "$5" "$6" "$7"
+}
 
-gw_post "$P1" tok-org-a funds.granted application/json "$PB_TMP/a.json"
-expect_code 201 "org-a publishes grant $G"
-gw_post "$P1" tok-org-b funds.granted application/json "$PB_TMP/b.json"
-expect_not_owner org-a /grant_id "org-b sends org-a's grant"
-gw_post "$P1" tok-org-a funds.granted application/json "$PB_TMP/a2.json"
-expect_code 201 "org-a updates its grant"
+accepted "$P1" org-a funds.granted "$PB_TMP/a.json" "org-a publishes grant $G"
+refused "$P1" org-b funds.granted "$PB_TMP/b.json" org-a /grant_id "org-b sends org-a's grant"
+accepted "$P1" org-a funds.granted "$PB_TMP/a2.json" "org-a updates its grant"
 # in a batch: one foreign event refuses the whole batch
 jq -c --arg g "N-$G" '.grant_id = $g' "$PB_TMP/b.json" >"$PB_TMP/batch.ndjson"
 jq -c . "$PB_TMP/b.json" >>"$PB_TMP/batch.ndjson"
-gw_post "$P1" tok-org-b funds.granted application/x-ndjson "$PB_TMP/batch.ndjson"
-expect_not_owner org-a /grant_id "a batch of org-b with org-a's grant on line 2"
+refused "$P1" org-b funds.granted "$PB_TMP/batch.ndjson" org-a /grant_id "a batch of org-b with org-a's grant on line 2"
 jq -e '.line == 2' "$PB_TMP/resp.json" >/dev/null || pb_fail "batch answer: $(cat "$PB_TMP/resp.json")"
 
 # shipment S of org-a: org-b may confirm its delivery, not dispatch it
@@ -61,12 +75,9 @@ jq --arg s "$S" '.shipment_id = $s | del(.source, .event_id)' \
         "$EXAMPLES/valid/aid.dispatched/generators-bgk-2022-12.json" >"$PB_TMP/s.json"
 jq --arg s "$S" '.shipment_id = $s | del(.source, .event_id)' \
         "$EXAMPLES/valid/aid.delivered/dnipro-generators-partial.json" >"$PB_TMP/d.json"
-gw_post "$P1" tok-org-a aid.dispatched application/json "$PB_TMP/s.json"
-expect_code 201 "org-a dispatches shipment $S"
-gw_post "$P1" tok-org-b aid.dispatched application/json "$PB_TMP/s.json"
-expect_not_owner org-a /shipment_id "org-b sends org-a's shipment"
-gw_post "$P1" tok-org-b aid.delivered application/json "$PB_TMP/d.json"
-expect_code 201 "org-b confirms the delivery of org-a's shipment"
+accepted "$P1" org-a aid.dispatched "$PB_TMP/s.json" "org-a dispatches shipment $S"
+refused "$P1" org-b aid.dispatched "$PB_TMP/s.json" org-a /shipment_id "org-b sends org-a's shipment"
+accepted "$P1" org-b aid.delivered "$PB_TMP/d.json" "org-b confirms the delivery of org-a's shipment"
 
 # the ownership metrics on the ops listener: two entities claimed (G, S),
 # three requests refused (org-b's grant, its batch, its shipment), the map
@@ -87,32 +98,27 @@ pb_log "ok: ownership metrics: 2 claims, 3 refusals, 0 unavailable, 2 entries, c
 for g in "B1-$G" "B2-$G"; do
         jq -c --arg g "$g" '.grant_id = $g' "$PB_TMP/a.json" >>"$PB_TMP/newbatch.ndjson"
 done
-gw_post "$P1" tok-org-b funds.granted application/x-ndjson "$PB_TMP/newbatch.ndjson"
+send "$P1" org-b funds.granted "$PB_TMP/newbatch.ndjson"
 expect_code 200 "org-b publishes a batch of two new grants"
 jq -e '.published == 2' "$PB_TMP/resp.json" >/dev/null || pb_fail "new batch: $(cat "$PB_TMP/resp.json")"
 jq --arg g "B2-$G" '.grant_id = $g' "$PB_TMP/a.json" >"$PB_TMP/b2.json"
-gw_post "$P1" tok-org-a funds.granted application/json "$PB_TMP/b2.json"
-expect_not_owner org-b /grant_id "org-a sends org-b's grant claimed in a batch"
+refused "$P1" org-a funds.granted "$PB_TMP/b2.json" org-b /grant_id "org-a sends org-b's grant claimed in a batch"
 got=$(metric partnerbus_gateway_owner_claims_total)
 [[ $got == 4 ]] || pb_fail "partnerbus_gateway_owner_claims_total = '$got' after the batch, want 4"
 
 # a second gateway started afterwards knows the owner from Kafka
 gw_start two "${GW_ARGS[@]}"
 P2=$GW_PORT
-gw_post "$P2" tok-org-b funds.granted application/json "$PB_TMP/b.json"
-expect_not_owner org-a /grant_id "second gateway: org-b sends org-a's grant"
-gw_post "$P2" tok-org-a funds.granted application/json "$PB_TMP/a2.json"
-expect_code 201 "second gateway: org-a updates its grant"
+refused "$P2" org-b funds.granted "$PB_TMP/b.json" org-a /grant_id "second gateway: org-b sends org-a's grant"
+accepted "$P2" org-a funds.granted "$PB_TMP/a2.json" "second gateway: org-a updates its grant"
 
 # the first gateway restarted: the same
 kill -TERM "$PID1"
 wait "$PID1" 2>/dev/null || true
 gw_start one-again "${GW_ARGS[@]}"
 P1=$GW_PORT
-gw_post "$P1" tok-org-b funds.granted application/json "$PB_TMP/b.json"
-expect_not_owner org-a /grant_id "restarted gateway: org-b sends org-a's grant"
-gw_post "$P1" tok-org-b aid.dispatched application/json "$PB_TMP/s.json"
-expect_not_owner org-a /shipment_id "restarted gateway: org-b sends org-a's shipment"
+refused "$P1" org-b funds.granted "$PB_TMP/b.json" org-a /grant_id "restarted gateway: org-b sends org-a's grant"
+refused "$P1" org-b aid.dispatched "$PB_TMP/s.json" org-a /shipment_id "restarted gateway: org-b sends org-a's shipment"
 
 # a partnership nobody owns yet, claimed at the same moment through both
 # gateways: the first claim in the partition wins, on both
@@ -135,12 +141,12 @@ case $codes in
 *) pb_fail "race for $R: answers $codes: $(cat "$PB_TMP/ra.json" "$PB_TMP/rb.json")" ;;
 esac
 for p in "$P1" "$P2"; do
-        for t in tok-org-a tok-org-b; do
-                gw_post "$p" "$t" partnership.founded application/json "$PB_TMP/r.json"
-                if [[ $t == "tok-$winner" ]]; then
-                        expect_code 201 "after the race, $winner on port $p"
+        for o in org-a org-b; do
+                if [[ $o == "$winner" ]]; then
+                        accepted "$p" "$o" partnership.founded "$PB_TMP/r.json" "after the race, $winner on port $p"
                 else
-                        expect_not_owner "$winner" /partnership_id "after the race, the loser on port $p"
+                        refused "$p" "$o" partnership.founded "$PB_TMP/r.json" "$winner" /partnership_id \
+                                "after the race, the loser on port $p"
                 fi
         done
 done

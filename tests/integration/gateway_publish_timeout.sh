@@ -42,6 +42,30 @@ gw_tokens blau-gelbes-kreuz
 
 # event FILE ID: the example with event_id ID
 event() { jq -c --arg id "$2" '.event_id = $id' "$EX" >"$1"; }
+# new_event FILE: the example with a fresh event_id, which it prints
+new_event() {
+        local id
+        id=$(cat /proc/sys/kernel/random/uuid)
+        event "$1" "$id"
+        printf '%s\n' "$id"
+}
+# post PORT FILE [CONTENT-TYPE]: publish FILE as aid.dispatched (gw_post)
+post() { gw_post "$1" "$TOK" aid.dispatched "${3:-application/json}" "$2"; }
+# retry PORT FILE TRIES CODES: post FILE every 0.5 s, at most TRIES times,
+# while the answer's status matches the pattern CODES; the statuses in codes
+retry() {
+        codes=()
+        for _ in $(seq "$3"); do
+                post "$1" "$2"
+                codes+=("$HTTP_CODE")
+                [[ $HTTP_CODE == $4 ]] || break
+                sleep 0.5
+        done
+}
+# body_is WHAT FILTER [JQ-ARGS]: the answer's body passes the jq FILTER
+body_is() {
+        jq -e "${@:3}" "$2" "$PB_TMP/resp.json" >/dev/null || pb_fail "$1 body: $(cat "$PB_TMP/resp.json")"
+}
 now() { date +%s.%N; }
 # inflight_zero OPS-PORT: the gateway's in-flight events gauge is 0
 inflight_zero() {
@@ -60,7 +84,8 @@ stop_gw() {
 }
 
 # start_gw NAME ARGS...: a gateway on the own broker (plain HTTP, no rate
-# limit, --publish-timeout 2s, --retry-after 1s, then ARGS), ready
+# limit, --publish-timeout 2s, --retry-after 1s, then ARGS), ready; one
+# scenario's gateway, at GW_PORT, GW_OPS, GW_PID until the next starts
 start_gw() {
         local name=$1
         shift
@@ -68,152 +93,125 @@ start_gw() {
                 --topic-prefix "$PFX" --rate 0 --publish-timeout 2s --retry-after 1s "$@"
         gw_wait_ready "$GW_PORT"
 }
+# pause_broker WHAT, resume_broker WHAT: SIGSTOP, SIGCONT the broker
+pause_broker() {
+        kill -STOP "$BPID"
+        pb_log "$1: broker paused"
+}
+resume_broker() {
+        kill -CONT "$BPID"
+        pb_log "$1: broker resumed"
+}
 # warm_up PORT WHAT: publish one event, so that topic, leader and connection
 # are known and the next message is sent to the broker at once (in flight)
 # rather than queued
 warm_up() {
-        event "$PB_TMP/warm.json" "$(cat /proc/sys/kernel/random/uuid)"
-        gw_post "$1" "$TOK" aid.dispatched application/json "$PB_TMP/warm.json"
+        new_event "$PB_TMP/warm.json" >/dev/null
+        post "$1" "$PB_TMP/warm.json"
         expect_code 201 "$2: warm-up event"
 }
 
 # ------------------------------------------------------------------ A
 start_gw a
-PA=$GW_PORT
-OA=$GW_OPS
-PIDA=$GW_PID
-warm_up "$PA" A
+warm_up "$GW_PORT" A
 
-IDA=$(cat /proc/sys/kernel/random/uuid)
-event "$PB_TMP/a.json" "$IDA"
-kill -STOP "$BPID"
-pb_log "A: broker paused"
+IDA=$(new_event "$PB_TMP/a.json")
+pause_broker A
 t0=$(now)
-gw_post "$PA" "$TOK" aid.dispatched application/json "$PB_TMP/a.json"
+post "$GW_PORT" "$PB_TMP/a.json"
 took=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
 expect_code 503 "A: publish to a paused broker"
 pb_log "A: 503 after ${took}s: $(head -c 400 "$PB_TMP/resp.json")"
 awk -v t="$took" 'BEGIN {exit !(t >= 1.9 && t < 6)}' || pb_fail "A: 503 after ${took}s, want it at the 2 s deadline"
 grep -qi '^Retry-After: 1' "$PB_TMP/resp.h" || pb_fail "A: 503 without Retry-After"
-jq -e --arg id "$IDA" '.error == "kafka_unavailable" and .pending == 1 and .failed == 0 and
-        .results[0].event_id == $id and .results[0].status == "pending"' "$PB_TMP/resp.json" >/dev/null ||
-        pb_fail "A: 503 body: $(cat "$PB_TMP/resp.json")"
-gw_post "$PA" "$TOK" aid.dispatched application/json "$PB_TMP/a.json"
+body_is "A: 503" '.error == "kafka_unavailable" and .pending == 1 and .failed == 0 and
+        .results[0].event_id == $id and .results[0].status == "pending"' --arg id "$IDA"
+post "$GW_PORT" "$PB_TMP/a.json"
 expect_code 409 "A: retry while the first attempt is pending"
-jq -e '.error == "in_flight"' "$PB_TMP/resp.json" >/dev/null || pb_fail "A: 409 body: $(cat "$PB_TMP/resp.json")"
+body_is "A: 409" '.error == "in_flight"'
 grep -qi '^Retry-After:' "$PB_TMP/resp.h" || pb_fail "A: 409 without Retry-After"
 # a batch holding the pending event_id is refused as a whole
 IDX=$(cat /proc/sys/kernel/random/uuid)
 { event /dev/stdout "$IDX"; event /dev/stdout "$IDA"; } >"$PB_TMP/batch.ndjson"
-gw_post "$PA" "$TOK" aid.dispatched application/x-ndjson "$PB_TMP/batch.ndjson"
+post "$GW_PORT" "$PB_TMP/batch.ndjson" application/x-ndjson
 expect_code 409 "A: batch with the pending event_id"
 sleep 2 # the pause outlasts the deadline well, still within request.timeout.ms
-kill -CONT "$BPID"
-pb_log "A: broker resumed"
-codes=()
-for _ in $(seq 60); do
-        gw_post "$PA" "$TOK" aid.dispatched application/json "$PB_TMP/a.json"
-        codes+=("$HTTP_CODE")
-        [[ $HTTP_CODE == 409 ]] || break
-        sleep 0.5
-done
+resume_broker A
+retry "$GW_PORT" "$PB_TMP/a.json" 60 409
 pb_log "A: retries answered ${codes[*]}: $(head -c 300 "$PB_TMP/resp.json")"
 expect_code 200 "A: retry after the broker resumed"
-jq -e --arg id "$IDA" '.duplicate == true and .event_id == $id' "$PB_TMP/resp.json" >/dev/null ||
-        pb_fail "A: want a duplicate answer: $(cat "$PB_TMP/resp.json")"
+body_is "A: the duplicate answer's" '.duplicate == true and .event_id == $id' --arg id "$IDA"
 want="$(jq -r '"\(.partition) \(.offset)"' "$PB_TMP/resp.json")"
-pb_wait_for 30 inflight_zero "$OA"
+pb_wait_for 30 inflight_zero "$GW_OPS"
 # the late outcome is counted just after the in-flight gauge drops
-late_counted() { curl -s "http://127.0.0.1:$OA/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$'; }
+late_counted() { curl -s "http://127.0.0.1:$GW_OPS/metrics" | grep -q 'partnerbus_gateway_events_total{.*outcome="late_published"} 1$'; }
 pb_wait_for 5 late_counted ||
-        pb_fail "A: late publish not counted: $(curl -s "http://127.0.0.1:$OA/metrics" | grep -E 'events_total.*late|inflight' | tr '\n' ' ') log: $(grep -E 'outcome unknown|late|delivery' "$PB_TMP"/*.log 2>/dev/null | tail -5)"
+        pb_fail "A: late publish not counted: $(curl -s "http://127.0.0.1:$GW_OPS/metrics" | grep -E 'events_total.*late|inflight' | tr '\n' ' ') log: $(grep -E 'outcome unknown|late|delivery' "$PB_TMP"/*.log 2>/dev/null | tail -5)"
 got=$(in_topic "$IDA")
 pb_log "A: in the topic at: ${got//$'\n'/; } (answered $want)"
 [[ $got == "$want" ]] || pb_fail "A: event $IDA in the topic at '${got//$'\n'/; }', want exactly once at '$want'"
 [[ -z $(in_topic "$IDX") ]] || pb_fail "A: the refused batch was published"
-stop_gw "$PIDA" a
+stop_gw "$GW_PID" a
 
 # ------------------------------------------------------------------ B
 start_gw b --delivery-timeout 4s
-PBB=$GW_PORT
-OB=$GW_OPS
-PIDB=$GW_PID
-warm_up "$PBB" B
-IDB=$(cat /proc/sys/kernel/random/uuid)
-event "$PB_TMP/b.json" "$IDB"
-kill -STOP "$BPID"
-pb_log "B: broker paused"
-gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/b.json"
+warm_up "$GW_PORT" B
+IDB=$(new_event "$PB_TMP/b.json")
+pause_broker B
+post "$GW_PORT" "$PB_TMP/b.json"
 expect_code 503 "B: publish to a paused broker"
-jq -e '.results[0].status == "pending"' "$PB_TMP/resp.json" >/dev/null || pb_fail "B: 503 body: $(cat "$PB_TMP/resp.json")"
+body_is "B: 503" '.results[0].status == "pending"'
 sleep 4 # past --delivery-timeout: the message timed out in flight
-gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/b.json"
+post "$GW_PORT" "$PB_TMP/b.json"
 pb_log "B: retry after the delivery timeout: $HTTP_CODE $(head -c 300 "$PB_TMP/resp.json")"
 expect_code 409 "B: retry after the outcome became unknown"
-jq -e '.error == "outcome_unknown"' "$PB_TMP/resp.json" >/dev/null || pb_fail "B: 409 body: $(cat "$PB_TMP/resp.json")"
+body_is "B: 409" '.error == "outcome_unknown"'
 grep -q "event_id=$IDB.*outcome unknown" "$PB_TMP/b.log" || pb_fail "B: unknown outcome not logged"
-kill -CONT "$BPID"
-pb_log "B: broker resumed"
-gw_wait_ready "$PBB" 60
-gw_post "$PBB" "$TOK" aid.dispatched application/json "$PB_TMP/b.json"
+resume_broker B
+gw_wait_ready "$GW_PORT" 60
+post "$GW_PORT" "$PB_TMP/b.json"
 expect_code 409 "B: retry after the broker resumed (still unknown)"
-pb_wait_for 30 inflight_zero "$OB"
+pb_wait_for 30 inflight_zero "$GW_OPS"
 nb=$(in_topic "$IDB" | grep -c . || true)
 pb_log "B: the event whose outcome was unknown is in the topic $nb time(s)"
 ((nb <= 1)) || pb_fail "B: event $IDB in the topic $nb times"
-curl -s "http://127.0.0.1:$OB/metrics" >"$PB_TMP/b.metrics"
+curl -s "http://127.0.0.1:$GW_OPS/metrics" >"$PB_TMP/b.metrics"
 grep -q 'partnerbus_gateway_events_total{.*outcome="pending"} 1$' "$PB_TMP/b.metrics" ||
         pb_fail "B: pending outcome not counted: $(grep events_total "$PB_TMP/b.metrics")"
 grep -q 'partnerbus_gateway_events_total{.*outcome="late_unknown"} 1$' "$PB_TMP/b.metrics" ||
         pb_fail "B: late unknown outcome not counted: $(grep events_total "$PB_TMP/b.metrics")"
-stop_gw "$PIDB" b
+stop_gw "$GW_PID" b
 
 # ------------------------------------------------------------------ C
 start_gw c --delivery-timeout 4s
-PC=$GW_PORT
-OC=$GW_OPS
-PIDC=$GW_PID
 BPID=
 "$PB_HARNESS" kill-node --dir "$KDIR" 1 2>/dev/null
 pb_log "C: broker killed"
-pb_wait_for 30 bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PC/readyz) == 503 ]]"
-IDC=$(cat /proc/sys/kernel/random/uuid)
-event "$PB_TMP/c.json" "$IDC"
+pb_wait_for 30 bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$GW_PORT/readyz) == 503 ]]"
+IDC=$(new_event "$PB_TMP/c.json")
 t0=$(now)
-gw_post "$PC" "$TOK" aid.dispatched application/json "$PB_TMP/c.json"
+post "$GW_PORT" "$PB_TMP/c.json"
 expect_code 503 "C: publish to a dead broker"
-jq -e '.results[0].status == "pending"' "$PB_TMP/resp.json" >/dev/null || pb_fail "C: 503 body: $(cat "$PB_TMP/resp.json")"
-gw_post "$PC" "$TOK" aid.dispatched application/json "$PB_TMP/c.json"
+body_is "C: 503" '.results[0].status == "pending"'
+post "$GW_PORT" "$PB_TMP/c.json"
 expect_code 409 "C: retry while pending"
 # 409 until --delivery-timeout passed and librdkafka reported it (seen 5 to
 # 13 s after sending: with the leader down its timeout scan runs late); the
 # message never left the producer, so it failed for sure and the next retry
 # publishes it anew (the broker is still down: 503 pending)
-codes=()
-for _ in $(seq 120); do
-        gw_post "$PC" "$TOK" aid.dispatched application/json "$PB_TMP/c.json"
-        codes+=("$HTTP_CODE")
-        [[ $HTTP_CODE == 409 ]] || break
-        sleep 0.5
-done
+retry "$GW_PORT" "$PB_TMP/c.json" 120 409
 took=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
 pb_log "C: retries answered ${codes[*]} until ${took}s: $(head -c 300 "$PB_TMP/resp.json")"
 expect_code 503 "C: retry after a definite failure is published again"
 awk -v t="$took" 'BEGIN {exit !(t >= 4)}' || pb_fail "C: released after ${took}s, before --delivery-timeout"
-jq -e '.results[0].status == "pending"' "$PB_TMP/resp.json" >/dev/null || pb_fail "C: 503 body: $(cat "$PB_TMP/resp.json")"
+body_is "C: 503" '.results[0].status == "pending"'
 "$PB_HARNESS" start-node --dir "$KDIR" 1 2>/dev/null || pb_fail "C: broker did not restart"
-codes=()
-for _ in $(seq 120); do
-        gw_post "$PC" "$TOK" aid.dispatched application/json "$PB_TMP/c.json"
-        codes+=("$HTTP_CODE")
-        [[ $HTTP_CODE == 2* ]] && break
-        sleep 0.5
-done
+retry "$GW_PORT" "$PB_TMP/c.json" 120 '[!2]*'
 pb_log "C: retries after the restart answered ${codes[*]}"
 [[ $HTTP_CODE == 2* ]] || pb_fail "C: no 2xx after the broker came back"
 want="$(jq -r '"\(.partition) \(.offset)"' "$PB_TMP/resp.json")"
-pb_wait_for 30 inflight_zero "$OC"
+pb_wait_for 30 inflight_zero "$GW_OPS"
 got=$(in_topic "$IDC")
 [[ $got == "$want" ]] || pb_fail "C: event $IDC in the topic at '${got//$'\n'/; }', want exactly once at '$want'"
-stop_gw "$PIDC" c
+stop_gw "$GW_PID" c
 pb_log "PASS"

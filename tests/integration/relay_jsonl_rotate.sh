@@ -9,7 +9,6 @@ source "$(dirname "$0")/../kafka/lib.sh"
 B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
 pb_tmpdir
-trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
 P=$(pb_topic_name jr)-
 N=3000
 python3 "$PB_SOURCE_DIR/tests/relay/gen_events.py" "$N" 50 --seed jsonl-rotate >"$PB_TMP/ev.jsonl"

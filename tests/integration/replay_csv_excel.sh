@@ -10,15 +10,10 @@ B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
 pb_require_cmd python3
 pb_tmpdir
-trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name xl)-
-export PARTNERBUS_TOPIC_PREFIX=$P
+pb_topic_prefix xl
 H=$PB_TMP/history
 python3 "$PB_SOURCE_DIR/tests/fixtures/seed_history.py" "$H"
-for t in funds.granted aid.dispatched; do
-        "$PB_BIN" produce --brokers "$B" --type "$t" --file "$H/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
-                pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
-done
+pb_produce_history "$H" funds.granted aid.dispatched
 "$PB_BIN" replay --brokers "$B" -t funds.granted,aid.dispatched --format csv --dialect excel-de \
         --out "$PB_TMP/xl/" 2>"$PB_TMP/replay.log" || pb_fail "replay excel-de: $(cat "$PB_TMP/replay.log")"
 "$PB_BIN" replay --brokers "$B" -t funds.granted,aid.dispatched --format csv \

@@ -17,17 +17,13 @@ pb_require_cmd python3 chromium
 PY=$(pb_python_venv)
 pb_tmpdir
 trap 'relay_cleanup ${RELAY_PID:-} ${RECV_PID:-}; [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name rr)-
+pb_topic_prefix rr
 H=$PB_TMP/history
 HIST="python3 $PB_SOURCE_DIR/tests/replay/history.py"
 TYPES=funds.granted,aid.dispatched,aid.delivered,partnership.founded
-export PARTNERBUS_TOPIC_PREFIX=$P
 
 $HIST gen "$H"
-for t in ${TYPES//,/ }; do
-        "$PB_BIN" produce --brokers "$B" --type "$t" --file "$H/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
-                pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
-done
+pb_produce_history "$H"
 total=$(cat "$H"/*.jsonl | wc -l)
 pb_log "published $total events under prefix $P"
 

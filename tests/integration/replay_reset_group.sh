@@ -10,8 +10,7 @@ B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
 pb_tmpdir
 trap 'relay_cleanup ${RELAY_PID:-}; [[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name rg)-
-export PARTNERBUS_TOPIC_PREFIX=$P
+pb_topic_prefix rg
 G=${P}agency
 H=$PB_TMP/h
 python3 "$PB_SOURCE_DIR/tests/replay/history.py" gen "$H"

@@ -15,17 +15,12 @@ B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
 pb_require_cmd python3 xmllint
 pb_tmpdir
-trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name iati)-
-export PARTNERBUS_TOPIC_PREFIX=$P
+pb_topic_prefix iati
 STD=$PB_SOURCE_DIR/tests/standards/iati-2.03
 H=$PB_TMP/history
 python3 "$PB_SOURCE_DIR/tests/replay/history.py" gen "$H"
 python3 "$PB_SOURCE_DIR/tests/fixtures/seed_history.py" "$PB_TMP/seed"
-for t in funds.granted aid.dispatched aid.delivered partnership.founded; do
-        "$PB_BIN" produce --brokers "$B" --type "$t" --file "$H/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
-                pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
-done
+pb_produce_history "$H"
 # the examples are in both histories: their repeated event ids count once
 "$PB_BIN" produce --brokers "$B" --type aid.dispatched --file "$PB_TMP/seed/aid.dispatched.jsonl" \
         2>>"$PB_TMP/produce.log" || pb_fail "produce seed shipments"

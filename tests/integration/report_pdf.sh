@@ -18,17 +18,12 @@ B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
 pb_require_cmd python3 chromium pdftotext pdfinfo
 pb_tmpdir
-trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name pdf)-
+pb_topic_prefix pdf
 H=$PB_TMP/history
 HIST="python3 $PB_SOURCE_DIR/tests/replay/history.py"
-export PARTNERBUS_TOPIC_PREFIX=$P
 
 $HIST gen "$H"
-for t in funds.granted aid.dispatched aid.delivered partnership.founded; do
-        "$PB_BIN" produce --brokers "$B" --type "$t" --file "$H/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
-                pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
-done
+pb_produce_history "$H"
 
 # German by default; a second run of the same range, and uk / en
 "$PB_BIN" report --brokers "$B" --out "$PB_TMP/de" --as-of 2024-07-01 2>"$PB_TMP/report.log" ||

@@ -18,19 +18,14 @@ PB_BIN=$(pb_bin)
 pb_require_cmd python3 xmllint
 PY=$(pb_python_venv)
 pb_tmpdir
-trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name seed)-
-export PARTNERBUS_TOPIC_PREFIX=$P
+pb_topic_prefix seed
 H=$PB_TMP/history
 GEN="python3 $PB_SOURCE_DIR/tests/fixtures/seed_history.py"
 
 $GEN "$H"
 $GEN "$PB_TMP/again"
 diff -r "$H" "$PB_TMP/again" >/dev/null || pb_fail "the fixture history is not deterministic"
-for t in funds.granted aid.dispatched aid.delivered partnership.founded; do
-        "$PB_BIN" produce --brokers "$B" --type "$t" --file "$H/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
-                pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
-done
+pb_produce_history "$H"
 pb_log "published $(cat "$H"/*.jsonl | wc -l) events under prefix $P"
 
 n=0

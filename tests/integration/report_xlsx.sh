@@ -13,9 +13,7 @@ B=$(pb_bootstrap)
 PB_BIN=$(pb_bin)
 PY=$(pb_python_venv)
 pb_tmpdir
-trap '[[ -n ${PB_KEEP_TMP:-} ]] || rm -rf "$PB_TMP"' EXIT
-P=$(pb_topic_name xlsx)-
-export PARTNERBUS_TOPIC_PREFIX=$P
+pb_topic_prefix xlsx
 H=$PB_TMP/history
 python3 "$PB_SOURCE_DIR/tests/replay/history.py" gen "$H"
 python3 - "$H" <<'EOF'
@@ -30,10 +28,7 @@ s.update({"event_id": "7a1e0c52-3b44-4d1e-9f00-1c2d3e4f5a62", "shipment_id": "XL
           "currency": "PLN", "declared_value": "0.07", "gross_weight_kg": "12.5"})
 open(h + "/aid.dispatched.jsonl", "a", encoding="utf-8").write(json.dumps(s, ensure_ascii=False) + "\n")
 EOF
-for t in funds.granted aid.dispatched aid.delivered partnership.founded; do
-        "$PB_BIN" produce --brokers "$B" --type "$t" --file "$H/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
-                pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
-done
+pb_produce_history "$H"
 "$PB_BIN" report --brokers "$B" --out "$PB_TMP/de" --format xlsx --as-of 2024-07-01 2>"$PB_TMP/de.log" ||
         pb_fail "report: $(cat "$PB_TMP/de.log")"
 [[ -s $PB_TMP/de/report.xlsx && -s $PB_TMP/de/summary.json && ! -e $PB_TMP/de/report.html ]] ||

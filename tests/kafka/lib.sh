@@ -110,6 +110,20 @@ pb_wait_for() {
         done
 }
 
+# pb_wait_port FILE PID LOG WHAT [TENTHS]: wait until process PID has
+# written its port to FILE, at most TENTHS tenths of a second (default 100);
+# fail the test, with LOG on stderr, when PID ends first, or when the time
+# is up ("WHAT exited at start", "WHAT did not start")
+pb_wait_port() {
+        local i
+        for i in $(seq "${5:-100}"); do
+                [[ -s $1 ]] && return 0
+                kill -0 "$2" 2>/dev/null || { cat "$3" >&2; pb_fail "$4 exited at start"; }
+                sleep 0.1
+        done
+        [[ -s $1 ]] || pb_fail "$4 did not start"
+}
+
 # pb_wait_line PID FILE PATTERN EXITED TIMEOUT: wait up to 60 s until a line
 # of FILE matches PATTERN (grep); fail the test with FILE on stderr and the
 # message EXITED when process PID ends first, TIMEOUT when the time is up
@@ -140,6 +154,41 @@ pb_kcat_consume() {
         shift 3
         timeout 60 "$KCAT" -b "$bs" -C -t "$topic" -o beginning -c "$count" -q "$@" ||
                 pb_fail "kcat did not read $count message(s) from $topic at $bs"
+}
+
+# pb_topic_prefix NAME: P, a topic prefix unique to this test run
+# (pb_topic_name NAME, then "-"), exported as PARTNERBUS_TOPIC_PREFIX for
+# the partnerbus commands the test runs. Call it plainly, not in $(...).
+pb_topic_prefix() {
+        P=$(pb_topic_name "$1")-
+        export PARTNERBUS_TOPIC_PREFIX=$P
+}
+
+# pb_produce_history DIR [TYPE...]: publish DIR/TYPE.jsonl for each TYPE
+# (default: the four event types) to $B with `partnerbus produce` (under
+# PARTNERBUS_TOPIC_PREFIX); its messages in $PB_TMP/produce.log
+pb_produce_history() {
+        local dir=$1 t
+        shift
+        (($#)) || set -- funds.granted aid.dispatched aid.delivered partnership.founded
+        for t in "$@"; do
+                "$PB_BIN" produce --brokers "$B" --type "$t" --file "$dir/$t.jsonl" 2>>"$PB_TMP/produce.log" ||
+                        pb_fail "produce $t: $(tail -2 "$PB_TMP/produce.log")"
+        done
+}
+
+# pb_history_examples SHIP GRANT DIR: the examples of an aid shipment and a
+# grant (schemas/examples/valid) for shipment id SHIP and grant id GRANT,
+# without source and event id, as DIR/dispatched.json, DIR/delivered.json
+# (its delivery) and DIR/grant.json; needs jq
+pb_history_examples() {
+        local ex=$PB_SOURCE_DIR/schemas/examples/valid
+        jq --arg s "$1" '.shipment_id = $s | del(.source, .event_id)' \
+                "$ex/aid.dispatched/generators-bgk-2022-12.json" >"$3/dispatched.json"
+        jq --arg s "$1" '.shipment_id = $s | del(.source, .event_id)' \
+                "$ex/aid.delivered/dnipro-generators-partial.json" >"$3/delivered.json"
+        jq --arg g "$2" '.grant_id = $g | del(.source, .event_id)' \
+                "$ex/funds.granted/bgk-generators-143000.json" >"$3/grant.json"
 }
 
 # pb_python_venv: create (once per requirements file, in the cache) the

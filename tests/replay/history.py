@@ -30,35 +30,43 @@ def org(name, kind, city, region, country):
     return {"name": name, "kind": kind, "city": city, "region": region, "country": country}
 
 
+def nrw(name, kind, city):
+    return org(name, kind, city, "Nordrhein-Westfalen", "DE")
+
+
+def ua(name, city, region):
+    return org(name, "MUNICIPALITY", city, region, "UA")
+
+
 NRW = [
-    org("Stadt Köln", "MUNICIPALITY", "Köln", "Nordrhein-Westfalen", "DE"),
-    org("Stadt Essen", "MUNICIPALITY", "Essen", "Nordrhein-Westfalen", "DE"),
-    org("Stadt Dortmund", "MUNICIPALITY", "Dortmund", "Nordrhein-Westfalen", "DE"),
-    org("Stadt Wuppertal", "MUNICIPALITY", "Wuppertal", "Nordrhein-Westfalen", "DE"),
-    org("Stadt Billerbeck", "MUNICIPALITY", "Billerbeck", "Nordrhein-Westfalen", "DE"),
-    org("Landschaftsverband Rheinland", "REGIONAL_ASSOCIATION", "Köln", "Nordrhein-Westfalen", "DE"),
-    org("Kreis Borken", "DISTRICT", "Borken", "Nordrhein-Westfalen", "DE"),
+    nrw("Stadt Köln", "MUNICIPALITY", "Köln"),
+    nrw("Stadt Essen", "MUNICIPALITY", "Essen"),
+    nrw("Stadt Dortmund", "MUNICIPALITY", "Dortmund"),
+    nrw("Stadt Wuppertal", "MUNICIPALITY", "Wuppertal"),
+    nrw("Stadt Billerbeck", "MUNICIPALITY", "Billerbeck"),
+    nrw("Landschaftsverband Rheinland", "REGIONAL_ASSOCIATION", "Köln"),
+    nrw("Kreis Borken", "DISTRICT", "Borken"),
 ]
 UA = [
-    org("Дніпровська міська рада", "MUNICIPALITY", "Дніпро", "Dnipropetrowsk", "UA"),
-    org("Рівненська міська рада", "MUNICIPALITY", "Рівне", "Riwne", "UA"),
-    org("Житомирська міська рада", "MUNICIPALITY", "Житомир", "Zhytomyr", "UA"),
-    org("Полтавська міська рада", "MUNICIPALITY", "Полтава", "Poltava", "UA"),
-    org("Ірпінська міська рада", "MUNICIPALITY", "Ірпінь", "Kyiv", "UA"),
-    org("Kryvyi Rih City Council", "MUNICIPALITY", "Kryvyi Rih", "Dnipropetrowsk", "UA"),
+    ua("Дніпровська міська рада", "Дніпро", "Dnipropetrowsk"),
+    ua("Рівненська міська рада", "Рівне", "Riwne"),
+    ua("Житомирська міська рада", "Житомир", "Zhytomyr"),
+    ua("Полтавська міська рада", "Полтава", "Poltava"),
+    ua("Ірпінська міська рада", "Ірпінь", "Kyiv"),
+    ua("Kryvyi Rih City Council", "Kryvyi Rih", "Dnipropetrowsk"),
 ]
 GRANTORS = [
-    org("Staatskanzlei des Landes Nordrhein-Westfalen", "STATE_GOVERNMENT", "Düsseldorf", "Nordrhein-Westfalen", "DE"),
-    org("Ministerium des Innern des Landes Nordrhein-Westfalen", "STATE_GOVERNMENT", "Düsseldorf", "Nordrhein-Westfalen", "DE"),
-    org("Engagement Global gGmbH", "INTERMEDIARY", "Düsseldorf", "Nordrhein-Westfalen", "DE"),
+    nrw("Staatskanzlei des Landes Nordrhein-Westfalen", "STATE_GOVERNMENT", "Düsseldorf"),
+    nrw("Ministerium des Innern des Landes Nordrhein-Westfalen", "STATE_GOVERNMENT", "Düsseldorf"),
+    nrw("Engagement Global gGmbH", "INTERMEDIARY", "Düsseldorf"),
 ]
 RECIPIENTS = [
-    org("Blau-Gelbes Kreuz Deutsch-Ukrainischer Verein e.V.", "NGO", "Köln", "Nordrhein-Westfalen", "DE"),
-    org("action medeor e.V.", "NGO", "Tönisvorst", "Nordrhein-Westfalen", "DE"),
+    nrw("Blau-Gelbes Kreuz Deutsch-Ukrainischer Verein e.V.", "NGO", "Köln"),
+    nrw("action medeor e.V.", "NGO", "Tönisvorst"),
     org("Kinder in Not e.V.", "NGO", None, None, "DE"),
     org("Libereco – Partnership for Human Rights", "NGO", None, None, "DE"),
-    org("Universitätsklinikum Essen", "HOSPITAL", "Essen", "Nordrhein-Westfalen", "DE"),
-    org("Grenzenlose Wärme, \"Dortmund\"", "NGO", "Dortmund", "Nordrhein-Westfalen", "DE"),
+    nrw("Universitätsklinikum Essen", "HOSPITAL", "Essen"),
+    nrw("Grenzenlose Wärme, \"Dortmund\"", "NGO", "Dortmund"),
 ]
 PROGRAMMES = ["Wiederaufbauprojekte NRW-Dnipropetrowsk (Ukraine)", "NRW hilft der Ukraine", "Humanitäre Hilfe, Winter 2022", None]
 DESTS = [("Дніпро", "Dnipropetrowsk"), ("Полтава", "Poltava"), ("Kryvyi Rih", "Dnipropetrowsk"),

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 
 /* The main() of a test program: runs the given cmocka_unit_test(...)
- * entries as one group without group set-up or tear-down. */
-#define PB_TEST_MAIN(...)                                                      \
+ * entries as one group, with the group set-up and tear-down functions
+ * setup and teardown (PB_TEST_MAIN_WITH) or without (PB_TEST_MAIN). */
+#define PB_TEST_MAIN_WITH(setup, teardown, ...)                                \
         int main(void) {                                                       \
                 const struct CMUnitTest tests[] = {__VA_ARGS__};               \
-                return cmocka_run_group_tests(tests, NULL, NULL);              \
+                return cmocka_run_group_tests(tests, setup, teardown);         \
         }
+#define PB_TEST_MAIN(...) PB_TEST_MAIN_WITH(NULL, NULL, __VA_ARGS__)
 
 /* The whole file at path, NUL-terminated (free it); its length in *len if
  * len. Fails the test if it cannot be read. */

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "pb_adm.h"
+#include "pb_test.h"
 
 static int is_private(const char *text) {
         struct sockaddr_in in4;
@@ -161,10 +162,5 @@ static void test_bodies(void **state) {
                                          "789012345678901234567890123"));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_private_ranges),
-            cmocka_unit_test(test_bodies),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_private_ranges),
+             cmocka_unit_test(test_bodies))

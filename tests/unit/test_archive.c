@@ -94,6 +94,38 @@ static void encode_event(fx_t *f, int i) {
         }
 }
 
+/* a new container file at f->path for f->schema with blocks of block_size
+ * bytes (0: the default); *exists as pb_avrofile_create sets it */
+static pb_avrofile_writer_t *create(fx_t *f, size_t block_size, int *exists) {
+        char err[256];
+        pb_avrofile_writer_t *w =
+            pb_avrofile_create(f->path, pb_schema_json(f->schema), block_size,
+                               exists, err, sizeof(err));
+        if (!w)
+                fail_msg("create %s: %s", f->path, err);
+        return w;
+}
+
+/* appends event i (encode_event) to w */
+static void append_event(fx_t *f, pb_avrofile_writer_t *w, int i) {
+        char err[256];
+        encode_event(f, i);
+        assert_int_equal(
+            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
+            PB_OK);
+}
+
+/* cuts the last n bytes off the file at path (a crash mid-write) */
+static void cut_tail(const char *path, size_t n) {
+        size_t len;
+        char *data = pb_test_slurp(path, &len);
+        int fd = open(path, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len - n), (ssize_t)(len - n));
+        close(fd);
+        free(data);
+}
+
 /* reads every record with avro-c; returns the count, fills grant ids */
 static int avroc_read(const char *path, int expect_ok_end, char ids[][32],
                       int max) {
@@ -134,15 +166,9 @@ static void test_write_read_avroc(void **state) {
         const uint8_t *d;
         size_t l;
         int64_t cnt, total = 0;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 4096,
-                               &exists, err, sizeof(err));
-        assert_non_null(w);
+        w = create(f, 4096, &exists);
         for (i = 0; i < 250; i++) {
-                encode_event(f, i);
-                assert_int_equal(pb_avrofile_append(w, f->body.data,
-                                                    f->body.len, err,
-                                                    sizeof(err)),
-                                 PB_OK);
+                append_event(f, w, i);
                 if (i % 37 == 0)
                         assert_int_equal(
                             pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
@@ -185,13 +211,8 @@ static void test_codec_roundtrip(void **state) {
         size_t l;
         int64_t cnt;
         int partial;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
-                               sizeof(err));
-        assert_non_null(w);
-        encode_event(f, 7);
-        assert_int_equal(
-            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
-            PB_OK);
+        w = create(f, 0, NULL);
+        append_event(f, w, 7);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
         r = pb_avrofile_open(f->path, err, sizeof(err));
         assert_non_null(r);
@@ -218,18 +239,9 @@ static void test_partial_tail(void **state) {
         int i, n;
         int64_t cut = 0;
         struct stat st1, st2;
-        size_t len;
-        char *data;
-        int fd;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
-                               sizeof(err));
-        assert_non_null(w);
+        w = create(f, 0, NULL);
         for (i = 0; i < 30; i++) {
-                encode_event(f, i);
-                assert_int_equal(pb_avrofile_append(w, f->body.data,
-                                                    f->body.len, err,
-                                                    sizeof(err)),
-                                 PB_OK);
+                append_event(f, w, i);
                 if (i == 19)
                         assert_int_equal(
                             pb_avrofile_flush(w, 1, err, sizeof(err)), PB_OK);
@@ -238,12 +250,7 @@ static void test_partial_tail(void **state) {
         assert_int_equal(stat(f->path, &st1), 0);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
         /* simulate the crash: keep only half of the second block */
-        data = pb_test_slurp(f->path, &len);
-        fd = open(f->path, O_WRONLY | O_TRUNC);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, data, len - 200), (ssize_t)(len - 200));
-        close(fd);
-        free(data);
+        cut_tail(f->path, 200);
         /* avro-c still gets the first block */
         n = avroc_read(f->path, 0, ids, 100);
         assert_int_equal(n, 20);
@@ -270,22 +277,13 @@ static void test_end_vs_truncated(void **state) {
         pb_avrofile_writer_t *w;
         pb_avrofile_reader_t *r;
         const uint8_t *d;
-        size_t l, len;
+        size_t l;
         int64_t cnt;
-        int partial = -1, fd;
-        char *data;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
-                               sizeof(err));
-        assert_non_null(w);
-        encode_event(f, 1);
-        assert_int_equal(
-            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
-            PB_OK);
+        int partial = -1;
+        w = create(f, 0, NULL);
+        append_event(f, w, 1);
         assert_int_equal(pb_avrofile_flush(w, 0, err, sizeof(err)), PB_OK);
-        encode_event(f, 2);
-        assert_int_equal(
-            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
-            PB_OK);
+        append_event(f, w, 2);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
         r = pb_avrofile_open(f->path, err, sizeof(err));
         assert_non_null(r);
@@ -298,12 +296,7 @@ static void test_end_vs_truncated(void **state) {
         assert_int_equal(partial, 0);
         pb_avrofile_reader_destroy(r);
         /* cut into the second block */
-        data = pb_test_slurp(f->path, &len);
-        fd = open(f->path, O_WRONLY | O_TRUNC);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, data, len - 5), (ssize_t)(len - 5));
-        close(fd);
-        free(data);
+        cut_tail(f->path, 5);
         r = pb_avrofile_open(f->path, err, sizeof(err));
         assert_non_null(r);
         assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
@@ -320,13 +313,8 @@ static void test_recover_skips_locked(void **state) {
         char err[256];
         pb_avrofile_writer_t *w;
         int64_t cut = 5;
-        w = pb_avrofile_create(f->path, pb_schema_json(f->schema), 0, NULL, err,
-                               sizeof(err));
-        assert_non_null(w);
-        encode_event(f, 1);
-        assert_int_equal(
-            pb_avrofile_append(w, f->body.data, f->body.len, err, sizeof(err)),
-            PB_OK);
+        w = create(f, 0, NULL);
+        append_event(f, w, 1);
         assert_int_equal(pb_avrofile_recover(f->path, &cut, err, sizeof(err)),
                          PB_OK);
         assert_int_equal(cut, 0);

@@ -24,6 +24,7 @@
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
+#include "pb_test.h"
 
 /* Compares what avro-c read (v) with the JSON (j), guided by our schema
  * tree only for the logical types; names and symbols come from avro-c's
@@ -137,50 +138,37 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                                  j->valuestring);
                 return;
         }
-        case AVRO_RECORD: {
-                size_t n = 0;
-                assert_int_equal(avro_value_get_size(v, &n), 0);
-                assert_int_equal(n, t->nfields);
-                assert_int_equal((size_t)cJSON_GetArraySize(j), n);
-                for (size_t i = 0; i < n; i++) {
-                        avro_value_t f;
-                        const char *name = NULL;
-                        assert_int_equal(
-                            avro_value_get_by_index(v, i, &f, &name), 0);
-                        const cJSON *m =
-                            cJSON_GetObjectItemCaseSensitive(j, name);
-                        if (!m)
-                                fail_msg("%s/%s: missing in JSON", path, name);
-                        snprintf(sub, sizeof(sub), "%s/%s", path, name);
-                        cmp(&f, t->fields[i].type, m, sub);
-                }
-                return;
-        }
-        case AVRO_ARRAY: {
-                size_t n = 0;
-                assert_int_equal(avro_value_get_size(v, &n), 0);
-                assert_int_equal((size_t)cJSON_GetArraySize(j), n);
-                for (size_t i = 0; i < n; i++) {
-                        avro_value_t e;
-                        assert_int_equal(
-                            avro_value_get_by_index(v, i, &e, NULL), 0);
-                        snprintf(sub, sizeof(sub), "%s/%zu", path, i);
-                        cmp(&e, t->items, cJSON_GetArrayItem(j, (int)i), sub);
-                }
-                return;
-        }
+        case AVRO_RECORD:
+        case AVRO_ARRAY:
         case AVRO_MAP: {
+                /* the members: fields and map values by name, array
+                 * elements by index */
+                avro_type_t kind = avro_value_get_type(v);
                 size_t n = 0;
                 assert_int_equal(avro_value_get_size(v, &n), 0);
+                if (kind == AVRO_RECORD)
+                        assert_int_equal(n, t->nfields);
                 assert_int_equal((size_t)cJSON_GetArraySize(j), n);
                 for (size_t i = 0; i < n; i++) {
-                        avro_value_t e;
-                        const char *key = NULL;
+                        avro_value_t m;
+                        const char *name = NULL;
+                        const cJSON *jm;
                         assert_int_equal(
-                            avro_value_get_by_index(v, i, &e, &key), 0);
-                        snprintf(sub, sizeof(sub), "%s/%s", path, key);
-                        cmp(&e, t->items,
-                            cJSON_GetObjectItemCaseSensitive(j, key), sub);
+                            avro_value_get_by_index(
+                                v, i, &m, kind == AVRO_ARRAY ? NULL : &name),
+                            0);
+                        if (kind == AVRO_ARRAY) {
+                                jm = cJSON_GetArrayItem(j, (int)i);
+                                snprintf(sub, sizeof(sub), "%s/%zu", path, i);
+                        } else {
+                                jm = cJSON_GetObjectItemCaseSensitive(j, name);
+                                snprintf(sub, sizeof(sub), "%s/%s", path, name);
+                        }
+                        if (kind == AVRO_RECORD && !jm)
+                                fail_msg("%s: missing in JSON", sub);
+                        cmp(&m,
+                            kind == AVRO_RECORD ? t->fields[i].type : t->items,
+                            jm, sub);
                 }
                 return;
         }
@@ -310,11 +298,6 @@ static void test_avroc_read_by_ours(void **state) {
         assert_true(for_each_valid(avroc_to_ours) >= 13);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_ours_read_by_avroc),
-            cmocka_unit_test(test_avroc_read_by_ours),
-        };
-        return cmocka_run_group_tests(tests, codec_fixture_setup,
-                                      codec_fixture_teardown);
-}
+PB_TEST_MAIN_WITH(codec_fixture_setup, codec_fixture_teardown,
+                  cmocka_unit_test(test_ours_read_by_avroc),
+                  cmocka_unit_test(test_avroc_read_by_ours))

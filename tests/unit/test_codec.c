@@ -18,6 +18,7 @@
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
+#include "pb_test.h"
 
 /* Compact form of a JSON text, as pb_json_write produces it. */
 static char *compact(const char *json, size_t len) {
@@ -363,50 +364,52 @@ static void test_all_types_roundtrip(void **state) {
 static void test_strict_errors(void **state) {
         (void)state;
         pb_schema_t *s = schema(all_types);
-        enc_fails(s, "{\"s\":\"\",\"i\":2147483648}", "/i", "int");
-        enc_fails(s, "{\"s\":\"\",\"i\":1.5}", "/i", "integer");
-        enc_fails(s, "{\"s\":\"\",\"l\":1e3}", "/l", "integer");
-        enc_fails(s, "{\"s\":\"\",\"l\":9223372036854775808}", "/l", "long");
-        enc_fails(s, "{\"s\":\"\",\"l\":\"1\"}", "/l",
-                  "expected number (integer), got string");
-        enc_fails(s, "{\"s\":\"\",\"f\":1e39}", "/f", "out of range");
-        enc_fails(s, "{\"s\":\"\",\"d\":1e400}", "/d", "out of range");
-        enc_fails(s, "{\"s\":\"\",\"d\":\"1.5\"}", "/d", "expected a number");
-        enc_fails(s, "{\"s\":5}", "/s", "expected string, got number");
-        enc_fails(s, "{\"s\":\"\",\"b\":\"true\"}", "/b",
-                  "expected boolean, got string");
-        enc_fails(s, "{\"s\":\"\",\"e\":\"D\"}", "/e",
-                  "expected one of A, B, C, got \"D\"");
-        enc_fails(s, "{\"s\":\"\",\"e\":\"\"}", "/e", "expected one of");
-        enc_fails(s, "{\"s\":\"\",\"a\":[1,\"x\",3]}", "/a/1", "expected");
-        enc_fails(s, "{\"s\":\"\",\"a\":{}}", "/a", "expected array");
-        enc_fails(s, "{\"s\":\"\",\"m\":{\"k/~\":1.5}}", "/m/k~1~0", "integer");
-        enc_fails(s, "{\"s\":\"\",\"zzz\":1}", "/zzz", "unknown field");
-        enc_fails(s, "{\"i\":1}", "/s", "required field missing");
-        enc_fails(s, "{\"s\":\"\",\"dec\":\"12345.0\"}", "/dec",
-                  "integer digits");
-        enc_fails(s, "{\"s\":\"\",\"dec\":\"1.234\"}", "/dec",
-                  "fraction digits");
-        enc_fails(s, "{\"s\":\"\",\"dec\":1.5}", "/dec", "expected string");
-        enc_fails(s, "{\"s\":\"\",\"fdec\":\"1e5\"}", "/fdec", "decimal");
-        enc_fails(s, "{\"s\":\"\",\"id\":\"3f1c9a52\"}", "/id", "UUID");
-        enc_fails(s, "{\"s\":\"\",\"dt\":\"2023-02-30\"}", "/dt", "date");
-        enc_fails(s, "{\"s\":\"\",\"dt\":\"28.02.2023\"}", "/dt", "date");
-        enc_fails(s, "{\"s\":\"\",\"ts\":\"2023-02-28 10:00\"}", "/ts",
-                  "RFC 3339");
-        enc_fails(s, "{\"s\":\"\",\"ts\":1677578400000}", "/ts",
-                  "expected string");
-        enc_fails(s, "{\"s\":\"\",\"fx\":\"AQID\"}", "/fx", "4 bytes");
-        enc_fails(s, "{\"s\":\"\",\"by\":\"***\"}", "/by", "base64");
-        enc_fails(s, "{\"s\":\"\",\"u\":true}", "/u",
-                  "expected null or number (integer) or string, got boolean");
-        enc_fails(s, "{\"s\":\"\",\"u\":1.5}", "/u", "integer");
-        enc_fails(s, "{\"s\":\"\",\"r\":{\"x\":1,\"y\":2}}", "/r/y",
-                  "unknown field");
-        enc_fails(s, "{\"s\":\"\",\"r\":{}}", "/r/x", "required");
-        enc_fails(s, "[1]", "", "expected object, got array");
-        enc_fails(s, "{\"s\":\"\",", "", "line");
-        enc_fails(s, "{\"s\":\"\\ud800\"}", "", "");
+        /* json, pointer, message fragment */
+        static const struct {
+                const char *json, *ptr, *frag;
+        } cases[] = {
+            {"{\"s\":\"\",\"i\":2147483648}", "/i", "int"},
+            {"{\"s\":\"\",\"i\":1.5}", "/i", "integer"},
+            {"{\"s\":\"\",\"l\":1e3}", "/l", "integer"},
+            {"{\"s\":\"\",\"l\":9223372036854775808}", "/l", "long"},
+            {"{\"s\":\"\",\"l\":\"1\"}", "/l",
+             "expected number (integer), got string"},
+            {"{\"s\":\"\",\"f\":1e39}", "/f", "out of range"},
+            {"{\"s\":\"\",\"d\":1e400}", "/d", "out of range"},
+            {"{\"s\":\"\",\"d\":\"1.5\"}", "/d", "expected a number"},
+            {"{\"s\":5}", "/s", "expected string, got number"},
+            {"{\"s\":\"\",\"b\":\"true\"}", "/b",
+             "expected boolean, got string"},
+            {"{\"s\":\"\",\"e\":\"D\"}", "/e",
+             "expected one of A, B, C, got \"D\""},
+            {"{\"s\":\"\",\"e\":\"\"}", "/e", "expected one of"},
+            {"{\"s\":\"\",\"a\":[1,\"x\",3]}", "/a/1", "expected"},
+            {"{\"s\":\"\",\"a\":{}}", "/a", "expected array"},
+            {"{\"s\":\"\",\"m\":{\"k/~\":1.5}}", "/m/k~1~0", "integer"},
+            {"{\"s\":\"\",\"zzz\":1}", "/zzz", "unknown field"},
+            {"{\"i\":1}", "/s", "required field missing"},
+            {"{\"s\":\"\",\"dec\":\"12345.0\"}", "/dec", "integer digits"},
+            {"{\"s\":\"\",\"dec\":\"1.234\"}", "/dec", "fraction digits"},
+            {"{\"s\":\"\",\"dec\":1.5}", "/dec", "expected string"},
+            {"{\"s\":\"\",\"fdec\":\"1e5\"}", "/fdec", "decimal"},
+            {"{\"s\":\"\",\"id\":\"3f1c9a52\"}", "/id", "UUID"},
+            {"{\"s\":\"\",\"dt\":\"2023-02-30\"}", "/dt", "date"},
+            {"{\"s\":\"\",\"dt\":\"28.02.2023\"}", "/dt", "date"},
+            {"{\"s\":\"\",\"ts\":\"2023-02-28 10:00\"}", "/ts", "RFC 3339"},
+            {"{\"s\":\"\",\"ts\":1677578400000}", "/ts", "expected string"},
+            {"{\"s\":\"\",\"fx\":\"AQID\"}", "/fx", "4 bytes"},
+            {"{\"s\":\"\",\"by\":\"***\"}", "/by", "base64"},
+            {"{\"s\":\"\",\"u\":true}", "/u",
+             "expected null or number (integer) or string, got boolean"},
+            {"{\"s\":\"\",\"u\":1.5}", "/u", "integer"},
+            {"{\"s\":\"\",\"r\":{\"x\":1,\"y\":2}}", "/r/y", "unknown field"},
+            {"{\"s\":\"\",\"r\":{}}", "/r/x", "required"},
+            {"[1]", "", "expected object, got array"},
+            {"{\"s\":\"\",", "", "line"},
+            {"{\"s\":\"\\ud800\"}", "", ""},
+        };
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+                enc_fails(s, cases[k].json, cases[k].ptr, cases[k].frag);
 
         /* all errors of one document are reported */
         pb_errors_t errs;
@@ -479,51 +482,50 @@ static void enc_code(const pb_schema_t *s, const char *json,
 static void test_error_codes(void **state) {
         (void)state;
         pb_schema_t *s = schema(all_types);
-        enc_code(s, "{\"s\":5}", NULL, "/s", "type_mismatch",
-                 "{\"expected\":\"string\",\"got\":\"number\"}");
-        enc_code(s, "{\"s\":\"\",\"u\":true}", NULL, "/u", "type_mismatch",
-                 "{\"expected\":\"null or number (integer) or string\","
-                 "\"got\":\"boolean\"}");
-        enc_code(s, "{\"i\":1}", NULL, "/s", "required_missing", "");
-        enc_code(s, "{\"s\":\"\",\"zzz\":1}", NULL, "/zzz", "unknown_field",
-                 "");
-        enc_code(s, "{\"s\":\"\",\"dt\":\"2023-02-30\"}", NULL, "/dt",
-                 "date_invalid", "");
-        enc_code(s, "{\"s\":\"\",\"i\":1.5}", NULL, "/i", "integer_invalid",
-                 "");
-        enc_code(s, "{\"s\":\"\",\"l\":1e3}", NULL, "/l", "integer_invalid",
-                 "");
-        enc_code(s, "{\"s\":\"\",\"i\":2147483648}", NULL, "/i",
-                 "integer_range",
-                 "{\"min\":\"-2147483648\",\"max\":\"2147483647\"}");
-        enc_code(s, "{\"s\":\"\",\"l\":9223372036854775808}", NULL, "/l",
-                 "integer_range",
-                 "{\"min\":\"-9223372036854775808\","
-                 "\"max\":\"9223372036854775807\"}");
-        enc_code(s, "{\"s\":\"\",\"ts\":\"2023-02-28 10:00\"}", NULL, "/ts",
-                 "timestamp_invalid", "");
-        enc_code(s, "{\"s\":\"\",\"d\":\"1.5\"}", NULL, "/d", "number_invalid",
-                 "");
-        enc_code(s, "{\"s\":\"\",\"f\":1e39}", NULL, "/f", "number_range",
-                 "{\"type\":\"float\"}");
-        enc_code(s, "{\"s\":\"\",\"d\":1e400}", NULL, "/d", "number_range",
-                 "{\"type\":\"double\"}");
-        enc_code(s, "{\"s\":\"\",\"dec\":\"1,5\"}", NULL, "/dec",
-                 "decimal_invalid", "{\"precision\":6,\"scale\":2}");
-        enc_code(s, "{\"s\":\"\",\"dec\":\"12345.0\"}", NULL, "/dec",
-                 "decimal_integer_digits",
-                 "{\"precision\":6,\"scale\":2,\"max_integer_digits\":4}");
-        enc_code(s, "{\"s\":\"\",\"dec\":\"1.234\"}", NULL, "/dec",
-                 "decimal_fraction_digits", "{\"precision\":6,\"scale\":2}");
-        enc_code(s, "{\"s\":\"\",\"by\":\"***\"}", NULL, "/by",
-                 "base64_invalid", "");
-        enc_code(s, "{\"s\":\"\",\"fx\":\"AQID\"}", NULL, "/fx", "base64_size",
-                 "{\"bytes\":4}");
-        enc_code(s, "{\"s\":\"\",\"id\":\"3f1c9a52\"}", NULL, "/id",
-                 "uuid_invalid", "");
-        enc_code(s, "{\"s\":\"\",\"e\":\"D\"}", NULL, "/e", "enum_unknown",
-                 "{\"allowed\":[\"A\",\"B\",\"C\"]}");
-        enc_code(s, "{\"s\":\"\",", NULL, "", "json_invalid", "");
+        /* json, pointer, code, params */
+        static const struct {
+                const char *json, *ptr, *code, *params;
+        } cases[] = {
+            {"{\"s\":5}", "/s", "type_mismatch",
+             "{\"expected\":\"string\",\"got\":\"number\"}"},
+            {"{\"s\":\"\",\"u\":true}", "/u", "type_mismatch",
+             "{\"expected\":\"null or number (integer) or string\","
+             "\"got\":\"boolean\"}"},
+            {"{\"i\":1}", "/s", "required_missing", ""},
+            {"{\"s\":\"\",\"zzz\":1}", "/zzz", "unknown_field", ""},
+            {"{\"s\":\"\",\"dt\":\"2023-02-30\"}", "/dt", "date_invalid", ""},
+            {"{\"s\":\"\",\"i\":1.5}", "/i", "integer_invalid", ""},
+            {"{\"s\":\"\",\"l\":1e3}", "/l", "integer_invalid", ""},
+            {"{\"s\":\"\",\"i\":2147483648}", "/i", "integer_range",
+             "{\"min\":\"-2147483648\",\"max\":\"2147483647\"}"},
+            {"{\"s\":\"\",\"l\":9223372036854775808}", "/l", "integer_range",
+             "{\"min\":\"-9223372036854775808\","
+             "\"max\":\"9223372036854775807\"}"},
+            {"{\"s\":\"\",\"ts\":\"2023-02-28 10:00\"}", "/ts",
+             "timestamp_invalid", ""},
+            {"{\"s\":\"\",\"d\":\"1.5\"}", "/d", "number_invalid", ""},
+            {"{\"s\":\"\",\"f\":1e39}", "/f", "number_range",
+             "{\"type\":\"float\"}"},
+            {"{\"s\":\"\",\"d\":1e400}", "/d", "number_range",
+             "{\"type\":\"double\"}"},
+            {"{\"s\":\"\",\"dec\":\"1,5\"}", "/dec", "decimal_invalid",
+             "{\"precision\":6,\"scale\":2}"},
+            {"{\"s\":\"\",\"dec\":\"12345.0\"}", "/dec",
+             "decimal_integer_digits",
+             "{\"precision\":6,\"scale\":2,\"max_integer_digits\":4}"},
+            {"{\"s\":\"\",\"dec\":\"1.234\"}", "/dec",
+             "decimal_fraction_digits", "{\"precision\":6,\"scale\":2}"},
+            {"{\"s\":\"\",\"by\":\"***\"}", "/by", "base64_invalid", ""},
+            {"{\"s\":\"\",\"fx\":\"AQID\"}", "/fx", "base64_size",
+             "{\"bytes\":4}"},
+            {"{\"s\":\"\",\"id\":\"3f1c9a52\"}", "/id", "uuid_invalid", ""},
+            {"{\"s\":\"\",\"e\":\"D\"}", "/e", "enum_unknown",
+             "{\"allowed\":[\"A\",\"B\",\"C\"]}"},
+            {"{\"s\":\"\",", "", "json_invalid", ""},
+        };
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+                enc_code(s, cases[k].json, NULL, cases[k].ptr, cases[k].code,
+                         cases[k].params);
         pb_schema_destroy(s);
 
         /* time-millis; a fixed; many symbols */
@@ -1112,23 +1114,15 @@ static void test_truncation_and_noise(void **state) {
         assert_true(checked > 1000);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_valid_examples),
-            cmocka_unit_test(test_invalid_examples),
-            cmocka_unit_test(test_encode_bytes),
-            cmocka_unit_test(test_all_types_roundtrip),
-            cmocka_unit_test(test_strict_errors),
-            cmocka_unit_test(test_error_codes),
-            cmocka_unit_test(test_encode_opts),
-            cmocka_unit_test(test_key_refused),
-            cmocka_unit_test(test_resolution),
-            cmocka_unit_test(test_resolution_event),
-            cmocka_unit_test(test_crafted),
-            cmocka_unit_test(test_date_time_formats),
-            cmocka_unit_test(test_deep_nesting),
-            cmocka_unit_test(test_truncation_and_noise),
-        };
-        return cmocka_run_group_tests(tests, codec_fixture_setup,
-                                      codec_fixture_teardown);
-}
+PB_TEST_MAIN_WITH(
+    codec_fixture_setup, codec_fixture_teardown,
+    cmocka_unit_test(test_valid_examples),
+    cmocka_unit_test(test_invalid_examples),
+    cmocka_unit_test(test_encode_bytes),
+    cmocka_unit_test(test_all_types_roundtrip),
+    cmocka_unit_test(test_strict_errors), cmocka_unit_test(test_error_codes),
+    cmocka_unit_test(test_encode_opts), cmocka_unit_test(test_key_refused),
+    cmocka_unit_test(test_resolution), cmocka_unit_test(test_resolution_event),
+    cmocka_unit_test(test_crafted), cmocka_unit_test(test_date_time_formats),
+    cmocka_unit_test(test_deep_nesting),
+    cmocka_unit_test(test_truncation_and_noise))

@@ -19,6 +19,7 @@
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 #include "partnerbus/pb_util.h"
+#include "pb_test.h"
 
 static pb_serde_t *serde;
 static long n_compared, n_rejected;
@@ -513,17 +514,11 @@ static void test_fuzz_corpus(void **state) {
         assert_int_equal(done, nf);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_valid_examples),
-            cmocka_unit_test(test_truncations),
-            cmocka_unit_test(test_crafted_bytes),
-            cmocka_unit_test(test_rules),
-            cmocka_unit_test(test_limits),
-            cmocka_unit_test(test_depth),
-            cmocka_unit_test(test_resolution),
-            cmocka_unit_test(test_serde),
-            cmocka_unit_test(test_fuzz_corpus),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+PB_TEST_MAIN_WITH(setup, teardown, cmocka_unit_test(test_valid_examples),
+                  cmocka_unit_test(test_truncations),
+                  cmocka_unit_test(test_crafted_bytes),
+                  cmocka_unit_test(test_rules), cmocka_unit_test(test_limits),
+                  cmocka_unit_test(test_depth),
+                  cmocka_unit_test(test_resolution),
+                  cmocka_unit_test(test_serde),
+                  cmocka_unit_test(test_fuzz_corpus))

@@ -12,8 +12,33 @@
 
 #include "pb_csv.h"
 
-static pb_csv_result_t next(pb_csv_t *c, pb_csv_row_t *r, char *err) {
-        return pb_csv_next(c, r, err, 256);
+/* A reader over one input and what it returned last. */
+typedef struct rd {
+        pb_csv_t *c;
+        pb_csv_row_t r;
+        char err[256];
+} rd_t;
+
+static void rd_open(rd_t *t, const char *in, size_t len, char sep,
+                    const pb_csv_limits_t *lim) {
+        memset(t, 0, sizeof(*t));
+        t->c = pb_csv_new(in, len, sep, lim);
+        assert_non_null(t->c);
+}
+
+/* The next record is `want`; for an error, its message contains frag
+ * (NULL: not checked). */
+static void expect(rd_t *t, pb_csv_result_t want, const char *frag) {
+        assert_int_equal(pb_csv_next(t->c, &t->r, t->err, sizeof(t->err)),
+                         want);
+        if (frag && !strstr(t->err, frag))
+                fail_msg("error '%s' lacks '%s'", t->err, frag);
+}
+
+/* The input is at its end; frees the reader. */
+static void rd_end(rd_t *t) {
+        expect(t, PB_CSV_END, NULL);
+        pb_csv_destroy(t->c);
 }
 
 static void test_bom_crlf_quotes(void **st) {
@@ -22,68 +47,58 @@ static void test_bom_crlf_quotes(void **st) {
                           "SK-1;143.000,00;\"Aggregate; 370 St\xC3\xBC"
                           "ck\r\nf\xC3\xBCr \"\"Dnipro\"\"\"\r\n"
                           "SK-2;;\r\n";
-        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', NULL);
-        pb_csv_row_t r;
-        char err[256];
+        rd_t t;
         (void)st;
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_int_equal(r.n, 3);
-        assert_string_equal(r.fields[0], "Aktenzeichen");
-        assert_int_equal(r.line, 1);
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_int_equal(r.line, 2);
-        assert_string_equal(r.fields[1], "143.000,00");
-        assert_string_equal(r.fields[2], "Aggregate; 370 St\xC3\xBC"
-                                         "ck\r\nf\xC3\xBCr \"Dnipro\"");
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_int_equal(r.line, 4); /* the quoted newline took line 3 */
-        assert_int_equal(r.n, 3);
-        assert_int_equal(r.lens[1], 0);
-        assert_int_equal(r.lens[2], 0);
-        assert_int_equal(next(c, &r, err), PB_CSV_END);
-        pb_csv_destroy(c);
+        rd_open(&t, in, sizeof(in) - 1, ';', NULL);
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_int_equal(t.r.n, 3);
+        assert_string_equal(t.r.fields[0], "Aktenzeichen");
+        assert_int_equal(t.r.line, 1);
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_int_equal(t.r.line, 2);
+        assert_string_equal(t.r.fields[1], "143.000,00");
+        assert_string_equal(t.r.fields[2], "Aggregate; 370 St\xC3\xBC"
+                                           "ck\r\nf\xC3\xBCr \"Dnipro\"");
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_int_equal(t.r.line, 4); /* the quoted newline took line 3 */
+        assert_int_equal(t.r.n, 3);
+        assert_int_equal(t.r.lens[1], 0);
+        assert_int_equal(t.r.lens[2], 0);
+        rd_end(&t);
 }
 
 static void test_errors_resync(void **st) {
         const char in[] = "a,b\nx\"y,1\n\"q\"z,2\nok,3\n\"open,4";
-        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ',', NULL);
-        pb_csv_row_t r;
-        char err[256];
+        rd_t t;
         (void)st;
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "line 2"));
-        assert_non_null(strstr(err, "quote inside"));
-        assert_int_equal(r.raw_len, 5);
-        assert_memory_equal(r.raw, "x\"y,1", 5);
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "after a closing quote"));
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_string_equal(r.fields[0], "ok");
-        assert_int_equal(r.line, 4);
+        rd_open(&t, in, sizeof(in) - 1, ',', NULL);
+        expect(&t, PB_CSV_ROW, NULL);
+        expect(&t, PB_CSV_BAD, "line 2");
+        assert_non_null(strstr(t.err, "quote inside"));
+        assert_int_equal(t.r.raw_len, 5);
+        assert_memory_equal(t.r.raw, "x\"y,1", 5);
+        expect(&t, PB_CSV_BAD, "after a closing quote");
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_string_equal(t.r.fields[0], "ok");
+        assert_int_equal(t.r.line, 4);
         /* an open quote at the end: the body was cut off */
-        assert_int_equal(next(c, &r, err), PB_CSV_FATAL);
-        assert_non_null(strstr(err, "truncated"));
-        pb_csv_destroy(c);
+        expect(&t, PB_CSV_FATAL, "truncated");
+        pb_csv_destroy(t.c);
 }
 
 static void test_limits(void **st) {
         pb_csv_limits_t lim = {8, 3};
         const char in[] = "a,b,c,d\n123456789\n1234,5678\nx\n";
-        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ',', &lim);
-        pb_csv_row_t r;
-        char err[256];
+        rd_t t;
         (void)st;
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "too many columns"));
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "too long"));
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW); /* exactly 8 bytes */
-        assert_int_equal(r.n, 2);
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_string_equal(r.fields[0], "x");
-        assert_int_equal(next(c, &r, err), PB_CSV_END);
-        pb_csv_destroy(c);
+        rd_open(&t, in, sizeof(in) - 1, ',', &lim);
+        expect(&t, PB_CSV_BAD, "too many columns");
+        expect(&t, PB_CSV_BAD, "too long");
+        expect(&t, PB_CSV_ROW, NULL); /* exactly 8 bytes */
+        assert_int_equal(t.r.n, 2);
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_string_equal(t.r.fields[0], "x");
+        rd_end(&t);
 }
 
 /* A quoted field over the record limit: the reader skips the whole record,
@@ -98,42 +113,35 @@ static void test_resync_respects_quotes(void **st) {
                           "2;ok\n"
                           "3;\"a\nEVIL2;b\";x;y;z;w;v;u;t\n"
                           "4;fine\n";
-        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', &lim);
-        pb_csv_row_t r;
-        char err[256];
+        rd_t t;
         (void)st;
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "line 2"));
-        assert_non_null(strstr(err, "too long"));
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_string_equal(r.fields[0], "2");
-        assert_int_equal(r.line, 5);
+        rd_open(&t, in, sizeof(in) - 1, ';', &lim);
+        expect(&t, PB_CSV_ROW, NULL);
+        expect(&t, PB_CSV_BAD, "line 2");
+        assert_non_null(strstr(t.err, "too long"));
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_string_equal(t.r.fields[0], "2");
+        assert_int_equal(t.r.line, 5);
         /* too many columns after a quoted line break: the whole record is
          * skipped, not only its first line */
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "too many columns"));
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_string_equal(r.fields[0], "4");
-        assert_int_equal(r.line, 8);
-        assert_int_equal(next(c, &r, err), PB_CSV_END);
-        pb_csv_destroy(c);
+        expect(&t, PB_CSV_BAD, "too many columns");
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_string_equal(t.r.fields[0], "4");
+        assert_int_equal(t.r.line, 8);
+        rd_end(&t);
 }
 
 static void test_utf8_blank_lines_no_final_newline(void **st) {
         const char in[] = "a;b\n\n\r\n\xC3\x28;x\n1;2";
-        pb_csv_t *c = pb_csv_new(in, sizeof(in) - 1, ';', NULL);
-        pb_csv_row_t r;
-        char err[256];
+        rd_t t;
         (void)st;
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_int_equal(next(c, &r, err), PB_CSV_BAD);
-        assert_non_null(strstr(err, "UTF-8"));
-        assert_int_equal(r.line, 4);
-        assert_int_equal(next(c, &r, err), PB_CSV_ROW);
-        assert_string_equal(r.fields[1], "2");
-        assert_int_equal(next(c, &r, err), PB_CSV_END);
-        pb_csv_destroy(c);
+        rd_open(&t, in, sizeof(in) - 1, ';', NULL);
+        expect(&t, PB_CSV_ROW, NULL);
+        expect(&t, PB_CSV_BAD, "UTF-8");
+        assert_int_equal(t.r.line, 4);
+        expect(&t, PB_CSV_ROW, NULL);
+        assert_string_equal(t.r.fields[1], "2");
+        rd_end(&t);
 }
 
 static void test_sniff(void **st) {

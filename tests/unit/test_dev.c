@@ -19,6 +19,7 @@
 
 #include "pb_dev.h"
 #include "pb_gw.h"
+#include "pb_test.h"
 
 static char dir[256];
 
@@ -177,14 +178,9 @@ static void test_ports(void **state) {
         close(fd);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_tokens_kept, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_gateway_loads_conf, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_write_file_and_rmtree, setup,
-                                            teardown),
-            cmocka_unit_test(test_ports),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test_setup_teardown(test_tokens_kept, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_gateway_loads_conf, setup,
+                                             teardown),
+             cmocka_unit_test_setup_teardown(test_write_file_and_rmtree, setup,
+                                             teardown),
+             cmocka_unit_test(test_ports))

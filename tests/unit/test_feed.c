@@ -25,6 +25,12 @@ static pb_feed_t *ndjson_open(const char *body, size_t len) {
         return f;
 }
 
+/* the next record of f into rec */
+static int next(pb_feed_t *f, pb_record_t *rec) {
+        char err[256];
+        return pb_feed_next(f, rec, err, sizeof(err));
+}
+
 /* Only a real UTF-8 byte order mark (EF BB BF) is skipped: a body whose
  * first line merely starts with 0xEF must not lose the next line's first
  * bytes. */
@@ -32,16 +38,14 @@ static void test_ndjson_bom_only_when_complete(void **state) {
         static const char body[] = "\xEF\n{\"id\":1}\n";
         pb_feed_t *f = ndjson_open(body, sizeof(body) - 1);
         pb_record_t rec;
-        char err[256];
         (void)state;
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_BAD);
+        assert_int_equal(next(f, &rec), PB_FEED_BAD);
         assert_int_equal(rec.position, 1);
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
-                         PB_FEED_RECORD);
+        assert_int_equal(next(f, &rec), PB_FEED_RECORD);
         assert_int_equal(rec.position, 2);
         assert_int_equal(rec.raw_len, 8);
         assert_memory_equal(rec.raw, "{\"id\":1}", 8);
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_END);
+        assert_int_equal(next(f, &rec), PB_FEED_END);
         pb_feed_destroy(f);
 }
 
@@ -49,12 +53,10 @@ static void test_ndjson_bom_skipped(void **state) {
         static const char body[] = "\xEF\xBB\xBF{\"id\":1}\n";
         pb_feed_t *f = ndjson_open(body, sizeof(body) - 1);
         pb_record_t rec;
-        char err[256];
         (void)state;
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
-                         PB_FEED_RECORD);
+        assert_int_equal(next(f, &rec), PB_FEED_RECORD);
         assert_int_equal(rec.raw_len, 8);
-        assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)), PB_FEED_END);
+        assert_int_equal(next(f, &rec), PB_FEED_END);
         pb_feed_destroy(f);
 }
 

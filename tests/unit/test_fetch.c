@@ -88,6 +88,34 @@ static void fake_stop(fake_t *f) {
         close(f->lfd);
 }
 
+/* Starts f answering its connections with the n responses that follow. */
+static void fake_serve(fake_t *f, int n, ...) {
+        va_list ap;
+        memset(f, 0, sizeof(*f));
+        va_start(ap, n);
+        for (int i = 0; i < n; i++)
+                f->resp[i] = va_arg(ap, const char *);
+        va_end(ap);
+        f->nresp = n;
+        fake_start(f);
+}
+
+/* The URL of path on f. */
+static char *fake_url(const fake_t *f, const char *path, char *url, size_t n) {
+        snprintf(url, n, "http://127.0.0.1:%d%s", f->port, path);
+        return url;
+}
+
+/* GET url with o into res (initialised here; the caller frees it); wants
+ * the result want. */
+static void fetch(const pb_fetch_opts_t *o, const char *url,
+                  pb_fetch_result_t *res, pb_resp_t want) {
+        char err[256];
+        pb_fetch_result_init(res, o->max_body);
+        assert_int_equal(pb_fetch(o, url, NULL, NULL, res, err, sizeof(err)),
+                         want);
+}
+
 static long now_ms(void) {
         return (long)pb_mono_ms();
 }
@@ -98,18 +126,16 @@ static long now_ms(void) {
 static void fetch_retry(const fake_t *f, long backoff, long backoff_max,
                         pb_fetch_result_t *res, long *took) {
         pb_fetch_opts_t o;
-        char url[64], err[256];
+        char url[64];
         long t0;
         memset(&o, 0, sizeof(o));
         o.retries = 1;
         o.backoff_ms = backoff;
         o.backoff_max_ms = backoff_max;
         o.max_body = 1024;
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f->port);
-        pb_fetch_result_init(res, o.max_body);
+        fake_url(f, "/feed", url, sizeof(url));
         t0 = now_ms();
-        assert_int_equal(pb_fetch(&o, url, NULL, NULL, res, err, sizeof(err)),
-                         PB_OK);
+        fetch(&o, url, res, PB_OK);
         *took = now_ms() - t0;
 }
 
@@ -120,14 +146,12 @@ static void test_huge_retry_after_keeps_backoff(void **state) {
         pb_fetch_result_t res;
         long took;
         (void)state;
-        memset(&f, 0, sizeof(f));
-        f.resp[0] = "HTTP/1.1 503 Service Unavailable\r\n"
-                    "Retry-After: 9223372036854776\r\n"
-                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
-        f.resp[1] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 2\r\nConnection: close\r\n\r\n[]";
-        f.nresp = 2;
-        fake_start(&f);
+        fake_serve(&f, 2,
+                   "HTTP/1.1 503 Service Unavailable\r\n"
+                   "Retry-After: 9223372036854776\r\n"
+                   "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   "Content-Length: 2\r\nConnection: close\r\n\r\n[]");
         fetch_retry(&f, 300, 2000, &res, &took);
         assert_int_equal(res.status, 200);
         assert_int_equal(res.attempts, 2);
@@ -143,19 +167,27 @@ static void test_small_retry_after_honoured(void **state) {
         pb_fetch_result_t res;
         long took;
         (void)state;
-        memset(&f, 0, sizeof(f));
-        f.resp[0] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
-                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
-        f.resp[1] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                    "Connection: close\r\n\r\n[]";
-        f.nresp = 2;
-        fake_start(&f);
+        fake_serve(&f, 2,
+                   "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
+                   "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                   "Connection: close\r\n\r\n[]");
         fetch_retry(&f, 3000, 5000, &res, &took);
         assert_int_equal(res.attempts, 2);
         assert_true(took >= 1000);
         assert_true(took < 2900);
         pb_fetch_result_free(&res);
         fake_stop(&f);
+}
+
+/* Fetches url with o (wants PB_OK): were the credentials withheld? */
+static int creds_withheld(const pb_fetch_opts_t *o, const char *url) {
+        pb_fetch_result_t res;
+        int withheld;
+        fetch(o, url, &res, PB_OK);
+        withheld = res.creds_withheld;
+        pb_fetch_result_free(&res);
+        return withheld;
 }
 
 /* A next page on another origin (another port here) gets neither the
@@ -165,19 +197,12 @@ static void test_credentials_only_to_origin(void **state) {
                                  "Connection: close\r\n\r\n[]";
         fake_t a, b;
         pb_fetch_opts_t o;
-        pb_fetch_result_t res;
-        char ua[64], ub[64], allow[64], err[256];
+        char ua[64], ub[64], allow[64];
         (void)state;
-        memset(&a, 0, sizeof(a));
-        memset(&b, 0, sizeof(b));
-        a.resp[0] = ok;
-        a.nresp = 1;
-        b.resp[0] = b.resp[1] = b.resp[2] = ok;
-        b.nresp = 3;
-        fake_start(&a);
-        fake_start(&b);
-        snprintf(ua, sizeof(ua), "http://127.0.0.1:%d/feed", a.port);
-        snprintf(ub, sizeof(ub), "http://127.0.0.1:%d/page2", b.port);
+        fake_serve(&a, 1, ok);
+        fake_serve(&b, 3, ok, ok, ok);
+        fake_url(&a, "/feed", ua, sizeof(ua));
+        fake_url(&b, "/page2", ub, sizeof(ub));
         snprintf(allow, sizeof(allow), "https://x.example, HTTP://127.0.0.1:%d",
                  b.port);
         memset(&o, 0, sizeof(o));
@@ -185,32 +210,16 @@ static void test_credentials_only_to_origin(void **state) {
         o.bearer = "sekret-token";
         o.auth_origin = ua;
         /* the feed's own origin: the token goes */
-        pb_fetch_result_init(&res, o.max_body);
-        assert_int_equal(pb_fetch(&o, ua, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
-        assert_int_equal(res.creds_withheld, 0);
-        pb_fetch_result_free(&res);
+        assert_int_equal(creds_withheld(&o, ua), 0);
         /* another origin: fetched, without the token */
-        pb_fetch_result_init(&res, o.max_body);
-        assert_int_equal(pb_fetch(&o, ub, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
-        assert_int_equal(res.creds_withheld, 1);
-        pb_fetch_result_free(&res);
+        assert_int_equal(creds_withheld(&o, ub), 1);
         /* basic credentials likewise */
         o.bearer = NULL;
         o.userpwd = "user:pass";
-        pb_fetch_result_init(&res, o.max_body);
-        assert_int_equal(pb_fetch(&o, ub, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
-        assert_int_equal(res.creds_withheld, 1);
-        pb_fetch_result_free(&res);
+        assert_int_equal(creds_withheld(&o, ub), 1);
         /* an allowed origin receives them */
         o.auth_allow = allow;
-        pb_fetch_result_init(&res, o.max_body);
-        assert_int_equal(pb_fetch(&o, ub, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
-        assert_int_equal(res.creds_withheld, 0);
-        pb_fetch_result_free(&res);
+        assert_int_equal(creds_withheld(&o, ub), 0);
         fake_stop(&a);
         fake_stop(&b);
         assert_non_null(strstr(a.req[0], "Authorization: Bearer sekret-token"));
@@ -248,7 +257,7 @@ static void test_spooled_body(void **state) {
         fake_t f;
         pb_fetch_opts_t o;
         pb_fetch_result_t res;
-        char url[64], err[256], *ok, *body;
+        char url[64], *ok, *body;
         size_t i, n = 3 * 4096 + 123, head;
         (void)state;
         body = malloc(n + 1);
@@ -264,22 +273,17 @@ static void test_spooled_body(void **state) {
                                 "close\r\n\r\n",
                                 n);
         memcpy(ok + head, body, n + 1);
-        memset(&f, 0, sizeof(f));
         /* announces 100 bytes, sends 10: a transport error, retried */
-        f.resp[0] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
-                    "Connection: close\r\n\r\nXXXXXXXXXX";
-        f.resp[1] = ok;
-        f.nresp = 2;
-        fake_start(&f);
+        fake_serve(&f, 2,
+                   "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+                   "Connection: close\r\n\r\nXXXXXXXXXX",
+                   ok);
         memset(&o, 0, sizeof(o));
         o.retries = 1;
         o.backoff_ms = 10;
         o.max_body = 1 << 20;
         o.spool = 1;
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
-        pb_fetch_result_init(&res, o.max_body);
-        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
-                         PB_OK);
+        fetch(&o, fake_url(&f, "/feed", url, sizeof(url)), &res, PB_OK);
         assert_int_equal(res.attempts, 2);
         assert_true(res.fd >= 0);
         assert_non_null(res.map);
@@ -306,20 +310,15 @@ static void test_spooled_body_bounded(void **state) {
         fake_t f;
         pb_fetch_opts_t o;
         pb_fetch_result_t res;
-        char url[64], err[256];
+        char url[64];
         (void)state;
-        memset(&f, 0, sizeof(f));
-        f.resp[0] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
-                    "0123456789012345678901234567890123456789";
-        f.nresp = 1;
-        fake_start(&f);
+        fake_serve(&f, 1,
+                   "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                   "0123456789012345678901234567890123456789");
         memset(&o, 0, sizeof(o));
         o.max_body = 16;
         o.spool = 1;
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed", f.port);
-        pb_fetch_result_init(&res, o.max_body);
-        assert_int_equal(pb_fetch(&o, url, NULL, NULL, &res, err, sizeof(err)),
-                         PB_ERR_LIMIT);
+        fetch(&o, fake_url(&f, "/feed", url, sizeof(url)), &res, PB_ERR_LIMIT);
         assert_true(res.spooled <= 16);
         pb_fetch_result_free(&res);
         fake_stop(&f);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "partnerbus/pb_json.h"
+#include "pb_test.h"
 
 static pb_json_parser_t *P;
 static char err[256];
@@ -583,24 +584,14 @@ static void test_utf8_valid(void **state) {
                 }
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_valid_documents),
-            cmocka_unit_test(test_tree_shape),
-            cmocka_unit_test(test_type_names),
-            cmocka_unit_test(test_strings_and_escapes),
-            cmocka_unit_test(test_reject_syntax),
-            cmocka_unit_test(test_reject_numbers),
-            cmocka_unit_test(test_reject_strings),
-            cmocka_unit_test(test_reject_utf8),
-            cmocka_unit_test(test_duplicate_keys),
-            cmocka_unit_test(test_error_positions),
-            cmocka_unit_test(test_depth_limit),
-            cmocka_unit_test(test_node_limit),
-            cmocka_unit_test(test_arena_reuse),
-            cmocka_unit_test(test_write_limits),
-            cmocka_unit_test(test_pointer),
-            cmocka_unit_test(test_utf8_valid),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+PB_TEST_MAIN_WITH(
+    setup, teardown, cmocka_unit_test(test_valid_documents),
+    cmocka_unit_test(test_tree_shape), cmocka_unit_test(test_type_names),
+    cmocka_unit_test(test_strings_and_escapes),
+    cmocka_unit_test(test_reject_syntax), cmocka_unit_test(test_reject_numbers),
+    cmocka_unit_test(test_reject_strings), cmocka_unit_test(test_reject_utf8),
+    cmocka_unit_test(test_duplicate_keys),
+    cmocka_unit_test(test_error_positions), cmocka_unit_test(test_depth_limit),
+    cmocka_unit_test(test_node_limit), cmocka_unit_test(test_arena_reuse),
+    cmocka_unit_test(test_write_limits), cmocka_unit_test(test_pointer),
+    cmocka_unit_test(test_utf8_valid))

@@ -18,6 +18,7 @@
 
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_labels.h"
+#include "pb_test.h"
 
 #define NBSP "\xc2\xa0"
 
@@ -26,24 +27,6 @@ static const char *schemas_dir(void) {
         if (!d)
                 fail_msg("PARTNERBUS_SCHEMAS not set");
         return d;
-}
-
-static char *slurp(const char *path, size_t *n) {
-        FILE *f = fopen(path, "rb");
-        char *b;
-        long l;
-        if (!f)
-                fail_msg("cannot open %s", path);
-        fseek(f, 0, SEEK_END);
-        l = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        b = malloc((size_t)l + 1);
-        assert_non_null(b);
-        assert_int_equal(fread(b, 1, (size_t)l, f), (size_t)l);
-        b[l] = 0;
-        fclose(f);
-        *n = (size_t)l;
-        return b;
 }
 
 static pb_labels_t *load(const char *lang) {
@@ -61,6 +44,14 @@ static void money_is(const pb_labels_t *l, const char *dec, const char *cur,
         char b[128];
         assert_true(pb_labels_money(l, dec, cur, b, sizeof(b)) > 0);
         assert_string_equal(b, want);
+}
+
+/* The label of symbol sym of the enum de.nrw.partnerbus.<type> is want. */
+static void enum_is(const pb_labels_t *l, const char *type, const char *sym,
+                    const char *want) {
+        char full[128];
+        snprintf(full, sizeof(full), "de.nrw.partnerbus.%s", type);
+        assert_string_equal(pb_labels_enum(l, full, sym), want);
 }
 
 static void test_formats(void **st) {
@@ -118,18 +109,10 @@ static void test_lookup_and_fallback(void **st) {
         pb_buf_t b;
         FILE *f;
         (void)st;
-        assert_string_equal(pb_labels_enum(de, "de.nrw.partnerbus.ItemCategory",
-                                           "MEDICAL_SUPPLIES"),
-                            "Medizinprodukte");
-        assert_string_equal(pb_labels_enum(uk,
-                                           "de.nrw.partnerbus."
-                                           "PartnershipKind",
-                                           "REGIONAL"),
-                            "Регіональне партнерство");
+        enum_is(de, "ItemCategory", "MEDICAL_SUPPLIES", "Medizinprodukte");
+        enum_is(uk, "PartnershipKind", "REGIONAL", "Регіональне партнерство");
         /* unknown symbol: the raw symbol */
-        assert_string_equal(
-            pb_labels_enum(de, "de.nrw.partnerbus.ItemCategory", "ROBOTS"),
-            "ROBOTS");
+        enum_is(de, "ItemCategory", "ROBOTS", "ROBOTS");
         assert_string_equal(
             pb_labels_field(de, "de.nrw.partnerbus.FundsGranted", "amount"),
             "Betrag");
@@ -165,7 +148,7 @@ static void test_lookup_and_fallback(void **st) {
         snprintf(path, sizeof(path), "%s/labels/en.json", schemas_dir());
         {
                 size_t n;
-                char *t = slurp(path, &n), p2[4200];
+                char *t = pb_test_slurp(path, &n), p2[4200];
                 snprintf(p2, sizeof(p2), "%s/en.json", dir);
                 f = fopen(p2, "w");
                 assert_non_null(f);
@@ -175,12 +158,8 @@ static void test_lookup_and_fallback(void **st) {
         }
         l = pb_labels_load(dir, "xx", err, sizeof(err));
         assert_non_null(l);
-        assert_string_equal(
-            pb_labels_enum(l, "de.nrw.partnerbus.Recurrence", "ONCE"),
-            "einmal-xx");
-        assert_string_equal(
-            pb_labels_enum(l, "de.nrw.partnerbus.Recurrence", "MONTHLY"),
-            "monthly");
+        enum_is(l, "Recurrence", "ONCE", "einmal-xx");
+        enum_is(l, "Recurrence", "MONTHLY", "monthly");
         assert_string_equal(pb_labels_msg(l, "report.sec_funds"), "Funds");
         pb_labels_destroy(l);
         /* missing files and bad names are errors, not crashes */
@@ -205,15 +184,14 @@ typedef struct langs {
 
 static const char *lang_names[3] = {"de", "uk", "en"};
 
-static const pb_json_t *get_path(const pb_json_t *v, const char *a,
-                                 const char *b, const char *c, const char *d) {
-        v = pb_json_get(v, a);
-        if (b)
-                v = pb_json_get(v, b);
-        if (c)
-                v = pb_json_get(v, c);
-        if (d)
-                v = pb_json_get(v, d);
+/* v.a.b... for the member names up to the NULL */
+static const pb_json_t *get_path(const pb_json_t *v, ...) {
+        const char *name;
+        va_list ap;
+        va_start(ap, v);
+        while (v && (name = va_arg(ap, const char *)))
+                v = pb_json_get(v, name);
+        va_end(ap);
         return v;
 }
 
@@ -272,7 +250,7 @@ static void walk_named(langs_t *L, const pb_json_t *t, const char *ns) {
                         for (i = 0; i < 3; i++) {
                                 const pb_json_t *fo =
                                     get_path(L->root[i], "records", full,
-                                             "fields", fn->str);
+                                             "fields", fn->str, NULL);
                                 snprintf(what, sizeof(what), "field %s.%s",
                                          full, fn->str);
                                 need_text(pb_json_get(fo, "label"),
@@ -309,7 +287,7 @@ static void test_complete(void **st) {
                 size_t n;
                 snprintf(path, sizeof(path), "%s/labels/%s.json", schemas_dir(),
                          lang_names[i]);
-                L.text[i] = slurp(path, &n);
+                L.text[i] = pb_test_slurp(path, &n);
                 L.p[i] = pb_json_parser_new(NULL);
                 L.root[i] =
                     pb_json_parse(L.p[i], L.text[i], n, err, sizeof(err));
@@ -326,7 +304,7 @@ static void test_complete(void **st) {
                 if (n < 6 || strcmp(e->d_name + n - 5, ".avsc"))
                         continue;
                 snprintf(path, sizeof(path), "%s/%s", schemas_dir(), e->d_name);
-                t = slurp(path, &tl);
+                t = pb_test_slurp(path, &tl);
                 p = pb_json_parser_new(NULL);
                 root = pb_json_parse(p, t, tl, err, sizeof(err));
                 if (!root)
@@ -348,9 +326,8 @@ static void test_complete(void **st) {
                 for (i = 0; i < 2; i++) {
                         char what[300];
                         snprintf(what, sizeof(what), "message %s", m->key);
-                        need_text(
-                            get_path(L.root[i], "messages", m->key, NULL, NULL),
-                            lang_names[i], what);
+                        need_text(get_path(L.root[i], "messages", m->key, NULL),
+                                  lang_names[i], what);
                 }
         for (i = 0; i < 3; i++) {
                 pb_json_parser_destroy(L.p[i]);
@@ -358,11 +335,6 @@ static void test_complete(void **st) {
         }
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_formats),
-            cmocka_unit_test(test_lookup_and_fallback),
-            cmocka_unit_test(test_complete),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_formats),
+             cmocka_unit_test(test_lookup_and_fallback),
+             cmocka_unit_test(test_complete))

@@ -14,53 +14,67 @@
 #include "pb_feed.h"
 #include "pb_mapping.h"
 
+/* One input of a German conversion, converted into an output of size
+ * bytes: its result (ANY: not checked), the text written (NULL: not
+ * checked) and the reason given (NULL: not checked). */
+#define ANY (-100)
+typedef struct conv_case {
+        const char *in;
+        size_t size;
+        int want;
+        const char *out, *why;
+} conv_case_t;
+
+typedef int conv_fn(const char *s, size_t n, char *out, size_t size,
+                    const char **why);
+
+static void run_conv(conv_fn *conv, const conv_case_t *c, size_t n) {
+        for (size_t i = 0; i < n; i++, c++) {
+                char out[64] = "";
+                const char *why = NULL;
+                int r = conv(c->in, strlen(c->in), out, c->size, &why);
+                if (c->want != ANY && r != c->want)
+                        fail_msg("\"%s\": %d, want %d", c->in, r, c->want);
+                if (c->out)
+                        assert_string_equal(out, c->out);
+                if (c->why)
+                        assert_string_equal(why, c->why);
+        }
+}
+
 static void test_german_number(void **st) {
-        char out[64];
-        const char *why;
+        static const conv_case_t cases[] = {
+            {"143.000,00", 64, 9, "143000.00", NULL},
+            {" 2.600,00 ", 64, ANY, "2600.00", NULL},
+            {"750000", 64, ANY, "750000", NULL},
+            {"-1.234.567,5", 64, ANY, "-1234567.5", NULL},
+            {"1.43,00", 64, -1, NULL, NULL},
+            {"143000.00", 64, -1, NULL, NULL},
+            {"1234.000", 64, -1, NULL, NULL},
+            {",5", 64, -1, NULL, NULL},
+            {"5,", 64, -1, NULL, NULL},
+            {"1,2,3", 64, -1, NULL, NULL},
+            {"", 64, -1, NULL, NULL},
+            {"12 EUR", 64, -1, NULL, NULL},
+            {"143.000,00", 5, -1, NULL, NULL},
+        };
         (void)st;
-        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 64, &why),
-                         9);
-        assert_string_equal(out, "143000.00");
-        pb_conv_german_number(" 2.600,00 ", 10, out, 64, &why);
-        assert_string_equal(out, "2600.00");
-        pb_conv_german_number("750000", 6, out, 64, &why);
-        assert_string_equal(out, "750000");
-        pb_conv_german_number("-1.234.567,5", 12, out, 64, &why);
-        assert_string_equal(out, "-1234567.5");
-        assert_int_equal(pb_conv_german_number("1.43,00", 7, out, 64, &why),
-                         -1);
-        assert_int_equal(pb_conv_german_number("143000.00", 9, out, 64, &why),
-                         -1);
-        assert_int_equal(pb_conv_german_number("1234.000", 8, out, 64, &why),
-                         -1);
-        assert_int_equal(pb_conv_german_number(",5", 2, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("5,", 2, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("1,2,3", 5, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("", 0, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("12 EUR", 6, out, 64, &why), -1);
-        assert_int_equal(pb_conv_german_number("143.000,00", 10, out, 5, &why),
-                         -1);
+        run_conv(pb_conv_german_number, cases,
+                 sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_german_date(void **st) {
-        char out[16];
-        const char *why;
+        static const conv_case_t cases[] = {
+            {"28.02.2023", 16, 10, "2023-02-28", NULL},
+            {"1.3.2024", 16, ANY, "2024-03-01", NULL},
+            {"29.02.2024", 16, ANY, "2024-02-29", NULL},
+            {"29.02.2023", 16, -1, NULL, "not a valid calendar date"},
+            {"2023-02-28", 16, -1, NULL, NULL},
+            {"28.02.23", 16, -1, NULL, NULL},
+            {"28.02.2023x", 16, -1, NULL, NULL},
+        };
         (void)st;
-        assert_int_equal(pb_conv_german_date("28.02.2023", 10, out, 16, &why),
-                         10);
-        assert_string_equal(out, "2023-02-28");
-        pb_conv_german_date("1.3.2024", 8, out, 16, &why);
-        assert_string_equal(out, "2024-03-01");
-        pb_conv_german_date("29.02.2024", 10, out, 16, &why);
-        assert_string_equal(out, "2024-02-29");
-        assert_int_equal(pb_conv_german_date("29.02.2023", 10, out, 16, &why),
-                         -1);
-        assert_string_equal(why, "not a valid calendar date");
-        assert_int_equal(pb_conv_german_date("2023-02-28", 10, out, 16, &why),
-                         -1);
-        assert_int_equal(pb_conv_german_date("28.02.23", 8, out, 16, &why), -1);
-        assert_int_equal(pb_conv_german_date("28.02.2023x", 11, out, 16, &why),
-                         -1);
+        run_conv(pb_conv_german_date, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* "number"/"integer": only canonical JSON numbers come out (a fuzz target
@@ -229,8 +243,18 @@ static const char grants_map[] =
     "\"/items/0/quantity\":{\"from\":\"Menge\",\"convert\":\"integer\"}"
     "}}";
 
-static void map_csv(const char *csv, pb_buf_t *out, pb_buf_t *key,
-                    pb_errors_t *errs, pb_resp_t want) {
+/* What grants_map made of the first record of a CSV text (mapped_free). */
+typedef struct mapped {
+        pb_buf_t out, key;
+        pb_errors_t errs;
+} mapped_t;
+
+static void mapped_free(mapped_t *d) {
+        pb_buf_free(&d->out);
+        pb_buf_free(&d->key);
+}
+
+static void map_csv(mapped_t *d, const char *csv, pb_resp_t want) {
         char err[256];
         pb_mapping_t *m = pb_mapping_new(grants_map, sizeof(grants_map) - 1,
                                          err, sizeof(err));
@@ -243,62 +267,59 @@ static void map_csv(const char *csv, pb_buf_t *out, pb_buf_t *key,
         assert_non_null(f);
         assert_int_equal(pb_feed_next(f, &rec, err, sizeof(err)),
                          PB_FEED_RECORD);
-        pb_errors_init(errs);
-        assert_int_equal(pb_mapping_apply(m, &rec, out, key, errs), want);
+        pb_buf_init(&d->out, 0);
+        pb_buf_init(&d->key, 0);
+        pb_errors_init(&d->errs);
+        assert_int_equal(pb_mapping_apply(m, &rec, &d->out, &d->key, &d->errs),
+                         want);
         pb_feed_destroy(f);
         pb_mapping_destroy(m);
 }
 
 static void test_apply_csv(void **st) {
-        pb_buf_t out, key;
-        pb_errors_t errs;
+        mapped_t d;
         (void)st;
-        pb_buf_init(&out, 0);
-        pb_buf_init(&key, 0);
-        map_csv("Az;Betrag;Datum;Art;Turnus;Menge\r\n"
+        map_csv(&d,
+                "Az;Betrag;Datum;Art;Turnus;Menge\r\n"
                 "LVR-1; 2.600,00 ; 01.11.2023 "
                 ";Solidarit\xC3\xA4tspartnerschaft;;12\r\n",
-                &out, &key, &errs, PB_OK);
+                PB_OK);
         assert_string_equal(
-            (char *)out.data,
+            (char *)d.out.data,
             "{\"source\":\"lvr\",\"grant_id\":\"LVR-1\","
             "\"amount\":\"2600.00\",\"granted_on\":\"2023-11-01\","
             "\"occurred_at\":\"2023-11-01T00:00:00.000Z\","
             "\"kind\":\"SOLIDARITY\",\"recurrence\":\"ONCE\","
             "\"grantor\":{\"name\":\"Landschaftsverband Rheinland\"},"
             "\"items\":[{\"quantity\":12}]}");
-        assert_string_equal((char *)key.data, "LVR-1");
-        pb_buf_free(&out);
-        pb_buf_free(&key);
+        assert_string_equal((char *)d.key.data, "LVR-1");
+        mapped_free(&d);
 }
 
 static void test_apply_csv_errors(void **st) {
-        pb_buf_t out, key;
-        pb_errors_t errs;
+        mapped_t d;
         (void)st;
-        pb_buf_init(&out, 0);
-        pb_buf_init(&key, 0);
-        map_csv("Az;Betrag;Datum;Art;Turnus;Menge\n"
+        map_csv(&d,
+                "Az;Betrag;Datum;Art;Turnus;Menge\n"
                 ";1.43,00;31.04.2023;Partnerschaft;;zwölf\n",
-                &out, &key, &errs, PB_ERR_INVALID);
-        assert_int_equal(errs.count, 5);
-        assert_string_equal(errs.items[0].pointer, "/amount");
-        assert_non_null(strstr(errs.items[0].message, "1.43,00"));
-        assert_string_equal(errs.items[1].pointer, "/granted_on");
-        assert_string_equal(errs.items[2].pointer, "/occurred_at");
-        assert_string_equal(errs.items[3].pointer, "/kind");
-        assert_non_null(strstr(errs.items[3].message, "enum table"));
-        assert_string_equal(errs.items[4].pointer, "/items/0/quantity");
-        assert_int_equal(out.len, 0);
-        assert_int_equal(key.len, 0);
+                PB_ERR_INVALID);
+        assert_int_equal(d.errs.count, 5);
+        assert_string_equal(d.errs.items[0].pointer, "/amount");
+        assert_non_null(strstr(d.errs.items[0].message, "1.43,00"));
+        assert_string_equal(d.errs.items[1].pointer, "/granted_on");
+        assert_string_equal(d.errs.items[2].pointer, "/occurred_at");
+        assert_string_equal(d.errs.items[3].pointer, "/kind");
+        assert_non_null(strstr(d.errs.items[3].message, "enum table"));
+        assert_string_equal(d.errs.items[4].pointer, "/items/0/quantity");
+        assert_int_equal(d.out.len, 0);
+        assert_int_equal(d.key.len, 0);
+        mapped_free(&d);
         /* a missing key */
-        pb_errors_init(&errs);
-        map_csv("Az;Betrag;Datum;Art;Turnus;Menge\n;1,00;;;;\n", &out, &key,
-                &errs, PB_ERR_INVALID);
-        assert_int_equal(errs.count, 1);
-        assert_string_equal(errs.items[0].pointer, "/grant_id");
-        pb_buf_free(&out);
-        pb_buf_free(&key);
+        map_csv(&d, "Az;Betrag;Datum;Art;Turnus;Menge\n;1,00;;;;\n",
+                PB_ERR_INVALID);
+        assert_int_equal(d.errs.count, 1);
+        assert_string_equal(d.errs.items[0].pointer, "/grant_id");
+        mapped_free(&d);
 }
 
 static void test_apply_json_each(void **st) {

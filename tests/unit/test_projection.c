@@ -13,6 +13,7 @@
 
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_projection.h"
+#include "pb_test.h"
 
 static const char *ev_text =
     "{\"event_id\":\"e1\",\"type\":\"t\",\"shipment_id\":\"S-1\","
@@ -124,15 +125,8 @@ static void test_malformed(void **state) {
                                       sizeof(err)));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_identity),
-            cmocka_unit_test(test_include),
-            cmocka_unit_test(test_exclude),
-            cmocka_unit_test(test_include_then_exclude),
-            cmocka_unit_test(test_partial_empty_dropped),
-            cmocka_unit_test(test_escapes),
-            cmocka_unit_test(test_malformed),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_identity), cmocka_unit_test(test_include),
+             cmocka_unit_test(test_exclude),
+             cmocka_unit_test(test_include_then_exclude),
+             cmocka_unit_test(test_partial_empty_dropped),
+             cmocka_unit_test(test_escapes), cmocka_unit_test(test_malformed))

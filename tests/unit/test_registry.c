@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "partnerbus/pb_serde.h"
+#include "pb_test.h"
 
 /* --- fake server --- */
 
@@ -249,6 +250,50 @@ static pb_schema_t *compile(const char *json) {
         return s;
 }
 
+/* Answers the next requests with 200 and {"schema": SCHEMA_V1}, plus
+ * "schemaType": type unless type is NULL. */
+static void fake_answer_schema(const char *type) {
+        cJSON *j = cJSON_CreateObject();
+        char *p;
+        cJSON_AddStringToObject(j, "schema", SCHEMA_V1);
+        if (type)
+                cJSON_AddStringToObject(j, "schemaType", type);
+        p = cJSON_PrintUnformatted(j);
+        fake_answer(200, p);
+        free(p);
+        cJSON_Delete(j);
+}
+
+/* A client on the fake server, SCHEMA_V1 compiled, and what
+ * pb_registry_register and pb_registry_lookup return through it. */
+typedef struct client {
+        pb_registry_t *r;
+        pb_schema_t *s;
+        uint32_t id;
+        const pb_schema_t *got;
+        char err[512];
+} client_t;
+
+static void client_open(client_t *c, const char *userinfo, const char *path) {
+        memset(c, 0, sizeof(*c));
+        c->r = new_registry(userinfo, path);
+        c->s = compile(SCHEMA_V1);
+}
+
+static void client_close(client_t *c) {
+        pb_schema_destroy(c->s);
+        pb_registry_destroy(c->r);
+}
+
+static pb_resp_t client_register(client_t *c, const char *subject) {
+        return pb_registry_register(c->r, subject, c->s, &c->id, c->err,
+                                    sizeof(c->err));
+}
+
+static pb_resp_t client_lookup(client_t *c, uint32_t id) {
+        return pb_registry_lookup(c->r, id, &c->got, c->err, sizeof(c->err));
+}
+
 static double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -286,20 +331,16 @@ static void test_url_normalised_and_credentials_hidden(void **state) {
 }
 
 static void test_register_request_and_cache(void **state) {
-        pb_registry_t *r = new_registry("", "/");
-        pb_schema_t *s = compile(SCHEMA_V1);
-        char err[512] = "";
-        uint32_t id = 0;
+        client_t c;
         int n0;
         cJSON *j, *js;
         (void)state;
+        client_open(&c, "", "/");
 
         fake_answer(200, "{\"id\": 7}");
         n0 = fake_nreq();
-        assert_int_equal(pb_registry_register(r, "probe.sent-value", s, &id,
-                                              err, sizeof(err)),
-                         PB_OK);
-        assert_int_equal(id, 7);
+        assert_int_equal(client_register(&c, "probe.sent-value"), PB_OK);
+        assert_int_equal(c.id, 7);
         assert_int_equal(fake_nreq(), n0 + 1);
         assert_string_equal(F.method, "POST");
         assert_string_equal(F.path, "/subjects/probe.sent-value/versions");
@@ -312,92 +353,72 @@ static void test_register_request_and_cache(void **state) {
         assert_non_null(j);
         js = cJSON_GetObjectItemCaseSensitive(j, "schema");
         assert_true(cJSON_IsString(js));
-        assert_string_equal(js->valuestring, pb_schema_json(s));
+        assert_string_equal(js->valuestring, pb_schema_json(c.s));
         assert_int_equal(cJSON_GetArraySize(j), 1);
         cJSON_Delete(j);
 
         /* cached per (subject, fingerprint): no second request, even if
          * the server would now answer differently */
         fake_answer(200, "{\"id\": 99}");
-        id = 0;
-        assert_int_equal(pb_registry_register(r, "probe.sent-value", s, &id,
-                                              err, sizeof(err)),
-                         PB_OK);
-        assert_int_equal(id, 7);
+        c.id = 0;
+        assert_int_equal(client_register(&c, "probe.sent-value"), PB_OK);
+        assert_int_equal(c.id, 7);
         assert_int_equal(fake_nreq(), n0 + 1);
         /* another subject is another request */
-        assert_int_equal(
-            pb_registry_register(r, "other-value", s, &id, err, sizeof(err)),
-            PB_OK);
-        assert_int_equal(id, 99);
+        assert_int_equal(client_register(&c, "other-value"), PB_OK);
+        assert_int_equal(c.id, 99);
         assert_int_equal(fake_nreq(), n0 + 2);
-        pb_schema_destroy(s);
-        pb_registry_destroy(r);
+        client_close(&c);
 }
 
 static void test_subject_is_escaped(void **state) {
-        pb_registry_t *r = new_registry("", "/base");
-        pb_schema_t *s = compile(SCHEMA_V1);
-        char err[512] = "";
-        uint32_t id = 0;
+        client_t c;
         (void)state;
+        client_open(&c, "", "/base");
         fake_answer(200, "{\"id\": 1}");
-        assert_int_equal(
-            pb_registry_register(r, "a b/c?d", s, &id, err, sizeof(err)),
-            PB_OK);
+        assert_int_equal(client_register(&c, "a b/c?d"), PB_OK);
         assert_string_equal(F.path, "/base/subjects/a%20b%2Fc%3Fd/versions");
-        pb_schema_destroy(s);
-        pb_registry_destroy(r);
+        client_close(&c);
 }
 
 static void test_basic_auth_from_url_never_in_errors(void **state) {
-        pb_registry_t *r = new_registry("alice:s3cret@", "");
-        pb_schema_t *s = compile(SCHEMA_V1);
-        char err[512] = "";
-        uint32_t id = 0;
+        client_t c;
         (void)state;
+        client_open(&c, "alice:s3cret@", "");
         fake_answer(401, "{\"error_code\":401,\"message\":\"Unauthorized\"}");
-        assert_int_equal(
-            pb_registry_register(r, "x-value", s, &id, err, sizeof(err)),
-            PB_ERR_HTTP);
+        assert_int_equal(client_register(&c, "x-value"), PB_ERR_HTTP);
         assert_non_null(
             strstr(F.headers, "\r\nAuthorization: Basic YWxpY2U6czNjcmV0"));
-        assert_non_null(strstr(err, "HTTP 401"));
-        assert_non_null(strstr(err, "Unauthorized"));
-        assert_null(strstr(err, "s3cret"));
-        assert_null(strstr(err, "alice"));
+        assert_non_null(strstr(c.err, "HTTP 401"));
+        assert_non_null(strstr(c.err, "Unauthorized"));
+        assert_null(strstr(c.err, "s3cret"));
+        assert_null(strstr(c.err, "alice"));
         /* a transport error does not show them either */
         fake_mode(FAKE_CLOSE);
-        err[0] = 0;
-        assert_int_equal(pb_registry_lookup(r, 5, &(const pb_schema_t *){0},
-                                            err, sizeof(err)),
-                         PB_ERR_HTTP);
-        assert_true(strlen(err) > 0);
-        assert_null(strstr(err, "s3cret"));
-        assert_null(strstr(err, "alice"));
-        pb_schema_destroy(s);
-        pb_registry_destroy(r);
+        c.err[0] = 0;
+        assert_int_equal(client_lookup(&c, 5), PB_ERR_HTTP);
+        assert_true(strlen(c.err) > 0);
+        assert_null(strstr(c.err, "s3cret"));
+        assert_null(strstr(c.err, "alice"));
+        client_close(&c);
 }
 
 static void test_basic_auth_from_env(void **state) {
-        pb_registry_t *r;
-        const pb_schema_t *got = NULL;
+        client_t c;
         char err[512] = "";
         (void)state;
         setenv("PARTNERBUS_SCHEMA_REGISTRY_AUTH", "bob:p@ss:word", 1);
-        r = new_registry("", "");
+        client_open(&c, "", "");
         unsetenv("PARTNERBUS_SCHEMA_REGISTRY_AUTH");
         fake_answer(404, "{\"error_code\":40403,\"message\":\"Schema not "
                          "found\"}");
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_UNKNOWN_SCHEMA);
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_UNKNOWN_SCHEMA);
         assert_non_null(
             strstr(F.headers, "\r\nAuthorization: Basic Ym9iOnBAc3M6d29yZA=="));
-        assert_null(strstr(err, "p@ss"));
-        pb_registry_destroy(r);
+        assert_null(strstr(c.err, "p@ss"));
+        client_close(&c);
         /* malformed value is refused */
         setenv("PARTNERBUS_SCHEMA_REGISTRY_AUTH", "nocolon", 1);
-        err[0] = 0;
         assert_null(pb_registry_new("http://127.0.0.1:1", err, sizeof(err)));
         assert_non_null(strstr(err, "user:password"));
         assert_null(strstr(err, "nocolon"));
@@ -405,130 +426,96 @@ static void test_basic_auth_from_env(void **state) {
 }
 
 static void test_register_conflict_error_body(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        pb_schema_t *s = compile(SCHEMA_V1);
-        char err[512] = "";
-        uint32_t id = 0;
+        client_t c;
         int n0;
         (void)state;
+        client_open(&c, "", "");
         fake_answer(409, "{\"error_code\":409,\"message\":\"Schema being "
                          "registered is incompatible with an earlier "
                          "schema\"}");
         n0 = fake_nreq();
-        assert_int_equal(
-            pb_registry_register(r, "c-value", s, &id, err, sizeof(err)),
-            PB_ERR_HTTP);
-        assert_non_null(strstr(err, "HTTP 409"));
-        assert_non_null(strstr(err, "error_code 409"));
-        assert_non_null(strstr(err, "incompatible with an earlier schema"));
-        assert_non_null(strstr(err, "c-value"));
+        assert_int_equal(client_register(&c, "c-value"), PB_ERR_HTTP);
+        assert_non_null(strstr(c.err, "HTTP 409"));
+        assert_non_null(strstr(c.err, "error_code 409"));
+        assert_non_null(strstr(c.err, "incompatible with an earlier schema"));
+        assert_non_null(strstr(c.err, "c-value"));
         /* failures are not cached */
         fake_answer(200, "{\"id\": 3}");
-        assert_int_equal(
-            pb_registry_register(r, "c-value", s, &id, err, sizeof(err)),
-            PB_OK);
-        assert_int_equal(id, 3);
+        assert_int_equal(client_register(&c, "c-value"), PB_OK);
+        assert_int_equal(c.id, 3);
         assert_int_equal(fake_nreq(), n0 + 2);
-        pb_schema_destroy(s);
-        pb_registry_destroy(r);
+        client_close(&c);
 }
 
 static void test_lookup_compiles_and_caches(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        pb_schema_t *local = compile(SCHEMA_V1);
-        const pb_schema_t *got = NULL, *again = NULL;
-        char body[2048], err[512] = "";
-        cJSON *j = cJSON_CreateObject();
-        char *p;
+        client_t c;
+        const pb_schema_t *got;
         int n0;
         (void)state;
-        cJSON_AddStringToObject(j, "schema", SCHEMA_V1);
-        p = cJSON_PrintUnformatted(j);
-        snprintf(body, sizeof(body), "%s", p);
-        free(p);
-        cJSON_Delete(j);
-        fake_answer(200, body);
+        client_open(&c, "", "");
+        fake_answer_schema(NULL);
         n0 = fake_nreq();
-        assert_int_equal(pb_registry_lookup(r, 42, &got, err, sizeof(err)),
-                         PB_OK);
+        assert_int_equal(client_lookup(&c, 42), PB_OK);
+        got = c.got;
         assert_non_null(got);
         assert_string_equal(F.method, "GET");
         assert_string_equal(F.path, "/schemas/ids/42");
-        assert_true(pb_schema_fingerprint(got) == pb_schema_fingerprint(local));
+        assert_true(pb_schema_fingerprint(got) == pb_schema_fingerprint(c.s));
         assert_string_equal(pb_schema_type(got), "probe.sent");
         /* cached: same pointer, no request */
         fake_answer(500, "boom");
-        assert_int_equal(pb_registry_lookup(r, 42, &again, err, sizeof(err)),
-                         PB_OK);
-        assert_ptr_equal(got, again);
+        assert_int_equal(client_lookup(&c, 42), PB_OK);
+        assert_ptr_equal(got, c.got);
         assert_int_equal(fake_nreq(), n0 + 1);
-        pb_schema_destroy(local);
-        pb_registry_destroy(r);
+        client_close(&c);
 }
 
 static void test_lookup_not_found_then_found(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        const pb_schema_t *got = NULL;
-        char body[2048], err[512] = "";
-        char *p;
-        cJSON *j;
+        client_t c;
         (void)state;
+        client_open(&c, "", "");
         fake_answer(404,
                     "{\"error_code\":40403,\"message\":\"Schema not found\"}");
-        assert_int_equal(pb_registry_lookup(r, 9, &got, err, sizeof(err)),
-                         PB_ERR_UNKNOWN_SCHEMA);
-        assert_non_null(strstr(err, "HTTP 404"));
-        assert_non_null(strstr(err, "40403"));
-        assert_non_null(strstr(err, "Schema not found"));
-        assert_non_null(strstr(err, "schema id 9"));
+        assert_int_equal(client_lookup(&c, 9), PB_ERR_UNKNOWN_SCHEMA);
+        assert_non_null(strstr(c.err, "HTTP 404"));
+        assert_non_null(strstr(c.err, "40403"));
+        assert_non_null(strstr(c.err, "Schema not found"));
+        assert_non_null(strstr(c.err, "schema id 9"));
         /* a 404 with another code (e.g. wrong base path) is an HTTP error */
         fake_answer(404, "{\"error_code\":404,\"message\":\"HTTP 404 Not "
                          "Found\"}");
-        assert_int_equal(pb_registry_lookup(r, 9, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
+        assert_int_equal(client_lookup(&c, 9), PB_ERR_HTTP);
         /* the miss was not cached */
-        j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "schema", SCHEMA_V1);
-        cJSON_AddStringToObject(j, "schemaType", "AVRO");
-        p = cJSON_PrintUnformatted(j);
-        snprintf(body, sizeof(body), "%s", p);
-        free(p);
-        cJSON_Delete(j);
-        fake_answer(200, body);
-        assert_int_equal(pb_registry_lookup(r, 9, &got, err, sizeof(err)),
-                         PB_OK);
-        assert_non_null(got);
-        pb_registry_destroy(r);
+        fake_answer_schema("AVRO");
+        assert_int_equal(client_lookup(&c, 9), PB_OK);
+        assert_non_null(c.got);
+        client_close(&c);
 }
 
 static void test_server_error_without_body(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        const pb_schema_t *got = NULL;
-        char err[512] = "";
+        client_t c;
         (void)state;
+        client_open(&c, "", "");
         fake_answer(500, "<html><body>Internal Server Error</body></html>");
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
-        assert_non_null(strstr(err, "HTTP 500"));
-        assert_non_null(strstr(err, "no error body"));
-        assert_null(got);
-        pb_registry_destroy(r);
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_HTTP);
+        assert_non_null(strstr(c.err, "HTTP 500"));
+        assert_non_null(strstr(c.err, "no error body"));
+        assert_null(c.got);
+        client_close(&c);
 }
 
 static void test_error_message_sanitised(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        const pb_schema_t *got = NULL;
-        char err[512] = "";
+        client_t c;
         size_t i;
         (void)state;
+        client_open(&c, "", "");
         fake_answer(422, "{\"error_code\":42201,\"message\":\"bad\\u0007\\n"
                          "\\u001b[31mred\"}");
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
-        assert_non_null(strstr(err, "bad???[31mred"));
-        for (i = 0; err[i]; i++)
-                assert_true((unsigned char)err[i] >= 0x20);
-        pb_registry_destroy(r);
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_HTTP);
+        assert_non_null(strstr(c.err, "bad???[31mred"));
+        for (i = 0; c.err[i]; i++)
+                assert_true((unsigned char)c.err[i] >= 0x20);
+        client_close(&c);
 }
 
 static void test_garbage_responses(void **state) {
@@ -555,70 +542,59 @@ static void test_garbage_responses(void **state) {
              "\"PROTOBUF\"}",
              1, PB_ERR_INVALID},
         };
-        pb_registry_t *r = new_registry("", "");
-        pb_schema_t *s = compile(SCHEMA_V1);
+        client_t c;
         size_t i;
         (void)state;
+        client_open(&c, "", "");
         for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char err[512] = "";
-                uint32_t id = 0;
-                const pb_schema_t *got = NULL;
                 pb_resp_t rc;
                 char subject[32];
+                c.err[0] = 0;
                 fake_answer(200, cases[i].body);
                 if (cases[i].lookup) {
-                        rc = pb_registry_lookup(r, (uint32_t)(100 + i), &got,
-                                                err, sizeof(err));
+                        rc = client_lookup(&c, (uint32_t)(100 + i));
                 } else {
                         snprintf(subject, sizeof(subject), "g%zu-value", i);
-                        rc = pb_registry_register(r, subject, s, &id, err,
-                                                  sizeof(err));
+                        rc = client_register(&c, subject);
                 }
                 if (rc != cases[i].want)
                         fail_msg("case %zu (%s): got %d (%s), want %d", i,
-                                 cases[i].body, rc, err, cases[i].want);
-                assert_true(strlen(err) > 0);
+                                 cases[i].body, rc, c.err, cases[i].want);
+                assert_true(strlen(c.err) > 0);
         }
-        pb_schema_destroy(s);
-        pb_registry_destroy(r);
+        client_close(&c);
 }
 
 static void test_oversized_body(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        const pb_schema_t *got = NULL;
-        char err[512] = "";
+        client_t c;
         (void)state;
+        client_open(&c, "", "");
         fake_mode(FAKE_HUGE_CL);
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_LIMIT);
-        assert_non_null(strstr(err, "larger than"));
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_LIMIT);
+        assert_non_null(strstr(c.err, "larger than"));
         fake_mode(FAKE_HUGE_CLOSE);
-        err[0] = 0;
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_LIMIT);
-        assert_non_null(strstr(err, "larger than"));
+        c.err[0] = 0;
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_LIMIT);
+        assert_non_null(strstr(c.err, "larger than"));
         /* the client is still usable afterwards */
         fake_answer(404,
                     "{\"error_code\":40403,\"message\":\"Schema not found\"}");
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_UNKNOWN_SCHEMA);
-        pb_registry_destroy(r);
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_UNKNOWN_SCHEMA);
+        client_close(&c);
 }
 
 static void test_timeout(void **state) {
-        pb_registry_t *r = new_registry("", "");
-        const pb_schema_t *got = NULL;
-        char err[512] = "";
+        client_t c;
         double t0;
         (void)state;
-        pb_registry_set_timeouts(r, 1000, 300);
+        client_open(&c, "", "");
+        pb_registry_set_timeouts(c.r, 1000, 300);
         fake_mode(FAKE_STALL);
         t0 = now_s();
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
+        assert_int_equal(client_lookup(&c, 1), PB_ERR_HTTP);
         assert_true(now_s() - t0 < 3.0);
-        assert_non_null(strstr(err, "timed out"));
-        pb_registry_destroy(r);
+        assert_non_null(strstr(c.err, "timed out"));
+        client_close(&c);
 }
 
 static void test_connection_refused(void **state) {
@@ -673,19 +649,11 @@ static void *lookup_thread(void *p) {
 
 static void test_shared_between_threads(void **state) {
         pb_registry_t *r = new_registry("", "");
-        char body[2048];
-        char *p;
-        cJSON *j = cJSON_CreateObject();
         pthread_t t1, t2;
         thr_arg_t a1, a2;
         int n0;
         (void)state;
-        cJSON_AddStringToObject(j, "schema", SCHEMA_V1);
-        p = cJSON_PrintUnformatted(j);
-        snprintf(body, sizeof(body), "%s", p);
-        free(p);
-        cJSON_Delete(j);
-        fake_answer(200, body);
+        fake_answer_schema(NULL);
         n0 = fake_nreq();
         a1.r = a2.r = r;
         a1.ok = a2.ok = 0;
@@ -700,24 +668,20 @@ static void test_shared_between_threads(void **state) {
         pb_registry_destroy(r);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_new_rejects_bad_urls),
-            cmocka_unit_test(test_url_normalised_and_credentials_hidden),
-            cmocka_unit_test(test_register_request_and_cache),
-            cmocka_unit_test(test_subject_is_escaped),
-            cmocka_unit_test(test_basic_auth_from_url_never_in_errors),
-            cmocka_unit_test(test_basic_auth_from_env),
-            cmocka_unit_test(test_register_conflict_error_body),
-            cmocka_unit_test(test_lookup_compiles_and_caches),
-            cmocka_unit_test(test_lookup_not_found_then_found),
-            cmocka_unit_test(test_server_error_without_body),
-            cmocka_unit_test(test_error_message_sanitised),
-            cmocka_unit_test(test_garbage_responses),
-            cmocka_unit_test(test_oversized_body),
-            cmocka_unit_test(test_timeout),
-            cmocka_unit_test(test_connection_refused),
-            cmocka_unit_test(test_shared_between_threads),
-        };
-        return cmocka_run_group_tests(tests, fake_start, fake_stop);
-}
+PB_TEST_MAIN_WITH(fake_start, fake_stop,
+                  cmocka_unit_test(test_new_rejects_bad_urls),
+                  cmocka_unit_test(test_url_normalised_and_credentials_hidden),
+                  cmocka_unit_test(test_register_request_and_cache),
+                  cmocka_unit_test(test_subject_is_escaped),
+                  cmocka_unit_test(test_basic_auth_from_url_never_in_errors),
+                  cmocka_unit_test(test_basic_auth_from_env),
+                  cmocka_unit_test(test_register_conflict_error_body),
+                  cmocka_unit_test(test_lookup_compiles_and_caches),
+                  cmocka_unit_test(test_lookup_not_found_then_found),
+                  cmocka_unit_test(test_server_error_without_body),
+                  cmocka_unit_test(test_error_message_sanitised),
+                  cmocka_unit_test(test_garbage_responses),
+                  cmocka_unit_test(test_oversized_body),
+                  cmocka_unit_test(test_timeout),
+                  cmocka_unit_test(test_connection_refused),
+                  cmocka_unit_test(test_shared_between_threads))

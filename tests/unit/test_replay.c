@@ -208,12 +208,14 @@ static void test_merge_order(void **st) {
 
 static void test_merge_ties(void **st) {
         pb_replay_merge_t *m = pb_replay_merge_new(2, 4);
-        pb_replay_merge_item_t it, x[4];
+        pb_replay_merge_item_t it;
+        const pb_replay_merge_item_t x[] = {
+            item(5, "b", "1", 0, 0),
+            item(5, "a", "9", 0, 1),
+            item(5, "a", "2", 1, 0),
+            item(4, "z", "0", 1, 1),
+        };
         (void)st;
-        x[0] = item(5, "b", "1", 0, 0);
-        x[1] = item(5, "a", "9", 0, 1);
-        x[2] = item(5, "a", "2", 1, 0);
-        x[3] = item(4, "z", "0", 1, 1);
         for (int i = 0; i < 4; i++)
                 assert_int_equal(pb_replay_merge_push(m, &x[i]), PB_OK);
         pb_replay_merge_end(m, 0);
@@ -235,11 +237,13 @@ static void test_merge_ties(void **st) {
 /* a stream's window full is PB_ERR_QUEUE_FULL; an empty heap is PB_END */
 static void test_merge_full_and_end(void **st) {
         pb_replay_merge_t *m = pb_replay_merge_new(1, 2);
-        pb_replay_merge_item_t it, x[3];
+        pb_replay_merge_item_t it;
+        const pb_replay_merge_item_t x[] = {
+            item(1, "a", "1", 0, 0),
+            item(2, "a", "2", 0, 1),
+            item(3, "a", "3", 0, 2),
+        };
         (void)st;
-        x[0] = item(1, "a", "1", 0, 0);
-        x[1] = item(2, "a", "2", 0, 1);
-        x[2] = item(3, "a", "3", 0, 2);
         assert_int_equal(pb_replay_merge_pop(m, &it), PB_END);
         assert_int_equal(pb_replay_merge_push(m, &x[0]), PB_OK);
         assert_int_equal(pb_replay_merge_push(m, &x[1]), PB_OK);
@@ -250,6 +254,15 @@ static void test_merge_full_and_end(void **st) {
         assert_int_equal(pb_replay_merge_pop(m, &it), PB_END);
         pb_replay_merge_destroy(m);
 }
+
+/* A funds.granted event of grantor "SK" in EUR; programme is JSON (null or
+ * a quoted string). */
+#define GRANT(id, grant, occurred, programme, recipient, amount, on)           \
+        "{\"event_id\":\"" id "\",\"grant_id\":\"" grant                       \
+        "\",\"occurred_at\":\"" occurred "\",\"programme\":" programme         \
+        ",\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"" recipient  \
+        "\"},\"amount\":\"" amount                                             \
+        "\",\"currency\":\"EUR\",\"granted_on\":\"" on "\"}"
 
 /* Adds the funds.granted events ev[0..n) to r; each must parse and be
  * accepted. */
@@ -303,24 +316,12 @@ static pb_labels_t *labels(const char *lang) {
 
 static void test_report_totals(void **st) {
         const char *ev[] = {
-            "{\"event_id\":\"1\",\"grant_id\":\"G1\",\"occurred_at\":"
-            "\"2022-12-05T12:00:00.000Z\",\"programme\":\"P\",\"grantor\":{"
-            "\"name\":"
-            "\"SK\"},"
-            "\"recipient\":{\"name\":\"BGK\"},\"amount\":\"143000.00\","
-            "\"currency\":\"EUR\",\"granted_on\":\"2022-12-05\"}",
-            "{\"event_id\":\"2\",\"grant_id\":\"G2\",\"occurred_at\":"
-            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{"
-            "\"name\":"
-            "\"SK\"},"
-            "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
-            "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
-            "{\"event_id\":\"2\",\"grant_id\":\"G2\",\"occurred_at\":"
-            "\"2022-12-31T12:00:00.000Z\",\"programme\":null,\"grantor\":{"
-            "\"name\":"
-            "\"SK\"},"
-            "\"recipient\":{\"name\":\"X\"},\"amount\":\"0.01\","
-            "\"currency\":\"EUR\",\"granted_on\":\"2022-12-31\"}",
+            GRANT("1", "G1", "2022-12-05T12:00:00.000Z", "\"P\"", "BGK",
+                  "143000.00", "2022-12-05"),
+            GRANT("2", "G2", "2022-12-31T12:00:00.000Z", "null", "X", "0.01",
+                  "2022-12-31"),
+            GRANT("2", "G2", "2022-12-31T12:00:00.000Z", "null", "X", "0.01",
+                  "2022-12-31"),
         };
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         pb_report_t *r = pb_report_new(0);
@@ -486,28 +487,14 @@ static void test_report_document(void **st) {
  * through two paths) counts once, with its latest version */
 static void test_report_latest_version(void **st) {
         const char *ev[] = {
-            /* G1 first version, then an update, then a stale copy that
-             * arrives last */
-            "{\"event_id\":\"a\",\"grant_id\":\"G1\",\"occurred_at\":"
-            "\"2023-01-01T00:00:00.000Z\",\"programme\":\"P\","
-            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"BGK\"},"
-            "\"amount\":\"100.00\",\"currency\":\"EUR\",\"granted_on\":"
-            "\"2023-01-01\"}",
-            "{\"event_id\":\"b\",\"grant_id\":\"G1\",\"occurred_at\":"
-            "\"2023-02-01T00:00:00.000Z\",\"programme\":\"P\","
-            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"BGK\"},"
-            "\"amount\":\"150.00\",\"currency\":\"EUR\",\"granted_on\":"
-            "\"2023-01-01\"}",
-            "{\"event_id\":\"c\",\"grant_id\":\"G1\",\"occurred_at\":"
-            "\"2023-01-15T00:00:00.000Z\",\"programme\":\"P\","
-            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"BGK\"},"
-            "\"amount\":\"120.00\",\"currency\":\"EUR\",\"granted_on\":"
-            "\"2023-01-01\"}",
-            "{\"event_id\":\"d\",\"grant_id\":\"G2\",\"occurred_at\":"
-            "\"2023-03-01T00:00:00.000Z\",\"programme\":\"P\","
-            "\"grantor\":{\"name\":\"SK\"},\"recipient\":{\"name\":\"X\"},"
-            "\"amount\":\"1.00\",\"currency\":\"EUR\",\"granted_on\":"
-            "\"2023-03-01\"}",
+            GRANT("a", "G1", "2023-01-01T00:00:00.000Z", "\"P\"", "BGK",
+                  "100.00", "2023-01-01"),
+            GRANT("b", "G1", "2023-02-01T00:00:00.000Z", "\"P\"", "BGK",
+                  "150.00", "2023-01-01"),
+            GRANT("c", "G1", "2023-01-15T00:00:00.000Z", "\"P\"", "BGK",
+                  "120.00", "2023-01-01"),
+            GRANT("d", "G2", "2023-03-01T00:00:00.000Z", "\"P\"", "X", "1.00",
+                  "2023-03-01"),
         };
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         pb_report_t *r = pb_report_new(0);

@@ -16,6 +16,7 @@
 #include "partnerbus/pb_labels.h"
 #include "pb_report.h"
 #include "pb_report_exp.h"
+#include "pb_test.h"
 
 static void add(pb_report_t *r, const char *type, const char *json) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
@@ -220,12 +221,5 @@ static void test_xlsx(void **st) {
         pb_report_destroy(r);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_items_sorted),
-            cmocka_unit_test(test_iati),
-            cmocka_unit_test(test_iati_empty),
-            cmocka_unit_test(test_xlsx),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PB_TEST_MAIN(cmocka_unit_test(test_items_sorted), cmocka_unit_test(test_iati),
+             cmocka_unit_test(test_iati_empty), cmocka_unit_test(test_xlsx))

@@ -330,6 +330,20 @@ static void default_rejected(const char *type, const char *def,
 }
 
 static void test_defaults(void **state) {
+        /* types used more than once below */
+        static const char *fixed2 =
+            "{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}";
+        static const char *ints = "{\"type\":\"array\",\"items\":\"int\"}";
+        static const char *long_map = "{\"type\":\"map\",\"values\":\"long\"}";
+        static const char *uuid =
+            "{\"type\":\"string\",\"logicalType\":\"uuid\"}";
+        static const char *rec_ab =
+            "{\"type\":\"record\",\"name\":\"P\",\"fields\":["
+            "{\"name\":\"a\",\"type\":\"int\"},"
+            "{\"name\":\"b\",\"type\":\"string\",\"default\":\"z\"}]}";
+        static const char *rec_a =
+            "{\"type\":\"record\",\"name\":\"P\",\"fields\":["
+            "{\"name\":\"a\",\"type\":\"int\"}]}";
         (void)state;
         default_is("\"null\"", "null", "");
         default_is("\"boolean\"", "true", "01");
@@ -347,34 +361,24 @@ static void test_defaults(void **state) {
         default_is("\"string\"", "\"UA\"", "045541");
         default_is("\"string\"", "\"K\\u00f6ln\"", "0a4bc3b66c6e");
         default_is("\"bytes\"", "\"\\u00ff\\u0001A\"", "06ff0141");
-        default_is("{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}",
-                   "\"\\u00ab\\u00cd\"", "abcd");
+        default_is(fixed2, "\"\\u00ab\\u00cd\"", "abcd");
         default_is("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\","
                    "\"B\",\"C\"]}",
                    "\"C\"", "04");
-        default_is("{\"type\":\"array\",\"items\":\"int\"}", "[]", "00");
-        default_is("{\"type\":\"array\",\"items\":\"int\"}", "[1,2]",
-                   "04020400");
-        default_is("{\"type\":\"map\",\"values\":\"long\"}", "{\"a\":1}",
-                   "0202610200");
-        default_is("{\"type\":\"map\",\"values\":\"long\"}", "{}", "00");
+        default_is(ints, "[]", "00");
+        default_is(ints, "[1,2]", "04020400");
+        default_is(long_map, "{\"a\":1}", "0202610200");
+        default_is(long_map, "{}", "00");
         /* union: branch 0, then the value */
         default_is("[\"null\",\"string\"]", "null", "00");
         default_is("[\"string\",\"null\"]", "\"x\"", "000278");
-        default_is("{\"type\":\"string\",\"logicalType\":\"uuid\"}",
-                   "\"6f1c2a9e-0d3b-4c5e-8f7a-1b2c3d4e5f60\"",
+        default_is(uuid, "\"6f1c2a9e-0d3b-4c5e-8f7a-1b2c3d4e5f60\"",
                    "4836663163326139652d306433622d346335652d386637612d31623263"
                    "3364346535663630");
         /* record: fields in schema order; a missing field takes its own
          * default */
-        default_is("{\"type\":\"record\",\"name\":\"P\",\"fields\":["
-                   "{\"name\":\"a\",\"type\":\"int\"},"
-                   "{\"name\":\"b\",\"type\":\"string\",\"default\":\"z\"}]}",
-                   "{\"a\":3}", "06027a");
-        default_is("{\"type\":\"record\",\"name\":\"P\",\"fields\":["
-                   "{\"name\":\"a\",\"type\":\"int\"},"
-                   "{\"name\":\"b\",\"type\":\"string\",\"default\":\"z\"}]}",
-                   "{\"b\":\"q\",\"a\":-1}", "010271");
+        default_is(rec_ab, "{\"a\":3}", "06027a");
+        default_is(rec_ab, "{\"b\":\"q\",\"a\":-1}", "010271");
 
         default_rejected("[\"null\",\"string\"]", "\"x\"",
                          "a union's default must match its first branch "
@@ -388,21 +392,14 @@ static void test_defaults(void **state) {
         default_rejected("\"boolean\"", "\"true\"", "true or false");
         default_rejected("\"string\"", "3", "must be a string");
         default_rejected("\"bytes\"", "\"\\u0100\"", "above 255");
-        default_rejected("{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}",
-                         "\"a\"", "has 1 bytes, not 2");
+        default_rejected(fixed2, "\"a\"", "has 1 bytes, not 2");
         default_rejected("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":["
                          "\"A\"]}",
                          "\"B\"", "not a symbol");
-        default_rejected("{\"type\":\"string\",\"logicalType\":\"uuid\"}",
-                         "\"nope\"", "not a UUID");
-        default_rejected("{\"type\":\"array\",\"items\":\"int\"}", "[\"a\"]",
-                         "f/0");
-        default_rejected("{\"type\":\"record\",\"name\":\"P\",\"fields\":["
-                         "{\"name\":\"a\",\"type\":\"int\"}]}",
-                         "{}", "R/f/a: default lacks this field");
-        default_rejected("{\"type\":\"record\",\"name\":\"P\",\"fields\":["
-                         "{\"name\":\"a\",\"type\":\"int\"}]}",
-                         "{\"a\":1,\"b\":2}", "unknown field \"b\"");
+        default_rejected(uuid, "\"nope\"", "not a UUID");
+        default_rejected(ints, "[\"a\"]", "f/0");
+        default_rejected(rec_a, "{}", "R/f/a: default lacks this field");
+        default_rejected(rec_a, "{\"a\":1,\"b\":2}", "unknown field \"b\"");
         default_rejected("{\"type\":\"map\",\"values\":\"int\"}",
                          "{\"a\":1,\"a\":2}", "duplicate map key");
         /* a record whose default needs its own default: bounded */

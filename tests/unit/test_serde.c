@@ -13,6 +13,7 @@
 #include "codec_examples.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_serde.h"
+#include "pb_test.h"
 
 static void test_frame_parse_errors(void **state) {
         static const uint8_t soe_short[] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7};
@@ -239,13 +240,8 @@ static void test_encode_invalid(void **state) {
         pb_buf_free(&out);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_frame_parse_errors),
-            cmocka_unit_test(test_frame_write_parse),
-            cmocka_unit_test(test_roundtrip_examples),
-            cmocka_unit_test(test_decode_unknown),
-            cmocka_unit_test(test_encode_invalid),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+PB_TEST_MAIN_WITH(setup, teardown, cmocka_unit_test(test_frame_parse_errors),
+                  cmocka_unit_test(test_frame_write_parse),
+                  cmocka_unit_test(test_roundtrip_examples),
+                  cmocka_unit_test(test_decode_unknown),
+                  cmocka_unit_test(test_encode_invalid))

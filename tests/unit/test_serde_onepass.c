@@ -15,6 +15,7 @@
 #include "codec_examples.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_serde.h"
+#include "pb_test.h"
 
 typedef struct fixture {
         pb_schemas_t *cat;
@@ -271,13 +272,9 @@ static void test_read_errors(void **state) {
         pb_buf_free(&out);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_encode_value_text_same_bytes),
-            cmocka_unit_test(test_encode_value_errors_with_pointers),
-            cmocka_unit_test(test_encode_text_parse_errors),
-            cmocka_unit_test(test_read_once),
-            cmocka_unit_test(test_read_errors),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+PB_TEST_MAIN_WITH(setup, teardown,
+                  cmocka_unit_test(test_encode_value_text_same_bytes),
+                  cmocka_unit_test(test_encode_value_errors_with_pointers),
+                  cmocka_unit_test(test_encode_text_parse_errors),
+                  cmocka_unit_test(test_read_once),
+                  cmocka_unit_test(test_read_errors))

@@ -170,6 +170,16 @@ public final class CodecBench {
 
     /* ---- GenericRecord -> natural JSON ---- */
 
+    /* The bytes of a bytes or fixed value: a decimal as its plain number
+     * string, anything else in base64. */
+    static void writeBytes(JsonGenerator g, LogicalType lt, byte[] a) throws IOException {
+        if (lt instanceof LogicalTypes.Decimal)
+            g.writeString(new BigDecimal(new BigInteger(a),
+                    ((LogicalTypes.Decimal) lt).getScale()).toPlainString());
+        else
+            g.writeBinary(a);
+    }
+
     static void write(JsonGenerator g, Schema s, Object v) throws IOException {
         LogicalType lt = s.getLogicalType();
         switch (s.getType()) {
@@ -202,30 +212,18 @@ public final class CodecBench {
                 g.writeNumber((Double) v);
                 return;
             case STRING:
+            case ENUM:
                 g.writeString(v.toString());
                 return;
             case BYTES: {
                 ByteBuffer b = (ByteBuffer) v;
                 byte[] a = new byte[b.remaining()];
                 b.duplicate().get(a);
-                if (lt instanceof LogicalTypes.Decimal)
-                    g.writeString(new BigDecimal(new BigInteger(a),
-                            ((LogicalTypes.Decimal) lt).getScale()).toPlainString());
-                else
-                    g.writeBinary(a);
+                writeBytes(g, lt, a);
                 return;
             }
-            case FIXED: {
-                byte[] a = ((GenericFixed) v).bytes();
-                if (lt instanceof LogicalTypes.Decimal)
-                    g.writeString(new BigDecimal(new BigInteger(a),
-                            ((LogicalTypes.Decimal) lt).getScale()).toPlainString());
-                else
-                    g.writeBinary(a);
-                return;
-            }
-            case ENUM:
-                g.writeString(v.toString());
+            case FIXED:
+                writeBytes(g, lt, ((GenericFixed) v).bytes());
                 return;
             case RECORD: {
                 GenericRecord r = (GenericRecord) v;
