@@ -227,18 +227,35 @@ static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         char owner[PB_OWNERS_ORG_MAX], why[256];
         pb_owners_item_t *items;
         unsigned st = 0;
-        size_t i;
+        size_t i, unknown = 0;
         int r;
         if (!ptr || !gw->owners)
                 return 0;
         for (i = 0; i < req->nev; i++) {
                 const pb_gw_ev_t *ev = &req->ev[i];
-                pb_own_check_t c = pb_owners_check(
-                    gw->owners, type, ev->meta.key, ev->meta.key_len, req->org,
-                    0, deadline, owner, why, sizeof(why));
+                pb_own_check_t c;
+                r = pb_owners_lookup(gw->owners, type, ev->meta.key,
+                                     ev->meta.key_len, owner);
+                if (r > 0) {
+                        c = strcmp(owner, req->org) ? PB_FOREIGN : PB_OWNED;
+                        if (c == PB_FOREIGN)
+                                pb_owners_note_refusal(gw->owners);
+                } else if (r == 0) {
+                        unknown++;
+                        continue;
+                } else {
+                        /* not loaded yet (waits), map full, id too long */
+                        c = pb_owners_check(gw->owners, type, ev->meta.key,
+                                            ev->meta.key_len, req->org, 0,
+                                            deadline, owner, why, sizeof(why));
+                        if (c == PB_OWNED)
+                                unknown++; /* loaded meanwhile */
+                }
                 if ((st = owner_answer(req, ans, type, ptr, ev, c, owner, why)))
                         return st;
         }
+        if (!unknown)
+                return 0; /* every entity known, and the caller's */
         items = calloc(req->nev, sizeof(*items));
         if (!items) {
                 ans->retry_after_ms = gw->set.retry_after;
