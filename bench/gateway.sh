@@ -20,6 +20,8 @@
 #   3. batches of 500, peak: application/x-ndjson, closed loop, 16
 #      connections;
 #   4. batches at half of that peak, open loop, 16 connections, 2 threads;
+#   2b. (with FIXED_RATE=R) single events about new entities at R
+#      requests/s, open loop: every build at the same offered load;
 #   5. (unless KNOWN=0) runs 1-4 again about 2,000 entities the gateway
 #      already knows (gw_load --keys 2000, claimed by a first few batches):
 #      every event above is about a new entity and costs an ownership
@@ -40,6 +42,7 @@ ROUNDS=5
 CONNS=128
 PARTS=6
 KNOWN=${KNOWN:-1}
+FIXED_RATE=${FIXED_RATE:-}
 while [[ $# -gt 0 ]]; do
         case $1 in
         --build) BUILDS+=("$2"); shift 2 ;;
@@ -130,6 +133,7 @@ for ((r = 0; r < ROUNDS; r++)); do
                 load single-peak --connections "$CONNS" --threads 2
                 # (--rate 0 would be a closed loop: at least 1 and 0.5 req/s)
                 load single-half --connections "$CONNS" --threads 2 --rate "$(echo "r = $EVS / 2; if (r < 1) r = 1; r" | bc -l)"
+                [[ -n $FIXED_RATE ]] && load "single-at-$FIXED_RATE" --connections "$CONNS" --threads 2 --rate "$FIXED_RATE"
                 load batch-peak --connections 16 --batch 500 --threads 2
                 load batch-half --connections 16 --batch 500 --threads 2 --rate "$(echo "r = $EVS / 1000; if (r < 0.5) r = 0.5; r" | bc -l)"
                 if [[ $KNOWN == 1 ]]; then

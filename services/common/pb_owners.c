@@ -29,9 +29,16 @@
  * gives that an hour before the first claim may be compacted away).
  * Tombstones and malformed values are ignored.
  *
- * The claim wait runs on the caller's thread (the gateway: the HTTP thread
- * that handles the request; poll: its main loop), only for entities not
- * seen before, bounded by the caller's deadline. */
+ * Claims wait in one of two ways, only for entities not seen before and
+ * bounded by the caller's deadline. pb_owners_check and _check_many wait
+ * on the caller's thread (poll: its main loop). pb_owners_claim_async
+ * (the gateway) does not wait: it produces the claims and returns; the
+ * delivery reports (served by the reporter thread) put each group of
+ * claims on a per-partition list of offsets to read past, and the
+ * ownership consumer, as it reads, finishes every group whose claims it
+ * passed and calls its callback (the gateway then resumes the request).
+ * So concurrent requests share the claim producer's batches (linger.ms)
+ * and one read-back, and no HTTP thread waits for Kafka. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -82,12 +89,21 @@ struct pb_owners {
         pthread_cond_t cond;
         int64_t *next, *end;
         int32_t nparts;
-        /* claim reports: one waiting thread at a time polls the claim
-         * producer, the others sleep on rcond until it served a report */
+        /* claim reports: served by the reporter thread, which wakes
+         * threads waiting for them (rcond) */
         pthread_mutex_t rlock;
         pthread_cond_t rcond;
-        int rpolling;
+        pthread_t rthr;
+        int rthr_started;
+        /* asynchronous claims, under lock: every group not finished, and
+         * per partition the groups waiting for the consumer to read past
+         * an offset, in offset order */
+        struct cgroup *groups;
+        struct cwait **wq_head, **wq_tail;
+        int64_t last_scan;
 };
+
+typedef struct cgroup cgroup_t;
 
 typedef struct claim {
         atomic_int done;
@@ -95,7 +111,46 @@ typedef struct claim {
         int32_t partition;
         int64_t offset;
         char errstr[160];
+        cgroup_t *g; /* pb_owners_claim_async: its group; NULL: a thread
+                        waits for it (wait_reports) */
 } claim_t;
+
+/* A group waiting for partition p to be read past offset. */
+typedef struct cwait {
+        int64_t offset;
+        cgroup_t *g;
+        struct cwait *prev, *next;
+        int linked;
+} cwait_t;
+
+enum { G_REPORTS = 0, G_READING = 1, G_FINISHED = 2 };
+
+/* The claims of one pb_owners_claim_async call. References: the caller's
+ * (until it was produced), one per outstanding delivery report and one
+ * until it is finished; the last frees. */
+struct cgroup {
+        pb_owners_t *o;
+        pb_owners_item_t *items;
+        size_t n;
+        claim_t *c;     /* n; c[i].partition -1: no claim for item i */
+        char **keys;    /* n; "type/id" of a claimed item, else NULL */
+        size_t *klens;  /* n */
+        cwait_t *waits; /* nparts */
+        int32_t nparts;
+        int state;        /* G_*, under o->lock */
+        int reports_left; /* under o->lock */
+        int waits_left;   /* under o->lock */
+        atomic_int refs;
+        int64_t deadline_ms;
+        char org[PB_OWNERS_ORG_MAX];
+        pb_owners_done_t *done;
+        void *opaque;
+        char why[256];
+        cgroup_t *prev, *next; /* o->groups, while not finished */
+        cgroup_t *rnext;       /* a list of groups to finish */
+};
+
+static void group_report(pb_owners_t *o, cgroup_t *g);
 
 static void claim_cb(void *opaque, void *msg_opaque, pb_resp_t err,
                      const char *errstr, const char *topic, int32_t partition,
@@ -110,16 +165,33 @@ static void claim_cb(void *opaque, void *msg_opaque, pb_resp_t err,
         c->offset = offset;
         snprintf(c->errstr, sizeof(c->errstr), "%s",
                  errstr ? errstr : pb_err2str(err));
-        atomic_store(&c->done, 1);
+        if (c->g) {
+                atomic_store(&c->done, 1);
+                group_report(c->g->o, c->g);
+                return;
+        }
+        /* a thread waits in wait_reports: the store under rlock, so its
+         * check and sleep cannot miss the wake-up */
+        {
+                pb_owners_t *o = opaque;
+                pthread_mutex_lock(&o->rlock);
+                atomic_store(&c->done, 1);
+                pthread_cond_broadcast(&o->rcond);
+                pthread_mutex_unlock(&o->rlock);
+        }
 }
 
-/* Waits until claims c[0..n) have their delivery reports. Whoever waits
- * polls the producer, one thread at a time: a report served by another
- * thread's poll would otherwise leave its own waiter asleep in
- * rd_kafka_poll until that poll's timeout (10 ms per claim, the claim
- * rate of the gateway bounded by its HTTP threads / 10 ms). The poller
- * wakes the others after each poll; they look at their claims and one of
- * them polls next. */
+/* The reporter thread: serves the claim producer's delivery reports as
+ * they come (rd_kafka_poll returns as soon as it served one). */
+static void *reporter_main(void *arg) {
+        pb_owners_t *o = arg;
+        while (!atomic_load(&o->stop))
+                pb_producer_poll(o->producer, 100);
+        return NULL;
+}
+
+/* Waits until claims c[0..n) have their delivery reports (served by the
+ * reporter thread; claim_cb wakes us). */
 static void wait_reports(pb_owners_t *o, claim_t *c, size_t n) {
         size_t i = 0;
         pthread_mutex_lock(&o->rlock);
@@ -128,25 +200,208 @@ static void wait_reports(pb_owners_t *o, claim_t *c, size_t n) {
                         i++;
                 if (i == n)
                         break;
-                if (!o->rpolling) {
-                        o->rpolling = 1;
-                        pthread_mutex_unlock(&o->rlock);
-                        pb_producer_poll(o->producer, 10);
-                        pthread_mutex_lock(&o->rlock);
-                        o->rpolling = 0;
-                        pthread_cond_broadcast(&o->rcond);
-                } else {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 10 * 1000000L;
-                        if (ts.tv_nsec >= 1000000000L) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000L;
-                        }
-                        pthread_cond_timedwait(&o->rcond, &o->rlock, &ts);
-                }
+                pb_follow_nap(&o->rcond, &o->rlock);
         }
         pthread_mutex_unlock(&o->rlock);
+}
+
+/* ------------------------------------------------ asynchronous claims */
+
+/* Under o->lock: queues w for partition p, in offset order (reports come
+ * in offset order per partition: nearly always at the tail). */
+static void wq_insert(pb_owners_t *o, int32_t p, cwait_t *w) {
+        cwait_t *at = o->wq_tail[p];
+        while (at && at->offset > w->offset)
+                at = at->prev;
+        w->prev = at;
+        w->next = at ? at->next : o->wq_head[p];
+        if (w->next)
+                w->next->prev = w;
+        else
+                o->wq_tail[p] = w;
+        if (at)
+                at->next = w;
+        else
+                o->wq_head[p] = w;
+        w->linked = 1;
+}
+
+static void wq_remove(pb_owners_t *o, int32_t p, cwait_t *w) {
+        if (!w->linked)
+                return;
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                o->wq_head[p] = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        else
+                o->wq_tail[p] = w->prev;
+        w->prev = w->next = NULL;
+        w->linked = 0;
+}
+
+/* Under o->lock: g leaves every list and is finished by the caller after
+ * the unlock (group_finish, then the finishing reference goes). */
+static void group_unlink(pb_owners_t *o, cgroup_t *g) {
+        int32_t p;
+        for (p = 0; p < g->nparts; p++)
+                wq_remove(o, p, &g->waits[p]);
+        if (g->prev)
+                g->prev->next = g->next;
+        else
+                o->groups = g->next;
+        if (g->next)
+                g->next->prev = g->prev;
+        g->prev = g->next = NULL;
+        g->state = G_FINISHED;
+}
+
+static void group_unref(cgroup_t *g) {
+        if (atomic_fetch_sub(&g->refs, 1) != 1)
+                return;
+        free(g->c);
+        free(g->keys);
+        free(g->klens);
+        free(g->waits);
+        free(g);
+}
+
+/* Under o->lock, once every report is in: the offset to read past per
+ * partition; 1 when the consumer passed them all already. */
+static int group_start_reading(pb_owners_t *o, cgroup_t *g) {
+        size_t i;
+        int32_t p;
+        for (p = 0; p < g->nparts; p++)
+                g->waits[p].offset = -1;
+        for (i = 0; i < g->n; i++) {
+                const claim_t *c = &g->c[i];
+                if (g->klens[i] && c->err == PB_OK && c->partition >= 0 &&
+                    c->partition < g->nparts &&
+                    c->offset > g->waits[c->partition].offset)
+                        g->waits[c->partition].offset = c->offset;
+        }
+        g->state = G_READING;
+        for (p = 0; p < g->nparts; p++)
+                if (g->waits[p].offset >= 0 &&
+                    o->next[p] <= g->waits[p].offset) {
+                        g->waits[p].g = g;
+                        wq_insert(o, p, &g->waits[p]);
+                        g->waits_left++;
+                }
+        return g->waits_left == 0;
+}
+
+static void count_items(pb_owners_t *o, const pb_owners_item_t *items,
+                        size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++) {
+                if (items[i].res == PB_FOREIGN)
+                        atomic_fetch_add(&o->refusals, 1);
+                else if (items[i].res == PB_OWN_UNSURE)
+                        atomic_fetch_add(&o->unavailable, 1);
+        }
+}
+
+/* The verdict of every claimed item (the map, as read now), the
+ * counters, and with call the caller's callback. */
+static void group_finish(pb_owners_t *o, cgroup_t *g, int call) {
+        size_t i;
+        for (i = 0; i < g->n; i++) {
+                pb_owners_item_t *it = &g->items[i];
+                claim_t *c = &g->c[i];
+                if (!g->klens[i])
+                        continue; /* decided before */
+                it->res = PB_OWN_UNSURE;
+                it->owner[0] = 0;
+                if (!atomic_load(&c->done)) {
+                        snprintf(g->why, sizeof(g->why),
+                                 "ownership claim not acknowledged in time");
+                        continue;
+                }
+                if (c->err != PB_OK) {
+                        snprintf(g->why, sizeof(g->why),
+                                 "ownership claim not stored: %s",
+                                 c->errstr[0] ? c->errstr : pb_err2str(c->err));
+                        continue;
+                }
+                if (pb_ownmap_get(o->map, g->keys[i], g->klens[i], it->owner,
+                                  PB_OWNERS_ORG_MAX)) {
+                        if (strcmp(it->owner, g->org)) {
+                                it->res = PB_FOREIGN; /* a claim before */
+                        } else {
+                                it->res = PB_OWNED;
+                                atomic_fetch_add(&o->claims, 1);
+                        }
+                } else {
+                        it->owner[0] = 0;
+                        snprintf(g->why, sizeof(g->why),
+                                 "ownership claim stored but not read back "
+                                 "in time");
+                }
+        }
+        count_items(o, g->items, g->n);
+        if (call)
+                g->done(g->opaque, g->items, g->n, g->why);
+}
+
+static void finish_list(pb_owners_t *o, cgroup_t *fin) {
+        while (fin) {
+                cgroup_t *g = fin;
+                fin = g->rnext;
+                group_finish(o, g, 1);
+                group_unref(g);
+        }
+}
+
+/* A delivery report of one of g's claims (or a claim that could not be
+ * produced). The last one starts the read-back. */
+static void group_report(pb_owners_t *o, cgroup_t *g) {
+        int fin = 0;
+        pthread_mutex_lock(&o->lock);
+        if (--g->reports_left == 0 && g->state == G_REPORTS &&
+            group_start_reading(o, g)) {
+                group_unlink(o, g);
+                fin = 1;
+        }
+        pthread_mutex_unlock(&o->lock);
+        if (fin) {
+                group_finish(o, g, 1);
+                group_unref(g);
+        }
+        group_unref(g); /* the report's */
+}
+
+/* Under o->lock, after next[p] advanced: the groups whose last claim the
+ * consumer has now read past go on *fin. */
+static void serve_waits(pb_owners_t *o, int32_t p, cgroup_t **fin) {
+        cwait_t *w;
+        if (!o->wq_head)
+                return;
+        while ((w = o->wq_head[p]) && w->offset < o->next[p]) {
+                cgroup_t *g = w->g;
+                wq_remove(o, p, w);
+                if (--g->waits_left == 0 && g->state == G_READING) {
+                        group_unlink(o, g);
+                        g->rnext = *fin;
+                        *fin = g;
+                }
+        }
+}
+
+/* Under o->lock: groups past their deadline (every group with all) go on
+ * *fin; what was not read back by then is answered unsure. */
+static void expire_groups(pb_owners_t *o, int64_t now, int all,
+                          cgroup_t **fin) {
+        cgroup_t *g, *next;
+        for (g = o->groups; g; g = next) {
+                next = g->next;
+                if (all || g->deadline_ms <= now) {
+                        group_unlink(o, g);
+                        g->rnext = *fin;
+                        *fin = g;
+                }
+        }
 }
 
 static void reassert_one(void *opaque, const char *key, const char *owner) {
@@ -184,6 +439,7 @@ static int load_offsets(pb_owners_t *o) {
         pb_topic_res_t tr;
         char errstr[512];
         int64_t *next, *end;
+        cwait_t **wqh, **wqt;
         int32_t nparts = 0;
         size_t i;
         int64_t warned = 0;
@@ -234,9 +490,13 @@ static int load_offsets(pb_owners_t *o) {
                         nparts = offs->p[i].partition + 1;
         next = calloc((size_t)nparts + 1, sizeof(*next));
         end = calloc((size_t)nparts + 1, sizeof(*end));
-        if (!next || !end) {
+        wqh = calloc((size_t)nparts + 1, sizeof(*wqh));
+        wqt = calloc((size_t)nparts + 1, sizeof(*wqt));
+        if (!next || !end || !wqh || !wqt) {
                 free(next);
                 free(end);
+                free(wqh);
+                free(wqt);
                 pb_kafka_offsets_destroy(offs);
                 return -1;
         }
@@ -248,6 +508,8 @@ static int load_offsets(pb_owners_t *o) {
         pthread_mutex_lock(&o->lock);
         o->next = next;
         o->end = end;
+        o->wq_head = wqh;
+        o->wq_tail = wqt;
         o->nparts = nparts;
         pthread_mutex_unlock(&o->lock);
         return 0;
@@ -261,9 +523,18 @@ static void *owners_main(void *arg) {
         atomic_store(&o->loading, 0);
         while (!atomic_load(&o->stop)) {
                 pb_message_t msg;
+                cgroup_t *fin = NULL;
                 pb_resp_t r =
                     pb_consumer_poll(o->consumer, &msg, 100, err, sizeof(err));
-                pb_producer_poll(o->producer, 0);
+                int64_t now = pb_mono_ms();
+                if (now - o->last_scan >= 10) {
+                        o->last_scan = now;
+                        pthread_mutex_lock(&o->lock);
+                        expire_groups(o, now, 0, &fin);
+                        pthread_mutex_unlock(&o->lock);
+                        finish_list(o, fin);
+                        fin = NULL;
+                }
                 if (r == PB_OK) {
                         if (msg.key && msg.value) {
                                 pb_own_t a = pb_ownmap_apply(
@@ -280,11 +551,14 @@ static void *owners_main(void *arg) {
                         }
                         pthread_mutex_lock(&o->lock);
                         if (msg.partition >= 0 && msg.partition < o->nparts &&
-                            msg.offset + 1 > o->next[msg.partition])
+                            msg.offset + 1 > o->next[msg.partition]) {
                                 o->next[msg.partition] = msg.offset + 1;
+                                serve_waits(o, msg.partition, &fin);
+                        }
                         pthread_cond_broadcast(&o->cond);
                         pthread_mutex_unlock(&o->lock);
                         pb_message_release(&msg);
+                        finish_list(o, fin);
                         continue;
                 }
                 if (r == PB_ERR_KAFKA) {
@@ -307,11 +581,14 @@ static void *owners_main(void *arg) {
                                 for (i = 0; i < l->cnt; i++) {
                                         int32_t p = l->elems[i].partition;
                                         if (p >= 0 && p < o->nparts &&
-                                            l->elems[i].offset > o->next[p])
+                                            l->elems[i].offset > o->next[p]) {
                                                 o->next[p] = l->elems[i].offset;
+                                                serve_waits(o, p, &fin);
+                                        }
                                 }
                                 pthread_cond_broadcast(&o->cond);
                                 pthread_mutex_unlock(&o->lock);
+                                finish_list(o, fin);
                         }
                         rd_kafka_topic_partition_list_destroy(l);
                 }
@@ -338,8 +615,9 @@ static void *owners_main(void *arg) {
 pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
                            size_t capacity, const char *cmd, char *errstr,
                            size_t errstr_size) {
-        /* the HTTP thread that claims waits for the report: bounded */
-        static const char *const pdefaults[] = {"linger.ms=0",
+        /* a claim's caller waits for its report: bounded; the claims of
+         * concurrent callers share a produce request (1 ms linger) */
+        static const char *const pdefaults[] = {"linger.ms=1",
                                                 "message.timeout.ms=10000"};
         pb_owners_t *o = calloc(1, sizeof(*o));
         pb_kafka_conf_t pc, cc;
@@ -375,6 +653,11 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
                 goto fail;
         }
         o->thr_started = 1;
+        if (pthread_create(&o->rthr, NULL, reporter_main, o) != 0) {
+                snprintf(errstr, errstr_size, "cannot start a thread");
+                goto fail;
+        }
+        o->rthr_started = 1;
         return o;
 fail:
         pb_owners_destroy(o);
@@ -385,6 +668,8 @@ void pb_owners_destroy(pb_owners_t *o) {
         if (!o)
                 return;
         atomic_store(&o->stop, 1);
+        if (o->rthr_started)
+                pthread_join(o->rthr, NULL);
         if (o->thr_started && atomic_load(&o->loading)) {
                 /* Kafka never answered: the thread is inside a blocking
                  * metadata call that may last tens of seconds. Shutdown
@@ -395,11 +680,23 @@ void pb_owners_destroy(pb_owners_t *o) {
         }
         if (o->thr_started)
                 pthread_join(o->thr, NULL);
+        {
+                /* groups still waiting are answered now (what was read
+                 * back decides, the rest is unsure); reports still due
+                 * come during the producer's flush */
+                cgroup_t *fin = NULL;
+                pthread_mutex_lock(&o->lock);
+                expire_groups(o, 0, 1, &fin);
+                pthread_mutex_unlock(&o->lock);
+                finish_list(o, fin);
+        }
         pb_consumer_destroy(o->consumer);
         pb_producer_destroy(o->producer);
         pb_ownmap_destroy(o->map);
         free(o->next);
         free(o->end);
+        free(o->wq_head);
+        free(o->wq_tail);
         pthread_mutex_destroy(&o->lock);
         pthread_cond_destroy(&o->cond);
         pthread_mutex_destroy(&o->rlock);
@@ -635,6 +932,174 @@ count:
                         atomic_fetch_add(&o->unavailable, 1);
         }
         free(c);
+}
+
+/* Why pb_owners_lookup could not tell about type/key (it said -1, once
+ * loaded). */
+static void lookup_why(pb_owners_t *o, const char *type, size_t klen, char *why,
+                       size_t why_size) {
+        if (strlen(type) + 1 + klen >= 512)
+                snprintf(why, why_size, "entity id too long");
+        else if (pb_ownmap_dropped(o->map) > 0)
+                snprintf(why, why_size,
+                         "the ownership table is full (--owners-capacity)");
+        else
+                snprintf(why, why_size,
+                         "the ownership table is still being loaded");
+}
+
+int pb_owners_claim_async(pb_owners_t *o, const char *type,
+                          pb_owners_item_t *items, size_t n, const char *org,
+                          int64_t deadline_ms, pb_owners_done_t *done,
+                          void *opaque, char *why, size_t why_size) {
+        size_t i, nclaims = 0, kbytes = 0, at = 0, tl = strlen(type);
+        char err[256];
+        cgroup_t *g;
+        int fin = 0;
+        why[0] = 0;
+        for (i = 0; i < n; i++) {
+                items[i].res = PB_OWN_UNSURE;
+                items[i].owner[0] = 0;
+        }
+        if (!pb_owners_pointer(type)) {
+                for (i = 0; i < n; i++)
+                        items[i].res = PB_OWNED;
+                return 0;
+        }
+        /* a request right after the start waits for the load */
+        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
+                usleep(20 * 1000);
+        if (!atomic_load(&o->ready)) {
+                snprintf(why, why_size,
+                         "the ownership table is still being loaded");
+                count_items(o, items, n);
+                return 0;
+        }
+        /* look up every item; those nobody owns need a claim */
+        for (i = 0; i < n; i++) {
+                pb_owners_item_t *it = &items[i];
+                int r = pb_owners_lookup(o, type, it->key, it->klen, it->owner);
+                if (r > 0)
+                        it->res =
+                            strcmp(it->owner, org) ? PB_FOREIGN : PB_OWNED;
+                else if (r < 0)
+                        lookup_why(o, type, it->klen, why, why_size);
+                else {
+                        nclaims++;
+                        kbytes += tl + 1 + it->klen + 1;
+                }
+        }
+        if (!nclaims) {
+                count_items(o, items, n);
+                return 0;
+        }
+        g = calloc(1, sizeof(*g));
+        if (g) {
+                g->c = calloc(n, sizeof(*g->c));
+                g->klens = calloc(n, sizeof(*g->klens));
+                /* the pointers, then the keys they point to */
+                g->keys = malloc(n * sizeof(*g->keys) + kbytes);
+                g->waits = calloc((size_t)o->nparts + 1, sizeof(*g->waits));
+        }
+        if (!g || !g->c || !g->klens || !g->keys || !g->waits) {
+                if (g) {
+                        free(g->c);
+                        free(g->klens);
+                        free(g->keys);
+                        free(g->waits);
+                        free(g);
+                }
+                snprintf(why, why_size, "out of memory");
+                count_items(o, items, n);
+                return 0;
+        }
+        g->o = o;
+        g->items = items;
+        g->n = n;
+        g->deadline_ms = deadline_ms;
+        g->done = done;
+        g->opaque = opaque;
+        snprintf(g->org, sizeof(g->org), "%s", org);
+        nclaims = 0;
+        for (i = 0; i < n; i++) {
+                pb_owners_item_t *it = &items[i];
+                char *k = (char *)(g->keys + n) + at;
+                int r;
+                g->keys[i] = NULL;
+                g->c[i].partition = -1;
+                atomic_store(&g->c[i].done, 1);
+                if (it->res != PB_OWN_UNSURE)
+                        continue; /* decided by the look-up */
+                /* again: known meanwhile, or not held */
+                r = pb_owners_lookup(o, type, it->key, it->klen, it->owner);
+                if (r > 0) {
+                        it->res =
+                            strcmp(it->owner, org) ? PB_FOREIGN : PB_OWNED;
+                        continue;
+                }
+                if (r < 0 || at + tl + 1 + it->klen + 1 > kbytes)
+                        continue; /* unsure (why set above) */
+                memcpy(k, type, tl);
+                k[tl] = '/';
+                memcpy(k + tl + 1, it->key, it->klen);
+                k[tl + 1 + it->klen] = 0;
+                g->keys[i] = k;
+                g->klens[i] = tl + 1 + it->klen;
+                at += tl + 1 + it->klen + 1;
+                g->c[i].g = g;
+                atomic_store(&g->c[i].done, 0);
+                nclaims++;
+        }
+        /* references: ours, the finishing one, one per report; and one
+         * report more (ours, below) so nothing finishes while we produce */
+        atomic_store(&g->refs, (int)nclaims + 2);
+        g->reports_left = (int)nclaims + 1;
+        g->state = G_REPORTS;
+        pthread_mutex_lock(&o->lock);
+        g->nparts = o->nparts;
+        g->next = o->groups;
+        if (o->groups)
+                o->groups->prev = g;
+        o->groups = g;
+        pthread_mutex_unlock(&o->lock);
+        for (i = 0; i < n; i++) {
+                pb_resp_t rc;
+                if (!g->klens[i])
+                        continue;
+                for (;;) {
+                        rc = pb_producer_send_raw(
+                            o->producer, o->topic, g->keys[i], g->klens[i], org,
+                            strlen(org), NULL, &g->c[i], err, sizeof(err));
+                        if (rc != PB_ERR_QUEUE_FULL ||
+                            pb_mono_ms() >= deadline_ms)
+                                break;
+                        usleep(2000);
+                }
+                if (rc != PB_OK) {
+                        /* no report will come: as if one said so */
+                        g->c[i].err = rc;
+                        snprintf(g->c[i].errstr, sizeof(g->c[i].errstr), "%s",
+                                 err);
+                        atomic_store(&g->c[i].done, 1);
+                        group_report(o, g);
+                }
+        }
+        /* our report: the read-back may start (or be over already) */
+        pthread_mutex_lock(&o->lock);
+        if (--g->reports_left == 0 && g->state == G_REPORTS &&
+            group_start_reading(o, g)) {
+                group_unlink(o, g);
+                fin = 1;
+        }
+        pthread_mutex_unlock(&o->lock);
+        if (fin) {
+                /* decided here: no callback */
+                group_finish(o, g, 0);
+                snprintf(why, why_size, "%s", g->why);
+                group_unref(g);
+        }
+        group_unref(g); /* ours */
+        return fin ? 0 : 1;
 }
 
 /* Loaded, and no partition's high watermark (as the consumer last heard

@@ -105,6 +105,24 @@ void pb_owners_check_many(pb_owners_t *o, const char *type,
                           pb_owners_item_t *items, size_t n, const char *org,
                           int64_t deadline_ms, char *why, size_t why_size);
 
+/* The same without waiting (the gateway): entities nobody owns are
+ * claimed, and instead of waiting for the claims' delivery reports and
+ * their read-back on the caller's thread, the claims of all concurrent
+ * callers are produced together (the claim producer's linger) and read
+ * back by the ownership consumer, which passes every waiting claim at
+ * once. Returns 0 when every item is decided now (items[].res and
+ * owner set; done is not called), 1 when claims are in flight: done is
+ * then called exactly once, on another thread (possibly before this
+ * returns: the caller synchronises), with every items[].res set and why
+ * naming the reason of a PB_OWN_UNSURE; not later than deadline_ms plus
+ * about 100 ms. items must stay valid until then; keys are copied. */
+typedef void(pb_owners_done_t)(void *opaque, pb_owners_item_t *items, size_t n,
+                               const char *why);
+int pb_owners_claim_async(pb_owners_t *o, const char *type,
+                          pb_owners_item_t *items, size_t n, const char *org,
+                          int64_t deadline_ms, pb_owners_done_t *done,
+                          void *opaque, char *why, size_t why_size);
+
 /* Counters for the services' metrics. */
 typedef struct pb_owners_stats {
         uint64_t claims;      /* entities claimed (claims that won) */

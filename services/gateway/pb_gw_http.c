@@ -924,6 +924,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         pb_buf_free(&ans.body);
                         return MHD_YES;
                 }
+        } else if (state == PB_GW_ST_CLAIMED) {
+                /* resumed with the verdicts of its ownership claims */
+                if (pb_gw_publish_claimed(req, &ans) == 0) {
+                        pb_buf_free(&ans.body);
+                        return MHD_YES; /* suspended until Kafka answered */
+                }
         } else if (state != PB_GW_ST_DONE) {
                 pb_buf_free(&ans.body);
                 return MHD_YES; /* still waiting */

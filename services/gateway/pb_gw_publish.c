@@ -171,13 +171,54 @@ static unsigned owner_answer(pb_gw_req_t *req, pb_gw_answer_t *ans,
         return 409;
 }
 
+/* The answer for the verdicts items[0..req->nev) of the ownership
+ * claims: the first refused event answers the request; 0 when every event
+ * may be published. */
+static unsigned own_verdicts(pb_gw_req_t *req, pb_gw_answer_t *ans,
+                             const pb_owners_item_t *items, const char *why) {
+        pb_gw_t *gw = req->gw;
+        const char *type = pb_schema_type(gw->types[req->type_idx].schema);
+        const char *ptr = pb_owners_pointer(type);
+        unsigned st = 0;
+        size_t i;
+        for (i = 0; i < req->nev && !st; i++)
+                st =
+                    owner_answer(req, ans, type, ptr, &req->ev[i], items[i].res,
+                                 items[i].owner, why[0] ? why : "unknown");
+        return st;
+}
+
+/* pb_owners_claim_async's callback, on an ownership thread: the
+ * verdicts are in req->own; the request is resumed (on_request then calls
+ * pb_gw_publish_claimed). req->lock orders it after the suspend. */
+static void claims_done(void *opaque, pb_owners_item_t *items, size_t n,
+                        const char *why) {
+        pb_gw_req_t *req = opaque;
+        pb_gw_t *gw = req->gw;
+        (void)items;
+        (void)n;
+        pthread_mutex_lock(&req->lock);
+        snprintf(req->own_why, sizeof(req->own_why), "%s", why ? why : "");
+        req->state = PB_GW_ST_CLAIMED;
+        if (req->suspended) {
+                req->suspended = 0;
+                atomic_fetch_sub(&gw->suspended, 1);
+                MHD_resume_connection(req->conn);
+        }
+        pthread_mutex_unlock(&req->lock);
+        pb_gw_req_unref(req); /* the claims' reference */
+}
+
+#define OWN_SUSPENDED 1 /* check_owners: not an HTTP status */
+
 /* Ownership (services/common/pb_owners.c): first every event is looked up, so
  * an event about another organisation's entity refuses the request before
  * anything is claimed; then entities nobody owns are claimed for the
- * caller: one at a time for a single event, all of a batch at once
- * (pb_owners_check_many: every claim produced before any is waited for,
- * one round trip to Kafka for the batch instead of one per new entity).
- * 0 when every event may be published, else the status. */
+ * caller, all of a request at once and together with those of every
+ * concurrent request (pb_owners_claim_async): the request is suspended
+ * until the ownership consumer read its claims back, and no HTTP thread
+ * waits for Kafka. 0 when every event may be published, OWN_SUSPENDED
+ * when the request waits for its claims, else the status. */
 static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         pb_gw_t *gw = req->gw;
         const char *type = pb_schema_type(gw->types[req->type_idx].schema);
@@ -186,19 +227,35 @@ static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
         char owner[PB_OWNERS_ORG_MAX], why[256];
         pb_owners_item_t *items;
         unsigned st = 0;
-        size_t i;
+        size_t i, unknown = 0;
+        int r;
         if (!ptr || !gw->owners)
                 return 0;
         for (i = 0; i < req->nev; i++) {
                 const pb_gw_ev_t *ev = &req->ev[i];
-                pb_own_check_t c = pb_owners_check(
-                    gw->owners, type, ev->meta.key, ev->meta.key_len, req->org,
-                    req->nev > 1 ? 0 : 1, deadline, owner, why, sizeof(why));
+                pb_own_check_t c;
+                r = pb_owners_lookup(gw->owners, type, ev->meta.key,
+                                     ev->meta.key_len, owner);
+                if (r > 0) {
+                        c = strcmp(owner, req->org) ? PB_FOREIGN : PB_OWNED;
+                        if (c == PB_FOREIGN)
+                                pb_owners_note_refusal(gw->owners);
+                } else if (r == 0) {
+                        unknown++;
+                        continue;
+                } else {
+                        /* not loaded yet (waits), map full, id too long */
+                        c = pb_owners_check(gw->owners, type, ev->meta.key,
+                                            ev->meta.key_len, req->org, 0,
+                                            deadline, owner, why, sizeof(why));
+                        if (c == PB_OWNED)
+                                unknown++; /* loaded meanwhile */
+                }
                 if ((st = owner_answer(req, ans, type, ptr, ev, c, owner, why)))
                         return st;
         }
-        if (req->nev <= 1)
-                return 0; /* checked with its claim above */
+        if (!unknown)
+                return 0; /* every entity known, and the caller's */
         items = calloc(req->nev, sizeof(*items));
         if (!items) {
                 ans->retry_after_ms = gw->set.retry_after;
@@ -210,14 +267,33 @@ static unsigned check_owners(pb_gw_req_t *req, pb_gw_answer_t *ans) {
                 items[i].key = req->ev[i].meta.key;
                 items[i].klen = req->ev[i].meta.key_len;
         }
-        pb_owners_check_many(gw->owners, type, items, req->nev, req->org,
-                             deadline, why, sizeof(why));
-        for (i = 0; i < req->nev && !st; i++)
-                st =
-                    owner_answer(req, ans, type, ptr, &req->ev[i], items[i].res,
-                                 items[i].owner, why[0] ? why : "unknown");
+        /* the callback may come before the suspend: it waits for the lock */
+        pthread_mutex_lock(&req->lock);
+        r = pb_owners_claim_async(gw->owners, type, items, req->nev, req->org,
+                                  deadline, claims_done, req, why, sizeof(why));
+        if (r == 1) {
+                req->own = items;
+                req->state = PB_GW_ST_CLAIMING;
+                req->suspended = 1;
+                atomic_fetch_add(&gw->suspended, 1);
+                atomic_fetch_add(&req->refs, 1); /* the claims' reference */
+                MHD_suspend_connection(req->conn);
+                pthread_mutex_unlock(&req->lock);
+                return OWN_SUSPENDED;
+        }
+        pthread_mutex_unlock(&req->lock);
+        st = own_verdicts(req, ans, items, why);
         free(items);
         return st;
+}
+
+static unsigned publish_send(pb_gw_req_t *req, pb_gw_answer_t *ans);
+
+unsigned pb_gw_publish_claimed(pb_gw_req_t *req, pb_gw_answer_t *ans) {
+        unsigned st = own_verdicts(req, ans, req->own, req->own_why);
+        free(req->own);
+        req->own = NULL;
+        return st ? st : publish_send(req, ans);
 }
 
 unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
@@ -226,16 +302,12 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
         const pb_gw_type_t *t = &gw->types[req->type_idx];
         const char *type = pb_schema_type(t->schema);
         const char *p, *end;
-        size_t n = 0, i, nnew = 0, ninvalid = 0;
+        size_t n = 0, i, ninvalid = 0;
         long line = 0;
         pb_errors_t *agg = NULL;
-        const uint8_t **ids = NULL;
-        pb_gw_claim_t *claims = NULL;
-        pb_gw_result_t *results = NULL;
         pb_gw_ev_t **sorted = NULL;
         int64_t wait;
-        unsigned status = 0;
-        long inflight;
+        unsigned status;
 
         p = (const char *)req->body.data;
         end = p ? p + req->body.len : p;
@@ -369,9 +441,26 @@ unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                                     (long long)wait);
         }
 
-        /* 4b. entity ownership: 409 not_owner, nothing published */
-        if ((status = check_owners(req, ans)) != 0)
+        /* 4b. entity ownership: 409 not_owner, nothing published; new
+         * entities are claimed while the request is suspended */
+        status = check_owners(req, ans);
+        if (status == OWN_SUSPENDED)
+                return 0;
+        if (status)
                 return status;
+        return publish_send(req, ans);
+}
+
+/* Steps 5-7 of pb_gw_publish: dedup window, bound, send. */
+static unsigned publish_send(pb_gw_req_t *req, pb_gw_answer_t *ans) {
+        pb_gw_t *gw = req->gw;
+        const char *type = pb_schema_type(gw->types[req->type_idx].schema);
+        const uint8_t **ids = NULL;
+        pb_gw_claim_t *claims = NULL;
+        pb_gw_result_t *results = NULL;
+        size_t i, nnew = 0;
+        unsigned status = 0;
+        long inflight;
 
         /* 5. dedup window: claim every client event_id at once */
         ids = calloc(req->nev, sizeof(*ids));
@@ -801,6 +890,7 @@ void pb_gw_req_unref(pb_gw_req_t *req) {
         pb_buf_free(&req->enc);
         pb_buf_free(&req->deferred);
         free(req->ev);
+        free(req->own);
         pthread_mutex_destroy(&req->lock);
         free(req);
         atomic_fetch_sub(&gw->live_reqs, 1);

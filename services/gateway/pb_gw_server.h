@@ -189,7 +189,17 @@ typedef struct pb_gw_ev {
  * cut (so ordinary clients get a clean 413, endless streams do not). */
 #define PB_GW_DRAIN_MAX (1u << 20)
 
-enum { PB_GW_ST_READING = 0, PB_GW_ST_WAITING = 1, PB_GW_ST_DONE = 2 };
+/* READING: the body is read (then pb_gw_publish); CLAIMING: suspended
+ * while its new entities are claimed (pb_owners_claim_async), CLAIMED:
+ * resumed with the verdicts (then pb_gw_publish_claimed); WAITING:
+ * suspended for delivery reports; DONE: answered by them. */
+enum {
+        PB_GW_ST_READING = 0,
+        PB_GW_ST_WAITING = 1,
+        PB_GW_ST_DONE = 2,
+        PB_GW_ST_CLAIMING = 3,
+        PB_GW_ST_CLAIMED = 4
+};
 
 typedef struct pb_gw_req {
         pb_gw_t *gw;
@@ -213,13 +223,17 @@ typedef struct pb_gw_req {
         pb_gw_ev_t *ev;
         size_t nev;
         long reserved_events; /* added to gw->inflight_events */
+        /* ownership claims of this request's new entities (CLAIMING):
+         * nev items, their verdicts set by the callback */
+        pb_owners_item_t *own;
+        char own_why[256];
         /* Lifetime: references held by libmicrohttpd (from the first
          * call until on_completed), by the outstanding delivery reports
          * (one, while pending > 0) and by the deadline list (one, while
          * in_dl). The last pb_gw_req_unref frees; so a request answered
          * at its deadline outlives its connection until its last delivery
          * report, and its in-flight counters are released only then. */
-        atomic_int refs;
+        atomic_int refs;      /* and one while its claims are in flight */
         pthread_mutex_t lock; /* state, suspended, pending, timed_out and
                                  every ev[] field a delivery report sets */
         int state;
@@ -264,6 +278,10 @@ typedef struct pb_gw_answer {
 } pb_gw_answer_t;
 unsigned pb_gw_publish(pb_gw_req_t *req, pb_gw_worker_t *w,
                        pb_gw_answer_t *ans);
+/* The rest of pb_gw_publish once the request was resumed with the
+ * verdicts of its ownership claims (state PB_GW_ST_CLAIMED): 409 / 503
+ * for a refused entity, else the dedup window and the send. */
+unsigned pb_gw_publish_claimed(pb_gw_req_t *req, pb_gw_answer_t *ans);
 /* The answer once every delivery report arrived, or at the deadline
  * (then events still in flight are "pending" and it is a 503). Called
  * with req->lock held when reports may still arrive. */
