@@ -11,7 +11,13 @@
  *   webhook  --webhook-*: the webhook sink's own table
  *            (connectors/webhook), composed at run time     relay, replay
  *   https    --tls-cert --tls-key --tls-priorities
- *            --insecure-http --port-file: the HTTP API servers gateway, admin
+ *            --insecure-http --port-file --conn-timeout
+ *            --print-routes: the HTTP API servers           gateway, admin
+ *   admin    --orgs-topic --tokens-topic --token-usage-topic
+ *            --subscriptions-topic --status-topic: the
+ *            topics partnerbus admin writes           admin, gateway, fleet
+ *   events   --topics --where: which events a command reads
+ *                                                  relay, replay, report
  *   owners   --owners-topic --owners-capacity: entity ownership
  *            (pb_owners.h)                                 gateway, poll
  *   kafka    --brokers, -X, --schema-registry ...: the common options of
@@ -68,6 +74,73 @@
                 "port-file", 0, PB_OPT_STRING, NULL, "FILE",                   \
                     "write the port listened on into FILE once ready", 0,      \
                     (off)                                                      \
+        }
+
+#define PB_OPTG_CONN_TIMEOUT(off)                                              \
+        {                                                                      \
+                "conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",         \
+                    "close a connection idle or stalled this long (whole "     \
+                    "seconds)",                                                \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_PRINT_ROUTES(off)                                              \
+        {                                                                      \
+                "print-routes", 0, PB_OPT_BOOL, "false", NULL,                 \
+                    "print the routes served (METHOD PATH) and exit", 0, (off) \
+        }
+
+/* --- admin: the compacted topics partnerbus admin keeps its state in --- */
+#define PB_OPTG_ORGS_TOPIC(off)                                                \
+        {                                                                      \
+                "orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs",       \
+                    "NAME",                                                    \
+                    "compacted organisations topic (after --topic-prefix)", 0, \
+                    (off)                                                      \
+        }
+#define PB_OPTG_TOKENS_TOPIC(off)                                              \
+        {                                                                      \
+                "tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens",   \
+                    "NAME", "compacted tokens topic (after --topic-prefix)",   \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_TOKEN_USAGE_TOPIC(off)                                         \
+        {                                                                      \
+                "token-usage-topic", 0, PB_OPT_STRING,                         \
+                    "partnerbus.admin.token-usage", "NAME",                    \
+                    "compacted topic the last use of each token is written "   \
+                    "to (by the gateways, at most every 60 s per token)",      \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_SUBSCRIPTIONS_TOPIC(off)                                       \
+        {                                                                      \
+                "subscriptions-topic", 0, PB_OPT_STRING,                       \
+                    "partnerbus.admin.subscriptions", "NAME",                  \
+                    "compacted subscriptions topic (read by the relay fleet)", \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_STATUS_TOPIC(off)                                              \
+        {                                                                      \
+                "status-topic", 0, PB_OPT_STRING,                              \
+                    "partnerbus.admin.subscription-status", "NAME",            \
+                    "compacted subscription status topic (written by the "     \
+                    "relay fleet)",                                            \
+                    0, (off)                                                   \
+        }
+
+/* --- events: which events a command reads --- */
+#define PB_OPTG_TOPICS(off)                                                    \
+        {                                                                      \
+                "topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",            \
+                    "event types / topics to read (the topic prefix "          \
+                    "applies)",                                                \
+                    PB_OPT_REQUIRED, (off)                                     \
+        }
+#define PB_OPTG_WHERE(off)                                                     \
+        {                                                                      \
+                "where", 'w', PB_OPT_LIST, NULL, "EXPR",                       \
+                    "only events matching EXPR (repeatable, all must hold; "   \
+                    "the grammar: docs/relay.md)",                             \
+                    0, (off)                                                   \
         }
 
 /* --- retry --- */

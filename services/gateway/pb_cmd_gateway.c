@@ -60,9 +60,7 @@ static const pb_opt_t gw_opts[] = {
      "serve /metrics and /readyz with its reason on this address (never on "
      "--listen)",
      0, OFF(http.ops_listen)},
-    {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
-     "close a connection idle or stalled this long (whole seconds)", 0,
-     OFF(http.conn_timeout)},
+    PB_OPTG_CONN_TIMEOUT(OFF(http.conn_timeout)),
     {"conn-memory", 0, PB_OPT_SIZE, "32KiB", "SIZE",
      "memory per connection for headers and read buffers", 0, OFF(conn_memory)},
     {"max-body", 0, PB_OPT_SIZE, "4MiB", "SIZE",
@@ -120,19 +118,10 @@ static const pb_opt_t gw_opts[] = {
      "partnerbus admin (applied within seconds, no SIGHUP; --tokens is then "
      "optional)",
      0, OFF(admin_topics)},
-    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "NAME",
-     "compacted organisations topic (after --topic-prefix)", 0,
-     OFF(orgs_topic)},
-    {"tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens", "NAME",
-     "compacted tokens topic (after --topic-prefix)", 0, OFF(tokens_topic)},
-    {"token-usage-topic", 0, PB_OPT_STRING, "partnerbus.admin.token-usage",
-     "NAME",
-     "compacted topic the last use of each token is written to (at most "
-     "every 60 s per token)",
-     0, OFF(usage_topic)},
-    {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
-     "print the routes served (METHOD PATH) and exit", 0,
-     OFF(http.print_routes)},
+    PB_OPTG_ORGS_TOPIC(OFF(orgs_topic)),
+    PB_OPTG_TOKENS_TOPIC(OFF(tokens_topic)),
+    PB_OPTG_TOKEN_USAGE_TOPIC(OFF(usage_topic)),
+    PB_OPTG_PRINT_ROUTES(OFF(http.print_routes)),
 };
 
 static const pb_cmd_spec_t gw_spec = {

@@ -62,14 +62,9 @@ typedef struct fleet_settings {
 
 #define O(f) offsetof(fleet_settings_t, f)
 static const pb_opt_t fleet_opts[] = {
-    {"subscriptions-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscriptions",
-     "TOPIC", "compacted topic of the subscription records", 0,
-     O(subscriptions_topic)},
-    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "TOPIC",
-     "compacted topic of the organisation records", 0, O(orgs_topic)},
-    {"status-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscription-status",
-     "TOPIC", "compacted topic the subscriptions' status records go to", 0,
-     O(status_topic)},
+    PB_OPTG_SUBSCRIPTIONS_TOPIC(O(subscriptions_topic)),
+    PB_OPTG_ORGS_TOPIC(O(orgs_topic)),
+    PB_OPTG_STATUS_TOPIC(O(status_topic)),
     {"member", 0, PB_OPT_STRING, NULL, "NAME",
      "this process's name in status records (default: HOSTNAME-PID)", 0,
      O(member)},

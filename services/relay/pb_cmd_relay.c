@@ -80,15 +80,11 @@ static const pb_opt_t relay_opts[] = {
      "consumer group (one per subscription; relays in one group share the "
      "partitions)",
      PB_OPT_REQUIRED, O(group)},
-    {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
-     "event types / topics to subscribe to", PB_OPT_REQUIRED, O(topics)},
+    PB_OPTG_TOPICS(O(topics)),
     {"sink", 0, PB_OPT_STRING, NULL, "SINK",
      "webhook:URL, archive:DIR, jsonl:PATH or jsonl:- (stdout)",
      PB_OPT_REQUIRED, O(sink)},
-    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
-     "deliver only events matching EXPR (repeatable, all must hold; see "
-     "docs/relay.md)",
-     0, O(where)},
+    PB_OPTG_WHERE(O(where)),
     {"start", 0, PB_OPT_STRING, "earliest", "earliest|latest",
      "where a new group starts", 0, O(start)},
     PB_OPTG_DLQ_SUFFIX(O(dlq_suffix)),

@@ -25,15 +25,10 @@ static const char *cmd = "replay";
 
 #define O(f) offsetof(pb_replay_settings_t, f)
 static const pb_opt_t replay_opts[] = {
-    {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
-     "event types / topics to read (the topic prefix applies)", PB_OPT_REQUIRED,
-     O(topics)},
+    PB_OPTG_TOPICS(O(topics)),
     PB_OPTG_SINCE(O(since)),
     PB_OPTG_UNTIL(O(until)),
-    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
-     "only events matching EXPR (repeatable, all must hold; the relay's "
-     "grammar)",
-     0, O(where)},
+    PB_OPTG_WHERE(O(where)),
     {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro", "output format",
      0, O(format)},
     {"dialect", 0, PB_OPT_STRING, "rfc4180", "rfc4180|excel-de",

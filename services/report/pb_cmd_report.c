@@ -48,8 +48,7 @@ static const pb_opt_t report_opts[] = {
      O(topics)},
     PB_OPTG_SINCE(O(since)),
     PB_OPTG_UNTIL(O(until)),
-    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
-     "only events matching EXPR (repeatable)", 0, O(where)},
+    PB_OPTG_WHERE(O(where)),
     PB_OPTG_FROM_ARCHIVE(O(archive)),
     {"as-of", 0, PB_OPT_STRING, NULL, "TIME",
      "instant the age of unconfirmed shipments is measured at (default: "
