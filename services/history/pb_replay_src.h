@@ -11,6 +11,17 @@
 #include "pb_cli.h"
 #include "pb_opts.h"
 
+/* The time-range options replay and report share (PB_OPTG_SINCE,
+ * PB_OPTG_UNTIL, PB_OPTG_FROM_ARCHIVE, PB_OPTG_SINCE_SKEW,
+ * PB_OPTG_IDLE_TIMEOUT and PB_OPTG_PROGRESS in their tables). */
+typedef struct pb_history_opts {
+        const char *since, *until;
+        const char *archive;
+        int64_t skew;
+        int64_t idle_timeout;
+        const char *progress;
+} pb_history_opts_t;
+
 typedef struct pb_replay_src_conf {
         const char *cmd;
         const char *archive_dir; /* NULL: Kafka (cc->kconf) */
@@ -32,6 +43,15 @@ typedef struct pb_replay_src_conf {
          * event; events to resolve still come with their JSON. */
         int json_to_resolve_only;
 } pb_replay_src_conf_t;
+
+/* Zeroes *conf and fills it from the options: the command, the source
+ * (h->archive or Kafka), the topics, the parsed --since/--until, the skew,
+ * the idle timeout and --progress. The caller adds the window, filter,
+ * serde and catalog. Returns -1 to go on, else PB_EXIT_USAGE after
+ * printing why (a time that does not parse, an unknown --progress). */
+int pb_replay_src_conf_init(pb_replay_src_conf_t *conf, const char *cmd,
+                            pb_cli_common_t *cc, const pb_history_opts_t *h,
+                            char **topics, size_t ntopics);
 
 /* One event in output order; valid until the next pb_replay_src_next. */
 typedef struct pb_revent {

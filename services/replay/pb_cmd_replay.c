@@ -26,8 +26,8 @@ static const char *cmd = "replay";
 #define O(f) offsetof(pb_replay_settings_t, f)
 static const pb_opt_t replay_opts[] = {
     PB_OPTG_TOPICS(O(topics)),
-    PB_OPTG_SINCE(O(since)),
-    PB_OPTG_UNTIL(O(until)),
+    PB_OPTG_SINCE(O(h.since)),
+    PB_OPTG_UNTIL(O(h.until)),
     PB_OPTG_WHERE(O(where)),
     {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro", "output format",
      0, O(format)},
@@ -39,7 +39,7 @@ static const pb_opt_t replay_opts[] = {
      "output file (default stdout; avro needs a file); a directory gets "
      "one file per type (required for csv/avro of several topics)",
      0, O(out)},
-    PB_OPTG_FROM_ARCHIVE(O(archive)),
+    PB_OPTG_FROM_ARCHIVE(O(h.archive)),
     {"to-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
      "re-publish the events (same bytes, key and CloudEvents headers) to "
      "TOPIC",
@@ -59,9 +59,9 @@ static const pb_opt_t replay_opts[] = {
      O(dry_run)},
     {"window", 0, PB_OPT_INT, "1000", "N",
      "events buffered per partition for the event-time merge", 0, O(window)},
-    PB_OPTG_SINCE_SKEW(O(skew)),
-    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
-    PB_OPTG_PROGRESS(O(progress)),
+    PB_OPTG_SINCE_SKEW(O(h.skew)),
+    PB_OPTG_IDLE_TIMEOUT(O(h.idle_timeout)),
+    PB_OPTG_PROGRESS(O(h.progress)),
     {"webhook-retry-max-time", 0, PB_OPT_DURATION, "5m", "DURATION",
      "give up (exit 1) when a batch is still refused after this long", 0,
      O(wh_retry_max)},
@@ -536,7 +536,6 @@ int pb_cmd_replay(int argc, char **argv) {
         int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
         int64_t t0;
         memset(&o, 0, sizeof(o));
-        memset(&rc, 0, sizeof(rc));
         if (!s)
                 return PB_EXIT_FAIL;
         if (replay_opts_compose() < 0) {
@@ -570,7 +569,7 @@ int pb_cmd_replay(int argc, char **argv) {
                                                  "--reset-group");
                 goto done;
         }
-        if (!s->archive && !pb_cli_require_brokers(cmd, &s->cc)) {
+        if (!s->h.archive && !pb_cli_require_brokers(cmd, &s->cc)) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
@@ -588,24 +587,13 @@ int pb_cmd_replay(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (s->since && pb_replay_src_parse_time(s->since, &rc.since_ms)) {
-                status = pb_cli_usage_error(cmd, "--since: not a time: %s",
-                                            s->since);
-                goto done;
-        }
-        if (s->until && pb_replay_src_parse_time(s->until, &rc.until_ms)) {
-                status = pb_cli_usage_error(cmd, "--until: not a time: %s",
-                                            s->until);
+        if ((r = pb_replay_src_conf_init(&rc, cmd, &s->cc, &s->h, topics,
+                                         ntopics)) >= 0) {
+                status = r;
                 goto done;
         }
         if (s->window < 1 || s->window > 1000000) {
                 status = pb_cli_usage_error(cmd, "--window expects 1..1000000");
-                goto done;
-        }
-        if (strcmp(s->progress, "auto") && strcmp(s->progress, "always") &&
-            strcmp(s->progress, "never")) {
-                status = pb_cli_usage_error(cmd, "--progress expects auto, "
-                                                 "always or never");
                 goto done;
         }
         if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
@@ -621,21 +609,10 @@ int pb_cmd_replay(int argc, char **argv) {
                 goto done;
         if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
                 goto done;
-        rc.cmd = cmd;
-        rc.archive_dir = s->archive;
-        rc.cc = &s->cc;
-        rc.topics = (const char *const *)topics;
-        rc.ntopics = ntopics;
-        rc.has_since = s->since != NULL;
-        rc.has_until = s->until != NULL;
-        rc.skew_ms = s->skew;
         rc.window = (size_t)s->window;
         rc.filter = filter;
         rc.serde = serde;
         rc.catalog = catalog;
-        rc.idle_timeout_ms = s->idle_timeout;
-        rc.progress = !strcmp(s->progress, "always") ||
-                      (!strcmp(s->progress, "auto") && isatty(2));
         pb_cli_trap_signals();
         t0 = pb_mono_ms();
         /* CSV flattens the Avro body; only events to resolve come as JSON */

@@ -23,14 +23,10 @@ static const char *cmd = "report";
 typedef struct report_settings {
         pb_cli_common_t cc;
         pb_strlist_t topics;
-        const char *since, *until;
+        pb_history_opts_t h;
         pb_strlist_t where;
-        const char *archive;
         const char *out;
         const char *as_of;
-        int64_t skew;
-        int64_t idle_timeout;
-        const char *progress;
         pb_strlist_t formats;
         const char *lang;
         const char *trace;
@@ -46,17 +42,17 @@ static const pb_opt_t report_opts[] = {
      "funds.granted,aid.dispatched,aid.delivered,partnership.founded",
      "TYPE[,TYPE...]", "event types to read (the topic prefix applies)", 0,
      O(topics)},
-    PB_OPTG_SINCE(O(since)),
-    PB_OPTG_UNTIL(O(until)),
+    PB_OPTG_SINCE(O(h.since)),
+    PB_OPTG_UNTIL(O(h.until)),
     PB_OPTG_WHERE(O(where)),
-    PB_OPTG_FROM_ARCHIVE(O(archive)),
+    PB_OPTG_FROM_ARCHIVE(O(h.archive)),
     {"as-of", 0, PB_OPT_STRING, NULL, "TIME",
      "instant the age of unconfirmed shipments is measured at (default: "
      "--until, else now)",
      0, O(as_of)},
-    PB_OPTG_SINCE_SKEW(O(skew)),
-    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
-    PB_OPTG_PROGRESS(O(progress)),
+    PB_OPTG_SINCE_SKEW(O(h.skew)),
+    PB_OPTG_IDLE_TIMEOUT(O(h.idle_timeout)),
+    PB_OPTG_PROGRESS(O(h.progress)),
     {"lang", 0, PB_OPT_STRING, "de", "de|uk|en",
      "language of report.html and report.xlsx (labels from schemas/labels/)", 0,
      O(lang)},
@@ -231,7 +227,6 @@ int pb_cmd_report(int argc, char **argv) {
         int want_html = 0, want_xlsx = 0, want_iati = 0;
         size_t fi;
         int64_t asof;
-        memset(&rc, 0, sizeof(rc));
         pb_buf_init(&buf, 0);
         if (!s)
                 return PB_EXIT_FAIL;
@@ -246,7 +241,7 @@ int pb_cmd_report(int argc, char **argv) {
                                             argv[first]);
                 goto done;
         }
-        if (!s->archive && !pb_cli_require_brokers(cmd, &s->cc)) {
+        if (!s->h.archive && !pb_cli_require_brokers(cmd, &s->cc)) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
@@ -254,13 +249,12 @@ int pb_cmd_report(int argc, char **argv) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
-        if ((s->since && pb_replay_src_parse_time(s->since, &rc.since_ms)) ||
-            (s->until && pb_replay_src_parse_time(s->until, &rc.until_ms))) {
-                status = pb_cli_usage_error(cmd, "--since/--until: not a "
-                                                 "time");
+        if ((r = pb_replay_src_conf_init(&rc, cmd, &s->cc, &s->h, topics,
+                                         ntopics)) >= 0) {
+                status = r;
                 goto done;
         }
-        asof = s->until ? rc.until_ms : pb_now_ms();
+        asof = s->h.until ? rc.until_ms : pb_now_ms();
         if (s->as_of && pb_replay_src_parse_time(s->as_of, &asof)) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
                 goto done;
@@ -313,12 +307,6 @@ int pb_cmd_report(int argc, char **argv) {
                 snprintf(ldir, sizeof(ldir), "%s/labels",
                          s->cc.schemas_dir ? s->cc.schemas_dir
                                            : pb_schemas_default_dir());
-                if (strcmp(s->lang, "de") && strcmp(s->lang, "uk") &&
-                    strcmp(s->lang, "en")) {
-                        status = pb_cli_usage_error(
-                            cmd, "--lang: '%s' is not de, uk or en", s->lang);
-                        goto done;
-                }
                 if (!(labels =
                           pb_labels_load(ldir, s->lang, lerr, sizeof(lerr)))) {
                         fprintf(stderr, "partnerbus report: %s\n", lerr);
@@ -329,10 +317,10 @@ int pb_cmd_report(int argc, char **argv) {
                 goto done;
         if (!(rep = pb_report_new(asof)))
                 goto done;
-        pb_report_set_meta(rep, s->archive ? "archive" : "kafka", s->since,
-                           s->until);
-        pb_report_set_range(rep, s->since != NULL, rc.since_ms,
-                            s->until != NULL, rc.until_ms);
+        pb_report_set_meta(rep, s->h.archive ? "archive" : "kafka", s->h.since,
+                           s->h.until);
+        pb_report_set_range(rep, s->h.since != NULL, rc.since_ms,
+                            s->h.until != NULL, rc.until_ms);
         pb_report_set_labels(rep, labels);
         {
                 size_t i;
@@ -348,23 +336,12 @@ int pb_cmd_report(int argc, char **argv) {
                                     rep, ty, pb_schema_fingerprint(sc));
                 }
         }
-        if (s->archive)
-                note_archive_files(rep, s->archive, topics, ntopics);
-        rc.cmd = cmd;
-        rc.archive_dir = s->archive;
-        rc.cc = &s->cc;
-        rc.topics = (const char *const *)topics;
-        rc.ntopics = ntopics;
-        rc.has_since = s->since != NULL;
-        rc.has_until = s->until != NULL;
-        rc.skew_ms = s->skew;
+        if (s->h.archive)
+                note_archive_files(rep, s->h.archive, topics, ntopics);
         rc.window = 1; /* order does not change a sum */
         rc.filter = filter;
         rc.serde = serde;
         rc.catalog = catalog;
-        rc.idle_timeout_ms = s->idle_timeout;
-        rc.progress = !strcmp(s->progress, "always") ||
-                      (!strcmp(s->progress, "auto") && isatty(2));
         pb_cli_trap_signals();
         if (!(src = pb_replay_src_new(&rc, 1)))
                 goto done;
