@@ -1003,7 +1003,7 @@ static int ensure_topics(fleet_t *f) {
 
 int pb_cmd_fleet(int argc, char **argv) {
         fleet_t *f = calloc(1, sizeof(*f));
-        int first = 0, rc, status = PB_EXIT_FAIL;
+        int rc, status = PB_EXIT_FAIL;
         char err[512], host[64];
         const char *ctl_topics[2];
         pb_consumer_opts_t copts;
@@ -1011,16 +1011,11 @@ int pb_cmd_fleet(int argc, char **argv) {
         if (!f)
                 return PB_EXIT_FAIL;
         pthread_mutex_init(&f->sink_mu, NULL);
-        rc = pb_opts_parse(&fleet_spec, &f->set, &f->cc, argc, argv, &first);
+        rc = pb_opts_parse_args(&fleet_spec, &f->set, &f->cc, argc, argv);
         if (rc >= 0) {
                 free(f);
                 pb_opts_free();
                 return rc;
-        }
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
         }
         if (!pb_cli_require_brokers(cmd, &f->cc)) {
                 status = PB_EXIT_USAGE;

@@ -513,6 +513,21 @@ static void batch_release(relay_t *r, size_t i) {
         pb_message_release(&r->batch[i].m);
 }
 
+/* forgets p's entries at or after offset `from` (-1: all of them) */
+static void batch_drop_from(relay_t *r, const rpart_t *p, int64_t from) {
+        size_t j;
+        for (j = 0; j < r->nbatch;) {
+                if (r->batch[j].p == p && r->batch[j].m.offset >= from) {
+                        batch_release(r, j);
+                        memmove(&r->batch[j], &r->batch[j + 1],
+                                (r->nbatch - j - 1) * sizeof(*r->batch));
+                        r->nbatch--;
+                } else {
+                        j++;
+                }
+        }
+}
+
 static void batch_clear(relay_t *r) {
         size_t i;
         for (i = 0; i < r->nbatch; i++)
@@ -559,7 +574,7 @@ static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
  * (pb_kafka.c, rebalance callback). */
 static void check_assignment(relay_t *r) {
         rd_kafka_topic_partition_list_t *a = NULL;
-        size_t i, j;
+        size_t i;
         if (rd_kafka_assignment(r->rk, &a) || !a)
                 return;
         for (i = 0; i < r->nparts; i++) {
@@ -575,17 +590,7 @@ static void check_assignment(relay_t *r) {
                 if (r->async)
                         pipe_drop_from(r, p, -1);
                 part_reset(p);
-                for (j = 0; j < r->nbatch;) {
-                        if (r->batch[j].p == p) {
-                                batch_release(r, j);
-                                memmove(&r->batch[j], &r->batch[j + 1],
-                                        (r->nbatch - j - 1) *
-                                            sizeof(*r->batch));
-                                r->nbatch--;
-                        } else {
-                                j++;
-                        }
-                }
+                batch_drop_from(r, p, -1);
         }
         rd_kafka_topic_partition_list_destroy(a);
 }
@@ -1470,7 +1475,6 @@ static void handle_message(relay_t *r, pb_message_t *m) {
         pb_serde_msg_t msg;
         char err[512];
         pb_resp_t rc;
-        size_t j;
         if (!p) {
                 pb_message_release(m);
                 return;
@@ -1489,18 +1493,7 @@ static void handle_message(relay_t *r, pb_message_t *m) {
         if (p->next_expected >= 0 && m->offset < p->next_expected) {
                 /* rewound (reassigned, or our own seek): forget pending
                  * entries at or after this offset */
-                for (j = 0; j < r->nbatch;) {
-                        if (r->batch[j].p == p &&
-                            r->batch[j].m.offset >= m->offset) {
-                                batch_release(r, j);
-                                memmove(&r->batch[j], &r->batch[j + 1],
-                                        (r->nbatch - j - 1) *
-                                            sizeof(*r->batch));
-                                r->nbatch--;
-                        } else {
-                                j++;
-                        }
-                }
+                batch_drop_from(r, p, m->offset);
                 if (r->async)
                         pipe_drop_from(r, p, m->offset);
                 if (p->done_next > m->offset)
@@ -2042,7 +2035,7 @@ static void relay_free(relay_t *r) {
 
 int pb_cmd_relay(int argc, char **argv) {
         relay_t *r = calloc(1, sizeof(*r));
-        int first = 0, rc, status = PB_EXIT_FAIL;
+        int rc, status = PB_EXIT_FAIL;
         char err[512];
         char **topics = NULL;
         size_t ntopics = 0;
@@ -2069,16 +2062,11 @@ int pb_cmd_relay(int argc, char **argv) {
                 free(r);
                 return PB_EXIT_FAIL;
         }
-        rc = pb_opts_parse(&relay_spec, &r->set, &r->cc, argc, argv, &first);
+        rc = pb_opts_parse_args(&relay_spec, &r->set, &r->cc, argc, argv);
         if (rc >= 0) {
                 free(r);
                 pb_opts_compose_spec_free(&relay_spec);
                 return rc;
-        }
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
         }
         if (!pb_cli_require_brokers(cmd, &r->cc)) {
                 status = PB_EXIT_USAGE;

@@ -533,7 +533,7 @@ int pb_cmd_replay(int argc, char **argv) {
         pb_filter_t *filter = NULL;
         char **topics = NULL;
         size_t ntopics = 0;
-        int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
+        int r, status = PB_EXIT_FAIL, ok = 1;
         int64_t t0;
         memset(&o, 0, sizeof(o));
         if (!s)
@@ -542,18 +542,13 @@ int pb_cmd_replay(int argc, char **argv) {
                 free(s);
                 return PB_EXIT_FAIL;
         }
-        r = pb_opts_parse(&replay_spec, s, &s->cc, argc, argv, &first);
+        r = pb_opts_parse_args(&replay_spec, s, &s->cc, argc, argv);
         if (r >= 0) {
                 free(s);
                 pb_opts_compose_spec_free(&replay_spec);
                 return r;
         }
         o.set = s;
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
-        }
         topics = pb_opts_topics(&s->cc, &s->topics, &ntopics);
         if (!topics) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");

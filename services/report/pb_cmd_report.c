@@ -223,23 +223,18 @@ int pb_cmd_report(int argc, char **argv) {
         pb_buf_t buf;
         char **topics = NULL, e[512];
         size_t ntopics = 0;
-        int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
+        int r, status = PB_EXIT_FAIL, ok = 1;
         int want_html = 0, want_xlsx = 0, want_iati = 0;
         size_t fi;
         int64_t asof;
         pb_buf_init(&buf, 0);
         if (!s)
                 return PB_EXIT_FAIL;
-        r = pb_opts_parse(&report_spec, s, &s->cc, argc, argv, &first);
+        r = pb_opts_parse_args(&report_spec, s, &s->cc, argc, argv);
         if (r >= 0) {
                 free(s);
                 pb_opts_free();
                 return r;
-        }
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
         }
         if (!s->h.archive && !pb_cli_require_brokers(cmd, &s->cc)) {
                 status = PB_EXIT_USAGE;
