@@ -23,6 +23,7 @@
 #include "partnerbus/pb_schema.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
+#include "pb_cli_http.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
 #include <openssl/sha.h>
@@ -245,25 +246,10 @@ static int serve(int argc, char **argv) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
-        {
-                const pb_httpd_announce_t an = {CMD,
-                                                adm.set.http.listen,
-                                                pb_adm_http_port(&adm),
-                                                adm.set.http.tls_cert != NULL,
-                                                cc.brokers,
-                                                NULL,
-                                                adm.set.http.ops_listen,
-                                                adm.metrics,
-                                                ops_ready,
-                                                NULL,
-                                                &adm,
-                                                adm.set.http.port_file,
-                                                pb_log};
-                if (pb_httpd_announce(&an, &ops, err, sizeof(err)) < 0) {
-                        fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
-                        goto out;
-                }
-        }
+        if (pb_cli_http_announce(CMD, &adm.set.http, pb_adm_http_port(&adm),
+                                 cc.brokers, NULL, adm.metrics, ops_ready, NULL,
+                                 &adm, &ops) < 0)
+                goto out;
         while (!pb_cli_stop)
                 usleep(100 * 1000);
         pb_log("info", "cmd=admin msg=\"stopping\"");

@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "pb_cli.h"
+#include "pb_cli_http.h"
 #include "pb_gw_server.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
@@ -661,25 +662,12 @@ int pb_cmd_gateway(int argc, char **argv) {
         port = pb_gw_http_port(&gw);
         {
                 char extra[64];
-                const pb_httpd_announce_t an = {CMD,
-                                                gw.set.http.listen,
-                                                port,
-                                                gw.set.http.tls_cert != NULL,
-                                                cc.brokers,
-                                                extra,
-                                                gw.set.http.ops_listen,
-                                                gw.metrics,
-                                                ops_ready,
-                                                ops_render,
-                                                &gw,
-                                                gw.set.http.port_file,
-                                                pb_log};
                 snprintf(extra, sizeof(extra), " types=%zu orgs=%zu", gw.ntypes,
                          gw.tokens ? gw.tokens->n : 0);
-                if (pb_httpd_announce(&an, &gw.ops, err, sizeof(err)) < 0) {
-                        fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                if (pb_cli_http_announce(CMD, &gw.set.http, port, cc.brokers,
+                                         extra, gw.metrics, ops_ready,
+                                         ops_render, &gw, &gw.ops) < 0)
                         goto out;
-                }
         }
 
         while (!pb_cli_stop) {

@@ -409,16 +409,9 @@ static int start(pollctx_t *p) {
                 return -1;
         declare_metrics(p->metrics);
         pb_cli_trap_signals();
-        if (p->set.ops_listen) {
-                p->ops = pb_ops_server_new(p->set.ops_listen, p->metrics,
-                                           poll_ready, p, err, sizeof(err));
-                if (!p->ops) {
-                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
-                        return -1;
-                }
-                pb_log("info", "msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(p->ops));
-        }
+        if (pb_cli_ops_start(p->set.ops_listen, p->metrics, poll_ready, p,
+                             &p->ops))
+                return -1;
         if (p->cc.brokers) {
                 if (!p->set.check) {
                         if (pb_poll_start_producer(p))

@@ -1067,16 +1067,9 @@ int pb_cmd_fleet(int argc, char **argv) {
         pb_relay_declare_metrics(f->metrics);
         pb_metrics_declare(f->metrics, "partnerbus_fleet_subscriptions",
                            "gauge", "subscriptions this process runs", NULL, 0);
-        if (f->set.ops_listen) {
-                f->ops = pb_ops_server_new(f->set.ops_listen, f->metrics,
-                                           fleet_ready, f, err, sizeof(err));
-                if (!f->ops) {
-                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
-                        goto done;
-                }
-                pb_log("info", "msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(f->ops));
-        }
+        if (pb_cli_ops_start(f->set.ops_listen, f->metrics, fleet_ready, f,
+                             &f->ops))
+                goto done;
         f->status =
             pb_producer_new(&f->cc.kconf, status_cb, f, err, sizeof(err));
         if (!f->status) {

@@ -2102,16 +2102,9 @@ int pb_cmd_relay(int argc, char **argv) {
         if (!(r->metrics = pb_metrics_new()))
                 goto done;
         declare_metrics(r->metrics);
-        if (r->set.ops_listen) {
-                r->ops = pb_ops_server_new(r->set.ops_listen, r->metrics,
-                                           relay_ready, r, err, sizeof(err));
-                if (!r->ops) {
-                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
-                        goto done;
-                }
-                pb_log("info", "msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(r->ops));
-        }
+        if (pb_cli_ops_start(r->set.ops_listen, r->metrics, relay_ready, r,
+                             &r->ops))
+                goto done;
         /* --topics a,b --topics c: every comma-separated item */
         topics = pb_opts_topics(&r->cc, &r->set.topics, &ntopics);
         if (ntopics == 0) {
