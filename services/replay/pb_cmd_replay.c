@@ -15,6 +15,7 @@
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
 #include "pb_connector.h"
+#include "pb_history.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay.h"
@@ -524,18 +525,12 @@ static int out_close(out_t *o, int ok) {
 int pb_cmd_replay(int argc, char **argv) {
         pb_replay_settings_t *s = calloc(1, sizeof(*s));
         out_t o;
-        pb_replay_src_conf_t rc;
-        pb_replay_src_t *src = NULL;
+        pb_history_t hs;
         pb_replay_src_stats_t st;
-        pb_schemas_t *catalog = NULL;
-        pb_registry_t *registry = NULL;
-        pb_serde_t *serde = NULL;
-        pb_filter_t *filter = NULL;
-        char **topics = NULL;
-        size_t ntopics = 0;
         int r, status = PB_EXIT_FAIL, ok = 1;
         int64_t t0;
         memset(&o, 0, sizeof(o));
+        memset(&hs, 0, sizeof(hs));
         if (!s)
                 return PB_EXIT_FAIL;
         if (replay_opts_compose() < 0) {
@@ -549,14 +544,14 @@ int pb_cmd_replay(int argc, char **argv) {
                 return r;
         }
         o.set = s;
-        topics = pb_opts_topics(&s->cc, &s->topics, &ntopics);
-        if (!topics) {
+        hs.topics = pb_opts_topics(&s->cc, &s->topics, &hs.ntopics);
+        if (!hs.topics) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
         if (s->reset_group) {
-                status = pb_replay_reset_group(s, (const char *const *)topics,
-                                               ntopics);
+                status = pb_replay_reset_group(
+                    s, (const char *const *)hs.topics, hs.ntopics);
                 goto done;
         }
         if (s->to_time) {
@@ -582,8 +577,8 @@ int pb_cmd_replay(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if ((r = pb_replay_src_conf_init(&rc, cmd, &s->cc, &s->h, topics,
-                                         ntopics)) >= 0) {
+        if ((r = pb_replay_src_conf_init(&hs.conf, cmd, &s->cc, &s->h,
+                                         hs.topics, hs.ntopics)) >= 0) {
                 status = r;
                 goto done;
         }
@@ -591,33 +586,24 @@ int pb_cmd_replay(int argc, char **argv) {
                 status = pb_cli_usage_error(cmd, "--window expects 1..1000000");
                 goto done;
         }
-        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+        if ((r = pb_opts_where(cmd, &s->where, &hs.filter)) >= 0) {
                 status = r;
                 goto done;
         }
-        if ((r = out_open(&o, ntopics)) >= 0) {
+        if ((r = out_open(&o, hs.ntopics)) >= 0) {
                 status = r;
                 goto done;
         }
-        catalog = pb_cli_load_schemas(cmd, &s->cc);
-        if (!catalog)
+        if (pb_history_load(&hs, cmd, &s->cc))
                 goto done;
-        if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
-                goto done;
-        rc.window = (size_t)s->window;
-        rc.filter = filter;
-        rc.serde = serde;
-        rc.catalog = catalog;
-        pb_cli_trap_signals();
         t0 = pb_mono_ms();
         /* CSV flattens the Avro body; only events to resolve come as JSON */
-        rc.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
-        src = pb_replay_src_new(&rc, 0);
-        if (!src)
+        hs.conf.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
+        if (pb_history_start(&hs, (size_t)s->window, 0))
                 goto done;
         for (;;) {
                 pb_revent_t ev;
-                pb_resp_t pr = pb_replay_src_next(src, &ev);
+                pb_resp_t pr = pb_replay_src_next(hs.src, &ev);
                 if (pr == PB_END)
                         break;
                 if (pr != PB_OK || out_write(&o, &ev)) {
@@ -625,8 +611,8 @@ int pb_cmd_replay(int argc, char **argv) {
                         break;
                 }
         }
-        pb_replay_src_progress_done(src);
-        pb_replay_src_stats(src, &st);
+        pb_replay_src_progress_done(hs.src);
+        pb_replay_src_stats(hs.src, &st);
         if (out_close(&o, ok))
                 ok = 0;
         memset(&o, 0, sizeof(o));
@@ -654,12 +640,7 @@ int pb_cmd_replay(int argc, char **argv) {
 done:
         if (o.set)
                 out_close(&o, 0);
-        pb_replay_src_destroy(src);
-        pb_serde_destroy(serde);
-        pb_registry_destroy(registry);
-        pb_schemas_destroy(catalog);
-        pb_filter_destroy(filter);
-        pb_opts_topics_free(topics, ntopics);
+        pb_history_close(&hs);
         free(s);
         pb_opts_compose_spec_free(&replay_spec);
         return status;

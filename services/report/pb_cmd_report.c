@@ -12,6 +12,7 @@
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_labels.h"
 #include "partnerbus/pb_util.h"
+#include "pb_history.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay_src.h"
@@ -211,23 +212,18 @@ static int write_iati(const report_settings_t *s, pb_report_t *rep) {
 
 int pb_cmd_report(int argc, char **argv) {
         report_settings_t *s = calloc(1, sizeof(*s));
-        pb_replay_src_conf_t rc;
-        pb_replay_src_t *src = NULL;
+        pb_history_t hs;
         pb_replay_src_stats_t st;
-        pb_schemas_t *catalog = NULL;
-        pb_registry_t *registry = NULL;
-        pb_serde_t *serde = NULL;
-        pb_filter_t *filter = NULL;
         pb_report_t *rep = NULL;
         pb_labels_t *labels = NULL;
         pb_buf_t buf;
-        char **topics = NULL, e[512];
-        size_t ntopics = 0;
+        char e[512];
         int r, status = PB_EXIT_FAIL, ok = 1;
         int want_html = 0, want_xlsx = 0, want_iati = 0;
         size_t fi;
         int64_t asof;
         pb_buf_init(&buf, 0);
+        memset(&hs, 0, sizeof(hs));
         if (!s)
                 return PB_EXIT_FAIL;
         r = pb_opts_parse_args(&report_spec, s, &s->cc, argc, argv);
@@ -240,16 +236,16 @@ int pb_cmd_report(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (!(topics = pb_opts_topics(&s->cc, &s->topics, &ntopics))) {
+        if (!(hs.topics = pb_opts_topics(&s->cc, &s->topics, &hs.ntopics))) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
-        if ((r = pb_replay_src_conf_init(&rc, cmd, &s->cc, &s->h, topics,
-                                         ntopics)) >= 0) {
+        if ((r = pb_replay_src_conf_init(&hs.conf, cmd, &s->cc, &s->h,
+                                         hs.topics, hs.ntopics)) >= 0) {
                 status = r;
                 goto done;
         }
-        asof = s->h.until ? rc.until_ms : pb_now_ms();
+        asof = s->h.until ? hs.conf.until_ms : pb_now_ms();
         if (s->as_of && pb_replay_src_parse_time(s->as_of, &asof)) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
                 goto done;
@@ -286,7 +282,7 @@ int pb_cmd_report(int argc, char **argv) {
                     cmd, "--lang: '%s' is not de, uk or en", s->lang);
                 goto done;
         }
-        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+        if ((r = pb_opts_where(cmd, &s->where, &hs.filter)) >= 0) {
                 status = r;
                 goto done;
         }
@@ -295,7 +291,7 @@ int pb_cmd_report(int argc, char **argv) {
                         strerror(errno));
                 goto done;
         }
-        if (!(catalog = pb_cli_load_schemas(cmd, &s->cc)))
+        if (pb_history_load(&hs, cmd, &s->cc))
                 goto done;
         {
                 char ldir[4096], lerr[512];
@@ -308,41 +304,34 @@ int pb_cmd_report(int argc, char **argv) {
                         goto done;
                 }
         }
-        if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
-                goto done;
         if (!(rep = pb_report_new(asof)))
                 goto done;
         pb_report_set_meta(rep, s->h.archive ? "archive" : "kafka", s->h.since,
                            s->h.until);
-        pb_report_set_range(rep, s->h.since != NULL, rc.since_ms,
-                            s->h.until != NULL, rc.until_ms);
+        pb_report_set_range(rep, s->h.since != NULL, hs.conf.since_ms,
+                            s->h.until != NULL, hs.conf.until_ms);
         pb_report_set_labels(rep, labels);
         {
                 size_t i;
-                for (i = 0; i < ntopics; i++) {
-                        const char *ty = topics[i];
+                for (i = 0; i < hs.ntopics; i++) {
+                        const char *ty = hs.topics[i];
                         const pb_schema_t *sc;
                         if (s->cc.topic_prefix &&
                             !strncmp(ty, s->cc.topic_prefix,
                                      strlen(s->cc.topic_prefix)))
                                 ty += strlen(s->cc.topic_prefix);
-                        if ((sc = pb_schemas_find(catalog, ty)))
+                        if ((sc = pb_schemas_find(hs.catalog, ty)))
                                 pb_report_note_schema(
                                     rep, ty, pb_schema_fingerprint(sc));
                 }
         }
         if (s->h.archive)
-                note_archive_files(rep, s->h.archive, topics, ntopics);
-        rc.window = 1; /* order does not change a sum */
-        rc.filter = filter;
-        rc.serde = serde;
-        rc.catalog = catalog;
-        pb_cli_trap_signals();
-        if (!(src = pb_replay_src_new(&rc, 1)))
+                note_archive_files(rep, s->h.archive, hs.topics, hs.ntopics);
+        if (pb_history_start(&hs, 1, 1)) /* order does not change a sum */
                 goto done;
         for (;;) {
                 pb_revent_t ev;
-                pb_resp_t pr = pb_replay_src_next(src, &ev);
+                pb_resp_t pr = pb_replay_src_next(hs.src, &ev);
                 if (pr == PB_END)
                         break;
                 if (pr != PB_OK) {
@@ -364,8 +353,8 @@ int pb_cmd_report(int argc, char **argv) {
                         break;
                 }
         }
-        pb_replay_src_progress_done(src);
-        pb_replay_src_stats(src, &st);
+        pb_replay_src_progress_done(hs.src);
+        pb_replay_src_stats(hs.src, &st);
         if (!ok)
                 goto done;
         if (st.undecodable) {
@@ -410,12 +399,7 @@ done:
         pb_buf_free(&buf);
         pb_report_destroy(rep);
         pb_labels_destroy(labels);
-        pb_replay_src_destroy(src);
-        pb_serde_destroy(serde);
-        pb_registry_destroy(registry);
-        pb_schemas_destroy(catalog);
-        pb_filter_destroy(filter);
-        pb_opts_topics_free(topics, ntopics);
+        pb_history_close(&hs);
         free(s);
         pb_opts_free();
         return status;
