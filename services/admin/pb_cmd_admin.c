@@ -32,17 +32,12 @@
 #define OFF(f) offsetof(pb_adm_settings_t, f)
 
 static const pb_opt_t adm_opts[] = {
-    {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8090", "ADDR:PORT",
-     "address to listen on (port 0: any free port, see --port-file)", 0,
-     OFF(http.listen)},
+    PB_OPTG_LISTEN("127.0.0.1:8090", OFF(http.listen)),
     {"operator-token-file", 0, PB_OPT_STRING, NULL, "FILE",
      "the operator's token: its first line is the token itself, or "
      "sha256:HEX of it (required)",
      0, OFF(operator_token_file)},
-    PB_OPTG_TLS_CERT(OFF(http.tls_cert)),
-    PB_OPTG_TLS_KEY(OFF(http.tls_key)),
-    PB_OPTG_TLS_PRIORITIES(OFF(http.tls_priorities)),
-    PB_OPTG_INSECURE_HTTP(OFF(http.insecure_http)),
+    PB_OPTG_TLS(OFF(http)),
     {"threads", 0, PB_OPT_INT, "4", "N", "HTTP threads", 0, OFF(http.threads)},
     {"max-body", 0, PB_OPT_SIZE, "64KiB", "SIZE",
      "largest request body; larger ones get 413", 0, OFF(http.max_body)},

@@ -4,13 +4,15 @@
  * argument is the offsetof() of the service's field, so settings structs
  * keep their own layout.
  *
- *   ops      --ops-listen                                  relay, poll
- *   retry    --retry-max-backoff                           relay, poll
+ *   ops      --ops-listen                     relay, fleet, poll, admin
+ *   retry    --retry-max-backoff                    relay, fleet, poll
+ *            --retry-initial                               relay, fleet
+ *   delivery --dlq-suffix --batch-linger --commit-interval relay, fleet
  *   history  --since --until --from-archive --since-skew
  *            --idle-timeout --progress                     replay, report
  *   webhook  --webhook-*: the webhook sink's own table
  *            (connectors/webhook), composed at run time     relay, replay
- *   https    --tls-cert --tls-key --tls-priorities
+ *   https    --listen --tls-cert --tls-key --tls-priorities
  *            --insecure-http --port-file --conn-timeout
  *            --print-routes: the HTTP API servers           gateway, admin
  *   admin    --orgs-topic --tokens-topic --token-usage-topic
@@ -37,7 +39,22 @@
                     0, (off)                                                   \
         }
 
-/* --- https: the HTTP API servers (pb_httpd.h) --- */
+/* --- https: the HTTP API servers (pb_httpd.h); `http` is the offset of
+ * the service's pb_cli_http_t --- */
+#define PB_OPTG_LISTEN(def, off)                                               \
+        {                                                                      \
+                "listen", 'l', PB_OPT_STRING, def, "ADDR:PORT",                \
+                    "address to listen on (port 0: any free port, see "        \
+                    "--port-file)",                                            \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_TLS(http)                                                      \
+        PB_OPTG_TLS_CERT((http) + offsetof(pb_cli_http_t, tls_cert)),          \
+            PB_OPTG_TLS_KEY((http) + offsetof(pb_cli_http_t, tls_key)),        \
+            PB_OPTG_TLS_PRIORITIES((http) +                                    \
+                                   offsetof(pb_cli_http_t, tls_priorities)),   \
+            PB_OPTG_INSECURE_HTTP((http) +                                     \
+                                  offsetof(pb_cli_http_t, insecure_http))
 #define PB_OPTG_TLS_CERT(off)                                                  \
         {                                                                      \
                 "tls-cert", 0, PB_OPT_STRING, NULL, "FILE",                    \
@@ -166,6 +183,11 @@
         {                                                                      \
                 "batch-linger", 0, PB_OPT_DURATION, "50ms", "DURATION",        \
                     "wait at most this long to fill a batch", 0, (off)         \
+        }
+#define PB_OPTG_COMMIT_INTERVAL(off)                                           \
+        {                                                                      \
+                "commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",       \
+                    "flush the sink and commit offsets this often", 0, (off)   \
         }
 
 /* --- history: a time range of events, from Kafka or the archive --- */

@@ -33,17 +33,12 @@
 #define OFF(f) offsetof(pb_gw_settings_t, f)
 
 static const pb_opt_t gw_opts[] = {
-    {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
-     "address to listen on (port 0: any free port, see --port-file)", 0,
-     OFF(http.listen)},
+    PB_OPTG_LISTEN("127.0.0.1:8080", OFF(http.listen)),
     {"tokens", 't', PB_OPT_STRING, NULL, "FILE",
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
      "on SIGHUP (required unless --admin-topics)",
      0, OFF(tokens)},
-    PB_OPTG_TLS_CERT(OFF(http.tls_cert)),
-    PB_OPTG_TLS_KEY(OFF(http.tls_key)),
-    PB_OPTG_TLS_PRIORITIES(OFF(http.tls_priorities)),
-    PB_OPTG_INSECURE_HTTP(OFF(http.insecure_http)),
+    PB_OPTG_TLS(OFF(http)),
     {"threads", 0, PB_OPT_INT, "2", "N",
      "HTTP threads (an epoll set each; 1: one thread with poll())", 0,
      OFF(http.threads)},
