@@ -190,7 +190,24 @@
                     "flush the sink and commit offsets this often", 0, (off)   \
         }
 
-/* --- history: a time range of events, from Kafka or the archive --- */
+/* --- history: a time range of events, from Kafka or the archive; the
+ * settings of a pb_history_opts_t (pb_replay_src_conf_init), whose offset
+ * `h` the groups take --- */
+typedef struct pb_history_opts {
+        const char *since, *until;
+        const char *archive;
+        int64_t skew;
+        int64_t idle_timeout;
+        const char *progress;
+} pb_history_opts_t;
+#define PB_OPTG_HISTORY_RANGE(h)                                               \
+        PB_OPTG_SINCE((h) + offsetof(pb_history_opts_t, since)),               \
+            PB_OPTG_UNTIL((h) + offsetof(pb_history_opts_t, until))
+#define PB_OPTG_HISTORY_SCAN(h)                                                \
+        PB_OPTG_SINCE_SKEW((h) + offsetof(pb_history_opts_t, skew)),           \
+            PB_OPTG_IDLE_TIMEOUT((h) +                                         \
+                                 offsetof(pb_history_opts_t, idle_timeout)),   \
+            PB_OPTG_PROGRESS((h) + offsetof(pb_history_opts_t, progress))
 #define PB_OPTG_SINCE(off)                                                     \
         {                                                                      \
                 "since", 0, PB_OPT_STRING, NULL, "TIME",                       \

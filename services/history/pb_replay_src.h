@@ -9,18 +9,8 @@
 
 #include "partnerbus/pb_filter.h"
 #include "pb_cli.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
-
-/* The time-range options replay and report share (PB_OPTG_SINCE,
- * PB_OPTG_UNTIL, PB_OPTG_FROM_ARCHIVE, PB_OPTG_SINCE_SKEW,
- * PB_OPTG_IDLE_TIMEOUT and PB_OPTG_PROGRESS in their tables). */
-typedef struct pb_history_opts {
-        const char *since, *until;
-        const char *archive;
-        int64_t skew;
-        int64_t idle_timeout;
-        const char *progress;
-} pb_history_opts_t;
 
 typedef struct pb_replay_src_conf {
         const char *cmd;

@@ -27,8 +27,7 @@ static const char *cmd = "replay";
 #define O(f) offsetof(pb_replay_settings_t, f)
 static const pb_opt_t replay_opts[] = {
     PB_OPTG_TOPICS(O(topics)),
-    PB_OPTG_SINCE(O(h.since)),
-    PB_OPTG_UNTIL(O(h.until)),
+    PB_OPTG_HISTORY_RANGE(O(h)),
     PB_OPTG_WHERE(O(where)),
     {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro", "output format",
      0, O(format)},
@@ -60,9 +59,7 @@ static const pb_opt_t replay_opts[] = {
      O(dry_run)},
     {"window", 0, PB_OPT_INT, "1000", "N",
      "events buffered per partition for the event-time merge", 0, O(window)},
-    PB_OPTG_SINCE_SKEW(O(h.skew)),
-    PB_OPTG_IDLE_TIMEOUT(O(h.idle_timeout)),
-    PB_OPTG_PROGRESS(O(h.progress)),
+    PB_OPTG_HISTORY_SCAN(O(h)),
     {"webhook-retry-max-time", 0, PB_OPT_DURATION, "5m", "DURATION",
      "give up (exit 1) when a batch is still refused after this long", 0,
      O(wh_retry_max)},
