@@ -15,6 +15,7 @@
 #include "pb_adm.h"
 #include "pb_adm_assets.h"
 #include "pb_cli.h"
+#include "pb_cli_http.h"
 
 typedef struct hreq {
         pb_buf_t body;
@@ -257,10 +258,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
 
 int pb_adm_http_start(pb_adm_t *adm, char *errstr, size_t errstr_size) {
         pb_httpd_setup_t hs;
-        const pb_httpd_conf_t hc = {
-            adm->set.http.listen,  adm->set.http.tls_cert,
-            adm->set.http.tls_key, adm->set.http.tls_priorities,
-            adm->set.http.threads, adm->set.http.conn_timeout};
+        const pb_httpd_conf_t hc = pb_cli_httpd_conf(&adm->set.http);
         if (pb_httpd_setup(&hs, &hc,
                            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                                MHD_USE_ERROR_LOG,

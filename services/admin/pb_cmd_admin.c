@@ -23,6 +23,7 @@
 #include "partnerbus/pb_schema.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
+#include "pb_cli_http.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
 #include <openssl/sha.h>
@@ -31,22 +32,16 @@
 #define OFF(f) offsetof(pb_adm_settings_t, f)
 
 static const pb_opt_t adm_opts[] = {
-    {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8090", "ADDR:PORT",
-     "address to listen on (port 0: any free port, see --port-file)", 0,
-     OFF(http.listen)},
+    PB_OPTG_LISTEN("127.0.0.1:8090", OFF(http.listen)),
     {"operator-token-file", 0, PB_OPT_STRING, NULL, "FILE",
      "the operator's token: its first line is the token itself, or "
      "sha256:HEX of it (required)",
      0, OFF(operator_token_file)},
-    PB_OPTG_TLS_CERT(OFF(http.tls_cert)),
-    PB_OPTG_TLS_KEY(OFF(http.tls_key)),
-    PB_OPTG_TLS_PRIORITIES(OFF(http.tls_priorities)),
-    PB_OPTG_INSECURE_HTTP(OFF(http.insecure_http)),
+    PB_OPTG_TLS(OFF(http)),
     {"threads", 0, PB_OPT_INT, "4", "N", "HTTP threads", 0, OFF(http.threads)},
     {"max-body", 0, PB_OPT_SIZE, "64KiB", "SIZE",
      "largest request body; larger ones get 413", 0, OFF(http.max_body)},
-    {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
-     "close a connection idle this long", 0, OFF(http.conn_timeout)},
+    PB_OPTG_CONN_TIMEOUT(OFF(http.conn_timeout)),
     PB_OPTG_OPS_LISTEN(OFF(http.ops_listen)),
     PB_OPTG_PORT_FILE(OFF(http.port_file)),
     {"allow-http-endpoints", 0, PB_OPT_BOOL, "false", NULL,
@@ -70,20 +65,11 @@ static const pb_opt_t adm_opts[] = {
     {"audit-keep", 0, PB_OPT_INT, "100000", "N",
      "newest audit records held in memory for GET /v1/admin/audit", 0,
      OFF(audit_keep)},
-    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "NAME",
-     "compacted organisations topic (after --topic-prefix)", 0,
-     OFF(orgs_topic)},
-    {"tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens", "NAME",
-     "compacted tokens topic", 0, OFF(tokens_topic)},
-    {"token-usage-topic", 0, PB_OPT_STRING, "partnerbus.admin.token-usage",
-     "NAME", "compacted token usage topic (written by gateways)", 0,
-     OFF(usage_topic)},
-    {"subscriptions-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscriptions",
-     "NAME", "compacted subscriptions topic (read by the relay fleet)", 0,
-     OFF(subs_topic)},
-    {"status-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscription-status",
-     "NAME", "compacted subscription status topic (written by the relay fleet)",
-     0, OFF(status_topic)},
+    PB_OPTG_ORGS_TOPIC(OFF(orgs_topic)),
+    PB_OPTG_TOKENS_TOPIC(OFF(tokens_topic)),
+    PB_OPTG_TOKEN_USAGE_TOPIC(OFF(usage_topic)),
+    PB_OPTG_SUBSCRIPTIONS_TOPIC(OFF(subs_topic)),
+    PB_OPTG_STATUS_TOPIC(OFF(status_topic)),
     {"audit-topic", 0, PB_OPT_STRING, "partnerbus.admin.audit", "NAME",
      "append-only audit topic", 0, OFF(audit_topic)},
     {"history-scan-max", 0, PB_OPT_INT, "20000", "N",
@@ -92,9 +78,7 @@ static const pb_opt_t adm_opts[] = {
      0, OFF(history_scan_max)},
     {"history-timeout", 0, PB_OPT_DURATION, "5s", "DURATION",
      "how long a history request may read Kafka", 0, OFF(history_timeout)},
-    {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
-     "print the routes served (METHOD PATH) and exit", 0,
-     OFF(http.print_routes)},
+    PB_OPTG_PRINT_ROUTES(OFF(http.print_routes)),
 };
 
 static const pb_cmd_spec_t adm_spec = {
@@ -257,25 +241,10 @@ static int serve(int argc, char **argv) {
                 fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
                 goto out;
         }
-        {
-                const pb_httpd_announce_t an = {CMD,
-                                                adm.set.http.listen,
-                                                pb_adm_http_port(&adm),
-                                                adm.set.http.tls_cert != NULL,
-                                                cc.brokers,
-                                                NULL,
-                                                adm.set.http.ops_listen,
-                                                adm.metrics,
-                                                ops_ready,
-                                                NULL,
-                                                &adm,
-                                                adm.set.http.port_file,
-                                                pb_log};
-                if (pb_httpd_announce(&an, &ops, err, sizeof(err)) < 0) {
-                        fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
-                        goto out;
-                }
-        }
+        if (pb_cli_http_announce(CMD, &adm.set.http, pb_adm_http_port(&adm),
+                                 cc.brokers, NULL, adm.metrics, ops_ready, NULL,
+                                 &adm, &ops) < 0)
+                goto out;
         while (!pb_cli_stop)
                 usleep(100 * 1000);
         pb_log("info", "cmd=admin msg=\"stopping\"");

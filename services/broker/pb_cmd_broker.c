@@ -183,17 +183,13 @@ int pb_cmd_broker(int argc, char **argv) {
         long count;
         char err[512];
         pb_mock_broker_t *mb;
-        int first = 0, rc;
+        int rc;
         unsigned ticks = 0;
         static watch_t w;
 
         memset(&bs, 0, sizeof(bs));
-        if ((rc = pb_opts_parse(&broker_spec, &bs, &cc, argc, argv, &first)) >=
-            0)
+        if ((rc = pb_opts_parse_args(&broker_spec, &bs, &cc, argc, argv)) >= 0)
                 return rc;
-        if (first < argc)
-                return pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                          argv[first]);
         count = bs.count;
         file = bs.bootstrap_file;
         if (count < 1 || count > 16)

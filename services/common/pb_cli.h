@@ -8,6 +8,7 @@
 
 #include "partnerbus/pb_common.h"
 #include "partnerbus/pb_kafka.h"
+#include "partnerbus/pb_metrics.h"
 #include "partnerbus/pb_schema.h"
 #include "partnerbus/pb_serde.h"
 
@@ -88,6 +89,12 @@ typedef struct pb_cli_http {
         const char *port_file;
         int print_routes;
 } pb_cli_http_t;
+
+/* --ops-listen (relay, fleet, poll): *out serves /healthz, /readyz
+ * (ready) and /metrics on `listen`, and its port is logged; with no
+ * address *out stays NULL. 0, or -1 after logging why not. */
+int pb_cli_ops_start(const char *listen, pb_metrics_t *m, pb_ready_cb_t *ready,
+                     void *opaque, pb_ops_server_t **out);
 
 /* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
 extern volatile int pb_cli_stop;

@@ -4,14 +4,22 @@
  * argument is the offsetof() of the service's field, so settings structs
  * keep their own layout.
  *
- *   ops      --ops-listen                                  relay, poll
- *   retry    --retry-max-backoff                           relay, poll
+ *   ops      --ops-listen                     relay, fleet, poll, admin
+ *   retry    --retry-max-backoff                    relay, fleet, poll
+ *            --retry-initial                               relay, fleet
+ *   delivery --dlq-suffix --batch-linger --commit-interval relay, fleet
  *   history  --since --until --from-archive --since-skew
  *            --idle-timeout --progress                     replay, report
  *   webhook  --webhook-*: the webhook sink's own table
  *            (connectors/webhook), composed at run time     relay, replay
- *   https    --tls-cert --tls-key --tls-priorities
- *            --insecure-http --port-file: the HTTP API servers gateway, admin
+ *   https    --listen --tls-cert --tls-key --tls-priorities
+ *            --insecure-http --port-file --conn-timeout
+ *            --print-routes: the HTTP API servers           gateway, admin
+ *   admin    --orgs-topic --tokens-topic --token-usage-topic
+ *            --subscriptions-topic --status-topic: the
+ *            topics partnerbus admin writes           admin, gateway, fleet
+ *   events   --topics --where: which events a command reads
+ *                                                  relay, replay, report
  *   owners   --owners-topic --owners-capacity: entity ownership
  *            (pb_owners.h)                                 gateway, poll
  *   kafka    --brokers, -X, --schema-registry ...: the common options of
@@ -31,7 +39,22 @@
                     0, (off)                                                   \
         }
 
-/* --- https: the HTTP API servers (pb_httpd.h) --- */
+/* --- https: the HTTP API servers (pb_httpd.h); `http` is the offset of
+ * the service's pb_cli_http_t --- */
+#define PB_OPTG_LISTEN(def, off)                                               \
+        {                                                                      \
+                "listen", 'l', PB_OPT_STRING, def, "ADDR:PORT",                \
+                    "address to listen on (port 0: any free port, see "        \
+                    "--port-file)",                                            \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_TLS(http)                                                      \
+        PB_OPTG_TLS_CERT((http) + offsetof(pb_cli_http_t, tls_cert)),          \
+            PB_OPTG_TLS_KEY((http) + offsetof(pb_cli_http_t, tls_key)),        \
+            PB_OPTG_TLS_PRIORITIES((http) +                                    \
+                                   offsetof(pb_cli_http_t, tls_priorities)),   \
+            PB_OPTG_INSECURE_HTTP((http) +                                     \
+                                  offsetof(pb_cli_http_t, insecure_http))
 #define PB_OPTG_TLS_CERT(off)                                                  \
         {                                                                      \
                 "tls-cert", 0, PB_OPT_STRING, NULL, "FILE",                    \
@@ -70,6 +93,73 @@
                     (off)                                                      \
         }
 
+#define PB_OPTG_CONN_TIMEOUT(off)                                              \
+        {                                                                      \
+                "conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",         \
+                    "close a connection idle or stalled this long (whole "     \
+                    "seconds)",                                                \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_PRINT_ROUTES(off)                                              \
+        {                                                                      \
+                "print-routes", 0, PB_OPT_BOOL, "false", NULL,                 \
+                    "print the routes served (METHOD PATH) and exit", 0, (off) \
+        }
+
+/* --- admin: the compacted topics partnerbus admin keeps its state in --- */
+#define PB_OPTG_ORGS_TOPIC(off)                                                \
+        {                                                                      \
+                "orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs",       \
+                    "NAME",                                                    \
+                    "compacted organisations topic (after --topic-prefix)", 0, \
+                    (off)                                                      \
+        }
+#define PB_OPTG_TOKENS_TOPIC(off)                                              \
+        {                                                                      \
+                "tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens",   \
+                    "NAME", "compacted tokens topic (after --topic-prefix)",   \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_TOKEN_USAGE_TOPIC(off)                                         \
+        {                                                                      \
+                "token-usage-topic", 0, PB_OPT_STRING,                         \
+                    "partnerbus.admin.token-usage", "NAME",                    \
+                    "compacted topic the last use of each token is written "   \
+                    "to (by the gateways, at most every 60 s per token)",      \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_SUBSCRIPTIONS_TOPIC(off)                                       \
+        {                                                                      \
+                "subscriptions-topic", 0, PB_OPT_STRING,                       \
+                    "partnerbus.admin.subscriptions", "NAME",                  \
+                    "compacted subscriptions topic (read by the relay fleet)", \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_STATUS_TOPIC(off)                                              \
+        {                                                                      \
+                "status-topic", 0, PB_OPT_STRING,                              \
+                    "partnerbus.admin.subscription-status", "NAME",            \
+                    "compacted subscription status topic (written by the "     \
+                    "relay fleet)",                                            \
+                    0, (off)                                                   \
+        }
+
+/* --- events: which events a command reads --- */
+#define PB_OPTG_TOPICS(off)                                                    \
+        {                                                                      \
+                "topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",            \
+                    "event types / topics to read (the topic prefix "          \
+                    "applies)",                                                \
+                    PB_OPT_REQUIRED, (off)                                     \
+        }
+#define PB_OPTG_WHERE(off)                                                     \
+        {                                                                      \
+                "where", 'w', PB_OPT_LIST, NULL, "EXPR",                       \
+                    "only events matching EXPR (repeatable, all must hold; "   \
+                    "the grammar: docs/relay.md)",                             \
+                    0, (off)                                                   \
+        }
+
 /* --- retry --- */
 #define PB_OPTG_RETRY_MAX_BACKOFF(off)                                         \
         {                                                                      \
@@ -94,8 +184,30 @@
                 "batch-linger", 0, PB_OPT_DURATION, "50ms", "DURATION",        \
                     "wait at most this long to fill a batch", 0, (off)         \
         }
+#define PB_OPTG_COMMIT_INTERVAL(off)                                           \
+        {                                                                      \
+                "commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",       \
+                    "flush the sink and commit offsets this often", 0, (off)   \
+        }
 
-/* --- history: a time range of events, from Kafka or the archive --- */
+/* --- history: a time range of events, from Kafka or the archive; the
+ * settings of a pb_history_opts_t (pb_replay_src_conf_init), whose offset
+ * `h` the groups take --- */
+typedef struct pb_history_opts {
+        const char *since, *until;
+        const char *archive;
+        int64_t skew;
+        int64_t idle_timeout;
+        const char *progress;
+} pb_history_opts_t;
+#define PB_OPTG_HISTORY_RANGE(h)                                               \
+        PB_OPTG_SINCE((h) + offsetof(pb_history_opts_t, since)),               \
+            PB_OPTG_UNTIL((h) + offsetof(pb_history_opts_t, until))
+#define PB_OPTG_HISTORY_SCAN(h)                                                \
+        PB_OPTG_SINCE_SKEW((h) + offsetof(pb_history_opts_t, skew)),           \
+            PB_OPTG_IDLE_TIMEOUT((h) +                                         \
+                                 offsetof(pb_history_opts_t, idle_timeout)),   \
+            PB_OPTG_PROGRESS((h) + offsetof(pb_history_opts_t, progress))
 #define PB_OPTG_SINCE(off)                                                     \
         {                                                                      \
                 "since", 0, PB_OPT_STRING, NULL, "TIME",                       \

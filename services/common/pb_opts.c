@@ -861,6 +861,16 @@ int pb_opts_where(const char *cmd, const pb_strlist_t *where,
         return -1;
 }
 
+int pb_opts_parse_args(const pb_cmd_spec_t *spec, void *settings,
+                       pb_cli_common_t *common, int argc, char **argv) {
+        int first = 0;
+        int rc = pb_opts_parse(spec, settings, common, argc, argv, &first);
+        if (rc < 0 && first < argc)
+                rc = pb_cli_usage_error(spec->name, "unexpected argument '%s'",
+                                        argv[first]);
+        return rc;
+}
+
 int pb_opts_parse_serve(const pb_cmd_spec_t *spec, void *settings,
                         const pb_cli_http_t *http, pb_cli_common_t *common,
                         int argc, char **argv, void (*print_routes)(void)) {

@@ -47,6 +47,11 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                   pb_cli_common_t *common, int argc, char **argv,
                   int *first_arg);
 void pb_opts_free(void);
+/* pb_opts_parse for a command that takes no positional argument: one is
+ * a usage error. Returns -1 to go on, else the exit status (what
+ * pb_opts_parse kept is freed by the caller, as after --help). */
+int pb_opts_parse_args(const pb_cmd_spec_t *spec, void *settings,
+                       pb_cli_common_t *common, int argc, char **argv);
 
 /* pb_opts_parse for an HTTP API service whose settings hold *http, then
  * its common checks: --print-routes (print_routes() prints them), no

@@ -136,7 +136,7 @@ int pb_cmd_consume(int argc, char **argv) {
         consume_settings_t cs;
         pb_cli_common_t cc;
         const char *topics_arg, *group;
-        int from_beginning, meta, first = 0, rc = PB_EXIT_FAIL;
+        int from_beginning, meta, rc = PB_EXIT_FAIL;
         long long max = -1, seen = 0, bad = 0, since_commit = 0;
         char *topics_buf = NULL, *tok, *save = NULL;
         char *topics[PB_CONSUME_MAX_TOPICS];
@@ -152,13 +152,9 @@ int pb_cmd_consume(int argc, char **argv) {
 
         memset(&cs, 0, sizeof(cs));
         memset(topics, 0, sizeof(topics));
-        if ((rc = pb_opts_parse(&consume_spec, &cs, &cc, argc, argv, &first)) >=
-            0)
+        if ((rc = pb_opts_parse_args(&consume_spec, &cs, &cc, argc, argv)) >= 0)
                 return rc;
         rc = PB_EXIT_FAIL;
-        if (first < argc)
-                return pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                          argv[first]);
         if (!*cs.topics)
                 return pb_cli_usage_error(cmd, "--topics is required");
         if (cs.max < 0)

@@ -948,7 +948,7 @@ static int start_services(const dev_settings_t *s, const char *dir,
 int pb_cmd_dev(int argc, char **argv) {
         dev_settings_t s;
         pb_cli_common_t common;
-        int first = 0, ret, rc = PB_EXIT_FAIL;
+        int ret, rc = PB_EXIT_FAIL;
         char err[1024], dir[PATH_MAX], exe[PATH_MAX], bootstrap[512];
         char tokens[4200], archive[4200], logs[4200], port_file[4200];
         char admin_listen[300], admin_base[300] = "", more[2048];
@@ -972,12 +972,8 @@ int pb_cmd_dev(int argc, char **argv) {
         memset(&kafka, 0, sizeof(kafka));
         memset(&tail, 0, sizeof(tail));
         tail.fd = -1;
-        if ((ret = pb_opts_parse(&dev_spec, &s, &common, argc, argv, &first)) >=
-            0)
+        if ((ret = pb_opts_parse_args(&dev_spec, &s, &common, argc, argv)) >= 0)
                 return ret;
-        if (first < argc)
-                return pb_cli_usage_error("dev", "unexpected argument '%s'",
-                                          argv[first]);
         if (s.kafka_port < 0 || s.kafka_port > 65535 ||
             s.kafka_controller_port < 0 || s.kafka_controller_port > 65535)
                 return pb_cli_usage_error("dev", "a port is 0 to 65535");

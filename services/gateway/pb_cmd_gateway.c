@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "pb_cli.h"
+#include "pb_cli_http.h"
 #include "pb_gw_server.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
@@ -32,17 +33,12 @@
 #define OFF(f) offsetof(pb_gw_settings_t, f)
 
 static const pb_opt_t gw_opts[] = {
-    {"listen", 'l', PB_OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
-     "address to listen on (port 0: any free port, see --port-file)", 0,
-     OFF(http.listen)},
+    PB_OPTG_LISTEN("127.0.0.1:8080", OFF(http.listen)),
     {"tokens", 't', PB_OPT_STRING, NULL, "FILE",
      "tokens file: lines 'ORG SHA256-HEX TYPES' (docs/gateway.md); re-read "
      "on SIGHUP (required unless --admin-topics)",
      0, OFF(tokens)},
-    PB_OPTG_TLS_CERT(OFF(http.tls_cert)),
-    PB_OPTG_TLS_KEY(OFF(http.tls_key)),
-    PB_OPTG_TLS_PRIORITIES(OFF(http.tls_priorities)),
-    PB_OPTG_INSECURE_HTTP(OFF(http.insecure_http)),
+    PB_OPTG_TLS(OFF(http)),
     {"threads", 0, PB_OPT_INT, "2", "N",
      "HTTP threads (an epoll set each; 1: one thread with poll())", 0,
      OFF(http.threads)},
@@ -60,9 +56,7 @@ static const pb_opt_t gw_opts[] = {
      "serve /metrics and /readyz with its reason on this address (never on "
      "--listen)",
      0, OFF(http.ops_listen)},
-    {"conn-timeout", 0, PB_OPT_DURATION, "30s", "DURATION",
-     "close a connection idle or stalled this long (whole seconds)", 0,
-     OFF(http.conn_timeout)},
+    PB_OPTG_CONN_TIMEOUT(OFF(http.conn_timeout)),
     {"conn-memory", 0, PB_OPT_SIZE, "32KiB", "SIZE",
      "memory per connection for headers and read buffers", 0, OFF(conn_memory)},
     {"max-body", 0, PB_OPT_SIZE, "4MiB", "SIZE",
@@ -120,19 +114,10 @@ static const pb_opt_t gw_opts[] = {
      "partnerbus admin (applied within seconds, no SIGHUP; --tokens is then "
      "optional)",
      0, OFF(admin_topics)},
-    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "NAME",
-     "compacted organisations topic (after --topic-prefix)", 0,
-     OFF(orgs_topic)},
-    {"tokens-topic", 0, PB_OPT_STRING, "partnerbus.admin.tokens", "NAME",
-     "compacted tokens topic (after --topic-prefix)", 0, OFF(tokens_topic)},
-    {"token-usage-topic", 0, PB_OPT_STRING, "partnerbus.admin.token-usage",
-     "NAME",
-     "compacted topic the last use of each token is written to (at most "
-     "every 60 s per token)",
-     0, OFF(usage_topic)},
-    {"print-routes", 0, PB_OPT_BOOL, "false", NULL,
-     "print the routes served (METHOD PATH) and exit", 0,
-     OFF(http.print_routes)},
+    PB_OPTG_ORGS_TOPIC(OFF(orgs_topic)),
+    PB_OPTG_TOKENS_TOPIC(OFF(tokens_topic)),
+    PB_OPTG_TOKEN_USAGE_TOPIC(OFF(usage_topic)),
+    PB_OPTG_PRINT_ROUTES(OFF(http.print_routes)),
 };
 
 static const pb_cmd_spec_t gw_spec = {
@@ -672,25 +657,12 @@ int pb_cmd_gateway(int argc, char **argv) {
         port = pb_gw_http_port(&gw);
         {
                 char extra[64];
-                const pb_httpd_announce_t an = {CMD,
-                                                gw.set.http.listen,
-                                                port,
-                                                gw.set.http.tls_cert != NULL,
-                                                cc.brokers,
-                                                extra,
-                                                gw.set.http.ops_listen,
-                                                gw.metrics,
-                                                ops_ready,
-                                                ops_render,
-                                                &gw,
-                                                gw.set.http.port_file,
-                                                pb_log};
                 snprintf(extra, sizeof(extra), " types=%zu orgs=%zu", gw.ntypes,
                          gw.tokens ? gw.tokens->n : 0);
-                if (pb_httpd_announce(&an, &gw.ops, err, sizeof(err)) < 0) {
-                        fprintf(stderr, "partnerbus %s: %s\n", CMD, err);
+                if (pb_cli_http_announce(CMD, &gw.set.http, port, cc.brokers,
+                                         extra, gw.metrics, ops_ready,
+                                         ops_render, &gw, &gw.ops) < 0)
                         goto out;
-                }
         }
 
         while (!pb_cli_stop) {

@@ -19,6 +19,7 @@
 
 #include "partnerbus/pb_httpd.h"
 #include "pb_cli.h"
+#include "pb_cli_http.h"
 #include "pb_gw_server.h"
 
 enum {
@@ -988,10 +989,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int pb_gw_http_start(pb_gw_t *gw, char *errstr, size_t errstr_size) {
         pb_httpd_setup_t hs;
-        const pb_httpd_conf_t hc = {
-            gw->set.http.listen,  gw->set.http.tls_cert,
-            gw->set.http.tls_key, gw->set.http.tls_priorities,
-            gw->set.http.threads, gw->set.http.conn_timeout};
+        const pb_httpd_conf_t hc = pb_cli_httpd_conf(&gw->set.http);
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                          MHD_USE_TURBO;

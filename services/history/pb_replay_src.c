@@ -94,6 +94,34 @@ int pb_replay_src_parse_time(const char *s, int64_t *ms) {
         return -1;
 }
 
+int pb_replay_src_conf_init(pb_replay_src_conf_t *conf, const char *cmd,
+                            pb_cli_common_t *cc, const pb_history_opts_t *h,
+                            char **topics, size_t ntopics) {
+        memset(conf, 0, sizeof(*conf));
+        if (h->since && pb_replay_src_parse_time(h->since, &conf->since_ms))
+                return pb_cli_usage_error(cmd, "--since: not a time: %s",
+                                          h->since);
+        if (h->until && pb_replay_src_parse_time(h->until, &conf->until_ms))
+                return pb_cli_usage_error(cmd, "--until: not a time: %s",
+                                          h->until);
+        if (strcmp(h->progress, "auto") && strcmp(h->progress, "always") &&
+            strcmp(h->progress, "never"))
+                return pb_cli_usage_error(cmd, "--progress expects auto, "
+                                               "always or never");
+        conf->cmd = cmd;
+        conf->archive_dir = h->archive;
+        conf->cc = cc;
+        conf->topics = (const char *const *)topics;
+        conf->ntopics = ntopics;
+        conf->has_since = h->since != NULL;
+        conf->has_until = h->until != NULL;
+        conf->skew_ms = h->skew;
+        conf->idle_timeout_ms = h->idle_timeout;
+        conf->progress = !strcmp(h->progress, "always") ||
+                         (!strcmp(h->progress, "auto") && isatty(2));
+        return -1;
+}
+
 static void err(const pb_replay_src_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void err(const pb_replay_src_t *s, const char *fmt, ...) {

@@ -9,6 +9,7 @@
 
 #include "partnerbus/pb_filter.h"
 #include "pb_cli.h"
+#include "pb_optgroups.h"
 #include "pb_opts.h"
 
 typedef struct pb_replay_src_conf {
@@ -32,6 +33,15 @@ typedef struct pb_replay_src_conf {
          * event; events to resolve still come with their JSON. */
         int json_to_resolve_only;
 } pb_replay_src_conf_t;
+
+/* Zeroes *conf and fills it from the options: the command, the source
+ * (h->archive or Kafka), the topics, the parsed --since/--until, the skew,
+ * the idle timeout and --progress. The caller adds the window, filter,
+ * serde and catalog. Returns -1 to go on, else PB_EXIT_USAGE after
+ * printing why (a time that does not parse, an unknown --progress). */
+int pb_replay_src_conf_init(pb_replay_src_conf_t *conf, const char *cmd,
+                            pb_cli_common_t *cc, const pb_history_opts_t *h,
+                            char **topics, size_t ntopics);
 
 /* One event in output order; valid until the next pb_replay_src_next. */
 typedef struct pb_revent {

@@ -275,15 +275,10 @@ static int read_secret(const char *val, const char *file, char **out) {
 
 /* Checks the options, loads the mapping, the schemas and the secrets.
  * -1 when all is well, else the exit status. */
-static int setup(pollctx_t *p, int argc, char **argv, int first) {
+static int setup(pollctx_t *p) {
         int status = PB_EXIT_FAIL;
         char err[512];
         const char *fmt;
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
-        }
         if (!p->set.check && !pb_cli_require_brokers(cmd, &p->cc)) {
                 status = PB_EXIT_USAGE;
                 goto done;
@@ -414,16 +409,9 @@ static int start(pollctx_t *p) {
                 return -1;
         declare_metrics(p->metrics);
         pb_cli_trap_signals();
-        if (p->set.ops_listen) {
-                p->ops = pb_ops_server_new(p->set.ops_listen, p->metrics,
-                                           poll_ready, p, err, sizeof(err));
-                if (!p->ops) {
-                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
-                        return -1;
-                }
-                pb_log("info", "msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(p->ops));
-        }
+        if (pb_cli_ops_start(p->set.ops_listen, p->metrics, poll_ready, p,
+                             &p->ops))
+                return -1;
         if (p->cc.brokers) {
                 if (!p->set.check) {
                         if (pb_poll_start_producer(p))
@@ -525,16 +513,16 @@ static int run(pollctx_t *p) {
 
 int pb_cmd_poll(int argc, char **argv) {
         pollctx_t *p = calloc(1, sizeof(*p));
-        int first = 0, rc, status = PB_EXIT_FAIL;
+        int rc, status = PB_EXIT_FAIL;
         if (!p)
                 return PB_EXIT_FAIL;
-        rc = pb_opts_parse(&poll_spec, &p->set, &p->cc, argc, argv, &first);
+        rc = pb_opts_parse_args(&poll_spec, &p->set, &p->cc, argc, argv);
         if (rc >= 0) {
                 free(p);
                 pb_opts_free();
                 return rc;
         }
-        status = setup(p, argc, argv, first);
+        status = setup(p);
         if (status >= 0)
                 goto done;
         status = PB_EXIT_FAIL;

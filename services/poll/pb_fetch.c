@@ -479,14 +479,15 @@ pb_resp_t pb_fetch(const pb_fetch_opts_t *o, const char *url,
         return rc;
 }
 
-int pb_url_resolve(const char *base, const char *rel, char *out, size_t size) {
+/* url with one part set (rel resolved against it, or a query appended)
+ * into out; -1 when curl refuses it or it does not fit */
+static int url_set(const char *url, CURLUPart part, const char *val,
+                   unsigned int flags, char *out, size_t size) {
         CURLU *u = curl_url();
         char *s = NULL;
         int r = -1;
-        if (!u)
-                return -1;
-        if (curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-            curl_url_set(u, CURLUPART_URL, rel, 0) == CURLUE_OK &&
+        if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_set(u, part, val, flags) == CURLUE_OK &&
             curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK &&
             strlen(s) < size) {
                 strcpy(out, s);
@@ -497,28 +498,19 @@ int pb_url_resolve(const char *base, const char *rel, char *out, size_t size) {
         return r;
 }
 
+int pb_url_resolve(const char *base, const char *rel, char *out, size_t size) {
+        return url_set(base, CURLUPART_URL, rel, 0, out, size);
+}
+
 int pb_url_with_param(const char *url, const char *name, const char *value,
                       char *out, size_t size) {
-        CURLU *u = curl_url();
-        char *s = NULL, *q;
-        int r = -1;
-        if (!u)
+        char *q = malloc(strlen(name) + strlen(value) + 2);
+        int r;
+        if (!q)
                 return -1;
-        q = malloc(strlen(name) + strlen(value) + 2);
-        if (q) {
-                sprintf(q, "%s=%s", name, value);
-                if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-                    curl_url_set(u, CURLUPART_QUERY, q,
-                                 CURLU_APPENDQUERY | CURLU_URLENCODE) ==
-                        CURLUE_OK &&
-                    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK &&
-                    strlen(s) < size) {
-                        strcpy(out, s);
-                        r = 0;
-                }
-        }
+        sprintf(q, "%s=%s", name, value);
+        r = url_set(url, CURLUPART_QUERY, q,
+                    CURLU_APPENDQUERY | CURLU_URLENCODE, out, size);
         free(q);
-        curl_free(s);
-        curl_url_cleanup(u);
         return r;
 }

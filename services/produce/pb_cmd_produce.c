@@ -171,7 +171,7 @@ int pb_cmd_produce(int argc, char **argv) {
         produce_settings_t ps;
         pb_cli_common_t cc;
         const char *type, *file;
-        int fill, first = 0, rc = PB_EXIT_FAIL;
+        int fill, rc = PB_EXIT_FAIL;
         pb_schemas_t *catalog = NULL;
         const pb_schema_t *schema;
         pb_registry_t *registry = NULL;
@@ -190,13 +190,9 @@ int pb_cmd_produce(int argc, char **argv) {
         int got;
 
         memset(&ps, 0, sizeof(ps));
-        if ((rc = pb_opts_parse(&produce_spec, &ps, &cc, argc, argv, &first)) >=
-            0)
+        if ((rc = pb_opts_parse_args(&produce_spec, &ps, &cc, argc, argv)) >= 0)
                 return rc;
         rc = PB_EXIT_FAIL;
-        if (first < argc)
-                return pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                          argv[first]);
         type = ps.type;
         file = ps.file;
         fill = ps.fill;

@@ -62,14 +62,9 @@ typedef struct fleet_settings {
 
 #define O(f) offsetof(fleet_settings_t, f)
 static const pb_opt_t fleet_opts[] = {
-    {"subscriptions-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscriptions",
-     "TOPIC", "compacted topic of the subscription records", 0,
-     O(subscriptions_topic)},
-    {"orgs-topic", 0, PB_OPT_STRING, "partnerbus.admin.orgs", "TOPIC",
-     "compacted topic of the organisation records", 0, O(orgs_topic)},
-    {"status-topic", 0, PB_OPT_STRING, "partnerbus.admin.subscription-status",
-     "TOPIC", "compacted topic the subscriptions' status records go to", 0,
-     O(status_topic)},
+    PB_OPTG_SUBSCRIPTIONS_TOPIC(O(subscriptions_topic)),
+    PB_OPTG_ORGS_TOPIC(O(orgs_topic)),
+    PB_OPTG_STATUS_TOPIC(O(status_topic)),
     {"member", 0, PB_OPT_STRING, NULL, "NAME",
      "this process's name in status records (default: HOSTNAME-PID)", 0,
      O(member)},
@@ -77,8 +72,7 @@ static const pb_opt_t fleet_opts[] = {
     PB_OPTG_RETRY_INITIAL(O(retry_initial)),
     PB_OPTG_RETRY_MAX_BACKOFF(O(retry_max_backoff)),
     PB_OPTG_BATCH_LINGER(O(batch_linger)),
-    {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
-     "commit delivered offsets this often", 0, O(commit_interval)},
+    PB_OPTG_COMMIT_INTERVAL(O(commit_interval)),
     {"status-interval", 0, PB_OPT_DURATION, "2s", "DURATION",
      "write a subscription's changed status at most this often", 0,
      O(status_interval)},
@@ -1008,7 +1002,7 @@ static int ensure_topics(fleet_t *f) {
 
 int pb_cmd_fleet(int argc, char **argv) {
         fleet_t *f = calloc(1, sizeof(*f));
-        int first = 0, rc, status = PB_EXIT_FAIL;
+        int rc, status = PB_EXIT_FAIL;
         char err[512], host[64];
         const char *ctl_topics[2];
         pb_consumer_opts_t copts;
@@ -1016,16 +1010,11 @@ int pb_cmd_fleet(int argc, char **argv) {
         if (!f)
                 return PB_EXIT_FAIL;
         pthread_mutex_init(&f->sink_mu, NULL);
-        rc = pb_opts_parse(&fleet_spec, &f->set, &f->cc, argc, argv, &first);
+        rc = pb_opts_parse_args(&fleet_spec, &f->set, &f->cc, argc, argv);
         if (rc >= 0) {
                 free(f);
                 pb_opts_free();
                 return rc;
-        }
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
         }
         if (!pb_cli_require_brokers(cmd, &f->cc)) {
                 status = PB_EXIT_USAGE;
@@ -1077,16 +1066,9 @@ int pb_cmd_fleet(int argc, char **argv) {
         pb_relay_declare_metrics(f->metrics);
         pb_metrics_declare(f->metrics, "partnerbus_fleet_subscriptions",
                            "gauge", "subscriptions this process runs", NULL, 0);
-        if (f->set.ops_listen) {
-                f->ops = pb_ops_server_new(f->set.ops_listen, f->metrics,
-                                           fleet_ready, f, err, sizeof(err));
-                if (!f->ops) {
-                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
-                        goto done;
-                }
-                pb_log("info", "msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(f->ops));
-        }
+        if (pb_cli_ops_start(f->set.ops_listen, f->metrics, fleet_ready, f,
+                             &f->ops))
+                goto done;
         f->status =
             pb_producer_new(&f->cc.kconf, status_cb, f, err, sizeof(err));
         if (!f->status) {

@@ -80,15 +80,11 @@ static const pb_opt_t relay_opts[] = {
      "consumer group (one per subscription; relays in one group share the "
      "partitions)",
      PB_OPT_REQUIRED, O(group)},
-    {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
-     "event types / topics to subscribe to", PB_OPT_REQUIRED, O(topics)},
+    PB_OPTG_TOPICS(O(topics)),
     {"sink", 0, PB_OPT_STRING, NULL, "SINK",
      "webhook:URL, archive:DIR, jsonl:PATH or jsonl:- (stdout)",
      PB_OPT_REQUIRED, O(sink)},
-    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
-     "deliver only events matching EXPR (repeatable, all must hold; see "
-     "docs/relay.md)",
-     0, O(where)},
+    PB_OPTG_WHERE(O(where)),
     {"start", 0, PB_OPT_STRING, "earliest", "earliest|latest",
      "where a new group starts", 0, O(start)},
     PB_OPTG_DLQ_SUFFIX(O(dlq_suffix)),
@@ -100,8 +96,7 @@ static const pb_opt_t relay_opts[] = {
     {"batch-size", 0, PB_OPT_INT, "0", "N",
      "events per sink write (0: the sink's preference)", 0, O(batch_size)},
     PB_OPTG_BATCH_LINGER(O(batch_linger)),
-    {"commit-interval", 0, PB_OPT_DURATION, "1s", "DURATION",
-     "flush the sink and commit offsets this often", 0, O(commit_interval)},
+    PB_OPTG_COMMIT_INTERVAL(O(commit_interval)),
     PB_OPTG_OPS_LISTEN(O(ops_listen)),
     {"max-events", 0, PB_OPT_INT, "0", "N",
      "exit after N events were handled (0: run until SIGTERM)", 0,
@@ -517,6 +512,21 @@ static void batch_release(relay_t *r, size_t i) {
         pb_message_release(&r->batch[i].m);
 }
 
+/* forgets p's entries at or after offset `from` (-1: all of them) */
+static void batch_drop_from(relay_t *r, const rpart_t *p, int64_t from) {
+        size_t j;
+        for (j = 0; j < r->nbatch;) {
+                if (r->batch[j].p == p && r->batch[j].m.offset >= from) {
+                        batch_release(r, j);
+                        memmove(&r->batch[j], &r->batch[j + 1],
+                                (r->nbatch - j - 1) * sizeof(*r->batch));
+                        r->nbatch--;
+                } else {
+                        j++;
+                }
+        }
+}
+
 static void batch_clear(relay_t *r) {
         size_t i;
         for (i = 0; i < r->nbatch; i++)
@@ -563,7 +573,7 @@ static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
  * (pb_kafka.c, rebalance callback). */
 static void check_assignment(relay_t *r) {
         rd_kafka_topic_partition_list_t *a = NULL;
-        size_t i, j;
+        size_t i;
         if (rd_kafka_assignment(r->rk, &a) || !a)
                 return;
         for (i = 0; i < r->nparts; i++) {
@@ -579,17 +589,7 @@ static void check_assignment(relay_t *r) {
                 if (r->async)
                         pipe_drop_from(r, p, -1);
                 part_reset(p);
-                for (j = 0; j < r->nbatch;) {
-                        if (r->batch[j].p == p) {
-                                batch_release(r, j);
-                                memmove(&r->batch[j], &r->batch[j + 1],
-                                        (r->nbatch - j - 1) *
-                                            sizeof(*r->batch));
-                                r->nbatch--;
-                        } else {
-                                j++;
-                        }
-                }
+                batch_drop_from(r, p, -1);
         }
         rd_kafka_topic_partition_list_destroy(a);
 }
@@ -1474,7 +1474,6 @@ static void handle_message(relay_t *r, pb_message_t *m) {
         pb_serde_msg_t msg;
         char err[512];
         pb_resp_t rc;
-        size_t j;
         if (!p) {
                 pb_message_release(m);
                 return;
@@ -1493,18 +1492,7 @@ static void handle_message(relay_t *r, pb_message_t *m) {
         if (p->next_expected >= 0 && m->offset < p->next_expected) {
                 /* rewound (reassigned, or our own seek): forget pending
                  * entries at or after this offset */
-                for (j = 0; j < r->nbatch;) {
-                        if (r->batch[j].p == p &&
-                            r->batch[j].m.offset >= m->offset) {
-                                batch_release(r, j);
-                                memmove(&r->batch[j], &r->batch[j + 1],
-                                        (r->nbatch - j - 1) *
-                                            sizeof(*r->batch));
-                                r->nbatch--;
-                        } else {
-                                j++;
-                        }
-                }
+                batch_drop_from(r, p, m->offset);
                 if (r->async)
                         pipe_drop_from(r, p, m->offset);
                 if (p->done_next > m->offset)
@@ -2046,7 +2034,7 @@ static void relay_free(relay_t *r) {
 
 int pb_cmd_relay(int argc, char **argv) {
         relay_t *r = calloc(1, sizeof(*r));
-        int first = 0, rc, status = PB_EXIT_FAIL;
+        int rc, status = PB_EXIT_FAIL;
         char err[512];
         char **topics = NULL;
         size_t ntopics = 0;
@@ -2073,16 +2061,11 @@ int pb_cmd_relay(int argc, char **argv) {
                 free(r);
                 return PB_EXIT_FAIL;
         }
-        rc = pb_opts_parse(&relay_spec, &r->set, &r->cc, argc, argv, &first);
+        rc = pb_opts_parse_args(&relay_spec, &r->set, &r->cc, argc, argv);
         if (rc >= 0) {
                 free(r);
                 pb_opts_compose_spec_free(&relay_spec);
                 return rc;
-        }
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
         }
         if (!pb_cli_require_brokers(cmd, &r->cc)) {
                 status = PB_EXIT_USAGE;
@@ -2118,16 +2101,9 @@ int pb_cmd_relay(int argc, char **argv) {
         if (!(r->metrics = pb_metrics_new()))
                 goto done;
         declare_metrics(r->metrics);
-        if (r->set.ops_listen) {
-                r->ops = pb_ops_server_new(r->set.ops_listen, r->metrics,
-                                           relay_ready, r, err, sizeof(err));
-                if (!r->ops) {
-                        pb_log("error", "msg=\"ops endpoint: %s\"", err);
-                        goto done;
-                }
-                pb_log("info", "msg=\"ops endpoint\" port=%d",
-                       pb_ops_server_port(r->ops));
-        }
+        if (pb_cli_ops_start(r->set.ops_listen, r->metrics, relay_ready, r,
+                             &r->ops))
+                goto done;
         /* --topics a,b --topics c: every comma-separated item */
         topics = pb_opts_topics(&r->cc, &r->set.topics, &ntopics);
         if (ntopics == 0) {

@@ -15,6 +15,7 @@
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_util.h"
 #include "pb_connector.h"
+#include "pb_history.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay.h"
@@ -25,15 +26,9 @@ static const char *cmd = "replay";
 
 #define O(f) offsetof(pb_replay_settings_t, f)
 static const pb_opt_t replay_opts[] = {
-    {"topics", 't', PB_OPT_LIST, NULL, "TYPE[,TYPE...]",
-     "event types / topics to read (the topic prefix applies)", PB_OPT_REQUIRED,
-     O(topics)},
-    PB_OPTG_SINCE(O(since)),
-    PB_OPTG_UNTIL(O(until)),
-    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
-     "only events matching EXPR (repeatable, all must hold; the relay's "
-     "grammar)",
-     0, O(where)},
+    PB_OPTG_TOPICS(O(topics)),
+    PB_OPTG_HISTORY_RANGE(O(h)),
+    PB_OPTG_WHERE(O(where)),
     {"format", 'f', PB_OPT_STRING, "jsonl", "jsonl|csv|avro", "output format",
      0, O(format)},
     {"dialect", 0, PB_OPT_STRING, "rfc4180", "rfc4180|excel-de",
@@ -44,7 +39,7 @@ static const pb_opt_t replay_opts[] = {
      "output file (default stdout; avro needs a file); a directory gets "
      "one file per type (required for csv/avro of several topics)",
      0, O(out)},
-    PB_OPTG_FROM_ARCHIVE(O(archive)),
+    PB_OPTG_FROM_ARCHIVE(O(h.archive)),
     {"to-topic", 0, PB_OPT_STRING, NULL, "TOPIC",
      "re-publish the events (same bytes, key and CloudEvents headers) to "
      "TOPIC",
@@ -64,9 +59,7 @@ static const pb_opt_t replay_opts[] = {
      O(dry_run)},
     {"window", 0, PB_OPT_INT, "1000", "N",
      "events buffered per partition for the event-time merge", 0, O(window)},
-    PB_OPTG_SINCE_SKEW(O(skew)),
-    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
-    PB_OPTG_PROGRESS(O(progress)),
+    PB_OPTG_HISTORY_SCAN(O(h)),
     {"webhook-retry-max-time", 0, PB_OPT_DURATION, "5m", "DURATION",
      "give up (exit 1) when a batch is still refused after this long", 0,
      O(wh_retry_max)},
@@ -529,45 +522,33 @@ static int out_close(out_t *o, int ok) {
 int pb_cmd_replay(int argc, char **argv) {
         pb_replay_settings_t *s = calloc(1, sizeof(*s));
         out_t o;
-        pb_replay_src_conf_t rc;
-        pb_replay_src_t *src = NULL;
+        pb_history_t hs;
         pb_replay_src_stats_t st;
-        pb_schemas_t *catalog = NULL;
-        pb_registry_t *registry = NULL;
-        pb_serde_t *serde = NULL;
-        pb_filter_t *filter = NULL;
-        char **topics = NULL;
-        size_t ntopics = 0;
-        int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
+        int r, status = PB_EXIT_FAIL, ok = 1;
         int64_t t0;
         memset(&o, 0, sizeof(o));
-        memset(&rc, 0, sizeof(rc));
+        memset(&hs, 0, sizeof(hs));
         if (!s)
                 return PB_EXIT_FAIL;
         if (replay_opts_compose() < 0) {
                 free(s);
                 return PB_EXIT_FAIL;
         }
-        r = pb_opts_parse(&replay_spec, s, &s->cc, argc, argv, &first);
+        r = pb_opts_parse_args(&replay_spec, s, &s->cc, argc, argv);
         if (r >= 0) {
                 free(s);
                 pb_opts_compose_spec_free(&replay_spec);
                 return r;
         }
         o.set = s;
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
-        }
-        topics = pb_opts_topics(&s->cc, &s->topics, &ntopics);
-        if (!topics) {
+        hs.topics = pb_opts_topics(&s->cc, &s->topics, &hs.ntopics);
+        if (!hs.topics) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
         if (s->reset_group) {
-                status = pb_replay_reset_group(s, (const char *const *)topics,
-                                               ntopics);
+                status = pb_replay_reset_group(
+                    s, (const char *const *)hs.topics, hs.ntopics);
                 goto done;
         }
         if (s->to_time) {
@@ -575,7 +556,7 @@ int pb_cmd_replay(int argc, char **argv) {
                                                  "--reset-group");
                 goto done;
         }
-        if (!s->archive && !pb_cli_require_brokers(cmd, &s->cc)) {
+        if (!s->h.archive && !pb_cli_require_brokers(cmd, &s->cc)) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
@@ -593,64 +574,33 @@ int pb_cmd_replay(int argc, char **argv) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (s->since && pb_replay_src_parse_time(s->since, &rc.since_ms)) {
-                status = pb_cli_usage_error(cmd, "--since: not a time: %s",
-                                            s->since);
-                goto done;
-        }
-        if (s->until && pb_replay_src_parse_time(s->until, &rc.until_ms)) {
-                status = pb_cli_usage_error(cmd, "--until: not a time: %s",
-                                            s->until);
+        if ((r = pb_replay_src_conf_init(&hs.conf, cmd, &s->cc, &s->h,
+                                         hs.topics, hs.ntopics)) >= 0) {
+                status = r;
                 goto done;
         }
         if (s->window < 1 || s->window > 1000000) {
                 status = pb_cli_usage_error(cmd, "--window expects 1..1000000");
                 goto done;
         }
-        if (strcmp(s->progress, "auto") && strcmp(s->progress, "always") &&
-            strcmp(s->progress, "never")) {
-                status = pb_cli_usage_error(cmd, "--progress expects auto, "
-                                                 "always or never");
-                goto done;
-        }
-        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+        if ((r = pb_opts_where(cmd, &s->where, &hs.filter)) >= 0) {
                 status = r;
                 goto done;
         }
-        if ((r = out_open(&o, ntopics)) >= 0) {
+        if ((r = out_open(&o, hs.ntopics)) >= 0) {
                 status = r;
                 goto done;
         }
-        catalog = pb_cli_load_schemas(cmd, &s->cc);
-        if (!catalog)
+        if (pb_history_load(&hs, cmd, &s->cc))
                 goto done;
-        if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
-                goto done;
-        rc.cmd = cmd;
-        rc.archive_dir = s->archive;
-        rc.cc = &s->cc;
-        rc.topics = (const char *const *)topics;
-        rc.ntopics = ntopics;
-        rc.has_since = s->since != NULL;
-        rc.has_until = s->until != NULL;
-        rc.skew_ms = s->skew;
-        rc.window = (size_t)s->window;
-        rc.filter = filter;
-        rc.serde = serde;
-        rc.catalog = catalog;
-        rc.idle_timeout_ms = s->idle_timeout;
-        rc.progress = !strcmp(s->progress, "always") ||
-                      (!strcmp(s->progress, "auto") && isatty(2));
-        pb_cli_trap_signals();
         t0 = pb_mono_ms();
         /* CSV flattens the Avro body; only events to resolve come as JSON */
-        rc.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
-        src = pb_replay_src_new(&rc, 0);
-        if (!src)
+        hs.conf.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
+        if (pb_history_start(&hs, (size_t)s->window, 0))
                 goto done;
         for (;;) {
                 pb_revent_t ev;
-                pb_resp_t pr = pb_replay_src_next(src, &ev);
+                pb_resp_t pr = pb_replay_src_next(hs.src, &ev);
                 if (pr == PB_END)
                         break;
                 if (pr != PB_OK || out_write(&o, &ev)) {
@@ -658,8 +608,8 @@ int pb_cmd_replay(int argc, char **argv) {
                         break;
                 }
         }
-        pb_replay_src_progress_done(src);
-        pb_replay_src_stats(src, &st);
+        pb_replay_src_progress_done(hs.src);
+        pb_replay_src_stats(hs.src, &st);
         if (out_close(&o, ok))
                 ok = 0;
         memset(&o, 0, sizeof(o));
@@ -687,12 +637,7 @@ int pb_cmd_replay(int argc, char **argv) {
 done:
         if (o.set)
                 out_close(&o, 0);
-        pb_replay_src_destroy(src);
-        pb_serde_destroy(serde);
-        pb_registry_destroy(registry);
-        pb_schemas_destroy(catalog);
-        pb_filter_destroy(filter);
-        pb_opts_topics_free(topics, ntopics);
+        pb_history_close(&hs);
         free(s);
         pb_opts_compose_spec_free(&replay_spec);
         return status;

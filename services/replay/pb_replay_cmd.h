@@ -4,25 +4,22 @@
 
 #include "pb_cli.h"
 #include "pb_opts.h"
+#include "pb_replay_src.h"
 
 typedef struct pb_replay_settings {
         pb_cli_common_t cc;
         pb_strlist_t topics;
-        const char *since, *until;
+        pb_history_opts_t h;
         pb_strlist_t where;
         const char *format;
         const char *dialect;
         const char *out;
-        const char *archive;
         const char *to_topic;
         const char *to_url;
         const char *reset_group;
         const char *to_time;
         int dry_run;
         long window;
-        int64_t skew;
-        int64_t idle_timeout;
-        const char *progress;
         int64_t wh_retry_max;
         /* --to: the webhook sink's settings (its own option table,
          * composed in as --webhook-*) */

@@ -30,8 +30,8 @@ static int check_options(pb_replay_settings_t *s, int64_t *when) {
         if (pb_replay_src_parse_time(s->to_time, when))
                 return pb_cli_usage_error(cmd, "--to-time: not a time: %s",
                                           s->to_time);
-        if (s->since || s->until || s->archive || s->to_topic || s->to_url ||
-            s->out)
+        if (s->h.since || s->h.until || s->h.archive || s->to_topic ||
+            s->to_url || s->out)
                 return pb_cli_usage_error(cmd, "--reset-group takes only "
                                                "--topics, --to-time and "
                                                "--dry-run");

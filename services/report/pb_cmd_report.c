@@ -12,6 +12,7 @@
 #include "partnerbus/pb_filter.h"
 #include "partnerbus/pb_labels.h"
 #include "partnerbus/pb_util.h"
+#include "pb_history.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
 #include "pb_replay_src.h"
@@ -23,14 +24,10 @@ static const char *cmd = "report";
 typedef struct report_settings {
         pb_cli_common_t cc;
         pb_strlist_t topics;
-        const char *since, *until;
+        pb_history_opts_t h;
         pb_strlist_t where;
-        const char *archive;
         const char *out;
         const char *as_of;
-        int64_t skew;
-        int64_t idle_timeout;
-        const char *progress;
         pb_strlist_t formats;
         const char *lang;
         const char *trace;
@@ -46,18 +43,14 @@ static const pb_opt_t report_opts[] = {
      "funds.granted,aid.dispatched,aid.delivered,partnership.founded",
      "TYPE[,TYPE...]", "event types to read (the topic prefix applies)", 0,
      O(topics)},
-    PB_OPTG_SINCE(O(since)),
-    PB_OPTG_UNTIL(O(until)),
-    {"where", 'w', PB_OPT_LIST, NULL, "EXPR",
-     "only events matching EXPR (repeatable)", 0, O(where)},
-    PB_OPTG_FROM_ARCHIVE(O(archive)),
+    PB_OPTG_HISTORY_RANGE(O(h)),
+    PB_OPTG_WHERE(O(where)),
+    PB_OPTG_FROM_ARCHIVE(O(h.archive)),
     {"as-of", 0, PB_OPT_STRING, NULL, "TIME",
      "instant the age of unconfirmed shipments is measured at (default: "
      "--until, else now)",
      0, O(as_of)},
-    PB_OPTG_SINCE_SKEW(O(skew)),
-    PB_OPTG_IDLE_TIMEOUT(O(idle_timeout)),
-    PB_OPTG_PROGRESS(O(progress)),
+    PB_OPTG_HISTORY_SCAN(O(h)),
     {"lang", 0, PB_OPT_STRING, "de", "de|uk|en",
      "language of report.html and report.xlsx (labels from schemas/labels/)", 0,
      O(lang)},
@@ -216,52 +209,40 @@ static int write_iati(const report_settings_t *s, pb_report_t *rep) {
 
 int pb_cmd_report(int argc, char **argv) {
         report_settings_t *s = calloc(1, sizeof(*s));
-        pb_replay_src_conf_t rc;
-        pb_replay_src_t *src = NULL;
+        pb_history_t hs;
         pb_replay_src_stats_t st;
-        pb_schemas_t *catalog = NULL;
-        pb_registry_t *registry = NULL;
-        pb_serde_t *serde = NULL;
-        pb_filter_t *filter = NULL;
         pb_report_t *rep = NULL;
         pb_labels_t *labels = NULL;
         pb_buf_t buf;
-        char **topics = NULL, e[512];
-        size_t ntopics = 0;
-        int first = 0, r, status = PB_EXIT_FAIL, ok = 1;
+        char e[512];
+        int r, status = PB_EXIT_FAIL, ok = 1;
         int want_html = 0, want_xlsx = 0, want_iati = 0;
         size_t fi;
         int64_t asof;
-        memset(&rc, 0, sizeof(rc));
         pb_buf_init(&buf, 0);
+        memset(&hs, 0, sizeof(hs));
         if (!s)
                 return PB_EXIT_FAIL;
-        r = pb_opts_parse(&report_spec, s, &s->cc, argc, argv, &first);
+        r = pb_opts_parse_args(&report_spec, s, &s->cc, argc, argv);
         if (r >= 0) {
                 free(s);
                 pb_opts_free();
                 return r;
         }
-        if (first < argc) {
-                status = pb_cli_usage_error(cmd, "unexpected argument '%s'",
-                                            argv[first]);
-                goto done;
-        }
-        if (!s->archive && !pb_cli_require_brokers(cmd, &s->cc)) {
+        if (!s->h.archive && !pb_cli_require_brokers(cmd, &s->cc)) {
                 status = PB_EXIT_USAGE;
                 goto done;
         }
-        if (!(topics = pb_opts_topics(&s->cc, &s->topics, &ntopics))) {
+        if (!(hs.topics = pb_opts_topics(&s->cc, &s->topics, &hs.ntopics))) {
                 status = pb_cli_usage_error(cmd, "--topics is empty");
                 goto done;
         }
-        if ((s->since && pb_replay_src_parse_time(s->since, &rc.since_ms)) ||
-            (s->until && pb_replay_src_parse_time(s->until, &rc.until_ms))) {
-                status = pb_cli_usage_error(cmd, "--since/--until: not a "
-                                                 "time");
+        if ((r = pb_replay_src_conf_init(&hs.conf, cmd, &s->cc, &s->h,
+                                         hs.topics, hs.ntopics)) >= 0) {
+                status = r;
                 goto done;
         }
-        asof = s->until ? rc.until_ms : pb_now_ms();
+        asof = s->h.until ? hs.conf.until_ms : pb_now_ms();
         if (s->as_of && pb_replay_src_parse_time(s->as_of, &asof)) {
                 status = pb_cli_usage_error(cmd, "--as-of: not a time");
                 goto done;
@@ -298,7 +279,7 @@ int pb_cmd_report(int argc, char **argv) {
                     cmd, "--lang: '%s' is not de, uk or en", s->lang);
                 goto done;
         }
-        if ((r = pb_opts_where(cmd, &s->where, &filter)) >= 0) {
+        if ((r = pb_opts_where(cmd, &s->where, &hs.filter)) >= 0) {
                 status = r;
                 goto done;
         }
@@ -307,71 +288,47 @@ int pb_cmd_report(int argc, char **argv) {
                         strerror(errno));
                 goto done;
         }
-        if (!(catalog = pb_cli_load_schemas(cmd, &s->cc)))
+        if (pb_history_load(&hs, cmd, &s->cc))
                 goto done;
         {
                 char ldir[4096], lerr[512];
                 snprintf(ldir, sizeof(ldir), "%s/labels",
                          s->cc.schemas_dir ? s->cc.schemas_dir
                                            : pb_schemas_default_dir());
-                if (strcmp(s->lang, "de") && strcmp(s->lang, "uk") &&
-                    strcmp(s->lang, "en")) {
-                        status = pb_cli_usage_error(
-                            cmd, "--lang: '%s' is not de, uk or en", s->lang);
-                        goto done;
-                }
                 if (!(labels =
                           pb_labels_load(ldir, s->lang, lerr, sizeof(lerr)))) {
                         fprintf(stderr, "partnerbus report: %s\n", lerr);
                         goto done;
                 }
         }
-        if (pb_cli_open_serde(cmd, &s->cc, catalog, &registry, &serde))
-                goto done;
         if (!(rep = pb_report_new(asof)))
                 goto done;
-        pb_report_set_meta(rep, s->archive ? "archive" : "kafka", s->since,
-                           s->until);
-        pb_report_set_range(rep, s->since != NULL, rc.since_ms,
-                            s->until != NULL, rc.until_ms);
+        pb_report_set_meta(rep, s->h.archive ? "archive" : "kafka", s->h.since,
+                           s->h.until);
+        pb_report_set_range(rep, s->h.since != NULL, hs.conf.since_ms,
+                            s->h.until != NULL, hs.conf.until_ms);
         pb_report_set_labels(rep, labels);
         {
                 size_t i;
-                for (i = 0; i < ntopics; i++) {
-                        const char *ty = topics[i];
+                for (i = 0; i < hs.ntopics; i++) {
+                        const char *ty = hs.topics[i];
                         const pb_schema_t *sc;
                         if (s->cc.topic_prefix &&
                             !strncmp(ty, s->cc.topic_prefix,
                                      strlen(s->cc.topic_prefix)))
                                 ty += strlen(s->cc.topic_prefix);
-                        if ((sc = pb_schemas_find(catalog, ty)))
+                        if ((sc = pb_schemas_find(hs.catalog, ty)))
                                 pb_report_note_schema(
                                     rep, ty, pb_schema_fingerprint(sc));
                 }
         }
-        if (s->archive)
-                note_archive_files(rep, s->archive, topics, ntopics);
-        rc.cmd = cmd;
-        rc.archive_dir = s->archive;
-        rc.cc = &s->cc;
-        rc.topics = (const char *const *)topics;
-        rc.ntopics = ntopics;
-        rc.has_since = s->since != NULL;
-        rc.has_until = s->until != NULL;
-        rc.skew_ms = s->skew;
-        rc.window = 1; /* order does not change a sum */
-        rc.filter = filter;
-        rc.serde = serde;
-        rc.catalog = catalog;
-        rc.idle_timeout_ms = s->idle_timeout;
-        rc.progress = !strcmp(s->progress, "always") ||
-                      (!strcmp(s->progress, "auto") && isatty(2));
-        pb_cli_trap_signals();
-        if (!(src = pb_replay_src_new(&rc, 1)))
+        if (s->h.archive)
+                note_archive_files(rep, s->h.archive, hs.topics, hs.ntopics);
+        if (pb_history_start(&hs, 1, 1)) /* order does not change a sum */
                 goto done;
         for (;;) {
                 pb_revent_t ev;
-                pb_resp_t pr = pb_replay_src_next(src, &ev);
+                pb_resp_t pr = pb_replay_src_next(hs.src, &ev);
                 if (pr == PB_END)
                         break;
                 if (pr != PB_OK) {
@@ -393,8 +350,8 @@ int pb_cmd_report(int argc, char **argv) {
                         break;
                 }
         }
-        pb_replay_src_progress_done(src);
-        pb_replay_src_stats(src, &st);
+        pb_replay_src_progress_done(hs.src);
+        pb_replay_src_stats(hs.src, &st);
         if (!ok)
                 goto done;
         if (st.undecodable) {
@@ -439,12 +396,7 @@ done:
         pb_buf_free(&buf);
         pb_report_destroy(rep);
         pb_labels_destroy(labels);
-        pb_replay_src_destroy(src);
-        pb_serde_destroy(serde);
-        pb_registry_destroy(registry);
-        pb_schemas_destroy(catalog);
-        pb_filter_destroy(filter);
-        pb_opts_topics_free(topics, ntopics);
+        pb_history_close(&hs);
         free(s);
         pb_opts_free();
         return status;
