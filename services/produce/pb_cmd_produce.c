@@ -486,6 +486,9 @@ int pb_cmd_produce(int argc, char **argv) {
         pp->lr = &lr;
         lr.before_read = pipe_before_read;
         lr.arg = pp;
+        /* the topic's partitions known before the first burst; a topic that
+         * is not there (yet) is reported by the sends as before */
+        pb_producer_warm(prod, topic, 5000);
         pb_cli_trap_signals();
         if (pthread_create(&worker, NULL, produce_worker, pp) != 0) {
                 fprintf(stderr, "partnerbus produce: cannot start a thread\n");
