@@ -212,16 +212,22 @@ typedef struct produce_slot {
 
 typedef struct produce_pipe {
         produce_slot_t slots[PB_PRODUCE_SLOTS];
-        _Atomic size_t head;    /* slots handed on (main thread) */
-        _Atomic size_t tail;    /* slots filled (worker) */
-        _Atomic size_t flushed; /* tail when the worker last flushed */
-        _Atomic size_t bytes;   /* bytes in filled, not handed-on slots */
-        _Atomic int done;       /* worker finished */
-        _Atomic int quit;       /* main asks the worker to stop */
-        _Atomic int main_waiting, worker_waiting;
-        pthread_mutex_t mu;
+        /* written by the worker (its own cache line: the two threads do not
+         * write the same line per event) */
+        _Alignas(64) _Atomic size_t tail; /* slots filled */
+        _Atomic size_t flushed;           /* tail when the worker flushed */
+        _Atomic size_t bytes_in;          /* bytes of all filled slots */
+        _Atomic int done;                 /* worker finished */
+        _Atomic int worker_waiting;
+        /* written by the main thread */
+        _Alignas(64) _Atomic size_t head; /* slots handed on */
+        _Atomic size_t bytes_out;         /* bytes of all handed-on slots */
+        _Atomic int quit;                 /* main asks the worker to stop */
+        _Atomic int main_waiting;
+        _Alignas(64) pthread_mutex_t mu;
         pthread_cond_t can_take, can_fill;
         /* worker only */
+        size_t w_head, w_bytes_out; /* last seen head and bytes_out */
         pb_serde_t *serde;
         const pb_schema_t *schema;
         const char *topic;
@@ -249,29 +255,40 @@ static void pipe_signal(produce_pipe_t *pp, pthread_cond_t *cv) {
 /* Worker: lets a waiting main thread take what is filled (before a read
  * that may block, and when the ring is full). */
 static void pipe_flush(produce_pipe_t *pp) {
-        size_t t = atomic_load(&pp->tail);
-        if (atomic_load(&pp->flushed) == t)
+        size_t t = atomic_load_explicit(&pp->tail, memory_order_relaxed);
+        if (atomic_load_explicit(&pp->flushed, memory_order_relaxed) == t)
                 return;
         atomic_store(&pp->flushed, t);
         if (atomic_load(&pp->main_waiting))
                 pipe_signal(pp, &pp->can_take);
 }
 
-/* Worker: room for one more slot? */
-static int pipe_room(produce_pipe_t *pp, size_t need_free) {
-        size_t used = atomic_load(&pp->tail) - atomic_load(&pp->head);
-        return used == 0 || (PB_PRODUCE_SLOTS - used >= need_free &&
-                             atomic_load(&pp->bytes) < PB_PRODUCE_RING_BYTES);
+/* Worker: room for one more slot, with need_free slots free? With
+ * reload, the main thread's counters are read again; otherwise the last
+ * seen ones are used (they only lag: the room only grows). */
+static int pipe_room(produce_pipe_t *pp, size_t need_free, int reload) {
+        size_t used;
+        if (reload) {
+                pp->w_head = atomic_load(&pp->head);
+                pp->w_bytes_out = atomic_load(&pp->bytes_out);
+        }
+        used =
+            atomic_load_explicit(&pp->tail, memory_order_relaxed) - pp->w_head;
+        return used == 0 ||
+               (PB_PRODUCE_SLOTS - used >= need_free &&
+                atomic_load_explicit(&pp->bytes_in, memory_order_relaxed) -
+                        pp->w_bytes_out <
+                    PB_PRODUCE_RING_BYTES);
 }
 
 /* Worker: the next slot to fill, waiting while the ring is full; NULL when
  * asked to stop. */
 static produce_slot_t *pipe_acquire(produce_pipe_t *pp) {
-        if (!pipe_room(pp, 1)) {
+        if (!pipe_room(pp, 1, 0) && !pipe_room(pp, 1, 1)) {
                 pipe_flush(pp);
                 pthread_mutex_lock(&pp->mu);
                 atomic_store(&pp->worker_waiting, 1);
-                while (!pipe_room(pp, PB_PRODUCE_BATCH) &&
+                while (!pipe_room(pp, PB_PRODUCE_BATCH, 1) &&
                        !atomic_load(&pp->quit) && !pb_cli_stop) {
                         struct timespec ts;
                         pipe_deadline(&ts);
@@ -280,15 +297,22 @@ static produce_slot_t *pipe_acquire(produce_pipe_t *pp) {
                 atomic_store(&pp->worker_waiting, 0);
                 pthread_mutex_unlock(&pp->mu);
         }
-        if (atomic_load(&pp->quit) || pb_cli_stop)
+        if (atomic_load_explicit(&pp->quit, memory_order_relaxed) ||
+            pb_cli_stop)
                 return NULL;
-        return &pp->slots[atomic_load(&pp->tail) % PB_PRODUCE_SLOTS];
+        return &pp->slots[atomic_load_explicit(&pp->tail,
+                                               memory_order_relaxed) %
+                          PB_PRODUCE_SLOTS];
 }
 
 static void pipe_publish(produce_pipe_t *pp, produce_slot_t *sl) {
-        size_t t = atomic_load(&pp->tail) + 1;
-        atomic_fetch_add(&pp->bytes, sl->buf.len);
-        atomic_store(&pp->tail, t);
+        size_t t = atomic_load_explicit(&pp->tail, memory_order_relaxed) + 1;
+        atomic_store_explicit(
+            &pp->bytes_in,
+            atomic_load_explicit(&pp->bytes_in, memory_order_relaxed) +
+                sl->buf.len,
+            memory_order_relaxed);
+        atomic_store(&pp->tail, t); /* publishes the slot and bytes_in */
         if (atomic_load(&pp->main_waiting) &&
             t - atomic_load(&pp->head) >= PB_PRODUCE_BATCH)
                 pipe_signal(pp, &pp->can_take);
@@ -355,7 +379,8 @@ static void *produce_worker(void *arg) {
 /* Main: waits until a batch is ready, the worker flushed or finished, or
  * 100 ms passed; returns how many slots can be taken now. */
 static size_t pipe_wait(produce_pipe_t *pp, pb_producer_t *prod) {
-        size_t h = atomic_load(&pp->head), n = atomic_load(&pp->tail) - h;
+        size_t h = atomic_load_explicit(&pp->head, memory_order_relaxed);
+        size_t n = atomic_load(&pp->tail) - h;
         if (n >= PB_PRODUCE_BATCH || (n && atomic_load(&pp->flushed) > h))
                 return n;
         pb_producer_poll(prod, 0);
@@ -381,16 +406,22 @@ static size_t pipe_wait(produce_pipe_t *pp, pb_producer_t *prod) {
         return n;
 }
 
-/* Main: the slot is handed on; the worker may refill it. */
-static void pipe_release(produce_pipe_t *pp, produce_slot_t *sl) {
-        size_t h;
-        atomic_fetch_sub(&pp->bytes, sl->buf.len);
-        if (sl->buf.cap > PB_PRODUCE_SLOT_KEEP)
-                pb_buf_free(&sl->buf);
-        h = atomic_load(&pp->head) + 1;
-        atomic_store(&pp->head, h);
-        if (atomic_load(&pp->worker_waiting) && pipe_room(pp, PB_PRODUCE_BATCH))
-                pipe_signal(pp, &pp->can_fill);
+/* Main: the next n slots (taken, bytes bytes) are handed on; the worker may
+ * refill them. */
+static void pipe_release(produce_pipe_t *pp, size_t n, size_t bytes) {
+        atomic_store(
+            &pp->bytes_out,
+            atomic_load_explicit(&pp->bytes_out, memory_order_relaxed) + bytes);
+        atomic_store(&pp->head,
+                     atomic_load_explicit(&pp->head, memory_order_relaxed) + n);
+        if (atomic_load(&pp->worker_waiting)) {
+                size_t used = atomic_load(&pp->tail) - atomic_load(&pp->head);
+                if (used == 0 ||
+                    (PB_PRODUCE_SLOTS - used >= PB_PRODUCE_BATCH &&
+                     atomic_load(&pp->bytes_in) - atomic_load(&pp->bytes_out) <
+                         PB_PRODUCE_RING_BYTES))
+                        pipe_signal(pp, &pp->can_fill);
+        }
 }
 
 int pb_cmd_produce(int argc, char **argv) {
@@ -507,39 +538,52 @@ int pb_cmd_produce(int argc, char **argv) {
         }
 
         while (!pb_cli_stop) {
-                size_t n = pipe_wait(pp, prod);
+                size_t n = pipe_wait(pp, prod), h, taken = 0, bytes = 0;
                 if (n == 0 && atomic_load(&pp->done) &&
                     atomic_load(&pp->tail) == atomic_load(&pp->head))
                         break;
-                while (n-- > 0 && !pb_cli_stop) {
-                        produce_slot_t *sl = &pp->slots[atomic_load(&pp->head) %
-                                                        PB_PRODUCE_SLOTS];
-                        pb_resp_t r;
+                h = atomic_load_explicit(&pp->head, memory_order_relaxed);
+                for (; taken < n && !pb_cli_stop; taken++) {
+                        produce_slot_t *sl =
+                            &pp->slots[(h + taken) % PB_PRODUCE_SLOTS];
+                        pb_resp_t r = PB_OK;
+                        if (taken && taken % PB_PRODUCE_BATCH == 0) {
+                                /* let the worker refill what is done */
+                                pipe_release(pp, PB_PRODUCE_BATCH, bytes);
+                                bytes = 0;
+                        }
+                        bytes += sl->buf.len;
                         if (sl->kind == SLOT_REJECT) {
                                 fwrite(sl->buf.data, 1, sl->buf.len, stderr);
                                 st.rejected++;
-                                pipe_release(pp, sl);
-                                continue;
+                        } else {
+                                for (;;) {
+                                        r = pb_producer_send(
+                                            prod, topic, pb_schema_type(schema),
+                                            &sl->meta, sl->buf.data,
+                                            sl->buf.len, NULL,
+                                            (void *)(intptr_t)sl->lineno, err,
+                                            sizeof(err));
+                                        if (r != PB_ERR_QUEUE_FULL ||
+                                            pb_cli_stop)
+                                                break;
+                                        /* queue full */
+                                        pb_producer_poll(prod, 100);
+                                }
+                                if (r != PB_OK) {
+                                        fprintf(stderr, "line %ld: %s\n",
+                                                sl->lineno, err);
+                                        st.failed++;
+                                } else if ((++sent & 255) == 0) {
+                                        pb_producer_poll(prod, 0);
+                                }
                         }
-                        for (;;) {
-                                r = pb_producer_send(
-                                    prod, topic, pb_schema_type(schema),
-                                    &sl->meta, sl->buf.data, sl->buf.len, NULL,
-                                    (void *)(intptr_t)sl->lineno, err,
-                                    sizeof(err));
-                                if (r != PB_ERR_QUEUE_FULL || pb_cli_stop)
-                                        break;
-                                pb_producer_poll(prod, 100); /* queue full */
-                        }
-                        if (r != PB_OK) {
-                                fprintf(stderr, "line %ld: %s\n", sl->lineno,
-                                        err);
-                                st.failed++;
-                        } else if ((++sent & 255) == 0) {
-                                pb_producer_poll(prod, 0);
-                        }
-                        pipe_release(pp, sl);
+                        if (sl->buf.cap > PB_PRODUCE_SLOT_KEEP)
+                                pb_buf_free(&sl->buf);
                 }
+                if (taken)
+                        pipe_release(pp, (taken - 1) % PB_PRODUCE_BATCH + 1,
+                                     bytes);
         }
         atomic_store(&pp->quit, 1);
         pipe_signal(pp, &pp->can_fill);
