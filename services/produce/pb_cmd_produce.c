@@ -6,7 +6,11 @@
  * format with --schema-registry); an invalid line is reported as
  * "line N: /pointer: message" and not published. Every published event is
  * waited for: the command ends only when Kafka acknowledged (or refused)
- * each one. Exit status 1 if any line was rejected or any delivery failed. */
+ * each one. Exit status 1 if any line was rejected or any delivery failed.
+ *
+ * Two threads: a worker reads, parses and encodes into a bounded ring, the
+ * main thread publishes in file order and takes the delivery reports (see
+ * "the pipeline" below). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
