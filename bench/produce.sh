@@ -9,6 +9,9 @@
 #   bench/produce.sh [--events N] [--brokers HOST:PORT] [--bin PATH]
 #   ROUNDS=5 (default) rounds; each side writes to its own topic per round,
 #   created (and its leaders known) before the timed runs.
+#   BEFORE_BIN=PATH adds a third side, another partnerbus binary ("before");
+#   the sides' order then rotates per round (kcat, before, after; before,
+#   after, kcat; ...), and each round prints its load average per side.
 #
 # Without --brokers a single-node Kafka is started with
 # tests/kafka/harness.sh in a temporary directory and stopped at the end.
@@ -63,23 +66,45 @@ jbytes=$(stat -c %s "$tmp/events.jsonl")
 echo "events: $N, JSON in $((jbytes / N)) B/event, Avro value $((vbytes / N)) B/event, key $(((kvbytes - vbytes) / N)) B/event, 6 CloudEvents headers on both"
 echo "producer settings of both sides: ${XK[*]} (partnerbus: built in) ${X[*]}"
 
-TK= TP= CK= CP=
+# run_side NAME ROUND: one timed run of side NAME into its own topic;
+# appends its wall and CPU seconds to W_<NAME> and C_<NAME>
+run_side() {
+        local side=$1 r=$2 t0 t1 l w bin=$BIN wv=W_$1 cv=C_$1
+        sync
+        l=$(bench_load)
+        if [[ $side == kcat ]]; then
+                t0=$(bench_now)
+                bench_cpu "$tmp/cpu" kcat -P -b "$B" -t "${P}r$r.kcat" -K "$KD" -D "$D" "${H[@]}" "${XK[@]}" "${X[@]}" <"$tmp/values.bin"
+                t1=$(bench_now)
+        else
+                [[ $side == before ]] && bin=$BEFORE_BIN
+                t0=$(bench_now)
+                bench_cpu "$tmp/cpu" "$bin" produce -t aid.dispatched -b "$B" -p "${P}r$r.$side." "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
+                t1=$(bench_now)
+                grep -qx "published $N, rejected 0" "$tmp/produce.err" || { echo "produce.sh: partnerbus produce ($side) did not publish all" >&2; exit 1; }
+        fi
+        w=$(echo "$t1 - $t0" | bc)
+        printf -v "$wv" '%s %s' "${!wv:-}" "$w"
+        printf -v "$cv" '%s %s' "${!cv:-}" "$(cat "$tmp/cpu")"
+        awk -v s="$side" -v w="$w" -v n="$N" -v l="$l" 'BEGIN { printf "  %s %.2f s %.0f events/s (load %s)", s, w, n / w, l }'
+}
+
+SIDES=(kcat partnerbus)
+[[ -n ${BEFORE_BIN:-} ]] && SIDES=(kcat before partnerbus)
 for ((r = 1; r <= ROUNDS; r++)); do
-        bench_topics_create "$B" "${P}r$r.kcat" "${P}r$r.aid.dispatched"
-        sync
-        l0=$(bench_load)
-        t0=$(bench_now)
-        bench_cpu "$tmp/cpu" kcat -P -b "$B" -t "${P}r$r.kcat" -K "$KD" -D "$D" "${H[@]}" "${XK[@]}" "${X[@]}" <"$tmp/values.bin"
-        t1=$(bench_now)
-        CK+=" $(cat "$tmp/cpu")"
-        sync
-        l1=$(bench_load)
-        t2=$(bench_now)
-        bench_cpu "$tmp/cpu" "$BIN" produce -t aid.dispatched -b "$B" -p "${P}r$r." "${X[@]}" <"$tmp/events.jsonl" 2>"$tmp/produce.err"
-        t3=$(bench_now)
-        CP+=" $(cat "$tmp/cpu")"
-        grep -qx "published $N, rejected 0" "$tmp/produce.err" || { echo "produce.sh: partnerbus produce did not publish all" >&2; exit 1; }
-        for t in "${P}r$r.kcat" "${P}r$r.aid.dispatched"; do
+        topics=()
+        for s in "${SIDES[@]}"; do
+                if [[ $s == kcat ]]; then topics+=("${P}r$r.kcat"); else topics+=("${P}r$r.$s.aid.dispatched"); fi
+        done
+        bench_topics_create "$B" "${topics[@]}"
+        printf 'round %d:' "$r"
+        for ((i = 0; i < ${#SIDES[@]}; i++)); do
+                # the order rotates per round when there are three sides
+                s=${SIDES[(i + (${#SIDES[@]} == 3 ? r - 1 : 0)) % ${#SIDES[@]}]}
+                run_side "$s" "$r"
+        done
+        echo
+        for t in "${topics[@]}"; do
                 got=$(bench_topic_count "$B" "$t")
                 [[ $got -eq $N ]] || { echo "produce.sh: $t holds $got messages, expected $N" >&2; exit 1; }
         done
@@ -87,9 +112,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 kb=$(kcat -C -b "$B" -t "${P}r1.kcat" -o beginning -e -q -f '%S\n' | awk '{s+=$1} END {print s}')
                 [[ $kb -eq $vbytes ]] || { echo "produce.sh: kcat value bytes $kb != $vbytes" >&2; exit 1; }
         fi
-        TK+=" $(echo "$t1 - $t0" | bc)" TP+=" $(echo "$t3 - $t2" | bc)"
-        awk -v r="$r" -v n="$N" -v a="$(echo "$t1 - $t0" | bc)" -v b="$(echo "$t3 - $t2" | bc)" -v la="$l0" -v lb="$l1" \
-                'BEGIN { printf "round %d: kcat -P %6.2f s %9.0f events/s (load %s)   partnerbus produce %6.2f s %9.0f events/s (load %s)   ratio %.2f\n", r, a, n / a, la, b, n / b, lb, a / b }'
 done
-bench_summary "$N" "kcat -P (pre-encoded):$TK" "partnerbus produce:$TP"
-bench_cpu_summary "$N" "kcat -P (pre-encoded):$CK" "partnerbus produce:$CP"
+if [[ -n ${BEFORE_BIN:-} ]]; then
+        bench_summary "$N" "kcat -P (pre-encoded):$W_kcat" "before ($BEFORE_BIN):$W_before" "partnerbus produce:$W_partnerbus"
+        bench_cpu_summary "$N" "kcat -P (pre-encoded):$C_kcat" "before:$C_before" "partnerbus produce:$C_partnerbus"
+else
+        bench_summary "$N" "kcat -P (pre-encoded):$W_kcat" "partnerbus produce:$W_partnerbus"
+        bench_cpu_summary "$N" "kcat -P (pre-encoded):$C_kcat" "partnerbus produce:$C_partnerbus"
+fi

@@ -73,6 +73,13 @@ pb_resp_t pb_producer_send_raw(pb_producer_t *p, const char *topic,
                                const char *const *headers, void *msg_opaque,
                                char *errstr, size_t errstr_size);
 int pb_producer_poll(pb_producer_t *p, int timeout_ms);
+/* Asks the broker for topic's metadata and waits up to timeout_ms for it,
+ * so that the first messages go to their partitions directly (a topic the
+ * broker creates on demand is created now). Before a burst of messages: on
+ * librdkafka 2.0 an idempotent producer whose first messages waited for
+ * the topic's metadata sometimes holds them for about a second. PB_OK, or
+ * PB_ERR_KAFKA (the first send then waits for the metadata as usual). */
+pb_resp_t pb_producer_warm(pb_producer_t *p, const char *topic, int timeout_ms);
 /* PB_OK when every message got its report; PB_ERR_KAFKA on timeout. */
 pb_resp_t pb_producer_flush(pb_producer_t *p, int timeout_ms);
 int pb_producer_outq_len(pb_producer_t *p);

@@ -260,6 +260,26 @@ pb_resp_t pb_producer_send_raw(pb_producer_t *p, const char *topic,
                           errstr, errstr_size);
 }
 
+pb_resp_t pb_producer_warm(pb_producer_t *p, const char *topic,
+                           int timeout_ms) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt;
+        rd_kafka_resp_err_t err;
+        int ok;
+        if (!p || !topic)
+                return PB_ERR_ARG;
+        rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+        if (!rkt)
+                return PB_ERR_KAFKA;
+        err = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
+        ok = !err && md && md->topic_cnt == 1 && !md->topics[0].err &&
+             md->topics[0].partition_cnt > 0;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return ok ? PB_OK : PB_ERR_KAFKA;
+}
+
 int pb_producer_poll(pb_producer_t *p, int timeout_ms) {
         return p ? rd_kafka_poll(p->rk, timeout_ms) : 0;
 }
