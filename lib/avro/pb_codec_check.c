@@ -35,12 +35,8 @@ static int chk(pb_chk_t *k, const pb_type_t *t);
 
 /* pb_dec_push without the call while below the depth bound. */
 static inline int chk_push(pb_chk_t *k, const char *name, size_t len) {
-        pb_codec_t *c = k->d.c;
-        if (c->depth >= PB_CODEC_MAX_DEPTH)
+        if (pb_codec_push(k->d.c, PB_CODEC_MAX_DEPTH, name, len))
                 return pb_dec_push(&k->d, name, len); /* the error */
-        c->path[c->depth].name = name;
-        c->path[c->depth].len = len;
-        c->depth++;
         return 0;
 }
 
@@ -353,13 +349,8 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                                        errstr, errstr_size);
         if (meta)
                 memset(meta, 0, sizeof(*meta));
-        memset(&k, 0, sizeof(k));
-        k.d.c = c;
-        k.d.p = data;
-        k.d.end = data + len;
-        k.d.errstr = errstr;
-        k.d.errsize = errstr_size;
-        c->depth = 0;
+        pb_dec_start(&k.d, c, data, len, errstr, errstr_size);
+        k.json = 0;
 
         w = writer->root;
         rc = w->kind == PB_T_RECORD ? chk_record(&k, w, writer, meta)
@@ -371,12 +362,7 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                 return chk_by_decoding(c, writer, NULL, data, len, meta, errstr,
                                        errstr_size);
         }
-        if (rc == 0 && k.d.p != k.d.end) {
-                c->depth = 0;
-                rc = pb_dec_fail(&k.d, PB_ERR_INVALID,
-                                 "%zu trailing bytes after the record",
-                                 (size_t)(k.d.end - k.d.p));
-        }
+        rc = pb_dec_finish(&k.d, rc);
         if (rc) {
                 if (meta)
                         memset(meta, 0, sizeof(*meta));

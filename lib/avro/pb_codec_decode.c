@@ -58,13 +58,9 @@ static int dfail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
 }
 
 static int dpush(pb_dec_t *d, const char *name, size_t len) {
-        pb_codec_t *c = d->c;
-        if (c->depth >= PB_CODEC_MAX_DEPTH)
+        if (pb_codec_push(d->c, PB_CODEC_MAX_DEPTH, name, len))
                 return dfail(d, PB_ERR_LIMIT, "nesting deeper than %d levels",
                              PB_CODEC_MAX_DEPTH);
-        c->path[c->depth].name = name;
-        c->path[c->depth].len = len;
-        c->depth++;
         return 0;
 }
 
@@ -1152,13 +1148,7 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
                 reader = NULL;
         if (meta)
                 memset(meta, 0, sizeof(*meta));
-        memset(&d, 0, sizeof(d));
-        d.c = c;
-        d.p = data;
-        d.end = data + len;
-        d.errstr = errstr;
-        d.errsize = errstr_size;
-        c->depth = 0;
+        pb_dec_start(&d, c, data, len, errstr, errstr_size);
         c->nsegs = 0;
         pb_buf_reset(&c->seg);
 
@@ -1179,12 +1169,7 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
         } else {
                 rc = dec_r(&d, w, reader->root, out);
         }
-        if (rc == 0 && d.p != d.end) {
-                c->depth = 0;
-                rc = dfail(&d, PB_ERR_INVALID,
-                           "%zu trailing bytes after the record",
-                           (size_t)(d.end - d.p));
-        }
+        rc = pb_dec_finish(&d, rc);
         out->max = oldmax;
         if (rc) {
                 out->len = start;
@@ -1211,6 +1196,16 @@ int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         return dfail(d, code, "%s", msg);
+}
+
+int pb_dec_finish(pb_dec_t *d, int rc) {
+        if (rc == 0 && d->p != d->end) {
+                d->c->depth = 0;
+                rc = dfail(d, PB_ERR_INVALID,
+                           "%zu trailing bytes after the record",
+                           (size_t)(d->end - d->p));
+        }
+        return rc;
 }
 
 int pb_dec_push(pb_dec_t *d, const char *name, size_t len) {
