@@ -181,16 +181,8 @@ static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
 }
 
 static int oi64(pb_dec_t *d, pb_buf_t *o, int64_t v) {
-        char b[24];
-        size_t i = sizeof(b);
-        uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        do {
-                b[--i] = (char)('0' + m % 10);
-                m /= 10;
-        } while (m);
-        if (v < 0)
-                b[--i] = '-';
-        return oput(d, o, b + i, sizeof(b) - i);
+        char b[PB_I64_TEXT_MAX], *s = pb_i64_text(b + sizeof(b), v);
+        return oput(d, o, s, (size_t)(b + sizeof(b) - s));
 }
 
 /* --- input --- */
