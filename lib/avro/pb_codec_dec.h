@@ -56,6 +56,15 @@ int pb_dec_value(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
 /* Copies the envelope field fi of top-level record w, whose encoding is
  * [p, end), into meta when it is event_id, source, occurred_at or the
  * key field. */
+/* The error for an enum symbol or union branch index v out of t's range. */
+int pb_dec_bad_index(pb_dec_t *d, const pb_type_t *t, int64_t v);
+/* Checks the enum symbol or union branch index v of t against n, t's
+ * symbol or branch count: 0, or -1. */
+static inline int pb_dec_index(pb_dec_t *d, const pb_type_t *t, int64_t v,
+                               size_t n) {
+        return v >= 0 && (uint64_t)v < n ? 0 : pb_dec_bad_index(d, t, v);
+}
+
 /* rc of a walk of the whole body, or (when it succeeded but left bytes)
  * the trailing-bytes error. */
 int pb_dec_finish(pb_dec_t *d, int rc);

@@ -674,26 +674,16 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
         case PB_T_RECORD:
                 return dec_record(d, t, o, NULL);
         case PB_T_ENUM:
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, t, v, t->nsymbols))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nsymbols)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "enum index %lld out of range (%zu "
-                                     "symbols)",
-                                     (long long)v, t->nsymbols);
                 return emit_symbol(d, t->symbols[v], o);
         case PB_T_ARRAY:
                 return dec_array(d, t, o);
         case PB_T_MAP:
                 return dec_map(d, t->items, NULL, o);
         case PB_T_UNION:
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, t, v, t->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nbranches)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "union index %lld out of range (%zu "
-                                     "branches)",
-                                     (long long)v, t->nbranches);
                 return dec(d, t->branches[v], o);
         case PB_T_FIXED:
                 if (rd_fixed(d, t->size, "fixed"))
@@ -1007,13 +997,8 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
         if (w == r)
                 return dec(d, w, o);
         if (w->kind == PB_T_UNION) {
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, w, v, w->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= w->nbranches)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "union index %lld out of range (%zu "
-                                     "branches)",
-                                     (long long)v, w->nbranches);
                 return dec_r(d, w->branches[v], r, o);
         }
         if (r->kind == PB_T_UNION) {
@@ -1073,13 +1058,8 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                 d->p += w->size;
                 return emit_bytes(d, r, d->p - w->size, w->size, o);
         case PB_T_ENUM: {
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, w, v, w->nsymbols))
                         return -1;
-                if (v < 0 || (uint64_t)v >= w->nsymbols)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "enum index %lld out of range (%zu "
-                                     "symbols)",
-                                     (long long)v, w->nsymbols);
                 const char *sym = w->symbols[v];
                 for (size_t i = 0; i < r->nsymbols; i++)
                         if (!strcmp(r->symbols[i], sym))
@@ -1188,6 +1168,14 @@ int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         return dfail(d, code, "%s", msg);
+}
+
+int pb_dec_bad_index(pb_dec_t *d, const pb_type_t *t, int64_t v) {
+        int e = t->kind == PB_T_ENUM;
+        return dfail(d, PB_ERR_INVALID, "%s index %lld out of range (%zu %s)",
+                     e ? "enum" : "union", (long long)v,
+                     e ? t->nsymbols : t->nbranches,
+                     e ? "symbols" : "branches");
 }
 
 int pb_dec_finish(pb_dec_t *d, int rc) {

@@ -117,13 +117,9 @@ static int walk(vis_t *k, const pb_type_t *t) {
         case PB_T_MAP:
                 return walk_items(k, t, t->kind == PB_T_MAP);
         case PB_T_UNION:
-                if (pb_dec_long(&k->d, &v))
+                if (pb_dec_long(&k->d, &v) ||
+                    pb_dec_index(&k->d, t, v, t->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nbranches)
-                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
-                                           "union index %lld out of range "
-                                           "(%zu branches)",
-                                           (long long)v, t->nbranches);
                 return step(k, PB_VISIT_BRANCH, NULL, 0, (size_t)v,
                             t->branches[v]);
         default:
