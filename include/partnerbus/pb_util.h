@@ -22,6 +22,20 @@ int pb_date_parse(const char *s, size_t len, int32_t *days);
 size_t pb_date_format(int32_t days, char *buf, size_t size); /* buf >= 16 */
 /* pb_now_ms (wall clock) and pb_mono_ms (monotonic): see pb_common.h. */
 
+/* Decimal text of v without printf, written so that it ends just before
+ * `end` (at most PB_I64_TEXT_MAX bytes before it); returns its start. */
+#define PB_I64_TEXT_MAX 20
+static inline char *pb_i64_text(char *end, int64_t v) {
+        uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        do {
+                *--end = (char)('0' + m % 10);
+                m /= 10;
+        } while (m);
+        if (v < 0)
+                *--end = '-';
+        return end;
+}
+
 /* --- Avro longs (zigzag varints): the one encoder and decoder --- */
 /* Writes v into p (room for 10 bytes); returns the byte count. */
 static inline size_t pb_zz_encode(uint8_t *p, int64_t v) {

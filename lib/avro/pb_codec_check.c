@@ -35,12 +35,8 @@ static int chk(pb_chk_t *k, const pb_type_t *t);
 
 /* pb_dec_push without the call while below the depth bound. */
 static inline int chk_push(pb_chk_t *k, const char *name, size_t len) {
-        pb_codec_t *c = k->d.c;
-        if (c->depth >= PB_CODEC_MAX_DEPTH)
+        if (pb_codec_push(k->d.c, PB_CODEC_MAX_DEPTH, name, len))
                 return pb_dec_push(&k->d, name, len); /* the error */
-        c->path[c->depth].name = name;
-        c->path[c->depth].len = len;
-        c->depth++;
         return 0;
 }
 
@@ -188,49 +184,30 @@ static int chk_record(pb_chk_t *k, const pb_type_t *t, const pb_schema_t *top,
         return 0;
 }
 
-static int chk_array(pb_chk_t *k, const pb_type_t *t) {
+/* Arrays and maps: blocks of items, a map's each after its key (keys are
+ * strings of at least one byte, hence extra = 1). */
+static int chk_items(pb_chk_t *k, const pb_type_t *t, int map) {
         pb_dec_t *d = &k->d;
-        size_t idx = 0;
+        size_t idx = 0, kl = 0;
         int64_t n;
         k->json += 2;
         for (;;) {
-                if (pb_dec_block(d, t->items, 0, &n))
+                if (pb_dec_block(d, t->items, (size_t)map, &n))
                         return -1;
                 if (!n)
                         return 0;
                 for (int64_t j = 0; j < n; j++, idx++) {
-                        k->json += 1;
-                        if (chk_push(k, NULL, idx))
-                                return -1;
-                        if (chk(k, t->items))
-                                return -1;
-                        d->c->depth--;
-                }
-        }
-}
-
-static int chk_map(pb_chk_t *k, const pb_type_t *t) {
-        pb_dec_t *d = &k->d;
-        size_t kl;
-        int64_t n;
-        k->json += 2;
-        for (;;) {
-                if (pb_dec_block(d, t->items, 1, &n))
-                        return -1;
-                if (!n)
-                        return 0;
-                for (int64_t j = 0; j < n; j++) {
-                        const uint8_t *key;
-                        k->json += 2;
-                        if (chk_len(k, "map key", &kl))
-                                return -1;
-                        key = d->p;
-                        if (chk_utf8(k, key, kl))
-                                return -1;
-                        d->p += kl;
-                        if (chk_push(k, (const char *)key, kl))
-                                return -1;
-                        if (chk(k, t->items))
+                        const char *key = NULL;
+                        k->json += 1 + (uint64_t)map;
+                        if (map) {
+                                if (chk_len(k, "map key", &kl) ||
+                                    chk_utf8(k, d->p, kl))
+                                        return -1;
+                                key = (const char *)d->p;
+                                d->p += kl;
+                        }
+                        if (chk_push(k, key, map ? kl : idx) ||
+                            chk(k, t->items))
                                 return -1;
                         d->c->depth--;
                 }
@@ -264,15 +241,11 @@ static int chk(pb_chk_t *k, const pb_type_t *t) {
                 k->json += PB_CHK_SCALAR;
                 return chk_instant(k, t, v);
         case PB_T_FLOAT:
-                if (chk_fixed(k, 4, "float"))
-                        return -1;
-                d->p += 4;
-                k->json += PB_CHK_SCALAR;
-                return 0;
         case PB_T_DOUBLE:
-                if (chk_fixed(k, 8, "double"))
+                n = t->kind == PB_T_FLOAT ? 4 : 8;
+                if (chk_fixed(k, n, n == 4 ? "float" : "double"))
                         return -1;
-                d->p += 8;
+                d->p += n;
                 k->json += PB_CHK_SCALAR;
                 return 0;
         case PB_T_BYTES:
@@ -288,27 +261,16 @@ static int chk(pb_chk_t *k, const pb_type_t *t) {
         case PB_T_RECORD:
                 return chk_record(k, t, NULL, NULL);
         case PB_T_ENUM:
-                if (chk_long(k, &v))
+                if (chk_long(k, &v) || pb_dec_index(d, t, v, t->nsymbols))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nsymbols)
-                        return pb_dec_fail(d, PB_ERR_INVALID,
-                                           "enum index %lld out of range "
-                                           "(%zu symbols)",
-                                           (long long)v, t->nsymbols);
                 k->json += strlen(t->symbols[v]) + 2;
                 return 0;
         case PB_T_ARRAY:
-                return chk_array(k, t);
         case PB_T_MAP:
-                return chk_map(k, t);
+                return chk_items(k, t, t->kind == PB_T_MAP);
         case PB_T_UNION:
-                if (chk_long(k, &v))
+                if (chk_long(k, &v) || pb_dec_index(d, t, v, t->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nbranches)
-                        return pb_dec_fail(d, PB_ERR_INVALID,
-                                           "union index %lld out of range "
-                                           "(%zu branches)",
-                                           (long long)v, t->nbranches);
                 return chk(k, t->branches[v]);
         case PB_T_FIXED:
                 if (chk_fixed(k, t->size, "fixed"))
@@ -353,13 +315,8 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                                        errstr, errstr_size);
         if (meta)
                 memset(meta, 0, sizeof(*meta));
-        memset(&k, 0, sizeof(k));
-        k.d.c = c;
-        k.d.p = data;
-        k.d.end = data + len;
-        k.d.errstr = errstr;
-        k.d.errsize = errstr_size;
-        c->depth = 0;
+        pb_dec_start(&k.d, c, data, len, errstr, errstr_size);
+        k.json = 0;
 
         w = writer->root;
         rc = w->kind == PB_T_RECORD ? chk_record(&k, w, writer, meta)
@@ -371,12 +328,7 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                 return chk_by_decoding(c, writer, NULL, data, len, meta, errstr,
                                        errstr_size);
         }
-        if (rc == 0 && k.d.p != k.d.end) {
-                c->depth = 0;
-                rc = pb_dec_fail(&k.d, PB_ERR_INVALID,
-                                 "%zu trailing bytes after the record",
-                                 (size_t)(k.d.end - k.d.p));
-        }
+        rc = pb_dec_finish(&k.d, rc);
         if (rc) {
                 if (meta)
                         memset(meta, 0, sizeof(*meta));

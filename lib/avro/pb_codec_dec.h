@@ -8,6 +8,7 @@
 #define PB_CODEC_DEC_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "pb_codec_int.h"
 
@@ -19,6 +20,18 @@ typedef struct pb_dec {
         pb_resp_t err;
         long zero_items; /* items of zero-size types read so far */
 } pb_dec_t;
+
+/* Starts reading data[0..len) at the top of the path. */
+static inline void pb_dec_start(pb_dec_t *d, pb_codec_t *c, const uint8_t *data,
+                                size_t len, char *errstr, size_t errsize) {
+        memset(d, 0, sizeof(*d));
+        d->c = c;
+        d->p = data;
+        d->end = data + len;
+        d->errstr = errstr;
+        d->errsize = errsize;
+        c->depth = 0;
+}
 
 /* Records an error at the current path (c->path[0..c->depth)). */
 int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...)
@@ -43,6 +56,18 @@ int pb_dec_value(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
 /* Copies the envelope field fi of top-level record w, whose encoding is
  * [p, end), into meta when it is event_id, source, occurred_at or the
  * key field. */
+/* The error for an enum symbol or union branch index v out of t's range. */
+int pb_dec_bad_index(pb_dec_t *d, const pb_type_t *t, int64_t v);
+/* Checks the enum symbol or union branch index v of t against n, t's
+ * symbol or branch count: 0, or -1. */
+static inline int pb_dec_index(pb_dec_t *d, const pb_type_t *t, int64_t v,
+                               size_t n) {
+        return v >= 0 && (uint64_t)v < n ? 0 : pb_dec_bad_index(d, t, v);
+}
+
+/* rc of a walk of the whole body, or (when it succeeded but left bytes)
+ * the trailing-bytes error. */
+int pb_dec_finish(pb_dec_t *d, int rc);
 void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
                       const pb_type_t *t, const uint8_t *p, const uint8_t *end);
 

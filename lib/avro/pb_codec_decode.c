@@ -58,13 +58,9 @@ static int dfail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
 }
 
 static int dpush(pb_dec_t *d, const char *name, size_t len) {
-        pb_codec_t *c = d->c;
-        if (c->depth >= PB_CODEC_MAX_DEPTH)
+        if (pb_codec_push(d->c, PB_CODEC_MAX_DEPTH, name, len))
                 return dfail(d, PB_ERR_LIMIT, "nesting deeper than %d levels",
                              PB_CODEC_MAX_DEPTH);
-        c->path[c->depth].name = name;
-        c->path[c->depth].len = len;
-        c->depth++;
         return 0;
 }
 
@@ -185,16 +181,8 @@ static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
 }
 
 static int oi64(pb_dec_t *d, pb_buf_t *o, int64_t v) {
-        char b[24];
-        size_t i = sizeof(b);
-        uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        do {
-                b[--i] = (char)('0' + m % 10);
-                m /= 10;
-        } while (m);
-        if (v < 0)
-                b[--i] = '-';
-        return oput(d, o, b + i, sizeof(b) - i);
+        char b[PB_I64_TEXT_MAX], *s = pb_i64_text(b + sizeof(b), v);
+        return oput(d, o, s, (size_t)(b + sizeof(b) - s));
 }
 
 /* --- input --- */
@@ -686,26 +674,16 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
         case PB_T_RECORD:
                 return dec_record(d, t, o, NULL);
         case PB_T_ENUM:
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, t, v, t->nsymbols))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nsymbols)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "enum index %lld out of range (%zu "
-                                     "symbols)",
-                                     (long long)v, t->nsymbols);
                 return emit_symbol(d, t->symbols[v], o);
         case PB_T_ARRAY:
                 return dec_array(d, t, o);
         case PB_T_MAP:
                 return dec_map(d, t->items, NULL, o);
         case PB_T_UNION:
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, t, v, t->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nbranches)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "union index %lld out of range (%zu "
-                                     "branches)",
-                                     (long long)v, t->nbranches);
                 return dec(d, t->branches[v], o);
         case PB_T_FIXED:
                 if (rd_fixed(d, t->size, "fixed"))
@@ -1019,13 +997,8 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
         if (w == r)
                 return dec(d, w, o);
         if (w->kind == PB_T_UNION) {
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, w, v, w->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= w->nbranches)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "union index %lld out of range (%zu "
-                                     "branches)",
-                                     (long long)v, w->nbranches);
                 return dec_r(d, w->branches[v], r, o);
         }
         if (r->kind == PB_T_UNION) {
@@ -1085,13 +1058,8 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                 d->p += w->size;
                 return emit_bytes(d, r, d->p - w->size, w->size, o);
         case PB_T_ENUM: {
-                if (rd_long(d, &v))
+                if (rd_long(d, &v) || pb_dec_index(d, w, v, w->nsymbols))
                         return -1;
-                if (v < 0 || (uint64_t)v >= w->nsymbols)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "enum index %lld out of range (%zu "
-                                     "symbols)",
-                                     (long long)v, w->nsymbols);
                 const char *sym = w->symbols[v];
                 for (size_t i = 0; i < r->nsymbols; i++)
                         if (!strcmp(r->symbols[i], sym))
@@ -1152,13 +1120,7 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
                 reader = NULL;
         if (meta)
                 memset(meta, 0, sizeof(*meta));
-        memset(&d, 0, sizeof(d));
-        d.c = c;
-        d.p = data;
-        d.end = data + len;
-        d.errstr = errstr;
-        d.errsize = errstr_size;
-        c->depth = 0;
+        pb_dec_start(&d, c, data, len, errstr, errstr_size);
         c->nsegs = 0;
         pb_buf_reset(&c->seg);
 
@@ -1179,12 +1141,7 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
         } else {
                 rc = dec_r(&d, w, reader->root, out);
         }
-        if (rc == 0 && d.p != d.end) {
-                c->depth = 0;
-                rc = dfail(&d, PB_ERR_INVALID,
-                           "%zu trailing bytes after the record",
-                           (size_t)(d.end - d.p));
-        }
+        rc = pb_dec_finish(&d, rc);
         out->max = oldmax;
         if (rc) {
                 out->len = start;
@@ -1211,6 +1168,24 @@ int pb_dec_fail(pb_dec_t *d, pb_resp_t code, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         return dfail(d, code, "%s", msg);
+}
+
+int pb_dec_bad_index(pb_dec_t *d, const pb_type_t *t, int64_t v) {
+        int e = t->kind == PB_T_ENUM;
+        return dfail(d, PB_ERR_INVALID, "%s index %lld out of range (%zu %s)",
+                     e ? "enum" : "union", (long long)v,
+                     e ? t->nsymbols : t->nbranches,
+                     e ? "symbols" : "branches");
+}
+
+int pb_dec_finish(pb_dec_t *d, int rc) {
+        if (rc == 0 && d->p != d->end) {
+                d->c->depth = 0;
+                rc = dfail(d, PB_ERR_INVALID,
+                           "%zu trailing bytes after the record",
+                           (size_t)(d->end - d->p));
+        }
+        return rc;
 }
 
 int pb_dec_push(pb_dec_t *d, const char *name, size_t len) {

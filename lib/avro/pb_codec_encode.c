@@ -124,7 +124,8 @@ static void enc_err(pb_enc_t *e, const char *code, prm_t *p, const char *fmt,
  * checked here against the path array all the same. */
 static int enc_push(pb_enc_t *e, const char *name, size_t len) {
         pb_codec_t *c = e->c;
-        if (c->depth >= (int)(sizeof(c->path) / sizeof(c->path[0]))) {
+        if (pb_codec_push(c, (int)(sizeof(c->path) / sizeof(c->path[0])), name,
+                          len)) {
                 prm_t p;
                 prm_init(&p);
                 prm_int(&p, "max_depth", PB_CODEC_MAX_DEPTH);
@@ -132,9 +133,6 @@ static int enc_push(pb_enc_t *e, const char *name, size_t len) {
                         PB_CODEC_MAX_DEPTH);
                 return -1;
         }
-        c->path[c->depth].name = name;
-        c->path[c->depth].len = len;
-        c->depth++;
         return 0;
 }
 

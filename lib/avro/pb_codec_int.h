@@ -60,6 +60,18 @@ int pb_codec_segs_reserve(pb_codec_t *c, size_t n);
 /* Empties the writer->reader mapping cache (when full). */
 void pb_codec_rmaps_reset(pb_codec_t *c);
 
+/* Enters a member (name) or array item (name NULL, len = index) unless
+ * the path is max steps deep already: 0, or -1 (nothing entered). */
+static inline int pb_codec_push(pb_codec_t *c, int max, const char *name,
+                                size_t len) {
+        if (c->depth >= max)
+                return -1;
+        c->path[c->depth].name = name;
+        c->path[c->depth].len = len;
+        c->depth++;
+        return 0;
+}
+
 /* Ensures room for n bytes (plus NUL) at the end of b. */
 static inline int pb_cbuf_need(pb_buf_t *b, size_t n) {
         if (b->cap - b->len > n)

@@ -66,43 +66,28 @@ static int walk_record(vis_t *k, const pb_type_t *t) {
         return 0;
 }
 
-static int walk_array(vis_t *k, const pb_type_t *t) {
-        size_t idx = 0;
+/* Arrays and maps: blocks of items, a map's each after its key (keys are
+ * strings of at least one byte, hence extra = 1). */
+static int walk_items(vis_t *k, const pb_type_t *t, int map) {
+        size_t idx = 0, kl = 0;
         int64_t n;
         for (;;) {
-                if (pb_dec_block(&k->d, t->items, 0, &n))
+                if (pb_dec_block(&k->d, t->items, (size_t)map, &n))
                         return -1;
                 if (!n)
                         return 0;
                 for (int64_t j = 0; j < n; j++, idx++) {
-                        if (pb_dec_push(&k->d, NULL, idx) ||
-                            step(k, PB_VISIT_ITEM, NULL, 0, idx, t->items))
-                                return -1;
-                        k->d.c->depth--;
-                }
-        }
-}
-
-/* map keys are strings (>= 1 byte each), hence extra = 1 */
-static int walk_map(vis_t *k, const pb_type_t *t) {
-        size_t idx = 0, kl;
-        int64_t n;
-        for (;;) {
-                if (pb_dec_block(&k->d, t->items, 1, &n))
-                        return -1;
-                if (!n)
-                        return 0;
-                for (int64_t j = 0; j < n; j++, idx++) {
-                        const uint8_t *key;
-                        if (pb_dec_len(&k->d, "map key", &kl))
-                                return -1;
-                        key = k->d.p;
-                        if (text_ok(k, key, kl))
-                                return -1;
-                        k->d.p += kl;
-                        if (pb_dec_push(&k->d, (const char *)key, kl) ||
-                            step(k, PB_VISIT_KEY, (const char *)key, kl, idx,
-                                 t->items))
+                        const char *key = NULL;
+                        if (map) {
+                                if (pb_dec_len(&k->d, "map key", &kl) ||
+                                    text_ok(k, k->d.p, kl))
+                                        return -1;
+                                key = (const char *)k->d.p;
+                                k->d.p += kl;
+                        }
+                        if (pb_dec_push(&k->d, key, map ? kl : idx) ||
+                            step(k, map ? PB_VISIT_KEY : PB_VISIT_ITEM, key,
+                                 map ? kl : 0, idx, t->items))
                                 return -1;
                         k->d.c->depth--;
                 }
@@ -129,17 +114,12 @@ static int walk(vis_t *k, const pb_type_t *t) {
         case PB_T_RECORD:
                 return walk_record(k, t);
         case PB_T_ARRAY:
-                return walk_array(k, t);
         case PB_T_MAP:
-                return walk_map(k, t);
+                return walk_items(k, t, t->kind == PB_T_MAP);
         case PB_T_UNION:
-                if (pb_dec_long(&k->d, &v))
+                if (pb_dec_long(&k->d, &v) ||
+                    pb_dec_index(&k->d, t, v, t->nbranches))
                         return -1;
-                if (v < 0 || (uint64_t)v >= t->nbranches)
-                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
-                                           "union index %lld out of range "
-                                           "(%zu branches)",
-                                           (long long)v, t->nbranches);
                 return step(k, PB_VISIT_BRANCH, NULL, 0, (size_t)v,
                             t->branches[v]);
         default:
@@ -168,22 +148,11 @@ pb_resp_t pb_codec_visit(pb_codec_t *c, const pb_schema_t *writer,
             !v->leaf || (!data && len))
                 return PB_ERR_ARG;
         memset(&k, 0, sizeof(k));
-        k.d.c = c;
-        k.d.p = data;
-        k.d.end = data + len;
-        k.d.errstr = errstr;
-        k.d.errsize = errstr_size;
+        pb_dec_start(&k.d, c, data, len, errstr, errstr_size);
         k.v = v;
         k.ctx = ctx;
         k.flags = flags;
-        c->depth = 0;
-        rc = walk(&k, writer->root);
-        if (rc == 0 && k.d.p != k.d.end) {
-                c->depth = 0;
-                rc = pb_dec_fail(&k.d, PB_ERR_INVALID,
-                                 "%zu trailing bytes after the record",
-                                 (size_t)(k.d.end - k.d.p));
-        }
+        rc = pb_dec_finish(&k.d, walk(&k, writer->root));
         if (c->seg.cap > (1u << 20))
                 pb_buf_free(&c->seg);
         if (!rc)

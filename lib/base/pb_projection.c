@@ -87,12 +87,26 @@ static int ptr_parse(const char *s, ptr_t *out, const char **why) {
         return 0;
 }
 
+/* Parses list[0..n) into out, counting the parsed ones in *count (so a
+ * failure frees exactly those); -1 with errstr naming the list entry. */
+static int ptr_list(const char *const *list, size_t n, const char *name,
+                    ptr_t *out, size_t *count, char *errstr,
+                    size_t errstr_size) {
+        const char *why = NULL;
+        for (size_t i = 0; i < n; i++, (*count)++)
+                if (ptr_parse(list[i], &out[i], &why)) {
+                        ptr_free(&out[i]);
+                        snprintf(errstr, errstr_size, "/projection/%s/%zu: %s",
+                                 name, i, why);
+                        return -1;
+                }
+        return 0;
+}
+
 pb_projection_t *pb_projection_new(const char *const *include, size_t ninc,
                                    const char *const *exclude, size_t nexc,
                                    char *errstr, size_t errstr_size) {
         pb_projection_t *p;
-        size_t i;
-        const char *why = NULL;
         if (ninc > PB_PROJECTION_MAX || nexc > PB_PROJECTION_MAX) {
                 snprintf(errstr, errstr_size,
                          "/projection: at most %d "
@@ -105,22 +119,13 @@ pb_projection_t *pb_projection_new(const char *const *include, size_t ninc,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        for (i = 0; i < ninc; i++, p->ninc++)
-                if (ptr_parse(include[i], &p->inc[i], &why)) {
-                        ptr_free(&p->inc[i]);
-                        snprintf(errstr, errstr_size,
-                                 "/projection/include/%zu: %s", i, why);
-                        pb_projection_destroy(p);
-                        return NULL;
-                }
-        for (i = 0; i < nexc; i++, p->nexc++)
-                if (ptr_parse(exclude[i], &p->exc[i], &why)) {
-                        ptr_free(&p->exc[i]);
-                        snprintf(errstr, errstr_size,
-                                 "/projection/exclude/%zu: %s", i, why);
-                        pb_projection_destroy(p);
-                        return NULL;
-                }
+        if (ptr_list(include, ninc, "include", p->inc, &p->ninc, errstr,
+                     errstr_size) ||
+            ptr_list(exclude, nexc, "exclude", p->exc, &p->nexc, errstr,
+                     errstr_size)) {
+                pb_projection_destroy(p);
+                return NULL;
+        }
         return p;
 }
 

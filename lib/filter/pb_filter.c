@@ -69,10 +69,35 @@ static void pb_trim(const char **s, size_t *n) {
                 (*n)--;
 }
 
+/* Splits s[0..n) at each sep into out, counting the parts in *count: 0,
+ * -1 more than max parts, or (with no_empty) -2 an empty part, -3 an
+ * empty last part after a separator. */
+static int split(const char *s, size_t n, char sep, int no_empty,
+                 pb_fstr_t *out, size_t max, size_t *count) {
+        for (;;) {
+                const char *end = memchr(s, sep, n);
+                size_t l = end ? (size_t)(end - s) : n;
+                if (no_empty && l == 0)
+                        return -2;
+                if (*count == max)
+                        return -1;
+                out[*count].s = s;
+                out[*count].n = l;
+                (*count)++;
+                if (!end)
+                        return 0;
+                s = end + 1;
+                n -= l + 1;
+                if (no_empty && n == 0)
+                        return -3;
+        }
+}
+
 pb_resp_t pb_filter_add(pb_filter_t *f, const char *expr, char *errstr,
                         size_t errstr_size) {
         pb_cond_t *c;
         size_t len, i, oplen = 1;
+        int r;
         const char *p, *v;
         size_t plen, vlen;
         if (!f || !expr) {
@@ -153,57 +178,31 @@ pb_resp_t pb_filter_add(pb_filter_t *f, const char *expr, char *errstr,
                         p++;
                         plen--;
                 }
-                while (plen > 0 || c->nseg == 0) {
-                        const char *dot = memchr(p, '.', plen);
-                        size_t sl = dot ? (size_t)(dot - p) : plen;
-                        if (sl == 0) {
-                                snprintf(errstr, errstr_size,
-                                         "'%s': empty segment in the field "
-                                         "path",
-                                         expr);
-                                goto bad;
-                        }
-                        if (c->nseg == PB_FILTER_MAX_SEGMENTS) {
-                                snprintf(errstr, errstr_size,
-                                         "'%s': more than %d path segments",
-                                         expr, PB_FILTER_MAX_SEGMENTS);
-                                free(c->text);
-                                return PB_ERR_LIMIT;
-                        }
-                        c->seg[c->nseg].s = p;
-                        c->seg[c->nseg].n = sl;
-                        c->nseg++;
-                        if (!dot)
-                                break;
-                        p = dot + 1;
-                        plen -= sl + 1;
-                        if (plen == 0) {
-                                snprintf(errstr, errstr_size,
-                                         "'%s': field path ends with '.'",
-                                         expr);
-                                goto bad;
-                        }
+                r = split(p, plen, '.', 1, c->seg, PB_FILTER_MAX_SEGMENTS,
+                          &c->nseg);
+                if (r == -1) {
+                        snprintf(errstr, errstr_size,
+                                 "'%s': more than %d path segments", expr,
+                                 PB_FILTER_MAX_SEGMENTS);
+                        free(c->text);
+                        return PB_ERR_LIMIT;
+                }
+                if (r) {
+                        snprintf(errstr, errstr_size, "'%s': %s", expr,
+                                 r == -2 ? "empty segment in the field path"
+                                         : "field path ends with '.'");
+                        goto bad;
                 }
                 f->needs_event = 1;
         }
         if (c->op == PB_FOP_EQ || c->op == PB_FOP_NE) {
-                for (;;) {
-                        const char *bar = memchr(v, '|', vlen);
-                        size_t al = bar ? (size_t)(bar - v) : vlen;
-                        if (c->nalt == PB_FILTER_MAX_ALTS) {
-                                snprintf(errstr, errstr_size,
-                                         "'%s': more than %d alternatives",
-                                         expr, PB_FILTER_MAX_ALTS);
-                                free(c->text);
-                                return PB_ERR_LIMIT;
-                        }
-                        c->alt[c->nalt].s = v;
-                        c->alt[c->nalt].n = al;
-                        c->nalt++;
-                        if (!bar)
-                                break;
-                        v = bar + 1;
-                        vlen -= al + 1;
+                if (split(v, vlen, '|', 0, c->alt, PB_FILTER_MAX_ALTS,
+                          &c->nalt)) {
+                        snprintf(errstr, errstr_size,
+                                 "'%s': more than %d alternatives", expr,
+                                 PB_FILTER_MAX_ALTS);
+                        free(c->text);
+                        return PB_ERR_LIMIT;
                 }
         } else {
                 c->alt[0].s = v;

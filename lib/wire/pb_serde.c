@@ -12,20 +12,30 @@
 
 pb_resp_t pb_frame_parse(const uint8_t *data, size_t len, pb_frame_t *f,
                          char *errstr, size_t errstr_size) {
-        size_t i;
+        size_t i, hl;
+        int soe;
         memset(f, 0, sizeof(*f));
         if (!data || len == 0) {
                 snprintf(errstr, errstr_size, "empty message");
                 return PB_ERR_TRUNCATED;
         }
-        if (data[0] == 0xC3) {
-                if (len < PB_SOE_HEADER_LEN) {
-                        snprintf(errstr, errstr_size,
-                                 "single-object frame truncated: %zu of %d "
-                                 "header bytes",
-                                 len, PB_SOE_HEADER_LEN);
-                        return PB_ERR_TRUNCATED;
-                }
+        if (data[0] != 0xC3 && data[0] != 0x00) {
+                snprintf(errstr, errstr_size,
+                         "unknown frame magic %02X (expected C3 01 for "
+                         "single-object encoding or 00 for the Confluent "
+                         "wire format)",
+                         data[0]);
+                return PB_ERR_INVALID;
+        }
+        soe = data[0] == 0xC3;
+        hl = soe ? PB_SOE_HEADER_LEN : PB_CONFLUENT_HEADER_LEN;
+        if (len < hl) {
+                snprintf(errstr, errstr_size,
+                         "%s frame truncated: %zu of %zu header bytes",
+                         soe ? "single-object" : "Confluent", len, hl);
+                return PB_ERR_TRUNCATED;
+        }
+        if (soe) {
                 if (data[1] != 0x01) {
                         snprintf(errstr, errstr_size,
                                  "unknown frame magic C3 %02X (expected "
@@ -36,31 +46,15 @@ pb_resp_t pb_frame_parse(const uint8_t *data, size_t len, pb_frame_t *f,
                 f->framing = PB_FRAMING_SINGLE_OBJECT;
                 for (i = 0; i < 8; i++)
                         f->fingerprint |= (uint64_t)data[2 + i] << (8 * i);
-                f->body = data + PB_SOE_HEADER_LEN;
-                f->body_len = len - PB_SOE_HEADER_LEN;
-                return PB_OK;
-        }
-        if (data[0] == 0x00) {
-                if (len < PB_CONFLUENT_HEADER_LEN) {
-                        snprintf(errstr, errstr_size,
-                                 "Confluent frame truncated: %zu of %d "
-                                 "header bytes",
-                                 len, PB_CONFLUENT_HEADER_LEN);
-                        return PB_ERR_TRUNCATED;
-                }
+        } else {
                 f->framing = PB_FRAMING_CONFLUENT;
                 f->schema_id = (uint32_t)data[1] << 24 |
                                (uint32_t)data[2] << 16 |
                                (uint32_t)data[3] << 8 | (uint32_t)data[4];
-                f->body = data + PB_CONFLUENT_HEADER_LEN;
-                f->body_len = len - PB_CONFLUENT_HEADER_LEN;
-                return PB_OK;
         }
-        snprintf(errstr, errstr_size,
-                 "unknown frame magic %02X (expected C3 01 for single-object "
-                 "encoding or 00 for the Confluent wire format)",
-                 data[0]);
-        return PB_ERR_INVALID;
+        f->body = data + hl;
+        f->body_len = len - hl;
+        return PB_OK;
 }
 
 pb_resp_t pb_frame_write_soe(pb_buf_t *out, uint64_t fingerprint) {

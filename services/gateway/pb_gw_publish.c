@@ -722,16 +722,8 @@ void pb_gw_deadlines_run(pb_gw_t *gw, int64_t now_ms) {
 
 /* Decimal v (a batch answer has two per event: no printf). */
 static void put_int(pb_buf_t *b, int64_t v) {
-        char tmp[24];
-        size_t i = sizeof(tmp);
-        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-        do {
-                tmp[--i] = (char)('0' + u % 10);
-                u /= 10;
-        } while (u);
-        if (v < 0)
-                tmp[--i] = '-';
-        pb_buf_append(b, tmp + i, sizeof(tmp) - i);
+        char tmp[PB_I64_TEXT_MAX], *s = pb_i64_text(tmp + sizeof(tmp), v);
+        pb_buf_append(b, s, (size_t)(tmp + sizeof(tmp) - s));
 }
 
 static void result_json(pb_buf_t *b, pb_gw_t *gw, const pb_gw_ev_t *ev,
