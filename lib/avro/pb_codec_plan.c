@@ -354,17 +354,22 @@ static inline int need(pb_buf_t *o, size_t n) {
         return pb_buf_reserve(o, n) == PB_OK ? 0 : -1;
 }
 
-static inline int rlong(prun_t *r, int64_t *v) {
+static __attribute__((noinline)) int rlong_long(prun_t *r, int64_t *v) {
         size_t n;
+        if (pb_zz_decode(r->p, r->end, v, &n) != PB_OK)
+                return -1;
+        r->p += n;
+        return 0;
+}
+
+/* a varint: one byte inline, longer ones out of line */
+static inline __attribute__((always_inline)) int rlong(prun_t *r, int64_t *v) {
         if (r->p < r->end && *r->p < 0x80) {
                 uint64_t z = *r->p++;
                 *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
                 return 0;
         }
-        if (pb_zz_decode(r->p, r->end, v, &n) != PB_OK)
-                return -1;
-        r->p += n;
-        return 0;
+        return rlong_long(r, v);
 }
 
 /* a string / bytes length: non-negative, within the bytes left */
@@ -478,12 +483,22 @@ static int run(prun_t *r, size_t i) {
                 switch (op->op) {
                 case OP_RET:
                         return 0;
-                case OP_LIT:
-                        if (need(o, op->b))
+                case OP_LIT: {
+                        const char *src = r->pl->pool + op->a;
+                        uint8_t *dst;
+                        n = op->b;
+                        if (need(o, n))
                                 return -1;
-                        memcpy(o->data + o->len, r->pl->pool + op->a, op->b);
-                        o->len += op->b;
+                        dst = o->data + o->len;
+                        if (n >= 8 && n <= 16) {
+                                /* member names: two overlapping words */
+                                memcpy(dst, src, 8);
+                                memcpy(dst + n - 8, src + n - 8, 8);
+                        } else
+                                memcpy(dst, src, n);
+                        o->len += n;
                         break;
+                }
                 case OP_BOOL:
                         if (r->p >= r->end || *r->p > 1)
                                 return -1;
