@@ -8,7 +8,8 @@
  * every event, so it is compiled once per schema into a flat list of
  * operations: literal text (`{"event_id":` and `,"source":` with the
  * braces around them merged into one copy), then one operation per leaf
- * value (read and check, format, capture the envelope field for meta).
+ * value (read and check, format, capture the envelope field for meta),
+ * each operation writing the literal text before it as its prefix.
  * Unions and arrays are the only branches: their alternatives / items are
  * runs of operations ending in RET.
  *
@@ -60,9 +61,12 @@ enum {
 /* meta: which envelope field the value is, as meta_take() decides */
 enum { M_NONE, M_EVENT_ID, M_SOURCE, M_KEY, M_OCCURRED_AT };
 
+/* Every operation first writes its prefix pool[pa..pa+pb) (the literal
+ * text before it: `,"name":`, `{`, `[`), then does its own work. */
 typedef struct plan_op {
         uint8_t op, meta;
         uint32_t a, b, c;
+        uint32_t pa, pb;
 } plan_op_t;
 
 struct pb_codec_plan {
@@ -72,7 +76,7 @@ struct pb_codec_plan {
         size_t npool, cappool;
         uint32_t *tab; /* enum symbols (off, len), union branch starts */
         size_t ntab, captab;
-        int last_lit; /* index of a literal the next may extend, or -1 */
+        size_t pend_off, pend_len; /* literal text for the next op */
 };
 
 /* --- compiling --- */
@@ -103,7 +107,10 @@ static long emit(pb_codec_plan_t *pl, int op, int meta, size_t a, size_t b,
         o->a = (uint32_t)a;
         o->b = (uint32_t)b;
         o->c = (uint32_t)c;
-        pl->last_lit = -1;
+        /* the pending literal becomes this operation's prefix */
+        o->pa = (uint32_t)pl->pend_off;
+        o->pb = (uint32_t)pl->pend_len;
+        pl->pend_len = 0;
         return (long)pl->nops++;
 }
 
@@ -116,22 +123,18 @@ static long pool_add(pb_codec_plan_t *pl, const char *s, size_t n) {
         return (long)(pl->npool - n);
 }
 
-/* Literal output, merged into the previous literal when nothing came
- * between them. */
+/* Literal output: collected until the next operation, which writes it
+ * as its prefix (one copy for `"},"name":` and the like). */
 static int lit(pb_codec_plan_t *pl, const char *s, size_t n) {
-        if (pl->last_lit >= 0) {
-                plan_op_t *o = &pl->ops[pl->last_lit];
-                if (o->a + o->b == pl->npool) {
-                        if (pool_add(pl, s, n) < 0)
-                                return -1;
-                        o->b += (uint32_t)n;
-                        return 0;
-                }
-        }
-        long off = pool_add(pl, s, n), i;
-        if (off < 0 || (i = emit(pl, OP_LIT, 0, (size_t)off, n, 0)) < 0)
+        long off;
+        if (pl->pend_len && pl->pend_off + pl->pend_len != pl->npool &&
+            emit(pl, OP_LIT, 0, 0, 0, 0) < 0)
+                return -1; /* not adjacent: written by a LIT of its own */
+        if ((off = pool_add(pl, s, n)) < 0)
                 return -1;
-        pl->last_lit = (int)i;
+        if (!pl->pend_len)
+                pl->pend_off = (size_t)off;
+        pl->pend_len += n;
         return 0;
 }
 
@@ -270,8 +273,6 @@ static int comp(pb_codec_plan_t *pl, const pb_type_t *t, int meta, int depth,
                         return -1;
                 for (size_t k = 0; k < t->nbranches; k++) {
                         pl->tab[first + k] = (uint32_t)pl->nops;
-                        /* a branch starts with its own operation */
-                        pl->last_lit = -1;
                         if (comp(pl, t->branches[k], meta, depth, NULL) ||
                             emit(pl, OP_RET, 0, 0, 0, 0) < 0)
                                 return -1;
@@ -298,7 +299,6 @@ static pb_codec_plan_t *plan_new(const pb_schema_t *w) {
         pb_codec_plan_t *pl = calloc(1, sizeof(*pl));
         if (!pl)
                 return NULL;
-        pl->last_lit = -1;
         if (!w->root || w->root->kind != PB_T_RECORD ||
             comp(pl, w->root, M_NONE, 0, w) ||
             emit(pl, OP_RET, 0, 0, 0, 0) < 0) {
@@ -480,13 +480,10 @@ static int run(prun_t *r, size_t i) {
                 int64_t v;
                 size_t n;
                 char b[32];
-                switch (op->op) {
-                case OP_RET:
-                        return 0;
-                case OP_LIT: {
-                        const char *src = r->pl->pool + op->a;
+                if (op->pb) {
+                        const char *src = r->pl->pool + op->pa;
                         uint8_t *dst;
-                        n = op->b;
+                        n = op->pb;
                         if (need(o, n))
                                 return -1;
                         dst = o->data + o->len;
@@ -497,8 +494,12 @@ static int run(prun_t *r, size_t i) {
                         } else
                                 memcpy(dst, src, n);
                         o->len += n;
-                        break;
                 }
+                switch (op->op) {
+                case OP_RET:
+                        return 0;
+                case OP_LIT: /* the prefix was all */
+                        break;
                 case OP_BOOL:
                         if (r->p >= r->end || *r->p > 1)
                                 return -1;
