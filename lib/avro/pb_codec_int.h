@@ -76,6 +76,11 @@ const pb_codec_plan_t *pb_codec_plan_get(pb_codec_t *c, const pb_schema_t *w);
 int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
                       const uint8_t *data, size_t len, pb_buf_t *out,
                       pb_event_meta_t *meta);
+/* The same walk writing nothing, for pb_codec_check(): 0 when the decoder
+ * would accept the body (meta filled), -1 when the tree walk must decide
+ * (a refused value, or JSON that might come near PB_CODEC_MAX_JSON_OUT). */
+int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
+                        const uint8_t *data, size_t len, pb_event_meta_t *meta);
 void pb_codec_plans_clear(pb_codec_t *c);
 
 /* Builds the JSON Pointer of path[0..depth) into ptr. */

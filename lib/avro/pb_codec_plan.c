@@ -21,6 +21,11 @@
  * code and message (the JSON Pointer of the bad value). Nothing is reported
  * from here, so no path is kept.
  *
+ * pb_codec_check() runs the same operations writing nothing (an instance
+ * of the interpreter with `chk` set): the checks stay, the formatting goes,
+ * and an upper bound of the JSON text is kept as pb_codec_check.c keeps
+ * it; near PB_CODEC_MAX_JSON_OUT the tree walk decides.
+ *
  * Not compiled (the tree walk stays): maps, time-millis, int timestamps,
  * arrays of items that can be empty (their count bound is a budget per
  * decode), nesting deeper than PLAN_MAX_DEPTH, a non-record root, and any
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
 #include "pb_codec_dec.h"
 #include "pb_codec_int.h"
@@ -343,7 +349,8 @@ void pb_codec_plans_clear(pb_codec_t *c) {
 typedef struct prun {
         const pb_codec_plan_t *pl;
         const uint8_t *p, *end;
-        pb_buf_t *o;
+        pb_buf_t *o;   /* NULL: checking only */
+        uint64_t json; /* checking: upper bound of the JSON text */
         pb_event_meta_t *meta;
         pb_dec_t d; /* for the shared formatters; no error text */
 } prun_t;
@@ -469,10 +476,37 @@ static int odecimal(pb_buf_t *o, const uint8_t *p, size_t n, int scale) {
         int k = pb_decimal_format(p, n, scale, b, sizeof(b));
         if (k < 0)
                 return -1;
-        return oquoted(o, b, (size_t)k);
+        return o ? oquoted(o, b, (size_t)k) : 0;
 }
 
-static int run(prun_t *r, size_t i) {
+/* checking: what the decoder's string output refuses (invalid UTF-8) */
+static int str_ok(const uint8_t *s, size_t n) {
+        uint64_t high = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                high |= w;
+        }
+        for (; i < n; i++)
+                high |= s[i];
+        return !(high & 0x8080808080808080ULL) ||
+               pb_utf8_valid((const char *)s, n);
+}
+
+/* Bounds of the JSON per value while checking, as pb_codec_check.c
+ * counts them. */
+#define CHK_SCALAR  32
+#define CHK_DECIMAL 100
+#define CHK_SLACK   64
+
+static int run_out(prun_t *r, size_t i);
+static int run_chk(prun_t *r, size_t i);
+
+/* The interpreter; chk (a constant in each of the two instances): check
+ * only, write nothing. */
+static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
+                                                          const int chk) {
         const plan_op_t *ops = r->pl->ops;
         pb_buf_t *o = r->o;
         for (;;) {
@@ -480,7 +514,9 @@ static int run(prun_t *r, size_t i) {
                 int64_t v;
                 size_t n;
                 char b[32];
-                if (op->pb) {
+                if (chk)
+                        r->json += op->pb;
+                else if (op->pb) {
                         const char *src = r->pl->pool + op->pa;
                         uint8_t *dst;
                         n = op->pb;
@@ -503,7 +539,10 @@ static int run(prun_t *r, size_t i) {
                 case OP_BOOL:
                         if (r->p >= r->end || *r->p > 1)
                                 return -1;
-                        if (*r->p++) {
+                        if (chk) {
+                                r->p++;
+                                r->json += 5;
+                        } else if (*r->p++) {
                                 if (need(o, 4))
                                         return -1;
                                 memcpy(o->data + o->len, "true", 4);
@@ -517,13 +556,14 @@ static int run(prun_t *r, size_t i) {
                         break;
                 case OP_INT:
                         if (rlong(r, &v) || v < INT32_MIN || v > INT32_MAX ||
-                            oint(o, v))
+                            (chk ? (r->json += CHK_SCALAR, 0) : oint(o, v)))
                                 return -1;
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v, 0);
                         break;
                 case OP_LONG:
-                        if (rlong(r, &v) || oint(o, v))
+                        if (rlong(r, &v) ||
+                            (chk ? (r->json += CHK_SCALAR, 0) : oint(o, v)))
                                 return -1;
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v, 0);
@@ -531,9 +571,13 @@ static int run(prun_t *r, size_t i) {
                 case OP_DATE:
                         if (rlong(r, &v) || v < -719162 || v > 2932896)
                                 return -1;
-                        pb_dec_fmt_date(v, b);
-                        if (oquoted(o, b, 10))
-                                return -1;
+                        if (chk)
+                                r->json += CHK_SCALAR;
+                        else {
+                                pb_dec_fmt_date(v, b);
+                                if (oquoted(o, b, 10))
+                                        return -1;
+                        }
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v, 0);
                         break;
@@ -545,9 +589,13 @@ static int run(prun_t *r, size_t i) {
                         ms = op->op == OP_TS_US ? v / 1000 - (v % 1000 < 0) : v;
                         if (ms < -62135596800000LL || ms > 253402300799999LL)
                                 return -1;
-                        pb_dec_fmt_instant(ms, b);
-                        if (oquoted(o, b, 24))
-                                return -1;
+                        if (chk)
+                                r->json += CHK_SCALAR;
+                        else {
+                                pb_dec_fmt_instant(ms, b);
+                                if (oquoted(o, b, 24))
+                                        return -1;
+                        }
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v,
                                          op->op == OP_TS_US);
@@ -562,7 +610,9 @@ static int run(prun_t *r, size_t i) {
                             (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
                         memcpy(&f, &u, 4);
                         r->p += 4;
-                        if (pb_dec_emit_float(&r->d, f, o))
+                        if (chk)
+                                r->json += CHK_SCALAR;
+                        else if (pb_dec_emit_float(&r->d, f, o))
                                 return -1;
                         break;
                 }
@@ -575,13 +625,19 @@ static int run(prun_t *r, size_t i) {
                                 u = u << 8 | r->p[k];
                         memcpy(&x, &u, 8);
                         r->p += 8;
-                        if (pb_dec_emit_double(&r->d, x, o))
+                        if (chk)
+                                r->json += CHK_SCALAR;
+                        else if (pb_dec_emit_double(&r->d, x, o))
                                 return -1;
                         break;
                 }
                 case OP_STR:
-                        if (rlen(r, &n) || pb_dec_str(&r->d, o, r->p, n))
+                        if (rlen(r, &n) ||
+                            (chk ? !str_ok(r->p, n)
+                                 : pb_dec_str(&r->d, o, r->p, n)))
                                 return -1;
+                        if (chk)
+                                r->json += 6 * (uint64_t)n + 2;
                         if (op->meta && r->meta)
                                 meta_text(r->meta, op->meta, r->p, n);
                         r->p += n;
@@ -590,9 +646,13 @@ static int run(prun_t *r, size_t i) {
                 case OP_DEC:
                         if (rlen(r, &n) ||
                             (op->op == OP_B64
-                                 ? obytes_b64(o, r->p, n)
+                                 ? (chk ? 0 : obytes_b64(o, r->p, n))
                                  : odecimal(o, r->p, n, (int)op->a)))
                                 return -1;
+                        if (chk)
+                                r->json += op->op == OP_B64
+                                               ? (n + 2) / 3 * 4 + 2
+                                               : CHK_DECIMAL;
                         if (op->meta && r->meta)
                                 meta_text(r->meta, op->meta, r->p, n);
                         r->p += n;
@@ -602,9 +662,13 @@ static int run(prun_t *r, size_t i) {
                         n = op->a;
                         if ((size_t)(r->end - r->p) < n ||
                             (op->op == OP_FIX_B64
-                                 ? obytes_b64(o, r->p, n)
+                                 ? (chk ? 0 : obytes_b64(o, r->p, n))
                                  : odecimal(o, r->p, n, (int)op->b)))
                                 return -1;
+                        if (chk)
+                                r->json += op->op == OP_FIX_B64
+                                               ? (n + 2) / 3 * 4 + 2
+                                               : CHK_DECIMAL;
                         r->p += n;
                         break;
                 case OP_ENUM: {
@@ -612,6 +676,10 @@ static int run(prun_t *r, size_t i) {
                         if (rlong(r, &v) || v < 0 || (uint64_t)v >= op->b)
                                 return -1;
                         s = &r->pl->tab[op->a + 2 * (size_t)v];
+                        if (chk) {
+                                r->json += s[1];
+                                break;
+                        }
                         if (need(o, s[1]))
                                 return -1;
                         memcpy(o->data + o->len, r->pl->pool + s[0], s[1]);
@@ -620,7 +688,8 @@ static int run(prun_t *r, size_t i) {
                 }
                 case OP_UNION:
                         if (rlong(r, &v) || v < 0 || (uint64_t)v >= op->a ||
-                            run(r, r->pl->tab[op->b + (size_t)v]))
+                            (chk ? run_chk(r, r->pl->tab[op->b + (size_t)v])
+                                 : run_out(r, r->pl->tab[op->b + (size_t)v])))
                                 return -1;
                         i = op->c;
                         continue;
@@ -645,12 +714,15 @@ static int run(prun_t *r, size_t i) {
                                     (size_t)(r->end - r->p) / op->a)
                                         return -1;
                                 for (int64_t k = 0; k < cnt; k++, idx++) {
-                                        if (idx) {
+                                        if (idx && chk)
+                                                r->json++;
+                                        else if (idx) {
                                                 if (need(o, 1))
                                                         return -1;
                                                 o->data[o->len++] = ',';
                                         }
-                                        if (run(r, i + 1))
+                                        if (chk ? run_chk(r, i + 1)
+                                                : run_out(r, i + 1))
                                                 return -1;
                                 }
                         }
@@ -664,6 +736,14 @@ static int run(prun_t *r, size_t i) {
         }
 }
 
+static int run_out(prun_t *r, size_t i) {
+        return run_impl(r, i, 0);
+}
+
+static int run_chk(prun_t *r, size_t i) {
+        return run_impl(r, i, 1);
+}
+
 int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
                       const uint8_t *data, size_t len, pb_buf_t *out,
                       pb_event_meta_t *meta) {
@@ -672,10 +752,30 @@ int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
         r.p = data;
         r.end = data + len;
         r.o = out;
+        r.json = 0;
         r.meta = meta;
         memset(&r.d, 0, sizeof(r.d));
         r.d.c = c;
-        if (run(&r, 0) || r.p != r.end || (out->max && out->len > out->max))
+        if (run_out(&r, 0) || r.p != r.end || (out->max && out->len > out->max))
+                return -1;
+        return 0;
+}
+
+int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
+                        const uint8_t *data, size_t len,
+                        pb_event_meta_t *meta) {
+        prun_t r;
+        r.pl = pl;
+        r.p = data;
+        r.end = data + len;
+        r.o = NULL;
+        r.json = 0;
+        r.meta = meta;
+        memset(&r.d, 0, sizeof(r.d));
+        r.d.c = c;
+        /* near the decoder's output bound: its tree walk decides */
+        if (run_chk(&r, 0) || r.p != r.end ||
+            r.json + CHK_SLACK > PB_CODEC_MAX_JSON_OUT)
                 return -1;
         return 0;
 }
