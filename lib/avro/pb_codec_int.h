@@ -34,10 +34,8 @@ typedef struct pb_rmap {
 typedef struct pb_codec_plan pb_codec_plan_t;
 
 typedef struct pb_codec_plan_slot {
-        const pb_schema_t *w; /* with its fingerprint and root field count,
-                                 checked on every lookup */
-        uint64_t fingerprint;
-        size_t nfields;
+        const pb_schema_t *w;
+        uint64_t serial;       /* w's: an address can be reused, a serial not */
         pb_codec_plan_t *plan; /* NULL: the schema has none */
 } pb_codec_plan_slot_t;
 /* Items of a zero-size type (null, empty record) one decode may read. */

@@ -319,9 +319,7 @@ const pb_codec_plan_t *pb_codec_plan_get(pb_codec_t *c, const pb_schema_t *w) {
         if (c->plans_off)
                 return NULL;
         for (i = 0; i < c->nplans; i++)
-                if (c->plans[i].w == w &&
-                    c->plans[i].fingerprint == w->fingerprint &&
-                    c->plans[i].nfields == (w->root ? w->root->nfields : 0))
+                if (c->plans[i].w == w && c->plans[i].serial == w->serial)
                         return c->plans[i].plan;
         if (c->nplans < PB_CODEC_PLANS)
                 i = c->nplans++;
@@ -330,8 +328,7 @@ const pb_codec_plan_t *pb_codec_plan_get(pb_codec_t *c, const pb_schema_t *w) {
                 plan_free(c->plans[i].plan);
         }
         c->plans[i].w = w;
-        c->plans[i].fingerprint = w->fingerprint;
-        c->plans[i].nfields = w->root ? w->root->nfields : 0;
+        c->plans[i].serial = w->serial;
         /* NULL (no plan for this schema) is kept too: not tried again */
         c->plans[i].plan = plan_new(w);
         return c->plans[i].plan;
