@@ -96,6 +96,12 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
                                 pb_event_meta_t *meta, char *errstr,
                                 size_t errstr_size);
 
+/* Decoding with reader == writer (or NULL) runs a plan compiled once per
+ * writer schema and kept in the codec (same output, same verdicts; the
+ * schema tree is walked only for an event the plan refuses, to say why).
+ * on = 0 turns the plans off and frees them: for comparing the two. */
+void pb_codec_set_plans(pb_codec_t *c, int on);
+
 /* Validates an Avro body like pb_codec_avro_to_json() with the same
  * arguments - same bounds, same verdict, same error code and message in
  * errstr - and fills meta (may be NULL), but produces no JSON: for callers

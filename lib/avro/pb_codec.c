@@ -56,6 +56,7 @@ void pb_codec_destroy(pb_codec_t *c) {
         pb_buf_free(&c->seg);
         pb_buf_free(&c->num);
         pb_codec_rmaps_clear(c);
+        pb_codec_plans_clear(c);
         free(c);
 }
 
@@ -88,4 +89,12 @@ int pb_codec_segs_reserve(pb_codec_t *c, size_t n) {
 
 void pb_codec_rmaps_reset(pb_codec_t *c) {
         pb_codec_rmaps_clear(c);
+}
+
+void pb_codec_set_plans(pb_codec_t *c, int on) {
+        if (!c)
+                return;
+        c->plans_off = !on;
+        if (!on)
+                pb_codec_plans_clear(c);
 }

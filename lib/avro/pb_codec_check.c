@@ -315,6 +315,17 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                                        errstr, errstr_size);
         if (meta)
                 memset(meta, 0, sizeof(*meta));
+        {
+                /* the decode plan's walk first; the tree walk below gives
+                 * the verdict of a body it refuses */
+                const pb_codec_plan_t *pl = pb_codec_plan_get(c, writer);
+                if (pl) {
+                        if (!pb_codec_plan_check(c, pl, data, len, meta))
+                                return PB_OK;
+                        if (meta)
+                                memset(meta, 0, sizeof(*meta));
+                }
+        }
         pb_dec_start(&k.d, c, data, len, errstr, errstr_size);
         k.json = 0;
 

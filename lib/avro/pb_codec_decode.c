@@ -1129,6 +1129,23 @@ pb_resp_t pb_codec_avro_to_json(pb_codec_t *c, const pb_schema_t *writer,
         if (!out->max || out->max - start > PB_CODEC_MAX_JSON_OUT)
                 out->max = start + PB_CODEC_MAX_JSON_OUT;
 
+        /* read with its own schema: the compiled plan first; if it gives
+         * up, the tree walk below gives the verdict and the message */
+        if (!reader) {
+                const pb_codec_plan_t *pl = pb_codec_plan_get(c, writer);
+                if (pl) {
+                        if (!pb_codec_plan_run(c, pl, data, len, out, meta)) {
+                                out->max = oldmax;
+                                if (out->data)
+                                        out->data[out->len] = 0;
+                                return PB_OK;
+                        }
+                        out->len = start;
+                        if (meta)
+                                memset(meta, 0, sizeof(*meta));
+                }
+        }
+
         pb_dec_top_t top = {writer, meta};
         const pb_dec_top_t *tp = meta ? &top : NULL;
         const pb_type_t *w = writer->root;
@@ -1218,4 +1235,28 @@ void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
                       const uint8_t *end) {
         pb_dec_top_t top = {w, meta};
         meta_take(&top, fi, t, p, end);
+}
+
+int pb_dec_str(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
+        return ostr(d, o, s, n);
+}
+
+int pb_dec_emit_float(pb_dec_t *d, float v, pb_buf_t *o) {
+        return emit_float(d, v, o);
+}
+
+int pb_dec_emit_double(pb_dec_t *d, double v, pb_buf_t *o) {
+        return emit_double(d, v, o);
+}
+
+void pb_dec_fmt_date(int64_t days, char *b) {
+        fmt_date(days, b);
+}
+
+void pb_dec_fmt_instant(int64_t ms, char *b) {
+        fmt_instant(ms, b);
+}
+
+size_t pb_dec_min_size(const pb_type_t *t) {
+        return min_size(t, 0);
 }

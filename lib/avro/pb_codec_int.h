@@ -28,6 +28,16 @@ typedef struct pb_rmap {
 } pb_rmap_t;
 
 #define PB_CODEC_RMAP_MAX 64
+/* Decode plans kept per codec (pb_codec_plan.c), one per writer schema. */
+#define PB_CODEC_PLANS 16
+
+typedef struct pb_codec_plan pb_codec_plan_t;
+
+typedef struct pb_codec_plan_slot {
+        const pb_schema_t *w;
+        uint64_t serial;       /* w's: an address can be reused, a serial not */
+        pb_codec_plan_t *plan; /* NULL: the schema has none */
+} pb_codec_plan_slot_t;
 /* Items of a zero-size type (null, empty record) one decode may read. */
 #define PB_CODEC_MAX_ZERO_ITEMS 1000000
 
@@ -47,9 +57,29 @@ struct pb_codec {
         size_t nsegs, capsegs;
         pb_rmap_t rmaps[PB_CODEC_RMAP_MAX];
         size_t nrmaps;
+        pb_codec_plan_slot_t plans[PB_CODEC_PLANS];
+        size_t nplans, plan_evict;
+        int plans_off; /* pb_codec_set_plans(c, 0) */
         uint8_t tmp[96];
         pb_buf_t num; /* numbers too long for tmp, NUL-terminated */
 };
+
+/* The decode plan of writer schema w (compiled on first use), or NULL when
+ * w has none or plans are off: then the tree walk decodes. */
+const pb_codec_plan_t *pb_codec_plan_get(pb_codec_t *c, const pb_schema_t *w);
+/* Runs plan pl over data[0..len), appending JSON to out and filling meta
+ * (may be NULL) like the tree walk with reader == writer. 0, or -1 at the
+ * first bound or value the tree walk would refuse (or any other doubt):
+ * then out and meta hold partial results for the caller to undo. */
+int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
+                      const uint8_t *data, size_t len, pb_buf_t *out,
+                      pb_event_meta_t *meta);
+/* The same walk writing nothing, for pb_codec_check(): 0 when the decoder
+ * would accept the body (meta filled), -1 when the tree walk must decide
+ * (a refused value, or JSON that might come near PB_CODEC_MAX_JSON_OUT). */
+int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
+                        const uint8_t *data, size_t len, pb_event_meta_t *meta);
+void pb_codec_plans_clear(pb_codec_t *c);
 
 /* Builds the JSON Pointer of path[0..depth) into ptr. */
 void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr, size_t size);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -884,6 +885,10 @@ pb_schema_t *pb_schema_parse(const char *json, size_t len, int strict,
         }
         s->key_index = -1;
         s->idx_event_id = s->idx_occurred_at = s->idx_source = -1;
+        {
+                static atomic_uint_fast64_t serials;
+                s->serial = (uint64_t)atomic_fetch_add(&serials, 1) + 1;
+        }
         p.s = s;
         s->json = strndup(json, len);
         if (!s->json) {

@@ -91,6 +91,9 @@ struct pb_schema {
         char *json;      /* the schema text as loaded */
         char *canonical; /* Parsing Canonical Form */
         uint64_t fingerprint;
+        /* unique per schema object of this process (never reused, unlike
+         * its address): what caches of compiled forms key on */
+        uint64_t serial;
         /* every pb_type_t of this schema, for freeing (named types are
          * shared by reference within the tree) */
         pb_type_t **all;

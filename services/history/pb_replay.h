@@ -26,8 +26,9 @@ typedef struct pb_replay_merge_item {
         const char *topic; /* not copied: must outlive the item */
         char event_id[40];
         uint32_t stream;
-        int64_t seq;   /* Kafka offset, or position in the stream */
-        void *payload; /* owned by the caller */
+        int64_t seq;     /* Kafka offset, or position in the stream */
+        void *payload;   /* owned by the caller */
+        uint64_t id_key; /* set by push: event_id's first 8 bytes */
 } pb_replay_merge_item_t;
 
 typedef struct pb_replay_merge pb_replay_merge_t;

@@ -68,6 +68,27 @@ void pb_replay_merge_destroy(pb_replay_merge_t *m) {
         free(m);
 }
 
+/* The first 8 bytes of the event id (zeros after its end), big-endian:
+ * two keys compare as strcmp compares those bytes. */
+static uint64_t id_key(const char *id) {
+        uint64_t k = 0;
+        size_t i = 0;
+        for (; i < 8 && id[i]; i++)
+                k = k << 8 | (uint8_t)id[i];
+        return i == 8 ? k : i ? k << (8 * (8 - i)) : 0;
+}
+
+/* pb_replay_merge_cmp for pushed items: ties on time and topic are
+ * decided by the id keys and only equal keys call strcmp */
+static inline int hcmp(const pb_replay_merge_item_t *a,
+                       const pb_replay_merge_item_t *b) {
+        if (a->time_ms != b->time_ms)
+                return a->time_ms < b->time_ms ? -1 : 1;
+        if (a->topic == b->topic && a->id_key != b->id_key)
+                return a->id_key < b->id_key ? -1 : 1;
+        return pb_replay_merge_cmp(a, b);
+}
+
 static int is_short(const pb_replay_merge_t *m, const mstream_t *s) {
         return !s->ended && s->buffered < m->window;
 }
@@ -76,7 +97,7 @@ static void sift_up(pb_replay_merge_t *m, size_t i) {
         pb_replay_merge_item_t it = m->heap[i];
         while (i > 0) {
                 size_t p = (i - 1) / 2;
-                if (pb_replay_merge_cmp(&m->heap[p], &it) <= 0)
+                if (hcmp(&m->heap[p], &it) <= 0)
                         break;
                 m->heap[i] = m->heap[p];
                 i = p;
@@ -91,10 +112,9 @@ static void sift_down(pb_replay_merge_t *m, size_t i) {
                 if (l >= m->n)
                         break;
                 c = l;
-                if (l + 1 < m->n &&
-                    pb_replay_merge_cmp(&m->heap[l + 1], &m->heap[l]) < 0)
+                if (l + 1 < m->n && hcmp(&m->heap[l + 1], &m->heap[l]) < 0)
                         c = l + 1;
-                if (pb_replay_merge_cmp(&m->heap[c], &it) >= 0)
+                if (hcmp(&m->heap[c], &it) >= 0)
                         break;
                 m->heap[i] = m->heap[c];
                 i = c;
@@ -115,6 +135,7 @@ pb_resp_t pb_replay_merge_push(pb_replay_merge_t *m,
         if (PB_ARRAY_RESERVE(m->heap, m->cap, m->n, 1, 64))
                 return PB_ERR_NOMEM;
         m->heap[m->n] = *it;
+        m->heap[m->n].id_key = id_key(it->event_id);
         sift_up(m, m->n++);
         s->buffered++;
         if (s->buffered == m->window)

@@ -1114,6 +1114,44 @@ static void test_truncation_and_noise(void **state) {
         assert_true(checked > 1000);
 }
 
+/* The decode plans are kept per schema object: a schema freed and another
+ * made (perhaps at the same address, with the same Parsing Canonical Form
+ * and fingerprint, which leave logical types out) must not reuse the
+ * first one's plan. Also: plans on and off decode alike. */
+static void test_plan_per_schema(void **state) {
+        static const char *const text[2] = {
+            "{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":"
+            "\"at\",\"type\":{\"type\":\"long\",\"logicalType\":"
+            "\"timestamp-millis\"}}]}",
+            "{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":"
+            "\"at\",\"type\":\"long\"}]}"};
+        static const char *const want[2] = {
+            "{\"at\":\"1970-01-01T00:00:00.001Z\"}", "{\"at\":1}"};
+        static const uint8_t body[] = {2};
+        pb_codec_t *c = pb_codec_new();
+        char err[256];
+        (void)state;
+        assert_non_null(c);
+        for (int round = 0; round < 3; round++) {
+                for (int k = 0; k < 2; k++) {
+                        pb_schema_t *s = pb_schema_new(text[k], strlen(text[k]),
+                                                       err, sizeof(err));
+                        pb_buf_t out;
+                        assert_non_null(s);
+                        pb_buf_init(&out, 0);
+                        pb_codec_set_plans(c, round != 2);
+                        assert_int_equal(pb_codec_avro_to_json(
+                                             c, s, NULL, body, sizeof(body),
+                                             &out, NULL, err, sizeof(err)),
+                                         PB_OK);
+                        assert_string_equal((char *)out.data, want[k]);
+                        pb_buf_free(&out);
+                        pb_schema_destroy(s);
+                }
+        }
+        pb_codec_destroy(c);
+}
+
 PB_TEST_MAIN_WITH(
     codec_fixture_setup, codec_fixture_teardown,
     cmocka_unit_test(test_valid_examples),
@@ -1125,4 +1163,5 @@ PB_TEST_MAIN_WITH(
     cmocka_unit_test(test_resolution), cmocka_unit_test(test_resolution_event),
     cmocka_unit_test(test_crafted), cmocka_unit_test(test_date_time_formats),
     cmocka_unit_test(test_deep_nesting),
-    cmocka_unit_test(test_truncation_and_noise))
+    cmocka_unit_test(test_truncation_and_noise),
+    cmocka_unit_test(test_plan_per_schema))
