@@ -1,13 +1,16 @@
 /* partnerbus services - the ownership map: "type/entity id" -> owner.
  *
- * Compact: one 16-byte slot per entity in an open-addressing table
- * (linear probing, power-of-two size, load <= 0.75): 96 bits of the
- * key's SHA-256 and the owner as an index into a table of the distinct
- * owner organisations (interned once each). 1,000,000 entities are 2^21
- * slots = 32 MiB, where a malloc'd entry per key with its text cost
- * ~95 MiB. A different key with the same 96 bits would be taken for the
- * same entity: for 10 M keys the chance is ~10^-15, and SHA-256 cannot
- * be steered to hit a given key's bits.
+ * Compact: one 16-byte slot per entity in a fingerprint table
+ * (pb_fptab.h: load 0.64-0.8, ~22 bytes an entity, 1,000,000 entities
+ * ~21 MiB, where a malloc'd entry per key with its text cost ~95 MiB):
+ * the first 64 bits of the key's SHA-256 are the table's key, the value
+ * holds the next 32 bits and the owner as an index into a table of the
+ * distinct owner organisations (interned once each). An entity is only
+ * taken for a held one when all 96 bits match (for 10 M keys the chance
+ * that two differ is ~10^-15, and SHA-256 cannot be steered to hit a
+ * given key's bits); two keys that share the first 64 bits but not the
+ * rest cannot both be held, and the second is refused as if the map
+ * were full (dropped, so callers answer "cannot tell").
  *
  * The key text is not kept; the few keys whose latest claim read is
  * another organisation's (conflicts, to be re-asserted) are kept with
@@ -23,28 +26,30 @@
 #include <string.h>
 
 #include "partnerbus/pb_util.h"
+#include "pb_fptab.h"
 #include "pb_owners.h"
 
 #define OWNER_MAX PB_OWNERS_ORG_MAX
 #define KEY_MAX   512
-#define REASSERT  0x80000000u /* in slot.own: the latest claim was another's */
+/* value: fingerprint bits 64-95 << 32 | REASSERT | owner index + 1 */
+#define REASSERT 0x80000000u
+#define OWN_MASK 0x7fffffffu
 
-typedef struct slot {
-        uint32_t fp[3]; /* 96 bits of SHA-256(key) */
-        uint32_t own;   /* owner index + 1 (0: empty) | REASSERT */
-} slot_t;
+typedef struct fp {
+        uint64_t k;
+        uint32_t x;
+} fp_t;
 
 /* a key marked for re-assertion, with its text */
 typedef struct re_e {
         struct re_e *next;
-        uint32_t fp[3];
+        fp_t fp;
         char key[];
 } re_e_t;
 
 struct pb_ownmap {
         pthread_rwlock_t lock;
-        slot_t *slots;
-        size_t cap; /* power of two */
+        pb_fptab_t *t;
         size_t capacity;
         /* distinct owners, and an index of them by name (owner index + 1,
          * open addressing, power of two) */
@@ -64,10 +69,11 @@ static void sha256_fetch(void) {
         sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static void key_fp(const char *key, size_t klen, uint32_t fp[3]) {
+static void key_fp(const char *key, size_t klen, fp_t *fp) {
         static _Thread_local EVP_MD_CTX *ctx;
         unsigned char d[SHA256_DIGEST_LENGTH];
         unsigned n = 0;
+        int i;
         pthread_once(&sha256_once, sha256_fetch);
         if (!ctx)
                 ctx = EVP_MD_CTX_new();
@@ -75,25 +81,47 @@ static void key_fp(const char *key, size_t klen, uint32_t fp[3]) {
             !EVP_DigestUpdate(ctx, key, klen) ||
             !EVP_DigestFinal_ex(ctx, d, &n))
                 SHA256((const unsigned char *)key, klen, d);
-        memcpy(fp, d, 3 * sizeof(uint32_t));
+        fp->k = 0;
+        fp->x = 0;
+        for (i = 0; i < 8; i++)
+                fp->k = (fp->k << 8) | d[i];
+        for (; i < 12; i++)
+                fp->x = (fp->x << 8) | d[i];
+        if (!fp->k)
+                fp->k = 1;
+}
+
+/* The slot's value for fp, or NULL (not held, or another key with the
+ * same first 64 bits: *other set). */
+static uint64_t *lookup(const pb_ownmap_t *m, const fp_t *fp, int *other) {
+        uint64_t *v = pb_fptab_get(m->t, fp->k);
+        *other = 0;
+        if (v && (uint32_t)(*v >> 32) != fp->x) {
+                *other = 1;
+                return NULL;
+        }
+        return v;
+}
+
+static const char *owner_of(const pb_ownmap_t *m, uint64_t v) {
+        return m->owners[((uint32_t)v & OWN_MASK) - 1];
 }
 
 pb_ownmap_t *pb_ownmap_new(size_t capacity) {
         pb_ownmap_t *m = calloc(1, sizeof(*m));
-        if (!m || capacity < 1 || capacity >= REASSERT)
+        if (!m || capacity < 1 || capacity >= OWN_MASK)
                 goto fail;
-        m->cap = 1024;
         m->capoidx = 64;
-        m->slots = calloc(m->cap, sizeof(*m->slots));
+        m->t = pb_fptab_new();
         m->oidx = calloc(m->capoidx, sizeof(*m->oidx));
-        if (!m->slots || !m->oidx)
+        if (!m->t || !m->oidx)
                 goto fail;
         m->capacity = capacity;
         pthread_rwlock_init(&m->lock, NULL);
         return m;
 fail:
         if (m) {
-                free(m->slots);
+                pb_fptab_destroy(m->t);
                 free(m->oidx);
         }
         free(m);
@@ -113,34 +141,9 @@ void pb_ownmap_destroy(pb_ownmap_t *m) {
                 nx = r->next;
                 free(r);
         }
-        free(m->slots);
+        pb_fptab_destroy(m->t);
         pthread_rwlock_destroy(&m->lock);
         free(m);
-}
-
-static size_t find(const slot_t *s, size_t cap, const uint32_t fp[3]) {
-        size_t mask = cap - 1;
-        size_t i = (size_t)((((uint64_t)fp[0] << 32) | fp[1]) *
-                                0x9E3779B97F4A7C15ull >>
-                            20) &
-                   mask;
-        while (s[i].own && memcmp(s[i].fp, fp, sizeof(s[i].fp)))
-                i = (i + 1) & mask;
-        return i;
-}
-
-static int grow(pb_ownmap_t *m) {
-        size_t ncap = m->cap * 2, i;
-        slot_t *ns = calloc(ncap, sizeof(*ns));
-        if (!ns)
-                return -1;
-        for (i = 0; i < m->cap; i++)
-                if (m->slots[i].own)
-                        ns[find(ns, ncap, m->slots[i].fp)] = m->slots[i];
-        free(m->slots);
-        m->slots = ns;
-        m->cap = ncap;
-        return 0;
 }
 
 static size_t oslot(const pb_ownmap_t *m, const char *o, size_t olen) {
@@ -194,10 +197,10 @@ static uint32_t intern(pb_ownmap_t *m, const char *o, size_t olen) {
         return m->oidx[i];
 }
 
-static void re_drop(pb_ownmap_t *m, const uint32_t fp[3]) {
+static void re_drop(pb_ownmap_t *m, const fp_t *fp) {
         re_e_t **pp, *r;
         for (pp = &m->re; (r = *pp); pp = &r->next)
-                if (!memcmp(r->fp, fp, sizeof(r->fp))) {
+                if (r->fp.k == fp->k && r->fp.x == fp->x) {
                         *pp = r->next;
                         free(r);
                         return;
@@ -206,54 +209,47 @@ static void re_drop(pb_ownmap_t *m, const uint32_t fp[3]) {
 
 pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
                          const char *owner, size_t olen) {
-        uint32_t fp[3];
-        size_t i;
+        fp_t fp;
+        uint64_t *v;
+        int other;
         pb_own_t r;
         if (klen == 0 || klen >= KEY_MAX || olen == 0 || olen >= OWNER_MAX ||
             memchr(key, 0, klen) || memchr(owner, 0, olen))
                 return PB_OWN_INVALID;
-        key_fp(key, klen, fp);
+        key_fp(key, klen, &fp);
         pthread_rwlock_wrlock(&m->lock);
-        i = find(m->slots, m->cap, fp);
-        if (m->slots[i].own) {
-                slot_t *s = &m->slots[i];
-                const char *cur = m->owners[(s->own & ~REASSERT) - 1];
+        v = lookup(m, &fp, &other);
+        if (v) {
+                const char *cur = owner_of(m, *v);
                 int same = !strncmp(cur, owner, olen) && !cur[olen];
-                if (same && (s->own & REASSERT)) {
-                        s->own &= ~REASSERT;
-                        re_drop(m, fp);
-                } else if (!same && !(s->own & REASSERT)) {
+                if (same && (*v & REASSERT)) {
+                        *v &= ~(uint64_t)REASSERT;
+                        re_drop(m, &fp);
+                } else if (!same && !(*v & REASSERT)) {
                         /* remembered with its text for pb_ownmap_reassert;
                          * without memory the mark is not set (the next
                          * conflicting claim read tries again) */
                         re_e_t *e = malloc(sizeof(*e) + klen + 1);
                         if (e) {
-                                memcpy(e->fp, fp, sizeof(e->fp));
+                                e->fp = fp;
                                 memcpy(e->key, key, klen);
                                 e->key[klen] = 0;
                                 e->next = m->re;
                                 m->re = e;
-                                s->own |= REASSERT;
+                                *v |= REASSERT;
                         }
                 }
                 r = same ? PB_OWN_SAME : PB_OWN_CONFLICT;
-        } else if (m->n >= m->capacity) {
+        } else if (other || m->n >= m->capacity) {
                 m->dropped++;
                 r = PB_OWN_FULL;
         } else {
                 uint32_t o = intern(m, owner, olen);
-                if (o && (m->n + 1) * 4 > m->cap * 3) {
-                        if (grow(m) == 0)
-                                i = find(m->slots, m->cap, fp);
-                        else
-                                o = 0;
-                }
-                if (!o) {
+                if (!o ||
+                    pb_fptab_put(m->t, fp.k, ((uint64_t)fp.x << 32) | o) != 0) {
                         m->dropped++;
                         r = PB_OWN_FULL;
                 } else {
-                        memcpy(m->slots[i].fp, fp, sizeof(fp));
-                        m->slots[i].own = o;
                         m->n++;
                         r = PB_OWN_NEW;
                 }
@@ -264,16 +260,16 @@ pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
 
 int pb_ownmap_get(pb_ownmap_t *m, const char *key, size_t klen, char *owner,
                   size_t owner_size) {
-        uint32_t fp[3];
-        size_t i;
-        int found = 0;
+        fp_t fp;
+        const uint64_t *v;
+        int found = 0, other;
         if (klen == 0 || klen >= KEY_MAX)
                 return 0;
-        key_fp(key, klen, fp);
+        key_fp(key, klen, &fp);
         pthread_rwlock_rdlock(&m->lock);
-        i = find(m->slots, m->cap, fp);
-        if (m->slots[i].own) {
-                const char *o = m->owners[(m->slots[i].own & ~REASSERT) - 1];
+        v = lookup(m, &fp, &other);
+        if (v) {
+                const char *o = owner_of(m, *v);
                 size_t olen = strlen(o);
                 if (owner_size > olen) {
                         memcpy(owner, o, olen + 1);
@@ -292,12 +288,12 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
         re_e_t *r, *nx;
         pthread_rwlock_wrlock(&m->lock);
         for (r = m->re; r; r = nx) {
-                size_t i = find(m->slots, m->cap, r->fp);
+                int other;
+                uint64_t *v = lookup(m, &r->fp, &other);
                 nx = r->next;
-                if (m->slots[i].own & REASSERT) {
-                        m->slots[i].own &= ~REASSERT;
-                        fn(opaque, r->key,
-                           m->owners[(m->slots[i].own & ~REASSERT) - 1]);
+                if (v && (*v & REASSERT)) {
+                        *v &= ~(uint64_t)REASSERT;
+                        fn(opaque, r->key, owner_of(m, *v));
                         k++;
                 }
                 free(r);
@@ -318,7 +314,7 @@ uint64_t pb_ownmap_dropped(pb_ownmap_t *m) {
 size_t pb_ownmap_bytes(pb_ownmap_t *m) {
         size_t b;
         pthread_rwlock_rdlock(&m->lock);
-        b = m->cap * sizeof(slot_t) + m->capoidx * sizeof(uint32_t);
+        b = pb_fptab_bytes(m->t) + m->capoidx * sizeof(uint32_t);
         pthread_rwlock_unlock(&m->lock);
         return b;
 }
