@@ -63,20 +63,30 @@ struct pb_ownmap {
         atomic_uint_least64_t dropped;
 };
 
+/* SHA-256 fetched once; a digest context per thread (the ownership
+ * consumer's and the callers'), freed when the thread ends */
 static EVP_MD *sha256_md;
+static pthread_key_t ctx_key;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void ctx_free(void *ctx) {
+        EVP_MD_CTX_free(ctx);
+}
 static void sha256_fetch(void) {
         sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        pthread_key_create(&ctx_key, ctx_free);
 }
 
 static void key_fp(const char *key, size_t klen, fp_t *fp) {
-        static _Thread_local EVP_MD_CTX *ctx;
+        EVP_MD_CTX *ctx;
         unsigned char d[SHA256_DIGEST_LENGTH];
         unsigned n = 0;
         int i;
         pthread_once(&sha256_once, sha256_fetch);
-        if (!ctx)
-                ctx = EVP_MD_CTX_new();
+        if (!(ctx = pthread_getspecific(ctx_key)) && (ctx = EVP_MD_CTX_new()) &&
+            pthread_setspecific(ctx_key, ctx)) {
+                EVP_MD_CTX_free(ctx);
+                ctx = NULL;
+        }
         if (!sha256_md || !ctx || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
             !EVP_DigestUpdate(ctx, key, klen) ||
             !EVP_DigestFinal_ex(ctx, d, &n))
