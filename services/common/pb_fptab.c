@@ -11,6 +11,7 @@ typedef struct slot {
         uint64_t k; /* 0: empty */
         uint64_t v;
 } slot_t;
+_Static_assert(sizeof(slot_t) == 16, "16-byte slots");
 
 typedef struct seg {
         slot_t *s;
