@@ -265,7 +265,7 @@ typedef struct pb_history_opts {
 #define PB_OPTG_OWNERS_CAPACITY(off)                                           \
         {                                                                      \
                 "owners-capacity", 0, PB_OPT_INT, "4000000", "N",              \
-                    "entities held in the ownership map at most (~100 bytes "  \
+                    "entities held in the ownership map at most (~22 bytes "   \
                     "each); when full, events about entities not held are "    \
                     "not published (gateway: 503)",                            \
                     0, (off)                                                   \

@@ -53,6 +53,8 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
 size_t pb_ownmap_count(pb_ownmap_t *m);
 /* Keys dropped because the map was full. */
 uint64_t pb_ownmap_dropped(pb_ownmap_t *m);
+/* Bytes the map's tables hold (16 a slot, load 0.64-0.8). */
+size_t pb_ownmap_bytes(pb_ownmap_t *m);
 
 /* ------------------------------------------------- the ownership topic */
 

@@ -1,125 +1,268 @@
-/* partnerbus gateway - the ownership map: "type/entity id" -> owner.
+/* partnerbus services - the ownership map: "type/entity id" -> owner.
  *
- * Chained hash table under one rwlock (lookups from the HTTP threads,
- * inserts from the ownership consumer). One allocation per key holds the
- * key and the owner. Nothing is ever removed: ownership does not expire,
- * so the map is bounded by count (capacity), not by age. */
+ * Compact: one 16-byte slot per entity in a fingerprint table
+ * (pb_fptab.h: load 0.64-0.8, ~22 bytes an entity, 1,000,000 entities
+ * ~21 MiB, where a malloc'd entry per key with its text cost ~95 MiB):
+ * the first 64 bits of the key's SHA-256 are the table's key, the value
+ * holds the next 32 bits and the owner as an index into a table of the
+ * distinct owner organisations (interned once each). An entity is only
+ * taken for a held one when all 96 bits match (for 10 M keys the chance
+ * that two differ is ~10^-15, and SHA-256 cannot be steered to hit a
+ * given key's bits); two keys that share the first 64 bits but not the
+ * rest cannot both be held, and the second is refused as if the map
+ * were full (dropped, so callers answer "cannot tell").
+ *
+ * The key text is not kept; the few keys whose latest claim read is
+ * another organisation's (conflicts, to be re-asserted) are kept with
+ * their text in a side list until re-asserted. One rwlock (lookups from
+ * the HTTP threads, inserts from the ownership consumer); the digest is
+ * computed outside it. Nothing is ever removed: ownership does not
+ * expire, so the map is bounded by count (capacity), not by age. */
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "partnerbus/pb_util.h"
+#include "pb_fptab.h"
 #include "pb_owners.h"
 
 #define OWNER_MAX PB_OWNERS_ORG_MAX
 #define KEY_MAX   512
+/* value: fingerprint bits 64-95 << 32 | REASSERT | owner index + 1 */
+#define REASSERT 0x80000000u
+#define OWN_MASK 0x7fffffffu
 
-typedef struct own_e {
-        struct own_e *next;
-        uint32_t hash;
-        uint16_t klen;
-        uint8_t olen;
-        uint8_t reassert; /* the latest claim read was another's */
-        char data[];      /* key, NUL, owner, NUL */
-} own_e_t;
+typedef struct fp {
+        uint64_t k;
+        uint32_t x;
+} fp_t;
+
+/* a key marked for re-assertion, with its text */
+typedef struct re_e {
+        struct re_e *next;
+        fp_t fp;
+        char key[];
+} re_e_t;
 
 struct pb_ownmap {
         pthread_rwlock_t lock;
-        own_e_t **b;
-        size_t nb; /* power of two */
-        size_t capacity, nreassert;
+        pb_fptab_t *t;
+        size_t capacity;
+        /* distinct owners, and an index of them by name (owner index + 1,
+         * open addressing, power of two) */
+        char **owners;
+        size_t nowners, capowners;
+        uint32_t *oidx;
+        size_t capoidx;
+        re_e_t *re; /* keys to re-assert */
         /* written under the lock, read without it */
         atomic_size_t n;
         atomic_uint_least64_t dropped;
 };
 
+/* SHA-256 fetched once; a digest context per thread (the ownership
+ * consumer's and the callers'), freed when the thread ends */
+static EVP_MD *sha256_md;
+static pthread_key_t ctx_key;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void ctx_free(void *ctx) {
+        EVP_MD_CTX_free(ctx);
+}
+static void sha256_fetch(void) {
+        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        pthread_key_create(&ctx_key, ctx_free);
+}
+
+static void key_fp(const char *key, size_t klen, fp_t *fp) {
+        EVP_MD_CTX *ctx;
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        unsigned n = 0;
+        int i;
+        pthread_once(&sha256_once, sha256_fetch);
+        if (!(ctx = pthread_getspecific(ctx_key)) && (ctx = EVP_MD_CTX_new()) &&
+            pthread_setspecific(ctx_key, ctx)) {
+                EVP_MD_CTX_free(ctx);
+                ctx = NULL;
+        }
+        if (!sha256_md || !ctx || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
+            !EVP_DigestUpdate(ctx, key, klen) ||
+            !EVP_DigestFinal_ex(ctx, d, &n))
+                SHA256((const unsigned char *)key, klen, d);
+        fp->k = 0;
+        fp->x = 0;
+        for (i = 0; i < 8; i++)
+                fp->k = (fp->k << 8) | d[i];
+        for (; i < 12; i++)
+                fp->x = (fp->x << 8) | d[i];
+        if (!fp->k)
+                fp->k = 1;
+}
+
+/* The slot's value for fp, or NULL (not held, or another key with the
+ * same first 64 bits: *other set). */
+static uint64_t *lookup(const pb_ownmap_t *m, const fp_t *fp, int *other) {
+        uint64_t *v = pb_fptab_get(m->t, fp->k);
+        *other = 0;
+        if (v && (uint32_t)(*v >> 32) != fp->x) {
+                *other = 1;
+                return NULL;
+        }
+        return v;
+}
+
+static const char *owner_of(const pb_ownmap_t *m, uint64_t v) {
+        return m->owners[((uint32_t)v & OWN_MASK) - 1];
+}
+
 pb_ownmap_t *pb_ownmap_new(size_t capacity) {
         pb_ownmap_t *m = calloc(1, sizeof(*m));
-        size_t nb = 16;
-        if (!m || capacity < 1)
+        if (!m || capacity < 1 || capacity >= OWN_MASK)
                 goto fail;
-        while (nb < capacity / 2 && nb < ((size_t)1 << 30))
-                nb <<= 1;
-        m->b = calloc(nb, sizeof(*m->b));
-        if (!m->b)
+        m->capoidx = 64;
+        m->t = pb_fptab_new();
+        m->oidx = calloc(m->capoidx, sizeof(*m->oidx));
+        if (!m->t || !m->oidx)
                 goto fail;
-        m->nb = nb;
         m->capacity = capacity;
         pthread_rwlock_init(&m->lock, NULL);
         return m;
 fail:
+        if (m) {
+                pb_fptab_destroy(m->t);
+                free(m->oidx);
+        }
         free(m);
         return NULL;
 }
 
 void pb_ownmap_destroy(pb_ownmap_t *m) {
         size_t i;
+        re_e_t *r, *nx;
         if (!m)
                 return;
-        for (i = 0; i < m->nb; i++) {
-                own_e_t *e = m->b[i], *nx;
-                for (; e; e = nx) {
-                        nx = e->next;
-                        free(e);
-                }
+        for (i = 0; i < m->nowners; i++)
+                free(m->owners[i]);
+        free(m->owners);
+        free(m->oidx);
+        for (r = m->re; r; r = nx) {
+                nx = r->next;
+                free(r);
         }
-        free(m->b);
+        pb_fptab_destroy(m->t);
         pthread_rwlock_destroy(&m->lock);
         free(m);
 }
 
-static own_e_t *find(pb_ownmap_t *m, const char *key, size_t klen, uint32_t h) {
-        own_e_t *e;
-        for (e = m->b[h & (m->nb - 1)]; e; e = e->next)
-                if (e->hash == h && e->klen == klen &&
-                    !memcmp(e->data, key, klen))
-                        return e;
-        return NULL;
+static size_t oslot(const pb_ownmap_t *m, const char *o, size_t olen) {
+        size_t mask = m->capoidx - 1, i = pb_fnv1a32(o, olen) & mask;
+        for (; m->oidx[i]; i = (i + 1) & mask) {
+                const char *x = m->owners[m->oidx[i] - 1];
+                if (!strncmp(x, o, olen) && !x[olen])
+                        break;
+        }
+        return i;
+}
+
+/* The owner's index + 1, interned on first sight; 0 when out of memory. */
+static uint32_t intern(pb_ownmap_t *m, const char *o, size_t olen) {
+        size_t i = oslot(m, o, olen);
+        char *copy;
+        if (m->oidx[i])
+                return m->oidx[i];
+        if ((m->nowners + 1) * 2 > m->capoidx) {
+                size_t ncap = m->capoidx * 2, j, mask = ncap - 1;
+                uint32_t *ni = calloc(ncap, sizeof(*ni));
+                if (!ni)
+                        return 0;
+                for (j = 0; j < m->nowners; j++) {
+                        size_t k =
+                            pb_fnv1a32(m->owners[j], strlen(m->owners[j])) &
+                            mask;
+                        while (ni[k])
+                                k = (k + 1) & mask;
+                        ni[k] = (uint32_t)j + 1;
+                }
+                free(m->oidx);
+                m->oidx = ni;
+                m->capoidx = ncap;
+                i = oslot(m, o, olen);
+        }
+        if (m->nowners == m->capowners) {
+                size_t nc = m->capowners ? m->capowners * 2 : 16;
+                char **no = realloc(m->owners, nc * sizeof(*no));
+                if (!no)
+                        return 0;
+                m->owners = no;
+                m->capowners = nc;
+        }
+        if (!(copy = malloc(olen + 1)))
+                return 0;
+        memcpy(copy, o, olen);
+        copy[olen] = 0;
+        m->owners[m->nowners++] = copy;
+        m->oidx[i] = (uint32_t)m->nowners;
+        return m->oidx[i];
+}
+
+static void re_drop(pb_ownmap_t *m, const fp_t *fp) {
+        re_e_t **pp, *r;
+        for (pp = &m->re; (r = *pp); pp = &r->next)
+                if (r->fp.k == fp->k && r->fp.x == fp->x) {
+                        *pp = r->next;
+                        free(r);
+                        return;
+                }
 }
 
 pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
                          const char *owner, size_t olen) {
-        uint32_t h;
-        own_e_t *e;
+        fp_t fp;
+        uint64_t *v;
+        int other;
         pb_own_t r;
         if (klen == 0 || klen >= KEY_MAX || olen == 0 || olen >= OWNER_MAX ||
             memchr(key, 0, klen) || memchr(owner, 0, olen))
                 return PB_OWN_INVALID;
-        h = pb_fnv1a32(key, klen);
+        key_fp(key, klen, &fp);
         pthread_rwlock_wrlock(&m->lock);
-        e = find(m, key, klen, h);
-        if (e) {
-                int same = e->olen == olen &&
-                           !memcmp(e->data + e->klen + 1, owner, olen);
-                if (same && e->reassert) {
-                        e->reassert = 0;
-                        m->nreassert--;
-                } else if (!same && !e->reassert) {
-                        e->reassert = 1;
-                        m->nreassert++;
+        v = lookup(m, &fp, &other);
+        if (v) {
+                const char *cur = owner_of(m, *v);
+                int same = !strncmp(cur, owner, olen) && !cur[olen];
+                if (same && (*v & REASSERT)) {
+                        *v &= ~(uint64_t)REASSERT;
+                        re_drop(m, &fp);
+                } else if (!same && !(*v & REASSERT)) {
+                        /* remembered with its text for pb_ownmap_reassert;
+                         * without memory the mark is not set (the next
+                         * conflicting claim read tries again) */
+                        re_e_t *e = malloc(sizeof(*e) + klen + 1);
+                        if (e) {
+                                e->fp = fp;
+                                memcpy(e->key, key, klen);
+                                e->key[klen] = 0;
+                                e->next = m->re;
+                                m->re = e;
+                                *v |= REASSERT;
+                        }
                 }
                 r = same ? PB_OWN_SAME : PB_OWN_CONFLICT;
-        } else if (m->n >= m->capacity) {
-                m->dropped++;
-                r = PB_OWN_FULL;
-        } else if (!(e = malloc(sizeof(*e) + klen + olen + 2))) {
+        } else if (other || m->n >= m->capacity) {
                 m->dropped++;
                 r = PB_OWN_FULL;
         } else {
-                size_t bi = h & (m->nb - 1);
-                e->hash = h;
-                e->klen = (uint16_t)klen;
-                e->olen = (uint8_t)olen;
-                e->reassert = 0;
-                memcpy(e->data, key, klen);
-                e->data[klen] = 0;
-                memcpy(e->data + klen + 1, owner, olen);
-                e->data[klen + 1 + olen] = 0;
-                e->next = m->b[bi];
-                m->b[bi] = e;
-                m->n++;
-                r = PB_OWN_NEW;
+                uint32_t o = intern(m, owner, olen);
+                if (!o ||
+                    pb_fptab_put(m->t, fp.k, ((uint64_t)fp.x << 32) | o) != 0) {
+                        m->dropped++;
+                        r = PB_OWN_FULL;
+                } else {
+                        m->n++;
+                        r = PB_OWN_NEW;
+                }
         }
         pthread_rwlock_unlock(&m->lock);
         return r;
@@ -127,15 +270,21 @@ pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
 
 int pb_ownmap_get(pb_ownmap_t *m, const char *key, size_t klen, char *owner,
                   size_t owner_size) {
-        own_e_t *e;
-        int found = 0;
+        fp_t fp;
+        const uint64_t *v;
+        int found = 0, other;
         if (klen == 0 || klen >= KEY_MAX)
                 return 0;
+        key_fp(key, klen, &fp);
         pthread_rwlock_rdlock(&m->lock);
-        e = find(m, key, klen, pb_fnv1a32(key, klen));
-        if (e && owner_size > e->olen) {
-                memcpy(owner, e->data + e->klen + 1, (size_t)e->olen + 1);
-                found = 1;
+        v = lookup(m, &fp, &other);
+        if (v) {
+                const char *o = owner_of(m, *v);
+                size_t olen = strlen(o);
+                if (owner_size > olen) {
+                        memcpy(owner, o, olen + 1);
+                        found = 1;
+                }
         }
         pthread_rwlock_unlock(&m->lock);
         return found;
@@ -145,18 +294,21 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
                           void (*fn)(void *opaque, const char *key,
                                      const char *owner),
                           void *opaque) {
-        size_t i, k = 0;
+        size_t k = 0;
+        re_e_t *r, *nx;
         pthread_rwlock_wrlock(&m->lock);
-        for (i = 0; i < m->nb && m->nreassert > 0; i++) {
-                own_e_t *e;
-                for (e = m->b[i]; e; e = e->next)
-                        if (e->reassert) {
-                                e->reassert = 0;
-                                m->nreassert--;
-                                fn(opaque, e->data, e->data + e->klen + 1);
-                                k++;
-                        }
+        for (r = m->re; r; r = nx) {
+                int other;
+                uint64_t *v = lookup(m, &r->fp, &other);
+                nx = r->next;
+                if (v && (*v & REASSERT)) {
+                        *v &= ~(uint64_t)REASSERT;
+                        fn(opaque, r->key, owner_of(m, *v));
+                        k++;
+                }
+                free(r);
         }
+        m->re = NULL;
         pthread_rwlock_unlock(&m->lock);
         return k;
 }
@@ -167,4 +319,12 @@ size_t pb_ownmap_count(pb_ownmap_t *m) {
 
 uint64_t pb_ownmap_dropped(pb_ownmap_t *m) {
         return atomic_load(&m->dropped);
+}
+
+size_t pb_ownmap_bytes(pb_ownmap_t *m) {
+        size_t b;
+        pthread_rwlock_rdlock(&m->lock);
+        b = pb_fptab_bytes(m->t) + m->capoidx * sizeof(uint32_t);
+        pthread_rwlock_unlock(&m->lock);
+        return b;
 }

@@ -29,6 +29,9 @@
 #include "pb_owners.h"
 #include "pb_poll_state.h"
 
+/* the producer's queue.buffering.max.kbytes unless -X sets it */
+#define PB_POLL_QUEUE_KB "4096"
+
 /* namespace of the event ids (UUIDv5) the poller derives */
 #define PB_POLL_NS "6f1c1a4e-3b9d-5c2a-9e4f-7a8b0c1d2e3f"
 

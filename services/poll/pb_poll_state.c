@@ -14,17 +14,11 @@
 
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
+#include "pb_fptab.h"
 #include "pb_poll.h"
 
-typedef struct slot {
-        uint64_t k; /* 0 = empty */
-        uint64_t h;
-} slot_t;
-
 struct pb_poll_state {
-        slot_t *slots;
-        size_t cap; /* power of two */
-        size_t n;
+        pb_fptab_t *t;
         size_t max;
 };
 
@@ -32,10 +26,8 @@ pb_poll_state_t *pb_poll_state_new(size_t max_keys) {
         pb_poll_state_t *s = calloc(1, sizeof(*s));
         if (!s)
                 return NULL;
-        s->cap = 1024;
         s->max = max_keys ? max_keys : (size_t)-1;
-        s->slots = calloc(s->cap, sizeof(*s->slots));
-        if (!s->slots) {
+        if (!(s->t = pb_fptab_new())) {
                 free(s);
                 return NULL;
         }
@@ -45,93 +37,39 @@ pb_poll_state_t *pb_poll_state_new(size_t max_keys) {
 void pb_poll_state_destroy(pb_poll_state_t *s) {
         if (!s)
                 return;
-        free(s->slots);
+        pb_fptab_destroy(s->t);
         free(s);
 }
 
-static size_t find(const pb_poll_state_t *s, uint64_t k) {
-        size_t m = s->cap - 1, i = (size_t)(k * 0x9E3779B97F4A7C15ull) & m;
-        while (s->slots[i].k && s->slots[i].k != k)
-                i = (i + 1) & m;
-        return i;
-}
-
 int pb_poll_state_get(const pb_poll_state_t *s, uint64_t kfp, uint64_t *hash) {
-        size_t i = find(s, kfp);
-        if (!s->slots[i].k)
+        const uint64_t *v = pb_fptab_get(s->t, kfp);
+        if (!v)
                 return 0;
-        *hash = s->slots[i].h;
+        *hash = *v;
         return 1;
 }
 
-static pb_resp_t grow(pb_poll_state_t *s) {
-        size_t ncap = s->cap * 2, i;
-        slot_t *old = s->slots;
-        size_t ocap = s->cap;
-        slot_t *ns = calloc(ncap, sizeof(*ns));
-        if (!ns)
-                return PB_ERR_NOMEM;
-        s->slots = ns;
-        s->cap = ncap;
-        for (i = 0; i < ocap; i++)
-                if (old[i].k)
-                        s->slots[find(s, old[i].k)] = old[i];
-        free(old);
-        return PB_OK;
-}
-
 pb_resp_t pb_poll_state_put(pb_poll_state_t *s, uint64_t kfp, uint64_t hash) {
-        size_t i;
-        if (!kfp)
-                kfp = 1;
-        i = find(s, kfp);
-        if (s->slots[i].k) {
-                s->slots[i].h = hash;
+        uint64_t *v = pb_fptab_get(s->t, kfp);
+        if (v) {
+                *v = hash;
                 return PB_OK;
         }
-        if (s->n >= s->max)
+        if (pb_fptab_count(s->t) >= s->max)
                 return PB_ERR_LIMIT;
-        if ((s->n + 1) * 10 > s->cap * 7) {
-                if (grow(s) != PB_OK)
-                        return PB_ERR_NOMEM;
-                i = find(s, kfp);
-        }
-        s->slots[i].k = kfp;
-        s->slots[i].h = hash;
-        s->n++;
-        return PB_OK;
+        return pb_fptab_put(s->t, kfp, hash) == 0 ? PB_OK : PB_ERR_NOMEM;
 }
 
 void pb_poll_state_del(pb_poll_state_t *s, uint64_t kfp) {
-        size_t m = s->cap - 1, i = find(s, kfp), j;
-        if (!s->slots[i].k)
-                return;
-        /* backward shift: move later members of the run into the hole
-         * when their home slot is not between the hole and them */
-        j = i;
-        for (;;) {
-                size_t home;
-                j = (j + 1) & m;
-                if (!s->slots[j].k)
-                        break;
-                home = (size_t)(s->slots[j].k * 0x9E3779B97F4A7C15ull) & m;
-                if ((j > i && (home <= i || home > j)) ||
-                    (j < i && (home <= i && home > j))) {
-                        s->slots[i] = s->slots[j];
-                        i = j;
-                }
-        }
-        s->slots[i].k = 0;
-        s->slots[i].h = 0;
-        s->n--;
+        pb_fptab_del(s->t, kfp);
 }
 
 size_t pb_poll_state_count(const pb_poll_state_t *s) {
-        return s->n;
+        return pb_fptab_count(s->t);
 }
 
 size_t pb_poll_state_bytes(const pb_poll_state_t *s) {
-        return s->cap * sizeof(slot_t) + sizeof(*s);
+        return pb_fptab_bytes(s->t) + sizeof(*s);
 }
 
 /* SHA-256 fetched once, and a digest context per thread: SHA256() looks

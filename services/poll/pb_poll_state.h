@@ -1,9 +1,10 @@
 /* partnerbus poll - the in-memory view of the poller's state: per record
  * key a 64-bit key fingerprint and a 64-bit content fingerprint (16 bytes
- * a slot) in an open-addressing table (linear probing, power-of-two
- * capacity, load <= 0.7, backward-shift deletion). 1,000,000 keys take
- * 2^21 slots = 32 MiB. max_keys bounds it: past it pb_poll_state_put fails
- * with PB_ERR_LIMIT instead of growing (see docs/poll.md, "State").
+ * a slot) in a segmented open-addressing table (services/common/
+ * pb_fptab.h: load 0.64-0.8, growing a sixty-fourth at a time). 1,000,000
+ * keys take ~21 MiB (at most 25 MiB). max_keys bounds it: past it
+ * pb_poll_state_put fails with PB_ERR_LIMIT instead of growing (see
+ * docs/poll.md, "State").
  *
  * Fingerprints are the first 8 bytes of SHA-256: a wrong "unchanged"
  * needs two different keys (or two versions of one record) to collide in

@@ -257,13 +257,27 @@ int pb_poll_txn_commit(pollctx_t *p) {
  * transaction. A cluster that offers no transactions (or refuses this id)
  * gets the idempotent producer and a warning. 0 or -1. */
 int pb_poll_start_producer(pollctx_t *p) {
-        pb_kafka_conf_t kc = p->cc.kconf;
+        pb_kafka_conf_t kc = p->cc.kconf, base;
         const char *user_id = NULL;
         char prop[1300], err[512];
         size_t i;
-        for (i = 0; i < kc.nprops; i++)
+        int user_queue = 0;
+        for (i = 0; i < kc.nprops; i++) {
                 if (!strncmp(kc.props[i], "transactional.id=", 17))
                         user_id = kc.props[i] + 17;
+                if (!strncmp(kc.props[i], "queue.buffering.max.kbytes=", 27))
+                        user_queue = 1;
+        }
+        /* librdkafka queues up to 1 GiB by default; the poller waits
+         * (polls) when its queue is full, so a small bound costs no
+         * throughput and keeps the memory flat (docs/poll.md) */
+        if (!user_queue &&
+            pb_kafka_conf_add(
+                &kc, "queue.buffering.max.kbytes=" PB_POLL_QUEUE_KB) != PB_OK) {
+                pb_log("error", "msg=\"too many -X properties\"");
+                return -1;
+        }
+        base = kc;
         if (!p->set.transactions) {
                 if (user_id) {
                         pb_log("error", "msg=\"-X transactional.id needs "
@@ -321,8 +335,8 @@ int pb_poll_start_producer(pollctx_t *p) {
                 return -1;
         }
         p->txn_id[0] = 0;
-        p->prod = pb_producer_new(&p->cc.kconf, pb_poll_on_delivery, p, err,
-                                  sizeof(err));
+        p->prod =
+            pb_producer_new(&base, pb_poll_on_delivery, p, err, sizeof(err));
         if (!p->prod) {
                 pb_log("error", "msg=\"producer: %s\"", err);
                 return -1;

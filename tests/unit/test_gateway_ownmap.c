@@ -92,6 +92,48 @@ static void test_invalid(void **state) {
         pb_ownmap_destroy(NULL);
 }
 
+/* Many keys and owners: the table grows (16 bytes a slot, load 0.64-0.8),
+ * every key keeps its owner, conflicts marked before a growth are still
+ * re-asserted after it. */
+static void test_many(void **state) {
+        pb_ownmap_t *m = pb_ownmap_new(200000);
+        char k[64], o[32], owner[PB_OWNERS_ORG_MAX];
+        int i;
+        (void)state;
+        assert_int_equal(APPLY(m, "funds.granted/X", "org-1"), PB_OWN_NEW);
+        assert_int_equal(APPLY(m, "funds.granted/X", "org-2"), PB_OWN_CONFLICT);
+        for (i = 0; i < 100000; i++) {
+                snprintf(k, sizeof(k), "funds.granted/NRW-%07d", i);
+                snprintf(o, sizeof(o), "org-%d", i % 1000);
+                assert_int_equal(APPLY(m, k, o), PB_OWN_NEW);
+        }
+        assert_int_equal(pb_ownmap_count(m), 100001);
+        /* 100,001 keys at load 0.64-0.8 (with some spread between the
+         * segments): 16 bytes a slot */
+        assert_true(pb_ownmap_bytes(m) >= 100001 * 16 * 5 / 4);
+        assert_true(pb_ownmap_bytes(m) < 100001 * 16 * 100 / 60);
+        for (i = 0; i < 100000; i += 7) {
+                snprintf(k, sizeof(k), "funds.granted/NRW-%07d", i);
+                snprintf(o, sizeof(o), "org-%d", i % 1000);
+                assert_int_equal(
+                    pb_ownmap_get(m, k, strlen(k), owner, sizeof(owner)), 1);
+                assert_string_equal(owner, o);
+                assert_int_equal(APPLY(m, k, o), PB_OWN_SAME);
+        }
+        assert_int_equal(pb_ownmap_get(m, "funds.granted/NRW-0100000", 25,
+                                       owner, sizeof(owner)),
+                         0);
+        /* too small a buffer for the owner: not found */
+        assert_int_equal(
+            pb_ownmap_get(m, "funds.granted/NRW-0000001", 25, owner, 5), 0);
+        nre = 0;
+        assert_int_equal(pb_ownmap_reassert(m, on_reassert, NULL), 1);
+        assert_string_equal(re_key, "funds.granted/X");
+        assert_string_equal(re_owner, "org-1");
+        assert_int_equal(pb_ownmap_dropped(m), 0);
+        pb_ownmap_destroy(m);
+}
+
 PB_TEST_MAIN(cmocka_unit_test(test_first_claim_wins),
              cmocka_unit_test(test_reassert), cmocka_unit_test(test_bounded),
-             cmocka_unit_test(test_invalid))
+             cmocka_unit_test(test_invalid), cmocka_unit_test(test_many))

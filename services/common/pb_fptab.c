@@ -1,0 +1,156 @@
+/* partnerbus services - fingerprint table (see pb_fptab.h). */
+#include "pb_fptab.h"
+
+#include <stdlib.h>
+
+#define NSEG    64
+#define SEG_MIN 16
+#define MIX     0x9E3779B97F4A7C15ull
+
+typedef struct slot {
+        uint64_t k; /* 0: empty */
+        uint64_t v;
+} slot_t;
+_Static_assert(sizeof(slot_t) == 16, "16-byte slots");
+
+typedef struct seg {
+        slot_t *s;
+        uint32_t cap, n;
+} seg_t;
+
+struct pb_fptab {
+        seg_t seg[NSEG];
+        size_t n;
+};
+
+pb_fptab_t *pb_fptab_new(void) {
+        pb_fptab_t *t = calloc(1, sizeof(*t));
+        int i;
+        if (!t)
+                return NULL;
+        for (i = 0; i < NSEG; i++) {
+                t->seg[i].s = calloc(SEG_MIN, sizeof(slot_t));
+                if (!t->seg[i].s) {
+                        pb_fptab_destroy(t);
+                        return NULL;
+                }
+                t->seg[i].cap = SEG_MIN;
+        }
+        return t;
+}
+
+void pb_fptab_destroy(pb_fptab_t *t) {
+        int i;
+        if (!t)
+                return;
+        for (i = 0; i < NSEG; i++)
+                free(t->seg[i].s);
+        free(t);
+}
+
+/* segment: the top 6 bits of the mixed key; home in it: the next 32,
+ * scaled to the segment's size */
+static seg_t *seg_of(const pb_fptab_t *t, uint64_t k) {
+        return (seg_t *)&t->seg[(k * MIX) >> 58];
+}
+
+static uint32_t home(uint64_t k, uint32_t cap) {
+        return (uint32_t)((((k * MIX) >> 26) & 0xffffffffu) * cap >> 32);
+}
+
+static uint32_t find(const slot_t *s, uint32_t cap, uint64_t k) {
+        uint32_t i = home(k, cap);
+        while (s[i].k && s[i].k != k)
+                i = i + 1 == cap ? 0 : i + 1;
+        return i;
+}
+
+uint64_t *pb_fptab_get(const pb_fptab_t *t, uint64_t k) {
+        seg_t *g;
+        uint32_t i;
+        if (!k)
+                k = 1;
+        g = seg_of(t, k);
+        i = find(g->s, g->cap, k);
+        return g->s[i].k ? &g->s[i].v : NULL;
+}
+
+static int grow(seg_t *g) {
+        uint32_t ncap = g->cap + g->cap / 4, i;
+        slot_t *ns;
+        if (ncap < g->cap || ncap > (1u << 30))
+                return -1;
+        if (!(ns = calloc(ncap, sizeof(*ns))))
+                return -1;
+        for (i = 0; i < g->cap; i++)
+                if (g->s[i].k)
+                        ns[find(ns, ncap, g->s[i].k)] = g->s[i];
+        free(g->s);
+        g->s = ns;
+        g->cap = ncap;
+        return 0;
+}
+
+int pb_fptab_put(pb_fptab_t *t, uint64_t k, uint64_t v) {
+        seg_t *g;
+        uint32_t i;
+        if (!k)
+                k = 1;
+        g = seg_of(t, k);
+        i = find(g->s, g->cap, k);
+        if (g->s[i].k) {
+                g->s[i].v = v;
+                return 0;
+        }
+        if (((uint64_t)g->n + 1) * 5 > (uint64_t)g->cap * 4) {
+                if (grow(g) != 0)
+                        return -1;
+                i = find(g->s, g->cap, k);
+        }
+        g->s[i].k = k;
+        g->s[i].v = v;
+        g->n++;
+        t->n++;
+        return 0;
+}
+
+void pb_fptab_del(pb_fptab_t *t, uint64_t k) {
+        seg_t *g;
+        uint32_t i, j, cap;
+        if (!k)
+                k = 1;
+        g = seg_of(t, k);
+        cap = g->cap;
+        i = find(g->s, cap, k);
+        if (!g->s[i].k)
+                return;
+        /* backward shift: a later member of the run moves into the hole
+         * when the hole lies (cyclically) between its home and it */
+        for (j = i;;) {
+                uint32_t h;
+                j = j + 1 == cap ? 0 : j + 1;
+                if (!g->s[j].k)
+                        break;
+                h = home(g->s[j].k, cap);
+                if ((j + cap - h) % cap >= (j + cap - i) % cap) {
+                        g->s[i] = g->s[j];
+                        i = j;
+                }
+        }
+        g->s[i].k = 0;
+        g->s[i].v = 0;
+        g->n--;
+        t->n--;
+}
+
+size_t pb_fptab_count(const pb_fptab_t *t) {
+        return t->n;
+}
+
+size_t pb_fptab_bytes(const pb_fptab_t *t) {
+        size_t b = sizeof(*t);
+        int i;
+        for (i = 0; i < NSEG; i++)
+                b += (size_t)t->seg[i].cap * sizeof(slot_t);
+        return b;
+}
