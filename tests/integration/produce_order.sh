@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# produce_pipeline.sh: `partnerbus produce` parses and encodes on a worker
-# thread and publishes on the main thread through a bounded ring. Checks,
+# produce_order.sh: `partnerbus produce` on large and mixed input. Checks,
 # on the real broker of the kafka fixture:
 #   1. a file of 3,000 lines mixing valid events, invalid ones, bad JSON,
-#      blank lines and lines over 1 MiB (many times the ring's 256 slots):
-#      every rejection is reported with its own line number, in file order,
-#      the summary counts are exact, every valid event arrives once and each
-#      partition holds its events in file order;
-#   2. 60 valid events of ~200 KiB each (more than the ring's byte budget
-#      of 16 MiB): all published, byte-identical to the input's order;
-#   3. lines trickling in through a pipe (the worker waits on input while
-#      the main thread waits on the worker): all published, exit 0.
+#      blank lines and lines over 1 MiB: every rejection is reported with
+#      its own line number, in file order, the summary counts are exact,
+#      every valid event arrives once and each partition holds its events
+#      in file order;
+#   2. 60 valid events of ~200 KiB each (16 MiB and more in total): all
+#      published, byte-identical and in the input's order;
+#   3. lines trickling in through a pipe: all published, exit 0.
+# (Written for a two-thread produce, which was measured slower on an idle
+# 2-core machine and reverted; bench/README.md, "Produce on two threads".)
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 
 pb_require_cmd python3 timeout
 B=$(pb_bootstrap)
 bin=$(pb_bin)
-P=$(pb_topic_name pipe).
+P=$(pb_topic_name porder).
 T=${P}aid.dispatched
 pb_tmpdir
 ex=$PB_SOURCE_DIR/schemas/examples/valid/aid.dispatched/medical-truck-poltava-2023-03.json
@@ -80,7 +80,7 @@ sort -k1,1n -k2,2n "$PB_TMP/got.txt" | awk '
         END { exit bad }' >&2 || pb_fail "mixed input: a partition holds events out of file order"
 pb_log "mixed input: $nvalid published in order, $nrej rejected with their line numbers"
 
-# 2. events larger than the ring's byte budget allows at once
+# 2. large events, 16 MiB and more in total
 python3 - "$ex" "$PB_TMP/big.jsonl" <<'PY'
 import json, sys, uuid
 ev = json.load(open(sys.argv[1], encoding="utf-8"))
