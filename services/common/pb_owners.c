@@ -354,9 +354,9 @@ static void finish_list(pb_owners_t *o, cgroup_t *fin) {
         }
 }
 
-/* A delivery report of one of g's claims (or a claim that could not be
- * produced). The last one starts the read-back. */
-static void group_report(pb_owners_t *o, cgroup_t *g) {
+/* Counts one of g's reports; the last one starts the read-back. Returns
+ * 1 when that decided the group already (it is unlinked: finish it). */
+static int group_count_report(pb_owners_t *o, cgroup_t *g) {
         int fin = 0;
         pthread_mutex_lock(&o->lock);
         if (--g->reports_left == 0 && g->state == G_REPORTS &&
@@ -365,7 +365,13 @@ static void group_report(pb_owners_t *o, cgroup_t *g) {
                 fin = 1;
         }
         pthread_mutex_unlock(&o->lock);
-        if (fin) {
+        return fin;
+}
+
+/* A delivery report of one of g's claims (or a claim that could not be
+ * produced). The last one starts the read-back. */
+static void group_report(pb_owners_t *o, cgroup_t *g) {
+        if (group_count_report(o, g)) {
                 group_finish(o, g, 1);
                 group_unref(g);
         }
@@ -1085,13 +1091,7 @@ int pb_owners_claim_async(pb_owners_t *o, const char *type,
                 }
         }
         /* our report: the read-back may start (or be over already) */
-        pthread_mutex_lock(&o->lock);
-        if (--g->reports_left == 0 && g->state == G_REPORTS &&
-            group_start_reading(o, g)) {
-                group_unlink(o, g);
-                fin = 1;
-        }
-        pthread_mutex_unlock(&o->lock);
+        fin = group_count_report(o, g);
         if (fin) {
                 /* decided here: no callback */
                 group_finish(o, g, 0);
