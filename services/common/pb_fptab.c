@@ -65,13 +65,20 @@ static uint32_t find(const slot_t *s, uint32_t cap, uint64_t k) {
         return i;
 }
 
-uint64_t *pb_fptab_get(const pb_fptab_t *t, uint64_t k) {
+/* The segment of key k (0 is kept as 1) and in *i the slot where k is, or
+ * where it would go. */
+static seg_t *locate(const pb_fptab_t *t, uint64_t *k, uint32_t *i) {
         seg_t *g;
+        if (!*k)
+                *k = 1;
+        g = seg_of(t, *k);
+        *i = find(g->s, g->cap, *k);
+        return g;
+}
+
+uint64_t *pb_fptab_get(const pb_fptab_t *t, uint64_t k) {
         uint32_t i;
-        if (!k)
-                k = 1;
-        g = seg_of(t, k);
-        i = find(g->s, g->cap, k);
+        seg_t *g = locate(t, &k, &i);
         return g->s[i].k ? &g->s[i].v : NULL;
 }
 
@@ -92,12 +99,8 @@ static int grow(seg_t *g) {
 }
 
 int pb_fptab_put(pb_fptab_t *t, uint64_t k, uint64_t v) {
-        seg_t *g;
         uint32_t i;
-        if (!k)
-                k = 1;
-        g = seg_of(t, k);
-        i = find(g->s, g->cap, k);
+        seg_t *g = locate(t, &k, &i);
         if (g->s[i].k) {
                 g->s[i].v = v;
                 return 0;
@@ -115,13 +118,9 @@ int pb_fptab_put(pb_fptab_t *t, uint64_t k, uint64_t v) {
 }
 
 void pb_fptab_del(pb_fptab_t *t, uint64_t k) {
-        seg_t *g;
         uint32_t i, j, cap;
-        if (!k)
-                k = 1;
-        g = seg_of(t, k);
+        seg_t *g = locate(t, &k, &i);
         cap = g->cap;
-        i = find(g->s, cap, k);
         if (!g->s[i].k)
                 return;
         /* backward shift: a later member of the run moves into the hole
