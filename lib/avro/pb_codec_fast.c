@@ -21,6 +21,9 @@
  * (a decoded escaped string, one record's bytes) and the span stack
  * (bounded by the fields on the current path). */
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
@@ -80,9 +83,50 @@ static inline int fx_bytes(fx_t *x, const char *p, size_t n) {
 
 static inline void fx_ws(fx_t *x) {
         const char *p = x->p, *e = x->e;
+        if (p < e && (unsigned char)*p > ' ')
+                return; /* compact JSON: usually none */
         while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
                 p++;
         x->p = p;
+}
+
+/* The string whose opening quote is at p: its closing quote (*esc set
+ * when it holds escapes), or NULL when the parser would refuse it. Plain
+ * printable ASCII - most member names and values - is scanned here, 16
+ * bytes a step with SSE2; at the first other byte (a backslash, a control
+ * character, UTF-8) pb_json_string_close checks the whole string as the
+ * parser does. */
+static inline const char *fx_string(const char *p, const char *e, int *esc) {
+        const unsigned char *q = (const unsigned char *)p + 1;
+        const unsigned char *ue = (const unsigned char *)e;
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"');
+        const __m128i bslash = _mm_set1_epi8('\\');
+        const __m128i space = _mm_set1_epi8(0x20);
+        while (ue - q >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+                __m128i m =
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                              _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+                unsigned bits = (unsigned)_mm_movemask_epi8(m);
+                if (bits) {
+                        q += __builtin_ctz(bits);
+                        goto look;
+                }
+                q += 16;
+        }
+#endif
+        while (q < ue && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+                q++;
+#ifdef __SSE2__
+look:
+#endif
+        if (q < ue && *q == '"') {
+                *esc = 0;
+                return (const char *)q;
+        }
+        return pb_json_string_close(p, e, esc);
 }
 
 /* The scalar at the cursor (a string, number or literal) into v, the
@@ -95,7 +139,7 @@ static int fx_scalar(fx_t *x, pb_json_t *v) {
         v->len = 0;
         switch (*p) {
         case '"':
-                q = pb_json_string_close(p, e, &esc);
+                q = fx_string(p, e, &esc);
                 if (!q)
                         return -1;
                 v->type = PB_JSON_STRING;
@@ -338,11 +382,25 @@ static int fx_record(fx_t *x, const pb_type_t *t, int top) {
                         size_t kl, off;
                         if (x->p >= x->e || *x->p != '"')
                                 goto out;
-                        q = pb_json_string_close(x->p, x->e, &esc);
-                        if (!q || esc)
-                                goto out;
                         k = x->p + 1;
-                        kl = (size_t)(q - k);
+                        if (next < nf &&
+                            (size_t)(x->e - k) > t->fields[next].namelen &&
+                            k[t->fields[next].namelen] == '"' &&
+                            pb_codec_name_eq(k, t->fields[next].name,
+                                             t->fields[next].namelen)) {
+                                /* the next field's name (checked by the
+                                 * schema parser: [A-Za-z_][A-Za-z0-9_]*,
+                                 * so the text is a valid string) */
+                                idx = (int)next;
+                                q = k + t->fields[next].namelen;
+                        } else {
+                                q = fx_string(x->p, x->e, &esc);
+                                if (!q || esc)
+                                        goto out;
+                                kl = (size_t)(q - k);
+                                idx = kl ? pb_codec_field_lookup(t, next, k, kl)
+                                         : -1;
+                        }
                         x->p = q + 1;
                         fx_ws(x);
                         if (x->p >= x->e || *x->p != ':')
@@ -351,7 +409,6 @@ static int fx_record(fx_t *x, const pb_type_t *t, int top) {
                         fx_ws(x);
                         if (x->p >= x->e)
                                 goto out;
-                        idx = kl ? pb_codec_field_lookup(t, next, k, kl) : -1;
                         if (idx < 0 || span[2 * idx] != FX_ABSENT)
                                 goto out; /* unknown or repeated member */
                         inorder &= (size_t)idx == nmem;
