@@ -78,6 +78,10 @@ void pb_json_parser_limits(const pb_json_parser_t *p, pb_json_limits_t *lim);
  * pb_json_number_close: the end of the number literal at s, or NULL when
  * it is not one (what follows it is the caller's to check). */
 const char *pb_json_string_close(const char *s, const char *e, int *has_esc);
+/* The same from at, inside a string's body after printable ASCII only
+ * (no backslash, quote or control character between the opening quote
+ * and at): the rest is checked without scanning the start again. */
+const char *pb_json_string_resume(const char *at, const char *e, int *has_esc);
 int pb_json_unescape_to(const char *s, size_t n, char *d, size_t *dlen);
 const char *pb_json_number_close(const char *s, const char *e);
 

@@ -93,9 +93,9 @@ static inline void fx_ws(fx_t *x) {
 /* The string whose opening quote is at p: its closing quote (*esc set
  * when it holds escapes), or NULL when the parser would refuse it. Plain
  * printable ASCII - most member names and values - is scanned here, 16
- * bytes a step with SSE2; at the first other byte (a backslash, a control
- * character, UTF-8) pb_json_string_close checks the whole string as the
- * parser does. */
+ * bytes a step with SSE2; from the first other byte on (a backslash, a
+ * control character, UTF-8) pb_json_string_resume checks the rest of the
+ * string as the parser does. */
 static inline const char *fx_string(const char *p, const char *e, int *esc) {
         const unsigned char *q = (const unsigned char *)p + 1;
         const unsigned char *ue = (const unsigned char *)e;
@@ -126,7 +126,7 @@ look:
                 *esc = 0;
                 return (const char *)q;
         }
-        return pb_json_string_close(p, e, esc);
+        return pb_json_string_resume((const char *)q, e, esc);
 }
 
 /* The scalar at the cursor (a string, number or literal) into v, the

@@ -1217,6 +1217,13 @@ int pb_json_unescape_to(const char *s, size_t n, char *d, size_t *dlen) {
                                 (const unsigned char *)s + n, d, &out, dlen);
 }
 
+const char *pb_json_string_resume(const char *at, const char *e, int *has_esc) {
+        *has_esc = 0;
+        if (!at || at > e)
+                return NULL;
+        return (const char *)pb_json_string_scan(NULL, at - 1, e, has_esc);
+}
+
 const char *pb_json_number_close(const char *s, const char *e) {
         if (!s || s >= e || (*s != '-' && !pb_isdigit((unsigned char)*s)))
                 return NULL;
