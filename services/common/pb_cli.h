@@ -96,6 +96,10 @@ typedef struct pb_cli_http {
 int pb_cli_ops_start(const char *listen, pb_metrics_t *m, pb_ready_cb_t *ready,
                      void *opaque, pb_ops_server_t **out);
 
+/* The end of a readiness callback (pb_ready_cb_t): 1 when `ready`, else
+ * `why` in reason and 0. */
+int pb_cli_ready(int ready, const char *why, char *reason, size_t reason_size);
+
 /* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
 extern volatile int pb_cli_stop;
 void pb_cli_trap_signals(void);
