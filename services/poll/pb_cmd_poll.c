@@ -219,11 +219,7 @@ out:
 
 static int poll_ready(void *opaque, char *reason, size_t reason_size) {
         pollctx_t *p = opaque;
-        if (!p->ready) {
-                snprintf(reason, reason_size, "loading state");
-                return 0;
-        }
-        return 1;
+        return pb_cli_ready(p->ready, "loading state", reason, reason_size);
 }
 
 static void declare_metrics(pb_metrics_t *m) {
