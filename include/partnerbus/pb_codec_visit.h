@@ -12,7 +12,9 @@
  *   enter(FIELD, name, i)  record member i (every member, null ones too)
  *   enter(ITEM, -, i)      array element i
  *   enter(KEY, key, i)     map entry i (key: its UTF-8 bytes, not escaped)
- *   enter(BRANCH, -, b)    the union branch b (no step in the JSON)
+ *   enter(BRANCH, -, b)    the union branch b (no step in the JSON;
+ *                          with PB_VISIT_FLAT_UNIONS only for branches
+ *                          that are records, arrays or maps)
  *   leaf(kind, text)       a scalar: its JSON text, strings unquoted and
  *                          unescaped (raw UTF-8, may contain NUL)
  *   leave()                after each enter
@@ -59,6 +61,11 @@ typedef struct pb_codec_visitor {
  * the decoder) with this writer, so text is not checked for valid UTF-8
  * again (every other bound still is) */
 #define PB_VISIT_CHECKED 1u
+/* flags of pb_codec_visit: a union whose value is of a scalar branch (not
+ * a record, array or map) is not reported as a BRANCH step: its leaf comes
+ * directly under the enclosing step (a flattener that names a value by its
+ * path, which has no step for a branch, needs no node per branch) */
+#define PB_VISIT_FLAT_UNIONS 2u
 
 /* Walks data[0..len) written with `writer` (c: the codec's scratch). PB_OK,
  * a callback's code, or the decoder's error (errstr: "<pointer>: what").

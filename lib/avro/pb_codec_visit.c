@@ -116,12 +116,26 @@ static int walk(vis_t *k, const pb_type_t *t) {
         case PB_T_ARRAY:
         case PB_T_MAP:
                 return walk_items(k, t, t->kind == PB_T_MAP);
-        case PB_T_UNION:
+        case PB_T_UNION: {
+                const pb_type_t *b;
                 if (pb_dec_long(&k->d, &v) ||
                     pb_dec_index(&k->d, t, v, t->nbranches))
                         return -1;
-                return step(k, PB_VISIT_BRANCH, NULL, 0, (size_t)v,
-                            t->branches[v]);
+                b = t->branches[v];
+                if ((k->flags & PB_VISIT_FLAT_UNIONS) &&
+                    b->kind != PB_T_RECORD && b->kind != PB_T_ARRAY &&
+                    b->kind != PB_T_MAP)
+                        return walk(k, b);
+                return step(k, PB_VISIT_BRANCH, NULL, 0, (size_t)v, b);
+        }
+        case PB_T_ENUM:
+                /* the symbol itself: the decoder's text without quotes
+                 * (symbols need no escaping) */
+                if (pb_dec_long(&k->d, &v) ||
+                    pb_dec_index(&k->d, t, v, t->nsymbols))
+                        return -1;
+                return leaf(k, PB_VISIT_TEXT, t->symbols[v],
+                            strlen(t->symbols[v]));
         default:
                 break;
         }

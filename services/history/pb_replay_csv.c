@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_codec_visit.h"
@@ -206,13 +209,23 @@ static int put_cell(pb_replay_csv_t *w, long id, const char *cell,
         return 0;
 }
 
-/* the current row to the spool: its length, then its cells */
+/* starts a row: room for its length, written by end_row */
+static int start_row(pb_replay_csv_t *w) {
+        pb_buf_reset(&w->row);
+        if (w->row.cap < 64 && pb_buf_reserve(&w->row, 64) != PB_OK)
+                return w->err = PB_ERR_NOMEM, -1;
+        w->row.len = sizeof(uint32_t);
+        return 0;
+}
+
+/* the current row to the spool: its length, then its cells (one write) */
 static pb_resp_t end_row(pb_replay_csv_t *w) {
-        uint32_t n = (uint32_t)w->row.len;
-        if (w->row.len > 0xffffffffu)
+        size_t len = w->row.len - sizeof(uint32_t);
+        uint32_t n = (uint32_t)len;
+        if (len > 0xffffffffu)
                 return (pb_resp_t)(w->err = PB_ERR_LIMIT);
-        if (fwrite(&n, sizeof(n), 1, w->spool) != 1 ||
-            (n && fwrite(w->row.data, 1, n, w->spool) != n))
+        memcpy(w->row.data, &n, sizeof(n));
+        if (fwrite(w->row.data, 1, w->row.len, w->spool) != w->row.len)
                 return (pb_resp_t)(w->err = PB_ERR_IO);
         w->rows++;
         return PB_OK;
@@ -281,8 +294,7 @@ pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event) {
         if (w->err)
                 return (pb_resp_t)w->err;
         pb_buf_reset(&w->path);
-        pb_buf_reset(&w->row);
-        if (flatten(w, event, 0))
+        if (start_row(w) || flatten(w, event, 0))
                 return (pb_resp_t)w->err;
         return end_row(w);
 }
@@ -321,19 +333,14 @@ static int plan_path(pb_replay_csv_t *w, const plan_node_t *n) {
         return depth;
 }
 
-static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
-                         size_t namelen, size_t index) {
-        pb_replay_csv_t *w = ctx;
+/* v_enter for a step the plan does not hold yet (or never keeps) */
+static pb_resp_t enter_new(pb_replay_csv_t *w, pb_visit_step_t st,
+                           const char *name, size_t namelen, size_t index) {
         plan_node_t *p = w->cur, *n;
         if (w->depth >= 2 * PB_CODEC_MAX_DEPTH + 6)
                 return (pb_resp_t)(w->err = PB_ERR_LIMIT);
         if (!p->temp && st != PB_VISIT_KEY && index < MAX_PLAN_INDEX &&
             index <= 0x7fffffff) {
-                if (index < p->nkids && p->kids[index]) {
-                        w->cur = p->kids[index];
-                        w->depth++;
-                        return PB_OK;
-                }
                 if (w->nnodes < MAX_PLAN_NODES) {
                         if (index >= p->nkids) {
                                 size_t nk = p->nkids ? p->nkids : 4;
@@ -383,6 +390,20 @@ static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
         return PB_OK;
 }
 
+static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
+                         size_t namelen, size_t index) {
+        pb_replay_csv_t *w = ctx;
+        const plan_node_t *p = w->cur;
+        /* the common case: a kept node (a temporary node has no kids, and
+         * a kept one is never deeper than enter_new allows) */
+        if (index < p->nkids && p->kids[index] && st != PB_VISIT_KEY) {
+                w->cur = p->kids[index];
+                w->depth++;
+                return PB_OK;
+        }
+        return enter_new(w, st, name, namelen, index);
+}
+
 static void v_leave(void *ctx) {
         pb_replay_csv_t *w = ctx;
         w->cur = w->cur->parent;
@@ -422,11 +443,14 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                 return PB_ERR_ARG;
         if (w->err)
                 return (pb_resp_t)w->err;
-        pb_buf_reset(&w->row);
+        if (start_row(w))
+                return (pb_resp_t)w->err;
         w->cur = &w->root;
         w->depth = 0;
-        r = pb_codec_visit(c, writer, body, len, flags, &csv_visitor, w, errstr,
-                           errstr_size);
+        /* a path has no step for a union branch: scalar branches share
+         * the member's node */
+        r = pb_codec_visit(c, writer, body, len, flags | PB_VISIT_FLAT_UNIONS,
+                           &csv_visitor, w, errstr, errstr_size);
         if (r != PB_OK) {
                 if (w->err && errstr && errstr_size)
                         snprintf(errstr, errstr_size, "%s",
@@ -443,20 +467,37 @@ static inline uint64_t has_byte(uint64_t x, uint8_t c) {
         return (v - ones) & ~v & (ones * 0x80);
 }
 
-/* 1 when s[0..n) holds `sep`, '"', CR or LF: the cell must be quoted */
+/* any byte of x equal to sep, '"', CR or LF? */
+static inline uint64_t special8(uint64_t x, uint8_t sep) {
+        return has_byte(x, sep) | has_byte(x, '"') | has_byte(x, '\r') |
+               has_byte(x, '\n');
+}
+
+/* 1 when s[0..n) holds `sep`, '"', CR or LF: the cell must be quoted.
+ * Eight bytes at a time; the last (partial) word overlaps the one before
+ * it, or is zero-padded (a zero byte matches none of the four). */
 static int needs_quotes(const char *s, size_t n, char sep) {
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-                uint64_t x;
-                memcpy(&x, s + i, 8);
-                if (has_byte(x, (uint8_t)sep) | has_byte(x, '"') |
-                    has_byte(x, '\r') | has_byte(x, '\n'))
-                        return 1;
+        uint64_t x = 0;
+        size_t i;
+        if (n >= 8) {
+                for (i = 0; i + 8 <= n; i += 8) {
+                        memcpy(&x, s + i, 8);
+                        if (special8(x, (uint8_t)sep))
+                                return 1;
+                }
+                if (i == n)
+                        return 0;
+                memcpy(&x, s + n - 8, 8);
+        } else if (n >= 4) {
+                uint32_t a, b;
+                memcpy(&a, s, 4);
+                memcpy(&b, s + n - 4, 4);
+                x = (uint64_t)a | (uint64_t)b << 32;
+        } else {
+                for (i = 0; i < n; i++)
+                        x |= (uint64_t)(uint8_t)s[i] << (8 * i);
         }
-        for (; i < n; i++)
-                if (s[i] == sep || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
-                        return 1;
-        return 0;
+        return special8(x, (uint8_t)sep) != 0;
 }
 
 pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n) {
@@ -693,15 +734,44 @@ static int is_decimal_col(const pb_replay_csv_t *w, const char *name) {
         return 0;
 }
 
+/* needs_quotes() for a cell followed by at least ROW_PAD readable bytes
+ * (the rows read back in pb_replay_csv_finish): 16 bytes at a time, the
+ * last block masked to the cell */
+#define ROW_PAD 16
+#if defined(__SSE2__)
+static inline int needs_quotes_padded(const char *s, size_t n, char sep) {
+        const __m128i cs = _mm_set1_epi8(sep), cq = _mm_set1_epi8('"');
+        const __m128i cr = _mm_set1_epi8('\r'), cl = _mm_set1_epi8('\n');
+        size_t i = 0;
+        for (;;) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+                __m128i m = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, cs), _mm_cmpeq_epi8(x, cq)),
+                    _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, cl)));
+                unsigned bits = (unsigned)_mm_movemask_epi8(m);
+                if (n - i <= 16) {
+                        if (n - i < 16)
+                                bits &= (1u << (n - i)) - 1;
+                        return bits != 0;
+                }
+                if (bits)
+                        return 1;
+                i += 16;
+        }
+}
+#else
+#define needs_quotes_padded needs_quotes
+#endif
+
 /* 1 when the cell is written as it is in dialect d (no quotes, no guard,
- * no decimal comma) */
+ * no decimal comma); s[0..n) is followed by ROW_PAD readable bytes */
 static inline int plain_cell(pb_csv_dialect_t d, const char *s, size_t n,
                              int numeric) {
         if (d != PB_CSV_EXCEL_DE)
-                return !needs_quotes(s, n, ',');
+                return !needs_quotes_padded(s, n, ',');
         if (numeric ? memchr(s, '.', n) != NULL : n && formula_start(s[0]))
                 return 0;
-        return !needs_quotes(s, n, ';');
+        return !needs_quotes_padded(s, n, ';');
 }
 
 static pb_replay_csv_t *sort_ctx;
@@ -776,12 +846,15 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                                 break;
                         goto done;
                 }
-                if (pb_buf_reserve(&rowbuf, rowlen) != PB_OK) {
+                if (pb_buf_reserve(&rowbuf, (size_t)rowlen + ROW_PAD) !=
+                    PB_OK) {
                         r = PB_ERR_NOMEM;
                         goto done;
                 }
                 if (rowlen && fread(rowbuf.data, 1, rowlen, w->spool) != rowlen)
                         goto done;
+                /* the cells' scan reads up to ROW_PAD bytes beyond */
+                memset(rowbuf.data + rowlen, 0, ROW_PAD);
                 rowbuf.len = rowlen;
                 /* the cells: (id, length | numeric, bytes)... */
                 while (at < rowlen) {
