@@ -7,6 +7,7 @@
 
 #include "partnerbus/pb_codec_visit.h"
 #include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 #include "pb_codec_dec.h"
 
 typedef struct vis {
@@ -44,6 +45,81 @@ static int text_ok(vis_t *k, const uint8_t *s, size_t n) {
         return 0;
 }
 
+static int leaf(vis_t *k, pb_visit_leaf_t kind, const void *s, size_t n) {
+        pb_resp_t r = k->v->leaf(k->ctx, kind, (const char *)s, n);
+        return r == PB_OK ? 0 : cb_fail(k, r);
+}
+
+/* pb_dec_push without a call (the call reports the error) */
+static inline int push(vis_t *k, const char *name, size_t len) {
+        if (!pb_codec_push(k->d.c, PB_CODEC_MAX_DEPTH, name, len))
+                return 0;
+        return pb_dec_push(&k->d, name, len);
+}
+
+/* pb_dec_long, one- and two-byte varints without a call */
+static inline int rd_long(vis_t *k, int64_t *v) {
+        const uint8_t *p = k->d.p;
+        uint64_t z;
+        if (p < k->d.end && p[0] < 0x80) {
+                z = p[0];
+                k->d.p = p + 1;
+        } else if (k->d.end - p >= 2 && p[1] < 0x80) {
+                z = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+                k->d.p = p + 2;
+        } else
+                return pb_dec_long(&k->d, v);
+        *v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        return 0;
+}
+
+/* pb_dec_len for short lengths without a call; anything else (and every
+ * error) through pb_dec_len from the same position */
+static inline int rd_len(vis_t *k, const char *what, size_t *n) {
+        const uint8_t *p0 = k->d.p;
+        int64_t v;
+        if (rd_long(k, &v))
+                return -1;
+        if (v < 0 || (uint64_t)v > (size_t)(k->d.end - k->d.p)) {
+                k->d.p = p0;
+                return pb_dec_len(&k->d, what, n);
+        }
+        *n = (size_t)v;
+        return 0;
+}
+
+/* int, long, date and timestamp-millis as the decoder writes them, or 1:
+ * not one of those or not in range (nothing read; the decoder decides) */
+static int fast_number(vis_t *k, const pb_type_t *t, int *rc) {
+        char b[32];
+        int64_t x;
+        size_t used;
+        if (pb_zz_decode(k->d.p, k->d.end, &x, &used) != PB_OK)
+                return 1;
+        if (t->logical == PB_L_NONE &&
+            (t->kind == PB_T_LONG || (x >= INT32_MIN && x <= INT32_MAX))) {
+                char *s = pb_i64_text(b + sizeof(b), x);
+                k->d.p += used;
+                *rc = leaf(k, PB_VISIT_NUMBER, s, (size_t)(b + sizeof(b) - s));
+                return 0;
+        }
+        if (t->kind == PB_T_INT && t->logical == PB_L_DATE && x >= -719162 &&
+            x <= 2932896) {
+                pb_dec_fmt_date(x, b);
+                k->d.p += used;
+                *rc = leaf(k, PB_VISIT_TEXT, b, 10);
+                return 0;
+        }
+        if (t->kind == PB_T_LONG && t->logical == PB_L_TIMESTAMP_MILLIS &&
+            x >= -62135596800000LL && x <= 253402300799999LL) {
+                pb_dec_fmt_instant(x, b);
+                k->d.p += used;
+                *rc = leaf(k, PB_VISIT_TEXT, b, 24);
+                return 0;
+        }
+        return 1;
+}
+
 static int step(vis_t *k, pb_visit_step_t st, const char *name, size_t len,
                 size_t index, const pb_type_t *t) {
         pb_resp_t r = k->v->enter(k->ctx, st, name, len, index);
@@ -58,7 +134,7 @@ static int step(vis_t *k, pb_visit_step_t st, const char *name, size_t len,
 static int walk_record(vis_t *k, const pb_type_t *t) {
         for (size_t i = 0; i < t->nfields; i++) {
                 const pb_field_t *f = &t->fields[i];
-                if (pb_dec_push(&k->d, f->name, f->namelen) ||
+                if (push(k, f->name, f->namelen) ||
                     step(k, PB_VISIT_FIELD, f->name, f->namelen, i, f->type))
                         return -1;
                 k->d.c->depth--;
@@ -79,24 +155,19 @@ static int walk_items(vis_t *k, const pb_type_t *t, int map) {
                 for (int64_t j = 0; j < n; j++, idx++) {
                         const char *key = NULL;
                         if (map) {
-                                if (pb_dec_len(&k->d, "map key", &kl) ||
+                                if (rd_len(k, "map key", &kl) ||
                                     text_ok(k, k->d.p, kl))
                                         return -1;
                                 key = (const char *)k->d.p;
                                 k->d.p += kl;
                         }
-                        if (pb_dec_push(&k->d, key, map ? kl : idx) ||
+                        if (push(k, key, map ? kl : idx) ||
                             step(k, map ? PB_VISIT_KEY : PB_VISIT_ITEM, key,
                                  map ? kl : 0, idx, t->items))
                                 return -1;
                         k->d.c->depth--;
                 }
         }
-}
-
-static int leaf(vis_t *k, pb_visit_leaf_t kind, const void *s, size_t n) {
-        pb_resp_t r = k->v->leaf(k->ctx, kind, (const char *)s, n);
-        return r == PB_OK ? 0 : cb_fail(k, r);
 }
 
 static int walk(vis_t *k, const pb_type_t *t) {
@@ -107,7 +178,7 @@ static int walk(vis_t *k, const pb_type_t *t) {
         case PB_T_NULL:
                 return leaf(k, PB_VISIT_NULL, "", 0);
         case PB_T_STRING:
-                if (pb_dec_len(&k->d, "string", &n) || text_ok(k, k->d.p, n))
+                if (rd_len(k, "string", &n) || text_ok(k, k->d.p, n))
                         return -1;
                 k->d.p += n;
                 return leaf(k, PB_VISIT_TEXT, k->d.p - n, n);
@@ -118,8 +189,7 @@ static int walk(vis_t *k, const pb_type_t *t) {
                 return walk_items(k, t, t->kind == PB_T_MAP);
         case PB_T_UNION: {
                 const pb_type_t *b;
-                if (pb_dec_long(&k->d, &v) ||
-                    pb_dec_index(&k->d, t, v, t->nbranches))
+                if (rd_long(k, &v) || pb_dec_index(&k->d, t, v, t->nbranches))
                         return -1;
                 b = t->branches[v];
                 if ((k->flags & PB_VISIT_FLAT_UNIONS) &&
@@ -131,11 +201,17 @@ static int walk(vis_t *k, const pb_type_t *t) {
         case PB_T_ENUM:
                 /* the symbol itself: the decoder's text without quotes
                  * (symbols need no escaping) */
-                if (pb_dec_long(&k->d, &v) ||
-                    pb_dec_index(&k->d, t, v, t->nsymbols))
+                if (rd_long(k, &v) || pb_dec_index(&k->d, t, v, t->nsymbols))
                         return -1;
                 return leaf(k, PB_VISIT_TEXT, t->symbols[v],
                             strlen(t->symbols[v]));
+        case PB_T_INT:
+        case PB_T_LONG: {
+                int rc;
+                if (!fast_number(k, t, &rc))
+                        return rc;
+                break;
+        }
         default:
                 break;
         }
