@@ -33,6 +33,8 @@
 /* array elements per array whose paths the plan keeps */
 #define MAX_PLAN_INDEX 4096
 #define SPOOL_BUF      (1u << 20)
+/* CSV bytes gathered before a write */
+#define OUT_BATCH (1u << 16)
 
 typedef struct csv_col {
         char *name;
@@ -410,13 +412,10 @@ static void v_leave(void *ctx) {
         w->depth--;
 }
 
-static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
-                        size_t len) {
-        pb_replay_csv_t *w = ctx;
-        plan_node_t *n = w->cur;
+/* v_leaf for a leaf whose column is not known yet, or a row to grow */
+static pb_resp_t leaf_slow(pb_replay_csv_t *w, plan_node_t *n, uint32_t numeric,
+                           const char *text, size_t len) {
         long id = n->col;
-        if (kind == PB_VISIT_NULL)
-                return PB_OK; /* empty cell */
         if (id < 0) {
                 int depth = plan_path(w, n);
                 if (depth < 0 || (id = col_id(w, depth)) < 0)
@@ -424,10 +423,31 @@ static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
                 if (!n->temp)
                         n->col = (int32_t)id;
         }
-        if (put_cell(w, id, text, len,
-                     kind == PB_VISIT_NUMBER ? CELL_NUMERIC : 0))
+        if (put_cell(w, id, text, len, numeric))
                 return (pb_resp_t)w->err;
         return PB_OK;
+}
+
+static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
+                        size_t len) {
+        pb_replay_csv_t *w = ctx;
+        plan_node_t *n = w->cur;
+        uint32_t numeric = kind == PB_VISIT_NUMBER ? CELL_NUMERIC : 0;
+        if (kind == PB_VISIT_NULL)
+                return PB_OK; /* empty cell */
+        /* put_cell inline for a known column and a row with room */
+        if (n->col >= 0 && len <= 0x7fffffff &&
+            w->row.len + 2 * sizeof(uint32_t) + len < w->row.cap) {
+                uint32_t hd[2];
+                uint8_t *d = w->row.data + w->row.len;
+                hd[0] = (uint32_t)n->col;
+                hd[1] = (uint32_t)len | numeric;
+                memcpy(d, hd, sizeof(hd));
+                memcpy(d + sizeof(hd), text, len);
+                w->row.len += sizeof(hd) + len;
+                return PB_OK;
+        }
+        return leaf_slow(w, n, numeric, text, len);
 }
 
 static const pb_codec_visitor_t csv_visitor = {v_enter, v_leave, v_leaf};
@@ -774,6 +794,71 @@ static inline int plain_cell(pb_csv_dialect_t d, const char *s, size_t n,
         return !needs_quotes_padded(s, n, ';');
 }
 
+/* Appends `count` separators to b: 0, or -1 (no memory). */
+static int put_seps(pb_buf_t *b, char sep, size_t count) {
+        if (count == 1 && b->len + 1 < b->cap) {
+                b->data[b->len++] = (uint8_t)sep;
+                return 0;
+        }
+        if (!count)
+                return 0;
+        if (b->len + count >= b->cap && pb_buf_reserve(b, count) != PB_OK)
+                return -1;
+        memset(b->data + b->len, sep, count);
+        b->len += count;
+        return 0;
+}
+
+/* One spooled row (row[0..rowlen), followed by ROW_PAD readable bytes)
+ * as a CSV line appended to `line`, in one pass over its cells: 0; 1 when
+ * a cell's column comes before the previous cell's (or is the same), then
+ * `line` holds part of the row for the caller to drop; -1 no memory; -2 a
+ * broken spool. num: per position, 1 for a decimal column. Rows from
+ * either way in hold their cells in column order (schema order, array
+ * elements by index), so the common case needs no table per row. */
+static int row_in_order(const pb_replay_csv_t *w, pb_buf_t *line,
+                        const uint8_t *row, uint32_t rowlen,
+                        const unsigned char *num, char sep) {
+        size_t at = 0, next = 0;
+        if (pb_buf_reserve(line, (size_t)rowlen + w->ncols + 2) != PB_OK)
+                return -1;
+        while (at < rowlen) {
+                uint32_t hd[2], pos;
+                size_t cn;
+                const char *cs;
+                int numeric;
+                if (rowlen - at < sizeof(hd))
+                        return -2;
+                memcpy(hd, row + at, sizeof(hd));
+                at += sizeof(hd);
+                if (hd[0] >= w->ncols)
+                        return -2;
+                pos = w->cols[hd[0]].pos;
+                cn = hd[1] & ~CELL_NUMERIC;
+                if (cn > rowlen - at)
+                        return -2;
+                if (pos < next)
+                        return 1;
+                /* the separators before positions next..pos */
+                if (put_seps(line, sep, pos - next + (next ? 1 : 0)))
+                        return -1;
+                cs = (const char *)row + at;
+                numeric = num[pos] || (hd[1] & CELL_NUMERIC);
+                if (plain_cell(w->dialect, cs, cn, numeric) &&
+                    line->len + cn < line->cap) {
+                        memcpy(line->data + line->len, cs, cn);
+                        line->len += cn;
+                } else if (pb_replay_csv_cell_dialect(line, w->dialect, cs, cn,
+                                                      numeric) != PB_OK)
+                        return -1;
+                next = pos + 1;
+                at += cn;
+        }
+        if (w->ncols && put_seps(line, sep, w->ncols - next - (next ? 0 : 1)))
+                return -1;
+        return pb_buf_append(line, "\r\n", 2) == PB_OK ? 0 : -1;
+}
+
 static pb_replay_csv_t *sort_ctx;
 static int col_cmp(const void *pa, const void *pb) {
         const csv_col_t *a = &sort_ctx->cols[*(const uint32_t *)pa];
@@ -835,12 +920,16 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                 goto done;
         if (fflush(w->spool) || fseek(w->spool, 0, SEEK_SET))
                 goto done;
+        pb_buf_reset(&line);
         for (;;) {
-                size_t at = 0;
-                for (i = 0; i < w->ncols; i++)
-                        cell_len[i] = (size_t)-1;
-                pb_buf_reset(&rowbuf);
-                pb_buf_reset(&line);
+                size_t at = 0, row0 = line.len;
+                int rc;
+                if (line.len >= OUT_BATCH) {
+                        if (fwrite(line.data, 1, line.len, out) != line.len)
+                                goto done;
+                        pb_buf_reset(&line);
+                        row0 = 0;
+                }
                 if (fread(&rowlen, sizeof(rowlen), 1, w->spool) != 1) {
                         if (feof(w->spool))
                                 break;
@@ -856,6 +945,18 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                 /* the cells' scan reads up to ROW_PAD bytes beyond */
                 memset(rowbuf.data + rowlen, 0, ROW_PAD);
                 rowbuf.len = rowlen;
+                rc = row_in_order(w, &line, rowbuf.data, rowlen, num, sep);
+                if (rc == -1)
+                        goto nomem;
+                if (rc == -2)
+                        goto done;
+                if (rc == 0)
+                        continue;
+                /* cells out of column order (or a column twice): by
+                 * position, the later cell of a column wins */
+                line.len = row0;
+                for (i = 0; i < w->ncols; i++)
+                        cell_len[i] = (size_t)-1;
                 /* the cells: (id, length | numeric, bytes)... */
                 while (at < rowlen) {
                         uint32_t hd[2], pos;
@@ -903,9 +1004,9 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                 line.data[line.len] = 0;
                 if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
                         goto nomem;
-                if (fwrite(line.data, 1, line.len, out) != line.len)
-                        goto done;
         }
+        if (line.len && fwrite(line.data, 1, line.len, out) != line.len)
+                goto done;
         r = fflush(out) ? PB_ERR_IO : PB_OK;
         goto done;
 nomem:
