@@ -25,7 +25,7 @@
 #include "pb_replay.h"
 
 /* in a spooled cell length: the cell is a JSON number */
-#define CELL_NUMERIC  0x80000000u
+#define CELL_NUMERIC  PB_VISIT_NUMBER_CELL
 #define MAX_DEC_PATHS 1024
 #define MAX_NAMED     256
 /* plan nodes kept (beyond, paths are looked up by name every time) */
@@ -44,18 +44,19 @@ typedef struct csv_col {
 } csv_col_t;
 
 /* One step of a path in the plan. Nodes in `kids` are kept; a node made
- * for a map entry (or past the bounds above) is temporary: it lives on
- * the walk's stack and its leaves are looked up by name. */
+ * for a map entry (or past the bounds above) is temporary: it lives in
+ * tmp[] at its depth and its leaves are looked up by name. The walk
+ * follows base.kids and appends a leaf with a known column (base.cell)
+ * itself (pb_codec_visit.h). */
 typedef struct plan_node {
+        pb_visit_node_t base; /* first: kids point at their bases */
         struct plan_node *parent;
-        struct plan_node **kids; /* by member ordinal, index or branch */
-        size_t nkids;
         char *seg; /* member name or map key (not for items, branches) */
         size_t seglen;
         uint32_t ord; /* the step's sort key (ordinal or index) */
         uint8_t step; /* pb_visit_step_t; the root: PB_VISIT_BRANCH */
         uint8_t temp;
-        int32_t col; /* a leaf's column id, -1 not yet known */
+        int depth; /* steps below the root */
 } plan_node_t;
 
 struct pb_replay_csv {
@@ -75,10 +76,8 @@ struct pb_replay_csv {
         size_t ndec;
         /* the plan of pb_replay_csv_add_avro */
         plan_node_t root;
-        plan_node_t *cur;
         size_t nnodes;
         plan_node_t tmp[2 * PB_CODEC_MAX_DEPTH + 8]; /* temporary nodes */
-        int depth;                                   /* of cur */
         char itoa[24];
 };
 
@@ -99,18 +98,18 @@ pb_replay_csv_t *pb_replay_csv_new(void) {
         pb_buf_init(&w->path, 0);
         pb_buf_init(&w->row, 0);
         w->root.step = PB_VISIT_BRANCH;
-        w->root.col = -1;
+        w->root.base.cell = -1;
         return w;
 }
 
 static void plan_free(plan_node_t *n) {
         size_t i;
-        for (i = 0; i < n->nkids; i++)
-                if (n->kids[i]) {
-                        plan_free(n->kids[i]);
-                        free(n->kids[i]);
+        for (i = 0; i < n->base.nkids; i++)
+                if (n->base.kids[i]) {
+                        plan_free((plan_node_t *)n->base.kids[i]);
+                        free(n->base.kids[i]);
                 }
-        free(n->kids);
+        free(n->base.kids);
         free(n->seg);
 }
 
@@ -335,50 +334,53 @@ static int plan_path(pb_replay_csv_t *w, const plan_node_t *n) {
         return depth;
 }
 
-/* v_enter for a step the plan does not hold yet (or never keeps) */
-static pb_resp_t enter_new(pb_replay_csv_t *w, pb_visit_step_t st,
-                           const char *name, size_t namelen, size_t index) {
-        plan_node_t *p = w->cur, *n;
-        if (w->depth >= 2 * PB_CODEC_MAX_DEPTH + 6)
-                return (pb_resp_t)(w->err = PB_ERR_LIMIT);
+/* the node for a step the plan does not hold yet (or never keeps) */
+static pb_visit_node_t *v_child(void *ctx, pb_visit_node_t *pn,
+                                pb_visit_step_t st, const char *name,
+                                size_t namelen, size_t index, pb_resp_t *code) {
+        pb_replay_csv_t *w = ctx;
+        plan_node_t *p = (plan_node_t *)pn, *n;
+        if (p->depth >= 2 * PB_CODEC_MAX_DEPTH + 6) {
+                *code = (pb_resp_t)(w->err = PB_ERR_LIMIT);
+                return NULL;
+        }
         if (!p->temp && st != PB_VISIT_KEY && index < MAX_PLAN_INDEX &&
-            index <= 0x7fffffff) {
-                if (w->nnodes < MAX_PLAN_NODES) {
-                        if (index >= p->nkids) {
-                                size_t nk = p->nkids ? p->nkids : 4;
-                                plan_node_t **nkids;
-                                while (nk <= index)
-                                        nk *= 2;
-                                nkids = realloc(p->kids, nk * sizeof(*nkids));
-                                if (!nkids)
-                                        return (pb_resp_t)(w->err =
-                                                               PB_ERR_NOMEM);
-                                memset(nkids + p->nkids, 0,
-                                       (nk - p->nkids) * sizeof(*nkids));
-                                p->kids = nkids;
-                                p->nkids = nk;
+            index <= 0x7fffffff && w->nnodes < MAX_PLAN_NODES) {
+                if (index >= p->base.nkids) {
+                        size_t nk = p->base.nkids ? p->base.nkids : 4;
+                        pb_visit_node_t **nkids;
+                        while (nk <= index)
+                                nk *= 2;
+                        nkids = realloc(p->base.kids, nk * sizeof(*nkids));
+                        if (!nkids) {
+                                *code = (pb_resp_t)(w->err = PB_ERR_NOMEM);
+                                return NULL;
                         }
-                        n = calloc(1, sizeof(*n));
-                        if (!n || (namelen && !(n->seg = malloc(namelen)))) {
-                                free(n);
-                                return (pb_resp_t)(w->err = PB_ERR_NOMEM);
-                        }
-                        if (namelen)
-                                memcpy(n->seg, name, namelen);
-                        n->seglen = namelen;
-                        n->parent = p;
-                        n->ord = (uint32_t)index;
-                        n->step = (uint8_t)st;
-                        n->col = -1;
-                        p->kids[index] = n;
-                        w->nnodes++;
-                        w->cur = n;
-                        w->depth++;
-                        return PB_OK;
+                        memset(nkids + p->base.nkids, 0,
+                               (nk - p->base.nkids) * sizeof(*nkids));
+                        p->base.kids = nkids;
+                        p->base.nkids = nk;
                 }
+                n = calloc(1, sizeof(*n));
+                if (!n || (namelen && !(n->seg = malloc(namelen)))) {
+                        free(n);
+                        *code = (pb_resp_t)(w->err = PB_ERR_NOMEM);
+                        return NULL;
+                }
+                if (namelen)
+                        memcpy(n->seg, name, namelen);
+                n->seglen = namelen;
+                n->parent = p;
+                n->ord = (uint32_t)index;
+                n->step = (uint8_t)st;
+                n->depth = p->depth + 1;
+                n->base.cell = -1;
+                p->base.kids[index] = &n->base;
+                w->nnodes++;
+                return &n->base;
         }
         /* a temporary node: the name points into the body being walked */
-        n = &w->tmp[w->depth];
+        n = &w->tmp[p->depth];
         memset(n, 0, sizeof(*n));
         n->parent = p;
         n->seg = (char *)name;
@@ -386,71 +388,33 @@ static pb_resp_t enter_new(pb_replay_csv_t *w, pb_visit_step_t st,
         n->ord = (uint32_t)index;
         n->step = (uint8_t)st;
         n->temp = 1;
-        n->col = -1;
-        w->cur = n;
-        w->depth++;
-        return PB_OK;
+        n->depth = p->depth + 1;
+        n->base.cell = -1;
+        return &n->base;
 }
 
-static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
-                         size_t namelen, size_t index) {
+/* a leaf whose column is not known yet, or a row to grow */
+static pb_resp_t v_leaf(void *ctx, pb_visit_node_t *nb, pb_visit_leaf_t kind,
+                        const char *text, size_t len) {
         pb_replay_csv_t *w = ctx;
-        const plan_node_t *p = w->cur;
-        /* the common case: a kept node (a temporary node has no kids, and
-         * a kept one is never deeper than enter_new allows) */
-        if (index < p->nkids && p->kids[index] && st != PB_VISIT_KEY) {
-                w->cur = p->kids[index];
-                w->depth++;
-                return PB_OK;
-        }
-        return enter_new(w, st, name, namelen, index);
-}
-
-static void v_leave(void *ctx) {
-        pb_replay_csv_t *w = ctx;
-        w->cur = w->cur->parent;
-        w->depth--;
-}
-
-/* v_leaf for a leaf whose column is not known yet, or a row to grow */
-static pb_resp_t leaf_slow(pb_replay_csv_t *w, plan_node_t *n, uint32_t numeric,
-                           const char *text, size_t len) {
-        long id = n->col;
+        plan_node_t *n = (plan_node_t *)nb;
+        long id = n->base.cell;
+        if (kind == PB_VISIT_NULL)
+                return PB_OK; /* empty cell */
         if (id < 0) {
                 int depth = plan_path(w, n);
                 if (depth < 0 || (id = col_id(w, depth)) < 0)
                         return (pb_resp_t)w->err;
                 if (!n->temp)
-                        n->col = (int32_t)id;
+                        n->base.cell = (int32_t)id;
         }
-        if (put_cell(w, id, text, len, numeric))
+        if (put_cell(w, id, text, len,
+                     kind == PB_VISIT_NUMBER ? CELL_NUMERIC : 0))
                 return (pb_resp_t)w->err;
         return PB_OK;
 }
 
-static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
-                        size_t len) {
-        pb_replay_csv_t *w = ctx;
-        plan_node_t *n = w->cur;
-        uint32_t numeric = kind == PB_VISIT_NUMBER ? CELL_NUMERIC : 0;
-        if (kind == PB_VISIT_NULL)
-                return PB_OK; /* empty cell */
-        /* put_cell inline for a known column and a row with room */
-        if (n->col >= 0 && len <= 0x7fffffff &&
-            w->row.len + 2 * sizeof(uint32_t) + len < w->row.cap) {
-                uint32_t hd[2];
-                uint8_t *d = w->row.data + w->row.len;
-                hd[0] = (uint32_t)n->col;
-                hd[1] = (uint32_t)len | numeric;
-                memcpy(d, hd, sizeof(hd));
-                memcpy(d + sizeof(hd), text, len);
-                w->row.len += sizeof(hd) + len;
-                return PB_OK;
-        }
-        return leaf_slow(w, n, numeric, text, len);
-}
-
-static const pb_codec_visitor_t csv_visitor = {v_enter, v_leave, v_leaf};
+static const pb_codec_visitor_t csv_visitor = {v_child, v_leaf};
 
 pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  const pb_schema_t *writer, const uint8_t *body,
@@ -465,12 +429,11 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                 return (pb_resp_t)w->err;
         if (start_row(w))
                 return (pb_resp_t)w->err;
-        w->cur = &w->root;
-        w->depth = 0;
         /* a path has no step for a union branch: scalar branches share
          * the member's node */
         r = pb_codec_visit(c, writer, body, len, flags | PB_VISIT_FLAT_UNIONS,
-                           &csv_visitor, w, errstr, errstr_size);
+                           &csv_visitor, w, &w->root.base, &w->row, errstr,
+                           errstr_size);
         if (r != PB_OK) {
                 if (w->err && errstr && errstr_size)
                         snprintf(errstr, errstr_size, "%s",
