@@ -1,8 +1,10 @@
 /* partnerbus - the visitor walk over an Avro body (see
  * partnerbus/pb_codec_visit.h). Containers are walked here with the
- * decoder's readers (pb_codec_dec.h); scalars other than strings are
- * formatted by the decoder itself (pb_dec_value), so a leaf's text is
- * byte for byte what the JSON output holds. */
+ * decoder's readers (pb_codec_dec.h; short varints and lengths inline,
+ * anything else and every error through them); ints, longs, dates and
+ * millisecond instants in range are formatted with the decoder's own
+ * formatters, the other scalars by the decoder itself (pb_dec_value), so
+ * a leaf's text is byte for byte what the JSON output holds. */
 #include <string.h>
 
 #include "partnerbus/pb_codec_visit.h"

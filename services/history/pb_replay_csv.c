@@ -5,12 +5,17 @@
  * Two ways in, one column table: pb_replay_csv_add_avro() walks the Avro
  * body with the codec's visitor (pb_codec_visit.h) and finds each leaf's
  * column through a plan - a tree of the paths seen so far (record member,
- * array index, union branch) whose leaves remember their column id, so a
- * path is spelled out and hashed only the first time; pb_replay_csv_add()
+ * array index, union branch of a record, array or map) whose leaves
+ * remember their column id, so a path is spelled out and hashed only the
+ * first time; the walk follows the plan's nodes itself and appends the
+ * cells of known columns to the row without a callback;
+ * pb_replay_csv_add()
  * flattens a parsed JSON event (events read with another schema than
  * their own, and the reference the unit test compares the walk with).
  * Both give a column the same name and sort key, so rows of either kind
- * share one file. */
+ * share one file. At the end a row whose cells come in column order (the
+ * usual case: schema order, array elements by index) is written in one
+ * pass, any other by position. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
