@@ -593,11 +593,36 @@ static void append(char **b, size_t *n, size_t *cap, const char *fmt, ...) {
         *n += (size_t)k;
 }
 
+/* Fields k of the records built by records() below. */
+static void two_refs(char **b, size_t *n, size_t *cap, int k) {
+        append(b, n, cap,
+               ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
+               "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
+               "\"T%d\"},{\"name\":\"b\",\"type\":\"T%d\"}]}}",
+               k, k, k - 1, k - 1);
+}
+
+static void two_refs_with_defaults(char **b, size_t *n, size_t *cap, int k) {
+        append(b, n, cap,
+               ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
+               "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
+               "\"T%d\",\"default\":{}},{\"name\":\"b\",\"type\":"
+               "\"T%d\",\"default\":{}}]}}",
+               k, k, k - 1, k - 1);
+}
+
+static void one_ref(char **b, size_t *n, size_t *cap, int k) {
+        append(b, n, cap,
+               ",{\"name\":\"c%d\",\"type\":{\"type\":\"record\","
+               "\"name\":\"C%d\",\"fields\":[{\"name\":\"p\",\"type\":"
+               "\"C%d\"}]}}",
+               k, k, k - 1);
+}
+
 /* Into b from the start: a record R of count fields f0, f1, ... whose
- * types are records T0 (empty), T1, ...; fmt writes field k from the
- * arguments k, k, k - 1, k - 1. */
+ * types are records T0 (empty), T1, ...; field(k) writes field k. */
 static void records(char **b, size_t *n, size_t *cap, char f, char t, int count,
-                    const char *fmt) {
+                    void (*field)(char **, size_t *, size_t *, int)) {
         int k;
         *n = 0;
         append(b, n, cap,
@@ -606,7 +631,7 @@ static void records(char **b, size_t *n, size_t *cap, char f, char t, int count,
                ":\"record\",\"name\":\"%c0\",\"fields\":[]}}",
                f, t);
         for (k = 1; k < count; k++)
-                append(b, n, cap, fmt, k, k, k - 1, k - 1);
+                field(b, n, cap, k);
         append(b, n, cap, "]}");
 }
 
@@ -620,10 +645,7 @@ static void test_hostile(void **state) {
 
         /* T_k has two fields of type T_(k-1): 2^40 paths through the tree,
          * 40 distinct record pairs for the resolution check */
-        records(&b, &n, &cap, 't', 'T', 41,
-                ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
-                "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
-                "\"T%d\"},{\"name\":\"b\",\"type\":\"T%d\"}]}}");
+        records(&b, &n, &cap, 't', 'T', 41, two_refs);
         s = pb_schema_new(b, n, err, sizeof(err));
         assert_non_null(s);
         assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);
@@ -631,11 +653,7 @@ static void test_hostile(void **state) {
 
         /* the same with defaults {} everywhere: encoding the defaults
          * would take 2^40 steps, so it is refused */
-        records(&b, &n, &cap, 't', 'T', 41,
-                ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
-                "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
-                "\"T%d\",\"default\":{}},{\"name\":\"b\",\"type\":"
-                "\"T%d\",\"default\":{}}]}}");
+        records(&b, &n, &cap, 't', 'T', 41, two_refs_with_defaults);
         err[0] = 0;
         assert_null(pb_schema_new(b, n, err, sizeof(err)));
         assert_non_null(strstr(err, "too costly"));
@@ -647,10 +665,7 @@ static void test_hostile(void **state) {
         }
 
         /* a chain of 3000 records, each referring to the one before */
-        records(&b, &n, &cap, 'c', 'C', 3000,
-                ",{\"name\":\"c%d\",\"type\":{\"type\":\"record\","
-                "\"name\":\"C%d\",\"fields\":[{\"name\":\"p\",\"type\":"
-                "\"C%d\"}]}}");
+        records(&b, &n, &cap, 'c', 'C', 3000, one_ref);
         s = pb_schema_new(b, n, err, sizeof(err));
         assert_non_null(s);
         assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);

@@ -400,7 +400,7 @@ static const struct {
 /* The rows of decimals that are accepted (rejected 0) or rejected. */
 static void check_decimals(int rejected) {
         for (size_t i = 0; i < sizeof(decimals) / sizeof(decimals[0]); i++)
-                if (!decimals[i].hex != rejected)
+                if ((decimals[i].hex == NULL) != rejected)
                         continue;
                 else if (rejected)
                         expect_reject(decimals[i].s, decimals[i].p,
