@@ -18,50 +18,81 @@
 #include "pb_connector.h"
 #include "pb_opts.h"
 
+enum grammar { D, S, B };
+
+/* {grammar, text, value wanted: milliseconds, bytes, 1 or 0; -1 rejected} */
+static const struct {
+        enum grammar g;
+        const char *text;
+        long long want;
+} grammar_cases[] = {
+    /* accepted */
+    {D, "30", 30000}, /* seconds */
+    {D, "30s", 30000},
+    {D, "250ms", 250},
+    {D, "1.5s", 1500},
+    {D, "5m", 300000},
+    {D, "24h", 86400000},
+    {D, "7d", 604800000},
+    {D, "0", 0},
+    {S, "512", 512}, /* bytes */
+    {S, "512B", 512},
+    {S, "64KiB", 65536},
+    {S, "64K", 65536},
+    {S, "1MiB", 1048576},
+    {S, "1MB", 1048576},
+    {S, "2GiB", 2147483648LL},
+    {B, "true", 1},
+    {B, "YES", 1},
+    {B, "on", 1},
+    {B, "1", 1},
+    {B, "off", 0},
+    {B, "0", 0},
+    /* rejected */
+    {D, "", -1},
+    {D, "-1s", -1},
+    {D, "10x", -1},
+    {D, "s", -1},
+    {D, "nan", -1},
+    {D, "1e30d", -1},
+    {S, "-1", -1},
+    {S, "1TiB", -1},
+    {S, " 1", -1},
+    {S, "", -1},
+    {S, "99999999999999999999", -1},
+    {B, "maybe", -1},
+    {B, NULL, -1},
+};
+
+static void check_grammar(enum grammar g) {
+        size_t i;
+        for (i = 0; i < sizeof(grammar_cases) / sizeof(grammar_cases[0]); i++) {
+                const char *t = grammar_cases[i].text;
+                long long want = grammar_cases[i].want;
+                if (grammar_cases[i].g != g)
+                        continue;
+                if (g == D)
+                        assert_int_equal(pb_optmap_parse_duration(t), want);
+                else if (g == S)
+                        assert_true(pb_optmap_parse_size(t) == (size_t)want);
+                else
+                        assert_int_equal(pb_optmap_parse_bool(t), want);
+        }
+}
+
 static void test_duration_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_optmap_parse_duration("30"), 30000); /* seconds */
-        assert_int_equal(pb_optmap_parse_duration("30s"), 30000);
-        assert_int_equal(pb_optmap_parse_duration("250ms"), 250);
-        assert_int_equal(pb_optmap_parse_duration("1.5s"), 1500);
-        assert_int_equal(pb_optmap_parse_duration("5m"), 300000);
-        assert_int_equal(pb_optmap_parse_duration("24h"), 86400000);
-        assert_int_equal(pb_optmap_parse_duration("7d"), 604800000);
-        assert_int_equal(pb_optmap_parse_duration("0"), 0);
-        assert_int_equal(pb_optmap_parse_duration(""), -1);
-        assert_int_equal(pb_optmap_parse_duration("-1s"), -1);
-        assert_int_equal(pb_optmap_parse_duration("10x"), -1);
-        assert_int_equal(pb_optmap_parse_duration("s"), -1);
-        assert_int_equal(pb_optmap_parse_duration("nan"), -1);
-        assert_int_equal(pb_optmap_parse_duration("1e30d"), -1);
+        check_grammar(D);
 }
 
 static void test_size_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_optmap_parse_size("512"), 512); /* bytes */
-        assert_int_equal(pb_optmap_parse_size("512B"), 512);
-        assert_int_equal(pb_optmap_parse_size("64KiB"), 65536);
-        assert_int_equal(pb_optmap_parse_size("64K"), 65536);
-        assert_int_equal(pb_optmap_parse_size("1MiB"), 1048576);
-        assert_int_equal(pb_optmap_parse_size("1MB"), 1048576);
-        assert_int_equal(pb_optmap_parse_size("2GiB"), 2147483648ull);
-        assert_true(pb_optmap_parse_size("-1") == (size_t)-1);
-        assert_true(pb_optmap_parse_size("1TiB") == (size_t)-1);
-        assert_true(pb_optmap_parse_size(" 1") == (size_t)-1);
-        assert_true(pb_optmap_parse_size("") == (size_t)-1);
-        assert_true(pb_optmap_parse_size("99999999999999999999") == (size_t)-1);
+        check_grammar(S);
 }
 
 static void test_bool_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_optmap_parse_bool("true"), 1);
-        assert_int_equal(pb_optmap_parse_bool("YES"), 1);
-        assert_int_equal(pb_optmap_parse_bool("on"), 1);
-        assert_int_equal(pb_optmap_parse_bool("1"), 1);
-        assert_int_equal(pb_optmap_parse_bool("off"), 0);
-        assert_int_equal(pb_optmap_parse_bool("0"), 0);
-        assert_int_equal(pb_optmap_parse_bool("maybe"), -1);
-        assert_int_equal(pb_optmap_parse_bool(NULL), -1);
+        check_grammar(B);
 }
 
 typedef struct conf {
