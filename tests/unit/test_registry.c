@@ -26,6 +26,7 @@
 
 #include "partnerbus/pb_serde.h"
 #include "pb_test.h"
+#include "registry_fixture.h"
 
 /* --- fake server --- */
 
@@ -598,9 +599,7 @@ static void test_timeout(void **state) {
 }
 
 static void test_connection_refused(void **state) {
-        char err[512] = "";
-        const pb_schema_t *got = NULL;
-        pb_registry_t *r;
+        char url[64];
         int fd, port;
         struct sockaddr_in a;
         socklen_t al = sizeof(a);
@@ -614,16 +613,8 @@ static void test_connection_refused(void **state) {
         assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
         port = ntohs(a.sin_port);
         close(fd);
-        {
-                char url[64];
-                snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-                r = pb_registry_new(url, err, sizeof(err));
-                assert_non_null(r);
-        }
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
-        assert_non_null(strstr(err, "127.0.0.1"));
-        pb_registry_destroy(r);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+        registry_lookup_fails(url, "127.0.0.1");
 }
 
 /* Two threads share one registry: the cache and the curl handle are
