@@ -120,7 +120,6 @@ static pb_schema_t *fz_variant(const pb_schema_t *s, int which) {
 }
 
 static void fz_init(void) {
-        char err[512];
         if (fz_codec)
                 return;
         fz_load_schemas();
@@ -128,10 +127,8 @@ static void fz_init(void) {
                 fz_v1[i] = fz_variant(fz_schemas[i], 1);
                 fz_v2[i] = fz_variant(fz_schemas[i], 2);
         }
-        fz_codec = pb_codec_new();
-        fz_serde = pb_serde_new(fz_cat, NULL, err, sizeof(err));
-        if (!fz_codec || !fz_serde)
-                abort();
+        fz_codec = fz_codec_new();
+        fz_serde = fz_serde_new();
 }
 
 /* Errors a re-encoding may legitimately give for decoded binary. */

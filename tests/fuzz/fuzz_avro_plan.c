@@ -80,10 +80,8 @@ static void fz_init(void) {
                         abort();
                 }
         }
-        fz_plan = pb_codec_new();
-        fz_tree = pb_codec_new();
-        if (!fz_plan || !fz_tree)
-                abort();
+        fz_plan = fz_codec_new();
+        fz_tree = fz_codec_new();
         pb_codec_set_plans(fz_tree, 0);
 }
 

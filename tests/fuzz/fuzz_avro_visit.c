@@ -24,9 +24,9 @@ static void fz_init(void) {
         if (fz_codec)
                 return;
         fz_load_schemas();
-        fz_codec = pb_codec_new();
+        fz_codec = fz_codec_new();
         fz_parser = pb_json_parser_new(NULL);
-        if (!fz_codec || !fz_parser)
+        if (!fz_parser)
                 abort();
 }
 
