@@ -16,15 +16,11 @@
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 
-static pb_codec_t *fz_codec;
 static pb_serde_t *fz_serde;
 
 static void fz_init(void) {
-        if (fz_codec)
-                return;
-        fz_load_schemas();
-        fz_codec = fz_codec_new();
-        fz_serde = fz_serde_new();
+        if (fz_first_call())
+                fz_serde = fz_serde_new();
 }
 
 static void fz_differ(const char *what, pb_resp_t r1, const char *e1,

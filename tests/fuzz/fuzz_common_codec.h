@@ -55,6 +55,18 @@ static inline pb_codec_t *fz_codec_new(void) {
         return c;
 }
 
+static pb_codec_t *fz_codec;
+
+/* On the first call: loads the schemas, makes fz_codec and returns 1 (the
+ * target then makes the rest of its state); 0 on later calls. */
+static inline int fz_first_call(void) {
+        if (fz_codec)
+                return 0;
+        fz_load_schemas();
+        fz_codec = fz_codec_new();
+        return 1;
+}
+
 static inline pb_serde_t *fz_serde_new(void) {
         char err[512];
         pb_serde_t *sd = pb_serde_new(fz_cat, NULL, err, sizeof(err));
