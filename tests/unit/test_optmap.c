@@ -27,7 +27,8 @@ static const struct {
         long long want;
 } grammar_cases[] = {
     /* accepted */
-    {D, "30", 30000}, /* seconds */
+    /* a bare number: seconds */
+    {D, "30", 30000},
     {D, "30s", 30000},
     {D, "250ms", 250},
     {D, "1.5s", 1500},
@@ -35,7 +36,8 @@ static const struct {
     {D, "24h", 86400000},
     {D, "7d", 604800000},
     {D, "0", 0},
-    {S, "512", 512}, /* bytes */
+    /* a bare number: bytes */
+    {S, "512", 512},
     {S, "512B", 512},
     {S, "64KiB", 65536},
     {S, "64K", 65536},
@@ -49,6 +51,8 @@ static const struct {
     {B, "off", 0},
     {B, "0", 0},
     /* rejected */
+    {B, "maybe", -1},
+    {B, NULL, -1},
     {D, "", -1},
     {D, "-1s", -1},
     {D, "10x", -1},
@@ -60,8 +64,6 @@ static const struct {
     {S, " 1", -1},
     {S, "", -1},
     {S, "99999999999999999999", -1},
-    {B, "maybe", -1},
-    {B, NULL, -1},
 };
 
 static void check_grammar(enum grammar g) {
@@ -156,6 +158,14 @@ static const pb_json_t *parse(pb_json_parser_t *p, const char *text) {
         return j;
 }
 
+/* pb_optmap_apply_json of the JSON text (parsed by p) at the pointer at
+ * into c. */
+static int apply(pb_json_parser_t *p, conf_t *c, const char *text,
+                 const char *at, char *err, size_t n) {
+        return pb_optmap_apply_json(conf_opts, NCONF, c, parse(p, text), at,
+                                    err, n);
+}
+
 static void test_apply_json(void **state) {
         pb_json_parser_t *p = pb_json_parser_new(NULL);
         conf_t c;
@@ -163,14 +173,12 @@ static void test_apply_json(void **state) {
         (void)state;
         memset(&c, 0, sizeof(c));
         pb_optmap_defaults(conf_opts, NCONF, &c, err, sizeof(err));
-        assert_int_equal(
-            pb_optmap_apply_json(
-                conf_opts, NCONF, &c,
-                parse(p, "{\"url\":\"https://x\",\"n\":7,\"on\":true,"
-                         "\"wait\":\"250ms\",\"max\":\"64KiB\","
-                         "\"tags\":[\"a\",\"b\"]}"),
-                "", err, sizeof(err)),
-            0);
+        assert_int_equal(apply(p, &c,
+                               "{\"url\":\"https://x\",\"n\":7,\"on\":true,"
+                               "\"wait\":\"250ms\",\"max\":\"64KiB\","
+                               "\"tags\":[\"a\",\"b\"]}",
+                               "", err, sizeof(err)),
+                         0);
         assert_string_equal(err, "");
         assert_string_equal(c.url, "https://x");
         assert_int_equal(c.n, 7);
@@ -180,10 +188,10 @@ static void test_apply_json(void **state) {
         assert_int_equal(c.tags.n, 2);
         assert_string_equal(c.tags.v[1], "b");
         /* a bare number: seconds for a duration, bytes for a size */
-        assert_int_equal(pb_optmap_apply_json(conf_opts, NCONF, &c,
-                                              parse(p, "{\"wait\":3,"
-                                                       "\"max\":100}"),
-                                              "", err, sizeof(err)),
+        assert_int_equal(apply(p, &c,
+                               "{\"wait\":3,"
+                               "\"max\":100}",
+                               "", err, sizeof(err)),
                          0);
         assert_int_equal(c.wait, 3000);
         assert_int_equal(c.max, 100);
@@ -196,23 +204,19 @@ static void test_apply_json_errors(void **state) {
         char err[1024];
         (void)state;
         memset(&c, 0, sizeof(c));
-        assert_int_equal(
-            pb_optmap_apply_json(conf_opts, NCONF, &c,
-                                 parse(p, "{\"wait\":\"soon\",\"on\":1,"
-                                          "\"a/b\":1,\"tags\":[1],"
-                                          "\"url\":5}"),
-                                 "/sink", err, sizeof(err)),
-            5);
+        assert_int_equal(apply(p, &c,
+                               "{\"wait\":\"soon\",\"on\":1,"
+                               "\"a/b\":1,\"tags\":[1],"
+                               "\"url\":5}",
+                               "/sink", err, sizeof(err)),
+                         5);
         assert_string_equal(err, "/sink/wait: 'soon' is not a duration (e.g. "
                                  "500ms, 30s, 5m, 24h)\n"
                                  "/sink/on: number is not a bool\n"
                                  "/sink/a~1b: unknown option\n"
                                  "/sink/tags: expected an array of strings\n"
                                  "/sink/url: number is not a string");
-        assert_int_equal(pb_optmap_apply_json(conf_opts, NCONF, &c,
-                                              parse(p, "[1]"), "", err,
-                                              sizeof(err)),
-                         1);
+        assert_int_equal(apply(p, &c, "[1]", "", err, sizeof(err)), 1);
         assert_string_equal(err, ": expected an object");
         pb_json_parser_destroy(p);
 }
