@@ -195,8 +195,7 @@ static void test_and_and_bounds(void **state) {
 }
 
 static const enum group groups[] = {EQUALITY, ORDER, ARRAYS, TYPE, SYNTAX};
-#define GROUP(name, i)                                                         \
-        { name, test_group, NULL, NULL, (void *)&groups[i] }
+#define GROUP(name, i) PB_TEST_STATE(name, test_group, &groups[i])
 
 PB_TEST_MAIN(cmocka_unit_test(test_decimal), GROUP("test_equality", 0),
              GROUP("test_order", 1), GROUP("test_arrays", 2),

@@ -109,10 +109,10 @@ static void test_unlimited_and_many_orgs(void **state) {
 
 static const int scenario_ids[] = {0, 1, 2};
 
-PB_TEST_MAIN({"test_burst_then_refill", test_scenario, NULL, NULL,
-              (void *)&scenario_ids[0]},
-             {"test_orgs_are_separate", test_scenario, NULL, NULL,
-              (void *)&scenario_ids[1]},
-             {"test_batch_cost_and_check_only", test_scenario, NULL, NULL,
-              (void *)&scenario_ids[2]},
+PB_TEST_MAIN(PB_TEST_STATE("test_burst_then_refill", test_scenario,
+                           &scenario_ids[0]),
+             PB_TEST_STATE("test_orgs_are_separate", test_scenario,
+                           &scenario_ids[1]),
+             PB_TEST_STATE("test_batch_cost_and_check_only", test_scenario,
+                           &scenario_ids[2]),
              cmocka_unit_test(test_unlimited_and_many_orgs))

@@ -125,8 +125,7 @@ static void test_malformed(void **state) {
                                       sizeof(err)));
 }
 
-#define CASE(name, i)                                                          \
-        { name, test_case, NULL, NULL, (void *)&cases[i] }
+#define CASE(name, i) PB_TEST_STATE(name, test_case, &cases[i])
 
 PB_TEST_MAIN(CASE("test_identity", 0), CASE("test_include", 1),
              CASE("test_exclude", 2), CASE("test_include_then_exclude", 3),
