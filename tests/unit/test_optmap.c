@@ -158,67 +158,75 @@ static const pb_json_t *parse(pb_json_parser_t *p, const char *text) {
         return j;
 }
 
-/* pb_optmap_apply_json of the JSON text (parsed by p) at the pointer at
- * into c. */
-static int apply(pb_json_parser_t *p, conf_t *c, const char *text,
-                 const char *at, char *err, size_t n) {
-        return pb_optmap_apply_json(conf_opts, NCONF, c, parse(p, text), at,
-                                    err, n);
+/* A conf_t applied from JSON texts: the parser that holds the texts, the
+ * values, the error text of the last apply. */
+typedef struct json_conf {
+        pb_json_parser_t *p;
+        conf_t c;
+        char err[1024];
+} json_conf_t;
+
+static void json_conf_open(json_conf_t *j) {
+        memset(j, 0, sizeof(*j));
+        j->p = pb_json_parser_new(NULL);
+        assert_non_null(j->p);
+}
+
+/* pb_optmap_apply_json of the JSON text at the pointer at into j->c. */
+static int apply(json_conf_t *j, const char *text, const char *at) {
+        return pb_optmap_apply_json(conf_opts, NCONF, &j->c, parse(j->p, text),
+                                    at, j->err, sizeof(j->err));
 }
 
 static void test_apply_json(void **state) {
-        pb_json_parser_t *p = pb_json_parser_new(NULL);
-        conf_t c;
-        char err[1024];
+        json_conf_t j;
         (void)state;
-        memset(&c, 0, sizeof(c));
-        pb_optmap_defaults(conf_opts, NCONF, &c, err, sizeof(err));
-        assert_int_equal(apply(p, &c,
+        json_conf_open(&j);
+        pb_optmap_defaults(conf_opts, NCONF, &j.c, j.err, sizeof(j.err));
+        assert_int_equal(apply(&j,
                                "{\"url\":\"https://x\",\"n\":7,\"on\":true,"
                                "\"wait\":\"250ms\",\"max\":\"64KiB\","
                                "\"tags\":[\"a\",\"b\"]}",
-                               "", err, sizeof(err)),
+                               ""),
                          0);
-        assert_string_equal(err, "");
-        assert_string_equal(c.url, "https://x");
-        assert_int_equal(c.n, 7);
-        assert_int_equal(c.on, 1);
-        assert_int_equal(c.wait, 250);
-        assert_int_equal(c.max, 65536);
-        assert_int_equal(c.tags.n, 2);
-        assert_string_equal(c.tags.v[1], "b");
+        assert_string_equal(j.err, "");
+        assert_string_equal(j.c.url, "https://x");
+        assert_int_equal(j.c.n, 7);
+        assert_int_equal(j.c.on, 1);
+        assert_int_equal(j.c.wait, 250);
+        assert_int_equal(j.c.max, 65536);
+        assert_int_equal(j.c.tags.n, 2);
+        assert_string_equal(j.c.tags.v[1], "b");
         /* a bare number: seconds for a duration, bytes for a size */
-        assert_int_equal(apply(p, &c,
+        assert_int_equal(apply(&j,
                                "{\"wait\":3,"
                                "\"max\":100}",
-                               "", err, sizeof(err)),
+                               ""),
                          0);
-        assert_int_equal(c.wait, 3000);
-        assert_int_equal(c.max, 100);
-        pb_json_parser_destroy(p);
+        assert_int_equal(j.c.wait, 3000);
+        assert_int_equal(j.c.max, 100);
+        pb_json_parser_destroy(j.p);
 }
 
 static void test_apply_json_errors(void **state) {
-        pb_json_parser_t *p = pb_json_parser_new(NULL);
-        conf_t c;
-        char err[1024];
+        json_conf_t j;
         (void)state;
-        memset(&c, 0, sizeof(c));
-        assert_int_equal(apply(p, &c,
+        json_conf_open(&j);
+        assert_int_equal(apply(&j,
                                "{\"wait\":\"soon\",\"on\":1,"
                                "\"a/b\":1,\"tags\":[1],"
                                "\"url\":5}",
-                               "/sink", err, sizeof(err)),
+                               "/sink"),
                          5);
-        assert_string_equal(err, "/sink/wait: 'soon' is not a duration (e.g. "
-                                 "500ms, 30s, 5m, 24h)\n"
-                                 "/sink/on: number is not a bool\n"
-                                 "/sink/a~1b: unknown option\n"
-                                 "/sink/tags: expected an array of strings\n"
-                                 "/sink/url: number is not a string");
-        assert_int_equal(apply(p, &c, "[1]", "", err, sizeof(err)), 1);
-        assert_string_equal(err, ": expected an object");
-        pb_json_parser_destroy(p);
+        assert_string_equal(j.err, "/sink/wait: 'soon' is not a duration (e.g. "
+                                   "500ms, 30s, 5m, 24h)\n"
+                                   "/sink/on: number is not a bool\n"
+                                   "/sink/a~1b: unknown option\n"
+                                   "/sink/tags: expected an array of strings\n"
+                                   "/sink/url: number is not a string");
+        assert_int_equal(apply(&j, "[1]", ""), 1);
+        assert_string_equal(j.err, ": expected an object");
+        pb_json_parser_destroy(j.p);
 }
 
 /* The sinks' own tables, configured from JSON as a subscription will. */
