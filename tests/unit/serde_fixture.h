@@ -23,6 +23,12 @@ static int serde_fixture_open(pb_schemas_t **cat, pb_serde_t **sd) {
         return *sd ? 0 : -1;
 }
 
+/* Frees the buffers of the NULL-terminated list v. */
+static inline void bufs_free(pb_buf_t *const *v) {
+        for (; *v; v++)
+                pb_buf_free(*v);
+}
+
 static void serde_fixture_close(pb_schemas_t *cat, pb_serde_t *sd) {
         pb_serde_destroy(sd);
         pb_schemas_destroy(cat);

@@ -184,10 +184,7 @@ static void test_roundtrip_examples(void **state) {
                 ex_free_list(files, n);
         }
         assert_true(total >= 4);
-        pb_buf_free(&enc);
-        pb_buf_free(&dec);
-        pb_buf_free(&enc2);
-        pb_buf_free(&want);
+        bufs_free((pb_buf_t *[]){&enc, &dec, &enc2, &want, NULL});
         pb_json_parser_destroy(jp);
 }
 

@@ -104,9 +104,7 @@ static void test_encode_value_text_same_bytes(void **state) {
         /* framed: single-object header with the schema's fingerprint */
         assert_int_equal(a.data[0], 0xC3);
         assert_int_equal(a.data[1], 0x01);
-        pb_buf_free(&a);
-        pb_buf_free(&b);
-        pb_buf_free(&ref);
+        bufs_free((pb_buf_t *[]){&a, &b, &ref, NULL});
         pb_codec_destroy(c);
         pb_json_parser_destroy(jp);
 }
@@ -183,8 +181,7 @@ static void test_encode_text_parse_errors(void **state) {
         assert_string_equal(errs.items[0].pointer, want.items[0].pointer);
         assert_string_equal(errs.items[0].message, want.items[0].message);
         assert_int_equal(out.len, 0);
-        pb_buf_free(&out);
-        pb_buf_free(&scratch);
+        bufs_free((pb_buf_t *[]){&out, &scratch, NULL});
         pb_codec_destroy(c);
 }
 
@@ -238,10 +235,7 @@ static void test_read_once(void **state) {
                                            NULL, NULL, err, sizeof(err)),
                              PB_OK);
         assert_ptr_equal(msg.writer, fx->s);
-        pb_buf_free(&enc);
-        pb_buf_free(&body);
-        pb_buf_free(&json);
-        pb_buf_free(&ref);
+        bufs_free((pb_buf_t *[]){&enc, &body, &json, &ref, NULL});
         pb_codec_destroy(c);
 }
 
