@@ -19,16 +19,10 @@
 #include "partnerbus/pb_json.h"
 #include "pb_replay.h"
 
-static pb_codec_t *fz_codec;
 static pb_json_parser_t *fz_parser;
 
 static void fz_init(void) {
-        if (fz_codec)
-                return;
-        fz_load_schemas();
-        fz_codec = pb_codec_new();
-        fz_parser = pb_json_parser_new(NULL);
-        if (!fz_codec || !fz_parser)
+        if (fz_first_call() && !(fz_parser = pb_json_parser_new(NULL)))
                 abort();
 }
 
