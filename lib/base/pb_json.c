@@ -808,6 +808,26 @@ static void pb_json_unexpected(pb_json_parser_t *p, const char *s,
                              what);
 }
 
+/* true, false or null at *sp (which holds 't', 'f' or 'n'): its type
+ * into *t and *sp past it; 0 if the word is not there */
+static inline int pb_json_literal(const char **sp, const char *e,
+                                  pb_json_type_t *t) {
+        static const struct {
+                const char *word;
+                size_t n;
+                pb_json_type_t type;
+        } lits[] = {{"true", 4, PB_JSON_TRUE},
+                    {"false", 5, PB_JSON_FALSE},
+                    {"null", 4, PB_JSON_NULL}};
+        size_t i = **sp == 't' ? 0 : **sp == 'f' ? 1 : 2;
+        if ((size_t)(e - *sp) < lits[i].n ||
+            memcmp(*sp, lits[i].word, lits[i].n))
+                return 0;
+        *t = lits[i].type;
+        *sp += lits[i].n;
+        return 1;
+}
+
 const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
                                size_t len, char *errstr, size_t errstr_size) {
         const char *s = text, *e = text + len;
@@ -914,26 +934,11 @@ value:
                         return NULL;
                 break;
         case 't':
-                if (e - s >= 4 && memcmp(s, "true", 4) == 0) {
-                        v->type = PB_JSON_TRUE;
-                        s += 4;
-                        break;
-                }
-                goto bad_literal;
         case 'f':
-                if (e - s >= 5 && memcmp(s, "false", 5) == 0) {
-                        v->type = PB_JSON_FALSE;
-                        s += 5;
-                        break;
-                }
-                goto bad_literal;
         case 'n':
-                if (e - s >= 4 && memcmp(s, "null", 4) == 0) {
-                        v->type = PB_JSON_NULL;
-                        s += 4;
-                        break;
-                }
-                goto bad_literal;
+                if (!pb_json_literal(&s, e, &v->type))
+                        goto bad_literal;
+                break;
         case '-':
         case '0':
         case '1':

@@ -13,6 +13,15 @@
                         return _r;                                             \
         } while (0)
 
+/* A type whose figures count entities: the field that keys an entity and
+ * the field of its business date. */
+typedef struct pb_report_entity {
+        const char *type, *id_field, *date_field;
+} pb_report_entity_t;
+
+/* the entity type named type; NULL if its events are not entities */
+const pb_report_entity_t *pb_report_entity(const char *type);
+
 /* string -> pointer, open addressing; keys copied */
 typedef struct pb_report_smap {
         char **keys;
