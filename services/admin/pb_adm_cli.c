@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "partnerbus/pb_serde.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
 #include "pb_opts.h"
@@ -86,27 +87,6 @@ static const struct {
     {"--limit", offsetof(cli_t, limit)},
 };
 
-typedef struct out {
-        char *p;
-        size_t n;
-} out_t;
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud) {
-        out_t *o = ud;
-        size_t n = sz * nm;
-        char *q;
-        if (o->n + n > (64u << 20))
-                return 0;
-        q = realloc(o->p, o->n + n + 1);
-        if (!q)
-                return 0;
-        memcpy(q + o->n, p, n);
-        o->n += n;
-        q[o->n] = 0;
-        o->p = q;
-        return n;
-}
-
 static char *load_data(const char *d) {
         FILE *fp;
         char *buf;
@@ -131,11 +111,13 @@ static int call(const cli_t *c, const char *method, const char *path,
         struct curl_slist *hs = NULL;
         char url[2048], auth[700], *tok = NULL, err[256];
         const char *env_tok = getenv("PARTNERBUS_ADMIN_TOKEN");
-        out_t o = {NULL, 0};
+        pb_http_body_t o = {.over = 0};
+        const char *txt;
         long code = 0;
         CURLcode cr;
         int rc = 1;
         cJSON *j;
+        pb_buf_init(&o.buf, 64u << 20);
         if (!h)
                 return 1;
         if (c->token_file) {
@@ -167,19 +149,20 @@ static int call(const cli_t *c, const char *method, const char *path,
         if (c->cacert)
                 curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
         curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, pb_http_body_write);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &o);
         cr = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        txt = (const char *)o.buf.data;
         memset(auth, 0, sizeof(auth));
         if (cr != CURLE_OK) {
                 fprintf(stderr, "partnerbus admin: %s: %s\n", c->url,
                         curl_easy_strerror(cr));
         } else {
-                j = o.p ? cJSON_Parse(o.p) : NULL;
+                j = txt ? cJSON_Parse(txt) : NULL;
                 if (code >= 200 && code < 300) {
                         char *pretty = j ? cJSON_Print(j) : NULL;
-                        printf("%s\n", pretty ? pretty : (o.p ? o.p : ""));
+                        printf("%s\n", pretty ? pretty : (txt ? txt : ""));
                         free(pretty);
                         rc = 0;
                 } else {
@@ -188,18 +171,18 @@ static int call(const cli_t *c, const char *method, const char *path,
                         fprintf(stderr,
                                 "partnerbus admin: HTTP %ld: %s%s%s%s\n", code,
                                 cJSON_IsString(m) ? m->valuestring
-                                                  : (o.p ? o.p : ""),
+                                                  : (txt ? txt : ""),
                                 cJSON_IsString(p) ? " (at " : "",
                                 cJSON_IsString(p) ? p->valuestring : "",
                                 cJSON_IsString(p) ? ")" : "");
-                        if (o.p)
-                                fprintf(stderr, "%s", o.p);
+                        if (txt)
+                                fprintf(stderr, "%s", txt);
                 }
                 cJSON_Delete(j);
         }
         curl_slist_free_all(hs);
         curl_easy_cleanup(h);
-        free(o.p);
+        pb_buf_free(&o.buf);
         return rc;
 }
 
