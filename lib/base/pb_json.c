@@ -627,6 +627,21 @@ static inline int pb_isdigit(unsigned char c) {
         return c >= '0' && c <= '9';
 }
 
+/* One or more digits at q: the end of them, or NULL after failing with
+ * "expected a digit WHERE". */
+static inline const unsigned char *pb_json_digits(pb_json_parser_t *p,
+                                                  const unsigned char *q,
+                                                  const unsigned char *ue,
+                                                  const char *where) {
+        if (q >= ue || !pb_isdigit(*q)) {
+                pb_json_fail(p, (const char *)q, "expected a digit %s", where);
+                return NULL;
+        }
+        while (q < ue && pb_isdigit(*q))
+                q++;
+        return q;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; *sp at the first char. */
 static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
                           const char **out, size_t *outlen) {
@@ -655,27 +670,15 @@ static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
                 while (q < ue && pb_isdigit(*q))
                         q++;
         }
-        if (q < ue && *q == '.') {
-                q++;
-                if (q >= ue || !pb_isdigit(*q)) {
-                        pb_json_fail(p, (const char *)q,
-                                     "expected a digit after '.'");
-                        return -1;
-                }
-                while (q < ue && pb_isdigit(*q))
-                        q++;
-        }
+        if (q < ue && *q == '.' &&
+            !(q = pb_json_digits(p, q + 1, ue, "after '.'")))
+                return -1;
         if (q < ue && (*q == 'e' || *q == 'E')) {
                 q++;
                 if (q < ue && (*q == '+' || *q == '-'))
                         q++;
-                if (q >= ue || !pb_isdigit(*q)) {
-                        pb_json_fail(p, (const char *)q,
-                                     "expected a digit in the exponent");
+                if (!(q = pb_json_digits(p, q, ue, "in the exponent")))
                         return -1;
-                }
-                while (q < ue && pb_isdigit(*q))
-                        q++;
         }
         n = (size_t)(q - s);
         d = pb_arena_bytes(p, n + 1);
@@ -991,22 +994,16 @@ after:
                 }
                 goto member;
         }
-        if (top->node->type == PB_JSON_ARRAY) {
-                if (s < e && *s == ']') {
+        {
+                int arr = top->node->type == PB_JSON_ARRAY;
+                if (s < e && *s == (arr ? ']' : '}')) {
                         s++;
                         depth--;
                         goto after;
                 }
-                pb_json_unexpected(p, s, e, "',' or ']'");
+                pb_json_unexpected(p, s, e, arr ? "',' or ']'" : "',' or '}'");
                 return NULL;
         }
-        if (s < e && *s == '}') {
-                s++;
-                depth--;
-                goto after;
-        }
-        pb_json_unexpected(p, s, e, "',' or '}'");
-        return NULL;
 
 member:
         /* s at the key, whitespace skipped */
