@@ -54,20 +54,23 @@
 #include "pb_follow.h"
 #include "pb_owners.h"
 
-static const struct {
-        const char *type, *pointer;
-} owned_types[] = {
-    {"funds.granted", "/grant_id"},
-    {"aid.dispatched", "/shipment_id"},
-    {"partnership.founded", "/partnership_id"},
+static const pb_entity_type_t entity_types[] = {
+    {"funds.granted", "/grant_id", "granted_on"},
+    {"aid.dispatched", "/shipment_id", "dispatched_on"},
+    {"partnership.founded", "/partnership_id", "founded_on"},
 };
 
-const char *pb_owners_pointer(const char *type) {
+const pb_entity_type_t *pb_owners_entity(const char *type) {
         size_t i;
-        for (i = 0; i < sizeof(owned_types) / sizeof(owned_types[0]); i++)
-                if (!strcmp(owned_types[i].type, type))
-                        return owned_types[i].pointer;
+        for (i = 0; i < sizeof(entity_types) / sizeof(entity_types[0]); i++)
+                if (!strcmp(entity_types[i].type, type))
+                        return &entity_types[i];
         return NULL;
+}
+
+const char *pb_owners_pointer(const char *type) {
+        const pb_entity_type_t *e = pb_owners_entity(type);
+        return e ? e->pointer : NULL;
 }
 
 struct pb_owners {

@@ -687,19 +687,6 @@ static pb_resp_t aggregate(pb_report_t *r, const char *type,
         return rc;
 }
 
-const pb_report_entity_t *pb_report_entity(const char *type) {
-        static const pb_report_entity_t entities[] = {
-            {"funds.granted", "grant_id", "granted_on"},
-            {"aid.dispatched", "shipment_id", "dispatched_on"},
-            {"partnership.founded", "partnership_id", "founded_on"},
-        };
-        size_t i;
-        for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++)
-                if (!strcmp(type, entities[i].type))
-                        return &entities[i];
-        return NULL;
-}
-
 static int by_date_key(const void *a, const void *b) {
         const pb_latest_t *x = *(pb_latest_t *const *)a,
                           *y = *(pb_latest_t *const *)b;
@@ -764,10 +751,10 @@ static pb_resp_t conflict(pb_report_t *r, const char *type,
 /* Keeps event as the latest version of its entity unless a later one is
  * already kept. The source of an entity's first version owns it: a version
  * from another source is a conflict, never the latest version. */
-static pb_resp_t keep_latest(pb_report_t *r, const pb_report_entity_t *en,
+static pb_resp_t keep_latest(pb_report_t *r, const pb_entity_type_t *en,
                              const pb_json_t *event, char *errstr,
                              size_t errstr_size) {
-        const char *type = en->type, *field = en->id_field;
+        const char *type = en->type, *field = en->pointer + 1;
         const pb_json_t *key = pb_json_get(event, field);
         const pb_json_t *at = pb_json_get(event, "occurred_at");
         const pb_json_t *src;
@@ -860,7 +847,7 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
                         const pb_json_t *event, char *errstr,
                         size_t errstr_size) {
         const pb_json_t *id;
-        const pb_report_entity_t *en;
+        const pb_entity_type_t *en;
         if (!r || !type || !event || event->type != PB_JSON_OBJECT) {
                 snprintf(errstr, errstr_size, "not an event object");
                 return PB_ERR_ARG;
@@ -911,7 +898,7 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
         }
         if (!strcmp(type, "aid.delivered"))
                 return aggregate(r, type, event, NULL, errstr, errstr_size);
-        if (!(en = pb_report_entity(type))) {
+        if (!(en = pb_owners_entity(type))) {
                 r->other_events++;
                 return PB_OK;
         }

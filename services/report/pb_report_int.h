@@ -3,6 +3,7 @@
 #ifndef PB_REPORT_INT_H
 #define PB_REPORT_INT_H
 
+#include "pb_owners.h"
 #include "pb_report.h"
 
 /* returns from the calling function when x is not PB_OK */
@@ -12,15 +13,6 @@
                 if (_r != PB_OK)                                               \
                         return _r;                                             \
         } while (0)
-
-/* A type whose figures count entities: the field that keys an entity and
- * the field of its business date. */
-typedef struct pb_report_entity {
-        const char *type, *id_field, *date_field;
-} pb_report_entity_t;
-
-/* the entity type named type; NULL if its events are not entities */
-const pb_report_entity_t *pb_report_entity(const char *type);
 
 /* string -> pointer, open addressing; keys copied */
 typedef struct pb_report_smap {

@@ -24,7 +24,7 @@ static void copy_str(char *dst, size_t size, const pb_json_t *v) {
 
 pb_resp_t pb_report_items(const pb_report_t *r, const char *type,
                           pb_report_item_t **items, size_t *n) {
-        const pb_report_entity_t *en = pb_report_entity(type);
+        const pb_entity_type_t *en = pb_owners_entity(type);
         pb_json_parser_t *jp;
         pb_report_item_t *out;
         size_t i, k = 0;
@@ -55,7 +55,7 @@ pb_resp_t pb_report_items(const pb_report_t *r, const char *type,
                 copy_str(out[k].date, sizeof(out[k].date),
                          pb_json_get(ev, en->date_field));
                 copy_str(out[k].id, sizeof(out[k].id),
-                         pb_json_get(ev, en->id_field));
+                         pb_json_get(ev, en->pointer + 1));
                 k++;
         }
         pb_json_parser_destroy(jp);
