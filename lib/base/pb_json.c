@@ -627,6 +627,21 @@ static inline int pb_isdigit(unsigned char c) {
         return c >= '0' && c <= '9';
 }
 
+/* One or more digits at q: the end of them, or NULL after failing with
+ * "expected a digit WHERE". */
+static inline const unsigned char *pb_json_digits(pb_json_parser_t *p,
+                                                  const unsigned char *q,
+                                                  const unsigned char *ue,
+                                                  const char *where) {
+        if (q >= ue || !pb_isdigit(*q)) {
+                pb_json_fail(p, (const char *)q, "expected a digit %s", where);
+                return NULL;
+        }
+        while (q < ue && pb_isdigit(*q))
+                q++;
+        return q;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; *sp at the first char. */
 static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
                           const char **out, size_t *outlen) {
@@ -655,27 +670,15 @@ static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
                 while (q < ue && pb_isdigit(*q))
                         q++;
         }
-        if (q < ue && *q == '.') {
-                q++;
-                if (q >= ue || !pb_isdigit(*q)) {
-                        pb_json_fail(p, (const char *)q,
-                                     "expected a digit after '.'");
-                        return -1;
-                }
-                while (q < ue && pb_isdigit(*q))
-                        q++;
-        }
+        if (q < ue && *q == '.' &&
+            !(q = pb_json_digits(p, q + 1, ue, "after '.'")))
+                return -1;
         if (q < ue && (*q == 'e' || *q == 'E')) {
                 q++;
                 if (q < ue && (*q == '+' || *q == '-'))
                         q++;
-                if (q >= ue || !pb_isdigit(*q)) {
-                        pb_json_fail(p, (const char *)q,
-                                     "expected a digit in the exponent");
+                if (!(q = pb_json_digits(p, q, ue, "in the exponent")))
                         return -1;
-                }
-                while (q < ue && pb_isdigit(*q))
-                        q++;
         }
         n = (size_t)(q - s);
         d = pb_arena_bytes(p, n + 1);
@@ -808,6 +811,26 @@ static void pb_json_unexpected(pb_json_parser_t *p, const char *s,
                              what);
 }
 
+/* true, false or null at *sp (which holds 't', 'f' or 'n'): its type
+ * into *t and *sp past it; 0 if the word is not there */
+static inline int pb_json_literal(const char **sp, const char *e,
+                                  pb_json_type_t *t) {
+        static const struct {
+                const char *word;
+                size_t n;
+                pb_json_type_t type;
+        } lits[] = {{"true", 4, PB_JSON_TRUE},
+                    {"false", 5, PB_JSON_FALSE},
+                    {"null", 4, PB_JSON_NULL}};
+        size_t i = **sp == 't' ? 0 : **sp == 'f' ? 1 : 2;
+        if ((size_t)(e - *sp) < lits[i].n ||
+            memcmp(*sp, lits[i].word, lits[i].n))
+                return 0;
+        *t = lits[i].type;
+        *sp += lits[i].n;
+        return 1;
+}
+
 const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
                                size_t len, char *errstr, size_t errstr_size) {
         const char *s = text, *e = text + len;
@@ -914,26 +937,11 @@ value:
                         return NULL;
                 break;
         case 't':
-                if (e - s >= 4 && memcmp(s, "true", 4) == 0) {
-                        v->type = PB_JSON_TRUE;
-                        s += 4;
-                        break;
-                }
-                goto bad_literal;
         case 'f':
-                if (e - s >= 5 && memcmp(s, "false", 5) == 0) {
-                        v->type = PB_JSON_FALSE;
-                        s += 5;
-                        break;
-                }
-                goto bad_literal;
         case 'n':
-                if (e - s >= 4 && memcmp(s, "null", 4) == 0) {
-                        v->type = PB_JSON_NULL;
-                        s += 4;
-                        break;
-                }
-                goto bad_literal;
+                if (!pb_json_literal(&s, e, &v->type))
+                        goto bad_literal;
+                break;
         case '-':
         case '0':
         case '1':
@@ -986,22 +994,16 @@ after:
                 }
                 goto member;
         }
-        if (top->node->type == PB_JSON_ARRAY) {
-                if (s < e && *s == ']') {
+        {
+                int arr = top->node->type == PB_JSON_ARRAY;
+                if (s < e && *s == (arr ? ']' : '}')) {
                         s++;
                         depth--;
                         goto after;
                 }
-                pb_json_unexpected(p, s, e, "',' or ']'");
+                pb_json_unexpected(p, s, e, arr ? "',' or ']'" : "',' or '}'");
                 return NULL;
         }
-        if (s < e && *s == '}') {
-                s++;
-                depth--;
-                goto after;
-        }
-        pb_json_unexpected(p, s, e, "',' or '}'");
-        return NULL;
 
 member:
         /* s at the key, whitespace skipped */

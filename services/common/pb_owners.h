@@ -70,6 +70,17 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
 void pb_owners_destroy(pb_owners_t *o);
 /* 1 once the topic was read up to its end as of the start. */
 int pb_owners_ready(pb_owners_t *o);
+/* An entity type: its events describe one entity each (versions of it),
+ * keyed by one field, owned by the organisation that published it first;
+ * the report counts its entities by their business date. */
+typedef struct pb_entity_type {
+        const char *type;
+        const char *pointer;    /* the key field ("/grant_id") */
+        const char *date_field; /* the business date ("granted_on") */
+} pb_entity_type_t;
+/* The entity type named type, NULL for a type without entities
+ * (aid.delivered). */
+const pb_entity_type_t *pb_owners_entity(const char *type);
 /* The field whose value keys an owned entity of type ("/grant_id"), NULL
  * for a type without ownership (aid.delivered). */
 const char *pb_owners_pointer(const char *type);
