@@ -67,7 +67,8 @@ typedef struct poll_settings {
 enum { PM_EVENT, PM_STATE, PM_DLQ, PM_FEED };
 typedef struct pmsg {
         int kind;
-        uint64_t kfp, hash;
+        pb_keyfp_t kfp;
+        uint64_t hash;
         char *skey; /* state key, malloc'd */
         char hex[33];
         struct pmsg *next;
@@ -76,7 +77,8 @@ typedef struct pmsg {
 /* A state table entry as it was before the open transaction changed it,
  * restored when the transaction aborts. */
 typedef struct pb_undo {
-        uint64_t kfp, old;
+        pb_keyfp_t kfp;
+        uint64_t old;
         int had;
 } pb_undo_t;
 
@@ -159,7 +161,7 @@ pb_resp_t pb_poll_send_raw(pollctx_t *p, const char *topic, const char *key,
                            pmsg_t *m);
 void pb_poll_drain_state(pollctx_t *p);
 void pb_poll_settle(pollctx_t *p);
-int pb_poll_undo_push(pollctx_t *p, uint64_t kfp);
+int pb_poll_undo_push(pollctx_t *p, const pb_keyfp_t *kfp);
 int pb_poll_txn_begin(pollctx_t *p);
 void pb_poll_txn_abort(pollctx_t *p);
 int pb_poll_txn_commit(pollctx_t *p);

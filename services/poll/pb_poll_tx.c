@@ -41,7 +41,7 @@ void pb_poll_on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
                                m->skey, errstr ? errstr : "");
                         /* forget the key: the next poll sends it again
                          * (same content, same event_id) */
-                        pb_poll_state_del(p->st, m->kfp);
+                        pb_poll_state_del(p->st, &m->kfp);
                         p->ev_failed++;
                         free(m->skey);
                         free(m);
@@ -139,7 +139,7 @@ static void txn_error(pollctx_t *p, const char *what, pb_txn_res_t r,
 
 /* Remembers the state entry kfp as it was before the open transaction.
  * 0, or -1 without memory. */
-int pb_poll_undo_push(pollctx_t *p, uint64_t kfp) {
+int pb_poll_undo_push(pollctx_t *p, const pb_keyfp_t *kfp) {
         pb_undo_t *u;
         if (!p->txn)
                 return 0;
@@ -152,7 +152,7 @@ int pb_poll_undo_push(pollctx_t *p, uint64_t kfp) {
                 p->capundo = cap;
         }
         u = &p->undo[p->nundo++];
-        u->kfp = kfp;
+        u->kfp = *kfp;
         u->had = pb_poll_state_get(p->st, kfp, &u->old);
         return 0;
 }
@@ -161,9 +161,9 @@ static void undo_all(pollctx_t *p) {
         while (p->nundo) {
                 pb_undo_t *u = &p->undo[--p->nundo];
                 if (u->had)
-                        pb_poll_state_put(p->st, u->kfp, u->old);
+                        pb_poll_state_put(p->st, &u->kfp, u->old);
                 else
-                        pb_poll_state_del(p->st, u->kfp);
+                        pb_poll_state_del(p->st, &u->kfp);
         }
 }
 
