@@ -209,10 +209,12 @@ out:
                    ? "warn"
                    : "info",
                "msg=\"poll done\" outcome=%s pages=%zu records=%ld "
-               "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld",
+               "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld "
+               "claims_ms=%lld commit_ms=%lld",
                outcome, pg.n, p->records, p->published, p->unchanged,
                p->rejected, p->st ? pb_poll_state_count(p->st) : (size_t)0,
-               (long long)(pb_mono_ms() - t0));
+               (long long)(pb_mono_ms() - t0), (long long)p->claims_ms,
+               (long long)p->commit_ms);
         pb_poll_pages_free(&pg);
         return outcome;
 }

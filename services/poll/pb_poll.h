@@ -30,7 +30,7 @@
 #include "pb_poll_state.h"
 
 /* the producer's queue.buffering.max.kbytes unless -X sets it */
-#define PB_POLL_QUEUE_KB "4096"
+#define PB_POLL_QUEUE_KB "2048"
 
 /* namespace of the event ids (UUIDv5) the poller derives */
 #define PB_POLL_NS "6f1c1a4e-3b9d-5c2a-9e4f-7a8b0c1d2e3f"
@@ -111,6 +111,9 @@ typedef struct pollctx {
         long ev_failed, st_failed;
         long published, unchanged, rejected, records;
         int owners_unsure; /* ownership could not be told in this poll */
+        /* time this poll waited for claims to be read back and for
+         * transactions to commit (the "poll done" line) */
+        int64_t claims_ms, commit_ms;
         /* transactions (txn == 0: idempotent mode, state after the acks) */
         int txn, txn_open, txn_failed, fenced;
         long txn_records;     /* events and dead letters in the open one */

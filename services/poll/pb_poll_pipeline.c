@@ -436,10 +436,13 @@ static void flush_deferred(pollctx_t *p, bufs_t *b) {
         }
         if (!items)
                 snprintf(why, sizeof(why), "out of memory");
-        else if (!p->owners_unsure)
-                pb_owners_check_many(
-                    p->owners, p->set.type, items, b->nd, p->set.organisation,
-                    pb_mono_ms() + OWNER_WAIT_MS, why, sizeof(why));
+        else if (!p->owners_unsure) {
+                int64_t t0 = pb_mono_ms();
+                pb_owners_check_many(p->owners, p->set.type, items, b->nd,
+                                     p->set.organisation, t0 + OWNER_WAIT_MS,
+                                     why, sizeof(why));
+                p->claims_ms += pb_mono_ms() - t0;
+        }
         for (i = 0; i < b->nd; i++) {
                 deferred_t *d = &b->dv[i];
                 pb_own_check_t r = items ? items[i].res : PB_OWN_UNSURE;
@@ -620,6 +623,7 @@ const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
         b.held_since_ms = 0;
         p->ev_failed = p->st_failed = 0;
         p->owners_unsure = 0;
+        p->claims_ms = p->commit_ms = 0;
         /* page by page: a page's records go out before the next page is
          * fetched (docs/poll.md, "Exactly once") */
         while (!strcmp(outcome = pb_poll_next_page(p, pg), "ok")) {
