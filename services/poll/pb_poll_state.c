@@ -5,6 +5,7 @@
 #include "pb_poll_state.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -366,5 +367,8 @@ out:
         pb_kafka_offsets_destroy(o);
         free(done);
         pb_consumer_destroy(c);
+        /* the consumer's fetched batches are freed: give their pages back
+         * (the steady poller needs the table, not the replay's buffers) */
+        malloc_trim(0);
         return rc;
 }
