@@ -621,9 +621,10 @@ static void *owners_main(void *arg) {
         return NULL;
 }
 
-pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
-                           size_t capacity, const char *cmd, char *errstr,
-                           size_t errstr_size) {
+pb_owners_t *pb_owners_new_self(const pb_kafka_conf_t *conf, const char *topic,
+                                size_t capacity, const char *cmd,
+                                const char *self, char *errstr,
+                                size_t errstr_size) {
         /* a claim's caller waits for its report: bounded; the claims of
          * concurrent callers share a produce request (1 ms linger) */
         static const char *const pdefaults[] = {"linger.ms=1",
@@ -640,7 +641,8 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         pthread_cond_init(&o->rcond, NULL);
         snprintf(o->cmd, sizeof(o->cmd), "%s", cmd ? cmd : "owners");
         pb_kafka_topic(conf, topic, o->topic, sizeof(o->topic));
-        o->map = pb_ownmap_new(capacity);
+        o->map =
+            self ? pb_ownmap_new_self(capacity, self) : pb_ownmap_new(capacity);
         if (!o->map) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
@@ -671,6 +673,17 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
 fail:
         pb_owners_destroy(o);
         return NULL;
+}
+
+pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
+                           size_t capacity, const char *cmd, char *errstr,
+                           size_t errstr_size) {
+        return pb_owners_new_self(conf, topic, capacity, cmd, NULL, errstr,
+                                  errstr_size);
+}
+
+pb_ownmap_t *pb_owners_map(pb_owners_t *o) {
+        return o ? o->map : NULL;
 }
 
 void pb_owners_destroy(pb_owners_t *o) {
