@@ -82,6 +82,11 @@ size_t pb_pointer_push_index(char *ptr, size_t size, size_t index);
 
 /* UTF-8 validation (RFC 3629), shared by the codec's binary decoder. */
 int pb_utf8_valid(const char *s, size_t len);
+/* The run of non-ASCII UTF-8 at s (s[0] >= 0x80, len >= 1) up to the next
+ * ASCII byte or s + len: its length in bytes when every sequence in it is
+ * valid, else 0. pb_utf8_valid(s, len) is the same as spanning every run
+ * between the ASCII bytes of s. */
+size_t pb_utf8_span(const char *s, size_t len);
 
 #ifdef __cplusplus
 }

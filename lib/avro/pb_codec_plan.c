@@ -352,12 +352,6 @@ typedef struct prun {
         pb_dec_t d; /* for the shared formatters; no error text */
 } prun_t;
 
-static inline int need(pb_buf_t *o, size_t n) {
-        if (o->cap - o->len > n)
-                return 0;
-        return pb_buf_reserve(o, n) == PB_OK ? 0 : -1;
-}
-
 static __attribute__((noinline)) int rlong_long(prun_t *r, int64_t *v) {
         size_t n;
         if (pb_zz_decode(r->p, r->end, v, &n) != PB_OK)
@@ -395,22 +389,15 @@ static int oint(pb_buf_t *o, int64_t v) {
         } while (m);
         if (v < 0)
                 b[--i] = '-';
-        if (need(o, sizeof(b) - i))
+        if (pb_cbuf_need(o, sizeof(b) - i))
                 return -1;
         memcpy(o->data + o->len, b + i, sizeof(b) - i);
         o->len += sizeof(b) - i;
         return 0;
 }
 
-static int oquoted(pb_buf_t *o, const char *s, size_t n) {
-        if (need(o, n + 2))
-                return -1;
-        uint8_t *w = o->data + o->len;
-        w[0] = '"';
-        memcpy(w + 1, s, n);
-        w[n + 1] = '"';
-        o->len += n + 2;
-        return 0;
+static inline int oquoted(pb_buf_t *o, const char *s, size_t n) {
+        return pb_codec_quoted(o, s, n) == PB_OK ? 0 : -1;
 }
 
 static void meta_text(pb_event_meta_t *m, int which, const uint8_t *s,
@@ -451,7 +438,7 @@ static void meta_num(pb_event_meta_t *m, int which, int64_t v, int micros) {
 
 static int obytes_b64(pb_buf_t *o, const uint8_t *p, size_t n) {
         size_t nb = (n + 2) / 3 * 4;
-        if (need(o, nb + 2))
+        if (pb_cbuf_need(o, nb + 2))
                 return -1;
         uint8_t *w = o->data + o->len;
         w[0] = '"';
@@ -461,34 +448,13 @@ static int obytes_b64(pb_buf_t *o, const uint8_t *p, size_t n) {
         return 0;
 }
 
+/* a decimal's text (o NULL: only the check) */
 static int odecimal(pb_buf_t *o, const uint8_t *p, size_t n, int scale) {
         char b[96];
-        static const uint8_t zero = 0;
-        if (n == 0) {
-                p = &zero;
-                n = 1;
-        }
-        if (n > 32)
-                return -1;
-        int k = pb_decimal_format(p, n, scale, b, sizeof(b));
+        int k = pb_codec_decimal(p, n, scale, o ? b : NULL);
         if (k < 0)
                 return -1;
         return o ? oquoted(o, b, (size_t)k) : 0;
-}
-
-/* checking: what the decoder's string output refuses (invalid UTF-8) */
-static int str_ok(const uint8_t *s, size_t n) {
-        uint64_t high = 0;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                high |= w;
-        }
-        for (; i < n; i++)
-                high |= s[i];
-        return !(high & 0x8080808080808080ULL) ||
-               pb_utf8_valid((const char *)s, n);
 }
 
 /* Bounds of the JSON per value while checking, as pb_codec_check.c
@@ -517,7 +483,7 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                         const char *src = r->pl->pool + op->pa;
                         uint8_t *dst;
                         n = op->pb;
-                        if (need(o, n))
+                        if (pb_cbuf_need(o, n))
                                 return -1;
                         dst = o->data + o->len;
                         if (n >= 8 && n <= 16) {
@@ -540,12 +506,12 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 r->p++;
                                 r->json += 5;
                         } else if (*r->p++) {
-                                if (need(o, 4))
+                                if (pb_cbuf_need(o, 4))
                                         return -1;
                                 memcpy(o->data + o->len, "true", 4);
                                 o->len += 4;
                         } else {
-                                if (need(o, 5))
+                                if (pb_cbuf_need(o, 5))
                                         return -1;
                                 memcpy(o->data + o->len, "false", 5);
                                 o->len += 5;
@@ -629,9 +595,8 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                         break;
                 }
                 case OP_STR:
-                        if (rlen(r, &n) ||
-                            (chk ? !str_ok(r->p, n)
-                                 : pb_dec_str(&r->d, o, r->p, n)))
+                        if (rlen(r, &n) || (chk ? !pb_codec_text_ok(r->p, n)
+                                                : pb_codec_str(o, r->p, n)))
                                 return -1;
                         if (chk)
                                 r->json += 6 * (uint64_t)n + 2;
@@ -677,7 +642,7 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 r->json += s[1];
                                 break;
                         }
-                        if (need(o, s[1]))
+                        if (pb_cbuf_need(o, s[1]))
                                 return -1;
                         memcpy(o->data + o->len, r->pl->pool + s[0], s[1]);
                         o->len += s[1];
@@ -714,7 +679,7 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                         if (idx && chk)
                                                 r->json++;
                                         else if (idx) {
-                                                if (need(o, 1))
+                                                if (pb_cbuf_need(o, 1))
                                                         return -1;
                                                 o->data[o->len++] = ',';
                                         }

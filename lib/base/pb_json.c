@@ -343,6 +343,13 @@ int pb_utf8_valid(const char *str, size_t len) {
         return 1;
 }
 
+size_t pb_utf8_span(const char *s, size_t len) {
+        const unsigned char *q = (const unsigned char *)s;
+        if (pb_utf8_run(&q, q + len))
+                return 0;
+        return (size_t)(q - (const unsigned char *)s);
+}
+
 /* --- strings --- */
 
 static unsigned char pb_hexval[256]; /* 0xFF = not hex */
