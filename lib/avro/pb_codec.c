@@ -22,6 +22,7 @@ pb_codec_t *pb_codec_new(void) {
         }
         pb_buf_init(&c->seg, PB_CODEC_MAX_JSON_OUT);
         pb_buf_init(&c->num, 4096);
+        c->fmt_day = c->fmt_min = INT64_MIN;
         return c;
 }
 

@@ -67,6 +67,10 @@ struct pb_codec {
         pb_codec_plan_slot_t plans[PB_CODEC_PLANS];
         size_t nplans, plan_evict;
         int plans_off; /* pb_codec_set_plans(c, 0) */
+        /* decode plans: the last date and minute formatted, their text
+         * (INT64_MIN: none yet) */
+        int64_t fmt_day, fmt_min;
+        char fmt_day_text[10], fmt_min_text[24];
         uint8_t tmp[96];
         pb_buf_t num; /* numbers too long for tmp, NUL-terminated */
 };

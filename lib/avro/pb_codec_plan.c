@@ -457,6 +457,36 @@ static int odecimal(pb_buf_t *o, const uint8_t *p, size_t n, int scale) {
         return o ? oquoted(o, b, (size_t)k) : 0;
 }
 
+/* Dates and instants: events read in order of time repeat the day and
+ * the minute, so the text of the last one is kept in the codec and only
+ * what differs is formatted again. */
+static const char *fmt_date(pb_codec_t *c, int64_t days) {
+        if (days != c->fmt_day) {
+                pb_dec_fmt_date(days, c->fmt_day_text);
+                c->fmt_day = days;
+        }
+        return c->fmt_day_text;
+}
+
+static const char *fmt_instant(pb_codec_t *c, int64_t ms) {
+        int64_t min = ms / 60000 - (ms % 60000 < 0);
+        char *b = c->fmt_min_text;
+        if (min != c->fmt_min) {
+                pb_dec_fmt_instant(ms, b);
+                c->fmt_min = min;
+        } else {
+                /* the same minute: seconds and milliseconds */
+                int sub = (int)(ms - min * 60000), sec = sub / 1000,
+                    f = sub % 1000;
+                b[17] = (char)('0' + sec / 10);
+                b[18] = (char)('0' + sec % 10);
+                b[20] = (char)('0' + f / 100);
+                b[21] = (char)('0' + f / 10 % 10);
+                b[22] = (char)('0' + f % 10);
+        }
+        return b;
+}
+
 /* Bounds of the JSON per value while checking, as pb_codec_check.c
  * counts them. */
 #define CHK_SCALAR  32
@@ -476,7 +506,6 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                 const plan_op_t *op = &ops[i];
                 int64_t v;
                 size_t n;
-                char b[32];
                 if (chk)
                         r->json += op->pb;
                 else if (op->pb) {
@@ -490,6 +519,10 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 /* member names: two overlapping words */
                                 memcpy(dst, src, 8);
                                 memcpy(dst + n - 8, src + n - 8, 8);
+                        } else if (n > 16 && n <= 32) {
+                                /* `},"name":{"name":` and the like */
+                                memcpy(dst, src, 16);
+                                memcpy(dst + n - 16, src + n - 16, 16);
                         } else
                                 memcpy(dst, src, n);
                         o->len += n;
@@ -536,11 +569,8 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 return -1;
                         if (chk)
                                 r->json += CHK_SCALAR;
-                        else {
-                                pb_dec_fmt_date(v, b);
-                                if (oquoted(o, b, 10))
-                                        return -1;
-                        }
+                        else if (oquoted(o, fmt_date(r->d.c, v), 10))
+                                return -1;
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v, 0);
                         break;
@@ -554,11 +584,8 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 return -1;
                         if (chk)
                                 r->json += CHK_SCALAR;
-                        else {
-                                pb_dec_fmt_instant(ms, b);
-                                if (oquoted(o, b, 24))
-                                        return -1;
-                        }
+                        else if (oquoted(o, fmt_instant(r->d.c, ms), 24))
+                                return -1;
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v,
                                          op->op == OP_TS_US);
