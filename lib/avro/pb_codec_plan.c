@@ -42,6 +42,8 @@
 
 #define PLAN_MAX_OPS   8192
 #define PLAN_MAX_DEPTH (PB_CODEC_MAX_DEPTH - 4)
+/* unions a run of the interpreter enters without a call of its own */
+#define PLAN_RET_MAX 16
 
 enum {
         OP_RET,
@@ -502,6 +504,10 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                                           const int chk) {
         const plan_op_t *ops = r->pl->ops;
         pb_buf_t *o = r->o;
+        /* where the unions entered in this call go on after their branch
+         * (deeper ones take a call of their own) */
+        uint32_t ret[PLAN_RET_MAX];
+        size_t nret = 0;
         for (;;) {
                 const plan_op_t *op = &ops[i];
                 int64_t v;
@@ -529,6 +535,10 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                 }
                 switch (op->op) {
                 case OP_RET:
+                        if (nret) {
+                                i = ret[--nret];
+                                continue;
+                        }
                         return 0;
                 case OP_LIT: /* the prefix was all */
                         break;
@@ -676,9 +686,16 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                         break;
                 }
                 case OP_UNION:
-                        if (rlong(r, &v) || v < 0 || (uint64_t)v >= op->a ||
-                            (chk ? run_chk(r, r->pl->tab[op->b + (size_t)v])
-                                 : run_out(r, r->pl->tab[op->b + (size_t)v])))
+                        if (rlong(r, &v) || v < 0 || (uint64_t)v >= op->a)
+                                return -1;
+                        if (nret < PLAN_RET_MAX) {
+                                /* the branch, then back to op->c */
+                                ret[nret++] = op->c;
+                                i = r->pl->tab[op->b + (size_t)v];
+                                continue;
+                        }
+                        if (chk ? run_chk(r, r->pl->tab[op->b + (size_t)v])
+                                : run_out(r, r->pl->tab[op->b + (size_t)v]))
                                 return -1;
                         i = op->c;
                         continue;
