@@ -136,13 +136,29 @@ int pb_codec_str_rest(pb_buf_t *o, const uint8_t *s, size_t n, size_t i) {
                         break;
                 ch = s[i];
                 if (ch >= 0x80) {
-                        /* the run of non-ASCII characters: checked, copied */
-                        k = pb_utf8_span((const char *)s + i, n - i);
-                        if (!k)
-                                return -1;
-                        memcpy(b + at, s + i, k);
-                        i += k;
-                        at += k;
+                        /* the run of non-ASCII characters: checked, copied.
+                         * Two-byte sequences (Cyrillic, umlauts) four and
+                         * then one at a time here, the rest of the run by
+                         * pb_utf8_span. */
+                        size_t j = i;
+                        uint64_t x;
+                        for (; j + 8 <= n; j += 8) {
+                                memcpy(&x, s + j, 8);
+                                if (!pb_utf8_2x4(x))
+                                        break;
+                        }
+                        while (j + 2 <= n && s[j] >= 0xC2 && s[j] <= 0xDF &&
+                               (s[j + 1] & 0xC0) == 0x80)
+                                j += 2;
+                        if (j < n && s[j] >= 0x80) {
+                                if (!(k = pb_utf8_span((const char *)s + j,
+                                                       n - j)))
+                                        return -1;
+                                j += k;
+                        }
+                        memcpy(b + at, s + i, j - i);
+                        at += j - i;
+                        i = j;
                         continue;
                 }
                 if (ch >= 0x20 && ch != '"' && ch != '\\') {
