@@ -270,27 +270,6 @@ static inline size_t pb_utf8_seq(const unsigned char *s, size_t avail) {
         return n;
 }
 
-/* Non-zero if the 8 bytes in w (loaded from memory, little-endian) are
- * four complete 2-byte UTF-8 sequences: leads C2..DF at even offsets,
- * continuation bytes 80..BF at odd ones. That is how Cyrillic, Greek and
- * most Latin-extended text looks, and such bytes are never '"', '\\' or a
- * control character, so a string scan may step over all 8 at once. Per
- * 16-bit lane: (w & 0xC0E0) == 0x80C0 checks the bit patterns 110xxxxx /
- * 10xxxxxx; lead & 0x1E != 0 excludes the overlong leads C0 and C1 (the
- * addition sets bit 15 of a lane iff its low bits are non-zero and cannot
- * carry into the next lane). Big-endian: always 0, the slow path runs. */
-static inline int pb_utf8_2x4(uint64_t w) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        const uint64_t lane_hi = 0x8000800080008000ULL;
-        uint64_t lead = w & 0x001E001E001E001EULL;
-        return (w & 0xC0E0C0E0C0E0C0E0ULL) == 0x80C080C080C080C0ULL &&
-               ((lead + 0x7FFF7FFF7FFF7FFFULL) & lane_hi) == lane_hi;
-#else
-        (void)w;
-        return 0;
-#endif
-}
-
 /* Validates the run of non-ASCII UTF-8 starting at *qp (*qp[0] >= 0x80)
  * up to the next ASCII byte or ue, advancing *qp. Four 2-byte sequences at
  * a time while they last, else one sequence of any length. Returns 0, or
@@ -341,6 +320,13 @@ int pb_utf8_valid(const char *str, size_t len) {
                         return 0;
         }
         return 1;
+}
+
+size_t pb_utf8_span(const char *s, size_t len) {
+        const unsigned char *q = (const unsigned char *)s;
+        if (pb_utf8_run(&q, q + len))
+                return 0;
+        return (size_t)(q - (const unsigned char *)s);
 }
 
 /* --- strings --- */
