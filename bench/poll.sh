@@ -158,4 +158,4 @@ a=$(grep 'Maximum resident set size' "$W/restart.log" | grep -o '[0-9]*$')
 b=$(grep 'Maximum resident set size' "$W/baseline.log" | grep -o '[0-9]*$')
 tb=$(grep -o 'table_bytes=[0-9]*' "$W/restart.log" | head -1 | cut -d= -f2)
 grep -h 'state loaded\|poll done' "$W/restart.log" | sed 's/^/  /'
-echo "  => restart peak RSS $((a / 1024)) MiB, baseline $((b / 1024)) MiB; state table $((${tb:-0} / 1048576)) MiB (16 bytes/slot, load 0.64-0.8)"
+echo "  => restart peak RSS $((a / 1024)) MiB, baseline $((b / 1024)) MiB; state table $((${tb:-0} / 1048576)) MiB (owned types: shared with the ownership map, 20 bytes a slot; load 0.64-0.8)"

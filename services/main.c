@@ -10,26 +10,9 @@ typedef struct pb_command {
         const char *summary;
 } pb_command_t;
 
-static const pb_command_t commands[] = {
-    {"dev", pb_cmd_dev, "run broker, gateway and relays on this machine"},
-    {"produce", pb_cmd_produce, "publish JSON events from stdin or a file"},
-    {"consume", pb_cmd_consume, "print events from topics as JSON lines"},
-    {"schemas", pb_cmd_schemas, "list, show, fingerprint and check schemas"},
-    {"broker", pb_cmd_broker, "run the embedded development broker"},
-    {"relay", pb_cmd_relay,
-     "deliver topics to a webhook, an archive or JSON lines"},
-    {"fleet", pb_cmd_fleet,
-     "run every subscription of the self-service records (relay fleet)"},
-    {"replay", pb_cmd_replay,
-     "replay a time range of topics to JSONL/CSV/Avro, a topic or a webhook"},
-    {"report", pb_cmd_report,
-     "exact totals and charts: summary.json and report.html"},
-    {"gateway", pb_cmd_gateway, "accept events over HTTP(S) and publish them"},
-    {"poll", pb_cmd_poll,
-     "poll a JSON/NDJSON/CSV feed and publish its changes"},
-    {"admin", pb_cmd_admin,
-     "self-service API and CLI: organisations, tokens, subscriptions"},
-};
+#define PB_CMD_ROW(name, summary) {#name, pb_cmd_##name, summary},
+static const pb_command_t commands[] = {PB_COMMANDS(PB_CMD_ROW)};
+#undef PB_CMD_ROW
 
 static void usage(FILE *fp) {
         size_t i;

@@ -360,36 +360,38 @@ int main(int argc, char **argv) {
                    *brokers = NULL;
         double rate = 0, secs = 10;
         int conns = 64, threads = 1, parts = 6;
+        /* each option with its variable: s text, i int, d double, u
+         * uint64_t */
+        const struct {
+                const char *name;
+                char kind;
+                void *var;
+        } opts[] = {
+            {"--url", 's', &url},           {"--token", 's', &token},
+            {"--template", 's', &tmpl},     {"--batch", 'i', &batch},
+            {"--rate", 'd', &rate},         {"--seconds", 'd', &secs},
+            {"--connections", 'i', &conns}, {"--keys", 'u', &nkeys},
+            {"--threads", 'i', &threads},   {"--create-topic", 's', &topic},
+            {"--partitions", 'i', &parts},  {"--brokers", 's', &brokers},
+        };
         for (int i = 1; i + 1 < argc; i += 2) {
                 const char *o = argv[i], *v = argv[i + 1];
-                if (!strcmp(o, "--url"))
-                        url = v;
-                else if (!strcmp(o, "--token"))
-                        token = v;
-                else if (!strcmp(o, "--template"))
-                        tmpl = v;
-                else if (!strcmp(o, "--batch"))
-                        batch = atoi(v);
-                else if (!strcmp(o, "--rate"))
-                        rate = atof(v);
-                else if (!strcmp(o, "--seconds"))
-                        secs = atof(v);
-                else if (!strcmp(o, "--connections"))
-                        conns = atoi(v);
-                else if (!strcmp(o, "--keys"))
-                        nkeys = strtoull(v, NULL, 10);
-                else if (!strcmp(o, "--threads"))
-                        threads = atoi(v);
-                else if (!strcmp(o, "--create-topic"))
-                        topic = v;
-                else if (!strcmp(o, "--partitions"))
-                        parts = atoi(v);
-                else if (!strcmp(o, "--brokers"))
-                        brokers = v;
-                else {
+                size_t k = 0;
+                while (k < sizeof(opts) / sizeof(opts[0]) &&
+                       strcmp(o, opts[k].name))
+                        k++;
+                if (k == sizeof(opts) / sizeof(opts[0])) {
                         fprintf(stderr, "unknown option %s\n", o);
                         return 2;
                 }
+                if (opts[k].kind == 's')
+                        *(const char **)opts[k].var = v;
+                else if (opts[k].kind == 'i')
+                        *(int *)opts[k].var = atoi(v);
+                else if (opts[k].kind == 'd')
+                        *(double *)opts[k].var = atof(v);
+                else
+                        *(uint64_t *)opts[k].var = strtoull(v, NULL, 10);
         }
         if (topic && brokers)
                 return create_topic(brokers, topic, parts);

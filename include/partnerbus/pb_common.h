@@ -102,6 +102,9 @@ pb_resp_t pb_buf_printf(pb_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal (with quotes), escaping as RFC 8259. */
 pb_resp_t pb_buf_json_str(pb_buf_t *b, const char *s, size_t n);
+/* Appends s (NULL: nothing) as XML or HTML text: &, <, > and " as entities,
+ * the control characters XML 1.0 forbids (all but tab, LF, CR) left out. */
+pb_resp_t pb_buf_xml_text(pb_buf_t *b, const char *s);
 
 /* Validation errors: each names the JSON Pointer (RFC 6901) of the offending
  * value and what was expected. At most PB_ERRORS_MAX are kept; `dropped`

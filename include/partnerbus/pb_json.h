@@ -101,8 +101,34 @@ const char *pb_json_type_name(pb_json_type_t t);
 size_t pb_pointer_push(char *ptr, size_t size, const char *tok, size_t toklen);
 size_t pb_pointer_push_index(char *ptr, size_t size, size_t index);
 
+/* Non-zero if the 8 bytes in w (loaded from memory, little-endian) are
+ * four complete 2-byte UTF-8 sequences: leads C2..DF at even offsets,
+ * continuation bytes 80..BF at odd ones. That is how Cyrillic, Greek and
+ * most Latin-extended text looks, and such bytes are never '"', '\\' or a
+ * control character, so a string scan may step over all 8 at once. Per
+ * 16-bit lane: (w & 0xC0E0) == 0x80C0 checks the bit patterns 110xxxxx /
+ * 10xxxxxx; lead & 0x1E != 0 excludes the overlong leads C0 and C1 (the
+ * addition sets bit 15 of a lane iff its low bits are non-zero and cannot
+ * carry into the next lane). Big-endian: always 0, the slow path runs. */
+static inline int pb_utf8_2x4(uint64_t w) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        const uint64_t lane_hi = 0x8000800080008000ULL;
+        uint64_t lead = w & 0x001E001E001E001EULL;
+        return (w & 0xC0E0C0E0C0E0C0E0ULL) == 0x80C080C080C080C0ULL &&
+               ((lead + 0x7FFF7FFF7FFF7FFFULL) & lane_hi) == lane_hi;
+#else
+        (void)w;
+        return 0;
+#endif
+}
+
 /* UTF-8 validation (RFC 3629), shared by the codec's binary decoder. */
 int pb_utf8_valid(const char *s, size_t len);
+/* The run of non-ASCII UTF-8 at s (s[0] >= 0x80, len >= 1) up to the next
+ * ASCII byte or s + len: its length in bytes when every sequence in it is
+ * valid, else 0. pb_utf8_valid(s, len) is the same as spanning every run
+ * between the ASCII bytes of s. */
+size_t pb_utf8_span(const char *s, size_t len);
 
 #ifdef __cplusplus
 }

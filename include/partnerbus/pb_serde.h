@@ -41,6 +41,16 @@ pb_resp_t pb_frame_parse(const uint8_t *data, size_t len, pb_frame_t *f,
 pb_resp_t pb_frame_write_soe(pb_buf_t *out, uint64_t fingerprint);
 pb_resp_t pb_frame_write_confluent(pb_buf_t *out, uint32_t schema_id);
 
+/* --- an HTTP answer collected with a bound (libcurl) --- */
+typedef struct pb_http_body {
+        pb_buf_t buf; /* the answer so far; buf.max bounds it */
+        int over;     /* it outgrew buf.max: the transfer was stopped */
+} pb_http_body_t;
+
+/* A CURLOPT_WRITEFUNCTION whose CURLOPT_WRITEDATA is a pb_http_body_t:
+ * appends, or stops the transfer when out of memory or over the bound. */
+size_t pb_http_body_write(char *p, size_t size, size_t n, void *ud);
+
 /* --- Confluent Schema Registry client (libcurl + cJSON) --- */
 typedef struct pb_registry pb_registry_t;
 

@@ -22,6 +22,7 @@ pb_codec_t *pb_codec_new(void) {
         }
         pb_buf_init(&c->seg, PB_CODEC_MAX_JSON_OUT);
         pb_buf_init(&c->num, 4096);
+        c->fmt_day = c->fmt_min = INT64_MIN;
         return c;
 }
 
@@ -100,4 +101,101 @@ void pb_codec_set_plans(pb_codec_t *c, int on) {
         c->plans_off = !on;
         if (!on)
                 pb_codec_plans_clear(c);
+}
+
+/* The general part of pb_codec_str() (see pb_codec_int.h): from input
+ * byte i on, with '"' and s[0..i) already at o->data[o->len..]. Room is
+ * kept for the rest of s copied as it is plus the closing quote; only an
+ * escape asks for more. The plain bytes before a flagged one in a block of
+ * 16 are copied with it; the bytes from the flagged one on are written
+ * again. */
+int pb_codec_str_rest(pb_buf_t *o, const uint8_t *s, size_t n, size_t i) {
+        static const char hex[] = "0123456789abcdef";
+        uint8_t *b = o->data;
+        size_t at = o->len + 1 + i; /* where s[i] goes */
+        while (i < n) {
+                uint8_t ch;
+                size_t k;
+                for (; i + 16 <= n; i += 16, at += 16) {
+                        unsigned m = pb_codec_special16(s + i);
+                        memcpy(b + at, s + i, 16);
+                        if (m) {
+                                k = (size_t)__builtin_ctz(m);
+                                i += k;
+                                at += k;
+                                break;
+                        }
+                }
+                if (i + 16 > n && i + 8 <= n) {
+                        /* fewer than 16 left: 8 of them at once */
+                        uint64_t x, m;
+                        memcpy(&x, s + i, 8);
+                        memcpy(b + at, &x, 8);
+                        k = (m = pb_codec_special8(x)) ? pb_codec_first8(m) : 8;
+                        i += k;
+                        at += k;
+                }
+                if (i >= n)
+                        break;
+                ch = s[i];
+                if (ch >= 0x80) {
+                        /* the run of non-ASCII characters: checked, copied.
+                         * Two-byte sequences (Cyrillic, umlauts) four and
+                         * then one at a time here, the rest of the run by
+                         * pb_utf8_span. */
+                        size_t j = i;
+                        uint64_t x;
+                        for (; j + 8 <= n; j += 8) {
+                                memcpy(&x, s + j, 8);
+                                if (!pb_utf8_2x4(x))
+                                        break;
+                        }
+                        while (j + 2 <= n && s[j] >= 0xC2 && s[j] <= 0xDF &&
+                               (s[j + 1] & 0xC0) == 0x80)
+                                j += 2;
+                        if (j < n && s[j] >= 0x80) {
+                                if (!(k = pb_utf8_span((const char *)s + j,
+                                                       n - j)))
+                                        return -1;
+                                j += k;
+                        }
+                        memcpy(b + at, s + i, j - i);
+                        at += j - i;
+                        i = j;
+                        continue;
+                }
+                if (ch >= 0x20 && ch != '"' && ch != '\\') {
+                        b[at++] = ch;
+                        i++;
+                        continue;
+                }
+                /* an escape: \X or \u00XX instead of one byte */
+                k = ch == '"' || ch == '\\' || ch == '\b' || ch == '\f' ||
+                            ch == '\n' || ch == '\r' || ch == '\t'
+                        ? 2
+                        : 6;
+                if (o->cap - at - 1 < k + (n - i)) {
+                        if (pb_buf_reserve(o, at - o->len + k + (n - i)) !=
+                            PB_OK)
+                                return -1;
+                        b = o->data;
+                }
+                b[at] = '\\';
+                if (k == 6) {
+                        memcpy(b + at + 1, "u00", 3);
+                        b[at + 4] = (uint8_t)hex[ch >> 4];
+                        b[at + 5] = (uint8_t)hex[ch & 15];
+                } else
+                        b[at + 1] = ch == '\b'   ? 'b'
+                                    : ch == '\f' ? 'f'
+                                    : ch == '\n' ? 'n'
+                                    : ch == '\r' ? 'r'
+                                    : ch == '\t' ? 't'
+                                                 : ch;
+                at += k;
+                i++;
+        }
+        b[at] = '"';
+        o->len = at + 1;
+        return 0;
 }

@@ -70,21 +70,10 @@ static inline int chk_fixed(pb_chk_t *k, size_t n, const char *what) {
         return 0;
 }
 
-/* Text must be valid UTF-8 (checked only from the first non-ASCII byte:
- * an ASCII prefix is valid on its own). */
+/* Text must be valid UTF-8. */
 static int chk_utf8(pb_chk_t *k, const uint8_t *s, size_t n) {
-        size_t i = 0;
-        const uint64_t high = 0x8080808080808080ULL;
-        for (; i + 8 <= n; i += 8) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                if (w & high)
-                        break;
-        }
-        while (i < n && s[i] < 0x80)
-                i++;
         k->json += 2 + 6 * (uint64_t)n; /* worst case: all \u00XX */
-        if (i < n && !pb_utf8_valid((const char *)s + i, n - i))
+        if (!pb_codec_text_ok(s, n))
                 return pb_dec_fail(&k->d, PB_ERR_INVALID,
                                    "string is not valid UTF-8");
         return 0;
@@ -135,26 +124,11 @@ static int chk_int(pb_chk_t *k, const pb_type_t *t) {
 static int chk_bytes(pb_chk_t *k, const pb_type_t *t, const uint8_t *p,
                      size_t n) {
         if (t->logical == PB_L_DECIMAL) {
-                char b[96];
-                static const uint8_t zero = 0;
-                if (n == 0) {
-                        p = &zero;
-                        n = 1;
-                }
-                if (n > 32)
+                if (pb_codec_decimal(p, n, t->scale, NULL) < 0)
                         return pb_dec_fail(&k->d, PB_ERR_INVALID,
                                            "decimal of %zu bytes is too "
                                            "large",
-                                           n);
-                /* formatting <= 32 bytes cannot fail for a scale of
-                 * 0..76 (PB_DEC_MAX_PRECISION in pb_util.c: at most 80
-                 * characters); ask only for another scale */
-                if ((t->scale < 0 || t->scale > 76) &&
-                    pb_decimal_format(p, n, t->scale, b, sizeof(b)) < 0)
-                        return pb_dec_fail(&k->d, PB_ERR_INVALID,
-                                           "decimal of %zu bytes is too "
-                                           "large",
-                                           n);
+                                           n ? n : 1);
                 k->json += PB_CHK_DECIMAL;
                 return 0;
         }

@@ -73,8 +73,6 @@ void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
 
 /* For the decode plans (pb_codec_plan.c): the tree walk's own formatters,
  * so both write the same text. */
-/* A string value: UTF-8 checked, quoted and escaped. */
-int pb_dec_str(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n);
 int pb_dec_emit_float(pb_dec_t *d, float v, pb_buf_t *o);
 int pb_dec_emit_double(pb_dec_t *d, double v, pb_buf_t *o);
 /* days since 1970-01-01 (years 0001..9999) -> 10 bytes "YYYY-MM-DD" */

@@ -31,6 +31,7 @@
 
 static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o);
 static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n);
+static int ofail(pb_dec_t *d, pb_resp_t r);
 static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                  pb_buf_t *o);
 static int skip(pb_dec_t *d, const pb_type_t *t);
@@ -74,12 +75,7 @@ static inline int oneed(pb_dec_t *d, pb_buf_t *o, size_t n) {
         if (o->cap - o->len > n)
                 return 0;
         pb_resp_t r = pb_buf_reserve(o, n);
-        if (r == PB_OK)
-                return 0;
-        if (r == PB_ERR_LIMIT)
-                return dfail(d, r, "JSON output exceeds %u bytes",
-                             PB_CODEC_MAX_JSON_OUT);
-        return dfail(d, r, "out of memory");
+        return r == PB_OK ? 0 : ofail(d, r);
 }
 
 static inline int oput(pb_dec_t *d, pb_buf_t *o, const void *p, size_t n) {
@@ -97,81 +93,40 @@ static inline int oputc(pb_dec_t *d, pb_buf_t *o, uint8_t ch) {
         return 0;
 }
 
+/* A reservation's failure as the decoder reports it. */
+static int ofail(pb_dec_t *d, pb_resp_t r) {
+        if (r == PB_ERR_LIMIT)
+                return dfail(d, r, "JSON output exceeds %u bytes",
+                             PB_CODEC_MAX_JSON_OUT);
+        return dfail(d, r, "out of memory");
+}
+
 /* Quoted text known to need no escaping (names, symbols, formatted
  * values). */
 static int oquoted(pb_dec_t *d, pb_buf_t *o, const char *s, size_t n) {
-        if (oneed(d, o, n + 2))
-                return -1;
-        uint8_t *w = o->data + o->len;
-        w[0] = '"';
-        memcpy(w + 1, s, n);
-        w[n + 1] = '"';
-        o->len += n + 2;
-        return 0;
+        pb_resp_t r = pb_codec_quoted(o, s, n);
+        return r == PB_OK ? 0 : ofail(d, r);
 }
 
-/* Any ASCII byte of w < 0x20, '"' or '\\'? (bytes >= 0x80 never count) */
-static inline uint64_t swar_escape(uint64_t w) {
-        const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                ((b - ones) & ~b)) &
-               high;
-}
-
-/* A string value: valid UTF-8 checked, escaped as pb_buf_json_str does.
- * Plain text (the common case, also with non-ASCII letters) is copied in
- * one piece; only strings with characters to escape take the general
- * path. */
-static int ostr(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
-        size_t i = 0;
-        int hi = 0;
-        uint64_t high8 = 0;
-        /* non-ASCII bytes (Cyrillic names) stay on the 8-byte path: only
-         * a byte to escape leaves it */
-        for (; i + 8 <= n; i += 8) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                if (swar_escape(w))
-                        break;
-                high8 |= w;
-        }
-        if (i < n && n >= 8 && i + 8 > n) {
-                /* the tail: the last 8 bytes, overlapping checked ones */
-                uint64_t w;
-                memcpy(&w, s + n - 8, 8);
-                if (!swar_escape(w)) {
-                        high8 |= w;
-                        i = n;
-                }
-        }
-        hi = (high8 & 0x8080808080808080ULL) != 0;
-        for (; i < n; i++) {
-                uint8_t ch = s[i];
-                if (ch >= 0x80)
-                        hi = 1;
-                else if (ch < 0x20 || ch == '"' || ch == '\\')
-                        break;
-        }
-        if (i == n) {
-                if (hi && !pb_utf8_valid((const char *)s, n))
-                        return dfail(d, PB_ERR_INVALID,
-                                     "string is not valid UTF-8");
-                if (oneed(d, o, n + 2))
-                        return -1;
-                uint8_t *w = o->data + o->len;
-                w[0] = '"';
-                memcpy(w + 1, s, n);
-                w[n + 1] = '"';
-                o->len += n + 2;
+/* A string value: valid UTF-8 checked, escaped as pb_buf_json_str does,
+ * in one pass (pb_codec_str); its failures are judged again here. */
+static inline int ostr(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
+        if (!pb_codec_str(o, s, n))
                 return 0;
-        }
         return ostr_slow(d, o, s, n);
 }
 
+/* The verdict on a string pb_codec_str() did not write: invalid UTF-8
+ * first, then the reservation of the text without escapes (n + 2) or of
+ * the escaped text, each with its own message. */
 static int ostr_slow(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
+        size_t i = 0;
         if (!pb_utf8_valid((const char *)s, n))
                 return dfail(d, PB_ERR_INVALID, "string is not valid UTF-8");
+        while (i < n && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)
+                i++;
+        if (i == n)
+                return oquoted(d, o, (const char *)s, n);
         pb_resp_t r = pb_buf_json_str(o, (const char *)s, n);
         if (r == PB_OK)
                 return 0;
@@ -435,18 +390,11 @@ static int emit_bytes(pb_dec_t *d, const pb_type_t *r, const uint8_t *p,
                 return ostr(d, o, p, n);
         if (r->logical == PB_L_DECIMAL) {
                 char b[96];
-                static const uint8_t zero = 0;
-                if (n == 0) {
-                        p = &zero;
-                        n = 1;
-                }
-                if (n > 32)
-                        return dfail(d, PB_ERR_INVALID,
-                                     "decimal of %zu bytes is too large", n);
-                int k = pb_decimal_format(p, n, r->scale, b, sizeof(b));
+                int k = pb_codec_decimal(p, n, r->scale, b);
                 if (k < 0)
                         return dfail(d, PB_ERR_INVALID,
-                                     "decimal of %zu bytes is too large", n);
+                                     "decimal of %zu bytes is too large",
+                                     n ? n : 1);
                 return oquoted(d, o, b, (size_t)k);
         }
         size_t need = (n + 2) / 3 * 4;
@@ -1235,10 +1183,6 @@ void pb_dec_meta_take(const pb_schema_t *w, pb_event_meta_t *meta, size_t fi,
                       const uint8_t *end) {
         pb_dec_top_t top = {w, meta};
         meta_take(&top, fi, t, p, end);
-}
-
-int pb_dec_str(pb_dec_t *d, pb_buf_t *o, const uint8_t *s, size_t n) {
-        return ostr(d, o, s, n);
 }
 
 int pb_dec_emit_float(pb_dec_t *d, float v, pb_buf_t *o) {

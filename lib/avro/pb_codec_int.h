@@ -1,13 +1,20 @@
 /* partnerbus - internals of the codec shared by pb_codec.c (scratch,
- * new/destroy, path and buffer helpers), pb_codec_encode.c and
- * pb_codec_decode.c. Not a public header. */
+ * new/destroy, path and buffer helpers, string output), pb_codec_encode.c,
+ * pb_codec_decode.c, pb_codec_plan.c and pb_codec_check.c. Not a public
+ * header. */
 #ifndef PB_CODEC_INT_H
 #define PB_CODEC_INT_H
 
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "partnerbus/pb_codec.h"
+#include "partnerbus/pb_json.h"
+#include "partnerbus/pb_util.h"
 #include "pb_schema_int.h"
 
 /* One step of the path to the value being worked on: a member name or an
@@ -60,6 +67,10 @@ struct pb_codec {
         pb_codec_plan_slot_t plans[PB_CODEC_PLANS];
         size_t nplans, plan_evict;
         int plans_off; /* pb_codec_set_plans(c, 0) */
+        /* decode plans: the last date and minute formatted, their text
+         * (INT64_MIN: none yet) */
+        int64_t fmt_day, fmt_min;
+        char fmt_day_text[10], fmt_min_text[24];
         uint8_t tmp[96];
         pb_buf_t num; /* numbers too long for tmp, NUL-terminated */
         /* one-pass encoder (pb_codec_fast.c): on unless pb_codec_set_fast
@@ -165,6 +176,173 @@ static inline int pb_cbuf_need(pb_buf_t *b, size_t n) {
         if (b->cap - b->len > n)
                 return 0;
         return pb_buf_reserve(b, n) == PB_OK ? 0 : -1;
+}
+
+/* --- JSON text of values, one implementation for the tree walk
+ * (pb_codec_decode.c), the decode plans (pb_codec_plan.c) and the checker
+ * (pb_codec_check.c) --- */
+
+#define PB_CODEC_HIGH8 0x8080808080808080ULL
+
+/* The bytes of w (8 bytes loaded from memory) that a JSON string cannot
+ * hold as they are: < 0x20, '"', '\\', and >= 0x80 (UTF-8 to check), each
+ * flagged in its high bit. The subtractions can flag a byte falsely only
+ * above (more significant than) a true match, so on little-endian the
+ * lowest flagged byte is real. */
+static inline uint64_t pb_codec_special8(uint64_t w) {
+        const uint64_t ones = 0x0101010101010101ULL;
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                ((b - ones) & ~b) | w) &
+               PB_CODEC_HIGH8;
+}
+
+/* Bytes before the first flagged one of a pb_codec_special8 mask m != 0
+ * (big-endian: 0, the caller's byte loop finds it). */
+static inline size_t pb_codec_first8(uint64_t m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return (size_t)__builtin_ctzll(m) >> 3;
+#else
+        (void)m;
+        return 0;
+#endif
+}
+
+/* 1 when s[0..n) is valid UTF-8 (what the string output accepts): ASCII
+ * words are stepped over, the check starts at the first byte >= 0x80. */
+static inline int pb_codec_text_ok(const uint8_t *s, size_t n) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & PB_CODEC_HIGH8)
+                        break;
+        }
+        while (i < n && s[i] < 0x80)
+                i++;
+        return i == n || pb_utf8_valid((const char *)s + i, n - i);
+}
+
+/* Quoted text that needs no escaping (names, symbols, formatted values)
+ * appended to o: PB_OK, or pb_buf_reserve's code (o unchanged). */
+static inline pb_resp_t pb_codec_quoted(pb_buf_t *o, const char *s, size_t n) {
+        if (o->cap - o->len <= n + 2) {
+                pb_resp_t r = pb_buf_reserve(o, n + 2);
+                if (r != PB_OK)
+                        return r;
+        }
+        uint8_t *w = o->data + o->len;
+        w[0] = '"';
+        memcpy(w + 1, s, n);
+        w[n + 1] = '"';
+        o->len += n + 2;
+        return PB_OK;
+}
+
+/* A decimal of n bytes (two's complement, big-endian; empty is 0) with
+ * `scale`: its text into b (96 bytes) and the text's length, or -1 when
+ * the decoder refuses it ("decimal of N bytes is too large": more than 32
+ * bytes, or a scale it cannot format). b NULL: only the verdict (0 / -1);
+ * formatting <= 32 bytes cannot fail for a scale of 0..76
+ * (PB_DEC_MAX_PRECISION in pb_util.c: at most 80 characters). */
+static inline int pb_codec_decimal(const uint8_t *p, size_t n, int scale,
+                                   char *b) {
+        static const uint8_t zero = 0;
+        char t[96];
+        if (n == 0) {
+                p = &zero;
+                n = 1;
+        }
+        if (n > 32)
+                return -1;
+        if (!b) {
+                if (scale >= 0 && scale <= 76)
+                        return 0;
+                return pb_decimal_format(p, n, scale, t, sizeof(t)) < 0 ? -1
+                                                                        : 0;
+        }
+        return pb_decimal_format(p, n, scale, b, 96);
+}
+
+/* 16 bytes at a time: the same test as pb_codec_special8 on a vector
+ * (as signed bytes, < 0x20 takes in the bytes >= 0x80), with the flags of
+ * the 16 bytes in the low bits of the result (bit k: byte k). */
+typedef signed char pb_codec_v16 __attribute__((vector_size(16)));
+
+static inline unsigned pb_codec_special16(const uint8_t *s) {
+        pb_codec_v16 x, m;
+        memcpy(&x, s, 16);
+        m = (x < 0x20) | (x == '"') | (x == '\\');
+#if defined(__SSE2__)
+        return (unsigned)_mm_movemask_epi8((__m128i)m);
+#else
+        unsigned r = 0;
+        for (int k = 0; k < 16; k++)
+                r |= (unsigned)(m[k] & 1) << k;
+        return r;
+#endif
+}
+
+/* A string value appended to o as JSON: quoted and escaped as
+ * pb_buf_json_str() does it, in one pass over s that copies plain ASCII 16
+ * bytes at a time, escapes what JSON needs and checks UTF-8 only from the
+ * bytes >= 0x80 on. 0, or -1 when s is not valid UTF-8 or o cannot grow:
+ * then o->len is as before (the bytes after it are not) and the caller's
+ * slow path gives the verdict (ostr_slow in pb_codec_decode.c). Strings of
+ * plain ASCII are copied here; from the first 16 (or 8, 4) bytes that are
+ * not, pb_codec_str_rest() goes on, called with i the input bytes already
+ * copied. */
+int pb_codec_str_rest(pb_buf_t *o, const uint8_t *s, size_t n, size_t i);
+static inline __attribute__((always_inline)) int
+pb_codec_str(pb_buf_t *o, const uint8_t *s, size_t n) {
+        uint8_t *w;
+        if (o->cap - o->len <= n + 2 && pb_buf_reserve(o, n + 2) != PB_OK)
+                return -1;
+        w = o->data + o->len + 1;
+        w[-1] = '"';
+        if (n >= 16) {
+                size_t i = 0;
+                for (; i + 16 <= n; i += 16) {
+                        if (pb_codec_special16(s + i))
+                                return pb_codec_str_rest(o, s, n, i);
+                        memcpy(w + i, s + i, 16);
+                }
+                /* the tail: the last 16 bytes, overlapping copied ones */
+                if (i < n) {
+                        if (pb_codec_special16(s + n - 16))
+                                return pb_codec_str_rest(o, s, n, i);
+                        memcpy(w + n - 16, s + n - 16, 16);
+                }
+        } else if (n >= 8) {
+                /* the first and the last 8 bytes (overlapping) */
+                uint64_t a, b;
+                memcpy(&a, s, 8);
+                memcpy(&b, s + n - 8, 8);
+                if (pb_codec_special8(a) | pb_codec_special8(b))
+                        return pb_codec_str_rest(o, s, n, 0);
+                memcpy(w, &a, 8);
+                memcpy(w + n - 8, &b, 8);
+        } else if (n >= 4) {
+                /* the first and the last 4 bytes, each in a word filled
+                 * up with plain letters */
+                uint32_t a, b;
+                const uint64_t fill = 0x6161616100000000ULL;
+                memcpy(&a, s, 4);
+                memcpy(&b, s + n - 4, 4);
+                if (pb_codec_special8(fill | a) | pb_codec_special8(fill | b))
+                        return pb_codec_str_rest(o, s, n, 0);
+                memcpy(w, &a, 4);
+                memcpy(w + n - 4, &b, 4);
+        } else
+                for (size_t i = 0; i < n; i++) {
+                        uint8_t ch = s[i];
+                        if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\')
+                                return pb_codec_str_rest(o, s, n, i);
+                        w[i] = ch;
+                }
+        w[n] = '"';
+        o->len += n + 2;
+        return 0;
 }
 
 #endif

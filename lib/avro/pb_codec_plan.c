@@ -42,6 +42,8 @@
 
 #define PLAN_MAX_OPS   8192
 #define PLAN_MAX_DEPTH (PB_CODEC_MAX_DEPTH - 4)
+/* unions a run of the interpreter enters without a call of its own */
+#define PLAN_RET_MAX 16
 
 enum {
         OP_RET,
@@ -352,12 +354,6 @@ typedef struct prun {
         pb_dec_t d; /* for the shared formatters; no error text */
 } prun_t;
 
-static inline int need(pb_buf_t *o, size_t n) {
-        if (o->cap - o->len > n)
-                return 0;
-        return pb_buf_reserve(o, n) == PB_OK ? 0 : -1;
-}
-
 static __attribute__((noinline)) int rlong_long(prun_t *r, int64_t *v) {
         size_t n;
         if (pb_zz_decode(r->p, r->end, v, &n) != PB_OK)
@@ -395,22 +391,15 @@ static int oint(pb_buf_t *o, int64_t v) {
         } while (m);
         if (v < 0)
                 b[--i] = '-';
-        if (need(o, sizeof(b) - i))
+        if (pb_cbuf_need(o, sizeof(b) - i))
                 return -1;
         memcpy(o->data + o->len, b + i, sizeof(b) - i);
         o->len += sizeof(b) - i;
         return 0;
 }
 
-static int oquoted(pb_buf_t *o, const char *s, size_t n) {
-        if (need(o, n + 2))
-                return -1;
-        uint8_t *w = o->data + o->len;
-        w[0] = '"';
-        memcpy(w + 1, s, n);
-        w[n + 1] = '"';
-        o->len += n + 2;
-        return 0;
+static inline int oquoted(pb_buf_t *o, const char *s, size_t n) {
+        return pb_codec_quoted(o, s, n) == PB_OK ? 0 : -1;
 }
 
 static void meta_text(pb_event_meta_t *m, int which, const uint8_t *s,
@@ -451,7 +440,7 @@ static void meta_num(pb_event_meta_t *m, int which, int64_t v, int micros) {
 
 static int obytes_b64(pb_buf_t *o, const uint8_t *p, size_t n) {
         size_t nb = (n + 2) / 3 * 4;
-        if (need(o, nb + 2))
+        if (pb_cbuf_need(o, nb + 2))
                 return -1;
         uint8_t *w = o->data + o->len;
         w[0] = '"';
@@ -461,34 +450,43 @@ static int obytes_b64(pb_buf_t *o, const uint8_t *p, size_t n) {
         return 0;
 }
 
+/* a decimal's text (o NULL: only the check) */
 static int odecimal(pb_buf_t *o, const uint8_t *p, size_t n, int scale) {
         char b[96];
-        static const uint8_t zero = 0;
-        if (n == 0) {
-                p = &zero;
-                n = 1;
-        }
-        if (n > 32)
-                return -1;
-        int k = pb_decimal_format(p, n, scale, b, sizeof(b));
+        int k = pb_codec_decimal(p, n, scale, o ? b : NULL);
         if (k < 0)
                 return -1;
         return o ? oquoted(o, b, (size_t)k) : 0;
 }
 
-/* checking: what the decoder's string output refuses (invalid UTF-8) */
-static int str_ok(const uint8_t *s, size_t n) {
-        uint64_t high = 0;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                high |= w;
+/* Dates and instants: events read in order of time repeat the day and
+ * the minute, so the text of the last one is kept in the codec and only
+ * what differs is formatted again. */
+static const char *fmt_date(pb_codec_t *c, int64_t days) {
+        if (days != c->fmt_day) {
+                pb_dec_fmt_date(days, c->fmt_day_text);
+                c->fmt_day = days;
         }
-        for (; i < n; i++)
-                high |= s[i];
-        return !(high & 0x8080808080808080ULL) ||
-               pb_utf8_valid((const char *)s, n);
+        return c->fmt_day_text;
+}
+
+static const char *fmt_instant(pb_codec_t *c, int64_t ms) {
+        int64_t min = ms / 60000 - (ms % 60000 < 0);
+        char *b = c->fmt_min_text;
+        if (min != c->fmt_min) {
+                pb_dec_fmt_instant(ms, b);
+                c->fmt_min = min;
+        } else {
+                /* the same minute: seconds and milliseconds */
+                int sub = (int)(ms - min * 60000), sec = sub / 1000,
+                    f = sub % 1000;
+                b[17] = (char)('0' + sec / 10);
+                b[18] = (char)('0' + sec % 10);
+                b[20] = (char)('0' + f / 100);
+                b[21] = (char)('0' + f / 10 % 10);
+                b[22] = (char)('0' + f % 10);
+        }
+        return b;
 }
 
 /* Bounds of the JSON per value while checking, as pb_codec_check.c
@@ -506,30 +504,41 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                                           const int chk) {
         const plan_op_t *ops = r->pl->ops;
         pb_buf_t *o = r->o;
+        /* where the unions entered in this call go on after their branch
+         * (deeper ones take a call of their own) */
+        uint32_t ret[PLAN_RET_MAX];
+        size_t nret = 0;
         for (;;) {
                 const plan_op_t *op = &ops[i];
                 int64_t v;
                 size_t n;
-                char b[32];
                 if (chk)
                         r->json += op->pb;
                 else if (op->pb) {
                         const char *src = r->pl->pool + op->pa;
                         uint8_t *dst;
                         n = op->pb;
-                        if (need(o, n))
+                        if (pb_cbuf_need(o, n))
                                 return -1;
                         dst = o->data + o->len;
                         if (n >= 8 && n <= 16) {
                                 /* member names: two overlapping words */
                                 memcpy(dst, src, 8);
                                 memcpy(dst + n - 8, src + n - 8, 8);
+                        } else if (n > 16 && n <= 32) {
+                                /* `},"name":{"name":` and the like */
+                                memcpy(dst, src, 16);
+                                memcpy(dst + n - 16, src + n - 16, 16);
                         } else
                                 memcpy(dst, src, n);
                         o->len += n;
                 }
                 switch (op->op) {
                 case OP_RET:
+                        if (nret) {
+                                i = ret[--nret];
+                                continue;
+                        }
                         return 0;
                 case OP_LIT: /* the prefix was all */
                         break;
@@ -540,12 +549,12 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 r->p++;
                                 r->json += 5;
                         } else if (*r->p++) {
-                                if (need(o, 4))
+                                if (pb_cbuf_need(o, 4))
                                         return -1;
                                 memcpy(o->data + o->len, "true", 4);
                                 o->len += 4;
                         } else {
-                                if (need(o, 5))
+                                if (pb_cbuf_need(o, 5))
                                         return -1;
                                 memcpy(o->data + o->len, "false", 5);
                                 o->len += 5;
@@ -570,11 +579,8 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 return -1;
                         if (chk)
                                 r->json += CHK_SCALAR;
-                        else {
-                                pb_dec_fmt_date(v, b);
-                                if (oquoted(o, b, 10))
-                                        return -1;
-                        }
+                        else if (oquoted(o, fmt_date(r->d.c, v), 10))
+                                return -1;
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v, 0);
                         break;
@@ -588,11 +594,8 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 return -1;
                         if (chk)
                                 r->json += CHK_SCALAR;
-                        else {
-                                pb_dec_fmt_instant(ms, b);
-                                if (oquoted(o, b, 24))
-                                        return -1;
-                        }
+                        else if (oquoted(o, fmt_instant(r->d.c, ms), 24))
+                                return -1;
                         if (op->meta && r->meta)
                                 meta_num(r->meta, op->meta, v,
                                          op->op == OP_TS_US);
@@ -629,9 +632,8 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                         break;
                 }
                 case OP_STR:
-                        if (rlen(r, &n) ||
-                            (chk ? !str_ok(r->p, n)
-                                 : pb_dec_str(&r->d, o, r->p, n)))
+                        if (rlen(r, &n) || (chk ? !pb_codec_text_ok(r->p, n)
+                                                : pb_codec_str(o, r->p, n)))
                                 return -1;
                         if (chk)
                                 r->json += 6 * (uint64_t)n + 2;
@@ -677,16 +679,23 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                 r->json += s[1];
                                 break;
                         }
-                        if (need(o, s[1]))
+                        if (pb_cbuf_need(o, s[1]))
                                 return -1;
                         memcpy(o->data + o->len, r->pl->pool + s[0], s[1]);
                         o->len += s[1];
                         break;
                 }
                 case OP_UNION:
-                        if (rlong(r, &v) || v < 0 || (uint64_t)v >= op->a ||
-                            (chk ? run_chk(r, r->pl->tab[op->b + (size_t)v])
-                                 : run_out(r, r->pl->tab[op->b + (size_t)v])))
+                        if (rlong(r, &v) || v < 0 || (uint64_t)v >= op->a)
+                                return -1;
+                        if (nret < PLAN_RET_MAX) {
+                                /* the branch, then back to op->c */
+                                ret[nret++] = op->c;
+                                i = r->pl->tab[op->b + (size_t)v];
+                                continue;
+                        }
+                        if (chk ? run_chk(r, r->pl->tab[op->b + (size_t)v])
+                                : run_out(r, r->pl->tab[op->b + (size_t)v]))
                                 return -1;
                         i = op->c;
                         continue;
@@ -714,7 +723,7 @@ static inline __attribute__((always_inline)) int run_impl(prun_t *r, size_t i,
                                         if (idx && chk)
                                                 r->json++;
                                         else if (idx) {
-                                                if (need(o, 1))
+                                                if (pb_cbuf_need(o, 1))
                                                         return -1;
                                                 o->data[o->len++] = ',';
                                         }

@@ -206,6 +206,24 @@ static const char pb_json_esc[256] = {
     [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
 };
 
+pb_resp_t pb_buf_xml_text(pb_buf_t *b, const char *s) {
+        pb_resp_t rc = PB_OK;
+        for (; s && *s && rc == PB_OK; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '&')
+                        rc = pb_buf_puts(b, "&amp;");
+                else if (c == '<')
+                        rc = pb_buf_puts(b, "&lt;");
+                else if (c == '>')
+                        rc = pb_buf_puts(b, "&gt;");
+                else if (c == '"')
+                        rc = pb_buf_puts(b, "&quot;");
+                else if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
+                        rc = pb_buf_putc(b, c);
+        }
+        return rc;
+}
+
 /* Escapes into a worst-case sized reservation (6 bytes per input byte + 2
  * quotes) so a failure leaves the buffer unchanged. For long strings the
  * reservation is computed exactly first to respect `max`. */

@@ -270,27 +270,6 @@ static inline size_t pb_utf8_seq(const unsigned char *s, size_t avail) {
         return n;
 }
 
-/* Non-zero if the 8 bytes in w (loaded from memory, little-endian) are
- * four complete 2-byte UTF-8 sequences: leads C2..DF at even offsets,
- * continuation bytes 80..BF at odd ones. That is how Cyrillic, Greek and
- * most Latin-extended text looks, and such bytes are never '"', '\\' or a
- * control character, so a string scan may step over all 8 at once. Per
- * 16-bit lane: (w & 0xC0E0) == 0x80C0 checks the bit patterns 110xxxxx /
- * 10xxxxxx; lead & 0x1E != 0 excludes the overlong leads C0 and C1 (the
- * addition sets bit 15 of a lane iff its low bits are non-zero and cannot
- * carry into the next lane). Big-endian: always 0, the slow path runs. */
-static inline int pb_utf8_2x4(uint64_t w) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        const uint64_t lane_hi = 0x8000800080008000ULL;
-        uint64_t lead = w & 0x001E001E001E001EULL;
-        return (w & 0xC0E0C0E0C0E0C0E0ULL) == 0x80C080C080C080C0ULL &&
-               ((lead + 0x7FFF7FFF7FFF7FFFULL) & lane_hi) == lane_hi;
-#else
-        (void)w;
-        return 0;
-#endif
-}
-
 /* Validates the run of non-ASCII UTF-8 starting at *qp (*qp[0] >= 0x80)
  * up to the next ASCII byte or ue, advancing *qp. Four 2-byte sequences at
  * a time while they last, else one sequence of any length. Returns 0, or
@@ -341,6 +320,13 @@ int pb_utf8_valid(const char *str, size_t len) {
                         return 0;
         }
         return 1;
+}
+
+size_t pb_utf8_span(const char *s, size_t len) {
+        const unsigned char *q = (const unsigned char *)s;
+        if (pb_utf8_run(&q, q + len))
+                return 0;
+        return (size_t)(q - (const unsigned char *)s);
 }
 
 /* --- strings --- */
@@ -641,6 +627,21 @@ static inline int pb_isdigit(unsigned char c) {
         return c >= '0' && c <= '9';
 }
 
+/* One or more digits at q: the end of them, or NULL after failing with
+ * "expected a digit WHERE". */
+static inline const unsigned char *pb_json_digits(pb_json_parser_t *p,
+                                                  const unsigned char *q,
+                                                  const unsigned char *ue,
+                                                  const char *where) {
+        if (q >= ue || !pb_isdigit(*q)) {
+                pb_json_fail(p, (const char *)q, "expected a digit %s", where);
+                return NULL;
+        }
+        while (q < ue && pb_isdigit(*q))
+                q++;
+        return q;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; s at the first char
  * ('-' or a digit). Returns the end of the literal, or reports (p may be
  * NULL) and returns NULL. */
@@ -668,27 +669,15 @@ static const unsigned char *pb_json_number_scan(pb_json_parser_t *p,
                 while (q < ue && pb_isdigit(*q))
                         q++;
         }
-        if (q < ue && *q == '.') {
-                q++;
-                if (q >= ue || !pb_isdigit(*q)) {
-                        pb_json_fail(p, (const char *)q,
-                                     "expected a digit after '.'");
-                        return NULL;
-                }
-                while (q < ue && pb_isdigit(*q))
-                        q++;
-        }
+        if (q < ue && *q == '.' &&
+            !(q = pb_json_digits(p, q + 1, ue, "after '.'")))
+                return NULL;
         if (q < ue && (*q == 'e' || *q == 'E')) {
                 q++;
                 if (q < ue && (*q == '+' || *q == '-'))
                         q++;
-                if (q >= ue || !pb_isdigit(*q)) {
-                        pb_json_fail(p, (const char *)q,
-                                     "expected a digit in the exponent");
+                if (!(q = pb_json_digits(p, q, ue, "in the exponent")))
                         return NULL;
-                }
-                while (q < ue && pb_isdigit(*q))
-                        q++;
         }
         return q;
 }
@@ -833,6 +822,26 @@ static void pb_json_unexpected(pb_json_parser_t *p, const char *s,
                              what);
 }
 
+/* true, false or null at *sp (which holds 't', 'f' or 'n'): its type
+ * into *t and *sp past it; 0 if the word is not there */
+static inline int pb_json_literal(const char **sp, const char *e,
+                                  pb_json_type_t *t) {
+        static const struct {
+                const char *word;
+                size_t n;
+                pb_json_type_t type;
+        } lits[] = {{"true", 4, PB_JSON_TRUE},
+                    {"false", 5, PB_JSON_FALSE},
+                    {"null", 4, PB_JSON_NULL}};
+        size_t i = **sp == 't' ? 0 : **sp == 'f' ? 1 : 2;
+        if ((size_t)(e - *sp) < lits[i].n ||
+            memcmp(*sp, lits[i].word, lits[i].n))
+                return 0;
+        *t = lits[i].type;
+        *sp += lits[i].n;
+        return 1;
+}
+
 const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
                                size_t len, char *errstr, size_t errstr_size) {
         const char *s = text, *e = text + len;
@@ -939,26 +948,11 @@ value:
                         return NULL;
                 break;
         case 't':
-                if (e - s >= 4 && memcmp(s, "true", 4) == 0) {
-                        v->type = PB_JSON_TRUE;
-                        s += 4;
-                        break;
-                }
-                goto bad_literal;
         case 'f':
-                if (e - s >= 5 && memcmp(s, "false", 5) == 0) {
-                        v->type = PB_JSON_FALSE;
-                        s += 5;
-                        break;
-                }
-                goto bad_literal;
         case 'n':
-                if (e - s >= 4 && memcmp(s, "null", 4) == 0) {
-                        v->type = PB_JSON_NULL;
-                        s += 4;
-                        break;
-                }
-                goto bad_literal;
+                if (!pb_json_literal(&s, e, &v->type))
+                        goto bad_literal;
+                break;
         case '-':
         case '0':
         case '1':
@@ -1011,22 +1005,16 @@ after:
                 }
                 goto member;
         }
-        if (top->node->type == PB_JSON_ARRAY) {
-                if (s < e && *s == ']') {
+        {
+                int arr = top->node->type == PB_JSON_ARRAY;
+                if (s < e && *s == (arr ? ']' : '}')) {
                         s++;
                         depth--;
                         goto after;
                 }
-                pb_json_unexpected(p, s, e, "',' or ']'");
+                pb_json_unexpected(p, s, e, arr ? "',' or ']'" : "',' or '}'");
                 return NULL;
         }
-        if (s < e && *s == '}') {
-                s++;
-                depth--;
-                goto after;
-        }
-        pb_json_unexpected(p, s, e, "',' or '}'");
-        return NULL;
 
 member:
         /* s at the key, whitespace skipped */

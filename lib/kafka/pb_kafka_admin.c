@@ -467,40 +467,43 @@ static pb_txn_res_t txn_res(rd_kafka_error_t *e, char *errstr, size_t n) {
         return r;
 }
 
-static rd_kafka_t *txn_rk(pb_producer_t *p, char *errstr, size_t n) {
+enum { TXN_INIT, TXN_BEGIN, TXN_COMMIT, TXN_ABORT };
+
+/* One step of p's transactions (begin takes no timeout). */
+static pb_txn_res_t txn_step(pb_producer_t *p, int step, int timeout_ms,
+                             char *errstr, size_t n) {
         rd_kafka_t *rk = p ? pb_producer_rk(p) : NULL;
-        if (!rk)
+        rd_kafka_error_t *e;
+        if (!rk) {
                 seterr(errstr, n, "no producer");
-        return rk;
+                return PB_TXN_FATAL;
+        }
+        if (step == TXN_INIT)
+                e = rd_kafka_init_transactions(rk, timeout_ms);
+        else if (step == TXN_BEGIN)
+                e = rd_kafka_begin_transaction(rk);
+        else if (step == TXN_COMMIT)
+                e = rd_kafka_commit_transaction(rk, timeout_ms);
+        else
+                e = rd_kafka_abort_transaction(rk, timeout_ms);
+        return txn_res(e, errstr, n);
 }
 
 pb_txn_res_t pb_producer_txn_init(pb_producer_t *p, int timeout_ms,
                                   char *errstr, size_t n) {
-        rd_kafka_t *rk = txn_rk(p, errstr, n);
-        if (!rk)
-                return PB_TXN_FATAL;
-        return txn_res(rd_kafka_init_transactions(rk, timeout_ms), errstr, n);
+        return txn_step(p, TXN_INIT, timeout_ms, errstr, n);
 }
 
 pb_txn_res_t pb_producer_txn_begin(pb_producer_t *p, char *errstr, size_t n) {
-        rd_kafka_t *rk = txn_rk(p, errstr, n);
-        if (!rk)
-                return PB_TXN_FATAL;
-        return txn_res(rd_kafka_begin_transaction(rk), errstr, n);
+        return txn_step(p, TXN_BEGIN, 0, errstr, n);
 }
 
 pb_txn_res_t pb_producer_txn_commit(pb_producer_t *p, int timeout_ms,
                                     char *errstr, size_t n) {
-        rd_kafka_t *rk = txn_rk(p, errstr, n);
-        if (!rk)
-                return PB_TXN_FATAL;
-        return txn_res(rd_kafka_commit_transaction(rk, timeout_ms), errstr, n);
+        return txn_step(p, TXN_COMMIT, timeout_ms, errstr, n);
 }
 
 pb_txn_res_t pb_producer_txn_abort(pb_producer_t *p, int timeout_ms,
                                    char *errstr, size_t n) {
-        rd_kafka_t *rk = txn_rk(p, errstr, n);
-        if (!rk)
-                return PB_TXN_FATAL;
-        return txn_res(rd_kafka_abort_transaction(rk, timeout_ms), errstr, n);
+        return txn_step(p, TXN_ABORT, timeout_ms, errstr, n);
 }

@@ -56,8 +56,7 @@ struct pb_registry {
         long connect_timeout_ms;
         long timeout_ms;
         size_t max_body;
-        pb_buf_t body; /* response body of the last request */
-        int body_over; /* the response exceeded max_body */
+        pb_http_body_t body; /* response body of the last request */
         char curl_err[CURL_ERROR_SIZE];
 
         pb_reg_ident_t ids[PB_REG_ID_SLOTS];
@@ -172,16 +171,12 @@ out:
         return ret;
 }
 
-static size_t pb_reg_write_cb(char *p, size_t size, size_t n, void *ud) {
-        pb_registry_t *r = ud;
-        size_t len = size * n;
-        if (r->body.len + len > r->max_body) {
-                r->body_over = 1;
-                return 0; /* makes curl fail with CURLE_WRITE_ERROR */
-        }
-        if (pb_buf_append(&r->body, p, len) != PB_OK)
-                return 0;
-        return len;
+size_t pb_http_body_write(char *p, size_t size, size_t n, void *ud) {
+        pb_http_body_t *b = ud;
+        pb_resp_t rc = pb_buf_append(&b->buf, p, size * n);
+        if (rc == PB_ERR_LIMIT)
+                b->over = 1;
+        return rc == PB_OK ? size * n : 0; /* 0: CURLE_WRITE_ERROR */
 }
 
 pb_registry_t *pb_registry_new(const char *url, char *errstr,
@@ -205,7 +200,7 @@ pb_registry_t *pb_registry_new(const char *url, char *errstr,
         r->connect_timeout_ms = PB_REGISTRY_CONNECT_TIMEOUT_MS;
         r->timeout_ms = PB_REGISTRY_TIMEOUT_MS;
         r->max_body = PB_REGISTRY_MAX_BODY;
-        pb_buf_init(&r->body, 0); /* bounded by the write callback */
+        pb_buf_init(&r->body.buf, r->max_body);
         if (pthread_mutex_init(&r->lock, NULL) != 0) {
                 free(r);
                 snprintf(errstr, errstr_size, "mutex init failed");
@@ -268,7 +263,7 @@ void pb_registry_destroy(pb_registry_t *r) {
                 free(r->ids[i].subject);
         for (i = 0; i < PB_REG_SCHEMA_SLOTS; i++)
                 pb_schema_destroy(r->schemas[i].schema);
-        pb_buf_free(&r->body);
+        pb_buf_free(&r->body.buf);
         pb_reg_free_secret(r->userpwd);
         free(r->base);
         pthread_mutex_destroy(&r->lock);
@@ -344,9 +339,9 @@ static long pb_reg_http_error(pb_registry_t *r, const char *what, long status,
         cJSON *j = NULL, *code, *msg;
         long ec = 0;
         char clean[256];
-        if (r->body.len)
-                j = cJSON_ParseWithLength((const char *)r->body.data,
-                                          r->body.len);
+        if (r->body.buf.len)
+                j = cJSON_ParseWithLength((const char *)r->body.buf.data,
+                                          r->body.buf.len);
         code = j ? cJSON_GetObjectItemCaseSensitive(j, "error_code") : NULL;
         msg = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
         if (cJSON_IsNumber(code) && code->valuedouble >= 0 &&
@@ -381,8 +376,8 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
         CURLcode cc;
         CURL *c = r->curl;
 
-        pb_buf_reset(&r->body);
-        r->body_over = 0;
+        pb_buf_reset(&r->body.buf);
+        r->body.over = 0;
         r->curl_err[0] = 0;
         *status = 0;
 
@@ -419,8 +414,8 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
                          (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pb_reg_write_cb);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pb_http_body_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "partnerbus");
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -442,7 +437,7 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
         curl_easy_setopt(c, CURLOPT_USERPWD, NULL);
         curl_slist_free_all(hdrs);
 
-        if (r->body_over || cc == CURLE_FILESIZE_EXCEEDED) {
+        if (r->body.over || cc == CURLE_FILESIZE_EXCEEDED) {
                 pb_reg_fail(r, what, errstr, errstr_size,
                             "response larger than %zu bytes", r->max_body);
                 return PB_ERR_LIMIT;
@@ -462,9 +457,9 @@ static pb_resp_t pb_reg_request(pb_registry_t *r, const char *url,
 static cJSON *pb_reg_parse_body(pb_registry_t *r, const char *what,
                                 char *errstr, size_t errstr_size) {
         cJSON *j = NULL;
-        if (r->body.len)
-                j = cJSON_ParseWithLength((const char *)r->body.data,
-                                          r->body.len);
+        if (r->body.buf.len)
+                j = cJSON_ParseWithLength((const char *)r->body.buf.data,
+                                          r->body.buf.len);
         if (!cJSON_IsObject(j)) {
                 pb_reg_fail(r, what, errstr, errstr_size,
                             "response is not a JSON object");

@@ -476,20 +476,27 @@ static void token_issue(call_t *c, const char *org) {
         answer(c, 201, b);
 }
 
-static void token_list(call_t *c, const char *org) {
-        cJSON *all, *t, *out, *a;
+/* GET /v1/admin/orgs/ORG/NAME: the organisation's records of one topic,
+ * each as view shows it, in an array named name */
+static void org_list(call_t *c, const char *org, int topic, const char *name,
+                     cJSON *(*view)(pb_adm_state_t *, const cJSON *)) {
+        cJSON *all, *e, *out, *a;
         if (!may_manage(c, org))
                 return;
-        if (!(t = get_org(c, org)))
+        if (!(e = get_org(c, org)))
                 return;
-        cJSON_Delete(t);
-        all = pb_adm_state_list(c->adm->state, PB_ADM_T_TOKENS, org);
+        cJSON_Delete(e);
+        all = pb_adm_state_list(c->adm->state, topic, org);
         out = cJSON_CreateObject();
-        a = cJSON_AddArrayToObject(out, "tokens");
-        cJSON_ArrayForEach(t, all)
-            cJSON_AddItemToArray(a, token_view(c->adm->state, t));
+        a = cJSON_AddArrayToObject(out, name);
+        cJSON_ArrayForEach(e, all)
+            cJSON_AddItemToArray(a, view(c->adm->state, e));
         cJSON_Delete(all);
         answer(c, 200, out);
+}
+
+static void token_list(call_t *c, const char *org) {
+        org_list(c, org, PB_ADM_T_TOKENS, "tokens", token_view);
 }
 
 static void token_revoke(call_t *c, const char *org, const char *id) {
@@ -753,19 +760,12 @@ out:
         cJSON_Delete(s);
 }
 
+static cJSON *sub_view_of(pb_adm_state_t *st, const cJSON *s) {
+        return sub_view(s);
+}
+
 static void sub_list(call_t *c, const char *org) {
-        cJSON *all, *s, *out, *a;
-        if (!may_manage(c, org))
-                return;
-        if (!(s = get_org(c, org)))
-                return;
-        cJSON_Delete(s);
-        all = pb_adm_state_list(c->adm->state, PB_ADM_T_SUBS, org);
-        out = cJSON_CreateObject();
-        a = cJSON_AddArrayToObject(out, "subscriptions");
-        cJSON_ArrayForEach(s, all) cJSON_AddItemToArray(a, sub_view(s));
-        cJSON_Delete(all);
-        answer(c, 200, out);
+        org_list(c, org, PB_ADM_T_SUBS, "subscriptions", sub_view_of);
 }
 
 static void sub_show(call_t *c, const char *org, const char *id, int status) {

@@ -68,6 +68,24 @@ static void ptr_of(char *buf, size_t size, const char *base, const char *tok) {
         pb_pointer_push(buf, size, tok, strlen(tok));
 }
 
+/* The members a nested object may have. */
+static const char *const read_fields[] = {"type", "where", NULL};
+static const char *const retry_fields[] = {"max_elapsed_s", NULL};
+static const char *const projection_fields[] = {"include", "exclude", NULL};
+
+/* q gets the pointer of member m of the object at ptr; 1 if its name is
+ * one of names, else the error "unknown field" there and 0. */
+static int known_member(ctx_t *c, const char *ptr, const pb_json_t *m,
+                        const char *const *names, char *q, size_t qsize) {
+        snprintf(q, qsize, "%s", ptr);
+        pb_pointer_push(q, qsize, m->key, m->keylen);
+        for (; *names; names++)
+                if (!strcmp(m->key, *names))
+                        return 1;
+        pb_adm_err(c->errs, q, "unknown field");
+        return 0;
+}
+
 /* A string without NUL of 1..max bytes, or an error. */
 static const char *want_str(ctx_t *c, const pb_json_t *v, const char *ptr,
                             size_t max) {
@@ -277,12 +295,8 @@ static cJSON *read_array(ctx_t *c, const pb_json_t *v, const char *ptr) {
                         pb_adm_err(c->errs, p, "expected an object");
                         continue;
                 }
-                for (m = e->child; m; m = m->next) {
-                        snprintf(q, sizeof(q), "%s", p);
-                        pb_pointer_push(q, sizeof(q), m->key, m->keylen);
-                        if (strcmp(m->key, "type") && strcmp(m->key, "where"))
-                                pb_adm_err(c->errs, q, "unknown field");
-                }
+                for (m = e->child; m; m = m->next)
+                        known_member(c, p, m, read_fields, q, sizeof(q));
                 ptr_of(q, sizeof(q), p, "type");
                 if (!t) {
                         pb_adm_err(c->errs, q, "required");
@@ -426,11 +440,9 @@ static void member(ctx_t *c, pb_adm_body_kind_t kind, const pb_json_t *m) {
                         return;
                 }
                 for (r = m->child; r; r = r->next) {
-                        snprintf(q, sizeof(q), "%s", p);
-                        pb_pointer_push(q, sizeof(q), r->key, r->keylen);
-                        if (strcmp(r->key, "max_elapsed_s"))
-                                pb_adm_err(c->errs, q, "unknown field");
-                        else if (want_int(c, r, q, 1, 30L * 86400, &x) == 0) {
+                        if (!known_member(c, p, r, retry_fields, q, sizeof(q)))
+                                continue;
+                        if (want_int(c, r, q, 1, 30L * 86400, &x) == 0) {
                                 cJSON *o = cJSON_CreateObject();
                                 cJSON_AddNumberToObject(o, "max_elapsed_s",
                                                         (double)x);
@@ -447,16 +459,11 @@ static void member(ctx_t *c, pb_adm_body_kind_t kind, const pb_json_t *m) {
                 }
                 o = cJSON_CreateObject();
                 for (r = m->child; r; r = r->next) {
-                        snprintf(q, sizeof(q), "%s", p);
-                        pb_pointer_push(q, sizeof(q), r->key, r->keylen);
-                        if (strcmp(r->key, "include") &&
-                            strcmp(r->key, "exclude"))
-                                pb_adm_err(c->errs, q, "unknown field");
-                        else {
-                                cJSON *a = pointers_array(c, r, q);
-                                if (a)
-                                        cJSON_AddItemToObject(o, r->key, a);
-                        }
+                        cJSON *a;
+                        if (known_member(c, p, r, projection_fields, q,
+                                         sizeof(q)) &&
+                            (a = pointers_array(c, r, q)))
+                                cJSON_AddItemToObject(o, r->key, a);
                 }
                 add(c, "projection", o);
         } else if (!strcmp(m->key, "from")) {

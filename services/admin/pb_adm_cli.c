@@ -1,6 +1,7 @@
 /* partnerbus admin - the CLI for operators' scripts: each subcommand is
  * one call of the REST API (libcurl); the answer's JSON goes to stdout,
  * an error answer to stderr with exit status 1 (usage errors: 2). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "partnerbus/pb_serde.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
 #include "pb_opts.h"
@@ -67,26 +69,23 @@ typedef struct cli {
         size_t npos;
 } cli_t;
 
-typedef struct out {
-        char *p;
-        size_t n;
-} out_t;
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud) {
-        out_t *o = ud;
-        size_t n = sz * nm;
-        char *q;
-        if (o->n + n > (64u << 20))
-                return 0;
-        q = realloc(o->p, o->n + n + 1);
-        if (!q)
-                return 0;
-        memcpy(q + o->n, p, n);
-        o->n += n;
-        q[o->n] = 0;
-        o->p = q;
-        return n;
-}
+/* the options that take a value, and the field it goes to */
+static const struct {
+        const char *name;
+        size_t off;
+} cli_opts[] = {
+    {"--url", offsetof(cli_t, url)},
+    {"--token-file", offsetof(cli_t, token_file)},
+    {"--cacert", offsetof(cli_t, cacert)},
+    {"--data", offsetof(cli_t, data)},
+    {"--name", offsetof(cli_t, name)},
+    {"--kind", offsetof(cli_t, kind)},
+    {"--role", offsetof(cli_t, role)},
+    {"--publish", offsetof(cli_t, publish)},
+    {"--from", offsetof(cli_t, from)},
+    {"--org", offsetof(cli_t, org)},
+    {"--limit", offsetof(cli_t, limit)},
+};
 
 static char *load_data(const char *d) {
         FILE *fp;
@@ -112,11 +111,13 @@ static int call(const cli_t *c, const char *method, const char *path,
         struct curl_slist *hs = NULL;
         char url[2048], auth[700], *tok = NULL, err[256];
         const char *env_tok = getenv("PARTNERBUS_ADMIN_TOKEN");
-        out_t o = {NULL, 0};
+        pb_http_body_t o = {.over = 0};
+        const char *txt;
         long code = 0;
         CURLcode cr;
         int rc = 1;
         cJSON *j;
+        pb_buf_init(&o.buf, 64u << 20);
         if (!h)
                 return 1;
         if (c->token_file) {
@@ -148,19 +149,20 @@ static int call(const cli_t *c, const char *method, const char *path,
         if (c->cacert)
                 curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
         curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, pb_http_body_write);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &o);
         cr = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        txt = (const char *)o.buf.data;
         memset(auth, 0, sizeof(auth));
         if (cr != CURLE_OK) {
                 fprintf(stderr, "partnerbus admin: %s: %s\n", c->url,
                         curl_easy_strerror(cr));
         } else {
-                j = o.p ? cJSON_Parse(o.p) : NULL;
+                j = txt ? cJSON_Parse(txt) : NULL;
                 if (code >= 200 && code < 300) {
                         char *pretty = j ? cJSON_Print(j) : NULL;
-                        printf("%s\n", pretty ? pretty : (o.p ? o.p : ""));
+                        printf("%s\n", pretty ? pretty : (txt ? txt : ""));
                         free(pretty);
                         rc = 0;
                 } else {
@@ -169,18 +171,18 @@ static int call(const cli_t *c, const char *method, const char *path,
                         fprintf(stderr,
                                 "partnerbus admin: HTTP %ld: %s%s%s%s\n", code,
                                 cJSON_IsString(m) ? m->valuestring
-                                                  : (o.p ? o.p : ""),
+                                                  : (txt ? txt : ""),
                                 cJSON_IsString(p) ? " (at " : "",
                                 cJSON_IsString(p) ? p->valuestring : "",
                                 cJSON_IsString(p) ? ")" : "");
-                        if (o.p)
-                                fprintf(stderr, "%s", o.p);
+                        if (txt)
+                                fprintf(stderr, "%s", txt);
                 }
                 cJSON_Delete(j);
         }
         curl_slist_free_all(hs);
         curl_easy_cleanup(h);
-        free(o.p);
+        pb_buf_free(&o.buf);
         return rc;
 }
 
@@ -194,10 +196,160 @@ static int need(const cli_t *c, size_t n) {
         return c->npos == n;
 }
 
+/* org create ID: the object of --data (or a new one) with the ID and the
+ * options that name, kind, publish and read; -1 after a usage message. */
+static int org_create(const cli_t *c, const char *body) {
+        cJSON *o = body ? cJSON_Parse(body) : cJSON_CreateObject();
+        cJSON *pub, *rd;
+        char *txt;
+        size_t k;
+        int rc;
+        if (!cJSON_IsObject(o)) {
+                cJSON_Delete(o);
+                usage_err("--data is not a JSON object");
+                return -1;
+        }
+        cJSON_AddStringToObject(o, "id", c->pos[2]);
+        if (c->name)
+                cJSON_AddStringToObject(o, "name", c->name);
+        if (c->kind)
+                cJSON_AddStringToObject(o, "kind", c->kind);
+        if (c->publish) {
+                char *dup = strdup(c->publish), *save = NULL, *t;
+                pub = cJSON_AddArrayToObject(o, "publish");
+                for (t = strtok_r(dup, ",", &save); t;
+                     t = strtok_r(NULL, ",", &save))
+                        cJSON_AddItemToArray(pub, cJSON_CreateString(t));
+                free(dup);
+        }
+        if (c->nread) {
+                rd = cJSON_AddArrayToObject(o, "read");
+                for (k = 0; k < c->nread; k++) {
+                        cJSON *e = cJSON_CreateObject();
+                        const char *colon = strchr(c->read[k], ':');
+                        char t[256];
+                        snprintf(t, sizeof(t), "%.*s",
+                                 colon ? (int)(colon - c->read[k])
+                                       : (int)strlen(c->read[k]),
+                                 c->read[k]);
+                        cJSON_AddStringToObject(e, "type", t);
+                        if (colon)
+                                cJSON_AddStringToObject(e, "where", colon + 1);
+                        cJSON_AddItemToArray(rd, e);
+                }
+        }
+        txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        rc = call(c, "POST", "/v1/admin/orgs", txt);
+        free(txt);
+        return rc;
+}
+
+/* What a route sends: nothing, an empty body, --data (required), or a
+ * small object of the named options (--from required). */
+enum { B_NONE, B_EMPTY, B_DATA, B_TOKEN, B_FROM };
+
+/* The commands that are one call: the path is /v1/admin/orgs, then /ORG
+ * (the third word), mid, /ID (the fourth word), tail. */
+static const struct route {
+        const char *cmd, *sub;
+        size_t npos;
+        const char *method, *mid, *tail;
+        int body;
+} routes[] = {
+    {"org", "list", 2, "GET", "", "", B_NONE},
+    {"org", "show", 3, "GET", "", "", B_NONE},
+    {"org", "disable", 3, "POST", "", "/disable", B_EMPTY},
+    {"org", "enable", 3, "POST", "", "/enable", B_EMPTY},
+    {"org", "change", 3, "PATCH", "", "", B_DATA},
+    {"token", "list", 3, "GET", "/tokens", "", B_NONE},
+    {"token", "revoke", 4, "DELETE", "/tokens", "", B_NONE},
+    {"token", "issue", 3, "POST", "/tokens", "", B_TOKEN},
+    {"sub", "list", 3, "GET", "/subscriptions", "", B_NONE},
+    {"sub", "create", 3, "POST", "/subscriptions", "", B_DATA},
+    {"sub", "show", 4, "GET", "/subscriptions", "", B_NONE},
+    {"sub", "delete", 4, "DELETE", "/subscriptions", "", B_NONE},
+    {"sub", "change", 4, "PATCH", "/subscriptions", "", B_DATA},
+    {"sub", "status", 4, "GET", "/subscriptions", "/status", B_NONE},
+    {"sub", "suspend", 4, "POST", "/subscriptions", "/suspend", B_EMPTY},
+    {"sub", "resume", 4, "POST", "/subscriptions", "/resume", B_EMPTY},
+    {"sub", "rotate-secret", 4, "POST", "/subscriptions", "/rotate-secret",
+     B_EMPTY},
+    {"sub", "retransmit", 4, "POST", "/subscriptions", "/retransmit", B_FROM},
+};
+
+static void path_add(char *path, size_t size, const char *s) {
+        strncat(path, s, size - strlen(path) - 1);
+}
+
+static int route_call(const cli_t *c, const struct route *r, const char *data) {
+        char path[1024] = "/v1/admin/orgs", *txt = NULL;
+        int rc;
+        if (c->npos > 2) {
+                path_add(path, sizeof(path), "/");
+                path_add(path, sizeof(path), c->pos[2]);
+        }
+        path_add(path, sizeof(path), r->mid);
+        if (c->npos > 3) {
+                path_add(path, sizeof(path), "/");
+                path_add(path, sizeof(path), c->pos[3]);
+        }
+        path_add(path, sizeof(path), r->tail);
+        if (r->body == B_TOKEN || r->body == B_FROM) {
+                cJSON *o = cJSON_CreateObject();
+                if (r->body == B_FROM)
+                        cJSON_AddStringToObject(o, "from", c->from);
+                if (r->body == B_TOKEN && c->name)
+                        cJSON_AddStringToObject(o, "name", c->name);
+                if (r->body == B_TOKEN && c->role)
+                        cJSON_AddStringToObject(o, "role", c->role);
+                txt = cJSON_PrintUnformatted(o);
+                cJSON_Delete(o);
+                data = txt;
+        } else if (r->body == B_EMPTY)
+                data = "";
+        else if (r->body == B_NONE)
+                data = NULL;
+        rc = call(c, r->method, path, data);
+        free(txt);
+        return rc;
+}
+
+/* The exit status of the command in c (2: bad arguments, -1: bad
+ * arguments already told). */
+static int run(const cli_t *c, const char *body) {
+        const char *cmd = c->pos[0], *sub = c->npos > 1 ? c->pos[1] : NULL;
+        char path[1024];
+        size_t k;
+        for (k = 0; sub && k < sizeof(routes) / sizeof(routes[0]); k++) {
+                const struct route *r = &routes[k];
+                if (strcmp(cmd, r->cmd) || strcmp(sub, r->sub) ||
+                    c->npos != r->npos)
+                        continue;
+                if ((r->body == B_DATA && !body) ||
+                    (r->body == B_FROM && !c->from))
+                        return 2;
+                return route_call(c, r, body);
+        }
+        if (!strcmp(cmd, "org") && sub && !strcmp(sub, "create") && need(c, 3))
+                return org_create(c, body);
+        if (!strcmp(cmd, "audit") && need(c, 1)) {
+                snprintf(path, sizeof(path), "/v1/admin/audit%s%s%s%s%s",
+                         c->org || c->limit ? "?" : "", c->org ? "org=" : "",
+                         c->org ? c->org : "", c->org && c->limit ? "&" : "",
+                         c->limit ? "limit=" : "");
+                if (c->limit)
+                        path_add(path, sizeof(path), c->limit);
+                return call(c, "GET", path, NULL);
+        }
+        if (!strcmp(cmd, "call") && need(c, 3))
+                return call(c, c->pos[1], c->pos[2], body);
+        return 2;
+}
+
 int pb_adm_cli(int argc, char **argv) {
         cli_t c;
         int i, rc;
-        char path[1024];
         char *body = NULL;
         const char *cmd, *sub = NULL;
         memset(&c, 0, sizeof(c));
@@ -208,37 +360,27 @@ int pb_adm_cli(int argc, char **argv) {
         for (i = 1; i < argc; i++) {
                 const char *a = argv[i];
                 const char **slot = NULL;
+                size_t k;
                 if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
                         fputs(cli_usage, stdout);
                         return 0;
                 }
-                if (!strcmp(a, "--url"))
-                        slot = &c.url;
-                else if (!strcmp(a, "--token-file"))
-                        slot = &c.token_file;
-                else if (!strcmp(a, "--cacert"))
-                        slot = &c.cacert;
-                else if (!strcmp(a, "--data"))
-                        slot = &c.data;
-                else if (!strcmp(a, "--name"))
-                        slot = &c.name;
-                else if (!strcmp(a, "--kind"))
-                        slot = &c.kind;
-                else if (!strcmp(a, "--role"))
-                        slot = &c.role;
-                else if (!strcmp(a, "--publish"))
-                        slot = &c.publish;
-                else if (!strcmp(a, "--from"))
-                        slot = &c.from;
-                else if (!strcmp(a, "--org"))
-                        slot = &c.org;
-                else if (!strcmp(a, "--limit"))
-                        slot = &c.limit;
-                else if (!strcmp(a, "--read")) {
+                for (k = 0; k < sizeof(cli_opts) / sizeof(cli_opts[0]); k++)
+                        if (!strcmp(a, cli_opts[k].name))
+                                slot = (const char **)((char *)&c +
+                                                       cli_opts[k].off);
+                if (slot) {
+                        if (i + 1 >= argc) {
+                                fprintf(stderr,
+                                        "partnerbus admin: %s needs a value\n",
+                                        a);
+                                return 2;
+                        }
+                        *slot = argv[++i];
+                } else if (!strcmp(a, "--read")) {
                         if (i + 1 >= argc || c.nread == 64)
                                 return usage_err("--read needs TYPE[:WHERE]");
                         c.read[c.nread++] = argv[++i];
-                        continue;
                 } else if (a[0] == '-' && a[1]) {
                         fprintf(stderr, "partnerbus admin: unknown option %s\n",
                                 a);
@@ -247,14 +389,7 @@ int pb_adm_cli(int argc, char **argv) {
                         if (c.npos == 6)
                                 return usage_err("too many arguments");
                         c.pos[c.npos++] = a;
-                        continue;
                 }
-                if (i + 1 >= argc) {
-                        fprintf(stderr, "partnerbus admin: %s needs a value\n",
-                                a);
-                        return 2;
-                }
-                *slot = argv[++i];
         }
         if (c.npos < 1)
                 return usage_err("no command");
@@ -265,153 +400,11 @@ int pb_adm_cli(int argc, char **argv) {
                 if (!body)
                         return usage_err("--data @FILE: cannot read FILE");
         }
-        rc = 2;
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        if (!strcmp(cmd, "org") && sub) {
-                if (!strcmp(sub, "list") && need(&c, 2))
-                        rc = call(&c, "GET", "/v1/admin/orgs", NULL);
-                else if (!strcmp(sub, "show") && need(&c, 3)) {
-                        snprintf(path, sizeof(path), "/v1/admin/orgs/%s",
-                                 c.pos[2]);
-                        rc = call(&c, "GET", path, NULL);
-                } else if ((!strcmp(sub, "disable") ||
-                            !strcmp(sub, "enable")) &&
-                           need(&c, 3)) {
-                        snprintf(path, sizeof(path), "/v1/admin/orgs/%s/%s",
-                                 c.pos[2], sub);
-                        rc = call(&c, "POST", path, "");
-                } else if (!strcmp(sub, "change") && need(&c, 3) && body) {
-                        snprintf(path, sizeof(path), "/v1/admin/orgs/%s",
-                                 c.pos[2]);
-                        rc = call(&c, "PATCH", path, body);
-                } else if (!strcmp(sub, "create") && need(&c, 3)) {
-                        cJSON *o =
-                            body ? cJSON_Parse(body) : cJSON_CreateObject();
-                        cJSON *pub, *rd;
-                        char *txt;
-                        size_t k;
-                        if (!cJSON_IsObject(o)) {
-                                cJSON_Delete(o);
-                                free(body);
-                                return usage_err("--data is not a JSON object");
-                        }
-                        cJSON_AddStringToObject(o, "id", c.pos[2]);
-                        if (c.name)
-                                cJSON_AddStringToObject(o, "name", c.name);
-                        if (c.kind)
-                                cJSON_AddStringToObject(o, "kind", c.kind);
-                        if (c.publish) {
-                                char *dup = strdup(c.publish), *save = NULL, *t;
-                                pub = cJSON_AddArrayToObject(o, "publish");
-                                for (t = strtok_r(dup, ",", &save); t;
-                                     t = strtok_r(NULL, ",", &save))
-                                        cJSON_AddItemToArray(
-                                            pub, cJSON_CreateString(t));
-                                free(dup);
-                        }
-                        if (c.nread) {
-                                rd = cJSON_AddArrayToObject(o, "read");
-                                for (k = 0; k < c.nread; k++) {
-                                        cJSON *e = cJSON_CreateObject();
-                                        const char *colon =
-                                            strchr(c.read[k], ':');
-                                        char t[256];
-                                        snprintf(t, sizeof(t), "%.*s",
-                                                 colon
-                                                     ? (int)(colon - c.read[k])
-                                                     : (int)strlen(c.read[k]),
-                                                 c.read[k]);
-                                        cJSON_AddStringToObject(e, "type", t);
-                                        if (colon)
-                                                cJSON_AddStringToObject(
-                                                    e, "where", colon + 1);
-                                        cJSON_AddItemToArray(rd, e);
-                                }
-                        }
-                        txt = cJSON_PrintUnformatted(o);
-                        cJSON_Delete(o);
-                        rc = call(&c, "POST", "/v1/admin/orgs", txt);
-                        free(txt);
-                }
-        } else if (!strcmp(cmd, "token") && sub) {
-                if (!strcmp(sub, "list") && need(&c, 3)) {
-                        snprintf(path, sizeof(path), "/v1/admin/orgs/%s/tokens",
-                                 c.pos[2]);
-                        rc = call(&c, "GET", path, NULL);
-                } else if (!strcmp(sub, "revoke") && need(&c, 4)) {
-                        snprintf(path, sizeof(path),
-                                 "/v1/admin/orgs/%s/tokens/%s", c.pos[2],
-                                 c.pos[3]);
-                        rc = call(&c, "DELETE", path, NULL);
-                } else if (!strcmp(sub, "issue") && need(&c, 3)) {
-                        cJSON *o = cJSON_CreateObject();
-                        char *txt;
-                        if (c.name)
-                                cJSON_AddStringToObject(o, "name", c.name);
-                        if (c.role)
-                                cJSON_AddStringToObject(o, "role", c.role);
-                        txt = cJSON_PrintUnformatted(o);
-                        cJSON_Delete(o);
-                        snprintf(path, sizeof(path), "/v1/admin/orgs/%s/tokens",
-                                 c.pos[2]);
-                        rc = call(&c, "POST", path, txt);
-                        free(txt);
-                }
-        } else if (!strcmp(cmd, "sub") && sub) {
-                if (!strcmp(sub, "list") && need(&c, 3)) {
-                        snprintf(path, sizeof(path),
-                                 "/v1/admin/orgs/%s/subscriptions", c.pos[2]);
-                        rc = call(&c, "GET", path, NULL);
-                } else if (!strcmp(sub, "create") && need(&c, 3) && body) {
-                        snprintf(path, sizeof(path),
-                                 "/v1/admin/orgs/%s/subscriptions", c.pos[2]);
-                        rc = call(&c, "POST", path, body);
-                } else if (need(&c, 4)) {
-                        snprintf(path, sizeof(path),
-                                 "/v1/admin/orgs/%s/subscriptions/%s", c.pos[2],
-                                 c.pos[3]);
-                        if (!strcmp(sub, "show"))
-                                rc = call(&c, "GET", path, NULL);
-                        else if (!strcmp(sub, "delete"))
-                                rc = call(&c, "DELETE", path, NULL);
-                        else if (!strcmp(sub, "change") && body)
-                                rc = call(&c, "PATCH", path, body);
-                        else if (!strcmp(sub, "status")) {
-                                strncat(path, "/status",
-                                        sizeof(path) - strlen(path) - 1);
-                                rc = call(&c, "GET", path, NULL);
-                        } else if (!strcmp(sub, "suspend") ||
-                                   !strcmp(sub, "resume") ||
-                                   !strcmp(sub, "rotate-secret")) {
-                                strncat(path, "/",
-                                        sizeof(path) - strlen(path) - 1);
-                                strncat(path, sub,
-                                        sizeof(path) - strlen(path) - 1);
-                                rc = call(&c, "POST", path, "");
-                        } else if (!strcmp(sub, "retransmit") && c.from) {
-                                cJSON *o = cJSON_CreateObject();
-                                char *txt;
-                                cJSON_AddStringToObject(o, "from", c.from);
-                                txt = cJSON_PrintUnformatted(o);
-                                cJSON_Delete(o);
-                                strncat(path, "/retransmit",
-                                        sizeof(path) - strlen(path) - 1);
-                                rc = call(&c, "POST", path, txt);
-                                free(txt);
-                        }
-                }
-        } else if (!strcmp(cmd, "audit") && need(&c, 1)) {
-                snprintf(path, sizeof(path), "/v1/admin/audit%s%s%s%s%s",
-                         c.org || c.limit ? "?" : "", c.org ? "org=" : "",
-                         c.org ? c.org : "", c.org && c.limit ? "&" : "",
-                         c.limit ? "limit=" : "");
-                if (c.limit)
-                        strncat(path, c.limit, sizeof(path) - strlen(path) - 1);
-                rc = call(&c, "GET", path, NULL);
-        } else if (!strcmp(cmd, "call") && need(&c, 3)) {
-                rc = call(&c, c.pos[1], c.pos[2], body);
-        }
-        if (rc == 2 && !(c.npos && !strcmp(cmd, "call")))
+        rc = run(&c, body);
+        if (rc == -1)
+                rc = 2; /* told already */
+        else if (rc == 2 && !(c.npos && !strcmp(cmd, "call")))
                 fprintf(stderr,
                         "partnerbus admin: bad arguments for '%s%s%s' "
                         "(see partnerbus admin --help)\n",

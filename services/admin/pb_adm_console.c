@@ -12,35 +12,12 @@
 #include <curl/curl.h>
 
 #include "partnerbus/pb_common.h"
+#include "partnerbus/pb_serde.h"
 #include "partnerbus/pb_util.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
 
 #define PB_CONSOLE_MAX_ANSWER (1u << 20)
-
-typedef struct answer {
-        char *data;
-        size_t len;
-        int too_big;
-} answer_t;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud) {
-        answer_t *a = ud;
-        size_t k = size * n;
-        char *d;
-        if (a->too_big || a->len + k > PB_CONSOLE_MAX_ANSWER) {
-                a->too_big = 1;
-                return k;
-        }
-        d = realloc(a->data, a->len + k + 1);
-        if (!d)
-                return 0;
-        memcpy(d + a->len, p, k);
-        a->data = d;
-        a->len += k;
-        a->data[a->len] = 0;
-        return k;
-}
 
 static void fail(pb_adm_response_t *rs, unsigned status, const char *code,
                  const char *message) {
@@ -69,12 +46,14 @@ void pb_adm_console_publish(pb_adm_t *adm, const char *type, const char *auth,
                             pb_adm_response_t *rs) {
         CURL *c;
         struct curl_slist *hs = NULL;
-        answer_t a = {NULL, 0, 0};
+        pb_http_body_t a;
         char url[2048], hdr[1100];
         long code = 0;
         CURLcode cr;
         rs->body = NULL;
         pb_uuid_v4(rs->request_id);
+        a.over = 0;
+        pb_buf_init(&a.buf, PB_CONSOLE_MAX_ANSWER);
         if (!adm->set.gateway_url) {
                 fail(rs, 501, "not_configured",
                      "this admin has no --gateway-url: the console cannot "
@@ -106,27 +85,29 @@ void pb_adm_console_publish(pb_adm_t *adm, const char *type, const char *auth,
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pb_http_body_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
         cr = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         curl_slist_free_all(hs);
         curl_easy_cleanup(c);
-        if (cr != CURLE_OK || a.too_big || code < 100 || code > 599) {
+        if (cr != CURLE_OK || code < 100 || code > 599) {
                 pb_log("warn", "cmd=admin console publish to %s: %s",
                        adm->set.gateway_url,
-                       cr != CURLE_OK ? curl_easy_strerror(cr) : "bad answer");
-                free(a.data);
+                       a.over           ? "bad answer (too large)"
+                       : cr != CURLE_OK ? curl_easy_strerror(cr)
+                                        : "bad answer");
+                pb_buf_free(&a.buf);
                 fail(rs, 502, "bad_gateway", "the gateway did not answer");
                 return;
         }
         rs->status = (unsigned)code;
-        if (a.data) {
+        if (a.buf.data) {
                 /* the JSON body without its trailing newline (respond()
                  * adds one) */
-                while (a.len && (a.data[a.len - 1] == '\n'))
-                        a.data[--a.len] = 0;
-                rs->body = a.data;
+                while (a.buf.len && (a.buf.data[a.buf.len - 1] == '\n'))
+                        a.buf.data[--a.buf.len] = 0;
+                rs->body = (char *)a.buf.data;
         } else
                 rs->body = strdup("{}");
 }

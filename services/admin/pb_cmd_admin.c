@@ -120,10 +120,9 @@ static int type_known(void *opaque, const char *type) {
 
 static int ops_ready(void *opaque, char *reason, size_t reason_size) {
         pb_adm_t *adm = opaque;
-        if (pb_adm_state_ready(adm->state))
-                return 1;
-        snprintf(reason, reason_size, "the admin topics are still being read");
-        return 0;
+        return pb_cli_ready(pb_adm_state_ready(adm->state),
+                            "the admin topics are still being read", reason,
+                            reason_size);
 }
 
 static int load_operator(pb_adm_t *adm, char *err, size_t errsz) {

@@ -96,22 +96,35 @@ typedef struct pb_cli_http {
 int pb_cli_ops_start(const char *listen, pb_metrics_t *m, pb_ready_cb_t *ready,
                      void *opaque, pb_ops_server_t **out);
 
+/* The end of a readiness callback (pb_ready_cb_t): 1 when `ready`, else
+ * `why` in reason and 0. */
+int pb_cli_ready(int ready, const char *why, char *reason, size_t reason_size);
+
 /* Set by SIGINT/SIGTERM handlers installed with pb_cli_trap_signals(). */
 extern volatile int pb_cli_stop;
 void pb_cli_trap_signals(void);
 
-/* Subcommands. */
-int pb_cmd_dev(int argc, char **argv);
-int pb_cmd_produce(int argc, char **argv);
-int pb_cmd_consume(int argc, char **argv);
-int pb_cmd_schemas(int argc, char **argv);
-int pb_cmd_broker(int argc, char **argv);
-int pb_cmd_relay(int argc, char **argv);
-int pb_cmd_fleet(int argc, char **argv);
-int pb_cmd_gateway(int argc, char **argv);
-int pb_cmd_replay(int argc, char **argv);
-int pb_cmd_report(int argc, char **argv);
-int pb_cmd_poll(int argc, char **argv);
-int pb_cmd_admin(int argc, char **argv);
+/* Subcommands, in the order `partnerbus --help` lists them: X(name,
+ * one-line summary) for each; pb_cmd_<name>(argc, argv) runs it (argv[0]
+ * is the command's name). main.c's dispatch table is made from this list. */
+#define PB_COMMANDS(X)                                                         \
+        X(dev, "run broker, gateway and relays on this machine")               \
+        X(produce, "publish JSON events from stdin or a file")                 \
+        X(consume, "print events from topics as JSON lines")                   \
+        X(schemas, "list, show, fingerprint and check schemas")                \
+        X(broker, "run the embedded development broker")                       \
+        X(relay, "deliver topics to a webhook, an archive or JSON lines")      \
+        X(fleet,                                                               \
+          "run every subscription of the self-service records (relay fleet)")  \
+        X(replay, "replay a time range of topics to JSONL/CSV/Avro, a topic "  \
+                  "or a webhook")                                              \
+        X(report, "exact totals and charts: summary.json and report.html")     \
+        X(gateway, "accept events over HTTP(S) and publish them")              \
+        X(poll, "poll a JSON/NDJSON/CSV feed and publish its changes")         \
+        X(admin,                                                               \
+          "self-service API and CLI: organisations, tokens, subscriptions")
+#define PB_CMD_DECLARE(name, summary) int pb_cmd_##name(int argc, char **argv);
+PB_COMMANDS(PB_CMD_DECLARE)
+#undef PB_CMD_DECLARE
 
 #endif

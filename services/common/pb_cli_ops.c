@@ -22,6 +22,12 @@ int pb_cli_ops_start(const char *listen, pb_metrics_t *m, pb_ready_cb_t *ready,
         return 0;
 }
 
+int pb_cli_ready(int ready, const char *why, char *reason, size_t reason_size) {
+        if (!ready)
+                snprintf(reason, reason_size, "%s", why);
+        return ready != 0;
+}
+
 pb_httpd_conf_t pb_cli_httpd_conf(const pb_cli_http_t *h) {
         const pb_httpd_conf_t c = {h->listen,  h->tls_cert,
                                    h->tls_key, h->tls_priorities,

@@ -170,20 +170,35 @@ static void trim(const char **s, const char **e) {
                 (*e)--;
 }
 
-/* Common settings by name, for the config file and the environment. */
-static const char **common_field(pb_cli_common_t *c, const char *name) {
-        if (!strcmp(name, "brokers"))
+static const char *log_level_value;
+
+/* Where a common option's value goes (NULL: it has none, or is handled
+ * on its own: --config, -X, --help ...). */
+static const char **common_slot(pb_cli_common_t *c, int id) {
+        switch (id) {
+        case PB_CO_BROKERS:
                 return &c->brokers;
-        if (!strcmp(name, "schemas"))
+        case PB_CO_SCHEMAS:
                 return &c->schemas_dir;
-        if (!strcmp(name, "schema-registry"))
+        case PB_CO_REGISTRY:
                 return &c->schema_registry;
-        if (!strcmp(name, "topic-prefix"))
+        case PB_CO_PREFIX:
                 return &c->topic_prefix;
-        return NULL;
+        case PB_CO_LOGLEVEL:
+                return &log_level_value;
+        default:
+                return NULL;
+        }
 }
 
-static const char *log_level_value;
+/* Common settings by name, for the config file. */
+static const char **common_field(pb_cli_common_t *c, const char *name) {
+        size_t i;
+        for (i = 0; i < NCOMMON; i++)
+                if (!strcmp(name, common_opts[i].name))
+                        return common_slot(c, common_opts[i].id);
+        return NULL;
+}
 
 static int read_config(const pb_cmd_spec_t *spec, void *settings,
                        pb_cli_common_t *common, const char *path, char *err,
@@ -274,10 +289,6 @@ static int read_config(const pb_cmd_spec_t *spec, void *settings,
                         }
                         if ((cf = common_field(common, name))) {
                                 *cf = val;
-                                continue;
-                        }
-                        if (!strcmp(name, "log-level")) {
-                                log_level_value = val;
                                 continue;
                         }
                         opt = find_opt(spec, name, strlen(name));
@@ -560,18 +571,13 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                         goto out;
                 }
         }
-        {
+        for (i = 0; i < NCOMMON; i++) {
+                char env[128];
                 const char *v;
-                if ((v = getenv("PARTNERBUS_BROKERS")) && *v)
-                        common->brokers = v;
-                if ((v = getenv("PARTNERBUS_SCHEMAS")) && *v)
-                        common->schemas_dir = v;
-                if ((v = getenv("PARTNERBUS_SCHEMA_REGISTRY")) && *v)
-                        common->schema_registry = v;
-                if ((v = getenv("PARTNERBUS_TOPIC_PREFIX")) && *v)
-                        common->topic_prefix = v;
-                if ((v = getenv("PARTNERBUS_LOG_LEVEL")) && *v)
-                        log_level_value = v;
+                const char **slot = common_slot(common, common_opts[i].id);
+                env_name(common_opts[i].name, env, sizeof(env));
+                if (slot && (v = getenv(env)) && *v)
+                        *slot = v;
         }
 
         /* 4. flags */
@@ -579,6 +585,7 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
         opterr = 0;
         while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
                 const pb_opt_t *o = NULL;
+                const char **slot;
                 int cid;
                 if (c >= PB_CO_TABLE)
                         o = &spec->opts[c - PB_CO_TABLE];
@@ -605,24 +612,13 @@ int pb_opts_parse(const pb_cmd_spec_t *spec, void *settings,
                         }
                         continue;
                 }
+                if ((slot = common_slot(common, c))) {
+                        *slot = optarg;
+                        continue;
+                }
                 switch (c) {
                 case PB_CO_CONFIG:
                         break; /* read above */
-                case PB_CO_BROKERS:
-                        common->brokers = optarg;
-                        break;
-                case PB_CO_SCHEMAS:
-                        common->schemas_dir = optarg;
-                        break;
-                case PB_CO_REGISTRY:
-                        common->schema_registry = optarg;
-                        break;
-                case PB_CO_PREFIX:
-                        common->topic_prefix = optarg;
-                        break;
-                case PB_CO_LOGLEVEL:
-                        log_level_value = optarg;
-                        break;
                 case PB_CO_PRINT:
                         print = 1;
                         break;

@@ -54,20 +54,23 @@
 #include "pb_follow.h"
 #include "pb_owners.h"
 
-static const struct {
-        const char *type, *pointer;
-} owned_types[] = {
-    {"funds.granted", "/grant_id"},
-    {"aid.dispatched", "/shipment_id"},
-    {"partnership.founded", "/partnership_id"},
+static const pb_entity_type_t entity_types[] = {
+    {"funds.granted", "/grant_id", "granted_on"},
+    {"aid.dispatched", "/shipment_id", "dispatched_on"},
+    {"partnership.founded", "/partnership_id", "founded_on"},
 };
 
-const char *pb_owners_pointer(const char *type) {
+const pb_entity_type_t *pb_owners_entity(const char *type) {
         size_t i;
-        for (i = 0; i < sizeof(owned_types) / sizeof(owned_types[0]); i++)
-                if (!strcmp(owned_types[i].type, type))
-                        return owned_types[i].pointer;
+        for (i = 0; i < sizeof(entity_types) / sizeof(entity_types[0]); i++)
+                if (!strcmp(entity_types[i].type, type))
+                        return &entity_types[i];
         return NULL;
+}
+
+const char *pb_owners_pointer(const char *type) {
+        const pb_entity_type_t *e = pb_owners_entity(type);
+        return e ? e->pointer : NULL;
 }
 
 struct pb_owners {
@@ -618,9 +621,10 @@ static void *owners_main(void *arg) {
         return NULL;
 }
 
-pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
-                           size_t capacity, const char *cmd, char *errstr,
-                           size_t errstr_size) {
+pb_owners_t *pb_owners_new_self(const pb_kafka_conf_t *conf, const char *topic,
+                                size_t capacity, const char *cmd,
+                                const char *self, char *errstr,
+                                size_t errstr_size) {
         /* a claim's caller waits for its report: bounded; the claims of
          * concurrent callers share a produce request (1 ms linger) */
         static const char *const pdefaults[] = {"linger.ms=1",
@@ -637,7 +641,8 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
         pthread_cond_init(&o->rcond, NULL);
         snprintf(o->cmd, sizeof(o->cmd), "%s", cmd ? cmd : "owners");
         pb_kafka_topic(conf, topic, o->topic, sizeof(o->topic));
-        o->map = pb_ownmap_new(capacity);
+        o->map =
+            self ? pb_ownmap_new_self(capacity, self) : pb_ownmap_new(capacity);
         if (!o->map) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
@@ -668,6 +673,17 @@ pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
 fail:
         pb_owners_destroy(o);
         return NULL;
+}
+
+pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
+                           size_t capacity, const char *cmd, char *errstr,
+                           size_t errstr_size) {
+        return pb_owners_new_self(conf, topic, capacity, cmd, NULL, errstr,
+                                  errstr_size);
+}
+
+pb_ownmap_t *pb_owners_map(pb_owners_t *o) {
+        return o ? o->map : NULL;
 }
 
 void pb_owners_destroy(pb_owners_t *o) {
@@ -727,6 +743,18 @@ static void read_past(pb_owners_t *o, int32_t partition, int64_t offset,
                 pb_follow_nap(&o->cond, &o->lock);
 }
 
+/* A request right after the start waits (until deadline_ms) for the
+ * table's load; 0 with why if it is still being loaded. */
+static int wait_loaded(pb_owners_t *o, int64_t deadline_ms, char *why,
+                       size_t why_size) {
+        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
+                usleep(20 * 1000);
+        if (atomic_load(&o->ready))
+                return 1;
+        snprintf(why, why_size, "the ownership table is still being loaded");
+        return 0;
+}
+
 static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
                             size_t klen, const char *org, int claim,
                             int64_t deadline_ms, char *owner, char *why,
@@ -738,14 +766,8 @@ static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
         owner[0] = 0;
         if (!pb_owners_pointer(type))
                 return PB_OWNED;
-        /* a request right after the start waits for the load */
-        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
-                usleep(20 * 1000);
-        if (!atomic_load(&o->ready)) {
-                snprintf(why, why_size,
-                         "the ownership table is still being loaded");
+        if (!wait_loaded(o, deadline_ms, why, why_size))
                 return PB_OWN_UNSURE;
-        }
         n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
         if (n < 0 || (size_t)n >= sizeof(k)) {
                 snprintf(why, why_size, "entity id too long");
@@ -837,13 +859,8 @@ void pb_owners_check_many(pb_owners_t *o, const char *type,
                 snprintf(why, why_size, "out of memory");
                 goto count;
         }
-        while (!atomic_load(&o->ready) && pb_mono_ms() < deadline_ms)
-                usleep(20 * 1000);
-        if (!atomic_load(&o->ready)) {
-                snprintf(why, why_size,
-                         "the ownership table is still being loaded");
+        if (!wait_loaded(o, deadline_ms, why, why_size))
                 goto count;
-        }
         /* look up, and produce a claim for each entity nobody owns */
         for (i = 0; i < n; i++) {
                 pb_owners_item_t *it = &items[i];

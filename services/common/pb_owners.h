@@ -36,7 +36,27 @@ typedef enum pb_own {
 
 typedef struct pb_ownmap pb_ownmap_t;
 
+/* A key's identity in the map: the first 96 bits of its SHA-256. */
+typedef struct pb_keyfp {
+        uint64_t k; /* bits 0-63, never 0 */
+        uint32_t x; /* bits 64-95 */
+} pb_keyfp_t;
+void pb_ownmap_keyfp(const char *key, size_t klen, pb_keyfp_t *fp);
+
 pb_ownmap_t *pb_ownmap_new(size_t capacity);
+/* The same for a poller of organisation self: the entities self owns are
+ * kept in 20-byte slots that also hold the poller's state for the same
+ * key (pb_ownmap_state_*), so an entity the poller published costs one
+ * slot, not one in each table. */
+pb_ownmap_t *pb_ownmap_new_self(size_t capacity, const char *self);
+/* The poller's state in the map made by pb_ownmap_new_self: the content
+ * fingerprint h (never 0) of the record keyed fp ("type/record key").
+ * _get: 1 and *h when held, 0 when not, -1 when another key with the
+ * same first 64 bits is held (the caller keeps this one elsewhere).
+ * _put: h 0 forgets it; 0, -1 without memory, -2 as _get's -1.
+ * Thread-safe (the ownership consumer writes the same table). */
+int pb_ownmap_state_get(pb_ownmap_t *m, const pb_keyfp_t *fp, uint64_t *h);
+int pb_ownmap_state_put(pb_ownmap_t *m, const pb_keyfp_t *fp, uint64_t h);
 void pb_ownmap_destroy(pb_ownmap_t *m);
 /* A claim read from the topic. Thread-safe. */
 pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
@@ -53,7 +73,8 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
 size_t pb_ownmap_count(pb_ownmap_t *m);
 /* Keys dropped because the map was full. */
 uint64_t pb_ownmap_dropped(pb_ownmap_t *m);
-/* Bytes the map's tables hold (16 a slot, load 0.64-0.8). */
+/* Bytes the map's tables hold (16 a slot, 20 for the slots shared with
+ * a poller's state; load 0.64-0.8). */
 size_t pb_ownmap_bytes(pb_ownmap_t *m);
 
 /* ------------------------------------------------- the ownership topic */
@@ -67,9 +88,29 @@ typedef struct pb_owners pb_owners_t;
 pb_owners_t *pb_owners_new(const pb_kafka_conf_t *conf, const char *topic,
                            size_t capacity, const char *cmd, char *errstr,
                            size_t errstr_size);
+/* The same for a poller of organisation self: its map keeps self's
+ * entities in the slots it shares with the poller's state
+ * (pb_ownmap_new_self, pb_owners_map). */
+pb_owners_t *pb_owners_new_self(const pb_kafka_conf_t *conf, const char *topic,
+                                size_t capacity, const char *cmd,
+                                const char *self, char *errstr,
+                                size_t errstr_size);
 void pb_owners_destroy(pb_owners_t *o);
+/* Its map (for pb_ownmap_state_*). */
+pb_ownmap_t *pb_owners_map(pb_owners_t *o);
 /* 1 once the topic was read up to its end as of the start. */
 int pb_owners_ready(pb_owners_t *o);
+/* An entity type: its events describe one entity each (versions of it),
+ * keyed by one field, owned by the organisation that published it first;
+ * the report counts its entities by their business date. */
+typedef struct pb_entity_type {
+        const char *type;
+        const char *pointer;    /* the key field ("/grant_id") */
+        const char *date_field; /* the business date ("granted_on") */
+} pb_entity_type_t;
+/* The entity type named type, NULL for a type without entities
+ * (aid.delivered). */
+const pb_entity_type_t *pb_owners_entity(const char *type);
 /* The field whose value keys an owned entity of type ("/grant_id"), NULL
  * for a type without ownership (aid.delivered). */
 const char *pb_owners_pointer(const char *type);

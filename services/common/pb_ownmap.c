@@ -12,6 +12,15 @@
  * rest cannot both be held, and the second is refused as if the map
  * were full (dropped, so callers answer "cannot tell").
  *
+ * A poller (pb_ownmap_new_self) keeps the entities its own organisation
+ * owns in a second table, of 20-byte slots (pb_idtab, pb_fptab.h) that
+ * hold the 96 bits, the flags "owned" and "to re-assert", and the
+ * poller's content fingerprint of the record with the same key
+ * (pb_ownmap_state_*): the poller's state and the ownership of the
+ * entities it published share one slot (~28 bytes a key instead of ~44
+ * in two tables). The state's keys are "type/record key", the map's
+ * "type/entity id": for the default mapping they are the same.
+ *
  * The key text is not kept; the few keys whose latest claim read is
  * another organisation's (conflicts, to be re-asserted) are kept with
  * their text in a side list until re-asserted. One rwlock (lookups from
@@ -35,10 +44,11 @@
 #define REASSERT 0x80000000u
 #define OWN_MASK 0x7fffffffu
 
-typedef struct fp {
-        uint64_t k;
-        uint32_t x;
-} fp_t;
+typedef pb_keyfp_t fp_t;
+
+/* flags of the self table's slots */
+#define F_OWN 1u /* self owns the entity */
+#define F_RE  2u /* to re-assert (as REASSERT) */
 
 /* a key marked for re-assertion, with its text */
 typedef struct re_e {
@@ -50,6 +60,8 @@ typedef struct re_e {
 struct pb_ownmap {
         pthread_rwlock_t lock;
         pb_fptab_t *t;
+        pb_idtab_t *own; /* self's entities and the poller's state */
+        char *self;
         size_t capacity;
         /* distinct owners, and an index of them by name (owner index + 1,
          * open addressing, power of two) */
@@ -76,7 +88,7 @@ static void sha256_fetch(void) {
         pthread_key_create(&ctx_key, ctx_free);
 }
 
-static void key_fp(const char *key, size_t klen, fp_t *fp) {
+void pb_ownmap_keyfp(const char *key, size_t klen, pb_keyfp_t *fp) {
         EVP_MD_CTX *ctx;
         unsigned char d[SHA256_DIGEST_LENGTH];
         unsigned n = 0;
@@ -138,6 +150,18 @@ fail:
         return NULL;
 }
 
+pb_ownmap_t *pb_ownmap_new_self(size_t capacity, const char *self) {
+        pb_ownmap_t *m = pb_ownmap_new(capacity);
+        if (!m || !self || !*self || strlen(self) >= OWNER_MAX)
+                goto fail;
+        if (!(m->own = pb_idtab_new()) || !(m->self = strdup(self)))
+                goto fail;
+        return m;
+fail:
+        pb_ownmap_destroy(m);
+        return NULL;
+}
+
 void pb_ownmap_destroy(pb_ownmap_t *m) {
         size_t i;
         re_e_t *r, *nx;
@@ -152,6 +176,8 @@ void pb_ownmap_destroy(pb_ownmap_t *m) {
                 free(r);
         }
         pb_fptab_destroy(m->t);
+        pb_idtab_destroy(m->own);
+        free(m->self);
         pthread_rwlock_destroy(&m->lock);
         free(m);
 }
@@ -217,25 +243,90 @@ static void re_drop(pb_ownmap_t *m, const fp_t *fp) {
                 }
 }
 
+/* Where the ownership of a key is held: in the table of all owners (tv),
+ * or in self's table (own: with its state h and flags fl). */
+typedef struct held {
+        uint64_t *tv;
+        int own;
+        uint64_t h;
+        unsigned fl;
+} held_t;
+
+/* 1 when fp's owner is held (hd filled), else 0; *other: the table of
+ * all owners holds another key with the same first 64 bits. */
+static int find_held(const pb_ownmap_t *m, const fp_t *fp, held_t *hd,
+                     int *other) {
+        memset(hd, 0, sizeof(*hd));
+        if ((hd->tv = lookup(m, fp, other)))
+                return 1;
+        if (m->own &&
+            pb_idtab_get(m->own, fp->k, fp->x, &hd->h, &hd->fl) == 1 &&
+            (hd->fl & F_OWN)) {
+                hd->own = 1;
+                return 1;
+        }
+        return 0;
+}
+
+static const char *held_owner(const pb_ownmap_t *m, const held_t *hd) {
+        return hd->own ? m->self : owner_of(m, *hd->tv);
+}
+
+static int held_re(const held_t *hd) {
+        return hd->own ? (hd->fl & F_RE) != 0 : (*hd->tv & REASSERT) != 0;
+}
+
+/* Sets or clears the re-assertion mark (replacing a held slot's flags
+ * needs no memory). */
+static void held_mark(pb_ownmap_t *m, const fp_t *fp, held_t *hd, int on) {
+        if (hd->own) {
+                hd->fl = on ? hd->fl | F_RE : hd->fl & ~F_RE;
+                pb_idtab_set(m->own, fp->k, fp->x, hd->h, hd->fl);
+        } else if (on) {
+                *hd->tv |= REASSERT;
+        } else {
+                *hd->tv &= ~(uint64_t)REASSERT;
+        }
+}
+
+/* Stores a first claim. 0, or -1 (not held: full, out of memory, or the
+ * first 64 bits taken by another key). */
+static int store_new(pb_ownmap_t *m, const fp_t *fp, const char *owner,
+                     size_t olen, int other) {
+        uint32_t o;
+        if (m->own && !strncmp(m->self, owner, olen) && !m->self[olen]) {
+                /* self's: in the slot of the poller's state of the key
+                 * if there is one */
+                uint64_t h = 0;
+                unsigned fl = 0;
+                int r = pb_idtab_get(m->own, fp->k, fp->x, &h, &fl);
+                if (r >= 0 && pb_idtab_set(m->own, fp->k, fp->x, r == 1 ? h : 0,
+                                           (r == 1 ? fl : 0) | F_OWN) == 0)
+                        return 0;
+        }
+        if (other || !(o = intern(m, owner, olen)))
+                return -1;
+        return pb_fptab_put(m->t, fp->k, ((uint64_t)fp->x << 32) | o);
+}
+
 pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
                          const char *owner, size_t olen) {
         fp_t fp;
-        uint64_t *v;
+        held_t hd;
         int other;
         pb_own_t r;
         if (klen == 0 || klen >= KEY_MAX || olen == 0 || olen >= OWNER_MAX ||
             memchr(key, 0, klen) || memchr(owner, 0, olen))
                 return PB_OWN_INVALID;
-        key_fp(key, klen, &fp);
+        pb_ownmap_keyfp(key, klen, &fp);
         pthread_rwlock_wrlock(&m->lock);
-        v = lookup(m, &fp, &other);
-        if (v) {
-                const char *cur = owner_of(m, *v);
+        if (find_held(m, &fp, &hd, &other)) {
+                const char *cur = held_owner(m, &hd);
                 int same = !strncmp(cur, owner, olen) && !cur[olen];
-                if (same && (*v & REASSERT)) {
-                        *v &= ~(uint64_t)REASSERT;
+                if (same && held_re(&hd)) {
+                        held_mark(m, &fp, &hd, 0);
                         re_drop(m, &fp);
-                } else if (!same && !(*v & REASSERT)) {
+                } else if (!same && !held_re(&hd)) {
                         /* remembered with its text for pb_ownmap_reassert;
                          * without memory the mark is not set (the next
                          * conflicting claim read tries again) */
@@ -246,23 +337,17 @@ pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
                                 e->key[klen] = 0;
                                 e->next = m->re;
                                 m->re = e;
-                                *v |= REASSERT;
+                                held_mark(m, &fp, &hd, 1);
                         }
                 }
                 r = same ? PB_OWN_SAME : PB_OWN_CONFLICT;
-        } else if (other || m->n >= m->capacity) {
+        } else if (m->n >= m->capacity ||
+                   store_new(m, &fp, owner, olen, other) != 0) {
                 m->dropped++;
                 r = PB_OWN_FULL;
         } else {
-                uint32_t o = intern(m, owner, olen);
-                if (!o ||
-                    pb_fptab_put(m->t, fp.k, ((uint64_t)fp.x << 32) | o) != 0) {
-                        m->dropped++;
-                        r = PB_OWN_FULL;
-                } else {
-                        m->n++;
-                        r = PB_OWN_NEW;
-                }
+                m->n++;
+                r = PB_OWN_NEW;
         }
         pthread_rwlock_unlock(&m->lock);
         return r;
@@ -271,15 +356,14 @@ pb_own_t pb_ownmap_apply(pb_ownmap_t *m, const char *key, size_t klen,
 int pb_ownmap_get(pb_ownmap_t *m, const char *key, size_t klen, char *owner,
                   size_t owner_size) {
         fp_t fp;
-        const uint64_t *v;
+        held_t hd;
         int found = 0, other;
         if (klen == 0 || klen >= KEY_MAX)
                 return 0;
-        key_fp(key, klen, &fp);
+        pb_ownmap_keyfp(key, klen, &fp);
         pthread_rwlock_rdlock(&m->lock);
-        v = lookup(m, &fp, &other);
-        if (v) {
-                const char *o = owner_of(m, *v);
+        if (find_held(m, &fp, &hd, &other)) {
+                const char *o = held_owner(m, &hd);
                 size_t olen = strlen(o);
                 if (owner_size > olen) {
                         memcpy(owner, o, olen + 1);
@@ -299,11 +383,11 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
         pthread_rwlock_wrlock(&m->lock);
         for (r = m->re; r; r = nx) {
                 int other;
-                uint64_t *v = lookup(m, &r->fp, &other);
+                held_t hd;
                 nx = r->next;
-                if (v && (*v & REASSERT)) {
-                        *v &= ~(uint64_t)REASSERT;
-                        fn(opaque, r->key, owner_of(m, *v));
+                if (find_held(m, &r->fp, &hd, &other) && held_re(&hd)) {
+                        held_mark(m, &r->fp, &hd, 0);
+                        fn(opaque, r->key, held_owner(m, &hd));
                         k++;
                 }
                 free(r);
@@ -311,6 +395,33 @@ size_t pb_ownmap_reassert(pb_ownmap_t *m,
         m->re = NULL;
         pthread_rwlock_unlock(&m->lock);
         return k;
+}
+
+int pb_ownmap_state_get(pb_ownmap_t *m, const pb_keyfp_t *fp, uint64_t *h) {
+        uint64_t v = 0;
+        unsigned fl = 0;
+        int r;
+        pthread_rwlock_rdlock(&m->lock);
+        r = m->own ? pb_idtab_get(m->own, fp->k, fp->x, &v, &fl) : 0;
+        pthread_rwlock_unlock(&m->lock);
+        if (r == 1 && v) {
+                *h = v;
+                return 1;
+        }
+        return r < 0 ? -1 : 0;
+}
+
+int pb_ownmap_state_put(pb_ownmap_t *m, const pb_keyfp_t *fp, uint64_t h) {
+        uint64_t v = 0;
+        unsigned fl = 0;
+        int r;
+        if (!m->own)
+                return -1;
+        pthread_rwlock_wrlock(&m->lock);
+        r = pb_idtab_get(m->own, fp->k, fp->x, &v, &fl);
+        r = r < 0 ? -2 : pb_idtab_set(m->own, fp->k, fp->x, h, r ? fl : 0);
+        pthread_rwlock_unlock(&m->lock);
+        return r;
 }
 
 size_t pb_ownmap_count(pb_ownmap_t *m) {
@@ -324,7 +435,8 @@ uint64_t pb_ownmap_dropped(pb_ownmap_t *m) {
 size_t pb_ownmap_bytes(pb_ownmap_t *m) {
         size_t b;
         pthread_rwlock_rdlock(&m->lock);
-        b = pb_fptab_bytes(m->t) + m->capoidx * sizeof(uint32_t);
+        b = pb_fptab_bytes(m->t) + m->capoidx * sizeof(uint32_t) +
+            (m->own ? pb_idtab_bytes(m->own) : 0);
         pthread_rwlock_unlock(&m->lock);
         return b;
 }

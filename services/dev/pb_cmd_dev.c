@@ -829,6 +829,31 @@ static void base_url(char *out, size_t size, const char *listen,
                          : "0");
 }
 
+/* Waits until a service dev started wrote its port into port_file and,
+ * with `readyz`, answers GET /readyz with 200; then base is its
+ * http://HOST:PORT (HOST from listen). 0, or -1 after saying that `what`
+ * did not become ready (stopped, past the deadline, a child exited). */
+static int wait_ready(const char *what, const char *port_file,
+                      const char *listen, int readyz, int64_t deadline,
+                      const char *logs, char *base, size_t base_size) {
+        for (;;) {
+                char port[32], url[400];
+                if (pb_dev_stop || pb_mono_ms() > deadline ||
+                    pb_dev_child_died()) {
+                        fail_msg("%s did not become ready (see %s)", what,
+                                 logs);
+                        return -1;
+                }
+                if (pb_dev_read_line(port_file, port, sizeof(port)) == 0) {
+                        base_url(base, base_size, listen, port);
+                        snprintf(url, sizeof(url), "%s/readyz", base);
+                        if (!readyz || http_get(url) == 200)
+                                return 0;
+                }
+                usleep(100000);
+        }
+}
+
 /* Starts the services on the broker at bootstrap. The place to add a
  * service dev runs: one pb_dev_spawn() each, in start order. */
 static int start_services(const dev_settings_t *s, const char *dir,
@@ -1161,42 +1186,15 @@ int pb_cmd_dev(int argc, char **argv) {
         }
 
         /* the gateway is up when it answers /readyz (Kafka reachable) */
-        for (;;) {
-                char port[32];
-                if (pb_dev_stop || pb_mono_ms() > deadline ||
-                    (died = pb_dev_child_died())) {
-                        fail_msg("the gateway did not become ready (see "
-                                 "%s)",
-                                 logs);
-                        goto out;
-                }
-                if (pb_dev_read_line(port_file, port, sizeof(port)) == 0) {
-                        char url[400];
-                        base_url(base, sizeof(base), s.listen, port);
-                        snprintf(url, sizeof(url), "%s/readyz", base);
-                        if (http_get(url) == 200)
-                                break;
-                }
-                usleep(100000);
-        }
+        if (wait_ready("the gateway", port_file, s.listen, 1, deadline, logs,
+                       base, sizeof(base)) < 0)
+                goto out;
         /* and admin once it wrote its port (it has read its topics) */
         snprintf(path, sizeof(path), "%s/admin.port", dir);
-        while (!s.mock) {
-                char port[32];
-                if (pb_dev_stop || pb_mono_ms() > deadline ||
-                    (died = pb_dev_child_died())) {
-                        fail_msg("partnerbus admin did not become ready (see "
-                                 "%s)",
-                                 logs);
-                        goto out;
-                }
-                if (pb_dev_read_line(path, port, sizeof(port)) == 0) {
-                        base_url(admin_base, sizeof(admin_base), admin_listen,
-                                 port);
-                        break;
-                }
-                usleep(100000);
-        }
+        if (!s.mock &&
+            wait_ready("partnerbus admin", path, admin_listen, 0, deadline,
+                       logs, admin_base, sizeof(admin_base)) < 0)
+                goto out;
 
         {
                 banner_t b;

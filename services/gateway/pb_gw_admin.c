@@ -106,6 +106,19 @@ static void remove_org(pb_gw_admin_t *a, const char *id, size_t len) {
                 }
 }
 
+/* a record's "id" is its key and fits in size bytes */
+static int id_is_key(const char *id, const char *key, size_t klen,
+                     size_t size) {
+        return id && strlen(id) == klen && !memcmp(id, key, klen) &&
+               klen < size;
+}
+
+static void malformed(const char *what, const char *key, size_t klen) {
+        pb_log("warn",
+               "cmd=gateway msg=\"malformed %s record ignored\" key=\"%.*s\"",
+               what, (int)(klen > 64 ? 64 : klen), key);
+}
+
 static void apply_token(pb_gw_admin_t *a, const char *key, size_t klen,
                         const cJSON *v) {
         adm_token_t t;
@@ -114,14 +127,11 @@ static void apply_token(pb_gw_admin_t *a, const char *key, size_t klen,
         const cJSON *rev = cJSON_GetObjectItemCaseSensitive(v, "revoked_at");
         size_t i;
         memset(&t, 0, sizeof(t));
-        if (!id || strlen(id) != klen || memcmp(id, key, klen) || !org ||
-            strlen(org) >= sizeof(t.org) || strlen(id) >= sizeof(t.id) ||
+        if (!id_is_key(id, key, klen, sizeof(t.id)) || !org ||
+            strlen(org) >= sizeof(t.org) ||
             hex32(str_of(v, "digest"), t.digest) < 0 ||
             (t.role = role_of(str_of(v, "role"))) < 0) {
-                pb_log("warn",
-                       "cmd=gateway msg=\"malformed token record ignored\" "
-                       "key=\"%.*s\"",
-                       (int)(klen > 64 ? 64 : klen), key);
+                malformed("token", key, klen);
                 remove_token(a, key, klen);
                 return;
         }
@@ -135,16 +145,10 @@ static void apply_token(pb_gw_admin_t *a, const char *key, size_t klen,
                         a->tok[i] = t;
                         return;
                 }
-        if (a->ntok == a->captok) {
-                size_t nc = a->captok ? a->captok * 2 : 64;
-                adm_token_t *nv = realloc(a->tok, nc * sizeof(*nv));
-                if (!nv) {
-                        pb_log("error", "cmd=gateway msg=\"out of memory: "
-                                        "token record dropped\"");
-                        return;
-                }
-                a->tok = nv;
-                a->captok = nc;
+        if (PB_ARRAY_RESERVE(a->tok, a->captok, a->ntok, 1, 64)) {
+                pb_log("error", "cmd=gateway msg=\"out of memory: "
+                                "token record dropped\"");
+                return;
         }
         a->tok[a->ntok++] = t;
 }
@@ -157,12 +161,9 @@ static void apply_org(pb_gw_admin_t *a, const char *key, size_t klen,
         const cJSON *dis = cJSON_GetObjectItemCaseSensitive(v, "disabled");
         size_t i, len = 2;
         memset(&o, 0, sizeof(o));
-        if (!id || strlen(id) != klen || memcmp(id, key, klen) ||
-            strlen(id) >= sizeof(o.id) || (pub && !cJSON_IsArray(pub))) {
-                pb_log("warn",
-                       "cmd=gateway msg=\"malformed organisation record "
-                       "ignored\" key=\"%.*s\"",
-                       (int)(klen > 64 ? 64 : klen), key);
+        if (!id_is_key(id, key, klen, sizeof(o.id)) ||
+            (pub && !cJSON_IsArray(pub))) {
+                malformed("organisation", key, klen);
                 remove_org(a, key, klen);
                 return;
         }
@@ -185,15 +186,9 @@ static void apply_org(pb_gw_admin_t *a, const char *key, size_t klen,
                         a->org[i] = o;
                         return;
                 }
-        if (a->norg == a->caporg) {
-                size_t nc = a->caporg ? a->caporg * 2 : 32;
-                adm_org_t *nv = realloc(a->org, nc * sizeof(*nv));
-                if (!nv) {
-                        free(o.publish);
-                        return;
-                }
-                a->org = nv;
-                a->caporg = nc;
+        if (PB_ARRAY_RESERVE(a->org, a->caporg, a->norg, 1, 32)) {
+                free(o.publish);
+                return;
         }
         a->org[a->norg++] = o;
 }

@@ -348,22 +348,6 @@ void pb_gw_metrics_refresh(pb_gw_t *gw) {
         }
 }
 
-/* Appends s to b with &, <, > and " escaped for HTML. */
-static void html_esc(pb_buf_t *b, const char *s) {
-        for (; *s; s++) {
-                if (*s == '&')
-                        pb_buf_puts(b, "&amp;");
-                else if (*s == '<')
-                        pb_buf_puts(b, "&lt;");
-                else if (*s == '>')
-                        pb_buf_puts(b, "&gt;");
-                else if (*s == '"')
-                        pb_buf_puts(b, "&quot;");
-                else
-                        pb_buf_append(b, s, 1);
-        }
-}
-
 /* GET /: a page linking to the web console (--console-url), the schemas
  * and the API description; no script, no style, nothing from elsewhere. */
 static enum MHD_Result serve_landing(pb_gw_req_t *req) {
@@ -381,7 +365,7 @@ static enum MHD_Result serve_landing(pb_gw_req_t *req) {
                     "та Україною.</p><ul>");
         if (gw->set.console_url) {
                 pb_buf_puts(&b, "<li><a href=\"");
-                html_esc(&b, gw->set.console_url);
+                pb_buf_xml_text(&b, gw->set.console_url);
                 pb_buf_puts(&b, "\">Web console / Webkonsole / "
                                 "Вебконсоль</a></li>");
         }

@@ -22,6 +22,25 @@ int pb_history_start(pb_history_t *hs, size_t window, int parse_json) {
         return hs->src ? 0 : -1;
 }
 
+int pb_history_each(pb_history_t *hs,
+                    int (*each)(void *opaque, const pb_revent_t *ev),
+                    void *opaque, pb_replay_src_stats_t *st) {
+        int ok = 1;
+        for (;;) {
+                pb_revent_t ev;
+                pb_resp_t pr = pb_replay_src_next(hs->src, &ev);
+                if (pr == PB_END)
+                        break;
+                if (pr != PB_OK || each(opaque, &ev)) {
+                        ok = 0;
+                        break;
+                }
+        }
+        pb_replay_src_progress_done(hs->src);
+        pb_replay_src_stats(hs->src, st);
+        return ok;
+}
+
 void pb_history_close(pb_history_t *hs) {
         pb_replay_src_destroy(hs->src);
         pb_serde_destroy(hs->serde);

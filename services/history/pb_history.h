@@ -27,6 +27,13 @@ int pb_history_load(pb_history_t *hs, const char *cmd,
  * traps SIGINT/SIGTERM and opens the source: 0, or -1 after printing
  * why. parse_json as pb_replay_src_new. */
 int pb_history_start(pb_history_t *hs, size_t window, int parse_json);
+/* Reads the started source to its end, handing each event to
+ * each(opaque, ev), and stops early at a read failure (already printed)
+ * or when each() returns nonzero; then ends the progress line and fills
+ * *st. 1 when every event was read and taken, else 0. */
+int pb_history_each(pb_history_t *hs,
+                    int (*each)(void *opaque, const pb_revent_t *ev),
+                    void *opaque, pb_replay_src_stats_t *st);
 /* Frees everything held (a zeroed or partly filled one too). */
 void pb_history_close(pb_history_t *hs);
 

@@ -5,16 +5,24 @@
  * Two ways in, one column table: pb_replay_csv_add_avro() walks the Avro
  * body with the codec's visitor (pb_codec_visit.h) and finds each leaf's
  * column through a plan - a tree of the paths seen so far (record member,
- * array index, union branch) whose leaves remember their column id, so a
- * path is spelled out and hashed only the first time; pb_replay_csv_add()
+ * array index, union branch of a record, array or map) whose leaves
+ * remember their column id, so a path is spelled out and hashed only the
+ * first time; the walk follows the plan's nodes itself and appends the
+ * cells of known columns to the row without a callback;
+ * pb_replay_csv_add()
  * flattens a parsed JSON event (events read with another schema than
  * their own, and the reference the unit test compares the walk with).
  * Both give a column the same name and sort key, so rows of either kind
- * share one file. */
+ * share one file. At the end a row whose cells come in column order (the
+ * usual case: schema order, array elements by index) is written in one
+ * pass, any other by position. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_codec_visit.h"
@@ -22,7 +30,7 @@
 #include "pb_replay.h"
 
 /* in a spooled cell length: the cell is a JSON number */
-#define CELL_NUMERIC  0x80000000u
+#define CELL_NUMERIC  PB_VISIT_NUMBER_CELL
 #define MAX_DEC_PATHS 1024
 #define MAX_NAMED     256
 /* plan nodes kept (beyond, paths are looked up by name every time) */
@@ -30,6 +38,8 @@
 /* array elements per array whose paths the plan keeps */
 #define MAX_PLAN_INDEX 4096
 #define SPOOL_BUF      (1u << 20)
+/* CSV bytes gathered before a write */
+#define OUT_BATCH (1u << 16)
 
 typedef struct csv_col {
         char *name;
@@ -39,18 +49,19 @@ typedef struct csv_col {
 } csv_col_t;
 
 /* One step of a path in the plan. Nodes in `kids` are kept; a node made
- * for a map entry (or past the bounds above) is temporary: it lives on
- * the walk's stack and its leaves are looked up by name. */
+ * for a map entry (or past the bounds above) is temporary: it lives in
+ * tmp[] at its depth and its leaves are looked up by name. The walk
+ * follows base.kids and appends a leaf with a known column (base.cell)
+ * itself (pb_codec_visit.h). */
 typedef struct plan_node {
+        pb_visit_node_t base; /* first: kids point at their bases */
         struct plan_node *parent;
-        struct plan_node **kids; /* by member ordinal, index or branch */
-        size_t nkids;
         char *seg; /* member name or map key (not for items, branches) */
         size_t seglen;
         uint32_t ord; /* the step's sort key (ordinal or index) */
         uint8_t step; /* pb_visit_step_t; the root: PB_VISIT_BRANCH */
         uint8_t temp;
-        int32_t col; /* a leaf's column id, -1 not yet known */
+        int depth; /* steps below the root */
 } plan_node_t;
 
 struct pb_replay_csv {
@@ -70,10 +81,8 @@ struct pb_replay_csv {
         size_t ndec;
         /* the plan of pb_replay_csv_add_avro */
         plan_node_t root;
-        plan_node_t *cur;
         size_t nnodes;
         plan_node_t tmp[2 * PB_CODEC_MAX_DEPTH + 8]; /* temporary nodes */
-        int depth;                                   /* of cur */
         char itoa[24];
 };
 
@@ -94,18 +103,18 @@ pb_replay_csv_t *pb_replay_csv_new(void) {
         pb_buf_init(&w->path, 0);
         pb_buf_init(&w->row, 0);
         w->root.step = PB_VISIT_BRANCH;
-        w->root.col = -1;
+        w->root.base.cell = -1;
         return w;
 }
 
 static void plan_free(plan_node_t *n) {
         size_t i;
-        for (i = 0; i < n->nkids; i++)
-                if (n->kids[i]) {
-                        plan_free(n->kids[i]);
-                        free(n->kids[i]);
+        for (i = 0; i < n->base.nkids; i++)
+                if (n->base.kids[i]) {
+                        plan_free((plan_node_t *)n->base.kids[i]);
+                        free(n->base.kids[i]);
                 }
-        free(n->kids);
+        free(n->base.kids);
         free(n->seg);
 }
 
@@ -206,13 +215,23 @@ static int put_cell(pb_replay_csv_t *w, long id, const char *cell,
         return 0;
 }
 
-/* the current row to the spool: its length, then its cells */
+/* starts a row: room for its length, written by end_row */
+static int start_row(pb_replay_csv_t *w) {
+        pb_buf_reset(&w->row);
+        if (w->row.cap < 64 && pb_buf_reserve(&w->row, 64) != PB_OK)
+                return w->err = PB_ERR_NOMEM, -1;
+        w->row.len = sizeof(uint32_t);
+        return 0;
+}
+
+/* the current row to the spool: its length, then its cells (one write) */
 static pb_resp_t end_row(pb_replay_csv_t *w) {
-        uint32_t n = (uint32_t)w->row.len;
-        if (w->row.len > 0xffffffffu)
+        size_t len = w->row.len - sizeof(uint32_t);
+        uint32_t n = (uint32_t)len;
+        if (len > 0xffffffffu)
                 return (pb_resp_t)(w->err = PB_ERR_LIMIT);
-        if (fwrite(&n, sizeof(n), 1, w->spool) != 1 ||
-            (n && fwrite(w->row.data, 1, n, w->spool) != n))
+        memcpy(w->row.data, &n, sizeof(n));
+        if (fwrite(w->row.data, 1, w->row.len, w->spool) != w->row.len)
                 return (pb_resp_t)(w->err = PB_ERR_IO);
         w->rows++;
         return PB_OK;
@@ -281,8 +300,7 @@ pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event) {
         if (w->err)
                 return (pb_resp_t)w->err;
         pb_buf_reset(&w->path);
-        pb_buf_reset(&w->row);
-        if (flatten(w, event, 0))
+        if (start_row(w) || flatten(w, event, 0))
                 return (pb_resp_t)w->err;
         return end_row(w);
 }
@@ -321,55 +339,53 @@ static int plan_path(pb_replay_csv_t *w, const plan_node_t *n) {
         return depth;
 }
 
-static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
-                         size_t namelen, size_t index) {
+/* the node for a step the plan does not hold yet (or never keeps) */
+static pb_visit_node_t *v_child(void *ctx, pb_visit_node_t *pn,
+                                pb_visit_step_t st, const char *name,
+                                size_t namelen, size_t index, pb_resp_t *code) {
         pb_replay_csv_t *w = ctx;
-        plan_node_t *p = w->cur, *n;
-        if (w->depth >= 2 * PB_CODEC_MAX_DEPTH + 6)
-                return (pb_resp_t)(w->err = PB_ERR_LIMIT);
+        plan_node_t *p = (plan_node_t *)pn, *n;
+        if (p->depth >= 2 * PB_CODEC_MAX_DEPTH + 6) {
+                *code = (pb_resp_t)(w->err = PB_ERR_LIMIT);
+                return NULL;
+        }
         if (!p->temp && st != PB_VISIT_KEY && index < MAX_PLAN_INDEX &&
-            index <= 0x7fffffff) {
-                if (index < p->nkids && p->kids[index]) {
-                        w->cur = p->kids[index];
-                        w->depth++;
-                        return PB_OK;
-                }
-                if (w->nnodes < MAX_PLAN_NODES) {
-                        if (index >= p->nkids) {
-                                size_t nk = p->nkids ? p->nkids : 4;
-                                plan_node_t **nkids;
-                                while (nk <= index)
-                                        nk *= 2;
-                                nkids = realloc(p->kids, nk * sizeof(*nkids));
-                                if (!nkids)
-                                        return (pb_resp_t)(w->err =
-                                                               PB_ERR_NOMEM);
-                                memset(nkids + p->nkids, 0,
-                                       (nk - p->nkids) * sizeof(*nkids));
-                                p->kids = nkids;
-                                p->nkids = nk;
+            index <= 0x7fffffff && w->nnodes < MAX_PLAN_NODES) {
+                if (index >= p->base.nkids) {
+                        size_t nk = p->base.nkids ? p->base.nkids : 4;
+                        pb_visit_node_t **nkids;
+                        while (nk <= index)
+                                nk *= 2;
+                        nkids = realloc(p->base.kids, nk * sizeof(*nkids));
+                        if (!nkids) {
+                                *code = (pb_resp_t)(w->err = PB_ERR_NOMEM);
+                                return NULL;
                         }
-                        n = calloc(1, sizeof(*n));
-                        if (!n || (namelen && !(n->seg = malloc(namelen)))) {
-                                free(n);
-                                return (pb_resp_t)(w->err = PB_ERR_NOMEM);
-                        }
-                        if (namelen)
-                                memcpy(n->seg, name, namelen);
-                        n->seglen = namelen;
-                        n->parent = p;
-                        n->ord = (uint32_t)index;
-                        n->step = (uint8_t)st;
-                        n->col = -1;
-                        p->kids[index] = n;
-                        w->nnodes++;
-                        w->cur = n;
-                        w->depth++;
-                        return PB_OK;
+                        memset(nkids + p->base.nkids, 0,
+                               (nk - p->base.nkids) * sizeof(*nkids));
+                        p->base.kids = nkids;
+                        p->base.nkids = nk;
                 }
+                n = calloc(1, sizeof(*n));
+                if (!n || (namelen && !(n->seg = malloc(namelen)))) {
+                        free(n);
+                        *code = (pb_resp_t)(w->err = PB_ERR_NOMEM);
+                        return NULL;
+                }
+                if (namelen)
+                        memcpy(n->seg, name, namelen);
+                n->seglen = namelen;
+                n->parent = p;
+                n->ord = (uint32_t)index;
+                n->step = (uint8_t)st;
+                n->depth = p->depth + 1;
+                n->base.cell = -1;
+                p->base.kids[index] = &n->base;
+                w->nnodes++;
+                return &n->base;
         }
         /* a temporary node: the name points into the body being walked */
-        n = &w->tmp[w->depth];
+        n = &w->tmp[p->depth];
         memset(n, 0, sizeof(*n));
         n->parent = p;
         n->seg = (char *)name;
@@ -377,23 +393,17 @@ static pb_resp_t v_enter(void *ctx, pb_visit_step_t st, const char *name,
         n->ord = (uint32_t)index;
         n->step = (uint8_t)st;
         n->temp = 1;
-        n->col = -1;
-        w->cur = n;
-        w->depth++;
-        return PB_OK;
+        n->depth = p->depth + 1;
+        n->base.cell = -1;
+        return &n->base;
 }
 
-static void v_leave(void *ctx) {
+/* a leaf whose column is not known yet, or a row to grow */
+static pb_resp_t v_leaf(void *ctx, pb_visit_node_t *nb, pb_visit_leaf_t kind,
+                        const char *text, size_t len) {
         pb_replay_csv_t *w = ctx;
-        w->cur = w->cur->parent;
-        w->depth--;
-}
-
-static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
-                        size_t len) {
-        pb_replay_csv_t *w = ctx;
-        plan_node_t *n = w->cur;
-        long id = n->col;
+        plan_node_t *n = (plan_node_t *)nb;
+        long id = n->base.cell;
         if (kind == PB_VISIT_NULL)
                 return PB_OK; /* empty cell */
         if (id < 0) {
@@ -401,7 +411,7 @@ static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
                 if (depth < 0 || (id = col_id(w, depth)) < 0)
                         return (pb_resp_t)w->err;
                 if (!n->temp)
-                        n->col = (int32_t)id;
+                        n->base.cell = (int32_t)id;
         }
         if (put_cell(w, id, text, len,
                      kind == PB_VISIT_NUMBER ? CELL_NUMERIC : 0))
@@ -409,7 +419,7 @@ static pb_resp_t v_leaf(void *ctx, pb_visit_leaf_t kind, const char *text,
         return PB_OK;
 }
 
-static const pb_codec_visitor_t csv_visitor = {v_enter, v_leave, v_leaf};
+static const pb_codec_visitor_t csv_visitor = {v_child, v_leaf};
 
 pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  const pb_schema_t *writer, const uint8_t *body,
@@ -422,10 +432,12 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                 return PB_ERR_ARG;
         if (w->err)
                 return (pb_resp_t)w->err;
-        pb_buf_reset(&w->row);
-        w->cur = &w->root;
-        w->depth = 0;
-        r = pb_codec_visit(c, writer, body, len, flags, &csv_visitor, w, errstr,
+        if (start_row(w))
+                return (pb_resp_t)w->err;
+        /* a path has no step for a union branch: scalar branches share
+         * the member's node */
+        r = pb_codec_visit(c, writer, body, len, flags | PB_VISIT_FLAT_UNIONS,
+                           &csv_visitor, w, &w->root.base, &w->row, errstr,
                            errstr_size);
         if (r != PB_OK) {
                 if (w->err && errstr && errstr_size)
@@ -443,20 +455,37 @@ static inline uint64_t has_byte(uint64_t x, uint8_t c) {
         return (v - ones) & ~v & (ones * 0x80);
 }
 
-/* 1 when s[0..n) holds `sep`, '"', CR or LF: the cell must be quoted */
+/* any byte of x equal to sep, '"', CR or LF? */
+static inline uint64_t special8(uint64_t x, uint8_t sep) {
+        return has_byte(x, sep) | has_byte(x, '"') | has_byte(x, '\r') |
+               has_byte(x, '\n');
+}
+
+/* 1 when s[0..n) holds `sep`, '"', CR or LF: the cell must be quoted.
+ * Eight bytes at a time; the last (partial) word overlaps the one before
+ * it, or is zero-padded (a zero byte matches none of the four). */
 static int needs_quotes(const char *s, size_t n, char sep) {
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-                uint64_t x;
-                memcpy(&x, s + i, 8);
-                if (has_byte(x, (uint8_t)sep) | has_byte(x, '"') |
-                    has_byte(x, '\r') | has_byte(x, '\n'))
-                        return 1;
+        uint64_t x = 0;
+        size_t i;
+        if (n >= 8) {
+                for (i = 0; i + 8 <= n; i += 8) {
+                        memcpy(&x, s + i, 8);
+                        if (special8(x, (uint8_t)sep))
+                                return 1;
+                }
+                if (i == n)
+                        return 0;
+                memcpy(&x, s + n - 8, 8);
+        } else if (n >= 4) {
+                uint32_t a, b;
+                memcpy(&a, s, 4);
+                memcpy(&b, s + n - 4, 4);
+                x = (uint64_t)a | (uint64_t)b << 32;
+        } else {
+                for (i = 0; i < n; i++)
+                        x |= (uint64_t)(uint8_t)s[i] << (8 * i);
         }
-        for (; i < n; i++)
-                if (s[i] == sep || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
-                        return 1;
-        return 0;
+        return special8(x, (uint8_t)sep) != 0;
 }
 
 pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n) {
@@ -693,15 +722,109 @@ static int is_decimal_col(const pb_replay_csv_t *w, const char *name) {
         return 0;
 }
 
+/* needs_quotes() for a cell followed by at least ROW_PAD readable bytes
+ * (the rows read back in pb_replay_csv_finish): 16 bytes at a time, the
+ * last block masked to the cell */
+#define ROW_PAD 16
+#if defined(__SSE2__)
+static inline int needs_quotes_padded(const char *s, size_t n, char sep) {
+        const __m128i cs = _mm_set1_epi8(sep), cq = _mm_set1_epi8('"');
+        const __m128i cr = _mm_set1_epi8('\r'), cl = _mm_set1_epi8('\n');
+        size_t i = 0;
+        for (;;) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+                __m128i m = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, cs), _mm_cmpeq_epi8(x, cq)),
+                    _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, cl)));
+                unsigned bits = (unsigned)_mm_movemask_epi8(m);
+                if (n - i <= 16) {
+                        if (n - i < 16)
+                                bits &= (1u << (n - i)) - 1;
+                        return bits != 0;
+                }
+                if (bits)
+                        return 1;
+                i += 16;
+        }
+}
+#else
+#define needs_quotes_padded needs_quotes
+#endif
+
 /* 1 when the cell is written as it is in dialect d (no quotes, no guard,
- * no decimal comma) */
+ * no decimal comma); s[0..n) is followed by ROW_PAD readable bytes */
 static inline int plain_cell(pb_csv_dialect_t d, const char *s, size_t n,
                              int numeric) {
         if (d != PB_CSV_EXCEL_DE)
-                return !needs_quotes(s, n, ',');
+                return !needs_quotes_padded(s, n, ',');
         if (numeric ? memchr(s, '.', n) != NULL : n && formula_start(s[0]))
                 return 0;
-        return !needs_quotes(s, n, ';');
+        return !needs_quotes_padded(s, n, ';');
+}
+
+/* Appends `count` separators to b: 0, or -1 (no memory). */
+static int put_seps(pb_buf_t *b, char sep, size_t count) {
+        if (count == 1 && b->len + 1 < b->cap) {
+                b->data[b->len++] = (uint8_t)sep;
+                return 0;
+        }
+        if (!count)
+                return 0;
+        if (b->len + count >= b->cap && pb_buf_reserve(b, count) != PB_OK)
+                return -1;
+        memset(b->data + b->len, sep, count);
+        b->len += count;
+        return 0;
+}
+
+/* One spooled row (row[0..rowlen), followed by ROW_PAD readable bytes)
+ * as a CSV line appended to `line`, in one pass over its cells: 0; 1 when
+ * a cell's column comes before the previous cell's (or is the same), then
+ * `line` holds part of the row for the caller to drop; -1 no memory; -2 a
+ * broken spool. num: per position, 1 for a decimal column. Rows from
+ * either way in hold their cells in column order (schema order, array
+ * elements by index), so the common case needs no table per row. */
+static int row_in_order(const pb_replay_csv_t *w, pb_buf_t *line,
+                        const uint8_t *row, uint32_t rowlen,
+                        const unsigned char *num, char sep) {
+        size_t at = 0, next = 0;
+        if (pb_buf_reserve(line, (size_t)rowlen + w->ncols + 2) != PB_OK)
+                return -1;
+        while (at < rowlen) {
+                uint32_t hd[2], pos;
+                size_t cn;
+                const char *cs;
+                int numeric;
+                if (rowlen - at < sizeof(hd))
+                        return -2;
+                memcpy(hd, row + at, sizeof(hd));
+                at += sizeof(hd);
+                if (hd[0] >= w->ncols)
+                        return -2;
+                pos = w->cols[hd[0]].pos;
+                cn = hd[1] & ~CELL_NUMERIC;
+                if (cn > rowlen - at)
+                        return -2;
+                if (pos < next)
+                        return 1;
+                /* the separators before positions next..pos */
+                if (put_seps(line, sep, pos - next + (next ? 1 : 0)))
+                        return -1;
+                cs = (const char *)row + at;
+                numeric = num[pos] || (hd[1] & CELL_NUMERIC);
+                if (plain_cell(w->dialect, cs, cn, numeric) &&
+                    line->len + cn < line->cap) {
+                        memcpy(line->data + line->len, cs, cn);
+                        line->len += cn;
+                } else if (pb_replay_csv_cell_dialect(line, w->dialect, cs, cn,
+                                                      numeric) != PB_OK)
+                        return -1;
+                next = pos + 1;
+                at += cn;
+        }
+        if (w->ncols && put_seps(line, sep, w->ncols - next - (next ? 0 : 1)))
+                return -1;
+        return pb_buf_append(line, "\r\n", 2) == PB_OK ? 0 : -1;
 }
 
 static pb_replay_csv_t *sort_ctx;
@@ -765,24 +888,43 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                 goto done;
         if (fflush(w->spool) || fseek(w->spool, 0, SEEK_SET))
                 goto done;
+        pb_buf_reset(&line);
         for (;;) {
-                size_t at = 0;
-                for (i = 0; i < w->ncols; i++)
-                        cell_len[i] = (size_t)-1;
-                pb_buf_reset(&rowbuf);
-                pb_buf_reset(&line);
+                size_t at = 0, row0 = line.len;
+                int rc;
+                if (line.len >= OUT_BATCH) {
+                        if (fwrite(line.data, 1, line.len, out) != line.len)
+                                goto done;
+                        pb_buf_reset(&line);
+                        row0 = 0;
+                }
                 if (fread(&rowlen, sizeof(rowlen), 1, w->spool) != 1) {
                         if (feof(w->spool))
                                 break;
                         goto done;
                 }
-                if (pb_buf_reserve(&rowbuf, rowlen) != PB_OK) {
+                if (pb_buf_reserve(&rowbuf, (size_t)rowlen + ROW_PAD) !=
+                    PB_OK) {
                         r = PB_ERR_NOMEM;
                         goto done;
                 }
                 if (rowlen && fread(rowbuf.data, 1, rowlen, w->spool) != rowlen)
                         goto done;
+                /* the cells' scan reads up to ROW_PAD bytes beyond */
+                memset(rowbuf.data + rowlen, 0, ROW_PAD);
                 rowbuf.len = rowlen;
+                rc = row_in_order(w, &line, rowbuf.data, rowlen, num, sep);
+                if (rc == -1)
+                        goto nomem;
+                if (rc == -2)
+                        goto done;
+                if (rc == 0)
+                        continue;
+                /* cells out of column order (or a column twice): by
+                 * position, the later cell of a column wins */
+                line.len = row0;
+                for (i = 0; i < w->ncols; i++)
+                        cell_len[i] = (size_t)-1;
                 /* the cells: (id, length | numeric, bytes)... */
                 while (at < rowlen) {
                         uint32_t hd[2], pos;
@@ -830,9 +972,9 @@ pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out) {
                 line.data[line.len] = 0;
                 if (pb_buf_append(&line, "\r\n", 2) != PB_OK)
                         goto nomem;
-                if (fwrite(line.data, 1, line.len, out) != line.len)
-                        goto done;
         }
+        if (line.len && fwrite(line.data, 1, line.len, out) != line.len)
+                goto done;
         r = fflush(out) ? PB_ERR_IO : PB_OK;
         goto done;
 nomem:

@@ -209,21 +209,19 @@ out:
                    ? "warn"
                    : "info",
                "msg=\"poll done\" outcome=%s pages=%zu records=%ld "
-               "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld",
+               "published=%ld unchanged=%ld rejected=%ld keys=%zu ms=%lld "
+               "claims_ms=%lld commit_ms=%lld",
                outcome, pg.n, p->records, p->published, p->unchanged,
                p->rejected, p->st ? pb_poll_state_count(p->st) : (size_t)0,
-               (long long)(pb_mono_ms() - t0));
+               (long long)(pb_mono_ms() - t0), (long long)p->claims_ms,
+               (long long)p->commit_ms);
         pb_poll_pages_free(&pg);
         return outcome;
 }
 
 static int poll_ready(void *opaque, char *reason, size_t reason_size) {
         pollctx_t *p = opaque;
-        if (!p->ready) {
-                snprintf(reason, reason_size, "loading state");
-                return 0;
-        }
-        return 1;
+        return pb_cli_ready(p->ready, "loading state", reason, reason_size);
 }
 
 static void declare_metrics(pb_metrics_t *m) {
@@ -419,14 +417,18 @@ static int start(pollctx_t *p) {
                         pb_poll_create_state_topic(p);
                 }
                 if (!p->set.check && pb_owners_pointer(p->set.type)) {
-                        p->owners =
-                            pb_owners_new(&p->cc.kconf, p->set.owners_topic,
-                                          (size_t)p->set.owners_capacity, cmd,
-                                          err, sizeof(err));
+                        p->owners = pb_owners_new_self(
+                            &p->cc.kconf, p->set.owners_topic,
+                            (size_t)p->set.owners_capacity, cmd,
+                            p->set.organisation, err, sizeof(err));
                         if (!p->owners) {
                                 pb_log("error", "msg=\"ownership: %s\"", err);
                                 return -1;
                         }
+                        /* the state in the slots of the entities it owns */
+                        pb_poll_state_share(p->st, pb_owners_map(p->owners),
+                                            strlen(pb_mapping_source(p->map)) +
+                                                1);
                 }
                 if (pb_poll_read_state(p))
                         return -1;

@@ -30,7 +30,7 @@
 #include "pb_poll_state.h"
 
 /* the producer's queue.buffering.max.kbytes unless -X sets it */
-#define PB_POLL_QUEUE_KB "4096"
+#define PB_POLL_QUEUE_KB "2048"
 
 /* namespace of the event ids (UUIDv5) the poller derives */
 #define PB_POLL_NS "6f1c1a4e-3b9d-5c2a-9e4f-7a8b0c1d2e3f"
@@ -67,7 +67,8 @@ typedef struct poll_settings {
 enum { PM_EVENT, PM_STATE, PM_DLQ, PM_FEED };
 typedef struct pmsg {
         int kind;
-        uint64_t kfp, hash;
+        pb_keyfp_t kfp;
+        uint64_t hash;
         char *skey; /* state key, malloc'd */
         char hex[33];
         struct pmsg *next;
@@ -76,7 +77,8 @@ typedef struct pmsg {
 /* A state table entry as it was before the open transaction changed it,
  * restored when the transaction aborts. */
 typedef struct pb_undo {
-        uint64_t kfp, old;
+        pb_keyfp_t kfp;
+        uint64_t old;
         int had;
 } pb_undo_t;
 
@@ -109,6 +111,9 @@ typedef struct pollctx {
         long ev_failed, st_failed;
         long published, unchanged, rejected, records;
         int owners_unsure; /* ownership could not be told in this poll */
+        /* time this poll waited for claims to be read back and for
+         * transactions to commit (the "poll done" line) */
+        int64_t claims_ms, commit_ms;
         /* transactions (txn == 0: idempotent mode, state after the acks) */
         int txn, txn_open, txn_failed, fenced;
         long txn_records;     /* events and dead letters in the open one */
@@ -159,7 +164,7 @@ pb_resp_t pb_poll_send_raw(pollctx_t *p, const char *topic, const char *key,
                            pmsg_t *m);
 void pb_poll_drain_state(pollctx_t *p);
 void pb_poll_settle(pollctx_t *p);
-int pb_poll_undo_push(pollctx_t *p, uint64_t kfp);
+int pb_poll_undo_push(pollctx_t *p, const pb_keyfp_t *kfp);
 int pb_poll_txn_begin(pollctx_t *p);
 void pb_poll_txn_abort(pollctx_t *p);
 int pb_poll_txn_commit(pollctx_t *p);

@@ -21,7 +21,8 @@ typedef struct deferred {
         /* state key, raw record (both NUL-terminated) and the framed
          * event, in the batch's arena (bufs_t.arena) */
         size_t skey_off, raw_off, raw_len, avro_off, avro_len;
-        uint64_t kfp, h;
+        pb_keyfp_t kfp;
+        uint64_t h;
         char hex[33];
         long position;
         const char *pos_name;
@@ -80,7 +81,8 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
                         const char *key, const char *why, const char *pointer,
                         const char *owner) {
         char pos[64], hex[33], *skey;
-        uint64_t h, kfp, old;
+        uint64_t h, old;
+        pb_keyfp_t kfp;
         size_t l;
         pmsg_t *m;
         const char *hdrs[] = {"partnerbus_error",
@@ -114,8 +116,8 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
         if (!skey)
                 return;
         snprintf(skey, l, "%s/!rejected/%s", p->prefix, hex);
-        kfp = pb_poll_state_fingerprint(skey, strlen(skey), NULL);
-        if (pb_poll_state_get(p->st, kfp, &old)) {
+        pb_poll_state_key(p->st, skey, strlen(skey), &kfp);
+        if (pb_poll_state_get(p->st, &kfp, &old)) {
                 free(skey);
                 return;
         }
@@ -123,8 +125,8 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
         if (p->txn) {
                 /* the dead letter and its state record in the open
                  * transaction */
-                if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, kfp) ||
-                    pb_poll_state_put(p->st, kfp, h) != PB_OK) {
+                if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, &kfp) ||
+                    pb_poll_state_put(p->st, &kfp, h) != PB_OK) {
                         free(skey);
                         return;
                 }
@@ -148,10 +150,10 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
         m->kfp = kfp;
         m->hash = h;
         memcpy(m->hex, hex, 33);
-        if (pb_poll_state_put(p->st, kfp, h) != PB_OK ||
+        if (pb_poll_state_put(p->st, &kfp, h) != PB_OK ||
             pb_poll_send_raw(p, p->dlq_topic, key, rec->raw ? rec->raw : "",
                              rec->raw_len, hdrs, m) != PB_OK) {
-                pb_poll_state_del(p->st, kfp);
+                pb_poll_state_del(p->st, &kfp);
                 free(m);
                 free(skey);
                 return;
@@ -162,7 +164,7 @@ static void dead_letter(pollctx_t *p, const page_t *pg, const pb_record_t *rec,
 /* --check: what would be published, as a JSON line on stdout. */
 static void print_publish(pollctx_t *p, const pb_record_t *rec,
                           const pb_buf_t *key, const pb_buf_t *ev,
-                          uint64_t kfp) {
+                          const pb_keyfp_t *kfp) {
         pb_buf_t b;
         uint64_t old;
         pb_buf_init(&b, 0);
@@ -248,7 +250,7 @@ static void send_in_txn(pollctx_t *p, const char *skey, const char *hex,
 
 /* Without transactions: the event now, its state record once Kafka
  * acknowledged it (pb_poll_on_delivery, pb_poll_drain_state). */
-static void send_acked(pollctx_t *p, const char *skey0, uint64_t kfp,
+static void send_acked(pollctx_t *p, const char *skey0, const pb_keyfp_t *kfp,
                        uint64_t h, const char *hex, const pb_event_meta_t *meta,
                        const pb_buf_t *avro) {
         char why[1024];
@@ -262,7 +264,7 @@ static void send_acked(pollctx_t *p, const char *skey0, uint64_t kfp,
         }
         m->kind = PM_EVENT;
         m->skey = skey;
-        m->kfp = kfp;
+        m->kfp = *kfp;
         m->hash = h;
         memcpy(m->hex, hex, 33);
         for (;;) {
@@ -291,8 +293,8 @@ static void send_acked(pollctx_t *p, const char *skey0, uint64_t kfp,
 
 /* Sends the encoded event of a new or changed record with its state
  * record. */
-static void publish(pollctx_t *p, const char *skey, uint64_t kfp, uint64_t h,
-                    const char *hex, const pb_event_meta_t *meta,
+static void publish(pollctx_t *p, const char *skey, const pb_keyfp_t *kfp,
+                    uint64_t h, const char *hex, const pb_event_meta_t *meta,
                     const pb_buf_t *avro) {
         if (pb_poll_txn_begin(p) || pb_poll_undo_push(p, kfp)) {
                 p->ev_failed++;
@@ -365,8 +367,8 @@ static int owner_gate(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         return GATE_DONE;
 }
 
-static void publish(pollctx_t *p, const char *skey, uint64_t kfp, uint64_t h,
-                    const char *hex, const pb_event_meta_t *meta,
+static void publish(pollctx_t *p, const char *skey, const pb_keyfp_t *kfp,
+                    uint64_t h, const char *hex, const pb_event_meta_t *meta,
                     const pb_buf_t *avro);
 
 /* Appends n bytes and a NUL to the arena; their offset, or (size_t)-1. */
@@ -382,8 +384,8 @@ static size_t arena_put(pb_buf_t *a, const void *v, size_t n) {
 
 /* Holds a record: its bytes are copied into the batch's arena. */
 static void defer(pollctx_t *p, bufs_t *b, page_t *pg, const pb_record_t *rec,
-                  const char *skey, uint64_t kfp, uint64_t h, const char *hex,
-                  const pb_event_meta_t *meta) {
+                  const char *skey, const pb_keyfp_t *kfp, uint64_t h,
+                  const char *hex, const pb_event_meta_t *meta) {
         deferred_t *d;
         size_t mark = b->arena.len;
         if (!b->dv)
@@ -408,7 +410,7 @@ static void defer(pollctx_t *p, bufs_t *b, page_t *pg, const pb_record_t *rec,
         }
         d->raw_len = rec->raw ? rec->raw_len : 0;
         d->avro_len = b->avro.len;
-        d->kfp = kfp;
+        d->kfp = *kfp;
         d->h = h;
         memcpy(d->hex, hex, 33);
         d->position = rec->position;
@@ -434,10 +436,13 @@ static void flush_deferred(pollctx_t *p, bufs_t *b) {
         }
         if (!items)
                 snprintf(why, sizeof(why), "out of memory");
-        else if (!p->owners_unsure)
-                pb_owners_check_many(
-                    p->owners, p->set.type, items, b->nd, p->set.organisation,
-                    pb_mono_ms() + OWNER_WAIT_MS, why, sizeof(why));
+        else if (!p->owners_unsure) {
+                int64_t t0 = pb_mono_ms();
+                pb_owners_check_many(p->owners, p->set.type, items, b->nd,
+                                     p->set.organisation, t0 + OWNER_WAIT_MS,
+                                     why, sizeof(why));
+                p->claims_ms += pb_mono_ms() - t0;
+        }
         for (i = 0; i < b->nd; i++) {
                 deferred_t *d = &b->dv[i];
                 pb_own_check_t r = items ? items[i].res : PB_OWN_UNSURE;
@@ -445,7 +450,7 @@ static void flush_deferred(pollctx_t *p, bufs_t *b) {
                 uint64_t old;
                 if (r == PB_OWNED && !p->owners_unsure) {
                         /* an identical earlier row of this batch */
-                        if (pb_poll_state_get(p->st, d->kfp, &old) &&
+                        if (pb_poll_state_get(p->st, &d->kfp, &old) &&
                             old == d->h) {
                                 p->unchanged++;
                                 pb_poll_count(p,
@@ -456,8 +461,8 @@ static void flush_deferred(pollctx_t *p, bufs_t *b) {
                                 memset(&avro, 0, sizeof(avro));
                                 avro.data = b->arena.data + d->avro_off;
                                 avro.len = avro.cap = d->avro_len;
-                                publish(p, skey, d->kfp, d->h, d->hex, &d->meta,
-                                        &avro);
+                                publish(p, skey, &d->kfp, d->h, d->hex,
+                                        &d->meta, &avro);
                         }
                 } else if (r == PB_FOREIGN) {
                         pb_record_t rec;
@@ -491,7 +496,8 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         pb_errors_t errs;
         pb_event_meta_t meta;
         char hex[33], why[1024];
-        uint64_t h, kfp, old;
+        uint64_t h, old;
+        pb_keyfp_t kfp;
         const char *skey;
         size_t klen;
         pb_resp_t rc;
@@ -522,8 +528,8 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
                 return;
         }
         skey = (const char *)b->skey.data;
-        kfp = pb_poll_state_fingerprint(skey, b->skey.len - 1, NULL);
-        if (pb_poll_state_get(p->st, kfp, &old) && old == h) {
+        pb_poll_state_key(p->st, skey, b->skey.len - 1, &kfp);
+        if (pb_poll_state_get(p->st, &kfp, &old) && old == h) {
                 p->unchanged++;
                 pb_poll_count(p, "partnerbus_poll_records_total", "outcome",
                               "unchanged", 1);
@@ -538,17 +544,17 @@ static void one_record(pollctx_t *p, page_t *pg, const pb_record_t *rec,
         case GATE_DONE:
                 return;
         case GATE_DEFER:
-                defer(p, b, pg, rec, skey, kfp, h, hex, &meta);
+                defer(p, b, pg, rec, skey, &kfp, h, hex, &meta);
                 return;
         default:
                 break;
         }
         if (p->set.check) {
-                print_publish(p, rec, &b->key, &b->ev, kfp);
+                print_publish(p, rec, &b->key, &b->ev, &kfp);
                 p->published++;
                 return;
         }
-        publish(p, skey, kfp, h, hex, &meta, &b->avro);
+        publish(p, skey, &kfp, h, hex, &meta, &b->avro);
 }
 
 /* The records of one page. "ok" or the outcome that ends the poll. */
@@ -617,6 +623,7 @@ const char *pb_poll_records(pollctx_t *p, pages_t *pg) {
         b.held_since_ms = 0;
         p->ev_failed = p->st_failed = 0;
         p->owners_unsure = 0;
+        p->claims_ms = p->commit_ms = 0;
         /* page by page: a page's records go out before the next page is
          * fetched (docs/poll.md, "Exactly once") */
         while (!strcmp(outcome = pb_poll_next_page(p, pg), "ok")) {

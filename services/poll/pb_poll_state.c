@@ -5,6 +5,7 @@
 #include "pb_poll_state.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -18,8 +19,12 @@
 #include "pb_poll.h"
 
 struct pb_poll_state {
-        pb_fptab_t *t;
-        size_t max;
+        pb_fptab_t *t;    /* own table (not shared) */
+        pb_ownmap_t *m;   /* shared: the ownership map's table */
+        pb_fptab_t *over; /* shared: keys whose first 64 bits another key
+                             of the map holds, by all 96 bits mixed */
+        size_t strip;
+        size_t n, max;
 };
 
 pb_poll_state_t *pb_poll_state_new(size_t max_keys) {
@@ -27,8 +32,8 @@ pb_poll_state_t *pb_poll_state_new(size_t max_keys) {
         if (!s)
                 return NULL;
         s->max = max_keys ? max_keys : (size_t)-1;
-        if (!(s->t = pb_fptab_new())) {
-                free(s);
+        if (!(s->t = pb_fptab_new()) || !(s->over = pb_fptab_new())) {
+                pb_poll_state_destroy(s);
                 return NULL;
         }
         return s;
@@ -38,38 +43,88 @@ void pb_poll_state_destroy(pb_poll_state_t *s) {
         if (!s)
                 return;
         pb_fptab_destroy(s->t);
+        pb_fptab_destroy(s->over);
         free(s);
 }
 
-int pb_poll_state_get(const pb_poll_state_t *s, uint64_t kfp, uint64_t *hash) {
-        const uint64_t *v = pb_fptab_get(s->t, kfp);
+void pb_poll_state_share(pb_poll_state_t *s, pb_ownmap_t *m, size_t strip) {
+        s->m = m;
+        s->strip = strip;
+}
+
+void pb_poll_state_key(const pb_poll_state_t *s, const char *skey, size_t len,
+                       pb_keyfp_t *fp) {
+        size_t strip = s->m && s->strip < len ? s->strip : 0;
+        pb_ownmap_keyfp(skey + strip, len - strip, fp);
+}
+
+/* the overflow table's key: all 96 bits */
+static uint64_t over_key(const pb_keyfp_t *fp) {
+        return fp->k ^ ((uint64_t)fp->x * 0xC2B2AE3D27D4EB4Full + fp->x);
+}
+
+/* shared: the overflow table's value for fp, or NULL */
+static uint64_t *over_get(const pb_poll_state_t *s, const pb_keyfp_t *fp) {
+        return pb_fptab_count(s->over) ? pb_fptab_get(s->over, over_key(fp))
+                                       : NULL;
+}
+
+int pb_poll_state_get(const pb_poll_state_t *s, const pb_keyfp_t *fp,
+                      uint64_t *hash) {
+        const uint64_t *v;
+        if (s->m) {
+                if (pb_ownmap_state_get(s->m, fp, hash) == 1)
+                        return 1;
+                v = over_get(s, fp);
+        } else {
+                v = pb_fptab_get(s->t, fp->k);
+        }
         if (!v)
                 return 0;
         *hash = *v;
         return 1;
 }
 
-pb_resp_t pb_poll_state_put(pb_poll_state_t *s, uint64_t kfp, uint64_t hash) {
-        uint64_t *v = pb_fptab_get(s->t, kfp);
-        if (v) {
-                *v = hash;
-                return PB_OK;
-        }
-        if (pb_fptab_count(s->t) >= s->max)
+pb_resp_t pb_poll_state_put(pb_poll_state_t *s, const pb_keyfp_t *fp,
+                            uint64_t hash) {
+        uint64_t old;
+        int had = pb_poll_state_get(s, fp, &old), r;
+        if (!hash)
+                hash = 1;
+        if (!had && s->n >= s->max)
                 return PB_ERR_LIMIT;
-        return pb_fptab_put(s->t, kfp, hash) == 0 ? PB_OK : PB_ERR_NOMEM;
+        if (!s->m)
+                r = pb_fptab_put(s->t, fp->k, hash);
+        else if (over_get(s, fp) ||
+                 (r = pb_ownmap_state_put(s->m, fp, hash)) == -2)
+                r = pb_fptab_put(s->over, over_key(fp), hash);
+        if (r != 0)
+                return PB_ERR_NOMEM;
+        if (!had)
+                s->n++;
+        return PB_OK;
 }
 
-void pb_poll_state_del(pb_poll_state_t *s, uint64_t kfp) {
-        pb_fptab_del(s->t, kfp);
+void pb_poll_state_del(pb_poll_state_t *s, const pb_keyfp_t *fp) {
+        uint64_t old;
+        if (!pb_poll_state_get(s, fp, &old))
+                return;
+        if (!s->m)
+                pb_fptab_del(s->t, fp->k);
+        else if (over_get(s, fp))
+                pb_fptab_del(s->over, over_key(fp));
+        else
+                pb_ownmap_state_put(s->m, fp, 0);
+        s->n--;
 }
 
 size_t pb_poll_state_count(const pb_poll_state_t *s) {
-        return pb_fptab_count(s->t);
+        return s->n;
 }
 
 size_t pb_poll_state_bytes(const pb_poll_state_t *s) {
-        return pb_fptab_bytes(s->t) + sizeof(*s);
+        return sizeof(*s) + pb_fptab_bytes(s->over) +
+               (s->m ? pb_ownmap_bytes(s->m) : pb_fptab_bytes(s->t));
 }
 
 /* SHA-256 fetched once, and a digest context per thread: SHA256() looks
@@ -164,7 +219,8 @@ static void load_validators(pollctx_t *p, const char *v, size_t n) {
 static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
                        size_t vlen, long *n, long *tomb) {
         size_t plen = strlen(p->prefix);
-        uint64_t kfp, h;
+        pb_keyfp_t kfp;
+        uint64_t h;
         if (!k || klen < plen || memcmp(k, p->prefix, plen))
                 return 0;
         if (klen == plen) {
@@ -176,13 +232,13 @@ static int apply_state(pollctx_t *p, const char *k, size_t klen, const void *v,
         }
         if (k[plen] != '/')
                 return 0;
-        kfp = pb_poll_state_fingerprint(k, klen, NULL);
+        pb_poll_state_key(p->st, k, klen, &kfp);
         h = v ? pb_poll_state_fingerprint_parse(v, vlen) : 0;
         (*n)++;
         if (!v || !vlen) {
-                pb_poll_state_del(p->st, kfp);
+                pb_poll_state_del(p->st, &kfp);
                 (*tomb)++;
-        } else if (h && pb_poll_state_put(p->st, kfp, h) != PB_OK) {
+        } else if (h && pb_poll_state_put(p->st, &kfp, h) != PB_OK) {
                 pb_log("error",
                        "msg=\"state holds more than --max-keys=%ld "
                        "keys\"",
@@ -311,5 +367,8 @@ out:
         pb_kafka_offsets_destroy(o);
         free(done);
         pb_consumer_destroy(c);
+        /* the consumer's fetched batches are freed: give their pages back
+         * (the steady poller needs the table, not the replay's buffers) */
+        malloc_trim(0);
         return rc;
 }

@@ -4,6 +4,7 @@
  * poll, and creating the state topic. The transaction calls and the topic
  * creation are lib/kafka's (pb_producer_txn_*, pb_kafka_topic_ensure);
  * what happens around them (undo, fencing, fallback) is the poller's. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ void pb_poll_on_delivery(void *opaque, void *msg_opaque, pb_resp_t err,
                                m->skey, errstr ? errstr : "");
                         /* forget the key: the next poll sends it again
                          * (same content, same event_id) */
-                        pb_poll_state_del(p->st, m->kfp);
+                        pb_poll_state_del(p->st, &m->kfp);
                         p->ev_failed++;
                         free(m->skey);
                         free(m);
@@ -139,7 +140,7 @@ static void txn_error(pollctx_t *p, const char *what, pb_txn_res_t r,
 
 /* Remembers the state entry kfp as it was before the open transaction.
  * 0, or -1 without memory. */
-int pb_poll_undo_push(pollctx_t *p, uint64_t kfp) {
+int pb_poll_undo_push(pollctx_t *p, const pb_keyfp_t *kfp) {
         pb_undo_t *u;
         if (!p->txn)
                 return 0;
@@ -152,7 +153,7 @@ int pb_poll_undo_push(pollctx_t *p, uint64_t kfp) {
                 p->capundo = cap;
         }
         u = &p->undo[p->nundo++];
-        u->kfp = kfp;
+        u->kfp = *kfp;
         u->had = pb_poll_state_get(p->st, kfp, &u->old);
         return 0;
 }
@@ -161,9 +162,9 @@ static void undo_all(pollctx_t *p) {
         while (p->nundo) {
                 pb_undo_t *u = &p->undo[--p->nundo];
                 if (u->had)
-                        pb_poll_state_put(p->st, u->kfp, u->old);
+                        pb_poll_state_put(p->st, &u->kfp, u->old);
                 else
-                        pb_poll_state_del(p->st, u->kfp);
+                        pb_poll_state_del(p->st, &u->kfp);
         }
 }
 
@@ -219,6 +220,7 @@ int pb_poll_txn_commit(pollctx_t *p) {
         char err[512];
         pb_txn_res_t r;
         int attempt;
+        int64_t t0 = pb_mono_ms();
         if (!p->txn_open)
                 return 0;
         if (p->txn_failed) {
@@ -227,6 +229,8 @@ int pb_poll_txn_commit(pollctx_t *p) {
         }
         for (attempt = 1;; attempt++) {
                 r = pb_producer_txn_commit(p->prod, 60000, err, sizeof(err));
+                p->commit_ms += pb_mono_ms() - t0;
+                t0 = pb_mono_ms();
                 if (r == PB_TXN_OK)
                         break;
                 if (r == PB_TXN_RETRIABLE && attempt < 4) {
@@ -243,6 +247,10 @@ int pb_poll_txn_commit(pollctx_t *p) {
         }
         p->txn_open = 0;
         p->nundo = 0;
+        /* the transaction's messages were freed by librdkafka's threads
+         * and the poll's alike: give their pages back before the next
+         * transaction fills the arenas again */
+        malloc_trim(0);
         p->published += p->txn_published;
         if (p->txn_published)
                 pb_poll_count(p, "partnerbus_poll_records_total", "outcome",
@@ -262,6 +270,12 @@ int pb_poll_start_producer(pollctx_t *p) {
         char prop[1300], err[512];
         size_t i;
         int user_queue = 0;
+        /* librdkafka's threads allocate what the main thread frees and
+         * the other way round; with an arena per thread, each keeps the
+         * high-water mark of what passed through it (about 5 MiB more peak
+         * RSS on the 1M-row benchmark). Two arenas, before any of them
+         * starts. */
+        mallopt(M_ARENA_MAX, 2);
         for (i = 0; i < kc.nprops; i++) {
                 if (!strncmp(kc.props[i], "transactional.id=", 17))
                         user_id = kc.props[i] + 17;

@@ -961,11 +961,8 @@ static void record(fleet_t *f, const pb_message_t *m) {
 
 static int fleet_ready(void *opaque, char *reason, size_t reason_size) {
         fleet_t *f = opaque;
-        if (!f->ready) {
-                snprintf(reason, reason_size, "reading the records");
-                return 0;
-        }
-        return 1;
+        return pb_cli_ready(f->ready, "reading the records", reason,
+                            reason_size);
 }
 
 static void status_cb(void *opaque, void *msg_opaque, pb_resp_t err,

@@ -1627,15 +1627,11 @@ static void handle_message(relay_t *r, pb_message_t *m) {
 
 static int relay_ready(void *opaque, char *reason, size_t reason_size) {
         relay_t *r = opaque;
-        if (r->fatal) {
-                snprintf(reason, reason_size, "stopping after a fatal error");
-                return 0;
-        }
-        if (!r->ready) {
-                snprintf(reason, reason_size, "joining the consumer group");
-                return 0;
-        }
-        return 1;
+        if (r->fatal)
+                return pb_cli_ready(0, "stopping after a fatal error", reason,
+                                    reason_size);
+        return pb_cli_ready(r->ready, "joining the consumer group", reason,
+                            reason_size);
 }
 
 static void declare_metrics(pb_metrics_t *m) {

@@ -519,6 +519,10 @@ static int out_close(out_t *o, int ok) {
         return rc;
 }
 
+static int write_event(void *o, const pb_revent_t *ev) {
+        return out_write(o, ev);
+}
+
 int pb_cmd_replay(int argc, char **argv) {
         pb_replay_settings_t *s = calloc(1, sizeof(*s));
         out_t o;
@@ -598,18 +602,7 @@ int pb_cmd_replay(int argc, char **argv) {
         hs.conf.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
         if (pb_history_start(&hs, (size_t)s->window, 0))
                 goto done;
-        for (;;) {
-                pb_revent_t ev;
-                pb_resp_t pr = pb_replay_src_next(hs.src, &ev);
-                if (pr == PB_END)
-                        break;
-                if (pr != PB_OK || out_write(&o, &ev)) {
-                        ok = 0;
-                        break;
-                }
-        }
-        pb_replay_src_progress_done(hs.src);
-        pb_replay_src_stats(hs.src, &st);
+        ok = pb_history_each(&hs, write_event, &o, &st);
         if (out_close(&o, ok))
                 ok = 0;
         memset(&o, 0, sizeof(o));

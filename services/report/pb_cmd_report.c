@@ -207,6 +207,22 @@ static int write_iati(const report_settings_t *s, pb_report_t *rep) {
         return rc;
 }
 
+/* One event into the figures (and its schema into the list of those
+ * read): 0, or -1 after printing why not. */
+static int add_event(void *rep, const pb_revent_t *ev) {
+        char e[512];
+        if (ev->writer)
+                pb_report_note_schema(rep, ev->type,
+                                      pb_schema_fingerprint(ev->writer));
+        if (pb_report_note_read(rep, ev->topic, ev->partition, ev->offset) ==
+                PB_OK &&
+            pb_report_add(rep, ev->type, ev->tree, e, sizeof(e)) == PB_OK)
+                return 0;
+        fprintf(stderr, "partnerbus report: %s [%d] offset %lld: %s\n",
+                ev->topic, ev->partition, (long long)ev->offset, e);
+        return -1;
+}
+
 int pb_cmd_report(int argc, char **argv) {
         report_settings_t *s = calloc(1, sizeof(*s));
         pb_history_t hs;
@@ -215,7 +231,7 @@ int pb_cmd_report(int argc, char **argv) {
         pb_labels_t *labels = NULL;
         pb_buf_t buf;
         char e[512];
-        int r, status = PB_EXIT_FAIL, ok = 1;
+        int r, status = PB_EXIT_FAIL;
         int want_html = 0, want_xlsx = 0, want_iati = 0;
         size_t fi;
         int64_t asof;
@@ -326,33 +342,7 @@ int pb_cmd_report(int argc, char **argv) {
                 note_archive_files(rep, s->h.archive, hs.topics, hs.ntopics);
         if (pb_history_start(&hs, 1, 1)) /* order does not change a sum */
                 goto done;
-        for (;;) {
-                pb_revent_t ev;
-                pb_resp_t pr = pb_replay_src_next(hs.src, &ev);
-                if (pr == PB_END)
-                        break;
-                if (pr != PB_OK) {
-                        ok = 0;
-                        break;
-                }
-                if (ev.writer)
-                        pb_report_note_schema(rep, ev.type,
-                                              pb_schema_fingerprint(ev.writer));
-                if (pb_report_note_read(rep, ev.topic, ev.partition,
-                                        ev.offset) != PB_OK ||
-                    pb_report_add(rep, ev.type, ev.tree, e, sizeof(e)) !=
-                        PB_OK) {
-                        fprintf(stderr,
-                                "partnerbus report: %s [%d] offset %lld: %s\n",
-                                ev.topic, ev.partition, (long long)ev.offset,
-                                e);
-                        ok = 0;
-                        break;
-                }
-        }
-        pb_replay_src_progress_done(hs.src);
-        pb_replay_src_stats(hs.src, &st);
-        if (!ok)
+        if (!pb_history_each(&hs, add_event, rep, &st))
                 goto done;
         if (st.undecodable) {
                 fprintf(stderr,

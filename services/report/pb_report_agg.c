@@ -687,26 +687,6 @@ static pb_resp_t aggregate(pb_report_t *r, const char *type,
         return rc;
 }
 
-/* The entity key field of the types whose figures count entities. */
-static const char *entity_field(const char *type) {
-        if (!strcmp(type, "funds.granted"))
-                return "grant_id";
-        if (!strcmp(type, "aid.dispatched"))
-                return "shipment_id";
-        if (!strcmp(type, "partnership.founded"))
-                return "partnership_id";
-        return NULL;
-}
-
-/* The business date of the types whose figures count entities. */
-static const char *date_field(const char *type) {
-        if (!strcmp(type, "funds.granted"))
-                return "granted_on";
-        if (!strcmp(type, "aid.dispatched"))
-                return "dispatched_on";
-        return "founded_on";
-}
-
 static int by_date_key(const void *a, const void *b) {
         const pb_latest_t *x = *(pb_latest_t *const *)a,
                           *y = *(pb_latest_t *const *)b;
@@ -771,9 +751,10 @@ static pb_resp_t conflict(pb_report_t *r, const char *type,
 /* Keeps event as the latest version of its entity unless a later one is
  * already kept. The source of an entity's first version owns it: a version
  * from another source is a conflict, never the latest version. */
-static pb_resp_t keep_latest(pb_report_t *r, const char *type,
-                             const char *field, const pb_json_t *event,
-                             char *errstr, size_t errstr_size) {
+static pb_resp_t keep_latest(pb_report_t *r, const pb_entity_type_t *en,
+                             const pb_json_t *event, char *errstr,
+                             size_t errstr_size) {
+        const char *type = en->type, *field = en->pointer + 1;
         const pb_json_t *key = pb_json_get(event, field);
         const pb_json_t *at = pb_json_get(event, "occurred_at");
         const pb_json_t *src;
@@ -848,7 +829,7 @@ static pb_resp_t keep_latest(pb_report_t *r, const char *type,
         }
         snprintf(l->occurred_at, sizeof(l->occurred_at), "%s", at->str);
         {
-                const pb_json_t *dt = pb_json_get(event, date_field(type));
+                const pb_json_t *dt = pb_json_get(event, en->date_field);
                 snprintf(l->date, sizeof(l->date), "%s",
                          dt && dt->type == PB_JSON_STRING ? dt->str : "");
         }
@@ -866,7 +847,7 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
                         const pb_json_t *event, char *errstr,
                         size_t errstr_size) {
         const pb_json_t *id;
-        const char *field;
+        const pb_entity_type_t *en;
         if (!r || !type || !event || event->type != PB_JSON_OBJECT) {
                 snprintf(errstr, errstr_size, "not an event object");
                 return PB_ERR_ARG;
@@ -917,11 +898,11 @@ pb_resp_t pb_report_add(pb_report_t *r, const char *type,
         }
         if (!strcmp(type, "aid.delivered"))
                 return aggregate(r, type, event, NULL, errstr, errstr_size);
-        if (!(field = entity_field(type))) {
+        if (!(en = pb_owners_entity(type))) {
                 r->other_events++;
                 return PB_OK;
         }
-        return keep_latest(r, type, field, event, errstr, errstr_size);
+        return keep_latest(r, en, event, errstr, errstr_size);
 }
 
 pb_resp_t pb_report_finish(pb_report_t *r, char *errstr, size_t errstr_size) {

@@ -59,31 +59,6 @@ static const char *sector_of(const char *cat) {
         return "72010";         /* Material relief assistance and services */
 }
 
-/* --- XML text --- */
-static void esc(pb_buf_t *b, const char *s) {
-        for (; s && *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                switch (c) {
-                case '&':
-                        pb_buf_puts(b, "&amp;");
-                        break;
-                case '<':
-                        pb_buf_puts(b, "&lt;");
-                        break;
-                case '>':
-                        pb_buf_puts(b, "&gt;");
-                        break;
-                case '"':
-                        pb_buf_puts(b, "&quot;");
-                        break;
-                default:
-                        /* XML 1.0 has no other control characters */
-                        if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
-                                pb_buf_putc(b, c);
-                }
-        }
-}
-
 /* <el type="CODE"><narrative>NAME</narrative></el> of the party at
  * member who ("sender": sender.name, sender.kind, sender.country) */
 static void party(pb_buf_t *b, const char *el, const pb_json_t *e,
@@ -94,14 +69,14 @@ static void party(pb_buf_t *b, const char *el, const pb_json_t *e,
         snprintf(n, sizeof(n), "%s.name", who);
         pb_buf_printf(b, "    <%s type=\"%s\"><narrative>", el,
                       org_type(pb_report_str(e, k), pb_report_str(e, c)));
-        esc(b, pb_report_str(e, n));
+        pb_buf_xml_text(b, pb_report_str(e, n));
         pb_buf_printf(b, "</narrative></%s>\n", el);
 }
 
 static void narrative(pb_buf_t *b, const char *el, const char *attrs,
                       const char *text) {
         pb_buf_printf(b, "   <%s%s><narrative>", el, attrs ? attrs : "");
-        esc(b, text);
+        pb_buf_xml_text(b, text);
         pb_buf_printf(b, "</narrative></%s>\n", el);
 }
 
@@ -254,7 +229,7 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                       "xml:lang=\"de\" default-currency=\"EUR\" "
                       "humanitarian=\"1\">\n   <iati-identifier>",
                       updated[0] ? updated : "1970-01-01T00:00:00");
-        esc(b, w->conf->org_ref);
+        pb_buf_xml_text(b, w->conf->org_ref);
         if (aid || is_prog) {
                 pb_buf_puts(b, aid ? "-AID-" : "-PROG-");
                 pb_buf_reset(&w->tmp);
@@ -271,11 +246,11 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
         }
         pb_buf_puts(b, "</iati-identifier>\n");
         pb_buf_printf(b, "   <reporting-org ref=\"");
-        esc(b, w->conf->org_ref);
+        pb_buf_xml_text(b, w->conf->org_ref);
         pb_buf_printf(b, "\" type=\"");
-        esc(b, w->conf->org_type ? w->conf->org_type : "10");
+        pb_buf_xml_text(b, w->conf->org_type ? w->conf->org_type : "10");
         pb_buf_puts(b, "\"><narrative>");
-        esc(b, w->conf->org_name);
+        pb_buf_xml_text(b, w->conf->org_name);
         pb_buf_puts(b, "</narrative></reporting-org>\n");
         pb_buf_reset(&w->tmp);
         if (aid)
@@ -357,13 +332,13 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                 if (!val)
                         continue; /* no declared value: no transaction */
                 pb_buf_puts(b, "   <transaction ref=\"");
-                esc(b, eid);
+                pb_buf_xml_text(b, eid);
                 pb_buf_printf(b,
                               "\">\n    <transaction-type code=\"%s\"/>\n"
                               "    <transaction-date iso-date=\"%s\"/>\n"
                               "    <value currency=\"",
                               aid ? TX_DISBURSEMENT : TX_COMMITMENT, it->date);
-                esc(b, cur ? cur : "EUR");
+                pb_buf_xml_text(b, cur ? cur : "EUR");
                 pb_buf_printf(b, "\" value-date=\"%s\">%s</value>\n", it->date,
                               val);
                 pb_buf_reset(&w->tmp);
@@ -396,7 +371,8 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                                           : "");
                 }
                 pb_buf_puts(b, "    <description><narrative>");
-                esc(b, w->tmp.data ? (const char *)w->tmp.data : "");
+                pb_buf_xml_text(b,
+                                w->tmp.data ? (const char *)w->tmp.data : "");
                 pb_buf_puts(b, "</narrative></description>\n");
                 if (aid) {
                         const char *fac =
@@ -413,7 +389,8 @@ static void activity(iw_t *w, const pb_report_item_t *items, const member_t *m,
                             pb_report_str(e, "destination.oblast")
                                 ? pb_report_str(e, "destination.oblast")
                                 : "");
-                        esc(b, w->tmp.data ? (const char *)w->tmp.data : "");
+                        pb_buf_xml_text(
+                            b, w->tmp.data ? (const char *)w->tmp.data : "");
                         pb_buf_puts(b, "</narrative></receiver-org>\n");
                 } else {
                         party(b, "provider-org", e, "grantor");

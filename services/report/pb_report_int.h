@@ -3,6 +3,7 @@
 #ifndef PB_REPORT_INT_H
 #define PB_REPORT_INT_H
 
+#include "pb_owners.h"
 #include "pb_report.h"
 
 /* returns from the calling function when x is not PB_OK */

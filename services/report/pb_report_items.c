@@ -8,24 +8,6 @@
 #include "pb_report_exp.h"
 #include "pb_report_int.h"
 
-static const char *date_field(const char *type) {
-        if (!strcmp(type, "funds.granted"))
-                return "granted_on";
-        if (!strcmp(type, "aid.dispatched"))
-                return "dispatched_on";
-        if (!strcmp(type, "partnership.founded"))
-                return "founded_on";
-        return NULL;
-}
-
-static const char *id_field(const char *type) {
-        if (!strcmp(type, "funds.granted"))
-                return "grant_id";
-        if (!strcmp(type, "aid.dispatched"))
-                return "shipment_id";
-        return "partnership_id";
-}
-
 static int item_cmp(const void *pa, const void *pb) {
         const pb_report_item_t *a = pa, *b = pb;
         int c = strcmp(a->date, b->date);
@@ -42,13 +24,13 @@ static void copy_str(char *dst, size_t size, const pb_json_t *v) {
 
 pb_resp_t pb_report_items(const pb_report_t *r, const char *type,
                           pb_report_item_t **items, size_t *n) {
-        const char *df = date_field(type);
+        const pb_entity_type_t *en = pb_owners_entity(type);
         pb_json_parser_t *jp;
         pb_report_item_t *out;
         size_t i, k = 0;
         *items = NULL;
         *n = 0;
-        if (!df)
+        if (!en)
                 return PB_ERR_ARG;
         if (!(out = calloc(r->latest.n ? r->latest.n : 1, sizeof(*out))))
                 return PB_ERR_NOMEM;
@@ -70,9 +52,10 @@ pb_resp_t pb_report_items(const pb_report_t *r, const char *type,
                 out[k].json = l->json;
                 out[k].len = l->len;
                 out[k].owner = l->owner;
-                copy_str(out[k].date, sizeof(out[k].date), pb_json_get(ev, df));
+                copy_str(out[k].date, sizeof(out[k].date),
+                         pb_json_get(ev, en->date_field));
                 copy_str(out[k].id, sizeof(out[k].id),
-                         pb_json_get(ev, id_field(type)));
+                         pb_json_get(ev, en->pointer + 1));
                 k++;
         }
         pb_json_parser_destroy(jp);

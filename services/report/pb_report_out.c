@@ -189,22 +189,20 @@ static pb_resp_t json_str_or_null(pb_buf_t *o, const char *s) {
 
 /* ,"conflicts":[{type, entity, owner, source, event_id, occurred_at}] */
 static pb_resp_t json_conflicts(pb_buf_t *o, const pb_report_t *r) {
-        size_t i;
+        static const char *const keys[] = {"type",   "entity",   "owner",
+                                           "source", "event_id", "occurred_at"};
+        size_t i, k;
         TRY(pb_buf_puts(o, ",\"conflicts\":["));
         for (i = 0; i < r->nconflict_list; i++) {
                 const pb_conflict_t *c = &r->conflict_list[i];
-                TRY(pb_buf_puts(o, i ? ",{\"type\":" : "{\"type\":"));
-                TRY(json_str_or_null(o, c->type));
-                TRY(pb_buf_puts(o, ",\"entity\":"));
-                TRY(json_str_or_null(o, c->entity));
-                TRY(pb_buf_puts(o, ",\"owner\":"));
-                TRY(json_str_or_null(o, c->owner));
-                TRY(pb_buf_puts(o, ",\"source\":"));
-                TRY(json_str_or_null(o, c->source));
-                TRY(pb_buf_puts(o, ",\"event_id\":"));
-                TRY(json_str_or_null(o, c->event_id));
-                TRY(pb_buf_puts(o, ",\"occurred_at\":"));
-                TRY(json_str_or_null(o, c->occurred_at));
+                const char *vals[] = {c->type,   c->entity,   c->owner,
+                                      c->source, c->event_id, c->occurred_at};
+                TRY(pb_buf_puts(o, i ? ",{" : "{"));
+                for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                        TRY(pb_buf_printf(o, "%s\"%s\":", k ? "," : "",
+                                          keys[k]));
+                        TRY(json_str_or_null(o, vals[k]));
+                }
                 TRY(pb_buf_puts(o, "}"));
         }
         return pb_buf_puts(o, "]");

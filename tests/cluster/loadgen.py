@@ -23,7 +23,6 @@ and one final line per event {"i":..,"final":true,"status":..} with the
 status of its last attempt. Exit 0 when every event got an answer
 (whatever it was): judging them is the checker's job.
 """
-import argparse
 import http.client
 import json
 import os
@@ -37,24 +36,15 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from events import EventSet  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pb_options import options  # noqa: E402
+
 RETRIABLE_4XX = (408, 409, 429)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--gateways", required=True)
-    ap.add_argument("--token-file", required=True)
-    ap.add_argument("--org", required=True)
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--examples", required=True)
-    ap.add_argument("--count", type=int, required=True)
-    ap.add_argument("--rate", type=float, required=True)
-    ap.add_argument("--threads", type=int, default=16)
-    ap.add_argument("--max-attempts", type=int, default=10)
-    ap.add_argument("--timeout", type=float, default=30)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--progress", type=float, default=10)
-    a = ap.parse_args()
+    a = options("gateways token-file org run examples count:int rate:float out",
+                threads=16, max_attempts=10, timeout=30.0, progress=10.0)
 
     with open(a.token_file, encoding="utf-8") as f:
         token = f.read().strip()

@@ -16,18 +16,11 @@
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 
-static pb_codec_t *fz_codec;
 static pb_serde_t *fz_serde;
 
 static void fz_init(void) {
-        char err[512];
-        if (fz_codec)
-                return;
-        fz_load_schemas();
-        fz_codec = pb_codec_new();
-        fz_serde = pb_serde_new(fz_cat, NULL, err, sizeof(err));
-        if (!fz_codec || !fz_serde)
-                abort();
+        if (fz_first_call())
+                fz_serde = fz_serde_new();
 }
 
 static void fz_differ(const char *what, pb_resp_t r1, const char *e1,

@@ -25,7 +25,6 @@
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_serde.h"
 
-static pb_codec_t *fz_codec;
 static pb_serde_t *fz_serde;
 static pb_schema_t *fz_v1[FZ_MAX_SCHEMAS], *fz_v2[FZ_MAX_SCHEMAS];
 
@@ -120,18 +119,13 @@ static pb_schema_t *fz_variant(const pb_schema_t *s, int which) {
 }
 
 static void fz_init(void) {
-        char err[512];
-        if (fz_codec)
+        if (!fz_first_call())
                 return;
-        fz_load_schemas();
         for (size_t i = 0; i < fz_nschemas; i++) {
                 fz_v1[i] = fz_variant(fz_schemas[i], 1);
                 fz_v2[i] = fz_variant(fz_schemas[i], 2);
         }
-        fz_codec = pb_codec_new();
-        fz_serde = pb_serde_new(fz_cat, NULL, err, sizeof(err));
-        if (!fz_codec || !fz_serde)
-                abort();
+        fz_serde = fz_serde_new();
 }
 
 /* Errors a re-encoding may legitimately give for decoded binary. */

@@ -64,14 +64,13 @@ static const char *const fz_extra[] = {
 };
 #define FZ_NEXTRA (sizeof(fz_extra) / sizeof(fz_extra[0]))
 
-static pb_codec_t *fz_plan, *fz_tree;
+static pb_codec_t *fz_tree; /* fz_codec decodes with plans, this without */
 static pb_schema_t *fz_own[FZ_NEXTRA];
 
 static void fz_init(void) {
         char err[512];
-        if (fz_plan)
+        if (!fz_first_call())
                 return;
-        fz_load_schemas();
         for (size_t i = 0; i < FZ_NEXTRA; i++) {
                 fz_own[i] = pb_schema_new(fz_extra[i], strlen(fz_extra[i]), err,
                                           sizeof(err));
@@ -80,10 +79,7 @@ static void fz_init(void) {
                         abort();
                 }
         }
-        fz_plan = pb_codec_new();
-        fz_tree = pb_codec_new();
-        if (!fz_plan || !fz_tree)
-                abort();
+        fz_tree = fz_codec_new();
         pb_codec_set_plans(fz_tree, 0);
 }
 
@@ -108,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pb_buf_append(&j2, "x", 1);
         memset(&m1, 0xa5, sizeof(m1));
         memset(&m2, 0xa5, sizeof(m2));
-        r1 = pb_codec_avro_to_json(fz_plan, w, NULL, data + 1, size - 1, &j1,
+        r1 = pb_codec_avro_to_json(fz_codec, w, NULL, data + 1, size - 1, &j1,
                                    &m1, e1, sizeof(e1));
         /* the same schema read as its own reader takes the plan too */
         r2 = pb_codec_avro_to_json(fz_tree, w, w, data + 1, size - 1, &j2, &m2,
@@ -125,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         memset(&m1, 0xa5, sizeof(m1));
         memset(&m2, 0xa5, sizeof(m2));
-        r1 = pb_codec_check(fz_plan, w, NULL, data + 1, size - 1, &m1, e1,
+        r1 = pb_codec_check(fz_codec, w, NULL, data + 1, size - 1, &m1, e1,
                             sizeof(e1));
         r2 = pb_codec_check(fz_tree, w, NULL, data + 1, size - 1, &m2, e2,
                             sizeof(e2));

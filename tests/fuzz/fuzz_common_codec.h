@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_schema.h"
+#include "partnerbus/pb_serde.h"
 
 #define FZ_MAX_SCHEMAS 16
 
@@ -42,6 +44,37 @@ static void fz_load_schemas(void) {
         if (!fz_nschemas)
                 abort();
         qsort(fz_schemas, fz_nschemas, sizeof(fz_schemas[0]), fz_by_type);
+}
+
+/* A codec, and a serde over the loaded schemas without registry; abort
+ * when they cannot be made. */
+static inline pb_codec_t *fz_codec_new(void) {
+        pb_codec_t *c = pb_codec_new();
+        if (!c)
+                abort();
+        return c;
+}
+
+static pb_codec_t *fz_codec;
+
+/* On the first call: loads the schemas, makes fz_codec and returns 1 (the
+ * target then makes the rest of its state); 0 on later calls. */
+static inline int fz_first_call(void) {
+        if (fz_codec)
+                return 0;
+        fz_load_schemas();
+        fz_codec = fz_codec_new();
+        return 1;
+}
+
+static inline pb_serde_t *fz_serde_new(void) {
+        char err[512];
+        pb_serde_t *sd = pb_serde_new(fz_cat, NULL, err, sizeof(err));
+        if (!sd) {
+                fprintf(stderr, "fuzz: no serde: %s\n", err);
+                abort();
+        }
+        return sd;
 }
 
 #endif

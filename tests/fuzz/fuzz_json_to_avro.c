@@ -15,7 +15,6 @@
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 
-static pb_codec_t *fz_codec;
 static pb_json_parser_t *fz_parser;
 
 /* The errors as the gateway answers them must be JSON, and every error
@@ -50,9 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size < 1)
                 return 0;
-        fz_load_schemas();
-        if (!fz_codec && !(fz_codec = pb_codec_new()))
-                abort();
+        fz_first_call();
         const pb_schema_t *s = fz_schemas[data[0] % fz_nschemas];
         pb_buf_init(&avro, 0);
         pb_buf_init(&json, 0);

@@ -63,6 +63,33 @@ gw_tokens() {
         done >"$PB_TMP/tokens"
 }
 
+# gw_setup_two_orgs TAG CMD...: gw_setup CMD..., then a tokens file for
+# org-a and org-b (every type), PFX a topic prefix of the test's own made
+# from TAG, and GW_ARGS the arguments of a gateway on the fixture's broker
+# with those tokens and that prefix, without rate limit.
+gw_setup_two_orgs() {
+        local tag=$1
+        shift
+        gw_setup "$@"
+        PFX=$(pb_topic_name "$tag")-
+        gw_tokens org-a org-b
+        GW_ARGS=(--brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0)
+}
+
+# gw_start_example NAME TAG ARGS...: the gateway NAME on B for the one
+# organisation blau-gelbes-kreuz (its tokens file written), on a topic
+# prefix PFX of the test's own made from TAG, without rate limit, with
+# ARGS...; EX the example event to publish.
+gw_start_example() {
+        local name=$1 tag=$2
+        shift 2
+        PFX=$(pb_topic_name "$tag")-
+        EX=$GW_EXAMPLE
+        gw_tokens blau-gelbes-kreuz
+        gw_start "$name" --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
+                --topic-prefix "$PFX" --rate 0 "$@"
+}
+
 # gw_self_signed: a self-signed certificate for localhost and 127.0.0.1 in
 # $PB_TMP/cert.pem, its key in $PB_TMP/key.pem
 gw_self_signed() {

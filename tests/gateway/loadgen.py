@@ -15,29 +15,22 @@ what a well-behaved client does. accepted.txt gets one event_id per line
 for every 2xx answer (a duplicate answer counts once). stats.json counts
 answers by status ("conn_error" for failed connections).
 """
-import argparse
 import http.client
 import json
+import os
+import sys
 import threading
 import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pb_options import options  # noqa: E402
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--url", required=True)
-    ap.add_argument("--token", required=True)
-    ap.add_argument("--type", required=True)
-    ap.add_argument("--example", required=True)
-    ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--count", type=int, default=0)
-    ap.add_argument("--seconds", type=float, default=0)
-    ap.add_argument("--retry", action="store_true")
-    ap.add_argument("--give-up", type=float, default=120)
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--stats", default=None)
-    a = ap.parse_args()
+    a = options("url token type example", threads=4, count=0, seconds=0.0,
+                retry=False, give_up=120.0, out=None, stats=None)
 
     tmpl = json.load(open(a.example, encoding="utf-8"))
     u = urllib.parse.urlsplit(a.url)

@@ -12,11 +12,7 @@ source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
 gw_setup_own_broker curl jq python3
-PFX=$(pb_topic_name gwout)-
-EX=$GW_EXAMPLE
-gw_tokens blau-gelbes-kreuz
-gw_start out --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --publish-timeout 3s --retry-after 1s
+gw_start_example out gwout --publish-timeout 3s --retry-after 1s
 P=$GW_PORT
 gw_wait_ready "$P"
 

@@ -11,17 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
-PFX=$(pb_topic_name gwown)-
-{
-        gw_token_line org-a '*'
-        gw_token_line org-b '*'
-} >"$PB_TMP/tokens"
-GW_ARGS=(--brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0)
+gw_setup_two_orgs gwown curl jq
 gw_start one "${GW_ARGS[@]}"
 P1=$GW_PORT
 PID1=$GW_PID

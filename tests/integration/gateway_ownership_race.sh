@@ -14,19 +14,9 @@ set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
-pb_require_cmd curl jq python3
-B=$(pb_bootstrap)
-PB_BIN=$(pb_bin)
-pb_tmpdir
-trap 'gw_stop_all; rm -rf "$PB_TMP"' EXIT
-PFX=$(pb_topic_name gwrace)-
-{
-        gw_token_line org-a '*'
-        gw_token_line org-b '*'
-} >"$PB_TMP/tokens"
+gw_setup_two_orgs gwrace curl jq python3
 # every connection comes from 127.0.0.1
 export PARTNERBUS_MAX_CONNECTIONS_PER_ADDRESS=0
-GW_ARGS=(--brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http --topic-prefix "$PFX" --rate 0)
 gw_start one "${GW_ARGS[@]}" --threads 1
 P1=$GW_PORT
 O1=$GW_OPS

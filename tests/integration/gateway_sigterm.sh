@@ -8,11 +8,7 @@ source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
 gw_setup curl jq python3
-PFX=$(pb_topic_name gwterm)-
-EX=$GW_EXAMPLE
-gw_tokens blau-gelbes-kreuz
-gw_start term --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 -X linger.ms=300
+gw_start_example term gwterm -X linger.ms=300
 P=$GW_PORT
 O=$GW_OPS
 PID=$GW_PID

@@ -10,11 +10,7 @@ source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
 
 gw_setup wrk jq
-PFX=$(pb_topic_name gwthreads1)-
-EX=$GW_EXAMPLE
-gw_tokens blau-gelbes-kreuz
-gw_start one --brokers "$B" --tokens "$PB_TMP/tokens" --insecure-http \
-        --topic-prefix "$PFX" --rate 0 --threads 1
+gw_start_example one gwthreads1 --threads 1
 gw_post "$GW_PORT" tok-blau-gelbes-kreuz aid.dispatched application/json "$EX"
 expect_code 201 "first event (topic created)"
 jq -c 'del(.event_id)' "$EX" >"$PB_TMP/single.json"

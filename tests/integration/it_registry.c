@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 
 #include "partnerbus/pb_serde.h"
+#include "registry_fixture.h"
 
 static char g_url[512];
 static char g_dir[1024];
@@ -297,21 +298,14 @@ static void test_unknown_id(void **state) {
 
 static void test_wrong_base_path_is_http_error(void **state) {
         /* the server's root instead of the ccompat API */
-        char root[600], err[512] = "", *p;
-        const pb_schema_t *got = NULL;
-        pb_registry_t *r;
+        char root[600], *p;
         (void)state;
         snprintf(root, sizeof(root), "%s", g_url);
         p = strstr(root, "/apis/ccompat");
         if (!p)
                 return; /* PB_REGISTRY_URL names another registry */
         snprintf(p, sizeof(root) - (size_t)(p - root), "/nothing-here");
-        r = pb_registry_new(root, err, sizeof(err));
-        assert_non_null(r);
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
-        assert_non_null(strstr(err, "HTTP 404"));
-        pb_registry_destroy(r);
+        registry_lookup_fails(root, "HTTP 404");
 }
 
 int main(void) {

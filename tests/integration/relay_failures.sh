@@ -44,23 +44,15 @@ grep -aq "$RECEIVER_SECRET" "$PB_TMP/relay.log" && pb_fail "the secret appears i
 kill -TERM $RELAY_PID; wait $RELAY_PID || pb_fail "relay exit status after SIGTERM"; RELAY_PID=
 
 # order per key, nothing missing except the rejected one
-python3 - "$RECV_OUT" "$N" <<'PY' || pb_fail "order or completeness wrong"
-import json, sys, collections
+PYTHONPATH="$RELAY_DIR" python3 - "$RECV_OUT" "$N" <<'PY' || pb_fail "order or completeness wrong"
+import sys
+from key_order import sequences
 n = int(sys.argv[2])
-seen, per_key = set(), collections.defaultdict(list)
-for l in open(sys.argv[1], encoding="utf-8"):
-    e = json.loads(l)["event"]
-    if e["event_id"] in seen:
-        continue
-    seen.add(e["event_id"])
-    seq, key = (int(x.split("=")[1]) for x in e["note"].split())
-    per_key[e["shipment_id"]].append(seq)
-for k, seqs in per_key.items():
-    assert seqs == sorted(seqs), ("order broken for", k, seqs[:20])
+per_key, ids = sequences(sys.argv[1], first_only=True)
 main = sum(len(v) for k, v in per_key.items() if "-fail-" in k)
 assert main == n - 1, (main, n - 1)
 assert sum(len(v) for k, v in per_key.items() if "-tail-" in k) == 20
-print("ok: %d keys in order, %d events" % (len(per_key), len(seen)))
+print("ok: %d keys in order, %d events" % (len(per_key), len(ids)))
 PY
 st=$(relay_recv_stats)
 pb_log "receiver: $st"

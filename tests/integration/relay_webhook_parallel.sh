@@ -20,19 +20,11 @@ pb_log "receiver jitter seed $SEED"
 # order per key and exact count in the receiver's file; $1 = seed of the
 # generated events, $2 = how many
 check_order() {
-        python3 - "$RECV_OUT" "$1" "$2" <<'PY'
-import json, sys, collections
+        PYTHONPATH="$RELAY_DIR" python3 - "$RECV_OUT" "$1" "$2" <<'PY'
+import sys
+from key_order import sequences
 path, seed, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-per_key, ids = collections.defaultdict(list), []
-for l in open(path, encoding="utf-8"):
-    e = json.loads(l)["event"]
-    if ("-%s-" % seed) not in e["shipment_id"]:
-        continue
-    ids.append(e["event_id"])
-    seq, key = (int(x.split("=")[1]) for x in e["note"].split())
-    per_key[e["shipment_id"]].append(seq)
-for k, seqs in per_key.items():
-    assert seqs == sorted(seqs), ("order broken for", k, seqs[:20])
+per_key, ids = sequences(path, "-%s-" % seed)
 assert len(ids) == n, ("events", len(ids), "expected", n)
 assert len(set(ids)) == n, ("delivered twice", len(ids) - len(set(ids)))
 print("ok: %d keys in order, %d events once each" % (len(per_key), n))

@@ -18,10 +18,11 @@ content-type application/avro). Exit 0 if all hold; otherwise every
 difference is listed and the exit status is 1.
 """
 
-import argparse
 import datetime
 import json
 import sys
+
+from pb_options import options
 
 
 def compact(obj):
@@ -33,12 +34,7 @@ def instant(s):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--schema", required=True)
-    ap.add_argument("--topic", required=True)
-    ap.add_argument("--expected", required=True)
-    ap.add_argument("--got", required=True)
-    args = ap.parse_args()
+    args = options("schema topic expected got")
 
     with open(args.schema, encoding="utf-8") as f:
         schema = json.load(f)

@@ -38,23 +38,19 @@ def ua(name, city, region):
     return org(name, "MUNICIPALITY", city, region, "UA")
 
 
-NRW = [
-    nrw("Stadt Köln", "MUNICIPALITY", "Köln"),
-    nrw("Stadt Essen", "MUNICIPALITY", "Essen"),
-    nrw("Stadt Dortmund", "MUNICIPALITY", "Dortmund"),
-    nrw("Stadt Wuppertal", "MUNICIPALITY", "Wuppertal"),
-    nrw("Stadt Billerbeck", "MUNICIPALITY", "Billerbeck"),
+NRW = [nrw("Stadt " + city, "MUNICIPALITY", city)
+       for city in ("Köln", "Essen", "Dortmund", "Wuppertal", "Billerbeck")] + [
     nrw("Landschaftsverband Rheinland", "REGIONAL_ASSOCIATION", "Köln"),
     nrw("Kreis Borken", "DISTRICT", "Borken"),
 ]
-UA = [
-    ua("Дніпровська міська рада", "Дніпро", "Dnipropetrowsk"),
-    ua("Рівненська міська рада", "Рівне", "Riwne"),
-    ua("Житомирська міська рада", "Житомир", "Zhytomyr"),
-    ua("Полтавська міська рада", "Полтава", "Poltava"),
-    ua("Ірпінська міська рада", "Ірпінь", "Kyiv"),
-    ua("Kryvyi Rih City Council", "Kryvyi Rih", "Dnipropetrowsk"),
-]
+UA = [ua(name, city, region) for name, city, region in (
+    ("Дніпровська міська рада", "Дніпро", "Dnipropetrowsk"),
+    ("Рівненська міська рада", "Рівне", "Riwne"),
+    ("Житомирська міська рада", "Житомир", "Zhytomyr"),
+    ("Полтавська міська рада", "Полтава", "Poltava"),
+    ("Ірпінська міська рада", "Ірпінь", "Kyiv"),
+    ("Kryvyi Rih City Council", "Kryvyi Rih", "Dnipropetrowsk"),
+)]
 GRANTORS = [
     nrw("Staatskanzlei des Landes Nordrhein-Westfalen", "STATE_GOVERNMENT", "Düsseldorf"),
     nrw("Ministerium des Innern des Landes Nordrhein-Westfalen", "STATE_GOVERNMENT", "Düsseldorf"),

@@ -111,22 +111,17 @@ static int avroc_fill(avro_value_t *v, const pb_type_t *t, const cJSON *j) {
                                 return -1;
                 }
                 return 0;
-        case PB_T_ARRAY: {
-                const cJSON *it;
-                cJSON_ArrayForEach(it, j) {
-                        avro_value_t e;
-                        if (avro_value_append(v, &e, NULL) ||
-                            avroc_fill(&e, t->items, it))
-                                return -1;
-                }
-                return 0;
-        }
+        case PB_T_ARRAY:
         case PB_T_MAP: {
+                /* an element appended, or a value added under its key */
                 const cJSON *it;
                 cJSON_ArrayForEach(it, j) {
                         avro_value_t e;
-                        if (avro_value_add(v, it->string, &e, NULL, NULL) ||
-                            avroc_fill(&e, t->items, it))
+                        int rc =
+                            t->kind == PB_T_ARRAY
+                                ? avro_value_append(v, &e, NULL)
+                                : avro_value_add(v, it->string, &e, NULL, NULL);
+                        if (rc || avroc_fill(&e, t->items, it))
                                 return -1;
                 }
                 return 0;

@@ -16,6 +16,11 @@
         }
 #define PB_TEST_MAIN(...) PB_TEST_MAIN_WITH(NULL, NULL, __VA_ARGS__)
 
+/* An entry of PB_TEST_MAIN: the test function fn under the name name,
+ * started with *state == initial (one group of a table of cases). */
+#define PB_TEST_STATE(name, fn, initial)                                       \
+        { name, fn, NULL, NULL, (void *)(initial) }
+
 /* The whole file at path, NUL-terminated (free it); its length in *len if
  * len. Fails the test if it cannot be read. */
 static inline char *pb_test_slurp(const char *path, size_t *len) {

@@ -269,42 +269,40 @@ static void test_partial_tail(void **state) {
         assert_int_equal(cut, 0);
 }
 
+/* Reading path: ok blocks, then the result last with *partial as
+ * partial. */
+static void blocks_then(const char *path, int ok, pb_resp_t last, int partial) {
+        char err[256];
+        pb_avrofile_reader_t *r = pb_avrofile_open(path, err, sizeof(err));
+        const uint8_t *d;
+        size_t l;
+        int64_t cnt;
+        int got_partial = -1;
+        assert_non_null(r);
+        while (ok-- > 0)
+                assert_int_equal(
+                    pb_avrofile_next_block(r, &d, &l, &cnt, &got_partial),
+                    PB_OK);
+        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &got_partial),
+                         last);
+        assert_int_equal(got_partial, partial);
+        pb_avrofile_reader_destroy(r);
+}
+
 /* the reader tells a clean end (PB_END) from a damaged tail
  * (PB_ERR_TRUNCATED with *partial) */
 static void test_end_vs_truncated(void **state) {
         fx_t *f = *state;
         char err[256];
-        pb_avrofile_writer_t *w;
-        pb_avrofile_reader_t *r;
-        const uint8_t *d;
-        size_t l;
-        int64_t cnt;
-        int partial = -1;
-        w = create(f, 0, NULL);
+        pb_avrofile_writer_t *w = create(f, 0, NULL);
         append_event(f, w, 1);
         assert_int_equal(pb_avrofile_flush(w, 0, err, sizeof(err)), PB_OK);
         append_event(f, w, 2);
         assert_int_equal(pb_avrofile_close(w, err, sizeof(err)), PB_OK);
-        r = pb_avrofile_open(f->path, err, sizeof(err));
-        assert_non_null(r);
-        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
-                         PB_OK);
-        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
-                         PB_OK);
-        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
-                         PB_END);
-        assert_int_equal(partial, 0);
-        pb_avrofile_reader_destroy(r);
+        blocks_then(f->path, 2, PB_END, 0);
         /* cut into the second block */
         cut_tail(f->path, 5);
-        r = pb_avrofile_open(f->path, err, sizeof(err));
-        assert_non_null(r);
-        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
-                         PB_OK);
-        assert_int_equal(pb_avrofile_next_block(r, &d, &l, &cnt, &partial),
-                         PB_ERR_TRUNCATED);
-        assert_int_equal(partial, 1);
-        pb_avrofile_reader_destroy(r);
+        blocks_then(f->path, 1, PB_ERR_TRUNCATED, 1);
 }
 
 /* recovery leaves files alone that a writer still holds */

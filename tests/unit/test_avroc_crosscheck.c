@@ -45,36 +45,41 @@ static void cmp(avro_value_t *v, const pb_type_t *t, const cJSON *j,
                         fail_msg("%s: boolean differs", path);
                 return;
         }
-        case AVRO_INT32: {
-                int32_t x = 0, want = 0;
-                assert_int_equal(avro_value_get_int(v, &x), 0);
-                if (t->logical == PB_L_DATE) {
+        case AVRO_INT32:
+        case AVRO_INT64: {
+                /* int (a date: days as text) or long (a timestamp-millis:
+                 * RFC 3339 text) */
+                const int is_int = avro_value_get_type(v) == AVRO_INT32;
+                int64_t x = 0, want = 0;
+                if (is_int) {
+                        int32_t x32 = 0;
+                        assert_int_equal(avro_value_get_int(v, &x32), 0);
+                        x = x32;
+                } else {
+                        assert_int_equal(avro_value_get_long(v, &x), 0);
+                }
+                if (is_int && t->logical == PB_L_DATE) {
+                        int32_t days = 0;
                         assert_true(cJSON_IsString(j));
                         assert_int_equal(pb_date_parse(j->valuestring,
                                                        strlen(j->valuestring),
-                                                       &want),
+                                                       &days),
                                          0);
-                } else {
-                        want = (int32_t)j->valuedouble;
-                }
-                if (x != want)
-                        fail_msg("%s: int %d vs %d", path, x, want);
-                return;
-        }
-        case AVRO_INT64: {
-                int64_t x = 0, want = 0;
-                assert_int_equal(avro_value_get_long(v, &x), 0);
-                if (t->logical == PB_L_TIMESTAMP_MILLIS) {
+                        want = days;
+                } else if (!is_int && t->logical == PB_L_TIMESTAMP_MILLIS) {
                         assert_true(cJSON_IsString(j));
                         assert_int_equal(
                             pb_rfc3339_parse(j->valuestring,
                                              strlen(j->valuestring), &want),
                             0);
+                } else if (is_int) {
+                        want = (int32_t)j->valuedouble;
                 } else {
                         want = (int64_t)j->valuedouble;
                 }
                 if (x != want)
-                        fail_msg("%s: long %lld vs %lld", path, (long long)x,
+                        fail_msg("%s: %s %lld vs %lld", path,
+                                 is_int ? "int" : "long", (long long)x,
                                  (long long)want);
                 return;
         }

@@ -23,11 +23,20 @@ static const char *schema_json = "{\"type\":\"record\",\"name\":\"T\","
                                  "\"fields\":[{\"name\":\"s\",\"type\":"
                                  "\"string\"}]}";
 
-static void tmp_path(char *p, size_t n, const char *name) {
+/* A new file of schema_json records, blocks of up to block bytes, at a
+ * path of its own made from name (written to p, n bytes). */
+static pb_avrofile_writer_t *create(char *p, size_t n, const char *name,
+                                    size_t block) {
+        char err[256];
+        pb_avrofile_writer_t *w;
         snprintf(p, n, "%s/pb-avrofile-async-%d-%s.avro",
                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
                  name);
         unlink(p);
+        w = pb_avrofile_create(p, schema_json, block, NULL, err, sizeof(err));
+        if (!w)
+                fail_msg("%s: %s", p, err);
+        return w;
 }
 
 /* datum i: a string "item-<i>" padded to 100 bytes (zigzag length 200) */
@@ -49,10 +58,7 @@ static void test_order(void **state) {
         int64_t cnt, blocks = 0;
         int partial;
         (void)state;
-        tmp_path(path, sizeof(path), "order");
-        pb_avrofile_writer_t *w =
-            pb_avrofile_create(path, schema_json, 1000, NULL, err, sizeof(err));
-        assert_non_null(w);
+        pb_avrofile_writer_t *w = create(path, sizeof(path), "order", 1000);
         for (unsigned i = 0; i < 20000; i++) {
                 assert_int_equal(
                     pb_avrofile_append(w, b, datum(b, i), err, sizeof(err)),
@@ -88,10 +94,7 @@ static void test_write_failure(void **state) {
         pb_resp_t rc = PB_OK;
         unsigned i;
         (void)state;
-        tmp_path(path, sizeof(path), "efbig");
-        pb_avrofile_writer_t *w =
-            pb_avrofile_create(path, schema_json, 4096, NULL, err, sizeof(err));
-        assert_non_null(w);
+        pb_avrofile_writer_t *w = create(path, sizeof(path), "efbig", 4096);
         /* from now on the file may not grow beyond 64 KiB */
         signal(SIGXFSZ, SIG_IGN);
         assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);

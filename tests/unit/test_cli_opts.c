@@ -58,6 +58,16 @@ static int parse(settings_t *s, pb_cli_common_t *c, int argc, char **argv) {
         return pb_opts_parse(&spec, s, c, argc, argv, &first);
 }
 
+/* A new file from the template path (its name written there) holding
+ * text. */
+static void tmp_file(char *path, const char *text) {
+        int fd = mkstemp(path);
+        size_t n = strlen(text);
+        assert_true(fd >= 0);
+        assert_true(write(fd, text, n) == (ssize_t)n);
+        close(fd);
+}
+
 static void clear_env(void) {
         unsetenv("PARTNERBUS_LISTEN");
         unsetenv("PARTNERBUS_MAX_EVENTS");
@@ -85,14 +95,11 @@ static void test_precedence(void **state) {
         settings_t s;
         pb_cli_common_t c;
         char path[] = "/tmp/pb_test_opts_XXXXXX";
-        int fd = mkstemp(path);
-        FILE *fp = fdopen(fd, "w");
-        fprintf(fp, "# comment\n[common]\nbrokers = file:9092\n"
-                    "[testsvc]\nlisten = 0.0.0.0:1\nmax-events = 7\n"
-                    "timeout = 5m\nwhere = a=1\nwhere = b=2\n"
-                    "[othersvc]\nlisten = ignored:1\n"
-                    "[kafka]\nsecurity.protocol = SASL_SSL\n");
-        fclose(fp);
+        tmp_file(path, "# comment\n[common]\nbrokers = file:9092\n"
+                       "[testsvc]\nlisten = 0.0.0.0:1\nmax-events = 7\n"
+                       "timeout = 5m\nwhere = a=1\nwhere = b=2\n"
+                       "[othersvc]\nlisten = ignored:1\n"
+                       "[kafka]\nsecurity.protocol = SASL_SSL\n");
         clear_env();
         setenv("PARTNERBUS_CONFIG", path, 1);
         setenv("PARTNERBUS_MAX_EVENTS", "9", 1);
@@ -190,10 +197,8 @@ static void test_sasl_password_file(void **state) {
         settings_t s;
         pb_cli_common_t c;
         char path[] = "/tmp/pb_test_pw_XXXXXX";
-        int fd = mkstemp(path);
         char *argv[] = {"testsvc", "--required", "x", NULL};
-        assert_true(write(fd, "s3cret\n", 7) == 7);
-        close(fd);
+        tmp_file(path, "s3cret\n");
         clear_env();
         setenv("PARTNERBUS_SASL_PASSWORD_FILE", path, 1);
         assert_int_equal(parse(&s, &c, 3, argv), -1);

@@ -372,16 +372,10 @@ static void test_strict_errors(void **state) {
             {"{\"s\":\"\",\"i\":1.5}", "/i", "integer"},
             {"{\"s\":\"\",\"l\":1e3}", "/l", "integer"},
             {"{\"s\":\"\",\"l\":9223372036854775808}", "/l", "long"},
-            {"{\"s\":\"\",\"l\":\"1\"}", "/l",
-             "expected number (integer), got string"},
             {"{\"s\":\"\",\"f\":1e39}", "/f", "out of range"},
             {"{\"s\":\"\",\"d\":1e400}", "/d", "out of range"},
             {"{\"s\":\"\",\"d\":\"1.5\"}", "/d", "expected a number"},
             {"{\"s\":5}", "/s", "expected string, got number"},
-            {"{\"s\":\"\",\"b\":\"true\"}", "/b",
-             "expected boolean, got string"},
-            {"{\"s\":\"\",\"e\":\"D\"}", "/e",
-             "expected one of A, B, C, got \"D\""},
             {"{\"s\":\"\",\"e\":\"\"}", "/e", "expected one of"},
             {"{\"s\":\"\",\"a\":[1,\"x\",3]}", "/a/1", "expected"},
             {"{\"s\":\"\",\"a\":{}}", "/a", "expected array"},
@@ -399,14 +393,20 @@ static void test_strict_errors(void **state) {
             {"{\"s\":\"\",\"ts\":1677578400000}", "/ts", "expected string"},
             {"{\"s\":\"\",\"fx\":\"AQID\"}", "/fx", "4 bytes"},
             {"{\"s\":\"\",\"by\":\"***\"}", "/by", "base64"},
-            {"{\"s\":\"\",\"u\":true}", "/u",
-             "expected null or number (integer) or string, got boolean"},
             {"{\"s\":\"\",\"u\":1.5}", "/u", "integer"},
             {"{\"s\":\"\",\"r\":{\"x\":1,\"y\":2}}", "/r/y", "unknown field"},
             {"{\"s\":\"\",\"r\":{}}", "/r/x", "required"},
             {"[1]", "", "expected object, got array"},
             {"{\"s\":\"\",", "", "line"},
             {"{\"s\":\"\\ud800\"}", "", ""},
+            {"{\"s\":\"\",\"l\":\"1\"}", "/l",
+             "expected number (integer), got string"},
+            {"{\"s\":\"\",\"b\":\"true\"}", "/b",
+             "expected boolean, got string"},
+            {"{\"s\":\"\",\"e\":\"D\"}", "/e",
+             "expected one of A, B, C, got \"D\""},
+            {"{\"s\":\"\",\"u\":true}", "/u",
+             "expected null or number (integer) or string, got boolean"},
         };
         for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
                 enc_fails(s, cases[k].json, cases[k].ptr, cases[k].frag);
@@ -1118,6 +1118,260 @@ static void test_truncation_and_noise(void **state) {
  * made (perhaps at the same address, with the same Parsing Canonical Form
  * and fingerprint, which leave logical types out) must not reuse the
  * first one's plan. Also: plans on and off decode alike. */
+/* --- string output against its definition --- */
+
+/* RFC 3629 by the book: one code point at a time, no overlongs, no
+ * surrogates, nothing above U+10FFFF. */
+static int ref_utf8(const uint8_t *s, size_t n) {
+        size_t i = 0;
+        while (i < n) {
+                uint32_t cp;
+                size_t k;
+                if (s[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((s[i] & 0xE0) == 0xC0)
+                        k = 2, cp = s[i] & 0x1F;
+                else if ((s[i] & 0xF0) == 0xE0)
+                        k = 3, cp = s[i] & 0x0F;
+                else if ((s[i] & 0xF8) == 0xF0)
+                        k = 4, cp = s[i] & 0x07;
+                else
+                        return 0;
+                if (n - i < k)
+                        return 0;
+                for (size_t j = 1; j < k; j++) {
+                        if ((s[i + j] & 0xC0) != 0x80)
+                                return 0;
+                        cp = cp << 6 | (s[i + j] & 0x3F);
+                }
+                if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) ||
+                    (k == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+                    (cp >= 0xD800 && cp <= 0xDFFF))
+                        return 0;
+                i += k;
+        }
+        return 1;
+}
+
+/* The JSON text of s as the decoder has always written it: every byte as
+ * it is, except '"', '\\' and the control characters. */
+static void ref_json_str(const uint8_t *s, size_t n, pb_buf_t *b) {
+        static const char hex[] = "0123456789abcdef";
+        pb_buf_putc(b, '"');
+        for (size_t i = 0; i < n; i++) {
+                uint8_t c = s[i];
+                const char *e = c == '"'    ? "\\\""
+                                : c == '\\' ? "\\\\"
+                                : c == '\b' ? "\\b"
+                                : c == '\f' ? "\\f"
+                                : c == '\n' ? "\\n"
+                                : c == '\r' ? "\\r"
+                                : c == '\t' ? "\\t"
+                                            : NULL;
+                if (e)
+                        pb_buf_puts(b, e);
+                else if (c < 0x20)
+                        pb_buf_printf(b, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+                else
+                        pb_buf_putc(b, c);
+        }
+        pb_buf_putc(b, '"');
+}
+
+static int has_escape(const uint8_t *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+                        return 1;
+        return 0;
+}
+
+/* Decodes {"s": s} (and {"m": {s: s}}) with and without decode plans,
+ * checks it, and compares code, JSON and error text with the definition;
+ * with max != 0 the output buffer is bounded to max bytes. */
+static void str_case(const pb_schema_t *rs, const pb_schema_t *ms,
+                     const uint8_t *s, size_t n, size_t max) {
+        static uint8_t body[600];
+        pb_buf_t want, out;
+        char err[512], werr[512];
+        size_t bl;
+        pb_resp_t wrc = PB_OK;
+        int ok = ref_utf8(s, n);
+        assert_true(n + 20 < sizeof(body));
+        assert_int_equal(ok, pb_utf8_valid((const char *)s, n));
+        pb_buf_init(&want, 0);
+        pb_buf_puts(&want, "{\"s\":");
+        ref_json_str(s, n, &want);
+        pb_buf_putc(&want, '}');
+        werr[0] = 0;
+        if (!ok) {
+                wrc = PB_ERR_INVALID;
+                snprintf(werr, sizeof(werr), "/s: string is not valid UTF-8");
+        } else if (max && want.len > max) {
+                wrc = PB_ERR_LIMIT;
+                if (want.len - 1 <= max) /* only the closing brace */
+                        snprintf(werr, sizeof(werr),
+                                 "JSON output exceeds %u bytes",
+                                 PB_CODEC_MAX_JSON_OUT);
+                else if (has_escape(s, n))
+                        snprintf(werr, sizeof(werr),
+                                 "/s: JSON output too large");
+                else
+                        snprintf(werr, sizeof(werr),
+                                 "/s: JSON output exceeds %u bytes",
+                                 PB_CODEC_MAX_JSON_OUT);
+        }
+        bl = pb_zz_encode(body, (int64_t)n);
+        memcpy(body + bl, s, n);
+        bl += n;
+        for (int plans = 0; plans < 2; plans++) {
+                pb_codec_set_plans(codec, plans);
+                pb_buf_init(&out, max);
+                pb_resp_t rc = pb_codec_avro_to_json(
+                    codec, rs, NULL, body, bl, &out, NULL, err, sizeof(err));
+                if (rc != wrc || strcmp(err, werr) ||
+                    (rc == PB_OK && (out.len != want.len ||
+                                     memcmp(out.data, want.data, out.len))))
+                        fail_msg("string of %zu bytes, max %zu, plans %d: "
+                                 "%s '%s' '%.*s', want %s '%s' '%s'",
+                                 n, max, plans, pb_err2str(rc), err,
+                                 (int)out.len, out.data ? (char *)out.data : "",
+                                 pb_err2str(wrc), werr, (char *)want.data);
+                pb_buf_free(&out);
+                if (!max) {
+                        rc = pb_codec_check(codec, rs, NULL, body, bl, NULL,
+                                            err, sizeof(err));
+                        assert_int_equal(rc, wrc);
+                        assert_string_equal(err, werr);
+                }
+        }
+        pb_codec_set_plans(codec, 1);
+        pb_buf_free(&want);
+        if (max || !n)
+                return;
+        /* the map: the same text as key and as value */
+        bl = pb_zz_encode(body, 1);
+        bl += pb_zz_encode(body + bl, (int64_t)n);
+        memcpy(body + bl, s, n);
+        bl += n;
+        bl += pb_zz_encode(body + bl, (int64_t)n);
+        memcpy(body + bl, s, n);
+        bl += n;
+        body[bl++] = 0;
+        pb_buf_init(&out, 0);
+        pb_resp_t rc = pb_codec_avro_to_json(codec, ms, NULL, body, bl, &out,
+                                             NULL, err, sizeof(err));
+        assert_int_equal(rc, wrc);
+        if (rc == PB_OK) {
+                pb_buf_init(&want, 0);
+                pb_buf_puts(&want, "{\"m\":{");
+                ref_json_str(s, n, &want);
+                pb_buf_putc(&want, ':');
+                ref_json_str(s, n, &want);
+                pb_buf_puts(&want, "}}");
+                assert_int_equal(out.len, want.len);
+                assert_memory_equal(out.data, want.data, out.len);
+                pb_buf_free(&want);
+        }
+        rc = pb_codec_check(codec, ms, NULL, body, bl, NULL, err, sizeof(err));
+        assert_int_equal(rc, wrc);
+        pb_buf_free(&out);
+}
+
+static void test_string_output(void **state) {
+        static const char *const seqs[] = {
+            /* valid: 2, 3 and 4 bytes, the edges of each */
+            "\xc3\xa9", "\xd0\x94", "\xc2\x80", "\xdf\xbf", "\xe2\x82\xac",
+            "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf",
+            "\xf0\x9f\x98\x80", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf",
+            /* overlong */
+            "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf",
+            "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf",
+            /* surrogates, beyond U+10FFFF */
+            "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80",
+            "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80",
+            /* cut short, stray continuation bytes, never valid */
+            "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\x80", "\xbf", "\xfe", "\xff",
+            "\xc3\x28", "\xe2\x28\xac", "\xe2\x82\x28", "\xf0\x28\x98\x80",
+            /* escapes and their neighbours */
+            "\"", "\\", "\b", "\f", "\n", "\r", "\t", "\x01", "\x1f", "\x7f",
+            " ", "/", "\"\\\n\x02"};
+        pb_schema_t *rs = schema("{\"type\":\"record\",\"name\":\"R\","
+                                 "\"fields\":[{\"name\":\"s\",\"type\":"
+                                 "\"string\"}]}");
+        pb_schema_t *ms = schema("{\"type\":\"record\",\"name\":\"M\","
+                                 "\"fields\":[{\"name\":\"m\",\"type\":{"
+                                 "\"type\":\"map\",\"values\":\"string\"}}]}");
+        uint8_t s[300];
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        (void)state;
+        /* every byte at every position of strings up to 40 bytes: the 4-,
+         * 8- and 16-byte steps and their tails */
+        for (size_t n = 1; n <= 40; n++)
+                for (size_t at = 0; at < n; at++)
+                        for (int c = 0; c < 256; c++) {
+                                memset(s, 'a', n);
+                                s[at] = (uint8_t)c;
+                                str_case(rs, ms, s, n, 0);
+                        }
+        /* each sequence at every position, in ASCII and in Cyrillic */
+        for (size_t q = 0; q < sizeof(seqs) / sizeof(seqs[0]); q++) {
+                size_t k = strlen(seqs[q]);
+                for (size_t n = k; n <= 48; n++)
+                        for (size_t at = 0; at + k <= n; at++) {
+                                memset(s, 'x', n);
+                                memcpy(s + at, seqs[q], k);
+                                str_case(rs, ms, s, n, 0);
+                                for (size_t j = 0; j + 1 < n; j += 2)
+                                        memcpy(s + j, "\xd0\x94", 2);
+                                memcpy(s + at, seqs[q], k);
+                                if (!(at & 1) || at + k == n) {
+                                        if (at & 1)
+                                                s[at - 1] = 'y';
+                                        str_case(rs, ms, s, n, 0);
+                                }
+                        }
+        }
+        str_case(rs, ms, s, 0, 0);
+        /* random mixes of all of them */
+        for (int r = 0; r < 20000; r++) {
+                size_t n = 0, want;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                want = x % 200;
+                while (n < want) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        unsigned pick = (unsigned)(x >> 32) % 10;
+                        if (pick < 5)
+                                s[n++] = (uint8_t)('a' + x % 26);
+                        else if (pick < 9) {
+                                const char *q =
+                                    seqs[x % (sizeof(seqs) / sizeof(seqs[0]))];
+                                if (r % 4 && (q[0] & 0x80) && x % 7 > 2)
+                                        q = "\xd1\x97";
+                                size_t k = strlen(q);
+                                if (n + k > sizeof(s))
+                                        break;
+                                memcpy(s + n, q, k);
+                                n += k;
+                        } else
+                                s[n++] = (uint8_t)(x >> 8);
+                }
+                str_case(rs, ms, s, n, 0);
+        }
+        /* a bounded output: the string or the closing brace does not fit */
+        for (size_t q = 0; q < 3; q++) {
+                static const char *const t[] = {
+                    "plain text of some length", "text with \"quotes\"",
+                    "\xd0\x94\xd0\xbd\xd1\x96\xd0\xbf\xd1\x80\xd0\xbe\n"};
+                for (size_t max = 8; max < 50; max++)
+                        str_case(rs, ms, (const uint8_t *)t[q], strlen(t[q]),
+                                 max);
+        }
+        pb_schema_destroy(ms);
+        pb_schema_destroy(rs);
+}
+
 static void test_plan_per_schema(void **state) {
         static const char *const text[2] = {
             "{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":"
@@ -1164,4 +1418,5 @@ PB_TEST_MAIN_WITH(
     cmocka_unit_test(test_crafted), cmocka_unit_test(test_date_time_formats),
     cmocka_unit_test(test_deep_nesting),
     cmocka_unit_test(test_truncation_and_noise),
-    cmocka_unit_test(test_plan_per_schema))
+    cmocka_unit_test(test_plan_per_schema),
+    cmocka_unit_test(test_string_output))

@@ -41,6 +41,15 @@ static void rd_end(rd_t *t) {
         pb_csv_destroy(t->c);
 }
 
+/* The next record is a row whose field k is want, on line (0: any). */
+static void expect_field(rd_t *t, size_t k, const char *want, long line) {
+        expect(t, PB_CSV_ROW, NULL);
+        assert_true(k < t->r.n);
+        assert_string_equal(t->r.fields[k], want);
+        if (line)
+                assert_int_equal(t->r.line, line);
+}
+
 static void test_bom_crlf_quotes(void **st) {
         const char in[] = "\xEF\xBB\xBF"
                           "Aktenzeichen;Betrag;Zweck\r\n"
@@ -78,9 +87,7 @@ static void test_errors_resync(void **st) {
         assert_int_equal(t.r.raw_len, 5);
         assert_memory_equal(t.r.raw, "x\"y,1", 5);
         expect(&t, PB_CSV_BAD, "after a closing quote");
-        expect(&t, PB_CSV_ROW, NULL);
-        assert_string_equal(t.r.fields[0], "ok");
-        assert_int_equal(t.r.line, 4);
+        expect_field(&t, 0, "ok", 4);
         /* an open quote at the end: the body was cut off */
         expect(&t, PB_CSV_FATAL, "truncated");
         pb_csv_destroy(t.c);
@@ -96,8 +103,7 @@ static void test_limits(void **st) {
         expect(&t, PB_CSV_BAD, "too long");
         expect(&t, PB_CSV_ROW, NULL); /* exactly 8 bytes */
         assert_int_equal(t.r.n, 2);
-        expect(&t, PB_CSV_ROW, NULL);
-        assert_string_equal(t.r.fields[0], "x");
+        expect_field(&t, 0, "x", 0);
         rd_end(&t);
 }
 
@@ -119,15 +125,11 @@ static void test_resync_respects_quotes(void **st) {
         expect(&t, PB_CSV_ROW, NULL);
         expect(&t, PB_CSV_BAD, "line 2");
         assert_non_null(strstr(t.err, "too long"));
-        expect(&t, PB_CSV_ROW, NULL);
-        assert_string_equal(t.r.fields[0], "2");
-        assert_int_equal(t.r.line, 5);
+        expect_field(&t, 0, "2", 5);
         /* too many columns after a quoted line break: the whole record is
          * skipped, not only its first line */
         expect(&t, PB_CSV_BAD, "too many columns");
-        expect(&t, PB_CSV_ROW, NULL);
-        assert_string_equal(t.r.fields[0], "4");
-        assert_int_equal(t.r.line, 8);
+        expect_field(&t, 0, "4", 8);
         rd_end(&t);
 }
 
@@ -139,8 +141,7 @@ static void test_utf8_blank_lines_no_final_newline(void **st) {
         expect(&t, PB_CSV_ROW, NULL);
         expect(&t, PB_CSV_BAD, "UTF-8");
         assert_int_equal(t.r.line, 4);
-        expect(&t, PB_CSV_ROW, NULL);
-        assert_string_equal(t.r.fields[1], "2");
+        expect_field(&t, 1, "2", 0);
         rd_end(&t);
 }
 

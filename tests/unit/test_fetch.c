@@ -139,45 +139,43 @@ static void fetch_retry(const fake_t *f, long backoff, long backoff_max,
         *took = now_ms() - t0;
 }
 
-/* A Retry-After too large to turn into milliseconds must not wrap around
- * into "retry at once" (nor be undefined behaviour): the backoff holds. */
-static void test_huge_retry_after_keeps_backoff(void **state) {
+/* retried_after: F answers first, then a 200 with an empty array; GET
+ * /feed with one retry after a backoff of backoff ms (at most backoff_max)
+ * takes two attempts, at least at_least and less than below ms. */
+static void retried_after(const char *first, long backoff, long backoff_max,
+                          long at_least, long below) {
         fake_t f;
         pb_fetch_result_t res;
         long took;
-        (void)state;
-        fake_serve(&f, 2,
-                   "HTTP/1.1 503 Service Unavailable\r\n"
-                   "Retry-After: 9223372036854776\r\n"
-                   "Content-Length: 0\r\nConnection: close\r\n\r\n",
+        fake_serve(&f, 2, first,
                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                    "Content-Length: 2\r\nConnection: close\r\n\r\n[]");
-        fetch_retry(&f, 300, 2000, &res, &took);
+        fetch_retry(&f, backoff, backoff_max, &res, &took);
         assert_int_equal(res.status, 200);
         assert_int_equal(res.attempts, 2);
-        assert_true(took >= 300); /* the backoff, not 0 */
-        assert_true(took < 1900); /* and not the peer's absurd delay */
+        assert_true(took >= at_least);
+        assert_true(took < below);
         pb_fetch_result_free(&res);
         fake_stop(&f);
 }
 
+/* A Retry-After too large to turn into milliseconds must not wrap around
+ * into "retry at once" (nor be undefined behaviour): the backoff holds
+ * (at least the backoff, not 0, and not the peer's absurd delay). */
+static void test_huge_retry_after_keeps_backoff(void **state) {
+        (void)state;
+        retried_after("HTTP/1.1 503 Service Unavailable\r\n"
+                      "Retry-After: 9223372036854776\r\n"
+                      "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                      300, 2000, 300, 1900);
+}
+
 /* A Retry-After within backoff_max is honoured (shorter than backoff). */
 static void test_small_retry_after_honoured(void **state) {
-        fake_t f;
-        pb_fetch_result_t res;
-        long took;
         (void)state;
-        fake_serve(&f, 2,
-                   "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
-                   "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                   "Connection: close\r\n\r\n[]");
-        fetch_retry(&f, 3000, 5000, &res, &took);
-        assert_int_equal(res.attempts, 2);
-        assert_true(took >= 1000);
-        assert_true(took < 2900);
-        pb_fetch_result_free(&res);
-        fake_stop(&f);
+        retried_after("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
+                      "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                      3000, 5000, 1000, 2900);
 }
 
 /* Fetches url with o (wants PB_OK): were the credentials withheld? */

@@ -53,99 +53,115 @@ static int dcmp(const char *a, const char *b) {
 
 static void test_decimal(void **state) {
         (void)state;
-        assert_int_equal(dcmp("143000.00", "143000"), 0);
-        assert_int_equal(dcmp("100000", "99999.99"), 1);
-        assert_int_equal(dcmp("99999.99", "100000"), -1);
-        assert_int_equal(dcmp("-1.5", "-1.25"), -1);
-        assert_int_equal(dcmp("-0.00", "0"), 0);
-        assert_int_equal(dcmp("0007", "7.000"), 0);
-        assert_int_equal(dcmp("1e3", "1000"), 0);
-        assert_int_equal(dcmp("1.5E-1", "0.15"), 0);
-        assert_int_equal(dcmp("0.1", "0.09"), 1);
-        assert_int_equal(dcmp("-2", "1"), -1);
-        /* beyond double precision: still exact */
-        assert_int_equal(
-            dcmp("12345678901234567890.01", "12345678901234567890.02"), -1);
-        assert_int_equal(dcmp("9007199254740993", "9007199254740992"), 1);
-        assert_int_equal(dcmp("abc", "1"), 99);
-        assert_int_equal(dcmp("1.2.3", "1"), 99);
-        assert_int_equal(dcmp("", "1"), 99);
-        assert_int_equal(dcmp("1e", "1"), 99);
-        assert_int_equal(dcmp("1e9999999", "1"), 99);
+        /* {a, b, pb_decimal_cmp's verdict wanted; 99: not decimals} */
+        static const struct {
+                const char *a, *b;
+                int want;
+        } cases[] = {
+            /* equal */
+            {"143000.00", "143000", 0},
+            {"-0.00", "0", 0},
+            {"0007", "7.000", 0},
+            {"1e3", "1000", 0},
+            {"1.5E-1", "0.15", 0},
+            /* greater (beyond double precision: still exact) */
+            {"100000", "99999.99", 1},
+            {"0.1", "0.09", 1},
+            {"9007199254740993", "9007199254740992", 1},
+            /* less */
+            {"99999.99", "100000", -1},
+            {"-1.5", "-1.25", -1},
+            {"-2", "1", -1},
+            {"12345678901234567890.01", "12345678901234567890.02", -1},
+            /* not decimals */
+            {"abc", "1", 99},
+            {"1.2.3", "1", 99},
+            {"", "1", 99},
+            {"1e", "1", 99},
+            {"1e9999999", "1", 99},
+        };
+        size_t i;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                if (dcmp(cases[i].a, cases[i].b) != cases[i].want)
+                        fail_msg("%s vs %s: want %d", cases[i].a, cases[i].b,
+                                 cases[i].want);
 }
 
-static void test_equality(void **state) {
-        (void)state;
-        assert_int_equal(eval("destination.oblast=Dnipropetrowsk", NULL), 1);
-        assert_int_equal(eval("destination.oblast=Poltawa", NULL), 0);
-        assert_int_equal(eval("destination.oblast = \"Dnipropetrowsk\"", NULL),
-                         1);
-        assert_int_equal(
-            eval("destination.oblast=Poltawa|Dnipropetrowsk", NULL), 1);
-        assert_int_equal(eval("destination.oblast!=Poltawa", NULL), 1);
-        assert_int_equal(eval("destination.oblast!=Dnipropetrowsk", NULL), 0);
-        assert_int_equal(eval("amount=143000", NULL), 1);
-        assert_int_equal(eval("count=12.0", NULL), 1);
-        assert_int_equal(eval("confirmed=true", NULL), 1);
-        assert_int_equal(eval("note=null", NULL), 1);
-        /* missing: only != holds */
-        assert_int_equal(eval("destination.region=X", NULL), 0);
-        assert_int_equal(eval("destination.region!=X", NULL), 1);
-        assert_int_equal(eval("destination.region>=0", NULL), 0);
-        /* an object is not a scalar */
-        assert_int_equal(eval("destination=Dnipro", NULL), 0);
-}
+enum group { EQUALITY, ORDER, ARRAYS, TYPE, SYNTAX };
 
-static void test_order(void **state) {
-        (void)state;
-        assert_int_equal(eval("amount>=100000", NULL), 1);
-        assert_int_equal(eval("amount>=143000.00", NULL), 1);
-        assert_int_equal(eval("amount>143000.00", NULL), 0);
-        assert_int_equal(eval("amount>143000.001", NULL), 0);
-        assert_int_equal(eval("amount<143000.01", NULL), 1);
-        assert_int_equal(eval("amount<=99999", NULL), 0);
-        assert_int_equal(eval("count<100", NULL), 1);
-        /* text order for instants */
-        assert_int_equal(eval("occurred_at>=2023-01-01", NULL), 1);
-        assert_int_equal(eval("occurred_at<2023-02-28", NULL), 0);
-        assert_int_equal(eval("occurred_at<2023-03-01", NULL), 1);
-}
+/* {group, expression, event type, eval's result wanted} */
+static const struct {
+        enum group g;
+        const char *expr, *type;
+        int want;
+} cases[] = {
+    {EQUALITY, "destination.oblast=Dnipropetrowsk", NULL, 1},
+    {EQUALITY, "destination.oblast=Poltawa", NULL, 0},
+    {EQUALITY, "destination.oblast = \"Dnipropetrowsk\"", NULL, 1},
+    {EQUALITY, "destination.oblast=Poltawa|Dnipropetrowsk", NULL, 1},
+    {EQUALITY, "destination.oblast!=Poltawa", NULL, 1},
+    {EQUALITY, "destination.oblast!=Dnipropetrowsk", NULL, 0},
+    {EQUALITY, "amount=143000", NULL, 1},
+    {EQUALITY, "count=12.0", NULL, 1},
+    {EQUALITY, "confirmed=true", NULL, 1},
+    {EQUALITY, "note=null", NULL, 1},
+    /* missing: only != holds */
+    {EQUALITY, "destination.region=X", NULL, 0},
+    {EQUALITY, "destination.region!=X", NULL, 1},
+    {EQUALITY, "destination.region>=0", NULL, 0},
+    /* an object is not a scalar */
+    {EQUALITY, "destination=Dnipro", NULL, 0},
+    {ORDER, "amount>=100000", NULL, 1},
+    {ORDER, "amount>=143000.00", NULL, 1},
+    {ORDER, "amount>143000.00", NULL, 0},
+    {ORDER, "amount>143000.001", NULL, 0},
+    {ORDER, "amount<143000.01", NULL, 1},
+    {ORDER, "amount<=99999", NULL, 0},
+    {ORDER, "count<100", NULL, 1},
+    /* text order for instants */
+    {ORDER, "occurred_at>=2023-01-01", NULL, 1},
+    {ORDER, "occurred_at<2023-02-28", NULL, 0},
+    {ORDER, "occurred_at<2023-03-01", NULL, 1},
+    {ARRAYS, "items.category=ENERGY", NULL, 1},
+    {ARRAYS, "items.category=FOOD", NULL, 0},
+    {ARRAYS, "items.0.category=MEDICAL", NULL, 1},
+    {ARRAYS, "items.1.category=MEDICAL", NULL, 0},
+    {ARRAYS, "items.5.category=MEDICAL", NULL, 0},
+    {ARRAYS, "items.quantity>=40", NULL, 1},
+    {ARRAYS, "items.quantity>40", NULL, 0},
+    /* != is "no element equals" */
+    {ARRAYS, "items.category!=ENERGY", NULL, 0},
+    {ARRAYS, "items.category!=FOOD", NULL, 1},
+    {TYPE, "type=aid.dispatched", "aid.dispatched", 1},
+    {TYPE, "type=aid.dispatched", "funds.granted", 0},
+    {TYPE, "type!=aid.dispatched", "funds.granted", 1},
+    {TYPE, "type=funds.granted|aid.dispatched", "aid.dispatched", 1},
+    {TYPE, "type=aid.dispatched", NULL, 0},
+    /* a member named "type" */
+    {TYPE, ".type=inner", "aid.dispatched", 1},
+    {SYNTAX, "amount", NULL, -1},
+    {SYNTAX, "=5", NULL, -1},
+    {SYNTAX, "amount!5", NULL, -1},
+    {SYNTAX, "a..b=1", NULL, -1},
+    {SYNTAX, "a.=1", NULL, -1},
+    {SYNTAX, "amount>=", NULL, -1},
+    {SYNTAX, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1", NULL, -1},
+};
 
-static void test_arrays(void **state) {
-        (void)state;
-        assert_int_equal(eval("items.category=ENERGY", NULL), 1);
-        assert_int_equal(eval("items.category=FOOD", NULL), 0);
-        assert_int_equal(eval("items.0.category=MEDICAL", NULL), 1);
-        assert_int_equal(eval("items.1.category=MEDICAL", NULL), 0);
-        assert_int_equal(eval("items.5.category=MEDICAL", NULL), 0);
-        assert_int_equal(eval("items.quantity>=40", NULL), 1);
-        assert_int_equal(eval("items.quantity>40", NULL), 0);
-        /* != is "no element equals" */
-        assert_int_equal(eval("items.category!=ENERGY", NULL), 0);
-        assert_int_equal(eval("items.category!=FOOD", NULL), 1);
-}
-
-static void test_type(void **state) {
-        (void)state;
-        assert_int_equal(eval("type=aid.dispatched", "aid.dispatched"), 1);
-        assert_int_equal(eval("type=aid.dispatched", "funds.granted"), 0);
-        assert_int_equal(eval("type!=aid.dispatched", "funds.granted"), 1);
-        assert_int_equal(
-            eval("type=funds.granted|aid.dispatched", "aid.dispatched"), 1);
-        assert_int_equal(eval("type=aid.dispatched", NULL), 0);
-        /* a member named "type" */
-        assert_int_equal(eval(".type=inner", "aid.dispatched"), 1);
-}
-
-static void test_syntax(void **state) {
-        (void)state;
-        assert_int_equal(eval("amount", NULL), -1);
-        assert_int_equal(eval("=5", NULL), -1);
-        assert_int_equal(eval("amount!5", NULL), -1);
-        assert_int_equal(eval("a..b=1", NULL), -1);
-        assert_int_equal(eval("a.=1", NULL), -1);
-        assert_int_equal(eval("amount>=", NULL), -1);
-        assert_int_equal(eval("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1", NULL), -1);
+/* The test of the group its initial state points to. */
+static void test_group(void **state) {
+        const enum group g = *(const enum group *)*state;
+        size_t i, n = 0;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                if (cases[i].g != g)
+                        continue;
+                if (eval(cases[i].expr, cases[i].type) != cases[i].want)
+                        fail_msg("%s (type %s): want %d", cases[i].expr,
+                                 cases[i].type ? cases[i].type : "none",
+                                 cases[i].want);
+                n++;
+        }
+        assert_true(n > 0);
 }
 
 static void test_and_and_bounds(void **state) {
@@ -181,7 +197,10 @@ static void test_and_and_bounds(void **state) {
         pb_json_parser_destroy(p);
 }
 
-PB_TEST_MAIN(cmocka_unit_test(test_decimal), cmocka_unit_test(test_equality),
-             cmocka_unit_test(test_order), cmocka_unit_test(test_arrays),
-             cmocka_unit_test(test_type), cmocka_unit_test(test_syntax),
+static const enum group groups[] = {EQUALITY, ORDER, ARRAYS, TYPE, SYNTAX};
+#define GROUP(name, i) PB_TEST_STATE(name, test_group, &groups[i])
+
+PB_TEST_MAIN(cmocka_unit_test(test_decimal), GROUP("test_equality", 0),
+             GROUP("test_order", 1), GROUP("test_arrays", 2),
+             GROUP("test_type", 3), GROUP("test_syntax", 4),
              cmocka_unit_test(test_and_and_bounds))

@@ -18,50 +18,83 @@
 #include "pb_connector.h"
 #include "pb_opts.h"
 
+enum grammar { D, S, B };
+
+/* {grammar, text, value wanted: milliseconds, bytes, 1 or 0; -1 rejected} */
+static const struct {
+        enum grammar g;
+        const char *text;
+        long long want;
+} grammar_cases[] = {
+    /* accepted */
+    /* a bare number: seconds */
+    {D, "30", 30000},
+    {D, "30s", 30000},
+    {D, "250ms", 250},
+    {D, "1.5s", 1500},
+    {D, "5m", 300000},
+    {D, "24h", 86400000},
+    {D, "7d", 604800000},
+    {D, "0", 0},
+    /* a bare number: bytes */
+    {S, "512", 512},
+    {S, "512B", 512},
+    {S, "64KiB", 65536},
+    {S, "64K", 65536},
+    {S, "1MiB", 1048576},
+    {S, "1MB", 1048576},
+    {S, "2GiB", 2147483648LL},
+    {B, "true", 1},
+    {B, "YES", 1},
+    {B, "on", 1},
+    {B, "1", 1},
+    {B, "off", 0},
+    {B, "0", 0},
+    /* rejected */
+    {B, "maybe", -1},
+    {B, NULL, -1},
+    {D, "", -1},
+    {D, "-1s", -1},
+    {D, "10x", -1},
+    {D, "s", -1},
+    {D, "nan", -1},
+    {D, "1e30d", -1},
+    {S, "-1", -1},
+    {S, "1TiB", -1},
+    {S, " 1", -1},
+    {S, "", -1},
+    {S, "99999999999999999999", -1},
+};
+
+static void check_grammar(enum grammar g) {
+        size_t i;
+        for (i = 0; i < sizeof(grammar_cases) / sizeof(grammar_cases[0]); i++) {
+                const char *t = grammar_cases[i].text;
+                long long want = grammar_cases[i].want;
+                if (grammar_cases[i].g != g)
+                        continue;
+                if (g == D)
+                        assert_int_equal(pb_optmap_parse_duration(t), want);
+                else if (g == S)
+                        assert_true(pb_optmap_parse_size(t) == (size_t)want);
+                else
+                        assert_int_equal(pb_optmap_parse_bool(t), want);
+        }
+}
+
 static void test_duration_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_optmap_parse_duration("30"), 30000); /* seconds */
-        assert_int_equal(pb_optmap_parse_duration("30s"), 30000);
-        assert_int_equal(pb_optmap_parse_duration("250ms"), 250);
-        assert_int_equal(pb_optmap_parse_duration("1.5s"), 1500);
-        assert_int_equal(pb_optmap_parse_duration("5m"), 300000);
-        assert_int_equal(pb_optmap_parse_duration("24h"), 86400000);
-        assert_int_equal(pb_optmap_parse_duration("7d"), 604800000);
-        assert_int_equal(pb_optmap_parse_duration("0"), 0);
-        assert_int_equal(pb_optmap_parse_duration(""), -1);
-        assert_int_equal(pb_optmap_parse_duration("-1s"), -1);
-        assert_int_equal(pb_optmap_parse_duration("10x"), -1);
-        assert_int_equal(pb_optmap_parse_duration("s"), -1);
-        assert_int_equal(pb_optmap_parse_duration("nan"), -1);
-        assert_int_equal(pb_optmap_parse_duration("1e30d"), -1);
+        check_grammar(D);
 }
 
 static void test_size_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_optmap_parse_size("512"), 512); /* bytes */
-        assert_int_equal(pb_optmap_parse_size("512B"), 512);
-        assert_int_equal(pb_optmap_parse_size("64KiB"), 65536);
-        assert_int_equal(pb_optmap_parse_size("64K"), 65536);
-        assert_int_equal(pb_optmap_parse_size("1MiB"), 1048576);
-        assert_int_equal(pb_optmap_parse_size("1MB"), 1048576);
-        assert_int_equal(pb_optmap_parse_size("2GiB"), 2147483648ull);
-        assert_true(pb_optmap_parse_size("-1") == (size_t)-1);
-        assert_true(pb_optmap_parse_size("1TiB") == (size_t)-1);
-        assert_true(pb_optmap_parse_size(" 1") == (size_t)-1);
-        assert_true(pb_optmap_parse_size("") == (size_t)-1);
-        assert_true(pb_optmap_parse_size("99999999999999999999") == (size_t)-1);
+        check_grammar(S);
 }
 
 static void test_bool_grammar(void **state) {
         (void)state;
-        assert_int_equal(pb_optmap_parse_bool("true"), 1);
-        assert_int_equal(pb_optmap_parse_bool("YES"), 1);
-        assert_int_equal(pb_optmap_parse_bool("on"), 1);
-        assert_int_equal(pb_optmap_parse_bool("1"), 1);
-        assert_int_equal(pb_optmap_parse_bool("off"), 0);
-        assert_int_equal(pb_optmap_parse_bool("0"), 0);
-        assert_int_equal(pb_optmap_parse_bool("maybe"), -1);
-        assert_int_equal(pb_optmap_parse_bool(NULL), -1);
+        check_grammar(B);
 }
 
 typedef struct conf {
@@ -125,65 +158,75 @@ static const pb_json_t *parse(pb_json_parser_t *p, const char *text) {
         return j;
 }
 
-static void test_apply_json(void **state) {
-        pb_json_parser_t *p = pb_json_parser_new(NULL);
+/* A conf_t applied from JSON texts: the parser that holds the texts, the
+ * values, the error text of the last apply. */
+typedef struct json_conf {
+        pb_json_parser_t *p;
         conf_t c;
         char err[1024];
+} json_conf_t;
+
+static void json_conf_open(json_conf_t *j) {
+        memset(j, 0, sizeof(*j));
+        j->p = pb_json_parser_new(NULL);
+        assert_non_null(j->p);
+}
+
+/* pb_optmap_apply_json of the JSON text at the pointer at into j->c. */
+static int apply(json_conf_t *j, const char *text, const char *at) {
+        return pb_optmap_apply_json(conf_opts, NCONF, &j->c, parse(j->p, text),
+                                    at, j->err, sizeof(j->err));
+}
+
+static void test_apply_json(void **state) {
+        json_conf_t j;
         (void)state;
-        memset(&c, 0, sizeof(c));
-        pb_optmap_defaults(conf_opts, NCONF, &c, err, sizeof(err));
-        assert_int_equal(
-            pb_optmap_apply_json(
-                conf_opts, NCONF, &c,
-                parse(p, "{\"url\":\"https://x\",\"n\":7,\"on\":true,"
-                         "\"wait\":\"250ms\",\"max\":\"64KiB\","
-                         "\"tags\":[\"a\",\"b\"]}"),
-                "", err, sizeof(err)),
-            0);
-        assert_string_equal(err, "");
-        assert_string_equal(c.url, "https://x");
-        assert_int_equal(c.n, 7);
-        assert_int_equal(c.on, 1);
-        assert_int_equal(c.wait, 250);
-        assert_int_equal(c.max, 65536);
-        assert_int_equal(c.tags.n, 2);
-        assert_string_equal(c.tags.v[1], "b");
-        /* a bare number: seconds for a duration, bytes for a size */
-        assert_int_equal(pb_optmap_apply_json(conf_opts, NCONF, &c,
-                                              parse(p, "{\"wait\":3,"
-                                                       "\"max\":100}"),
-                                              "", err, sizeof(err)),
+        json_conf_open(&j);
+        pb_optmap_defaults(conf_opts, NCONF, &j.c, j.err, sizeof(j.err));
+        assert_int_equal(apply(&j,
+                               "{\"url\":\"https://x\",\"n\":7,\"on\":true,"
+                               "\"wait\":\"250ms\",\"max\":\"64KiB\","
+                               "\"tags\":[\"a\",\"b\"]}",
+                               ""),
                          0);
-        assert_int_equal(c.wait, 3000);
-        assert_int_equal(c.max, 100);
-        pb_json_parser_destroy(p);
+        assert_string_equal(j.err, "");
+        assert_string_equal(j.c.url, "https://x");
+        assert_int_equal(j.c.n, 7);
+        assert_int_equal(j.c.on, 1);
+        assert_int_equal(j.c.wait, 250);
+        assert_int_equal(j.c.max, 65536);
+        assert_int_equal(j.c.tags.n, 2);
+        assert_string_equal(j.c.tags.v[1], "b");
+        /* a bare number: seconds for a duration, bytes for a size */
+        assert_int_equal(apply(&j,
+                               "{\"wait\":3,"
+                               "\"max\":100}",
+                               ""),
+                         0);
+        assert_int_equal(j.c.wait, 3000);
+        assert_int_equal(j.c.max, 100);
+        pb_json_parser_destroy(j.p);
 }
 
 static void test_apply_json_errors(void **state) {
-        pb_json_parser_t *p = pb_json_parser_new(NULL);
-        conf_t c;
-        char err[1024];
+        json_conf_t j;
         (void)state;
-        memset(&c, 0, sizeof(c));
-        assert_int_equal(
-            pb_optmap_apply_json(conf_opts, NCONF, &c,
-                                 parse(p, "{\"wait\":\"soon\",\"on\":1,"
-                                          "\"a/b\":1,\"tags\":[1],"
-                                          "\"url\":5}"),
-                                 "/sink", err, sizeof(err)),
-            5);
-        assert_string_equal(err, "/sink/wait: 'soon' is not a duration (e.g. "
-                                 "500ms, 30s, 5m, 24h)\n"
-                                 "/sink/on: number is not a bool\n"
-                                 "/sink/a~1b: unknown option\n"
-                                 "/sink/tags: expected an array of strings\n"
-                                 "/sink/url: number is not a string");
-        assert_int_equal(pb_optmap_apply_json(conf_opts, NCONF, &c,
-                                              parse(p, "[1]"), "", err,
-                                              sizeof(err)),
-                         1);
-        assert_string_equal(err, ": expected an object");
-        pb_json_parser_destroy(p);
+        json_conf_open(&j);
+        assert_int_equal(apply(&j,
+                               "{\"wait\":\"soon\",\"on\":1,"
+                               "\"a/b\":1,\"tags\":[1],"
+                               "\"url\":5}",
+                               "/sink"),
+                         5);
+        assert_string_equal(j.err, "/sink/wait: 'soon' is not a duration (e.g. "
+                                   "500ms, 30s, 5m, 24h)\n"
+                                   "/sink/on: number is not a bool\n"
+                                   "/sink/a~1b: unknown option\n"
+                                   "/sink/tags: expected an array of strings\n"
+                                   "/sink/url: number is not a string");
+        assert_int_equal(apply(&j, "[1]", ""), 1);
+        assert_string_equal(j.err, ": expected an object");
+        pb_json_parser_destroy(j.p);
 }
 
 /* The sinks' own tables, configured from JSON as a subscription will. */

@@ -15,12 +15,13 @@
 #include "partnerbus/pb_projection.h"
 #include "pb_test.h"
 
-static const char *ev_text =
-    "{\"event_id\":\"e1\",\"type\":\"t\",\"shipment_id\":\"S-1\","
-    "\"sender\":{\"name\":\"BGK\",\"contact\":{\"phone\":\"+49\"}},"
-    "\"items\":[{\"category\":\"MEDICAL\",\"price\":\"3.00\"},"
-    "{\"category\":\"ENERGY\",\"price\":\"4.00\"}],"
-    "\"a/b\":1,\"m~n\":2,\"note\":null}";
+#define EV_TEXT                                                                \
+        "{\"event_id\":\"e1\",\"type\":\"t\",\"shipment_id\":\"S-1\","         \
+        "\"sender\":{\"name\":\"BGK\",\"contact\":{\"phone\":\"+49\"}},"       \
+        "\"items\":[{\"category\":\"MEDICAL\",\"price\":\"3.00\"},"            \
+        "{\"category\":\"ENERGY\",\"price\":\"4.00\"}],"                       \
+        "\"a/b\":1,\"m~n\":2,\"note\":null}"
+static const char *ev_text = EV_TEXT;
 
 /* the projection of ev_text as text (static buffer), or NULL when the
  * projection does not compile */
@@ -50,57 +51,56 @@ static const char *project(const char *const *inc, size_t ninc,
         return res;
 }
 
-static void test_identity(void **state) {
-        (void)state;
-        assert_string_equal(project(NULL, 0, NULL, 0), ev_text);
+/* Projections of ev_text: pointers included and excluded (each list ends
+ * at its first NULL), the text wanted. */
+struct projection_case {
+        const char *inc[4], *exc[4], *want;
+};
+
+static const struct projection_case cases[] = {
+    {{NULL}, {NULL}, EV_TEXT},
+    {{"/shipment_id", "/sender/name"},
+     {NULL},
+     "{\"event_id\":\"e1\",\"type\":\"t\","
+     "\"shipment_id\":\"S-1\","
+     "\"sender\":{\"name\":\"BGK\"}}"},
+    {{NULL},
+     {"/sender/contact", "/items/*/price", "/note"},
+     "{\"event_id\":\"e1\",\"type\":\"t\",\"shipment_id\":\"S-1\","
+     "\"sender\":{\"name\":\"BGK\"},"
+     "\"items\":[{\"category\":\"MEDICAL\"},{\"category\":"
+     "\"ENERGY\"}],\"a/b\":1,\"m~n\":2}"},
+    /* event_id and type stay; an emptied object stays when included
+     * whole */
+    {{"/sender", "/items/1"},
+     {"/sender/contact/phone", "/event_id", "/type"},
+     "{\"event_id\":\"e1\",\"type\":\"t\","
+     "\"sender\":{\"name\":\"BGK\",\"contact\":{}},"
+     "\"items\":[{\"category\":\"ENERGY\","
+     "\"price\":\"4.00\"}]}"},
+    {{"/sender/missing", "/items/7", "/nothing"},
+     {NULL},
+     "{\"event_id\":\"e1\",\"type\":\"t\"}"},
+    {{"/a~1b", "/m~0n"},
+     {NULL},
+     "{\"event_id\":\"e1\",\"type\":\"t\","
+     "\"a/b\":1,\"m~n\":2}"},
+};
+
+static size_t count(const char *const *v) {
+        size_t n = 0;
+        while (n < 4 && v[n])
+                n++;
+        return n;
 }
 
-static void test_include(void **state) {
-        const char *inc[] = {"/shipment_id", "/sender/name"};
-        (void)state;
-        assert_string_equal(project(inc, 2, NULL, 0),
-                            "{\"event_id\":\"e1\",\"type\":\"t\","
-                            "\"shipment_id\":\"S-1\","
-                            "\"sender\":{\"name\":\"BGK\"}}");
-}
-
-static void test_exclude(void **state) {
-        const char *exc[] = {"/sender/contact", "/items/*/price", "/note"};
-        (void)state;
+/* The test whose initial state points to one of cases. */
+static void test_case(void **state) {
+        const struct projection_case *c = *state;
+        size_t ninc = count(c->inc), nexc = count(c->exc);
         assert_string_equal(
-            project(NULL, 0, exc, 3),
-            "{\"event_id\":\"e1\",\"type\":\"t\",\"shipment_id\":\"S-1\","
-            "\"sender\":{\"name\":\"BGK\"},"
-            "\"items\":[{\"category\":\"MEDICAL\"},{\"category\":"
-            "\"ENERGY\"}],\"a/b\":1,\"m~n\":2}");
-}
-
-static void test_include_then_exclude(void **state) {
-        const char *inc[] = {"/sender", "/items/1"};
-        const char *exc[] = {"/sender/contact/phone", "/event_id", "/type"};
-        (void)state;
-        /* event_id and type stay; an emptied object stays when included
-         * whole */
-        assert_string_equal(project(inc, 2, exc, 3),
-                            "{\"event_id\":\"e1\",\"type\":\"t\","
-                            "\"sender\":{\"name\":\"BGK\",\"contact\":{}},"
-                            "\"items\":[{\"category\":\"ENERGY\","
-                            "\"price\":\"4.00\"}]}");
-}
-
-static void test_partial_empty_dropped(void **state) {
-        const char *inc[] = {"/sender/missing", "/items/7", "/nothing"};
-        (void)state;
-        assert_string_equal(project(inc, 3, NULL, 0),
-                            "{\"event_id\":\"e1\",\"type\":\"t\"}");
-}
-
-static void test_escapes(void **state) {
-        const char *inc[] = {"/a~1b", "/m~0n"};
-        (void)state;
-        assert_string_equal(project(inc, 2, NULL, 0),
-                            "{\"event_id\":\"e1\",\"type\":\"t\","
-                            "\"a/b\":1,\"m~n\":2}");
+            project(ninc ? c->inc : NULL, ninc, nexc ? c->exc : NULL, nexc),
+            c->want);
 }
 
 static void test_malformed(void **state) {
@@ -125,8 +125,9 @@ static void test_malformed(void **state) {
                                       sizeof(err)));
 }
 
-PB_TEST_MAIN(cmocka_unit_test(test_identity), cmocka_unit_test(test_include),
-             cmocka_unit_test(test_exclude),
-             cmocka_unit_test(test_include_then_exclude),
-             cmocka_unit_test(test_partial_empty_dropped),
-             cmocka_unit_test(test_escapes), cmocka_unit_test(test_malformed))
+#define CASE(name, i) PB_TEST_STATE(name, test_case, &cases[i])
+
+PB_TEST_MAIN(CASE("test_identity", 0), CASE("test_include", 1),
+             CASE("test_exclude", 2), CASE("test_include_then_exclude", 3),
+             CASE("test_partial_empty_dropped", 4), CASE("test_escapes", 5),
+             cmocka_unit_test(test_malformed))

@@ -26,6 +26,7 @@
 
 #include "partnerbus/pb_serde.h"
 #include "pb_test.h"
+#include "registry_fixture.h"
 
 /* --- fake server --- */
 
@@ -294,6 +295,30 @@ static pb_resp_t client_lookup(client_t *c, uint32_t id) {
         return pb_registry_lookup(c->r, id, &c->got, c->err, sizeof(c->err));
 }
 
+/* c's last error names each of the fragments frags (NULL-terminated). */
+static void err_has(const client_t *c, const char *const *frags) {
+        for (; *frags; frags++)
+                if (!strstr(c->err, *frags))
+                        fail_msg("error \"%s\" does not name \"%s\"", c->err,
+                                 *frags);
+}
+
+/* client_open, the fake server then answering status with body. */
+static void client_answered(client_t *c, const char *userinfo, const char *path,
+                            int status, const char *body) {
+        client_open(c, userinfo, path);
+        fake_answer(status, body);
+}
+
+/* Registering subject gives id, and the fake server has seen nreq requests
+ * in all. */
+static void registered(client_t *c, const char *subject, uint32_t id,
+                       int nreq) {
+        assert_int_equal(client_register(c, subject), PB_OK);
+        assert_int_equal(c->id, id);
+        assert_int_equal(fake_nreq(), nreq);
+}
+
 static double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -339,9 +364,7 @@ static void test_register_request_and_cache(void **state) {
 
         fake_answer(200, "{\"id\": 7}");
         n0 = fake_nreq();
-        assert_int_equal(client_register(&c, "probe.sent-value"), PB_OK);
-        assert_int_equal(c.id, 7);
-        assert_int_equal(fake_nreq(), n0 + 1);
+        registered(&c, "probe.sent-value", 7, n0 + 1);
         assert_string_equal(F.method, "POST");
         assert_string_equal(F.path, "/subjects/probe.sent-value/versions");
         assert_non_null(strcasestr(
@@ -361,21 +384,16 @@ static void test_register_request_and_cache(void **state) {
          * the server would now answer differently */
         fake_answer(200, "{\"id\": 99}");
         c.id = 0;
-        assert_int_equal(client_register(&c, "probe.sent-value"), PB_OK);
-        assert_int_equal(c.id, 7);
-        assert_int_equal(fake_nreq(), n0 + 1);
+        registered(&c, "probe.sent-value", 7, n0 + 1);
         /* another subject is another request */
-        assert_int_equal(client_register(&c, "other-value"), PB_OK);
-        assert_int_equal(c.id, 99);
-        assert_int_equal(fake_nreq(), n0 + 2);
+        registered(&c, "other-value", 99, n0 + 2);
         client_close(&c);
 }
 
 static void test_subject_is_escaped(void **state) {
         client_t c;
         (void)state;
-        client_open(&c, "", "/base");
-        fake_answer(200, "{\"id\": 1}");
+        client_answered(&c, "", "/base", 200, "{\"id\": 1}");
         assert_int_equal(client_register(&c, "a b/c?d"), PB_OK);
         assert_string_equal(F.path, "/base/subjects/a%20b%2Fc%3Fd/versions");
         client_close(&c);
@@ -384,13 +402,12 @@ static void test_subject_is_escaped(void **state) {
 static void test_basic_auth_from_url_never_in_errors(void **state) {
         client_t c;
         (void)state;
-        client_open(&c, "alice:s3cret@", "");
-        fake_answer(401, "{\"error_code\":401,\"message\":\"Unauthorized\"}");
+        client_answered(&c, "alice:s3cret@", "", 401,
+                        "{\"error_code\":401,\"message\":\"Unauthorized\"}");
         assert_int_equal(client_register(&c, "x-value"), PB_ERR_HTTP);
         assert_non_null(
             strstr(F.headers, "\r\nAuthorization: Basic YWxpY2U6czNjcmV0"));
-        assert_non_null(strstr(c.err, "HTTP 401"));
-        assert_non_null(strstr(c.err, "Unauthorized"));
+        err_has(&c, (const char *[]){"HTTP 401", "Unauthorized", NULL});
         assert_null(strstr(c.err, "s3cret"));
         assert_null(strstr(c.err, "alice"));
         /* a transport error does not show them either */
@@ -429,21 +446,18 @@ static void test_register_conflict_error_body(void **state) {
         client_t c;
         int n0;
         (void)state;
-        client_open(&c, "", "");
-        fake_answer(409, "{\"error_code\":409,\"message\":\"Schema being "
-                         "registered is incompatible with an earlier "
-                         "schema\"}");
+        client_answered(&c, "", "", 409,
+                        "{\"error_code\":409,\"message\":\"Schema being "
+                        "registered is incompatible with an earlier "
+                        "schema\"}");
         n0 = fake_nreq();
         assert_int_equal(client_register(&c, "c-value"), PB_ERR_HTTP);
-        assert_non_null(strstr(c.err, "HTTP 409"));
-        assert_non_null(strstr(c.err, "error_code 409"));
-        assert_non_null(strstr(c.err, "incompatible with an earlier schema"));
-        assert_non_null(strstr(c.err, "c-value"));
+        err_has(&c, (const char *[]){"HTTP 409", "error_code 409",
+                                     "incompatible with an earlier schema",
+                                     "c-value", NULL});
         /* failures are not cached */
         fake_answer(200, "{\"id\": 3}");
-        assert_int_equal(client_register(&c, "c-value"), PB_OK);
-        assert_int_equal(c.id, 3);
-        assert_int_equal(fake_nreq(), n0 + 2);
+        registered(&c, "c-value", 3, n0 + 2);
         client_close(&c);
 }
 
@@ -473,14 +487,12 @@ static void test_lookup_compiles_and_caches(void **state) {
 static void test_lookup_not_found_then_found(void **state) {
         client_t c;
         (void)state;
-        client_open(&c, "", "");
-        fake_answer(404,
-                    "{\"error_code\":40403,\"message\":\"Schema not found\"}");
+        client_answered(
+            &c, "", "", 404,
+            "{\"error_code\":40403,\"message\":\"Schema not found\"}");
         assert_int_equal(client_lookup(&c, 9), PB_ERR_UNKNOWN_SCHEMA);
-        assert_non_null(strstr(c.err, "HTTP 404"));
-        assert_non_null(strstr(c.err, "40403"));
-        assert_non_null(strstr(c.err, "Schema not found"));
-        assert_non_null(strstr(c.err, "schema id 9"));
+        err_has(&c, (const char *[]){"HTTP 404", "40403", "Schema not found",
+                                     "schema id 9", NULL});
         /* a 404 with another code (e.g. wrong base path) is an HTTP error */
         fake_answer(404, "{\"error_code\":404,\"message\":\"HTTP 404 Not "
                          "Found\"}");
@@ -495,11 +507,10 @@ static void test_lookup_not_found_then_found(void **state) {
 static void test_server_error_without_body(void **state) {
         client_t c;
         (void)state;
-        client_open(&c, "", "");
-        fake_answer(500, "<html><body>Internal Server Error</body></html>");
+        client_answered(&c, "", "", 500,
+                        "<html><body>Internal Server Error</body></html>");
         assert_int_equal(client_lookup(&c, 1), PB_ERR_HTTP);
-        assert_non_null(strstr(c.err, "HTTP 500"));
-        assert_non_null(strstr(c.err, "no error body"));
+        err_has(&c, (const char *[]){"HTTP 500", "no error body", NULL});
         assert_null(c.got);
         client_close(&c);
 }
@@ -508,9 +519,9 @@ static void test_error_message_sanitised(void **state) {
         client_t c;
         size_t i;
         (void)state;
-        client_open(&c, "", "");
-        fake_answer(422, "{\"error_code\":42201,\"message\":\"bad\\u0007\\n"
-                         "\\u001b[31mred\"}");
+        client_answered(&c, "", "", 422,
+                        "{\"error_code\":42201,\"message\":\"bad\\u0007\\n"
+                        "\\u001b[31mred\"}");
         assert_int_equal(client_lookup(&c, 1), PB_ERR_HTTP);
         assert_non_null(strstr(c.err, "bad???[31mred"));
         for (i = 0; c.err[i]; i++)
@@ -598,9 +609,7 @@ static void test_timeout(void **state) {
 }
 
 static void test_connection_refused(void **state) {
-        char err[512] = "";
-        const pb_schema_t *got = NULL;
-        pb_registry_t *r;
+        char url[64];
         int fd, port;
         struct sockaddr_in a;
         socklen_t al = sizeof(a);
@@ -614,16 +623,8 @@ static void test_connection_refused(void **state) {
         assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
         port = ntohs(a.sin_port);
         close(fd);
-        {
-                char url[64];
-                snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-                r = pb_registry_new(url, err, sizeof(err));
-                assert_non_null(r);
-        }
-        assert_int_equal(pb_registry_lookup(r, 1, &got, err, sizeof(err)),
-                         PB_ERR_HTTP);
-        assert_non_null(strstr(err, "127.0.0.1"));
-        pb_registry_destroy(r);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+        registry_lookup_fails(url, "127.0.0.1");
 }
 
 /* Two threads share one registry: the cache and the curl handle are

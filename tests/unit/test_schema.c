@@ -345,63 +345,78 @@ static void test_defaults(void **state) {
             "{\"type\":\"record\",\"name\":\"P\",\"fields\":["
             "{\"name\":\"a\",\"type\":\"int\"}]}";
         (void)state;
-        default_is("\"null\"", "null", "");
-        default_is("\"boolean\"", "true", "01");
-        default_is("\"boolean\"", "false", "00");
-        default_is("\"int\"", "0", "00");
-        default_is("\"int\"", "1", "02");
-        default_is("\"int\"", "-1", "01");
-        default_is("\"int\"", "-64", "7f");
-        default_is("\"int\"", "64", "8001");
-        default_is("\"int\"", "2147483647", "feffffff0f");
-        default_is("\"int\"", "-2147483648", "ffffffff0f");
-        default_is("\"long\"", "9007199254740992", "8080808080808020");
-        default_is("\"float\"", "1.5", "0000c03f");
-        default_is("\"double\"", "-2", "00000000000000c0");
-        default_is("\"string\"", "\"UA\"", "045541");
-        default_is("\"string\"", "\"K\\u00f6ln\"", "0a4bc3b66c6e");
-        default_is("\"bytes\"", "\"\\u00ff\\u0001A\"", "06ff0141");
-        default_is(fixed2, "\"\\u00ab\\u00cd\"", "abcd");
-        default_is("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\","
-                   "\"B\",\"C\"]}",
-                   "\"C\"", "04");
-        default_is(ints, "[]", "00");
-        default_is(ints, "[1,2]", "04020400");
-        default_is(long_map, "{\"a\":1}", "0202610200");
-        default_is(long_map, "{}", "00");
-        /* union: branch 0, then the value */
-        default_is("[\"null\",\"string\"]", "null", "00");
-        default_is("[\"string\",\"null\"]", "\"x\"", "000278");
-        default_is(uuid, "\"6f1c2a9e-0d3b-4c5e-8f7a-1b2c3d4e5f60\"",
-                   "4836663163326139652d306433622d346335652d386637612d31623263"
-                   "3364346535663630");
-        /* record: fields in schema order; a missing field takes its own
-         * default */
-        default_is(rec_ab, "{\"a\":3}", "06027a");
-        default_is(rec_ab, "{\"b\":\"q\",\"a\":-1}", "010271");
+        /* {type, default, its Avro encoding in hex or NULL, the error
+         * message wanted when the default is rejected} */
+        const struct {
+                const char *type, *def, *hex, *err;
+        } cases[] = {
+            {"\"null\"", "null", "", NULL},
+            {"\"boolean\"", "true", "01", NULL},
+            {"\"boolean\"", "false", "00", NULL},
+            {"\"int\"", "0", "00", NULL},
+            {"\"int\"", "1", "02", NULL},
+            {"\"int\"", "-1", "01", NULL},
+            {"\"int\"", "-64", "7f", NULL},
+            {"\"int\"", "64", "8001", NULL},
+            {"\"int\"", "2147483647", "feffffff0f", NULL},
+            {"\"int\"", "-2147483648", "ffffffff0f", NULL},
+            {"\"long\"", "9007199254740992", "8080808080808020", NULL},
+            {"\"float\"", "1.5", "0000c03f", NULL},
+            {"\"double\"", "-2", "00000000000000c0", NULL},
+            {"\"string\"", "\"UA\"", "045541", NULL},
+            {"\"string\"", "\"K\\u00f6ln\"", "0a4bc3b66c6e", NULL},
+            {"\"bytes\"", "\"\\u00ff\\u0001A\"", "06ff0141", NULL},
+            {fixed2, "\"\\u00ab\\u00cd\"", "abcd", NULL},
+            {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\","
+             "\"B\",\"C\"]}",
+             "\"C\"", "04", NULL},
+            {ints, "[]", "00", NULL},
+            {ints, "[1,2]", "04020400", NULL},
+            {long_map, "{\"a\":1}", "0202610200", NULL},
+            {long_map, "{}", "00", NULL},
+            /* union: branch 0, then the value */
+            {"[\"null\",\"string\"]", "null", "00", NULL},
+            {"[\"string\",\"null\"]", "\"x\"", "000278", NULL},
+            {uuid, "\"6f1c2a9e-0d3b-4c5e-8f7a-1b2c3d4e5f60\"",
+             "4836663163326139652d306433622d346335652d386637612d31623263"
+             "3364346535663630",
+             NULL},
+            /* record: fields in schema order; a missing field takes its own
+             * default */
+            {rec_ab, "{\"a\":3}", "06027a", NULL},
+            {rec_ab, "{\"b\":\"q\",\"a\":-1}", "010271", NULL},
 
-        default_rejected("[\"null\",\"string\"]", "\"x\"",
-                         "a union's default must match its first branch "
-                         "(null)");
-        default_rejected("[\"string\",\"null\"]", "null", "first branch");
-        default_rejected("\"int\"", "2147483648", "out of range for int");
-        default_rejected("\"int\"", "1.5", "must be an integer");
-        default_rejected("\"int\"", "\"1\"", "must be a number");
-        default_rejected("\"long\"", "1e300", "out of range");
-        default_rejected("\"float\"", "1e300", "finite number in range");
-        default_rejected("\"boolean\"", "\"true\"", "true or false");
-        default_rejected("\"string\"", "3", "must be a string");
-        default_rejected("\"bytes\"", "\"\\u0100\"", "above 255");
-        default_rejected(fixed2, "\"a\"", "has 1 bytes, not 2");
-        default_rejected("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":["
-                         "\"A\"]}",
-                         "\"B\"", "not a symbol");
-        default_rejected(uuid, "\"nope\"", "not a UUID");
-        default_rejected(ints, "[\"a\"]", "f/0");
-        default_rejected(rec_a, "{}", "R/f/a: default lacks this field");
-        default_rejected(rec_a, "{\"a\":1,\"b\":2}", "unknown field \"b\"");
-        default_rejected("{\"type\":\"map\",\"values\":\"int\"}",
-                         "{\"a\":1,\"a\":2}", "duplicate map key");
+            {"[\"null\",\"string\"]", "\"x\"", NULL,
+             "a union's default must match its first branch "
+             "(null)"},
+            {"[\"string\",\"null\"]", "null", NULL, "first branch"},
+            {"\"int\"", "2147483648", NULL, "out of range for int"},
+            {"\"int\"", "1.5", NULL, "must be an integer"},
+            {"\"int\"", "\"1\"", NULL, "must be a number"},
+            {"\"long\"", "1e300", NULL, "out of range"},
+            {"\"float\"", "1e300", NULL, "finite number in range"},
+            {"\"boolean\"", "\"true\"", NULL, "true or false"},
+            {"\"string\"", "3", NULL, "must be a string"},
+            {"\"bytes\"", "\"\\u0100\"", NULL, "above 255"},
+            {fixed2, "\"a\"", NULL, "has 1 bytes, not 2"},
+            {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":["
+             "\"A\"]}",
+             "\"B\"", NULL, "not a symbol"},
+            {uuid, "\"nope\"", NULL, "not a UUID"},
+            {ints, "[\"a\"]", NULL, "f/0"},
+            {rec_a, "{}", NULL, "R/f/a: default lacks this field"},
+            {rec_a, "{\"a\":1,\"b\":2}", NULL, "unknown field \"b\""},
+            {"{\"type\":\"map\",\"values\":\"int\"}", "{\"a\":1,\"a\":2}", NULL,
+             "duplicate map key"},
+        };
+        size_t i;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                if (cases[i].hex)
+                        default_is(cases[i].type, cases[i].def, cases[i].hex);
+                else
+                        default_rejected(cases[i].type, cases[i].def,
+                                         cases[i].err);
+        }
         /* a record whose default needs its own default: bounded */
         rejects("{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":"
                 "\"a\",\"type\":\"A\",\"default\":{}}]}",
@@ -578,6 +593,43 @@ static void append(char **b, size_t *n, size_t *cap, const char *fmt, ...) {
         *n += (size_t)k;
 }
 
+/* Into b from the start: a record R of count fields f0, f1, ... whose
+ * types are records T0 (empty), T1, ...; record Tk has a field of type
+ * T(k-1) for each letter of refs, with the default {} if defaults. */
+static void records(char **b, size_t *n, size_t *cap, char f, char t, int count,
+                    const char *refs, int defaults) {
+        const char *r;
+        int k;
+        *n = 0;
+        append(b, n, cap,
+               "{\"type\":\"record\",\"name\":\"R\","
+               "\"fields\":[{\"name\":\"%c0\",\"type\":{\"type\""
+               ":\"record\",\"name\":\"%c0\",\"fields\":[]}}",
+               f, t);
+        for (k = 1; k < count; k++) {
+                append(b, n, cap,
+                       ",{\"name\":\"%c%d\",\"type\":{\"type\":\"record\","
+                       "\"name\":\"%c%d\",\"fields\":[",
+                       f, k, t, k);
+                for (r = refs; *r; r++)
+                        append(b, n, cap,
+                               "%s{\"name\":\"%c\",\"type\":\"%c%d\"%s}",
+                               r == refs ? "" : ",", *r, t, k - 1,
+                               defaults ? ",\"default\":{}" : "");
+                append(b, n, cap, "]}}");
+        }
+        append(b, n, cap, "]}");
+}
+
+/* The schema b compiles and can read its own data. */
+static void reads_itself(const char *b, size_t n) {
+        char err[512];
+        pb_schema_t *s = pb_schema_new(b, n, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);
+        pb_schema_destroy(s);
+}
+
 static void test_hostile(void **state) {
         size_t cap = 1 << 16, n = 0;
         char *b = malloc(cap), err[512];
@@ -588,37 +640,12 @@ static void test_hostile(void **state) {
 
         /* T_k has two fields of type T_(k-1): 2^40 paths through the tree,
          * 40 distinct record pairs for the resolution check */
-        append(&b, &n, &cap,
-               "{\"type\":\"record\",\"name\":\"R\","
-               "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
-               ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
-        for (k = 1; k <= 40; k++)
-                append(&b, &n, &cap,
-                       ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
-                       "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
-                       "\"T%d\"},{\"name\":\"b\",\"type\":\"T%d\"}]}}",
-                       k, k, k - 1, k - 1);
-        append(&b, &n, &cap, "]}");
-        s = pb_schema_new(b, n, err, sizeof(err));
-        assert_non_null(s);
-        assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);
-        pb_schema_destroy(s);
+        records(&b, &n, &cap, 't', 'T', 41, "ab", 0);
+        reads_itself(b, n);
 
         /* the same with defaults {} everywhere: encoding the defaults
          * would take 2^40 steps, so it is refused */
-        n = 0;
-        append(&b, &n, &cap,
-               "{\"type\":\"record\",\"name\":\"R\","
-               "\"fields\":[{\"name\":\"t0\",\"type\":{\"type\""
-               ":\"record\",\"name\":\"T0\",\"fields\":[]}}");
-        for (k = 1; k <= 40; k++)
-                append(&b, &n, &cap,
-                       ",{\"name\":\"t%d\",\"type\":{\"type\":\"record\","
-                       "\"name\":\"T%d\",\"fields\":[{\"name\":\"a\",\"type\":"
-                       "\"T%d\",\"default\":{}},{\"name\":\"b\",\"type\":"
-                       "\"T%d\",\"default\":{}}]}}",
-                       k, k, k - 1, k - 1);
-        append(&b, &n, &cap, "]}");
+        records(&b, &n, &cap, 't', 'T', 41, "ab", 1);
         err[0] = 0;
         assert_null(pb_schema_new(b, n, err, sizeof(err)));
         assert_non_null(strstr(err, "too costly"));
@@ -630,22 +657,8 @@ static void test_hostile(void **state) {
         }
 
         /* a chain of 3000 records, each referring to the one before */
-        n = 0;
-        append(&b, &n, &cap,
-               "{\"type\":\"record\",\"name\":\"R\","
-               "\"fields\":[{\"name\":\"c0\",\"type\":{\"type\""
-               ":\"record\",\"name\":\"C0\",\"fields\":[]}}");
-        for (k = 1; k < 3000; k++)
-                append(&b, &n, &cap,
-                       ",{\"name\":\"c%d\",\"type\":{\"type\":\"record\","
-                       "\"name\":\"C%d\",\"fields\":[{\"name\":\"p\",\"type\":"
-                       "\"C%d\"}]}}",
-                       k, k, k - 1);
-        append(&b, &n, &cap, "]}");
-        s = pb_schema_new(b, n, err, sizeof(err));
-        assert_non_null(s);
-        assert_int_equal(pb_schema_can_read(s, s, err, sizeof(err)), PB_OK);
-        pb_schema_destroy(s);
+        records(&b, &n, &cap, 'c', 'C', 3000, "p", 0);
+        reads_itself(b, n);
 
         /* 50,000 custom attributes and a 20,000-symbol enum: duplicate
          * checks are not quadratic */

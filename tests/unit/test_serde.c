@@ -14,6 +14,7 @@
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_serde.h"
 #include "pb_test.h"
+#include "serde_fixture.h"
 
 static void test_frame_parse_errors(void **state) {
         static const uint8_t soe_short[] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7};
@@ -87,11 +88,7 @@ typedef struct fixture {
 
 static int setup(void **state) {
         static fixture_t fx;
-        char err[512];
-        if (!(fx.cat = ex_catalog()))
-                return -1;
-        fx.sd = pb_serde_new(fx.cat, NULL, err, sizeof(err));
-        if (!fx.sd)
+        if (serde_fixture_open(&fx.cat, &fx.sd))
                 return -1;
         *state = &fx;
         return 0;
@@ -99,8 +96,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         fixture_t *fx = *state;
-        pb_serde_destroy(fx->sd);
-        pb_schemas_destroy(fx->cat);
+        serde_fixture_close(fx->cat, fx->sd);
         return 0;
 }
 
@@ -188,26 +184,23 @@ static void test_roundtrip_examples(void **state) {
                 ex_free_list(files, n);
         }
         assert_true(total >= 4);
-        pb_buf_free(&enc);
-        pb_buf_free(&dec);
-        pb_buf_free(&enc2);
-        pb_buf_free(&want);
+        bufs_free((pb_buf_t *[]){&enc, &dec, &enc2, &want, NULL});
         pb_json_parser_destroy(jp);
 }
 
 static void test_decode_unknown(void **state) {
         fixture_t *fx = *state;
-        uint8_t soe[] = {0xC3, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
-        uint8_t conf[] = {0x00, 0, 0, 0, 7, 0x02};
         pb_buf_t out;
         char err[256];
         pb_buf_init(&out, 0);
-        assert_int_equal(pb_serde_decode(fx->sd, soe, sizeof(soe), NULL, &out,
-                                         NULL, err, sizeof(err)),
+        assert_int_equal(pb_serde_decode(fx->sd, unknown_soe,
+                                         sizeof(unknown_soe), NULL, &out, NULL,
+                                         err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
         assert_non_null(strstr(err, "fingerprint"));
-        assert_int_equal(pb_serde_decode(fx->sd, conf, sizeof(conf), NULL, &out,
-                                         NULL, err, sizeof(err)),
+        assert_int_equal(pb_serde_decode(fx->sd, unknown_conf,
+                                         sizeof(unknown_conf), NULL, &out, NULL,
+                                         err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
         assert_non_null(strstr(err, "no --schema-registry given"));
         assert_int_equal(out.len, 0);

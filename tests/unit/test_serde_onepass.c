@@ -16,6 +16,7 @@
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_serde.h"
 #include "pb_test.h"
+#include "serde_fixture.h"
 
 typedef struct fixture {
         pb_schemas_t *cat;
@@ -27,14 +28,13 @@ typedef struct fixture {
 
 static int setup(void **state) {
         static fixture_t fx;
-        char err[512], base[1024], dir[1280], path[2048];
+        char base[1024], dir[1280], path[2048];
         char **files;
         size_t n;
-        if (!(fx.cat = ex_catalog()))
+        if (serde_fixture_open(&fx.cat, &fx.sd))
                 return -1;
-        fx.sd = pb_serde_new(fx.cat, NULL, err, sizeof(err));
         fx.s = pb_schemas_find(fx.cat, "aid.dispatched");
-        if (!fx.sd || !fx.s)
+        if (!fx.s)
                 return -1;
         ex_dir(base, sizeof(base), "valid");
         snprintf(dir, sizeof(dir), "%s/aid.dispatched", base);
@@ -53,8 +53,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
         fixture_t *fx = *state;
         free(fx->text);
-        pb_serde_destroy(fx->sd);
-        pb_schemas_destroy(fx->cat);
+        serde_fixture_close(fx->cat, fx->sd);
         return 0;
 }
 
@@ -105,9 +104,7 @@ static void test_encode_value_text_same_bytes(void **state) {
         /* framed: single-object header with the schema's fingerprint */
         assert_int_equal(a.data[0], 0xC3);
         assert_int_equal(a.data[1], 0x01);
-        pb_buf_free(&a);
-        pb_buf_free(&b);
-        pb_buf_free(&ref);
+        bufs_free((pb_buf_t *[]){&a, &b, &ref, NULL});
         pb_codec_destroy(c);
         pb_json_parser_destroy(jp);
 }
@@ -184,8 +181,7 @@ static void test_encode_text_parse_errors(void **state) {
         assert_string_equal(errs.items[0].pointer, want.items[0].pointer);
         assert_string_equal(errs.items[0].message, want.items[0].message);
         assert_int_equal(out.len, 0);
-        pb_buf_free(&out);
-        pb_buf_free(&scratch);
+        bufs_free((pb_buf_t *[]){&out, &scratch, NULL});
         pb_codec_destroy(c);
 }
 
@@ -239,29 +235,25 @@ static void test_read_once(void **state) {
                                            NULL, NULL, err, sizeof(err)),
                              PB_OK);
         assert_ptr_equal(msg.writer, fx->s);
-        pb_buf_free(&enc);
-        pb_buf_free(&body);
-        pb_buf_free(&json);
-        pb_buf_free(&ref);
+        bufs_free((pb_buf_t *[]){&enc, &body, &json, &ref, NULL});
         pb_codec_destroy(c);
 }
 
 static void test_read_errors(void **state) {
         fixture_t *fx = *state;
-        uint8_t soe[] = {0xC3, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x02};
-        uint8_t conf[] = {0x00, 0, 0, 0, 7, 0x02};
         pb_serde_msg_t msg;
         pb_buf_t out;
         char err[256];
         pb_buf_init(&out, 0);
-        assert_int_equal(pb_serde_read(fx->sd, soe, sizeof(soe), &msg, &out,
-                                       NULL, err, sizeof(err)),
+        assert_int_equal(pb_serde_read(fx->sd, unknown_soe, sizeof(unknown_soe),
+                                       &msg, &out, NULL, err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
         assert_null(msg.writer);
         assert_int_equal(msg.body_off, PB_SOE_HEADER_LEN);
         assert_non_null(strstr(err, "fingerprint"));
-        assert_int_equal(pb_serde_read(fx->sd, conf, sizeof(conf), &msg, NULL,
-                                       NULL, err, sizeof(err)),
+        assert_int_equal(pb_serde_read(fx->sd, unknown_conf,
+                                       sizeof(unknown_conf), &msg, NULL, NULL,
+                                       err, sizeof(err)),
                          PB_ERR_UNKNOWN_SCHEMA);
         assert_non_null(strstr(err, "no --schema-registry given"));
         assert_int_equal(pb_serde_read(fx->sd, (const uint8_t *)"{}", 2, &msg,

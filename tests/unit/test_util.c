@@ -339,60 +339,85 @@ static void expect_format(const char *hex, int sc, const char *want) {
         assert_string_equal(buf, want);
 }
 
+/* Decimals as text at precision p and scale sc: the big-endian two's
+ * complement bytes wanted (hex), or why the text is rejected. */
+static const struct {
+        const char *s;
+        int p, sc;
+        const char *hex, *why;
+} decimals[] = {
+    /* 143000.00 -> 14300000 = 0x00DA3360 */
+    {"143000.00", 14, 2, "00da3360", NULL},
+    {"143000", 14, 2, "00da3360", NULL},
+    {"143000.0", 14, 2, "00da3360", NULL},
+    {"-0.01", 14, 2, "ff", NULL},
+    {"0.01", 14, 2, "01", NULL},
+    {"0", 14, 2, "00", NULL},
+    {"-0", 14, 2, "00", NULL},
+    {"-0.00", 14, 2, "00", NULL},
+    {"1.27", 14, 2, "7f", NULL},
+    {"1.28", 14, 2, "0080", NULL},
+    {"-1.28", 14, 2, "80", NULL},
+    {"-1.29", 14, 2, "ff7f", NULL},
+    /* 99999999999999 = 0x5AF3107A3FFF */
+    {"999999999999.99", 14, 2, "5af3107a3fff", NULL},
+    {"-999999999999.99", 14, 2, "a50cef85c001", NULL},
+    {"007.50", 3, 2, "02ee", NULL},
+    {"750000", 9, 0, "0b71b0", NULL},
+    /* 38 nines at precision 38 = 10^38 - 1 */
+    {"999999999999999999999999999999999999.99", 38, 2,
+     "4b3b4ca85a86c47a098a223fffffffff", NULL},
+    /* the largest supported: 76 nines */
+    {"9999999999999999999999999999999999999999999999999999999"
+     "999999999999999999999",
+     76, 0,
+     "161bcca7119915b50764b4abe86529797775a5f171950fff"
+     "ffffffffffffffff",
+     NULL},
+    {"143000.001", 14, 2, NULL, "more than 2 fraction digits"},
+    {"0.123", 14, 2, NULL, "more than 2 fraction digits"},
+    {"1234567890123", 14, 2, NULL, "more than 12 integer digits"},
+    {"-1234567890123.5", 14, 2, NULL, "more than 12 integer digits"},
+    {"1.5", 5, 0, NULL, "more than 0 fraction digits"},
+    {"0.55", 5, 1, NULL, "more than 1 fraction digit"},
+    {"1", 2, 2, NULL, "more than 0 integer digits"},
+    {"1e5", 14, 2, NULL, "not a decimal number"},
+    {"1E5", 14, 2, NULL, "not a decimal number"},
+    {"", 14, 2, NULL, "not a decimal number"},
+    {"-", 14, 2, NULL, "not a decimal number"},
+    {"+1", 14, 2, NULL, "not a decimal number"},
+    {".5", 14, 2, NULL, "not a decimal number"},
+    {"5.", 14, 2, NULL, "not a decimal number"},
+    {"1,50", 14, 2, NULL, "not a decimal number"},
+    {" 1", 14, 2, NULL, "not a decimal number"},
+    {"1 ", 14, 2, NULL, "not a decimal number"},
+    {"--1", 14, 2, NULL, "not a decimal number"},
+    {"0x10", 14, 2, NULL, "not a decimal number"},
+    {"NaN", 14, 2, NULL, "not a decimal number"},
+    {"1.2.3", 14, 2, NULL, "not a decimal number"},
+};
+
+/* The rows of decimals that are accepted (rejected 0) or rejected. */
+static void check_decimals(int rejected) {
+        for (size_t i = 0; i < sizeof(decimals) / sizeof(decimals[0]); i++)
+                if ((decimals[i].hex == NULL) != rejected)
+                        continue;
+                else if (rejected)
+                        expect_reject(decimals[i].s, decimals[i].p,
+                                      decimals[i].sc, decimals[i].why);
+                else
+                        expect_bytes(decimals[i].s, decimals[i].p,
+                                     decimals[i].sc, decimals[i].hex);
+}
+
 static void test_decimal_parse(void **state) {
         (void)state;
-        /* 143000.00 -> 14300000 = 0x00DA3360 */
-        expect_bytes("143000.00", 14, 2, "00da3360");
-        expect_bytes("143000", 14, 2, "00da3360");
-        expect_bytes("143000.0", 14, 2, "00da3360");
-        expect_bytes("-0.01", 14, 2, "ff");
-        expect_bytes("0.01", 14, 2, "01");
-        expect_bytes("0", 14, 2, "00");
-        expect_bytes("-0", 14, 2, "00");
-        expect_bytes("-0.00", 14, 2, "00");
-        expect_bytes("1.27", 14, 2, "7f");
-        expect_bytes("1.28", 14, 2, "0080");
-        expect_bytes("-1.28", 14, 2, "80");
-        expect_bytes("-1.29", 14, 2, "ff7f");
-        /* 99999999999999 = 0x5AF3107A3FFF */
-        expect_bytes("999999999999.99", 14, 2, "5af3107a3fff");
-        expect_bytes("-999999999999.99", 14, 2, "a50cef85c001");
-        expect_bytes("007.50", 3, 2, "02ee");
-        expect_bytes("750000", 9, 0, "0b71b0");
-        /* 38 nines at precision 38 = 10^38 - 1 */
-        expect_bytes("999999999999999999999999999999999999.99", 38, 2,
-                     "4b3b4ca85a86c47a098a223fffffffff");
-        /* the largest supported: 76 nines */
-        expect_bytes("9999999999999999999999999999999999999999999999999999999"
-                     "999999999999999999999",
-                     76, 0,
-                     "161bcca7119915b50764b4abe86529797775a5f171950fff"
-                     "ffffffffffffffff");
+        check_decimals(0);
 }
 
 static void test_decimal_reject(void **state) {
         (void)state;
-        expect_reject("143000.001", 14, 2, "more than 2 fraction digits");
-        expect_reject("0.123", 14, 2, "more than 2 fraction digits");
-        expect_reject("1234567890123", 14, 2, "more than 12 integer digits");
-        expect_reject("-1234567890123.5", 14, 2, "more than 12 integer digits");
-        expect_reject("1.5", 5, 0, "more than 0 fraction digits");
-        expect_reject("0.55", 5, 1, "more than 1 fraction digit");
-        expect_reject("1", 2, 2, "more than 0 integer digits");
-        expect_reject("1e5", 14, 2, "not a decimal number");
-        expect_reject("1E5", 14, 2, "not a decimal number");
-        expect_reject("", 14, 2, "not a decimal number");
-        expect_reject("-", 14, 2, "not a decimal number");
-        expect_reject("+1", 14, 2, "not a decimal number");
-        expect_reject(".5", 14, 2, "not a decimal number");
-        expect_reject("5.", 14, 2, "not a decimal number");
-        expect_reject("1,50", 14, 2, "not a decimal number");
-        expect_reject(" 1", 14, 2, "not a decimal number");
-        expect_reject("1 ", 14, 2, "not a decimal number");
-        expect_reject("--1", 14, 2, "not a decimal number");
-        expect_reject("0x10", 14, 2, "not a decimal number");
-        expect_reject("NaN", 14, 2, "not a decimal number");
-        expect_reject("1.2.3", 14, 2, "not a decimal number");
+        check_decimals(1);
         /* length is honoured */
         uint8_t out[32];
         const char *why;
@@ -410,32 +435,44 @@ static void test_decimal_reject(void **state) {
 static void test_decimal_format(void **state) {
         char buf[80];
         (void)state;
-        expect_format("00da3360", 2, "143000.00");
-        expect_format("ff", 2, "-0.01");
-        expect_format("00", 2, "0.00");
-        expect_format("", 2, "0.00");
-        expect_format("00", 0, "0");
-        expect_format("80", 0, "-128");
-        expect_format("0080", 0, "128");
-        expect_format("5af3107a3fff", 2, "999999999999.99");
-        expect_format("a50cef85c001", 2, "-999999999999.99");
-        expect_format("01", 5, "0.00001");
-        expect_format("ff", 5, "-0.00001");
-        expect_format("0b71b0", 0, "750000");
-        /* -2^255, the most negative 32-byte value */
-        expect_format("80000000000000000000000000000000"
-                      "00000000000000000000000000000000",
-                      0,
-                      "-57896044618658097711785492504343953926634992332820282"
-                      "019728792003956564819968");
-        expect_format("80000000000000000000000000000000"
-                      "00000000000000000000000000000000",
-                      76,
-                      "-5.78960446186580977117854925043439539266349923328202"
-                      "82019728792003956564819968");
-        expect_format("01", 76,
-                      "0.00000000000000000000000000000000000000000000000000"
-                      "00000000000000000000000001");
+        /* {two's complement bytes in hex, scale, the text wanted} */
+        static const struct {
+                const char *hex;
+                int sc;
+                const char *want;
+        } cases[] = {
+            /* scale 2 */
+            {"00da3360", 2, "143000.00"},
+            {"ff", 2, "-0.01"},
+            {"00", 2, "0.00"},
+            {"", 2, "0.00"},
+            {"5af3107a3fff", 2, "999999999999.99"},
+            {"a50cef85c001", 2, "-999999999999.99"},
+            /* scale 0; -2^255, the most negative 32-byte value */
+            {"00", 0, "0"},
+            {"80", 0, "-128"},
+            {"0080", 0, "128"},
+            {"0b71b0", 0, "750000"},
+            {"80000000000000000000000000000000"
+             "00000000000000000000000000000000",
+             0,
+             "-57896044618658097711785492504343953926634992332820282"
+             "019728792003956564819968"},
+            /* scale 5 */
+            {"01", 5, "0.00001"},
+            {"ff", 5, "-0.00001"},
+            /* scale 76 */
+            {"80000000000000000000000000000000"
+             "00000000000000000000000000000000",
+             76,
+             "-5.78960446186580977117854925043439539266349923328202"
+             "82019728792003956564819968"},
+            {"01", 76,
+             "0.00000000000000000000000000000000000000000000000000"
+             "00000000000000000000000001"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                expect_format(cases[i].hex, cases[i].sc, cases[i].want);
         /* more than 32 bytes: refused */
         uint8_t big[33] = {0};
         assert_int_equal(pb_decimal_format(big, 33, 2, buf, sizeof(buf)), -1);

@@ -21,6 +21,41 @@
     return e;
   }
 
+  /* A labelled field with its help (if any) and error line, as
+   * showErrors() finds them: the label and help texts are the labels
+   * label and label + "_help". */
+  function formField(id, ptr, tag, attrs, label, help) {
+    var a = {id: id, "aria-describedby": (help ? id + "-h " : "") + id + "-e"};
+    Object.keys(attrs).forEach(function (k) { a[k] = attrs[k]; });
+    return el("div", {"class": "field", "data-ptr": ptr}, [
+      el("label", {"for": id, "data-t": label}),
+      el(tag, a),
+      help ? el("p", {"class": "help", id: id + "-h", "data-t": label + "_help"}) : null,
+      el("p", {"class": "err", id: id + "-e"})]);
+  }
+
+  /* The subscription form's fields in order (the topics come after the
+   * first): id after "sub-", JSON Pointer, element, attributes, label,
+   * whether it has a help text. */
+  var SUB_FIELDS = [
+    ["name", "/name", "input", {type: "text"}, "ui.console.name", false],
+    ["endpoint", "/endpoint", "input", {type: "url"}, "ui.console.sub_endpoint", true],
+    ["where", "/where", "textarea", {rows: "2"}, "ui.console.sub_where", true],
+    ["include", "/projection/include", "textarea", {rows: "2"}, "ui.console.sub_include", true],
+    ["exclude", "/projection/exclude", "textarea", {rows: "2"}, "ui.console.sub_exclude", true],
+    ["agreement", "/agreement", "input", {type: "text"}, "ui.console.sub_agreement", true],
+    ["batch", "/batch_size", "input", {type: "number", min: "1", max: "1000"}, "ui.console.sub_batch", false],
+    ["rate", "/rate_limit_per_s", "input", {type: "number", min: "0"}, "ui.console.sub_rate", true],
+    ["retry", "/retry/max_elapsed_s", "input", {type: "number", min: "1"}, "ui.console.sub_retry", true],
+    ["bearer", "/bearer", "input", {type: "password", autocomplete: "off"}, "ui.console.sub_bearer", true]
+  ];
+  function buildSubForm() {
+    var topics = $("sub-topics"), save = $("sub-save").parentNode;
+    SUB_FIELDS.forEach(function (f, i) {
+      topics.parentNode.insertBefore(formField("sub-" + f[0], f[1], f[2], f[3], f[4], f[5]), i ? save : topics);
+    });
+  }
+
   /* ----------------------------------------------------------- labels */
   function msg(key, args) {
     var s = (L && L.messages && L.messages[key]) ||
@@ -972,6 +1007,7 @@
 
   /* ------------------------------------------------------------ wiring */
   document.addEventListener("DOMContentLoaded", function () {
+    buildSubForm();
     $("lang").addEventListener("change", function () { setLang($("lang").value); });
     $("signin").addEventListener("submit", function (ev) {
       ev.preventDefault();
