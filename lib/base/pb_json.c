@@ -1029,12 +1029,17 @@ member:
                         return NULL;
                 r = pb_dup_check(p, &p->stack[depth - 1], key, keylen);
                 if (r) {
+                        /* the key shown is cut at 64 bytes, never inside
+                         * a UTF-8 sequence (the message must stay UTF-8) */
+                        size_t shown = keylen > 64 ? 64 : keylen;
+                        while (shown < keylen && shown > 0 &&
+                               ((unsigned char)key[shown] & 0xC0) == 0x80)
+                                shown--;
                         if (r < 0)
                                 pb_json_fail(p, kat, "out of memory");
                         else
                                 pb_json_fail(p, kat, "duplicate key \"%.*s\"",
-                                             keylen > 64 ? 64 : (int)keylen,
-                                             key);
+                                             (int)shown, key);
                         return NULL;
                 }
         }

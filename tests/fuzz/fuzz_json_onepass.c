@@ -66,14 +66,14 @@ static const char *const fz_extra[] = {
 #define FZ_NEXTRA (sizeof(fz_extra) / sizeof(fz_extra[0]))
 
 /* [limits][fast off/on] */
-static pb_codec_t *fz_codec[2][2];
+static pb_codec_t *fz_pair[2][2];
 static pb_serde_t *fz_serde[2];
 static pb_schema_t *fz_own[FZ_NEXTRA];
 
 static void fz_init(void) {
         char err[512];
         pb_json_limits_t lim = {4, 60};
-        if (fz_codec[0][0])
+        if (fz_pair[0][0])
                 return;
         fz_load_schemas();
         for (size_t i = 0; i < FZ_NEXTRA; i++) {
@@ -86,12 +86,12 @@ static void fz_init(void) {
         }
         for (int l = 0; l < 2; l++)
                 for (int f = 0; f < 2; f++) {
-                        fz_codec[l][f] = pb_codec_new();
-                        if (!fz_codec[l][f] ||
-                            (l && pb_codec_set_json_limits(fz_codec[l][f],
+                        fz_pair[l][f] = pb_codec_new();
+                        if (!fz_pair[l][f] ||
+                            (l && pb_codec_set_json_limits(fz_pair[l][f],
                                                            &lim) != PB_OK))
                                 abort();
-                        pb_codec_set_fast(fz_codec[l][f], f);
+                        pb_codec_set_fast(fz_pair[l][f], f);
                 }
         for (int f = 0; f < 2; f++) {
                 fz_serde[f] = pb_serde_new(fz_cat, NULL, err, sizeof(err));
@@ -128,7 +128,7 @@ static pb_resp_t fz_run(int serde, int lim, int fast, const pb_schema_t *s,
         if (serde)
                 return pb_serde_encode(fz_serde[fast], s, "t", json, len, o,
                                        out, m, errs);
-        return pb_codec_json_to_avro(fz_codec[lim][fast], s, json, len, o, out,
+        return pb_codec_json_to_avro(fz_pair[lim][fast], s, json, len, o, out,
                                      m, errs);
 }
 
