@@ -72,6 +72,25 @@ pb_resp_t pb_codec_json_to_avro(pb_codec_t *c, const pb_schema_t *s,
                                 const pb_encode_opts_t *opts, pb_buf_t *out,
                                 pb_event_meta_t *meta, pb_errors_t *errs);
 
+/* The one-pass encoder that pb_codec_json_to_avro() and pb_serde_encode()
+ * try first: the JSON text encoded straight into Avro following the
+ * schema, without a tree (records with members in any order, unions,
+ * arrays, scalars and logical types). It either finishes - returns 1 with
+ * out and meta exactly as pb_codec_json_to_avro() leaves them with PB_OK
+ * - or declines - returns 0 with out back at its length on entry (meta
+ * may hold partial results) - on any error, on anything the parser would
+ * refuse (jp: the parser whose limits apply, NULL the codec's own) and on
+ * anything unusual (maps, escaped member names, deep nesting); the caller
+ * then runs the tree walk, which gives the verdict and the errors. So the
+ * results, bytes and errors are the same with it on or off. */
+int pb_codec_json_to_avro_fast(pb_codec_t *c, const pb_schema_t *s,
+                               pb_json_parser_t *jp, const char *json,
+                               size_t len, const pb_encode_opts_t *opts,
+                               pb_buf_t *out, pb_event_meta_t *meta);
+/* on = 0 turns the one-pass encoder off (always declines): for comparing
+ * the two. On by default. */
+void pb_codec_set_fast(pb_codec_t *c, int on);
+
 /* After pb_json_parse() of json failed with errstr: adds that error to
  * errs as pb_codec_json_to_avro() does - at the JSON Pointer of the first
  * string holding invalid UTF-8, else at "" - without parsing again. */

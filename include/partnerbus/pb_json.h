@@ -64,6 +64,27 @@ void pb_json_parser_trim(pb_json_parser_t *p, size_t keep);
 const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
                                size_t len, char *errstr, size_t errstr_size);
 
+/* The limits p parses with (the defaults filled in). */
+void pb_json_parser_limits(const pb_json_parser_t *p, pb_json_limits_t *lim);
+
+/* For readers that walk JSON text in one pass without a tree (the codec's
+ * one-pass encoder), with exactly pb_json_parse()'s checks:
+ * pb_json_string_close: s at a string's opening quote (s < e); returns its
+ * closing quote, or NULL when pb_json_parse() would refuse the string
+ * (unterminated, invalid UTF-8, a raw control character); *has_esc says
+ * whether the body holds escapes, which pb_json_unescape_to decodes from
+ * the body s[0..n) into d (room for n + 1 bytes, NUL-terminated, *dlen
+ * bytes): 0, or -1 for an escape pb_json_parse() would refuse.
+ * pb_json_number_close: the end of the number literal at s, or NULL when
+ * it is not one (what follows it is the caller's to check). */
+const char *pb_json_string_close(const char *s, const char *e, int *has_esc);
+/* The same from at, inside a string's body after printable ASCII only
+ * (no backslash, quote or control character between the opening quote
+ * and at): the rest is checked without scanning the start again. */
+const char *pb_json_string_resume(const char *at, const char *e, int *has_esc);
+int pb_json_unescape_to(const char *s, size_t n, char *d, size_t *dlen);
+const char *pb_json_number_close(const char *s, const char *e);
+
 /* Object member by name, NULL if absent (or o is not an object). */
 const pb_json_t *pb_json_get(const pb_json_t *o, const char *name);
 

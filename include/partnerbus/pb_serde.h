@@ -97,7 +97,11 @@ pb_serde_t *pb_serde_new(const pb_schemas_t *catalog, pb_registry_t *registry,
 void pb_serde_destroy(pb_serde_t *sd);
 
 /* JSON event of type s -> framed Avro in out (appended). Subject for the
- * registry: "<topic>-value" (TopicNameStrategy), topic given by caller. */
+ * registry: "<topic>-value" (TopicNameStrategy), topic given by caller.
+ * Tries the codec's one-pass encoder first (no JSON tree; the header is
+ * written once the body is done, so an event the tree path would refuse
+ * never reaches the registry) and falls back to pb_serde_encode_text():
+ * the same result, bytes, meta and errors either way. */
 pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
                           const char *topic, const char *json, size_t len,
                           const pb_encode_opts_t *opts, pb_buf_t *out,

@@ -56,6 +56,9 @@ void pb_codec_destroy(pb_codec_t *c) {
         free(c->segs);
         pb_buf_free(&c->seg);
         pb_buf_free(&c->num);
+        pb_buf_free(&c->fesc);
+        pb_buf_free(&c->frec);
+        free(c->fspan);
         pb_codec_rmaps_clear(c);
         pb_codec_plans_clear(c);
         free(c);

@@ -884,50 +884,6 @@ static void enc_union(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
 
 /* --- records --- */
 
-/* a[0..n) == b[0..n) for short names without a call: for n in 4..16 two
- * overlapping loads per side (4 or 8 bytes, at the start and ending at n)
- * cover exactly the n bytes; shorter names byte by byte, longer ones with
- * memcmp. Reads only inside both ranges. */
-static inline int name_eq(const char *a, const char *b, size_t n) {
-        if (n >= 8 && n <= 16) {
-                uint64_t a0, a1, b0, b1;
-                memcpy(&a0, a, 8);
-                memcpy(&b0, b, 8);
-                memcpy(&a1, a + n - 8, 8);
-                memcpy(&b1, b + n - 8, 8);
-                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-        }
-        if (n >= 4 && n < 8) {
-                uint32_t a0, a1, b0, b1;
-                memcpy(&a0, a, 4);
-                memcpy(&b0, b, 4);
-                memcpy(&a1, a + n - 4, 4);
-                memcpy(&b1, b + n - 4, 4);
-                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-        }
-        if (n < 4) {
-                for (size_t i = 0; i < n; i++)
-                        if (a[i] != b[i])
-                                return 0;
-                return 1;
-        }
-        return memcmp(a, b, n) == 0;
-}
-
-/* Field index by name: the expected next field first (members usually
- * come in schema order), then a scan comparing lengths first. */
-static int field_lookup(const pb_type_t *t, size_t hint, const char *k,
-                        size_t kl) {
-        if (hint < t->nfields && t->fields[hint].namelen == kl &&
-            name_eq(t->fields[hint].name, k, kl))
-                return (int)hint;
-        for (size_t i = 0; i < t->nfields; i++)
-                if (t->fields[i].namelen == kl &&
-                    name_eq(t->fields[i].name, k, kl))
-                        return (int)i;
-        return -1;
-}
-
 /* The top-level record's context: schema and options for the common
  * fields, meta to fill. NULL below the top. */
 typedef struct pb_enc_top {
@@ -989,8 +945,9 @@ static void enc_record(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
                 c->slots[base + i] = NULL;
 
         for (const pb_json_t *m = v->child; m; m = m->next) {
-                int idx =
-                    m->keylen ? field_lookup(t, hint, m->key, m->keylen) : -1;
+                int idx = m->keylen ? pb_codec_field_lookup(t, hint, m->key,
+                                                            m->keylen)
+                                    : -1;
                 if (idx < 0) {
                         if (enc_push(e, m->key, m->keylen) == 0) {
                                 enc_err(e, "unknown_field", NULL,
@@ -1154,6 +1111,13 @@ static void enc_value(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         }
 }
 
+int pb_codec_enc_scalar(pb_codec_t *c, const pb_type_t *t, const pb_json_t *v,
+                        pb_buf_t *out) {
+        pb_enc_t e = {c, out, NULL, 0, PB_OK};
+        enc_value(&e, t, v);
+        return e.nerr || e.fail != PB_OK ? -1 : 0;
+}
+
 pb_resp_t pb_codec_value_to_avro(pb_codec_t *c, const pb_schema_t *s,
                                  const pb_json_t *value,
                                  const pb_encode_opts_t *opts, pb_buf_t *out,
@@ -1265,6 +1229,8 @@ pb_resp_t pb_codec_json_to_avro(pb_codec_t *c, const pb_schema_t *s,
 
         if (!c || !s || !json || !out)
                 return PB_ERR_ARG;
+        if (pb_codec_json_to_avro_fast(c, s, NULL, json, len, opts, out, meta))
+                return PB_OK;
         v = pb_json_parse(c->parser, json, len, errstr, sizeof(errstr));
         if (!v) {
                 if (meta)

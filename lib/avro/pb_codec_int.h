@@ -73,6 +73,13 @@ struct pb_codec {
         char fmt_day_text[10], fmt_min_text[24];
         uint8_t tmp[96];
         pb_buf_t num; /* numbers too long for tmp, NUL-terminated */
+        /* one-pass encoder (pb_codec_fast.c): on unless pb_codec_set_fast
+         * turned it off; decoded escaped strings, a record's members while
+         * they are put in schema order, per-field output spans (a stack) */
+        int fast_off;
+        pb_buf_t fesc, frec;
+        size_t *fspan;
+        size_t nfspan, capfspan;
 };
 
 /* The decode plan of writer schema w (compiled on first use), or NULL when
@@ -91,6 +98,57 @@ int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
 int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
                         const uint8_t *data, size_t len, pb_event_meta_t *meta);
 void pb_codec_plans_clear(pb_codec_t *c);
+
+/* a[0..n) == b[0..n) for short names without a call: for n in 4..16 two
+ * overlapping loads per side (4 or 8 bytes, at the start and ending at n)
+ * cover exactly the n bytes; shorter names byte by byte, longer ones with
+ * memcmp. Reads only inside both ranges. */
+static inline int pb_codec_name_eq(const char *a, const char *b, size_t n) {
+        if (n >= 8 && n <= 16) {
+                uint64_t a0, a1, b0, b1;
+                memcpy(&a0, a, 8);
+                memcpy(&b0, b, 8);
+                memcpy(&a1, a + n - 8, 8);
+                memcpy(&b1, b + n - 8, 8);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n >= 4 && n < 8) {
+                uint32_t a0, a1, b0, b1;
+                memcpy(&a0, a, 4);
+                memcpy(&b0, b, 4);
+                memcpy(&a1, a + n - 4, 4);
+                memcpy(&b1, b + n - 4, 4);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n < 4) {
+                for (size_t i = 0; i < n; i++)
+                        if (a[i] != b[i])
+                                return 0;
+                return 1;
+        }
+        return memcmp(a, b, n) == 0;
+}
+
+/* Field index by name: the expected next field first (members usually
+ * come in schema order), then a scan comparing lengths first. */
+static inline int pb_codec_field_lookup(const pb_type_t *t, size_t hint,
+                                        const char *k, size_t kl) {
+        if (hint < t->nfields && t->fields[hint].namelen == kl &&
+            pb_codec_name_eq(t->fields[hint].name, k, kl))
+                return (int)hint;
+        for (size_t i = 0; i < t->nfields; i++)
+                if (t->fields[i].namelen == kl &&
+                    pb_codec_name_eq(t->fields[i].name, k, kl))
+                        return (int)i;
+        return -1;
+}
+
+/* For the one-pass encoder (pb_codec_fast.c): the tree walk's encoding of
+ * the scalar JSON value v (never an object or array) as type t, appended
+ * to out without error texts; 0, or -1 where the tree walk reports an
+ * error (or out cannot grow). */
+int pb_codec_enc_scalar(pb_codec_t *c, const pb_type_t *t, const pb_json_t *v,
+                        pb_buf_t *out);
 
 /* Builds the JSON Pointer of path[0..depth) into ptr. */
 void pb_codec_pointer(const pb_codec_t *c, int depth, char *ptr, size_t size);

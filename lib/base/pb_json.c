@@ -207,15 +207,15 @@ static void pb_json_fail(pb_json_parser_t *p, const char *at, const char *fmt,
 
 static void pb_json_fail(pb_json_parser_t *p, const char *at, const char *fmt,
                          ...) {
-        const unsigned char *s = (const unsigned char *)p->text;
-        const unsigned char *e = (const unsigned char *)at;
+        const unsigned char *s, *e = (const unsigned char *)at;
         long line = 1, col = 1;
         size_t off;
         va_list ap;
         int n;
 
-        if (!p->errstr || !p->errsize)
+        if (!p || !p->errstr || !p->errsize)
                 return;
+        s = (const unsigned char *)p->text;
         for (; s < e; s++) {
                 if (*s == '\n') {
                         line++;
@@ -532,13 +532,14 @@ pb_json_unescape(pb_json_parser_t *p, const unsigned char *start,
         *out = d;
         *outlen = (size_t)(o - d);
         /* give back the unused tail (d is the newest allocation) */
-        p->pos = o + 1;
+        if (p)
+                p->pos = o + 1;
         return 0;
 }
 
-/* Parses the string whose opening quote is at *sp. On success stores the
- * NUL-terminated unescaped copy in the arena, advances *sp past the closing
- * quote and returns 0; on failure reports and returns -1.
+/* Checks the string whose opening quote is at open: returns its closing
+ * quote, or reports (p may be NULL: the one-pass readers) and returns NULL.
+ * *has_esc is set when the body holds an escape.
  *
  * The scan alternates between two fast loops: plain ASCII 8 bytes at a
  * time up to the first byte that needs a look ('"', '\\', control or
@@ -546,34 +547,30 @@ pb_json_unescape(pb_json_parser_t *p, const unsigned char *start,
  * over here and decoded, with their checks, after the closing quote
  * (pb_json_unescape). Inlined into the parser's two call sites (values and
  * keys): the call overhead was a fifth of the cost of a short string. */
-static inline __attribute__((always_inline)) int
-pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
-               const char **out, size_t *outlen) {
-        const unsigned char *start = (const unsigned char *)*sp + 1;
-        const unsigned char *q = start;
+static inline __attribute__((always_inline)) const unsigned char *
+pb_json_string_scan(pb_json_parser_t *p, const char *open, const char *e,
+                    int *has_esc) {
+        const unsigned char *q = (const unsigned char *)open + 1;
         const unsigned char *ue = (const unsigned char *)e;
-        int has_esc = 0;
-        size_t n;
-        char *d;
 
         for (;;) {
                 unsigned char c;
                 q = pb_skip_plain(q, ue);
                 if (q >= ue) {
-                        pb_json_fail(p, *sp, "unterminated string");
-                        return -1;
+                        pb_json_fail(p, open, "unterminated string");
+                        return NULL;
                 }
                 c = *q;
                 if (c == '"')
-                        break;
+                        return q;
                 if (c >= 0x80) {
                         if (pb_utf8_run(&q, ue)) {
                                 pb_json_fail(p, (const char *)q,
                                              "invalid UTF-8 in string");
-                                return -1;
+                                return NULL;
                         }
                 } else if (c == '\\') {
-                        has_esc = 1;
+                        *has_esc = 1;
                         q += 2; /* the escape is checked when decoding */
                         if (q > ue)
                                 q = ue;
@@ -582,11 +579,28 @@ pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
                                      "control character U+%04X in string "
                                      "must be escaped",
                                      c);
-                        return -1;
+                        return NULL;
                 } else {
                         q++; /* < 8 bytes left, or big-endian */
                 }
         }
+}
+
+/* Parses the string whose opening quote is at *sp (pb_json_string_scan).
+ * On success stores the NUL-terminated unescaped copy in the arena,
+ * advances *sp past the closing quote and returns 0; on failure reports
+ * and returns -1. */
+static inline __attribute__((always_inline)) int
+pb_json_string(pb_json_parser_t *p, const char **sp, const char *e,
+               const char **out, size_t *outlen) {
+        const unsigned char *start = (const unsigned char *)*sp + 1;
+        int has_esc = 0;
+        size_t n;
+        char *d;
+        const unsigned char *q = pb_json_string_scan(p, *sp, e, &has_esc);
+
+        if (!q)
+                return -1;
         /* q at the closing quote */
         n = (size_t)(q - start);
         d = pb_arena_bytes(p, n + 1);
@@ -628,21 +642,20 @@ static inline const unsigned char *pb_json_digits(pb_json_parser_t *p,
         return q;
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; *sp at the first char. */
-static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
-                          const char **out, size_t *outlen) {
-        const unsigned char *s = (const unsigned char *)*sp;
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; s at the first char
+ * ('-' or a digit). Returns the end of the literal, or reports (p may be
+ * NULL) and returns NULL. */
+static const unsigned char *pb_json_number_scan(pb_json_parser_t *p,
+                                                const char *sp, const char *e) {
         const unsigned char *ue = (const unsigned char *)e;
-        const unsigned char *q = s;
-        size_t n;
-        char *d;
+        const unsigned char *q = (const unsigned char *)sp;
 
         if (*q == '-') {
                 q++;
                 if (q >= ue || !pb_isdigit(*q)) {
                         pb_json_fail(p, (const char *)q,
                                      "expected a digit after '-'");
-                        return -1;
+                        return NULL;
                 }
         }
         if (*q == '0') {
@@ -650,7 +663,7 @@ static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
                 if (q < ue && pb_isdigit(*q)) {
                         pb_json_fail(p, (const char *)q - 1,
                                      "leading zeros are not allowed");
-                        return -1;
+                        return NULL;
                 }
         } else {
                 while (q < ue && pb_isdigit(*q))
@@ -658,14 +671,26 @@ static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
         }
         if (q < ue && *q == '.' &&
             !(q = pb_json_digits(p, q + 1, ue, "after '.'")))
-                return -1;
+                return NULL;
         if (q < ue && (*q == 'e' || *q == 'E')) {
                 q++;
                 if (q < ue && (*q == '+' || *q == '-'))
                         q++;
                 if (!(q = pb_json_digits(p, q, ue, "in the exponent")))
-                        return -1;
+                        return NULL;
         }
+        return q;
+}
+
+static int pb_json_number(pb_json_parser_t *p, const char **sp, const char *e,
+                          const char **out, size_t *outlen) {
+        const unsigned char *s = (const unsigned char *)*sp;
+        const unsigned char *q = pb_json_number_scan(p, *sp, e);
+        size_t n;
+        char *d;
+
+        if (!q)
+                return -1;
         n = (size_t)(q - s);
         d = pb_arena_bytes(p, n + 1);
         if (!d) {
@@ -1004,12 +1029,17 @@ member:
                         return NULL;
                 r = pb_dup_check(p, &p->stack[depth - 1], key, keylen);
                 if (r) {
+                        /* the key shown is cut at 64 bytes, never inside
+                         * a UTF-8 sequence (the message must stay UTF-8) */
+                        size_t shown = keylen > 64 ? 64 : keylen;
+                        while (shown < keylen && shown > 0 &&
+                               ((unsigned char)key[shown] & 0xC0) == 0x80)
+                                shown--;
                         if (r < 0)
                                 pb_json_fail(p, kat, "out of memory");
                         else
                                 pb_json_fail(p, kat, "duplicate key \"%.*s\"",
-                                             keylen > 64 ? 64 : (int)keylen,
-                                             key);
+                                             (int)shown, key);
                         return NULL;
                 }
         }
@@ -1162,4 +1192,37 @@ size_t pb_pointer_push_index(char *ptr, size_t size, size_t index) {
         char tmp[24];
         int n = snprintf(tmp, sizeof(tmp), "%zu", index);
         return pb_pointer_push(ptr, size, tmp, (size_t)n);
+}
+
+/* --- one-pass readers --- */
+
+const char *pb_json_string_close(const char *s, const char *e, int *has_esc) {
+        *has_esc = 0;
+        if (!s || s >= e || *s != '"')
+                return NULL;
+        return (const char *)pb_json_string_scan(NULL, s, e, has_esc);
+}
+
+int pb_json_unescape_to(const char *s, size_t n, char *d, size_t *dlen) {
+        const char *out;
+        pthread_once(&pb_tables_once, pb_tables_init);
+        return pb_json_unescape(NULL, (const unsigned char *)s,
+                                (const unsigned char *)s + n, d, &out, dlen);
+}
+
+const char *pb_json_string_resume(const char *at, const char *e, int *has_esc) {
+        *has_esc = 0;
+        if (!at || at > e)
+                return NULL;
+        return (const char *)pb_json_string_scan(NULL, at - 1, e, has_esc);
+}
+
+const char *pb_json_number_close(const char *s, const char *e) {
+        if (!s || s >= e || (*s != '-' && !pb_isdigit((unsigned char)*s)))
+                return NULL;
+        return (const char *)pb_json_number_scan(NULL, s, e);
+}
+
+void pb_json_parser_limits(const pb_json_parser_t *p, pb_json_limits_t *lim) {
+        *lim = p->lim;
 }

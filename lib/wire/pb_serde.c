@@ -119,13 +119,13 @@ pb_codec_t *pb_serde_codec(pb_serde_t *sd) {
         return sd ? sd->codec : NULL;
 }
 
-/* The frame header of one event of e->schema. */
-static pb_resp_t frame_header(pb_serde_t *sd, pb_serde_enc_t *e, pb_buf_t *out,
-                              pb_errors_t *errs) {
-        pb_resp_t r;
+/* The frame header of one event of e->schema into h (*hl bytes). */
+static pb_resp_t header_bytes(pb_serde_t *sd, pb_serde_enc_t *e, uint8_t *h,
+                              size_t *hl, pb_errors_t *errs) {
         if (sd->registry) {
                 char subject[512], why[PB_ERRMSG_MAX];
                 uint32_t id = 0;
+                pb_resp_t r;
                 snprintf(subject, sizeof(subject), "%s-value",
                          e->topic ? e->topic : pb_schema_type(e->schema));
                 r = pb_registry_register(sd->registry, subject, e->schema, &id,
@@ -135,13 +135,71 @@ static pb_resp_t frame_header(pb_serde_t *sd, pb_serde_enc_t *e, pb_buf_t *out,
                         pb_errors_add(errs, "", "schema registry: %s", why);
                         return r;
                 }
-                r = pb_frame_write_confluent(out, id);
+                h[0] = 0x00;
+                h[1] = (uint8_t)(id >> 24);
+                h[2] = (uint8_t)(id >> 16);
+                h[3] = (uint8_t)(id >> 8);
+                h[4] = (uint8_t)id;
+                *hl = PB_CONFLUENT_HEADER_LEN;
         } else {
-                r = pb_frame_write_soe(out, pb_schema_fingerprint(e->schema));
+                uint64_t fp = pb_schema_fingerprint(e->schema);
+                h[0] = 0xC3;
+                h[1] = 0x01;
+                for (int i = 0; i < 8; i++)
+                        h[2 + i] = (uint8_t)(fp >> (8 * i));
+                *hl = PB_SOE_HEADER_LEN;
         }
+        return PB_OK;
+}
+
+static pb_resp_t frame_header(pb_serde_t *sd, pb_serde_enc_t *e, pb_buf_t *out,
+                              pb_errors_t *errs) {
+        uint8_t h[PB_SOE_HEADER_LEN];
+        size_t hl;
+        pb_resp_t r = header_bytes(sd, e, h, &hl, errs);
+        if (r != PB_OK)
+                return r;
+        r = pb_buf_append(out, h, hl);
         if (r != PB_OK)
                 pb_errors_add(errs, "", "%s", pb_err2str(r));
         return r;
+}
+
+/* The one-pass encoder (pb_codec_json_to_avro_fast) behind room for the
+ * header, which is written once the body is done - so a text the tree
+ * path would refuse never reaches the registry here either. 1 with *rp
+ * the result, or 0: declined, out as on entry, the tree path decides. */
+static int encode_fast(pb_serde_t *sd, pb_serde_enc_t *e, const char *json,
+                       size_t len, pb_buf_t *out, pb_event_meta_t *meta,
+                       pb_errors_t *errs, pb_resp_t *rp) {
+        size_t start = out->len,
+               hl = sd->registry ? PB_CONFLUENT_HEADER_LEN : PB_SOE_HEADER_LEN;
+        uint8_t h[PB_SOE_HEADER_LEN];
+        pb_event_meta_t saved;
+
+        if (!json || pb_buf_reserve(out, hl) != PB_OK)
+                return 0;
+        if (sd->registry && meta)
+                saved = *meta;
+        out->len += hl;
+        if (!pb_codec_json_to_avro_fast(e->codec ? e->codec : sd->codec,
+                                        e->schema, sd->parser, json, len,
+                                        e->opts, out, meta)) {
+                out->len = start;
+                out->data[start] = 0;
+                return 0;
+        }
+        *rp = header_bytes(sd, e, h, &hl, errs);
+        if (*rp != PB_OK) {
+                /* as the tree path: the registry's error, meta untouched */
+                out->len = start;
+                out->data[start] = 0;
+                if (meta)
+                        *meta = saved;
+                return 1;
+        }
+        memcpy(out->data + start, h, hl);
+        return 1;
 }
 
 pb_resp_t pb_serde_encode_value(pb_serde_t *sd, pb_serde_enc_t *e,
@@ -190,10 +248,13 @@ pb_resp_t pb_serde_encode(pb_serde_t *sd, const pb_schema_t *s,
                           const pb_encode_opts_t *opts, pb_buf_t *out,
                           pb_event_meta_t *meta, pb_errors_t *errs) {
         pb_serde_enc_t e;
+        pb_resp_t r;
         memset(&e, 0, sizeof(e));
         e.schema = s;
         e.topic = topic;
         e.opts = opts;
+        if (encode_fast(sd, &e, json, len, out, meta, errs, &r))
+                return r;
         return pb_serde_encode_text(sd, &e, NULL, json, len, out, meta, errs);
 }
 
