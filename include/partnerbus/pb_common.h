@@ -54,6 +54,13 @@ int64_t pb_mono_ms(void);
  * is too small. */
 size_t pb_rfc3339_format(int64_t ms, char *buf, size_t size);
 
+/* Gives the C library's free heap pages back to the system
+ * (malloc_trim(0)). A no-op under AddressSanitizer: its allocator replaces
+ * the C library's, and glibc's malloc_trim, then called before glibc's heap
+ * was ever set up, initialises it without a lock — two threads trimming at
+ * once crashed there. */
+void pb_heap_trim(void);
+
 /* Value of the hex digit c (either case), -1 when c is not one. */
 int pb_hex_value(int c);
 

@@ -5,6 +5,7 @@
  * pb_buf_free() releases it. */
 #include "partnerbus/pb_common.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,20 @@ int64_t pb_now_ms(void) {
 
 int64_t pb_mono_ms(void) {
         return pb_clock_ms(CLOCK_MONOTONIC);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PB_ASAN 1
+#endif
+#endif
+
+void pb_heap_trim(void) {
+#ifndef PB_ASAN
+        malloc_trim(0);
+#endif
 }
 
 /* --- pb_buf_t --- */

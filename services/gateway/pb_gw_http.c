@@ -10,7 +10,6 @@
  * (--conn-memory); the body is copied into req->body, bounded by
  * --max-body per request and --max-inflight-bytes for the process. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -903,7 +902,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                          * freed pages of every malloc arena */
                         pb_json_parser_trim(w->parser, PB_GW_ARENA_KEEP);
                         pb_codec_trim(w->codec, PB_GW_ARENA_KEEP);
-                        malloc_trim(0);
+                        pb_heap_trim();
                 }
                 if (st == 0) { /* suspended until Kafka answered */
                         pb_buf_free(&ans.body);
@@ -963,7 +962,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pb_buf_free(&req->enc);
         pb_buf_free(&req->deferred);
         if (large)
-                malloc_trim(0);
+                pb_heap_trim();
         atomic_fetch_sub(&gw->inflight_requests, 1);
         /* MHD's reference; a delivery callback or the deadline run may
          * still hold theirs (they let go after unlocking req->lock), the

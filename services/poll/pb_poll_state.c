@@ -5,7 +5,6 @@
 #include "pb_poll_state.h"
 
 #include <librdkafka/rdkafka.h>
-#include <malloc.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -369,6 +368,6 @@ out:
         pb_consumer_destroy(c);
         /* the consumer's fetched batches are freed: give their pages back
          * (the steady poller needs the table, not the replay's buffers) */
-        malloc_trim(0);
+        pb_heap_trim();
         return rc;
 }

@@ -250,7 +250,7 @@ int pb_poll_txn_commit(pollctx_t *p) {
         /* the transaction's messages were freed by librdkafka's threads
          * and the poll's alike: give their pages back before the next
          * transaction fills the arenas again */
-        malloc_trim(0);
+        pb_heap_trim();
         p->published += p->txn_published;
         if (p->txn_published)
                 pb_poll_count(p, "partnerbus_poll_records_total", "outcome",
