@@ -28,6 +28,16 @@ typedef struct segtab {
         size_t n;
 } segtab_t;
 
+/* Each public table is a segtab_t of its slot kind; a pointer to it is
+ * one to its segtab_t, its first member. */
+struct pb_fptab {
+        segtab_t t;
+};
+
+struct pb_idtab {
+        segtab_t t;
+};
+
 typedef struct kind {
         size_t size;
         /* whether the held slot s is the one of probe key q */
@@ -36,24 +46,31 @@ typedef struct kind {
         uint64_t (*mixed)(const unsigned char *s);
 } kind_t;
 
-static int seg_init(segtab_t *t, size_t size) {
+static void tab_free(segtab_t *t) {
         int i;
-        for (i = 0; i < NSEG; i++) {
-                if (!(t->seg[i].s = calloc(SEG_MIN, size)))
-                        return -1;
-                t->seg[i].cap = SEG_MIN;
-        }
-        return 0;
-}
-
-static void seg_free(segtab_t *t) {
-        int i;
+        if (!t)
+                return;
         for (i = 0; i < NSEG; i++)
                 free(t->seg[i].s);
+        free(t);
 }
 
-static size_t seg_bytes(const segtab_t *t, size_t size) {
-        size_t b = 0;
+/* A table of empty segments of slots of size bytes, or NULL. */
+static segtab_t *tab_new(size_t size) {
+        segtab_t *t = calloc(1, sizeof(*t));
+        int i;
+        for (i = 0; t && i < NSEG; i++) {
+                if (!(t->seg[i].s = calloc(SEG_MIN, size))) {
+                        tab_free(t);
+                        return NULL;
+                }
+                t->seg[i].cap = SEG_MIN;
+        }
+        return t;
+}
+
+static size_t tab_bytes(const segtab_t *t, size_t size) {
+        size_t b = sizeof(*t);
         int i;
         for (i = 0; i < NSEG; i++)
                 b += (size_t)t->seg[i].cap * size;
@@ -167,26 +184,6 @@ static uint64_t fp_mixed(const unsigned char *s) {
 
 static const kind_t FP = {sizeof(slot_t), fp_holds, fp_mixed};
 
-struct pb_fptab {
-        segtab_t t;
-};
-
-pb_fptab_t *pb_fptab_new(void) {
-        pb_fptab_t *t = calloc(1, sizeof(*t));
-        if (t && seg_init(&t->t, sizeof(slot_t)) != 0) {
-                pb_fptab_destroy(t);
-                return NULL;
-        }
-        return t;
-}
-
-void pb_fptab_destroy(pb_fptab_t *t) {
-        if (!t)
-                return;
-        seg_free(&t->t);
-        free(t);
-}
-
 /* The segment of key k (0 is kept as 1) and in *i the slot where k is, or
  * where it would go. */
 static seg_t *locate(const pb_fptab_t *t, uint64_t *k, uint32_t *i) {
@@ -223,14 +220,6 @@ void pb_fptab_del(pb_fptab_t *t, uint64_t k) {
                 drop(&FP, &t->t, g, i);
 }
 
-size_t pb_fptab_count(const pb_fptab_t *t) {
-        return t->t.n;
-}
-
-size_t pb_fptab_bytes(const pb_fptab_t *t) {
-        return sizeof(*t) + seg_bytes(&t->t, sizeof(slot_t));
-}
-
 /* --- identity table: 20-byte slots, k kept mixed (see pb_fptab.h) --- */
 
 #define LOW58 ((1ull << 58) - 1)
@@ -252,26 +241,6 @@ static uint64_t id_mixed(const unsigned char *s) {
 }
 
 static const kind_t ID = {sizeof(idslot_t), id_holds, id_mixed};
-
-struct pb_idtab {
-        segtab_t t;
-};
-
-pb_idtab_t *pb_idtab_new(void) {
-        pb_idtab_t *t = calloc(1, sizeof(*t));
-        if (t && seg_init(&t->t, sizeof(idslot_t)) != 0) {
-                pb_idtab_destroy(t);
-                return NULL;
-        }
-        return t;
-}
-
-void pb_idtab_destroy(pb_idtab_t *t) {
-        if (!t)
-                return;
-        seg_free(&t->t);
-        free(t);
-}
 
 static uint64_t idmix(uint64_t k) {
         return (k ? k : 1) * MIX;
@@ -317,10 +286,36 @@ int pb_idtab_set(pb_idtab_t *t, uint64_t k, uint32_t x, uint64_t v,
         return 0;
 }
 
+/* --- both tables --- */
+
+pb_fptab_t *pb_fptab_new(void) {
+        return (pb_fptab_t *)tab_new(sizeof(slot_t));
+}
+
+pb_idtab_t *pb_idtab_new(void) {
+        return (pb_idtab_t *)tab_new(sizeof(idslot_t));
+}
+
+void pb_fptab_destroy(pb_fptab_t *t) {
+        tab_free((segtab_t *)t);
+}
+
+void pb_idtab_destroy(pb_idtab_t *t) {
+        tab_free((segtab_t *)t);
+}
+
+size_t pb_fptab_count(const pb_fptab_t *t) {
+        return t->t.n;
+}
+
 size_t pb_idtab_count(const pb_idtab_t *t) {
         return t->t.n;
 }
 
+size_t pb_fptab_bytes(const pb_fptab_t *t) {
+        return tab_bytes(&t->t, sizeof(slot_t));
+}
+
 size_t pb_idtab_bytes(const pb_idtab_t *t) {
-        return sizeof(*t) + seg_bytes(&t->t, sizeof(idslot_t));
+        return tab_bytes(&t->t, sizeof(idslot_t));
 }
