@@ -397,15 +397,8 @@ static int emit_bytes(pb_dec_t *d, const pb_type_t *r, const uint8_t *p,
                                      n ? n : 1);
                 return oquoted(d, o, b, (size_t)k);
         }
-        size_t need = (n + 2) / 3 * 4;
-        if (oneed(d, o, need + 2))
-                return -1;
-        uint8_t *w = o->data + o->len;
-        w[0] = '"';
-        size_t k = pb_base64_encode(p, n, (char *)w + 1, need + 1);
-        w[k + 1] = '"';
-        o->len += k + 2;
-        return 0;
+        pb_resp_t rc = pb_codec_base64(o, p, n);
+        return rc == PB_OK ? 0 : ofail(d, rc);
 }
 
 static int emit_symbol(pb_dec_t *d, const char *s, pb_buf_t *o) {
