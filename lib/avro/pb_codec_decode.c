@@ -505,56 +505,43 @@ static int dec_record(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o,
         return oputc(d, o, '}');
 }
 
-static int dec_array(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
-        size_t idx = 0;
+/* An array (map 0) or a map (map 1: each item a string key, then the
+ * value) of items written as wi, read as ri (NULL: as written). Avro
+ * writes both in blocks; map keys are strings (>= 1 byte each), hence
+ * extra = map. */
+static int dec_items(pb_dec_t *d, const pb_type_t *wi, const pb_type_t *ri,
+                     int map, pb_buf_t *o) {
+        size_t idx = 0, kl = 0;
         int64_t n;
-        if (oputc(d, o, '['))
+        if (oputc(d, o, map ? '{' : '['))
                 return -1;
         for (;;) {
-                if (rd_block(d, t->items, 0, &n))
+                if (rd_block(d, wi, (size_t)map, &n))
                         return -1;
                 if (!n)
                         break;
                 for (int64_t k = 0; k < n; k++, idx++) {
-                        if ((idx && oputc(d, o, ',')) || dpush(d, NULL, idx))
-                                return -1;
-                        if (dec(d, t->items, o))
-                                return -1;
-                        dpop(d);
-                }
-        }
-        return oputc(d, o, ']');
-}
-
-/* Map keys are strings (>= 1 byte each), hence extra = 1. */
-static int dec_map(pb_dec_t *d, const pb_type_t *wv, const pb_type_t *rv,
-                   pb_buf_t *o) {
-        size_t idx = 0, kl;
-        int64_t n;
-        if (oputc(d, o, '{'))
-                return -1;
-        for (;;) {
-                if (rd_block(d, wv, 1, &n))
-                        return -1;
-                if (!n)
-                        break;
-                for (int64_t k = 0; k < n; k++, idx++) {
+                        const uint8_t *key = NULL;
                         if (idx && oputc(d, o, ','))
                                 return -1;
-                        if (rd_len(d, "map key", &kl))
+                        if (map) {
+                                if (rd_len(d, "map key", &kl))
+                                        return -1;
+                                key = d->p;
+                                if (ostr(d, o, key, kl))
+                                        return -1;
+                                d->p += kl;
+                                if (oputc(d, o, ':'))
+                                        return -1;
+                        }
+                        if (dpush(d, (const char *)key, map ? kl : idx))
                                 return -1;
-                        const uint8_t *key = d->p;
-                        if (ostr(d, o, key, kl))
-                                return -1;
-                        d->p += kl;
-                        if (oputc(d, o, ':') || dpush(d, (const char *)key, kl))
-                                return -1;
-                        if (rv ? dec_r(d, wv, rv, o) : dec(d, wv, o))
+                        if (ri ? dec_r(d, wi, ri, o) : dec(d, wi, o))
                                 return -1;
                         dpop(d);
                 }
         }
-        return oputc(d, o, '}');
+        return oputc(d, o, map ? '}' : ']');
 }
 
 static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
@@ -619,9 +606,9 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
                         return -1;
                 return emit_symbol(d, t->symbols[v], o);
         case PB_T_ARRAY:
-                return dec_array(d, t, o);
+                return dec_items(d, t->items, NULL, 0, o);
         case PB_T_MAP:
-                return dec_map(d, t->items, NULL, o);
+                return dec_items(d, t->items, NULL, 1, o);
         case PB_T_UNION:
                 if (rd_long(d, &v) || pb_dec_index(d, t, v, t->nbranches))
                         return -1;
@@ -1013,29 +1000,10 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                              "it has no default",
                              sym, r->name ? r->name : "");
         }
-        case PB_T_ARRAY: {
-                size_t idx = 0;
-                int64_t cnt;
-                if (oputc(d, o, '['))
-                        return -1;
-                for (;;) {
-                        if (rd_block(d, w->items, 0, &cnt))
-                                return -1;
-                        if (!cnt)
-                                break;
-                        for (int64_t k = 0; k < cnt; k++, idx++) {
-                                if ((idx && oputc(d, o, ',')) ||
-                                    dpush(d, NULL, idx))
-                                        return -1;
-                                if (dec_r(d, w->items, r->items, o))
-                                        return -1;
-                                dpop(d);
-                        }
-                }
-                return oputc(d, o, ']');
-        }
+        case PB_T_ARRAY:
+                return dec_items(d, w->items, r->items, 0, o);
         case PB_T_MAP:
-                return dec_map(d, w->items, r->items, o);
+                return dec_items(d, w->items, r->items, 1, o);
         case PB_T_RECORD:
                 return dec_record_r(d, w, r, o, NULL);
         default:
