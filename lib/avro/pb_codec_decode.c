@@ -192,6 +192,18 @@ static int rd_fixed(pb_dec_t *d, size_t n, const char *what) {
         return 0;
 }
 
+/* A float (4 bytes, little-endian). */
+static int rd_float(pb_dec_t *d, float *f) {
+        uint32_t u;
+        if (rd_fixed(d, 4, "float"))
+                return -1;
+        u = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
+            (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
+        memcpy(f, &u, 4);
+        d->p += 4;
+        return 0;
+}
+
 /* Smallest encoding of a value of t, to bound item counts by the bytes
  * left. 0 for null and records of only nulls. */
 static size_t min_size(const pb_type_t *t, int depth) {
@@ -569,13 +581,8 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
                 return emit_long(d, t, v, o);
         case PB_T_FLOAT: {
                 float f;
-                uint32_t u;
-                if (rd_fixed(d, 4, "float"))
+                if (rd_float(d, &f))
                         return -1;
-                u = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
-                    (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
-                memcpy(&f, &u, 4);
-                d->p += 4;
                 return emit_float(d, f, o);
         }
         case PB_T_DOUBLE: {
@@ -964,13 +971,8 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
         case PB_T_FLOAT:
                 if (r->kind == PB_T_DOUBLE) {
                         float f;
-                        uint32_t u;
-                        if (rd_fixed(d, 4, "float"))
+                        if (rd_float(d, &f))
                                 return -1;
-                        u = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
-                            (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
-                        memcpy(&f, &u, 4);
-                        d->p += 4;
                         return emit_double(d, (double)f, o);
                 }
                 return dec(d, r, o);
