@@ -272,6 +272,12 @@ static int rd_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
 
 /* --- scalar output per (reader) type --- */
 
+/* Two decimal digits of v (0..99). */
+static inline void put2(char *b, int v) {
+        b[0] = (char)('0' + v / 10);
+        b[1] = (char)('0' + v % 10);
+}
+
 /* Days since 1970-01-01 to "YYYY-MM-DD" (years 0001..9999, checked by the
  * callers); the civil-from-days algorithm, no libc formatting in the hot
  * path. Writes 10 bytes. */
@@ -286,16 +292,12 @@ static void fmt_date(int64_t days, char *b) {
         int dd = (int)(doy - (153 * mp + 2) / 5 + 1);
         int mm = (int)(mp < 10 ? mp + 3 : mp - 9);
         y += mm <= 2;
-        b[0] = (char)('0' + y / 1000 % 10);
-        b[1] = (char)('0' + y / 100 % 10);
-        b[2] = (char)('0' + y / 10 % 10);
-        b[3] = (char)('0' + y % 10);
+        put2(b, (int)(y / 100 % 100));
+        put2(b + 2, (int)(y % 100));
         b[4] = '-';
-        b[5] = (char)('0' + mm / 10);
-        b[6] = (char)('0' + mm % 10);
+        put2(b + 5, mm);
         b[7] = '-';
-        b[8] = (char)('0' + dd / 10);
-        b[9] = (char)('0' + dd % 10);
+        put2(b + 8, dd);
 }
 
 /* ms since the epoch to "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes). */
@@ -309,18 +311,14 @@ static void fmt_instant(int64_t ms, char *b) {
         int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60),
             sec = (int)(rem / 1000 % 60), f = (int)(rem % 1000);
         b[10] = 'T';
-        b[11] = (char)('0' + h / 10);
-        b[12] = (char)('0' + h % 10);
+        put2(b + 11, h);
         b[13] = ':';
-        b[14] = (char)('0' + mi / 10);
-        b[15] = (char)('0' + mi % 10);
+        put2(b + 14, mi);
         b[16] = ':';
-        b[17] = (char)('0' + sec / 10);
-        b[18] = (char)('0' + sec % 10);
+        put2(b + 17, sec);
         b[19] = '.';
         b[20] = (char)('0' + f / 100);
-        b[21] = (char)('0' + f / 10 % 10);
-        b[22] = (char)('0' + f % 10);
+        put2(b + 21, f % 100);
         b[23] = 'Z';
 }
 
