@@ -950,22 +950,18 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                              kind_name(r->kind), r->name ? r->name : "");
         switch (w->kind) {
         case PB_T_INT:
-                if (rd_int(d, &i32))
-                        return -1;
-                if (r->kind == PB_T_FLOAT)
-                        return emit_float(d, (float)i32, o);
-                if (r->kind == PB_T_DOUBLE)
-                        return emit_double(d, (double)i32, o);
-                return r->kind == PB_T_INT ? emit_int(d, r, i32, o)
-                                           : emit_long(d, r, i32, o);
         case PB_T_LONG:
-                if (rd_long(d, &v))
+                /* an int reader only for an int writer (type_match) */
+                if (w->kind == PB_T_INT ? rd_int(d, &i32) : rd_long(d, &v))
                         return -1;
+                if (w->kind == PB_T_INT)
+                        v = i32;
                 if (r->kind == PB_T_FLOAT)
                         return emit_float(d, (float)v, o);
                 if (r->kind == PB_T_DOUBLE)
                         return emit_double(d, (double)v, o);
-                return emit_long(d, r, v, o);
+                return r->kind == PB_T_INT ? emit_int(d, r, i32, o)
+                                           : emit_long(d, r, v, o);
         case PB_T_FLOAT:
                 if (r->kind == PB_T_DOUBLE) {
                         float f;
