@@ -192,6 +192,18 @@ static int rd_fixed(pb_dec_t *d, size_t n, const char *what) {
         return 0;
 }
 
+/* A float (4 bytes, little-endian). */
+static int rd_float(pb_dec_t *d, float *f) {
+        uint32_t u;
+        if (rd_fixed(d, 4, "float"))
+                return -1;
+        u = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
+            (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
+        memcpy(f, &u, 4);
+        d->p += 4;
+        return 0;
+}
+
 /* Smallest encoding of a value of t, to bound item counts by the bytes
  * left. 0 for null and records of only nulls. */
 static size_t min_size(const pb_type_t *t, int depth) {
@@ -260,6 +272,12 @@ static int rd_block(pb_dec_t *d, const pb_type_t *item, size_t extra,
 
 /* --- scalar output per (reader) type --- */
 
+/* Two decimal digits of v (0..99). */
+static inline void put2(char *b, int v) {
+        b[0] = (char)('0' + v / 10);
+        b[1] = (char)('0' + v % 10);
+}
+
 /* Days since 1970-01-01 to "YYYY-MM-DD" (years 0001..9999, checked by the
  * callers); the civil-from-days algorithm, no libc formatting in the hot
  * path. Writes 10 bytes. */
@@ -274,16 +292,12 @@ static void fmt_date(int64_t days, char *b) {
         int dd = (int)(doy - (153 * mp + 2) / 5 + 1);
         int mm = (int)(mp < 10 ? mp + 3 : mp - 9);
         y += mm <= 2;
-        b[0] = (char)('0' + y / 1000 % 10);
-        b[1] = (char)('0' + y / 100 % 10);
-        b[2] = (char)('0' + y / 10 % 10);
-        b[3] = (char)('0' + y % 10);
+        put2(b, (int)(y / 100 % 100));
+        put2(b + 2, (int)(y % 100));
         b[4] = '-';
-        b[5] = (char)('0' + mm / 10);
-        b[6] = (char)('0' + mm % 10);
+        put2(b + 5, mm);
         b[7] = '-';
-        b[8] = (char)('0' + dd / 10);
-        b[9] = (char)('0' + dd % 10);
+        put2(b + 8, dd);
 }
 
 /* ms since the epoch to "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes). */
@@ -297,18 +311,14 @@ static void fmt_instant(int64_t ms, char *b) {
         int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60),
             sec = (int)(rem / 1000 % 60), f = (int)(rem % 1000);
         b[10] = 'T';
-        b[11] = (char)('0' + h / 10);
-        b[12] = (char)('0' + h % 10);
+        put2(b + 11, h);
         b[13] = ':';
-        b[14] = (char)('0' + mi / 10);
-        b[15] = (char)('0' + mi % 10);
+        put2(b + 14, mi);
         b[16] = ':';
-        b[17] = (char)('0' + sec / 10);
-        b[18] = (char)('0' + sec % 10);
+        put2(b + 17, sec);
         b[19] = '.';
         b[20] = (char)('0' + f / 100);
-        b[21] = (char)('0' + f / 10 % 10);
-        b[22] = (char)('0' + f % 10);
+        put2(b + 21, f % 100);
         b[23] = 'Z';
 }
 
@@ -397,15 +407,8 @@ static int emit_bytes(pb_dec_t *d, const pb_type_t *r, const uint8_t *p,
                                      n ? n : 1);
                 return oquoted(d, o, b, (size_t)k);
         }
-        size_t need = (n + 2) / 3 * 4;
-        if (oneed(d, o, need + 2))
-                return -1;
-        uint8_t *w = o->data + o->len;
-        w[0] = '"';
-        size_t k = pb_base64_encode(p, n, (char *)w + 1, need + 1);
-        w[k + 1] = '"';
-        o->len += k + 2;
-        return 0;
+        pb_resp_t rc = pb_codec_base64(o, p, n);
+        return rc == PB_OK ? 0 : ofail(d, rc);
 }
 
 static int emit_symbol(pb_dec_t *d, const char *s, pb_buf_t *o) {
@@ -512,56 +515,43 @@ static int dec_record(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o,
         return oputc(d, o, '}');
 }
 
-static int dec_array(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
-        size_t idx = 0;
+/* An array (map 0) or a map (map 1: each item a string key, then the
+ * value) of items written as wi, read as ri (NULL: as written). Avro
+ * writes both in blocks; map keys are strings (>= 1 byte each), hence
+ * extra = map. */
+static int dec_items(pb_dec_t *d, const pb_type_t *wi, const pb_type_t *ri,
+                     int map, pb_buf_t *o) {
+        size_t idx = 0, kl = 0;
         int64_t n;
-        if (oputc(d, o, '['))
+        if (oputc(d, o, map ? '{' : '['))
                 return -1;
         for (;;) {
-                if (rd_block(d, t->items, 0, &n))
+                if (rd_block(d, wi, (size_t)map, &n))
                         return -1;
                 if (!n)
                         break;
                 for (int64_t k = 0; k < n; k++, idx++) {
-                        if ((idx && oputc(d, o, ',')) || dpush(d, NULL, idx))
-                                return -1;
-                        if (dec(d, t->items, o))
-                                return -1;
-                        dpop(d);
-                }
-        }
-        return oputc(d, o, ']');
-}
-
-/* Map keys are strings (>= 1 byte each), hence extra = 1. */
-static int dec_map(pb_dec_t *d, const pb_type_t *wv, const pb_type_t *rv,
-                   pb_buf_t *o) {
-        size_t idx = 0, kl;
-        int64_t n;
-        if (oputc(d, o, '{'))
-                return -1;
-        for (;;) {
-                if (rd_block(d, wv, 1, &n))
-                        return -1;
-                if (!n)
-                        break;
-                for (int64_t k = 0; k < n; k++, idx++) {
+                        const uint8_t *key = NULL;
                         if (idx && oputc(d, o, ','))
                                 return -1;
-                        if (rd_len(d, "map key", &kl))
+                        if (map) {
+                                if (rd_len(d, "map key", &kl))
+                                        return -1;
+                                key = d->p;
+                                if (ostr(d, o, key, kl))
+                                        return -1;
+                                d->p += kl;
+                                if (oputc(d, o, ':'))
+                                        return -1;
+                        }
+                        if (dpush(d, (const char *)key, map ? kl : idx))
                                 return -1;
-                        const uint8_t *key = d->p;
-                        if (ostr(d, o, key, kl))
-                                return -1;
-                        d->p += kl;
-                        if (oputc(d, o, ':') || dpush(d, (const char *)key, kl))
-                                return -1;
-                        if (rv ? dec_r(d, wv, rv, o) : dec(d, wv, o))
+                        if (ri ? dec_r(d, wi, ri, o) : dec(d, wi, o))
                                 return -1;
                         dpop(d);
                 }
         }
-        return oputc(d, o, '}');
+        return oputc(d, o, map ? '}' : ']');
 }
 
 static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
@@ -589,13 +579,8 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
                 return emit_long(d, t, v, o);
         case PB_T_FLOAT: {
                 float f;
-                uint32_t u;
-                if (rd_fixed(d, 4, "float"))
+                if (rd_float(d, &f))
                         return -1;
-                u = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
-                    (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
-                memcpy(&f, &u, 4);
-                d->p += 4;
                 return emit_float(d, f, o);
         }
         case PB_T_DOUBLE: {
@@ -626,9 +611,9 @@ static int dec(pb_dec_t *d, const pb_type_t *t, pb_buf_t *o) {
                         return -1;
                 return emit_symbol(d, t->symbols[v], o);
         case PB_T_ARRAY:
-                return dec_array(d, t, o);
+                return dec_items(d, t->items, NULL, 0, o);
         case PB_T_MAP:
-                return dec_map(d, t->items, NULL, o);
+                return dec_items(d, t->items, NULL, 1, o);
         case PB_T_UNION:
                 if (rd_long(d, &v) || pb_dec_index(d, t, v, t->nbranches))
                         return -1;
@@ -965,32 +950,23 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                              kind_name(r->kind), r->name ? r->name : "");
         switch (w->kind) {
         case PB_T_INT:
-                if (rd_int(d, &i32))
-                        return -1;
-                if (r->kind == PB_T_FLOAT)
-                        return emit_float(d, (float)i32, o);
-                if (r->kind == PB_T_DOUBLE)
-                        return emit_double(d, (double)i32, o);
-                return r->kind == PB_T_INT ? emit_int(d, r, i32, o)
-                                           : emit_long(d, r, i32, o);
         case PB_T_LONG:
-                if (rd_long(d, &v))
+                /* an int reader only for an int writer (type_match) */
+                if (w->kind == PB_T_INT ? rd_int(d, &i32) : rd_long(d, &v))
                         return -1;
+                if (w->kind == PB_T_INT)
+                        v = i32;
                 if (r->kind == PB_T_FLOAT)
                         return emit_float(d, (float)v, o);
                 if (r->kind == PB_T_DOUBLE)
                         return emit_double(d, (double)v, o);
-                return emit_long(d, r, v, o);
+                return r->kind == PB_T_INT ? emit_int(d, r, i32, o)
+                                           : emit_long(d, r, v, o);
         case PB_T_FLOAT:
                 if (r->kind == PB_T_DOUBLE) {
                         float f;
-                        uint32_t u;
-                        if (rd_fixed(d, 4, "float"))
+                        if (rd_float(d, &f))
                                 return -1;
-                        u = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 |
-                            (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 24;
-                        memcpy(&f, &u, 4);
-                        d->p += 4;
                         return emit_double(d, (double)f, o);
                 }
                 return dec(d, r, o);
@@ -1020,29 +996,10 @@ static int dec_r(pb_dec_t *d, const pb_type_t *w, const pb_type_t *r,
                              "it has no default",
                              sym, r->name ? r->name : "");
         }
-        case PB_T_ARRAY: {
-                size_t idx = 0;
-                int64_t cnt;
-                if (oputc(d, o, '['))
-                        return -1;
-                for (;;) {
-                        if (rd_block(d, w->items, 0, &cnt))
-                                return -1;
-                        if (!cnt)
-                                break;
-                        for (int64_t k = 0; k < cnt; k++, idx++) {
-                                if ((idx && oputc(d, o, ',')) ||
-                                    dpush(d, NULL, idx))
-                                        return -1;
-                                if (dec_r(d, w->items, r->items, o))
-                                        return -1;
-                                dpop(d);
-                        }
-                }
-                return oputc(d, o, ']');
-        }
+        case PB_T_ARRAY:
+                return dec_items(d, w->items, r->items, 0, o);
         case PB_T_MAP:
-                return dec_map(d, w->items, r->items, o);
+                return dec_items(d, w->items, r->items, 1, o);
         case PB_T_RECORD:
                 return dec_record_r(d, w, r, o, NULL);
         default:

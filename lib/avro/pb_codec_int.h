@@ -239,6 +239,24 @@ static inline pb_resp_t pb_codec_quoted(pb_buf_t *o, const char *s, size_t n) {
         return PB_OK;
 }
 
+/* Bytes p[0..n) as a quoted base64 string appended to o: PB_OK, or
+ * pb_buf_reserve's code (o unchanged). */
+static inline pb_resp_t pb_codec_base64(pb_buf_t *o, const uint8_t *p,
+                                        size_t n) {
+        size_t nb = (n + 2) / 3 * 4;
+        if (o->cap - o->len <= nb + 2) {
+                pb_resp_t r = pb_buf_reserve(o, nb + 2);
+                if (r != PB_OK)
+                        return r;
+        }
+        uint8_t *w = o->data + o->len;
+        w[0] = '"';
+        size_t k = pb_base64_encode(p, n, (char *)w + 1, nb + 1);
+        w[k + 1] = '"';
+        o->len += k + 2;
+        return PB_OK;
+}
+
 /* A decimal of n bytes (two's complement, big-endian; empty is 0) with
  * `scale`: its text into b (96 bytes) and the text's length, or -1 when
  * the decoder refuses it ("decimal of N bytes is too large": more than 32

@@ -439,15 +439,7 @@ static void meta_num(pb_event_meta_t *m, int which, int64_t v, int micros) {
 }
 
 static int obytes_b64(pb_buf_t *o, const uint8_t *p, size_t n) {
-        size_t nb = (n + 2) / 3 * 4;
-        if (pb_cbuf_need(o, nb + 2))
-                return -1;
-        uint8_t *w = o->data + o->len;
-        w[0] = '"';
-        size_t k = pb_base64_encode(p, n, (char *)w + 1, nb + 1);
-        w[k + 1] = '"';
-        o->len += k + 2;
-        return 0;
+        return pb_codec_base64(o, p, n) == PB_OK ? 0 : -1;
 }
 
 /* a decimal's text (o NULL: only the check) */

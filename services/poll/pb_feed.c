@@ -272,6 +272,20 @@ const pb_json_t *pb_feed_root(const pb_feed_t *f) {
         return f ? f->root : NULL;
 }
 
+/* A record whose value v is an object (PB_FEED_RECORD), or the complaint
+ * "<pos_name> N: <what> <type>, not an object" (PB_FEED_BAD). */
+static int take_object(pb_record_t *rec, const pb_json_t *v, const char *what,
+                       char *errstr, size_t errstr_size) {
+        if (v->type != PB_JSON_OBJECT) {
+                snprintf(errstr, errstr_size, "%s %ld: %s %s, not an object",
+                         rec->pos_name, rec->position, what,
+                         pb_json_type_name(v->type));
+                return PB_FEED_BAD;
+        }
+        rec->json = v;
+        return PB_FEED_RECORD;
+}
+
 static int next_json(pb_feed_t *f, pb_record_t *rec, char *errstr,
                      size_t errstr_size) {
         const pb_json_t *v = f->cur;
@@ -288,14 +302,7 @@ static int next_json(pb_feed_t *f, pb_record_t *rec, char *errstr,
                 rec->raw = "";
                 rec->raw_len = 0;
         }
-        if (v->type != PB_JSON_OBJECT) {
-                snprintf(errstr, errstr_size,
-                         "index %ld: element is a %s, not an object",
-                         rec->position, pb_json_type_name(v->type));
-                return PB_FEED_BAD;
-        }
-        rec->json = v;
-        return PB_FEED_RECORD;
+        return take_object(rec, v, "element is a", errstr, errstr_size);
 }
 
 static int next_ndjson(pb_feed_t *f, pb_record_t *rec, char *errstr,
@@ -336,13 +343,7 @@ static int next_ndjson(pb_feed_t *f, pb_record_t *rec, char *errstr,
                  * the body was cut off */
                 return nl ? PB_FEED_BAD : PB_FEED_FATAL;
         }
-        if (v->type != PB_JSON_OBJECT) {
-                snprintf(errstr, errstr_size, "line %ld: a %s, not an object",
-                         rec->position, pb_json_type_name(v->type));
-                return PB_FEED_BAD;
-        }
-        rec->json = v;
-        return PB_FEED_RECORD;
+        return take_object(rec, v, "a", errstr, errstr_size);
 }
 
 static int next_csv(pb_feed_t *f, pb_record_t *rec, char *errstr,

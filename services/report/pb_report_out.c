@@ -395,15 +395,18 @@ static pb_resp_t summary_json(pb_report_t *r, pb_buf_t *o) {
 }
 
 /* --- trace.json --- */
+/* Item i of a JSON array of strings (',' before all but the first). */
+static pb_resp_t json_item(pb_buf_t *o, size_t i, const char *s) {
+        if (i)
+                TRY(pb_buf_putc(o, ','));
+        return pb_buf_json_str(o, s, strlen(s));
+}
+
 static pb_resp_t json_ids(pb_buf_t *o, pb_latest_t *const *items, size_t n) {
         size_t i;
         TRY(pb_buf_putc(o, '['));
-        for (i = 0; i < n; i++) {
-                if (i)
-                        TRY(pb_buf_putc(o, ','));
-                TRY(pb_buf_json_str(o, items[i]->event_id,
-                                    strlen(items[i]->event_id)));
-        }
+        for (i = 0; i < n; i++)
+                TRY(json_item(o, i, items[i]->event_id));
         return pb_buf_putc(o, ']');
 }
 
@@ -441,11 +444,8 @@ static pb_resp_t trace_total(pb_buf_t *o, const pb_table_t *t) {
 static pb_resp_t json_strv(pb_buf_t *o, char *const *v, size_t n) {
         size_t i;
         TRY(pb_buf_putc(o, '['));
-        for (i = 0; i < n; i++) {
-                if (i)
-                        TRY(pb_buf_putc(o, ','));
-                TRY(pb_buf_json_str(o, v[i], strlen(v[i])));
-        }
+        for (i = 0; i < n; i++)
+                TRY(json_item(o, i, v[i]));
         return pb_buf_putc(o, ']');
 }
 

@@ -19,6 +19,21 @@
 
 #define APPLY(m, k, o) pb_ownmap_apply(m, k, strlen(k), o, strlen(o))
 
+/* key is in the map, owned by want */
+static void assert_owner(pb_ownmap_t *m, const char *key, const char *want) {
+        char owner[PB_OWNERS_ORG_MAX];
+        assert_int_equal(
+            pb_ownmap_get(m, key, strlen(key), owner, sizeof(owner)), 1);
+        assert_string_equal(owner, want);
+}
+
+/* the state stored for fp is want */
+static void assert_state(pb_ownmap_t *m, const pb_keyfp_t *fp, uint64_t want) {
+        uint64_t v = 0;
+        assert_int_equal(pb_ownmap_state_get(m, fp, &v), 1);
+        assert_int_equal(v, want);
+}
+
 static void test_first_claim_wins(void **state) {
         pb_ownmap_t *m = pb_ownmap_new(10);
         char owner[PB_OWNERS_ORG_MAX];
@@ -29,9 +44,7 @@ static void test_first_claim_wins(void **state) {
         assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_OWN_NEW);
         assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_OWN_SAME);
         assert_int_equal(APPLY(m, "funds.granted/G", "org-b"), PB_OWN_CONFLICT);
-        assert_int_equal(
-            pb_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)), 1);
-        assert_string_equal(owner, "org-a");
+        assert_owner(m, "funds.granted/G", "org-a");
         /* the same id of another type is another entity */
         assert_int_equal(APPLY(m, "aid.dispatched/G", "org-b"), PB_OWN_NEW);
         assert_int_equal(pb_ownmap_count(m), 2);
@@ -117,9 +130,7 @@ static void test_many(void **state) {
         for (i = 0; i < 100000; i += 7) {
                 snprintf(k, sizeof(k), "funds.granted/NRW-%07d", i);
                 snprintf(o, sizeof(o), "org-%d", i % 1000);
-                assert_int_equal(
-                    pb_ownmap_get(m, k, strlen(k), owner, sizeof(owner)), 1);
-                assert_string_equal(owner, o);
+                assert_owner(m, k, o);
                 assert_int_equal(APPLY(m, k, o), PB_OWN_SAME);
         }
         assert_int_equal(pb_ownmap_get(m, "funds.granted/NRW-0100000", 25,
@@ -156,50 +167,37 @@ static void test_self(void **state) {
         /* state before the claim */
         assert_int_equal(pb_ownmap_state_get(m, &g, &v), 0);
         assert_int_equal(pb_ownmap_state_put(m, &g, 42), 0);
-        assert_int_equal(pb_ownmap_state_get(m, &g, &v), 1);
-        assert_int_equal(v, 42);
+        assert_state(m, &g, 42);
         assert_int_equal(
             pb_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)), 0);
         assert_int_equal(pb_ownmap_count(m), 0);
         assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_OWN_NEW);
         assert_int_equal(APPLY(m, "funds.granted/G", "org-a"), PB_OWN_SAME);
-        assert_int_equal(
-            pb_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)), 1);
-        assert_string_equal(owner, "org-a");
-        assert_int_equal(pb_ownmap_state_get(m, &g, &v), 1);
-        assert_int_equal(v, 42);
+        assert_owner(m, "funds.granted/G", "org-a");
+        assert_state(m, &g, 42);
         /* a conflicting claim is marked and re-asserted; the state stays */
         assert_int_equal(APPLY(m, "funds.granted/G", "org-b"), PB_OWN_CONFLICT);
         nre = 0;
         assert_int_equal(pb_ownmap_reassert(m, on_reassert, NULL), 1);
         assert_string_equal(re_key, "funds.granted/G");
         assert_string_equal(re_owner, "org-a");
-        assert_int_equal(pb_ownmap_state_get(m, &g, &v), 1);
-        assert_int_equal(v, 42);
+        assert_state(m, &g, 42);
         /* forgetting the state keeps the owner */
         assert_int_equal(pb_ownmap_state_put(m, &g, 0), 0);
         assert_int_equal(pb_ownmap_state_get(m, &g, &v), 0);
-        assert_int_equal(
-            pb_ownmap_get(m, "funds.granted/G", 15, owner, sizeof(owner)), 1);
-        assert_string_equal(owner, "org-a");
+        assert_owner(m, "funds.granted/G", "org-a");
         /* another organisation's entity with the poller's state for it */
         assert_int_equal(pb_ownmap_state_put(m, &h, 7), 0);
         assert_int_equal(APPLY(m, "funds.granted/H", "org-b"), PB_OWN_NEW);
         assert_int_equal(APPLY(m, "funds.granted/H", "org-a"), PB_OWN_CONFLICT);
-        assert_int_equal(
-            pb_ownmap_get(m, "funds.granted/H", 15, owner, sizeof(owner)), 1);
-        assert_string_equal(owner, "org-b");
-        assert_int_equal(pb_ownmap_state_get(m, &h, &v), 1);
-        assert_int_equal(v, 7);
+        assert_owner(m, "funds.granted/H", "org-b");
+        assert_state(m, &h, 7);
         /* the claim first, then the state */
         assert_int_equal(APPLY(m, "funds.granted/K", "org-a"), PB_OWN_NEW);
         assert_int_equal(pb_ownmap_state_get(m, &k, &v), 0);
         assert_int_equal(pb_ownmap_state_put(m, &k, 9), 0);
-        assert_int_equal(pb_ownmap_state_get(m, &k, &v), 1);
-        assert_int_equal(v, 9);
-        assert_int_equal(
-            pb_ownmap_get(m, "funds.granted/K", 15, owner, sizeof(owner)), 1);
-        assert_string_equal(owner, "org-a");
+        assert_state(m, &k, 9);
+        assert_owner(m, "funds.granted/K", "org-a");
         assert_int_equal(pb_ownmap_count(m), 3);
         /* a gateway's map has no state */
         {
@@ -218,7 +216,6 @@ static void test_self(void **state) {
 static void test_self_bounded(void **state) {
         pb_ownmap_t *m = pb_ownmap_new_self(2, "org-a");
         pb_keyfp_t d = fp_of("d");
-        uint64_t v;
         (void)state;
         assert_int_equal(pb_ownmap_state_put(m, &d, 5), 0);
         assert_int_equal(APPLY(m, "a", "org-a"), PB_OWN_NEW);
@@ -226,8 +223,7 @@ static void test_self_bounded(void **state) {
         assert_int_equal(APPLY(m, "c", "org-a"), PB_OWN_FULL);
         assert_int_equal(APPLY(m, "d", "org-a"), PB_OWN_FULL);
         assert_int_equal(pb_ownmap_dropped(m), 2);
-        assert_int_equal(pb_ownmap_state_get(m, &d, &v), 1);
-        assert_int_equal(v, 5);
+        assert_state(m, &d, 5);
         assert_int_equal(pb_ownmap_count(m), 2);
         pb_ownmap_destroy(m);
 }
@@ -237,9 +233,8 @@ static void test_self_bounded(void **state) {
  * 16-byte slots. */
 static void test_self_many(void **state) {
         pb_ownmap_t *m = pb_ownmap_new_self(200000, "org-a");
-        char k[64], owner[PB_OWNERS_ORG_MAX];
+        char k[64];
         pb_keyfp_t fp;
-        uint64_t v;
         int i;
         (void)state;
         for (i = 0; i < 100000; i++) {
@@ -259,11 +254,8 @@ static void test_self_many(void **state) {
         for (i = 0; i < 100000; i += 3) {
                 snprintf(k, sizeof(k), "funds.granted/NRW-%07d", i);
                 pb_ownmap_keyfp(k, strlen(k), &fp);
-                assert_int_equal(pb_ownmap_state_get(m, &fp, &v), 1);
-                assert_int_equal(v, (uint64_t)i + 1);
-                assert_int_equal(
-                    pb_ownmap_get(m, k, strlen(k), owner, sizeof(owner)), 1);
-                assert_string_equal(owner, "org-a");
+                assert_state(m, &fp, (uint64_t)i + 1);
+                assert_owner(m, k, "org-a");
         }
         assert_int_equal(pb_ownmap_count(m), 100000);
         pb_ownmap_destroy(m);
