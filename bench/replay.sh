@@ -12,7 +12,10 @@
 #
 #   bench/replay.sh [--events N] [--brokers HOST:PORT] [--bin PATH]
 #   ROUNDS=5 (default); CSV=0 leaves out the CSV runs; OUT=shm|disk|null;
-#   REUSE_PREFIX=P- reads the topic P-aid.dispatched of an earlier run
+#   REUSE_PREFIX=P- reads the topic P-aid.dispatched of an earlier run;
+#   SECONDS_APART=S: event i occurs i*S seconds after the first (default 0:
+#   one shared instant, which the decoder's day/minute text cache always
+#   hits; 61 makes every event a new minute, its worst case)
 #
 # Without --brokers a single-node Kafka is started with
 # tests/kafka/harness.sh in a temporary directory and stopped at the end.
@@ -28,7 +31,8 @@ T=${P}aid.dispatched
 if [[ -n ${REUSE_PREFIX:-} ]]; then # the topic of an earlier run (N events)
         P=$REUSE_PREFIX T=${REUSE_PREFIX}aid.dispatched
 else
-        python3 "$src/tests/relay/gen_events.py" "$N" 500 --seed bench-replay >"$tmp/events.jsonl"
+        python3 "$src/tests/relay/gen_events.py" "$N" 500 --seed bench-replay \
+                --seconds-apart "${SECONDS_APART:-0}" >"$tmp/events.jsonl"
         bench_topics_create "$B" "$T"
         "$BIN" produce --brokers "$B" --type aid.dispatched --topic-prefix "$P" --file "$tmp/events.jsonl" \
                 2>"$tmp/produce.log" || { tail -3 "$tmp/produce.log" >&2; exit 1; }
