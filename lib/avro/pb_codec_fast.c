@@ -93,9 +93,11 @@ static inline void fx_ws(fx_t *x) {
 /* The string whose opening quote is at p: its closing quote (*esc set
  * when it holds escapes), or NULL when the parser would refuse it. Plain
  * printable ASCII - most member names and values - is scanned here, 16
- * bytes a step with SSE2; from the first other byte on (a backslash, a
- * control character, UTF-8) pb_json_string_resume checks the rest of the
- * string as the parser does. */
+ * bytes a step with SSE2, and so are two-byte UTF-8 sequences (C2..DF
+ * 80..BF, always well-formed: Latin and Cyrillic letters); from the first
+ * other byte on (a backslash, a control character, longer or malformed
+ * UTF-8) pb_json_string_resume checks the rest of the string as the
+ * parser does. */
 static inline const char *fx_string(const char *p, const char *e, int *esc) {
         const unsigned char *q = (const unsigned char *)p + 1;
         const unsigned char *ue = (const unsigned char *)e;
@@ -103,28 +105,41 @@ static inline const char *fx_string(const char *p, const char *e, int *esc) {
         const __m128i quote = _mm_set1_epi8('"');
         const __m128i bslash = _mm_set1_epi8('\\');
         const __m128i space = _mm_set1_epi8(0x20);
-        while (ue - q >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-                __m128i m =
-                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                              _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-                unsigned bits = (unsigned)_mm_movemask_epi8(m);
-                if (bits) {
-                        q += __builtin_ctz(bits);
-                        goto look;
-                }
-                q += 16;
-        }
 #endif
-        while (q < ue && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
-                q++;
+        for (;;) {
 #ifdef __SSE2__
-look:
+                while (ue - q >= 16) {
+                        __m128i v =
+                            _mm_loadu_si128((const __m128i *)(const void *)q);
+                        __m128i m = _mm_or_si128(
+                            _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                         _mm_cmpeq_epi8(v, bslash)),
+                            _mm_cmplt_epi8(v, space));
+                        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+                        if (bits) {
+                                q += __builtin_ctz(bits);
+                                goto look;
+                        }
+                        q += 16;
+                }
 #endif
-        if (q < ue && *q == '"') {
-                *esc = 0;
-                return (const char *)q;
+                while (q < ue && *q >= 0x20 && *q < 0x80 && *q != '"' &&
+                       *q != '\\')
+                        q++;
+#ifdef __SSE2__
+        look:
+#endif
+                if (q < ue && *q == '"') {
+                        *esc = 0;
+                        return (const char *)q;
+                }
+                if (ue - q < 2 || *q < 0xc2 || *q > 0xdf ||
+                    (q[1] & 0xc0) != 0x80)
+                        break;
+                q += 2;
+                while (ue - q >= 2 && *q >= 0xc2 && *q <= 0xdf &&
+                       (q[1] & 0xc0) == 0x80)
+                        q += 2;
         }
         return pb_json_string_resume((const char *)q, e, esc);
 }
@@ -213,9 +228,43 @@ static int fx_put_scalar(fx_t *x, const pb_type_t *t, const pb_json_t *v) {
                                 return fx_bytes(x, v->str, v->len);
                         }
                 }
+                if (t->kind == PB_T_ENUM && v->len) {
+                        /* a known symbol (the tree walk's enum_index
+                         * finds the first equal one, so does this); an
+                         * unknown one is reported by the tree walk */
+                        const char *s = v->str;
+                        size_t n = v->len;
+                        for (size_t i = 0; i < t->nsymbols; i++) {
+                                const char *sym = t->symbols[i];
+                                size_t k = 0;
+                                if (sym[0] != s[0])
+                                        continue;
+                                while (k < n && sym[k] && sym[k] == s[k])
+                                        k++;
+                                if (k == n && sym[n] == 0)
+                                        return fx_long(x, (int64_t)i);
+                        }
+                }
         } else if (v->type == PB_JSON_NULL && t->kind == PB_T_UNION &&
                    t->null_branch >= 0) {
                 return fx_long(x, t->null_branch);
+        } else if (v->type == PB_JSON_NUMBER && t->kind == PB_T_INT &&
+                   t->logical == PB_L_NONE && v->len <= 9) {
+                /* up to nine digits (a valid JSON number: no leading
+                 * zero), with a sign: always an int */
+                const char *s = v->str;
+                size_t i = s[0] == '-', n = v->len;
+                int64_t m = 0;
+                if (i < n) {
+                        for (; i < n; i++) {
+                                unsigned d = (unsigned)(s[i] - '0');
+                                if (d > 9)
+                                        break;
+                                m = m * 10 + d;
+                        }
+                        if (i == n)
+                                return fx_long(x, s[0] == '-' ? -m : m);
+                }
         }
         return pb_codec_enc_scalar(x->c, t, v, x->out);
 }
