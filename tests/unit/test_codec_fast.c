@@ -295,6 +295,49 @@ static void test_enums_utf8(void **state) {
         }
 }
 
+/* The event id's uuid check (16 bytes a step in the one-pass encoder). */
+static void test_uuids(void **state) {
+        static const struct {
+                const char *id;
+                pb_resp_t want;
+                int fast;
+        } ids[] = {
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41", PB_OK, 1},
+            {"3F1C9A52-6B1E-4C07-9D2A-8E5B7C1D0A4F", PB_OK, 1},
+            {"00000000-0000-0000-0000-000000000000", PB_OK, 1},
+            {"ffffffff-ffff-ffff-ffff-ffffffffffff", PB_OK, 1},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4g", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4G", PB_ERR_INVALID, 0},
+            {"gf1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4/", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4:", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4@", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4`", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4\\u0010", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4\\u0046", PB_OK, 1},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4\\u00c1", PB_ERR_INVALID, 0},
+            {"3f1c9a5-26b1e-4c07-9d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a8-e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c0-79d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e4-c07-9d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a411", PB_ERR_INVALID, 0},
+            {"3f1c9a526b1e4c079d2a8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0-41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0\\u00e941", PB_ERR_INVALID, 0},
+        };
+        char json[512];
+        (void)state;
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                snprintf(json, sizeof(json),
+                         "{\"event_id\":\"%s\"," AT
+                         ",\"source\":\"org\",\"k\":\"K-1\",\"n\":5,"
+                         "\"r\":{\"a\":\"short\"},\"s\":\"12345678\"}",
+                         ids[i].id);
+                check(json, ids[i].want, ids[i].fast);
+        }
+}
+
 static void test_numbers(void **state) {
         static const struct {
                 const char *n, *l, *d;
@@ -477,12 +520,10 @@ static void test_serde(void **state) {
         pb_serde_destroy(tw);
 }
 
-PB_TEST_MAIN_WITH(setup, teardown, cmocka_unit_test(test_examples),
-                  cmocka_unit_test(test_order),
-                  cmocka_unit_test(test_members_refused),
-                  cmocka_unit_test(test_escapes),
-                  cmocka_unit_test(test_numbers),
-                  cmocka_unit_test(test_enums_utf8),
-                  cmocka_unit_test(test_arrays_unions),
-                  cmocka_unit_test(test_options), cmocka_unit_test(test_limits),
-                  cmocka_unit_test(test_serde))
+PB_TEST_MAIN_WITH(
+    setup, teardown, cmocka_unit_test(test_examples),
+    cmocka_unit_test(test_order), cmocka_unit_test(test_members_refused),
+    cmocka_unit_test(test_escapes), cmocka_unit_test(test_numbers),
+    cmocka_unit_test(test_enums_utf8), cmocka_unit_test(test_uuids),
+    cmocka_unit_test(test_arrays_unions), cmocka_unit_test(test_options),
+    cmocka_unit_test(test_limits), cmocka_unit_test(test_serde))
