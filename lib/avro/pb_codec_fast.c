@@ -74,7 +74,23 @@ static inline int fx_bytes(fx_t *x, const char *p, size_t n) {
                 return -1;
         uint8_t *o = x->out->data + x->out->len;
         size_t h = pb_zz_encode(o, (int64_t)n);
-        memcpy(o + h, p, n);
+        if (n >= 8 && n <= 16) {
+                /* most names and codes: two overlapping moves instead of a
+                 * call */
+                uint64_t a, b;
+                memcpy(&a, p, 8);
+                memcpy(&b, p + n - 8, 8);
+                memcpy(o + h, &a, 8);
+                memcpy(o + h + n - 8, &b, 8);
+        } else if (n >= 4 && n < 8) {
+                uint32_t a, b;
+                memcpy(&a, p, 4);
+                memcpy(&b, p + n - 4, 4);
+                memcpy(o + h, &a, 4);
+                memcpy(o + h + n - 4, &b, 4);
+        } else {
+                memcpy(o + h, p, n);
+        }
         x->out->len += h + n;
         return 0;
 }
@@ -93,9 +109,11 @@ static inline void fx_ws(fx_t *x) {
 /* The string whose opening quote is at p: its closing quote (*esc set
  * when it holds escapes), or NULL when the parser would refuse it. Plain
  * printable ASCII - most member names and values - is scanned here, 16
- * bytes a step with SSE2; from the first other byte on (a backslash, a
- * control character, UTF-8) pb_json_string_resume checks the rest of the
- * string as the parser does. */
+ * bytes a step with SSE2, and so are two-byte UTF-8 sequences (C2..DF
+ * 80..BF, always well-formed: Latin and Cyrillic letters); from the first
+ * other byte on (a backslash, a control character, longer or malformed
+ * UTF-8) pb_json_string_resume checks the rest of the string as the
+ * parser does. */
 static inline const char *fx_string(const char *p, const char *e, int *esc) {
         const unsigned char *q = (const unsigned char *)p + 1;
         const unsigned char *ue = (const unsigned char *)e;
@@ -103,28 +121,41 @@ static inline const char *fx_string(const char *p, const char *e, int *esc) {
         const __m128i quote = _mm_set1_epi8('"');
         const __m128i bslash = _mm_set1_epi8('\\');
         const __m128i space = _mm_set1_epi8(0x20);
-        while (ue - q >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-                __m128i m =
-                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                              _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-                unsigned bits = (unsigned)_mm_movemask_epi8(m);
-                if (bits) {
-                        q += __builtin_ctz(bits);
-                        goto look;
-                }
-                q += 16;
-        }
 #endif
-        while (q < ue && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
-                q++;
+        for (;;) {
 #ifdef __SSE2__
-look:
+                while (ue - q >= 16) {
+                        __m128i v =
+                            _mm_loadu_si128((const __m128i *)(const void *)q);
+                        __m128i m = _mm_or_si128(
+                            _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                         _mm_cmpeq_epi8(v, bslash)),
+                            _mm_cmplt_epi8(v, space));
+                        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+                        if (bits) {
+                                q += __builtin_ctz(bits);
+                                goto look;
+                        }
+                        q += 16;
+                }
 #endif
-        if (q < ue && *q == '"') {
-                *esc = 0;
-                return (const char *)q;
+                while (q < ue && *q >= 0x20 && *q < 0x80 && *q != '"' &&
+                       *q != '\\')
+                        q++;
+#ifdef __SSE2__
+        look:
+#endif
+                if (q < ue && *q == '"') {
+                        *esc = 0;
+                        return (const char *)q;
+                }
+                if (ue - q < 2 || *q < 0xc2 || *q > 0xdf ||
+                    (q[1] & 0xc0) != 0x80)
+                        break;
+                q += 2;
+                while (ue - q >= 2 && *q >= 0xc2 && *q <= 0xdf &&
+                       (q[1] & 0xc0) == 0x80)
+                        q += 2;
         }
         return pb_json_string_resume((const char *)q, e, esc);
 }
@@ -188,13 +219,40 @@ static int fx_scalar(fx_t *x, pb_json_t *v) {
 
 /* --- values --- */
 
+#ifdef __SSE2__
+/* 16 bytes at s: lanes set in dash ('-' wanted there) hold '-', the
+ * others a hex digit (either case). */
+static inline int fx_uuid16(const char *s, int dash) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i af = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
+                                   _mm_cmplt_epi8(lo, _mm_set1_epi8('f' + 1)));
+        int hex = _mm_movemask_epi8(_mm_or_si128(dig, af));
+        int dsh = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+        return ((hex & ~dash) | (dsh & dash)) == 0xffff;
+}
+#endif
+
+/* pb_uuid_valid: 8-4-4-4-12 hex digits. */
+static inline int fx_uuid_valid(const char *s, size_t n) {
+#ifdef __SSE2__
+        /* bytes 0..15 (dashes at 8, 13), 16..31 (18, 23) and 20..35 (23) */
+        if (n == 36 && fx_uuid16(s, 1 << 8 | 1 << 13) &&
+            fx_uuid16(s + 16, 1 << 2 | 1 << 7) && fx_uuid16(s + 20, 1 << 3))
+                return 1;
+#endif
+        return pb_uuid_valid(s, n);
+}
+
 /* Scalar v as t: strings and optional strings directly, the rest through
  * the tree walk's functions. */
 static int fx_put_scalar(fx_t *x, const pb_type_t *t, const pb_json_t *v) {
         if (v->type == PB_JSON_STRING) {
                 if (t->kind == PB_T_STRING) {
                         if (t->logical == PB_L_UUID &&
-                            !pb_uuid_valid(v->str, v->len))
+                            !fx_uuid_valid(v->str, v->len))
                                 return -1;
                         return fx_bytes(x, v->str, v->len);
                 }
@@ -213,9 +271,43 @@ static int fx_put_scalar(fx_t *x, const pb_type_t *t, const pb_json_t *v) {
                                 return fx_bytes(x, v->str, v->len);
                         }
                 }
+                if (t->kind == PB_T_ENUM && v->len) {
+                        /* a known symbol (the tree walk's enum_index
+                         * finds the first equal one, so does this); an
+                         * unknown one is reported by the tree walk */
+                        const char *s = v->str;
+                        size_t n = v->len;
+                        for (size_t i = 0; i < t->nsymbols; i++) {
+                                const char *sym = t->symbols[i];
+                                size_t k = 0;
+                                if (sym[0] != s[0])
+                                        continue;
+                                while (k < n && sym[k] && sym[k] == s[k])
+                                        k++;
+                                if (k == n && sym[n] == 0)
+                                        return fx_long(x, (int64_t)i);
+                        }
+                }
         } else if (v->type == PB_JSON_NULL && t->kind == PB_T_UNION &&
                    t->null_branch >= 0) {
                 return fx_long(x, t->null_branch);
+        } else if (v->type == PB_JSON_NUMBER && t->kind == PB_T_INT &&
+                   t->logical == PB_L_NONE && v->len <= 9) {
+                /* up to nine digits (a valid JSON number: no leading
+                 * zero), with a sign: always an int */
+                const char *s = v->str;
+                size_t i = s[0] == '-', n = v->len;
+                int64_t m = 0;
+                if (i < n) {
+                        for (; i < n; i++) {
+                                unsigned d = (unsigned)(s[i] - '0');
+                                if (d > 9)
+                                        break;
+                                m = m * 10 + d;
+                        }
+                        if (i == n)
+                                return fx_long(x, s[0] == '-' ? -m : m);
+                }
         }
         return pb_codec_enc_scalar(x->c, t, v, x->out);
 }

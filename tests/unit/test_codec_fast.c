@@ -40,7 +40,9 @@ static const char *ev_schema =
     "{\"name\":\"u\",\"type\":[\"null\",\"R\",{\"type\":\"array\","
     "\"items\":\"long\"}],\"default\":null},"
     "{\"name\":\"m\",\"type\":[\"null\",{\"type\":\"map\",\"values\":"
-    "\"int\"}],\"default\":null}]}";
+    "\"int\"}],\"default\":null},"
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+    "\"symbols\":[\"AB\",\"A\",\"B\",\"ABC\"]},\"default\":\"A\"}]}";
 
 #define ID "\"event_id\":\"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41\""
 #define AT "\"occurred_at\":\"2023-02-28T10:00:00+01:00\""
@@ -230,6 +232,112 @@ static void test_escapes(void **state) {
               PB_ERR_INVALID, 0);
 }
 
+/* Enum symbols and two-byte UTF-8 the one-pass encoder handles itself:
+ * the same as the tree walk, for the symbols and strings near them. */
+static void test_enums_utf8(void **state) {
+        static const struct {
+                const char *e;
+                pb_resp_t want;
+                int fast;
+        } enums[] = {
+            {"\"A\"", PB_OK, 1},
+            {"\"AB\"", PB_OK, 1},
+            {"\"ABC\"", PB_OK, 1},
+            {"\"B\"", PB_OK, 1},
+            {"\"\\u0041\"", PB_OK, 1},
+            {"\"ABCD\"", PB_ERR_INVALID, 0},
+            {"\"C\"", PB_ERR_INVALID, 0},
+            {"\"\"", PB_ERR_INVALID, 0},
+            {"\"a\"", PB_ERR_INVALID, 0},
+            {"\"A\\u0000\"", PB_ERR_INVALID, 0},
+            {"\"AB\\u0000C\"", PB_ERR_INVALID, 0},
+            {"1", PB_ERR_INVALID, 0},
+            {"null", PB_ERR_INVALID, 0},
+        };
+        static const struct {
+                const char *a;
+                pb_resp_t want;
+                int fast;
+        } strs[] = {
+            {"\xc2\x80\xdf\xbf", PB_OK, 1},
+            {"\xd0\x9e\xd0\xb1\xd0\xbb\xd0\xb0\xd1\x81\xd0\xbd\xd0\xb0 "
+             "\xd0\xba\xd0\xbb\xd1\x96\xd0\xbd\xd1\x96\xd1\x87\xd0\xbd\xd0\xb0 "
+             "long enough for sixteen-byte steps \xc3\xbc\xc3\xb6",
+             PB_OK, 1},
+            {"\xd0\x9e\xe2\x82\xac\xd0\x9e\xf0\x9f\x98\x80\xd0\x9e", PB_OK, 1},
+            {"\xd0\x9e\\n\xd0\x9e", PB_OK, 1},
+            {"\xd0\x9e\xd0", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\xd0\x28", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\xc1\xbf", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\xc0\x80", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\x80", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\xd0\xc0", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\x01", PB_ERR_PARSE, 0},
+            {"\xd0\x9e\xed\xa0\x80", PB_ERR_PARSE, 0},
+        };
+        char json[512];
+        (void)state;
+        for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+                snprintf(json, sizeof(json),
+                         HEAD ",\"n\":5,\"r\":{\"a\":\"y\"},\"e\":%s}",
+                         enums[i].e);
+                check(json, enums[i].want, enums[i].fast);
+        }
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+                snprintf(json, sizeof(json),
+                         HEAD ",\"n\":5,\"r\":{\"a\":\"%s\"},\"s\":\"%s\"}",
+                         strs[i].a, strs[i].a);
+                check(json, strs[i].want, strs[i].fast);
+                /* the string cut short: unterminated */
+                snprintf(json, sizeof(json), HEAD ",\"n\":5,\"s\":\"%s",
+                         strs[i].a);
+                check(json, PB_ERR_PARSE, 0);
+        }
+}
+
+/* The event id's uuid check (16 bytes a step in the one-pass encoder). */
+static void test_uuids(void **state) {
+        static const struct {
+                const char *id;
+                pb_resp_t want;
+                int fast;
+        } ids[] = {
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41", PB_OK, 1},
+            {"3F1C9A52-6B1E-4C07-9D2A-8E5B7C1D0A4F", PB_OK, 1},
+            {"00000000-0000-0000-0000-000000000000", PB_OK, 1},
+            {"ffffffff-ffff-ffff-ffff-ffffffffffff", PB_OK, 1},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4g", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4G", PB_ERR_INVALID, 0},
+            {"gf1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4/", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4:", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4@", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4`", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4\\u0010", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4\\u0046", PB_OK, 1},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4\\u00c1", PB_ERR_INVALID, 0},
+            {"3f1c9a5-26b1e-4c07-9d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a8-e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c0-79d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e4-c07-9d2a-8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a4", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0a411", PB_ERR_INVALID, 0},
+            {"3f1c9a526b1e4c079d2a8e5b7c1d0a41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0-41", PB_ERR_INVALID, 0},
+            {"3f1c9a52-6b1e-4c07-9d2a-8e5b7c1d0\\u00e941", PB_ERR_INVALID, 0},
+        };
+        char json[512];
+        (void)state;
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                snprintf(json, sizeof(json),
+                         "{\"event_id\":\"%s\"," AT
+                         ",\"source\":\"org\",\"k\":\"K-1\",\"n\":5,"
+                         "\"r\":{\"a\":\"short\"},\"s\":\"12345678\"}",
+                         ids[i].id);
+                check(json, ids[i].want, ids[i].fast);
+        }
+}
+
 static void test_numbers(void **state) {
         static const struct {
                 const char *n, *l, *d;
@@ -255,6 +363,15 @@ static void test_numbers(void **state) {
             {"+1", "0", "1", PB_ERR_PARSE, 0},
             {"true", "0", "1", PB_ERR_INVALID, 0},
             {"nul", "0", "1", PB_ERR_PARSE, 0},
+            {"-0", "0", "1", PB_OK, 1},
+            {"-1", "0", "1", PB_OK, 1},
+            {"999999999", "0", "1", PB_OK, 1},
+            {"-999999999", "0", "1", PB_OK, 1},
+            {"1000000000", "0", "1", PB_OK, 1},
+            {"-1000000000", "0", "1", PB_OK, 1},
+            {"1E2", "0", "1", PB_ERR_INVALID, 0},
+            {"-1.5", "0", "1", PB_ERR_INVALID, 0},
+            {"\"5\"", "0", "1", PB_ERR_INVALID, 0},
         };
         char json[512];
         (void)state;
@@ -403,11 +520,10 @@ static void test_serde(void **state) {
         pb_serde_destroy(tw);
 }
 
-PB_TEST_MAIN_WITH(setup, teardown, cmocka_unit_test(test_examples),
-                  cmocka_unit_test(test_order),
-                  cmocka_unit_test(test_members_refused),
-                  cmocka_unit_test(test_escapes),
-                  cmocka_unit_test(test_numbers),
-                  cmocka_unit_test(test_arrays_unions),
-                  cmocka_unit_test(test_options), cmocka_unit_test(test_limits),
-                  cmocka_unit_test(test_serde))
+PB_TEST_MAIN_WITH(
+    setup, teardown, cmocka_unit_test(test_examples),
+    cmocka_unit_test(test_order), cmocka_unit_test(test_members_refused),
+    cmocka_unit_test(test_escapes), cmocka_unit_test(test_numbers),
+    cmocka_unit_test(test_enums_utf8), cmocka_unit_test(test_uuids),
+    cmocka_unit_test(test_arrays_unions), cmocka_unit_test(test_options),
+    cmocka_unit_test(test_limits), cmocka_unit_test(test_serde))
