@@ -97,7 +97,7 @@ poll() { # SIDE BIN LOG ARGS... -> the poll's stderr and /usr/bin/time -v in LOG
                 --max-keys 20000000 --max-records 100000000 --max-response-size 8GiB "$@" >"$log" 2>&1 || true
 }
 first() { # SIDE BIN ROWS FEED
-        local side=$1 bin=$2 rows=$3 feed=$4 load log done ms rec pub rss
+        local side=$1 bin=$2 rows=$3 feed=$4 load log done ms rec pub rss cms
         RUN=$((RUN + 1))
         load=$(cut -d' ' -f1 /proc/loadavg)
         log=$W/run$RUN.log
@@ -106,13 +106,14 @@ first() { # SIDE BIN ROWS FEED
         ms=$(grep -o ' ms=[0-9]*' <<<"$done" | cut -d= -f2)
         rec=$(grep -o 'records=[0-9]*' <<<"$done" | cut -d= -f2)
         pub=$(grep -o 'published=[0-9]*' <<<"$done" | cut -d= -f2)
+        cms=$(grep -o 'claims_ms=[0-9]*' <<<"$done" | cut -d= -f2)
         rss=$(grep 'Maximum resident set size' "$log" | grep -o '[0-9]*$')
         if ! grep -q 'outcome=ok' <<<"$done"; then
                 echo "  $side $rows rows: FAILED: $(grep -h 'level=error' "$log" | head -3)"
                 return
         fi
-        printf '  %-6s %9s rows: %8d records/s (%d records, %d published, %d ms), peak RSS %5d MiB, load %s\n' \
-                "$side" "$rows" $((rec * 1000 / (ms > 0 ? ms : 1))) "$rec" "$pub" "$ms" $((rss / 1024)) "$load"
+        printf '  %-6s %9s rows: %8d records/s (%d records, %d published, %d ms, claims %d ms), peak RSS %5d MiB, load %s\n' \
+                "$side" "$rows" $((rec * 1000 / (ms > 0 ? ms : 1))) "$rec" "$pub" "$ms" "${cms:-0}" $((rss / 1024)) "$load"
         echo "$side $rows $((rec * 1000 / (ms > 0 ? ms : 1))) $((rss / 1024)) $load" >>"$W/results"
 }
 

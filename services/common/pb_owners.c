@@ -166,35 +166,44 @@ static void claim_cb(void *opaque, void *msg_opaque, pb_resp_t err,
         c->err = err;
         c->partition = partition;
         c->offset = offset;
-        snprintf(c->errstr, sizeof(c->errstr), "%s",
-                 errstr ? errstr : pb_err2str(err));
-        if (c->g) {
-                atomic_store(&c->done, 1);
+        if (err != PB_OK)
+                snprintf(c->errstr, sizeof(c->errstr), "%s",
+                         errstr ? errstr : pb_err2str(err));
+        else
+                c->errstr[0] = 0;
+        atomic_store(&c->done, 1);
+        if (c->g)
                 group_report(c->g->o, c->g);
-                return;
-        }
-        /* a thread waits in wait_reports: the store under rlock, so its
-         * check and sleep cannot miss the wake-up */
-        {
-                pb_owners_t *o = opaque;
+        /* else a thread waits in wait_reports: woken once per served
+         * batch of reports (serve_reports), not once per claim */
+}
+
+/* Serves the claim producer's delivery reports (at most timeout_ms for
+ * the first) and, if it served any, wakes the threads waiting for them.
+ * The wake-up is under rlock after every done flag of the batch was set,
+ * and a waiter checks the flags and sleeps under rlock: it cannot miss
+ * it. */
+static int serve_reports(pb_owners_t *o, int timeout_ms) {
+        int served = pb_producer_poll(o->producer, timeout_ms);
+        if (served > 0) {
                 pthread_mutex_lock(&o->rlock);
-                atomic_store(&c->done, 1);
                 pthread_cond_broadcast(&o->rcond);
                 pthread_mutex_unlock(&o->rlock);
         }
+        return served;
 }
 
 /* The reporter thread: serves the claim producer's delivery reports as
- * they come (rd_kafka_poll returns as soon as it served one). */
+ * they come (rd_kafka_poll returns as soon as it served what was there). */
 static void *reporter_main(void *arg) {
         pb_owners_t *o = arg;
         while (!atomic_load(&o->stop))
-                pb_producer_poll(o->producer, 100);
+                serve_reports(o, 100);
         return NULL;
 }
 
 /* Waits until claims c[0..n) have their delivery reports (served by the
- * reporter thread; claim_cb wakes us). */
+ * reporter thread; serve_reports wakes us). */
 static void wait_reports(pb_owners_t *o, claim_t *c, size_t n) {
         size_t i = 0;
         pthread_mutex_lock(&o->rlock);
@@ -524,12 +533,61 @@ static int load_offsets(pb_owners_t *o) {
         return 0;
 }
 
+/* Applies one claim read from the topic to the map and notes how far its
+ * partition was read (in read[], published by publish_read). */
+static void apply_claim(pb_owners_t *o, const pb_message_t *msg,
+                        int64_t *read) {
+        if (msg->key && msg->value) {
+                pb_own_t a = pb_ownmap_apply(o->map, msg->key, msg->key_len,
+                                             msg->value, msg->len);
+                if (a == PB_OWN_FULL)
+                        pb_log("warn",
+                               "cmd=%s msg=\"ownership map full "
+                               "(--owners-capacity): entity not held; events "
+                               "about it are refused as unsure\"",
+                               o->cmd);
+        }
+        if (msg->partition >= 0 && msg->partition < o->nparts &&
+            msg->offset + 1 > read[msg->partition])
+                read[msg->partition] = msg->offset + 1;
+}
+
+/* Once a batch of claims is in the map: every partition's next offset
+ * advances to what was read, the groups read past are finished and the
+ * threads in read_past are woken - once per batch, not once per claim.
+ * Nobody learns an offset as read before its claim is in the map. */
+static void publish_read(pb_owners_t *o, int64_t *read) {
+        cgroup_t *fin = NULL;
+        int32_t p;
+        pthread_mutex_lock(&o->lock);
+        for (p = 0; p < o->nparts; p++)
+                if (read[p] > o->next[p]) {
+                        o->next[p] = read[p];
+                        serve_waits(o, p, &fin);
+                }
+        pthread_cond_broadcast(&o->cond);
+        pthread_mutex_unlock(&o->lock);
+        finish_list(o, fin);
+}
+
+/* Claims applied per batch at most (what the consumer has at hand is
+ * read without waiting, up to this many, before the offsets are
+ * published). */
+#define READ_BATCH 4096
+
 static void *owners_main(void *arg) {
         pb_owners_t *o = arg;
         char err[512];
+        int64_t *read;
         if (load_offsets(o))
                 return NULL;
         atomic_store(&o->loading, 0);
+        read = calloc((size_t)o->nparts + 1, sizeof(*read));
+        if (!read) {
+                pb_log("error", "cmd=%s msg=\"ownership: out of memory\"",
+                       o->cmd);
+                return NULL;
+        }
         while (!atomic_load(&o->stop)) {
                 pb_message_t msg;
                 cgroup_t *fin = NULL;
@@ -545,30 +603,22 @@ static void *owners_main(void *arg) {
                         fin = NULL;
                 }
                 if (r == PB_OK) {
-                        if (msg.key && msg.value) {
-                                pb_own_t a = pb_ownmap_apply(
-                                    o->map, msg.key, msg.key_len, msg.value,
-                                    msg.len);
-                                if (a == PB_OWN_FULL)
-                                        pb_log(
-                                            "warn",
-                                            "cmd=%s msg=\"ownership "
-                                            "map full (--owners-capacity):"
-                                            " entity not held; events "
-                                            "about it are refused as unsure\"",
-                                            o->cmd);
-                        }
+                        int n = 0;
                         pthread_mutex_lock(&o->lock);
-                        if (msg.partition >= 0 && msg.partition < o->nparts &&
-                            msg.offset + 1 > o->next[msg.partition]) {
-                                o->next[msg.partition] = msg.offset + 1;
-                                serve_waits(o, msg.partition, &fin);
-                        }
-                        pthread_cond_broadcast(&o->cond);
+                        memcpy(read, o->next,
+                               (size_t)o->nparts * sizeof(*read));
                         pthread_mutex_unlock(&o->lock);
-                        pb_message_release(&msg);
-                        finish_list(o, fin);
-                        continue;
+                        /* this one and what else is at hand */
+                        do {
+                                apply_claim(o, &msg, read);
+                                pb_message_release(&msg);
+                        } while (++n < READ_BATCH &&
+                                 (r = pb_consumer_poll(o->consumer, &msg, 0,
+                                                       err, sizeof(err))) ==
+                                     PB_OK);
+                        publish_read(o, read);
+                        if (r != PB_ERR_KAFKA)
+                                continue;
                 }
                 if (r == PB_ERR_KAFKA) {
                         pb_log("warn", "cmd=%s msg=\"owners topic: %s\"",
@@ -618,6 +668,7 @@ static void *owners_main(void *arg) {
                 if (atomic_load(&o->ready))
                         pb_ownmap_reassert(o->map, reassert_one, o);
         }
+        free(read);
         return NULL;
 }
 
@@ -900,7 +951,7 @@ void pb_owners_check_many(pb_owners_t *o, const char *type,
                                 c[i].err = rc;
                                 break;
                         }
-                        pb_producer_poll(o->producer, 10);
+                        serve_reports(o, 10);
                 }
         }
         /* every report (they always come: message.timeout.ms) */
