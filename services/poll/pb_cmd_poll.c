@@ -126,7 +126,8 @@ static const pb_opt_t poll_opts[] = {
      "records per poll; a bigger feed fails the poll", 0, O(max_records)},
     {"max-keys", 0, PB_OPT_INT, "20000000", "N",
      "record keys held in the state (16 bytes each, about 23 bytes with "
-     "the table's headroom)",
+     "the table's headroom; the key of an entity type the poller owns "
+     "shares the ownership map's 20-byte slot instead)",
      0, O(max_keys)},
     PB_OPTG_OPS_LISTEN(O(ops_listen)),
     PB_OPTG_OWNERS_TOPIC(O(owners_topic)),
