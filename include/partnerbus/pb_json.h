@@ -13,6 +13,8 @@
 #ifndef PB_JSON_H
 #define PB_JSON_H
 
+#include <string.h>
+
 #include "pb_common.h"
 
 #ifdef __cplusplus
@@ -84,6 +86,25 @@ const char *pb_json_string_close(const char *s, const char *e, int *has_esc);
 const char *pb_json_string_resume(const char *at, const char *e, int *has_esc);
 int pb_json_unescape_to(const char *s, size_t n, char *d, size_t *dlen);
 const char *pb_json_number_close(const char *s, const char *e);
+/* true, false or null at *sp (which holds 't', 'f' or 'n'): its type into
+ * *t and *sp past it; 0 if the word is not there. */
+static inline int pb_json_literal(const char **sp, const char *e,
+                                  pb_json_type_t *t) {
+        static const struct {
+                const char *word;
+                size_t n;
+                pb_json_type_t type;
+        } lits[] = {{"true", 4, PB_JSON_TRUE},
+                    {"false", 5, PB_JSON_FALSE},
+                    {"null", 4, PB_JSON_NULL}};
+        size_t i = **sp == 't' ? 0 : **sp == 'f' ? 1 : 2;
+        if ((size_t)(e - *sp) < lits[i].n ||
+            memcmp(*sp, lits[i].word, lits[i].n))
+                return 0;
+        *t = lits[i].type;
+        *sp += lits[i].n;
+        return 1;
+}
 
 /* Object member by name, NULL if absent (or o is not an object). */
 const pb_json_t *pb_json_get(const pb_json_t *o, const char *name);

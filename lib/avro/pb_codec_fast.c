@@ -188,22 +188,11 @@ static int fx_scalar(fx_t *x, pb_json_t *v) {
                 x->p = q + 1;
                 return 0;
         case 't':
-                if (e - p < 4 || memcmp(p, "true", 4))
-                        return -1;
-                v->type = PB_JSON_TRUE;
-                x->p = p + 4;
-                return 0;
         case 'f':
-                if (e - p < 5 || memcmp(p, "false", 5))
-                        return -1;
-                v->type = PB_JSON_FALSE;
-                x->p = p + 5;
-                return 0;
         case 'n':
-                if (e - p < 4 || memcmp(p, "null", 4))
+                if (!pb_json_literal(&p, e, &v->type))
                         return -1;
-                v->type = PB_JSON_NULL;
-                x->p = p + 4;
+                x->p = p;
                 return 0;
         default:
                 q = pb_json_number_close(p, e);

@@ -822,26 +822,6 @@ static void pb_json_unexpected(pb_json_parser_t *p, const char *s,
                              what);
 }
 
-/* true, false or null at *sp (which holds 't', 'f' or 'n'): its type
- * into *t and *sp past it; 0 if the word is not there */
-static inline int pb_json_literal(const char **sp, const char *e,
-                                  pb_json_type_t *t) {
-        static const struct {
-                const char *word;
-                size_t n;
-                pb_json_type_t type;
-        } lits[] = {{"true", 4, PB_JSON_TRUE},
-                    {"false", 5, PB_JSON_FALSE},
-                    {"null", 4, PB_JSON_NULL}};
-        size_t i = **sp == 't' ? 0 : **sp == 'f' ? 1 : 2;
-        if ((size_t)(e - *sp) < lits[i].n ||
-            memcmp(*sp, lits[i].word, lits[i].n))
-                return 0;
-        *t = lits[i].type;
-        *sp += lits[i].n;
-        return 1;
-}
-
 const pb_json_t *pb_json_parse(pb_json_parser_t *p, const char *text,
                                size_t len, char *errstr, size_t errstr_size) {
         const char *s = text, *e = text + len;
