@@ -131,7 +131,7 @@ int pb_codec_str_rest(pb_buf_t *o, const uint8_t *s, size_t n, size_t i) {
                         uint64_t x, m;
                         memcpy(&x, s + i, 8);
                         memcpy(b + at, &x, 8);
-                        k = (m = pb_codec_special8(x)) ? pb_codec_first8(m) : 8;
+                        k = (m = pb_json_special8(x)) ? pb_json_first8(m) : 8;
                         i += k;
                         at += k;
                 }

@@ -184,30 +184,6 @@ static inline int pb_cbuf_need(pb_buf_t *b, size_t n) {
 
 #define PB_CODEC_HIGH8 0x8080808080808080ULL
 
-/* The bytes of w (8 bytes loaded from memory) that a JSON string cannot
- * hold as they are: < 0x20, '"', '\\', and >= 0x80 (UTF-8 to check), each
- * flagged in its high bit. The subtractions can flag a byte falsely only
- * above (more significant than) a true match, so on little-endian the
- * lowest flagged byte is real. */
-static inline uint64_t pb_codec_special8(uint64_t w) {
-        const uint64_t ones = 0x0101010101010101ULL;
-        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                ((b - ones) & ~b) | w) &
-               PB_CODEC_HIGH8;
-}
-
-/* Bytes before the first flagged one of a pb_codec_special8 mask m != 0
- * (big-endian: 0, the caller's byte loop finds it). */
-static inline size_t pb_codec_first8(uint64_t m) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        return (size_t)__builtin_ctzll(m) >> 3;
-#else
-        (void)m;
-        return 0;
-#endif
-}
-
 /* 1 when s[0..n) is valid UTF-8 (what the string output accepts): ASCII
  * words are stepped over, the check starts at the first byte >= 0x80. */
 static inline int pb_codec_text_ok(const uint8_t *s, size_t n) {
@@ -282,7 +258,7 @@ static inline int pb_codec_decimal(const uint8_t *p, size_t n, int scale,
         return pb_decimal_format(p, n, scale, b, 96);
 }
 
-/* 16 bytes at a time: the same test as pb_codec_special8 on a vector
+/* 16 bytes at a time: the same test as pb_json_special8 on a vector
  * (as signed bytes, < 0x20 takes in the bytes >= 0x80), with the flags of
  * the 16 bytes in the low bits of the result (bit k: byte k). */
 typedef signed char pb_codec_v16 __attribute__((vector_size(16)));
@@ -336,7 +312,7 @@ pb_codec_str(pb_buf_t *o, const uint8_t *s, size_t n) {
                 uint64_t a, b;
                 memcpy(&a, s, 8);
                 memcpy(&b, s + n - 8, 8);
-                if (pb_codec_special8(a) | pb_codec_special8(b))
+                if (pb_json_special8(a) | pb_json_special8(b))
                         return pb_codec_str_rest(o, s, n, 0);
                 memcpy(w, &a, 8);
                 memcpy(w + n - 8, &b, 8);
@@ -347,7 +323,7 @@ pb_codec_str(pb_buf_t *o, const uint8_t *s, size_t n) {
                 const uint64_t fill = 0x6161616100000000ULL;
                 memcpy(&a, s, 4);
                 memcpy(&b, s + n - 4, 4);
-                if (pb_codec_special8(fill | a) | pb_codec_special8(fill | b))
+                if (pb_json_special8(fill | a) | pb_json_special8(fill | b))
                         return pb_codec_str_rest(o, s, n, 0);
                 memcpy(w, &a, 4);
                 memcpy(w + n - 4, &b, 4);

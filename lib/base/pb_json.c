@@ -346,38 +346,13 @@ static void pb_tables_init(void) {
         }
 }
 
-/* Non-zero if any of the 8 bytes is < 0x20, '"', '\\' or >= 0x80. */
-static inline uint64_t pb_special8(uint64_t w) {
-        const uint64_t ones = 0x0101010101010101ULL;
-        const uint64_t high = 0x8080808080808080ULL;
-        uint64_t lt = (w - ones * 0x20) & ~w;
-        uint64_t q = w ^ (ones * '"');
-        uint64_t b = w ^ (ones * '\\');
-        q = (q - ones) & ~q;
-        b = (b - ones) & ~b;
-        return (lt | q | b | w) & high;
-}
-
-/* Bytes to skip before the first special byte of a pb_special8 mask. The
- * subtraction tricks can flag false positives only above (more significant
- * than) a true match, so on little-endian the lowest flagged byte is real.
- * Big-endian: skip nothing, the byte loop finds it. */
-static inline unsigned pb_first_flagged(uint64_t m) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        return (unsigned)__builtin_ctzll(m) >> 3;
-#else
-        (void)m;
-        return 0;
-#endif
-}
-
 /* Advances q over plain string bytes (printable ASCII other than '"' and
  * '\\') to the first byte that needs a look, or to where fewer than 8
  * bytes are left before ue (the caller's byte loop goes on from there).
  * With SSE2 (every x86-64) 16 bytes per step: a signed compare with 0x20
  * catches both control characters and bytes >= 0x80 (negative as signed
  * char); the mask has no false positives. Then 8 bytes per step with
- * pb_special8. */
+ * pb_json_special8. */
 static inline const unsigned char *pb_skip_plain(const unsigned char *q,
                                                  const unsigned char *ue) {
 #ifdef __SSE2__
@@ -399,11 +374,11 @@ static inline const unsigned char *pb_skip_plain(const unsigned char *q,
         while ((size_t)(ue - q) >= 8) {
                 uint64_t w, m;
                 memcpy(&w, q, 8);
-                m = pb_special8(w);
+                m = pb_json_special8(w);
                 if (m) {
                         /* bytes below the first special one are never
                          * flagged, so skip straight to it */
-                        return q + pb_first_flagged(m);
+                        return q + pb_json_first8(m);
                 }
                 q += 8;
         }
