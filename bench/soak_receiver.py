@@ -60,7 +60,10 @@ def main():
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    class Srv(ThreadingHTTPServer):
+        request_queue_size = 256  # many connections at once; 5 overflows
+
+    srv = Srv(("127.0.0.1", 0), H)
     srv.daemon_threads = True
     with open(a.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))

@@ -41,7 +41,7 @@ relay_recv_control '{"mode":"jitter","delay":0.03,"seed":'"$SEED"'}'
 RELAY_PID=$!
 pb_wait_for 20 relay_has_ops "$PB_TMP/relay.log"
 OPS=$(relay_ops_port "$PB_TMP/relay.log")
-pb_wait_for 120 relay_recv_at_least $N
+relay_wait_recv 120 $N "$OPS" "$PB_TMP/relay.log"
 sleep 1 # a commit interval and more
 kill -TERM $RELAY_PID
 wait $RELAY_PID || pb_fail "relay exited $? after SIGTERM, expected 0"
@@ -73,7 +73,7 @@ relay_recv_control '{"mode":"jitter","delay":0.01,"seed":'"$SEED"',"fail_field":
 RELAY_PID=$!
 pb_wait_for 20 relay_has_ops "$PB_TMP/relay3.log"
 OPS=$(relay_ops_port "$PB_TMP/relay3.log")
-pb_wait_for 120 relay_recv_at_least $((N + M))
+relay_wait_recv 120 $((N + M)) "$OPS" "$PB_TMP/relay3.log"
 sleep 1
 retries=$(relay_metric "$OPS" 'partnerbus_relay_retries_total{sink="webhook"}')
 dlq=$(relay_metric "$OPS" 'partnerbus_relay_dlq_total{topic="'"${P}"'aid.dispatched",reason="permanent"}')
