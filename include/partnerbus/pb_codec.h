@@ -23,6 +23,8 @@
 #ifndef PB_CODEC_H
 #define PB_CODEC_H
 
+#include <string.h>
+
 #include "pb_common.h"
 #include "pb_json.h"
 #include "pb_schema.h"
@@ -41,6 +43,23 @@ typedef struct pb_event_meta {
         char key[256]; /* value of the schema's key field */
         size_t key_len;
 } pb_event_meta_t;
+
+/* *d = *s, writing only the bytes in use (the struct is 568 bytes, its
+ * strings are short): for paths that keep a copy per event. */
+static inline void pb_event_meta_copy(pb_event_meta_t *d,
+                                      const pb_event_meta_t *s) {
+        size_t n = strnlen(s->event_id, sizeof(d->event_id) - 1);
+        memcpy(d->event_id, s->event_id, n);
+        d->event_id[n] = 0;
+        d->occurred_at_ms = s->occurred_at_ms;
+        n = strnlen(s->source, sizeof(d->source) - 1);
+        memcpy(d->source, s->source, n);
+        d->source[n] = 0;
+        n = s->key_len < sizeof(d->key) - 1 ? s->key_len : sizeof(d->key) - 1;
+        memcpy(d->key, s->key, n);
+        d->key[n] = 0;
+        d->key_len = s->key_len;
+}
 
 typedef struct pb_encode_opts {
         /* if non-NULL, `source` is set to this value (the authenticated

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,6 @@
 #include "pb_archive.h"
 #include "pb_replay.h"
 #include "pb_replay_src.h"
-
-#define FETCH_BATCH 1024
 
 typedef struct rbuf {
         struct rbuf *next_free; /* in pb_replay_src.free_bufs */
@@ -41,12 +40,21 @@ typedef struct rbuf {
         char data[];
 } rbuf_t;
 
+/* Messages taken from a partition's queue in one call and handed to the
+ * merge one by one as it has room: the merge takes one event per stream
+ * for each it hands out, and one queue call per event (a lock and two
+ * clock reads in librdkafka) cost more than the event's own work. What is
+ * staged is not in the merge, so its order and window are as before. */
+#define STAGE 64
+
 typedef struct rstream {
         const char *topic;
         int32_t partition;
         int64_t start, end; /* Kafka offsets */
         rd_kafka_queue_t *q;
         pb_archive_t *ar;
+        rd_kafka_message_t *stage[STAGE];
+        unsigned stage_n, stage_pos; /* stage[stage_pos..stage_n) waits */
 } rstream_t;
 
 struct pb_replay_src {
@@ -71,7 +79,7 @@ struct pb_replay_src {
         pb_replay_src_stats_t stats;
         int64_t last_progress, started, last_data;
         int progress_shown;
-        rd_kafka_message_t *msgs[FETCH_BATCH];
+        int got_data; /* a message came since the idle clock was read */
 };
 
 int pb_replay_src_parse_time(const char *s, int64_t *ms) {
@@ -305,8 +313,11 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
                 free(b);
         }
         for (i = 0; i < s->nst; i++) {
-                if (s->st[i].q)
-                        rd_kafka_queue_destroy(s->st[i].q);
+                rstream_t *r = &s->st[i];
+                while (r->stage_pos < r->stage_n)
+                        rd_kafka_message_destroy(r->stage[r->stage_pos++]);
+                if (r->q)
+                        rd_kafka_queue_destroy(r->q);
                 pb_archive_destroy(s->st[i].ar);
         }
         free(s->st);
@@ -393,7 +404,7 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         b->reader = msg->reader;
         b->writer = msg->writer;
         b->body_off = msg->body_off;
-        b->meta = *meta;
+        pb_event_meta_copy(&b->meta, meta);
         b->key = b->data;
         b->key_len = klen;
         if (klen)
@@ -466,34 +477,42 @@ static void warn_undecodable(pb_replay_src_t *s, const char *topic,
                         s->c.cmd, topic, part, (long long)off, why);
 }
 
-/* Reads what stream si can give, at most `max` messages: waits up to
- * timeout_ms for them (rd_kafka_consume_batch_queue returns early only
- * when all `max` are there, so a wait asks for one). The number taken
- * from the queue, or -1 (fatal). */
+/* Hands stream si's messages to the merge while it has room, at most
+ * `max`; when none is staged, takes up to STAGE from the partition's queue
+ * first, waiting up to timeout_ms (rd_kafka_consume_batch_queue returns
+ * early only when all it asked for are there, so a wait asks for one).
+ * The number of messages used, or -1 (fatal). */
 static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                           size_t max) {
         rstream_t *r = &s->st[si];
-        ssize_t n, i;
+        ssize_t used = 0;
         size_t want = pb_replay_merge_room(s->merge, si);
         if (want > max)
                 want = max;
         if (!want)
                 return 0;
-        n = rd_kafka_consume_batch_queue(r->q, timeout_ms, s->msgs, want);
-        if (n < 0) {
-                err(s, "%s [%d]: %s", r->topic, r->partition,
-                    rd_kafka_err2str(rd_kafka_last_error()));
-                return -1;
+        if (r->stage_pos == r->stage_n) {
+                ssize_t n = rd_kafka_consume_batch_queue(
+                    r->q, timeout_ms, r->stage, timeout_ms > 0 ? 1 : STAGE);
+                if (n < 0) {
+                        err(s, "%s [%d]: %s", r->topic, r->partition,
+                            rd_kafka_err2str(rd_kafka_last_error()));
+                        return -1;
+                }
+                r->stage_n = (unsigned)n;
+                r->stage_pos = 0;
+                if (n > 0)
+                        s->got_data = 1;
         }
-        if (n > 0)
-                s->last_data = pb_mono_ms();
-        for (i = 0; i < n; i++) {
-                rd_kafka_message_t *m = s->msgs[i];
+        while (r->stage_pos < r->stage_n &&
+               pb_replay_merge_wants(s->merge, si) && (size_t)used < want) {
+                rd_kafka_message_t *m = r->stage[r->stage_pos++];
                 pb_serde_msg_t msg;
                 pb_event_meta_t meta;
                 char e[512];
                 rd_kafka_timestamp_type_t tt;
                 int64_t ts;
+                used++;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         pb_replay_merge_end(s->merge, si);
                         rd_kafka_message_destroy(m);
@@ -506,22 +525,8 @@ static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                         rd_kafka_message_destroy(m);
                         continue;
                 }
-                if (!pb_replay_merge_wants(s->merge, si) ||
-                    m->offset >= r->end) {
-                        /* past the end captured at start, or beyond the
-                         * window: the rest of the batch is re-read */
-                        if (m->offset < r->end) {
-                                rd_kafka_topic_partition_list_t *l =
-                                    rd_kafka_topic_partition_list_new(1);
-                                rd_kafka_topic_partition_list_add(l, r->topic,
-                                                                  r->partition)
-                                    ->offset = m->offset;
-                                rd_kafka_seek_partitions(s->rk, l, 5000);
-                                rd_kafka_topic_partition_list_destroy(l);
-                                for (; i < n; i++)
-                                        rd_kafka_message_destroy(s->msgs[i]);
-                                break;
-                        }
+                if (m->offset >= r->end) {
+                        /* past the end captured at start */
                         pb_replay_merge_end(s->merge, si);
                         rd_kafka_message_destroy(m);
                         continue;
@@ -544,8 +549,6 @@ static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                                 m->key, m->key ? m->key_len : 0, m->payload,
                                 m->len, &msg, &meta)) {
                         rd_kafka_message_destroy(m);
-                        for (i++; i < n; i++)
-                                rd_kafka_message_destroy(s->msgs[i]);
                         err(s, "out of memory");
                         return -1;
                 }
@@ -553,7 +556,7 @@ static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                         pb_replay_merge_end(s->merge, si);
                 rd_kafka_message_destroy(m);
         }
-        return n;
+        return used;
 }
 
 static int fill_archive(pb_replay_src_t *s, uint32_t si) {
@@ -689,7 +692,7 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
                                 if (!pb_replay_merge_wants(s->merge,
                                                            (uint32_t)i))
                                         continue;
-                                n = fill_kafka(s, (uint32_t)i, 0, FETCH_BATCH);
+                                n = fill_kafka(s, (uint32_t)i, 0, SIZE_MAX);
                                 if (n < 0)
                                         return PB_ERR_IO;
                                 got += n;
@@ -705,22 +708,33 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
                                         return PB_ERR_IO;
                                 break;
                         }
+                        /* the idle clock is read only when nothing came
+                         * without waiting: it restarts when something
+                         * came since the last look */
+                        if (!got && s->c.idle_timeout_ms > 0) {
+                                int64_t now = pb_mono_ms();
+                                if (s->got_data) {
+                                        s->got_data = 0;
+                                        s->last_data = now;
+                                } else if (now - s->last_data >
+                                           s->c.idle_timeout_ms) {
+                                        err(s,
+                                            "no message for %lld ms while %zu "
+                                            "partition(s) have not reached "
+                                            "their end offset",
+                                            (long long)s->c.idle_timeout_ms,
+                                            nwant);
+                                        return PB_ERR_KAFKA;
+                                }
+                        }
                 }
                 progress(s, 0);
-                if (!s->c.archive_dir && s->c.idle_timeout_ms > 0 &&
-                    pb_mono_ms() - s->last_data > s->c.idle_timeout_ms) {
-                        err(s,
-                            "no message for %lld ms while %zu partition(s) "
-                            "have not reached their end offset",
-                            (long long)s->c.idle_timeout_ms, nwant);
-                        return PB_ERR_KAFKA;
-                }
         }
         if (pb_replay_merge_pop(s->merge, &it) != PB_OK)
                 return PB_END;
         s->stats.emitted++;
         b = s->cur = it.payload;
-        memset(ev, 0, sizeof(*ev));
+        memset(ev, 0, offsetof(pb_revent_t, meta));
         ev->topic = b->topic;
         ev->partition = b->partition;
         ev->offset = b->offset;
@@ -735,7 +749,7 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         ev->value_len = b->value_len;
         ev->json = b->json;
         ev->json_len = b->json_len;
-        ev->meta = b->meta;
+        pb_event_meta_copy(&ev->meta, &b->meta);
         if (s->parse_json) {
                 char e[256];
                 ev->tree = pb_json_parse(s->jp_out, b->json, b->json_len, e,

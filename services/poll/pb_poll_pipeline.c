@@ -419,7 +419,7 @@ static void defer(pollctx_t *p, bufs_t *b, page_t *pg, const pb_record_t *rec,
         d->position = rec->position;
         d->pos_name = rec->pos_name;
         d->pg = pg;
-        d->meta = *meta;
+        pb_event_meta_copy(&d->meta, meta);
         b->nd++;
 }
 

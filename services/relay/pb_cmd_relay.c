@@ -1075,7 +1075,7 @@ static void pipe_take(relay_t *r) {
                 it->writer = e->writer;
                 it->type = e->type;
                 it->body_off = e->body_off;
-                it->meta = e->meta;
+                pb_event_meta_copy(&it->meta, &e->meta);
                 it->kh = key_hash(r, e->m.key, e->m.key_len);
                 it->bytes = e->m.len + e->json_len + sizeof(*it);
                 r->pend_bytes += it->bytes;
