@@ -608,19 +608,29 @@ static void put_decimal(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v,
         e->out->len += t->size;
 }
 
-static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
-        char sb[64];
+/* What bytes and fixed share: the JSON value must be a string, and a
+ * decimal is written from its text. 1 when v is dealt with (written or an
+ * error reported), 0 when the caller writes it as base64. */
+static int enc_binary_common(pb_enc_t *e, const pb_type_t *t,
+                             const pb_json_t *v) {
         if (v->type != PB_JSON_STRING) {
                 type_err(e, t, v);
-                return;
+                return 1;
         }
         if (t->logical == PB_L_DECIMAL) {
                 uint8_t b[32];
                 int n = enc_decimal_bytes(e, t, v, b);
                 if (n >= 0)
                         put_decimal(e, t, v, b, n);
-                return;
+                return 1;
         }
+        return 0;
+}
+
+static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
+        char sb[64];
+        if (enc_binary_common(e, t, v))
+                return;
         /* base64 straight into out after room for the length prefix */
         size_t max = v->len / 4 * 3 + 3;
         if (enc_need(e, max + 10))
@@ -640,17 +650,8 @@ static void enc_bytes(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
 
 static void enc_fixed(pb_enc_t *e, const pb_type_t *t, const pb_json_t *v) {
         char sb[64];
-        if (v->type != PB_JSON_STRING) {
-                type_err(e, t, v);
+        if (enc_binary_common(e, t, v))
                 return;
-        }
-        if (t->logical == PB_L_DECIMAL) {
-                uint8_t b[32];
-                int n = enc_decimal_bytes(e, t, v, b);
-                if (n >= 0)
-                        put_decimal(e, t, v, b, n);
-                return;
-        }
         size_t max = v->len / 4 * 3 + 3;
         if (max < t->size)
                 max = t->size;
