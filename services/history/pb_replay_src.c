@@ -35,8 +35,13 @@ typedef struct rbuf {
         int64_t offset, ts;
         const pb_schema_t *reader, *writer;
         size_t key_len, value_len, json_len, body_off;
-        pb_event_meta_t meta;
         char *key, *value, *json;
+        /* the event's metadata: its strings lead data[] (event id, source,
+         * key field), so the header, they and the body are read in one
+         * sweep when the event leaves the merge, long after it came */
+        int64_t occurred_at_ms;
+        size_t meta_key_len; /* as decoded (may exceed what is stored) */
+        uint16_t id_len, src_len, mkey_len;
         char data[];
 } rbuf_t;
 
@@ -372,6 +377,7 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                 const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
         rbuf_t *b;
         pb_replay_merge_item_t it;
+        size_t id_len, src_len, mkey_len;
         const char *type = pb_schema_type(msg->reader);
         if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
             (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
@@ -394,7 +400,13 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                         return 0;
                 }
         }
-        b = rbuf_get(s, klen + vlen + s->json.len + 3);
+        id_len = strnlen(meta->event_id, sizeof(meta->event_id) - 1);
+        src_len = strnlen(meta->source, sizeof(meta->source) - 1);
+        mkey_len = meta->key_len < sizeof(meta->key) - 1
+                       ? meta->key_len
+                       : sizeof(meta->key) - 1;
+        b = rbuf_get(s, id_len + src_len + mkey_len + klen + vlen +
+                            s->json.len + 3);
         if (!b)
                 return -1;
         b->topic = topic;
@@ -404,8 +416,15 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         b->reader = msg->reader;
         b->writer = msg->writer;
         b->body_off = msg->body_off;
-        pb_event_meta_copy(&b->meta, meta);
-        b->key = b->data;
+        b->occurred_at_ms = meta->occurred_at_ms;
+        b->meta_key_len = meta->key_len;
+        b->id_len = (uint16_t)id_len;
+        b->src_len = (uint16_t)src_len;
+        b->mkey_len = (uint16_t)mkey_len;
+        memcpy(b->data, meta->event_id, id_len);
+        memcpy(b->data + id_len, meta->source, src_len);
+        memcpy(b->data + id_len + src_len, meta->key, mkey_len);
+        b->key = b->data + id_len + src_len + mkey_len;
         b->key_len = klen;
         if (klen)
                 memcpy(b->key, key, klen);
@@ -749,7 +768,18 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         ev->value_len = b->value_len;
         ev->json = b->json;
         ev->json_len = b->json_len;
-        pb_event_meta_copy(&ev->meta, &b->meta);
+        {
+                pb_event_meta_t *m = &ev->meta;
+                const char *d = b->data;
+                memcpy(m->event_id, d, b->id_len);
+                m->event_id[b->id_len] = 0;
+                m->occurred_at_ms = b->occurred_at_ms;
+                memcpy(m->source, d + b->id_len, b->src_len);
+                m->source[b->src_len] = 0;
+                memcpy(m->key, d + b->id_len + b->src_len, b->mkey_len);
+                m->key[b->mkey_len] = 0;
+                m->key_len = b->meta_key_len;
+        }
         if (s->parse_json) {
                 char e[256];
                 ev->tree = pb_json_parse(s->jp_out, b->json, b->json_len, e,
