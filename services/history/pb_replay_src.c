@@ -45,6 +45,45 @@ typedef struct rbuf {
         char data[];
 } rbuf_t;
 
+/* Bytes meta_pack() writes at the start of data[] for meta. */
+static size_t meta_packed_len(const pb_event_meta_t *meta, size_t *id_len,
+                              size_t *src_len, size_t *mkey_len) {
+        *id_len = strnlen(meta->event_id, sizeof(meta->event_id) - 1);
+        *src_len = strnlen(meta->source, sizeof(meta->source) - 1);
+        *mkey_len = meta->key_len < sizeof(meta->key) - 1
+                        ? meta->key_len
+                        : sizeof(meta->key) - 1;
+        return *id_len + *src_len + *mkey_len;
+}
+
+/* meta's strings into the start of b->data, with the lengths
+ * meta_packed_len gave (room for their sum) */
+static void meta_pack(rbuf_t *b, const pb_event_meta_t *meta, size_t id_len,
+                      size_t src_len, size_t mkey_len) {
+        b->occurred_at_ms = meta->occurred_at_ms;
+        b->meta_key_len = meta->key_len;
+        b->id_len = (uint16_t)id_len;
+        b->src_len = (uint16_t)src_len;
+        b->mkey_len = (uint16_t)mkey_len;
+        memcpy(b->data, meta->event_id, id_len);
+        memcpy(b->data + id_len, meta->source, src_len);
+        memcpy(b->data + id_len + src_len, meta->key, mkey_len);
+}
+
+/* what meta_pack stored, back as a pb_event_meta_t (only the bytes in
+ * use are written) */
+static void meta_unpack(const rbuf_t *b, pb_event_meta_t *m) {
+        const char *d = b->data;
+        memcpy(m->event_id, d, b->id_len);
+        m->event_id[b->id_len] = 0;
+        m->occurred_at_ms = b->occurred_at_ms;
+        memcpy(m->source, d + b->id_len, b->src_len);
+        m->source[b->src_len] = 0;
+        memcpy(m->key, d + b->id_len + b->src_len, b->mkey_len);
+        m->key[b->mkey_len] = 0;
+        m->key_len = b->meta_key_len;
+}
+
 /* Messages taken from a partition's queue in one call and handed to the
  * merge one by one as it has room: the merge takes one event per stream
  * for each it hands out, and one queue call per event (a lock and two
@@ -377,7 +416,7 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                 const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
         rbuf_t *b;
         pb_replay_merge_item_t it;
-        size_t id_len, src_len, mkey_len;
+        size_t id_len, src_len, mkey_len, mlen;
         const char *type = pb_schema_type(msg->reader);
         if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
             (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
@@ -400,13 +439,8 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                         return 0;
                 }
         }
-        id_len = strnlen(meta->event_id, sizeof(meta->event_id) - 1);
-        src_len = strnlen(meta->source, sizeof(meta->source) - 1);
-        mkey_len = meta->key_len < sizeof(meta->key) - 1
-                       ? meta->key_len
-                       : sizeof(meta->key) - 1;
-        b = rbuf_get(s, id_len + src_len + mkey_len + klen + vlen +
-                            s->json.len + 3);
+        mlen = meta_packed_len(meta, &id_len, &src_len, &mkey_len);
+        b = rbuf_get(s, mlen + klen + vlen + s->json.len + 3);
         if (!b)
                 return -1;
         b->topic = topic;
@@ -416,15 +450,8 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         b->reader = msg->reader;
         b->writer = msg->writer;
         b->body_off = msg->body_off;
-        b->occurred_at_ms = meta->occurred_at_ms;
-        b->meta_key_len = meta->key_len;
-        b->id_len = (uint16_t)id_len;
-        b->src_len = (uint16_t)src_len;
-        b->mkey_len = (uint16_t)mkey_len;
-        memcpy(b->data, meta->event_id, id_len);
-        memcpy(b->data + id_len, meta->source, src_len);
-        memcpy(b->data + id_len + src_len, meta->key, mkey_len);
-        b->key = b->data + id_len + src_len + mkey_len;
+        meta_pack(b, meta, id_len, src_len, mkey_len);
+        b->key = b->data + mlen;
         b->key_len = klen;
         if (klen)
                 memcpy(b->key, key, klen);
@@ -768,18 +795,7 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         ev->value_len = b->value_len;
         ev->json = b->json;
         ev->json_len = b->json_len;
-        {
-                pb_event_meta_t *m = &ev->meta;
-                const char *d = b->data;
-                memcpy(m->event_id, d, b->id_len);
-                m->event_id[b->id_len] = 0;
-                m->occurred_at_ms = b->occurred_at_ms;
-                memcpy(m->source, d + b->id_len, b->src_len);
-                m->source[b->src_len] = 0;
-                memcpy(m->key, d + b->id_len + b->src_len, b->mkey_len);
-                m->key[b->mkey_len] = 0;
-                m->key_len = b->meta_key_len;
-        }
+        meta_unpack(b, &ev->meta);
         if (s->parse_json) {
                 char e[256];
                 ev->tree = pb_json_parse(s->jp_out, b->json, b->json_len, e,
