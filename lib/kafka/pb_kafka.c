@@ -11,9 +11,8 @@
  *    message once it is handled (pb_consumer_store) and commits
  *    (pb_consumer_commit). On a revocation the stored offsets are committed
  *    before the partitions are given up, so a rebalance does not replay
- *    what was already handled. Revoked partitions are resumed before they
- *    go, so one assigned again starts unpaused (librdkafka would keep an
- *    earlier pause of the same partition).
+ *    what was already handled. Newly assigned partitions start unpaused
+ *    (librdkafka would keep an earlier pause of the same partition).
  *  - without a group: every partition of the topics (from metadata) is
  *    assigned by hand, from the beginning or the end. librdkafka's
  *    high-level consumer still needs a group.id to poll, so a private one
@@ -379,6 +378,15 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
+                /* A partition comes to this member unpaused. librdkafka
+                 * keeps a pause across a revocation and a later
+                 * assignment of the same partition, but the caller forgot
+                 * the partition when it was revoked (its pause with it),
+                 * so nobody would resume it: a relay paused for back
+                 * pressure or a retry, then given the partition back (a
+                 * member left), never fetched it again. */
+                if (!e && !aerr)
+                        rd_kafka_resume_partitions(rk, parts);
                 pb_parts_add(c, parts);
                 c->assigned_once = 1;
         } else {
@@ -395,20 +403,6 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                         "%s\"\n",
                                         rd_kafka_err2str(cerr));
                 }
-                /* A partition leaves this member unpaused. librdkafka
-                 * keeps a pause across a revocation and a later
-                 * assignment of the same partition, but the caller forgets
-                 * the partition when it is revoked (its pause with it), so
-                 * nobody would resume it: a relay paused for back pressure
-                 * or a retry, then given the partition back (a member
-                 * left), would never fetch it again. The resume is done
-                 * here and not after the next assign: before librdkafka
-                 * 2.4.0 (Debian bookworm has 2.0.2) resuming a partition
-                 * that is not paused bumps its op version, and right after
-                 * an assign that can make the assign's fetch start
-                 * outdated: the partition is then never fetched, without
-                 * an error (librdkafka #4636, #2190). */
-                rd_kafka_resume_partitions(rk, parts);
                 if (coop)
                         e = rd_kafka_incremental_unassign(rk, parts);
                 else
