@@ -134,6 +134,14 @@ int pb_message_header_at(const pb_message_t *msg, size_t idx, const char **name,
 pb_resp_t pb_consumer_store(pb_consumer_t *c, const pb_message_t *msg);
 pb_resp_t pb_consumer_commit(pb_consumer_t *c, int async);
 void *pb_consumer_rk(pb_consumer_t *c);
+/* Pauses (pause=1) or resumes (0) fetching one partition; returns when
+ * librdkafka has done it. Use this rather than rd_kafka_pause_partitions:
+ * the consumer remembers the pause, so that a partition revoked while
+ * paused and assigned again comes back unpaused, and it does not resume a
+ * partition it did not pause (before librdkafka 2.4.0 that can leave a
+ * just assigned partition unfetched, librdkafka #4636). */
+void pb_consumer_pause(pb_consumer_t *c, const char *topic, int32_t partition,
+                       int pause);
 
 /* Makes rk stop fetching: drops a group-less consumer's assignment (the
  * history source assigns per partition itself, --reset-group only uses

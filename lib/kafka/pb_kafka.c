@@ -12,7 +12,8 @@
  *    (pb_consumer_commit). On a revocation the stored offsets are committed
  *    before the partitions are given up, so a rebalance does not replay
  *    what was already handled. Newly assigned partitions start unpaused
- *    (librdkafka would keep an earlier pause of the same partition).
+ *    (librdkafka would keep an earlier pause of the same partition), so
+ *    callers pause through pb_consumer_pause, which remembers pauses.
  *  - without a group: every partition of the topics (from metadata) is
  *    assigned by hand, from the beginning or the end. librdkafka's
  *    high-level consumer still needs a group.id to poll, so a private one
@@ -300,69 +301,118 @@ void *pb_producer_rk(pb_producer_t *p) {
 
 /* --- consumer --- */
 
-/* One assigned partition and whether it reached its end. */
+/* One partition: assigned (and whether it reached its end), or paused. */
 typedef struct pb_part {
         char *topic;
         int32_t partition;
         int eof;
 } pb_part_t;
 
+/* A set of partitions: the assignment, or what the caller paused. */
+typedef struct pb_partset {
+        pb_part_t *v;
+        size_t n, cap;
+} pb_partset_t;
+
 struct pb_consumer {
         rd_kafka_t *rk;
         int grouped;
         int stop_at_end;
-        pb_part_t *parts; /* the current assignment */
-        size_t nparts, capparts;
-        int assigned_once; /* an assignment (possibly empty) arrived */
-        char fatal[512];   /* set by the rebalance callback on failure */
+        pb_partset_t parts;   /* the current assignment */
+        pb_partset_t paused;  /* paused through pb_consumer_pause, assigned
+                                 or not (a pause outlives a revocation) */
+        int paused_untracked; /* a pause could not be recorded (out of
+                                 memory): resume whatever is assigned */
+        int assigned_once;    /* an assignment (possibly empty) arrived */
+        char fatal[512];      /* set by the rebalance callback on failure */
 };
 
-static pb_part_t *pb_part_find(pb_consumer_t *c, const char *topic,
+static pb_part_t *pb_part_find(pb_partset_t *s, const char *topic,
                                int32_t partition) {
         size_t i;
-        for (i = 0; i < c->nparts; i++)
-                if (c->parts[i].partition == partition &&
-                    !strcmp(c->parts[i].topic, topic))
-                        return &c->parts[i];
+        for (i = 0; i < s->n; i++)
+                if (s->v[i].partition == partition &&
+                    !strcmp(s->v[i].topic, topic))
+                        return &s->v[i];
         return NULL;
 }
 
-static void pb_parts_add(pb_consumer_t *c,
+/* 0, or -1 out of memory (the partition is then not in the set). */
+static int pb_part_add(pb_partset_t *s, const char *topic, int32_t partition) {
+        if (pb_part_find(s, topic, partition))
+                return 0;
+        if (PB_ARRAY_RESERVE(s->v, s->cap, s->n, 1, 16))
+                return -1;
+        s->v[s->n].topic = strdup(topic);
+        if (!s->v[s->n].topic)
+                return -1;
+        s->v[s->n].partition = partition;
+        s->v[s->n].eof = 0;
+        s->n++;
+        return 0;
+}
+
+/* 1 if the partition was in the set. */
+static int pb_part_del(pb_partset_t *s, const char *topic, int32_t partition) {
+        pb_part_t *p = pb_part_find(s, topic, partition);
+        if (!p)
+                return 0;
+        free(p->topic);
+        *p = s->v[--s->n];
+        return 1;
+}
+
+static void pb_parts_add(pb_partset_t *s,
                          const rd_kafka_topic_partition_list_t *l) {
+        int i;
+        for (i = 0; l && i < l->cnt; i++)
+                if (pb_part_add(s, l->elems[i].topic, l->elems[i].partition))
+                        return; /* tracking degrades: no EOF stop */
+}
+
+static void pb_parts_remove(pb_partset_t *s,
+                            const rd_kafka_topic_partition_list_t *l) {
+        int i;
+        for (i = 0; l && i < l->cnt; i++)
+                pb_part_del(s, l->elems[i].topic, l->elems[i].partition);
+}
+
+static void pb_parts_clear(pb_partset_t *s) {
+        size_t i;
+        for (i = 0; i < s->n; i++)
+                free(s->v[i].topic);
+        s->n = 0;
+}
+
+/* Resumes the partitions of l that the caller left paused, before l is
+ * assigned. librdkafka keeps a pause across a revocation and a later
+ * assignment of the same partition, but the caller forgot the partition
+ * when it was revoked (its pause with it): a relay paused for back
+ * pressure or a retry, then given the partition back, would never fetch
+ * it again. Only paused partitions are resumed, and before the assign:
+ * before librdkafka 2.4.0 a resume bumps the partition's op version even
+ * when it is not paused, which can outdate the assign's fetch start (or
+ * its offset lookup) so that the partition is never fetched
+ * (librdkafka #4636). */
+static void pb_resume_before_assign(rd_kafka_t *rk, pb_consumer_t *c,
+                                    const rd_kafka_topic_partition_list_t *l) {
+        rd_kafka_topic_partition_list_t *r = NULL;
         int i;
         for (i = 0; l && i < l->cnt; i++) {
                 const rd_kafka_topic_partition_t *tp = &l->elems[i];
-                if (pb_part_find(c, tp->topic, tp->partition))
+                if (!pb_part_del(&c->paused, tp->topic, tp->partition) &&
+                    !c->paused_untracked)
                         continue;
-                if (PB_ARRAY_RESERVE(c->parts, c->capparts, c->nparts, 1, 16))
-                        return; /* tracking degrades: no EOF stop */
-                c->parts[c->nparts].topic = strdup(tp->topic);
-                if (!c->parts[c->nparts].topic)
-                        return;
-                c->parts[c->nparts].partition = tp->partition;
-                c->parts[c->nparts].eof = 0;
-                c->nparts++;
+                if (!r)
+                        r = rd_kafka_topic_partition_list_new(l->cnt);
+                if (r)
+                        rd_kafka_topic_partition_list_add(r, tp->topic,
+                                                          tp->partition);
         }
-}
-
-static void pb_parts_remove(pb_consumer_t *c,
-                            const rd_kafka_topic_partition_list_t *l) {
-        int i;
-        for (i = 0; l && i < l->cnt; i++) {
-                pb_part_t *p =
-                    pb_part_find(c, l->elems[i].topic, l->elems[i].partition);
-                if (!p)
-                        continue;
-                free(p->topic);
-                *p = c->parts[--c->nparts];
+        if (r) {
+                rd_kafka_resume_partitions(rk, r);
+                rd_kafka_topic_partition_list_destroy(r);
         }
-}
-
-static void pb_parts_clear(pb_consumer_t *c) {
-        size_t i;
-        for (i = 0; i < c->nparts; i++)
-                free(c->parts[i].topic);
-        c->nparts = 0;
 }
 
 static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -374,20 +424,12 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                pb_resume_before_assign(rk, c, parts);
                 if (coop)
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
-                /* A partition comes to this member unpaused. librdkafka
-                 * keeps a pause across a revocation and a later
-                 * assignment of the same partition, but the caller forgot
-                 * the partition when it was revoked (its pause with it),
-                 * so nobody would resume it: a relay paused for back
-                 * pressure or a retry, then given the partition back (a
-                 * member left), never fetched it again. */
-                if (!e && !aerr)
-                        rd_kafka_resume_partitions(rk, parts);
-                pb_parts_add(c, parts);
+                pb_parts_add(&c->parts, parts);
                 c->assigned_once = 1;
         } else {
                 /* Revoked (or lost): commit what the caller stored for
@@ -408,9 +450,9 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 else
                         aerr = rd_kafka_assign(rk, NULL);
                 if (coop)
-                        pb_parts_remove(c, parts);
+                        pb_parts_remove(&c->parts, parts);
                 else
-                        pb_parts_clear(c);
+                        pb_parts_clear(&c->parts);
         }
         if (e) {
                 snprintf(c->fatal, sizeof(c->fatal), "rebalance: %s",
@@ -485,7 +527,7 @@ static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
                 rd_kafka_topic_partition_list_destroy(l);
                 return PB_ERR_KAFKA;
         }
-        pb_parts_add(c, l);
+        pb_parts_add(&c->parts, l);
         c->assigned_once = 1;
         rd_kafka_topic_partition_list_destroy(l);
         return PB_OK;
@@ -590,17 +632,19 @@ void pb_consumer_destroy(pb_consumer_t *c) {
                 rd_kafka_consumer_close(c->rk);
                 rd_kafka_destroy(c->rk);
         }
-        pb_parts_clear(c);
-        free(c->parts);
+        pb_parts_clear(&c->parts);
+        free(c->parts.v);
+        pb_parts_clear(&c->paused);
+        free(c->paused.v);
         free(c);
 }
 
 static int pb_all_eof(const pb_consumer_t *c) {
         size_t i;
-        if (!c->assigned_once || c->nparts == 0)
+        if (!c->assigned_once || c->parts.n == 0)
                 return 0;
-        for (i = 0; i < c->nparts; i++)
-                if (!c->parts[i].eof)
+        for (i = 0; i < c->parts.n; i++)
+                if (!c->parts.v[i].eof)
                         return 0;
         return 1;
 }
@@ -631,8 +675,9 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                         continue;
                 }
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        pb_part_t *p = pb_part_find(
-                            c, rd_kafka_topic_name(m->rkt), m->partition);
+                        pb_part_t *p =
+                            pb_part_find(&c->parts, rd_kafka_topic_name(m->rkt),
+                                         m->partition);
                         if (p)
                                 p->eof = 1;
                         rd_kafka_message_destroy(m);
@@ -653,8 +698,9 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                         continue;
                 }
                 if (c->stop_at_end) {
-                        pb_part_t *p = pb_part_find(
-                            c, rd_kafka_topic_name(m->rkt), m->partition);
+                        pb_part_t *p =
+                            pb_part_find(&c->parts, rd_kafka_topic_name(m->rkt),
+                                         m->partition);
                         if (p)
                                 p->eof = 0;
                 }
@@ -742,6 +788,27 @@ pb_resp_t pb_consumer_commit(pb_consumer_t *c, int async) {
 
 void *pb_consumer_rk(pb_consumer_t *c) {
         return c ? c->rk : NULL;
+}
+
+void pb_consumer_pause(pb_consumer_t *c, const char *topic, int32_t partition,
+                       int pause) {
+        rd_kafka_topic_partition_list_t *l;
+        if (pause) {
+                if (pb_part_add(&c->paused, topic, partition))
+                        c->paused_untracked = 1;
+        } else if (!pb_part_del(&c->paused, topic, partition) &&
+                   !c->paused_untracked) {
+                return; /* not paused: a resume would only do harm */
+        }
+        l = rd_kafka_topic_partition_list_new(1);
+        if (!l)
+                return;
+        rd_kafka_topic_partition_list_add(l, topic, partition);
+        if (pause)
+                rd_kafka_pause_partitions(c->rk, l);
+        else
+                rd_kafka_resume_partitions(c->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
 }
 
 pb_resp_t pb_consumer_unassign(pb_consumer_t *c) {

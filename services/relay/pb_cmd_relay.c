@@ -344,7 +344,7 @@ static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
         rd_kafka_error_t *e;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
             offset;
-        rd_kafka_pause_partitions(r->rk, l);
+        pb_consumer_pause(r->cons, p->topic, p->partition, 1);
         e = rd_kafka_seek_partitions(r->rk, l, 2000);
         if (e) {
                 pb_log("warn", "topic=%s partition=%d msg=\"seek failed: %s\"",
@@ -357,11 +357,7 @@ static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
 }
 
 static void part_resume(relay_t *r, rpart_t *p) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        rd_kafka_resume_partitions(r->rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
+        pb_consumer_pause(r->cons, p->topic, p->partition, 0);
         p->blocked = 0;
 }
 
@@ -977,22 +973,18 @@ static void pipe_drop_from(relay_t *r, rpart_t *p, int64_t from) {
 }
 
 static void flow_pause(relay_t *r, rpart_t *p, int pause) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        if (pause) {
+        pb_consumer_pause(r->cons, p->topic, p->partition, pause);
+        /* what is fetched beyond is dropped; fetched again later */
+        if (pause && p->next_expected >= 0) {
+                rd_kafka_topic_partition_list_t *l =
+                    rd_kafka_topic_partition_list_new(1);
                 rd_kafka_error_t *e;
-                tp->offset = p->next_expected;
-                rd_kafka_pause_partitions(r->rk, l);
-                /* what is fetched beyond is dropped; fetched again later */
-                if (p->next_expected >= 0 &&
-                    (e = rd_kafka_seek_partitions(r->rk, l, 2000)))
+                rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
+                    ->offset = p->next_expected;
+                if ((e = rd_kafka_seek_partitions(r->rk, l, 2000)))
                         rd_kafka_error_destroy(e);
-        } else {
-                rd_kafka_resume_partitions(r->rk, l);
+                rd_kafka_topic_partition_list_destroy(l);
         }
-        rd_kafka_topic_partition_list_destroy(l);
         p->flow_paused = pause;
 }
 
@@ -1738,7 +1730,9 @@ static int retransmit(relay_t *r, int64_t from_ms) {
                         pipe_drop_from(r, r->parts[k], -1);
                 part_reset(r->parts[k]);
         }
-        rd_kafka_resume_partitions(r->rk, a);
+        for (i = 0; i < a->cnt; i++)
+                pb_consumer_pause(r->cons, a->elems[i].topic,
+                                  a->elems[i].partition, 0);
         se = rd_kafka_seek_partitions(r->rk, a, 5000);
         if (se) {
                 pb_log("warn", "group=%s msg=\"retransmit: seek: %s\"",
