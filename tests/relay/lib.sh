@@ -74,15 +74,17 @@ relay_cleanup() {
 }
 relay_has_ops() { [[ -n $(relay_ops_port "$1") ]]; }
 relay_recv_at_least() { [[ $(relay_recv_count) -ge $1 ]]; }
-# relay_wait_recv SECS N OPS LOG: wait until the receiver holds N events;
+# relay_wait_recv SECS N OPS LOG [distinct]: wait until the receiver holds N
+# events (N distinct event ids with "distinct");
 # on timeout the test fails with what explains a stall: the receiver's
 # counters, the relay's lag, paused partitions and retries from its ops
 # port OPS, and the end of its log LOG
 relay_wait_recv() {
-        local secs=$1 n=$2 ops=$3 log=$4 deadline=$((SECONDS + $1))
-        until relay_recv_at_least "$n"; do
+        local secs=$1 n=$2 ops=$3 log=$4 deadline=$((SECONDS + $1)) have=relay_recv_at_least
+        [[ ${5:-} == distinct ]] && have=relay_recv_distinct_at_least
+        until $have "$n"; do
                 if ((SECONDS >= deadline)); then
-                        echo "receiver: $(relay_recv_count) events, $(relay_recv_stats)" >&2
+                        echo "receiver: $(relay_recv_count) events ($(relay_recv_distinct) distinct), $(relay_recv_stats)" >&2
                         curl -sf "http://127.0.0.1:$ops/metrics" |
                                 grep -E '^partnerbus_relay_(consumer_lag|paused|retries|deliveries)' >&2 || true
                         tail -n 20 "$log" >&2
