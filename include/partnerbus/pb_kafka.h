@@ -134,6 +134,15 @@ int pb_message_header_at(const pb_message_t *msg, size_t idx, const char **name,
 pb_resp_t pb_consumer_store(pb_consumer_t *c, const pb_message_t *msg);
 pb_resp_t pb_consumer_commit(pb_consumer_t *c, int async);
 void *pb_consumer_rk(pb_consumer_t *c);
+/* Assignments this consumer has had (a counter that grows with every
+ * rebalance that assigns; eager rebalances revoke and assign everything).
+ * pb_consumer_assigned_in: the number of the assignment that gave this
+ * partition to the consumer, 0 when it is not assigned. A partition taken
+ * away and given back has a new number, so a caller that keeps state per
+ * partition sees the revocation even when it did not poll in between. */
+uint64_t pb_consumer_assign_seq(const pb_consumer_t *c);
+uint64_t pb_consumer_assigned_in(pb_consumer_t *c, const char *topic,
+                                 int32_t partition);
 /* Pauses (pause=1) or resumes (0) fetching one partition; returns when
  * librdkafka has done it. Use this rather than rd_kafka_pause_partitions:
  * the consumer remembers the pause, so that a partition revoked while

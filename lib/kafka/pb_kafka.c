@@ -301,11 +301,13 @@ void *pb_producer_rk(pb_producer_t *p) {
 
 /* --- consumer --- */
 
-/* One partition: assigned (and whether it reached its end), or paused. */
+/* One partition: assigned (whether it reached its end, and in which
+ * assignment it came), or paused. */
 typedef struct pb_part {
         char *topic;
         int32_t partition;
         int eof;
+        uint64_t epoch; /* assign_seq when it was assigned */
 } pb_part_t;
 
 /* A set of partitions: the assignment, or what the caller paused. */
@@ -324,6 +326,7 @@ struct pb_consumer {
         int paused_untracked; /* a pause could not be recorded (out of
                                  memory): resume whatever is assigned */
         int assigned_once;    /* an assignment (possibly empty) arrived */
+        uint64_t assign_seq;  /* assignments so far */
         char fatal[512];      /* set by the rebalance callback on failure */
 };
 
@@ -348,6 +351,7 @@ static int pb_part_add(pb_partset_t *s, const char *topic, int32_t partition) {
                 return -1;
         s->v[s->n].partition = partition;
         s->v[s->n].eof = 0;
+        s->v[s->n].epoch = 0;
         s->n++;
         return 0;
 }
@@ -362,12 +366,20 @@ static int pb_part_del(pb_partset_t *s, const char *topic, int32_t partition) {
         return 1;
 }
 
+/* Adds l's partitions to s; those not in s yet get the epoch. */
 static void pb_parts_add(pb_partset_t *s,
-                         const rd_kafka_topic_partition_list_t *l) {
+                         const rd_kafka_topic_partition_list_t *l,
+                         uint64_t epoch) {
         int i;
-        for (i = 0; l && i < l->cnt; i++)
+        for (i = 0; l && i < l->cnt; i++) {
+                pb_part_t *p;
+                if (pb_part_find(s, l->elems[i].topic, l->elems[i].partition))
+                        continue;
                 if (pb_part_add(s, l->elems[i].topic, l->elems[i].partition))
                         return; /* tracking degrades: no EOF stop */
+                p = &s->v[s->n - 1];
+                p->epoch = epoch;
+        }
 }
 
 static void pb_parts_remove(pb_partset_t *s,
@@ -429,7 +441,7 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
-                pb_parts_add(&c->parts, parts);
+                pb_parts_add(&c->parts, parts, ++c->assign_seq);
                 c->assigned_once = 1;
         } else {
                 /* Revoked (or lost): commit what the caller stored for
@@ -527,7 +539,7 @@ static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
                 rd_kafka_topic_partition_list_destroy(l);
                 return PB_ERR_KAFKA;
         }
-        pb_parts_add(&c->parts, l);
+        pb_parts_add(&c->parts, l, ++c->assign_seq);
         c->assigned_once = 1;
         rd_kafka_topic_partition_list_destroy(l);
         return PB_OK;
@@ -788,6 +800,16 @@ pb_resp_t pb_consumer_commit(pb_consumer_t *c, int async) {
 
 void *pb_consumer_rk(pb_consumer_t *c) {
         return c ? c->rk : NULL;
+}
+
+uint64_t pb_consumer_assign_seq(const pb_consumer_t *c) {
+        return c ? c->assign_seq : 0;
+}
+
+uint64_t pb_consumer_assigned_in(pb_consumer_t *c, const char *topic,
+                                 int32_t partition) {
+        pb_part_t *p = c ? pb_part_find(&c->parts, topic, partition) : NULL;
+        return p ? p->epoch : 0;
 }
 
 void pb_consumer_pause(pb_consumer_t *c, const char *topic, int32_t partition,

@@ -189,6 +189,8 @@ typedef struct rpart {
         struct kslot **keys;         /* key hash -> its events in order */
         int64_t hold_until;          /* a retried event holds back new keys */
         int flow_paused;
+        uint64_t epoch; /* the assignment this state belongs to
+                           (pb_consumer_assigned_in), 0 none */
 } rpart_t;
 
 /* One event in the pipeline. Its key's events form a queue (knext): only
@@ -271,6 +273,7 @@ typedef struct relay {
         pb_buf_t arena; /* JSON of the batch's events */
         pb_sink_event_t *events;
         int64_t last_commit, last_lag, last_assign_check;
+        uint64_t seen_assign; /* pb_consumer_assign_seq at the last check */
         long handled;
         int ready;
         int fatal;
@@ -324,6 +327,7 @@ static rpart_t *part_get(relay_t *r, const char *topic, int32_t partition) {
         p->next_expected = p->done_next = p->stored_next = -1;
         p->fail_offset = p->solo_until = -1;
         p->pending_ts = -1;
+        p->epoch = pb_consumer_assigned_in(r->cons, topic, partition);
         r->parts[r->nparts++] = p;
         return p;
 }
@@ -563,31 +567,35 @@ static int64_t backoff_ms(relay_t *r, rpart_t *p, int64_t retry_after) {
         return pipe_backoff(r, p->attempts, retry_after);
 }
 
-/* Drops entries of partitions that are no longer assigned to us and
- * forgets their state (the new owner redelivers), a pause included: the
- * consumer resumes a partition when it is assigned to us again
- * (pb_kafka.c, rebalance callback). */
+/* Drops entries of partitions that are no longer assigned to us, or were
+ * taken away and given back since we looked (an eager rebalance revokes
+ * everything), and forgets their state (the new owner, or we from the
+ * committed offset, redeliver), a pause included: the consumer resumes a
+ * partition it paused when it is assigned again (pb_kafka.c, rebalance
+ * callback). */
 static void check_assignment(relay_t *r) {
-        rd_kafka_topic_partition_list_t *a = NULL;
         size_t i;
-        if (rd_kafka_assignment(r->rk, &a) || !a)
-                return;
+        r->seen_assign = pb_consumer_assign_seq(r->cons);
         for (i = 0; i < r->nparts; i++) {
                 rpart_t *p = r->parts[i];
-                if (rd_kafka_topic_partition_list_find(a, p->topic,
-                                                       p->partition))
+                uint64_t e =
+                    pb_consumer_assigned_in(r->cons, p->topic, p->partition);
+                if (e == p->epoch)
                         continue;
                 if (p->next_expected >= 0 || p->blocked)
                         pb_log("info",
                                "topic=%s partition=%d msg=\"partition "
-                               "revoked; its new owner continues\"",
-                               p->topic, (int)p->partition);
+                               "revoked; %s\"",
+                               p->topic, (int)p->partition,
+                               e ? "assigned to us again, continuing from "
+                                   "the committed offset"
+                                 : "its new owner continues");
                 if (r->async)
                         pipe_drop_from(r, p, -1);
                 part_reset(p);
                 batch_drop_from(r, p, -1);
+                p->epoch = e;
         }
-        rd_kafka_topic_partition_list_destroy(a);
 }
 
 /* fleet: a subscription's rate limit (events per second) - waits until
@@ -1470,6 +1478,10 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                 pb_message_release(m);
                 return;
         }
+        /* a rebalance since we looked: the state of what it took is gone
+         * (before this message of a partition it gave back is taken) */
+        if (pb_consumer_assign_seq(r->cons) != r->seen_assign)
+                check_assignment(r);
         if (p->blocked) {
                 if (m->offset >= p->fail_offset && p->fail_offset >= 0) {
                         /* should not come while paused: re-seek */

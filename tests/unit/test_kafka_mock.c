@@ -288,6 +288,49 @@ static void test_poll_timeout_and_end(void **state) {
         pb_mock_broker_destroy(mb);
 }
 
+/* pb_consumer_pause stops a partition's fetch and resumes it; a resume of
+ * a partition that is not paused does nothing. Without a group the one
+ * manual assignment is number 1. */
+static void test_pause_and_assignment(void **state) {
+        pb_kafka_conf_t c;
+        pb_consumer_opts_t o;
+        pb_consumer_t *cons;
+        pb_message_t m;
+        const char *topics[1] = {"t-pause"};
+        char err[256] = "";
+        int32_t part;
+        pb_mock_broker_t *mb = pb_mock_broker_new(1, err, sizeof(err));
+        (void)state;
+        assert_non_null(mb);
+        produce_n(pb_mock_broker_bootstraps(mb), "t-pause", 0, 1);
+        memset(&c, 0, sizeof(c));
+        memset(&o, 0, sizeof(o));
+        c.brokers = pb_mock_broker_bootstraps(mb);
+        o.from_beginning = 1;
+        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
+        assert_non_null(cons);
+        assert_int_equal(pb_consumer_assign_seq(cons), 1);
+        assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
+        part = m.partition;
+        pb_message_release(&m);
+        assert_int_equal(pb_consumer_assigned_in(cons, "t-pause", part), 1);
+        assert_int_equal(pb_consumer_assigned_in(cons, "t-pause", 9999), 0);
+        assert_int_equal(pb_consumer_assigned_in(cons, "t-other", part), 0);
+        /* paused: the next event of the same key (same partition) waits */
+        pb_consumer_pause(cons, "t-pause", part, 1);
+        pb_consumer_pause(cons, "t-pause", part + 1, 0); /* not paused */
+        produce_n(pb_mock_broker_bootstraps(mb), "t-pause", 0, 1);
+        assert_int_equal(pb_consumer_poll(cons, &m, 1500, err, sizeof(err)),
+                         PB_ERR_TIMEOUT);
+        pb_consumer_pause(cons, "t-pause", part, 0);
+        assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
+        assert_int_equal(m.partition, part);
+        assert_int_equal(m.offset, 1);
+        pb_message_release(&m);
+        pb_consumer_destroy(cons);
+        pb_mock_broker_destroy(mb);
+}
+
 static void test_group_commit(void **state) {
         char err[256];
         int seen[40] = {0}, i;
@@ -349,5 +392,6 @@ PB_TEST_MAIN(cmocka_unit_test(test_conf),
              cmocka_unit_test(test_roundtrip_no_group),
              cmocka_unit_test(test_empty_topic_reaches_end),
              cmocka_unit_test(test_poll_timeout_and_end),
+             cmocka_unit_test(test_pause_and_assignment),
              cmocka_unit_test(test_group_commit),
              cmocka_unit_test(test_queue_full))
