@@ -342,13 +342,17 @@ static void part_reset(rpart_t *p) {
         p->pending_ts = -1;
 }
 
-static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
+/* Pauses p and seeks it back to offset: what was fetched beyond is
+ * dropped and fetched again once p is resumed. */
+static void part_pause_at(relay_t *r, rpart_t *p, int64_t offset) {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *e;
+        pb_consumer_pause(r->cons, p->topic, p->partition, 1);
+        if (!l)
+                return;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
             offset;
-        pb_consumer_pause(r->cons, p->topic, p->partition, 1);
         e = rd_kafka_seek_partitions(r->rk, l, 2000);
         if (e) {
                 pb_log("warn", "topic=%s partition=%d msg=\"seek failed: %s\"",
@@ -356,6 +360,10 @@ static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
                 rd_kafka_error_destroy(e);
         }
         rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
+        part_pause_at(r, p, offset);
         p->blocked = 1;
         p->next_expected = offset;
 }
@@ -981,18 +989,10 @@ static void pipe_drop_from(relay_t *r, rpart_t *p, int64_t from) {
 }
 
 static void flow_pause(relay_t *r, rpart_t *p, int pause) {
-        pb_consumer_pause(r->cons, p->topic, p->partition, pause);
-        /* what is fetched beyond is dropped; fetched again later */
-        if (pause && p->next_expected >= 0) {
-                rd_kafka_topic_partition_list_t *l =
-                    rd_kafka_topic_partition_list_new(1);
-                rd_kafka_error_t *e;
-                rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
-                    ->offset = p->next_expected;
-                if ((e = rd_kafka_seek_partitions(r->rk, l, 2000)))
-                        rd_kafka_error_destroy(e);
-                rd_kafka_topic_partition_list_destroy(l);
-        }
+        if (pause && p->next_expected >= 0)
+                part_pause_at(r, p, p->next_expected);
+        else
+                pb_consumer_pause(r->cons, p->topic, p->partition, pause);
         p->flow_paused = pause;
 }
 
