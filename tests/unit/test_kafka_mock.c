@@ -252,24 +252,36 @@ static pb_resp_t poll_until_not_timeout(pb_consumer_t *cons, pb_message_t *m) {
         return r;
 }
 
-static void test_poll_timeout_and_end(void **state) {
+/* a consumer without a group of topic on mb, from the beginning */
+static pb_consumer_t *consumer_of(pb_mock_broker_t *mb, const char *topic,
+                                  int stop_at_end) {
         pb_kafka_conf_t c;
         pb_consumer_opts_t o;
         pb_consumer_t *cons;
+        const char *topics[1];
+        char err[256] = "";
+        memset(&c, 0, sizeof(c));
+        memset(&o, 0, sizeof(o));
+        c.brokers = pb_mock_broker_bootstraps(mb);
+        o.from_beginning = 1;
+        o.stop_at_end = stop_at_end;
+        topics[0] = topic;
+        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
+        if (!cons)
+                fail_msg("consumer: %s", err);
+        return cons;
+}
+
+static void test_poll_timeout_and_end(void **state) {
+        pb_consumer_t *cons;
         pb_message_t m;
-        const char *topics[1] = {"t-codes"};
         char err[256] = "";
         pb_mock_broker_t *mb = pb_mock_broker_new(1, err, sizeof(err));
         (void)state;
         assert_non_null(mb);
         produce_n(pb_mock_broker_bootstraps(mb), "t-codes", 0, 1);
-        memset(&c, 0, sizeof(c));
-        memset(&o, 0, sizeof(o));
-        c.brokers = pb_mock_broker_bootstraps(mb);
-        o.from_beginning = 1;
         /* without stop_at_end: the message, then a timeout */
-        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
-        assert_non_null(cons);
+        cons = consumer_of(mb, "t-codes", 0);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         pb_message_release(&m);
         assert_int_equal(pb_consumer_poll(cons, &m, 100, err, sizeof(err)),
@@ -278,9 +290,7 @@ static void test_poll_timeout_and_end(void **state) {
                          PB_ERR_TIMEOUT);
         pb_consumer_destroy(cons);
         /* with stop_at_end: the message, then the end */
-        o.stop_at_end = 1;
-        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
-        assert_non_null(cons);
+        cons = consumer_of(mb, "t-codes", 1);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         pb_message_release(&m);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_END);
@@ -292,23 +302,15 @@ static void test_poll_timeout_and_end(void **state) {
  * a partition that is not paused does nothing. Without a group the one
  * manual assignment is number 1. */
 static void test_pause_and_assignment(void **state) {
-        pb_kafka_conf_t c;
-        pb_consumer_opts_t o;
         pb_consumer_t *cons;
         pb_message_t m;
-        const char *topics[1] = {"t-pause"};
         char err[256] = "";
         int32_t part;
         pb_mock_broker_t *mb = pb_mock_broker_new(1, err, sizeof(err));
         (void)state;
         assert_non_null(mb);
         produce_n(pb_mock_broker_bootstraps(mb), "t-pause", 0, 1);
-        memset(&c, 0, sizeof(c));
-        memset(&o, 0, sizeof(o));
-        c.brokers = pb_mock_broker_bootstraps(mb);
-        o.from_beginning = 1;
-        cons = pb_consumer_new(&c, &o, topics, 1, err, sizeof(err));
-        assert_non_null(cons);
+        cons = consumer_of(mb, "t-pause", 0);
         assert_int_equal(pb_consumer_assign_seq(cons), 1);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         part = m.partition;
