@@ -148,9 +148,10 @@ uint64_t pb_consumer_assigned_in(pb_consumer_t *c, const char *topic,
  * the consumer remembers the pause, so that a partition revoked while
  * paused and assigned again comes back unpaused, and it does not resume a
  * partition it did not pause (before librdkafka 2.4.0 that can leave a
- * just assigned partition unfetched, librdkafka #4636). */
-void pb_consumer_pause(pb_consumer_t *c, const char *topic, int32_t partition,
-                       int pause);
+ * just assigned partition unfetched, librdkafka #4636). PB_ERR_NOMEM: nothing
+ * changed. */
+pb_resp_t pb_consumer_pause(pb_consumer_t *c, const char *topic,
+                            int32_t partition, int pause);
 
 /* Makes rk stop fetching: drops a group-less consumer's assignment (the
  * history source assigns per partition itself, --reset-group only uses

@@ -320,14 +320,12 @@ struct pb_consumer {
         rd_kafka_t *rk;
         int grouped;
         int stop_at_end;
-        pb_partset_t parts;   /* the current assignment */
-        pb_partset_t paused;  /* paused through pb_consumer_pause, assigned
-                                 or not (a pause outlives a revocation) */
-        int paused_untracked; /* a pause could not be recorded (out of
-                                 memory): resume whatever is assigned */
-        int assigned_once;    /* an assignment (possibly empty) arrived */
-        uint64_t assign_seq;  /* assignments so far */
-        char fatal[512];      /* set by the rebalance callback on failure */
+        pb_partset_t parts;  /* the current assignment */
+        pb_partset_t paused; /* paused through pb_consumer_pause, assigned
+                                or not (a pause outlives a revocation) */
+        int assigned_once;   /* an assignment (possibly empty) arrived */
+        uint64_t assign_seq; /* assignments so far */
+        char fatal[512];     /* set by the rebalance callback on failure */
 };
 
 static pb_part_t *pb_part_find(pb_partset_t *s, const char *topic,
@@ -406,25 +404,23 @@ static void pb_parts_clear(pb_partset_t *s) {
  * when it is not paused, which can outdate the assign's fetch start (or
  * its offset lookup) so that the partition is never fetched
  * (librdkafka #4636). */
-static void pb_resume_before_assign(rd_kafka_t *rk, pb_consumer_t *c,
-                                    const rd_kafka_topic_partition_list_t *l) {
-        rd_kafka_topic_partition_list_t *r = NULL;
+static int pb_resume_before_assign(rd_kafka_t *rk, pb_consumer_t *c,
+                                   const rd_kafka_topic_partition_list_t *l) {
+        rd_kafka_topic_partition_list_t *r;
         int i;
-        for (i = 0; l && i < l->cnt; i++) {
-                const rd_kafka_topic_partition_t *tp = &l->elems[i];
-                if (!pb_part_del(&c->paused, tp->topic, tp->partition) &&
-                    !c->paused_untracked)
-                        continue;
-                if (!r)
-                        r = rd_kafka_topic_partition_list_new(l->cnt);
-                if (r)
-                        rd_kafka_topic_partition_list_add(r, tp->topic,
-                                                          tp->partition);
-        }
-        if (r) {
+        if (!l || c->paused.n == 0)
+                return 0;
+        if (!(r = rd_kafka_topic_partition_list_new(l->cnt)))
+                return -1; /* nothing taken from the set */
+        for (i = 0; i < l->cnt; i++)
+                if (pb_part_del(&c->paused, l->elems[i].topic,
+                                l->elems[i].partition))
+                        rd_kafka_topic_partition_list_add(
+                            r, l->elems[i].topic, l->elems[i].partition);
+        if (r->cnt)
                 rd_kafka_resume_partitions(rk, r);
-                rd_kafka_topic_partition_list_destroy(r);
-        }
+        rd_kafka_topic_partition_list_destroy(r);
+        return 0;
 }
 
 static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -436,7 +432,9 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                pb_resume_before_assign(rk, c, parts);
+                if (pb_resume_before_assign(rk, c, parts))
+                        snprintf(c->fatal, sizeof(c->fatal),
+                                 "rebalance: out of memory");
                 if (coop)
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
@@ -812,25 +810,27 @@ uint64_t pb_consumer_assigned_in(pb_consumer_t *c, const char *topic,
         return p ? p->epoch : 0;
 }
 
-void pb_consumer_pause(pb_consumer_t *c, const char *topic, int32_t partition,
-                       int pause) {
+pb_resp_t pb_consumer_pause(pb_consumer_t *c, const char *topic,
+                            int32_t partition, int pause) {
         rd_kafka_topic_partition_list_t *l;
-        if (pause) {
-                if (pb_part_add(&c->paused, topic, partition))
-                        c->paused_untracked = 1;
-        } else if (!pb_part_del(&c->paused, topic, partition) &&
-                   !c->paused_untracked) {
-                return; /* not paused: a resume would only do harm */
+        if (!pause && !pb_part_find(&c->paused, topic, partition))
+                return PB_OK; /* not paused: a resume would only do harm */
+        if (!(l = rd_kafka_topic_partition_list_new(1)))
+                return PB_ERR_NOMEM;
+        if (pause && pb_part_add(&c->paused, topic, partition)) {
+                rd_kafka_topic_partition_list_destroy(l);
+                return PB_ERR_NOMEM; /* not paused: it could not be
+                                        resumed */
         }
-        l = rd_kafka_topic_partition_list_new(1);
-        if (!l)
-                return;
         rd_kafka_topic_partition_list_add(l, topic, partition);
-        if (pause)
+        if (pause) {
                 rd_kafka_pause_partitions(c->rk, l);
-        else
+        } else {
                 rd_kafka_resume_partitions(c->rk, l);
+                pb_part_del(&c->paused, topic, partition);
+        }
         rd_kafka_topic_partition_list_destroy(l);
+        return PB_OK;
 }
 
 pb_resp_t pb_consumer_unassign(pb_consumer_t *c) {

@@ -342,15 +342,31 @@ static void part_reset(rpart_t *p) {
         p->pending_ts = -1;
 }
 
+/* Pauses or resumes p through the consumer (which remembers pauses across
+ * rebalances). Out of memory the relay stops (nothing is committed past
+ * what was confirmed): a pause it cannot make or undo would skip or
+ * strand events. */
+static void part_pause(relay_t *r, rpart_t *p, int pause) {
+        if (pb_consumer_pause(r->cons, p->topic, p->partition, pause) == PB_OK)
+                return;
+        pb_log("error", "topic=%s partition=%d msg=\"out of memory\"", p->topic,
+               (int)p->partition);
+        r->fatal = 1;
+}
+
 /* Pauses p and seeks it back to offset: what was fetched beyond is
  * dropped and fetched again once p is resumed. */
 static void part_pause_at(relay_t *r, rpart_t *p, int64_t offset) {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *e;
-        pb_consumer_pause(r->cons, p->topic, p->partition, 1);
-        if (!l)
+        if (!l) {
+                pb_log("error", "topic=%s partition=%d msg=\"out of memory\"",
+                       p->topic, (int)p->partition);
+                r->fatal = 1;
                 return;
+        }
+        part_pause(r, p, 1);
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
             offset;
         e = rd_kafka_seek_partitions(r->rk, l, 2000);
@@ -369,7 +385,7 @@ static void part_pause_seek(relay_t *r, rpart_t *p, int64_t offset) {
 }
 
 static void part_resume(relay_t *r, rpart_t *p) {
-        pb_consumer_pause(r->cons, p->topic, p->partition, 0);
+        part_pause(r, p, 0);
         p->blocked = 0;
 }
 
@@ -602,8 +618,20 @@ static void check_assignment(relay_t *r) {
                         pipe_drop_from(r, p, -1);
                 part_reset(p);
                 batch_drop_from(r, p, -1);
+                /* given back: a pause made since the assignment on the old
+                 * state goes too (nothing happens if there is none) */
+                if (e)
+                        part_pause(r, p, 0);
                 p->epoch = e;
         }
+}
+
+/* A poll may have run the rebalance callback: the state of what it took
+ * goes before anything else looks at it (a message of a partition given
+ * back, the pipeline's next submission, back pressure). */
+static void check_rebalanced(relay_t *r) {
+        if (pb_consumer_assign_seq(r->cons) != r->seen_assign)
+                check_assignment(r);
 }
 
 /* fleet: a subscription's rate limit (events per second) - waits until
@@ -992,7 +1020,7 @@ static void flow_pause(relay_t *r, rpart_t *p, int pause) {
         if (pause && p->next_expected >= 0)
                 part_pause_at(r, p, p->next_expected);
         else
-                pb_consumer_pause(r->cons, p->topic, p->partition, pause);
+                part_pause(r, p, pause);
         p->flow_paused = pause;
 }
 
@@ -1478,10 +1506,6 @@ static void handle_message(relay_t *r, pb_message_t *m) {
                 pb_message_release(m);
                 return;
         }
-        /* a rebalance since we looked: the state of what it took is gone
-         * (before this message of a partition it gave back is taken) */
-        if (pb_consumer_assign_seq(r->cons) != r->seen_assign)
-                check_assignment(r);
         if (p->blocked) {
                 if (m->offset >= p->fail_offset && p->fail_offset >= 0) {
                         /* should not come while paused: re-seek */
@@ -1743,8 +1767,9 @@ static int retransmit(relay_t *r, int64_t from_ms) {
                 part_reset(r->parts[k]);
         }
         for (i = 0; i < a->cnt; i++)
-                pb_consumer_pause(r->cons, a->elems[i].topic,
-                                  a->elems[i].partition, 0);
+                if (pb_consumer_pause(r->cons, a->elems[i].topic,
+                                      a->elems[i].partition, 0) != PB_OK)
+                        r->fatal = 1; /* out of memory: stop */
         se = rd_kafka_seek_partitions(r->rk, a, 5000);
         if (se) {
                 pb_log("warn", "group=%s msg=\"retransmit: seek: %s\"",
@@ -1832,6 +1857,10 @@ static int relay_loop(relay_t *r) {
                 int64_t now = pb_mono_ms(), wait = 200;
                 pb_message_t m;
                 pb_resp_t pr;
+                if (r->fatal) { /* out of memory in a pause (part_pause) */
+                        status = -1;
+                        break;
+                }
                 if (r->link)
                         link_take(r);
                 for (i = 0; i < r->nparts; i++) {
@@ -1877,6 +1906,7 @@ static int relay_loop(relay_t *r) {
                                 wait = 0;
                 }
                 pr = pb_consumer_poll(r->cons, &m, (int)wait, err, sizeof(err));
+                check_rebalanced(r);
                 if (pr == PB_ERR_TIMEOUT && r->async &&
                     r->plugin->in_flight(r->sink)) {
                         pipe_pump(r, 10);
@@ -1912,6 +1942,7 @@ static int relay_loop(relay_t *r) {
                             !relay_stopping(r);
                      i++) {
                         pr = pb_consumer_poll(r->cons, &m, 0, err, sizeof(err));
+                        check_rebalanced(r);
                         if (pr != PB_OK)
                                 break; /* errors: reported above next time */
                         handle_message(r, &m);
