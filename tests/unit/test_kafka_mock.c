@@ -252,9 +252,10 @@ static pb_resp_t poll_until_not_timeout(pb_consumer_t *cons, pb_message_t *m) {
         return r;
 }
 
-/* a consumer without a group of topic on mb, from the beginning */
+/* a consumer of topic on mb (in group, or without one), from the
+ * beginning */
 static pb_consumer_t *consumer_of(pb_mock_broker_t *mb, const char *topic,
-                                  int stop_at_end) {
+                                  const char *group, int stop_at_end) {
         pb_kafka_conf_t c;
         pb_consumer_opts_t o;
         pb_consumer_t *cons;
@@ -263,6 +264,9 @@ static pb_consumer_t *consumer_of(pb_mock_broker_t *mb, const char *topic,
         memset(&c, 0, sizeof(c));
         memset(&o, 0, sizeof(o));
         c.brokers = pb_mock_broker_bootstraps(mb);
+        pb_kafka_conf_add(&c, "session.timeout.ms=6000"); /* see above */
+        pb_kafka_conf_add(&c, "heartbeat.interval.ms=500");
+        o.group = group;
         o.from_beginning = 1;
         o.stop_at_end = stop_at_end;
         topics[0] = topic;
@@ -281,7 +285,7 @@ static void test_poll_timeout_and_end(void **state) {
         assert_non_null(mb);
         produce_n(pb_mock_broker_bootstraps(mb), "t-codes", 0, 1);
         /* without stop_at_end: the message, then a timeout */
-        cons = consumer_of(mb, "t-codes", 0);
+        cons = consumer_of(mb, "t-codes", NULL, 0);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         pb_message_release(&m);
         assert_int_equal(pb_consumer_poll(cons, &m, 100, err, sizeof(err)),
@@ -290,7 +294,7 @@ static void test_poll_timeout_and_end(void **state) {
                          PB_ERR_TIMEOUT);
         pb_consumer_destroy(cons);
         /* with stop_at_end: the message, then the end */
-        cons = consumer_of(mb, "t-codes", 1);
+        cons = consumer_of(mb, "t-codes", NULL, 1);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         pb_message_release(&m);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_END);
@@ -298,9 +302,8 @@ static void test_poll_timeout_and_end(void **state) {
         pb_mock_broker_destroy(mb);
 }
 
-/* pb_consumer_pause stops a partition's fetch and resumes it; a resume of
- * a partition that is not paused does nothing. Without a group the one
- * manual assignment is number 1. */
+/* pb_consumer_pause stops a partition's fetch and resumes it. Without a
+ * group the one manual assignment is number 1. */
 static void test_pause_and_assignment(void **state) {
         pb_consumer_t *cons;
         pb_message_t m;
@@ -310,7 +313,7 @@ static void test_pause_and_assignment(void **state) {
         (void)state;
         assert_non_null(mb);
         produce_n(pb_mock_broker_bootstraps(mb), "t-pause", 0, 1);
-        cons = consumer_of(mb, "t-pause", 0);
+        cons = consumer_of(mb, "t-pause", NULL, 0);
         assert_int_equal(pb_consumer_assign_seq(cons), 1);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         part = m.partition;
@@ -319,17 +322,73 @@ static void test_pause_and_assignment(void **state) {
         assert_int_equal(pb_consumer_assigned_in(cons, "t-pause", 9999), 0);
         assert_int_equal(pb_consumer_assigned_in(cons, "t-other", part), 0);
         /* paused: the next event of the same key (same partition) waits */
-        pb_consumer_pause(cons, "t-pause", part, 1);
-        pb_consumer_pause(cons, "t-pause", part + 1, 0); /* not paused */
+        assert_int_equal(pb_consumer_pause(cons, "t-pause", part, 1), PB_OK);
         produce_n(pb_mock_broker_bootstraps(mb), "t-pause", 0, 1);
         assert_int_equal(pb_consumer_poll(cons, &m, 1500, err, sizeof(err)),
                          PB_ERR_TIMEOUT);
-        pb_consumer_pause(cons, "t-pause", part, 0);
+        assert_int_equal(pb_consumer_pause(cons, "t-pause", part, 0), PB_OK);
         assert_int_equal(poll_until_not_timeout(cons, &m), PB_OK);
         assert_int_equal(m.partition, part);
         assert_int_equal(m.offset, 1);
         pb_message_release(&m);
         pb_consumer_destroy(cons);
+        pb_mock_broker_destroy(mb);
+}
+
+/* A partition paused, taken away by a rebalance and given back comes back
+ * unpaused, with a new assignment number: librdkafka keeps the pause, the
+ * consumer resumes it before assigning. (Eager rebalances: every
+ * partition is revoked when a member joins or leaves.) */
+static void test_pause_across_rebalance(void **state) {
+        pb_consumer_t *a, *b;
+        pb_message_t m;
+        char err[256] = "";
+        int32_t part;
+        uint64_t seq, epoch;
+        int i, got = 0;
+        pb_mock_broker_t *mb = pb_mock_broker_new(1, err, sizeof(err));
+        (void)state;
+        assert_non_null(mb);
+        produce_n(pb_mock_broker_bootstraps(mb), "t-reb", 0, 1);
+        a = consumer_of(mb, "t-reb", "g-reb", 0);
+        assert_int_equal(poll_until_not_timeout(a, &m), PB_OK);
+        part = m.partition;
+        pb_message_release(&m);
+        seq = pb_consumer_assign_seq(a);
+        epoch = pb_consumer_assigned_in(a, "t-reb", part);
+        assert_true(seq >= 1);
+        assert_int_equal(epoch, seq);
+        assert_int_equal(pb_consumer_pause(a, "t-reb", part, 1), PB_OK);
+        /* b joins: a loses everything and gets some of it back */
+        b = consumer_of(mb, "t-reb", "g-reb", 0);
+        for (i = 0; i < 300 && (pb_consumer_assign_seq(a) == seq ||
+                                pb_consumer_assign_seq(b) == 0);
+             i++) {
+                if (pb_consumer_poll(a, &m, 50, err, sizeof(err)) == PB_OK)
+                        pb_message_release(&m);
+                if (pb_consumer_poll(b, &m, 50, err, sizeof(err)) == PB_OK)
+                        pb_message_release(&m);
+        }
+        assert_true(pb_consumer_assign_seq(a) > seq);
+        assert_true(pb_consumer_assign_seq(b) >= 1);
+        /* whoever holds it now, a has it paused when it comes back: a
+         * partition a got back here was resumed before the assign */
+        if (pb_consumer_assigned_in(a, "t-reb", part))
+                assert_int_equal(pb_consumer_pause(a, "t-reb", part, 1), PB_OK);
+        /* b leaves: a gets every partition back, the paused one too */
+        seq = pb_consumer_assign_seq(a);
+        pb_consumer_destroy(b);
+        produce_n(pb_mock_broker_bootstraps(mb), "t-reb", 0, 1); /* to part */
+        for (i = 0; i < 300 && !got; i++) {
+                if (pb_consumer_poll(a, &m, 100, err, sizeof(err)) != PB_OK)
+                        continue;
+                got = m.partition == part && pb_consumer_assign_seq(a) > seq;
+                pb_message_release(&m);
+        }
+        assert_true(pb_consumer_assign_seq(a) > seq);
+        assert_true(pb_consumer_assigned_in(a, "t-reb", part) > epoch);
+        assert_true(got); /* fetched again: not left paused */
+        pb_consumer_destroy(a);
         pb_mock_broker_destroy(mb);
 }
 
@@ -395,5 +454,6 @@ PB_TEST_MAIN(cmocka_unit_test(test_conf),
              cmocka_unit_test(test_empty_topic_reaches_end),
              cmocka_unit_test(test_poll_timeout_and_end),
              cmocka_unit_test(test_pause_and_assignment),
+             cmocka_unit_test(test_pause_across_rebalance),
              cmocka_unit_test(test_group_commit),
              cmocka_unit_test(test_queue_full))
