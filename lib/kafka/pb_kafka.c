@@ -338,8 +338,10 @@ static pb_part_t *pb_part_find(pb_partset_t *s, const char *topic,
         return NULL;
 }
 
-/* 0, or -1 out of memory (the partition is then not in the set). */
-static int pb_part_add(pb_partset_t *s, const char *topic, int32_t partition) {
+/* 0, or -1 out of memory (the partition is then not in the set). A
+ * partition new to s gets the epoch; one already in s keeps its own. */
+static int pb_part_add(pb_partset_t *s, const char *topic, int32_t partition,
+                       uint64_t epoch) {
         if (pb_part_find(s, topic, partition))
                 return 0;
         if (PB_ARRAY_RESERVE(s->v, s->cap, s->n, 1, 16))
@@ -349,7 +351,7 @@ static int pb_part_add(pb_partset_t *s, const char *topic, int32_t partition) {
                 return -1;
         s->v[s->n].partition = partition;
         s->v[s->n].eof = 0;
-        s->v[s->n].epoch = 0;
+        s->v[s->n].epoch = epoch;
         s->n++;
         return 0;
 }
@@ -364,20 +366,16 @@ static int pb_part_del(pb_partset_t *s, const char *topic, int32_t partition) {
         return 1;
 }
 
-/* Adds l's partitions to s; those not in s yet get the epoch. */
-static void pb_parts_add(pb_partset_t *s,
-                         const rd_kafka_topic_partition_list_t *l,
-                         uint64_t epoch) {
+/* Adds l's partitions to s (see pb_part_add). -1 out of memory. */
+static int pb_parts_add(pb_partset_t *s,
+                        const rd_kafka_topic_partition_list_t *l,
+                        uint64_t epoch) {
         int i;
-        for (i = 0; l && i < l->cnt; i++) {
-                pb_part_t *p;
-                if (pb_part_find(s, l->elems[i].topic, l->elems[i].partition))
-                        continue;
-                if (pb_part_add(s, l->elems[i].topic, l->elems[i].partition))
-                        return; /* tracking degrades: no EOF stop */
-                p = &s->v[s->n - 1];
-                p->epoch = epoch;
-        }
+        for (i = 0; l && i < l->cnt; i++)
+                if (pb_part_add(s, l->elems[i].topic, l->elems[i].partition,
+                                epoch))
+                        return -1;
+        return 0;
 }
 
 static void pb_parts_remove(pb_partset_t *s,
@@ -439,7 +437,11 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         e = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
-                pb_parts_add(&c->parts, parts, ++c->assign_seq);
+                /* without the whole assignment in the set, EOF and the
+                 * assignment numbers would be wrong: fatal */
+                if (pb_parts_add(&c->parts, parts, ++c->assign_seq))
+                        snprintf(c->fatal, sizeof(c->fatal),
+                                 "rebalance: out of memory");
                 c->assigned_once = 1;
         } else {
                 /* Revoked (or lost): commit what the caller stored for
@@ -537,7 +539,12 @@ static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
                 rd_kafka_topic_partition_list_destroy(l);
                 return PB_ERR_KAFKA;
         }
-        pb_parts_add(&c->parts, l, ++c->assign_seq);
+        if (pb_parts_add(&c->parts, l, ++c->assign_seq)) {
+                /* an untracked partition would end stop_at_end early */
+                snprintf(errstr, errstr_size, "out of memory");
+                rd_kafka_topic_partition_list_destroy(l);
+                return PB_ERR_NOMEM;
+        }
         c->assigned_once = 1;
         rd_kafka_topic_partition_list_destroy(l);
         return PB_OK;
@@ -817,7 +824,7 @@ pb_resp_t pb_consumer_pause(pb_consumer_t *c, const char *topic,
                 return PB_OK; /* not paused: a resume would only do harm */
         if (!(l = rd_kafka_topic_partition_list_new(1)))
                 return PB_ERR_NOMEM;
-        if (pause && pb_part_add(&c->paused, topic, partition)) {
+        if (pause && pb_part_add(&c->paused, topic, partition, 0)) {
                 rd_kafka_topic_partition_list_destroy(l);
                 return PB_ERR_NOMEM; /* not paused: it could not be
                                         resumed */

@@ -272,7 +272,7 @@ typedef struct relay {
         int64_t batch_deadline;
         pb_buf_t arena; /* JSON of the batch's events */
         pb_sink_event_t *events;
-        int64_t last_commit, last_lag, last_assign_check;
+        int64_t last_commit, last_lag;
         uint64_t seen_assign; /* pb_consumer_assign_seq at the last check */
         long handled;
         int ready;
@@ -346,12 +346,15 @@ static void part_reset(rpart_t *p) {
  * rebalances). Out of memory the relay stops (nothing is committed past
  * what was confirmed): a pause it cannot make or undo would skip or
  * strand events. */
-static void part_pause(relay_t *r, rpart_t *p, int pause) {
-        if (pb_consumer_pause(r->cons, p->topic, p->partition, pause) == PB_OK)
-                return;
-        pb_log("error", "topic=%s partition=%d msg=\"out of memory\"", p->topic,
-               (int)p->partition);
+static void part_oom(relay_t *r, const char *topic, int32_t partition) {
+        pb_log("error", "topic=%s partition=%d msg=\"out of memory\"", topic,
+               (int)partition);
         r->fatal = 1;
+}
+
+static void part_pause(relay_t *r, rpart_t *p, int pause) {
+        if (pb_consumer_pause(r->cons, p->topic, p->partition, pause) != PB_OK)
+                part_oom(r, p->topic, p->partition);
 }
 
 /* Pauses p and seeks it back to offset: what was fetched beyond is
@@ -361,9 +364,7 @@ static void part_pause_at(relay_t *r, rpart_t *p, int64_t offset) {
             rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *e;
         if (!l) {
-                pb_log("error", "topic=%s partition=%d msg=\"out of memory\"",
-                       p->topic, (int)p->partition);
-                r->fatal = 1;
+                part_oom(r, p->topic, p->partition);
                 return;
         }
         part_pause(r, p, 1);
@@ -626,9 +627,10 @@ static void check_assignment(relay_t *r) {
         }
 }
 
-/* A poll may have run the rebalance callback: the state of what it took
- * goes before anything else looks at it (a message of a partition given
- * back, the pipeline's next submission, back pressure). */
+/* A poll may have run the rebalance callback (only a poll runs it): the
+ * state of what it took goes before anything else looks at it (a
+ * message of a partition given back, the batch, the pipeline's next
+ * submission, back pressure). */
 static void check_rebalanced(relay_t *r) {
         if (pb_consumer_assign_seq(r->cons) != r->seen_assign)
                 check_assignment(r);
@@ -686,12 +688,12 @@ static void deliver_batch(relay_t *r) {
         const char *lab[5];
         if (r->nbatch == 0)
                 return;
+        /* no revoked partition's entry is here: the loop checks the
+         * assignment after each poll (check_rebalanced) */
         if (r->async) {
-                /* the main loop checks the assignment every second */
                 pipe_take(r);
                 return;
         }
-        check_assignment(r);
         for (i = 0; i < r->nbatch; i++) {
                 entry_t *e = &r->batch[i];
                 pb_sink_event_t *ev;
@@ -1769,7 +1771,7 @@ static int retransmit(relay_t *r, int64_t from_ms) {
         for (i = 0; i < a->cnt; i++)
                 if (pb_consumer_pause(r->cons, a->elems[i].topic,
                                       a->elems[i].partition, 0) != PB_OK)
-                        r->fatal = 1; /* out of memory: stop */
+                        part_oom(r, a->elems[i].topic, a->elems[i].partition);
         se = rd_kafka_seek_partitions(r->rk, a, 5000);
         if (se) {
                 pb_log("warn", "group=%s msg=\"retransmit: seek: %s\"",
@@ -1883,10 +1885,6 @@ static int relay_loop(relay_t *r) {
                 }
                 if (now - r->last_lag >= 2000)
                         update_lag(r);
-                if (now - r->last_assign_check >= 1000) {
-                        check_assignment(r);
-                        r->last_assign_check = now;
-                }
                 if (r->set.max_events > 0 && r->handled >= r->set.max_events &&
                     r->nbatch == 0)
                         break;
