@@ -199,6 +199,7 @@ typedef struct pb_history_opts {
         int64_t skew;
         int64_t idle_timeout;
         const char *progress;
+        const char *decode_thread;
 } pb_history_opts_t;
 #define PB_OPTG_HISTORY_RANGE(h)                                               \
         PB_OPTG_SINCE((h) + offsetof(pb_history_opts_t, since)),               \
@@ -207,7 +208,9 @@ typedef struct pb_history_opts {
         PB_OPTG_SINCE_SKEW((h) + offsetof(pb_history_opts_t, skew)),           \
             PB_OPTG_IDLE_TIMEOUT((h) +                                         \
                                  offsetof(pb_history_opts_t, idle_timeout)),   \
-            PB_OPTG_PROGRESS((h) + offsetof(pb_history_opts_t, progress))
+            PB_OPTG_PROGRESS((h) + offsetof(pb_history_opts_t, progress)),     \
+            PB_OPTG_DECODE_THREAD((h) +                                        \
+                                  offsetof(pb_history_opts_t, decode_thread))
 #define PB_OPTG_SINCE(off)                                                     \
         {                                                                      \
                 "since", 0, PB_OPT_STRING, NULL, "TIME",                       \
@@ -243,6 +246,14 @@ typedef struct pb_history_opts {
                 "idle-timeout", 0, PB_OPT_DURATION, "60s", "DURATION",         \
                     "fail when Kafka delivers nothing this long before the "   \
                     "end offsets",                                             \
+                    0, (off)                                                   \
+        }
+#define PB_OPTG_DECODE_THREAD(off)                                             \
+        {                                                                      \
+                "decode-thread", 0, PB_OPT_STRING, "auto", "auto|on|off",      \
+                    "read and decode Kafka messages on a second thread, the "  \
+                    "merge and output on the first (auto: with more than one " \
+                    "CPU, when events are decoded to JSON: not for CSV)",      \
                     0, (off)                                                   \
         }
 #define PB_OPTG_PROGRESS(off)                                                  \

@@ -13,6 +13,7 @@
  * Archive: one stream per topic directory (files in name order). */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,8 +35,11 @@ typedef struct rbuf {
         int32_t partition;
         int64_t offset, ts;
         const pb_schema_t *reader, *writer;
-        size_t key_len, value_len, json_len, body_off;
-        char *key, *value, *json;
+        size_t key_len, value_len, body_off;
+        char *key, *value;
+        /* the event's JSON (NUL-terminated when len > 0): the buffer it
+         * was decoded into, swapped in rather than copied */
+        pb_buf_t json;
         /* the event's metadata: its strings lead data[] (event id, source,
          * key field), so the header, they and the body are read in one
          * sweep when the event leaves the merge, long after it came */
@@ -91,6 +95,10 @@ static void meta_unpack(const rbuf_t *b, pb_event_meta_t *m) {
  * staged is not in the merge, so its order and window are as before. */
 #define STAGE 64
 
+/* Decoded events per partition that the reader thread may hold for the
+ * merge (beyond the merge's window). */
+#define AHEAD 256
+
 typedef struct rstream {
         const char *topic;
         int32_t partition;
@@ -99,7 +107,24 @@ typedef struct rstream {
         pb_archive_t *ar;
         rd_kafka_message_t *stage[STAGE];
         unsigned stage_n, stage_pos; /* stage[stage_pos..stage_n) waits */
+        int done;                    /* its last message was read */
+        /* with the reader thread: its decoded events in order, and 1 once
+         * the last is among them (all under pb_replay_src.mu) */
+        rbuf_t *ahead[AHEAD];
+        unsigned ahead_head, ahead_n;
+        int ahead_done;
+        /* main thread: events taken from `ahead` in one lock, for the
+         * merge; m_done once the reader's last is among them */
+        rbuf_t *mstage[STAGE];
+        unsigned mstage_n, mstage_pos;
+        int m_done;
+        int merge_ended; /* main thread: pb_replay_merge_end was called */
 } rstream_t;
+
+/* What reading counts (the reader's side of pb_replay_src_stats_t). */
+typedef struct rcounts {
+        uint64_t read, out_range, filtered, undecodable;
+} rcounts_t;
 
 struct pb_replay_src {
         pb_replay_src_conf_t c;
@@ -124,7 +149,33 @@ struct pb_replay_src {
         int64_t last_progress, started, last_data;
         int progress_shown;
         int got_data; /* a message came since the idle clock was read */
+        rcounts_t rc; /* counted where messages are read */
+        /* The reader thread (Kafka, more than one CPU): it takes messages
+         * from the partition queues, decodes them into buffers and queues
+         * those per partition (rstream_t.ahead); the main thread merges
+         * and writes. Under mu: the ahead queues, `returned`, rc_pub,
+         * stop, reader_failed and the waiting flags. */
+        int threaded;
+        pthread_t reader;
+        int reader_started;
+        pthread_mutex_t mu;
+        pthread_cond_t cv_main, cv_reader;
+        int mu_init;
+        int stop, reader_failed, reader_exited, main_waits, reader_waits;
+        rbuf_t *returned;  /* buffers the main thread is done with */
+        rbuf_t *main_free; /* main thread: given back at its next lock */
+        rcounts_t rc_pub;  /* the reader's counts as last published */
 };
+
+static void reader_start(pb_replay_src_t *s);
+static void reader_stop(pb_replay_src_t *s);
+
+static void rbuf_free(rbuf_t *b) {
+        if (b) {
+                pb_buf_free(&b->json);
+                free(b);
+        }
+}
 
 int pb_replay_src_parse_time(const char *s, int64_t *ms) {
         size_t n = strlen(s);
@@ -160,6 +211,15 @@ int pb_replay_src_conf_init(pb_replay_src_conf_t *conf, const char *cmd,
             strcmp(h->progress, "never"))
                 return pb_cli_usage_error(cmd, "--progress expects auto, "
                                                "always or never");
+        if (!strcmp(h->decode_thread, "auto"))
+                conf->decode_thread = 0;
+        else if (!strcmp(h->decode_thread, "on"))
+                conf->decode_thread = 1;
+        else if (!strcmp(h->decode_thread, "off"))
+                conf->decode_thread = -1;
+        else
+                return pb_cli_usage_error(cmd, "--decode-thread expects auto, "
+                                               "on or off");
         conf->cmd = cmd;
         conf->archive_dir = h->archive;
         conf->cc = cc;
@@ -336,6 +396,11 @@ pb_replay_src_t *pb_replay_src_new(const pb_replay_src_conf_t *conf,
         if (!s->nst)
                 pb_replay_merge_end(s->merge, 0);
         s->started = s->last_data = pb_mono_ms();
+        if (!s->c.archive_dir && s->nst &&
+            (s->c.decode_thread > 0 ||
+             (s->c.decode_thread == 0 && s->json_always &&
+              sysconf(_SC_NPROCESSORS_ONLN) > 1)))
+                reader_start(s);
         return s;
 fail:
         pb_replay_src_destroy(s);
@@ -347,14 +412,34 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
         pb_replay_merge_item_t it;
         if (!s)
                 return;
+        reader_stop(s);
+        for (i = 0; i < s->nst; i++) {
+                rstream_t *r = &s->st[i];
+                while (r->mstage_pos < r->mstage_n)
+                        rbuf_free(r->mstage[r->mstage_pos++]);
+        }
+        for (i = 0; i < s->nst; i++)
+                while (s->st[i].ahead_n) {
+                        rbuf_free(s->st[i].ahead[s->st[i].ahead_head]);
+                        s->st[i].ahead_head = (s->st[i].ahead_head + 1) % AHEAD;
+                        s->st[i].ahead_n--;
+                }
+        if (s->mu_init) {
+                pthread_mutex_destroy(&s->mu);
+                pthread_cond_destroy(&s->cv_main);
+                pthread_cond_destroy(&s->cv_reader);
+        }
         while (s->merge && pb_replay_merge_pop(s->merge, &it) == PB_OK)
-                free(it.payload);
+                rbuf_free(it.payload);
         pb_replay_merge_destroy(s->merge);
-        free(s->cur);
-        while (s->free_bufs) {
-                rbuf_t *b = s->free_bufs;
-                s->free_bufs = b->next_free;
-                free(b);
+        rbuf_free(s->cur);
+        while (s->free_bufs || s->returned || s->main_free) {
+                rbuf_t **l = s->free_bufs  ? &s->free_bufs
+                             : s->returned ? &s->returned
+                                           : &s->main_free;
+                rbuf_t *b = *l;
+                *l = b->next_free;
+                rbuf_free(b);
         }
         for (i = 0; i < s->nst; i++) {
                 rstream_t *r = &s->st[i];
@@ -381,24 +466,36 @@ void pb_replay_src_destroy(pb_replay_src_t *s) {
  * no more memory than before), or a new one with some headroom, so the
  * steady state allocates nothing per event. */
 static rbuf_t *rbuf_get(pb_replay_src_t *s, size_t need) {
-        rbuf_t *b = s->free_bufs;
-        size_t cap;
-        if (b) {
-                s->free_bufs = b->next_free;
-                if (b->cap >= need)
-                        return b;
-                free(b);
-        }
-        cap = need + need / 4 + 64;
-        b = malloc(sizeof(*b) + cap);
-        if (b)
+        rbuf_t *b = s->free_bufs, *grown;
+        size_t cap = need + need / 4 + 64;
+        if (!b) {
+                b = malloc(sizeof(*b) + cap);
+                if (!b)
+                        return NULL;
                 b->cap = cap;
-        return b;
+                pb_buf_init(&b->json, 0);
+                return b;
+        }
+        s->free_bufs = b->next_free;
+        if (b->cap >= need)
+                return b;
+        grown = realloc(b, sizeof(*b) + cap); /* keeps its JSON buffer */
+        if (!grown) {
+                rbuf_free(b);
+                return NULL;
+        }
+        grown->cap = cap;
+        return grown;
 }
 
 static void rbuf_put(pb_replay_src_t *s, rbuf_t *b) {
         if (!b)
                 return;
+        if (s->threaded) { /* the main thread's; to the reader at its lock */
+                b->next_free = s->main_free;
+                s->main_free = b;
+                return;
+        }
         b->next_free = s->free_bufs;
         s->free_bufs = b;
 }
@@ -409,19 +506,21 @@ static int same_schema(const pb_schema_t *w, const pb_schema_t *r) {
                (w == r || pb_schema_fingerprint(w) == pb_schema_fingerprint(r));
 }
 
-/* decoded event -> range, filter, merge. 0 ok, -1 out of memory */
-static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
-                int32_t part, int64_t off, int64_t ts, const void *key,
-                size_t klen, const uint8_t *value, size_t vlen,
-                const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
+/* The buffer of a decoded event: NULL with *oom 0 when it is out of the
+ * range or filtered (counted), NULL with *oom 1 when out of memory. Runs
+ * on the thread that reads (s->jp, s->json, s->free_bufs are its own). */
+static rbuf_t *make_buf(pb_replay_src_t *s, const char *topic, int32_t part,
+                        int64_t off, int64_t ts, const void *key, size_t klen,
+                        const uint8_t *value, size_t vlen,
+                        const pb_serde_msg_t *msg, const pb_event_meta_t *meta,
+                        int *oom) {
         rbuf_t *b;
-        pb_replay_merge_item_t it;
         size_t id_len, src_len, mkey_len, mlen;
         const char *type = pb_schema_type(msg->reader);
         if ((s->c.has_since && meta->occurred_at_ms < s->c.since_ms) ||
             (s->c.has_until && meta->occurred_at_ms >= s->c.until_ms)) {
-                s->stats.out_range++;
-                return 0;
+                s->rc.out_range++;
+                return NULL;
         }
         if (s->c.filter && pb_filter_count(s->c.filter)) {
                 const pb_json_t *tree = NULL;
@@ -430,19 +529,21 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                         tree = pb_json_parse(s->jp, (const char *)s->json.data,
                                              s->json.len, e, sizeof(e));
                         if (!tree) {
-                                s->stats.undecodable++;
-                                return 0;
+                                s->rc.undecodable++;
+                                return NULL;
                         }
                 }
                 if (!pb_filter_match(s->c.filter, type, tree)) {
-                        s->stats.filtered++;
-                        return 0;
+                        s->rc.filtered++;
+                        return NULL;
                 }
         }
         mlen = meta_packed_len(meta, &id_len, &src_len, &mkey_len);
-        b = rbuf_get(s, mlen + klen + vlen + s->json.len + 3);
-        if (!b)
-                return -1;
+        b = rbuf_get(s, mlen + klen + vlen + 2);
+        if (!b) {
+                *oom = 1;
+                return NULL;
+        }
         b->topic = topic;
         b->partition = part;
         b->offset = off;
@@ -461,27 +562,55 @@ static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
         if (vlen)
                 memcpy(b->value, value, vlen);
         b->value[vlen] = 0;
-        b->json = b->value + vlen + 1;
-        b->json_len = s->json.len;
-        if (s->json.len) /* none when the caller reads the Avro body */
-                memcpy(b->json, s->json.data, s->json.len);
-        b->json[s->json.len] = 0;
-        memset(&it, 0, sizeof(it));
-        it.time_ms = meta->occurred_at_ms;
-        it.topic = topic;
-        {
-                size_t n = strnlen(meta->event_id, sizeof(it.event_id) - 1);
-                memcpy(it.event_id, meta->event_id, n);
-                it.event_id[n] = 0;
+        if (s->json.len && pb_buf_putc(&s->json, 0) != PB_OK) {
+                rbuf_free(b);
+                *oom = 1;
+                return NULL;
         }
+        if (s->json.len)
+                s->json.len--; /* the NUL stays behind the text */
+        { /* the decoded JSON moves into b, b's old buffer is the next one */
+                pb_buf_t t = b->json;
+                b->json = s->json;
+                s->json = t;
+        }
+        return b;
+}
+
+/* b into the merge as stream si's next event. 0, or -1 out of memory
+ * (b given back). */
+static int push_buf(pb_replay_src_t *s, uint32_t si, rbuf_t *b) {
+        pb_replay_merge_item_t it;
+        size_t n = b->id_len < sizeof(it.event_id) - 1
+                       ? b->id_len
+                       : sizeof(it.event_id) - 1;
+        memset(&it, 0, sizeof(it));
+        it.time_ms = b->occurred_at_ms;
+        it.topic = b->topic;
+        memcpy(it.event_id, b->data, n);
+        it.event_id[n] = 0;
         it.stream = si;
-        it.seq = off;
+        it.seq = b->offset;
         it.payload = b;
         if (pb_replay_merge_push(s->merge, &it) != PB_OK) {
                 rbuf_put(s, b);
                 return -1;
         }
         return 0;
+}
+
+/* make_buf, then push_buf (the main thread reads). 0 ok, -1 out of
+ * memory */
+static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
+                int32_t part, int64_t off, int64_t ts, const void *key,
+                size_t klen, const uint8_t *value, size_t vlen,
+                const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
+        int oom = 0;
+        rbuf_t *b = make_buf(s, topic, part, off, ts, key, klen, value, vlen,
+                             msg, meta, &oom);
+        if (!b)
+                return oom ? -1 : 0;
+        return push_buf(s, si, b);
 }
 
 /* A schema equal to w (an archive file's writer, valid only until the
@@ -515,19 +644,86 @@ static const pb_schema_t *stable_schema(pb_replay_src_t *s,
 
 static void warn_undecodable(pb_replay_src_t *s, const char *topic,
                              int32_t part, int64_t off, const char *why) {
-        s->stats.undecodable++;
-        if (s->stats.undecodable <= 10)
+        s->rc.undecodable++;
+        if (s->rc.undecodable <= 10)
                 fprintf(stderr,
                         "partnerbus %s: %s [%d] offset %lld: cannot decode: "
                         "%s\n",
                         s->c.cmd, topic, part, (long long)off, why);
 }
 
+/* Takes up to `max` messages (at most STAGE) from stream si's partition
+ * queue into its stage when none is staged, waiting up to timeout_ms
+ * (rd_kafka_consume_batch_queue returns early only when all it asked for
+ * are there, so a wait asks for one). 0, or -1 (fatal, printed). */
+static int stage_kafka(pb_replay_src_t *s, rstream_t *r, int timeout_ms,
+                       size_t max) {
+        ssize_t n;
+        if (r->stage_pos < r->stage_n)
+                return 0;
+        n = rd_kafka_consume_batch_queue(
+            r->q, timeout_ms, r->stage,
+            timeout_ms > 0 ? 1 : (max < STAGE ? max : STAGE));
+        if (n < 0) {
+                err(s, "%s [%d]: %s", r->topic, r->partition,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        r->stage_n = (unsigned)n;
+        r->stage_pos = 0;
+        return 0;
+}
+
+/* Stream r's next staged message, decoded into *out; *out NULL when it
+ * gave no event (end of partition, an error reported by librdkafka, out
+ * of the range, filtered, undecodable: each printed or counted). Sets
+ * r->done after the stream's last message. 0, or -1 out of memory. */
+static int read_kafka(pb_replay_src_t *s, rstream_t *r, rbuf_t **out) {
+        rd_kafka_message_t *m = r->stage[r->stage_pos++];
+        pb_serde_msg_t msg;
+        pb_event_meta_t meta;
+        char e[512];
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts;
+        int oom = 0;
+        *out = NULL;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+            (!m->err && m->offset >= r->end)) { /* past the captured end */
+                r->done = 1;
+                rd_kafka_message_destroy(m);
+                return 0;
+        }
+        if (m->err) {
+                fprintf(stderr, "partnerbus %s: %s [%d]: %s\n", s->c.cmd,
+                        r->topic, r->partition, rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                return 0;
+        }
+        s->rc.read++;
+        ts = rd_kafka_message_timestamp(m, &tt);
+        pb_buf_reset(&s->json);
+        if (pb_serde_read(s->c.serde, m->payload, m->len, &msg,
+                          s->json_always ? &s->json : NULL, &meta, e,
+                          sizeof(e)) != PB_OK ||
+            (!s->json_always && !same_schema(msg.writer, msg.reader) &&
+             pb_codec_avro_to_json(
+                 pb_serde_codec(s->c.serde), msg.writer, msg.reader,
+                 (const uint8_t *)m->payload + msg.body_off,
+                 m->len - msg.body_off, &s->json, NULL, e, sizeof(e)) != PB_OK))
+                warn_undecodable(s, r->topic, r->partition, m->offset, e);
+        else
+                *out = make_buf(s, r->topic, r->partition, m->offset, ts,
+                                m->key, m->key ? m->key_len : 0, m->payload,
+                                m->len, &msg, &meta, &oom);
+        if (m->offset + 1 >= r->end)
+                r->done = 1;
+        rd_kafka_message_destroy(m);
+        return oom ? -1 : 0;
+}
+
 /* Hands stream si's messages to the merge while it has room, at most
- * `max`; when none is staged, takes up to STAGE from the partition's queue
- * first, waiting up to timeout_ms (rd_kafka_consume_batch_queue returns
- * early only when all it asked for are there, so a wait asks for one).
- * The number of messages used, or -1 (fatal). */
+ * `max`, staging them first (stage_kafka). The number of messages used,
+ * or -1 (fatal). */
 static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                           size_t max) {
         rstream_t *r = &s->st[si];
@@ -537,72 +733,274 @@ static ssize_t fill_kafka(pb_replay_src_t *s, uint32_t si, int timeout_ms,
                 want = max;
         if (!want)
                 return 0;
-        if (r->stage_pos == r->stage_n) {
-                ssize_t n = rd_kafka_consume_batch_queue(
-                    r->q, timeout_ms, r->stage, timeout_ms > 0 ? 1 : STAGE);
-                if (n < 0) {
-                        err(s, "%s [%d]: %s", r->topic, r->partition,
-                            rd_kafka_err2str(rd_kafka_last_error()));
-                        return -1;
-                }
-                r->stage_n = (unsigned)n;
-                r->stage_pos = 0;
-                if (n > 0)
-                        s->got_data = 1;
-        }
+        if (stage_kafka(s, r, timeout_ms, STAGE))
+                return -1;
+        if (r->stage_n)
+                s->got_data = 1;
         while (r->stage_pos < r->stage_n &&
                pb_replay_merge_wants(s->merge, si) && (size_t)used < want) {
-                rd_kafka_message_t *m = r->stage[r->stage_pos++];
-                pb_serde_msg_t msg;
-                pb_event_meta_t meta;
-                char e[512];
-                rd_kafka_timestamp_type_t tt;
-                int64_t ts;
+                rbuf_t *b;
                 used++;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        pb_replay_merge_end(s->merge, si);
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                if (m->err) {
-                        fprintf(stderr, "partnerbus %s: %s [%d]: %s\n",
-                                s->c.cmd, r->topic, r->partition,
-                                rd_kafka_message_errstr(m));
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                if (m->offset >= r->end) {
-                        /* past the end captured at start */
-                        pb_replay_merge_end(s->merge, si);
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                s->stats.read++;
-                ts = rd_kafka_message_timestamp(m, &tt);
-                pb_buf_reset(&s->json);
-                if (pb_serde_read(s->c.serde, m->payload, m->len, &msg,
-                                  s->json_always ? &s->json : NULL, &meta, e,
-                                  sizeof(e)) != PB_OK ||
-                    (!s->json_always && !same_schema(msg.writer, msg.reader) &&
-                     pb_codec_avro_to_json(
-                         pb_serde_codec(s->c.serde), msg.writer, msg.reader,
-                         (const uint8_t *)m->payload + msg.body_off,
-                         m->len - msg.body_off, &s->json, NULL, e,
-                         sizeof(e)) != PB_OK)) {
-                        warn_undecodable(s, r->topic, r->partition, m->offset,
-                                         e);
-                } else if (take(s, si, r->topic, r->partition, m->offset, ts,
-                                m->key, m->key ? m->key_len : 0, m->payload,
-                                m->len, &msg, &meta)) {
-                        rd_kafka_message_destroy(m);
+                if (read_kafka(s, r, &b) || (b && push_buf(s, si, b))) {
                         err(s, "out of memory");
                         return -1;
                 }
-                if (m->offset + 1 >= r->end)
+                if (r->done)
                         pb_replay_merge_end(s->merge, si);
-                rd_kafka_message_destroy(m);
         }
         return used;
+}
+
+/* --- the reader thread --- */
+
+/* Reader: stream r's staged messages decoded into its ahead queue while
+ * it has room (`room` as seen at the last lock). The number of messages
+ * read, or -1 (out of memory, printed). */
+static ssize_t ahead_read(pb_replay_src_t *s, rstream_t *r, unsigned room) {
+        rbuf_t *got[STAGE];
+        unsigned n = 0, i;
+        ssize_t used = 0;
+        int oom = 0;
+        while (r->stage_pos < r->stage_n && n < room && n < STAGE && !r->done) {
+                used++;
+                if (read_kafka(s, r, &got[n])) {
+                        oom = 1;
+                        break;
+                }
+                if (got[n])
+                        n++;
+        }
+        pthread_mutex_lock(&s->mu);
+        for (i = 0; i < n; i++)
+                r->ahead[(r->ahead_head + r->ahead_n++) % AHEAD] = got[i];
+        r->ahead_done = r->done;
+        s->rc_pub = s->rc;
+        if (s->main_waits && (n || r->done))
+                pthread_cond_signal(&s->cv_main);
+        pthread_mutex_unlock(&s->mu);
+        if (oom)
+                err(s, "out of memory");
+        return oom ? -1 : used;
+}
+
+/* Reader: 1 when every stream it still reads has a full ahead queue
+ * (under mu) */
+static int ahead_all_full(const pb_replay_src_t *s) {
+        size_t i;
+        for (i = 0; i < s->nst; i++)
+                if (s->st[i].q && !s->st[i].done && s->st[i].ahead_n < AHEAD)
+                        return 0;
+        return 1;
+}
+
+static void *reader_main(void *arg) {
+        pb_replay_src_t *s = arg;
+        size_t wait_next = 0;
+        unsigned *room = calloc(s->nst, sizeof(*room));
+        int failed = !room;
+        while (!failed) {
+                size_t i, open = 0, k;
+                ssize_t got = 0, n;
+                pthread_mutex_lock(&s->mu);
+                if (s->stop || pb_cli_stop) {
+                        pthread_mutex_unlock(&s->mu);
+                        break;
+                }
+                while (s->returned) { /* buffers back from the main thread */
+                        rbuf_t *b = s->returned;
+                        s->returned = b->next_free;
+                        b->next_free = s->free_bufs;
+                        s->free_bufs = b;
+                }
+                for (i = 0; i < s->nst; i++)
+                        room[i] = AHEAD - s->st[i].ahead_n;
+                pthread_mutex_unlock(&s->mu);
+                for (i = 0; i < s->nst && !failed; i++) {
+                        rstream_t *r = &s->st[i];
+                        if (!r->q || r->done)
+                                continue;
+                        open++;
+                        if (!room[i])
+                                continue;
+                        if (stage_kafka(s, r, 0, room[i]) ||
+                            (n = ahead_read(s, r, room[i])) < 0) {
+                                failed = 1;
+                                break;
+                        }
+                        got += n;
+                }
+                if (failed || !open)
+                        break;
+                if (got)
+                        continue;
+                /* nothing came without waiting: wait for the next message
+                 * of a partition with room (in turn), or for room */
+                for (k = 0; k < s->nst; k++) {
+                        i = (wait_next + k) % s->nst;
+                        if (s->st[i].q && !s->st[i].done && room[i])
+                                break;
+                }
+                if (k < s->nst) {
+                        wait_next = i + 1;
+                        if (stage_kafka(s, &s->st[i], 20, 1) ||
+                            ahead_read(s, &s->st[i], room[i]) < 0)
+                                failed = 1;
+                        continue;
+                }
+                pthread_mutex_lock(&s->mu);
+                if (!s->stop && ahead_all_full(s)) { /* wait for room */
+                        s->reader_waits = 1;
+                        pthread_cond_wait(&s->cv_reader, &s->mu);
+                        s->reader_waits = 0;
+                }
+                pthread_mutex_unlock(&s->mu);
+        }
+        free(room);
+        pthread_mutex_lock(&s->mu);
+        s->reader_failed = failed;
+        s->reader_exited = 1;
+        s->rc_pub = s->rc;
+        pthread_cond_signal(&s->cv_main);
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+}
+
+/* Main thread, with the reader: its staged events into the merge while
+ * it wants them, and the ends of streams the reader is done with.
+ * *starved: a stream the merge waits for has nothing staged. The number
+ * moved (ends included), or -1 out of memory (printed). */
+static ssize_t push_staged(pb_replay_src_t *s, int *starved) {
+        ssize_t moved = 0;
+        size_t i;
+        *starved = 0;
+        for (i = 0; i < s->nst; i++) {
+                rstream_t *r = &s->st[i];
+                while (r->mstage_pos < r->mstage_n &&
+                       pb_replay_merge_wants(s->merge, (uint32_t)i)) {
+                        moved++;
+                        if (push_buf(s, (uint32_t)i,
+                                     r->mstage[r->mstage_pos++])) {
+                                err(s, "out of memory");
+                                return -1;
+                        }
+                }
+                if (r->mstage_pos < r->mstage_n)
+                        continue;
+                if (r->m_done && !r->merge_ended) {
+                        pb_replay_merge_end(s->merge, (uint32_t)i);
+                        r->merge_ended = 1;
+                        moved++;
+                } else if (pb_replay_merge_wants(s->merge, (uint32_t)i))
+                        *starved = 1;
+        }
+        return moved;
+}
+
+/* Main thread, under mu: every empty stage refilled from its stream's
+ * ahead queue (up to STAGE), waking the reader when it waits for room.
+ * The number of events and ends taken. */
+static size_t take_ahead(pb_replay_src_t *s) {
+        size_t i, got = 0;
+        for (i = 0; i < s->nst; i++) {
+                rstream_t *r = &s->st[i];
+                unsigned k = 0;
+                if (r->mstage_pos < r->mstage_n || r->m_done)
+                        continue;
+                while (r->ahead_n && k < STAGE) {
+                        r->mstage[k++] = r->ahead[r->ahead_head];
+                        r->ahead_head = (r->ahead_head + 1) % AHEAD;
+                        r->ahead_n--;
+                }
+                r->mstage_n = k;
+                r->mstage_pos = 0;
+                r->m_done = !r->ahead_n && r->ahead_done;
+                got += k + (size_t)r->m_done;
+        }
+        if (got && s->reader_waits)
+                pthread_cond_signal(&s->cv_reader);
+        return got;
+}
+
+/* Main thread, with the reader: moves the reader's decoded events into
+ * the merge (push_staged), taking the lock only when a stream the merge
+ * waits for has nothing staged; then waits up to 100 ms for the reader if
+ * it had nothing either. The number moved (ends included), or -1 when the
+ * reader stopped on an error or memory ran out (printed). */
+static ssize_t fill_ahead(pb_replay_src_t *s) {
+        ssize_t moved = 0, n;
+        int starved, round, failed = 0;
+        for (round = 0; round < 2; round++) {
+                size_t got;
+                n = push_staged(s, &starved);
+                if (n < 0)
+                        return -1;
+                moved += n;
+                if (moved || !starved || round)
+                        break;
+                pthread_mutex_lock(&s->mu);
+                if (s->main_free) { /* buffers back to the reader */
+                        rbuf_t *last = s->main_free;
+                        while (last->next_free)
+                                last = last->next_free;
+                        last->next_free = s->returned;
+                        s->returned = s->main_free;
+                        s->main_free = NULL;
+                }
+                got = take_ahead(s);
+                if (!got && !s->reader_exited) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 100 * 1000000L;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        s->main_waits = 1;
+                        pthread_cond_timedwait(&s->cv_main, &s->mu, &ts);
+                        s->main_waits = 0;
+                        got = take_ahead(s);
+                }
+                s->stats.read = s->rc_pub.read;
+                failed = !got && s->reader_failed;
+                pthread_mutex_unlock(&s->mu);
+                if (!got)
+                        break;
+        }
+        return moved ? moved : failed ? -1 : 0;
+}
+
+/* Starts the reader thread; without one (no thread, no mutex) the main
+ * thread reads as before. */
+static void reader_start(pb_replay_src_t *s) {
+        if (pthread_mutex_init(&s->mu, NULL))
+                return;
+        if (pthread_cond_init(&s->cv_main, NULL)) {
+                pthread_mutex_destroy(&s->mu);
+                return;
+        }
+        if (pthread_cond_init(&s->cv_reader, NULL)) {
+                pthread_cond_destroy(&s->cv_main);
+                pthread_mutex_destroy(&s->mu);
+                return;
+        }
+        s->mu_init = 1;
+        s->threaded = 1;
+        if (pthread_create(&s->reader, NULL, reader_main, s) == 0)
+                s->reader_started = 1;
+        else
+                s->threaded = 0;
+}
+
+/* Stops the reader thread (if it runs) and waits for it. */
+static void reader_stop(pb_replay_src_t *s) {
+        if (!s->reader_started)
+                return;
+        pthread_mutex_lock(&s->mu);
+        s->stop = 1;
+        pthread_cond_signal(&s->cv_reader);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->reader, NULL);
+        s->reader_started = 0;
 }
 
 static int fill_archive(pb_replay_src_t *s, uint32_t si) {
@@ -629,7 +1027,7 @@ static int fill_archive(pb_replay_src_t *s, uint32_t si) {
                         err(s, "archive: %s", e);
                         return -1;
                 }
-                s->stats.read++;
+                s->rc.read++;
                 reader =
                     pb_schemas_find(s->c.catalog, pb_schema_type(ae.writer));
                 pb_buf_reset(&s->json);
@@ -674,6 +1072,8 @@ static void progress(pb_replay_src_t *s, int force) {
         double rate;
         if (!s->c.progress || (!force && now - s->last_progress < 250))
                 return;
+        if (!s->threaded)
+                s->stats.read = s->rc.read;
         s->last_progress = now;
         el = now - s->started;
         rate = el > 0 ? s->stats.read * 1000.0 / el : 0;
@@ -707,6 +1107,28 @@ void pb_replay_src_progress_done(pb_replay_src_t *s) {
         }
 }
 
+/* Called when nothing came without waiting (the idle clock is read only
+ * then: it restarts when something came since the last look). 1 when
+ * nothing came for --idle-timeout (printed). */
+static int idle_expired(pb_replay_src_t *s, size_t nwant) {
+        int64_t now;
+        if (s->c.idle_timeout_ms <= 0)
+                return 0;
+        now = pb_mono_ms();
+        if (s->got_data) {
+                s->got_data = 0;
+                s->last_data = now;
+                return 0;
+        }
+        if (now - s->last_data <= s->c.idle_timeout_ms)
+                return 0;
+        err(s,
+            "no message for %lld ms while %zu partition(s) have not "
+            "reached their end offset",
+            (long long)s->c.idle_timeout_ms, nwant);
+        return 1;
+}
+
 pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         pb_replay_merge_item_t it;
         rbuf_t *b;
@@ -729,6 +1151,14 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
                                                           (uint32_t)i) &&
                                     fill_archive(s, (uint32_t)i))
                                         return PB_ERR_IO;
+                } else if (s->threaded) {
+                        ssize_t n = fill_ahead(s);
+                        if (n < 0)
+                                return PB_ERR_IO;
+                        if (n > 0)
+                                s->got_data = 1;
+                        else if (idle_expired(s, nwant))
+                                return PB_ERR_KAFKA;
                 } else {
                         /* take what every partition has without waiting;
                          * only when none had anything, wait for the next
@@ -754,25 +1184,8 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
                                         return PB_ERR_IO;
                                 break;
                         }
-                        /* the idle clock is read only when nothing came
-                         * without waiting: it restarts when something
-                         * came since the last look */
-                        if (!got && s->c.idle_timeout_ms > 0) {
-                                int64_t now = pb_mono_ms();
-                                if (s->got_data) {
-                                        s->got_data = 0;
-                                        s->last_data = now;
-                                } else if (now - s->last_data >
-                                           s->c.idle_timeout_ms) {
-                                        err(s,
-                                            "no message for %lld ms while %zu "
-                                            "partition(s) have not reached "
-                                            "their end offset",
-                                            (long long)s->c.idle_timeout_ms,
-                                            nwant);
-                                        return PB_ERR_KAFKA;
-                                }
-                        }
+                        if (!got && idle_expired(s, nwant))
+                                return PB_ERR_KAFKA;
                 }
                 progress(s, 0);
         }
@@ -793,12 +1206,12 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         ev->key_len = b->key_len;
         ev->value = (const uint8_t *)b->value;
         ev->value_len = b->value_len;
-        ev->json = b->json;
-        ev->json_len = b->json_len;
+        ev->json = b->json.len ? (const char *)b->json.data : "";
+        ev->json_len = b->json.len;
         meta_unpack(b, &ev->meta);
         if (s->parse_json) {
                 char e[256];
-                ev->tree = pb_json_parse(s->jp_out, b->json, b->json_len, e,
+                ev->tree = pb_json_parse(s->jp_out, ev->json, ev->json_len, e,
                                          sizeof(e));
                 if (!ev->tree) {
                         err(s, "event JSON: %s", e);
@@ -808,7 +1221,23 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         return PB_OK;
 }
 
+/* What the thread that reads has counted so far. */
+static rcounts_t read_counts(const pb_replay_src_t *s) {
+        rcounts_t c;
+        if (!s->threaded)
+                return s->rc;
+        pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+        c = s->rc_pub;
+        pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+        return c;
+}
+
 void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st) {
+        rcounts_t c = read_counts(s);
         *st = s->stats;
+        st->read = c.read;
+        st->out_range = c.out_range;
+        st->filtered = c.filtered;
+        st->undecodable = c.undecodable;
         st->late = pb_replay_merge_late(s->merge);
 }

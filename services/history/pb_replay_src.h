@@ -32,6 +32,10 @@ typedef struct pb_replay_src_conf {
          * JSON (ev->json "", json_len 0) unless the filter needs the
          * event; events to resolve still come with their JSON. */
         int json_to_resolve_only;
+        /* Kafka: read and decode on a thread of its own, so the caller's
+         * thread only merges (and writes): 0 when more than one CPU is
+         * online, 1 always, -1 never (--decode-thread auto|on|off) */
+        int decode_thread;
 } pb_replay_src_conf_t;
 
 /* Zeroes *conf and fills it from the options: the command, the source
