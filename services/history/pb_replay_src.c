@@ -538,6 +538,8 @@ static rbuf_t *make_buf(pb_replay_src_t *s, const char *topic, int32_t part,
                         return NULL;
                 }
         }
+        if (s->c.json_only) /* the caller reads the JSON alone */
+                vlen = 0;
         mlen = meta_packed_len(meta, &id_len, &src_len, &mkey_len);
         b = rbuf_get(s, mlen + klen + vlen + 2);
         if (!b) {

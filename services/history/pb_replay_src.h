@@ -32,6 +32,9 @@ typedef struct pb_replay_src_conf {
          * JSON (ev->json "", json_len 0) unless the filter needs the
          * event; events to resolve still come with their JSON. */
         int json_to_resolve_only;
+        /* 1: the caller reads only ev->json (and the metadata): the
+         * message's bytes are not kept (ev->value_len 0) */
+        int json_only;
         /* Kafka: read and decode on a thread of its own, so the caller's
          * thread only merges (and writes): 0 when more than one CPU is
          * online, 1 always, -1 never (--decode-thread auto|on|off) */
@@ -59,7 +62,8 @@ typedef struct pb_revent {
         const void *key;
         size_t key_len;
         const uint8_t *value; /* framed bytes as on the wire (archive: SOE
-                                 frame built from the file's body) */
+                                 frame built from the file's body); ""
+                                 with json_only */
         size_t value_len;
         size_t body_off;  /* the Avro body: value + body_off (validated) */
         const char *json; /* "" when not decoded (json_to_resolve_only) */

@@ -600,6 +600,8 @@ int pb_cmd_replay(int argc, char **argv) {
         t0 = pb_mono_ms();
         /* CSV flattens the Avro body; only events to resolve come as JSON */
         hs.conf.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
+        /* JSON lines and webhooks write the JSON; --to-topic the bytes */
+        hs.conf.json_only = o.fmt == 0 && !s->to_topic;
         if (pb_history_start(&hs, (size_t)s->window, 0))
                 goto done;
         ok = pb_history_each(&hs, write_event, &o, &st);
