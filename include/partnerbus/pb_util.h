@@ -5,6 +5,7 @@
 #ifndef PB_UTIL_H
 #define PB_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@ int pb_rfc3339_parse(const char *s, size_t len, int64_t *ms);
 int pb_date_parse(const char *s, size_t len, int32_t *days);
 size_t pb_date_format(int32_t days, char *buf, size_t size); /* buf >= 16 */
 /* pb_now_ms (wall clock) and pb_mono_ms (monotonic): see pb_common.h. */
+/* With lock held: waits on cond for at most ms milliseconds (a signal,
+ * the time, or a spurious wake-up; the caller checks its condition). */
+void pb_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, long ms);
 
 /* Decimal text of v without printf, written so that it ends just before
  * `end` (at most PB_I64_TEXT_MAX bytes before it); returns its start. */

@@ -674,6 +674,18 @@ static int pb_random(uint8_t *buf, size_t n) {
         return got == n ? 0 : -1;
 }
 
+void pb_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, long ms) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(cond, lock, &ts);
+}
+
 void pb_uuid_v4(char out[37]) {
         uint8_t u[16];
 

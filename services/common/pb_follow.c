@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_cli.h"
 #include "pb_follow.h"
 
@@ -254,14 +254,7 @@ static void *follow_main(void *arg) {
 }
 
 void pb_follow_nap(pthread_cond_t *cond, pthread_mutex_t *lock) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(cond, lock, &ts);
+        pb_cond_wait_ms(cond, lock, 20);
 }
 
 const char *const pb_follow_consumer_defaults[2] = {

@@ -950,15 +950,8 @@ static ssize_t fill_ahead(pb_replay_src_t *s) {
                 }
                 got = take_ahead(s);
                 if (!got && !s->reader_exited) {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 100 * 1000000L;
-                        if (ts.tv_nsec >= 1000000000L) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000L;
-                        }
                         s->main_waits = 1;
-                        pthread_cond_timedwait(&s->cv_main, &s->mu, &ts);
+                        pb_cond_wait_ms(&s->cv_main, &s->mu, 100);
                         s->main_waits = 0;
                         got = take_ahead(s);
                 }
