@@ -18,8 +18,17 @@ expect_code 201 "first event"
 echo "$(jq -r .event_id "$EX")" >"$PB_TMP/warm.txt"
 
 gw_loadgen "$P" --threads 16 --seconds 4
-sleep 2
-inflight=$(curl -s "http://127.0.0.1:$O/metrics" | awk '/^partnerbus_gateway_inflight_requests /{print $2}')
+sleep 1
+# the signal goes right after /metrics showed at least two requests in
+# flight (they wait up to 300 ms for Kafka); one sample at a fixed time
+# could fall between the producer's batch being answered and the load
+# generator's next requests
+inflight=0
+for _ in $(seq 25); do
+        inflight=$(curl -s "http://127.0.0.1:$O/metrics" | awk '/^partnerbus_gateway_inflight_requests /{print $2}')
+        awk -v n="$inflight" 'BEGIN { exit !(n + 0 >= 2) }' && break
+        sleep 0.1
+done
 gw_term "$PID"
 rc=$GW_RC
 wait "$LG" || true
