@@ -955,7 +955,6 @@ static ssize_t fill_ahead(pb_replay_src_t *s) {
                         s->main_waits = 0;
                         got = take_ahead(s);
                 }
-                s->stats.read = s->rc_pub.read;
                 failed = !got && s->reader_failed;
                 pthread_mutex_unlock(&s->mu);
                 if (!got)
@@ -1062,18 +1061,29 @@ static int fill_archive(pb_replay_src_t *s, uint32_t si) {
         return 0;
 }
 
+/* What the thread that reads has counted so far. */
+static rcounts_t read_counts(const pb_replay_src_t *s) {
+        rcounts_t c;
+        if (!s->threaded)
+                return s->rc;
+        pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+        c = s->rc_pub;
+        pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+        return c;
+}
+
 static void progress(pb_replay_src_t *s, int force) {
         int64_t now = pb_mono_ms(), el;
         double rate;
+        uint64_t read;
         if (!s->c.progress || (!force && now - s->last_progress < 250))
                 return;
-        if (!s->threaded)
-                s->stats.read = s->rc.read;
+        read = read_counts(s).read;
         s->last_progress = now;
         el = now - s->started;
-        rate = el > 0 ? s->stats.read * 1000.0 / el : 0;
+        rate = el > 0 ? read * 1000.0 / el : 0;
         if (s->stats.total_hint) {
-                double f = (double)s->stats.read / s->stats.total_hint;
+                double f = (double)read / s->stats.total_hint;
                 int i, w = 30, fill;
                 char bar[40];
                 if (f > 1)
@@ -1084,13 +1094,12 @@ static void progress(pb_replay_src_t *s, int force) {
                 bar[w] = 0;
                 fprintf(stderr,
                         "\r[%s] %3.0f%% %llu/%llu  %.0f events/s  ETA %.0fs ",
-                        bar, f * 100, (unsigned long long)s->stats.read,
+                        bar, f * 100, (unsigned long long)read,
                         (unsigned long long)s->stats.total_hint, rate,
-                        rate > 0 ? (s->stats.total_hint - s->stats.read) / rate
-                                 : 0);
+                        rate > 0 ? (s->stats.total_hint - read) / rate : 0);
         } else
                 fprintf(stderr, "\r%llu events read  %.0f events/s ",
-                        (unsigned long long)s->stats.read, rate);
+                        (unsigned long long)read, rate);
         s->progress_shown = 1;
 }
 
@@ -1214,17 +1223,6 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
                 }
         }
         return PB_OK;
-}
-
-/* What the thread that reads has counted so far. */
-static rcounts_t read_counts(const pb_replay_src_t *s) {
-        rcounts_t c;
-        if (!s->threaded)
-                return s->rc;
-        pthread_mutex_lock((pthread_mutex_t *)&s->mu);
-        c = s->rc_pub;
-        pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
-        return c;
 }
 
 void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st) {
