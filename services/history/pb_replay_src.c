@@ -211,15 +211,14 @@ int pb_replay_src_conf_init(pb_replay_src_conf_t *conf, const char *cmd,
             strcmp(h->progress, "never"))
                 return pb_cli_usage_error(cmd, "--progress expects auto, "
                                                "always or never");
-        if (!strcmp(h->decode_thread, "auto"))
-                conf->decode_thread = 0;
-        else if (!strcmp(h->decode_thread, "on"))
-                conf->decode_thread = 1;
-        else if (!strcmp(h->decode_thread, "off"))
-                conf->decode_thread = -1;
-        else
-                return pb_cli_usage_error(cmd, "--decode-thread expects auto, "
-                                               "on or off");
+        if (strcmp(h->decode_thread, "auto")) { /* else 0 */
+                int on = pb_optmap_parse_bool(h->decode_thread);
+                if (on < 0)
+                        return pb_cli_usage_error(cmd, "--decode-thread "
+                                                       "expects auto, on or "
+                                                       "off");
+                conf->decode_thread = on ? 1 : -1;
+        }
         conf->cmd = cmd;
         conf->archive_dir = h->archive;
         conf->cc = cc;
