@@ -228,17 +228,29 @@ ready() {
 }
 
 # wait_ready BOOTSTRAP NODES: poll until ready, fail early when a node died
+# (status 3 when it died because another process had bound its port).
+# Each node must also have logged that it started: its ports were free when
+# chosen, but a broker started at the same time by another test may have
+# taken one, and then *that* broker would answer the readiness probe while
+# ours fails to bind and exits.
 wait_ready() {
-        local bs=$1 nodes=$2 deadline=$((SECONDS + START_TIMEOUT)) n pid
+        local bs=$1 nodes=$2 deadline=$((SECONDS + START_TIMEOUT)) n pid up
         while ((SECONDS < deadline)); do
+                up=1
                 for ((n = 1; n <= nodes; n++)); do
                         pid=$(pid_of_node "$n")
                         if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+                                if grep -q "Address already in use" "$DIR/node-$n/server.log" \
+                                        "$DIR/node-$n/stdout" 2>/dev/null; then
+                                        log "node $n: a port was taken before it could bind it"
+                                        return 3
+                                fi
                                 log_tail
                                 die "node $n (pid ${pid:-?}) exited while starting"
                         fi
+                        grep -q "Kafka Server started" "$DIR/node-$n/server.log" 2>/dev/null || up=0
                 done
-                if ready "$bs" "$nodes"; then
+                if ((up)) && ready "$bs" "$nodes"; then
                         return 0
                 fi
                 sleep 0.5
@@ -259,9 +271,27 @@ do_start() {
         command -v python3 >/dev/null || die "python3 not found"
         mkdir -p "$DIR"
         do_stop # a previous run's brokers in this dir
-        rm -rf "$DIR"/node-* "$DIR/nodes"
         fetch
-        local t0=$SECONDS ports=() n voters="" id
+        local t0=$SECONDS attempt rc
+        # free ports are chosen before the brokers bind them: when another
+        # process takes one in between, start again on other ports
+        for attempt in 1 2 3; do
+                rc=0
+                (set -e; start_nodes "$nodes") || rc=$?
+                ((rc == 3)) || break
+                do_stop
+        done
+        ((rc != 3)) || die "ports taken by other processes in $attempt attempts"
+        ((rc == 0)) || exit "$rc"
+        log "ready: $nodes node(s) at $(cat "$DIR/bootstrap") in $((SECONDS - t0)) s"
+        cat "$DIR/bootstrap"
+}
+
+# start_nodes NODES: format and launch the nodes on fresh ports, wait until
+# ready and write DIR/bootstrap; 3 when a port was taken (see wait_ready)
+start_nodes() {
+        local nodes=$1 ports=() n voters="" id
+        rm -rf "$DIR"/node-* "$DIR/nodes" "$DIR/pids"
         mapfile -t ports < <(free_ports $((2 * nodes)))
         for ((n = 1; n <= nodes; n++)); do
                 voters+="${voters:+,}$n@127.0.0.1:${ports[2 * n - 1]}"
@@ -289,10 +319,8 @@ do_start() {
                 launch_node "$n"
                 bs+="${bs:+,}127.0.0.1:${ports[2 * n - 2]}"
         done
-        wait_ready "$bs" "$nodes"
+        wait_ready "$bs" "$nodes" || return
         echo "$bs" >"$DIR/bootstrap"
-        log "ready: $nodes node(s) at $bs in $((SECONDS - t0)) s"
-        echo "$bs"
 }
 
 do_kill_node() {
