@@ -4,6 +4,7 @@
  * exactly as it was (len, contents, NUL terminator). The buffer owns `data`;
  * pb_buf_free() releases it. */
 #include "partnerbus/pb_common.h"
+#include "partnerbus/pb_json.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -239,26 +240,54 @@ pb_resp_t pb_buf_xml_text(pb_buf_t *b, const char *s) {
         return rc;
 }
 
-/* Escapes into a worst-case sized reservation (6 bytes per input byte + 2
- * quotes) so a failure leaves the buffer unchanged. For long strings the
- * reservation is computed exactly first to respect `max`. */
+/* Bytes of p[0..n) before the first one JSON must escape (< 0x20, '"',
+ * '\\'), 8 at a time: the test of pb_json_special8 without its >= 0x80
+ * term (UTF-8 goes out as it is here). The lowest flagged byte of a word
+ * is a real one (see there). */
+static size_t json_plain_span(const uint8_t *p, size_t n) {
+        const uint64_t ones = 0x0101010101010101ULL;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w, q, b, m;
+                memcpy(&w, p + i, 8);
+                q = w ^ (ones * '"');
+                b = w ^ (ones * '\\');
+                m = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                     ((b - ones) & ~b)) &
+                    0x8080808080808080ULL;
+                if (m) {
+                        i += pb_json_first8(m);
+                        break;
+                }
+        }
+        while (i < n && !pb_json_esc[p[i]])
+                i++;
+        return i;
+}
+
+/* Reserves exactly what the escaped string needs (so a failure leaves the
+ * buffer unchanged and `max` is respected), copying the plain run before
+ * the first byte to escape at once. */
 pb_resp_t pb_buf_json_str(pb_buf_t *b, const char *s, size_t n) {
         static const char hex[] = "0123456789abcdef";
         const uint8_t *p = (const uint8_t *)s;
-        size_t need = 2, i;
+        size_t plain = json_plain_span(p, n), need = 2 + n, i;
         uint8_t *o;
         pb_resp_t r;
 
-        for (i = 0; i < n; i++) {
+        for (i = plain; i < n; i++) {
                 char e = pb_json_esc[p[i]];
-                need += e == 0 ? 1 : e == 'u' ? 6 : 2;
+                need += e == 0 ? 0 : e == 'u' ? 5 : 1;
         }
         r = pb_buf_reserve(b, need);
         if (r != PB_OK)
                 return r;
         o = b->data + b->len;
         *o++ = '"';
-        for (i = 0; i < n; i++) {
+        if (plain)
+                memcpy(o, p, plain);
+        o += plain;
+        for (i = plain; i < n; i++) {
                 uint8_t c = p[i];
                 char e = pb_json_esc[c];
                 if (!e) {

@@ -183,6 +183,86 @@ static void test_buf_json_str(void **state) {
         pb_buf_free(&b);
 }
 
+/* The escaped form byte by byte, as JSON wants it: the reference for the
+ * word-at-a-time scan in pb_buf_json_str. */
+static size_t ref_json_str(char *o, const uint8_t *p, size_t n) {
+        static const char hex[] = "0123456789abcdef";
+        size_t k = 0, i;
+        o[k++] = '"';
+        for (i = 0; i < n; i++) {
+                uint8_t c = p[i];
+                const char *e = c == '"'    ? "\\\""
+                                : c == '\\' ? "\\\\"
+                                : c == '\b' ? "\\b"
+                                : c == '\f' ? "\\f"
+                                : c == '\n' ? "\\n"
+                                : c == '\r' ? "\\r"
+                                : c == '\t' ? "\\t"
+                                            : NULL;
+                if (e) {
+                        memcpy(o + k, e, 2);
+                        k += 2;
+                } else if (c < 0x20) {
+                        memcpy(o + k, "\\u00", 4);
+                        o[k + 4] = hex[c >> 4];
+                        o[k + 5] = hex[c & 15];
+                        k += 6;
+                } else
+                        o[k++] = (char)c;
+        }
+        o[k++] = '"';
+        return k;
+}
+
+/* Random strings of the bytes the scan must tell apart (each one next to
+ * every other, at every offset of a word), against the reference; and the
+ * exact reservation: a limit one byte short refuses, unchanged. */
+static void test_buf_json_str_random(void **state) {
+        static const uint8_t pick[] = {'a',  ' ',  '!',  '"',  '#',  '\\', ']',
+                                       0x00, 0x01, 0x08, 0x0a, 0x1f, 0x20, 0x7f,
+                                       0x80, 0xa2, 0xdc, 0xc3, 0xff};
+        uint8_t in[80];
+        char want[80 * 6 + 2];
+        unsigned seed = 12345;
+        int round;
+        (void)state;
+        for (round = 0; round < 20000; round++) {
+                size_t n, k, wn;
+                pb_buf_t b;
+                seed = seed * 1103515245u + 12345u;
+                n = (seed >> 16) % sizeof(in);
+                for (k = 0; k < n; k++) {
+                        seed = seed * 1103515245u + 12345u;
+                        /* mostly plain text, sometimes a byte of the set */
+                        in[k] = (seed >> 16) % 4
+                                    ? (uint8_t)('a' + (seed >> 20) % 26)
+                                    : pick[(seed >> 20) % sizeof(pick)];
+                }
+                wn = ref_json_str(want, in, n);
+                pb_buf_init(&b, 0);
+                assert_int_equal(pb_buf_puts(&b, "x"), PB_OK);
+                assert_int_equal(pb_buf_json_str(&b, (const char *)in, n),
+                                 PB_OK);
+                assert_int_equal(b.len, wn + 1);
+                assert_memory_equal(b.data + 1, want, wn);
+                assert_int_equal(b.data[b.len], 0);
+                pb_buf_free(&b);
+                pb_buf_init(&b, 1 + wn);
+                assert_int_equal(pb_buf_puts(&b, "x"), PB_OK);
+                assert_int_equal(pb_buf_json_str(&b, (const char *)in, n),
+                                 PB_OK);
+                assert_int_equal(b.len, wn + 1);
+                pb_buf_free(&b);
+                pb_buf_init(&b, wn);
+                assert_int_equal(pb_buf_puts(&b, "x"), PB_OK);
+                assert_int_equal(pb_buf_json_str(&b, (const char *)in, n),
+                                 PB_ERR_LIMIT);
+                assert_int_equal(b.len, 1);
+                assert_string_equal((char *)b.data, "x");
+                pb_buf_free(&b);
+        }
+}
+
 static void test_errors(void **state) {
         pb_errors_t e;
         char buf[512];
@@ -247,4 +327,6 @@ PB_TEST_MAIN(cmocka_unit_test(test_err2str),
              cmocka_unit_test(test_rfc3339_before_1970),
              cmocka_unit_test(test_clocks), cmocka_unit_test(test_uuid_parse),
              cmocka_unit_test(test_buf_basic), cmocka_unit_test(test_buf_max),
-             cmocka_unit_test(test_buf_json_str), cmocka_unit_test(test_errors))
+             cmocka_unit_test(test_buf_json_str),
+             cmocka_unit_test(test_buf_json_str_random),
+             cmocka_unit_test(test_errors))
