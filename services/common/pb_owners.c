@@ -794,6 +794,21 @@ static void read_past(pb_owners_t *o, int32_t partition, int64_t offset,
                 pb_follow_nap(&o->cond, &o->lock);
 }
 
+/* "TYPE/ENTITY-ID", the claim's Kafka key and the map's key, into k
+ * (NUL-terminated; the whole id, an embedded NUL included, as the claims
+ * of pb_owners_claim_async). Its length, or -1 when it does not fit. */
+static int entity_key(char *k, size_t size, const char *type, const char *key,
+                      size_t klen) {
+        size_t tl = strlen(type);
+        if (tl + 1 + klen >= size)
+                return -1;
+        memcpy(k, type, tl);
+        k[tl] = '/';
+        memcpy(k + tl + 1, key, klen);
+        k[tl + 1 + klen] = 0;
+        return (int)(tl + 1 + klen);
+}
+
 /* A request right after the start waits (until deadline_ms) for the
  * table's load; 0 with why if it is still being loaded. */
 static int wait_loaded(pb_owners_t *o, int64_t deadline_ms, char *why,
@@ -819,8 +834,8 @@ static pb_own_check_t check(pb_owners_t *o, const char *type, const char *key,
                 return PB_OWNED;
         if (!wait_loaded(o, deadline_ms, why, why_size))
                 return PB_OWN_UNSURE;
-        n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
-        if (n < 0 || (size_t)n >= sizeof(k)) {
+        n = entity_key(k, sizeof(k), type, key, klen);
+        if (n < 0) {
                 snprintf(why, why_size, "entity id too long");
                 return PB_OWN_UNSURE;
         }
@@ -887,8 +902,8 @@ int pb_owners_lookup(pb_owners_t *o, const char *type, const char *key,
                 return 0;
         if (!atomic_load(&o->ready))
                 return -1;
-        n = snprintf(k, sizeof(k), "%s/%.*s", type, (int)klen, key);
-        if (n < 0 || (size_t)n >= sizeof(k))
+        n = entity_key(k, sizeof(k), type, key, klen);
+        if (n < 0)
                 return -1;
         if (pb_ownmap_get(o->map, k, (size_t)n, owner, PB_OWNERS_ORG_MAX))
                 return 1;
@@ -933,9 +948,8 @@ void pb_owners_check_many(pb_owners_t *o, const char *type,
                                          "(--owners-capacity)");
                         continue;
                 }
-                kl = snprintf(k, sizeof(k), "%s/%.*s", type, (int)it->klen,
-                              it->key);
-                if (kl < 0 || (size_t)kl >= sizeof(k))
+                kl = entity_key(k, sizeof(k), type, it->key, it->klen);
+                if (kl < 0)
                         continue;
                 atomic_store(&c[i].done, 0);
                 for (;;) {
@@ -1111,12 +1125,9 @@ int pb_owners_claim_async(pb_owners_t *o, const char *type,
                             strcmp(it->owner, org) ? PB_FOREIGN : PB_OWNED;
                         continue;
                 }
-                if (r < 0 || at + tl + 1 + it->klen + 1 > kbytes)
+                if (r < 0 || at + tl + 1 + it->klen + 1 > kbytes ||
+                    entity_key(k, kbytes - at, type, it->key, it->klen) < 0)
                         continue; /* unsure (why set above) */
-                memcpy(k, type, tl);
-                k[tl] = '/';
-                memcpy(k + tl + 1, it->key, it->klen);
-                k[tl + 1 + it->klen] = 0;
                 g->keys[i] = k;
                 g->klens[i] = tl + 1 + it->klen;
                 at += tl + 1 + it->klen + 1;
