@@ -185,6 +185,24 @@ static void print_publish(pollctx_t *p, const pb_record_t *rec,
         pb_buf_free(&b);
 }
 
+/* parts[0..n) joined by '\n' into o, cut to size - 1 bytes and
+ * NUL-terminated as snprintf("%s\n%s...") would; the length written. */
+static size_t join_lines(char *o, size_t size, const char *const *parts,
+                         size_t n) {
+        size_t at = 0, i;
+        for (i = 0; i < n && at + 1 < size; i++) {
+                size_t l = strlen(parts[i]);
+                if (i)
+                        o[at++] = '\n';
+                if (l > size - 1 - at)
+                        l = size - 1 - at;
+                memcpy(o + at, parts[i], l);
+                at += l;
+        }
+        o[at] = 0;
+        return at;
+}
+
 /* The event of a mapped record: event_id (UUIDv5 of source, type, key and
  * content version), occurred_at unless mapped, the mapped fields; then
  * encoded and framed into b->avro. PB_OK, or the error with why. */
@@ -193,18 +211,23 @@ static pb_resp_t encode_event(pollctx_t *p, bufs_t *b, const char *hex,
                               char *why, size_t whysz) {
         pb_encode_opts_t eo;
         char eid[37], ts[40], name[1200];
+        const char *parts[4];
         pb_resp_t rc;
-        int nl = snprintf(name, sizeof(name), "%s\n%s\n%s\n%s",
-                          pb_mapping_source(p->map), p->set.type,
-                          (const char *)b->key.data, hex);
-        if (nl < 0 || (size_t)nl >= sizeof(name))
-                nl = (int)sizeof(name) - 1;
-        pb_uuid_v5(PB_POLL_NS, name, (size_t)nl, eid);
+        parts[0] = pb_mapping_source(p->map);
+        parts[1] = p->set.type;
+        parts[2] = (const char *)b->key.data;
+        parts[3] = hex;
+        pb_uuid_v5(PB_POLL_NS, name, join_lines(name, sizeof(name), parts, 4),
+                   eid);
         pb_buf_reset(&b->ev);
-        pb_buf_printf(&b->ev, "{\"event_id\":\"%s\",", eid);
+        pb_buf_puts(&b->ev, "{\"event_id\":\"");
+        pb_buf_puts(&b->ev, eid);
+        pb_buf_puts(&b->ev, "\",");
         if (!pb_mapping_maps(p->map, "/occurred_at")) {
                 pb_rfc3339_format(pb_now_ms(), ts, sizeof(ts));
-                pb_buf_printf(&b->ev, "\"occurred_at\":\"%s\",", ts);
+                pb_buf_puts(&b->ev, "\"occurred_at\":\"");
+                pb_buf_puts(&b->ev, ts);
+                pb_buf_puts(&b->ev, "\",");
         }
         pb_buf_append(&b->ev, b->json.data + 1, b->json.len - 1);
         pb_errors_init(errs);
