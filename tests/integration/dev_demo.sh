@@ -73,9 +73,13 @@ PY
 
 # a second dev on a busy port names the port and how to choose another
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(15)" &
+# the holder keeps the port until it is killed below, and says when it
+# holds it (a fixed sleep raced with a slow Python start on a busy machine)
+rm -f "$WORK/held"
+python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); open('$WORK/held','w').close(); time.sleep(120)" >/dev/null 2>&1 &
 holder=$!
-sleep 0.5
+for _ in $(seq 200); do [[ -e $WORK/held ]] && break; sleep 0.05; done
+[[ -e $WORK/held ]] || pb_fail "the port holder did not bind 127.0.0.1:$port"
 set +e
 "$PB_BIN" dev --listen 127.0.0.1:$port --dir "$WORK/var2" >/dev/null 2>busy.txt
 rc=$?
