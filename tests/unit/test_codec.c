@@ -14,6 +14,7 @@
 
 #include "codec_examples.h"
 #include "codec_fixture.h"
+#include "json_ref.h"
 #include "partnerbus/pb_codec.h"
 #include "partnerbus/pb_json.h"
 #include "partnerbus/pb_util.h"
@@ -1153,31 +1154,6 @@ static int ref_utf8(const uint8_t *s, size_t n) {
                 i += k;
         }
         return 1;
-}
-
-/* The JSON text of s as the decoder has always written it: every byte as
- * it is, except '"', '\\' and the control characters. */
-static void ref_json_str(const uint8_t *s, size_t n, pb_buf_t *b) {
-        static const char hex[] = "0123456789abcdef";
-        pb_buf_putc(b, '"');
-        for (size_t i = 0; i < n; i++) {
-                uint8_t c = s[i];
-                const char *e = c == '"'    ? "\\\""
-                                : c == '\\' ? "\\\\"
-                                : c == '\b' ? "\\b"
-                                : c == '\f' ? "\\f"
-                                : c == '\n' ? "\\n"
-                                : c == '\r' ? "\\r"
-                                : c == '\t' ? "\\t"
-                                            : NULL;
-                if (e)
-                        pb_buf_puts(b, e);
-                else if (c < 0x20)
-                        pb_buf_printf(b, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-                else
-                        pb_buf_putc(b, c);
-        }
-        pb_buf_putc(b, '"');
 }
 
 static int has_escape(const uint8_t *s, size_t n) {
