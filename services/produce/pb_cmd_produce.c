@@ -233,11 +233,11 @@ int pb_cmd_produce(int argc, char **argv) {
         /* librdkafka allocates nine blocks per message as it is sent (the
          * message with a copy of its value, the header list, its array and
          * six headers) and frees them in bulk as the delivery reports
-         * come. With glibc's fast bins, every large free block those frees
-         * coalesce makes it consolidate all fast bins again: 44 % of the
-         * main thread's samples at 500,000 events (bench/README.md, round
-         * eight). Without fast bins blocks coalesce as they are freed; the
-         * per-thread cache still serves the hot sizes. */
+         * come: glibc's allocator took 44 % of the main thread's samples
+         * at 500,000 events, fast bins being consolidated again and again
+         * among it. Without fast bins (the per-thread cache stays) the
+         * command spends 11-15 % less CPU per event (bench/README.md,
+         * round eight). */
         mallopt(M_MXFAST, 0);
         prod = pb_producer_new(&cc.kconf, produce_dr, &st, err, sizeof(err));
         if (!prod) {
