@@ -276,8 +276,12 @@ do_start() {
         # free ports are chosen before the brokers bind them: when another
         # process takes one in between, start again on other ports
         for attempt in 1 2 3; do
-                rc=0
-                (set -e; start_nodes "$nodes") || rc=$?
+                # not `(...) || rc=$?`: bash ignores set -e in a command
+                # whose status is tested, so a failing step would run on
+                set +e
+                (set -e; start_nodes "$nodes")
+                rc=$?
+                set -e
                 ((rc == 3)) || break
                 do_stop
         done
