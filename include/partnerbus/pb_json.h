@@ -87,22 +87,29 @@ const char *pb_json_string_close(const char *s, const char *e, int *has_esc);
 const char *pb_json_string_resume(const char *at, const char *e, int *has_esc);
 int pb_json_unescape_to(const char *s, size_t n, char *d, size_t *dlen);
 const char *pb_json_number_close(const char *s, const char *e);
-/* The bytes of w (8 bytes loaded from memory) that a JSON string cannot
- * hold as they are: < 0x20, '"', '\\', and >= 0x80 (UTF-8 to check), each
- * flagged in its high bit. The subtractions can flag a byte falsely only
- * above (more significant than) a true match, so on little-endian the
- * lowest flagged byte is real. Shared by the parser's string scan and the
- * codec's string output. */
-static inline uint64_t pb_json_special8(uint64_t w) {
+/* The bytes of w (8 bytes loaded from memory) that JSON must escape:
+ * < 0x20, '"', '\\', each flagged in its high bit. The subtractions can
+ * flag a byte falsely only above (more significant than) a true match, so
+ * on little-endian the lowest flagged byte is real. pb_buf_json_str's
+ * scan (UTF-8 goes out as it is there). */
+static inline uint64_t pb_json_escape8(uint64_t w) {
         const uint64_t ones = 0x0101010101010101ULL;
         uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
         return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                ((b - ones) & ~b) | w) &
+                ((b - ones) & ~b)) &
                0x8080808080808080ULL;
 }
 
-/* Bytes before the first flagged one of a pb_json_special8 mask m != 0
- * (big-endian: 0, the caller's byte loop finds it). */
+/* pb_json_escape8 and the bytes >= 0x80 (UTF-8 to check): what a JSON
+ * string cannot hold as it is without a look. Shared by the parser's
+ * string scan and the codec's string output. */
+static inline uint64_t pb_json_special8(uint64_t w) {
+        return pb_json_escape8(w) | (w & 0x8080808080808080ULL);
+}
+
+/* Bytes before the first flagged one of a pb_json_special8 or
+ * pb_json_escape8 mask m != 0 (big-endian: 0, the caller's byte loop
+ * finds it). */
 static inline size_t pb_json_first8(uint64_t m) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         return (size_t)__builtin_ctzll(m) >> 3;

@@ -240,22 +240,14 @@ pb_resp_t pb_buf_xml_text(pb_buf_t *b, const char *s) {
         return rc;
 }
 
-/* Bytes of p[0..n) before the first one JSON must escape (< 0x20, '"',
- * '\\'), 8 at a time: the test of pb_json_special8 without its >= 0x80
- * term (UTF-8 goes out as it is here). The lowest flagged byte of a word
- * is a real one (see there). */
+/* Bytes of p[0..n) before the first one JSON must escape, 8 at a time
+ * (pb_json_escape8), the tail one by one. */
 static size_t json_plain_span(const uint8_t *p, size_t n) {
-        const uint64_t ones = 0x0101010101010101ULL;
         size_t i = 0;
         for (; i + 8 <= n; i += 8) {
-                uint64_t w, q, b, m;
+                uint64_t w, m;
                 memcpy(&w, p + i, 8);
-                q = w ^ (ones * '"');
-                b = w ^ (ones * '\\');
-                m = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                     ((b - ones) & ~b)) &
-                    0x8080808080808080ULL;
-                if (m) {
+                if ((m = pb_json_escape8(w)) != 0) {
                         i += pb_json_first8(m);
                         break;
                 }
