@@ -135,6 +135,13 @@ static inline uint32_t pb_fnv1a32(const void *p, size_t n) {
         return h;
 }
 
+/* --- digests --- */
+/* SHA-256 of the len bytes at data, into md. The algorithm is looked up
+ * once per process and a digest context kept per thread: OpenSSL 3's
+ * SHA256() looks the algorithm up and allocates a context on every call,
+ * which costs more than hashing a short key. */
+void pb_sha256(const void *data, size_t len, unsigned char md[32]);
+
 /* --- UUIDs --- */
 /* pb_uuid_valid and pb_uuid_parse (text form checks): see pb_common.h. */
 /* Random version 4, lowercase text into out[37]. */

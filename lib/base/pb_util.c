@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 /* --- calendar --- */
 
@@ -713,26 +715,61 @@ void pb_uuid_v4(char out[37]) {
         pb_uuid_text(u, out);
 }
 
+/* The digests: each algorithm fetched once, one context per thread
+ * (freed when the thread ends) re-initialised for each digest. */
+enum { MD_SHA1, MD_SHA256, MD_N };
+static EVP_MD *md_algs[MD_N];
+static pthread_key_t md_ctx_key;
+static int md_key_ok;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_ctx_free(void *ctx) {
+        EVP_MD_CTX_free(ctx);
+}
+
+static void md_fetch(void) {
+        md_algs[MD_SHA1] = EVP_MD_fetch(NULL, "SHA1", NULL);
+        md_algs[MD_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_key_ok = pthread_key_create(&md_ctx_key, md_ctx_free) == 0;
+}
+
+/* The digest of a then b into md; 0, or -1 when libcrypto fails. */
+static int digest2(int alg, const void *a, size_t alen, const void *b,
+                   size_t blen, unsigned char *md) {
+        EVP_MD_CTX *ctx, *own = NULL;
+        unsigned n = 0;
+        int ok;
+        pthread_once(&md_once, md_fetch);
+        if (!md_algs[alg])
+                return -1;
+        ctx = md_key_ok ? pthread_getspecific(md_ctx_key) : NULL;
+        if (!ctx) {
+                if (!(ctx = EVP_MD_CTX_new()))
+                        return -1;
+                if (!md_key_ok || pthread_setspecific(md_ctx_key, ctx))
+                        own = ctx; /* not kept: freed below */
+        }
+        ok = EVP_DigestInit_ex2(ctx, md_algs[alg], NULL) == 1 &&
+             (!alen || EVP_DigestUpdate(ctx, a, alen) == 1) &&
+             (!blen || EVP_DigestUpdate(ctx, b, blen) == 1) &&
+             EVP_DigestFinal_ex(ctx, md, &n) == 1;
+        EVP_MD_CTX_free(own);
+        return ok ? 0 : -1;
+}
+
+void pb_sha256(const void *data, size_t len, unsigned char md[32]) {
+        if (digest2(MD_SHA256, data, len, NULL, 0, md))
+                SHA256(data, len, md); /* out of memory: the slow way */
+}
+
 /* RFC 4122 section 4.3: SHA-1 over namespace bytes then name. Returns 0, or
  * -1 if ns is not a UUID or libcrypto fails (out is then ""). */
 int pb_uuid_v5(const char *ns, const void *name, size_t len, char out[37]) {
-        uint8_t u[16], md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        EVP_MD_CTX *ctx;
-        int ok;
+        uint8_t u[16], md[20];
 
         out[0] = 0;
-        if (!ns || pb_uuid_parse(ns, strlen(ns), u))
-                return -1;
-        ctx = EVP_MD_CTX_new();
-        if (!ctx)
-                return -1;
-        ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
-             EVP_DigestUpdate(ctx, u, sizeof(u)) == 1 &&
-             (len == 0 || EVP_DigestUpdate(ctx, name, len) == 1) &&
-             EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 16;
-        EVP_MD_CTX_free(ctx);
-        if (!ok)
+        if (!ns || pb_uuid_parse(ns, strlen(ns), u) ||
+            digest2(MD_SHA1, u, sizeof(u), name, len, md))
                 return -1;
         memcpy(u, md, 16);
         u[6] = (uint8_t)((u[6] & 0x0F) | 0x50);

@@ -17,7 +17,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "partnerbus/pb_util.h"
 #include "pb_adm.h"
@@ -152,7 +151,7 @@ static void random_text(const char *prefix, char *out, size_t size) {
 static void sha256_hex(const char *s, char out[65]) {
         uint8_t d[32];
         size_t i;
-        SHA256((const unsigned char *)s, strlen(s), d);
+        pb_sha256(s, strlen(s), d);
         for (i = 0; i < 32; i++)
                 snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
@@ -219,7 +218,7 @@ static int authenticate(call_t *c) {
         }
         if (c->adm->have_operator) {
                 uint8_t d[32];
-                SHA256((const unsigned char *)h, n, d);
+                pb_sha256(h, n, d);
                 if (CRYPTO_memcmp(d, c->adm->operator_digest, 32) == 0) {
                         c->who.op = 1;
                         snprintf(c->who.name, sizeof(c->who.name), "operator");

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
 #include "pb_follow.h"
@@ -215,7 +215,7 @@ cJSON *pb_adm_state_token_by_secret(pb_adm_state_t *s, const char *token,
         char hex[65];
         cJSON *v, *found = NULL;
         size_t i;
-        SHA256((const unsigned char *)token, len, d);
+        pb_sha256(token, len, d);
         pthread_mutex_lock(&s->lock);
         cJSON_ArrayForEach(v, s->rec[PB_ADM_T_TOKENS]) {
                 const cJSON *dg = cJSON_GetObjectItemCaseSensitive(v, "digest");

@@ -21,12 +21,12 @@
 
 #include "partnerbus/pb_common.h"
 #include "partnerbus/pb_schema.h"
+#include "partnerbus/pb_util.h"
 #include "pb_adm.h"
 #include "pb_cli.h"
 #include "pb_cli_http.h"
 #include "pb_optgroups.h"
 #include "pb_opts.h"
-#include <openssl/sha.h>
 
 #define CMD    "admin"
 #define OFF(f) offsetof(pb_adm_settings_t, f)
@@ -154,7 +154,7 @@ static int load_operator(pb_adm_t *adm, char *err, size_t errsz) {
                 free(t);
                 return -1;
         } else {
-                SHA256((const unsigned char *)t, n, adm->operator_digest);
+                pb_sha256(t, n, adm->operator_digest);
         }
         memset(t, 0, n);
         free(t);

@@ -27,8 +27,6 @@
  * the HTTP threads, inserts from the ownership consumer); the digest is
  * computed outside it. Nothing is ever removed: ownership does not
  * expire, so the map is bounded by count (capacity), not by age. */
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -75,34 +73,10 @@ struct pb_ownmap {
         atomic_uint_least64_t dropped;
 };
 
-/* SHA-256 fetched once; a digest context per thread (the ownership
- * consumer's and the callers'), freed when the thread ends */
-static EVP_MD *sha256_md;
-static pthread_key_t ctx_key;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static void ctx_free(void *ctx) {
-        EVP_MD_CTX_free(ctx);
-}
-static void sha256_fetch(void) {
-        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-        pthread_key_create(&ctx_key, ctx_free);
-}
-
 void pb_ownmap_keyfp(const char *key, size_t klen, pb_keyfp_t *fp) {
-        EVP_MD_CTX *ctx;
-        unsigned char d[SHA256_DIGEST_LENGTH];
-        unsigned n = 0;
+        unsigned char d[32];
         int i;
-        pthread_once(&sha256_once, sha256_fetch);
-        if (!(ctx = pthread_getspecific(ctx_key)) && (ctx = EVP_MD_CTX_new()) &&
-            pthread_setspecific(ctx_key, ctx)) {
-                EVP_MD_CTX_free(ctx);
-                ctx = NULL;
-        }
-        if (!sha256_md || !ctx || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
-            !EVP_DigestUpdate(ctx, key, klen) ||
-            !EVP_DigestFinal_ex(ctx, d, &n))
-                SHA256((const unsigned char *)key, klen, d);
+        pb_sha256(key, klen, d);
         fp->k = 0;
         fp->x = 0;
         for (i = 0; i < 8; i++)

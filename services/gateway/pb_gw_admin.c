@@ -18,8 +18,8 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_cli.h"
 #include "pb_follow.h"
 #include "pb_gw_server.h"
@@ -316,7 +316,7 @@ pb_gw_admin_auth_t pb_gw_admin_find(pb_gw_admin_t *a, const char *token,
         char usage_id[64] = "";
         if (!a || !token || len == 0)
                 return PB_GW_ADMIN_UNKNOWN;
-        SHA256((const unsigned char *)token, len, d);
+        pb_sha256(token, len, d);
         pthread_rwlock_rdlock(&a->lock);
         for (i = 0; i < a->ntok; i++) {
                 int eq = CRYPTO_memcmp(d, a->tok[i].digest, 32) == 0;

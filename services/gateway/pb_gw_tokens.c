@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "partnerbus/pb_common.h" /* pb_hex_value */
 #include "partnerbus/pb_util.h"
@@ -212,7 +211,7 @@ const pb_gw_token_t *pb_gw_tokens_find(const pb_gw_tokens_t *t,
         size_t i;
         if (!t || !token || len == 0)
                 return NULL;
-        SHA256((const unsigned char *)token, len, d);
+        pb_sha256(token, len, d);
         for (i = 0; i < t->n; i++) {
                 /* no early exit: every entry costs the same */
                 int eq = CRYPTO_memcmp(d, t->v[i].digest, 32) == 0;

@@ -5,9 +5,6 @@
 #include "pb_poll_state.h"
 
 #include <librdkafka/rdkafka.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,33 +123,12 @@ size_t pb_poll_state_bytes(const pb_poll_state_t *s) {
                (s->m ? pb_ownmap_bytes(s->m) : pb_fptab_bytes(s->t));
 }
 
-/* SHA-256 fetched once, and a digest context per thread: SHA256() looks
- * the algorithm up and allocates a context on every call, which cost more
- * than hashing a record. */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static void sha256_fetch(void) {
-        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static void sha256(const void *data, size_t len, unsigned char *d) {
-        static _Thread_local EVP_MD_CTX *ctx;
-        unsigned n = 0;
-        pthread_once(&sha256_once, sha256_fetch);
-        if (!ctx)
-                ctx = EVP_MD_CTX_new();
-        if (!sha256_md || !ctx || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
-            !EVP_DigestUpdate(ctx, data, len) ||
-            !EVP_DigestFinal_ex(ctx, d, &n))
-                SHA256(data, len, d);
-}
-
 uint64_t pb_poll_state_fingerprint(const void *data, size_t len, char *hex) {
-        unsigned char d[SHA256_DIGEST_LENGTH];
+        unsigned char d[32];
         uint64_t v = 0;
         int i;
         static const char hx[] = "0123456789abcdef";
-        sha256(data, len, d);
+        pb_sha256(data, len, d);
         for (i = 0; i < 8; i++)
                 v = (v << 8) | d[i];
         if (hex) {

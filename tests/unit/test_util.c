@@ -2,6 +2,7 @@
  * UUIDs. Decimals are checked against an independent reference that works
  * on decimal digit strings (schoolbook division by 256), not on the
  * implementation's byte arithmetic. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -649,6 +650,53 @@ static void test_base64(void **state) {
 
 /* --- UUIDs --- */
 
+/* FIPS 180-4 examples; SHA-256 and SHA-1 (uuid v5) share a thread's
+ * digest context, alternately. */
+static const struct {
+        const char *in, *hex;
+} sha256_vectors[] = {
+    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+};
+
+static void *sha256_check(void *arg) {
+        int rounds = *(const int *)arg;
+        for (int r = 0; r < rounds; r++)
+                for (size_t i = 0; i < 3; i++) {
+                        unsigned char d[32];
+                        char hex[65], u[37];
+                        pb_sha256(sha256_vectors[i].in,
+                                  strlen(sha256_vectors[i].in), d);
+                        for (int j = 0; j < 32; j++)
+                                snprintf(hex + 2 * j, 3, "%02x", d[j]);
+                        if (strcmp(hex, sha256_vectors[i].hex))
+                                return (void *)1;
+                        if (pb_uuid_v5("6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+                                       "www.example.com", 15, u) ||
+                            strcmp(u, "2ed6657d-e927-568b-95e1-2665a8aea6a2"))
+                                return (void *)1;
+                }
+        return NULL;
+}
+
+static void test_sha256(void **state) {
+        pthread_t t[4];
+        int rounds = 2000;
+        void *res;
+        (void)state;
+        assert_null(sha256_check(&rounds));
+        /* threads at once: each its own context */
+        for (int i = 0; i < 4; i++)
+                assert_int_equal(
+                    pthread_create(&t[i], NULL, sha256_check, &rounds), 0);
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(pthread_join(t[i], &res), 0);
+                assert_null(res);
+        }
+}
+
 static void test_uuid(void **state) {
         char u[37], v[37];
         (void)state;
@@ -720,14 +768,12 @@ static void test_redact_url(void **state) {
         assert_string_equal(pb_redact_url(NULL, out, sizeof(out)), "");
 }
 
-PB_TEST_MAIN(cmocka_unit_test(test_redact_url),
-             cmocka_unit_test(test_rfc3339_parse),
-             cmocka_unit_test(test_rfc3339_reject),
-             cmocka_unit_test(test_rfc3339_format),
-             cmocka_unit_test(test_dates), cmocka_unit_test(test_now),
-             cmocka_unit_test(test_zigzag),
-             cmocka_unit_test(test_decimal_parse),
-             cmocka_unit_test(test_decimal_reject),
-             cmocka_unit_test(test_decimal_format),
-             cmocka_unit_test(test_decimal_random),
-             cmocka_unit_test(test_base64), cmocka_unit_test(test_uuid))
+PB_TEST_MAIN(
+    cmocka_unit_test(test_redact_url), cmocka_unit_test(test_rfc3339_parse),
+    cmocka_unit_test(test_rfc3339_reject),
+    cmocka_unit_test(test_rfc3339_format), cmocka_unit_test(test_dates),
+    cmocka_unit_test(test_now), cmocka_unit_test(test_zigzag),
+    cmocka_unit_test(test_decimal_parse), cmocka_unit_test(test_decimal_reject),
+    cmocka_unit_test(test_decimal_format),
+    cmocka_unit_test(test_decimal_random), cmocka_unit_test(test_base64),
+    cmocka_unit_test(test_uuid), cmocka_unit_test(test_sha256))
