@@ -18,7 +18,7 @@ import urllib.request
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 import pbbrowser
 
@@ -199,7 +199,7 @@ with browser.run("console_browser", at_end=write_api_result):
     page("subscriptions")
     # its endpoint refuses connections: the fleet's failures in its details
     drv.find_element(By.CSS_SELECTOR, row + " button.details").click()
-    WebDriverWait(drv, 30).until(lambda d: d.find_elements(
+    pbbrowser.waiter(drv, 30).until(lambda d: d.find_elements(
         By.CSS_SELECTOR, "#sub-errors tbody tr td:nth-child(3)"))
     ferr = drv.find_element(By.CSS_SELECTOR, "#sub-errors tbody tr").text
     print("failure shown: " + ferr)
@@ -293,21 +293,21 @@ with browser.run("console_browser", at_end=write_api_result):
     drv.find_element(By.ID, "nav-subs").click()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, row2)))
     # the relay fleet runs it: the console turns it HEALTHY by itself
-    WebDriverWait(drv, 40).until(lambda d: d.find_element(
+    pbbrowser.waiter(drv, 40).until(lambda d: d.find_element(
         By.CSS_SELECTOR, row2 + " .health").get_attribute("data-state") == "HEALTHY")
     if drv.find_element(By.CSS_SELECTOR, row2 + " .health").text != "gesund":
         fail("HEALTHY not shown in German")
     page("subscription-healthy")
     # the receiver got the delivery (before the edit below), without the
     # left-out field
-    WebDriverWait(drv, 20).until(lambda d: any(
+    pbbrowser.waiter(drv, 20).until(lambda d: any(
         e.get("event_id") == a.delivered for e in deliveries))
     got = [e for e in deliveries if e.get("event_id") == a.delivered][0]
     if "note" in got or "recipient" not in got:
         fail("the delivery does not follow the projection: %s" % sorted(got))
     # and the shipment published through the form above, with its German
     # amount as the decimal (a new subscription starts at the beginning)
-    WebDriverWait(drv, 20).until(lambda d: any(
+    pbbrowser.waiter(drv, 20).until(lambda d: any(
         e.get("shipment_id") == a.shipment for e in deliveries))
     got = [e for e in deliveries if e.get("shipment_id") == a.shipment][0]
     if got.get("declared_value") != "143000.00" or got.get("source") != a.org:

@@ -10,10 +10,20 @@ import sys
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+def waiter(drv, seconds):
+    """A WebDriverWait for which a condition that reads elements the page
+    re-renders meanwhile (a table refilled by a fetch) is asked again on
+    the next poll, not failed: the element it held is gone, the new one is
+    read next time. A condition that never holds still times out."""
+    return WebDriverWait(drv, seconds,
+                         ignored_exceptions=(StaleElementReferenceException,))
+
 
 # the options every console test takes
 COMMON_OPTIONS = ("--admin", "--token-file", "--org", "--org-name",
@@ -44,7 +54,7 @@ class Browser:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.drv = webdriver.Chrome(
             service=Service(executable_path="/usr/bin/chromedriver"), options=opts)
-        self.wait = WebDriverWait(self.drv, 20)
+        self.wait = waiter(self.drv, 20)
         self.failures = []
         self.nshot = 0
         self.t0 = time.time()
