@@ -46,6 +46,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_connector.h"
 
 #define PB_WEBHOOK_REASON_BODY 160
@@ -578,16 +579,13 @@ static int build(pb_sink_t *s, wh_req_t *q, const pb_sink_event_t *ev,
                 if (ev[0].key && ev[0].key_len)
                         err |= hdr(q, "ce-subject", ev[0].key, ev[0].key_len);
         } else {
-                unsigned char d[EVP_MAX_MD_SIZE];
-                unsigned int dl = 0;
-                char hx[2 * EVP_MAX_MD_SIZE + 1], k[48];
+                unsigned char d[32];
+                char hx[2 * 16 + 1], k[48];
                 pb_buf_reset(&s->scratch);
                 for (i = 0; i < n; i++)
                         pb_buf_append(&s->scratch, ev[i].meta->event_id,
                                       strlen(ev[i].meta->event_id) + 1);
-                if (!EVP_Digest(s->scratch.data, s->scratch.len, d, &dl,
-                                EVP_sha256(), NULL))
-                        memset(d, 0, sizeof(d));
+                pb_sha256(s->scratch.data, s->scratch.len, d);
                 hexify(d, 16, hx);
                 snprintf(k, sizeof(k), "batch-%s", hx);
                 snprintf(idem, sizeof(idem), "%s", k);

@@ -141,6 +141,8 @@ static inline uint32_t pb_fnv1a32(const void *p, size_t n) {
  * SHA256() looks the algorithm up and allocates a context on every call,
  * which costs more than hashing a short key. */
 void pb_sha256(const void *data, size_t len, unsigned char md[32]);
+/* The same as 64 lowercase hex digits and a NUL (token digests). */
+void pb_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* --- UUIDs --- */
 /* pb_uuid_valid and pb_uuid_parse (text form checks): see pb_common.h. */

@@ -758,8 +758,27 @@ static int digest2(int alg, const void *a, size_t alen, const void *b,
 }
 
 void pb_sha256(const void *data, size_t len, unsigned char md[32]) {
-        if (digest2(MD_SHA256, data, len, NULL, 0, md))
-                SHA256(data, len, md); /* out of memory: the slow way */
+        /* out of memory: the slow way; a digest left unset would match
+         * keys and tokens at random (ownership, authentication), so with
+         * none at all the process stops */
+        if (digest2(MD_SHA256, data, len, NULL, 0, md) &&
+            !SHA256(data, len, md)) {
+                fputs("partnerbus: SHA-256 unavailable (out of memory)\n",
+                      stderr);
+                abort();
+        }
+}
+
+void pb_sha256_hex(const void *data, size_t len, char out[65]) {
+        static const char hx[] = "0123456789abcdef";
+        unsigned char d[32];
+        size_t i;
+        pb_sha256(data, len, d);
+        for (i = 0; i < 32; i++) {
+                out[2 * i] = hx[d[i] >> 4];
+                out[2 * i + 1] = hx[d[i] & 15];
+        }
+        out[64] = 0;
 }
 
 /* RFC 4122 section 4.3: SHA-1 over namespace bytes then name. Returns 0, or

@@ -148,14 +148,6 @@ static void random_text(const char *prefix, char *out, size_t size) {
         snprintf(out, size, "%s%s", prefix, b64);
 }
 
-static void sha256_hex(const char *s, char out[65]) {
-        uint8_t d[32];
-        size_t i;
-        pb_sha256(s, strlen(s), d);
-        for (i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static int write_rec(call_t *c, int topic, const char *key, const cJSON *v) {
         char err[300];
         if (pb_adm_state_write(c->adm->state, topic, key, v, err, sizeof(err)) <
@@ -450,7 +442,7 @@ static void token_issue(call_t *c, const char *org) {
         cJSON_Delete(all);
         pb_uuid_v4(id);
         random_text("pbt_", tok, sizeof(tok));
-        sha256_hex(tok, hex);
+        pb_sha256_hex(tok, strlen(tok), hex);
         snprintf(prefix, sizeof(prefix), "%.10s", tok);
         now_text(now, sizeof(now));
         snprintf(c->object_id, sizeof(c->object_id), "%s", id);

@@ -6,10 +6,10 @@
  * A start reuses the tokens it finds and adds what is missing, so a
  * clerk's token stays the same; delete the files for new ones. The gateway
  * gets DIR/dev-tokens.conf with SHA-256 digests only. */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "partnerbus/pb_util.h"
 #include "pb_dev.h"
 
 #define TOKEN_PREFIX "pbdev_"
@@ -82,15 +82,6 @@ void pb_dev_tokens_load(pb_dev_orgs_t *o, const char *dir) {
                                   o->operator_token, sizeof(o->operator_token));
 }
 
-static void sha256_hex(const char *s, char out[65]) {
-        unsigned char md[32];
-        unsigned int n = 0;
-        size_t i;
-        EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-        for (i = 0; i < 32; i++)
-                sprintf(out + 2 * i, "%02x", md[i]);
-}
-
 int pb_dev_tokens_save(const pb_dev_orgs_t *o, const char *dir, char *conf_path,
                        size_t conf_size) {
         char path[4200], text[16384];
@@ -101,7 +92,7 @@ int pb_dev_tokens_save(const pb_dev_orgs_t *o, const char *dir, char *conf_path,
             "# partnerbus dev: development tokens (SHA-256 digests)\n");
         for (i = 0; i < o->n && len < sizeof(text); i++) {
                 char hex[65];
-                sha256_hex(o->orgs[i].token, hex);
+                pb_sha256_hex(o->orgs[i].token, strlen(o->orgs[i].token), hex);
                 len += (size_t)snprintf(text + len, sizeof(text) - len,
                                         "%s %s *\n", o->orgs[i].id, hex);
         }

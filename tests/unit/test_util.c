@@ -673,6 +673,10 @@ static void *sha256_check(void *arg) {
                                 snprintf(hex + 2 * j, 3, "%02x", d[j]);
                         if (strcmp(hex, sha256_vectors[i].hex))
                                 return (void *)1;
+                        pb_sha256_hex(sha256_vectors[i].in,
+                                      strlen(sha256_vectors[i].in), hex);
+                        if (strcmp(hex, sha256_vectors[i].hex))
+                                return (void *)1;
                         if (pb_uuid_v5("6ba7b810-9dad-11d1-80b4-00c04fd430c8",
                                        "www.example.com", 15, u) ||
                             strcmp(u, "2ed6657d-e927-568b-95e1-2665a8aea6a2"))
