@@ -149,6 +149,21 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
                          size_t len, pb_event_meta_t *meta, char *errstr,
                          size_t errstr_size);
 
+/* The envelope alone, for a caller that reads the rest of the body later
+ * with a walk that checks it (replay to CSV: pb_codec_visit): with reader
+ * == writer (or NULL) and a decode plan for the writer, the top-level
+ * members up to the last envelope field (event_id, occurred_at, source,
+ * the key field) are checked as pb_codec_check() checks them and meta is
+ * filled; the members after them are not read, so PB_OK says nothing about
+ * them. In every other case - another reader, no plan, an envelope the
+ * plan refuses - it is pb_codec_check() itself (the whole body, its
+ * verdict and message). */
+pb_resp_t pb_codec_check_envelope(pb_codec_t *c, const pb_schema_t *writer,
+                                  const pb_schema_t *reader,
+                                  const uint8_t *data, size_t len,
+                                  pb_event_meta_t *meta, char *errstr,
+                                  size_t errstr_size);
+
 /* --- length of one encoded Avro datum ---
  * Walks the binary encoding of `s` from data without decoding it (with the
  * decoder's skip, c its scratch) and sets *used to the bytes the datum

@@ -181,6 +181,13 @@ pb_resp_t pb_serde_read(pb_serde_t *sd, const uint8_t *data, size_t len,
                         pb_serde_msg_t *msg, pb_buf_t *out,
                         pb_event_meta_t *meta, char *errstr,
                         size_t errstr_size);
+/* The same with out NULL, but the body's envelope alone is checked
+ * (pb_codec_check_envelope): for a caller that walks the rest with a
+ * walk that checks it. */
+pb_resp_t pb_serde_read_envelope(pb_serde_t *sd, const uint8_t *data,
+                                 size_t len, pb_serde_msg_t *msg,
+                                 pb_event_meta_t *meta, char *errstr,
+                                 size_t errstr_size);
 
 #ifdef __cplusplus
 }

@@ -321,3 +321,25 @@ pb_resp_t pb_codec_check(pb_codec_t *c, const pb_schema_t *writer,
         }
         return PB_OK;
 }
+
+pb_resp_t pb_codec_check_envelope(pb_codec_t *c, const pb_schema_t *writer,
+                                  const pb_schema_t *reader,
+                                  const uint8_t *data, size_t len,
+                                  pb_event_meta_t *meta, char *errstr,
+                                  size_t errstr_size) {
+        if (c && writer && writer->root && (data || !len) &&
+            (!reader || reader == writer ||
+             reader->fingerprint == writer->fingerprint)) {
+                const pb_codec_plan_t *pl = pb_codec_plan_get(c, writer);
+                if (meta)
+                        memset(meta, 0, sizeof(*meta));
+                if (pl &&
+                    !pb_codec_plan_check_envelope(c, pl, data, len, meta)) {
+                        if (errstr && errstr_size)
+                                errstr[0] = 0;
+                        return PB_OK;
+                }
+        }
+        return pb_codec_check(c, writer, reader, data, len, meta, errstr,
+                              errstr_size);
+}

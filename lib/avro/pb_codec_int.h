@@ -97,6 +97,13 @@ int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
  * (a refused value, or JSON that might come near PB_CODEC_MAX_JSON_OUT). */
 int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
                         const uint8_t *data, size_t len, pb_event_meta_t *meta);
+/* The same checks over the envelope alone: the top-level members up to the
+ * last one that goes into meta (event_id, occurred_at, source, the key
+ * field), the rest of the body not read. 0 (meta filled), or -1: that
+ * part would be refused, or the tree walk must decide. */
+int pb_codec_plan_check_envelope(pb_codec_t *c, const pb_codec_plan_t *pl,
+                                 const uint8_t *data, size_t len,
+                                 pb_event_meta_t *meta);
 void pb_codec_plans_clear(pb_codec_t *c);
 
 /* a[0..n) == b[0..n) for short names without a call: for n in 4..16 two

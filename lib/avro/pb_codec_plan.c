@@ -85,6 +85,11 @@ struct pb_codec_plan {
         uint32_t *tab; /* enum symbols (off, len), union branch starts */
         size_t ntab, captab;
         size_t pend_off, pend_len; /* literal text for the next op */
+        /* the envelope: the ops of the top-level members up to the last
+         * one whose value goes into meta, then RET (pool and tab are the
+         * whole plan's); NULL before it is built */
+        size_t env_end;
+        struct pb_codec_plan *env;
 };
 
 /* --- compiling --- */
@@ -258,6 +263,9 @@ static int comp(pb_codec_plan_t *pl, const pb_type_t *t, int meta, int depth,
                             lit(pl, f->name, f->namelen) || lit(pl, "\":", 2) ||
                             comp(pl, f->type, m, depth + 1, NULL))
                                 return -1;
+                        if (m != M_NONE) /* a member's ops end where the
+                                            next one's begin */
+                                pl->env_end = pl->nops;
                 }
                 return lit(pl, "}", 1);
         case PB_T_ARRAY: {
@@ -297,10 +305,36 @@ static int comp(pb_codec_plan_t *pl, const pb_type_t *t, int meta, int depth,
 static void plan_free(pb_codec_plan_t *pl) {
         if (!pl)
                 return;
+        if (pl->env)
+                free(pl->env->ops);
+        free(pl->env);
         free(pl->ops);
         free(pl->pool);
         free(pl->tab);
         free(pl);
+}
+
+/* The envelope plan: ops [0, env_end) - the top-level members up to the
+ * last envelope field; every jump inside them stays inside them - then a
+ * RET where the next member would begin. 0, or -1 out of memory. */
+static int env_new(pb_codec_plan_t *pl) {
+        pb_codec_plan_t *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -1;
+        e->ops = malloc((pl->env_end + 1) * sizeof(plan_op_t));
+        if (!e->ops) {
+                free(e);
+                return -1;
+        }
+        if (pl->env_end)
+                memcpy(e->ops, pl->ops, pl->env_end * sizeof(plan_op_t));
+        memset(&e->ops[pl->env_end], 0, sizeof(plan_op_t));
+        e->ops[pl->env_end].op = OP_RET;
+        e->nops = pl->env_end + 1;
+        e->pool = pl->pool;
+        e->tab = pl->tab;
+        pl->env = e;
+        return 0;
 }
 
 static pb_codec_plan_t *plan_new(const pb_schema_t *w) {
@@ -309,7 +343,7 @@ static pb_codec_plan_t *plan_new(const pb_schema_t *w) {
                 return NULL;
         if (!w->root || w->root->kind != PB_T_RECORD ||
             comp(pl, w->root, M_NONE, 0, w) ||
-            emit(pl, OP_RET, 0, 0, 0, 0) < 0) {
+            emit(pl, OP_RET, 0, 0, 0, 0) < 0 || env_new(pl)) {
                 plan_free(pl);
                 return NULL;
         }
@@ -776,4 +810,19 @@ int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
             r.json + CHK_SLACK > PB_CODEC_MAX_JSON_OUT)
                 return -1;
         return 0;
+}
+
+int pb_codec_plan_check_envelope(pb_codec_t *c, const pb_codec_plan_t *pl,
+                                 const uint8_t *data, size_t len,
+                                 pb_event_meta_t *meta) {
+        prun_t r;
+        r.pl = pl->env;
+        r.p = data;
+        r.end = data + len;
+        r.o = NULL;
+        r.json = 0;
+        r.meta = meta;
+        memset(&r.d, 0, sizeof(r.d));
+        r.d.c = c;
+        return run_chk(&r, 0) ? -1 : 0;
 }

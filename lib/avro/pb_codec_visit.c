@@ -42,7 +42,8 @@ static int text_ok(vis_t *k, const uint8_t *s, size_t n) {
         for (; i < n; i++)
                 if (s[i] >= 0x80)
                         break;
-        if (i < n && !pb_utf8_valid((const char *)s, n))
+        /* s[0..i) is ASCII: whole characters */
+        if (i < n && !pb_utf8_valid((const char *)s + i, n - i))
                 return pb_dec_fail(&k->d, PB_ERR_INVALID,
                                    "string is not valid UTF-8");
         return 0;

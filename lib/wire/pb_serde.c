@@ -319,6 +319,21 @@ pb_resp_t pb_serde_read(pb_serde_t *sd, const uint8_t *data, size_t len,
                                      meta, errstr, errstr_size);
 }
 
+pb_resp_t pb_serde_read_envelope(pb_serde_t *sd, const uint8_t *data,
+                                 size_t len, pb_serde_msg_t *msg,
+                                 pb_event_meta_t *meta, char *errstr,
+                                 size_t errstr_size) {
+        pb_resp_t r;
+        memset(msg, 0, sizeof(*msg));
+        r = unframe(sd, data, len, msg, errstr, errstr_size);
+        if (r != PB_OK)
+                return r;
+        return pb_codec_check_envelope(
+            sd->codec, msg->writer,
+            msg->reader == msg->writer ? NULL : msg->reader, msg->frame.body,
+            msg->frame.body_len, meta, errstr, errstr_size);
+}
+
 pb_resp_t pb_serde_decode(pb_serde_t *sd, const uint8_t *data, size_t len,
                           const pb_schema_t **type_out, pb_buf_t *out,
                           pb_event_meta_t *meta, char *errstr,

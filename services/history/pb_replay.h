@@ -88,8 +88,9 @@ pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event);
  * pb_replay_csv_add() of the event's natural JSON. c: a codec (scratch);
  * flags: PB_VISIT_CHECKED when the body was validated before.
  * Besides the errors above, the decoder's error for a bad body (errstr
- * says where; the column table may then hold the columns of the part
- * before the error, no row is added). */
+ * says where): no row is added and the columns only that body brought are
+ * forgotten, so the writer goes on as if it had not been given the event
+ * (pb_replay_csv_error() stays PB_OK). */
 pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  const pb_schema_t *writer, const uint8_t *body,
                                  size_t len, unsigned flags, char *errstr,
@@ -97,6 +98,10 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
 /* Writes header and rows to out. */
 pb_resp_t pb_replay_csv_finish(pb_replay_csv_t *w, FILE *out);
 uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w);
+/* The writer's own failure that stops every later call (PB_ERR_NOMEM,
+ * PB_ERR_IO, PB_ERR_LIMIT), or PB_OK - also after a bad body, which
+ * leaves the writer usable. */
+pb_resp_t pb_replay_csv_error(const pb_replay_csv_t *w);
 /* One cell, quoted when needed, appended to b. */
 pb_resp_t pb_replay_csv_cell(pb_buf_t *b, const char *s, size_t n);
 

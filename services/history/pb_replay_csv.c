@@ -140,12 +140,17 @@ void pb_replay_csv_destroy(pb_replay_csv_t *w) {
         free(w);
 }
 
+pb_resp_t pb_replay_csv_error(const pb_replay_csv_t *w) {
+        return (pb_resp_t)w->err;
+}
+
 uint64_t pb_replay_csv_rows(const pb_replay_csv_t *w) {
         return w ? w->rows : 0;
 }
 
-static int rehash(pb_replay_csv_t *w) {
-        size_t nc = w->hcap ? w->hcap * 2 : 256, i;
+/* the column hash built anew with nc slots (a power of 2) */
+static int hash_build(pb_replay_csv_t *w, size_t nc) {
+        size_t i;
         uint32_t *nh = calloc(nc, sizeof(*nh));
         if (!nh)
                 return -1;
@@ -159,6 +164,39 @@ static int rehash(pb_replay_csv_t *w) {
         free(w->hash);
         w->hash = nh;
         w->hcap = nc;
+        return 0;
+}
+
+static int rehash(pb_replay_csv_t *w) {
+        return hash_build(w, w->hcap ? w->hcap * 2 : 256);
+}
+
+/* the plan's nodes whose column came after the first `keep` forget it
+ * (found again by name when a later event reaches them) */
+static void plan_forget(plan_node_t *n, size_t keep) {
+        size_t i;
+        if (n->base.cell >= 0 && (size_t)n->base.cell >= keep)
+                n->base.cell = -1;
+        for (i = 0; i < n->base.nkids; i++)
+                if (n->base.kids[i])
+                        plan_forget((plan_node_t *)n->base.kids[i], keep);
+}
+
+/* Back to the first `keep` columns, after an event whose body turned out
+ * bad: its row is not written, and columns only it brought would stand
+ * empty in the header. 0, or -1 out of memory (w->err set). */
+static int cols_rollback(pb_replay_csv_t *w, size_t keep) {
+        size_t i;
+        if (w->ncols <= keep)
+                return 0;
+        plan_forget(&w->root, keep);
+        for (i = keep; i < w->ncols; i++) {
+                free(w->cols[i].name);
+                free(w->cols[i].key);
+        }
+        w->ncols = keep;
+        if (hash_build(w, w->hcap ? w->hcap : 256))
+                return w->err = PB_ERR_NOMEM, -1;
         return 0;
 }
 
@@ -426,6 +464,7 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  size_t len, unsigned flags, char *errstr,
                                  size_t errstr_size) {
         pb_resp_t r;
+        size_t ncols;
         if (errstr && errstr_size)
                 errstr[0] = 0;
         if (!w || !c || !writer)
@@ -434,16 +473,19 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                 return (pb_resp_t)w->err;
         if (start_row(w))
                 return (pb_resp_t)w->err;
+        ncols = w->ncols;
         /* a path has no step for a union branch: scalar branches share
          * the member's node */
         r = pb_codec_visit(c, writer, body, len, flags | PB_VISIT_FLAT_UNIONS,
                            &csv_visitor, w, &w->root.base, &w->row, errstr,
                            errstr_size);
+        if (r != PB_OK && !w->err && cols_rollback(w, ncols) == 0)
+                return r; /* a bad body: no row, no column of its own */
         if (r != PB_OK) {
-                if (w->err && errstr && errstr_size)
+                if (errstr && errstr_size)
                         snprintf(errstr, errstr_size, "%s",
                                  pb_err2str((pb_resp_t)w->err));
-                return r;
+                return (pb_resp_t)w->err;
         }
         return end_row(w);
 }

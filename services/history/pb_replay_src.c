@@ -46,6 +46,7 @@ typedef struct rbuf {
         int64_t occurred_at_ms;
         size_t meta_key_len; /* as decoded (may exceed what is stored) */
         uint16_t id_len, src_len, mkey_len;
+        uint8_t checked; /* 0: only the body's envelope was checked */
         char data[];
 } rbuf_t;
 
@@ -139,6 +140,9 @@ struct pb_replay_src {
         pb_json_parser_t *jp, *jp_out;
         rbuf_t *cur;
         rbuf_t *free_bufs; /* handed-out buffers, reused by take() */
+        /* bodies the caller found bad after an envelope check
+         * (pb_replay_src_undecodable; the caller's thread) */
+        uint64_t undecodable_later;
         /* copies of archive files' writer schemas that the catalog does not
          * hold: an archive's own is valid only until its next event, but a
          * buffered event outlives that (one per distinct schema read) */
@@ -512,7 +516,7 @@ static rbuf_t *make_buf(pb_replay_src_t *s, const char *topic, int32_t part,
                         int64_t off, int64_t ts, const void *key, size_t klen,
                         const uint8_t *value, size_t vlen,
                         const pb_serde_msg_t *msg, const pb_event_meta_t *meta,
-                        int *oom) {
+                        int checked, int *oom) {
         rbuf_t *b;
         size_t id_len, src_len, mkey_len, mlen;
         const char *type = pb_schema_type(msg->reader);
@@ -552,6 +556,7 @@ static rbuf_t *make_buf(pb_replay_src_t *s, const char *topic, int32_t part,
         b->reader = msg->reader;
         b->writer = msg->writer;
         b->body_off = msg->body_off;
+        b->checked = (uint8_t)checked;
         meta_pack(b, meta, id_len, src_len, mkey_len);
         b->key = b->data + mlen;
         b->key_len = klen;
@@ -605,10 +610,11 @@ static int push_buf(pb_replay_src_t *s, uint32_t si, rbuf_t *b) {
 static int take(pb_replay_src_t *s, uint32_t si, const char *topic,
                 int32_t part, int64_t off, int64_t ts, const void *key,
                 size_t klen, const uint8_t *value, size_t vlen,
-                const pb_serde_msg_t *msg, const pb_event_meta_t *meta) {
+                const pb_serde_msg_t *msg, const pb_event_meta_t *meta,
+                int checked) {
         int oom = 0;
         rbuf_t *b = make_buf(s, topic, part, off, ts, key, klen, value, vlen,
-                             msg, meta, &oom);
+                             msg, meta, checked, &oom);
         if (!b)
                 return oom ? -1 : 0;
         return push_buf(s, si, b);
@@ -643,14 +649,23 @@ static const pb_schema_t *stable_schema(pb_replay_src_t *s,
         return copy;
 }
 
+static void print_undecodable(const pb_replay_src_t *s, const char *topic,
+                              int32_t part, int64_t off, const char *why) {
+        fprintf(stderr,
+                "partnerbus %s: %s [%d] offset %lld: cannot decode: %s\n",
+                s->c.cmd, topic, part, (long long)off, why);
+}
+
 static void warn_undecodable(pb_replay_src_t *s, const char *topic,
                              int32_t part, int64_t off, const char *why) {
-        s->rc.undecodable++;
-        if (s->rc.undecodable <= 10)
-                fprintf(stderr,
-                        "partnerbus %s: %s [%d] offset %lld: cannot decode: "
-                        "%s\n",
-                        s->c.cmd, topic, part, (long long)off, why);
+        if (++s->rc.undecodable <= 10)
+                print_undecodable(s, topic, part, off, why);
+}
+
+void pb_replay_src_undecodable(pb_replay_src_t *s, const pb_revent_t *ev,
+                               const char *why) {
+        if (++s->undecodable_later <= 10)
+                print_undecodable(s, ev->topic, ev->partition, ev->offset, why);
 }
 
 /* Takes up to `max` messages (at most STAGE) from stream si's partition
@@ -686,7 +701,8 @@ static int read_kafka(pb_replay_src_t *s, rstream_t *r, rbuf_t **out) {
         char e[512];
         rd_kafka_timestamp_type_t tt;
         int64_t ts;
-        int oom = 0;
+        int oom = 0, checked = 1;
+        pb_resp_t rr;
         *out = NULL;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
             (!m->err && m->offset >= r->end)) { /* past the captured end */
@@ -703,9 +719,15 @@ static int read_kafka(pb_replay_src_t *s, rstream_t *r, rbuf_t **out) {
         s->rc.read++;
         ts = rd_kafka_message_timestamp(m, &tt);
         pb_buf_reset(&s->json);
-        if (pb_serde_read(s->c.serde, m->payload, m->len, &msg,
-                          s->json_always ? &s->json : NULL, &meta, e,
-                          sizeof(e)) != PB_OK ||
+        if (!s->json_always && s->c.envelope_only) {
+                rr = pb_serde_read_envelope(s->c.serde, m->payload, m->len,
+                                            &msg, &meta, e, sizeof(e));
+                checked = !same_schema(msg.writer, msg.reader);
+        } else
+                rr = pb_serde_read(s->c.serde, m->payload, m->len, &msg,
+                                   s->json_always ? &s->json : NULL, &meta, e,
+                                   sizeof(e));
+        if (rr != PB_OK ||
             (!s->json_always && !same_schema(msg.writer, msg.reader) &&
              pb_codec_avro_to_json(
                  pb_serde_codec(s->c.serde), msg.writer, msg.reader,
@@ -715,7 +737,7 @@ static int read_kafka(pb_replay_src_t *s, rstream_t *r, rbuf_t **out) {
         else
                 *out = make_buf(s, r->topic, r->partition, m->offset, ts,
                                 m->key, m->key ? m->key_len : 0, m->payload,
-                                m->len, &msg, &meta, &oom);
+                                m->len, &msg, &meta, checked, &oom);
         if (m->offset + 1 >= r->end)
                 r->done = 1;
         rd_kafka_message_destroy(m);
@@ -1051,8 +1073,8 @@ static int fill_archive(pb_replay_src_t *s, uint32_t si) {
                         &s->frame, pb_schema_fingerprint(ae.writer)) != PB_OK ||
                     pb_buf_append(&s->frame, ae.body, ae.body_len) != PB_OK ||
                     take(s, si, r->topic, -1, ae.seq, -1, meta.key,
-                         meta.key_len, s->frame.data, s->frame.len, &msg,
-                         &meta)) {
+                         meta.key_len, s->frame.data, s->frame.len, &msg, &meta,
+                         1)) {
                         err(s, "out of memory");
                         return -1;
                 }
@@ -1204,6 +1226,7 @@ pb_resp_t pb_replay_src_next(pb_replay_src_t *s, pb_revent_t *ev) {
         ev->reader = b->reader;
         ev->writer = b->writer;
         ev->body_off = b->body_off;
+        ev->checked = b->checked;
         ev->type = pb_schema_type(b->reader);
         ev->key = b->key;
         ev->key_len = b->key_len;
@@ -1230,6 +1253,6 @@ void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st) {
         st->read = c.read;
         st->out_range = c.out_range;
         st->filtered = c.filtered;
-        st->undecodable = c.undecodable;
+        st->undecodable = c.undecodable + s->undecodable_later;
         st->late = pb_replay_merge_late(s->merge);
 }

@@ -32,6 +32,16 @@ typedef struct pb_replay_src_conf {
          * JSON (ev->json "", json_len 0) unless the filter needs the
          * event; events to resolve still come with their JSON. */
         int json_to_resolve_only;
+        /* 1 (with json_to_resolve_only): of those events only the envelope
+         * is checked here (pb_codec_check_envelope: event_id, occurred_at,
+         * source and key, what the range, the filter and the merge need);
+         * they come with ev->checked 0, the caller's walk over the body
+         * checks the rest and reports a body it refuses with
+         * pb_replay_src_undecodable(). So each body is walked once. An
+         * event outside the range or filtered out is then counted as that
+         * even when the rest of its body is bad. Kafka only (the archive's
+         * events are checked whole). */
+        int envelope_only;
         /* 1: the caller reads only ev->json (and the metadata): the
          * message's bytes are not kept (ev->value_len 0) */
         int json_only;
@@ -65,7 +75,9 @@ typedef struct pb_revent {
                                  frame built from the file's body); ""
                                  with json_only */
         size_t value_len;
-        size_t body_off;  /* the Avro body: value + body_off (validated) */
+        size_t body_off;  /* the Avro body: value + body_off */
+        int checked;      /* 1: the body was validated whole; 0: only its
+                             envelope (conf.envelope_only) */
         const char *json; /* "" when not decoded (json_to_resolve_only) */
         size_t json_len;
         const pb_json_t *tree; /* parsed JSON (when parse_json was set) */
@@ -94,6 +106,11 @@ typedef struct pb_replay_src_stats {
 } pb_replay_src_stats_t;
 
 void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st);
+/* The caller found ev's body bad (with conf.envelope_only, ev->checked 0):
+ * counted as undecodable and printed like the events the source refuses
+ * (the first ten), with why. The caller's thread. */
+void pb_replay_src_undecodable(pb_replay_src_t *s, const pb_revent_t *ev,
+                               const char *why);
 /* Ends the progress line (if any). */
 void pb_replay_src_progress_done(pb_replay_src_t *s);
 

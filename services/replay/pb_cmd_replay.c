@@ -127,6 +127,7 @@ typedef struct out {
         size_t ntypes;
         pb_codec_t *codec;
         pb_json_parser_t *jp; /* csv: events read with another schema */
+        pb_replay_src_t *src; /* csv: told of bodies the walk refuses */
         pb_buf_t body;
         pb_producer_t *prod;
         uint64_t delivered, failed;
@@ -419,11 +420,11 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                      pb_schema_fingerprint(ev->writer) ==
                          pb_schema_fingerprint(ev->reader)) &&
                     ev->body_off <= ev->value_len)
-                        r = pb_replay_csv_add_avro(t->csv, o->codec, ev->writer,
-                                                   ev->value + ev->body_off,
-                                                   ev->value_len - ev->body_off,
-                                                   PB_VISIT_CHECKED, e,
-                                                   sizeof(e));
+                        r = pb_replay_csv_add_avro(
+                            t->csv, o->codec, ev->writer,
+                            ev->value + ev->body_off,
+                            ev->value_len - ev->body_off,
+                            ev->checked ? PB_VISIT_CHECKED : 0, e, sizeof(e));
                 else {
                         /* read with another schema: flattened from the
                          * resolved event's JSON */
@@ -431,6 +432,15 @@ static int out_write(out_t *o, const pb_revent_t *ev) {
                             o->jp, ev->json, ev->json_len, e, sizeof(e));
                         r = tree ? pb_replay_csv_add(t->csv, tree)
                                  : PB_ERR_PARSE;
+                }
+                if (r != PB_OK && !ev->checked &&
+                    pb_replay_csv_error(t->csv) == PB_OK) {
+                        /* only its envelope was checked before: a bad body
+                         * is found here, and left out as the source leaves
+                         * out the ones it refuses */
+                        pb_replay_src_undecodable(o->src, ev,
+                                                  e[0] ? e : pb_err2str(r));
+                        return 0;
                 }
                 if (r != PB_OK) {
                         fprintf(stderr, "partnerbus replay: csv: %s%s%s\n",
@@ -600,10 +610,14 @@ int pb_cmd_replay(int argc, char **argv) {
         t0 = pb_mono_ms();
         /* CSV flattens the Avro body; only events to resolve come as JSON */
         hs.conf.json_to_resolve_only = o.fmt == 1 && !s->to_topic && !s->to_url;
+        /* ... and its walk checks the body: the source checks only the
+         * envelope, so each body is walked once */
+        hs.conf.envelope_only = hs.conf.json_to_resolve_only;
         /* JSON lines and webhooks write the JSON; --to-topic the bytes */
         hs.conf.json_only = o.fmt == 0 && !s->to_topic;
         if (pb_history_start(&hs, (size_t)s->window, 0))
                 goto done;
+        o.src = hs.src;
         ok = pb_history_each(&hs, write_event, &o, &st);
         if (out_close(&o, ok))
                 ok = 0;

@@ -5,7 +5,10 @@
  *   0-3  the rest is a body written with that schema
  *   4    the rest is a framed message for the serde
  * Check and full decode must agree on every input: the same code, the
- * same error text and the same meta (and, framed, the same type). */
+ * same error text and the same meta (and, framed, the same type). The
+ * envelope check (pb_codec_check_envelope, pb_serde_read_envelope, replay
+ * to CSV) must accept what the check accepts, with the same meta, and
+ * where it refuses, say what the check says. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +70,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (memcmp(&m1, &m2, sizeof(m1)))
                 abort();
+        {
+                pb_event_meta_t m3;
+                char e3[512];
+                pb_serde_msg_t msg;
+                pb_resp_t r3 =
+                    data[1] % 5 == 4
+                        ? pb_serde_read_envelope(fz_serde, body, blen, &msg,
+                                                 &m3, e3, sizeof(e3))
+                        : pb_codec_check_envelope(fz_codec, s, NULL, body, blen,
+                                                  &m3, e3, sizeof(e3));
+                if ((r2 == PB_OK || r3 != PB_OK) &&
+                    (r3 != r2 || strcmp(e3, e2) ||
+                     (r3 == PB_OK && memcmp(&m3, &m2, sizeof(m3)))))
+                        fz_differ("envelope (decode: check)", r2, e2, r3, e3);
+        }
         pb_buf_free(&json);
         return 0;
 }

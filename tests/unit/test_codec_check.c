@@ -3,7 +3,10 @@
  * same meta - on the valid examples, on every truncation and on every
  * crafted byte of them, on hand-made corner cases (lengths, counts,
  * ranges, UTF-8, depth, the JSON output bound) and on the fuzz corpus of
- * the decoder (tests/fuzz/corpus/avro_decode). */
+ * the decoder (tests/fuzz/corpus/avro_decode). On each of those inputs
+ * the envelope check (pb_codec_check_envelope, pb_serde_read_envelope)
+ * must accept what the check accepts, with the same meta, and where it
+ * refuses, give the check's verdict and text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +26,7 @@
 
 static pb_serde_t *serde;
 static long n_compared, n_rejected;
+static long n_envelope_only; /* bodies the envelope check alone passed */
 
 static int setup(void **state) {
         char err[512];
@@ -35,8 +39,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         (void)state;
-        fprintf(stderr, "compared %ld inputs, %ld rejected\n", n_compared,
-                n_rejected);
+        fprintf(stderr,
+                "compared %ld inputs, %ld rejected, %ld of them past the "
+                "envelope only\n",
+                n_compared, n_rejected, n_envelope_only);
         pb_serde_destroy(serde);
         return codec_fixture_teardown(state);
 }
@@ -44,6 +50,33 @@ static int teardown(void **state) {
 static int ex_type_cmp(const void *a, const void *b) {
         return strcmp(pb_schema_type(*(const pb_schema_t *const *)a),
                       pb_schema_type(*(const pb_schema_t *const *)b));
+}
+
+/* The envelope check against the check's verdict r2 (text e2, meta m2) on
+ * the same input: what the check accepts it accepts with the same meta;
+ * where it refuses, it says what the check says; with another reader it
+ * is the check. */
+static void envelope_agrees(const pb_schema_t *w, const pb_schema_t *r,
+                            const uint8_t *body, size_t len, pb_resp_t r2,
+                            const char *e2, const pb_event_meta_t *m2) {
+        char e3[512];
+        pb_event_meta_t m3;
+        pb_resp_t r3;
+        memset(&m3, 0x55, sizeof(m3));
+        r3 = pb_codec_check_envelope(codec, w, r, body, len, &m3, e3,
+                                     sizeof(e3));
+        if (r2 == PB_OK || r3 != PB_OK || (r && r != w)) {
+                if (r3 != r2 || strcmp(e3, e2))
+                        fail_msg("%s, %zu bytes: check %s '%s', envelope %s "
+                                 "'%s'",
+                                 pb_schema_type(w), len, pb_err2str(r2), e2,
+                                 pb_err2str(r3), e3);
+                assert_memory_equal(&m3, m2, sizeof(m3));
+        } else {
+                /* the body is bad past its envelope */
+                assert_string_equal(e3, "");
+                n_envelope_only++;
+        }
 }
 
 /* Check and decode agree on body: code, error text and meta. Returns the
@@ -66,6 +99,7 @@ static pb_resp_t agree(const pb_schema_t *w, const pb_schema_t *r,
                          pb_schema_type(w), len, pb_err2str(r1), e1,
                          pb_err2str(r2), e2);
         assert_memory_equal(&m1, &m2, sizeof(m1));
+        envelope_agrees(w, r, body, len, r2, e2, &m2);
         n_compared++;
         if (r1 != PB_OK)
                 n_rejected++;
@@ -90,6 +124,24 @@ static pb_resp_t agree_framed(const uint8_t *msg, size_t len) {
         if (r1 != r2 || strcmp(e1, e2))
                 fail_msg("framed, %zu bytes: decode %s '%s', check %s '%s'",
                          len, pb_err2str(r1), e1, pb_err2str(r2), e2);
+        {
+                char e3[512];
+                pb_event_meta_t m3;
+                pb_serde_msg_t sm;
+                pb_resp_t r3 = pb_serde_read_envelope(serde, msg, len, &sm, &m3,
+                                                      e3, sizeof(e3));
+                if (r2 == PB_OK || r3 != PB_OK) {
+                        if (r3 != r2 || strcmp(e3, e2))
+                                fail_msg("framed, %zu bytes: check %s '%s', "
+                                         "envelope %s '%s'",
+                                         len, pb_err2str(r2), e2,
+                                         pb_err2str(r3), e3);
+                        if (r3 == PB_OK)
+                                assert_memory_equal(&m3, &m2, sizeof(m3));
+                }
+                if (r3 == PB_OK)
+                        assert_ptr_equal(sm.writer, w);
+        }
         assert_ptr_equal(t1, t2);
         assert_memory_equal(&m1, &m2, sizeof(m1));
         if (r1 == PB_OK) {
@@ -447,6 +499,44 @@ static void test_resolution(void **state) {
         pb_schema_destroy(no);
 }
 
+/* A body bad past its envelope passes the envelope check with the meta of
+ * the good body; one bad inside the envelope does not. */
+static void test_envelope(void **state) {
+        size_t n;
+        ex_body_t *ex = examples(&n);
+        (void)state;
+        for (size_t i = 0; i < n; i++) {
+                const pb_buf_t *a = &ex[i].avro;
+                pb_event_meta_t m;
+                char e[256];
+                uint8_t *p = malloc(a->len);
+                assert_non_null(p);
+                memcpy(p, a->data, a->len);
+                /* the last member cut short */
+                assert_int_not_equal(pb_codec_check(codec, ex[i].s, NULL, p,
+                                                    a->len - 1, NULL, NULL, 0),
+                                     PB_OK);
+                assert_int_equal(pb_codec_check_envelope(codec, ex[i].s, NULL,
+                                                         p, a->len - 1, &m, e,
+                                                         sizeof(e)),
+                                 PB_OK);
+                assert_string_equal(m.event_id, ex[i].meta.event_id);
+                assert_string_equal(m.source, ex[i].meta.source);
+                assert_string_equal(m.key, ex[i].meta.key);
+                assert_int_equal(m.occurred_at_ms, ex[i].meta.occurred_at_ms);
+                /* event_id (the first member) is not text: refused, as the
+                 * check refuses it */
+                p[1] = 0xff;
+                assert_int_not_equal(pb_codec_check_envelope(codec, ex[i].s,
+                                                             NULL, p, a->len,
+                                                             &m, e, sizeof(e)),
+                                     PB_OK);
+                assert_string_equal(m.event_id, "");
+                free(p);
+        }
+        examples_free(ex, n);
+}
+
 /* Framed messages through the serde: frames, fingerprints, bodies. */
 static void test_serde(void **state) {
         size_t n;
@@ -520,5 +610,5 @@ PB_TEST_MAIN_WITH(setup, teardown, cmocka_unit_test(test_valid_examples),
                   cmocka_unit_test(test_rules), cmocka_unit_test(test_limits),
                   cmocka_unit_test(test_depth),
                   cmocka_unit_test(test_resolution),
-                  cmocka_unit_test(test_serde),
+                  cmocka_unit_test(test_serde), cmocka_unit_test(test_envelope),
                   cmocka_unit_test(test_fuzz_corpus))

@@ -3,8 +3,11 @@
  * JSON (pb_replay_csv_add): byte for byte the same file in both dialects,
  * over the example events of every schema and over randomized bodies of
  * every schema plus a schema with every kind of type (deterministic
- * seed), also with some rows of one file added from JSON; and the walk
- * refuses a bad body with the decoder's code and message. */
+ * seed), also with some rows of one file added from JSON, and with bad
+ * bodies given in between (cut copies of the next one: refused, and the
+ * file is as if they had not been given - no row, no column of their
+ * own); and the walk refuses a bad body with the decoder's code and
+ * message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,7 +68,9 @@ static char *finish(pb_replay_csv_t *w) {
 }
 
 /* The CSV of the bodies both ways in dialect d; equal, else the test
- * fails naming the schema. */
+ * fails naming the schema. mixed 1: every 7th row of the Avro side from
+ * its JSON; 2: a cut copy of the next body before every 3rd, on the Avro
+ * side alone. */
 static void compare(const pb_schema_t *s, const bodies_t *v, pb_csv_dialect_t d,
                     int mixed) {
         pb_codec_t *c = pb_codec_new();
@@ -98,7 +103,29 @@ static void compare(const pb_schema_t *s, const bodies_t *v, pb_csv_dialect_t d,
                 assert_int_equal(pb_replay_csv_add(old, tree), PB_OK);
                 /* every 7th row through the JSON, as replay does for an
                  * event read with another schema: one column table */
-                if (mixed && i % 7 == 3)
+                if (mixed == 2 && i % 3 == 1) {
+                        const pb_buf_t *nb = &v->b[(i + 1) % v->n];
+                        size_t cut = nb->len ? nb->len - 1 : 0;
+                        pb_resp_t r1, r2;
+                        char e1[512];
+                        pb_buf_t j1;
+                        pb_buf_init(&j1, 0);
+                        r1 = pb_codec_avro_to_json(c, s, NULL, nb->data, cut,
+                                                   &j1, NULL, e1, sizeof(e1));
+                        pb_buf_free(&j1);
+                        r2 = pb_replay_csv_add_avro(neu, c, s, nb->data, cut, 0,
+                                                    err, sizeof(err));
+                        assert_int_equal(r2, r1);
+                        if (r1 != PB_OK)
+                                assert_string_equal(err, e1);
+                        assert_int_equal(pb_replay_csv_error(neu), PB_OK);
+                        if (r1 == PB_OK) /* not bad after all: both sides */
+                                assert_int_equal(pb_replay_csv_add_avro(
+                                                     old, c, s, nb->data, cut,
+                                                     0, err, sizeof(err)),
+                                                 PB_OK);
+                }
+                if (mixed == 1 && i % 7 == 3)
                         assert_int_equal(pb_replay_csv_add(neu, tree), PB_OK);
                 else
                         assert_int_equal(
@@ -127,6 +154,7 @@ static void compare_both(const pb_schema_t *s, const bodies_t *v) {
         compare(s, v, PB_CSV_RFC4180, 0);
         compare(s, v, PB_CSV_EXCEL_DE, 0);
         compare(s, v, PB_CSV_RFC4180, 1);
+        compare(s, v, PB_CSV_EXCEL_DE, 2);
 }
 
 /* --- randomized bodies --- */
