@@ -776,18 +776,25 @@ static int run_chk(prun_t *r, size_t i) {
         return run_impl(r, i, 1);
 }
 
+/* a run of plan pl over data[0..len), writing to out (NULL: checking) */
+static void run_init(prun_t *r, pb_codec_t *c, const pb_codec_plan_t *pl,
+                     const uint8_t *data, size_t len, pb_buf_t *out,
+                     pb_event_meta_t *meta) {
+        r->pl = pl;
+        r->p = data;
+        r->end = data + len;
+        r->o = out;
+        r->json = 0;
+        r->meta = meta;
+        memset(&r->d, 0, sizeof(r->d));
+        r->d.c = c;
+}
+
 int pb_codec_plan_run(pb_codec_t *c, const pb_codec_plan_t *pl,
                       const uint8_t *data, size_t len, pb_buf_t *out,
                       pb_event_meta_t *meta) {
         prun_t r;
-        r.pl = pl;
-        r.p = data;
-        r.end = data + len;
-        r.o = out;
-        r.json = 0;
-        r.meta = meta;
-        memset(&r.d, 0, sizeof(r.d));
-        r.d.c = c;
+        run_init(&r, c, pl, data, len, out, meta);
         if (run_out(&r, 0) || r.p != r.end || (out->max && out->len > out->max))
                 return -1;
         return 0;
@@ -797,14 +804,7 @@ int pb_codec_plan_check(pb_codec_t *c, const pb_codec_plan_t *pl,
                         const uint8_t *data, size_t len,
                         pb_event_meta_t *meta) {
         prun_t r;
-        r.pl = pl;
-        r.p = data;
-        r.end = data + len;
-        r.o = NULL;
-        r.json = 0;
-        r.meta = meta;
-        memset(&r.d, 0, sizeof(r.d));
-        r.d.c = c;
+        run_init(&r, c, pl, data, len, NULL, meta);
         /* near the decoder's output bound: its tree walk decides */
         if (run_chk(&r, 0) || r.p != r.end ||
             r.json + CHK_SLACK > PB_CODEC_MAX_JSON_OUT)
@@ -816,13 +816,6 @@ int pb_codec_plan_check_envelope(pb_codec_t *c, const pb_codec_plan_t *pl,
                                  const uint8_t *data, size_t len,
                                  pb_event_meta_t *meta) {
         prun_t r;
-        r.pl = pl->env;
-        r.p = data;
-        r.end = data + len;
-        r.o = NULL;
-        r.json = 0;
-        r.meta = meta;
-        memset(&r.d, 0, sizeof(r.d));
-        r.d.c = c;
+        run_init(&r, c, pl->env, data, len, NULL, meta);
         return run_chk(&r, 0) ? -1 : 0;
 }
