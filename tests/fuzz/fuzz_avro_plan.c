@@ -22,14 +22,7 @@
 #include "partnerbus/pb_codec.h"
 
 static const char *const fz_extra[] = {
-    "{\"type\":\"record\",\"name\":\"fz.Every\",\"partnerbus.key\":\"k\","
-    "\"fields\":["
-    "{\"name\":\"event_id\",\"type\":{\"type\":\"string\",\"logicalType\":"
-    "\"uuid\"}},"
-    "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\",\"logicalType\":"
-    "\"timestamp-micros\"}},"
-    "{\"name\":\"source\",\"type\":[\"null\",\"string\",\"bytes\"]},"
-    "{\"name\":\"k\",\"type\":\"string\"},"
+    FZ_EVERY_HEAD
     "{\"name\":\"b\",\"type\":\"boolean\"},"
     "{\"name\":\"f\",\"type\":\"float\"},"
     "{\"name\":\"d\",\"type\":[\"double\",\"null\"]},"

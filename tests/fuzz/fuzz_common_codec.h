@@ -16,6 +16,18 @@
 
 #define FZ_MAX_SCHEMAS 16
 
+/* How the "every type" schemas of the targets with schemas of their own
+ * begin: the record, its key member and the envelope. */
+#define FZ_EVERY_HEAD                                                          \
+        "{\"type\":\"record\",\"name\":\"fz.Every\",\"partnerbus.key\":"       \
+        "\"k\",\"fields\":["                                                   \
+        "{\"name\":\"event_id\",\"type\":{\"type\":\"string\","                \
+        "\"logicalType\":\"uuid\"}},"                                          \
+        "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\","               \
+        "\"logicalType\":\"timestamp-micros\"}},"                              \
+        "{\"name\":\"source\",\"type\":[\"null\",\"string\",\"bytes\"]},"      \
+        "{\"name\":\"k\",\"type\":\"string\"},"
+
 static pb_schemas_t *fz_cat;
 static const pb_schema_t *fz_schemas[FZ_MAX_SCHEMAS];
 static size_t fz_nschemas;

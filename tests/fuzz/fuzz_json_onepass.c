@@ -24,14 +24,7 @@
 #include "partnerbus/pb_serde.h"
 
 static const char *const fz_extra[] = {
-    "{\"type\":\"record\",\"name\":\"fz.Every\",\"partnerbus.key\":\"k\","
-    "\"fields\":["
-    "{\"name\":\"event_id\",\"type\":{\"type\":\"string\",\"logicalType\":"
-    "\"uuid\"}},"
-    "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\",\"logicalType\":"
-    "\"timestamp-micros\"}},"
-    "{\"name\":\"source\",\"type\":[\"null\",\"string\",\"bytes\"]},"
-    "{\"name\":\"k\",\"type\":\"string\"},"
+    FZ_EVERY_HEAD
     "{\"name\":\"num\",\"type\":[\"string\",\"long\"],\"default\":\"\"},"
     "{\"name\":\"b\",\"type\":\"boolean\",\"default\":true},"
     "{\"name\":\"f\",\"type\":\"float\"},"
