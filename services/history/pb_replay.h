@@ -88,8 +88,9 @@ pb_resp_t pb_replay_csv_add(pb_replay_csv_t *w, const pb_json_t *event);
  * pb_replay_csv_add() of the event's natural JSON. c: a codec (scratch);
  * flags: PB_VISIT_CHECKED when the body was validated before.
  * Besides the errors above, the decoder's error for a bad body (errstr
- * says where): no row is added and the columns only that body brought are
- * forgotten, so the writer goes on as if it had not been given the event
+ * says where), also when it reached PB_ERR_LIMIT before its error: no row
+ * is added and the columns only that body brought are forgotten, so the
+ * writer goes on as if it had not been given the event
  * (pb_replay_csv_error() stays PB_OK). */
 pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
                                  const pb_schema_t *writer, const uint8_t *body,

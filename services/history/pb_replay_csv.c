@@ -479,6 +479,17 @@ pb_resp_t pb_replay_csv_add_avro(pb_replay_csv_t *w, pb_codec_t *c,
         r = pb_codec_visit(c, writer, body, len, flags | PB_VISIT_FLAT_UNIONS,
                            &csv_visitor, w, &w->root.base, &w->row, errstr,
                            errstr_size);
+        if (r != PB_OK && w->err == PB_ERR_LIMIT &&
+            !(flags & PB_VISIT_CHECKED)) {
+                /* too many columns, or too deep: from a body that is bad
+                 * further on, that is the body's fault, not the file's */
+                pb_resp_t rc = pb_codec_check(c, writer, NULL, body, len, NULL,
+                                              errstr, errstr_size);
+                if (rc != PB_OK) {
+                        w->err = 0;
+                        r = rc;
+                }
+        }
         if (r != PB_OK && !w->err && cols_rollback(w, ncols) == 0)
                 return r; /* a bad body: no row, no column of its own */
         if (r != PB_OK) {

@@ -649,6 +649,8 @@ static const pb_schema_t *stable_schema(pb_replay_src_t *s,
         return copy;
 }
 
+static rcounts_t read_counts(const pb_replay_src_t *s);
+
 static void print_undecodable(const pb_replay_src_t *s, const char *topic,
                               int32_t part, int64_t off, const char *why) {
         fprintf(stderr,
@@ -664,7 +666,11 @@ static void warn_undecodable(pb_replay_src_t *s, const char *topic,
 
 void pb_replay_src_undecodable(pb_replay_src_t *s, const pb_revent_t *ev,
                                const char *why) {
-        if (++s->undecodable_later <= 10)
+        s->undecodable_later++;
+        if (s->stats.emitted) /* handed out, but not written */
+                s->stats.emitted--;
+        /* the first ten of all, as warn_undecodable prints them */
+        if (read_counts(s).undecodable + s->undecodable_later <= 10)
                 print_undecodable(s, ev->topic, ev->partition, ev->offset, why);
 }
 

@@ -107,8 +107,9 @@ typedef struct pb_replay_src_stats {
 
 void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st);
 /* The caller found ev's body bad (with conf.envelope_only, ev->checked 0):
- * counted as undecodable and printed like the events the source refuses
- * (the first ten), with why. The caller's thread. */
+ * counted as undecodable instead of emitted, and printed like the events
+ * the source refuses (the first ten of all), with why. The caller's
+ * thread. */
 void pb_replay_src_undecodable(pb_replay_src_t *s, const pb_revent_t *ev,
                                const char *why);
 /* Ends the progress line (if any). */

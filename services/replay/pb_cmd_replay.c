@@ -492,7 +492,11 @@ static int out_close(out_t *o, int ok) {
         free(o->batch_json);
         for (i = 0; i < o->ntypes; i++) {
                 typed_out_t *t = &o->types[i];
-                if (t->csv) {
+                if (t->csv && !pb_replay_csv_rows(t->csv)) {
+                        /* every event of the type had a bad body: no file,
+                         * as for a type without events */
+                        pb_replay_csv_destroy(t->csv);
+                } else if (t->csv) {
                         FILE *fp = t->path[0] ? fopen(t->path, "w") : stdout;
                         pb_resp_t r;
                         if (fp && fp != stdout)

@@ -61,17 +61,9 @@ static pb_codec_t *fz_tree; /* fz_codec decodes with plans, this without */
 static pb_schema_t *fz_own[FZ_NEXTRA];
 
 static void fz_init(void) {
-        char err[512];
         if (!fz_first_call())
                 return;
-        for (size_t i = 0; i < FZ_NEXTRA; i++) {
-                fz_own[i] = pb_schema_new(fz_extra[i], strlen(fz_extra[i]), err,
-                                          sizeof(err));
-                if (!fz_own[i]) {
-                        fprintf(stderr, "fuzz: schema %zu: %s\n", i, err);
-                        abort();
-                }
-        }
+        fz_compile(fz_extra, FZ_NEXTRA, fz_own);
         fz_tree = fz_codec_new();
         pb_codec_set_plans(fz_tree, 0);
 }

@@ -37,6 +37,21 @@ static int fz_by_type(const void *a, const void *b) {
                       pb_schema_type(*(const pb_schema_t *const *)b));
 }
 
+/* The target's own schemas json[0..n) compiled into out[]; aborts on one
+ * that does not compile (the target would test less than it says). */
+static inline void fz_compile(const char *const *json, size_t n,
+                              pb_schema_t **out) {
+        char err[512];
+        for (size_t i = 0; i < n; i++) {
+                out[i] =
+                    pb_schema_new(json[i], strlen(json[i]), err, sizeof(err));
+                if (!out[i]) {
+                        fprintf(stderr, "fuzz: schema %zu: %s\n", i, err);
+                        abort();
+                }
+        }
+}
+
 /* Aborts when the schemas cannot be loaded: a fuzz run without them would
  * test nothing. */
 static void fz_load_schemas(void) {

@@ -69,14 +69,7 @@ static void fz_init(void) {
         if (fz_pair[0][0])
                 return;
         fz_load_schemas();
-        for (size_t i = 0; i < FZ_NEXTRA; i++) {
-                fz_own[i] = pb_schema_new(fz_extra[i], strlen(fz_extra[i]), err,
-                                          sizeof(err));
-                if (!fz_own[i]) {
-                        fprintf(stderr, "fuzz: schema %zu: %s\n", i, err);
-                        abort();
-                }
-        }
+        fz_compile(fz_extra, FZ_NEXTRA, fz_own);
         for (int l = 0; l < 2; l++)
                 for (int f = 0; f < 2; f++) {
                         fz_pair[l][f] = pb_codec_new();

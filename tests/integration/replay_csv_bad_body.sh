@@ -19,7 +19,7 @@ python3 "$PB_SOURCE_DIR/tests/fixtures/seed_history.py" "$H"
 TYPES=funds.granted,aid.dispatched
 
 # the clean history under one prefix, the same history and the broken
-# copies under another
+# copies under another; a third holds only the copy with the good envelope
 pb_topic_prefix bbclean
 CLEAN=$P
 pb_produce_history "$H" funds.granted aid.dispatched
@@ -43,6 +43,8 @@ open(d + "/bad_envelope.bin", "wb").write(bytes(bad))
 EOF
 pb_kcat_produce "$B" "${BAD}aid.dispatched" -k broken-tail "$PB_TMP/bad_tail.bin"
 pb_kcat_produce "$B" "${BAD}aid.dispatched" -k broken-envelope "$PB_TMP/bad_envelope.bin"
+ONLY=$(pb_topic_name bbonly)-
+pb_kcat_produce "$B" "${ONLY}aid.dispatched" -k broken-tail "$PB_TMP/bad_tail.bin"
 
 # the copied event's time, from a topic of its own
 PARTNERBUS_TOPIC_PREFIX=$(pb_topic_name bbone)- bash -c '
@@ -60,6 +62,7 @@ replay_csv() { # PREFIX OUTDIR [ARGS...]: exit status in RC, messages in OUTDIR.
         PARTNERBUS_TOPIC_PREFIX=$pfx "$PB_BIN" replay --brokers "$B" -t "$TYPES" -f csv \
                 --out "$out/" "$@" 2>"$out.log" || RC=$?
 }
+written() { sed -n 's/.*: \([0-9]*\) events written.*/\1/p' "$1"; }
 replay_csv "$CLEAN" "$PB_TMP/clean"
 ((RC == 0)) || pb_fail "clean replay: $(cat "$PB_TMP/clean.log")"
 
@@ -69,6 +72,8 @@ for mode in auto on; do
         ((RC == 1)) || pb_fail "decode-thread $mode: exit $RC with undecodable events: $(cat "$log")"
         grep -q "undecodable 2," "$log" || pb_fail "decode-thread $mode: not 2 undecodable: $(cat "$log")"
         [[ $(grep -c "cannot decode" "$log") == 2 ]] || pb_fail "decode-thread $mode: not two warnings: $(cat "$log")"
+        [[ $(written "$log") == "$(written "$PB_TMP/clean.log")" ]] ||
+                pb_fail "decode-thread $mode: events written $(written "$log"), clean $(written "$PB_TMP/clean.log")"
         for t in funds.granted aid.dispatched; do
                 cmp "$PB_TMP/clean/$t.csv" "$PB_TMP/bad-$mode/$t.csv" ||
                         pb_fail "decode-thread $mode: $t.csv differs from the clean history's"
@@ -92,6 +97,14 @@ out_clean=$(sed -n 's/.*outside the range \([0-9]*\).*/\1/p' "$PB_TMP/until-clea
 out_bad=$(sed -n 's/.*outside the range \([0-9]*\).*/\1/p' "$PB_TMP/until.log")
 ((out_bad == out_clean + 1)) || pb_fail "--until: outside the range $out_bad, clean $out_clean"
 pb_log "ok: with --until the good envelope's copy is outside the range, the bad envelope undecodable"
+
+# a type whose only event has a bad body gets no file, as a type without
+# events
+TYPES=aid.dispatched replay_csv "$ONLY" "$PB_TMP/only"
+((RC == 1)) && grep -q "0 events written (read 1, .*undecodable 1," "$PB_TMP/only.log" ||
+        pb_fail "only a bad body: exit $RC: $(cat "$PB_TMP/only.log")"
+[[ ! -e $PB_TMP/only/aid.dispatched.csv ]] || pb_fail "only a bad body: a CSV was written: $(od -c "$PB_TMP/only/aid.dispatched.csv" | head -3)"
+pb_log "ok: no file for a type whose only event was bad"
 
 # JSON lines decode every body at once: both are undecodable there
 RC=0

@@ -525,5 +525,56 @@ static void test_bad_bodies(void **st) {
         pb_schema_destroy(s);
 }
 
+/* a bad body that reaches the column limit before its error is the
+ * body's fault: refused with the decoder's verdict, and the file goes on */
+static void test_bad_body_many_columns(void **st) {
+        static const char *const js =
+            "{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":"
+            "\"xs\",\"type\":{\"type\":\"array\",\"items\":\"long\"}}]}";
+        static const uint8_t good[] = {0x04, 0x02, 0x04, 0x00}; /* [1, 2] */
+        char err[512], *a, *b;
+        pb_schema_t *s = pb_schema_new(js, strlen(js), err, sizeof(err));
+        pb_codec_t *c = pb_codec_new();
+        pb_replay_csv_t *w = pb_replay_csv_new(), *ref = pb_replay_csv_new();
+        pb_buf_t bad;
+        size_t n = PB_CSVOUT_MAX_COLUMNS + 1;
+        (void)st;
+        assert_non_null(s);
+        assert_non_null(c);
+        assert_non_null(w);
+        assert_non_null(ref);
+        /* n items of 0, and no end of the array */
+        pb_buf_init(&bad, 0);
+        put_long(&bad, (int64_t)n);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(pb_buf_putc(&bad, 0), PB_OK);
+        assert_int_equal(pb_replay_csv_add_avro(w, c, s, good, sizeof(good), 0,
+                                                err, sizeof(err)),
+                         PB_OK);
+        assert_int_equal(pb_replay_csv_add_avro(w, c, s, bad.data, bad.len, 0,
+                                                err, sizeof(err)),
+                         PB_ERR_TRUNCATED);
+        assert_int_equal(pb_replay_csv_error(w), PB_OK);
+        assert_int_equal(pb_replay_csv_add_avro(w, c, s, good, sizeof(good), 0,
+                                                err, sizeof(err)),
+                         PB_OK);
+        for (int k = 0; k < 2; k++)
+                assert_int_equal(pb_replay_csv_add_avro(ref, c, s, good,
+                                                        sizeof(good), 0, err,
+                                                        sizeof(err)),
+                                 PB_OK);
+        a = finish(ref);
+        b = finish(w);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        pb_buf_free(&bad);
+        pb_replay_csv_destroy(w);
+        pb_replay_csv_destroy(ref);
+        pb_codec_destroy(c);
+        pb_schema_destroy(s);
+}
+
 PB_TEST_MAIN(cmocka_unit_test(test_examples), cmocka_unit_test(test_random),
-             cmocka_unit_test(test_bad_bodies))
+             cmocka_unit_test(test_bad_bodies),
+             cmocka_unit_test(test_bad_body_many_columns))
