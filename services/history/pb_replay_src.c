@@ -667,8 +667,6 @@ static void warn_undecodable(pb_replay_src_t *s, const char *topic,
 void pb_replay_src_undecodable(pb_replay_src_t *s, const pb_revent_t *ev,
                                const char *why) {
         s->undecodable_later++;
-        if (s->stats.emitted) /* handed out, but not written */
-                s->stats.emitted--;
         /* the first ten of all, as warn_undecodable prints them */
         if (read_counts(s).undecodable + s->undecodable_later <= 10)
                 print_undecodable(s, ev->topic, ev->partition, ev->offset, why);
@@ -1260,5 +1258,7 @@ void pb_replay_src_stats(const pb_replay_src_t *s, pb_replay_src_stats_t *st) {
         st->out_range = c.out_range;
         st->filtered = c.filtered;
         st->undecodable = c.undecodable + s->undecodable_later;
+        /* handed out by the merge, but refused by the caller's walk */
+        st->emitted -= s->undecodable_later;
         st->late = pb_replay_merge_late(s->merge);
 }
