@@ -107,6 +107,9 @@ typedef struct pb_consumer_opts {
                                    OFFSET_BEGINNING without group */
         int stop_at_end;        /* report when every assigned partition
                                    reached its end (see pb_consumer_poll) */
+        int end_taken_at_start; /* with stop_at_end, no group: a partition
+                                   ends at its end offset when assigned,
+                                   not at an earlier EOF (pb_kafka.c) */
         int enable_auto_commit; /* default 0: caller commits */
 } pb_consumer_opts_t;
 

@@ -21,7 +21,13 @@
  *
  * stop_at_end: enable.partition.eof is set and each assigned partition's
  * EOF is tracked; pb_consumer_poll reports the end when every assigned
- * partition reached it (a message arriving after EOF clears the flag). */
+ * partition reached it (a message arriving after EOF clears the flag).
+ * With end_taken_at_start (no group), the end offset of each partition is
+ * also taken when it is assigned (ListOffsets, with the consumer's isolation
+ * level: the last stable offset under read_committed): the partition has
+ * reached its end only once a message at end - 1 was read or an EOF at or past
+ * end came. An EOF below it (the end as the fetcher saw it then) does not end
+ * the read, so everything acknowledged before the consumer started is read. */
 #include "partnerbus/pb_kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -307,6 +313,8 @@ typedef struct pb_part {
         char *topic;
         int32_t partition;
         int eof;
+        int64_t end;    /* end_taken_at_start: the end offset taken at
+                           assignment; -1 unknown */
         uint64_t epoch; /* assign_seq when it was assigned */
 } pb_part_t;
 
@@ -320,6 +328,7 @@ struct pb_consumer {
         rd_kafka_t *rk;
         int grouped;
         int stop_at_end;
+        int end_taken_at_start;
         pb_partset_t parts;  /* the current assignment */
         pb_partset_t paused; /* paused through pb_consumer_pause, assigned
                                 or not (a pause outlives a revocation) */
@@ -351,6 +360,7 @@ static int pb_part_add(pb_partset_t *s, const char *topic, int32_t partition,
                 return -1;
         s->v[s->n].partition = partition;
         s->v[s->n].eof = 0;
+        s->v[s->n].end = -1;
         s->v[s->n].epoch = epoch;
         s->n++;
         return 0;
@@ -476,6 +486,23 @@ static void pb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
 }
 
+/* end_taken_at_start: the end offset of every assigned partition
+ * (see the top of this file). A partition whose end cannot be had keeps
+ * -1 and ends at its first EOF, as with a group. */
+static void pb_parts_take_ends(pb_consumer_t *c) {
+        size_t i;
+        for (i = 0; i < c->parts.n; i++) {
+                pb_part_t *p = &c->parts.v[i];
+                int64_t lo = -1, hi = -1;
+                if (rd_kafka_query_watermark_offsets(
+                        c->rk, p->topic, p->partition, &lo, &hi, 10000) ||
+                    hi < 0)
+                        continue;
+                p->end = hi;
+                p->eof = hi <= lo; /* nothing to read */
+        }
+}
+
 /* Without a group: assign every partition of every topic, retrying the
  * metadata request while the topic's leaders are being elected. */
 static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
@@ -545,6 +572,8 @@ static pb_resp_t pb_consumer_assign_all(pb_consumer_t *c,
                 rd_kafka_topic_partition_list_destroy(l);
                 return PB_ERR_NOMEM;
         }
+        if (c->stop_at_end && c->end_taken_at_start)
+                pb_parts_take_ends(c);
         c->assigned_once = 1;
         rd_kafka_topic_partition_list_destroy(l);
         return PB_OK;
@@ -574,6 +603,7 @@ pb_consumer_t *pb_consumer_new(const pb_kafka_conf_t *conf,
         }
         c->grouped = o.group != NULL;
         c->stop_at_end = o.stop_at_end;
+        c->end_taken_at_start = o.end_taken_at_start && !o.group;
         if (!o.group) {
                 char u[37];
                 pb_uuid_v4(u);
@@ -695,8 +725,22 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                         pb_part_t *p =
                             pb_part_find(&c->parts, rd_kafka_topic_name(m->rkt),
                                          m->partition);
-                        if (p)
+                        /* an EOF below the end taken at assignment is
+                         * not the end yet */
+                        if (p && p->end >= 0 && m->offset < p->end) {
+                                fprintf(stderr,
+                                        "level=warn component=kafka "
+                                        "msg=\"%s [%d]: end of partition "
+                                        "reported at offset %lld, below its "
+                                        "end offset %lld at start; reading "
+                                        "on\"\n",
+                                        p->topic, (int)p->partition,
+                                        (long long)m->offset,
+                                        (long long)p->end);
+                                p->eof = 0;
+                        } else if (p) {
                                 p->eof = 1;
+                        }
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -719,7 +763,7 @@ pb_resp_t pb_consumer_poll(pb_consumer_t *c, pb_message_t *msg, int timeout_ms,
                             pb_part_find(&c->parts, rd_kafka_topic_name(m->rkt),
                                          m->partition);
                         if (p)
-                                p->eof = 0;
+                                p->eof = p->end >= 0 && m->offset >= p->end - 1;
                 }
                 msg->topic = rd_kafka_topic_name(m->rkt);
                 msg->partition = m->partition;

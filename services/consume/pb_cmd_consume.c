@@ -40,8 +40,8 @@ static const pb_opt_t consume_opts[] = {
      "were written",
      0, offsetof(consume_settings_t, group)},
     {"from-beginning", 0, PB_OPT_BOOL, "false", NULL,
-     "start at the oldest event (without a group: stop at the end of the "
-     "partitions)",
+     "start at the oldest event (without a group: stop at the end the "
+     "partitions had at the start)",
      0, offsetof(consume_settings_t, from_beginning)},
     {"max", 'n', PB_OPT_INT, "0", "N", "exit after N events (0: no limit)", 0,
      offsetof(consume_settings_t, max)},
@@ -203,6 +203,9 @@ int pb_cmd_consume(int argc, char **argv) {
         copts.group = group;
         copts.from_beginning = from_beginning;
         copts.stop_at_end = from_beginning && !group;
+        /* every event acknowledged before the start is read, even when
+         * the fetcher reports an end below it */
+        copts.end_taken_at_start = 1;
         cons = pb_consumer_new(&cc.kconf, &copts, (const char *const *)topics,
                                ntopics, err, sizeof(err));
         if (!cons) {

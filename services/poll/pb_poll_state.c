@@ -288,7 +288,7 @@ static int consume_to_end(pollctx_t *p, rd_kafka_t *rk,
  * another poller sharing the topic has a transaction open, so EOF below
  * the mark means "wait", not "done". */
 int pb_poll_read_state(pollctx_t *p) {
-        pb_consumer_opts_t co = {NULL, 1, 1, 0};
+        pb_consumer_opts_t co = {.from_beginning = 1, .stop_at_end = 1};
         const char *topics[1] = {p->state_topic};
         pb_kafka_conf_t kc = p->cc.kconf;
         pb_consumer_t *c;

@@ -9,7 +9,8 @@
 # 503), per shipment exactly one organisation wins (its two requests 201,
 # the other's two 409 not_owner naming it), on both gateways afterwards
 # too; in Kafka exactly the winner's two events per shipment, nothing of
-# the loser's, nothing twice.
+# the loser's, nothing twice, each at the partition and offset its answer
+# named.
 set -euo pipefail
 source "$(dirname "$0")/../kafka/lib.sh"
 source "$(dirname "$0")/../gateway/lib_gateway.sh"
@@ -37,7 +38,7 @@ jq -c 'del(.source, .event_id)' \
 # race.py PORT1 PORT2 N RUN EVENT OUT: 4 requests per shipment RUN-i (org-a
 # and org-b twice each, alternating gateways), all submitted at once to 96
 # client threads in an order that interleaves the organisations; writes one
-# line per request: id org n code owner
+# line per request: id org n code owner (for a 201: partition:offset)
 cat >"$PB_TMP/race.py" <<'EOF'
 import concurrent.futures as cf, http.client, json, random, sys
 p1, p2, n, run, evfile, out = sys.argv[1:7]
@@ -71,7 +72,10 @@ def post(job):
     owner = "-"
     if code == 409:
         owner = json.loads(data).get("owner", "-")
-    elif code != 201:
+    elif code == 201:  # where the gateway says it stored the event
+        a = json.loads(data)
+        owner = f"{a.get('partition')}:{a.get('offset')}"
+    else:
         owner = "BODY:" + data.decode(errors="replace").replace(" ", "_")[:300]
     return f"{sid} {org} {k} {code} {owner}"
 with cf.ThreadPoolExecutor(96) as ex, open(out, "w") as f:
@@ -114,23 +118,41 @@ while read -r sid loser; do
         done
 done <"$PB_TMP/sample"
 
-# Kafka: per shipment exactly the winner's two events
-gw_consume "$B" "$PFX" aid.dispatched | jq -r --arg r "$RUN-" \
-        'select(.shipment_id | startswith($r)) | "\(.shipment_id) \(.source)"' |
-        sort | uniq -c | awk '{print $2, $3, $1}' >"$PB_TMP/stored"
-python3 - "$PB_TMP/winners" "$PB_TMP/stored" <<'EOF'
-import sys
+# Kafka: per shipment exactly the winner's two events, each at the
+# partition and offset its 201 named
+"$PB_BIN" consume --brokers "$B" --topic-prefix "$PFX" --topics aid.dispatched \
+        --from-beginning --meta >"$PB_TMP/stored" 2>"$PB_TMP/consume.err" ||
+        { cat "$PB_TMP/consume.err" >&2; pb_fail "consume from ${PFX}aid.dispatched failed"; }
+python3 - "$PB_TMP/winners" "$PB_TMP/answers" "$PB_TMP/stored" "$RUN-" <<'EOF'
+import collections, json, sys
 win = dict(l.split() for l in open(sys.argv[1]))
-stored = {}
+at, stored = {}, collections.defaultdict(list)
+for l in open(sys.argv[3]):
+    m = json.loads(l)
+    sid = m["event"]["shipment_id"]
+    if sid.startswith(sys.argv[4]):
+        at[(m["partition"], m["offset"])] = (sid, m["event"]["source"])
+        stored[sid].append(m["event"]["source"])
+bad = []
 for l in open(sys.argv[2]):
-    sid, src, cnt = l.split()
-    stored.setdefault(sid, []).append((src, int(cnt)))
+    sid, org, k, code, where = l.split()
+    if code != "201":
+        continue
+    p, o = where.split(":")
+    got = at.get((int(p), int(o)))
+    if got != (sid, org):
+        bad.append(f"{org} attempt {k} on {sid}: answered 201 at partition {p} "
+                   f"offset {o}; there: {got}")
 for sid, w in win.items():
-    if stored.get(sid) != [(w, 2)]:
-        sys.exit(f"shipment {sid} in Kafka: {stored.get(sid)}, want 2 events from {w}")
+    if sorted(stored.get(sid, [])) != [w, w]:
+        bad.append(f"shipment {sid} in Kafka: {sorted(stored.get(sid, []))}, "
+                   f"want 2 events from {w}")
 extra = set(stored) - set(win)
 if extra:
-    sys.exit(f"in Kafka but not answered: {sorted(extra)[:5]}")
+    bad.append(f"in Kafka but not answered: {sorted(extra)[:5]}")
+if bad:
+    print(f"{len(at)} events of this run read", file=sys.stderr)
+    sys.exit("\n".join(bad[:20]))
 EOF
 # no claim was answered unsure, on either gateway
 for p in "$O1" "$O2"; do
