@@ -123,6 +123,8 @@ done <"$PB_TMP/sample"
 "$PB_BIN" consume --brokers "$B" --topic-prefix "$PFX" --topics aid.dispatched \
         --from-beginning --meta >"$PB_TMP/stored" 2>"$PB_TMP/consume.err" ||
         { cat "$PB_TMP/consume.err" >&2; pb_fail "consume from ${PFX}aid.dispatched failed"; }
+# its warnings (an end of partition below the end at its start) go to the log
+cat "$PB_TMP/consume.err" >&2
 python3 - "$PB_TMP/winners" "$PB_TMP/answers" "$PB_TMP/stored" "$RUN-" <<'EOF'
 import collections, json, sys
 win = dict(l.split() for l in open(sys.argv[1]))
