@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,9 @@ struct pb_replay_src {
         /* bodies the caller found bad after an envelope check
          * (pb_replay_src_undecodable; the caller's thread) */
         uint64_t undecodable_later;
+        /* undecodable events printed so far, by the reader thread and the
+         * caller's: the first ten of all are */
+        atomic_uint warned;
         /* copies of archive files' writer schemas that the catalog does not
          * hold: an archive's own is valid only until its next event, but a
          * buffered event outlives that (one per distinct schema read) */
@@ -649,27 +653,26 @@ static const pb_schema_t *stable_schema(pb_replay_src_t *s,
         return copy;
 }
 
-static rcounts_t read_counts(const pb_replay_src_t *s);
-
-static void print_undecodable(const pb_replay_src_t *s, const char *topic,
+/* Prints one undecodable event, if fewer than ten were printed before. */
+static void print_undecodable(pb_replay_src_t *s, const char *topic,
                               int32_t part, int64_t off, const char *why) {
-        fprintf(stderr,
-                "partnerbus %s: %s [%d] offset %lld: cannot decode: %s\n",
-                s->c.cmd, topic, part, (long long)off, why);
+        if (atomic_fetch_add(&s->warned, 1) < 10)
+                fprintf(stderr,
+                        "partnerbus %s: %s [%d] offset %lld: cannot decode: "
+                        "%s\n",
+                        s->c.cmd, topic, part, (long long)off, why);
 }
 
 static void warn_undecodable(pb_replay_src_t *s, const char *topic,
                              int32_t part, int64_t off, const char *why) {
-        if (++s->rc.undecodable <= 10)
-                print_undecodable(s, topic, part, off, why);
+        s->rc.undecodable++;
+        print_undecodable(s, topic, part, off, why);
 }
 
 void pb_replay_src_undecodable(pb_replay_src_t *s, const pb_revent_t *ev,
                                const char *why) {
         s->undecodable_later++;
-        /* the first ten of all, as warn_undecodable prints them */
-        if (read_counts(s).undecodable + s->undecodable_later <= 10)
-                print_undecodable(s, ev->topic, ev->partition, ev->offset, why);
+        print_undecodable(s, ev->topic, ev->partition, ev->offset, why);
 }
 
 /* Takes up to `max` messages (at most STAGE) from stream si's partition
